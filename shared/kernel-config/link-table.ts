@@ -1,0 +1,62 @@
+import { TunnelError } from '../errors.js';
+
+/** One end of a link as `tunnel-hub peer table --json` prints it. */
+export interface LinkTableEnd {
+  name: string;
+  /** Outer (public) IPv4 address; null until the hub has seen it. */
+  public: string | null;
+  /** This end's address on the /30. */
+  inner: string;
+}
+
+/** The reciprocal /30 table of one link, in INTERFACE.md's JSON shape. */
+export interface LinkTable {
+  prefix: string;
+  encap: 'gre' | 'ipip' | 'fou' | 'gue';
+  key?: number | null;
+  mtu: number;
+  /** UDP port of the fou/gue path; absent for gre/ipip. */
+  port?: number | null;
+  ends: LinkTableEnd[];
+}
+
+/** The table seen from one end: "My end" and "The other end", as seed 001 lays it out. */
+export interface LinkPerspective {
+  mine: LinkTableEnd;
+  theirs: LinkTableEnd;
+  prefixLength: number;
+}
+
+/** Splits a table into this end and the other; refuses a name that is not an end of the link. */
+export function perspectiveOf(table: LinkTable, myName: string): LinkPerspective {
+  const mine = table.ends.find((end) => end.name === myName);
+  const theirs = table.ends.find((end) => end.name !== myName);
+  if (!mine || !theirs || table.ends.length !== 2) {
+    throw new TunnelError('ERR_INVALID_ARGUMENT', `"${myName}" is not an end of link ${table.prefix}`);
+  }
+  const prefixLength = Number(table.prefix.split('/')[1]);
+  if (!Number.isInteger(prefixLength) || prefixLength < 8 || prefixLength > 31) {
+    throw new TunnelError('ERR_INVALID_CIDR', `link prefix ${table.prefix} is not a usable IPv4 prefix`);
+  }
+  return { mine, theirs, prefixLength };
+}
+
+/** The other end's public address, or a coded error: kernel tunnels cannot be aimed at nothing. */
+export function requireRemote(view: LinkPerspective): string {
+  if (view.theirs.public === null) {
+    throw new TunnelError('ERR_STATE', `the public address of "${view.theirs.name}" is not known yet; render again after it connects`);
+  }
+  return view.theirs.public;
+}
+
+/** Dotted netmask for a prefix length (BSD ifconfig wants `netmask 255.255.255.252`). */
+export function netmaskOf(prefixLength: number): string {
+  const mask = prefixLength === 0 ? 0 : (0xffffffff << (32 - prefixLength)) >>> 0;
+  return [24, 16, 8, 0].map((shift) => (mask >>> shift) & 0xff).join('.');
+}
+
+/** Default UDP port per encapsulation: RFC 8086's GRE-in-UDP port for fou, the datapath's for gue. */
+export function udpPortOf(table: LinkTable, defaults: { fou: number; gue: number }): number {
+  if (table.port) return table.port;
+  return table.encap === 'gue' ? defaults.gue : defaults.fou;
+}

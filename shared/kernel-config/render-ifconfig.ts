@@ -1,0 +1,54 @@
+import { TunnelError } from '../errors.js';
+import { netmaskOf, perspectiveOf, requireRemote, udpPortOf, type LinkTable } from './link-table.js';
+import { DEFAULT_UDP_PORTS } from './render-iproute2.js';
+
+/** Which BSD: they differ in how a GRE key and GRE-in-UDP are set. */
+export type BsdFlavor = 'freebsd' | 'netbsd' | 'openbsd';
+
+/** Options for the BSD rendering. */
+export interface IfconfigOptions {
+  flavor: BsdFlavor;
+  /** Interface name; gre0 / gif0 style names are what these systems clone. */
+  ifname?: string;
+}
+
+/**
+ * ifconfig commands for this end of a link on the BSDs, in the order seed 001 uses. IPIP uses
+ * gif(4); GRE uses gre(4); GRE-in-UDP (fou) only exists on FreeBSD (`udpencap`); GUE nowhere.
+ */
+export function renderIfconfig(table: LinkTable, myName: string, options: IfconfigOptions): string[] {
+  const view = perspectiveOf(table, myName);
+  const remote = requireRemote(view);
+  const { flavor } = options;
+  if (table.encap === 'gue') {
+    throw new TunnelError('ERR_INVALID_ARGUMENT', `${flavor} has no GUE support; pin this peer to gre, ipip or fou`);
+  }
+  if (table.encap === 'fou' && flavor !== 'freebsd') {
+    throw new TunnelError('ERR_INVALID_ARGUMENT', `${flavor} cannot carry GRE in UDP; only FreeBSD 13+ can (udpencap)`);
+  }
+  if (view.mine.public === null) {
+    throw new TunnelError('ERR_STATE', `the public address of "${view.mine.name}" is not known yet; BSD tunnels need it`);
+  }
+  const dev = options.ifname ?? (table.encap === 'ipip' ? 'gif0' : 'gre0');
+  if (!/^[a-z]+[0-9]+$/.test(dev)) {
+    throw new TunnelError('ERR_INVALID_ARGUMENT', `interface name "${dev}" must look like gre0 or gif1`);
+  }
+  const lines: string[] = [];
+  if (flavor === 'openbsd' && table.encap !== 'ipip') lines.push('sysctl net.inet.gre.allow=1');
+  lines.push(`ifconfig ${dev} create`, `ifconfig ${dev} tunnel ${view.mine.public} ${remote}`);
+  if (table.encap !== 'ipip' && table.key != null) {
+    if (flavor === 'netbsd') {
+      throw new TunnelError('ERR_INVALID_ARGUMENT', 'netbsd gre(4) cannot set a GRE key; remove the key from this link');
+    }
+    lines.push(flavor === 'freebsd' ? `ifconfig ${dev} grekey ${table.key}` : `ifconfig ${dev} vnetid ${table.key}`);
+  }
+  if (table.encap === 'fou') {
+    lines.push(`ifconfig ${dev} udpencap udpport ${udpPortOf(table, DEFAULT_UDP_PORTS)}`);
+  }
+  lines.push(
+    `ifconfig ${dev} inet ${view.mine.inner} ${view.theirs.inner} netmask ${netmaskOf(view.prefixLength)}`,
+    `ifconfig ${dev} mtu ${table.mtu}`,
+    `ifconfig ${dev} up`,
+  );
+  return lines;
+}

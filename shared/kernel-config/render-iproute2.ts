@@ -1,0 +1,47 @@
+import { TunnelError } from '../errors.js';
+import { perspectiveOf, requireRemote, udpPortOf, type LinkTable } from './link-table.js';
+
+/** Options for the Linux rendering. */
+export interface Iproute2Options {
+  /** Interface name on this end (≤ 15 characters). */
+  ifname: string;
+  /** Outer TTL. Fixed, never `inherit`: inherited TTL 1 is what killed OSPF hellos over tunnels. */
+  ttl?: number;
+  /** UDP ports used when a link has none of its own. */
+  udpPorts?: { fou: number; gue: number };
+}
+
+/** Default UDP ports: 4754 is RFC 8086's GRE-in-UDP port; 6080 is the conventional GUE port. */
+export const DEFAULT_UDP_PORTS = { fou: 4754, gue: 6080 } as const;
+
+/**
+ * iproute2 commands that build this end of a link in the Linux kernel, for members who run
+ * kernel GRE/IPIP/FOU/GUE instead of the userspace datapath. One command per line, no shell.
+ */
+export function renderIproute2(table: LinkTable, myName: string, options: Iproute2Options): string[] {
+  const view = perspectiveOf(table, myName);
+  const remote = requireRemote(view);
+  const dev = options.ifname;
+  if (!/^[A-Za-z0-9_.-]{1,15}$/.test(dev)) {
+    throw new TunnelError('ERR_INVALID_ARGUMENT', `interface name "${dev}" must be 1-15 letters, digits, '_', '.' or '-'`);
+  }
+  const ttl = options.ttl ?? 64;
+  const local = view.mine.public ?? 'any';
+  // The UDP encapsulations carry GRE (fou, as RFC 8086) or IPIP inside GUE, as the datapath does.
+  const kind = table.encap === 'ipip' || table.encap === 'gue' ? 'ipip' : 'gre';
+  const key = kind === 'gre' && table.key != null ? ` key ${table.key}` : '';
+  const lines: string[] = [];
+  let encap = '';
+  if (table.encap === 'fou' || table.encap === 'gue') {
+    const port = udpPortOf(table, options.udpPorts ?? DEFAULT_UDP_PORTS);
+    lines.push(table.encap === 'fou' ? `ip fou add port ${port} ipproto 47` : `ip fou add port ${port} gue`);
+    encap = ` encap ${table.encap} encap-sport ${port} encap-dport ${port}`;
+  }
+  lines.push(
+    `ip link add ${dev} type ${kind} local ${local} remote ${remote} ttl ${ttl}${key}${encap}`,
+    `ip link set ${dev} mtu ${table.mtu}`,
+    `ip addr add ${view.mine.inner}/${view.prefixLength} dev ${dev}`,
+    `ip link set ${dev} up`,
+  );
+  return lines;
+}
