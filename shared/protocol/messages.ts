@@ -1,0 +1,85 @@
+import { z } from 'zod';
+import { ipv4AddressSchema } from './ipv4-address-schema.js';
+import { linkTableSchema, tunnelSpecSchema } from './tunnel-spec-schema.js';
+
+const v = z.number().int();
+
+/** Client -> hub, first message of every session: who speaks and what outer address it believes it has. */
+export const helloSchema = z.strictObject({
+  v,
+  type: z.literal('hello'),
+  software: z.string().min(1).max(64),
+  endpoint: ipv4AddressSchema.nullable(),
+});
+
+/**
+ * Hub -> client, answer to `hello`: the peer name the hub authenticated, a session id, a fresh
+ * 32-byte session key (base64url; issue 6 uses it to authenticate UDP hellos), the keepalive
+ * interval both sides use, and the address the hub sees the connection come from.
+ */
+export const welcomeSchema = z.strictObject({
+  v,
+  type: z.literal('welcome'),
+  peer: z.string().min(1).max(64),
+  session: z.string().min(1).max(64),
+  sessionKey: z.string().regex(/^[A-Za-z0-9_-]{43}$/, 'expected 32 bytes of base64url'),
+  keepaliveMs: z.number().int().min(50).max(600_000),
+  seen: ipv4AddressSchema,
+});
+
+/** Client -> hub: the outer address the client now believes it has. */
+export const reportSchema = z.strictObject({
+  v,
+  type: z.literal('report'),
+  endpoint: z.strictObject({ address: ipv4AddressSchema }),
+});
+
+/**
+ * Hub -> client: the full, versioned set of tunnels for the client's ends, and each link's table.
+ * Versions only grow (they survive hub restarts); a client ignores a version it has already passed.
+ */
+export const configSchema = z.strictObject({
+  v,
+  type: z.literal('config'),
+  version: z.number().int().min(1),
+  tunnels: z.array(tunnelSpecSchema).max(256),
+  links: z.array(linkTableSchema).max(256),
+});
+
+/** Client -> hub: the config version now applied by the client's datapath. */
+export const ackSchema = z.strictObject({
+  v,
+  type: z.literal('ack'),
+  version: z.number().int().min(1),
+});
+
+/** Both ways: proof of life; any message resets the other side's liveness timer. */
+export const keepaliveSchema = z.strictObject({
+  v,
+  type: z.literal('keepalive'),
+});
+
+/** Both ways: a coded error; after a protocol violation the sender closes the session. */
+export const errorSchema = z.strictObject({
+  v,
+  type: z.literal('error'),
+  code: z.string().regex(/^ERR_[A-Z_]+$/),
+  message: z.string().max(512),
+});
+
+/** Every control message, told apart by `type`. */
+export const controlMessageSchema = z.discriminatedUnion('type', [
+  helloSchema, welcomeSchema, reportSchema, configSchema, ackSchema, keepaliveSchema, errorSchema,
+]);
+
+/** Any control message. */
+export type ControlMessage = z.infer<typeof controlMessageSchema>;
+/** A message of the given `type`. */
+export type MessageOf<T extends ControlMessage['type']> = Extract<ControlMessage, { type: T }>;
+/** A message without its version field, as code builds it before `encodeMessage` stamps `v`. */
+export type OutgoingMessage = ControlMessage extends infer M ? (M extends ControlMessage ? Omit<M, 'v'> : never) : never;
+
+/** Messages only a client may send; the hub refuses anything else from a client. */
+export const CLIENT_MESSAGE_TYPES: ReadonlySet<ControlMessage['type']> = new Set(['hello', 'report', 'ack', 'keepalive', 'error']);
+/** Messages only a hub may send; the client refuses anything else from a hub. */
+export const HUB_MESSAGE_TYPES: ReadonlySet<ControlMessage['type']> = new Set(['welcome', 'config', 'keepalive', 'error']);
