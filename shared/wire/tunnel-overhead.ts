@@ -1,0 +1,45 @@
+import { TunnelError } from '../errors.js';
+
+/** An encapsulation as far as its per-packet overhead goes (outer IPv4 assumed). */
+export interface TunnelOverheadSpec {
+  encap: 'gre' | 'ipip' | 'fou' | 'gue';
+  /** What FOU/GUE carry inside UDP (default 'gre', as RFC 8086 GRE-in-UDP); ignored for gre/ipip. */
+  inner?: 'gre' | 'ipip';
+  /** GRE fields present (only where a GRE header is present). */
+  key?: boolean;
+  sequence?: boolean;
+  checksum?: boolean;
+}
+
+const OUTER_IPV4 = 20;
+const UDP = 8;
+const GUE = 4;
+const GRE_BASE = 4;
+const GRE_FIELD = 4;
+
+/**
+ * Bytes an encapsulation adds to each inner packet: outer IPv4 20, UDP 8 (fou/gue), GUE 4, GRE 4
+ * plus 4 each for key, sequence and checksum. Plain GRE is 24, so 1476 on a 1500 path.
+ */
+export function tunnelOverhead(spec: TunnelOverheadSpec): number {
+  const hasGre = spec.encap === 'gre' || ((spec.encap === 'fou' || spec.encap === 'gue') && (spec.inner ?? 'gre') === 'gre');
+  const gre = hasGre
+    ? GRE_BASE + (spec.key ? GRE_FIELD : 0) + (spec.sequence ? GRE_FIELD : 0) + (spec.checksum ? GRE_FIELD : 0)
+    : 0;
+  switch (spec.encap) {
+    case 'gre':
+    case 'ipip':
+      return OUTER_IPV4 + gre;
+    case 'fou':
+      return OUTER_IPV4 + UDP + gre;
+    case 'gue':
+      return OUTER_IPV4 + UDP + GUE + gre;
+    default:
+      throw new TunnelError('ERR_INVALID_ARGUMENT', `unknown encapsulation: ${String((spec as { encap: unknown }).encap)}`);
+  }
+}
+
+/** The inner MTU of a tunnel over a path of `pathMtu` bytes: pathMtu − tunnelOverhead(spec). */
+export function tunnelMtu(pathMtu: number, spec: TunnelOverheadSpec): number {
+  return pathMtu - tunnelOverhead(spec);
+}

@@ -1,0 +1,27 @@
+import { describe, expect, it } from 'vitest';
+import { tunnelMtu, tunnelOverhead } from '../../shared/wire/index.js';
+
+describe('tunnelOverhead / tunnelMtu on a 1500-byte path', () => {
+  it.each([
+    [{ encap: 'gre' }, 1476],
+    [{ encap: 'gre', key: true }, 1472],
+    [{ encap: 'gre', key: true, sequence: true }, 1468],
+    [{ encap: 'gre', key: true, sequence: true, checksum: true }, 1464],
+    [{ encap: 'ipip' }, 1480],
+    [{ encap: 'ipip', key: true }, 1480],
+    [{ encap: 'fou' }, 1468],
+    [{ encap: 'fou', inner: 'gre' }, 1468],
+    [{ encap: 'fou', inner: 'gre', key: true }, 1464],
+    [{ encap: 'fou', inner: 'ipip' }, 1472],
+    [{ encap: 'gue', inner: 'gre' }, 1464],
+    [{ encap: 'gue', inner: 'ipip' }, 1468],
+    [{ encap: 'gue', inner: 'ipip', checksum: true }, 1468],
+  ] as const)('%j → %i', (spec, mtu) => {
+    expect(tunnelMtu(1500, spec)).toBe(mtu);
+    expect(tunnelOverhead(spec)).toBe(1500 - mtu);
+  });
+
+  it('rejects an unknown encapsulation with ERR_INVALID_ARGUMENT', () => {
+    expect(() => tunnelOverhead({ encap: 'vxlan' as 'gre' })).toThrow(expect.objectContaining({ code: 'ERR_INVALID_ARGUMENT' }));
+  });
+});
