@@ -3,7 +3,6 @@ import fc from 'fast-check';
 import { formatIpv4Address, parseIpv4Address } from '../../shared/net/ipv4-address.js';
 import { formatIpv4Prefix, parseIpv4Prefix, prefixContains, prefixesOverlap, prefixSize } from '../../shared/net/ipv4-prefix.js';
 import { describeLinkSubnet } from '../../shared/net/link-subnet.js';
-import { tunnelMtu } from '../../shared/net/encapsulation.js';
 import { tunnelInterfaceName } from '../../shared/net/tunnel-interface-name.js';
 import { isTunnelError } from '../../shared/errors.js';
 
@@ -65,17 +64,6 @@ describe('link subnets', () => {
     expect(describeLinkSubnet(parseIpv4Address('10.1.12.36'))).toEqual({
       prefix: '10.1.12.36/30', firstEnd: '10.1.12.37', secondEnd: '10.1.12.38',
     });
-  });
-});
-
-describe('tunnel MTU', () => {
-  it('follows the per-encapsulation overheads', () => {
-    expect(tunnelMtu('gre', { greKey: false })).toBe(1476);
-    expect(tunnelMtu('gre', { greKey: true })).toBe(1472);
-    expect(tunnelMtu('ipip', { greKey: true })).toBe(1480);
-    expect(tunnelMtu('fou', { greKey: true })).toBe(1468);
-    expect(tunnelMtu('gue', { greKey: false })).toBe(1468);
-    expect(tunnelMtu('gre', { greKey: false, pathMtu: 1492 })).toBe(1468);
   });
 });
 
