@@ -1,0 +1,20 @@
+{
+  "targets": [
+    {
+      "target_name": "tunnel_native",
+      "sources": [
+        "src/addon.cc",
+        "src/batch-view.cc",
+        "src/packet-endpoint.cc",
+        "src/open-descriptors.cc",
+        "src/system-error.cc"
+      ],
+      "include_dirs": ["<!(node -p \"require('node-addon-api').include_dir\")"],
+      "defines": ["NAPI_VERSION=8", "NAPI_DISABLE_CPP_EXCEPTIONS", "NODE_ADDON_API_DISABLE_DEPRECATED"],
+      "cflags!": ["-fno-exceptions", "-O3"],
+      "cflags_cc!": ["-fno-exceptions", "-O3"],
+      "cflags": ["-O2", "-fvisibility=hidden", "-Wall", "-Wextra", "-Wno-unused-parameter"],
+      "cflags_cc": ["-O2", "-fvisibility=hidden", "-fno-exceptions", "-std=c++17", "-Wall", "-Wextra", "-Wno-unused-parameter"]
+    }
+  ]
+}

@@ -1,0 +1,47 @@
+// tunnel_native: system calls for the userspace datapath (TUN devices, raw IPv4 sockets, UDP
+// sockets, batched I/O, uv_poll readiness). No protocol logic lives here.
+#include <napi.h>
+
+#include "addon-data.h"
+#include "batch-view.h"
+#include "open-descriptors.h"
+#include "packet-endpoint.h"
+
+namespace tunnel_native {
+
+namespace {
+
+// bindBatch(data, offsets, lengths, addrs, ports, capacity, slotSize) -> tagged BatchView
+Napi::Value BindBatch(const Napi::CallbackInfo& info) {
+  Napi::Env env = info.Env();
+  AddonData* data = env.GetInstanceData<AddonData>();
+  std::vector<napi_value> args(info.Length());
+  for (size_t i = 0; i < info.Length(); i++) args[i] = info[i];
+  Napi::Object view = data->batch_view_constructor.New(args);
+  if (env.IsExceptionPending()) return env.Undefined();
+  napi_type_tag_object(env, view, &kBatchViewTag);
+  return view;
+}
+
+}  // namespace
+
+Napi::Object Init(Napi::Env env, Napi::Object exports) {
+  auto* data = new AddonData();
+  data->endpoint_constructor = Napi::Persistent(PacketEndpoint::Define(env));
+  data->batch_view_constructor = Napi::Persistent(BatchView::Define(env));
+  env.SetInstanceData(data);
+
+  exports.Set("bindBatch", Napi::Function::New<BindBatch>(env, "bindBatch"));
+  exports.Set("openTun", Napi::Function::New<OpenTun>(env, "openTun"));
+  exports.Set("openRawSocket", Napi::Function::New<OpenRawSocket>(env, "openRawSocket"));
+  exports.Set("openUdpSocket", Napi::Function::New<OpenUdpSocket>(env, "openUdpSocket"));
+  return exports;
+}
+
+}  // namespace tunnel_native
+
+static Napi::Object InitTunnelNative(Napi::Env env, Napi::Object exports) {
+  return tunnel_native::Init(env, exports);
+}
+
+NODE_API_MODULE(tunnel_native, InitTunnelNative)

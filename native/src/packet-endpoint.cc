@@ -1,0 +1,438 @@
+#include "packet-endpoint.h"
+
+#include <arpa/inet.h>
+#include <errno.h>
+#include <unistd.h>
+
+#include "addon-data.h"
+#include "batch-view.h"
+#include "system-error.h"
+
+namespace tunnel_native {
+
+namespace {
+
+// Errors after which a batch stops: the kernel is full right now, try again when writable.
+bool IsBackpressure(int err) { return err == EAGAIN || err == EWOULDBLOCK || err == ENOBUFS; }
+
+// Errors that mean the descriptor itself is unusable rather than one packet being refused.
+bool IsDescriptorFault(int err) { return err == EBADF || err == EFAULT || err == ENOTSOCK; }
+
+BatchView* UnwrapBatch(Napi::Env env, const Napi::Value& value) {
+  if (!value.IsObject()) {
+    ThrowArgumentError(env, "expected a batch view");
+    return nullptr;
+  }
+  bool tagged = false;
+  napi_check_object_type_tag(env, value, &kBatchViewTag, &tagged);
+  if (!tagged) {
+    ThrowArgumentError(env, "expected a batch view");
+    return nullptr;
+  }
+  BatchView* batch = BatchView::Unwrap(value.As<Napi::Object>());
+  if (batch == nullptr || !batch->Usable(env)) {
+    if (!env.IsExceptionPending()) ThrowArgumentError(env, "batch memory is no longer usable");
+    return nullptr;
+  }
+  return batch;
+}
+
+void CleanupOnExit(void* arg) {
+  auto* endpoint = static_cast<PacketEndpoint*>(arg);
+  endpoint->cleanup_registered_ = false;
+  endpoint->ReleaseDescriptor();
+}
+
+}  // namespace
+
+Napi::Function PacketEndpoint::Define(Napi::Env env) {
+  return DefineClass(env, "PacketEndpoint",
+                     {
+                         InstanceMethod<&PacketEndpoint::Read>("read"),
+                         InstanceMethod<&PacketEndpoint::Write>("write"),
+                         InstanceMethod<&PacketEndpoint::OnReadable>("onReadable"),
+                         InstanceMethod<&PacketEndpoint::OnWritable>("onWritable"),
+                         InstanceMethod<&PacketEndpoint::SetReferenced>("setReferenced"),
+                         InstanceMethod<&PacketEndpoint::Close>("close"),
+                         InstanceMethod<&PacketEndpoint::LocalPort>("localPort"),
+                         InstanceMethod<&PacketEndpoint::Counters>("counters"),
+                     });
+}
+
+Napi::Value PacketEndpoint::Wrap(Napi::Env env, int fd, EndpointKind kind) {
+  AddonData* data = env.GetInstanceData<AddonData>();
+  Napi::Object object = data->endpoint_constructor.New({});
+  if (env.IsExceptionPending()) {
+    close(fd);
+    return env.Undefined();
+  }
+  PacketEndpoint* endpoint = PacketEndpoint::Unwrap(object);
+  endpoint->fd_ = fd;
+  endpoint->kind_ = kind;
+  napi_add_env_cleanup_hook(env, CleanupOnExit, endpoint);
+  endpoint->cleanup_registered_ = true;
+  return object;
+}
+
+PacketEndpoint::PacketEndpoint(const Napi::CallbackInfo& info) : Napi::ObjectWrap<PacketEndpoint>(info) {}
+
+PacketEndpoint::~PacketEndpoint() {
+  ReleaseDescriptor();
+  if (cleanup_registered_) napi_remove_env_cleanup_hook(Env(), CleanupOnExit, this);
+}
+
+void PacketEndpoint::ReleaseDescriptor() {
+  if (poll_ != nullptr) {
+    uv_poll_stop(poll_);
+    poll_->data = nullptr;
+    uv_close(reinterpret_cast<uv_handle_t*>(poll_),
+             [](uv_handle_t* handle) { delete reinterpret_cast<uv_poll_t*>(handle); });
+    poll_ = nullptr;
+  }
+  poll_events_ = 0;
+  if (fd_ >= 0) {
+    close(fd_);
+    fd_ = -1;
+  }
+}
+
+// read(batch, headroom) -> packets read (0 when none wait)
+Napi::Value PacketEndpoint::Read(const Napi::CallbackInfo& info) {
+  Napi::Env env = info.Env();
+  if (fd_ < 0) {
+    ThrowClosedError(env);
+    return env.Undefined();
+  }
+  BatchView* batch = UnwrapBatch(env, info[0]);
+  if (batch == nullptr) return env.Undefined();
+  uint32_t headroom = info[1].IsNumber() ? info[1].As<Napi::Number>().Uint32Value() : 0;
+  if (headroom >= batch->slot_size) {
+    ThrowArgumentError(env, "headroom must be smaller than the slot size");
+    return env.Undefined();
+  }
+  int n = kind_ == EndpointKind::kTun ? ReadTun(*batch, headroom) : ReadDatagrams(*batch, headroom);
+  if (n < 0) {
+    ThrowSystemError(env, kind_ == EndpointKind::kTun ? "read" : "recvmmsg", -n);
+    return env.Undefined();
+  }
+  return Napi::Number::New(env, n);
+}
+
+int PacketEndpoint::ReadTun(const BatchView& batch, uint32_t headroom) {
+  uint32_t room = batch.slot_size - headroom;
+  uint32_t count = 0;
+  while (count < batch.capacity) {
+    uint8_t* slot = batch.data + static_cast<size_t>(count) * batch.slot_size + headroom;
+    ssize_t n = read(fd_, slot, room);
+    if (n < 0) {
+      if (errno == EINTR) continue;
+      if (errno == EAGAIN || errno == EWOULDBLOCK || count > 0) break;
+      return -errno;
+    }
+    // A TUN read that fills the slot exactly may have been cut short: the packet is unusable.
+    if (static_cast<uint32_t>(n) == room) {
+      truncated_++;
+      continue;
+    }
+    batch.offsets[count] = headroom;
+    batch.lengths[count] = static_cast<uint32_t>(n);
+    count++;
+  }
+  return static_cast<int>(count);
+}
+
+void PacketEndpoint::EnsureScratch(uint32_t count) {
+  if (msgs_.size() >= count) return;
+  msgs_.resize(count);
+  iovs_.resize(count);
+  names_.resize(count);
+}
+
+int PacketEndpoint::ReadDatagrams(const BatchView& batch, uint32_t headroom) {
+  EnsureScratch(batch.capacity);
+  uint32_t room = batch.slot_size - headroom;
+  for (uint32_t i = 0; i < batch.capacity; i++) {
+    iovs_[i].iov_base = batch.data + static_cast<size_t>(i) * batch.slot_size + headroom;
+    iovs_[i].iov_len = room;
+    struct msghdr& header = msgs_[i].msg_hdr;
+    header.msg_name = &names_[i];
+    header.msg_namelen = sizeof(names_[i]);
+    header.msg_iov = &iovs_[i];
+    header.msg_iovlen = 1;
+    header.msg_control = nullptr;
+    header.msg_controllen = 0;
+    header.msg_flags = 0;
+  }
+  int received;
+  do {
+    received = recvmmsg(fd_, msgs_.data(), batch.capacity, MSG_DONTWAIT, nullptr);
+  } while (received < 0 && errno == EINTR);
+  if (received < 0) return (errno == EAGAIN || errno == EWOULDBLOCK) ? 0 : -errno;
+
+  uint32_t count = 0;
+  for (uint32_t i = 0; i < static_cast<uint32_t>(received); i++) {
+    if (msgs_[i].msg_hdr.msg_flags & MSG_TRUNC) {
+      truncated_++;
+      continue;
+    }
+    if (count != i) {
+      // Close the gap a dropped (truncated) datagram left, so slots [0, count) stay dense.
+      memmove(batch.data + static_cast<size_t>(count) * batch.slot_size + headroom,
+              iovs_[i].iov_base, msgs_[i].msg_len);
+    }
+    batch.offsets[count] = headroom;
+    batch.lengths[count] = msgs_[i].msg_len;
+    batch.addrs[count] = ntohl(names_[i].sin_addr.s_addr);
+    batch.ports[count] = ntohs(names_[i].sin_port);
+    count++;
+  }
+  return static_cast<int>(count);
+}
+
+// write(batch, count) -> slots consumed from the front (sent, or dropped for a per-packet error)
+Napi::Value PacketEndpoint::Write(const Napi::CallbackInfo& info) {
+  Napi::Env env = info.Env();
+  if (fd_ < 0) {
+    ThrowClosedError(env);
+    return env.Undefined();
+  }
+  BatchView* batch = UnwrapBatch(env, info[0]);
+  if (batch == nullptr) return env.Undefined();
+  uint32_t count = info[1].IsNumber() ? info[1].As<Napi::Number>().Uint32Value() : 0;
+  if (count > batch->capacity) {
+    ThrowArgumentError(env, "count exceeds the batch capacity");
+    return env.Undefined();
+  }
+  for (uint32_t i = 0; i < count; i++) {
+    if (static_cast<uint64_t>(batch->offsets[i]) + batch->lengths[i] > batch->slot_size) {
+      ThrowArgumentError(env, "a slot's offset + length runs past the slot");
+      return env.Undefined();
+    }
+  }
+  int n = kind_ == EndpointKind::kTun ? WriteTun(*batch, count) : WriteDatagrams(*batch, count);
+  if (n < 0) {
+    ThrowSystemError(env, kind_ == EndpointKind::kTun ? "write" : "sendmmsg", -n);
+    return env.Undefined();
+  }
+  return Napi::Number::New(env, n);
+}
+
+void PacketEndpoint::CountWriteError(int err) {
+  write_errors_++;
+  last_write_errno_ = err;
+}
+
+int PacketEndpoint::WriteTun(const BatchView& batch, uint32_t count) {
+  uint32_t done = 0;
+  while (done < count) {
+    const uint8_t* packet = batch.data + static_cast<size_t>(done) * batch.slot_size + batch.offsets[done];
+    ssize_t n = write(fd_, packet, batch.lengths[done]);
+    if (n < 0) {
+      int err = errno;
+      if (err == EINTR) continue;
+      if (IsBackpressure(err)) break;
+      if (IsDescriptorFault(err)) return done > 0 ? static_cast<int>(done) : -err;
+      CountWriteError(err);  // e.g. EINVAL for a malformed packet: drop it, keep the batch going
+    }
+    done++;
+  }
+  return static_cast<int>(done);
+}
+
+int PacketEndpoint::WriteDatagrams(const BatchView& batch, uint32_t count) {
+  EnsureScratch(count);
+  bool with_port = kind_ == EndpointKind::kUdp;
+  for (uint32_t i = 0; i < count; i++) {
+    iovs_[i].iov_base = batch.data + static_cast<size_t>(i) * batch.slot_size + batch.offsets[i];
+    iovs_[i].iov_len = batch.lengths[i];
+    names_[i].sin_family = AF_INET;
+    names_[i].sin_port = with_port ? htons(batch.ports[i]) : 0;
+    names_[i].sin_addr.s_addr = htonl(batch.addrs[i]);
+    struct msghdr& header = msgs_[i].msg_hdr;
+    header.msg_name = &names_[i];
+    header.msg_namelen = sizeof(names_[i]);
+    header.msg_iov = &iovs_[i];
+    header.msg_iovlen = 1;
+    header.msg_control = nullptr;
+    header.msg_controllen = 0;
+    header.msg_flags = 0;
+  }
+  uint32_t done = 0;
+  while (done < count) {
+    int sent = sendmmsg(fd_, msgs_.data() + done, count - done, MSG_DONTWAIT);
+    if (sent > 0) {
+      done += static_cast<uint32_t>(sent);
+      continue;
+    }
+    int err = errno;
+    if (err == EINTR) continue;
+    if (IsBackpressure(err)) break;
+    if (IsDescriptorFault(err)) return done > 0 ? static_cast<int>(done) : -err;
+    CountWriteError(err);  // e.g. EHOSTUNREACH or EMSGSIZE for this datagram: drop it, go on
+    done++;
+  }
+  return static_cast<int>(done);
+}
+
+// onReadable(fn | null): level-triggered; replaces any earlier callback.
+Napi::Value PacketEndpoint::OnReadable(const Napi::CallbackInfo& info) {
+  Napi::Env env = info.Env();
+  if (fd_ < 0) {
+    ThrowClosedError(env);
+    return env.Undefined();
+  }
+  if (info[0].IsFunction()) {
+    readable_ = Napi::Persistent(info[0].As<Napi::Function>());
+  } else {
+    readable_.Reset();
+  }
+  UpdatePoll(env);
+  return env.Undefined();
+}
+
+// onWritable(fn | null): one-shot; called once when the descriptor accepts writes again.
+Napi::Value PacketEndpoint::OnWritable(const Napi::CallbackInfo& info) {
+  Napi::Env env = info.Env();
+  if (fd_ < 0) {
+    ThrowClosedError(env);
+    return env.Undefined();
+  }
+  if (info[0].IsFunction()) {
+    writable_ = Napi::Persistent(info[0].As<Napi::Function>());
+  } else {
+    writable_.Reset();
+  }
+  UpdatePoll(env);
+  return env.Undefined();
+}
+
+// setReferenced(bool): whether an active watch keeps the event loop alive.
+Napi::Value PacketEndpoint::SetReferenced(const Napi::CallbackInfo& info) {
+  referenced_ = info[0].ToBoolean().Value();
+  if (poll_ != nullptr) {
+    uv_handle_t* handle = reinterpret_cast<uv_handle_t*>(poll_);
+    if (referenced_) {
+      uv_ref(handle);
+    } else {
+      uv_unref(handle);
+    }
+  }
+  return info.Env().Undefined();
+}
+
+bool PacketEndpoint::UpdatePoll(Napi::Env env) {
+  int want = 0;
+  if (fd_ >= 0 && !readable_.IsEmpty()) want |= UV_READABLE;
+  if (fd_ >= 0 && !writable_.IsEmpty()) want |= UV_WRITABLE;
+  if (want == poll_events_) return true;
+  if (want == 0) {
+    StopPoll();
+    return true;
+  }
+  if (poll_ == nullptr) {
+    uv_loop_t* loop = nullptr;
+    napi_get_uv_event_loop(env, &loop);
+    poll_ = new uv_poll_t;
+    int rc = uv_poll_init(loop, poll_, fd_);
+    if (rc != 0) {
+      delete poll_;
+      poll_ = nullptr;
+      ThrowSystemError(env, "uv_poll_init", -rc);
+      return false;
+    }
+    poll_->data = this;
+    if (!referenced_) uv_unref(reinterpret_cast<uv_handle_t*>(poll_));
+  }
+  int rc = uv_poll_start(poll_, want, OnPoll);
+  if (rc != 0) {
+    ThrowSystemError(env, "uv_poll_start", -rc);
+    return false;
+  }
+  poll_events_ = want;
+  if (!async_context_) async_context_ = std::make_unique<Napi::AsyncContext>(env, "tunnel_native:poll");
+  // While watched, the JS object must outlive the watch even if the caller drops it.
+  if (!self_pinned_) {
+    Ref();
+    self_pinned_ = true;
+  }
+  return true;
+}
+
+void PacketEndpoint::StopPoll() {
+  if (poll_ != nullptr) uv_poll_stop(poll_);
+  poll_events_ = 0;
+  if (self_pinned_) {
+    self_pinned_ = false;
+    Unref();
+  }
+}
+
+void PacketEndpoint::OnPoll(uv_poll_t* handle, int status, int events) {
+  auto* self = static_cast<PacketEndpoint*>(handle->data);
+  if (self == nullptr) return;
+  Napi::Env env = self->Env();
+  Napi::HandleScope scope(env);
+  // Hold the object across the callbacks: one of them may close it and drop the last reference.
+  Napi::ObjectReference keep = Napi::Persistent(self->Value());
+  if (status < 0) {
+    // libuv has already stopped the watch; the callbacks' next read/write reports the error.
+    self->poll_events_ = 0;
+    events = UV_READABLE | UV_WRITABLE;
+  }
+  if ((events & UV_WRITABLE) && !self->writable_.IsEmpty()) {
+    Napi::FunctionReference callback = std::move(self->writable_);
+    self->UpdatePoll(env);
+    self->Invoke(callback);
+  }
+  if ((events & UV_READABLE) && self->fd_ >= 0 && !self->readable_.IsEmpty()) {
+    self->Invoke(self->readable_);
+  }
+  if (status < 0 && self->fd_ >= 0) self->StopPoll();
+}
+
+void PacketEndpoint::Invoke(Napi::FunctionReference& callback) {
+  Napi::Env env = Env();
+  Napi::Function function = callback.Value();
+  // MakeCallback (not Call) so promise jobs and nextTick queued by the callback run afterwards.
+  function.MakeCallback(Value(), {}, *async_context_);
+  if (env.IsExceptionPending()) {
+    Napi::Error error = env.GetAndClearPendingException();
+    napi_fatal_exception(env, error.Value());
+  }
+}
+
+// close(): idempotent; stops the watch and closes the descriptor.
+Napi::Value PacketEndpoint::Close(const Napi::CallbackInfo& info) {
+  readable_.Reset();
+  writable_.Reset();
+  StopPoll();
+  ReleaseDescriptor();
+  return info.Env().Undefined();
+}
+
+Napi::Value PacketEndpoint::LocalPort(const Napi::CallbackInfo& info) {
+  Napi::Env env = info.Env();
+  if (fd_ < 0) {
+    ThrowClosedError(env);
+    return env.Undefined();
+  }
+  struct sockaddr_in name = {};
+  socklen_t length = sizeof(name);
+  if (getsockname(fd_, reinterpret_cast<struct sockaddr*>(&name), &length) != 0) {
+    ThrowSystemError(env, "getsockname", errno);
+    return env.Undefined();
+  }
+  return Napi::Number::New(env, ntohs(name.sin_port));
+}
+
+// counters() -> [truncated reads dropped, writes dropped for an error, last write errno]
+Napi::Value PacketEndpoint::Counters(const Napi::CallbackInfo& info) {
+  Napi::Env env = info.Env();
+  Napi::Array out = Napi::Array::New(env, 3);
+  out.Set(0u, Napi::Number::New(env, truncated_));
+  out.Set(1u, Napi::Number::New(env, write_errors_));
+  out.Set(2u, Napi::Number::New(env, last_write_errno_));
+  return out;
+}
+
+}  // namespace tunnel_native
