@@ -36,7 +36,7 @@ export const linkTableSchema = z.strictObject({
   encap: z.enum(['gre', 'ipip', 'fou', 'gue']),
   key: z.number().int().min(0).max(0xffff_ffff).nullable(),
   mtu: z.number().int().min(576).max(9000),
-  ends: z.array(linkEndSchema).length(2),
+  ends: z.tuple([linkEndSchema, linkEndSchema]),
 });
 
 /** A link's table as carried on the wire. */

@@ -1,0 +1,127 @@
+import { TunnelError, isTunnelError } from '../../shared/errors.js';
+import {
+  HUB_MESSAGE_TYPES, decodeMessage, encodeMessage,
+  type MessageOf, type OutgoingMessage,
+} from '../../shared/protocol/index.js';
+import type { ClientChannel } from './client-channel.js';
+
+/** How many keepalive intervals of silence end the session. */
+const LIVENESS_INTERVALS = 3;
+/** The hub must answer hello within this long. */
+const WELCOME_TIMEOUT_MS = 10_000;
+
+/** What one session asks of the runner that owns the client's state and datapath. */
+export interface HubSessionHandlers {
+  welcomed(welcome: MessageOf<'welcome'>): void;
+  /** Applies a config newer than any applied before; resolves once the datapath runs it. */
+  apply(config: MessageOf<'config'>): Promise<void>;
+  /** The highest config version applied so far (across sessions). */
+  appliedVersion(): number;
+  /** A config is running and its ack was sent. */
+  acknowledged(config: MessageOf<'config'>): void;
+  /** The session is over; `error` says why when there was a reason. */
+  ended(error: TunnelError | undefined): void;
+}
+
+/**
+ * The client's half of one connection: sends hello, expects welcome, applies configs in version
+ * order (a stale one is ignored, the current one re-acknowledged), acknowledges, keeps alive and
+ * gives up after the hub is silent for a few keepalive intervals.
+ */
+export class HubSession {
+  private welcome: MessageOf<'welcome'> | undefined;
+  private done = false;
+  private keepaliveTimer: NodeJS.Timeout | undefined;
+  private livenessTimer: NodeJS.Timeout | undefined;
+  private applying: Promise<void> = Promise.resolve();
+
+  constructor(private readonly channel: ClientChannel, private readonly handlers: HubSessionHandlers) {}
+
+  /** The hub's welcome, once received. */
+  get welcomed(): MessageOf<'welcome'> | undefined {
+    return this.welcome;
+  }
+
+  /** Opens the conversation: hello with the outer address the client believes it has. */
+  start(software: string, endpoint: string | null): void {
+    this.send({ type: 'hello', software, endpoint });
+    this.armLiveness(WELCOME_TIMEOUT_MS);
+  }
+
+  /** Reports a new outer address on this session. */
+  report(address: string): void {
+    if (this.welcome) this.send({ type: 'report', endpoint: { address } });
+  }
+
+  /** Feeds one message from the channel. */
+  receive(raw: Buffer): void {
+    if (this.done) return;
+    try {
+      const message = decodeMessage(raw);
+      if (!HUB_MESSAGE_TYPES.has(message.type)) throw new TunnelError('ERR_PROTOCOL', `a hub may not send ${message.type}`);
+      if (!this.welcome && message.type !== 'welcome' && message.type !== 'error') {
+        throw new TunnelError('ERR_PROTOCOL', `${message.type} before welcome`);
+      }
+      if (this.welcome) this.armLiveness(this.welcome.keepaliveMs * LIVENESS_INTERVALS);
+      switch (message.type) {
+        case 'welcome':
+          if (this.welcome) throw new TunnelError('ERR_PROTOCOL', 'welcome sent twice');
+          this.welcome = message;
+          this.keepaliveTimer = setInterval(() => this.send({ type: 'keepalive' }), message.keepaliveMs);
+          this.keepaliveTimer.unref();
+          this.armLiveness(message.keepaliveMs * LIVENESS_INTERVALS);
+          this.handlers.welcomed(message);
+          return;
+        case 'config':
+          this.applying = this.applying.then(() => this.applyConfig(message));
+          return;
+        case 'error':
+          this.end(new TunnelError(message.code as TunnelError['code'], message.message));
+          return;
+        case 'keepalive':
+          return;
+      }
+    } catch (err) {
+      const error = isTunnelError(err) ? err : new TunnelError('ERR_PROTOCOL', 'unreadable message from the hub');
+      this.send({ type: 'error', code: error.code, message: error.message });
+      this.end(error);
+    }
+  }
+
+  /** Ends the session (idempotent): stops timers, closes the channel, tells the runner once. */
+  end(error?: TunnelError): void {
+    if (this.done) return;
+    this.done = true;
+    clearInterval(this.keepaliveTimer);
+    clearTimeout(this.livenessTimer);
+    this.channel.close();
+    this.handlers.ended(error);
+  }
+
+  private async applyConfig(config: MessageOf<'config'>): Promise<void> {
+    if (this.done) return;
+    const applied = this.handlers.appliedVersion();
+    if (config.version < applied) return; // stale: a newer spec is already running
+    if (config.version > applied) {
+      try {
+        await this.handlers.apply(config);
+      } catch (err) {
+        const error = isTunnelError(err) ? err : new TunnelError('ERR_SYSTEM', `applying config ${config.version} failed`);
+        this.send({ type: 'error', code: error.code, message: `config ${config.version}: ${error.message}` });
+        return;
+      }
+    }
+    this.send({ type: 'ack', version: config.version });
+    this.handlers.acknowledged(config);
+  }
+
+  private send(message: OutgoingMessage): void {
+    if (!this.done) this.channel.send(encodeMessage(message));
+  }
+
+  private armLiveness(ms: number): void {
+    clearTimeout(this.livenessTimer);
+    this.livenessTimer = setTimeout(() => this.end(new TunnelError('ERR_TIMEOUT', `the hub was silent for ${ms} ms`)), ms);
+    this.livenessTimer.unref();
+  }
+}

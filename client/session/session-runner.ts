@@ -1,0 +1,194 @@
+import { setTimeout as sleep } from 'node:timers/promises';
+import type { Logger } from 'pino';
+import { TunnelError, isTunnelError } from '../../shared/errors.js';
+import { isAuthRefusal, type MessageOf } from '../../shared/protocol/index.js';
+import { backoffDelay, DEFAULT_BACKOFF, type BackoffPolicy } from './backoff.js';
+import type { ClientChannel, ClientChannelEvents } from './client-channel.js';
+import type { ClientDatapath } from './client-datapath.js';
+import { EndpointWatcher, type OuterAddressProbe } from './endpoint-watcher.js';
+import { HubSession } from './hub-session.js';
+
+/** Everything the runner needs; the join/run commands build it from the state folder. */
+export interface SessionRunnerOptions {
+  /** Opens a fresh, authenticated connection to the hub (credentials are chosen per attempt). */
+  dial(events: ClientChannelEvents): Promise<ClientChannel>;
+  /** The hub's address and port, to watch which outer address routes toward it. */
+  hub: { host: string; port: number };
+  datapath: ClientDatapath;
+  software: string;
+  log: Logger;
+  /** The config saved by an earlier run: brought up at once, and the floor for stale versions. */
+  savedConfig?: MessageOf<'config'>;
+  /** Called after a config is applied (before it is acknowledged), e.g. to persist it. */
+  onApplied?(config: MessageOf<'config'>): void;
+  /** Called on every welcome, e.g. to switch credentials after an invite was redeemed. */
+  onWelcome?(welcome: MessageOf<'welcome'>): void;
+  backoff?: BackoffPolicy;
+  probe?: OuterAddressProbe;
+  probeIntervalMs?: number;
+}
+
+/**
+ * Keeps one member connected to its hub: connects, runs a HubSession, reconnects with jittered
+ * backoff when the hub is away, and reconnects at once when the outer address toward the hub
+ * changes, so the hub sees (and thereby verifies) the new address. Stops on refused credentials.
+ */
+export class SessionRunner {
+  private stopped = false;
+  private applied = 0;
+  private session: HubSession | undefined;
+  private channel: ClientChannel | undefined;
+  private wake: AbortController | undefined;
+  /** Set when the next connection must not wait for backoff (the outer address just moved). */
+  private reconnectNow = false;
+  private readonly watcher: EndpointWatcher;
+  private firstAck!: (config: MessageOf<'config'>) => void;
+  private loopDone: Promise<void> | undefined;
+  private fatal: TunnelError | undefined;
+  /** Settles with the first config acknowledged in this run (or rejects when the runner gives up first). */
+  readonly firstConfig: Promise<MessageOf<'config'>>;
+  private rejectFirst!: (error: TunnelError) => void;
+
+  constructor(private readonly options: SessionRunnerOptions) {
+    this.watcher = new EndpointWatcher(options.hub.host, options.hub.port, (address, previous) => this.endpointChanged(address, previous),
+      options.probeIntervalMs, options.probe);
+    this.firstConfig = new Promise((resolve, reject) => {
+      this.firstAck = resolve;
+      this.rejectFirst = reject;
+    });
+    this.firstConfig.catch(() => undefined);
+  }
+
+  /** The highest config version applied by this client. */
+  get appliedVersion(): number {
+    return this.applied;
+  }
+
+  /** Brings up the saved config (if any) and starts connecting; resolves once the loop runs. */
+  async start(): Promise<void> {
+    const saved = this.options.savedConfig;
+    if (saved) {
+      try {
+        await this.options.datapath.apply(saved.tunnels);
+        this.applied = saved.version;
+      } catch (err) {
+        this.options.log.warn({ code: isTunnelError(err) ? err.code : undefined, err: (err as Error).message }, 'saved config could not be brought up; waiting for the hub');
+      }
+    }
+    await this.watcher.start();
+    this.loopDone = this.loop();
+  }
+
+  /** Resolves when the runner stops: after `stop()`, or rejects when the hub refuses our credentials. */
+  async done(): Promise<void> {
+    await this.loopDone;
+    if (this.fatal) throw this.fatal;
+  }
+
+  /** Disconnects and stops reconnecting; tunnels stay as they are (the caller closes the datapath). */
+  async stop(): Promise<void> {
+    this.stopped = true;
+    this.watcher.stop();
+    this.session?.end();
+    this.wake?.abort();
+    await this.loopDone;
+  }
+
+  private async loop(): Promise<void> {
+    let attempt = 0;
+    while (!this.stopped) {
+      let welcomed = false;
+      try {
+        const ended = await this.connectOnce(() => {
+          welcomed = true;
+        });
+        if (ended && isAuthRefusal(ended.code)) throw ended;
+        if (ended) this.options.log.info({ code: ended.code, reason: ended.message }, 'session ended');
+      } catch (err) {
+        const error = isTunnelError(err) ? err : new TunnelError('ERR_SYSTEM', (err as Error).message);
+        if (isAuthRefusal(error.code)) {
+          this.fatal = error;
+          this.stopped = true;
+          this.watcher.stop();
+          this.rejectFirst(error);
+          return;
+        }
+        this.options.log.info({ code: error.code, reason: error.message }, 'hub unreachable');
+      }
+      if (welcomed) attempt = 0;
+      if (this.stopped) break;
+      if (this.reconnectNow) {
+        this.reconnectNow = false;
+        continue;
+      }
+      const delay = backoffDelay(attempt++, this.options.backoff ?? DEFAULT_BACKOFF);
+      this.wake = new AbortController();
+      await sleep(delay, undefined, { signal: this.wake.signal }).catch(() => undefined);
+      this.reconnectNow = false;
+    }
+    this.rejectFirst(new TunnelError('ERR_CLOSED', 'stopped before the first config arrived'));
+  }
+
+  /** One connection: resolves with why it ended. */
+  private async connectOnce(onWelcome: () => void): Promise<TunnelError | undefined> {
+    let resolveEnded!: (error: TunnelError | undefined) => void;
+    const ended = new Promise<TunnelError | undefined>((resolve) => {
+      resolveEnded = resolve;
+    });
+    let session: HubSession | undefined;
+    const pending: Buffer[] = [];
+    const channel = await this.options.dial({
+      message: (raw) => (session ? session.receive(raw) : pending.push(raw)),
+      closed: (error) => (session ? session.end(error) : resolveEnded(error)),
+    });
+    if (this.stopped) {
+      channel.close();
+      return undefined;
+    }
+    session = new HubSession(channel, {
+      welcomed: (welcome) => {
+        onWelcome();
+        this.options.log.info({ peer: welcome.peer, seen: welcome.seen, session: welcome.session }, 'connected to the hub');
+        this.options.onWelcome?.(welcome);
+      },
+      apply: (config) => this.apply(config),
+      appliedVersion: () => this.applied,
+      acknowledged: (config) => this.firstAck(config),
+      ended: resolveEnded,
+    });
+    this.session = session;
+    this.channel = channel;
+    session.start(this.options.software, this.watcher.current ?? channel.localAddress);
+    for (const raw of pending.splice(0)) session.receive(raw);
+    const error = await ended;
+    if (this.session === session) {
+      this.session = undefined;
+      this.channel = undefined;
+    }
+    return error;
+  }
+
+  private async apply(config: MessageOf<'config'>): Promise<void> {
+    await this.options.datapath.apply(config.tunnels);
+    this.applied = config.version;
+    this.options.onApplied?.(config);
+    this.options.log.info({ version: config.version, tunnels: config.tunnels.length }, 'config applied');
+  }
+
+  private endpointChanged(address: string | null, previous: string | null | undefined): void {
+    this.options.log.info({ address, previous }, 'outer address toward the hub changed');
+    if (address === null) return; // no route right now; wait for one
+    if (this.channel && this.session && this.channel.localAddress !== address) {
+      // The hub only trusts the address it sees: reconnect from the new one instead of claiming it.
+      this.reconnectNow = true;
+      this.session.end(new TunnelError('ERR_NOT_CONNECTED', `outer address moved to ${address}`));
+      return;
+    }
+    if (this.session) {
+      this.session.report(address);
+      return;
+    }
+    this.reconnectNow = true;
+    this.wake?.abort();
+  }
+}

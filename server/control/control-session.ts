@@ -1,0 +1,148 @@
+import { randomBytes, randomUUID } from 'node:crypto';
+import { TunnelError, isTunnelError } from '../../shared/errors.js';
+import {
+  CLIENT_MESSAGE_TYPES, decodeMessage, encodeMessage,
+  type MessageOf, type OutgoingMessage,
+} from '../../shared/protocol/index.js';
+import type { SessionTransport } from './session-transport.js';
+
+/** Timing of one session; tests shorten both. */
+export interface SessionTiming {
+  /** How often each side sends a keepalive. */
+  keepaliveMs: number;
+  /** Silence after which the session is declared dead (a few keepalive intervals). */
+  livenessMs: number;
+}
+
+/** What a session tells the control plane; the plane owns the registry and the datapath. */
+export interface SessionEvents {
+  established(session: ControlSession, hello: MessageOf<'hello'>): void;
+  reported(session: ControlSession, address: string): void;
+  acked(session: ControlSession, version: number): void;
+  clientError(session: ControlSession, code: string, message: string): void;
+  closed(session: ControlSession, error: TunnelError | undefined): void;
+}
+
+type SessionState = 'awaiting-hello' | 'established' | 'closed';
+
+/**
+ * One authenticated connection of one peer, whichever front door it came through: enforces the
+ * message order (hello first, acks only of versions sent), the client-only message types and the
+ * liveness timeout. Any violation closes this session alone with a coded error.
+ */
+export class ControlSession {
+  /** Random id, shown in status and sent in `welcome`. */
+  readonly id = randomUUID();
+  /** 32 random bytes for the peer's UDP hellos (issue 6); never logged. */
+  readonly sessionKey = randomBytes(32);
+  readonly startedAt = Date.now();
+  private state: SessionState = 'awaiting-hello';
+  private highestSent = 0;
+  private lastHeard = Date.now();
+  private keepaliveTimer: NodeJS.Timeout | undefined;
+  private livenessTimer: NodeJS.Timeout | undefined;
+
+  constructor(
+    readonly peer: string,
+    readonly transport: SessionTransport,
+    private readonly timing: SessionTiming,
+    private readonly events: SessionEvents,
+  ) {
+    this.armLiveness();
+  }
+
+  /** True once `hello` was accepted and until the session closes. */
+  get established(): boolean {
+    return this.state === 'established';
+  }
+
+  /** True after close, for whatever reason. */
+  get isClosed(): boolean {
+    return this.state === 'closed';
+  }
+
+  /** When the last message from the client arrived (ms since epoch). */
+  get lastSeen(): number {
+    return this.lastHeard;
+  }
+
+  /** Feeds one raw message from the transport. */
+  receive(raw: string | Buffer): void {
+    if (this.state === 'closed') return;
+    this.lastHeard = Date.now();
+    this.armLiveness();
+    try {
+      this.dispatch(raw);
+    } catch (err) {
+      this.close(isTunnelError(err) ? err : new TunnelError('ERR_PROTOCOL', 'message could not be handled', { cause: err }));
+    }
+  }
+
+  /** Sends a versioned config unless this session already has it or a newer one. */
+  pushConfig(config: Omit<MessageOf<'config'>, 'v' | 'type'>): void {
+    if (this.state !== 'established' || config.version <= this.highestSent) return;
+    this.highestSent = Math.max(this.highestSent, config.version);
+    this.send({ type: 'config', ...config });
+  }
+
+  /** Ends the session; with an error, the client receives it as an `error` message first. */
+  close(error?: TunnelError): void {
+    if (this.state === 'closed') return;
+    this.state = 'closed';
+    clearInterval(this.keepaliveTimer);
+    clearTimeout(this.livenessTimer);
+    if (error) this.send({ type: 'error', code: error.code, message: error.message.slice(0, 512) }, true);
+    this.transport.close(error);
+    this.events.closed(this, error);
+  }
+
+  private dispatch(raw: string | Buffer): void {
+    const message = decodeMessage(raw);
+    if (!CLIENT_MESSAGE_TYPES.has(message.type)) {
+      throw new TunnelError('ERR_PROTOCOL', `a client may not send ${message.type}`);
+    }
+    if (this.state === 'awaiting-hello' && message.type !== 'hello') {
+      throw new TunnelError('ERR_PROTOCOL', `${message.type} before hello`);
+    }
+    switch (message.type) {
+      case 'hello':
+        if (this.state !== 'awaiting-hello') throw new TunnelError('ERR_PROTOCOL', 'hello sent twice');
+        this.state = 'established';
+        this.send({
+          type: 'welcome', peer: this.peer, session: this.id, sessionKey: this.sessionKey.toString('base64url'),
+          keepaliveMs: this.timing.keepaliveMs, seen: this.transport.remoteAddress,
+        });
+        this.keepaliveTimer = setInterval(() => this.send({ type: 'keepalive' }), this.timing.keepaliveMs);
+        this.keepaliveTimer.unref();
+        this.events.established(this, message);
+        return;
+      case 'report':
+        this.events.reported(this, message.endpoint.address);
+        return;
+      case 'ack':
+        if (message.version > this.highestSent) {
+          throw new TunnelError('ERR_PROTOCOL', `ack of config version ${message.version}, which was never sent`);
+        }
+        this.events.acked(this, message.version);
+        return;
+      case 'error':
+        this.events.clientError(this, message.code, message.message);
+        return;
+      case 'keepalive':
+        return;
+    }
+  }
+
+  private send(message: OutgoingMessage, evenIfClosed = false): void {
+    if (this.state === 'closed' && !evenIfClosed) return;
+    this.transport.send(encodeMessage(message));
+  }
+
+  private armLiveness(): void {
+    clearTimeout(this.livenessTimer);
+    this.livenessTimer = setTimeout(() => {
+      this.close(new TunnelError('ERR_TIMEOUT', `no message for ${this.timing.livenessMs} ms`));
+    }, this.timing.livenessMs);
+    this.livenessTimer.unref();
+  }
+}

@@ -1,0 +1,21 @@
+import type { WireTunnelSpec } from '../../shared/protocol/index.js';
+
+/** Traffic counters of one tunnel, in the shape `status --json` prints. */
+export interface TunnelTraffic {
+  rx: { packets: number; bytes: number; errors: number; dropped: number };
+  tx: { packets: number; bytes: number; errors: number; dropped: number };
+}
+
+/**
+ * The hub's own tunnel ends as the control plane drives them. The real implementation wraps the
+ * datapath engine (TUN devices, needs root); integration tests and the load benchmark use one
+ * that only remembers specs.
+ */
+export interface HubDatapath {
+  /** Creates the tunnel, or changes the running one in place (same TUN) to match `spec`. */
+  upsert(spec: WireTunnelSpec): Promise<void>;
+  /** The counters of a running tunnel, or undefined when it does not exist. */
+  traffic(name: string): TunnelTraffic | undefined;
+  /** Removes every tunnel. */
+  close(): Promise<void>;
+}

@@ -1,0 +1,58 @@
+import { HUB_END_NAME } from '../registry/peer-name.js';
+import type { LinkTable } from '../registry/link-table.js';
+import { tunnelInterfaceName } from '../../shared/net/tunnel-interface-name.js';
+import type { WireLinkTable, WireTunnelSpec } from '../../shared/protocol/index.js';
+
+/** Where each end of a hub<->peer link is, as far as the hub can vouch. */
+export interface HubLinkEndpoints {
+  /** The hub's public address (its registry endpoint). */
+  hub: string;
+  /** The address the peer's authenticated control connection comes from: verified. */
+  seen: string;
+  /** The address the peer says it has; only ever used as the peer's own `local`. */
+  reported: string | null;
+}
+
+/** Both ends' specs of one hub<->peer link, plus the table the peer is shown. */
+export interface HubLinkSpecs {
+  hubEnd: WireTunnelSpec;
+  peerEnd: WireTunnelSpec;
+  table: WireLinkTable;
+}
+
+/**
+ * Builds both ends of a hub<->peer link from its registry table. The hub's end aims only at the
+ * seen address, never at a reported one, so no peer can point the hub's packets at a third party.
+ * The peer's `local` is what it reports (behind a NAT that is its private address), else the seen one.
+ */
+export function buildHubLinkSpecs(peer: string, table: LinkTable, endpoints: HubLinkEndpoints): HubLinkSpecs {
+  const [hubEnd, peerEnd] = table.ends;
+  const prefixLength = table.prefix.split('/')[1] ?? '30';
+  const common = {
+    encap: table.encap,
+    ...(table.key !== null ? { key: table.key } : {}),
+    mtu: table.mtu,
+  };
+  return {
+    hubEnd: {
+      name: tunnelInterfaceName(peer),
+      ...common,
+      local: endpoints.hub,
+      remote: endpoints.seen,
+      address: `${hubEnd.inner}/${prefixLength}`,
+      peerAddress: peerEnd.inner,
+    },
+    peerEnd: {
+      name: tunnelInterfaceName(HUB_END_NAME),
+      ...common,
+      local: endpoints.reported ?? endpoints.seen,
+      remote: endpoints.hub,
+      address: `${peerEnd.inner}/${prefixLength}`,
+      peerAddress: hubEnd.inner,
+    },
+    table: {
+      ...table,
+      ends: [{ ...hubEnd, public: endpoints.hub }, { ...peerEnd, public: endpoints.seen }],
+    },
+  };
+}

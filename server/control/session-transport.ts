@@ -1,0 +1,17 @@
+import type { TunnelError } from '../../shared/errors.js';
+
+/**
+ * What a front door (WebSocket or SSH channel) gives the session handler: a way to send one
+ * encoded message and to end the connection. Incoming messages are pushed by the front door
+ * into `ControlSession.receive`, so both transports reach the same code.
+ */
+export interface SessionTransport {
+  /** Which front door the session came through, for status and logs. */
+  readonly kind: 'ws' | 'ssh';
+  /** The IPv4 address the connection comes from: the only address the hub treats as verified. */
+  readonly remoteAddress: string;
+  /** Sends one encoded message; silently dropped once the transport is closed. */
+  send(text: string): void;
+  /** Ends the connection; with an error, the peer learns its code (close code / exit status). */
+  close(error?: TunnelError): void;
+}

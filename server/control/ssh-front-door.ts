@@ -1,0 +1,190 @@
+import type { AddressInfo } from 'node:net';
+import { timingSafeEqual } from 'node:crypto';
+import ssh2 from 'ssh2';
+import type { AuthContext, Connection, ServerChannel } from 'ssh2';
+import type { Logger } from 'pino';
+import { TunnelError, isTunnelError } from '../../shared/errors.js';
+import { LineFramer } from '../../shared/protocol/index.js';
+import type { AuthenticatedPeer } from './authenticated-peer.js';
+import type { ControlSession } from './control-session.js';
+import { sessionRefused } from './diagnostics.js';
+import { remoteIpv4 } from './remote-ipv4.js';
+import type { SessionTransport } from './session-transport.js';
+
+/** The exec command that carries the control protocol as newline-delimited JSON. */
+export const PROTOCOL_COMMAND = 'tunnel-protocol';
+
+/** Failed authentication attempts allowed per connection before it is dropped. */
+const MAX_AUTH_ATTEMPTS = 6;
+/** A connection must authenticate within this long. */
+const AUTH_DEADLINE_MS = 30_000;
+
+/** Where and how the SSH front door listens, and whom it hands channels to. */
+export interface SshFrontDoorOptions {
+  host: string;
+  port: number;
+  /** The hub's host private key (OpenSSH format). */
+  hostKey: string;
+  /** The OpenSSH public keys (`type base64 [comment]`) registered for a peer name; empty when unknown. */
+  authorizedKeys(peer: string): string[];
+  /** Creates the session for an authenticated protocol channel. */
+  attach(peer: AuthenticatedPeer, transport: SessionTransport): ControlSession;
+  log: Logger;
+}
+
+/** A listening SSH front door. */
+export interface SshFrontDoor {
+  readonly port: number;
+  close(): Promise<void>;
+}
+
+/**
+ * The SSH front door: public-key authentication against the registry (username = peer name; the
+ * key must be registered AND the signature must verify), then an exec channel `tunnel-protocol`
+ * carrying the same messages as the WebSocket door, one JSON object per line.
+ */
+export async function openSshFrontDoor(options: SshFrontDoorOptions): Promise<SshFrontDoor> {
+  const connections = new Set<Connection>();
+  const server = new ssh2.Server({ hostKeys: [options.hostKey], ident: 'tunnel-hub' }, (client, info) => {
+    connections.add(client);
+    client.on('close', () => connections.delete(client));
+    client.on('error', (err) => options.log.debug({ err: err.message }, 'ssh connection error'));
+    let remoteAddress: string;
+    try {
+      remoteAddress = remoteIpv4(info.ip);
+    } catch (err) {
+      options.log.info({ remoteAddress: info.ip }, 'ssh connection refused: not IPv4');
+      sessionRefused.publish({ transport: 'ssh', code: isTunnelError(err) ? err.code : 'ERR_INVALID_ADDRESS', remoteAddress: info.ip });
+      client.end();
+      return;
+    }
+    const deadline = setTimeout(() => client.end(), AUTH_DEADLINE_MS);
+    deadline.unref();
+    let failures = 0;
+    let peer: AuthenticatedPeer | undefined;
+
+    client.on('authentication', (ctx: AuthContext) => {
+      const verdict = checkPublicKey(ctx, options.authorizedKeys);
+      if (verdict === 'accept') {
+        peer = { name: ctx.username, method: 'ssh-key' };
+        ctx.accept();
+        return;
+      }
+      if (verdict === 'key-ok') {
+        ctx.accept(); // the client only asked whether this key would do; it signs next
+        return;
+      }
+      if (verdict !== 'none') {
+        failures += 1;
+        options.log.info({ code: verdict.code, peer: ctx.username, remoteAddress }, 'ssh authentication refused');
+        sessionRefused.publish({ transport: 'ssh', code: verdict.code, remoteAddress });
+      }
+      if (failures >= MAX_AUTH_ATTEMPTS) client.end();
+      else ctx.reject(['publickey']);
+    });
+
+    client.on('ready', () => {
+      clearTimeout(deadline);
+      let protocolOpen = false;
+      client.on('session', (acceptSession) => {
+        // Only exec is listened for: ssh2 refuses shells, ptys and subsystems nobody listens for.
+        const session = acceptSession();
+        session.on('exec', (accept, _reject, request) => {
+          const channel = accept();
+          const command = request.command.trim();
+          if (command !== PROTOCOL_COMMAND || protocolOpen || !peer) {
+            const why = command === PROTOCOL_COMMAND ? 'one protocol channel per connection' : `unknown command "${command.slice(0, 64)}" (try: ${PROTOCOL_COMMAND})`;
+            channel.stderr.write(`ERR_INVALID_ARGUMENT: ${why}\n`);
+            channel.exit(2);
+            channel.end();
+            return;
+          }
+          protocolOpen = true;
+          bindChannel(channel, client, peer, remoteAddress);
+        });
+      });
+    });
+  });
+
+  function bindChannel(channel: ServerChannel, client: Connection, peer: AuthenticatedPeer, remoteAddress: string): void {
+    let ended = false;
+    const transport: SessionTransport = {
+      kind: 'ssh',
+      remoteAddress,
+      send: (text) => {
+        if (!ended) channel.write(`${text}\n`);
+      },
+      close: (error) => {
+        if (ended) return;
+        ended = true;
+        if (error) channel.stderr.write(`${error.code}: ${error.message}\n`);
+        channel.exit(error ? 1 : 0);
+        channel.end();
+        client.end();
+      },
+    };
+    const session = options.attach(peer, transport);
+    const framer = new LineFramer();
+    channel.on('data', (chunk: Buffer) => {
+      let lines: Buffer[];
+      try {
+        lines = framer.push(chunk);
+      } catch (err) {
+        session.close(isTunnelError(err) ? err : new TunnelError('ERR_PROTOCOL', 'unreadable stream'));
+        return;
+      }
+      for (const line of lines) session.receive(line);
+    });
+    channel.on('close', () => session.close());
+    client.on('close', () => session.close());
+  }
+
+  await new Promise<void>((resolve, reject) => {
+    server.once('error', reject);
+    server.listen(options.port, options.host, () => {
+      server.off('error', reject);
+      resolve();
+    });
+  });
+
+  return {
+    port: (server.address() as AddressInfo).port,
+    close: async () => {
+      for (const client of connections) client.end();
+      await new Promise<void>((resolve) => {
+        server.close(() => resolve());
+        // ssh2 only half-closes on end(); a client that never closes its side must not keep the
+        // process alive, and ssh2 exposes no public destroy.
+        setTimeout(() => {
+          for (const client of connections) (client as unknown as { _sock?: { destroy(): void } })._sock?.destroy();
+          resolve();
+        }, 500).unref();
+      });
+    },
+  };
+}
+
+type KeyVerdict = 'accept' | 'key-ok' | 'none' | TunnelError;
+
+/**
+ * Public-key auth, done properly: the offered key must be one registered for the username, and when
+ * the client sends a signature it must verify over the session blob with that registered key.
+ */
+function checkPublicKey(ctx: AuthContext, authorizedKeys: (peer: string) => string[]): KeyVerdict {
+  if (ctx.method !== 'publickey') return 'none';
+  const offered = ctx.key;
+  const match = authorizedKeys(ctx.username)
+    .map((text) => ssh2.utils.parseKey(text))
+    .find((key): key is ssh2.ParsedKey => !(key instanceof Error) && key.type === offered.algo
+      && sameBytes(key.getPublicSSH(), offered.data));
+  if (!match) return new TunnelError('ERR_SSH_KEY_UNKNOWN', `key not registered for peer "${ctx.username.slice(0, 64)}"`);
+  if (ctx.signature === undefined || ctx.blob === undefined) return 'key-ok';
+  if (match.verify(ctx.blob, ctx.signature, ctx.hashAlgo) !== true) {
+    return new TunnelError('ERR_SSH_KEY_INVALID', 'signature does not verify with the registered key');
+  }
+  return 'accept';
+}
+
+function sameBytes(a: Buffer, b: Buffer): boolean {
+  return a.length === b.length && timingSafeEqual(a, b);
+}

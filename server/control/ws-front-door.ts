@@ -1,0 +1,141 @@
+import { createServer as createHttpServer, type IncomingMessage, type Server as HttpServer } from 'node:http';
+import { createServer as createHttpsServer } from 'node:https';
+import type { AddressInfo, Socket } from 'node:net';
+import type { Duplex } from 'node:stream';
+import { WebSocketServer, type WebSocket } from 'ws';
+import type { Logger } from 'pino';
+import { TunnelError, isTunnelError } from '../../shared/errors.js';
+import { ERROR_HEADER, MAX_MESSAGE_BYTES, WS_CLOSE, httpStatusFor, wsCloseCodeFor } from '../../shared/protocol/index.js';
+import type { AuthenticatedPeer } from './authenticated-peer.js';
+import type { ControlSession } from './control-session.js';
+import { sessionRefused } from './diagnostics.js';
+import { remoteIpv4 } from './remote-ipv4.js';
+import type { SessionTransport } from './session-transport.js';
+
+/** Where and how the WebSocket front door listens, and whom it hands connections to. */
+export interface WsFrontDoorOptions {
+  host: string;
+  port: number;
+  tls?: { cert: Buffer; key: Buffer };
+  /** Decides, from the upgrade request alone, which peer the connection speaks for; throws a TunnelError to refuse. */
+  authenticate(request: IncomingMessage, remoteAddress: string): Promise<AuthenticatedPeer>;
+  /** Creates the session for an authenticated connection. */
+  attach(peer: AuthenticatedPeer, transport: SessionTransport): ControlSession;
+  log: Logger;
+}
+
+/** A listening WebSocket front door. */
+export interface WsFrontDoor {
+  readonly port: number;
+  readonly tls: boolean;
+  close(): Promise<void>;
+}
+
+/**
+ * The WebSocket front door: credentials are checked at the HTTP upgrade, so a refused client never
+ * gets a session (HTTP 401 with the TunnelErrorCode in `x-tunnel-error` and a JSON body). Accepted
+ * connections carry one JSON message per WebSocket message into a ControlSession.
+ */
+export async function openWsFrontDoor(options: WsFrontDoorOptions): Promise<WsFrontDoor> {
+  const server: HttpServer = options.tls
+    ? createHttpsServer({ cert: options.tls.cert, key: options.tls.key })
+    : createHttpServer();
+  const wss = new WebSocketServer({ noServer: true, maxPayload: MAX_MESSAGE_BYTES });
+  const sockets = new Set<Socket>();
+
+  server.on('connection', (socket: Socket) => {
+    sockets.add(socket);
+    socket.on('close', () => sockets.delete(socket));
+  });
+  server.on('request', (_req, res) => {
+    res.writeHead(426, { 'content-type': 'application/json', connection: 'close' });
+    res.end(JSON.stringify({ code: 'ERR_PROTOCOL', message: 'this endpoint speaks the tunnel control protocol over WebSocket only' }));
+  });
+  server.on('upgrade', (request: IncomingMessage, socket: Duplex, head: Buffer) => {
+    socket.on('error', () => socket.destroy());
+    void upgrade(request, socket, head);
+  });
+
+  async function upgrade(request: IncomingMessage, socket: Duplex, head: Buffer): Promise<void> {
+    let peer: AuthenticatedPeer;
+    let remoteAddress = request.socket.remoteAddress ?? 'unknown';
+    try {
+      remoteAddress = remoteIpv4(request.socket.remoteAddress);
+      peer = await options.authenticate(request, remoteAddress);
+    } catch (err) {
+      const refusal = isTunnelError(err) ? err : new TunnelError('ERR_SYSTEM', 'authentication failed internally');
+      if (!isTunnelError(err)) options.log.error({ err }, 'websocket authentication failed internally');
+      sessionRefused.publish({ transport: 'ws', code: refusal.code, remoteAddress });
+      options.log.info({ code: refusal.code, remoteAddress }, 'websocket connection refused');
+      refuse(socket, refusal);
+      return;
+    }
+    if (socket.destroyed) return;
+    wss.handleUpgrade(request, socket, head, (ws) => bind(ws, peer, remoteAddress));
+  }
+
+  function bind(ws: WebSocket, peer: AuthenticatedPeer, remoteAddress: string): void {
+    const transport: SessionTransport = {
+      kind: 'ws',
+      remoteAddress,
+      send: (text) => {
+        if (ws.readyState === ws.OPEN) ws.send(text);
+      },
+      close: (error) => {
+        if (ws.readyState === ws.OPEN || ws.readyState === ws.CONNECTING) {
+          ws.close(error ? wsCloseCodeFor(error.code) : WS_CLOSE.normal, error?.code ?? '');
+        }
+      },
+    };
+    const session = options.attach(peer, transport);
+    ws.on('message', (data: Buffer | Buffer[] | ArrayBuffer) => session.receive(asBuffer(data)));
+    // ws refuses frames over maxPayload itself (close 1009); the session records why it ended.
+    ws.on('error', (err: Error & { code?: string }) => {
+      session.close(err.code === 'WS_ERR_UNSUPPORTED_MESSAGE_LENGTH'
+        ? new TunnelError('ERR_MESSAGE_TOO_LARGE', `message exceeds ${MAX_MESSAGE_BYTES} bytes`)
+        : new TunnelError('ERR_PROTOCOL', `websocket error: ${err.message}`));
+    });
+    ws.on('close', () => session.close());
+  }
+
+  await new Promise<void>((resolve, reject) => {
+    server.once('error', reject);
+    server.listen(options.port, options.host, () => {
+      server.off('error', reject);
+      resolve();
+    });
+  });
+
+  return {
+    port: (server.address() as AddressInfo).port,
+    tls: options.tls !== undefined,
+    close: async () => {
+      for (const ws of wss.clients) ws.close(WS_CLOSE.goingAway, 'hub shutting down');
+      wss.close();
+      await new Promise<void>((resolve) => {
+        server.close(() => resolve());
+        // Clients that do not answer the close handshake must not hold shutdown up.
+        setTimeout(() => {
+          for (const socket of sockets) socket.destroy();
+        }, 500).unref();
+      });
+    },
+  };
+}
+
+function refuse(socket: Duplex, error: TunnelError): void {
+  if (socket.destroyed) return;
+  const body = JSON.stringify({ code: error.code, message: error.message });
+  const status = httpStatusFor(error.code);
+  socket.end(
+    `HTTP/1.1 ${status} ${status === 401 ? 'Unauthorized' : 'Refused'}\r\n`
+    + `${ERROR_HEADER}: ${error.code}\r\ncontent-type: application/json\r\n`
+    + `content-length: ${Buffer.byteLength(body)}\r\nconnection: close\r\n\r\n${body}`,
+  );
+}
+
+function asBuffer(data: Buffer | Buffer[] | ArrayBuffer): Buffer {
+  if (Buffer.isBuffer(data)) return data;
+  if (Array.isArray(data)) return Buffer.concat(data);
+  return Buffer.from(data);
+}
