@@ -21,6 +21,7 @@ export type TunnelErrorCode =
   // auth
   | 'ERR_SSH_KEY_INVALID'
   | 'ERR_SSH_KEY_UNKNOWN'
+  | 'ERR_SSH_KEY_IN_USE'
   | 'ERR_TOKEN_INVALID'
   | 'ERR_TOKEN_EXPIRED'
   | 'ERR_TOKEN_REVOKED'

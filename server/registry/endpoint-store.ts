@@ -1,0 +1,98 @@
+import { TunnelError } from '../../shared/errors.js';
+import { isIpv4Address } from '../../shared/net/ipv4-address.js';
+import { requirePeerId } from './peer-id.js';
+import type { RegistryContext } from './registry-context.js';
+
+/** Where a peer's tunnel traffic comes from (or is to be sent to), and since when. */
+export interface EndpointRecord {
+  readonly address: string;
+  /** UDP port for fou/gue paths; null for plain IP protocols. */
+  readonly port: number | null;
+  /** Who vouched for it, e.g. `observed` (the hub saw it) or `reported` (the peer said so). */
+  readonly source: string;
+  /** When it was first recorded. */
+  readonly firstSeenAt: number;
+  /** When it was last confirmed. */
+  readonly seenAt: number;
+}
+
+/** A new endpoint observation, for {@link EndpointStore.record}. */
+export interface EndpointObservation {
+  readonly address: string;
+  readonly port?: number | null;
+  readonly source: string;
+}
+
+/** History rows kept per peer; older ones are pruned as new ones arrive. */
+const HISTORY_PER_PEER = 100;
+
+const SELECT_ENDPOINT = `SELECT id, address, port, source, first_seen_at AS firstSeenAt, seen_at AS seenAt FROM endpoints`;
+
+/**
+ * Peers' public endpoints over time. The latest row is the one link tables print, so record
+ * only an address the hub is willing to send to (seen or verified), never a bare claim.
+ */
+export class EndpointStore {
+  constructor(private readonly ctx: RegistryContext) {}
+
+  /**
+   * Records that `peer` is at `observation`. The same endpoint as the latest only refreshes
+   * its `seenAt`; a new one becomes the latest. Returns the latest record and whether it changed.
+   */
+  record(peer: string, observation: EndpointObservation): { endpoint: EndpointRecord; changed: boolean } {
+    const port = observation.port ?? null;
+    if (!isIpv4Address(observation.address)) {
+      throw new TunnelError('ERR_INVALID_ADDRESS', `endpoint "${observation.address}" is not an IPv4 address`);
+    }
+    if (port !== null && !(Number.isInteger(port) && port >= 1 && port <= 65535)) {
+      throw new TunnelError('ERR_INVALID_ARGUMENT', `endpoint port ${port} is not in 1-65535`);
+    }
+    if (!/^[a-z][a-z0-9-]{0,31}$/.test(observation.source)) {
+      throw new TunnelError('ERR_INVALID_ARGUMENT', `endpoint source "${observation.source}" must be a short lowercase word`);
+    }
+    return this.ctx.rdb.immediate(() => {
+      const peerId = requirePeerId(this.ctx, peer);
+      const now = this.ctx.clock();
+      const latest = this.latestRow(peerId);
+      const same = latest && latest.address === observation.address && latest.port === port && latest.source === observation.source;
+      if (same) {
+        this.ctx.rdb.statement('UPDATE endpoints SET seen_at = ? WHERE id = ?').run(now, latest.id);
+      } else {
+        this.ctx.rdb
+          .statement('INSERT INTO endpoints (peer_id, address, port, source, first_seen_at, seen_at) VALUES (?, ?, ?, ?, ?, ?)')
+          .run(peerId, observation.address, port, observation.source, now, now);
+        this.ctx.rdb
+          .statement('DELETE FROM endpoints WHERE peer_id = ? AND id <= (SELECT id FROM endpoints WHERE peer_id = ? ORDER BY id DESC LIMIT 1 OFFSET ?)')
+          .run(peerId, peerId, HISTORY_PER_PEER);
+      }
+      return { endpoint: strip(this.latestRow(peerId) as EndpointRow), changed: !same };
+    });
+  }
+
+  /** The peer's latest endpoint, or null when it has never been seen. */
+  latest(peer: string): EndpointRecord | null {
+    const row = this.latestRow(requirePeerId(this.ctx, peer));
+    return row ? strip(row) : null;
+  }
+
+  /** The peer's endpoints, newest first. */
+  history(peer: string, options: { limit?: number } = {}): EndpointRecord[] {
+    const rows = this.ctx.rdb
+      .statement(`${SELECT_ENDPOINT} WHERE peer_id = ? ORDER BY id DESC LIMIT ?`)
+      .all(requirePeerId(this.ctx, peer), options.limit ?? HISTORY_PER_PEER) as EndpointRow[];
+    return rows.map(strip);
+  }
+
+  private latestRow(peerId: number): EndpointRow | undefined {
+    return this.ctx.rdb.statement(`${SELECT_ENDPOINT} WHERE peer_id = ? ORDER BY id DESC LIMIT 1`).get(peerId) as EndpointRow | undefined;
+  }
+
+}
+
+interface EndpointRow extends EndpointRecord {
+  readonly id: number;
+}
+
+function strip({ id: _id, ...record }: EndpointRow): EndpointRecord {
+  return record;
+}

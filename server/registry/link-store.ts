@@ -1,0 +1,195 @@
+import { TunnelError } from '../../shared/errors.js';
+import type { Encapsulation } from '../../shared/net/encapsulation.js';
+import { describeLinkSubnet } from '../../shared/net/link-subnet.js';
+import type { AuditLog } from './audit-log.js';
+import type { HubSettingsStore } from './hub-settings.js';
+import { buildLinkTable, type LinkTable } from './link-table.js';
+import { HUB_END_NAME } from './peer-name.js';
+import { requirePeerId } from './peer-id.js';
+import type { RegistryContext } from './registry-context.js';
+import type { SubnetAllocator } from './subnet-allocator.js';
+
+/** One link and its /30. The first end (the hub, for hub links) has the lower usable address. */
+export interface LinkRecord {
+  readonly id: number;
+  readonly ends: readonly [string, string];
+  /** True for the hub<->peer link every peer gets; false for peer<->peer links. */
+  readonly hubLink: boolean;
+  /** `10.1.12.36/30` */
+  readonly prefix: string;
+  /** The two ends' addresses on the /30, in the order of `ends`. */
+  readonly inner: readonly [string, string];
+  readonly greKey: number;
+  /** The pool the /30 came from. */
+  readonly pool: string;
+  readonly createdAt: number;
+}
+
+interface LinkRow {
+  id: number;
+  greKey: number;
+  createdAt: number;
+  hubLink: number;
+  endA: string;
+  endB: string;
+  network: number;
+  pool: string;
+  encapA: Encapsulation | null;
+  encapB: Encapsulation | null;
+  publicA: string | null;
+  publicB: string | null;
+}
+
+const LATEST_ADDRESS = (peer: string) => `(SELECT e.address FROM endpoints e WHERE e.peer_id = ${peer} ORDER BY e.id DESC LIMIT 1)`;
+
+const SELECT_LINKS = `
+  SELECT l.id, l.gre_key AS greKey, l.created_at AS createdAt, l.end_a IS NULL AS hubLink,
+         ifnull(pa.name, '${HUB_END_NAME}') AS endA, pb.name AS endB, a.network, p.cidr AS pool,
+         pa.pinned_encap AS encapA, pb.pinned_encap AS encapB,
+         CASE WHEN l.end_a IS NULL THEN (SELECT endpoint FROM hub WHERE id = 1) ELSE ${LATEST_ADDRESS('l.end_a')} END AS publicA,
+         ${LATEST_ADDRESS('l.end_b')} AS publicB
+  FROM links l
+  LEFT JOIN peers pa ON pa.id = l.end_a
+  JOIN peers pb ON pb.id = l.end_b
+  JOIN allocations a ON a.link_id = l.id
+  JOIN pools p ON p.id = a.pool_id`;
+
+/** Links between the hub and peers and between peers, each with its /30 and GRE key. */
+export class LinkStore {
+  constructor(
+    private readonly ctx: RegistryContext,
+    private readonly settings: HubSettingsStore,
+    private readonly allocator: SubnetAllocator,
+    private readonly audit: AuditLog,
+  ) {}
+
+  /** Every link, hub links first, then by creation. `peerLinksOnly` leaves the hub links out. */
+  list(options: { peerLinksOnly?: boolean } = {}): LinkRecord[] {
+    const where = options.peerLinksOnly ? 'WHERE l.end_a IS NOT NULL' : '';
+    return this.rows(`${SELECT_LINKS} ${where} ORDER BY l.end_a IS NOT NULL, l.id`).map(toRecord);
+  }
+
+  /** The links `peer` is an end of: its hub link first, then its peer links by creation. */
+  listForPeer(peer: string): LinkRecord[] {
+    const id = requirePeerId(this.ctx, peer);
+    return this.rows(`${SELECT_LINKS} WHERE l.end_a = ? OR l.end_b = ? ORDER BY l.end_a IS NOT NULL, l.id`, id, id).map(toRecord);
+  }
+
+  /** The hub<->peer link of `peer`. */
+  hubLinkOf(peer: string): LinkRecord {
+    const id = requirePeerId(this.ctx, peer);
+    const [row] = this.rows(`${SELECT_LINKS} WHERE l.end_a IS NULL AND l.end_b = ?`, id);
+    if (!row) throw new TunnelError('ERR_LINK_NOT_FOUND', `peer "${peer}" has no hub link`);
+    return toRecord(row);
+  }
+
+  /** The /30 table of one link, with each end's latest known public address. */
+  table(linkId: number): LinkTable {
+    const [row] = this.rows(`${SELECT_LINKS} WHERE l.id = ?`, linkId);
+    if (!row) throw new TunnelError('ERR_LINK_NOT_FOUND', `no link with id ${linkId}`);
+    return tableOf(row);
+  }
+
+  /** The tables of every link `peer` is an end of, hub link first. */
+  tablesForPeer(peer: string): LinkTable[] {
+    const id = requirePeerId(this.ctx, peer);
+    return this.rows(`${SELECT_LINKS} WHERE l.end_a = ? OR l.end_b = ? ORDER BY l.end_a IS NOT NULL, l.id`, id, id).map(tableOf);
+  }
+
+  /**
+   * Links two peers with a fresh /30 from the pools in order; `a` gets the lower address.
+   * Refused when either is unknown or the hub, when a == b, or when they are already linked.
+   */
+  addPeerLink(a: string, b: string): LinkRecord {
+    this.refuseHubEnd(a, b);
+    if (a === b) throw new TunnelError('ERR_INVALID_ARGUMENT', `cannot link peer "${a}" to itself`);
+    return this.ctx.rdb.immediate(() => {
+      const idA = requirePeerId(this.ctx, a);
+      const idB = requirePeerId(this.ctx, b);
+      if (this.findPeerLink(idA, idB)) throw new TunnelError('ERR_LINK_EXISTS', `peers "${a}" and "${b}" are already linked`);
+      const linkId = this.create(idA, idB);
+      const record = this.byId(linkId);
+      this.audit.record('link.add', `${a}<->${b}`, { prefix: record.prefix, key: record.greKey });
+      return record;
+    });
+  }
+
+  /** Removes the link between two peers (either order) and frees its /30. */
+  removePeerLink(a: string, b: string): LinkRecord {
+    this.refuseHubEnd(a, b);
+    return this.ctx.rdb.immediate(() => {
+      const linkId = this.findPeerLink(requirePeerId(this.ctx, a), requirePeerId(this.ctx, b));
+      if (linkId === undefined) throw new TunnelError('ERR_LINK_NOT_FOUND', `peers "${a}" and "${b}" are not linked`);
+      const record = this.byId(linkId);
+      this.ctx.rdb.statement('DELETE FROM links WHERE id = ?').run(linkId);
+      this.audit.record('link.remove', `${record.ends[0]}<->${record.ends[1]}`, { prefix: record.prefix });
+      return record;
+    });
+  }
+
+  /**
+   * Creates the hub<->peer link of a new peer (the hub is the first end); call inside the
+   * transaction that adds the peer. `poolId` restricts the /30 to one pool (an invite's).
+   */
+  createHubLink(peerId: number, poolId?: number): LinkRecord {
+    return this.byId(this.create(null, peerId, poolId));
+  }
+
+  private create(endA: number | null, endB: number, poolId?: number): number {
+    const greKey = this.settings.takeGreKey();
+    const { id } = this.ctx.rdb
+      .statement('INSERT INTO links (end_a, end_b, gre_key, created_at) VALUES (?, ?, ?, ?) RETURNING id')
+      .get(endA, endB, greKey, this.ctx.clock()) as { id: number };
+    this.allocator.allocate(id, poolId);
+    return id;
+  }
+
+  private byId(linkId: number): LinkRecord {
+    const [row] = this.rows(`${SELECT_LINKS} WHERE l.id = ?`, linkId);
+    if (!row) throw new TunnelError('ERR_LINK_NOT_FOUND', `no link with id ${linkId}`);
+    return toRecord(row);
+  }
+
+  private findPeerLink(idA: number, idB: number): number | undefined {
+    const row = this.ctx.rdb
+      .statement('SELECT id FROM links WHERE (end_a = ? AND end_b = ?) OR (end_a = ? AND end_b = ?)')
+      .get(idA, idB, idB, idA) as { id: number } | undefined;
+    return row?.id;
+  }
+
+
+  private refuseHubEnd(a: string, b: string): void {
+    if (a === HUB_END_NAME || b === HUB_END_NAME) {
+      throw new TunnelError('ERR_INVALID_ARGUMENT', 'hub links come and go with their peer (`peer add` / `peer remove`); `link` is for peer<->peer links');
+    }
+  }
+
+  private rows(sql: string, ...params: unknown[]): LinkRow[] {
+    return this.ctx.rdb.statement(sql).all(...params) as LinkRow[];
+  }
+}
+
+function toRecord(row: LinkRow): LinkRecord {
+  const subnet = describeLinkSubnet(row.network);
+  return {
+    id: row.id,
+    ends: [row.endA, row.endB],
+    hubLink: row.hubLink === 1,
+    prefix: subnet.prefix,
+    inner: [subnet.firstEnd, subnet.secondEnd],
+    greKey: row.greKey,
+    pool: row.pool,
+    createdAt: row.createdAt,
+  };
+}
+
+function tableOf(row: LinkRow): LinkTable {
+  return buildLinkTable({
+    network: row.network,
+    greKey: row.greKey,
+    ends: [
+      { name: row.endA, public: row.publicA, pinnedEncap: row.encapA },
+      { name: row.endB, public: row.publicB, pinnedEncap: row.encapB },
+    ],
+  });
+}

@@ -1,0 +1,47 @@
+import type { Encapsulation } from '../../shared/net/encapsulation.js';
+import { describeLinkSubnet } from '../../shared/net/link-subnet.js';
+import type { WireLinkTable } from '../../shared/protocol/tunnel-spec-schema.js';
+import { tunnelMtu } from '../../shared/wire/tunnel-overhead.js';
+
+/** The path MTU a table assumes: Ethernet, the usual case for a member's uplink. */
+const PATH_MTU = 1500;
+
+/** The /30 table of one link, as `tunnel-hub peer table --json` prints it and the wire carries it. */
+export type LinkTable = WireLinkTable;
+
+/** What the registry knows about a link, enough to build its table. */
+export interface LinkTableFacts {
+  readonly network: number;
+  readonly greKey: number;
+  readonly ends: readonly [LinkEndFacts, LinkEndFacts];
+}
+
+/** One end of a link: its name, last known public address and pinned encapsulation. */
+export interface LinkEndFacts {
+  readonly name: string;
+  readonly public: string | null;
+  readonly pinnedEncap: Encapsulation | null;
+}
+
+/**
+ * Builds a link's table. The encapsulation is the first end's pinned one, else the second's,
+ * else GRE. The GRE key is carried only on GRE links (UDP paths are told apart by port), and the
+ * MTU counts it: keyed GRE on a 1500-byte path gives 1472, not plain GRE's 1476. FOU carries
+ * GRE-in-UDP and GUE carries IPIP, as the datapath does (both 1468).
+ */
+export function buildLinkTable(facts: LinkTableFacts): LinkTable {
+  const [first, second] = facts.ends;
+  const encap = first.pinnedEncap ?? second.pinnedEncap ?? 'gre';
+  const key = encap === 'gre' ? facts.greKey : null;
+  const subnet = describeLinkSubnet(facts.network);
+  return {
+    prefix: subnet.prefix,
+    encap,
+    key,
+    mtu: tunnelMtu(PATH_MTU, { encap, inner: encap === 'gue' ? 'ipip' : 'gre', key: key !== null }),
+    ends: [
+      { name: first.name, public: first.public, inner: subnet.firstEnd },
+      { name: second.name, public: second.public, inner: subnet.secondEnd },
+    ],
+  };
+}

@@ -1,0 +1,107 @@
+/**
+ * Schema steps, applied in order; `PRAGMA user_version` records how many have run. Append new
+ * steps, never edit old ones: a hub upgraded in place replays only what it lacks.
+ *
+ * Times are integer milliseconds since the epoch; IPv4 networks are unsigned integers so
+ * allocation can use integer indexes. The hub is not a peer row: a link whose `end_a` is NULL is a
+ * hub<->peer link (the hub is always its first end), which keeps the hub out of every peer query.
+ */
+export const MIGRATIONS: readonly string[] = [
+  `
+  CREATE TABLE hub (
+    id INTEGER PRIMARY KEY CHECK (id = 1),
+    endpoint TEXT NOT NULL,
+    next_gre_key INTEGER NOT NULL DEFAULT 1,
+    created_at INTEGER NOT NULL
+  );
+
+  CREATE TABLE pools (
+    id INTEGER PRIMARY KEY AUTOINCREMENT,
+    cidr TEXT NOT NULL UNIQUE,
+    network INTEGER NOT NULL UNIQUE,
+    prefix_length INTEGER NOT NULL CHECK (prefix_length BETWEEN 0 AND 30),
+    end_network INTEGER NOT NULL,          -- one past the pool's last address
+    next_network INTEGER NOT NULL,         -- lowest /30 never handed out; all above it are free
+    created_at INTEGER NOT NULL,
+    CHECK (network < end_network AND next_network BETWEEN network AND end_network)
+  );
+
+  CREATE TABLE peers (
+    id INTEGER PRIMARY KEY AUTOINCREMENT,
+    name TEXT NOT NULL UNIQUE,
+    token_version INTEGER NOT NULL DEFAULT 1,
+    pinned_encap TEXT CHECK (pinned_encap IN ('gre', 'ipip', 'fou', 'gue')),
+    created_at INTEGER NOT NULL
+  );
+
+  CREATE TABLE ssh_keys (
+    id INTEGER PRIMARY KEY AUTOINCREMENT,
+    peer_id INTEGER NOT NULL REFERENCES peers(id) ON DELETE CASCADE,
+    algorithm TEXT NOT NULL,
+    public_key TEXT NOT NULL,              -- canonical "type base64"
+    comment TEXT,
+    fingerprint TEXT NOT NULL UNIQUE,      -- SHA256:... as ssh-keygen -l prints it
+    added_at INTEGER NOT NULL
+  );
+  CREATE INDEX ssh_keys_peer ON ssh_keys(peer_id);
+
+  CREATE TABLE invites (
+    jti TEXT PRIMARY KEY,
+    pool_id INTEGER REFERENCES pools(id),
+    uses_left INTEGER NOT NULL CHECK (uses_left >= 0),
+    expires_at INTEGER NOT NULL,
+    created_at INTEGER NOT NULL
+  );
+
+  CREATE TABLE links (
+    id INTEGER PRIMARY KEY AUTOINCREMENT,
+    end_a INTEGER REFERENCES peers(id) ON DELETE CASCADE,   -- NULL: the hub
+    end_b INTEGER NOT NULL REFERENCES peers(id) ON DELETE CASCADE,
+    gre_key INTEGER NOT NULL UNIQUE,
+    created_at INTEGER NOT NULL,
+    CHECK (end_a IS NULL OR end_a <> end_b)
+  );
+  -- one link per pair, whichever way round it was added
+  CREATE UNIQUE INDEX links_pair ON links(min(ifnull(end_a, 0), end_b), max(ifnull(end_a, 0), end_b));
+  CREATE INDEX links_end_a ON links(end_a);
+  CREATE INDEX links_end_b ON links(end_b);
+
+  CREATE TABLE allocations (
+    network INTEGER PRIMARY KEY,           -- the /30's first address; unique, so never two overlap
+    pool_id INTEGER NOT NULL REFERENCES pools(id),
+    link_id INTEGER NOT NULL UNIQUE REFERENCES links(id) ON DELETE CASCADE
+  );
+  CREATE INDEX allocations_pool ON allocations(pool_id);
+
+  -- /30s below a pool's next_network that were released; the lowest is reused first
+  CREATE TABLE free_subnets (
+    network INTEGER PRIMARY KEY,
+    pool_id INTEGER NOT NULL REFERENCES pools(id) ON DELETE CASCADE
+  );
+  CREATE INDEX free_subnets_pool ON free_subnets(pool_id, network);
+
+  -- however an allocation goes (link removed, peer removed by cascade), its /30 becomes free
+  CREATE TRIGGER allocations_release AFTER DELETE ON allocations BEGIN
+    INSERT INTO free_subnets (network, pool_id) VALUES (old.network, old.pool_id);
+  END;
+
+  CREATE TABLE endpoints (
+    id INTEGER PRIMARY KEY AUTOINCREMENT,
+    peer_id INTEGER NOT NULL REFERENCES peers(id) ON DELETE CASCADE,
+    address TEXT NOT NULL,
+    port INTEGER CHECK (port BETWEEN 1 AND 65535),
+    source TEXT NOT NULL,
+    first_seen_at INTEGER NOT NULL,
+    seen_at INTEGER NOT NULL
+  );
+  CREATE INDEX endpoints_peer ON endpoints(peer_id, id);
+
+  CREATE TABLE audit_log (
+    id INTEGER PRIMARY KEY AUTOINCREMENT,
+    at INTEGER NOT NULL,
+    action TEXT NOT NULL,
+    subject TEXT NOT NULL,
+    detail TEXT                            -- JSON; never tokens or private keys
+  );
+  `,
+];

@@ -1,0 +1,209 @@
+import { TunnelError } from '../../shared/errors.js';
+import type { Encapsulation } from '../../shared/net/encapsulation.js';
+import { describeLinkSubnet } from '../../shared/net/link-subnet.js';
+import type { SshPublicKey } from '../auth/ssh-public-key.js';
+import type { AuditLog } from './audit-log.js';
+import type { EndpointRecord, EndpointStore } from './endpoint-store.js';
+import type { InviteStore } from './invite-store.js';
+import type { LinkRecord, LinkStore } from './link-store.js';
+import { requirePeerId } from './peer-id.js';
+import { validatePeerName } from './peer-name.js';
+import type { PoolStore } from './pool-store.js';
+import type { RegistryContext } from './registry-context.js';
+
+/** A peer's identity and credentials state. */
+export interface PeerRecord {
+  readonly name: string;
+  /** Peer tokens carrying an older version are revoked. */
+  readonly tokenVersion: number;
+  /** An encapsulation fixed for this peer's links, or null for the default (GRE). */
+  readonly pinnedEncap: Encapsulation | null;
+  readonly createdAt: number;
+}
+
+/** A registered SSH public key. */
+export interface SshKeyRecord extends SshPublicKey {
+  readonly addedAt: number;
+}
+
+/** One line of `peer list`. */
+export interface PeerSummary extends PeerRecord {
+  /** The peer's hub link /30. */
+  readonly prefix: string;
+  /** The peer's own address on that /30. */
+  readonly inner: string;
+  /** Latest known public address, or null. */
+  readonly public: string | null;
+  readonly sshKeys: number;
+  /** Links the peer is an end of, its hub link included. */
+  readonly links: number;
+}
+
+/** Everything `peer show` prints. */
+export interface PeerDetail extends PeerRecord {
+  readonly sshKeys: SshKeyRecord[];
+  readonly links: LinkRecord[];
+  readonly endpoint: EndpointRecord | null;
+}
+
+/** What {@link PeerStore.add} needs. */
+export interface NewPeer {
+  readonly name: string;
+  readonly sshKey?: SshPublicKey;
+  /** Take the hub link's /30 from this pool only. */
+  readonly pool?: string;
+  /** Spend one use of this invite in the same transaction (its pool, if any, applies). */
+  readonly inviteJti?: string;
+}
+
+const SELECT_PEER = 'SELECT name, token_version AS tokenVersion, pinned_encap AS pinnedEncap, created_at AS createdAt FROM peers';
+
+const SELECT_SUMMARY = `
+  SELECT p.name, p.token_version AS tokenVersion, p.pinned_encap AS pinnedEncap, p.created_at AS createdAt, a.network,
+         (SELECT e.address FROM endpoints e WHERE e.peer_id = p.id ORDER BY e.id DESC LIMIT 1) AS public,
+         (SELECT count(*) FROM ssh_keys k WHERE k.peer_id = p.id) AS sshKeys,
+         (SELECT count(*) FROM links o WHERE o.end_a = p.id OR o.end_b = p.id) AS links
+  FROM peers p
+  JOIN links l ON l.end_a IS NULL AND l.end_b = p.id
+  JOIN allocations a ON a.link_id = l.id
+  ORDER BY p.name`;
+
+const SELECT_KEYS = `
+  SELECT algorithm, public_key AS publicKey, comment, fingerprint, added_at AS addedAt
+  FROM ssh_keys WHERE peer_id = ? ORDER BY id`;
+
+/** Peers: names, SSH keys, token versions; adding one also creates its hub link and /30. */
+export class PeerStore {
+  constructor(
+    private readonly ctx: RegistryContext,
+    private readonly pools: PoolStore,
+    private readonly links: LinkStore,
+    private readonly invites: InviteStore,
+    private readonly endpoints: EndpointStore,
+    private readonly audit: AuditLog,
+  ) {}
+
+  /**
+   * Adds a peer with its hub link and /30 (and SSH key, and invite use) in one IMMEDIATE
+   * transaction: if any part is refused, nothing changes.
+   */
+  add(peer: NewPeer): { peer: PeerRecord; hubLink: LinkRecord } {
+    validatePeerName(peer.name);
+    return this.ctx.rdb.immediate(() => {
+      if (this.find(peer.name)) throw new TunnelError('ERR_PEER_EXISTS', `peer "${peer.name}" already exists`);
+      let poolId = peer.pool === undefined ? undefined : this.pools.require(peer.pool).id;
+      if (peer.inviteJti !== undefined) {
+        this.invites.redeem(peer.inviteJti);
+        poolId ??= this.invites.poolIdOf(peer.inviteJti);
+      }
+      const { id } = this.ctx.rdb
+        .statement('INSERT INTO peers (name, created_at) VALUES (?, ?) RETURNING id')
+        .get(peer.name, this.ctx.clock()) as { id: number };
+      if (peer.sshKey) this.insertKey(id, peer.name, peer.sshKey);
+      const hubLink = this.links.createHubLink(id, poolId);
+      this.audit.record('peer.add', peer.name, {
+        prefix: hubLink.prefix,
+        fingerprint: peer.sshKey?.fingerprint ?? null,
+        invite: peer.inviteJti ?? null,
+      });
+      return { peer: this.require(peer.name), hubLink };
+    });
+  }
+
+  /** Registers another SSH key for an existing peer (e.g. the key a client made on first join). */
+  addSshKey(name: string, key: SshPublicKey): SshKeyRecord {
+    return this.ctx.rdb.immediate(() => {
+      const id = requirePeerId(this.ctx, name);
+      this.insertKey(id, name, key);
+      this.audit.record('peer.ssh-key.add', name, { fingerprint: key.fingerprint, algorithm: key.algorithm });
+      return this.keysOf(id).find((k) => k.fingerprint === key.fingerprint) as SshKeyRecord;
+    });
+  }
+
+  /** The peer named `name`, or undefined. */
+  find(name: string): PeerRecord | undefined {
+    return this.ctx.rdb.statement(`${SELECT_PEER} WHERE name = ?`).get(name) as PeerRecord | undefined;
+  }
+
+  /** The peer named `name`, or ERR_PEER_NOT_FOUND. */
+  require(name: string): PeerRecord {
+    const peer = this.find(name);
+    if (!peer) throw new TunnelError('ERR_PEER_NOT_FOUND', `no peer named "${name}"; see \`tunnel-hub peer list\``);
+    return peer;
+  }
+
+  /** The peer owning the SSH key with this `SHA256:` fingerprint, or undefined. */
+  findBySshFingerprint(fingerprint: string): PeerRecord | undefined {
+    return this.ctx.rdb
+      .statement(`${SELECT_PEER} WHERE id = (SELECT peer_id FROM ssh_keys WHERE fingerprint = ?)`)
+      .get(fingerprint) as PeerRecord | undefined;
+  }
+
+  /** All peers by name, each with its hub link address and latest public address. */
+  list(): PeerSummary[] {
+    const rows = this.ctx.rdb.statement(SELECT_SUMMARY).all() as (Omit<PeerSummary, 'prefix' | 'inner'> & { network: number })[];
+    return rows.map(({ network, ...row }) => {
+      const subnet = describeLinkSubnet(network);
+      return { ...row, prefix: subnet.prefix, inner: subnet.secondEnd };
+    });
+  }
+
+  /** A peer with its keys, links and latest endpoint. */
+  show(name: string): PeerDetail {
+    const peer = this.require(name);
+    return {
+      ...peer,
+      sshKeys: this.keysOf(requirePeerId(this.ctx, name)),
+      links: this.links.listForPeer(name),
+      endpoint: this.endpoints.latest(name),
+    };
+  }
+
+  /** Removes a peer with its keys, endpoints and links; their /30s go back to the pools. */
+  remove(name: string): { released: string[] } {
+    return this.ctx.rdb.immediate(() => {
+      const released = this.links.listForPeer(name).map((link) => link.prefix);
+      this.ctx.rdb.statement('DELETE FROM peers WHERE id = ?').run(requirePeerId(this.ctx, name));
+      this.audit.record('peer.remove', name, { released });
+      return { released };
+    });
+  }
+
+  /** Revokes every token issued to the peer so far; returns the new token version. */
+  revoke(name: string): number {
+    return this.ctx.rdb.immediate(() => {
+      const id = requirePeerId(this.ctx, name);
+      const { tokenVersion } = this.ctx.rdb
+        .statement('UPDATE peers SET token_version = token_version + 1 WHERE id = ? RETURNING token_version AS tokenVersion')
+        .get(id) as { tokenVersion: number };
+      this.audit.record('peer.revoke', name, { tokenVersion });
+      return tokenVersion;
+    });
+  }
+
+  /** Fixes (or with null, frees) the encapsulation of the peer's links, e.g. after GRE fails. */
+  setPinnedEncap(name: string, encap: Encapsulation | null): PeerRecord {
+    return this.ctx.rdb.immediate(() => {
+      const before = this.require(name);
+      if (before.pinnedEncap === encap) return before;
+      this.ctx.rdb.statement('UPDATE peers SET pinned_encap = ? WHERE name = ?').run(encap, name);
+      this.audit.record('peer.encap', name, { encap, previous: before.pinnedEncap });
+      return this.require(name);
+    });
+  }
+
+  private insertKey(peerId: number, peerName: string, key: SshPublicKey): void {
+    const owner = this.findBySshFingerprint(key.fingerprint);
+    if (owner) {
+      const whose = owner.name === peerName ? 'this peer' : `peer "${owner.name}"`;
+      throw new TunnelError('ERR_SSH_KEY_IN_USE', `SSH key ${key.fingerprint} is already registered to ${whose}`);
+    }
+    this.ctx.rdb
+      .statement('INSERT INTO ssh_keys (peer_id, algorithm, public_key, comment, fingerprint, added_at) VALUES (?, ?, ?, ?, ?, ?)')
+      .run(peerId, key.algorithm, key.publicKey, key.comment, key.fingerprint, this.ctx.clock());
+  }
+
+  private keysOf(peerId: number): SshKeyRecord[] {
+    return this.ctx.rdb.statement(SELECT_KEYS).all(peerId) as SshKeyRecord[];
+  }
+}

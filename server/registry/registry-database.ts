@@ -1,0 +1,94 @@
+import { chmodSync, closeSync, openSync } from 'node:fs';
+import Database from 'better-sqlite3';
+import { TunnelError } from '../../shared/errors.js';
+import { MIGRATIONS } from './migrations.js';
+
+/** How long a writer waits for another process's transaction before giving up (ms). */
+const BUSY_TIMEOUT_MS = 30_000;
+
+/** Options for {@link RegistryDatabase.open}. */
+export interface RegistryDatabaseOptions {
+  /** Open without writing anything (no migrations, no file creation). */
+  readonly?: boolean;
+}
+
+/** A better-sqlite3 connection with the registry's pragmas, migrations and a statement cache. */
+export class RegistryDatabase {
+  private readonly statements = new Map<string, Database.Statement>();
+
+  private constructor(readonly db: Database.Database) {}
+
+  /**
+   * Opens (creating when needed, mode 0600) the registry file at `path`, or `:memory:` for tests.
+   * WAL lets readers run beside a writer; the busy timeout makes a second process wait its turn
+   * instead of failing.
+   */
+  static open(path: string, options: RegistryDatabaseOptions = {}): RegistryDatabase {
+    const onDisk = path !== ':memory:';
+    if (onDisk && !options.readonly) {
+      // Create the file ourselves so it never exists with the umask's wider mode.
+      closeSync(openSync(path, 'a', 0o600));
+      chmodSync(path, 0o600);
+    }
+    let db: Database.Database;
+    try {
+      db = new Database(path, { readonly: options.readonly ?? false, fileMustExist: options.readonly ?? false, timeout: BUSY_TIMEOUT_MS });
+    } catch (err) {
+      throw new TunnelError('ERR_STATE', `cannot open the registry ${path}: ${(err as Error).message}`, { cause: err });
+    }
+    db.pragma('foreign_keys = ON');
+    if (!options.readonly) {
+      if (onDisk) db.pragma('journal_mode = WAL');
+      // In WAL mode NORMAL never corrupts; a power cut may lose only the last commits.
+      db.pragma('synchronous = NORMAL');
+    }
+    const registryDb = new RegistryDatabase(db);
+    if (!options.readonly) registryDb.migrate();
+    else registryDb.checkSchemaVersion();
+    return registryDb;
+  }
+
+  /** A prepared statement, compiled once per connection. */
+  statement(sql: string): Database.Statement {
+    let statement = this.statements.get(sql);
+    if (!statement) {
+      statement = this.db.prepare(sql);
+      this.statements.set(sql, statement);
+    }
+    return statement;
+  }
+
+  /**
+   * Runs `fn` in one BEGIN IMMEDIATE transaction (a savepoint when already inside one): the write
+   * lock is taken up front, so two processes never both read "free" and then both write.
+   */
+  immediate<T>(fn: () => T): T {
+    return this.db.transaction(fn).immediate();
+  }
+
+  /** Closes the connection; further use throws. */
+  close(): void {
+    this.statements.clear();
+    this.db.close();
+  }
+
+  private migrate(): void {
+    this.immediate(() => {
+      const version = this.db.pragma('user_version', { simple: true }) as number;
+      if (version > MIGRATIONS.length) {
+        throw new TunnelError('ERR_STATE', `the registry has schema version ${version}, newer than this program knows (${MIGRATIONS.length}); upgrade tunnel-hub`);
+      }
+      for (let step = version; step < MIGRATIONS.length; step++) {
+        this.db.exec(MIGRATIONS[step] ?? '');
+        this.db.pragma(`user_version = ${step + 1}`);
+      }
+    });
+  }
+
+  private checkSchemaVersion(): void {
+    const version = this.db.pragma('user_version', { simple: true }) as number;
+    if (version !== MIGRATIONS.length) {
+      throw new TunnelError('ERR_STATE', `the registry has schema version ${version}, this program expects ${MIGRATIONS.length}`);
+    }
+  }
+}
