@@ -1,0 +1,64 @@
+import { encodeGreHeader, GRE_PROTO_IPV4, GRE_PROTO_IPV6 } from '../wire/gre.js';
+import { encodeGueHeader } from '../wire/gue.js';
+import { IPPROTO_IPIP, IPPROTO_IPV6 } from '../wire/ip-protocols.js';
+import { tunnelMtu } from '../wire/tunnel-overhead.js';
+import type { TunnelSpec } from './tunnel-spec.js';
+
+/** Which kind of shared outer socket a tunnel sends and receives through. */
+export type OuterTransport = 'gre' | 'ipip' | 'udp';
+
+/** Outer path MTU assumed when deriving a tunnel's MTU (Ethernet). */
+export const DEFAULT_PATH_MTU = 1500;
+
+/**
+ * How one tunnel wraps its inner packets: the fixed bytes put in front of each IPv4 and IPv6
+ * packet (built once, by the shared/wire encoders, and copied per packet) and the resulting MTU.
+ * The outer IPv4 and UDP headers are the kernel's: raw and UDP sockets build them.
+ */
+export interface EncapsulationPlan {
+  readonly transport: OuterTransport;
+  /** Prefix for an inner IPv4 packet. */
+  readonly header4: Uint8Array;
+  /** Prefix for an inner IPv6 packet, or null when the encapsulation cannot carry IPv6 (ipip). */
+  readonly header6: Uint8Array | null;
+  readonly mtu: number;
+}
+
+/**
+ * The plan for a spec. gre: GRE (RFC 2784/2890, key when given) over IP protocol 47. ipip: the
+ * bare IPv4 packet over protocol 4 (IPv6 is not carried, as a Linux ipip device). fou: the same
+ * GRE packet as UDP payload (RFC 8086, Linux `type gre … encap fou`, port `ipproto 47`). gue: a
+ * 4-byte GUE variant 0 header whose protocol is 4 (IPv4) or 41 (IPv6), then the inner packet
+ * (Linux `type ipip … encap gue` for IPv4).
+ */
+export function planEncapsulation(spec: TunnelSpec, pathMtu = DEFAULT_PATH_MTU): EncapsulationPlan {
+  const key = spec.key ?? undefined;
+  const derivedMtu = tunnelMtu(pathMtu, { encap: spec.encap, inner: spec.encap === 'gue' ? 'ipip' : 'gre', key: key !== undefined });
+  const mtu = spec.mtu ?? derivedMtu;
+  switch (spec.encap) {
+    case 'gre':
+    case 'fou':
+      return {
+        transport: spec.encap === 'gre' ? 'gre' : 'udp',
+        header4: greHeader(GRE_PROTO_IPV4, key),
+        header6: greHeader(GRE_PROTO_IPV6, key),
+        mtu,
+      };
+    case 'ipip':
+      return { transport: 'ipip', header4: new Uint8Array(0), header6: null, mtu };
+    case 'gue':
+      return { transport: 'udp', header4: gueHeader(IPPROTO_IPIP), header6: gueHeader(IPPROTO_IPV6), mtu };
+  }
+}
+
+function greHeader(protocolType: number, key: number | undefined): Uint8Array {
+  const header = new Uint8Array(key === undefined ? 4 : 8);
+  encodeGreHeader(header, 0, key === undefined ? { protocolType } : { protocolType, key }, 0);
+  return header;
+}
+
+function gueHeader(protocol: number): Uint8Array {
+  const header = new Uint8Array(4);
+  encodeGueHeader(header, 0, { protocol });
+  return header;
+}

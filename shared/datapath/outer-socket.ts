@@ -1,0 +1,83 @@
+import type { PacketBatchMemory, PacketEndpoint } from '../../native/types.js';
+import { TunnelCounters, type DropReason } from './tunnel-counters.js';
+import type { OuterTransport } from './encapsulation-plan.js';
+import type { Tunnel } from './tunnel.js';
+
+/** The sub-key of a GRE tunnel without a key: keys are unsigned 32-bit, so −1 never collides. */
+export const NO_GRE_KEY = -1;
+
+/**
+ * One outer socket shared by every tunnel with the same transport and local address (and UDP
+ * port): a raw socket per (protocol, local address), a UDP socket per (local address, port).
+ * It owns the demultiplexing table (remote address → sub-key → tunnel), where the sub-key is
+ * the GRE key (gre, fou), the remote UDP port (udp) or 0 (ipip).
+ */
+export class OuterSocket {
+  /** Packets that reached no tunnel, and malformed ones from addresses no tunnel talks to. */
+  readonly unmatched = new TunnelCounters();
+  private readonly byRemote = new Map<number, Map<number, Tunnel>>();
+  private tunnelCount = 0;
+
+  constructor(
+    /** Stable identity, e.g. `gre 192.0.2.1` or `udp 192.0.2.1:4754`. */
+    readonly id: string,
+    readonly transport: OuterTransport,
+    readonly localAddress: string,
+    readonly localPort: number,
+    readonly ttl: number,
+    readonly endpoint: PacketEndpoint,
+    /** Batch the receive loop reads into. */
+    readonly rxBatch: PacketBatchMemory,
+    /** Small batch for keepalives, echoes and reflections sent outside the bulk path. */
+    readonly controlBatch: PacketBatchMemory,
+  ) {}
+
+  /** The tunnel for (remote address, sub-key), if any. */
+  lookup(remote: number, subKey: number): Tunnel | undefined {
+    return this.byRemote.get(remote)?.get(subKey);
+  }
+
+  /** Some tunnel talking to `remote`, to charge malformed packets from that address to. */
+  anyFrom(remote: number): Tunnel | undefined {
+    const inner = this.byRemote.get(remote);
+    if (inner === undefined) return undefined;
+    for (const tunnel of inner.values()) return tunnel;
+    return undefined;
+  }
+
+  /** True when (remote, subKey) is taken by a tunnel other than `except`. */
+  isTaken(remote: number, subKey: number, except?: Tunnel): boolean {
+    const found = this.lookup(remote, subKey);
+    return found !== undefined && found !== except;
+  }
+
+  register(tunnel: Tunnel, remote: number, subKey: number): void {
+    let inner = this.byRemote.get(remote);
+    if (inner === undefined) {
+      inner = new Map();
+      this.byRemote.set(remote, inner);
+    }
+    inner.set(subKey, tunnel);
+    this.tunnelCount++;
+  }
+
+  unregister(tunnel: Tunnel, remote: number, subKey: number): void {
+    const inner = this.byRemote.get(remote);
+    if (inner?.get(subKey) !== tunnel) return;
+    inner.delete(subKey);
+    if (inner.size === 0) this.byRemote.delete(remote);
+    this.tunnelCount--;
+  }
+
+  /** How many tunnels use this socket; the engine closes it when the last one leaves. */
+  get users(): number {
+    return this.tunnelCount;
+  }
+
+  /** Charges a packet from `remote` that was malformed or unmatched: to a tunnel of that address if any. */
+  dropFrom(remote: number, reason: DropReason): void {
+    const tunnel = this.anyFrom(remote);
+    if (tunnel !== undefined) tunnel.counters.rxDrop(reason);
+    else this.unmatched.rxDrop(reason);
+  }
+}

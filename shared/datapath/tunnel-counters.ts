@@ -1,0 +1,85 @@
+import type { DecodeErrorReason } from '../wire/decode-error.js';
+
+/** Why the engine dropped a packet; decode reasons come straight from the shared/wire decoders. */
+export type DropReason =
+  | DecodeErrorReason
+  /** No tunnel matches the outer source (and key or port). */
+  | 'no-tunnel'
+  /** A UDP packet from a tunnel's remote address but not its remote port. */
+  | 'wrong-source-port'
+  /** The inner packet is neither IPv4 nor IPv6, or shorter than its own header. */
+  | 'bad-inner'
+  /** The encapsulation cannot carry this inner protocol (IPv6 over ipip). */
+  | 'unsupported-inner'
+  /** Larger than the tunnel MTU with DF set (IPv4) or any IPv6: answered with ICMP. */
+  | 'too-big'
+  /** The kernel took fewer packets than offered (socket or TUN queue full). */
+  | 'queue-full'
+  /** A system call failed outright. */
+  | 'io-error'
+  /** An unexpected exception in the per-packet path (a bug), caught so the process keeps serving. */
+  | 'internal';
+
+/** One direction's totals, the `ip -s link` columns. */
+export interface DirectionStats {
+  packets: number;
+  bytes: number;
+  errors: number;
+  dropped: number;
+}
+
+/** A point-in-time copy of a tunnel's counters. */
+export interface CountersSnapshot {
+  rx: DirectionStats;
+  tx: DirectionStats;
+  dropsByReason: Record<string, number>;
+}
+
+/** Reasons that mean the packet itself was malformed (an error), as opposed to refused (a drop). */
+const ERROR_REASONS: ReadonlySet<DropReason> = new Set<DropReason>([
+  'truncated', 'bad-version', 'bad-header-length', 'bad-total-length', 'bad-checksum', 'reserved-bits',
+  'fragmented', 'bad-flags', 'not-keepalive', 'bad-inner', 'wrong-source-port', 'io-error', 'internal',
+]);
+
+/**
+ * Per-tunnel packet counters. Plain numeric fields so the hot loop increments them without a
+ * lookup; the reason map is touched only on drops.
+ */
+export class TunnelCounters {
+  rxPackets = 0;
+  rxBytes = 0;
+  rxErrors = 0;
+  rxDropped = 0;
+  txPackets = 0;
+  txBytes = 0;
+  txErrors = 0;
+  txDropped = 0;
+  private readonly reasons = new Map<string, number>();
+
+  /** Counts `count` received packets lost for `reason` (an error or a drop, by the reason's kind). */
+  rxDrop(reason: DropReason, count = 1): void {
+    if (ERROR_REASONS.has(reason)) this.rxErrors += count;
+    else this.rxDropped += count;
+    this.bump(`rx:${reason}`, count);
+  }
+
+  /** Counts `count` packets from the TUN that were not sent, for `reason`. */
+  txDrop(reason: DropReason, count = 1): void {
+    if (ERROR_REASONS.has(reason)) this.txErrors += count;
+    else this.txDropped += count;
+    this.bump(`tx:${reason}`, count);
+  }
+
+  /** A copy of every counter. */
+  snapshot(): CountersSnapshot {
+    return {
+      rx: { packets: this.rxPackets, bytes: this.rxBytes, errors: this.rxErrors, dropped: this.rxDropped },
+      tx: { packets: this.txPackets, bytes: this.txBytes, errors: this.txErrors, dropped: this.txDropped },
+      dropsByReason: Object.fromEntries(this.reasons),
+    };
+  }
+
+  private bump(key: string, count: number): void {
+    this.reasons.set(key, (this.reasons.get(key) ?? 0) + count);
+  }
+}

@@ -1,0 +1,94 @@
+import { encodeGreHeader } from '../wire/gre.js';
+import { buildGreKeepalive, decodeGreKeepalive, GRE_PROTO_KEEPALIVE } from '../wire/gre-keepalive.js';
+import { encodeGueHeader } from '../wire/gue.js';
+import { decodeUdpKeepalive, encodeUdpKeepalive, GUE_KEEPALIVE_CTYPE } from '../wire/udp-keepalive.js';
+import type { Tunnel } from './tunnel.js';
+
+/**
+ * Keepalives per encapsulation:
+ * - gre: the Cisco keepalive (buildGreKeepalive); the peer's forwarding sends its inner packet
+ *   back to us as GRE of protocol type 0, which proves the round trip. We reflect peers' ones.
+ * - fou: GRE of protocol type 0 whose payload is a UDP keepalive body (udp-keepalive.ts);
+ * - gue: a GUE control message of type GUE_KEEPALIVE_CTYPE with the same body.
+ *   On both UDP paths a probe is answered with an echo; each probe's sequence differs.
+ * - ipip: none (no keepalive format exists for bare IPIP); liveness is not tracked.
+ */
+export function sendKeepalive(tunnel: Tunnel): void {
+  const encap = tunnel.spec.encap;
+  if (encap === 'ipip') return;
+  const state = tunnel.keepalive;
+  state.sequence = (state.sequence + 1) >>> 0;
+  state.lastProbeAt = Date.now();
+  const batch = tunnel.socket.controlBatch;
+  let length: number;
+  if (encap === 'gre') {
+    length = buildGreKeepalive(batch.data, 0, keyed(tunnel, { local: tunnel.localAddress, remote: tunnel.remoteAddress }));
+  } else {
+    length = writeUdpKeepalive(tunnel, batch.data, 0, 'probe', state.sequence, state.nonce);
+  }
+  sendControl(tunnel, length);
+}
+
+/**
+ * A GRE payload of protocol type 0x0800 that may be a peer's Cisco keepalive: reflects it toward
+ * the tunnel's remote and returns true, or returns false for ordinary data. Reflection happens only
+ * when the inner packet goes from our local address to the tunnel's own remote, so a forged
+ * keepalive cannot aim our packets at anyone else.
+ */
+export function reflectGreKeepalive(tunnel: Tunnel, data: Uint8Array, offset: number, length: number): boolean {
+  // Cheap test first: inner IPv4 carrying GRE; everything else is data.
+  if (length < 24 || data[offset]! >>> 4 !== 4 || data[offset + 9] !== 47) return false;
+  const keepalive = decodeGreKeepalive(data, offset, length);
+  if (!keepalive.ok) return false;
+  if (keepalive.src !== tunnel.localAddress || keepalive.dst !== tunnel.remoteAddress) {
+    tunnel.counters.rxDrop('not-keepalive');
+    return true;
+  }
+  const batch = tunnel.socket.controlBatch;
+  if (keepalive.greLength > batch.slotSize) return true;
+  batch.data.set(data.subarray(keepalive.greOffset, keepalive.greOffset + keepalive.greLength), 0);
+  sendControl(tunnel, keepalive.greLength);
+  return true;
+}
+
+/**
+ * A UDP keepalive body received on a fou (GRE type 0) or gue (control) path: answers a probe with
+ * an echo and times an echo of our own probe. Returns false when the body is not a keepalive.
+ */
+export function answerUdpKeepalive(tunnel: Tunnel, data: Uint8Array, offset: number, length: number): boolean {
+  const body = decodeUdpKeepalive(data, offset, length);
+  if (!body.ok) return false;
+  if (body.kind === 'probe') {
+    const batch = tunnel.socket.controlBatch;
+    sendControl(tunnel, writeUdpKeepalive(tunnel, batch.data, 0, 'echo', body.sequence, body.nonce));
+  } else if (body.nonce === tunnel.keepalive.nonce && body.sequence === tunnel.keepalive.sequence) {
+    tunnel.keepalive.rttMs = Date.now() - tunnel.keepalive.lastProbeAt;
+  }
+  return true;
+}
+
+function writeUdpKeepalive(
+  tunnel: Tunnel, target: Uint8Array, offset: number, kind: 'probe' | 'echo', sequence: number, nonce: number,
+): number {
+  const headerLength = tunnel.spec.encap === 'gue'
+    ? encodeGueHeader(target, offset, { control: true, protocol: GUE_KEEPALIVE_CTYPE })
+    : encodeGreHeader(target, offset, keyed(tunnel, { protocolType: GRE_PROTO_KEEPALIVE }), 0);
+  return headerLength + encodeUdpKeepalive(target, offset + headerLength, { kind, sequence, nonce });
+}
+
+function keyed<T extends object>(tunnel: Tunnel, fields: T): T & { key?: number } {
+  return tunnel.spec.key === null ? fields : { ...fields, key: tunnel.spec.key };
+}
+
+function sendControl(tunnel: Tunnel, length: number): void {
+  const batch = tunnel.socket.controlBatch;
+  batch.offsets[0] = 0;
+  batch.lengths[0] = length;
+  batch.addrs[0] = tunnel.remoteAddress;
+  batch.ports[0] = tunnel.remotePort;
+  try {
+    if (tunnel.socket.endpoint.writeBatch(batch, 1) !== 1) tunnel.counters.txDrop('queue-full');
+  } catch {
+    tunnel.counters.txDrop('io-error');
+  }
+}

@@ -1,0 +1,64 @@
+import { channel } from 'node:diagnostics_channel';
+
+/** Whether the far end has been heard from recently. */
+export type LivenessState = 'up' | 'down';
+
+/** A liveness change, as published on the `tunnel:datapath:liveness` diagnostics channel. */
+export interface LivenessEvent {
+  name: string;
+  state: LivenessState;
+  /** Keepalive intervals in a row with nothing heard. */
+  missed: number;
+}
+
+/** Diagnostics channel carrying every LivenessEvent. */
+export const livenessChannel = channel('tunnel:datapath:liveness');
+
+/**
+ * Liveness of one tunnel: down until anything valid arrives from the remote, up from then on,
+ * down again after `retries` keepalive intervals in a row with nothing heard. Time enters only
+ * through tick(), once per keepalive interval, so the packet path just sets a flag.
+ */
+export class TunnelLiveness {
+  state: LivenessState = 'down';
+  missed = 0;
+  /** Set by the receive path whenever a valid packet from the remote arrives. */
+  heard = false;
+  /** Wall-clock time (ms) of the last tick that found the tunnel heard, or null if never. */
+  lastHeardAt: number | null = null;
+
+  constructor(
+    private readonly name: string,
+    public retries: number,
+    private readonly onChange: (event: LivenessEvent) => void,
+  ) {}
+
+  /** Called by the receive path: any valid packet proves the remote alive at once. */
+  markHeard(): void {
+    this.heard = true;
+    if (this.state === 'down') {
+      this.missed = 0;
+      this.lastHeardAt = Date.now();
+      this.change('up');
+    }
+  }
+
+  /** Called once per keepalive interval. */
+  tick(): void {
+    if (this.heard) {
+      this.heard = false;
+      this.missed = 0;
+      this.lastHeardAt = Date.now();
+      return;
+    }
+    this.missed++;
+    if (this.state === 'up' && this.missed >= this.retries) this.change('down');
+  }
+
+  private change(state: LivenessState): void {
+    this.state = state;
+    const event: LivenessEvent = { name: this.name, state, missed: this.missed };
+    if (livenessChannel.hasSubscribers) livenessChannel.publish(event);
+    this.onChange(event);
+  }
+}

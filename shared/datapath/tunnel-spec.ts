@@ -1,0 +1,213 @@
+import { TunnelError } from '../errors.js';
+import { ENCAPSULATIONS, isEncapsulation, type Encapsulation } from '../net/encapsulation.js';
+import { isIpv4Address, parseIpv4Address } from '../net/ipv4-address.js';
+
+/** Default UDP port per UDP encapsulation: 4754 is RFC 8086's GRE-in-UDP port; GUE has none, 6080 by convention. */
+export const DEFAULT_UDP_PORT = { fou: 4754, gue: 6080 } as const;
+
+/** Outer TTL when the spec names none: fixed, never copied from the inner packet. */
+export const DEFAULT_TTL = 64;
+
+/** Seconds between keepalives when the spec names none (Cisco's default). */
+export const DEFAULT_KEEPALIVE_INTERVAL = 10;
+
+/** Missed keepalive intervals before a tunnel is declared down (Cisco's default). */
+export const DEFAULT_KEEPALIVE_RETRIES = 3;
+
+/** Smallest tunnel MTU accepted (the IPv4 minimum datagram every host must take). */
+export const MIN_TUNNEL_MTU = 576;
+
+/** Largest tunnel MTU: an inner packet plus headroom must fit one 2048-byte batch slot. */
+export const MAX_TUNNEL_MTU = 1984;
+
+/** A tunnel as the caller describes it; optional fields take the documented defaults. */
+export interface TunnelSpecInput {
+  name: string;
+  encap: Encapsulation;
+  local: string;
+  remote: string;
+  /** GRE key (gre and fou only), 0..2^32-1. */
+  key?: number;
+  /** UDP port for fou/gue, used on both ends unless localPort/remotePort say otherwise. */
+  port?: number;
+  localPort?: number;
+  remotePort?: number;
+  /** This end's inner address with its prefix, e.g. 10.1.12.38/30. */
+  address: string;
+  peerAddress: string;
+  /** Tunnel (inner) MTU; default: 1500 minus the encapsulation's overhead. */
+  mtu?: number;
+  ttl?: number;
+  /** Clamp the MSS of TCP SYNs crossing the tunnel to mtu − 40. */
+  mssClamp?: boolean;
+  /** Seconds between keepalives; 0 turns keepalives and liveness tracking off. */
+  keepaliveInterval?: number;
+  keepaliveRetries?: number;
+}
+
+/** A validated tunnel spec with every default filled in. */
+export interface TunnelSpec {
+  readonly name: string;
+  readonly encap: Encapsulation;
+  readonly local: string;
+  readonly remote: string;
+  /** The GRE key, or null for none. */
+  readonly key: number | null;
+  /** UDP ports (0 for gre and ipip). */
+  readonly localPort: number;
+  readonly remotePort: number;
+  readonly address: string;
+  readonly prefixLength: number;
+  readonly peerAddress: string;
+  /** The MTU asked for, or null to derive it from the encapsulation. */
+  readonly mtu: number | null;
+  readonly ttl: number;
+  readonly mssClamp: boolean;
+  readonly keepaliveInterval: number;
+  readonly keepaliveRetries: number;
+}
+
+/** Fields `engine.update()` may change on a running tunnel without touching its interface. */
+export type TunnelUpdate = Partial<Pick<TunnelSpecInput,
+  'encap' | 'local' | 'remote' | 'key' | 'port' | 'localPort' | 'remotePort' | 'mtu' | 'ttl' | 'mssClamp'
+  | 'keepaliveInterval' | 'keepaliveRetries'>> & { key?: number | null };
+
+const IFNAME = /^[A-Za-z0-9_.-]{1,15}$/;
+const UPDATABLE = new Set(['encap', 'local', 'remote', 'key', 'port', 'localPort', 'remotePort', 'mtu', 'ttl',
+  'mssClamp', 'keepaliveInterval', 'keepaliveRetries']);
+
+/** Checks every field of `input` and fills in defaults; throws a coded TunnelError on the first bad one. */
+export function validateTunnelSpec(input: TunnelSpecInput): TunnelSpec {
+  const name = input.name;
+  if (typeof name !== 'string' || !IFNAME.test(name) || name === '.' || name === '..') {
+    throw new TunnelError('ERR_INVALID_ARGUMENT', `interface name ${JSON.stringify(name)} must be 1-15 letters, digits, '_', '.' or '-'`);
+  }
+  const encap = input.encap;
+  if (typeof encap !== 'string' || !isEncapsulation(encap)) {
+    throw new TunnelError('ERR_INVALID_ARGUMENT', `unknown encapsulation ${JSON.stringify(encap)} (expected ${ENCAPSULATIONS.join(', ')})`);
+  }
+  requireUnicast('local', input.local);
+  requireUnicast('remote', input.remote);
+  const key = input.key ?? null;
+  if (key !== null) {
+    if (encap === 'ipip' || encap === 'gue') {
+      throw new TunnelError('ERR_INVALID_ARGUMENT', `--key needs a GRE header: ${encap} carries IP directly (use gre or fou)`);
+    }
+    if (!Number.isInteger(key) || key < 0 || key > 0xffff_ffff) {
+      throw new TunnelError('ERR_INVALID_ARGUMENT', `key ${String(key)} is out of range 0..4294967295`);
+    }
+  }
+  const udp = encap === 'fou' || encap === 'gue';
+  if (!udp && (input.port !== undefined || input.localPort !== undefined || input.remotePort !== undefined)) {
+    throw new TunnelError('ERR_INVALID_ARGUMENT', `a UDP port only applies to fou and gue, not ${encap}`);
+  }
+  const basePort = udp ? checkPort('port', input.port ?? DEFAULT_UDP_PORT[encap]) : 0;
+  const localPort = udp ? checkPort('local port', input.localPort ?? basePort) : 0;
+  const remotePort = udp ? checkPort('remote port', input.remotePort ?? basePort) : 0;
+  const { address, prefixLength } = parseInterfaceAddress(input.address);
+  requireUnicast('peer address', input.peerAddress);
+  if (input.peerAddress === address) {
+    throw new TunnelError('ERR_INVALID_ADDRESS', `peer address ${input.peerAddress} is this end's own address`);
+  }
+  const mtu = input.mtu ?? null;
+  if (mtu !== null && (!Number.isInteger(mtu) || mtu < MIN_TUNNEL_MTU || mtu > MAX_TUNNEL_MTU)) {
+    throw new TunnelError('ERR_INVALID_ARGUMENT', `mtu ${String(mtu)} is out of range ${MIN_TUNNEL_MTU}..${MAX_TUNNEL_MTU}`);
+  }
+  const ttl = input.ttl ?? DEFAULT_TTL;
+  if (!Number.isInteger(ttl) || ttl < 1 || ttl > 255) {
+    throw new TunnelError('ERR_INVALID_ARGUMENT', `ttl ${String(ttl)} is out of range 1..255`);
+  }
+  const keepaliveInterval = input.keepaliveInterval ?? DEFAULT_KEEPALIVE_INTERVAL;
+  if (!Number.isFinite(keepaliveInterval) || keepaliveInterval < 0 || keepaliveInterval > 3600) {
+    throw new TunnelError('ERR_INVALID_ARGUMENT', `keepalive interval ${String(keepaliveInterval)} s is out of range 0..3600`);
+  }
+  const keepaliveRetries = input.keepaliveRetries ?? DEFAULT_KEEPALIVE_RETRIES;
+  if (!Number.isInteger(keepaliveRetries) || keepaliveRetries < 1 || keepaliveRetries > 255) {
+    throw new TunnelError('ERR_INVALID_ARGUMENT', `keepalive retries ${String(keepaliveRetries)} is out of range 1..255`);
+  }
+  return {
+    name, encap, local: input.local, remote: input.remote, key, localPort, remotePort, address, prefixLength,
+    peerAddress: input.peerAddress, mtu, ttl, mssClamp: input.mssClamp === true, keepaliveInterval, keepaliveRetries,
+  };
+}
+
+/**
+ * The spec after a live update: fields absent from `update` keep their value, except that a
+ * change of encapsulation re-derives the ports (and drops a key the new encapsulation cannot carry
+ * unless a key is given). Throws ERR_INVALID_ARGUMENT on an unknown field or a bad value.
+ */
+export function applyTunnelUpdate(spec: TunnelSpec, update: TunnelUpdate): TunnelSpec {
+  for (const field of Object.keys(update)) {
+    if (!UPDATABLE.has(field)) {
+      throw new TunnelError('ERR_INVALID_ARGUMENT', `field "${field}" cannot be changed on a running tunnel`);
+    }
+  }
+  const encap = update.encap ?? spec.encap;
+  const encapChanged = encap !== spec.encap;
+  const keyCarried = encap === 'gre' || encap === 'fou';
+  const key = update.key !== undefined ? update.key : keyCarried ? spec.key : null;
+  const udp = encap === 'fou' || encap === 'gue';
+  const keepPorts = udp && !encapChanged;
+  const input: TunnelSpecInput = {
+    name: spec.name,
+    encap,
+    local: update.local ?? spec.local,
+    remote: update.remote ?? spec.remote,
+    ...(key !== null ? { key } : {}),
+    ...(udp ? {
+      port: update.port,
+      localPort: update.localPort ?? (update.port === undefined && keepPorts ? spec.localPort : undefined),
+      remotePort: update.remotePort ?? (update.port === undefined && keepPorts ? spec.remotePort : undefined),
+    } : {}),
+    address: `${spec.address}/${spec.prefixLength}`,
+    peerAddress: spec.peerAddress,
+    ...(update.mtu !== undefined ? { mtu: update.mtu } : spec.mtu !== null ? { mtu: spec.mtu } : {}),
+    ttl: update.ttl ?? spec.ttl,
+    mssClamp: update.mssClamp ?? spec.mssClamp,
+    keepaliveInterval: update.keepaliveInterval ?? spec.keepaliveInterval,
+    keepaliveRetries: update.keepaliveRetries ?? spec.keepaliveRetries,
+  };
+  if (!udp) {
+    for (const f of ['port', 'localPort', 'remotePort'] as const) {
+      if (update[f] !== undefined) throw new TunnelError('ERR_INVALID_ARGUMENT', `a UDP port only applies to fou and gue, not ${encap}`);
+    }
+  }
+  return validateTunnelSpec(input);
+}
+
+/** Parses `A.B.C.D/N` where host bits are expected (an interface address, not a network). */
+export function parseInterfaceAddress(text: string): { address: string; prefixLength: number } {
+  const match = typeof text === 'string' ? /^([0-9.]+)\/([0-9]{1,2})$/.exec(text) : null;
+  const prefixLength = match ? Number(match[2]) : NaN;
+  if (!match || !isIpv4Address(match[1] ?? '') || !(prefixLength >= 1 && prefixLength <= 32)) {
+    throw new TunnelError('ERR_INVALID_CIDR', `${JSON.stringify(text)} is not an IPv4 address with a prefix length (e.g. 10.1.12.38/30)`);
+  }
+  const address = match[1]!;
+  const n = parseIpv4Address(address);
+  if (prefixLength <= 30) {
+    const hostMask = (2 ** (32 - prefixLength)) - 1;
+    const host = n % (hostMask + 1);
+    if (host === 0 || host === hostMask) {
+      throw new TunnelError('ERR_INVALID_CIDR', `${text} is the network or broadcast address of its prefix, not a usable interface address`);
+    }
+  }
+  return { address, prefixLength };
+}
+
+function requireUnicast(what: string, text: string): void {
+  if (typeof text !== 'string' || !isIpv4Address(text)) {
+    throw new TunnelError('ERR_INVALID_ADDRESS', `${what} ${JSON.stringify(text)} is not an IPv4 address (e.g. 192.0.2.1)`);
+  }
+  const n = parseIpv4Address(text);
+  const first = n >>> 24;
+  if (n === 0 || first === 0 || first >= 224 || first === 127) {
+    throw new TunnelError('ERR_INVALID_ADDRESS', `${what} ${text} is not a unicast address`);
+  }
+}
+
+function checkPort(what: string, port: number): number {
+  if (!Number.isInteger(port) || port < 1 || port > 65535) {
+    throw new TunnelError('ERR_INVALID_ARGUMENT', `${what} ${String(port)} is out of range 1..65535`);
+  }
+  return port;
+}

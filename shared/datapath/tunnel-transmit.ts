@@ -1,0 +1,151 @@
+import { read32 } from '../wire/big-endian.js';
+import { buildIcmpFragmentationNeeded } from '../wire/icmp-frag-needed.js';
+import { buildIcmpv6PacketTooBig } from '../wire/icmpv6-packet-too-big.js';
+import { IPPROTO_TCP } from '../wire/ip-protocols.js';
+import { clampTcpMss } from '../wire/tcp-mss.js';
+import type { Tunnel } from './tunnel.js';
+
+/** Bytes reserved in front of every packet read from a TUN, for the headers prepended in place. */
+export const TUN_HEADROOM = 64;
+
+/** Batches handled per readiness callback before yielding to other descriptors (uv_poll is level-triggered). */
+export const ROUNDS_PER_WAKEUP = 8;
+
+// Offsets inside an inner IPv4 header.
+const IPV4_FLAGS = 6;
+const IPV4_PROTOCOL = 9;
+const IPV4_DST = 16;
+const DF_BIT = 0x40;
+const IPV6_DST = 24;
+const TCP_IP_OVERHEAD = 40;
+
+/**
+ * The TUN → outer path: reads batches from the tunnel's TUN with headroom, prepends the
+ * encapsulation header in place, points each slot at the remote, and hands the whole batch to the
+ * shared outer socket in one call. Packets too big for the tunnel with DF set (any IPv6 packet)
+ * are answered with ICMP written back into the TUN; without DF they are sent and the kernel
+ * fragments the outer packet. Nothing here allocates.
+ */
+export function transmitFromTun(tunnel: Tunnel): void {
+  const batch = tunnel.batches.fromTun;
+  const { data, offsets, lengths, addrs, ports, slotSize } = batch;
+  const counters = tunnel.counters;
+  for (let round = 0; round < ROUNDS_PER_WAKEUP && !tunnel.closed; round++) {
+    let count: number;
+    try {
+      count = tunnel.tun.readBatch(batch, TUN_HEADROOM);
+    } catch {
+      counters.txDrop('io-error');
+      return;
+    }
+    if (count === 0) return;
+    // Read once per batch: a live update lands between batches, never inside one.
+    const plan = tunnel.plan;
+    const header4 = plan.header4;
+    const header6 = plan.header6;
+    const mtu = plan.mtu;
+    const remote = tunnel.remoteAddress;
+    const remotePort = tunnel.remotePort;
+    const clampMss = tunnel.spec.mssClamp;
+    let out = 0;
+    let bytes = 0;
+    let replies = 0;
+    for (let i = 0; i < count; i++) {
+      const slot = i * slotSize;
+      const start = slot + offsets[i]!;
+      const length = lengths[i]!;
+      const version = length > 0 ? data[start]! >>> 4 : 0;
+      let header: Uint8Array;
+      if (version === 4 && length >= 20) {
+        if (length > mtu && (data[start + IPV4_FLAGS]! & DF_BIT) !== 0) {
+          replies += answerTooBig(tunnel, replies, start, length, 4);
+          continue;
+        }
+        if (clampMss && data[start + IPV4_PROTOCOL] === IPPROTO_TCP) clampTcpMss(data, start, length, mtu - TCP_IP_OVERHEAD);
+        header = header4;
+      } else if (version === 6 && length >= 40) {
+        if (header6 === null) {
+          counters.txDrop('unsupported-inner');
+          continue;
+        }
+        if (length > mtu) {
+          replies += answerTooBig(tunnel, replies, start, length, 6);
+          continue;
+        }
+        if (clampMss && data[start + 6] === IPPROTO_TCP) clampTcpMss(data, start, length, mtu - TCP_IP_OVERHEAD - 20);
+        header = header6;
+      } else {
+        counters.txDrop('bad-inner');
+        continue;
+      }
+      const headerLength = header.length;
+      let packetStart = start - headerLength;
+      for (let k = 0; k < headerLength; k++) data[packetStart + k] = header[k]!;
+      const outLength = length + headerLength;
+      if (out !== i) {
+        // An earlier slot was dropped: slide this packet down so slots [0, out) stay contiguous.
+        const target = out * slotSize + (packetStart - slot);
+        data.copy(data, target, packetStart, packetStart + outLength);
+        packetStart = target;
+      }
+      offsets[out] = packetStart - out * slotSize;
+      lengths[out] = outLength;
+      addrs[out] = remote;
+      ports[out] = remotePort;
+      bytes += length;
+      out++;
+    }
+    if (out > 0) sendEncapsulated(tunnel, out, bytes);
+    if (replies > 0) writeReplies(tunnel, replies);
+    if (count < batch.capacity) return;
+  }
+}
+
+function sendEncapsulated(tunnel: Tunnel, out: number, bytes: number): void {
+  const batch = tunnel.batches.fromTun;
+  const counters = tunnel.counters;
+  let accepted: number;
+  try {
+    accepted = tunnel.socket.endpoint.writeBatch(batch, out);
+  } catch {
+    counters.txDrop('io-error', out);
+    return;
+  }
+  if (accepted < out) {
+    const headerLength = tunnel.plan.header4.length;
+    for (let i = accepted; i < out; i++) bytes -= batch.lengths[i]! - headerLength;
+    counters.txDrop('queue-full', out - accepted);
+  }
+  counters.txPackets += accepted;
+  counters.txBytes += bytes;
+}
+
+/**
+ * Writes an ICMP "fragmentation needed" (IPv4) or "packet too big" (IPv6) for the packet at
+ * `start` into reply slot `index`, sourced from the packet's own destination: the kernel accepts
+ * it on the TUN (the destination routes back through it, so reverse-path filtering passes) and
+ * lowers its path MTU for that destination. Returns 1 when a reply was built.
+ */
+function answerTooBig(tunnel: Tunnel, index: number, start: number, length: number, version: 4 | 6): number {
+  tunnel.counters.txDrop('too-big');
+  const replies = tunnel.batches.replies;
+  if (index >= replies.capacity) return 0;
+  const data = tunnel.batches.fromTun.data;
+  const slot = index * replies.slotSize;
+  const mtu = tunnel.plan.mtu;
+  const written = version === 4
+    ? buildIcmpFragmentationNeeded(replies.data, slot, data, start, length, mtu, read32(data, start + IPV4_DST))
+    : buildIcmpv6PacketTooBig(replies.data, slot, data, start, length, mtu, data, start + IPV6_DST);
+  if (written === 0) return 0;
+  replies.offsets[index] = 0;
+  replies.lengths[index] = written;
+  return 1;
+}
+
+function writeReplies(tunnel: Tunnel, count: number): void {
+  try {
+    tunnel.tun.writeBatch(tunnel.batches.replies, count);
+  } catch {
+    tunnel.counters.rxDrop('io-error', count);
+  }
+}
