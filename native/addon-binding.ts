@@ -1,0 +1,44 @@
+/**
+ * The raw surface of build/Release/tunnel_native.node, as native/src/addon.cc defines it. Only
+ * native/ code sees these types; everything else uses the typed API of native/index.ts.
+ */
+
+/** Opaque native view of one PacketBatchMemory (pointers taken once; see native/src/batch-view.h). */
+export interface NativeBatchView {
+  readonly __brand: 'NativeBatchView';
+}
+
+/** One open TUN device or socket inside the addon. */
+export interface NativeEndpointHandle {
+  read(view: NativeBatchView, headroom: number): number;
+  write(view: NativeBatchView, count: number): number;
+  onReadable(callback: (() => void) | null): void;
+  onWritable(callback: (() => void) | null): void;
+  setReferenced(referenced: boolean): void;
+  close(): void;
+  localPort(): number;
+  /** [truncated reads dropped, writes dropped for an error, errno of the last such write] */
+  counters(): [number, number, number];
+}
+
+/** The addon's exports. */
+export interface NativeAddon {
+  bindBatch(
+    data: Uint8Array,
+    offsets: Uint32Array,
+    lengths: Uint32Array,
+    addrs: Uint32Array,
+    ports: Uint16Array,
+    capacity: number,
+    slotSize: number,
+  ): NativeBatchView;
+  openTun(name: string, multiQueue: boolean): [NativeEndpointHandle, string];
+  openRawSocket(protocol: number, localAddress: number, ttl: number, bufferBytes: number): NativeEndpointHandle;
+  openUdpSocket(
+    localAddress: number,
+    port: number,
+    ttl: number,
+    bufferBytes: number,
+    reuseAddress: boolean,
+  ): NativeEndpointHandle;
+}

@@ -1,0 +1,163 @@
+/**
+ * The native datapath I/O: TUN devices, raw IPv4 sockets, UDP sockets, batched packet I/O and
+ * interface configuration. This is the only module that loads build/Release/tunnel_native.node;
+ * it validates arguments and turns errno into TunnelError codes before and after each call.
+ */
+import { existsSync } from 'node:fs';
+import { createRequire } from 'node:module';
+import { dirname, join } from 'node:path';
+import { fileURLToPath } from 'node:url';
+import { TunnelError } from '../shared/errors.js';
+import { parseIpv4Address } from '../shared/net/ipv4-address.js';
+import type { NativeAddon } from './addon-binding.js';
+import { BatchViews } from './batch-views.js';
+import { assertInterfaceName } from './interface-name.js';
+import { NativeEndpoint, type NativePacketEndpoint } from './native-endpoint.js';
+import { toTunnelError } from './system-error.js';
+
+export type { PacketBatchMemory, PacketEndpoint } from './types.js';
+export type { EndpointDropCounters, NativePacketEndpoint } from './native-endpoint.js';
+export { createPacketBatch, MAX_BATCH_CAPACITY, MAX_SLOT_SIZE, MIN_SLOT_SIZE } from './packet-batch.js';
+export { addAddress, addRoute, deleteLink, MAX_MTU, MIN_MTU, setLinkMtu, setLinkUp } from './link-config.js';
+
+/** A TUN device (IFF_TUN | IFF_NO_PI): packets are bare IPv4/IPv6, no packet-info header. */
+export interface TunDevice extends NativePacketEndpoint {
+  readonly name: string;
+}
+
+/** A raw IPv4 socket for one IP protocol: reads include the outer IPv4 header, writes do not. */
+export interface RawSocket extends NativePacketEndpoint {
+  readonly protocol: 47 | 4;
+  readonly localAddress: string;
+}
+
+/** A UDP socket with batched I/O: addrs/ports are the source on read, the destination on write. */
+export interface UdpSocket extends NativePacketEndpoint {
+  readonly localPort: number;
+}
+
+/** Options for sockets that carry tunnel packets. */
+export interface OuterSocketOptions {
+  /** Outer TTL, fixed for every packet (never copied from the inner packet). Default 64. */
+  ttl?: number;
+  /** Kernel send and receive queue size in bytes. Default 4 MiB. */
+  bufferBytes?: number;
+}
+
+/** Options for openUdpSocket. */
+export interface UdpSocketOptions extends OuterSocketOptions {
+  /** SO_REUSEADDR before binding. Default false. */
+  reuseAddress?: boolean;
+}
+
+const DEFAULT_TTL = 64;
+const DEFAULT_BUFFER_BYTES = 4 * 1024 * 1024;
+const ADDON_FILE = join('native', 'build', 'Release', 'tunnel_native.node');
+
+let loaded: { addon: NativeAddon; views: BatchViews } | undefined;
+
+/**
+ * Opens (creating) TUN device `name`. It is not persistent: closing it removes the interface.
+ * With multiQueue, several opens of the same name add queues to one device.
+ */
+export function openTun(name: string, options: { multiQueue?: boolean } = {}): TunDevice {
+  assertInterfaceName(name);
+  const { addon, views } = loadAddon();
+  let opened: [ReturnType<NativeAddon['openTun']>[0], string];
+  try {
+    opened = addon.openTun(name, options.multiQueue === true);
+  } catch (err) {
+    throw toTunnelError(err, `opening TUN device ${name}`, 'CAP_NET_ADMIN');
+  }
+  const [handle, kernelName] = opened;
+  return Object.assign(new NativeEndpoint(handle, views, `TUN ${kernelName}`), { name: kernelName });
+}
+
+/**
+ * Opens a raw IPv4 socket for protocol 47 (GRE) or 4 (IPIP) bound to `localAddress`, which is
+ * then the outer source and the only destination it receives for. Outer packets leave without DF
+ * (see native/src/open-descriptors.cc for why) and with the fixed TTL.
+ */
+export function openRawSocket(protocol: 47 | 4, localAddress: string, options: OuterSocketOptions = {}): RawSocket {
+  if (protocol !== 47 && protocol !== 4) {
+    throw new TunnelError('ERR_INVALID_ARGUMENT', `raw socket protocol must be 47 (GRE) or 4 (IPIP), got ${String(protocol)}`);
+  }
+  const address = parseIpv4Address(localAddress);
+  const { ttl, bufferBytes } = outerOptions(options);
+  const { addon, views } = loadAddon();
+  const label = `raw socket (protocol ${protocol}) on ${localAddress}`;
+  let handle: ReturnType<NativeAddon['openRawSocket']>;
+  try {
+    handle = addon.openRawSocket(protocol, address, ttl, bufferBytes);
+  } catch (err) {
+    throw toTunnelError(err, `opening ${label}`, 'CAP_NET_RAW');
+  }
+  return Object.assign(new NativeEndpoint(handle, views, label), { protocol, localAddress });
+}
+
+/** Opens a UDP socket bound to `localAddress`:`port` (port 0 picks a free one; see localPort). */
+export function openUdpSocket(localAddress: string, port: number, options: UdpSocketOptions = {}): UdpSocket {
+  const address = parseIpv4Address(localAddress);
+  if (!Number.isInteger(port) || port < 0 || port > 65535) {
+    throw new TunnelError('ERR_INVALID_ARGUMENT', `UDP port must be an integer from 0 to 65535, got ${port}`);
+  }
+  const { ttl, bufferBytes } = outerOptions(options);
+  const { addon, views } = loadAddon();
+  let handle: ReturnType<NativeAddon['openUdpSocket']>;
+  let localPort: number;
+  try {
+    handle = addon.openUdpSocket(address, port, ttl, bufferBytes, options.reuseAddress === true);
+  } catch (err) {
+    throw toTunnelError(err, `opening UDP socket on ${localAddress}:${port}`, 'CAP_NET_ADMIN');
+  }
+  try {
+    localPort = handle.localPort();
+  } catch (err) {
+    handle.close();
+    throw toTunnelError(err, `reading the port of UDP socket on ${localAddress}`);
+  }
+  return Object.assign(new NativeEndpoint(handle, views, `UDP socket ${localAddress}:${localPort}`), { localPort });
+}
+
+function outerOptions(options: OuterSocketOptions): { ttl: number; bufferBytes: number } {
+  const ttl = options.ttl ?? DEFAULT_TTL;
+  const bufferBytes = options.bufferBytes ?? DEFAULT_BUFFER_BYTES;
+  if (!Number.isInteger(ttl) || ttl < 1 || ttl > 255) {
+    throw new TunnelError('ERR_INVALID_ARGUMENT', `TTL must be an integer from 1 to 255, got ${ttl}`);
+  }
+  if (!Number.isInteger(bufferBytes) || bufferBytes < 0 || bufferBytes > 1 << 30) {
+    throw new TunnelError('ERR_INVALID_ARGUMENT', `socket buffer size must be an integer from 0 to 1 GiB, got ${bufferBytes}`);
+  }
+  return { ttl, bufferBytes };
+}
+
+/**
+ * Loads the addon on first use, so argument errors and batch allocation work without it. The
+ * package root is found by walking up to package.json, which works from native/ (sources run by
+ * vitest) and from dist/native/ (the compiled build) alike.
+ */
+function loadAddon(): { addon: NativeAddon; views: BatchViews } {
+  if (loaded !== undefined) return loaded;
+  const path = join(packageRoot(), ADDON_FILE);
+  if (!existsSync(path)) {
+    throw new TunnelError('ERR_SYSTEM', `native addon not built: run npm install (missing ${path})`);
+  }
+  let addon: NativeAddon;
+  try {
+    addon = createRequire(import.meta.url)(path) as NativeAddon;
+  } catch (err) {
+    throw new TunnelError('ERR_SYSTEM', `native addon failed to load (${(err as Error).message}): run npm install`, { cause: err });
+  }
+  loaded = { addon, views: new BatchViews(addon.bindBatch.bind(addon)) };
+  return loaded;
+}
+
+function packageRoot(): string {
+  let dir = dirname(fileURLToPath(import.meta.url));
+  for (;;) {
+    if (existsSync(join(dir, 'package.json'))) return dir;
+    const parent = dirname(dir);
+    if (parent === dir) throw new TunnelError('ERR_SYSTEM', 'native addon not built: run npm install (package root not found)');
+    dir = parent;
+  }
+}

@@ -1,0 +1,123 @@
+import { TunnelError } from '../shared/errors.js';
+import type { NativeEndpointHandle } from './addon-binding.js';
+import type { BatchViews } from './batch-views.js';
+import { toTunnelError } from './system-error.js';
+import type { PacketBatchMemory, PacketEndpoint } from './types.js';
+
+/** Packets an endpoint dropped inside the addon, for the datapath's counters. */
+export interface EndpointDropCounters {
+  /** Received packets dropped because they did not fit the slot (slotSize - headroom). */
+  readonly truncatedReads: number;
+  /** Packets consumed by writeBatch but refused by the kernel for a per-packet reason. */
+  readonly writeErrors: number;
+  /** errno of the last such refused write (0 if none). */
+  readonly lastWriteErrno: number;
+}
+
+/** What every native endpoint offers beyond the PacketEndpoint contract. */
+export interface NativePacketEndpoint extends PacketEndpoint {
+  /** PacketEndpoint.onReadable; `null` stops the readiness callbacks. */
+  onReadable(onReadable: (() => void) | null): void;
+  /** Calls `onWritable` once, when the kernel accepts writes again after a short writeBatch. */
+  onWritable(onWritable: (() => void) | null): void;
+  /** An active readiness watch keeps the event loop alive (the default). */
+  ref(): void;
+  /** An active readiness watch no longer keeps the event loop alive. */
+  unref(): void;
+  /** Drops counted inside the addon since the endpoint was opened. */
+  dropCounters(): EndpointDropCounters;
+}
+
+/**
+ * A TUN device or socket held by the addon. JS checks arguments and owns the error class; the
+ * addon does the system calls. After close() the handle is dropped, so nothing can reach the
+ * (possibly reused) descriptor number again.
+ */
+export class NativeEndpoint implements NativePacketEndpoint {
+  #handle: NativeEndpointHandle | null;
+  readonly #views: BatchViews;
+  readonly #label: string;
+
+  constructor(handle: NativeEndpointHandle, views: BatchViews, label: string) {
+    this.#handle = handle;
+    this.#views = views;
+    this.#label = label;
+  }
+
+  get closed(): boolean {
+    return this.#handle === null;
+  }
+
+  readBatch(batch: PacketBatchMemory, headroom = 0): number {
+    const handle = this.#open('read');
+    if (!Number.isInteger(headroom) || headroom < 0 || headroom >= batch.slotSize) {
+      throw new TunnelError('ERR_INVALID_ARGUMENT', `${this.#label}: headroom must be an integer from 0 to slotSize - 1, got ${headroom}`);
+    }
+    const view = this.#views.viewOf(batch);
+    try {
+      return handle.read(view, headroom);
+    } catch (err) {
+      throw toTunnelError(err, `${this.#label}: read`);
+    }
+  }
+
+  writeBatch(batch: PacketBatchMemory, count: number): number {
+    const handle = this.#open('write');
+    if (!Number.isInteger(count) || count < 0 || count > batch.capacity) {
+      throw new TunnelError('ERR_INVALID_ARGUMENT', `${this.#label}: count must be an integer from 0 to ${batch.capacity}, got ${count}`);
+    }
+    const view = this.#views.viewOf(batch);
+    try {
+      return handle.write(view, count);
+    } catch (err) {
+      throw toTunnelError(err, `${this.#label}: write`);
+    }
+  }
+
+  onReadable(onReadable: (() => void) | null): void {
+    this.#watch('onReadable', onReadable);
+  }
+
+  onWritable(onWritable: (() => void) | null): void {
+    this.#watch('onWritable', onWritable);
+  }
+
+  ref(): void {
+    this.#handle?.setReferenced(true);
+  }
+
+  unref(): void {
+    this.#handle?.setReferenced(false);
+  }
+
+  dropCounters(): EndpointDropCounters {
+    const [truncatedReads, writeErrors, lastWriteErrno] = this.#open('read counters').counters();
+    return { truncatedReads, writeErrors, lastWriteErrno };
+  }
+
+  close(): void {
+    const handle = this.#handle;
+    if (handle === null) return;
+    this.#handle = null;
+    handle.close();
+  }
+
+  #open(action: string): NativeEndpointHandle {
+    if (this.#handle === null) {
+      throw new TunnelError('ERR_CLOSED', `${this.#label}: cannot ${action}: the device or socket is closed`);
+    }
+    return this.#handle;
+  }
+
+  #watch(which: 'onReadable' | 'onWritable', callback: (() => void) | null): void {
+    if (callback !== null && typeof callback !== 'function') {
+      throw new TunnelError('ERR_INVALID_ARGUMENT', `${this.#label}: ${which} needs a function or null`);
+    }
+    const handle = this.#open(`watch (${which})`);
+    try {
+      handle[which](callback);
+    } catch (err) {
+      throw toTunnelError(err, `${this.#label}: ${which}`);
+    }
+  }
+}
