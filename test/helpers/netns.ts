@@ -1,0 +1,285 @@
+/**
+ * Network-namespace fixtures for the netns test tier and benchmarks: unique names, veth links,
+ * commands run inside a namespace, and two ready-made topologies. Everything created here is also
+ * deleted on process exit, so a failing test never leaves namespaces behind.
+ */
+import { execFile, execFileSync, spawn, type ChildProcess } from 'node:child_process';
+import { randomBytes } from 'node:crypto';
+import { existsSync } from 'node:fs';
+import { dirname, join, resolve } from 'node:path';
+import { fileURLToPath, pathToFileURL } from 'node:url';
+
+const live = new Set<string>();
+let exitHookInstalled = false;
+
+/**
+ * A short prefix unique to this process and call ("nt" + pid + random, at most 9 characters), so
+ * prefix + a 4-letter suffix still fits a 15-character interface name and parallel runs never clash.
+ */
+export function uniquePrefix(): string {
+  const pid = (process.pid % 36 ** 3).toString(36);
+  return `nt${pid}${randomBytes(2).toString('hex').slice(0, 3)}-`;
+}
+
+/** Creates network namespaces (loopback up) and registers them for deletion at process exit. */
+export function createNamespaces(names: string[]): void {
+  installExitHook();
+  for (const name of names) {
+    execFileSync('ip', ['netns', 'add', name], { stdio: 'pipe' });
+    live.add(name);
+    execFileSync('ip', ['-n', name, 'link', 'set', 'lo', 'up'], { stdio: 'pipe' });
+  }
+}
+
+/** Deletes namespaces (their veth ends and TUN devices go with them). Never throws. */
+export function deleteNamespaces(names: string[]): void {
+  for (const name of names) {
+    try {
+      execFileSync('ip', ['netns', 'del', name], { stdio: 'ignore' });
+    } catch {
+      // Already gone: deletion is idempotent.
+    }
+    live.delete(name);
+  }
+}
+
+/** One end of a veth link: namespace, interface name, address with prefix ("192.0.2.1/24"). */
+export interface VethEnd {
+  namespace: string;
+  interfaceName: string;
+  cidr: string;
+}
+
+/** Joins two namespaces with a veth pair, addresses both ends and brings them up. */
+export function addVethLink(a: VethEnd, b: VethEnd): void {
+  execFileSync('ip', ['link', 'add', a.interfaceName, 'type', 'veth', 'peer', 'name', b.interfaceName], { stdio: 'pipe' });
+  for (const end of [a, b]) {
+    execFileSync('ip', ['link', 'set', end.interfaceName, 'netns', end.namespace], { stdio: 'pipe' });
+    execFileSync('ip', ['-n', end.namespace, 'addr', 'add', end.cidr, 'dev', end.interfaceName], { stdio: 'pipe' });
+    execFileSync('ip', ['-n', end.namespace, 'link', 'set', end.interfaceName, 'up'], { stdio: 'pipe' });
+  }
+}
+
+/** Runs `command args…` inside `namespace` and returns its stdout (throws on a non-zero exit). */
+export function execIn(namespace: string, command: string, args: string[], input?: string): string {
+  return execFileSync('ip', ['netns', 'exec', namespace, command, ...args], {
+    encoding: 'utf8',
+    input,
+    stdio: [input === undefined ? 'ignore' : 'pipe', 'pipe', 'pipe'],
+  });
+}
+
+/** Result of a command run to completion. */
+export interface CommandResult {
+  code: number | null;
+  stdout: string;
+  stderr: string;
+}
+
+/** Runs `command args…` inside `namespace` without blocking; resolves with its exit code and output. */
+export function execInAsync(namespace: string, command: string, args: string[], timeoutMs = 60_000): Promise<CommandResult> {
+  return new Promise((resolveResult) => {
+    execFile('ip', ['netns', 'exec', namespace, command, ...args], { encoding: 'utf8', timeout: timeoutMs, maxBuffer: 16 << 20 }, (err, stdout, stderr) => {
+      const code = err === null ? 0 : typeof (err as { code?: unknown }).code === 'number' ? ((err as { code: number }).code) : null;
+      resolveResult({ code, stdout, stderr });
+    });
+  });
+}
+
+/** Starts `command args…` inside `namespace` (for long-running peers); the caller kills it. */
+export function spawnIn(namespace: string, command: string, args: string[]): ChildProcess {
+  return spawn('ip', ['netns', 'exec', namespace, command, ...args], { stdio: ['ignore', 'pipe', 'pipe'] });
+}
+
+/**
+ * Runs an ES module `script` with this Node binary inside `namespace` and parses the last line it
+ * prints as JSON. Scripts import built project modules through distUrl().
+ */
+export async function runNodeIn(namespace: string, script: string, args: string[] = [], timeoutMs = 60_000): Promise<unknown> {
+  const result = await execInAsync(namespace, process.execPath, ['--input-type=module', '-e', script, '--', ...args], timeoutMs);
+  if (result.code !== 0) {
+    throw new Error(`node in ${namespace} exited with ${String(result.code)}: ${result.stderr.trim()}`);
+  }
+  const lines = result.stdout.trim().split('\n');
+  return JSON.parse(lines[lines.length - 1] ?? 'null') as unknown;
+}
+
+/** A Node script started in a namespace: `ready` settles when it prints a line `ready`. */
+export interface StartedNode {
+  ready: Promise<void>;
+  /** The JSON of its last output line, once it exits with code 0. */
+  result: Promise<unknown>;
+  kill(): void;
+}
+
+/**
+ * Starts an ES module `script` inside `namespace` (see runNodeIn) for scripts that must be
+ * listening before a peer sends: the script prints `ready` on its own line when it is.
+ */
+export function startNodeIn(namespace: string, script: string, args: string[] = [], timeoutMs = 60_000): StartedNode {
+  const child = spawn('ip', ['netns', 'exec', namespace, process.execPath, '--input-type=module', '-e', script, '--', ...args], {
+    stdio: ['ignore', 'pipe', 'pipe'],
+  });
+  const timer = setTimeout(() => child.kill('SIGKILL'), timeoutMs);
+  let stdout = '';
+  let stderr = '';
+  let markReady: () => void = () => undefined;
+  let failReady: (err: Error) => void = () => undefined;
+  const ready = new Promise<void>((resolveReady, rejectReady) => {
+    markReady = resolveReady;
+    failReady = rejectReady;
+  });
+  child.stdout.setEncoding('utf8').on('data', (chunk: string) => {
+    stdout += chunk;
+    if (/^ready$/m.test(stdout)) markReady();
+  });
+  child.stderr.setEncoding('utf8').on('data', (chunk: string) => {
+    stderr += chunk;
+  });
+  const result = new Promise<unknown>((resolveResult, rejectResult) => {
+    child.on('close', (code) => {
+      clearTimeout(timer);
+      const failure = new Error(`node in ${namespace} exited with ${String(code)}: ${stderr.trim()}`);
+      failReady(failure);
+      if (code !== 0) {
+        rejectResult(failure);
+        return;
+      }
+      const lines = stdout.trim().split('\n');
+      resolveResult(JSON.parse(lines[lines.length - 1] ?? 'null') as unknown);
+    });
+  });
+  // Callers that only await `ready` must not see an unhandled rejection from `result`.
+  result.catch(() => undefined);
+  ready.catch(() => undefined);
+  return { ready, result, kill: () => child.kill('SIGKILL') };
+}
+
+/** The repository root (the folder holding package.json). */
+export function repoRoot(): string {
+  let dir = dirname(fileURLToPath(import.meta.url));
+  while (!existsSync(join(dir, 'package.json'))) {
+    const parent = dirname(dir);
+    if (parent === dir) throw new Error('package.json not found above test/helpers');
+    dir = parent;
+  }
+  return dir;
+}
+
+/** file: URL of a compiled module under dist/ (e.g. distUrl('native/index.js')), for child scripts. */
+export function distUrl(relativePath: string): string {
+  return pathToFileURL(resolve(repoRoot(), 'dist', relativePath)).href;
+}
+
+/** Two hosts A (192.0.2.1) and B (192.0.2.2) on one veth wire, like shared/lab/pair.sh. */
+export interface PairTopology {
+  prefix: string;
+  a: string;
+  b: string;
+  aInterface: string;
+  bInterface: string;
+  aAddress: string;
+  bAddress: string;
+  destroy(): void;
+}
+
+/** Builds the pair topology under a fresh unique prefix. */
+export function createPairTopology(): PairTopology {
+  const prefix = uniquePrefix();
+  const topology: PairTopology = {
+    prefix,
+    a: `${prefix}a`,
+    b: `${prefix}b`,
+    aInterface: `${prefix}va`,
+    bInterface: `${prefix}vb`,
+    aAddress: '192.0.2.1',
+    bAddress: '192.0.2.2',
+    destroy: () => deleteNamespaces([topology.a, topology.b]),
+  };
+  try {
+    createNamespaces([topology.a, topology.b]);
+    addVethLink(
+      { namespace: topology.a, interfaceName: topology.aInterface, cidr: `${topology.aAddress}/24` },
+      { namespace: topology.b, interfaceName: topology.bInterface, cidr: `${topology.bAddress}/24` },
+    );
+  } catch (err) {
+    topology.destroy();
+    throw err;
+  }
+  return topology;
+}
+
+/**
+ * A small internet, like shared/lab/topo.sh:
+ *   hub 198.51.100.1 ── wan (router) ── c1 203.0.113.10 (public)
+ *                          └─────────── nat 192.0.2.20 ── c2 192.168.77.2 (behind masquerade)
+ * The NAT masquerades UDP/TCP/ICMP and drops IP protocols 4 (IPIP) and 47 (GRE).
+ */
+export interface NatTopology {
+  prefix: string;
+  hub: string;
+  wan: string;
+  c1: string;
+  nat: string;
+  c2: string;
+  addresses: { hub: string; c1: string; natOutside: string; c2: string; natInside: string };
+  destroy(): void;
+}
+
+/** Builds the hub/wan/c1/nat/c2 topology under a fresh unique prefix. */
+export function createNatTopology(): NatTopology {
+  const prefix = uniquePrefix();
+  const ns = (role: string): string => `${prefix}${role}`;
+  const topology: NatTopology = {
+    prefix,
+    hub: ns('hub'),
+    wan: ns('wan'),
+    c1: ns('c1'),
+    nat: ns('nat'),
+    c2: ns('c2'),
+    addresses: { hub: '198.51.100.1', c1: '203.0.113.10', natOutside: '192.0.2.20', c2: '192.168.77.2', natInside: '192.168.77.1' },
+    destroy: () => deleteNamespaces([topology.hub, topology.wan, topology.c1, topology.nat, topology.c2]),
+  };
+  try {
+    createNamespaces([topology.hub, topology.wan, topology.c1, topology.nat, topology.c2]);
+    const link = (nsA: string, ifA: string, cidrA: string, nsB: string, ifB: string, cidrB: string): void =>
+      addVethLink({ namespace: nsA, interfaceName: ns(ifA), cidr: cidrA }, { namespace: nsB, interfaceName: ns(ifB), cidr: cidrB });
+    link(topology.hub, 'hub0', '198.51.100.1/24', topology.wan, 'wanh', '198.51.100.254/24');
+    link(topology.c1, 'c10', '203.0.113.10/24', topology.wan, 'wanc', '203.0.113.254/24');
+    link(topology.nat, 'nato', '192.0.2.20/24', topology.wan, 'wann', '192.0.2.254/24');
+    link(topology.c2, 'c20', '192.168.77.2/24', topology.nat, 'nati', '192.168.77.1/24');
+    for (const router of [topology.wan, topology.nat]) execIn(router, 'sysctl', ['-qw', 'net.ipv4.ip_forward=1']);
+    execFileSync('ip', ['-n', topology.hub, 'route', 'add', 'default', 'via', '198.51.100.254'], { stdio: 'pipe' });
+    execFileSync('ip', ['-n', topology.c1, 'route', 'add', 'default', 'via', '203.0.113.254'], { stdio: 'pipe' });
+    execFileSync('ip', ['-n', topology.nat, 'route', 'add', 'default', 'via', '192.0.2.254'], { stdio: 'pipe' });
+    execFileSync('ip', ['-n', topology.c2, 'route', 'add', 'default', 'via', '192.168.77.1'], { stdio: 'pipe' });
+    execIn(
+      topology.nat,
+      'nft',
+      ['-f', '-'],
+      `table ip nat {
+  chain post {
+    type nat hook postrouting priority 100;
+    oifname "${ns('nato')}" masquerade
+  }
+}
+table ip filter {
+  chain forward_filter {
+    type filter hook forward priority 0;
+    ip protocol { 4, 47 } drop
+  }
+}
+`,
+    );
+  } catch (err) {
+    topology.destroy();
+    throw err;
+  }
+  return topology;
+}
+
+function installExitHook(): void {
+  if (exitHookInstalled) return;
+  exitHookInstalled = true;
+  process.on('exit', () => deleteNamespaces([...live]));
+}
