@@ -9,7 +9,7 @@ export interface HubSettings {
   readonly createdAt: number;
 }
 
-/** The single `hub` row: endpoint and the GRE key counter. */
+/** The single `hub` row: endpoint and the GRE key and token version counters. */
 export class HubSettingsStore {
   constructor(private readonly ctx: RegistryContext, private readonly audit: AuditLog) {}
 
@@ -41,6 +41,13 @@ export class HubSettingsStore {
       this.audit.record('hub.endpoint', 'hub', { endpoint, previous: current?.endpoint ?? null });
       return true;
     });
+  }
+
+  /** Takes the next never-used token version; call inside the transaction that needs it. */
+  takeTokenVersion(): number {
+    this.require();
+    const row = this.ctx.rdb.statement('UPDATE hub SET next_token_version = next_token_version + 1 WHERE id = 1 RETURNING next_token_version - 1 AS version').get() as { version: number };
+    return row.version;
   }
 
   /** Takes the next never-used GRE key; call inside the transaction that creates the link. */

@@ -1,3 +1,5 @@
+import { SPEC_VERSION_MIGRATION } from './spec-version-migration.js';
+
 /**
  * Schema steps, applied in order; `PRAGMA user_version` records how many have run. Append new
  * steps, never edit old ones: a hub upgraded in place replays only what it lacks.
@@ -12,6 +14,9 @@ export const MIGRATIONS: readonly string[] = [
     id INTEGER PRIMARY KEY CHECK (id = 1),
     endpoint TEXT NOT NULL,
     next_gre_key INTEGER NOT NULL DEFAULT 1,
+    -- token versions come from one hub-wide counter, so a peer removed and added again under
+    -- the same name never matches a version its namesake's old tokens carry
+    next_token_version INTEGER NOT NULL DEFAULT 1,
     created_at INTEGER NOT NULL
   );
 
@@ -29,7 +34,7 @@ export const MIGRATIONS: readonly string[] = [
   CREATE TABLE peers (
     id INTEGER PRIMARY KEY AUTOINCREMENT,
     name TEXT NOT NULL UNIQUE,
-    token_version INTEGER NOT NULL DEFAULT 1,
+    token_version INTEGER NOT NULL,
     pinned_encap TEXT CHECK (pinned_encap IN ('gre', 'ipip', 'fou', 'gue')),
     created_at INTEGER NOT NULL
   );
@@ -104,4 +109,5 @@ export const MIGRATIONS: readonly string[] = [
     detail TEXT                            -- JSON; never tokens or private keys
   );
   `,
+  SPEC_VERSION_MIGRATION,
 ];

@@ -4,6 +4,7 @@ import { describeLinkSubnet } from '../../shared/net/link-subnet.js';
 import type { SshPublicKey } from '../auth/ssh-public-key.js';
 import type { AuditLog } from './audit-log.js';
 import type { EndpointRecord, EndpointStore } from './endpoint-store.js';
+import type { HubSettingsStore } from './hub-settings.js';
 import type { InviteStore } from './invite-store.js';
 import type { LinkRecord, LinkStore } from './link-store.js';
 import { requirePeerId } from './peer-id.js';
@@ -14,7 +15,7 @@ import type { RegistryContext } from './registry-context.js';
 /** A peer's identity and credentials state. */
 export interface PeerRecord {
   readonly name: string;
-  /** Peer tokens carrying an older version are revoked. */
+  /** Peer tokens carrying any other version are revoked (versions are unique hub-wide). */
   readonly tokenVersion: number;
   /** An encapsulation fixed for this peer's links, or null for the default (GRE). */
   readonly pinnedEncap: Encapsulation | null;
@@ -76,6 +77,7 @@ const SELECT_KEYS = `
 export class PeerStore {
   constructor(
     private readonly ctx: RegistryContext,
+    private readonly settings: HubSettingsStore,
     private readonly pools: PoolStore,
     private readonly links: LinkStore,
     private readonly invites: InviteStore,
@@ -97,8 +99,8 @@ export class PeerStore {
         poolId ??= this.invites.poolIdOf(peer.inviteJti);
       }
       const { id } = this.ctx.rdb
-        .statement('INSERT INTO peers (name, created_at) VALUES (?, ?) RETURNING id')
-        .get(peer.name, this.ctx.clock()) as { id: number };
+        .statement('INSERT INTO peers (name, token_version, created_at) VALUES (?, ?, ?) RETURNING id')
+        .get(peer.name, this.settings.takeTokenVersion(), this.ctx.clock()) as { id: number };
       if (peer.sshKey) this.insertKey(id, peer.name, peer.sshKey);
       const hubLink = this.links.createHubLink(id, poolId);
       this.audit.record('peer.add', peer.name, {
@@ -169,13 +171,13 @@ export class PeerStore {
     });
   }
 
-  /** Revokes every token issued to the peer so far; returns the new token version. */
+  /** Revokes every token issued to the peer so far; returns the new (hub-wide unique) version. */
   revoke(name: string): number {
     return this.ctx.rdb.immediate(() => {
       const id = requirePeerId(this.ctx, name);
       const { tokenVersion } = this.ctx.rdb
-        .statement('UPDATE peers SET token_version = token_version + 1 WHERE id = ? RETURNING token_version AS tokenVersion')
-        .get(id) as { tokenVersion: number };
+        .statement('UPDATE peers SET token_version = ? WHERE id = ? RETURNING token_version AS tokenVersion')
+        .get(this.settings.takeTokenVersion(), id) as { tokenVersion: number };
       this.audit.record('peer.revoke', name, { tokenVersion });
       return tokenVersion;
     });

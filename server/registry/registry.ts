@@ -8,6 +8,7 @@ import { PeerStore } from './peer-store.js';
 import { PoolStore } from './pool-store.js';
 import type { Clock, RegistryContext } from './registry-context.js';
 import { RegistryDatabase } from './registry-database.js';
+import { SpecVersionStore } from './spec-version-store.js';
 import { SubnetAllocator } from './subnet-allocator.js';
 
 /** Options for {@link Registry.open}. */
@@ -38,6 +39,8 @@ export class Registry {
   readonly endpoints: EndpointStore;
   /** Audit log of admin and auth actions. */
   readonly audit: AuditLog;
+  /** Versioned tunnel specs of both ends of hub links, and what each end confirmed. */
+  readonly specs: SpecVersionStore;
 
   private constructor(private readonly rdb: RegistryDatabase, clock: Clock) {
     const ctx: RegistryContext = { rdb, clock };
@@ -47,7 +50,8 @@ export class Registry {
     this.endpoints = new EndpointStore(ctx);
     this.invites = new InviteStore(ctx, this.pools, this.audit);
     this.links = new LinkStore(ctx, this.settings, new SubnetAllocator(ctx), this.audit);
-    this.peers = new PeerStore(ctx, this.pools, this.links, this.invites, this.endpoints, this.audit);
+    this.peers = new PeerStore(ctx, this.settings, this.pools, this.links, this.invites, this.endpoints, this.audit);
+    this.specs = new SpecVersionStore(ctx);
   }
 
   /** Opens (creating and migrating when needed) the registry file at `path`; `:memory:` for tests. */

@@ -77,7 +77,7 @@ describe('peers', () => {
   it('gives each new peer a hub link: the hub the lower address, the peer the upper', () => {
     const registry = memoryRegistry({ pools: ['10.1.12.0/24'] });
     const { peer, hubLink } = registry.peers.add({ name: 'alice' });
-    expect(peer).toMatchObject({ name: 'alice', tokenVersion: 1, pinnedEncap: null });
+    expect(peer).toMatchObject({ name: 'alice', pinnedEncap: null });
     expect(hubLink).toMatchObject({ ends: ['hub', 'alice'], hubLink: true, prefix: '10.1.12.0/30', inner: ['10.1.12.1', '10.1.12.2'], pool: '10.1.12.0/24' });
     expect(registry.peers.add({ name: 'bob' }).hubLink.prefix).toBe('10.1.12.4/30');
     expect(registry.peers.list().map((p) => [p.name, p.prefix, p.inner])).toEqual([
@@ -111,11 +111,16 @@ describe('peers', () => {
     expectRefusedUnchanged(registry, 'ERR_SSH_KEY_IN_USE', () => registry.peers.addSshKey('alice', second));
   });
 
-  it('revokes by bumping the token version', () => {
+  it('revokes by moving to a new token version, never one used before', () => {
     const registry = memoryRegistry({ pools: ['10.1.12.0/24'] });
-    registry.peers.add({ name: 'alice' });
-    expect(registry.peers.revoke('alice')).toBe(2);
-    expect(registry.peers.require('alice').tokenVersion).toBe(2);
+    const first = registry.peers.add({ name: 'alice' }).peer.tokenVersion;
+    const revoked = registry.peers.revoke('alice');
+    expect(revoked).toBeGreaterThan(first);
+    expect(registry.peers.require('alice').tokenVersion).toBe(revoked);
+    registry.peers.remove('alice');
+    // a namesake added later must not accept the old peer's tokens
+    const again = registry.peers.add({ name: 'alice' }).peer.tokenVersion;
+    expect([first, revoked]).not.toContain(again);
   });
 
   it('frees every /30 of a removed peer, and reuses the lowest first', () => {
