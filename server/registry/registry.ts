@@ -59,6 +59,14 @@ export class Registry {
     return new Registry(RegistryDatabase.open(path, { readonly: options.readonly ?? false }), options.clock ?? Date.now);
   }
 
+  /**
+   * Runs `fn` in one IMMEDIATE transaction, so several store calls commit or roll back together
+   * (each store call inside becomes a savepoint).
+   */
+  transaction<T>(fn: () => T): T {
+    return this.rdb.immediate(fn);
+  }
+
   /** Every row of every table, to check that a refused operation changed nothing. */
   exportTables(): RegistrySnapshot {
     return exportTables(this.rdb);
