@@ -1,4 +1,4 @@
-import { decodeError, type DecodeError } from './decode-error.js';
+import { decodeError, isBadWindow, type DecodeError } from './decode-error.js';
 import { decodeIpv4, type Ipv4Header } from './ipv4.js';
 
 // The protocol numbers live in one place; re-exported here because IPIP is where callers look.
@@ -15,7 +15,8 @@ export function decodeIpip(
   length: number = buf.length - offset,
   verifyChecksum = false,
 ): Ipv4Header | DecodeError {
-  if (length > 0 && offset >= 0 && offset < buf.length && buf[offset]! >>> 4 !== 4) {
+  if (isBadWindow(buf, offset, length)) return decodeError('truncated', 'window outside buffer');
+  if (length > 0 && buf[offset]! >>> 4 !== 4) {
     return decodeError('unsupported-protocol', 'IPIP payload is not IPv4');
   }
   return decodeIpv4(buf, offset, length, { verifyChecksum });
