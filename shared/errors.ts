@@ -31,6 +31,7 @@ export type TunnelErrorCode =
   | 'ERR_TUN_UNAVAILABLE'
   | 'ERR_CLOSED'
   | 'ERR_SYSTEM'
+  | 'ERR_INTERNAL'
   // wire and datapath
   | 'ERR_DECODE'
   | 'ERR_TUNNEL_EXISTS'

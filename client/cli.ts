@@ -1,0 +1,13 @@
+#!/usr/bin/env node
+import { Command } from 'commander';
+import { runCli } from '../shared/cli/run-cli.js';
+import { registerSetCommand } from './commands/set.js';
+import { registerStatusCommand } from './commands/status.js';
+import { registerUpCommand } from './commands/up.js';
+
+// Argument parsing only: each command lives in client/commands/ and delegates.
+const program = new Command('tunnel-client').description('a member\'s end of the tunnel coordinator');
+registerUpCommand(program);
+registerStatusCommand(program);
+registerSetCommand(program);
+await runCli(program);

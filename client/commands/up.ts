@@ -1,0 +1,93 @@
+import type { Command } from 'commander';
+import { resolveStateDir } from '../../shared/cli/state-dir.js';
+import { ENCAPSULATIONS, type Encapsulation } from '../../shared/net/encapsulation.js';
+import { createLogger } from '../../shared/log.js';
+import { nativeDatapathIo } from '../../shared/datapath/native-datapath-io.js';
+import { validateTunnelSpec, type TunnelSpecInput } from '../../shared/datapath/tunnel-spec.js';
+import { runStaticTunnel } from '../up/run-static-tunnel.js';
+import { parseIntegerFlag } from './integer-flag.js';
+
+interface UpFlags {
+  local: string;
+  remote: string;
+  encap: string;
+  key?: string;
+  address: string;
+  peerAddress: string;
+  port?: string;
+  localPort?: string;
+  remotePort?: string;
+  name?: string;
+  mtu?: string;
+  ttl?: string;
+  mssClamp?: boolean;
+  keepalive?: string;
+  keepaliveRetries?: string;
+  state?: string;
+}
+
+/** Registers `tunnel-client up`: a static tunnel in the foreground until SIGINT/SIGTERM. */
+export function registerUpCommand(program: Command): void {
+  program
+    .command('up')
+    .description('run one static tunnel (no hub) in the foreground; SIGINT/SIGTERM removes it')
+    .requiredOption('--local <addr>', 'this end\'s outer IPv4 address')
+    .requiredOption('--remote <addr>', 'the other end\'s outer IPv4 address')
+    .requiredOption('--encap <encap>', `outer encapsulation: ${ENCAPSULATIONS.join(', ')}`)
+    .option('--key <n>', 'GRE key, 0..4294967295 (gre and fou)')
+    .requiredOption('--address <cidr>', 'this end\'s inner address with prefix, e.g. 10.1.12.38/30')
+    .requiredOption('--peer-address <addr>', 'the other end\'s inner address')
+    .option('--port <n>', 'UDP port for fou (default 4754) and gue (default 6080), both ends')
+    .option('--local-port <n>', 'UDP port to listen on, when it differs from --port')
+    .option('--remote-port <n>', 'UDP port to send to, when it differs from --port')
+    .option('--name <ifname>', 'interface name, at most 15 characters (default tnl-<encap>)')
+    .option('--mtu <n>', 'tunnel MTU (default: 1500 minus the encapsulation overhead)')
+    .option('--ttl <n>', 'fixed outer TTL (default 64)')
+    .option('--mss-clamp', 'clamp the MSS of TCP SYNs to the tunnel MTU')
+    .option('--keepalive <seconds>', 'keepalive interval, 0 for none (default 10)')
+    .option('--keepalive-retries <n>', 'missed keepalives before the tunnel is down (default 3)')
+    .option('--state <dir>', 'state folder (default $TUNNEL_CLIENT_STATE or the per-user default)')
+    .action(async (flags: UpFlags) => {
+      const spec = specFromFlags(flags);
+      // Every flag is checked before anything is opened or created.
+      validateTunnelSpec(spec);
+      const log = createLogger('tunnel-client');
+      await runStaticTunnel(spec, {
+        io: nativeDatapathIo,
+        stateDir: resolveStateDir('client', flags.state),
+        log,
+        onReady: (status) => process.stdout.write(`${status.name} up: ${status.encap} ${status.local} -> ${status.remote}, inner ${status.inner} peer ${status.peerInner}, mtu ${status.mtu}\n`),
+        stopped: new Promise((resolve) => {
+          process.once('SIGINT', resolve);
+          process.once('SIGTERM', resolve);
+        }),
+      });
+    });
+}
+
+function specFromFlags(flags: UpFlags): TunnelSpecInput {
+  const encap = flags.encap as Encapsulation;
+  const optional = (flag: string, text: string | undefined, min: number, max: number) =>
+    text === undefined ? undefined : parseIntegerFlag(flag, text, min, max);
+  const spec: TunnelSpecInput = {
+    name: flags.name ?? `tnl-${encap}`,
+    encap,
+    local: flags.local,
+    remote: flags.remote,
+    address: flags.address,
+    peerAddress: flags.peerAddress,
+    key: optional('--key', flags.key, 0, 0xffff_ffff),
+    port: optional('--port', flags.port, 1, 65535),
+    localPort: optional('--local-port', flags.localPort, 1, 65535),
+    remotePort: optional('--remote-port', flags.remotePort, 1, 65535),
+    mtu: optional('--mtu', flags.mtu, 0, 65535),
+    ttl: optional('--ttl', flags.ttl, 1, 255),
+    mssClamp: flags.mssClamp === true,
+    keepaliveInterval: optional('--keepalive', flags.keepalive, 0, 3600),
+    keepaliveRetries: optional('--keepalive-retries', flags.keepaliveRetries, 1, 255),
+  };
+  for (const field of Object.keys(spec) as (keyof TunnelSpecInput)[]) {
+    if (spec[field] === undefined) delete spec[field];
+  }
+  return spec;
+}

@@ -1,0 +1,15 @@
+import {
+  addAddress, createPacketBatch, openRawSocket, openTun, openUdpSocket, setLinkMtu, setLinkUp,
+} from '../../native/index.js';
+import type { DatapathIo } from './datapath-io.js';
+
+/** The engine's system calls, served by the native addon (TUN, raw and UDP sockets) and `ip`. */
+export const nativeDatapathIo: DatapathIo = {
+  createPacketBatch,
+  openTun: (name) => openTun(name),
+  openRawSocket: (protocol, localAddress, options) => openRawSocket(protocol, localAddress, { ttl: options.ttl }),
+  openUdpSocket: (localAddress, port, options) => openUdpSocket(localAddress, port, { ttl: options.ttl }),
+  setLinkMtu,
+  setLinkUp,
+  addAddress,
+};
