@@ -15,3 +15,4 @@ export * from './ipv4.js';
 export * from './ipv6.js';
 export * from './tcp-mss.js';
 export * from './tunnel-overhead.js';
+export * from './udp-keepalive.js';
