@@ -140,8 +140,8 @@ export class ControlPlane implements SessionEvents {
     const table = this.registry.hubLinkTable(peer);
     if (!table) throw new TunnelError('ERR_LINK_NOT_FOUND', `peer "${peer}" has no link to the hub`);
     const specs = buildHubLinkSpecs(peer, table, { hub: this.registry.hubEndpoint(), seen, reported });
-    this.registry.recordEndpoint(peer, seen, reported);
-    const issued = this.registry.issueSpecs(peer, specs.hubEnd, { tunnels: [specs.peerEnd], links: [specs.table] });
+    this.registry.recordEndpoint(peer, seen);
+    const issued = this.registry.issueSpecs(peer, specs.hubEnd, { tunnels: [specs.peerEnd], links: [specs.table] }, reported);
     const hubApplied = issued.hubChanged || !this.running.has(specs.hubEnd.name);
     if (hubApplied) {
       await this.datapath.upsert(specs.hubEnd);

@@ -27,10 +27,13 @@ export interface ControlRegistry {
   hubEndpoint(): string;
   /** The table of the hub<->peer link (hub first), or undefined when the peer has none. */
   hubLinkTable(peer: string): LinkTable | undefined;
-  /** Appends the seen (verified) and reported addresses to the peer's endpoint history. */
-  recordEndpoint(peer: string, seen: string, reported: string | null): void;
-  /** Stores new specs for both ends in one transaction, bumping each version only if it changed. */
-  issueSpecs(peer: string, hubEnd: WireTunnelSpec, peerConfig: PeerConfigBody): IssuedVersions;
+  /** Records the address the peer's authenticated connection comes from (verified) in its history. */
+  recordEndpoint(peer: string, seen: string): void;
+  /**
+   * Stores new specs for both ends in one transaction, bumping each version only if it changed,
+   * and keeps the address the peer reported (a claim, never a tunnel target) beside them.
+   */
+  issueSpecs(peer: string, hubEnd: WireTunnelSpec, peerConfig: PeerConfigBody, reported: string | null): IssuedVersions;
   /** The hub's datapath now runs this version of its end. */
   recordHubApplied(peer: string, version: number): void;
   /** The peer acknowledged this version of its config. */

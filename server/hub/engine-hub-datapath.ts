@@ -1,0 +1,22 @@
+import type { DatapathEngine } from '../../shared/datapath/datapath-engine.js';
+import { upsertTunnel } from '../../shared/datapath/upsert-tunnel.js';
+import type { WireTunnelSpec } from '../../shared/protocol/index.js';
+import type { HubDatapath, TunnelTraffic } from '../control/hub-datapath.js';
+
+/** The hub's tunnel ends on the real datapath engine: one TUN per hub<->peer link. */
+export class EngineHubDatapath implements HubDatapath {
+  constructor(private readonly engine: DatapathEngine) {}
+
+  async upsert(spec: WireTunnelSpec): Promise<void> {
+    upsertTunnel(this.engine, spec);
+  }
+
+  traffic(name: string): TunnelTraffic | undefined {
+    const status = this.engine.status().find((tunnel) => tunnel.name === name);
+    return status && { rx: status.rx, tx: status.tx };
+  }
+
+  async close(): Promise<void> {
+    this.engine.close();
+  }
+}

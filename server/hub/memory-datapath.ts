@@ -1,0 +1,30 @@
+import { tunnelSpecSchema, type WireTunnelSpec } from '../../shared/protocol/index.js';
+import type { HubDatapath, TunnelTraffic } from '../control/hub-datapath.js';
+
+/**
+ * A hub datapath that keeps specs in memory and moves no packets: for integration tests and the
+ * load benchmark, which run without root or TUN devices. It still validates every spec against
+ * the wire schema, so a malformed spec fails here as it would in the engine.
+ */
+export class MemoryDatapath implements HubDatapath {
+  /** The spec each tunnel runs now. */
+  readonly tunnels = new Map<string, WireTunnelSpec>();
+  /** Every upsert in order, for tests that check what the hub applied and when. */
+  readonly history: WireTunnelSpec[] = [];
+
+  async upsert(spec: WireTunnelSpec): Promise<void> {
+    const valid = tunnelSpecSchema.parse(spec);
+    this.tunnels.set(valid.name, valid);
+    this.history.push(valid);
+  }
+
+  traffic(name: string): TunnelTraffic | undefined {
+    if (!this.tunnels.has(name)) return undefined;
+    const zero = { packets: 0, bytes: 0, errors: 0, dropped: 0 };
+    return { rx: { ...zero }, tx: { ...zero } };
+  }
+
+  async close(): Promise<void> {
+    this.tunnels.clear();
+  }
+}

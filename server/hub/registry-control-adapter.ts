@@ -1,0 +1,28 @@
+import type { ControlRegistry } from '../control/control-registry.js';
+import type { Registry } from '../registry/registry.js';
+
+/** The endpoint-history source of addresses the hub saw a peer's authenticated connection come from. */
+export const OBSERVED_SOURCE = 'observed';
+
+/**
+ * The control plane's view of the registry. Only the seen address goes into the endpoint history
+ * (link tables print the latest one, so it must be an address the hub would send to); the
+ * reported one is kept beside the peer's issued config.
+ */
+export function controlRegistryOver(registry: Registry): ControlRegistry {
+  const hubLinkId = (peer: string): number => registry.links.hubLinkOf(peer).id;
+  return {
+    hubEndpoint: () => registry.settings.require().endpoint,
+    hubLinkTable: (peer) => (registry.peers.find(peer) ? registry.links.table(hubLinkId(peer)) : undefined),
+    recordEndpoint: (peer, seen) => {
+      registry.endpoints.record(peer, { address: seen, source: OBSERVED_SOURCE });
+    },
+    issueSpecs: (peer, hubEnd, peerConfig, reported) => registry.specs.issue(peer, hubLinkId(peer), hubEnd, peerConfig, reported),
+    recordHubApplied: (peer, version) => registry.specs.recordHubApplied(hubLinkId(peer), version),
+    recordPeerAck: (peer, version) => registry.specs.recordPeerAck(peer, version),
+    specVersions: (peer) => {
+      const versions = registry.specs.versions(peer, hubLinkId(peer));
+      return versions && { hub: versions.hub, peer: { issued: versions.peer.issued, acked: versions.peer.acked, ackedAt: versions.peer.ackedAt } };
+    },
+  };
+}

@@ -1,0 +1,27 @@
+import type { DatapathEngine, TunnelStatus } from './datapath-engine.js';
+import type { TunnelSpecInput } from './tunnel-spec.js';
+
+/**
+ * Makes the engine run `spec`: adds the tunnel, or changes the running one in place (same TUN,
+ * no flap) when only its outer side differs. A different inner address needs a new interface
+ * address, which the engine cannot change live, so only then is the tunnel re-created.
+ */
+export function upsertTunnel(engine: DatapathEngine, spec: TunnelSpecInput): TunnelStatus {
+  const running = engine.status().find((tunnel) => tunnel.name === spec.name);
+  if (!running) return engine.addTunnel(spec);
+  if (running.inner !== spec.address || running.peerInner !== spec.peerAddress) {
+    engine.removeTunnel(spec.name);
+    return engine.addTunnel(spec);
+  }
+  return engine.update(spec.name, {
+    encap: spec.encap,
+    local: spec.local,
+    remote: spec.remote,
+    ...(spec.key !== undefined ? { key: spec.key } : {}),
+    ...(spec.port !== undefined ? { port: spec.port } : {}),
+    ...(spec.localPort !== undefined ? { localPort: spec.localPort } : {}),
+    ...(spec.remotePort !== undefined ? { remotePort: spec.remotePort } : {}),
+    ...(spec.mtu !== undefined ? { mtu: spec.mtu } : {}),
+    ...(spec.ttl !== undefined ? { ttl: spec.ttl } : {}),
+  });
+}
