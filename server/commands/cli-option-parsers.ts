@@ -1,0 +1,17 @@
+import { TunnelError } from '../../shared/errors.js';
+
+const UNIT_MS: Record<string, number> = { s: 1000, m: 60_000, h: 3_600_000, d: 86_400_000, w: 604_800_000 };
+
+/** Parses a duration such as `90s`, `30m`, `24h`, `7d`, `2w` into milliseconds. */
+export function parseDuration(text: string, option: string): number {
+  const match = /^([1-9][0-9]{0,6})([smhdw])$/.exec(text.trim());
+  if (!match) throw new TunnelError('ERR_INVALID_ARGUMENT', `${option} "${text}" is not a duration; use a number and a unit, e.g. 90s, 30m, 24h, 7d, 2w`);
+  return Number(match[1]) * (UNIT_MS[match[2] ?? 's'] ?? 1000);
+}
+
+/** Parses a whole number from 1 to `max`. */
+export function parsePositiveInteger(text: string, option: string, max = 1_000_000): number {
+  const value = /^[0-9]{1,9}$/.test(text.trim()) ? Number(text) : NaN;
+  if (!(value >= 1 && value <= max)) throw new TunnelError('ERR_INVALID_ARGUMENT', `${option} "${text}" must be a whole number from 1 to ${max}`);
+  return value;
+}

@@ -1,0 +1,43 @@
+import type { Command } from 'commander';
+import { withHubState } from '../hub-state/hub-state.js';
+import { formatColumns } from './format-columns.js';
+import { hubStateDir } from './hub-state-dir.js';
+import { printJson, printText } from './write-output.js';
+
+/** `tunnel-hub link add|list|remove`: peer<->peer links. */
+export function registerLinkCommands(program: Command): void {
+  const link = program.command('link').description('peer<->peer links, each with its own /30');
+
+  link
+    .command('add <a> <b>')
+    .description('link two peers; A gets the lower address of the new /30')
+    .action((a: string, b: string, _options: unknown, command: Command) =>
+      withHubState(hubStateDir(command), ({ registry }) => {
+        const added = registry.links.addPeerLink(a, b);
+        printText(`linked ${a} <-> ${b}: ${added.prefix} (${a} ${added.inner[0]}, ${b} ${added.inner[1]}), key ${added.greKey}`);
+      }));
+
+  link
+    .command('list')
+    .description('list peer<->peer links')
+    .option('--json', 'print JSON only')
+    .action((options: { json?: boolean }, command: Command) =>
+      withHubState(hubStateDir(command), ({ registry }) => {
+        const links = registry.links.list({ peerLinksOnly: true });
+        if (options.json) return printJson(links);
+        printText(formatColumns(
+          ['A', 'B', 'PREFIX', 'A ADDRESS', 'B ADDRESS', 'KEY'],
+          links.map((l) => [l.ends[0], l.ends[1], l.prefix, l.inner[0], l.inner[1], String(l.greKey)]),
+          'no peer links; add one with `tunnel-hub link add A B`',
+        ));
+      }));
+
+  link
+    .command('remove <a> <b>')
+    .description('remove the link between two peers; its /30 goes back to the pool')
+    .action((a: string, b: string, _options: unknown, command: Command) =>
+      withHubState(hubStateDir(command), ({ registry }) => {
+        const removed = registry.links.removePeerLink(a, b);
+        printText(`removed link ${removed.ends[0]} <-> ${removed.ends[1]}; released ${removed.prefix}`);
+      }));
+}

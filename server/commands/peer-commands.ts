@@ -1,0 +1,112 @@
+import type { Command } from 'commander';
+import { formatLinkTable } from '../hub-state/format-link-table.js';
+import { withHubState } from '../hub-state/hub-state.js';
+import { issuePeerCredential } from '../hub-state/issue-peer-credential.js';
+import { HUB_END_NAME } from '../registry/peer-name.js';
+import { parseDuration } from './cli-option-parsers.js';
+import { formatColumns } from './format-columns.js';
+import { hubStateDir } from './hub-state-dir.js';
+import { sshKeyFromOptions } from './ssh-key-options.js';
+import { printJson, printNote, printText } from './write-output.js';
+
+interface PeerAddOptions {
+  sshKey?: string;
+  sshKeyFile?: string;
+  token?: boolean;
+  tokenExpires: string;
+  json?: boolean;
+}
+
+/** `tunnel-hub peer add|list|show|remove|revoke|table`. */
+export function registerPeerCommands(program: Command): void {
+  const peer = program.command('peer').description('peers: members that keep a tunnel to the hub');
+
+  peer
+    .command('add <name>')
+    .description('register a peer and give it a /30 on a new hub link')
+    .option('--ssh-key <line>', "the peer's OpenSSH public key line, e.g. 'ssh-ed25519 AAAA… comment'")
+    .option('--ssh-key-file <file>', "a file holding the peer's OpenSSH public key line (the .pub file)")
+    .option('--token', 'also print a peer token (alone on stdout) the peer can join with')
+    .option('--token-expires <duration>', 'how long that token stays valid', '30d')
+    .option('--json', 'print JSON only')
+    .action((name: string, options: PeerAddOptions, command: Command) =>
+      withHubState(hubStateDir(command), async (state) => {
+        const sshKey = sshKeyFromOptions(options);
+        const ttlMs = parseDuration(options.tokenExpires, '--token-expires');
+        const added = state.registry.peers.add({ name, ...(sshKey ? { sshKey } : {}) });
+        const token = options.token ? await issuePeerCredential(state, { name, ttlMs }) : undefined;
+        if (options.json) return printJson({ peer: added.peer, hubLink: added.hubLink, ...(sshKey ? { sshKey } : {}), ...(token ? { token } : {}) });
+        const [hubInner, peerInner] = added.hubLink.inner;
+        const summary = [`added peer ${name}: hub link ${added.hubLink.prefix} (hub ${hubInner}, ${name} ${peerInner})`];
+        if (sshKey) summary.push(`ssh key ${sshKey.fingerprint} (${sshKey.algorithm})`);
+        if (token === undefined) return printText(summary.join('\n'));
+        printNote(summary.join('\n'));
+        printText(token);
+      }));
+
+  peer
+    .command('list')
+    .description('list peers with their hub link address and last known public address')
+    .option('--json', 'print JSON only')
+    .action((options: { json?: boolean }, command: Command) =>
+      withHubState(hubStateDir(command), ({ registry }) => {
+        const peers = registry.peers.list();
+        if (options.json) return printJson(peers);
+        printText(formatColumns(
+          ['NAME', 'HUB LINK', 'ADDRESS', 'PUBLIC', 'SSH KEYS', 'LINKS'],
+          peers.map((p) => [p.name, p.prefix, p.inner, p.public ?? '-', String(p.sshKeys), String(p.links)]),
+          'no peers; add one with `tunnel-hub peer add NAME`',
+        ));
+      }));
+
+  peer
+    .command('show <name>')
+    .description("show a peer's keys, links and endpoint")
+    .option('--json', 'print JSON only')
+    .action((name: string, options: { json?: boolean }, command: Command) =>
+      withHubState(hubStateDir(command), ({ registry }) => {
+        const detail = registry.peers.show(name);
+        if (options.json) return printJson(detail);
+        const lines = [
+          `peer ${detail.name}`,
+          `  created        ${new Date(detail.createdAt).toISOString()}`,
+          `  token version  ${detail.tokenVersion}`,
+          `  encapsulation  ${detail.pinnedEncap ?? 'gre (default)'}`,
+          `  endpoint       ${detail.endpoint ? `${detail.endpoint.address}${detail.endpoint.port ? `:${detail.endpoint.port}` : ''} (${detail.endpoint.source}, seen ${new Date(detail.endpoint.seenAt).toISOString()})` : 'not seen yet'}`,
+          `  ssh keys       ${detail.sshKeys.length === 0 ? 'none' : ''}`.trimEnd(),
+          ...detail.sshKeys.map((k) => `    ${k.fingerprint} ${k.algorithm}${k.comment ? ` ${k.comment}` : ''}`),
+          '  links',
+          ...detail.links.map((l) => `    ${l.ends[0]} <-> ${l.ends[1]}  ${l.prefix}  (${l.ends[0]} ${l.inner[0]}, ${l.ends[1]} ${l.inner[1]}) key ${l.greKey}`),
+        ];
+        printText(lines.join('\n'));
+      }));
+
+  peer
+    .command('remove <name>')
+    .description('remove a peer, its keys and links; its /30s go back to the pools')
+    .action((name: string, _options: unknown, command: Command) =>
+      withHubState(hubStateDir(command), ({ registry }) => {
+        const { released } = registry.peers.remove(name);
+        printText(`removed peer ${name}; released ${released.join(', ')}`);
+      }));
+
+  peer
+    .command('revoke <name>')
+    .description('revoke every token issued to a peer so far')
+    .action((name: string, _options: unknown, command: Command) =>
+      withHubState(hubStateDir(command), ({ registry }) => {
+        const version = registry.peers.revoke(name);
+        printText(`revoked all tokens of ${name}; new tokens carry version ${version}`);
+      }));
+
+  peer
+    .command('table <name>')
+    .description('the /30 table of the hub<->NAME link (as seed 001 lays it out)')
+    .option('--json', 'print JSON only')
+    .action((name: string, options: { json?: boolean }, command: Command) =>
+      withHubState(hubStateDir(command), ({ registry }) => {
+        const table = registry.links.table(registry.links.hubLinkOf(name).id);
+        if (options.json) return printJson(table);
+        printText(formatLinkTable(table, HUB_END_NAME));
+      }));
+}

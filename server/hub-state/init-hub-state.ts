@@ -1,0 +1,47 @@
+import { chmodSync, mkdirSync } from 'node:fs';
+import { TunnelError } from '../../shared/errors.js';
+import { isIpv4Address } from '../../shared/net/ipv4-address.js';
+import { formatIpv4Prefix, parseIpv4Prefix } from '../../shared/net/ipv4-prefix.js';
+import { ensureHubSigningKey } from '../auth/hub-signing-key.js';
+import { Registry } from '../registry/registry.js';
+import { hubStatePaths, type HubStatePaths } from './hub-state-paths.js';
+
+/** What `init` did; every flag false means it found everything already in place. */
+export interface InitResult {
+  readonly paths: HubStatePaths;
+  readonly createdKey: boolean;
+  readonly changedEndpoint: boolean;
+  readonly addedPool: string | null;
+}
+
+/**
+ * Creates or completes a hub state folder (mode 0700): signing key and registry (0600), the
+ * hub's endpoint and optionally a first pool. Safe to run again: an existing key is kept, the
+ * same pool is not added twice, a new endpoint replaces the old one. Arguments are checked
+ * before anything is created.
+ */
+export function initHubState(dir: string, options: { endpoint: string; pool?: string }): InitResult {
+  if (!isIpv4Address(options.endpoint)) {
+    throw new TunnelError('ERR_INVALID_ADDRESS', `--endpoint "${options.endpoint}" is not an IPv4 address (e.g. 198.51.100.1)`);
+  }
+  const pool = options.pool === undefined ? undefined : formatIpv4Prefix(parseIpv4Prefix(options.pool));
+  const paths = hubStatePaths(dir);
+  try {
+    mkdirSync(dir, { recursive: true, mode: 0o700 });
+    chmodSync(dir, 0o700);
+  } catch (err) {
+    throw new TunnelError('ERR_STATE', `cannot create the state folder ${dir}: ${(err as Error).message}`, { cause: err });
+  }
+  const createdKey = ensureHubSigningKey(paths.signingKey);
+  const registry = Registry.open(paths.database);
+  try {
+    return registry.transaction(() => {
+      const changedEndpoint = registry.settings.setEndpoint(options.endpoint);
+      const hasPool = pool !== undefined && registry.pools.list().some((p) => p.cidr === pool);
+      if (pool !== undefined && !hasPool) registry.pools.add(pool);
+      return { paths, createdKey, changedEndpoint, addedPool: pool !== undefined && !hasPool ? pool : null };
+    });
+  } finally {
+    registry.close();
+  }
+}
