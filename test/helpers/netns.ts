@@ -109,6 +109,8 @@ export interface StartedNode {
   ready: Promise<void>;
   /** The JSON of its last output line, once it exits with code 0. */
   result: Promise<unknown>;
+  /** Process id of the node process (`ip netns exec` execs into it). */
+  pid: number | undefined;
   kill(): void;
 }
 
@@ -117,7 +119,16 @@ export interface StartedNode {
  * listening before a peer sends: the script prints `ready` on its own line when it is.
  */
 export function startNodeIn(namespace: string, script: string, args: string[] = [], timeoutMs = 60_000): StartedNode {
-  const child = spawn('ip', ['netns', 'exec', namespace, process.execPath, '--input-type=module', '-e', script, '--', ...args], {
+  return startNodeProcessIn(namespace, ['--input-type=module', '-e', script, '--', ...args], timeoutMs);
+}
+
+/** Like startNodeIn, for a module file (e.g. a compiled benchmark role under dist/). */
+export function startNodeFileIn(namespace: string, file: string, args: string[] = [], timeoutMs = 60_000): StartedNode {
+  return startNodeProcessIn(namespace, [file, ...args], timeoutMs);
+}
+
+function startNodeProcessIn(namespace: string, nodeArgs: string[], timeoutMs: number): StartedNode {
+  const child = spawn('ip', ['netns', 'exec', namespace, process.execPath, ...nodeArgs], {
     stdio: ['ignore', 'pipe', 'pipe'],
   });
   const timer = setTimeout(() => child.kill('SIGKILL'), timeoutMs);
@@ -152,7 +163,7 @@ export function startNodeIn(namespace: string, script: string, args: string[] = 
   // Callers that only await `ready` must not see an unhandled rejection from `result`.
   result.catch(() => undefined);
   ready.catch(() => undefined);
-  return { ready, result, kill: () => child.kill('SIGKILL') };
+  return { ready, result, pid: child.pid, kill: () => child.kill('SIGKILL') };
 }
 
 /** The repository root (the folder holding package.json). */

@@ -1,0 +1,60 @@
+/**
+ * The load generator of bench/native.ts: sends 1400-byte packets as fast as the kernel takes
+ * them, 64 per call through the native UDP socket, for a bounded time.
+ *   into-tun SECONDS   (in A) from 10.9.0.1 to 10.9.0.2:9, routed into TUN bt0; 1372-byte payloads
+ *   udp SECONDS        (in B) from 192.0.2.2 to 192.0.2.1:5555; each payload a 1400-byte IPv4
+ *                      packet 10.9.0.2 -> 10.9.0.1 for the forwarder to write into its TUN
+ * Prints one JSON line: how many packets the kernel accepted.
+ */
+import { createPacketBatch, openUdpSocket } from '../native/index.js';
+import { parseIpv4Address } from '../shared/net/ipv4-address.js';
+import { encodeIpv4Header } from '../shared/wire/ipv4.js';
+import { EXPERIMENTAL_PROTOCOL, FORWARDER_UDP_PORT, HOST_A, HOST_B, PACKET_BYTES } from './native-bench-lab.js';
+
+const BATCH = 64;
+const UDP_AND_IP_HEADERS = 28;
+
+function main(): void {
+  const [mode, secondsText] = process.argv.slice(2);
+  const deadline = Date.now() + Number(secondsText) * 1000;
+  if ((mode !== 'into-tun' && mode !== 'udp') || !(Number(secondsText) > 0)) {
+    throw new Error('usage: native-load into-tun|udp SECONDS');
+  }
+  const intoTun = mode === 'into-tun';
+  const socket = openUdpSocket(intoTun ? '10.9.0.1' : HOST_B, 0);
+  const batch = createPacketBatch(BATCH, 2048);
+  const payloadBytes = intoTun ? PACKET_BYTES - UDP_AND_IP_HEADERS : PACKET_BYTES;
+  for (let i = 0; i < BATCH; i++) {
+    const slot = i * batch.slotSize;
+    batch.data.fill(i, slot, slot + payloadBytes);
+    if (!intoTun) {
+      encodeIpv4Header(batch.data, slot, {
+        totalLength: PACKET_BYTES,
+        id: i,
+        ttl: 64,
+        protocol: EXPERIMENTAL_PROTOCOL,
+        src: parseIpv4Address('10.9.0.2'),
+        dst: parseIpv4Address('10.9.0.1'),
+      });
+    }
+    batch.offsets[i] = 0;
+    batch.lengths[i] = payloadBytes;
+    batch.addrs[i] = parseIpv4Address(intoTun ? '10.9.0.2' : HOST_A);
+    batch.ports[i] = intoTun ? 9 : FORWARDER_UDP_PORT;
+  }
+
+  let sent = 0;
+  const blast = (): void => {
+    // Many batches per turn, then yield so the deadline check stays prompt.
+    for (let round = 0; round < 256; round++) sent += socket.writeBatch(batch, BATCH);
+    if (Date.now() < deadline) {
+      setImmediate(blast);
+      return;
+    }
+    socket.close();
+    console.log(JSON.stringify({ sent }));
+  };
+  blast();
+}
+
+main();
