@@ -18,7 +18,10 @@ export interface EndpointDropCounters {
 export interface NativePacketEndpoint extends PacketEndpoint {
   /** PacketEndpoint.onReadable; `null` stops the readiness callbacks. */
   onReadable(onReadable: (() => void) | null): void;
-  /** Calls `onWritable` once, when the kernel accepts writes again after a short writeBatch. */
+  /**
+   * Calls `onWritable` once, when the kernel accepts writes again after a short writeBatch
+   * (a TUN device counts as writable only while it is up).
+   */
   onWritable(onWritable: (() => void) | null): void;
   /** An active readiness watch keeps the event loop alive (the default). */
   ref(): void;

@@ -101,6 +101,23 @@ tun.close();
 console.log(JSON.stringify({ addrs, routes4, routes6, upAfterDown, existsAfterDelete }));
 `;
 
+// Multi-queue: a second open of the same name adds a queue; a one-shot writable callback fires once.
+const queuesScript = `
+import { existsSync } from 'node:fs';
+import { openTun, setLinkUp } from '${distUrl('native/index.js')}';
+const first = openTun('tntq', { multiQueue: true });
+const second = openTun('tntq', { multiQueue: true });
+setLinkUp('tntq', true); // the kernel reports a TUN writable only while it is up
+let writable = 0;
+first.onWritable(() => { writable++; });
+setTimeout(() => {
+  first.close();
+  const existsWithOneQueue = existsSync('/sys/class/net/tntq');
+  second.close();
+  console.log(JSON.stringify({ names: [first.name, second.name], writable, existsWithOneQueue, existsAfterBoth: existsSync('/sys/class/net/tntq') }));
+}, 300);
+`;
+
 describe.skipIf(skipReason)('native TUN device (netns)', () => {
   const namespace = `${uniquePrefix()}tun`;
 
@@ -153,5 +170,14 @@ describe.skipIf(skipReason)('native TUN device (netns)', () => {
     expect(result.routes6).toEqual(expect.arrayContaining(['2001:db8:1::/64', '2001:db8:2::/48']));
     expect(result.upAfterDown).toBe(false);
     expect(result.existsAfterDelete).toBe(false);
+  });
+
+  it('opens several queues of one multi-queue device and fires a one-shot writable callback once', async () => {
+    expect(await runNodeIn(namespace, queuesScript)).toEqual({
+      names: ['tntq', 'tntq'],
+      writable: 1,
+      existsWithOneQueue: true,
+      existsAfterBoth: false,
+    });
   });
 });
