@@ -8,8 +8,13 @@ import { TunnelError } from '../errors.js';
  */
 export async function runCli(program: Command, argv: string[] = process.argv): Promise<void> {
   const name = program.name();
-  program.exitOverride();
-  program.configureOutput({ writeErr: (text) => process.stderr.write(text) });
+  // Subcommands registered before this call do not inherit these settings: apply them to all.
+  const applyAll = (command: Command): void => {
+    command.exitOverride();
+    command.configureOutput({ writeErr: (text) => process.stderr.write(text) });
+    for (const sub of command.commands) applyAll(sub);
+  };
+  applyAll(program);
   try {
     await program.parseAsync(argv);
   } catch (err) {

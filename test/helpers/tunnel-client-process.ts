@@ -1,0 +1,64 @@
+import type { ChildProcess } from 'node:child_process';
+import { join } from 'node:path';
+import { execIn, repoRoot, spawnIn } from './netns.js';
+
+/** The built `tunnel-client` entry point. */
+export function tunnelClientCli(): string {
+  return join(repoRoot(), 'dist', 'client', 'cli.js');
+}
+
+/** A `tunnel-client up` running in a namespace. */
+export interface RunningUp {
+  child: ChildProcess;
+  output(): string;
+  /** SIGTERM, then waits for the exit code (SIGKILL after 10 s). */
+  stop(): Promise<number | null>;
+}
+
+/** Starts `tunnel-client up ARGS` inside `namespace` and resolves once it prints its "up:" line. */
+export async function startUp(namespace: string, args: string[], timeoutMs = 20_000): Promise<RunningUp> {
+  const child = spawnIn(namespace, process.execPath, [tunnelClientCli(), 'up', ...args]);
+  let output = '';
+  child.stdout!.setEncoding('utf8').on('data', (chunk: string) => { output += chunk; });
+  child.stderr!.setEncoding('utf8').on('data', (chunk: string) => { output += chunk; });
+  const exited = new Promise<number | null>((resolve) => child.on('exit', (code) => resolve(code)));
+  const running: RunningUp = {
+    child,
+    output: () => output,
+    stop: async () => {
+      if (child.exitCode === null && child.signalCode === null) child.kill('SIGTERM');
+      const timer = setTimeout(() => child.kill('SIGKILL'), 10_000);
+      const code = await exited;
+      clearTimeout(timer);
+      return code;
+    },
+  };
+  const deadline = Date.now() + timeoutMs;
+  while (!/ up: /.test(output)) {
+    if (child.exitCode !== null || Date.now() > deadline) {
+      await running.stop();
+      throw new Error(`tunnel-client up did not come up in ${namespace}: ${output}`);
+    }
+    await new Promise((resolve) => setTimeout(resolve, 50));
+  }
+  return running;
+}
+
+/** `tunnel-client status --json` inside `namespace`, parsed. */
+export function statusIn(namespace: string, stateDir: string): { tunnels: Record<string, any>[] } {
+  return JSON.parse(execIn(namespace, process.execPath, [tunnelClientCli(), 'status', '--json', '--state', stateDir])) as { tunnels: Record<string, any>[] };
+}
+
+/** `tunnel-client set NAME ARGS` inside `namespace`. */
+export function setIn(namespace: string, stateDir: string, name: string, args: string[]): string {
+  return execIn(namespace, process.execPath, [tunnelClientCli(), 'set', name, ...args, '--state', stateDir]);
+}
+
+/** Polls `check` every 100 ms until it returns true or `timeoutMs` passes. */
+export async function waitFor(check: () => boolean, timeoutMs: number, what: string): Promise<void> {
+  const deadline = Date.now() + timeoutMs;
+  while (!check()) {
+    if (Date.now() > deadline) throw new Error(`timed out waiting for ${what}`);
+    await new Promise((resolve) => setTimeout(resolve, 100));
+  }
+}
