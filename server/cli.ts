@@ -6,6 +6,8 @@ import { registerInviteCommands } from './commands/invite-commands.js';
 import { registerLinkCommands } from './commands/link-commands.js';
 import { registerPeerCommands } from './commands/peer-commands.js';
 import { registerPoolCommands } from './commands/pool-commands.js';
+import { registerServeCommand } from './commands/serve.js';
+import { registerStatusCommand } from './commands/status.js';
 
 const program = new Command('tunnel-hub')
   .description('the hub of a dynamic-endpoint tunnel mesh: registry of peers, /30 links and tokens')
@@ -18,5 +20,7 @@ registerPoolCommands(program);
 registerPeerCommands(program);
 registerInviteCommands(program);
 registerLinkCommands(program);
+registerServeCommand(program);
+registerStatusCommand(program);
 
 await runCli(program);

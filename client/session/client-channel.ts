@@ -4,6 +4,8 @@ import type { TunnelError } from '../../shared/errors.js';
 export interface ClientChannel {
   /** The local address of the control connection: the outer address the hub sees (without NAT). */
   readonly localAddress: string | null;
+  /** The hub's id (its SSH host key fingerprint), as the hub announced it on this connection. */
+  readonly hubId: string | null;
   /** Sends one encoded message. */
   send(text: string): void;
   /** Ends the connection. */

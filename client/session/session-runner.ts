@@ -79,7 +79,7 @@ export class SessionRunner {
     this.loopDone = this.loop();
   }
 
-  /** Resolves when the runner stops: after `stop()`, or rejects when the hub refuses our credentials. */
+  /** Resolves when the runner stops: after `stop()`, or rejects when the hub refuses our credentials (or our state is unusable). */
   async done(): Promise<void> {
     await this.loopDone;
     if (this.fatal) throw this.fatal;
@@ -106,7 +106,7 @@ export class SessionRunner {
         if (ended) this.options.log.info({ code: ended.code, reason: ended.message }, 'session ended');
       } catch (err) {
         const error = isTunnelError(err) ? err : new TunnelError('ERR_SYSTEM', (err as Error).message);
-        if (isAuthRefusal(error.code)) {
+        if (isAuthRefusal(error.code) || error.code === 'ERR_STATE') {
           this.fatal = error;
           this.stopped = true;
           this.watcher.stop();

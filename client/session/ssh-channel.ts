@@ -18,11 +18,10 @@ export interface SshTarget {
   /** The private key registered with the hub (OpenSSH or PEM). */
   privateKey: Buffer;
   /**
-   * The hub's host key fingerprint (`SHA256:…`) pinned at join. Undefined on first join: the key
-   * is accepted and reported through `onHostKey` so the caller can pin it (trust on first use).
+   * The hub's host key fingerprint (`SHA256:…`) pinned at join. Undefined on first join: any key
+   * is accepted and the channel's `hubId` tells the caller which one to pin (trust on first use).
    */
   hostKeyFingerprint?: string;
-  onHostKey?(fingerprint: string): void;
 }
 
 /** An SSH connection with the protocol exec channel open. */
@@ -32,6 +31,7 @@ export function openSshChannel(target: SshTarget, events: ClientChannelEvents): 
     const client = new ssh2.Client();
     let opened = false;
     let hostKeyMismatch = false;
+    let hubId: string | null = null;
     const fail = (error: TunnelError): void => {
       if (!opened) reject(error);
       client.end();
@@ -47,10 +47,8 @@ export function openSshChannel(target: SshTarget, events: ClientChannelEvents): 
         keepaliveInterval: 0,
         hostVerifier: (key: Buffer) => {
           const fingerprint = `SHA256:${createHash('sha256').update(key).digest('base64').replace(/=+$/, '')}`;
-          if (target.hostKeyFingerprint === undefined) {
-            target.onHostKey?.(fingerprint);
-            return true;
-          }
+          hubId = fingerprint;
+          if (target.hostKeyFingerprint === undefined) return true;
           hostKeyMismatch = fingerprint !== target.hostKeyFingerprint;
           return !hostKeyMismatch;
         },
@@ -99,6 +97,7 @@ export function openSshChannel(target: SshTarget, events: ClientChannelEvents): 
         client.on('close', finish);
         resolve({
           localAddress: socket.localAddress ?? null,
+          hubId,
           send: (text) => {
             if (stream.writable) stream.write(`${text}\n`);
           },

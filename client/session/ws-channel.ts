@@ -1,7 +1,7 @@
 import type { IncomingMessage } from 'node:http';
 import { WebSocket } from 'ws';
 import { TunnelError, type TunnelErrorCode } from '../../shared/errors.js';
-import { ERROR_HEADER, MAX_MESSAGE_BYTES, WS_CLOSE } from '../../shared/protocol/index.js';
+import { ERROR_HEADER, JOIN_HEADERS, MAX_MESSAGE_BYTES, WS_CLOSE } from '../../shared/protocol/index.js';
 import type { ClientChannel, ClientChannelEvents } from './client-channel.js';
 
 /** How to reach the hub over WebSocket. */
@@ -25,11 +25,14 @@ export function openWsChannel(target: WsTarget, headers: Record<string, string>,
       ...(target.ca ? { ca: target.ca } : {}),
     });
     let localAddress: string | null = null;
+    let hubId: string | null = null;
     let opened = false;
     let lastError: TunnelError | undefined;
 
     ws.on('upgrade', (response: IncomingMessage) => {
       localAddress = stripMapped(response.socket.localAddress);
+      const announced = response.headers[JOIN_HEADERS.hubId];
+      hubId = typeof announced === 'string' ? announced : null;
     });
     ws.on('unexpected-response', (_request, response: IncomingMessage) => {
       const chunks: Buffer[] = [];
@@ -45,7 +48,8 @@ export function openWsChannel(target: WsTarget, headers: Record<string, string>,
     ws.on('open', () => {
       opened = true;
       resolve({
-        get localAddress() { return localAddress; },
+        localAddress,
+        hubId,
         send: (text) => {
           if (ws.readyState === WebSocket.OPEN) ws.send(text);
         },

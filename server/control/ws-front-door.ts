@@ -5,7 +5,7 @@ import type { Duplex } from 'node:stream';
 import { WebSocketServer, type WebSocket } from 'ws';
 import type { Logger } from 'pino';
 import { TunnelError, isTunnelError } from '../../shared/errors.js';
-import { ERROR_HEADER, MAX_MESSAGE_BYTES, WS_CLOSE, httpStatusFor, wsCloseCodeFor } from '../../shared/protocol/index.js';
+import { ERROR_HEADER, JOIN_HEADERS, MAX_MESSAGE_BYTES, WS_CLOSE, httpStatusFor, wsCloseCodeFor } from '../../shared/protocol/index.js';
 import type { AuthenticatedPeer } from './authenticated-peer.js';
 import type { ControlSession } from './control-session.js';
 import { sessionRefused } from './diagnostics.js';
@@ -17,6 +17,8 @@ export interface WsFrontDoorOptions {
   host: string;
   port: number;
   tls?: { cert: Buffer; key: Buffer };
+  /** The hub's id, sent on every accepted upgrade: the audience of the member's own tokens. */
+  hubId: string;
   /** Decides, from the upgrade request alone, which peer the connection speaks for; throws a TunnelError to refuse. */
   authenticate(request: IncomingMessage, remoteAddress: string): Promise<AuthenticatedPeer>;
   /** Creates the session for an authenticated connection. */
@@ -41,6 +43,7 @@ export async function openWsFrontDoor(options: WsFrontDoorOptions): Promise<WsFr
     ? createHttpsServer({ cert: options.tls.cert, key: options.tls.key })
     : createHttpServer();
   const wss = new WebSocketServer({ noServer: true, maxPayload: MAX_MESSAGE_BYTES });
+  wss.on('headers', (headers: string[]) => headers.push(`${JOIN_HEADERS.hubId}: ${options.hubId}`));
   const sockets = new Set<Socket>();
 
   server.on('connection', (socket: Socket) => {

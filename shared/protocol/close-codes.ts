@@ -44,7 +44,7 @@ export function wsCloseCodeFor(code: string): number {
 /** The HTTP status the WebSocket upgrade is refused with for an error of this code. */
 export function httpStatusFor(code: string): number {
   if (isAuthRefusal(code)) return 401;
-  if (code === 'ERR_PEER_EXISTS' || code === 'ERR_POOL_EXHAUSTED') return 409;
+  if (code === 'ERR_PEER_EXISTS' || code === 'ERR_SSH_KEY_IN_USE' || code === 'ERR_POOL_EXHAUSTED') return 409;
   if (code === 'ERR_INVALID_ARGUMENT' || code === 'ERR_PROTOCOL') return 400;
   return 500;
 }

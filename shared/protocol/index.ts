@@ -2,10 +2,11 @@
 export { PROTOCOL_VERSION, MAX_MESSAGE_BYTES } from './version.js';
 export { decodeMessage, encodeMessage } from './codec.js';
 export {
-  controlMessageSchema, CLIENT_MESSAGE_TYPES, HUB_MESSAGE_TYPES,
+  controlMessageSchema, configSchema, CLIENT_MESSAGE_TYPES, HUB_MESSAGE_TYPES,
   type ControlMessage, type MessageOf, type OutgoingMessage,
 } from './messages.js';
 export { tunnelSpecSchema, linkTableSchema, type WireTunnelSpec, type WireLinkTable } from './tunnel-spec-schema.js';
 export { ipv4AddressSchema, ipv4CidrSchema } from './ipv4-address-schema.js';
 export { WS_CLOSE, ERROR_HEADER, wsCloseCodeFor, httpStatusFor, isAuthRefusal } from './close-codes.js';
 export { LineFramer } from './line-framer.js';
+export { CLIENT_TOKEN_TYPE, CLIENT_TOKEN_MAX_AGE_S, JOIN_HEADERS } from './client-token.js';

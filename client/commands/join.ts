@@ -1,0 +1,29 @@
+import type { Command } from 'commander';
+import { runMemberCommand, type MemberFlags } from './member-command.js';
+
+interface JoinFlags extends MemberFlags {
+  token?: string;
+  name?: string;
+  key?: string;
+  ca?: string;
+}
+
+/** Registers `tunnel-client join URL (--token T [--name N] | --key F) [--once]`. */
+export function registerJoinCommand(program: Command): void {
+  program
+    .command('join <url>')
+    .description('join a hub (ws://HOST:PORT or wss://… with --token, ssh://NAME@HOST:PORT with --key), then stay connected')
+    .option('--token <token>', 'an invite (`tunnel-hub invite create`) or a peer token (`tunnel-hub peer add NAME --token`)')
+    .option('--name <name>', 'the peer name to register with an invite')
+    .option('--key <file>', 'the SSH private key registered with the hub (ssh:// only)')
+    .option('--ca <file>', 'a CA certificate (PEM) to trust for wss://')
+    .option('--once', 'return once the tunnel config is applied instead of staying connected')
+    .option('--state <dir>', 'state folder (default $TUNNEL_CLIENT_STATE or the per-user default)')
+    .action((url: string, flags: JoinFlags) => runMemberCommand(flags, {
+      url,
+      ...(flags.token !== undefined ? { token: flags.token } : {}),
+      ...(flags.name !== undefined ? { name: flags.name } : {}),
+      ...(flags.key !== undefined ? { keyFile: flags.key } : {}),
+      ...(flags.ca !== undefined ? { caFile: flags.ca } : {}),
+    }));
+}

@@ -1,0 +1,38 @@
+import { resolveStateDir } from '../../shared/cli/state-dir.js';
+import { nativeDatapathIo } from '../../shared/datapath/native-datapath-io.js';
+import { createLogger } from '../../shared/log.js';
+import { ensureStateDir } from '../identity.js';
+import { openMemberDatapath } from '../session/member-datapath.js';
+import { runMember, type JoinRequest } from '../session/run-member.js';
+
+/** Flags `join` and `run` share. */
+export interface MemberFlags {
+  state?: string;
+  once?: boolean;
+}
+
+/** Runs `join` (with a request) or `run` (without) on the real datapath until SIGINT/SIGTERM. */
+export async function runMemberCommand(flags: MemberFlags, join?: JoinRequest): Promise<void> {
+  const stateDir = resolveStateDir('client', flags.state);
+  ensureStateDir(stateDir);
+  const log = createLogger('tunnel-client');
+  const stopped = new Promise((resolve) => {
+    process.once('SIGINT', resolve);
+    process.once('SIGTERM', resolve);
+  });
+  const member = await openMemberDatapath(nativeDatapathIo, stateDir, log);
+  try {
+    await runMember({
+      stateDir, datapath: member.datapath, log, stopped,
+      ...(join ? { join } : {}),
+      ...(flags.once ? { once: true } : {}),
+      onFirstConfig: (state) => {
+        for (const tunnel of state.config?.tunnels ?? []) {
+          process.stdout.write(`${tunnel.name} up: ${tunnel.encap} ${tunnel.local} -> ${tunnel.remote}, inner ${tunnel.address} peer ${tunnel.peerAddress} (peer "${state.peer}", config ${state.config?.version ?? 0})\n`);
+        }
+      },
+    });
+  } finally {
+    await member.close();
+  }
+}

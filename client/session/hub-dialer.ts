@@ -1,0 +1,72 @@
+import { TunnelError } from '../../shared/errors.js';
+import { JOIN_HEADERS } from '../../shared/protocol/index.js';
+import type { ClientIdentity } from '../identity.js';
+import { signClientToken } from '../identity-token.js';
+import type { ClientChannel, ClientChannelEvents } from './client-channel.js';
+import type { HubUrl } from './hub-url.js';
+import { openSshChannel } from './ssh-channel.js';
+import { openWsChannel } from './ws-channel.js';
+
+/** A hub-issued credential used once, on the first connection of a join. */
+export type JoinCredential =
+  | { kind: 'invite'; token: string; name: string }
+  | { kind: 'peer-token'; token: string };
+
+/** What the dialer needs to open each connection. */
+export interface DialerOptions {
+  url: HubUrl;
+  identity: ClientIdentity;
+  /** The peer name (known after the join; for an invite it is the name asked for). */
+  peer: () => string | undefined;
+  /** The hub id pinned so far (client-token audience; SSH host key fingerprint). */
+  hubId: () => string | undefined;
+  /** The credential of a join, spent by the first connection that gets through. */
+  join?: JoinCredential;
+  /** Extra CA certificate for wss://. */
+  ca?: Buffer;
+  /** Called after each connection is up, with the hub id it announced (to pin it). */
+  connected(channel: ClientChannel): void;
+}
+
+/**
+ * Opens connections to the hub with the right credential each time: the join credential until
+ * one connection got through (an invite is single-use), then a fresh token signed with the
+ * member's own key (WebSocket) or the member's key itself (SSH).
+ */
+export function createHubDialer(options: DialerOptions): (events: ClientChannelEvents) => Promise<ClientChannel> {
+  let join = options.join;
+  return async (events) => {
+    let channel: ClientChannel;
+    if (options.url.scheme === 'ssh') {
+      const hostKey = options.hubId();
+      channel = await openSshChannel({
+        host: options.url.host,
+        port: options.url.port,
+        username: options.url.user ?? '',
+        privateKey: Buffer.from(options.identity.privateKeyText),
+        ...(hostKey !== undefined ? { hostKeyFingerprint: hostKey } : {}),
+      }, events);
+    } else {
+      channel = await openWsChannel({ url: options.url.href, ...(options.ca ? { ca: options.ca } : {}) }, await wsHeaders(join, options), events);
+    }
+    join = undefined;
+    options.connected(channel);
+    return channel;
+  };
+}
+
+async function wsHeaders(join: JoinCredential | undefined, options: DialerOptions): Promise<Record<string, string>> {
+  if (join) {
+    return {
+      authorization: `Bearer ${join.token}`,
+      [JOIN_HEADERS.key]: options.identity.publicKeyLine,
+      ...(join.kind === 'invite' ? { [JOIN_HEADERS.name]: join.name } : {}),
+    };
+  }
+  const peer = options.peer();
+  const hubId = options.hubId();
+  if (peer === undefined || hubId === undefined) {
+    throw new TunnelError('ERR_STATE', 'this member has not completed a join (no peer name or hub id recorded); join again');
+  }
+  return { authorization: `Bearer ${await signClientToken(options.identity, peer, hubId)}` };
+}

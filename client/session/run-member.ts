@@ -1,0 +1,160 @@
+import type { Logger } from 'pino';
+import { readFileSync } from 'node:fs';
+import { TunnelError } from '../../shared/errors.js';
+import { readClientState, writeClientState, type ClientState } from '../client-state.js';
+import { importIdentity, loadIdentity, loadOrCreateIdentity, type ClientIdentity } from '../identity.js';
+import type { BackoffPolicy } from './backoff.js';
+import type { ClientDatapath } from './client-datapath.js';
+import type { OuterAddressProbe } from './endpoint-watcher.js';
+import { createHubDialer, type JoinCredential } from './hub-dialer.js';
+import { parseHubUrl, type HubUrl } from './hub-url.js';
+import { SessionRunner } from './session-runner.js';
+
+/** The software string sent in `hello`. */
+export const CLIENT_SOFTWARE = 'tunnel-client/0.1.0';
+
+/** A first join: where the hub is and how to prove the right to join. */
+export interface JoinRequest {
+  url: string;
+  /** An invite or a peer token (WebSocket). */
+  token?: string;
+  /** The name asked for with an invite. */
+  name?: string;
+  /** The private key registered with the hub (SSH). */
+  keyFile?: string;
+  /** A CA certificate file to trust for wss://. */
+  caFile?: string;
+}
+
+/** What `join` and `run` share; tests inject the datapath, probe and backoff. */
+export interface MemberOptions {
+  stateDir: string;
+  datapath: ClientDatapath;
+  log: Logger;
+  /** Present for `join`; absent for `run`, which resumes from the state folder. */
+  join?: JoinRequest;
+  /** Return once the first config is applied and acknowledged. */
+  once?: boolean;
+  /** Resolves when the member should stop (SIGINT/SIGTERM). */
+  stopped: Promise<unknown>;
+  /** Called once the first config runs (the CLI prints the tunnel). */
+  onFirstConfig?(state: ClientState): void;
+  probe?: OuterAddressProbe;
+  probeIntervalMs?: number;
+  backoff?: BackoffPolicy;
+}
+
+/**
+ * `tunnel-client join` and `run`: sets up (join) or reads (run) the member's identity and hub,
+ * then keeps the session and tunnels up until stopped, recording each applied config so the
+ * next `run` starts with it. A join that the hub refuses leaves no state behind.
+ */
+export async function runMember(options: MemberOptions): Promise<void> {
+  const { log, stateDir } = options;
+  const existing = readClientState(stateDir);
+  let plan: { url: HubUrl; identity: ClientIdentity; peer: string; credential?: JoinCredential; ca?: string };
+  if (options.join) {
+    if (existing) {
+      throw new TunnelError('ERR_STATE', `${stateDir} already holds a join to ${existing.hub.url} as "${existing.peer}"; use \`tunnel-client run\`, or another --state folder`);
+    }
+    plan = prepareJoin(stateDir, options.join);
+  } else {
+    if (!existing) throw new TunnelError('ERR_STATE', `no join recorded in ${stateDir}; run \`tunnel-client join URL --token T\` first`);
+    const identity = loadIdentity(stateDir);
+    if (!identity) throw new TunnelError('ERR_STATE', `the member key is missing from ${stateDir}; join again`);
+    plan = { url: parseHubUrl(existing.hub.url), identity, peer: existing.peer, ...(existing.hub.ca ? { ca: existing.hub.ca } : {}) };
+  }
+
+  let state: ClientState | undefined = existing;
+  const save = (next: ClientState): void => {
+    state = next;
+    writeClientState(stateDir, next);
+  };
+  const dial = createHubDialer({
+    url: plan.url,
+    identity: plan.identity,
+    peer: () => state?.peer ?? plan.peer,
+    hubId: () => state?.hub.hubId,
+    ...(plan.credential ? { join: plan.credential } : {}),
+    ...(plan.ca ? { ca: readCa(plan.ca) } : {}),
+    connected: (channel) => {
+      const base: ClientState = state ?? { v: 1, peer: plan.peer, hub: { url: plan.url.href, ...(plan.ca ? { ca: plan.ca } : {}) } };
+      if (channel.hubId !== null && base.hub.hubId !== undefined && base.hub.hubId !== channel.hubId) {
+        log.warn({ pinned: base.hub.hubId, announced: channel.hubId }, 'the hub announces another id than the one pinned at join');
+      }
+      if (state === undefined || (base.hub.hubId === undefined && channel.hubId !== null)) {
+        save({ ...base, hub: { ...base.hub, ...(channel.hubId !== null ? { hubId: channel.hubId } : {}) } });
+      }
+    },
+  });
+  const runner = new SessionRunner({
+    dial,
+    hub: { host: plan.url.host, port: plan.url.port },
+    datapath: options.datapath,
+    software: CLIENT_SOFTWARE,
+    log,
+    ...(existing?.config ? { savedConfig: existing.config } : {}),
+    onApplied: (config) => {
+      if (state) save({ ...state, config });
+    },
+    onWelcome: (welcome) => {
+      if (state && state.peer !== welcome.peer) save({ ...state, peer: welcome.peer });
+    },
+    ...(options.probe ? { probe: options.probe } : {}),
+    ...(options.probeIntervalMs ? { probeIntervalMs: options.probeIntervalMs } : {}),
+    ...(options.backoff ? { backoff: options.backoff } : {}),
+  });
+  await runner.start();
+  void runner.firstConfig.then(() => {
+    if (state) options.onFirstConfig?.(state);
+  }, () => undefined);
+  const finished = options.once ? runner.firstConfig.then(() => undefined) : options.stopped;
+  try {
+    await Promise.race([finished, runner.done(), options.stopped]);
+  } finally {
+    await runner.stop();
+  }
+  await runner.done();
+}
+
+function prepareJoin(stateDir: string, join: JoinRequest): { url: HubUrl; identity: ClientIdentity; peer: string; credential?: JoinCredential; ca?: string } {
+  const url = parseHubUrl(join.url);
+  const ca = join.caFile ? { ca: join.caFile } : {};
+  if (join.caFile) readCa(join.caFile);
+  if (url.scheme === 'ssh') {
+    if (!join.keyFile) throw new TunnelError('ERR_INVALID_ARGUMENT', 'joining over ssh:// needs --key FILE (the private key registered with the hub)');
+    if (join.token) throw new TunnelError('ERR_INVALID_ARGUMENT', '--token is for ws:// and wss://; over ssh:// the key is the credential');
+    return { url, identity: importIdentity(stateDir, join.keyFile), peer: url.user ?? '', ...ca };
+  }
+  if (!join.token) throw new TunnelError('ERR_INVALID_ARGUMENT', `joining over ${url.scheme}:// needs --token (an invite or a peer token)`);
+  if (join.keyFile) throw new TunnelError('ERR_INVALID_ARGUMENT', '--key is for ssh://; over WebSocket a member key is generated');
+  const kind = tokenKind(join.token);
+  if (kind.kind === 'invite') {
+    const name = join.name;
+    if (!name) throw new TunnelError('ERR_INVALID_ARGUMENT', 'joining with an invite needs --name NAME (the peer name to register)');
+    return { url, identity: loadOrCreateIdentity(stateDir), peer: name, credential: { kind: 'invite', token: join.token, name }, ...ca };
+  }
+  return { url, identity: loadOrCreateIdentity(stateDir), peer: kind.sub, credential: { kind: 'peer-token', token: join.token }, ...ca };
+}
+
+/** Reads the token's unverified claims only to know what it is; the hub does the verifying. */
+function tokenKind(token: string): { kind: 'invite' } | { kind: 'peer'; sub: string } {
+  const payload = token.split('.')[1];
+  let claims: { typ?: unknown; sub?: unknown } = {};
+  try {
+    claims = JSON.parse(Buffer.from(payload ?? '', 'base64url').toString('utf8')) as typeof claims;
+  } catch {
+    throw new TunnelError('ERR_TOKEN_INVALID', '--token is not a JWT (expected the text `tunnel-hub invite create` or `peer add --token` printed)');
+  }
+  if (claims.typ === 'invite') return { kind: 'invite' };
+  if (claims.typ === 'peer' && typeof claims.sub === 'string') return { kind: 'peer', sub: claims.sub };
+  throw new TunnelError('ERR_TOKEN_INVALID', '--token is neither an invite nor a peer token');
+}
+
+function readCa(file: string): Buffer {
+  try {
+    return readFileSync(file);
+  } catch (err) {
+    throw new TunnelError('ERR_INVALID_ARGUMENT', `cannot read --ca ${file}: ${(err as Error).message}`);
+  }
+}

@@ -1,0 +1,64 @@
+import type { Command } from 'commander';
+import { TunnelError } from '../../shared/errors.js';
+import { createLogger } from '../../shared/log.js';
+import { serveHub } from '../hub/serve-hub.js';
+import { hubStateDir } from './hub-state-dir.js';
+
+interface ServeFlags {
+  listen: string;
+  wsPort: string;
+  sshPort: string;
+  tlsCert?: string;
+  tlsKey?: string;
+  datapath: string;
+  keepalive: string;
+  livenessTimeout: string;
+}
+
+/** `tunnel-hub serve`: the daemon, with the embedded defaults when given no flags. */
+export function registerServeCommand(program: Command): void {
+  program
+    .command('serve')
+    .description('run the hub: WebSocket and SSH front doors, the hub\'s tunnel ends; runs init itself when needed')
+    .option('--listen <addr>', 'IPv4 address to listen on', '0.0.0.0')
+    .option('--ws-port <n>', 'WebSocket port (0: any free port, see serve.json)', '8443')
+    .option('--ssh-port <n>', 'SSH port (0: any free port, see serve.json)', '2222')
+    .option('--tls-cert <file>', 'PEM certificate: serve wss:// instead of ws://')
+    .option('--tls-key <file>', 'PEM private key of --tls-cert')
+    .option('--datapath <kind>', 'engine (TUN devices, needs root) or none (control plane only, for tests and load benchmarks)', 'engine')
+    .option('--keepalive <seconds>', 'control keepalive interval', '10')
+    .option('--liveness-timeout <seconds>', 'silence after which a session is declared down', '30')
+    .action((flags: ServeFlags, command: Command) => {
+      if ((flags.tlsCert === undefined) !== (flags.tlsKey === undefined)) {
+        throw new TunnelError('ERR_INVALID_ARGUMENT', '--tls-cert and --tls-key go together');
+      }
+      if (flags.datapath !== 'engine' && flags.datapath !== 'none') {
+        throw new TunnelError('ERR_INVALID_ARGUMENT', `--datapath "${flags.datapath}" must be engine or none`);
+      }
+      const keepaliveMs = seconds(flags.keepalive, '--keepalive');
+      const livenessMs = seconds(flags.livenessTimeout, '--liveness-timeout');
+      if (livenessMs <= keepaliveMs) throw new TunnelError('ERR_INVALID_ARGUMENT', '--liveness-timeout must be longer than --keepalive');
+      return serveHub({
+        stateDir: hubStateDir(command),
+        listen: flags.listen,
+        wsPort: port(flags.wsPort, '--ws-port'),
+        sshPort: port(flags.sshPort, '--ssh-port'),
+        ...(flags.tlsCert && flags.tlsKey ? { tls: { certFile: flags.tlsCert, keyFile: flags.tlsKey } } : {}),
+        datapath: flags.datapath,
+        timing: { keepaliveMs, livenessMs },
+        log: createLogger('tunnel-hub'),
+      });
+    });
+}
+
+function port(text: string, option: string): number {
+  const value = /^[0-9]{1,5}$/.test(text) ? Number(text) : NaN;
+  if (!(value >= 0 && value <= 65535)) throw new TunnelError('ERR_INVALID_ARGUMENT', `${option} "${text}" must be a port number from 0 to 65535`);
+  return value;
+}
+
+function seconds(text: string, option: string): number {
+  const value = /^[0-9]{1,5}(\.[0-9]{1,3})?$/.test(text) ? Number(text) * 1000 : NaN;
+  if (!(value >= 50 && value <= 600_000)) throw new TunnelError('ERR_INVALID_ARGUMENT', `${option} "${text}" must be a number of seconds from 0.05 to 600`);
+  return Math.round(value);
+}

@@ -1,0 +1,37 @@
+import type { Command } from 'commander';
+import { hubStatusReport } from '../hub/hub-status-report.js';
+import { formatColumns } from './format-columns.js';
+import { hubStateDir } from './hub-state-dir.js';
+import { printJson, printText } from './write-output.js';
+
+/** `tunnel-hub status [--json]`: live sessions from a running `serve`, else the registry's record. */
+export function registerStatusCommand(program: Command): void {
+  program
+    .command('status')
+    .description('per peer: connected or not, endpoint, encapsulation, spec versions, last seen, counters')
+    .option('--json', 'print JSON only')
+    .action(async (options: { json?: boolean }, command: Command) => {
+      const status = await hubStatusReport(hubStateDir(command));
+      if (options.json) return printJson(status);
+      const hub = status.hub.running
+        ? `hub ${status.hub.endpoint}: running (pid ${status.hub.pid ?? '?'}, ws ${status.hub.wsPort ?? '?'}, ssh ${status.hub.sshPort ?? '?'})`
+        : `hub ${status.hub.endpoint}: not running (showing the registry's last record)`;
+      printText(`${hub}\n\n${formatColumns(
+        ['PEER', 'STATE', 'SEEN', 'REPORTED', 'ENCAP', 'PREFIX', 'SPEC HUB', 'SPEC PEER', 'LAST SEEN', 'RX PKTS', 'TX PKTS'],
+        status.peers.map((peer) => [
+          peer.name,
+          peer.connected ? `up (${peer.transport ?? '?'})` : 'down',
+          peer.endpoint.seen ?? '-',
+          peer.endpoint.reported ?? '-',
+          peer.encap + (peer.nat ? ' (nat)' : ''),
+          peer.prefix,
+          peer.specVersion ? `${peer.specVersion.hub.applied}/${peer.specVersion.hub.issued}` : '-',
+          peer.specVersion ? `${peer.specVersion.peer.acked}/${peer.specVersion.peer.issued}` : '-',
+          peer.lastSeen ?? '-',
+          peer.counters ? String(peer.counters.rx.packets) : '-',
+          peer.counters ? String(peer.counters.tx.packets) : '-',
+        ]),
+        'no peers; add one with `tunnel-hub peer add NAME` or `tunnel-hub invite create`',
+      )}`);
+    });
+}

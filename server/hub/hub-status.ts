@@ -1,0 +1,87 @@
+import { tunnelInterfaceName } from '../../shared/net/tunnel-interface-name.js';
+import type { PeerLiveState } from '../control/control-plane.js';
+import type { HubDatapath, TunnelTraffic } from '../control/hub-datapath.js';
+import type { Registry } from '../registry/registry.js';
+
+/** One peer's line in `tunnel-hub status --json`. */
+export interface PeerStatus {
+  name: string;
+  connected: boolean;
+  transport: 'ws' | 'ssh' | null;
+  /** The address the hub verified (its control connection's source) and the one the peer claims. */
+  endpoint: { seen: string | null; reported: string | null };
+  /** True when the peer claims another address than the hub sees: a NAT in between. */
+  nat: boolean;
+  encap: string;
+  prefix: string;
+  inner: string;
+  /** The hub's interface for this peer's link. */
+  tunnel: string;
+  /** Spec versions: issued to each end, applied by the hub's datapath, acknowledged by the peer. */
+  specVersion: { hub: { issued: number; applied: number }; peer: { issued: number; acked: number } } | null;
+  lastSeen: string | null;
+  lastError: string | null;
+  counters: TunnelTraffic | null;
+}
+
+/** The whole of `tunnel-hub status --json`. */
+export interface HubStatus {
+  hub: { running: boolean; endpoint: string; pid: number | null; wsPort: number | null; sshPort: number | null; hubId: string | null };
+  peers: PeerStatus[];
+}
+
+/** What a running hub adds to the registry's view. */
+export interface LiveHubView {
+  live: ReadonlyMap<string, PeerLiveState>;
+  datapath: HubDatapath;
+  pid: number;
+  wsPort: number;
+  sshPort: number;
+  hubId: string;
+}
+
+/**
+ * Builds the status report: every registered peer from the registry, overlaid with the live
+ * sessions and datapath counters when `live` is given (the serve process), else as last recorded.
+ */
+export function buildHubStatus(registry: Registry, live?: LiveHubView): HubStatus {
+  const peers = registry.peers.list().map((peer): PeerStatus => {
+    const state = live?.live.get(peer.name);
+    const link = registry.links.hubLinkOf(peer.name);
+    const table = registry.links.table(link.id);
+    const versions = registry.specs.versions(peer.name, link.id);
+    const latest = registry.endpoints.latest(peer.name);
+    const reported = state ? state.reported : versions?.peer.reported ?? null;
+    const seen = state?.seen ?? latest?.address ?? null;
+    const tunnel = tunnelInterfaceName(peer.name);
+    const lastSeen = state ? state.lastSeen : latest?.seenAt;
+    return {
+      name: peer.name,
+      connected: state?.connected ?? false,
+      transport: state?.transport ?? null,
+      endpoint: { seen, reported },
+      nat: seen !== null && reported !== null && seen !== reported,
+      encap: table.encap,
+      prefix: link.prefix,
+      inner: link.inner[1],
+      tunnel,
+      specVersion: versions
+        ? { hub: { issued: versions.hub.issued, applied: versions.hub.applied }, peer: { issued: versions.peer.issued, acked: versions.peer.acked } }
+        : null,
+      lastSeen: lastSeen === undefined ? null : new Date(lastSeen).toISOString(),
+      lastError: state?.lastError ?? null,
+      counters: live?.datapath.traffic(tunnel) ?? null,
+    };
+  });
+  return {
+    hub: {
+      running: live !== undefined,
+      endpoint: registry.settings.require().endpoint,
+      pid: live?.pid ?? null,
+      wsPort: live?.wsPort ?? null,
+      sshPort: live?.sshPort ?? null,
+      hubId: live?.hubId ?? null,
+    },
+    peers,
+  };
+}

@@ -1,0 +1,39 @@
+import { readFileSync, renameSync, rmSync, writeFileSync } from 'node:fs';
+import { join } from 'node:path';
+
+/** File name of the running hub's runtime facts in the state folder. */
+export const SERVE_RUNTIME_FILE = 'serve.json';
+
+/** Where a running `serve` listens: for tests, scripts and `status`. */
+export interface ServeRuntime {
+  pid: number;
+  listen: string;
+  wsPort: number;
+  sshPort: number;
+  tls: boolean;
+  hubId: string;
+  statusSocket: string;
+  startedAt: string;
+}
+
+/** Writes `serve.json` atomically (write aside, rename), so a reader never sees half of it. */
+export function writeServeRuntime(stateDir: string, runtime: ServeRuntime): void {
+  const path = join(stateDir, SERVE_RUNTIME_FILE);
+  const temporary = `${path}.${process.pid}.tmp`;
+  writeFileSync(temporary, `${JSON.stringify(runtime, null, 2)}\n`, { mode: 0o600 });
+  renameSync(temporary, path);
+}
+
+/** Reads `serve.json`, or undefined when no hub wrote one. */
+export function readServeRuntime(stateDir: string): ServeRuntime | undefined {
+  try {
+    return JSON.parse(readFileSync(join(stateDir, SERVE_RUNTIME_FILE), 'utf8')) as ServeRuntime;
+  } catch {
+    return undefined;
+  }
+}
+
+/** Removes `serve.json` on shutdown. */
+export function removeServeRuntime(stateDir: string): void {
+  rmSync(join(stateDir, SERVE_RUNTIME_FILE), { force: true });
+}

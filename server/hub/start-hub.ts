@@ -1,0 +1,161 @@
+import { createHash } from 'node:crypto';
+import { existsSync, readFileSync } from 'node:fs';
+import type { Logger } from 'pino';
+import ssh2 from 'ssh2';
+import { TunnelError } from '../../shared/errors.js';
+import { authenticateBearer } from '../control/authenticate-bearer.js';
+import { ControlPlane } from '../control/control-plane.js';
+import type { SessionTiming } from '../control/control-session.js';
+import type { HubDatapath } from '../control/hub-datapath.js';
+import { openSshFrontDoor, type SshFrontDoor } from '../control/ssh-front-door.js';
+import { TokenReplayCache } from '../control/token-replay-cache.js';
+import { openWsFrontDoor, type WsFrontDoor } from '../control/ws-front-door.js';
+import { openHubState, type HubState } from '../hub-state/hub-state.js';
+import { hubStatePaths } from '../hub-state/hub-state-paths.js';
+import { initHubState } from '../hub-state/init-hub-state.js';
+import type { Registry } from '../registry/registry.js';
+import { detectEndpoint } from './detect-endpoint.js';
+import { buildHubStatus, type HubStatus } from './hub-status.js';
+import { controlRegistryOver } from './registry-control-adapter.js';
+import { removeServeRuntime, writeServeRuntime } from './serve-runtime-file.js';
+import { loadOrCreateSshHostKey } from './ssh-host-key.js';
+import { openStatusSocket, statusSocketPath, type StatusSocket } from './status-socket.js';
+
+/** The embedded defaults of `tunnel-hub serve`. */
+export const SERVE_DEFAULTS = { listen: '0.0.0.0', wsPort: 8443, sshPort: 2222 } as const;
+
+/** Pool a hub initialised by `serve` itself hands /30s from (an operator can add others). */
+export const DEFAULT_POOL = '10.99.0.0/16';
+
+/** Session timing unless told otherwise: keepalive every 10 s, dead after 30 s of silence. */
+export const DEFAULT_TIMING: SessionTiming = { keepaliveMs: 10_000, livenessMs: 30_000 };
+
+/** Everything `serve` needs; tests pass ports 0, a temp state folder and an in-memory datapath. */
+export interface StartHubOptions {
+  stateDir: string;
+  listen?: string;
+  wsPort?: number;
+  sshPort?: number;
+  tls?: { certFile: string; keyFile: string };
+  /** Builds the datapath once the state is open (the engine needs root; tests pass a fake). */
+  datapath: () => HubDatapath;
+  timing?: SessionTiming;
+  log: Logger;
+}
+
+/** A running hub. */
+export interface RunningHub {
+  readonly wsPort: number;
+  readonly sshPort: number;
+  /** The SHA256 fingerprint of the SSH host key: the hub's stable id and client-token audience. */
+  readonly hubId: string;
+  readonly registry: Registry;
+  readonly plane: ControlPlane;
+  readonly datapath: HubDatapath;
+  /** The live status report. */
+  status(): HubStatus;
+  /** Closes sessions and front doors, removes the hub's TUNs, closes the registry. */
+  close(): Promise<void>;
+}
+
+/**
+ * `tunnel-hub serve`: opens (initialising when needed) the state folder, loads the signing and
+ * host keys, starts the datapath, both front doors and the status socket, and writes serve.json.
+ */
+export async function startHub(options: StartHubOptions): Promise<RunningHub> {
+  const listen = options.listen ?? SERVE_DEFAULTS.listen;
+  const log = options.log;
+  const state = openOrInit(options.stateDir, listen, log);
+  const cleanups: (() => Promise<void> | void)[] = [() => state.close()];
+  const cleanup = async (): Promise<void> => {
+    for (const step of cleanups.splice(0).reverse()) {
+      try {
+        await step();
+      } catch (err) {
+        log.warn({ err: (err as Error).message }, 'shutdown step failed');
+      }
+    }
+  };
+  try {
+    const tls = options.tls && readTls(options.tls);
+    const hostKey = loadOrCreateSshHostKey(options.stateDir);
+    const hubId = hostKeyFingerprint(hostKey);
+    const datapath = options.datapath();
+    cleanups.push(() => datapath.close());
+    const plane = new ControlPlane(controlRegistryOver(state.registry), datapath, options.timing ?? DEFAULT_TIMING, log);
+    cleanups.push(() => plane.close());
+    const replay = new TokenReplayCache();
+    const ws: WsFrontDoor = await openWsFrontDoor({
+      host: listen,
+      port: options.wsPort ?? SERVE_DEFAULTS.wsPort,
+      ...(tls ? { tls } : {}),
+      hubId,
+      authenticate: (request) => authenticateBearer(request, {
+        registry: state.registry, signingKey: state.signingKey.publicKey, hubId, clock: state.clock, replay,
+      }),
+      attach: (peer, transport) => plane.attach(peer, transport),
+      log,
+    });
+    cleanups.push(() => ws.close());
+    const ssh: SshFrontDoor = await openSshFrontDoor({
+      host: listen,
+      port: options.sshPort ?? SERVE_DEFAULTS.sshPort,
+      hostKey,
+      authorizedKeys: (peer) => (state.registry.peers.find(peer) ? state.registry.peers.show(peer).sshKeys.map((key) => key.publicKey) : []),
+      attach: (peer, transport) => plane.attach(peer, transport),
+      log,
+    });
+    cleanups.push(() => ssh.close());
+    const status = (): HubStatus => buildHubStatus(state.registry, {
+      live: plane.liveState(), datapath, pid: process.pid, wsPort: ws.port, sshPort: ssh.port, hubId,
+    });
+    const socketPath = statusSocketPath(options.stateDir);
+    const statusSocket: StatusSocket = await openStatusSocket(socketPath, status);
+    cleanups.push(() => statusSocket.close());
+    writeServeRuntime(options.stateDir, {
+      pid: process.pid, listen, wsPort: ws.port, sshPort: ssh.port, tls: ws.tls, hubId, statusSocket: socketPath,
+      startedAt: new Date().toISOString(),
+    });
+    cleanups.push(() => removeServeRuntime(options.stateDir));
+    if (!ws.tls && !isLoopback(listen)) {
+      log.warn({ listen, wsPort: ws.port }, 'plain ws:// on a non-loopback address: tokens cross the network unencrypted; pass --tls-cert/--tls-key');
+    }
+    log.info({ listen, wsPort: ws.port, sshPort: ssh.port, tls: ws.tls, hubId, endpoint: state.registry.settings.require().endpoint }, 'hub listening');
+    return {
+      wsPort: ws.port, sshPort: ssh.port, hubId, registry: state.registry, plane, datapath, status,
+      close: cleanup,
+    };
+  } catch (err) {
+    await cleanup();
+    throw err;
+  }
+}
+
+function openOrInit(stateDir: string, listen: string, log: Logger): HubState {
+  const paths = hubStatePaths(stateDir);
+  if (!existsSync(paths.database) || !existsSync(paths.signingKey)) {
+    const endpoint = detectEndpoint(listen);
+    initHubState(stateDir, { endpoint, pool: DEFAULT_POOL });
+    log.info({ stateDir, endpoint, pool: DEFAULT_POOL }, 'initialised a new hub state folder');
+  }
+  return openHubState(stateDir);
+}
+
+function readTls(files: { certFile: string; keyFile: string }): { cert: Buffer; key: Buffer } {
+  try {
+    return { cert: readFileSync(files.certFile), key: readFileSync(files.keyFile) };
+  } catch (err) {
+    throw new TunnelError('ERR_INVALID_CONFIG', `cannot read the TLS certificate or key: ${(err as Error).message}`);
+  }
+}
+
+function hostKeyFingerprint(hostKey: string): string {
+  const parsed = ssh2.utils.parseKey(hostKey);
+  const key = Array.isArray(parsed) ? parsed[0] : parsed;
+  if (!key || key instanceof Error) throw new TunnelError('ERR_STATE', 'the SSH host key cannot be read');
+  return `SHA256:${createHash('sha256').update(key.getPublicSSH()).digest('base64').replace(/=+$/, '')}`;
+}
+
+function isLoopback(address: string): boolean {
+  return address.startsWith('127.') || address === 'localhost';
+}

@@ -1,0 +1,70 @@
+import { chmodSync, rmSync } from 'node:fs';
+import { connect, createServer, type Server } from 'node:net';
+import { join } from 'node:path';
+import { TunnelError } from '../../shared/errors.js';
+
+/** File name of the serve process's status socket in the state folder (mode 0600). */
+export const STATUS_SOCKET_FILE = 'hub.sock';
+
+/** The status socket path of a state folder. */
+export function statusSocketPath(stateDir: string): string {
+  return join(stateDir, STATUS_SOCKET_FILE);
+}
+
+/** A listening status socket. */
+export interface StatusSocket {
+  close(): Promise<void>;
+}
+
+/**
+ * Serves the hub's live status on a UNIX socket only its owner may open: a client connects, the
+ * hub writes one JSON line and closes. Nothing is read from the socket, so nothing can be injected.
+ */
+export async function openStatusSocket(path: string, snapshot: () => unknown): Promise<StatusSocket> {
+  rmSync(path, { force: true });
+  const server: Server = createServer((socket) => {
+    socket.on('error', () => socket.destroy());
+    let text: string;
+    try {
+      text = JSON.stringify(snapshot());
+    } catch (err) {
+      text = JSON.stringify({ error: { code: 'ERR_SYSTEM', message: (err as Error).message } });
+    }
+    socket.end(`${text}\n`);
+  });
+  await new Promise<void>((resolve, reject) => {
+    server.once('error', reject);
+    server.listen(path, () => resolve());
+  });
+  chmodSync(path, 0o600);
+  return {
+    close: () => new Promise<void>((resolve) => {
+      server.close(() => resolve());
+      rmSync(path, { force: true });
+    }),
+  };
+}
+
+/** Reads the live status from a running hub; undefined when no hub listens on `path`. */
+export function readStatusSocket(path: string, timeoutMs = 5_000): Promise<unknown> {
+  return new Promise((resolve, reject) => {
+    const socket = connect(path);
+    const chunks: Buffer[] = [];
+    socket.setTimeout(timeoutMs, () => {
+      socket.destroy();
+      reject(new TunnelError('ERR_TIMEOUT', `the hub did not answer on ${path} within ${timeoutMs} ms`));
+    });
+    socket.on('data', (chunk: Buffer) => chunks.push(chunk));
+    socket.on('error', (err: NodeJS.ErrnoException) => {
+      if (err.code === 'ENOENT' || err.code === 'ECONNREFUSED') resolve(undefined);
+      else reject(new TunnelError('ERR_STATE', `cannot read ${path}: ${err.message}`));
+    });
+    socket.on('end', () => {
+      try {
+        resolve(JSON.parse(Buffer.concat(chunks).toString('utf8')));
+      } catch {
+        reject(new TunnelError('ERR_PROTOCOL', `the hub's status on ${path} is not JSON`));
+      }
+    });
+  });
+}

@@ -1,0 +1,29 @@
+import type { WireTunnelSpec } from '../../shared/protocol/index.js';
+import type { ClientDatapath } from '../../client/session/client-datapath.js';
+
+/** A member datapath that records what the session applied, for tests without TUN devices. */
+export class MemoryClientDatapath implements ClientDatapath {
+  readonly tunnels = new Map<string, WireTunnelSpec>();
+  readonly applied: WireTunnelSpec[][] = [];
+
+  async apply(tunnels: readonly WireTunnelSpec[]): Promise<void> {
+    this.tunnels.clear();
+    for (const tunnel of tunnels) this.tunnels.set(tunnel.name, tunnel);
+    this.applied.push([...tunnels]);
+  }
+
+  async close(): Promise<void> {
+    this.tunnels.clear();
+  }
+}
+
+/** Polls `check` until it returns a truthy value or `timeoutMs` passes. */
+export async function waitFor<T>(check: () => T | Promise<T>, timeoutMs = 10_000, what = 'condition'): Promise<NonNullable<T>> {
+  const deadline = Date.now() + timeoutMs;
+  for (;;) {
+    const value = await check();
+    if (value) return value as NonNullable<T>;
+    if (Date.now() > deadline) throw new Error(`timed out after ${timeoutMs} ms waiting for ${what}`);
+    await new Promise((resolve) => setTimeout(resolve, 25));
+  }
+}
