@@ -57,6 +57,7 @@ describe.skipIf(reason)('roaming: one end moves to a new outer address mid-strea
 
       const result = await ping;
       const received = Number(/(\d+) received/.exec(result.stdout)?.[1] ?? 0);
+      console.info(`roaming ${encap}: ${PINGS - received} of ${PINGS} pings lost while moving`);
       expect(PINGS - received).toBeLessThanOrEqual(MAX_LOST);
       const [a] = statusIn(pair.a, stateA).tunnels;
       const [b] = statusIn(pair.b, stateB).tunnels;
