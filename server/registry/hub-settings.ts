@@ -20,9 +20,7 @@ export class HubSettingsStore {
 
   /** The settings, or ERR_NOT_INITIALIZED. */
   require(): HubSettings {
-    const settings = this.get();
-    if (!settings) throw new TunnelError('ERR_NOT_INITIALIZED', 'the hub is not initialized; run `tunnel-hub init --endpoint ADDR` first');
-    return settings;
+    return this.get() ?? this.notInitialized();
   }
 
   /** Creates the row, or changes the endpoint when it differs; returns whether anything changed. */
@@ -45,15 +43,17 @@ export class HubSettingsStore {
 
   /** Takes the next never-used token version; call inside the transaction that needs it. */
   takeTokenVersion(): number {
-    this.require();
-    const row = this.ctx.rdb.statement('UPDATE hub SET next_token_version = next_token_version + 1 WHERE id = 1 RETURNING next_token_version - 1 AS version').get() as { version: number };
-    return row.version;
+    const row = this.ctx.rdb.statement('UPDATE hub SET next_token_version = next_token_version + 1 WHERE id = 1 RETURNING next_token_version - 1 AS version').get() as { version: number } | undefined;
+    return row?.version ?? this.notInitialized();
   }
 
   /** Takes the next never-used GRE key; call inside the transaction that creates the link. */
   takeGreKey(): number {
-    this.require();
-    const row = this.ctx.rdb.statement('UPDATE hub SET next_gre_key = next_gre_key + 1 WHERE id = 1 RETURNING next_gre_key - 1 AS key').get() as { key: number };
-    return row.key;
+    const row = this.ctx.rdb.statement('UPDATE hub SET next_gre_key = next_gre_key + 1 WHERE id = 1 RETURNING next_gre_key - 1 AS key').get() as { key: number } | undefined;
+    return row?.key ?? this.notInitialized();
+  }
+
+  private notInitialized(): never {
+    throw new TunnelError('ERR_NOT_INITIALIZED', 'the hub is not initialized; run `tunnel-hub init --endpoint ADDR` first');
   }
 }

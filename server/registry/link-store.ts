@@ -107,8 +107,7 @@ export class LinkStore {
       const idA = requirePeerId(this.ctx, a);
       const idB = requirePeerId(this.ctx, b);
       if (this.findPeerLink(idA, idB)) throw new TunnelError('ERR_LINK_EXISTS', `peers "${a}" and "${b}" are already linked`);
-      const linkId = this.create(idA, idB);
-      const record = this.byId(linkId);
+      const record = this.create({ id: idA, name: a }, { id: idB, name: b });
       this.audit.record('link.add', `${a}<->${b}`, { prefix: record.prefix, key: record.greKey });
       return record;
     });
@@ -131,17 +130,28 @@ export class LinkStore {
    * Creates the hub<->peer link of a new peer (the hub is the first end); call inside the
    * transaction that adds the peer. `poolId` restricts the /30 to one pool (an invite's).
    */
-  createHubLink(peerId: number, poolId?: number): LinkRecord {
-    return this.byId(this.create(null, peerId, poolId));
+  createHubLink(peer: { id: number; name: string }, poolId?: number): LinkRecord {
+    return this.create(null, peer, poolId);
   }
 
-  private create(endA: number | null, endB: number, poolId?: number): number {
+  private create(endA: { id: number; name: string } | null, endB: { id: number; name: string }, poolId?: number): LinkRecord {
     const greKey = this.settings.takeGreKey();
+    const createdAt = this.ctx.clock();
     const { id } = this.ctx.rdb
       .statement('INSERT INTO links (end_a, end_b, gre_key, created_at) VALUES (?, ?, ?, ?) RETURNING id')
-      .get(endA, endB, greKey, this.ctx.clock()) as { id: number };
-    this.allocator.allocate(id, poolId);
-    return id;
+      .get(endA?.id ?? null, endB.id, greKey, createdAt) as { id: number };
+    const { network, pool } = this.allocator.allocate(id, poolId);
+    const subnet = describeLinkSubnet(network);
+    return {
+      id,
+      ends: [endA?.name ?? HUB_END_NAME, endB.name],
+      hubLink: endA === null,
+      prefix: subnet.prefix,
+      inner: [subnet.firstEnd, subnet.secondEnd],
+      greKey,
+      pool,
+      createdAt,
+    };
   }
 
   private byId(linkId: number): LinkRecord {

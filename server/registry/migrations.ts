@@ -68,22 +68,22 @@ export const MIGRATIONS: readonly string[] = [
   );
   -- one link per pair, whichever way round it was added
   CREATE UNIQUE INDEX links_pair ON links(min(ifnull(end_a, 0), end_b), max(ifnull(end_a, 0), end_b));
-  CREATE INDEX links_end_a ON links(end_a);
+  CREATE INDEX links_end_a ON links(end_a) WHERE end_a IS NOT NULL;
   CREATE INDEX links_end_b ON links(end_b);
 
+  -- Pools never overlap, so a range of the integer primary key is exactly one pool's rows:
+  -- per-pool questions use that range instead of a second index on pool_id.
   CREATE TABLE allocations (
     network INTEGER PRIMARY KEY,           -- the /30's first address; unique, so never two overlap
     pool_id INTEGER NOT NULL REFERENCES pools(id),
     link_id INTEGER NOT NULL UNIQUE REFERENCES links(id) ON DELETE CASCADE
   );
-  CREATE INDEX allocations_pool ON allocations(pool_id);
 
   -- /30s below a pool's next_network that were released; the lowest is reused first
   CREATE TABLE free_subnets (
     network INTEGER PRIMARY KEY,
     pool_id INTEGER NOT NULL REFERENCES pools(id) ON DELETE CASCADE
   );
-  CREATE INDEX free_subnets_pool ON free_subnets(pool_id, network);
 
   -- however an allocation goes (link removed, peer removed by cascade), its /30 becomes free
   CREATE TRIGGER allocations_release AFTER DELETE ON allocations BEGIN

@@ -98,17 +98,18 @@ export class PeerStore {
         this.invites.redeem(peer.inviteJti);
         poolId ??= this.invites.poolIdOf(peer.inviteJti);
       }
+      const record: PeerRecord = { name: peer.name, tokenVersion: this.settings.takeTokenVersion(), pinnedEncap: null, createdAt: this.ctx.clock() };
       const { id } = this.ctx.rdb
         .statement('INSERT INTO peers (name, token_version, created_at) VALUES (?, ?, ?) RETURNING id')
-        .get(peer.name, this.settings.takeTokenVersion(), this.ctx.clock()) as { id: number };
+        .get(record.name, record.tokenVersion, record.createdAt) as { id: number };
       if (peer.sshKey) this.insertKey(id, peer.name, peer.sshKey);
-      const hubLink = this.links.createHubLink(id, poolId);
+      const hubLink = this.links.createHubLink({ id, name: peer.name }, poolId);
       this.audit.record('peer.add', peer.name, {
         prefix: hubLink.prefix,
         fingerprint: peer.sshKey?.fingerprint ?? null,
         invite: peer.inviteJti ?? null,
       });
-      return { peer: this.require(peer.name), hubLink };
+      return { peer: record, hubLink };
     });
   }
 

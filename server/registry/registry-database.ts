@@ -15,8 +15,12 @@ export interface RegistryDatabaseOptions {
 /** A better-sqlite3 connection with the registry's pragmas, migrations and a statement cache. */
 export class RegistryDatabase {
   private readonly statements = new Map<string, Database.Statement>();
+  // One wrapper for every transaction: better-sqlite3 builds a new one per db.transaction() call.
+  private readonly runInTransaction: Database.Transaction<(fn: () => unknown) => unknown>;
 
-  private constructor(readonly db: Database.Database) {}
+  private constructor(readonly db: Database.Database) {
+    this.runInTransaction = db.transaction((fn: () => unknown) => fn());
+  }
 
   /**
    * Opens (creating when needed, mode 0600) the registry file at `path`, or `:memory:` for tests.
@@ -41,6 +45,9 @@ export class RegistryDatabase {
       if (onDisk) db.pragma('journal_mode = WAL');
       // In WAL mode NORMAL never corrupts; a power cut may lose only the last commits.
       db.pragma('synchronous = NORMAL');
+      // 32 MiB of page cache (the default is 2 MiB): a hub with many thousands of peers keeps
+      // its hot indexes in memory and large admin transactions do not spill mid-way.
+      db.pragma('cache_size = -32768');
     }
     const registryDb = new RegistryDatabase(db);
     if (!options.readonly) registryDb.migrate();
@@ -63,7 +70,7 @@ export class RegistryDatabase {
    * lock is taken up front, so two processes never both read "free" and then both write.
    */
   immediate<T>(fn: () => T): T {
-    return this.db.transaction(fn).immediate();
+    return this.runInTransaction.immediate(fn) as T;
   }
 
   /** Closes the connection; further use throws. */

@@ -5,6 +5,7 @@ import type { RegistryContext } from './registry-context.js';
 interface PoolCursor {
   id: number;
   cidr: string;
+  network: number;
   next_network: number;
   end_network: number;
 }
@@ -21,19 +22,19 @@ export class SubnetAllocator {
 
   /**
    * Allocates the lowest free /30 for `linkId`, from `poolId` only or else from the pools in
-   * creation order, and returns its network address. Must run inside an IMMEDIATE transaction;
+   * creation order, and returns its network address and pool. Must run inside an IMMEDIATE transaction;
    * the UNIQUE network key is the last line of defence against overlaps.
    */
-  allocate(linkId: number, poolId?: number): number {
+  allocate(linkId: number, poolId?: number): { network: number; pool: string } {
     const { rdb } = this.ctx;
     const pools = (poolId === undefined
-      ? rdb.statement('SELECT id, cidr, next_network, end_network FROM pools ORDER BY id').all()
-      : rdb.statement('SELECT id, cidr, next_network, end_network FROM pools WHERE id = ?').all(poolId)) as PoolCursor[];
+      ? rdb.statement('SELECT id, cidr, network, next_network, end_network FROM pools ORDER BY id').all()
+      : rdb.statement('SELECT id, cidr, network, next_network, end_network FROM pools WHERE id = ?').all(poolId)) as PoolCursor[];
     for (const pool of pools) {
       const network = this.takeFrom(pool);
       if (network !== undefined) {
         rdb.statement('INSERT INTO allocations (network, pool_id, link_id) VALUES (?, ?, ?)').run(network, pool.id, linkId);
-        return network;
+        return { network, pool: pool.cidr };
       }
     }
     throw exhausted(pools, poolId !== undefined);
@@ -42,8 +43,8 @@ export class SubnetAllocator {
   private takeFrom(pool: PoolCursor): number | undefined {
     const { rdb } = this.ctx;
     const released = rdb
-      .statement('SELECT network FROM free_subnets WHERE pool_id = ? ORDER BY network LIMIT 1')
-      .get(pool.id) as { network: number } | undefined;
+      .statement('SELECT network FROM free_subnets WHERE network >= ? AND network < ? ORDER BY network LIMIT 1')
+      .get(pool.network, pool.end_network) as { network: number } | undefined;
     if (released) {
       rdb.statement('DELETE FROM free_subnets WHERE network = ?').run(released.network);
       return released.network;
