@@ -37,11 +37,6 @@ export class HubSession {
 
   constructor(private readonly channel: ClientChannel, private readonly handlers: HubSessionHandlers) {}
 
-  /** The hub's welcome, once received. */
-  get welcomed(): MessageOf<'welcome'> | undefined {
-    return this.welcome;
-  }
-
   /** Opens the conversation: hello with the outer address the client believes it has. */
   start(software: string, endpoint: string | null): void {
     this.send({ type: 'hello', software, endpoint });

@@ -59,11 +59,6 @@ export class SessionRunner {
     this.firstConfig.catch(() => undefined);
   }
 
-  /** The highest config version applied by this client. */
-  get appliedVersion(): number {
-    return this.applied;
-  }
-
   /** Brings up the saved config (if any) and starts connecting; resolves once the loop runs. */
   async start(): Promise<void> {
     const saved = this.options.savedConfig;

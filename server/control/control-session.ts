@@ -51,11 +51,6 @@ export class ControlSession {
     this.armLiveness();
   }
 
-  /** True once `hello` was accepted and until the session closes. */
-  get established(): boolean {
-    return this.state === 'established';
-  }
-
   /** True after close, for whatever reason. */
   get isClosed(): boolean {
     return this.state === 'closed';
