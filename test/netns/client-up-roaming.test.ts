@@ -11,8 +11,9 @@ if (reason) console.warn(`skipping client-up-roaming: ${reason}`);
 
 const PINGS = 60;
 const INTERVAL = '0.1';
-// Moving takes a few `ip` and `tunnel-client set` calls (~0.5 s); allow generous headroom on a noisy machine.
-const MAX_LOST = 15;
+// Replies are lost between B's `set --local` and A's `set --remote`: one CLI start each, 0.5-1.5 s
+// on a loaded 2-core machine (5-15 pings). The bound is the point: loss stops once both are told.
+const MAX_LOST = 25;
 
 describe.skipIf(reason)('roaming: one end moves to a new outer address mid-stream, live', () => {
   let pair: PairTopology;
