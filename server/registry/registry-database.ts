@@ -29,13 +29,13 @@ export class RegistryDatabase {
    */
   static open(path: string, options: RegistryDatabaseOptions = {}): RegistryDatabase {
     const onDisk = path !== ':memory:';
-    if (onDisk && !options.readonly) {
-      // Create the file ourselves so it never exists with the umask's wider mode.
-      closeSync(openSync(path, 'a', 0o600));
-      chmodSync(path, 0o600);
-    }
     let db: Database.Database;
     try {
+      if (onDisk && !options.readonly) {
+        // Create the file ourselves so it never exists with the umask's wider mode.
+        closeSync(openSync(path, 'a', 0o600));
+        chmodSync(path, 0o600);
+      }
       db = new Database(path, { readonly: options.readonly ?? false, fileMustExist: options.readonly ?? false, timeout: BUSY_TIMEOUT_MS });
     } catch (err) {
       throw new TunnelError('ERR_STATE', `cannot open the registry ${path}: ${(err as Error).message}`, { cause: err });
