@@ -36,6 +36,7 @@ export type TunnelErrorCode =
   | 'ERR_DECODE'
   | 'ERR_TUNNEL_EXISTS'
   | 'ERR_TUNNEL_NOT_FOUND'
+  | 'ERR_INVALID_KEY'
   // control plane
   | 'ERR_PROTOCOL'
   | 'ERR_MESSAGE_TOO_LARGE'

@@ -9,7 +9,8 @@ export type DecodeErrorReason =
   | 'unsupported-protocol'
   | 'fragmented'
   | 'bad-flags'
-  | 'not-keepalive';
+  | 'not-keepalive'
+  | 'not-hello';
 
 /** Every reason a decoder may return, for counters and for tests that check the set is closed. */
 export const DECODE_ERROR_REASONS: readonly DecodeErrorReason[] = [
@@ -23,6 +24,7 @@ export const DECODE_ERROR_REASONS: readonly DecodeErrorReason[] = [
   'fragmented',
   'bad-flags',
   'not-keepalive',
+  'not-hello',
 ];
 
 /** A decoder's refusal: a typed reason instead of an exception, so bad packets cost no throw. */

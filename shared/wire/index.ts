@@ -15,4 +15,5 @@ export * from './ipv4.js';
 export * from './ipv6.js';
 export * from './tcp-mss.js';
 export * from './tunnel-overhead.js';
+export * from './udp-hello.js';
 export * from './udp-keepalive.js';
