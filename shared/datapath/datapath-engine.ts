@@ -1,6 +1,6 @@
 import { randomInt } from 'node:crypto';
 import { TunnelError } from '../errors.js';
-import { parseIpv4Address } from '../net/ipv4-address.js';
+import { formatIpv4Address, parseIpv4Address } from '../net/ipv4-address.js';
 import type { DatapathIo } from './datapath-io.js';
 import { DEFAULT_PATH_MTU, planEncapsulation, type EncapsulationPlan } from './encapsulation-plan.js';
 import { receiveFromOuter } from './outer-receive.js';
@@ -8,9 +8,14 @@ import { NO_GRE_KEY, OuterSocket } from './outer-socket.js';
 import type { DirectionStats } from './tunnel-counters.js';
 import { sendKeepalive } from './tunnel-keepalive.js';
 import { TunnelLiveness, type LivenessEvent, type LivenessState } from './tunnel-liveness.js';
-import { applyTunnelUpdate, validateTunnelSpec, type TunnelSpec, type TunnelSpecInput, type TunnelUpdate } from './tunnel-spec.js';
+import {
+  applyTunnelUpdate, sameAuth, validateTunnelSpec, type BindingRole, type TunnelSpec, type TunnelSpecInput, type TunnelUpdate,
+} from './tunnel-spec.js';
 import { transmitFromTun } from './tunnel-transmit.js';
 import { Tunnel } from './tunnel.js';
+import type { BindingEvent } from './udp-binding-event.js';
+import { armBindingExpiry, HubBinding, unbindHubTunnel } from './udp-binding-hub.js';
+import { MemberBinding, sendMemberHello, startMemberHellos, stopMemberHellos } from './udp-binding-member.js';
 
 /** Packets per batch: one JS↔native crossing moves up to this many. */
 export const BATCH_CAPACITY = 64;
@@ -27,6 +32,36 @@ export interface DatapathEngineOptions {
   pathMtu?: number;
   /** Called on every liveness change (also published on `tunnel:datapath:liveness`). */
   onLiveness?: (event: LivenessEvent) => void;
+  /** Called when a hub-role tunnel is bound, moved or unbound (also on `tunnel:datapath:binding`). */
+  onBinding?: (event: BindingEvent) => void;
+}
+
+/** Default time a probe waits for its answer. */
+export const DEFAULT_PROBE_TIMEOUT_MS = 1000;
+
+/** The authenticated UDP binding of a tunnel with `auth`, as status shows it (never the key). */
+export interface BindingStatus {
+  role: BindingRole;
+  bindingId: number;
+  /** hub: 'bound' to a verified address:port or 'unbound'; member: 'acked' or 'waiting' for an ack. */
+  state: 'bound' | 'unbound' | 'acked' | 'waiting';
+  /** hub: the bound address:port; member: where the hub saw our last acknowledged hello come from. */
+  address: string | null;
+  port: number | null;
+  /** hub: when the current address:port was bound. */
+  boundAt: string | null;
+  /** hub: the last valid hello; member: the last hello sent. */
+  lastHelloAt: string | null;
+  /** member: the last valid ack. */
+  lastAckAt: string | null;
+  /** hub: the last counter accepted; member: the last counter sent (decimal, 64 bits). */
+  counter: string;
+  /** hub: hellos accepted; member: hellos sent. */
+  hellos: number;
+  helloInterval: number;
+  bindingTimeout: number;
+  /** member: round trip of the last acknowledged hello. */
+  rttMs: number | null;
 }
 
 /** What `status` reports per tunnel: INTERFACE.md's fields plus key, ports, drops and liveness. */
@@ -55,6 +90,8 @@ export interface TunnelStatus {
     lastHeardAt: string | null;
     rttMs: number | null;
   };
+  /** The authenticated UDP binding, or null for a tunnel without `auth`. */
+  binding: BindingStatus | null;
 }
 
 /** Packets a shared outer socket could not hand to any tunnel. */
@@ -89,11 +126,11 @@ export class DatapathEngine {
     if (this.tunnels.has(spec.name)) throw new TunnelError('ERR_TUNNEL_EXISTS', `a tunnel named ${spec.name} already runs here`);
     const plan = planEncapsulation(spec, this.pathMtu);
     const socket = this.acquireSocket(spec, plan);
-    const remote = parseIpv4Address(spec.remote);
     const subKey = subKeyOf(spec, plan);
-    if (socket.isTaken(remote, subKey)) {
+    const claimed = claimProblem(socket, spec, plan);
+    if (claimed !== null) {
       this.releaseIfUnused(socket);
-      throw new TunnelError('ERR_TUNNEL_EXISTS', `another tunnel already receives ${describeDemux(spec, plan)}`);
+      throw new TunnelError('ERR_TUNNEL_EXISTS', claimed);
     }
     let tun;
     try {
@@ -118,7 +155,8 @@ export class DatapathEngine {
     };
     const liveness = new TunnelLiveness(spec.name, spec.keepaliveRetries, (event) => this.options.onLiveness?.(event));
     const tunnel = new Tunnel(spec, plan, socket, subKey, tun, batches, liveness, randomInt(0, 0x1_0000_0000));
-    socket.register(tunnel, remote, subKey);
+    socket.attach(tunnel);
+    this.joinSocket(tunnel);
     this.tunnels.set(spec.name, tunnel);
     tun.onReadable(() => {
       try {
@@ -128,6 +166,7 @@ export class DatapathEngine {
       }
     });
     this.configureKeepalive(tunnel, true);
+    this.syncMember(tunnel, true);
     return this.statusOf(tunnel);
   }
 
@@ -141,11 +180,11 @@ export class DatapathEngine {
     const spec = applyTunnelUpdate(tunnel.spec, update);
     const plan = planEncapsulation(spec, this.pathMtu);
     const socket = this.acquireSocket(spec, plan);
-    const remote = parseIpv4Address(spec.remote);
     const subKey = subKeyOf(spec, plan);
-    if (socket.isTaken(remote, subKey, tunnel)) {
+    const claimed = claimProblem(socket, spec, plan, tunnel);
+    if (claimed !== null) {
       if (socket !== tunnel.socket) this.releaseIfUnused(socket);
-      throw new TunnelError('ERR_TUNNEL_EXISTS', `another tunnel already receives ${describeDemux(spec, plan)}`);
+      throw new TunnelError('ERR_TUNNEL_EXISTS', claimed);
     }
     if (plan.mtu !== tunnel.plan.mtu) {
       try {
@@ -157,15 +196,51 @@ export class DatapathEngine {
     }
     const before = tunnel.spec;
     const oldSocket = tunnel.socket;
-    oldSocket.unregister(tunnel, tunnel.remoteAddress, tunnel.subKey);
-    socket.register(tunnel, remote, subKey);
+    // A hub's binding names a NAT mapping toward this socket: it survives anything but a new
+    // socket or encapsulation (a re-keyed session included: the address was verified already).
+    const keepsBinding = tunnel.hub !== null && spec.auth?.role === 'hub' && socket === oldSocket && before.encap === spec.encap;
+    if (keepsBinding) socket.bindings.delete(tunnel.hub!.bindingId);
+    else this.leaveSocket(tunnel, true);
+    if (oldSocket !== socket) {
+      oldSocket.detach(tunnel);
+      socket.attach(tunnel);
+    }
     tunnel.retarget(spec, plan, socket, subKey);
+    if (keepsBinding) this.keepHubBinding(tunnel, before);
+    else this.joinSocket(tunnel);
     if (oldSocket !== socket) this.releaseIfUnused(oldSocket);
     tunnel.liveness.retries = spec.keepaliveRetries;
     const moved = before.remote !== spec.remote || before.local !== spec.local || before.encap !== spec.encap
       || before.remotePort !== spec.remotePort || before.localPort !== spec.localPort;
     if (moved || before.keepaliveInterval !== spec.keepaliveInterval) this.configureKeepalive(tunnel, moved);
+    this.syncMember(tunnel, moved || !sameAuth(before.auth, spec.auth) || before.helloInterval !== spec.helloInterval);
     return this.statusOf(tunnel);
+  }
+
+  /**
+   * Asks the far end whether this path works: resolves true when the answer arrives within
+   * `timeoutMs` (default 1000), false otherwise. gre: a Cisco keepalive that must come back;
+   * fou/gue: a UDP keepalive that must be echoed, or, with auth role 'member', a hello that must be
+   * acknowledged (what a GRE → FOU → GUE fallback decides on). A hub-role tunnel that is not bound
+   * resolves false at once: it has no verified address to probe. ipip has no probe
+   * (ERR_INVALID_ARGUMENT); an unknown name is ERR_TUNNEL_NOT_FOUND.
+   */
+  async probe(name: string, options: { timeoutMs?: number } = {}): Promise<boolean> {
+    const tunnel = this.require(name);
+    const timeoutMs = options.timeoutMs ?? DEFAULT_PROBE_TIMEOUT_MS;
+    if (!Number.isFinite(timeoutMs) || timeoutMs < 1 || timeoutMs > 600_000) {
+      throw new TunnelError('ERR_INVALID_ARGUMENT', `probe timeout ${String(timeoutMs)} ms is out of range 1..600000`);
+    }
+    if (tunnel.spec.encap === 'ipip') throw new TunnelError('ERR_INVALID_ARGUMENT', 'ipip has no keepalive format to probe with');
+    if (tunnel.unbound) return false;
+    if (tunnel.member !== null) {
+      const answered = tunnel.probes.wait('hello', timeoutMs);
+      sendMemberHello(tunnel);
+      return answered;
+    }
+    const answered = tunnel.probes.wait('keepalive', timeoutMs);
+    sendKeepalive(tunnel);
+    return answered;
   }
 
   /** Stops a tunnel and closes its TUN (the interface disappears with it). */
@@ -173,7 +248,10 @@ export class DatapathEngine {
     const tunnel = this.require(name);
     tunnel.closed = true;
     if (tunnel.keepalive.timer !== null) clearInterval(tunnel.keepalive.timer);
-    tunnel.socket.unregister(tunnel, tunnel.remoteAddress, tunnel.subKey);
+    this.leaveSocket(tunnel, false);
+    if (tunnel.member !== null) stopMemberHellos(tunnel);
+    tunnel.probes.cancelAll();
+    tunnel.socket.detach(tunnel);
     this.releaseIfUnused(tunnel.socket);
     this.tunnels.delete(name);
     tunnel.tun.close();
@@ -227,6 +305,71 @@ export class DatapathEngine {
     return socket;
   }
 
+  /**
+   * Takes the tunnel's place on its socket: a hub-role tunnel in the binding table (unbound until
+   * a verified hello), any other in the demux table under its remote.
+   */
+  private joinSocket(tunnel: Tunnel): void {
+    const auth = tunnel.spec.auth;
+    if (auth?.role === 'hub') {
+      tunnel.hub = new HubBinding(auth.bindingId, auth.key, (event) => this.options.onBinding?.(event));
+      tunnel.unbound = true;
+      tunnel.socket.bindings.set(auth.bindingId, tunnel);
+    } else {
+      tunnel.socket.register(tunnel, tunnel.remoteAddress, tunnel.subKey);
+    }
+  }
+
+  /** Gives up the tunnel's place on its socket; a bound hub tunnel publishes `reset` when asked. */
+  private leaveSocket(tunnel: Tunnel, publish: boolean): void {
+    const hub = tunnel.hub;
+    if (hub === null) {
+      tunnel.socket.unregister(tunnel, tunnel.remoteAddress, tunnel.subKey);
+      return;
+    }
+    if (publish) {
+      unbindHubTunnel(tunnel, 'reset');
+    } else {
+      if (hub.expiry !== null) clearTimeout(hub.expiry);
+      if (hub.address !== null) tunnel.socket.unregister(tunnel, tunnel.remoteAddress, tunnel.subKey);
+    }
+    if (tunnel.socket.bindings.get(hub.bindingId) === tunnel) tunnel.socket.bindings.delete(hub.bindingId);
+    tunnel.hub = null;
+    tunnel.unbound = false;
+  }
+
+  /** After an update that keeps a hub's binding: the bound address stays the send target. */
+  private keepHubBinding(tunnel: Tunnel, before: TunnelSpec): void {
+    const hub = tunnel.hub!;
+    const auth = tunnel.spec.auth!;
+    if (!sameAuth(before.auth, auth)) hub.rekey(auth.bindingId, auth.key);
+    tunnel.socket.bindings.set(auth.bindingId, tunnel);
+    if (hub.address === null) return;
+    tunnel.remoteAddress = hub.address;
+    tunnel.remotePort = hub.port;
+    tunnel.subKey = hub.port;
+    if (before.bindingTimeout !== tunnel.spec.bindingTimeout) armBindingExpiry(tunnel);
+  }
+
+  /** Creates, re-keys or drops the member end of an authenticated path; `restart` says hello now. */
+  private syncMember(tunnel: Tunnel, restart: boolean): void {
+    const auth = tunnel.spec.auth;
+    if (auth?.role !== 'member') {
+      if (tunnel.member !== null) {
+        stopMemberHellos(tunnel);
+        tunnel.member = null;
+      }
+      return;
+    }
+    if (tunnel.member === null) {
+      tunnel.member = new MemberBinding(auth.bindingId, auth.key);
+      restart = true;
+    } else if (tunnel.member.bindingId !== auth.bindingId || !tunnel.member.key.equals(auth.key)) {
+      tunnel.member.rekey(auth.bindingId, auth.key);
+    }
+    if (restart) startMemberHellos(tunnel);
+  }
+
   private releaseIfUnused(socket: OuterSocket): void {
     if (socket.users > 0) return;
     this.sockets.delete(socket.id);
@@ -258,13 +401,15 @@ export class DatapathEngine {
     const tracked = tunnel.keepalive.timer !== null;
     return {
       name: spec.name,
-      state: liveness.state,
+      // A hub-role tunnel without a verified address:port is down whatever its keepalive says.
+      state: tunnel.unbound ? 'down' : liveness.state,
       encap: spec.encap,
       local: spec.local,
-      remote: spec.remote,
+      // A hub-role tunnel's remote is its bound address:port; the spec's is only a hint.
+      remote: tunnel.hub?.address != null ? formatIpv4Address(tunnel.hub.address) : spec.remote,
       key: spec.key,
       localPort: udp ? spec.localPort : null,
-      remotePort: udp ? spec.remotePort : null,
+      remotePort: udp ? (tunnel.hub?.address != null ? tunnel.hub.port : spec.remotePort) : null,
       inner: `${spec.address}/${spec.prefixLength}`,
       peerInner: spec.peerAddress,
       mtu: plan.mtu,
@@ -281,8 +426,58 @@ export class DatapathEngine {
         lastHeardAt: liveness.lastHeardAt === null ? null : new Date(liveness.lastHeardAt).toISOString(),
         rttMs: keepalive.rttMs,
       },
+      binding: bindingStatusOf(tunnel),
     };
   }
+}
+
+function bindingStatusOf(tunnel: Tunnel): BindingStatus | null {
+  const { spec, hub, member } = tunnel;
+  const iso = (ms: number | null): string | null => (ms === null ? null : new Date(ms).toISOString());
+  const common = { helloInterval: spec.helloInterval, bindingTimeout: spec.bindingTimeout };
+  if (hub !== null) {
+    return {
+      role: 'hub',
+      bindingId: hub.bindingId,
+      state: hub.address === null ? 'unbound' : 'bound',
+      address: hub.address === null ? null : formatIpv4Address(hub.address),
+      port: hub.address === null ? null : hub.port,
+      boundAt: iso(hub.boundAt),
+      lastHelloAt: iso(hub.lastHelloAt),
+      lastAckAt: null,
+      counter: hub.lastCounter < 0n ? '' : hub.lastCounter.toString(),
+      hellos: hub.hellosAccepted,
+      ...common,
+      rttMs: null,
+    };
+  }
+  if (member !== null) {
+    return {
+      role: 'member',
+      bindingId: member.bindingId,
+      state: member.outstanding === null && member.lastAckAt !== null ? 'acked' : 'waiting',
+      address: member.observed === null ? null : formatIpv4Address(member.observed.address),
+      port: member.observed === null ? null : member.observed.port,
+      boundAt: null,
+      lastHelloAt: member.outstanding === null ? null : iso(member.outstanding.sentAt),
+      lastAckAt: iso(member.lastAckAt),
+      counter: member.counter.toString(),
+      hellos: member.hellosSent,
+      ...common,
+      rttMs: member.rttMs,
+    };
+  }
+  return null;
+}
+
+/** Why `spec` cannot take its place on `socket` (another tunnel holds it), or null. */
+function claimProblem(socket: OuterSocket, spec: TunnelSpec, plan: EncapsulationPlan, except?: Tunnel): string | null {
+  if (spec.auth?.role === 'hub') {
+    const holder = socket.bindings.get(spec.auth.bindingId);
+    return holder !== undefined && holder !== except ? `another tunnel already has binding id ${spec.auth.bindingId} on ${socket.id}` : null;
+  }
+  return socket.isTaken(parseIpv4Address(spec.remote), subKeyOf(spec, plan), except)
+    ? `another tunnel already receives ${describeDemux(spec, plan)}` : null;
 }
 
 function subKeyOf(spec: TunnelSpec, plan: EncapsulationPlan): number {

@@ -4,9 +4,12 @@ import { GRE_PROTO_KEEPALIVE } from '../wire/gre-keepalive.js';
 import { decodeGue } from '../wire/gue.js';
 import { IPPROTO_GRE, IPPROTO_IPIP, IPPROTO_IPV6 } from '../wire/ip-protocols.js';
 import { decodeIpv4 } from '../wire/ipv4.js';
+import { decodeUdpHelloFrame, GUE_HELLO_CTYPE, isUdpHelloBody } from '../wire/udp-hello.js';
 import { GUE_KEEPALIVE_CTYPE } from '../wire/udp-keepalive.js';
 import { NO_GRE_KEY, type OuterSocket } from './outer-socket.js';
 import { answerUdpKeepalive, reflectGreKeepalive } from './tunnel-keepalive.js';
+import { receiveHubHello } from './udp-binding-hub.js';
+import { receiveMemberAck } from './udp-binding-member.js';
 import { ROUNDS_PER_WAKEUP } from './tunnel-transmit.js';
 import type { Tunnel } from './tunnel.js';
 
@@ -99,6 +102,7 @@ function writeToTun(tunnel: Tunnel, batch: PacketBatchMemory, count: number): vo
   counters.rxPackets += accepted;
   counters.rxBytes += bytes;
   if (accepted < count) counters.rxDrop('queue-full', count - accepted);
+  if (tunnel.member !== null) tunnel.member.lastHeardAt = Date.now();
 }
 
 function decodeRawGre(socket: OuterSocket, batch: PacketBatchMemory, i: number): Tunnel | null {
@@ -145,14 +149,19 @@ function decodeRawIpip(socket: OuterSocket, batch: PacketBatchMemory, i: number)
 
 function decodeUdp(socket: OuterSocket, batch: PacketBatchMemory, i: number): Tunnel | null {
   const source = batch.addrs[i]!;
-  const tunnel = socket.lookup(source, batch.ports[i]!);
-  if (tunnel === undefined) {
-    socket.dropFrom(source, socket.anyFrom(source) === undefined ? 'no-tunnel' : 'wrong-source-port');
-    return null;
-  }
+  const port = batch.ports[i]!;
+  const tunnel = socket.lookup(source, port);
   const data = batch.data;
   const start = i * batch.slotSize + batch.offsets[i]!;
   const length = batch.lengths[i]!;
+  if (tunnel === undefined) {
+    if (socket.bindings.size > 0) {
+      receiveFromUnbound(socket, source, port, data, start, length);
+    } else {
+      socket.dropFrom(source, socket.anyFrom(source) === undefined ? 'no-tunnel' : 'wrong-source-port');
+    }
+    return null;
+  }
   if (tunnel.spec.encap === 'fou') {
     const gre = decodeGre(data, start, length);
     if (!gre.ok) {
@@ -171,7 +180,9 @@ function decodeUdp(socket: OuterSocket, batch: PacketBatchMemory, i: number): Tu
     return null;
   }
   if (gue.control) {
-    if (gue.protocol === GUE_KEEPALIVE_CTYPE && answerUdpKeepalive(tunnel, data, gue.payloadOffset, gue.payloadLength)) {
+    if (gue.protocol === GUE_HELLO_CTYPE) {
+      receiveHello(tunnel, 'gue', null, source, port, data, gue.payloadOffset, gue.payloadLength);
+    } else if (gue.protocol === GUE_KEEPALIVE_CTYPE && answerUdpKeepalive(tunnel, data, gue.payloadOffset, gue.payloadLength)) {
       tunnel.liveness.markHeard();
     } else {
       tunnel.counters.rxDrop('unsupported-protocol');
@@ -208,16 +219,50 @@ function acceptGrePayload(tunnel: Tunnel, batch: PacketBatchMemory, i: number, p
   }
   if (protocolType === GRE_PROTO_IPV6) return acceptInner(tunnel, batch, i, 6, offset, length);
   if (protocolType === GRE_PROTO_KEEPALIVE) {
-    // A raw GRE path gets its own Cisco keepalive back (empty body); a fou path a UDP keepalive body.
-    if (tunnel.socket.transport === 'udp' && !answerUdpKeepalive(tunnel, batch.data, offset, length)) {
-      tunnel.counters.rxDrop('not-keepalive');
-      return null;
+    // A raw GRE path gets its own Cisco keepalive back (empty body); a fou path a UDP keepalive
+    // body or a hello.
+    if (tunnel.socket.transport === 'udp') {
+      if (isUdpHelloBody(batch.data, offset, length)) {
+        receiveHello(tunnel, 'fou', tunnel.greKey === NO_GRE_KEY ? null : tunnel.greKey, batch.addrs[i]!, batch.ports[i]!, batch.data, offset, length);
+        return null;
+      }
+      if (!answerUdpKeepalive(tunnel, batch.data, offset, length)) {
+        tunnel.counters.rxDrop('not-keepalive');
+        return null;
+      }
+    } else {
+      tunnel.probes.answered('keepalive');
     }
     tunnel.liveness.markHeard();
     return null;
   }
   tunnel.counters.rxDrop('unsupported-protocol');
   return null;
+}
+
+/** A hello frame from a tunnel's remote: a member takes acks, a hub verifies and binds. */
+function receiveHello(
+  tunnel: Tunnel, encap: 'fou' | 'gue', greKey: number | null, source: number, port: number,
+  data: Uint8Array, offset: number, length: number,
+): void {
+  if (tunnel.member !== null) receiveMemberAck(tunnel, data, offset, length);
+  // A hello from an address:port another tunnel holds may still claim a hub-role tunnel (and be
+  // refused as 'hello-address-taken' when that holder is static).
+  else if (tunnel.socket.bindings.size > 0) receiveHubHello(tunnel.socket, encap, greKey, source, port, data, offset, length);
+  else tunnel.counters.rxDrop('hello-unexpected');
+}
+
+/**
+ * UDP from an address:port no tunnel receives from, on a socket with hub-role tunnels: a hello
+ * may bind it; anything else is dropped as 'unbound-source' and never re-aims a tunnel.
+ */
+function receiveFromUnbound(socket: OuterSocket, source: number, port: number, data: Uint8Array, start: number, length: number): void {
+  const frame = decodeUdpHelloFrame(data, start, length);
+  if (!frame.ok) {
+    socket.dropFrom(source, 'unbound-source');
+    return;
+  }
+  receiveHubHello(socket, frame.encap, frame.greKey, source, port, data, frame.payloadOffset, frame.payloadLength);
 }
 
 /** Checks the inner packet's version and length and points slot i at it. */

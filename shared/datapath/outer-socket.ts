@@ -10,13 +10,16 @@ export const NO_GRE_KEY = -1;
  * One outer socket shared by every tunnel with the same transport and local address (and UDP
  * port): a raw socket per (protocol, local address), a UDP socket per (local address, port).
  * It owns the demultiplexing table (remote address → sub-key → tunnel), where the sub-key is
- * the GRE key (gre, fou), the remote UDP port (udp) or 0 (ipip).
+ * the GRE key (gre, fou), the remote UDP port (udp) or 0 (ipip), and the UDP binding table
+ * (binding id → hub-role tunnel), through which a verified hello puts a tunnel in the demux table.
  */
 export class OuterSocket {
   /** Packets that reached no tunnel, and malformed ones from addresses no tunnel talks to. */
   readonly unmatched = new TunnelCounters();
+  /** Hub-role tunnels by binding id: hellos from any address:port are looked up here. */
+  readonly bindings = new Map<number, Tunnel>();
   private readonly byRemote = new Map<number, Map<number, Tunnel>>();
-  private tunnelCount = 0;
+  private readonly attached = new Set<Tunnel>();
 
   constructor(
     /** Stable identity, e.g. `gre 192.0.2.1` or `udp 192.0.2.1:4754`. */
@@ -51,6 +54,17 @@ export class OuterSocket {
     return found !== undefined && found !== except;
   }
 
+  /** Counts `tunnel` as a user of this socket (registered in the demux table or not). */
+  attach(tunnel: Tunnel): void {
+    this.attached.add(tunnel);
+  }
+
+  /** The reverse of attach; the engine closes the socket when no tunnel is left. */
+  detach(tunnel: Tunnel): void {
+    this.attached.delete(tunnel);
+  }
+
+  /** Makes `tunnel` receive what comes from (remote, subKey). */
   register(tunnel: Tunnel, remote: number, subKey: number): void {
     let inner = this.byRemote.get(remote);
     if (inner === undefined) {
@@ -58,20 +72,19 @@ export class OuterSocket {
       this.byRemote.set(remote, inner);
     }
     inner.set(subKey, tunnel);
-    this.tunnelCount++;
   }
 
+  /** Removes (remote, subKey) from the demux table if `tunnel` holds it. */
   unregister(tunnel: Tunnel, remote: number, subKey: number): void {
     const inner = this.byRemote.get(remote);
     if (inner?.get(subKey) !== tunnel) return;
     inner.delete(subKey);
     if (inner.size === 0) this.byRemote.delete(remote);
-    this.tunnelCount--;
   }
 
   /** How many tunnels use this socket; the engine closes it when the last one leaves. */
   get users(): number {
-    return this.tunnelCount;
+    return this.attached.size;
   }
 
   /** Charges a packet from `remote` that was malformed or unmatched: to a tunnel of that address if any. */

@@ -18,7 +18,25 @@ export type DropReason =
   /** A system call failed outright. */
   | 'io-error'
   /** An unexpected exception in the per-packet path (a bug), caught so the process keeps serving. */
-  | 'internal';
+  | 'internal'
+  /** rx: UDP from an address:port no hello has bound (hub role); never used to re-aim a tunnel. */
+  | 'unbound-source'
+  /** tx: a hub-role tunnel has no verified address:port to send to (no hello yet, or expired). */
+  | 'unbound'
+  /** A hello frame whose body is truncated or malformed. */
+  | 'hello-malformed'
+  /** An ack at a hub, or a hello at a member: not this end's to take. */
+  | 'hello-unexpected'
+  /** A hello naming a binding id no tunnel on the socket has. */
+  | 'hello-unknown-binding'
+  /** A hello framed for another encapsulation or GRE key than its tunnel's. */
+  | 'hello-wrong-encap'
+  /** A hello whose MAC does not verify with the tunnel's session key (forged, or another session's). */
+  | 'hello-bad-mac'
+  /** A correctly signed hello whose counter is not above the last accepted one (replayed). */
+  | 'hello-replay'
+  /** A verified hello from an address:port a static tunnel already receives from. */
+  | 'hello-address-taken';
 
 /** One direction's totals, the `ip -s link` columns. */
 export interface DirectionStats {
@@ -38,7 +56,7 @@ export interface CountersSnapshot {
 /** Reasons that mean the packet itself was malformed (an error), as opposed to refused (a drop). */
 const ERROR_REASONS: ReadonlySet<DropReason> = new Set<DropReason>([
   'truncated', 'bad-version', 'bad-header-length', 'bad-total-length', 'bad-checksum', 'reserved-bits',
-  'fragmented', 'bad-flags', 'not-keepalive', 'bad-inner', 'wrong-source-port', 'io-error', 'internal',
+  'fragmented', 'bad-flags', 'not-keepalive', 'not-hello', 'hello-malformed', 'bad-inner', 'wrong-source-port', 'io-error', 'internal',
 ]);
 
 /**

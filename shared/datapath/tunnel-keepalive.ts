@@ -15,7 +15,8 @@ import type { Tunnel } from './tunnel.js';
  */
 export function sendKeepalive(tunnel: Tunnel): void {
   const encap = tunnel.spec.encap;
-  if (encap === 'ipip') return;
+  // A hub-role tunnel with no verified address has nobody to probe.
+  if (encap === 'ipip' || tunnel.unbound) return;
   const state = tunnel.keepalive;
   state.sequence = (state.sequence + 1) >>> 0;
   state.lastProbeAt = Date.now();
@@ -63,6 +64,7 @@ export function answerUdpKeepalive(tunnel: Tunnel, data: Uint8Array, offset: num
     sendControl(tunnel, writeUdpKeepalive(tunnel, batch.data, 0, 'echo', body.sequence, body.nonce));
   } else if (body.nonce === tunnel.keepalive.nonce && body.sequence === tunnel.keepalive.sequence) {
     tunnel.keepalive.rttMs = Date.now() - tunnel.keepalive.lastProbeAt;
+    tunnel.probes.answered('keepalive');
   }
   return true;
 }
@@ -80,7 +82,15 @@ function keyed<T extends object>(tunnel: Tunnel, fields: T): T & { key?: number 
   return tunnel.spec.key === null ? fields : { ...fields, key: tunnel.spec.key };
 }
 
-function sendControl(tunnel: Tunnel, length: number): void {
+/**
+ * Sends the `length` bytes at the start of the socket's control batch to the tunnel's remote. A
+ * hub-role tunnel with no verified address:port sends nothing (counted 'unbound'): no reflection.
+ */
+export function sendControl(tunnel: Tunnel, length: number): void {
+  if (tunnel.unbound) {
+    tunnel.counters.txDrop('unbound');
+    return;
+  }
   const batch = tunnel.socket.controlBatch;
   batch.offsets[0] = 0;
   batch.lengths[0] = length;

@@ -43,6 +43,12 @@ export class TunnelLiveness {
     }
   }
 
+  /** The path is known to be gone (a hub's binding expired): down now, not after more misses. */
+  markLost(): void {
+    this.heard = false;
+    if (this.state === 'up') this.change('down');
+  }
+
   /** Called once per keepalive interval. */
   tick(): void {
     if (this.heard) {

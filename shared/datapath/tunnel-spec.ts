@@ -1,6 +1,7 @@
 import { TunnelError } from '../errors.js';
 import { ENCAPSULATIONS, isEncapsulation, type Encapsulation } from '../net/encapsulation.js';
 import { isIpv4Address, parseIpv4Address } from '../net/ipv4-address.js';
+import { udpHelloKeyProblem } from '../wire/udp-hello.js';
 
 /** Default UDP port per UDP encapsulation: 4754 is RFC 8086's GRE-in-UDP port; GUE has none, 6080 by convention. */
 export const DEFAULT_UDP_PORT = { fou: 4754, gue: 6080 } as const;
@@ -14,6 +15,33 @@ export const DEFAULT_KEEPALIVE_INTERVAL = 10;
 /** Missed keepalive intervals before a tunnel is declared down (Cisco's default). */
 export const DEFAULT_KEEPALIVE_RETRIES = 3;
 
+/** Seconds between a member's UDP hellos when the spec names none (under the usual 30 s UDP NAT timeout). */
+export const DEFAULT_HELLO_INTERVAL = 15;
+
+/** Hello intervals a hub waits without a valid hello before it drops a binding, by default. */
+export const BINDING_TIMEOUT_INTERVALS = 3;
+
+/** Which end of an authenticated UDP path this is: the hub verifies and binds, the member says hello. */
+export type BindingRole = 'hub' | 'member';
+
+/**
+ * Authentication of a fou/gue path (the UDP hello, shared/wire/udp-hello.ts): the binding id and
+ * per-session key the hub hands the member over the control channel, and this end's role.
+ */
+export interface TunnelAuthInput {
+  bindingId: number;
+  /** The per-session key, 16..64 bytes (the control plane's `welcome.sessionKey` is 32). Never logged. */
+  key: Uint8Array;
+  role: BindingRole;
+}
+
+/** A validated auth option; `key` is the engine's own copy. */
+export interface TunnelAuth {
+  readonly bindingId: number;
+  readonly key: Buffer;
+  readonly role: BindingRole;
+}
+
 /** Smallest tunnel MTU accepted (the IPv4 minimum datagram every host must take). */
 export const MIN_TUNNEL_MTU = 576;
 
@@ -25,7 +53,11 @@ export interface TunnelSpecInput {
   name: string;
   encap: Encapsulation;
   local: string;
-  remote: string;
+  /**
+   * The peer's outer address. With `auth.role` 'hub' it is only a hint (shown in status until a
+   * hello binds the real address:port) and may be left out.
+   */
+  remote?: string;
   /** GRE key (gre and fou only), 0..2^32-1. */
   key?: number;
   /** UDP port for fou/gue, used on both ends unless localPort/remotePort say otherwise. */
@@ -43,6 +75,12 @@ export interface TunnelSpecInput {
   /** Seconds between keepalives; 0 turns keepalives and liveness tracking off. */
   keepaliveInterval?: number;
   keepaliveRetries?: number;
+  /** Authenticated UDP binding (fou and gue only); see shared/datapath/README.md. */
+  auth?: TunnelAuthInput | null;
+  /** Seconds between a member's hellos (default 15); the hub uses it for its default bindingTimeout. */
+  helloInterval?: number;
+  /** Seconds without a valid hello after which a hub drops the binding (default 3 × helloInterval). */
+  bindingTimeout?: number;
 }
 
 /** A validated tunnel spec with every default filled in. */
@@ -65,16 +103,22 @@ export interface TunnelSpec {
   readonly mssClamp: boolean;
   readonly keepaliveInterval: number;
   readonly keepaliveRetries: number;
+  readonly auth: TunnelAuth | null;
+  readonly helloInterval: number;
+  readonly bindingTimeout: number;
 }
 
 /** Fields `engine.update()` may change on a running tunnel without touching its interface. */
 export type TunnelUpdate = Partial<Pick<TunnelSpecInput,
   'encap' | 'local' | 'remote' | 'key' | 'port' | 'localPort' | 'remotePort' | 'mtu' | 'ttl' | 'mssClamp'
-  | 'keepaliveInterval' | 'keepaliveRetries'>> & { key?: number | null };
+  | 'keepaliveInterval' | 'keepaliveRetries' | 'auth' | 'helloInterval' | 'bindingTimeout'>> & { key?: number | null };
 
 const IFNAME = /^[A-Za-z0-9_.-]{1,15}$/;
 const UPDATABLE = new Set(['encap', 'local', 'remote', 'key', 'port', 'localPort', 'remotePort', 'mtu', 'ttl',
-  'mssClamp', 'keepaliveInterval', 'keepaliveRetries']);
+  'mssClamp', 'keepaliveInterval', 'keepaliveRetries', 'auth', 'helloInterval', 'bindingTimeout']);
+
+/** The remote of a hub-role tunnel that was given no hint: nothing is sent there (nothing is sent unbound). */
+export const UNKNOWN_REMOTE = '0.0.0.0';
 
 /** Checks every field of `input` and fills in defaults; throws a coded TunnelError on the first bad one. */
 export function validateTunnelSpec(input: TunnelSpecInput): TunnelSpec {
@@ -87,7 +131,9 @@ export function validateTunnelSpec(input: TunnelSpecInput): TunnelSpec {
     throw new TunnelError('ERR_INVALID_ARGUMENT', `unknown encapsulation ${JSON.stringify(encap)} (expected ${ENCAPSULATIONS.join(', ')})`);
   }
   requireUnicast('local', input.local);
-  requireUnicast('remote', input.remote);
+  const auth = validateAuth(input.auth, encap);
+  const remote = input.remote === undefined && auth?.role === 'hub' ? UNKNOWN_REMOTE : input.remote;
+  if (remote !== UNKNOWN_REMOTE || auth?.role !== 'hub') requireUnicast('remote', remote as string);
   const key = input.key ?? null;
   if (key !== null) {
     if (encap === 'ipip' || encap === 'gue') {
@@ -125,10 +171,43 @@ export function validateTunnelSpec(input: TunnelSpecInput): TunnelSpec {
   if (!Number.isInteger(keepaliveRetries) || keepaliveRetries < 1 || keepaliveRetries > 255) {
     throw new TunnelError('ERR_INVALID_ARGUMENT', `keepalive retries ${String(keepaliveRetries)} is out of range 1..255`);
   }
+  const helloInterval = input.helloInterval ?? DEFAULT_HELLO_INTERVAL;
+  if (!Number.isFinite(helloInterval) || helloInterval < 0.05 || helloInterval > 3600) {
+    throw new TunnelError('ERR_INVALID_ARGUMENT', `hello interval ${String(helloInterval)} s is out of range 0.05..3600`);
+  }
+  const bindingTimeout = input.bindingTimeout ?? BINDING_TIMEOUT_INTERVALS * helloInterval;
+  if (!Number.isFinite(bindingTimeout) || bindingTimeout <= helloInterval || bindingTimeout > 86_400) {
+    throw new TunnelError('ERR_INVALID_ARGUMENT', `binding timeout ${String(bindingTimeout)} s must exceed the hello interval (${helloInterval} s) and be at most 86400`);
+  }
   return {
-    name, encap, local: input.local, remote: input.remote, key, localPort, remotePort, address, prefixLength,
+    name, encap, local: input.local, remote: remote as string, key, localPort, remotePort, address, prefixLength,
     peerAddress: input.peerAddress, mtu, ttl, mssClamp: input.mssClamp === true, keepaliveInterval, keepaliveRetries,
+    auth, helloInterval, bindingTimeout,
   };
+}
+
+/** True when two validated auth options are the same binding, key and role. */
+export function sameAuth(a: TunnelAuth | null, b: TunnelAuth | null): boolean {
+  if (a === null || b === null) return a === b;
+  return a.bindingId === b.bindingId && a.role === b.role && a.key.equals(b.key);
+}
+
+function validateAuth(input: TunnelAuthInput | null | undefined, encap: Encapsulation): TunnelAuth | null {
+  if (input === undefined || input === null) return null;
+  if (typeof input !== 'object') throw new TunnelError('ERR_INVALID_ARGUMENT', 'auth must be { bindingId, key, role }');
+  if (encap !== 'fou' && encap !== 'gue') {
+    throw new TunnelError('ERR_INVALID_ARGUMENT', `an authenticated UDP binding needs fou or gue, not ${encap}`);
+  }
+  if (input.role !== 'hub' && input.role !== 'member') {
+    throw new TunnelError('ERR_INVALID_ARGUMENT', `auth role ${JSON.stringify(input.role)} must be 'hub' or 'member'`);
+  }
+  if (!Number.isInteger(input.bindingId) || input.bindingId < 0 || input.bindingId > 0xffff_ffff) {
+    throw new TunnelError('ERR_INVALID_ARGUMENT', `binding id ${String(input.bindingId)} is out of range 0..4294967295`);
+  }
+  const keyProblem = udpHelloKeyProblem(input.key);
+  // The message names the length only, never a byte of the key.
+  if (keyProblem !== null) throw new TunnelError('ERR_INVALID_KEY', keyProblem);
+  return { bindingId: input.bindingId, key: Buffer.from(input.key), role: input.role };
 }
 
 /**
@@ -166,6 +245,10 @@ export function applyTunnelUpdate(spec: TunnelSpec, update: TunnelUpdate): Tunne
     mssClamp: update.mssClamp ?? spec.mssClamp,
     keepaliveInterval: update.keepaliveInterval ?? spec.keepaliveInterval,
     keepaliveRetries: update.keepaliveRetries ?? spec.keepaliveRetries,
+    auth: update.auth !== undefined ? update.auth : spec.auth,
+    helloInterval: update.helloInterval ?? spec.helloInterval,
+    ...(update.bindingTimeout !== undefined ? { bindingTimeout: update.bindingTimeout }
+      : update.helloInterval === undefined ? { bindingTimeout: spec.bindingTimeout } : {}),
   };
   if (!udp) {
     for (const f of ['port', 'localPort', 'remotePort'] as const) {

@@ -4,6 +4,7 @@ import { buildIcmpv6PacketTooBig } from '../wire/icmpv6-packet-too-big.js';
 import { IPPROTO_TCP } from '../wire/ip-protocols.js';
 import { clampTcpMss } from '../wire/tcp-mss.js';
 import type { Tunnel } from './tunnel.js';
+import { noteMemberTransmit } from './udp-binding-member.js';
 
 /** Bytes reserved in front of every packet read from a TUN, for the headers prepended in place. */
 export const TUN_HEADROOM = 64;
@@ -39,6 +40,12 @@ export function transmitFromTun(tunnel: Tunnel): void {
       return;
     }
     if (count === 0) return;
+    if (tunnel.unbound) {
+      // A hub-role tunnel without a verified address:port sends nowhere (never to a stale mapping).
+      counters.txDrop('unbound', count);
+      if (count < batch.capacity) return;
+      continue;
+    }
     // Read once per batch: a live update lands between batches, never inside one.
     const plan = tunnel.plan;
     const header4 = plan.header4;
@@ -97,6 +104,7 @@ export function transmitFromTun(tunnel: Tunnel): void {
     }
     if (out > 0) sendEncapsulated(tunnel, out, bytes);
     if (replies > 0) writeReplies(tunnel, replies);
+    if (tunnel.member !== null) noteMemberTransmit(tunnel);
     if (count < batch.capacity) return;
   }
 }

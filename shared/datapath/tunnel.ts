@@ -5,7 +5,10 @@ import type { EncapsulationPlan } from './encapsulation-plan.js';
 import { NO_GRE_KEY, type OuterSocket } from './outer-socket.js';
 import { TunnelCounters } from './tunnel-counters.js';
 import { TunnelLiveness } from './tunnel-liveness.js';
+import { TunnelProbes } from './tunnel-probe.js';
 import type { TunnelSpec } from './tunnel-spec.js';
+import type { HubBinding } from './udp-binding-hub.js';
+import type { MemberBinding } from './udp-binding-member.js';
 
 /** Batches a tunnel owns: packets read from its TUN, inner packets to write to it, ICMP replies. */
 export interface TunnelBatches {
@@ -48,6 +51,13 @@ export class Tunnel {
   readonly counters = new TunnelCounters();
   readonly liveness: TunnelLiveness;
   readonly keepalive: KeepaliveState;
+  readonly probes = new TunnelProbes();
+  /** The hub end of an authenticated UDP path (auth.role 'hub'), else null. */
+  hub: HubBinding | null = null;
+  /** The member end of an authenticated UDP path (auth.role 'member'), else null. */
+  member: MemberBinding | null = null;
+  /** True while a hub-role tunnel has no verified address:port: nothing is sent at all. */
+  unbound = false;
   closed = false;
 
   constructor(
@@ -72,7 +82,10 @@ export class Tunnel {
     this.keepalive = { timer: null, sequence: 0, nonce, lastProbeAt: 0, rttMs: null };
   }
 
-  /** Switches to a new spec, plan and socket (already registered there by the engine). */
+  /**
+   * Switches to a new spec, plan and socket (already registered there by the engine). A hub-role
+   * tunnel's send target is its binding, not the spec's remote (a hint): the engine restores it.
+   */
   retarget(spec: TunnelSpec, plan: EncapsulationPlan, socket: OuterSocket, subKey: number): void {
     this.spec = spec;
     this.plan = plan;

@@ -23,5 +23,9 @@ export function upsertTunnel(engine: DatapathEngine, spec: TunnelSpecInput): Tun
     ...(spec.remotePort !== undefined ? { remotePort: spec.remotePort } : {}),
     ...(spec.mtu !== undefined ? { mtu: spec.mtu } : {}),
     ...(spec.ttl !== undefined ? { ttl: spec.ttl } : {}),
+    ...(spec.keepaliveInterval !== undefined ? { keepaliveInterval: spec.keepaliveInterval } : {}),
+    ...(spec.auth !== undefined ? { auth: spec.auth } : {}),
+    ...(spec.helloInterval !== undefined ? { helloInterval: spec.helloInterval } : {}),
+    ...(spec.bindingTimeout !== undefined ? { bindingTimeout: spec.bindingTimeout } : {}),
   });
 }
