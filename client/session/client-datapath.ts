@@ -1,9 +1,17 @@
-import type { WireTunnelSpec } from '../../shared/protocol/index.js';
+import type { WireLinkPath, WireTunnelSpec } from '../../shared/protocol/index.js';
 
 /** The client's tunnels as the session drives them; the real one wraps the datapath engine. */
 export interface ClientDatapath {
-  /** Converges the running tunnels to exactly `tunnels`: adds, updates in place, removes. */
-  apply(tunnels: readonly WireTunnelSpec[]): Promise<void>;
+  /**
+   * Converges the running tunnels to exactly `tunnels`: adds, updates in place, removes. `paths`
+   * says per link which encapsulation the hub chose and why (shown by `tunnel-client status`).
+   */
+  apply(tunnels: readonly WireTunnelSpec[], paths?: readonly WireLinkPath[]): Promise<void>;
+  /**
+   * Probes a running tunnel's path: resolves true when the other end answers (a keepalive echo,
+   * or the hub's hello-ack on an authenticated UDP path) within `timeoutMs`.
+   */
+  probe?(name: string, timeoutMs: number): Promise<boolean>;
   /** Removes every tunnel this datapath created. */
   close(): Promise<void>;
 }

@@ -1,15 +1,17 @@
 import type { DatapathEngine } from '../../shared/datapath/datapath-engine.js';
 import { upsertTunnel } from '../../shared/datapath/upsert-tunnel.js';
-import type { WireTunnelSpec } from '../../shared/protocol/index.js';
+import type { WireLinkPath, WireTunnelSpec } from '../../shared/protocol/index.js';
+import { wireSpecToEngine } from '../../shared/protocol/wire-spec-to-engine.js';
 import type { ClientDatapath } from './client-datapath.js';
 
 /** The client's tunnels on the real datapath engine; only tunnels the hub named are touched. */
 export class EngineClientDatapath implements ClientDatapath {
   private readonly managed = new Set<string>();
+  private paths = new Map<string, WireLinkPath>();
 
   constructor(private readonly engine: DatapathEngine) {}
 
-  async apply(tunnels: readonly WireTunnelSpec[]): Promise<void> {
+  async apply(tunnels: readonly WireTunnelSpec[], paths: readonly WireLinkPath[] = []): Promise<void> {
     const wanted = new Set(tunnels.map((tunnel) => tunnel.name));
     for (const name of this.managed) {
       if (!wanted.has(name)) {
@@ -18,9 +20,19 @@ export class EngineClientDatapath implements ClientDatapath {
       }
     }
     for (const spec of tunnels) {
-      upsertTunnel(this.engine, spec);
+      upsertTunnel(this.engine, wireSpecToEngine(spec));
       this.managed.add(spec.name);
     }
+    this.paths = new Map(paths.map((path) => [path.tunnel, path]));
+  }
+
+  probe(name: string, timeoutMs: number): Promise<boolean> {
+    return this.engine.probe(name, { timeoutMs });
+  }
+
+  /** Why each hub-driven tunnel runs its encapsulation, by interface name. */
+  pathOf(name: string): WireLinkPath | undefined {
+    return this.paths.get(name);
   }
 
   async close(): Promise<void> {

@@ -48,6 +48,11 @@ export class HubSession {
     if (this.welcome) this.send({ type: 'report', endpoint: { address } });
   }
 
+  /** Tells the hub whether a path probe of one of our tunnels was answered. */
+  probe(tunnel: string, encap: MessageOf<'probe'>['encap'], answered: boolean): void {
+    if (this.welcome) this.send({ type: 'probe', tunnel, encap, answered });
+  }
+
   /** Feeds one message from the channel. */
   receive(raw: Buffer): void {
     if (this.done) return;

@@ -22,7 +22,19 @@ export async function openMemberDatapath(io: DatapathIo, stateDir: string, log: 
     onLiveness: (event) => log.info({ tunnel: event.name, state: event.state, missed: event.missed }, 'tunnel liveness changed'),
   });
   const datapath = new EngineClientDatapath(engine);
-  const server = await startControlServer(controlSocketPath(stateDir, process.pid), engineControlHandler(engine, 'run'));
+  const engineHandler = engineControlHandler(engine, 'run');
+  // Status also says why each hub-driven tunnel runs its encapsulation (`encapReason`).
+  const server = await startControlServer(controlSocketPath(stateDir, process.pid), async (request) => {
+    const response = await engineHandler(request);
+    if (!response.ok) return response;
+    return {
+      ...response,
+      tunnels: response.tunnels.map((tunnel) => {
+        const path = typeof tunnel.name === 'string' ? datapath.pathOf(tunnel.name) : undefined;
+        return path ? { ...tunnel, encapReason: path.reason } : tunnel;
+      }),
+    };
+  });
   return {
     datapath,
     close: async () => {

@@ -1,12 +1,19 @@
 import { setTimeout as sleep } from 'node:timers/promises';
 import type { Logger } from 'pino';
 import { TunnelError, isTunnelError } from '../../shared/errors.js';
-import { isAuthRefusal, type MessageOf } from '../../shared/protocol/index.js';
+import { isAuthRefusal, type MessageOf, type WireTunnelSpec } from '../../shared/protocol/index.js';
 import { backoffDelay, DEFAULT_BACKOFF, type BackoffPolicy } from './backoff.js';
 import type { ClientChannel, ClientChannelEvents } from './client-channel.js';
 import type { ClientDatapath } from './client-datapath.js';
 import { EndpointWatcher, type OuterAddressProbe } from './endpoint-watcher.js';
+import { tunnelInterfaceName } from '../../shared/net/tunnel-interface-name.js';
 import { HubSession } from './hub-session.js';
+
+/** The member's end of its hub link (`tnl-hub`). */
+const HUB_TUNNEL = tunnelInterfaceName('hub');
+/** Tries per path probe, and how long each waits by default. */
+const PATH_PROBE_TRIES = 3;
+const DEFAULT_PATH_PROBE_TIMEOUT_MS = 1_000;
 
 /** Everything the runner needs; the join/run commands build it from the state folder. */
 export interface SessionRunnerOptions {
@@ -24,6 +31,8 @@ export interface SessionRunnerOptions {
   /** Called on every welcome, e.g. to switch credentials after an invite was redeemed. */
   onWelcome?(welcome: MessageOf<'welcome'>): void;
   backoff?: BackoffPolicy;
+  /** How long one path probe of the hub tunnel waits for its answer (three are tried); default 1 s. */
+  pathProbeTimeoutMs?: number;
   probe?: OuterAddressProbe;
   probeIntervalMs?: number;
 }
@@ -42,6 +51,9 @@ export class SessionRunner {
   /** Set when the next connection must not wait for backoff (the outer address just moved). */
   private reconnectNow = false;
   private readonly watcher: EndpointWatcher;
+  /** The hub tunnel path (encapsulation and remote) last probed, and in which session. */
+  private probedPath: string | undefined;
+  private probedSession: HubSession | undefined;
   private firstAck!: (config: MessageOf<'config'>) => void;
   private loopDone: Promise<void> | undefined;
   private fatal: TunnelError | undefined;
@@ -164,10 +176,37 @@ export class SessionRunner {
   }
 
   private async apply(config: MessageOf<'config'>): Promise<void> {
-    await this.options.datapath.apply(config.tunnels);
+    await this.options.datapath.apply(config.tunnels, config.paths ?? []);
     this.applied = config.version;
     this.options.onApplied?.(config);
     this.options.log.info({ version: config.version, tunnels: config.tunnels.length }, 'config applied');
+    const hubTunnel = config.tunnels.find((tunnel) => tunnel.name === HUB_TUNNEL);
+    if (hubTunnel && this.session) void this.probePath(this.session, hubTunnel);
+  }
+
+  /**
+   * Probes the hub tunnel's path once per (encapsulation, remote) and tells the hub, which falls
+   * back GRE -> FOU -> GUE on an unanswered probe. Three tries, so one lost packet is no verdict.
+   */
+  private async probePath(session: HubSession, tunnel: WireTunnelSpec): Promise<void> {
+    const probe = this.options.datapath.probe?.bind(this.options.datapath);
+    if (!probe || tunnel.encap === 'ipip') return;
+    const path = `${tunnel.encap} ${tunnel.remote}`;
+    if (this.probedPath === path && this.probedSession === session) return;
+    this.probedPath = path;
+    this.probedSession = session;
+    let answered = false;
+    for (let attempt = 0; attempt < PATH_PROBE_TRIES && !answered; attempt++) {
+      try {
+        answered = await probe(tunnel.name, this.options.pathProbeTimeoutMs ?? DEFAULT_PATH_PROBE_TIMEOUT_MS);
+      } catch (err) {
+        this.options.log.warn({ code: isTunnelError(err) ? err.code : undefined, err: (err as Error).message }, 'path probe failed');
+        return;
+      }
+      if (this.probedPath !== path || this.probedSession !== session) return; // a newer config took over
+    }
+    this.options.log.info({ tunnel: tunnel.name, encap: tunnel.encap, answered }, 'path probe done');
+    session.probe(tunnel.name, tunnel.encap, answered);
   }
 
   private endpointChanged(address: string | null, previous: string | null | undefined): void {

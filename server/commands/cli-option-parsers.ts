@@ -1,4 +1,5 @@
 import { TunnelError } from '../../shared/errors.js';
+import { ENCAPSULATIONS, isEncapsulation, type Encapsulation } from '../../shared/net/encapsulation.js';
 
 const UNIT_MS: Record<string, number> = { s: 1000, m: 60_000, h: 3_600_000, d: 86_400_000, w: 604_800_000 };
 
@@ -14,4 +15,13 @@ export function parsePositiveInteger(text: string, option: string, max = 1_000_0
   const value = /^[0-9]{1,9}$/.test(text.trim()) ? Number(text) : NaN;
   if (!(value >= 1 && value <= max)) throw new TunnelError('ERR_INVALID_ARGUMENT', `${option} "${text}" must be a whole number from 1 to ${max}`);
   return value;
+}
+
+/** Parses `--encap` of `peer pin`: an encapsulation, or `auto` (null) to unpin. */
+export function parsePinnedEncap(text: string): Encapsulation | null {
+  if (text === 'auto') return null;
+  if (!isEncapsulation(text)) {
+    throw new TunnelError('ERR_INVALID_ARGUMENT', `--encap "${text.slice(0, 32)}" must be one of ${ENCAPSULATIONS.join(', ')} or auto`);
+  }
+  return text;
 }

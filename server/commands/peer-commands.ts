@@ -3,7 +3,7 @@ import { formatLinkTable } from '../hub-state/format-link-table.js';
 import { withHubState } from '../hub-state/hub-state.js';
 import { issuePeerCredential } from '../hub-state/issue-peer-credential.js';
 import { HUB_END_NAME } from '../registry/peer-name.js';
-import { parseDuration } from './cli-option-parsers.js';
+import { parseDuration, parsePinnedEncap } from './cli-option-parsers.js';
 import { formatColumns } from './format-columns.js';
 import { hubStateDir } from './hub-state-dir.js';
 import { sshKeyFromOptions } from './ssh-key-options.js';
@@ -97,6 +97,19 @@ export function registerPeerCommands(program: Command): void {
       withHubState(hubStateDir(command), ({ registry }) => {
         const version = registry.peers.revoke(name);
         printText(`revoked all tokens of ${name}; new tokens carry version ${version}`);
+      }));
+
+  peer
+    .command('pin <name>')
+    .description("fix the encapsulation of a peer's links (gre, ipip, fou, gue), or `auto` to let the hub choose again")
+    .requiredOption('--encap <encap>', 'gre | ipip | fou | gue | auto')
+    .action((name: string, options: { encap: string }, command: Command) =>
+      withHubState(hubStateDir(command), ({ registry }) => {
+        const encap = parsePinnedEncap(options.encap);
+        const record = registry.peers.setPinnedEncap(name, encap);
+        printText(encap === null
+          ? `peer ${record.name}: encapsulation chosen by the hub (GRE, FOU behind NAT or when GRE is unanswered, then GUE)`
+          : `peer ${record.name}: encapsulation pinned to ${encap}`);
       }));
 
   peer

@@ -2,6 +2,7 @@ import type { Command } from 'commander';
 import { TunnelError } from '../../shared/errors.js';
 import { createLogger } from '../../shared/log.js';
 import { serveHub } from '../hub/serve-hub.js';
+import { parsePositiveInteger } from './cli-option-parsers.js';
 import { hubStateDir } from './hub-state-dir.js';
 
 interface ServeFlags {
@@ -13,6 +14,7 @@ interface ServeFlags {
   datapath: string;
   keepalive: string;
   livenessTimeout: string;
+  pathKeepalive: string;
 }
 
 /** `tunnel-hub serve`: the daemon, with the embedded defaults when given no flags. */
@@ -28,6 +30,7 @@ export function registerServeCommand(program: Command): void {
     .option('--datapath <kind>', 'engine (TUN devices, needs root) or none (control plane only, for tests and load benchmarks)', 'engine')
     .option('--keepalive <seconds>', 'control keepalive interval', '10')
     .option('--liveness-timeout <seconds>', 'silence after which a session is declared down', '30')
+    .option('--path-keepalive <seconds>', 'keepalive interval of every issued tunnel, 1-25 (also keeps NAT mappings alive)', '10')
     .action((flags: ServeFlags, command: Command) => {
       if ((flags.tlsCert === undefined) !== (flags.tlsKey === undefined)) {
         throw new TunnelError('ERR_INVALID_ARGUMENT', '--tls-cert and --tls-key go together');
@@ -46,6 +49,7 @@ export function registerServeCommand(program: Command): void {
         ...(flags.tlsCert && flags.tlsKey ? { tls: { certFile: flags.tlsCert, keyFile: flags.tlsKey } } : {}),
         datapath: flags.datapath,
         timing: { keepaliveMs, livenessMs },
+        paths: { keepaliveInterval: parsePositiveInteger(flags.pathKeepalive, '--path-keepalive', 25) },
         log: createLogger('tunnel-hub'),
       });
     });

@@ -23,7 +23,7 @@ export function registerStatusCommand(program: Command): void {
           peer.connected ? `up (${peer.transport ?? '?'})` : 'down',
           peer.endpoint.seen ?? '-',
           peer.endpoint.reported ?? '-',
-          peer.encap + (peer.nat ? ' (nat)' : ''),
+          `${peer.encap} (${peer.encapReason ?? (peer.nat ? 'nat' : '-')})`,
           peer.prefix,
           peer.specVersion ? `${peer.specVersion.hub.applied}/${peer.specVersion.hub.issued}` : '-',
           peer.specVersion ? `${peer.specVersion.peer.acked}/${peer.specVersion.peer.issued}` : '-',
@@ -32,6 +32,14 @@ export function registerStatusCommand(program: Command): void {
           peer.counters ? String(peer.counters.tx.packets) : '-',
         ]),
         'no peers; add one with `tunnel-hub peer add NAME` or `tunnel-hub invite create`',
-      )}`);
+      )}${status.links.length === 0 ? '' : `\n\n${formatColumns(
+        ['LINK', 'PREFIX', 'ENCAP', 'REASON', 'PUBLIC A', 'PUBLIC B'],
+        status.links.map((link) => [
+          `${link.ends[0]} <-> ${link.ends[1]}`, link.prefix, link.encap,
+          (link.reason ?? '-') + (link.reachable === false ? ' (no tunnel)' : ''),
+          link.public[0] ?? '-', link.public[1] ?? '-',
+        ]),
+        '',
+      )}`}`);
     });
 }

@@ -1,12 +1,19 @@
+import { randomBytes } from 'node:crypto';
 import type { Logger } from 'pino';
 import { TunnelError, isTunnelError } from '../../shared/errors.js';
-import type { MessageOf } from '../../shared/protocol/index.js';
+import type { Encapsulation } from '../../shared/net/encapsulation.js';
+import { tunnelInterfaceName } from '../../shared/net/tunnel-interface-name.js';
+import type { MessageOf, WireLinkPath, WireLinkTable, WireTunnelSpec } from '../../shared/protocol/index.js';
+import { HUB_END_NAME } from '../registry/peer-name.js';
 import type { AuthenticatedPeer } from './authenticated-peer.js';
-import type { ControlRegistry } from './control-registry.js';
+import { chooseEncapsulation, type ProbeResults } from './choose-encapsulation.js';
+import type { ControlRegistry, PeerLinkFacts } from './control-registry.js';
 import { ControlSession, type SessionEvents, type SessionTiming } from './control-session.js';
 import { sessionAcked, sessionClosed, sessionEstablished, sessionReconfigured } from './diagnostics.js';
 import type { HubDatapath } from './hub-datapath.js';
 import { buildHubLinkSpecs } from './hub-link-specs.js';
+import { buildPeerLinkEnd, choosePeerLinkPath, type PeerEndFacts } from './peer-link-specs.js';
+import { redactBindingKey } from './redact-binding-keys.js';
 import type { SessionTransport } from './session-transport.js';
 
 /** What the hub knows live about one peer's control connection. */
@@ -15,7 +22,7 @@ export interface PeerLiveState {
   transport: 'ws' | 'ssh';
   auth: AuthenticatedPeer['method'];
   session: string;
-  /** Where the control connection comes from: the verified endpoint. */
+  /** Where the control connection (or the last shell `endpoint` report) comes from: the verified endpoint. */
   seen: string;
   /** What the peer says its address is (null until it says). */
   reported: string | null;
@@ -23,21 +30,42 @@ export interface PeerLiveState {
   lastSeen: number;
   /** Why the last session ended, or the last error the peer reported. */
   lastError: string | null;
+  /** Path probes the member reported for its hub link since its address last changed. */
+  probes: ProbeResults;
+  /** The hub link's encapsulation and why (null before the first reconfiguration). */
+  encap: Encapsulation | null;
+  encapReason: string | null;
 }
+
+/** Path settings of every link the hub issues. */
+export interface PathOptions {
+  /** Seconds between path keepalives on both ends; they also keep NAT mappings alive (≤ 25 s). */
+  keepaliveInterval: number;
+}
+
+/** Path keepalives every 10 s: well inside the 30 s a Linux NAT keeps an unreplied UDP mapping. */
+export const DEFAULT_PATH_OPTIONS: PathOptions = { keepaliveInterval: 10 };
+
+/** The session id shown for a peer known only from shell `endpoint` reports. */
+const SHELL_SESSION = 'shell';
 
 /**
  * The one session handler both front doors reach. It keeps the newest session per peer, records
- * endpoints, and on every endpoint change issues new versioned specs for both ends: the hub's own
- * end is applied to the datapath at once, the peer's is pushed and its ack recorded.
+ * endpoints, chooses each link's encapsulation (GRE, or FOU/GUE through NATs and unanswered
+ * probes), and on every change issues new versioned specs: the hub's own end is applied to the
+ * datapath at once, the peer's config (hub link plus peer<->peer links) is pushed and its ack
+ * recorded, and a peer's endpoint change is pushed to every member linked to it.
  */
 export class ControlPlane implements SessionEvents {
   private readonly sessions = new Map<string, ControlSession>();
   private readonly live = new Map<string, PeerLiveState>();
   private readonly auth = new Map<ControlSession, AuthenticatedPeer['method']>();
   /** Work per peer runs in order, so two quick reports never apply out of order. */
-  private readonly queues = new Map<string, Promise<void>>();
+  private readonly queues = new Map<string, Promise<TunnelError | undefined>>();
   /** Hub ends brought up by this process (the datapath starts empty on every start). */
   private readonly running = new Set<string>();
+  /** Per peer<->peer link, the key both ends' UDP hellos are authenticated with (made here, never stored). */
+  private readonly linkKeys = new Map<number, string>();
   private closing = false;
 
   constructor(
@@ -45,6 +73,7 @@ export class ControlPlane implements SessionEvents {
     private readonly datapath: HubDatapath,
     private readonly timing: SessionTiming,
     private readonly log: Logger,
+    private readonly paths: PathOptions = DEFAULT_PATH_OPTIONS,
   ) {}
 
   /** Creates the session for a freshly authenticated connection; a peer's older session is closed. */
@@ -61,9 +90,14 @@ export class ControlPlane implements SessionEvents {
     return session;
   }
 
-  /** Live state of every peer that connected since the hub started. */
+  /** Live state of every peer that connected (or reported over a shell) since the hub started. */
   liveState(): ReadonlyMap<string, PeerLiveState> {
     return this.live;
+  }
+
+  /** The path keepalive interval the hub issues (seconds). */
+  get keepaliveInterval(): number {
+    return this.paths.keepaliveInterval;
   }
 
   /** Closes every session and waits for queued reconfigurations. */
@@ -73,28 +107,75 @@ export class ControlPlane implements SessionEvents {
     await Promise.all(this.queues.values());
   }
 
+  /**
+   * A shell `endpoint` report (stock OpenSSH, no protocol session): `seen` is the address the SSH
+   * connection comes from, so it is verified. Reconfigures the hub's end of the hub<->peer link and
+   * every member linked to the peer; resolves once applied, or rejects with why not.
+   */
+  async reportFromShell(peer: string, seen: string): Promise<void> {
+    const now = Date.now();
+    const state = this.live.get(peer);
+    if (state?.connected) {
+      if (state.seen !== seen) state.probes = {};
+      state.seen = seen;
+      state.lastSeen = now;
+    } else {
+      this.live.set(peer, {
+        connected: false, transport: 'ssh', auth: 'ssh-key', session: SHELL_SESSION, seen, reported: seen,
+        connectedAt: now, lastSeen: now, lastError: null, probes: state?.seen === seen ? state.probes : {},
+        encap: state?.encap ?? null, encapReason: state?.encapReason ?? null,
+      });
+    }
+    const error = await this.enqueue(peer, () => this.reconfigure(peer, true));
+    if (error) throw error;
+  }
+
+  /**
+   * Brings every connected member in line with the registry after another process changed it
+   * (`link add/remove`, `peer pin`, `peer remove`): specs that did not change are not re-issued.
+   */
+  async reconcile(): Promise<void> {
+    const work = [...this.live.keys()].map((peer) => this.enqueue(peer, () => this.reconfigure(peer, false)));
+    await Promise.all(work);
+  }
+
   established(session: ControlSession, hello: MessageOf<'hello'>): void {
     const seen = session.transport.remoteAddress;
+    const previous = this.live.get(session.peer);
     this.live.set(session.peer, {
       connected: true, transport: session.transport.kind, auth: this.auth.get(session) ?? 'ssh-key', session: session.id,
       seen, reported: hello.endpoint, connectedAt: session.startedAt, lastSeen: Date.now(), lastError: null,
+      // A member that reconnects from the same address keeps what its probes found.
+      probes: previous?.seen === seen && previous.reported === hello.endpoint ? previous.probes : {},
+      encap: previous?.encap ?? null, encapReason: previous?.encapReason ?? null,
     });
     sessionEstablished.publish({ peer: session.peer, session: session.id, transport: session.transport.kind, seen, reported: hello.endpoint });
     this.log.info({ peer: session.peer, session: session.id, transport: session.transport.kind, seen, reported: hello.endpoint, software: hello.software }, 'session established');
-    this.enqueue(session, () => this.reconfigure(session, hello.endpoint));
+    this.enqueueFor(session, () => this.reconfigure(session.peer, true));
   }
 
   reported(session: ControlSession, address: string): void {
     const state = this.live.get(session.peer);
     if (state?.session === session.id) {
+      if (state.reported !== address) state.probes = {};
       state.reported = address;
       state.lastSeen = session.lastSeen;
     }
-    this.enqueue(session, () => this.reconfigure(session, address));
+    this.enqueueFor(session, () => this.reconfigure(session.peer, true));
+  }
+
+  probed(session: ControlSession, probe: MessageOf<'probe'>): void {
+    const state = this.live.get(session.peer);
+    if (state?.session !== session.id || probe.tunnel !== tunnelInterfaceName(HUB_END_NAME)) return;
+    // A probe of an encapsulation the hub link no longer runs is stale: the hub moved on already.
+    if (state.encap !== probe.encap || state.probes[probe.encap as keyof ProbeResults] === probe.answered) return;
+    state.probes = { ...state.probes, [probe.encap]: probe.answered };
+    this.log.info({ peer: session.peer, encap: probe.encap, answered: probe.answered }, 'path probe reported');
+    this.enqueueFor(session, () => this.reconfigure(session.peer, true));
   }
 
   acked(session: ControlSession, version: number): void {
-    this.enqueue(session, async () => {
+    this.enqueueFor(session, async () => {
       this.registry.recordPeerAck(session.peer, version);
       sessionAcked.publish({ peer: session.peer, version });
     });
@@ -120,28 +201,72 @@ export class ControlPlane implements SessionEvents {
     this.log.info({ peer: session.peer, session: session.id, code: error?.code }, 'session closed');
   }
 
-  private enqueue(session: ControlSession, work: () => Promise<void>): void {
-    const previous = this.queues.get(session.peer) ?? Promise.resolve();
-    const next = previous.then(work).catch((err: unknown) => {
-      const error = isTunnelError(err) ? err : new TunnelError('ERR_SYSTEM', 'reconfiguration failed', { cause: err });
-      if (!isTunnelError(err)) this.log.error({ err, peer: session.peer }, 'reconfiguration failed');
-      session.close(error);
-    });
-    this.queues.set(session.peer, next);
-    void next.then(() => {
-      if (this.queues.get(session.peer) === next) this.queues.delete(session.peer);
+  /** Queues work for the session's peer; a failure closes that session with the coded error. */
+  private enqueueFor(session: ControlSession, work: () => Promise<void>): void {
+    void this.enqueue(session.peer, work).then((error) => {
+      if (error) session.close(error);
     });
   }
 
-  private async reconfigure(session: ControlSession, reported: string | null): Promise<void> {
-    if (session.isClosed) return;
-    const peer = session.peer;
-    const seen = session.transport.remoteAddress;
+  /** Runs `work` after the peer's earlier work; resolves with the error it failed with, if any. */
+  private enqueue(peer: string, work: () => Promise<void>): Promise<TunnelError | undefined> {
+    const previous = this.queues.get(peer) ?? Promise.resolve(undefined);
+    const next = previous.then(work).then(() => undefined, (err: unknown) => {
+      if (!isTunnelError(err)) this.log.error({ err, peer }, 'reconfiguration failed');
+      return isTunnelError(err) ? err : new TunnelError('ERR_SYSTEM', 'reconfiguration failed', { cause: err });
+    });
+    this.queues.set(peer, next);
+    void next.then(() => {
+      if (this.queues.get(peer) === next) this.queues.delete(peer);
+    });
+    return next;
+  }
+
+  /** Where the hub believes a peer is: live state first, else the registry's last verified address. */
+  private endFacts(peer: string): PeerEndFacts {
+    const state = this.live.get(peer);
+    return { name: peer, seen: state?.seen ?? this.registry.latestEndpoint(peer), reported: state?.reported ?? null };
+  }
+
+  /**
+   * Recomputes everything one peer runs and issues it: the hub link (encapsulation chosen from the
+   * pin, the NAT check and the probes), then each peer<->peer link. With `cascade`, members linked
+   * to this peer are reconfigured too, since they aim at its endpoint.
+   */
+  private async reconfigure(peer: string, cascade: boolean): Promise<void> {
+    const state = this.live.get(peer);
+    if (!state) return;
+    const live = this.sessions.get(peer);
+    const session = live && !live.isClosed ? live : undefined;
+    if (!this.registry.peerExists(peer)) {
+      this.live.delete(peer);
+      session?.close(new TunnelError('ERR_PEER_NOT_FOUND', `peer "${peer}" was removed from the registry`));
+      return;
+    }
+    const { seen, reported } = state;
+    const choice = chooseEncapsulation({ pinned: this.registry.pinnedEncap(peer), seen, reported, probes: state.probes });
+    this.registry.recordHubPath(peer, choice.encap, choice.reason);
+    state.encap = choice.encap;
+    state.encapReason = choice.reason;
     const table = this.registry.hubLinkTable(peer);
     if (!table) throw new TunnelError('ERR_LINK_NOT_FOUND', `peer "${peer}" has no link to the hub`);
-    const specs = buildHubLinkSpecs(peer, table, { hub: this.registry.hubEndpoint(), seen, reported });
+    const specs = buildHubLinkSpecs(peer, table, {
+      hub: this.registry.hubEndpoint(), seen, reported, keepaliveInterval: this.paths.keepaliveInterval,
+      ...(session ? { binding: { bindingId: this.registry.hubLinkId(peer), key: session.sessionKey.toString('base64url') } } : {}),
+    });
     this.registry.recordEndpoint(peer, seen);
-    const issued = this.registry.issueSpecs(peer, specs.hubEnd, { tunnels: [specs.peerEnd], links: [specs.table] }, reported);
+    const tunnels: WireTunnelSpec[] = [specs.peerEnd];
+    const links: WireLinkTable[] = [specs.table];
+    const paths: WireLinkPath[] = [{ tunnel: specs.peerEnd.name, encap: specs.peerEnd.encap, reason: choice.reason, reachable: true }];
+    const peerLinks = this.registry.peerLinks(peer);
+    for (const link of peerLinks) {
+      const end = this.peerLinkEnd(peer, link);
+      if (end.spec) tunnels.push(end.spec);
+      links.push(end.table);
+      paths.push(end.path);
+    }
+    const issued = this.registry.issueSpecs(peer, redactBindingKey(specs.hubEnd),
+      { tunnels: tunnels.map(redactBindingKey), links, paths }, reported);
     const hubApplied = issued.hubChanged || !this.running.has(specs.hubEnd.name);
     if (hubApplied) {
       await this.datapath.upsert(specs.hubEnd);
@@ -149,9 +274,30 @@ export class ControlPlane implements SessionEvents {
       this.registry.recordHubApplied(peer, issued.hubVersion);
     }
     if (issued.hubChanged || issued.peerChanged) {
-      sessionReconfigured.publish({ peer, hubVersion: issued.hubVersion, peerVersion: issued.peerVersion, remote: seen, reported, hubApplied });
-      this.log.info({ peer, hubVersion: issued.hubVersion, peerVersion: issued.peerVersion, remote: seen, reported }, 'link reconfigured');
+      sessionReconfigured.publish({ peer, hubVersion: issued.hubVersion, peerVersion: issued.peerVersion, remote: seen, reported, hubApplied, encap: choice.encap, encapReason: choice.reason });
+      this.log.info({ peer, hubVersion: issued.hubVersion, peerVersion: issued.peerVersion, remote: seen, reported, encap: choice.encap, encapReason: choice.reason }, 'link reconfigured');
     }
-    session.pushConfig({ version: issued.peerVersion, tunnels: [specs.peerEnd], links: [specs.table] });
+    session?.pushConfig({ version: issued.peerVersion, tunnels, links, paths });
+    if (!cascade) return;
+    for (const link of peerLinks) {
+      if (this.live.has(link.other)) void this.enqueue(link.other, () => this.reconfigure(link.other, false));
+    }
+  }
+
+  /** `peer`'s end of one peer<->peer link; records the link's path so both ends and tables agree. */
+  private peerLinkEnd(peer: string, link: PeerLinkFacts): ReturnType<typeof buildPeerLinkEnd> {
+    const [first, second] = [this.endFacts(link.table.ends[0].name), this.endFacts(link.table.ends[1].name)];
+    const pinned = this.registry.pinnedEncap(first.name) ?? this.registry.pinnedEncap(second.name);
+    const choice = choosePeerLinkPath(pinned, first, second);
+    this.registry.recordLinkPath(link.linkId, choice.encap, choice.reason);
+    const table = this.registry.linkTable(link.linkId);
+    const me = first.name === peer ? first : second;
+    const other = me === first ? second : first;
+    let key = this.linkKeys.get(link.linkId);
+    if (key === undefined) {
+      key = randomBytes(32).toString('base64url');
+      this.linkKeys.set(link.linkId, key);
+    }
+    return buildPeerLinkEnd(table, me, other, choice, this.paths.keepaliveInterval, { bindingId: link.linkId, key });
   }
 }

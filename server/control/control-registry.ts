@@ -1,10 +1,13 @@
+import type { Encapsulation } from '../../shared/net/encapsulation.js';
 import type { LinkTable } from '../registry/link-table.js';
-import type { WireLinkTable, WireTunnelSpec } from '../../shared/protocol/index.js';
+import type { WireLinkPath, WireLinkTable, WireTunnelSpec } from '../../shared/protocol/index.js';
 
 /** A peer's side of its config: every tunnel it runs and each link's table. */
 export interface PeerConfigBody {
   tunnels: WireTunnelSpec[];
   links: WireLinkTable[];
+  /** Per link: encapsulation and why. */
+  paths: WireLinkPath[];
 }
 
 /** Versions after issuing specs: a version grows only when its spec changed. */
@@ -19,6 +22,15 @@ export interface IssuedVersions {
 export interface SpecVersions {
   hub: { issued: number; applied: number; appliedAt: number | null };
   peer: { issued: number; acked: number; ackedAt: number | null };
+}
+
+/** One peer<->peer link as seen from one of its ends. */
+export interface PeerLinkFacts {
+  linkId: number;
+  /** The other end's peer name. */
+  other: string;
+  /** The link's table (its first end has the lower address). */
+  table: LinkTable;
 }
 
 /** The registry as the control plane uses it (implemented over server/registry by the hub). */
@@ -38,6 +50,22 @@ export interface ControlRegistry {
   recordHubApplied(peer: string, version: number): void;
   /** The peer acknowledged this version of its config. */
   recordPeerAck(peer: string, version: number): void;
+  /** The encapsulation the operator pinned for the peer, or null for automatic. */
+  pinnedEncap(peer: string): Encapsulation | null;
+  /** Records the hub's automatic choice for the peer's hub link (beneath any pin). */
+  recordHubPath(peer: string, encap: Encapsulation, reason: string): void;
+  /** The id of the peer's hub<->peer link (the binding id of its authenticated UDP path). */
+  hubLinkId(peer: string): number;
+  /** The table of any link by id (after a path was recorded, it carries the new encapsulation). */
+  linkTable(linkId: number): LinkTable;
+  /** The peer's peer<->peer links. */
+  peerLinks(peer: string): PeerLinkFacts[];
+  /** Records the hub's automatic choice for a peer<->peer link (beneath any pin). */
+  recordLinkPath(linkId: number, encap: Encapsulation, reason: string): void;
+  /** The last address the hub verified for the peer, or null when never seen. */
+  latestEndpoint(peer: string): string | null;
+  /** Registered peers (the hub reconciles connected ones after the registry changed). */
+  peerExists(peer: string): boolean;
   /** Spec versions of both ends, for status. */
   specVersions(peer: string): SpecVersions | undefined;
 }

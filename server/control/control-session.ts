@@ -19,6 +19,7 @@ export interface SessionEvents {
   established(session: ControlSession, hello: MessageOf<'hello'>): void;
   reported(session: ControlSession, address: string): void;
   acked(session: ControlSession, version: number): void;
+  probed(session: ControlSession, probe: MessageOf<'probe'>): void;
   clientError(session: ControlSession, code: string, message: string): void;
   closed(session: ControlSession, error: TunnelError | undefined): void;
 }
@@ -119,6 +120,9 @@ export class ControlSession {
           throw new TunnelError('ERR_PROTOCOL', `ack of config version ${message.version}, which was never sent`);
         }
         this.events.acked(this, message.version);
+        return;
+      case 'probe':
+        this.events.probed(this, message);
         return;
       case 'error':
         this.events.clientError(this, message.code, message.message);

@@ -11,6 +11,14 @@ export interface HubLinkEndpoints {
   seen: string;
   /** The address the peer says it has; only ever used as the peer's own `local`. */
   reported: string | null;
+  /** Seconds between path keepalives on both ends (they also keep a NAT's mapping alive). */
+  keepaliveInterval?: number;
+  /**
+   * The authenticated UDP binding of a fou/gue link: the hub end binds the member's NAT mapping
+   * only after a hello with an HMAC under `key` (the session key, base64url); the member says hello
+   * every `keepaliveInterval`. Ignored on GRE/IPIP links.
+   */
+  binding?: { bindingId: number; key: string };
 }
 
 /** Both ends' specs of one hub<->peer link, plus the table the peer is shown. */
@@ -32,11 +40,16 @@ export function buildHubLinkSpecs(peer: string, table: LinkTable, endpoints: Hub
     encap: table.encap,
     ...(table.key !== null ? { key: table.key } : {}),
     mtu: table.mtu,
+    ...(endpoints.keepaliveInterval !== undefined ? { keepaliveInterval: endpoints.keepaliveInterval } : {}),
   };
+  const udp = table.encap === 'fou' || table.encap === 'gue';
+  const binding = udp ? endpoints.binding : undefined;
+  const helloInterval = endpoints.keepaliveInterval !== undefined ? { helloInterval: endpoints.keepaliveInterval } : {};
   return {
     hubEnd: {
       name: tunnelInterfaceName(peer),
       ...common,
+      ...(binding ? { auth: { ...binding, role: 'hub' as const }, ...helloInterval } : {}),
       local: endpoints.hub,
       remote: endpoints.seen,
       address: `${hubEnd.inner}/${prefixLength}`,
@@ -45,6 +58,7 @@ export function buildHubLinkSpecs(peer: string, table: LinkTable, endpoints: Hub
     peerEnd: {
       name: tunnelInterfaceName(HUB_END_NAME),
       ...common,
+      ...(binding ? { auth: { ...binding, role: 'member' as const }, ...helloInterval } : {}),
       local: endpoints.reported ?? endpoints.seen,
       remote: endpoints.hub,
       address: `${peerEnd.inner}/${prefixLength}`,

@@ -13,6 +13,10 @@ export interface PeerStatus {
   /** True when the peer claims another address than the hub sees: a NAT in between. */
   nat: boolean;
   encap: string;
+  /** Why the hub link runs `encap`: `pinned`, `public`, `gre-probe-answered`, `nat-detected`, `gre-probe-unanswered`, `fou-unanswered`. */
+  encapReason: string | null;
+  /** Seconds between path keepalives on this link (they keep a NAT's mapping alive). */
+  keepaliveInterval: number | null;
   prefix: string;
   inner: string;
   /** The hub's interface for this peer's link. */
@@ -24,15 +28,33 @@ export interface PeerStatus {
   counters: TunnelTraffic | null;
 }
 
+/** One peer<->peer link's line in `tunnel-hub status --json`. */
+export interface PeerLinkStatus {
+  ends: [string, string];
+  prefix: string;
+  encap: string;
+  /** Why: `public`, `nat-detected`, `pinned`, or why the ends cannot meet (`both-ends-behind-nat`, `endpoint-unknown`). */
+  reason: string | null;
+  reachable: boolean | null;
+  /** Each end's verified public address, in the order of `ends`. */
+  public: [string | null, string | null];
+}
+
 /** The whole of `tunnel-hub status --json`. */
 export interface HubStatus {
   hub: { running: boolean; endpoint: string; pid: number | null; wsPort: number | null; sshPort: number | null; hubId: string | null };
   peers: PeerStatus[];
+  links: PeerLinkStatus[];
 }
+
+/** Reasons under which a peer<->peer link gets no tunnel. */
+const UNREACHABLE_REASONS = new Set(['both-ends-behind-nat', 'endpoint-unknown']);
 
 /** What a running hub adds to the registry's view. */
 export interface LiveHubView {
   live: ReadonlyMap<string, PeerLiveState>;
+  /** The path keepalive interval the hub issues, in seconds. */
+  keepaliveInterval: number;
   datapath: HubDatapath;
   pid: number;
   wsPort: number;
@@ -62,6 +84,8 @@ export function buildHubStatus(registry: Registry, live?: LiveHubView): HubStatu
       endpoint: { seen, reported },
       nat: seen !== null && reported !== null && seen !== reported,
       encap: table.encap,
+      encapReason: state?.encapReason ?? registry.paths.find(link.id)?.reason ?? null,
+      keepaliveInterval: live?.keepaliveInterval ?? null,
       prefix: link.prefix,
       inner: link.inner[1],
       tunnel,
@@ -83,5 +107,17 @@ export function buildHubStatus(registry: Registry, live?: LiveHubView): HubStatu
       hubId: live?.hubId ?? null,
     },
     peers,
+    links: registry.links.list({ peerLinksOnly: true }).map((link): PeerLinkStatus => {
+      const table = registry.links.table(link.id);
+      const reason = registry.paths.find(link.id)?.reason ?? null;
+      return {
+        ends: [link.ends[0], link.ends[1]],
+        prefix: link.prefix,
+        encap: table.encap,
+        reason,
+        reachable: reason === null ? null : !UNREACHABLE_REASONS.has(reason),
+        public: [table.ends[0].public, table.ends[1].public],
+      };
+    }),
   };
 }

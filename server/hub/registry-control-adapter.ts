@@ -18,6 +18,22 @@ export function controlRegistryOver(registry: Registry): ControlRegistry {
       registry.endpoints.record(peer, { address: seen, source: OBSERVED_SOURCE });
     },
     issueSpecs: (peer, hubEnd, peerConfig, reported) => registry.specs.issue(peer, hubLinkId(peer), hubEnd, peerConfig, reported),
+    pinnedEncap: (peer) => registry.peers.find(peer)?.pinnedEncap ?? null,
+    recordHubPath: (peer, encap, reason) => {
+      registry.paths.record(hubLinkId(peer), encap, reason);
+    },
+    hubLinkId,
+    linkTable: (linkId) => registry.links.table(linkId),
+    peerLinks: (peer) => registry.links.listForPeer(peer).filter((link) => !link.hubLink).map((link) => ({
+      linkId: link.id,
+      other: link.ends[0] === peer ? link.ends[1] : link.ends[0],
+      table: registry.links.table(link.id),
+    })),
+    recordLinkPath: (linkId, encap, reason) => {
+      registry.paths.record(linkId, encap, reason);
+    },
+    latestEndpoint: (peer) => registry.endpoints.latest(peer)?.address ?? null,
+    peerExists: (peer) => registry.peers.find(peer) !== undefined,
     recordHubApplied: (peer, version) => registry.specs.recordHubApplied(hubLinkId(peer), version),
     recordPeerAck: (peer, version) => registry.specs.recordPeerAck(peer, version),
     specVersions: (peer) => {

@@ -4,7 +4,7 @@ import type { Logger } from 'pino';
 import ssh2 from 'ssh2';
 import { TunnelError } from '../../shared/errors.js';
 import { authenticateBearer } from '../control/authenticate-bearer.js';
-import { ControlPlane } from '../control/control-plane.js';
+import { ControlPlane, DEFAULT_PATH_OPTIONS, type PathOptions } from '../control/control-plane.js';
 import type { SessionTiming } from '../control/control-session.js';
 import type { HubDatapath } from '../control/hub-datapath.js';
 import { openSshFrontDoor, type SshFrontDoor } from '../control/ssh-front-door.js';
@@ -17,6 +17,7 @@ import type { Registry } from '../registry/registry.js';
 import { detectEndpoint } from './detect-endpoint.js';
 import { buildHubStatus, type HubStatus } from './hub-status.js';
 import { controlRegistryOver } from './registry-control-adapter.js';
+import { watchRegistryChanges } from './registry-change-watcher.js';
 import { removeServeRuntime, writeServeRuntime } from './serve-runtime-file.js';
 import { loadOrCreateSshHostKey } from './ssh-host-key.js';
 import { openStatusSocket, statusSocketPath, type StatusSocket } from './status-socket.js';
@@ -40,6 +41,8 @@ export interface StartHubOptions {
   /** Builds the datapath once the state is open (the engine needs root; tests pass a fake). */
   datapath: () => HubDatapath;
   timing?: SessionTiming;
+  /** Path settings of issued links (keepalive interval); default DEFAULT_PATH_OPTIONS. */
+  paths?: PathOptions;
   log: Logger;
 }
 
@@ -82,8 +85,11 @@ export async function startHub(options: StartHubOptions): Promise<RunningHub> {
     const hubId = hostKeyFingerprint(hostKey);
     const datapath = options.datapath();
     cleanups.push(() => datapath.close());
-    const plane = new ControlPlane(controlRegistryOver(state.registry), datapath, options.timing ?? DEFAULT_TIMING, log);
+    const plane = new ControlPlane(controlRegistryOver(state.registry), datapath, options.timing ?? DEFAULT_TIMING, log,
+      options.paths ?? DEFAULT_PATH_OPTIONS);
     cleanups.push(() => plane.close());
+    const watcher = watchRegistryChanges(state.registry, () => plane.reconcile(), log);
+    cleanups.push(() => watcher.stop());
     const replay = new TokenReplayCache();
     const ws: WsFrontDoor = await openWsFrontDoor({
       host: listen,
@@ -107,7 +113,7 @@ export async function startHub(options: StartHubOptions): Promise<RunningHub> {
     });
     cleanups.push(() => ssh.close());
     const status = (): HubStatus => buildHubStatus(state.registry, {
-      live: plane.liveState(), datapath, pid: process.pid, wsPort: ws.port, sshPort: ssh.port, hubId,
+      live: plane.liveState(), keepaliveInterval: plane.keepaliveInterval, datapath, pid: process.pid, wsPort: ws.port, sshPort: ssh.port, hubId,
     });
     const socketPath = statusSocketPath(options.stateDir);
     const statusSocket: StatusSocket = await openStatusSocket(socketPath, status);

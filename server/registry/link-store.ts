@@ -38,6 +38,7 @@ interface LinkRow {
   encapB: Encapsulation | null;
   publicA: string | null;
   publicB: string | null;
+  decidedEncap: Encapsulation | null;
 }
 
 const LATEST_ADDRESS = (peer: string) => `(SELECT e.address FROM endpoints e WHERE e.peer_id = ${peer} ORDER BY e.id DESC LIMIT 1)`;
@@ -45,14 +46,15 @@ const LATEST_ADDRESS = (peer: string) => `(SELECT e.address FROM endpoints e WHE
 const SELECT_LINKS = `
   SELECT l.id, l.gre_key AS greKey, l.created_at AS createdAt, l.end_a IS NULL AS hubLink,
          ifnull(pa.name, '${HUB_END_NAME}') AS endA, pb.name AS endB, a.network, p.cidr AS pool,
-         pa.pinned_encap AS encapA, pb.pinned_encap AS encapB,
+         pa.pinned_encap AS encapA, pb.pinned_encap AS encapB, lp.encap AS decidedEncap,
          CASE WHEN l.end_a IS NULL THEN (SELECT endpoint FROM hub WHERE id = 1) ELSE ${LATEST_ADDRESS('l.end_a')} END AS publicA,
          ${LATEST_ADDRESS('l.end_b')} AS publicB
   FROM links l
   LEFT JOIN peers pa ON pa.id = l.end_a
   JOIN peers pb ON pb.id = l.end_b
   JOIN allocations a ON a.link_id = l.id
-  JOIN pools p ON p.id = a.pool_id`;
+  JOIN pools p ON p.id = a.pool_id
+  LEFT JOIN link_paths lp ON lp.link_id = l.id`;
 
 /** Links between the hub and peers and between peers, each with its /30 and GRE key. */
 export class LinkStore {
@@ -197,6 +199,7 @@ function tableOf(row: LinkRow): LinkTable {
   return buildLinkTable({
     network: row.network,
     greKey: row.greKey,
+    decidedEncap: row.decidedEncap,
     ends: [
       { name: row.endA, public: row.publicA, pinnedEncap: row.encapA },
       { name: row.endB, public: row.publicB, pinnedEncap: row.encapB },

@@ -13,6 +13,8 @@ export type LinkTable = WireLinkTable;
 export interface LinkTableFacts {
   readonly network: number;
   readonly greKey: number;
+  /** The hub's automatic choice for the link (server/registry/link-path-store), beneath any pin. */
+  readonly decidedEncap?: Encapsulation | null;
   readonly ends: readonly [LinkEndFacts, LinkEndFacts];
 }
 
@@ -25,13 +27,13 @@ export interface LinkEndFacts {
 
 /**
  * Builds a link's table. The encapsulation is the first end's pinned one, else the second's,
- * else GRE. The GRE key is carried only on GRE links (UDP paths are told apart by port), and the
+ * else the hub's automatic choice, else GRE. The GRE key is carried only on GRE links (UDP paths are told apart by port), and the
  * MTU counts it: keyed GRE on a 1500-byte path gives 1472, not plain GRE's 1476. FOU carries
  * GRE-in-UDP and GUE carries IPIP, as the datapath does (both 1468).
  */
 export function buildLinkTable(facts: LinkTableFacts): LinkTable {
   const [first, second] = facts.ends;
-  const encap = first.pinnedEncap ?? second.pinnedEncap ?? 'gre';
+  const encap = first.pinnedEncap ?? second.pinnedEncap ?? facts.decidedEncap ?? 'gre';
   const key = encap === 'gre' ? facts.greKey : null;
   const subnet = describeLinkSubnet(facts.network);
   return {

@@ -1,3 +1,4 @@
+import { LINK_PATH_MIGRATION } from './link-path-migration.js';
 import { SPEC_VERSION_MIGRATION } from './spec-version-migration.js';
 
 /**
@@ -110,4 +111,5 @@ export const MIGRATIONS: readonly string[] = [
   );
   `,
   SPEC_VERSION_MIGRATION,
+  LINK_PATH_MIGRATION,
 ];

@@ -3,6 +3,7 @@ import { EndpointStore } from './endpoint-store.js';
 import { exportTables, type RegistrySnapshot } from './export-tables.js';
 import { HubSettingsStore } from './hub-settings.js';
 import { InviteStore } from './invite-store.js';
+import { LinkPathStore } from './link-path-store.js';
 import { LinkStore } from './link-store.js';
 import { PeerStore } from './peer-store.js';
 import { PoolStore } from './pool-store.js';
@@ -41,6 +42,8 @@ export class Registry {
   readonly audit: AuditLog;
   /** Versioned tunnel specs of both ends of hub links, and what each end confirmed. */
   readonly specs: SpecVersionStore;
+  /** The encapsulation the hub chose per link (beneath any pin) and why. */
+  readonly paths: LinkPathStore;
 
   private constructor(private readonly rdb: RegistryDatabase, clock: Clock) {
     const ctx: RegistryContext = { rdb, clock };
@@ -52,6 +55,7 @@ export class Registry {
     this.links = new LinkStore(ctx, this.settings, new SubnetAllocator(ctx), this.audit);
     this.peers = new PeerStore(ctx, this.settings, this.pools, this.links, this.invites, this.endpoints, this.audit);
     this.specs = new SpecVersionStore(ctx);
+    this.paths = new LinkPathStore(ctx);
   }
 
   /** Opens (creating and migrating when needed) the registry file at `path`; `:memory:` for tests. */
@@ -65,6 +69,14 @@ export class Registry {
    */
   transaction<T>(fn: () => T): T {
     return this.rdb.immediate(fn);
+  }
+
+  /**
+   * SQLite's data_version: it changes whenever another connection (another process, such as the
+   * admin CLI) commits, so a running hub can poll it to notice `link add` or `peer pin`.
+   */
+  dataVersion(): number {
+    return this.rdb.db.pragma('data_version', { simple: true }) as number;
   }
 
   /** Every row of every table, to check that a refused operation changed nothing. */

@@ -5,7 +5,9 @@ export {
   controlMessageSchema, configSchema, CLIENT_MESSAGE_TYPES, HUB_MESSAGE_TYPES,
   type ControlMessage, type MessageOf, type OutgoingMessage,
 } from './messages.js';
-export { tunnelSpecSchema, linkTableSchema, type WireTunnelSpec, type WireLinkTable } from './tunnel-spec-schema.js';
+export {
+  tunnelSpecSchema, linkTableSchema, linkPathSchema, type WireTunnelSpec, type WireLinkTable, type WireLinkPath,
+} from './tunnel-spec-schema.js';
 export { ipv4AddressSchema, ipv4CidrSchema } from './ipv4-address-schema.js';
 export { WS_CLOSE, ERROR_HEADER, wsCloseCodeFor, httpStatusFor, isAuthRefusal } from './close-codes.js';
 export { LineFramer } from './line-framer.js';

@@ -1,6 +1,6 @@
 import { z } from 'zod';
 import { ipv4AddressSchema } from './ipv4-address-schema.js';
-import { linkTableSchema, tunnelSpecSchema } from './tunnel-spec-schema.js';
+import { linkPathSchema, linkTableSchema, tunnelSpecSchema } from './tunnel-spec-schema.js';
 
 const v = z.number().int();
 
@@ -44,6 +44,20 @@ export const configSchema = z.strictObject({
   version: z.number().int().min(1),
   tunnels: z.array(tunnelSpecSchema).max(256),
   links: z.array(linkTableSchema).max(256),
+  /** Per link: the encapsulation chosen and why (issue 6); absent from older hubs. */
+  paths: z.array(linkPathSchema).max(256).optional(),
+});
+
+/**
+ * Client -> hub: whether a path probe of one of the client's tunnels was answered (the hub's
+ * keepalive echo arrived in time). The hub falls back GRE -> FOU -> GUE on unanswered probes.
+ */
+export const probeSchema = z.strictObject({
+  v,
+  type: z.literal('probe'),
+  tunnel: z.string().regex(/^[A-Za-z0-9_.-]{1,15}$/),
+  encap: z.enum(['gre', 'ipip', 'fou', 'gue']),
+  answered: z.boolean(),
 });
 
 /** Client -> hub: the config version now applied by the client's datapath. */
@@ -69,7 +83,7 @@ export const errorSchema = z.strictObject({
 
 /** Every control message, told apart by `type`. */
 export const controlMessageSchema = z.discriminatedUnion('type', [
-  helloSchema, welcomeSchema, reportSchema, configSchema, ackSchema, keepaliveSchema, errorSchema,
+  helloSchema, welcomeSchema, reportSchema, configSchema, ackSchema, probeSchema, keepaliveSchema, errorSchema,
 ]);
 
 /** Any control message. */
@@ -80,6 +94,6 @@ export type MessageOf<T extends ControlMessage['type']> = Extract<ControlMessage
 export type OutgoingMessage = ControlMessage extends infer M ? (M extends ControlMessage ? Omit<M, 'v'> : never) : never;
 
 /** Messages only a client may send; the hub refuses anything else from a client. */
-export const CLIENT_MESSAGE_TYPES: ReadonlySet<ControlMessage['type']> = new Set(['hello', 'report', 'ack', 'keepalive', 'error']);
+export const CLIENT_MESSAGE_TYPES: ReadonlySet<ControlMessage['type']> = new Set(['hello', 'report', 'ack', 'probe', 'keepalive', 'error']);
 /** Messages only a hub may send; the client refuses anything else from a hub. */
 export const HUB_MESSAGE_TYPES: ReadonlySet<ControlMessage['type']> = new Set(['welcome', 'config', 'keepalive', 'error']);

@@ -18,6 +18,20 @@ export const tunnelSpecSchema = z.strictObject({
   peerAddress: ipv4AddressSchema,
   mtu: z.number().int().min(576).max(9000).optional(),
   ttl: z.number().int().min(1).max(255).optional(),
+  /** Seconds between path keepalives (they also keep a NAT's mapping alive); 0 turns them off. */
+  keepaliveInterval: z.number().int().min(0).max(3600).optional(),
+  /**
+   * Authenticated UDP binding of a fou/gue path: the hub end ('hub') binds the member's NAT mapping
+   * only after a hello carrying an HMAC with `key` (the session key, or a per-link key of a
+   * peer<->peer link); the member end ('member') sends those hellos.
+   */
+  auth: z.strictObject({
+    bindingId: z.number().int().min(1).max(0xffff_ffff),
+    key: z.string().regex(/^[A-Za-z0-9_-]{22,86}$/, 'expected 16-64 bytes of base64url'),
+    role: z.enum(['hub', 'member']),
+  }).optional(),
+  /** Seconds between a member end's hellos (they keep the NAT mapping and the binding alive). */
+  helloInterval: z.number().min(0.05).max(3600).optional(),
 });
 
 /** A tunnel spec as carried on the wire (and as the engine accepts it). */
@@ -41,3 +55,17 @@ export const linkTableSchema = z.strictObject({
 
 /** A link's table as carried on the wire. */
 export type WireLinkTable = z.infer<typeof linkTableSchema>;
+
+/** Why a link runs the encapsulation it runs, or why it cannot run at all, for status. */
+export const linkPathSchema = z.strictObject({
+  /** This end's interface of the link. */
+  tunnel: z.string().regex(IFNAME),
+  encap: z.enum(['gre', 'ipip', 'fou', 'gue']),
+  /** A reason code: `pinned`, `public`, `nat-detected`, `gre-probe-unanswered`, `both-ends-behind-nat`, … */
+  reason: z.string().regex(/^[a-z][a-z0-9-]{0,63}$/),
+  /** False when no tunnel could be issued for the link (the reason says why). */
+  reachable: z.boolean(),
+});
+
+/** A link's path as carried on the wire. */
+export type WireLinkPath = z.infer<typeof linkPathSchema>;

@@ -1,0 +1,91 @@
+import type { Encapsulation } from '../../shared/net/encapsulation.js';
+import { tunnelInterfaceName } from '../../shared/net/tunnel-interface-name.js';
+import type { WireLinkPath, WireLinkTable, WireTunnelSpec } from '../../shared/protocol/index.js';
+import type { LinkTable } from '../registry/link-table.js';
+
+/** What the hub knows about one end of a peer<->peer link. */
+export interface PeerEndFacts {
+  name: string;
+  /** The address the hub verified for this end (its control connection or a shell report). */
+  seen: string | null;
+  /** The address the end claims to have; differs from `seen` behind a NAT. */
+  reported: string | null;
+}
+
+/** The hub's choice for a peer<->peer link: an encapsulation, or why the ends cannot meet. */
+export interface PeerLinkChoice {
+  encap: Encapsulation;
+  reason: string;
+  reachable: boolean;
+}
+
+/** True when the end claims another address than the hub sees: a NAT stands in front of it. */
+export function behindNat(end: PeerEndFacts): boolean {
+  return end.seen !== null && end.reported !== null && end.seen !== end.reported;
+}
+
+/**
+ * Chooses how two members reach each other. The hub is only the rendezvous, so it can vouch for no
+ * probe between them: both public → GRE; one behind a NAT → FOU, which the NATed end opens from
+ * the inside (its packets create the mapping the public end answers through); both behind NATs →
+ * unreachable (neither can receive first), said so in status rather than left to fail silently.
+ * A pin (`pinned`, already folded into the table by the registry) keeps its encapsulation.
+ */
+export function choosePeerLinkPath(pinned: Encapsulation | null, a: PeerEndFacts, b: PeerEndFacts): PeerLinkChoice {
+  if (a.seen === null || b.seen === null) {
+    return { encap: pinned ?? 'gre', reason: 'endpoint-unknown', reachable: false };
+  }
+  const natA = behindNat(a);
+  const natB = behindNat(b);
+  if (natA && natB) return { encap: pinned ?? 'fou', reason: 'both-ends-behind-nat', reachable: false };
+  if (pinned !== null) return { encap: pinned, reason: 'pinned', reachable: true };
+  if (natA || natB) return { encap: 'fou', reason: 'nat-detected', reachable: true };
+  return { encap: 'gre', reason: 'public', reachable: true };
+}
+
+/** One member's end of a peer<->peer link: its tunnel spec (when reachable), its path and table. */
+export interface PeerLinkEnd {
+  spec: WireTunnelSpec | undefined;
+  path: WireLinkPath;
+  table: WireLinkTable;
+}
+
+/**
+ * Builds `me`'s end of a peer<->peer link whose table already carries the chosen encapsulation.
+ * The tunnel aims at the other end's verified address only; `local` is what `me` reports (its
+ * private address behind a NAT). On a fou/gue link with a `binding` (the per-link key the hub
+ * made), the end behind the NAT says authenticated hellos ('member') and the public end binds the
+ * NAT's mapping only after one verifies ('hub'), like the hub does for its own links.
+ */
+export function buildPeerLinkEnd(table: LinkTable, me: PeerEndFacts, other: PeerEndFacts, choice: PeerLinkChoice,
+  keepaliveInterval: number, binding?: { bindingId: number; key: string }): PeerLinkEnd {
+  const mine = table.ends[0].name === me.name ? table.ends[0] : table.ends[1];
+  const theirs = mine === table.ends[0] ? table.ends[1] : table.ends[0];
+  const prefixLength = table.prefix.split('/')[1] ?? '30';
+  const tunnel = tunnelInterfaceName(other.name);
+  const local = me.reported ?? me.seen;
+  const shown: WireLinkTable = {
+    ...table,
+    ends: table.ends.map((end) => ({ ...end, public: end.name === me.name ? me.seen : other.seen })) as WireLinkTable['ends'],
+  };
+  const path: WireLinkPath = { tunnel, encap: table.encap, reason: choice.reason, reachable: choice.reachable };
+  if (!choice.reachable || local === null || other.seen === null) return { spec: undefined, path, table: shown };
+  const udp = table.encap === 'fou' || table.encap === 'gue';
+  const auth = udp && binding ? { auth: { ...binding, role: behindNat(me) ? 'member' as const : 'hub' as const }, helloInterval: keepaliveInterval } : {};
+  return {
+    spec: {
+      name: tunnel,
+      encap: table.encap,
+      ...(table.key !== null ? { key: table.key } : {}),
+      mtu: table.mtu,
+      local,
+      remote: other.seen,
+      address: `${mine.inner}/${prefixLength}`,
+      peerAddress: theirs.inner,
+      keepaliveInterval,
+      ...auth,
+    },
+    path,
+    table: shown,
+  };
+}
