@@ -43,6 +43,7 @@ export type TunnelErrorCode =
   | 'ERR_UNSUPPORTED_VERSION'
   | 'ERR_UNAUTHENTICATED'
   | 'ERR_NOT_CONNECTED'
+  | 'ERR_ENDPOINT_UNVERIFIED'
   | 'ERR_TIMEOUT';
 
 /** The project's one error class: a stable machine code plus a one-line human message. */

@@ -10,6 +10,7 @@ import type { ControlSession } from './control-session.js';
 import { sessionRefused } from './diagnostics.js';
 import { remoteIpv4 } from './remote-ipv4.js';
 import type { SessionTransport } from './session-transport.js';
+import type { ShellCommandResult } from './shell-commands.js';
 
 /** The exec command that carries the control protocol as newline-delimited JSON. */
 export const PROTOCOL_COMMAND = 'tunnel-protocol';
@@ -29,6 +30,8 @@ export interface SshFrontDoorOptions {
   authorizedKeys(peer: string): string[];
   /** Creates the session for an authenticated protocol channel. */
   attach(peer: AuthenticatedPeer, transport: SessionTransport): ControlSession;
+  /** Runs any other exec command (`endpoint`, `table`, `config`) for the authenticated peer. */
+  shell(peer: string, remoteAddress: string, command: string): Promise<ShellCommandResult>;
   log: Logger;
 }
 
@@ -92,9 +95,17 @@ export async function openSshFrontDoor(options: SshFrontDoorOptions): Promise<Ss
         session.on('exec', (accept, _reject, request) => {
           const channel = accept();
           const command = request.command.trim();
-          if (command !== PROTOCOL_COMMAND || protocolOpen || !peer) {
-            const why = command === PROTOCOL_COMMAND ? 'one protocol channel per connection' : `unknown command "${command.slice(0, 64)}" (try: ${PROTOCOL_COMMAND})`;
-            channel.stderr.write(`ERR_INVALID_ARGUMENT: ${why}\n`);
+          if (!peer) {
+            channel.exit(1);
+            channel.end();
+            return;
+          }
+          if (command !== PROTOCOL_COMMAND) {
+            runShell(channel, peer.name, remoteAddress, command);
+            return;
+          }
+          if (protocolOpen) {
+            channel.stderr.write('ERR_INVALID_ARGUMENT: one protocol channel per connection\n');
             channel.exit(2);
             channel.end();
             return;
@@ -105,6 +116,21 @@ export async function openSshFrontDoor(options: SshFrontDoorOptions): Promise<Ss
       });
     });
   });
+
+  function runShell(channel: ServerChannel, peer: string, remoteAddress: string, command: string): void {
+    options.shell(peer, remoteAddress, command).then((result) => {
+      options.log.info({ peer, remoteAddress, command: command.split(/\s+/)[0]?.slice(0, 16), exitCode: result.exitCode }, 'ssh command');
+      if (result.stdout) channel.write(result.stdout);
+      if (result.stderr) channel.stderr.write(result.stderr);
+      channel.exit(result.exitCode);
+      channel.end();
+    }, (err: unknown) => {
+      options.log.warn({ peer, err: (err as Error).message }, 'ssh command failed');
+      channel.stderr.write('ERR_INTERNAL: the command failed\n');
+      channel.exit(1);
+      channel.end();
+    });
+  }
 
   function bindChannel(channel: ServerChannel, client: Connection, peer: AuthenticatedPeer, remoteAddress: string): void {
     let ended = false;

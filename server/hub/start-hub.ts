@@ -7,6 +7,7 @@ import { authenticateBearer } from '../control/authenticate-bearer.js';
 import { ControlPlane, DEFAULT_PATH_OPTIONS, type PathOptions } from '../control/control-plane.js';
 import type { SessionTiming } from '../control/control-session.js';
 import type { HubDatapath } from '../control/hub-datapath.js';
+import { runShellCommand } from '../control/shell-commands.js';
 import { openSshFrontDoor, type SshFrontDoor } from '../control/ssh-front-door.js';
 import { TokenReplayCache } from '../control/token-replay-cache.js';
 import { openWsFrontDoor, type WsFrontDoor } from '../control/ws-front-door.js';
@@ -109,6 +110,11 @@ export async function startHub(options: StartHubOptions): Promise<RunningHub> {
       hostKey,
       authorizedKeys: (peer) => (state.registry.peers.find(peer) ? state.registry.peers.show(peer).sshKeys.map((key) => key.publicKey) : []),
       attach: (peer, transport) => plane.attach(peer, transport),
+      shell: (peer, remoteAddress, command) => runShellCommand(command, {
+        peer, remoteAddress,
+        tables: () => state.registry.links.tablesForPeer(peer),
+        reportEndpoint: (seen) => plane.reportFromShell(peer, seen),
+      }),
       log,
     });
     cleanups.push(() => ssh.close());
