@@ -1,7 +1,6 @@
 import type { DatapathEngine } from '../../shared/datapath/datapath-engine.js';
-import { upsertTunnel } from '../../shared/datapath/upsert-tunnel.js';
 import type { WireLinkPath, WireTunnelSpec } from '../../shared/protocol/index.js';
-import { wireSpecToEngine } from '../../shared/protocol/wire-spec-to-engine.js';
+import { applyWireSpec } from '../../shared/protocol/apply-wire-spec.js';
 import type { ClientDatapath } from './client-datapath.js';
 
 /** The client's tunnels on the real datapath engine; only tunnels the hub named are touched. */
@@ -20,7 +19,7 @@ export class EngineClientDatapath implements ClientDatapath {
       }
     }
     for (const spec of tunnels) {
-      upsertTunnel(this.engine, wireSpecToEngine(spec));
+      applyWireSpec(this.engine, spec);
       this.managed.add(spec.name);
     }
     this.paths = new Map(paths.map((path) => [path.tunnel, path]));

@@ -1,7 +1,6 @@
 import type { DatapathEngine } from '../../shared/datapath/datapath-engine.js';
-import { upsertTunnel } from '../../shared/datapath/upsert-tunnel.js';
 import type { WireTunnelSpec } from '../../shared/protocol/index.js';
-import { wireSpecToEngine } from '../../shared/protocol/wire-spec-to-engine.js';
+import { applyWireSpec } from '../../shared/protocol/apply-wire-spec.js';
 import type { HubDatapath, TunnelTraffic } from '../control/hub-datapath.js';
 
 /** The hub's tunnel ends on the real datapath engine: one TUN per hub<->peer link. */
@@ -9,7 +8,7 @@ export class EngineHubDatapath implements HubDatapath {
   constructor(private readonly engine: DatapathEngine) {}
 
   async upsert(spec: WireTunnelSpec): Promise<void> {
-    upsertTunnel(this.engine, wireSpecToEngine(spec));
+    applyWireSpec(this.engine, spec);
   }
 
   traffic(name: string): TunnelTraffic | undefined {

@@ -1,0 +1,23 @@
+import type { DatapathEngine, TunnelStatus } from '../datapath/datapath-engine.js';
+import type { TunnelUpdate } from '../datapath/tunnel-spec.js';
+import { upsertTunnel } from '../datapath/upsert-tunnel.js';
+import type { WireTunnelSpec } from './tunnel-spec-schema.js';
+import { wireSpecToEngine } from './wire-spec-to-engine.js';
+
+/**
+ * Makes the engine run a hub-issued spec. Such a spec is the whole desired state, so what it leaves
+ * out is cleared on a running tunnel: a link that moved from keyed GRE to FOU/GUE loses its GRE key
+ * and one that moved back to GRE loses its binding (upsertTunnel keeps fields a spec omits, which is
+ * right for `tunnel-client set`, not here). Added, or re-created for a new inner address, as usual.
+ */
+export function applyWireSpec(engine: DatapathEngine, wire: WireTunnelSpec): TunnelStatus {
+  const spec = wireSpecToEngine(wire);
+  const running = engine.status().find((tunnel) => tunnel.name === spec.name);
+  if (!running || running.inner !== spec.address || running.peerInner !== spec.peerAddress) return upsertTunnel(engine, spec);
+  const { name, address: _address, peerAddress: _peerAddress, ...outer } = spec;
+  const update: TunnelUpdate = { ...outer, auth: spec.auth ?? null };
+  // TunnelUpdate documents `key: null` as "no key" (applyTunnelUpdate honours it), but its declared
+  // type intersects null away, so it is set through the widened view.
+  (update as { key?: number | null }).key = spec.key ?? null;
+  return engine.update(name, update);
+}
