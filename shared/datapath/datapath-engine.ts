@@ -389,6 +389,9 @@ export class DatapathEngine {
     tunnel.keepalive.timer = setInterval(() => {
       tunnel.liveness.tick();
       sendKeepalive(tunnel);
+      // A member that missed an interval may have been re-mapped by its NAT: hello now, not later.
+      const member = tunnel.member;
+      if (member !== null && tunnel.liveness.missed > 0 && member.outstanding === null) sendMemberHello(tunnel);
     }, keepaliveInterval * 1000);
     tunnel.keepalive.timer.unref();
     if (probeNow) sendKeepalive(tunnel);

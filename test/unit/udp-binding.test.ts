@@ -384,6 +384,28 @@ describe('member end', () => {
   });
 });
 
+describe('member end: liveness miss', () => {
+  it('says hello at once after a keepalive interval with nothing heard', () => {
+    const io = new FakeDatapathIo();
+    const engine = new DatapathEngine(io);
+    engine.addTunnel(memberSpec({ keepaliveInterval: 2 }));
+    const socket = io.socket('udp 192.168.77.2:4754');
+    const isHello = (p: FakePacket) => decodeUdpHelloFrame(p.bytes, 0, p.bytes.length).ok;
+    const [first] = socket.take().filter(isHello);
+    const body = decodeUdpHello(first!.bytes, 4, 44);
+    if (!body.ok) throw new Error('no hello');
+    const buf = Buffer.alloc(64);
+    const ack = buf.subarray(0, sealUdpHelloFrame(buf, 0, { encap: 'fou', greKey: null }, { kind: 'ack', bindingId: BINDING, counter: body.counter, view: null }, KEY));
+    socket.deliver({ bytes: ack, addr: hub, port: 4754 });
+    // The first tick finds the ack heard; the second finds nothing and says hello with the keepalive.
+    vi.advanceTimersByTime(2_000);
+    expect(socket.take().filter(isHello)).toEqual([]);
+    vi.advanceTimersByTime(2_000);
+    expect(socket.take().filter(isHello)).toHaveLength(1);
+    engine.close();
+  });
+});
+
 describe('member and hub engines through a fake NAT', () => {
   it('bind, re-map the NAT port, recover by the member’s next hello; probes answer true, and false with the hub gone', async () => {
     const hubIo = new FakeDatapathIo();
