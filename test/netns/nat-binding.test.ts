@@ -111,6 +111,11 @@ class EngineHost {
     return this.request(`probe ${timeoutMs}`) as Promise<boolean>;
   }
 
+  /** Kills the engine process outright (its hellos stop mid-session). */
+  kill(): void {
+    this.child.kill('SIGKILL');
+  }
+
   async stop(): Promise<void> {
     if (this.child.exitCode !== null) return;
     await Promise.race([this.request('quit').catch(() => undefined), new Promise((r) => setTimeout(r, 5_000))]);
@@ -287,4 +292,39 @@ describe.skipIf(reason)('authenticated UDP binding through a NAT that drops GRE 
       await Promise.all([hub.stop(), c2?.stop()]);
     }
   }, 120_000);
+
+  it('when the member\'s hellos stop, the binding expires and the hub sends nothing more toward the stale mapping', async () => {
+    const common = { encap: 'fou', keepaliveInterval: 1, helloInterval: 1, bindingTimeout: 3 };
+    const hub = new EngineHost(topo.hub, {
+      ...common, name: 'nb-hub', local: topo.addresses.hub, address: '10.77.0.9/30', peerAddress: '10.77.0.10',
+      auth: { bindingId: BINDING_ID, key: KEY_HEX, role: 'hub' },
+    });
+    let c2: EngineHost | undefined;
+    try {
+      await hub.ready;
+      c2 = new EngineHost(topo.c2, {
+        ...common, name: 'nb-c2', local: topo.addresses.c2, remote: topo.addresses.hub, address: '10.77.0.10/30', peerAddress: '10.77.0.9',
+        auth: { bindingId: BINDING_ID, key: KEY_HEX, role: 'member' },
+      });
+      await c2.ready;
+      await waitFor(async () => (await hub.status()).binding.state === 'bound', 10_000, 'the hub to bind c2');
+      // Still bound after several timeouts' worth of time while hellos flow.
+      await new Promise((r) => setTimeout(r, 4_000));
+      expect((await hub.status()).binding.state).toBe('bound');
+      c2.kill();
+      await waitFor(async () => hub.events.some((e) => e.reason === 'expired'), 10_000, 'the binding to expire');
+      const status = await hub.status();
+      expect([status.state, status.binding.state]).toEqual(['down', 'unbound']);
+      const capture = await startCapture(topo.hub, ['-i', `${topo.prefix}hub0`, `udp and dst host ${topo.addresses.natOutside}`]);
+      const ping = await execInAsync(topo.hub, 'ping', ['-c', '5', '-i', '0.1', '-W', '1', '10.77.0.10']);
+      await new Promise((r) => setTimeout(r, 1_500));
+      const sent = await capture.stop();
+      console.info(`nat-binding expiry: ${sent} packets toward the stale mapping after expiry; tx:unbound ${String((await hub.status()).dropsByReason['tx:unbound'])}`);
+      expect(ping.stdout).toMatch(/0 received/);
+      expect(sent).toBe(0);
+      expect((await hub.status()).dropsByReason['tx:unbound'] ?? 0).toBeGreaterThanOrEqual(5);
+    } finally {
+      await Promise.all([hub.stop(), c2?.stop()]);
+    }
+  }, 60_000);
 });
