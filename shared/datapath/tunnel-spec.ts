@@ -110,8 +110,11 @@ export interface TunnelSpec {
 
 /** Fields `engine.update()` may change on a running tunnel without touching its interface. */
 export type TunnelUpdate = Partial<Pick<TunnelSpecInput,
-  'encap' | 'local' | 'remote' | 'key' | 'port' | 'localPort' | 'remotePort' | 'mtu' | 'ttl' | 'mssClamp'
-  | 'keepaliveInterval' | 'keepaliveRetries' | 'auth' | 'helloInterval' | 'bindingTimeout'>> & { key?: number | null };
+  'encap' | 'local' | 'remote' | 'port' | 'localPort' | 'remotePort' | 'mtu' | 'ttl' | 'mssClamp'
+  | 'keepaliveInterval' | 'keepaliveRetries' | 'auth' | 'helloInterval' | 'bindingTimeout'>> & {
+  /** The GRE key; null removes it. */
+  key?: number | null;
+};
 
 const IFNAME = /^[A-Za-z0-9_.-]{1,15}$/;
 const UPDATABLE = new Set(['encap', 'local', 'remote', 'key', 'port', 'localPort', 'remotePort', 'mtu', 'ttl',
