@@ -23,7 +23,7 @@ export function registerStatusCommand(program: Command): void {
           peer.connected ? `up (${peer.transport ?? '?'})` : 'down',
           peer.endpoint.seen ?? '-',
           peer.endpoint.reported ?? '-',
-          `${peer.encap} (${peer.encapReason ?? (peer.nat ? 'nat' : '-')})`,
+          `${peer.encap} (${peer.encapReason ?? (peer.nat ? 'nat' : '-')})${peer.binding ? ` ${peer.binding.state}${peer.binding.address ? ` ${peer.binding.address}:${peer.binding.port ?? '?'}` : ''}` : ''}`,
           peer.prefix,
           peer.specVersion ? `${peer.specVersion.hub.applied}/${peer.specVersion.hub.issued}` : '-',
           peer.specVersion ? `${peer.specVersion.peer.acked}/${peer.specVersion.peer.issued}` : '-',

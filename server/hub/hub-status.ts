@@ -1,6 +1,6 @@
 import { tunnelInterfaceName } from '../../shared/net/tunnel-interface-name.js';
 import type { PeerLiveState } from '../control/control-plane.js';
-import type { HubDatapath, TunnelTraffic } from '../control/hub-datapath.js';
+import type { HubBindingStatus, HubDatapath, TunnelTraffic } from '../control/hub-datapath.js';
 import type { Registry } from '../registry/registry.js';
 
 /** One peer's line in `tunnel-hub status --json`. */
@@ -26,6 +26,8 @@ export interface PeerStatus {
   lastSeen: string | null;
   lastError: string | null;
   counters: TunnelTraffic | null;
+  /** The authenticated UDP binding of the hub's end (fou/gue links): `bound` to address:port, or `unbound` after expiry. */
+  binding: HubBindingStatus | null;
 }
 
 /** One peer<->peer link's line in `tunnel-hub status --json`. */
@@ -95,6 +97,7 @@ export function buildHubStatus(registry: Registry, live?: LiveHubView): HubStatu
       lastSeen: lastSeen === undefined ? null : new Date(lastSeen).toISOString(),
       lastError: state?.lastError ?? null,
       counters: live?.datapath.traffic(tunnel) ?? null,
+      binding: live?.datapath.binding?.(tunnel) ?? null,
     };
   });
   return {
