@@ -4,7 +4,6 @@ import type { Encapsulation } from '../../shared/net/encapsulation.js';
 export type EncapReason =
   | 'pinned'
   | 'public'
-  | 'gre-probe-answered'
   | 'nat-detected'
   | 'gre-probe-unanswered'
   | 'fou-unanswered';
@@ -36,14 +35,15 @@ export interface EncapChoice {
 /**
  * The fallback ladder GRE -> FOU -> GUE. A pin wins. A member whose claimed address differs from
  * the seen one is behind a NAT, which cannot pass GRE (no ports to tell tunnels apart): FOU at
- * once, without a GRE probe. A public member keeps GRE unless its GRE probe went unanswered.
+ * once, without a GRE probe. An answered probe changes no reason (status shows probes apart), so
+ * confirming a path issues no new spec version. A public member keeps GRE unless its GRE probe went unanswered.
  * FOU unanswered (a middlebox that mangles GRE-in-UDP) falls back to GUE, the last rung.
  */
 export function chooseEncapsulation(facts: EncapFacts): EncapChoice {
   if (facts.pinned !== null) return { encap: facts.pinned, reason: 'pinned' };
   const natted = facts.seen !== null && facts.reported !== null && facts.seen !== facts.reported;
   if (!natted && facts.probes.gre !== false) {
-    return { encap: 'gre', reason: facts.probes.gre === true ? 'gre-probe-answered' : 'public' };
+    return { encap: 'gre', reason: 'public' };
   }
   if (facts.probes.fou === false) return { encap: 'gue', reason: 'fou-unanswered' };
   return { encap: 'fou', reason: natted ? 'nat-detected' : 'gre-probe-unanswered' };

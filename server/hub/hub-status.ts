@@ -1,4 +1,5 @@
 import { tunnelInterfaceName } from '../../shared/net/tunnel-interface-name.js';
+import type { ProbeResults } from '../control/choose-encapsulation.js';
 import type { PeerLiveState } from '../control/control-plane.js';
 import type { HubBindingStatus, HubDatapath, TunnelTraffic } from '../control/hub-datapath.js';
 import type { Registry } from '../registry/registry.js';
@@ -13,8 +14,10 @@ export interface PeerStatus {
   /** True when the peer claims another address than the hub sees: a NAT in between. */
   nat: boolean;
   encap: string;
-  /** Why the hub link runs `encap`: `pinned`, `public`, `gre-probe-answered`, `nat-detected`, `gre-probe-unanswered`, `fou-unanswered`. */
+  /** Why the hub link runs `encap`: `pinned`, `public`, `nat-detected`, `gre-probe-unanswered`, `fou-unanswered`. */
   encapReason: string | null;
+  /** What the member's path probes found since its address last changed (true answered, false not). */
+  probes: ProbeResults | null;
   /** Seconds between path keepalives on this link (they keep a NAT's mapping alive). */
   keepaliveInterval: number | null;
   prefix: string;
@@ -87,6 +90,7 @@ export function buildHubStatus(registry: Registry, live?: LiveHubView): HubStatu
       nat: seen !== null && reported !== null && seen !== reported,
       encap: table.encap,
       encapReason: state?.encapReason ?? registry.paths.find(link.id)?.reason ?? null,
+      probes: state ? state.probes : null,
       keepaliveInterval: live?.keepaliveInterval ?? null,
       prefix: link.prefix,
       inner: link.inner[1],

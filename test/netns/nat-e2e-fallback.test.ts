@@ -20,6 +20,7 @@ interface PeerStatusLine {
   connected: boolean;
   encap: string;
   encapReason: string | null;
+  probes: { gre?: boolean; fou?: boolean; gue?: boolean } | null;
   nat: boolean;
   keepaliveInterval: number | null;
   binding: { state: string; address: string | null; port: number | null } | null;
@@ -64,7 +65,7 @@ describe.skipIf(reason !== null)('through the NAT end to end: GRE for c1, FOU/GU
     if (dir) rmSync(dir, { recursive: true, force: true });
   });
 
-  it('c1 (public) gets GRE after its probe is answered and pings the hub', async () => {
+  it('c1 (public) gets GRE, its probe is answered, and it pings the hub', async () => {
     const invite = (await hubCli(['invite', 'create'])).trim();
     const c1 = startCli(topo.c1, 'client', ['join', `ws://${HUB}:8443`, '--token', invite, '--name', 'c1', '--state', join(dir, 'c1')]);
     members.push(c1);
@@ -72,10 +73,10 @@ describe.skipIf(reason !== null)('through the NAT end to end: GRE for c1, FOU/GU
     await until(() => pingOk(topo.c1, INNER.hubForC1), 15_000, 'c1 ping through GRE');
     const line = await until(async () => {
       const status = await peer('c1');
-      return status?.encapReason === 'gre-probe-answered' ? status : undefined;
+      return status?.probes?.gre === true ? status : undefined;
     }, 15_000, 'c1 probe answered');
-    expect(line).toMatchObject({ encap: 'gre', nat: false, keepaliveInterval: 1, binding: null });
-    expect(clientStatus(topo.c1, join(dir, 'c1')).tunnels).toContainEqual(expect.objectContaining({ name: 'tnl-hub', encap: 'gre', encapReason: 'gre-probe-answered' }));
+    expect(line).toMatchObject({ encap: 'gre', encapReason: 'public', nat: false, keepaliveInterval: 1, binding: null });
+    expect(clientStatus(topo.c1, join(dir, 'c1')).tunnels).toContainEqual(expect.objectContaining({ name: 'tnl-hub', encap: 'gre', encapReason: 'public' }));
   });
 
   it('c2 (behind the NAT) joins over SSH, gets FOU for nat-detected, binds by hello and pings the hub', async () => {
@@ -92,6 +93,7 @@ describe.skipIf(reason !== null)('through the NAT end to end: GRE for c1, FOU/GU
       return status?.binding?.state === 'bound' ? status : undefined;
     }, 15_000, 'c2 bound');
     expect(line).toMatchObject({ encap: 'fou', encapReason: 'nat-detected', nat: true, binding: { address: topo.addresses.natOutside } });
+    await until(async () => (await peer('c2'))?.probes?.fou === true, 10_000, 'c2 FOU probe answered (hello-ack)');
     expect(clientStatus(topo.c2, join(dir, 'c2')).tunnels).toContainEqual(expect.objectContaining({ name: 'tnl-hub', encap: 'fou', encapReason: 'nat-detected' }));
   });
 

@@ -14,7 +14,7 @@ function facts(overrides: Partial<EncapFacts>): EncapFacts {
 describe('chooseEncapsulation: GRE -> FOU -> GUE', () => {
   it.each([
     ['public, not probed yet', facts({}), 'gre', 'public'],
-    ['public, GRE probe answered', facts({ probes: { gre: true } }), 'gre', 'gre-probe-answered'],
+    ['public, GRE probe answered', facts({ probes: { gre: true } }), 'gre', 'public'],
     ['public, GRE probe unanswered', facts({ probes: { gre: false } }), 'fou', 'gre-probe-unanswered'],
     ['public, GRE and FOU unanswered', facts({ probes: { gre: false, fou: false } }), 'gue', 'fou-unanswered'],
     ['reported address unknown: nothing says NAT', facts({ reported: null }), 'gre', 'public'],
