@@ -4,6 +4,10 @@
 # Freifunk userspace tunnel) on the same kind of link: two network namespaces joined by veth.
 # Prints each figure, its ratio to fastd, and CPU seconds per gigabit (user+system time of both
 # tunnel processes, from /proc/PID/stat, over the iperf3 run).
+# RTT is 20 pings at 20/s (mean ms, as ping prints it, and median), taken twice: "cold" right after
+# the tunnel comes up (a JIT like V8 has not optimized the path yet) and "warm" after the iperf3
+# run; with the warm pings, the on-CPU time of both tunnel processes per round trip (all threads,
+# /proc/PID/task/*/schedstat), which is what a low-rate RTT mostly pays for on a shared machine.
 # Needs root, iproute2, iperf3, fastd and a built project (npm run build). Adapted from the lab's
 # bench-peers.sh. usage: bench/datapath.sh [seconds per iperf3 run] [encapsulations…]
 set -u
@@ -31,22 +35,38 @@ cpu_ticks() { # pids… → utime+stime summed, in clock ticks
   echo $sum
 }
 
+cpu_ns() { # pids… → on-CPU nanoseconds of every thread, summed
+  local sum=0 pid t run rest
+  for pid in "$@"; do for t in /proc/"$pid"/task/*/schedstat; do read -r run rest <"$t" && sum=$((sum + run)); done; done
+  echo $sum
+}
+
+PINGS=20
+# pings INNER_IP → "mean median" RTT in ms of $PINGS pings at 20/s
+pings() {
+  $A ping -c $PINGS -i 0.05 -W 1 "$1" 2>/dev/null | awk -F'time=' '/time=/{split($2, a, " "); print a[1]}' | sort -n |
+    awk '{v[NR] = $1; s += $1} END {if (NR) printf "%.3f %.3f", s / NR, v[int((NR + 1) / 2)]; else printf "NaN NaN"}'
+}
+
 # measure NAME INNER_IP PID_A PID_B → one line of figures, kept in $W/results
 measure() {
-  local rtt json c0 c1
-  rtt=$($A ping -q -c 20 -i 0.05 -W 1 "$2" 2>/dev/null | awk -F/ '/rtt/{print $5}')
+  local cold warm json c0 c1 n0 n1
+  cold=$(pings "$2")
   $B iperf3 -s -1 >/dev/null 2>&1 & local sp=$!; sleep 0.3
   c0=$(cpu_ticks "$3" "$4")
   json=$($A iperf3 -c "$2" -t "$T" -J 2>/dev/null)
   c1=$(cpu_ticks "$3" "$4")
   kill $sp 2>/dev/null; wait $sp 2>/dev/null
+  n0=$(cpu_ns "$3" "$4"); warm=$(pings "$2"); n1=$(cpu_ns "$3" "$4")
   node -e '
-    const [name, rtt, ticks, hz, text] = process.argv.slice(1);
+    const [name, cold, warm, ticks, hz, ns, pings, text] = process.argv.slice(1);
     let gbps = NaN, gbits = NaN, retr = NaN;
     try { const r = JSON.parse(text).end; gbps = r.sum_received.bits_per_second / 1e9; gbits = r.sum_received.bytes * 8 / 1e9; retr = r.sum_sent.retransmits; } catch {}
     const cpu = Number(ticks) / Number(hz);
-    console.log([name, gbps.toFixed(3), rtt || "NaN", (cpu / gbits).toFixed(2), retr].join(" "));
-  ' "$1" "$rtt" "$((c1 - c0))" "$TICK" "$json" >>"$W/results"
+    const [coldMean, coldMedian] = cold.split(" "), [warmMean, warmMedian] = warm.split(" ");
+    const usPerPing = Number(ns) / 1000 / Number(pings);
+    console.log([name, gbps.toFixed(3), coldMean, coldMedian, warmMean, warmMedian, usPerPing.toFixed(0), (cpu / gbits).toFixed(2), retr].join(" "));
+  ' "$1" "$cold" "$warm" "$((c1 - c0))" "$TICK" "$((n1 - n0))" "$PINGS" "$json" >>"$W/results"
 }
 
 # fastd, method null
@@ -82,8 +102,13 @@ node -e '
   const rows = require("fs").readFileSync(process.argv[1], "utf8").trim().split("\n").map((l) => l.split(" "));
   const base = rows.find((r) => r[0] === "fastd-null");
   const ratio = (x, y) => (Number.isFinite(+x) && +y > 0 ? (+x / +y).toFixed(2) : "n/a");
-  console.log("%s", ["tunnel".padEnd(12), "Gbit/s".padStart(7), "x fastd".padStart(8), "rtt ms".padStart(8), "rtt/fastd".padStart(10), "cpu s/Gbit".padStart(11), "retrans".padStart(8)].join(" "));
-  for (const [name, gbps, rtt, cpu, retr] of rows) {
-    console.log("%s", [name.padEnd(12), gbps.padStart(7), ratio(gbps, base?.[1]).padStart(8), rtt.padStart(8), ratio(rtt, base?.[2]).padStart(10), cpu.padStart(11), String(retr).padStart(8)].join(" "));
+  const head = ["tunnel", "Gbit/s", "x fastd", "rtt cold", "median", "x fastd", "rtt warm", "median", "x fastd", "cpu us/ping", "cpu s/Gbit", "retrans"];
+  const width = [12, 7, 8, 9, 7, 8, 9, 7, 8, 12, 11, 8];
+  const line = (cells) => cells.map((c, i) => (i === 0 ? String(c).padEnd(width[i]) : String(c).padStart(width[i]))).join(" ");
+  console.log("%s", line(head));
+  for (const [name, gbps, coldMean, coldMedian, warmMean, warmMedian, us, cpu, retr] of rows) {
+    console.log("%s", line([name, gbps, ratio(gbps, base?.[1]), coldMean, coldMedian, ratio(coldMedian, base?.[3]),
+      warmMean, warmMedian, ratio(warmMedian, base?.[5]), us, cpu, retr]));
   }
-' "$W/results"
+  console.log("rtt: mean and median ms of %d pings at 20/s; x fastd compares medians. cpu us/ping: both tunnel processes, warm pings.", Number(process.argv[2]));
+' "$W/results" "$PINGS"
