@@ -372,8 +372,10 @@ void PacketEndpoint::OnPoll(uv_poll_t* handle, int status, int events) {
   if (self == nullptr) return;
   Napi::Env env = self->Env();
   Napi::HandleScope scope(env);
-  // Hold the object across the callbacks: one of them may close it and drop the last reference.
-  Napi::ObjectReference keep = Napi::Persistent(self->Value());
+  // A local handle holds the object across the callbacks (one may close it and drop the last
+  // reference); unlike a persistent reference it costs no global handle and no malloc per wake-up.
+  Napi::Object keep = self->Value();
+  static_cast<void>(keep);
   if (status < 0) {
     // libuv has already stopped the watch; the callbacks' next read/write reports the error.
     self->poll_events_ = 0;
