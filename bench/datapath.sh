@@ -10,6 +10,8 @@
 # /proc/PID/task/*/schedstat), which is what a low-rate RTT mostly pays for on a shared machine.
 # Needs root, iproute2, iperf3, fastd and a built project (npm run build). Adapted from the lab's
 # bench-peers.sh. usage: bench/datapath.sh [seconds per iperf3 run] [encapsulations…]
+# TUNNEL_CPUS=<list> (taskset syntax, e.g. 1 or 0-1) pins fastd's and every tunnel process's threads
+# the same way, for comparing placements fairly; unset, the scheduler places them.
 set -u
 T=${1:-5}; shift || true
 ENCAPS=${*:-gre gre-key ipip fou gue}
@@ -51,6 +53,7 @@ pings() {
 # measure NAME INNER_IP PID_A PID_B → one line of figures, kept in $W/results
 measure() {
   local cold warm json c0 c1 n0 n1
+  [ -n "${TUNNEL_CPUS:-}" ] && for pid in "$3" "$4"; do taskset -a -p -c "$TUNNEL_CPUS" "$pid" >/dev/null; done
   cold=$(pings "$2")
   $B iperf3 -s -1 >/dev/null 2>&1 & local sp=$!; sleep 0.3
   c0=$(cpu_ticks "$3" "$4")
