@@ -15,9 +15,6 @@ export function applyWireSpec(engine: DatapathEngine, wire: WireTunnelSpec): Tun
   const running = engine.status().find((tunnel) => tunnel.name === spec.name);
   if (!running || running.inner !== spec.address || running.peerInner !== spec.peerAddress) return upsertTunnel(engine, spec);
   const { name, address: _address, peerAddress: _peerAddress, ...outer } = spec;
-  const update: TunnelUpdate = { ...outer, auth: spec.auth ?? null };
-  // TunnelUpdate documents `key: null` as "no key" (applyTunnelUpdate honours it), but its declared
-  // type intersects null away, so it is set through the widened view.
-  (update as { key?: number | null }).key = spec.key ?? null;
+  const update: TunnelUpdate = { ...outer, key: spec.key ?? null, auth: spec.auth ?? null };
   return engine.update(name, update);
 }
