@@ -1,8 +1,8 @@
 #!/bin/sh
-# Installs the Debian tools the netns tests and benchmarks use. Idempotent; needs root for apt-get.
+# Installs the Debian tools the netns tests use, and fastd, the peer the datapath benchmark runs beside. Idempotent; needs root for apt-get.
 set -eu
 need=""
-for pair in ip:iproute2 nft:nftables iperf3:iperf3 conntrack:conntrack ssh:openssh-client setpriv:util-linux ping:iputils-ping tcpdump:tcpdump; do
+for pair in ip:iproute2 nft:nftables iperf3:iperf3 conntrack:conntrack ssh:openssh-client setpriv:util-linux ping:iputils-ping tcpdump:tcpdump fastd:fastd; do
   cmd=${pair%%:*}; pkg=${pair#*:}
   command -v "$cmd" >/dev/null 2>&1 || need="$need $pkg"
 done
