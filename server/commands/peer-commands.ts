@@ -17,7 +17,7 @@ interface PeerAddOptions {
   json?: boolean;
 }
 
-/** `tunnel-hub peer add|list|show|remove|revoke|table`. */
+/** `tunnel-hub peer add|list|show|remove|revoke|restore|pin|table`. */
 export function registerPeerCommands(program: Command): void {
   const peer = program.command('peer').description('peers: members that keep a tunnel to the hub');
 
@@ -92,11 +92,21 @@ export function registerPeerCommands(program: Command): void {
 
   peer
     .command('revoke <name>')
-    .description('revoke every token issued to a peer so far')
+    .description("cut a peer off: its tokens are void, its own key (SSH or client token) is refused with ERR_TOKEN_REVOKED, and a running hub closes its sessions and removes its tunnel within ~2 s")
+    .addHelpText('after', '\nTo let it back in: `tunnel-hub peer restore NAME` (its registered key works again), or\n`tunnel-hub peer remove NAME` and a new invite (a fresh /30 and key).')
     .action((name: string, _options: unknown, command: Command) =>
       withHubState(hubStateDir(command), ({ registry }) => {
         const version = registry.peers.revoke(name);
-        printText(`revoked all tokens of ${name}; new tokens carry version ${version}`);
+        printText(`revoked peer ${name}: its key and all its tokens are refused (tokens issued from now on carry version ${version}); \`peer restore ${name}\` re-admits it`);
+      }));
+
+  peer
+    .command('restore <name>')
+    .description('re-admit a revoked peer: its registered key works again (tokens from before the revocation stay void)')
+    .action((name: string, _options: unknown, command: Command) =>
+      withHubState(hubStateDir(command), ({ registry }) => {
+        registry.peers.restore(name);
+        printText(`restored peer ${name}: its registered key is accepted again`);
       }));
 
   peer

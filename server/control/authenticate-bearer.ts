@@ -8,6 +8,7 @@ import { verifyInviteToken, verifyPeerToken } from '../auth/verify-token.js';
 import { validatePeerName } from '../registry/peer-name.js';
 import type { Registry } from '../registry/registry.js';
 import type { AuthenticatedPeer } from './authenticated-peer.js';
+import { peerRevocationError } from './peer-revocation-error.js';
 import type { TokenReplayCache } from './token-replay-cache.js';
 import { verifyClientToken } from './verify-client-token.js';
 
@@ -65,6 +66,8 @@ export async function authenticateBearer(request: IncomingMessage, options: Bear
       now,
       currentVersion: (name) => options.registry.peers.find(name)?.tokenVersion,
     });
+    const revoked = peerRevocationError(options.registry.peers.require(claims.name));
+    if (revoked) throw revoked;
     const sshKey = joinKey(request);
     if (sshKey) registerKey(options.registry, claims.name, sshKey);
     return { name: claims.name, method: 'peer-token' };

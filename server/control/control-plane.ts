@@ -132,7 +132,8 @@ export class ControlPlane implements SessionEvents {
 
   /**
    * Brings every connected member in line with the registry after another process changed it
-   * (`link add/remove`, `peer pin`, `peer remove`): specs that did not change are not re-issued.
+   * (`link add/remove`, `peer pin`, `peer remove`, `peer revoke`): specs that did not change are
+   * not re-issued; a removed or revoked peer's session is closed and the hub's end taken down.
    */
   async reconcile(): Promise<void> {
     const work = [...this.live.keys()].map((peer) => this.enqueue(peer, () => this.reconfigure(peer, false)));
@@ -241,6 +242,13 @@ export class ControlPlane implements SessionEvents {
     if (!this.registry.peerExists(peer)) {
       this.live.delete(peer);
       session?.close(new TunnelError('ERR_PEER_NOT_FOUND', `peer "${peer}" was removed from the registry`));
+      await this.removeHubEnd(peer);
+      return;
+    }
+    const revoked = this.registry.peerRevocation(peer);
+    if (revoked) {
+      session?.close(revoked);
+      await this.removeHubEnd(peer);
       return;
     }
     const { seen, reported } = state;
@@ -282,6 +290,15 @@ export class ControlPlane implements SessionEvents {
     for (const link of peerLinks) {
       if (this.live.has(link.other)) void this.enqueue(link.other, () => this.reconfigure(link.other, false));
     }
+  }
+
+  /** Takes down the hub's end of a removed or revoked peer's hub link, if this process runs it. */
+  private async removeHubEnd(peer: string): Promise<void> {
+    const name = tunnelInterfaceName(peer);
+    if (!this.running.has(name)) return;
+    await this.datapath.remove(name);
+    this.running.delete(name);
+    this.log.info({ peer, tunnel: name }, 'hub end removed');
   }
 
   /** `peer`'s end of one peer<->peer link; records the link's path so both ends and tables agree. */

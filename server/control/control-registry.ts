@@ -1,3 +1,4 @@
+import type { TunnelError } from '../../shared/errors.js';
 import type { Encapsulation } from '../../shared/net/encapsulation.js';
 import type { LinkTable } from '../registry/link-table.js';
 import type { WireLinkPath, WireLinkTable, WireTunnelSpec } from '../../shared/protocol/index.js';
@@ -66,6 +67,8 @@ export interface ControlRegistry {
   latestEndpoint(peer: string): string | null;
   /** Registered peers (the hub reconciles connected ones after the registry changed). */
   peerExists(peer: string): boolean;
+  /** The ERR_TOKEN_REVOKED refusal of a peer `peer revoke` cut off, or undefined. */
+  peerRevocation(peer: string): TunnelError | undefined;
   /** Spec versions of both ends, for status. */
   specVersions(peer: string): SpecVersions | undefined;
 }

@@ -32,6 +32,8 @@ export interface HubDatapath {
    * undefined for a tunnel without one.
    */
   binding?(name: string): HubBindingStatus | undefined;
+  /** Removes one tunnel (its peer was removed or revoked); a tunnel that does not run is fine. */
+  remove(name: string): Promise<void>;
   /** Removes every tunnel. */
   close(): Promise<void>;
 }

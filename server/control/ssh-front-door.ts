@@ -28,6 +28,8 @@ export interface SshFrontDoorOptions {
   hostKey: string;
   /** The OpenSSH public keys (`type base64 [comment]`) registered for a peer name; empty when unknown. */
   authorizedKeys(peer: string): string[];
+  /** Why a peer holding a registered key is refused anyway (e.g. revoked), or undefined. */
+  refusal(peer: string): TunnelError | undefined;
   /** Creates the session for an authenticated protocol channel. */
   attach(peer: AuthenticatedPeer, transport: SessionTransport): ControlSession;
   /** Runs any other exec command (`endpoint`, `table`, `config`) for the authenticated peer. */
@@ -43,7 +45,7 @@ export interface SshFrontDoor {
 
 /**
  * The SSH front door: public-key authentication against the registry (username = peer name; the
- * key must be registered AND the signature must verify), then an exec channel `tunnel-protocol`
+ * key must be registered AND the signature must verify, and the peer must not be refused, e.g. revoked), then an exec channel `tunnel-protocol`
  * carrying the same messages as the WebSocket door, one JSON object per line.
  */
 export async function openSshFrontDoor(options: SshFrontDoorOptions): Promise<SshFrontDoor> {
@@ -67,7 +69,7 @@ export async function openSshFrontDoor(options: SshFrontDoorOptions): Promise<Ss
     let peer: AuthenticatedPeer | undefined;
 
     client.on('authentication', (ctx: AuthContext) => {
-      const verdict = checkPublicKey(ctx, options.authorizedKeys);
+      const verdict = checkPublicKey(ctx, options.authorizedKeys, options.refusal);
       if (verdict === 'accept') {
         peer = { name: ctx.username, method: 'ssh-key' };
         ctx.accept();
@@ -196,7 +198,8 @@ type KeyVerdict = 'accept' | 'key-ok' | 'none' | TunnelError;
  * Public-key auth, done properly: the offered key must be one registered for the username, and when
  * the client sends a signature it must verify over the session blob with that registered key.
  */
-function checkPublicKey(ctx: AuthContext, authorizedKeys: (peer: string) => string[]): KeyVerdict {
+function checkPublicKey(ctx: AuthContext, authorizedKeys: (peer: string) => string[],
+  refusal: (peer: string) => TunnelError | undefined): KeyVerdict {
   if (ctx.method !== 'publickey') return 'none';
   const offered = ctx.key;
   const match = authorizedKeys(ctx.username)
@@ -204,6 +207,8 @@ function checkPublicKey(ctx: AuthContext, authorizedKeys: (peer: string) => stri
     .find((key): key is ssh2.ParsedKey => !(key instanceof Error) && key.type === offered.algo
       && sameBytes(key.getPublicSSH(), offered.data));
   if (!match) return new TunnelError('ERR_SSH_KEY_UNKNOWN', `key not registered for peer "${ctx.username.slice(0, 64)}"`);
+  const refused = refusal(ctx.username);
+  if (refused) return refused;
   if (ctx.signature === undefined || ctx.blob === undefined) return 'key-ok';
   if (match.verify(ctx.blob, ctx.signature, ctx.hashAlgo) !== true) {
     return new TunnelError('ERR_SSH_KEY_INVALID', 'signature does not verify with the registered key');

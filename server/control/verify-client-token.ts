@@ -4,6 +4,7 @@ import ssh2 from 'ssh2';
 import { TunnelError } from '../../shared/errors.js';
 import { CLIENT_TOKEN_MAX_AGE_S, CLIENT_TOKEN_TYPE } from '../../shared/protocol/index.js';
 import type { Registry } from '../registry/registry.js';
+import { peerRevocationError } from './peer-revocation-error.js';
 import type { TokenReplayCache } from './token-replay-cache.js';
 
 /** Clock skew tolerated between a member and the hub, in seconds. */
@@ -12,7 +13,8 @@ const CLOCK_TOLERANCE_S = 60;
 /**
  * Verifies a token a member signed with its own key: the key (named by `kid`) must be registered
  * to the peer named in `sub`/`iss`, be Ed25519, and the signature, audience (this hub), lifetime
- * (at most 5 minutes) and single use (jti) must all hold. Returns the peer name.
+ * (at most 5 minutes) and single use (jti) must all hold, and the peer must not be revoked.
+ * Returns the peer name.
  */
 export async function verifyClientToken(token: string, options: { registry: Registry; hubId: string; now: number; replay: TokenReplayCache }): Promise<string> {
   const { kid } = decodeProtectedHeader(token);
@@ -49,6 +51,8 @@ export async function verifyClientToken(token: string, options: { registry: Regi
   if (exp - iat > CLIENT_TOKEN_MAX_AGE_S) {
     throw new TunnelError('ERR_TOKEN_INVALID', `token refused: lifetime ${exp - iat} s exceeds ${CLIENT_TOKEN_MAX_AGE_S} s`);
   }
+  const revoked = peerRevocationError(owner);
+  if (revoked) throw revoked;
   if (!options.replay.use(payload.jti as string, exp * 1000 + CLOCK_TOLERANCE_S * 1000, options.now)) {
     throw new TunnelError('ERR_TOKEN_USED', 'token refused: this client token was already used');
   }

@@ -11,6 +11,10 @@ export class EngineHubDatapath implements HubDatapath {
     applyWireSpec(this.engine, spec);
   }
 
+  async remove(name: string): Promise<void> {
+    if (this.engine.status().some((tunnel) => tunnel.name === name)) this.engine.removeTunnel(name);
+  }
+
   traffic(name: string): TunnelTraffic | undefined {
     const status = this.engine.status().find((tunnel) => tunnel.name === name);
     return status && { rx: status.rx, tx: status.tx };

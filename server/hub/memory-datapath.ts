@@ -18,6 +18,10 @@ export class MemoryDatapath implements HubDatapath {
     this.history.push(valid);
   }
 
+  async remove(name: string): Promise<void> {
+    this.tunnels.delete(name);
+  }
+
   traffic(name: string): TunnelTraffic | undefined {
     if (!this.tunnels.has(name)) return undefined;
     const zero = { packets: 0, bytes: 0, errors: 0, dropped: 0 };

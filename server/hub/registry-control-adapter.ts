@@ -1,4 +1,5 @@
 import type { ControlRegistry } from '../control/control-registry.js';
+import { peerRevocationError } from '../control/peer-revocation-error.js';
 import type { Registry } from '../registry/registry.js';
 
 /** The endpoint-history source of addresses the hub saw a peer's authenticated connection come from. */
@@ -34,6 +35,10 @@ export function controlRegistryOver(registry: Registry): ControlRegistry {
     },
     latestEndpoint: (peer) => registry.endpoints.latest(peer)?.address ?? null,
     peerExists: (peer) => registry.peers.find(peer) !== undefined,
+    peerRevocation: (peer) => {
+      const record = registry.peers.find(peer);
+      return record && peerRevocationError(record);
+    },
     recordHubApplied: (peer, version) => registry.specs.recordHubApplied(hubLinkId(peer), version),
     recordPeerAck: (peer, version) => registry.specs.recordPeerAck(peer, version),
     specVersions: (peer) => {

@@ -7,6 +7,7 @@ import { authenticateBearer } from '../control/authenticate-bearer.js';
 import { ControlPlane, DEFAULT_PATH_OPTIONS, type PathOptions } from '../control/control-plane.js';
 import type { SessionTiming } from '../control/control-session.js';
 import type { HubDatapath } from '../control/hub-datapath.js';
+import { peerRevocationError } from '../control/peer-revocation-error.js';
 import { runShellCommand } from '../control/shell-commands.js';
 import { openSshFrontDoor, type SshFrontDoor } from '../control/ssh-front-door.js';
 import { TokenReplayCache } from '../control/token-replay-cache.js';
@@ -109,6 +110,10 @@ export async function startHub(options: StartHubOptions): Promise<RunningHub> {
       port: options.sshPort ?? SERVE_DEFAULTS.sshPort,
       hostKey,
       authorizedKeys: (peer) => (state.registry.peers.find(peer) ? state.registry.peers.show(peer).sshKeys.map((key) => key.publicKey) : []),
+      refusal: (peer) => {
+        const record = state.registry.peers.find(peer);
+        return record && peerRevocationError(record);
+      },
       attach: (peer, transport) => plane.attach(peer, transport),
       shell: (peer, remoteAddress, command) => runShellCommand(command, {
         peer, remoteAddress,

@@ -1,4 +1,5 @@
 import { LINK_PATH_MIGRATION } from './link-path-migration.js';
+import { PEER_REVOCATION_MIGRATION } from './peer-revocation-migration.js';
 import { SPEC_VERSION_MIGRATION } from './spec-version-migration.js';
 
 /**
@@ -112,4 +113,5 @@ export const MIGRATIONS: readonly string[] = [
   `,
   SPEC_VERSION_MIGRATION,
   LINK_PATH_MIGRATION,
+  PEER_REVOCATION_MIGRATION,
 ];

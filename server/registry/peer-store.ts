@@ -20,6 +20,8 @@ export interface PeerRecord {
   /** An encapsulation fixed for this peer's links, or null for the default (GRE). */
   readonly pinnedEncap: Encapsulation | null;
   readonly createdAt: number;
+  /** When `peer revoke` cut the peer off (every credential refused until `peer restore`), or null. */
+  readonly revokedAt: number | null;
 }
 
 /** A registered SSH public key. */
@@ -57,10 +59,10 @@ export interface NewPeer {
   readonly inviteJti?: string;
 }
 
-const SELECT_PEER = 'SELECT name, token_version AS tokenVersion, pinned_encap AS pinnedEncap, created_at AS createdAt FROM peers';
+const SELECT_PEER = 'SELECT name, token_version AS tokenVersion, pinned_encap AS pinnedEncap, created_at AS createdAt, revoked_at AS revokedAt FROM peers';
 
 const SELECT_SUMMARY = `
-  SELECT p.name, p.token_version AS tokenVersion, p.pinned_encap AS pinnedEncap, p.created_at AS createdAt, a.network,
+  SELECT p.name, p.token_version AS tokenVersion, p.pinned_encap AS pinnedEncap, p.created_at AS createdAt, p.revoked_at AS revokedAt, a.network,
          (SELECT e.address FROM endpoints e WHERE e.peer_id = p.id ORDER BY e.id DESC LIMIT 1) AS public,
          (SELECT count(*) FROM ssh_keys k WHERE k.peer_id = p.id) AS sshKeys,
          (SELECT count(*) FROM links o WHERE o.end_a = p.id OR o.end_b = p.id) AS links
@@ -98,7 +100,7 @@ export class PeerStore {
         this.invites.redeem(peer.inviteJti);
         poolId ??= this.invites.poolIdOf(peer.inviteJti);
       }
-      const record: PeerRecord = { name: peer.name, tokenVersion: this.settings.takeTokenVersion(), pinnedEncap: null, createdAt: this.ctx.clock() };
+      const record: PeerRecord = { name: peer.name, tokenVersion: this.settings.takeTokenVersion(), pinnedEncap: null, createdAt: this.ctx.clock(), revokedAt: null };
       const { id } = this.ctx.rdb
         .statement('INSERT INTO peers (name, token_version, created_at) VALUES (?, ?, ?) RETURNING id')
         .get(record.name, record.tokenVersion, record.createdAt) as { id: number };
@@ -172,15 +174,33 @@ export class PeerStore {
     });
   }
 
-  /** Revokes every token issued to the peer so far; returns the new (hub-wide unique) version. */
+  /**
+   * Cuts the peer off: every token issued so far is void (new hub-wide version) and the peer is
+   * marked revoked, so its own key (SSH or client token) is refused too until {@link restore}.
+   * Returns the new token version.
+   */
   revoke(name: string): number {
     return this.ctx.rdb.immediate(() => {
       const id = requirePeerId(this.ctx, name);
       const { tokenVersion } = this.ctx.rdb
-        .statement('UPDATE peers SET token_version = ? WHERE id = ? RETURNING token_version AS tokenVersion')
-        .get(this.settings.takeTokenVersion(), id) as { tokenVersion: number };
+        .statement('UPDATE peers SET token_version = ?, revoked_at = ? WHERE id = ? RETURNING token_version AS tokenVersion')
+        .get(this.settings.takeTokenVersion(), this.ctx.clock(), id) as { tokenVersion: number };
       this.audit.record('peer.revoke', name, { tokenVersion });
       return tokenVersion;
+    });
+  }
+
+  /**
+   * Re-admits a revoked peer: its registered keys work again. Hub-issued tokens from before the
+   * revocation stay void; `peer add`-style tokens issued from now on carry the current version.
+   */
+  restore(name: string): PeerRecord {
+    return this.ctx.rdb.immediate(() => {
+      const before = this.require(name);
+      if (before.revokedAt === null) throw new TunnelError('ERR_INVALID_ARGUMENT', `peer "${name}" is not revoked`);
+      this.ctx.rdb.statement('UPDATE peers SET revoked_at = NULL WHERE name = ?').run(name);
+      this.audit.record('peer.restore', name, { revokedAt: before.revokedAt });
+      return this.require(name);
     });
   }
 
