@@ -2,8 +2,9 @@ import { resolveStateDir } from '../../shared/cli/state-dir.js';
 import { nativeDatapathIo } from '../../shared/datapath/native-datapath-io.js';
 import { createLogger } from '../../shared/log.js';
 import { ensureStateDir } from '../identity.js';
-import { openMemberDatapath } from '../session/member-datapath.js';
+import { openMemberDatapath, type MemberDatapath } from '../session/member-datapath.js';
 import { runMember, type JoinRequest } from '../session/run-member.js';
+import { stopSignals } from './stop-signals.js';
 
 /** Flags `join` and `run` share. */
 export interface MemberFlags {
@@ -11,16 +12,17 @@ export interface MemberFlags {
   once?: boolean;
 }
 
-/** Runs `join` (with a request) or `run` (without) on the real datapath until SIGINT/SIGTERM. */
+/**
+ * Runs `join` (with a request) or `run` (without) on the real datapath until SIGINT/SIGTERM, which
+ * always end the process within the shutdown deadline (interfaces removed either way).
+ */
 export async function runMemberCommand(flags: MemberFlags, join?: JoinRequest): Promise<void> {
   const stateDir = resolveStateDir('client', flags.state);
   ensureStateDir(stateDir);
   const log = createLogger('tunnel-client');
-  const stopped = new Promise((resolve) => {
-    process.once('SIGINT', resolve);
-    process.once('SIGTERM', resolve);
-  });
-  const member = await openMemberDatapath(nativeDatapathIo, stateDir, log);
+  let member: MemberDatapath | undefined;
+  const stopped = stopSignals({ log, forceCleanup: () => member?.removeTunnelsNow() });
+  member = await openMemberDatapath(nativeDatapathIo, stateDir, log);
   try {
     await runMember({
       stateDir, datapath: member.datapath, log, stopped,

@@ -11,6 +11,8 @@ export interface MemberDatapath {
   datapath: EngineClientDatapath;
   /** Closes the control socket and removes every tunnel. */
   close(): Promise<void>;
+  /** Removes every tunnel at once, without waiting for anything (a forced exit is next). */
+  removeTunnelsNow(): void;
 }
 
 /**
@@ -42,5 +44,6 @@ export async function openMemberDatapath(io: DatapathIo, stateDir: string, log: 
       await datapath.close();
       engine.close();
     },
+    removeTunnelsNow: () => engine.close(),
   };
 }

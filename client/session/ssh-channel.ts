@@ -8,6 +8,8 @@ import type { ClientChannel, ClientChannelEvents } from './client-channel.js';
 /** The exec command on the hub that speaks the control protocol (see server/control/ssh-front-door.ts). */
 const PROTOCOL_COMMAND = 'tunnel-protocol';
 const CONNECT_TIMEOUT_MS = 10_000;
+/** How long a closing channel waits for the hub to end the connection before dropping the socket. */
+const CLOSE_GRACE_MS = 1_000;
 
 /** How to reach the hub over SSH. */
 export interface SshTarget {
@@ -101,7 +103,12 @@ export function openSshChannel(target: SshTarget, events: ClientChannelEvents): 
           send: (text) => {
             if (stream.writable) stream.write(`${text}\n`);
           },
-          close: () => stream.end(),
+          close: () => {
+            stream.end();
+            client.end();
+            // A hub that stopped answering never closes its side; do not let the socket linger.
+            setTimeout(() => socket.destroy(), CLOSE_GRACE_MS).unref();
+          },
         });
       });
     });

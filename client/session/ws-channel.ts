@@ -13,6 +13,8 @@ export interface WsTarget {
 }
 
 const CONNECT_TIMEOUT_MS = 10_000;
+/** How long a closing channel waits for the hub's close handshake before dropping the socket. */
+const CLOSE_GRACE_MS = 1_000;
 
 /**
  * Opens a WebSocket to the hub with the given upgrade headers (bearer token, join details). A
@@ -53,7 +55,11 @@ export function openWsChannel(target: WsTarget, headers: Record<string, string>,
         send: (text) => {
           if (ws.readyState === WebSocket.OPEN) ws.send(text);
         },
-        close: () => ws.close(WS_CLOSE.normal),
+        close: () => {
+          ws.close(WS_CLOSE.normal);
+          // A hub that stopped answering never returns the close frame; ws would wait 30 s.
+          setTimeout(() => ws.terminate(), CLOSE_GRACE_MS).unref();
+        },
       });
     });
     ws.on('message', (data: Buffer | Buffer[] | ArrayBuffer) => {
