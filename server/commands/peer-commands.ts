@@ -71,6 +71,7 @@ export function registerPeerCommands(program: Command): void {
           `peer ${detail.name}`,
           `  created        ${new Date(detail.createdAt).toISOString()}`,
           `  token version  ${detail.tokenVersion}`,
+          ...(detail.revokedAt === null ? [] : [`  revoked        ${new Date(detail.revokedAt).toISOString()} (\`peer restore ${detail.name}\` re-admits it)`]),
           `  encapsulation  ${detail.pinnedEncap ?? 'gre (default)'}`,
           `  endpoint       ${detail.endpoint ? `${detail.endpoint.address}${detail.endpoint.port ? `:${detail.endpoint.port}` : ''} (${detail.endpoint.source}, seen ${new Date(detail.endpoint.seenAt).toISOString()})` : 'not seen yet'}`,
           `  ssh keys       ${detail.sshKeys.length === 0 ? 'none' : ''}`.trimEnd(),
@@ -97,7 +98,7 @@ export function registerPeerCommands(program: Command): void {
     .action((name: string, _options: unknown, command: Command) =>
       withHubState(hubStateDir(command), ({ registry }) => {
         const version = registry.peers.revoke(name);
-        printText(`revoked peer ${name}: its key and all its tokens are refused (tokens issued from now on carry version ${version}); \`peer restore ${name}\` re-admits it`);
+        printText(`revoked all tokens of ${name}; new tokens carry version ${version}; its own key is refused too (ERR_TOKEN_REVOKED) until \`peer restore ${name}\``);
       }));
 
   peer
