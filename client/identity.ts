@@ -3,6 +3,7 @@ import { chmodSync, mkdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import ssh2 from 'ssh2';
 import { TunnelError } from '../shared/errors.js';
+import { generateEd25519KeyPair } from '../shared/ssh/generate-ed25519-key-pair.js';
 
 /** File name of the member's private key in the client state folder (mode 0600). */
 export const IDENTITY_FILE = 'identity';
@@ -49,7 +50,7 @@ export function loadOrCreateIdentity(stateDir: string): ClientIdentity {
   const existing = loadIdentity(stateDir);
   if (existing) return existing;
   ensureStateDir(stateDir);
-  const pair = ssh2.utils.generateKeyPairSync('ed25519', { comment: 'tunnel-client' });
+  const pair = generateEd25519KeyPair('tunnel-client');
   return storeIdentity(stateDir, pair.private);
 }
 

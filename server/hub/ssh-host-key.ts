@@ -2,6 +2,7 @@ import { chmodSync, readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import ssh2 from 'ssh2';
 import { TunnelError } from '../../shared/errors.js';
+import { generateEd25519KeyPair } from '../../shared/ssh/generate-ed25519-key-pair.js';
 
 /** File name of the hub's SSH host key in the state folder. */
 export const SSH_HOST_KEY_FILE = 'ssh_host_ed25519_key';
@@ -19,7 +20,7 @@ export function loadOrCreateSshHostKey(stateDir: string): string {
     if ((err as NodeJS.ErrnoException).code !== 'ENOENT') {
       throw new TunnelError('ERR_STATE', `cannot read the SSH host key ${path}: ${(err as Error).message}`);
     }
-    const pair = ssh2.utils.generateKeyPairSync('ed25519', { comment: 'tunnel-hub host key' });
+    const pair = generateEd25519KeyPair('tunnel-hub host key');
     writeFileSync(path, pair.private, { mode: 0o600, flag: 'wx' });
     writeFileSync(`${path}.pub`, `${pair.public}\n`, { mode: 0o644 });
     return pair.private;

@@ -12,6 +12,7 @@ import { withHub, type TestHub } from '../helpers/with-hub.js';
 import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
+import { generateEd25519KeyPair } from '../../shared/ssh/generate-ed25519-key-pair.js';
 
 const hello = JSON.stringify({ v: 1, type: 'hello', software: 'test', endpoint: '127.0.0.1' });
 
@@ -50,7 +51,7 @@ describe('refusals change nothing and close only the offending session', () => {
   }
 
   const joinHeaders = (token: string, name = `n${randomUUID().slice(0, 8)}`) => ({
-    authorization: `Bearer ${token}`, [JOIN_HEADERS.name]: name, [JOIN_HEADERS.key]: ssh2.utils.generateKeyPairSync('ed25519').public,
+    authorization: `Bearer ${token}`, [JOIN_HEADERS.name]: name, [JOIN_HEADERS.key]: generateEd25519KeyPair('test').public,
   });
 
   it('refuses a missing or malformed Authorization header', async () => {
@@ -119,7 +120,7 @@ describe('refusals change nothing and close only the offending session', () => {
   });
 
   it('refuses an unknown SSH key and a wrong user name, and an exec other than the protocol', async () => {
-    const stranger = ssh2.utils.generateKeyPairSync('ed25519').private;
+    const stranger = generateEd25519KeyPair('test').private;
     const before = hub.hub.registry.exportTables();
     await expect(connectSsh(hub.hub.sshPort, 'carol', stranger)).rejects.toThrow(/authentication/i);
     await expect(connectSsh(hub.hub.sshPort, 'nobody', memberKey().privateKeyText)).rejects.toThrow(/authentication/i);

@@ -2,12 +2,12 @@ import { execFileSync } from 'node:child_process';
 import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import ssh2 from 'ssh2';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
 import { readClientState } from '../../client/client-state.js';
 import { runMember } from '../../client/session/run-member.js';
 import { MemoryClientDatapath, waitFor } from '../helpers/memory-client-datapath.js';
 import { testLogger, withHub, type TestHub } from '../helpers/with-hub.js';
+import { generateEd25519KeyPair } from '../../shared/ssh/generate-ed25519-key-pair.js';
 
 const never = new Promise<never>(() => undefined);
 const hubCli = join(process.cwd(), 'dist/server/cli.js');
@@ -26,7 +26,7 @@ describe('join over SSH', () => {
   });
 
   it('joins with a key registered by `tunnel-hub peer add --ssh-key`, pins the host key, and `run` resumes', async () => {
-    const pair = ssh2.utils.generateKeyPairSync('ed25519', { comment: 'dave@test' });
+    const pair = generateEd25519KeyPair('dave@test');
     const keyFile = join(dir, 'id_ed25519');
     writeFileSync(keyFile, pair.private, { mode: 0o600 });
     execFileSync(process.execPath, [hubCli, '--state', hub.stateDir, 'peer', 'add', 'dave', '--ssh-key', pair.public], { stdio: 'pipe' });
@@ -50,7 +50,7 @@ describe('join over SSH', () => {
   });
 
   it('refuses to connect when the hub host key changed since the join', async () => {
-    const pair = ssh2.utils.generateKeyPairSync('ed25519');
+    const pair = generateEd25519KeyPair('test');
     const keyFile = join(dir, 'id');
     writeFileSync(keyFile, pair.private, { mode: 0o600 });
     hub.hub.registry.peers.add({ name: 'erin', sshKey: (await import('../../server/auth/ssh-public-key.js')).parseSshPublicKey(pair.public) });

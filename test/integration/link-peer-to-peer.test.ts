@@ -1,9 +1,9 @@
-import ssh2 from 'ssh2';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { parseSshPublicKey } from '../../server/auth/ssh-public-key.js';
 import { runHubCli } from '../helpers/hub-cli.js';
 import { connectSsh, type ProtocolClient } from '../helpers/protocol-client.js';
 import { withHub, type TestHub } from '../helpers/with-hub.js';
+import { generateEd25519KeyPair } from '../../shared/ssh/generate-ed25519-key-pair.js';
 
 interface Config {
   version: number;
@@ -57,7 +57,7 @@ describe('peer<->peer links and NAT fallback through the control plane', () => {
   beforeAll(async () => {
     hub = await withHub({ timing: { keepaliveMs: 60_000, livenessMs: 120_000 } });
     for (const name of ['ann', 'bob']) {
-      const pair = ssh2.utils.generateKeyPairSync('ed25519');
+      const pair = generateEd25519KeyPair('test');
       keys.set(name, pair.private);
       hub.hub.registry.peers.add({ name, sshKey: parseSshPublicKey(pair.public) });
     }
