@@ -1,8 +1,9 @@
-import { readFileSync, renameSync, writeFileSync } from 'node:fs';
+import { renameSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { z } from 'zod';
 import { TunnelError } from '../shared/errors.js';
 import { configSchema } from '../shared/protocol/index.js';
+import { readStateFileIfPresent } from './read-state-file.js';
 
 /** File name of the member's join record and last applied config in the client state folder. */
 export const CLIENT_STATE_FILE = 'client.json';
@@ -31,13 +32,8 @@ export type ClientState = z.infer<typeof clientStateSchema>;
 /** Reads `client.json`; undefined when the member never joined; ERR_INVALID_CONFIG when it is damaged. */
 export function readClientState(stateDir: string): ClientState | undefined {
   const path = join(stateDir, CLIENT_STATE_FILE);
-  let text: string;
-  try {
-    text = readFileSync(path, 'utf8');
-  } catch (err) {
-    if ((err as NodeJS.ErrnoException).code === 'ENOENT') return undefined;
-    throw new TunnelError('ERR_STATE', `cannot read ${path}: ${(err as Error).message}`);
-  }
+  const text = readStateFileIfPresent(path);
+  if (text === undefined) return undefined;
   let value: unknown;
   try {
     value = JSON.parse(text);

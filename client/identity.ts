@@ -4,6 +4,7 @@ import { join } from 'node:path';
 import ssh2 from 'ssh2';
 import { TunnelError } from '../shared/errors.js';
 import { generateEd25519KeyPair } from '../shared/ssh/generate-ed25519-key-pair.js';
+import { readStateFileIfPresent } from './read-state-file.js';
 
 /** File name of the member's private key in the client state folder (mode 0600). */
 export const IDENTITY_FILE = 'identity';
@@ -35,13 +36,8 @@ export function ensureStateDir(stateDir: string): void {
 /** The member's identity from the state folder, or undefined when there is none yet. */
 export function loadIdentity(stateDir: string): ClientIdentity | undefined {
   const path = join(stateDir, IDENTITY_FILE);
-  let text: string;
-  try {
-    text = readFileSync(path, 'utf8');
-  } catch (err) {
-    if ((err as NodeJS.ErrnoException).code === 'ENOENT') return undefined;
-    throw new TunnelError('ERR_STATE', `cannot read ${path}: ${(err as Error).message}`);
-  }
+  const text = readStateFileIfPresent(path);
+  if (text === undefined) return undefined;
   return identityFrom(text, path);
 }
 

@@ -11,6 +11,7 @@ import { sessionRefused } from './diagnostics.js';
 import { remoteIpv4 } from './remote-ipv4.js';
 import type { SessionTransport } from './session-transport.js';
 import type { ShellCommandResult } from './shell-commands.js';
+import { listenServer } from './listen-server.js';
 
 /** The exec command that carries the control protocol as newline-delimited JSON. */
 export const PROTOCOL_COMMAND = 'tunnel-protocol';
@@ -167,13 +168,7 @@ export async function openSshFrontDoor(options: SshFrontDoorOptions): Promise<Ss
     client.on('close', () => session.close());
   }
 
-  await new Promise<void>((resolve, reject) => {
-    server.once('error', reject);
-    server.listen(options.port, options.host, () => {
-      server.off('error', reject);
-      resolve();
-    });
-  });
+  await listenServer(server, options.port, options.host);
 
   return {
     port: (server.address() as AddressInfo).port,

@@ -11,6 +11,7 @@ import type { ControlSession } from './control-session.js';
 import { sessionRefused } from './diagnostics.js';
 import { remoteIpv4 } from './remote-ipv4.js';
 import type { SessionTransport } from './session-transport.js';
+import { listenServer } from './listen-server.js';
 
 /** Where and how the WebSocket front door listens, and whom it hands connections to. */
 export interface WsFrontDoorOptions {
@@ -101,13 +102,7 @@ export async function openWsFrontDoor(options: WsFrontDoorOptions): Promise<WsFr
     ws.on('close', () => session.close());
   }
 
-  await new Promise<void>((resolve, reject) => {
-    server.once('error', reject);
-    server.listen(options.port, options.host, () => {
-      server.off('error', reject);
-      resolve();
-    });
-  });
+  await listenServer(server, options.port, options.host);
 
   return {
     port: (server.address() as AddressInfo).port,
