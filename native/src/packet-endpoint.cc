@@ -276,31 +276,25 @@ int PacketEndpoint::WriteDatagrams(const BatchView& batch, uint32_t count) {
 
 // onReadable(fn | null): level-triggered; replaces any earlier callback.
 Napi::Value PacketEndpoint::OnReadable(const Napi::CallbackInfo& info) {
-  Napi::Env env = info.Env();
-  if (fd_ < 0) {
-    ThrowClosedError(env);
-    return env.Undefined();
-  }
-  if (info[0].IsFunction()) {
-    readable_ = Napi::Persistent(info[0].As<Napi::Function>());
-  } else {
-    readable_.Reset();
-  }
-  UpdatePoll(env);
-  return env.Undefined();
+  return SetWatch(info, readable_);
 }
 
 // onWritable(fn | null): one-shot; called once when the descriptor accepts writes again.
 Napi::Value PacketEndpoint::OnWritable(const Napi::CallbackInfo& info) {
+  return SetWatch(info, writable_);
+}
+
+// Stores fn (or clears the slot for null) and re-arms the poll for the callbacks now wanted.
+Napi::Value PacketEndpoint::SetWatch(const Napi::CallbackInfo& info, Napi::FunctionReference& slot) {
   Napi::Env env = info.Env();
   if (fd_ < 0) {
     ThrowClosedError(env);
     return env.Undefined();
   }
   if (info[0].IsFunction()) {
-    writable_ = Napi::Persistent(info[0].As<Napi::Function>());
+    slot = Napi::Persistent(info[0].As<Napi::Function>());
   } else {
-    writable_.Reset();
+    slot.Reset();
   }
   UpdatePoll(env);
   return env.Undefined();

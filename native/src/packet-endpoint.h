@@ -34,6 +34,7 @@ class PacketEndpoint : public Napi::ObjectWrap<PacketEndpoint> {
   Napi::Value Write(const Napi::CallbackInfo& info);
   Napi::Value OnReadable(const Napi::CallbackInfo& info);
   Napi::Value OnWritable(const Napi::CallbackInfo& info);
+  Napi::Value SetWatch(const Napi::CallbackInfo& info, Napi::FunctionReference& slot);
   Napi::Value SetReferenced(const Napi::CallbackInfo& info);
   Napi::Value Close(const Napi::CallbackInfo& info);
   Napi::Value LocalPort(const Napi::CallbackInfo& info);

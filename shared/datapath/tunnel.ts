@@ -35,17 +35,18 @@ export interface KeepaliveState {
  * TUN device is never touched.
  */
 export class Tunnel {
-  spec: TunnelSpec;
-  plan: EncapsulationPlan;
-  socket: OuterSocket;
+  // Set by retarget(), which the constructor calls, so construction and live updates share one path.
+  spec!: TunnelSpec;
+  plan!: EncapsulationPlan;
+  socket!: OuterSocket;
   /** Outer addresses and remote UDP port as numbers, for the per-packet path. */
-  localAddress: number;
-  remoteAddress: number;
-  remotePort: number;
+  localAddress!: number;
+  remoteAddress!: number;
+  remotePort!: number;
   /** The demultiplexing sub-key this tunnel is registered under in `socket`. */
-  subKey: number;
+  subKey!: number;
   /** The GRE key expected on received packets (NO_GRE_KEY for none), checked on fou paths. */
-  greKey: number;
+  greKey!: number;
   /** Inner packets handed to the TUN so far in the current receive pass. */
   toTunCount = 0;
   readonly counters = new TunnelCounters();
@@ -70,14 +71,7 @@ export class Tunnel {
     liveness: TunnelLiveness,
     nonce: number,
   ) {
-    this.spec = spec;
-    this.plan = plan;
-    this.socket = socket;
-    this.subKey = subKey;
-    this.localAddress = parseIpv4Address(spec.local);
-    this.remoteAddress = parseIpv4Address(spec.remote);
-    this.remotePort = spec.remotePort;
-    this.greKey = spec.key ?? NO_GRE_KEY;
+    this.retarget(spec, plan, socket, subKey);
     this.liveness = liveness;
     this.keepalive = { timer: null, sequence: 0, nonce, lastProbeAt: 0, rttMs: null };
   }
