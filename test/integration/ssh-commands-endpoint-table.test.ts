@@ -1,12 +1,12 @@
 import { chmodSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import ssh2 from 'ssh2';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { parseSshPublicKey } from '../../server/auth/ssh-public-key.js';
 import { runHubCli } from '../helpers/hub-cli.js';
 import { opensshExec, sshExec, type ExecResult } from '../helpers/ssh-exec.js';
 import { withHub, type TestHub } from '../helpers/with-hub.js';
+import { generateEd25519KeyPair } from '../../shared/ssh/generate-ed25519-key-pair.js';
 
 describe('SSH shell commands: endpoint, table, config', () => {
   let hub: TestHub;
@@ -16,7 +16,7 @@ describe('SSH shell commands: endpoint, table, config', () => {
 
   beforeAll(async () => {
     hub = await withHub();
-    const pair = ssh2.utils.generateKeyPairSync('ed25519', { comment: 'router' });
+    const pair = generateEd25519KeyPair('router');
     privateKey = pair.private;
     keyDir = mkdtempSync(join(tmpdir(), 'tunnel-ssh-key-'));
     keyFile = join(keyDir, 'id_ed25519');

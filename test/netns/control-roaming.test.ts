@@ -1,11 +1,11 @@
 import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import ssh2 from 'ssh2';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { netnsUnavailableReason } from '../helpers/root.js';
 import { createNatTopology, execIn, execInAsync, type NatTopology } from '../helpers/netns.js';
 import { longestReplyGap, runCliIn, serveRuntime, startCli, until, type CliProcess } from '../helpers/control-processes.js';
+import { generateEd25519KeyPair } from '../../shared/ssh/generate-ed25519-key-pair.js';
 
 const reason = netnsUnavailableReason();
 if (reason) console.warn(`skipping control netns tests: ${reason}`);
@@ -96,7 +96,7 @@ describe.skipIf(reason !== null)('hub and members in namespaces (hub / wan / c1 
   });
 
   it('a second member joins over SSH with a key registered by `peer add --ssh-key`', async () => {
-    const pair = ssh2.utils.generateKeyPairSync('ed25519');
+    const pair = generateEd25519KeyPair('test');
     const keyFile = join(dir, 'c2-key');
     writeFileSync(keyFile, pair.private, { mode: 0o600 });
     await runCliIn(topo.hub, 'server', ['--state', hubState, 'peer', 'add', 'c2', '--ssh-key', pair.public]);

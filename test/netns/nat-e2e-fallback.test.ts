@@ -1,12 +1,12 @@
 import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import ssh2 from 'ssh2';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { netnsUnavailableReason } from '../helpers/root.js';
 import { createNatTopology, distUrl, execIn, execInAsync, runNodeIn, type NatTopology } from '../helpers/netns.js';
 import { longestReplyGap, runCliIn, serveRuntime, startCli, until, type CliProcess } from '../helpers/control-processes.js';
 import { opensshExec } from '../helpers/ssh-exec.js';
+import { generateEd25519KeyPair } from '../../shared/ssh/generate-ed25519-key-pair.js';
 
 const reason = netnsUnavailableReason();
 if (reason) console.warn(`skipping NAT end-to-end netns tests: ${reason}`);
@@ -80,7 +80,7 @@ describe.skipIf(reason !== null)('through the NAT end to end: GRE for c1, FOU/GU
   });
 
   it('c2 (behind the NAT) joins over SSH, gets FOU for nat-detected, binds by hello and pings the hub', async () => {
-    const pair = ssh2.utils.generateKeyPairSync('ed25519');
+    const pair = generateEd25519KeyPair('test');
     keyFile = join(dir, 'c2-key');
     writeFileSync(keyFile, pair.private, { mode: 0o600 });
     await hubCli(['peer', 'add', 'c2', '--ssh-key', pair.public]);

@@ -1,12 +1,12 @@
 import { describe, expect, it } from 'vitest';
-import ssh2 from 'ssh2';
 import { parseSshPublicKey } from '../../server/auth/ssh-public-key.js';
 import { Registry } from '../../server/registry/registry.js';
 import { MIGRATIONS } from '../../server/registry/migrations.js';
 import { expectRefusedUnchanged, fakeClock, memoryRegistry } from '../helpers/registry-fixture.js';
+import { generateEd25519KeyPair } from '../../shared/ssh/generate-ed25519-key-pair.js';
 
 const HOUR = 3_600_000;
-const sshKey = () => parseSshPublicKey(ssh2.utils.generateKeyPairSync('ed25519', { comment: 'k' }).public);
+const sshKey = () => parseSshPublicKey(generateEd25519KeyPair('k').public);
 
 describe('schema', () => {
   it('migrates a new database to the latest version', () => {

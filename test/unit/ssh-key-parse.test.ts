@@ -2,6 +2,7 @@ import { describe, expect, it } from 'vitest';
 import ssh2 from 'ssh2';
 import { parseSshPublicKey } from '../../server/auth/ssh-public-key.js';
 import { isTunnelError } from '../../shared/errors.js';
+import { generateEd25519KeyPair } from '../../shared/ssh/generate-ed25519-key-pair.js';
 
 // Public keys and the fingerprints `ssh-keygen -lf` printed for them (OpenSSH 9.2).
 const ED25519 = 'ssh-ed25519 AAAAC3NzaC1lZDI1NTE5AAAAIPKOgGDn1il/ACTL9w6XmN1qyMXY+ynk0Y/RmYjI4zCs me@x';
@@ -60,7 +61,7 @@ describe('parseSshPublicKey', () => {
   });
 
   it('refuses a private key', () => {
-    const pair = ssh2.utils.generateKeyPairSync('ed25519');
+    const pair = generateEd25519KeyPair('test');
     expect(refusal(pair.private)).toMatch(/private key/);
   });
 
