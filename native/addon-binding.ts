@@ -17,8 +17,28 @@ export interface NativeEndpointHandle {
   setReferenced(referenced: boolean): void;
   close(): void;
   localPort(): number;
-  /** [truncated reads dropped, writes dropped for an error, errno of the last such write] */
-  counters(): [number, number, number];
+  /** [truncated reads dropped, writes dropped for an error, errno of the last such write, packets read while forwarding that JS never read] */
+  counters(): [number, number, number, number];
+}
+
+/** One tunnel's fast route inside the addon (native/src/fast-route.h). */
+export interface NativeFastRouteHandle {
+  configure(options: {
+    tun: NativeEndpointHandle;
+    outer: NativeEndpointHandle | null;
+    transmit: boolean;
+    receive: boolean;
+    remoteAddress: number;
+    remotePort: number;
+    header4: Uint8Array | null;
+    header6: Uint8Array | null;
+    mtu: number;
+    clampMss: boolean;
+    quietLimitMs: number;
+  }): void;
+  /** [rx packets, rx bytes, tx packets, tx bytes, rx queue-full, tx queue-full, rx errors, tx errors, ms since last rx or -1] */
+  counters(): [number, number, number, number, number, number, number, number, number];
+  close(): void;
 }
 
 /** The addon's exports. */
@@ -32,6 +52,7 @@ export interface NativeAddon {
     capacity: number,
     slotSize: number,
   ): NativeBatchView;
+  createFastRoute(): NativeFastRouteHandle;
   openTun(name: string, multiQueue: boolean): [NativeEndpointHandle, string];
   openRawSocket(protocol: number, localAddress: number, ttl: number, bufferBytes: number): NativeEndpointHandle;
   openUdpSocket(

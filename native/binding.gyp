@@ -5,6 +5,8 @@
       "sources": [
         "src/addon.cc",
         "src/batch-view.cc",
+        "src/endpoint-forwarding.cc",
+        "src/fast-route.cc",
         "src/packet-endpoint.cc",
         "src/open-descriptors.cc",
         "src/system-error.cc"

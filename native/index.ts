@@ -11,11 +11,12 @@ import { TunnelError } from '../shared/errors.js';
 import { parseIpv4Address } from '../shared/net/ipv4-address.js';
 import type { NativeAddon } from './addon-binding.js';
 import { BatchViews } from './batch-views.js';
+import { NativeFastRoute } from './fast-route.js';
 import { assertInterfaceName } from './interface-name.js';
 import { NativeEndpoint, type NativePacketEndpoint } from './native-endpoint.js';
 import { toTunnelError } from './system-error.js';
 
-export type { PacketBatchMemory, PacketEndpoint } from './types.js';
+export type { FastRoute, FastRouteConfig, FastRouteCounters, PacketBatchMemory, PacketEndpoint } from './types.js';
 export type { EndpointDropCounters, NativePacketEndpoint } from './native-endpoint.js';
 export { createPacketBatch, MAX_BATCH_CAPACITY, MAX_SLOT_SIZE, MIN_SLOT_SIZE } from './packet-batch.js';
 export { addAddress, addRoute, deleteLink, MAX_MTU, MIN_MTU, setLinkMtu, setLinkUp } from './link-config.js';
@@ -117,6 +118,14 @@ export function openUdpSocket(localAddress: string, port: number, options: UdpSo
     throw toTunnelError(err, `reading the port of UDP socket on ${localAddress}`);
   }
   return Object.assign(new NativeEndpoint(handle, views, `UDP socket ${localAddress}:${localPort}`), { localPort });
+}
+
+/**
+ * A fast route: moves one tunnel's common packets between its TUN and its outer socket inside the
+ * addon, so they never wake JS (see FastRouteConfig). It does nothing until configured.
+ */
+export function createFastRoute(): NativeFastRoute {
+  return new NativeFastRoute(loadAddon().addon.createFastRoute());
 }
 
 function outerOptions(options: OuterSocketOptions): { ttl: number; bufferBytes: number } {

@@ -12,6 +12,8 @@ export interface EndpointDropCounters {
   readonly writeErrors: number;
   /** errno of the last such refused write (0 if none). */
   readonly lastWriteErrno: number;
+  /** Packets the addon read for a fast route's endpoint that no route took and JS never read. */
+  readonly unreadForwarded: number;
 }
 
 /** What every native endpoint offers beyond the PacketEndpoint contract. */
@@ -94,8 +96,8 @@ export class NativeEndpoint implements NativePacketEndpoint {
   }
 
   dropCounters(): EndpointDropCounters {
-    const [truncatedReads, writeErrors, lastWriteErrno] = this.#open('read counters').counters();
-    return { truncatedReads, writeErrors, lastWriteErrno };
+    const [truncatedReads, writeErrors, lastWriteErrno, unreadForwarded] = this.#open('read counters').counters();
+    return { truncatedReads, writeErrors, lastWriteErrno, unreadForwarded };
   }
 
   close(): void {
@@ -103,6 +105,11 @@ export class NativeEndpoint implements NativePacketEndpoint {
     if (handle === null) return;
     this.#handle = null;
     handle.close();
+  }
+
+  /** The addon handle of `endpoint`, for a fast route; ERR_CLOSED once it is closed. */
+  static handleOf(endpoint: NativeEndpoint, action: string): NativeEndpointHandle {
+    return endpoint.#open(action);
   }
 
   #open(action: string): NativeEndpointHandle {

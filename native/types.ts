@@ -34,3 +34,52 @@ export interface PacketEndpoint {
   close(): void;
   readonly closed: boolean;
 }
+
+/**
+ * Where and how a tunnel's common packets move without JS (see native/src/fast-route.h). The
+ * header templates are the exact bytes the engine would put in front of an inner IPv4 / IPv6
+ * packet; received payloads that start with them (from the remote, after its outer header) go
+ * straight to the TUN. Everything else still reaches the endpoints' readers in JS.
+ */
+export interface FastRouteConfig {
+  tun: PacketEndpoint;
+  /** The outer socket to send through and receive from; null parks the route. */
+  outer: PacketEndpoint | null;
+  /** Send eligible TUN packets natively (false: every TUN packet goes to JS). */
+  transmit: boolean;
+  /** Take matching packets from the remote natively (false: all go to JS). */
+  receive: boolean;
+  /** The remote's outer address (a.b.c.d as an unsigned 32-bit number) and UDP port (0 on raw sockets). */
+  remoteAddress: number;
+  remotePort: number;
+  header4: Uint8Array | null;
+  header6: Uint8Array | null;
+  /** Larger IPv4 packets with DF, and larger IPv6 packets, go to JS (which answers with ICMP). */
+  mtu: number;
+  /** TCP SYNs go to JS, which clamps their MSS. */
+  clampMss: boolean;
+  /** Send through JS while nothing was received natively for this long (0: never). */
+  quietLimitMs: number;
+}
+
+/** What a fast route moved since it was made. */
+export interface FastRouteCounters {
+  rxPackets: number;
+  rxBytes: number;
+  txPackets: number;
+  txBytes: number;
+  rxQueueFull: number;
+  txQueueFull: number;
+  rxErrors: number;
+  txErrors: number;
+  /** Milliseconds since the route last received a packet, or null if it never has. */
+  msSinceReceive: number | null;
+}
+
+/** A tunnel's fast route: configure() replaces its whole configuration at once. */
+export interface FastRoute {
+  configure(config: FastRouteConfig): void;
+  counters(): FastRouteCounters;
+  /** Stops forwarding and releases both endpoints. Idempotent. */
+  close(): void;
+}

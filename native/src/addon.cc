@@ -1,9 +1,11 @@
 // tunnel_native: system calls for the userspace datapath (TUN devices, raw IPv4 sockets, UDP
-// sockets, batched I/O, uv_poll readiness). No protocol logic lives here.
+// sockets, batched I/O, uv_poll readiness), and fast routes that copy header bytes the TypeScript
+// codecs built. No protocol is decoded here beyond the IP version and header length.
 #include <napi.h>
 
 #include "addon-data.h"
 #include "batch-view.h"
+#include "fast-route.h"
 #include "open-descriptors.h"
 #include "packet-endpoint.h"
 
@@ -23,17 +25,24 @@ Napi::Value BindBatch(const Napi::CallbackInfo& info) {
   return view;
 }
 
+// createFastRoute() -> an unconfigured FastRoute
+Napi::Value CreateFastRoute(const Napi::CallbackInfo& info) {
+  return info.Env().GetInstanceData<AddonData>()->fast_route_constructor.New({});
+}
+
 }  // namespace
 
 Napi::Object Init(Napi::Env env, Napi::Object exports) {
   auto* data = new AddonData();
   data->endpoint_constructor = Napi::Persistent(PacketEndpoint::Define(env));
   data->batch_view_constructor = Napi::Persistent(BatchView::Define(env));
+  data->fast_route_constructor = Napi::Persistent(FastRoute::Define(env));
   env.SetInstanceData(data);
 
   exports.Set("bindBatch", Napi::Function::New<BindBatch>(env, "bindBatch"));
   exports.Set("openTun", Napi::Function::New<OpenTun>(env, "openTun"));
   exports.Set("openRawSocket", Napi::Function::New<OpenRawSocket>(env, "openRawSocket"));
+  exports.Set("createFastRoute", Napi::Function::New<CreateFastRoute>(env, "createFastRoute"));
   exports.Set("openUdpSocket", Napi::Function::New<OpenUdpSocket>(env, "openUdpSocket"));
   return exports;
 }

@@ -7,6 +7,8 @@
 
 #include <vector>
 
+#include "packet-slots.h"
+
 namespace tunnel_native {
 
 class BatchView : public Napi::ObjectWrap<BatchView> {
@@ -16,6 +18,8 @@ class BatchView : public Napi::ObjectWrap<BatchView> {
 
   // False once any backing ArrayBuffer has been detached (transferred): the pointers are stale.
   bool Usable(Napi::Env env) const;
+
+  PacketSlots Slots() const { return {data, offsets, lengths, addrs, ports, capacity, slot_size}; }
 
   uint8_t* data = nullptr;
   uint32_t* offsets = nullptr;

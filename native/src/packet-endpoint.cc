@@ -4,6 +4,8 @@
 #include <errno.h>
 #include <unistd.h>
 
+#include <utility>
+
 #include "addon-data.h"
 #include "batch-view.h"
 #include "system-error.h"
@@ -11,6 +13,9 @@
 namespace tunnel_native {
 
 namespace {
+
+// Batches forwarded per wake-up before other descriptors get their turn (the poll is level-triggered).
+constexpr int kForwardingRounds = 8;
 
 // Errors after which a batch stops: the kernel is full right now, try again when writable.
 bool IsBackpressure(int err) { return err == EAGAIN || err == EWOULDBLOCK || err == ENOBUFS; }
@@ -69,6 +74,7 @@ Napi::Value PacketEndpoint::Wrap(Napi::Env env, int fd, EndpointKind kind) {
   PacketEndpoint* endpoint = PacketEndpoint::Unwrap(object);
   endpoint->fd_ = fd;
   endpoint->kind_ = kind;
+  napi_type_tag_object(env, object, &kEndpointTag);
   napi_add_env_cleanup_hook(env, CleanupOnExit, endpoint);
   endpoint->cleanup_registered_ = true;
   return object;
@@ -82,6 +88,7 @@ PacketEndpoint::~PacketEndpoint() {
 }
 
 void PacketEndpoint::ReleaseDescriptor() {
+  if (forwarding_) forwarding_->ForgetAll(this);
   if (poll_ != nullptr) {
     uv_poll_stop(poll_);
     poll_->data = nullptr;
@@ -110,7 +117,14 @@ Napi::Value PacketEndpoint::Read(const Napi::CallbackInfo& info) {
     ThrowArgumentError(env, "headroom must be smaller than the slot size");
     return env.Undefined();
   }
-  int n = kind_ == EndpointKind::kTun ? ReadTun(*batch, headroom) : ReadDatagrams(*batch, headroom);
+  int n;
+  if (forwarding_ && (forwarding_->Stashed() > 0 || forwarding_->Active() || forwarding_errno_ != 0)) {
+    // Forwarding mode: the addon has read already; JS gets what no route took.
+    n = forwarding_->DrainStash(batch->Slots(), headroom);
+    if (n == 0 && forwarding_errno_ != 0) n = -std::exchange(forwarding_errno_, 0);
+  } else {
+    n = ReadPackets(batch->Slots(), headroom);
+  }
   if (n < 0) {
     ThrowSystemError(env, kind_ == EndpointKind::kTun ? "read" : "recvmmsg", -n);
     return env.Undefined();
@@ -118,7 +132,16 @@ Napi::Value PacketEndpoint::Read(const Napi::CallbackInfo& info) {
   return Napi::Number::New(env, n);
 }
 
-int PacketEndpoint::ReadTun(const BatchView& batch, uint32_t headroom) {
+int PacketEndpoint::ReadPackets(const PacketSlots& slots, uint32_t headroom) {
+  return kind_ == EndpointKind::kTun ? ReadTun(slots, headroom) : ReadDatagrams(slots, headroom);
+}
+
+EndpointForwarding& PacketEndpoint::forwarding() {
+  if (!forwarding_) forwarding_ = std::make_unique<EndpointForwarding>();
+  return *forwarding_;
+}
+
+int PacketEndpoint::ReadTun(const PacketSlots& batch, uint32_t headroom) {
   uint32_t room = batch.slot_size - headroom;
   uint32_t count = 0;
   while (count < batch.capacity) {
@@ -148,7 +171,7 @@ void PacketEndpoint::EnsureScratch(uint32_t count) {
   names_.resize(count);
 }
 
-int PacketEndpoint::ReadDatagrams(const BatchView& batch, uint32_t headroom) {
+int PacketEndpoint::ReadDatagrams(const PacketSlots& batch, uint32_t headroom) {
   EnsureScratch(batch.capacity);
   uint32_t room = batch.slot_size - headroom;
   for (uint32_t i = 0; i < batch.capacity; i++) {
@@ -209,7 +232,7 @@ Napi::Value PacketEndpoint::Write(const Napi::CallbackInfo& info) {
       return env.Undefined();
     }
   }
-  int n = kind_ == EndpointKind::kTun ? WriteTun(*batch, count) : WriteDatagrams(*batch, count);
+  int n = kind_ == EndpointKind::kTun ? WriteTun(batch->Slots(), count) : WriteDatagrams(batch->Slots(), count);
   if (n < 0) {
     ThrowSystemError(env, kind_ == EndpointKind::kTun ? "write" : "sendmmsg", -n);
     return env.Undefined();
@@ -222,7 +245,7 @@ void PacketEndpoint::CountWriteError(int err) {
   last_write_errno_ = err;
 }
 
-int PacketEndpoint::WriteTun(const BatchView& batch, uint32_t count) {
+int PacketEndpoint::WriteTun(const PacketSlots& batch, uint32_t count) {
   uint32_t done = 0;
   while (done < count) {
     const uint8_t* packet = batch.data + static_cast<size_t>(done) * batch.slot_size + batch.offsets[done];
@@ -239,7 +262,7 @@ int PacketEndpoint::WriteTun(const BatchView& batch, uint32_t count) {
   return static_cast<int>(done);
 }
 
-int PacketEndpoint::WriteDatagrams(const BatchView& batch, uint32_t count) {
+int PacketEndpoint::WriteDatagrams(const PacketSlots& batch, uint32_t count) {
   EnsureScratch(count);
   bool with_port = kind_ == EndpointKind::kUdp;
   for (uint32_t i = 0; i < count; i++) {
@@ -364,6 +387,11 @@ void PacketEndpoint::StopPoll() {
 void PacketEndpoint::OnPoll(uv_poll_t* handle, int status, int events) {
   auto* self = static_cast<PacketEndpoint*>(handle->data);
   if (self == nullptr) return;
+  if (status >= 0 && events == UV_READABLE && self->forwarding_ && self->forwarding_->Active() &&
+      !self->readable_.IsEmpty()) {
+    self->PumpForwarding();
+    return;
+  }
   Napi::Env env = self->Env();
   Napi::HandleScope scope(env);
   // A local handle holds the object across the callbacks (one may close it and drop the last
@@ -384,6 +412,21 @@ void PacketEndpoint::OnPoll(uv_poll_t* handle, int status, int events) {
     self->Invoke(self->readable_);
   }
   if (status < 0 && self->fd_ >= 0) self->StopPoll();
+}
+
+void PacketEndpoint::PumpForwarding() {
+  for (int round = 0; round < kForwardingRounds && fd_ >= 0 && forwarding_->Active(); round++) {
+    int n = forwarding_->PumpOnce(*this);
+    if (n < 0) forwarding_errno_ = -n;
+    if (forwarding_->Stashed() > 0 || forwarding_errno_ != 0) {
+      // Only now does JS run: for packets no route took, or to hear of a read error.
+      Napi::HandleScope scope(Env());
+      Napi::Object keep = Value();
+      static_cast<void>(keep);
+      if (!readable_.IsEmpty()) Invoke(readable_);
+    }
+    if (n < static_cast<int>(EndpointForwarding::kCapacity)) break;
+  }
 }
 
 void PacketEndpoint::Invoke(Napi::FunctionReference& callback) {
@@ -421,13 +464,15 @@ Napi::Value PacketEndpoint::LocalPort(const Napi::CallbackInfo& info) {
   return Napi::Number::New(env, ntohs(name.sin_port));
 }
 
-// counters() -> [truncated reads dropped, writes dropped for an error, last write errno]
+// counters() -> [truncated reads dropped, writes dropped for an error, last write errno,
+//                packets read while forwarding that JS never read]
 Napi::Value PacketEndpoint::Counters(const Napi::CallbackInfo& info) {
   Napi::Env env = info.Env();
-  Napi::Array out = Napi::Array::New(env, 3);
+  Napi::Array out = Napi::Array::New(env, 4);
   out.Set(0u, Napi::Number::New(env, truncated_));
   out.Set(1u, Napi::Number::New(env, write_errors_));
   out.Set(2u, Napi::Number::New(env, last_write_errno_));
+  out.Set(3u, Napi::Number::New(env, forwarding_ ? forwarding_->unread_drops() : 0));
   return out;
 }
 

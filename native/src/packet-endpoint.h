@@ -12,6 +12,9 @@
 #include <memory>
 #include <vector>
 
+#include "endpoint-forwarding.h"
+#include "packet-slots.h"
+
 namespace tunnel_native {
 
 enum class EndpointKind { kTun = 0, kRaw = 1, kUdp = 2 };
@@ -29,6 +32,13 @@ class PacketEndpoint : public Napi::ObjectWrap<PacketEndpoint> {
   void ReleaseDescriptor();
   bool cleanup_registered_ = false;
 
+  int fd() const { return fd_; }
+  EndpointKind kind() const { return kind_; }
+  // Fast routes attach here; made on first use.
+  EndpointForwarding& forwarding();
+  // One batched read of the descriptor into `slots` (packets, or a negative errno).
+  int ReadPackets(const PacketSlots& slots, uint32_t headroom);
+
  private:
   Napi::Value Read(const Napi::CallbackInfo& info);
   Napi::Value Write(const Napi::CallbackInfo& info);
@@ -40,10 +50,10 @@ class PacketEndpoint : public Napi::ObjectWrap<PacketEndpoint> {
   Napi::Value LocalPort(const Napi::CallbackInfo& info);
   Napi::Value Counters(const Napi::CallbackInfo& info);
 
-  int ReadTun(const class BatchView& batch, uint32_t headroom);
-  int ReadDatagrams(const class BatchView& batch, uint32_t headroom);
-  int WriteTun(const class BatchView& batch, uint32_t count);
-  int WriteDatagrams(const class BatchView& batch, uint32_t count);
+  int ReadTun(const PacketSlots& batch, uint32_t headroom);
+  int ReadDatagrams(const PacketSlots& batch, uint32_t headroom);
+  int WriteTun(const PacketSlots& batch, uint32_t count);
+  int WriteDatagrams(const PacketSlots& batch, uint32_t count);
   void EnsureScratch(uint32_t count);
   void CountWriteError(int err);
 
@@ -52,6 +62,8 @@ class PacketEndpoint : public Napi::ObjectWrap<PacketEndpoint> {
   void StopPoll();
   static void OnPoll(uv_poll_t* handle, int status, int events);
   void Invoke(Napi::FunctionReference& callback);
+  // Forwarding mode: the addon reads, routes take what they can, JS is called for the rest.
+  void PumpForwarding();
 
   int fd_ = -1;
   EndpointKind kind_ = EndpointKind::kTun;
@@ -67,6 +79,10 @@ class PacketEndpoint : public Napi::ObjectWrap<PacketEndpoint> {
   std::vector<struct mmsghdr> msgs_;
   std::vector<struct iovec> iovs_;
   std::vector<struct sockaddr_in> names_;
+
+  std::unique_ptr<EndpointForwarding> forwarding_;
+  // A read error met while forwarding, reported by JS's next read().
+  int forwarding_errno_ = 0;
 
   double truncated_ = 0;
   double write_errors_ = 0;

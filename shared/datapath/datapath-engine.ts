@@ -3,6 +3,7 @@ import { TunnelError } from '../errors.js';
 import { formatIpv4Address, parseIpv4Address } from '../net/ipv4-address.js';
 import type { DatapathIo } from './datapath-io.js';
 import { DEFAULT_PATH_MTU, planEncapsulation, type EncapsulationPlan } from './encapsulation-plan.js';
+import { absorbFastRouteCounters, syncFastRoute } from './fast-route-sync.js';
 import { receiveFromOuter } from './outer-receive.js';
 import { NO_GRE_KEY, OuterSocket } from './outer-socket.js';
 import type { DirectionStats } from './tunnel-counters.js';
@@ -34,6 +35,11 @@ export interface DatapathEngineOptions {
   onLiveness?: (event: LivenessEvent) => void;
   /** Called when a hub-role tunnel is bound, moved or unbound (also on `tunnel:datapath:binding`). */
   onBinding?: (event: BindingEvent) => void;
+  /**
+   * Let the I/O's fast routes move the common packets without waking JS (default true). Off, every
+   * packet goes through the JS path; the wire behaviour is the same either way.
+   */
+  fastPath?: boolean;
 }
 
 /** Default time a probe waits for its answer. */
@@ -92,6 +98,8 @@ export interface TunnelStatus {
   };
   /** The authenticated UDP binding, or null for a tunnel without `auth`. */
   binding: BindingStatus | null;
+  /** Packets the native fast route moved without JS (included in rx/tx), or null when it is off. */
+  fastPath: { rxPackets: number; txPackets: number } | null;
 }
 
 /** Packets a shared outer socket could not hand to any tunnel. */
@@ -153,7 +161,7 @@ export class DatapathEngine {
       toTun: this.io.createPacketBatch(BATCH_CAPACITY, SLOT_SIZE),
       replies: this.io.createPacketBatch(REPLY_CAPACITY, SLOT_SIZE),
     };
-    const liveness = new TunnelLiveness(spec.name, spec.keepaliveRetries, (event) => this.options.onLiveness?.(event));
+    const liveness = new TunnelLiveness(spec.name, spec.keepaliveRetries, (event) => this.livenessChanged(event));
     const tunnel = new Tunnel(spec, plan, socket, subKey, tun, batches, liveness, randomInt(0, 0x1_0000_0000));
     socket.attach(tunnel);
     this.joinSocket(tunnel);
@@ -167,6 +175,7 @@ export class DatapathEngine {
     });
     this.configureKeepalive(tunnel, true);
     this.syncMember(tunnel, true);
+    this.attachFastRoute(tunnel);
     return this.statusOf(tunnel);
   }
 
@@ -214,6 +223,7 @@ export class DatapathEngine {
       || before.remotePort !== spec.remotePort || before.localPort !== spec.localPort;
     if (moved || before.keepaliveInterval !== spec.keepaliveInterval) this.configureKeepalive(tunnel, moved);
     this.syncMember(tunnel, moved || !sameAuth(before.auth, spec.auth) || before.helloInterval !== spec.helloInterval);
+    syncFastRoute(tunnel);
     return this.statusOf(tunnel);
   }
 
@@ -247,6 +257,7 @@ export class DatapathEngine {
   removeTunnel(name: string): void {
     const tunnel = this.require(name);
     tunnel.closed = true;
+    tunnel.fastRoute?.close();
     if (tunnel.keepalive.timer !== null) clearInterval(tunnel.keepalive.timer);
     this.leaveSocket(tunnel, false);
     if (tunnel.member !== null) stopMemberHellos(tunnel);
@@ -278,6 +289,25 @@ export class DatapathEngine {
   /** Removes every tunnel and closes every socket. */
   close(): void {
     for (const name of [...this.tunnels.keys()]) this.removeTunnel(name);
+  }
+
+  /** Gives the tunnel a fast route when the I/O offers one; a failure undoes addTunnel. */
+  private attachFastRoute(tunnel: Tunnel): void {
+    if (this.options.fastPath === false || this.io.createFastRoute === undefined) return;
+    try {
+      tunnel.fastRoute = this.io.createFastRoute();
+      syncFastRoute(tunnel);
+    } catch (err) {
+      this.removeTunnel(tunnel.spec.name);
+      throw err;
+    }
+  }
+
+  /** A tunnel's liveness changed: its fast route receives only while it is up. */
+  private livenessChanged(event: LivenessEvent): void {
+    const tunnel = this.tunnels.get(event.name);
+    if (tunnel !== undefined) syncFastRoute(tunnel);
+    this.options.onLiveness?.(event);
   }
 
   private require(name: string): Tunnel {
@@ -387,6 +417,7 @@ export class DatapathEngine {
       return;
     }
     tunnel.keepalive.timer = setInterval(() => {
+      absorbFastRouteCounters(tunnel);
       tunnel.liveness.tick();
       sendKeepalive(tunnel);
       // A member that missed an interval may have been re-mapped by its NAT: hello now, not later.
@@ -398,6 +429,7 @@ export class DatapathEngine {
   }
 
   private statusOf(tunnel: Tunnel): TunnelStatus {
+    absorbFastRouteCounters(tunnel);
     const { spec, plan, liveness, keepalive } = tunnel;
     const counters = tunnel.counters.snapshot();
     const udp = plan.transport === 'udp';
@@ -430,6 +462,7 @@ export class DatapathEngine {
         rttMs: keepalive.rttMs,
       },
       binding: bindingStatusOf(tunnel),
+      fastPath: tunnel.fastRoute === null ? null : { rxPackets: tunnel.fastRouteSeen.rxPackets, txPackets: tunnel.fastRouteSeen.txPackets },
     };
   }
 }

@@ -1,4 +1,4 @@
-import type { PacketBatchMemory, PacketEndpoint } from '../../native/types.js';
+import type { FastRoute, PacketBatchMemory, PacketEndpoint } from '../../native/types.js';
 
 /** A TUN device as the engine sees it: a packet endpoint that carries its interface name. */
 export interface TunEndpoint extends PacketEndpoint {
@@ -23,4 +23,6 @@ export interface DatapathIo {
   setLinkMtu(name: string, mtu: number): void;
   setLinkUp(name: string, up: boolean): void;
   addAddress(name: string, cidr: string, peer?: string): void;
+  /** A fast route for the endpoints this I/O opened; absent when it has none (the fakes). */
+  createFastRoute?(): FastRoute;
 }

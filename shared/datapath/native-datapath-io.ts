@@ -1,9 +1,13 @@
 import {
-  addAddress, createPacketBatch, openRawSocket, openTun, openUdpSocket, setLinkMtu, setLinkUp,
+  addAddress, createFastRoute, createPacketBatch, openRawSocket, openTun, openUdpSocket, setLinkMtu, setLinkUp,
 } from '../../native/index.js';
 import type { DatapathIo } from './datapath-io.js';
 
-/** The engine's system calls, served by the native addon (TUN, raw and UDP sockets) and `ip`. */
+/**
+ * The engine's system calls, served by the native addon (TUN, raw and UDP sockets, fast routes)
+ * and `ip`. TUNNEL_FAST_PATH=off leaves out the fast routes, so every packet goes through JS
+ * (for comparison and for ruling the fast path out when debugging).
+ */
 export const nativeDatapathIo: DatapathIo = {
   createPacketBatch,
   openTun: (name) => openTun(name),
@@ -12,4 +16,5 @@ export const nativeDatapathIo: DatapathIo = {
   setLinkMtu,
   setLinkUp,
   addAddress,
+  ...(process.env['TUNNEL_FAST_PATH'] === 'off' ? {} : { createFastRoute }),
 };

@@ -3,6 +3,7 @@ import { buildIcmpFragmentationNeeded } from '../wire/icmp-frag-needed.js';
 import { buildIcmpv6PacketTooBig } from '../wire/icmpv6-packet-too-big.js';
 import { IPPROTO_TCP } from '../wire/ip-protocols.js';
 import { clampTcpMss } from '../wire/tcp-mss.js';
+import { absorbFastRouteCounters } from './fast-route-sync.js';
 import type { Tunnel } from './tunnel.js';
 import { noteMemberTransmit } from './udp-binding-member.js';
 
@@ -104,7 +105,10 @@ export function transmitFromTun(tunnel: Tunnel): void {
     }
     if (out > 0) sendEncapsulated(tunnel, out, bytes);
     if (replies > 0) writeReplies(tunnel, replies);
-    if (tunnel.member !== null) noteMemberTransmit(tunnel);
+    if (tunnel.member !== null) {
+      absorbFastRouteCounters(tunnel);
+      noteMemberTransmit(tunnel);
+    }
     if (count < batch.capacity) return;
   }
 }

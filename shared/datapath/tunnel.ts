@@ -1,7 +1,8 @@
-import type { PacketBatchMemory } from '../../native/types.js';
+import type { FastRoute, FastRouteCounters, PacketBatchMemory } from '../../native/types.js';
 import { parseIpv4Address } from '../net/ipv4-address.js';
 import type { TunEndpoint } from './datapath-io.js';
 import type { EncapsulationPlan } from './encapsulation-plan.js';
+import { NO_FAST_ROUTE_COUNTS } from './fast-route-sync.js';
 import { NO_GRE_KEY, type OuterSocket } from './outer-socket.js';
 import { TunnelCounters } from './tunnel-counters.js';
 import { TunnelLiveness } from './tunnel-liveness.js';
@@ -60,6 +61,10 @@ export class Tunnel {
   /** True while a hub-role tunnel has no verified address:port: nothing is sent at all. */
   unbound = false;
   closed = false;
+  /** Moves the common packets without JS when the I/O offers it (see fast-route-sync.ts), else null. */
+  fastRoute: FastRoute | null = null;
+  /** The fast route's counters as last added to `counters`. */
+  fastRouteSeen: FastRouteCounters = NO_FAST_ROUTE_COUNTS;
 
   constructor(
     spec: TunnelSpec,

@@ -4,6 +4,7 @@ import { NO_GRE_KEY, type OuterSocket } from './outer-socket.js';
 import { bindingChannel, type BindingChangeReason, type BindingEvent } from './udp-binding-event.js';
 import { sendControl } from './tunnel-keepalive.js';
 import type { Tunnel } from './tunnel.js';
+import { syncFastRoute } from './fast-route-sync.js';
 
 /**
  * The hub end of an authenticated UDP path: which address:port a verified hello bound, the last
@@ -116,6 +117,7 @@ export function bindHubTunnel(tunnel: Tunnel, address: number, port: number): vo
   binding.address = address;
   binding.port = port;
   binding.boundAt = Date.now();
+  syncFastRoute(tunnel);
   const reason: BindingChangeReason = previous === null ? 'bound' : 'moved';
   binding.publish({ name: tunnel.spec.name, address: formatIpv4Address(address), port, reason, ...(previous ? { previous } : {}) });
 }
@@ -135,6 +137,7 @@ export function unbindHubTunnel(tunnel: Tunnel, reason: BindingChangeReason): vo
   binding.address = null;
   binding.port = 0;
   binding.boundAt = null;
+  syncFastRoute(tunnel);
   tunnel.liveness.markLost();
   binding.publish({ name: tunnel.spec.name, ...stale, reason });
 }

@@ -15,9 +15,15 @@ export interface RunningUp {
   stop(): Promise<number | null>;
 }
 
-/** Starts `tunnel-client up ARGS` inside `namespace` and resolves once it prints its "up:" line. */
-export async function startUp(namespace: string, args: string[], timeoutMs = 20_000): Promise<RunningUp> {
-  const child = spawnIn(namespace, process.execPath, [tunnelClientCli(), 'up', ...args]);
+/**
+ * Starts `tunnel-client up ARGS` inside `namespace` and resolves once it prints its "up:" line.
+ * `env` adds environment variables (e.g. TUNNEL_FAST_PATH=off) to that process only.
+ */
+export async function startUp(namespace: string, args: string[], timeoutMs = 20_000, env: Record<string, string> = {}): Promise<RunningUp> {
+  const assignments = Object.entries(env).map(([name, value]) => `${name}=${value}`);
+  const child = assignments.length === 0
+    ? spawnIn(namespace, process.execPath, [tunnelClientCli(), 'up', ...args])
+    : spawnIn(namespace, 'env', [...assignments, process.execPath, tunnelClientCli(), 'up', ...args]);
   let output = '';
   child.stdout!.setEncoding('utf8').on('data', (chunk: string) => { output += chunk; });
   child.stderr!.setEncoding('utf8').on('data', (chunk: string) => { output += chunk; });

@@ -137,7 +137,7 @@ describe.skipIf(skipReason)('native TUN device (netns)', () => {
     };
     // Both slots consumed; the malformed one was refused by the kernel (EINVAL) and counted.
     expect(result.accepted).toBe(2);
-    expect(result.dropped).toEqual({ truncatedReads: 0, writeErrors: 1, lastWriteErrno: 22 });
+    expect(result.dropped).toEqual({ truncatedReads: 0, unreadForwarded: 0, writeErrors: 1, lastWriteErrno: 22 });
     expect(result.callbacks).toBe(true);
     expect(result.reply).toEqual({
       offset: 32,

@@ -1,0 +1,73 @@
+import { TunnelError } from '../shared/errors.js';
+import type { NativeFastRouteHandle } from './addon-binding.js';
+import { NativeEndpoint } from './native-endpoint.js';
+import { toTunnelError } from './system-error.js';
+import type { FastRoute, FastRouteConfig, FastRouteCounters, PacketEndpoint } from './types.js';
+
+const MAX_HEADER_BYTES = 32;
+
+/** A fast route held by the addon; arguments are checked here, before they cross. */
+export class NativeFastRoute implements FastRoute {
+  #handle: NativeFastRouteHandle | null;
+
+  constructor(handle: NativeFastRouteHandle) {
+    this.#handle = handle;
+  }
+
+  configure(config: FastRouteConfig): void {
+    const handle = this.#open();
+    const tun = nativeHandle(config.tun, 'TUN');
+    const outer = config.outer === null ? null : nativeHandle(config.outer, 'outer socket');
+    checkHeader(config.header4, 'header4');
+    checkHeader(config.header6, 'header6');
+    checkUnsigned(config.remoteAddress, 0xffff_ffff, 'remoteAddress');
+    checkUnsigned(config.remotePort, 0xffff, 'remotePort');
+    checkUnsigned(config.mtu, 0xffff, 'mtu');
+    checkUnsigned(config.quietLimitMs, 0x7fff_ffff, 'quietLimitMs');
+    try {
+      handle.configure({ ...config, tun, outer });
+    } catch (err) {
+      throw toTunnelError(err, 'configuring a fast route');
+    }
+  }
+
+  counters(): FastRouteCounters {
+    const [rxPackets, rxBytes, txPackets, txBytes, rxQueueFull, txQueueFull, rxErrors, txErrors, sinceReceive] = this.#open().counters();
+    return {
+      rxPackets, rxBytes, txPackets, txBytes, rxQueueFull, txQueueFull, rxErrors, txErrors,
+      msSinceReceive: sinceReceive < 0 ? null : sinceReceive,
+    };
+  }
+
+  close(): void {
+    const handle = this.#handle;
+    if (handle === null) return;
+    this.#handle = null;
+    handle.close();
+  }
+
+  #open(): NativeFastRouteHandle {
+    if (this.#handle === null) throw new TunnelError('ERR_CLOSED', 'fast route: it is closed');
+    return this.#handle;
+  }
+}
+
+function nativeHandle(endpoint: PacketEndpoint, what: string): ReturnType<typeof NativeEndpoint.handleOf> {
+  if (!(endpoint instanceof NativeEndpoint)) {
+    throw new TunnelError('ERR_INVALID_ARGUMENT', `fast route: the ${what} must be an endpoint opened by native/index.ts`);
+  }
+  return NativeEndpoint.handleOf(endpoint, 'attach a fast route');
+}
+
+function checkHeader(header: Uint8Array | null, name: string): void {
+  if (header === null) return;
+  if (!(header instanceof Uint8Array) || header.length > MAX_HEADER_BYTES) {
+    throw new TunnelError('ERR_INVALID_ARGUMENT', `fast route: ${name} must be a Uint8Array of at most ${MAX_HEADER_BYTES} bytes, or null`);
+  }
+}
+
+function checkUnsigned(value: number, max: number, name: string): void {
+  if (!Number.isInteger(value) || value < 0 || value > max) {
+    throw new TunnelError('ERR_INVALID_ARGUMENT', `fast route: ${name} must be an integer from 0 to ${max}, got ${String(value)}`);
+  }
+}

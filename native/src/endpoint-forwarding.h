@@ -1,0 +1,63 @@
+// What a packet endpoint does once fast routes are attached to it: it reads packets itself, hands
+// each one a route claims to that route without entering JS, and keeps the rest in a stash that
+// JS's next read() drains. The JS contract (onReadable, then read until 0) stays as it was.
+#pragma once
+
+#include <stdint.h>
+
+#include <unordered_map>
+#include <vector>
+
+#include "packet-slots.h"
+
+namespace tunnel_native {
+
+class FastRoute;
+class PacketEndpoint;
+enum class EndpointKind;
+
+// Where received packets are looked up: remote address and UDP port (0 on raw sockets).
+inline uint64_t RouteKey(uint32_t address, uint16_t port) { return (static_cast<uint64_t>(address) << 16) | port; }
+
+class EndpointForwarding {
+ public:
+  // Same shape as the engine's batches, so one JS read drains one native read.
+  static constexpr uint32_t kCapacity = 64;
+  static constexpr uint32_t kSlotSize = 2048;
+  // Room in front of each TUN packet for the largest header template.
+  static constexpr uint32_t kTunHeadroom = 64;
+
+  EndpointForwarding();
+
+  bool Active() const { return transmit_route_ != nullptr || !receive_routes_.empty(); }
+  // Reads one batch through `endpoint`, forwards what routes take, stashes the rest.
+  // Returns the packets read, or a negative errno.
+  int PumpOnce(PacketEndpoint& endpoint);
+  uint32_t Stashed() const { return stash_count_ - stash_next_; }
+  // Copies stashed packets into `into` at `headroom`; returns how many.
+  uint32_t DrainStash(const PacketSlots& into, uint32_t headroom);
+  double unread_drops() const { return unread_drops_; }
+
+  void SetTransmitRoute(FastRoute* route) { transmit_route_ = route; }
+  FastRoute* transmit_route() const { return transmit_route_; }
+  void AttachReceive(uint64_t key, FastRoute* route);
+  void DetachReceive(uint64_t key, FastRoute* route);
+  // The endpoint is closing: every route forgets it.
+  void ForgetAll(const PacketEndpoint* endpoint);
+
+ private:
+  void Stash(const PacketSlots& from, uint32_t i);
+  void Receive(const PacketSlots& slots, uint32_t count, bool raw);
+
+  OwnedSlots read_;
+  OwnedSlots stash_;
+  uint32_t stash_count_ = 0;
+  uint32_t stash_next_ = 0;
+  double unread_drops_ = 0;
+  bool slow_[kCapacity] = {};
+  FastRoute* transmit_route_ = nullptr;
+  // (remote address << 16 | remote UDP port, 0 on raw sockets) -> routes; the header decides.
+  std::unordered_map<uint64_t, std::vector<FastRoute*>> receive_routes_;
+};
+
+}  // namespace tunnel_native

@@ -1,0 +1,302 @@
+#include "fast-route.h"
+
+#include <errno.h>
+#include <string.h>
+#include <unistd.h>
+
+#include "addon-data.h"
+#include "endpoint-forwarding.h"
+#include "packet-endpoint.h"
+#include "system-error.h"
+
+namespace tunnel_native {
+
+namespace {
+
+constexpr uint8_t kProtocolTcp = 6;
+constexpr uint8_t kProtocolGre = 47;
+constexpr uint8_t kIpv4DontFragment = 0x40;
+constexpr uint8_t kTcpSyn = 0x02;
+
+bool IsBackpressure(int err) { return err == EAGAIN || err == EWOULDBLOCK || err == ENOBUFS; }
+
+// A TCP SYN at `tcp` (MSS clamping rewrites those, in JS).
+bool IsTcpSyn(const uint8_t* tcp, uint32_t available) { return available >= 14 && (tcp[13] & kTcpSyn) != 0; }
+
+PacketEndpoint* UnwrapEndpoint(Napi::Env env, const Napi::Value& value) {
+  if (!value.IsObject()) return nullptr;
+  bool tagged = false;
+  napi_check_object_type_tag(env, value, &kEndpointTag, &tagged);
+  return tagged ? PacketEndpoint::Unwrap(value.As<Napi::Object>()) : nullptr;
+}
+
+// header: Uint8Array of at most kMaxHeader bytes, or null for "this IP version is not carried".
+bool ParseTemplate(const Napi::Value& value, uint8_t inner_version, HeaderTemplate& out) {
+  out = HeaderTemplate();
+  if (value.IsNull() || value.IsUndefined()) return true;
+  if (!value.IsTypedArray() || value.As<Napi::TypedArray>().TypedArrayType() != napi_uint8_array) return false;
+  Napi::Uint8Array bytes = value.As<Napi::Uint8Array>();
+  if (bytes.ElementLength() > HeaderTemplate::kMaxHeader) return false;
+  out.present = true;
+  out.inner_version = inner_version;
+  out.length = static_cast<uint32_t>(bytes.ElementLength());
+  if (out.length > 0) memcpy(out.bytes, bytes.Data(), out.length);
+  return true;
+}
+
+uint32_t NumberOr(const Napi::Object& options, const char* key, uint32_t fallback) {
+  Napi::Value value = options.Get(key);
+  return value.IsNumber() ? value.As<Napi::Number>().Uint32Value() : fallback;
+}
+
+}  // namespace
+
+Napi::Function FastRoute::Define(Napi::Env env) {
+  return DefineClass(env, "FastRoute",
+                     {
+                         InstanceMethod<&FastRoute::Configure>("configure"),
+                         InstanceMethod<&FastRoute::Counters>("counters"),
+                         InstanceMethod<&FastRoute::Close>("close"),
+                     });
+}
+
+FastRoute::FastRoute(const Napi::CallbackInfo& info) : Napi::ObjectWrap<FastRoute>(info) {
+  napi_get_uv_event_loop(info.Env(), &loop_);
+  msgs_.resize(EndpointForwarding::kCapacity);
+  iovs_.resize(EndpointForwarding::kCapacity);
+  inner_lengths_.resize(EndpointForwarding::kCapacity);
+}
+
+FastRoute::~FastRoute() { Detach(); }
+
+// configure({tun, outer, transmit, receive, remoteAddress, remotePort, header4, header6, mtu,
+//            clampMss, quietLimitMs}): replaces the whole route at once.
+Napi::Value FastRoute::Configure(const Napi::CallbackInfo& info) {
+  Napi::Env env = info.Env();
+  if (!info[0].IsObject()) {
+    ThrowArgumentError(env, "configure needs an options object");
+    return env.Undefined();
+  }
+  Napi::Object options = info[0].As<Napi::Object>();
+  Napi::Value tun_value = options.Get("tun");
+  Napi::Value outer_value = options.Get("outer");
+  PacketEndpoint* tun = UnwrapEndpoint(env, tun_value);
+  PacketEndpoint* outer = outer_value.IsNull() ? nullptr : UnwrapEndpoint(env, outer_value);
+  if (tun == nullptr || tun->kind() != EndpointKind::kTun ||
+      (!outer_value.IsNull() && (outer == nullptr || outer->kind() == EndpointKind::kTun))) {
+    ThrowArgumentError(env, "configure needs a TUN endpoint and an outer socket endpoint (or null)");
+    return env.Undefined();
+  }
+  if (tun->fd() < 0 || (outer != nullptr && outer->fd() < 0)) {
+    ThrowClosedError(env);
+    return env.Undefined();
+  }
+  HeaderTemplate header4;
+  HeaderTemplate header6;
+  if (!ParseTemplate(options.Get("header4"), 4, header4) || !ParseTemplate(options.Get("header6"), 6, header6)) {
+    ThrowArgumentError(env, "header templates must be Uint8Arrays of at most 32 bytes, or null");
+    return env.Undefined();
+  }
+
+  DetachReceive();
+  if (tun_ != tun) {
+    if (tun_ != nullptr && tun_->forwarding().transmit_route() == this) tun_->forwarding().SetTransmitRoute(nullptr);
+    tun_ = tun;
+    tun_ref_ = Napi::Persistent(tun_value.As<Napi::Object>());
+  }
+  tun_->forwarding().SetTransmitRoute(this);
+  if (outer_ != outer) {
+    outer_ = outer;
+    if (outer == nullptr) {
+      outer_ref_.Reset();
+    } else {
+      outer_ref_ = Napi::Persistent(outer_value.As<Napi::Object>());
+    }
+  }
+  transmit_ = options.Get("transmit").ToBoolean().Value();
+  receive_ = options.Get("receive").ToBoolean().Value();
+  remote_address_ = NumberOr(options, "remoteAddress", 0);
+  remote_port_ = static_cast<uint16_t>(NumberOr(options, "remotePort", 0));
+  mtu_ = NumberOr(options, "mtu", 0);
+  clamp_mss_ = options.Get("clampMss").ToBoolean().Value();
+  quiet_limit_ms_ = NumberOr(options, "quietLimitMs", 0);
+  header4_ = header4;
+  header6_ = header6;
+  destination_ = {};
+  destination_.sin_family = AF_INET;
+  destination_.sin_addr.s_addr = htonl(remote_address_);
+  destination_.sin_port = outer_ != nullptr && outer_->kind() == EndpointKind::kUdp ? htons(remote_port_) : 0;
+  AttachReceive();
+  return env.Undefined();
+}
+
+uint64_t FastRoute::ReceiveKey() const {
+  return RouteKey(remote_address_, outer_->kind() == EndpointKind::kUdp ? remote_port_ : 0);
+}
+
+void FastRoute::AttachReceive() {
+  if (!receive_ || outer_ == nullptr || tun_ == nullptr) return;
+  outer_->forwarding().AttachReceive(ReceiveKey(), this);
+  receive_attached_ = true;
+}
+
+void FastRoute::DetachReceive() {
+  if (!receive_attached_) return;
+  receive_attached_ = false;
+  if (outer_ != nullptr) outer_->forwarding().DetachReceive(ReceiveKey(), this);
+}
+
+void FastRoute::Detach() {
+  DetachReceive();
+  if (tun_ != nullptr && tun_->forwarding().transmit_route() == this) tun_->forwarding().SetTransmitRoute(nullptr);
+  tun_ = nullptr;
+  outer_ = nullptr;
+  tun_ref_.Reset();
+  outer_ref_.Reset();
+  transmit_ = receive_ = false;
+}
+
+void FastRoute::ForgetEndpoint(const PacketEndpoint* endpoint) {
+  if (endpoint == outer_) {
+    // The endpoint clears its own tables; only this side's pointers go.
+    receive_attached_ = false;
+    outer_ = nullptr;
+    outer_ref_.Reset();
+  }
+  if (endpoint == tun_) {
+    DetachReceive();
+    tun_ = nullptr;
+    tun_ref_.Reset();
+  }
+}
+
+const HeaderTemplate* FastRoute::TransmitHeaderFor(const uint8_t* packet, uint32_t length) const {
+  if (length == 0) return nullptr;
+  uint8_t version = packet[0] >> 4;
+  if (version == 4) {
+    if (length < 20 || !header4_.present) return nullptr;
+    // Too big with DF set: JS answers with ICMP "fragmentation needed".
+    if (length > mtu_ && (packet[6] & kIpv4DontFragment) != 0) return nullptr;
+    uint32_t header_length = (packet[0] & 0x0f) * 4u;
+    if (clamp_mss_ && packet[9] == kProtocolTcp && header_length <= length &&
+        IsTcpSyn(packet + header_length, length - header_length)) {
+      return nullptr;
+    }
+    return &header4_;
+  }
+  if (version == 6) {
+    if (length < 40 || !header6_.present || length > mtu_) return nullptr;
+    if (clamp_mss_ && packet[6] == kProtocolTcp && IsTcpSyn(packet + 40, length - 40)) return nullptr;
+    return &header6_;
+  }
+  return nullptr;
+}
+
+void FastRoute::Transmit(const PacketSlots& slots, uint32_t count, bool* slow) {
+  bool usable = transmit_ && outer_ != nullptr && outer_->fd() >= 0;
+  if (usable && quiet_limit_ms_ > 0 && (!heard_ || uv_now(loop_) - last_rx_ms_ > quiet_limit_ms_)) usable = false;
+  uint32_t fast = 0;
+  for (uint32_t i = 0; i < count; i++) {
+    slow[i] = true;
+    if (!usable) continue;
+    uint8_t* packet = slots.Packet(i);
+    uint32_t length = slots.lengths[i];
+    const HeaderTemplate* header = TransmitHeaderFor(packet, length);
+    if (header == nullptr || slots.offsets[i] < header->length) continue;
+    slow[i] = false;
+    uint8_t* start = packet - header->length;
+    memcpy(start, header->bytes, header->length);
+    iovs_[fast].iov_base = start;
+    iovs_[fast].iov_len = length + header->length;
+    inner_lengths_[fast] = length;
+    fast++;
+  }
+  if (fast > 0) SendBatch(fast);
+}
+
+void FastRoute::SendBatch(uint32_t count) {
+  for (uint32_t i = 0; i < count; i++) {
+    struct msghdr& header = msgs_[i].msg_hdr;
+    header.msg_name = &destination_;
+    header.msg_namelen = sizeof(destination_);
+    header.msg_iov = &iovs_[i];
+    header.msg_iovlen = 1;
+    header.msg_control = nullptr;
+    header.msg_controllen = 0;
+    header.msg_flags = 0;
+  }
+  uint32_t done = 0;
+  while (done < count) {
+    int sent = sendmmsg(outer_->fd(), msgs_.data() + done, count - done, MSG_DONTWAIT);
+    if (sent > 0) {
+      for (uint32_t i = done; i < done + static_cast<uint32_t>(sent); i++) tx_bytes_ += inner_lengths_[i];
+      tx_packets_ += sent;
+      done += static_cast<uint32_t>(sent);
+      continue;
+    }
+    int err = errno;
+    if (err == EINTR) continue;
+    if (IsBackpressure(err)) {
+      tx_queue_full_ += count - done;
+      return;
+    }
+    tx_errors_++;  // this datagram was refused (e.g. EHOSTUNREACH): drop it, send the rest
+    done++;
+  }
+}
+
+bool FastRoute::Deliver(const uint8_t* payload, uint32_t length) {
+  if (tun_ == nullptr || tun_->fd() < 0) return false;
+  const HeaderTemplate* match = nullptr;
+  for (const HeaderTemplate* header : {&header4_, &header6_}) {
+    if (!header->present) continue;
+    uint32_t min_inner = header->inner_version == 4 ? 20 : 40;
+    if (length < header->length + min_inner || memcmp(payload, header->bytes, header->length) != 0) continue;
+    const uint8_t* inner = payload + header->length;
+    if ((inner[0] >> 4) != header->inner_version) continue;
+    // IPv4 carrying GRE may be a Cisco keepalive to reflect: JS decides.
+    if (header->inner_version == 4 && inner[9] == kProtocolGre) continue;
+    match = header;
+    break;
+  }
+  if (match == nullptr) return false;
+  const uint8_t* inner = payload + match->length;
+  uint32_t inner_length = length - match->length;
+  ssize_t written;
+  do {
+    written = write(tun_->fd(), inner, inner_length);
+  } while (written < 0 && errno == EINTR);
+  int err = written < 0 ? errno : 0;
+  last_rx_ms_ = uv_now(loop_);
+  heard_ = true;
+  if (written < 0) {
+    if (IsBackpressure(err)) {
+      rx_queue_full_++;
+    } else {
+      rx_errors_++;
+    }
+    return true;
+  }
+  rx_packets_++;
+  rx_bytes_ += inner_length;
+  return true;
+}
+
+// counters() -> [rx packets, rx bytes, tx packets, tx bytes, rx queue-full, tx queue-full,
+//                rx errors, tx errors, ms since the last packet received (-1: none yet)]
+Napi::Value FastRoute::Counters(const Napi::CallbackInfo& info) {
+  Napi::Env env = info.Env();
+  double values[] = {rx_packets_, rx_bytes_, tx_packets_, tx_bytes_, rx_queue_full_, tx_queue_full_,
+                     rx_errors_, tx_errors_, heard_ ? static_cast<double>(uv_now(loop_) - last_rx_ms_) : -1};
+  Napi::Array out = Napi::Array::New(env, 9);
+  for (uint32_t i = 0; i < 9; i++) out.Set(i, Napi::Number::New(env, values[i]));
+  return out;
+}
+
+// close(): idempotent; the route stops forwarding and lets go of both endpoints.
+Napi::Value FastRoute::Close(const Napi::CallbackInfo& info) {
+  Detach();
+  return info.Env().Undefined();
+}
+
+}  // namespace tunnel_native

@@ -1,0 +1,92 @@
+// A tunnel's native fast path: the bytes to put in front of its inner packets (built by the
+// TypeScript codecs in shared/wire and handed over as opaque templates), where to send them, and
+// which received payloads are its own. It moves the common packets between a TUN device and an
+// outer socket without entering JS; anything it is not sure of stays for the JS engine.
+#pragma once
+
+#include <napi.h>
+#include <netinet/in.h>
+#include <sys/socket.h>
+#include <uv.h>
+
+#include <vector>
+
+#include "packet-slots.h"
+
+namespace tunnel_native {
+
+class PacketEndpoint;
+
+// A header template, at most kMaxHeader bytes; `inner_version` is the IP version it carries.
+struct HeaderTemplate {
+  static constexpr uint32_t kMaxHeader = 32;
+  bool present = false;
+  uint8_t inner_version = 0;
+  uint32_t length = 0;
+  uint8_t bytes[kMaxHeader] = {};
+};
+
+class FastRoute : public Napi::ObjectWrap<FastRoute> {
+ public:
+  static Napi::Function Define(Napi::Env env);
+  explicit FastRoute(const Napi::CallbackInfo& info);
+  ~FastRoute() override;
+
+  // TUN side: sends every packet of slots [0, count) it may (each has headroom for the header)
+  // and sets slow[i] for the others, which go to JS.
+  void Transmit(const PacketSlots& slots, uint32_t count, bool* slow);
+  // Outer side: `payload` follows the outer header of a packet from this route's remote. Returns
+  // true when the route took it (written to the TUN, or counted as dropped there).
+  bool Deliver(const uint8_t* payload, uint32_t length);
+  // The endpoint is closing or being finalized: never touch it again.
+  void ForgetEndpoint(const PacketEndpoint* endpoint);
+
+ private:
+  Napi::Value Configure(const Napi::CallbackInfo& info);
+  Napi::Value Counters(const Napi::CallbackInfo& info);
+  Napi::Value Close(const Napi::CallbackInfo& info);
+
+  void Detach();
+  void AttachReceive();
+  void DetachReceive();
+  uint64_t ReceiveKey() const;
+  const HeaderTemplate* TransmitHeaderFor(const uint8_t* packet, uint32_t length) const;
+  void SendBatch(uint32_t count);
+
+  uv_loop_t* loop_ = nullptr;
+  PacketEndpoint* tun_ = nullptr;
+  PacketEndpoint* outer_ = nullptr;
+  Napi::ObjectReference tun_ref_;
+  Napi::ObjectReference outer_ref_;
+
+  bool transmit_ = false;
+  bool receive_ = false;
+  bool receive_attached_ = false;
+  uint32_t remote_address_ = 0;  // host byte order
+  uint16_t remote_port_ = 0;
+  uint32_t mtu_ = 0;
+  bool clamp_mss_ = false;
+  // Send through JS when nothing was received for this long (0: never): lets a NATed member's
+  // engine notice silence on its next send and say hello.
+  uint64_t quiet_limit_ms_ = 0;
+  HeaderTemplate header4_;
+  HeaderTemplate header6_;
+
+  std::vector<struct mmsghdr> msgs_;
+  std::vector<struct iovec> iovs_;
+  std::vector<uint32_t> inner_lengths_;
+  struct sockaddr_in destination_ = {};
+
+  double rx_packets_ = 0;
+  double rx_bytes_ = 0;
+  double tx_packets_ = 0;
+  double tx_bytes_ = 0;
+  double rx_queue_full_ = 0;
+  double tx_queue_full_ = 0;
+  double rx_errors_ = 0;
+  double tx_errors_ = 0;
+  uint64_t last_rx_ms_ = 0;
+  bool heard_ = false;
+};
+
+}  // namespace tunnel_native
