@@ -7,6 +7,7 @@
         "src/batch-view.cc",
         "src/endpoint-forwarding.cc",
         "src/fast-route.cc",
+        "src/forwarding-thread.cc",
         "src/packet-endpoint.cc",
         "src/open-descriptors.cc",
         "src/system-error.cc"

@@ -13,10 +13,7 @@ constexpr uint32_t kMinIpv4Header = 20;
 
 }  // namespace
 
-EndpointForwarding::EndpointForwarding() : read_(kCapacity, kSlotSize), stash_(kCapacity, kSlotSize) {}
-
-int EndpointForwarding::PumpOnce(PacketEndpoint& endpoint) {
-  const PacketSlots& slots = read_.slots();
+int EndpointForwarding::PumpOnce(PacketEndpoint& endpoint, const PacketSlots& slots) {
   bool tun = endpoint.kind() == EndpointKind::kTun;
   int n = endpoint.ReadPackets(slots, tun ? kTunHeadroom : 0);
   if (n <= 0) return n;
@@ -67,37 +64,31 @@ void EndpointForwarding::Receive(const PacketSlots& slots, uint32_t count, bool 
 }
 
 void EndpointForwarding::Stash(const PacketSlots& from, uint32_t i) {
-  if (stash_count_ == kCapacity) {
-    // JS has not drained the last round (no reader is set): the packet is lost, and counted.
+  if (stash_.size() >= kStashLimit) {
     unread_drops_++;
     return;
   }
-  const PacketSlots& stash = stash_.slots();
-  uint32_t k = stash_count_++;
-  memcpy(stash.Slot(k), from.Packet(i), from.lengths[i]);
-  stash.offsets[k] = 0;
-  stash.lengths[k] = from.lengths[i];
-  stash.addrs[k] = from.addrs[i];
-  stash.ports[k] = from.ports[i];
+  const uint8_t* packet = from.Packet(i);
+  stash_.push_back({std::vector<uint8_t>(packet, packet + from.lengths[i]), from.addrs[i], from.ports[i]});
 }
 
 uint32_t EndpointForwarding::DrainStash(const PacketSlots& into, uint32_t headroom) {
-  const PacketSlots& stash = stash_.slots();
   uint32_t count = 0;
-  while (count < into.capacity && stash_next_ < stash_count_) {
-    uint32_t k = stash_next_++;
-    if (stash.lengths[k] > into.slot_size - headroom) {
+  while (count < into.capacity && !stash_.empty()) {
+    StashedPacket& packet = stash_.front();
+    uint32_t length = static_cast<uint32_t>(packet.bytes.size());
+    if (length <= into.slot_size - headroom) {
+      memcpy(into.Slot(count) + headroom, packet.bytes.data(), length);
+      into.offsets[count] = headroom;
+      into.lengths[count] = length;
+      into.addrs[count] = packet.addr;
+      into.ports[count] = packet.port;
+      count++;
+    } else {
       unread_drops_++;
-      continue;
     }
-    memcpy(into.Slot(count) + headroom, stash.Slot(k), stash.lengths[k]);
-    into.offsets[count] = headroom;
-    into.lengths[count] = stash.lengths[k];
-    into.addrs[count] = stash.addrs[k];
-    into.ports[count] = stash.ports[k];
-    count++;
+    stash_.pop_front();
   }
-  if (stash_next_ == stash_count_) stash_next_ = stash_count_ = 0;
   return count;
 }
 

@@ -1,10 +1,12 @@
-// What a packet endpoint does once fast routes are attached to it: it reads packets itself, hands
-// each one a route claims to that route without entering JS, and keeps the rest in a stash that
-// JS's next read() drains. The JS contract (onReadable, then read until 0) stays as it was.
+// What a packet endpoint does once fast routes are attached to it: the forwarding thread reads its
+// packets, hands each one a route claims to that route, and stashes the rest, which JS's next
+// read() drains. The JS contract (onReadable, then read until 0) stays as it was.
+// Every method runs with the forwarding thread's mutex held.
 #pragma once
 
 #include <stdint.h>
 
+#include <deque>
 #include <unordered_map>
 #include <vector>
 
@@ -21,20 +23,20 @@ inline uint64_t RouteKey(uint32_t address, uint16_t port) { return (static_cast<
 
 class EndpointForwarding {
  public:
-  // Same shape as the engine's batches, so one JS read drains one native read.
+  // Same shape as the engine's batches, so one native read matches one JS read.
   static constexpr uint32_t kCapacity = 64;
   static constexpr uint32_t kSlotSize = 2048;
   // Room in front of each TUN packet for the largest header template.
   static constexpr uint32_t kTunHeadroom = 64;
-
-  EndpointForwarding();
+  // Packets kept for JS at most; past that (JS not reading) they are dropped and counted.
+  static constexpr size_t kStashLimit = 256;
 
   bool Active() const { return transmit_route_ != nullptr || !receive_routes_.empty(); }
-  // Reads one batch through `endpoint`, forwards what routes take, stashes the rest.
+  // Reads one batch of `endpoint` into `slots`, forwards what routes take, stashes the rest.
   // Returns the packets read, or a negative errno.
-  int PumpOnce(PacketEndpoint& endpoint);
-  uint32_t Stashed() const { return stash_count_ - stash_next_; }
-  // Copies stashed packets into `into` at `headroom`; returns how many.
+  int PumpOnce(PacketEndpoint& endpoint, const PacketSlots& slots);
+  size_t Stashed() const { return stash_.size(); }
+  // Moves stashed packets into `into` at `headroom`; returns how many.
   uint32_t DrainStash(const PacketSlots& into, uint32_t headroom);
   double unread_drops() const { return unread_drops_; }
 
@@ -46,17 +48,21 @@ class EndpointForwarding {
   void ForgetAll(const PacketEndpoint* endpoint);
 
  private:
+  struct StashedPacket {
+    std::vector<uint8_t> bytes;
+    uint32_t addr;
+    uint16_t port;
+  };
+
   void Stash(const PacketSlots& from, uint32_t i);
   void Receive(const PacketSlots& slots, uint32_t count, bool raw);
 
-  OwnedSlots read_;
-  OwnedSlots stash_;
-  uint32_t stash_count_ = 0;
-  uint32_t stash_next_ = 0;
+  // Slow packets are rare (keepalives, hellos, ICMP cases), so each gets its own small allocation.
+  std::deque<StashedPacket> stash_;
   double unread_drops_ = 0;
   bool slow_[kCapacity] = {};
   FastRoute* transmit_route_ = nullptr;
-  // (remote address << 16 | remote UDP port, 0 on raw sockets) -> routes; the header decides.
+  // RouteKey -> routes; the header template decides between them (e.g. GRE keys).
   std::unordered_map<uint64_t, std::vector<FastRoute*>> receive_routes_;
 };
 

@@ -2,10 +2,14 @@
 
 #include <errno.h>
 #include <string.h>
+#include <time.h>
 #include <unistd.h>
+
+#include <mutex>
 
 #include "addon-data.h"
 #include "endpoint-forwarding.h"
+#include "forwarding-thread.h"
 #include "packet-endpoint.h"
 #include "system-error.h"
 
@@ -17,6 +21,13 @@ constexpr uint8_t kProtocolTcp = 6;
 constexpr uint8_t kProtocolGre = 47;
 constexpr uint8_t kIpv4DontFragment = 0x40;
 constexpr uint8_t kTcpSyn = 0x02;
+
+// Milliseconds on a monotonic clock; the coarse one is enough for silence measured in 100s of ms.
+uint64_t NowMs() {
+  struct timespec now;
+  clock_gettime(CLOCK_MONOTONIC_COARSE, &now);
+  return static_cast<uint64_t>(now.tv_sec) * 1000 + static_cast<uint64_t>(now.tv_nsec) / 1000000;
+}
 
 bool IsBackpressure(int err) { return err == EAGAIN || err == EWOULDBLOCK || err == ENOBUFS; }
 
@@ -61,13 +72,12 @@ Napi::Function FastRoute::Define(Napi::Env env) {
 }
 
 FastRoute::FastRoute(const Napi::CallbackInfo& info) : Napi::ObjectWrap<FastRoute>(info) {
-  napi_get_uv_event_loop(info.Env(), &loop_);
   msgs_.resize(EndpointForwarding::kCapacity);
   iovs_.resize(EndpointForwarding::kCapacity);
   inner_lengths_.resize(EndpointForwarding::kCapacity);
 }
 
-FastRoute::~FastRoute() { Detach(); }
+FastRoute::~FastRoute() { DetachAndRefresh(); }
 
 // configure({tun, outer, transmit, receive, remoteAddress, remotePort, header4, header6, mtu,
 //            clampMss, quietLimitMs}): replaces the whole route at once.
@@ -98,6 +108,24 @@ Napi::Value FastRoute::Configure(const Napi::CallbackInfo& info) {
     return env.Undefined();
   }
 
+  // Endpoints this route leaves must re-decide their watch too, once the lock is released.
+  PacketEndpoint* left_tun = tun_ != tun ? tun_ : nullptr;
+  PacketEndpoint* left_outer = outer_ != outer ? outer_ : nullptr;
+  Napi::ObjectReference keep_tun = left_tun != nullptr ? std::move(tun_ref_) : Napi::ObjectReference();
+  Napi::ObjectReference keep_outer = left_outer != nullptr ? std::move(outer_ref_) : Napi::ObjectReference();
+  {
+    std::lock_guard<std::mutex> guard(ForwardingThread::Instance().mutex());
+    Apply(tun, tun_value, outer, outer_value, options, header4, header6);
+  }
+  for (PacketEndpoint* endpoint : {tun_, outer_, left_tun, left_outer}) {
+    if (endpoint != nullptr) endpoint->RefreshWatch();
+  }
+  return env.Undefined();
+}
+
+void FastRoute::Apply(PacketEndpoint* tun, const Napi::Value& tun_value, PacketEndpoint* outer,
+                      const Napi::Value& outer_value, const Napi::Object& options, const HeaderTemplate& header4,
+                      const HeaderTemplate& header6) {
   DetachReceive();
   if (tun_ != tun) {
     if (tun_ != nullptr && tun_->forwarding().transmit_route() == this) tun_->forwarding().SetTransmitRoute(nullptr);
@@ -127,7 +155,6 @@ Napi::Value FastRoute::Configure(const Napi::CallbackInfo& info) {
   destination_.sin_addr.s_addr = htonl(remote_address_);
   destination_.sin_port = outer_ != nullptr && outer_->kind() == EndpointKind::kUdp ? htons(remote_port_) : 0;
   AttachReceive();
-  return env.Undefined();
 }
 
 uint64_t FastRoute::ReceiveKey() const {
@@ -146,13 +173,25 @@ void FastRoute::DetachReceive() {
   if (outer_ != nullptr) outer_->forwarding().DetachReceive(ReceiveKey(), this);
 }
 
+void FastRoute::DetachAndRefresh() {
+  PacketEndpoint* tun = tun_;
+  PacketEndpoint* outer = outer_;
+  {
+    std::lock_guard<std::mutex> guard(ForwardingThread::Instance().mutex());
+    Detach();
+  }
+  // The endpoints stay alive until the references go, below.
+  if (tun != nullptr) tun->RefreshWatch();
+  if (outer != nullptr) outer->RefreshWatch();
+  tun_ref_.Reset();
+  outer_ref_.Reset();
+}
+
 void FastRoute::Detach() {
   DetachReceive();
   if (tun_ != nullptr && tun_->forwarding().transmit_route() == this) tun_->forwarding().SetTransmitRoute(nullptr);
   tun_ = nullptr;
   outer_ = nullptr;
-  tun_ref_.Reset();
-  outer_ref_.Reset();
   transmit_ = receive_ = false;
 }
 
@@ -194,7 +233,7 @@ const HeaderTemplate* FastRoute::TransmitHeaderFor(const uint8_t* packet, uint32
 
 void FastRoute::Transmit(const PacketSlots& slots, uint32_t count, bool* slow) {
   bool usable = transmit_ && outer_ != nullptr && outer_->fd() >= 0;
-  if (usable && quiet_limit_ms_ > 0 && (!heard_ || uv_now(loop_) - last_rx_ms_ > quiet_limit_ms_)) usable = false;
+  if (usable && quiet_limit_ms_ > 0 && (!heard_ || NowMs() - last_rx_ms_ > quiet_limit_ms_)) usable = false;
   uint32_t fast = 0;
   for (uint32_t i = 0; i < count; i++) {
     slow[i] = true;
@@ -267,7 +306,7 @@ bool FastRoute::Deliver(const uint8_t* payload, uint32_t length) {
     written = write(tun_->fd(), inner, inner_length);
   } while (written < 0 && errno == EINTR);
   int err = written < 0 ? errno : 0;
-  last_rx_ms_ = uv_now(loop_);
+  last_rx_ms_ = NowMs();
   heard_ = true;
   if (written < 0) {
     if (IsBackpressure(err)) {
@@ -286,8 +325,10 @@ bool FastRoute::Deliver(const uint8_t* payload, uint32_t length) {
 //                rx errors, tx errors, ms since the last packet received (-1: none yet)]
 Napi::Value FastRoute::Counters(const Napi::CallbackInfo& info) {
   Napi::Env env = info.Env();
+  std::unique_lock<std::mutex> guard(ForwardingThread::Instance().mutex());
   double values[] = {rx_packets_, rx_bytes_, tx_packets_, tx_bytes_, rx_queue_full_, tx_queue_full_,
-                     rx_errors_, tx_errors_, heard_ ? static_cast<double>(uv_now(loop_) - last_rx_ms_) : -1};
+                     rx_errors_, tx_errors_, heard_ ? static_cast<double>(NowMs() - last_rx_ms_) : -1};
+  guard.unlock();
   Napi::Array out = Napi::Array::New(env, 9);
   for (uint32_t i = 0; i < 9; i++) out.Set(i, Napi::Number::New(env, values[i]));
   return out;
@@ -295,7 +336,7 @@ Napi::Value FastRoute::Counters(const Napi::CallbackInfo& info) {
 
 // close(): idempotent; the route stops forwarding and lets go of both endpoints.
 Napi::Value FastRoute::Close(const Napi::CallbackInfo& info) {
-  Detach();
+  DetachAndRefresh();
   return info.Env().Undefined();
 }
 

@@ -1,7 +1,8 @@
 // A tunnel's native fast path: the bytes to put in front of its inner packets (built by the
 // TypeScript codecs in shared/wire and handed over as opaque templates), where to send them, and
 // which received payloads are its own. It moves the common packets between a TUN device and an
-// outer socket without entering JS; anything it is not sure of stays for the JS engine.
+// outer socket on the forwarding thread without entering JS; anything it is not sure of stays for
+// the JS engine. Transmit, Deliver and ForgetEndpoint run with the forwarding mutex held.
 #pragma once
 
 #include <napi.h>
@@ -38,7 +39,7 @@ class FastRoute : public Napi::ObjectWrap<FastRoute> {
   // Outer side: `payload` follows the outer header of a packet from this route's remote. Returns
   // true when the route took it (written to the TUN, or counted as dropped there).
   bool Deliver(const uint8_t* payload, uint32_t length);
-  // The endpoint is closing or being finalized: never touch it again.
+  // The endpoint is closing or being finalized: never touch it again (forwarding mutex held).
   void ForgetEndpoint(const PacketEndpoint* endpoint);
 
  private:
@@ -46,14 +47,19 @@ class FastRoute : public Napi::ObjectWrap<FastRoute> {
   Napi::Value Counters(const Napi::CallbackInfo& info);
   Napi::Value Close(const Napi::CallbackInfo& info);
 
+  // The part of configure() done with the forwarding mutex held.
+  void Apply(PacketEndpoint* tun, const Napi::Value& tun_value, PacketEndpoint* outer, const Napi::Value& outer_value,
+             const Napi::Object& options, const HeaderTemplate& header4, const HeaderTemplate& header6);
+  // With the mutex held: stops forwarding and forgets both endpoints (not their references).
   void Detach();
+  // Detach, then lets both endpoints re-decide their watch and drops the references.
+  void DetachAndRefresh();
   void AttachReceive();
   void DetachReceive();
   uint64_t ReceiveKey() const;
   const HeaderTemplate* TransmitHeaderFor(const uint8_t* packet, uint32_t length) const;
   void SendBatch(uint32_t count);
 
-  uv_loop_t* loop_ = nullptr;
   PacketEndpoint* tun_ = nullptr;
   PacketEndpoint* outer_ = nullptr;
   Napi::ObjectReference tun_ref_;

@@ -4,10 +4,12 @@
 #include <errno.h>
 #include <unistd.h>
 
+#include <mutex>
 #include <utility>
 
 #include "addon-data.h"
 #include "batch-view.h"
+#include "forwarding-thread.h"
 #include "system-error.h"
 
 namespace tunnel_native {
@@ -88,7 +90,18 @@ PacketEndpoint::~PacketEndpoint() {
 }
 
 void PacketEndpoint::ReleaseDescriptor() {
-  if (forwarding_) forwarding_->ForgetAll(this);
+  if (forwarding_) {
+    ForwardingThread& thread = ForwardingThread::Instance();
+    std::lock_guard<std::mutex> guard(thread.mutex());
+    thread.Unwatch(this);
+    forwarding_->ForgetAll(this);
+  }
+  if (forwarded_ != nullptr) {
+    forwarded_->data = nullptr;
+    uv_close(reinterpret_cast<uv_handle_t*>(forwarded_),
+             [](uv_handle_t* handle) { delete reinterpret_cast<uv_async_t*>(handle); });
+    forwarded_ = nullptr;
+  }
   if (poll_ != nullptr) {
     uv_poll_stop(poll_);
     poll_->data = nullptr;
@@ -117,14 +130,18 @@ Napi::Value PacketEndpoint::Read(const Napi::CallbackInfo& info) {
     ThrowArgumentError(env, "headroom must be smaller than the slot size");
     return env.Undefined();
   }
-  int n;
-  if (forwarding_ && (forwarding_->Stashed() > 0 || forwarding_->Active() || forwarding_errno_ != 0)) {
-    // Forwarding mode: the addon has read already; JS gets what no route took.
-    n = forwarding_->DrainStash(batch->Slots(), headroom);
-    if (n == 0 && forwarding_errno_ != 0) n = -std::exchange(forwarding_errno_, 0);
-  } else {
-    n = ReadPackets(batch->Slots(), headroom);
+  int n = 0;
+  bool drained = false;
+  if (forwarding_) {
+    std::lock_guard<std::mutex> guard(ForwardingThread::Instance().mutex());
+    if (forwarding_id_ != 0 || forwarding_->Stashed() > 0 || forwarding_errno_ != 0) {
+      // The forwarding thread has read already; JS gets what no route took.
+      n = static_cast<int>(forwarding_->DrainStash(batch->Slots(), headroom));
+      if (n == 0 && forwarding_errno_ != 0) n = -std::exchange(forwarding_errno_, 0);
+      drained = true;
+    }
   }
+  if (!drained) n = ReadPackets(batch->Slots(), headroom);
   if (n < 0) {
     ThrowSystemError(env, kind_ == EndpointKind::kTun ? "read" : "recvmmsg", -n);
     return env.Undefined();
@@ -164,15 +181,22 @@ int PacketEndpoint::ReadTun(const PacketSlots& batch, uint32_t headroom) {
   return static_cast<int>(count);
 }
 
-void PacketEndpoint::EnsureScratch(uint32_t count) {
+void PacketEndpoint::EnsureReceiveScratch(uint32_t count) {
   if (msgs_.size() >= count) return;
   msgs_.resize(count);
   iovs_.resize(count);
   names_.resize(count);
 }
 
+void PacketEndpoint::EnsureSendScratch(uint32_t count) {
+  if (send_msgs_.size() >= count) return;
+  send_msgs_.resize(count);
+  send_iovs_.resize(count);
+  send_names_.resize(count);
+}
+
 int PacketEndpoint::ReadDatagrams(const PacketSlots& batch, uint32_t headroom) {
-  EnsureScratch(batch.capacity);
+  EnsureReceiveScratch(batch.capacity);
   uint32_t room = batch.slot_size - headroom;
   for (uint32_t i = 0; i < batch.capacity; i++) {
     iovs_[i].iov_base = batch.data + static_cast<size_t>(i) * batch.slot_size + headroom;
@@ -263,18 +287,18 @@ int PacketEndpoint::WriteTun(const PacketSlots& batch, uint32_t count) {
 }
 
 int PacketEndpoint::WriteDatagrams(const PacketSlots& batch, uint32_t count) {
-  EnsureScratch(count);
+  EnsureSendScratch(count);
   bool with_port = kind_ == EndpointKind::kUdp;
   for (uint32_t i = 0; i < count; i++) {
-    iovs_[i].iov_base = batch.data + static_cast<size_t>(i) * batch.slot_size + batch.offsets[i];
-    iovs_[i].iov_len = batch.lengths[i];
-    names_[i].sin_family = AF_INET;
-    names_[i].sin_port = with_port ? htons(batch.ports[i]) : 0;
-    names_[i].sin_addr.s_addr = htonl(batch.addrs[i]);
-    struct msghdr& header = msgs_[i].msg_hdr;
-    header.msg_name = &names_[i];
-    header.msg_namelen = sizeof(names_[i]);
-    header.msg_iov = &iovs_[i];
+    send_iovs_[i].iov_base = batch.data + static_cast<size_t>(i) * batch.slot_size + batch.offsets[i];
+    send_iovs_[i].iov_len = batch.lengths[i];
+    send_names_[i].sin_family = AF_INET;
+    send_names_[i].sin_port = with_port ? htons(batch.ports[i]) : 0;
+    send_names_[i].sin_addr.s_addr = htonl(batch.addrs[i]);
+    struct msghdr& header = send_msgs_[i].msg_hdr;
+    header.msg_name = &send_names_[i];
+    header.msg_namelen = sizeof(send_names_[i]);
+    header.msg_iov = &send_iovs_[i];
     header.msg_iovlen = 1;
     header.msg_control = nullptr;
     header.msg_controllen = 0;
@@ -282,7 +306,7 @@ int PacketEndpoint::WriteDatagrams(const PacketSlots& batch, uint32_t count) {
   }
   uint32_t done = 0;
   while (done < count) {
-    int sent = sendmmsg(fd_, msgs_.data() + done, count - done, MSG_DONTWAIT);
+    int sent = sendmmsg(fd_, send_msgs_.data() + done, count - done, MSG_DONTWAIT);
     if (sent > 0) {
       done += static_cast<uint32_t>(sent);
       continue;
@@ -326,6 +350,14 @@ Napi::Value PacketEndpoint::SetWatch(const Napi::CallbackInfo& info, Napi::Funct
 // setReferenced(bool): whether an active watch keeps the event loop alive.
 Napi::Value PacketEndpoint::SetReferenced(const Napi::CallbackInfo& info) {
   referenced_ = info[0].ToBoolean().Value();
+  if (forwarded_ != nullptr && forwarding_id_ != 0) {
+    uv_handle_t* handle = reinterpret_cast<uv_handle_t*>(forwarded_);
+    if (referenced_) {
+      uv_ref(handle);
+    } else {
+      uv_unref(handle);
+    }
+  }
   if (poll_ != nullptr) {
     uv_handle_t* handle = reinterpret_cast<uv_handle_t*>(poll_);
     if (referenced_) {
@@ -338,60 +370,114 @@ Napi::Value PacketEndpoint::SetReferenced(const Napi::CallbackInfo& info) {
 }
 
 bool PacketEndpoint::UpdatePoll(Napi::Env env) {
+  bool forwarding = false;
+  if (forwarding_ && fd_ >= 0 && !readable_.IsEmpty()) {
+    std::lock_guard<std::mutex> guard(ForwardingThread::Instance().mutex());
+    forwarding = forwarding_->Active();
+  }
+  if (forwarding != (forwarding_id_ != 0) && !SetThreaded(env, forwarding)) return false;
   int want = 0;
-  if (fd_ >= 0 && !readable_.IsEmpty()) want |= UV_READABLE;
+  if (fd_ >= 0 && !readable_.IsEmpty() && !forwarding) want |= UV_READABLE;
   if (fd_ >= 0 && !writable_.IsEmpty()) want |= UV_WRITABLE;
-  if (want == poll_events_) return true;
-  if (want == 0) {
-    StopPoll();
-    return true;
-  }
-  if (poll_ == nullptr) {
-    uv_loop_t* loop = nullptr;
-    napi_get_uv_event_loop(env, &loop);
-    poll_ = new uv_poll_t;
-    int rc = uv_poll_init(loop, poll_, fd_);
-    if (rc != 0) {
-      delete poll_;
-      poll_ = nullptr;
-      ThrowSystemError(env, "uv_poll_init", -rc);
-      return false;
+  if (want != poll_events_) {
+    if (want == 0) {
+      StopPoll();
+    } else {
+      if (poll_ == nullptr) {
+        uv_loop_t* loop = nullptr;
+        napi_get_uv_event_loop(env, &loop);
+        poll_ = new uv_poll_t;
+        int rc = uv_poll_init(loop, poll_, fd_);
+        if (rc != 0) {
+          delete poll_;
+          poll_ = nullptr;
+          ThrowSystemError(env, "uv_poll_init", -rc);
+          return false;
+        }
+        poll_->data = this;
+        if (!referenced_) uv_unref(reinterpret_cast<uv_handle_t*>(poll_));
+      }
+      int rc = uv_poll_start(poll_, want, OnPoll);
+      if (rc != 0) {
+        ThrowSystemError(env, "uv_poll_start", -rc);
+        return false;
+      }
+      poll_events_ = want;
     }
-    poll_->data = this;
-    if (!referenced_) uv_unref(reinterpret_cast<uv_handle_t*>(poll_));
   }
-  int rc = uv_poll_start(poll_, want, OnPoll);
-  if (rc != 0) {
-    ThrowSystemError(env, "uv_poll_start", -rc);
-    return false;
+  if ((want != 0 || forwarding) && !async_context_) {
+    async_context_ = std::make_unique<Napi::AsyncContext>(env, "tunnel_native:poll");
   }
-  poll_events_ = want;
-  if (!async_context_) async_context_ = std::make_unique<Napi::AsyncContext>(env, "tunnel_native:poll");
-  // While watched, the JS object must outlive the watch even if the caller drops it.
-  if (!self_pinned_) {
-    Ref();
-    self_pinned_ = true;
-  }
+  UpdatePin(want != 0 || forwarding);
   return true;
 }
 
-void PacketEndpoint::StopPoll() {
-  if (poll_ != nullptr) uv_poll_stop(poll_);
-  poll_events_ = 0;
-  if (self_pinned_) {
+// While anything watches the descriptor, the JS object must outlive the watch even if the caller
+// drops it.
+void PacketEndpoint::UpdatePin(bool wanted) {
+  if (wanted && !self_pinned_) {
+    Ref();
+    self_pinned_ = true;
+  } else if (!wanted && self_pinned_) {
     self_pinned_ = false;
     Unref();
   }
 }
 
+bool PacketEndpoint::SetThreaded(Napi::Env env, bool threaded) {
+  ForwardingThread& thread = ForwardingThread::Instance();
+  if (!threaded) {
+    {
+      std::lock_guard<std::mutex> guard(thread.mutex());
+      thread.Unwatch(this);
+    }
+    if (forwarded_ != nullptr) uv_unref(reinterpret_cast<uv_handle_t*>(forwarded_));
+    return true;
+  }
+  if (forwarded_ == nullptr) {
+    uv_loop_t* loop = nullptr;
+    napi_get_uv_event_loop(env, &loop);
+    forwarded_ = new uv_async_t;
+    int rc = uv_async_init(loop, forwarded_, OnForwarded);
+    if (rc != 0) {
+      delete forwarded_;
+      forwarded_ = nullptr;
+      ThrowSystemError(env, "uv_async_init", -rc);
+      return false;
+    }
+    forwarded_->data = this;
+  }
+  // The uv_poll it replaces kept the loop alive (unless unref'd); the async handle does now.
+  if (referenced_) uv_ref(reinterpret_cast<uv_handle_t*>(forwarded_));
+  else uv_unref(reinterpret_cast<uv_handle_t*>(forwarded_));
+  int err;
+  {
+    std::lock_guard<std::mutex> guard(thread.mutex());
+    err = thread.Watch(this);
+  }
+  if (err != 0) {
+    uv_unref(reinterpret_cast<uv_handle_t*>(forwarded_));
+    ThrowSystemError(env, "epoll_ctl", err);
+    return false;
+  }
+  return true;
+}
+
+void PacketEndpoint::RefreshWatch() {
+  Napi::Env env = Env();
+  UpdatePoll(env);
+  // A failure here has no JS caller to report to; the descriptor stays with whoever had it.
+  if (env.IsExceptionPending()) env.GetAndClearPendingException();
+}
+
+void PacketEndpoint::StopPoll() {
+  if (poll_ != nullptr) uv_poll_stop(poll_);
+  poll_events_ = 0;
+}
+
 void PacketEndpoint::OnPoll(uv_poll_t* handle, int status, int events) {
   auto* self = static_cast<PacketEndpoint*>(handle->data);
   if (self == nullptr) return;
-  if (status >= 0 && events == UV_READABLE && self->forwarding_ && self->forwarding_->Active() &&
-      !self->readable_.IsEmpty()) {
-    self->PumpForwarding();
-    return;
-  }
   Napi::Env env = self->Env();
   Napi::HandleScope scope(env);
   // A local handle holds the object across the callbacks (one may close it and drop the last
@@ -411,22 +497,38 @@ void PacketEndpoint::OnPoll(uv_poll_t* handle, int status, int events) {
   if ((events & UV_READABLE) && self->fd_ >= 0 && !self->readable_.IsEmpty()) {
     self->Invoke(self->readable_);
   }
-  if (status < 0 && self->fd_ >= 0) self->StopPoll();
+  if (status < 0 && self->fd_ >= 0) {
+    self->StopPoll();
+    self->UpdatePin(self->forwarding_id_ != 0);
+  }
 }
 
-void PacketEndpoint::PumpForwarding() {
-  for (int round = 0; round < kForwardingRounds && fd_ >= 0 && forwarding_->Active(); round++) {
-    int n = forwarding_->PumpOnce(*this);
-    if (n < 0) forwarding_errno_ = -n;
-    if (forwarding_->Stashed() > 0 || forwarding_errno_ != 0) {
-      // Only now does JS run: for packets no route took, or to hear of a read error.
-      Napi::HandleScope scope(Env());
-      Napi::Object keep = Value();
-      static_cast<void>(keep);
-      if (!readable_.IsEmpty()) Invoke(readable_);
+void PacketEndpoint::ForwardReady(const PacketSlots& slots) {
+  bool tell_js = false;
+  for (int round = 0; round < kForwardingRounds && fd_ >= 0; round++) {
+    int n = forwarding_->PumpOnce(*this, slots);
+    if (n < 0) {
+      forwarding_errno_ = -n;
+      tell_js = true;
+      // A TUN in error stays in error: stop watching it rather than spin (JS hears of it).
+      // A socket's error (e.g. ICMP port unreachable) is reported once and cleared.
+      if (kind_ == EndpointKind::kTun) ForwardingThread::Instance().Unwatch(this);
+      break;
     }
+    if (forwarding_->Stashed() > 0) tell_js = true;
     if (n < static_cast<int>(EndpointForwarding::kCapacity)) break;
   }
+  if (tell_js && forwarded_ != nullptr) uv_async_send(forwarded_);
+}
+
+void PacketEndpoint::OnForwarded(uv_async_t* handle) {
+  auto* self = static_cast<PacketEndpoint*>(handle->data);
+  if (self == nullptr || self->fd_ < 0 || self->readable_.IsEmpty()) return;
+  Napi::HandleScope scope(self->Env());
+  // Held across the callback, which may close the endpoint and drop the last reference.
+  Napi::Object keep = self->Value();
+  static_cast<void>(keep);
+  self->Invoke(self->readable_);
 }
 
 void PacketEndpoint::Invoke(Napi::FunctionReference& callback) {
@@ -446,6 +548,7 @@ Napi::Value PacketEndpoint::Close(const Napi::CallbackInfo& info) {
   writable_.Reset();
   StopPoll();
   ReleaseDescriptor();
+  UpdatePin(false);
   return info.Env().Undefined();
 }
 
@@ -472,7 +575,12 @@ Napi::Value PacketEndpoint::Counters(const Napi::CallbackInfo& info) {
   out.Set(0u, Napi::Number::New(env, truncated_));
   out.Set(1u, Napi::Number::New(env, write_errors_));
   out.Set(2u, Napi::Number::New(env, last_write_errno_));
-  out.Set(3u, Napi::Number::New(env, forwarding_ ? forwarding_->unread_drops() : 0));
+  double unread = 0;
+  if (forwarding_) {
+    std::lock_guard<std::mutex> guard(ForwardingThread::Instance().mutex());
+    unread = forwarding_->unread_drops();
+  }
+  out.Set(3u, Napi::Number::New(env, unread));
   return out;
 }
 

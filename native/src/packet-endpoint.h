@@ -34,10 +34,18 @@ class PacketEndpoint : public Napi::ObjectWrap<PacketEndpoint> {
 
   int fd() const { return fd_; }
   EndpointKind kind() const { return kind_; }
-  // Fast routes attach here; made on first use.
+  // Fast routes attach here; made on first use. Touch only with the forwarding mutex held.
   EndpointForwarding& forwarding();
   // One batched read of the descriptor into `slots` (packets, or a negative errno).
   int ReadPackets(const PacketSlots& slots, uint32_t headroom);
+  // Re-decides who watches the descriptor (uv_poll, the forwarding thread, or nobody) after
+  // routes were attached or detached. Never with the forwarding mutex held.
+  void RefreshWatch();
+
+  // Used by the forwarding thread, with its mutex held.
+  uint64_t forwarding_id() const { return forwarding_id_; }
+  void set_forwarding_id(uint64_t id) { forwarding_id_ = id; }
+  void ForwardReady(const PacketSlots& slots);
 
  private:
   Napi::Value Read(const Napi::CallbackInfo& info);
@@ -54,7 +62,8 @@ class PacketEndpoint : public Napi::ObjectWrap<PacketEndpoint> {
   int ReadDatagrams(const PacketSlots& batch, uint32_t headroom);
   int WriteTun(const PacketSlots& batch, uint32_t count);
   int WriteDatagrams(const PacketSlots& batch, uint32_t count);
-  void EnsureScratch(uint32_t count);
+  void EnsureReceiveScratch(uint32_t count);
+  void EnsureSendScratch(uint32_t count);
   void CountWriteError(int err);
 
   // Starts, changes or stops the uv_poll watch to match the callbacks that are set.
@@ -62,8 +71,11 @@ class PacketEndpoint : public Napi::ObjectWrap<PacketEndpoint> {
   void StopPoll();
   static void OnPoll(uv_poll_t* handle, int status, int events);
   void Invoke(Napi::FunctionReference& callback);
-  // Forwarding mode: the addon reads, routes take what they can, JS is called for the rest.
-  void PumpForwarding();
+  // Moves the descriptor to or from the forwarding thread; false with a JS exception pending.
+  bool SetThreaded(Napi::Env env, bool threaded);
+  void UpdatePin(bool wanted);
+  // The forwarding thread stashed packets (or met a read error) for JS.
+  static void OnForwarded(uv_async_t* handle);
 
   int fd_ = -1;
   EndpointKind kind_ = EndpointKind::kTun;
@@ -75,14 +87,21 @@ class PacketEndpoint : public Napi::ObjectWrap<PacketEndpoint> {
   Napi::FunctionReference writable_;
   std::unique_ptr<Napi::AsyncContext> async_context_;
 
-  // Reused between calls so steady-state batches allocate nothing.
+  // Reused between calls so steady-state batches allocate nothing. Reads and writes have their
+  // own, since the forwarding thread reads while JS writes.
   std::vector<struct mmsghdr> msgs_;
   std::vector<struct iovec> iovs_;
   std::vector<struct sockaddr_in> names_;
+  std::vector<struct mmsghdr> send_msgs_;
+  std::vector<struct iovec> send_iovs_;
+  std::vector<struct sockaddr_in> send_names_;
 
   std::unique_ptr<EndpointForwarding> forwarding_;
   // A read error met while forwarding, reported by JS's next read().
   int forwarding_errno_ = 0;
+  // Non-zero while the forwarding thread watches the descriptor instead of uv_poll.
+  uint64_t forwarding_id_ = 0;
+  uv_async_t* forwarded_ = nullptr;
 
   double truncated_ = 0;
   double write_errors_ = 0;
