@@ -10,6 +10,8 @@
 # /proc/PID/task/*/schedstat), which is what a low-rate RTT mostly pays for on a shared machine.
 # Needs root, iproute2, iperf3, fastd and a built project (npm run build). Adapted from the lab's
 # bench-peers.sh. usage: bench/datapath.sh [seconds per iperf3 run] [encapsulations…]
+# Encapsulations: gre gre-key ipip fou gue (the default list); NAME-js (e.g. gre-js) runs the same
+# with TUNNEL_FAST_PATH=off, every packet through the JS engine, to compare in the same run.
 # TUNNEL_CPUS=<list> (taskset syntax, e.g. 1 or 0-1) pins fastd's and every tunnel process's threads
 # the same way, for comparing placements fairly; unset, the scheduler places them.
 set -u
@@ -89,9 +91,10 @@ kill "$(cat "$W/fa.pid")" "$(cat "$W/fb.pid")"; rm -f "$W"/f?.pid
 # the project's datapath, one encapsulation at a time
 n=10
 for e in $ENCAPS; do
-  n=$((n + 1)); encap=${e%-key}; extra=""; [ "$e" = gre-key ] && extra="--key 4660"
+  n=$((n + 1)); base=${e%-js}; encap=${base%-key}; extra=""; [ "$base" = gre-key ] && extra="--key 4660"
+  fast=on; [ "$base" != "$e" ] && fast=off
   for s in a b; do me=$([ $s = a ] && echo 1 || echo 2); peer=$([ $s = a ] && echo 2 || echo 1)
-    ip netns exec ${P}$s node "$CLI" up --local 192.0.2.$me --remote 192.0.2.$peer --encap "$encap" $extra \
+    TUNNEL_FAST_PATH=$fast ip netns exec ${P}$s node "$CLI" up --local 192.0.2.$me --remote 192.0.2.$peer --encap "$encap" $extra \
       --address 10.$n.0.$me/30 --peer-address 10.$n.0.$peer --name bench0 --state "$W/state$s" >"$W/$e$s.log" 2>&1 &
     echo $! >"$W/u$s.pid"
   done
