@@ -2,6 +2,7 @@
  * The raw surface of build/Release/tunnel_native.node, as native/src/addon.cc defines it. Only
  * native/ code sees these types; everything else uses the typed API of native/index.ts.
  */
+import type { FastRouteConfig } from './types.js';
 
 /** Opaque native view of one PacketBatchMemory (pointers taken once; see native/src/batch-view.h). */
 export interface NativeBatchView {
@@ -23,19 +24,8 @@ export interface NativeEndpointHandle {
 
 /** One tunnel's fast route inside the addon (native/src/fast-route.h). */
 export interface NativeFastRouteHandle {
-  configure(options: {
-    tun: NativeEndpointHandle;
-    outer: NativeEndpointHandle | null;
-    transmit: boolean;
-    receive: boolean;
-    remoteAddress: number;
-    remotePort: number;
-    header4: Uint8Array | null;
-    header6: Uint8Array | null;
-    mtu: number;
-    clampMss: boolean;
-    quietLimitMs: number;
-  }): void;
+  /** FastRouteConfig with the endpoints' addon handles in place of the endpoints. */
+  configure(options: Omit<FastRouteConfig, 'tun' | 'outer'> & { tun: NativeEndpointHandle; outer: NativeEndpointHandle | null }): void;
   /** [rx packets, rx bytes, tx packets, tx bytes, rx queue-full, tx queue-full, rx errors, tx errors, ms since last rx or -1] */
   counters(): [number, number, number, number, number, number, number, number, number];
   close(): void;

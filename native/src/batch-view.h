@@ -11,7 +11,8 @@
 
 namespace tunnel_native {
 
-class BatchView : public Napi::ObjectWrap<BatchView> {
+// The slot pointers (PacketSlots) are filled in once by the constructor.
+class BatchView : public Napi::ObjectWrap<BatchView>, public PacketSlots {
  public:
   static Napi::Function Define(Napi::Env env);
   explicit BatchView(const Napi::CallbackInfo& info);
@@ -19,15 +20,7 @@ class BatchView : public Napi::ObjectWrap<BatchView> {
   // False once any backing ArrayBuffer has been detached (transferred): the pointers are stale.
   bool Usable(Napi::Env env) const;
 
-  PacketSlots Slots() const { return {data, offsets, lengths, addrs, ports, capacity, slot_size}; }
-
-  uint8_t* data = nullptr;
-  uint32_t* offsets = nullptr;
-  uint32_t* lengths = nullptr;
-  uint32_t* addrs = nullptr;
-  uint16_t* ports = nullptr;
-  uint32_t capacity = 0;
-  uint32_t slot_size = 0;
+  const PacketSlots& Slots() const { return *this; }
 
  private:
   // Keeps the backing stores alive for as long as the view holds pointers into them.
