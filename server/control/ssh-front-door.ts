@@ -104,6 +104,16 @@ export async function openSshFrontDoor(options: SshFrontDoorOptions): Promise<Ss
             return;
           }
           if (command !== PROTOCOL_COMMAND) {
+            // Checked per command: a peer revoked since it logged in gets nothing more on this connection.
+            const refused = options.refusal(peer.name);
+            if (refused) {
+              options.log.info({ code: refused.code, peer: peer.name, remoteAddress }, 'ssh command refused');
+              channel.stderr.write(`${refused.code}: ${refused.message}\n`);
+              channel.exit(1);
+              channel.end();
+              client.end();
+              return;
+            }
             runShell(channel, peer.name, remoteAddress, command);
             return;
           }

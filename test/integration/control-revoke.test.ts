@@ -2,6 +2,7 @@ import { subscribe, unsubscribe } from 'node:diagnostics_channel';
 import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
+import ssh2 from 'ssh2';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { signClientToken } from '../../client/identity-token.js';
 import { loadOrCreateIdentity, type ClientIdentity } from '../../client/identity.js';
@@ -136,5 +137,42 @@ describe('peer revoke and peer remove reach a running hub', () => {
     expect(frank.received).toContainEqual(expect.objectContaining({ type: 'error', code: 'ERR_PEER_NOT_FOUND' }));
     await waitFor(() => !hub.datapath.tunnels.has('tnl-frank'), 5_000, 'hub end removed');
     expect(hub.hub.plane.liveState().has('frank')).toBe(false);
+  });
+
+  it('a revoked peer\'s open SSH connection runs no further command and is closed', async () => {
+    const client = new ssh2.Client();
+    const closed = new Promise<void>((resolve) => client.on('close', () => resolve()));
+    await new Promise<void>((resolve, reject) => {
+      client.on('ready', () => resolve()).on('error', reject);
+      client.connect({ host: '127.0.0.1', port: hub.hub.sshPort, username: 'erin', privateKey: keys.get('erin')!.privateKeyText, readyTimeout: 10_000 });
+    });
+    const exec = (command: string) => new Promise<{ stdout: string; stderr: string; code: number | null }>((resolve, reject) => {
+      client.exec(command, (err, stream) => {
+        if (err) {
+          reject(err);
+          return;
+        }
+        let stdout = '';
+        let stderr = '';
+        let code: number | null = null;
+        stream.on('data', (chunk: Buffer) => (stdout += chunk.toString()));
+        stream.stderr.on('data', (chunk: Buffer) => (stderr += chunk.toString()));
+        stream.on('exit', (exit: number) => (code = exit));
+        stream.on('close', () => resolve({ stdout, stderr, code }));
+      });
+    });
+    const before = await exec('table --json');
+    expect(before.code).toBe(0);
+    expect(JSON.parse(before.stdout)).toEqual(expect.any(Array));
+
+    asOperator((registry) => registry.peers.revoke('erin'));
+    const tablesAfterRevoke = hub.hub.registry.exportTables();
+    const after = await exec('table --json');
+    expect(after.code).toBe(1);
+    expect(after.stdout).toBe('');
+    expect(after.stderr).toMatch(/^ERR_TOKEN_REVOKED: /);
+    expect(after.stderr.trim().split('\n')).toHaveLength(1);
+    await closed;
+    expect(hub.hub.registry.exportTables()).toEqual(tablesAfterRevoke);
   });
 });
