@@ -1,5 +1,5 @@
 import type { Command } from 'commander';
-import { runMemberCommand, type MemberFlags } from './member-command.js';
+import type { MemberFlags } from './member-command.js';
 
 interface JoinFlags extends MemberFlags {
   token?: string;
@@ -19,7 +19,8 @@ export function registerJoinCommand(program: Command): void {
     .option('--ca <file>', 'a CA certificate (PEM) to trust for wss://')
     .option('--once', 'return once the tunnel config is applied instead of staying connected')
     .option('--state <dir>', 'state folder (default $TUNNEL_CLIENT_STATE or the per-user default)')
-    .action((url: string, flags: JoinFlags) => runMemberCommand(flags, {
+    // The session and datapath modules load only when this command runs.
+    .action(async (url: string, flags: JoinFlags) => (await import('./member-command.js')).runMemberCommand(flags, {
       url,
       ...(flags.token !== undefined ? { token: flags.token } : {}),
       ...(flags.name !== undefined ? { name: flags.name } : {}),
@@ -27,3 +28,4 @@ export function registerJoinCommand(program: Command): void {
       ...(flags.ca !== undefined ? { caFile: flags.ca } : {}),
     }));
 }
+

@@ -1,5 +1,5 @@
 import type { Command } from 'commander';
-import { runMemberCommand, type MemberFlags } from './member-command.js';
+import type { MemberFlags } from './member-command.js';
 
 /** Registers `tunnel-client run`: resume from the state folder, keep the tunnels up. */
 export function registerRunCommand(program: Command): void {
@@ -8,5 +8,6 @@ export function registerRunCommand(program: Command): void {
     .description('after a join: bring the tunnel(s) up and keep them up across address changes and hub restarts')
     .option('--once', 'return once the tunnel config is applied')
     .option('--state <dir>', 'state folder (default $TUNNEL_CLIENT_STATE or the per-user default)')
-    .action((flags: MemberFlags) => runMemberCommand(flags));
+    // The session and datapath modules load only when this command runs.
+    .action(async (flags: MemberFlags) => (await import('./member-command.js')).runMemberCommand(flags));
 }

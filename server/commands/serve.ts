@@ -1,7 +1,5 @@
 import type { Command } from 'commander';
 import { TunnelError } from '../../shared/errors.js';
-import { createLogger } from '../../shared/log.js';
-import { serveHub } from '../hub/serve-hub.js';
 import { parsePositiveInteger } from './cli-option-parsers.js';
 import { hubStateDir } from './hub-state-dir.js';
 
@@ -31,7 +29,7 @@ export function registerServeCommand(program: Command): void {
     .option('--keepalive <seconds>', 'control keepalive interval', '10')
     .option('--liveness-timeout <seconds>', 'silence after which a session is declared down', '30')
     .option('--path-keepalive <seconds>', 'keepalive interval of every issued tunnel, 1-25 (also keeps NAT mappings alive)', '10')
-    .action((flags: ServeFlags, command: Command) => {
+    .action(async (flags: ServeFlags, command: Command) => {
       if ((flags.tlsCert === undefined) !== (flags.tlsKey === undefined)) {
         throw new TunnelError('ERR_INVALID_ARGUMENT', '--tls-cert and --tls-key go together');
       }
@@ -41,6 +39,8 @@ export function registerServeCommand(program: Command): void {
       const keepaliveMs = seconds(flags.keepalive, '--keepalive');
       const livenessMs = seconds(flags.livenessTimeout, '--liveness-timeout');
       if (livenessMs <= keepaliveMs) throw new TunnelError('ERR_INVALID_ARGUMENT', '--liveness-timeout must be longer than --keepalive');
+      // Loaded here, not at the top: every other tunnel-hub command would pay for the daemon's modules.
+      const [{ serveHub }, { createLogger }] = await Promise.all([import('../hub/serve-hub.js'), import('../../shared/log.js')]);
       return serveHub({
         stateDir: hubStateDir(command),
         listen: flags.listen,
