@@ -12,6 +12,8 @@
 #include <memory>
 #include <vector>
 
+#include "tun-write-ring.h"
+
 namespace tunnel_native {
 
 enum class EndpointKind { kTun = 0, kRaw = 1, kUdp = 2 };
@@ -67,6 +69,8 @@ class PacketEndpoint : public Napi::ObjectWrap<PacketEndpoint> {
   std::vector<struct mmsghdr> msgs_;
   std::vector<struct iovec> iovs_;
   std::vector<struct sockaddr_in> names_;
+  // TUN writes of two or more packets go through this ring (set up on first use).
+  TunWriteRing tun_ring_;
 
   double truncated_ = 0;
   double write_errors_ = 0;
