@@ -40,5 +40,6 @@ export interface NativeAddon {
     ttl: number,
     bufferBytes: number,
     reuseAddress: boolean,
+    segmentBytes: number,
   ): NativeEndpointHandle;
 }
