@@ -51,18 +51,19 @@ function main(): void {
     batch.ports[i] = intoTun ? 9 : FORWARDER_UDP_PORT;
   }
 
-  let sent = 0;
+  let consumed = 0;
   const blast = (): void => {
     // Many batches per turn, then yield so the deadline check stays prompt.
-    for (let round = 0; round < 256; round++) sent += segments * socket.writeBatch(batch, BATCH);
+    for (let round = 0; round < 256; round++) consumed += socket.writeBatch(batch, BATCH);
     if (Date.now() < deadline) {
       setImmediate(blast);
       return;
     }
-    const { writeErrors, lastWriteErrno } = socket.dropCounters();
+    // Sends the kernel refused are not sent: into-tun meets ENETUNREACH once the forwarder has
+    // exited and its TUN (with the route) is gone, while the load runs on a little longer.
+    const { writeErrors } = socket.dropCounters();
     socket.close();
-    if (writeErrors > 0) throw new Error(`the kernel refused ${writeErrors} sends (errno ${lastWriteErrno})`);
-    console.log(JSON.stringify({ sent }));
+    console.log(JSON.stringify({ sent: segments * (consumed - writeErrors) }));
   };
   blast();
 }
