@@ -21,6 +21,15 @@ int EnterRing(int ring_fd, uint32_t submit, uint32_t wait) {
   return static_cast<int>(syscall(__NR_io_uring_enter, ring_fd, submit, wait, IORING_ENTER_GETEVENTS, nullptr, 0));
 }
 
+// IORING_OP_WRITE came with Linux 5.6, as did the probe: a kernel without the probe lacks it too.
+bool SupportsWrite(int ring_fd) {
+  constexpr unsigned kOps = IORING_OP_WRITE + 1;
+  alignas(struct io_uring_probe) uint8_t storage[sizeof(struct io_uring_probe) + kOps * sizeof(struct io_uring_probe_op)] = {};
+  auto* probe = reinterpret_cast<struct io_uring_probe*>(storage);
+  if (syscall(__NR_io_uring_register, ring_fd, IORING_REGISTER_PROBE, probe, kOps) != 0) return false;
+  return probe->last_op >= IORING_OP_WRITE && (probe->ops[IORING_OP_WRITE].flags & IO_URING_OP_SUPPORTED);
+}
+
 template <typename T>
 T* At(void* base, uint32_t offset) {
   return reinterpret_cast<T*>(static_cast<uint8_t*>(base) + offset);
@@ -52,7 +61,7 @@ bool TunWriteRing::Setup(int fd) {
     ring_fd_ = SetupRing(kRunLength, &params);
   }
   if (ring_fd_ < 0) return false;
-  if (!(params.features & IORING_FEAT_SINGLE_MMAP)) return false;  // pre-5.4 layout: not worth it
+  if (!(params.features & IORING_FEAT_SINGLE_MMAP) || !SupportsWrite(ring_fd_)) return false;
 
   size_t sq_bytes = params.sq_off.array + params.sq_entries * sizeof(uint32_t);
   size_t cq_bytes = params.cq_off.cqes + params.cq_entries * sizeof(struct io_uring_cqe);
@@ -119,6 +128,11 @@ int TunWriteRing::WriteRun(const BatchView& batch, uint32_t start, uint32_t coun
   }
   __atomic_store_n(cq_head_, head, __ATOMIC_RELEASE);
   if (err == 0 && static_cast<uint32_t>(entered) < count) err = EIO;  // not all taken: give up the ring
+  // A kernel whose io_uring cannot do this write without blocking (no RWF_NOWAIT for the device)
+  // would refuse every run: give the ring up after the first.
+  for (uint32_t i = 0; err == 0 && i < count; i++) {
+    if (results_[i] == -EOPNOTSUPP || results_[i] == -EBADF) err = -results_[i];
+  }
   if (err != 0) {
     Close();
     failed_ = true;
