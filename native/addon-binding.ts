@@ -51,5 +51,6 @@ export interface NativeAddon {
     ttl: number,
     bufferBytes: number,
     reuseAddress: boolean,
+    segmentBytes: number,
   ): NativeEndpointHandle;
 }

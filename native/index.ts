@@ -49,10 +49,19 @@ export interface OuterSocketOptions {
 export interface UdpSocketOptions extends OuterSocketOptions {
   /** SO_REUSEADDR before binding. Default false. */
   reuseAddress?: boolean;
+  /**
+   * UDP segmentation offload (UDP_SEGMENT, Linux 4.18+): a written slot longer than this many
+   * bytes leaves as consecutive datagrams of this size (the last may be shorter), built by the
+   * kernel from one send. Each segment plus headers must fit the route's MTU, and a slot may hold
+   * no more segments than the kernel's UDP_MAX_SEGMENTS (64 on older kernels), else the kernel
+   * refuses that slot (counted in writeErrors). Default 0: off.
+   */
+  segmentBytes?: number;
 }
 
 const DEFAULT_TTL = 64;
 const DEFAULT_BUFFER_BYTES = 4 * 1024 * 1024;
+const MAX_UDP_PAYLOAD = 65507;
 const ADDON_FILE = join('native', 'build', 'Release', 'tunnel_native.node');
 
 let loaded: { addon: NativeAddon; views: BatchViews } | undefined;
@@ -103,11 +112,15 @@ export function openUdpSocket(localAddress: string, port: number, options: UdpSo
     throw new TunnelError('ERR_INVALID_ARGUMENT', `UDP port must be an integer from 0 to 65535, got ${port}`);
   }
   const { ttl, bufferBytes } = outerOptions(options);
+  const segmentBytes = options.segmentBytes ?? 0;
+  if (!Number.isInteger(segmentBytes) || segmentBytes < 0 || segmentBytes > MAX_UDP_PAYLOAD) {
+    throw new TunnelError('ERR_INVALID_ARGUMENT', `UDP segment size must be an integer from 0 (off) to ${MAX_UDP_PAYLOAD}, got ${String(segmentBytes)}`);
+  }
   const { addon, views } = loadAddon();
   let handle: ReturnType<NativeAddon['openUdpSocket']>;
   let localPort: number;
   try {
-    handle = addon.openUdpSocket(address, port, ttl, bufferBytes, options.reuseAddress === true);
+    handle = addon.openUdpSocket(address, port, ttl, bufferBytes, options.reuseAddress === true, segmentBytes);
   } catch (err) {
     throw toTunnelError(err, `opening UDP socket on ${localAddress}:${port}`, 'CAP_NET_ADMIN');
   }

@@ -6,6 +6,7 @@
 #include <linux/if.h>
 #include <linux/if_tun.h>
 #include <netinet/in.h>
+#include <netinet/udp.h>
 #include <string.h>
 #include <sys/ioctl.h>
 #include <sys/socket.h>
@@ -129,8 +130,9 @@ Napi::Value OpenUdpSocket(const Napi::CallbackInfo& info) {
   int ttl = info[2].As<Napi::Number>().Int32Value();
   int buffer_bytes = info[3].As<Napi::Number>().Int32Value();
   bool reuse_address = info[4].ToBoolean().Value();
-  if (port > 65535) {
-    ThrowArgumentError(env, "openUdpSocket: port out of range");
+  uint32_t segment_bytes = info[5].IsNumber() ? info[5].As<Napi::Number>().Uint32Value() : 0;
+  if (port > 65535 || segment_bytes > 65535) {
+    ThrowArgumentError(env, "openUdpSocket: port or segment size out of range");
     return env.Undefined();
   }
 
@@ -141,6 +143,11 @@ Napi::Value OpenUdpSocket(const Napi::CallbackInfo& info) {
   int one = 1;
   if (reuse_address && setsockopt(fd, SOL_SOCKET, SO_REUSEADDR, &one, sizeof(one)) != 0) {
     return FailAndClose(env, fd, "setsockopt", errno);
+  }
+  // The kernel splits each longer send into datagrams of this size (one trip down the stack).
+  int segment = static_cast<int>(segment_bytes);
+  if (segment > 0 && setsockopt(fd, SOL_UDP, UDP_SEGMENT, &segment, sizeof(segment)) != 0) {
+    return FailAndClose(env, fd, "setsockopt UDP_SEGMENT", errno);
   }
   struct sockaddr_in local = Ipv4SocketAddress(address, static_cast<uint16_t>(port));
   if (bind(fd, reinterpret_cast<struct sockaddr*>(&local), sizeof(local)) != 0) {

@@ -4,6 +4,7 @@
 #include <errno.h>
 #include <unistd.h>
 
+#include <algorithm>
 #include <mutex>
 #include <utility>
 
@@ -110,6 +111,7 @@ void PacketEndpoint::ReleaseDescriptor() {
     poll_ = nullptr;
   }
   poll_events_ = 0;
+  tun_ring_.Close();
   if (fd_ >= 0) {
     close(fd_);
     fd_ = -1;
@@ -271,6 +273,24 @@ void PacketEndpoint::CountWriteError(int err) {
 
 int PacketEndpoint::WriteTun(const PacketSlots& batch, uint32_t count) {
   uint32_t done = 0;
+  // Runs of two or more packets go through io_uring, one system call per run. A packet whose
+  // write failed counts as dropped only when a later one of its run went out (so slots stay
+  // consumed from the front); otherwise the write() loop below takes over from it and applies
+  // its rules (retry on EINTR, stop on backpressure, drop on a per-packet error).
+  while (count - done > 1 && tun_ring_.Ready(fd_)) {
+    uint32_t run = std::min(count - done, TunWriteRing::kRunLength);
+    bool ring_lost = tun_ring_.WriteRun(batch, done, run) != 0;
+    const int32_t* results = tun_ring_.results();
+    uint32_t sent_through = 0;  // one past the last write of the run that went out
+    for (uint32_t i = 0; i < run; i++) {
+      if (results[i] >= 0) sent_through = i + 1;
+    }
+    for (uint32_t i = 0; i < sent_through; i++) {
+      if (results[i] < 0) CountWriteError(-results[i]);
+    }
+    done += sent_through;
+    if (ring_lost || sent_through < run) break;
+  }
   while (done < count) {
     const uint8_t* packet = batch.data + static_cast<size_t>(done) * batch.slot_size + batch.offsets[done];
     ssize_t n = write(fd_, packet, batch.lengths[done]);

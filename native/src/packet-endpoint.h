@@ -14,6 +14,7 @@
 
 #include "endpoint-forwarding.h"
 #include "packet-slots.h"
+#include "tun-write-ring.h"
 
 namespace tunnel_native {
 
@@ -102,6 +103,8 @@ class PacketEndpoint : public Napi::ObjectWrap<PacketEndpoint> {
   // Non-zero while the forwarding thread watches the descriptor instead of uv_poll.
   uint64_t forwarding_id_ = 0;
   uv_async_t* forwarded_ = nullptr;
+  // TUN writes of two or more packets go through this ring (set up on first use).
+  TunWriteRing tun_ring_;
 
   double truncated_ = 0;
   double write_errors_ = 0;

@@ -101,6 +101,12 @@ describe('socket arguments', () => {
     expect(codeOf(() => openRawSocket(47, '192.0.2.1', { ttl: 0 }))).toBe('ERR_INVALID_ARGUMENT');
     expect(codeOf(() => openRawSocket(47, '192.0.2.1', { ttl: 256 }))).toBe('ERR_INVALID_ARGUMENT');
   });
+
+  it('refuses UDP segment sizes that are negative, fractional or beyond a UDP payload', () => {
+    expect(codeOf(() => openUdpSocket('192.0.2.1', 0, { segmentBytes: -1 }))).toBe('ERR_INVALID_ARGUMENT');
+    expect(codeOf(() => openUdpSocket('192.0.2.1', 0, { segmentBytes: 1.5 }))).toBe('ERR_INVALID_ARGUMENT');
+    expect(codeOf(() => openUdpSocket('192.0.2.1', 0, { segmentBytes: 65508 }))).toBe('ERR_INVALID_ARGUMENT');
+  });
 });
 
 describe('errno mapping', () => {

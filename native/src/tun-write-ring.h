@@ -1,0 +1,60 @@
+// Batched writes into a TUN device through io_uring. A TUN device has no sendmmsg: each packet is
+// one write(), and on this kind of machine the system call's entry, exit and descriptor lookup are
+// a large share of the per-packet cost. One io_uring_enter submits a whole run of writes instead;
+// the kernel still handles every packet separately, in order, in the calling thread.
+#pragma once
+
+#include <stdint.h>
+
+#include "packet-slots.h"
+
+namespace tunnel_native {
+
+class TunWriteRing {
+ public:
+  // Most writes one run submits (the submission queue's size).
+  static constexpr uint32_t kRunLength = 64;
+
+  TunWriteRing() = default;
+  ~TunWriteRing();
+  TunWriteRing(const TunWriteRing&) = delete;
+  TunWriteRing& operator=(const TunWriteRing&) = delete;
+
+  // Sets the ring up for `fd` on first use. False when io_uring is unavailable (an old kernel,
+  // kernel.io_uring_disabled, a seccomp filter) or failed once: the caller then uses write().
+  bool Ready(int fd);
+
+  // Writes slots [start, start + count) of `batch` (count <= kRunLength) in order and stores each
+  // write's result (bytes written or -errno) in results()[i - start]. Returns 0, or -errno when
+  // the submission itself failed; the ring is then closed and Ready() stays false.
+  int WriteRun(const PacketSlots& batch, uint32_t start, uint32_t count);
+  const int32_t* results() const { return results_; }
+
+  // Closes the ring (idempotent); later Ready() calls return false.
+  void Close();
+
+ private:
+  bool Setup(int fd);
+  void Unmap();
+
+  int ring_fd_ = -1;
+  bool failed_ = false;
+  int target_fd_ = -1;
+
+  void* rings_ = nullptr;
+  size_t rings_bytes_ = 0;
+  void* sqes_ = nullptr;
+  size_t sqes_bytes_ = 0;
+
+  uint32_t* sq_tail_ = nullptr;
+  uint32_t* sq_mask_ = nullptr;
+  uint32_t* sq_array_ = nullptr;
+  uint32_t* cq_head_ = nullptr;
+  uint32_t* cq_tail_ = nullptr;
+  uint32_t* cq_mask_ = nullptr;
+  void* cqes_ = nullptr;
+
+  int32_t results_[kRunLength] = {};
+};
+
+}  // namespace tunnel_native
