@@ -4,7 +4,7 @@
 # Freifunk userspace tunnel) on the same kind of link: two network namespaces joined by veth.
 # Prints each figure, its ratio to fastd, and CPU seconds per gigabit (user+system time of both
 # tunnel processes, from /proc/PID/stat, over the iperf3 run).
-# RTT is 20 pings at 20/s (mean ms, as ping prints it, and median), taken twice: "cold" right after
+# RTT is $PINGS (default 20) pings at 20/s (mean ms, as ping prints it, and median), taken twice: "cold" right after
 # the tunnel comes up (a JIT like V8 has not optimized the path yet) and "warm" after the iperf3
 # run; with the warm pings, the on-CPU time of both tunnel processes per round trip (all threads,
 # /proc/PID/task/*/schedstat), which is what a low-rate RTT mostly pays for on a shared machine.
@@ -45,7 +45,7 @@ cpu_ns() { # pids… → on-CPU nanoseconds of every thread, summed
   echo $sum
 }
 
-PINGS=20
+PINGS=${PINGS:-20}
 # pings INNER_IP → "mean median" RTT in ms of $PINGS pings at 20/s
 pings() {
   $A ping -c $PINGS -i 0.05 -W 1 "$1" 2>/dev/null | awk -F'time=' '/time=/{split($2, a, " "); print a[1]}' | sort -n |

@@ -13,7 +13,7 @@ constexpr uint32_t kMinIpv4Header = 20;
 
 }  // namespace
 
-int EndpointForwarding::PumpOnce(PacketEndpoint& endpoint, const PacketSlots& slots) {
+int EndpointForwarding::PumpOnce(PacketEndpoint& endpoint, const PacketSlots& slots, TunWriteRing& ring) {
   bool tun = endpoint.kind() == EndpointKind::kTun;
   int n = endpoint.ReadPackets(slots, tun ? kTunHeadroom : 0);
   if (n <= 0) return n;
@@ -28,14 +28,18 @@ int EndpointForwarding::PumpOnce(PacketEndpoint& endpoint, const PacketSlots& sl
       if (slow_[i]) Stash(slots, i);
     }
   } else {
-    Receive(slots, count, endpoint.kind() == EndpointKind::kRaw);
+    Receive(slots, count, endpoint.kind() == EndpointKind::kRaw, ring);
   }
   return n;
 }
 
 // Raw sockets read the outer IPv4 header too; UDP sockets read the payload. A packet goes to a
-// route only when its source (and port) and the route's header both match.
-void EndpointForwarding::Receive(const PacketSlots& slots, uint32_t count, bool raw) {
+// route only when its source (and port) and the route's header both match. Consecutive packets
+// of one route are written to its TUN together.
+void EndpointForwarding::Receive(const PacketSlots& slots, uint32_t count, bool raw, TunWriteRing& ring) {
+  PacketSlots run = {slots.data, run_offsets_, run_lengths_, nullptr, nullptr, kCapacity, 0};
+  FastRoute* run_route = nullptr;
+  uint32_t run_count = 0;
   for (uint32_t i = 0; i < count; i++) {
     const uint8_t* payload = slots.Packet(i);
     uint32_t length = slots.lengths[i];
@@ -50,17 +54,30 @@ void EndpointForwarding::Receive(const PacketSlots& slots, uint32_t count, bool 
       length -= header_length;
     }
     auto found = receive_routes_.find(RouteKey(slots.addrs[i], raw ? 0 : slots.ports[i]));
-    bool taken = false;
+    FastRoute* taker = nullptr;
+    uint32_t header_length = 0;
     if (found != receive_routes_.end()) {
       for (FastRoute* route : found->second) {
-        if (route->Deliver(payload, length)) {
-          taken = true;
+        if (route->Accept(payload, length, &header_length)) {
+          taker = route;
           break;
         }
       }
     }
-    if (!taken) Stash(slots, i);
+    if (taker == nullptr) {
+      Stash(slots, i);
+      continue;
+    }
+    if (taker != run_route && run_count > 0) {
+      run_route->DeliverRun(ring, run, run_count);
+      run_count = 0;
+    }
+    run_route = taker;
+    run_offsets_[run_count] = static_cast<uint32_t>(payload + header_length - slots.data);
+    run_lengths_[run_count] = length - header_length;
+    run_count++;
   }
+  if (run_count > 0) run_route->DeliverRun(ring, run, run_count);
 }
 
 void EndpointForwarding::Stash(const PacketSlots& from, uint32_t i) {

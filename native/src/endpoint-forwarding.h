@@ -16,6 +16,7 @@ namespace tunnel_native {
 
 class FastRoute;
 class PacketEndpoint;
+class TunWriteRing;
 enum class EndpointKind;
 
 // Where received packets are looked up: remote address and UDP port (0 on raw sockets).
@@ -34,7 +35,7 @@ class EndpointForwarding {
   bool Active() const { return transmit_route_ != nullptr || !receive_routes_.empty(); }
   // Reads one batch of `endpoint` into `slots`, forwards what routes take, stashes the rest.
   // Returns the packets read, or a negative errno.
-  int PumpOnce(PacketEndpoint& endpoint, const PacketSlots& slots);
+  int PumpOnce(PacketEndpoint& endpoint, const PacketSlots& slots, TunWriteRing& ring);
   size_t Stashed() const { return stash_.size(); }
   // Moves stashed packets into `into` at `headroom`; returns how many.
   uint32_t DrainStash(const PacketSlots& into, uint32_t headroom);
@@ -55,12 +56,15 @@ class EndpointForwarding {
   };
 
   void Stash(const PacketSlots& from, uint32_t i);
-  void Receive(const PacketSlots& slots, uint32_t count, bool raw);
+  void Receive(const PacketSlots& slots, uint32_t count, bool raw, TunWriteRing& ring);
 
   // Slow packets are rare (keepalives, hellos, ICMP cases), so each gets its own small allocation.
   std::deque<StashedPacket> stash_;
   double unread_drops_ = 0;
   bool slow_[kCapacity] = {};
+  // The inner packets of one route's run, as offsets from the read batch's start (slot size 0).
+  uint32_t run_offsets_[kCapacity] = {};
+  uint32_t run_lengths_[kCapacity] = {};
   FastRoute* transmit_route_ = nullptr;
   // RouteKey -> routes; the header template decides between them (e.g. GRE keys).
   std::unordered_map<uint64_t, std::vector<FastRoute*>> receive_routes_;

@@ -284,9 +284,8 @@ void FastRoute::SendBatch(uint32_t count) {
   }
 }
 
-bool FastRoute::Deliver(const uint8_t* payload, uint32_t length) {
+bool FastRoute::Accept(const uint8_t* payload, uint32_t length, uint32_t* header_length) const {
   if (tun_ == nullptr || tun_->fd() < 0) return false;
-  const HeaderTemplate* match = nullptr;
   for (const HeaderTemplate* header : {&header4_, &header6_}) {
     if (!header->present) continue;
     uint32_t min_inner = header->inner_version == 4 ? 20 : 40;
@@ -295,30 +294,46 @@ bool FastRoute::Deliver(const uint8_t* payload, uint32_t length) {
     if ((inner[0] >> 4) != header->inner_version) continue;
     // IPv4 carrying GRE may be a Cisco keepalive to reflect: JS decides.
     if (header->inner_version == 4 && inner[9] == kProtocolGre) continue;
-    match = header;
-    break;
-  }
-  if (match == nullptr) return false;
-  const uint8_t* inner = payload + match->length;
-  uint32_t inner_length = length - match->length;
-  ssize_t written;
-  do {
-    written = write(tun_->fd(), inner, inner_length);
-  } while (written < 0 && errno == EINTR);
-  int err = written < 0 ? errno : 0;
-  last_rx_ms_ = NowMs();
-  heard_ = true;
-  if (written < 0) {
-    if (IsBackpressure(err)) {
-      rx_queue_full_++;
-    } else {
-      rx_errors_++;
-    }
+    *header_length = header->length;
     return true;
   }
-  rx_packets_++;
-  rx_bytes_ += inner_length;
-  return true;
+  return false;
+}
+
+void FastRoute::DeliverRun(TunWriteRing& ring, const PacketSlots& run, uint32_t count) {
+  int fd = tun_ != nullptr ? tun_->fd() : -1;
+  last_rx_ms_ = NowMs();
+  heard_ = true;
+  if (fd < 0) {
+    rx_errors_ += count;
+    return;
+  }
+  // A run of two or more goes through io_uring in one system call; whatever the ring did not
+  // get to (it failed and gave itself up) falls back to write().
+  bool through_ring = count > 1 && ring.ReadyForAny();
+  if (through_ring) ring.WriteRunTo(fd, run, 0, count);
+  for (uint32_t i = 0; i < count; i++) {
+    int64_t result = through_ring ? ring.results()[i] : -ECANCELED;
+    if (result == -ECANCELED) {
+      ssize_t written;
+      do {
+        written = write(fd, run.Packet(i), run.lengths[i]);
+      } while (written < 0 && errno == EINTR);
+      result = written < 0 ? -errno : written;
+    }
+    CountDelivery(result, run.lengths[i]);
+  }
+}
+
+void FastRoute::CountDelivery(int64_t result, uint32_t length) {
+  if (result >= 0) {
+    rx_packets_++;
+    rx_bytes_ += length;
+  } else if (IsBackpressure(static_cast<int>(-result))) {
+    rx_queue_full_++;
+  } else {
+    rx_errors_++;
+  }
 }
 
 // counters() -> [rx packets, rx bytes, tx packets, tx bytes, rx queue-full, tx queue-full,

@@ -13,6 +13,7 @@
 #include <vector>
 
 #include "packet-slots.h"
+#include "tun-write-ring.h"
 
 namespace tunnel_native {
 
@@ -36,9 +37,11 @@ class FastRoute : public Napi::ObjectWrap<FastRoute> {
   // TUN side: sends every packet of slots [0, count) it may (each has headroom for the header)
   // and sets slow[i] for the others, which go to JS.
   void Transmit(const PacketSlots& slots, uint32_t count, bool* slow);
-  // Outer side: `payload` follows the outer header of a packet from this route's remote. Returns
-  // true when the route took it (written to the TUN, or counted as dropped there).
-  bool Deliver(const uint8_t* payload, uint32_t length);
+  // Outer side: `payload` follows the outer header of a packet from this route's remote. True
+  // when the route takes it; `header_length` is then where the inner packet starts.
+  bool Accept(const uint8_t* payload, uint32_t length, uint32_t* header_length) const;
+  // Writes the inner packets of `run` (slots [0, count)) to the TUN, through `ring` when it can.
+  void DeliverRun(TunWriteRing& ring, const PacketSlots& run, uint32_t count);
   // The endpoint is closing or being finalized: never touch it again (forwarding mutex held).
   void ForgetEndpoint(const PacketEndpoint* endpoint);
 
@@ -59,6 +62,7 @@ class FastRoute : public Napi::ObjectWrap<FastRoute> {
   uint64_t ReceiveKey() const;
   const HeaderTemplate* TransmitHeaderFor(const uint8_t* packet, uint32_t length) const;
   void SendBatch(uint32_t count);
+  void CountDelivery(int64_t result, uint32_t length);
 
   PacketEndpoint* tun_ = nullptr;
   PacketEndpoint* outer_ = nullptr;

@@ -67,7 +67,7 @@ void ForwardingThread::Run() {
     for (int i = 0; i < n; i++) {
       // An endpoint unwatched since epoll_wait returned is no longer in the table: skip it.
       auto found = watched_.find(events[i].data.u64);
-      if (found != watched_.end()) found->second->ForwardReady(read_.slots());
+      if (found != watched_.end()) found->second->ForwardReady(read_.slots(), ring_);
     }
   }
 }

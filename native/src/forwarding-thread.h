@@ -10,6 +10,7 @@
 #include <unordered_map>
 
 #include "packet-slots.h"
+#include "tun-write-ring.h"
 
 namespace tunnel_native {
 
@@ -36,8 +37,9 @@ class ForwardingThread {
   bool started_ = false;
   uint64_t next_id_ = 1;
   std::unordered_map<uint64_t, PacketEndpoint*> watched_;
-  // Where the thread reads packets; only the thread touches it.
+  // Where the thread reads packets, and its one ring for TUN writes; only the thread touches them.
   OwnedSlots read_;
+  TunWriteRing ring_;
 };
 
 }  // namespace tunnel_native

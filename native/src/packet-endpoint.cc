@@ -523,10 +523,10 @@ void PacketEndpoint::OnPoll(uv_poll_t* handle, int status, int events) {
   }
 }
 
-void PacketEndpoint::ForwardReady(const PacketSlots& slots) {
+void PacketEndpoint::ForwardReady(const PacketSlots& slots, TunWriteRing& ring) {
   bool tell_js = false;
   for (int round = 0; round < kForwardingRounds && fd_ >= 0; round++) {
-    int n = forwarding_->PumpOnce(*this, slots);
+    int n = forwarding_->PumpOnce(*this, slots, ring);
     if (n < 0) {
       forwarding_errno_ = -n;
       tell_js = true;

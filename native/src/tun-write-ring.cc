@@ -90,8 +90,8 @@ bool TunWriteRing::Setup(int fd) {
   return true;
 }
 
-int TunWriteRing::WriteRun(const PacketSlots& batch, uint32_t start, uint32_t count) {
-  if (ring_fd_ < 0 || count == 0 || count > kRunLength) return -EINVAL;
+int TunWriteRing::WriteRunTo(int fd, const PacketSlots& batch, uint32_t start, uint32_t count) {
+  if (ring_fd_ < 0 || fd < 0 || count == 0 || count > kRunLength) return -EINVAL;
   auto* sqes = static_cast<struct io_uring_sqe*>(sqes_);
   uint32_t tail = *sq_tail_;
   for (uint32_t i = 0; i < count; i++) {
@@ -100,7 +100,7 @@ int TunWriteRing::WriteRun(const PacketSlots& batch, uint32_t start, uint32_t co
     struct io_uring_sqe* sqe = &sqes[index];
     memset(sqe, 0, sizeof(*sqe));
     sqe->opcode = IORING_OP_WRITE;
-    sqe->fd = target_fd_;
+    sqe->fd = fd;
     sqe->addr = reinterpret_cast<uint64_t>(batch.data + static_cast<size_t>(slot) * batch.slot_size + batch.offsets[slot]);
     sqe->len = batch.lengths[slot];
     sqe->off = static_cast<uint64_t>(-1);  // a character device: no file position
