@@ -12,6 +12,8 @@
 # bench-peers.sh. usage: bench/datapath.sh [seconds per iperf3 run] [encapsulations…]
 # Encapsulations: gre gre-key ipip fou gue (the default list); NAME-js (e.g. gre-js) runs the same
 # with TUNNEL_FAST_PATH=off, every packet through the JS engine, to compare in the same run.
+# fastd-null in the list measures fastd again there; each row is compared with the fastd row
+# above it, so "gre fastd-null gre fastd-null gre" interleaves the two against drift.
 # TUNNEL_CPUS=<list> (taskset syntax, e.g. 1 or 0-1) pins fastd's and every tunnel process's threads
 # the same way, for comparing placements fairly; unset, the scheduler places them.
 set -u
@@ -74,7 +76,7 @@ measure() {
   ' "$1" "$cold" "$warm" "$((c1 - c0))" "$TICK" "$((n1 - n0))" "$PINGS" "$json" >>"$W/results"
 }
 
-# fastd, method null
+# fastd, method null; run first, and again wherever the list names fastd-null
 for s in a b; do fastd --generate-key 2>/dev/null >"$W/k$s"; done
 key() { awk -v k="$1" '$1==k":"{print $2}' "$W/k$2"; }
 for s in a b; do o=$([ $s = a ] && echo b || echo a); me=$([ $s = a ] && echo 1 || echo 2); peer=$([ $s = a ] && echo 2 || echo 1)
@@ -83,14 +85,20 @@ interface "fd$s"; mode tun; method "null"; bind 192.0.2.$me:10000; secret "$(key
 on up "ip addr add 10.9.0.$me peer 10.9.0.$peer dev \$INTERFACE; ip link set \$INTERFACE up";
 peer "$o" { key "$(key Public $o)"; remote 192.0.2.$peer:10000; }
 C
-ip netns exec ${P}$s fastd -c "$W/f$s.conf" --daemon --pid-file "$W/f$s.pid" --log-level error; done
-for i in $(seq 50); do $A ping -c 1 -W 1 10.9.0.2 >/dev/null 2>&1 && break; sleep 0.2; done
-measure fastd-null 10.9.0.2 "$(cat "$W/fa.pid")" "$(cat "$W/fb.pid")"
-kill "$(cat "$W/fa.pid")" "$(cat "$W/fb.pid")"; rm -f "$W"/f?.pid
+done
+run_fastd() {
+  for s in a b; do ip netns exec ${P}$s fastd -c "$W/f$s.conf" --daemon --pid-file "$W/f$s.pid" --log-level error; done
+  for i in $(seq 50); do $A ping -c 1 -W 1 10.9.0.2 >/dev/null 2>&1 && break; sleep 0.2; done
+  measure fastd-null 10.9.0.2 "$(cat "$W/fa.pid")" "$(cat "$W/fb.pid")"
+  kill "$(cat "$W/fa.pid")" "$(cat "$W/fb.pid")"; rm -f "$W"/f?.pid
+  sleep 0.5
+}
+run_fastd
 
 # the project's datapath, one encapsulation at a time
 n=10
 for e in $ENCAPS; do
+  [ "$e" = fastd-null ] && { run_fastd; continue; }
   n=$((n + 1)); base=${e%-js}; encap=${base%-key}; extra=""; [ "$base" = gre-key ] && extra="--key 4660"
   fast=on; [ "$base" != "$e" ] && fast=off
   for s in a b; do me=$([ $s = a ] && echo 1 || echo 2); peer=$([ $s = a ] && echo 2 || echo 1)
@@ -106,13 +114,14 @@ done
 
 node -e '
   const rows = require("fs").readFileSync(process.argv[1], "utf8").trim().split("\n").map((l) => l.split(" "));
-  const base = rows.find((r) => r[0] === "fastd-null");
+  let base;
   const ratio = (x, y) => (Number.isFinite(+x) && +y > 0 ? (+x / +y).toFixed(2) : "n/a");
   const head = ["tunnel", "Gbit/s", "x fastd", "rtt cold", "median", "x fastd", "rtt warm", "median", "x fastd", "cpu us/ping", "cpu s/Gbit", "retrans"];
   const width = [12, 7, 8, 9, 7, 8, 9, 7, 8, 12, 11, 8];
   const line = (cells) => cells.map((c, i) => (i === 0 ? String(c).padEnd(width[i]) : String(c).padStart(width[i]))).join(" ");
   console.log("%s", line(head));
   for (const [name, gbps, coldMean, coldMedian, warmMean, warmMedian, us, cpu, retr] of rows) {
+    if (name === "fastd-null") base = [name, gbps, coldMean, coldMedian, warmMean, warmMedian];
     console.log("%s", line([name, gbps, ratio(gbps, base?.[1]), coldMean, coldMedian, ratio(coldMedian, base?.[3]),
       warmMean, warmMedian, ratio(warmMedian, base?.[5]), us, cpu, retr]));
   }
