@@ -4,6 +4,7 @@
  * over a fixed window after a short warm-up.
  *   tun-to-raw BATCH SECONDS   read TUN bt0, send each packet on a raw GRE socket 192.0.2.1 -> .2
  *   udp-to-tun BATCH SECONDS   read UDP 192.0.2.1:5555, write each payload into TUN bt0
+ *   udp-gro-to-tun BATCH SECONDS   the same with UDP receive offload on the socket
  * Prints `ready` once listening, then one JSON line of results.
  */
 import { addAddress, createPacketBatch, openRawSocket, openTun, openUdpSocket, setLinkUp, type NativePacketEndpoint } from '../native/index.js';
@@ -18,14 +19,14 @@ function main(): void {
   const [mode, batchText, secondsText] = process.argv.slice(2);
   const batchSize = Number(batchText);
   const windowMs = Number(secondsText) * 1000;
-  if ((mode !== 'tun-to-raw' && mode !== 'udp-to-tun') || !(batchSize >= 1) || !(windowMs > 0)) {
-    throw new Error('usage: native-forwarder tun-to-raw|udp-to-tun BATCH SECONDS');
+  if ((mode !== 'tun-to-raw' && mode !== 'udp-to-tun' && mode !== 'udp-gro-to-tun') || !(batchSize >= 1) || !(windowMs > 0)) {
+    throw new Error('usage: native-forwarder tun-to-raw|udp-to-tun|udp-gro-to-tun BATCH SECONDS');
   }
   const tun = openTun(BENCH_TUN);
   addAddress(BENCH_TUN, BENCH_TUN_CIDR);
   setLinkUp(BENCH_TUN, true);
   const toRaw = mode === 'tun-to-raw';
-  const input: NativePacketEndpoint = toRaw ? tun : openUdpSocket(HOST_A, FORWARDER_UDP_PORT);
+  const input: NativePacketEndpoint = toRaw ? tun : openUdpSocket(HOST_A, FORWARDER_UDP_PORT, { receiveOffload: mode === 'udp-gro-to-tun' });
   const output: NativePacketEndpoint = toRaw ? openRawSocket(47, HOST_A) : tun;
   const batch = createPacketBatch(batchSize, 2048);
   if (toRaw) batch.addrs.fill(parseIpv4Address(HOST_B));

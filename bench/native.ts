@@ -14,6 +14,10 @@
  *   include that receive work (about 1 us per packet for GRE into B, measured with perf).
  * - The UDP load sends with UDP segmentation offload (see native-load.ts): the forwarder still
  *   receives one 1400-byte datagram per slot, but one load core can now outrun it.
+ * - "UDP GRO" turns on UDP receive offload at the forwarder: the kernel then hands over each
+ *   segmented send (46 datagrams) in one receive, as a NIC's GRO would coalesce a burst from one
+ *   sender, and the addon splits it back into one 1400-byte datagram per slot. Over a real NIC the
+ *   coalescing depends on its GRO; the plain UDP row is the one without it.
  */
 import { execFileSync } from 'node:child_process';
 import { cpus, release } from 'node:os';
@@ -43,7 +47,7 @@ interface ForwarderReport {
 
 interface BenchCase {
   title: string;
-  forwarderMode: 'tun-to-raw' | 'udp-to-tun';
+  forwarderMode: 'tun-to-raw' | 'udp-to-tun' | 'udp-gro-to-tun';
   loadMode: 'into-tun' | 'udp';
   loadInB: boolean;
   /** nft counter that sees the forwarded packets arrive (in B for GRE, in A after the TUN). */
@@ -53,6 +57,7 @@ interface BenchCase {
 const CASES: BenchCase[] = [
   { title: 'TUN -> JS -> raw GRE', forwarderMode: 'tun-to-raw', loadMode: 'into-tun', loadInB: false, counterInB: true },
   { title: 'UDP -> JS -> TUN', forwarderMode: 'udp-to-tun', loadMode: 'udp', loadInB: true, counterInB: false },
+  { title: 'UDP GRO -> JS -> TUN', forwarderMode: 'udp-gro-to-tun', loadMode: 'udp', loadInB: true, counterInB: false },
 ];
 
 async function main(): Promise<void> {

@@ -52,5 +52,6 @@ export interface NativeAddon {
     bufferBytes: number,
     reuseAddress: boolean,
     segmentBytes: number,
+    receiveOffload: boolean,
   ): NativeEndpointHandle;
 }

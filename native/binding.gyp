@@ -11,7 +11,8 @@
         "src/packet-endpoint.cc",
         "src/open-descriptors.cc",
         "src/system-error.cc",
-        "src/tun-write-ring.cc"
+        "src/tun-write-ring.cc",
+        "src/udp-gro-reader.cc"
       ],
       "include_dirs": ["<!(node -p \"require('node-addon-api').include_dir\")"],
       "defines": ["NAPI_VERSION=8", "NAPI_DISABLE_CPP_EXCEPTIONS", "NODE_ADDON_API_DISABLE_DEPRECATED"],

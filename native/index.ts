@@ -57,6 +57,13 @@ export interface UdpSocketOptions extends OuterSocketOptions {
    * refuses that slot (counted in writeErrors). Default 0: off.
    */
   segmentBytes?: number;
+  /**
+   * UDP receive offload (UDP_GRO, Linux 5.0+): the kernel may deliver a run of datagrams from one
+   * sender in one receive (e.g. a segmented send, or what a NIC's GRO coalesced); readBatch
+   * splits them back into one datagram per slot, so readers see no difference but the cost.
+   * Default false.
+   */
+  receiveOffload?: boolean;
 }
 
 const DEFAULT_TTL = 64;
@@ -120,7 +127,7 @@ export function openUdpSocket(localAddress: string, port: number, options: UdpSo
   let handle: ReturnType<NativeAddon['openUdpSocket']>;
   let localPort: number;
   try {
-    handle = addon.openUdpSocket(address, port, ttl, bufferBytes, options.reuseAddress === true, segmentBytes);
+    handle = addon.openUdpSocket(address, port, ttl, bufferBytes, options.reuseAddress === true, segmentBytes, options.receiveOffload === true);
   } catch (err) {
     throw toTunnelError(err, `opening UDP socket on ${localAddress}:${port}`, 'CAP_NET_ADMIN');
   }

@@ -131,6 +131,7 @@ Napi::Value OpenUdpSocket(const Napi::CallbackInfo& info) {
   int buffer_bytes = info[3].As<Napi::Number>().Int32Value();
   bool reuse_address = info[4].ToBoolean().Value();
   uint32_t segment_bytes = info[5].IsNumber() ? info[5].As<Napi::Number>().Uint32Value() : 0;
+  bool receive_offload = info[6].ToBoolean().Value();
   if (port > 65535 || segment_bytes > 65535) {
     ThrowArgumentError(env, "openUdpSocket: port or segment size out of range");
     return env.Undefined();
@@ -149,11 +150,15 @@ Napi::Value OpenUdpSocket(const Napi::CallbackInfo& info) {
   if (segment > 0 && setsockopt(fd, SOL_UDP, UDP_SEGMENT, &segment, sizeof(segment)) != 0) {
     return FailAndClose(env, fd, "setsockopt UDP_SEGMENT", errno);
   }
+  // The kernel may hand over several datagrams of one sender in one receive; reads split them.
+  if (receive_offload && setsockopt(fd, SOL_UDP, UDP_GRO, &one, sizeof(one)) != 0) {
+    return FailAndClose(env, fd, "setsockopt UDP_GRO", errno);
+  }
   struct sockaddr_in local = Ipv4SocketAddress(address, static_cast<uint16_t>(port));
   if (bind(fd, reinterpret_cast<struct sockaddr*>(&local), sizeof(local)) != 0) {
     return FailAndClose(env, fd, "bind", errno);
   }
-  return PacketEndpoint::Wrap(env, fd, EndpointKind::kUdp);
+  return PacketEndpoint::Wrap(env, fd, EndpointKind::kUdp, receive_offload);
 }
 
 }  // namespace tunnel_native

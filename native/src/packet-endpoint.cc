@@ -67,7 +67,7 @@ Napi::Function PacketEndpoint::Define(Napi::Env env) {
                      });
 }
 
-Napi::Value PacketEndpoint::Wrap(Napi::Env env, int fd, EndpointKind kind) {
+Napi::Value PacketEndpoint::Wrap(Napi::Env env, int fd, EndpointKind kind, bool gro) {
   AddonData* data = env.GetInstanceData<AddonData>();
   Napi::Object object = data->endpoint_constructor.New({});
   if (env.IsExceptionPending()) {
@@ -77,6 +77,7 @@ Napi::Value PacketEndpoint::Wrap(Napi::Env env, int fd, EndpointKind kind) {
   PacketEndpoint* endpoint = PacketEndpoint::Unwrap(object);
   endpoint->fd_ = fd;
   endpoint->kind_ = kind;
+  if (gro) endpoint->gro_reader_ = std::make_unique<UdpGroReader>();
   napi_type_tag_object(env, object, &kEndpointTag);
   napi_add_env_cleanup_hook(env, CleanupOnExit, endpoint);
   endpoint->cleanup_registered_ = true;
@@ -198,6 +199,7 @@ void PacketEndpoint::EnsureSendScratch(uint32_t count) {
 }
 
 int PacketEndpoint::ReadDatagrams(const PacketSlots& batch, uint32_t headroom) {
+  if (gro_reader_) return gro_reader_->Read(fd_, batch, headroom, &truncated_);
   EnsureReceiveScratch(batch.capacity);
   uint32_t room = batch.slot_size - headroom;
   for (uint32_t i = 0; i < batch.capacity; i++) {

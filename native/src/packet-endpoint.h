@@ -15,6 +15,7 @@
 #include "endpoint-forwarding.h"
 #include "packet-slots.h"
 #include "tun-write-ring.h"
+#include "udp-gro-reader.h"
 
 namespace tunnel_native {
 
@@ -24,7 +25,8 @@ class PacketEndpoint : public Napi::ObjectWrap<PacketEndpoint> {
  public:
   static Napi::Function Define(Napi::Env env);
   // Wraps an open descriptor; on failure closes it and leaves a JS exception pending.
-  static Napi::Value Wrap(Napi::Env env, int fd, EndpointKind kind);
+  // `gro`: the UDP socket has receive offload on; reads split coalesced datagrams (UdpGroReader).
+  static Napi::Value Wrap(Napi::Env env, int fd, EndpointKind kind, bool gro = false);
 
   explicit PacketEndpoint(const Napi::CallbackInfo& info);
   ~PacketEndpoint() override;
@@ -105,6 +107,8 @@ class PacketEndpoint : public Napi::ObjectWrap<PacketEndpoint> {
   uv_async_t* forwarded_ = nullptr;
   // TUN writes of two or more packets go through this ring (set up on first use).
   TunWriteRing tun_ring_;
+  // Set for a UDP socket opened with receive offload.
+  std::unique_ptr<UdpGroReader> gro_reader_;
 
   double truncated_ = 0;
   double write_errors_ = 0;

@@ -84,9 +84,9 @@ function finish() {
 // B: collects datagrams on 192.0.2.2:PORT until `count` arrived (or a timeout), reports sizes and bytes.
 const receiverScript = `
 import { createPacketBatch, openUdpSocket } from '${nativeUrl}';
-const [port, count] = process.argv.slice(1).map(Number);
-const socket = openUdpSocket('192.0.2.2', port);
-const batch = createPacketBatch(64, 2048);
+const [port, count, offload, capacity] = process.argv.slice(1).map(Number);
+const socket = openUdpSocket('192.0.2.2', port, { receiveOffload: offload === 1 });
+const batch = createPacketBatch(capacity || 64, 2048);
 const sizes = [];
 const bodies = [];
 const timer = setTimeout(finish, 15000);
@@ -182,5 +182,17 @@ describe.skipIf(skipReason)('native batched writes: TUN writes through io_uring,
     expect(received.joined).toBe(sender.expected);
     expect(sender.second).toBe(1);
     expect(sender.counters).toMatchObject({ writeErrors: 1, lastWriteErrno: 90 });
+  });
+
+  it('a UDP socket with receiveOffload reads a segmented send back as the same datagrams, across reads smaller than the run', async () => {
+    const port = 43000 + (process.pid % 20000);
+    // Four slots per read: the eleven coalesced datagrams of the first send span three reads.
+    const receiver = startNodeIn(pair.b, receiverScript, [String(port), '12', '1', '4']);
+    await receiver.ready;
+    const sender = (await runNodeIn(pair.a, segmentSenderScript, [String(port)])) as { first: number; expected: string };
+    const received = (await receiver.result) as { sizes: number[]; joined: string };
+    expect(sender.first).toBe(2);
+    expect(received.sizes).toEqual([1000, 1000, 1000, 1000, 1000, 1000, 1000, 1000, 1000, 1000, 500, 700]);
+    expect(received.joined).toBe(sender.expected);
   });
 });
