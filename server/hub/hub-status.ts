@@ -88,7 +88,9 @@ export function buildHubStatus(registry: Registry, live?: LiveHubView): HubStatu
       transport: state?.transport ?? null,
       endpoint: { seen, reported },
       nat: seen !== null && reported !== null && seen !== reported,
-      encap: table.encap,
+      // A running hub reports the pair it last applied; the registry's table may already hold a
+      // pin the hub has not picked up yet, which would pair the new encap with the old reason.
+      encap: state?.encap ?? table.encap,
       encapReason: state?.encapReason ?? registry.paths.find(link.id)?.reason ?? null,
       probes: state ? state.probes : null,
       keepaliveInterval: live?.keepaliveInterval ?? null,
