@@ -14,25 +14,34 @@ export function sshExec(port: number, username: string, privateKey: string, comm
     const client = new ssh2.Client();
     client.on('error', reject);
     client.on('ready', () => {
-      client.exec(command, (err, stream) => {
-        if (err) {
-          client.end();
-          reject(err);
-          return;
-        }
-        let stdout = '';
-        let stderr = '';
-        let code: number | null = null;
-        stream.on('data', (chunk: Buffer) => (stdout += chunk.toString()));
-        stream.stderr.on('data', (chunk: Buffer) => (stderr += chunk.toString()));
-        stream.on('exit', (exit: number) => (code = exit));
-        stream.on('close', () => {
-          client.end();
-          resolve({ stdout, stderr, code });
-        });
+      execOnConnection(client, command).then((result) => {
+        client.end();
+        resolve(result);
+      }, (err: unknown) => {
+        client.end();
+        reject(err);
       });
     });
     client.connect({ host, port, username, privateKey, readyTimeout: 10_000 });
+  });
+}
+
+/** Runs `command` on an open ssh2 connection (which stays open) and collects its output. */
+export function execOnConnection(client: ssh2.Client, command: string): Promise<ExecResult> {
+  return new Promise((resolve, reject) => {
+    client.exec(command, (err, stream) => {
+      if (err) {
+        reject(err);
+        return;
+      }
+      let stdout = '';
+      let stderr = '';
+      let code: number | null = null;
+      stream.on('data', (chunk: Buffer) => (stdout += chunk.toString()));
+      stream.stderr.on('data', (chunk: Buffer) => (stderr += chunk.toString()));
+      stream.on('exit', (exit: number) => (code = exit));
+      stream.on('close', () => resolve({ stdout, stderr, code }));
+    });
   });
 }
 

@@ -11,6 +11,7 @@ import { openHubState } from '../../server/hub-state/hub-state.js';
 import type { Registry } from '../../server/registry/registry.js';
 import { waitFor } from '../helpers/memory-client-datapath.js';
 import { connectSsh, connectWs, isRefusal, type ProtocolClient } from '../helpers/protocol-client.js';
+import { execOnConnection } from '../helpers/ssh-exec.js';
 import { withHub, type TestHub } from '../helpers/with-hub.js';
 
 const hello = JSON.stringify({ v: 1, type: 'hello', software: 'test', endpoint: '127.0.0.1' });
@@ -146,21 +147,7 @@ describe('peer revoke and peer remove reach a running hub', () => {
       client.on('ready', () => resolve()).on('error', reject);
       client.connect({ host: '127.0.0.1', port: hub.hub.sshPort, username: 'erin', privateKey: keys.get('erin')!.privateKeyText, readyTimeout: 10_000 });
     });
-    const exec = (command: string) => new Promise<{ stdout: string; stderr: string; code: number | null }>((resolve, reject) => {
-      client.exec(command, (err, stream) => {
-        if (err) {
-          reject(err);
-          return;
-        }
-        let stdout = '';
-        let stderr = '';
-        let code: number | null = null;
-        stream.on('data', (chunk: Buffer) => (stdout += chunk.toString()));
-        stream.stderr.on('data', (chunk: Buffer) => (stderr += chunk.toString()));
-        stream.on('exit', (exit: number) => (code = exit));
-        stream.on('close', () => resolve({ stdout, stderr, code }));
-      });
-    });
+    const exec = (command: string) => execOnConnection(client, command);
     const before = await exec('table --json');
     expect(before.code).toBe(0);
     expect(JSON.parse(before.stdout)).toEqual(expect.any(Array));
