@@ -1,6 +1,7 @@
 #include "fast-route.h"
 
 #include <errno.h>
+#include <netinet/udp.h>
 #include <string.h>
 #include <time.h>
 #include <unistd.h>
@@ -253,33 +254,82 @@ void FastRoute::Transmit(const PacketSlots& slots, uint32_t count, bool* slow) {
   if (fast > 0) SendBatch(fast);
 }
 
-void FastRoute::SendBatch(uint32_t count) {
-  for (uint32_t i = 0; i < count; i++) {
-    struct msghdr& header = msgs_[i].msg_hdr;
+// Groups packets [first, count) into messages: on a UDP socket with segmentation offload, a run
+// of equal-sized datagrams (the last may be shorter) becomes one message the kernel takes down
+// the stack once and splits at the end; otherwise each packet is its own message.
+uint32_t FastRoute::BuildMessages(uint32_t first, uint32_t count) {
+  bool segment = gso_usable_ && outer_->kind() == EndpointKind::kUdp;
+  uint32_t messages = 0;
+  for (uint32_t i = first; i < count;) {
+    uint32_t size = static_cast<uint32_t>(iovs_[i].iov_len);
+    uint32_t run = 1;
+    // Only datagrams that fit the tunnel MTU go together: each segment must fit the path.
+    if (segment && inner_lengths_[i] <= mtu_) {
+      uint64_t total = size;
+      while (i + run < count && run < kMaxSegments && inner_lengths_[i + run] <= mtu_ &&
+             iovs_[i + run].iov_len <= size && total + iovs_[i + run].iov_len <= kMaxSegmentedBytes) {
+        total += iovs_[i + run].iov_len;
+        run++;
+        if (iovs_[i + run - 1].iov_len < size) break;  // a shorter one ends the run
+      }
+    }
+    struct msghdr& header = msgs_[messages].msg_hdr;
     header.msg_name = &destination_;
     header.msg_namelen = sizeof(destination_);
     header.msg_iov = &iovs_[i];
-    header.msg_iovlen = 1;
+    header.msg_iovlen = run;
     header.msg_control = nullptr;
     header.msg_controllen = 0;
     header.msg_flags = 0;
+    if (run > 1) {
+      char* control = controls_[messages];
+      header.msg_control = control;
+      header.msg_controllen = CMSG_SPACE(sizeof(uint16_t));
+      struct cmsghdr* c = CMSG_FIRSTHDR(&header);
+      c->cmsg_level = SOL_UDP;
+      c->cmsg_type = UDP_SEGMENT;
+      c->cmsg_len = CMSG_LEN(sizeof(uint16_t));
+      uint16_t segment_size = static_cast<uint16_t>(size);
+      memcpy(CMSG_DATA(c), &segment_size, sizeof(segment_size));
+    }
+    message_first_[messages] = i;
+    message_count_[messages] = run;
+    messages++;
+    i += run;
   }
+  return messages;
+}
+
+void FastRoute::SendBatch(uint32_t count) {
+  uint32_t messages = BuildMessages(0, count);
   uint32_t done = 0;
-  while (done < count) {
-    int sent = sendmmsg(outer_->fd(), msgs_.data() + done, count - done, MSG_DONTWAIT);
+  while (done < messages) {
+    int sent = sendmmsg(outer_->fd(), msgs_.data() + done, messages - done, MSG_DONTWAIT);
     if (sent > 0) {
-      for (uint32_t i = done; i < done + static_cast<uint32_t>(sent); i++) tx_bytes_ += inner_lengths_[i];
-      tx_packets_ += sent;
+      for (uint32_t m = done; m < done + static_cast<uint32_t>(sent); m++) {
+        for (uint32_t i = message_first_[m]; i < message_first_[m] + message_count_[m]; i++) tx_bytes_ += inner_lengths_[i];
+        tx_packets_ += message_count_[m];
+      }
       done += static_cast<uint32_t>(sent);
       continue;
     }
     int err = errno;
     if (err == EINTR) continue;
+    if (message_count_[done] > 1 && (err == EIO || err == EINVAL || err == EOPNOTSUPP || err == ENOPROTOOPT)) {
+      // This kernel or route cannot segment: send the rest one datagram each, from now on.
+      gso_usable_ = false;
+      uint32_t first = message_first_[done];
+      messages = BuildMessages(first, count);
+      done = 0;
+      continue;
+    }
+    uint32_t left = 0;
+    for (uint32_t m = done; m < messages; m++) left += message_count_[m];
     if (IsBackpressure(err)) {
-      tx_queue_full_ += count - done;
+      tx_queue_full_ += left;
       return;
     }
-    tx_errors_++;  // this datagram was refused (e.g. EHOSTUNREACH): drop it, send the rest
+    tx_errors_ += message_count_[done];  // refused (e.g. EHOSTUNREACH): drop it, send the rest
     done++;
   }
 }

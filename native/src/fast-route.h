@@ -62,6 +62,7 @@ class FastRoute : public Napi::ObjectWrap<FastRoute> {
   uint64_t ReceiveKey() const;
   const HeaderTemplate* TransmitHeaderFor(const uint8_t* packet, uint32_t length) const;
   void SendBatch(uint32_t count);
+  uint32_t BuildMessages(uint32_t first, uint32_t count);
   void CountDelivery(int64_t result, uint32_t length);
 
   PacketEndpoint* tun_ = nullptr;
@@ -85,6 +86,13 @@ class FastRoute : public Napi::ObjectWrap<FastRoute> {
   std::vector<struct mmsghdr> msgs_;
   std::vector<struct iovec> iovs_;
   std::vector<uint32_t> inner_lengths_;
+  // UDP segmentation offload: at most this many datagrams, and bytes, per message.
+  static constexpr uint32_t kMaxSegments = 64;
+  static constexpr uint64_t kMaxSegmentedBytes = 65000;
+  alignas(struct cmsghdr) char controls_[64][CMSG_SPACE(sizeof(uint16_t))] = {};
+  uint32_t message_first_[64] = {};
+  uint32_t message_count_[64] = {};
+  bool gso_usable_ = true;
   struct sockaddr_in destination_ = {};
 
   double rx_packets_ = 0;

@@ -12,7 +12,8 @@ export const nativeDatapathIo: DatapathIo = {
   createPacketBatch,
   openTun: (name) => openTun(name),
   openRawSocket: (protocol, localAddress, options) => openRawSocket(protocol, localAddress, { ttl: options.ttl }),
-  openUdpSocket: (localAddress, port, options) => openUdpSocket(localAddress, port, { ttl: options.ttl }),
+  // Receive offload: bursts a sender segmented (or a NIC's GRO coalesced) come up the stack once.
+  openUdpSocket: (localAddress, port, options) => openUdpSocket(localAddress, port, { ttl: options.ttl, receiveOffload: true }),
   setLinkMtu,
   setLinkUp,
   addAddress,
