@@ -13,22 +13,23 @@ constexpr uint32_t kMinIpv4Header = 20;
 
 }  // namespace
 
-int EndpointForwarding::PumpOnce(PacketEndpoint& endpoint, const PacketSlots& slots, TunWriteRing& ring) {
+int EndpointForwarding::PumpOnce(PacketEndpoint& endpoint, ForwardingScratch& scratch) {
+  const PacketSlots& slots = scratch.read.slots();
   bool tun = endpoint.kind() == EndpointKind::kTun;
   int n = endpoint.ReadPackets(slots, tun ? kTunHeadroom : 0);
   if (n <= 0) return n;
   uint32_t count = static_cast<uint32_t>(n);
   if (tun) {
     if (transmit_route_ != nullptr) {
-      transmit_route_->Transmit(slots, count, slow_);
+      transmit_route_->Transmit(scratch, count);
     } else {
-      for (uint32_t i = 0; i < count; i++) slow_[i] = true;
+      for (uint32_t i = 0; i < count; i++) scratch.slow[i] = true;
     }
     for (uint32_t i = 0; i < count; i++) {
-      if (slow_[i]) Stash(slots, i);
+      if (scratch.slow[i]) Stash(slots, i);
     }
   } else {
-    Receive(slots, count, endpoint.kind() == EndpointKind::kRaw, ring);
+    Receive(count, endpoint.kind() == EndpointKind::kRaw, scratch);
   }
   return n;
 }
@@ -36,8 +37,9 @@ int EndpointForwarding::PumpOnce(PacketEndpoint& endpoint, const PacketSlots& sl
 // Raw sockets read the outer IPv4 header too; UDP sockets read the payload. A packet goes to a
 // route only when its source (and port) and the route's header both match. Consecutive packets
 // of one route are written to its TUN together.
-void EndpointForwarding::Receive(const PacketSlots& slots, uint32_t count, bool raw, TunWriteRing& ring) {
-  PacketSlots run = {slots.data, run_offsets_, run_lengths_, nullptr, nullptr, kCapacity, 0};
+void EndpointForwarding::Receive(uint32_t count, bool raw, ForwardingScratch& scratch) {
+  const PacketSlots& slots = scratch.read.slots();
+  PacketSlots run = {slots.data, scratch.run_offsets, scratch.run_lengths, nullptr, nullptr, kCapacity, 0};
   FastRoute* run_route = nullptr;
   uint32_t run_count = 0;
   for (uint32_t i = 0; i < count; i++) {
@@ -69,15 +71,15 @@ void EndpointForwarding::Receive(const PacketSlots& slots, uint32_t count, bool 
       continue;
     }
     if (taker != run_route && run_count > 0) {
-      run_route->DeliverRun(ring, run, run_count);
+      run_route->DeliverRun(scratch.ring, run, run_count);
       run_count = 0;
     }
     run_route = taker;
-    run_offsets_[run_count] = static_cast<uint32_t>(payload + header_length - slots.data);
-    run_lengths_[run_count] = length - header_length;
+    scratch.run_offsets[run_count] = static_cast<uint32_t>(payload + header_length - slots.data);
+    scratch.run_lengths[run_count] = length - header_length;
     run_count++;
   }
-  if (run_count > 0) run_route->DeliverRun(ring, run, run_count);
+  if (run_count > 0) run_route->DeliverRun(scratch.ring, run, run_count);
 }
 
 void EndpointForwarding::Stash(const PacketSlots& from, uint32_t i) {

@@ -5,18 +5,20 @@
 #pragma once
 
 #include <stdint.h>
+#include <sys/socket.h>
 
 #include <deque>
 #include <unordered_map>
 #include <vector>
 
 #include "packet-slots.h"
+#include "tun-write-ring.h"
 
 namespace tunnel_native {
 
 class FastRoute;
 class PacketEndpoint;
-class TunWriteRing;
+struct ForwardingScratch;
 enum class EndpointKind;
 
 // Where received packets are looked up: remote address and UDP port (0 on raw sockets).
@@ -33,9 +35,9 @@ class EndpointForwarding {
   static constexpr size_t kStashLimit = 256;
 
   bool Active() const { return transmit_route_ != nullptr || !receive_routes_.empty(); }
-  // Reads one batch of `endpoint` into `slots`, forwards what routes take, stashes the rest.
-  // Returns the packets read, or a negative errno.
-  int PumpOnce(PacketEndpoint& endpoint, const PacketSlots& slots, TunWriteRing& ring);
+  // Reads one batch of `endpoint` into the scratch slots, forwards what routes take, stashes the
+  // rest. Returns the packets read, or a negative errno.
+  int PumpOnce(PacketEndpoint& endpoint, ForwardingScratch& scratch);
   size_t Stashed() const { return stash_.size(); }
   // Moves stashed packets into `into` at `headroom`; returns how many.
   uint32_t DrainStash(const PacketSlots& into, uint32_t headroom);
@@ -56,18 +58,37 @@ class EndpointForwarding {
   };
 
   void Stash(const PacketSlots& from, uint32_t i);
-  void Receive(const PacketSlots& slots, uint32_t count, bool raw, TunWriteRing& ring);
+  void Receive(uint32_t count, bool raw, ForwardingScratch& scratch);
 
   // Slow packets are rare (keepalives, hellos, ICMP cases), so each gets its own small allocation.
   std::deque<StashedPacket> stash_;
   double unread_drops_ = 0;
-  bool slow_[kCapacity] = {};
-  // The inner packets of one route's run, as offsets from the read batch's start (slot size 0).
-  uint32_t run_offsets_[kCapacity] = {};
-  uint32_t run_lengths_[kCapacity] = {};
   FastRoute* transmit_route_ = nullptr;
   // RouteKey -> routes; the header template decides between them (e.g. GRE keys).
   std::unordered_map<uint64_t, std::vector<FastRoute*>> receive_routes_;
+};
+
+// The forwarding thread's working memory, lent to each endpoint it pumps: one copy for all.
+struct ForwardingScratch {
+  ForwardingScratch() : read(EndpointForwarding::kCapacity, EndpointForwarding::kSlotSize) {}
+
+  // Where packets are read.
+  OwnedSlots read;
+  // The ring received packets go to their TUN through.
+  TunWriteRing ring;
+  // TUN packets a route left to JS.
+  bool slow[EndpointForwarding::kCapacity] = {};
+  // The inner packets of one route's run, as offsets from the read batch's start (slot size 0).
+  uint32_t run_offsets[EndpointForwarding::kCapacity] = {};
+  uint32_t run_lengths[EndpointForwarding::kCapacity] = {};
+  // A route's sends: one iovec per datagram, grouped into messages (several datagrams each with
+  // UDP segmentation offload), and each datagram's inner length for the counters.
+  struct mmsghdr messages[EndpointForwarding::kCapacity] = {};
+  struct iovec iovs[EndpointForwarding::kCapacity] = {};
+  uint32_t inner_lengths[EndpointForwarding::kCapacity] = {};
+  alignas(struct cmsghdr) char controls[EndpointForwarding::kCapacity][CMSG_SPACE(sizeof(uint16_t))] = {};
+  uint32_t message_first[EndpointForwarding::kCapacity] = {};
+  uint32_t message_count[EndpointForwarding::kCapacity] = {};
 };
 
 }  // namespace tunnel_native

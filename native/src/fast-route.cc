@@ -72,11 +72,7 @@ Napi::Function FastRoute::Define(Napi::Env env) {
                      });
 }
 
-FastRoute::FastRoute(const Napi::CallbackInfo& info) : Napi::ObjectWrap<FastRoute>(info) {
-  msgs_.resize(EndpointForwarding::kCapacity);
-  iovs_.resize(EndpointForwarding::kCapacity);
-  inner_lengths_.resize(EndpointForwarding::kCapacity);
-}
+FastRoute::FastRoute(const Napi::CallbackInfo& info) : Napi::ObjectWrap<FastRoute>(info) {}
 
 FastRoute::~FastRoute() { DetachAndRefresh(); }
 
@@ -232,7 +228,9 @@ const HeaderTemplate* FastRoute::TransmitHeaderFor(const uint8_t* packet, uint32
   return nullptr;
 }
 
-void FastRoute::Transmit(const PacketSlots& slots, uint32_t count, bool* slow) {
+void FastRoute::Transmit(ForwardingScratch& scratch, uint32_t count) {
+  const PacketSlots& slots = scratch.read.slots();
+  bool* slow = scratch.slow;
   bool usable = transmit_ && outer_ != nullptr && outer_->fd() >= 0;
   if (usable && quiet_limit_ms_ > 0 && (!heard_ || NowMs() - last_rx_ms_ > quiet_limit_ms_)) usable = false;
   uint32_t fast = 0;
@@ -246,43 +244,45 @@ void FastRoute::Transmit(const PacketSlots& slots, uint32_t count, bool* slow) {
     slow[i] = false;
     uint8_t* start = packet - header->length;
     memcpy(start, header->bytes, header->length);
-    iovs_[fast].iov_base = start;
-    iovs_[fast].iov_len = length + header->length;
-    inner_lengths_[fast] = length;
+    scratch.iovs[fast].iov_base = start;
+    scratch.iovs[fast].iov_len = length + header->length;
+    scratch.inner_lengths[fast] = length;
     fast++;
   }
-  if (fast > 0) SendBatch(fast);
+  if (fast > 0) SendBatch(scratch, fast);
 }
 
 // Groups packets [first, count) into messages: on a UDP socket with segmentation offload, a run
 // of equal-sized datagrams (the last may be shorter) becomes one message the kernel takes down
 // the stack once and splits at the end; otherwise each packet is its own message.
-uint32_t FastRoute::BuildMessages(uint32_t first, uint32_t count) {
+uint32_t FastRoute::BuildMessages(ForwardingScratch& scratch, uint32_t first, uint32_t count) {
+  struct iovec* iovs = scratch.iovs;
+  const uint32_t* inner_lengths = scratch.inner_lengths;
   bool segment = gso_usable_ && outer_->kind() == EndpointKind::kUdp;
   uint32_t messages = 0;
   for (uint32_t i = first; i < count;) {
-    uint32_t size = static_cast<uint32_t>(iovs_[i].iov_len);
+    uint32_t size = static_cast<uint32_t>(iovs[i].iov_len);
     uint32_t run = 1;
     // Only datagrams that fit the tunnel MTU go together: each segment must fit the path.
-    if (segment && inner_lengths_[i] <= mtu_) {
+    if (segment && inner_lengths[i] <= mtu_) {
       uint64_t total = size;
-      while (i + run < count && run < kMaxSegments && inner_lengths_[i + run] <= mtu_ &&
-             iovs_[i + run].iov_len <= size && total + iovs_[i + run].iov_len <= kMaxSegmentedBytes) {
-        total += iovs_[i + run].iov_len;
+      while (i + run < count && run < kMaxSegments && inner_lengths[i + run] <= mtu_ &&
+             iovs[i + run].iov_len <= size && total + iovs[i + run].iov_len <= kMaxSegmentedBytes) {
+        total += iovs[i + run].iov_len;
         run++;
-        if (iovs_[i + run - 1].iov_len < size) break;  // a shorter one ends the run
+        if (iovs[i + run - 1].iov_len < size) break;  // a shorter one ends the run
       }
     }
-    struct msghdr& header = msgs_[messages].msg_hdr;
+    struct msghdr& header = scratch.messages[messages].msg_hdr;
     header.msg_name = &destination_;
     header.msg_namelen = sizeof(destination_);
-    header.msg_iov = &iovs_[i];
+    header.msg_iov = &iovs[i];
     header.msg_iovlen = run;
     header.msg_control = nullptr;
     header.msg_controllen = 0;
     header.msg_flags = 0;
     if (run > 1) {
-      char* control = controls_[messages];
+      char* control = scratch.controls[messages];
       header.msg_control = control;
       header.msg_controllen = CMSG_SPACE(sizeof(uint16_t));
       struct cmsghdr* c = CMSG_FIRSTHDR(&header);
@@ -292,44 +292,44 @@ uint32_t FastRoute::BuildMessages(uint32_t first, uint32_t count) {
       uint16_t segment_size = static_cast<uint16_t>(size);
       memcpy(CMSG_DATA(c), &segment_size, sizeof(segment_size));
     }
-    message_first_[messages] = i;
-    message_count_[messages] = run;
+    scratch.message_first[messages] = i;
+    scratch.message_count[messages] = run;
     messages++;
     i += run;
   }
   return messages;
 }
 
-void FastRoute::SendBatch(uint32_t count) {
-  uint32_t messages = BuildMessages(0, count);
+void FastRoute::SendBatch(ForwardingScratch& scratch, uint32_t count) {
+  uint32_t messages = BuildMessages(scratch, 0, count);
   uint32_t done = 0;
   while (done < messages) {
-    int sent = sendmmsg(outer_->fd(), msgs_.data() + done, messages - done, MSG_DONTWAIT);
+    int sent = sendmmsg(outer_->fd(), scratch.messages + done, messages - done, MSG_DONTWAIT);
     if (sent > 0) {
       for (uint32_t m = done; m < done + static_cast<uint32_t>(sent); m++) {
-        for (uint32_t i = message_first_[m]; i < message_first_[m] + message_count_[m]; i++) tx_bytes_ += inner_lengths_[i];
-        tx_packets_ += message_count_[m];
+        for (uint32_t i = scratch.message_first[m]; i < scratch.message_first[m] + scratch.message_count[m]; i++) tx_bytes_ += scratch.inner_lengths[i];
+        tx_packets_ += scratch.message_count[m];
       }
       done += static_cast<uint32_t>(sent);
       continue;
     }
     int err = errno;
     if (err == EINTR) continue;
-    if (message_count_[done] > 1 && (err == EIO || err == EINVAL || err == EOPNOTSUPP || err == ENOPROTOOPT)) {
+    if (scratch.message_count[done] > 1 && (err == EIO || err == EINVAL || err == EOPNOTSUPP || err == ENOPROTOOPT)) {
       // This kernel or route cannot segment: send the rest one datagram each, from now on.
       gso_usable_ = false;
-      uint32_t first = message_first_[done];
-      messages = BuildMessages(first, count);
+      uint32_t first = scratch.message_first[done];
+      messages = BuildMessages(scratch, first, count);
       done = 0;
       continue;
     }
     uint32_t left = 0;
-    for (uint32_t m = done; m < messages; m++) left += message_count_[m];
+    for (uint32_t m = done; m < messages; m++) left += scratch.message_count[m];
     if (IsBackpressure(err)) {
       tx_queue_full_ += left;
       return;
     }
-    tx_errors_ += message_count_[done];  // refused (e.g. EHOSTUNREACH): drop it, send the rest
+    tx_errors_ += scratch.message_count[done];  // refused (e.g. EHOSTUNREACH): drop it, send the rest
     done++;
   }
 }
@@ -360,8 +360,8 @@ void FastRoute::DeliverRun(TunWriteRing& ring, const PacketSlots& run, uint32_t 
   }
   // A run of two or more goes through io_uring in one system call; whatever the ring did not
   // get to (it failed and gave itself up) falls back to write().
-  bool through_ring = count > 1 && ring.ReadyForAny();
-  if (through_ring) ring.WriteRunTo(fd, run, 0, count);
+  bool through_ring = count > 1 && ring.Ready();
+  if (through_ring) ring.WriteRun(fd, run, 0, count);
   for (uint32_t i = 0; i < count; i++) {
     int64_t result = through_ring ? ring.results()[i] : -ECANCELED;
     if (result == -ECANCELED) {

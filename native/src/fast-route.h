@@ -2,16 +2,15 @@
 // TypeScript codecs in shared/wire and handed over as opaque templates), where to send them, and
 // which received payloads are its own. It moves the common packets between a TUN device and an
 // outer socket on the forwarding thread without entering JS; anything it is not sure of stays for
-// the JS engine. Transmit, Deliver and ForgetEndpoint run with the forwarding mutex held.
+// the JS engine. Transmit, Accept, DeliverRun and ForgetEndpoint run with the forwarding mutex
+// held, on scratch memory the forwarding thread lends them.
 #pragma once
 
 #include <napi.h>
 #include <netinet/in.h>
 #include <sys/socket.h>
-#include <uv.h>
 
-#include <vector>
-
+#include "endpoint-forwarding.h"
 #include "packet-slots.h"
 #include "tun-write-ring.h"
 
@@ -34,9 +33,9 @@ class FastRoute : public Napi::ObjectWrap<FastRoute> {
   explicit FastRoute(const Napi::CallbackInfo& info);
   ~FastRoute() override;
 
-  // TUN side: sends every packet of slots [0, count) it may (each has headroom for the header)
-  // and sets slow[i] for the others, which go to JS.
-  void Transmit(const PacketSlots& slots, uint32_t count, bool* slow);
+  // TUN side: sends every packet of the scratch slots [0, count) it may (each has headroom for
+  // the header) and sets scratch.slow[i] for the others, which go to JS.
+  void Transmit(ForwardingScratch& scratch, uint32_t count);
   // Outer side: `payload` follows the outer header of a packet from this route's remote. True
   // when the route takes it; `header_length` is then where the inner packet starts.
   bool Accept(const uint8_t* payload, uint32_t length, uint32_t* header_length) const;
@@ -61,8 +60,8 @@ class FastRoute : public Napi::ObjectWrap<FastRoute> {
   void DetachReceive();
   uint64_t ReceiveKey() const;
   const HeaderTemplate* TransmitHeaderFor(const uint8_t* packet, uint32_t length) const;
-  void SendBatch(uint32_t count);
-  uint32_t BuildMessages(uint32_t first, uint32_t count);
+  void SendBatch(ForwardingScratch& scratch, uint32_t count);
+  uint32_t BuildMessages(ForwardingScratch& scratch, uint32_t first, uint32_t count);
   void CountDelivery(int64_t result, uint32_t length);
 
   PacketEndpoint* tun_ = nullptr;
@@ -83,15 +82,9 @@ class FastRoute : public Napi::ObjectWrap<FastRoute> {
   HeaderTemplate header4_;
   HeaderTemplate header6_;
 
-  std::vector<struct mmsghdr> msgs_;
-  std::vector<struct iovec> iovs_;
-  std::vector<uint32_t> inner_lengths_;
   // UDP segmentation offload: at most this many datagrams, and bytes, per message.
   static constexpr uint32_t kMaxSegments = 64;
   static constexpr uint64_t kMaxSegmentedBytes = 65000;
-  alignas(struct cmsghdr) char controls_[64][CMSG_SPACE(sizeof(uint16_t))] = {};
-  uint32_t message_first_[64] = {};
-  uint32_t message_count_[64] = {};
   bool gso_usable_ = true;
   struct sockaddr_in destination_ = {};
 

@@ -6,7 +6,6 @@
 
 #include <thread>
 
-#include "endpoint-forwarding.h"
 #include "packet-endpoint.h"
 
 namespace tunnel_native {
@@ -23,7 +22,7 @@ ForwardingThread& ForwardingThread::Instance() {
   return *instance;
 }
 
-ForwardingThread::ForwardingThread() : read_(EndpointForwarding::kCapacity, EndpointForwarding::kSlotSize) {}
+ForwardingThread::ForwardingThread() = default;
 
 int ForwardingThread::Start() {
   if (started_) return 0;
@@ -67,7 +66,7 @@ void ForwardingThread::Run() {
     for (int i = 0; i < n; i++) {
       // An endpoint unwatched since epoll_wait returned is no longer in the table: skip it.
       auto found = watched_.find(events[i].data.u64);
-      if (found != watched_.end()) found->second->ForwardReady(read_.slots(), ring_);
+      if (found != watched_.end()) found->second->ForwardReady(scratch_);
     }
   }
 }

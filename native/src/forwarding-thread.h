@@ -9,8 +9,7 @@
 #include <mutex>
 #include <unordered_map>
 
-#include "packet-slots.h"
-#include "tun-write-ring.h"
+#include "endpoint-forwarding.h"
 
 namespace tunnel_native {
 
@@ -37,9 +36,8 @@ class ForwardingThread {
   bool started_ = false;
   uint64_t next_id_ = 1;
   std::unordered_map<uint64_t, PacketEndpoint*> watched_;
-  // Where the thread reads packets, and its one ring for TUN writes; only the thread touches them.
-  OwnedSlots read_;
-  TunWriteRing ring_;
+  // Only the thread touches it.
+  ForwardingScratch scratch_;
 };
 
 }  // namespace tunnel_native

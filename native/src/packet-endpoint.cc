@@ -279,9 +279,9 @@ int PacketEndpoint::WriteTun(const PacketSlots& batch, uint32_t count) {
   // write failed counts as dropped only when a later one of its run went out (so slots stay
   // consumed from the front); otherwise the write() loop below takes over from it and applies
   // its rules (retry on EINTR, stop on backpressure, drop on a per-packet error).
-  while (count - done > 1 && tun_ring_.Ready(fd_)) {
+  while (count - done > 1 && tun_ring_.Ready()) {
     uint32_t run = std::min(count - done, TunWriteRing::kRunLength);
-    bool ring_lost = tun_ring_.WriteRun(batch, done, run) != 0;
+    bool ring_lost = tun_ring_.WriteRun(fd_, batch, done, run) != 0;
     const int32_t* results = tun_ring_.results();
     uint32_t sent_through = 0;  // one past the last write of the run that went out
     for (uint32_t i = 0; i < run; i++) {
@@ -525,10 +525,10 @@ void PacketEndpoint::OnPoll(uv_poll_t* handle, int status, int events) {
   }
 }
 
-void PacketEndpoint::ForwardReady(const PacketSlots& slots, TunWriteRing& ring) {
+void PacketEndpoint::ForwardReady(ForwardingScratch& scratch) {
   bool tell_js = false;
   for (int round = 0; round < kForwardingRounds && fd_ >= 0; round++) {
-    int n = forwarding_->PumpOnce(*this, slots, ring);
+    int n = forwarding_->PumpOnce(*this, scratch);
     if (n < 0) {
       forwarding_errno_ = -n;
       tell_js = true;

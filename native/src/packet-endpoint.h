@@ -48,7 +48,7 @@ class PacketEndpoint : public Napi::ObjectWrap<PacketEndpoint> {
   // Used by the forwarding thread, with its mutex held.
   uint64_t forwarding_id() const { return forwarding_id_; }
   void set_forwarding_id(uint64_t id) { forwarding_id_ = id; }
-  void ForwardReady(const PacketSlots& slots, TunWriteRing& ring);
+  void ForwardReady(ForwardingScratch& scratch);
 
  private:
   Napi::Value Read(const Napi::CallbackInfo& info);

@@ -39,10 +39,10 @@ T* At(void* base, uint32_t offset) {
 
 TunWriteRing::~TunWriteRing() { Close(); }
 
-bool TunWriteRing::Ready(int fd) {
-  if (ring_fd_ >= 0) return target_fd_ == fd;
+bool TunWriteRing::Ready() {
+  if (ring_fd_ >= 0) return true;
   if (failed_) return false;
-  if (!Setup(fd)) {
+  if (!Setup()) {
     Close();
     failed_ = true;
     return false;
@@ -50,7 +50,7 @@ bool TunWriteRing::Ready(int fd) {
   return true;
 }
 
-bool TunWriteRing::Setup(int fd) {
+bool TunWriteRing::Setup() {
   struct io_uring_params params = {};
   // One thread submits and every write completes inline, so the kernel needs no task-work
   // interrupts. Kernels before 6.0 refuse these flags: retry without them.
@@ -84,13 +84,10 @@ bool TunWriteRing::Setup(int fd) {
   cq_tail_ = At<uint32_t>(rings_, params.cq_off.tail);
   cq_mask_ = At<uint32_t>(rings_, params.cq_off.ring_mask);
   cqes_ = At<void>(rings_, params.cq_off.cqes);
-  // The descriptor is not registered with the ring: a registered file would hold the TUN device
-  // open until the kernel's deferred ring teardown, so close() would no longer remove it at once.
-  target_fd_ = fd;
   return true;
 }
 
-int TunWriteRing::WriteRunTo(int fd, const PacketSlots& batch, uint32_t start, uint32_t count) {
+int TunWriteRing::WriteRun(int fd, const PacketSlots& batch, uint32_t start, uint32_t count) {
   if (ring_fd_ < 0 || fd < 0 || count == 0 || count > kRunLength) return -EINVAL;
   auto* sqes = static_cast<struct io_uring_sqe*>(sqes_);
   uint32_t tail = *sq_tail_;
@@ -100,6 +97,8 @@ int TunWriteRing::WriteRunTo(int fd, const PacketSlots& batch, uint32_t start, u
     struct io_uring_sqe* sqe = &sqes[index];
     memset(sqe, 0, sizeof(*sqe));
     sqe->opcode = IORING_OP_WRITE;
+    // Not a registered file: that would hold the TUN device open until the kernel's deferred
+    // ring teardown, so close() would no longer remove it at once.
     sqe->fd = fd;
     sqe->addr = reinterpret_cast<uint64_t>(batch.data + static_cast<size_t>(slot) * batch.slot_size + batch.offsets[slot]);
     sqe->len = batch.lengths[slot];
@@ -152,7 +151,6 @@ void TunWriteRing::Close() {
   Unmap();
   if (ring_fd_ >= 0) close(ring_fd_);
   ring_fd_ = -1;
-  target_fd_ = -1;
   failed_ = true;
 }
 

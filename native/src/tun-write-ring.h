@@ -20,30 +20,26 @@ class TunWriteRing {
   TunWriteRing(const TunWriteRing&) = delete;
   TunWriteRing& operator=(const TunWriteRing&) = delete;
 
-  // Sets the ring up for `fd` on first use. False when io_uring is unavailable (an old kernel,
+  // Sets the ring up on first use. False when io_uring is unavailable (an old kernel,
   // kernel.io_uring_disabled, a seccomp filter) or failed once: the caller then uses write().
-  bool Ready(int fd);
-  // The same for a ring that writes to whichever TUN each run names (WriteRunTo).
-  bool ReadyForAny() { return Ready(-1); }
+  bool Ready();
 
-  // Writes slots [start, start + count) of `batch` (count <= kRunLength) in order and stores each
-  // write's result (bytes written or -errno) in results()[i - start]. Returns 0, or -errno when
-  // the submission itself failed; the ring is then closed and Ready() stays false.
-  int WriteRun(const PacketSlots& batch, uint32_t start, uint32_t count) { return WriteRunTo(target_fd_, batch, start, count); }
-  // WriteRun into `fd`, for a ring set up with ReadyForAny().
-  int WriteRunTo(int fd, const PacketSlots& batch, uint32_t start, uint32_t count);
+  // Writes slots [start, start + count) of `batch` (count <= kRunLength) into `fd`, in order, and
+  // stores each write's result (bytes written or -errno) in results()[i - start]. Returns 0, or
+  // -errno when the submission itself failed; the ring is then closed and Ready() stays false.
+  // The ring names the descriptor per write, so one ring can serve any number of TUN devices.
+  int WriteRun(int fd, const PacketSlots& batch, uint32_t start, uint32_t count);
   const int32_t* results() const { return results_; }
 
   // Closes the ring (idempotent); later Ready() calls return false.
   void Close();
 
  private:
-  bool Setup(int fd);
+  bool Setup();
   void Unmap();
 
   int ring_fd_ = -1;
   bool failed_ = false;
-  int target_fd_ = -1;
 
   void* rings_ = nullptr;
   size_t rings_bytes_ = 0;
