@@ -460,14 +460,20 @@ describe('member and hub engines through a fake NAT', () => {
   });
 });
 
+/** Two engines on fakes with one tunnel each, 192.0.2.1 <-> 192.0.2.2, no keepalive timer. */
+function facingEngines(encap: 'gre' | 'fou', nameA: string, nameB: string) {
+  const aIo = new FakeDatapathIo();
+  const bIo = new FakeDatapathIo();
+  const a = new DatapathEngine(aIo);
+  const b = new DatapathEngine(bIo);
+  a.addTunnel({ name: nameA, encap, local: '192.0.2.1', remote: '192.0.2.2', address: '10.8.0.1/30', peerAddress: '10.8.0.2', keepaliveInterval: 0 });
+  b.addTunnel({ name: nameB, encap, local: '192.0.2.2', remote: '192.0.2.1', address: '10.8.0.2/30', peerAddress: '10.8.0.1', keepaliveInterval: 0 });
+  return { a, b, aIo, bIo };
+}
+
 describe('probes', () => {
   it('gre: a Cisco keepalive reflected by the peer answers; none within the timeout is false', async () => {
-    const aIo = new FakeDatapathIo();
-    const bIo = new FakeDatapathIo();
-    const a = new DatapathEngine(aIo);
-    const b = new DatapathEngine(bIo);
-    a.addTunnel({ name: 'ga', encap: 'gre', local: '192.0.2.1', remote: '192.0.2.2', address: '10.8.0.1/30', peerAddress: '10.8.0.2', keepaliveInterval: 0 });
-    b.addTunnel({ name: 'gb', encap: 'gre', local: '192.0.2.2', remote: '192.0.2.1', address: '10.8.0.2/30', peerAddress: '10.8.0.1', keepaliveInterval: 0 });
+    const { a, aIo, bIo } = facingEngines('gre', 'ga', 'gb');
     const aRaw = aIo.socket('raw 47 192.0.2.1');
     const bRaw = bIo.socket('raw 47 192.0.2.2');
     // Raw sockets read the outer IPv4 header too: wrap what one end writes as the other reads it.
@@ -487,12 +493,7 @@ describe('probes', () => {
   });
 
   it('fou without auth: a UDP keepalive echoed by the peer answers; an unbound hub tunnel is false at once', async () => {
-    const aIo = new FakeDatapathIo();
-    const bIo = new FakeDatapathIo();
-    const a = new DatapathEngine(aIo);
-    const b = new DatapathEngine(bIo);
-    a.addTunnel({ name: 'fa', encap: 'fou', local: '192.0.2.1', remote: '192.0.2.2', address: '10.8.0.1/30', peerAddress: '10.8.0.2', keepaliveInterval: 0 });
-    b.addTunnel({ name: 'fb', encap: 'fou', local: '192.0.2.2', remote: '192.0.2.1', address: '10.8.0.2/30', peerAddress: '10.8.0.1', keepaliveInterval: 0 });
+    const { a, aIo, bIo } = facingEngines('fou', 'fa', 'fb');
     const aSocket = aIo.socket('udp 192.0.2.1:4754');
     const bSocket = bIo.socket('udp 192.0.2.2:4754');
     const probe = a.probe('fa', { timeoutMs: 200 });
