@@ -24,6 +24,14 @@ constexpr int kForwardingRounds = 8;
 bool IsBackpressure(int err) { return err == EAGAIN || err == EWOULDBLOCK || err == ENOBUFS; }
 
 // Errors that mean the descriptor itself is unusable rather than one packet being refused.
+void SetHandleReferenced(uv_handle_t* handle, bool referenced) {
+  if (referenced) {
+    uv_ref(handle);
+  } else {
+    uv_unref(handle);
+  }
+}
+
 bool IsDescriptorFault(int err) { return err == EBADF || err == EFAULT || err == ENOTSOCK; }
 
 BatchView* UnwrapBatch(Napi::Env env, const Napi::Value& value) {
@@ -372,23 +380,16 @@ Napi::Value PacketEndpoint::SetWatch(const Napi::CallbackInfo& info, Napi::Funct
 // setReferenced(bool): whether an active watch keeps the event loop alive.
 Napi::Value PacketEndpoint::SetReferenced(const Napi::CallbackInfo& info) {
   referenced_ = info[0].ToBoolean().Value();
-  if (forwarded_ != nullptr && forwarding_id_ != 0) {
-    uv_handle_t* handle = reinterpret_cast<uv_handle_t*>(forwarded_);
-    if (referenced_) {
-      uv_ref(handle);
-    } else {
-      uv_unref(handle);
-    }
-  }
-  if (poll_ != nullptr) {
-    uv_handle_t* handle = reinterpret_cast<uv_handle_t*>(poll_);
-    if (referenced_) {
-      uv_ref(handle);
-    } else {
-      uv_unref(handle);
-    }
-  }
+  if (forwarded_ != nullptr && Threaded()) SetHandleReferenced(reinterpret_cast<uv_handle_t*>(forwarded_), referenced_);
+  if (poll_ != nullptr) SetHandleReferenced(reinterpret_cast<uv_handle_t*>(poll_), referenced_);
   return info.Env().Undefined();
+}
+
+bool PacketEndpoint::Threaded() const {
+  if (!forwarding_) return false;
+  // The forwarding thread may unwatch a TUN in error at any time.
+  std::lock_guard<std::mutex> guard(ForwardingThread::Instance().mutex());
+  return forwarding_id_ != 0;
 }
 
 bool PacketEndpoint::UpdatePoll(Napi::Env env) {
@@ -397,7 +398,7 @@ bool PacketEndpoint::UpdatePoll(Napi::Env env) {
     std::lock_guard<std::mutex> guard(ForwardingThread::Instance().mutex());
     forwarding = forwarding_->Active();
   }
-  if (forwarding != (forwarding_id_ != 0) && !SetThreaded(env, forwarding)) return false;
+  if (forwarding != Threaded() && !SetThreaded(env, forwarding)) return false;
   int want = 0;
   if (fd_ >= 0 && !readable_.IsEmpty() && !forwarding) want |= UV_READABLE;
   if (fd_ >= 0 && !writable_.IsEmpty()) want |= UV_WRITABLE;
@@ -470,8 +471,7 @@ bool PacketEndpoint::SetThreaded(Napi::Env env, bool threaded) {
     forwarded_->data = this;
   }
   // The uv_poll it replaces kept the loop alive (unless unref'd); the async handle does now.
-  if (referenced_) uv_ref(reinterpret_cast<uv_handle_t*>(forwarded_));
-  else uv_unref(reinterpret_cast<uv_handle_t*>(forwarded_));
+  SetHandleReferenced(reinterpret_cast<uv_handle_t*>(forwarded_), referenced_);
   int err;
   {
     std::lock_guard<std::mutex> guard(thread.mutex());
@@ -521,7 +521,7 @@ void PacketEndpoint::OnPoll(uv_poll_t* handle, int status, int events) {
   }
   if (status < 0 && self->fd_ >= 0) {
     self->StopPoll();
-    self->UpdatePin(self->forwarding_id_ != 0);
+    self->UpdatePin(self->Threaded());
   }
 }
 

@@ -77,6 +77,8 @@ class PacketEndpoint : public Napi::ObjectWrap<PacketEndpoint> {
   // Moves the descriptor to or from the forwarding thread; false with a JS exception pending.
   bool SetThreaded(Napi::Env env, bool threaded);
   void UpdatePin(bool wanted);
+  // Whether the forwarding thread watches the descriptor now.
+  bool Threaded() const;
   // The forwarding thread stashed packets (or met a read error) for JS.
   static void OnForwarded(uv_async_t* handle);
 
