@@ -1,18 +1,33 @@
 #!/bin/sh
-# Installs the Debian tools the netns tests use, and fastd, the peer the datapath benchmark runs beside. Idempotent; needs root for apt-get.
+# Installs the Debian packages the test tiers use: network tools for netns, PostgreSQL for the
+# cluster tests, FRR for OSPF over tunnels, ddclient and dropbear as real router clients,
+# prometheus for promtool, chromium for the status page, qemu and busybox for the kernel peer,
+# and fastd, the peer the datapath benchmark runs beside. Idempotent; needs root for apt-get.
 set -eu
+packages="iproute2 nftables iperf3 conntrack openssh-client util-linux iputils-ping tcpdump fastd
+  postgresql frr ddclient dropbear-bin prometheus chromium qemu-system-x86 busybox-static
+  systemd procps psmisc"
 need=""
-for pair in ip:iproute2 nft:nftables iperf3:iperf3 conntrack:conntrack ssh:openssh-client setpriv:util-linux ping:iputils-ping tcpdump:tcpdump fastd:fastd; do
-  cmd=${pair%%:*}; pkg=${pair#*:}
-  command -v "$cmd" >/dev/null 2>&1 || need="$need $pkg"
+for pkg in $packages; do
+  dpkg-query -W -f='${Status}' "$pkg" 2>/dev/null | grep -q 'install ok installed' || need="$need $pkg"
 done
 if [ -n "$need" ]; then
   if [ "$(id -u)" -ne 0 ]; then
-    echo "setup-test: missing$need; run as root to install them (netns tests will be skipped)" >&2
+    echo "setup-test: missing$need; run as root to install them (the tests that need them report themselves skipped)" >&2
     exit 0
   fi
   echo "setup-test: installing$need"
+  # Packages such as postgresql, frr and ddclient start a daemon on install; tests run their own
+  # instances inside namespaces, so forbid every start while installing.
+  policy=/usr/sbin/policy-rc.d
+  had_policy=0
+  [ -e "$policy" ] && had_policy=1
+  if [ "$had_policy" -eq 0 ]; then
+    printf '#!/bin/sh\nexit 101\n' >"$policy"
+    chmod 755 "$policy"
+  fi
   DEBIAN_FRONTEND=noninteractive apt-get update -qq
   DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends $need >/dev/null
+  [ "$had_policy" -eq 0 ] && rm -f "$policy"
 fi
 echo "setup-test: ready"
