@@ -106,6 +106,9 @@ export interface TunnelStatus {
    * merged into super-packets and the writes that carried them.
    */
   offload: { superPackets: number; segments: number; mergedWrites: number; mergedSegments: number } | null;
+  /** Inner sources accepted from the remote (null: any), and the packets dropped for another source. */
+  sources: readonly string[] | null;
+  spoofed: number;
 }
 
 /** Packets a shared outer socket could not hand to any tunnel. */
@@ -470,6 +473,8 @@ export class DatapathEngine {
       binding: bindingStatusOf(tunnel),
       fastPath: tunnel.fastRoute === null ? null : { rxPackets: tunnel.fastRouteSeen.rxPackets, txPackets: tunnel.fastRouteSeen.txPackets },
       offload: offloadStatusOf(tunnel),
+      sources: spec.sources?.prefixes ?? null,
+      spoofed: counters.dropsByReason['rx:spoofed'] ?? 0,
     };
   }
 }
