@@ -22,6 +22,9 @@ export class NativeFastRoute implements FastRoute {
     checkHeader(config.header4, 'header4');
     checkHeader(config.header6, 'header6');
     checkUnsigned(config.remoteAddress, 0xffff_ffff, 'remoteAddress');
+    if (config.remoteAddress6 !== null && !(config.remoteAddress6 instanceof Uint8Array && config.remoteAddress6.length === 16)) {
+      throw new TunnelError('ERR_INVALID_ARGUMENT', 'fast route: remoteAddress6 must be 16 bytes, or null');
+    }
     checkUnsigned(config.remotePort, 0xffff, 'remotePort');
     checkUnsigned(config.mtu, 0xffff, 'mtu');
     checkUnsigned(config.quietLimitMs, 0x7fff_ffff, 'quietLimitMs');
