@@ -13,7 +13,7 @@ export interface ShellCommandContext {
   /** The address the SSH connection comes from: the only address the hub accepts as verified. */
   remoteAddress: string;
   /** The tables of every link the peer is an end of, hub link first (as `peer table --json` prints them). */
-  tables(): LinkTable[];
+  tables(): Promise<LinkTable[]>;
   /** Records `seen` as the peer's endpoint and reconfigures the hub's end and linked members, live. */
   reportEndpoint(seen: string): Promise<void>;
 }
@@ -54,7 +54,7 @@ export async function runShellCommand(commandLine: string, ctx: ShellCommandCont
     switch (verb) {
       case 'table':
         if (args.length > 0) throw usage(`table takes no arguments besides --json, not "${clip(args[0])}"`);
-        return printTables(ctx, json);
+        return await printTables(ctx, json);
       case 'endpoint': {
         if (args.length > 1) throw usage('endpoint takes at most one address');
         const claimed = args[0];
@@ -65,14 +65,14 @@ export async function runShellCommand(commandLine: string, ctx: ShellCommandCont
           throw new TunnelError('ERR_ENDPOINT_UNVERIFIED', `${claimed} is not the address this connection comes from (${ctx.remoteAddress}); the hub only takes an address it sees: run the command from ${claimed}, or leave ADDR out`);
         }
         await ctx.reportEndpoint(ctx.remoteAddress);
-        return printTables(ctx, json);
+        return await printTables(ctx, json);
       }
       case 'config': {
         const os = args[0];
         if (args.length !== 1 || os === undefined || (os !== 'linux' && !BSD_FLAVORS.has(os)) || json) {
           throw usage('config takes one of linux, freebsd, openbsd, netbsd');
         }
-        const lines = ctx.tables().flatMap((table) => {
+        const lines = (await ctx.tables()).flatMap((table) => {
           const other = table.ends[0].name === ctx.peer ? table.ends[1].name : table.ends[0].name;
           const ifname = tunnelInterfaceName(other);
           const header = `# link ${table.prefix} to ${other} (${table.encap})`;
@@ -99,8 +99,8 @@ export async function runShellCommand(commandLine: string, ctx: ShellCommandCont
   }
 }
 
-function printTables(ctx: ShellCommandContext, json: boolean): ShellCommandResult {
-  const tables = ctx.tables();
+async function printTables(ctx: ShellCommandContext, json: boolean): Promise<ShellCommandResult> {
+  const tables = await ctx.tables();
   const stdout = json
     ? `${JSON.stringify(tables, null, 2)}\n`
     : tables.map((table) => formatLinkTable(table, ctx.peer)).join('\n');
