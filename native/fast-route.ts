@@ -5,6 +5,7 @@ import { toTunnelError } from './system-error.js';
 import type { FastRoute, FastRouteConfig, FastRouteCounters, PacketEndpoint } from './types.js';
 
 const MAX_HEADER_BYTES = 32;
+const SOURCE6_ENTRY_BYTES = 32;
 
 /** A fast route held by the addon; arguments are checked here, before they cross. */
 export class NativeFastRoute implements FastRoute {
@@ -24,6 +25,7 @@ export class NativeFastRoute implements FastRoute {
     checkUnsigned(config.remotePort, 0xffff, 'remotePort');
     checkUnsigned(config.mtu, 0xffff, 'mtu');
     checkUnsigned(config.quietLimitMs, 0x7fff_ffff, 'quietLimitMs');
+    checkSources(config.sources);
     try {
       handle.configure({ ...config, tun, outer });
     } catch (err) {
@@ -69,5 +71,13 @@ function checkHeader(header: Uint8Array | null, name: string): void {
 function checkUnsigned(value: number, max: number, name: string): void {
   if (!Number.isInteger(value) || value < 0 || value > max) {
     throw new TunnelError('ERR_INVALID_ARGUMENT', `fast route: ${name} must be an integer from 0 to ${max}, got ${String(value)}`);
+  }
+}
+
+function checkSources(sources: FastRouteConfig['sources']): void {
+  if (sources === null) return;
+  if (typeof sources !== 'object' || !(sources.v4 instanceof Uint32Array) || sources.v4.length % 2 !== 0
+    || !(sources.v6 instanceof Uint8Array) || sources.v6.length % SOURCE6_ENTRY_BYTES !== 0) {
+    throw new TunnelError('ERR_INVALID_ARGUMENT', `fast route: sources must be null or { v4: Uint32Array of (network, mask) pairs, v6: Uint8Array of ${SOURCE6_ENTRY_BYTES}-byte entries }`);
   }
 }

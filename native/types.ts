@@ -60,6 +60,12 @@ export interface FastRouteConfig {
   clampMss: boolean;
   /** Send through JS while nothing was received natively for this long (0: never). */
   quietLimitMs: number;
+  /**
+   * Inner sources to take natively (null: any): v4 holds (network, mask) pairs, v6 32-byte
+   * entries of network then mask. A packet from another source goes to JS; IPv6 link-local and
+   * unspecified sources always pass.
+   */
+  sources: { v4: Uint32Array; v6: Uint8Array } | null;
 }
 
 /** What a fast route moved since it was made. */

@@ -2,11 +2,12 @@
 # Installs the Debian packages the test tiers use: network tools for netns, PostgreSQL for the
 # cluster tests, FRR for OSPF over tunnels, ddclient and dropbear as real router clients,
 # prometheus for promtool, chromium for the status page, qemu and busybox for the kernel peer,
-# and fastd, the peer the datapath benchmark runs beside. Idempotent; needs root for apt-get.
+# and fastd, the peer the datapath benchmark runs beside; then prepares the kernel peer (Debian's
+# kernel package, fetched with apt-get download, and its initramfs). Idempotent; needs root.
 set -eu
 packages="iproute2 nftables iperf3 conntrack openssh-client util-linux iputils-ping tcpdump fastd
   postgresql frr ddclient dropbear-bin prometheus chromium qemu-system-x86 busybox-static
-  systemd procps psmisc"
+  cpio kmod curl systemd procps psmisc"
 need=""
 for pkg in $packages; do
   dpkg-query -W -f='${Status}' "$pkg" 2>/dev/null | grep -q 'install ok installed' || need="$need $pkg"
@@ -29,5 +30,10 @@ if [ -n "$need" ]; then
   DEBIAN_FRONTEND=noninteractive apt-get update -qq
   DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends $need >/dev/null
   [ "$had_policy" -eq 0 ] && rm -f "$policy"
+fi
+if [ "$(id -u)" -eq 0 ]; then
+  sh "$(dirname "$0")/kernel-peer/prepare.sh" >/dev/null
+else
+  echo "setup-test: not root, so no kernel peer (the kernel tests report themselves skipped)" >&2
 fi
 echo "setup-test: ready"

@@ -10,6 +10,7 @@ import { stopSignals } from './stop-signals.js';
 export interface MemberFlags {
   state?: string;
   once?: boolean;
+  logLevel?: string;
 }
 
 /**
@@ -17,9 +18,9 @@ export interface MemberFlags {
  * always end the process within the shutdown deadline (interfaces removed either way).
  */
 export async function runMemberCommand(flags: MemberFlags, join?: JoinRequest): Promise<void> {
+  const log = createLogger('tunnel-client', flags.logLevel === undefined ? {} : { level: flags.logLevel });
   const stateDir = resolveStateDir('client', flags.state);
   ensureStateDir(stateDir);
-  const log = createLogger('tunnel-client');
   let member: MemberDatapath | undefined;
   const stopped = stopSignals({ log, forceCleanup: () => member?.removeTunnelsNow() });
   member = await openMemberDatapath(nativeDatapathIo, stateDir, log);

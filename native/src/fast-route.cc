@@ -7,6 +7,7 @@
 #include <unistd.h>
 
 #include <mutex>
+#include <utility>
 
 #include "addon-data.h"
 #include "endpoint-forwarding.h"
@@ -56,12 +57,55 @@ bool ParseTemplate(const Napi::Value& value, uint8_t inner_version, HeaderTempla
   return true;
 }
 
+// sources: null/undefined (no check), or {v4: Uint32Array of pairs, v6: Uint8Array of 32-byte entries}.
+bool ParseSources(const Napi::Value& value, SourcePrefixes& out) {
+  out = SourcePrefixes();
+  if (value.IsNull() || value.IsUndefined()) return true;
+  if (!value.IsObject()) return false;
+  Napi::Object object = value.As<Napi::Object>();
+  Napi::Value v4 = object.Get("v4");
+  Napi::Value v6 = object.Get("v6");
+  if (!v4.IsTypedArray() || v4.As<Napi::TypedArray>().TypedArrayType() != napi_uint32_array) return false;
+  if (!v6.IsTypedArray() || v6.As<Napi::TypedArray>().TypedArrayType() != napi_uint8_array) return false;
+  Napi::Uint32Array pairs = v4.As<Napi::Uint32Array>();
+  Napi::Uint8Array entries = v6.As<Napi::Uint8Array>();
+  if (pairs.ElementLength() % 2 != 0 || entries.ElementLength() % sizeof(SourcePrefixes::V6) != 0) return false;
+  out.check = true;
+  out.v4.assign(pairs.Data(), pairs.Data() + pairs.ElementLength());
+  out.v6.resize(entries.ElementLength() / sizeof(SourcePrefixes::V6));
+  if (!out.v6.empty()) memcpy(out.v6.data(), entries.Data(), entries.ElementLength());
+  return true;
+}
+
 uint32_t NumberOr(const Napi::Object& options, const char* key, uint32_t fallback) {
   Napi::Value value = options.Get(key);
   return value.IsNumber() ? value.As<Napi::Number>().Uint32Value() : fallback;
 }
 
 }  // namespace
+
+bool SourcePrefixes::Allows(const uint8_t* inner, uint8_t version) const {
+  if (!check) return true;
+  if (version == 4) {
+    uint32_t source = (static_cast<uint32_t>(inner[12]) << 24) | (static_cast<uint32_t>(inner[13]) << 16) |
+                      (static_cast<uint32_t>(inner[14]) << 8) | inner[15];
+    for (size_t i = 0; i + 1 < v4.size(); i += 2) {
+      if ((source & v4[i + 1]) == v4[i]) return true;
+    }
+    return false;
+  }
+  const uint8_t* source = inner + 8;
+  // Link-local and unspecified sources (neighbour discovery, MLD, OSPFv3) never leave the link.
+  if (source[0] == 0xfe && (source[1] & 0xc0) == 0x80) return true;
+  static const uint8_t kUnspecified[16] = {};
+  if (memcmp(source, kUnspecified, 16) == 0) return true;
+  for (const V6& entry : v6) {
+    bool match = true;
+    for (int b = 0; b < 16 && match; b++) match = (source[b] & entry.mask[b]) == entry.network[b];
+    if (match) return true;
+  }
+  return false;
+}
 
 Napi::Function FastRoute::Define(Napi::Env env) {
   return DefineClass(env, "FastRoute",
@@ -77,7 +121,7 @@ FastRoute::FastRoute(const Napi::CallbackInfo& info) : Napi::ObjectWrap<FastRout
 FastRoute::~FastRoute() { DetachAndRefresh(); }
 
 // configure({tun, outer, transmit, receive, remoteAddress, remotePort, header4, header6, mtu,
-//            clampMss, quietLimitMs}): replaces the whole route at once.
+//            clampMss, quietLimitMs, sources}): replaces the whole route at once.
 Napi::Value FastRoute::Configure(const Napi::CallbackInfo& info) {
   Napi::Env env = info.Env();
   if (!info[0].IsObject()) {
@@ -104,6 +148,11 @@ Napi::Value FastRoute::Configure(const Napi::CallbackInfo& info) {
     ThrowArgumentError(env, "header templates must be Uint8Arrays of at most 32 bytes, or null");
     return env.Undefined();
   }
+  SourcePrefixes sources;
+  if (!ParseSources(options.Get("sources"), sources)) {
+    ThrowArgumentError(env, "sources must be null or {v4: Uint32Array of pairs, v6: Uint8Array of 32-byte entries}");
+    return env.Undefined();
+  }
 
   // Endpoints this route leaves must re-decide their watch too, once the lock is released.
   PacketEndpoint* left_tun = tun_ != tun ? tun_ : nullptr;
@@ -112,7 +161,7 @@ Napi::Value FastRoute::Configure(const Napi::CallbackInfo& info) {
   Napi::ObjectReference keep_outer = left_outer != nullptr ? std::move(outer_ref_) : Napi::ObjectReference();
   {
     std::lock_guard<std::mutex> guard(ForwardingThread::Instance().mutex());
-    Apply(tun, tun_value, outer, outer_value, options, header4, header6);
+    Apply(tun, tun_value, outer, outer_value, options, header4, header6, sources);
   }
   for (PacketEndpoint* endpoint : {tun_, outer_, left_tun, left_outer}) {
     if (endpoint != nullptr) endpoint->RefreshWatch();
@@ -122,7 +171,7 @@ Napi::Value FastRoute::Configure(const Napi::CallbackInfo& info) {
 
 void FastRoute::Apply(PacketEndpoint* tun, const Napi::Value& tun_value, PacketEndpoint* outer,
                       const Napi::Value& outer_value, const Napi::Object& options, const HeaderTemplate& header4,
-                      const HeaderTemplate& header6) {
+                      const HeaderTemplate& header6, SourcePrefixes& sources) {
   DetachReceive();
   if (tun_ != tun) {
     if (tun_ != nullptr && tun_->forwarding().transmit_route() == this) tun_->forwarding().SetTransmitRoute(nullptr);
@@ -147,6 +196,7 @@ void FastRoute::Apply(PacketEndpoint* tun, const Napi::Value& tun_value, PacketE
   quiet_limit_ms_ = NumberOr(options, "quietLimitMs", 0);
   header4_ = header4;
   header6_ = header6;
+  sources_ = std::move(sources);  // no allocation under the mutex
   destination_ = {};
   destination_.sin_family = AF_INET;
   destination_.sin_addr.s_addr = htonl(remote_address_);
@@ -344,6 +394,8 @@ bool FastRoute::Accept(const uint8_t* payload, uint32_t length, uint32_t* header
     if ((inner[0] >> 4) != header->inner_version) continue;
     // IPv4 carrying GRE may be a Cisco keepalive to reflect: JS decides.
     if (header->inner_version == 4 && inner[9] == kProtocolGre) continue;
+    // A source outside the route's prefixes: JS counts it as spoofed and drops it.
+    if (!sources_.Allows(inner, header->inner_version)) return false;
     *header_length = header->length;
     return true;
   }

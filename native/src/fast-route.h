@@ -10,6 +10,8 @@
 #include <netinet/in.h>
 #include <sys/socket.h>
 
+#include <vector>
+
 #include "endpoint-forwarding.h"
 #include "packet-slots.h"
 #include "tun-write-ring.h"
@@ -17,6 +19,19 @@
 namespace tunnel_native {
 
 class PacketEndpoint;
+
+// The inner sources a route takes (BCP 38 at a hub's ingress); the rest is left to JS, which
+// counts and drops it. Built by shared/datapath/source-filter.ts.
+struct SourcePrefixes {
+  struct V6 {
+    uint8_t network[16];
+    uint8_t mask[16];
+  };
+  bool check = false;
+  std::vector<uint32_t> v4;  // (network, mask) pairs, host byte order
+  std::vector<V6> v6;
+  bool Allows(const uint8_t* inner, uint8_t version) const;
+};
 
 // A header template, at most kMaxHeader bytes; `inner_version` is the IP version it carries.
 struct HeaderTemplate {
@@ -51,7 +66,8 @@ class FastRoute : public Napi::ObjectWrap<FastRoute> {
 
   // The part of configure() done with the forwarding mutex held.
   void Apply(PacketEndpoint* tun, const Napi::Value& tun_value, PacketEndpoint* outer, const Napi::Value& outer_value,
-             const Napi::Object& options, const HeaderTemplate& header4, const HeaderTemplate& header6);
+             const Napi::Object& options, const HeaderTemplate& header4, const HeaderTemplate& header6,
+             SourcePrefixes& sources);
   // With the mutex held: stops forwarding and forgets both endpoints (not their references).
   void Detach();
   // Detach, then lets both endpoints re-decide their watch and drops the references.
@@ -81,6 +97,7 @@ class FastRoute : public Napi::ObjectWrap<FastRoute> {
   uint64_t quiet_limit_ms_ = 0;
   HeaderTemplate header4_;
   HeaderTemplate header6_;
+  SourcePrefixes sources_;
 
   // UDP segmentation offload: at most this many datagrams, and bytes, per message.
   static constexpr uint32_t kMaxSegments = 64;

@@ -125,7 +125,7 @@ export function registerPeerCommands(program: Command): void {
 
   peer
     .command('table <name>')
-    .description('the /30 table of the hub<->NAME link (as seed 001 lays it out)')
+    .description('the hub<->NAME link as the two-column table community meshes exchange: each end\'s public address, address on the /30 and interface name')
     .option('--json', 'print JSON only')
     .action((name: string, options: { json?: boolean }, command: Command) =>
       withHubState(hubStateDir(command), async ({ registry }) => {

@@ -100,6 +100,9 @@ export interface TunnelStatus {
   binding: BindingStatus | null;
   /** Packets the native fast route moved without JS (included in rx/tx), or null when it is off. */
   fastPath: { rxPackets: number; txPackets: number } | null;
+  /** Inner sources accepted from the remote (null: any), and the packets dropped for another source. */
+  sources: readonly string[] | null;
+  spoofed: number;
 }
 
 /** Packets a shared outer socket could not hand to any tunnel. */
@@ -463,6 +466,8 @@ export class DatapathEngine {
       },
       binding: bindingStatusOf(tunnel),
       fastPath: tunnel.fastRoute === null ? null : { rxPackets: tunnel.fastRouteSeen.rxPackets, txPackets: tunnel.fastRouteSeen.txPackets },
+      sources: spec.sources?.prefixes ?? null,
+      spoofed: counters.dropsByReason['rx:spoofed'] ?? 0,
     };
   }
 }

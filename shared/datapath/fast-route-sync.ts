@@ -13,6 +13,7 @@ export const NO_FAST_ROUTE_COUNTS: FastRouteCounters = {
  * tunnel holds its demux entry and is up, so the first packet after silence still reaches JS and
  * marks the tunnel up at once; a hub-role tunnel without a binding sends nothing natively; a member
  * sends through JS after HELLO_ACK_TIMEOUT_MS of silence, so it can say hello to a re-mapped NAT.
+ * A packet whose inner source the tunnel's filter refuses stays for JS, which counts it `spoofed`.
  */
 export function syncFastRoute(tunnel: Tunnel): void {
   const route = tunnel.fastRoute;
@@ -32,6 +33,7 @@ export function syncFastRoute(tunnel: Tunnel): void {
     mtu: plan.mtu,
     clampMss: spec.mssClamp,
     quietLimitMs: tunnel.member !== null ? HELLO_ACK_TIMEOUT_MS : 0,
+    sources: spec.sources?.tables ?? null,
   });
 }
 

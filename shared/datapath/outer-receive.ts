@@ -265,7 +265,10 @@ function receiveFromUnbound(socket: OuterSocket, source: number, port: number, d
   receiveHubHello(socket, frame.encap, frame.greKey, source, port, data, frame.payloadOffset, frame.payloadLength);
 }
 
-/** Checks the inner packet's version and length and points slot i at it. */
+/**
+ * Checks the inner packet's version, length and (when the tunnel filters them) source, and points
+ * slot i at it.
+ */
 function acceptInner(tunnel: Tunnel, batch: PacketBatchMemory, i: number, version: 4 | 6, offset: number, length: number): Tunnel | null {
   const data = batch.data;
   if (length < (version === 4 ? 20 : 40) || data[offset]! >>> 4 !== version) {
@@ -273,6 +276,11 @@ function acceptInner(tunnel: Tunnel, batch: PacketBatchMemory, i: number, versio
     return null;
   }
   tunnel.liveness.markHeard();
+  const sources = tunnel.spec.sources;
+  if (sources !== null && !sources.allows(data, offset, version)) {
+    tunnel.counters.rxDrop('spoofed');
+    return null;
+  }
   batch.offsets[i] = offset - i * batch.slotSize;
   batch.lengths[i] = length;
   return tunnel;

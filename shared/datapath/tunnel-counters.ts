@@ -36,7 +36,9 @@ export type DropReason =
   /** A correctly signed hello whose counter is not above the last accepted one (replayed). */
   | 'hello-replay'
   /** A verified hello from an address:port a static tunnel already receives from. */
-  | 'hello-address-taken';
+  | 'hello-address-taken'
+  /** An inner packet whose source the tunnel's `sources` do not cover (BCP 38): never delivered. */
+  | 'spoofed';
 
 /** One direction's totals, the `ip -s link` columns. */
 export interface DirectionStats {

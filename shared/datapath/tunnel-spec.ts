@@ -2,6 +2,7 @@ import { TunnelError } from '../errors.js';
 import { ENCAPSULATIONS, isEncapsulation, type Encapsulation } from '../net/encapsulation.js';
 import { isIpv4Address, parseIpv4Address } from '../net/ipv4-address.js';
 import { udpHelloKeyProblem } from '../wire/udp-hello.js';
+import { SourceFilter } from './source-filter.js';
 
 /** Default UDP port per UDP encapsulation: 4754 is RFC 8086's GRE-in-UDP port; GUE has none, 6080 by convention. */
 export const DEFAULT_UDP_PORT = { fou: 4754, gue: 6080 } as const;
@@ -81,6 +82,11 @@ export interface TunnelSpecInput {
   helloInterval?: number;
   /** Seconds without a valid hello after which a hub drops the binding (default 3 × helloInterval). */
   bindingTimeout?: number;
+  /**
+   * Inner source prefixes (IPv4/IPv6 CIDRs) accepted from the remote; anything else is dropped as
+   * `rx:spoofed`. Absent or null: every source is accepted. See source-filter.ts.
+   */
+  sources?: readonly string[] | null;
 }
 
 /** A validated tunnel spec with every default filled in. */
@@ -106,19 +112,21 @@ export interface TunnelSpec {
   readonly auth: TunnelAuth | null;
   readonly helloInterval: number;
   readonly bindingTimeout: number;
+  /** The inner sources accepted from the remote, or null for any. */
+  readonly sources: SourceFilter | null;
 }
 
 /** Fields `engine.update()` may change on a running tunnel without touching its interface. */
 export type TunnelUpdate = Partial<Pick<TunnelSpecInput,
   'encap' | 'local' | 'remote' | 'port' | 'localPort' | 'remotePort' | 'mtu' | 'ttl' | 'mssClamp'
-  | 'keepaliveInterval' | 'keepaliveRetries' | 'auth' | 'helloInterval' | 'bindingTimeout'>> & {
+  | 'keepaliveInterval' | 'keepaliveRetries' | 'auth' | 'helloInterval' | 'bindingTimeout' | 'sources'>> & {
   /** The GRE key; null removes it. */
   key?: number | null;
 };
 
 const IFNAME = /^[A-Za-z0-9_.-]{1,15}$/;
 const UPDATABLE = new Set(['encap', 'local', 'remote', 'key', 'port', 'localPort', 'remotePort', 'mtu', 'ttl',
-  'mssClamp', 'keepaliveInterval', 'keepaliveRetries', 'auth', 'helloInterval', 'bindingTimeout']);
+  'mssClamp', 'keepaliveInterval', 'keepaliveRetries', 'auth', 'helloInterval', 'bindingTimeout', 'sources']);
 
 /** The remote of a hub-role tunnel that was given no hint: nothing is sent there (nothing is sent unbound). */
 export const UNKNOWN_REMOTE = '0.0.0.0';
@@ -182,10 +190,11 @@ export function validateTunnelSpec(input: TunnelSpecInput): TunnelSpec {
   if (!Number.isFinite(bindingTimeout) || bindingTimeout <= helloInterval || bindingTimeout > 86_400) {
     throw new TunnelError('ERR_INVALID_ARGUMENT', `binding timeout ${String(bindingTimeout)} s must exceed the hello interval (${helloInterval} s) and be at most 86400`);
   }
+  const sources = input.sources === undefined || input.sources === null ? null : new SourceFilter(input.sources);
   return {
     name, encap, local: input.local, remote: remote as string, key, localPort, remotePort, address, prefixLength,
     peerAddress: input.peerAddress, mtu, ttl, mssClamp: input.mssClamp === true, keepaliveInterval, keepaliveRetries,
-    auth, helloInterval, bindingTimeout,
+    auth, helloInterval, bindingTimeout, sources,
   };
 }
 
@@ -252,6 +261,7 @@ export function applyTunnelUpdate(spec: TunnelSpec, update: TunnelUpdate): Tunne
     helloInterval: update.helloInterval ?? spec.helloInterval,
     ...(update.bindingTimeout !== undefined ? { bindingTimeout: update.bindingTimeout }
       : update.helloInterval === undefined ? { bindingTimeout: spec.bindingTimeout } : {}),
+    sources: update.sources !== undefined ? update.sources : spec.sources?.prefixes ?? null,
   };
   if (!udp) {
     for (const f of ['port', 'localPort', 'remotePort'] as const) {

@@ -27,5 +27,6 @@ export function upsertTunnel(engine: DatapathEngine, spec: TunnelSpecInput): Tun
     ...(spec.auth !== undefined ? { auth: spec.auth } : {}),
     ...(spec.helloInterval !== undefined ? { helloInterval: spec.helloInterval } : {}),
     ...(spec.bindingTimeout !== undefined ? { bindingTimeout: spec.bindingTimeout } : {}),
+    ...(spec.sources !== undefined ? { sources: spec.sources } : {}),
   });
 }

@@ -6,15 +6,16 @@ import { wireSpecToEngine } from './wire-spec-to-engine.js';
 
 /**
  * Makes the engine run a hub-issued spec. Such a spec is the whole desired state, so what it leaves
- * out is cleared on a running tunnel: a link that moved from keyed GRE to FOU/GUE loses its GRE key
- * and one that moved back to GRE loses its binding (upsertTunnel keeps fields a spec omits, which is
- * right for `tunnel-client set`, not here). Added, or re-created for a new inner address, as usual.
+ * out is cleared on a running tunnel: a link that moved from keyed GRE to FOU/GUE loses its GRE key,
+ * one that moved back to GRE loses its binding, and a hub end whose member may now send from any
+ * source loses its source filter (upsertTunnel keeps fields a spec omits, which is right for
+ * `tunnel-client set`, not here). Added, or re-created for a new inner address, as usual.
  */
 export function applyWireSpec(engine: DatapathEngine, wire: WireTunnelSpec): TunnelStatus {
   const spec = wireSpecToEngine(wire);
   const running = engine.status().find((tunnel) => tunnel.name === spec.name);
   if (!running || running.inner !== spec.address || running.peerInner !== spec.peerAddress) return upsertTunnel(engine, spec);
   const { name, address: _address, peerAddress: _peerAddress, ...outer } = spec;
-  const update: TunnelUpdate = { ...outer, key: spec.key ?? null, auth: spec.auth ?? null };
+  const update: TunnelUpdate = { ...outer, key: spec.key ?? null, auth: spec.auth ?? null, sources: spec.sources ?? null };
   return engine.update(name, update);
 }

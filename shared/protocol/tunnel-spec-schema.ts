@@ -1,4 +1,5 @@
 import { z } from 'zod';
+import { ipPrefixSchema } from './ip-prefix-schema.js';
 import { ipv4AddressSchema, ipv4CidrSchema } from './ipv4-address-schema.js';
 
 /** Linux interface names are at most 15 bytes; the datapath names its TUN after the tunnel. */
@@ -32,6 +33,8 @@ export const tunnelSpecSchema = z.strictObject({
   }).optional(),
   /** Seconds between a member end's hellos (they keep the NAT mapping and the binding alive). */
   helloInterval: z.number().min(0.05).max(3600).optional(),
+  /** Inner sources accepted from the remote (a hub end's BCP 38 filter); absent: any. */
+  sources: z.array(ipPrefixSchema).max(4096).optional(),
 });
 
 /** A tunnel spec as carried on the wire (and as the engine accepts it). */

@@ -2,7 +2,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { internetChecksum } from '../../shared/wire/checksum.js';
 import { createPairTopology, distUrl, execIn, startNodeIn, type PairTopology } from '../helpers/netns.js';
 import { netnsUnavailableReason } from '../helpers/root.js';
-import { ipv4Packet } from '../helpers/test-packets.js';
+import { ipv4Packet, ipv6Packet } from '../helpers/test-packets.js';
 
 const reason = netnsUnavailableReason();
 if (reason) console.warn(`SKIPPED native fast route tests: ${reason}`);
@@ -22,9 +22,11 @@ addAddress('fr0', '10.82.0.1/30', '10.82.0.2');
 setLinkUp('fr0', true);
 const raw = openRawSocket(47, '192.0.2.1');
 const route = createFastRoute();
+const sources = process.argv[2] ? JSON.parse(process.argv[2]) : null;
 const config = {
   tun, outer: raw, transmit: true, receive: true, remoteAddress: (192 << 24 | 2 << 8 | 2) >>> 0, remotePort: 0,
   header4: gre(0x0800), header6: gre(0x86dd), mtu: 1400, clampMss: false, quietLimitMs: 0,
+  sources: sources && { v4: Uint32Array.from(sources.v4), v6: Uint8Array.from(Buffer.from(sources.v6, 'hex')) },
 };
 route.configure(config);
 const seen = { tun: [], raw: [] };
@@ -42,7 +44,9 @@ raw.onReadable(() => {
     for (let i = 0; i < n; i++) {
       const p = batch.data.subarray(i * 2048 + batch.offsets[i]);
       const ihl = (p[0] & 15) * 4;
-      seen.raw.push({ key: p.readUInt32BE(ihl + 4), innerProtocol: p[ihl + 8 + 9] });
+      const inner = p.subarray(ihl + 8);
+      const source = p.readUInt16BE(ihl + 2) === 0x86dd ? inner.subarray(8, 24).toString('hex') : inner.subarray(12, 16).join('.');
+      seen.raw.push({ key: p.readUInt32BE(ihl + 4), innerProtocol: p[ihl + 8 + 9], source });
     }
   }
 });
@@ -92,9 +96,17 @@ console.log('ready');
 `;
 
 function greWithKey(key: number, inner: Buffer): string {
-  const header = Buffer.from([0x20, 0, 0x08, 0, 0, 0, 0, 0]);
+  const header = Buffer.from([0x20, 0, inner[0]! >> 4 === 6 ? 0x86 : 0x08, inner[0]! >> 4 === 6 ? 0xdd : 0, 0, 0, 0, 0]);
   header.writeUInt32BE(key, 4);
   return Buffer.concat([header, inner]).toString('hex');
+}
+
+/** An ICMPv6 packet from `source` (32 hex digits) to ff02::1. */
+function ipv6From(source: string): Buffer {
+  const packet = ipv6Packet(64);
+  Buffer.from(source, 'hex').copy(packet, 8);
+  Buffer.from('ff020000000000000000000000000001', 'hex').copy(packet, 24);
+  return packet;
 }
 
 function echoRequest(src: string, dst: string): Buffer {
@@ -148,10 +160,32 @@ describe.skipIf(reason)('native fast route (netns)', () => {
     // What the route left alone reached JS: the oversized DF pings, the other key, GRE in GRE.
     expect(result.seen.tun.filter((p) => p.length === 1478 && p.df)).toHaveLength(2);
     expect(result.seen.tun.filter((p) => p.length <= 1400 && p.protocol === 1)).toHaveLength(0);
-    expect(result.seen.raw).toEqual(expect.arrayContaining([{ key: KEY + 1, innerProtocol: 1 }, { key: KEY, innerProtocol: 47 }]));
+    expect(result.seen.raw).toEqual(expect.arrayContaining([
+      expect.objectContaining({ key: KEY + 1, innerProtocol: 1 }), expect.objectContaining({ key: KEY, innerProtocol: 47 }),
+    ]));
     expect(result.seen.raw.filter((p) => p.key === KEY && p.innerProtocol === 1)).toHaveLength(0);
     expect(result.dropped.unreadForwarded).toBe(0);
     expect(result.badHeader).toBe('ERR_INVALID_ARGUMENT');
     expect(result.closedTun).toBe('ERR_CLOSED');
+  });
+
+  it('with sources, takes only packets from them (and IPv6 link-local ones) and leaves the rest to JS', async () => {
+    // 10.82.0.2/32 and 2001:db8:5::/48; everything else is for JS to count as spoofed.
+    const sources = JSON.stringify({ v4: [(10 << 24 | 82 << 16 | 2) >>> 0, 0xffffffff], v6: `20010db8000500000000000000000000${'ff'.repeat(6)}${'00'.repeat(10)}` });
+    const route = startNodeIn(pair.a, routeScript, ['3000', sources]);
+    await route.ready;
+    const peerRun = startNodeIn(pair.b, peerScript, ['2000',
+      greWithKey(KEY, echoRequest('10.82.0.2', '10.82.0.1')), // its own address: taken
+      greWithKey(KEY, echoRequest('10.82.0.99', '10.82.0.1')), // beside it on the /30: JS
+      greWithKey(KEY, echoRequest('10.50.2.10', '10.82.0.1')), // outside everything: JS
+      greWithKey(KEY, ipv6From('fe800000000000000000000000000002')), // link-local: taken
+      greWithKey(KEY, ipv6From('20010db8000500000000000000000009')), // inside 2001:db8:5::/48: taken
+      greWithKey(KEY, ipv6From('20010db8000600000000000000000009')), // outside: JS
+    ]);
+    await peerRun.ready;
+    expect((await peerRun.result as { sent: number }).sent).toBe(6);
+    const result = await route.result as { counters: { rxPackets: number }; seen: { raw: { key: number; source: string }[] } };
+    expect(result.counters.rxPackets).toBe(3);
+    expect(result.seen.raw.map((p) => p.source).sort()).toEqual(['10.50.2.10', '10.82.0.99', '20010db8000600000000000000000009']);
   });
 });

@@ -148,4 +148,17 @@ describe('the engine keeps each tunnel\'s fast route in step with its JS state',
     expect(io.routes).toHaveLength(0);
     expect(engine.tunnelStatus('fp0').fastPath).toBeNull();
   });
+
+  it('hands the tunnel\'s source filter to the route as tables, and clears it live', () => {
+    const io = new RouteIo();
+    const engine = new DatapathEngine(io);
+    engine.addTunnel(spec());
+    const route = io.routes[0]!;
+    expect(route.last.sources).toBeNull();
+    engine.update('fp0', { sources: ['10.9.0.2/32', '2001:db8:5::/48'] });
+    expect([...route.last.sources!.v4]).toEqual([ipv4ToNumber('10.9.0.2'), 0xffffffff]);
+    expect(Buffer.from(route.last.sources!.v6).toString('hex')).toBe(`20010db8000500000000000000000000${'ff'.repeat(6)}${'00'.repeat(10)}`);
+    engine.update('fp0', { sources: null });
+    expect(route.last.sources).toBeNull();
+  });
 });
