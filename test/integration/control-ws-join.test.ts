@@ -71,7 +71,7 @@ describe('join over WebSocket', () => {
     const datapath = new MemoryClientDatapath();
     await runMember({ stateDir, datapath, log: testLogger, join: { url: hub.wsUrl, token }, once: true, stopped: never });
     expect(readClientState(stateDir)?.peer).toBe(expected);
-    expect(hub.hub.registry.peers.show(expected).sshKeys).toHaveLength(1);
+    expect((await hub.hub.registry.peers.show(expected)).sshKeys).toHaveLength(1);
     expect(datapath.tunnels.get('tnl-hub')?.address).toBe('10.1.12.2/30');
   });
 
