@@ -15,18 +15,43 @@ export interface SqliteBackendOptions {
   readonly?: boolean;
 }
 
+/** Statements on the one connection; subclasses decide when a statement may run. */
+abstract class SqliteStatements implements SqlExecutor {
+  readonly dialect = 'sqlite' as const;
+
+  get<T>(sql: string, ...params: unknown[]): Promise<T | undefined> {
+    return this.execute(() => this.statement(sql).get(...params) as T | undefined);
+  }
+
+  all<T>(sql: string, ...params: unknown[]): Promise<T[]> {
+    return this.execute(() => this.statement(sql).all(...params) as T[]);
+  }
+
+  run(sql: string, ...params: unknown[]): Promise<{ changes: number }> {
+    return this.execute(() => ({ changes: this.statement(sql).run(...params).changes }));
+  }
+
+  abstract transaction<T>(fn: (tx: SqlExecutor) => Promise<T>): Promise<T>;
+
+  protected abstract statement(sql: string): Database.Statement;
+
+  /** Runs `op` (synchronous better-sqlite3 work) when this executor may use the connection. */
+  protected abstract execute<T>(op: () => T): Promise<T>;
+}
+
 /**
  * The embedded registry: one better-sqlite3 connection with the registry's pragmas, migrations
  * and a statement cache. better-sqlite3 is synchronous; its answers are wrapped in Promises to
  * meet the shared contract. A transaction holds an in-process lock from BEGIN IMMEDIATE to
  * COMMIT, and statements from other callers wait for it, so nothing interleaves on the connection.
  */
-export class SqliteBackend implements RegistryBackend {
-  readonly dialect = 'sqlite' as const;
+export class SqliteBackend extends SqliteStatements implements RegistryBackend {
   private readonly statements = new Map<string, Database.Statement>();
   private readonly lock = new AsyncMutex();
 
-  private constructor(private readonly db: Database.Database, readonly location: string) {}
+  private constructor(private readonly db: Database.Database, readonly location: string) {
+    super();
+  }
 
   /**
    * Opens (creating when needed, mode 0600) the registry file at `path`, or `:memory:` for tests.
@@ -64,18 +89,6 @@ export class SqliteBackend implements RegistryBackend {
       throw err;
     }
     return backend;
-  }
-
-  get<T>(sql: string, ...params: unknown[]): Promise<T | undefined> {
-    return this.whenFree(() => this.statement(sql).get(...params) as T | undefined);
-  }
-
-  all<T>(sql: string, ...params: unknown[]): Promise<T[]> {
-    return this.whenFree(() => this.statement(sql).all(...params) as T[]);
-  }
-
-  run(sql: string, ...params: unknown[]): Promise<{ changes: number }> {
-    return this.whenFree(() => ({ changes: this.statement(sql).run(...params).changes }));
   }
 
   transaction<T>(fn: (tx: SqlExecutor) => Promise<T>): Promise<T> {
@@ -142,7 +155,7 @@ export class SqliteBackend implements RegistryBackend {
   }
 
   /** A prepared statement, compiled once per connection. */
-  private statement(sql: string): Database.Statement {
+  protected statement(sql: string): Database.Statement {
     let statement = this.statements.get(sql);
     if (!statement) {
       statement = this.db.prepare(sql);
@@ -152,7 +165,7 @@ export class SqliteBackend implements RegistryBackend {
   }
 
   /** Runs `op` now when no transaction holds the connection, else after it (in turn). */
-  private whenFree<T>(op: () => T): Promise<T> {
+  protected execute<T>(op: () => T): Promise<T> {
     if (this.lock.busy) return this.lock.run(async () => op());
     try {
       return Promise.resolve(op());
@@ -188,23 +201,12 @@ export class SqliteBackend implements RegistryBackend {
 }
 
 /** The executor inside one SQLite transaction; nested transactions are savepoints. */
-class SqliteTransaction implements SqlExecutor {
-  readonly dialect = 'sqlite' as const;
+class SqliteTransaction extends SqliteStatements {
   private ended = false;
   private depth = 0;
 
-  constructor(private readonly db: Database.Database, private readonly statement: (sql: string) => Database.Statement) {}
-
-  get<T>(sql: string, ...params: unknown[]): Promise<T | undefined> {
-    return this.now(() => this.statement(sql).get(...params) as T | undefined);
-  }
-
-  all<T>(sql: string, ...params: unknown[]): Promise<T[]> {
-    return this.now(() => this.statement(sql).all(...params) as T[]);
-  }
-
-  run(sql: string, ...params: unknown[]): Promise<{ changes: number }> {
-    return this.now(() => ({ changes: this.statement(sql).run(...params).changes }));
+  constructor(private readonly db: Database.Database, private readonly prepare: (sql: string) => Database.Statement) {
+    super();
   }
 
   async transaction<T>(fn: (tx: SqlExecutor) => Promise<T>): Promise<T> {
@@ -228,7 +230,11 @@ class SqliteTransaction implements SqlExecutor {
     this.ended = true;
   }
 
-  private now<T>(op: () => T): Promise<T> {
+  protected statement(sql: string): Database.Statement {
+    return this.prepare(sql);
+  }
+
+  protected execute<T>(op: () => T): Promise<T> {
     try {
       this.check();
       return Promise.resolve(op());
