@@ -4,6 +4,7 @@ import type { Logger } from 'pino';
 import ssh2 from 'ssh2';
 import { TunnelError } from '../../shared/errors.js';
 import { authenticateBearer } from '../control/authenticate-bearer.js';
+import { DYNDNS2_PATH, createDyndns2Handler, type Dyndns2Limits } from '../control/dyndns2-update.js';
 import { ControlPlane, DEFAULT_PATH_OPTIONS, type PathOptions } from '../control/control-plane.js';
 import type { SessionTiming } from '../control/control-session.js';
 import type { HubDatapath } from '../control/hub-datapath.js';
@@ -45,6 +46,8 @@ export interface StartHubOptions {
   timing?: SessionTiming;
   /** Path settings of issued links (keepalive interval); default DEFAULT_PATH_OPTIONS. */
   paths?: PathOptions;
+  /** Rate limits of the dyndns2 update; default DEFAULT_DYNDNS2_LIMITS. */
+  dyndnsLimits?: Dyndns2Limits;
   log: Logger;
 }
 
@@ -93,6 +96,18 @@ export async function startHub(options: StartHubOptions): Promise<RunningHub> {
     const watcher = watchRegistryChanges(state.registry, () => plane.reconcile(), log);
     cleanups.push(() => watcher.stop());
     const replay = new TokenReplayCache();
+    const registry = state.registry;
+    const dyndns2 = createDyndns2Handler({
+      peerState: async (peer) => {
+        const record = await registry.peers.find(peer);
+        return record === undefined ? 'unknown' : record.revokedAt === null ? 'active' : 'revoked';
+      },
+      verifyKey: (peer, key) => registry.dyndnsKeys.verify(peer, key),
+      latestEndpoint: async (peer) => (await registry.endpoints.latest(peer))?.address ?? null,
+      reportEndpoint: (peer, seen) => plane.reportFromShell(peer, seen),
+      ...(options.dyndnsLimits ? { limits: options.dyndnsLimits } : {}),
+      log,
+    });
     const ws: WsFrontDoor = await openWsFrontDoor({
       host: listen,
       port: options.wsPort ?? SERVE_DEFAULTS.wsPort,
@@ -102,9 +117,11 @@ export async function startHub(options: StartHubOptions): Promise<RunningHub> {
         registry: state.registry, signingKey: state.signingKey.publicKey, hubId, clock: state.clock, replay,
       }),
       attach: (peer, transport) => plane.attach(peer, transport),
+      routes: new Map([[DYNDNS2_PATH, dyndns2]]),
       log,
     });
     cleanups.push(() => ws.close());
+    const dyndnsUrl = `${ws.tls ? 'https' : 'http'}://${(await registry.settings.require()).endpoint}:${ws.port}${DYNDNS2_PATH}`;
     const ssh: SshFrontDoor = await openSshFrontDoor({
       host: listen,
       port: options.sshPort ?? SERVE_DEFAULTS.sshPort,
@@ -119,6 +136,7 @@ export async function startHub(options: StartHubOptions): Promise<RunningHub> {
         peer, remoteAddress,
         tables: () => state.registry.links.tablesForPeer(peer),
         reportEndpoint: (seen) => plane.reportFromShell(peer, seen),
+        dyndnsUrl,
       }),
       log,
     });

@@ -1,7 +1,9 @@
 import { AuditLog } from './audit-log.js';
+import { DyndnsKeyStore } from './dyndns-key-store.js';
 import { EndpointStore } from './endpoint-store.js';
 import { HubSettingsStore } from './hub-settings.js';
 import { InviteStore } from './invite-store.js';
+import { KeylessLinkStore } from './keyless-link-store.js';
 import { LinkPathStore } from './link-path-store.js';
 import { LinkStore } from './link-store.js';
 import { PeerStore } from './peer-store.js';
@@ -46,6 +48,10 @@ export class Registry {
   readonly specs: SpecVersionStore;
   /** The encapsulation the hub chose per link (beneath any pin) and why. */
   readonly paths: LinkPathStore;
+  /** Peers' dyndns2 keys (hashes only). */
+  readonly dyndnsKeys: DyndnsKeyStore;
+  /** Hub links that run GRE without a key, for routers that cannot set one. */
+  readonly keyless: KeylessLinkStore;
 
   private readonly ctx: RegistryContext;
 
@@ -61,6 +67,8 @@ export class Registry {
     this.peers = new PeerStore(ctx, this.settings, this.pools, this.links, this.invites, this.endpoints, this.audit);
     this.specs = new SpecVersionStore(ctx);
     this.paths = new LinkPathStore(ctx);
+    this.dyndnsKeys = new DyndnsKeyStore(ctx, this.audit);
+    this.keyless = new KeylessLinkStore(ctx, this.audit);
   }
 
   /** Opens (creating and migrating when needed) the registry file at `path`; `:memory:` for tests. */
