@@ -56,7 +56,7 @@ export interface FastRouteConfig {
    * sockets); on an IPv6 outer socket the address is remoteAddress6 (16 bytes) instead.
    */
   remoteAddress: number;
-  remoteAddress6: Uint8Array | null;
+  remoteAddress6?: Uint8Array | null;
   remotePort: number;
   header4: Uint8Array | null;
   header6: Uint8Array | null;
