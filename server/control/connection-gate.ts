@@ -116,6 +116,17 @@ export class ConnectionGate {
     return this.limits.isBlocked(address);
   }
 
+  /**
+   * For requests on a kept-alive connection (admitted before its source had to wait): ends the
+   * connection and counts the refusal when `address` waits after failed logins.
+   */
+  refuseIfBlocked(address: string, socket: { destroy(): void }): boolean {
+    if (!this.limits.isBlocked(address)) return false;
+    this.counters.refused['login-backoff'] += 1;
+    socket.destroy();
+    return true;
+  }
+
   /** What the gate counted so far, and what is open now. */
   stats(): GateStats {
     const counts = this.limits.counts();

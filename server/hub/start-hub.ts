@@ -4,6 +4,8 @@ import type { Logger } from 'pino';
 import ssh2 from 'ssh2';
 import { TunnelError } from '../../shared/errors.js';
 import { authenticateBearer } from '../control/authenticate-bearer.js';
+import { countHttpLogins } from '../control/count-http-logins.js';
+import { DYNDNS2_PATH, createDyndns2Handler, type Dyndns2Limits } from '../control/dyndns2-update.js';
 import { ControlPlane, DEFAULT_PATH_OPTIONS, type PathOptions } from '../control/control-plane.js';
 import type { SessionTiming } from '../control/control-session.js';
 import type { HubDatapath } from '../control/hub-datapath.js';
@@ -53,6 +55,8 @@ export interface StartHubOptions {
   admin?: { host: string; port: number };
   /** Front-door limits and timeouts beyond the defaults, per door. */
   doors?: Partial<Record<DoorName, DoorSettings>>;
+  /** Rate limits of the dyndns2 update; default DEFAULT_DYNDNS2_LIMITS. */
+  dyndnsLimits?: Dyndns2Limits;
   log: Logger;
 }
 
@@ -70,7 +74,7 @@ export interface RunningHub {
   /** The front doors' limits and what they counted. */
   readonly gates: FrontDoorGates;
   /** The live status report. */
-  status(): HubStatus;
+  status(): Promise<HubStatus>;
   /** Closes sessions and front doors, removes the hub's TUNs, closes the registry. */
   close(): Promise<void>;
 }
@@ -82,7 +86,7 @@ export interface RunningHub {
 export async function startHub(options: StartHubOptions): Promise<RunningHub> {
   const listen = options.listen ?? SERVE_DEFAULTS.listen;
   const log = options.log;
-  const state = openOrInit(options.stateDir, listen, log);
+  const state = await openOrInit(options.stateDir, listen, log);
   const cleanups: (() => Promise<void> | void)[] = [() => state.close()];
   const cleanup = async (): Promise<void> => {
     for (const step of cleanups.splice(0).reverse()) {
@@ -108,6 +112,18 @@ export async function startHub(options: StartHubOptions): Promise<RunningHub> {
     const timing = options.timing ?? DEFAULT_TIMING;
     const gates = createFrontDoorGates(timing.livenessMs, options.doors ?? {}, log);
     cleanups.push(() => Promise.all(Object.values(gates).map((gate) => gate.close())).then(() => undefined));
+    const registry = state.registry;
+    const dyndns2 = createDyndns2Handler({
+      peerState: async (peer) => {
+        const record = await registry.peers.find(peer);
+        return record === undefined ? 'unknown' : record.revokedAt === null ? 'active' : 'revoked';
+      },
+      verifyKey: (peer, key) => registry.dyndnsKeys.verify(peer, key),
+      latestEndpoint: async (peer) => (await registry.endpoints.latest(peer))?.address ?? null,
+      reportEndpoint: (peer, seen) => plane.reportFromShell(peer, seen),
+      ...(options.dyndnsLimits ? { limits: options.dyndnsLimits } : {}),
+      log,
+    });
     const ws: WsFrontDoor = await openWsFrontDoor({
       host: listen,
       port: options.wsPort ?? SERVE_DEFAULTS.wsPort,
@@ -117,17 +133,19 @@ export async function startHub(options: StartHubOptions): Promise<RunningHub> {
         registry: state.registry, signingKey: state.signingKey.publicKey, hubId, clock: state.clock, replay,
       }),
       attach: (peer, transport) => plane.attach(peer, transport),
+      routes: new Map([[DYNDNS2_PATH, countHttpLogins(gates.ws, dyndns2)]]),
       gate: gates.ws,
       log,
     });
     cleanups.push(() => ws.close());
+    const dyndnsUrl = `${ws.tls ? 'https' : 'http'}://${(await registry.settings.require()).endpoint}:${ws.port}${DYNDNS2_PATH}`;
     const ssh: SshFrontDoor = await openSshFrontDoor({
       host: listen,
       port: options.sshPort ?? SERVE_DEFAULTS.sshPort,
       hostKey,
-      authorizedKeys: (peer) => (state.registry.peers.find(peer) ? state.registry.peers.show(peer).sshKeys.map((key) => key.publicKey) : []),
-      refusal: (peer) => {
-        const record = state.registry.peers.find(peer);
+      authorizedKeys: async (peer) => ((await state.registry.peers.find(peer)) ? (await state.registry.peers.show(peer)).sshKeys.map((key) => key.publicKey) : []),
+      refusal: async (peer) => {
+        const record = await state.registry.peers.find(peer);
         return record && peerRevocationError(record);
       },
       attach: (peer, transport) => plane.attach(peer, transport),
@@ -135,12 +153,13 @@ export async function startHub(options: StartHubOptions): Promise<RunningHub> {
         peer, remoteAddress,
         tables: () => state.registry.links.tablesForPeer(peer),
         reportEndpoint: (seen) => plane.reportFromShell(peer, seen),
+        dyndnsUrl,
       }),
       gate: gates.ssh,
       log,
     });
     cleanups.push(() => ssh.close());
-    const status = (): HubStatus => buildHubStatus(state.registry, {
+    const status = (): Promise<HubStatus> => buildHubStatus(state.registry, {
       live: plane.liveState(), keepaliveInterval: plane.keepaliveInterval, datapath, pid: process.pid, wsPort: ws.port, sshPort: ssh.port, hubId,
     });
     const socketPath = statusSocketPath(options.stateDir);
@@ -160,7 +179,7 @@ export async function startHub(options: StartHubOptions): Promise<RunningHub> {
       log.warn({ listen, wsPort: ws.port }, 'plain ws:// on a non-loopback address: tokens cross the network unencrypted; pass --tls-cert/--tls-key');
     }
     log.info({
-      listen, wsPort: ws.port, sshPort: ssh.port, tls: ws.tls, hubId, endpoint: state.registry.settings.require().endpoint,
+      listen, wsPort: ws.port, sshPort: ssh.port, tls: ws.tls, hubId, endpoint: (await state.registry.settings.require()).endpoint,
       admin: admin && options.admin ? `${options.admin.host}:${admin.port}` : null,
     }, 'hub listening');
     return {
@@ -173,11 +192,11 @@ export async function startHub(options: StartHubOptions): Promise<RunningHub> {
   }
 }
 
-function openOrInit(stateDir: string, listen: string, log: Logger): HubState {
+async function openOrInit(stateDir: string, listen: string, log: Logger): Promise<HubState> {
   const paths = hubStatePaths(stateDir);
   if (!existsSync(paths.database) || !existsSync(paths.signingKey)) {
     const endpoint = detectEndpoint(listen);
-    initHubState(stateDir, { endpoint, pool: DEFAULT_POOL });
+    await initHubState(stateDir, { endpoint, pool: DEFAULT_POOL });
     log.info({ stateDir, endpoint, pool: DEFAULT_POOL }, 'initialised a new hub state folder');
   }
   return openHubState(stateDir);

@@ -7,6 +7,7 @@ import { openHubState } from '../../server/hub-state/hub-state.js';
 import { createInvite } from '../../server/hub-state/create-invite.js';
 import { issuePeerCredential } from '../../server/hub-state/issue-peer-credential.js';
 import type { SessionTiming } from '../../server/control/control-session.js';
+import type { Dyndns2Limits } from '../../server/control/dyndns2-update.js';
 import { MemoryDatapath } from '../../server/hub/memory-datapath.js';
 import { startHub, type RunningHub, type StartHubOptions } from '../../server/hub/start-hub.js';
 
@@ -35,9 +36,9 @@ export const testLogger = pino({ level: process.env.TUNNEL_TEST_LOG ?? 'silent' 
  * Starts a hub for one test (like ssh2's setup harness): `init` with a pool, then `startHub` on
  * 127.0.0.1 port 0. `close()` stops it and removes the state folder.
  */
-export async function withHub(options: { timing?: SessionTiming; stateDir?: string } & Pick<StartHubOptions, 'admin' | 'doors'> = {}): Promise<TestHub> {
+export async function withHub(options: { timing?: SessionTiming; stateDir?: string; dyndnsLimits?: Dyndns2Limits } & Pick<StartHubOptions, 'admin' | 'doors'> = {}): Promise<TestHub> {
   const stateDir = options.stateDir ?? mkdtempSync(join(tmpdir(), 'tunnel-hub-test-'));
-  initHubState(stateDir, { endpoint: TEST_HUB_ENDPOINT, pool: '10.1.12.0/24' });
+  await initHubState(stateDir, { endpoint: TEST_HUB_ENDPOINT, pool: '10.1.12.0/24' });
   let datapath = new MemoryDatapath();
   const start = (ports: { wsPort: number; sshPort: number }): Promise<RunningHub> => {
     datapath = new MemoryDatapath();
@@ -46,6 +47,7 @@ export async function withHub(options: { timing?: SessionTiming; stateDir?: stri
       ...(options.timing ? { timing: options.timing } : {}),
       ...(options.admin ? { admin: options.admin } : {}),
       ...(options.doors ? { doors: options.doors } : {}),
+      ...(options.dyndnsLimits ? { dyndnsLimits: options.dyndnsLimits } : {}),
     });
   };
   const test: TestHub = {
@@ -54,19 +56,19 @@ export async function withHub(options: { timing?: SessionTiming; stateDir?: stri
     stateDir,
     get wsUrl() { return `ws://127.0.0.1:${this.hub.wsPort}`; },
     invite: async ({ ttlMs = 3_600_000, uses = 1 } = {}) => {
-      const state = openHubState(stateDir);
+      const state = await openHubState(stateDir);
       try {
         return (await createInvite(state, { ttlMs, uses })).token;
       } finally {
-        state.close();
+        await state.close();
       }
     },
     peerToken: async (name, ttlMs = 3_600_000) => {
-      const state = openHubState(stateDir);
+      const state = await openHubState(stateDir);
       try {
         return await issuePeerCredential(state, { name, ttlMs });
       } finally {
-        state.close();
+        await state.close();
       }
     },
     restart: async () => {

@@ -87,8 +87,9 @@ describe('the admin listener on loopback', () => {
     const stopped = new Promise<void>((resolve) => (stop = resolve));
     const running = runMember({ stateDir, datapath: new MemoryClientDatapath(), log: testLogger, join: { url: hub.wsUrl, token: await hub.invite(), name: 'alice' }, stopped });
     try {
-      await waitFor(() => hub.hub.registry.peers.find('alice')
-        && hub.hub.registry.specs.versions('alice', hub.hub.registry.links.hubLinkOf('alice').id)?.peer.acked === 1, 10_000, 'the ack');
+      const registry = hub.hub.registry;
+      await waitFor(async () => await registry.peers.find('alice')
+        && (await registry.specs.versions('alice', (await registry.links.hubLinkOf('alice')).id))?.peer.acked === 1, 10_000, 'the ack');
       const during = (await get(port, '/metrics')).body;
       expect(promtoolCheck(during).status).toBe(0);
       expect(metricValue(during, 'tunnel_peers{state="up"}')).toBe(1);
@@ -108,7 +109,7 @@ describe('the admin listener on loopback', () => {
   });
 
   it('counts failed logins by door and code, and the refused upgrade changes nothing', async () => {
-    const registry = registrySnapshot(hub.stateDir);
+    const registry = await registrySnapshot(hub.stateDir);
     const refused = await new Promise<number>((resolve) => {
       const ws = new WebSocket(hub.wsUrl, { headers: { authorization: 'Bearer not-a-token' } });
       ws.on('unexpected-response', (_req, res) => resolve(res.statusCode ?? 0));
@@ -117,7 +118,7 @@ describe('the admin listener on loopback', () => {
     expect(refused).toBe(401);
     const text = (await get(port, '/metrics')).body;
     expect(metricValue(text, 'tunnel_auth_failures_total{door="ws",code="ERR_TOKEN_INVALID"}')).toBe(1);
-    expect(registrySnapshot(hub.stateDir)).toEqual(registry);
+    expect(await registrySnapshot(hub.stateDir)).toEqual(registry);
   });
 
   it('streams the status to the page and serves it self-contained', async () => {
@@ -137,12 +138,12 @@ describe('the admin listener on loopback', () => {
   });
 
   it('is read-only and answers unknown paths with 404', async () => {
-    const registry = registrySnapshot(hub.stateDir);
+    const registry = await registrySnapshot(hub.stateDir);
     expect((await get(port, '/metrics', {}, 'POST')).status).toBe(405);
     expect((await get(port, '/status.json', {}, 'DELETE')).status).toBe(405);
     expect((await get(port, '/nope')).status).toBe(404);
     expect((await get(port, '/metrics', {}, 'HEAD')).status).toBe(200);
-    expect(registrySnapshot(hub.stateDir)).toEqual(registry);
+    expect(await registrySnapshot(hub.stateDir)).toEqual(registry);
   });
 });
 
@@ -162,7 +163,7 @@ describe('the admin listener off loopback', () => {
     const file = join(hub.stateDir, 'admin-token');
     expect(statSync(file).mode & 0o777).toBe(0o600);
     const token = loadOrCreateAdminToken(hub.stateDir);
-    const registry = registrySnapshot(hub.stateDir);
+    const registry = await registrySnapshot(hub.stateDir);
 
     const bare = await get(port, '/metrics');
     expect(bare.status).toBe(401);
@@ -175,7 +176,7 @@ describe('the admin listener off loopback', () => {
     const good = await get(port, '/metrics', { authorization: `Bearer ${token}` });
     expect(good.status).toBe(200);
     expect(metricValue(good.body, 'tunnel_auth_failures_total{door="admin",code="ERR_UNAUTHENTICATED"}')).toBe(2);
-    expect(registrySnapshot(hub.stateDir)).toEqual(registry);
+    expect(await registrySnapshot(hub.stateDir)).toEqual(registry);
   });
 
   it('tunnel-hub admin-token prints the token alone, and --rotate replaces it', async () => {

@@ -8,6 +8,7 @@ import WebSocket from 'ws';
 import { runMember } from '../../client/session/run-member.js';
 import { generateEd25519KeyPair } from '../../shared/ssh/generate-ed25519-key-pair.js';
 import { parseSshPublicKey } from '../../server/auth/ssh-public-key.js';
+import { dyndns2Request } from '../helpers/dyndns2-request.js';
 import { registrySnapshot } from '../helpers/hub-cli.js';
 import { MemoryClientDatapath, waitFor } from '../helpers/memory-client-datapath.js';
 import { testLogger, withHub, type TestHub } from '../helpers/with-hub.js';
@@ -101,7 +102,7 @@ describe('front doors under abuse', () => {
   });
 
   it('makes a source that keeps failing to log in wait, counts why, and changes nothing in the registry', async () => {
-    const before = registrySnapshot(hub.stateDir);
+    const before = await registrySnapshot(hub.stateDir);
     const statuses: number[] = [];
     for (let i = 0; i < 6; i++) statuses.push(await upgradeStatus(hub.wsUrl, '127.0.0.31', `bad.token.${i}`));
     // Three free failures, the fourth starts the wait; from then on the source is not even answered.
@@ -110,13 +111,26 @@ describe('front doors under abuse', () => {
     expect(stats.authFailures).toEqual({ ERR_TOKEN_INVALID: 4 });
     expect(stats.refused['login-backoff']).toBe(2);
     expect(stats.blocked).toBe(1);
-    expect(registrySnapshot(hub.stateDir)).toEqual(before);
+    expect(await registrySnapshot(hub.stateDir)).toEqual(before);
     expect(await upgradeStatus(hub.wsUrl, '127.0.0.32', 'bad.token.x')).toBe(401);
+  });
+
+  it('counts wrong dyndns2 keys as failed logins: a source guessing keys waits too', async () => {
+    const answers: string[] = [];
+    for (let i = 0; i < 6; i++) {
+      const reply = await dyndns2Request(hub.hub.wsPort, { query: 'hostname=bob', auth: `bob:guess-${i}`, localAddress: '127.0.0.51' })
+        .catch(() => ({ status: 0, body: '' }));
+      answers.push(`${reply.status} ${reply.body.trim()}`);
+    }
+    expect(answers).toEqual(['404 nohost', '404 nohost', '404 nohost', '404 nohost', '0 ', '0 ']);
+    const stats = hub.hub.gates.ws.stats();
+    expect(stats.authFailures).toEqual({ ERR_PEER_NOT_FOUND: 4 });
+    expect(stats.refused['login-backoff']).toBe(2);
   });
 
   it('counts refused SSH keys, makes the source wait, and ends an authenticated connection gone silent', async () => {
     const member = generateEd25519KeyPair('bob@test');
-    hub.hub.registry.peers.add({ name: 'bob', sshKey: parseSshPublicKey(member.public) });
+    await hub.hub.registry.peers.add({ name: 'bob', sshKey: parseSshPublicKey(member.public) });
     const stranger = generateEd25519KeyPair('mallory@test');
     const attempts: string[] = [];
     for (let i = 0; i < 5; i++) {
