@@ -9,7 +9,12 @@ describe('dyndns2 update on the WebSocket listener', () => {
 
   beforeAll(async () => {
     // Generous per-source limits for the main cases; the rate-limit case runs its own hub.
-    hub = await withHub({ dyndnsLimits: { perPeer: { burst: 50, refillMs: 60_000 }, perSource: { burst: 200, refillMs: 1_000 } } });
+    // The refusals here come from a few loopback addresses, each checked for its answer; the wait
+    // a source gets after repeated failed logins is front-door-limits.test.ts's subject.
+    hub = await withHub({
+      dyndnsLimits: { perPeer: { burst: 50, refillMs: 60_000 }, perSource: { burst: 200, refillMs: 1_000 } },
+      doors: { ws: { freeFailures: 1_000 } },
+    });
     await hub.hub.registry.peers.add({ name: 'router' });
     await hub.hub.registry.peers.add({ name: 'spare' });
     const issued = await runHubCli(hub.stateDir, ['peer', 'update-key', 'router']);
@@ -87,6 +92,14 @@ describe('dyndns2 update on the WebSocket listener', () => {
   it('keeps refusing WebSocket-less requests to other paths as before', async () => {
     const res = await fetch(`http://127.0.0.1:${String(hub.hub.wsPort)}/other`);
     expect(res.status).toBe(426);
+  });
+
+  it('restores a router\'s hub end after a hub restart, at its last verified address', async () => {
+    expect(hub.datapath.tunnels.get('tnl-router')?.remote).toBe('127.0.0.3');
+    await hub.restart();
+    expect(hub.datapath.tunnels.get('tnl-router')).toMatchObject({ remote: '127.0.0.3', local: '198.51.100.1' });
+    // spare holds no dyndns2 key: a member with a session of its own, not restored.
+    expect(hub.datapath.tunnels.has('tnl-spare')).toBe(false);
   });
 
   it('voids the old key when update-key runs again', async () => {
