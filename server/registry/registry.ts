@@ -5,6 +5,7 @@ import { HubSettingsStore } from './hub-settings.js';
 import { InviteStore } from './invite-store.js';
 import { LinkPathStore } from './link-path-store.js';
 import { LinkStore } from './link-store.js';
+import { PeerRoutingStore } from './peer-routing-store.js';
 import { PeerStore } from './peer-store.js';
 import { PoolStore } from './pool-store.js';
 import type { Clock, RegistryContext } from './registry-context.js';
@@ -44,6 +45,8 @@ export class Registry {
   readonly specs: SpecVersionStore;
   /** The encapsulation the hub chose per link (beneath any pin) and why. */
   readonly paths: LinkPathStore;
+  /** Prefixes behind members and the per-member source check. */
+  readonly routing: PeerRoutingStore;
 
   private constructor(private readonly rdb: RegistryDatabase, clock: Clock) {
     const ctx: RegistryContext = { rdb, clock };
@@ -56,6 +59,7 @@ export class Registry {
     this.peers = new PeerStore(ctx, this.settings, this.pools, this.links, this.invites, this.endpoints, this.audit);
     this.specs = new SpecVersionStore(ctx);
     this.paths = new LinkPathStore(ctx);
+    this.routing = new PeerRoutingStore(ctx, this.audit);
   }
 
   /** Opens (creating and migrating when needed) the registry file at `path`; `:memory:` for tests. */
