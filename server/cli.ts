@@ -5,6 +5,7 @@ import { registerInitCommand } from './commands/init-command.js';
 import { registerInviteCommands } from './commands/invite-commands.js';
 import { registerLinkCommands } from './commands/link-commands.js';
 import { registerPeerCommands } from './commands/peer-commands.js';
+import { registerPeerRouteCommands } from './commands/peer-route-commands.js';
 import { registerPoolCommands } from './commands/pool-commands.js';
 import { registerServeCommand } from './commands/serve.js';
 import { registerStatusCommand } from './commands/status.js';
@@ -18,6 +19,7 @@ const program = new Command('tunnel-hub')
 registerInitCommand(program);
 registerPoolCommands(program);
 registerPeerCommands(program);
+registerPeerRouteCommands(program);
 registerInviteCommands(program);
 registerLinkCommands(program);
 registerServeCommand(program);

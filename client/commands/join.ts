@@ -1,4 +1,5 @@
 import type { Command } from 'commander';
+import { collectAdvertised } from './advertise-flag.js';
 import type { MemberFlags } from './member-command.js';
 
 interface JoinFlags extends MemberFlags {
@@ -19,6 +20,8 @@ export function registerJoinCommand(program: Command): void {
     .option('--ca <file>', 'a CA certificate (PEM) to trust for wss://')
     .option('--once', 'return once the tunnel config is applied instead of staying connected')
     .option('--state <dir>', 'state folder (default $TUNNEL_CLIENT_STATE or the per-user default)')
+    .option('--advertise <cidr>', 'a prefix behind this member (its LAN) to ask the hub to route; pending until the operator approves it; repeatable', collectAdvertised)
+    .option('--hook <file>', 'program run with the TUNNEL_* environment when a tunnel goes up, goes down or changes (killed after 10 s)')
     // The session and datapath modules load only when this command runs.
     .action(async (url: string, flags: JoinFlags) => (await import('./member-command.js')).runMemberCommand(flags, {
       url,

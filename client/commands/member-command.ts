@@ -1,5 +1,6 @@
 import { resolveStateDir } from '../../shared/cli/state-dir.js';
 import { nativeDatapathIo } from '../../shared/datapath/native-datapath-io.js';
+import { checkHookFile } from '../../shared/hooks/run-hook.js';
 import { createLogger } from '../../shared/log.js';
 import { ensureStateDir } from '../identity.js';
 import { openMemberDatapath, type MemberDatapath } from '../session/member-datapath.js';
@@ -10,6 +11,10 @@ import { stopSignals } from './stop-signals.js';
 export interface MemberFlags {
   state?: string;
   once?: boolean;
+  /** Prefixes behind this member to ask the hub to route (`--advertise`, repeatable). */
+  advertise?: string[];
+  /** A program run on link up, down and change (`--hook`). */
+  hook?: string;
 }
 
 /**
@@ -18,16 +23,18 @@ export interface MemberFlags {
  */
 export async function runMemberCommand(flags: MemberFlags, join?: JoinRequest): Promise<void> {
   const stateDir = resolveStateDir('client', flags.state);
+  const hook = flags.hook === undefined ? undefined : checkHookFile(flags.hook);
   ensureStateDir(stateDir);
   const log = createLogger('tunnel-client');
   let member: MemberDatapath | undefined;
   const stopped = stopSignals({ log, forceCleanup: () => member?.removeTunnelsNow() });
-  member = await openMemberDatapath(nativeDatapathIo, stateDir, log);
+  member = await openMemberDatapath(nativeDatapathIo, stateDir, log, hook === undefined ? {} : { hook });
   try {
     await runMember({
       stateDir, datapath: member.datapath, log, stopped,
       ...(join ? { join } : {}),
       ...(flags.once ? { once: true } : {}),
+      advertise: flags.advertise ?? [],
       onFirstConfig: (state) => {
         for (const tunnel of state.config?.tunnels ?? []) {
           process.stdout.write(`${tunnel.name} up: ${tunnel.encap} ${tunnel.local} -> ${tunnel.remote}, inner ${tunnel.address} peer ${tunnel.peerAddress} (peer "${state.peer}", config ${state.config?.version ?? 0})\n`);

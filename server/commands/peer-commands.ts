@@ -66,7 +66,9 @@ export function registerPeerCommands(program: Command): void {
     .action((name: string, options: { json?: boolean }, command: Command) =>
       withHubState(hubStateDir(command), ({ registry }) => {
         const detail = registry.peers.show(name);
-        if (options.json) return printJson(detail);
+        const { sourceCheck } = registry.routing.memberRecord(name);
+        const routes = registry.routing.listForPeer(name);
+        if (options.json) return printJson({ ...detail, sourceCheck, routes });
         const lines = [
           `peer ${detail.name}`,
           `  created        ${new Date(detail.createdAt).toISOString()}`,
@@ -78,6 +80,9 @@ export function registerPeerCommands(program: Command): void {
           ...detail.sshKeys.map((k) => `    ${k.fingerprint} ${k.algorithm}${k.comment ? ` ${k.comment}` : ''}`),
           '  links',
           ...detail.links.map((l) => `    ${l.ends[0]} <-> ${l.ends[1]}  ${l.prefix}  (${l.ends[0]} ${l.inner[0]}, ${l.ends[1]} ${l.inner[1]}) key ${l.greKey}`),
+          `  source check   ${sourceCheck ? 'on' : 'off'}`,
+          `  prefixes       ${routes.length === 0 ? 'none' : ''}`.trimEnd(),
+          ...routes.map((r) => `    ${r.prefix}  ${r.state}`),
         ];
         printText(lines.join('\n'));
       }));

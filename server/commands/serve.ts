@@ -1,5 +1,7 @@
 import type { Command } from 'commander';
 import { TunnelError } from '../../shared/errors.js';
+import { checkHookFile } from '../../shared/hooks/run-hook.js';
+import { ROUTING_MODES, type RoutingMode } from '../routing/member-route-specs.js';
 import { parsePositiveInteger } from './cli-option-parsers.js';
 import { hubStateDir } from './hub-state-dir.js';
 
@@ -13,6 +15,8 @@ interface ServeFlags {
   keepalive: string;
   livenessTimeout: string;
   pathKeepalive: string;
+  routing: string;
+  hook?: string;
 }
 
 /** `tunnel-hub serve`: the daemon, with the embedded defaults when given no flags. */
@@ -29,6 +33,8 @@ export function registerServeCommand(program: Command): void {
     .option('--keepalive <seconds>', 'control keepalive interval', '10')
     .option('--liveness-timeout <seconds>', 'silence after which a session is declared down', '30')
     .option('--path-keepalive <seconds>', 'keepalive interval of every issued tunnel, 1-25 (also keeps NAT mappings alive)', '10')
+    .option('--routing <mode>', 'static: the hub forwards between members and pushes their routes; none: no routes at all (a routing daemon such as ospfd owns them)', 'static')
+    .option('--hook <file>', 'program run with the TUNNEL_* environment when a member tunnel goes up, goes down or changes (killed after 10 s)')
     .action(async (flags: ServeFlags, command: Command) => {
       if ((flags.tlsCert === undefined) !== (flags.tlsKey === undefined)) {
         throw new TunnelError('ERR_INVALID_ARGUMENT', '--tls-cert and --tls-key go together');
@@ -36,6 +42,8 @@ export function registerServeCommand(program: Command): void {
       if (flags.datapath !== 'engine' && flags.datapath !== 'none') {
         throw new TunnelError('ERR_INVALID_ARGUMENT', `--datapath "${flags.datapath}" must be engine or none`);
       }
+      const routing = parseRoutingMode(flags.routing);
+      const hook = flags.hook === undefined ? undefined : checkHookFile(flags.hook);
       const keepaliveMs = seconds(flags.keepalive, '--keepalive');
       const livenessMs = seconds(flags.livenessTimeout, '--liveness-timeout');
       if (livenessMs <= keepaliveMs) throw new TunnelError('ERR_INVALID_ARGUMENT', '--liveness-timeout must be longer than --keepalive');
@@ -50,6 +58,8 @@ export function registerServeCommand(program: Command): void {
         datapath: flags.datapath,
         timing: { keepaliveMs, livenessMs },
         paths: { keepaliveInterval: parsePositiveInteger(flags.pathKeepalive, '--path-keepalive', 25) },
+        routing,
+        ...(hook !== undefined ? { hook } : {}),
         log: createLogger('tunnel-hub'),
       });
     });
@@ -65,4 +75,10 @@ function seconds(text: string, option: string): number {
   const value = /^[0-9]{1,5}(\.[0-9]{1,3})?$/.test(text) ? Number(text) * 1000 : NaN;
   if (!(value >= 50 && value <= 600_000)) throw new TunnelError('ERR_INVALID_ARGUMENT', `${option} "${text}" must be a number of seconds from 0.05 to 600`);
   return Math.round(value);
+}
+
+function parseRoutingMode(text: string): RoutingMode {
+  const mode = ROUTING_MODES.find((candidate) => candidate === text);
+  if (mode === undefined) throw new TunnelError('ERR_INVALID_ARGUMENT', `--routing "${text}" must be ${ROUTING_MODES.join(' or ')}`);
+  return mode;
 }

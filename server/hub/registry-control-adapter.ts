@@ -41,6 +41,9 @@ export function controlRegistryOver(registry: Registry): ControlRegistry {
     },
     recordHubApplied: (peer, version) => registry.specs.recordHubApplied(hubLinkId(peer), version),
     recordPeerAck: (peer, version) => registry.specs.recordPeerAck(peer, version),
+    routingFacts: async () => registry.routing.facts(),
+    memberRouting: async (peer) => registry.routing.memberRecord(peer),
+    recordRouteRequests: async (peer, prefixes) => registry.routing.recordRequests(peer, prefixes),
     specVersions: (peer) => {
       const versions = registry.specs.versions(peer, hubLinkId(peer));
       return versions && { hub: versions.hub, peer: { issued: versions.peer.issued, acked: versions.peer.acked, ackedAt: versions.peer.ackedAt } };

@@ -9,6 +9,7 @@ import { issuePeerCredential } from '../../server/hub-state/issue-peer-credentia
 import type { SessionTiming } from '../../server/control/control-session.js';
 import { MemoryDatapath } from '../../server/hub/memory-datapath.js';
 import { startHub, type RunningHub } from '../../server/hub/start-hub.js';
+import type { RoutingMode } from '../../server/routing/member-route-specs.js';
 
 /** The hub endpoint recorded in every test hub's registry (TEST-NET-2). */
 export const TEST_HUB_ENDPOINT = '198.51.100.1';
@@ -35,7 +36,7 @@ export const testLogger = pino({ level: process.env.TUNNEL_TEST_LOG ?? 'silent' 
  * Starts a hub for one test (like ssh2's setup harness): `init` with a pool, then `startHub` on
  * 127.0.0.1 port 0. `close()` stops it and removes the state folder.
  */
-export async function withHub(options: { timing?: SessionTiming; stateDir?: string } = {}): Promise<TestHub> {
+export async function withHub(options: { timing?: SessionTiming; stateDir?: string; routing?: RoutingMode } = {}): Promise<TestHub> {
   const stateDir = options.stateDir ?? mkdtempSync(join(tmpdir(), 'tunnel-hub-test-'));
   initHubState(stateDir, { endpoint: TEST_HUB_ENDPOINT, pool: '10.1.12.0/24' });
   let datapath = new MemoryDatapath();
@@ -44,6 +45,7 @@ export async function withHub(options: { timing?: SessionTiming; stateDir?: stri
     return startHub({
       stateDir, listen: '127.0.0.1', ...ports, datapath: () => datapath, log: testLogger,
       ...(options.timing ? { timing: options.timing } : {}),
+      ...(options.routing ? { routing: options.routing } : {}),
     });
   };
   const test: TestHub = {

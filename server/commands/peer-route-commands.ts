@@ -1,0 +1,73 @@
+import type { Command } from 'commander';
+import { TunnelError } from '../../shared/errors.js';
+import { withHubState } from '../hub-state/hub-state.js';
+import { formatColumns } from './format-columns.js';
+import { hubStateDir } from './hub-state-dir.js';
+import { printJson, printText } from './write-output.js';
+
+/** `tunnel-hub peer route add|remove|approve|list` and `peer set NAME --source-check on|off`. */
+export function registerPeerRouteCommands(program: Command): void {
+  const peer = program.commands.find((command) => command.name() === 'peer');
+  if (!peer) throw new TunnelError('ERR_INTERNAL', 'the peer command must be registered first');
+  const route = peer.command('route').description('prefixes behind members (a LAN), routed by the hub and pushed to every other member');
+  const live = 'a running hub routes it and pushes it to every member within a second';
+
+  route
+    .command('add <name> <cidr>')
+    .description(`route CIDR behind member NAME (approves its pending request for it, if any); ${live}`)
+    .action((name: string, cidr: string, _options: unknown, command: Command) =>
+      withHubState(hubStateDir(command), ({ registry }) => {
+        const added = registry.routing.add(name, cidr);
+        printText(`routing ${added.prefix} behind ${name}`);
+      }));
+
+  route
+    .command('approve <name> <cidr>')
+    .description(`approve the prefix member NAME advertised (\`tunnel-client … --advertise CIDR\`); ${live}`)
+    .action((name: string, cidr: string, _options: unknown, command: Command) =>
+      withHubState(hubStateDir(command), ({ registry }) => {
+        const approved = registry.routing.approve(name, cidr);
+        printText(`approved: routing ${approved.prefix} behind ${name}`);
+      }));
+
+  route
+    .command('remove <name> <cidr>')
+    .description('stop routing CIDR behind member NAME, or drop its request for it; members lose the route within a second')
+    .action((name: string, cidr: string, _options: unknown, command: Command) =>
+      withHubState(hubStateDir(command), ({ registry }) => {
+        const removed = registry.routing.remove(name, cidr);
+        printText(removed.state === 'approved' ? `no longer routing ${removed.prefix} behind ${name}` : `dropped ${name}'s request for ${removed.prefix}`);
+      }));
+
+  route
+    .command('list')
+    .description('list the prefixes behind members, approved and pending')
+    .option('--json', 'print JSON only')
+    .action((options: { json?: boolean }, command: Command) =>
+      withHubState(hubStateDir(command), ({ registry }) => {
+        const routes = registry.routing.list();
+        if (options.json) return printJson(routes);
+        printText(formatColumns(
+          ['PEER', 'PREFIX', 'STATE', 'SINCE'],
+          routes.map((r) => [r.peer, r.prefix, r.state, new Date(r.approvedAt ?? r.requestedAt ?? r.createdAt).toISOString()]),
+          'no prefixes behind members; add one with `tunnel-hub peer route add NAME CIDR`',
+        ));
+      }));
+
+  peer
+    .command('set <name>')
+    .description("change a peer's settings")
+    .option('--source-check <on|off>', 'drop inner packets from sources outside the peer\'s addresses and prefixes (on, the default); off for a member carrying transit traffic under a routing daemon')
+    .action((name: string, options: { sourceCheck?: string }, command: Command) =>
+      withHubState(hubStateDir(command), ({ registry }) => {
+        if (options.sourceCheck === undefined) throw new TunnelError('ERR_INVALID_ARGUMENT', 'nothing to set; see `tunnel-hub peer set --help`');
+        const on = parseOnOff(options.sourceCheck, '--source-check');
+        const changed = registry.routing.setSourceCheck(name, on);
+        printText(`peer ${name}: source check ${on ? 'on' : 'off'}${changed ? '' : ' (unchanged)'}`);
+      }));
+}
+
+function parseOnOff(text: string, option: string): boolean {
+  if (text === 'on' || text === 'off') return text === 'on';
+  throw new TunnelError('ERR_INVALID_ARGUMENT', `${option} "${text}" must be on or off`);
+}
