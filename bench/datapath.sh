@@ -10,15 +10,18 @@
 # /proc/PID/task/*/schedstat), which is what a low-rate RTT mostly pays for on a shared machine.
 # Needs root, iproute2, iperf3, fastd and a built project (npm run build). Adapted from the lab's
 # bench-peers.sh. usage: bench/datapath.sh [seconds per iperf3 run] [encapsulations…]
-# Encapsulations: gre gre-key ipip fou gue (the default list); NAME-js (e.g. gre-js) runs the same
-# with TUNNEL_FAST_PATH=off, every packet through the JS engine, to compare in the same run.
+# Encapsulations: gre gre-key ipip fou gue vxlan (the default list); NAME-js (e.g. gre-js) runs the
+# same with TUNNEL_FAST_PATH=off, every packet through the JS engine, NAME-nooff (e.g. gre-nooff)
+# with TUNNEL_OFFLOAD=off (plain TUN, no TSO or merged writes), to compare in the same run.
+# vxlan is the Linux kernel's own VXLAN on the same veth: the ceiling a kernel tunnel reaches here
+# (its CPU time is the kernel's, spread over every process, so no CPU figures are printed for it).
 # fastd-null in the list measures fastd again there; each row is compared with the fastd row
 # above it, so "gre fastd-null gre fastd-null gre" interleaves the two against drift.
 # TUNNEL_CPUS=<list> (taskset syntax, e.g. 1 or 0-1) pins fastd's and every tunnel process's threads
 # the same way, for comparing placements fairly; unset, the scheduler places them.
 set -u
 T=${1:-5}; shift || true
-ENCAPS=${*:-gre gre-key ipip fou gue}
+ENCAPS=${*:-gre gre-key ipip fou gue vxlan}
 ROOT=$(cd "$(dirname "$0")/.." && pwd)
 CLI="$ROOT/dist/client/cli.js"
 [ -f "$CLI" ] || { echo "build first: npm run build" >&2; exit 1; }
@@ -37,13 +40,13 @@ for s in a b; do ip -n ${P}$s link set lo up; ip -n ${P}$s link set ${P}v$s up; 
 
 cpu_ticks() { # pids… → utime+stime summed, in clock ticks
   local sum=0 pid f
-  for pid in "$@"; do f=($(sed 's/^.*) //' /proc/"$pid"/stat)); sum=$((sum + f[11] + f[12])); done
+  for pid in "$@"; do [ -n "$pid" ] || continue; f=($(sed 's/^.*) //' /proc/"$pid"/stat)); sum=$((sum + f[11] + f[12])); done
   echo $sum
 }
 
 cpu_ns() { # pids… → on-CPU nanoseconds of every thread, summed
   local sum=0 pid t run rest
-  for pid in "$@"; do for t in /proc/"$pid"/task/*/schedstat; do read -r run rest <"$t" && sum=$((sum + run)); done; done
+  for pid in "$@"; do [ -n "$pid" ] || continue; for t in /proc/"$pid"/task/*/schedstat; do read -r run rest <"$t" && sum=$((sum + run)); done; done
   echo $sum
 }
 
@@ -54,10 +57,10 @@ pings() {
     awk '{v[NR] = $1; s += $1} END {if (NR) printf "%.3f %.3f", s / NR, v[int((NR + 1) / 2)]; else printf "NaN NaN"}'
 }
 
-# measure NAME INNER_IP PID_A PID_B → one line of figures, kept in $W/results
+# measure NAME INNER_IP PID_A PID_B [kernel] → one line of figures, kept in $W/results
 measure() {
   local cold warm json c0 c1 n0 n1
-  [ -n "${TUNNEL_CPUS:-}" ] && for pid in "$3" "$4"; do taskset -a -p -c "$TUNNEL_CPUS" "$pid" >/dev/null; done
+  [ -n "${TUNNEL_CPUS:-}" ] && [ "${5:-}" != kernel ] && for pid in "$3" "$4"; do taskset -a -p -c "$TUNNEL_CPUS" "$pid" >/dev/null; done
   cold=$(pings "$2")
   $B iperf3 -s -1 >/dev/null 2>&1 & local sp=$!; sleep 0.3
   c0=$(cpu_ticks "$3" "$4")
@@ -66,14 +69,15 @@ measure() {
   kill $sp 2>/dev/null; wait $sp 2>/dev/null
   n0=$(cpu_ns "$3" "$4"); warm=$(pings "$2"); n1=$(cpu_ns "$3" "$4")
   node -e '
-    const [name, cold, warm, ticks, hz, ns, pings, text] = process.argv.slice(1);
+    const [name, cold, warm, ticks, hz, ns, pings, text, kernel] = process.argv.slice(1);
     let gbps = NaN, gbits = NaN, retr = NaN;
     try { const r = JSON.parse(text).end; gbps = r.sum_received.bits_per_second / 1e9; gbits = r.sum_received.bytes * 8 / 1e9; retr = r.sum_sent.retransmits; } catch {}
     const cpu = Number(ticks) / Number(hz);
     const [coldMean, coldMedian] = cold.split(" "), [warmMean, warmMedian] = warm.split(" ");
     const usPerPing = Number(ns) / 1000 / Number(pings);
-    console.log([name, gbps.toFixed(3), coldMean, coldMedian, warmMean, warmMedian, usPerPing.toFixed(0), (cpu / gbits).toFixed(2), retr].join(" "));
-  ' "$1" "$cold" "$warm" "$((c1 - c0))" "$TICK" "$((n1 - n0))" "$PINGS" "$json" >>"$W/results"
+    const [us, perGbit] = kernel === "kernel" ? ["n/a", "n/a"] : [usPerPing.toFixed(0), (cpu / gbits).toFixed(2)];
+    console.log([name, gbps.toFixed(3), coldMean, coldMedian, warmMean, warmMedian, us, perGbit, retr].join(" "));
+  ' "$1" "$cold" "$warm" "$((c1 - c0))" "$TICK" "$((n1 - n0))" "$PINGS" "$json" "${5:-}" >>"$W/results"
 }
 
 # fastd, method null; run first, and again wherever the list names fastd-null
@@ -95,14 +99,27 @@ run_fastd() {
 }
 run_fastd
 
+# the kernel's VXLAN on the same veth (MTU 1450), measured like the others; CPU time is the kernel's
+run_vxlan() {
+  for s in a b; do me=$([ $s = a ] && echo 1 || echo 2); peer=$([ $s = a ] && echo 2 || echo 1)
+    ip -n ${P}$s link add vx0 type vxlan id 42 local 192.0.2.$me remote 192.0.2.$peer dstport 4789
+    ip -n ${P}$s addr add 10.8.0.$me/30 dev vx0; ip -n ${P}$s link set vx0 up
+  done
+  for i in $(seq 50); do $A ping -c 1 -W 1 10.8.0.2 >/dev/null 2>&1 && break; sleep 0.2; done
+  measure vxlan 10.8.0.2 "" "" kernel
+  for s in a b; do ip -n ${P}$s link del vx0; done
+}
+
 # the project's datapath, one encapsulation at a time
 n=10
 for e in $ENCAPS; do
   [ "$e" = fastd-null ] && { run_fastd; continue; }
-  n=$((n + 1)); base=${e%-js}; encap=${base%-key}; extra=""; [ "$base" = gre-key ] && extra="--key 4660"
-  fast=on; [ "$base" != "$e" ] && fast=off
+  [ "$e" = vxlan ] && { run_vxlan; continue; }
+  n=$((n + 1)); base=${e%-js}; base=${base%-nooff}; encap=${base%-key}; extra=""; [ "$base" = gre-key ] && extra="--key 4660"
+  fast=on; [ "${e%-js}" != "$e" ] && fast=off
+  offload=on; [ "${e%-nooff}" != "$e" ] && offload=off
   for s in a b; do me=$([ $s = a ] && echo 1 || echo 2); peer=$([ $s = a ] && echo 2 || echo 1)
-    TUNNEL_FAST_PATH=$fast ip netns exec ${P}$s node "$CLI" up --local 192.0.2.$me --remote 192.0.2.$peer --encap "$encap" $extra \
+    TUNNEL_FAST_PATH=$fast TUNNEL_OFFLOAD=$offload ip netns exec ${P}$s node "$CLI" up --local 192.0.2.$me --remote 192.0.2.$peer --encap "$encap" $extra \
       --address 10.$n.0.$me/30 --peer-address 10.$n.0.$peer --name bench0 --state "$W/state$s" >"$W/$e$s.log" 2>&1 &
     echo $! >"$W/u$s.pid"
   done

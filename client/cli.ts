@@ -8,7 +8,7 @@ import { registerStatusCommand } from './commands/status.js';
 import { registerUpCommand } from './commands/up.js';
 
 // Argument parsing only: each command lives in client/commands/ and delegates.
-const program = new Command('tunnel-client').description('a member\'s end of the tunnel coordinator');
+const program = new Command('tunnel-client').description('a member\'s end: join a hub once, then keep the tunnels up across address changes; or run a static tunnel with no hub');
 registerJoinCommand(program);
 registerRunCommand(program);
 registerUpCommand(program);

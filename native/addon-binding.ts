@@ -18,8 +18,12 @@ export interface NativeEndpointHandle {
   setReferenced(referenced: boolean): void;
   close(): void;
   localPort(): number;
-  /** [truncated reads dropped, writes dropped for an error, errno of the last such write, packets read while forwarding that JS never read] */
-  counters(): [number, number, number, number];
+  /**
+   * [truncated reads dropped, writes dropped for an error, errno of the last such write, packets
+   * read while forwarding that JS never read, TCP super-packets read, segments made of them,
+   * partial checksums finished, offload reads dropped, merged writes, segments merged]
+   */
+  counters(): [number, number, number, number, number, number, number, number, number, number];
 }
 
 /** One tunnel's fast route inside the addon (native/src/fast-route.h). */
@@ -43,7 +47,8 @@ export interface NativeAddon {
     slotSize: number,
   ): NativeBatchView;
   createFastRoute(): NativeFastRouteHandle;
-  openTun(name: string, multiQueue: boolean): [NativeEndpointHandle, string];
+  /** [endpoint, the kernel's interface name, whether offloads are on] */
+  openTun(name: string, multiQueue: boolean, offload: boolean): [NativeEndpointHandle, string, boolean];
   openRawSocket(protocol: number, localAddress: number, ttl: number, bufferBytes: number): NativeEndpointHandle;
   openUdpSocket(
     localAddress: number,

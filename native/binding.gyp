@@ -11,6 +11,8 @@
         "src/packet-endpoint.cc",
         "src/open-descriptors.cc",
         "src/system-error.cc",
+        "src/tun-offload-reader.cc",
+        "src/tun-packet-writer.cc",
         "src/tun-write-ring.cc",
         "src/udp-gro-reader.cc"
       ],

@@ -17,13 +17,29 @@ import { NativeEndpoint, type NativePacketEndpoint } from './native-endpoint.js'
 import { toTunnelError } from './system-error.js';
 
 export type { FastRoute, FastRouteConfig, FastRouteCounters, PacketBatchMemory, PacketEndpoint } from './types.js';
-export type { EndpointDropCounters, NativePacketEndpoint } from './native-endpoint.js';
+export type { EndpointDropCounters, NativePacketEndpoint, OffloadCounters } from './native-endpoint.js';
 export { createPacketBatch, MAX_BATCH_CAPACITY, MAX_SLOT_SIZE, MIN_SLOT_SIZE } from './packet-batch.js';
 export { addAddress, addRoute, deleteLink, MAX_MTU, MIN_MTU, runIpBatch, setLinkMtu, setLinkUp } from './link-config.js';
 
 /** A TUN device (IFF_TUN | IFF_NO_PI): packets are bare IPv4/IPv6, no packet-info header. */
 export interface TunDevice extends NativePacketEndpoint {
   readonly name: string;
+  /** Offloads are on: the kernel hands over TCP super-packets and takes merged ones (see openTun). */
+  readonly offload: boolean;
+}
+
+/** Options for openTun. */
+export interface TunOptions {
+  /** IFF_MULTI_QUEUE: several opens of the same name add queues to one device. */
+  multiQueue?: boolean;
+  /**
+   * Offloads (IFF_VNET_HDR, TUNSETOFFLOAD with checksum, TSO4 and TSO6): the kernel may hand over
+   * a TCP burst of up to 64 KB in one read, which readBatch splits into segments with finished
+   * checksums, and writeBatch merges consecutive TCP segments of one flow into one write. Readers
+   * and writers see plain packets either way. A kernel that refuses them gives a plain TUN
+   * (`offload` false). Default false.
+   */
+  offload?: boolean;
 }
 
 /** A raw IPv4 socket for one IP protocol: reads include the outer IPv4 header, writes do not. */
@@ -73,21 +89,18 @@ const ADDON_FILE = join('native', 'build', 'Release', 'tunnel_native.node');
 
 let loaded: { addon: NativeAddon; views: BatchViews } | undefined;
 
-/**
- * Opens (creating) TUN device `name`. It is not persistent: closing it removes the interface.
- * With multiQueue, several opens of the same name add queues to one device.
- */
-export function openTun(name: string, options: { multiQueue?: boolean } = {}): TunDevice {
+/** Opens (creating) TUN device `name`. It is not persistent: closing it removes the interface. */
+export function openTun(name: string, options: TunOptions = {}): TunDevice {
   assertInterfaceName(name);
   const { addon, views } = loadAddon();
-  let opened: [ReturnType<NativeAddon['openTun']>[0], string];
+  let opened: ReturnType<NativeAddon['openTun']>;
   try {
-    opened = addon.openTun(name, options.multiQueue === true);
+    opened = addon.openTun(name, options.multiQueue === true, options.offload === true);
   } catch (err) {
     throw toTunnelError(err, `opening TUN device ${name}`, 'CAP_NET_ADMIN');
   }
-  const [handle, kernelName] = opened;
-  return Object.assign(new NativeEndpoint(handle, views, `TUN ${kernelName}`), { name: kernelName });
+  const [handle, kernelName, offload] = opened;
+  return Object.assign(new NativeEndpoint(handle, views, `TUN ${kernelName}`), { name: kernelName, offload });
 }
 
 /**

@@ -16,6 +16,21 @@ export interface EndpointDropCounters {
   readonly unreadForwarded: number;
 }
 
+/**
+ * What a TUN's offloads did since it was opened (all 0 on a TUN without them): the kernel's TCP
+ * super-packets split into segments on read, partial checksums finished, and received segments
+ * merged into super-packets on write.
+ */
+export interface OffloadCounters {
+  readonly superPackets: number;
+  readonly segments: number;
+  readonly checksums: number;
+  /** Reads dropped because their virtio-net header or packet broke the offload rules. */
+  readonly malformed: number;
+  readonly mergedWrites: number;
+  readonly mergedSegments: number;
+}
+
 /** What every native endpoint offers beyond the PacketEndpoint contract. */
 export interface NativePacketEndpoint extends PacketEndpoint {
   /** PacketEndpoint.onReadable; `null` stops the readiness callbacks. */
@@ -31,6 +46,8 @@ export interface NativePacketEndpoint extends PacketEndpoint {
   unref(): void;
   /** Drops counted inside the addon since the endpoint was opened. */
   dropCounters(): EndpointDropCounters;
+  /** What the TUN offloads did since the endpoint was opened. */
+  offloadCounters(): OffloadCounters;
 }
 
 /**
@@ -98,6 +115,12 @@ export class NativeEndpoint implements NativePacketEndpoint {
   dropCounters(): EndpointDropCounters {
     const [truncatedReads, writeErrors, lastWriteErrno, unreadForwarded] = this.#open('read counters').counters();
     return { truncatedReads, writeErrors, lastWriteErrno, unreadForwarded };
+  }
+
+  offloadCounters(): OffloadCounters {
+    const counters = this.#open('read counters').counters();
+    const [superPackets, segments, checksums, malformed, mergedWrites, mergedSegments] = counters.slice(4);
+    return { superPackets: superPackets!, segments: segments!, checksums: checksums!, malformed: malformed!, mergedWrites: mergedWrites!, mergedSegments: mergedSegments! };
   }
 
   close(): void {

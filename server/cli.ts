@@ -5,13 +5,12 @@ import { registerInitCommand } from './commands/init-command.js';
 import { registerInviteCommands } from './commands/invite-commands.js';
 import { registerLinkCommands } from './commands/link-commands.js';
 import { registerPeerCommands } from './commands/peer-commands.js';
-import { registerPeerRouteCommands } from './commands/peer-route-commands.js';
 import { registerPoolCommands } from './commands/pool-commands.js';
 import { registerServeCommand } from './commands/serve.js';
 import { registerStatusCommand } from './commands/status.js';
 
 const program = new Command('tunnel-hub')
-  .description('the hub of a dynamic-endpoint tunnel mesh: registry of peers, /30 links and tokens')
+  .description('the hub members on changing addresses keep their tunnels to: it hands each link a /30, keeps both ends pointed at each other, and runs its own tunnel ends')
   .option('--state <dir>', 'state folder (default: $TUNNEL_HUB_STATE, else /var/lib/tunnel-hub as root, else ~/.local/state/tunnel-hub)')
   // Set before the commands are added: subcommands copy this, so their usage errors reach runCli too.
   .exitOverride();
@@ -19,7 +18,6 @@ const program = new Command('tunnel-hub')
 registerInitCommand(program);
 registerPoolCommands(program);
 registerPeerCommands(program);
-registerPeerRouteCommands(program);
 registerInviteCommands(program);
 registerLinkCommands(program);
 registerServeCommand(program);

@@ -48,7 +48,10 @@ export type TunnelErrorCode =
   | 'ERR_UNAUTHENTICATED'
   | 'ERR_NOT_CONNECTED'
   | 'ERR_ENDPOINT_UNVERIFIED'
-  | 'ERR_TIMEOUT';
+  | 'ERR_TIMEOUT'
+  // routers
+  | 'ERR_TARGET_UNSUPPORTED'
+  | 'ERR_RATE_LIMITED';
 
 /** The project's one error class: a stable machine code plus a one-line human message. */
 export class TunnelError extends Error {

@@ -15,6 +15,7 @@ export interface MemberFlags {
   advertise?: string[];
   /** A program run on link up, down and change (`--hook`). */
   hook?: string;
+  logLevel?: string;
 }
 
 /**
@@ -22,10 +23,10 @@ export interface MemberFlags {
  * always end the process within the shutdown deadline (interfaces removed either way).
  */
 export async function runMemberCommand(flags: MemberFlags, join?: JoinRequest): Promise<void> {
+  const log = createLogger('tunnel-client', flags.logLevel === undefined ? {} : { level: flags.logLevel });
   const stateDir = resolveStateDir('client', flags.state);
   const hook = flags.hook === undefined ? undefined : checkHookFile(flags.hook);
   ensureStateDir(stateDir);
-  const log = createLogger('tunnel-client');
   let member: MemberDatapath | undefined;
   const stopped = stopSignals({ log, forceCleanup: () => member?.removeTunnelsNow() });
   member = await openMemberDatapath(nativeDatapathIo, stateDir, log, hook === undefined ? {} : { hook });

@@ -1,5 +1,6 @@
 import type { Command } from 'commander';
 import { collectAdvertised } from './advertise-flag.js';
+import { LOG_LEVEL_HELP } from '../../shared/log-levels.js';
 import type { MemberFlags } from './member-command.js';
 
 /** Registers `tunnel-client run`: resume from the state folder, keep the tunnels up. */
@@ -11,6 +12,7 @@ export function registerRunCommand(program: Command): void {
     .option('--state <dir>', 'state folder (default $TUNNEL_CLIENT_STATE or the per-user default)')
     .option('--advertise <cidr>', 'a prefix behind this member (its LAN) to ask the hub to route; pending until the operator approves it; repeatable', collectAdvertised)
     .option('--hook <file>', 'program run with the TUNNEL_* environment when a tunnel goes up, goes down or changes (killed after 10 s)')
+    .option('--log-level <level>', LOG_LEVEL_HELP)
     // The session and datapath modules load only when this command runs.
     .action(async (flags: MemberFlags) => (await import('./member-command.js')).runMemberCommand(flags));
 }

@@ -1,6 +1,7 @@
 import type { Command } from 'commander';
 import { resolveStateDir } from '../../shared/cli/state-dir.js';
 import { ENCAPSULATIONS, type Encapsulation } from '../../shared/net/encapsulation.js';
+import { LOG_LEVEL_HELP } from '../../shared/log-levels.js';
 import { createLogger } from '../../shared/log.js';
 import { nativeDatapathIo } from '../../shared/datapath/native-datapath-io.js';
 import { validateTunnelSpec, type TunnelSpecInput } from '../../shared/datapath/tunnel-spec.js';
@@ -24,6 +25,7 @@ interface UpFlags {
   keepalive?: string;
   keepaliveRetries?: string;
   state?: string;
+  logLevel?: string;
 }
 
 /** Registers `tunnel-client up`: a static tunnel in the foreground until SIGINT/SIGTERM. */
@@ -47,11 +49,12 @@ export function registerUpCommand(program: Command): void {
     .option('--keepalive <seconds>', 'keepalive interval, 0 for none (default 10)')
     .option('--keepalive-retries <n>', 'missed keepalives before the tunnel is down (default 3)')
     .option('--state <dir>', 'state folder (default $TUNNEL_CLIENT_STATE or the per-user default)')
+    .option('--log-level <level>', LOG_LEVEL_HELP)
     .action(async (flags: UpFlags) => {
       const spec = specFromFlags(flags);
       // Every flag is checked before anything is opened or created.
       validateTunnelSpec(spec);
-      const log = createLogger('tunnel-client');
+      const log = createLogger('tunnel-client', flags.logLevel === undefined ? {} : { level: flags.logLevel });
       await runStaticTunnel(spec, {
         io: nativeDatapathIo,
         stateDir: resolveStateDir('client', flags.state),

@@ -1,6 +1,8 @@
 import type { Logger } from 'pino';
 import { readFileSync } from 'node:fs';
+import { hostname } from 'node:os';
 import { TunnelError } from '../../shared/errors.js';
+import { peerNameFromHostName } from '../default-peer-name.js';
 import { readClientState, writeClientState, type ClientState } from '../client-state.js';
 import { importIdentity, loadIdentity, loadOrCreateIdentity, type ClientIdentity } from '../identity.js';
 import type { BackoffPolicy } from './backoff.js';
@@ -18,7 +20,7 @@ export interface JoinRequest {
   url: string;
   /** An invite or a peer token (WebSocket). */
   token?: string;
-  /** The name asked for with an invite. */
+  /** The name asked for with an invite; default: from the host name (peerNameFromHostName). */
   name?: string;
   /** The private key registered with the hub (SSH). */
   keyFile?: string;
@@ -133,8 +135,7 @@ function prepareJoin(stateDir: string, join: JoinRequest): { url: HubUrl; identi
   if (join.keyFile) throw new TunnelError('ERR_INVALID_ARGUMENT', '--key is for ssh://; over WebSocket a member key is generated');
   const kind = tokenKind(join.token);
   if (kind.kind === 'invite') {
-    const name = join.name;
-    if (!name) throw new TunnelError('ERR_INVALID_ARGUMENT', 'joining with an invite needs --name NAME (the peer name to register)');
+    const name = join.name ?? peerNameFromHostName(hostname());
     return { url, identity: loadOrCreateIdentity(stateDir), peer: name, credential: { kind: 'invite', token: join.token, name }, ...ca };
   }
   return { url, identity: loadOrCreateIdentity(stateDir), peer: kind.sub, credential: { kind: 'peer-token', token: join.token }, ...ca };

@@ -71,7 +71,7 @@ void EndpointForwarding::Receive(uint32_t count, bool raw, ForwardingScratch& sc
       continue;
     }
     if (taker != run_route && run_count > 0) {
-      run_route->DeliverRun(scratch.ring, run, run_count);
+      run_route->DeliverRun(scratch, run, run_count);
       run_count = 0;
     }
     run_route = taker;
@@ -79,7 +79,7 @@ void EndpointForwarding::Receive(uint32_t count, bool raw, ForwardingScratch& sc
     scratch.run_lengths[run_count] = length - header_length;
     run_count++;
   }
-  if (run_count > 0) run_route->DeliverRun(scratch.ring, run, run_count);
+  if (run_count > 0) run_route->DeliverRun(scratch, run, run_count);
 }
 
 void EndpointForwarding::Stash(const PacketSlots& from, uint32_t i) {

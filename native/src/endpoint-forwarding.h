@@ -12,6 +12,7 @@
 #include <vector>
 
 #include "packet-slots.h"
+#include "tun-packet-writer.h"
 #include "tun-write-ring.h"
 
 namespace tunnel_native {
@@ -74,8 +75,10 @@ struct ForwardingScratch {
 
   // Where packets are read.
   OwnedSlots read;
-  // The ring received packets go to their TUN through.
+  // The ring and writer received packets go to their TUN through, and each packet's outcome.
   TunWriteRing ring;
+  TunPacketWriter writer;
+  int32_t results[EndpointForwarding::kCapacity] = {};
   // TUN packets a route left to JS.
   bool slow[EndpointForwarding::kCapacity] = {};
   // The inner packets of one route's run, as offsets from the read batch's start (slot size 0).

@@ -402,29 +402,15 @@ bool FastRoute::Accept(const uint8_t* payload, uint32_t length, uint32_t* header
   return false;
 }
 
-void FastRoute::DeliverRun(TunWriteRing& ring, const PacketSlots& run, uint32_t count) {
-  int fd = tun_ != nullptr ? tun_->fd() : -1;
+void FastRoute::DeliverRun(ForwardingScratch& scratch, const PacketSlots& run, uint32_t count) {
   last_rx_ms_ = NowMs();
   heard_ = true;
-  if (fd < 0) {
+  if (tun_ == nullptr || tun_->fd() < 0) {
     rx_errors_ += count;
     return;
   }
-  // A run of two or more goes through io_uring in one system call; whatever the ring did not
-  // get to (it failed and gave itself up) falls back to write().
-  bool through_ring = count > 1 && ring.Ready();
-  if (through_ring) ring.WriteRun(fd, run, 0, count);
-  for (uint32_t i = 0; i < count; i++) {
-    int64_t result = through_ring ? ring.results()[i] : -ECANCELED;
-    if (result == -ECANCELED) {
-      ssize_t written;
-      do {
-        written = write(fd, run.Packet(i), run.lengths[i]);
-      } while (written < 0 && errno == EINTR);
-      result = written < 0 ? -errno : written;
-    }
-    CountDelivery(result, run.lengths[i]);
-  }
+  tun_->WriteInner(scratch.writer, scratch.ring, run, count, scratch.results);
+  for (uint32_t i = 0; i < count; i++) CountDelivery(scratch.results[i], run.lengths[i]);
 }
 
 void FastRoute::CountDelivery(int64_t result, uint32_t length) {

@@ -54,8 +54,8 @@ class FastRoute : public Napi::ObjectWrap<FastRoute> {
   // Outer side: `payload` follows the outer header of a packet from this route's remote. True
   // when the route takes it; `header_length` is then where the inner packet starts.
   bool Accept(const uint8_t* payload, uint32_t length, uint32_t* header_length) const;
-  // Writes the inner packets of `run` (slots [0, count)) to the TUN, through `ring` when it can.
-  void DeliverRun(TunWriteRing& ring, const PacketSlots& run, uint32_t count);
+  // Writes the inner packets of `run` (slots [0, count)) to the TUN with the scratch's writer.
+  void DeliverRun(ForwardingScratch& scratch, const PacketSlots& run, uint32_t count);
   // The endpoint is closing or being finalized: never touch it again (forwarding mutex held).
   void ForgetEndpoint(const PacketEndpoint* endpoint);
 

@@ -15,6 +15,7 @@
 #include <string>
 
 #include "packet-endpoint.h"
+#include "virtio-net-header.h"
 #include "system-error.h"
 
 namespace tunnel_native {
@@ -76,21 +77,38 @@ Napi::Value OpenTun(const Napi::CallbackInfo& info) {
     return env.Undefined();
   }
   bool multi_queue = info[1].ToBoolean().Value();
+  bool offload = info[2].ToBoolean().Value();
 
   int fd = open("/dev/net/tun", O_RDWR | O_NONBLOCK | O_CLOEXEC);
   if (fd < 0) return FailAndClose(env, -1, "open /dev/net/tun", errno);
   struct ifreq request = {};
   memcpy(request.ifr_name, name.data(), name.size());
   // Not persistent (no TUNSETPERSIST): the kernel removes the device when the last fd closes.
-  request.ifr_flags = IFF_TUN | IFF_NO_PI | (multi_queue ? IFF_MULTI_QUEUE : 0);
+  request.ifr_flags = IFF_TUN | IFF_NO_PI | (multi_queue ? IFF_MULTI_QUEUE : 0) | (offload ? IFF_VNET_HDR : 0);
   if (ioctl(fd, TUNSETIFF, &request) != 0) return FailAndClose(env, fd, "ioctl TUNSETIFF", errno);
+  // Offloads: the kernel may hand over TCP super-packets of up to 64 KB (TSO4/TSO6) and leave
+  // checksums partial (CSUM); the endpoint splits and finishes them, and merges received segments.
+  // A kernel that refuses them gets a plain TUN.
+  if (offload) {
+    int header_bytes = static_cast<int>(sizeof(VirtioNetHeader));
+    unsigned int features = TUN_F_CSUM | TUN_F_TSO4 | TUN_F_TSO6;
+    if (ioctl(fd, TUNSETVNETHDRSZ, &header_bytes) != 0 || ioctl(fd, TUNSETOFFLOAD, features) != 0) {
+      close(fd);
+      fd = open("/dev/net/tun", O_RDWR | O_NONBLOCK | O_CLOEXEC);
+      if (fd < 0) return FailAndClose(env, -1, "open /dev/net/tun", errno);
+      request.ifr_flags = static_cast<short>(request.ifr_flags & ~IFF_VNET_HDR);
+      if (ioctl(fd, TUNSETIFF, &request) != 0) return FailAndClose(env, fd, "ioctl TUNSETIFF", errno);
+      offload = false;
+    }
+  }
 
-  Napi::Value endpoint = PacketEndpoint::Wrap(env, fd, EndpointKind::kTun);
+  Napi::Value endpoint = PacketEndpoint::Wrap(env, fd, EndpointKind::kTun, false, offload);
   if (env.IsExceptionPending()) return env.Undefined();
-  Napi::Array result = Napi::Array::New(env, 2);
+  Napi::Array result = Napi::Array::New(env, 3);
   result.Set(0u, endpoint);
   request.ifr_name[IFNAMSIZ - 1] = '\0';
   result.Set(1u, Napi::String::New(env, request.ifr_name));
+  result.Set(2u, Napi::Boolean::New(env, offload));
   return result;
 }
 

@@ -75,7 +75,7 @@ Napi::Function PacketEndpoint::Define(Napi::Env env) {
                      });
 }
 
-Napi::Value PacketEndpoint::Wrap(Napi::Env env, int fd, EndpointKind kind, bool gro) {
+Napi::Value PacketEndpoint::Wrap(Napi::Env env, int fd, EndpointKind kind, bool gro, bool vnet) {
   AddonData* data = env.GetInstanceData<AddonData>();
   Napi::Object object = data->endpoint_constructor.New({});
   if (env.IsExceptionPending()) {
@@ -86,6 +86,10 @@ Napi::Value PacketEndpoint::Wrap(Napi::Env env, int fd, EndpointKind kind, bool 
   endpoint->fd_ = fd;
   endpoint->kind_ = kind;
   if (gro) endpoint->gro_reader_ = std::make_unique<UdpGroReader>();
+  if (vnet) {
+    endpoint->vnet_ = true;
+    endpoint->offload_reader_ = std::make_unique<TunOffloadReader>();
+  }
   napi_type_tag_object(env, object, &kEndpointTag);
   napi_add_env_cleanup_hook(env, CleanupOnExit, endpoint);
   endpoint->cleanup_registered_ = true;
@@ -170,6 +174,7 @@ EndpointForwarding& PacketEndpoint::forwarding() {
 }
 
 int PacketEndpoint::ReadTun(const PacketSlots& batch, uint32_t headroom) {
+  if (offload_reader_) return offload_reader_->Read(fd_, batch, headroom, &truncated_, &offload_);
   uint32_t room = batch.slot_size - headroom;
   uint32_t count = 0;
   while (count < batch.capacity) {
@@ -190,6 +195,11 @@ int PacketEndpoint::ReadTun(const PacketSlots& batch, uint32_t headroom) {
     count++;
   }
   return static_cast<int>(count);
+}
+
+void PacketEndpoint::WriteInner(TunPacketWriter& writer, TunWriteRing& ring, const PacketSlots& run, uint32_t count,
+                                int32_t* results) {
+  writer.Write(fd_, vnet_, ring, run, count, results, &offload_);
 }
 
 void PacketEndpoint::EnsureReceiveScratch(uint32_t count) {
@@ -282,36 +292,26 @@ void PacketEndpoint::CountWriteError(int err) {
 }
 
 int PacketEndpoint::WriteTun(const PacketSlots& batch, uint32_t count) {
-  uint32_t done = 0;
-  // Runs of two or more packets go through io_uring, one system call per run. A packet whose
-  // write failed counts as dropped only when a later one of its run went out (so slots stay
-  // consumed from the front); otherwise the write() loop below takes over from it and applies
-  // its rules (retry on EINTR, stop on backpressure, drop on a per-packet error).
-  while (count - done > 1 && tun_ring_.Ready()) {
-    uint32_t run = std::min(count - done, TunWriteRing::kRunLength);
-    bool ring_lost = tun_ring_.WriteRun(fd_, batch, done, run) != 0;
-    const int32_t* results = tun_ring_.results();
-    uint32_t sent_through = 0;  // one past the last write of the run that went out
-    for (uint32_t i = 0; i < run; i++) {
-      if (results[i] >= 0) sent_through = i + 1;
-    }
-    for (uint32_t i = 0; i < sent_through; i++) {
-      if (results[i] < 0) CountWriteError(-results[i]);
-    }
-    done += sent_through;
-    if (ring_lost || sent_through < run) break;
+  if (!writer_) writer_ = std::make_unique<TunPacketWriter>();
+  if (write_results_.size() < count) write_results_.resize(count);
+  int32_t* results = write_results_.data();
+  writer_->Write(fd_, vnet_, tun_ring_, batch, count, results, &offload_);
+  // Slots are consumed from the front. A packet whose write failed counts as dropped when a later
+  // one went out (the ring submits a whole run); at the tail, backpressure stops the batch there
+  // for the caller to retry, and a broken descriptor is reported.
+  uint32_t sent_through = 0;
+  for (uint32_t i = 0; i < count; i++) {
+    if (results[i] >= 0) sent_through = i + 1;
   }
-  while (done < count) {
-    const uint8_t* packet = batch.data + static_cast<size_t>(done) * batch.slot_size + batch.offsets[done];
-    ssize_t n = write(fd_, packet, batch.lengths[done]);
-    if (n < 0) {
-      int err = errno;
-      if (err == EINTR) continue;
+  uint32_t done = 0;
+  for (; done < count; done++) {
+    if (results[done] >= 0) continue;
+    int err = -results[done];
+    if (done >= sent_through) {
       if (IsBackpressure(err)) break;
       if (IsDescriptorFault(err)) return done > 0 ? static_cast<int>(done) : -err;
-      CountWriteError(err);  // e.g. EINVAL for a malformed packet: drop it, keep the batch going
     }
-    done++;
+    CountWriteError(err);  // e.g. EINVAL for a malformed packet: drop it, keep the batch going
   }
   return static_cast<int>(done);
 }
@@ -590,19 +590,25 @@ Napi::Value PacketEndpoint::LocalPort(const Napi::CallbackInfo& info) {
 }
 
 // counters() -> [truncated reads dropped, writes dropped for an error, last write errno,
-//                packets read while forwarding that JS never read]
+//                packets read while forwarding that JS never read, TCP super-packets read,
+//                segments made of them, partial checksums finished, offload reads dropped,
+//                merged writes, segments merged]
 Napi::Value PacketEndpoint::Counters(const Napi::CallbackInfo& info) {
   Napi::Env env = info.Env();
-  Napi::Array out = Napi::Array::New(env, 4);
-  out.Set(0u, Napi::Number::New(env, truncated_));
-  out.Set(1u, Napi::Number::New(env, write_errors_));
-  out.Set(2u, Napi::Number::New(env, last_write_errno_));
   double unread = 0;
-  if (forwarding_) {
+  TunOffloadCounters offload;
+  {
+    // The forwarding thread counts under its mutex while it reads or writes this descriptor.
     std::lock_guard<std::mutex> guard(ForwardingThread::Instance().mutex());
-    unread = forwarding_->unread_drops();
+    if (forwarding_) unread = forwarding_->unread_drops();
+    offload = offload_;
   }
-  out.Set(3u, Napi::Number::New(env, unread));
+  double values[] = {truncated_, write_errors_, static_cast<double>(last_write_errno_), unread, offload.super_packets,
+                     offload.segments, offload.checksums, offload.malformed, offload.coalesced_writes,
+                     offload.coalesced_segments};
+  constexpr uint32_t kCount = sizeof(values) / sizeof(values[0]);
+  Napi::Array out = Napi::Array::New(env, kCount);
+  for (uint32_t i = 0; i < kCount; i++) out.Set(i, Napi::Number::New(env, values[i]));
   return out;
 }
 

@@ -14,6 +14,8 @@
 
 #include "endpoint-forwarding.h"
 #include "packet-slots.h"
+#include "tun-offload-reader.h"
+#include "tun-packet-writer.h"
 #include "tun-write-ring.h"
 #include "udp-gro-reader.h"
 
@@ -26,7 +28,8 @@ class PacketEndpoint : public Napi::ObjectWrap<PacketEndpoint> {
   static Napi::Function Define(Napi::Env env);
   // Wraps an open descriptor; on failure closes it and leaves a JS exception pending.
   // `gro`: the UDP socket has receive offload on; reads split coalesced datagrams (UdpGroReader).
-  static Napi::Value Wrap(Napi::Env env, int fd, EndpointKind kind, bool gro = false);
+  // `vnet`: the TUN was opened with IFF_VNET_HDR and offloads (TunOffloadReader, TunPacketWriter).
+  static Napi::Value Wrap(Napi::Env env, int fd, EndpointKind kind, bool gro = false, bool vnet = false);
 
   explicit PacketEndpoint(const Napi::CallbackInfo& info);
   ~PacketEndpoint() override;
@@ -41,6 +44,9 @@ class PacketEndpoint : public Napi::ObjectWrap<PacketEndpoint> {
   EndpointForwarding& forwarding();
   // One batched read of the descriptor into `slots` (packets, or a negative errno).
   int ReadPackets(const PacketSlots& slots, uint32_t headroom);
+  // Writes inner packets [0, count) of `run` to this TUN through the caller's writer and ring;
+  // results[i] is packet i's outcome (>= 0 written, or -errno). The forwarding thread's path.
+  void WriteInner(TunPacketWriter& writer, TunWriteRing& ring, const PacketSlots& run, uint32_t count, int32_t* results);
   // Re-decides who watches the descriptor (uv_poll, the forwarding thread, or nobody) after
   // routes were attached or detached. Never with the forwarding mutex held.
   void RefreshWatch();
@@ -111,6 +117,13 @@ class PacketEndpoint : public Napi::ObjectWrap<PacketEndpoint> {
   TunWriteRing tun_ring_;
   // Set for a UDP socket opened with receive offload.
   std::unique_ptr<UdpGroReader> gro_reader_;
+  // A TUN with a virtio-net header: reads split super-packets, writes merge segments.
+  bool vnet_ = false;
+  std::unique_ptr<TunOffloadReader> offload_reader_;
+  // JS's TUN writes (the forwarding thread has its own writer).
+  std::unique_ptr<TunPacketWriter> writer_;
+  std::vector<int32_t> write_results_;
+  TunOffloadCounters offload_;
 
   double truncated_ = 0;
   double write_errors_ = 0;

@@ -21,13 +21,14 @@ int EnterRing(int ring_fd, uint32_t submit, uint32_t wait) {
   return static_cast<int>(syscall(__NR_io_uring_enter, ring_fd, submit, wait, IORING_ENTER_GETEVENTS, nullptr, 0));
 }
 
-// IORING_OP_WRITE came with Linux 5.6, as did the probe: a kernel without the probe lacks it too.
+// The probe came with Linux 5.6 (IORING_OP_WRITEV with 5.1): a kernel without the probe is treated
+// as lacking io_uring altogether.
 bool SupportsWrite(int ring_fd) {
-  constexpr unsigned kOps = IORING_OP_WRITE + 1;
+  constexpr unsigned kOps = IORING_OP_WRITEV + 1;
   alignas(struct io_uring_probe) uint8_t storage[sizeof(struct io_uring_probe) + kOps * sizeof(struct io_uring_probe_op)] = {};
   auto* probe = reinterpret_cast<struct io_uring_probe*>(storage);
   if (syscall(__NR_io_uring_register, ring_fd, IORING_REGISTER_PROBE, probe, kOps) != 0) return false;
-  return probe->last_op >= IORING_OP_WRITE && (probe->ops[IORING_OP_WRITE].flags & IO_URING_OP_SUPPORTED);
+  return probe->last_op >= IORING_OP_WRITEV && (probe->ops[IORING_OP_WRITEV].flags & IO_URING_OP_SUPPORTED);
 }
 
 template <typename T>
@@ -87,21 +88,20 @@ bool TunWriteRing::Setup() {
   return true;
 }
 
-int TunWriteRing::WriteRun(int fd, const PacketSlots& batch, uint32_t start, uint32_t count) {
+int TunWriteRing::WriteUnits(int fd, const TunWriteUnit* units, uint32_t count) {
   if (ring_fd_ < 0 || fd < 0 || count == 0 || count > kRunLength) return -EINVAL;
   auto* sqes = static_cast<struct io_uring_sqe*>(sqes_);
   uint32_t tail = *sq_tail_;
   for (uint32_t i = 0; i < count; i++) {
-    uint32_t slot = start + i;
     uint32_t index = (tail + i) & *sq_mask_;
     struct io_uring_sqe* sqe = &sqes[index];
     memset(sqe, 0, sizeof(*sqe));
-    sqe->opcode = IORING_OP_WRITE;
+    sqe->opcode = IORING_OP_WRITEV;
     // Not a registered file: that would hold the TUN device open until the kernel's deferred
     // ring teardown, so close() would no longer remove it at once.
     sqe->fd = fd;
-    sqe->addr = reinterpret_cast<uint64_t>(batch.data + static_cast<size_t>(slot) * batch.slot_size + batch.offsets[slot]);
-    sqe->len = batch.lengths[slot];
+    sqe->addr = reinterpret_cast<uint64_t>(units[i].iov);
+    sqe->len = static_cast<uint32_t>(units[i].iov_count);
     sqe->off = static_cast<uint64_t>(-1);  // a character device: no file position
     // Never park a write on a poll or a worker thread: a full device answers -EAGAIN at once,
     // as write() on the non-blocking descriptor would, so the run always completes in this call.

@@ -5,10 +5,15 @@
 #pragma once
 
 #include <stdint.h>
-
-#include "packet-slots.h"
+#include <sys/uio.h>
 
 namespace tunnel_native {
+
+// One write: a packet, or a virtio-net header and a packet, gathered from up to two pieces.
+struct TunWriteUnit {
+  struct iovec iov[2];
+  int iov_count;
+};
 
 class TunWriteRing {
  public:
@@ -24,11 +29,12 @@ class TunWriteRing {
   // kernel.io_uring_disabled, a seccomp filter) or failed once: the caller then uses write().
   bool Ready();
 
-  // Writes slots [start, start + count) of `batch` (count <= kRunLength) into `fd`, in order, and
-  // stores each write's result (bytes written or -errno) in results()[i - start]. Returns 0, or
-  // -errno when the submission itself failed; the ring is then closed and Ready() stays false.
-  // The ring names the descriptor per write, so one ring can serve any number of TUN devices.
-  int WriteRun(int fd, const PacketSlots& batch, uint32_t start, uint32_t count);
+  // Writes units [0, count) (count <= kRunLength) into `fd`, in order, and stores each write's
+  // result (bytes written or -errno) in results()[i]; a write the ring did not get to reads
+  // -ECANCELED. Returns 0, or -errno when the submission itself failed; the ring is then closed
+  // and Ready() stays false. The ring names the descriptor per write, so one ring can serve any
+  // number of TUN devices.
+  int WriteUnits(int fd, const TunWriteUnit* units, uint32_t count);
   const int32_t* results() const { return results_; }
 
   // Closes the ring (idempotent); later Ready() calls return false.

@@ -7,6 +7,8 @@ import { parseDuration, parsePinnedEncap } from './cli-option-parsers.js';
 import { formatColumns } from './format-columns.js';
 import { hubStateDir } from './hub-state-dir.js';
 import { sshKeyFromOptions } from './ssh-key-options.js';
+import { registerPeerRouteCommands } from './peer-route-commands.js';
+import { registerRouterPeerCommands } from './router-peer-commands.js';
 import { printJson, printNote, printText } from './write-output.js';
 
 interface PeerAddOptions {
@@ -14,10 +16,12 @@ interface PeerAddOptions {
   sshKeyFile?: string;
   token?: boolean;
   tokenExpires: string;
+  /** false with --no-key. */
+  key: boolean;
   json?: boolean;
 }
 
-/** `tunnel-hub peer add|list|show|remove|revoke|restore|pin|table`. */
+/** `tunnel-hub peer add|list|show|remove|revoke|restore|pin|table|set|update-key|config`. */
 export function registerPeerCommands(program: Command): void {
   const peer = program.command('peer').description('peers: members that keep a tunnel to the hub');
 
@@ -28,16 +32,17 @@ export function registerPeerCommands(program: Command): void {
     .option('--ssh-key-file <file>', "a file holding the peer's OpenSSH public key line (the .pub file)")
     .option('--token', 'also print a peer token (alone on stdout) the peer can join with')
     .option('--token-expires <duration>', 'how long that token stays valid', '30d')
+    .option('--no-key', 'run the hub link as GRE without a key, for routers that cannot set one')
     .option('--json', 'print JSON only')
     .action((name: string, options: PeerAddOptions, command: Command) =>
       withHubState(hubStateDir(command), async (state) => {
         const sshKey = sshKeyFromOptions(options);
         const ttlMs = parseDuration(options.tokenExpires, '--token-expires');
-        const added = state.registry.peers.add({ name, ...(sshKey ? { sshKey } : {}) });
+        const added = state.registry.peers.add({ name, ...(sshKey ? { sshKey } : {}), keyless: !options.key });
         const token = options.token ? await issuePeerCredential(state, { name, ttlMs }) : undefined;
-        if (options.json) return printJson({ peer: added.peer, hubLink: added.hubLink, ...(sshKey ? { sshKey } : {}), ...(token ? { token } : {}) });
+        if (options.json) return printJson({ peer: added.peer, hubLink: { ...added.hubLink, keyless: !options.key }, ...(sshKey ? { sshKey } : {}), ...(token ? { token } : {}) });
         const [hubInner, peerInner] = added.hubLink.inner;
-        const summary = [`added peer ${name}: hub link ${added.hubLink.prefix} (hub ${hubInner}, ${name} ${peerInner})`];
+        const summary = [`added peer ${name}: hub link ${added.hubLink.prefix} (hub ${hubInner}, ${name} ${peerInner})${options.key ? '' : ', GRE without a key'}`];
         if (sshKey) summary.push(`ssh key ${sshKey.fingerprint} (${sshKey.algorithm})`);
         if (token === undefined) return printText(summary.join('\n'));
         printNote(summary.join('\n'));
@@ -79,7 +84,7 @@ export function registerPeerCommands(program: Command): void {
           `  ssh keys       ${detail.sshKeys.length === 0 ? 'none' : ''}`.trimEnd(),
           ...detail.sshKeys.map((k) => `    ${k.fingerprint} ${k.algorithm}${k.comment ? ` ${k.comment}` : ''}`),
           '  links',
-          ...detail.links.map((l) => `    ${l.ends[0]} <-> ${l.ends[1]}  ${l.prefix}  (${l.ends[0]} ${l.inner[0]}, ${l.ends[1]} ${l.inner[1]}) key ${l.greKey}`),
+          ...detail.links.map((l) => `    ${l.ends[0]} <-> ${l.ends[1]}  ${l.prefix}  (${l.ends[0]} ${l.inner[0]}, ${l.ends[1]} ${l.inner[1]}) ${l.keyless ? 'no key' : `key ${l.greKey}`}`),
           `  source check   ${sourceCheck ? 'on' : 'off'}`,
           `  prefixes       ${routes.length === 0 ? 'none' : ''}`.trimEnd(),
           ...routes.map((r) => `    ${r.prefix}  ${r.state}`),
@@ -130,7 +135,7 @@ export function registerPeerCommands(program: Command): void {
 
   peer
     .command('table <name>')
-    .description('the /30 table of the hub<->NAME link (as seed 001 lays it out)')
+    .description('the hub<->NAME link as the two-column table community meshes exchange: each end\'s public address, address on the /30 and interface name')
     .option('--json', 'print JSON only')
     .action((name: string, options: { json?: boolean }, command: Command) =>
       withHubState(hubStateDir(command), ({ registry }) => {
@@ -138,4 +143,7 @@ export function registerPeerCommands(program: Command): void {
         if (options.json) return printJson(table);
         printText(formatLinkTable(table, HUB_END_NAME));
       }));
+
+  registerRouterPeerCommands(peer);
+  registerPeerRouteCommands(peer);
 }

@@ -1,14 +1,11 @@
 import type { Command } from 'commander';
-import { TunnelError } from '../../shared/errors.js';
 import { withHubState } from '../hub-state/hub-state.js';
 import { formatColumns } from './format-columns.js';
 import { hubStateDir } from './hub-state-dir.js';
 import { printJson, printText } from './write-output.js';
 
-/** `tunnel-hub peer route add|remove|approve|list` and `peer set NAME --source-check on|off`. */
-export function registerPeerRouteCommands(program: Command): void {
-  const peer = program.commands.find((command) => command.name() === 'peer');
-  if (!peer) throw new TunnelError('ERR_INTERNAL', 'the peer command must be registered first');
+/** `tunnel-hub peer route add|remove|approve|list` (`peer set NAME --source-check` is in router-peer-commands.ts). */
+export function registerPeerRouteCommands(peer: Command): void {
   const route = peer.command('route').description('prefixes behind members (a LAN), routed by the hub and pushed to every other member');
   const live = 'a running hub routes it and pushes it to every member within a second';
 
@@ -53,21 +50,4 @@ export function registerPeerRouteCommands(program: Command): void {
           'no prefixes behind members; add one with `tunnel-hub peer route add NAME CIDR`',
         ));
       }));
-
-  peer
-    .command('set <name>')
-    .description("change a peer's settings")
-    .option('--source-check <on|off>', 'drop inner packets from sources outside the peer\'s addresses and prefixes (on, the default); off for a member carrying transit traffic under a routing daemon')
-    .action((name: string, options: { sourceCheck?: string }, command: Command) =>
-      withHubState(hubStateDir(command), ({ registry }) => {
-        if (options.sourceCheck === undefined) throw new TunnelError('ERR_INVALID_ARGUMENT', 'nothing to set; see `tunnel-hub peer set --help`');
-        const on = parseOnOff(options.sourceCheck, '--source-check');
-        const changed = registry.routing.setSourceCheck(name, on);
-        printText(`peer ${name}: source check ${on ? 'on' : 'off'}${changed ? '' : ' (unchanged)'}`);
-      }));
-}
-
-function parseOnOff(text: string, option: string): boolean {
-  if (text === 'on' || text === 'off') return text === 'on';
-  throw new TunnelError('ERR_INVALID_ARGUMENT', `${option} "${text}" must be on or off`);
 }

@@ -3,6 +3,7 @@ import { TunnelError } from '../../shared/errors.js';
 import { checkHookFile } from '../../shared/hooks/run-hook.js';
 import { ROUTING_MODES, type RoutingMode } from '../routing/member-route-specs.js';
 import { parsePositiveInteger } from './cli-option-parsers.js';
+import { LOG_LEVEL_HELP } from '../../shared/log-levels.js';
 import { hubStateDir } from './hub-state-dir.js';
 
 interface ServeFlags {
@@ -17,6 +18,7 @@ interface ServeFlags {
   pathKeepalive: string;
   routing: string;
   hook?: string;
+  logLevel?: string;
 }
 
 /** `tunnel-hub serve`: the daemon, with the embedded defaults when given no flags. */
@@ -29,10 +31,11 @@ export function registerServeCommand(program: Command): void {
     .option('--ssh-port <n>', 'SSH port (0: any free port, see serve.json)', '2222')
     .option('--tls-cert <file>', 'PEM certificate: serve wss:// instead of ws://')
     .option('--tls-key <file>', 'PEM private key of --tls-cert')
-    .option('--datapath <kind>', 'engine (TUN devices, needs root) or none (control plane only, for tests and load benchmarks)', 'engine')
-    .option('--keepalive <seconds>', 'control keepalive interval', '10')
-    .option('--liveness-timeout <seconds>', 'silence after which a session is declared down', '30')
-    .option('--path-keepalive <seconds>', 'keepalive interval of every issued tunnel, 1-25 (also keeps NAT mappings alive)', '10')
+    .option('--datapath <kind>', 'engine: the hub\'s tunnel ends on TUN devices (needs CAP_NET_ADMIN and CAP_NET_RAW, or root); none: coordinate only, carry no packets (for tests and load benchmarks)', 'engine')
+    .option('--keepalive <seconds>', 'seconds between keepalives on each member\'s control connection', '10')
+    .option('--liveness-timeout <seconds>', 'seconds of silence after which a member counts as disconnected', '30')
+    .option('--path-keepalive <seconds>', 'seconds between keepalives on every tunnel the hub hands out, 1-25 (they also keep NAT mappings open)', '10')
+    .option('--log-level <level>', LOG_LEVEL_HELP)
     .option('--routing <mode>', 'static: the hub forwards between members and pushes their routes; none: no routes at all (a routing daemon such as ospfd owns them)', 'static')
     .option('--hook <file>', 'program run with the TUNNEL_* environment when a member tunnel goes up, goes down or changes (killed after 10 s)')
     .action(async (flags: ServeFlags, command: Command) => {
@@ -49,6 +52,7 @@ export function registerServeCommand(program: Command): void {
       if (livenessMs <= keepaliveMs) throw new TunnelError('ERR_INVALID_ARGUMENT', '--liveness-timeout must be longer than --keepalive');
       // Loaded here, not at the top: every other tunnel-hub command would pay for the daemon's modules.
       const [{ serveHub }, { createLogger }] = await Promise.all([import('../hub/serve-hub.js'), import('../../shared/log.js')]);
+      const log = createLogger('tunnel-hub', flags.logLevel === undefined ? {} : { level: flags.logLevel });
       return serveHub({
         stateDir: hubStateDir(command),
         listen: flags.listen,
@@ -60,7 +64,7 @@ export function registerServeCommand(program: Command): void {
         paths: { keepaliveInterval: parsePositiveInteger(flags.pathKeepalive, '--path-keepalive', 25) },
         routing,
         ...(hook !== undefined ? { hook } : {}),
-        log: createLogger('tunnel-hub'),
+        log,
       });
     });
 }

@@ -8,7 +8,7 @@ import { printJson, printText } from './write-output.js';
 export function registerStatusCommand(program: Command): void {
   program
     .command('status')
-    .description('per peer: connected or not, endpoint, encapsulation, spec versions, last seen, counters')
+    .description('per peer: connected or not, public address (seen and reported), encapsulation and why, config versions, last seen, traffic counters')
     .option('--json', 'print JSON only')
     .action(async (options: { json?: boolean }, command: Command) => {
       const status = await hubStatusReport(hubStateDir(command));

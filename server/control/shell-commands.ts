@@ -1,8 +1,6 @@
 import { TunnelError, isTunnelError } from '../../shared/errors.js';
-import { renderIfconfig, type BsdFlavor } from '../../shared/kernel-config/render-ifconfig.js';
-import { renderIproute2 } from '../../shared/kernel-config/render-iproute2.js';
+import { KERNEL_CONFIG_TARGETS, isKernelConfigTarget, renderPeerConfig } from '../../shared/kernel-config/render-peer-config.js';
 import { isIpv4Address } from '../../shared/net/ipv4-address.js';
-import { tunnelInterfaceName } from '../../shared/net/tunnel-interface-name.js';
 import { formatLinkTable } from '../hub-state/format-link-table.js';
 import type { LinkTable } from '../registry/link-table.js';
 
@@ -16,6 +14,8 @@ export interface ShellCommandContext {
   tables(): LinkTable[];
   /** Records `seen` as the peer's endpoint and reconfigures the hub's end and linked members, live. */
   reportEndpoint(seen: string): Promise<void>;
+  /** The hub's dyndns2 URL, for the OpenWrt update hook `config openwrt` prints. */
+  dyndnsUrl?: string;
 }
 
 /** What one command printed and its exit status. */
@@ -26,12 +26,10 @@ export interface ShellCommandResult {
 }
 
 /** The commands a stock `ssh NAME@HUB COMMAND` may run (besides the protocol channel). */
-export const SHELL_USAGE = 'endpoint [ADDR] [--json] | table [--json] | config linux|freebsd|openbsd|netbsd';
+export const SHELL_USAGE = `endpoint [ADDR] [--json] | table [--json] | config ${KERNEL_CONFIG_TARGETS.join('|')}`;
 
 /** Longest command line accepted. */
 const MAX_COMMAND = 256;
-
-const BSD_FLAVORS: ReadonlySet<string> = new Set(['freebsd', 'openbsd', 'netbsd']);
 
 /**
  * Runs one shell command for a router that has only an SSH client:
@@ -40,8 +38,9 @@ const BSD_FLAVORS: ReadonlySet<string> = new Set(['freebsd', 'openbsd', 'netbsd'
  * - `endpoint [ADDR] [--json]`: reports this end's address, then prints the new tables. The hub
  *   takes the address the connection comes from; an ADDR other than that is refused
  *   (ERR_ENDPOINT_UNVERIFIED) and nothing changes, since the hub has no proof the peer is there;
- * - `config linux|freebsd|openbsd|netbsd`: the kernel commands for each link (shared/kernel-config);
- *   a link that cannot be rendered yet says why in a comment line.
+ * - `config linux|freebsd|openbsd|netbsd|openwrt|routeros|qnx`: the commands for each link
+ *   (shared/kernel-config); a hub link the target cannot carry is a coded refusal naming the fix,
+ *   a peer link that cannot be rendered says why in a comment line.
  * Errors print one `CODE: message` line on stderr: exit 2 for usage, 1 for a refusal.
  */
 export async function runShellCommand(commandLine: string, ctx: ShellCommandContext): Promise<ShellCommandResult> {
@@ -68,26 +67,12 @@ export async function runShellCommand(commandLine: string, ctx: ShellCommandCont
         return printTables(ctx, json);
       }
       case 'config': {
-        const os = args[0];
-        if (args.length !== 1 || os === undefined || (os !== 'linux' && !BSD_FLAVORS.has(os)) || json) {
-          throw usage('config takes one of linux, freebsd, openbsd, netbsd');
+        const target = args[0];
+        if (args.length !== 1 || !isKernelConfigTarget(target) || json) {
+          throw usage(`config takes one of ${KERNEL_CONFIG_TARGETS.join(', ')}`);
         }
-        const lines = ctx.tables().flatMap((table) => {
-          const other = table.ends[0].name === ctx.peer ? table.ends[1].name : table.ends[0].name;
-          const ifname = tunnelInterfaceName(other);
-          const header = `# link ${table.prefix} to ${other} (${table.encap})`;
-          try {
-            const commands = os === 'linux'
-              ? renderIproute2(table, ctx.peer, { ifname })
-              : renderIfconfig(table, ctx.peer, { flavor: os as BsdFlavor });
-            return [header, ...commands, ''];
-          } catch (err) {
-            // One link that cannot be rendered yet (other end never seen) must not hide the others.
-            if (!isTunnelError(err)) throw err;
-            return [header, `# not rendered: ${err.code}: ${err.message}`, ''];
-          }
-        });
-        return { stdout: lines.join('\n'), stderr: '', exitCode: 0 };
+        const stdout = renderPeerConfig(ctx.tables(), ctx.peer, target, ctx.dyndnsUrl === undefined ? {} : { dyndnsUrl: ctx.dyndnsUrl });
+        return { stdout, stderr: '', exitCode: 0 };
       }
       default:
         throw usage(verb === undefined ? 'no command given' : `unknown command "${clip(verb)}"`);

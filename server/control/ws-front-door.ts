@@ -1,4 +1,4 @@
-import { createServer as createHttpServer, type IncomingMessage, type Server as HttpServer } from 'node:http';
+import { createServer as createHttpServer, type IncomingMessage, type RequestListener, type Server as HttpServer } from 'node:http';
 import { createServer as createHttpsServer } from 'node:https';
 import type { AddressInfo, Socket } from 'node:net';
 import type { Duplex } from 'node:stream';
@@ -24,6 +24,8 @@ export interface WsFrontDoorOptions {
   authenticate(request: IncomingMessage, remoteAddress: string): Promise<AuthenticatedPeer>;
   /** Creates the session for an authenticated connection. */
   attach(peer: AuthenticatedPeer, transport: SessionTransport): ControlSession;
+  /** Plain HTTP requests served on the same listener, by exact path (the dyndns2 update). */
+  routes?: ReadonlyMap<string, RequestListener>;
   log: Logger;
 }
 
@@ -51,7 +53,12 @@ export async function openWsFrontDoor(options: WsFrontDoorOptions): Promise<WsFr
     sockets.add(socket);
     socket.on('close', () => sockets.delete(socket));
   });
-  server.on('request', (_req, res) => {
+  server.on('request', (req, res) => {
+    const route = options.routes?.get(pathOf(req.url));
+    if (route) {
+      route(req, res);
+      return;
+    }
     res.writeHead(426, { 'content-type': 'application/json', connection: 'close' });
     res.end(JSON.stringify({ code: 'ERR_PROTOCOL', message: 'this endpoint speaks the tunnel control protocol over WebSocket only' }));
   });
@@ -130,6 +137,11 @@ function refuse(socket: Duplex, error: TunnelError): void {
     + `${ERROR_HEADER}: ${error.code}\r\ncontent-type: application/json\r\n`
     + `content-length: ${Buffer.byteLength(body)}\r\nconnection: close\r\n\r\n${body}`,
   );
+}
+
+function pathOf(url: string | undefined): string {
+  const query = (url ?? '').indexOf('?');
+  return query < 0 ? (url ?? '') : (url ?? '').slice(0, query);
 }
 
 function asBuffer(data: Buffer | Buffer[] | ArrayBuffer): Buffer {

@@ -4,6 +4,7 @@ import type { Logger } from 'pino';
 import ssh2 from 'ssh2';
 import { TunnelError } from '../../shared/errors.js';
 import { authenticateBearer } from '../control/authenticate-bearer.js';
+import { DYNDNS2_PATH, createDyndns2Handler, type Dyndns2Limits } from '../control/dyndns2-update.js';
 import { ControlPlane, DEFAULT_PATH_OPTIONS, type PathOptions } from '../control/control-plane.js';
 import type { SessionTiming } from '../control/control-session.js';
 import type { HubDatapath } from '../control/hub-datapath.js';
@@ -48,6 +49,8 @@ export interface StartHubOptions {
   paths?: PathOptions;
   /** `static` (default): the hub routes between its members and pushes their routes; `none`: a routing daemon does. */
   routing?: RoutingMode;
+  /** Rate limits of the dyndns2 update; default DEFAULT_DYNDNS2_LIMITS. */
+  dyndnsLimits?: Dyndns2Limits;
   log: Logger;
 }
 
@@ -98,6 +101,18 @@ export async function startHub(options: StartHubOptions): Promise<RunningHub> {
     const watcher = watchRegistryChanges(state.registry, () => plane.reconcile(), log);
     cleanups.push(() => watcher.stop());
     const replay = new TokenReplayCache();
+    const registry = state.registry;
+    const dyndns2 = createDyndns2Handler({
+      peerState: (peer) => {
+        const record = registry.peers.find(peer);
+        return record === undefined ? 'unknown' : record.revokedAt === null ? 'active' : 'revoked';
+      },
+      verifyKey: (peer, key) => registry.dyndnsKeys.verify(peer, key),
+      latestEndpoint: (peer) => registry.endpoints.latest(peer)?.address ?? null,
+      reportEndpoint: (peer, seen) => plane.reportFromShell(peer, seen),
+      ...(options.dyndnsLimits ? { limits: options.dyndnsLimits } : {}),
+      log,
+    });
     const ws: WsFrontDoor = await openWsFrontDoor({
       host: listen,
       port: options.wsPort ?? SERVE_DEFAULTS.wsPort,
@@ -107,9 +122,11 @@ export async function startHub(options: StartHubOptions): Promise<RunningHub> {
         registry: state.registry, signingKey: state.signingKey.publicKey, hubId, clock: state.clock, replay,
       }),
       attach: (peer, transport) => plane.attach(peer, transport),
+      routes: new Map([[DYNDNS2_PATH, dyndns2]]),
       log,
     });
     cleanups.push(() => ws.close());
+    const dyndnsUrl = `${ws.tls ? 'https' : 'http'}://${registry.settings.require().endpoint}:${ws.port}${DYNDNS2_PATH}`;
     const ssh: SshFrontDoor = await openSshFrontDoor({
       host: listen,
       port: options.sshPort ?? SERVE_DEFAULTS.sshPort,
@@ -124,6 +141,7 @@ export async function startHub(options: StartHubOptions): Promise<RunningHub> {
         peer, remoteAddress,
         tables: () => state.registry.links.tablesForPeer(peer),
         reportEndpoint: (seen) => plane.reportFromShell(peer, seen),
+        dyndnsUrl,
       }),
       log,
     });

@@ -20,6 +20,8 @@ export interface LinkRecord {
   /** The two ends' addresses on the /30, in the order of `ends`. */
   readonly inner: readonly [string, string];
   readonly greKey: number;
+  /** The hub link runs GRE without its key (`peer add|set --no-key`). */
+  readonly keyless: boolean;
   /** The pool the /30 came from. */
   readonly pool: string;
   readonly createdAt: number;
@@ -39,12 +41,13 @@ interface LinkRow {
   publicA: string | null;
   publicB: string | null;
   decidedEncap: Encapsulation | null;
+  keyless: number;
 }
 
 const LATEST_ADDRESS = (peer: string) => `(SELECT e.address FROM endpoints e WHERE e.peer_id = ${peer} ORDER BY e.id DESC LIMIT 1)`;
 
 const SELECT_LINKS = `
-  SELECT l.id, l.gre_key AS greKey, l.created_at AS createdAt, l.end_a IS NULL AS hubLink,
+  SELECT l.id, l.gre_key AS greKey, l.keyless, l.created_at AS createdAt, l.end_a IS NULL AS hubLink,
          ifnull(pa.name, '${HUB_END_NAME}') AS endA, pb.name AS endB, a.network, p.cidr AS pool,
          pa.pinned_encap AS encapA, pb.pinned_encap AS encapB, lp.encap AS decidedEncap,
          CASE WHEN l.end_a IS NULL THEN (SELECT endpoint FROM hub WHERE id = 1) ELSE ${LATEST_ADDRESS('l.end_a')} END AS publicA,
@@ -132,16 +135,16 @@ export class LinkStore {
    * Creates the hub<->peer link of a new peer (the hub is the first end); call inside the
    * transaction that adds the peer. `poolId` restricts the /30 to one pool (an invite's).
    */
-  createHubLink(peer: { id: number; name: string }, poolId?: number): LinkRecord {
-    return this.create(null, peer, poolId);
+  createHubLink(peer: { id: number; name: string }, poolId?: number, keyless = false): LinkRecord {
+    return this.create(null, peer, poolId, keyless);
   }
 
-  private create(endA: { id: number; name: string } | null, endB: { id: number; name: string }, poolId?: number): LinkRecord {
+  private create(endA: { id: number; name: string } | null, endB: { id: number; name: string }, poolId?: number, keyless = false): LinkRecord {
     const greKey = this.settings.takeGreKey();
     const createdAt = this.ctx.clock();
     const { id } = this.ctx.rdb
-      .statement('INSERT INTO links (end_a, end_b, gre_key, created_at) VALUES (?, ?, ?, ?) RETURNING id')
-      .get(endA?.id ?? null, endB.id, greKey, createdAt) as { id: number };
+      .statement('INSERT INTO links (end_a, end_b, gre_key, keyless, created_at) VALUES (?, ?, ?, ?, ?) RETURNING id')
+      .get(endA?.id ?? null, endB.id, greKey, keyless ? 1 : 0, createdAt) as { id: number };
     const { network, pool } = this.allocator.allocate(id, poolId);
     const subnet = describeLinkSubnet(network);
     return {
@@ -151,6 +154,7 @@ export class LinkStore {
       prefix: subnet.prefix,
       inner: [subnet.firstEnd, subnet.secondEnd],
       greKey,
+      keyless,
       pool,
       createdAt,
     };
@@ -190,6 +194,7 @@ function toRecord(row: LinkRow): LinkRecord {
     prefix: subnet.prefix,
     inner: [subnet.firstEnd, subnet.secondEnd],
     greKey: row.greKey,
+    keyless: row.keyless === 1,
     pool: row.pool,
     createdAt: row.createdAt,
   };
@@ -199,6 +204,7 @@ function tableOf(row: LinkRow): LinkTable {
   return buildLinkTable({
     network: row.network,
     greKey: row.greKey,
+    keyless: row.keyless === 1,
     decidedEncap: row.decidedEncap,
     ends: [
       { name: row.endA, public: row.publicA, pinnedEncap: row.encapA },

@@ -13,6 +13,8 @@ export type LinkTable = WireLinkTable;
 export interface LinkTableFacts {
   readonly network: number;
   readonly greKey: number;
+  /** GRE without a key (`peer add|set --no-key`): the hub tells the link apart by source address. */
+  readonly keyless?: boolean;
   /** The hub's automatic choice for the link (server/registry/link-path-store), beneath any pin. */
   readonly decidedEncap?: Encapsulation | null;
   readonly ends: readonly [LinkEndFacts, LinkEndFacts];
@@ -34,7 +36,7 @@ export interface LinkEndFacts {
 export function buildLinkTable(facts: LinkTableFacts): LinkTable {
   const [first, second] = facts.ends;
   const encap = first.pinnedEncap ?? second.pinnedEncap ?? facts.decidedEncap ?? 'gre';
-  const key = encap === 'gre' ? facts.greKey : null;
+  const key = encap === 'gre' && facts.keyless !== true ? facts.greKey : null;
   const subnet = describeLinkSubnet(facts.network);
   return {
     prefix: subnet.prefix,

@@ -1,6 +1,7 @@
 import { LINK_PATH_MIGRATION } from './link-path-migration.js';
 import { PEER_REVOCATION_MIGRATION } from './peer-revocation-migration.js';
 import { PEER_ROUTING_MIGRATION } from './peer-routing-migration.js';
+import { ROUTER_ACCESS_MIGRATION } from './router-access-migration.js';
 import { SPEC_VERSION_MIGRATION } from './spec-version-migration.js';
 
 /**
@@ -115,5 +116,6 @@ export const MIGRATIONS: readonly string[] = [
   SPEC_VERSION_MIGRATION,
   LINK_PATH_MIGRATION,
   PEER_REVOCATION_MIGRATION,
+  ROUTER_ACCESS_MIGRATION,
   PEER_ROUTING_MIGRATION,
 ];

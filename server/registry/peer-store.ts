@@ -57,6 +57,8 @@ export interface NewPeer {
   readonly pool?: string;
   /** Spend one use of this invite in the same transaction (its pool, if any, applies). */
   readonly inviteJti?: string;
+  /** Run the hub link's GRE without a key (routers that cannot set one). */
+  readonly keyless?: boolean;
 }
 
 const SELECT_PEER = 'SELECT name, token_version AS tokenVersion, pinned_encap AS pinnedEncap, created_at AS createdAt, revoked_at AS revokedAt FROM peers';
@@ -105,11 +107,12 @@ export class PeerStore {
         .statement('INSERT INTO peers (name, token_version, created_at) VALUES (?, ?, ?) RETURNING id')
         .get(record.name, record.tokenVersion, record.createdAt) as { id: number };
       if (peer.sshKey) this.insertKey(id, peer.name, peer.sshKey);
-      const hubLink = this.links.createHubLink({ id, name: peer.name }, poolId);
+      const hubLink = this.links.createHubLink({ id, name: peer.name }, poolId, peer.keyless === true);
       this.audit.record('peer.add', peer.name, {
         prefix: hubLink.prefix,
         fingerprint: peer.sshKey?.fingerprint ?? null,
         invite: peer.inviteJti ?? null,
+        ...(peer.keyless === true ? { keyless: true } : {}),
       });
       return { peer: record, hubLink };
     });

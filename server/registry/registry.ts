@@ -1,8 +1,10 @@
 import { AuditLog } from './audit-log.js';
+import { DyndnsKeyStore } from './dyndns-key-store.js';
 import { EndpointStore } from './endpoint-store.js';
 import { exportTables, type RegistrySnapshot } from './export-tables.js';
 import { HubSettingsStore } from './hub-settings.js';
 import { InviteStore } from './invite-store.js';
+import { KeylessLinkStore } from './keyless-link-store.js';
 import { LinkPathStore } from './link-path-store.js';
 import { LinkStore } from './link-store.js';
 import { PeerRoutingStore } from './peer-routing-store.js';
@@ -45,6 +47,10 @@ export class Registry {
   readonly specs: SpecVersionStore;
   /** The encapsulation the hub chose per link (beneath any pin) and why. */
   readonly paths: LinkPathStore;
+  /** Peers' dyndns2 keys (hashes only). */
+  readonly dyndnsKeys: DyndnsKeyStore;
+  /** Hub links that run GRE without a key, for routers that cannot set one. */
+  readonly keyless: KeylessLinkStore;
   /** Prefixes behind members and the per-member source check. */
   readonly routing: PeerRoutingStore;
 
@@ -59,6 +65,8 @@ export class Registry {
     this.peers = new PeerStore(ctx, this.settings, this.pools, this.links, this.invites, this.endpoints, this.audit);
     this.specs = new SpecVersionStore(ctx);
     this.paths = new LinkPathStore(ctx);
+    this.dyndnsKeys = new DyndnsKeyStore(ctx, this.audit);
+    this.keyless = new KeylessLinkStore(ctx, this.audit);
     this.routing = new PeerRoutingStore(ctx, this.audit);
   }
 

@@ -100,6 +100,12 @@ export interface TunnelStatus {
   binding: BindingStatus | null;
   /** Packets the native fast route moved without JS (included in rx/tx), or null when it is off. */
   fastPath: { rxPackets: number; txPackets: number } | null;
+  /**
+   * The TUN's offloads, or null when they are off (TUNNEL_OFFLOAD=off, or a kernel without them):
+   * TCP super-packets the kernel handed over and the segments they became; received segments
+   * merged into super-packets and the writes that carried them.
+   */
+  offload: { superPackets: number; segments: number; mergedWrites: number; mergedSegments: number } | null;
   /** Inner sources accepted from the remote (null: any), and the packets dropped for another source. */
   sources: readonly string[] | null;
   spoofed: number;
@@ -466,10 +472,18 @@ export class DatapathEngine {
       },
       binding: bindingStatusOf(tunnel),
       fastPath: tunnel.fastRoute === null ? null : { rxPackets: tunnel.fastRouteSeen.rxPackets, txPackets: tunnel.fastRouteSeen.txPackets },
+      offload: offloadStatusOf(tunnel),
       sources: spec.sources?.prefixes ?? null,
       spoofed: counters.dropsByReason['rx:spoofed'] ?? 0,
     };
   }
+}
+
+function offloadStatusOf(tunnel: Tunnel): TunnelStatus['offload'] {
+  const tun = tunnel.tun;
+  if (tun.offload !== true || tun.offloadCounters === undefined || tun.closed) return null;
+  const { superPackets, segments, mergedWrites, mergedSegments } = tun.offloadCounters();
+  return { superPackets, segments, mergedWrites, mergedSegments };
 }
 
 function bindingStatusOf(tunnel: Tunnel): BindingStatus | null {

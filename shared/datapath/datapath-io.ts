@@ -1,8 +1,12 @@
+import type { OffloadCounters } from '../../native/native-endpoint.js';
 import type { FastRoute, PacketBatchMemory, PacketEndpoint } from '../../native/types.js';
 
 /** A TUN device as the engine sees it: a packet endpoint that carries its interface name. */
 export interface TunEndpoint extends PacketEndpoint {
   readonly name: string;
+  /** TCP segmentation and checksum offloads are on (IFF_VNET_HDR); absent on the fakes. */
+  readonly offload?: boolean;
+  offloadCounters?(): OffloadCounters;
 }
 
 /** Outer-socket options: the fixed outer TTL every packet leaves with. */

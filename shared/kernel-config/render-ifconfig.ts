@@ -1,5 +1,6 @@
 import { TunnelError } from '../errors.js';
 import { netmaskOf, perspectiveOf, requireRemote, udpPortOf, type LinkTable } from './link-table.js';
+import { refuseKey } from './target-refusal.js';
 import { DEFAULT_UDP_PORTS } from './render-iproute2.js';
 
 /** Which BSD: they differ in how a GRE key and GRE-in-UDP are set. */
@@ -21,10 +22,10 @@ export function renderIfconfig(table: LinkTable, myName: string, options: Ifconf
   const remote = requireRemote(view);
   const { flavor } = options;
   if (table.encap === 'gue') {
-    throw new TunnelError('ERR_INVALID_ARGUMENT', `${flavor} has no GUE support; pin this peer to gre, ipip or fou`);
+    throw new TunnelError('ERR_TARGET_UNSUPPORTED', `${flavor} has no GUE support; run \`tunnel-hub peer pin ${myName} --encap gre\` (or ipip, fou) on the hub`);
   }
   if (table.encap === 'fou' && flavor !== 'freebsd') {
-    throw new TunnelError('ERR_INVALID_ARGUMENT', `${flavor} cannot carry GRE in UDP; only FreeBSD 13+ can (udpencap)`);
+    throw new TunnelError('ERR_TARGET_UNSUPPORTED', `${flavor} cannot carry GRE in UDP; only FreeBSD 13+ can (udpencap): run \`tunnel-hub peer pin ${myName} --encap gre\` on the hub`);
   }
   if (view.mine.public === null) {
     throw new TunnelError('ERR_STATE', `the public address of "${view.mine.name}" is not known yet; BSD tunnels need it`);
@@ -37,9 +38,7 @@ export function renderIfconfig(table: LinkTable, myName: string, options: Ifconf
   if (flavor === 'openbsd' && table.encap !== 'ipip') lines.push('sysctl net.inet.gre.allow=1');
   lines.push(`ifconfig ${dev} create`, `ifconfig ${dev} tunnel ${view.mine.public} ${remote}`);
   if (table.encap !== 'ipip' && table.key != null) {
-    if (flavor === 'netbsd') {
-      throw new TunnelError('ERR_INVALID_ARGUMENT', 'netbsd gre(4) cannot set a GRE key; remove the key from this link');
-    }
+    if (flavor === 'netbsd') refuseKey('netbsd gre(4)', view.theirs.name, myName);
     lines.push(flavor === 'freebsd' ? `ifconfig ${dev} grekey ${table.key}` : `ifconfig ${dev} vnetid ${table.key}`);
   }
   if (table.encap === 'fou') {

@@ -7,6 +7,7 @@ import { openHubState } from '../../server/hub-state/hub-state.js';
 import { createInvite } from '../../server/hub-state/create-invite.js';
 import { issuePeerCredential } from '../../server/hub-state/issue-peer-credential.js';
 import type { SessionTiming } from '../../server/control/control-session.js';
+import type { Dyndns2Limits } from '../../server/control/dyndns2-update.js';
 import { MemoryDatapath } from '../../server/hub/memory-datapath.js';
 import { startHub, type RunningHub } from '../../server/hub/start-hub.js';
 import type { RoutingMode } from '../../server/routing/member-route-specs.js';
@@ -36,7 +37,7 @@ export const testLogger = pino({ level: process.env.TUNNEL_TEST_LOG ?? 'silent' 
  * Starts a hub for one test (like ssh2's setup harness): `init` with a pool, then `startHub` on
  * 127.0.0.1 port 0. `close()` stops it and removes the state folder.
  */
-export async function withHub(options: { timing?: SessionTiming; stateDir?: string; routing?: RoutingMode } = {}): Promise<TestHub> {
+export async function withHub(options: { timing?: SessionTiming; stateDir?: string; routing?: RoutingMode; dyndnsLimits?: Dyndns2Limits } = {}): Promise<TestHub> {
   const stateDir = options.stateDir ?? mkdtempSync(join(tmpdir(), 'tunnel-hub-test-'));
   initHubState(stateDir, { endpoint: TEST_HUB_ENDPOINT, pool: '10.1.12.0/24' });
   let datapath = new MemoryDatapath();
@@ -46,6 +47,7 @@ export async function withHub(options: { timing?: SessionTiming; stateDir?: stri
       stateDir, listen: '127.0.0.1', ...ports, datapath: () => datapath, log: testLogger,
       ...(options.timing ? { timing: options.timing } : {}),
       ...(options.routing ? { routing: options.routing } : {}),
+      ...(options.dyndnsLimits ? { dyndnsLimits: options.dyndnsLimits } : {}),
     });
   };
   const test: TestHub = {

@@ -1,8 +1,9 @@
 import { mkdtempSync, rmSync, statSync } from 'node:fs';
-import { tmpdir } from 'node:os';
+import { hostname, tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
 import { readClientState } from '../../client/client-state.js';
+import { peerNameFromHostName } from '../../client/default-peer-name.js';
 import { runMember } from '../../client/session/run-member.js';
 import { MemoryClientDatapath, waitFor } from '../helpers/memory-client-datapath.js';
 import { TEST_HUB_ENDPOINT, testLogger, withHub, type TestHub } from '../helpers/with-hub.js';
@@ -62,6 +63,16 @@ describe('join over WebSocket', () => {
     stop();
     await running;
     await waitFor(() => hub.hub.plane.liveState().get('alice')?.connected === false, 10_000, 'session closed');
+  });
+
+  it('joins with an invite and no name under the host name, made a valid peer name', async () => {
+    const token = await hub.invite();
+    const expected = peerNameFromHostName(hostname());
+    const datapath = new MemoryClientDatapath();
+    await runMember({ stateDir, datapath, log: testLogger, join: { url: hub.wsUrl, token }, once: true, stopped: never });
+    expect(readClientState(stateDir)?.peer).toBe(expected);
+    expect(hub.hub.registry.peers.show(expected).sshKeys).toHaveLength(1);
+    expect(datapath.tunnels.get('tnl-hub')?.address).toBe('10.1.12.2/30');
   });
 
   it('joins with a hub-issued peer token and registers the generated key', async () => {

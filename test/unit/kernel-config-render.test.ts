@@ -3,6 +3,11 @@ import { readFileSync } from 'node:fs';
 import { renderIproute2 } from '../../shared/kernel-config/render-iproute2.js';
 import { renderIfconfig } from '../../shared/kernel-config/render-ifconfig.js';
 import { netmaskOf, type LinkTable } from '../../shared/kernel-config/link-table.js';
+import { renderDyndnsHotplug } from '../../shared/kernel-config/render-dyndns-hotplug.js';
+import { renderOpenwrt } from '../../shared/kernel-config/render-openwrt.js';
+import { renderPeerConfig } from '../../shared/kernel-config/render-peer-config.js';
+import { renderQnx } from '../../shared/kernel-config/render-qnx.js';
+import { renderRouteros } from '../../shared/kernel-config/render-routeros.js';
 import { isTunnelError } from '../../shared/errors.js';
 
 const golden = (name: string) =>
@@ -79,5 +84,103 @@ describe('BSD ifconfig rendering', () => {
     expect(netmaskOf(31)).toBe('255.255.255.254');
     expect(netmaskOf(24)).toBe('255.255.255.0');
     expect(netmaskOf(8)).toBe('255.0.0.0');
+  });
+});
+
+/** A fixture with its `# source:` line (the manual section it follows) left out. */
+const sourced = (name: string): string[] => {
+  const lines = golden(name);
+  expect(lines[0]).toMatch(/^# source: \S/);
+  return lines.slice(1);
+};
+
+const keyless = (encap: LinkTable['encap']): LinkTable => ({ ...seedTable(encap, null), mtu: encap === 'gre' ? 1476 : encap === 'ipip' ? 1480 : 1468 });
+
+const codeOf = (fn: () => unknown): string => {
+  try {
+    fn();
+  } catch (err) {
+    if (isTunnelError(err)) return `${err.code}: ${err.message}`;
+    throw err;
+  }
+  throw new Error('expected a refusal');
+};
+
+describe('OpenWrt rendering (netifd gre/ipip protocols, uci batch)', () => {
+  it('renders a keyless GRE hub link with its static address', () => {
+    expect(renderOpenwrt(keyless('gre'), 'alice', { section: 'tchub' })).toEqual(sourced('gre-keyless-alice.openwrt'));
+  });
+
+  it('carries the GRE key as ikey and okey, and renders ipip without one', () => {
+    expect(renderOpenwrt(seedTable('gre'), 'alice', { section: 'tchub' })).toEqual(sourced('gre-alice.openwrt'));
+    expect(renderOpenwrt(keyless('ipip'), 'alice', { section: 'tchub' })).toEqual(sourced('ipip-alice.openwrt'));
+  });
+
+  it('refuses FOU and GUE, naming `peer pin`, and a section netifd would overflow', () => {
+    expect(codeOf(() => renderOpenwrt(seedTable('fou'), 'alice', { section: 'tchub' }))).toMatch(/^ERR_TARGET_UNSUPPORTED: openwrt cannot carry fou; run `tunnel-hub peer pin alice --encap gre`/);
+    expect(codeOf(() => renderOpenwrt(keyless('gue'), 'alice', { section: 'tchub' }))).toMatch(/^ERR_TARGET_UNSUPPORTED: .*gue.*peer pin/);
+    expect(codeOf(() => renderOpenwrt(keyless('gre'), 'alice', { section: 'a-very-long-name' }))).toMatch(/^ERR_INVALID_ARGUMENT/);
+  });
+
+  it('prints the update hook for /etc/hotplug.d/iface/', () => {
+    expect(renderDyndnsHotplug({ peer: 'alice', url: 'https://198.51.100.1:8443/nic/update' })).toEqual(sourced('hotplug-alice.openwrt'));
+  });
+});
+
+describe('RouterOS 7 rendering', () => {
+  it('renders /interface gre add with keepalive, then /ip address add', () => {
+    expect(renderRouteros(keyless('gre'), 'alice', { name: 'tnl-hub' })).toEqual(sourced('gre-keyless-alice.routeros'));
+    expect(renderRouteros(keyless('ipip'), 'alice', { name: 'tnl-hub' })).toEqual(sourced('ipip-alice.routeros'));
+  });
+
+  it('refuses a GRE key (naming --no-key) and FOU/GUE (naming peer pin)', () => {
+    expect(codeOf(() => renderRouteros(seedTable('gre'), 'alice', { name: 'tnl-hub' }))).toBe(
+      'ERR_TARGET_UNSUPPORTED: routeros cannot set a GRE key; run `tunnel-hub peer set alice --no-key` on the hub (the hub then tells this link apart by its source address)');
+    expect(codeOf(() => renderRouteros(keyless('gue'), 'alice', { name: 'tnl-hub' }))).toMatch(/^ERR_TARGET_UNSUPPORTED: routeros cannot carry gue; run `tunnel-hub peer pin alice --encap gre`/);
+  });
+
+  it('names the other peer in the fix for a peer<->peer link', () => {
+    const table: LinkTable = { ...seedTable('gre'), ends: [{ name: 'bob', public: '192.0.2.7', inner: '10.1.12.37' }, { name: 'alice', public: '203.0.113.10', inner: '10.1.12.38' }] };
+    expect(codeOf(() => renderRouteros(table, 'alice', { name: 'tnl-bob' }))).toMatch(/peer pin alice --encap ipip.*only hub links/);
+  });
+});
+
+describe('QNX rendering (io-pkt gre)', () => {
+  it('renders create, tunnel, inet as the QNX GRE note does', () => {
+    expect(renderQnx(keyless('gre'), 'alice')).toEqual(sourced('gre-keyless-alice.qnx'));
+  });
+
+  it('refuses a key, FOU and GUE with the fix, and an unknown own address', () => {
+    expect(codeOf(() => renderQnx(seedTable('gre'), 'alice'))).toMatch(/^ERR_TARGET_UNSUPPORTED: qnx cannot set a GRE key; run `tunnel-hub peer set alice --no-key`/);
+    expect(codeOf(() => renderQnx(seedTable('fou'), 'alice'))).toMatch(/^ERR_TARGET_UNSUPPORTED: qnx cannot carry fou/);
+    const unseen = keyless('gre');
+    unseen.ends[1]!.public = null;
+    expect(codeOf(() => renderQnx(unseen, 'alice'))).toMatch(/^ERR_STATE: .*"alice".*not known yet/);
+  });
+});
+
+describe('whole-peer rendering (peer config NAME TARGET)', () => {
+  const peerLink: LinkTable = {
+    prefix: '10.1.12.40/30', encap: 'gre', key: 9, mtu: 1472,
+    ends: [{ name: 'alice', public: '203.0.113.10', inner: '10.1.12.41' }, { name: 'bob', public: '192.0.2.7', inner: '10.1.12.42' }],
+  };
+
+  it('numbers BSD and QNX devices per link and comments a peer link the target cannot carry', () => {
+    const qnx = renderPeerConfig([keyless('gre'), peerLink], 'alice', 'qnx');
+    expect(qnx).toContain('ifconfig gre0 create');
+    expect(qnx).toMatch(/# link 10\.1\.12\.40\/30 to bob \(gre, key 9, mtu 1472\)\n# not rendered: ERR_TARGET_UNSUPPORTED: qnx cannot set a GRE key/);
+    const freebsd = renderPeerConfig([seedTable('gre'), peerLink], 'alice', 'freebsd');
+    expect(freebsd).toContain('ifconfig gre0 create');
+    expect(freebsd).toContain('ifconfig gre1 create');
+  });
+
+  it('refuses outright when the hub link cannot be carried', () => {
+    expect(codeOf(() => renderPeerConfig([seedTable('gre')], 'alice', 'routeros'))).toMatch(/^ERR_TARGET_UNSUPPORTED: .*--no-key/);
+  });
+
+  it('wraps OpenWrt links in uci batch and appends the reload and the update hook', () => {
+    const text = renderPeerConfig([keyless('gre')], 'alice', 'openwrt', { dyndnsUrl: 'https://198.51.100.1:8443/nic/update' });
+    expect(text).toMatch(/^# link 10\.1\.12\.36\/30 to hub \(gre, mtu 1476\)\nuci batch <<'EOF'\nset network\.tchub=interface\n[^]*commit network\nEOF\n\n\/etc\/init\.d\/network reload\n\n# dyndns2 update hook/);
+    expect(text.trimEnd().endsWith('EOF')).toBe(true);
   });
 });

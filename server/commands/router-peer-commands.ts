@@ -1,0 +1,67 @@
+import type { Command } from 'commander';
+import { TunnelError } from '../../shared/errors.js';
+import { KERNEL_CONFIG_TARGETS, isKernelConfigTarget, renderPeerConfig } from '../../shared/kernel-config/render-peer-config.js';
+import { DYNDNS2_PATH } from '../control/dyndns2-update.js';
+import { withHubState } from '../hub-state/hub-state.js';
+import { readServeRuntime } from '../hub/serve-runtime-file.js';
+import { SERVE_DEFAULTS } from '../hub/start-hub.js';
+import { parseOnOff } from './cli-option-parsers.js';
+import { hubStateDir } from './hub-state-dir.js';
+import { printNote, printText } from './write-output.js';
+
+/** `tunnel-hub peer set|update-key|config`: what routers (kernel tunnels, dyndns2) need. */
+export function registerRouterPeerCommands(peer: Command): void {
+  peer
+    .command('set <name>')
+    .description("change a peer's settings")
+    .option('--no-key', 'run the hub link as GRE without a key, for routers that cannot set one (the hub tells it apart by source address)')
+    .option('--key', 'run the hub link with its GRE key again')
+    .option('--source-check <on|off>', "drop inner packets from sources outside the peer's addresses and prefixes (on, the default); off for a member carrying transit traffic under a routing daemon")
+    .action((name: string, options: { key?: boolean; sourceCheck?: string }, command: Command) =>
+      withHubState(hubStateDir(command), ({ registry }) => {
+        const setKey = command.getOptionValueSource('key') === 'cli' && options.key !== undefined;
+        if (!setKey && options.sourceCheck === undefined) throw new TunnelError('ERR_INVALID_ARGUMENT', 'nothing to set: pass --no-key, --key or --source-check on|off');
+        const sourceCheck = options.sourceCheck === undefined ? undefined : parseOnOff(options.sourceCheck, '--source-check');
+        // Both settings or neither.
+        const said = registry.transaction(() => {
+          const lines: string[] = [];
+          if (setKey) {
+            const changed = registry.keyless.setHubLinkKeyless(name, !options.key);
+            const what = options.key ? 'GRE with its key' : 'GRE without a key (told apart by source address)';
+            lines.push(`peer ${name}: hub link runs ${what}${changed ? '' : ' (unchanged)'}`);
+          }
+          if (sourceCheck !== undefined) {
+            const changed = registry.routing.setSourceCheck(name, sourceCheck);
+            lines.push(`peer ${name}: source check ${sourceCheck ? 'on' : 'off'}${changed ? '' : ' (unchanged)'}`);
+          }
+          return lines;
+        });
+        printText(said.join('\n'));
+      }));
+
+  peer
+    .command('update-key <name>')
+    .description("print a new dyndns2 key for NAME (shown once, only its hash is kept); the old key stops working")
+    .addHelpText('after', `\nRouters update their address with GET ${DYNDNS2_PATH}?hostname=NAME on the hub's WebSocket port, HTTP Basic NAME:KEY.`)
+    .action((name: string, _options: unknown, command: Command) =>
+      withHubState(hubStateDir(command), ({ registry }) => {
+        const key = registry.dyndnsKeys.issue(name);
+        printNote(`new dyndns2 key for ${name} (shown once; any older key is void):`);
+        printText(key);
+      }));
+
+  peer
+    .command('config <name> <target>')
+    .description(`commands that build NAME's end of its links on ${KERNEL_CONFIG_TARGETS.join(', ')}`)
+    .option('--dyndns-url <url>', "the hub's dyndns2 URL for OpenWrt's update hook (default: from the running hub, else https://ENDPOINT:8443/nic/update)")
+    .action((name: string, target: string, options: { dyndnsUrl?: string }, command: Command) =>
+      withHubState(hubStateDir(command), ({ registry }) => {
+        if (!isKernelConfigTarget(target)) {
+          throw new TunnelError('ERR_INVALID_ARGUMENT', `unknown target "${target}": use one of ${KERNEL_CONFIG_TARGETS.join(', ')}`);
+        }
+        const stateDir = hubStateDir(command);
+        const running = readServeRuntime(stateDir);
+        const dyndnsUrl = options.dyndnsUrl ?? `${running?.tls === false ? 'http' : 'https'}://${registry.settings.require().endpoint}:${running?.wsPort ?? SERVE_DEFAULTS.wsPort}${DYNDNS2_PATH}`;
+        printText(renderPeerConfig(registry.links.tablesForPeer(name), name, target, { dyndnsUrl }));
+      }));
+}

@@ -1,0 +1,42 @@
+import { createHash, randomBytes, timingSafeEqual } from 'node:crypto';
+import type { AuditLog } from './audit-log.js';
+import { requirePeerId } from './peer-id.js';
+import type { RegistryContext } from './registry-context.js';
+
+/** Bytes of randomness in a dyndns2 key (printed as 43 base64url characters). */
+const KEY_BYTES = 32;
+
+/**
+ * The peers' dyndns2 keys (table from ROUTER_ACCESS_MIGRATION). Only a SHA-256 is stored: a key is
+ * 256 random bits, so no dictionary or brute force reaches it and a slow hash would add nothing
+ * but cost per update request.
+ */
+export class DyndnsKeyStore {
+  constructor(private readonly ctx: RegistryContext, private readonly audit: AuditLog) {}
+
+  /** Makes a new key for `peer`, stores its hash (voiding any older key) and returns the key once. */
+  issue(peer: string): string {
+    return this.ctx.rdb.immediate(() => {
+      const id = requirePeerId(this.ctx, peer);
+      const key = randomBytes(KEY_BYTES).toString('base64url');
+      const replaced = this.ctx.rdb.statement(`INSERT INTO dyndns_keys (peer_id, key_hash, created_at) VALUES (?, ?, ?)
+        ON CONFLICT (peer_id) DO UPDATE SET key_hash = excluded.key_hash, created_at = excluded.created_at`)
+        .run(id, hashOf(key), this.ctx.clock());
+      this.audit.record('peer.dyndns-key', peer, { replaced: replaced.changes > 0 });
+      return key;
+    });
+  }
+
+  /** True when `key` is the current dyndns2 key of `peer` (false for unknown peers and peers without one). */
+  verify(peer: string, key: string): boolean {
+    const row = this.ctx.rdb
+      .statement('SELECT k.key_hash AS keyHash FROM dyndns_keys k JOIN peers p ON p.id = k.peer_id WHERE p.name = ?')
+      .get(peer) as { keyHash: string } | undefined;
+    if (!row) return false;
+    return timingSafeEqual(Buffer.from(row.keyHash, 'hex'), Buffer.from(hashOf(key), 'hex'));
+  }
+}
+
+function hashOf(key: string): string {
+  return createHash('sha256').update(key, 'utf8').digest('hex');
+}
