@@ -28,16 +28,16 @@ interface Member {
 async function main(): Promise<void> {
   const dir = mkdtempSync(join(tmpdir(), 'bench-control-'));
   const hubCli = new URL('../server/cli.js', import.meta.url).pathname;
-  initHubState(dir, { endpoint: '198.51.100.1', pool: '10.64.0.0/16' });
+  await initHubState(dir, { endpoint: '198.51.100.1', pool: '10.64.0.0/16' });
   const tokens: string[] = [];
-  const setup = openHubState(dir);
+  const setup = await openHubState(dir);
   try {
     for (let i = 0; i < MEMBERS; i++) {
-      setup.registry.peers.add({ name: `m${i}` });
+      await setup.registry.peers.add({ name: `m${i}` });
       tokens.push(await issuePeerCredential(setup, { name: `m${i}`, ttlMs: 3_600_000 }));
     }
   } finally {
-    setup.close();
+    await setup.close();
   }
 
   const hub = spawn(process.execPath, [hubCli, '--state', dir, 'serve', '--listen', '127.0.0.1', '--ws-port', '0', '--ssh-port', '0', '--datapath', 'none', '--keepalive', '30', '--liveness-timeout', '120'],
@@ -60,21 +60,25 @@ async function main(): Promise<void> {
     await Promise.all(members.map((member) => nextConfig(member, 1)));
     const joinMs = performance.now() - joinStart;
 
-    const registry = openHubState(dir).registry;
-    const acked = (version: number): number => members.filter((m) => {
-      const link = registry.links.hubLinkOf(m.name);
-      return (registry.specs.versions(m.name, link.id)?.peer.acked ?? 0) >= version;
-    }).length;
-    await until(() => acked(1) === MEMBERS || undefined, PHASE_TIMEOUT_MS, 'join acks');
+    const registry = (await openHubState(dir)).registry;
+    const acked = async (version: number): Promise<number> => {
+      let count = 0;
+      for (const m of members) {
+        const link = await registry.links.hubLinkOf(m.name);
+        if (((await registry.specs.versions(m.name, link.id))?.peer.acked ?? 0) >= version) count += 1;
+      }
+      return count;
+    };
+    await until(async () => (await acked(1)) === MEMBERS || undefined, PHASE_TIMEOUT_MS, 'join acks');
 
     const reportStart = performance.now();
     members.forEach((member, i) => member.ws.send(JSON.stringify({ v: 1, type: 'report', endpoint: { address: `192.0.2.${(i % 254) + 1}` } })));
     await Promise.all(members.map((member) => nextConfig(member, 2)));
     const configsMs = performance.now() - reportStart;
-    await until(() => acked(2) === MEMBERS || undefined, PHASE_TIMEOUT_MS, 'report acks');
+    await until(async () => (await acked(2)) === MEMBERS || undefined, PHASE_TIMEOUT_MS, 'report acks');
     const acksMs = performance.now() - reportStart;
     const peakRssKiB = Number(/VmHWM:\s+(\d+)/.exec(readFileSync(`/proc/${hub.pid}/status`, 'utf8'))?.[1] ?? NaN);
-    registry.close();
+    await registry.close();
 
     console.log(`control load: ${MEMBERS} members over WebSocket (peer tokens), hub with no datapath`);
     console.log(`  join (connect, hello, config, ack), ${CONNECT_CONCURRENCY} at a time: ${Math.round(joinMs)} ms`);
@@ -121,10 +125,10 @@ function nextConfig(member: Member, version: number): Promise<void> {
   });
 }
 
-async function until<T>(check: () => T | undefined, timeoutMs: number, what: string): Promise<T> {
+async function until<T>(check: () => T | undefined | Promise<T | undefined>, timeoutMs: number, what: string): Promise<T> {
   const deadline = Date.now() + timeoutMs;
   for (;;) {
-    const value = check();
+    const value = await check();
     if (value !== undefined) return value;
     if (Date.now() > deadline) throw new Error(`timed out waiting for ${what}`);
     await new Promise((resolve) => setTimeout(resolve, 20));

@@ -28,12 +28,12 @@ export async function verifyInviteToken(token: string, publicKey: KeyObject, opt
 export async function verifyPeerToken(
   token: string,
   publicKey: KeyObject,
-  options: VerifyOptions & { currentVersion: (name: string) => number | undefined },
+  options: VerifyOptions & { currentVersion: (name: string) => Promise<number | undefined> | number | undefined },
 ): Promise<PeerTokenClaims> {
   const payload = await verifySigned(token, publicKey, 'peer', options);
   if (typeof payload.sub !== 'string' || payload.sub === '') throw invalid('the token names no peer');
   if (typeof payload.ver !== 'number' || !Number.isInteger(payload.ver)) throw invalid('the token has no version');
-  const current = options.currentVersion(payload.sub);
+  const current = await options.currentVersion(payload.sub);
   if (current === undefined) throw new TunnelError('ERR_TOKEN_REVOKED', `peer "${payload.sub}" no longer exists`);
   if (current !== payload.ver) throw new TunnelError('ERR_TOKEN_REVOKED', `the token of peer "${payload.sub}" has been revoked`);
   return { name: payload.sub, version: payload.ver, expiresAt: (payload.exp as number) * 1000 };

@@ -10,8 +10,8 @@ export function registerInitCommand(program: Command): void {
     .description('create the state folder, signing key and registry (safe to run again)')
     .requiredOption('--endpoint <addr>', "the hub's public IPv4 address, which peers aim their tunnels at")
     .option('--pool <cidr>', 'a first address pool for link /30s, e.g. 10.1.12.0/24')
-    .action((options: { endpoint: string; pool?: string }, command: Command) => {
-      const result = initHubState(hubStateDir(command), options);
+    .action(async (options: { endpoint: string; pool?: string }, command: Command) => {
+      const result = await initHubState(hubStateDir(command), options);
       const notes = [
         `hub state in ${result.paths.dir}`,
         result.createdKey ? 'created the signing key' : 'kept the existing signing key',

@@ -12,8 +12,8 @@ export function registerLinkCommands(program: Command): void {
     .command('add <a> <b>')
     .description('link two peers; A gets the lower address of the new /30')
     .action((a: string, b: string, _options: unknown, command: Command) =>
-      withHubState(hubStateDir(command), ({ registry }) => {
-        const added = registry.links.addPeerLink(a, b);
+      withHubState(hubStateDir(command), async ({ registry }) => {
+        const added = await registry.links.addPeerLink(a, b);
         printText(`linked ${a} <-> ${b}: ${added.prefix} (${a} ${added.inner[0]}, ${b} ${added.inner[1]}), key ${added.greKey}`);
       }));
 
@@ -22,8 +22,8 @@ export function registerLinkCommands(program: Command): void {
     .description('list peer<->peer links')
     .option('--json', 'print JSON only')
     .action((options: { json?: boolean }, command: Command) =>
-      withHubState(hubStateDir(command), ({ registry }) => {
-        const links = registry.links.list({ peerLinksOnly: true });
+      withHubState(hubStateDir(command), async ({ registry }) => {
+        const links = await registry.links.list({ peerLinksOnly: true });
         if (options.json) return printJson(links);
         printText(formatColumns(
           ['A', 'B', 'PREFIX', 'A ADDRESS', 'B ADDRESS', 'KEY'],
@@ -36,8 +36,8 @@ export function registerLinkCommands(program: Command): void {
     .command('remove <a> <b>')
     .description('remove the link between two peers; its /30 goes back to the pool')
     .action((a: string, b: string, _options: unknown, command: Command) =>
-      withHubState(hubStateDir(command), ({ registry }) => {
-        const removed = registry.links.removePeerLink(a, b);
+      withHubState(hubStateDir(command), async ({ registry }) => {
+        const removed = await registry.links.removePeerLink(a, b);
         printText(`removed link ${removed.ends[0]} <-> ${removed.ends[1]}; released ${removed.prefix}`);
       }));
 }

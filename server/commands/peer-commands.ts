@@ -38,7 +38,7 @@ export function registerPeerCommands(program: Command): void {
       withHubState(hubStateDir(command), async (state) => {
         const sshKey = sshKeyFromOptions(options);
         const ttlMs = parseDuration(options.tokenExpires, '--token-expires');
-        const added = state.registry.peers.add({ name, ...(sshKey ? { sshKey } : {}), keyless: !options.key });
+        const added = await state.registry.peers.add({ name, ...(sshKey ? { sshKey } : {}), keyless: !options.key });
         const token = options.token ? await issuePeerCredential(state, { name, ttlMs }) : undefined;
         if (options.json) return printJson({ peer: added.peer, hubLink: { ...added.hubLink, keyless: !options.key }, ...(sshKey ? { sshKey } : {}), ...(token ? { token } : {}) });
         const [hubInner, peerInner] = added.hubLink.inner;
@@ -54,8 +54,8 @@ export function registerPeerCommands(program: Command): void {
     .description('list peers with their hub link address and last known public address')
     .option('--json', 'print JSON only')
     .action((options: { json?: boolean }, command: Command) =>
-      withHubState(hubStateDir(command), ({ registry }) => {
-        const peers = registry.peers.list();
+      withHubState(hubStateDir(command), async ({ registry }) => {
+        const peers = await registry.peers.list();
         if (options.json) return printJson(peers);
         printText(formatColumns(
           ['NAME', 'HUB LINK', 'ADDRESS', 'PUBLIC', 'SSH KEYS', 'LINKS'],
@@ -69,10 +69,10 @@ export function registerPeerCommands(program: Command): void {
     .description("show a peer's keys, links and endpoint")
     .option('--json', 'print JSON only')
     .action((name: string, options: { json?: boolean }, command: Command) =>
-      withHubState(hubStateDir(command), ({ registry }) => {
-        const detail = registry.peers.show(name);
-        const { sourceCheck } = registry.routing.memberRecord(name);
-        const routes = registry.routing.listForPeer(name);
+      withHubState(hubStateDir(command), async ({ registry }) => {
+        const detail = await registry.peers.show(name);
+        const { sourceCheck } = await registry.routing.memberRecord(name);
+        const routes = await registry.routing.listForPeer(name);
         if (options.json) return printJson({ ...detail, sourceCheck, routes });
         const lines = [
           `peer ${detail.name}`,
@@ -96,8 +96,8 @@ export function registerPeerCommands(program: Command): void {
     .command('remove <name>')
     .description('remove a peer, its keys and links; its /30s go back to the pools')
     .action((name: string, _options: unknown, command: Command) =>
-      withHubState(hubStateDir(command), ({ registry }) => {
-        const { released } = registry.peers.remove(name);
+      withHubState(hubStateDir(command), async ({ registry }) => {
+        const { released } = await registry.peers.remove(name);
         printText(`removed peer ${name}; released ${released.join(', ')}`);
       }));
 
@@ -106,8 +106,8 @@ export function registerPeerCommands(program: Command): void {
     .description("cut a peer off: its tokens are void, its own key (SSH or client token) is refused with ERR_TOKEN_REVOKED, and a running hub closes its sessions and removes its tunnel within ~2 s")
     .addHelpText('after', '\nTo let it back in: `tunnel-hub peer restore NAME` (its registered key works again), or\n`tunnel-hub peer remove NAME` and a new invite (a fresh /30 and key).')
     .action((name: string, _options: unknown, command: Command) =>
-      withHubState(hubStateDir(command), ({ registry }) => {
-        const version = registry.peers.revoke(name);
+      withHubState(hubStateDir(command), async ({ registry }) => {
+        const version = await registry.peers.revoke(name);
         printText(`revoked all tokens of ${name}; new tokens carry version ${version}; its own key is refused too (ERR_TOKEN_REVOKED) until \`peer restore ${name}\``);
       }));
 
@@ -115,8 +115,8 @@ export function registerPeerCommands(program: Command): void {
     .command('restore <name>')
     .description('re-admit a revoked peer: its registered key works again (tokens from before the revocation stay void)')
     .action((name: string, _options: unknown, command: Command) =>
-      withHubState(hubStateDir(command), ({ registry }) => {
-        registry.peers.restore(name);
+      withHubState(hubStateDir(command), async ({ registry }) => {
+        await registry.peers.restore(name);
         printText(`restored peer ${name}: its registered key is accepted again`);
       }));
 
@@ -125,9 +125,9 @@ export function registerPeerCommands(program: Command): void {
     .description("fix the encapsulation of a peer's links (gre, ipip, fou, gue), or `auto` to let the hub choose again")
     .requiredOption('--encap <encap>', 'gre | ipip | fou | gue | auto')
     .action((name: string, options: { encap: string }, command: Command) =>
-      withHubState(hubStateDir(command), ({ registry }) => {
+      withHubState(hubStateDir(command), async ({ registry }) => {
         const encap = parsePinnedEncap(options.encap);
-        const record = registry.peers.setPinnedEncap(name, encap);
+        const record = await registry.peers.setPinnedEncap(name, encap);
         printText(encap === null
           ? `peer ${record.name}: encapsulation chosen by the hub (GRE, FOU behind NAT or when GRE is unanswered, then GUE)`
           : `peer ${record.name}: encapsulation pinned to ${encap}`);
@@ -138,8 +138,8 @@ export function registerPeerCommands(program: Command): void {
     .description('the hub<->NAME link as the two-column table community meshes exchange: each end\'s public address, address on the /30 and interface name')
     .option('--json', 'print JSON only')
     .action((name: string, options: { json?: boolean }, command: Command) =>
-      withHubState(hubStateDir(command), ({ registry }) => {
-        const table = registry.links.table(registry.links.hubLinkOf(name).id);
+      withHubState(hubStateDir(command), async ({ registry }) => {
+        const table = await registry.links.table((await registry.links.hubLinkOf(name)).id);
         if (options.json) return printJson(table);
         printText(formatLinkTable(table, HUB_END_NAME));
       }));

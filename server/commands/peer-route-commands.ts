@@ -13,8 +13,8 @@ export function registerPeerRouteCommands(peer: Command): void {
     .command('add <name> <cidr>')
     .description(`route CIDR behind member NAME (approves its pending request for it, if any); ${live}`)
     .action((name: string, cidr: string, _options: unknown, command: Command) =>
-      withHubState(hubStateDir(command), ({ registry }) => {
-        const added = registry.routing.add(name, cidr);
+      withHubState(hubStateDir(command), async ({ registry }) => {
+        const added = await registry.routing.add(name, cidr);
         printText(`routing ${added.prefix} behind ${name}`);
       }));
 
@@ -22,8 +22,8 @@ export function registerPeerRouteCommands(peer: Command): void {
     .command('approve <name> <cidr>')
     .description(`approve the prefix member NAME advertised (\`tunnel-client … --advertise CIDR\`); ${live}`)
     .action((name: string, cidr: string, _options: unknown, command: Command) =>
-      withHubState(hubStateDir(command), ({ registry }) => {
-        const approved = registry.routing.approve(name, cidr);
+      withHubState(hubStateDir(command), async ({ registry }) => {
+        const approved = await registry.routing.approve(name, cidr);
         printText(`approved: routing ${approved.prefix} behind ${name}`);
       }));
 
@@ -31,8 +31,8 @@ export function registerPeerRouteCommands(peer: Command): void {
     .command('remove <name> <cidr>')
     .description('stop routing CIDR behind member NAME, or drop its request for it; members lose the route within a second')
     .action((name: string, cidr: string, _options: unknown, command: Command) =>
-      withHubState(hubStateDir(command), ({ registry }) => {
-        const removed = registry.routing.remove(name, cidr);
+      withHubState(hubStateDir(command), async ({ registry }) => {
+        const removed = await registry.routing.remove(name, cidr);
         printText(removed.state === 'approved' ? `no longer routing ${removed.prefix} behind ${name}` : `dropped ${name}'s request for ${removed.prefix}`);
       }));
 
@@ -41,8 +41,8 @@ export function registerPeerRouteCommands(peer: Command): void {
     .description('list the prefixes behind members, approved and pending')
     .option('--json', 'print JSON only')
     .action((options: { json?: boolean }, command: Command) =>
-      withHubState(hubStateDir(command), ({ registry }) => {
-        const routes = registry.routing.list();
+      withHubState(hubStateDir(command), async ({ registry }) => {
+        const routes = await registry.routing.list();
         if (options.json) return printJson(routes);
         printText(formatColumns(
           ['PEER', 'PREFIX', 'STATE', 'SINCE'],

@@ -12,8 +12,8 @@ export function registerPoolCommands(program: Command): void {
     .command('add <cidr>')
     .description('add a pool (a network such as 10.1.12.0/24, not overlapping another pool)')
     .action((cidr: string, _options: unknown, command: Command) =>
-      withHubState(hubStateDir(command), ({ registry }) => {
-        const added = registry.pools.add(cidr);
+      withHubState(hubStateDir(command), async ({ registry }) => {
+        const added = await registry.pools.add(cidr);
         printText(`added pool ${added.cidr} (${added.subnets} link /30s)`);
       }));
 
@@ -22,8 +22,8 @@ export function registerPoolCommands(program: Command): void {
     .description('list pools with their use')
     .option('--json', 'print JSON only')
     .action((options: { json?: boolean }, command: Command) =>
-      withHubState(hubStateDir(command), ({ registry }) => {
-        const pools = registry.pools.list().map(({ cidr, subnets, used, createdAt }) => ({ cidr, subnets, used, free: subnets - used, createdAt }));
+      withHubState(hubStateDir(command), async ({ registry }) => {
+        const pools = (await registry.pools.list()).map(({ cidr, subnets, used, createdAt }) => ({ cidr, subnets, used, free: subnets - used, createdAt }));
         if (options.json) return printJson(pools);
         printText(formatColumns(['POOL', 'LINK /30s', 'USED', 'FREE'], pools.map((p) => [p.cidr, String(p.subnets), String(p.used), String(p.free)]), 'no pools; add one with `tunnel-hub pool add CIDR`'));
       }));
@@ -32,8 +32,8 @@ export function registerPoolCommands(program: Command): void {
     .command('remove <cidr>')
     .description('remove a pool that no link uses')
     .action((cidr: string, _options: unknown, command: Command) =>
-      withHubState(hubStateDir(command), ({ registry }) => {
-        registry.pools.remove(cidr);
+      withHubState(hubStateDir(command), async ({ registry }) => {
+        await registry.pools.remove(cidr);
         printText(`removed pool ${cidr}`);
       }));
 }

@@ -18,20 +18,20 @@ export function registerRouterPeerCommands(peer: Command): void {
     .option('--key', 'run the hub link with its GRE key again')
     .option('--source-check <on|off>', "drop inner packets from sources outside the peer's addresses and prefixes (on, the default); off for a member carrying transit traffic under a routing daemon")
     .action((name: string, options: { key?: boolean; sourceCheck?: string }, command: Command) =>
-      withHubState(hubStateDir(command), ({ registry }) => {
+      withHubState(hubStateDir(command), async ({ registry }) => {
         const setKey = command.getOptionValueSource('key') === 'cli' && options.key !== undefined;
         if (!setKey && options.sourceCheck === undefined) throw new TunnelError('ERR_INVALID_ARGUMENT', 'nothing to set: pass --no-key, --key or --source-check on|off');
         const sourceCheck = options.sourceCheck === undefined ? undefined : parseOnOff(options.sourceCheck, '--source-check');
         // Both settings or neither.
-        const said = registry.transaction(() => {
+        const said = await registry.transaction(async (tx) => {
           const lines: string[] = [];
           if (setKey) {
-            const changed = registry.keyless.setHubLinkKeyless(name, !options.key);
+            const changed = await tx.keyless.setHubLinkKeyless(name, !options.key);
             const what = options.key ? 'GRE with its key' : 'GRE without a key (told apart by source address)';
             lines.push(`peer ${name}: hub link runs ${what}${changed ? '' : ' (unchanged)'}`);
           }
           if (sourceCheck !== undefined) {
-            const changed = registry.routing.setSourceCheck(name, sourceCheck);
+            const changed = await tx.routing.setSourceCheck(name, sourceCheck);
             lines.push(`peer ${name}: source check ${sourceCheck ? 'on' : 'off'}${changed ? '' : ' (unchanged)'}`);
           }
           return lines;
@@ -44,8 +44,8 @@ export function registerRouterPeerCommands(peer: Command): void {
     .description("print a new dyndns2 key for NAME (shown once, only its hash is kept); the old key stops working")
     .addHelpText('after', `\nRouters update their address with GET ${DYNDNS2_PATH}?hostname=NAME on the hub's WebSocket port, HTTP Basic NAME:KEY.`)
     .action((name: string, _options: unknown, command: Command) =>
-      withHubState(hubStateDir(command), ({ registry }) => {
-        const key = registry.dyndnsKeys.issue(name);
+      withHubState(hubStateDir(command), async ({ registry }) => {
+        const key = await registry.dyndnsKeys.issue(name);
         printNote(`new dyndns2 key for ${name} (shown once; any older key is void):`);
         printText(key);
       }));
@@ -55,13 +55,13 @@ export function registerRouterPeerCommands(peer: Command): void {
     .description(`commands that build NAME's end of its links on ${KERNEL_CONFIG_TARGETS.join(', ')}`)
     .option('--dyndns-url <url>', "the hub's dyndns2 URL for OpenWrt's update hook (default: from the running hub, else https://ENDPOINT:8443/nic/update)")
     .action((name: string, target: string, options: { dyndnsUrl?: string }, command: Command) =>
-      withHubState(hubStateDir(command), ({ registry }) => {
+      withHubState(hubStateDir(command), async ({ registry }) => {
         if (!isKernelConfigTarget(target)) {
           throw new TunnelError('ERR_INVALID_ARGUMENT', `unknown target "${target}": use one of ${KERNEL_CONFIG_TARGETS.join(', ')}`);
         }
         const stateDir = hubStateDir(command);
         const running = readServeRuntime(stateDir);
-        const dyndnsUrl = options.dyndnsUrl ?? `${running?.tls === false ? 'http' : 'https'}://${registry.settings.require().endpoint}:${running?.wsPort ?? SERVE_DEFAULTS.wsPort}${DYNDNS2_PATH}`;
-        printText(renderPeerConfig(registry.links.tablesForPeer(name), name, target, { dyndnsUrl }));
+        const dyndnsUrl = options.dyndnsUrl ?? `${running?.tls === false ? 'http' : 'https'}://${(await registry.settings.require()).endpoint}:${running?.wsPort ?? SERVE_DEFAULTS.wsPort}${DYNDNS2_PATH}`;
+        printText(renderPeerConfig(await registry.links.tablesForPeer(name), name, target, { dyndnsUrl }));
       }));
 }

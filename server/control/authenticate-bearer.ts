@@ -52,24 +52,24 @@ export async function authenticateBearer(request: IncomingMessage, options: Bear
     const invite = await verifyInviteToken(token, options.signingKey, { now });
     // Said first, so a re-used invite is reported as such even when its name is taken by now;
     // peers.add checks it again atomically.
-    if (options.registry.invites.find(invite.jti)?.usesLeft === 0) {
+    if ((await options.registry.invites.find(invite.jti))?.usesLeft === 0) {
       throw new TunnelError('ERR_TOKEN_USED', 'the invite has already been used; ask for a new one');
     }
     const name = validatePeerName(requiredHeader(request, JOIN_HEADERS.name, 'the name to join as'));
     const sshKey = joinKey(request);
     if (!sshKey) throw new TunnelError('ERR_SSH_KEY_INVALID', `joining with an invite needs the member's ed25519 key in ${JOIN_HEADERS.key}`);
-    options.registry.peers.add({ name, sshKey, inviteJti: invite.jti });
+    await options.registry.peers.add({ name, sshKey, inviteJti: invite.jti });
     return { name, method: 'invite' };
   }
   if (claimed === 'peer') {
     const claims = await verifyPeerToken(token, options.signingKey, {
       now,
-      currentVersion: (name) => options.registry.peers.find(name)?.tokenVersion,
+      currentVersion: async (name) => (await options.registry.peers.find(name))?.tokenVersion,
     });
-    const revoked = peerRevocationError(options.registry.peers.require(claims.name));
+    const revoked = peerRevocationError(await options.registry.peers.require(claims.name));
     if (revoked) throw revoked;
     const sshKey = joinKey(request);
-    if (sshKey) registerKey(options.registry, claims.name, sshKey);
+    if (sshKey) await registerKey(options.registry, claims.name, sshKey);
     return { name: claims.name, method: 'peer-token' };
   }
   throw new TunnelError('ERR_TOKEN_INVALID', 'token refused: neither an invite, a peer token nor a client token');
@@ -99,8 +99,8 @@ function joinKey(request: IncomingMessage): SshPublicKey | undefined {
 }
 
 /** Registers a member key for a peer token holder; a key already theirs is fine, someone else's is refused. */
-function registerKey(registry: Registry, peer: string, key: SshPublicKey): void {
-  const owner = registry.peers.findBySshFingerprint(key.fingerprint);
+async function registerKey(registry: Registry, peer: string, key: SshPublicKey): Promise<void> {
+  const owner = await registry.peers.findBySshFingerprint(key.fingerprint);
   if (owner?.name === peer) return;
-  registry.peers.addSshKey(peer, key);
+  await registry.peers.addSshKey(peer, key);
 }

@@ -191,7 +191,7 @@ export class ControlPlane implements SessionEvents {
 
   acked(session: ControlSession, version: number): void {
     this.enqueueFor(session, async () => {
-      this.registry.recordPeerAck(session.peer, version);
+      await this.registry.recordPeerAck(session.peer, version);
       sessionAcked.publish({ peer: session.peer, version });
     });
   }
@@ -238,9 +238,9 @@ export class ControlPlane implements SessionEvents {
   }
 
   /** Where the hub believes a peer is: live state first, else the registry's last verified address. */
-  private endFacts(peer: string): PeerEndFacts {
+  private async endFacts(peer: string): Promise<PeerEndFacts> {
     const state = this.live.get(peer);
-    return { name: peer, seen: state?.seen ?? this.registry.latestEndpoint(peer), reported: state?.reported ?? null };
+    return { name: peer, seen: state?.seen ?? await this.registry.latestEndpoint(peer), reported: state?.reported ?? null };
   }
 
   /**
@@ -253,36 +253,36 @@ export class ControlPlane implements SessionEvents {
     if (!state) return;
     const live = this.sessions.get(peer);
     const session = live && !live.isClosed ? live : undefined;
-    if (!this.registry.peerExists(peer)) {
+    if (!(await this.registry.peerExists(peer))) {
       this.live.delete(peer);
       session?.close(new TunnelError('ERR_PEER_NOT_FOUND', `peer "${peer}" was removed from the registry`));
       await this.removeHubEnd(peer);
       return;
     }
-    const revoked = this.registry.peerRevocation(peer);
+    const revoked = await this.registry.peerRevocation(peer);
     if (revoked) {
       session?.close(revoked);
       await this.removeHubEnd(peer);
       return;
     }
     const { seen, reported } = state;
-    const choice = chooseEncapsulation({ pinned: this.registry.pinnedEncap(peer), seen, reported, probes: state.probes });
-    this.registry.recordHubPath(peer, choice.encap, choice.reason);
+    const choice = chooseEncapsulation({ pinned: await this.registry.pinnedEncap(peer), seen, reported, probes: state.probes });
+    await this.registry.recordHubPath(peer, choice.encap, choice.reason);
     state.encap = choice.encap;
     state.encapReason = choice.reason;
-    const table = this.registry.hubLinkTable(peer);
+    const table = await this.registry.hubLinkTable(peer);
     if (!table) throw new TunnelError('ERR_LINK_NOT_FOUND', `peer "${peer}" has no link to the hub`);
     const specs = buildHubLinkSpecs(peer, table, {
-      hub: this.registry.hubEndpoint(), seen, reported, keepaliveInterval: this.paths.keepaliveInterval,
-      ...(session ? { binding: { bindingId: this.registry.hubLinkId(peer), key: session.sessionKey.toString('base64url') } } : {}),
+      hub: await this.registry.hubEndpoint(), seen, reported, keepaliveInterval: this.paths.keepaliveInterval,
+      ...(session ? { binding: { bindingId: await this.registry.hubLinkId(peer), key: session.sessionKey.toString('base64url') } } : {}),
     });
-    this.registry.recordEndpoint(peer, seen);
+    await this.registry.recordEndpoint(peer, seen);
     const tunnels: WireTunnelSpec[] = [specs.peerEnd];
     const links: WireLinkTable[] = [specs.table];
     const paths: WireLinkPath[] = [{ tunnel: specs.peerEnd.name, encap: specs.peerEnd.encap, reason: choice.reason, reachable: true }];
-    const peerLinks = this.registry.peerLinks(peer);
+    const peerLinks = await this.registry.peerLinks(peer);
     for (const link of peerLinks) {
-      const end = this.peerLinkEnd(peer, link);
+      const end = await this.peerLinkEnd(peer, link);
       if (end.spec) tunnels.push(end.spec);
       links.push(end.table);
       paths.push(end.path);
@@ -293,13 +293,13 @@ export class ControlPlane implements SessionEvents {
       tunnels[i] = { ...tunnel, ...routed.tunnels.get(tunnel.name) };
     });
     const { advertised } = routed;
-    const issued = this.registry.issueSpecs(peer, redactBindingKey(specs.hubEnd),
+    const issued = await this.registry.issueSpecs(peer, redactBindingKey(specs.hubEnd),
       { tunnels: tunnels.map(redactBindingKey), links, paths, advertised }, reported);
     const hubApplied = issued.hubChanged || !this.running.has(specs.hubEnd.name);
     if (hubApplied) {
       await this.datapath.upsert(specs.hubEnd, peer);
       this.running.add(specs.hubEnd.name);
-      this.registry.recordHubApplied(peer, issued.hubVersion);
+      await this.registry.recordHubApplied(peer, issued.hubVersion);
     }
     if (issued.hubChanged || issued.peerChanged) {
       sessionReconfigured.publish({ peer, hubVersion: issued.hubVersion, peerVersion: issued.peerVersion, remote: seen, reported, hubApplied, encap: choice.encap, encapReason: choice.reason });
@@ -362,12 +362,12 @@ export class ControlPlane implements SessionEvents {
   }
 
   /** `peer`'s end of one peer<->peer link; records the link's path so both ends and tables agree. */
-  private peerLinkEnd(peer: string, link: PeerLinkFacts): ReturnType<typeof buildPeerLinkEnd> {
-    const [first, second] = [this.endFacts(link.table.ends[0].name), this.endFacts(link.table.ends[1].name)];
-    const pinned = this.registry.pinnedEncap(first.name) ?? this.registry.pinnedEncap(second.name);
+  private async peerLinkEnd(peer: string, link: PeerLinkFacts): Promise<ReturnType<typeof buildPeerLinkEnd>> {
+    const [first, second] = [await this.endFacts(link.table.ends[0].name), await this.endFacts(link.table.ends[1].name)];
+    const pinned = (await this.registry.pinnedEncap(first.name)) ?? (await this.registry.pinnedEncap(second.name));
     const choice = choosePeerLinkPath(pinned, first, second);
-    this.registry.recordLinkPath(link.linkId, choice.encap, choice.reason);
-    const table = this.registry.linkTable(link.linkId);
+    await this.registry.recordLinkPath(link.linkId, choice.encap, choice.reason);
+    const table = await this.registry.linkTable(link.linkId);
     const me = first.name === peer ? first : second;
     const other = me === first ? second : first;
     let key = this.linkKeys.get(link.linkId);

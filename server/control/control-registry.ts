@@ -39,43 +39,43 @@ export interface PeerLinkFacts {
   table: LinkTable;
 }
 
-/** The registry as the control plane uses it (implemented over server/registry by the hub). */
+/** The registry as the control plane uses it (implemented over server/registry by the hub); every call is asynchronous. */
 export interface ControlRegistry {
   /** The hub's public address, the `local` of every hub end. */
-  hubEndpoint(): string;
+  hubEndpoint(): Promise<string>;
   /** The table of the hub<->peer link (hub first), or undefined when the peer has none. */
-  hubLinkTable(peer: string): LinkTable | undefined;
+  hubLinkTable(peer: string): Promise<LinkTable | undefined>;
   /** Records the address the peer's authenticated connection comes from (verified) in its history. */
-  recordEndpoint(peer: string, seen: string): void;
+  recordEndpoint(peer: string, seen: string): Promise<void>;
   /**
    * Stores new specs for both ends in one transaction, bumping each version only if it changed,
    * and keeps the address the peer reported (a claim, never a tunnel target) beside them.
    */
-  issueSpecs(peer: string, hubEnd: WireTunnelSpec, peerConfig: PeerConfigBody, reported: string | null): IssuedVersions;
+  issueSpecs(peer: string, hubEnd: WireTunnelSpec, peerConfig: PeerConfigBody, reported: string | null): Promise<IssuedVersions>;
   /** The hub's datapath now runs this version of its end. */
-  recordHubApplied(peer: string, version: number): void;
+  recordHubApplied(peer: string, version: number): Promise<void>;
   /** The peer acknowledged this version of its config. */
-  recordPeerAck(peer: string, version: number): void;
+  recordPeerAck(peer: string, version: number): Promise<void>;
   /** The encapsulation the operator pinned for the peer, or null for automatic. */
-  pinnedEncap(peer: string): Encapsulation | null;
+  pinnedEncap(peer: string): Promise<Encapsulation | null>;
   /** Records the hub's automatic choice for the peer's hub link (beneath any pin). */
-  recordHubPath(peer: string, encap: Encapsulation, reason: string): void;
+  recordHubPath(peer: string, encap: Encapsulation, reason: string): Promise<void>;
   /** The id of the peer's hub<->peer link (the binding id of its authenticated UDP path). */
-  hubLinkId(peer: string): number;
+  hubLinkId(peer: string): Promise<number>;
   /** The table of any link by id (after a path was recorded, it carries the new encapsulation). */
-  linkTable(linkId: number): LinkTable;
+  linkTable(linkId: number): Promise<LinkTable>;
   /** The peer's peer<->peer links. */
-  peerLinks(peer: string): PeerLinkFacts[];
+  peerLinks(peer: string): Promise<PeerLinkFacts[]>;
   /** Records the hub's automatic choice for a peer<->peer link (beneath any pin). */
-  recordLinkPath(linkId: number, encap: Encapsulation, reason: string): void;
+  recordLinkPath(linkId: number, encap: Encapsulation, reason: string): Promise<void>;
   /** The last address the hub verified for the peer, or null when never seen. */
-  latestEndpoint(peer: string): string | null;
+  latestEndpoint(peer: string): Promise<string | null>;
   /** Registered peers (the hub reconciles connected ones after the registry changed). */
-  peerExists(peer: string): boolean;
+  peerExists(peer: string): Promise<boolean>;
   /** The ERR_TOKEN_REVOKED refusal of a peer `peer revoke` cut off, or undefined. */
-  peerRevocation(peer: string): TunnelError | undefined;
+  peerRevocation(peer: string): Promise<TunnelError | undefined>;
   /** Spec versions of both ends, for status. */
-  specVersions(peer: string): SpecVersions | undefined;
+  specVersions(peer: string): Promise<SpecVersions | undefined>;
   /** Pools and approved prefixes behind members: what every member's routes are computed from. */
   routingFacts(): Promise<RoutingFacts>;
   /** One member's source check and prefixes. */

@@ -27,11 +27,11 @@ export const DEFAULT_DYNDNS2_LIMITS: Dyndns2Limits = {
 /** What the update needs from the hub. */
 export interface Dyndns2Deps {
   /** `active`, `revoked`, or `unknown` for no such peer. */
-  peerState(peer: string): 'active' | 'revoked' | 'unknown';
+  peerState(peer: string): Promise<'active' | 'revoked' | 'unknown'>;
   /** True when `key` is the peer's current dyndns2 key. */
-  verifyKey(peer: string, key: string): boolean;
+  verifyKey(peer: string, key: string): Promise<boolean>;
   /** The last address the hub verified for the peer, or null. */
-  latestEndpoint(peer: string): string | null;
+  latestEndpoint(peer: string): Promise<string | null>;
   /** Records `seen` and reconfigures the hub's end (the same path as SSH `endpoint`). */
   reportEndpoint(peer: string, seen: string): Promise<void>;
   limits?: Dyndns2Limits;
@@ -71,11 +71,11 @@ export function createDyndns2Handler(deps: Dyndns2Deps): (request: IncomingMessa
     const credentials = parseBasic(request.headers.authorization);
     if (!credentials) return { source, ...badauth('ERR_UNAUTHENTICATED', 'HTTP Basic credentials NAME:KEY are required') };
     const { hostname, myip } = query;
-    if (credentials.user !== hostname || deps.peerState(hostname) === 'unknown') {
+    if (credentials.user !== hostname || (await deps.peerState(hostname)) === 'unknown') {
       return { source, ...refusal(404, 'nohost', 'ERR_PEER_NOT_FOUND', `no peer "${hostname}" for these credentials`) };
     }
-    if (!deps.verifyKey(hostname, credentials.password)) return { source, ...badauth('ERR_UNAUTHENTICATED', `wrong key for "${hostname}"`) };
-    if (deps.peerState(hostname) === 'revoked') {
+    if (!(await deps.verifyKey(hostname, credentials.password))) return { source, ...badauth('ERR_UNAUTHENTICATED', `wrong key for "${hostname}"`) };
+    if ((await deps.peerState(hostname)) === 'revoked') {
       return { source, ...refusal(403, 'badauth', 'ERR_TOKEN_REVOKED', `peer "${hostname}" is revoked`) };
     }
     const peerWait = perPeer.take(hostname);
@@ -86,7 +86,7 @@ export function createDyndns2Handler(deps: Dyndns2Deps): (request: IncomingMessa
         ...refusal(403, 'abuse', 'ERR_ENDPOINT_UNVERIFIED', `myip ${myip} is not the address this request comes from (${source}); the hub only aims tunnels at addresses it has seen`),
       };
     }
-    const previous = deps.latestEndpoint(hostname);
+    const previous = await deps.latestEndpoint(hostname);
     await deps.reportEndpoint(hostname, source);
     return { source, peer: hostname, status: 200, text: `${previous === source ? 'nochg' : 'good'} ${source}` };
   }

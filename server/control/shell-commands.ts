@@ -11,7 +11,7 @@ export interface ShellCommandContext {
   /** The address the SSH connection comes from: the only address the hub accepts as verified. */
   remoteAddress: string;
   /** The tables of every link the peer is an end of, hub link first (as `peer table --json` prints them). */
-  tables(): LinkTable[];
+  tables(): Promise<LinkTable[]>;
   /** Records `seen` as the peer's endpoint and reconfigures the hub's end and linked members, live. */
   reportEndpoint(seen: string): Promise<void>;
   /** The hub's dyndns2 URL, for the OpenWrt update hook `config openwrt` prints. */
@@ -53,7 +53,7 @@ export async function runShellCommand(commandLine: string, ctx: ShellCommandCont
     switch (verb) {
       case 'table':
         if (args.length > 0) throw usage(`table takes no arguments besides --json, not "${clip(args[0])}"`);
-        return printTables(ctx, json);
+        return await printTables(ctx, json);
       case 'endpoint': {
         if (args.length > 1) throw usage('endpoint takes at most one address');
         const claimed = args[0];
@@ -64,14 +64,14 @@ export async function runShellCommand(commandLine: string, ctx: ShellCommandCont
           throw new TunnelError('ERR_ENDPOINT_UNVERIFIED', `${claimed} is not the address this connection comes from (${ctx.remoteAddress}); the hub only takes an address it sees: run the command from ${claimed}, or leave ADDR out`);
         }
         await ctx.reportEndpoint(ctx.remoteAddress);
-        return printTables(ctx, json);
+        return await printTables(ctx, json);
       }
       case 'config': {
         const target = args[0];
         if (args.length !== 1 || !isKernelConfigTarget(target) || json) {
           throw usage(`config takes one of ${KERNEL_CONFIG_TARGETS.join(', ')}`);
         }
-        const stdout = renderPeerConfig(ctx.tables(), ctx.peer, target, ctx.dyndnsUrl === undefined ? {} : { dyndnsUrl: ctx.dyndnsUrl });
+        const stdout = renderPeerConfig(await ctx.tables(), ctx.peer, target, ctx.dyndnsUrl === undefined ? {} : { dyndnsUrl: ctx.dyndnsUrl });
         return { stdout, stderr: '', exitCode: 0 };
       }
       default:
@@ -84,8 +84,8 @@ export async function runShellCommand(commandLine: string, ctx: ShellCommandCont
   }
 }
 
-function printTables(ctx: ShellCommandContext, json: boolean): ShellCommandResult {
-  const tables = ctx.tables();
+async function printTables(ctx: ShellCommandContext, json: boolean): Promise<ShellCommandResult> {
+  const tables = await ctx.tables();
   const stdout = json
     ? `${JSON.stringify(tables, null, 2)}\n`
     : tables.map((table) => formatLinkTable(table, ctx.peer)).join('\n');

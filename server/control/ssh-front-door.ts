@@ -28,9 +28,9 @@ export interface SshFrontDoorOptions {
   /** The hub's host private key (OpenSSH format). */
   hostKey: string;
   /** The OpenSSH public keys (`type base64 [comment]`) registered for a peer name; empty when unknown. */
-  authorizedKeys(peer: string): string[];
+  authorizedKeys(peer: string): Promise<string[]>;
   /** Why a peer holding a registered key is refused anyway (e.g. revoked), or undefined. */
-  refusal(peer: string): TunnelError | undefined;
+  refusal(peer: string): Promise<TunnelError | undefined>;
   /** Creates the session for an authenticated protocol channel. */
   attach(peer: AuthenticatedPeer, transport: SessionTransport): ControlSession;
   /** Runs any other exec command (`endpoint`, `table`, `config`) for the authenticated peer. */
@@ -69,8 +69,7 @@ export async function openSshFrontDoor(options: SshFrontDoorOptions): Promise<Ss
     let failures = 0;
     let peer: AuthenticatedPeer | undefined;
 
-    client.on('authentication', (ctx: AuthContext) => {
-      const verdict = checkPublicKey(ctx, options.authorizedKeys, options.refusal);
+    const answer = (ctx: AuthContext, verdict: KeyVerdict): void => {
       if (verdict === 'accept') {
         peer = { name: ctx.username, method: 'ssh-key' };
         ctx.accept();
@@ -87,6 +86,13 @@ export async function openSshFrontDoor(options: SshFrontDoorOptions): Promise<Ss
       }
       if (failures >= MAX_AUTH_ATTEMPTS) client.end();
       else ctx.reject(['publickey']);
+    };
+
+    client.on('authentication', (ctx: AuthContext) => {
+      void checkPublicKey(ctx, options.authorizedKeys, options.refusal).then(
+        (verdict) => answer(ctx, verdict),
+        (err: unknown) => answer(ctx, isTunnelError(err) ? err : new TunnelError('ERR_STATE', 'the registry cannot be read')),
+      );
     });
 
     client.on('ready', () => {
@@ -105,16 +111,19 @@ export async function openSshFrontDoor(options: SshFrontDoorOptions): Promise<Ss
           }
           if (command !== PROTOCOL_COMMAND) {
             // Checked per command: a peer revoked since it logged in gets nothing more on this connection.
-            const refused = options.refusal(peer.name);
-            if (refused) {
-              options.log.info({ code: refused.code, peer: peer.name, remoteAddress }, 'ssh command refused');
-              channel.stderr.write(`${refused.code}: ${refused.message}\n`);
-              channel.exit(1);
-              channel.end();
-              client.end();
-              return;
-            }
-            runShell(channel, peer.name, remoteAddress, command);
+            const name = peer.name;
+            void options.refusal(name).catch((err: unknown) => (isTunnelError(err) ? err : new TunnelError('ERR_STATE', 'the registry cannot be read')))
+              .then((refused) => {
+                if (!refused) {
+                  runShell(channel, name, remoteAddress, command);
+                  return;
+                }
+                options.log.info({ code: refused.code, peer: name, remoteAddress }, 'ssh command refused');
+                channel.stderr.write(`${refused.code}: ${refused.message}\n`);
+                channel.exit(1);
+                channel.end();
+                client.end();
+              });
             return;
           }
           if (protocolOpen) {
@@ -203,16 +212,16 @@ type KeyVerdict = 'accept' | 'key-ok' | 'none' | TunnelError;
  * Public-key auth, done properly: the offered key must be one registered for the username, and when
  * the client sends a signature it must verify over the session blob with that registered key.
  */
-function checkPublicKey(ctx: AuthContext, authorizedKeys: (peer: string) => string[],
-  refusal: (peer: string) => TunnelError | undefined): KeyVerdict {
+async function checkPublicKey(ctx: AuthContext, authorizedKeys: (peer: string) => Promise<string[]>,
+  refusal: (peer: string) => Promise<TunnelError | undefined>): Promise<KeyVerdict> {
   if (ctx.method !== 'publickey') return 'none';
   const offered = ctx.key;
-  const match = authorizedKeys(ctx.username)
+  const match = (await authorizedKeys(ctx.username))
     .map((text) => ssh2.utils.parseKey(text))
     .find((key): key is ssh2.ParsedKey => !(key instanceof Error) && key.type === offered.algo
       && sameBytes(key.getPublicSSH(), offered.data));
   if (!match) return new TunnelError('ERR_SSH_KEY_UNKNOWN', `key not registered for peer "${ctx.username.slice(0, 64)}"`);
-  const refused = refusal(ctx.username);
+  const refused = await refusal(ctx.username);
   if (refused) return refused;
   if (ctx.signature === undefined || ctx.blob === undefined) return 'key-ok';
   if (match.verify(ctx.blob, ctx.signature, ctx.hashAlgo) !== true) {

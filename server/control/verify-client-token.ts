@@ -19,9 +19,9 @@ const CLOCK_TOLERANCE_S = 60;
 export async function verifyClientToken(token: string, options: { registry: Registry; hubId: string; now: number; replay: TokenReplayCache }): Promise<string> {
   const { kid } = decodeProtectedHeader(token);
   if (typeof kid !== 'string' || !kid.startsWith('SHA256:')) throw new TunnelError('ERR_TOKEN_INVALID', 'token refused: no key fingerprint (kid)');
-  const owner = options.registry.peers.findBySshFingerprint(kid);
+  const owner = await options.registry.peers.findBySshFingerprint(kid);
   if (!owner) throw new TunnelError('ERR_SSH_KEY_UNKNOWN', `key ${kid} is not registered with this hub`);
-  const record = options.registry.peers.show(owner.name).sshKeys.find((key) => key.fingerprint === kid);
+  const record = (await options.registry.peers.show(owner.name)).sshKeys.find((key) => key.fingerprint === kid);
   if (!record || record.algorithm !== 'ssh-ed25519') {
     throw new TunnelError('ERR_TOKEN_INVALID', 'token refused: only ed25519 keys may sign tokens; connect over SSH with this key');
   }

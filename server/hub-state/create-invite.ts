@@ -9,13 +9,13 @@ import type { HubState } from './hub-state.js';
  */
 export async function createInvite(state: HubState, options: { ttlMs: number; uses: number; pool?: string }): Promise<{ token: string; invite: InviteRecord }> {
   if (!(options.ttlMs >= 1000)) throw new TunnelError('ERR_INVALID_ARGUMENT', 'an invite must be valid for at least one second');
-  const pool = options.pool === undefined ? undefined : state.registry.pools.require(options.pool).cidr;
+  const pool = options.pool === undefined ? undefined : (await state.registry.pools.require(options.pool)).cidr;
   const issued = await issueInviteToken(state.signingKey.privateKey, {
     now: state.clock(),
     ttlMs: options.ttlMs,
     ...(pool === undefined ? {} : { pool }),
   });
-  const invite = state.registry.invites.create({
+  const invite = await state.registry.invites.create({
     jti: issued.jti,
     expiresAt: issued.expiresAt,
     uses: options.uses,

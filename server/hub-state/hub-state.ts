@@ -12,22 +12,22 @@ export interface HubState {
   readonly signingKey: HubSigningKey;
   /** The registry's clock, for token times that must agree with it. */
   readonly clock: Clock;
-  close(): void;
+  close(): Promise<void>;
 }
 
 /** Opens an initialised state folder; ERR_NOT_INITIALIZED (never creating anything) otherwise. */
-export function openHubState(dir: string, options: { clock?: Clock } = {}): HubState {
+export async function openHubState(dir: string, options: { clock?: Clock } = {}): Promise<HubState> {
   const paths = hubStatePaths(dir);
   if (!existsSync(paths.database) || !existsSync(paths.signingKey)) {
     throw new TunnelError('ERR_NOT_INITIALIZED', `no hub state in ${dir}; run \`tunnel-hub init --endpoint ADDR\` first (or pass --state DIR)`);
   }
   const signingKey = loadHubSigningKey(paths.signingKey);
   const clock = options.clock ?? Date.now;
-  const registry = Registry.open(paths.database, { clock });
+  const registry = await Registry.open(paths.database, { clock });
   try {
-    registry.settings.require();
+    await registry.settings.require();
   } catch (err) {
-    registry.close();
+    await registry.close();
     throw err;
   }
   return { paths, registry, signingKey, clock, close: () => registry.close() };
@@ -35,10 +35,10 @@ export function openHubState(dir: string, options: { clock?: Clock } = {}): HubS
 
 /** Opens the state folder, runs `fn`, and closes it again whatever happens. */
 export async function withHubState<T>(dir: string, fn: (state: HubState) => T | Promise<T>): Promise<T> {
-  const state = openHubState(dir);
+  const state = await openHubState(dir);
   try {
     return await fn(state);
   } finally {
-    state.close();
+    await state.close();
   }
 }

@@ -20,7 +20,7 @@ export interface InitResult {
  * same pool is not added twice, a new endpoint replaces the old one. Arguments are checked
  * before anything is created.
  */
-export function initHubState(dir: string, options: { endpoint: string; pool?: string }): InitResult {
+export async function initHubState(dir: string, options: { endpoint: string; pool?: string }): Promise<InitResult> {
   if (!isIpv4Address(options.endpoint)) {
     throw new TunnelError('ERR_INVALID_ADDRESS', `--endpoint "${options.endpoint}" is not an IPv4 address (e.g. 198.51.100.1)`);
   }
@@ -33,15 +33,15 @@ export function initHubState(dir: string, options: { endpoint: string; pool?: st
     throw new TunnelError('ERR_STATE', `cannot create the state folder ${dir}: ${(err as Error).message}`, { cause: err });
   }
   const createdKey = ensureHubSigningKey(paths.signingKey);
-  const registry = Registry.open(paths.database);
+  const registry = await Registry.open(paths.database);
   try {
-    return registry.transaction(() => {
-      const changedEndpoint = registry.settings.setEndpoint(options.endpoint);
-      const hasPool = pool !== undefined && registry.pools.list().some((p) => p.cidr === pool);
-      if (pool !== undefined && !hasPool) registry.pools.add(pool);
+    return await registry.transaction(async (tx) => {
+      const changedEndpoint = await tx.settings.setEndpoint(options.endpoint);
+      const hasPool = pool !== undefined && (await tx.pools.list()).some((p) => p.cidr === pool);
+      if (pool !== undefined && !hasPool) await tx.pools.add(pool);
       return { paths, createdKey, changedEndpoint, addedPool: pool !== undefined && !hasPool ? pool : null };
     });
   } finally {
-    registry.close();
+    await registry.close();
   }
 }

@@ -75,18 +75,20 @@ export interface LiveHubView {
  * Builds the status report: every registered peer from the registry, overlaid with the live
  * sessions and datapath counters when `live` is given (the serve process), else as last recorded.
  */
-export function buildHubStatus(registry: Registry, live?: LiveHubView): HubStatus {
-  const peers = registry.peers.list().map((peer): PeerStatus => {
+export async function buildHubStatus(registry: Registry, live?: LiveHubView): Promise<HubStatus> {
+  const peers: PeerStatus[] = [];
+  for (const peer of await registry.peers.list()) {
     const state = live?.live.get(peer.name);
-    const link = registry.links.hubLinkOf(peer.name);
-    const table = registry.links.table(link.id);
-    const versions = registry.specs.versions(peer.name, link.id);
-    const latest = registry.endpoints.latest(peer.name);
+    const link = await registry.links.hubLinkOf(peer.name);
+    const table = await registry.links.table(link.id);
+    const versions = await registry.specs.versions(peer.name, link.id);
+    const latest = await registry.endpoints.latest(peer.name);
+    const path = await registry.paths.find(link.id);
     const reported = state ? state.reported : versions?.peer.reported ?? null;
     const seen = state?.seen ?? latest?.address ?? null;
     const tunnel = tunnelInterfaceName(peer.name);
     const lastSeen = state ? state.lastSeen : latest?.seenAt;
-    return {
+    peers.push({
       name: peer.name,
       connected: state?.connected ?? false,
       transport: state?.transport ?? null,
@@ -95,7 +97,7 @@ export function buildHubStatus(registry: Registry, live?: LiveHubView): HubStatu
       // A running hub reports the pair it last applied; the registry's table may already hold a
       // pin the hub has not picked up yet, which would pair the new encap with the old reason.
       encap: state?.encap ?? table.encap,
-      encapReason: state?.encapReason ?? registry.paths.find(link.id)?.reason ?? null,
+      encapReason: state?.encapReason ?? path?.reason ?? null,
       probes: state ? state.probes : null,
       keepaliveInterval: live?.keepaliveInterval ?? null,
       prefix: link.prefix,
@@ -110,29 +112,31 @@ export function buildHubStatus(registry: Registry, live?: LiveHubView): HubStatu
       binding: live?.datapath.binding?.(tunnel) ?? null,
       routes: live?.datapath.routes?.(tunnel) ?? [],
       spoofed: live?.datapath.spoofed?.(tunnel) ?? null,
-    };
-  });
+    });
+  }
+  const links: PeerLinkStatus[] = [];
+  for (const link of await registry.links.list({ peerLinksOnly: true })) {
+    const table = await registry.links.table(link.id);
+    const reason = (await registry.paths.find(link.id))?.reason ?? null;
+    links.push({
+      ends: [link.ends[0], link.ends[1]],
+      prefix: link.prefix,
+      encap: table.encap,
+      reason,
+      reachable: reason === null ? null : !UNREACHABLE_REASONS.has(reason),
+      public: [table.ends[0].public, table.ends[1].public],
+    });
+  }
   return {
     hub: {
       running: live !== undefined,
-      endpoint: registry.settings.require().endpoint,
+      endpoint: (await registry.settings.require()).endpoint,
       pid: live?.pid ?? null,
       wsPort: live?.wsPort ?? null,
       sshPort: live?.sshPort ?? null,
       hubId: live?.hubId ?? null,
     },
     peers,
-    links: registry.links.list({ peerLinksOnly: true }).map((link): PeerLinkStatus => {
-      const table = registry.links.table(link.id);
-      const reason = registry.paths.find(link.id)?.reason ?? null;
-      return {
-        ends: [link.ends[0], link.ends[1]],
-        prefix: link.prefix,
-        encap: table.encap,
-        reason,
-        reachable: reason === null ? null : !UNREACHABLE_REASONS.has(reason),
-        public: [table.ends[0].public, table.ends[1].public],
-      };
-    }),
+    links,
   };
 }

@@ -11,41 +11,41 @@ export const OBSERVED_SOURCE = 'observed';
  * reported one is kept beside the peer's issued config.
  */
 export function controlRegistryOver(registry: Registry): ControlRegistry {
-  const hubLinkId = (peer: string): number => registry.links.hubLinkOf(peer).id;
+  const hubLinkId = async (peer: string): Promise<number> => (await registry.links.hubLinkOf(peer)).id;
   return {
-    hubEndpoint: () => registry.settings.require().endpoint,
-    hubLinkTable: (peer) => (registry.peers.find(peer) ? registry.links.table(hubLinkId(peer)) : undefined),
-    recordEndpoint: (peer, seen) => {
-      registry.endpoints.record(peer, { address: seen, source: OBSERVED_SOURCE });
+    hubEndpoint: async () => (await registry.settings.require()).endpoint,
+    hubLinkTable: async (peer) => ((await registry.peers.find(peer)) ? registry.links.table(await hubLinkId(peer)) : undefined),
+    recordEndpoint: async (peer, seen) => {
+      await registry.endpoints.record(peer, { address: seen, source: OBSERVED_SOURCE });
     },
-    issueSpecs: (peer, hubEnd, peerConfig, reported) => registry.specs.issue(peer, hubLinkId(peer), hubEnd, peerConfig, reported),
-    pinnedEncap: (peer) => registry.peers.find(peer)?.pinnedEncap ?? null,
-    recordHubPath: (peer, encap, reason) => {
-      registry.paths.record(hubLinkId(peer), encap, reason);
+    issueSpecs: async (peer, hubEnd, peerConfig, reported) => registry.specs.issue(peer, await hubLinkId(peer), hubEnd, peerConfig, reported),
+    pinnedEncap: async (peer) => (await registry.peers.find(peer))?.pinnedEncap ?? null,
+    recordHubPath: async (peer, encap, reason) => {
+      await registry.paths.record(await hubLinkId(peer), encap, reason);
     },
     hubLinkId,
     linkTable: (linkId) => registry.links.table(linkId),
-    peerLinks: (peer) => registry.links.listForPeer(peer).filter((link) => !link.hubLink).map((link) => ({
+    peerLinks: async (peer) => Promise.all((await registry.links.listForPeer(peer)).filter((link) => !link.hubLink).map(async (link) => ({
       linkId: link.id,
       other: link.ends[0] === peer ? link.ends[1] : link.ends[0],
-      table: registry.links.table(link.id),
-    })),
-    recordLinkPath: (linkId, encap, reason) => {
-      registry.paths.record(linkId, encap, reason);
+      table: await registry.links.table(link.id),
+    }))),
+    recordLinkPath: async (linkId, encap, reason) => {
+      await registry.paths.record(linkId, encap, reason);
     },
-    latestEndpoint: (peer) => registry.endpoints.latest(peer)?.address ?? null,
-    peerExists: (peer) => registry.peers.find(peer) !== undefined,
-    peerRevocation: (peer) => {
-      const record = registry.peers.find(peer);
+    latestEndpoint: async (peer) => (await registry.endpoints.latest(peer))?.address ?? null,
+    peerExists: async (peer) => (await registry.peers.find(peer)) !== undefined,
+    peerRevocation: async (peer) => {
+      const record = await registry.peers.find(peer);
       return record && peerRevocationError(record);
     },
-    recordHubApplied: (peer, version) => registry.specs.recordHubApplied(hubLinkId(peer), version),
+    recordHubApplied: async (peer, version) => registry.specs.recordHubApplied(await hubLinkId(peer), version),
     recordPeerAck: (peer, version) => registry.specs.recordPeerAck(peer, version),
     routingFacts: async () => registry.routing.facts(),
     memberRouting: async (peer) => registry.routing.memberRecord(peer),
     recordRouteRequests: async (peer, prefixes) => registry.routing.recordRequests(peer, prefixes),
-    specVersions: (peer) => {
-      const versions = registry.specs.versions(peer, hubLinkId(peer));
+    specVersions: async (peer) => {
+      const versions = await registry.specs.versions(peer, await hubLinkId(peer));
       return versions && { hub: versions.hub, peer: { issued: versions.peer.issued, acked: versions.peer.acked, ackedAt: versions.peer.ackedAt } };
     },
   };

@@ -64,7 +64,7 @@ export interface RunningHub {
   readonly plane: ControlPlane;
   readonly datapath: HubDatapath;
   /** The live status report. */
-  status(): HubStatus;
+  status(): Promise<HubStatus>;
   /** Closes sessions and front doors, removes the hub's TUNs, closes the registry. */
   close(): Promise<void>;
 }
@@ -76,7 +76,7 @@ export interface RunningHub {
 export async function startHub(options: StartHubOptions): Promise<RunningHub> {
   const listen = options.listen ?? SERVE_DEFAULTS.listen;
   const log = options.log;
-  const state = openOrInit(options.stateDir, listen, log);
+  const state = await openOrInit(options.stateDir, listen, log);
   const cleanups: (() => Promise<void> | void)[] = [() => state.close()];
   const cleanup = async (): Promise<void> => {
     for (const step of cleanups.splice(0).reverse()) {
@@ -103,12 +103,12 @@ export async function startHub(options: StartHubOptions): Promise<RunningHub> {
     const replay = new TokenReplayCache();
     const registry = state.registry;
     const dyndns2 = createDyndns2Handler({
-      peerState: (peer) => {
-        const record = registry.peers.find(peer);
+      peerState: async (peer) => {
+        const record = await registry.peers.find(peer);
         return record === undefined ? 'unknown' : record.revokedAt === null ? 'active' : 'revoked';
       },
       verifyKey: (peer, key) => registry.dyndnsKeys.verify(peer, key),
-      latestEndpoint: (peer) => registry.endpoints.latest(peer)?.address ?? null,
+      latestEndpoint: async (peer) => (await registry.endpoints.latest(peer))?.address ?? null,
       reportEndpoint: (peer, seen) => plane.reportFromShell(peer, seen),
       ...(options.dyndnsLimits ? { limits: options.dyndnsLimits } : {}),
       log,
@@ -126,14 +126,14 @@ export async function startHub(options: StartHubOptions): Promise<RunningHub> {
       log,
     });
     cleanups.push(() => ws.close());
-    const dyndnsUrl = `${ws.tls ? 'https' : 'http'}://${registry.settings.require().endpoint}:${ws.port}${DYNDNS2_PATH}`;
+    const dyndnsUrl = `${ws.tls ? 'https' : 'http'}://${(await registry.settings.require()).endpoint}:${ws.port}${DYNDNS2_PATH}`;
     const ssh: SshFrontDoor = await openSshFrontDoor({
       host: listen,
       port: options.sshPort ?? SERVE_DEFAULTS.sshPort,
       hostKey,
-      authorizedKeys: (peer) => (state.registry.peers.find(peer) ? state.registry.peers.show(peer).sshKeys.map((key) => key.publicKey) : []),
-      refusal: (peer) => {
-        const record = state.registry.peers.find(peer);
+      authorizedKeys: async (peer) => ((await state.registry.peers.find(peer)) ? (await state.registry.peers.show(peer)).sshKeys.map((key) => key.publicKey) : []),
+      refusal: async (peer) => {
+        const record = await state.registry.peers.find(peer);
         return record && peerRevocationError(record);
       },
       attach: (peer, transport) => plane.attach(peer, transport),
@@ -146,7 +146,7 @@ export async function startHub(options: StartHubOptions): Promise<RunningHub> {
       log,
     });
     cleanups.push(() => ssh.close());
-    const status = (): HubStatus => buildHubStatus(state.registry, {
+    const status = (): Promise<HubStatus> => buildHubStatus(state.registry, {
       live: plane.liveState(), keepaliveInterval: plane.keepaliveInterval, datapath, pid: process.pid, wsPort: ws.port, sshPort: ssh.port, hubId,
     });
     const socketPath = statusSocketPath(options.stateDir);
@@ -160,7 +160,7 @@ export async function startHub(options: StartHubOptions): Promise<RunningHub> {
     if (!ws.tls && !isLoopback(listen)) {
       log.warn({ listen, wsPort: ws.port }, 'plain ws:// on a non-loopback address: tokens cross the network unencrypted; pass --tls-cert/--tls-key');
     }
-    log.info({ listen, wsPort: ws.port, sshPort: ssh.port, tls: ws.tls, hubId, endpoint: state.registry.settings.require().endpoint }, 'hub listening');
+    log.info({ listen, wsPort: ws.port, sshPort: ssh.port, tls: ws.tls, hubId, endpoint: (await state.registry.settings.require()).endpoint }, 'hub listening');
     return {
       wsPort: ws.port, sshPort: ssh.port, hubId, registry: state.registry, plane, datapath, status,
       close: cleanup,
@@ -171,11 +171,11 @@ export async function startHub(options: StartHubOptions): Promise<RunningHub> {
   }
 }
 
-function openOrInit(stateDir: string, listen: string, log: Logger): HubState {
+async function openOrInit(stateDir: string, listen: string, log: Logger): Promise<HubState> {
   const paths = hubStatePaths(stateDir);
   if (!existsSync(paths.database) || !existsSync(paths.signingKey)) {
     const endpoint = detectEndpoint(listen);
-    initHubState(stateDir, { endpoint, pool: DEFAULT_POOL });
+    await initHubState(stateDir, { endpoint, pool: DEFAULT_POOL });
     log.info({ stateDir, endpoint, pool: DEFAULT_POOL }, 'initialised a new hub state folder');
   }
   return openHubState(stateDir);

@@ -20,17 +20,12 @@ export interface StatusSocket {
  * Serves the hub's live status on a UNIX socket only its owner may open: a client connects, the
  * hub writes one JSON line and closes. Nothing is read from the socket, so nothing can be injected.
  */
-export async function openStatusSocket(path: string, snapshot: () => unknown): Promise<StatusSocket> {
+export async function openStatusSocket(path: string, snapshot: () => Promise<unknown>): Promise<StatusSocket> {
   rmSync(path, { force: true });
   const server: Server = createServer((socket) => {
     socket.on('error', () => socket.destroy());
-    let text: string;
-    try {
-      text = JSON.stringify(snapshot());
-    } catch (err) {
-      text = JSON.stringify({ error: { code: 'ERR_SYSTEM', message: (err as Error).message } });
-    }
-    socket.end(`${text}\n`);
+    snapshot().then((value) => JSON.stringify(value), (err: unknown) => JSON.stringify({ error: { code: 'ERR_SYSTEM', message: (err as Error).message } }))
+      .then((text) => socket.end(`${text}\n`), () => socket.destroy());
   });
   await new Promise<void>((resolve, reject) => {
     server.once('error', reject);

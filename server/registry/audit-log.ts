@@ -22,17 +22,14 @@ export class AuditLog {
   constructor(private readonly ctx: RegistryContext) {}
 
   /** Appends an entry; call it inside the transaction of the change it describes. */
-  record(action: string, subject: string, detail?: Record<string, unknown>): void {
-    this.ctx.rdb
-      .statement('INSERT INTO audit_log (at, action, subject, detail) VALUES (?, ?, ?, ?)')
-      .run(this.ctx.clock(), action, subject, detail === undefined ? null : JSON.stringify(detail));
+  async record(action: string, subject: string, detail?: Record<string, unknown>): Promise<void> {
+    await this.ctx.sql.run('INSERT INTO audit_log (at, action, subject, detail) VALUES (?, ?, ?, ?)',
+      this.ctx.clock(), action, subject, detail === undefined ? null : JSON.stringify(detail));
   }
 
   /** The most recent entries, newest first. */
-  list(options: { limit?: number } = {}): AuditEntry[] {
-    const rows = this.ctx.rdb
-      .statement('SELECT id, at, action, subject, detail FROM audit_log ORDER BY id DESC LIMIT ?')
-      .all(options.limit ?? 100) as AuditRow[];
+  async list(options: { limit?: number } = {}): Promise<AuditEntry[]> {
+    const rows = await this.ctx.sql.all<AuditRow>('SELECT id, at, action, subject, detail FROM audit_log ORDER BY id DESC LIMIT ?', options.limit ?? 100);
     return rows.map((row) => ({ ...row, detail: row.detail === null ? null : (JSON.parse(row.detail) as Record<string, unknown>) }));
   }
 }

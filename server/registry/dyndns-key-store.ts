@@ -15,25 +15,25 @@ export class DyndnsKeyStore {
   constructor(private readonly ctx: RegistryContext, private readonly audit: AuditLog) {}
 
   /** Makes a new key for `peer`, stores its hash (voiding any older key) and returns the key once. */
-  issue(peer: string): string {
-    return this.ctx.rdb.immediate(() => {
-      const id = requirePeerId(this.ctx, peer);
-      const key = randomBytes(KEY_BYTES).toString('base64url');
-      const replaced = this.ctx.rdb.statement(`INSERT INTO dyndns_keys (peer_id, key_hash, created_at) VALUES (?, ?, ?)
-        ON CONFLICT (peer_id) DO UPDATE SET key_hash = excluded.key_hash, created_at = excluded.created_at`)
-        .run(id, hashOf(key), this.ctx.clock());
-      this.audit.record('peer.dyndns-key', peer, { replaced: replaced.changes > 0 });
-      return key;
-    });
+  issue(peer: string): Promise<string> {
+    return this.ctx.transaction((tx) => tx.dyndnsKeys.replace(peer));
   }
 
   /** True when `key` is the current dyndns2 key of `peer` (false for unknown peers and peers without one). */
-  verify(peer: string, key: string): boolean {
-    const row = this.ctx.rdb
-      .statement('SELECT k.key_hash AS keyHash FROM dyndns_keys k JOIN peers p ON p.id = k.peer_id WHERE p.name = ?')
-      .get(peer) as { keyHash: string } | undefined;
+  async verify(peer: string, key: string): Promise<boolean> {
+    const row = await this.ctx.sql.get<{ keyHash: string }>('SELECT k.key_hash AS keyHash FROM dyndns_keys k JOIN peers p ON p.id = k.peer_id WHERE p.name = ?', peer);
     if (!row) return false;
     return timingSafeEqual(Buffer.from(row.keyHash, 'hex'), Buffer.from(hashOf(key), 'hex'));
+  }
+
+  private async replace(peer: string): Promise<string> {
+    const id = await requirePeerId(this.ctx, peer);
+    const key = randomBytes(KEY_BYTES).toString('base64url');
+    const replaced = await this.ctx.sql.run(`INSERT INTO dyndns_keys (peer_id, key_hash, created_at) VALUES (?, ?, ?)
+      ON CONFLICT (peer_id) DO UPDATE SET key_hash = excluded.key_hash, created_at = excluded.created_at`,
+    id, hashOf(key), this.ctx.clock());
+    await this.audit.record('peer.dyndns-key', peer, { replaced: replaced.changes > 0 });
+    return key;
   }
 }
 

@@ -39,7 +39,7 @@ export class EndpointStore {
    * Records that `peer` is at `observation`. The same endpoint as the latest only refreshes
    * its `seenAt`; a new one becomes the latest. Returns the latest record and whether it changed.
    */
-  record(peer: string, observation: EndpointObservation): { endpoint: EndpointRecord; changed: boolean } {
+  async record(peer: string, observation: EndpointObservation): Promise<{ endpoint: EndpointRecord; changed: boolean }> {
     const port = observation.port ?? null;
     if (!isIpv4Address(observation.address)) {
       throw new TunnelError('ERR_INVALID_ADDRESS', `endpoint "${observation.address}" is not an IPv4 address`);
@@ -50,43 +50,41 @@ export class EndpointStore {
     if (!/^[a-z][a-z0-9-]{0,31}$/.test(observation.source)) {
       throw new TunnelError('ERR_INVALID_ARGUMENT', `endpoint source "${observation.source}" must be a short lowercase word`);
     }
-    return this.ctx.rdb.immediate(() => {
-      const peerId = requirePeerId(this.ctx, peer);
-      const now = this.ctx.clock();
-      const latest = this.latestRow(peerId);
-      const same = latest && latest.address === observation.address && latest.port === port && latest.source === observation.source;
-      if (same) {
-        this.ctx.rdb.statement('UPDATE endpoints SET seen_at = ? WHERE id = ?').run(now, latest.id);
-      } else {
-        this.ctx.rdb
-          .statement('INSERT INTO endpoints (peer_id, address, port, source, first_seen_at, seen_at) VALUES (?, ?, ?, ?, ?, ?)')
-          .run(peerId, observation.address, port, observation.source, now, now);
-        this.ctx.rdb
-          .statement('DELETE FROM endpoints WHERE peer_id = ? AND id <= (SELECT id FROM endpoints WHERE peer_id = ? ORDER BY id DESC LIMIT 1 OFFSET ?)')
-          .run(peerId, peerId, HISTORY_PER_PEER);
-      }
-      return { endpoint: strip(this.latestRow(peerId) as EndpointRow), changed: !same };
-    });
+    return this.ctx.transaction((tx) => tx.endpoints.write(peer, observation.address, port, observation.source));
   }
 
   /** The peer's latest endpoint, or null when it has never been seen. */
-  latest(peer: string): EndpointRecord | null {
-    const row = this.latestRow(requirePeerId(this.ctx, peer));
+  async latest(peer: string): Promise<EndpointRecord | null> {
+    const row = await this.latestRow(await requirePeerId(this.ctx, peer));
     return row ? strip(row) : null;
   }
 
   /** The peer's endpoints, newest first. */
-  history(peer: string, options: { limit?: number } = {}): EndpointRecord[] {
-    const rows = this.ctx.rdb
-      .statement(`${SELECT_ENDPOINT} WHERE peer_id = ? ORDER BY id DESC LIMIT ?`)
-      .all(requirePeerId(this.ctx, peer), options.limit ?? HISTORY_PER_PEER) as EndpointRow[];
+  async history(peer: string, options: { limit?: number } = {}): Promise<EndpointRecord[]> {
+    const rows = await this.ctx.sql.all<EndpointRow>(`${SELECT_ENDPOINT} WHERE peer_id = ? ORDER BY id DESC LIMIT ?`,
+      await requirePeerId(this.ctx, peer), options.limit ?? HISTORY_PER_PEER);
     return rows.map(strip);
   }
 
-  private latestRow(peerId: number): EndpointRow | undefined {
-    return this.ctx.rdb.statement(`${SELECT_ENDPOINT} WHERE peer_id = ? ORDER BY id DESC LIMIT 1`).get(peerId) as EndpointRow | undefined;
+  private async write(peer: string, address: string, port: number | null, source: string): Promise<{ endpoint: EndpointRecord; changed: boolean }> {
+    const peerId = await requirePeerId(this.ctx, peer);
+    const now = this.ctx.clock();
+    const latest = await this.latestRow(peerId);
+    const same = latest && latest.address === address && latest.port === port && latest.source === source;
+    if (same) {
+      await this.ctx.sql.run('UPDATE endpoints SET seen_at = ? WHERE id = ?', now, latest.id);
+    } else {
+      await this.ctx.sql.run('INSERT INTO endpoints (peer_id, address, port, source, first_seen_at, seen_at) VALUES (?, ?, ?, ?, ?, ?)',
+        peerId, address, port, source, now, now);
+      await this.ctx.sql.run('DELETE FROM endpoints WHERE peer_id = ? AND id <= (SELECT id FROM endpoints WHERE peer_id = ? ORDER BY id DESC LIMIT 1 OFFSET ?)',
+        peerId, peerId, HISTORY_PER_PEER);
+    }
+    return { endpoint: strip(await this.latestRow(peerId) as EndpointRow), changed: !same };
   }
 
+  private latestRow(peerId: number): Promise<EndpointRow | undefined> {
+    return this.ctx.sql.get<EndpointRow>(`${SELECT_ENDPOINT} WHERE peer_id = ? ORDER BY id DESC LIMIT 1`, peerId);
+  }
 }
 
 interface EndpointRow extends EndpointRecord {

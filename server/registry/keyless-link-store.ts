@@ -11,23 +11,23 @@ export class KeylessLinkStore {
   constructor(private readonly ctx: RegistryContext, private readonly audit: AuditLog) {}
 
   /** Sets the flag on the peer's hub link; returns true when it changed. */
-  setHubLinkKeyless(peer: string, keyless: boolean): boolean {
-    return this.ctx.rdb.immediate(() => {
-      const id = requirePeerId(this.ctx, peer);
-      const row = this.ctx.rdb.statement('SELECT id, keyless FROM links WHERE end_a IS NULL AND end_b = ?').get(id) as
-        { id: number; keyless: number } | undefined;
-      if (!row) throw new TunnelError('ERR_LINK_NOT_FOUND', `peer "${peer}" has no hub link`);
-      if ((row.keyless === 1) === keyless) return false;
-      this.ctx.rdb.statement('UPDATE links SET keyless = ? WHERE id = ?').run(keyless ? 1 : 0, row.id);
-      this.audit.record('peer.gre-key', peer, { keyless });
-      return true;
-    });
+  setHubLinkKeyless(peer: string, keyless: boolean): Promise<boolean> {
+    return this.ctx.transaction((tx) => tx.keyless.write(peer, keyless));
   }
 
   /** True when the peer's hub link runs GRE without a key. */
-  isHubLinkKeyless(peer: string): boolean {
-    const row = this.ctx.rdb.statement('SELECT keyless FROM links WHERE end_a IS NULL AND end_b = ?')
-      .get(requirePeerId(this.ctx, peer)) as { keyless: number } | undefined;
+  async isHubLinkKeyless(peer: string): Promise<boolean> {
+    const row = await this.ctx.sql.get<{ keyless: number }>('SELECT keyless FROM links WHERE end_a IS NULL AND end_b = ?', await requirePeerId(this.ctx, peer));
     return row?.keyless === 1;
+  }
+
+  private async write(peer: string, keyless: boolean): Promise<boolean> {
+    const id = await requirePeerId(this.ctx, peer);
+    const row = await this.ctx.sql.get<{ id: number; keyless: number }>('SELECT id, keyless FROM links WHERE end_a IS NULL AND end_b = ?', id);
+    if (!row) throw new TunnelError('ERR_LINK_NOT_FOUND', `peer "${peer}" has no hub link`);
+    if ((row.keyless === 1) === keyless) return false;
+    await this.ctx.sql.run('UPDATE links SET keyless = ? WHERE id = ?', keyless ? 1 : 0, row.id);
+    await this.audit.record('peer.gre-key', peer, { keyless });
+    return true;
   }
 }

@@ -14,18 +14,17 @@ export class LinkPathStore {
   constructor(private readonly ctx: RegistryContext) {}
 
   /** Records the choice for `linkId`; returns true when encapsulation or reason changed. */
-  record(linkId: number, encap: Encapsulation, reason: string): boolean {
-    const before = this.find(linkId);
+  async record(linkId: number, encap: Encapsulation, reason: string): Promise<boolean> {
+    const before = await this.find(linkId);
     if (before && before.encap === encap && before.reason === reason) return false;
-    this.ctx.rdb.statement(`INSERT INTO link_paths (link_id, encap, reason, decided_at) VALUES (?, ?, ?, ?)
-      ON CONFLICT (link_id) DO UPDATE SET encap = excluded.encap, reason = excluded.reason, decided_at = excluded.decided_at`)
-      .run(linkId, encap, reason, this.ctx.clock());
+    await this.ctx.sql.run(`INSERT INTO link_paths (link_id, encap, reason, decided_at) VALUES (?, ?, ?, ?)
+      ON CONFLICT (link_id) DO UPDATE SET encap = excluded.encap, reason = excluded.reason, decided_at = excluded.decided_at`,
+    linkId, encap, reason, this.ctx.clock());
     return true;
   }
 
   /** The choice for `linkId`, or undefined before the hub made one. */
-  find(linkId: number): LinkPathRecord | undefined {
-    return this.ctx.rdb.statement('SELECT link_id AS linkId, encap, reason, decided_at AS decidedAt FROM link_paths WHERE link_id = ?')
-      .get(linkId) as LinkPathRecord | undefined;
+  find(linkId: number): Promise<LinkPathRecord | undefined> {
+    return this.ctx.sql.get<LinkPathRecord>('SELECT link_id AS linkId, encap, reason, decided_at AS decidedAt FROM link_paths WHERE link_id = ?', linkId);
   }
 }

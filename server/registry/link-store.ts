@@ -69,83 +69,86 @@ export class LinkStore {
   ) {}
 
   /** Every link, hub links first, then by creation. `peerLinksOnly` leaves the hub links out. */
-  list(options: { peerLinksOnly?: boolean } = {}): LinkRecord[] {
+  async list(options: { peerLinksOnly?: boolean } = {}): Promise<LinkRecord[]> {
     const where = options.peerLinksOnly ? 'WHERE l.end_a IS NOT NULL' : '';
-    return this.rows(`${SELECT_LINKS} ${where} ORDER BY l.end_a IS NOT NULL, l.id`).map(toRecord);
+    return (await this.rows(`${SELECT_LINKS} ${where} ORDER BY l.end_a IS NOT NULL, l.id`)).map(toRecord);
   }
 
   /** The links `peer` is an end of: its hub link first, then its peer links by creation. */
-  listForPeer(peer: string): LinkRecord[] {
-    const id = requirePeerId(this.ctx, peer);
-    return this.rows(`${SELECT_LINKS} WHERE l.end_a = ? OR l.end_b = ? ORDER BY l.end_a IS NOT NULL, l.id`, id, id).map(toRecord);
+  async listForPeer(peer: string): Promise<LinkRecord[]> {
+    const id = await requirePeerId(this.ctx, peer);
+    return (await this.rows(`${SELECT_LINKS} WHERE l.end_a = ? OR l.end_b = ? ORDER BY l.end_a IS NOT NULL, l.id`, id, id)).map(toRecord);
   }
 
   /** The hub<->peer link of `peer`. */
-  hubLinkOf(peer: string): LinkRecord {
-    const id = requirePeerId(this.ctx, peer);
-    const [row] = this.rows(`${SELECT_LINKS} WHERE l.end_a IS NULL AND l.end_b = ?`, id);
+  async hubLinkOf(peer: string): Promise<LinkRecord> {
+    const id = await requirePeerId(this.ctx, peer);
+    const [row] = await this.rows(`${SELECT_LINKS} WHERE l.end_a IS NULL AND l.end_b = ?`, id);
     if (!row) throw new TunnelError('ERR_LINK_NOT_FOUND', `peer "${peer}" has no hub link`);
     return toRecord(row);
   }
 
   /** The /30 table of one link, with each end's latest known public address. */
-  table(linkId: number): LinkTable {
-    const [row] = this.rows(`${SELECT_LINKS} WHERE l.id = ?`, linkId);
+  async table(linkId: number): Promise<LinkTable> {
+    const [row] = await this.rows(`${SELECT_LINKS} WHERE l.id = ?`, linkId);
     if (!row) throw new TunnelError('ERR_LINK_NOT_FOUND', `no link with id ${linkId}`);
     return tableOf(row);
   }
 
   /** The tables of every link `peer` is an end of, hub link first. */
-  tablesForPeer(peer: string): LinkTable[] {
-    const id = requirePeerId(this.ctx, peer);
-    return this.rows(`${SELECT_LINKS} WHERE l.end_a = ? OR l.end_b = ? ORDER BY l.end_a IS NOT NULL, l.id`, id, id).map(tableOf);
+  async tablesForPeer(peer: string): Promise<LinkTable[]> {
+    const id = await requirePeerId(this.ctx, peer);
+    return (await this.rows(`${SELECT_LINKS} WHERE l.end_a = ? OR l.end_b = ? ORDER BY l.end_a IS NOT NULL, l.id`, id, id)).map(tableOf);
   }
 
   /**
    * Links two peers with a fresh /30 from the pools in order; `a` gets the lower address.
    * Refused when either is unknown or the hub, when a == b, or when they are already linked.
    */
-  addPeerLink(a: string, b: string): LinkRecord {
+  async addPeerLink(a: string, b: string): Promise<LinkRecord> {
     this.refuseHubEnd(a, b);
     if (a === b) throw new TunnelError('ERR_INVALID_ARGUMENT', `cannot link peer "${a}" to itself`);
-    return this.ctx.rdb.immediate(() => {
-      const idA = requirePeerId(this.ctx, a);
-      const idB = requirePeerId(this.ctx, b);
-      if (this.findPeerLink(idA, idB)) throw new TunnelError('ERR_LINK_EXISTS', `peers "${a}" and "${b}" are already linked`);
-      const record = this.create({ id: idA, name: a }, { id: idB, name: b });
-      this.audit.record('link.add', `${a}<->${b}`, { prefix: record.prefix, key: record.greKey });
-      return record;
-    });
+    return this.ctx.transaction((tx) => tx.links.insertPeerLink(a, b));
   }
 
   /** Removes the link between two peers (either order) and frees its /30. */
-  removePeerLink(a: string, b: string): LinkRecord {
+  async removePeerLink(a: string, b: string): Promise<LinkRecord> {
     this.refuseHubEnd(a, b);
-    return this.ctx.rdb.immediate(() => {
-      const linkId = this.findPeerLink(requirePeerId(this.ctx, a), requirePeerId(this.ctx, b));
-      if (linkId === undefined) throw new TunnelError('ERR_LINK_NOT_FOUND', `peers "${a}" and "${b}" are not linked`);
-      const record = this.byId(linkId);
-      this.ctx.rdb.statement('DELETE FROM links WHERE id = ?').run(linkId);
-      this.audit.record('link.remove', `${record.ends[0]}<->${record.ends[1]}`, { prefix: record.prefix });
-      return record;
-    });
+    return this.ctx.transaction((tx) => tx.links.deletePeerLink(a, b));
   }
 
   /**
    * Creates the hub<->peer link of a new peer (the hub is the first end); call inside the
    * transaction that adds the peer. `poolId` restricts the /30 to one pool (an invite's).
    */
-  createHubLink(peer: { id: number; name: string }, poolId?: number, keyless = false): LinkRecord {
+  createHubLink(peer: { id: number; name: string }, poolId?: number, keyless = false): Promise<LinkRecord> {
     return this.create(null, peer, poolId, keyless);
   }
 
-  private create(endA: { id: number; name: string } | null, endB: { id: number; name: string }, poolId?: number, keyless = false): LinkRecord {
-    const greKey = this.settings.takeGreKey();
+  private async insertPeerLink(a: string, b: string): Promise<LinkRecord> {
+    const idA = await requirePeerId(this.ctx, a);
+    const idB = await requirePeerId(this.ctx, b);
+    if (await this.findPeerLink(idA, idB)) throw new TunnelError('ERR_LINK_EXISTS', `peers "${a}" and "${b}" are already linked`);
+    const record = await this.create({ id: idA, name: a }, { id: idB, name: b });
+    await this.audit.record('link.add', `${a}<->${b}`, { prefix: record.prefix, key: record.greKey });
+    return record;
+  }
+
+  private async deletePeerLink(a: string, b: string): Promise<LinkRecord> {
+    const linkId = await this.findPeerLink(await requirePeerId(this.ctx, a), await requirePeerId(this.ctx, b));
+    if (linkId === undefined) throw new TunnelError('ERR_LINK_NOT_FOUND', `peers "${a}" and "${b}" are not linked`);
+    const record = await this.byId(linkId);
+    await this.ctx.sql.run('DELETE FROM links WHERE id = ?', linkId);
+    await this.audit.record('link.remove', `${record.ends[0]}<->${record.ends[1]}`, { prefix: record.prefix });
+    return record;
+  }
+
+  private async create(endA: { id: number; name: string } | null, endB: { id: number; name: string }, poolId?: number, keyless = false): Promise<LinkRecord> {
+    const greKey = await this.settings.takeGreKey();
     const createdAt = this.ctx.clock();
-    const { id } = this.ctx.rdb
-      .statement('INSERT INTO links (end_a, end_b, gre_key, keyless, created_at) VALUES (?, ?, ?, ?, ?) RETURNING id')
-      .get(endA?.id ?? null, endB.id, greKey, keyless ? 1 : 0, createdAt) as { id: number };
-    const { network, pool } = this.allocator.allocate(id, poolId);
+    const { id } = await this.ctx.sql.get<{ id: number }>('INSERT INTO links (end_a, end_b, gre_key, keyless, created_at) VALUES (?, ?, ?, ?, ?) RETURNING id',
+      endA?.id ?? null, endB.id, greKey, keyless ? 1 : 0, createdAt) as { id: number };
+    const { network, pool } = await this.allocator.allocate(id, poolId);
     const subnet = describeLinkSubnet(network);
     return {
       id,
@@ -160,19 +163,17 @@ export class LinkStore {
     };
   }
 
-  private byId(linkId: number): LinkRecord {
-    const [row] = this.rows(`${SELECT_LINKS} WHERE l.id = ?`, linkId);
+  private async byId(linkId: number): Promise<LinkRecord> {
+    const [row] = await this.rows(`${SELECT_LINKS} WHERE l.id = ?`, linkId);
     if (!row) throw new TunnelError('ERR_LINK_NOT_FOUND', `no link with id ${linkId}`);
     return toRecord(row);
   }
 
-  private findPeerLink(idA: number, idB: number): number | undefined {
-    const row = this.ctx.rdb
-      .statement('SELECT id FROM links WHERE (end_a = ? AND end_b = ?) OR (end_a = ? AND end_b = ?)')
-      .get(idA, idB, idB, idA) as { id: number } | undefined;
+  private async findPeerLink(idA: number, idB: number): Promise<number | undefined> {
+    const row = await this.ctx.sql.get<{ id: number }>('SELECT id FROM links WHERE (end_a = ? AND end_b = ?) OR (end_a = ? AND end_b = ?)',
+      idA, idB, idB, idA);
     return row?.id;
   }
-
 
   private refuseHubEnd(a: string, b: string): void {
     if (a === HUB_END_NAME || b === HUB_END_NAME) {
@@ -180,8 +181,8 @@ export class LinkStore {
     }
   }
 
-  private rows(sql: string, ...params: unknown[]): LinkRow[] {
-    return this.ctx.rdb.statement(sql).all(...params) as LinkRow[];
+  private rows(sql: string, ...params: unknown[]): Promise<LinkRow[]> {
+    return this.ctx.sql.all<LinkRow>(sql, ...params);
   }
 }
 

@@ -26,19 +26,30 @@ export interface PeerRouteRecord {
 export interface RouteRequestOutcome {
   readonly prefix: string;
   readonly state: 'pending' | 'approved' | 'refused';
-  /** Why it was refused (ERR_ROUTE_OVERLAP, ERR_INVALID_CIDR, ERR_ROUTE_LIMIT). */
+  /** Why it was refused (ERR_ROUTE_OVERLAP, ERR_INVALID_CIDR). */
   readonly code?: string;
   readonly message?: string;
 }
 
 const SELECT_ROUTES = `
-  SELECT p.name AS peer, r.prefix, r.state, r.requested_at AS requestedAt, r.approved_at AS approvedAt, r.created_at AS createdAt
+  SELECT p.name AS peer, r.prefix, r.state, r.requested_at AS "requestedAt", r.approved_at AS "approvedAt", r.created_at AS "createdAt"
   FROM peer_routes r JOIN peers p ON p.id = r.peer_id`;
+
+const APPROVE = 'UPDATE peer_routes SET state = \'approved\', approved_at = ? WHERE peer_id = ? AND prefix = ?';
+
+/** By member, then prefix: the same order on every backend (whatever its text collation). */
+function byPeerAndPrefix(a: PeerRouteRecord, b: PeerRouteRecord): number {
+  return a.peer === b.peer ? compare(a.prefix, b.prefix) : compare(a.peer, b.peer);
+}
+
+function compare(a: string, b: string): number {
+  return a < b ? -1 : a > b ? 1 : 0;
+}
 
 /**
  * Prefixes behind members (a node's LAN) and the per-member source check: what the hub routes
- * and which inner sources it accepts (server/routing). Every change runs in one IMMEDIATE
- * transaction, re-checking overlap against what is approved at that moment.
+ * and which inner sources it accepts (server/routing). Every change runs in one transaction,
+ * re-checking overlap against what is approved at that moment.
  */
 export class PeerRoutingStore {
   constructor(private readonly ctx: RegistryContext, private readonly audit: AuditLog) {}
@@ -49,19 +60,8 @@ export class PeerRoutingStore {
    * pool or another member's prefix (ERR_ROUTE_OVERLAP), already routed (ERR_ROUTE_EXISTS), or the
    * hub's limit reached (ERR_ROUTE_LIMIT).
    */
-  add(peer: string, prefix: string): PeerRouteRecord {
-    return this.ctx.rdb.immediate(() => {
-      const peerId = requirePeerId(this.ctx, peer);
-      const canonical = checkRoutePrefix(prefix, peer, this.claims());
-      const row = this.find(peerId, canonical);
-      if (row?.state === 'approved') throw new TunnelError('ERR_ROUTE_EXISTS', `${canonical} is already routed behind ${peer}`);
-      this.requireRoom();
-      const now = this.ctx.clock();
-      if (row) this.ctx.rdb.statement('UPDATE peer_routes SET state = \'approved\', approved_at = ? WHERE peer_id = ? AND prefix = ?').run(now, peerId, canonical);
-      else this.ctx.rdb.statement('INSERT INTO peer_routes (peer_id, prefix, state, approved_at, created_at) VALUES (?, ?, \'approved\', ?, ?)').run(peerId, canonical, now, now);
-      this.audit.record('route.add', peer, { prefix: canonical, requested: row !== undefined });
-      return this.require(peerId, canonical);
-    });
+  add(peer: string, prefix: string): Promise<PeerRouteRecord> {
+    return this.ctx.transaction((tx) => tx.routing.insertApproved(peer, prefix));
   }
 
   /**
@@ -69,42 +69,26 @@ export class PeerRoutingStore {
    * (ERR_ROUTE_NOT_FOUND), already approved (ERR_ROUTE_EXISTS), now overlapping a pool or another
    * member's prefix (ERR_ROUTE_OVERLAP), or the hub's limit reached (ERR_ROUTE_LIMIT).
    */
-  approve(peer: string, prefix: string): PeerRouteRecord {
+  approve(peer: string, prefix: string): Promise<PeerRouteRecord> {
     const canonical = canonicalPrefix(prefix);
-    return this.ctx.rdb.immediate(() => {
-      const peerId = requirePeerId(this.ctx, peer);
-      const row = this.find(peerId, canonical);
-      if (!row) throw new TunnelError('ERR_ROUTE_NOT_FOUND', `${peer} has not asked for ${canonical}; see \`tunnel-hub peer route list\``);
-      if (row.state === 'approved') throw new TunnelError('ERR_ROUTE_EXISTS', `${canonical} is already routed behind ${peer}`);
-      checkRoutePrefix(canonical, peer, this.claims());
-      this.requireRoom();
-      this.ctx.rdb.statement('UPDATE peer_routes SET state = \'approved\', approved_at = ? WHERE peer_id = ? AND prefix = ?').run(this.ctx.clock(), peerId, canonical);
-      this.audit.record('route.approve', peer, { prefix: canonical });
-      return this.require(peerId, canonical);
-    });
+    return this.ctx.transaction((tx) => tx.routing.approveRequest(peer, canonical));
   }
 
   /** Stops routing `prefix` behind `peer`, or drops the request for it (ERR_ROUTE_NOT_FOUND if neither). */
-  remove(peer: string, prefix: string): PeerRouteRecord {
+  remove(peer: string, prefix: string): Promise<PeerRouteRecord> {
     const canonical = canonicalPrefix(prefix);
-    return this.ctx.rdb.immediate(() => {
-      const peerId = requirePeerId(this.ctx, peer);
-      const row = this.find(peerId, canonical);
-      if (!row) throw new TunnelError('ERR_ROUTE_NOT_FOUND', `no prefix ${canonical} behind ${peer}; see \`tunnel-hub peer route list\``);
-      this.ctx.rdb.statement('DELETE FROM peer_routes WHERE peer_id = ? AND prefix = ?').run(peerId, canonical);
-      this.audit.record('route.remove', peer, { prefix: canonical, state: row.state });
-      return row;
-    });
+    return this.ctx.transaction((tx) => tx.routing.delete(peer, canonical));
   }
 
   /** Every prefix behind every member, by member then prefix. */
-  list(): PeerRouteRecord[] {
-    return this.ctx.rdb.statement(`${SELECT_ROUTES} ORDER BY p.name, r.prefix`).all() as PeerRouteRecord[];
+  async list(): Promise<PeerRouteRecord[]> {
+    return (await this.ctx.sql.all<PeerRouteRecord>(SELECT_ROUTES)).sort(byPeerAndPrefix);
   }
 
   /** The prefixes behind one member. */
-  listForPeer(peer: string): PeerRouteRecord[] {
-    return this.ctx.rdb.statement(`${SELECT_ROUTES} WHERE r.peer_id = ? ORDER BY r.prefix`).all(requirePeerId(this.ctx, peer)) as PeerRouteRecord[];
+  async listForPeer(peer: string): Promise<PeerRouteRecord[]> {
+    const rows = await this.ctx.sql.all<PeerRouteRecord>(`${SELECT_ROUTES} WHERE r.peer_id = ?`, await requirePeerId(this.ctx, peer));
+    return rows.sort(byPeerAndPrefix);
   }
 
   /**
@@ -112,90 +96,126 @@ export class PeerRoutingStore {
    * ones it no longer asks for are withdrawn, approved ones stay (the operator's to remove). A
    * prefix that overlaps a pool or another member's is refused and nothing is stored for it.
    */
-  recordRequests(peer: string, prefixes: readonly string[]): RouteRequestOutcome[] {
-    return this.ctx.rdb.immediate(() => {
-      const peerId = requirePeerId(this.ctx, peer);
-      const existing = new Map(this.listForPeer(peer).map((row) => [row.prefix, row]));
-      const asked = new Set(prefixes);
-      const outcomes: RouteRequestOutcome[] = [];
-      const claims = this.claims();
-      const now = this.ctx.clock();
-      for (const prefix of asked) {
-        const row = existing.get(prefix);
-        if (row) {
-          outcomes.push({ prefix, state: row.state });
-          continue;
-        }
-        try {
-          const canonical = checkRoutePrefix(prefix, peer, claims);
-          this.ctx.rdb.statement('INSERT INTO peer_routes (peer_id, prefix, state, requested_at, created_at) VALUES (?, ?, \'pending\', ?, ?)').run(peerId, canonical, now, now);
-          this.audit.record('route.request', peer, { prefix: canonical });
-          outcomes.push({ prefix, state: 'pending' });
-        } catch (err) {
-          if (!(err instanceof TunnelError)) throw err;
-          outcomes.push({ prefix, state: 'refused', code: err.code, message: err.message });
-        }
-      }
-      for (const row of existing.values()) {
-        if (row.state !== 'pending' || asked.has(row.prefix)) continue;
-        this.ctx.rdb.statement('DELETE FROM peer_routes WHERE peer_id = ? AND prefix = ?').run(peerId, row.prefix);
-        this.audit.record('route.withdraw', peer, { prefix: row.prefix });
-      }
-      return outcomes;
-    });
+  recordRequests(peer: string, prefixes: readonly string[]): Promise<RouteRequestOutcome[]> {
+    return this.ctx.transaction((tx) => tx.routing.writeRequests(peer, prefixes));
   }
 
   /** Pools and approved prefixes of members not revoked: what every route set is computed from. */
-  facts(): RoutingFacts {
-    const pools = (this.ctx.rdb.statement('SELECT cidr FROM pools ORDER BY id').all() as { cidr: string }[]).map((row) => row.cidr);
-    const rows = this.ctx.rdb.statement(`${SELECT_ROUTES} WHERE r.state = 'approved' AND p.revoked_at IS NULL ORDER BY p.name, r.prefix`)
-      .all() as PeerRouteRecord[];
+  async facts(): Promise<RoutingFacts> {
+    const rows = await this.ctx.sql.all<PeerRouteRecord>(`${SELECT_ROUTES} WHERE r.state = 'approved' AND p.revoked_at IS NULL`);
     const approved = new Map<string, string[]>();
-    for (const row of rows) approved.set(row.peer, [...(approved.get(row.peer) ?? []), row.prefix]);
-    return { pools, approved };
+    for (const row of rows.sort(byPeerAndPrefix)) approved.set(row.peer, [...(approved.get(row.peer) ?? []), row.prefix]);
+    return { pools: await this.pools(), approved };
   }
 
   /** One member's source check and prefixes, pending and approved. */
-  memberRecord(peer: string): MemberRoutingRecord {
-    const peerId = requirePeerId(this.ctx, peer);
-    const { sourceCheck } = this.ctx.rdb.statement('SELECT source_check AS sourceCheck FROM peers WHERE id = ?').get(peerId) as { sourceCheck: number };
-    const prefixes = this.ctx.rdb.statement('SELECT prefix, state FROM peer_routes WHERE peer_id = ? ORDER BY prefix')
-      .all(peerId) as { prefix: string; state: 'pending' | 'approved' }[];
-    return { sourceCheck: sourceCheck === 1, prefixes };
+  async memberRecord(peer: string): Promise<MemberRoutingRecord> {
+    const peerId = await requirePeerId(this.ctx, peer);
+    const row = await this.ctx.sql.get<{ sourceCheck: number }>('SELECT source_check AS "sourceCheck" FROM peers WHERE id = ?', peerId);
+    const prefixes = await this.ctx.sql.all<{ prefix: string; state: 'pending' | 'approved' }>('SELECT prefix, state FROM peer_routes WHERE peer_id = ?', peerId);
+    return { sourceCheck: row?.sourceCheck === 1, prefixes: prefixes.sort((a, b) => compare(a.prefix, b.prefix)) };
   }
 
   /**
    * Turns the check of a member's inner sources on or off (`peer set NAME --source-check`): off is
    * for members that carry transit traffic under a routing daemon. Returns whether it changed.
    */
-  setSourceCheck(peer: string, on: boolean): boolean {
-    return this.ctx.rdb.immediate(() => {
-      const peerId = requirePeerId(this.ctx, peer);
-      const { changes } = this.ctx.rdb.statement('UPDATE peers SET source_check = ? WHERE id = ? AND source_check <> ?').run(on ? 1 : 0, peerId, on ? 1 : 0);
-      if (changes > 0) this.audit.record('peer.source-check', peer, { on });
-      return changes > 0;
-    });
+  setSourceCheck(peer: string, on: boolean): Promise<boolean> {
+    return this.ctx.transaction((tx) => tx.routing.writeSourceCheck(peer, on));
+  }
+
+  private async insertApproved(peer: string, prefix: string): Promise<PeerRouteRecord> {
+    const peerId = await requirePeerId(this.ctx, peer);
+    const canonical = checkRoutePrefix(prefix, peer, await this.claims());
+    const row = await this.find(peerId, canonical);
+    if (row?.state === 'approved') throw new TunnelError('ERR_ROUTE_EXISTS', `${canonical} is already routed behind ${peer}`);
+    await this.requireRoom();
+    const now = this.ctx.clock();
+    if (row) await this.ctx.sql.run(APPROVE, now, peerId, canonical);
+    else await this.ctx.sql.run('INSERT INTO peer_routes (peer_id, prefix, state, approved_at, created_at) VALUES (?, ?, \'approved\', ?, ?)', peerId, canonical, now, now);
+    await this.audit.record('route.add', peer, { prefix: canonical, requested: row !== undefined });
+    return (await this.find(peerId, canonical))!;
+  }
+
+  private async approveRequest(peer: string, prefix: string): Promise<PeerRouteRecord> {
+    const peerId = await requirePeerId(this.ctx, peer);
+    const row = await this.find(peerId, prefix);
+    if (!row) throw new TunnelError('ERR_ROUTE_NOT_FOUND', `${peer} has not asked for ${prefix}; see \`tunnel-hub peer route list\``);
+    if (row.state === 'approved') throw new TunnelError('ERR_ROUTE_EXISTS', `${prefix} is already routed behind ${peer}`);
+    checkRoutePrefix(prefix, peer, await this.claims());
+    await this.requireRoom();
+    await this.ctx.sql.run(APPROVE, this.ctx.clock(), peerId, prefix);
+    await this.audit.record('route.approve', peer, { prefix });
+    return (await this.find(peerId, prefix))!;
+  }
+
+  private async delete(peer: string, prefix: string): Promise<PeerRouteRecord> {
+    const peerId = await requirePeerId(this.ctx, peer);
+    const row = await this.find(peerId, prefix);
+    if (!row) throw new TunnelError('ERR_ROUTE_NOT_FOUND', `no prefix ${prefix} behind ${peer}; see \`tunnel-hub peer route list\``);
+    await this.ctx.sql.run('DELETE FROM peer_routes WHERE peer_id = ? AND prefix = ?', peerId, prefix);
+    await this.audit.record('route.remove', peer, { prefix, state: row.state });
+    return row;
+  }
+
+  private async writeRequests(peer: string, prefixes: readonly string[]): Promise<RouteRequestOutcome[]> {
+    const peerId = await requirePeerId(this.ctx, peer);
+    const existing = new Map((await this.listForPeer(peer)).map((row) => [row.prefix, row]));
+    const asked = new Set(prefixes);
+    const outcomes: RouteRequestOutcome[] = [];
+    const claims = await this.claims();
+    const now = this.ctx.clock();
+    for (const prefix of asked) {
+      const row = existing.get(prefix);
+      if (row) {
+        outcomes.push({ prefix, state: row.state });
+        continue;
+      }
+      let canonical: string;
+      try {
+        canonical = checkRoutePrefix(prefix, peer, claims);
+      } catch (err) {
+        if (!(err instanceof TunnelError)) throw err;
+        outcomes.push({ prefix, state: 'refused', code: err.code, message: err.message });
+        continue;
+      }
+      await this.ctx.sql.run('INSERT INTO peer_routes (peer_id, prefix, state, requested_at, created_at) VALUES (?, ?, \'pending\', ?, ?)', peerId, canonical, now, now);
+      await this.audit.record('route.request', peer, { prefix: canonical });
+      outcomes.push({ prefix, state: 'pending' });
+    }
+    for (const row of existing.values()) {
+      if (row.state !== 'pending' || asked.has(row.prefix)) continue;
+      await this.ctx.sql.run('DELETE FROM peer_routes WHERE peer_id = ? AND prefix = ?', peerId, row.prefix);
+      await this.audit.record('route.withdraw', peer, { prefix: row.prefix });
+    }
+    return outcomes;
+  }
+
+  private async writeSourceCheck(peer: string, on: boolean): Promise<boolean> {
+    const peerId = await requirePeerId(this.ctx, peer);
+    const { changes } = await this.ctx.sql.run('UPDATE peers SET source_check = ? WHERE id = ? AND source_check <> ?', on ? 1 : 0, peerId, on ? 1 : 0);
+    if (changes > 0) await this.audit.record('peer.source-check', peer, { on });
+    return changes > 0;
+  }
+
+  private async pools(): Promise<string[]> {
+    return (await this.ctx.sql.all<{ cidr: string }>('SELECT cidr FROM pools ORDER BY id')).map((row) => row.cidr);
   }
 
   /** Everything a new prefix must not overlap: the pools and every approved prefix, revoked members' included. */
-  private claims(): RouteClaims {
-    const pools = (this.ctx.rdb.statement('SELECT cidr FROM pools ORDER BY id').all() as { cidr: string }[]).map((row) => row.cidr);
-    const approved = this.ctx.rdb.statement(`${SELECT_ROUTES} WHERE r.state = 'approved'`).all() as PeerRouteRecord[];
-    return { pools, approved };
+  private async claims(): Promise<RouteClaims> {
+    return { pools: await this.pools(), approved: await this.ctx.sql.all<PeerRouteRecord>(`${SELECT_ROUTES} WHERE r.state = 'approved'`) };
   }
 
-  private requireRoom(): void {
-    const { n } = this.ctx.rdb.statement('SELECT count(*) AS n FROM peer_routes WHERE state = \'approved\'').get() as { n: number };
+  private async requireRoom(): Promise<void> {
+    const row = await this.ctx.sql.get<{ n: number }>('SELECT CAST(count(*) AS INTEGER) AS n FROM peer_routes WHERE state = \'approved\'');
+    const n = Number(row?.n ?? 0);
     if (n >= MAX_APPROVED_ROUTES) {
       throw new TunnelError('ERR_ROUTE_LIMIT', `this hub already routes ${n} prefixes behind members, its limit (every member's config carries them all); remove some first`);
     }
   }
 
-  private find(peerId: number, prefix: string): PeerRouteRecord | undefined {
-    return this.ctx.rdb.statement(`${SELECT_ROUTES} WHERE r.peer_id = ? AND r.prefix = ?`).get(peerId, prefix) as PeerRouteRecord | undefined;
-  }
-
-  private require(peerId: number, prefix: string): PeerRouteRecord {
-    return this.find(peerId, prefix)!;
+  private find(peerId: number, prefix: string): Promise<PeerRouteRecord | undefined> {
+    return this.ctx.sql.get<PeerRouteRecord>(`${SELECT_ROUTES} WHERE r.peer_id = ? AND r.prefix = ?`, peerId, prefix);
   }
 }

@@ -90,66 +90,39 @@ export class PeerStore {
   ) {}
 
   /**
-   * Adds a peer with its hub link and /30 (and SSH key, and invite use) in one IMMEDIATE
-   * transaction: if any part is refused, nothing changes.
+   * Adds a peer with its hub link and /30 (and SSH key, and invite use) in one transaction:
+   * if any part is refused, nothing changes.
    */
-  add(peer: NewPeer): { peer: PeerRecord; hubLink: LinkRecord } {
+  async add(peer: NewPeer): Promise<{ peer: PeerRecord; hubLink: LinkRecord }> {
     validatePeerName(peer.name);
-    return this.ctx.rdb.immediate(() => {
-      if (this.find(peer.name)) throw new TunnelError('ERR_PEER_EXISTS', `peer "${peer.name}" already exists`);
-      let poolId = peer.pool === undefined ? undefined : this.pools.require(peer.pool).id;
-      if (peer.inviteJti !== undefined) {
-        this.invites.redeem(peer.inviteJti);
-        poolId ??= this.invites.poolIdOf(peer.inviteJti);
-      }
-      const record: PeerRecord = { name: peer.name, tokenVersion: this.settings.takeTokenVersion(), pinnedEncap: null, createdAt: this.ctx.clock(), revokedAt: null };
-      const { id } = this.ctx.rdb
-        .statement('INSERT INTO peers (name, token_version, created_at) VALUES (?, ?, ?) RETURNING id')
-        .get(record.name, record.tokenVersion, record.createdAt) as { id: number };
-      if (peer.sshKey) this.insertKey(id, peer.name, peer.sshKey);
-      const hubLink = this.links.createHubLink({ id, name: peer.name }, poolId, peer.keyless === true);
-      this.audit.record('peer.add', peer.name, {
-        prefix: hubLink.prefix,
-        fingerprint: peer.sshKey?.fingerprint ?? null,
-        invite: peer.inviteJti ?? null,
-        ...(peer.keyless === true ? { keyless: true } : {}),
-      });
-      return { peer: record, hubLink };
-    });
+    return this.ctx.transaction((tx) => tx.peers.insert(peer));
   }
 
   /** Registers another SSH key for an existing peer (e.g. the key a client made on first join). */
-  addSshKey(name: string, key: SshPublicKey): SshKeyRecord {
-    return this.ctx.rdb.immediate(() => {
-      const id = requirePeerId(this.ctx, name);
-      this.insertKey(id, name, key);
-      this.audit.record('peer.ssh-key.add', name, { fingerprint: key.fingerprint, algorithm: key.algorithm });
-      return this.keysOf(id).find((k) => k.fingerprint === key.fingerprint) as SshKeyRecord;
-    });
+  addSshKey(name: string, key: SshPublicKey): Promise<SshKeyRecord> {
+    return this.ctx.transaction((tx) => tx.peers.insertSshKey(name, key));
   }
 
   /** The peer named `name`, or undefined. */
-  find(name: string): PeerRecord | undefined {
-    return this.ctx.rdb.statement(`${SELECT_PEER} WHERE name = ?`).get(name) as PeerRecord | undefined;
+  find(name: string): Promise<PeerRecord | undefined> {
+    return this.ctx.sql.get<PeerRecord>(`${SELECT_PEER} WHERE name = ?`, name);
   }
 
   /** The peer named `name`, or ERR_PEER_NOT_FOUND. */
-  require(name: string): PeerRecord {
-    const peer = this.find(name);
+  async require(name: string): Promise<PeerRecord> {
+    const peer = await this.find(name);
     if (!peer) throw new TunnelError('ERR_PEER_NOT_FOUND', `no peer named "${name}"; see \`tunnel-hub peer list\``);
     return peer;
   }
 
   /** The peer owning the SSH key with this `SHA256:` fingerprint, or undefined. */
-  findBySshFingerprint(fingerprint: string): PeerRecord | undefined {
-    return this.ctx.rdb
-      .statement(`${SELECT_PEER} WHERE id = (SELECT peer_id FROM ssh_keys WHERE fingerprint = ?)`)
-      .get(fingerprint) as PeerRecord | undefined;
+  findBySshFingerprint(fingerprint: string): Promise<PeerRecord | undefined> {
+    return this.ctx.sql.get<PeerRecord>(`${SELECT_PEER} WHERE id = (SELECT peer_id FROM ssh_keys WHERE fingerprint = ?)`, fingerprint);
   }
 
   /** All peers by name, each with its hub link address and latest public address. */
-  list(): PeerSummary[] {
-    const rows = this.ctx.rdb.statement(SELECT_SUMMARY).all() as (Omit<PeerSummary, 'prefix' | 'inner'> & { network: number })[];
+  async list(): Promise<PeerSummary[]> {
+    const rows = await this.ctx.sql.all<Omit<PeerSummary, 'prefix' | 'inner'> & { network: number }>(SELECT_SUMMARY);
     return rows.map(({ network, ...row }) => {
       const subnet = describeLinkSubnet(network);
       return { ...row, prefix: subnet.prefix, inner: subnet.secondEnd };
@@ -157,24 +130,19 @@ export class PeerStore {
   }
 
   /** A peer with its keys, links and latest endpoint. */
-  show(name: string): PeerDetail {
-    const peer = this.require(name);
+  async show(name: string): Promise<PeerDetail> {
+    const peer = await this.require(name);
     return {
       ...peer,
-      sshKeys: this.keysOf(requirePeerId(this.ctx, name)),
-      links: this.links.listForPeer(name),
-      endpoint: this.endpoints.latest(name),
+      sshKeys: await this.keysOf(await requirePeerId(this.ctx, name)),
+      links: await this.links.listForPeer(name),
+      endpoint: await this.endpoints.latest(name),
     };
   }
 
   /** Removes a peer with its keys, endpoints and links; their /30s go back to the pools. */
-  remove(name: string): { released: string[] } {
-    return this.ctx.rdb.immediate(() => {
-      const released = this.links.listForPeer(name).map((link) => link.prefix);
-      this.ctx.rdb.statement('DELETE FROM peers WHERE id = ?').run(requirePeerId(this.ctx, name));
-      this.audit.record('peer.remove', name, { released });
-      return { released };
-    });
+  remove(name: string): Promise<{ released: string[] }> {
+    return this.ctx.transaction((tx) => tx.peers.delete(name));
   }
 
   /**
@@ -182,54 +150,94 @@ export class PeerStore {
    * marked revoked, so its own key (SSH or client token) is refused too until {@link restore}.
    * Returns the new token version.
    */
-  revoke(name: string): number {
-    return this.ctx.rdb.immediate(() => {
-      const id = requirePeerId(this.ctx, name);
-      const { tokenVersion } = this.ctx.rdb
-        .statement('UPDATE peers SET token_version = ?, revoked_at = ? WHERE id = ? RETURNING token_version AS tokenVersion')
-        .get(this.settings.takeTokenVersion(), this.ctx.clock(), id) as { tokenVersion: number };
-      this.audit.record('peer.revoke', name, { tokenVersion });
-      return tokenVersion;
-    });
+  revoke(name: string): Promise<number> {
+    return this.ctx.transaction((tx) => tx.peers.markRevoked(name));
   }
 
   /**
    * Re-admits a revoked peer: its registered keys work again. Hub-issued tokens from before the
    * revocation stay void; `peer add`-style tokens issued from now on carry the current version.
    */
-  restore(name: string): PeerRecord {
-    return this.ctx.rdb.immediate(() => {
-      const before = this.require(name);
-      if (before.revokedAt === null) throw new TunnelError('ERR_INVALID_ARGUMENT', `peer "${name}" is not revoked`);
-      this.ctx.rdb.statement('UPDATE peers SET revoked_at = NULL WHERE name = ?').run(name);
-      this.audit.record('peer.restore', name, { revokedAt: before.revokedAt });
-      return this.require(name);
-    });
+  restore(name: string): Promise<PeerRecord> {
+    return this.ctx.transaction((tx) => tx.peers.clearRevoked(name));
   }
 
   /** Fixes (or with null, frees) the encapsulation of the peer's links, e.g. after GRE fails. */
-  setPinnedEncap(name: string, encap: Encapsulation | null): PeerRecord {
-    return this.ctx.rdb.immediate(() => {
-      const before = this.require(name);
-      if (before.pinnedEncap === encap) return before;
-      this.ctx.rdb.statement('UPDATE peers SET pinned_encap = ? WHERE name = ?').run(encap, name);
-      this.audit.record('peer.encap', name, { encap, previous: before.pinnedEncap });
-      return this.require(name);
-    });
+  setPinnedEncap(name: string, encap: Encapsulation | null): Promise<PeerRecord> {
+    return this.ctx.transaction((tx) => tx.peers.writePinnedEncap(name, encap));
   }
 
-  private insertKey(peerId: number, peerName: string, key: SshPublicKey): void {
-    const owner = this.findBySshFingerprint(key.fingerprint);
+  private async insert(peer: NewPeer): Promise<{ peer: PeerRecord; hubLink: LinkRecord }> {
+    if (await this.find(peer.name)) throw new TunnelError('ERR_PEER_EXISTS', `peer "${peer.name}" already exists`);
+    let poolId = peer.pool === undefined ? undefined : (await this.pools.require(peer.pool)).id;
+    if (peer.inviteJti !== undefined) {
+      await this.invites.redeem(peer.inviteJti);
+      poolId ??= await this.invites.poolIdOf(peer.inviteJti);
+    }
+    const record: PeerRecord = { name: peer.name, tokenVersion: await this.settings.takeTokenVersion(), pinnedEncap: null, createdAt: this.ctx.clock(), revokedAt: null };
+    const { id } = await this.ctx.sql.get<{ id: number }>('INSERT INTO peers (name, token_version, created_at) VALUES (?, ?, ?) RETURNING id',
+      record.name, record.tokenVersion, record.createdAt) as { id: number };
+    if (peer.sshKey) await this.insertKey(id, peer.name, peer.sshKey);
+    const hubLink = await this.links.createHubLink({ id, name: peer.name }, poolId, peer.keyless === true);
+    await this.audit.record('peer.add', peer.name, {
+      prefix: hubLink.prefix,
+      fingerprint: peer.sshKey?.fingerprint ?? null,
+      invite: peer.inviteJti ?? null,
+      ...(peer.keyless === true ? { keyless: true } : {}),
+    });
+    return { peer: record, hubLink };
+  }
+
+  private async insertSshKey(name: string, key: SshPublicKey): Promise<SshKeyRecord> {
+    const id = await requirePeerId(this.ctx, name);
+    await this.insertKey(id, name, key);
+    await this.audit.record('peer.ssh-key.add', name, { fingerprint: key.fingerprint, algorithm: key.algorithm });
+    return (await this.keysOf(id)).find((k) => k.fingerprint === key.fingerprint) as SshKeyRecord;
+  }
+
+  private async delete(name: string): Promise<{ released: string[] }> {
+    const released = (await this.links.listForPeer(name)).map((link) => link.prefix);
+    await this.ctx.sql.run('DELETE FROM peers WHERE id = ?', await requirePeerId(this.ctx, name));
+    await this.audit.record('peer.remove', name, { released });
+    return { released };
+  }
+
+  private async markRevoked(name: string): Promise<number> {
+    const id = await requirePeerId(this.ctx, name);
+    const { tokenVersion } = await this.ctx.sql.get<{ tokenVersion: number }>(
+      'UPDATE peers SET token_version = ?, revoked_at = ? WHERE id = ? RETURNING token_version AS tokenVersion',
+      await this.settings.takeTokenVersion(), this.ctx.clock(), id) as { tokenVersion: number };
+    await this.audit.record('peer.revoke', name, { tokenVersion });
+    return tokenVersion;
+  }
+
+  private async clearRevoked(name: string): Promise<PeerRecord> {
+    const before = await this.require(name);
+    if (before.revokedAt === null) throw new TunnelError('ERR_INVALID_ARGUMENT', `peer "${name}" is not revoked`);
+    await this.ctx.sql.run('UPDATE peers SET revoked_at = NULL WHERE name = ?', name);
+    await this.audit.record('peer.restore', name, { revokedAt: before.revokedAt });
+    return this.require(name);
+  }
+
+  private async writePinnedEncap(name: string, encap: Encapsulation | null): Promise<PeerRecord> {
+    const before = await this.require(name);
+    if (before.pinnedEncap === encap) return before;
+    await this.ctx.sql.run('UPDATE peers SET pinned_encap = ? WHERE name = ?', encap, name);
+    await this.audit.record('peer.encap', name, { encap, previous: before.pinnedEncap });
+    return this.require(name);
+  }
+
+  private async insertKey(peerId: number, peerName: string, key: SshPublicKey): Promise<void> {
+    const owner = await this.findBySshFingerprint(key.fingerprint);
     if (owner) {
       const whose = owner.name === peerName ? 'this peer' : `peer "${owner.name}"`;
       throw new TunnelError('ERR_SSH_KEY_IN_USE', `SSH key ${key.fingerprint} is already registered to ${whose}`);
     }
-    this.ctx.rdb
-      .statement('INSERT INTO ssh_keys (peer_id, algorithm, public_key, comment, fingerprint, added_at) VALUES (?, ?, ?, ?, ?, ?)')
-      .run(peerId, key.algorithm, key.publicKey, key.comment, key.fingerprint, this.ctx.clock());
+    await this.ctx.sql.run('INSERT INTO ssh_keys (peer_id, algorithm, public_key, comment, fingerprint, added_at) VALUES (?, ?, ?, ?, ?, ?)',
+      peerId, key.algorithm, key.publicKey, key.comment, key.fingerprint, this.ctx.clock());
   }
 
-  private keysOf(peerId: number): SshKeyRecord[] {
-    return this.ctx.rdb.statement(SELECT_KEYS).all(peerId) as SshKeyRecord[];
+  private keysOf(peerId: number): Promise<SshKeyRecord[]> {
+    return this.ctx.sql.all<SshKeyRecord>(SELECT_KEYS, peerId);
   }
 }

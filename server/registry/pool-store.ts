@@ -28,37 +28,23 @@ export class PoolStore {
    * Adds a pool. It must be a network address (`10.1.12.1/24` is refused with a hint), at least
    * a /30, and must not overlap an existing pool.
    */
-  add(cidr: string): PoolRecord {
+  async add(cidr: string): Promise<PoolRecord> {
     const prefix = parseIpv4Prefix(cidr);
     if (prefix.length > LINK_PREFIX_LENGTH) {
       throw new TunnelError('ERR_POOL_TOO_SMALL', `pool ${cidr} is smaller than one /${LINK_PREFIX_LENGTH} link subnet; use a prefix length of ${LINK_PREFIX_LENGTH} or less`);
     }
-    const canonical = formatIpv4Prefix(prefix);
-    const end = prefix.network + prefixSize(prefix.length);
-    return this.ctx.rdb.immediate(() => {
-      const clash = this.ctx.rdb
-        .statement('SELECT cidr FROM pools WHERE network < ? AND ? < end_network ORDER BY id LIMIT 1')
-        .get(end, prefix.network) as { cidr: string } | undefined;
-      if (clash?.cidr === canonical) throw new TunnelError('ERR_POOL_EXISTS', `pool ${canonical} already exists`);
-      if (clash) throw new TunnelError('ERR_POOL_OVERLAP', `pool ${canonical} overlaps the existing pool ${clash.cidr}`);
-      const { id } = this.ctx.rdb
-        .statement(`INSERT INTO pools (cidr, network, prefix_length, end_network, next_network, created_at)
-                    VALUES (?, ?, ?, ?, ?, ?) RETURNING id`)
-        .get(canonical, prefix.network, prefix.length, end, prefix.network, this.ctx.clock()) as { id: number };
-      this.audit.record('pool.add', canonical);
-      return this.byId(id);
-    });
+    return this.ctx.transaction((tx) => tx.pools.insert(prefix.network, prefix.length));
   }
 
   /** All pools in allocation order (creation order). */
-  list(): PoolRecord[] {
-    return this.ctx.rdb.statement(`${LIST_SQL} ORDER BY p.id`).all() as PoolRecord[];
+  list(): Promise<PoolRecord[]> {
+    return this.ctx.sql.all<PoolRecord>(`${LIST_SQL} ORDER BY p.id`);
   }
 
   /** The pool with this exact CIDR, or ERR_POOL_NOT_FOUND. */
-  require(cidr: string): PoolRecord {
+  async require(cidr: string): Promise<PoolRecord> {
     const canonical = formatIpv4Prefix(parseIpv4Prefix(cidr));
-    const pool = this.ctx.rdb.statement(`${LIST_SQL} WHERE p.cidr = ?`).get(canonical) as PoolRecord | undefined;
+    const pool = await this.ctx.sql.get<PoolRecord>(`${LIST_SQL} WHERE p.cidr = ?`, canonical);
     if (!pool) throw new TunnelError('ERR_POOL_NOT_FOUND', `no pool ${canonical}; see \`tunnel-hub pool list\``);
     return pool;
   }
@@ -67,26 +53,38 @@ export class PoolStore {
    * Removes an unused pool. Refused while any link holds a /30 from it or a live invite names
    * it; spent or expired invites naming it are dropped with it.
    */
-  remove(cidr: string): void {
-    this.ctx.rdb.immediate(() => {
-      const pool = this.require(cidr);
-      if (pool.used > 0) {
-        throw new TunnelError('ERR_POOL_IN_USE', `pool ${pool.cidr} still holds ${pool.used} link subnet(s); remove those peers or links first`);
-      }
-      const now = this.ctx.clock();
-      const live = this.ctx.rdb
-        .statement('SELECT count(*) AS n FROM invites WHERE pool_id = ? AND uses_left > 0 AND expires_at > ?')
-        .get(pool.id, now) as { n: number };
-      if (live.n > 0) {
-        throw new TunnelError('ERR_POOL_IN_USE', `pool ${pool.cidr} is named by ${live.n} unexpired invite(s); wait for them to expire`);
-      }
-      this.ctx.rdb.statement('DELETE FROM invites WHERE pool_id = ?').run(pool.id);
-      this.ctx.rdb.statement('DELETE FROM pools WHERE id = ?').run(pool.id);
-      this.audit.record('pool.remove', pool.cidr);
-    });
+  async remove(cidr: string): Promise<void> {
+    await this.ctx.transaction((tx) => tx.pools.delete(cidr));
   }
 
-  private byId(id: number): PoolRecord {
-    return this.ctx.rdb.statement(`${LIST_SQL} WHERE p.id = ?`).get(id) as PoolRecord;
+  private async insert(network: number, length: number): Promise<PoolRecord> {
+    const canonical = formatIpv4Prefix({ network, length });
+    const end = network + prefixSize(length);
+    const clash = await this.ctx.sql.get<{ cidr: string }>('SELECT cidr FROM pools WHERE network < ? AND ? < end_network ORDER BY id LIMIT 1', end, network);
+    if (clash?.cidr === canonical) throw new TunnelError('ERR_POOL_EXISTS', `pool ${canonical} already exists`);
+    if (clash) throw new TunnelError('ERR_POOL_OVERLAP', `pool ${canonical} overlaps the existing pool ${clash.cidr}`);
+    const row = await this.ctx.sql.get<{ id: number }>(`INSERT INTO pools (cidr, network, prefix_length, end_network, next_network, created_at)
+                VALUES (?, ?, ?, ?, ?, ?) RETURNING id`, canonical, network, length, end, network, this.ctx.clock());
+    await this.audit.record('pool.add', canonical);
+    return this.byId((row as { id: number }).id);
+  }
+
+  private async delete(cidr: string): Promise<void> {
+    const pool = await this.require(cidr);
+    if (pool.used > 0) {
+      throw new TunnelError('ERR_POOL_IN_USE', `pool ${pool.cidr} still holds ${pool.used} link subnet(s); remove those peers or links first`);
+    }
+    const now = this.ctx.clock();
+    const live = await this.ctx.sql.get<{ n: number }>('SELECT count(*) AS n FROM invites WHERE pool_id = ? AND uses_left > 0 AND expires_at > ?', pool.id, now);
+    if ((live?.n ?? 0) > 0) {
+      throw new TunnelError('ERR_POOL_IN_USE', `pool ${pool.cidr} is named by ${live?.n} unexpired invite(s); wait for them to expire`);
+    }
+    await this.ctx.sql.run('DELETE FROM invites WHERE pool_id = ?', pool.id);
+    await this.ctx.sql.run('DELETE FROM pools WHERE id = ?', pool.id);
+    await this.audit.record('pool.remove', pool.cidr);
+  }
+
+  private async byId(id: number): Promise<PoolRecord> {
+    return (await this.ctx.sql.get<PoolRecord>(`${LIST_SQL} WHERE p.id = ?`, id)) as PoolRecord;
   }
 }

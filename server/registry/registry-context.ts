@@ -1,10 +1,16 @@
-import type { RegistryDatabase } from './registry-database.js';
+import type { SqlExecutor } from './registry-backend.js';
+import type { Registry } from './registry.js';
 
 /** Milliseconds since the epoch; injectable so tests control expiry and timestamps. */
 export type Clock = () => number;
 
-/** What every store shares: the connection and the clock. */
+/** What every store shares: the SQL executor it is bound to, the clock, and transactions. */
 export interface RegistryContext {
-  readonly rdb: RegistryDatabase;
+  readonly sql: SqlExecutor;
   readonly clock: Clock;
+  /**
+   * Runs `fn` in one transaction (a savepoint when already inside one) and hands it the
+   * registry bound to that transaction: a store calls its own body on `tx`'s store of its kind.
+   */
+  transaction<T>(fn: (tx: Registry) => Promise<T>): Promise<T>;
 }

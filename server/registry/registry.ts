@@ -1,7 +1,6 @@
 import { AuditLog } from './audit-log.js';
 import { DyndnsKeyStore } from './dyndns-key-store.js';
 import { EndpointStore } from './endpoint-store.js';
-import { exportTables, type RegistrySnapshot } from './export-tables.js';
 import { HubSettingsStore } from './hub-settings.js';
 import { InviteStore } from './invite-store.js';
 import { KeylessLinkStore } from './keyless-link-store.js';
@@ -10,9 +9,11 @@ import { LinkStore } from './link-store.js';
 import { PeerRoutingStore } from './peer-routing-store.js';
 import { PeerStore } from './peer-store.js';
 import { PoolStore } from './pool-store.js';
+import type { ChangeWatch, RegistryBackend, SqlExecutor } from './registry-backend.js';
 import type { Clock, RegistryContext } from './registry-context.js';
-import { RegistryDatabase } from './registry-database.js';
+import type { RegistrySnapshot } from './registry-snapshot.js';
 import { SpecVersionStore } from './spec-version-store.js';
+import { SqliteBackend } from './sqlite-backend.js';
 import { SubnetAllocator } from './subnet-allocator.js';
 
 /** Options for {@link Registry.open}. */
@@ -24,9 +25,10 @@ export interface RegistryOptions {
 }
 
 /**
- * The hub's registry: one SQLite file holding pools, peers, SSH keys, invites, links with their
- * /30s, endpoint history and the audit log. Each method that changes more than one row does it
- * in one IMMEDIATE transaction, so several processes may share the file.
+ * The hub's registry: pools, peers, SSH keys, invites, links with their /30s, endpoint history
+ * and the audit log, over a {@link RegistryBackend}. Every method is asynchronous. Each method
+ * that changes more than one row does it in one serialised transaction, so several processes may
+ * share the registry. Inside {@link Registry.transaction}, use the registry handed to the callback.
  */
 export class Registry {
   /** The hub's endpoint and GRE key counter. */
@@ -54,8 +56,11 @@ export class Registry {
   /** Prefixes behind members and the per-member source check. */
   readonly routing: PeerRoutingStore;
 
-  private constructor(private readonly rdb: RegistryDatabase, clock: Clock) {
-    const ctx: RegistryContext = { rdb, clock };
+  private readonly ctx: RegistryContext;
+
+  private constructor(private readonly backend: RegistryBackend, sql: SqlExecutor, clock: Clock) {
+    const ctx: RegistryContext = { sql, clock, transaction: (fn) => sql.transaction((tx) => fn(new Registry(backend, tx, clock))) };
+    this.ctx = ctx;
     this.audit = new AuditLog(ctx);
     this.settings = new HubSettingsStore(ctx, this.audit);
     this.pools = new PoolStore(ctx, this.audit);
@@ -71,33 +76,40 @@ export class Registry {
   }
 
   /** Opens (creating and migrating when needed) the registry file at `path`; `:memory:` for tests. */
-  static open(path: string, options: RegistryOptions = {}): Registry {
-    return new Registry(RegistryDatabase.open(path, { readonly: options.readonly ?? false }), options.clock ?? Date.now);
+  static async open(path: string, options: RegistryOptions = {}): Promise<Registry> {
+    return Registry.over(SqliteBackend.open(path, { readonly: options.readonly ?? false }), options.clock);
+  }
+
+  /** A registry over an opened backend. */
+  static over(backend: RegistryBackend, clock: Clock = Date.now): Registry {
+    return new Registry(backend, backend, clock);
+  }
+
+  /** Where the registry lives (`sqlite:PATH` or a PostgreSQL URL without its password). */
+  get location(): string {
+    return this.backend.location;
   }
 
   /**
-   * Runs `fn` in one IMMEDIATE transaction, so several store calls commit or roll back together
-   * (each store call inside becomes a savepoint).
+   * Runs `fn` in one serialised transaction, so several store calls commit or roll back together
+   * (each store call inside becomes a savepoint). `fn` must use the registry it is handed.
    */
-  transaction<T>(fn: () => T): T {
-    return this.rdb.immediate(fn);
+  transaction<T>(fn: (tx: Registry) => Promise<T>): Promise<T> {
+    return this.ctx.transaction(fn);
   }
 
-  /**
-   * SQLite's data_version: it changes whenever another connection (another process, such as the
-   * admin CLI) commits, so a running hub can poll it to notice `link add` or `peer pin`.
-   */
-  dataVersion(): number {
-    return this.rdb.db.pragma('data_version', { simple: true }) as number;
+  /** Calls `changed` after another process (the admin CLI, another hub) committed a change. */
+  watchChanges(changed: () => void, onError: (err: Error) => void, pollMs: number): ChangeWatch {
+    return this.backend.watchChanges(changed, onError, pollMs);
   }
 
   /** Every row of every table, to check that a refused operation changed nothing. */
-  exportTables(): RegistrySnapshot {
-    return exportTables(this.rdb);
+  exportTables(): Promise<RegistrySnapshot> {
+    return this.backend.exportTables();
   }
 
-  /** Closes the database connection. */
-  close(): void {
-    this.rdb.close();
+  /** Closes the backend. */
+  close(): Promise<void> {
+    return this.backend.close();
   }
 }

@@ -27,66 +27,68 @@ export class SpecVersionStore {
   constructor(private readonly ctx: RegistryContext) {}
 
   /**
-   * Stores the specs issued for `peer`'s hub link `linkId` in one IMMEDIATE transaction. A spec
+   * Stores the specs issued for `peer`'s hub link `linkId` in one transaction. A spec
    * identical to the last issued keeps its version (a reconnect from the same address changes
    * nothing); a different one gets the next version.
    */
-  issue(peer: string, linkId: number, hubSpec: unknown, peerConfig: unknown, reported: string | null): IssuedSpecVersions {
-    const hubText = JSON.stringify(hubSpec);
-    const peerText = JSON.stringify(peerConfig);
-    return this.ctx.rdb.immediate(() => {
-      const peerId = requirePeerId(this.ctx, peer);
-      const now = this.ctx.clock();
-      const hub = this.ctx.rdb.statement('SELECT version, spec FROM hub_end_specs WHERE link_id = ?').get(linkId) as HubEndRow | undefined;
-      const hubChanged = hub?.spec !== hubText;
-      const hubVersion = hubChanged ? (hub?.version ?? 0) + 1 : (hub?.version ?? 1);
-      if (hubChanged) {
-        this.ctx.rdb.statement(`INSERT INTO hub_end_specs (link_id, version, spec, issued_at) VALUES (?, ?, ?, ?)
-          ON CONFLICT (link_id) DO UPDATE SET version = excluded.version, spec = excluded.spec, issued_at = excluded.issued_at`)
-          .run(linkId, hubVersion, hubText, now);
-      }
-      const current = this.ctx.rdb.statement('SELECT version, config FROM peer_configs WHERE peer_id = ?').get(peerId) as PeerConfigRow | undefined;
-      const peerChanged = current?.config !== peerText;
-      const peerVersion = peerChanged ? (current?.version ?? 0) + 1 : (current?.version ?? 1);
-      if (peerChanged) {
-        this.ctx.rdb.statement(`INSERT INTO peer_configs (peer_id, version, config, reported, issued_at) VALUES (?, ?, ?, ?, ?)
-          ON CONFLICT (peer_id) DO UPDATE SET version = excluded.version, config = excluded.config, reported = excluded.reported, issued_at = excluded.issued_at`)
-          .run(peerId, peerVersion, peerText, reported, now);
-      }
-      return { hubVersion, hubChanged, peerVersion, peerChanged };
-    });
+  issue(peer: string, linkId: number, hubSpec: unknown, peerConfig: unknown, reported: string | null): Promise<IssuedSpecVersions> {
+    return this.ctx.transaction((tx) => tx.specs.store(peer, linkId, JSON.stringify(hubSpec), JSON.stringify(peerConfig), reported));
   }
 
   /** Records that the hub's datapath runs `version` of its end of link `linkId`. */
-  recordHubApplied(linkId: number, version: number): void {
-    this.ctx.rdb.statement('UPDATE hub_end_specs SET applied_version = ?, applied_at = ? WHERE link_id = ? AND applied_version < ?')
-      .run(version, this.ctx.clock(), linkId, version);
+  async recordHubApplied(linkId: number, version: number): Promise<void> {
+    await this.ctx.sql.run('UPDATE hub_end_specs SET applied_version = ?, applied_at = ? WHERE link_id = ? AND applied_version < ?',
+      version, this.ctx.clock(), linkId, version);
   }
 
   /** Records the peer's acknowledgement of config `version`; an ack of a version never issued is refused. */
-  recordPeerAck(peer: string, version: number): void {
-    this.ctx.rdb.immediate(() => {
-      const peerId = requirePeerId(this.ctx, peer);
-      const row = this.ctx.rdb.statement('SELECT version FROM peer_configs WHERE peer_id = ?').get(peerId) as { version: number } | undefined;
-      if (!row || version > row.version) {
-        throw new TunnelError('ERR_PROTOCOL', `peer "${peer}" acknowledged config version ${version}, which was never issued`);
-      }
-      this.ctx.rdb.statement('UPDATE peer_configs SET acked_version = ?, acked_at = ? WHERE peer_id = ? AND acked_version < ?')
-        .run(version, this.ctx.clock(), peerId, version);
-    });
+  async recordPeerAck(peer: string, version: number): Promise<void> {
+    await this.ctx.transaction((tx) => tx.specs.storeAck(peer, version));
   }
 
   /** Both ends' versions for `peer`'s hub link `linkId`, or undefined before anything was issued. */
-  versions(peer: string, linkId: number): HubLinkSpecVersions | undefined {
-    const hub = this.ctx.rdb.statement('SELECT version, applied_version AS applied, applied_at AS appliedAt FROM hub_end_specs WHERE link_id = ?')
-      .get(linkId) as { version: number; applied: number; appliedAt: number | null } | undefined;
-    const peerRow = this.ctx.rdb.statement(`SELECT c.version, c.acked_version AS acked, c.acked_at AS ackedAt, c.reported
-      FROM peer_configs c JOIN peers p ON p.id = c.peer_id WHERE p.name = ?`)
-      .get(peer) as { version: number; acked: number; ackedAt: number | null; reported: string | null } | undefined;
+  async versions(peer: string, linkId: number): Promise<HubLinkSpecVersions | undefined> {
+    const hub = await this.ctx.sql.get<{ version: number; applied: number; appliedAt: number | null }>(
+      'SELECT version, applied_version AS applied, applied_at AS appliedAt FROM hub_end_specs WHERE link_id = ?', linkId);
+    const peerRow = await this.ctx.sql.get<{ version: number; acked: number; ackedAt: number | null; reported: string | null }>(`SELECT c.version, c.acked_version AS acked, c.acked_at AS ackedAt, c.reported
+      FROM peer_configs c JOIN peers p ON p.id = c.peer_id WHERE p.name = ?`, peer);
     if (!hub || !peerRow) return undefined;
     return {
       hub: { issued: hub.version, applied: hub.applied, appliedAt: hub.appliedAt },
       peer: { issued: peerRow.version, acked: peerRow.acked, ackedAt: peerRow.ackedAt, reported: peerRow.reported },
     };
+  }
+
+  private async store(peer: string, linkId: number, hubText: string, peerText: string, reported: string | null): Promise<IssuedSpecVersions> {
+    const { sql } = this.ctx;
+    const peerId = await requirePeerId(this.ctx, peer);
+    const now = this.ctx.clock();
+    const hub = await sql.get<HubEndRow>('SELECT version, spec FROM hub_end_specs WHERE link_id = ?', linkId);
+    const hubChanged = hub?.spec !== hubText;
+    const hubVersion = hubChanged ? (hub?.version ?? 0) + 1 : (hub?.version ?? 1);
+    if (hubChanged) {
+      await sql.run(`INSERT INTO hub_end_specs (link_id, version, spec, issued_at) VALUES (?, ?, ?, ?)
+        ON CONFLICT (link_id) DO UPDATE SET version = excluded.version, spec = excluded.spec, issued_at = excluded.issued_at`,
+      linkId, hubVersion, hubText, now);
+    }
+    const current = await sql.get<PeerConfigRow>('SELECT version, config FROM peer_configs WHERE peer_id = ?', peerId);
+    const peerChanged = current?.config !== peerText;
+    const peerVersion = peerChanged ? (current?.version ?? 0) + 1 : (current?.version ?? 1);
+    if (peerChanged) {
+      await sql.run(`INSERT INTO peer_configs (peer_id, version, config, reported, issued_at) VALUES (?, ?, ?, ?, ?)
+        ON CONFLICT (peer_id) DO UPDATE SET version = excluded.version, config = excluded.config, reported = excluded.reported, issued_at = excluded.issued_at`,
+      peerId, peerVersion, peerText, reported, now);
+    }
+    return { hubVersion, hubChanged, peerVersion, peerChanged };
+  }
+
+  private async storeAck(peer: string, version: number): Promise<void> {
+    const peerId = await requirePeerId(this.ctx, peer);
+    const row = await this.ctx.sql.get<{ version: number }>('SELECT version FROM peer_configs WHERE peer_id = ?', peerId);
+    if (!row || version > row.version) {
+      throw new TunnelError('ERR_PROTOCOL', `peer "${peer}" acknowledged config version ${version}, which was never issued`);
+    }
+    await this.ctx.sql.run('UPDATE peer_configs SET acked_version = ?, acked_at = ? WHERE peer_id = ? AND acked_version < ?',
+      version, this.ctx.clock(), peerId, version);
   }
 }

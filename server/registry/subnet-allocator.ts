@@ -22,35 +22,34 @@ export class SubnetAllocator {
 
   /**
    * Allocates the lowest free /30 for `linkId`, from `poolId` only or else from the pools in
-   * creation order, and returns its network address and pool. Must run inside an IMMEDIATE transaction;
+   * creation order, and returns its network address and pool. Must run inside a transaction;
    * the UNIQUE network key is the last line of defence against overlaps.
    */
-  allocate(linkId: number, poolId?: number): { network: number; pool: string } {
-    const { rdb } = this.ctx;
-    const pools = (poolId === undefined
-      ? rdb.statement('SELECT id, cidr, network, next_network, end_network FROM pools ORDER BY id').all()
-      : rdb.statement('SELECT id, cidr, network, next_network, end_network FROM pools WHERE id = ?').all(poolId)) as PoolCursor[];
+  async allocate(linkId: number, poolId?: number): Promise<{ network: number; pool: string }> {
+    const { sql } = this.ctx;
+    const pools = poolId === undefined
+      ? await sql.all<PoolCursor>('SELECT id, cidr, network, next_network, end_network FROM pools ORDER BY id')
+      : await sql.all<PoolCursor>('SELECT id, cidr, network, next_network, end_network FROM pools WHERE id = ?', poolId);
     for (const pool of pools) {
-      const network = this.takeFrom(pool);
+      const network = await this.takeFrom(pool);
       if (network !== undefined) {
-        rdb.statement('INSERT INTO allocations (network, pool_id, link_id) VALUES (?, ?, ?)').run(network, pool.id, linkId);
+        await sql.run('INSERT INTO allocations (network, pool_id, link_id) VALUES (?, ?, ?)', network, pool.id, linkId);
         return { network, pool: pool.cidr };
       }
     }
     throw exhausted(pools, poolId !== undefined);
   }
 
-  private takeFrom(pool: PoolCursor): number | undefined {
-    const { rdb } = this.ctx;
-    const released = rdb
-      .statement('SELECT network FROM free_subnets WHERE network >= ? AND network < ? ORDER BY network LIMIT 1')
-      .get(pool.network, pool.end_network) as { network: number } | undefined;
+  private async takeFrom(pool: PoolCursor): Promise<number | undefined> {
+    const { sql } = this.ctx;
+    const released = await sql.get<{ network: number }>('SELECT network FROM free_subnets WHERE network >= ? AND network < ? ORDER BY network LIMIT 1',
+      pool.network, pool.end_network);
     if (released) {
-      rdb.statement('DELETE FROM free_subnets WHERE network = ?').run(released.network);
+      await sql.run('DELETE FROM free_subnets WHERE network = ?', released.network);
       return released.network;
     }
     if (pool.next_network + LINK_SUBNET_SIZE <= pool.end_network) {
-      rdb.statement('UPDATE pools SET next_network = next_network + ? WHERE id = ?').run(LINK_SUBNET_SIZE, pool.id);
+      await sql.run('UPDATE pools SET next_network = next_network + ? WHERE id = ?', LINK_SUBNET_SIZE, pool.id);
       return pool.next_network;
     }
     return undefined;

@@ -5,7 +5,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { Registry } from '../../server/registry/registry.js';
-import type { RegistrySnapshot } from '../../server/registry/export-tables.js';
+import type { RegistrySnapshot } from '../../server/registry/registry-snapshot.js';
 import { hubStatePaths } from '../../server/hub-state/hub-state-paths.js';
 
 /** The built `tunnel-hub` (npm test builds before running vitest). */
@@ -36,11 +36,11 @@ export async function tempStateDir(): Promise<{ dir: string; cleanup: () => Prom
 }
 
 /** Every row of the hub's registry, read without changing anything. */
-export function registrySnapshot(stateDir: string): RegistrySnapshot {
-  const registry = Registry.open(hubStatePaths(stateDir).database, { readonly: true });
+export async function registrySnapshot(stateDir: string): Promise<RegistrySnapshot> {
+  const registry = await Registry.open(hubStatePaths(stateDir).database, { readonly: true });
   try {
-    return registry.exportTables();
+    return await registry.exportTables();
   } finally {
-    registry.close();
+    await registry.close();
   }
 }

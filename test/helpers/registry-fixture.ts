@@ -19,24 +19,24 @@ export function fakeClock(start = Date.UTC(2026, 0, 1)): FakeClock {
 }
 
 /** An in-memory registry initialised with a hub endpoint and, optionally, pools. */
-export function memoryRegistry(options: { pools?: string[]; clock?: FakeClock } = {}): Registry {
-  const registry = Registry.open(':memory:', { clock: options.clock ?? fakeClock() });
-  registry.settings.setEndpoint('198.51.100.1');
-  for (const pool of options.pools ?? []) registry.pools.add(pool);
+export async function memoryRegistry(options: { pools?: string[]; clock?: FakeClock } = {}): Promise<Registry> {
+  const registry = await Registry.open(':memory:', { clock: options.clock ?? fakeClock() });
+  await registry.settings.setEndpoint('198.51.100.1');
+  for (const pool of options.pools ?? []) await registry.pools.add(pool);
   return registry;
 }
 
 /** Runs `fn`, expects a TunnelError with `code`, and checks every table is exactly as before. */
-export function expectRefusedUnchanged(registry: Registry, code: TunnelErrorCode, fn: () => unknown): string {
-  const before = registry.exportTables();
+export async function expectRefusedUnchanged(registry: Registry, code: TunnelErrorCode, fn: () => Promise<unknown>): Promise<string> {
+  const before = await registry.exportTables();
   let caught: unknown;
   try {
-    fn();
+    await fn();
   } catch (err) {
     caught = err;
   }
   expect(isTunnelError(caught), `expected a TunnelError ${code}, got ${String(caught)}`).toBe(true);
   expect((caught as { code: string }).code).toBe(code);
-  expect(registry.exportTables()).toEqual(before);
+  expect(await registry.exportTables()).toEqual(before);
   return (caught as Error).message;
 }

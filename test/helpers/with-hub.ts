@@ -39,7 +39,7 @@ export const testLogger = pino({ level: process.env.TUNNEL_TEST_LOG ?? 'silent' 
  */
 export async function withHub(options: { timing?: SessionTiming; stateDir?: string; routing?: RoutingMode; dyndnsLimits?: Dyndns2Limits } = {}): Promise<TestHub> {
   const stateDir = options.stateDir ?? mkdtempSync(join(tmpdir(), 'tunnel-hub-test-'));
-  initHubState(stateDir, { endpoint: TEST_HUB_ENDPOINT, pool: '10.1.12.0/24' });
+  await initHubState(stateDir, { endpoint: TEST_HUB_ENDPOINT, pool: '10.1.12.0/24' });
   let datapath = new MemoryDatapath();
   const start = (ports: { wsPort: number; sshPort: number }): Promise<RunningHub> => {
     datapath = new MemoryDatapath();
@@ -56,19 +56,19 @@ export async function withHub(options: { timing?: SessionTiming; stateDir?: stri
     stateDir,
     get wsUrl() { return `ws://127.0.0.1:${this.hub.wsPort}`; },
     invite: async ({ ttlMs = 3_600_000, uses = 1 } = {}) => {
-      const state = openHubState(stateDir);
+      const state = await openHubState(stateDir);
       try {
         return (await createInvite(state, { ttlMs, uses })).token;
       } finally {
-        state.close();
+        await state.close();
       }
     },
     peerToken: async (name, ttlMs = 3_600_000) => {
-      const state = openHubState(stateDir);
+      const state = await openHubState(stateDir);
       try {
         return await issuePeerCredential(state, { name, ttlMs });
       } finally {
-        state.close();
+        await state.close();
       }
     },
     restart: async () => {

@@ -17,15 +17,15 @@ const CHILD = `
   const [registryUrl, database, go, prefix, count] = process.argv.slice(1);
   const { existsSync } = await import('node:fs');
   const { Registry } = await import(registryUrl);
-  const registry = Registry.open(database);
+  const registry = await Registry.open(database);
   process.stdout.write('ready\\n');
   const deadline = Date.now() + 60000;
   while (!existsSync(go)) {
     if (Date.now() > deadline) throw new Error('no start signal');
     await new Promise((r) => setTimeout(r, 5));
   }
-  for (let i = 0; i < Number(count); i++) registry.peers.add({ name: prefix + '-' + i });
-  registry.close();
+  for (let i = 0; i < Number(count); i++) await registry.peers.add({ name: prefix + '-' + i });
+  await registry.close();
   process.stdout.write('done\\n');
 `;
 
@@ -68,10 +68,10 @@ describe('two processes adding peers at the same moment', () => {
     for (const exit of exits) expect(exit, exit.stderr).toMatchObject({ code: 0 });
     expect(existsSync(go)).toBe(true);
 
-    const registry = Registry.open(database, { readonly: true });
+    const registry = await Registry.open(database, { readonly: true });
     try {
-      const links = registry.links.list();
-      expect(registry.peers.list()).toHaveLength(2 * PEERS_PER_PROCESS);
+      const links = await registry.links.list();
+      expect(await registry.peers.list()).toHaveLength(2 * PEERS_PER_PROCESS);
       expect(links).toHaveLength(2 * PEERS_PER_PROCESS);
       const pool = parseIpv4Prefix(POOL);
       const networks = links.map((l) => parseIpv4Prefix(l.prefix));
@@ -87,7 +87,7 @@ describe('two processes adding peers at the same moment', () => {
       const switches = owners.filter((owner, i) => i > 0 && owner !== owners[i - 1]).length;
       console.info(`allocation order switched between the two processes ${switches} times`);
     } finally {
-      registry.close();
+      await registry.close();
     }
   });
 });

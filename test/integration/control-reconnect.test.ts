@@ -42,14 +42,14 @@ describe('reconnect and liveness', () => {
     await waitFor(() => hub.datapath.tunnels.get('tnl-ivy'), 10_000, 'hub end re-created');
     expect(hub.datapath.tunnels.get('tnl-ivy')?.address).toBe('10.1.12.1/30');
     expect(datapath.tunnels.get('tnl-hub')?.address).toBe('10.1.12.2/30');
-    const link = hub.hub.registry.links.hubLinkOf('ivy');
-    expect(hub.hub.registry.specs.versions('ivy', link.id)).toMatchObject({ hub: { issued: 1, applied: 1 }, peer: { issued: 1, acked: 1 } });
+    const link = await hub.hub.registry.links.hubLinkOf('ivy');
+    expect(await hub.hub.registry.specs.versions('ivy', link.id)).toMatchObject({ hub: { issued: 1, applied: 1 }, peer: { issued: 1, acked: 1 } });
     stop();
     await running;
   });
 
   it('marks a silent session down after the liveness timeout', async () => {
-    hub.hub.registry.peers.add({ name: 'jay' });
+    await hub.hub.registry.peers.add({ name: 'jay' });
     const closed: unknown[] = [];
     const onClosed = (message: unknown) => closed.push(message);
     subscribe('tunnel:session:closed', onClosed);
@@ -64,7 +64,7 @@ describe('reconnect and liveness', () => {
       expect(code).toBe(4408);
       expect(hub.hub.plane.liveState().get('jay')).toMatchObject({ connected: false, lastError: expect.stringMatching(/^ERR_TIMEOUT/) });
       expect(closed).toContainEqual(expect.objectContaining({ peer: 'jay', code: 'ERR_TIMEOUT' }));
-      expect(hub.hub.status().peers.find((p) => p.name === 'jay')?.connected).toBe(false);
+      expect((await hub.hub.status()).peers.find((p) => p.name === 'jay')?.connected).toBe(false);
     } finally {
       unsubscribe('tunnel:session:closed', onClosed);
     }

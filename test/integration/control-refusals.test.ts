@@ -25,7 +25,7 @@ describe('refusals change nothing and close only the offending session', () => {
     hub = await withHub({ timing: { keepaliveMs: 200, livenessMs: 5_000 } });
     keyDir = mkdtempSync(join(tmpdir(), 'tunnel-key-'));
     // A known peer with a registered ed25519 key, for client-token and SSH cases.
-    hub.hub.registry.peers.add({ name: 'carol', sshKey: parseSshPublicKey(memberKey().publicKeyLine) });
+    await hub.hub.registry.peers.add({ name: 'carol', sshKey: parseSshPublicKey(memberKey().publicKeyLine) });
   });
   afterAll(async () => {
     await hub.close();
@@ -34,9 +34,9 @@ describe('refusals change nothing and close only the offending session', () => {
 
   /** Runs `attempt` and checks it was refused with `code` and the registry did not change. */
   async function refusedUnchanged(code: string, attempt: () => Promise<string | undefined>): Promise<void> {
-    const before = hub.hub.registry.exportTables();
+    const before = await hub.hub.registry.exportTables();
     expect(await attempt()).toBe(code);
-    expect(hub.hub.registry.exportTables()).toEqual(before);
+    expect(await hub.hub.registry.exportTables()).toEqual(before);
   }
 
   async function upgrade(headers: Record<string, string>): Promise<string | undefined> {
@@ -96,12 +96,12 @@ describe('refusals change nothing and close only the offending session', () => {
   });
 
   it('refuses a revoked peer token and one of a removed peer', async () => {
-    hub.hub.registry.peers.add({ name: 'gina' });
+    await hub.hub.registry.peers.add({ name: 'gina' });
     const token = await hub.peerToken('gina');
-    hub.hub.registry.peers.revoke('gina');
+    await hub.hub.registry.peers.revoke('gina');
     await refusedUnchanged('ERR_TOKEN_REVOKED', () => upgrade({ authorization: `Bearer ${token}` }));
     const fresh = await hub.peerToken('gina');
-    hub.hub.registry.peers.remove('gina');
+    await hub.hub.registry.peers.remove('gina');
     await refusedUnchanged('ERR_TOKEN_REVOKED', () => upgrade({ authorization: `Bearer ${fresh}` }));
   });
 
@@ -121,13 +121,13 @@ describe('refusals change nothing and close only the offending session', () => {
 
   it('refuses an unknown SSH key and a wrong user name, and an exec other than the protocol', async () => {
     const stranger = generateEd25519KeyPair('test').private;
-    const before = hub.hub.registry.exportTables();
+    const before = await hub.hub.registry.exportTables();
     await expect(connectSsh(hub.hub.sshPort, 'carol', stranger)).rejects.toThrow(/authentication/i);
     await expect(connectSsh(hub.hub.sshPort, 'nobody', memberKey().privateKeyText)).rejects.toThrow(/authentication/i);
     const shell = await connectSsh(hub.hub.sshPort, 'carol', memberKey().privateKeyText, 'rm -rf /');
     expect((await shell.closed).code).toBe(2);
     expect(shell.stderr()).toMatch(/ERR_INVALID_ARGUMENT: unknown command/);
-    expect(hub.hub.registry.exportTables()).toEqual(before);
+    expect(await hub.hub.registry.exportTables()).toEqual(before);
   });
 
   describe('protocol violations after authentication', () => {
@@ -147,12 +147,12 @@ describe('refusals change nothing and close only the offending session', () => {
     for (const [what, raw, code, closeCode] of cases) {
       it(`closes the session on ${what} with ${code}, registry unchanged`, async () => {
         const client = await session();
-        const before = hub.hub.registry.exportTables();
+        const before = await hub.hub.registry.exportTables();
         client.send(raw);
         const closed = await client.closed;
         expect(closed.code).toBe(closeCode);
         if (closeCode !== 1009) expect((await client.next('error')).code).toBe(code);
-        expect(hub.hub.registry.exportTables()).toEqual(before);
+        expect(await hub.hub.registry.exportTables()).toEqual(before);
       });
     }
 
@@ -167,7 +167,7 @@ describe('refusals change nothing and close only the offending session', () => {
   });
 
   it('a flood of malformed messages on one session leaves a second, healthy one running', async () => {
-    hub.hub.registry.peers.add({ name: 'henry' });
+    await hub.hub.registry.peers.add({ name: 'henry' });
     const healthy = await connectWs(hub.wsUrl, { authorization: `Bearer ${await hub.peerToken('henry')}` });
     if (isRefusal(healthy)) throw new Error('healthy session refused');
     healthy.send(JSON.stringify({ v: 1, type: 'hello', software: 'test', endpoint: '127.0.0.1' }));
@@ -176,7 +176,7 @@ describe('refusals change nothing and close only the offending session', () => {
 
     // 200 attacking sessions (20 peers in parallel, 10 each in turn), each killed by its first
     // garbage message, with more junk sent after it.
-    for (let n = 0; n < 20; n++) hub.hub.registry.peers.add({ name: `attacker-${n}` });
+    for (let n = 0; n < 20; n++) await hub.hub.registry.peers.add({ name: `attacker-${n}` });
     const attackers = await Promise.all(Array.from({ length: 20 }, async (_, n) => {
       const token = await hub.peerToken(`attacker-${n}`);
       const results: number[] = [];

@@ -22,18 +22,18 @@ describe('peer revoke and peer remove reach a running hub', () => {
   const keys = new Map<string, ClientIdentity>();
 
   /** Registers `name` with its own ed25519 key, as a join would. */
-  const addMember = (name: string): void => {
+  const addMember = async (name: string): Promise<void> => {
     const identity = loadOrCreateIdentity(join(keyRoot, name));
     keys.set(name, identity);
-    hub.hub.registry.peers.add({ name, sshKey: parseSshPublicKey(identity.publicKeyLine) });
+    await hub.hub.registry.peers.add({ name, sshKey: parseSshPublicKey(identity.publicKeyLine) });
   };
   /** Changes the registry from another connection, as the `tunnel-hub` CLI does while `serve` runs. */
-  const asOperator = (change: (registry: Registry) => void): void => {
-    const state = openHubState(hub.stateDir);
+  const asOperator = async (change: (registry: Registry) => Promise<void>): Promise<void> => {
+    const state = await openHubState(hub.stateDir);
     try {
-      change(state.registry);
+      await change(state.registry);
     } finally {
-      state.close();
+      await state.close();
     }
   };
   /** A WebSocket session authenticated by a token the member signed with its own key. */
@@ -55,7 +55,7 @@ describe('peer revoke and peer remove reach a running hub', () => {
   beforeAll(async () => {
     hub = await withHub({ timing: { keepaliveMs: 200, livenessMs: 10_000 } });
     keyRoot = mkdtempSync(join(tmpdir(), 'tunnel-revoke-keys-'));
-    for (const name of ['carol', 'dave', 'erin', 'frank']) addMember(name);
+    for (const name of ['carol', 'dave', 'erin', 'frank']) await addMember(name);
   });
   afterAll(async () => {
     await hub.close();
@@ -71,12 +71,12 @@ describe('peer revoke and peer remove reach a running hub', () => {
     if (isRefusal(erinWs)) throw new Error(`erin refused: ${erinWs.code}`);
     const erin = await established(erinWs);
     await waitFor(() => ['tnl-carol', 'tnl-dave', 'tnl-erin'].every((name) => hub.datapath.tunnels.has(name)), 10_000, 'hub ends up');
-    const before = hub.hub.registry.exportTables();
+    const before = await hub.hub.registry.exportTables();
 
     const revokedAt = Date.now();
-    asOperator((registry) => {
-      registry.peers.revoke('carol');
-      registry.peers.revoke('dave');
+    await asOperator(async (registry) => {
+      await registry.peers.revoke('carol');
+      await registry.peers.revoke('dave');
     });
     const carolClosed = await carol.closed;
     const daveClosed = await dave.closed;
@@ -96,7 +96,7 @@ describe('peer revoke and peer remove reach a running hub', () => {
     expect(erin.received.some((message) => message.type === 'error')).toBe(false);
 
     // Only the revocation itself changed the registry: /30s, links and keys stay.
-    const afterRevoke = hub.hub.registry.exportTables();
+    const afterRevoke = await hub.hub.registry.exportTables();
     expect(membership(afterRevoke.tables)).toEqual(membership(before.tables));
     expect(afterRevoke.tables.audit_log!.filter((row) => (row as { action: string }).action === 'peer.revoke')).toHaveLength(2);
     expect(afterRevoke.tables.peers!.filter((row) => (row as { revoked_at: number | null }).revoked_at !== null)).toHaveLength(2);
@@ -113,18 +113,20 @@ describe('peer revoke and peer remove reach a running hub', () => {
     } finally {
       unsubscribe('tunnel:session:refused', onRefused);
     }
-    expect(hub.hub.registry.exportTables()).toEqual(afterRevoke);
+    expect(await hub.hub.registry.exportTables()).toEqual(afterRevoke);
     expect(hub.datapath.tunnels.has('tnl-carol')).toBe(false);
     erin.close();
   });
 
   it('peer restore re-admits the member with its registered key', async () => {
-    asOperator((registry) => registry.peers.restore('carol'));
+    await asOperator(async (registry) => {
+      await registry.peers.restore('carol');
+    });
     const back = await wsWithOwnKey('carol');
     if (isRefusal(back)) throw new Error(`carol still refused: ${back.code}`);
     await established(back);
     await waitFor(() => hub.datapath.tunnels.has('tnl-carol'), 10_000, 'hub end back');
-    expect(() => hub.hub.registry.peers.restore('erin')).toThrow(/not revoked/);
+    await expect(hub.hub.registry.peers.restore('erin')).rejects.toThrow(/not revoked/);
     back.close();
   });
 
@@ -133,7 +135,9 @@ describe('peer revoke and peer remove reach a running hub', () => {
     if (isRefusal(frankWs)) throw new Error(`frank refused: ${frankWs.code}`);
     const frank = await established(frankWs);
     await waitFor(() => hub.datapath.tunnels.has('tnl-frank'), 10_000, 'hub end up');
-    asOperator((registry) => registry.peers.remove('frank'));
+    await asOperator(async (registry) => {
+      await registry.peers.remove('frank');
+    });
     await frank.closed;
     expect(frank.received).toContainEqual(expect.objectContaining({ type: 'error', code: 'ERR_PEER_NOT_FOUND' }));
     await waitFor(() => !hub.datapath.tunnels.has('tnl-frank'), 5_000, 'hub end removed');
@@ -152,14 +156,16 @@ describe('peer revoke and peer remove reach a running hub', () => {
     expect(before.code).toBe(0);
     expect(JSON.parse(before.stdout)).toEqual(expect.any(Array));
 
-    asOperator((registry) => registry.peers.revoke('erin'));
-    const tablesAfterRevoke = hub.hub.registry.exportTables();
+    await asOperator(async (registry) => {
+      await registry.peers.revoke('erin');
+    });
+    const tablesAfterRevoke = await hub.hub.registry.exportTables();
     const after = await exec('table --json');
     expect(after.code).toBe(1);
     expect(after.stdout).toBe('');
     expect(after.stderr).toMatch(/^ERR_TOKEN_REVOKED: /);
     expect(after.stderr.trim().split('\n')).toHaveLength(1);
     await closed;
-    expect(hub.hub.registry.exportTables()).toEqual(tablesAfterRevoke);
+    expect(await hub.hub.registry.exportTables()).toEqual(tablesAfterRevoke);
   });
 });

@@ -53,7 +53,7 @@ describe('join over SSH', () => {
     const pair = generateEd25519KeyPair('test');
     const keyFile = join(dir, 'id');
     writeFileSync(keyFile, pair.private, { mode: 0o600 });
-    hub.hub.registry.peers.add({ name: 'erin', sshKey: (await import('../../server/auth/ssh-public-key.js')).parseSshPublicKey(pair.public) });
+    await hub.hub.registry.peers.add({ name: 'erin', sshKey: (await import('../../server/auth/ssh-public-key.js')).parseSshPublicKey(pair.public) });
     const stateDir = join(dir, 'client');
     await runMember({ stateDir, datapath: new MemoryClientDatapath(), log: testLogger, join: { url: `ssh://erin@127.0.0.1:${hub.hub.sshPort}`, keyFile }, once: true, stopped: never });
     const state = readClientState(stateDir);

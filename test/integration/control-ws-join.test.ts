@@ -37,9 +37,9 @@ describe('join over WebSocket', () => {
 
     // The registry: alice exists with one key and the /30 the hub link got.
     const registry = hub.hub.registry;
-    const detail = registry.peers.show('alice');
+    const detail = await registry.peers.show('alice');
     expect(detail.sshKeys).toHaveLength(1);
-    const link = registry.links.hubLinkOf('alice');
+    const link = await registry.links.hubLinkOf('alice');
     expect(link.prefix).toBe('10.1.12.0/30');
 
     // Both ends: the hub's aims at the seen address only; the member's at the hub's endpoint.
@@ -47,8 +47,8 @@ describe('join over WebSocket', () => {
     expect(hubEnd).toMatchObject({ local: TEST_HUB_ENDPOINT, remote: '127.0.0.1', address: '10.1.12.1/30', peerAddress: '10.1.12.2', encap: 'gre', key: link.greKey });
     expect(datapath.tunnels.get('tnl-hub')).toMatchObject({ local: '127.0.0.1', remote: TEST_HUB_ENDPOINT, address: '10.1.12.2/30', peerAddress: '10.1.12.1' });
     expect(state?.config?.version).toBe(1);
-    await waitFor(() => registry.specs.versions('alice', link.id)?.peer.acked === 1, 10_000, 'ack of version 1');
-    expect(registry.specs.versions('alice', link.id)?.hub).toMatchObject({ issued: 1, applied: 1 });
+    await waitFor(async () => (await registry.specs.versions('alice', link.id))?.peer.acked === 1, 10_000, 'ack of version 1');
+    expect((await registry.specs.versions('alice', link.id))?.hub).toMatchObject({ issued: 1, applied: 1 });
 
     // `run`: no token, a self-signed client token; same /30, same spec version (nothing changed).
     const again = new MemoryClientDatapath();
@@ -57,8 +57,8 @@ describe('join over WebSocket', () => {
     const running = runMember({ stateDir, datapath: again, log: testLogger, stopped });
     await waitFor(() => hub.hub.plane.liveState().get('alice')?.auth === 'client-key' && hub.hub.plane.liveState().get('alice')?.connected, 10_000, 'client-key session');
     expect(again.tunnels.get('tnl-hub')).toMatchObject({ address: '10.1.12.2/30' });
-    expect(registry.specs.versions('alice', link.id)?.peer.issued).toBe(1);
-    const status = hub.hub.status().peers.find((peer) => peer.name === 'alice');
+    expect((await registry.specs.versions('alice', link.id))?.peer.issued).toBe(1);
+    const status = (await hub.hub.status()).peers.find((peer) => peer.name === 'alice');
     expect(status).toMatchObject({ connected: true, transport: 'ws', endpoint: { seen: '127.0.0.1', reported: '127.0.0.1' }, nat: false, prefix: '10.1.12.0/30' });
     stop();
     await running;
@@ -71,17 +71,17 @@ describe('join over WebSocket', () => {
     const datapath = new MemoryClientDatapath();
     await runMember({ stateDir, datapath, log: testLogger, join: { url: hub.wsUrl, token }, once: true, stopped: never });
     expect(readClientState(stateDir)?.peer).toBe(expected);
-    expect(hub.hub.registry.peers.show(expected).sshKeys).toHaveLength(1);
+    expect((await hub.hub.registry.peers.show(expected)).sshKeys).toHaveLength(1);
     expect(datapath.tunnels.get('tnl-hub')?.address).toBe('10.1.12.2/30');
   });
 
   it('joins with a hub-issued peer token and registers the generated key', async () => {
-    hub.hub.registry.peers.add({ name: 'bob' });
+    await hub.hub.registry.peers.add({ name: 'bob' });
     const token = await hub.peerToken('bob');
     const datapath = new MemoryClientDatapath();
     await runMember({ stateDir, datapath, log: testLogger, join: { url: hub.wsUrl, token }, once: true, stopped: never });
     expect(readClientState(stateDir)?.peer).toBe('bob');
-    expect(hub.hub.registry.peers.show('bob').sshKeys).toHaveLength(1);
+    expect((await hub.hub.registry.peers.show('bob')).sshKeys).toHaveLength(1);
     expect(datapath.tunnels.get('tnl-hub')?.address).toBe('10.1.12.2/30');
   });
 });

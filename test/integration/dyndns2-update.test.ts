@@ -10,8 +10,8 @@ describe('dyndns2 update on the WebSocket listener', () => {
   beforeAll(async () => {
     // Generous per-source limits for the main cases; the rate-limit case runs its own hub.
     hub = await withHub({ dyndnsLimits: { perPeer: { burst: 50, refillMs: 60_000 }, perSource: { burst: 200, refillMs: 1_000 } } });
-    hub.hub.registry.peers.add({ name: 'router' });
-    hub.hub.registry.peers.add({ name: 'spare' });
+    await hub.hub.registry.peers.add({ name: 'router' });
+    await hub.hub.registry.peers.add({ name: 'spare' });
     const issued = await runHubCli(hub.stateDir, ['peer', 'update-key', 'router']);
     expect(issued.code, issued.stderr).toBe(0);
     key = issued.stdout.trim();
@@ -26,8 +26,8 @@ describe('dyndns2 update on the WebSocket listener', () => {
   const update = (query: string, from = '127.0.0.2', auth = `router:${key}`): Promise<Dyndns2Reply> =>
     dyndns2Request(hub.hub.wsPort, { query, auth, localAddress: from });
 
-  it('stores only a hash of the key it printed once', () => {
-    const dump = JSON.stringify(hub.hub.registry.exportTables());
+  it('stores only a hash of the key it printed once', async () => {
+    const dump = JSON.stringify(await hub.hub.registry.exportTables());
     expect(dump).not.toContain(key);
     expect(dump).toMatch(/"key_hash":"[0-9a-f]{64}"/);
   });
@@ -38,21 +38,21 @@ describe('dyndns2 update on the WebSocket listener', () => {
     expect(first).toMatchObject({ status: 200, body: 'good 127.0.0.2\n', code: undefined });
     expect(Date.now() - started).toBeLessThan(1_000);
     expect(hub.datapath.tunnels.get('tnl-router')).toMatchObject({ remote: '127.0.0.2', local: '198.51.100.1' });
-    expect(hub.hub.registry.endpoints.latest('router')?.address).toBe('127.0.0.2');
+    expect((await hub.hub.registry.endpoints.latest('router'))?.address).toBe('127.0.0.2');
     expect(await update('hostname=router&myip=127.0.0.2')).toMatchObject({ status: 200, body: 'nochg 127.0.0.2\n' });
     const moved = await update('hostname=router&system=dyndns&wildcard=NOCHG', '127.0.0.3');
     expect(moved).toMatchObject({ status: 200, body: 'good 127.0.0.3\n' });
     expect(hub.datapath.tunnels.get('tnl-router')?.remote).toBe('127.0.0.3');
-    expect(hub.hub.registry.links.table(hub.hub.registry.links.hubLinkOf('router').id).ends[1]?.public).toBe('127.0.0.3');
+    expect((await hub.hub.registry.links.table((await hub.hub.registry.links.hubLinkOf('router')).id)).ends[1]?.public).toBe('127.0.0.3');
   });
 
   /** Each refusal: its answer, status and code, and not one row or datapath spec changed. */
   async function refusedUnchanged(send: () => Promise<Dyndns2Reply>, status: number, body: string, code: string): Promise<Dyndns2Reply> {
-    const before = hub.hub.registry.exportTables();
+    const before = await hub.hub.registry.exportTables();
     const upserts = hub.datapath.history.length;
     const reply = await send();
     expect({ status: reply.status, body: reply.body, code: reply.code }).toEqual({ status, body: `${body}\n`, code });
-    expect(hub.hub.registry.exportTables()).toEqual(before);
+    expect(await hub.hub.registry.exportTables()).toEqual(before);
     expect(hub.datapath.history.length).toBe(upserts);
     return reply;
   }
@@ -106,13 +106,13 @@ describe('dyndns2 update on the WebSocket listener', () => {
   it('rate-limits per peer and per source, changing nothing when it refuses', async () => {
     const limited = await withHub({ dyndnsLimits: { perPeer: { burst: 2, refillMs: 60_000 }, perSource: { burst: 4, refillMs: 60_000 } } });
     try {
-      limited.hub.registry.peers.add({ name: 'router' });
-      const routerKey = limited.hub.registry.dyndnsKeys.issue('router');
+      await limited.hub.registry.peers.add({ name: 'router' });
+      const routerKey = await limited.hub.registry.dyndnsKeys.issue('router');
       const send = (from: string, query = 'hostname=router', auth = `router:${routerKey}`): Promise<Dyndns2Reply> =>
         dyndns2Request(limited.hub.wsPort, { query, auth, localAddress: from });
       expect((await send('127.0.0.2')).status).toBe(200);
       expect((await send('127.0.0.3')).status).toBe(200);
-      const snapshot = limited.hub.registry.exportTables();
+      const snapshot = await limited.hub.registry.exportTables();
       const perPeer = await send('127.0.0.5');
       expect({ status: perPeer.status, body: perPeer.body, code: perPeer.code }).toEqual({ status: 429, body: 'abuse\n', code: 'ERR_RATE_LIMITED' });
       expect(Number(perPeer.headers['retry-after'])).toBeGreaterThan(0);
@@ -122,7 +122,7 @@ describe('dyndns2 update on the WebSocket listener', () => {
       expect((await send('127.0.0.6', 'hostname=router', 'router:wrong')).status).toBe(401);
       const perSource = await send('127.0.0.6');
       expect({ status: perSource.status, body: perSource.body, code: perSource.code }).toEqual({ status: 429, body: 'abuse\n', code: 'ERR_RATE_LIMITED' });
-      expect(limited.hub.registry.exportTables()).toEqual(snapshot);
+      expect(await limited.hub.registry.exportTables()).toEqual(snapshot);
     } finally {
       await limited.close();
     }

@@ -25,10 +25,10 @@ async function ok(...args: string[]): Promise<string> {
 
 /** Expects one coded error line, no stack trace, and an unchanged registry. */
 async function refused(code: string, ...args: string[]): Promise<string> {
-  const before = registrySnapshot(state.dir);
+  const before = await registrySnapshot(state.dir);
   const result = await cli(...args);
   expectOneErrorLine(result, code);
-  expect(registrySnapshot(state.dir)).toEqual(before);
+  expect(await registrySnapshot(state.dir)).toEqual(before);
   return result.stderr;
 }
 
@@ -93,9 +93,9 @@ describe('init', () => {
 
   it('is idempotent: the same init again changes nothing and keeps the key', async () => {
     const key = readFileSync(hubStatePaths(state.dir).signingKey, 'utf8');
-    const before = registrySnapshot(state.dir);
+    const before = await registrySnapshot(state.dir);
     expect(await ok('init', '--endpoint', ENDPOINT, '--pool', '10.1.12.0/24')).toMatch(/kept the existing signing key/);
-    expect(registrySnapshot(state.dir)).toEqual(before);
+    expect(await registrySnapshot(state.dir)).toEqual(before);
     expect(readFileSync(hubStatePaths(state.dir).signingKey, 'utf8')).toBe(key);
   });
 
@@ -128,7 +128,7 @@ describe('pool', () => {
 
 describe('peer', () => {
   let keys: string;
-  beforeAll(() => {
+  beforeAll(async () => {
     keys = join(dirname(state.dir), 'keys');
     execFileSync('mkdir', ['-p', keys]);
   });
@@ -201,14 +201,14 @@ describe('peer', () => {
     expect(result.stdout).toMatch(/^[\w-]+\.[\w-]+\.[\w-]+\n$/);
     expect(result.stderr).toMatch(/^added peer erin: /);
     const key = loadHubSigningKey(hubStatePaths(state.dir).signingKey);
-    const registry = Registry.open(hubStatePaths(state.dir).database, { readonly: true });
-    const currentVersion = (name: string) => registry.peers.find(name)?.tokenVersion;
+    const registry = await Registry.open(hubStatePaths(state.dir).database, { readonly: true });
+    const currentVersion = async (name: string) => (await registry.peers.find(name))?.tokenVersion;
     try {
       await expect(verifyPeerToken(result.stdout.trim(), key.publicKey, { currentVersion })).resolves.toMatchObject({ name: 'erin' });
       expect(await ok('peer', 'revoke', 'erin')).toMatch(/revoked all tokens of erin; new tokens carry version \d+/);
       await expect(verifyPeerToken(result.stdout.trim(), key.publicKey, { currentVersion })).rejects.toMatchObject({ code: 'ERR_TOKEN_REVOKED' });
     } finally {
-      registry.close();
+      await registry.close();
     }
   });
 
@@ -255,7 +255,7 @@ describe('invite', () => {
     const claims = await verifyInviteToken(stdout.trim(), hubKey().publicKey);
     expect(claims.pool).toBe('10.1.12.0/24');
     expect(claims.expiresAt - Date.now()).toBeGreaterThan(2 * 3_600_000 - 60_000);
-    const rows = registrySnapshot(state.dir).tables.invites as { jti: string; uses_left: number; expires_at: number }[];
+    const rows = (await registrySnapshot(state.dir)).tables.invites as { jti: string; uses_left: number; expires_at: number }[];
     expect(rows.find((row) => row.jti === claims.jti)).toMatchObject({ uses_left: 3, expires_at: claims.expiresAt });
   });
 
@@ -270,34 +270,34 @@ describe('invite', () => {
     const claims = await verifyInviteToken(token, hubKey().publicKey);
     const later = claims.expiresAt + 1000;
     await expect(verifyInviteToken(token, hubKey().publicKey, { now: later })).rejects.toMatchObject({ code: 'ERR_TOKEN_EXPIRED' });
-    const before = registrySnapshot(state.dir);
-    const registry = Registry.open(hubStatePaths(state.dir).database, { clock: () => later });
+    const before = await registrySnapshot(state.dir);
+    const registry = await Registry.open(hubStatePaths(state.dir).database, { clock: () => later });
     try {
-      expect(() => registry.peers.add({ name: 'late', inviteJti: claims.jti })).toThrow(expect.objectContaining({ code: 'ERR_TOKEN_EXPIRED' }));
+      await expect(registry.peers.add({ name: 'late', inviteJti: claims.jti })).rejects.toThrow(expect.objectContaining({ code: 'ERR_TOKEN_EXPIRED' }));
     } finally {
-      registry.close();
+      await registry.close();
     }
-    expect(registrySnapshot(state.dir)).toEqual(before);
+    expect(await registrySnapshot(state.dir)).toEqual(before);
   });
 
   it('a used invite is refused and changes nothing', async () => {
     const token = (await ok('invite', 'create')).trim();
     const { jti } = await verifyInviteToken(token, hubKey().publicKey);
-    const registry = Registry.open(hubStatePaths(state.dir).database);
+    const registry = await Registry.open(hubStatePaths(state.dir).database);
     try {
-      registry.peers.add({ name: 'joiner', inviteJti: jti });
-      const before = registry.exportTables();
-      expect(() => registry.peers.add({ name: 'second', inviteJti: jti })).toThrow(expect.objectContaining({ code: 'ERR_TOKEN_USED' }));
-      expect(() => registry.invites.redeem(jti)).toThrow(expect.objectContaining({ code: 'ERR_TOKEN_USED' }));
-      expect(registry.exportTables()).toEqual(before);
+      await registry.peers.add({ name: 'joiner', inviteJti: jti });
+      const before = await registry.exportTables();
+      await expect(registry.peers.add({ name: 'second', inviteJti: jti })).rejects.toThrow(expect.objectContaining({ code: 'ERR_TOKEN_USED' }));
+      await expect(registry.invites.redeem(jti)).rejects.toThrow(expect.objectContaining({ code: 'ERR_TOKEN_USED' }));
+      expect(await registry.exportTables()).toEqual(before);
     } finally {
-      registry.close();
+      await registry.close();
     }
   });
 
   it('a forged or tampered invite is refused and changes nothing', async () => {
     const genuine = (await ok('invite', 'create')).trim();
-    const before = registrySnapshot(state.dir);
+    const before = await registrySnapshot(state.dir);
     const stranger = generateKeyPairSync('ed25519');
     const forged = await issueInviteToken(stranger.privateKey, { now: Date.now(), ttlMs: 3_600_000 });
     const err = await verifyInviteToken(forged.token, hubKey().publicKey).catch((e: unknown) => e);
@@ -305,7 +305,7 @@ describe('invite', () => {
     const [head, body] = genuine.split('.');
     const tampered = `${head}.${body}.${Buffer.from('not the signature').toString('base64url')}`;
     await expect(verifyInviteToken(tampered, hubKey().publicKey)).rejects.toMatchObject({ code: 'ERR_TOKEN_INVALID' });
-    expect(registrySnapshot(state.dir)).toEqual(before);
+    expect(await registrySnapshot(state.dir)).toEqual(before);
   });
 });
 
@@ -314,11 +314,11 @@ describe('pool exhaustion and removal through the CLI', () => {
     await ok('pool', 'add', '10.1.20.0/30');
     const peers = JSON.parse(await ok('pool', 'list', '--json')) as { cidr: string; free: number }[];
     const free = peers.reduce((sum, p) => sum + p.free, 0);
-    const registry = Registry.open(hubStatePaths(state.dir).database);
+    const registry = await Registry.open(hubStatePaths(state.dir).database);
     try {
-      for (let i = 0; i < free; i++) registry.peers.add({ name: `filler-${i}` });
+      for (let i = 0; i < free; i++) await registry.peers.add({ name: `filler-${i}` });
     } finally {
-      registry.close();
+      await registry.close();
     }
     expect(await refused('ERR_POOL_EXHAUSTED', 'peer', 'add', 'onemore')).toMatch(/no free \/30 left in 10\.1\.12\.0\/24, 10\.1\.20\.0\/30; add a pool/);
     await refused('ERR_POOL_EXHAUSTED', 'link', 'add', 'alice', 'erin');

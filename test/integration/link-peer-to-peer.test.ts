@@ -2,6 +2,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { parseSshPublicKey } from '../../server/auth/ssh-public-key.js';
 import { runHubCli } from '../helpers/hub-cli.js';
 import { ProtocolMember as Member } from '../helpers/protocol-member.js';
+import { waitFor } from '../helpers/memory-client-datapath.js';
 import { withHub, type TestHub } from '../helpers/with-hub.js';
 import { generateEd25519KeyPair } from '../../shared/ssh/generate-ed25519-key-pair.js';
 
@@ -16,7 +17,7 @@ describe('peer<->peer links and NAT fallback through the control plane', () => {
     for (const name of ['ann', 'bob']) {
       const pair = generateEd25519KeyPair('test');
       keys.set(name, pair.private);
-      hub.hub.registry.peers.add({ name, sshKey: parseSshPublicKey(pair.public) });
+      await hub.hub.registry.peers.add({ name, sshKey: parseSshPublicKey(pair.public) });
     }
     a = await Member.connect(hub, 'ann', keys.get('ann')!, '127.0.0.1');
     b = await Member.connect(hub, 'bob', keys.get('bob')!, '127.0.0.1');
@@ -28,13 +29,13 @@ describe('peer<->peer links and NAT fallback through the control plane', () => {
     await hub?.close();
   });
 
-  it('starts both members on GRE with the reason in the config and in status', () => {
+  it('starts both members on GRE with the reason in the config and in status', async () => {
     for (const member of [a, b]) {
       const [config] = member.configs;
       expect(config?.tunnels).toHaveLength(1);
       expect(config?.paths).toEqual([{ tunnel: 'tnl-hub', encap: 'gre', reason: 'public', reachable: true }]);
     }
-    const status = hub.hub.status();
+    const status = await hub.hub.status();
     expect(status.peers.map((p) => [p.name, p.encap, p.encapReason, p.keepaliveInterval])).toEqual([
       ['ann', 'gre', 'public', 10], ['bob', 'gre', 'public', 10],
     ]);
@@ -56,7 +57,7 @@ describe('peer<->peer links and NAT fallback through the control plane', () => {
     expect(a.tunnel(atA, 'tnl-bob')?.key).toBe(b.tunnel(atB, 'tnl-ann')?.key);
     expect(atB.links[1]).toEqual(link);
     expect(atA.paths[1]).toEqual({ tunnel: 'tnl-bob', encap: 'gre', reason: 'public', reachable: true });
-    expect(hub.hub.status().links).toEqual([{ ends: ['ann', 'bob'], prefix: link.prefix, encap: 'gre', reason: 'public', reachable: true, public: ['127.0.0.1', '127.0.0.1'] }]);
+    expect((await hub.hub.status()).links).toEqual([{ ends: ['ann', 'bob'], prefix: link.prefix, encap: 'gre', reason: 'public', reachable: true, public: ['127.0.0.1', '127.0.0.1'] }]);
   });
 
   it("an endpoint change of one end is pushed to the other: bob behind NAT -> FOU, bob says hello, ann binds", async () => {
@@ -75,12 +76,12 @@ describe('peer<->peer links and NAT fallback through the control plane', () => {
     expect(aSide.auth.key).toBe(bSide.auth.key);
     expect(aSide.auth.bindingId).toBe(bSide.auth.bindingId);
     expect(aSide.key).toBeUndefined();
-    const status = hub.hub.status().peers.find((p) => p.name === 'bob');
+    const status = (await hub.hub.status()).peers.find((p) => p.name === 'bob');
     expect(status).toMatchObject({ encap: 'fou', encapReason: 'nat-detected', nat: true });
   });
 
-  it('keys never reach the registry: stored specs carry a digest only', () => {
-    const dump = JSON.stringify(hub.hub.registry.exportTables());
+  it('keys never reach the registry: stored specs carry a digest only', async () => {
+    const dump = JSON.stringify(await hub.hub.registry.exportTables());
     const key = (hub.datapath.tunnels.get('tnl-bob')?.auth as { key: string }).key;
     expect(dump).not.toContain(key);
   });
@@ -92,7 +93,7 @@ describe('peer<->peer links and NAT fallback through the control plane', () => {
     expect(a.tunnel(atA, 'tnl-bob')).toBeUndefined();
     const atB = await b.configWhere((c) => c.paths[1]?.reason === 'both-ends-behind-nat');
     expect(b.tunnel(atB, 'tnl-ann')).toBeUndefined();
-    expect(hub.hub.status().links[0]).toMatchObject({ reason: 'both-ends-behind-nat', reachable: false });
+    expect((await hub.hub.status()).links[0]).toMatchObject({ reason: 'both-ends-behind-nat', reachable: false });
     const text = await runHubCli(hub.stateDir, ['status']);
     expect(text.stdout).toMatch(/ann <-> bob .* both-ends-behind-nat \(no tunnel\)/);
     a.client.send(JSON.stringify({ v: 1, type: 'report', endpoint: { address: '127.0.0.1' } }));
@@ -100,21 +101,24 @@ describe('peer<->peer links and NAT fallback through the control plane', () => {
   });
 
   it('unanswered probes walk the ladder GRE -> FOU -> GUE; stale probes change nothing', async () => {
-    expect(hub.hub.status().peers.find((p) => p.name === 'ann')).toMatchObject({ encap: 'gre' });
+    expect((await hub.hub.status()).peers.find((p) => p.name === 'ann')).toMatchObject({ encap: 'gre' });
     const probe = (encap: string, answered: boolean): void => a.client.send(JSON.stringify({ v: 1, type: 'probe', tunnel: 'tnl-hub', encap, answered }));
     probe('gre', false);
     const fou = await a.configWhere((c) => c.paths[0]?.encap === 'fou');
     expect(fou.paths[0]).toMatchObject({ reason: 'gre-probe-unanswered' });
-    const before = hub.hub.registry.exportTables();
+    // ann acknowledged that config as it took it; the snapshot starts once the hub recorded the ack.
+    const annLink = (await hub.hub.registry.links.hubLinkOf('ann')).id;
+    await waitFor(async () => (await hub.hub.registry.specs.versions('ann', annLink))?.peer.acked === fou.version, 5_000, "ann's ack");
+    const before = await hub.hub.registry.exportTables();
     probe('gue', false); // not what ann runs: stale
     probe('fou', true); // answered: nothing to change
     await new Promise((resolve) => setTimeout(resolve, 300));
-    expect(hub.hub.registry.exportTables().peer_configs).toEqual(before.peer_configs);
+    expect((await hub.hub.registry.exportTables()).tables.peer_configs).toEqual(before.tables.peer_configs);
     probe('fou', false);
     const gue = await a.configWhere((c) => c.paths[0]?.encap === 'gue');
     expect(gue.paths[0]).toMatchObject({ reason: 'fou-unanswered' });
     expect(a.tunnel(gue, 'tnl-hub')).toMatchObject({ encap: 'gue', auth: { role: 'member' } });
-    expect(hub.hub.status().peers.find((p) => p.name === 'ann')).toMatchObject({ encap: 'gue', encapReason: 'fou-unanswered' });
+    expect((await hub.hub.status()).peers.find((p) => p.name === 'ann')).toMatchObject({ encap: 'gue', encapReason: 'fou-unanswered' });
   });
 
   it('`peer pin` takes effect live, `auto` hands the choice back, bad values are refused changing nothing', async () => {
@@ -122,17 +126,17 @@ describe('peer<->peer links and NAT fallback through the control plane', () => {
     expect(pinned.code, pinned.stderr).toBe(0);
     const atB = await b.configWhere((c) => c.paths[0]?.reason === 'pinned');
     expect(b.tunnel(atB, 'tnl-hub')).toMatchObject({ encap: 'gue' });
-    expect(hub.hub.status().peers.find((p) => p.name === 'bob')).toMatchObject({ encap: 'gue', encapReason: 'pinned' });
+    expect((await hub.hub.status()).peers.find((p) => p.name === 'bob')).toMatchObject({ encap: 'gue', encapReason: 'pinned' });
     const table = JSON.parse((await runHubCli(hub.stateDir, ['peer', 'table', 'bob', '--json'])).stdout) as { encap: string; key: unknown };
     expect(table).toMatchObject({ encap: 'gue', key: null });
 
-    const before = hub.hub.registry.exportTables();
+    const before = await hub.hub.registry.exportTables();
     for (const args of [['peer', 'pin', 'bob', '--encap', 'vxlan'], ['peer', 'pin', 'nobody', '--encap', 'gre'], ['peer', 'pin', 'bob']]) {
       const refused = await runHubCli(hub.stateDir, args);
       expect(refused.code).not.toBe(0);
       expect(refused.stderr.trim().split('\n')).toHaveLength(1);
     }
-    expect(hub.hub.registry.exportTables()).toEqual(before);
+    expect(await hub.hub.registry.exportTables()).toEqual(before);
 
     const auto = await runHubCli(hub.stateDir, ['peer', 'pin', 'bob', '--encap', 'auto']);
     expect(auto.code, auto.stderr).toBe(0);
@@ -148,6 +152,6 @@ describe('peer<->peer links and NAT fallback through the control plane', () => {
     expect(atA.tunnels.map((t) => t.name)).toEqual(['tnl-hub']);
     expect(atB.tunnels.map((t) => t.name)).toEqual(['tnl-hub']);
     expect(atA.links).toHaveLength(1);
-    expect(hub.hub.status().links).toEqual([]);
+    expect((await hub.hub.status()).links).toEqual([]);
   });
 });

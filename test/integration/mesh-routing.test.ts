@@ -37,7 +37,7 @@ describe('mesh routing through the control plane: routes in every config, prefix
     for (const name of ['c1', 'c2', 'c3', 'c4']) {
       const pair = generateEd25519KeyPair('test');
       keys.set(name, pair.private);
-      hub.hub.registry.peers.add({ name, sshKey: parseSshPublicKey(pair.public) });
+      await hub.hub.registry.peers.add({ name, sshKey: parseSshPublicKey(pair.public) });
     }
     await connect('c1');
     await connect('c2');
@@ -68,14 +68,14 @@ describe('mesh routing through the control plane: routes in every config, prefix
     expect(own.advertised).toEqual([{ prefix: '10.50.2.0/24', state: 'approved' }]);
     expect(hub.datapath.tunnels.get('tnl-c2')).toMatchObject({ sources: ['10.1.12.6/32', '10.50.2.0/24'], routes: ['10.50.2.0/24'] });
     expect(hub.datapath.unreachable).toEqual([POOL, '10.50.2.0/24']);
-    const status = hub.hub.status().peers.find((p) => p.name === 'c2');
+    const status = (await hub.hub.status()).peers.find((p) => p.name === 'c2');
     expect(status).toMatchObject({ routes: ['10.50.2.0/24'], spoofed: 0 });
   });
 
   it('refuses overlapping, malformed, duplicate and unknown routes with a coded error, changing nothing', async () => {
     // Every config acknowledged first, so nothing the members do moves the registry meanwhile.
-    await until(() => hub.hub.status().peers.every((p) => !p.connected || p.specVersion?.peer.acked === p.specVersion?.peer.issued));
-    const before = registrySnapshot(hub.stateDir);
+    await until(async () => (await hub.hub.status()).peers.every((p) => !p.connected || p.specVersion?.peer.acked === p.specVersion?.peer.issued));
+    const before = await registrySnapshot(hub.stateDir);
     const refusals: [string[], RegExp][] = [
       [['peer', 'route', 'add', 'c3', '10.50.2.128/25'], /^tunnel-hub: ERR_ROUTE_OVERLAP: 10\.50\.2\.128\/25 overlaps 10\.50\.2\.0\/24, routed behind c2/],
       [['peer', 'route', 'add', 'c3', '10.50.0.0/16'], /^tunnel-hub: ERR_ROUTE_OVERLAP: /],
@@ -98,7 +98,7 @@ describe('mesh routing through the control plane: routes in every config, prefix
       expect(result.stderr).toMatch(message);
       expect(result.stderr.trim().split('\n')).toHaveLength(1);
     }
-    const after = registrySnapshot(hub.stateDir);
+    const after = await registrySnapshot(hub.stateDir);
     for (const table of Object.keys(before.tables)) expect(after.tables[table], table).toEqual(before.tables[table]);
   });
 
@@ -190,7 +190,7 @@ describe('--routing none: no routes anywhere, source filters still', () => {
 
   it('pushes no routes and installs none, but filters the member\'s sources', async () => {
     const pair = generateEd25519KeyPair('test');
-    hub.hub.registry.peers.add({ name: 'r1', sshKey: parseSshPublicKey(pair.public) });
+    await hub.hub.registry.peers.add({ name: 'r1', sshKey: parseSshPublicKey(pair.public) });
     expect((await runHubCli(hub.stateDir, ['peer', 'route', 'add', 'r1', '10.60.1.0/24'])).code).toBe(0);
     member = await ProtocolMember.connect(hub, 'r1', pair.private, '127.0.0.1');
     expect(member.latest.tunnels[0]).not.toHaveProperty('routes');
@@ -202,9 +202,9 @@ describe('--routing none: no routes anywhere, source filters still', () => {
   });
 });
 
-async function until(check: () => boolean, timeoutMs = 5_000): Promise<void> {
+async function until(check: () => boolean | Promise<boolean>, timeoutMs = 5_000): Promise<void> {
   const deadline = Date.now() + timeoutMs;
-  while (!check()) {
+  while (!(await check())) {
     if (Date.now() > deadline) throw new Error('timed out');
     await new Promise((resolve) => setTimeout(resolve, 20));
   }

@@ -47,7 +47,7 @@ describe('tunnel-hub peer add|set --no-key and peer config', () => {
   });
 
   it('refuses peer set without a setting and for an unknown peer, changing nothing', async () => {
-    const before = hub.hub.registry.exportTables();
+    const before = await hub.hub.registry.exportTables();
     const empty = await cli('peer', 'set', 'openwrt1');
     expect(empty.code).toBe(1);
     expect(empty.stderr).toMatch(/ERR_INVALID_ARGUMENT: nothing to set/);
@@ -58,7 +58,7 @@ describe('tunnel-hub peer add|set --no-key and peer config', () => {
     const ghostKey = await cli('peer', 'update-key', 'ghost');
     expect(ghostKey.stderr).toMatch(/ERR_PEER_NOT_FOUND/);
     expect(ghostKey.stdout).toBe('');
-    expect(hub.hub.registry.exportTables()).toEqual(before);
+    expect(await hub.hub.registry.exportTables()).toEqual(before);
   });
 
   it('renders configs for routers, with the running hub\'s dyndns2 URL in the OpenWrt hook', async () => {

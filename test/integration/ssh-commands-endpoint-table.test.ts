@@ -22,8 +22,8 @@ describe('SSH shell commands: endpoint, table, config', () => {
     keyFile = join(keyDir, 'id_ed25519');
     writeFileSync(keyFile, pair.private, { mode: 0o600 });
     chmodSync(keyFile, 0o600);
-    hub.hub.registry.peers.add({ name: 'router', sshKey: parseSshPublicKey(pair.public) });
-    hub.hub.registry.peers.add({ name: 'other' });
+    await hub.hub.registry.peers.add({ name: 'router', sshKey: parseSshPublicKey(pair.public) });
+    await hub.hub.registry.peers.add({ name: 'other' });
   });
 
   afterAll(async () => {
@@ -38,24 +38,24 @@ describe('SSH shell commands: endpoint, table, config', () => {
   }
 
   async function refusedUnchanged(run: () => Promise<ExecResult>, code: string, exit: number): Promise<void> {
-    const before = hub.hub.registry.exportTables();
+    const before = await hub.hub.registry.exportTables();
     const upserts = hub.datapath.history.length;
     const result = await run();
     expect(result.code).toBe(exit);
     expect(result.stdout).toBe('');
     expect(result.stderr).toMatch(new RegExp(`^${code}: [^\\n]+\\n$`));
-    expect(hub.hub.registry.exportTables()).toEqual(before);
+    expect(await hub.hub.registry.exportTables()).toEqual(before);
     expect(hub.datapath.history.length).toBe(upserts);
   }
 
   it('`table` over stock OpenSSH prints, as JSON, what `tunnel-hub peer table NAME --json` prints, changing nothing', async () => {
-    const before = hub.hub.registry.exportTables();
+    const before = await hub.hub.registry.exportTables();
     const result = await opensshExec(hub.hub.sshPort, 'router', keyFile, 'table --json');
     expect(result.code, result.stderr).toBe(0);
     const tables = JSON.parse(result.stdout) as unknown[];
     expect(tables).toHaveLength(1);
     expect(tables[0]).toEqual(await peerTableJson());
-    expect(hub.hub.registry.exportTables()).toEqual(before);
+    expect(await hub.hub.registry.exportTables()).toEqual(before);
     const text = await opensshExec(hub.hub.sshPort, 'router', keyFile, 'table');
     expect(text.stdout).toMatch(/My end\s+The other end/);
     expect(text.stdout).toMatch(/Public IP address\s+\(not known yet\)\s+198\.51\.100\.1/);
@@ -68,8 +68,8 @@ describe('SSH shell commands: endpoint, table, config', () => {
     expect(table?.ends[1]).toMatchObject({ name: 'router', public: '127.0.0.1' });
     expect(table).toEqual(await peerTableJson());
     expect(hub.datapath.tunnels.get('tnl-router')).toMatchObject({ encap: 'gre', remote: '127.0.0.1', local: '198.51.100.1' });
-    expect(hub.hub.registry.endpoints.latest('router')?.address).toBe('127.0.0.1');
-    const status = hub.hub.status().peers.find((peer) => peer.name === 'router');
+    expect((await hub.hub.registry.endpoints.latest('router'))?.address).toBe('127.0.0.1');
+    const status = (await hub.hub.status()).peers.find((peer) => peer.name === 'router');
     expect(status).toMatchObject({ connected: false, endpoint: { seen: '127.0.0.1' }, encap: 'gre', encapReason: 'public', nat: false });
 
     const again = await opensshExec(hub.hub.sshPort, 'router', keyFile, 'endpoint 127.0.0.1');

@@ -35,31 +35,31 @@ function expectedNext(used: Set<number>): number | undefined {
 }
 
 describe('the /30 allocator under random add/remove sequences', () => {
-  it('never overlaps, stays inside the pools, takes the lowest free /30 and reports exhaustion', () => {
+  it('never overlaps, stays inside the pools, takes the lowest free /30 and reports exhaustion', async () => {
     // Across all runs, the sequences must actually reach exhaustion and reuse, or they prove little.
     let exhaustions = 0;
     let reuses = 0;
-    fc.assert(
-      fc.property(fc.array(op, { minLength: 1, maxLength: 40, size: 'max' }), (ops) => {
-        const registry = memoryRegistry({ pools: POOLS });
+    await fc.assert(
+      fc.asyncProperty(fc.array(op, { minLength: 1, maxLength: 40, size: 'max' }), async (ops) => {
+        const registry = await memoryRegistry({ pools: POOLS });
         const pools = POOLS.map(parseIpv4Prefix);
         const everUsed = new Set<number>();
         try {
           for (const step of ops) {
-            const used = new Set(registry.links.list().map((l) => parseIpv4Address(l.inner[0]) - 1));
+            const used = new Set((await registry.links.list()).map((l) => parseIpv4Address(l.inner[0]) - 1));
             const next = expectedNext(used);
             if (next !== undefined && (step.kind === 'add-peer' || step.kind === 'add-link') && everUsed.has(next)) reuses++;
             try {
               if (step.kind === 'add-peer') {
-                const { hubLink } = registry.peers.add({ name: step.peer });
+                const { hubLink } = await registry.peers.add({ name: step.peer });
                 expect(parseIpv4Address(hubLink.inner[0]) - 1).toBe(next);
               } else if (step.kind === 'add-link') {
-                const link = registry.links.addPeerLink(step.a, step.b);
+                const link = await registry.links.addPeerLink(step.a, step.b);
                 expect(parseIpv4Address(link.inner[0]) - 1).toBe(next);
               } else if (step.kind === 'remove-peer') {
-                registry.peers.remove(step.peer);
+                await registry.peers.remove(step.peer);
               } else {
-                registry.links.removePeerLink(step.a, step.b);
+                await registry.links.removePeerLink(step.a, step.b);
               }
             } catch (err) {
               if (!isTunnelError(err)) throw err;
@@ -70,7 +70,7 @@ describe('the /30 allocator under random add/remove sequences', () => {
                 expect(['ERR_PEER_EXISTS', 'ERR_PEER_NOT_FOUND', 'ERR_LINK_EXISTS', 'ERR_LINK_NOT_FOUND', 'ERR_INVALID_ARGUMENT']).toContain(err.code);
               }
             }
-            const links = registry.links.list();
+            const links = await registry.links.list();
             const networks = links.map((l) => parseIpv4Prefix(l.prefix));
             for (const n of networks) everUsed.add(n.network);
             expect(new Set(networks.map((n) => n.network)).size).toBe(networks.length);
@@ -79,10 +79,10 @@ describe('the /30 allocator under random add/remove sequences', () => {
               expect(pools.some((p) => prefixContains(p, n))).toBe(true);
             }
             for (const l of links) expect(parseIpv4Address(l.inner[1])).toBe(parseIpv4Address(l.inner[0]) + 1);
-            expect(registry.pools.list().reduce((sum, p) => sum + p.used, 0)).toBe(links.length);
+            expect((await registry.pools.list()).reduce((sum, p) => sum + p.used, 0)).toBe(links.length);
           }
         } finally {
-          registry.close();
+          await registry.close();
         }
       }),
       { numRuns: 120 },
@@ -91,14 +91,14 @@ describe('the /30 allocator under random add/remove sequences', () => {
     expect(reuses).toBeGreaterThan(0);
   });
 
-  it('exhausts all pools exactly at their combined size and then reuses released /30s', () => {
-    const registry = memoryRegistry({ pools: POOLS });
+  it('exhausts all pools exactly at their combined size and then reuses released /30s', async () => {
+    const registry = await memoryRegistry({ pools: POOLS });
     const capacity = POOLS.reduce((sum, cidr) => sum + prefixSize(parseIpv4Prefix(cidr).length) / 4, 0);
     const names = Array.from({ length: capacity }, (_, i) => `n${i}`);
-    for (const name of names) registry.peers.add({ name });
-    expect(() => registry.peers.add({ name: 'extra' })).toThrow(expect.objectContaining({ code: 'ERR_POOL_EXHAUSTED' }));
-    const freed = registry.links.hubLinkOf('n3').prefix;
-    registry.peers.remove('n3');
-    expect(registry.peers.add({ name: 'extra' }).hubLink.prefix).toBe(freed);
+    for (const name of names) await registry.peers.add({ name });
+    await expect(registry.peers.add({ name: 'extra' })).rejects.toThrow(expect.objectContaining({ code: 'ERR_POOL_EXHAUSTED' }));
+    const freed = (await registry.links.hubLinkOf('n3')).prefix;
+    await registry.peers.remove('n3');
+    expect((await registry.peers.add({ name: 'extra' })).hubLink.prefix).toBe(freed);
   });
 });

@@ -34,7 +34,7 @@ describe('peer<->peer paths', () => {
   const nattedEnd = { name: 'c2', seen: NAT_OUTSIDE, reported: PRIVATE };
   const otherNatted = { name: 'c3', seen: '192.0.2.50', reported: '10.0.0.5' };
 
-  it('chooses GRE between public ends, FOU with one end behind NAT, and no tunnel with both', () => {
+  it('chooses GRE between public ends, FOU with one end behind NAT, and no tunnel with both', async () => {
     expect(choosePeerLinkPath(null, publicEnd, { ...publicEnd, name: 'c4', seen: '192.0.2.9', reported: '192.0.2.9' }))
       .toEqual({ encap: 'gre', reason: 'public', reachable: true });
     expect(choosePeerLinkPath(null, publicEnd, nattedEnd)).toEqual({ encap: 'fou', reason: 'nat-detected', reachable: true });
@@ -48,7 +48,7 @@ describe('peer<->peer paths', () => {
     expect(behindNat(publicEnd)).toBe(false);
   });
 
-  it('builds mirrored ends: each aims at the other seen address, the NATed end says hello, the public end binds', () => {
+  it('builds mirrored ends: each aims at the other seen address, the NATed end says hello, the public end binds', async () => {
     const table = buildLinkTable({
       network: (10 << 24 | 1 << 16 | 12 << 8 | 40) >>> 0, greKey: 7, decidedEncap: 'fou',
       ends: [{ name: 'c1', public: PUBLIC, pinnedEncap: null }, { name: 'c2', public: NAT_OUTSIDE, pinnedEncap: null }],
@@ -63,7 +63,7 @@ describe('peer<->peer paths', () => {
     expect(atC1.path).toEqual({ tunnel: 'tnl-c2', encap: 'fou', reason: 'nat-detected', reachable: true });
   });
 
-  it('issues no tunnel for an unreachable link but still shows its table and why', () => {
+  it('issues no tunnel for an unreachable link but still shows its table and why', async () => {
     const table = buildLinkTable({
       network: (10 << 24 | 1 << 16 | 12 << 8 | 44) >>> 0, greKey: 8,
       ends: [{ name: 'c2', public: NAT_OUTSIDE, pinnedEncap: null }, { name: 'c3', public: otherNatted.seen, pinnedEncap: null }],

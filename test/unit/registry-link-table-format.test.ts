@@ -13,7 +13,7 @@ const table = buildLinkTable({
 });
 
 describe('link tables', () => {
-  it('have the INTERFACE.md JSON shape, keyed GRE counting its key in the MTU', () => {
+  it('have the INTERFACE.md JSON shape, keyed GRE counting its key in the MTU', async () => {
     expect(table).toEqual({
       prefix: '10.1.12.36/30', encap: 'gre', key: 4660, mtu: 1472,
       ends: [
@@ -23,7 +23,7 @@ describe('link tables', () => {
     });
   });
 
-  it('print the seed 001 table from the hub side', () => {
+  it('print the seed 001 table from the hub side', async () => {
     expect(formatLinkTable(table, 'hub')).toBe([
       '                     My end         The other end',
       'Name                 hub            alice',
@@ -36,14 +36,14 @@ describe('link tables', () => {
     ].join('\n'));
   });
 
-  it('print the same table reversed from the peer side', () => {
+  it('print the same table reversed from the peer side', async () => {
     const text = formatLinkTable(table, 'alice');
     expect(text).toMatch(/\nPublic IP address\s+203\.0\.113\.10\s+198\.51\.100\.1\n/);
     expect(text).toMatch(/\nAddress on the \/30\s+10\.1\.12\.38\s+10\.1\.12\.37\n/);
     expect(text).toMatch(/\nInterface name\s+tnl-hub\s+tnl-alice\n/);
   });
 
-  it('say when a public address is not known yet, and drop the key on UDP paths', () => {
+  it('say when a public address is not known yet, and drop the key on UDP paths', async () => {
     const udp = buildLinkTable({
       network: parseIpv4Address('10.1.12.0'),
       greKey: 7,

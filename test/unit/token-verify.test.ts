@@ -66,31 +66,31 @@ describe('invite tokens', () => {
 
   it('are single use through the registry, atomically with the join', async () => {
     const clock = fakeClock(NOW);
-    const registry = memoryRegistry({ pools: ['10.1.12.0/24'], clock });
+    const registry = await memoryRegistry({ pools: ['10.1.12.0/24'], clock });
     const invite = await issueInviteToken(hub.privateKey, { now: clock(), ttlMs: HOUR });
-    registry.invites.create({ jti: invite.jti, expiresAt: invite.expiresAt, uses: 1 });
+    await registry.invites.create({ jti: invite.jti, expiresAt: invite.expiresAt, uses: 1 });
     const claims = await verifyInviteToken(invite.token, hub.publicKey, { now: clock() });
-    registry.peers.add({ name: 'alice', inviteJti: claims.jti });
-    expectRefusedUnchanged(registry, 'ERR_TOKEN_USED', () => registry.peers.add({ name: 'bob', inviteJti: claims.jti }));
-    expectRefusedUnchanged(registry, 'ERR_TOKEN_USED', () => registry.invites.redeem(claims.jti));
+    await registry.peers.add({ name: 'alice', inviteJti: claims.jti });
+    await expectRefusedUnchanged(registry, 'ERR_TOKEN_USED', () => registry.peers.add({ name: 'bob', inviteJti: claims.jti }));
+    await expectRefusedUnchanged(registry, 'ERR_TOKEN_USED', () => registry.invites.redeem(claims.jti));
   });
 });
 
 describe('peer tokens', () => {
   it('verify while the version matches and are revoked by peer revoke', async () => {
     const clock = fakeClock(NOW);
-    const registry = memoryRegistry({ pools: ['10.1.12.0/24'], clock });
-    const { peer } = registry.peers.add({ name: 'alice' });
+    const registry = await memoryRegistry({ pools: ['10.1.12.0/24'], clock });
+    const { peer } = await registry.peers.add({ name: 'alice' });
     const token = await issuePeerToken(hub.privateKey, { name: 'alice', version: peer.tokenVersion, now: clock(), ttlMs: HOUR });
-    const currentVersion = (name: string) => registry.peers.find(name)?.tokenVersion;
+    const currentVersion = async (name: string) => (await registry.peers.find(name))?.tokenVersion;
     expect(await verifyPeerToken(token, hub.publicKey, { now: clock(), currentVersion })).toEqual({
       name: 'alice', version: peer.tokenVersion, expiresAt: NOW + HOUR,
     });
-    registry.peers.revoke('alice');
+    await registry.peers.revoke('alice');
     expect((await refusal(verifyPeerToken(token, hub.publicKey, { now: clock(), currentVersion }))).code).toBe('ERR_TOKEN_REVOKED');
-    const fresh = await issuePeerToken(hub.privateKey, { name: 'alice', version: registry.peers.require('alice').tokenVersion, now: clock(), ttlMs: HOUR });
+    const fresh = await issuePeerToken(hub.privateKey, { name: 'alice', version: (await registry.peers.require('alice')).tokenVersion, now: clock(), ttlMs: HOUR });
     await expect(verifyPeerToken(fresh, hub.publicKey, { now: clock(), currentVersion })).resolves.toMatchObject({ name: 'alice' });
-    registry.peers.remove('alice');
+    await registry.peers.remove('alice');
     expect((await refusal(verifyPeerToken(fresh, hub.publicKey, { now: clock(), currentVersion }))).code).toBe('ERR_TOKEN_REVOKED');
   });
 

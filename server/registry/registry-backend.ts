@@ -1,0 +1,49 @@
+import type { RegistrySnapshot } from './registry-snapshot.js';
+
+/** Which SQL engine a backend speaks; only code in server/registry/ may look at it. */
+export type SqlDialect = 'sqlite' | 'postgres';
+
+/**
+ * Runs the registry's SQL, asynchronously. Statements take `?` placeholders in both dialects.
+ * A top-level executor runs each statement on its own (autocommit); the executor a
+ * {@link SqlExecutor.transaction} callback receives runs everything inside that transaction.
+ */
+export interface SqlExecutor {
+  readonly dialect: SqlDialect;
+  /** The first row, or undefined. */
+  get<T>(sql: string, ...params: unknown[]): Promise<T | undefined>;
+  /** Every row. */
+  all<T>(sql: string, ...params: unknown[]): Promise<T[]>;
+  /** A statement that returns no rows; how many rows it changed. */
+  run(sql: string, ...params: unknown[]): Promise<{ changes: number }>;
+  /**
+   * Runs `fn` in one serialised write transaction: the write lock is taken up front, so two
+   * writers (in this process or any other) never both read "free" and then both write. Inside a
+   * transaction it opens a savepoint: a refusal rolls back only what `fn` did.
+   */
+  transaction<T>(fn: (tx: SqlExecutor) => Promise<T>): Promise<T>;
+}
+
+/** Cancels a change watch. */
+export interface ChangeWatch {
+  stop(): Promise<void>;
+}
+
+/**
+ * What a registry backend (SQLite file or PostgreSQL server) provides beneath the stores, which
+ * are written once against {@link SqlExecutor}: the schema (migrated on open), change
+ * notifications, a full dump for tests, and closing.
+ */
+export interface RegistryBackend extends SqlExecutor {
+  /** `sqlite:PATH` or the PostgreSQL URL with any password hidden, for messages and status. */
+  readonly location: string;
+  /**
+   * Calls `changed` after other connections (another process, another hub) committed changes,
+   * at most about `pollMs` late where the engine has to be polled.
+   */
+  watchChanges(changed: () => void, onError: (err: Error) => void, pollMs: number): ChangeWatch;
+  /** Every row of every table, to check that a refused operation changed nothing. */
+  exportTables(): Promise<RegistrySnapshot>;
+  /** Closes the connection(s); later use rejects. */
+  close(): Promise<void>;
+}

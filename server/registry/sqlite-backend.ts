@@ -1,0 +1,249 @@
+import { chmodSync, closeSync, openSync } from 'node:fs';
+import Database from 'better-sqlite3';
+import { TunnelError } from '../../shared/errors.js';
+import { AsyncMutex } from './async-mutex.js';
+import { MIGRATIONS } from './migrations.js';
+import type { ChangeWatch, RegistryBackend, SqlExecutor } from './registry-backend.js';
+import type { RegistrySnapshot } from './registry-snapshot.js';
+
+/** How long a writer waits for another process's transaction before giving up (ms). */
+const BUSY_TIMEOUT_MS = 30_000;
+
+/** Options for {@link SqliteBackend.open}. */
+export interface SqliteBackendOptions {
+  /** Open without writing anything (no migrations, no file creation). */
+  readonly?: boolean;
+}
+
+/** Statements on the one connection; subclasses decide when a statement may run. */
+abstract class SqliteStatements implements SqlExecutor {
+  readonly dialect = 'sqlite' as const;
+
+  get<T>(sql: string, ...params: unknown[]): Promise<T | undefined> {
+    return this.execute(() => this.statement(sql).get(...params) as T | undefined);
+  }
+
+  all<T>(sql: string, ...params: unknown[]): Promise<T[]> {
+    return this.execute(() => this.statement(sql).all(...params) as T[]);
+  }
+
+  run(sql: string, ...params: unknown[]): Promise<{ changes: number }> {
+    return this.execute(() => ({ changes: this.statement(sql).run(...params).changes }));
+  }
+
+  abstract transaction<T>(fn: (tx: SqlExecutor) => Promise<T>): Promise<T>;
+
+  protected abstract statement(sql: string): Database.Statement;
+
+  /** Runs `op` (synchronous better-sqlite3 work) when this executor may use the connection. */
+  protected abstract execute<T>(op: () => T): Promise<T>;
+}
+
+/**
+ * The embedded registry: one better-sqlite3 connection with the registry's pragmas, migrations
+ * and a statement cache. better-sqlite3 is synchronous; its answers are wrapped in Promises to
+ * meet the shared contract. A transaction holds an in-process lock from BEGIN IMMEDIATE to
+ * COMMIT, and statements from other callers wait for it, so nothing interleaves on the connection.
+ */
+export class SqliteBackend extends SqliteStatements implements RegistryBackend {
+  private readonly statements = new Map<string, Database.Statement>();
+  private readonly lock = new AsyncMutex();
+
+  private constructor(private readonly db: Database.Database, readonly location: string) {
+    super();
+  }
+
+  /**
+   * Opens (creating when needed, mode 0600) the registry file at `path`, or `:memory:` for tests.
+   * WAL lets readers run beside a writer; the busy timeout makes a second process wait its turn
+   * instead of failing.
+   */
+  static open(path: string, options: SqliteBackendOptions = {}): SqliteBackend {
+    const onDisk = path !== ':memory:';
+    let db: Database.Database;
+    try {
+      if (onDisk && !options.readonly) {
+        // Create the file ourselves so it never exists with the umask's wider mode.
+        closeSync(openSync(path, 'a', 0o600));
+        chmodSync(path, 0o600);
+      }
+      db = new Database(path, { readonly: options.readonly ?? false, fileMustExist: options.readonly ?? false, timeout: BUSY_TIMEOUT_MS });
+    } catch (err) {
+      throw new TunnelError('ERR_STATE', `cannot open the registry ${path}: ${(err as Error).message}`, { cause: err });
+    }
+    db.pragma('foreign_keys = ON');
+    if (!options.readonly) {
+      if (onDisk) db.pragma('journal_mode = WAL');
+      // In WAL mode NORMAL never corrupts; a power cut may lose only the last commits.
+      db.pragma('synchronous = NORMAL');
+      // 32 MiB of page cache (the default is 2 MiB): a hub with many thousands of peers keeps
+      // its hot indexes in memory and large admin transactions do not spill mid-way.
+      db.pragma('cache_size = -32768');
+    }
+    const backend = new SqliteBackend(db, `sqlite:${path}`);
+    try {
+      if (!options.readonly) backend.migrate();
+      else backend.checkSchemaVersion();
+    } catch (err) {
+      db.close();
+      throw err;
+    }
+    return backend;
+  }
+
+  transaction<T>(fn: (tx: SqlExecutor) => Promise<T>): Promise<T> {
+    return this.lock.run(async () => {
+      this.db.exec('BEGIN IMMEDIATE');
+      const tx = new SqliteTransaction(this.db, (sql) => this.statement(sql));
+      try {
+        const result = await fn(tx);
+        this.db.exec('COMMIT');
+        return result;
+      } catch (err) {
+        // SQLite may already have rolled back by itself (e.g. on a full disk).
+        if (this.db.inTransaction) this.db.exec('ROLLBACK');
+        throw err;
+      } finally {
+        tx.end();
+      }
+    });
+  }
+
+  /**
+   * Polls SQLite's data_version: it changes whenever another connection (another process, such
+   * as the admin CLI) commits. This connection's own writes do not move it, so the hub's own
+   * reconfigurations never loop back.
+   */
+  watchChanges(changed: () => void, onError: (err: Error) => void, pollMs: number): ChangeWatch {
+    const version = (): number => this.db.pragma('data_version', { simple: true }) as number;
+    let seen = version();
+    const timer = setInterval(() => {
+      try {
+        const now = version();
+        if (now === seen) return;
+        seen = now;
+        changed();
+      } catch (err) {
+        onError(err as Error);
+      }
+    }, pollMs);
+    timer.unref();
+    return {
+      stop: async () => {
+        clearInterval(timer);
+      },
+    };
+  }
+
+  async exportTables(): Promise<RegistrySnapshot> {
+    return this.lock.run(async () => {
+      const names = this.db.prepare("SELECT name FROM sqlite_master WHERE type = 'table' ORDER BY name").all() as { name: string }[];
+      const tables: Record<string, unknown[]> = {};
+      for (const { name } of names) {
+        // Names come from sqlite_master itself, so quoting them is safe.
+        tables[name] = this.db.prepare(`SELECT * FROM "${name.replaceAll('"', '""')}" ORDER BY rowid`).all();
+      }
+      return { schemaVersion: this.db.pragma('user_version', { simple: true }) as number, tables };
+    });
+  }
+
+  async close(): Promise<void> {
+    await this.lock.run(async () => {
+      this.statements.clear();
+      this.db.close();
+    });
+  }
+
+  /** A prepared statement, compiled once per connection. */
+  protected statement(sql: string): Database.Statement {
+    let statement = this.statements.get(sql);
+    if (!statement) {
+      statement = this.db.prepare(sql);
+      this.statements.set(sql, statement);
+    }
+    return statement;
+  }
+
+  /** Runs `op` now when no transaction holds the connection, else after it (in turn). */
+  protected execute<T>(op: () => T): Promise<T> {
+    if (this.lock.busy) return this.lock.run(async () => op());
+    try {
+      return Promise.resolve(op());
+    } catch (err) {
+      return Promise.reject(err as Error);
+    }
+  }
+
+  private migrate(): void {
+    this.db.exec('BEGIN IMMEDIATE');
+    try {
+      const version = this.db.pragma('user_version', { simple: true }) as number;
+      if (version > MIGRATIONS.length) {
+        throw new TunnelError('ERR_STATE', `the registry has schema version ${version}, newer than this program knows (${MIGRATIONS.length}); upgrade tunnel-hub`);
+      }
+      for (let step = version; step < MIGRATIONS.length; step++) {
+        this.db.exec(MIGRATIONS[step] ?? '');
+        this.db.pragma(`user_version = ${step + 1}`);
+      }
+      this.db.exec('COMMIT');
+    } catch (err) {
+      if (this.db.inTransaction) this.db.exec('ROLLBACK');
+      throw err;
+    }
+  }
+
+  private checkSchemaVersion(): void {
+    const version = this.db.pragma('user_version', { simple: true }) as number;
+    if (version !== MIGRATIONS.length) {
+      throw new TunnelError('ERR_STATE', `the registry has schema version ${version}, this program expects ${MIGRATIONS.length}`);
+    }
+  }
+}
+
+/** The executor inside one SQLite transaction; nested transactions are savepoints. */
+class SqliteTransaction extends SqliteStatements {
+  private ended = false;
+  private depth = 0;
+
+  constructor(private readonly db: Database.Database, private readonly prepare: (sql: string) => Database.Statement) {
+    super();
+  }
+
+  async transaction<T>(fn: (tx: SqlExecutor) => Promise<T>): Promise<T> {
+    this.check();
+    const name = `s${++this.depth}`;
+    this.db.exec(`SAVEPOINT ${name}`);
+    try {
+      const result = await fn(this);
+      this.db.exec(`RELEASE ${name}`);
+      return result;
+    } catch (err) {
+      if (this.db.inTransaction) this.db.exec(`ROLLBACK TO ${name}; RELEASE ${name}`);
+      throw err;
+    } finally {
+      this.depth -= 1;
+    }
+  }
+
+  /** Marks the transaction finished: a callback that kept this executor cannot write outside it. */
+  end(): void {
+    this.ended = true;
+  }
+
+  protected statement(sql: string): Database.Statement {
+    return this.prepare(sql);
+  }
+
+  protected execute<T>(op: () => T): Promise<T> {
+    try {
+      this.check();
+      return Promise.resolve(op());
+    } catch (err) {
+      return Promise.reject(err as Error);
+    }
+  }
+
+  private check(): void {
+    if (this.ended) throw new TunnelError('ERR_INTERNAL', 'a registry transaction was used after it ended');
+  }
+}
