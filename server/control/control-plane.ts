@@ -70,6 +70,8 @@ export class ControlPlane implements SessionEvents {
   private readonly running = new Set<string>();
   /** Per peer<->peer link, the key both ends' UDP hellos are authenticated with (made here, never stored). */
   private readonly linkKeys = new Map<number, string>();
+  /** Per peer<->peer link, the path last recorded by this process. */
+  private readonly linkPaths = new Map<number, string>();
   /** Prefixes each member advertised that the hub refused (nothing is stored for those). */
   private readonly routeRefusals = new Map<string, RouteRequestOutcome[]>();
   /** Pools and approved prefixes, loaded once per registry change (reconcile) rather than per member. */
@@ -267,7 +269,9 @@ export class ControlPlane implements SessionEvents {
     }
     const { seen, reported } = state;
     const choice = chooseEncapsulation({ pinned: await this.registry.pinnedEncap(peer), seen, reported, probes: state.probes });
-    await this.registry.recordHubPath(peer, choice.encap, choice.reason);
+    // A reconciliation that changes nothing writes nothing (commands refused meanwhile must find
+    // the registry as it was, and a thousand members cost no thousand writes).
+    if (state.encap !== choice.encap || state.encapReason !== choice.reason) await this.registry.recordHubPath(peer, choice.encap, choice.reason);
     state.encap = choice.encap;
     state.encapReason = choice.reason;
     const table = await this.registry.hubLinkTable(peer);
@@ -276,7 +280,8 @@ export class ControlPlane implements SessionEvents {
       hub: await this.registry.hubEndpoint(), seen, reported, keepaliveInterval: this.paths.keepaliveInterval,
       ...(session ? { binding: { bindingId: await this.registry.hubLinkId(peer), key: session.sessionKey.toString('base64url') } } : {}),
     });
-    await this.registry.recordEndpoint(peer, seen);
+    // The peer itself acted (hello, report, probe): its address was seen now.
+    if (cascade) await this.registry.recordEndpoint(peer, seen);
     const tunnels: WireTunnelSpec[] = [specs.peerEnd];
     const links: WireLinkTable[] = [specs.table];
     const paths: WireLinkPath[] = [{ tunnel: specs.peerEnd.name, encap: specs.peerEnd.encap, reason: choice.reason, reachable: true }];
@@ -366,7 +371,11 @@ export class ControlPlane implements SessionEvents {
     const [first, second] = [await this.endFacts(link.table.ends[0].name), await this.endFacts(link.table.ends[1].name)];
     const pinned = (await this.registry.pinnedEncap(first.name)) ?? (await this.registry.pinnedEncap(second.name));
     const choice = choosePeerLinkPath(pinned, first, second);
-    await this.registry.recordLinkPath(link.linkId, choice.encap, choice.reason);
+    const decided = `${choice.encap} ${choice.reason}`;
+    if (this.linkPaths.get(link.linkId) !== decided) {
+      await this.registry.recordLinkPath(link.linkId, choice.encap, choice.reason);
+      this.linkPaths.set(link.linkId, decided);
+    }
     const table = await this.registry.linkTable(link.linkId);
     const me = first.name === peer ? first : second;
     const other = me === first ? second : first;
