@@ -7,6 +7,8 @@
  * steps in order and gets each error at the step that failed.
  */
 import { execFileSync } from 'node:child_process';
+import { existsSync } from 'node:fs';
+import { join } from 'node:path';
 import { isIPv4, isIPv6 } from 'node:net';
 import { TunnelError } from '../shared/errors.js';
 import { assertInterfaceName } from './interface-name.js';
@@ -77,6 +79,14 @@ function parseCidr(cidr: string): { address: string; prefix: number; family: 4 |
 }
 
 /**
+ * Where `ip` is: the PATH first, then the sbin folders, which a non-root user's PATH often lacks
+ * (a service user holding CAP_NET_ADMIN runs it as well as root does).
+ */
+const IP_COMMAND = (process.env.PATH ?? '').split(':').some((dir) => dir !== '' && existsSync(join(dir, 'ip')))
+  ? 'ip'
+  : ['/usr/sbin/ip', '/sbin/ip'].find((path) => existsSync(path)) ?? 'ip';
+
+/**
  * Runs many `ip` commands (lines such as `route replace 10.50.2.0/24 dev tnl-hub metric 1000`) in
  * one process, `ip -force -batch -`: a whole route table costs one spawn. Every line is tried;
  * unless `tolerateFailures` (deleting routes that may have gone with their device), a failure
@@ -85,7 +95,7 @@ function parseCidr(cidr: string): { address: string; prefix: number; family: 4 |
 export function runIpBatch(lines: readonly string[], options: { tolerateFailures?: boolean } = {}): void {
   if (lines.length === 0) return;
   try {
-    execFileSync('ip', ['-force', '-batch', '-'], { input: `${lines.join('\n')}\n`, stdio: ['pipe', 'ignore', 'pipe'], timeout: IP_TIMEOUT_MS });
+    execFileSync(IP_COMMAND, ['-force', '-batch', '-'], { input: `${lines.join('\n')}\n`, stdio: ['pipe', 'ignore', 'pipe'], timeout: IP_TIMEOUT_MS });
   } catch (err) {
     if (options.tolerateFailures && (err as { code?: unknown }).code !== 'ENOENT') return;
     throw ipError(err, `ip -batch (${lines.length} commands, first: ${lines[0]})`);
@@ -94,7 +104,7 @@ export function runIpBatch(lines: readonly string[], options: { tolerateFailures
 
 function runIp(args: string[]): void {
   try {
-    execFileSync('ip', args, { stdio: ['ignore', 'ignore', 'pipe'], timeout: IP_TIMEOUT_MS });
+    execFileSync(IP_COMMAND, args, { stdio: ['ignore', 'ignore', 'pipe'], timeout: IP_TIMEOUT_MS });
   } catch (err) {
     throw ipError(err, `ip ${args.join(' ')}`);
   }

@@ -1,7 +1,10 @@
 import { resolveStateDir } from '../../shared/cli/state-dir.js';
 import { nativeDatapathIo } from '../../shared/datapath/native-datapath-io.js';
 import { checkHookFile } from '../../shared/hooks/run-hook.js';
+import { parseListenAddress } from '../../shared/cli/parse-listen-address.js';
 import { createLogger } from '../../shared/log.js';
+import { openMetricsHttpServer, type MetricsHttpServer } from '../../shared/metrics/metrics-http-server.js';
+import { MemberMetrics } from '../metrics/member-metrics.js';
 import { ensureStateDir } from '../identity.js';
 import { openMemberDatapath, type MemberDatapath } from '../session/member-datapath.js';
 import { runMember, type JoinRequest } from '../session/run-member.js';
@@ -16,6 +19,8 @@ export interface MemberFlags {
   /** A program run on link up, down and change (`--hook`). */
   hook?: string;
   logLevel?: string;
+  /** `--metrics ADDR:PORT`: serve Prometheus metrics there. */
+  metrics?: string;
 }
 
 /**
@@ -24,15 +29,24 @@ export interface MemberFlags {
  */
 export async function runMemberCommand(flags: MemberFlags, join?: JoinRequest): Promise<void> {
   const log = createLogger('tunnel-client', flags.logLevel === undefined ? {} : { level: flags.logLevel });
+  const metricsAt = flags.metrics === undefined ? undefined : parseListenAddress(flags.metrics, '--metrics');
   const stateDir = resolveStateDir('client', flags.state);
   const hook = flags.hook === undefined ? undefined : checkHookFile(flags.hook);
   ensureStateDir(stateDir);
   let member: MemberDatapath | undefined;
   const stopped = stopSignals({ log, forceCleanup: () => member?.removeTunnelsNow() });
   member = await openMemberDatapath(nativeDatapathIo, stateDir, log, hook === undefined ? {} : { hook });
+  const opened = member;
+  let metricsServer: MetricsHttpServer | undefined;
   try {
+    const metrics = metricsAt && new MemberMetrics(() => opened.datapath.tunnels());
+    if (metrics && metricsAt) {
+      metricsServer = await openMetricsHttpServer(metricsAt, metrics, log);
+      log.info({ metrics: `${metricsAt.host}:${metricsServer.port}` }, 'serving /metrics');
+    }
     await runMember({
       stateDir, datapath: member.datapath, log, stopped,
+      ...(metrics ? { events: metrics.events } : {}),
       ...(join ? { join } : {}),
       ...(flags.once ? { once: true } : {}),
       advertise: flags.advertise ?? [],
@@ -43,6 +57,7 @@ export async function runMemberCommand(flags: MemberFlags, join?: JoinRequest): 
       },
     });
   } finally {
+    await metricsServer?.close();
     await member.close();
   }
 }

@@ -12,6 +12,7 @@ export function registerRunCommand(program: Command): void {
     .option('--state <dir>', 'state folder (default $TUNNEL_CLIENT_STATE or the per-user default)')
     .option('--advertise <cidr>', 'a prefix behind this member (its LAN) to ask the hub to route; pending until the operator approves it; repeatable', collectAdvertised)
     .option('--hook <file>', 'program run with the TUNNEL_* environment when a tunnel goes up, goes down or changes (killed after 10 s)')
+    .option('--metrics <addr:port>', 'serve Prometheus metrics of the tunnels at http://ADDR:PORT/metrics, e.g. 127.0.0.1:9471')
     .option('--log-level <level>', LOG_LEVEL_HELP)
     // The session and datapath modules load only when this command runs.
     .action(async (flags: MemberFlags) => (await import('./member-command.js')).runMemberCommand(flags));

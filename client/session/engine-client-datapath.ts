@@ -1,4 +1,4 @@
-import type { DatapathEngine } from '../../shared/datapath/datapath-engine.js';
+import type { DatapathEngine, TunnelStatus } from '../../shared/datapath/datapath-engine.js';
 import type { LinkHooks } from '../../shared/hooks/link-hooks.js';
 import { tunnelInterfaceName } from '../../shared/net/tunnel-interface-name.js';
 import type { WireLinkPath, WireLinkTable, WireTunnelSpec } from '../../shared/protocol/index.js';
@@ -44,6 +44,11 @@ export class EngineClientDatapath implements ClientDatapath {
 
   probe(name: string, timeoutMs: number): Promise<boolean> {
     return this.engine.probe(name, { timeoutMs });
+  }
+
+  /** The status and counters of the tunnels the hub drives. */
+  tunnels(): TunnelStatus[] {
+    return [...this.managed].map((name) => this.engine.tunnelStatus(name));
   }
 
   /** Why each hub-driven tunnel runs its encapsulation, by interface name. */
