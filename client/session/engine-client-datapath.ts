@@ -32,13 +32,13 @@ export class EngineClientDatapath implements ClientDatapath {
       // A new inner address re-creates the interface, and its routes went with the old one.
       const fresh = !running || running.inner !== spec.address || running.peerInner !== spec.peerAddress;
       this.routes.setDevice(spec.name, spec.routes ?? [], spec.routeMetric ?? 0, fresh);
-      this.livenessChanged(spec.name);
+      this.stateChanged(spec.name);
     }
     this.paths = new Map(paths.map((path) => [path.tunnel, path]));
   }
 
-  /** A tunnel's liveness (or binding) changed: the hook hears of it. */
-  livenessChanged(name: string): void {
+  /** A tunnel's liveness or path MTU changed: the hook hears of it. */
+  stateChanged(name: string): void {
     if (this.hooks && this.managed.has(name)) this.hooks.observe(this.engine.tunnelStatus(name), this.peerOf(name));
   }
 

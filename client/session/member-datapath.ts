@@ -24,17 +24,21 @@ export interface MemberDatapath {
  */
 export async function openMemberDatapath(io: DatapathIo, stateDir: string, log: Logger,
   options: { hook?: string; routeCommands?: RouteCommands } = {}): Promise<MemberDatapath> {
-  // The engine reports liveness before the datapath wrapping it exists.
-  const liveness: { changed?: (name: string) => void } = {};
+  // The engine reports liveness and path MTU changes before the datapath wrapping it exists.
+  const changes: { of?: (name: string) => void } = {};
   const engine = new DatapathEngine(io, {
     onLiveness: (event) => {
       log.info({ tunnel: event.name, state: event.state, missed: event.missed }, 'tunnel liveness changed');
-      liveness.changed?.(event.name);
+      changes.of?.(event.name);
+    },
+    onPathMtu: (event) => {
+      log.info({ tunnel: event.name, pathMtu: event.pathMtu, mtu: event.mtu }, 'outer path MTU changed');
+      changes.of?.(event.name);
     },
   });
   const hooks = options.hook === undefined ? undefined : new LinkHooks(options.hook, log);
   const datapath = new EngineClientDatapath(engine, new KernelRoutes(options.routeCommands ?? ipRouteCommands), hooks);
-  liveness.changed = (name) => datapath.livenessChanged(name);
+  changes.of = (name) => datapath.stateChanged(name);
   const engineHandler = engineControlHandler(engine, 'run');
   // Status also says why each hub-driven tunnel runs its encapsulation (`encapReason`) and what
   // it routes (`routes`).

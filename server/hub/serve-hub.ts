@@ -44,6 +44,10 @@ function engineDatapath(options: ServeHubOptions, log: Logger): HubDatapath {
       changes.of?.(event.name);
     },
     onBinding: (event) => changes.of?.(event.name),
+    onPathMtu: (event) => {
+      log.info({ tunnel: event.name, pathMtu: event.pathMtu, mtu: event.mtu }, 'outer path MTU changed');
+      changes.of?.(event.name);
+    },
   });
   const forward = (options.routing ?? 'static') === 'static';
   if (forward) log.info('routing static: forwarding IPv4 and IPv6 between member tunnels (turned on per tunnel interface)');
