@@ -18,6 +18,10 @@ export type TunnelErrorCode =
   | 'ERR_PEER_NOT_FOUND'
   | 'ERR_LINK_EXISTS'
   | 'ERR_LINK_NOT_FOUND'
+  | 'ERR_ROUTE_OVERLAP'
+  | 'ERR_ROUTE_EXISTS'
+  | 'ERR_ROUTE_NOT_FOUND'
+  | 'ERR_ROUTE_LIMIT'
   // auth
   | 'ERR_SSH_KEY_INVALID'
   | 'ERR_SSH_KEY_UNKNOWN'

@@ -3,6 +3,7 @@ import { ENCAPSULATIONS } from '../net/encapsulation.js';
 import { ipPrefixSchema } from './ip-prefix-schema.js';
 import { ipv4AddressSchema, ipv4CidrSchema } from './ipv4-address-schema.js';
 import { outerAddressSchema } from './outer-address-schema.js';
+import { MAX_TUNNEL_ROUTES } from './route-limits.js';
 
 /** Linux interface names are at most 15 bytes; the datapath names its TUN after the tunnel. */
 const IFNAME = /^[A-Za-z0-9_.-]{1,15}$/;
@@ -40,6 +41,9 @@ export const tunnelSpecSchema = z.strictObject({
   sources: z.array(ipPrefixSchema).max(4096).optional(),
   /** gretap: the TAP's MAC address, the same on every start (derived from the hub id and the names). */
   mac: z.string().regex(/^[0-9a-f]{2}(:[0-9a-f]{2}){5}$/, 'expected a MAC address such as 02:00:5e:10:00:01').optional(),
+  /** Prefixes this end routes through the tunnel (installed on its interface), at `routeMetric`. */
+  routes: z.array(ipPrefixSchema).max(MAX_TUNNEL_ROUTES).optional(),
+  routeMetric: z.number().int().min(0).max(0xffff_ffff).optional(),
 });
 
 /** A tunnel spec as carried on the wire (and as the engine accepts it). */
