@@ -21,7 +21,7 @@ export class DyndnsKeyStore {
 
   /** True when `key` is the current dyndns2 key of `peer` (false for unknown peers and peers without one). */
   async verify(peer: string, key: string): Promise<boolean> {
-    const row = await this.ctx.sql.get<{ keyHash: string }>('SELECT k.key_hash AS keyHash FROM dyndns_keys k JOIN peers p ON p.id = k.peer_id WHERE p.name = ?', peer);
+    const row = await this.ctx.sql.get<{ keyHash: string }>('SELECT k.key_hash AS "keyHash" FROM dyndns_keys k JOIN peers p ON p.id = k.peer_id WHERE p.name = ?', peer);
     if (!row) return false;
     return timingSafeEqual(Buffer.from(row.keyHash, 'hex'), Buffer.from(hashOf(key), 'hex'));
   }
