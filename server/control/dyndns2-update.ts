@@ -109,8 +109,11 @@ function send(response: ServerResponse, answer: Answer): void {
   if (answer.code) headers[ERROR_HEADER] = answer.code;
   if (answer.status === 401) headers['www-authenticate'] = 'Basic realm="tunnel-hub dyndns2"';
   if (answer.retryAfterMs !== undefined) headers['retry-after'] = String(Math.ceil(answer.retryAfterMs / 1000));
+  // A fixed length, not chunked: ddclient 3.10 reads a chunk-size line as the answer.
+  const body = `${answer.text}\n`;
+  headers['content-length'] = String(Buffer.byteLength(body));
   response.writeHead(answer.status, headers);
-  response.end(`${answer.text}\n`);
+  response.end(body);
 }
 
 function refusal(status: number, text: string, code: TunnelError['code'], message: string): Answer {
