@@ -7,7 +7,7 @@
 set -eu
 packages="iproute2 nftables iperf3 conntrack openssh-client util-linux iputils-ping tcpdump fastd
   postgresql frr ddclient dropbear-bin prometheus chromium qemu-system-x86 busybox-static
-  cpio kmod curl systemd procps psmisc"
+  cpio kmod curl openssl systemd procps psmisc"
 need=""
 for pkg in $packages; do
   dpkg-query -W -f='${Status}' "$pkg" 2>/dev/null | grep -q 'install ok installed' || need="$need $pkg"

@@ -21,6 +21,7 @@ import { detectEndpoint } from './detect-endpoint.js';
 import { buildHubStatus, type HubStatus } from './hub-status.js';
 import { controlRegistryOver } from './registry-control-adapter.js';
 import { watchRegistryChanges } from './registry-change-watcher.js';
+import { restoreRouterEnds } from './restore-router-ends.js';
 import { removeServeRuntime, writeServeRuntime } from './serve-runtime-file.js';
 import { loadOrCreateSshHostKey } from './ssh-host-key.js';
 import { openStatusSocket, statusSocketPath, type StatusSocket } from './status-socket.js';
@@ -141,6 +142,7 @@ export async function startHub(options: StartHubOptions): Promise<RunningHub> {
       log,
     });
     cleanups.push(() => ssh.close());
+    await restoreRouterEnds(registry, plane, log);
     const status = (): Promise<HubStatus> => buildHubStatus(state.registry, {
       live: plane.liveState(), keepaliveInterval: plane.keepaliveInterval, datapath, pid: process.pid, wsPort: ws.port, sshPort: ssh.port, hubId,
     });

@@ -26,13 +26,21 @@ export class DyndnsKeyStore {
     return timingSafeEqual(Buffer.from(row.keyHash, 'hex'), Buffer.from(hashOf(key), 'hex'));
   }
 
+  /** Peers that hold a dyndns2 key and are not revoked: routers, whose hub ends a restart restores. */
+  async peersWithKeys(): Promise<string[]> {
+    const rows = await this.ctx.sql.all<{ name: string }>(
+      'SELECT p.name FROM dyndns_keys k JOIN peers p ON p.id = k.peer_id WHERE p.revoked_at IS NULL ORDER BY p.name');
+    return rows.map((row) => row.name);
+  }
+
   private async replace(peer: string): Promise<string> {
     const id = await requirePeerId(this.ctx, peer);
     const key = randomBytes(KEY_BYTES).toString('base64url');
-    const replaced = await this.ctx.sql.run(`INSERT INTO dyndns_keys (peer_id, key_hash, created_at) VALUES (?, ?, ?)
+    const previous = await this.ctx.sql.get<{ peerId: number }>('SELECT peer_id AS "peerId" FROM dyndns_keys WHERE peer_id = ?', id);
+    await this.ctx.sql.run(`INSERT INTO dyndns_keys (peer_id, key_hash, created_at) VALUES (?, ?, ?)
       ON CONFLICT (peer_id) DO UPDATE SET key_hash = excluded.key_hash, created_at = excluded.created_at`,
     id, hashOf(key), this.ctx.clock());
-    await this.audit.record('peer.dyndns-key', peer, { replaced: replaced.changes > 0 });
+    await this.audit.record('peer.dyndns-key', peer, { replaced: previous !== undefined });
     return key;
   }
 }

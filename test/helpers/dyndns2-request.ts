@@ -1,4 +1,5 @@
 import { request } from 'node:http';
+import { request as tlsRequest } from 'node:https';
 
 /** What the hub answered a dyndns2 request. */
 export interface Dyndns2Reply {
@@ -17,12 +18,16 @@ export function dyndns2Request(port: number, options: {
   authorization?: string;
   localAddress?: string;
   method?: string;
+  /** Use HTTPS, trusting this CA certificate (PEM). */
+  ca?: Buffer;
 }): Promise<Dyndns2Reply> {
   return new Promise((resolveReply, rejectReply) => {
     const headers: Record<string, string> = {};
     if (options.auth !== undefined) headers.authorization = `Basic ${Buffer.from(options.auth).toString('base64')}`;
     if (options.authorization !== undefined) headers.authorization = options.authorization;
-    const req = request({
+    const send = options.ca ? tlsRequest : request;
+    const req = send({
+      ...(options.ca ? { ca: options.ca } : {}),
       host: '127.0.0.1', port, path: `/nic/update?${options.query}`, method: options.method ?? 'GET', headers,
       ...(options.localAddress ? { localAddress: options.localAddress } : {}),
     }, (res) => {

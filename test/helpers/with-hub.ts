@@ -36,7 +36,9 @@ export const testLogger = pino({ level: process.env.TUNNEL_TEST_LOG ?? 'silent' 
  * Starts a hub for one test (like ssh2's setup harness): `init` with a pool, then `startHub` on
  * 127.0.0.1 port 0. `close()` stops it and removes the state folder.
  */
-export async function withHub(options: { timing?: SessionTiming; stateDir?: string; dyndnsLimits?: Dyndns2Limits } = {}): Promise<TestHub> {
+export async function withHub(options: {
+  timing?: SessionTiming; stateDir?: string; dyndnsLimits?: Dyndns2Limits; tls?: { certFile: string; keyFile: string };
+} = {}): Promise<TestHub> {
   const stateDir = options.stateDir ?? mkdtempSync(join(tmpdir(), 'tunnel-hub-test-'));
   await initHubState(stateDir, { endpoint: TEST_HUB_ENDPOINT, pool: '10.1.12.0/24' });
   let datapath = new MemoryDatapath();
@@ -46,6 +48,7 @@ export async function withHub(options: { timing?: SessionTiming; stateDir?: stri
       stateDir, listen: '127.0.0.1', ...ports, datapath: () => datapath, log: testLogger,
       ...(options.timing ? { timing: options.timing } : {}),
       ...(options.dyndnsLimits ? { dyndnsLimits: options.dyndnsLimits } : {}),
+      ...(options.tls ? { tls: options.tls } : {}),
     });
   };
   const test: TestHub = {

@@ -89,6 +89,14 @@ describe('dyndns2 update on the WebSocket listener', () => {
     expect(res.status).toBe(426);
   });
 
+  it('restores a router\'s hub end after a hub restart, at its last verified address', async () => {
+    expect(hub.datapath.tunnels.get('tnl-router')?.remote).toBe('127.0.0.3');
+    await hub.restart();
+    expect(hub.datapath.tunnels.get('tnl-router')).toMatchObject({ remote: '127.0.0.3', local: '198.51.100.1' });
+    // spare holds no dyndns2 key: a member with a session of its own, not restored.
+    expect(hub.datapath.tunnels.has('tnl-spare')).toBe(false);
+  });
+
   it('voids the old key when update-key runs again', async () => {
     const again = await runHubCli(hub.stateDir, ['peer', 'update-key', 'router']);
     expect(again.code, again.stderr).toBe(0);

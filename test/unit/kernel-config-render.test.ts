@@ -27,13 +27,13 @@ const seedTable = (encap: LinkTable['encap'], key: number | null = 4660): LinkTa
 
 describe('iproute2 rendering', () => {
   it('renders both ends of a keyed GRE link as mirror images', () => {
-    expect(renderIproute2(seedTable('gre'), 'alice', { ifname: 'tnl-hub' })).toEqual(golden('gre-alice.iproute2'));
-    expect(renderIproute2(seedTable('gre'), 'hub', { ifname: 'tnl-alice' })).toEqual(golden('gre-hub.iproute2'));
+    expect(renderIproute2(seedTable('gre'), 'alice', { ifname: 'tnl-hub' })).toEqual(sourced('gre-alice.iproute2'));
+    expect(renderIproute2(seedTable('gre'), 'hub', { ifname: 'tnl-alice' })).toEqual(sourced('gre-hub.iproute2'));
   });
 
   it('renders fou (GRE in UDP) and gue (IPIP in GUE) with a fixed outer TTL', () => {
-    expect(renderIproute2(seedTable('fou'), 'alice', { ifname: 'tnl-hub' })).toEqual(golden('fou-alice.iproute2'));
-    expect(renderIproute2(seedTable('gue', null), 'alice', { ifname: 'tnl-hub' })).toEqual(golden('gue-alice.iproute2'));
+    expect(renderIproute2(seedTable('fou'), 'alice', { ifname: 'tnl-hub' })).toEqual(sourced('fou-alice.iproute2'));
+    expect(renderIproute2(seedTable('gue', null), 'alice', { ifname: 'tnl-hub' })).toEqual(sourced('gue-alice.iproute2'));
   });
 
   it('never puts a GRE key on an ipip tunnel and never inherits the TTL', () => {
@@ -64,11 +64,11 @@ describe('iproute2 rendering', () => {
 
 describe('BSD ifconfig rendering', () => {
   it('renders the seed 001 sequence for FreeBSD with a GRE key', () => {
-    expect(renderIfconfig(seedTable('gre'), 'alice', { flavor: 'freebsd' })).toEqual(golden('gre-alice.freebsd'));
+    expect(renderIfconfig(seedTable('gre'), 'alice', { flavor: 'freebsd' })).toEqual(sourced('gre-alice.freebsd'));
   });
 
   it('uses vnetid and the gre.allow sysctl on OpenBSD, gif for ipip', () => {
-    expect(renderIfconfig(seedTable('gre'), 'hub', { flavor: 'openbsd' })).toEqual(golden('gre-hub.openbsd'));
+    expect(renderIfconfig(seedTable('gre'), 'hub', { flavor: 'openbsd' })).toEqual(sourced('gre-hub.openbsd'));
     expect(renderIfconfig(seedTable('ipip'), 'alice', { flavor: 'netbsd' })[0]).toBe('ifconfig gif0 create');
   });
 
