@@ -40,7 +40,9 @@ async function main(): Promise<void> {
     await setup.close();
   }
 
-  const hub = spawn(process.execPath, [hubCli, '--state', dir, 'serve', '--listen', '127.0.0.1', '--ws-port', '0', '--ssh-port', '0', '--datapath', 'none', '--keepalive', '30', '--liveness-timeout', '120'],
+  const hub = spawn(process.execPath, [hubCli, '--state', dir, 'serve', '--listen', '127.0.0.1', '--ws-port', '0', '--ssh-port', '0', '--datapath', 'none', '--keepalive', '30', '--liveness-timeout', '120',
+    // Every simulated member connects from 127.0.0.1: lift the per-address limits a real hub keeps.
+    '--per-source-rate', '10000', '--per-source-max', '100000', '--no-admin'],
     { stdio: ['ignore', 'ignore', 'pipe'], env: { ...process.env, TUNNEL_LOG_LEVEL: 'warn' } });
   let hubErr = '';
   hub.stderr.on('data', (chunk: Buffer) => (hubErr += chunk.toString()));

@@ -7,6 +7,8 @@
  * steps in order and gets each error at the step that failed.
  */
 import { execFileSync } from 'node:child_process';
+import { existsSync } from 'node:fs';
+import { join } from 'node:path';
 import { isIPv4, isIPv6 } from 'node:net';
 import { TunnelError } from '../shared/errors.js';
 import { assertInterfaceName } from './interface-name.js';
@@ -76,9 +78,17 @@ function parseCidr(cidr: string): { address: string; prefix: number; family: 4 |
   throw new TunnelError('ERR_INVALID_CIDR', `${JSON.stringify(cidr)} is not an IPv4 or IPv6 prefix (e.g. 10.1.12.38/30)`);
 }
 
+/**
+ * Where `ip` is: the PATH first, then the sbin folders, which a non-root user's PATH often lacks
+ * (a service user holding CAP_NET_ADMIN runs it as well as root does).
+ */
+const IP_COMMAND = (process.env.PATH ?? '').split(':').some((dir) => dir !== '' && existsSync(join(dir, 'ip')))
+  ? 'ip'
+  : ['/usr/sbin/ip', '/sbin/ip'].find((path) => existsSync(path)) ?? 'ip';
+
 function runIp(args: string[]): void {
   try {
-    execFileSync('ip', args, { stdio: ['ignore', 'ignore', 'pipe'], timeout: IP_TIMEOUT_MS });
+    execFileSync(IP_COMMAND, args, { stdio: ['ignore', 'ignore', 'pipe'], timeout: IP_TIMEOUT_MS });
   } catch (err) {
     const fields = err as { code?: unknown; stderr?: Buffer };
     const command = `ip ${args.join(' ')}`;

@@ -27,6 +27,9 @@ export function toTunnelError(err: unknown, action: string, capability: NeededCa
   }
   const code = typeof fields.code === 'string' ? fields.code : '';
   const syscall = typeof fields.syscall === 'string' ? fields.syscall : '';
+  if (code === 'EACCES' && syscall === 'open /dev/net/tun') {
+    return new TunnelError('ERR_PERMISSION', `${action}: needs root or CAP_NET_ADMIN, and /dev/net/tun readable and writable by this user (usually mode 0666; a systemd unit needs DeviceAllow=/dev/net/tun rw) (${detail})`, { cause: err });
+  }
   if (code === 'EPERM' || code === 'EACCES') {
     return new TunnelError('ERR_PERMISSION', `${action}: needs root or ${capability} (${detail})`, { cause: err });
   }

@@ -1,6 +1,7 @@
 #!/usr/bin/env node
 import { Command } from 'commander';
 import { runCli } from '../shared/cli/run-cli.js';
+import { registerAdminTokenCommand } from './commands/admin-token-command.js';
 import { registerInitCommand } from './commands/init-command.js';
 import { registerInviteCommands } from './commands/invite-commands.js';
 import { registerLinkCommands } from './commands/link-commands.js';
@@ -22,5 +23,6 @@ registerInviteCommands(program);
 registerLinkCommands(program);
 registerServeCommand(program);
 registerStatusCommand(program);
+registerAdminTokenCommand(program);
 
 await runCli(program);

@@ -20,6 +20,7 @@ export function registerJoinCommand(program: Command): void {
     .option('--ca <file>', 'a CA certificate (PEM) to trust for wss://')
     .option('--once', 'return once the tunnel config is applied instead of staying connected')
     .option('--state <dir>', 'state folder (default $TUNNEL_CLIENT_STATE or the per-user default)')
+    .option('--metrics <addr:port>', 'serve Prometheus metrics of the tunnels at http://ADDR:PORT/metrics, e.g. 127.0.0.1:9471')
     .option('--log-level <level>', LOG_LEVEL_HELP)
     // The session and datapath modules load only when this command runs.
     .action(async (url: string, flags: JoinFlags) => (await import('./member-command.js')).runMemberCommand(flags, {

@@ -1,6 +1,9 @@
 import { resolveStateDir } from '../../shared/cli/state-dir.js';
 import { nativeDatapathIo } from '../../shared/datapath/native-datapath-io.js';
+import { parseListenAddress } from '../../shared/cli/parse-listen-address.js';
 import { createLogger } from '../../shared/log.js';
+import { openMetricsHttpServer, type MetricsHttpServer } from '../../shared/metrics/metrics-http-server.js';
+import { MemberMetrics } from '../metrics/member-metrics.js';
 import { ensureStateDir } from '../identity.js';
 import { openMemberDatapath, type MemberDatapath } from '../session/member-datapath.js';
 import { runMember, type JoinRequest } from '../session/run-member.js';
@@ -11,6 +14,8 @@ export interface MemberFlags {
   state?: string;
   once?: boolean;
   logLevel?: string;
+  /** `--metrics ADDR:PORT`: serve Prometheus metrics there. */
+  metrics?: string;
 }
 
 /**
@@ -19,14 +24,23 @@ export interface MemberFlags {
  */
 export async function runMemberCommand(flags: MemberFlags, join?: JoinRequest): Promise<void> {
   const log = createLogger('tunnel-client', flags.logLevel === undefined ? {} : { level: flags.logLevel });
+  const metricsAt = flags.metrics === undefined ? undefined : parseListenAddress(flags.metrics, '--metrics');
   const stateDir = resolveStateDir('client', flags.state);
   ensureStateDir(stateDir);
   let member: MemberDatapath | undefined;
   const stopped = stopSignals({ log, forceCleanup: () => member?.removeTunnelsNow() });
   member = await openMemberDatapath(nativeDatapathIo, stateDir, log);
+  const opened = member;
+  let metricsServer: MetricsHttpServer | undefined;
   try {
+    const metrics = metricsAt && new MemberMetrics(() => opened.datapath.tunnels());
+    if (metrics && metricsAt) {
+      metricsServer = await openMetricsHttpServer(metricsAt, metrics, log);
+      log.info({ metrics: `${metricsAt.host}:${metricsServer.port}` }, 'serving /metrics');
+    }
     await runMember({
       stateDir, datapath: member.datapath, log, stopped,
+      ...(metrics ? { events: metrics.events } : {}),
       ...(join ? { join } : {}),
       ...(flags.once ? { once: true } : {}),
       onFirstConfig: (state) => {
@@ -36,6 +50,7 @@ export async function runMemberCommand(flags: MemberFlags, join?: JoinRequest): 
       },
     });
   } finally {
+    await metricsServer?.close();
     await member.close();
   }
 }

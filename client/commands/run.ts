@@ -9,6 +9,7 @@ export function registerRunCommand(program: Command): void {
     .description('after a join: bring the tunnel(s) up and keep them up across address changes and hub restarts')
     .option('--once', 'return once the tunnel config is applied')
     .option('--state <dir>', 'state folder (default $TUNNEL_CLIENT_STATE or the per-user default)')
+    .option('--metrics <addr:port>', 'serve Prometheus metrics of the tunnels at http://ADDR:PORT/metrics, e.g. 127.0.0.1:9471')
     .option('--log-level <level>', LOG_LEVEL_HELP)
     // The session and datapath modules load only when this command runs.
     .action(async (flags: MemberFlags) => (await import('./member-command.js')).runMemberCommand(flags));

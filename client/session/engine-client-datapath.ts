@@ -1,4 +1,4 @@
-import type { DatapathEngine } from '../../shared/datapath/datapath-engine.js';
+import type { DatapathEngine, TunnelStatus } from '../../shared/datapath/datapath-engine.js';
 import type { WireLinkPath, WireTunnelSpec } from '../../shared/protocol/index.js';
 import { applyWireSpec } from '../../shared/protocol/apply-wire-spec.js';
 import type { ClientDatapath } from './client-datapath.js';
@@ -27,6 +27,11 @@ export class EngineClientDatapath implements ClientDatapath {
 
   probe(name: string, timeoutMs: number): Promise<boolean> {
     return this.engine.probe(name, { timeoutMs });
+  }
+
+  /** The status and counters of the tunnels the hub drives. */
+  tunnels(): TunnelStatus[] {
+    return [...this.managed].map((name) => this.engine.tunnelStatus(name));
   }
 
   /** Why each hub-driven tunnel runs its encapsulation, by interface name. */

@@ -28,6 +28,13 @@ export interface JoinRequest {
   caFile?: string;
 }
 
+/** What happens to a member's session, as it happens. */
+export interface MemberEvents {
+  welcomed?(peer: string): void;
+  ended?(): void;
+  applied?(config: ClientState['config'] & object, peer: string): void;
+}
+
 /** What `join` and `run` share; tests inject the datapath, probe and backoff. */
 export interface MemberOptions {
   stateDir: string;
@@ -41,6 +48,8 @@ export interface MemberOptions {
   stopped: Promise<unknown>;
   /** Called once the first config runs (the CLI prints the tunnel). */
   onFirstConfig?(state: ClientState): void;
+  /** Session events, for metrics: each welcome, each end of a welcomed session, each applied config. */
+  events?: MemberEvents;
   probe?: OuterAddressProbe;
   probeIntervalMs?: number;
   backoff?: BackoffPolicy;
@@ -98,10 +107,13 @@ export async function runMember(options: MemberOptions): Promise<void> {
     ...(existing?.config ? { savedConfig: existing.config } : {}),
     onApplied: (config) => {
       if (state) save({ ...state, config });
+      options.events?.applied?.(config, state?.peer ?? plan.peer);
     },
     onWelcome: (welcome) => {
       if (state && state.peer !== welcome.peer) save({ ...state, peer: welcome.peer });
+      options.events?.welcomed?.(welcome.peer);
     },
+    ...(options.events?.ended ? { onSessionEnded: options.events.ended } : {}),
     ...(options.probe ? { probe: options.probe } : {}),
     ...(options.probeIntervalMs ? { probeIntervalMs: options.probeIntervalMs } : {}),
     ...(options.backoff ? { backoff: options.backoff } : {}),

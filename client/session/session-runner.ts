@@ -30,6 +30,8 @@ export interface SessionRunnerOptions {
   onApplied?(config: MessageOf<'config'>): void;
   /** Called on every welcome, e.g. to switch credentials after an invite was redeemed. */
   onWelcome?(welcome: MessageOf<'welcome'>): void;
+  /** Called when a welcomed session ends (the runner reconnects unless stopped). */
+  onSessionEnded?(): void;
   backoff?: BackoffPolicy;
   /** How long one path probe of the hub tunnel waits for its answer (three are tried); default 1 s. */
   pathProbeTimeoutMs?: number;
@@ -152,8 +154,10 @@ export class SessionRunner {
       channel.close();
       return undefined;
     }
+    let welcomed = false;
     session = new HubSession(channel, {
       welcomed: (welcome) => {
+        welcomed = true;
         onWelcome();
         this.options.log.info({ peer: welcome.peer, seen: welcome.seen, session: welcome.session }, 'connected to the hub');
         this.options.onWelcome?.(welcome);
@@ -168,6 +172,7 @@ export class SessionRunner {
     session.start(this.options.software, this.watcher.current ?? channel.localAddress);
     for (const raw of pending.splice(0)) session.receive(raw);
     const error = await ended;
+    if (welcomed) this.options.onSessionEnded?.();
     if (this.session === session) {
       this.session = undefined;
       this.channel = undefined;

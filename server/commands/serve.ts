@@ -1,7 +1,9 @@
 import type { Command } from 'commander';
 import { TunnelError } from '../../shared/errors.js';
 import { parsePositiveInteger } from './cli-option-parsers.js';
+import { parseListenAddress } from '../../shared/cli/parse-listen-address.js';
 import { LOG_LEVEL_HELP } from '../../shared/log-levels.js';
+import { DEFAULT_SOURCE_LIMITS } from '../control/source-limits.js';
 import { hubStateDir } from './hub-state-dir.js';
 
 interface ServeFlags {
@@ -15,6 +17,10 @@ interface ServeFlags {
   livenessTimeout: string;
   pathKeepalive: string;
   logLevel?: string;
+  adminListen: string;
+  admin: boolean;
+  perSourceRate: string;
+  perSourceMax: string;
 }
 
 /** `tunnel-hub serve`: the daemon, with the embedded defaults when given no flags. */
@@ -31,6 +37,10 @@ export function registerServeCommand(program: Command): void {
     .option('--keepalive <seconds>', 'seconds between keepalives on each member\'s control connection', '10')
     .option('--liveness-timeout <seconds>', 'seconds of silence after which a member counts as disconnected', '30')
     .option('--path-keepalive <seconds>', 'seconds between keepalives on every tunnel the hub hands out, 1-25 (they also keep NAT mappings open)', '10')
+    .option('--admin-listen <addr:port>', 'where /metrics (Prometheus) and the live status page listen; off loopback they ask for the admin token (tunnel-hub admin-token)', '127.0.0.1:9470')
+    .option('--no-admin', 'no admin listener: no /metrics, no status page')
+    .option('--per-source-rate <n>', 'new connections per second one address may open on the WebSocket and SSH ports (bursts of 5 times as many)', String(DEFAULT_SOURCE_LIMITS.connectRate))
+    .option('--per-source-max <n>', 'connections one address may hold open on the WebSocket and SSH ports (members behind one NAT share an address)', String(DEFAULT_SOURCE_LIMITS.maxPerSource))
     .option('--log-level <level>', LOG_LEVEL_HELP)
     .action(async (flags: ServeFlags, command: Command) => {
       if ((flags.tlsCert === undefined) !== (flags.tlsKey === undefined)) {
@@ -42,6 +52,15 @@ export function registerServeCommand(program: Command): void {
       const keepaliveMs = seconds(flags.keepalive, '--keepalive');
       const livenessMs = seconds(flags.livenessTimeout, '--liveness-timeout');
       if (livenessMs <= keepaliveMs) throw new TunnelError('ERR_INVALID_ARGUMENT', '--liveness-timeout must be longer than --keepalive');
+      const admin = flags.admin ? parseListenAddress(flags.adminListen, '--admin-listen') : undefined;
+      const connectRate = parsePositiveInteger(flags.perSourceRate, '--per-source-rate', 100_000);
+      const maxPerSource = parsePositiveInteger(flags.perSourceMax, '--per-source-max', 1_000_000);
+      // Higher rates also let more of one address's connections (and the door's) be mid-handshake.
+      const perSource = {
+        connectRate, connectBurst: 5 * connectRate, maxPerSource,
+        maxPendingPerSource: Math.min(maxPerSource, Math.max(DEFAULT_SOURCE_LIMITS.maxPendingPerSource, connectRate)),
+        maxPending: Math.max(DEFAULT_SOURCE_LIMITS.maxPending, 10 * connectRate),
+      };
       // Loaded here, not at the top: every other tunnel-hub command would pay for the daemon's modules.
       const [{ serveHub }, { createLogger }] = await Promise.all([import('../hub/serve-hub.js'), import('../../shared/log.js')]);
       const log = createLogger('tunnel-hub', flags.logLevel === undefined ? {} : { level: flags.logLevel });
@@ -54,6 +73,8 @@ export function registerServeCommand(program: Command): void {
         datapath: flags.datapath,
         timing: { keepaliveMs, livenessMs },
         paths: { keepaliveInterval: parsePositiveInteger(flags.pathKeepalive, '--path-keepalive', 25) },
+        ...(admin ? { admin } : {}),
+        doors: { ws: perSource, ssh: perSource },
         log,
       });
     });

@@ -1,4 +1,3 @@
-import type { AddressInfo } from 'node:net';
 import { timingSafeEqual } from 'node:crypto';
 import ssh2 from 'ssh2';
 import type { AuthContext, Connection, ServerChannel } from 'ssh2';
@@ -11,15 +10,13 @@ import { sessionRefused } from './diagnostics.js';
 import { remoteIpv4 } from './remote-ipv4.js';
 import type { SessionTransport } from './session-transport.js';
 import type { ShellCommandResult } from './shell-commands.js';
-import { listenServer } from './listen-server.js';
+import type { ConnectionGate } from './connection-gate.js';
 
 /** The exec command that carries the control protocol as newline-delimited JSON. */
 export const PROTOCOL_COMMAND = 'tunnel-protocol';
 
 /** Failed authentication attempts allowed per connection before it is dropped. */
 const MAX_AUTH_ATTEMPTS = 6;
-/** A connection must authenticate within this long. */
-const AUTH_DEADLINE_MS = 30_000;
 
 /** Where and how the SSH front door listens, and whom it hands channels to. */
 export interface SshFrontDoorOptions {
@@ -35,6 +32,8 @@ export interface SshFrontDoorOptions {
   attach(peer: AuthenticatedPeer, transport: SessionTransport): ControlSession;
   /** Runs any other exec command (`endpoint`, `table`, `config`) for the authenticated peer. */
   shell(peer: string, remoteAddress: string, command: string): Promise<ShellCommandResult>;
+  /** The listener with the door's limits; its handshake deadline is the time to authenticate. */
+  gate: ConnectionGate;
   log: Logger;
 }
 
@@ -64,8 +63,6 @@ export async function openSshFrontDoor(options: SshFrontDoorOptions): Promise<Ss
       client.end();
       return;
     }
-    const deadline = setTimeout(() => client.end(), AUTH_DEADLINE_MS);
-    deadline.unref();
     let failures = 0;
     let peer: AuthenticatedPeer | undefined;
 
@@ -81,6 +78,7 @@ export async function openSshFrontDoor(options: SshFrontDoorOptions): Promise<Ss
       }
       if (verdict !== 'none') {
         failures += 1;
+        options.gate.loginFailed(remoteAddress, verdict.code);
         options.log.info({ code: verdict.code, peer: ctx.username, remoteAddress }, 'ssh authentication refused');
         sessionRefused.publish({ transport: 'ssh', code: verdict.code, remoteAddress });
       }
@@ -96,7 +94,8 @@ export async function openSshFrontDoor(options: SshFrontDoorOptions): Promise<Ss
     });
 
     client.on('ready', () => {
-      clearTimeout(deadline);
+      options.gate.loginSucceeded(remoteAddress);
+      options.gate.established(info.ip, info.port);
       let protocolOpen = false;
       client.on('session', (acceptSession) => {
         // Only exec is listened for: ssh2 refuses shells, ptys and subsystems nobody listens for.
@@ -187,14 +186,20 @@ export async function openSshFrontDoor(options: SshFrontDoorOptions): Promise<Ss
     client.on('close', () => session.close());
   }
 
-  await listenServer(server, options.port, options.host);
+  // The gate listens and hands over what it admits; the ssh2 server itself never listens.
+  const port = await options.gate.listen(options.host, options.port, (socket) => server.injectSocket(socket));
 
   return {
-    port: (server.address() as AddressInfo).port,
+    port,
     close: async () => {
+      await options.gate.close();
       for (const client of connections) client.end();
       await new Promise<void>((resolve) => {
-        server.close(() => resolve());
+        const settle = (): void => {
+          if (connections.size === 0) resolve();
+        };
+        for (const client of connections) client.once('close', () => setImmediate(settle));
+        settle();
         // ssh2 only half-closes on end(); a client that never closes its side must not keep the
         // process alive, and ssh2 exposes no public destroy.
         setTimeout(() => {

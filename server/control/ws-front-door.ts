@@ -1,17 +1,17 @@
 import { createServer as createHttpServer, type IncomingMessage, type RequestListener, type Server as HttpServer } from 'node:http';
 import { createServer as createHttpsServer } from 'node:https';
-import type { AddressInfo, Socket } from 'node:net';
+import type { Socket } from 'node:net';
 import type { Duplex } from 'node:stream';
 import { WebSocketServer, type WebSocket } from 'ws';
 import type { Logger } from 'pino';
 import { TunnelError, isTunnelError } from '../../shared/errors.js';
-import { ERROR_HEADER, JOIN_HEADERS, MAX_MESSAGE_BYTES, WS_CLOSE, httpStatusFor, wsCloseCodeFor } from '../../shared/protocol/index.js';
+import { ERROR_HEADER, JOIN_HEADERS, MAX_MESSAGE_BYTES, WS_CLOSE, httpStatusFor, isAuthRefusal, wsCloseCodeFor } from '../../shared/protocol/index.js';
 import type { AuthenticatedPeer } from './authenticated-peer.js';
 import type { ControlSession } from './control-session.js';
 import { sessionRefused } from './diagnostics.js';
 import { remoteIpv4 } from './remote-ipv4.js';
 import type { SessionTransport } from './session-transport.js';
-import { listenServer } from './listen-server.js';
+import type { ConnectionGate } from './connection-gate.js';
 
 /** Where and how the WebSocket front door listens, and whom it hands connections to. */
 export interface WsFrontDoorOptions {
@@ -26,6 +26,8 @@ export interface WsFrontDoorOptions {
   attach(peer: AuthenticatedPeer, transport: SessionTransport): ControlSession;
   /** Plain HTTP requests served on the same listener, by exact path (the dyndns2 update). */
   routes?: ReadonlyMap<string, RequestListener>;
+  /** The listener with the door's limits (rate, caps, deadlines, failed-login waits). */
+  gate: ConnectionGate;
   log: Logger;
 }
 
@@ -78,10 +80,13 @@ export async function openWsFrontDoor(options: WsFrontDoorOptions): Promise<WsFr
       if (!isTunnelError(err)) options.log.error({ err }, 'websocket authentication failed internally');
       sessionRefused.publish({ transport: 'ws', code: refusal.code, remoteAddress });
       options.log.info({ code: refusal.code, remoteAddress }, 'websocket connection refused');
+      if (isAuthRefusal(refusal.code)) options.gate.loginFailed(remoteAddress, refusal.code);
       refuse(socket, refusal);
       return;
     }
     if (socket.destroyed) return;
+    options.gate.loginSucceeded(remoteAddress);
+    options.gate.established(request.socket.remoteAddress, request.socket.remotePort);
     wss.handleUpgrade(request, socket, head, (ws) => bind(ws, peer, remoteAddress));
   }
 
@@ -109,19 +114,28 @@ export async function openWsFrontDoor(options: WsFrontDoorOptions): Promise<WsFr
     ws.on('close', () => session.close());
   }
 
-  await listenServer(server, options.port, options.host);
+  // The gate listens and hands over what it admits; the HTTP(S) server itself never listens.
+  const port = await options.gate.listen(options.host, options.port, (socket) => server.emit('connection', socket));
 
   return {
-    port: (server.address() as AddressInfo).port,
+    port,
     tls: options.tls !== undefined,
     close: async () => {
+      await options.gate.close();
       for (const ws of wss.clients) ws.close(WS_CLOSE.goingAway, 'hub shutting down');
       wss.close();
+      server.close();
+      // Waits for the connections to end; clients that do not answer the close handshake must
+      // not hold shutdown up.
       await new Promise<void>((resolve) => {
-        server.close(() => resolve());
-        // Clients that do not answer the close handshake must not hold shutdown up.
+        const settle = (): void => {
+          if (sockets.size === 0) resolve();
+        };
+        for (const socket of sockets) socket.once('close', () => setImmediate(settle));
+        settle();
         setTimeout(() => {
           for (const socket of sockets) socket.destroy();
+          resolve();
         }, 500).unref();
       });
     },

@@ -13,6 +13,8 @@ export interface ServeRuntime {
   tls: boolean;
   hubId: string;
   statusSocket: string;
+  /** The admin listener (`/metrics`, the status page), or null with `--no-admin`. */
+  admin: { listen: string; port: number; tls: boolean; tokenRequired: boolean } | null;
   startedAt: string;
 }
 

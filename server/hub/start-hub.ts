@@ -4,6 +4,7 @@ import type { Logger } from 'pino';
 import ssh2 from 'ssh2';
 import { TunnelError } from '../../shared/errors.js';
 import { authenticateBearer } from '../control/authenticate-bearer.js';
+import { countHttpLogins } from '../control/count-http-logins.js';
 import { DYNDNS2_PATH, createDyndns2Handler, type Dyndns2Limits } from '../control/dyndns2-update.js';
 import { ControlPlane, DEFAULT_PATH_OPTIONS, type PathOptions } from '../control/control-plane.js';
 import type { SessionTiming } from '../control/control-session.js';
@@ -13,6 +14,10 @@ import { runShellCommand } from '../control/shell-commands.js';
 import { openSshFrontDoor, type SshFrontDoor } from '../control/ssh-front-door.js';
 import { TokenReplayCache } from '../control/token-replay-cache.js';
 import { openWsFrontDoor, type WsFrontDoor } from '../control/ws-front-door.js';
+import type { DoorName } from '../control/connection-gate.js';
+import { createFrontDoorGates, type DoorSettings, type FrontDoorGates } from '../control/front-door-gates.js';
+import { startAdminListener } from '../admin/start-admin-listener.js';
+import { isLoopbackAddress } from '../../shared/net/is-loopback.js';
 import { openHubState, type HubState } from '../hub-state/hub-state.js';
 import { hubStatePaths } from '../hub-state/hub-state-paths.js';
 import { initHubState } from '../hub-state/init-hub-state.js';
@@ -47,6 +52,10 @@ export interface StartHubOptions {
   timing?: SessionTiming;
   /** Path settings of issued links (keepalive interval); default DEFAULT_PATH_OPTIONS. */
   paths?: PathOptions;
+  /** The admin listener (`/metrics`, the live status page); absent: none. `serve` defaults to 127.0.0.1:9470. */
+  admin?: { host: string; port: number };
+  /** Front-door limits and timeouts beyond the defaults, per door. */
+  doors?: Partial<Record<DoorName, DoorSettings>>;
   /** Rate limits of the dyndns2 update; default DEFAULT_DYNDNS2_LIMITS. */
   dyndnsLimits?: Dyndns2Limits;
   log: Logger;
@@ -58,9 +67,13 @@ export interface RunningHub {
   readonly sshPort: number;
   /** The SHA256 fingerprint of the SSH host key: the hub's stable id and client-token audience. */
   readonly hubId: string;
+  /** The admin listener's port, or null when there is none. */
+  readonly adminPort: number | null;
   readonly registry: Registry;
   readonly plane: ControlPlane;
   readonly datapath: HubDatapath;
+  /** The front doors' limits and what they counted. */
+  readonly gates: FrontDoorGates;
   /** The live status report. */
   status(): Promise<HubStatus>;
   /** Closes sessions and front doors, removes the hub's TUNs, closes the registry. */
@@ -97,6 +110,9 @@ export async function startHub(options: StartHubOptions): Promise<RunningHub> {
     const watcher = watchRegistryChanges(state.registry, () => plane.reconcile(), log);
     cleanups.push(() => watcher.stop());
     const replay = new TokenReplayCache();
+    const timing = options.timing ?? DEFAULT_TIMING;
+    const gates = createFrontDoorGates(timing.livenessMs, options.doors ?? {}, log);
+    cleanups.push(() => Promise.all(Object.values(gates).map((gate) => gate.close())).then(() => undefined));
     const registry = state.registry;
     const dyndns2 = createDyndns2Handler({
       peerState: async (peer) => {
@@ -118,7 +134,8 @@ export async function startHub(options: StartHubOptions): Promise<RunningHub> {
         registry: state.registry, signingKey: state.signingKey.publicKey, hubId, clock: state.clock, replay,
       }),
       attach: (peer, transport) => plane.attach(peer, transport),
-      routes: new Map([[DYNDNS2_PATH, dyndns2]]),
+      routes: new Map([[DYNDNS2_PATH, countHttpLogins(gates.ws, dyndns2)]]),
+      gate: gates.ws,
       log,
     });
     cleanups.push(() => ws.close());
@@ -139,6 +156,7 @@ export async function startHub(options: StartHubOptions): Promise<RunningHub> {
         reportEndpoint: (seen) => plane.reportFromShell(peer, seen),
         dyndnsUrl,
       }),
+      gate: gates.ssh,
       log,
     });
     cleanups.push(() => ssh.close());
@@ -149,17 +167,25 @@ export async function startHub(options: StartHubOptions): Promise<RunningHub> {
     const socketPath = statusSocketPath(options.stateDir);
     const statusSocket: StatusSocket = await openStatusSocket(socketPath, status);
     cleanups.push(() => statusSocket.close());
+    const admin = options.admin && await startAdminListener({
+      ...options.admin, stateDir: options.stateDir, ...(tls ? { tls } : {}), gates, status, pools: () => state.registry.pools.list(), log,
+    });
+    if (admin) cleanups.push(() => admin.close());
     writeServeRuntime(options.stateDir, {
       pid: process.pid, listen, wsPort: ws.port, sshPort: ssh.port, tls: ws.tls, hubId, statusSocket: socketPath,
+      admin: admin && options.admin ? { listen: options.admin.host, port: admin.port, tls: admin.tls, tokenRequired: admin.tokenRequired } : null,
       startedAt: new Date().toISOString(),
     });
     cleanups.push(() => removeServeRuntime(options.stateDir));
-    if (!ws.tls && !isLoopback(listen)) {
+    if (!ws.tls && !isLoopbackAddress(listen)) {
       log.warn({ listen, wsPort: ws.port }, 'plain ws:// on a non-loopback address: tokens cross the network unencrypted; pass --tls-cert/--tls-key');
     }
-    log.info({ listen, wsPort: ws.port, sshPort: ssh.port, tls: ws.tls, hubId, endpoint: (await state.registry.settings.require()).endpoint }, 'hub listening');
+    log.info({
+      listen, wsPort: ws.port, sshPort: ssh.port, tls: ws.tls, hubId, endpoint: (await state.registry.settings.require()).endpoint,
+      admin: admin && options.admin ? `${options.admin.host}:${admin.port}` : null,
+    }, 'hub listening');
     return {
-      wsPort: ws.port, sshPort: ssh.port, hubId, registry: state.registry, plane, datapath, status,
+      wsPort: ws.port, sshPort: ssh.port, adminPort: admin ? admin.port : null, hubId, registry: state.registry, plane, datapath, gates, status,
       close: cleanup,
     };
   } catch (err) {
@@ -191,8 +217,4 @@ function hostKeyFingerprint(hostKey: string): string {
   const key = Array.isArray(parsed) ? parsed[0] : parsed;
   if (!key || key instanceof Error) throw new TunnelError('ERR_STATE', 'the SSH host key cannot be read');
   return `SHA256:${createHash('sha256').update(key.getPublicSSH()).digest('base64').replace(/=+$/, '')}`;
-}
-
-function isLoopback(address: string): boolean {
-  return address.startsWith('127.') || address === 'localhost';
 }

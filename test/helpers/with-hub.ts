@@ -9,7 +9,7 @@ import { issuePeerCredential } from '../../server/hub-state/issue-peer-credentia
 import type { SessionTiming } from '../../server/control/control-session.js';
 import type { Dyndns2Limits } from '../../server/control/dyndns2-update.js';
 import { MemoryDatapath } from '../../server/hub/memory-datapath.js';
-import { startHub, type RunningHub } from '../../server/hub/start-hub.js';
+import { startHub, type RunningHub, type StartHubOptions } from '../../server/hub/start-hub.js';
 
 /** The hub endpoint recorded in every test hub's registry (TEST-NET-2). */
 export const TEST_HUB_ENDPOINT = '198.51.100.1';
@@ -38,7 +38,7 @@ export const testLogger = pino({ level: process.env.TUNNEL_TEST_LOG ?? 'silent' 
  */
 export async function withHub(options: {
   timing?: SessionTiming; stateDir?: string; dyndnsLimits?: Dyndns2Limits; tls?: { certFile: string; keyFile: string };
-} = {}): Promise<TestHub> {
+} & Pick<StartHubOptions, 'admin' | 'doors'> = {}): Promise<TestHub> {
   const stateDir = options.stateDir ?? mkdtempSync(join(tmpdir(), 'tunnel-hub-test-'));
   await initHubState(stateDir, { endpoint: TEST_HUB_ENDPOINT, pool: '10.1.12.0/24' });
   let datapath = new MemoryDatapath();
@@ -47,6 +47,8 @@ export async function withHub(options: {
     return startHub({
       stateDir, listen: '127.0.0.1', ...ports, datapath: () => datapath, log: testLogger,
       ...(options.timing ? { timing: options.timing } : {}),
+      ...(options.admin ? { admin: options.admin } : {}),
+      ...(options.doors ? { doors: options.doors } : {}),
       ...(options.dyndnsLimits ? { dyndnsLimits: options.dyndnsLimits } : {}),
       ...(options.tls ? { tls: options.tls } : {}),
     });

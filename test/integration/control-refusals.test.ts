@@ -22,7 +22,11 @@ describe('refusals change nothing and close only the offending session', () => {
   const memberKey = () => loadOrCreateIdentity(keyDir);
 
   beforeAll(async () => {
-    hub = await withHub({ timing: { keepaliveMs: 200, livenessMs: 5_000 } });
+    // Dozens of refusals and hundreds of connections come from 127.0.0.1 here, each checked for
+    // what the session does; per-source rates and the wait after failed logins are
+    // front-door-limits.test.ts's subject.
+    const patient = { freeFailures: 1_000, connectRate: 1_000, connectBurst: 1_000 };
+    hub = await withHub({ timing: { keepaliveMs: 200, livenessMs: 5_000 }, doors: { ws: patient, ssh: patient } });
     keyDir = mkdtempSync(join(tmpdir(), 'tunnel-key-'));
     // A known peer with a registered ed25519 key, for client-token and SSH cases.
     await hub.hub.registry.peers.add({ name: 'carol', sshKey: parseSshPublicKey(memberKey().publicKeyLine) });

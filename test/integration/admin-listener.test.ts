@@ -1,0 +1,212 @@
+import { statSync } from 'node:fs';
+import { join } from 'node:path';
+import { request } from 'node:http';
+import { afterAll, afterEach, beforeAll, beforeEach, describe, expect, it } from 'vitest';
+import WebSocket from 'ws';
+import { loadOrCreateAdminToken } from '../../server/admin/admin-token.js';
+import { runMember } from '../../client/session/run-member.js';
+import { MemoryClientDatapath, waitFor } from '../helpers/memory-client-datapath.js';
+import { metricValue, promtoolCheck, promtoolUnavailableReason } from '../helpers/prometheus-text.js';
+import { registrySnapshot, runHubCli } from '../helpers/hub-cli.js';
+import { testLogger, withHub, type TestHub } from '../helpers/with-hub.js';
+import { mkdtempSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+
+interface Reply {
+  status: number;
+  headers: Record<string, string | string[] | undefined>;
+  body: string;
+}
+
+/** One HTTP request to the admin listener, answered in full. */
+function get(port: number, path: string, headers: Record<string, string> = {}, method = 'GET'): Promise<Reply> {
+  return new Promise((resolve, reject) => {
+    const req = request({ host: '127.0.0.1', port, path, method, headers }, (res) => {
+      let body = '';
+      res.setEncoding('utf8').on('data', (chunk: string) => (body += chunk));
+      res.on('end', () => resolve({ status: res.statusCode ?? 0, headers: res.headers, body }));
+    });
+    req.on('error', reject);
+    req.end();
+  });
+}
+
+/** The first `data:` frame of the live page's event stream, parsed. */
+function firstEvent(port: number, headers: Record<string, string> = {}): Promise<{ peers: { name: string; state: string }[] }> {
+  return new Promise((resolve, reject) => {
+    const req = request({ host: '127.0.0.1', port, path: '/events', headers }, (res) => {
+      let text = '';
+      res.setEncoding('utf8').on('data', (chunk: string) => {
+        text += chunk;
+        const frame = /^data: (.*)$/m.exec(text);
+        if (frame?.[1]) {
+          req.destroy();
+          resolve(JSON.parse(frame[1]) as { peers: { name: string; state: string }[] });
+        }
+      });
+    });
+    req.on('error', reject);
+    req.end();
+  });
+}
+
+const never = new Promise<never>(() => undefined);
+const promtoolMissing = promtoolUnavailableReason();
+if (promtoolMissing) console.warn(`skipping the promtool checks of /metrics: ${promtoolMissing}`);
+
+describe('the admin listener on loopback', () => {
+  let hub: TestHub;
+  let stateDir: string;
+  let port: number;
+
+  beforeAll(async () => {
+    hub = await withHub({ admin: { host: '127.0.0.1', port: 0 } });
+    port = hub.hub.adminPort ?? 0;
+  });
+  afterAll(async () => {
+    await hub.close();
+  });
+  beforeEach(() => {
+    stateDir = mkdtempSync(join(tmpdir(), 'tunnel-client-test-'));
+  });
+  afterEach(() => rmSync(stateDir, { recursive: true, force: true }));
+
+  it.skipIf(promtoolMissing !== null)('serves metrics promtool accepts, whose series move as a member joins and leaves', async () => {
+    const before = await get(port, '/metrics');
+    expect(before.status).toBe(200);
+    expect(before.headers['content-type']).toMatch(/^text\/plain; version=0\.0\.4/);
+    expect(promtoolCheck(before.body)).toEqual({ status: 0, output: '' });
+    expect(metricValue(before.body, 'tunnel_peers{state="up"}')).toBe(0);
+    expect(metricValue(before.body, 'tunnel_pool_subnets{pool="10.1.12.0/24"}')).toBe(64);
+    expect(metricValue(before.body, 'tunnel_pool_used_subnets{pool="10.1.12.0/24"}')).toBe(0);
+    expect(metricValue(before.body, 'process_resident_memory_bytes')).toBeGreaterThan(0);
+    const reconfigurations = metricValue(before.body, 'tunnel_reconfigurations_total') ?? NaN;
+    const acks = metricValue(before.body, 'tunnel_config_ack_latency_seconds_count') ?? NaN;
+
+    let stop!: () => void;
+    const stopped = new Promise<void>((resolve) => (stop = resolve));
+    const running = runMember({ stateDir, datapath: new MemoryClientDatapath(), log: testLogger, join: { url: hub.wsUrl, token: await hub.invite(), name: 'alice' }, stopped });
+    try {
+      const registry = hub.hub.registry;
+      await waitFor(async () => await registry.peers.find('alice')
+        && (await registry.specs.versions('alice', (await registry.links.hubLinkOf('alice')).id))?.peer.acked === 1, 10_000, 'the ack');
+      const during = (await get(port, '/metrics')).body;
+      expect(promtoolCheck(during).status).toBe(0);
+      expect(metricValue(during, 'tunnel_peers{state="up"}')).toBe(1);
+      expect(metricValue(during, 'tunnel_sessions{transport="ws"}')).toBe(1);
+      expect(metricValue(during, 'tunnel_reconfigurations_total')).toBeGreaterThan(reconfigurations);
+      expect(metricValue(during, 'tunnel_config_ack_latency_seconds_count')).toBe(acks + 1);
+      expect(metricValue(during, 'tunnel_pool_used_subnets{pool="10.1.12.0/24"}')).toBe(1);
+      expect(metricValue(during, 'tunnel_peer_receive_bytes_total{peer="alice",encap="gre"}')).toBe(0);
+      expect(metricValue(during, 'tunnel_frontdoor_accepted_connections_total{door="ws"}')).toBeGreaterThanOrEqual(1);
+    } finally {
+      stop();
+      await running;
+    }
+    await waitFor(async () => metricValue((await get(port, '/metrics')).body, 'tunnel_peers{state="down"}') === 1, 10_000, 'alice down');
+    const after = (await get(port, '/metrics')).body;
+    expect(metricValue(after, 'tunnel_sessions{transport="ws"}')).toBe(0);
+  });
+
+  it('counts failed logins by door and code, and the refused upgrade changes nothing', async () => {
+    const registry = await registrySnapshot(hub.stateDir);
+    const refused = await new Promise<number>((resolve) => {
+      const ws = new WebSocket(hub.wsUrl, { headers: { authorization: 'Bearer not-a-token' } });
+      ws.on('unexpected-response', (_req, res) => resolve(res.statusCode ?? 0));
+      ws.on('error', () => undefined);
+    });
+    expect(refused).toBe(401);
+    const text = (await get(port, '/metrics')).body;
+    expect(metricValue(text, 'tunnel_auth_failures_total{door="ws",code="ERR_TOKEN_INVALID"}')).toBe(1);
+    expect(await registrySnapshot(hub.stateDir)).toEqual(registry);
+  });
+
+  it('streams the status to the page and serves it self-contained', async () => {
+    const page = await get(port, '/');
+    expect(page.status).toBe(200);
+    expect(page.headers['content-type']).toBe('text/html; charset=utf-8');
+    const csp = String(page.headers['content-security-policy']);
+    expect(csp).toContain("default-src 'none'");
+    expect(csp).toContain("connect-src 'self'");
+    // Nothing from outside: no URL, no src= or href= at all.
+    expect(page.body).not.toMatch(/https?:\/\/|\bsrc=|\bhref=|@import|url\(/);
+    expect(page.body).toContain('<meta name="viewport"');
+    const event = await firstEvent(port);
+    expect(event.peers).toContainEqual(expect.objectContaining({ name: 'alice', state: 'down' }));
+    const json = JSON.parse((await get(port, '/status.json')).body) as { peers: { name: string }[] };
+    expect(json.peers.map((peer) => peer.name)).toEqual(['alice']);
+  });
+
+  it('is read-only and answers unknown paths with 404', async () => {
+    const registry = await registrySnapshot(hub.stateDir);
+    expect((await get(port, '/metrics', {}, 'POST')).status).toBe(405);
+    expect((await get(port, '/status.json', {}, 'DELETE')).status).toBe(405);
+    expect((await get(port, '/nope')).status).toBe(404);
+    expect((await get(port, '/metrics', {}, 'HEAD')).status).toBe(200);
+    expect(await registrySnapshot(hub.stateDir)).toEqual(registry);
+  });
+});
+
+describe('the admin listener off loopback', () => {
+  let hub: TestHub;
+  let port: number;
+
+  beforeAll(async () => {
+    hub = await withHub({ admin: { host: '0.0.0.0', port: 0 } });
+    port = hub.hub.adminPort ?? 0;
+  });
+  afterAll(async () => {
+    await hub.close();
+  });
+
+  it('asks for the admin token, kept 0600 in the state folder, and counts wrong ones', async () => {
+    const file = join(hub.stateDir, 'admin-token');
+    expect(statSync(file).mode & 0o777).toBe(0o600);
+    const token = loadOrCreateAdminToken(hub.stateDir);
+    const registry = await registrySnapshot(hub.stateDir);
+
+    const bare = await get(port, '/metrics');
+    expect(bare.status).toBe(401);
+    expect(bare.body).toContain('tunnel-hub admin-token');
+    expect((await get(port, '/')).status).toBe(401);
+    expect((await get(port, '/events')).status).toBe(401);
+    expect((await get(port, '/metrics', { authorization: 'Bearer wrong-token' })).status).toBe(401);
+    expect((await get(port, '/?token=wrong-token')).status).toBe(401);
+
+    const good = await get(port, '/metrics', { authorization: `Bearer ${token}` });
+    expect(good.status).toBe(200);
+    expect(metricValue(good.body, 'tunnel_auth_failures_total{door="admin",code="ERR_UNAUTHENTICATED"}')).toBe(2);
+    expect(await registrySnapshot(hub.stateDir)).toEqual(registry);
+  });
+
+  it('tunnel-hub admin-token prints the token alone, and --rotate replaces it', async () => {
+    const shown = await runHubCli(hub.stateDir, ['admin-token']);
+    expect(shown).toMatchObject({ code: 0, stderr: '' });
+    expect(shown.stdout).toBe(`${loadOrCreateAdminToken(hub.stateDir)}\n`);
+    expect((await get(port, '/metrics', { authorization: `Bearer ${shown.stdout.trim()}` })).status).toBe(200);
+    await new Promise((resolve) => setTimeout(resolve, 20));
+    const rotated = await runHubCli(hub.stateDir, ['admin-token', '--rotate']);
+    expect(rotated.stdout.trim()).toMatch(/^[A-Za-z0-9_-]{43}$/);
+    expect(rotated.stdout).not.toBe(shown.stdout);
+    expect((await get(port, '/metrics', { authorization: `Bearer ${shown.stdout.trim()}` })).status).toBe(401);
+    expect((await get(port, '/metrics', { authorization: `Bearer ${rotated.stdout.trim()}` })).status).toBe(200);
+  });
+
+  it('moves a token opened once as /?token= into a cookie, and takes a rotated token at once', async () => {
+    const token = loadOrCreateAdminToken(hub.stateDir);
+    const login = await get(port, `/?token=${token}`);
+    expect(login.status).toBe(303);
+    expect(login.headers.location).toBe('/');
+    const cookie = String(login.headers['set-cookie']).split(';')[0] ?? '';
+    expect(cookie).toBe(`tunnel_admin=${token}`);
+    expect(String(login.headers['set-cookie'])).toMatch(/HttpOnly; SameSite=Strict/);
+    expect((await get(port, '/', { cookie })).status).toBe(200);
+    expect((await firstEvent(port, { cookie })).peers).toEqual([]);
+
+    await new Promise((resolve) => setTimeout(resolve, 20));
+    const rotated = loadOrCreateAdminToken(hub.stateDir, { rotate: true });
+    expect(rotated).not.toBe(token);
+    expect((await get(port, '/', { cookie })).status).toBe(401);
+    expect((await get(port, '/metrics', { authorization: `Bearer ${rotated}` })).status).toBe(200);
+  });
+});
