@@ -7,6 +7,7 @@ import { KeylessLinkStore } from './keyless-link-store.js';
 import { LinkPathStore } from './link-path-store.js';
 import { LinkStore } from './link-store.js';
 import { openRegistryBackend } from './open-registry-backend.js';
+import { PeerRoutingStore } from './peer-routing-store.js';
 import { PeerStore } from './peer-store.js';
 import { PoolStore } from './pool-store.js';
 import type { ChangeWatch, RegistryBackend, SqlExecutor } from './registry-backend.js';
@@ -52,6 +53,8 @@ export class Registry {
   readonly dyndnsKeys: DyndnsKeyStore;
   /** Hub links that run GRE without a key, for routers that cannot set one. */
   readonly keyless: KeylessLinkStore;
+  /** Prefixes behind members and the per-member source check. */
+  readonly routing: PeerRoutingStore;
 
   private readonly ctx: RegistryContext;
 
@@ -69,6 +72,7 @@ export class Registry {
     this.paths = new LinkPathStore(ctx);
     this.dyndnsKeys = new DyndnsKeyStore(ctx, this.audit);
     this.keyless = new KeylessLinkStore(ctx, this.audit);
+    this.routing = new PeerRoutingStore(ctx, this.audit);
   }
 
   /**
