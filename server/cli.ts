@@ -2,6 +2,7 @@
 import { Command } from 'commander';
 import { runCli } from '../shared/cli/run-cli.js';
 import { registerAdminTokenCommand } from './commands/admin-token-command.js';
+import { registerBackupCommand } from './commands/backup-command.js';
 import { registerInitCommand } from './commands/init-command.js';
 import { registerInviteCommands } from './commands/invite-commands.js';
 import { registerLinkCommands } from './commands/link-commands.js';
@@ -24,5 +25,6 @@ registerLinkCommands(program);
 registerServeCommand(program);
 registerStatusCommand(program);
 registerAdminTokenCommand(program);
+registerBackupCommand(program);
 
 await runCli(program);
