@@ -1,7 +1,5 @@
-import { createHash } from 'node:crypto';
 import { existsSync, readFileSync } from 'node:fs';
 import type { Logger } from 'pino';
-import ssh2 from 'ssh2';
 import { TunnelError } from '../../shared/errors.js';
 import { authenticateBearer } from '../control/authenticate-bearer.js';
 import { countHttpLogins } from '../control/count-http-logins.js';
@@ -9,6 +7,7 @@ import { DYNDNS2_PATH, createDyndns2Handler, type Dyndns2Limits } from '../contr
 import { ControlPlane, DEFAULT_PATH_OPTIONS, type PathOptions } from '../control/control-plane.js';
 import type { SessionTiming } from '../control/control-session.js';
 import type { HubDatapath } from '../control/hub-datapath.js';
+import type { RoutingMode } from '../routing/member-route-specs.js';
 import { peerRevocationError } from '../control/peer-revocation-error.js';
 import { runShellCommand } from '../control/shell-commands.js';
 import { openSshFrontDoor, type SshFrontDoor } from '../control/ssh-front-door.js';
@@ -23,12 +22,13 @@ import { hubStatePaths } from '../hub-state/hub-state-paths.js';
 import { initHubState } from '../hub-state/init-hub-state.js';
 import type { Registry } from '../registry/registry.js';
 import { detectEndpoint } from './detect-endpoint.js';
+import { HUB_FRESH_MS, startClusterMembership } from './cluster-membership.js';
 import { buildHubStatus, type HubStatus } from './hub-status.js';
 import { controlRegistryOver } from './registry-control-adapter.js';
 import { watchRegistryChanges } from './registry-change-watcher.js';
 import { restoreRouterEnds } from './restore-router-ends.js';
 import { removeServeRuntime, writeServeRuntime } from './serve-runtime-file.js';
-import { loadOrCreateSshHostKey } from './ssh-host-key.js';
+import { loadOrCreateSshHostKey, sshHostKeyFingerprint } from './ssh-host-key.js';
 import { openStatusSocket, statusSocketPath, type StatusSocket } from './status-socket.js';
 
 /** The embedded defaults of `tunnel-hub serve`. */
@@ -52,6 +52,8 @@ export interface StartHubOptions {
   timing?: SessionTiming;
   /** Path settings of issued links (keepalive interval); default DEFAULT_PATH_OPTIONS. */
   paths?: PathOptions;
+  /** `static` (default): the hub routes between its members and pushes their routes; `none`: a routing daemon does. */
+  routing?: RoutingMode;
   /** The admin listener (`/metrics`, the live status page); absent: none. `serve` defaults to 127.0.0.1:9470. */
   admin?: { host: string; port: number };
   /** Front-door limits and timeouts beyond the defaults, per door. */
@@ -101,12 +103,14 @@ export async function startHub(options: StartHubOptions): Promise<RunningHub> {
   try {
     const tls = options.tls && readTls(options.tls);
     const hostKey = loadOrCreateSshHostKey(options.stateDir);
-    const hubId = hostKeyFingerprint(hostKey);
+    const hubId = sshHostKeyFingerprint(hostKey);
     const datapath = options.datapath();
     cleanups.push(() => datapath.close());
-    const plane = new ControlPlane(controlRegistryOver(state.registry), datapath, options.timing ?? DEFAULT_TIMING, log,
-      options.paths ?? DEFAULT_PATH_OPTIONS);
+    const plane = new ControlPlane(controlRegistryOver(state.registry, state.cluster?.hubName), datapath, options.timing ?? DEFAULT_TIMING, log,
+      options.paths ?? DEFAULT_PATH_OPTIONS, options.routing ?? 'static');
     cleanups.push(() => plane.close());
+    // Loads the routing facts once, which installs the hub's unreachable fallback routes.
+    await plane.reconcile();
     const watcher = watchRegistryChanges(state.registry, () => plane.reconcile(), log);
     cleanups.push(() => watcher.stop());
     const replay = new TokenReplayCache();
@@ -161,6 +165,12 @@ export async function startHub(options: StartHubOptions): Promise<RunningHub> {
     });
     cleanups.push(() => ssh.close());
     await restoreRouterEnds(registry, plane, log);
+    if (state.cluster) {
+      const own = await registry.hubs.require(state.cluster.hubName, HUB_FRESH_MS);
+      const membership = await startClusterMembership(registry, state.cluster.hubName,
+        { wsUrl: `${ws.tls ? 'wss' : 'ws'}://${own.endpoint}:${ws.port}`, sshPort: ssh.port }, log);
+      cleanups.push(() => membership.stop());
+    }
     const status = (): Promise<HubStatus> => buildHubStatus(state.registry, {
       live: plane.liveState(), keepaliveInterval: plane.keepaliveInterval, datapath, pid: process.pid, wsPort: ws.port, sshPort: ssh.port, hubId,
     });
@@ -196,7 +206,7 @@ export async function startHub(options: StartHubOptions): Promise<RunningHub> {
 
 async function openOrInit(stateDir: string, listen: string, log: Logger): Promise<HubState> {
   const paths = hubStatePaths(stateDir);
-  if (!existsSync(paths.database) || !existsSync(paths.signingKey)) {
+  if (!existsSync(paths.cluster) && (!existsSync(paths.database) || !existsSync(paths.signingKey))) {
     const endpoint = detectEndpoint(listen);
     await initHubState(stateDir, { endpoint, pool: DEFAULT_POOL });
     log.info({ stateDir, endpoint, pool: DEFAULT_POOL }, 'initialised a new hub state folder');
@@ -212,9 +222,3 @@ function readTls(files: { certFile: string; keyFile: string }): { cert: Buffer; 
   }
 }
 
-function hostKeyFingerprint(hostKey: string): string {
-  const parsed = ssh2.utils.parseKey(hostKey);
-  const key = Array.isArray(parsed) ? parsed[0] : parsed;
-  if (!key || key instanceof Error) throw new TunnelError('ERR_STATE', 'the SSH host key cannot be read');
-  return `SHA256:${createHash('sha256').update(key.getPublicSSH()).digest('base64').replace(/=+$/, '')}`;
-}
