@@ -1,4 +1,4 @@
-import { copyFileSync, mkdirSync, mkdtempSync, rmSync, statSync } from 'node:fs';
+import { copyFileSync, existsSync, mkdirSync, mkdtempSync, readdirSync, rmSync, statSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
@@ -10,8 +10,12 @@ import { Registry } from '../../server/registry/registry.js';
 import { registrySnapshot, runHubCli } from '../helpers/hub-cli.js';
 import { MemoryClientDatapath, waitFor } from '../helpers/memory-client-datapath.js';
 import { testLogger, withHub, type TestHub } from '../helpers/with-hub.js';
+import { clusterHub, removeClusterHubs } from '../helpers/cluster-hubs.js';
+import { postgresUnavailableReason, startPostgres } from '../helpers/postgres-server.js';
 
 const never = new Promise<never>(() => undefined);
+const postgresMissing = postgresUnavailableReason();
+if (postgresMissing) console.warn(`SKIPPING the PostgreSQL backup refusal: ${postgresMissing}`);
 
 describe('tunnel-hub backup FILE', () => {
   let hub: TestHub;
@@ -84,5 +88,25 @@ describe('tunnel-hub backup FILE', () => {
     const nothing = await runHubCli(join(dir, 'empty'), ['backup', join(dir, 'b.sqlite')]);
     expect(nothing.code).toBe(1);
     expect(nothing.stderr).toContain('ERR_NOT_INITIALIZED');
+  });
+});
+
+describe.skipIf(postgresMissing !== null)('tunnel-hub backup FILE on a hub of a cluster', () => {
+  it('refuses with the code and PostgreSQL\'s own tool, writing nothing', async () => {
+    const server = await startPostgres();
+    const dir = mkdtempSync(join(tmpdir(), 'tunnel-backup-test-'));
+    const hub = await clusterHub(server.url(await server.createDatabase('backup').then(() => 'backup')), 'hub', '198.51.100.1', { pool: '10.1.12.0/24' });
+    try {
+      const file = join(dir, 'cluster.sqlite');
+      const result = await runHubCli(hub.stateDir, ['backup', file]);
+      expect(result).toMatchObject({ code: 1, stdout: '' });
+      expect(result.stderr).toMatch(/^tunnel-hub: ERR_BACKUP_UNSUPPORTED: the registry is on PostgreSQL \(postgres:.*\): back it up with PostgreSQL's own tool, e\.g\. `pg_dump --format=custom/);
+      expect(existsSync(file)).toBe(false);
+      expect(readdirSync(dir)).toEqual([]);
+    } finally {
+      await removeClusterHubs([hub]);
+      server.close();
+      rmSync(dir, { recursive: true, force: true });
+    }
   });
 });
