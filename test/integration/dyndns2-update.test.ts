@@ -94,6 +94,20 @@ describe('dyndns2 update on the WebSocket listener', () => {
     expect(res.status).toBe(426);
   });
 
+  it('refuses a second keyless GRE router behind an address another already comes from', async () => {
+    await hub.hub.registry.peers.add({ name: 'keyless1', keyless: true });
+    await hub.hub.registry.peers.add({ name: 'keyless2', keyless: true });
+    const key1 = await hub.hub.registry.dyndnsKeys.issue('keyless1');
+    const key2 = await hub.hub.registry.dyndnsKeys.issue('keyless2');
+    expect(await update('hostname=keyless1', '127.0.0.11', `keyless1:${key1}`)).toMatchObject({ status: 200, body: 'good 127.0.0.11\n' });
+    const clash = await refusedUnchanged(() => update('hostname=keyless2', '127.0.0.11', `keyless2:${key2}`), 409, 'abuse', 'ERR_ENDPOINT_CONFLICT');
+    expect(clash.headers['content-length']).toBe('6');
+    // A keyed router behind the same address is told apart by its key: no clash.
+    expect(await update('hostname=router', '127.0.0.11')).toMatchObject({ status: 200, body: 'good 127.0.0.11\n' });
+    expect(await update('hostname=keyless2', '127.0.0.12', `keyless2:${key2}`)).toMatchObject({ status: 200, body: 'good 127.0.0.12\n' });
+    expect(await update('hostname=router', '127.0.0.3')).toMatchObject({ status: 200, body: 'good 127.0.0.3\n' });
+  });
+
   it('restores a router\'s hub end after a hub restart, at its last verified address', async () => {
     expect(hub.datapath.tunnels.get('tnl-router')?.remote).toBe('127.0.0.3');
     await hub.restart();
