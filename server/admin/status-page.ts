@@ -115,8 +115,8 @@ const SCRIPT = `
       } else {
         const seconds = before ? (view.at - before.at) / 1000 : 0;
         const rate = (now, then) => (seconds > 0 && now >= then ? ((now - then) * 8) / seconds : 0);
-        v.traffic.textContent = '↓ ' + bits(before ? rate(peer.rxBytes, before.rx) : 0) + ' ↑ ' + bits(before ? rate(peer.txBytes, before.tx) : 0);
-        v.totals.textContent = '↓ ' + bytes(peer.rxBytes) + ' ↑ ' + bytes(peer.txBytes) + (peer.dropped ? ' · ' + peer.dropped + ' dropped' : '');
+        v.traffic.textContent = 'in ' + bits(before ? rate(peer.rxBytes, before.rx) : 0) + ' · out ' + bits(before ? rate(peer.txBytes, before.tx) : 0);
+        v.totals.textContent = 'in ' + bytes(peer.rxBytes) + ' · out ' + bytes(peer.txBytes) + (peer.dropped ? ' · ' + peer.dropped + ' dropped' : '');
         last.set(peer.name, { at: view.at, rx: peer.rxBytes, tx: peer.txBytes });
       }
       order.push(card.article);
