@@ -2,6 +2,7 @@
  * The raw surface of build/Release/tunnel_native.node, as native/src/addon.cc defines it. Only
  * native/ code sees these types; everything else uses the typed API of native/index.ts.
  */
+import type { NativeAddress } from './socket-address.js';
 import type { FastRouteConfig } from './types.js';
 
 /** Opaque native view of one PacketBatchMemory (pointers taken once; see native/src/batch-view.h). */
@@ -18,6 +19,8 @@ export interface NativeEndpointHandle {
   setReferenced(referenced: boolean): void;
   close(): void;
   localPort(): number;
+  /** Path MTUs the socket's error queue reported since the last call: [address, mtu] pairs, or undefined for none. */
+  takePathMtuReports(): [NativeAddress, number][] | undefined;
   /**
    * [truncated reads dropped, writes dropped for an error, errno of the last such write, packets
    * read while forwarding that JS never read, TCP super-packets read, segments made of them,
@@ -45,13 +48,16 @@ export interface NativeAddon {
     ports: Uint16Array,
     capacity: number,
     slotSize: number,
+    addrs6: Uint8Array,
   ): NativeBatchView;
   createFastRoute(): NativeFastRouteHandle;
   /** [endpoint, the kernel's interface name, whether offloads are on] */
   openTun(name: string, multiQueue: boolean, offload: boolean): [NativeEndpointHandle, string, boolean];
-  openRawSocket(protocol: number, localAddress: number, ttl: number, bufferBytes: number): NativeEndpointHandle;
+  /** The kernel's path MTU from a local to a remote address (of one family). */
+  pathMtu(localAddress: NativeAddress, remoteAddress: NativeAddress): number;
+  openRawSocket(protocol: number, localAddress: NativeAddress, ttl: number, bufferBytes: number): NativeEndpointHandle;
   openUdpSocket(
-    localAddress: number,
+    localAddress: NativeAddress,
     port: number,
     ttl: number,
     bufferBytes: number,

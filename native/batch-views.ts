@@ -18,13 +18,15 @@ export class BatchViews {
   viewOf(batch: PacketBatchMemory): NativeBatchView {
     const known = this.#views.get(batch);
     if (known !== undefined) return known;
-    const { data, offsets, lengths, addrs, ports, capacity, slotSize } = batch;
+    const { data, offsets, lengths, addrs, ports, addrs6, capacity, slotSize } = batch;
     if (
       !(data instanceof Uint8Array) ||
       !(offsets instanceof Uint32Array) ||
       !(lengths instanceof Uint32Array) ||
       !(addrs instanceof Uint32Array) ||
       !(ports instanceof Uint16Array) ||
+      !(addrs6 instanceof Uint8Array) ||
+      addrs6.length < capacity * 16 ||
       !Number.isInteger(capacity) ||
       !Number.isInteger(slotSize) ||
       data.length < capacity * slotSize ||
@@ -34,7 +36,7 @@ export class BatchViews {
     }
     let view: NativeBatchView;
     try {
-      view = this.#bind(data, offsets, lengths, addrs, ports, capacity, slotSize);
+      view = this.#bind(data, offsets, lengths, addrs, ports, capacity, slotSize, addrs6);
     } catch (err) {
       throw new TunnelError('ERR_INVALID_ARGUMENT', `packet batch rejected: ${(err as Error).message}`, { cause: err });
     }

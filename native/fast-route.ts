@@ -22,6 +22,10 @@ export class NativeFastRoute implements FastRoute {
     checkHeader(config.header4, 'header4');
     checkHeader(config.header6, 'header6');
     checkUnsigned(config.remoteAddress, 0xffff_ffff, 'remoteAddress');
+    const remote6 = config.remoteAddress6 ?? null;
+    if (remote6 !== null && !(remote6 instanceof Uint8Array && remote6.length === 16)) {
+      throw new TunnelError('ERR_INVALID_ARGUMENT', 'fast route: remoteAddress6 must be 16 bytes, or null');
+    }
     checkUnsigned(config.remotePort, 0xffff, 'remotePort');
     checkUnsigned(config.mtu, 0xffff, 'mtu');
     checkUnsigned(config.quietLimitMs, 0x7fff_ffff, 'quietLimitMs');

@@ -8,16 +8,16 @@ import { createRequire } from 'node:module';
 import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { TunnelError } from '../shared/errors.js';
-import { parseIpv4Address } from '../shared/net/ipv4-address.js';
 import type { NativeAddon } from './addon-binding.js';
 import { BatchViews } from './batch-views.js';
 import { NativeFastRoute } from './fast-route.js';
 import { assertInterfaceName } from './interface-name.js';
 import { NativeEndpoint, type NativePacketEndpoint } from './native-endpoint.js';
+import { toNativeAddress } from './socket-address.js';
 import { toTunnelError } from './system-error.js';
 
 export type { FastRoute, FastRouteConfig, FastRouteCounters, PacketBatchMemory, PacketEndpoint } from './types.js';
-export type { EndpointDropCounters, NativePacketEndpoint, OffloadCounters } from './native-endpoint.js';
+export type { EndpointDropCounters, NativePacketEndpoint, OffloadCounters, PathMtuReport } from './native-endpoint.js';
 export { createPacketBatch, MAX_BATCH_CAPACITY, MAX_SLOT_SIZE, MIN_SLOT_SIZE } from './packet-batch.js';
 export { addAddress, addRoute, deleteLink, MAX_MTU, MIN_MTU, setLinkMtu, setLinkUp } from './link-config.js';
 
@@ -42,15 +42,26 @@ export interface TunOptions {
   offload?: boolean;
 }
 
-/** A raw IPv4 socket for one IP protocol: reads include the outer IPv4 header, writes do not. */
+/** IP protocols a raw outer socket carries: GRE, IPv4 in IP, IPv6 in IP. */
+export type RawProtocol = 47 | 4 | 41;
+
+/**
+ * A raw socket for one IP protocol. IPv4: reads include the outer IPv4 header, writes do not.
+ * IPv6: reads and writes are the payload alone (the kernel keeps IPv6 headers to itself).
+ */
 export interface RawSocket extends NativePacketEndpoint {
-  readonly protocol: 47 | 4;
+  readonly protocol: RawProtocol;
   readonly localAddress: string;
+  readonly family: 4 | 6;
 }
 
-/** A UDP socket with batched I/O: addrs/ports are the source on read, the destination on write. */
+/**
+ * A UDP socket with batched I/O: addrs (IPv4) or addrs6 (IPv6) and ports are the source on read,
+ * the destination on write.
+ */
 export interface UdpSocket extends NativePacketEndpoint {
   readonly localPort: number;
+  readonly family: 4 | 6;
 }
 
 /** Options for sockets that carry tunnel packets. */
@@ -104,15 +115,17 @@ export function openTun(name: string, options: TunOptions = {}): TunDevice {
 }
 
 /**
- * Opens a raw IPv4 socket for protocol 47 (GRE) or 4 (IPIP) bound to `localAddress`, which is
- * then the outer source and the only destination it receives for. Outer packets leave without DF
- * (see native/src/open-descriptors.cc for why) and with the fixed TTL.
+ * Opens a raw socket for protocol 47 (GRE), 4 (IPv4 in IP) or 41 (IPv6 in IP) bound to
+ * `localAddress` (IPv4 or IPv6), which is then the outer source and the only destination it
+ * receives for. Outer packets leave without DF (see native/src/open-descriptors.cc for why) and
+ * with the fixed TTL (hop limit); an IPv6 socket reports ICMPv6 Packet Too Big through
+ * takePathMtuReports().
  */
-export function openRawSocket(protocol: 47 | 4, localAddress: string, options: OuterSocketOptions = {}): RawSocket {
-  if (protocol !== 47 && protocol !== 4) {
-    throw new TunnelError('ERR_INVALID_ARGUMENT', `raw socket protocol must be 47 (GRE) or 4 (IPIP), got ${String(protocol)}`);
+export function openRawSocket(protocol: RawProtocol, localAddress: string, options: OuterSocketOptions = {}): RawSocket {
+  if (protocol !== 47 && protocol !== 4 && protocol !== 41) {
+    throw new TunnelError('ERR_INVALID_ARGUMENT', `raw socket protocol must be 47 (GRE), 4 (IPv4 in IP) or 41 (IPv6 in IP), got ${String(protocol)}`);
   }
-  const address = parseIpv4Address(localAddress);
+  const address = toNativeAddress(localAddress);
   const { ttl, bufferBytes } = outerOptions(options);
   const { addon, views } = loadAddon();
   const label = `raw socket (protocol ${protocol}) on ${localAddress}`;
@@ -122,12 +135,15 @@ export function openRawSocket(protocol: 47 | 4, localAddress: string, options: O
   } catch (err) {
     throw toTunnelError(err, `opening ${label}`, 'CAP_NET_RAW');
   }
-  return Object.assign(new NativeEndpoint(handle, views, label), { protocol, localAddress });
+  return Object.assign(new NativeEndpoint(handle, views, label), { protocol, localAddress, family: familyOf(address) });
 }
 
-/** Opens a UDP socket bound to `localAddress`:`port` (port 0 picks a free one; see localPort). */
+/**
+ * Opens a UDP socket bound to `localAddress`:`port` (port 0 picks a free one; see localPort). An
+ * IPv6 socket takes IPv6 only (IPV6_V6ONLY), so an IPv4 socket may share the port.
+ */
 export function openUdpSocket(localAddress: string, port: number, options: UdpSocketOptions = {}): UdpSocket {
-  const address = parseIpv4Address(localAddress);
+  const address = toNativeAddress(localAddress);
   if (!Number.isInteger(port) || port < 0 || port > 65535) {
     throw new TunnelError('ERR_INVALID_ARGUMENT', `UDP port must be an integer from 0 to 65535, got ${port}`);
   }
@@ -150,7 +166,30 @@ export function openUdpSocket(localAddress: string, port: number, options: UdpSo
     handle.close();
     throw toTunnelError(err, `reading the port of UDP socket on ${localAddress}`);
   }
-  return Object.assign(new NativeEndpoint(handle, views, `UDP socket ${localAddress}:${localPort}`), { localPort });
+  const label = typeof address === 'number' ? `UDP socket ${localAddress}:${localPort}` : `UDP socket [${localAddress}]:${localPort}`;
+  return Object.assign(new NativeEndpoint(handle, views, label), { localPort, family: familyOf(address) });
+}
+
+function familyOf(address: number | Uint8Array): 4 | 6 {
+  return typeof address === 'number' ? 4 : 6;
+}
+
+/**
+ * The kernel's path MTU from `localAddress` toward `remoteAddress` (one family): its route's MTU,
+ * or less when ICMP (Packet Too Big, fragmentation needed) taught it so, as any socket there would
+ * send with. Sends nothing.
+ */
+export function pathMtu(localAddress: string, remoteAddress: string): number {
+  const local = toNativeAddress(localAddress);
+  const remote = toNativeAddress(remoteAddress);
+  if (typeof local !== typeof remote) {
+    throw new TunnelError('ERR_INVALID_ADDRESS', `path MTU: ${localAddress} and ${remoteAddress} are of different families`);
+  }
+  try {
+    return loadAddon().addon.pathMtu(local, remote);
+  } catch (err) {
+    throw toTunnelError(err, `reading the path MTU from ${localAddress} to ${remoteAddress}`);
+  }
 }
 
 /**

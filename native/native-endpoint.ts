@@ -1,6 +1,7 @@
 import { TunnelError } from '../shared/errors.js';
 import type { NativeEndpointHandle } from './addon-binding.js';
 import type { BatchViews } from './batch-views.js';
+import { fromNativeAddress } from './socket-address.js';
 import { toTunnelError } from './system-error.js';
 import type { PacketBatchMemory, PacketEndpoint } from './types.js';
 
@@ -48,6 +49,18 @@ export interface NativePacketEndpoint extends PacketEndpoint {
   dropCounters(): EndpointDropCounters;
   /** What the TUN offloads did since the endpoint was opened. */
   offloadCounters(): OffloadCounters;
+  /**
+   * What ICMP on the outer path said about path MTUs since the last call (an IPv6 socket reads
+   * Packet Too Big from its error queue): the destination and the MTU toward it, newest per
+   * destination. Empty on TUNs and IPv4 sockets.
+   */
+  takePathMtuReports(): PathMtuReport[];
+}
+
+/** The path toward `address` takes packets of at most `mtu` bytes. */
+export interface PathMtuReport {
+  readonly address: string;
+  readonly mtu: number;
 }
 
 /**
@@ -115,6 +128,11 @@ export class NativeEndpoint implements NativePacketEndpoint {
   dropCounters(): EndpointDropCounters {
     const [truncatedReads, writeErrors, lastWriteErrno, unreadForwarded] = this.#open('read counters').counters();
     return { truncatedReads, writeErrors, lastWriteErrno, unreadForwarded };
+  }
+
+  takePathMtuReports(): PathMtuReport[] {
+    const reports = this.#open('read path MTU reports').takePathMtuReports();
+    return reports === undefined ? [] : reports.map(([address, mtu]) => ({ address: fromNativeAddress(address), mtu }));
   }
 
   offloadCounters(): OffloadCounters {

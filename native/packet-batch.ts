@@ -25,7 +25,8 @@ export function createPacketBatch(capacity: number, slotSize = 2048): PacketBatc
   }
   const dataBytes = Math.ceil((capacity * slotSize) / 4) * 4;
   const metaBytes = capacity * 4 * 3 + capacity * 2;
-  const memory = new ArrayBuffer(dataBytes + metaBytes);
+  const addrs6Offset = dataBytes + Math.ceil(metaBytes / 4) * 4;
+  const memory = new ArrayBuffer(addrs6Offset + capacity * 16);
   return {
     capacity,
     slotSize,
@@ -34,5 +35,6 @@ export function createPacketBatch(capacity: number, slotSize = 2048): PacketBatc
     lengths: new Uint32Array(memory, dataBytes + capacity * 4, capacity),
     addrs: new Uint32Array(memory, dataBytes + capacity * 8, capacity),
     ports: new Uint16Array(memory, dataBytes + capacity * 12, capacity),
+    addrs6: new Uint8Array(memory, addrs6Offset, capacity * 16),
   };
 }

@@ -6,8 +6,9 @@
 /**
  * Preallocated memory for a batch of packets: `capacity` slots of `slotSize` bytes in one Buffer.
  * Slot i's packet lives at data[i * slotSize + offsets[i]], `lengths[i]` bytes long. For sockets,
- * addrs[i] is the IPv4 peer address as an unsigned 32-bit number (a.b.c.d = a<<24|b<<16|c<<8|d)
- * and ports[i] the UDP peer port: filled on read (source), used on write (destination).
+ * the peer is addrs[i] on an IPv4 socket (an unsigned 32-bit number, a.b.c.d =
+ * a<<24|b<<16|c<<8|d) or addrs6[16 * i .. 16 * i + 15] on an IPv6 one, and ports[i] the UDP peer
+ * port: filled on read (source), used on write (destination).
  */
 export interface PacketBatchMemory {
   readonly capacity: number;
@@ -17,6 +18,7 @@ export interface PacketBatchMemory {
   readonly lengths: Uint32Array;
   readonly addrs: Uint32Array;
   readonly ports: Uint16Array;
+  readonly addrs6: Uint8Array;
 }
 
 /** Something packets can be read from and written to, many per call, without blocking. */
@@ -49,8 +51,12 @@ export interface FastRouteConfig {
   transmit: boolean;
   /** Take matching packets from the remote natively (false: all go to JS). */
   receive: boolean;
-  /** The remote's outer address (a.b.c.d as an unsigned 32-bit number) and UDP port (0 on raw sockets). */
+  /**
+   * The remote's outer address (a.b.c.d as an unsigned 32-bit number) and UDP port (0 on raw
+   * sockets); on an IPv6 outer socket the address is remoteAddress6 (16 bytes) instead.
+   */
   remoteAddress: number;
+  remoteAddress6?: Uint8Array | null;
   remotePort: number;
   header4: Uint8Array | null;
   header6: Uint8Array | null;

@@ -33,8 +33,8 @@ export function registerUpCommand(program: Command): void {
   program
     .command('up')
     .description('run one static tunnel (no hub) in the foreground; SIGINT/SIGTERM removes it')
-    .requiredOption('--local <addr>', 'this end\'s outer IPv4 address')
-    .requiredOption('--remote <addr>', 'the other end\'s outer IPv4 address')
+    .requiredOption('--local <addr>', 'this end\'s outer address, IPv4 or IPv6')
+    .requiredOption('--remote <addr>', 'the other end\'s outer address, of the same family as --local')
     .requiredOption('--encap <encap>', `outer encapsulation: ${ENCAPSULATIONS.join(', ')}`)
     .option('--key <n>', 'GRE key, 0..4294967295 (gre and fou)')
     .requiredOption('--address <cidr>', 'this end\'s inner address with prefix, e.g. 10.1.12.38/30')

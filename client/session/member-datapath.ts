@@ -22,6 +22,7 @@ export interface MemberDatapath {
 export async function openMemberDatapath(io: DatapathIo, stateDir: string, log: Logger): Promise<MemberDatapath> {
   const engine = new DatapathEngine(io, {
     onLiveness: (event) => log.info({ tunnel: event.name, state: event.state, missed: event.missed }, 'tunnel liveness changed'),
+    onPathMtu: (event) => log.info({ tunnel: event.name, pathMtu: event.pathMtu, mtu: event.mtu }, 'outer path MTU changed'),
   });
   const datapath = new EngineClientDatapath(engine);
   const engineHandler = engineControlHandler(engine, 'run');

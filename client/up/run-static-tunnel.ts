@@ -27,6 +27,7 @@ export async function runStaticTunnel(spec: TunnelSpecInput, context: StaticTunn
   const socketPath = controlSocketPath(context.stateDir, process.pid);
   const engine = new DatapathEngine(context.io, {
     onLiveness: (event) => log.info({ tunnel: event.name, state: event.state, missed: event.missed }, 'tunnel liveness changed'),
+    onPathMtu: (event) => log.info({ tunnel: event.name, pathMtu: event.pathMtu, mtu: event.mtu }, 'outer path MTU changed'),
   });
   const status = engine.addTunnel(spec);
   let server;

@@ -44,6 +44,7 @@ Napi::Object Init(Napi::Env env, Napi::Object exports) {
   exports.Set("openRawSocket", Napi::Function::New<OpenRawSocket>(env, "openRawSocket"));
   exports.Set("createFastRoute", Napi::Function::New<CreateFastRoute>(env, "createFastRoute"));
   exports.Set("openUdpSocket", Napi::Function::New<OpenUdpSocket>(env, "openUdpSocket"));
+  exports.Set("pathMtu", Napi::Function::New<PathMtu>(env, "pathMtu"));
   return exports;
 }
 

@@ -29,11 +29,12 @@ Napi::Function BatchView::Define(Napi::Env env) {
 }
 
 // new BatchView(data: Uint8Array, offsets: Uint32Array, lengths: Uint32Array,
-//               addrs: Uint32Array, ports: Uint16Array, capacity: number, slotSize: number)
+//               addrs: Uint32Array, ports: Uint16Array, capacity: number, slotSize: number,
+//               addrs6: Uint8Array)
 BatchView::BatchView(const Napi::CallbackInfo& info) : Napi::ObjectWrap<BatchView>(info) {
   Napi::Env env = info.Env();
-  if (info.Length() < 7 || !info[5].IsNumber() || !info[6].IsNumber()) {
-    ThrowArgumentError(env, "BatchView: expected 5 typed arrays, capacity and slotSize");
+  if (info.Length() < 8 || !info[5].IsNumber() || !info[6].IsNumber()) {
+    ThrowArgumentError(env, "BatchView: expected 5 typed arrays, capacity, slotSize and addrs6");
     return;
   }
   int64_t capacity = info[5].As<Napi::Number>().Int64Value();
@@ -49,7 +50,8 @@ BatchView::BatchView(const Napi::CallbackInfo& info) : Napi::ObjectWrap<BatchVie
   lengths = static_cast<uint32_t*>(TypedArrayData(info[2], napi_uint32_array, cap, buffers_));
   addrs = static_cast<uint32_t*>(TypedArrayData(info[3], napi_uint32_array, cap, buffers_));
   ports = static_cast<uint16_t*>(TypedArrayData(info[4], napi_uint16_array, cap, buffers_));
-  if (!data || !offsets || !lengths || !addrs || !ports) {
+  addrs6 = static_cast<uint8_t*>(TypedArrayData(info[7], napi_uint8_array, cap * 16, buffers_));
+  if (!data || !offsets || !lengths || !addrs || !ports || !addrs6) {
     ThrowArgumentError(env, "BatchView: a batch array has the wrong type or is too short");
     return;
   }

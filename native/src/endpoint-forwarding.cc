@@ -2,6 +2,8 @@
 
 #include <string.h>
 
+#include <utility>
+
 #include "fast-route.h"
 #include "packet-endpoint.h"
 
@@ -29,23 +31,23 @@ int EndpointForwarding::PumpOnce(PacketEndpoint& endpoint, ForwardingScratch& sc
       if (scratch.slow[i]) Stash(slots, i);
     }
   } else {
-    Receive(count, endpoint.kind() == EndpointKind::kRaw, scratch);
+    Receive(count, endpoint.kind() == EndpointKind::kRaw, endpoint.family() == AF_INET6, scratch);
   }
   return n;
 }
 
-// Raw sockets read the outer IPv4 header too; UDP sockets read the payload. A packet goes to a
-// route only when its source (and port) and the route's header both match. Consecutive packets
-// of one route are written to its TUN together.
-void EndpointForwarding::Receive(uint32_t count, bool raw, ForwardingScratch& scratch) {
+// IPv4 raw sockets read the outer IPv4 header too; IPv6 raw sockets and UDP sockets read the
+// payload. A packet goes to a route only when its source (and port) and the route's header both
+// match. Consecutive packets of one route are written to its TUN together.
+void EndpointForwarding::Receive(uint32_t count, bool raw, bool ipv6, ForwardingScratch& scratch) {
   const PacketSlots& slots = scratch.read.slots();
-  PacketSlots run = {slots.data, scratch.run_offsets, scratch.run_lengths, nullptr, nullptr, kCapacity, 0};
+  PacketSlots run = {slots.data, scratch.run_offsets, scratch.run_lengths, nullptr, nullptr, kCapacity, 0, nullptr};
   FastRoute* run_route = nullptr;
   uint32_t run_count = 0;
   for (uint32_t i = 0; i < count; i++) {
     const uint8_t* payload = slots.Packet(i);
     uint32_t length = slots.lengths[i];
-    if (raw) {
+    if (raw && !ipv6) {
       uint32_t header_length = length >= kMinIpv4Header ? (payload[0] & 0x0f) * 4u : 0;
       if (length < kMinIpv4Header || (payload[0] >> 4) != 4 || header_length < kMinIpv4Header ||
           header_length > length) {
@@ -55,7 +57,8 @@ void EndpointForwarding::Receive(uint32_t count, bool raw, ForwardingScratch& sc
       payload += header_length;
       length -= header_length;
     }
-    auto found = receive_routes_.find(RouteKey(slots.addrs[i], raw ? 0 : slots.ports[i]));
+    uint16_t port = raw ? 0 : slots.ports[i];
+    auto found = receive_routes_.find(ipv6 ? RouteKey6(slots.Address6(i), port) : RouteKey4(slots.addrs[i], port));
     FastRoute* taker = nullptr;
     uint32_t header_length = 0;
     if (found != receive_routes_.end()) {
@@ -88,7 +91,9 @@ void EndpointForwarding::Stash(const PacketSlots& from, uint32_t i) {
     return;
   }
   const uint8_t* packet = from.Packet(i);
-  stash_.push_back({std::vector<uint8_t>(packet, packet + from.lengths[i]), from.addrs[i], from.ports[i]});
+  StashedPacket stashed = {std::vector<uint8_t>(packet, packet + from.lengths[i]), from.addrs[i], from.ports[i], {}};
+  memcpy(stashed.addr6, from.Address6(i), 16);
+  stash_.push_back(std::move(stashed));
 }
 
 uint32_t EndpointForwarding::DrainStash(const PacketSlots& into, uint32_t headroom) {
@@ -102,6 +107,7 @@ uint32_t EndpointForwarding::DrainStash(const PacketSlots& into, uint32_t headro
       into.lengths[count] = length;
       into.addrs[count] = packet.addr;
       into.ports[count] = packet.port;
+      memcpy(into.Address6(count), packet.addr6, 16);
       count++;
     } else {
       unread_drops_++;
@@ -111,9 +117,9 @@ uint32_t EndpointForwarding::DrainStash(const PacketSlots& into, uint32_t headro
   return count;
 }
 
-void EndpointForwarding::AttachReceive(uint64_t key, FastRoute* route) { receive_routes_[key].push_back(route); }
+void EndpointForwarding::AttachReceive(const RouteKey& key, FastRoute* route) { receive_routes_[key].push_back(route); }
 
-void EndpointForwarding::DetachReceive(uint64_t key, FastRoute* route) {
+void EndpointForwarding::DetachReceive(const RouteKey& key, FastRoute* route) {
   auto found = receive_routes_.find(key);
   if (found == receive_routes_.end()) return;
   auto& routes = found->second;

@@ -5,6 +5,7 @@
 #pragma once
 
 #include <stdint.h>
+#include <string.h>
 #include <sys/socket.h>
 
 #include <deque>
@@ -22,8 +23,45 @@ class PacketEndpoint;
 struct ForwardingScratch;
 enum class EndpointKind;
 
-// Where received packets are looked up: remote address and UDP port (0 on raw sockets).
-inline uint64_t RouteKey(uint32_t address, uint16_t port) { return (static_cast<uint64_t>(address) << 16) | port; }
+// Where received packets are looked up: remote address and UDP port (0 on raw sockets). An IPv4
+// address is kept IPv4-mapped (::ffff:a.b.c.d), so one key type serves both families.
+struct RouteKey {
+  uint8_t address[16];
+  uint16_t port;
+  bool operator==(const RouteKey& other) const {
+    return port == other.port && memcmp(address, other.address, 16) == 0;
+  }
+};
+
+inline RouteKey RouteKey4(uint32_t address, uint16_t port) {
+  RouteKey key = {};
+  key.address[10] = 0xff;
+  key.address[11] = 0xff;
+  key.address[12] = static_cast<uint8_t>(address >> 24);
+  key.address[13] = static_cast<uint8_t>(address >> 16);
+  key.address[14] = static_cast<uint8_t>(address >> 8);
+  key.address[15] = static_cast<uint8_t>(address);
+  key.port = port;
+  return key;
+}
+
+inline RouteKey RouteKey6(const uint8_t* address, uint16_t port) {
+  RouteKey key;
+  memcpy(key.address, address, 16);
+  key.port = port;
+  return key;
+}
+
+struct RouteKeyHash {
+  size_t operator()(const RouteKey& key) const {
+    uint64_t high;
+    uint64_t low;
+    memcpy(&high, key.address, 8);
+    memcpy(&low, key.address + 8, 8);
+    uint64_t mixed = (high * 0x9e3779b97f4a7c15ULL) ^ (low * 0xc2b2ae3d27d4eb4fULL) ^ key.port;
+    return static_cast<size_t>(mixed ^ (mixed >> 29));
+  }
+};
 
 class EndpointForwarding {
  public:
@@ -46,8 +84,8 @@ class EndpointForwarding {
 
   void SetTransmitRoute(FastRoute* route) { transmit_route_ = route; }
   FastRoute* transmit_route() const { return transmit_route_; }
-  void AttachReceive(uint64_t key, FastRoute* route);
-  void DetachReceive(uint64_t key, FastRoute* route);
+  void AttachReceive(const RouteKey& key, FastRoute* route);
+  void DetachReceive(const RouteKey& key, FastRoute* route);
   // The endpoint is closing: every route forgets it.
   void ForgetAll(const PacketEndpoint* endpoint);
 
@@ -56,17 +94,20 @@ class EndpointForwarding {
     std::vector<uint8_t> bytes;
     uint32_t addr;
     uint16_t port;
+    uint8_t addr6[16];
   };
 
   void Stash(const PacketSlots& from, uint32_t i);
-  void Receive(uint32_t count, bool raw, ForwardingScratch& scratch);
+  // `raw`: a raw socket (an IPv4 one reads the outer IPv4 header too); `ipv6`: the socket's
+  // sources are IPv6 addresses.
+  void Receive(uint32_t count, bool raw, bool ipv6, ForwardingScratch& scratch);
 
   // Slow packets are rare (keepalives, hellos, ICMP cases), so each gets its own small allocation.
   std::deque<StashedPacket> stash_;
   double unread_drops_ = 0;
   FastRoute* transmit_route_ = nullptr;
   // RouteKey -> routes; the header template decides between them (e.g. GRE keys).
-  std::unordered_map<uint64_t, std::vector<FastRoute*>> receive_routes_;
+  std::unordered_map<RouteKey, std::vector<FastRoute*>, RouteKeyHash> receive_routes_;
 };
 
 // The forwarding thread's working memory, lent to each endpoint it pumps: one copy for all.

@@ -190,6 +190,12 @@ void FastRoute::Apply(PacketEndpoint* tun, const Napi::Value& tun_value, PacketE
   transmit_ = options.Get("transmit").ToBoolean().Value();
   receive_ = options.Get("receive").ToBoolean().Value();
   remote_address_ = NumberOr(options, "remoteAddress", 0);
+  Napi::Value remote6 = options.Get("remoteAddress6");
+  memset(remote_address6_, 0, sizeof(remote_address6_));
+  if (remote6.IsTypedArray() && remote6.As<Napi::TypedArray>().TypedArrayType() == napi_uint8_array &&
+      remote6.As<Napi::Uint8Array>().ElementLength() == 16) {
+    memcpy(remote_address6_, remote6.As<Napi::Uint8Array>().Data(), 16);
+  }
   remote_port_ = static_cast<uint16_t>(NumberOr(options, "remotePort", 0));
   mtu_ = NumberOr(options, "mtu", 0);
   clamp_mss_ = options.Get("clampMss").ToBoolean().Value();
@@ -197,15 +203,15 @@ void FastRoute::Apply(PacketEndpoint* tun, const Napi::Value& tun_value, PacketE
   header4_ = header4;
   header6_ = header6;
   sources_ = std::move(sources);  // no allocation under the mutex
-  destination_ = {};
-  destination_.sin_family = AF_INET;
-  destination_.sin_addr.s_addr = htonl(remote_address_);
-  destination_.sin_port = outer_ != nullptr && outer_->kind() == EndpointKind::kUdp ? htons(remote_port_) : 0;
+  int family = outer_ != nullptr ? outer_->family() : AF_INET;
+  uint16_t port = outer_ != nullptr && outer_->kind() == EndpointKind::kUdp ? remote_port_ : 0;
+  destination_length_ = MakeSocketAddress(&destination_, family, remote_address_, remote_address6_, port);
   AttachReceive();
 }
 
-uint64_t FastRoute::ReceiveKey() const {
-  return RouteKey(remote_address_, outer_->kind() == EndpointKind::kUdp ? remote_port_ : 0);
+RouteKey FastRoute::ReceiveKey() const {
+  uint16_t port = outer_->kind() == EndpointKind::kUdp ? remote_port_ : 0;
+  return outer_->family() == AF_INET6 ? RouteKey6(remote_address6_, port) : RouteKey4(remote_address_, port);
 }
 
 void FastRoute::AttachReceive() {
@@ -325,7 +331,7 @@ uint32_t FastRoute::BuildMessages(ForwardingScratch& scratch, uint32_t first, ui
     }
     struct msghdr& header = scratch.messages[messages].msg_hdr;
     header.msg_name = &destination_;
-    header.msg_namelen = sizeof(destination_);
+    header.msg_namelen = destination_length_;
     header.msg_iov = &iovs[i];
     header.msg_iovlen = run;
     header.msg_control = nullptr;
@@ -392,8 +398,9 @@ bool FastRoute::Accept(const uint8_t* payload, uint32_t length, uint32_t* header
     if (length < header->length + min_inner || memcmp(payload, header->bytes, header->length) != 0) continue;
     const uint8_t* inner = payload + header->length;
     if ((inner[0] >> 4) != header->inner_version) continue;
-    // IPv4 carrying GRE may be a Cisco keepalive to reflect: JS decides.
+    // IP carrying GRE may be a Cisco keepalive to reflect (IPv4, or IPv6 over an IPv6 path): JS decides.
     if (header->inner_version == 4 && inner[9] == kProtocolGre) continue;
+    if (header->inner_version == 6 && inner[6] == kProtocolGre) continue;
     // A source outside the route's prefixes: JS counts it as spoofed and drops it.
     if (!sources_.Allows(inner, header->inner_version)) return false;
     *header_length = header->length;

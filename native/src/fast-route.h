@@ -14,6 +14,7 @@
 
 #include "endpoint-forwarding.h"
 #include "packet-slots.h"
+#include "socket-address.h"
 #include "tun-write-ring.h"
 
 namespace tunnel_native {
@@ -74,7 +75,7 @@ class FastRoute : public Napi::ObjectWrap<FastRoute> {
   void DetachAndRefresh();
   void AttachReceive();
   void DetachReceive();
-  uint64_t ReceiveKey() const;
+  RouteKey ReceiveKey() const;
   const HeaderTemplate* TransmitHeaderFor(const uint8_t* packet, uint32_t length) const;
   void SendBatch(ForwardingScratch& scratch, uint32_t count);
   uint32_t BuildMessages(ForwardingScratch& scratch, uint32_t first, uint32_t count);
@@ -88,7 +89,8 @@ class FastRoute : public Napi::ObjectWrap<FastRoute> {
   bool transmit_ = false;
   bool receive_ = false;
   bool receive_attached_ = false;
-  uint32_t remote_address_ = 0;  // host byte order
+  uint32_t remote_address_ = 0;  // IPv4, host byte order
+  uint8_t remote_address6_[16] = {};  // IPv6, when the outer socket is an IPv6 one
   uint16_t remote_port_ = 0;
   uint32_t mtu_ = 0;
   bool clamp_mss_ = false;
@@ -103,7 +105,8 @@ class FastRoute : public Napi::ObjectWrap<FastRoute> {
   static constexpr uint32_t kMaxSegments = 64;
   static constexpr uint64_t kMaxSegmentedBytes = 65000;
   bool gso_usable_ = true;
-  struct sockaddr_in destination_ = {};
+  SocketAddress destination_ = {};
+  socklen_t destination_length_ = 0;
 
   double rx_packets_ = 0;
   double rx_bytes_ = 0;

@@ -66,7 +66,7 @@ void ForwardingThread::Run() {
     for (int i = 0; i < n; i++) {
       // An endpoint unwatched since epoll_wait returned is no longer in the table: skip it.
       auto found = watched_.find(events[i].data.u64);
-      if (found != watched_.end()) found->second->ForwardReady(scratch_);
+      if (found != watched_.end()) found->second->ForwardReady(scratch_, (events[i].events & EPOLLERR) != 0);
     }
   }
 }

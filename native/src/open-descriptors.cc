@@ -15,6 +15,7 @@
 #include <string>
 
 #include "packet-endpoint.h"
+#include "socket-address.h"
 #include "virtio-net-header.h"
 #include "system-error.h"
 
@@ -47,20 +48,41 @@ void SetBufferSizes(int fd, int bytes) {
 // tunnel working where ICMP "fragmentation needed" is filtered (a PMTU black hole), and an outer
 // packet larger than the egress MTU is fragmented locally instead of failing with EMSGSIZE.
 // The TTL is fixed by the caller and never derived from the inner packet.
-int ConfigureOuterSocket(int fd, int ttl, int buffer_bytes) {
-  int pmtu = IP_PMTUDISC_DONT;
-  if (setsockopt(fd, IPPROTO_IP, IP_MTU_DISCOVER, &pmtu, sizeof(pmtu)) != 0) return errno;
-  if (setsockopt(fd, IPPROTO_IP, IP_TTL, &ttl, sizeof(ttl)) != 0) return errno;
+//
+// IPv6 has no in-flight fragmentation: a router with a smaller MTU drops the packet and sends
+// ICMPv6 Packet Too Big. The kernel learns that path MTU either way (and, without DF semantics,
+// fragments later outer packets at the source to fit); IPV6_RECVERR also queues the report on the
+// socket, where the endpoint reads it so the datapath can lower the tunnel's MTU and inner packets
+// fit again without fragments (see PacketEndpoint::DrainErrorQueue).
+int ConfigureOuterSocket(int fd, int family, int ttl, int buffer_bytes) {
+  if (family == AF_INET6) {
+    int pmtu = IPV6_PMTUDISC_DONT;
+    int one = 1;
+    if (setsockopt(fd, IPPROTO_IPV6, IPV6_MTU_DISCOVER, &pmtu, sizeof(pmtu)) != 0) return errno;
+    if (setsockopt(fd, IPPROTO_IPV6, IPV6_UNICAST_HOPS, &ttl, sizeof(ttl)) != 0) return errno;
+    if (setsockopt(fd, IPPROTO_IPV6, IPV6_RECVERR, &one, sizeof(one)) != 0) return errno;
+  } else {
+    int pmtu = IP_PMTUDISC_DONT;
+    if (setsockopt(fd, IPPROTO_IP, IP_MTU_DISCOVER, &pmtu, sizeof(pmtu)) != 0) return errno;
+    if (setsockopt(fd, IPPROTO_IP, IP_TTL, &ttl, sizeof(ttl)) != 0) return errno;
+  }
   SetBufferSizes(fd, buffer_bytes);
   return 0;
 }
 
-struct sockaddr_in Ipv4SocketAddress(uint32_t address, uint16_t port) {
-  struct sockaddr_in name = {};
-  name.sin_family = AF_INET;
-  name.sin_port = htons(port);
-  name.sin_addr.s_addr = htonl(address);
-  return name;
+// The local address argument: a number is an IPv4 address (host order), a 16-byte Uint8Array an
+// IPv6 address. Returns the family, or 0 when it is neither.
+int ParseLocalAddress(const Napi::Value& value, uint32_t* v4, uint8_t* v6) {
+  if (value.IsNumber()) {
+    *v4 = value.As<Napi::Number>().Uint32Value();
+    return AF_INET;
+  }
+  if (value.IsTypedArray() && value.As<Napi::TypedArray>().TypedArrayType() == napi_uint8_array &&
+      value.As<Napi::Uint8Array>().ElementLength() == 16) {
+    memcpy(v6, value.As<Napi::Uint8Array>().Data(), 16);
+    return AF_INET6;
+  }
+  return 0;
 }
 
 }  // namespace
@@ -114,36 +136,38 @@ Napi::Value OpenTun(const Napi::CallbackInfo& info) {
 
 Napi::Value OpenRawSocket(const Napi::CallbackInfo& info) {
   Napi::Env env = info.Env();
-  if (info.Length() < 4 || !info[0].IsNumber() || !info[1].IsNumber() || !info[2].IsNumber() ||
-      !info[3].IsNumber()) {
+  uint32_t address = 0;
+  uint8_t address6[16] = {};
+  int family = info.Length() >= 2 ? ParseLocalAddress(info[1], &address, address6) : 0;
+  if (info.Length() < 4 || !info[0].IsNumber() || family == 0 || !info[2].IsNumber() || !info[3].IsNumber()) {
     ThrowArgumentError(env, "openRawSocket: expected protocol, address, ttl, bufferBytes");
     return env.Undefined();
   }
   int protocol = info[0].As<Napi::Number>().Int32Value();
-  uint32_t address = info[1].As<Napi::Number>().Uint32Value();
   int ttl = info[2].As<Napi::Number>().Int32Value();
   int buffer_bytes = info[3].As<Napi::Number>().Int32Value();
 
-  int fd = socket(AF_INET, SOCK_RAW | SOCK_NONBLOCK | SOCK_CLOEXEC, protocol);
+  // An IPv4 raw socket reads the outer IPv4 header too; an IPv6 one starts at the payload.
+  int fd = socket(family, SOCK_RAW | SOCK_NONBLOCK | SOCK_CLOEXEC, protocol);
   if (fd < 0) return FailAndClose(env, -1, "socket", errno);
-  int err = ConfigureOuterSocket(fd, ttl, buffer_bytes);
+  int err = ConfigureOuterSocket(fd, family, ttl, buffer_bytes);
   if (err != 0) return FailAndClose(env, fd, "setsockopt", err);
   // Binding a raw socket sets the outer source address and limits delivery to packets sent to it.
-  struct sockaddr_in local = Ipv4SocketAddress(address, 0);
-  if (bind(fd, reinterpret_cast<struct sockaddr*>(&local), sizeof(local)) != 0) {
-    return FailAndClose(env, fd, "bind", errno);
-  }
-  return PacketEndpoint::Wrap(env, fd, EndpointKind::kRaw);
+  SocketAddress local;
+  socklen_t length = MakeSocketAddress(&local, family, address, address6, 0);
+  if (bind(fd, &local.any, length) != 0) return FailAndClose(env, fd, "bind", errno);
+  return PacketEndpoint::Wrap(env, fd, EndpointKind::kRaw, false, false, family);
 }
 
 Napi::Value OpenUdpSocket(const Napi::CallbackInfo& info) {
   Napi::Env env = info.Env();
-  if (info.Length() < 5 || !info[0].IsNumber() || !info[1].IsNumber() || !info[2].IsNumber() ||
-      !info[3].IsNumber()) {
+  uint32_t address = 0;
+  uint8_t address6[16] = {};
+  int family = info.Length() >= 1 ? ParseLocalAddress(info[0], &address, address6) : 0;
+  if (info.Length() < 5 || family == 0 || !info[1].IsNumber() || !info[2].IsNumber() || !info[3].IsNumber()) {
     ThrowArgumentError(env, "openUdpSocket: expected address, port, ttl, bufferBytes, reuseAddress");
     return env.Undefined();
   }
-  uint32_t address = info[0].As<Napi::Number>().Uint32Value();
   uint32_t port = info[1].As<Napi::Number>().Uint32Value();
   int ttl = info[2].As<Napi::Number>().Int32Value();
   int buffer_bytes = info[3].As<Napi::Number>().Int32Value();
@@ -155,11 +179,16 @@ Napi::Value OpenUdpSocket(const Napi::CallbackInfo& info) {
     return env.Undefined();
   }
 
-  int fd = socket(AF_INET, SOCK_DGRAM | SOCK_NONBLOCK | SOCK_CLOEXEC, 0);
+  int fd = socket(family, SOCK_DGRAM | SOCK_NONBLOCK | SOCK_CLOEXEC, 0);
   if (fd < 0) return FailAndClose(env, -1, "socket", errno);
-  int err = ConfigureOuterSocket(fd, ttl, buffer_bytes);
+  int err = ConfigureOuterSocket(fd, family, ttl, buffer_bytes);
   if (err != 0) return FailAndClose(env, fd, "setsockopt", err);
   int one = 1;
+  // An IPv6 socket serves IPv6 only: an IPv4 socket may share the port (bound to "::" it would
+  // otherwise take IPv4-mapped traffic too).
+  if (family == AF_INET6 && setsockopt(fd, IPPROTO_IPV6, IPV6_V6ONLY, &one, sizeof(one)) != 0) {
+    return FailAndClose(env, fd, "setsockopt IPV6_V6ONLY", errno);
+  }
   if (reuse_address && setsockopt(fd, SOL_SOCKET, SO_REUSEADDR, &one, sizeof(one)) != 0) {
     return FailAndClose(env, fd, "setsockopt", errno);
   }
@@ -172,11 +201,37 @@ Napi::Value OpenUdpSocket(const Napi::CallbackInfo& info) {
   if (receive_offload && setsockopt(fd, SOL_UDP, UDP_GRO, &one, sizeof(one)) != 0) {
     return FailAndClose(env, fd, "setsockopt UDP_GRO", errno);
   }
-  struct sockaddr_in local = Ipv4SocketAddress(address, static_cast<uint16_t>(port));
-  if (bind(fd, reinterpret_cast<struct sockaddr*>(&local), sizeof(local)) != 0) {
-    return FailAndClose(env, fd, "bind", errno);
+  SocketAddress local;
+  socklen_t length = MakeSocketAddress(&local, family, address, address6, static_cast<uint16_t>(port));
+  if (bind(fd, &local.any, length) != 0) return FailAndClose(env, fd, "bind", errno);
+  return PacketEndpoint::Wrap(env, fd, EndpointKind::kUdp, receive_offload, false, family);
+}
+
+Napi::Value PathMtu(const Napi::CallbackInfo& info) {
+  Napi::Env env = info.Env();
+  uint32_t local = 0;
+  uint32_t remote = 0;
+  uint8_t local6[16] = {};
+  uint8_t remote6[16] = {};
+  int family = info.Length() >= 2 ? ParseLocalAddress(info[0], &local, local6) : 0;
+  if (family == 0 || ParseLocalAddress(info[1], &remote, remote6) != family) {
+    ThrowArgumentError(env, "pathMtu: expected two addresses of one family");
+    return env.Undefined();
   }
-  return PacketEndpoint::Wrap(env, fd, EndpointKind::kUdp, receive_offload);
+  int fd = socket(family, SOCK_DGRAM | SOCK_CLOEXEC, 0);
+  if (fd < 0) return FailAndClose(env, -1, "socket", errno);
+  SocketAddress name;
+  socklen_t length = MakeSocketAddress(&name, family, local, local6, 0);
+  if (bind(fd, &name.any, length) != 0) return FailAndClose(env, fd, "bind", errno);
+  // Connecting a UDP socket only looks the route up; the discard port is never sent to.
+  length = MakeSocketAddress(&name, family, remote, remote6, 9);
+  if (connect(fd, &name.any, length) != 0) return FailAndClose(env, fd, "connect", errno);
+  int mtu = 0;
+  socklen_t size = sizeof(mtu);
+  int rc = family == AF_INET6 ? getsockopt(fd, IPPROTO_IPV6, IPV6_MTU, &mtu, &size) : getsockopt(fd, IPPROTO_IP, IP_MTU, &mtu, &size);
+  if (rc != 0) return FailAndClose(env, fd, "getsockopt", errno);
+  close(fd);
+  return Napi::Number::New(env, mtu);
 }
 
 }  // namespace tunnel_native

@@ -6,14 +6,19 @@
 
 namespace tunnel_native {
 
-// openTun(name: string, multiQueue: boolean) -> [endpoint, kernelName]
+// openTun(name: string, multiQueue: boolean, offload: boolean) -> [endpoint, kernelName, offload]
 Napi::Value OpenTun(const Napi::CallbackInfo& info);
 
-// openRawSocket(protocol: number, localAddress: uint32, ttl: number, bufferBytes: number) -> endpoint
+// Addresses: a number is IPv4 (host order), a 16-byte Uint8Array IPv6.
+// openRawSocket(protocol: number, localAddress, ttl: number, bufferBytes: number) -> endpoint
 Napi::Value OpenRawSocket(const Napi::CallbackInfo& info);
 
-// openUdpSocket(localAddress: uint32, port: number, ttl: number, bufferBytes: number, reuseAddress: boolean)
-//   -> endpoint
+// openUdpSocket(localAddress, port: number, ttl: number, bufferBytes: number, reuseAddress: boolean,
+//               segmentBytes: number, receiveOffload: boolean) -> endpoint
 Napi::Value OpenUdpSocket(const Napi::CallbackInfo& info);
+
+// pathMtu(localAddress, remoteAddress) -> the kernel's current path MTU toward remoteAddress (its
+// route's MTU, or what ICMP taught it since), read through a connected UDP socket that sends nothing.
+Napi::Value PathMtu(const Napi::CallbackInfo& info);
 
 }  // namespace tunnel_native

@@ -2,6 +2,7 @@
 
 #include <arpa/inet.h>
 #include <errno.h>
+#include <linux/errqueue.h>
 #include <unistd.h>
 
 #include <algorithm>
@@ -19,6 +20,9 @@ namespace {
 
 // Batches forwarded per wake-up before other descriptors get their turn (the poll is level-triggered).
 constexpr int kForwardingRounds = 8;
+
+// Path MTU reports kept for JS at most; an older one for the same address is replaced.
+constexpr size_t kMaxReports = 64;
 
 // Errors after which a batch stops: the kernel is full right now, try again when writable.
 bool IsBackpressure(int err) { return err == EAGAIN || err == EWOULDBLOCK || err == ENOBUFS; }
@@ -72,10 +76,11 @@ Napi::Function PacketEndpoint::Define(Napi::Env env) {
                          InstanceMethod<&PacketEndpoint::Close>("close"),
                          InstanceMethod<&PacketEndpoint::LocalPort>("localPort"),
                          InstanceMethod<&PacketEndpoint::Counters>("counters"),
+                         InstanceMethod<&PacketEndpoint::TakePathMtuReports>("takePathMtuReports"),
                      });
 }
 
-Napi::Value PacketEndpoint::Wrap(Napi::Env env, int fd, EndpointKind kind, bool gro, bool vnet) {
+Napi::Value PacketEndpoint::Wrap(Napi::Env env, int fd, EndpointKind kind, bool gro, bool vnet, int family) {
   AddonData* data = env.GetInstanceData<AddonData>();
   Napi::Object object = data->endpoint_constructor.New({});
   if (env.IsExceptionPending()) {
@@ -85,6 +90,7 @@ Napi::Value PacketEndpoint::Wrap(Napi::Env env, int fd, EndpointKind kind, bool 
   PacketEndpoint* endpoint = PacketEndpoint::Unwrap(object);
   endpoint->fd_ = fd;
   endpoint->kind_ = kind;
+  endpoint->family_ = family;
   if (gro) endpoint->gro_reader_ = std::make_unique<UdpGroReader>();
   if (vnet) {
     endpoint->vnet_ = true;
@@ -217,7 +223,12 @@ void PacketEndpoint::EnsureSendScratch(uint32_t count) {
 }
 
 int PacketEndpoint::ReadDatagrams(const PacketSlots& batch, uint32_t headroom) {
-  if (gro_reader_) return gro_reader_->Read(fd_, batch, headroom, &truncated_);
+  if (gro_reader_) {
+    int n = gro_reader_->Read(fd_, batch, headroom, &truncated_);
+    // A pending socket error (an ICMP error on an IPV6_RECVERR socket): its details are queued.
+    if (n < 0) DrainErrorQueue();
+    return n;
+  }
   EnsureReceiveScratch(batch.capacity);
   uint32_t room = batch.slot_size - headroom;
   for (uint32_t i = 0; i < batch.capacity; i++) {
@@ -236,7 +247,13 @@ int PacketEndpoint::ReadDatagrams(const PacketSlots& batch, uint32_t headroom) {
   do {
     received = recvmmsg(fd_, msgs_.data(), batch.capacity, MSG_DONTWAIT, nullptr);
   } while (received < 0 && errno == EINTR);
-  if (received < 0) return (errno == EAGAIN || errno == EWOULDBLOCK) ? 0 : -errno;
+  if (received < 0) {
+    if (errno == EAGAIN || errno == EWOULDBLOCK) return 0;
+    int err = errno;
+    // A pending socket error (an ICMP error on an IPV6_RECVERR socket): its details are queued.
+    DrainErrorQueue();
+    return -err;
+  }
 
   uint32_t count = 0;
   for (uint32_t i = 0; i < static_cast<uint32_t>(received); i++) {
@@ -251,8 +268,7 @@ int PacketEndpoint::ReadDatagrams(const PacketSlots& batch, uint32_t headroom) {
     }
     batch.offsets[count] = headroom;
     batch.lengths[count] = msgs_[i].msg_len;
-    batch.addrs[count] = ntohl(names_[i].sin_addr.s_addr);
-    batch.ports[count] = ntohs(names_[i].sin_port);
+    SetSlotSource(batch, count, names_[i]);
     count++;
   }
   return static_cast<int>(count);
@@ -322,12 +338,9 @@ int PacketEndpoint::WriteDatagrams(const PacketSlots& batch, uint32_t count) {
   for (uint32_t i = 0; i < count; i++) {
     send_iovs_[i].iov_base = batch.data + static_cast<size_t>(i) * batch.slot_size + batch.offsets[i];
     send_iovs_[i].iov_len = batch.lengths[i];
-    send_names_[i].sin_family = AF_INET;
-    send_names_[i].sin_port = with_port ? htons(batch.ports[i]) : 0;
-    send_names_[i].sin_addr.s_addr = htonl(batch.addrs[i]);
     struct msghdr& header = send_msgs_[i].msg_hdr;
+    header.msg_namelen = SlotDestination(&send_names_[i], family_, batch, i, with_port);
     header.msg_name = &send_names_[i];
-    header.msg_namelen = sizeof(send_names_[i]);
     header.msg_iov = &send_iovs_[i];
     header.msg_iovlen = 1;
     header.msg_control = nullptr;
@@ -506,6 +519,16 @@ void PacketEndpoint::OnPoll(uv_poll_t* handle, int status, int events) {
   // reference); unlike a persistent reference it costs no global handle and no malloc per wake-up.
   Napi::Object keep = self->Value();
   static_cast<void>(keep);
+  if (status < 0 && self->kind_ != EndpointKind::kTun && self->fd_ >= 0) {
+    // libuv stops the watch on POLLERR: on a socket that is an ICMP error queued for it (IPV6_RECVERR).
+    // Take what it says, clear it, and watch again; the readable callback then hears of it.
+    self->DrainErrorQueue();
+    self->poll_events_ = 0;
+    self->UpdatePoll(env);
+    if (env.IsExceptionPending()) env.GetAndClearPendingException();
+    status = 0;
+    events = UV_READABLE;
+  }
   if (status < 0) {
     // libuv has already stopped the watch; the callbacks' next read/write reports the error.
     self->poll_events_ = 0;
@@ -525,8 +548,12 @@ void PacketEndpoint::OnPoll(uv_poll_t* handle, int status, int events) {
   }
 }
 
-void PacketEndpoint::ForwardReady(ForwardingScratch& scratch) {
+void PacketEndpoint::ForwardReady(ForwardingScratch& scratch, bool errors) {
   bool tell_js = false;
+  if (errors && kind_ != EndpointKind::kTun) {
+    DrainErrorQueue();
+    tell_js = !mtu_reports_.empty();
+  }
   for (int round = 0; round < kForwardingRounds && fd_ >= 0; round++) {
     int n = forwarding_->PumpOnce(*this, scratch);
     if (n < 0) {
@@ -580,13 +607,13 @@ Napi::Value PacketEndpoint::LocalPort(const Napi::CallbackInfo& info) {
     ThrowClosedError(env);
     return env.Undefined();
   }
-  struct sockaddr_in name = {};
+  SocketAddress name = {};
   socklen_t length = sizeof(name);
-  if (getsockname(fd_, reinterpret_cast<struct sockaddr*>(&name), &length) != 0) {
+  if (getsockname(fd_, &name.any, &length) != 0) {
     ThrowSystemError(env, "getsockname", errno);
     return env.Undefined();
   }
-  return Napi::Number::New(env, ntohs(name.sin_port));
+  return Napi::Number::New(env, ntohs(name.any.sa_family == AF_INET6 ? name.v6.sin6_port : name.v4.sin_port));
 }
 
 // counters() -> [truncated reads dropped, writes dropped for an error, last write errno,
@@ -609,6 +636,87 @@ Napi::Value PacketEndpoint::Counters(const Napi::CallbackInfo& info) {
   constexpr uint32_t kCount = sizeof(values) / sizeof(values[0]);
   Napi::Array out = Napi::Array::New(env, kCount);
   for (uint32_t i = 0; i < kCount; i++) out.Set(i, Napi::Number::New(env, values[i]));
+  return out;
+}
+
+void PacketEndpoint::DrainErrorQueue() {
+  if (fd_ < 0 || kind_ == EndpointKind::kTun) return;
+  // Bounded: the queue is bounded by the receive buffer anyway, and a flood must not hold us here.
+  for (int n = 0; n < 256; n++) {
+    SocketAddress destination = {};
+    uint8_t data[64];
+    struct iovec iov = {data, sizeof(data)};
+    alignas(struct cmsghdr) char control[256];
+    struct msghdr header = {};
+    header.msg_name = &destination;
+    header.msg_namelen = sizeof(destination);
+    header.msg_iov = &iov;
+    header.msg_iovlen = 1;
+    header.msg_control = control;
+    header.msg_controllen = sizeof(control);
+    ssize_t got = recvmsg(fd_, &header, MSG_ERRQUEUE | MSG_DONTWAIT);
+    if (got < 0) {
+      if (errno == EINTR) continue;
+      break;
+    }
+    for (struct cmsghdr* c = CMSG_FIRSTHDR(&header); c != nullptr; c = CMSG_NXTHDR(&header, c)) {
+      bool recverr = (c->cmsg_level == SOL_IPV6 && c->cmsg_type == IPV6_RECVERR) ||
+                     (c->cmsg_level == SOL_IP && c->cmsg_type == IP_RECVERR);
+      if (!recverr) continue;
+      struct sock_extended_err error;
+      memcpy(&error, CMSG_DATA(c), sizeof(error));
+      // EMSGSIZE with the next hop's MTU in ee_info: ICMPv6 Packet Too Big or ICMP fragmentation
+      // needed (from a router), or the local path MTU refusing a send.
+      if (error.ee_errno != EMSGSIZE || error.ee_info == 0) continue;
+      PathMtuReport report = {};
+      report.ipv6 = destination.any.sa_family == AF_INET6;
+      if (report.ipv6) {
+        memcpy(report.v6, &destination.v6.sin6_addr, 16);
+      } else {
+        report.v4 = ntohl(destination.v4.sin_addr.s_addr);
+      }
+      report.mtu = error.ee_info;
+      bool replaced = false;
+      for (PathMtuReport& known : mtu_reports_) {
+        if (known.ipv6 == report.ipv6 && known.v4 == report.v4 && memcmp(known.v6, report.v6, 16) == 0) {
+          known.mtu = report.mtu;
+          replaced = true;
+        }
+      }
+      if (!replaced) {
+        if (mtu_reports_.size() >= kMaxReports) mtu_reports_.erase(mtu_reports_.begin());
+        mtu_reports_.push_back(report);
+      }
+    }
+  }
+  int pending = 0;
+  socklen_t length = sizeof(pending);
+  getsockopt(fd_, SOL_SOCKET, SO_ERROR, &pending, &length);
+}
+
+// takePathMtuReports() -> undefined when none, else [[address, mtu], ...] where address is a
+// number (IPv4, host order) or a 16-byte Uint8Array (IPv6)
+Napi::Value PacketEndpoint::TakePathMtuReports(const Napi::CallbackInfo& info) {
+  Napi::Env env = info.Env();
+  std::vector<PathMtuReport> reports;
+  {
+    std::lock_guard<std::mutex> guard(ForwardingThread::Instance().mutex());
+    reports.swap(mtu_reports_);
+  }
+  if (reports.empty()) return env.Undefined();
+  Napi::Array out = Napi::Array::New(env, reports.size());
+  for (uint32_t i = 0; i < reports.size(); i++) {
+    Napi::Array entry = Napi::Array::New(env, 2);
+    if (reports[i].ipv6) {
+      Napi::Uint8Array bytes = Napi::Uint8Array::New(env, 16);
+      memcpy(bytes.Data(), reports[i].v6, 16);
+      entry.Set(0u, bytes);
+    } else {
+      entry.Set(0u, Napi::Number::New(env, reports[i].v4));
+    }
+    entry.Set(1u, Napi::Number::New(env, reports[i].mtu));
+    out.Set(i, entry);
+  }
   return out;
 }
 

@@ -14,6 +14,7 @@
 
 #include "endpoint-forwarding.h"
 #include "packet-slots.h"
+#include "socket-address.h"
 #include "tun-offload-reader.h"
 #include "tun-packet-writer.h"
 #include "tun-write-ring.h"
@@ -23,13 +24,24 @@ namespace tunnel_native {
 
 enum class EndpointKind { kTun = 0, kRaw = 1, kUdp = 2 };
 
+// What an ICMP "packet too big" / "fragmentation needed" on the outer path said: the path toward
+// `address` (IPv4 in `v4`, host order, or the 16 bytes of `v6`) takes at most `mtu` bytes.
+struct PathMtuReport {
+  bool ipv6;
+  uint32_t v4;
+  uint8_t v6[16];
+  uint32_t mtu;
+};
+
 class PacketEndpoint : public Napi::ObjectWrap<PacketEndpoint> {
  public:
   static Napi::Function Define(Napi::Env env);
   // Wraps an open descriptor; on failure closes it and leaves a JS exception pending.
   // `gro`: the UDP socket has receive offload on; reads split coalesced datagrams (UdpGroReader).
   // `vnet`: the TUN was opened with IFF_VNET_HDR and offloads (TunOffloadReader, TunPacketWriter).
-  static Napi::Value Wrap(Napi::Env env, int fd, EndpointKind kind, bool gro = false, bool vnet = false);
+  // `family`: AF_INET or AF_INET6, the socket's address family (AF_INET for a TUN).
+  static Napi::Value Wrap(Napi::Env env, int fd, EndpointKind kind, bool gro = false, bool vnet = false,
+                          int family = AF_INET);
 
   explicit PacketEndpoint(const Napi::CallbackInfo& info);
   ~PacketEndpoint() override;
@@ -40,6 +52,7 @@ class PacketEndpoint : public Napi::ObjectWrap<PacketEndpoint> {
 
   int fd() const { return fd_; }
   EndpointKind kind() const { return kind_; }
+  int family() const { return family_; }
   // Fast routes attach here; made on first use. Touch only with the forwarding mutex held.
   EndpointForwarding& forwarding();
   // One batched read of the descriptor into `slots` (packets, or a negative errno).
@@ -54,7 +67,8 @@ class PacketEndpoint : public Napi::ObjectWrap<PacketEndpoint> {
   // Used by the forwarding thread, with its mutex held.
   uint64_t forwarding_id() const { return forwarding_id_; }
   void set_forwarding_id(uint64_t id) { forwarding_id_ = id; }
-  void ForwardReady(ForwardingScratch& scratch);
+  // `errors`: epoll saw EPOLLERR (an ICMP error is queued on the socket).
+  void ForwardReady(ForwardingScratch& scratch, bool errors);
 
  private:
   Napi::Value Read(const Napi::CallbackInfo& info);
@@ -66,6 +80,12 @@ class PacketEndpoint : public Napi::ObjectWrap<PacketEndpoint> {
   Napi::Value Close(const Napi::CallbackInfo& info);
   Napi::Value LocalPort(const Napi::CallbackInfo& info);
   Napi::Value Counters(const Napi::CallbackInfo& info);
+  Napi::Value TakePathMtuReports(const Napi::CallbackInfo& info);
+
+  // Reads the socket's error queue (IP_RECVERR/IPV6_RECVERR), keeps what it says about path MTUs
+  // and clears the pending socket error, so neither epoll nor uv_poll keeps reporting it. Under the
+  // forwarding mutex when the forwarding thread watches the socket.
+  void DrainErrorQueue();
 
   int ReadTun(const PacketSlots& batch, uint32_t headroom);
   int ReadDatagrams(const PacketSlots& batch, uint32_t headroom);
@@ -90,6 +110,7 @@ class PacketEndpoint : public Napi::ObjectWrap<PacketEndpoint> {
 
   int fd_ = -1;
   EndpointKind kind_ = EndpointKind::kTun;
+  int family_ = AF_INET;
   uv_poll_t* poll_ = nullptr;
   int poll_events_ = 0;
   bool referenced_ = true;
@@ -102,10 +123,12 @@ class PacketEndpoint : public Napi::ObjectWrap<PacketEndpoint> {
   // own, since the forwarding thread reads while JS writes.
   std::vector<struct mmsghdr> msgs_;
   std::vector<struct iovec> iovs_;
-  std::vector<struct sockaddr_in> names_;
+  std::vector<SocketAddress> names_;
   std::vector<struct mmsghdr> send_msgs_;
   std::vector<struct iovec> send_iovs_;
-  std::vector<struct sockaddr_in> send_names_;
+  std::vector<SocketAddress> send_names_;
+  // Path MTUs the error queue reported, until JS takes them (at most kMaxReports, newest kept).
+  std::vector<PathMtuReport> mtu_reports_;
 
   std::unique_ptr<EndpointForwarding> forwarding_;
   // A read error met while forwarding, reported by JS's next read().

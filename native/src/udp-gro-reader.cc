@@ -44,8 +44,7 @@ int UdpGroReader::Read(int fd, const PacketSlots& slots, uint32_t headroom, doub
       memcpy(slots.Slot(count) + headroom, datagram, length);
       slots.offsets[count] = headroom;
       slots.lengths[count] = length;
-      slots.addrs[count] = ntohl(names_[message_].sin_addr.s_addr);
-      slots.ports[count] = ntohs(names_[message_].sin_port);
+      SetSlotSource(slots, count, names_[message_]);
       count++;
     }
     offset_ += length;

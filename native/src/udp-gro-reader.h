@@ -13,6 +13,7 @@
 #include <vector>
 
 #include "packet-slots.h"
+#include "socket-address.h"
 
 namespace tunnel_native {
 
@@ -35,7 +36,7 @@ class UdpGroReader {
   std::vector<uint8_t> buffer_;
   struct mmsghdr messages_[kMessages] = {};
   struct iovec iovs_[kMessages] = {};
-  struct sockaddr_in names_[kMessages] = {};
+  SocketAddress names_[kMessages] = {};
   alignas(struct cmsghdr) char controls_[kMessages][CMSG_SPACE(sizeof(int))] = {};
 
   // The received messages not yet split: [message_, received_), with offset_/pending_ in message_.

@@ -20,6 +20,7 @@ export async function serveHub(options: ServeHubOptions): Promise<void> {
     datapath: () => (options.datapath === 'engine'
       ? new EngineHubDatapath(new DatapathEngine(nativeDatapathIo, {
         onLiveness: (event) => log.info({ tunnel: event.name, state: event.state, missed: event.missed }, 'tunnel liveness changed'),
+        onPathMtu: (event) => log.info({ tunnel: event.name, pathMtu: event.pathMtu, mtu: event.mtu }, 'outer path MTU changed'),
       }))
       : new MemoryDatapath()),
   });

@@ -1,16 +1,16 @@
 import { randomInt } from 'node:crypto';
 import { TunnelError } from '../errors.js';
-import { formatIpv4Address, parseIpv4Address } from '../net/ipv4-address.js';
 import type { DatapathIo } from './datapath-io.js';
-import { DEFAULT_PATH_MTU, planEncapsulation, type EncapsulationPlan } from './encapsulation-plan.js';
+import { DEFAULT_PATH_MTU, planEncapsulation, type EncapsulationPlan, type OuterTransport } from './encapsulation-plan.js';
 import { absorbFastRouteCounters, syncFastRoute } from './fast-route-sync.js';
 import { receiveFromOuter } from './outer-receive.js';
+import { formatOuterKey, outerKeyOf } from './outer-address.js';
 import { NO_GRE_KEY, OuterSocket } from './outer-socket.js';
 import type { DirectionStats } from './tunnel-counters.js';
 import { sendKeepalive } from './tunnel-keepalive.js';
 import { TunnelLiveness, type LivenessEvent, type LivenessState } from './tunnel-liveness.js';
 import {
-  applyTunnelUpdate, sameAuth, validateTunnelSpec, type BindingRole, type TunnelSpec, type TunnelSpecInput, type TunnelUpdate,
+  applyTunnelUpdate, MIN_TUNNEL_MTU, sameAuth, validateTunnelSpec, type BindingRole, type TunnelSpec, type TunnelSpecInput, type TunnelUpdate,
 } from './tunnel-spec.js';
 import { transmitFromTun } from './tunnel-transmit.js';
 import { Tunnel } from './tunnel.js';
@@ -27,6 +27,12 @@ export const SLOT_SIZE = 2048;
 const REPLY_CAPACITY = 8;
 const CONTROL_CAPACITY = 1;
 
+/** How often each tunnel's path MTU is compared with the kernel's. */
+const PATH_MTU_CHECK_MS = 10_000;
+
+/** The IP protocol of each raw outer transport. */
+const RAW_PROTOCOL = { gre: 47, ipip: 4, ipv6: 41 } as const;
+
 /** Options of the engine. */
 export interface DatapathEngineOptions {
   /** Outer path MTU used to derive tunnel MTUs (default 1500). */
@@ -35,6 +41,8 @@ export interface DatapathEngineOptions {
   onLiveness?: (event: LivenessEvent) => void;
   /** Called when a hub-role tunnel is bound, moved or unbound (also on `tunnel:datapath:binding`). */
   onBinding?: (event: BindingEvent) => void;
+  /** Called when a tunnel's outer path MTU changed (ICMP on the path, or the kernel's estimate), and so its MTU. */
+  onPathMtu?: (event: { name: string; pathMtu: number; mtu: number }) => void;
   /**
    * Let the I/O's fast routes move the common packets without waking JS (default true). Off, every
    * packet goes through the JS path; the wire behaviour is the same either way.
@@ -77,6 +85,10 @@ export interface TunnelStatus {
   encap: TunnelSpec['encap'];
   local: string;
   remote: string;
+  /** The outer path's family. */
+  outerFamily: 'ipv4' | 'ipv6';
+  /** The outer path MTU ICMP Packet Too Big reported (lowering `mtu`), or null while none did. */
+  pathMtu: number | null;
   key: number | null;
   localPort: number | null;
   remotePort: number | null;
@@ -131,6 +143,7 @@ export class DatapathEngine {
   private readonly pathMtu: number;
   // Scratch space of the receive path, shared by every socket (callbacks never nest).
   private readonly targets: (Tunnel | null)[] = new Array<Tunnel | null>(BATCH_CAPACITY).fill(null);
+  private pathMtuTimer: NodeJS.Timeout | null = null;
   private readonly touched: Tunnel[] = [];
 
   constructor(private readonly io: DatapathIo, private readonly options: DatapathEngineOptions = {}) {
@@ -142,18 +155,19 @@ export class DatapathEngine {
     const spec = validateTunnelSpec(input);
     if (this.tunnels.has(spec.name)) throw new TunnelError('ERR_TUNNEL_EXISTS', `a tunnel named ${spec.name} already runs here`);
     const plan = planEncapsulation(spec, this.pathMtu);
-    const socket = this.acquireSocket(spec, plan);
+    const { socket, socket6 } = this.acquireSockets(spec, plan);
+    const release = (): void => this.releaseAllUnused([socket, socket6]);
     const subKey = subKeyOf(spec, plan);
-    const claimed = claimProblem(socket, spec, plan);
+    const claimed = claimProblem(socket, spec, plan) ?? (socket6 !== socket ? claimProblem(socket6, spec, plan) : null);
     if (claimed !== null) {
-      this.releaseIfUnused(socket);
+      release();
       throw new TunnelError('ERR_TUNNEL_EXISTS', claimed);
     }
     let tun;
     try {
       tun = this.io.openTun(spec.name);
     } catch (err) {
-      this.releaseIfUnused(socket);
+      release();
       throw err;
     }
     try {
@@ -162,7 +176,7 @@ export class DatapathEngine {
       this.io.setLinkUp(spec.name, true);
     } catch (err) {
       tun.close();
-      this.releaseIfUnused(socket);
+      release();
       throw err;
     }
     const batches = {
@@ -171,8 +185,9 @@ export class DatapathEngine {
       replies: this.io.createPacketBatch(REPLY_CAPACITY, SLOT_SIZE),
     };
     const liveness = new TunnelLiveness(spec.name, spec.keepaliveRetries, (event) => this.livenessChanged(event));
-    const tunnel = new Tunnel(spec, plan, socket, subKey, tun, batches, liveness, randomInt(0, 0x1_0000_0000));
+    const tunnel = new Tunnel(spec, plan, socket, socket6, subKey, tun, batches, liveness, randomInt(0, 0x1_0000_0000));
     socket.attach(tunnel);
+    socket6.attach(tunnel);
     this.joinSocket(tunnel);
     this.tunnels.set(spec.name, tunnel);
     tun.onReadable(() => {
@@ -185,54 +200,61 @@ export class DatapathEngine {
     this.configureKeepalive(tunnel, true);
     this.syncMember(tunnel, true);
     this.attachFastRoute(tunnel);
+    this.refreshPathMtu(tunnel);
+    this.watchPathMtus();
     return this.statusOf(tunnel);
   }
 
   /**
    * Changes a running tunnel's remote, local address, ports, key, encapsulation, MTU, TTL or
    * keepalive without touching its TUN device (only its MTU when that changes). Packets already
-   * read keep the old settings; the next batch uses the new ones.
+   * read keep the old settings; the next batch uses the new ones. A new outer path (remote, local,
+   * encapsulation) forgets the path MTU ICMP reported on the old one.
    */
   update(name: string, update: TunnelUpdate): TunnelStatus {
     const tunnel = this.require(name);
-    const spec = applyTunnelUpdate(tunnel.spec, update);
-    const plan = planEncapsulation(spec, this.pathMtu);
-    const socket = this.acquireSocket(spec, plan);
+    const before = tunnel.spec;
+    const spec = applyTunnelUpdate(before, update);
+    const moved = before.remote !== spec.remote || before.local !== spec.local || before.encap !== spec.encap
+      || before.remotePort !== spec.remotePort || before.localPort !== spec.localPort;
+    const learnedPathMtu = moved ? null : tunnel.learnedPathMtu;
+    const plan = planEncapsulation(spec, this.pathMtu, learnedPathMtu);
+    const { socket, socket6 } = this.acquireSockets(spec, plan);
+    const oldSocket = tunnel.socket;
+    const oldSocket6 = tunnel.socket6;
+    const releaseNew = (): void => this.releaseAllUnused([socket, socket6].filter((s) => s !== oldSocket && s !== oldSocket6));
     const subKey = subKeyOf(spec, plan);
-    const claimed = claimProblem(socket, spec, plan, tunnel);
+    const claimed = claimProblem(socket, spec, plan, tunnel) ?? (socket6 !== socket ? claimProblem(socket6, spec, plan, tunnel) : null);
     if (claimed !== null) {
-      if (socket !== tunnel.socket) this.releaseIfUnused(socket);
+      releaseNew();
       throw new TunnelError('ERR_TUNNEL_EXISTS', claimed);
     }
     if (plan.mtu !== tunnel.plan.mtu) {
       try {
         this.io.setLinkMtu(name, plan.mtu);
       } catch (err) {
-        if (socket !== tunnel.socket) this.releaseIfUnused(socket);
+        releaseNew();
         throw err;
       }
     }
-    const before = tunnel.spec;
-    const oldSocket = tunnel.socket;
     // A hub's binding names a NAT mapping toward this socket: it survives anything but a new
     // socket or encapsulation (a re-keyed session included: the address was verified already).
     const keepsBinding = tunnel.hub !== null && spec.auth?.role === 'hub' && socket === oldSocket && before.encap === spec.encap;
     if (keepsBinding) socket.bindings.delete(tunnel.hub!.bindingId);
     else this.leaveSocket(tunnel, true);
-    if (oldSocket !== socket) {
-      oldSocket.detach(tunnel);
-      socket.attach(tunnel);
-    }
-    tunnel.retarget(spec, plan, socket, subKey);
+    for (const old of [oldSocket, oldSocket6]) if (old !== socket && old !== socket6) old.detach(tunnel);
+    socket.attach(tunnel);
+    socket6.attach(tunnel);
+    tunnel.retarget(spec, plan, socket, subKey, socket6);
+    tunnel.learnedPathMtu = learnedPathMtu;
     if (keepsBinding) this.keepHubBinding(tunnel, before);
     else this.joinSocket(tunnel);
-    if (oldSocket !== socket) this.releaseIfUnused(oldSocket);
+    this.releaseAllUnused([oldSocket, oldSocket6].filter((s) => s !== socket && s !== socket6));
     tunnel.liveness.retries = spec.keepaliveRetries;
-    const moved = before.remote !== spec.remote || before.local !== spec.local || before.encap !== spec.encap
-      || before.remotePort !== spec.remotePort || before.localPort !== spec.localPort;
     if (moved || before.keepaliveInterval !== spec.keepaliveInterval) this.configureKeepalive(tunnel, moved);
     this.syncMember(tunnel, moved || !sameAuth(before.auth, spec.auth) || before.helloInterval !== spec.helloInterval);
     syncFastRoute(tunnel);
+    if (moved) this.refreshPathMtu(tunnel);
     return this.statusOf(tunnel);
   }
 
@@ -272,9 +294,11 @@ export class DatapathEngine {
     if (tunnel.member !== null) stopMemberHellos(tunnel);
     tunnel.probes.cancelAll();
     tunnel.socket.detach(tunnel);
-    this.releaseIfUnused(tunnel.socket);
+    tunnel.socket6.detach(tunnel);
+    this.releaseAllUnused([tunnel.socket, tunnel.socket6]);
     this.tunnels.delete(name);
     tunnel.tun.close();
+    this.watchPathMtus();
   }
 
   /** Status of one tunnel; ERR_TUNNEL_NOT_FOUND if none has that name. */
@@ -325,8 +349,21 @@ export class DatapathEngine {
     return tunnel;
   }
 
-  private acquireSocket(spec: TunnelSpec, plan: EncapsulationPlan): OuterSocket {
-    const id = plan.transport === 'udp' ? `udp ${spec.local}:${spec.localPort}` : `${plan.transport} ${spec.local}`;
+  /** The sockets a plan sends through: one, or two for ipip over IPv6 (protocols 4 and 41). */
+  private acquireSockets(spec: TunnelSpec, plan: EncapsulationPlan): { socket: OuterSocket; socket6: OuterSocket } {
+    const socket = this.acquireSocket(spec, plan.transport);
+    if (plan.transport6 === plan.transport) return { socket, socket6: socket };
+    try {
+      return { socket, socket6: this.acquireSocket(spec, plan.transport6) };
+    } catch (err) {
+      this.releaseIfUnused(socket);
+      throw err;
+    }
+  }
+
+  private acquireSocket(spec: TunnelSpec, transport: OuterTransport): OuterSocket {
+    const local = spec.outerFamily === 6 ? `[${spec.local}]` : spec.local;
+    const id = transport === 'udp' ? `udp ${local}:${spec.localPort}` : `${transport} ${spec.local}`;
     const existing = this.sockets.get(id);
     if (existing !== undefined) {
       if (existing.ttl !== spec.ttl) {
@@ -334,14 +371,93 @@ export class DatapathEngine {
       }
       return existing;
     }
-    const endpoint = plan.transport === 'udp'
+    const endpoint = transport === 'udp'
       ? this.io.openUdpSocket(spec.local, spec.localPort, { ttl: spec.ttl })
-      : this.io.openRawSocket(plan.transport === 'gre' ? 47 : 4, spec.local, { ttl: spec.ttl });
-    const socket = new OuterSocket(id, plan.transport, spec.local, spec.localPort, spec.ttl, endpoint,
+      : this.io.openRawSocket(RAW_PROTOCOL[transport], spec.local, { ttl: spec.ttl });
+    const socket = new OuterSocket(id, transport, spec.outerFamily, spec.local, spec.localPort, spec.ttl, endpoint,
       this.io.createPacketBatch(BATCH_CAPACITY, SLOT_SIZE), this.io.createPacketBatch(CONTROL_CAPACITY, SLOT_SIZE));
-    endpoint.onReadable(() => receiveFromOuter(socket, this.targets, this.touched));
+    endpoint.onReadable(() => {
+      this.applyPathMtuReports(socket);
+      receiveFromOuter(socket, this.targets, this.touched);
+    });
     this.sockets.set(id, socket);
     return socket;
+  }
+
+  /**
+   * ICMP said the path toward some remote takes less than we send (IPv6 Packet Too Big, read from
+   * the socket's error queue): each tunnel of this socket toward that remote lowers its MTU to fit,
+   * so its inner packets travel unfragmented and larger ones get ICMP "too big" inside the tunnel.
+   */
+  private applyPathMtuReports(socket: OuterSocket): void {
+    if (socket.endpoint.takePathMtuReports === undefined || socket.endpoint.closed) return;
+    let reports;
+    try {
+      reports = socket.endpoint.takePathMtuReports();
+    } catch {
+      return;
+    }
+    for (const report of reports) {
+      const remote = outerKeyOf(report.address);
+      for (const tunnel of this.tunnels.values()) {
+        if ((tunnel.socket === socket || tunnel.socket6 === socket) && tunnel.remoteAddress === remote) this.lowerPathMtu(tunnel, report.mtu);
+      }
+    }
+  }
+
+  private lowerPathMtu(tunnel: Tunnel, reported: number): void {
+    // No path is below the family's minimum link MTU (RFC 8200 §5, RFC 791); a report that says so is wrong.
+    const pathMtu = Math.max(reported, tunnel.spec.outerFamily === 6 ? 1280 : 576);
+    if (pathMtu >= (tunnel.learnedPathMtu ?? this.pathMtu)) return;
+    this.setLearnedPathMtu(tunnel, pathMtu);
+  }
+
+  /**
+   * Follows the kernel's own path MTU toward each tunnel's remote (what ICMP taught it, also from
+   * other sockets, or a route's MTU), so a path learned before this tunnel sent anything, or one
+   * that expired and grew back, sets its MTU too. Sends nothing.
+   */
+  private refreshPathMtu(tunnel: Tunnel): void {
+    if (this.io.pathMtu === undefined || tunnel.unbound || tunnel.closed) return;
+    let kernel: number;
+    try {
+      kernel = this.io.pathMtu(formatOuterKey(tunnel.localAddress), formatOuterKey(tunnel.remoteAddress));
+    } catch {
+      return;
+    }
+    const learned = kernel < this.pathMtu ? Math.max(kernel, tunnel.spec.outerFamily === 6 ? 1280 : 576) : null;
+    if (learned !== tunnel.learnedPathMtu) this.setLearnedPathMtu(tunnel, learned);
+  }
+
+  private setLearnedPathMtu(tunnel: Tunnel, learned: number | null): void {
+    const plan = planEncapsulation(tunnel.spec, this.pathMtu, learned);
+    if (plan.mtu < MIN_TUNNEL_MTU) return;
+    if (plan.mtu !== tunnel.plan.mtu) {
+      try {
+        this.io.setLinkMtu(tunnel.spec.name, plan.mtu);
+      } catch {
+        return;
+      }
+    }
+    tunnel.learnedPathMtu = learned;
+    tunnel.plan = plan;
+    syncFastRoute(tunnel);
+    this.options.onPathMtu?.({ name: tunnel.spec.name, pathMtu: learned ?? this.pathMtu, mtu: plan.mtu });
+  }
+
+  /** Runs refreshPathMtu over every tunnel while any runs. */
+  private watchPathMtus(): void {
+    if (this.io.pathMtu === undefined) return;
+    if (this.tunnels.size === 0) {
+      if (this.pathMtuTimer !== null) clearInterval(this.pathMtuTimer);
+      this.pathMtuTimer = null;
+      return;
+    }
+    if (this.pathMtuTimer !== null) return;
+    this.pathMtuTimer = setInterval(() => {
+      for (const tunnel of this.tunnels.values()) this.refreshPathMtu(tunnel);
+    }, PATH_MTU_CHECK_MS);
+    this.pathMtuTimer.unref();
   }
 
   /**
@@ -356,6 +472,7 @@ export class DatapathEngine {
       tunnel.socket.bindings.set(auth.bindingId, tunnel);
     } else {
       tunnel.socket.register(tunnel, tunnel.remoteAddress, tunnel.subKey);
+      if (tunnel.socket6 !== tunnel.socket) tunnel.socket6.register(tunnel, tunnel.remoteAddress, tunnel.subKey);
     }
   }
 
@@ -364,6 +481,7 @@ export class DatapathEngine {
     const hub = tunnel.hub;
     if (hub === null) {
       tunnel.socket.unregister(tunnel, tunnel.remoteAddress, tunnel.subKey);
+      if (tunnel.socket6 !== tunnel.socket) tunnel.socket6.unregister(tunnel, tunnel.remoteAddress, tunnel.subKey);
       return;
     }
     if (publish) {
@@ -409,6 +527,10 @@ export class DatapathEngine {
     if (restart) startMemberHellos(tunnel);
   }
 
+  private releaseAllUnused(sockets: OuterSocket[]): void {
+    for (const socket of new Set(sockets)) this.releaseIfUnused(socket);
+  }
+
   private releaseIfUnused(socket: OuterSocket): void {
     if (socket.users > 0) return;
     this.sockets.delete(socket.id);
@@ -450,13 +572,15 @@ export class DatapathEngine {
       encap: spec.encap,
       local: spec.local,
       // A hub-role tunnel's remote is its bound address:port; the spec's is only a hint.
-      remote: tunnel.hub?.address != null ? formatIpv4Address(tunnel.hub.address) : spec.remote,
+      remote: tunnel.hub?.address != null ? formatOuterKey(tunnel.hub.address) : spec.remote,
+      outerFamily: spec.outerFamily === 6 ? 'ipv6' : 'ipv4',
       key: spec.key,
       localPort: udp ? spec.localPort : null,
       remotePort: udp ? (tunnel.hub?.address != null ? tunnel.hub.port : spec.remotePort) : null,
       inner: `${spec.address}/${spec.prefixLength}`,
       peerInner: spec.peerAddress,
       mtu: plan.mtu,
+      pathMtu: tunnel.learnedPathMtu,
       ttl: spec.ttl,
       mssClamp: spec.mssClamp,
       rx: counters.rx,
@@ -495,7 +619,7 @@ function bindingStatusOf(tunnel: Tunnel): BindingStatus | null {
       role: 'hub',
       bindingId: hub.bindingId,
       state: hub.address === null ? 'unbound' : 'bound',
-      address: hub.address === null ? null : formatIpv4Address(hub.address),
+      address: hub.address === null ? null : formatOuterKey(hub.address),
       port: hub.address === null ? null : hub.port,
       boundAt: iso(hub.boundAt),
       lastHelloAt: iso(hub.lastHelloAt),
@@ -511,7 +635,7 @@ function bindingStatusOf(tunnel: Tunnel): BindingStatus | null {
       role: 'member',
       bindingId: member.bindingId,
       state: member.outstanding === null && member.lastAckAt !== null ? 'acked' : 'waiting',
-      address: member.observed === null ? null : formatIpv4Address(member.observed.address),
+      address: member.observed === null ? null : formatOuterKey(member.observed.address),
       port: member.observed === null ? null : member.observed.port,
       boundAt: null,
       lastHelloAt: member.outstanding === null ? null : iso(member.outstanding.sentAt),
@@ -531,7 +655,7 @@ function claimProblem(socket: OuterSocket, spec: TunnelSpec, plan: Encapsulation
     const holder = socket.bindings.get(spec.auth.bindingId);
     return holder !== undefined && holder !== except ? `another tunnel already has binding id ${spec.auth.bindingId} on ${socket.id}` : null;
   }
-  return socket.isTaken(parseIpv4Address(spec.remote), subKeyOf(spec, plan), except)
+  return socket.isTaken(outerKeyOf(spec.remote), subKeyOf(spec, plan), except)
     ? `another tunnel already receives ${describeDemux(spec, plan)}` : null;
 }
 

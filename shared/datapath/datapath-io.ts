@@ -1,4 +1,4 @@
-import type { OffloadCounters } from '../../native/native-endpoint.js';
+import type { OffloadCounters, PathMtuReport } from '../../native/native-endpoint.js';
 import type { FastRoute, PacketBatchMemory, PacketEndpoint } from '../../native/types.js';
 
 /** A TUN device as the engine sees it: a packet endpoint that carries its interface name. */
@@ -7,6 +7,12 @@ export interface TunEndpoint extends PacketEndpoint {
   /** TCP segmentation and checksum offloads are on (IFF_VNET_HDR); absent on the fakes. */
   readonly offload?: boolean;
   offloadCounters?(): OffloadCounters;
+}
+
+/** A raw or UDP outer socket as the engine sees it. */
+export interface OuterEndpoint extends PacketEndpoint {
+  /** What ICMP said about the outer path's MTU since the last call (IPv6 sockets; absent on the fakes). */
+  takePathMtuReports?(): PathMtuReport[];
 }
 
 /** Outer-socket options: the fixed outer TTL every packet leaves with. */
@@ -21,12 +27,18 @@ export interface OuterSocketOptions {
 export interface DatapathIo {
   createPacketBatch(capacity: number, slotSize: number): PacketBatchMemory;
   openTun(name: string): TunEndpoint;
-  /** Raw IPv4 socket for protocol 47 (GRE) or 4 (IPIP): reads include the outer header, writes do not. */
-  openRawSocket(protocol: 47 | 4, localAddress: string, options: OuterSocketOptions): PacketEndpoint;
-  openUdpSocket(localAddress: string, port: number, options: OuterSocketOptions): PacketEndpoint;
+  /**
+   * Raw socket for protocol 47 (GRE), 4 (IPv4 in IP) or 41 (IPv6 in IP) on an IPv4 or IPv6 local
+   * address: IPv4 reads include the outer header, IPv6 reads and all writes do not.
+   */
+  openRawSocket(protocol: 47 | 4 | 41, localAddress: string, options: OuterSocketOptions): OuterEndpoint;
+  /** UDP socket on an IPv4 or IPv6 local address (addrs or addrs6 carry the peers). */
+  openUdpSocket(localAddress: string, port: number, options: OuterSocketOptions): OuterEndpoint;
   setLinkMtu(name: string, mtu: number): void;
   setLinkUp(name: string, up: boolean): void;
   addAddress(name: string, cidr: string, peer?: string): void;
+  /** The kernel's path MTU between two outer addresses; absent on the fakes. */
+  pathMtu?(localAddress: string, remoteAddress: string): number;
   /** A fast route for the endpoints this I/O opened; absent when it has none (the fakes). */
   createFastRoute?(): FastRoute;
 }

@@ -4,8 +4,11 @@ import { IPPROTO_IPIP, IPPROTO_IPV6 } from '../wire/ip-protocols.js';
 import { tunnelMtu } from '../wire/tunnel-overhead.js';
 import type { TunnelSpec } from './tunnel-spec.js';
 
-/** Which kind of shared outer socket a tunnel sends and receives through. */
-export type OuterTransport = 'gre' | 'ipip' | 'udp';
+/**
+ * Which kind of shared outer socket a tunnel sends and receives through: a raw socket for IP
+ * protocol 47 (gre), 4 (ipip: IPv4 in IP) or 41 (ipv6: IPv6 in IP), or a UDP socket.
+ */
+export type OuterTransport = 'gre' | 'ipip' | 'ipv6' | 'udp';
 
 /** Outer path MTU assumed when deriving a tunnel's MTU (Ethernet). */
 export const DEFAULT_PATH_MTU = 1500;
@@ -17,6 +20,11 @@ export const DEFAULT_PATH_MTU = 1500;
  */
 export interface EncapsulationPlan {
   readonly transport: OuterTransport;
+  /**
+   * The socket inner IPv6 packets go through: `transport`, except for ipip over IPv6 (Linux
+   * ip6tnl), where IPv6 in IPv6 is protocol 41 and IPv4 in IPv6 protocol 4.
+   */
+  readonly transport6: OuterTransport;
   /** Prefix for an inner IPv4 packet. */
   readonly header4: Uint8Array;
   /** Prefix for an inner IPv6 packet, or null when the encapsulation cannot carry IPv6 (ipip). */
@@ -25,29 +33,33 @@ export interface EncapsulationPlan {
 }
 
 /**
- * The plan for a spec. gre: GRE (RFC 2784/2890, key when given) over IP protocol 47. ipip: the
- * bare IPv4 packet over protocol 4 (IPv6 is not carried, as a Linux ipip device). fou: the same
- * GRE packet as UDP payload (RFC 8086, Linux `type gre … encap fou`, port `ipproto 47`). gue: a
- * 4-byte GUE variant 0 header whose protocol is 4 (IPv4) or 41 (IPv6), then the inner packet
- * (Linux `type ipip … encap gue` for IPv4).
+ * The plan for a spec. gre: GRE (RFC 2784/2890, key when given) over IP protocol 47 (Linux gre,
+ * or ip6gre over IPv6). ipip: the bare inner packet; over IPv4 protocol 4 and IPv4 only (IPv6 is
+ * not carried, as a Linux ipip device), over IPv6 both, as Linux ip6tnl `mode any` (protocol 4 or
+ * 41). fou: the same GRE packet as UDP payload (RFC 8086, Linux `type gre … encap fou`, port
+ * `ipproto 47`). gue: a 4-byte GUE variant 0 header whose protocol is 4 (IPv4) or 41 (IPv6), then
+ * the inner packet (Linux `type ipip … encap gue` for IPv4).
+ *
+ * The MTU is the spec's, else the path MTU less the overhead; `learnedPathMtu` (from ICMP Packet
+ * Too Big on the outer path) lowers either when the path takes less.
  */
-export function planEncapsulation(spec: TunnelSpec, pathMtu = DEFAULT_PATH_MTU): EncapsulationPlan {
+export function planEncapsulation(spec: TunnelSpec, pathMtu = DEFAULT_PATH_MTU, learnedPathMtu: number | null = null): EncapsulationPlan {
   const key = spec.key ?? undefined;
-  const derivedMtu = tunnelMtu(pathMtu, { encap: spec.encap, inner: spec.encap === 'gue' ? 'ipip' : 'gre', key: key !== undefined });
-  const mtu = spec.mtu ?? derivedMtu;
+  const overhead = { encap: spec.encap, outer: spec.outerFamily, inner: spec.encap === 'gue' ? 'ipip' : 'gre', key: key !== undefined } as const;
+  const derivedMtu = tunnelMtu(pathMtu, overhead);
+  const mtu = learnedPathMtu === null ? spec.mtu ?? derivedMtu : Math.min(spec.mtu ?? derivedMtu, tunnelMtu(learnedPathMtu, overhead));
   switch (spec.encap) {
     case 'gre':
-    case 'fou':
-      return {
-        transport: spec.encap === 'gre' ? 'gre' : 'udp',
-        header4: greHeader(GRE_PROTO_IPV4, key),
-        header6: greHeader(GRE_PROTO_IPV6, key),
-        mtu,
-      };
+    case 'fou': {
+      const transport = spec.encap === 'gre' ? 'gre' : 'udp';
+      return { transport, transport6: transport, header4: greHeader(GRE_PROTO_IPV4, key), header6: greHeader(GRE_PROTO_IPV6, key), mtu };
+    }
     case 'ipip':
-      return { transport: 'ipip', header4: new Uint8Array(0), header6: null, mtu };
+      return spec.outerFamily === 6
+        ? { transport: 'ipip', transport6: 'ipv6', header4: new Uint8Array(0), header6: new Uint8Array(0), mtu }
+        : { transport: 'ipip', transport6: 'ipip', header4: new Uint8Array(0), header6: null, mtu };
     case 'gue':
-      return { transport: 'udp', header4: gueHeader(IPPROTO_IPIP), header6: gueHeader(IPPROTO_IPV6), mtu };
+      return { transport: 'udp', transport6: 'udp', header4: gueHeader(IPPROTO_IPIP), header6: gueHeader(IPPROTO_IPV6), mtu };
   }
 }
 

@@ -1,5 +1,5 @@
 import {
-  addAddress, createFastRoute, createPacketBatch, openRawSocket, openTun, openUdpSocket, setLinkMtu, setLinkUp,
+  addAddress, createFastRoute, createPacketBatch, openRawSocket, openTun, openUdpSocket, pathMtu, setLinkMtu, setLinkUp,
 } from '../../native/index.js';
 import type { DatapathIo } from './datapath-io.js';
 
@@ -18,5 +18,6 @@ export const nativeDatapathIo: DatapathIo = {
   setLinkMtu,
   setLinkUp,
   addAddress,
+  pathMtu,
   ...(process.env['TUNNEL_FAST_PATH'] === 'off' ? {} : { createFastRoute }),
 };

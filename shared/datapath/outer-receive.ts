@@ -6,6 +6,7 @@ import { IPPROTO_GRE, IPPROTO_IPIP, IPPROTO_IPV6 } from '../wire/ip-protocols.js
 import { decodeIpv4 } from '../wire/ipv4.js';
 import { decodeUdpHelloFrame, GUE_HELLO_CTYPE, isUdpHelloBody } from '../wire/udp-hello.js';
 import { GUE_KEEPALIVE_CTYPE } from '../wire/udp-keepalive.js';
+import { internIpv6Key, UNKNOWN_OUTER_KEY } from './outer-address.js';
 import { NO_GRE_KEY, type OuterSocket } from './outer-socket.js';
 import { answerUdpKeepalive, reflectGreKeepalive } from './tunnel-keepalive.js';
 import { receiveHubHello } from './udp-binding-hub.js';
@@ -53,7 +54,8 @@ function dispatchBatch(socket: OuterSocket, batch: PacketBatchMemory, count: num
   let delivered = 0;
   for (let i = 0; i < count; i++) {
     const tunnel = socket.transport === 'udp' ? decodeUdp(socket, batch, i)
-      : socket.transport === 'gre' ? decodeRawGre(socket, batch, i) : decodeRawIpip(socket, batch, i);
+      : socket.transport === 'gre' ? decodeRawGre(socket, batch, i)
+        : socket.transport === 'ipip' ? decodeRawIp(socket, batch, i, IPPROTO_IPIP, 4) : decodeRawIp(socket, batch, i, IPPROTO_IPV6, 6);
     targets[i] = tunnel;
     if (tunnel === null) continue;
     delivered++;
@@ -105,50 +107,69 @@ function writeToTun(tunnel: Tunnel, batch: PacketBatchMemory, count: number): vo
   if (tunnel.member !== null) tunnel.member.lastHeardAt = Date.now();
 }
 
-function decodeRawGre(socket: OuterSocket, batch: PacketBatchMemory, i: number): Tunnel | null {
-  const data = batch.data;
-  const ip = decodeIpv4(data, i * batch.slotSize + batch.offsets[i]!, batch.lengths[i]!, OUTER_DECODE);
+// Where openRaw found the payload of a raw socket's packet, and its source (no allocation per packet).
+let rawSource = 0;
+let rawOffset = 0;
+let rawLength = 0;
+
+/**
+ * Finds the payload and source of slot i of a raw socket: an IPv4 socket reads the outer header
+ * (decoded, and its protocol checked: the kernel hands a raw socket only its own, but the bytes
+ * are a remote's); an IPv6 socket reads the payload alone, its source in addrs6. False when the
+ * packet was dropped and counted.
+ */
+function openRaw(socket: OuterSocket, batch: PacketBatchMemory, i: number, protocol: number): boolean {
+  const start = i * batch.slotSize + batch.offsets[i]!;
+  if (socket.family === 6) {
+    rawSource = socket.sourceOf(batch, i);
+    rawOffset = start;
+    rawLength = batch.lengths[i]!;
+    return true;
+  }
+  const ip = decodeIpv4(batch.data, start, batch.lengths[i]!, OUTER_DECODE);
   if (!ip.ok) {
     socket.dropFrom(batch.addrs[i]!, ip.reason);
-    return null;
+    return false;
   }
-  if (ip.protocol !== IPPROTO_GRE) {
+  if (ip.protocol !== protocol) {
     socket.dropFrom(ip.src, 'unsupported-protocol');
-    return null;
+    return false;
   }
-  const gre = decodeGre(data, ip.payloadOffset, ip.payloadLength);
+  rawSource = ip.src;
+  rawOffset = ip.payloadOffset;
+  rawLength = ip.payloadLength;
+  return true;
+}
+
+function decodeRawGre(socket: OuterSocket, batch: PacketBatchMemory, i: number): Tunnel | null {
+  if (!openRaw(socket, batch, i, IPPROTO_GRE)) return null;
+  const source = rawSource;
+  const gre = decodeGre(batch.data, rawOffset, rawLength);
   if (!gre.ok) {
-    socket.dropFrom(ip.src, gre.reason);
+    socket.dropFrom(source, gre.reason);
     return null;
   }
-  const tunnel = socket.lookup(ip.src, gre.keyPresent ? gre.key! : NO_GRE_KEY);
+  const tunnel = socket.lookup(source, gre.keyPresent ? gre.key! : NO_GRE_KEY);
   if (tunnel === undefined) {
-    socket.dropFrom(ip.src, 'no-tunnel');
+    socket.dropFrom(source, 'no-tunnel');
     return null;
   }
   return acceptGrePayload(tunnel, batch, i, gre.protocolType, gre.payloadOffset, gre.payloadLength);
 }
 
-function decodeRawIpip(socket: OuterSocket, batch: PacketBatchMemory, i: number): Tunnel | null {
-  const ip = decodeIpv4(batch.data, i * batch.slotSize + batch.offsets[i]!, batch.lengths[i]!, OUTER_DECODE);
-  if (!ip.ok) {
-    socket.dropFrom(batch.addrs[i]!, ip.reason);
-    return null;
-  }
-  if (ip.protocol !== IPPROTO_IPIP) {
-    socket.dropFrom(ip.src, 'unsupported-protocol');
-    return null;
-  }
-  const tunnel = socket.lookup(ip.src, 0);
+/** IPv4 in IP (protocol 4) or, over IPv6, IPv6 in IP (protocol 41): demultiplexed by source alone. */
+function decodeRawIp(socket: OuterSocket, batch: PacketBatchMemory, i: number, protocol: number, version: 4 | 6): Tunnel | null {
+  if (!openRaw(socket, batch, i, protocol)) return null;
+  const tunnel = socket.lookup(rawSource, 0);
   if (tunnel === undefined) {
-    socket.dropFrom(ip.src, 'no-tunnel');
+    socket.dropFrom(rawSource, 'no-tunnel');
     return null;
   }
-  return acceptInner(tunnel, batch, i, 4, ip.payloadOffset, ip.payloadLength);
+  return acceptInner(tunnel, batch, i, version, rawOffset, rawLength);
 }
 
 function decodeUdp(socket: OuterSocket, batch: PacketBatchMemory, i: number): Tunnel | null {
-  const source = batch.addrs[i]!;
+  const source = socket.sourceOf(batch, i);
   const port = batch.ports[i]!;
   const tunnel = socket.lookup(source, port);
   const data = batch.data;
@@ -156,7 +177,7 @@ function decodeUdp(socket: OuterSocket, batch: PacketBatchMemory, i: number): Tu
   const length = batch.lengths[i]!;
   if (tunnel === undefined) {
     if (socket.bindings.size > 0) {
-      receiveFromUnbound(socket, source, port, data, start, length);
+      receiveFromUnbound(socket, batch, i, source, port, data, start, length);
     } else {
       socket.dropFrom(source, socket.anyFrom(source) === undefined ? 'no-tunnel' : 'wrong-source-port');
     }
@@ -210,20 +231,21 @@ function decodeUdp(socket: OuterSocket, batch: PacketBatchMemory, i: number): Tu
 }
 
 function acceptGrePayload(tunnel: Tunnel, batch: PacketBatchMemory, i: number, protocolType: number, offset: number, length: number): Tunnel | null {
-  if (protocolType === GRE_PROTO_IPV4) {
-    if (reflectGreKeepalive(tunnel, batch.data, offset, length)) {
+  if (protocolType === GRE_PROTO_IPV4 || protocolType === GRE_PROTO_IPV6) {
+    // A peer's Cisco keepalive has the outer path's IP version (IPv6 keepalives on ip6gre).
+    const family = protocolType === GRE_PROTO_IPV4 ? 4 : 6;
+    if (family === tunnel.socket.family && reflectGreKeepalive(tunnel, batch.data, offset, length)) {
       tunnel.liveness.markHeard();
       return null;
     }
-    return acceptInner(tunnel, batch, i, 4, offset, length);
+    return acceptInner(tunnel, batch, i, family, offset, length);
   }
-  if (protocolType === GRE_PROTO_IPV6) return acceptInner(tunnel, batch, i, 6, offset, length);
   if (protocolType === GRE_PROTO_KEEPALIVE) {
     // A raw GRE path gets its own Cisco keepalive back (empty body); a fou path a UDP keepalive
     // body or a hello.
     if (tunnel.socket.transport === 'udp') {
       if (isUdpHelloBody(batch.data, offset, length)) {
-        receiveHello(tunnel, 'fou', tunnel.greKey === NO_GRE_KEY ? null : tunnel.greKey, batch.addrs[i]!, batch.ports[i]!, batch.data, offset, length);
+        receiveHello(tunnel, 'fou', tunnel.greKey === NO_GRE_KEY ? null : tunnel.greKey, tunnel.socket.sourceOf(batch, i), batch.ports[i]!, batch.data, offset, length);
         return null;
       }
       if (!answerUdpKeepalive(tunnel, batch.data, offset, length)) {
@@ -254,15 +276,19 @@ function receiveHello(
 
 /**
  * UDP from an address:port no tunnel receives from, on a socket with hub-role tunnels: a hello
- * may bind it; anything else is dropped as 'unbound-source' and never re-aims a tunnel.
+ * may bind it; anything else is dropped as 'unbound-source' and never re-aims a tunnel. An IPv6
+ * source nobody named yet gets its key only if the hello verifies.
  */
-function receiveFromUnbound(socket: OuterSocket, source: number, port: number, data: Uint8Array, start: number, length: number): void {
+function receiveFromUnbound(
+  socket: OuterSocket, batch: PacketBatchMemory, i: number, source: number, port: number, data: Uint8Array, start: number, length: number,
+): void {
   const frame = decodeUdpHelloFrame(data, start, length);
   if (!frame.ok) {
     socket.dropFrom(source, 'unbound-source');
     return;
   }
-  receiveHubHello(socket, frame.encap, frame.greKey, source, port, data, frame.payloadOffset, frame.payloadLength);
+  const resolve = source === UNKNOWN_OUTER_KEY ? () => internIpv6Key(batch.addrs6, i * 16) : null;
+  receiveHubHello(socket, frame.encap, frame.greKey, source, port, data, frame.payloadOffset, frame.payloadLength, resolve);
 }
 
 /**

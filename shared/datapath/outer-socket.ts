@@ -1,6 +1,8 @@
-import type { PacketBatchMemory, PacketEndpoint } from '../../native/types.js';
+import type { PacketBatchMemory } from '../../native/types.js';
+import type { OuterEndpoint } from './datapath-io.js';
 import { TunnelCounters, type DropReason } from './tunnel-counters.js';
 import type { OuterTransport } from './encapsulation-plan.js';
+import { findIpv6Key, UNKNOWN_OUTER_KEY, type OuterKey } from './outer-address.js';
 import type { Tunnel } from './tunnel.js';
 
 /** The sub-key of a GRE tunnel without a key: keys are unsigned 32-bit, so −1 never collides. */
@@ -12,6 +14,7 @@ export const NO_GRE_KEY = -1;
  * It owns the demultiplexing table (remote address → sub-key → tunnel), where the sub-key is
  * the GRE key (gre, fou), the remote UDP port (udp) or 0 (ipip), and the UDP binding table
  * (binding id → hub-role tunnel), through which a verified hello puts a tunnel in the demux table.
+ * Remote addresses are outer keys (outer-address.ts), so IPv6 sockets use the same tables.
  */
 export class OuterSocket {
   /** Packets that reached no tunnel, and malformed ones from addresses no tunnel talks to. */
@@ -25,15 +28,26 @@ export class OuterSocket {
     /** Stable identity, e.g. `gre 192.0.2.1` or `udp 192.0.2.1:4754`. */
     readonly id: string,
     readonly transport: OuterTransport,
+    /** The IP version of its local address, hence of every remote it talks to. */
+    readonly family: 4 | 6,
     readonly localAddress: string,
     readonly localPort: number,
     readonly ttl: number,
-    readonly endpoint: PacketEndpoint,
+    readonly endpoint: OuterEndpoint,
     /** Batch the receive loop reads into. */
     readonly rxBatch: PacketBatchMemory,
     /** Small batch for keepalives, echoes and reflections sent outside the bulk path. */
     readonly controlBatch: PacketBatchMemory,
   ) {}
+
+  /**
+   * The outer key of slot i's peer in a batch this socket read: addrs[i] on IPv4; on IPv6 the key
+   * of its 16 bytes if any tunnel or binding ever named that address, else UNKNOWN_OUTER_KEY.
+   */
+  sourceOf(batch: PacketBatchMemory, i: number): OuterKey {
+    if (this.family === 4) return batch.addrs[i]!;
+    return findIpv6Key(batch.addrs6, i * 16) ?? UNKNOWN_OUTER_KEY;
+  }
 
   /** The tunnel for (remote address, sub-key), if any. */
   lookup(remote: number, subKey: number): Tunnel | undefined {

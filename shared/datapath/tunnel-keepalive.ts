@@ -1,13 +1,19 @@
+import type { PacketBatchMemory } from '../../native/types.js';
 import { encodeGreHeader } from '../wire/gre.js';
-import { buildGreKeepalive, decodeGreKeepalive, GRE_PROTO_KEEPALIVE } from '../wire/gre-keepalive.js';
+import {
+  buildGreKeepalive, buildGreKeepalive6, decodeGreKeepalive, decodeGreKeepalive6, GRE_PROTO_KEEPALIVE,
+} from '../wire/gre-keepalive.js';
 import { encodeGueHeader } from '../wire/gue.js';
 import { decodeUdpKeepalive, encodeUdpKeepalive, GUE_KEEPALIVE_CTYPE } from '../wire/udp-keepalive.js';
+import { ipv6KeyBytes } from './outer-address.js';
+import type { OuterSocket } from './outer-socket.js';
 import type { Tunnel } from './tunnel.js';
 
 /**
  * Keepalives per encapsulation:
- * - gre: the Cisco keepalive (buildGreKeepalive); the peer's forwarding sends its inner packet
- *   back to us as GRE of protocol type 0, which proves the round trip. We reflect peers' ones.
+ * - gre: the Cisco keepalive (buildGreKeepalive, or buildGreKeepalive6 over IPv6); the peer's
+ *   forwarding sends its inner packet back to us as GRE of protocol type 0, which proves the round
+ *   trip. We reflect peers' ones.
  * - fou: GRE of protocol type 0 whose payload is a UDP keepalive body (udp-keepalive.ts);
  * - gue: a GUE control message of type GUE_KEEPALIVE_CTYPE with the same body.
  *   On both UDP paths a probe is answered with an echo; each probe's sequence differs.
@@ -22,7 +28,9 @@ export function sendKeepalive(tunnel: Tunnel): void {
   state.lastProbeAt = Date.now();
   const batch = tunnel.socket.controlBatch;
   let length: number;
-  if (encap === 'gre') {
+  if (encap === 'gre' && tunnel.socket.family === 6) {
+    length = buildGreKeepalive6(batch.data, 0, keyed(tunnel, { local: ipv6KeyBytes(tunnel.localAddress), remote: ipv6KeyBytes(tunnel.remoteAddress) }));
+  } else if (encap === 'gre') {
     length = buildGreKeepalive(batch.data, 0, keyed(tunnel, { local: tunnel.localAddress, remote: tunnel.remoteAddress }));
   } else {
     length = writeUdpKeepalive(tunnel, batch.data, 0, 'probe', state.sequence, state.nonce);
@@ -31,12 +39,13 @@ export function sendKeepalive(tunnel: Tunnel): void {
 }
 
 /**
- * A GRE payload of protocol type 0x0800 that may be a peer's Cisco keepalive: reflects it toward
- * the tunnel's remote and returns true, or returns false for ordinary data. Reflection happens only
- * when the inner packet goes from our local address to the tunnel's own remote, so a forged
- * keepalive cannot aim our packets at anyone else.
+ * A GRE payload of protocol type 0x0800 (0x86DD on an IPv6 path) that may be a peer's Cisco
+ * keepalive: reflects it toward the tunnel's remote and returns true, or returns false for
+ * ordinary data. Reflection happens only when the inner packet goes from our local address to the
+ * tunnel's own remote, so a forged keepalive cannot aim our packets at anyone else.
  */
 export function reflectGreKeepalive(tunnel: Tunnel, data: Uint8Array, offset: number, length: number): boolean {
+  if (tunnel.socket.family === 6) return reflectGreKeepalive6(tunnel, data, offset, length);
   // Cheap test first: inner IPv4 carrying GRE; everything else is data.
   if (length < 24 || data[offset]! >>> 4 !== 4 || data[offset + 9] !== 47) return false;
   const keepalive = decodeGreKeepalive(data, offset, length);
@@ -49,6 +58,27 @@ export function reflectGreKeepalive(tunnel: Tunnel, data: Uint8Array, offset: nu
   if (keepalive.greLength > batch.slotSize) return true;
   batch.data.set(data.subarray(keepalive.greOffset, keepalive.greOffset + keepalive.greLength), 0);
   sendControl(tunnel, keepalive.greLength);
+  return true;
+}
+
+function reflectGreKeepalive6(tunnel: Tunnel, data: Uint8Array, offset: number, length: number): boolean {
+  if (length < 44 || data[offset]! >>> 4 !== 6 || data[offset + 6] !== 47) return false;
+  const keepalive = decodeGreKeepalive6(data, offset, length);
+  if (!keepalive.ok) return false;
+  if (!sameBytes(data, keepalive.srcOffset, ipv6KeyBytes(tunnel.localAddress))
+    || !sameBytes(data, keepalive.dstOffset, ipv6KeyBytes(tunnel.remoteAddress))) {
+    tunnel.counters.rxDrop('not-keepalive');
+    return true;
+  }
+  const batch = tunnel.socket.controlBatch;
+  if (keepalive.greLength > batch.slotSize) return true;
+  batch.data.set(data.subarray(keepalive.greOffset, keepalive.greOffset + keepalive.greLength), 0);
+  sendControl(tunnel, keepalive.greLength);
+  return true;
+}
+
+function sameBytes(data: Uint8Array, offset: number, expected: Uint8Array): boolean {
+  for (let i = 0; i < expected.length; i++) if (data[offset + i] !== expected[i]) return false;
   return true;
 }
 
@@ -94,11 +124,21 @@ export function sendControl(tunnel: Tunnel, length: number): void {
   const batch = tunnel.socket.controlBatch;
   batch.offsets[0] = 0;
   batch.lengths[0] = length;
-  batch.addrs[0] = tunnel.remoteAddress;
-  batch.ports[0] = tunnel.remotePort;
+  setDestination(tunnel.socket, batch, 0, tunnel.remoteAddress, tunnel.remotePort);
   try {
     if (tunnel.socket.endpoint.writeBatch(batch, 1) !== 1) tunnel.counters.txDrop('queue-full');
   } catch {
     tunnel.counters.txDrop('io-error');
   }
+}
+
+/** Points slot i of a batch for `socket` at an outer key and port (addrs on IPv4, addrs6 on IPv6). */
+export function setDestination(socket: OuterSocket, batch: PacketBatchMemory, i: number, remote: number, port: number): void {
+  if (socket.family === 6) {
+    batch.addrs6.set(ipv6KeyBytes(remote), i * 16);
+    batch.addrs[i] = 0;
+  } else {
+    batch.addrs[i] = remote;
+  }
+  batch.ports[i] = port;
 }

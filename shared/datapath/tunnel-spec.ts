@@ -1,7 +1,9 @@
 import { TunnelError } from '../errors.js';
 import { ENCAPSULATIONS, isEncapsulation, type Encapsulation } from '../net/encapsulation.js';
 import { isIpv4Address, parseIpv4Address } from '../net/ipv4-address.js';
+import ipaddr from 'ipaddr.js';
 import { udpHelloKeyProblem } from '../wire/udp-hello.js';
+import { canonicalOuterAddress, outerFamilyOf } from './outer-address.js';
 import { SourceFilter } from './source-filter.js';
 
 /** Default UDP port per UDP encapsulation: 4754 is RFC 8086's GRE-in-UDP port; GUE has none, 6080 by convention. */
@@ -53,6 +55,7 @@ export const MAX_TUNNEL_MTU = 1984;
 export interface TunnelSpecInput {
   name: string;
   encap: Encapsulation;
+  /** This end's outer address, IPv4 or IPv6 (then the remote is IPv6 too). */
   local: string;
   /**
    * The peer's outer address. With `auth.role` 'hub' it is only a hint (shown in status until a
@@ -93,8 +96,11 @@ export interface TunnelSpecInput {
 export interface TunnelSpec {
   readonly name: string;
   readonly encap: Encapsulation;
+  /** Outer addresses, IPv6 in RFC 5952's canonical form. */
   readonly local: string;
   readonly remote: string;
+  /** The outer path's IP version: both ends are of one family. */
+  readonly outerFamily: 4 | 6;
   /** The GRE key, or null for none. */
   readonly key: number | null;
   /** UDP ports (0 for gre and ipip). */
@@ -131,6 +137,14 @@ const UPDATABLE = new Set(['encap', 'local', 'remote', 'key', 'port', 'localPort
 /** The remote of a hub-role tunnel that was given no hint: nothing is sent there (nothing is sent unbound). */
 export const UNKNOWN_REMOTE = '0.0.0.0';
 
+/** The same over an IPv6 outer path. */
+export const UNKNOWN_REMOTE6 = '::';
+
+/** The remote placeholder of a hub-role tunnel whose outer path is of `family`. */
+export function unknownRemoteOf(family: 4 | 6): string {
+  return family === 6 ? UNKNOWN_REMOTE6 : UNKNOWN_REMOTE;
+}
+
 /** Checks every field of `input` and fills in defaults; throws a coded TunnelError on the first bad one. */
 export function validateTunnelSpec(input: TunnelSpecInput): TunnelSpec {
   const name = input.name;
@@ -141,10 +155,16 @@ export function validateTunnelSpec(input: TunnelSpecInput): TunnelSpec {
   if (typeof encap !== 'string' || !isEncapsulation(encap)) {
     throw new TunnelError('ERR_INVALID_ARGUMENT', `unknown encapsulation ${JSON.stringify(encap)} (expected ${ENCAPSULATIONS.join(', ')})`);
   }
-  requireUnicast('local', input.local);
+  const outerFamily = requireOuterUnicast('local', input.local);
+  const local = canonicalOuterAddress(input.local);
   const auth = validateAuth(input.auth, encap);
-  const remote = input.remote === undefined && auth?.role === 'hub' ? UNKNOWN_REMOTE : input.remote;
-  if (remote !== UNKNOWN_REMOTE || auth?.role !== 'hub') requireUnicast('remote', remote as string);
+  const given = input.remote === undefined && auth?.role === 'hub' ? unknownRemoteOf(outerFamily) : input.remote;
+  const hint = auth?.role === 'hub' && (given === UNKNOWN_REMOTE || given === UNKNOWN_REMOTE6);
+  const remoteFamily = hint ? outerFamilyOf(given as string) : requireOuterUnicast('remote', given as string);
+  if (remoteFamily !== outerFamily) {
+    throw new TunnelError('ERR_INVALID_ADDRESS', `local ${input.local} is IPv${outerFamily} but remote ${String(given)} is not: both ends of the outer path must be of one family`);
+  }
+  const remote = canonicalOuterAddress(given as string);
   const key = input.key ?? null;
   if (key !== null) {
     if (encap === 'ipip' || encap === 'gue') {
@@ -192,7 +212,7 @@ export function validateTunnelSpec(input: TunnelSpecInput): TunnelSpec {
   }
   const sources = input.sources === undefined || input.sources === null ? null : new SourceFilter(input.sources);
   return {
-    name, encap, local: input.local, remote: remote as string, key, localPort, remotePort, address, prefixLength,
+    name, encap, local, remote, outerFamily, key, localPort, remotePort, address, prefixLength,
     peerAddress: input.peerAddress, mtu, ttl, mssClamp: input.mssClamp === true, keepaliveInterval, keepaliveRetries,
     auth, helloInterval, bindingTimeout, sources,
   };
@@ -288,6 +308,27 @@ export function parseInterfaceAddress(text: string): { address: string; prefixLe
     }
   }
   return { address, prefixLength };
+}
+
+/**
+ * Checks an outer address: a unicast IPv4 address, or a global-scope IPv6 one (not unspecified,
+ * loopback, multicast, link-local, which needs an interface, or IPv4-mapped, which is the IPv4
+ * address). Returns its family.
+ */
+function requireOuterUnicast(what: string, text: string): 4 | 6 {
+  const family = outerFamilyOf(text);
+  if (family === 4) {
+    requireUnicast(what, text);
+    return 4;
+  }
+  if (family === null) {
+    throw new TunnelError('ERR_INVALID_ADDRESS', `${what} ${JSON.stringify(text)} is not an IPv4 or IPv6 address (e.g. 192.0.2.1 or 2001:db8::1)`);
+  }
+  const range = ipaddr.IPv6.parse(text).range();
+  if (['unspecified', 'loopback', 'linkLocal', 'multicast', 'ipv4Mapped'].includes(range)) {
+    throw new TunnelError('ERR_INVALID_ADDRESS', `${what} ${text} is not a global unicast IPv6 address (${range})`);
+  }
+  return 6;
 }
 
 function requireUnicast(what: string, text: string): void {

@@ -4,6 +4,7 @@ import { buildIcmpv6PacketTooBig } from '../wire/icmpv6-packet-too-big.js';
 import { IPPROTO_TCP } from '../wire/ip-protocols.js';
 import { clampTcpMss } from '../wire/tcp-mss.js';
 import { absorbFastRouteCounters } from './fast-route-sync.js';
+import { setDestination } from './tunnel-keepalive.js';
 import type { Tunnel } from './tunnel.js';
 import { noteMemberTransmit } from './udp-binding-member.js';
 
@@ -53,8 +54,11 @@ export function transmitFromTun(tunnel: Tunnel): void {
     const header6 = plan.header6;
     const mtu = plan.mtu;
     const remote = tunnel.remoteAddress;
+    const remote6 = tunnel.remoteAddress6;
     const remotePort = tunnel.remotePort;
     const clampMss = tunnel.spec.mssClamp;
+    // ipip over IPv6 sends inner IPv6 through its other socket (protocol 41), one at a time.
+    const apart6 = tunnel.socket6 !== tunnel.socket;
     let out = 0;
     let bytes = 0;
     let replies = 0;
@@ -81,6 +85,10 @@ export function transmitFromTun(tunnel: Tunnel): void {
           continue;
         }
         if (clampMss && data[start + 6] === IPPROTO_TCP) clampTcpMss(data, start, length, mtu - TCP_IP_OVERHEAD - 20);
+        if (apart6) {
+          sendApart(tunnel, data, start, length);
+          continue;
+        }
         header = header6;
       } else {
         counters.txDrop('bad-inner');
@@ -98,7 +106,8 @@ export function transmitFromTun(tunnel: Tunnel): void {
       }
       offsets[out] = packetStart - out * slotSize;
       lengths[out] = outLength;
-      addrs[out] = remote;
+      if (remote6 === null) addrs[out] = remote;
+      else batch.addrs6.set(remote6, out * 16);
       ports[out] = remotePort;
       bytes += length;
       out++;
@@ -130,6 +139,31 @@ function sendEncapsulated(tunnel: Tunnel, out: number, bytes: number): void {
   }
   counters.txPackets += accepted;
   counters.txBytes += bytes;
+}
+
+/** Sends one bare inner packet through the tunnel's second socket (ipip over IPv6: IPv6 in IPv6). */
+function sendApart(tunnel: Tunnel, data: Uint8Array, start: number, length: number): void {
+  const socket = tunnel.socket6;
+  const batch = socket.controlBatch;
+  if (length > batch.slotSize) {
+    tunnel.counters.txDrop('too-big');
+    return;
+  }
+  batch.data.set(data.subarray(start, start + length), 0);
+  batch.offsets[0] = 0;
+  batch.lengths[0] = length;
+  setDestination(socket, batch, 0, tunnel.remoteAddress, 0);
+  try {
+    if (socket.endpoint.writeBatch(batch, 1) !== 1) {
+      tunnel.counters.txDrop('queue-full');
+      return;
+    }
+  } catch {
+    tunnel.counters.txDrop('io-error');
+    return;
+  }
+  tunnel.counters.txPackets++;
+  tunnel.counters.txBytes += length;
 }
 
 /**

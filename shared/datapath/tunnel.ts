@@ -1,8 +1,8 @@
 import type { FastRoute, FastRouteCounters, PacketBatchMemory } from '../../native/types.js';
-import { parseIpv4Address } from '../net/ipv4-address.js';
 import type { TunEndpoint } from './datapath-io.js';
 import type { EncapsulationPlan } from './encapsulation-plan.js';
 import { NO_FAST_ROUTE_COUNTS } from './fast-route-sync.js';
+import { ipv6KeyBytes, outerKeyOf, type OuterKey } from './outer-address.js';
 import { NO_GRE_KEY, type OuterSocket } from './outer-socket.js';
 import { TunnelCounters } from './tunnel-counters.js';
 import { TunnelLiveness } from './tunnel-liveness.js';
@@ -40,10 +40,14 @@ export class Tunnel {
   spec!: TunnelSpec;
   plan!: EncapsulationPlan;
   socket!: OuterSocket;
-  /** Outer addresses and remote UDP port as numbers, for the per-packet path. */
-  localAddress!: number;
-  remoteAddress!: number;
+  /** The socket inner IPv6 packets go through: `socket`, except for ipip over IPv6 (plan.transport6). */
+  socket6!: OuterSocket;
+  /** Outer addresses as keys (outer-address.ts) and the remote UDP port, for the per-packet path. */
+  localAddress!: OuterKey;
+  remoteAddress!: OuterKey;
   remotePort!: number;
+  /** The path MTU ICMP Packet Too Big reported toward the remote, or null (none since the path changed). */
+  learnedPathMtu: number | null = null;
   /** The demultiplexing sub-key this tunnel is registered under in `socket`. */
   subKey!: number;
   /** The GRE key expected on received packets (NO_GRE_KEY for none), checked on fou paths. */
@@ -70,29 +74,36 @@ export class Tunnel {
     spec: TunnelSpec,
     plan: EncapsulationPlan,
     socket: OuterSocket,
+    socket6: OuterSocket,
     subKey: number,
     readonly tun: TunEndpoint,
     readonly batches: TunnelBatches,
     liveness: TunnelLiveness,
     nonce: number,
   ) {
-    this.retarget(spec, plan, socket, subKey);
+    this.retarget(spec, plan, socket, subKey, socket6);
     this.liveness = liveness;
     this.keepalive = { timer: null, sequence: 0, nonce, lastProbeAt: 0, rttMs: null };
   }
 
   /**
-   * Switches to a new spec, plan and socket (already registered there by the engine). A hub-role
+   * Switches to a new spec, plan and sockets (already registered there by the engine). A hub-role
    * tunnel's send target is its binding, not the spec's remote (a hint): the engine restores it.
    */
-  retarget(spec: TunnelSpec, plan: EncapsulationPlan, socket: OuterSocket, subKey: number): void {
+  retarget(spec: TunnelSpec, plan: EncapsulationPlan, socket: OuterSocket, subKey: number, socket6: OuterSocket = socket): void {
     this.spec = spec;
     this.plan = plan;
     this.socket = socket;
+    this.socket6 = socket6;
     this.subKey = subKey;
-    this.localAddress = parseIpv4Address(spec.local);
-    this.remoteAddress = parseIpv4Address(spec.remote);
+    this.localAddress = outerKeyOf(spec.local);
+    this.remoteAddress = outerKeyOf(spec.remote);
     this.remotePort = spec.remotePort;
     this.greKey = spec.key ?? NO_GRE_KEY;
+  }
+
+  /** The remote's 16 bytes on an IPv6 path (null on IPv4): what sends put in addrs6. */
+  get remoteAddress6(): Uint8Array | null {
+    return this.socket.family === 6 ? ipv6KeyBytes(this.remoteAddress) : null;
   }
 }

@@ -1,5 +1,5 @@
-import { formatIpv4Address } from '../net/ipv4-address.js';
 import { decodeUdpHello, sealUdpHelloFrame, verifyUdpHelloMac } from '../wire/udp-hello.js';
+import { formatOuterKey, isIpv6Key, UNKNOWN_OUTER_KEY, type OuterKey } from './outer-address.js';
 import { NO_GRE_KEY, type OuterSocket } from './outer-socket.js';
 import { bindingChannel, type BindingChangeReason, type BindingEvent } from './udp-binding-event.js';
 import { sendControl } from './tunnel-keepalive.js';
@@ -14,8 +14,8 @@ import { syncFastRoute } from './fast-route-sync.js';
 export class HubBinding {
   /** Highest counter accepted in this session; -1 until the first hello. */
   lastCounter = -1n;
-  /** The bound address:port, or null while unbound. */
-  address: number | null = null;
+  /** The bound address (an outer key) and port, or null while unbound. */
+  address: OuterKey | null = null;
   port = 0;
   boundAt: number | null = null;
   lastHelloAt: number | null = null;
@@ -49,11 +49,13 @@ export class HubBinding {
  * that tunnel is, its MAC verifies with that tunnel's key, and its counter is above the last one
  * accepted. Then the tunnel is bound (or moved) to source:port at once, its expiry re-armed, and
  * an ack sent there. Anything else is counted by reason and answered with nothing, so the hub
- * never sends to an address it has not verified.
+ * never sends to an address it has not verified. `source` is UNKNOWN_OUTER_KEY for an IPv6 address
+ * nobody named yet; `resolveSource` then gives it a key, and is only called once the hello verified.
  */
 export function receiveHubHello(
   socket: OuterSocket, encap: 'fou' | 'gue', greKey: number | null,
-  source: number, port: number, buf: Uint8Array, offset: number, length: number,
+  source: OuterKey, port: number, buf: Uint8Array, offset: number, length: number,
+  resolveSource: (() => OuterKey) | null = null,
 ): void {
   const hello = decodeUdpHello(buf, offset, length);
   if (!hello.ok) {
@@ -92,6 +94,10 @@ export function receiveHubHello(
     }
     unbindHubTunnel(holder, 'displaced');
   }
+  if (source === UNKNOWN_OUTER_KEY) {
+    if (resolveSource === null) return;
+    source = resolveSource();
+  }
   binding.lastCounter = hello.counter;
   binding.lastHelloAt = Date.now();
   binding.hellosAccepted++;
@@ -100,14 +106,15 @@ export function receiveHubHello(
   tunnel.liveness.markHeard();
   const batch = socket.controlBatch;
   const written = sealUdpHelloFrame(batch.data, 0, { encap, greKey },
-    { kind: 'ack', bindingId: binding.bindingId, counter: hello.counter, view: { address: source, port } }, binding.key);
+    // The view field holds an IPv4 address: over IPv6 (no NAT to report) the ack carries none.
+    { kind: 'ack', bindingId: binding.bindingId, counter: hello.counter, view: isIpv6Key(source) ? null : { address: source, port } }, binding.key);
   sendControl(tunnel, written);
 }
 
 /** Points a hub-role tunnel at a verified address:port: demux entry, send target, event. */
-export function bindHubTunnel(tunnel: Tunnel, address: number, port: number): void {
+export function bindHubTunnel(tunnel: Tunnel, address: OuterKey, port: number): void {
   const binding = tunnel.hub!;
-  const previous = binding.address === null ? null : { address: formatIpv4Address(binding.address), port: binding.port };
+  const previous = binding.address === null ? null : { address: formatOuterKey(binding.address), port: binding.port };
   if (binding.address !== null) tunnel.socket.unregister(tunnel, tunnel.remoteAddress, tunnel.subKey);
   tunnel.socket.register(tunnel, address, port);
   tunnel.remoteAddress = address;
@@ -119,7 +126,7 @@ export function bindHubTunnel(tunnel: Tunnel, address: number, port: number): vo
   binding.boundAt = Date.now();
   syncFastRoute(tunnel);
   const reason: BindingChangeReason = previous === null ? 'bound' : 'moved';
-  binding.publish({ name: tunnel.spec.name, address: formatIpv4Address(address), port, reason, ...(previous ? { previous } : {}) });
+  binding.publish({ name: tunnel.spec.name, address: formatOuterKey(address), port, reason, ...(previous ? { previous } : {}) });
 }
 
 /**
@@ -133,7 +140,7 @@ export function unbindHubTunnel(tunnel: Tunnel, reason: BindingChangeReason): vo
   tunnel.unbound = true;
   if (binding.address === null) return;
   tunnel.socket.unregister(tunnel, tunnel.remoteAddress, tunnel.subKey);
-  const stale = { address: formatIpv4Address(binding.address), port: binding.port };
+  const stale = { address: formatOuterKey(binding.address), port: binding.port };
   binding.address = null;
   binding.port = 0;
   binding.boundAt = null;

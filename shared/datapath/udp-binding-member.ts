@@ -55,7 +55,8 @@ export function sendMemberHello(tunnel: Tunnel): void {
   const { spec } = tunnel;
   const batch = tunnel.socket.controlBatch;
   const written = sealUdpHelloFrame(batch.data, 0, { encap: spec.encap === 'gue' ? 'gue' : 'fou', greKey: spec.key },
-    { kind: 'hello', bindingId: member.bindingId, counter: member.counter, view: { address: tunnel.localAddress, port: spec.localPort } },
+    // The view field holds an IPv4 address: a hello over IPv6 carries none.
+    { kind: 'hello', bindingId: member.bindingId, counter: member.counter, view: spec.outerFamily === 6 ? null : { address: tunnel.localAddress, port: spec.localPort } },
     member.key);
   sendControl(tunnel, written);
   if (member.retry === null) {

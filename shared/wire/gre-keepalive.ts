@@ -1,8 +1,9 @@
 import { read16 } from './big-endian.js';
 import { decodeError, isBadWindow, type DecodeError } from './decode-error.js';
-import { decodeGre, encodeGreHeader, GRE_PROTO_IPV4, greHeaderLength, type GreHeader } from './gre.js';
+import { decodeGre, encodeGreHeader, GRE_PROTO_IPV4, GRE_PROTO_IPV6, greHeaderLength, type GreHeader } from './gre.js';
 import { IPPROTO_GRE } from './ip-protocols.js';
 import { decodeIpv4, encodeIpv4Header, IPV4_HEADER_LENGTH } from './ipv4.js';
+import { decodeIpv6, encodeIpv6Header, IPV6_HEADER_LENGTH } from './ipv6.js';
 
 /** GRE protocol type of a keepalive's inner GRE header (Cisco convention). */
 export const GRE_PROTO_KEEPALIVE = 0;
@@ -102,4 +103,67 @@ export function decodeGreKeepalive(buf: Uint8Array, offset: number, length: numb
     greOffset: ip.payloadOffset,
     greLength: ip.payloadLength,
   };
+}
+
+/** Addresses (16 bytes each) and optional key of a GRE keepalive over an IPv6 path. */
+export interface GreKeepalive6Fields {
+  local: Uint8Array;
+  remote: Uint8Array;
+  key?: number;
+}
+
+/** Length of what buildGreKeepalive6 writes: GRE + inner IPv6 40 + inner GRE. */
+export function greKeepalive6Length(keyed: boolean): number {
+  return 2 * greHeaderLength({ key: keyed }) + IPV6_HEADER_LENGTH;
+}
+
+/**
+ * The IPv6 form of the Cisco keepalive, for a GRE tunnel over IPv6 (Linux ip6gre forwards it the
+ * same way): GRE (type 0x86DD) | inner IPv6 remote → local, next header 47 | inner GRE (type 0).
+ * Returns the length written.
+ */
+export function buildGreKeepalive6(target: Uint8Array, offset: number, fields: GreKeepalive6Fields): number {
+  const greLength = greHeaderLength({ key: fields.key !== undefined });
+  const total = 2 * greLength + IPV6_HEADER_LENGTH;
+  if (offset < 0 || offset + total > target.length) {
+    throw new RangeError(`GRE keepalive (${total} bytes) does not fit at offset ${offset} of a ${target.length}-byte buffer`);
+  }
+  encodeGreHeader(target, offset, { protocolType: GRE_PROTO_IPV6, key: fields.key }, 0);
+  encodeIpv6Header(target, offset + greLength, {
+    payloadLength: greLength,
+    nextHeader: IPPROTO_GRE,
+    hopLimit: KEEPALIVE_INNER_TTL,
+    src: fields.remote,
+    dst: fields.local,
+  });
+  encodeGreHeader(target, offset + greLength + IPV6_HEADER_LENGTH, { protocolType: GRE_PROTO_KEEPALIVE, key: fields.key }, 0);
+  return total;
+}
+
+/** A peer's IPv6 keepalive found inside a GRE payload; addresses are offsets of 16 bytes. */
+export interface GreKeepalive6 {
+  ok: true;
+  srcOffset: number;
+  dstOffset: number;
+  key?: number;
+  greOffset: number;
+  greLength: number;
+}
+
+/**
+ * Recognises a peer's keepalive in the payload of a GRE packet of type 0x86DD: an IPv6 packet with
+ * next header 47 whose GRE header has protocol type 0. As with IPv4, reflect only when the inner
+ * source is our local address and the destination the tunnel's own remote.
+ */
+export function decodeGreKeepalive6(buf: Uint8Array, offset: number, length: number): GreKeepalive6 | DecodeError {
+  if (isBadWindow(buf, offset, length)) return decodeError('truncated', 'window outside buffer');
+  if (length < IPV6_HEADER_LENGTH + 4 || buf[offset]! >>> 4 !== 6 || buf[offset + 6] !== IPPROTO_GRE) {
+    return decodeError('not-keepalive');
+  }
+  const ip = decodeIpv6(buf, offset, length);
+  if (!ip.ok) return ip;
+  if (ip.payloadLength < 4 || read16(buf, ip.payloadOffset + 2) !== GRE_PROTO_KEEPALIVE) return decodeError('not-keepalive');
+  const gre = decodeGre(buf, ip.payloadOffset, ip.payloadLength);
+  if (!gre.ok) return gre;
+  return { ok: true, srcOffset: ip.srcOffset, dstOffset: ip.dstOffset, key: gre.key, greOffset: ip.payloadOffset, greLength: ip.payloadLength };
 }

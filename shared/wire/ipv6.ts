@@ -1,4 +1,4 @@
-import { read16 } from './big-endian.js';
+import { read16, write16 } from './big-endian.js';
 import { decodeError, isBadWindow, type DecodeError } from './decode-error.js';
 
 /** Length of the fixed IPv6 header. */
@@ -51,4 +51,30 @@ export function ipVersionOf(buf: Uint8Array, offset = 0): 4 | 6 | 0 {
   if (offset < 0 || offset >= buf.length) return 0;
   const v = buf[offset]! >>> 4;
   return v === 4 ? 4 : v === 6 ? 6 : 0;
+}
+
+/** Fields of a fixed IPv6 header to encode; addresses are 16 bytes each. */
+export interface Ipv6HeaderFields {
+  payloadLength: number;
+  nextHeader: number;
+  hopLimit: number;
+  src: Uint8Array;
+  dst: Uint8Array;
+}
+
+/** Writes a fixed IPv6 header (traffic class and flow label 0) at `offset`; returns 40. */
+export function encodeIpv6Header(target: Uint8Array, offset: number, fields: Ipv6HeaderFields): number {
+  if (offset < 0 || offset + IPV6_HEADER_LENGTH > target.length) {
+    throw new RangeError(`IPv6 header does not fit at offset ${offset} of a ${target.length}-byte buffer`);
+  }
+  if (fields.src.length !== 16 || fields.dst.length !== 16) throw new RangeError('IPv6 addresses are 16 bytes');
+  target[offset] = 0x60;
+  target[offset + 1] = 0;
+  write16(target, offset + 2, 0);
+  write16(target, offset + 4, fields.payloadLength);
+  target[offset + 6] = fields.nextHeader;
+  target[offset + 7] = fields.hopLimit;
+  target.set(fields.src, offset + 8);
+  target.set(fields.dst, offset + 24);
+  return IPV6_HEADER_LENGTH;
 }

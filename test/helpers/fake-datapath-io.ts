@@ -6,6 +6,8 @@ export interface FakePacket {
   bytes: Buffer;
   addr: number;
   port: number;
+  /** The peer on an IPv6 socket (16 bytes); addr is then 0. */
+  addr6?: Buffer;
 }
 
 /** Allocates batch memory in plain JS, the layout native/types.ts describes. */
@@ -18,6 +20,7 @@ export function allocateBatch(capacity: number, slotSize: number): PacketBatchMe
     lengths: new Uint32Array(capacity),
     addrs: new Uint32Array(capacity),
     ports: new Uint16Array(capacity),
+    addrs6: new Uint8Array(capacity * 16),
   };
 }
 
@@ -30,6 +33,8 @@ export class FakeEndpoint implements PacketEndpoint {
   /** When set, readBatch/writeBatch throw this. */
   failWith: Error | null = null;
   closed = false;
+  /** What takePathMtuReports hands out next (as an IPv6 socket's error queue would). */
+  pathMtuReports: { address: string; mtu: number }[] = [];
   private readable: (() => void) | null = null;
 
   constructor(readonly label: string) {}
@@ -44,6 +49,7 @@ export class FakeEndpoint implements PacketEndpoint {
       batch.lengths[n] = packet.bytes.length;
       batch.addrs[n] = packet.addr;
       batch.ports[n] = packet.port;
+      if (packet.addr6 !== undefined) batch.addrs6.set(packet.addr6, n * 16);
       n++;
     }
     return n;
@@ -60,6 +66,7 @@ export class FakeEndpoint implements PacketEndpoint {
         bytes: Buffer.from(batch.data.subarray(start, start + batch.lengths[i]!)),
         addr: batch.addrs[i]!,
         port: batch.ports[i]!,
+        addr6: Buffer.from(batch.addrs6.subarray(i * 16, i * 16 + 16)),
       });
     }
     return accepted;
@@ -67,6 +74,15 @@ export class FakeEndpoint implements PacketEndpoint {
 
   onReadable(callback: () => void): void {
     this.readable = callback;
+  }
+
+  takePathMtuReports(): { address: string; mtu: number }[] {
+    return this.pathMtuReports.splice(0, this.pathMtuReports.length);
+  }
+
+  /** Fires the readiness callback with nothing to read (an error-queue wake-up). */
+  wake(): void {
+    this.readable?.();
   }
 
   close(): void {
@@ -100,6 +116,8 @@ export class FakeDatapathIo implements DatapathIo {
   readonly calls: string[] = [];
   /** Names for which openTun fails (e.g. to check the engine rolls back). */
   readonly failTun = new Set<string>();
+  /** The kernel's path MTU per `local remote` (default 1500), for pathMtu(). */
+  readonly kernelPathMtu = new Map<string, number>();
 
   createPacketBatch(capacity: number, slotSize: number): PacketBatchMemory {
     return allocateBatch(capacity, slotSize);
@@ -113,7 +131,7 @@ export class FakeDatapathIo implements DatapathIo {
     return tun;
   }
 
-  openRawSocket(protocol: 47 | 4, localAddress: string, options: OuterSocketOptions): PacketEndpoint {
+  openRawSocket(protocol: 47 | 4 | 41, localAddress: string, options: OuterSocketOptions): PacketEndpoint {
     return this.open(`raw ${protocol} ${localAddress} ttl ${options.ttl}`, `raw ${protocol} ${localAddress}`);
   }
 
@@ -123,6 +141,10 @@ export class FakeDatapathIo implements DatapathIo {
 
   setLinkMtu(name: string, mtu: number): void {
     this.calls.push(`mtu ${name} ${mtu}`);
+  }
+
+  pathMtu(localAddress: string, remoteAddress: string): number {
+    return this.kernelPathMtu.get(`${localAddress} ${remoteAddress}`) ?? 1500;
   }
 
   setLinkUp(name: string, up: boolean): void {

@@ -182,7 +182,10 @@ export function distUrl(relativePath: string): string {
   return pathToFileURL(resolve(repoRoot(), 'dist', relativePath)).href;
 }
 
-/** Two hosts A (192.0.2.1) and B (192.0.2.2) on one veth wire, like shared/lab/pair.sh. */
+/**
+ * Two hosts A (192.0.2.1) and B (192.0.2.2) on one veth wire, like shared/lab/pair.sh; with
+ * `ipv6`, also 2001:db8:1::1 and 2001:db8:1::2 (aAddress6, bAddress6).
+ */
 export interface PairTopology {
   prefix: string;
   a: string;
@@ -191,11 +194,13 @@ export interface PairTopology {
   bInterface: string;
   aAddress: string;
   bAddress: string;
+  aAddress6: string;
+  bAddress6: string;
   destroy(): void;
 }
 
 /** Builds the pair topology under a fresh unique prefix. */
-export function createPairTopology(): PairTopology {
+export function createPairTopology(options: { ipv6?: boolean } = {}): PairTopology {
   const prefix = uniquePrefix();
   const topology: PairTopology = {
     prefix,
@@ -205,6 +210,8 @@ export function createPairTopology(): PairTopology {
     bInterface: `${prefix}vb`,
     aAddress: '192.0.2.1',
     bAddress: '192.0.2.2',
+    aAddress6: '2001:db8:1::1',
+    bAddress6: '2001:db8:1::2',
     destroy: () => deleteNamespaces([topology.a, topology.b]),
   };
   try {
@@ -213,6 +220,10 @@ export function createPairTopology(): PairTopology {
       { namespace: topology.a, interfaceName: topology.aInterface, cidr: `${topology.aAddress}/24` },
       { namespace: topology.b, interfaceName: topology.bInterface, cidr: `${topology.bAddress}/24` },
     );
+    if (options.ipv6 === true) {
+      addIpv6Address(topology.a, topology.aInterface, `${topology.aAddress6}/64`);
+      addIpv6Address(topology.b, topology.bInterface, `${topology.bAddress6}/64`);
+    }
   } catch (err) {
     topology.destroy();
     throw err;
@@ -282,6 +293,65 @@ table ip filter {
 }
 `,
     );
+  } catch (err) {
+    topology.destroy();
+    throw err;
+  }
+  return topology;
+}
+
+/** Adds an IPv6 address without duplicate detection, so it is usable at once. */
+export function addIpv6Address(namespace: string, interfaceName: string, cidr: string): void {
+  execFileSync('ip', ['-n', namespace, '-6', 'addr', 'add', cidr, 'dev', interfaceName, 'nodad'], { stdio: 'pipe' });
+}
+
+/**
+ * Two IPv6 hosts with a router between them, the second link narrower (an outer path that sends
+ * ICMPv6 Packet Too Big):  A 2001:db8:10::1 ── R ── B 2001:db8:20::2, R–B at `narrowMtu`.
+ */
+export interface RoutedIpv6Topology {
+  a: string;
+  router: string;
+  b: string;
+  aAddress: string;
+  bAddress: string;
+  destroy(): void;
+}
+
+export function createRoutedIpv6Topology(narrowMtu: number): RoutedIpv6Topology {
+  const prefix = uniquePrefix();
+  const topology: RoutedIpv6Topology = {
+    a: `${prefix}a`,
+    router: `${prefix}r`,
+    b: `${prefix}b`,
+    aAddress: '2001:db8:10::1',
+    bAddress: '2001:db8:20::2',
+    destroy: () => deleteNamespaces([topology.a, topology.router, topology.b]),
+  };
+  const ip = (args: string[]): void => {
+    execFileSync('ip', args, { stdio: 'pipe' });
+  };
+  try {
+    createNamespaces([topology.a, topology.router, topology.b]);
+    const wire = (nsA: string, ifA: string, nsB: string, ifB: string): void => {
+      ip(['link', 'add', ifA, 'type', 'veth', 'peer', 'name', ifB]);
+      ip(['link', 'set', ifA, 'netns', nsA]);
+      ip(['link', 'set', ifB, 'netns', nsB]);
+    };
+    wire(topology.a, `${prefix}ar`, topology.router, `${prefix}ra`);
+    wire(topology.router, `${prefix}rb`, topology.b, `${prefix}br`);
+    addIpv6Address(topology.a, `${prefix}ar`, '2001:db8:10::1/64');
+    addIpv6Address(topology.router, `${prefix}ra`, '2001:db8:10::fe/64');
+    addIpv6Address(topology.router, `${prefix}rb`, '2001:db8:20::fe/64');
+    addIpv6Address(topology.b, `${prefix}br`, '2001:db8:20::2/64');
+    ip(['-n', topology.router, 'link', 'set', `${prefix}rb`, 'mtu', String(narrowMtu)]);
+    ip(['-n', topology.b, 'link', 'set', `${prefix}br`, 'mtu', String(narrowMtu)]);
+    for (const [ns, name] of [[topology.a, 'ar'], [topology.router, 'ra'], [topology.router, 'rb'], [topology.b, 'br']] as const) {
+      ip(['-n', ns, 'link', 'set', `${prefix}${name}`, 'up']);
+    }
+    ip(['-n', topology.a, '-6', 'route', 'add', 'default', 'via', '2001:db8:10::fe']);
+    ip(['-n', topology.b, '-6', 'route', 'add', 'default', 'via', '2001:db8:20::fe']);
+    execIn(topology.router, 'sysctl', ['-qw', 'net.ipv6.conf.all.forwarding=1']);
   } catch (err) {
     topology.destroy();
     throw err;

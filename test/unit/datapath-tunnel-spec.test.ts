@@ -38,6 +38,50 @@ describe('validateTunnelSpec', () => {
   });
 });
 
+describe('validateTunnelSpec over IPv6', () => {
+  const v6: TunnelSpecInput = { ...base, local: '2001:DB8:0:0::1', remote: '2001:db8::0:2' };
+
+  it('takes IPv6 outer addresses, in canonical form, and says which family the path is', () => {
+    expect(validateTunnelSpec(v6)).toMatchObject({ local: '2001:db8::1', remote: '2001:db8::2', outerFamily: 6 });
+    expect(validateTunnelSpec(base)).toMatchObject({ outerFamily: 4 });
+    // A hub-role tunnel without a hint waits on the unspecified address of its family.
+    const auth = { bindingId: 1, key: Buffer.alloc(32, 1), role: 'hub' as const };
+    expect(validateTunnelSpec({ ...v6, encap: 'fou', remote: undefined, auth })).toMatchObject({ remote: '::', outerFamily: 6 });
+  });
+
+  it.each([
+    [{ remote: '192.0.2.2' }, /one family/],
+    [{ local: '192.0.2.1' }, /one family/],
+    [{ local: '::1' }, /loopback/],
+    [{ remote: 'fe80::2' }, /linkLocal/],
+    [{ remote: 'ff02::5' }, /multicast/],
+    [{ remote: '::ffff:192.0.2.2' }, /ipv4Mapped/],
+    [{ local: '::' }, /unspecified/],
+    [{ remote: 'fe80::2%eth0' }, /not an IPv4 or IPv6 address/],
+  ])('refuses %j with ERR_INVALID_ADDRESS', (patch, message) => {
+    expect(() => validateTunnelSpec({ ...v6, ...patch })).toThrow(expect.objectContaining({ code: 'ERR_INVALID_ADDRESS', message: expect.stringMatching(message) }));
+  });
+
+  it.each([
+    [{ encap: 'gre' }, 1456, 'gre', 'gre'],
+    [{ encap: 'gre', key: 1 }, 1452, 'gre', 'gre'],
+    [{ encap: 'ipip' }, 1460, 'ipip', 'ipv6'],
+    [{ encap: 'fou' }, 1448, 'udp', 'udp'],
+    [{ encap: 'gue' }, 1448, 'udp', 'udp'],
+  ])('plans %j over IPv6: MTU %d, transports %s / %s', (patch, mtu, transport, transport6) => {
+    const plan = planEncapsulation(validateTunnelSpec({ ...v6, ...(patch as Partial<TunnelSpecInput>) }));
+    expect(plan).toMatchObject({ mtu, transport, transport6 });
+    // ip6tnl carries IPv6 too (protocol 41), where a bare IPv4 ipip device does not.
+    expect(plan.header6).not.toBeNull();
+  });
+
+  it('lowers the MTU to a learned path MTU, also below an MTU the spec asked for', () => {
+    expect(planEncapsulation(validateTunnelSpec(v6), 1500, 1400).mtu).toBe(1356);
+    expect(planEncapsulation(validateTunnelSpec({ ...v6, mtu: 1300 }), 1500, 1400).mtu).toBe(1300);
+    expect(planEncapsulation(validateTunnelSpec({ ...v6, mtu: 1440 }), 1500, 1400).mtu).toBe(1356);
+  });
+});
+
 describe('applyTunnelUpdate', () => {
   it('keeps unchanged fields, re-derives ports on an encapsulation change and drops a key gue cannot carry', () => {
     const gre = validateTunnelSpec({ ...base, key: 7 });

@@ -1,7 +1,10 @@
 import { describe, expect, it } from 'vitest';
 import {
   buildGreKeepalive,
+  buildGreKeepalive6,
   decodeGre,
+  decodeGreKeepalive6,
+  greKeepalive6Length,
   decodeGreKeepalive,
   decodeIpv4,
   encodeIpv4Header,
@@ -84,5 +87,35 @@ describe('keepalive round trip', () => {
     expect(decodeGreKeepalive(bad, 0, 24)).toMatchObject({ ok: false, reason: 'bad-checksum' });
     const badGre = Buffer.from(INNER_IP + '40000000', 'hex');
     expect(decodeGreKeepalive(badGre, 0, 24)).toMatchObject({ ok: false, reason: 'reserved-bits' });
+  });
+});
+
+describe('the IPv6 keepalive (GRE over IPv6, as Linux ip6gre forwards it)', () => {
+  const local6 = Buffer.from('20010db8000000000000000000000001', 'hex');
+  const remote6 = Buffer.from('20010db8000000000000000000000002', 'hex');
+  // GRE 0x86DD | IPv6 payload 4, next header 47, hop limit 255, 2001:db8::2 → 2001:db8::1 | GRE type 0.
+  const EXPECTED = '000086dd' + '6000000000042fff' + remote6.toString('hex') + local6.toString('hex') + '00000000';
+
+  it('writes GRE | IPv6 remote→local next header 47 | GRE type 0, with the key in both GRE headers', () => {
+    const out = Buffer.alloc(greKeepalive6Length(false));
+    expect(buildGreKeepalive6(out, 0, { local: local6, remote: remote6 })).toBe(48);
+    expect(out.toString('hex')).toBe(EXPECTED);
+    const keyed = Buffer.alloc(greKeepalive6Length(true));
+    expect(buildGreKeepalive6(keyed, 0, { local: local6, remote: remote6, key: 9 })).toBe(56);
+    expect(keyed.subarray(0, 8).toString('hex')).toBe('200086dd00000009');
+    expect(keyed.subarray(48).toString('hex')).toBe('2000000000000009');
+    expect(() => buildGreKeepalive6(Buffer.alloc(47), 0, { local: local6, remote: remote6 })).toThrow(RangeError);
+  });
+
+  it('the peer finds the inner GRE to send back, and nothing in ordinary traffic', () => {
+    const sent = Buffer.from(EXPECTED, 'hex');
+    expect(decodeGreKeepalive6(sent, 4, 44)).toEqual({ ok: true, srcOffset: 12, dstOffset: 28, key: undefined, greOffset: 44, greLength: 4 });
+    const icmp = Buffer.from(EXPECTED, 'hex');
+    icmp[10] = 58;
+    expect(decodeGreKeepalive6(icmp, 4, 44)).toMatchObject({ ok: false, reason: 'not-keepalive' });
+    expect(decodeGreKeepalive6(Buffer.from(EXPECTED.slice(0, 60), 'hex'), 4, 26)).toMatchObject({ ok: false, reason: 'not-keepalive' });
+    const data = Buffer.from(EXPECTED, 'hex');
+    data.writeUInt16BE(0x0800, 46);
+    expect(decodeGreKeepalive6(data, 4, 44)).toMatchObject({ ok: false, reason: 'not-keepalive' });
   });
 });

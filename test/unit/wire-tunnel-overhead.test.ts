@@ -21,6 +21,18 @@ describe('tunnelOverhead / tunnelMtu on a 1500-byte path', () => {
     expect(tunnelOverhead(spec)).toBe(1500 - mtu);
   });
 
+  it.each([
+    [{ encap: 'gre', outer: 6 }, 1456],
+    [{ encap: 'gre', outer: 6, key: true }, 1452],
+    [{ encap: 'ipip', outer: 6 }, 1460],
+    [{ encap: 'fou', outer: 6, inner: 'gre' }, 1448],
+    [{ encap: 'fou', outer: 6, inner: 'gre', key: true }, 1444],
+    [{ encap: 'gue', outer: 6, inner: 'ipip' }, 1448],
+    [{ encap: 'gre', outer: 4 }, 1476],
+  ] as const)('over IPv6 (40-byte header) %j → %i', (spec, mtu) => {
+    expect(tunnelMtu(1500, spec)).toBe(mtu);
+  });
+
   it('rejects an unknown encapsulation with ERR_INVALID_ARGUMENT', () => {
     expect(() => tunnelOverhead({ encap: 'vxlan' as 'gre' })).toThrow(expect.objectContaining({ code: 'ERR_INVALID_ARGUMENT' }));
   });
