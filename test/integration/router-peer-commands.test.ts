@@ -44,6 +44,8 @@ describe('tunnel-hub peer add|set --no-key and peer config', () => {
     const back = await cli('peer', 'set', 'openwrt1', '--key');
     expect(back.code, back.stderr).toBe(0);
     expect(await hubLinkTable('openwrt1')).toMatchObject({ key: expect.any(Number), mtu: 1472 });
+    // Let the running hub apply the keyed end before the next case snapshots the registry.
+    await expect.poll(() => hub.datapath.tunnels.get('tnl-openwrt1')?.key, { timeout: 5_000 }).toEqual(expect.any(Number));
   });
 
   it('refuses peer set without a setting and for an unknown peer, changing nothing', async () => {
@@ -83,6 +85,8 @@ describe('tunnel-hub peer add|set --no-key and peer config', () => {
   async function dyndnsKey(name: string): Promise<string> {
     const issued = await cli('peer', 'update-key', name);
     expect(issued.code, issued.stderr).toBe(0);
+    expect(issued.stdout).toMatch(/^[A-Za-z0-9_-]{43}\n$/);
+    expect(issued.stderr).toMatch(/shown once/);
     return issued.stdout.trim();
   }
 });
