@@ -19,7 +19,7 @@ import { toTunnelError } from './system-error.js';
 export type { FastRoute, FastRouteConfig, FastRouteCounters, PacketBatchMemory, PacketEndpoint } from './types.js';
 export type { EndpointDropCounters, NativePacketEndpoint, OffloadCounters, PathMtuReport } from './native-endpoint.js';
 export { createPacketBatch, MAX_BATCH_CAPACITY, MAX_SLOT_SIZE, MIN_SLOT_SIZE } from './packet-batch.js';
-export { addAddress, addRoute, deleteLink, MAX_MTU, MIN_MTU, setLinkMtu, setLinkUp } from './link-config.js';
+export { addAddress, addRoute, deleteLink, MAX_MTU, MIN_MTU, runIpBatch, setLinkMtu, setLinkUp } from './link-config.js';
 
 /** A TUN device (IFF_TUN | IFF_NO_PI): packets are bare IPv4/IPv6, no packet-info header. */
 export interface TunDevice extends NativePacketEndpoint {

@@ -86,19 +86,38 @@ const IP_COMMAND = (process.env.PATH ?? '').split(':').some((dir) => dir !== '' 
   ? 'ip'
   : ['/usr/sbin/ip', '/sbin/ip'].find((path) => existsSync(path)) ?? 'ip';
 
+/**
+ * Runs many `ip` commands (lines such as `route replace 10.50.2.0/24 dev tnl-hub metric 1000`) in
+ * one process, `ip -force -batch -`: a whole route table costs one spawn. Every line is tried;
+ * unless `tolerateFailures` (deleting routes that may have gone with their device), a failure
+ * throws like the single commands do.
+ */
+export function runIpBatch(lines: readonly string[], options: { tolerateFailures?: boolean } = {}): void {
+  if (lines.length === 0) return;
+  try {
+    execFileSync(IP_COMMAND, ['-force', '-batch', '-'], { input: `${lines.join('\n')}\n`, stdio: ['pipe', 'ignore', 'pipe'], timeout: IP_TIMEOUT_MS });
+  } catch (err) {
+    if (options.tolerateFailures && (err as { code?: unknown }).code !== 'ENOENT') return;
+    throw ipError(err, `ip -batch (${lines.length} commands, first: ${lines[0]})`);
+  }
+}
+
 function runIp(args: string[]): void {
   try {
     execFileSync(IP_COMMAND, args, { stdio: ['ignore', 'ignore', 'pipe'], timeout: IP_TIMEOUT_MS });
   } catch (err) {
-    const fields = err as { code?: unknown; stderr?: Buffer };
-    const command = `ip ${args.join(' ')}`;
-    if (fields.code === 'ENOENT') {
-      throw new TunnelError('ERR_SYSTEM', `${command}: iproute2 is not installed`, { cause: err });
-    }
-    const reason = fields.stderr?.toString('utf8').trim().split('\n')[0] || (err as Error).message;
-    if (/Operation not permitted|Permission denied/.test(reason)) {
-      throw new TunnelError('ERR_PERMISSION', `${command}: needs root or CAP_NET_ADMIN (${reason})`, { cause: err });
-    }
-    throw new TunnelError('ERR_SYSTEM', `${command}: ${reason}`, { cause: err });
+    throw ipError(err, `ip ${args.join(' ')}`);
   }
+}
+
+function ipError(err: unknown, command: string): TunnelError {
+  const fields = err as { code?: unknown; stderr?: Buffer };
+  if (fields.code === 'ENOENT') {
+    return new TunnelError('ERR_SYSTEM', `${command}: iproute2 is not installed`, { cause: err });
+  }
+  const reason = fields.stderr?.toString('utf8').trim().split('\n')[0] || (err as Error).message;
+  if (/Operation not permitted|Permission denied/.test(reason)) {
+    return new TunnelError('ERR_PERMISSION', `${command}: needs root or CAP_NET_ADMIN (${reason})`, { cause: err });
+  }
+  return new TunnelError('ERR_SYSTEM', `${command}: ${reason}`, { cause: err });
 }

@@ -1,4 +1,5 @@
 import type { Command } from 'commander';
+import { collectAdvertised } from './advertise-flag.js';
 import { LOG_LEVEL_HELP } from '../../shared/log-levels.js';
 import type { MemberFlags } from './member-command.js';
 
@@ -20,6 +21,8 @@ export function registerJoinCommand(program: Command): void {
     .option('--ca <file>', 'a CA certificate (PEM) to trust for wss://')
     .option('--once', 'return once the tunnel config is applied instead of staying connected')
     .option('--state <dir>', 'state folder (default $TUNNEL_CLIENT_STATE or the per-user default)')
+    .option('--advertise <cidr>', 'a prefix behind this member (its LAN) to ask the hub to route; pending until the operator approves it; repeatable', collectAdvertised)
+    .option('--hook <file>', 'program run with the TUNNEL_* environment when a tunnel goes up, goes down or changes (killed after 10 s)')
     .option('--metrics <addr:port>', 'serve Prometheus metrics of the tunnels at http://ADDR:PORT/metrics, e.g. 127.0.0.1:9471')
     .option('--log-level <level>', LOG_LEVEL_HELP)
     // The session and datapath modules load only when this command runs.

@@ -1,5 +1,6 @@
 import { resolveStateDir } from '../../shared/cli/state-dir.js';
 import { nativeDatapathIo } from '../../shared/datapath/native-datapath-io.js';
+import { checkHookFile } from '../../shared/hooks/run-hook.js';
 import { parseListenAddress } from '../../shared/cli/parse-listen-address.js';
 import { createLogger } from '../../shared/log.js';
 import { openMetricsHttpServer, type MetricsHttpServer } from '../../shared/metrics/metrics-http-server.js';
@@ -13,6 +14,10 @@ import { stopSignals } from './stop-signals.js';
 export interface MemberFlags {
   state?: string;
   once?: boolean;
+  /** Prefixes behind this member to ask the hub to route (`--advertise`, repeatable). */
+  advertise?: string[];
+  /** A program run on link up, down and change (`--hook`). */
+  hook?: string;
   logLevel?: string;
   /** `--metrics ADDR:PORT`: serve Prometheus metrics there. */
   metrics?: string;
@@ -26,10 +31,11 @@ export async function runMemberCommand(flags: MemberFlags, join?: JoinRequest): 
   const log = createLogger('tunnel-client', flags.logLevel === undefined ? {} : { level: flags.logLevel });
   const metricsAt = flags.metrics === undefined ? undefined : parseListenAddress(flags.metrics, '--metrics');
   const stateDir = resolveStateDir('client', flags.state);
+  const hook = flags.hook === undefined ? undefined : checkHookFile(flags.hook);
   ensureStateDir(stateDir);
   let member: MemberDatapath | undefined;
   const stopped = stopSignals({ log, forceCleanup: () => member?.removeTunnelsNow() });
-  member = await openMemberDatapath(nativeDatapathIo, stateDir, log);
+  member = await openMemberDatapath(nativeDatapathIo, stateDir, log, hook === undefined ? {} : { hook });
   const opened = member;
   let metricsServer: MetricsHttpServer | undefined;
   try {
@@ -43,6 +49,7 @@ export async function runMemberCommand(flags: MemberFlags, join?: JoinRequest): 
       ...(metrics ? { events: metrics.events } : {}),
       ...(join ? { join } : {}),
       ...(flags.once ? { once: true } : {}),
+      advertise: flags.advertise ?? [],
       onFirstConfig: (state) => {
         for (const tunnel of state.config?.tunnels ?? []) {
           process.stdout.write(`${tunnel.name} up: ${tunnel.encap} ${tunnel.local} -> ${tunnel.remote}, inner ${tunnel.address} peer ${tunnel.peerAddress} (peer "${state.peer}", config ${state.config?.version ?? 0})\n`);

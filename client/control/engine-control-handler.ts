@@ -12,7 +12,8 @@ export function engineControlHandler(engine: DatapathEngine, role: ControlRole):
       ok: true,
       pid: process.pid,
       role,
-      tunnels: engine.status() as unknown as Record<string, unknown>[],
+      // A static tunnel routes nothing itself; the member's `run` reports what it installed.
+      tunnels: engine.status().map((tunnel) => ({ ...tunnel, routes: [] })) as unknown as Record<string, unknown>[],
       sockets: engine.socketStatus() as unknown as Record<string, unknown>[],
     };
   };

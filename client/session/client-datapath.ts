@@ -1,12 +1,13 @@
-import type { WireLinkPath, WireTunnelSpec } from '../../shared/protocol/index.js';
+import type { WireLinkPath, WireLinkTable, WireTunnelSpec } from '../../shared/protocol/index.js';
 
 /** The client's tunnels as the session drives them; the real one wraps the datapath engine. */
 export interface ClientDatapath {
   /**
    * Converges the running tunnels to exactly `tunnels`: adds, updates in place, removes. `paths`
-   * says per link which encapsulation the hub chose and why (shown by `tunnel-client status`).
+   * says per link which encapsulation the hub chose and why (shown by `tunnel-client status`);
+   * `links` are the link tables, which name each tunnel's other end.
    */
-  apply(tunnels: readonly WireTunnelSpec[], paths?: readonly WireLinkPath[]): Promise<void>;
+  apply(tunnels: readonly WireTunnelSpec[], paths?: readonly WireLinkPath[], links?: readonly WireLinkTable[]): Promise<void>;
   /**
    * Probes a running tunnel's path: resolves true when the other end answers (a keepalive echo,
    * or the hub's hello-ack on an authenticated UDP path) within `timeoutMs`.

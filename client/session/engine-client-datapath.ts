@@ -1,28 +1,45 @@
 import type { DatapathEngine, TunnelStatus } from '../../shared/datapath/datapath-engine.js';
-import type { WireLinkPath, WireTunnelSpec } from '../../shared/protocol/index.js';
+import type { LinkHooks } from '../../shared/hooks/link-hooks.js';
+import { tunnelInterfaceName } from '../../shared/net/tunnel-interface-name.js';
+import type { WireLinkPath, WireLinkTable, WireTunnelSpec } from '../../shared/protocol/index.js';
 import { applyWireSpec } from '../../shared/protocol/apply-wire-spec.js';
+import type { KernelRoutes } from '../../shared/routing/kernel-routes.js';
 import type { ClientDatapath } from './client-datapath.js';
 
-/** The client's tunnels on the real datapath engine; only tunnels the hub named are touched. */
+/**
+ * The client's tunnels on the real datapath engine; only tunnels the hub named are touched. Each
+ * tunnel's `routes` go on its interface at its `routeMetric`, and leave with it; a link hook hears
+ * of every tunnel going up, down or changing.
+ */
 export class EngineClientDatapath implements ClientDatapath {
   private readonly managed = new Set<string>();
   private paths = new Map<string, WireLinkPath>();
+  /** The other end's name per interface (from the link tables), for hooks. */
+  private peers = new Map<string, string>();
 
-  constructor(private readonly engine: DatapathEngine) {}
+  constructor(private readonly engine: DatapathEngine, private readonly routes: KernelRoutes, private readonly hooks?: LinkHooks) {}
 
-  async apply(tunnels: readonly WireTunnelSpec[], paths: readonly WireLinkPath[] = []): Promise<void> {
+  async apply(tunnels: readonly WireTunnelSpec[], paths: readonly WireLinkPath[] = [], links: readonly WireLinkTable[] = []): Promise<void> {
+    for (const link of links) for (const end of link.ends) this.peers.set(tunnelInterfaceName(end.name), end.name);
     const wanted = new Set(tunnels.map((tunnel) => tunnel.name));
     for (const name of this.managed) {
-      if (!wanted.has(name)) {
-        this.engine.removeTunnel(name);
-        this.managed.delete(name);
-      }
+      if (!wanted.has(name)) this.removeManaged(name);
     }
     for (const spec of tunnels) {
+      const running = this.engine.status().find((tunnel) => tunnel.name === spec.name);
       applyWireSpec(this.engine, spec);
       this.managed.add(spec.name);
+      // A new inner address re-creates the interface, and its routes went with the old one.
+      const fresh = !running || running.inner !== spec.address || running.peerInner !== spec.peerAddress;
+      this.routes.setDevice(spec.name, spec.routes ?? [], spec.routeMetric ?? 0, fresh);
+      this.stateChanged(spec.name);
     }
     this.paths = new Map(paths.map((path) => [path.tunnel, path]));
+  }
+
+  /** A tunnel's liveness or path MTU changed: the hook hears of it. */
+  stateChanged(name: string): void {
+    if (this.hooks && this.managed.has(name)) this.hooks.observe(this.engine.tunnelStatus(name), this.peerOf(name));
   }
 
   probe(name: string, timeoutMs: number): Promise<boolean> {
@@ -39,8 +56,23 @@ export class EngineClientDatapath implements ClientDatapath {
     return this.paths.get(name);
   }
 
+  /** The prefixes routed through a hub-driven tunnel. */
+  routesOf(name: string): string[] {
+    return this.routes.routesOf(name);
+  }
+
   async close(): Promise<void> {
-    for (const name of this.managed) this.engine.removeTunnel(name);
-    this.managed.clear();
+    for (const name of this.managed) this.removeManaged(name);
+  }
+
+  private removeManaged(name: string): void {
+    this.engine.removeTunnel(name);
+    this.routes.forgetDevice(name);
+    this.managed.delete(name);
+    this.hooks?.removed(name);
+  }
+
+  private peerOf(name: string): string {
+    return this.peers.get(name) ?? name.replace(/^tnl-/, '');
   }
 }

@@ -37,9 +37,9 @@ export class HubSession {
 
   constructor(private readonly channel: ClientChannel, private readonly handlers: HubSessionHandlers) {}
 
-  /** Opens the conversation: hello with the outer address the client believes it has. */
-  start(software: string, endpoint: string | null): void {
-    this.send({ type: 'hello', software, endpoint });
+  /** Opens the conversation: hello with the outer address the client believes it has, and the prefixes it advertises. */
+  start(software: string, endpoint: string | null, advertise?: readonly string[]): void {
+    this.send({ type: 'hello', software, endpoint, ...(advertise !== undefined ? { advertise: [...advertise] } : {}) });
     this.armLiveness(WELCOME_TIMEOUT_MS);
   }
 

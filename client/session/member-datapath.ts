@@ -1,6 +1,9 @@
 import type { Logger } from 'pino';
 import { DatapathEngine } from '../../shared/datapath/datapath-engine.js';
 import type { DatapathIo } from '../../shared/datapath/datapath-io.js';
+import { LinkHooks } from '../../shared/hooks/link-hooks.js';
+import { ipRouteCommands } from '../../shared/routing/ip-route-commands.js';
+import { KernelRoutes, type RouteCommands } from '../../shared/routing/kernel-routes.js';
 import { controlSocketPath } from '../control/control-socket-path.js';
 import { startControlServer } from '../control/control-server.js';
 import { engineControlHandler } from '../control/engine-control-handler.js';
@@ -19,22 +22,35 @@ export interface MemberDatapath {
  * Starts the engine for `join`/`run` and serves its status on `<state>/run/<pid>.sock` (role
  * `run`), so `tunnel-client status` lists the hub-driven tunnels beside any static `up` ones.
  */
-export async function openMemberDatapath(io: DatapathIo, stateDir: string, log: Logger): Promise<MemberDatapath> {
+export async function openMemberDatapath(io: DatapathIo, stateDir: string, log: Logger,
+  options: { hook?: string; routeCommands?: RouteCommands } = {}): Promise<MemberDatapath> {
+  // The engine reports liveness and path MTU changes before the datapath wrapping it exists.
+  const changes: { of?: (name: string) => void } = {};
   const engine = new DatapathEngine(io, {
-    onLiveness: (event) => log.info({ tunnel: event.name, state: event.state, missed: event.missed }, 'tunnel liveness changed'),
-    onPathMtu: (event) => log.info({ tunnel: event.name, pathMtu: event.pathMtu, mtu: event.mtu }, 'outer path MTU changed'),
+    onLiveness: (event) => {
+      log.info({ tunnel: event.name, state: event.state, missed: event.missed }, 'tunnel liveness changed');
+      changes.of?.(event.name);
+    },
+    onPathMtu: (event) => {
+      log.info({ tunnel: event.name, pathMtu: event.pathMtu, mtu: event.mtu }, 'outer path MTU changed');
+      changes.of?.(event.name);
+    },
   });
-  const datapath = new EngineClientDatapath(engine);
+  const hooks = options.hook === undefined ? undefined : new LinkHooks(options.hook, log);
+  const datapath = new EngineClientDatapath(engine, new KernelRoutes(options.routeCommands ?? ipRouteCommands), hooks);
+  changes.of = (name) => datapath.stateChanged(name);
   const engineHandler = engineControlHandler(engine, 'run');
-  // Status also says why each hub-driven tunnel runs its encapsulation (`encapReason`).
+  // Status also says why each hub-driven tunnel runs its encapsulation (`encapReason`) and what
+  // it routes (`routes`).
   const server = await startControlServer(controlSocketPath(stateDir, process.pid), async (request) => {
     const response = await engineHandler(request);
     if (!response.ok) return response;
     return {
       ...response,
       tunnels: response.tunnels.map((tunnel) => {
-        const path = typeof tunnel.name === 'string' ? datapath.pathOf(tunnel.name) : undefined;
-        return path ? { ...tunnel, encapReason: path.reason } : tunnel;
+        const name = String(tunnel.name);
+        const path = datapath.pathOf(name);
+        return { ...tunnel, ...(path ? { encapReason: path.reason } : {}), routes: datapath.routesOf(name) };
       }),
     };
   });

@@ -44,6 +44,8 @@ export interface MemberOptions {
   join?: JoinRequest;
   /** Return once the first config is applied and acknowledged. */
   once?: boolean;
+  /** Prefixes behind this member to ask the hub to route (each hello says the whole list). */
+  advertise?: readonly string[];
   /** Resolves when the member should stop (SIGINT/SIGTERM). */
   stopped: Promise<unknown>;
   /** Called once the first config runs (the CLI prints the tunnel). */
@@ -104,6 +106,7 @@ export async function runMember(options: MemberOptions): Promise<void> {
     datapath: options.datapath,
     software: CLIENT_SOFTWARE,
     log,
+    ...(options.advertise !== undefined ? { advertise: options.advertise } : {}),
     ...(existing?.config ? { savedConfig: existing.config } : {}),
     onApplied: (config) => {
       if (state) save({ ...state, config });

@@ -24,6 +24,8 @@ export interface SessionRunnerOptions {
   datapath: ClientDatapath;
   software: string;
   log: Logger;
+  /** Prefixes behind this member it asks the hub to route, said in every hello. */
+  advertise?: readonly string[];
   /** The config saved by an earlier run: brought up at once, and the floor for stale versions. */
   savedConfig?: MessageOf<'config'>;
   /** Called after a config is applied (before it is acknowledged), e.g. to persist it. */
@@ -56,6 +58,8 @@ export class SessionRunner {
   /** The hub tunnel path (encapsulation and remote) last probed, and in which session. */
   private probedPath: string | undefined;
   private probedSession: HubSession | undefined;
+  /** The prefix states last logged, so each change is said once. */
+  private advertisedSeen = '[]';
   private firstAck!: (config: MessageOf<'config'>) => void;
   private loopDone: Promise<void> | undefined;
   private fatal: TunnelError | undefined;
@@ -78,7 +82,7 @@ export class SessionRunner {
     const saved = this.options.savedConfig;
     if (saved) {
       try {
-        await this.options.datapath.apply(saved.tunnels);
+        await this.options.datapath.apply(saved.tunnels, saved.paths ?? [], saved.links);
         this.applied = saved.version;
       } catch (err) {
         this.options.log.warn({ code: isTunnelError(err) ? err.code : undefined, err: (err as Error).message }, 'saved config could not be brought up; waiting for the hub');
@@ -169,7 +173,7 @@ export class SessionRunner {
     });
     this.session = session;
     this.channel = channel;
-    session.start(this.options.software, this.watcher.current ?? channel.localAddress);
+    session.start(this.options.software, this.watcher.current ?? channel.localAddress, this.options.advertise);
     for (const raw of pending.splice(0)) session.receive(raw);
     const error = await ended;
     if (welcomed) this.options.onSessionEnded?.();
@@ -181,12 +185,24 @@ export class SessionRunner {
   }
 
   private async apply(config: MessageOf<'config'>): Promise<void> {
-    await this.options.datapath.apply(config.tunnels, config.paths ?? []);
+    await this.options.datapath.apply(config.tunnels, config.paths ?? [], config.links);
     this.applied = config.version;
     this.options.onApplied?.(config);
     this.options.log.info({ version: config.version, tunnels: config.tunnels.length }, 'config applied');
+    this.logAdvertised(config.advertised ?? []);
     const hubTunnel = config.tunnels.find((tunnel) => tunnel.name === HUB_TUNNEL);
     if (hubTunnel && this.session) void this.probePath(this.session, hubTunnel);
+  }
+
+  /** Says what became of the advertised prefixes whenever that changes. */
+  private logAdvertised(advertised: NonNullable<MessageOf<'config'>['advertised']>): void {
+    const text = JSON.stringify(advertised);
+    if (text === this.advertisedSeen) return;
+    this.advertisedSeen = text;
+    for (const prefix of advertised) {
+      if (prefix.state === 'refused') this.options.log.warn({ prefix: prefix.prefix, code: prefix.code, reason: prefix.message }, 'the hub refused an advertised prefix');
+      else if (prefix.state === 'pending') this.options.log.info({ prefix: prefix.prefix }, 'advertised prefix pending the hub operator\'s approval');
+    }
   }
 
   /**

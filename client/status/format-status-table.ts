@@ -3,9 +3,10 @@ interface Row {
   name: unknown; state: unknown; encap: unknown; local: unknown; remote: unknown; inner: unknown; peerInner: unknown; mtu: unknown;
   rx?: { packets?: unknown; bytes?: unknown; errors?: unknown; dropped?: unknown };
   tx?: { packets?: unknown; bytes?: unknown; errors?: unknown; dropped?: unknown };
+  routes?: unknown[];
 }
 
-const COLUMNS = ['NAME', 'STATE', 'ENCAP', 'LOCAL', 'REMOTE', 'INNER', 'PEER', 'MTU', 'RX PKTS', 'RX BYTES', 'RX ERR', 'RX DROP', 'TX PKTS', 'TX BYTES', 'TX ERR', 'TX DROP'];
+const COLUMNS = ['NAME', 'STATE', 'ENCAP', 'LOCAL', 'REMOTE', 'INNER', 'PEER', 'MTU', 'RX PKTS', 'RX BYTES', 'RX ERR', 'RX DROP', 'TX PKTS', 'TX BYTES', 'TX ERR', 'TX DROP', 'ROUTES'];
 
 /** The human-readable status: one aligned row per tunnel, or a sentence when none runs. */
 export function formatStatusTable(tunnels: Record<string, unknown>[]): string {
@@ -14,7 +15,8 @@ export function formatStatusTable(tunnels: Record<string, unknown>[]): string {
     const t = tunnel as unknown as Row;
     const remote = t.remote ?? '';
     return [t.name, t.state, t.encap, t.local, remote, t.inner, t.peerInner, t.mtu,
-      t.rx?.packets, t.rx?.bytes, t.rx?.errors, t.rx?.dropped, t.tx?.packets, t.tx?.bytes, t.tx?.errors, t.tx?.dropped].map((v) => String(v ?? '-'));
+      t.rx?.packets, t.rx?.bytes, t.rx?.errors, t.rx?.dropped, t.tx?.packets, t.tx?.bytes, t.tx?.errors, t.tx?.dropped,
+      t.routes?.length].map((v) => String(v ?? '-'));
   });
   const widths = COLUMNS.map((title, i) => Math.max(title.length, ...rows.map((row) => row[i]!.length)));
   const line = (cells: string[]) => cells.map((cell, i) => cell.padEnd(widths[i]!)).join('  ').trimEnd();

@@ -25,3 +25,9 @@ export function parsePinnedEncap(text: string): Encapsulation | null {
   }
   return text;
 }
+
+/** Parses an `on|off` option value. */
+export function parseOnOff(text: string, option: string): boolean {
+  if (text === 'on' || text === 'off') return text === 'on';
+  throw new TunnelError('ERR_INVALID_ARGUMENT', `${option} "${text.slice(0, 32)}" must be on or off`);
+}

@@ -7,6 +7,7 @@ import { parseDuration, parsePinnedEncap } from './cli-option-parsers.js';
 import { formatColumns } from './format-columns.js';
 import { hubStateDir } from './hub-state-dir.js';
 import { sshKeyFromOptions } from './ssh-key-options.js';
+import { registerPeerRouteCommands } from './peer-route-commands.js';
 import { registerRouterPeerCommands } from './router-peer-commands.js';
 import { printJson, printNote, printText } from './write-output.js';
 
@@ -70,7 +71,9 @@ export function registerPeerCommands(program: Command): void {
     .action((name: string, options: { json?: boolean }, command: Command) =>
       withHubState(hubStateDir(command), async ({ registry }) => {
         const detail = await registry.peers.show(name);
-        if (options.json) return printJson(detail);
+        const { sourceCheck } = await registry.routing.memberRecord(name);
+        const routes = await registry.routing.listForPeer(name);
+        if (options.json) return printJson({ ...detail, sourceCheck, routes });
         const lines = [
           `peer ${detail.name}`,
           `  created        ${new Date(detail.createdAt).toISOString()}`,
@@ -82,6 +85,9 @@ export function registerPeerCommands(program: Command): void {
           ...detail.sshKeys.map((k) => `    ${k.fingerprint} ${k.algorithm}${k.comment ? ` ${k.comment}` : ''}`),
           '  links',
           ...detail.links.map((l) => `    ${l.ends[0]} <-> ${l.ends[1]}  ${l.prefix}  (${l.ends[0]} ${l.inner[0]}, ${l.ends[1]} ${l.inner[1]}) ${l.keyless ? 'no key' : `key ${l.greKey}`}`),
+          `  source check   ${sourceCheck ? 'on' : 'off'}`,
+          `  prefixes       ${routes.length === 0 ? 'none' : ''}`.trimEnd(),
+          ...routes.map((r) => `    ${r.prefix}  ${r.state}`),
         ];
         printText(lines.join('\n'));
       }));
@@ -139,4 +145,5 @@ export function registerPeerCommands(program: Command): void {
       }));
 
   registerRouterPeerCommands(peer);
+  registerPeerRouteCommands(peer);
 }

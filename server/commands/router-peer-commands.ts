@@ -5,6 +5,7 @@ import { DYNDNS2_PATH } from '../control/dyndns2-update.js';
 import { withHubState } from '../hub-state/hub-state.js';
 import { readServeRuntime } from '../hub/serve-runtime-file.js';
 import { SERVE_DEFAULTS } from '../hub/start-hub.js';
+import { parseOnOff } from './cli-option-parsers.js';
 import { hubStateDir } from './hub-state-dir.js';
 import { printNote, printText } from './write-output.js';
 
@@ -15,12 +16,27 @@ export function registerRouterPeerCommands(peer: Command): void {
     .description("change a peer's settings")
     .option('--no-key', 'run the hub link as GRE without a key, for routers that cannot set one (the hub tells it apart by source address)')
     .option('--key', 'run the hub link with its GRE key again')
-    .action((name: string, options: { key?: boolean }, command: Command) =>
+    .option('--source-check <on|off>', "drop inner packets from sources outside the peer's addresses and prefixes (on, the default); off for a member carrying transit traffic under a routing daemon")
+    .action((name: string, options: { key?: boolean; sourceCheck?: string }, command: Command) =>
       withHubState(hubStateDir(command), async ({ registry }) => {
-        if (command.getOptionValueSource('key') !== 'cli' || options.key === undefined) throw new TunnelError('ERR_INVALID_ARGUMENT', 'nothing to set: pass --no-key or --key');
-        const changed = await registry.keyless.setHubLinkKeyless(name, !options.key);
-        const what = options.key ? 'GRE with its key' : 'GRE without a key (told apart by source address)';
-        printText(`peer ${name}: hub link runs ${what}${changed ? '' : ' (unchanged)'}`);
+        const setKey = command.getOptionValueSource('key') === 'cli' && options.key !== undefined;
+        if (!setKey && options.sourceCheck === undefined) throw new TunnelError('ERR_INVALID_ARGUMENT', 'nothing to set: pass --no-key, --key or --source-check on|off');
+        const sourceCheck = options.sourceCheck === undefined ? undefined : parseOnOff(options.sourceCheck, '--source-check');
+        // Both settings or neither.
+        const said = await registry.transaction(async (tx) => {
+          const lines: string[] = [];
+          if (setKey) {
+            const changed = await tx.keyless.setHubLinkKeyless(name, !options.key);
+            const what = options.key ? 'GRE with its key' : 'GRE without a key (told apart by source address)';
+            lines.push(`peer ${name}: hub link runs ${what}${changed ? '' : ' (unchanged)'}`);
+          }
+          if (sourceCheck !== undefined) {
+            const changed = await tx.routing.setSourceCheck(name, sourceCheck);
+            lines.push(`peer ${name}: source check ${sourceCheck ? 'on' : 'off'}${changed ? '' : ' (unchanged)'}`);
+          }
+          return lines;
+        });
+        printText(said.join('\n'));
       }));
 
   peer

@@ -1,5 +1,7 @@
 import type { Command } from 'commander';
 import { TunnelError } from '../../shared/errors.js';
+import { checkHookFile } from '../../shared/hooks/run-hook.js';
+import { ROUTING_MODES, type RoutingMode } from '../routing/member-route-specs.js';
 import { parsePositiveInteger } from './cli-option-parsers.js';
 import { parseListenAddress } from '../../shared/cli/parse-listen-address.js';
 import { LOG_LEVEL_HELP } from '../../shared/log-levels.js';
@@ -16,6 +18,8 @@ interface ServeFlags {
   keepalive: string;
   livenessTimeout: string;
   pathKeepalive: string;
+  routing: string;
+  hook?: string;
   logLevel?: string;
   adminListen: string;
   admin: boolean;
@@ -42,6 +46,8 @@ export function registerServeCommand(program: Command): void {
     .option('--per-source-rate <n>', 'new connections per second one address may open on the WebSocket and SSH ports (bursts of 5 times as many)', String(DEFAULT_SOURCE_LIMITS.connectRate))
     .option('--per-source-max <n>', 'connections one address may hold open on the WebSocket and SSH ports (members behind one NAT share an address)', String(DEFAULT_SOURCE_LIMITS.maxPerSource))
     .option('--log-level <level>', LOG_LEVEL_HELP)
+    .option('--routing <mode>', 'static: the hub forwards between members and pushes their routes; none: no routes at all (a routing daemon such as ospfd owns them)', 'static')
+    .option('--hook <file>', 'program run with the TUNNEL_* environment when a member tunnel goes up, goes down or changes (killed after 10 s)')
     .action(async (flags: ServeFlags, command: Command) => {
       if ((flags.tlsCert === undefined) !== (flags.tlsKey === undefined)) {
         throw new TunnelError('ERR_INVALID_ARGUMENT', '--tls-cert and --tls-key go together');
@@ -49,6 +55,8 @@ export function registerServeCommand(program: Command): void {
       if (flags.datapath !== 'engine' && flags.datapath !== 'none') {
         throw new TunnelError('ERR_INVALID_ARGUMENT', `--datapath "${flags.datapath}" must be engine or none`);
       }
+      const routing = parseRoutingMode(flags.routing);
+      const hook = flags.hook === undefined ? undefined : checkHookFile(flags.hook);
       const keepaliveMs = seconds(flags.keepalive, '--keepalive');
       const livenessMs = seconds(flags.livenessTimeout, '--liveness-timeout');
       if (livenessMs <= keepaliveMs) throw new TunnelError('ERR_INVALID_ARGUMENT', '--liveness-timeout must be longer than --keepalive');
@@ -73,6 +81,8 @@ export function registerServeCommand(program: Command): void {
         datapath: flags.datapath,
         timing: { keepaliveMs, livenessMs },
         paths: { keepaliveInterval: parsePositiveInteger(flags.pathKeepalive, '--path-keepalive', 25) },
+        routing,
+        ...(hook !== undefined ? { hook } : {}),
         ...(admin ? { admin } : {}),
         doors: { ws: perSource, ssh: perSource },
         log,
@@ -90,4 +100,10 @@ function seconds(text: string, option: string): number {
   const value = /^[0-9]{1,5}(\.[0-9]{1,3})?$/.test(text) ? Number(text) * 1000 : NaN;
   if (!(value >= 50 && value <= 600_000)) throw new TunnelError('ERR_INVALID_ARGUMENT', `${option} "${text}" must be a number of seconds from 0.05 to 600`);
   return Math.round(value);
+}
+
+function parseRoutingMode(text: string): RoutingMode {
+  const mode = ROUTING_MODES.find((candidate) => candidate === text);
+  if (mode === undefined) throw new TunnelError('ERR_INVALID_ARGUMENT', `--routing "${text}" must be ${ROUTING_MODES.join(' or ')}`);
+  return mode;
 }

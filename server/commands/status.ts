@@ -17,7 +17,7 @@ export function registerStatusCommand(program: Command): void {
         ? `hub ${status.hub.endpoint}: running (pid ${status.hub.pid ?? '?'}, ws ${status.hub.wsPort ?? '?'}, ssh ${status.hub.sshPort ?? '?'})`
         : `hub ${status.hub.endpoint}: not running (showing the registry's last record)`;
       printText(`${hub}\n\n${formatColumns(
-        ['PEER', 'STATE', 'SEEN', 'REPORTED', 'ENCAP', 'PREFIX', 'SPEC HUB', 'SPEC PEER', 'LAST SEEN', 'RX PKTS', 'TX PKTS'],
+        ['PEER', 'STATE', 'SEEN', 'REPORTED', 'ENCAP', 'PREFIX', 'SPEC HUB', 'SPEC PEER', 'LAST SEEN', 'RX PKTS', 'TX PKTS', 'SPOOFED', 'ROUTES'],
         status.peers.map((peer) => [
           peer.name,
           peer.connected ? `up (${peer.transport ?? '?'})` : 'down',
@@ -30,6 +30,8 @@ export function registerStatusCommand(program: Command): void {
           peer.lastSeen ?? '-',
           peer.counters ? String(peer.counters.rx.packets) : '-',
           peer.counters ? String(peer.counters.tx.packets) : '-',
+          peer.spoofed === null ? '-' : String(peer.spoofed),
+          peer.routes.length === 0 ? '-' : peer.routes.join(','),
         ]),
         'no peers; add one with `tunnel-hub peer add NAME` or `tunnel-hub invite create`',
       )}${status.links.length === 0 ? '' : `\n\n${formatColumns(

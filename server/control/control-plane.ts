@@ -5,9 +5,13 @@ import type { Encapsulation } from '../../shared/net/encapsulation.js';
 import { tunnelInterfaceName } from '../../shared/net/tunnel-interface-name.js';
 import type { MessageOf, WireLinkPath, WireLinkTable, WireTunnelSpec } from '../../shared/protocol/index.js';
 import { HUB_END_NAME } from '../registry/peer-name.js';
+import type { RouteRequestOutcome } from '../registry/peer-routing-store.js';
+import { memberRouteSpecs, type MemberRouteSpecs, type RoutingMode } from '../routing/member-route-specs.js';
+import { hubUnreachableRoutes, type RoutingFacts } from '../routing/member-routes.js';
 import type { AuthenticatedPeer } from './authenticated-peer.js';
 import { chooseEncapsulation, type ProbeResults } from './choose-encapsulation.js';
 import type { ControlRegistry, PeerLinkFacts } from './control-registry.js';
+import type { LinkTable } from '../registry/link-table.js';
 import { ControlSession, type SessionEvents, type SessionTiming } from './control-session.js';
 import { sessionAcked, sessionClosed, sessionEstablished, sessionReconfigured } from './diagnostics.js';
 import type { HubDatapath } from './hub-datapath.js';
@@ -66,6 +70,12 @@ export class ControlPlane implements SessionEvents {
   private readonly running = new Set<string>();
   /** Per peer<->peer link, the key both ends' UDP hellos are authenticated with (made here, never stored). */
   private readonly linkKeys = new Map<number, string>();
+  /** Per peer<->peer link, the path last recorded by this process. */
+  private readonly linkPaths = new Map<number, string>();
+  /** Prefixes each member advertised that the hub refused (nothing is stored for those). */
+  private readonly routeRefusals = new Map<string, RouteRequestOutcome[]>();
+  /** Pools and approved prefixes, loaded once per registry change (reconcile) rather than per member. */
+  private facts: Promise<RoutingFacts> | undefined;
   private closing = false;
 
   constructor(
@@ -74,6 +84,7 @@ export class ControlPlane implements SessionEvents {
     private readonly timing: SessionTiming,
     private readonly log: Logger,
     private readonly paths: PathOptions = DEFAULT_PATH_OPTIONS,
+    private readonly routing: RoutingMode = 'static',
   ) {}
 
   /** Creates the session for a freshly authenticated connection; a peer's older session is closed. */
@@ -136,6 +147,8 @@ export class ControlPlane implements SessionEvents {
    * not re-issued; a removed or revoked peer's session is closed and the hub's end taken down.
    */
   async reconcile(): Promise<void> {
+    this.facts = undefined;
+    await this.routingFacts();
     const work = [...this.live.keys()].map((peer) => this.enqueue(peer, () => this.reconfigure(peer, false)));
     await Promise.all(work);
   }
@@ -152,7 +165,10 @@ export class ControlPlane implements SessionEvents {
     });
     sessionEstablished.publish({ peer: session.peer, session: session.id, transport: session.transport.kind, seen, reported: hello.endpoint });
     this.log.info({ peer: session.peer, session: session.id, transport: session.transport.kind, seen, reported: hello.endpoint, software: hello.software }, 'session established');
-    this.enqueueFor(session, () => this.reconfigure(session.peer, true));
+    this.enqueueFor(session, async () => {
+      if (hello.advertise !== undefined) await this.recordAdvertised(session.peer, hello.advertise);
+      await this.reconfigure(session.peer, true);
+    });
   }
 
   reported(session: ControlSession, address: string): void {
@@ -253,7 +269,9 @@ export class ControlPlane implements SessionEvents {
     }
     const { seen, reported } = state;
     const choice = chooseEncapsulation({ pinned: await this.registry.pinnedEncap(peer), seen, reported, probes: state.probes });
-    await this.registry.recordHubPath(peer, choice.encap, choice.reason);
+    // A reconciliation that changes nothing writes nothing (commands refused meanwhile must find
+    // the registry as it was, and a thousand members cost no thousand writes).
+    if (state.encap !== choice.encap || state.encapReason !== choice.reason) await this.registry.recordHubPath(peer, choice.encap, choice.reason);
     state.encap = choice.encap;
     state.encapReason = choice.reason;
     const table = await this.registry.hubLinkTable(peer);
@@ -262,7 +280,8 @@ export class ControlPlane implements SessionEvents {
       hub: await this.registry.hubEndpoint(), seen, reported, keepaliveInterval: this.paths.keepaliveInterval,
       ...(session ? { binding: { bindingId: await this.registry.hubLinkId(peer), key: session.sessionKey.toString('base64url') } } : {}),
     });
-    await this.registry.recordEndpoint(peer, seen);
+    // The peer itself acted (hello, report, probe): its address was seen now.
+    if (cascade) await this.registry.recordEndpoint(peer, seen);
     const tunnels: WireTunnelSpec[] = [specs.peerEnd];
     const links: WireLinkTable[] = [specs.table];
     const paths: WireLinkPath[] = [{ tunnel: specs.peerEnd.name, encap: specs.peerEnd.encap, reason: choice.reason, reachable: true }];
@@ -273,11 +292,17 @@ export class ControlPlane implements SessionEvents {
       links.push(end.table);
       paths.push(end.path);
     }
+    const routed = await this.routeSpecs(peer, table, peerLinks, tunnels);
+    specs.hubEnd = { ...specs.hubEnd, ...routed.hubEnd };
+    tunnels.forEach((tunnel, i) => {
+      tunnels[i] = { ...tunnel, ...routed.tunnels.get(tunnel.name) };
+    });
+    const { advertised } = routed;
     const issued = await this.registry.issueSpecs(peer, redactBindingKey(specs.hubEnd),
-      { tunnels: tunnels.map(redactBindingKey), links, paths }, reported);
+      { tunnels: tunnels.map(redactBindingKey), links, paths, advertised }, reported);
     const hubApplied = issued.hubChanged || !this.running.has(specs.hubEnd.name);
     if (hubApplied) {
-      await this.datapath.upsert(specs.hubEnd);
+      await this.datapath.upsert(specs.hubEnd, peer);
       this.running.add(specs.hubEnd.name);
       await this.registry.recordHubApplied(peer, issued.hubVersion);
     }
@@ -285,10 +310,50 @@ export class ControlPlane implements SessionEvents {
       sessionReconfigured.publish({ peer, hubVersion: issued.hubVersion, peerVersion: issued.peerVersion, remote: seen, reported, hubApplied, encap: choice.encap, encapReason: choice.reason });
       this.log.info({ peer, hubVersion: issued.hubVersion, peerVersion: issued.peerVersion, remote: seen, reported, encap: choice.encap, encapReason: choice.reason }, 'link reconfigured');
     }
-    session?.pushConfig({ version: issued.peerVersion, tunnels, links, paths });
+    session?.pushConfig({ version: issued.peerVersion, tunnels, links, paths, advertised });
     if (!cascade) return;
     for (const link of peerLinks) {
       if (this.live.has(link.other)) void this.enqueue(link.other, () => this.reconfigure(link.other, false));
+    }
+  }
+
+  /** Pools and approved prefixes; loading them also gives the hub its unreachable fallback routes. */
+  private routingFacts(): Promise<RoutingFacts> {
+    this.facts ??= this.registry.routingFacts().then(async (facts) => {
+      if (this.routing === 'static') await this.datapath.routeUnreachable?.(hubUnreachableRoutes(facts));
+      return facts;
+    }).catch((err: unknown) => {
+      this.facts = undefined;
+      throw err;
+    });
+    return this.facts;
+  }
+
+  /** The routing parts of `peer`'s specs (server/routing) and what became of its prefixes. */
+  private async routeSpecs(peer: string, table: LinkTable, peerLinks: PeerLinkFacts[], tunnels: WireTunnelSpec[]):
+    Promise<MemberRouteSpecs & { advertised: RouteRequestOutcome[] }> {
+    const record = await this.registry.memberRouting(peer);
+    const issued = new Set(tunnels.map((tunnel) => tunnel.name));
+    const links = peerLinks.map((link) => ({
+      tunnel: tunnelInterfaceName(link.other),
+      other: link.other,
+      address: link.table.ends[0].name === peer ? link.table.ends[0].inner : link.table.ends[1].inner,
+      issued: issued.has(tunnelInterfaceName(link.other)),
+    }));
+    const specs = memberRouteSpecs(this.routing, await this.routingFacts(), peer, record, table.ends[1].inner, links);
+    const advertised = [...record.prefixes, ...(this.routeRefusals.get(peer) ?? [])].sort((a, b) => (a.prefix < b.prefix ? -1 : 1));
+    return { ...specs, advertised };
+  }
+
+  /** Records a member's `--advertise` list; refusals are kept (and logged) to tell the member in its config. */
+  private async recordAdvertised(peer: string, prefixes: readonly string[]): Promise<void> {
+    const outcomes = await this.registry.recordRouteRequests(peer, prefixes);
+    const refused = outcomes.filter((outcome) => outcome.state === 'refused');
+    this.routeRefusals.set(peer, refused);
+    for (const outcome of outcomes) {
+      if (outcome.state === 'approved') continue;
+      if (outcome.state === 'pending') this.log.info({ peer, prefix: outcome.prefix }, 'prefix advertised; pending approval (`tunnel-hub peer route approve`)');
+      else this.log.warn({ peer, prefix: outcome.prefix, code: outcome.code, reason: outcome.message }, 'advertised prefix refused');
     }
   }
 
@@ -306,7 +371,11 @@ export class ControlPlane implements SessionEvents {
     const [first, second] = [await this.endFacts(link.table.ends[0].name), await this.endFacts(link.table.ends[1].name)];
     const pinned = (await this.registry.pinnedEncap(first.name)) ?? (await this.registry.pinnedEncap(second.name));
     const choice = choosePeerLinkPath(pinned, first, second);
-    await this.registry.recordLinkPath(link.linkId, choice.encap, choice.reason);
+    const decided = `${choice.encap} ${choice.reason}`;
+    if (this.linkPaths.get(link.linkId) !== decided) {
+      await this.registry.recordLinkPath(link.linkId, choice.encap, choice.reason);
+      this.linkPaths.set(link.linkId, decided);
+    }
     const table = await this.registry.linkTable(link.linkId);
     const me = first.name === peer ? first : second;
     const other = me === first ? second : first;

@@ -1,6 +1,9 @@
 import type { TunnelError } from '../../shared/errors.js';
 import type { Encapsulation } from '../../shared/net/encapsulation.js';
 import type { LinkTable } from '../registry/link-table.js';
+import type { RouteRequestOutcome } from '../registry/peer-routing-store.js';
+import type { MemberRoutingRecord } from '../routing/member-route-specs.js';
+import type { RoutingFacts } from '../routing/member-routes.js';
 import type { WireLinkPath, WireLinkTable, WireTunnelSpec } from '../../shared/protocol/index.js';
 
 /** A peer's side of its config: every tunnel it runs and each link's table. */
@@ -9,6 +12,8 @@ export interface PeerConfigBody {
   links: WireLinkTable[];
   /** Per link: encapsulation and why. */
   paths: WireLinkPath[];
+  /** The prefixes behind the peer and their state. */
+  advertised?: RouteRequestOutcome[];
 }
 
 /** Versions after issuing specs: a version grows only when its spec changed. */
@@ -71,4 +76,10 @@ export interface ControlRegistry {
   peerRevocation(peer: string): Promise<TunnelError | undefined>;
   /** Spec versions of both ends, for status. */
   specVersions(peer: string): Promise<SpecVersions | undefined>;
+  /** Pools and approved prefixes behind members: what every member's routes are computed from. */
+  routingFacts(): Promise<RoutingFacts>;
+  /** One member's source check and prefixes. */
+  memberRouting(peer: string): Promise<MemberRoutingRecord>;
+  /** A member's `--advertise` list: records new requests, withdraws dropped pending ones, says what became of each. */
+  recordRouteRequests(peer: string, prefixes: readonly string[]): Promise<RouteRequestOutcome[]>;
 }

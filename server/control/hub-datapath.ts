@@ -4,6 +4,8 @@ import type { WireTunnelSpec } from '../../shared/protocol/index.js';
 export interface TunnelTraffic {
   rx: { packets: number; bytes: number; errors: number; dropped: number };
   tx: { packets: number; bytes: number; errors: number; dropped: number };
+  /** Of those, the packets the native fast path moved without JS (absent when it is off). */
+  fastPath?: { rxPackets: number; txPackets: number };
 }
 
 /** A hub end's binding as status shows it: bound to a verified address:port, or unbound (expired or never). */
@@ -23,8 +25,8 @@ export interface HubBindingStatus {
  * that only remembers specs.
  */
 export interface HubDatapath {
-  /** Creates the tunnel, or changes the running one in place (same TUN) to match `spec`. */
-  upsert(spec: WireTunnelSpec): Promise<void>;
+  /** Creates the tunnel to `peer`, or changes the running one in place (same TUN) to match `spec`. */
+  upsert(spec: WireTunnelSpec, peer: string): Promise<void>;
   /** The counters of a running tunnel, or undefined when it does not exist. */
   traffic(name: string): TunnelTraffic | undefined;
   /**
@@ -34,6 +36,15 @@ export interface HubDatapath {
   binding?(name: string): HubBindingStatus | undefined;
   /** Removes one tunnel (its peer was removed or revoked); a tunnel that does not run is fine. */
   remove(name: string): Promise<void>;
+  /**
+   * Makes `prefixes` (the pools and every routed prefix) answer as unreachable whenever no member
+   * tunnel carries them, so nothing for the mesh leaks out of the hub's default route.
+   */
+  routeUnreachable?(prefixes: readonly string[]): Promise<void>;
+  /** The prefixes the hub routes through a tunnel (none when it does not run). */
+  routes?(name: string): string[];
+  /** Inner packets dropped on a tunnel for a source outside its member's (BCP 38), or undefined. */
+  spoofed?(name: string): number | undefined;
   /** Removes every tunnel. */
   close(): Promise<void>;
 }

@@ -1,23 +1,75 @@
+import type { Logger } from 'pino';
 import type { DatapathEngine } from '../../shared/datapath/datapath-engine.js';
+import type { LinkHooks } from '../../shared/hooks/link-hooks.js';
 import type { WireTunnelSpec } from '../../shared/protocol/index.js';
 import { applyWireSpec } from '../../shared/protocol/apply-wire-spec.js';
+import type { KernelRoutes } from '../../shared/routing/kernel-routes.js';
 import type { HubBindingStatus, HubDatapath, TunnelTraffic } from '../control/hub-datapath.js';
+import { HUB_UNREACHABLE_METRIC } from '../routing/member-routes.js';
+import { enableTunnelForwarding } from '../routing/tunnel-forwarding.js';
 
-/** The hub's tunnel ends on the real datapath engine: one TUN per hub<->peer link. */
+/** How the hub's datapath takes part in routing (serve --routing). */
+export interface HubDatapathRouting {
+  /** Turn forwarding on for every tunnel interface ('static'), or leave it to the system ('none'). */
+  forward: boolean;
+  routes: KernelRoutes;
+  log: Logger;
+}
+
+/**
+ * The hub's tunnel ends on the real datapath engine: one TUN per hub<->peer link. A spec's
+ * `routes` go on its interface; with forwarding, each new interface forwards between members; a
+ * link hook hears of every end going up, down or changing.
+ */
 export class EngineHubDatapath implements HubDatapath {
-  constructor(private readonly engine: DatapathEngine) {}
+  private warnedIpv6 = false;
+  /** The member behind each interface. */
+  private readonly peers = new Map<string, string>();
 
-  async upsert(spec: WireTunnelSpec): Promise<void> {
+  constructor(private readonly engine: DatapathEngine, private readonly routing: HubDatapathRouting, private readonly hooks?: LinkHooks) {}
+
+  async upsert(spec: WireTunnelSpec, peer: string): Promise<void> {
+    this.peers.set(spec.name, peer);
+    const running = this.engine.status().find((tunnel) => tunnel.name === spec.name);
     applyWireSpec(this.engine, spec);
+    // A new inner address re-creates the interface: it lost its routes and its forwarding switch.
+    const fresh = !running || running.inner !== spec.address || running.peerInner !== spec.peerAddress;
+    if (fresh && this.routing.forward && enableTunnelForwarding(spec.name) === 'all-interfaces' && !this.warnedIpv6) {
+      this.warnedIpv6 = true;
+      this.routing.log.warn({ tunnel: spec.name }, 'this kernel has no per-interface IPv6 forwarding (force_forwarding, Linux 6.17): turned net.ipv6.conf.all.forwarding on');
+    }
+    this.routing.routes.setDevice(spec.name, spec.routes ?? [], spec.routeMetric ?? 0, fresh);
+    this.stateChanged(spec.name);
   }
 
   async remove(name: string): Promise<void> {
     if (this.engine.status().some((tunnel) => tunnel.name === name)) this.engine.removeTunnel(name);
+    this.routing.routes.forgetDevice(name);
+    this.peers.delete(name);
+    this.hooks?.removed(name);
+  }
+
+  /** A tunnel's liveness or binding changed: the hook hears of it. */
+  stateChanged(name: string): void {
+    const peer = this.peers.get(name);
+    if (this.hooks && peer !== undefined) this.hooks.observe(this.engine.tunnelStatus(name), peer);
+  }
+
+  async routeUnreachable(prefixes: readonly string[]): Promise<void> {
+    this.routing.routes.setUnreachable(prefixes, HUB_UNREACHABLE_METRIC);
   }
 
   traffic(name: string): TunnelTraffic | undefined {
     const status = this.engine.status().find((tunnel) => tunnel.name === name);
-    return status && { rx: status.rx, tx: status.tx };
+    return status && { rx: status.rx, tx: status.tx, ...(status.fastPath ? { fastPath: status.fastPath } : {}) };
+  }
+
+  spoofed(name: string): number | undefined {
+    return this.engine.status().find((tunnel) => tunnel.name === name)?.spoofed;
+  }
+
+  routes(name: string): string[] {
+    return this.routing.routes.routesOf(name);
   }
 
   binding(name: string): HubBindingStatus | undefined {
@@ -30,5 +82,10 @@ export class EngineHubDatapath implements HubDatapath {
 
   async close(): Promise<void> {
     this.engine.close();
+    try {
+      this.routing.routes.clearUnreachable();
+    } catch (err) {
+      this.routing.log.warn({ err: (err as Error).message }, 'could not take the unreachable routes out');
+    }
   }
 }

@@ -31,6 +31,10 @@ export interface PeerStatus {
   counters: TunnelTraffic | null;
   /** The authenticated UDP binding of the hub's end (fou/gue links): `bound` to address:port, or `unbound` after expiry. */
   binding: HubBindingStatus | null;
+  /** The prefixes the hub routes through this member's tunnel. */
+  routes: string[];
+  /** Inner packets dropped on the tunnel for a source outside the member's addresses and prefixes (null: not running). */
+  spoofed: number | null;
 }
 
 /** One peer<->peer link's line in `tunnel-hub status --json`. */
@@ -106,6 +110,8 @@ export async function buildHubStatus(registry: Registry, live?: LiveHubView): Pr
       lastError: state?.lastError ?? null,
       counters: live?.datapath.traffic(tunnel) ?? null,
       binding: live?.datapath.binding?.(tunnel) ?? null,
+      routes: live?.datapath.routes?.(tunnel) ?? [],
+      spoofed: live?.datapath.spoofed?.(tunnel) ?? null,
     });
   }
   const links: PeerLinkStatus[] = [];

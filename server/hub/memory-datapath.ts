@@ -11,8 +11,10 @@ export class MemoryDatapath implements HubDatapath {
   readonly tunnels = new Map<string, WireTunnelSpec>();
   /** Every upsert in order, for tests that check what the hub applied and when. */
   readonly history: WireTunnelSpec[] = [];
+  /** The unreachable fallback routes last asked for. */
+  unreachable: readonly string[] = [];
 
-  async upsert(spec: WireTunnelSpec): Promise<void> {
+  async upsert(spec: WireTunnelSpec, _peer: string): Promise<void> {
     const valid = tunnelSpecSchema.parse(spec);
     this.tunnels.set(valid.name, valid);
     this.history.push(valid);
@@ -20,6 +22,18 @@ export class MemoryDatapath implements HubDatapath {
 
   async remove(name: string): Promise<void> {
     this.tunnels.delete(name);
+  }
+
+  async routeUnreachable(prefixes: readonly string[]): Promise<void> {
+    this.unreachable = [...prefixes];
+  }
+
+  routes(name: string): string[] {
+    return [...(this.tunnels.get(name)?.routes ?? [])];
+  }
+
+  spoofed(name: string): number | undefined {
+    return this.tunnels.has(name) ? 0 : undefined;
   }
 
   traffic(name: string): TunnelTraffic | undefined {

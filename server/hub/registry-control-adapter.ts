@@ -41,6 +41,9 @@ export function controlRegistryOver(registry: Registry): ControlRegistry {
     },
     recordHubApplied: async (peer, version) => registry.specs.recordHubApplied(await hubLinkId(peer), version),
     recordPeerAck: (peer, version) => registry.specs.recordPeerAck(peer, version),
+    routingFacts: async () => registry.routing.facts(),
+    memberRouting: async (peer) => registry.routing.memberRecord(peer),
+    recordRouteRequests: async (peer, prefixes) => registry.routing.recordRequests(peer, prefixes),
     specVersions: async (peer) => {
       const versions = await registry.specs.versions(peer, await hubLinkId(peer));
       return versions && { hub: versions.hub, peer: { issued: versions.peer.issued, acked: versions.peer.acked, ackedAt: versions.peer.ackedAt } };

@@ -1,12 +1,19 @@
+import type { Logger } from 'pino';
 import { DatapathEngine } from '../../shared/datapath/datapath-engine.js';
 import { nativeDatapathIo } from '../../shared/datapath/native-datapath-io.js';
+import { LinkHooks } from '../../shared/hooks/link-hooks.js';
+import { ipRouteCommands } from '../../shared/routing/ip-route-commands.js';
+import { KernelRoutes } from '../../shared/routing/kernel-routes.js';
+import type { HubDatapath } from '../control/hub-datapath.js';
 import { EngineHubDatapath } from './engine-hub-datapath.js';
 import { MemoryDatapath } from './memory-datapath.js';
 import { startHub, type StartHubOptions } from './start-hub.js';
 
-/** `serve` options as the CLI gives them: the datapath by name. */
+/** `serve` options as the CLI gives them: the datapath by name, and a link hook. */
 export interface ServeHubOptions extends Omit<StartHubOptions, 'datapath'> {
   datapath: 'engine' | 'none';
+  /** A program run with the TUNNEL_* environment when a member's tunnel goes up, down or changes. */
+  hook?: string;
 }
 
 /**
@@ -17,12 +24,7 @@ export async function serveHub(options: ServeHubOptions): Promise<void> {
   const { log } = options;
   const hub = await startHub({
     ...options,
-    datapath: () => (options.datapath === 'engine'
-      ? new EngineHubDatapath(new DatapathEngine(nativeDatapathIo, {
-        onLiveness: (event) => log.info({ tunnel: event.name, state: event.state, missed: event.missed }, 'tunnel liveness changed'),
-        onPathMtu: (event) => log.info({ tunnel: event.name, pathMtu: event.pathMtu, mtu: event.mtu }, 'outer path MTU changed'),
-      }))
-      : new MemoryDatapath()),
+    datapath: () => (options.datapath === 'engine' ? engineDatapath(options, log) : new MemoryDatapath()),
   });
   const signal = await new Promise<NodeJS.Signals>((resolve) => {
     process.once('SIGINT', resolve);
@@ -31,4 +33,27 @@ export async function serveHub(options: ServeHubOptions): Promise<void> {
   log.info({ signal }, 'shutting down');
   await hub.close();
   log.info('hub stopped');
+}
+
+function engineDatapath(options: ServeHubOptions, log: Logger): HubDatapath {
+  // The engine reports liveness and bindings before the datapath wrapping it exists.
+  const changes: { of?: (name: string) => void } = {};
+  const engine = new DatapathEngine(nativeDatapathIo, {
+    onLiveness: (event) => {
+      log.info({ tunnel: event.name, state: event.state, missed: event.missed }, 'tunnel liveness changed');
+      changes.of?.(event.name);
+    },
+    onBinding: (event) => changes.of?.(event.name),
+    onPathMtu: (event) => {
+      log.info({ tunnel: event.name, pathMtu: event.pathMtu, mtu: event.mtu }, 'outer path MTU changed');
+      changes.of?.(event.name);
+    },
+  });
+  const forward = (options.routing ?? 'static') === 'static';
+  if (forward) log.info('routing static: forwarding IPv4 and IPv6 between member tunnels (turned on per tunnel interface)');
+  else log.info('routing none: no routes installed or pushed, forwarding left as the system has it (a routing daemon owns routing)');
+  const hooks = options.hook === undefined ? undefined : new LinkHooks(options.hook, log);
+  const datapath = new EngineHubDatapath(engine, { forward, routes: new KernelRoutes(ipRouteCommands), log }, hooks);
+  changes.of = (name) => datapath.stateChanged(name);
+  return datapath;
 }

@@ -9,6 +9,7 @@ import { DYNDNS2_PATH, createDyndns2Handler, type Dyndns2Limits } from '../contr
 import { ControlPlane, DEFAULT_PATH_OPTIONS, type PathOptions } from '../control/control-plane.js';
 import type { SessionTiming } from '../control/control-session.js';
 import type { HubDatapath } from '../control/hub-datapath.js';
+import type { RoutingMode } from '../routing/member-route-specs.js';
 import { peerRevocationError } from '../control/peer-revocation-error.js';
 import { runShellCommand } from '../control/shell-commands.js';
 import { openSshFrontDoor, type SshFrontDoor } from '../control/ssh-front-door.js';
@@ -53,6 +54,8 @@ export interface StartHubOptions {
   timing?: SessionTiming;
   /** Path settings of issued links (keepalive interval); default DEFAULT_PATH_OPTIONS. */
   paths?: PathOptions;
+  /** `static` (default): the hub routes between its members and pushes their routes; `none`: a routing daemon does. */
+  routing?: RoutingMode;
   /** The admin listener (`/metrics`, the live status page); absent: none. `serve` defaults to 127.0.0.1:9470. */
   admin?: { host: string; port: number };
   /** Front-door limits and timeouts beyond the defaults, per door. */
@@ -106,8 +109,10 @@ export async function startHub(options: StartHubOptions): Promise<RunningHub> {
     const datapath = options.datapath();
     cleanups.push(() => datapath.close());
     const plane = new ControlPlane(controlRegistryOver(state.registry), datapath, options.timing ?? DEFAULT_TIMING, log,
-      options.paths ?? DEFAULT_PATH_OPTIONS);
+      options.paths ?? DEFAULT_PATH_OPTIONS, options.routing ?? 'static');
     cleanups.push(() => plane.close());
+    // Loads the routing facts once, which installs the hub's unreachable fallback routes.
+    await plane.reconcile();
     const watcher = watchRegistryChanges(state.registry, () => plane.reconcile(), log);
     cleanups.push(() => watcher.stop());
     const replay = new TokenReplayCache();

@@ -1,5 +1,6 @@
 import { LINK_PATH_MIGRATION } from './link-path-migration.js';
 import { PEER_REVOCATION_MIGRATION } from './peer-revocation-migration.js';
+import { PEER_ROUTING_MIGRATION } from './peer-routing-migration.js';
 import { ROUTER_ACCESS_MIGRATION } from './router-access-migration.js';
 import { SPEC_VERSION_MIGRATION } from './spec-version-migration.js';
 
@@ -116,4 +117,5 @@ export const MIGRATIONS: readonly string[] = [
   LINK_PATH_MIGRATION,
   PEER_REVOCATION_MIGRATION,
   ROUTER_ACCESS_MIGRATION,
+  PEER_ROUTING_MIGRATION,
 ];

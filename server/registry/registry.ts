@@ -6,13 +6,14 @@ import { InviteStore } from './invite-store.js';
 import { KeylessLinkStore } from './keyless-link-store.js';
 import { LinkPathStore } from './link-path-store.js';
 import { LinkStore } from './link-store.js';
+import { openRegistryBackend } from './open-registry-backend.js';
+import { PeerRoutingStore } from './peer-routing-store.js';
 import { PeerStore } from './peer-store.js';
 import { PoolStore } from './pool-store.js';
 import type { ChangeWatch, RegistryBackend, SqlExecutor } from './registry-backend.js';
 import type { Clock, RegistryContext } from './registry-context.js';
 import type { RegistrySnapshot } from './registry-snapshot.js';
 import { SpecVersionStore } from './spec-version-store.js';
-import { SqliteBackend } from './sqlite-backend.js';
 import { SubnetAllocator } from './subnet-allocator.js';
 
 /** Options for {@link Registry.open}. */
@@ -52,6 +53,8 @@ export class Registry {
   readonly dyndnsKeys: DyndnsKeyStore;
   /** Hub links that run GRE without a key, for routers that cannot set one. */
   readonly keyless: KeylessLinkStore;
+  /** Prefixes behind members and the per-member source check. */
+  readonly routing: PeerRoutingStore;
 
   private readonly ctx: RegistryContext;
 
@@ -69,11 +72,15 @@ export class Registry {
     this.paths = new LinkPathStore(ctx);
     this.dyndnsKeys = new DyndnsKeyStore(ctx, this.audit);
     this.keyless = new KeylessLinkStore(ctx, this.audit);
+    this.routing = new PeerRoutingStore(ctx, this.audit);
   }
 
-  /** Opens (creating and migrating when needed) the registry file at `path`; `:memory:` for tests. */
-  static async open(path: string, options: RegistryOptions = {}): Promise<Registry> {
-    return Registry.over(SqliteBackend.open(path, { readonly: options.readonly ?? false }), options.clock);
+  /**
+   * Opens (creating and migrating when needed) the registry at `location`: a SQLite file path
+   * (`:memory:` for tests) or a `postgres://` URL shared by the hubs of a cluster.
+   */
+  static async open(location: string, options: RegistryOptions = {}): Promise<Registry> {
+    return Registry.over(await openRegistryBackend(location, { readonly: options.readonly ?? false }), options.clock);
   }
 
   /** A registry over an opened backend. */

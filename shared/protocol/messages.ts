@@ -1,5 +1,7 @@
 import { z } from 'zod';
+import { ipPrefixSchema } from './ip-prefix-schema.js';
 import { ipv4AddressSchema } from './ipv4-address-schema.js';
+import { MAX_ADVERTISED, MAX_TUNNEL_ROUTES } from './route-limits.js';
 import { linkPathSchema, linkTableSchema, tunnelSpecSchema } from './tunnel-spec-schema.js';
 
 const v = z.number().int();
@@ -10,6 +12,19 @@ export const helloSchema = z.strictObject({
   type: z.literal('hello'),
   software: z.string().min(1).max(64),
   endpoint: ipv4AddressSchema.nullable(),
+  /**
+   * Prefixes the member asks to have routed behind it (`--advertise`): each stays pending until
+   * the operator approves it; pending ones left out of a later hello are withdrawn.
+   */
+  advertise: z.array(ipPrefixSchema).max(MAX_ADVERTISED).optional(),
+});
+
+/** What became of each prefix a member advertised (`refused` ones carry the hub's error code). */
+export const advertisedSchema = z.strictObject({
+  prefix: ipPrefixSchema,
+  state: z.enum(['pending', 'approved', 'refused']),
+  code: z.string().regex(/^ERR_[A-Z_]+$/).optional(),
+  message: z.string().max(256).optional(),
 });
 
 /**
@@ -46,6 +61,8 @@ export const configSchema = z.strictObject({
   links: z.array(linkTableSchema).max(256),
   /** Per link: the encapsulation chosen and why (issue 6); absent from older hubs. */
   paths: z.array(linkPathSchema).max(256).optional(),
+  /** The prefixes behind this member: those it advertised, and those the operator added. */
+  advertised: z.array(advertisedSchema).max(MAX_TUNNEL_ROUTES).optional(),
 });
 
 /**

@@ -1,6 +1,7 @@
 import { z } from 'zod';
 import { ipPrefixSchema } from './ip-prefix-schema.js';
 import { ipv4AddressSchema, ipv4CidrSchema } from './ipv4-address-schema.js';
+import { MAX_TUNNEL_ROUTES } from './route-limits.js';
 
 /** Linux interface names are at most 15 bytes; the datapath names its TUN after the tunnel. */
 const IFNAME = /^[A-Za-z0-9_.-]{1,15}$/;
@@ -35,6 +36,9 @@ export const tunnelSpecSchema = z.strictObject({
   helloInterval: z.number().min(0.05).max(3600).optional(),
   /** Inner sources accepted from the remote (a hub end's BCP 38 filter); absent: any. */
   sources: z.array(ipPrefixSchema).max(4096).optional(),
+  /** Prefixes this end routes through the tunnel (installed on its interface), at `routeMetric`. */
+  routes: z.array(ipPrefixSchema).max(MAX_TUNNEL_ROUTES).optional(),
+  routeMetric: z.number().int().min(0).max(0xffff_ffff).optional(),
 });
 
 /** A tunnel spec as carried on the wire (and as the engine accepts it). */

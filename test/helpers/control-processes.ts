@@ -12,9 +12,11 @@ export interface CliProcess {
   stop(signal?: NodeJS.Signals): Promise<number | null>;
 }
 
-/** Starts `node dist/<cli> ARGS` inside `namespace`. */
-export function startCli(namespace: string, cli: 'server' | 'client', args: string[]): CliProcess {
-  const child = spawnIn(namespace, process.execPath, [join(repoRoot(), 'dist', cli, 'cli.js'), ...args]);
+/** Starts `node dist/<cli> ARGS` inside `namespace`; `env` adds variables (e.g. TUNNEL_FAST_PATH=off) to that process only. */
+export function startCli(namespace: string, cli: 'server' | 'client', args: string[], env: Record<string, string> = {}): CliProcess {
+  const assignments = Object.entries(env).map(([name, value]) => `${name}=${value}`);
+  const command = [process.execPath, join(repoRoot(), 'dist', cli, 'cli.js'), ...args];
+  const child = assignments.length === 0 ? spawnIn(namespace, command[0]!, command.slice(1)) : spawnIn(namespace, 'env', [...assignments, ...command]);
   let output = '';
   child.stdout!.setEncoding('utf8').on('data', (chunk: string) => (output += chunk));
   child.stderr!.setEncoding('utf8').on('data', (chunk: string) => (output += chunk));

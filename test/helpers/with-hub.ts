@@ -10,6 +10,7 @@ import type { SessionTiming } from '../../server/control/control-session.js';
 import type { Dyndns2Limits } from '../../server/control/dyndns2-update.js';
 import { MemoryDatapath } from '../../server/hub/memory-datapath.js';
 import { startHub, type RunningHub, type StartHubOptions } from '../../server/hub/start-hub.js';
+import type { RoutingMode } from '../../server/routing/member-route-specs.js';
 
 /** The hub endpoint recorded in every test hub's registry (TEST-NET-2). */
 export const TEST_HUB_ENDPOINT = '198.51.100.1';
@@ -37,7 +38,7 @@ export const testLogger = pino({ level: process.env.TUNNEL_TEST_LOG ?? 'silent' 
  * 127.0.0.1 port 0. `close()` stops it and removes the state folder.
  */
 export async function withHub(options: {
-  timing?: SessionTiming; stateDir?: string; dyndnsLimits?: Dyndns2Limits; tls?: { certFile: string; keyFile: string };
+  timing?: SessionTiming; stateDir?: string; routing?: RoutingMode; dyndnsLimits?: Dyndns2Limits; tls?: { certFile: string; keyFile: string };
 } & Pick<StartHubOptions, 'admin' | 'doors'> = {}): Promise<TestHub> {
   const stateDir = options.stateDir ?? mkdtempSync(join(tmpdir(), 'tunnel-hub-test-'));
   await initHubState(stateDir, { endpoint: TEST_HUB_ENDPOINT, pool: '10.1.12.0/24' });
@@ -47,6 +48,7 @@ export async function withHub(options: {
     return startHub({
       stateDir, listen: '127.0.0.1', ...ports, datapath: () => datapath, log: testLogger,
       ...(options.timing ? { timing: options.timing } : {}),
+      ...(options.routing ? { routing: options.routing } : {}),
       ...(options.admin ? { admin: options.admin } : {}),
       ...(options.doors ? { doors: options.doors } : {}),
       ...(options.dyndnsLimits ? { dyndnsLimits: options.dyndnsLimits } : {}),

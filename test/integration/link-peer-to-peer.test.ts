@@ -1,53 +1,10 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { parseSshPublicKey } from '../../server/auth/ssh-public-key.js';
 import { runHubCli } from '../helpers/hub-cli.js';
+import { ProtocolMember as Member } from '../helpers/protocol-member.js';
 import { waitFor } from '../helpers/memory-client-datapath.js';
-import { connectSsh, type ProtocolClient } from '../helpers/protocol-client.js';
 import { withHub, type TestHub } from '../helpers/with-hub.js';
 import { generateEd25519KeyPair } from '../../shared/ssh/generate-ed25519-key-pair.js';
-
-interface Config {
-  version: number;
-  tunnels: Record<string, unknown>[];
-  links: { prefix: string; encap: string; ends: { name: string; public: string | null; inner: string }[] }[];
-  paths: { tunnel: string; encap: string; reason: string; reachable: boolean }[];
-}
-
-/** A member speaking the protocol over SSH, acknowledging every config it gets. */
-class Member {
-  configs: Config[] = [];
-  private constructor(readonly name: string, readonly client: ProtocolClient) {}
-
-  static async connect(hub: TestHub, name: string, key: string, endpoint: string): Promise<Member> {
-    const client = await connectSsh(hub.hub.sshPort, name, key);
-    const member = new Member(name, client);
-    client.send(JSON.stringify({ v: 1, type: 'hello', software: 'test/1', endpoint }));
-    await client.next('welcome');
-    await member.nextConfig();
-    return member;
-  }
-
-  /** The next config pushed, acknowledged. */
-  async nextConfig(timeoutMs = 10_000): Promise<Config> {
-    const config = await this.client.next('config', timeoutMs) as unknown as Config;
-    this.configs.push(config);
-    this.client.send(JSON.stringify({ v: 1, type: 'ack', version: config.version }));
-    return config;
-  }
-
-  /** Waits for a config that satisfies `check` (earlier ones are acknowledged and skipped). */
-  async configWhere(check: (config: Config) => boolean, timeoutMs = 10_000): Promise<Config> {
-    const deadline = Date.now() + timeoutMs;
-    for (;;) {
-      const config = await this.nextConfig(Math.max(1, deadline - Date.now()));
-      if (check(config)) return config;
-    }
-  }
-
-  tunnel(config: Config, name: string): Record<string, unknown> | undefined {
-    return config.tunnels.find((tunnel) => tunnel.name === name);
-  }
-}
 
 describe('peer<->peer links and NAT fallback through the control plane', () => {
   let hub: TestHub;

@@ -1,0 +1,76 @@
+/** Runs `ip` route commands, many per call (native/link-config's runIpBatch); injected so tests record them. */
+export interface RouteCommands {
+  /** Every line must succeed, else it throws a coded TunnelError. */
+  apply(lines: readonly string[]): void;
+  /** Lines whose failure is fine: deleting routes that may have gone with their device. */
+  applyTolerant(lines: readonly string[]): void;
+}
+
+interface InstalledSet {
+  metric: number;
+  prefixes: Set<string>;
+}
+
+/**
+ * The routes this process put into the kernel: per interface, the prefixes routed through it at
+ * one metric, plus a set of `unreachable` routes. Each change sends only the difference (one
+ * `ip -batch` for what goes, one for what comes). A tunnel interface takes its routes with it when
+ * it is deleted, so re-created interfaces start empty (`fresh`) and removed ones are forgotten.
+ */
+export class KernelRoutes {
+  private readonly devices = new Map<string, InstalledSet>();
+  private unreachable: InstalledSet = { metric: 0, prefixes: new Set() };
+
+  constructor(private readonly commands: RouteCommands) {}
+
+  /**
+   * Makes `device` carry exactly `prefixes` (canonical CIDRs) at `metric`. `fresh`: the interface
+   * was just created, so it carries nothing yet. On a failure, what is known to be installed stays
+   * recorded and the rest is tried again on the next call.
+   */
+  setDevice(device: string, prefixes: readonly string[], metric: number, fresh: boolean): void {
+    const before = fresh ? undefined : this.devices.get(device);
+    this.reconcile(before, new Set(prefixes), metric, (prefix, m) => `${prefix} dev ${device} metric ${m}`, (installed) => {
+      if (installed.prefixes.size === 0) this.devices.delete(device);
+      else this.devices.set(device, installed);
+    });
+  }
+
+  /** The interface is gone (its routes went with it). */
+  forgetDevice(device: string): void {
+    this.devices.delete(device);
+  }
+
+  /** Makes the `unreachable` routes exactly `prefixes` at `metric` (a router's answer for what it cannot reach now). */
+  setUnreachable(prefixes: readonly string[], metric: number): void {
+    this.reconcile(this.unreachable, new Set(prefixes), metric, (prefix, m) => `unreachable ${prefix} metric ${m}`, (installed) => {
+      this.unreachable = installed;
+    });
+  }
+
+  /** The prefixes routed through `device` by this process, sorted. */
+  routesOf(device: string): string[] {
+    return [...(this.devices.get(device)?.prefixes ?? [])].sort();
+  }
+
+  /** Takes out every unreachable route (at shutdown: unlike device routes, they would outlive the process). */
+  clearUnreachable(): void {
+    this.setUnreachable([], this.unreachable.metric);
+  }
+
+  private reconcile(before: InstalledSet | undefined, wanted: Set<string>, metric: number,
+    route: (prefix: string, metric: number) => string, record: (installed: InstalledSet) => void): void {
+    const kept = new Set<string>();
+    const removals: string[] = [];
+    for (const prefix of before?.prefixes ?? []) {
+      if (wanted.has(prefix) && before!.metric === metric) kept.add(prefix);
+      else removals.push(`route del ${route(prefix, before!.metric)}`);
+    }
+    const additions = [...wanted].filter((prefix) => !kept.has(prefix)).map((prefix) => `route replace ${route(prefix, metric)}`);
+    if (removals.length > 0) this.commands.applyTolerant(removals);
+    // Until the additions succeed only what stayed is known to be installed: a failure is retried next time.
+    record({ metric, prefixes: kept });
+    if (additions.length > 0) this.commands.apply(additions);
+    record({ metric, prefixes: wanted });
+  }
+}

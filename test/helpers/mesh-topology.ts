@@ -1,0 +1,42 @@
+import { execFileSync } from 'node:child_process';
+import { addVethLink, createNamespaces, createNatTopology, deleteNamespaces, execIn, type NatTopology } from './netns.js';
+
+/** The NAT topology with a LAN behind c2, like shared/lab/topo.sh with EXTRA=lan. */
+export interface MeshTopology extends NatTopology {
+  /** lan2 10.50.2.10 (2001:db8:52::10) behind c2 10.50.2.1 (2001:db8:52::1), c2 routing for it. */
+  lan2: string;
+}
+
+/**
+ *   hub 198.51.100.1 ── wan ── c1 203.0.113.10
+ *                         └── nat 192.0.2.20 ── c2 192.168.77.2 ── lan2 10.50.2.10, 2001:db8:52::10
+ * c2 forwards IPv4 and IPv6 for its LAN; lan2's default route is c2.
+ */
+export function createMeshTopology(): MeshTopology {
+  const nat = createNatTopology();
+  const topology: MeshTopology = {
+    ...nat,
+    lan2: `${nat.prefix}lan2`,
+    destroy: () => {
+      nat.destroy();
+      deleteNamespaces([topology.lan2]);
+    },
+  };
+  try {
+    createNamespaces([topology.lan2]);
+    addVethLink({ namespace: nat.c2, interfaceName: `${nat.prefix}c2l`, cidr: '10.50.2.1/24' },
+      { namespace: topology.lan2, interfaceName: `${nat.prefix}lan20`, cidr: '10.50.2.10/24' });
+    const ip = (...args: string[]): void => {
+      execFileSync('ip', args, { stdio: 'pipe' });
+    };
+    ip('-n', nat.c2, '-6', 'addr', 'add', '2001:db8:52::1/64', 'dev', `${nat.prefix}c2l`, 'nodad');
+    ip('-n', topology.lan2, '-6', 'addr', 'add', '2001:db8:52::10/64', 'dev', `${nat.prefix}lan20`, 'nodad');
+    ip('-n', topology.lan2, 'route', 'add', 'default', 'via', '10.50.2.1');
+    ip('-n', topology.lan2, '-6', 'route', 'add', 'default', 'via', '2001:db8:52::1');
+    execIn(nat.c2, 'sysctl', ['-qw', 'net.ipv4.ip_forward=1', 'net.ipv6.conf.all.forwarding=1']);
+  } catch (err) {
+    topology.destroy();
+    throw err;
+  }
+  return topology;
+}

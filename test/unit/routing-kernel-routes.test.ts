@@ -1,0 +1,70 @@
+import { describe, expect, it } from 'vitest';
+import { KernelRoutes, type RouteCommands } from '../../shared/routing/kernel-routes.js';
+import { TunnelError } from '../../shared/errors.js';
+
+class RecordingCommands implements RouteCommands {
+  readonly applied: string[][] = [];
+  readonly tolerated: string[][] = [];
+  failNext = false;
+
+  apply(lines: readonly string[]): void {
+    if (this.failNext) {
+      this.failNext = false;
+      throw new TunnelError('ERR_SYSTEM', 'ip -batch: Cannot find device');
+    }
+    this.applied.push([...lines]);
+  }
+
+  applyTolerant(lines: readonly string[]): void {
+    this.tolerated.push([...lines]);
+  }
+}
+
+describe('KernelRoutes: the routes a process installed, changed by differences', () => {
+  it('adds, keeps and removes only what changed, per interface', () => {
+    const commands = new RecordingCommands();
+    const routes = new KernelRoutes(commands);
+    routes.setDevice('tnl-hub', ['10.1.12.0/24', '10.50.2.0/24'], 1000, true);
+    expect(commands.applied).toEqual([['route replace 10.1.12.0/24 dev tnl-hub metric 1000', 'route replace 10.50.2.0/24 dev tnl-hub metric 1000']]);
+    routes.setDevice('tnl-hub', ['10.1.12.0/24', '2001:db8:52::/64'], 1000, false);
+    expect(commands.tolerated).toEqual([['route del 10.50.2.0/24 dev tnl-hub metric 1000']]);
+    expect(commands.applied[1]).toEqual(['route replace 2001:db8:52::/64 dev tnl-hub metric 1000']);
+    expect(routes.routesOf('tnl-hub')).toEqual(['10.1.12.0/24', '2001:db8:52::/64']);
+    routes.setDevice('tnl-hub', ['10.1.12.0/24', '2001:db8:52::/64'], 1000, false);
+    expect(commands.applied).toHaveLength(2);
+  });
+
+  it('moves every route when the metric changes, and starts over on a re-created interface', () => {
+    const commands = new RecordingCommands();
+    const routes = new KernelRoutes(commands);
+    routes.setDevice('tnl-c2', ['10.50.2.0/24'], 1000, true);
+    routes.setDevice('tnl-c2', ['10.50.2.0/24'], 100, false);
+    expect(commands.tolerated).toEqual([['route del 10.50.2.0/24 dev tnl-c2 metric 1000']]);
+    expect(commands.applied[1]).toEqual(['route replace 10.50.2.0/24 dev tnl-c2 metric 100']);
+    routes.setDevice('tnl-c2', ['10.50.2.0/24'], 100, true);
+    expect(commands.applied[2]).toEqual(['route replace 10.50.2.0/24 dev tnl-c2 metric 100']);
+    routes.forgetDevice('tnl-c2');
+    expect(routes.routesOf('tnl-c2')).toEqual([]);
+  });
+
+  it('after a failure keeps only what is known to be installed, and retries the rest next time', () => {
+    const commands = new RecordingCommands();
+    const routes = new KernelRoutes(commands);
+    routes.setDevice('tnl-hub', ['10.1.12.0/24'], 1000, true);
+    commands.failNext = true;
+    expect(() => routes.setDevice('tnl-hub', ['10.1.12.0/24', '10.50.2.0/24'], 1000, false)).toThrow(/Cannot find device/);
+    expect(routes.routesOf('tnl-hub')).toEqual(['10.1.12.0/24']);
+    routes.setDevice('tnl-hub', ['10.1.12.0/24', '10.50.2.0/24'], 1000, false);
+    expect(commands.applied.at(-1)).toEqual(['route replace 10.50.2.0/24 dev tnl-hub metric 1000']);
+  });
+
+  it('keeps a set of unreachable routes and takes them all out at shutdown', () => {
+    const commands = new RecordingCommands();
+    const routes = new KernelRoutes(commands);
+    routes.setUnreachable(['10.1.12.0/24', '10.50.2.0/24'], 4294967295);
+    routes.setUnreachable(['10.1.12.0/24'], 4294967295);
+    routes.clearUnreachable();
+    expect(commands.applied).toEqual([['route replace unreachable 10.1.12.0/24 metric 4294967295', 'route replace unreachable 10.50.2.0/24 metric 4294967295']]);
+    expect(commands.tolerated).toEqual([['route del unreachable 10.50.2.0/24 metric 4294967295'], ['route del unreachable 10.1.12.0/24 metric 4294967295']]);
+  });
+});
