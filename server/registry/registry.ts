@@ -119,6 +119,11 @@ export class Registry {
     return this.backend.exportTables();
   }
 
+  /** A consistent copy of the whole registry in `file` (0600), taken while the hub runs. */
+  backup(file: string): Promise<void> {
+    return this.backend.backup(file);
+  }
+
   /** Closes the backend. */
   close(): Promise<void> {
     return this.backend.close();
