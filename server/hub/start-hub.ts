@@ -27,6 +27,7 @@ import { buildHubStatus, type HubStatus } from './hub-status.js';
 import { HubToHubLinks } from '../cluster/hub-to-hub-links.js';
 import { controlRegistryOver } from './registry-control-adapter.js';
 import { watchRegistryChanges } from './registry-change-watcher.js';
+import { refuseKeylessSourceClash } from './keyless-source-clash.js';
 import { restoreRouterEnds } from './restore-router-ends.js';
 import { removeServeRuntime, writeServeRuntime } from './serve-runtime-file.js';
 import { loadOrCreateSshHostKey, sshHostKeyFingerprint } from './ssh-host-key.js';
@@ -134,7 +135,10 @@ export async function startHub(options: StartHubOptions): Promise<RunningHub> {
       },
       verifyKey: (peer, key) => registry.dyndnsKeys.verify(peer, key),
       latestEndpoint: async (peer) => (await registry.endpoints.latest(peer))?.address ?? null,
-      reportEndpoint: (peer, seen) => plane.reportFromShell(peer, seen),
+      reportEndpoint: async (peer, seen) => {
+        await refuseKeylessSourceClash(registry, peer, seen);
+        await plane.reportFromShell(peer, seen);
+      },
       ...(options.dyndnsLimits ? { limits: options.dyndnsLimits } : {}),
       log,
     });
@@ -166,7 +170,10 @@ export async function startHub(options: StartHubOptions): Promise<RunningHub> {
       shell: (peer, remoteAddress, command) => runShellCommand(command, {
         peer, remoteAddress,
         tables: () => state.registry.links.tablesForPeer(peer),
-        reportEndpoint: (seen) => plane.reportFromShell(peer, seen),
+        reportEndpoint: async (seen) => {
+          await refuseKeylessSourceClash(state.registry, peer, seen);
+          await plane.reportFromShell(peer, seen);
+        },
         dyndnsUrl,
       }),
       gate: gates.ssh,
