@@ -14,7 +14,8 @@ export type JoinCredential =
 
 /** What the dialer needs to open each connection. */
 export interface DialerOptions {
-  url: HubUrl;
+  /** The hub to dial now (a member of a cluster may move to another). */
+  url: () => HubUrl;
   identity: ClientIdentity;
   /** The peer name (known after the join; for an invite it is the name asked for). */
   peer: () => string | undefined;
@@ -40,19 +41,20 @@ export function createHubDialer(options: DialerOptions): (events: ClientChannelE
   let join = options.join;
   return async (events, address) => {
     let channel: ClientChannel;
-    if (options.url.scheme === 'ssh') {
+    const url = options.url();
+    if (url.scheme === 'ssh') {
       const hostKey = options.hubId();
       channel = await openSshChannel({
-        host: address ?? options.url.host,
-        port: options.url.port,
-        username: options.url.user ?? '',
+        host: address ?? url.host,
+        port: url.port,
+        username: url.user ?? '',
         privateKey: Buffer.from(options.identity.privateKeyText),
         ...(hostKey !== undefined ? { hostKeyFingerprint: hostKey } : {}),
       }, events);
     } else {
-      const url = address === undefined ? options.url.href : `${options.url.scheme}://${hostPart(address)}:${options.url.port}${new URL(options.url.href).pathname.replace(/^\/$/, '')}`;
+      const href = address === undefined ? url.href : `${url.scheme}://${hostPart(address)}:${url.port}${new URL(url.href).pathname.replace(/^\/$/, '')}`;
       channel = await openWsChannel({
-        url, ...(options.ca ? { ca: options.ca } : {}), ...(address !== undefined ? { servername: options.url.host } : {}),
+        url: href, ...(options.ca ? { ca: options.ca } : {}), ...(address !== undefined ? { servername: url.host } : {}),
       }, await wsHeaders(join, options), events);
     }
     join = undefined;
