@@ -13,6 +13,7 @@ import { openHubState } from '../server/hub-state/hub-state.js';
 import { initHubState } from '../server/hub-state/init-hub-state.js';
 import { issuePeerCredential } from '../server/hub-state/issue-peer-credential.js';
 import { readServeRuntime } from '../server/hub/serve-runtime-file.js';
+import { pollUntil } from './poll-until.js';
 
 const MEMBERS = Number(process.env.BENCH_MEMBERS ?? 1000);
 const CONNECT_CONCURRENCY = 100;
@@ -48,7 +49,7 @@ async function main(): Promise<void> {
   hub.stderr.on('data', (chunk: Buffer) => (hubErr += chunk.toString()));
   const members: Member[] = [];
   try {
-    const runtime = await until(() => {
+    const runtime = await pollUntil(() => {
       const r = readServeRuntime(dir);
       return r?.pid === hub.pid ? r : undefined;
     }, 20_000, 'hub start');
@@ -71,13 +72,13 @@ async function main(): Promise<void> {
       }
       return count;
     };
-    await until(async () => (await acked(1)) === MEMBERS || undefined, PHASE_TIMEOUT_MS, 'join acks');
+    await pollUntil(async () => (await acked(1)) === MEMBERS || undefined, PHASE_TIMEOUT_MS, 'join acks');
 
     const reportStart = performance.now();
     members.forEach((member, i) => member.ws.send(JSON.stringify({ v: 1, type: 'report', endpoint: { address: `192.0.2.${(i % 254) + 1}` } })));
     await Promise.all(members.map((member) => nextConfig(member, 2)));
     const configsMs = performance.now() - reportStart;
-    await until(async () => (await acked(2)) === MEMBERS || undefined, PHASE_TIMEOUT_MS, 'report acks');
+    await pollUntil(async () => (await acked(2)) === MEMBERS || undefined, PHASE_TIMEOUT_MS, 'report acks');
     const acksMs = performance.now() - reportStart;
     const peakRssKiB = Number(/VmHWM:\s+(\d+)/.exec(readFileSync(`/proc/${hub.pid}/status`, 'utf8'))?.[1] ?? NaN);
     await registry.close();
@@ -125,16 +126,6 @@ function nextConfig(member: Member, version: number): Promise<void> {
     };
     member.waiters.push(check);
   });
-}
-
-async function until<T>(check: () => T | undefined | Promise<T | undefined>, timeoutMs: number, what: string): Promise<T> {
-  const deadline = Date.now() + timeoutMs;
-  for (;;) {
-    const value = await check();
-    if (value !== undefined) return value;
-    if (Date.now() > deadline) throw new Error(`timed out waiting for ${what}`);
-    await new Promise((resolve) => setTimeout(resolve, 20));
-  }
 }
 
 await main();

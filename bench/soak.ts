@@ -19,6 +19,7 @@ import { openHubState } from '../server/hub-state/hub-state.js';
 import { initHubState } from '../server/hub-state/init-hub-state.js';
 import { issuePeerCredential } from '../server/hub-state/issue-peer-credential.js';
 import { readServeRuntime } from '../server/hub/serve-runtime-file.js';
+import { pollUntil } from './poll-until.js';
 
 const MEMBERS = Number(process.env.BENCH_MEMBERS ?? 1000);
 const SECONDS = Number(process.env.SOAK_SECONDS ?? 600);
@@ -72,7 +73,7 @@ async function main(): Promise<void> {
   }, KEEPALIVE_MS);
   let viewer: { close(): void } | undefined;
   try {
-    const runtime = await until(() => {
+    const runtime = await pollUntil(() => {
       const r = readServeRuntime(dir);
       return r !== undefined && r.pid === hub.pid && r.admin ? r : undefined;
     }, 20_000, 'hub start');
@@ -208,16 +209,6 @@ function watchEvents(adminPort: number): { close(): void } {
   req.on('error', () => undefined);
   req.end();
   return { close: () => req.destroy() };
-}
-
-async function until<T>(check: () => T | undefined | Promise<T | undefined>, timeoutMs: number, what: string): Promise<T> {
-  const deadline = Date.now() + timeoutMs;
-  for (;;) {
-    const value = await check();
-    if (value !== undefined) return value;
-    if (Date.now() > deadline) throw new Error(`timed out waiting for ${what}`);
-    await new Promise((resolve) => setTimeout(resolve, 20));
-  }
 }
 
 await main();
