@@ -57,6 +57,7 @@ export type TunnelErrorCode =
   | 'ERR_TIMEOUT'
   // routers
   | 'ERR_TARGET_UNSUPPORTED'
+  | 'ERR_ENDPOINT_CONFLICT'
   | 'ERR_RATE_LIMITED';
 
 /** The project's one error class: a stable machine code plus a one-line human message. */

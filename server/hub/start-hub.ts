@@ -24,8 +24,10 @@ import type { Registry } from '../registry/registry.js';
 import { detectEndpoint } from './detect-endpoint.js';
 import { HUB_FRESH_MS, startClusterMembership } from './cluster-membership.js';
 import { buildHubStatus, type HubStatus } from './hub-status.js';
+import { HubToHubLinks } from '../cluster/hub-to-hub-links.js';
 import { controlRegistryOver } from './registry-control-adapter.js';
 import { watchRegistryChanges } from './registry-change-watcher.js';
+import { refuseKeylessSourceClash } from './keyless-source-clash.js';
 import { restoreRouterEnds } from './restore-router-ends.js';
 import { removeServeRuntime, writeServeRuntime } from './serve-runtime-file.js';
 import { loadOrCreateSshHostKey, sshHostKeyFingerprint } from './ssh-host-key.js';
@@ -106,12 +108,20 @@ export async function startHub(options: StartHubOptions): Promise<RunningHub> {
     const hubId = sshHostKeyFingerprint(hostKey);
     const datapath = options.datapath();
     cleanups.push(() => datapath.close());
-    const plane = new ControlPlane(controlRegistryOver(state.registry, state.cluster?.hubName), datapath, options.timing ?? DEFAULT_TIMING, log,
-      options.paths ?? DEFAULT_PATH_OPTIONS, options.routing ?? 'static');
+    // A hub of a cluster keeps a tunnel to every other hub, routing what their members own.
+    const hubLinks = state.cluster && new HubToHubLinks(state.registry, state.cluster.hubName, datapath, options.routing ?? 'static',
+      (options.paths ?? DEFAULT_PATH_OPTIONS).keepaliveInterval, log);
+    if (hubLinks) cleanups.push(() => hubLinks.close());
+    const plane = new ControlPlane(controlRegistryOver(state.registry, state.cluster?.hubName, () => void hubLinks?.sync()), datapath,
+      options.timing ?? DEFAULT_TIMING, log, options.paths ?? DEFAULT_PATH_OPTIONS, options.routing ?? 'static');
     cleanups.push(() => plane.close());
     // Loads the routing facts once, which installs the hub's unreachable fallback routes.
     await plane.reconcile();
-    const watcher = watchRegistryChanges(state.registry, () => plane.reconcile(), log);
+    await hubLinks?.sync();
+    const watcher = watchRegistryChanges(state.registry, async () => {
+      await plane.reconcile();
+      await hubLinks?.sync();
+    }, log);
     cleanups.push(() => watcher.stop());
     const replay = new TokenReplayCache();
     const timing = options.timing ?? DEFAULT_TIMING;
@@ -125,7 +135,10 @@ export async function startHub(options: StartHubOptions): Promise<RunningHub> {
       },
       verifyKey: (peer, key) => registry.dyndnsKeys.verify(peer, key),
       latestEndpoint: async (peer) => (await registry.endpoints.latest(peer))?.address ?? null,
-      reportEndpoint: (peer, seen) => plane.reportFromShell(peer, seen),
+      reportEndpoint: async (peer, seen) => {
+        await refuseKeylessSourceClash(registry, peer, seen);
+        await plane.reportFromShell(peer, seen);
+      },
       ...(options.dyndnsLimits ? { limits: options.dyndnsLimits } : {}),
       log,
     });
@@ -157,14 +170,17 @@ export async function startHub(options: StartHubOptions): Promise<RunningHub> {
       shell: (peer, remoteAddress, command) => runShellCommand(command, {
         peer, remoteAddress,
         tables: () => state.registry.links.tablesForPeer(peer),
-        reportEndpoint: (seen) => plane.reportFromShell(peer, seen),
+        reportEndpoint: async (seen) => {
+          await refuseKeylessSourceClash(state.registry, peer, seen);
+          await plane.reportFromShell(peer, seen);
+        },
         dyndnsUrl,
       }),
       gate: gates.ssh,
       log,
     });
     cleanups.push(() => ssh.close());
-    await restoreRouterEnds(registry, plane, log);
+    await restoreRouterEnds(registry, plane, log, state.cluster?.hubName);
     if (state.cluster) {
       const own = await registry.hubs.require(state.cluster.hubName, HUB_FRESH_MS);
       const membership = await startClusterMembership(registry, state.cluster.hubName,
