@@ -18,6 +18,11 @@ export type TunnelErrorCode =
   | 'ERR_PEER_NOT_FOUND'
   | 'ERR_LINK_EXISTS'
   | 'ERR_LINK_NOT_FOUND'
+  // several hubs on one registry
+  | 'ERR_REGISTRY_UNAVAILABLE'
+  | 'ERR_HUB_EXISTS'
+  | 'ERR_HUB_NOT_FOUND'
+  | 'ERR_BACKUP_UNSUPPORTED'
   | 'ERR_ROUTE_OVERLAP'
   | 'ERR_ROUTE_EXISTS'
   | 'ERR_ROUTE_NOT_FOUND'

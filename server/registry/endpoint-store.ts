@@ -26,7 +26,7 @@ export interface EndpointObservation {
 /** History rows kept per peer; older ones are pruned as new ones arrive. */
 const HISTORY_PER_PEER = 100;
 
-const SELECT_ENDPOINT = `SELECT id, address, port, source, first_seen_at AS firstSeenAt, seen_at AS seenAt FROM endpoints`;
+const SELECT_ENDPOINT = `SELECT id, address, port, source, first_seen_at AS "firstSeenAt", seen_at AS "seenAt" FROM endpoints`;
 
 /**
  * Peers' public endpoints over time. The latest row is the one link tables print, so record

@@ -15,7 +15,7 @@ export class HubSettingsStore {
 
   /** The settings, or undefined before `init`. */
   get(): Promise<HubSettings | undefined> {
-    return this.ctx.sql.get<HubSettings>('SELECT endpoint, created_at AS createdAt FROM hub WHERE id = 1');
+    return this.ctx.sql.get<HubSettings>('SELECT endpoint, created_at AS "createdAt" FROM hub WHERE id = 1');
   }
 
   /** The settings, or ERR_NOT_INITIALIZED. */
@@ -39,7 +39,7 @@ export class HubSettingsStore {
 
   /** Takes the next never-used GRE key; call inside the transaction that creates the link. */
   async takeGreKey(): Promise<number> {
-    const row = await this.ctx.sql.get<{ key: number }>('UPDATE hub SET next_gre_key = next_gre_key + 1 WHERE id = 1 RETURNING next_gre_key - 1 AS key');
+    const row = await this.ctx.sql.get<{ key: number }>('UPDATE hub SET next_gre_key = next_gre_key + 1 WHERE id = 1 RETURNING next_gre_key - 1 AS "key"');
     return row?.key ?? this.notInitialized();
   }
 

@@ -22,7 +22,7 @@ export interface NewInvite {
 }
 
 const SELECT_INVITE = `
-  SELECT i.jti, p.cidr AS pool, i.uses_left AS usesLeft, i.expires_at AS expiresAt, i.created_at AS createdAt
+  SELECT i.jti, p.cidr AS pool, i.uses_left AS "usesLeft", i.expires_at AS "expiresAt", i.created_at AS "createdAt"
   FROM invites i LEFT JOIN pools p ON p.id = i.pool_id`;
 
 /** Invite bookkeeping: the jti, its expiry and uses left. Redemption is atomic. */
@@ -54,7 +54,7 @@ export class InviteStore {
 
   /** Internal id of the pool an invite names, for allocating inside the same transaction. */
   async poolIdOf(jti: string): Promise<number | undefined> {
-    const row = await this.ctx.sql.get<{ poolId: number | null }>('SELECT pool_id AS poolId FROM invites WHERE jti = ?', jti);
+    const row = await this.ctx.sql.get<{ poolId: number | null }>('SELECT pool_id AS "poolId" FROM invites WHERE jti = ?', jti);
     return row?.poolId ?? undefined;
   }
 

@@ -25,6 +25,6 @@ export class LinkPathStore {
 
   /** The choice for `linkId`, or undefined before the hub made one. */
   find(linkId: number): Promise<LinkPathRecord | undefined> {
-    return this.ctx.sql.get<LinkPathRecord>('SELECT link_id AS linkId, encap, reason, decided_at AS decidedAt FROM link_paths WHERE link_id = ?', linkId);
+    return this.ctx.sql.get<LinkPathRecord>('SELECT link_id AS "linkId", encap, reason, decided_at AS "decidedAt" FROM link_paths WHERE link_id = ?', linkId);
   }
 }

@@ -61,12 +61,12 @@ export interface NewPeer {
   readonly keyless?: boolean;
 }
 
-const SELECT_PEER = 'SELECT name, token_version AS tokenVersion, pinned_encap AS pinnedEncap, created_at AS createdAt, revoked_at AS revokedAt FROM peers';
+const SELECT_PEER = 'SELECT name, token_version AS "tokenVersion", pinned_encap AS "pinnedEncap", created_at AS "createdAt", revoked_at AS "revokedAt" FROM peers';
 
 const SELECT_SUMMARY = `
-  SELECT p.name, p.token_version AS tokenVersion, p.pinned_encap AS pinnedEncap, p.created_at AS createdAt, p.revoked_at AS revokedAt, a.network,
-         (SELECT e.address FROM endpoints e WHERE e.peer_id = p.id ORDER BY e.id DESC LIMIT 1) AS public,
-         (SELECT count(*) FROM ssh_keys k WHERE k.peer_id = p.id) AS sshKeys,
+  SELECT p.name, p.token_version AS "tokenVersion", p.pinned_encap AS "pinnedEncap", p.created_at AS "createdAt", p.revoked_at AS "revokedAt", a.network,
+         (SELECT e.address FROM endpoints e WHERE e.peer_id = p.id ORDER BY e.id DESC LIMIT 1) AS "public",
+         (SELECT count(*) FROM ssh_keys k WHERE k.peer_id = p.id) AS "sshKeys",
          (SELECT count(*) FROM links o WHERE o.end_a = p.id OR o.end_b = p.id) AS links
   FROM peers p
   JOIN links l ON l.end_a IS NULL AND l.end_b = p.id
@@ -74,7 +74,7 @@ const SELECT_SUMMARY = `
   ORDER BY p.name`;
 
 const SELECT_KEYS = `
-  SELECT algorithm, public_key AS publicKey, comment, fingerprint, added_at AS addedAt
+  SELECT algorithm, public_key AS "publicKey", comment, fingerprint, added_at AS "addedAt"
   FROM ssh_keys WHERE peer_id = ? ORDER BY id`;
 
 /** Peers: names, SSH keys, token versions; adding one also creates its hub link and /30. */
@@ -205,7 +205,7 @@ export class PeerStore {
   private async markRevoked(name: string): Promise<number> {
     const id = await requirePeerId(this.ctx, name);
     const { tokenVersion } = await this.ctx.sql.get<{ tokenVersion: number }>(
-      'UPDATE peers SET token_version = ?, revoked_at = ? WHERE id = ? RETURNING token_version AS tokenVersion',
+      'UPDATE peers SET token_version = ?, revoked_at = ? WHERE id = ? RETURNING token_version AS "tokenVersion"',
       await this.settings.takeTokenVersion(), this.ctx.clock(), id) as { tokenVersion: number };
     await this.audit.record('peer.revoke', name, { tokenVersion });
     return tokenVersion;

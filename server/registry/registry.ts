@@ -6,6 +6,7 @@ import { InviteStore } from './invite-store.js';
 import { KeylessLinkStore } from './keyless-link-store.js';
 import { LinkPathStore } from './link-path-store.js';
 import { LinkStore } from './link-store.js';
+import { openRegistryBackend } from './open-registry-backend.js';
 import { PeerRoutingStore } from './peer-routing-store.js';
 import { PeerStore } from './peer-store.js';
 import { PoolStore } from './pool-store.js';
@@ -13,7 +14,6 @@ import type { ChangeWatch, RegistryBackend, SqlExecutor } from './registry-backe
 import type { Clock, RegistryContext } from './registry-context.js';
 import type { RegistrySnapshot } from './registry-snapshot.js';
 import { SpecVersionStore } from './spec-version-store.js';
-import { SqliteBackend } from './sqlite-backend.js';
 import { SubnetAllocator } from './subnet-allocator.js';
 
 /** Options for {@link Registry.open}. */
@@ -75,9 +75,12 @@ export class Registry {
     this.routing = new PeerRoutingStore(ctx, this.audit);
   }
 
-  /** Opens (creating and migrating when needed) the registry file at `path`; `:memory:` for tests. */
-  static async open(path: string, options: RegistryOptions = {}): Promise<Registry> {
-    return Registry.over(SqliteBackend.open(path, { readonly: options.readonly ?? false }), options.clock);
+  /**
+   * Opens (creating and migrating when needed) the registry at `location`: a SQLite file path
+   * (`:memory:` for tests) or a `postgres://` URL shared by the hubs of a cluster.
+   */
+  static async open(location: string, options: RegistryOptions = {}): Promise<Registry> {
+    return Registry.over(await openRegistryBackend(location, { readonly: options.readonly ?? false }), options.clock);
   }
 
   /** A registry over an opened backend. */

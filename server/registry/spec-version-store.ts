@@ -49,8 +49,8 @@ export class SpecVersionStore {
   /** Both ends' versions for `peer`'s hub link `linkId`, or undefined before anything was issued. */
   async versions(peer: string, linkId: number): Promise<HubLinkSpecVersions | undefined> {
     const hub = await this.ctx.sql.get<{ version: number; applied: number; appliedAt: number | null }>(
-      'SELECT version, applied_version AS applied, applied_at AS appliedAt FROM hub_end_specs WHERE link_id = ?', linkId);
-    const peerRow = await this.ctx.sql.get<{ version: number; acked: number; ackedAt: number | null; reported: string | null }>(`SELECT c.version, c.acked_version AS acked, c.acked_at AS ackedAt, c.reported
+      'SELECT version, applied_version AS applied, applied_at AS "appliedAt" FROM hub_end_specs WHERE link_id = ?', linkId);
+    const peerRow = await this.ctx.sql.get<{ version: number; acked: number; ackedAt: number | null; reported: string | null }>(`SELECT c.version, c.acked_version AS acked, c.acked_at AS "ackedAt", c.reported
       FROM peer_configs c JOIN peers p ON p.id = c.peer_id WHERE p.name = ?`, peer);
     if (!hub || !peerRow) return undefined;
     return {

@@ -150,7 +150,7 @@ export class SqliteBackend extends SqliteStatements implements RegistryBackend {
   async close(): Promise<void> {
     await this.lock.run(async () => {
       this.statements.clear();
-      this.db.close();
+      if (this.db.open) this.db.close();
     });
   }
 

@@ -44,6 +44,13 @@ describe('tunnel-hub peer add|set --no-key and peer config', () => {
     const back = await cli('peer', 'set', 'openwrt1', '--key');
     expect(back.code, back.stderr).toBe(0);
     expect(await hubLinkTable('openwrt1')).toMatchObject({ key: expect.any(Number), mtu: 1472 });
+    // The hub applies the keyed end again (and records it) before the next test snapshots the registry.
+    await expect.poll(() => hub.datapath.tunnels.get('tnl-openwrt1')?.key, { timeout: 5_000 }).toEqual(expect.any(Number));
+    const linkId = (await hub.hub.registry.links.hubLinkOf('openwrt1')).id;
+    await expect.poll(async () => {
+      const versions = await hub.hub.registry.specs.versions('openwrt1', linkId);
+      return versions !== undefined && versions.hub.applied === versions.hub.issued;
+    }, { timeout: 5_000 }).toBe(true);
   });
 
   it('refuses peer set without a setting and for an unknown peer, changing nothing', async () => {
