@@ -60,6 +60,8 @@ describe.skipIf(reason !== null)('--routing none: FRR ospfd on the hub and two m
     const invite = (await hubCli(['invite', 'create'])).trim();
     const c1 = startCli(topo.c1, 'client', ['join', `ws://${HUB}:8443`, '--token', invite, '--name', 'c1', '--state', join(dir, 'c1')]);
     members.push(c1);
+    // c1 first: the hub link /30s go in order (c1 10.1.12.0/30, c2 10.1.12.4/30).
+    await until(() => /tnl-hub up/.test(c1.output()), 20_000, `c1 join: ${c1.output()}`);
     const pair = generateEd25519KeyPair('test');
     const keyFile = join(dir, 'c2-key');
     writeFileSync(keyFile, pair.private, { mode: 0o600 });
