@@ -1,7 +1,8 @@
 import { defineConfig } from 'vitest/config';
 
-// Three tiers, as separate projects: unit (no I/O), integration (loopback, temp state),
-// netns (root; real namespaces, one file at a time because they share the two cores).
+// Four tiers, as separate projects: unit (no I/O), integration (loopback, temp state),
+// netns (root; real namespaces, one file at a time because they share the two cores), and
+// package (npm pack and a global install that compiles SQLite and the addon: minutes).
 export default defineConfig({
   test: {
     projects: [
@@ -16,6 +17,7 @@ export default defineConfig({
           fileParallelism: false,
         },
       },
+      { test: { name: 'package', include: ['test/package/**/*.test.ts'], testTimeout: 1_800_000 } },
     ],
   },
 });

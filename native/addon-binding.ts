@@ -52,7 +52,7 @@ export interface NativeAddon {
   ): NativeBatchView;
   createFastRoute(): NativeFastRouteHandle;
   /** [endpoint, the kernel's interface name, whether offloads are on] */
-  openTun(name: string, multiQueue: boolean, offload: boolean): [NativeEndpointHandle, string, boolean];
+  openTun(name: string, multiQueue: boolean, offload: boolean, tap: boolean): [NativeEndpointHandle, string, boolean];
   /** The kernel's path MTU from a local to a remote address (of one family). */
   pathMtu(localAddress: NativeAddress, remoteAddress: NativeAddress): number;
   openRawSocket(protocol: number, localAddress: NativeAddress, ttl: number, bufferBytes: number): NativeEndpointHandle;

@@ -21,6 +21,7 @@ export class NativeFastRoute implements FastRoute {
     const outer = config.outer === null ? null : nativeHandle(config.outer, 'outer socket');
     checkHeader(config.header4, 'header4');
     checkHeader(config.header6, 'header6');
+    checkHeader(config.headerEthernet ?? null, 'headerEthernet');
     checkUnsigned(config.remoteAddress, 0xffff_ffff, 'remoteAddress');
     const remote6 = config.remoteAddress6 ?? null;
     if (remote6 !== null && !(remote6 instanceof Uint8Array && remote6.length === 16)) {

@@ -19,9 +19,12 @@ import { toTunnelError } from './system-error.js';
 export type { FastRoute, FastRouteConfig, FastRouteCounters, PacketBatchMemory, PacketEndpoint } from './types.js';
 export type { EndpointDropCounters, NativePacketEndpoint, OffloadCounters, PathMtuReport } from './native-endpoint.js';
 export { createPacketBatch, MAX_BATCH_CAPACITY, MAX_SLOT_SIZE, MIN_SLOT_SIZE } from './packet-batch.js';
-export { addAddress, addRoute, deleteLink, MAX_MTU, MIN_MTU, runIpBatch, setLinkMtu, setLinkUp } from './link-config.js';
+export { addAddress, addRoute, deleteLink, MAX_MTU, MIN_MTU, runIpBatch, setLinkAddress, setLinkMtu, setLinkUp } from './link-config.js';
 
-/** A TUN device (IFF_TUN | IFF_NO_PI): packets are bare IPv4/IPv6, no packet-info header. */
+/**
+ * A TUN device (IFF_TUN | IFF_NO_PI): packets are bare IPv4/IPv6, no packet-info header; or, opened
+ * with `tap`, a TAP device (IFF_TAP): Ethernet frames.
+ */
 export interface TunDevice extends NativePacketEndpoint {
   readonly name: string;
   /** Offloads are on: the kernel hands over TCP super-packets and takes merged ones (see openTun). */
@@ -37,9 +40,11 @@ export interface TunOptions {
    * a TCP burst of up to 64 KB in one read, which readBatch splits into segments with finished
    * checksums, and writeBatch merges consecutive TCP segments of one flow into one write. Readers
    * and writers see plain packets either way. A kernel that refuses them gives a plain TUN
-   * (`offload` false). Default false.
+   * (`offload` false). Default false; never on a TAP.
    */
   offload?: boolean;
+  /** IFF_TAP: the device carries Ethernet frames (from the 14-byte header on), for gretap. Default false. */
+  tap?: boolean;
 }
 
 /** IP protocols a raw outer socket carries: GRE, IPv4 in IP, IPv6 in IP. */
@@ -106,12 +111,12 @@ export function openTun(name: string, options: TunOptions = {}): TunDevice {
   const { addon, views } = loadAddon();
   let opened: ReturnType<NativeAddon['openTun']>;
   try {
-    opened = addon.openTun(name, options.multiQueue === true, options.offload === true);
+    opened = addon.openTun(name, options.multiQueue === true, options.offload === true, options.tap === true);
   } catch (err) {
     throw toTunnelError(err, `opening TUN device ${name}`, 'CAP_NET_ADMIN');
   }
   const [handle, kernelName, offload] = opened;
-  return Object.assign(new NativeEndpoint(handle, views, `TUN ${kernelName}`), { name: kernelName, offload });
+  return Object.assign(new NativeEndpoint(handle, views, `${options.tap === true ? 'TAP' : 'TUN'} ${kernelName}`), { name: kernelName, offload });
 }
 
 /**

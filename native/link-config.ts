@@ -28,6 +28,15 @@ export function setLinkMtu(name: string, mtu: number): void {
   runIp(['link', 'set', 'dev', name, 'mtu', String(mtu)]);
 }
 
+/** Sets an Ethernet device's MAC address (a TAP's, before it goes up). */
+export function setLinkAddress(name: string, mac: string): void {
+  assertInterfaceName(name);
+  if (typeof mac !== 'string' || !/^[0-9a-f]{2}(:[0-9a-f]{2}){5}$/.test(mac)) {
+    throw new TunnelError('ERR_INVALID_ARGUMENT', `MAC address ${JSON.stringify(mac)} must be six lower-case hex pairs with colons`);
+  }
+  runIp(['link', 'set', 'dev', name, 'address', mac]);
+}
+
 /** Brings the interface up or down. */
 export function setLinkUp(name: string, up: boolean): void {
   assertInterfaceName(name);

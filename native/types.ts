@@ -60,6 +60,12 @@ export interface FastRouteConfig {
   remotePort: number;
   header4: Uint8Array | null;
   header6: Uint8Array | null;
+  /**
+   * When set, the route carries Ethernet frames of a TAP (gretap): this header goes in front of
+   * every frame and received payloads that start with it are frames for the TAP; header4/header6
+   * are then not used.
+   */
+  headerEthernet?: Uint8Array | null;
   /** Larger IPv4 packets with DF, and larger IPv6 packets, go to JS (which answers with ICMP). */
   mtu: number;
   /** TCP SYNs go to JS, which clamps their MSS. */

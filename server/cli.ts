@@ -2,6 +2,8 @@
 import { Command } from 'commander';
 import { runCli } from '../shared/cli/run-cli.js';
 import { registerAdminTokenCommand } from './commands/admin-token-command.js';
+import { registerBackupCommand } from './commands/backup-command.js';
+import { registerHubsCommand } from './commands/hubs-command.js';
 import { registerInitCommand } from './commands/init-command.js';
 import { registerInviteCommands } from './commands/invite-commands.js';
 import { registerLinkCommands } from './commands/link-commands.js';
@@ -23,6 +25,8 @@ registerInviteCommands(program);
 registerLinkCommands(program);
 registerServeCommand(program);
 registerStatusCommand(program);
+registerHubsCommand(program);
 registerAdminTokenCommand(program);
+registerBackupCommand(program);
 
 await runCli(program);

@@ -18,6 +18,7 @@ export type TunnelErrorCode =
   | 'ERR_PEER_NOT_FOUND'
   | 'ERR_LINK_EXISTS'
   | 'ERR_LINK_NOT_FOUND'
+  | 'ERR_BACKUP_UNSUPPORTED'
   // several hubs on one registry
   | 'ERR_REGISTRY_UNAVAILABLE'
   | 'ERR_HUB_EXISTS'
@@ -56,6 +57,7 @@ export type TunnelErrorCode =
   | 'ERR_TIMEOUT'
   // routers
   | 'ERR_TARGET_UNSUPPORTED'
+  | 'ERR_ENDPOINT_CONFLICT'
   | 'ERR_RATE_LIMITED';
 
 /** The project's one error class: a stable machine code plus a one-line human message. */

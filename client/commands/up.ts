@@ -24,6 +24,7 @@ interface UpFlags {
   mssClamp?: boolean;
   keepalive?: string;
   keepaliveRetries?: string;
+  mac?: string;
   state?: string;
   logLevel?: string;
 }
@@ -48,6 +49,7 @@ export function registerUpCommand(program: Command): void {
     .option('--mss-clamp', 'clamp the MSS of TCP SYNs to the tunnel MTU')
     .option('--keepalive <seconds>', 'keepalive interval, 0 for none (default 10)')
     .option('--keepalive-retries <n>', 'missed keepalives before the tunnel is down (default 3)')
+    .option('--mac <addr>', 'gretap: the TAP\'s MAC address (default: derived from the name and both outer addresses, the same on every start)')
     .option('--state <dir>', 'state folder (default $TUNNEL_CLIENT_STATE or the per-user default)')
     .option('--log-level <level>', LOG_LEVEL_HELP)
     .action(async (flags: UpFlags) => {
@@ -88,6 +90,7 @@ function specFromFlags(flags: UpFlags): TunnelSpecInput {
     mssClamp: flags.mssClamp === true,
     keepaliveInterval: optional('--keepalive', flags.keepalive, 0, 3600),
     keepaliveRetries: optional('--keepalive-retries', flags.keepaliveRetries, 1, 255),
+    mac: flags.mac,
   };
   for (const field of Object.keys(spec) as (keyof TunnelSpecInput)[]) {
     if (spec[field] === undefined) delete spec[field];

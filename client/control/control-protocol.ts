@@ -1,4 +1,5 @@
 import { z } from 'zod';
+import { ENCAPSULATIONS } from '../../shared/net/encapsulation.js';
 import { TunnelError } from '../../shared/errors.js';
 
 /**
@@ -15,7 +16,7 @@ const port = z.number().int().min(1).max(65535);
 
 /** Fields a `set` may change on a running tunnel (the engine's live update). */
 export const tunnelChangesSchema = z.strictObject({
-  encap: z.enum(['gre', 'ipip', 'fou', 'gue']).optional(),
+  encap: z.enum(ENCAPSULATIONS).optional(),
   local: z.string().optional(),
   remote: z.string().optional(),
   key: z.number().int().min(0).max(0xffff_ffff).nullable().optional(),

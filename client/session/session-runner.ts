@@ -211,7 +211,8 @@ export class SessionRunner {
    */
   private async probePath(session: HubSession, tunnel: WireTunnelSpec): Promise<void> {
     const probe = this.options.datapath.probe?.bind(this.options.datapath);
-    if (!probe || tunnel.encap === 'ipip') return;
+    // ipip has no probe; gretap is only ever pinned, so a probe would change nothing.
+    if (!probe || tunnel.encap === 'ipip' || tunnel.encap === 'gretap') return;
     const path = `${tunnel.encap} ${tunnel.remote}`;
     if (this.probedPath === path && this.probedSession === session) return;
     this.probedPath = path;

@@ -23,6 +23,7 @@ constexpr uint8_t kProtocolTcp = 6;
 constexpr uint8_t kProtocolGre = 47;
 constexpr uint8_t kIpv4DontFragment = 0x40;
 constexpr uint8_t kTcpSyn = 0x02;
+constexpr uint32_t kEthernetHeader = 14;
 
 // Milliseconds on a monotonic clock; the coarse one is enough for silence measured in 100s of ms.
 uint64_t NowMs() {
@@ -120,7 +121,7 @@ FastRoute::FastRoute(const Napi::CallbackInfo& info) : Napi::ObjectWrap<FastRout
 
 FastRoute::~FastRoute() { DetachAndRefresh(); }
 
-// configure({tun, outer, transmit, receive, remoteAddress, remotePort, header4, header6, mtu,
+// configure({tun, outer, transmit, receive, remoteAddress, remotePort, header4, header6, headerEthernet, mtu,
 //            clampMss, quietLimitMs, sources}): replaces the whole route at once.
 Napi::Value FastRoute::Configure(const Napi::CallbackInfo& info) {
   Napi::Env env = info.Env();
@@ -144,7 +145,9 @@ Napi::Value FastRoute::Configure(const Napi::CallbackInfo& info) {
   }
   HeaderTemplate header4;
   HeaderTemplate header6;
-  if (!ParseTemplate(options.Get("header4"), 4, header4) || !ParseTemplate(options.Get("header6"), 6, header6)) {
+  HeaderTemplate header_ethernet;
+  if (!ParseTemplate(options.Get("header4"), 4, header4) || !ParseTemplate(options.Get("header6"), 6, header6) ||
+      !ParseTemplate(options.Get("headerEthernet"), 0, header_ethernet)) {
     ThrowArgumentError(env, "header templates must be Uint8Arrays of at most 32 bytes, or null");
     return env.Undefined();
   }
@@ -161,7 +164,7 @@ Napi::Value FastRoute::Configure(const Napi::CallbackInfo& info) {
   Napi::ObjectReference keep_outer = left_outer != nullptr ? std::move(outer_ref_) : Napi::ObjectReference();
   {
     std::lock_guard<std::mutex> guard(ForwardingThread::Instance().mutex());
-    Apply(tun, tun_value, outer, outer_value, options, header4, header6, sources);
+    Apply(tun, tun_value, outer, outer_value, options, header4, header6, header_ethernet, sources);
   }
   for (PacketEndpoint* endpoint : {tun_, outer_, left_tun, left_outer}) {
     if (endpoint != nullptr) endpoint->RefreshWatch();
@@ -171,7 +174,7 @@ Napi::Value FastRoute::Configure(const Napi::CallbackInfo& info) {
 
 void FastRoute::Apply(PacketEndpoint* tun, const Napi::Value& tun_value, PacketEndpoint* outer,
                       const Napi::Value& outer_value, const Napi::Object& options, const HeaderTemplate& header4,
-                      const HeaderTemplate& header6, SourcePrefixes& sources) {
+                      const HeaderTemplate& header6, const HeaderTemplate& header_ethernet, SourcePrefixes& sources) {
   DetachReceive();
   if (tun_ != tun) {
     if (tun_ != nullptr && tun_->forwarding().transmit_route() == this) tun_->forwarding().SetTransmitRoute(nullptr);
@@ -202,6 +205,7 @@ void FastRoute::Apply(PacketEndpoint* tun, const Napi::Value& tun_value, PacketE
   quiet_limit_ms_ = NumberOr(options, "quietLimitMs", 0);
   header4_ = header4;
   header6_ = header6;
+  header_ethernet_ = header_ethernet;
   sources_ = std::move(sources);  // no allocation under the mutex
   int family = outer_ != nullptr ? outer_->family() : AF_INET;
   uint16_t port = outer_ != nullptr && outer_->kind() == EndpointKind::kUdp ? remote_port_ : 0;
@@ -264,6 +268,8 @@ void FastRoute::ForgetEndpoint(const PacketEndpoint* endpoint) {
 
 const HeaderTemplate* FastRoute::TransmitHeaderFor(const uint8_t* packet, uint32_t length) const {
   if (length == 0) return nullptr;
+  // A frame larger than the TAP's MTU (set by hand) goes to JS, which counts it too big.
+  if (header_ethernet_.present) return length >= kEthernetHeader && length <= mtu_ + kEthernetHeader ? &header_ethernet_ : nullptr;
   uint8_t version = packet[0] >> 4;
   if (version == 4) {
     if (length < 20 || !header4_.present) return nullptr;
@@ -392,6 +398,12 @@ void FastRoute::SendBatch(ForwardingScratch& scratch, uint32_t count) {
 
 bool FastRoute::Accept(const uint8_t* payload, uint32_t length, uint32_t* header_length) const {
   if (tun_ == nullptr || tun_->fd() < 0) return false;
+  if (header_ethernet_.present) {
+    const HeaderTemplate& header = header_ethernet_;
+    if (length < header.length + kEthernetHeader || memcmp(payload, header.bytes, header.length) != 0) return false;
+    *header_length = header.length;
+    return true;
+  }
   for (const HeaderTemplate* header : {&header4_, &header6_}) {
     if (!header->present) continue;
     uint32_t min_inner = header->inner_version == 4 ? 20 : 40;

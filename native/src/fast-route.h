@@ -34,7 +34,8 @@ struct SourcePrefixes {
   bool Allows(const uint8_t* inner, uint8_t version) const;
 };
 
-// A header template, at most kMaxHeader bytes; `inner_version` is the IP version it carries.
+// A header template, at most kMaxHeader bytes; `inner_version` is the IP version it carries (0 for
+// Ethernet frames).
 struct HeaderTemplate {
   static constexpr uint32_t kMaxHeader = 32;
   bool present = false;
@@ -68,7 +69,7 @@ class FastRoute : public Napi::ObjectWrap<FastRoute> {
   // The part of configure() done with the forwarding mutex held.
   void Apply(PacketEndpoint* tun, const Napi::Value& tun_value, PacketEndpoint* outer, const Napi::Value& outer_value,
              const Napi::Object& options, const HeaderTemplate& header4, const HeaderTemplate& header6,
-             SourcePrefixes& sources);
+             const HeaderTemplate& header_ethernet, SourcePrefixes& sources);
   // With the mutex held: stops forwarding and forgets both endpoints (not their references).
   void Detach();
   // Detach, then lets both endpoints re-decide their watch and drops the references.
@@ -99,6 +100,8 @@ class FastRoute : public Napi::ObjectWrap<FastRoute> {
   uint64_t quiet_limit_ms_ = 0;
   HeaderTemplate header4_;
   HeaderTemplate header6_;
+  // Set when the route carries Ethernet frames of a TAP (gretap): every frame gets this header.
+  HeaderTemplate header_ethernet_;
   SourcePrefixes sources_;
 
   // UDP segmentation offload: at most this many datagrams, and bytes, per message.

@@ -100,13 +100,16 @@ Napi::Value OpenTun(const Napi::CallbackInfo& info) {
   }
   bool multi_queue = info[1].ToBoolean().Value();
   bool offload = info[2].ToBoolean().Value();
+  // A TAP device carries Ethernet frames (gretap); offloads stay off there.
+  bool tap = info[3].ToBoolean().Value();
+  if (tap) offload = false;
 
   int fd = open("/dev/net/tun", O_RDWR | O_NONBLOCK | O_CLOEXEC);
   if (fd < 0) return FailAndClose(env, -1, "open /dev/net/tun", errno);
   struct ifreq request = {};
   memcpy(request.ifr_name, name.data(), name.size());
   // Not persistent (no TUNSETPERSIST): the kernel removes the device when the last fd closes.
-  request.ifr_flags = IFF_TUN | IFF_NO_PI | (multi_queue ? IFF_MULTI_QUEUE : 0) | (offload ? IFF_VNET_HDR : 0);
+  request.ifr_flags = (tap ? IFF_TAP : IFF_TUN) | IFF_NO_PI | (multi_queue ? IFF_MULTI_QUEUE : 0) | (offload ? IFF_VNET_HDR : 0);
   if (ioctl(fd, TUNSETIFF, &request) != 0) return FailAndClose(env, fd, "ioctl TUNSETIFF", errno);
   // Offloads: the kernel may hand over TCP super-packets of up to 64 KB (TSO4/TSO6) and leave
   // checksums partial (CSUM); the endpoint splits and finishes them, and merges received segments.

@@ -21,8 +21,7 @@ export function ensureHubSigningKey(path: string): boolean {
   } catch (err) {
     if ((err as NodeJS.ErrnoException).code !== 'ENOENT') throw stateError(path, err);
   }
-  const { privateKey } = generateKeyPairSync('ed25519');
-  const pem = privateKey.export({ type: 'pkcs8', format: 'pem' });
+  const pem = generateHubSigningKeyPem();
   const temporary = `${path}.${process.pid}.tmp`;
   writeFileSync(temporary, pem, { mode: 0o600, flag: 'wx' });
   try {
@@ -38,14 +37,30 @@ export function ensureHubSigningKey(path: string): boolean {
 
 /** Loads the signing key written by {@link ensureHubSigningKey}; refuses anything but Ed25519. */
 export function loadHubSigningKey(path: string): HubSigningKey {
-  let privateKey: KeyObject;
+  let pem: Buffer;
   try {
-    privateKey = createPrivateKey(readFileSync(path));
+    pem = readFileSync(path);
   } catch (err) {
     throw stateError(path, err);
   }
+  return parseHubSigningKey(pem, path);
+}
+
+/** A new Ed25519 signing key as PKCS8 PEM, for a cluster's registry to share. */
+export function generateHubSigningKeyPem(): string {
+  return generateKeyPairSync('ed25519').privateKey.export({ type: 'pkcs8', format: 'pem' }).toString();
+}
+
+/** The key pair from PKCS8 PEM found at `source` (a file, or the registry); refuses anything but Ed25519. */
+export function parseHubSigningKey(pem: string | Buffer, source: string): HubSigningKey {
+  let privateKey: KeyObject;
+  try {
+    privateKey = createPrivateKey(pem);
+  } catch (err) {
+    throw stateError(source, err);
+  }
   if (privateKey.asymmetricKeyType !== 'ed25519') {
-    throw new TunnelError('ERR_STATE', `the signing key ${path} is ${privateKey.asymmetricKeyType ?? 'not an asymmetric key'}, expected ed25519`);
+    throw new TunnelError('ERR_STATE', `the signing key ${source} is ${privateKey.asymmetricKeyType ?? 'not an asymmetric key'}, expected ed25519`);
   }
   return { privateKey, publicKey: createPublicKey(privateKey) };
 }

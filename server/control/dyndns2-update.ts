@@ -53,7 +53,8 @@ interface Answer {
  * hub's WebSocket listener. The hub aims tunnels only at addresses it has seen, so the address
  * taken is the request's source: a `myip` that differs is answered `abuse` and changes nothing.
  * Answers: `good ADDR` / `nochg ADDR` (200), `badauth` (401; 403 for a revoked peer), `nohost`
- * (404), `abuse` (403 foreign myip, 429 rate limit), `notfqdn` / `badagent` (400/405 malformed),
+ * (404), `abuse` (403 foreign myip, 429 rate limit, 409 when another keyless GRE router already
+ * comes from that address), `notfqdn` / `badagent` (400/405 malformed),
  * `911` (500). Every refusal is decided before anything is written.
  */
 export function createDyndns2Handler(deps: Dyndns2Deps): (request: IncomingMessage, response: ServerResponse) => void {
@@ -99,6 +100,11 @@ export function createDyndns2Handler(deps: Dyndns2Deps): (request: IncomingMessa
     }, (err: unknown) => {
       if (!isTunnelError(err)) deps.log.error({ err }, 'dyndns2 update failed internally');
       const error = isTunnelError(err) ? err : new TunnelError('ERR_INTERNAL', 'the update failed');
+      if (error.code === 'ERR_ENDPOINT_CONFLICT') {
+        deps.log.info({ remoteAddress: request.socket.remoteAddress, code: error.code, reason: error.message }, 'dyndns2 update refused');
+        send(response, { status: 409, text: 'abuse', code: error.code, message: error.message });
+        return;
+      }
       send(response, { status: 500, text: '911', code: error.code, message: error.message });
     });
   };

@@ -4,6 +4,7 @@ import { isIpv4Address } from '../../shared/net/ipv4-address.js';
 import { formatIpv4Prefix, parseIpv4Prefix } from '../../shared/net/ipv4-prefix.js';
 import { ensureHubSigningKey } from '../auth/hub-signing-key.js';
 import { Registry } from '../registry/registry.js';
+import { readClusterConfig } from './cluster-config.js';
 import { hubStatePaths, type HubStatePaths } from './hub-state-paths.js';
 
 /** What `init` did; every flag false means it found everything already in place. */
@@ -26,6 +27,10 @@ export async function initHubState(dir: string, options: { endpoint: string; poo
   }
   const pool = options.pool === undefined ? undefined : formatIpv4Prefix(parseIpv4Prefix(options.pool));
   const paths = hubStatePaths(dir);
+  const cluster = readClusterConfig(paths.cluster);
+  if (cluster) {
+    throw new TunnelError('ERR_STATE', `${dir} is hub "${cluster.hubName}" of a cluster; run init with --registry and --hub-name, or use another state folder`);
+  }
   try {
     mkdirSync(dir, { recursive: true, mode: 0o700 });
     chmodSync(dir, 0o700);

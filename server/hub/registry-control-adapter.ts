@@ -1,6 +1,7 @@
 import type { ControlRegistry } from '../control/control-registry.js';
 import { peerRevocationError } from '../control/peer-revocation-error.js';
 import type { Registry } from '../registry/registry.js';
+import { HUB_FRESH_MS } from './cluster-membership.js';
 
 /** The endpoint-history source of addresses the hub saw a peer's authenticated connection come from. */
 export const OBSERVED_SOURCE = 'observed';
@@ -10,10 +11,11 @@ export const OBSERVED_SOURCE = 'observed';
  * (link tables print the latest one, so it must be an address the hub would send to); the
  * reported one is kept beside the peer's issued config.
  */
-export function controlRegistryOver(registry: Registry): ControlRegistry {
+export function controlRegistryOver(registry: Registry, hubName?: string): ControlRegistry {
   const hubLinkId = async (peer: string): Promise<number> => (await registry.links.hubLinkOf(peer)).id;
   return {
-    hubEndpoint: async () => (await registry.settings.require()).endpoint,
+    // A hub of a cluster is reached at its own endpoint; a hub alone at the registry's.
+    hubEndpoint: async () => (hubName === undefined ? (await registry.settings.require()).endpoint : (await registry.hubs.require(hubName, HUB_FRESH_MS)).endpoint),
     hubLinkTable: async (peer) => ((await registry.peers.find(peer)) ? registry.links.table(await hubLinkId(peer)) : undefined),
     recordEndpoint: async (peer, seen) => {
       await registry.endpoints.record(peer, { address: seen, source: OBSERVED_SOURCE });

@@ -1,3 +1,4 @@
+import { createHash } from 'node:crypto';
 import { chmodSync, readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import ssh2 from 'ssh2';
@@ -31,4 +32,12 @@ export function loadOrCreateSshHostKey(stateDir: string): string {
   }
   chmodSync(path, 0o600);
   return text;
+}
+
+/** The `SHA256:…` fingerprint of a host private key's public half, as ssh-keygen -l prints it. */
+export function sshHostKeyFingerprint(hostKey: string): string {
+  const parsed = ssh2.utils.parseKey(hostKey);
+  const key = Array.isArray(parsed) ? parsed[0] : parsed;
+  if (!key || key instanceof Error) throw new TunnelError('ERR_STATE', 'the SSH host key cannot be read');
+  return `SHA256:${createHash('sha256').update(key.getPublicSSH()).digest('base64').replace(/=+$/, '')}`;
 }

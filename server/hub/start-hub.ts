@@ -1,7 +1,5 @@
-import { createHash } from 'node:crypto';
 import { existsSync, readFileSync } from 'node:fs';
 import type { Logger } from 'pino';
-import ssh2 from 'ssh2';
 import { TunnelError } from '../../shared/errors.js';
 import { authenticateBearer } from '../control/authenticate-bearer.js';
 import { countHttpLogins } from '../control/count-http-logins.js';
@@ -24,13 +22,15 @@ import { hubStatePaths } from '../hub-state/hub-state-paths.js';
 import { initHubState } from '../hub-state/init-hub-state.js';
 import type { Registry } from '../registry/registry.js';
 import { detectEndpoint } from './detect-endpoint.js';
+import { HUB_FRESH_MS, startClusterMembership } from './cluster-membership.js';
 import { buildHubStatus, type HubStatus } from './hub-status.js';
 import { controlRegistryOver } from './registry-control-adapter.js';
 import { watchRegistryChanges } from './registry-change-watcher.js';
+import { refuseKeylessSourceClash } from './keyless-source-clash.js';
 import { restoreRouterEnds } from './restore-router-ends.js';
 import { SERVE_DEFAULTS } from './serve-defaults.js';
 import { removeServeRuntime, writeServeRuntime } from './serve-runtime-file.js';
-import { loadOrCreateSshHostKey } from './ssh-host-key.js';
+import { loadOrCreateSshHostKey, sshHostKeyFingerprint } from './ssh-host-key.js';
 import { openStatusSocket, statusSocketPath, type StatusSocket } from './status-socket.js';
 
 
@@ -103,10 +103,10 @@ export async function startHub(options: StartHubOptions): Promise<RunningHub> {
   try {
     const tls = options.tls && readTls(options.tls);
     const hostKey = loadOrCreateSshHostKey(options.stateDir);
-    const hubId = hostKeyFingerprint(hostKey);
+    const hubId = sshHostKeyFingerprint(hostKey);
     const datapath = options.datapath();
     cleanups.push(() => datapath.close());
-    const plane = new ControlPlane(controlRegistryOver(state.registry), datapath, options.timing ?? DEFAULT_TIMING, log,
+    const plane = new ControlPlane(controlRegistryOver(state.registry, state.cluster?.hubName), datapath, options.timing ?? DEFAULT_TIMING, log,
       options.paths ?? DEFAULT_PATH_OPTIONS, options.routing ?? 'static');
     cleanups.push(() => plane.close());
     // Loads the routing facts once, which installs the hub's unreachable fallback routes.
@@ -125,7 +125,10 @@ export async function startHub(options: StartHubOptions): Promise<RunningHub> {
       },
       verifyKey: (peer, key) => registry.dyndnsKeys.verify(peer, key),
       latestEndpoint: async (peer) => (await registry.endpoints.latest(peer))?.address ?? null,
-      reportEndpoint: (peer, seen) => plane.reportFromShell(peer, seen),
+      reportEndpoint: async (peer, seen) => {
+        await refuseKeylessSourceClash(registry, peer, seen);
+        await plane.reportFromShell(peer, seen);
+      },
       ...(options.dyndnsLimits ? { limits: options.dyndnsLimits } : {}),
       log,
     });
@@ -157,7 +160,10 @@ export async function startHub(options: StartHubOptions): Promise<RunningHub> {
       shell: (peer, remoteAddress, command) => runShellCommand(command, {
         peer, remoteAddress,
         tables: () => state.registry.links.tablesForPeer(peer),
-        reportEndpoint: (seen) => plane.reportFromShell(peer, seen),
+        reportEndpoint: async (seen) => {
+          await refuseKeylessSourceClash(state.registry, peer, seen);
+          await plane.reportFromShell(peer, seen);
+        },
         dyndnsUrl,
       }),
       gate: gates.ssh,
@@ -165,6 +171,12 @@ export async function startHub(options: StartHubOptions): Promise<RunningHub> {
     });
     cleanups.push(() => ssh.close());
     await restoreRouterEnds(registry, plane, log);
+    if (state.cluster) {
+      const own = await registry.hubs.require(state.cluster.hubName, HUB_FRESH_MS);
+      const membership = await startClusterMembership(registry, state.cluster.hubName,
+        { wsUrl: `${ws.tls ? 'wss' : 'ws'}://${own.endpoint}:${ws.port}`, sshPort: ssh.port }, log);
+      cleanups.push(() => membership.stop());
+    }
     const status = (): Promise<HubStatus> => buildHubStatus(state.registry, {
       live: plane.liveState(), keepaliveInterval: plane.keepaliveInterval, datapath, pid: process.pid, wsPort: ws.port, sshPort: ssh.port, hubId,
     });
@@ -200,7 +212,7 @@ export async function startHub(options: StartHubOptions): Promise<RunningHub> {
 
 async function openOrInit(stateDir: string, listen: string, log: Logger): Promise<HubState> {
   const paths = hubStatePaths(stateDir);
-  if (!existsSync(paths.database) || !existsSync(paths.signingKey)) {
+  if (!existsSync(paths.cluster) && (!existsSync(paths.database) || !existsSync(paths.signingKey))) {
     const endpoint = detectEndpoint(listen);
     await initHubState(stateDir, { endpoint, pool: DEFAULT_POOL });
     log.info({ stateDir, endpoint, pool: DEFAULT_POOL }, 'initialised a new hub state folder');
@@ -216,9 +228,3 @@ function readTls(files: { certFile: string; keyFile: string }): { cert: Buffer; 
   }
 }
 
-function hostKeyFingerprint(hostKey: string): string {
-  const parsed = ssh2.utils.parseKey(hostKey);
-  const key = Array.isArray(parsed) ? parsed[0] : parsed;
-  if (!key || key instanceof Error) throw new TunnelError('ERR_STATE', 'the SSH host key cannot be read');
-  return `SHA256:${createHash('sha256').update(key.getPublicSSH()).digest('base64').replace(/=+$/, '')}`;
-}

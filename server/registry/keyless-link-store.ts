@@ -21,6 +21,16 @@ export class KeylessLinkStore {
     return row?.keyless === 1;
   }
 
+  /** Peers other than `peer` with a keyless hub link whose last verified address is `address`. */
+  async keylessPeersAt(address: string, peer: string): Promise<string[]> {
+    const rows = await this.ctx.sql.all<{ name: string }>(`
+      SELECT p.name FROM links l JOIN peers p ON p.id = l.end_b
+      WHERE l.end_a IS NULL AND l.keyless = 1 AND p.name <> ?
+        AND (SELECT e.address FROM endpoints e WHERE e.peer_id = p.id ORDER BY e.id DESC LIMIT 1) = ?
+      ORDER BY p.name`, peer, address);
+    return rows.map((row) => row.name);
+  }
+
   private async write(peer: string, keyless: boolean): Promise<boolean> {
     const id = await requirePeerId(this.ctx, peer);
     const row = await this.ctx.sql.get<{ id: number; keyless: number }>('SELECT id, keyless FROM links WHERE end_a IS NULL AND end_b = ?', id);

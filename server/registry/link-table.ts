@@ -36,7 +36,7 @@ export interface LinkEndFacts {
 export function buildLinkTable(facts: LinkTableFacts): LinkTable {
   const [first, second] = facts.ends;
   const encap = first.pinnedEncap ?? second.pinnedEncap ?? facts.decidedEncap ?? 'gre';
-  const key = encap === 'gre' && facts.keyless !== true ? facts.greKey : null;
+  const key = (encap === 'gre' || encap === 'gretap') && facts.keyless !== true ? facts.greKey : null;
   const subnet = describeLinkSubnet(facts.network);
   return {
     prefix: subnet.prefix,

@@ -1,3 +1,4 @@
+import { CLUSTER_MIGRATION } from './cluster-migration.js';
 import { LINK_PATH_MIGRATION } from './link-path-migration.js';
 import { PEER_REVOCATION_MIGRATION } from './peer-revocation-migration.js';
 import { PEER_ROUTING_MIGRATION } from './peer-routing-migration.js';
@@ -118,4 +119,5 @@ export const MIGRATIONS: readonly string[] = [
   PEER_REVOCATION_MIGRATION,
   ROUTER_ACCESS_MIGRATION,
   PEER_ROUTING_MIGRATION,
+  CLUSTER_MIGRATION,
 ];

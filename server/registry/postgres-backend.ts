@@ -184,6 +184,14 @@ export class PostgresBackend implements RegistryBackend {
     }
   }
 
+  /**
+   * Refused: PostgreSQL's own pg_dump takes a consistent dump of a live database, and the
+   * database's operator already runs it (or replication) for everything else on the server.
+   */
+  async backup(file: string): Promise<void> {
+    throw new TunnelError('ERR_BACKUP_UNSUPPORTED', `the registry is on PostgreSQL (${this.location}): back it up with PostgreSQL's own tool, e.g. \`pg_dump --format=custom --file ${file} 'URL'\`, and restore with pg_restore`);
+  }
+
   async close(): Promise<void> {
     if (this.closed) return;
     this.closed = true;

@@ -9,12 +9,14 @@ export const CHANGE_CHANNEL = 'tunnel_registry';
  * Announcing them would only make every hub reconcile after every routine write of every other.
  */
 const QUIET_TABLES: ReadonlySet<string> = new Set([
-  'schema_migrations', 'registry_write_lock', 'audit_log', 'hub_end_specs', 'peer_configs',
+  'schema_migrations', 'registry_write_lock', 'audit_log', 'hub_end_specs', 'peer_configs', 'cluster_secrets',
 ]);
 
 /** Tables where only some columns matter on UPDATE (an endpoint seen again refreshes `seen_at` only). */
 const UPDATE_COLUMNS: Readonly<Record<string, readonly string[]>> = {
   endpoints: ['address', 'port', 'source'],
+  // a heartbeat is not news; a hub that joins, moves or starts serving is
+  hubs: ['endpoint', 'host_key_fingerprint', 'ws_url', 'ssh_port', 'started_at'],
 };
 
 /**

@@ -159,4 +159,29 @@ export const POSTGRES_MIGRATIONS: readonly string[] = [
   );
   CREATE INDEX peer_routes_state ON peer_routes(state);
   `,
+  `
+  CREATE TABLE hubs (
+    name TEXT PRIMARY KEY,
+    endpoint TEXT NOT NULL,
+    host_key_fingerprint TEXT NOT NULL,
+    ws_url TEXT,
+    ssh_port INTEGER,
+    started_at BIGINT,
+    heartbeat_at BIGINT,
+    created_at BIGINT NOT NULL
+  );
+
+  CREATE TABLE cluster_secrets (
+    name TEXT PRIMARY KEY,
+    value TEXT NOT NULL,
+    created_at BIGINT NOT NULL
+  );
+
+  CREATE TABLE member_sessions (
+    peer_id BIGINT PRIMARY KEY REFERENCES peers(id) ON DELETE CASCADE,
+    hub_name TEXT NOT NULL REFERENCES hubs(name) ON DELETE CASCADE,
+    claimed_at BIGINT NOT NULL
+  );
+  CREATE INDEX member_sessions_hub ON member_sessions(hub_name);
+  `,
 ];

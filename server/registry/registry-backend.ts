@@ -44,6 +44,11 @@ export interface RegistryBackend extends SqlExecutor {
   watchChanges(changed: () => void, onError: (err: Error) => void, pollMs: number): ChangeWatch;
   /** Every row of every table, to check that a refused operation changed nothing. */
   exportTables(): Promise<RegistrySnapshot>;
+  /**
+   * A consistent copy of the whole registry in `file` (mode 0600), taken while others keep
+   * reading and writing; a backend that cannot make one refuses with the tool that can.
+   */
+  backup(file: string): Promise<void>;
   /** Closes the connection(s); later use rejects. */
   close(): Promise<void>;
 }

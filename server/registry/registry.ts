@@ -1,6 +1,8 @@
 import { AuditLog } from './audit-log.js';
+import { ClusterSecretStore } from './cluster-secret-store.js';
 import { DyndnsKeyStore } from './dyndns-key-store.js';
 import { EndpointStore } from './endpoint-store.js';
+import { HubDirectoryStore } from './hub-directory-store.js';
 import { HubSettingsStore } from './hub-settings.js';
 import { InviteStore } from './invite-store.js';
 import { KeylessLinkStore } from './keyless-link-store.js';
@@ -56,6 +58,10 @@ export class Registry {
   /** Prefixes behind members and the per-member source check. */
   readonly routing: PeerRoutingStore;
 
+  /** The hubs of a cluster, their endpoints, host keys and heartbeats. */
+  readonly hubs: HubDirectoryStore;
+  /** What the hubs of a cluster share: the token signing key. */
+  readonly clusterSecrets: ClusterSecretStore;
   private readonly ctx: RegistryContext;
 
   private constructor(private readonly backend: RegistryBackend, sql: SqlExecutor, clock: Clock) {
@@ -73,6 +79,8 @@ export class Registry {
     this.dyndnsKeys = new DyndnsKeyStore(ctx, this.audit);
     this.keyless = new KeylessLinkStore(ctx, this.audit);
     this.routing = new PeerRoutingStore(ctx, this.audit);
+    this.hubs = new HubDirectoryStore(ctx, this.audit);
+    this.clusterSecrets = new ClusterSecretStore(ctx);
   }
 
   /**
@@ -109,6 +117,11 @@ export class Registry {
   /** Every row of every table, to check that a refused operation changed nothing. */
   exportTables(): Promise<RegistrySnapshot> {
     return this.backend.exportTables();
+  }
+
+  /** A consistent copy of the whole registry in `file` (0600), taken while the hub runs. */
+  backup(file: string): Promise<void> {
+    return this.backend.backup(file);
   }
 
   /** Closes the backend. */

@@ -1,4 +1,4 @@
-import { chmodSync, closeSync, openSync } from 'node:fs';
+import { chmodSync, closeSync, openSync, renameSync, rmSync } from 'node:fs';
 import Database from 'better-sqlite3';
 import { TunnelError } from '../../shared/errors.js';
 import { AsyncMutex } from './async-mutex.js';
@@ -145,6 +145,24 @@ export class SqliteBackend extends SqliteStatements implements RegistryBackend {
       }
       return { schemaVersion: this.db.pragma('user_version', { simple: true }) as number, tables };
     });
+  }
+
+  /**
+   * SQLite's online backup API, page by page between other statements: a consistent snapshot
+   * even while the hub and admin commands keep writing. Written beside `file` and renamed over
+   * it, so a crash never leaves half a backup under its name.
+   */
+  async backup(file: string): Promise<void> {
+    const temporary = `${file}.${process.pid}.tmp`;
+    try {
+      closeSync(openSync(temporary, 'w', 0o600));
+      await this.db.backup(temporary);
+      chmodSync(temporary, 0o600);
+      renameSync(temporary, file);
+    } catch (err) {
+      rmSync(temporary, { force: true });
+      throw new TunnelError('ERR_SYSTEM', `backing the registry up to ${file} failed: ${(err as Error).message}`, { cause: err });
+    }
   }
 
   async close(): Promise<void> {

@@ -87,6 +87,8 @@ export interface TunnelStatus {
   remote: string;
   /** The outer path's family. */
   outerFamily: 'ipv4' | 'ipv6';
+  /** gretap: the TAP's MAC address (the same on every start); null for the IP encapsulations. */
+  mac: string | null;
   /** The outer path MTU ICMP Packet Too Big reported (lowering `mtu`), or null while none did. */
   pathMtu: number | null;
   key: number | null;
@@ -165,14 +167,17 @@ export class DatapathEngine {
     }
     let tun;
     try {
-      tun = this.io.openTun(spec.name);
+      tun = this.io.openTun(spec.name, { tap: spec.mac !== null });
     } catch (err) {
       release();
       throw err;
     }
     try {
+      if (spec.mac !== null) this.io.setLinkAddress(spec.name, spec.mac);
       this.io.setLinkMtu(spec.name, plan.mtu);
-      this.io.addAddress(spec.name, `${spec.address}/${spec.prefixLength}`, spec.peerAddress);
+      // A TAP is a broadcast link: its /30 needs no peer (ARP finds the other end).
+      if (spec.mac !== null) this.io.addAddress(spec.name, `${spec.address}/${spec.prefixLength}`);
+      else this.io.addAddress(spec.name, `${spec.address}/${spec.prefixLength}`, spec.peerAddress);
       this.io.setLinkUp(spec.name, true);
     } catch (err) {
       tun.close();
@@ -574,6 +579,7 @@ export class DatapathEngine {
       // A hub-role tunnel's remote is its bound address:port; the spec's is only a hint.
       remote: tunnel.hub?.address != null ? formatOuterKey(tunnel.hub.address) : spec.remote,
       outerFamily: spec.outerFamily === 6 ? 'ipv6' : 'ipv4',
+      mac: spec.mac,
       key: spec.key,
       localPort: udp ? spec.localPort : null,
       remotePort: udp ? (tunnel.hub?.address != null ? tunnel.hub.port : spec.remotePort) : null,

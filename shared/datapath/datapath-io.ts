@@ -26,7 +26,8 @@ export interface OuterSocketOptions {
  */
 export interface DatapathIo {
   createPacketBatch(capacity: number, slotSize: number): PacketBatchMemory;
-  openTun(name: string): TunEndpoint;
+  /** A TUN device, or with `tap` a TAP device (Ethernet frames, for gretap). */
+  openTun(name: string, options?: { tap?: boolean }): TunEndpoint;
   /**
    * Raw socket for protocol 47 (GRE), 4 (IPv4 in IP) or 41 (IPv6 in IP) on an IPv4 or IPv6 local
    * address: IPv4 reads include the outer header, IPv6 reads and all writes do not.
@@ -35,6 +36,8 @@ export interface DatapathIo {
   /** UDP socket on an IPv4 or IPv6 local address (addrs or addrs6 carry the peers). */
   openUdpSocket(localAddress: string, port: number, options: OuterSocketOptions): OuterEndpoint;
   setLinkMtu(name: string, mtu: number): void;
+  /** Sets a TAP's MAC address. */
+  setLinkAddress(name: string, mac: string): void;
   setLinkUp(name: string, up: boolean): void;
   addAddress(name: string, cidr: string, peer?: string): void;
   /** The kernel's path MTU between two outer addresses; absent on the fakes. */

@@ -1,4 +1,4 @@
-import { encodeGreHeader, GRE_PROTO_IPV4, GRE_PROTO_IPV6 } from '../wire/gre.js';
+import { encodeGreHeader, GRE_PROTO_ETHERNET, GRE_PROTO_IPV4, GRE_PROTO_IPV6 } from '../wire/gre.js';
 import { encodeGueHeader } from '../wire/gue.js';
 import { IPPROTO_IPIP, IPPROTO_IPV6 } from '../wire/ip-protocols.js';
 import { tunnelMtu } from '../wire/tunnel-overhead.js';
@@ -25,7 +25,12 @@ export interface EncapsulationPlan {
    * ip6tnl), where IPv6 in IPv6 is protocol 41 and IPv4 in IPv6 protocol 4.
    */
   readonly transport6: OuterTransport;
-  /** Prefix for an inner IPv4 packet. */
+  /**
+   * gretap: the prefix of every Ethernet frame (GRE with protocol 0x6558), and the tunnel carries
+   * frames from a TAP instead of IP packets; null for the IP encapsulations.
+   */
+  readonly frame: Uint8Array | null;
+  /** Prefix for an inner IPv4 packet (gretap: the frame prefix, for its length). */
   readonly header4: Uint8Array;
   /** Prefix for an inner IPv6 packet, or null when the encapsulation cannot carry IPv6 (ipip). */
   readonly header6: Uint8Array | null;
@@ -38,7 +43,8 @@ export interface EncapsulationPlan {
  * not carried, as a Linux ipip device), over IPv6 both, as Linux ip6tnl `mode any` (protocol 4 or
  * 41). fou: the same GRE packet as UDP payload (RFC 8086, Linux `type gre … encap fou`, port
  * `ipproto 47`). gue: a 4-byte GUE variant 0 header whose protocol is 4 (IPv4) or 41 (IPv6), then
- * the inner packet (Linux `type ipip … encap gue` for IPv4).
+ * the inner packet (Linux `type ipip … encap gue` for IPv4). gretap: GRE with protocol 0x6558 (key
+ * when given) in front of each Ethernet frame of a TAP, over protocol 47 (Linux gretap, ip6gretap).
  *
  * The MTU is the spec's, else the path MTU less the overhead; `learnedPathMtu` (from ICMP Packet
  * Too Big on the outer path) lowers either when the path takes less.
@@ -52,14 +58,18 @@ export function planEncapsulation(spec: TunnelSpec, pathMtu = DEFAULT_PATH_MTU, 
     case 'gre':
     case 'fou': {
       const transport = spec.encap === 'gre' ? 'gre' : 'udp';
-      return { transport, transport6: transport, header4: greHeader(GRE_PROTO_IPV4, key), header6: greHeader(GRE_PROTO_IPV6, key), mtu };
+      return { transport, transport6: transport, frame: null, header4: greHeader(GRE_PROTO_IPV4, key), header6: greHeader(GRE_PROTO_IPV6, key), mtu };
     }
     case 'ipip':
       return spec.outerFamily === 6
-        ? { transport: 'ipip', transport6: 'ipv6', header4: new Uint8Array(0), header6: new Uint8Array(0), mtu }
-        : { transport: 'ipip', transport6: 'ipip', header4: new Uint8Array(0), header6: null, mtu };
+        ? { transport: 'ipip', transport6: 'ipv6', frame: null, header4: new Uint8Array(0), header6: new Uint8Array(0), mtu }
+        : { transport: 'ipip', transport6: 'ipip', frame: null, header4: new Uint8Array(0), header6: null, mtu };
     case 'gue':
-      return { transport: 'udp', transport6: 'udp', header4: gueHeader(IPPROTO_IPIP), header6: gueHeader(IPPROTO_IPV6), mtu };
+      return { transport: 'udp', transport6: 'udp', frame: null, header4: gueHeader(IPPROTO_IPIP), header6: gueHeader(IPPROTO_IPV6), mtu };
+    case 'gretap': {
+      const frame = greHeader(GRE_PROTO_ETHERNET, key);
+      return { transport: 'gre', transport6: 'gre', frame, header4: frame, header6: null, mtu };
+    }
   }
 }
 

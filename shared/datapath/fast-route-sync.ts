@@ -32,10 +32,12 @@ export function syncFastRoute(tunnel: Tunnel): void {
     header4: plan.header4,
     // Inner IPv6 over ipip on IPv6 leaves through another socket (protocol 41): JS sends it.
     header6: tunnel.socket6 === tunnel.socket ? plan.header6 : null,
+    headerEthernet: plan.frame,
     mtu: plan.mtu,
     clampMss: spec.mssClamp,
     quietLimitMs: tunnel.member !== null ? HELLO_ACK_TIMEOUT_MS : 0,
-    sources: spec.sources?.tables ?? null,
+    // Sources are IP addresses: a gretap tunnel's frames are not filtered.
+    sources: plan.frame === null ? spec.sources?.tables ?? null : null,
   });
 }
 

@@ -1,5 +1,5 @@
 import {
-  addAddress, createFastRoute, createPacketBatch, openRawSocket, openTun, openUdpSocket, pathMtu, setLinkMtu, setLinkUp,
+  addAddress, createFastRoute, createPacketBatch, openRawSocket, openTun, openUdpSocket, pathMtu, setLinkAddress, setLinkMtu, setLinkUp,
 } from '../../native/index.js';
 import type { DatapathIo } from './datapath-io.js';
 
@@ -11,11 +11,12 @@ import type { DatapathIo } from './datapath-io.js';
  */
 export const nativeDatapathIo: DatapathIo = {
   createPacketBatch,
-  openTun: (name) => openTun(name, { offload: process.env['TUNNEL_OFFLOAD'] !== 'off' }),
+  openTun: (name, options = {}) => openTun(name, { offload: process.env['TUNNEL_OFFLOAD'] !== 'off', tap: options.tap === true }),
   openRawSocket: (protocol, localAddress, options) => openRawSocket(protocol, localAddress, { ttl: options.ttl }),
   // Receive offload: bursts a sender segmented (or a NIC's GRO coalesced) come up the stack once.
   openUdpSocket: (localAddress, port, options) => openUdpSocket(localAddress, port, { ttl: options.ttl, receiveOffload: true }),
   setLinkMtu,
+  setLinkAddress,
   setLinkUp,
   addAddress,
   pathMtu,

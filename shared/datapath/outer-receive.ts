@@ -1,5 +1,5 @@
 import type { PacketBatchMemory } from '../../native/types.js';
-import { decodeGre, GRE_PROTO_IPV4, GRE_PROTO_IPV6 } from '../wire/gre.js';
+import { decodeGre, GRE_PROTO_ETHERNET, GRE_PROTO_IPV4, GRE_PROTO_IPV6 } from '../wire/gre.js';
 import { GRE_PROTO_KEEPALIVE } from '../wire/gre-keepalive.js';
 import { decodeGue } from '../wire/gue.js';
 import { IPPROTO_GRE, IPPROTO_IPIP, IPPROTO_IPV6 } from '../wire/ip-protocols.js';
@@ -13,6 +13,9 @@ import { receiveHubHello } from './udp-binding-hub.js';
 import { receiveMemberAck } from './udp-binding-member.js';
 import { ROUNDS_PER_WAKEUP } from './tunnel-transmit.js';
 import type { Tunnel } from './tunnel.js';
+
+/** An Ethernet header: destination and source MAC, EtherType. */
+const ETHERNET_HEADER_LENGTH = 14;
 
 // The kernel has verified the outer header's checksum before a raw socket sees the packet.
 const OUTER_DECODE = { verifyChecksum: false } as const;
@@ -238,7 +241,19 @@ function acceptGrePayload(tunnel: Tunnel, batch: PacketBatchMemory, i: number, p
       tunnel.liveness.markHeard();
       return null;
     }
+    if (tunnel.plan.frame !== null) {
+      // An IP packet on a tunnel of Ethernet frames.
+      tunnel.counters.rxDrop('unsupported-protocol');
+      return null;
+    }
     return acceptInner(tunnel, batch, i, family, offset, length);
+  }
+  if (protocolType === GRE_PROTO_ETHERNET) {
+    if (tunnel.plan.frame === null) {
+      tunnel.counters.rxDrop('unsupported-protocol');
+      return null;
+    }
+    return acceptFrame(tunnel, batch, i, offset, length);
   }
   if (protocolType === GRE_PROTO_KEEPALIVE) {
     // A raw GRE path gets its own Cisco keepalive back (empty body); a fou path a UDP keepalive
@@ -289,6 +304,18 @@ function receiveFromUnbound(
   }
   const resolve = source === UNKNOWN_OUTER_KEY ? () => internIpv6Key(batch.addrs6, i * 16) : null;
   receiveHubHello(socket, frame.encap, frame.greKey, source, port, data, frame.payloadOffset, frame.payloadLength, resolve);
+}
+
+/** An Ethernet frame for a gretap tunnel's TAP: at least a header long; points slot i at it. */
+function acceptFrame(tunnel: Tunnel, batch: PacketBatchMemory, i: number, offset: number, length: number): Tunnel | null {
+  if (length < ETHERNET_HEADER_LENGTH) {
+    tunnel.counters.rxDrop('bad-inner');
+    return null;
+  }
+  tunnel.liveness.markHeard();
+  batch.offsets[i] = offset - i * batch.slotSize;
+  batch.lengths[i] = length;
+  return tunnel;
 }
 
 /**

@@ -28,9 +28,11 @@ export function sendKeepalive(tunnel: Tunnel): void {
   state.lastProbeAt = Date.now();
   const batch = tunnel.socket.controlBatch;
   let length: number;
-  if (encap === 'gre' && tunnel.socket.family === 6) {
+  // gretap speaks raw GRE too: the same Cisco keepalive (Linux gretap does not return it).
+  const gre = tunnel.socket.transport === 'gre';
+  if (gre && tunnel.socket.family === 6) {
     length = buildGreKeepalive6(batch.data, 0, keyed(tunnel, { local: ipv6KeyBytes(tunnel.localAddress), remote: ipv6KeyBytes(tunnel.remoteAddress) }));
-  } else if (encap === 'gre') {
+  } else if (gre) {
     length = buildGreKeepalive(batch.data, 0, keyed(tunnel, { local: tunnel.localAddress, remote: tunnel.remoteAddress }));
   } else {
     length = writeUdpKeepalive(tunnel, batch.data, 0, 'probe', state.sequence, state.nonce);

@@ -2,6 +2,7 @@ import { TunnelError } from '../errors.js';
 import { ENCAPSULATIONS, isEncapsulation, type Encapsulation } from '../net/encapsulation.js';
 import { isIpv4Address, parseIpv4Address } from '../net/ipv4-address.js';
 import ipaddr from 'ipaddr.js';
+import { deriveTapMac, parseTapMac } from '../net/tap-mac-address.js';
 import { udpHelloKeyProblem } from '../wire/udp-hello.js';
 import { canonicalOuterAddress, outerFamilyOf } from './outer-address.js';
 import { SourceFilter } from './source-filter.js';
@@ -74,8 +75,13 @@ export interface TunnelSpecInput {
   /** Tunnel (inner) MTU; default: 1500 minus the encapsulation's overhead. */
   mtu?: number;
   ttl?: number;
-  /** Clamp the MSS of TCP SYNs crossing the tunnel to mtu − 40. */
+  /** Clamp the MSS of TCP SYNs crossing the tunnel to mtu − 40 (not on gretap, which carries frames). */
   mssClamp?: boolean;
+  /**
+   * gretap only: the TAP device's MAC address; default one derived from the name and the two
+   * outer addresses (deriveTapMac), so it is the same on every start.
+   */
+  mac?: string;
   /** Seconds between keepalives; 0 turns keepalives and liveness tracking off. */
   keepaliveInterval?: number;
   keepaliveRetries?: number;
@@ -113,6 +119,8 @@ export interface TunnelSpec {
   readonly mtu: number | null;
   readonly ttl: number;
   readonly mssClamp: boolean;
+  /** gretap: the TAP's MAC address; null for the IP encapsulations. */
+  readonly mac: string | null;
   readonly keepaliveInterval: number;
   readonly keepaliveRetries: number;
   readonly auth: TunnelAuth | null;
@@ -158,6 +166,13 @@ export function validateTunnelSpec(input: TunnelSpecInput): TunnelSpec {
   const outerFamily = requireOuterUnicast('local', input.local);
   const local = canonicalOuterAddress(input.local);
   const auth = validateAuth(input.auth, encap);
+  const ethernet = encap === 'gretap';
+  if (ethernet && input.mssClamp === true) {
+    throw new TunnelError('ERR_INVALID_ARGUMENT', 'MSS clamping rewrites TCP inside IP packets; gretap carries Ethernet frames');
+  }
+  if (!ethernet && input.mac !== undefined) {
+    throw new TunnelError('ERR_INVALID_ARGUMENT', `a MAC address only applies to gretap (a TAP device), not ${encap}`);
+  }
   const given = input.remote === undefined && auth?.role === 'hub' ? unknownRemoteOf(outerFamily) : input.remote;
   const hint = auth?.role === 'hub' && (given === UNKNOWN_REMOTE || given === UNKNOWN_REMOTE6);
   const remoteFamily = hint ? outerFamilyOf(given as string) : requireOuterUnicast('remote', given as string);
@@ -168,7 +183,7 @@ export function validateTunnelSpec(input: TunnelSpecInput): TunnelSpec {
   const key = input.key ?? null;
   if (key !== null) {
     if (encap === 'ipip' || encap === 'gue') {
-      throw new TunnelError('ERR_INVALID_ARGUMENT', `--key needs a GRE header: ${encap} carries IP directly (use gre or fou)`);
+      throw new TunnelError('ERR_INVALID_ARGUMENT', `--key needs a GRE header: ${encap} carries IP directly (use gre, gretap or fou)`);
     }
     if (!Number.isInteger(key) || key < 0 || key > 0xffff_ffff) {
       throw new TunnelError('ERR_INVALID_ARGUMENT', `key ${String(key)} is out of range 0..4294967295`);
@@ -214,6 +229,7 @@ export function validateTunnelSpec(input: TunnelSpecInput): TunnelSpec {
   return {
     name, encap, local, remote, outerFamily, key, localPort, remotePort, address, prefixLength,
     peerAddress: input.peerAddress, mtu, ttl, mssClamp: input.mssClamp === true, keepaliveInterval, keepaliveRetries,
+    mac: ethernet ? (input.mac !== undefined ? parseTapMac(input.mac) : deriveTapMac(`${name} ${local} ${remote}`)) : null,
     auth, helloInterval, bindingTimeout, sources,
   };
 }
@@ -255,7 +271,10 @@ export function applyTunnelUpdate(spec: TunnelSpec, update: TunnelUpdate): Tunne
   }
   const encap = update.encap ?? spec.encap;
   const encapChanged = encap !== spec.encap;
-  const keyCarried = encap === 'gre' || encap === 'fou';
+  if ((encap === 'gretap') !== (spec.encap === 'gretap')) {
+    throw new TunnelError('ERR_INVALID_ARGUMENT', `changing ${spec.encap} to ${encap} needs another kind of device (gretap runs on a TAP, the others on a TUN): remove the tunnel and add it again`);
+  }
+  const keyCarried = encap === 'gre' || encap === 'fou' || encap === 'gretap';
   const key = update.key !== undefined ? update.key : keyCarried ? spec.key : null;
   const udp = encap === 'fou' || encap === 'gue';
   const keepPorts = udp && !encapChanged;
@@ -275,6 +294,7 @@ export function applyTunnelUpdate(spec: TunnelSpec, update: TunnelUpdate): Tunne
     ...(update.mtu !== undefined ? { mtu: update.mtu } : spec.mtu !== null ? { mtu: spec.mtu } : {}),
     ttl: update.ttl ?? spec.ttl,
     mssClamp: update.mssClamp ?? spec.mssClamp,
+    ...(spec.mac !== null ? { mac: spec.mac } : {}),
     keepaliveInterval: update.keepaliveInterval ?? spec.keepaliveInterval,
     keepaliveRetries: update.keepaliveRetries ?? spec.keepaliveRetries,
     auth: update.auth !== undefined ? update.auth : spec.auth,

@@ -21,10 +21,11 @@ const IPV4_DST = 16;
 const DF_BIT = 0x40;
 const IPV6_DST = 24;
 const TCP_IP_OVERHEAD = 40;
+const ETHERNET_HEADER_LENGTH = 14;
 
 /**
- * The TUN → outer path: reads batches from the tunnel's TUN with headroom, prepends the
- * encapsulation header in place, points each slot at the remote, and hands the whole batch to the
+ * The TUN → outer path (a gretap tunnel's TAP likewise, with Ethernet frames): reads batches from
+ * the tunnel's TUN with headroom, prepends the encapsulation header in place, points each slot at the remote, and hands the whole batch to the
  * shared outer socket in one call. Packets too big for the tunnel with DF set (any IPv6 packet)
  * are answered with ICMP written back into the TUN; without DF they are sent and the kernel
  * fragments the outer packet. Nothing here allocates.
@@ -50,6 +51,7 @@ export function transmitFromTun(tunnel: Tunnel): void {
     }
     // Read once per batch: a live update lands between batches, never inside one.
     const plan = tunnel.plan;
+    const frame = plan.frame;
     const header4 = plan.header4;
     const header6 = plan.header6;
     const mtu = plan.mtu;
@@ -68,7 +70,19 @@ export function transmitFromTun(tunnel: Tunnel): void {
       const length = lengths[i]!;
       const version = length > 0 ? data[start]! >>> 4 : 0;
       let header: Uint8Array;
-      if (version === 4 && length >= 20) {
+      if (frame !== null) {
+        // gretap: Ethernet frames from a TAP, whatever they carry. A frame beyond the TAP's MTU
+        // (set larger by hand) has no ICMP to answer it at this layer: it is dropped and counted.
+        if (length < ETHERNET_HEADER_LENGTH) {
+          counters.txDrop('bad-inner');
+          continue;
+        }
+        if (length > mtu + ETHERNET_HEADER_LENGTH) {
+          counters.txDrop('too-big');
+          continue;
+        }
+        header = frame;
+      } else if (version === 4 && length >= 20) {
         if (length > mtu && (data[start + IPV4_FLAGS]! & DF_BIT) !== 0) {
           replies += answerTooBig(tunnel, replies, start, length, 4);
           continue;

@@ -4,12 +4,15 @@ import type { TunnelSpecInput } from './tunnel-spec.js';
 /**
  * Makes the engine run `spec`: adds the tunnel, or changes the running one in place (same TUN,
  * no flap) when only its outer side differs. A different inner address needs a new interface
- * address, which the engine cannot change live, so only then is the tunnel re-created.
+ * address, and a move between gretap and an IP encapsulation (or a new MAC) another device, which
+ * the engine cannot change live, so only then is the tunnel re-created.
  */
 export function upsertTunnel(engine: DatapathEngine, spec: TunnelSpecInput): TunnelStatus {
   const running = engine.status().find((tunnel) => tunnel.name === spec.name);
   if (!running) return engine.addTunnel(spec);
-  if (running.inner !== spec.address || running.peerInner !== spec.peerAddress) {
+  const newDevice = (running.encap === 'gretap') !== (spec.encap === 'gretap')
+    || (spec.mac !== undefined && running.mac !== spec.mac);
+  if (running.inner !== spec.address || running.peerInner !== spec.peerAddress || newDevice) {
     engine.removeTunnel(spec.name);
     return engine.addTunnel(spec);
   }

@@ -3,7 +3,7 @@ import { TunnelError } from '../errors.js';
 /** One end of a link as `tunnel-hub peer table --json` prints it. */
 export interface LinkTableEnd {
   name: string;
-  /** Outer (public) IPv4 address; null until the hub has seen it. */
+  /** Outer (public) IPv4 or IPv6 address; null until the hub has seen it. */
   public: string | null;
   /** This end's address on the /30. */
   inner: string;
@@ -12,7 +12,7 @@ export interface LinkTableEnd {
 /** The reciprocal /30 table of one link, in INTERFACE.md's JSON shape. */
 export interface LinkTable {
   prefix: string;
-  encap: 'gre' | 'ipip' | 'fou' | 'gue';
+  encap: 'gre' | 'ipip' | 'fou' | 'gue' | 'gretap';
   key?: number | null;
   mtu: number;
   /** UDP port of the fou/gue path; absent for gre/ipip. */
@@ -47,6 +47,21 @@ export function requireRemote(view: LinkPerspective): string {
     throw new TunnelError('ERR_STATE', `the public address of "${view.theirs.name}" is not known yet; render again after it connects`);
   }
   return view.theirs.public;
+}
+
+/** True when the link's outer path is IPv6 (the other end's public address is). */
+export function isIpv6Path(remote: string): boolean {
+  return remote.includes(':');
+}
+
+/**
+ * Refuses an IPv6 outer path on a target whose rendering knows only IPv4 tunnels, naming the fix:
+ * the member connects to the hub over IPv4, and its links run over IPv4.
+ */
+export function refuseIpv6Path(target: string, remote: string): void {
+  if (isIpv6Path(remote)) {
+    throw new TunnelError('ERR_TARGET_UNSUPPORTED', `${target} renders IPv4 outer paths only; connect this member to the hub over IPv4 (its links then run over IPv4)`);
+  }
 }
 
 /** Dotted netmask for a prefix length (BSD ifconfig wants `netmask 255.255.255.252`). */

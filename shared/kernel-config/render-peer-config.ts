@@ -57,7 +57,7 @@ export function renderPeerConfig(tables: readonly LinkTable[], peer: string, tar
 }
 
 function renderLink(table: LinkTable, peer: string, other: string, target: KernelConfigTarget, nextDevice: (kind: string) => string): string[] {
-  const bsdDevice = (): string => nextDevice(table.encap === 'ipip' ? 'gif' : 'gre');
+  const bsdDevice = (): string => nextDevice(table.encap === 'ipip' ? 'gif' : table.encap === 'gretap' ? 'egre' : 'gre');
   switch (target) {
     case 'linux':
       return renderIproute2(table, peer, { ifname: tunnelInterfaceName(other) });

@@ -1,5 +1,5 @@
 import { TunnelError } from '../errors.js';
-import { netmaskOf, perspectiveOf, requireRemote, type LinkTable } from './link-table.js';
+import { netmaskOf, perspectiveOf, refuseIpv6Path, requireRemote, type LinkTable } from './link-table.js';
 import { refuseEncap, refuseKey } from './target-refusal.js';
 
 /**
@@ -11,7 +11,8 @@ import { refuseEncap, refuseKey } from './target-refusal.js';
 export function renderQnx(table: LinkTable, myName: string, options: { ifname?: string } = {}): string[] {
   const view = perspectiveOf(table, myName);
   const remote = requireRemote(view);
-  if (table.encap === 'fou' || table.encap === 'gue') refuseEncap('qnx', table.encap, view.theirs.name, myName);
+  if (table.encap === 'fou' || table.encap === 'gue' || table.encap === 'gretap') refuseEncap('qnx', table.encap, view.theirs.name, myName);
+  refuseIpv6Path('qnx', remote);
   if (table.encap === 'gre' && table.key != null) refuseKey('qnx', view.theirs.name, myName);
   if (view.mine.public === null) {
     throw new TunnelError('ERR_STATE', `the public address of "${myName}" is not known yet; QNX tunnels need it (report it first: \`ssh … endpoint\`)`);

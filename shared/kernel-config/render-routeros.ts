@@ -1,5 +1,5 @@
 import { TunnelError } from '../errors.js';
-import { perspectiveOf, requireRemote, type LinkTable } from './link-table.js';
+import { perspectiveOf, refuseIpv6Path, requireRemote, type LinkTable } from './link-table.js';
 import { refuseEncap, refuseKey } from './target-refusal.js';
 
 /** Options for the RouterOS rendering. */
@@ -19,7 +19,8 @@ export interface RouterosOptions {
 export function renderRouteros(table: LinkTable, myName: string, options: RouterosOptions): string[] {
   const view = perspectiveOf(table, myName);
   const remote = requireRemote(view);
-  if (table.encap === 'fou' || table.encap === 'gue') refuseEncap('routeros', table.encap, view.theirs.name, myName);
+  if (table.encap === 'fou' || table.encap === 'gue' || table.encap === 'gretap') refuseEncap('routeros', table.encap, view.theirs.name, myName);
+  refuseIpv6Path('routeros', remote);
   if (table.encap === 'gre' && table.key != null) refuseKey('routeros', view.theirs.name, myName);
   if (!/^[A-Za-z0-9_.-]{1,15}$/.test(options.name)) {
     throw new TunnelError('ERR_INVALID_ARGUMENT', `RouterOS interface name "${options.name}" must be 1-15 letters, digits, '_', '.' or '-'`);

@@ -1,6 +1,8 @@
 import { z } from 'zod';
+import { ENCAPSULATIONS } from '../net/encapsulation.js';
 import { ipPrefixSchema } from './ip-prefix-schema.js';
 import { ipv4AddressSchema, ipv4CidrSchema } from './ipv4-address-schema.js';
+import { outerAddressSchema } from './outer-address-schema.js';
 import { MAX_TUNNEL_ROUTES } from './route-limits.js';
 
 /** Linux interface names are at most 15 bytes; the datapath names its TUN after the tunnel. */
@@ -9,9 +11,10 @@ const IFNAME = /^[A-Za-z0-9_.-]{1,15}$/;
 /** One end of a tunnel as the datapath engine takes it, carried in `config` messages. */
 export const tunnelSpecSchema = z.strictObject({
   name: z.string().regex(IFNAME, 'expected an interface name of 1-15 characters'),
-  encap: z.enum(['gre', 'ipip', 'fou', 'gue']),
-  local: ipv4AddressSchema,
-  remote: ipv4AddressSchema,
+  encap: z.enum(ENCAPSULATIONS),
+  /** Outer addresses, both IPv4 or both IPv6. */
+  local: outerAddressSchema,
+  remote: outerAddressSchema,
   key: z.number().int().min(0).max(0xffff_ffff).optional(),
   port: z.number().int().min(1).max(65535).optional(),
   localPort: z.number().int().min(0).max(65535).optional(),
@@ -36,6 +39,8 @@ export const tunnelSpecSchema = z.strictObject({
   helloInterval: z.number().min(0.05).max(3600).optional(),
   /** Inner sources accepted from the remote (a hub end's BCP 38 filter); absent: any. */
   sources: z.array(ipPrefixSchema).max(4096).optional(),
+  /** gretap: the TAP's MAC address, the same on every start (derived from the hub id and the names). */
+  mac: z.string().regex(/^[0-9a-f]{2}(:[0-9a-f]{2}){5}$/, 'expected a MAC address such as 02:00:5e:10:00:01').optional(),
   /** Prefixes this end routes through the tunnel (installed on its interface), at `routeMetric`. */
   routes: z.array(ipPrefixSchema).max(MAX_TUNNEL_ROUTES).optional(),
   routeMetric: z.number().int().min(0).max(0xffff_ffff).optional(),
@@ -47,14 +52,14 @@ export type WireTunnelSpec = z.infer<typeof tunnelSpecSchema>;
 /** One row of the seed-001 two-column table: an end's name, public address and inner address. */
 export const linkEndSchema = z.strictObject({
   name: z.string().min(1).max(64),
-  public: ipv4AddressSchema.nullable(),
+  public: outerAddressSchema.nullable(),
   inner: ipv4AddressSchema,
 });
 
 /** The /30 table of one link, the same shape `tunnel-hub peer table --json` prints. */
 export const linkTableSchema = z.strictObject({
   prefix: ipv4CidrSchema,
-  encap: z.enum(['gre', 'ipip', 'fou', 'gue']),
+  encap: z.enum(ENCAPSULATIONS),
   key: z.number().int().min(0).max(0xffff_ffff).nullable(),
   mtu: z.number().int().min(576).max(9000),
   ends: z.tuple([linkEndSchema, linkEndSchema]),
@@ -67,7 +72,7 @@ export type WireLinkTable = z.infer<typeof linkTableSchema>;
 export const linkPathSchema = z.strictObject({
   /** This end's interface of the link. */
   tunnel: z.string().regex(IFNAME),
-  encap: z.enum(['gre', 'ipip', 'fou', 'gue']),
+  encap: z.enum(ENCAPSULATIONS),
   /** A reason code: `pinned`, `public`, `nat-detected`, `gre-probe-unanswered`, `both-ends-behind-nat`, … */
   reason: z.string().regex(/^[a-z][a-z0-9-]{0,63}$/),
   /** False when no tunnel could be issued for the link (the reason says why). */

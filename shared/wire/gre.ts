@@ -6,6 +6,8 @@ import { decodeError, isBadWindow, type DecodeError } from './decode-error.js';
 export const GRE_PROTO_IPV4 = 0x0800;
 /** GRE protocol type (EtherType) of an IPv6 payload. */
 export const GRE_PROTO_IPV6 = 0x86dd;
+/** Transparent Ethernet Bridging (RFC 1701): the GRE payload is an Ethernet frame (Linux gretap). */
+export const GRE_PROTO_ETHERNET = 0x6558;
 
 const FLAG_CHECKSUM = 0x8000; // bit 0, C (RFC 2784)
 const FLAG_KEY = 0x2000; // bit 2, K (RFC 2890)

@@ -2,7 +2,8 @@ import { TunnelError } from '../errors.js';
 
 /** An encapsulation as far as its per-packet overhead goes. */
 export interface TunnelOverheadSpec {
-  encap: 'gre' | 'ipip' | 'fou' | 'gue';
+  /** gretap's overhead counts the 14-byte Ethernet header of the frames it carries. */
+  encap: 'gre' | 'ipip' | 'fou' | 'gue' | 'gretap';
   /** The outer IP version (default 4): an IPv6 header is 40 bytes, IPv4's 20. */
   outer?: 4 | 6;
   /** What FOU/GUE carry inside UDP (default 'gre', as RFC 8086 GRE-in-UDP); ignored for gre/ipip. */
@@ -18,17 +19,19 @@ const OUTER_IPV6 = 40;
 const UDP = 8;
 const GUE = 4;
 const GRE_BASE = 4;
+const ETHERNET = 14;
 const GRE_FIELD = 4;
 
 /**
  * Bytes an encapsulation adds to each inner packet: outer IPv4 20 (IPv6 40), UDP 8 (fou/gue),
  * GUE 4, GRE 4 plus 4 each for key, sequence and checksum. Plain GRE is 24, so 1476 on a 1500
- * path (1456 over IPv6). IPv6 outer headers carry no extension headers here (no tunnel
- * encapsulation limit option, as Linux's `encaplimit none`).
+ * path (1456 over IPv6); gretap adds the carried frame's 14-byte Ethernet header, so its TAP
+ * takes 1462 (Linux's gretap default). IPv6 outer headers carry no extension headers here (no
+ * tunnel encapsulation limit option, as Linux's `encaplimit none`).
  */
 export function tunnelOverhead(spec: TunnelOverheadSpec): number {
   const outer = spec.outer === 6 ? OUTER_IPV6 : OUTER_IPV4;
-  const hasGre = spec.encap === 'gre' || ((spec.encap === 'fou' || spec.encap === 'gue') && (spec.inner ?? 'gre') === 'gre');
+  const hasGre = spec.encap === 'gre' || spec.encap === 'gretap' || ((spec.encap === 'fou' || spec.encap === 'gue') && (spec.inner ?? 'gre') === 'gre');
   const gre = hasGre
     ? GRE_BASE + (spec.key ? GRE_FIELD : 0) + (spec.sequence ? GRE_FIELD : 0) + (spec.checksum ? GRE_FIELD : 0)
     : 0;
@@ -36,6 +39,8 @@ export function tunnelOverhead(spec: TunnelOverheadSpec): number {
     case 'gre':
     case 'ipip':
       return outer + gre;
+    case 'gretap':
+      return outer + gre + ETHERNET;
     case 'fou':
       return outer + UDP + gre;
     case 'gue':

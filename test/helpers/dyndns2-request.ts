@@ -27,6 +27,9 @@ export function dyndns2Request(port: number, options: {
     if (options.authorization !== undefined) headers.authorization = options.authorization;
     const send = options.ca ? tlsRequest : request;
     const req = send({
+      // A fresh connection per request, as a router's client makes: no pooled socket to a hub
+      // that a test restarted.
+      agent: false,
       ...(options.ca ? { ca: options.ca } : {}),
       host: '127.0.0.1', port, path: `/nic/update?${options.query}`, method: options.method ?? 'GET', headers,
       ...(options.localAddress ? { localAddress: options.localAddress } : {}),

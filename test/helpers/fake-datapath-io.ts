@@ -123,8 +123,8 @@ export class FakeDatapathIo implements DatapathIo {
     return allocateBatch(capacity, slotSize);
   }
 
-  openTun(name: string): TunEndpoint {
-    this.calls.push(`openTun ${name}`);
+  openTun(name: string, options: { tap?: boolean } = {}): TunEndpoint {
+    this.calls.push(`open${options.tap === true ? 'Tap' : 'Tun'} ${name}`);
     if (this.failTun.has(name)) throw new Error(`cannot open ${name}`);
     const tun = new FakeTun(name);
     this.tuns.set(name, tun);
@@ -141,6 +141,10 @@ export class FakeDatapathIo implements DatapathIo {
 
   setLinkMtu(name: string, mtu: number): void {
     this.calls.push(`mtu ${name} ${mtu}`);
+  }
+
+  setLinkAddress(name: string, mac: string): void {
+    this.calls.push(`mac ${name} ${mac}`);
   }
 
   pathMtu(localAddress: string, remoteAddress: string): number {

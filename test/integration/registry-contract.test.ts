@@ -305,6 +305,50 @@ describe.each(contractBackends())('registry contract on $name', (backend) => {
     });
   });
 
+  describe('routers: dyndns2 keys and keyless hub links', () => {
+    it('issues a key shown once, keeps only its hash, and voids it when issued again', async () => {
+      const registry = await backend.initialised({ pools: ['10.1.12.0/24'] });
+      await registry.peers.add({ name: 'alice' });
+      await registry.peers.add({ name: 'bob' });
+      expect(await registry.dyndnsKeys.verify('alice', 'anything')).toBe(false);
+      const first = await registry.dyndnsKeys.issue('alice');
+      expect(JSON.stringify(await registry.exportTables())).not.toContain(first);
+      expect(await registry.dyndnsKeys.verify('alice', first)).toBe(true);
+      expect(await registry.dyndnsKeys.verify('bob', first)).toBe(false);
+      const second = await registry.dyndnsKeys.issue('alice');
+      expect(await registry.dyndnsKeys.verify('alice', first)).toBe(false);
+      expect(await registry.dyndnsKeys.verify('alice', second)).toBe(true);
+      expect(await registry.dyndnsKeys.peersWithKeys()).toEqual(['alice']);
+      await registry.peers.revoke('alice');
+      expect(await registry.dyndnsKeys.peersWithKeys()).toEqual([]);
+      expect((await registry.audit.list()).filter((e) => e.action === 'peer.dyndns-key').map((e) => e.detail)).toEqual([{ replaced: true }, { replaced: false }]);
+      await expectRefusedUnchanged(registry, 'ERR_PEER_NOT_FOUND', () => registry.dyndnsKeys.issue('carol'));
+      await registry.peers.remove('alice');
+      expect(await registry.dyndnsKeys.verify('alice', second)).toBe(false);
+    });
+
+    it('runs a hub link without its GRE key, and finds keyless peers by their last address', async () => {
+      const registry = await backend.initialised({ pools: ['10.1.12.0/24'] });
+      await registry.peers.add({ name: 'alice', keyless: true });
+      await registry.peers.add({ name: 'bob' });
+      const table = async (peer: string) => registry.links.table((await registry.links.hubLinkOf(peer)).id);
+      expect(await table('alice')).toMatchObject({ encap: 'gre', key: null, mtu: 1476 });
+      expect(await table('bob')).toMatchObject({ encap: 'gre', key: expect.any(Number), mtu: 1472 });
+      expect((await registry.links.hubLinkOf('alice')).keyless).toBe(true);
+      expect(await registry.keyless.setHubLinkKeyless('bob', true)).toBe(true);
+      expect(await registry.keyless.setHubLinkKeyless('bob', true)).toBe(false);
+      expect(await registry.keyless.isHubLinkKeyless('bob')).toBe(true);
+      await registry.endpoints.record('alice', { address: '203.0.113.7', source: 'observed' });
+      await registry.endpoints.record('bob', { address: '203.0.113.7', source: 'observed' });
+      expect(await registry.keyless.keylessPeersAt('203.0.113.7', 'bob')).toEqual(['alice']);
+      expect(await registry.keyless.keylessPeersAt('203.0.113.8', 'bob')).toEqual([]);
+      expect(await registry.keyless.setHubLinkKeyless('bob', false)).toBe(true);
+      expect(await table('bob')).toMatchObject({ key: expect.any(Number), mtu: 1472 });
+      expect(await registry.keyless.keylessPeersAt('203.0.113.7', 'alice')).toEqual([]);
+      await expectRefusedUnchanged(registry, 'ERR_PEER_NOT_FOUND', () => registry.keyless.setHubLinkKeyless('carol', true));
+    });
+  });
+
   describe('audit log', () => {
     it('records admin actions, newest first', async () => {
       const registry = await backend.initialised({ pools: ['10.1.12.0/24'] });

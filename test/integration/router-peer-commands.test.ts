@@ -90,6 +90,8 @@ describe('tunnel-hub peer add|set --no-key and peer config', () => {
   async function dyndnsKey(name: string): Promise<string> {
     const issued = await cli('peer', 'update-key', name);
     expect(issued.code, issued.stderr).toBe(0);
+    expect(issued.stdout).toMatch(/^[A-Za-z0-9_-]{43}\n$/);
+    expect(issued.stderr).toMatch(/shown once/);
     return issued.stdout.trim();
   }
 });

@@ -184,3 +184,62 @@ describe('whole-peer rendering (peer config NAME TARGET)', () => {
     expect(text.trimEnd().endsWith('EOF')).toBe(true);
   });
 });
+
+/** The seed table over IPv6 (EXTRA=v6 addresses of the lab topology). */
+const seedTable6 = (encap: LinkTable['encap'], mtu: number, key: number | null = 4660): LinkTable => ({
+  ...seedTable(encap, key),
+  mtu,
+  ends: [
+    { name: 'hub', public: '2001:db8:100::1', inner: '10.1.12.37' },
+    { name: 'alice', public: '2001:db8:113::10', inner: '10.1.12.38' },
+  ],
+});
+
+describe('gretap (Ethernet over GRE) rendering', () => {
+  const gretap = { ...seedTable('gretap'), mtu: 1458 };
+
+  it('renders Linux gretap, OpenBSD egre(4) and OpenWrt gretap with the key', () => {
+    expect(renderIproute2(gretap, 'alice', { ifname: 'tnl-hub' })).toEqual(sourced('gretap-alice.iproute2'));
+    expect(renderIfconfig(gretap, 'hub', { flavor: 'openbsd', ifname: 'egre0' })).toEqual(sourced('gretap-hub.openbsd'));
+    expect(renderOpenwrt(gretap, 'alice', { section: 'tchub' })).toEqual(sourced('gretap-alice.openwrt'));
+  });
+
+  it.each([
+    ['freebsd', () => renderIfconfig(gretap, 'alice', { flavor: 'freebsd' })],
+    ['netbsd', () => renderIfconfig(gretap, 'alice', { flavor: 'netbsd' })],
+    ['routeros', () => renderRouteros(gretap, 'alice', { name: 'tnl-hub' })],
+    ['qnx', () => renderQnx(gretap, 'alice')],
+  ])('refuses gretap on %s, which has no Ethernet over GRE, naming peer pin', (_target, render) => {
+    expect(render).toThrow(expect.objectContaining({ code: 'ERR_TARGET_UNSUPPORTED', message: expect.stringMatching(/peer pin alice --encap gre/) }));
+  });
+
+  it('numbers OpenBSD egre devices apart from gre ones in a whole-peer rendering', () => {
+    const text = renderPeerConfig([gretap, { ...seedTable('gre'), ends: [gretap.ends[1]!, { name: 'bob', public: '203.0.113.20', inner: '10.1.12.41' }] }], 'alice', 'openbsd');
+    expect(text).toContain('ifconfig egre0 create');
+    expect(text).toContain('ifconfig gre0 create');
+  });
+});
+
+describe('rendering over an IPv6 outer path', () => {
+  it('renders Linux ip6gre, ip6tnl and ip6gre with fou over IPv6, without the encapsulation limit option', () => {
+    expect(renderIproute2(seedTable6('gre', 1452), 'alice', { ifname: 'tnl-hub' })).toEqual(sourced('gre6-alice.iproute2'));
+    expect(renderIproute2(seedTable6('ipip', 1460, null), 'alice', { ifname: 'tnl-hub' })).toEqual(sourced('ipip6-alice.iproute2'));
+    expect(renderIproute2(seedTable6('fou', 1444), 'alice', { ifname: 'tnl-hub' })).toEqual(sourced('fou6-alice.iproute2'));
+    expect(renderIproute2(seedTable6('gretap', 1438), 'alice', { ifname: 'tnl-hub' })[0]).toBe(
+      'ip link add tnl-hub type ip6gretap local 2001:db8:113::10 remote 2001:db8:100::1 ttl 64 key 4660 encaplimit none');
+  });
+
+  it('renders OpenWrt grev6tap, and the BSD tunnel command with IPv6 addresses', () => {
+    expect(renderOpenwrt(seedTable6('gretap', 1438), 'alice', { section: 'tchub' })).toEqual(sourced('gretap6-alice.openwrt'));
+    expect(renderOpenwrt(seedTable6('gre', 1452), 'alice', { section: 'tchub' })[1]).toBe("set network.tchub.proto='grev6'");
+    expect(renderIfconfig(seedTable6('gre', 1452), 'alice', { flavor: 'freebsd' })).toContain('ifconfig gre0 tunnel 2001:db8:113::10 2001:db8:100::1');
+  });
+
+  it.each([
+    ['routeros', () => renderRouteros(seedTable6('gre', 1456, null), 'alice', { name: 'tnl-hub' }), /IPv4 outer paths only/],
+    ['qnx', () => renderQnx(seedTable6('gre', 1456, null), 'alice'), /IPv4 outer paths only/],
+    ['openwrt ipip', () => renderOpenwrt(seedTable6('ipip', 1460, null), 'alice', { section: 'tchub' }), /ipip over IPv6/],
+  ])('refuses %s over IPv6 with ERR_TARGET_UNSUPPORTED', (_target, render, message) => {
+    expect(render).toThrow(expect.objectContaining({ code: 'ERR_TARGET_UNSUPPORTED', message: expect.stringMatching(message) }));
+  });
+});

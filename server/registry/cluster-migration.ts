@@ -1,0 +1,35 @@
+/**
+ * Schema step for several hubs on one registry (appended to MIGRATIONS; its PostgreSQL twin is in
+ * postgres-migrations.ts). A single SQLite hub has the tables too and leaves them empty.
+ * - `hubs`: each hub of the cluster, its public endpoint and SSH host key fingerprint (members
+ *   pin it), where its front doors listen once it serves, and its heartbeat.
+ * - `cluster_secrets`: what every hub must share, i.e. the token signing key (PKCS8 PEM), so any
+ *   hub verifies any invite or peer token.
+ * - `member_sessions`: which hub serves each member's session now. A member's /30 belongs to the
+ *   member; the hub named here runs the hub end of it.
+ */
+export const CLUSTER_MIGRATION = `
+  CREATE TABLE hubs (
+    name TEXT PRIMARY KEY,
+    endpoint TEXT NOT NULL,
+    host_key_fingerprint TEXT NOT NULL,
+    ws_url TEXT,                           -- ws[s]://ENDPOINT:PORT once the hub serves
+    ssh_port INTEGER,
+    started_at INTEGER,
+    heartbeat_at INTEGER,
+    created_at INTEGER NOT NULL
+  );
+
+  CREATE TABLE cluster_secrets (
+    name TEXT PRIMARY KEY,
+    value TEXT NOT NULL,
+    created_at INTEGER NOT NULL
+  );
+
+  CREATE TABLE member_sessions (
+    peer_id INTEGER PRIMARY KEY REFERENCES peers(id) ON DELETE CASCADE,
+    hub_name TEXT NOT NULL REFERENCES hubs(name) ON DELETE CASCADE,
+    claimed_at INTEGER NOT NULL
+  );
+  CREATE INDEX member_sessions_hub ON member_sessions(hub_name);
+`;
