@@ -1,5 +1,6 @@
 import type { Command } from 'commander';
 import { resolveStateDir } from '../../shared/cli/state-dir.js';
+import { clusterHubStatus } from '../status/cluster-hub-status.js';
 import { collectStatus } from '../status/collect-status.js';
 import { formatStatusTable } from '../status/format-status-table.js';
 
@@ -11,8 +12,14 @@ export function registerStatusCommand(program: Command): void {
     .option('--json', 'print JSON only: { "tunnels": [ … ] }')
     .option('--state <dir>', 'state folder (default $TUNNEL_CLIENT_STATE or the per-user default)')
     .action(async (flags: { json?: boolean; state?: string }) => {
-      const { tunnels, unreachable } = await collectStatus(resolveStateDir('client', flags.state));
+      const stateDir = resolveStateDir('client', flags.state);
+      const { tunnels, unreachable } = await collectStatus(stateDir);
+      const hub = clusterHubStatus(stateDir);
       for (const process_ of unreachable) process.stderr.write(`tunnel-client: warning: ${process_.path} did not answer (${process_.error})\n`);
-      process.stdout.write(flags.json ? `${JSON.stringify({ tunnels }, null, 2)}\n` : formatStatusTable(tunnels));
+      if (flags.json) {
+        process.stdout.write(`${JSON.stringify({ ...(hub ? { hub } : {}), tunnels }, null, 2)}\n`);
+        return;
+      }
+      process.stdout.write(`${hub ? `hub ${hub.name} (${hub.url})\n\n` : ''}${formatStatusTable(tunnels)}`);
     });
 }

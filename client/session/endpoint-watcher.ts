@@ -14,8 +14,8 @@ export class EndpointWatcher {
   private probing = false;
 
   constructor(
-    private readonly hubHost: string,
-    private readonly hubPort: number,
+    private hubHost: string,
+    private hubPort: number,
     private readonly onChange: (address: string | null, previous: string | null | undefined) => void,
     private readonly intervalMs = 500,
     private readonly probe: OuterAddressProbe = probeOuterAddress,
@@ -33,6 +33,12 @@ export class EndpointWatcher {
     this.timer = setInterval(() => void this.tick(), this.intervalMs);
     this.timer.unref();
     return first;
+  }
+
+  /** Watches the way to another hub from now on (the member moved); the next poll compares against it. */
+  retarget(host: string, port: number): void {
+    this.hubHost = host;
+    this.hubPort = port;
   }
 
   /** Stops polling. */

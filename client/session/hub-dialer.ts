@@ -14,7 +14,8 @@ export type JoinCredential =
 
 /** What the dialer needs to open each connection. */
 export interface DialerOptions {
-  url: HubUrl;
+  /** The hub to dial now (a member of a cluster may move to another). */
+  url: () => HubUrl;
   identity: ClientIdentity;
   /** The peer name (known after the join; for an invite it is the name asked for). */
   peer: () => string | undefined;
@@ -37,17 +38,18 @@ export function createHubDialer(options: DialerOptions): (events: ClientChannelE
   let join = options.join;
   return async (events) => {
     let channel: ClientChannel;
-    if (options.url.scheme === 'ssh') {
+    const url = options.url();
+    if (url.scheme === 'ssh') {
       const hostKey = options.hubId();
       channel = await openSshChannel({
-        host: options.url.host,
-        port: options.url.port,
-        username: options.url.user ?? '',
+        host: url.host,
+        port: url.port,
+        username: url.user ?? '',
         privateKey: Buffer.from(options.identity.privateKeyText),
         ...(hostKey !== undefined ? { hostKeyFingerprint: hostKey } : {}),
       }, events);
     } else {
-      channel = await openWsChannel({ url: options.url.href, ...(options.ca ? { ca: options.ca } : {}) }, await wsHeaders(join, options), events);
+      channel = await openWsChannel({ url: url.href, ...(options.ca ? { ca: options.ca } : {}) }, await wsHeaders(join, options), events);
     }
     join = undefined;
     options.connected(channel);

@@ -9,6 +9,7 @@ import type { BackoffPolicy } from './backoff.js';
 import type { ClientDatapath } from './client-datapath.js';
 import type { OuterAddressProbe } from './endpoint-watcher.js';
 import { createHubDialer, type JoinCredential } from './hub-dialer.js';
+import { chooseHub } from './choose-hub.js';
 import { parseHubUrl, type HubUrl } from './hub-url.js';
 import { SessionRunner } from './session-runner.js';
 
@@ -83,15 +84,18 @@ export async function runMember(options: MemberOptions): Promise<void> {
     state = next;
     writeClientState(stateDir, next);
   };
+  // The hub dialled now; a member of a cluster moves to another when its own stays unreachable.
+  let target = plan.url;
+  let unreachable = 0;
   const dial = createHubDialer({
-    url: plan.url,
+    url: () => target,
     identity: plan.identity,
     peer: () => state?.peer ?? plan.peer,
     hubId: () => state?.hub.hubId,
     ...(plan.credential ? { join: plan.credential } : {}),
     ...(plan.ca ? { ca: readCa(plan.ca) } : {}),
     connected: (channel) => {
-      const base: ClientState = state ?? { v: 1, peer: plan.peer, hub: { url: plan.url.href, ...(plan.ca ? { ca: plan.ca } : {}) } };
+      const base: ClientState = state ?? { v: 1, peer: plan.peer, hub: { url: target.href, ...(plan.ca ? { ca: plan.ca } : {}) } };
       if (channel.hubId !== null && base.hub.hubId !== undefined && base.hub.hubId !== channel.hubId) {
         log.warn({ pinned: base.hub.hubId, announced: channel.hubId }, 'the hub announces another id than the one pinned at join');
       }
@@ -102,7 +106,7 @@ export async function runMember(options: MemberOptions): Promise<void> {
   });
   const runner = new SessionRunner({
     dial,
-    hub: { host: plan.url.host, port: plan.url.port },
+    hub: { host: target.host, port: target.port },
     datapath: options.datapath,
     software: CLIENT_SOFTWARE,
     log,
@@ -113,8 +117,23 @@ export async function runMember(options: MemberOptions): Promise<void> {
       options.events?.applied?.(config, state?.peer ?? plan.peer);
     },
     onWelcome: (welcome) => {
+      unreachable = 0;
       if (state && state.peer !== welcome.peer) save({ ...state, peer: welcome.peer });
       options.events?.welcomed?.(welcome.peer);
+    },
+    unreachable: () => {
+      unreachable += 1;
+      const cluster = state?.config?.cluster;
+      const current = cluster?.hubs.find((hub) => hub.url === target.href || hub.endpoint === target.host)?.name ?? cluster?.hub;
+      const choice = chooseHub({ hubs: cluster?.hubs ?? [], current, unreachable });
+      if (!choice.moved || !choice.hub || !state) return undefined;
+      const next = choice.hub;
+      target = parseHubUrl(target.scheme === 'ssh' ? `ssh://${state.peer}@${next.endpoint}:${next.sshPort ?? target.port}` : next.url);
+      unreachable = 0;
+      // The next `run` starts where the member went; the new hub's host key is the token audience.
+      save({ ...state, hub: { ...state.hub, url: target.href, hubId: next.hostKey } });
+      log.warn({ from: current ?? null, to: next.name, url: target.href }, 'hub unreachable; moving to another hub of the cluster');
+      return { host: target.host, port: target.port };
     },
     ...(options.events?.ended ? { onSessionEnded: options.events.ended } : {}),
     ...(options.probe ? { probe: options.probe } : {}),

@@ -11,6 +11,8 @@ import { HubSession } from './hub-session.js';
 
 /** The member's end of its hub link (`tnl-hub`). */
 const HUB_TUNNEL = tunnelInterfaceName('hub');
+/** How an attempt fails when the hub cannot be reached at all (as opposed to a refusal it answered). */
+const UNREACHABLE_CODES: ReadonlySet<string> = new Set(['ERR_NOT_CONNECTED', 'ERR_TIMEOUT']);
 /** Tries per path probe, and how long each waits by default. */
 const PATH_PROBE_TRIES = 3;
 const DEFAULT_PATH_PROBE_TIMEOUT_MS = 1_000;
@@ -34,6 +36,12 @@ export interface SessionRunnerOptions {
   onWelcome?(welcome: MessageOf<'welcome'>): void;
   /** Called when a welcomed session ends (the runner reconnects unless stopped). */
   onSessionEnded?(): void;
+  /**
+   * Called after each attempt that could not reach the hub at all (no answer, connection
+   * refused), not after refusals the hub answered. Returns where the member moved to when it
+   * chose another hub of its cluster; the runner then watches the way there and connects at once.
+   */
+  unreachable?(error: TunnelError): { host: string; port: number } | undefined;
   backoff?: BackoffPolicy;
   /** How long one path probe of the hub tunnel waits for its answer (three are tried); default 1 s. */
   pathProbeTimeoutMs?: number;
@@ -111,12 +119,14 @@ export class SessionRunner {
     let attempt = 0;
     while (!this.stopped) {
       let welcomed = false;
+      let failed: TunnelError | undefined;
       try {
         const ended = await this.connectOnce(() => {
           welcomed = true;
         });
         if (ended && isAuthRefusal(ended.code)) throw ended;
         if (ended) this.options.log.info({ code: ended.code, reason: ended.message }, 'session ended');
+        if (!welcomed) failed = ended;
       } catch (err) {
         const error = isTunnelError(err) ? err : new TunnelError('ERR_SYSTEM', (err as Error).message);
         if (isAuthRefusal(error.code) || error.code === 'ERR_STATE') {
@@ -127,8 +137,17 @@ export class SessionRunner {
           return;
         }
         this.options.log.info({ code: error.code, reason: error.message }, 'hub unreachable');
+        failed = error;
       }
       if (welcomed) attempt = 0;
+      if (failed && UNREACHABLE_CODES.has(failed.code)) {
+        const moved = this.options.unreachable?.(failed);
+        if (moved) {
+          this.watcher.retarget(moved.host, moved.port);
+          this.reconnectNow = true;
+          attempt = 0;
+        }
+      }
       if (this.stopped) break;
       if (this.reconnectNow) {
         this.reconnectNow = false;

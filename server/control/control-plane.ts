@@ -137,7 +137,10 @@ export class ControlPlane implements SessionEvents {
         encap: state?.encap ?? null, encapReason: state?.encapReason ?? null,
       });
     }
-    const error = await this.enqueue(peer, () => this.reconfigure(peer, true));
+    const error = await this.enqueue(peer, async () => {
+      await this.registry.claimSession(peer);
+      await this.reconfigure(peer, true);
+    });
     if (error) throw error;
   }
 
@@ -166,6 +169,8 @@ export class ControlPlane implements SessionEvents {
     sessionEstablished.publish({ peer: session.peer, session: session.id, transport: session.transport.kind, seen, reported: hello.endpoint });
     this.log.info({ peer: session.peer, session: session.id, transport: session.transport.kind, seen, reported: hello.endpoint, software: hello.software }, 'session established');
     this.enqueueFor(session, async () => {
+      // In a cluster this hub serves the member from now on; the hub that served it before lets go.
+      await this.registry.claimSession(session.peer);
       if (hello.advertise !== undefined) await this.recordAdvertised(session.peer, hello.advertise);
       await this.reconfigure(session.peer, true);
     });
@@ -267,6 +272,15 @@ export class ControlPlane implements SessionEvents {
       await this.removeHubEnd(peer);
       return;
     }
+    const elsewhere = await this.registry.servedElsewhere(peer);
+    if (elsewhere !== null) {
+      // The member moved to another hub of the cluster: its end there replaces this one.
+      this.live.delete(peer);
+      session?.close(new TunnelError('ERR_CLOSED', `the member's session moved to hub ${elsewhere}`));
+      await this.removeHubEnd(peer);
+      this.log.info({ peer, hub: elsewhere }, 'member moved to another hub');
+      return;
+    }
     const { seen, reported } = state;
     const choice = chooseEncapsulation({ pinned: await this.registry.pinnedEncap(peer), seen, reported, probes: state.probes });
     // A reconciliation that changes nothing writes nothing (commands refused meanwhile must find
@@ -298,8 +312,9 @@ export class ControlPlane implements SessionEvents {
       tunnels[i] = { ...tunnel, ...routed.tunnels.get(tunnel.name) };
     });
     const { advertised } = routed;
+    const cluster = await this.registry.clusterView();
     const issued = await this.registry.issueSpecs(peer, redactBindingKey(specs.hubEnd),
-      { tunnels: tunnels.map(redactBindingKey), links, paths, advertised }, reported);
+      { tunnels: tunnels.map(redactBindingKey), links, paths, advertised, ...(cluster ? { cluster } : {}) }, reported);
     const hubApplied = issued.hubChanged || !this.running.has(specs.hubEnd.name);
     if (hubApplied) {
       await this.datapath.upsert(specs.hubEnd, peer);
@@ -310,7 +325,7 @@ export class ControlPlane implements SessionEvents {
       sessionReconfigured.publish({ peer, hubVersion: issued.hubVersion, peerVersion: issued.peerVersion, remote: seen, reported, hubApplied, encap: choice.encap, encapReason: choice.reason });
       this.log.info({ peer, hubVersion: issued.hubVersion, peerVersion: issued.peerVersion, remote: seen, reported, encap: choice.encap, encapReason: choice.reason }, 'link reconfigured');
     }
-    session?.pushConfig({ version: issued.peerVersion, tunnels, links, paths, advertised });
+    session?.pushConfig({ version: issued.peerVersion, tunnels, links, paths, advertised, ...(cluster ? { cluster } : {}) });
     if (!cascade) return;
     for (const link of peerLinks) {
       if (this.live.has(link.other)) void this.enqueue(link.other, () => this.reconfigure(link.other, false));

@@ -4,7 +4,7 @@ import type { LinkTable } from '../registry/link-table.js';
 import type { RouteRequestOutcome } from '../registry/peer-routing-store.js';
 import type { MemberRoutingRecord } from '../routing/member-route-specs.js';
 import type { RoutingFacts } from '../routing/member-routes.js';
-import type { WireLinkPath, WireLinkTable, WireTunnelSpec } from '../../shared/protocol/index.js';
+import type { MessageOf, WireLinkPath, WireLinkTable, WireTunnelSpec } from '../../shared/protocol/index.js';
 
 /** A peer's side of its config: every tunnel it runs and each link's table. */
 export interface PeerConfigBody {
@@ -14,7 +14,12 @@ export interface PeerConfigBody {
   paths: WireLinkPath[];
   /** The prefixes behind the peer and their state. */
   advertised?: RouteRequestOutcome[];
+  /** In a cluster: the hub serving the peer and every hub it may move to. */
+  cluster?: ClusterView;
 }
+
+/** The cluster as a member is told it: which hub serves it and which it may move to. */
+export type ClusterView = NonNullable<MessageOf<'config'>['cluster']>;
 
 /** Versions after issuing specs: a version grows only when its spec changed. */
 export interface IssuedVersions {
@@ -80,6 +85,12 @@ export interface ControlRegistry {
   routingFacts(): Promise<RoutingFacts>;
   /** One member's source check and prefixes. */
   memberRouting(peer: string): Promise<MemberRoutingRecord>;
+  /** Records that this hub serves the peer's session now (a hub of a cluster; no-op for a hub alone). */
+  claimSession(peer: string): Promise<void>;
+  /** The other hub of the cluster that serves the peer now, or null when it is this hub (or none). */
+  servedElsewhere(peer: string): Promise<string | null>;
+  /** The hubs a member of this cluster may be served by, or undefined for a hub alone. */
+  clusterView(): Promise<ClusterView | undefined>;
   /** A member's `--advertise` list: records new requests, withdraws dropped pending ones, says what became of each. */
   recordRouteRequests(peer: string, prefixes: readonly string[]): Promise<RouteRequestOutcome[]>;
 }

@@ -9,9 +9,10 @@ export const OBSERVED_SOURCE = 'observed';
 /**
  * The control plane's view of the registry. Only the seen address goes into the endpoint history
  * (link tables print the latest one, so it must be an address the hub would send to); the
- * reported one is kept beside the peer's issued config.
+ * reported one is kept beside the peer's issued config. A hub of a cluster (`hubName`) is reached
+ * at its own endpoint, claims the sessions it serves, and calls `claimed` after each claim.
  */
-export function controlRegistryOver(registry: Registry, hubName?: string): ControlRegistry {
+export function controlRegistryOver(registry: Registry, hubName?: string, claimed?: () => void): ControlRegistry {
   const hubLinkId = async (peer: string): Promise<number> => (await registry.links.hubLinkOf(peer)).id;
   return {
     // A hub of a cluster is reached at its own endpoint; a hub alone at the registry's.
@@ -46,6 +47,29 @@ export function controlRegistryOver(registry: Registry, hubName?: string): Contr
     routingFacts: async () => registry.routing.facts(),
     memberRouting: async (peer) => registry.routing.memberRecord(peer),
     recordRouteRequests: async (peer, prefixes) => registry.routing.recordRequests(peer, prefixes),
+    claimSession: async (peer) => {
+      if (hubName === undefined) return;
+      await registry.sessions.claim(peer, hubName);
+      // This hub's own writes are not announced back to it: its hub<->hub routes follow here.
+      claimed?.();
+    },
+    servedElsewhere: async (peer) => {
+      if (hubName === undefined) return null;
+      const owner = await registry.sessions.owner(peer);
+      return owner !== null && owner !== hubName ? owner : null;
+    },
+    clusterView: async () => {
+      if (hubName === undefined) return undefined;
+      // Hubs that never served have no front door to offer yet.
+      const hubs = (await registry.hubs.list(HUB_FRESH_MS)).filter((hub) => hub.wsUrl !== null);
+      return {
+        hub: hubName,
+        hubs: hubs.map((hub) => ({
+          name: hub.name, url: hub.wsUrl as string, endpoint: hub.endpoint, hostKey: hub.hostKeyFingerprint,
+          ...(hub.sshPort !== null ? { sshPort: hub.sshPort } : {}),
+        })),
+      };
+    },
     specVersions: async (peer) => {
       const versions = await registry.specs.versions(peer, await hubLinkId(peer));
       return versions && { hub: versions.hub, peer: { issued: versions.peer.issued, acked: versions.peer.acked, ackedAt: versions.peer.ackedAt } };

@@ -8,9 +8,12 @@ import type { Registry } from '../registry/registry.js';
  * changes. Each end is aimed at the router's last verified address, through the same path as an
  * update; a router that is not there any more simply gets no answer until it reports again.
  */
-export async function restoreRouterEnds(registry: Registry, plane: ControlPlane, log: Logger): Promise<string[]> {
+export async function restoreRouterEnds(registry: Registry, plane: ControlPlane, log: Logger, hubName?: string): Promise<string[]> {
   const restored: string[] = [];
   for (const peer of await registry.dyndnsKeys.peersWithKeys()) {
+    // In a cluster, a router another hub serves stays there.
+    const owner = hubName === undefined ? null : await registry.sessions.owner(peer);
+    if (owner !== null && owner !== hubName) continue;
     const latest = await registry.endpoints.latest(peer);
     if (!latest) continue;
     try {

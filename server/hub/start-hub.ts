@@ -24,6 +24,7 @@ import type { Registry } from '../registry/registry.js';
 import { detectEndpoint } from './detect-endpoint.js';
 import { HUB_FRESH_MS, startClusterMembership } from './cluster-membership.js';
 import { buildHubStatus, type HubStatus } from './hub-status.js';
+import { HubToHubLinks } from '../cluster/hub-to-hub-links.js';
 import { controlRegistryOver } from './registry-control-adapter.js';
 import { watchRegistryChanges } from './registry-change-watcher.js';
 import { refuseKeylessSourceClash } from './keyless-source-clash.js';
@@ -106,12 +107,20 @@ export async function startHub(options: StartHubOptions): Promise<RunningHub> {
     const hubId = sshHostKeyFingerprint(hostKey);
     const datapath = options.datapath();
     cleanups.push(() => datapath.close());
-    const plane = new ControlPlane(controlRegistryOver(state.registry, state.cluster?.hubName), datapath, options.timing ?? DEFAULT_TIMING, log,
-      options.paths ?? DEFAULT_PATH_OPTIONS, options.routing ?? 'static');
+    // A hub of a cluster keeps a tunnel to every other hub, routing what their members own.
+    const hubLinks = state.cluster && new HubToHubLinks(state.registry, state.cluster.hubName, datapath, options.routing ?? 'static',
+      (options.paths ?? DEFAULT_PATH_OPTIONS).keepaliveInterval, log);
+    if (hubLinks) cleanups.push(() => hubLinks.close());
+    const plane = new ControlPlane(controlRegistryOver(state.registry, state.cluster?.hubName, () => void hubLinks?.sync()), datapath,
+      options.timing ?? DEFAULT_TIMING, log, options.paths ?? DEFAULT_PATH_OPTIONS, options.routing ?? 'static');
     cleanups.push(() => plane.close());
     // Loads the routing facts once, which installs the hub's unreachable fallback routes.
     await plane.reconcile();
-    const watcher = watchRegistryChanges(state.registry, () => plane.reconcile(), log);
+    await hubLinks?.sync();
+    const watcher = watchRegistryChanges(state.registry, async () => {
+      await plane.reconcile();
+      await hubLinks?.sync();
+    }, log);
     cleanups.push(() => watcher.stop());
     const replay = new TokenReplayCache();
     const timing = options.timing ?? DEFAULT_TIMING;
@@ -170,7 +179,7 @@ export async function startHub(options: StartHubOptions): Promise<RunningHub> {
       log,
     });
     cleanups.push(() => ssh.close());
-    await restoreRouterEnds(registry, plane, log);
+    await restoreRouterEnds(registry, plane, log, state.cluster?.hubName);
     if (state.cluster) {
       const own = await registry.hubs.require(state.cluster.hubName, HUB_FRESH_MS);
       const membership = await startClusterMembership(registry, state.cluster.hubName,

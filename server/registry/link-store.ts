@@ -46,11 +46,15 @@ interface LinkRow {
 
 const LATEST_ADDRESS = (peer: string) => `(SELECT e.address FROM endpoints e WHERE e.peer_id = ${peer} ORDER BY e.id DESC LIMIT 1)`;
 
+// The hub end of a member's link is wherever the hub serving the member is (in a cluster), else the hub's own.
+const HUB_ADDRESS = `coalesce((SELECT h.endpoint FROM member_sessions s JOIN hubs h ON h.name = s.hub_name WHERE s.peer_id = l.end_b),
+  (SELECT endpoint FROM hub WHERE id = 1))`;
+
 const SELECT_LINKS = `
   SELECT l.id, l.gre_key AS "greKey", l.keyless, l.created_at AS "createdAt", CASE WHEN l.end_a IS NULL THEN 1 ELSE 0 END AS "hubLink",
          coalesce(pa.name, '${HUB_END_NAME}') AS "endA", pb.name AS "endB", a.network, p.cidr AS pool,
          pa.pinned_encap AS "encapA", pb.pinned_encap AS "encapB", lp.encap AS "decidedEncap",
-         CASE WHEN l.end_a IS NULL THEN (SELECT endpoint FROM hub WHERE id = 1) ELSE ${LATEST_ADDRESS('l.end_a')} END AS "publicA",
+         CASE WHEN l.end_a IS NULL THEN ${HUB_ADDRESS} ELSE ${LATEST_ADDRESS('l.end_a')} END AS "publicA",
          ${LATEST_ADDRESS('l.end_b')} AS "publicB"
   FROM links l
   LEFT JOIN peers pa ON pa.id = l.end_a

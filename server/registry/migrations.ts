@@ -1,4 +1,5 @@
 import { CLUSTER_MIGRATION } from './cluster-migration.js';
+import { HUB_LINK_MIGRATION } from './hub-link-migration.js';
 import { LINK_PATH_MIGRATION } from './link-path-migration.js';
 import { PEER_REVOCATION_MIGRATION } from './peer-revocation-migration.js';
 import { PEER_ROUTING_MIGRATION } from './peer-routing-migration.js';
@@ -120,4 +121,5 @@ export const MIGRATIONS: readonly string[] = [
   ROUTER_ACCESS_MIGRATION,
   PEER_ROUTING_MIGRATION,
   CLUSTER_MIGRATION,
+  HUB_LINK_MIGRATION,
 ];

@@ -18,7 +18,8 @@ export interface PoolRecord {
 
 const LIST_SQL = `
   SELECT p.id, p.cidr, (p.end_network - p.network) / ${LINK_SUBNET_SIZE} AS subnets, p.created_at AS "createdAt",
-         (SELECT count(*) FROM allocations a WHERE a.network >= p.network AND a.network < p.end_network) AS used
+         (SELECT count(*) FROM allocations a WHERE a.network >= p.network AND a.network < p.end_network)
+         + (SELECT count(*) FROM hub_links h WHERE h.network >= p.network AND h.network < p.end_network) AS used
   FROM pools p`;
 
 /** Address pools, handed out in creation order. */

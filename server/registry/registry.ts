@@ -3,11 +3,13 @@ import { ClusterSecretStore } from './cluster-secret-store.js';
 import { DyndnsKeyStore } from './dyndns-key-store.js';
 import { EndpointStore } from './endpoint-store.js';
 import { HubDirectoryStore } from './hub-directory-store.js';
+import { HubLinkStore } from './hub-link-store.js';
 import { HubSettingsStore } from './hub-settings.js';
 import { InviteStore } from './invite-store.js';
 import { KeylessLinkStore } from './keyless-link-store.js';
 import { LinkPathStore } from './link-path-store.js';
 import { LinkStore } from './link-store.js';
+import { MemberSessionStore } from './member-session-store.js';
 import { openRegistryBackend } from './open-registry-backend.js';
 import { PeerRoutingStore } from './peer-routing-store.js';
 import { PeerStore } from './peer-store.js';
@@ -62,6 +64,10 @@ export class Registry {
   readonly hubs: HubDirectoryStore;
   /** What the hubs of a cluster share: the token signing key. */
   readonly clusterSecrets: ClusterSecretStore;
+  /** Which hub of a cluster serves each member's session. */
+  readonly sessions: MemberSessionStore;
+  /** One /30 and GRE key per pair of hubs of a cluster. */
+  readonly hubLinks: HubLinkStore;
   private readonly ctx: RegistryContext;
 
   private constructor(private readonly backend: RegistryBackend, sql: SqlExecutor, clock: Clock) {
@@ -81,6 +87,8 @@ export class Registry {
     this.routing = new PeerRoutingStore(ctx, this.audit);
     this.hubs = new HubDirectoryStore(ctx, this.audit);
     this.clusterSecrets = new ClusterSecretStore(ctx);
+    this.sessions = new MemberSessionStore(ctx);
+    this.hubLinks = new HubLinkStore(ctx, this.settings, new SubnetAllocator(ctx), this.audit);
   }
 
   /**

@@ -15,7 +15,8 @@ interface PoolCursor {
  * least once, plus a list of released /30s under the cursor. The lowest free /30 is therefore
  * the smallest released one, else the cursor: two indexed look-ups, no scan of what is in use.
  * Releasing needs no code here: deleting an allocation row (directly or by cascade from its
- * link or peer) fires the `allocations_release` trigger that files the /30 as free.
+ * link or peer) fires the `allocations_release` trigger that files the /30 as free; a hub<->hub
+ * link's row does the same through `hub_links_release`.
  */
 export class SubnetAllocator {
   constructor(private readonly ctx: RegistryContext) {}
@@ -26,16 +27,23 @@ export class SubnetAllocator {
    * the UNIQUE network key is the last line of defence against overlaps.
    */
   async allocate(linkId: number, poolId?: number): Promise<{ network: number; pool: string }> {
+    const taken = await this.take(poolId);
+    await this.ctx.sql.run('INSERT INTO allocations (network, pool_id, link_id) VALUES (?, ?, ?)', taken.network, taken.poolId, linkId);
+    return { network: taken.network, pool: taken.pool };
+  }
+
+  /**
+   * Takes the lowest free /30 off the free list or the cursor, for a caller that records it in a
+   * table of its own (a hub<->hub link). Must run inside the transaction that records it.
+   */
+  async take(poolId?: number): Promise<{ network: number; poolId: number; pool: string }> {
     const { sql } = this.ctx;
     const pools = poolId === undefined
       ? await sql.all<PoolCursor>('SELECT id, cidr, network, next_network, end_network FROM pools ORDER BY id')
       : await sql.all<PoolCursor>('SELECT id, cidr, network, next_network, end_network FROM pools WHERE id = ?', poolId);
     for (const pool of pools) {
       const network = await this.takeFrom(pool);
-      if (network !== undefined) {
-        await sql.run('INSERT INTO allocations (network, pool_id, link_id) VALUES (?, ?, ?)', network, pool.id, linkId);
-        return { network, pool: pool.cidr };
-      }
+      if (network !== undefined) return { network, poolId: pool.id, pool: pool.cidr };
     }
     throw exhausted(pools, poolId !== undefined);
   }

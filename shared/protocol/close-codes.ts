@@ -46,6 +46,8 @@ export function httpStatusFor(code: string): number {
   if (isAuthRefusal(code)) return 401;
   if (code === 'ERR_PEER_EXISTS' || code === 'ERR_SSH_KEY_IN_USE' || code === 'ERR_POOL_EXHAUSTED') return 409;
   if (code === 'ERR_INVALID_ARGUMENT' || code === 'ERR_PROTOCOL') return 400;
+  // The hub is fine but cannot reach its registry: try again soon (another hub shares the same registry).
+  if (code === 'ERR_REGISTRY_UNAVAILABLE') return 503;
   return 500;
 }
 

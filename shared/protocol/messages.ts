@@ -49,6 +49,17 @@ export const reportSchema = z.strictObject({
   endpoint: z.strictObject({ address: ipv4AddressSchema }),
 });
 
+/** One hub of a cluster: where a member can reach it and the host key that proves it is that hub. */
+export const clusterHubSchema = z.strictObject({
+  name: z.string().regex(/^[a-z0-9][a-z0-9-]{0,30}$/),
+  /** Its WebSocket front door, ws:// or wss://. */
+  url: z.string().regex(/^wss?:\/\/[^\s/]{1,253}$/),
+  endpoint: ipv4AddressSchema,
+  /** SHA256 fingerprint of its SSH host key: the audience of client tokens and the SSH host key pin. */
+  hostKey: z.string().regex(/^SHA256:[A-Za-z0-9+/]{43}$/),
+  sshPort: z.number().int().min(1).max(65535).optional(),
+});
+
 /**
  * Hub -> client: the full, versioned set of tunnels for the client's ends, and each link's table.
  * Versions only grow (they survive hub restarts); a client ignores a version it has already passed.
@@ -63,6 +74,11 @@ export const configSchema = z.strictObject({
   paths: z.array(linkPathSchema).max(256).optional(),
   /** The prefixes behind this member: those it advertised, and those the operator added. */
   advertised: z.array(advertisedSchema).max(MAX_TUNNEL_ROUTES).optional(),
+  /** In a cluster: the hub serving this session and every hub the member may move to. */
+  cluster: z.strictObject({
+    hub: z.string().regex(/^[a-z0-9][a-z0-9-]{0,30}$/),
+    hubs: z.array(clusterHubSchema).min(1).max(64),
+  }).optional(),
 });
 
 /**

@@ -22,10 +22,13 @@ export interface ClusterTestHub {
 
 /**
  * Joins a hub named `name` to the cluster at `registry` (`init --registry`), ready to start on
- * loopback with ephemeral ports. `remove()` of the returned set stops every hub and deletes the
+ * a loopback address (`listen`, default 127.0.0.1: give the endpoint when members must reach the
+ * hub at the URL the cluster lists) with ephemeral ports. `remove()` of the returned set stops every hub and deletes the
  * state folders.
  */
-export async function clusterHub(registry: string, name: string, endpoint: string, options: { pool?: string; timing?: SessionTiming } = {}): Promise<ClusterTestHub> {
+export async function clusterHub(registry: string, name: string, endpoint: string,
+  options: { pool?: string; timing?: SessionTiming; listen?: string } = {}): Promise<ClusterTestHub> {
+  const listen = options.listen ?? '127.0.0.1';
   const stateDir = mkdtempSync(join(tmpdir(), `tunnel-cluster-${name}-`));
   await joinCluster(stateDir, { registry, hubName: name, endpoint, ...(options.pool ? { pool: options.pool } : {}) });
   let ports = { wsPort: 0, sshPort: 0 };
@@ -35,12 +38,12 @@ export async function clusterHub(registry: string, name: string, endpoint: strin
     hub: undefined,
     get wsUrl() {
       if (!this.hub) throw new Error(`hub ${name} is not running`);
-      return `ws://127.0.0.1:${this.hub.wsPort}`;
+      return `ws://${listen}:${this.hub.wsPort}`;
     },
     start: async () => {
       hub.datapath = new MemoryDatapath();
       const running = await startHub({
-        stateDir, listen: '127.0.0.1', ...ports, datapath: () => hub.datapath, log: testLogger,
+        stateDir, listen, ...ports, datapath: () => hub.datapath, log: testLogger,
         ...(options.timing ? { timing: options.timing } : {}),
       });
       ports = { wsPort: running.wsPort, sshPort: running.sshPort };

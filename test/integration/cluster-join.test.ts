@@ -22,6 +22,8 @@ if (reason) console.warn(`skipping the cluster join tests: ${reason}`);
 
 const never = new Promise<never>(() => undefined);
 
+type RunningHubWithRegistry = NonNullable<ClusterTestHub['hub']>;
+
 describe.skipIf(reason !== null)('hubs joining a cluster on one PostgreSQL registry', () => {
   let server: PostgresServer;
   let url: string;
@@ -97,7 +99,8 @@ describe.skipIf(reason !== null)('hubs joining a cluster on one PostgreSQL regis
     scratch.push(memberDir);
     await runMember({ stateDir: memberDir, datapath: new MemoryClientDatapath(), log: testLogger, join: { url: b.wsUrl, token, name: 'carol' }, once: true, stopped: never });
     expect(readClientState(memberDir)?.peer).toBe('carol');
-    expect(b.datapath.tunnels.get('tnl-carol')).toMatchObject({ local: '198.51.100.2', address: '10.1.12.1/30' });
+    const carolLink = await (b.hub as RunningHubWithRegistry).registry.links.hubLinkOf('carol');
+    expect(b.datapath.tunnels.get('tnl-carol')).toMatchObject({ local: '198.51.100.2', address: `${carolLink.inner[0]}/30` });
     // A peer token issued through hub2's state folder is good at hub.
     const stateB = await openHubState(b.stateDir);
     let peerToken: string;
