@@ -10,16 +10,11 @@
  * and the end, with the spread. Target: flat within 10 %.
  */
 import { spawn } from 'node:child_process';
+import { rmSync } from 'node:fs';
 import { request } from 'node:http';
-import { mkdtempSync, rmSync } from 'node:fs';
-import { tmpdir } from 'node:os';
-import { join } from 'node:path';
 import { WebSocket } from 'ws';
-import { openHubState } from '../server/hub-state/hub-state.js';
-import { initHubState } from '../server/hub-state/init-hub-state.js';
-import { issuePeerCredential } from '../server/hub-state/issue-peer-credential.js';
 import { readServeRuntime } from '../server/hub/serve-runtime-file.js';
-import { pollUntil } from './poll-until.js';
+import { HUB_CLI, prepareLoadState, waitUntil } from './simulated-members.js';
 
 const MEMBERS = Number(process.env.BENCH_MEMBERS ?? 1000);
 const SECONDS = Number(process.env.SOAK_SECONDS ?? 600);
@@ -50,21 +45,10 @@ interface Sample {
 const counts = { joins: 0, leaves: 0, moves: 0, configs: 0, refused: 0, events: 0 };
 
 async function main(): Promise<void> {
-  const dir = mkdtempSync(join(tmpdir(), 'bench-soak-'));
-  const hubCli = new URL('../server/cli.js', import.meta.url).pathname;
-  await initHubState(dir, { endpoint: '198.51.100.1', pool: '10.64.0.0/16' });
-  const members: Member[] = [];
-  const setup = await openHubState(dir);
-  try {
-    for (let i = 0; i < MEMBERS; i++) {
-      await setup.registry.peers.add({ name: `m${i}` });
-      members.push({ name: `m${i}`, token: await issuePeerCredential(setup, { name: `m${i}`, ttlMs: 86_400_000 }), source: source(i), ws: undefined });
-    }
-  } finally {
-    await setup.close();
-  }
+  const { dir, tokens } = await prepareLoadState(MEMBERS, '10.64.0.0/16');
+  const members: Member[] = tokens.map((token, i) => ({ name: `m${i}`, token, source: source(i), ws: undefined }));
 
-  const hub = spawn(process.execPath, [hubCli, '--state', dir, 'serve', '--listen', '127.0.0.1', '--ws-port', '0', '--ssh-port', '0',
+  const hub = spawn(process.execPath, [HUB_CLI, '--state', dir, 'serve', '--listen', '127.0.0.1', '--ws-port', '0', '--ssh-port', '0',
     '--datapath', 'none', '--admin-listen', '127.0.0.1:0'], { stdio: ['ignore', 'ignore', 'pipe'], env: { ...process.env, TUNNEL_LOG_LEVEL: 'warn' } });
   let hubErr = '';
   hub.stderr.on('data', (chunk: Buffer) => (hubErr = (hubErr + chunk.toString()).slice(-4000)));
@@ -73,7 +57,7 @@ async function main(): Promise<void> {
   }, KEEPALIVE_MS);
   let viewer: { close(): void } | undefined;
   try {
-    const runtime = await pollUntil(() => {
+    const runtime = await waitUntil(() => {
       const r = readServeRuntime(dir);
       return r !== undefined && r.pid === hub.pid && r.admin ? r : undefined;
     }, 20_000, 'hub start');
