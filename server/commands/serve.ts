@@ -34,7 +34,7 @@ interface ServeFlags {
 export function registerServeCommand(program: Command): void {
   program
     .command('serve')
-    .description('run the hub: WebSocket and SSH front doors, the hub\'s tunnel ends; runs init itself when needed')
+    .description('run the hub: members connect over WebSocket or SSH, the hub runs its end of every tunnel and serves /metrics and a live status page; sets the state folder up itself when needed')
     .option('--listen <addr>', 'address to listen on (default: all, IPv4 and IPv6)', '0.0.0.0')
     .option('--endpoint6 <addr>', 'the hub\'s global IPv6 address for tunnels, or none (default: the first global IPv6 address of this host); members with IPv6 connect there and their links run over IPv6')
     .option('--ws-port <n>', 'WebSocket port (0: any free port, see serve.json)', '8443')
