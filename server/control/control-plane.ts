@@ -256,6 +256,7 @@ export class ControlPlane implements SessionEvents {
     const previous = this.queues.get(peer) ?? Promise.resolve(undefined);
     const next = previous.then(work).then(() => undefined, (err: unknown) => {
       if (!isTunnelError(err)) this.log.error({ err, peer }, 'reconfiguration failed');
+      else this.log.warn({ peer, code: err.code, reason: err.message }, 'reconfiguration failed');
       return isTunnelError(err) ? err : new TunnelError('ERR_SYSTEM', 'reconfiguration failed', { cause: err });
     });
     this.queues.set(peer, next);
