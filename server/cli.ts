@@ -14,7 +14,7 @@ import { registerStatusCommand } from './commands/status.js';
 
 const program = new Command('tunnel-hub')
   .description('the hub members on changing addresses keep their tunnels to: it hands each link a /30, keeps both ends pointed at each other, and runs its own tunnel ends')
-  .option('--state <dir>', 'state folder (default: $TUNNEL_HUB_STATE, else /var/lib/tunnel-hub as root, else ~/.local/state/tunnel-hub)')
+  .option('--state <dir>', 'state folder (default: $TUNNEL_HUB_STATE, else /var/lib/tunnel-hub as root or as the user owning it, else ~/.local/state/tunnel-hub)')
   // Set before the commands are added: subcommands copy this, so their usage errors reach runCli too.
   .exitOverride();
 

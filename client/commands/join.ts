@@ -20,7 +20,7 @@ export function registerJoinCommand(program: Command): void {
     .option('--key <file>', 'the SSH private key registered with the hub (ssh:// only)')
     .option('--ca <file>', 'a CA certificate (PEM) to trust for wss://')
     .option('--once', 'return once the tunnel config is applied instead of staying connected')
-    .option('--state <dir>', 'state folder (default $TUNNEL_CLIENT_STATE or the per-user default)')
+    .option('--state <dir>', 'state folder (default: $TUNNEL_CLIENT_STATE, else /var/lib/tunnel-client as root or as the user owning it, else ~/.local/state/tunnel-client)')
     .option('--advertise <cidr>', 'a prefix behind this member (its LAN) to ask the hub to route; pending until the operator approves it; repeatable', collectAdvertised)
     .option('--hook <file>', 'program run with the TUNNEL_* environment when a tunnel goes up, goes down or changes (killed after 10 s)')
     .option('--metrics <addr:port>', 'serve Prometheus metrics of the tunnels at http://ADDR:PORT/metrics, e.g. 127.0.0.1:9471')

@@ -37,7 +37,7 @@ export function registerSetCommand(program: Command): void {
     .option('--mtu <n>', 'new tunnel MTU')
     .option('--ttl <n>', 'new outer TTL')
     .option('--json', 'print the tunnel\'s new status as JSON')
-    .option('--state <dir>', 'state folder (default $TUNNEL_CLIENT_STATE or the per-user default)')
+    .option('--state <dir>', 'state folder (default: $TUNNEL_CLIENT_STATE, else /var/lib/tunnel-client as root or as the user owning it, else ~/.local/state/tunnel-client)')
     .action(async (name: string, flags: SetFlags) => {
       const changes = changesFromFlags(flags);
       const status = await updateRunningTunnel(resolveStateDir('client', flags.state), name, changes);

@@ -10,7 +10,7 @@ export function registerStatusCommand(program: Command): void {
     .command('status')
     .description('list the running tunnels with their state and counters')
     .option('--json', 'print JSON only: { "tunnels": [ … ] }')
-    .option('--state <dir>', 'state folder (default $TUNNEL_CLIENT_STATE or the per-user default)')
+    .option('--state <dir>', 'state folder (default: $TUNNEL_CLIENT_STATE, else /var/lib/tunnel-client as root or as the user owning it, else ~/.local/state/tunnel-client)')
     .action(async (flags: { json?: boolean; state?: string }) => {
       const stateDir = resolveStateDir('client', flags.state);
       const { tunnels, unreachable } = await collectStatus(stateDir);

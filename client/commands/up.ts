@@ -50,7 +50,7 @@ export function registerUpCommand(program: Command): void {
     .option('--keepalive <seconds>', 'keepalive interval, 0 for none (default 10)')
     .option('--keepalive-retries <n>', 'missed keepalives before the tunnel is down (default 3)')
     .option('--mac <addr>', 'gretap: the TAP\'s MAC address (default: derived from the name and both outer addresses, the same on every start)')
-    .option('--state <dir>', 'state folder (default $TUNNEL_CLIENT_STATE or the per-user default)')
+    .option('--state <dir>', 'state folder (default: $TUNNEL_CLIENT_STATE, else /var/lib/tunnel-client as root or as the user owning it, else ~/.local/state/tunnel-client)')
     .option('--log-level <level>', LOG_LEVEL_HELP)
     .action(async (flags: UpFlags) => {
       const spec = specFromFlags(flags);

@@ -1,8 +1,10 @@
+import type { Logger } from 'pino';
 import type { DatapathEngine, TunnelStatus } from '../../shared/datapath/datapath-engine.js';
 import type { LinkHooks } from '../../shared/hooks/link-hooks.js';
 import { tunnelInterfaceName } from '../../shared/net/tunnel-interface-name.js';
 import type { WireLinkPath, WireLinkTable, WireTunnelSpec } from '../../shared/protocol/index.js';
 import { applyWireSpec } from '../../shared/protocol/apply-wire-spec.js';
+import { installTunnelRoutes } from '../../shared/routing/install-tunnel-routes.js';
 import type { KernelRoutes } from '../../shared/routing/kernel-routes.js';
 import type { ClientDatapath } from './client-datapath.js';
 
@@ -17,7 +19,8 @@ export class EngineClientDatapath implements ClientDatapath {
   /** The other end's name per interface (from the link tables), for hooks. */
   private peers = new Map<string, string>();
 
-  constructor(private readonly engine: DatapathEngine, private readonly routes: KernelRoutes, private readonly hooks?: LinkHooks) {}
+  constructor(private readonly engine: DatapathEngine, private readonly routes: KernelRoutes, private readonly log: Logger,
+    private readonly hooks?: LinkHooks) {}
 
   async apply(tunnels: readonly WireTunnelSpec[], paths: readonly WireLinkPath[] = [], links: readonly WireLinkTable[] = []): Promise<void> {
     for (const link of links) for (const end of link.ends) this.peers.set(tunnelInterfaceName(end.name), end.name);
@@ -31,7 +34,7 @@ export class EngineClientDatapath implements ClientDatapath {
       this.managed.add(spec.name);
       // A new inner address re-creates the interface, and its routes went with the old one.
       const fresh = !running || running.inner !== spec.address || running.peerInner !== spec.peerAddress;
-      this.routes.setDevice(spec.name, spec.routes ?? [], spec.routeMetric ?? 0, fresh);
+      installTunnelRoutes(this.routes, spec, fresh, this.log);
       this.stateChanged(spec.name);
     }
     this.paths = new Map(paths.map((path) => [path.tunnel, path]));

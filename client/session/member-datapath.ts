@@ -37,7 +37,7 @@ export async function openMemberDatapath(io: DatapathIo, stateDir: string, log: 
     },
   });
   const hooks = options.hook === undefined ? undefined : new LinkHooks(options.hook, log);
-  const datapath = new EngineClientDatapath(engine, new KernelRoutes(options.routeCommands ?? ipRouteCommands), hooks);
+  const datapath = new EngineClientDatapath(engine, new KernelRoutes(options.routeCommands ?? ipRouteCommands), log, hooks);
   changes.of = (name) => datapath.stateChanged(name);
   const engineHandler = engineControlHandler(engine, 'run');
   // Status also says why each hub-driven tunnel runs its encapsulation (`encapReason`) and what

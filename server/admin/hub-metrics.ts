@@ -68,7 +68,7 @@ export class HubMetrics {
       },
     });
     registerTunnelTrafficMetrics(register, async () => (await status()).peers.flatMap((peer): TunnelTrafficSample[] => (
-      peer.counters ? [{ peer: peer.name, encap: peer.encap, rx: peer.counters.rx, tx: peer.counters.tx, spoofed: spoofedOf(peer) }] : []
+      peer.counters ? [{ peer: peer.name, encap: peer.encap, rx: peer.counters.rx, tx: peer.counters.tx, spoofed: peer.spoofed }] : []
     )));
 
     const reconfigurations = new Counter({
@@ -214,10 +214,4 @@ function registerGateMetrics(register: Registry, gates: readonly ConnectionGate[
       }
     },
   });
-}
-
-/** The hub end's spoofed-source drops, where the status carries them. */
-function spoofedOf(peer: HubStatus['peers'][number]): number | null {
-  const value = (peer as { spoofed?: unknown }).spoofed;
-  return typeof value === 'number' ? value : null;
 }

@@ -1,4 +1,4 @@
-import type { HubStatus, PeerStatus } from '../hub/hub-status.js';
+import type { HubStatus } from '../hub/hub-status.js';
 
 /** One peer as the live status page shows it. */
 export interface StatusViewPeer {
@@ -46,7 +46,7 @@ export function buildStatusView(status: HubStatus, at: number): StatusView {
     encapReason: peer.encapReason,
     prefix: peer.prefix,
     inner: peer.inner,
-    routes: routesOf(peer),
+    routes: [...peer.routes],
     lastSeen: peer.lastSeen,
     rxBytes: peer.counters?.rx.bytes ?? null,
     txBytes: peer.counters?.tx.bytes ?? null,
@@ -57,10 +57,4 @@ export function buildStatusView(status: HubStatus, at: number): StatusView {
   peers.sort((a, b) => (a.state === b.state ? a.name.localeCompare(b.name) : a.state === 'up' ? -1 : 1));
   const { endpoint, hubId, wsPort, sshPort } = status.hub;
   return { at, hub: { endpoint, hubId, wsPort, sshPort }, peers };
-}
-
-/** The routes of a peer's tunnel, where the status carries them. */
-function routesOf(peer: PeerStatus): string[] {
-  const routes = (peer as { routes?: unknown }).routes;
-  return Array.isArray(routes) ? routes.filter((route): route is string => typeof route === 'string') : [];
 }

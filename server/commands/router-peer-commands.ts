@@ -4,7 +4,7 @@ import { KERNEL_CONFIG_TARGETS, isKernelConfigTarget, renderPeerConfig } from '.
 import { DYNDNS2_PATH } from '../control/dyndns2-update.js';
 import { withHubState } from '../hub-state/hub-state.js';
 import { readServeRuntime } from '../hub/serve-runtime-file.js';
-import { SERVE_DEFAULTS } from '../hub/start-hub.js';
+import { SERVE_DEFAULTS } from '../hub/serve-defaults.js';
 import { parseOnOff } from './cli-option-parsers.js';
 import { hubStateDir } from './hub-state-dir.js';
 import { printNote, printText } from './write-output.js';

@@ -31,7 +31,7 @@ interface ServeFlags {
 export function registerServeCommand(program: Command): void {
   program
     .command('serve')
-    .description('run the hub: WebSocket and SSH front doors, the hub\'s tunnel ends; runs init itself when needed')
+    .description('run the hub: members connect over WebSocket or SSH, the hub runs its end of every tunnel and serves /metrics and a live status page; sets the state folder up itself when needed')
     .option('--listen <addr>', 'IPv4 address to listen on', '0.0.0.0')
     .option('--ws-port <n>', 'WebSocket port (0: any free port, see serve.json)', '8443')
     .option('--ssh-port <n>', 'SSH port (0: any free port, see serve.json)', '2222')

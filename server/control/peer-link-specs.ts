@@ -55,7 +55,8 @@ export interface PeerLinkEnd {
  * The tunnel aims at the other end's verified address only; `local` is what `me` reports (its
  * private address behind a NAT). On a fou/gue link with a `binding` (the per-link key the hub
  * made), the end behind the NAT says authenticated hellos ('member') and the public end binds the
- * NAT's mapping only after one verifies ('hub'), like the hub does for its own links.
+ * NAT's mapping only after one verifies ('hub'), like the hub does for its own links; between two
+ * public ends the first end of the link says hello.
  */
 export function buildPeerLinkEnd(table: LinkTable, me: PeerEndFacts, other: PeerEndFacts, choice: PeerLinkChoice,
   keepaliveInterval: number, binding?: { bindingId: number; key: string }): PeerLinkEnd {
@@ -71,7 +72,10 @@ export function buildPeerLinkEnd(table: LinkTable, me: PeerEndFacts, other: Peer
   const path: WireLinkPath = { tunnel, encap: table.encap, reason: choice.reason, reachable: choice.reachable };
   if (!choice.reachable || local === null || other.seen === null) return { spec: undefined, path, table: shown };
   const udp = table.encap === 'fou' || table.encap === 'gue';
-  const auth = udp && binding ? { auth: { ...binding, role: behindNat(me) ? 'member' as const : 'hub' as const }, helloInterval: keepaliveInterval } : {};
+  // The NATed end opens the path; between two public ends (a pinned fou/gue link) the link's first
+  // end does, or neither would ever say hello.
+  const opens = behindNat(me) || (!behindNat(other) && mine === table.ends[0]);
+  const auth = udp && binding ? { auth: { ...binding, role: opens ? 'member' as const : 'hub' as const }, helloInterval: keepaliveInterval } : {};
   return {
     spec: {
       name: tunnel,

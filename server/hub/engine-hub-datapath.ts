@@ -3,6 +3,7 @@ import type { DatapathEngine } from '../../shared/datapath/datapath-engine.js';
 import type { LinkHooks } from '../../shared/hooks/link-hooks.js';
 import type { WireTunnelSpec } from '../../shared/protocol/index.js';
 import { applyWireSpec } from '../../shared/protocol/apply-wire-spec.js';
+import { installTunnelRoutes } from '../../shared/routing/install-tunnel-routes.js';
 import type { KernelRoutes } from '../../shared/routing/kernel-routes.js';
 import type { HubBindingStatus, HubDatapath, TunnelTraffic } from '../control/hub-datapath.js';
 import { HUB_UNREACHABLE_METRIC } from '../routing/member-routes.js';
@@ -38,7 +39,7 @@ export class EngineHubDatapath implements HubDatapath {
       this.warnedIpv6 = true;
       this.routing.log.warn({ tunnel: spec.name }, 'this kernel has no per-interface IPv6 forwarding (force_forwarding, Linux 6.17): turned net.ipv6.conf.all.forwarding on');
     }
-    this.routing.routes.setDevice(spec.name, spec.routes ?? [], spec.routeMetric ?? 0, fresh);
+    installTunnelRoutes(this.routing.routes, spec, fresh, this.routing.log);
     this.stateChanged(spec.name);
   }
 
@@ -56,7 +57,12 @@ export class EngineHubDatapath implements HubDatapath {
   }
 
   async routeUnreachable(prefixes: readonly string[]): Promise<void> {
-    this.routing.routes.setUnreachable(prefixes, HUB_UNREACHABLE_METRIC);
+    try {
+      this.routing.routes.setUnreachable(prefixes, HUB_UNREACHABLE_METRIC);
+    } catch (err) {
+      // A fallback the kernel refuses (IPv6 turned off) leaves routing as it is otherwise.
+      this.routing.log.warn({ err: (err as Error).message }, 'not every unreachable fallback route could be installed');
+    }
   }
 
   traffic(name: string): TunnelTraffic | undefined {

@@ -2,7 +2,7 @@ import type { Logger } from 'pino';
 import type { Registry } from '../registry/registry.js';
 
 /** How often the hub checks whether another process changed the registry, where it has to poll: a CLI change reaches members well within a second. */
-export const REGISTRY_POLL_MS = 250;
+export const REGISTRY_POLL_MS = 100;
 
 /** A running watcher. */
 export interface RegistryChangeWatcher {

@@ -29,12 +29,11 @@ import { controlRegistryOver } from './registry-control-adapter.js';
 import { watchRegistryChanges } from './registry-change-watcher.js';
 import { refuseKeylessSourceClash } from './keyless-source-clash.js';
 import { restoreRouterEnds } from './restore-router-ends.js';
+import { SERVE_DEFAULTS } from './serve-defaults.js';
 import { removeServeRuntime, writeServeRuntime } from './serve-runtime-file.js';
 import { loadOrCreateSshHostKey, sshHostKeyFingerprint } from './ssh-host-key.js';
 import { openStatusSocket, statusSocketPath, type StatusSocket } from './status-socket.js';
 
-/** The embedded defaults of `tunnel-hub serve`. */
-export const SERVE_DEFAULTS = { listen: '0.0.0.0', wsPort: 8443, sshPort: 2222 } as const;
 
 /** Pool a hub initialised by `serve` itself hands /30s from (an operator can add others). */
 export const DEFAULT_POOL = '10.99.0.0/16';

@@ -1,4 +1,5 @@
 import { TunnelError } from '../../shared/errors.js';
+import { ipPrefixesOverlap, parseIpPrefix } from '../../shared/net/ip-prefix.js';
 import { formatIpv4Prefix, parseIpv4Prefix, prefixSize } from '../../shared/net/ipv4-prefix.js';
 import { LINK_PREFIX_LENGTH, LINK_SUBNET_SIZE } from '../../shared/net/link-subnet.js';
 import type { AuditLog } from './audit-log.js';
@@ -64,6 +65,12 @@ export class PoolStore {
     const clash = await this.ctx.sql.get<{ cidr: string }>('SELECT cidr FROM pools WHERE network < ? AND ? < end_network ORDER BY id LIMIT 1', end, network);
     if (clash?.cidr === canonical) throw new TunnelError('ERR_POOL_EXISTS', `pool ${canonical} already exists`);
     if (clash) throw new TunnelError('ERR_POOL_OVERLAP', `pool ${canonical} overlaps the existing pool ${clash.cidr}`);
+    // A pool's addresses belong to the links: none may already be routed behind a member.
+    const routes = await this.ctx.sql.all<{ peer: string; prefix: string }>(
+      'SELECT p.name AS peer, r.prefix FROM peer_routes r JOIN peers p ON p.id = r.peer_id WHERE r.state = \'approved\'');
+    const candidate = parseIpPrefix(canonical);
+    const routed = routes.find((route) => ipPrefixesOverlap(parseIpPrefix(route.prefix), candidate));
+    if (routed) throw new TunnelError('ERR_POOL_OVERLAP', `pool ${canonical} overlaps ${routed.prefix}, routed behind ${routed.peer}`);
     const row = await this.ctx.sql.get<{ id: number }>(`INSERT INTO pools (cidr, network, prefix_length, end_network, next_network, created_at)
                 VALUES (?, ?, ?, ?, ?, ?) RETURNING id`, canonical, network, length, end, network, this.ctx.clock());
     await this.audit.record('pool.add', canonical);

@@ -25,8 +25,8 @@ export class KernelRoutes {
 
   /**
    * Makes `device` carry exactly `prefixes` (canonical CIDRs) at `metric`. `fresh`: the interface
-   * was just created, so it carries nothing yet. On a failure, what is known to be installed stays
-   * recorded and the rest is tried again on the next call.
+   * was just created, so it carries nothing yet. On a failure (thrown after trying the rest), what
+   * is known to be installed stays recorded and the rest is tried again on the next call.
    */
   setDevice(device: string, prefixes: readonly string[], metric: number, fresh: boolean): void {
     const before = fresh ? undefined : this.devices.get(device);
@@ -66,11 +66,23 @@ export class KernelRoutes {
       if (wanted.has(prefix) && before!.metric === metric) kept.add(prefix);
       else removals.push(`route del ${route(prefix, before!.metric)}`);
     }
-    const additions = [...wanted].filter((prefix) => !kept.has(prefix)).map((prefix) => `route replace ${route(prefix, metric)}`);
     if (removals.length > 0) this.commands.applyTolerant(removals);
-    // Until the additions succeed only what stayed is known to be installed: a failure is retried next time.
-    record({ metric, prefixes: kept });
-    if (additions.length > 0) this.commands.apply(additions);
-    record({ metric, prefixes: wanted });
+    // Until the additions succeed only what stayed is known to be installed: a failure is retried
+    // next time. IPv4 and IPv6 go separately, so a host without IPv6 still gets its IPv4 routes.
+    const installed = new Set(kept);
+    record({ metric, prefixes: installed });
+    let failure: unknown;
+    for (const family of [[...wanted].filter((p) => !p.includes(':')), [...wanted].filter((p) => p.includes(':'))]) {
+      const added = family.filter((prefix) => !kept.has(prefix));
+      if (added.length === 0) continue;
+      try {
+        this.commands.apply(added.map((prefix) => `route replace ${route(prefix, metric)}`));
+        for (const prefix of added) installed.add(prefix);
+      } catch (err) {
+        failure ??= err;
+      }
+    }
+    record({ metric, prefixes: installed });
+    if (failure !== undefined) throw failure;
   }
 }

@@ -194,7 +194,7 @@ describe('--routing none: no routes anywhere, source filters still', () => {
     expect((await runHubCli(hub.stateDir, ['peer', 'route', 'add', 'r1', '10.60.1.0/24'])).code).toBe(0);
     member = await ProtocolMember.connect(hub, 'r1', pair.private, '127.0.0.1');
     expect(member.latest.tunnels[0]).not.toHaveProperty('routes');
-    // The hub notices the CLI's write within its 250 ms poll.
+    // The hub notices the CLI's write at its next poll (REGISTRY_POLL_MS).
     await until(() => hub.datapath.tunnels.get('tnl-r1')?.sources?.includes('10.60.1.0/24') === true);
     expect(hub.datapath.tunnels.get('tnl-r1')).toMatchObject({ sources: ['10.1.12.2/32', '10.60.1.0/24'] });
     expect(hub.datapath.tunnels.get('tnl-r1')).not.toHaveProperty('routes');

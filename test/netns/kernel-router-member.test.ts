@@ -155,4 +155,22 @@ describe.skipIf(reason)('a kernel router member: config linux, dyndns2 with busy
     await until(async () => (await guest!.exec(`ping -c 1 -W 1 ${memberInner}`)).code === 0, 20_000, 'guest -> c1 over the peer link');
     expect((await execInAsync(memberNs, 'ping', ['-c', '2', '-W', '2', guestInner], 10_000)).stdout).toMatch(/2 received/);
   });
+
+  it('runs the OpenWrt update hook from `config openwrt`: a WAN ifupdate reports the new address with wget', async () => {
+    const key = (await hubCli('peer', 'update-key', 'kipip')).trim();
+    const config = await hubCli('peer', 'config', 'kipip', 'openwrt');
+    const hook = config.slice(config.indexOf('# dyndns2 update hook'));
+    expect(hook).toContain(`URL="http://kipip:$KEY@${HUB}:8443/nic/update?hostname=kipip"`);
+    // OpenWrt's busybox: syslogd for `logger`, the key file the hook reads, then the pasted hook.
+    await guest!.run(`mkdir -p /etc/hotplug.d/iface\nprintf '%s\\n' '${key}' >/etc/tunnel-hub.key\nchmod 600 /etc/tunnel-hub.key\nsyslogd -O /tmp/messages`);
+    await guest!.run(hook);
+    const moved = await move();
+    await guest!.run('ACTION=ifup INTERFACE=lan sh /etc/hotplug.d/iface/95-tunnel-hub');
+    const publicOf = async (): Promise<string | null> =>
+      (JSON.parse(await hubCli('peer', 'table', 'kipip', '--json')) as { ends: { public: string | null }[] }).ends[1]!.public;
+    expect(await publicOf()).not.toBe(moved);
+    await guest!.run('ACTION=ifupdate INTERFACE=wan sh /etc/hotplug.d/iface/95-tunnel-hub');
+    expect(await publicOf()).toBe(moved);
+    expect(await guest!.run('cat /tmp/messages')).toMatch(new RegExp(`tunnel-hub: good ${moved.replace(/\./g, '\\.')}`));
+  });
 });

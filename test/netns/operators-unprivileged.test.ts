@@ -114,5 +114,7 @@ describe.skipIf(reason !== null)('hub and member as an unprivileged user with CA
     expect(metricValue(memberAfter, 'tunnel_hub_connected')).toBe(1);
     expect(metricValue(memberAfter, 'tunnel_peer_up{peer="hub",encap="gre"}')).toBe(1);
     expect(metricValue(hubAfter, 'process_open_fds')).toBeGreaterThan(0);
+    // The hub filters the member's inner sources (BCP 38): the pings came from its own address.
+    expect(metricValue(hubAfter, 'tunnel_peer_spoofed_packets_total{peer="ada",encap="gre"}')).toBe(0);
   });
 });

@@ -78,6 +78,9 @@ describe.skipIf(reason !== null)('the live status page in headless Chromium', ()
     expect(await c2.locator('[data-field="endpoint"]').textContent()).toBe(`${topo.addresses.natOutside} (reports ${topo.addresses.c2}, behind NAT)`);
     expect(await c2.locator('[data-field="subnet"]').textContent()).toMatch(/^10\.1\.12\.\d+\/30 \(member 10\.1\.12\.\d+\)$/);
     expect(await page.locator('article[data-peer="c1"] [data-field="encap"]').textContent()).toBe('gre — public');
+    // A LAN behind c2: once routed, its card lists the prefix.
+    await runCliIn(topo.hub, 'server', ['--state', join(dir, 'hub'), 'peer', 'route', 'add', 'c2', '10.77.0.0/24']);
+    await expect.poll(() => c2.locator('[data-field="routes"]').textContent(), { timeout: 5_000 }).toContain('10.77.0.0/24');
 
     // Traffic both ways through both tunnels (to the hub's end of each /30): the page turns the
     // counters into rates.

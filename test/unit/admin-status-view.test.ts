@@ -10,7 +10,7 @@ function peer(name: string, connected: boolean, extra: Partial<PeerStatus> = {})
     prefix: '10.1.12.0/30', inner: '10.1.12.2', tunnel: `tnl-${name}`, specVersion: null,
     lastSeen: '2026-01-01T00:00:00.000Z', lastError: null,
     counters: { rx: { packets: 3, bytes: 300, errors: 0, dropped: 1 }, tx: { packets: 4, bytes: 400, errors: 0, dropped: 2 } },
-    binding: null, ...extra,
+    binding: null, routes: [], spoofed: 0, ...extra,
   };
 }
 
@@ -30,8 +30,8 @@ describe('the live page\'s view of the hub status', () => {
     expect(view.peers[1]).toMatchObject({ rxBytes: null, txBytes: null, dropped: null });
   });
 
-  it('carries the routes of a peer\'s tunnel where the status has them', () => {
-    const routed = { ...peer('erin', true), routes: ['10.7.0.0/24', '10.1.12.0/24'] } as PeerStatus;
+  it('carries the routes of a peer\'s tunnel', () => {
+    const routed = peer('erin', true, { routes: ['10.7.0.0/24', '10.1.12.0/24'] });
     expect(buildStatusView({ hub, peers: [routed], links: [] }, 0).peers[0]?.routes).toEqual(['10.7.0.0/24', '10.1.12.0/24']);
   });
 });

@@ -4,15 +4,7 @@ import { peerNameFromHostName } from '../../client/default-peer-name.js';
 import { isTunnelError } from '../../shared/errors.js';
 import { PEER_NAME_PATTERN } from '../../shared/protocol/peer-name.js';
 import { validatePeerName } from '../../server/registry/peer-name.js';
-
-function codeOf(fn: () => unknown): string | undefined {
-  try {
-    fn();
-  } catch (err) {
-    return isTunnelError(err) ? err.code : 'not a TunnelError';
-  }
-  return undefined;
-}
+import { errorCodeOf } from '../helpers/error-code.js';
 
 describe('the peer name join takes from the host name', () => {
   it.each([
@@ -32,12 +24,12 @@ describe('the peer name join takes from the host name', () => {
   });
 
   it.each(['', '...', '___', '日本'])('refuses %j, which leaves nothing usable, asking for --name', (hostName) => {
-    expect(codeOf(() => peerNameFromHostName(hostName))).toBe('ERR_INVALID_ARGUMENT');
+    expect(errorCodeOf(() => peerNameFromHostName(hostName))).toBe('ERR_INVALID_ARGUMENT');
     expect(() => peerNameFromHostName(hostName)).toThrow(/--name/);
   });
 
   it('refuses a host named like the hub\'s own end', () => {
-    expect(codeOf(() => peerNameFromHostName('HUB'))).toBe('ERR_INVALID_ARGUMENT');
+    expect(errorCodeOf(() => peerNameFromHostName('HUB'))).toBe('ERR_INVALID_ARGUMENT');
     expect(() => peerNameFromHostName('hub.')).toThrow(/reserved/);
   });
 

@@ -63,6 +63,18 @@ describe('peer<->peer paths', () => {
     expect(atC1.path).toEqual({ tunnel: 'tnl-c2', encap: 'fou', reason: 'nat-detected', reachable: true });
   });
 
+  it('a fou link pinned between two public ends has exactly one end saying hello: the first', async () => {
+    const table = buildLinkTable({
+      network: (10 << 24 | 1 << 16 | 12 << 8 | 48) >>> 0, greKey: 10,
+      ends: [{ name: 'c1', public: PUBLIC, pinnedEncap: 'fou' }, { name: 'c4', public: '192.0.2.9', pinnedEncap: null }],
+    });
+    const other = { name: 'c4', seen: '192.0.2.9', reported: '192.0.2.9' };
+    const choice = choosePeerLinkPath('fou', publicEnd, other);
+    const binding = { bindingId: 11, key: 'k'.repeat(43) };
+    expect(buildPeerLinkEnd(table, publicEnd, other, choice, 5, binding).spec?.auth?.role).toBe('member');
+    expect(buildPeerLinkEnd(table, other, publicEnd, choice, 5, binding).spec?.auth?.role).toBe('hub');
+  });
+
   it('issues no tunnel for an unreachable link but still shows its table and why', async () => {
     const table = buildLinkTable({
       network: (10 << 24 | 1 << 16 | 12 << 8 | 44) >>> 0, greKey: 8,

@@ -4,16 +4,7 @@ import { formatIpv4Address, parseIpv4Address } from '../../shared/net/ipv4-addre
 import { formatIpv4Prefix, parseIpv4Prefix, prefixContains, prefixesOverlap, prefixSize } from '../../shared/net/ipv4-prefix.js';
 import { describeLinkSubnet } from '../../shared/net/link-subnet.js';
 import { tunnelInterfaceName } from '../../shared/net/tunnel-interface-name.js';
-import { isTunnelError } from '../../shared/errors.js';
-
-function codeOf(fn: () => unknown): string | undefined {
-  try {
-    fn();
-  } catch (err) {
-    return isTunnelError(err) ? err.code : 'not a TunnelError';
-  }
-  return undefined;
-}
+import { errorCodeOf } from '../helpers/error-code.js';
 
 describe('IPv4 addresses', () => {
   it('round-trips every 32-bit value', () => {
@@ -27,7 +18,7 @@ describe('IPv4 addresses', () => {
   });
 
   it.each(['10.1', '10.1.12', '0x0a.1.1.1', '256.1.1.1', '1.2.3.4.5', '', 'alice', '1.2.3.-4'])('refuses %j', (text) => {
-    expect(codeOf(() => parseIpv4Address(text))).toBe('ERR_INVALID_ADDRESS');
+    expect(errorCodeOf(() => parseIpv4Address(text))).toBe('ERR_INVALID_ADDRESS');
   });
 });
 
@@ -40,11 +31,11 @@ describe('IPv4 prefixes', () => {
 
   it('refuses host bits with a hint naming the network', () => {
     expect(() => parseIpv4Prefix('10.1.12.1/24')).toThrow(/did you mean 10\.1\.12\.0\/24\?/);
-    expect(codeOf(() => parseIpv4Prefix('10.1.12.1/24'))).toBe('ERR_INVALID_CIDR');
+    expect(errorCodeOf(() => parseIpv4Prefix('10.1.12.1/24'))).toBe('ERR_INVALID_CIDR');
   });
 
   it.each(['10.1.12.0', '10.1.12.0/33', '10.1.12.0/', '/24', '10.1.12.0/24/1', '10.1.12.0/x', 'fd00::/64'])('refuses %j', (text) => {
-    expect(codeOf(() => parseIpv4Prefix(text))).toBe('ERR_INVALID_CIDR');
+    expect(errorCodeOf(() => parseIpv4Prefix(text))).toBe('ERR_INVALID_CIDR');
   });
 
   it('agrees with a brute-force overlap and containment check', () => {

@@ -6,9 +6,11 @@ class RecordingCommands implements RouteCommands {
   readonly applied: string[][] = [];
   readonly tolerated: string[][] = [];
   failNext = false;
+  /** Refuse every IPv6 line, as a host with IPv6 turned off does. */
+  noIpv6 = false;
 
   apply(lines: readonly string[]): void {
-    if (this.failNext) {
+    if (this.failNext || (this.noIpv6 && lines.some((line) => line.includes(':')))) {
       this.failNext = false;
       throw new TunnelError('ERR_SYSTEM', 'ip -batch: Cannot find device');
     }
@@ -66,5 +68,14 @@ describe('KernelRoutes: the routes a process installed, changed by differences',
     routes.clearUnreachable();
     expect(commands.applied).toEqual([['route replace unreachable 10.1.12.0/24 metric 4294967295', 'route replace unreachable 10.50.2.0/24 metric 4294967295']]);
     expect(commands.tolerated).toEqual([['route del unreachable 10.50.2.0/24 metric 4294967295'], ['route del unreachable 10.1.12.0/24 metric 4294967295']]);
+  });
+
+  it('installs the IPv4 routes even where IPv6 ones fail, and says so', () => {
+    const commands = new RecordingCommands();
+    commands.noIpv6 = true;
+    const routes = new KernelRoutes(commands);
+    expect(() => routes.setDevice('tnl-hub', ['10.1.12.0/24', '2001:db8:52::/64'], 1000, true)).toThrow(/Cannot find device/);
+    expect(routes.routesOf('tnl-hub')).toEqual(['10.1.12.0/24']);
+    expect(commands.applied).toEqual([['route replace 10.1.12.0/24 dev tnl-hub metric 1000']]);
   });
 });

@@ -1,0 +1,141 @@
+/**
+ * Many simulated members against one real hub process with no datapath (`serve --datapath
+ * none`), for the control-plane benchmarks: the state folder with its peers and tokens, the hub,
+ * and members speaking the protocol over WebSocket that acknowledge every config at once.
+ */
+import { spawn, type ChildProcess } from 'node:child_process';
+import { mkdtempSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { WebSocket } from 'ws';
+import { openHubState } from '../server/hub-state/hub-state.js';
+import { initHubState } from '../server/hub-state/init-hub-state.js';
+import { issuePeerCredential } from '../server/hub-state/issue-peer-credential.js';
+import { readServeRuntime } from '../server/hub/serve-runtime-file.js';
+
+/** The built `tunnel-hub`. */
+export const HUB_CLI = new URL('../server/cli.js', import.meta.url).pathname;
+
+/** A config as a simulated member reads it. */
+export interface SimulatedConfig {
+  version: number;
+  tunnels: { name: string; routes?: string[] }[];
+}
+
+/** One simulated member: every config it got, acknowledged the moment it arrived. */
+export interface SimulatedMember {
+  name: string;
+  ws: WebSocket;
+  configs: SimulatedConfig[];
+  /** When each config arrived (performance.now()), in the order of `configs`. */
+  arrivals: number[];
+  waiters: (() => void)[];
+}
+
+/** A hub serving simulated members. */
+export interface LoadHub {
+  dir: string;
+  url: string;
+  hub: ChildProcess;
+  /** The hub's stderr so far (warnings and errors only). */
+  errors(): string;
+  close(): Promise<void>;
+}
+
+/** A state folder with `count` peers m0…m{count-1}, and a peer token for each. */
+export async function prepareLoadState(count: number, pool: string): Promise<{ dir: string; tokens: string[] }> {
+  const dir = mkdtempSync(join(tmpdir(), 'bench-members-'));
+  await initHubState(dir, { endpoint: '198.51.100.1', pool });
+  const tokens: string[] = [];
+  const setup = await openHubState(dir);
+  try {
+    for (let i = 0; i < count; i++) {
+      await setup.registry.peers.add({ name: `m${i}` });
+      tokens.push(await issuePeerCredential(setup, { name: `m${i}`, ttlMs: 3_600_000 }));
+    }
+  } finally {
+    await setup.close();
+  }
+  return { dir, tokens };
+}
+
+/** Starts `tunnel-hub serve --datapath none` on loopback for the state folder. */
+export async function startLoadHub(dir: string): Promise<LoadHub> {
+  const hub = spawn(process.execPath, [HUB_CLI, '--state', dir, 'serve', '--listen', '127.0.0.1', '--ws-port', '0', '--ssh-port', '0', '--datapath', 'none', '--keepalive', '30', '--liveness-timeout', '120',
+    // Every simulated member connects from 127.0.0.1: lift the per-address limits a real hub keeps.
+    '--per-source-rate', '10000', '--per-source-max', '100000', '--no-admin'],
+  { stdio: ['ignore', 'ignore', 'pipe'], env: { ...process.env, TUNNEL_LOG_LEVEL: 'warn' } });
+  let errors = '';
+  hub.stderr!.on('data', (chunk: Buffer) => (errors += chunk.toString()));
+  const close = async (): Promise<void> => {
+    hub.kill('SIGTERM');
+    await new Promise((resolve) => hub.once('exit', resolve));
+    rmSync(dir, { recursive: true, force: true });
+  };
+  try {
+    const runtime = await waitUntil(() => {
+      const r = readServeRuntime(dir);
+      return r?.pid === hub.pid ? r : undefined;
+    }, 20_000, 'hub start');
+    return { dir, url: `ws://127.0.0.1:${runtime.wsPort}`, hub, errors: () => errors, close };
+  } catch (err) {
+    await close();
+    throw err;
+  }
+}
+
+/** Connects every member, `concurrency` at a time, and waits for each one's first config. */
+export async function connectMembers(url: string, tokens: readonly string[], concurrency: number): Promise<SimulatedMember[]> {
+  const members: SimulatedMember[] = [];
+  for (let i = 0; i < tokens.length; i += concurrency) {
+    members.push(...await Promise.all(tokens.slice(i, i + concurrency).map((token, j) => connectMember(url, `m${i + j}`, token))));
+  }
+  await Promise.all(members.map((member) => configWhere(member, () => true)));
+  return members;
+}
+
+/** One member over WebSocket with a peer token: hello, then an ack for every config. */
+export function connectMember(url: string, name: string, token: string): Promise<SimulatedMember> {
+  return new Promise((resolve, reject) => {
+    const ws = new WebSocket(url, { headers: { authorization: `Bearer ${token}` } });
+    const member: SimulatedMember = { name, ws, configs: [], arrivals: [], waiters: [] };
+    ws.on('error', reject);
+    ws.on('message', (data: Buffer) => {
+      const message = JSON.parse(data.toString()) as SimulatedConfig & { type: string };
+      if (message.type !== 'config') return;
+      member.arrivals.push(performance.now());
+      member.configs.push(message);
+      ws.send(JSON.stringify({ v: 1, type: 'ack', version: message.version }));
+      for (const waiter of member.waiters.splice(0)) waiter();
+    });
+    ws.on('open', () => {
+      ws.send(JSON.stringify({ v: 1, type: 'hello', software: 'bench', endpoint: '127.0.0.1' }));
+      resolve(member);
+    });
+  });
+}
+
+/** Resolves with the first config (already received or still to come) that satisfies `check`. */
+export function configWhere(member: SimulatedMember, check: (config: SimulatedConfig) => boolean): Promise<SimulatedConfig> {
+  const found = member.configs.find(check);
+  if (found) return Promise.resolve(found);
+  return new Promise((resolve) => {
+    const wait = (): void => {
+      const config = member.configs.find(check);
+      if (config) resolve(config);
+      else member.waiters.push(wait);
+    };
+    member.waiters.push(wait);
+  });
+}
+
+/** Polls `check` every 20 ms until it returns something, or throws after `timeoutMs`. */
+export async function waitUntil<T>(check: () => T | undefined | Promise<T | undefined>, timeoutMs: number, what: string): Promise<T> {
+  const deadline = Date.now() + timeoutMs;
+  for (;;) {
+    const value = await check();
+    if (value !== undefined) return value;
+    if (Date.now() > deadline) throw new Error(`timed out waiting for ${what}`);
+    await new Promise((resolve) => setTimeout(resolve, 20));
+  }
+}

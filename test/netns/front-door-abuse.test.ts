@@ -1,0 +1,139 @@
+import { readdirSync, readFileSync, mkdtempSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { runCliIn, startCli, until, type CliProcess } from '../helpers/control-processes.js';
+import { createNatTopology, execInAsync, startNodeIn, type NatTopology } from '../helpers/netns.js';
+import { metricValue } from '../helpers/prometheus-text.js';
+import { netnsUnavailableReason } from '../helpers/root.js';
+
+const reason = netnsUnavailableReason();
+if (reason) console.warn(`SKIPPING the front-door abuse test: ${reason}`);
+
+const HUB = '198.51.100.1';
+const CONNECTIONS = 1_000;
+const BAD_LOGINS = 500;
+
+/**
+ * The attacker, from one address (c2, behind the NAT: every flow leaves as 192.0.2.20). Phase 1
+ * opens CONNECTIONS connections to the WebSocket port, 100 at a time, each sending half an HTTP
+ * request and then nothing (slowloris), and holds them until the hub closes them (at most 20 s).
+ * Phase 2 tries BAD_LOGINS WebSocket upgrades with forged tokens, one after the other, each
+ * given 3 s. Prints `ready` when it starts, then one JSON line of what happened.
+ */
+const ATTACKER = `
+import { connect } from 'node:net';
+import WebSocket from 'ws';
+const [host, connections, logins] = process.argv.slice(-3);
+console.log('ready');
+const outcome = { refusedAtOnce: 0, closedLater: 0, stillOpen: 0, upgrades: {} };
+const open = (done) => {
+  const started = Date.now();
+  const socket = connect({ host, port: 8443 });
+  let settled = false;
+  const finish = (kind) => { if (!settled) { settled = true; outcome[kind] += 1; socket.destroy(); done(); } };
+  socket.on('connect', () => socket.write('GET / HTTP/1.1\\r\\nHost: hub\\r\\nX-Slow: '));
+  socket.on('error', () => undefined);
+  socket.on('close', () => finish(Date.now() - started < 500 ? 'refusedAtOnce' : 'closedLater'));
+  setTimeout(() => finish('stillOpen'), 20_000);
+};
+let next = 0;
+await new Promise((resolve) => {
+  let running = 0;
+  const pump = () => {
+    while (running < 100 && next < Number(connections)) {
+      next += 1; running += 1;
+      open(() => { running -= 1; if (next >= Number(connections) && running === 0) resolve(); else pump(); });
+    }
+  };
+  pump();
+});
+for (let i = 0; i < Number(logins); i++) {
+  const status = await new Promise((resolve) => {
+    const ws = new WebSocket('ws://' + host + ':8443', { headers: { authorization: 'Bearer forged.' + i + '.token' }, handshakeTimeout: 3_000 });
+    ws.on('unexpected-response', (_req, res) => { resolve(String(res.statusCode)); ws.terminate(); });
+    ws.on('open', () => { resolve('101'); ws.terminate(); });
+    ws.on('error', () => resolve('closed'));
+  });
+  outcome.upgrades[status] = (outcome.upgrades[status] ?? 0) + 1;
+}
+console.log(JSON.stringify(outcome));
+`;
+
+/** RSS (KiB) and open descriptors of a process, from /proc. */
+function footprint(pid: number): { rssKiB: number; fds: number } {
+  const status = readFileSync(`/proc/${pid}/status`, 'utf8');
+  return { rssKiB: Number(/^VmRSS:\s+(\d+)/m.exec(status)?.[1] ?? NaN), fds: readdirSync(`/proc/${pid}/fd`).length };
+}
+
+describe.skipIf(reason !== null)('front doors under abuse from one source, with a member joining meanwhile', () => {
+  let topo: NatTopology;
+  let dir: string;
+  let hub: CliProcess;
+  let member: CliProcess | undefined;
+
+  beforeAll(async () => {
+    topo = createNatTopology();
+    dir = mkdtempSync(join(tmpdir(), 'tunnel-abuse-'));
+    await runCliIn(topo.hub, 'server', ['--state', join(dir, 'hub'), 'init', '--endpoint', HUB, '--pool', '10.1.12.0/24']);
+    // The defaults an operator gets: no limit is loosened or tightened for the test.
+    hub = startCli(topo.hub, 'server', ['--state', join(dir, 'hub'), 'serve', '--listen', HUB]);
+    await until(() => /hub listening/.test(hub.output()), 20_000, `hub listening: ${hub.output()}`);
+  });
+  afterAll(async () => {
+    await member?.stop();
+    await hub?.stop();
+    topo?.destroy();
+    rmSync(dir, { recursive: true, force: true });
+  });
+
+  it(`${CONNECTIONS} connections and ${BAD_LOGINS} bad logins: a member still joins and pings, the hub's RSS and descriptors stay bounded`, async () => {
+    const pid = hub.child.pid ?? 0;
+    await new Promise((resolve) => setTimeout(resolve, 1_000));
+    const baseline = footprint(pid);
+    const samples: { rssKiB: number; fds: number }[] = [];
+    const sampler = setInterval(() => samples.push(footprint(pid)), 100);
+
+    const attacker = startNodeIn(topo.c2, ATTACKER, [HUB, String(CONNECTIONS), String(BAD_LOGINS)], 300_000);
+    await attacker.ready;
+    await new Promise((resolve) => setTimeout(resolve, 1_000));
+
+    // Meanwhile a healthy member, from another address, joins and passes traffic.
+    const invite = (await runCliIn(topo.hub, 'server', ['--state', join(dir, 'hub'), 'invite', 'create'])).trim();
+    const joinStarted = Date.now();
+    member = startCli(topo.c1, 'client', ['join', `ws://${HUB}:8443`, '--token', invite, '--name', 'c1', '--state', join(dir, 'c1')]);
+    await until(() => /tnl-hub up/.test(member?.output() ?? ''), 20_000, `c1 joined despite the attack: ${member.output()}`);
+    const joinMs = Date.now() - joinStarted;
+    const ping = await execInAsync(topo.c1, 'ping', ['-c', '10', '-i', '0.2', '-W', '2', '10.1.12.1'], 20_000);
+    expect(ping.stdout).toMatch(/10 received/);
+
+    const outcome = (await attacker.result) as { refusedAtOnce: number; closedLater: number; stillOpen: number; upgrades: Record<string, number> };
+    clearInterval(sampler);
+    const peak = { rssKiB: Math.max(...samples.map((s) => s.rssKiB)), fds: Math.max(...samples.map((s) => s.fds)) };
+    const after = footprint(pid);
+    console.log(`abuse: member joined in ${joinMs} ms; attacker ${JSON.stringify(outcome)}; hub RSS ${baseline.rssKiB} -> peak ${peak.rssKiB} -> ${after.rssKiB} KiB, fds ${baseline.fds} -> peak ${peak.fds} -> ${after.fds}`);
+
+    // Every connection was accounted for: refused at once, or closed by the hub's deadline.
+    expect(outcome.refusedAtOnce + outcome.closedLater).toBe(CONNECTIONS);
+    expect(outcome.stillOpen).toBe(0);
+    expect(outcome.refusedAtOnce).toBeGreaterThan(CONNECTIONS / 2);
+    expect(Object.values(outcome.upgrades).reduce((a, b) => a + b, 0)).toBe(BAD_LOGINS);
+    expect(outcome.upgrades['101']).toBeUndefined();
+    // Five free failures, then waits: almost every bad login never even reaches the token check.
+    expect(outcome.upgrades['401'] ?? 0).toBeLessThan(20);
+
+    // At most 32 of the attacker's connections are open at once (its pending cap); the member
+    // adds its control connection, TUN, raw and UDP sockets. Memory stays within a bounded margin.
+    expect(peak.fds - baseline.fds).toBeLessThanOrEqual(32 + 24);
+    expect(peak.rssKiB - baseline.rssKiB).toBeLessThan(64 * 1024);
+    expect(after.fds - baseline.fds).toBeLessThanOrEqual(16);
+
+    const metrics = await execInAsync(topo.hub, process.execPath, ['-e', 'fetch("http://127.0.0.1:9470/metrics").then((r) => r.text()).then((t) => process.stdout.write(t))']);
+    const text = metrics.stdout;
+    const refused = (reason_: string): number => metricValue(text, `tunnel_frontdoor_refused_connections_total{door="ws",reason="${reason_}"}`) ?? 0;
+    expect(refused('rate') + refused('source-pending') + refused('login-backoff')).toBeGreaterThanOrEqual(outcome.refusedAtOnce);
+    expect(metricValue(text, 'tunnel_frontdoor_timeouts_total{door="ws",phase="handshake"}')).toBeGreaterThanOrEqual(outcome.closedLater - 5);
+    expect(metricValue(text, 'tunnel_auth_failures_total{door="ws",code="ERR_TOKEN_INVALID"}')).toBe(outcome.upgrades['401'] ?? 0);
+    expect(metricValue(text, 'tunnel_peers{state="up"}')).toBe(1);
+  });
+});
