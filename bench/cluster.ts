@@ -17,13 +17,11 @@ import { join } from 'node:path';
 import { WebSocket } from 'ws';
 import { backoffDelay, DEFAULT_BACKOFF } from '../client/session/backoff.js';
 import { chooseHub } from '../client/session/choose-hub.js';
-import { issuePeerCredential } from '../server/hub-state/issue-peer-credential.js';
 import { joinCluster } from '../server/hub-state/join-cluster.js';
-import { openHubState } from '../server/hub-state/hub-state.js';
 import { readServeRuntime } from '../server/hub/serve-runtime-file.js';
 import { Registry } from '../server/registry/registry.js';
 import { postgresUnavailableReason, startPostgres } from '../test/helpers/postgres-server.js';
-import { HUB_CLI, waitUntil } from './simulated-members.js';
+import { addLoadPeers, HUB_CLI, waitUntil } from './simulated-members.js';
 
 const MEMBERS = Number(process.env.BENCH_MEMBERS ?? 1000);
 const ALLOCATIONS = Number(process.env.BENCH_ALLOCATIONS ?? 2000);
@@ -68,16 +66,7 @@ async function failover(url: string, dir: string, children: ChildProcess[]): Pro
   const stateB = join(dir, 'b');
   await joinCluster(stateA, { registry: url, hubName: 'hub', endpoint: '127.0.0.1', pool: '10.64.0.0/16' });
   await joinCluster(stateB, { registry: url, hubName: 'hub2', endpoint: '127.0.0.2' });
-  const tokens: string[] = [];
-  const setup = await openHubState(stateA);
-  try {
-    for (let i = 0; i < MEMBERS; i++) {
-      await setup.registry.peers.add({ name: `m${i}` });
-      tokens.push(await issuePeerCredential(setup, { name: `m${i}`, ttlMs: 3_600_000 }));
-    }
-  } finally {
-    await setup.close();
-  }
+  const tokens = await addLoadPeers(stateA, MEMBERS);
   const hubA = serve(stateA, '127.0.0.1', children);
   const hubB = serve(stateB, '127.0.0.2', children);
   const urlA = `ws://127.0.0.1:${(await waitUntil(() => readServeRuntime(stateA)?.pid === hubA.pid ? readServeRuntime(stateA) : undefined, 20_000, 'hub A')).wsPort}`;
