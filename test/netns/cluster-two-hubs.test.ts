@@ -83,6 +83,22 @@ describe.skipIf(reason !== null)('two hubs on one PostgreSQL: hub (198.51.100.1)
     expect(listing.map((h) => [h.name, h.state, h.members])).toEqual([['hub', 'up', 1], ['hub2', 'up', 1]]);
   });
 
+  it('a peer<->peer link across hubs: `link add c1 c2` on hub2 gives c1 (on hub) and c2 (on hub2) a direct tunnel they ping over; `link remove` takes both ends down', async () => {
+    await runCliIn(topo.hub2, 'server', ['--state', state('hub2'), 'link', 'add', 'c1', 'c2']);
+    const linkOf = (member: 'c1' | 'c2'): ClientStatus['tunnels'][number] | undefined =>
+      clientStatus(member).tunnels.find((t) => t.name === (member === 'c1' ? 'tnl-c2' : 'tnl-c1'));
+    const c1End = await until(() => linkOf('c1'), 15_000, "c1's end of the link, issued by hub");
+    const c2End = await until(() => linkOf('c2'), 15_000, "c2's end of the link, issued by hub2");
+    // The link runs straight between the members' public addresses, not through either hub.
+    expect(c1End.remote).toBe(topo.addresses.c2);
+    expect(c2End.remote).toBe(topo.addresses.c1);
+    expect(c1End.peerInner).toBe(c2End.inner.split('/')[0]);
+    await until(() => pingOk(topo.c1, c1End.peerInner), 15_000, 'c1 -> c2 over their link');
+    await until(() => pingOk(topo.c2, c2End.peerInner), 5_000, 'c2 -> c1 over their link');
+    await runCliIn(topo.hub, 'server', ['--state', state('hub'), 'link', 'remove', 'c1', 'c2']);
+    await until(() => linkOf('c1') === undefined && linkOf('c2') === undefined, 10_000, 'both ends of the link gone');
+  });
+
   it(`kill -9 hub: c1 moves to hub2 with the same /30 and inner addresses, and pings resume within ${FAILOVER_BOUND_MS} ms`, async () => {
     const before = hubTunnel('c1');
     const c2Inner = hubTunnel('c2')?.inner.split('/')[0] as string;
