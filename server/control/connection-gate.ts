@@ -1,5 +1,6 @@
 import { createServer, type AddressInfo, type Server, type Socket } from 'node:net';
 import type { Logger } from 'pino';
+import { TunnelError } from '../../shared/errors.js';
 import { listenServer } from './listen-server.js';
 import { DEFAULT_SOURCE_LIMITS, REFUSAL_REASONS, SourceLimits, type RefusalReason, type SourceLimitSettings } from './source-limits.js';
 
@@ -45,6 +46,13 @@ interface Tracked {
   deadline: NodeJS.Timeout;
 }
 
+/** What each door is, and the `serve` flag that moves it, for bind errors. */
+const DOOR_FLAGS: Record<DoorName, { what: string; fix: string }> = {
+  ws: { what: 'WebSocket', fix: 'choose another with --ws-port' },
+  ssh: { what: 'SSH', fix: 'choose another with --ssh-port' },
+  admin: { what: '/metrics and the status page', fix: 'choose another with --admin-listen ADDR:PORT, or --no-admin' },
+};
+
 /** Summaries of refusals are logged at most this often per door, so a flood cannot flood the log. */
 const REFUSAL_LOG_INTERVAL_MS = 60_000;
 const SWEEP_INTERVAL_MS = 30_000;
@@ -78,11 +86,20 @@ export class ConnectionGate {
     this.sweeper.unref();
   }
 
-  /** Listens on host:port; each admitted connection goes to `accept`. Resolves with the bound port. */
+  /**
+   * Listens on host:port; each admitted connection goes to `accept`. Resolves with the bound port;
+   * a port taken or not allowed is ERR_SYSTEM naming the flag that moves it.
+   */
   async listen(host: string, port: number, accept: (socket: Socket) => void): Promise<number> {
     const server = createServer((socket) => this.onConnection(socket, accept));
+    try {
+      await listenServer(server, port, host);
+    } catch (err) {
+      const code = (err as NodeJS.ErrnoException).code;
+      const why = code === 'EADDRINUSE' ? 'the port is in use' : code === 'EACCES' ? 'not allowed (a port below 1024 needs CAP_NET_BIND_SERVICE)' : (err as Error).message;
+      throw new TunnelError('ERR_SYSTEM', `cannot listen on ${host}:${port} for ${DOOR_FLAGS[this.door].what}: ${why}; ${DOOR_FLAGS[this.door].fix}`, { cause: err });
+    }
     server.on('error', (err) => this.options.log.warn({ door: this.door, err: err.message }, 'listener error'));
-    await listenServer(server, port, host);
     this.server = server;
     return (server.address() as AddressInfo).port;
   }

@@ -1,5 +1,5 @@
 import { statSync } from 'node:fs';
-import { join } from 'node:path';
+import { dirname, join } from 'node:path';
 import { request } from 'node:http';
 import { afterAll, afterEach, beforeAll, beforeEach, describe, expect, it } from 'vitest';
 import WebSocket from 'ws';
@@ -9,7 +9,7 @@ import { MemoryClientDatapath, waitFor } from '../helpers/memory-client-datapath
 import { metricValue, promtoolCheck, promtoolUnavailableReason } from '../helpers/prometheus-text.js';
 import { registrySnapshot, runHubCli } from '../helpers/hub-cli.js';
 import { testLogger, withHub, type TestHub } from '../helpers/with-hub.js';
-import { mkdtempSync, rmSync } from 'node:fs';
+import { existsSync, mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 
 interface Reply {
@@ -135,6 +135,18 @@ describe('the admin listener on loopback', () => {
     expect(event.peers).toContainEqual(expect.objectContaining({ name: 'alice', state: 'down' }));
     const json = JSON.parse((await get(port, '/status.json')).body) as { peers: { name: string }[] };
     expect(json.peers.map((peer) => peer.name)).toEqual(['alice']);
+  });
+
+  it('serve refuses an admin port in use with one coded line naming the flag, and cleans up', async () => {
+    const stateDir = join(mkdtempSync(join(tmpdir(), 'tunnel-hub-test-')), 'hub');
+    try {
+      const result = await runHubCli(stateDir, ['serve', '--listen', '127.0.0.1', '--ws-port', '0', '--ssh-port', '0', '--datapath', 'none', '--admin-listen', `127.0.0.1:${port}`]);
+      expect(result.code).toBe(1);
+      expect(result.stderr.trim().split('\n').pop()).toBe(`tunnel-hub: ERR_SYSTEM: cannot listen on 127.0.0.1:${port} for /metrics and the status page: the port is in use; choose another with --admin-listen ADDR:PORT, or --no-admin`);
+      expect(existsSync(join(stateDir, 'serve.json'))).toBe(false);
+    } finally {
+      rmSync(dirname(stateDir), { recursive: true, force: true });
+    }
   });
 
   it('is read-only and answers unknown paths with 404', async () => {

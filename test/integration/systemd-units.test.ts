@@ -47,5 +47,11 @@ describe.skipIf(missing !== null)('the systemd units', () => {
       expect(settings(text, key ?? '')).toEqual([value]);
     }
     expect(settings(text, 'RestrictAddressFamilies')[0]?.split(' ').sort()).toEqual(['AF_INET', 'AF_INET6', 'AF_NETLINK', 'AF_UNIX']);
+    expect(settings(text, 'ProtectKernelTunables')).toEqual(['yes']);
+  });
+
+  it('tunnel-hub.service keeps writable only the forwarding switches the hub turns on for its tunnels', () => {
+    const text = readFileSync(join(repoRoot(), 'systemd', 'tunnel-hub.service'), 'utf8');
+    expect(settings(text, 'ReadWritePaths')).toEqual(['/proc/sys/net/ipv4/conf -/proc/sys/net/ipv6/conf']);
   });
 });

@@ -3,7 +3,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { until } from '../helpers/control-processes.js';
-import { createPairTopology, execInAsync, type PairTopology } from '../helpers/netns.js';
+import { createNatTopology, execInAsync, type NatTopology } from '../helpers/netns.js';
 import { metricValue, promtoolCheck, promtoolUnavailableReason } from '../helpers/prometheus-text.js';
 import { netnsUnavailableReason } from '../helpers/root.js';
 import {
@@ -24,7 +24,7 @@ async function scrape(namespace: string, port: number): Promise<string> {
 }
 
 describe.skipIf(reason !== null)('hub and member as an unprivileged user with CAP_NET_ADMIN and CAP_NET_RAW only (as the systemd units run them)', () => {
-  let topo: PairTopology;
+  let topo: NatTopology;
   let dir: string;
   let tunNode: string;
   let uid: number;
@@ -33,11 +33,11 @@ describe.skipIf(reason !== null)('hub and member as an unprivileged user with CA
   const noCaps = (): Identity => ({ uid, caps: '' });
 
   beforeAll(() => {
-    topo = createPairTopology();
+    topo = createNatTopology();
     dir = mkdtempSync(join(tmpdir(), 'tunnel-unprivileged-'));
     chmodSync(dir, 0o755);
     uid = unusedUid();
-    for (const sub of ['hub', 'member', 'home']) {
+    for (const sub of ['hub', 'member', 'member2', 'home']) {
       mkdirSync(join(dir, sub), { mode: 0o700 });
       chownSync(join(dir, sub), uid, uid);
     }
@@ -57,11 +57,11 @@ describe.skipIf(reason !== null)('hub and member as an unprivileged user with CA
   });
 
   it('init, serve, join and ping, with every file the user\'s and the keys 0600', async () => {
-    const hubCmd = (who: Identity, args: string[]) => unprivilegedCommand(topo.a, who, tunNode, join(dir, 'home'), 'server', ['--state', join(dir, 'hub'), ...args]);
-    const init = runUnprivileged(hubCmd(noCaps(), ['init', '--endpoint', topo.aAddress, '--pool', '10.1.12.0/24']));
+    const hubCmd = (who: Identity, args: string[]) => unprivilegedCommand(topo.hub, who, tunNode, join(dir, 'home'), 'server', ['--state', join(dir, 'hub'), ...args]);
+    const init = runUnprivileged(hubCmd(noCaps(), ['init', '--endpoint', topo.addresses.hub, '--pool', '10.1.12.0/24']));
     expect(init.status, init.stderr).toBe(0);
 
-    const hub = spawnUnprivileged(hubCmd(withCaps(), ['serve', '--listen', topo.aAddress]));
+    const hub = spawnUnprivileged(hubCmd(withCaps(), ['serve', '--listen', topo.addresses.hub]));
     running.push(hub);
     await until(() => /hub listening/.test(hub.output()) || hub.child.exitCode !== null, 20_000, 'hub listening');
     expect(hub.output()).toMatch(/hub listening/);
@@ -72,27 +72,38 @@ describe.skipIf(reason !== null)('hub and member as an unprivileged user with CA
 
     const invite = runUnprivileged(hubCmd(noCaps(), ['invite', 'create']));
     expect(invite.status, invite.stderr).toBe(0);
-    const member = spawnUnprivileged(unprivilegedCommand(topo.b, withCaps(), tunNode, join(dir, 'home'), 'client',
-      ['join', `ws://${topo.aAddress}:8443`, '--token', invite.stdout.trim(), '--name', 'ada', '--state', join(dir, 'member'), '--metrics', '127.0.0.1:9471']));
+    const member = spawnUnprivileged(unprivilegedCommand(topo.c1, withCaps(), tunNode, join(dir, 'home'), 'client',
+      ['join', `ws://${topo.addresses.hub}:8443`, '--token', invite.stdout.trim(), '--name', 'ada', '--state', join(dir, 'member'), '--metrics', '127.0.0.1:9471']));
     running.push(member);
     await until(() => /tnl-hub up/.test(member.output()) || member.child.exitCode !== null, 20_000, 'the member\'s tunnel');
     expect(member.output()).toMatch(/tnl-hub up: gre/);
     expect(processIdentity(member.child.pid ?? 0)).toMatchObject({ uid, capEff: NET_ADMIN_AND_RAW });
 
-    const ping = await execInAsync(topo.b, 'ping', ['-c', '3', '-i', '0.2', '-W', '2', '10.1.12.1']);
+    const ping = await execInAsync(topo.c1, 'ping', ['-c', '3', '-i', '0.2', '-W', '2', '10.1.12.1']);
     expect(ping.stdout).toMatch(/3 received/);
 
-    for (const file of ['hub/registry.sqlite', 'hub/hub-signing-key.pem', 'hub/ssh_host_ed25519_key', 'member/identity', 'member/client.json']) {
+    // A second member behind the NAT (FOU), and a ping between the members: the hub forwards
+    // between its tunnels, a switch it turns on itself, without root.
+    const invite2 = runUnprivileged(hubCmd(noCaps(), ['invite', 'create']));
+    const member2 = spawnUnprivileged(unprivilegedCommand(topo.c2, withCaps(), tunNode, join(dir, 'home'), 'client',
+      ['join', `ws://${topo.addresses.hub}:8443`, '--token', invite2.stdout.trim(), '--name', 'bea', '--state', join(dir, 'member2')]));
+    running.push(member2);
+    await until(() => /tnl-hub up/.test(member2.output()) || member2.child.exitCode !== null, 20_000, 'the second member\'s tunnel');
+    await until(async () => (await execInAsync(topo.c1, 'ping', ['-c', '1', '-W', '1', '10.1.12.6'])).code === 0, 20_000, `ada pings bea through the hub: ${hub.output().slice(-2000)}`);
+    expect(hub.output()).not.toMatch(/ERR_PERMISSION|cannot turn forwarding on/);
+
+    for (const file of ['hub/registry.sqlite', 'hub/hub-signing-key.pem', 'hub/ssh_host_ed25519_key', 'member/identity', 'member/client.json', 'member2/identity']) {
       const stat = statSync(join(dir, file));
       expect({ file, uid: stat.uid, mode: stat.mode & 0o777 }).toEqual({ file, uid, mode: 0o600 });
     }
     const status = runUnprivileged(hubCmd(noCaps(), ['status', '--json']));
     expect(JSON.parse(status.stdout).peers).toContainEqual(expect.objectContaining({ name: 'ada', connected: true }));
+    expect(JSON.parse(status.stdout).peers).toContainEqual(expect.objectContaining({ name: 'bea', connected: true, encap: 'fou' }));
   });
 
   it.skipIf(promtoolMissing !== null)('both /metrics pass promtool, and their counters move with traffic', async () => {
-    const hubBefore = await scrape(topo.a, 9470);
-    const memberBefore = await scrape(topo.b, 9471);
+    const hubBefore = await scrape(topo.hub, 9470);
+    const memberBefore = await scrape(topo.c1, 9471);
     for (const text of [hubBefore, memberBefore]) expect(promtoolCheck(text)).toEqual({ status: 0, output: '' });
     const series = {
       hubRx: 'tunnel_peer_receive_packets_total{peer="ada",encap="gre"}',
@@ -100,17 +111,17 @@ describe.skipIf(reason !== null)('hub and member as an unprivileged user with CA
       memberRx: 'tunnel_peer_receive_packets_total{peer="hub",encap="gre"}',
       memberTxBytes: 'tunnel_peer_transmit_bytes_total{peer="hub",encap="gre"}',
     };
-    const ping = await execInAsync(topo.b, 'ping', ['-c', '20', '-i', '0.05', '-s', '1000', '-W', '2', '10.1.12.1']);
+    const ping = await execInAsync(topo.c1, 'ping', ['-c', '20', '-i', '0.05', '-s', '1000', '-W', '2', '10.1.12.1']);
     expect(ping.stdout).toMatch(/20 received/);
-    const hubAfter = await scrape(topo.a, 9470);
-    const memberAfter = await scrape(topo.b, 9471);
+    const hubAfter = await scrape(topo.hub, 9470);
+    const memberAfter = await scrape(topo.c1, 9471);
     for (const text of [hubAfter, memberAfter]) expect(promtoolCheck(text).status).toBe(0);
     const moved = (before: string, after: string, name: string): number => (metricValue(after, name) ?? NaN) - (metricValue(before, name) ?? NaN);
     expect(moved(hubBefore, hubAfter, series.hubRx)).toBeGreaterThanOrEqual(20);
     expect(moved(hubBefore, hubAfter, series.hubTxBytes)).toBeGreaterThanOrEqual(20 * 1000);
     expect(moved(memberBefore, memberAfter, series.memberRx)).toBeGreaterThanOrEqual(20);
     expect(moved(memberBefore, memberAfter, series.memberTxBytes)).toBeGreaterThanOrEqual(20 * 1000);
-    expect(metricValue(hubAfter, 'tunnel_peers{state="up"}')).toBe(1);
+    expect(metricValue(hubAfter, 'tunnel_peers{state="up"}')).toBe(2);
     expect(metricValue(memberAfter, 'tunnel_hub_connected')).toBe(1);
     expect(metricValue(memberAfter, 'tunnel_peer_up{peer="hub",encap="gre"}')).toBe(1);
     expect(metricValue(hubAfter, 'process_open_fds')).toBeGreaterThan(0);
