@@ -22,3 +22,28 @@ export function metricValue(text: string, series: string): number | undefined {
   }
   return undefined;
 }
+
+/** One metric family of an exposition: its TYPE and the label names of each of its samples. */
+export interface MetricFamily {
+  type: string;
+  /** Per sample, its label names sorted (a histogram's `le` left out). */
+  labelSets: string[][];
+}
+
+/** Every family an exposition declares (`# TYPE`), with the label names its samples carry. */
+export function metricFamilies(text: string): Map<string, MetricFamily> {
+  const families = new Map<string, MetricFamily>();
+  for (const line of text.split('\n')) {
+    const declared = /^# TYPE (\S+) (\S+)$/.exec(line);
+    if (declared?.[1] && declared[2]) families.set(declared[1], { type: declared[2], labelSets: [] });
+  }
+  for (const line of text.split('\n')) {
+    const sample = /^([a-zA-Z_:][a-zA-Z0-9_:]*)(?:\{(.*)\})? \S+/.exec(line);
+    if (!sample?.[1]) continue;
+    const name = sample[1];
+    const family = families.get(name) ?? families.get(name.replace(/_(bucket|sum|count)$/, ''));
+    const labels = [...(sample[2] ?? '').matchAll(/([a-zA-Z_][a-zA-Z0-9_]*)="/g)].map((match) => match[1] ?? '').filter((label) => label !== 'le');
+    family?.labelSets.push(labels.sort());
+  }
+  return families;
+}
