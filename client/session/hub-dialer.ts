@@ -32,29 +32,40 @@ export interface DialerOptions {
 /**
  * Opens connections to the hub with the right credential each time: the join credential until
  * one connection got through (an invite is single-use), then a fresh token signed with the
- * member's own key (WebSocket) or the member's key itself (SSH).
+ * member's own key (WebSocket) or the member's key itself (SSH). `address`, when given, is
+ * another address of the same hub to connect to (its IPv6 endpoint) with the URL's scheme and
+ * port; TLS still checks the certificate against the URL's host name, and the hub id pinned at
+ * join is checked either way.
  */
-export function createHubDialer(options: DialerOptions): (events: ClientChannelEvents) => Promise<ClientChannel> {
+export function createHubDialer(options: DialerOptions): (events: ClientChannelEvents, address?: string) => Promise<ClientChannel> {
   let join = options.join;
-  return async (events) => {
+  return async (events, address) => {
     let channel: ClientChannel;
     const url = options.url();
     if (url.scheme === 'ssh') {
       const hostKey = options.hubId();
       channel = await openSshChannel({
-        host: url.host,
+        host: address ?? url.host,
         port: url.port,
         username: url.user ?? '',
         privateKey: Buffer.from(options.identity.privateKeyText),
         ...(hostKey !== undefined ? { hostKeyFingerprint: hostKey } : {}),
       }, events);
     } else {
-      channel = await openWsChannel({ url: url.href, ...(options.ca ? { ca: options.ca } : {}) }, await wsHeaders(join, options), events);
+      const href = address === undefined ? url.href : `${url.scheme}://${hostPart(address)}:${url.port}${new URL(url.href).pathname.replace(/^\/$/, '')}`;
+      channel = await openWsChannel({
+        url: href, ...(options.ca ? { ca: options.ca } : {}), ...(address !== undefined ? { servername: url.host } : {}),
+      }, await wsHeaders(join, options), events);
     }
     join = undefined;
     options.connected(channel);
     return channel;
   };
+}
+
+/** An address as the host part of a URL (IPv6 in brackets). */
+function hostPart(address: string): string {
+  return address.includes(':') ? `[${address}]` : address;
 }
 
 async function wsHeaders(join: JoinCredential | undefined, options: DialerOptions): Promise<Record<string, string>> {

@@ -8,6 +8,7 @@ import type { ClientDatapath } from './client-datapath.js';
 import { EndpointWatcher, type OuterAddressProbe } from './endpoint-watcher.js';
 import { tunnelInterfaceName } from '../../shared/net/tunnel-interface-name.js';
 import { HubSession } from './hub-session.js';
+import { isGlobalIpv6 } from '../../shared/net/global-ipv6.js';
 
 /** The member's end of its hub link (`tnl-hub`). */
 const HUB_TUNNEL = tunnelInterfaceName('hub');
@@ -16,11 +17,16 @@ const UNREACHABLE_CODES: ReadonlySet<string> = new Set(['ERR_NOT_CONNECTED', 'ER
 /** Tries per path probe, and how long each waits by default. */
 const PATH_PROBE_TRIES = 3;
 const DEFAULT_PATH_PROBE_TIMEOUT_MS = 1_000;
+/** How long the member keeps to IPv4 after its IPv6 path failed (no connection, or no encapsulation answered). */
+const IPV6_RETRY_AFTER_MS = 10 * 60_000;
 
 /** Everything the runner needs; the join/run commands build it from the state folder. */
 export interface SessionRunnerOptions {
-  /** Opens a fresh, authenticated connection to the hub (credentials are chosen per attempt). */
-  dial(events: ClientChannelEvents): Promise<ClientChannel>;
+  /**
+   * Opens a fresh, authenticated connection to the hub (credentials are chosen per attempt), to
+   * `address` (the hub's IPv6 endpoint) when given, else to the hub URL's host.
+   */
+  dial(events: ClientChannelEvents, address?: string): Promise<ClientChannel>;
   /** The hub's address and port, to watch which outer address routes toward it. */
   hub: { host: string; port: number };
   datapath: ClientDatapath;
@@ -53,6 +59,13 @@ export interface SessionRunnerOptions {
  * Keeps one member connected to its hub: connects, runs a HubSession, reconnects with jittered
  * backoff when the hub is away, and reconnects at once when the outer address toward the hub
  * changes, so the hub sees (and thereby verifies) the new address. Stops on refused credentials.
+ *
+ * IPv6 first: when the hub tells its global IPv6 address (`welcome.ipv6Endpoint`) and this host
+ * has a global IPv6 source toward it, the member connects there instead, so the hub sees it over
+ * IPv6 and its hub link runs over IPv6 (typical of DS-Lite lines: IPv4 behind a carrier NAT, IPv6
+ * public). It falls back to the hub URL's address (IPv4) when that IPv6 source goes away, when
+ * the IPv6 connection fails, or when the hub says no encapsulation answered over IPv6
+ * (`ipv6-unanswered`), and tries IPv6 again after IPV6_RETRY_AFTER_MS.
  */
 export class SessionRunner {
   private stopped = false;
@@ -63,6 +76,12 @@ export class SessionRunner {
   /** Set when the next connection must not wait for backoff (the outer address just moved). */
   private reconnectNow = false;
   private readonly watcher: EndpointWatcher;
+  /** The hub's IPv6 endpoint (from welcome), a watcher of our source toward it, and when IPv6 may be tried again. */
+  private ipv6Endpoint: string | null = null;
+  private watcher6: EndpointWatcher | undefined;
+  private ipv6RetryAt = 0;
+  /** Which of the hub's addresses the current connection goes to. */
+  private over: 'url' | 'ipv6' = 'url';
   /** The hub tunnel path (encapsulation and remote) last probed, and in which session. */
   private probedPath: string | undefined;
   private probedSession: HubSession | undefined;
@@ -110,6 +129,7 @@ export class SessionRunner {
   async stop(): Promise<void> {
     this.stopped = true;
     this.watcher.stop();
+    this.watcher6?.stop();
     this.session?.end();
     this.wake?.abort();
     await this.loopDone;
@@ -133,11 +153,14 @@ export class SessionRunner {
           this.fatal = error;
           this.stopped = true;
           this.watcher.stop();
+          this.watcher6?.stop();
           this.rejectFirst(error);
           return;
         }
-        this.options.log.info({ code: error.code, reason: error.message }, 'hub unreachable');
-        failed = error;
+        this.options.log.info({ code: error.code, reason: error.message, over: this.over }, 'hub unreachable');
+        // An IPv6 connection that fails is given up for now: the next try goes over IPv4 at once.
+        if (this.over === 'ipv6') this.giveUpIpv6('the IPv6 connection failed');
+        else failed = error;
       }
       if (welcomed) attempt = 0;
       if (failed && UNREACHABLE_CODES.has(failed.code)) {
@@ -169,10 +192,11 @@ export class SessionRunner {
     });
     let session: HubSession | undefined;
     const pending: Buffer[] = [];
+    this.over = this.prefersIpv6() ? 'ipv6' : 'url';
     const channel = await this.options.dial({
       message: (raw) => (session ? session.receive(raw) : pending.push(raw)),
       closed: (error) => (session ? session.end(error) : resolveEnded(error)),
-    });
+    }, this.over === 'ipv6' ? this.ipv6Endpoint! : undefined);
     if (this.stopped) {
       channel.close();
       return undefined;
@@ -184,6 +208,7 @@ export class SessionRunner {
         onWelcome();
         this.options.log.info({ peer: welcome.peer, seen: welcome.seen, session: welcome.session }, 'connected to the hub');
         this.options.onWelcome?.(welcome);
+        void this.learnIpv6Endpoint(welcome.ipv6Endpoint ?? null);
       },
       apply: (config) => this.apply(config),
       appliedVersion: () => this.applied,
@@ -192,7 +217,9 @@ export class SessionRunner {
     });
     this.session = session;
     this.channel = channel;
-    session.start(this.options.software, this.watcher.current ?? channel.localAddress, this.options.advertise);
+    // The address said in hello is of the family this connection runs over.
+    const watched = this.over === 'ipv6' ? this.watcher6?.current : this.watcher.current;
+    session.start(this.options.software, watched ?? channel.localAddress, this.options.advertise);
     for (const raw of pending.splice(0)) session.receive(raw);
     const error = await ended;
     if (welcomed) this.options.onSessionEnded?.();
@@ -210,7 +237,65 @@ export class SessionRunner {
     this.options.log.info({ version: config.version, tunnels: config.tunnels.length }, 'config applied');
     this.logAdvertised(config.advertised ?? []);
     const hubTunnel = config.tunnels.find((tunnel) => tunnel.name === HUB_TUNNEL);
+    if (this.over === 'ipv6' && (config.paths ?? []).some((path) => path.tunnel === HUB_TUNNEL && path.reason === 'ipv6-unanswered')) {
+      this.giveUpIpv6('no encapsulation answered over IPv6');
+      this.switchConnection('falling back to IPv4');
+      return;
+    }
     if (hubTunnel && this.session) void this.probePath(this.session, hubTunnel);
+  }
+
+  /** True when the next connection should go to the hub's IPv6 endpoint. */
+  private prefersIpv6(): boolean {
+    const source = this.watcher6?.current;
+    return this.ipv6Endpoint !== null && source !== null && source !== undefined && isGlobalIpv6(source) && Date.now() >= this.ipv6RetryAt;
+  }
+
+  private giveUpIpv6(reason: string): void {
+    this.ipv6RetryAt = Date.now() + IPV6_RETRY_AFTER_MS;
+    this.reconnectNow = true;
+    this.options.log.info({ reason, retryInMs: IPV6_RETRY_AFTER_MS }, 'IPv6 path to the hub given up for now');
+  }
+
+  /** Ends the current session so the loop connects again at once, to the address now preferred. */
+  private switchConnection(why: string): void {
+    if (!this.session) return;
+    this.reconnectNow = true;
+    this.session.end(new TunnelError('ERR_NOT_CONNECTED', why));
+  }
+
+  /** The hub told (or stopped telling) its IPv6 endpoint: watch our source toward it, and move there if we can. */
+  private async learnIpv6Endpoint(endpoint: string | null): Promise<void> {
+    if (endpoint === this.ipv6Endpoint) return;
+    this.watcher6?.stop();
+    this.watcher6 = undefined;
+    this.ipv6Endpoint = endpoint;
+    if (endpoint === null) return;
+    const watcher = new EndpointWatcher(endpoint, this.options.hub.port, (address, previous) => this.endpoint6Changed(address, previous),
+      this.options.probeIntervalMs, this.options.probe);
+    this.watcher6 = watcher;
+    await watcher.start();
+    if (this.watcher6 !== watcher || this.stopped) {
+      watcher.stop();
+      return;
+    }
+    if (this.over === 'url' && this.prefersIpv6()) this.switchConnection('the hub is reachable over IPv6');
+  }
+
+  /** Our IPv6 source toward the hub changed: follow it on an IPv6 connection, or move to IPv6 when it appears. */
+  private endpoint6Changed(address: string | null, previous: string | null | undefined): void {
+    this.options.log.info({ address, previous }, 'IPv6 address toward the hub changed');
+    if (this.over === 'ipv6') {
+      if (address === null || !isGlobalIpv6(address)) {
+        this.switchConnection('the IPv6 path to the hub is gone');
+        return;
+      }
+      if (this.channel && this.session && this.channel.localAddress !== address) {
+        this.switchConnection(`outer address moved to ${address}`);
+      }
+      return;
+    }
+    if (this.prefersIpv6()) this.switchConnection('the hub is reachable over IPv6');
   }
 
   /** Says what became of the advertised prefixes whenever that changes. */
@@ -253,6 +338,8 @@ export class SessionRunner {
   private endpointChanged(address: string | null, previous: string | null | undefined): void {
     this.options.log.info({ address, previous }, 'outer address toward the hub changed');
     if (address === null) return; // no route right now; wait for one
+    // A link over IPv6 does not care where IPv4 goes.
+    if (this.over === 'ipv6' && this.session) return;
     if (this.channel && this.session && this.channel.localAddress !== address) {
       // The hub only trusts the address it sees: reconnect from the new one instead of claiming it.
       this.reconnectNow = true;

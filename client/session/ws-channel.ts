@@ -10,6 +10,8 @@ export interface WsTarget {
   url: string;
   /** Extra CA certificate (PEM) to trust for wss://, e.g. a hub's self-signed one. */
   ca?: Buffer;
+  /** The name TLS checks the certificate against (and sends as SNI) when `url` names an address. */
+  servername?: string;
 }
 
 const CONNECT_TIMEOUT_MS = 10_000;
@@ -25,6 +27,7 @@ export function openWsChannel(target: WsTarget, headers: Record<string, string>,
     const ws = new WebSocket(target.url, {
       headers, maxPayload: MAX_MESSAGE_BYTES, handshakeTimeout: CONNECT_TIMEOUT_MS,
       ...(target.ca ? { ca: target.ca } : {}),
+      ...(target.servername !== undefined ? { servername: target.servername } : {}),
     });
     let localAddress: string | null = null;
     let hubId: string | null = null;

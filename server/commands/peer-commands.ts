@@ -123,7 +123,7 @@ export function registerPeerCommands(program: Command): void {
   peer
     .command('pin <name>')
     .description("fix the encapsulation of a peer's links (gre, ipip, fou, gue), or `auto` to let the hub choose again")
-    .requiredOption('--encap <encap>', 'gre | ipip | fou | gue | auto')
+    .requiredOption('--encap <encap>', 'gre | ipip | fou | gue | gretap (Ethernet frames on a TAP) | auto')
     .action((name: string, options: { encap: string }, command: Command) =>
       withHubState(hubStateDir(command), async ({ registry }) => {
         const encap = parsePinnedEncap(options.encap);

@@ -4,12 +4,15 @@ import { checkHookFile } from '../../shared/hooks/run-hook.js';
 import { ROUTING_MODES, type RoutingMode } from '../routing/member-route-specs.js';
 import { parsePositiveInteger } from './cli-option-parsers.js';
 import { parseListenAddress } from '../../shared/cli/parse-listen-address.js';
+import { canonicalOuterAddress } from '../../shared/datapath/outer-address.js';
+import { isGlobalIpv6 } from '../../shared/net/global-ipv6.js';
 import { LOG_LEVEL_HELP } from '../../shared/log-levels.js';
 import { DEFAULT_SOURCE_LIMITS } from '../control/source-limits.js';
 import { hubStateDir } from './hub-state-dir.js';
 
 interface ServeFlags {
   listen: string;
+  endpoint6?: string;
   wsPort: string;
   sshPort: string;
   tlsCert?: string;
@@ -32,7 +35,8 @@ export function registerServeCommand(program: Command): void {
   program
     .command('serve')
     .description('run the hub: members connect over WebSocket or SSH, the hub runs its end of every tunnel and serves /metrics and a live status page; sets the state folder up itself when needed')
-    .option('--listen <addr>', 'IPv4 address to listen on', '0.0.0.0')
+    .option('--listen <addr>', 'address to listen on (default: all, IPv4 and IPv6)', '0.0.0.0')
+    .option('--endpoint6 <addr>', 'the hub\'s global IPv6 address for tunnels, or none (default: the first global IPv6 address of this host); members with IPv6 connect there and their links run over IPv6')
     .option('--ws-port <n>', 'WebSocket port (0: any free port, see serve.json)', '8443')
     .option('--ssh-port <n>', 'SSH port (0: any free port, see serve.json)', '2222')
     .option('--tls-cert <file>', 'PEM certificate: serve wss:// instead of ws://')
@@ -75,6 +79,7 @@ export function registerServeCommand(program: Command): void {
       return serveHub({
         stateDir: hubStateDir(command),
         listen: flags.listen,
+        ...(flags.endpoint6 !== undefined ? { endpoint6: parseEndpoint6(flags.endpoint6) } : {}),
         wsPort: port(flags.wsPort, '--ws-port'),
         sshPort: port(flags.sshPort, '--ssh-port'),
         ...(flags.tlsCert && flags.tlsKey ? { tls: { certFile: flags.tlsCert, keyFile: flags.tlsKey } } : {}),
@@ -88,6 +93,13 @@ export function registerServeCommand(program: Command): void {
         log,
       });
     });
+}
+
+/** `--endpoint6`: a global IPv6 address, or `none` for no IPv6 links. */
+function parseEndpoint6(text: string): string | null {
+  if (text === 'none') return null;
+  if (!isGlobalIpv6(text)) throw new TunnelError('ERR_INVALID_ADDRESS', `--endpoint6 "${text}" must be a global IPv6 address (2000::/3) or none`);
+  return canonicalOuterAddress(text);
 }
 
 function port(text: string, option: string): number {

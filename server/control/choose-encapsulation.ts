@@ -1,3 +1,4 @@
+import { isIPv6 } from 'node:net';
 import type { Encapsulation } from '../../shared/net/encapsulation.js';
 
 /** Why a link runs the encapsulation it runs; shown as `encapReason` in both status commands. */
@@ -6,7 +7,8 @@ export type EncapReason =
   | 'public'
   | 'nat-detected'
   | 'gre-probe-unanswered'
-  | 'fou-unanswered';
+  | 'fou-unanswered'
+  | 'ipv6-unanswered';
 
 /** What a path probe found: true answered, false unanswered, undefined not tried (yet). */
 export interface ProbeResults {
@@ -19,10 +21,15 @@ export interface ProbeResults {
 export interface EncapFacts {
   /** The operator's pin (`tunnel-hub peer pin NAME --encap …`), or null for automatic. */
   pinned: Encapsulation | null;
-  /** The address the member's authenticated control connection comes from. */
+  /**
+   * The address the member's authenticated control connection comes from. Its family is the
+   * outer path's: a member with a working global IPv6 path connects over IPv6 (see the client's
+   * session runner), and the link then runs over IPv6.
+   */
   seen: string | null;
   /** The address the member says it has (null when it did not say). */
   reported: string | null;
+  /** What the member's probes found on this path (they start over when the address changes). */
   probes: ProbeResults;
 }
 
@@ -33,11 +40,13 @@ export interface EncapChoice {
 }
 
 /**
- * The fallback ladder GRE -> FOU -> GUE. A pin wins. A member whose claimed address differs from
- * the seen one is behind a NAT, which cannot pass GRE (no ports to tell tunnels apart): FOU at
- * once, without a GRE probe. An answered probe changes no reason (status shows probes apart), so
- * confirming a path issues no new spec version. A public member keeps GRE unless its GRE probe went unanswered.
- * FOU unanswered (a middlebox that mangles GRE-in-UDP) falls back to GUE, the last rung.
+ * The fallback ladder GRE -> FOU -> GUE, on the family of the seen address. A pin wins. A member
+ * whose claimed address differs from the seen one is behind a NAT, which cannot pass GRE (no
+ * ports to tell tunnels apart): FOU at once, without a GRE probe. An answered probe changes no
+ * reason (status shows probes apart), so confirming a path issues no new spec version. A public
+ * member keeps GRE unless its GRE probe went unanswered. FOU unanswered (a middlebox that mangles
+ * GRE-in-UDP) falls back to GUE, the last rung. Over IPv6 a last rung unanswered as well reads
+ * `ipv6-unanswered`: the member then connects over IPv4 and the ladder starts again there.
  */
 export function chooseEncapsulation(facts: EncapFacts): EncapChoice {
   if (facts.pinned !== null) return { encap: facts.pinned, reason: 'pinned' };
@@ -45,6 +54,9 @@ export function chooseEncapsulation(facts: EncapFacts): EncapChoice {
   if (!natted && facts.probes.gre !== false) {
     return { encap: 'gre', reason: 'public' };
   }
-  if (facts.probes.fou === false) return { encap: 'gue', reason: 'fou-unanswered' };
+  if (facts.probes.fou === false) {
+    const ipv6 = facts.seen !== null && isIPv6(facts.seen);
+    return { encap: 'gue', reason: ipv6 && facts.probes.gue === false ? 'ipv6-unanswered' : 'fou-unanswered' };
+  }
   return { encap: 'fou', reason: natted ? 'nat-detected' : 'gre-probe-unanswered' };
 }

@@ -1,4 +1,5 @@
 import { randomBytes } from 'node:crypto';
+import { isIPv6 } from 'node:net';
 import type { Logger } from 'pino';
 import { TunnelError, isTunnelError } from '../../shared/errors.js';
 import type { Encapsulation } from '../../shared/net/encapsulation.js';
@@ -39,6 +40,19 @@ export interface PeerLiveState {
   /** The hub link's encapsulation and why (null before the first reconfiguration). */
   encap: Encapsulation | null;
   encapReason: string | null;
+  /** The hub link's outer family: the family the member's control connection came over. */
+  outerFamily: 'ipv4' | 'ipv6';
+}
+
+/** Who this hub is on the outer paths, beyond its registry endpoint. */
+export interface HubIdentity {
+  /** The hub's stable id (its SSH host key fingerprint): gretap MAC addresses derive from it. */
+  hubId: string;
+  /**
+   * The hub's global IPv6 address, or null: told to members in `welcome`, and the local end of
+   * every hub link a member opened over IPv6.
+   */
+  endpoint6: string | null;
 }
 
 /** Path settings of every link the hub issues. */
@@ -49,6 +63,11 @@ export interface PathOptions {
 
 /** Path keepalives every 10 s: well inside the 30 s a Linux NAT keeps an unreplied UDP mapping. */
 export const DEFAULT_PATH_OPTIONS: PathOptions = { keepaliveInterval: 10 };
+
+/** The outer family of a link whose member was seen at `seen`. */
+function familyOf(seen: string): 'ipv4' | 'ipv6' {
+  return isIPv6(seen) ? 'ipv6' : 'ipv4';
+}
 
 /** The session id shown for a peer known only from shell `endpoint` reports. */
 const SHELL_SESSION = 'shell';
@@ -85,11 +104,12 @@ export class ControlPlane implements SessionEvents {
     private readonly log: Logger,
     private readonly paths: PathOptions = DEFAULT_PATH_OPTIONS,
     private readonly routing: RoutingMode = 'static',
+    private readonly identity: HubIdentity = { hubId: '', endpoint6: null },
   ) {}
 
   /** Creates the session for a freshly authenticated connection; a peer's older session is closed. */
   attach(peer: AuthenticatedPeer, transport: SessionTransport): ControlSession {
-    const session = new ControlSession(peer.name, transport, this.timing, this);
+    const session = new ControlSession(peer.name, transport, this.timing, this, this.identity.endpoint6);
     this.auth.set(session, peer.method);
     if (this.closing) {
       session.close(new TunnelError('ERR_CLOSED', 'the hub is shutting down'));
@@ -129,12 +149,13 @@ export class ControlPlane implements SessionEvents {
     if (state?.connected) {
       if (state.seen !== seen) state.probes = {};
       state.seen = seen;
+      state.outerFamily = familyOf(seen);
       state.lastSeen = now;
     } else {
       this.live.set(peer, {
         connected: false, transport: 'ssh', auth: 'ssh-key', session: SHELL_SESSION, seen, reported: seen,
         connectedAt: now, lastSeen: now, lastError: null, probes: state?.seen === seen ? state.probes : {},
-        encap: state?.encap ?? null, encapReason: state?.encapReason ?? null,
+        encap: state?.encap ?? null, encapReason: state?.encapReason ?? null, outerFamily: familyOf(seen),
       });
     }
     const error = await this.enqueue(peer, async () => {
@@ -164,7 +185,7 @@ export class ControlPlane implements SessionEvents {
       seen, reported: hello.endpoint, connectedAt: session.startedAt, lastSeen: Date.now(), lastError: null,
       // A member that reconnects from the same address keeps what its probes found.
       probes: previous?.seen === seen && previous.reported === hello.endpoint ? previous.probes : {},
-      encap: previous?.encap ?? null, encapReason: previous?.encapReason ?? null,
+      encap: previous?.encap ?? null, encapReason: previous?.encapReason ?? null, outerFamily: familyOf(seen),
     });
     sessionEstablished.publish({ peer: session.peer, session: session.id, transport: session.transport.kind, seen, reported: hello.endpoint });
     this.log.info({ peer: session.peer, session: session.id, transport: session.transport.kind, seen, reported: hello.endpoint, software: hello.software }, 'session established');
@@ -235,6 +256,7 @@ export class ControlPlane implements SessionEvents {
     const previous = this.queues.get(peer) ?? Promise.resolve(undefined);
     const next = previous.then(work).then(() => undefined, (err: unknown) => {
       if (!isTunnelError(err)) this.log.error({ err, peer }, 'reconfiguration failed');
+      else this.log.warn({ peer, code: err.code, reason: err.message }, 'reconfiguration failed');
       return isTunnelError(err) ? err : new TunnelError('ERR_SYSTEM', 'reconfiguration failed', { cause: err });
     });
     this.queues.set(peer, next);
@@ -290,8 +312,14 @@ export class ControlPlane implements SessionEvents {
     state.encapReason = choice.reason;
     const table = await this.registry.hubLinkTable(peer);
     if (!table) throw new TunnelError('ERR_LINK_NOT_FOUND', `peer "${peer}" has no link to the hub`);
+    // The link runs over the family the member reached the hub with.
+    const ipv6 = isIPv6(seen);
+    if (ipv6 && this.identity.endpoint6 === null) {
+      throw new TunnelError('ERR_INVALID_ADDRESS', `${peer} connected over IPv6, but this hub has no IPv6 endpoint for tunnels (serve --endpoint6 ADDR): connect over IPv4`);
+    }
     const specs = buildHubLinkSpecs(peer, table, {
-      hub: await this.registry.hubEndpoint(), seen, reported, keepaliveInterval: this.paths.keepaliveInterval,
+      hub: ipv6 ? this.identity.endpoint6! : await this.registry.hubEndpoint(), seen, reported, keepaliveInterval: this.paths.keepaliveInterval,
+      hubId: this.identity.hubId,
       ...(session ? { binding: { bindingId: await this.registry.hubLinkId(peer), key: session.sessionKey.toString('base64url') } } : {}),
     });
     // The peer itself acted (hello, report, probe): its address was seen now.
@@ -399,6 +427,6 @@ export class ControlPlane implements SessionEvents {
       key = randomBytes(32).toString('base64url');
       this.linkKeys.set(link.linkId, key);
     }
-    return buildPeerLinkEnd(table, me, other, choice, this.paths.keepaliveInterval, { bindingId: link.linkId, key });
+    return buildPeerLinkEnd(table, me, other, choice, this.paths.keepaliveInterval, { bindingId: link.linkId, key }, this.identity.hubId);
   }
 }

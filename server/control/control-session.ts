@@ -48,6 +48,8 @@ export class ControlSession {
     readonly transport: SessionTransport,
     private readonly timing: SessionTiming,
     private readonly events: SessionEvents,
+    /** The hub's global IPv6 address, told in `welcome` so the member can connect there. */
+    private readonly ipv6Endpoint: string | null = null,
   ) {
     this.armLiveness();
   }
@@ -107,6 +109,7 @@ export class ControlSession {
         this.send({
           type: 'welcome', peer: this.peer, session: this.id, sessionKey: this.sessionKey.toString('base64url'),
           keepaliveMs: this.timing.keepaliveMs, seen: this.transport.remoteAddress,
+          ...(this.ipv6Endpoint !== null ? { ipv6Endpoint: this.ipv6Endpoint } : {}),
         });
         this.keepaliveTimer = setInterval(() => this.send({ type: 'keepalive' }), this.timing.keepaliveMs);
         this.keepaliveTimer.unref();

@@ -3,7 +3,7 @@ import type { Logger } from 'pino';
 import { TunnelError, isTunnelError } from '../../shared/errors.js';
 import { isIpv4Address } from '../../shared/net/ipv4-address.js';
 import { ERROR_HEADER } from '../../shared/protocol/index.js';
-import { remoteIpv4 } from './remote-ipv4.js';
+import { remoteOuterAddress } from './remote-outer-address.js';
 import { TokenBucketLimiter, type RateLimit } from './token-bucket-limiter.js';
 
 /** The path routers call, as every dyndns2 client does. */
@@ -63,7 +63,7 @@ export function createDyndns2Handler(deps: Dyndns2Deps): (request: IncomingMessa
   const perSource = new TokenBucketLimiter(limits.perSource, deps.clock);
 
   async function decide(request: IncomingMessage): Promise<Answer & { peer?: string; source: string }> {
-    const source = remoteIpv4(request.socket.remoteAddress);
+    const source = remoteOuterAddress(request.socket.remoteAddress);
     if (request.method !== 'GET') return { source, ...refusal(405, 'badagent', 'ERR_INVALID_ARGUMENT', 'dyndns2 updates are GET requests') };
     const sourceWait = perSource.take(source);
     if (sourceWait > 0) return { source, ...refusal(429, 'abuse', 'ERR_RATE_LIMITED', `too many requests from ${source}`), retryAfterMs: sourceWait };

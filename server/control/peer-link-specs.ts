@@ -1,4 +1,6 @@
+import { isIPv6 } from 'node:net';
 import type { Encapsulation } from '../../shared/net/encapsulation.js';
+import { deriveTapMac } from '../../shared/net/tap-mac-address.js';
 import { tunnelInterfaceName } from '../../shared/net/tunnel-interface-name.js';
 import type { WireLinkPath, WireLinkTable, WireTunnelSpec } from '../../shared/protocol/index.js';
 import type { LinkTable } from '../registry/link-table.js';
@@ -29,12 +31,15 @@ export function behindNat(end: PeerEndFacts): boolean {
  * probe between them: both public → GRE; one behind a NAT → FOU, which the NATed end opens from
  * the inside (its packets create the mapping the public end answers through); both behind NATs →
  * unreachable (neither can receive first), said so in status rather than left to fail silently.
- * A pin (`pinned`, already folded into the table by the registry) keeps its encapsulation.
+ * A pin (`pinned`, already folded into the table by the registry) keeps its encapsulation. The
+ * ends must be seen in one family (each connects to the hub over IPv6 when it can): an IPv6 end
+ * and an IPv4-only end have no path between them.
  */
 export function choosePeerLinkPath(pinned: Encapsulation | null, a: PeerEndFacts, b: PeerEndFacts): PeerLinkChoice {
   if (a.seen === null || b.seen === null) {
     return { encap: pinned ?? 'gre', reason: 'endpoint-unknown', reachable: false };
   }
+  if (isIPv6(a.seen) !== isIPv6(b.seen)) return { encap: pinned ?? 'gre', reason: 'address-families-differ', reachable: false };
   const natA = behindNat(a);
   const natB = behindNat(b);
   if (natA && natB) return { encap: pinned ?? 'fou', reason: 'both-ends-behind-nat', reachable: false };
@@ -59,14 +64,19 @@ export interface PeerLinkEnd {
  * public ends the first end of the link says hello.
  */
 export function buildPeerLinkEnd(table: LinkTable, me: PeerEndFacts, other: PeerEndFacts, choice: PeerLinkChoice,
-  keepaliveInterval: number, binding?: { bindingId: number; key: string }): PeerLinkEnd {
+  keepaliveInterval: number, binding?: { bindingId: number; key: string }, hubId = ''): PeerLinkEnd {
   const mine = table.ends[0].name === me.name ? table.ends[0] : table.ends[1];
   const theirs = mine === table.ends[0] ? table.ends[1] : table.ends[0];
   const prefixLength = table.prefix.split('/')[1] ?? '30';
   const tunnel = tunnelInterfaceName(other.name);
-  const local = me.reported ?? me.seen;
+  // Over IPv6 the outer header takes 20 bytes more than the table's IPv4 figure counts.
+  const ipv6 = other.seen !== null && isIPv6(other.seen);
+  const mtu = ipv6 ? table.mtu - 20 : table.mtu;
+  const reported = me.reported !== null && isIPv6(me.reported) === ipv6 ? me.reported : null;
+  const local = reported ?? me.seen;
   const shown: WireLinkTable = {
     ...table,
+    mtu,
     ends: table.ends.map((end) => ({ ...end, public: end.name === me.name ? me.seen : other.seen })) as WireLinkTable['ends'],
   };
   const path: WireLinkPath = { tunnel, encap: table.encap, reason: choice.reason, reachable: choice.reachable };
@@ -81,13 +91,15 @@ export function buildPeerLinkEnd(table: LinkTable, me: PeerEndFacts, other: Peer
       name: tunnel,
       encap: table.encap,
       ...(table.key !== null ? { key: table.key } : {}),
-      mtu: table.mtu,
+      mtu,
       local,
       remote: other.seen,
       address: `${mine.inner}/${prefixLength}`,
       peerAddress: theirs.inner,
       keepaliveInterval,
       ...auth,
+      // A gretap TAP keeps its MAC across restarts: derived from the hub and the two ends' names.
+      ...(table.encap === 'gretap' ? { mac: deriveTapMac(`${hubId} ${me.name} to ${other.name}`) } : {}),
     },
     path,
     table: shown,

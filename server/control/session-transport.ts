@@ -8,7 +8,7 @@ import type { TunnelError } from '../../shared/errors.js';
 export interface SessionTransport {
   /** Which front door the session came through, for status and logs. */
   readonly kind: 'ws' | 'ssh';
-  /** The IPv4 address the connection comes from: the only address the hub treats as verified. */
+  /** The IPv4 or IPv6 address the connection comes from: the only address the hub treats as verified. */
   readonly remoteAddress: string;
   /** Sends one encoded message; silently dropped once the transport is closed. */
   send(text: string): void;

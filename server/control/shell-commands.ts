@@ -1,6 +1,6 @@
 import { TunnelError, isTunnelError } from '../../shared/errors.js';
 import { KERNEL_CONFIG_TARGETS, isKernelConfigTarget, renderPeerConfig } from '../../shared/kernel-config/render-peer-config.js';
-import { isIpv4Address } from '../../shared/net/ipv4-address.js';
+import { canonicalOuterAddress, outerFamilyOf } from '../../shared/datapath/outer-address.js';
 import { formatLinkTable } from '../hub-state/format-link-table.js';
 import type { LinkTable } from '../registry/link-table.js';
 
@@ -56,10 +56,11 @@ export async function runShellCommand(commandLine: string, ctx: ShellCommandCont
         return await printTables(ctx, json);
       case 'endpoint': {
         if (args.length > 1) throw usage('endpoint takes at most one address');
-        const claimed = args[0];
-        if (claimed !== undefined && !isIpv4Address(claimed)) {
-          throw new TunnelError('ERR_INVALID_ADDRESS', `"${clip(claimed)}" is not an IPv4 address`);
+        const given = args[0];
+        if (given !== undefined && outerFamilyOf(given) === null) {
+          throw new TunnelError('ERR_INVALID_ADDRESS', `"${clip(given)}" is not an IPv4 or IPv6 address`);
         }
+        const claimed = given === undefined ? undefined : canonicalOuterAddress(given);
         if (claimed !== undefined && claimed !== ctx.remoteAddress) {
           throw new TunnelError('ERR_ENDPOINT_UNVERIFIED', `${claimed} is not the address this connection comes from (${ctx.remoteAddress}); the hub only takes an address it sees: run the command from ${claimed}, or leave ADDR out`);
         }

@@ -7,7 +7,7 @@ import { LineFramer } from '../../shared/protocol/index.js';
 import type { AuthenticatedPeer } from './authenticated-peer.js';
 import type { ControlSession } from './control-session.js';
 import { sessionRefused } from './diagnostics.js';
-import { remoteIpv4 } from './remote-ipv4.js';
+import { remoteOuterAddress } from './remote-outer-address.js';
 import type { SessionTransport } from './session-transport.js';
 import type { ShellCommandResult } from './shell-commands.js';
 import type { ConnectionGate } from './connection-gate.js';
@@ -56,9 +56,9 @@ export async function openSshFrontDoor(options: SshFrontDoorOptions): Promise<Ss
     client.on('error', (err) => options.log.debug({ err: err.message }, 'ssh connection error'));
     let remoteAddress: string;
     try {
-      remoteAddress = remoteIpv4(info.ip);
+      remoteAddress = remoteOuterAddress(info.ip);
     } catch (err) {
-      options.log.info({ remoteAddress: info.ip }, 'ssh connection refused: not IPv4');
+      options.log.info({ remoteAddress: info.ip }, 'ssh connection refused: not a routable address');
       sessionRefused.publish({ transport: 'ssh', code: isTunnelError(err) ? err.code : 'ERR_INVALID_ADDRESS', remoteAddress: info.ip });
       client.end();
       return;

@@ -9,7 +9,7 @@ import { ERROR_HEADER, JOIN_HEADERS, MAX_MESSAGE_BYTES, WS_CLOSE, httpStatusFor,
 import type { AuthenticatedPeer } from './authenticated-peer.js';
 import type { ControlSession } from './control-session.js';
 import { sessionRefused } from './diagnostics.js';
-import { remoteIpv4 } from './remote-ipv4.js';
+import { remoteOuterAddress } from './remote-outer-address.js';
 import type { SessionTransport } from './session-transport.js';
 import type { ConnectionGate } from './connection-gate.js';
 
@@ -73,7 +73,7 @@ export async function openWsFrontDoor(options: WsFrontDoorOptions): Promise<WsFr
     let peer: AuthenticatedPeer;
     let remoteAddress = request.socket.remoteAddress ?? 'unknown';
     try {
-      remoteAddress = remoteIpv4(request.socket.remoteAddress);
+      remoteAddress = remoteOuterAddress(request.socket.remoteAddress);
       peer = await options.authenticate(request, remoteAddress);
     } catch (err) {
       const refusal = isTunnelError(err) ? err : new TunnelError('ERR_SYSTEM', 'authentication failed internally');

@@ -36,12 +36,22 @@ export class EngineHubDatapath implements HubDatapath {
     applyWireSpec(this.engine, spec);
     // A new inner address re-creates the interface: it lost its routes and its forwarding switch.
     const fresh = !running || running.inner !== spec.address || running.peerInner !== spec.peerAddress;
-    if (fresh && this.routing.forward && enableTunnelForwarding(spec.name) === 'all-interfaces' && !this.warnedIpv6) {
-      this.warnedIpv6 = true;
-      this.routing.log.warn({ tunnel: spec.name }, 'this kernel has no per-interface IPv6 forwarding (force_forwarding, Linux 6.17): turned net.ipv6.conf.all.forwarding on');
-    }
+    if (fresh && this.routing.forward) this.forward(spec.name);
     installTunnelRoutes(this.routing.routes, spec, fresh, this.routing.log);
     this.stateChanged(spec.name);
+  }
+
+  /** Forwarding on for a new tunnel interface; a refusal is logged (the tunnel runs, routing between members does not). */
+  private forward(name: string): void {
+    try {
+      if (enableTunnelForwarding(name) === 'all-interfaces' && !this.warnedIpv6) {
+        this.warnedIpv6 = true;
+        this.routing.log.warn({ tunnel: name }, 'this kernel has no per-interface IPv6 forwarding (force_forwarding, Linux 6.17): turned net.ipv6.conf.all.forwarding on');
+      }
+    } catch (err) {
+      this.routing.log.warn({ tunnel: name, code: isTunnelError(err) ? err.code : undefined, err: (err as Error).message },
+        'could not turn forwarding on for a member tunnel; members will not reach each other through it');
+    }
   }
 
   async remove(name: string): Promise<void> {

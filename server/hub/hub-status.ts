@@ -14,6 +14,8 @@ export interface PeerStatus {
   /** True when the peer claims another address than the hub sees: a NAT in between. */
   nat: boolean;
   encap: string;
+  /** The hub link's outer family: the one the member reaches the hub over (null: never seen). */
+  outerFamily: 'ipv4' | 'ipv6' | null;
   /** Why the hub link runs `encap`: `pinned`, `public`, `nat-detected`, `gre-probe-unanswered`, `fou-unanswered`. */
   encapReason: string | null;
   /** What the member's path probes found since its address last changed (true answered, false not). */
@@ -94,6 +96,7 @@ export async function buildHubStatus(registry: Registry, live?: LiveHubView): Pr
       transport: state?.transport ?? null,
       endpoint: { seen, reported },
       nat: seen !== null && reported !== null && seen !== reported,
+      outerFamily: seen === null ? null : seen.includes(':') ? 'ipv6' : 'ipv4',
       // A running hub reports the pair it last applied; the registry's table may already hold a
       // pin the hub has not picked up yet, which would pair the new encap with the old reason.
       encap: state?.encap ?? table.encap,

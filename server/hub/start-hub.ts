@@ -22,6 +22,8 @@ import { hubStatePaths } from '../hub-state/hub-state-paths.js';
 import { initHubState } from '../hub-state/init-hub-state.js';
 import type { Registry } from '../registry/registry.js';
 import { detectEndpoint } from './detect-endpoint.js';
+import { detectIpv6Endpoint } from './detect-ipv6-endpoint.js';
+import { frontDoorHost } from './front-door-host.js';
 import { HUB_FRESH_MS, startClusterMembership } from './cluster-membership.js';
 import { buildHubStatus, type HubStatus } from './hub-status.js';
 import { HubToHubLinks } from '../cluster/hub-to-hub-links.js';
@@ -45,6 +47,11 @@ export const DEFAULT_TIMING: SessionTiming = { keepaliveMs: 10_000, livenessMs: 
 export interface StartHubOptions {
   stateDir: string;
   listen?: string;
+  /**
+   * The hub's global IPv6 address for tunnels (told to members, the local end of their IPv6
+   * links); null for none; absent: detected (detect-ipv6-endpoint.ts).
+   */
+  endpoint6?: string | null;
   wsPort?: number;
   sshPort?: number;
   tls?: { certFile: string; keyFile: string };
@@ -111,8 +118,9 @@ export async function startHub(options: StartHubOptions): Promise<RunningHub> {
     const hubLinks = state.cluster && new HubToHubLinks(state.registry, state.cluster.hubName, datapath, options.routing ?? 'static',
       (options.paths ?? DEFAULT_PATH_OPTIONS).keepaliveInterval, log);
     if (hubLinks) cleanups.push(() => hubLinks.close());
+    const endpoint6 = options.endpoint6 !== undefined ? options.endpoint6 : detectIpv6Endpoint(listen);
     const plane = new ControlPlane(controlRegistryOver(state.registry, state.cluster?.hubName, () => void hubLinks?.sync()), datapath,
-      options.timing ?? DEFAULT_TIMING, log, options.paths ?? DEFAULT_PATH_OPTIONS, options.routing ?? 'static');
+      options.timing ?? DEFAULT_TIMING, log, options.paths ?? DEFAULT_PATH_OPTIONS, options.routing ?? 'static', { hubId, endpoint6 });
     cleanups.push(() => plane.close());
     // Loads the routing facts once, which installs the hub's unreachable fallback routes.
     await plane.reconcile();
@@ -141,8 +149,9 @@ export async function startHub(options: StartHubOptions): Promise<RunningHub> {
       ...(options.dyndnsLimits ? { limits: options.dyndnsLimits } : {}),
       log,
     });
+    const doorHost = frontDoorHost(listen);
     const ws: WsFrontDoor = await openWsFrontDoor({
-      host: listen,
+      host: doorHost,
       port: options.wsPort ?? SERVE_DEFAULTS.wsPort,
       ...(tls ? { tls } : {}),
       hubId,
@@ -157,7 +166,7 @@ export async function startHub(options: StartHubOptions): Promise<RunningHub> {
     cleanups.push(() => ws.close());
     const dyndnsUrl = `${ws.tls ? 'https' : 'http'}://${(await registry.settings.require()).endpoint}:${ws.port}${DYNDNS2_PATH}`;
     const ssh: SshFrontDoor = await openSshFrontDoor({
-      host: listen,
+      host: doorHost,
       port: options.sshPort ?? SERVE_DEFAULTS.sshPort,
       hostKey,
       authorizedKeys: async (peer) => ((await state.registry.peers.find(peer)) ? (await state.registry.peers.show(peer)).sshKeys.map((key) => key.publicKey) : []),
@@ -206,7 +215,7 @@ export async function startHub(options: StartHubOptions): Promise<RunningHub> {
       log.warn({ listen, wsPort: ws.port }, 'plain ws:// on a non-loopback address: tokens cross the network unencrypted; pass --tls-cert/--tls-key');
     }
     log.info({
-      listen, wsPort: ws.port, sshPort: ssh.port, tls: ws.tls, hubId, endpoint: (await state.registry.settings.require()).endpoint,
+      listen, wsPort: ws.port, sshPort: ssh.port, tls: ws.tls, hubId, endpoint: (await state.registry.settings.require()).endpoint, endpoint6,
       admin: admin && options.admin ? `${options.admin.host}:${admin.port}` : null,
     }, 'hub listening');
     return {

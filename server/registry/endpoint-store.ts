@@ -1,5 +1,5 @@
 import { TunnelError } from '../../shared/errors.js';
-import { isIpv4Address } from '../../shared/net/ipv4-address.js';
+import { canonicalOuterAddress, outerFamilyOf } from '../../shared/datapath/outer-address.js';
 import { requirePeerId } from './peer-id.js';
 import type { RegistryContext } from './registry-context.js';
 
@@ -41,8 +41,9 @@ export class EndpointStore {
    */
   async record(peer: string, observation: EndpointObservation): Promise<{ endpoint: EndpointRecord; changed: boolean }> {
     const port = observation.port ?? null;
-    if (!isIpv4Address(observation.address)) {
-      throw new TunnelError('ERR_INVALID_ADDRESS', `endpoint "${observation.address}" is not an IPv4 address`);
+    // IPv6 in its canonical spelling only, so one address never reads as two endpoints.
+    if (outerFamilyOf(observation.address) === null || canonicalOuterAddress(observation.address) !== observation.address) {
+      throw new TunnelError('ERR_INVALID_ADDRESS', `endpoint "${observation.address}" is not an IPv4 address or a canonical IPv6 address`);
     }
     if (port !== null && !(Number.isInteger(port) && port >= 1 && port <= 65535)) {
       throw new TunnelError('ERR_INVALID_ARGUMENT', `endpoint port ${port} is not in 1-65535`);

@@ -53,7 +53,8 @@ const HUB_ADDRESS = `coalesce((SELECT h.endpoint FROM member_sessions s JOIN hub
 const SELECT_LINKS = `
   SELECT l.id, l.gre_key AS "greKey", l.keyless, l.created_at AS "createdAt", CASE WHEN l.end_a IS NULL THEN 1 ELSE 0 END AS "hubLink",
          coalesce(pa.name, '${HUB_END_NAME}') AS "endA", pb.name AS "endB", a.network, p.cidr AS pool,
-         pa.pinned_encap AS "encapA", pb.pinned_encap AS "encapB", lp.encap AS "decidedEncap",
+         (SELECT encap FROM peer_pins WHERE peer_id = pa.id) AS "encapA", (SELECT encap FROM peer_pins WHERE peer_id = pb.id) AS "encapB",
+         lp.encap AS "decidedEncap",
          CASE WHEN l.end_a IS NULL THEN ${HUB_ADDRESS} ELSE ${LATEST_ADDRESS('l.end_a')} END AS "publicA",
          ${LATEST_ADDRESS('l.end_b')} AS "publicB"
   FROM links l

@@ -61,10 +61,10 @@ export interface NewPeer {
   readonly keyless?: boolean;
 }
 
-const SELECT_PEER = 'SELECT name, token_version AS "tokenVersion", pinned_encap AS "pinnedEncap", created_at AS "createdAt", revoked_at AS "revokedAt" FROM peers';
+const SELECT_PEER = 'SELECT name, token_version AS "tokenVersion", (SELECT encap FROM peer_pins WHERE peer_id = peers.id) AS "pinnedEncap", created_at AS "createdAt", revoked_at AS "revokedAt" FROM peers';
 
 const SELECT_SUMMARY = `
-  SELECT p.name, p.token_version AS "tokenVersion", p.pinned_encap AS "pinnedEncap", p.created_at AS "createdAt", p.revoked_at AS "revokedAt", a.network,
+  SELECT p.name, p.token_version AS "tokenVersion", (SELECT encap FROM peer_pins WHERE peer_id = p.id) AS "pinnedEncap", p.created_at AS "createdAt", p.revoked_at AS "revokedAt", a.network,
          (SELECT e.address FROM endpoints e WHERE e.peer_id = p.id ORDER BY e.id DESC LIMIT 1) AS "public",
          (SELECT count(*) FROM ssh_keys k WHERE k.peer_id = p.id) AS "sshKeys",
          (SELECT count(*) FROM links o WHERE o.end_a = p.id OR o.end_b = p.id) AS links
@@ -222,7 +222,9 @@ export class PeerStore {
   private async writePinnedEncap(name: string, encap: Encapsulation | null): Promise<PeerRecord> {
     const before = await this.require(name);
     if (before.pinnedEncap === encap) return before;
-    await this.ctx.sql.run('UPDATE peers SET pinned_encap = ? WHERE name = ?', encap, name);
+    // Pins live in peer_pins (ENCAP_PIN_MIGRATION): a row per pinned peer, none for automatic.
+    await this.ctx.sql.run('DELETE FROM peer_pins WHERE peer_id = (SELECT id FROM peers WHERE name = ?)', name);
+    if (encap !== null) await this.ctx.sql.run('INSERT INTO peer_pins (peer_id, encap) SELECT id, ? FROM peers WHERE name = ?', encap, name);
     await this.audit.record('peer.encap', name, { encap, previous: before.pinnedEncap });
     return this.require(name);
   }

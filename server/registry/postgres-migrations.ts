@@ -1,3 +1,5 @@
+import { POSTGRES_ENCAP_PIN_MIGRATION } from './encap-pin-migration.js';
+
 /**
  * The PostgreSQL schema, step for step the same as MIGRATIONS (migrations.ts) for SQLite: step i
  * here creates what step i there does, so both backends pass one contract. Append a step to both
@@ -205,4 +207,5 @@ export const POSTGRES_MIGRATIONS: readonly string[] = [
   $$;
   CREATE TRIGGER hub_links_release AFTER DELETE ON hub_links FOR EACH ROW EXECUTE FUNCTION hub_links_release();
   `,
+  POSTGRES_ENCAP_PIN_MIGRATION,
 ];

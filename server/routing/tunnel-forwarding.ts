@@ -1,8 +1,8 @@
 import { existsSync, writeFileSync } from 'node:fs';
 import { TunnelError } from '../../shared/errors.js';
 
-/** How IPv6 forwarding was turned on for a tunnel. */
-export type Ipv6Forwarding = 'interface' | 'all-interfaces';
+/** How IPv6 forwarding was turned on for a tunnel (`no-ipv6`: the kernel runs without IPv6). */
+export type Ipv6Forwarding = 'interface' | 'all-interfaces' | 'no-ipv6';
 
 /**
  * Lets the kernel forward packets arriving on one of the hub's tunnel interfaces (IPv4 and IPv6),
@@ -14,6 +14,7 @@ export type Ipv6Forwarding = 'interface' | 'all-interfaces';
  */
 export function enableTunnelForwarding(name: string, sysctl = '/proc/sys'): Ipv6Forwarding {
   write(`${sysctl}/net/ipv4/conf/${name}/forwarding`);
+  if (!existsSync(`${sysctl}/net/ipv6`)) return 'no-ipv6';
   const perInterface = `${sysctl}/net/ipv6/conf/${name}/force_forwarding`;
   if (existsSync(perInterface)) {
     write(perInterface);

@@ -2,13 +2,13 @@ import { TunnelError } from '../errors.js';
 import { canonicalPrefix, parseIpPrefix, prefixMask } from '../net/ip-prefix.js';
 
 /** How many prefixes one tunnel may accept sources from (a member's own /30 ends plus its routed prefixes). */
-export const MAX_SOURCE_PREFIXES = 4096;
+const MAX_SOURCE_PREFIXES = 4096;
 
 /** Bytes per IPv6 entry of {@link SourceTables.v6}: the network, then the mask. */
-export const SOURCE6_ENTRY_BYTES = 32;
+const SOURCE6_ENTRY_BYTES = 32;
 
 /** The filter as flat tables, the shape the native fast route takes. */
-export interface SourceTables {
+interface SourceTables {
   /** Pairs of (network, mask), IPv4 as unsigned 32-bit numbers. */
   readonly v4: Uint32Array;
   /** 32-byte entries: 16 bytes of network, 16 of mask. */

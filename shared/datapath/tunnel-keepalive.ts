@@ -52,23 +52,21 @@ export function reflectGreKeepalive(tunnel: Tunnel, data: Uint8Array, offset: nu
   if (length < 24 || data[offset]! >>> 4 !== 4 || data[offset + 9] !== 47) return false;
   const keepalive = decodeGreKeepalive(data, offset, length);
   if (!keepalive.ok) return false;
-  if (keepalive.src !== tunnel.localAddress || keepalive.dst !== tunnel.remoteAddress) {
-    tunnel.counters.rxDrop('not-keepalive');
-    return true;
-  }
-  const batch = tunnel.socket.controlBatch;
-  if (keepalive.greLength > batch.slotSize) return true;
-  batch.data.set(data.subarray(keepalive.greOffset, keepalive.greOffset + keepalive.greLength), 0);
-  sendControl(tunnel, keepalive.greLength);
-  return true;
+  return reflectIfOurs(tunnel, keepalive.src === tunnel.localAddress && keepalive.dst === tunnel.remoteAddress, data, keepalive);
 }
 
 function reflectGreKeepalive6(tunnel: Tunnel, data: Uint8Array, offset: number, length: number): boolean {
   if (length < 44 || data[offset]! >>> 4 !== 6 || data[offset + 6] !== 47) return false;
   const keepalive = decodeGreKeepalive6(data, offset, length);
   if (!keepalive.ok) return false;
-  if (!sameBytes(data, keepalive.srcOffset, ipv6KeyBytes(tunnel.localAddress))
-    || !sameBytes(data, keepalive.dstOffset, ipv6KeyBytes(tunnel.remoteAddress))) {
+  const ours = sameBytes(data, keepalive.srcOffset, ipv6KeyBytes(tunnel.localAddress))
+    && sameBytes(data, keepalive.dstOffset, ipv6KeyBytes(tunnel.remoteAddress));
+  return reflectIfOurs(tunnel, ours, data, keepalive);
+}
+
+/** Sends a peer's keepalive's inner GRE back when it names our two addresses, else counts it; always true (handled). */
+function reflectIfOurs(tunnel: Tunnel, ours: boolean, data: Uint8Array, keepalive: { greOffset: number; greLength: number }): boolean {
+  if (!ours) {
     tunnel.counters.rxDrop('not-keepalive');
     return true;
   }

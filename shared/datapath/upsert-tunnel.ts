@@ -10,9 +10,7 @@ import type { TunnelSpecInput } from './tunnel-spec.js';
 export function upsertTunnel(engine: DatapathEngine, spec: TunnelSpecInput): TunnelStatus {
   const running = engine.status().find((tunnel) => tunnel.name === spec.name);
   if (!running) return engine.addTunnel(spec);
-  const newDevice = (running.encap === 'gretap') !== (spec.encap === 'gretap')
-    || (spec.mac !== undefined && running.mac !== spec.mac);
-  if (running.inner !== spec.address || running.peerInner !== spec.peerAddress || newDevice) {
+  if (needsNewDevice(running, spec)) {
     engine.removeTunnel(spec.name);
     return engine.addTunnel(spec);
   }
@@ -32,4 +30,14 @@ export function upsertTunnel(engine: DatapathEngine, spec: TunnelSpecInput): Tun
     ...(spec.bindingTimeout !== undefined ? { bindingTimeout: spec.bindingTimeout } : {}),
     ...(spec.sources !== undefined ? { sources: spec.sources } : {}),
   });
+}
+
+/**
+ * True when `spec` cannot be applied to the running tunnel in place: another inner address, or
+ * another kind of device (gretap's TAP or a TUN) or MAC address.
+ */
+export function needsNewDevice(running: TunnelStatus, spec: TunnelSpecInput): boolean {
+  return running.inner !== spec.address || running.peerInner !== spec.peerAddress
+    || (running.encap === 'gretap') !== (spec.encap === 'gretap')
+    || (spec.mac !== undefined && running.mac !== spec.mac);
 }

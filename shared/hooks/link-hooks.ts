@@ -3,7 +3,7 @@ import type { TunnelStatus } from '../datapath/datapath-engine.js';
 import { HOOK_TIMEOUT_MS, runHook } from './run-hook.js';
 
 /** What a link hook is told happened: the link came up, went down, or changed while up. */
-export type LinkEvent = 'up' | 'down' | 'change';
+type LinkEvent = 'up' | 'down' | 'change';
 
 interface Seen {
   up: boolean;
@@ -54,7 +54,7 @@ export class LinkHooks {
 }
 
 /** The TUNNEL_* environment of a tunnel, as hooks get it. */
-export function linkEnvironment(status: TunnelStatus, peer: string): Record<string, string> {
+function linkEnvironment(status: TunnelStatus, peer: string): Record<string, string> {
   return {
     TUNNEL_PEER: peer,
     TUNNEL_IFACE: status.name,

@@ -10,11 +10,6 @@ export interface IpPrefix {
 
 const BITS = { 4: 32, 6: 128 } as const;
 
-/** Number of address bits of a family. */
-export function familyBits(family: 4 | 6): number {
-  return BITS[family];
-}
-
 /** The netmask of a prefix length in a family, as an unsigned integer. */
 export function prefixMask(family: 4 | 6, length: number): bigint {
   const bits = BigInt(BITS[family]);

@@ -1,6 +1,6 @@
 import type { DatapathEngine, TunnelStatus } from '../datapath/datapath-engine.js';
 import type { TunnelUpdate } from '../datapath/tunnel-spec.js';
-import { upsertTunnel } from '../datapath/upsert-tunnel.js';
+import { needsNewDevice, upsertTunnel } from '../datapath/upsert-tunnel.js';
 import type { WireTunnelSpec } from './tunnel-spec-schema.js';
 import { wireSpecToEngine } from './wire-spec-to-engine.js';
 
@@ -9,13 +9,15 @@ import { wireSpecToEngine } from './wire-spec-to-engine.js';
  * out is cleared on a running tunnel: a link that moved from keyed GRE to FOU/GUE loses its GRE key,
  * one that moved back to GRE loses its binding, and a hub end whose member may now send from any
  * source loses its source filter (upsertTunnel keeps fields a spec omits, which is right for
- * `tunnel-client set`, not here). Added, or re-created for a new inner address, as usual.
+ * `tunnel-client set`, not here). Added, or re-created for a new inner address or another kind of
+ * device (gretap), as usual.
  */
 export function applyWireSpec(engine: DatapathEngine, wire: WireTunnelSpec): TunnelStatus {
   const spec = wireSpecToEngine(wire);
   const running = engine.status().find((tunnel) => tunnel.name === spec.name);
-  if (!running || running.inner !== spec.address || running.peerInner !== spec.peerAddress) return upsertTunnel(engine, spec);
-  const { name, address: _address, peerAddress: _peerAddress, ...outer } = spec;
+  if (!running || needsNewDevice(running, spec)) return upsertTunnel(engine, spec);
+  // The MAC is the device's, the same as running here (else it would have been re-created).
+  const { name, address: _address, peerAddress: _peerAddress, mac: _mac, ...outer } = spec;
   const update: TunnelUpdate = { ...outer, key: spec.key ?? null, auth: spec.auth ?? null, sources: spec.sources ?? null };
   return engine.update(name, update);
 }

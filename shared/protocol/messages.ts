@@ -1,6 +1,7 @@
 import { z } from 'zod';
 import { ipPrefixSchema } from './ip-prefix-schema.js';
 import { ipv4AddressSchema } from './ipv4-address-schema.js';
+import { outerAddressSchema } from './outer-address-schema.js';
 import { MAX_ADVERTISED, MAX_TUNNEL_ROUTES } from './route-limits.js';
 import { linkPathSchema, linkTableSchema, tunnelSpecSchema } from './tunnel-spec-schema.js';
 
@@ -11,7 +12,8 @@ export const helloSchema = z.strictObject({
   v,
   type: z.literal('hello'),
   software: z.string().min(1).max(64),
-  endpoint: ipv4AddressSchema.nullable(),
+  /** The outer address the client believes it has, of the family it connected over. */
+  endpoint: outerAddressSchema.nullable(),
   /**
    * Prefixes the member asks to have routed behind it (`--advertise`): each stays pending until
    * the operator approves it; pending ones left out of a later hello are withdrawn.
@@ -39,14 +41,19 @@ export const welcomeSchema = z.strictObject({
   session: z.string().min(1).max(64),
   sessionKey: z.string().regex(/^[A-Za-z0-9_-]{43}$/, 'expected 32 bytes of base64url'),
   keepaliveMs: z.number().int().min(50).max(600_000),
-  seen: ipv4AddressSchema,
+  seen: outerAddressSchema,
+  /**
+   * The hub's global IPv6 address, when it has one: a member with a global IPv6 path to it
+   * connects there, and its hub link then runs over IPv6.
+   */
+  ipv6Endpoint: outerAddressSchema.optional(),
 });
 
 /** Client -> hub: the outer address the client now believes it has. */
 export const reportSchema = z.strictObject({
   v,
   type: z.literal('report'),
-  endpoint: z.strictObject({ address: ipv4AddressSchema }),
+  endpoint: z.strictObject({ address: outerAddressSchema }),
 });
 
 /** One hub of a cluster: where a member can reach it and the host key that proves it is that hub. */

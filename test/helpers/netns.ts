@@ -235,7 +235,10 @@ export function createPairTopology(options: { ipv6?: boolean } = {}): PairTopolo
  * A small internet, like shared/lab/topo.sh:
  *   hub 198.51.100.1 ── wan (router) ── c1 203.0.113.10 (public)
  *                          └─────────── nat 192.0.2.20 ── c2 192.168.77.2 (behind masquerade)
- * The NAT masquerades UDP/TCP/ICMP and drops IP protocols 4 (IPIP) and 47 (GRE).
+ * The NAT masquerades UDP/TCP/ICMP and drops IP protocols 4 (IPIP) and 47 (GRE). With `ipv6`
+ * (topo.sh's EXTRA=v6), every outer link also carries global IPv6, routed and not NATed, as on a
+ * DS-Lite line: hub 2001:db8:100::1, c1 2001:db8:113::10, nat 2001:db8:2::20, c2 2001:db8:77::2;
+ * protocol 47 passes over IPv6.
  */
 export interface NatTopology {
   prefix: string;
@@ -245,11 +248,13 @@ export interface NatTopology {
   nat: string;
   c2: string;
   addresses: { hub: string; c1: string; natOutside: string; c2: string; natInside: string };
+  /** The IPv6 addresses, when created with `ipv6`. */
+  addresses6: { hub: string; c1: string; nat: string; c2: string };
   destroy(): void;
 }
 
 /** Builds the hub/wan/c1/nat/c2 topology under a fresh unique prefix. */
-export function createNatTopology(): NatTopology {
+export function createNatTopology(options: { ipv6?: boolean } = {}): NatTopology {
   const prefix = uniquePrefix();
   const ns = (role: string): string => `${prefix}${role}`;
   const topology: NatTopology = {
@@ -260,6 +265,7 @@ export function createNatTopology(): NatTopology {
     nat: ns('nat'),
     c2: ns('c2'),
     addresses: { hub: '198.51.100.1', c1: '203.0.113.10', natOutside: '192.0.2.20', c2: '192.168.77.2', natInside: '192.168.77.1' },
+    addresses6: { hub: '2001:db8:100::1', c1: '2001:db8:113::10', nat: '2001:db8:2::20', c2: '2001:db8:77::2' },
     destroy: () => deleteNamespaces([topology.hub, topology.wan, topology.c1, topology.nat, topology.c2]),
   };
   try {
@@ -275,6 +281,7 @@ export function createNatTopology(): NatTopology {
     execFileSync('ip', ['-n', topology.c1, 'route', 'add', 'default', 'via', '203.0.113.254'], { stdio: 'pipe' });
     execFileSync('ip', ['-n', topology.nat, 'route', 'add', 'default', 'via', '192.0.2.254'], { stdio: 'pipe' });
     execFileSync('ip', ['-n', topology.c2, 'route', 'add', 'default', 'via', '192.168.77.1'], { stdio: 'pipe' });
+    if (options.ipv6 === true) addNatTopologyIpv6(topology, ns);
     execIn(
       topology.nat,
       'nft',
@@ -298,6 +305,25 @@ table ip filter {
     throw err;
   }
   return topology;
+}
+
+/** The IPv6 half of the NAT topology: addresses on every outer link, routes, forwarding. */
+function addNatTopologyIpv6(topology: NatTopology, ns: (role: string) => string): void {
+  const ip = (args: string[]): void => {
+    execFileSync('ip', args, { stdio: 'pipe' });
+  };
+  for (const [namespace, ifname, cidr] of [
+    [topology.hub, 'hub0', '2001:db8:100::1/64'], [topology.wan, 'wanh', '2001:db8:100::fe/64'],
+    [topology.c1, 'c10', '2001:db8:113::10/64'], [topology.wan, 'wanc', '2001:db8:113::fe/64'],
+    [topology.nat, 'nato', '2001:db8:2::20/64'], [topology.wan, 'wann', '2001:db8:2::fe/64'],
+    [topology.c2, 'c20', '2001:db8:77::2/64'], [topology.nat, 'nati', '2001:db8:77::1/64'],
+  ] as const) addIpv6Address(namespace, ns(ifname), cidr);
+  for (const router of [topology.wan, topology.nat]) execIn(router, 'sysctl', ['-qw', 'net.ipv6.conf.all.forwarding=1']);
+  ip(['-n', topology.hub, '-6', 'route', 'add', 'default', 'via', '2001:db8:100::fe']);
+  ip(['-n', topology.c1, '-6', 'route', 'add', 'default', 'via', '2001:db8:113::fe']);
+  ip(['-n', topology.nat, '-6', 'route', 'add', 'default', 'via', '2001:db8:2::fe']);
+  ip(['-n', topology.wan, '-6', 'route', 'add', '2001:db8:77::/64', 'via', '2001:db8:2::20']);
+  ip(['-n', topology.c2, '-6', 'route', 'add', 'default', 'via', '2001:db8:77::1']);
 }
 
 /** Adds an IPv6 address without duplicate detection, so it is usable at once. */

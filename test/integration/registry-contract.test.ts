@@ -230,6 +230,11 @@ describe.each(contractBackends())('registry contract on $name', (backend) => {
       expect((await registry.links.tablesForPeer('bob'))[1]).toMatchObject({ encap: 'gue', key: null, mtu: 1468 });
       await registry.peers.setPinnedEncap('bob', null);
       expect((await registry.links.tablesForPeer('bob'))[0]).toMatchObject({ encap: 'gre', mtu: 1472 });
+      // gretap carries the key like gre, and its MTU counts the Ethernet header.
+      await registry.peers.setPinnedEncap('bob', 'gretap');
+      expect(await registry.peers.find('bob')).toMatchObject({ pinnedEncap: 'gretap' });
+      expect((await registry.links.tablesForPeer('bob'))[0]).toMatchObject({ encap: 'gretap', mtu: 1458 });
+      expect((await registry.links.tablesForPeer('bob'))[0]?.key).not.toBeNull();
     });
   });
 

@@ -34,11 +34,16 @@ describe('SQLite migrations', () => {
     old.pragma(`user_version = ${OLD_STEPS}`);
     old.exec("INSERT INTO hub (id, endpoint, created_at) VALUES (1, '198.51.100.1', 1)");
     old.exec("INSERT INTO peers (name, token_version, created_at) VALUES ('old', 1, 1)");
+    old.exec("INSERT INTO peers (name, token_version, pinned_encap, created_at) VALUES ('pinned', 2, 'fou', 1)");
     old.close();
     const registry = await Registry.open(file);
     try {
       expect((await registry.exportTables()).schemaVersion).toBe(MIGRATIONS.length);
-      expect(await registry.peers.find('old')).toMatchObject({ name: 'old', revokedAt: null });
+      expect(await registry.peers.find('old')).toMatchObject({ name: 'old', revokedAt: null, pinnedEncap: null });
+      // A pin set before pins moved to their own table is kept, and gretap can be pinned now.
+      expect(await registry.peers.find('pinned')).toMatchObject({ pinnedEncap: 'fou' });
+      await registry.peers.setPinnedEncap('pinned', 'gretap');
+      expect(await registry.peers.find('pinned')).toMatchObject({ pinnedEncap: 'gretap' });
     } finally {
       await registry.close();
     }
@@ -85,6 +90,7 @@ describe.skipIf(pgReason !== null)('PostgreSQL migrations', () => {
       await migratePostgres(client, POSTGRES_MIGRATIONS.slice(0, OLD_STEPS));
       await client.query("INSERT INTO hub (id, endpoint, created_at) VALUES (1, '198.51.100.1', 1)");
       await client.query("INSERT INTO peers (name, token_version, created_at) VALUES ('old', 1, 1)");
+      await client.query("INSERT INTO peers (name, token_version, pinned_encap, created_at) VALUES ('pinned', 2, 'fou', 1)");
     } finally {
       await client.end();
     }
@@ -94,6 +100,7 @@ describe.skipIf(pgReason !== null)('PostgreSQL migrations', () => {
       first = await registry.exportTables();
       expect(first.schemaVersion).toBe(POSTGRES_MIGRATIONS.length);
       expect(await registry.peers.find('old')).toMatchObject({ name: 'old', revokedAt: null });
+      expect(await registry.peers.find('pinned')).toMatchObject({ pinnedEncap: 'fou' });
     } finally {
       await registry.close();
     }

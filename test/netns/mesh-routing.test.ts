@@ -169,6 +169,20 @@ describe.skipIf(reason !== null)('mesh routing end to end: hub-and-spoke, prefix
     expect(await pingOk(topo.lan2, C1_V6, ['-6'])).toBe(true);
   });
 
+  it('a direct c1<->c2 link wins over the hub for c2\'s LAN (metric 100 against 1000), and the hub takes over when it goes', async () => {
+    const via = (): string => execIn(topo.c1, 'ip', ['route', 'get', LAN2]);
+    expect(via()).toMatch(/dev tnl-hub/);
+    await hubCli(['link', 'add', 'c1', 'c2']);
+    await until(() => /dev tnl-c2/.test(via()), 20_000, 'c1 routing lan2 over the direct link');
+    expect(kernelRoute(topo.c1, '10.50.2.0/24').split('\n')).toEqual(expect.arrayContaining([
+      expect.stringMatching(/dev tnl-c2 .*metric 100/), expect.stringMatching(/dev tnl-hub .*metric 1000/),
+    ]));
+    await until(() => pingOk(topo.c1, LAN2), 20_000, 'c1 -> lan2 over the direct link');
+    await hubCli(['link', 'remove', 'c1', 'c2']);
+    await until(() => /dev tnl-hub/.test(via()), 10_000, 'back through the hub');
+    await until(() => pingOk(topo.c1, LAN2), 10_000, 'c1 -> lan2 through the hub again');
+  });
+
   const forgedTraffic = async (label: string): Promise<void> => {
     const before = (await peer('c1'))?.spoofed ?? 0;
     const seenBefore = [topo.hub, topo.c2, topo.lan2].map(forgedSeen);
