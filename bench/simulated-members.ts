@@ -46,6 +46,11 @@ export interface LoadHub {
 export async function prepareLoadState(count: number, pool: string): Promise<{ dir: string; tokens: string[] }> {
   const dir = mkdtempSync(join(tmpdir(), 'bench-members-'));
   await initHubState(dir, { endpoint: '198.51.100.1', pool });
+  return { dir, tokens: await addLoadPeers(dir, count) };
+}
+
+/** Adds peers m0…m{count-1} to the hub state in `dir` and returns a peer token for each. */
+export async function addLoadPeers(dir: string, count: number): Promise<string[]> {
   const tokens: string[] = [];
   const setup = await openHubState(dir);
   try {
@@ -56,7 +61,7 @@ export async function prepareLoadState(count: number, pool: string): Promise<{ d
   } finally {
     await setup.close();
   }
-  return { dir, tokens };
+  return tokens;
 }
 
 /** Starts `tunnel-hub serve --datapath none` on loopback for the state folder. */
