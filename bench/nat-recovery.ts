@@ -1,5 +1,5 @@
 /**
- * bench:nat — the authenticated UDP binding through a NAT (issue 6). Builds hub ── wan ── c1
+ * bench:nat — the authenticated UDP binding through a NAT. Builds hub ── wan ── c1
  * (public) and nat ── c2 (masquerade, GRE and IPIP dropped) in namespaces, runs the datapath
  * engine in hub (a FOU tunnel with auth role 'hub' toward c2, a GRE tunnel toward c1), c2 (FOU,
  * role 'member') and c1 (GRE), then:

@@ -10,6 +10,8 @@ import type { StatusView } from './status-view.js';
 
 /** The cookie a browser keeps the admin token in after opening `/?token=…` once. */
 const TOKEN_COOKIE = 'tunnel_admin';
+/** A request must arrive whole within this long (slowloris on a kept-alive connection). */
+const REQUEST_TIMEOUT_MS = 10_000;
 
 /** Where and what the admin listener serves. */
 export interface AdminServerOptions {
@@ -43,6 +45,9 @@ export interface AdminServer {
 export async function openAdminServer(options: AdminServerOptions): Promise<AdminServer> {
   const stream = new StatusStream(options.view, options.log);
   const server: Server = options.tls ? createHttpsServer({ cert: options.tls.cert, key: options.tls.key }) : createHttpServer();
+  // The gate times the first request; the next ones on a kept-alive connection get as long.
+  server.headersTimeout = REQUEST_TIMEOUT_MS;
+  server.requestTimeout = REQUEST_TIMEOUT_MS;
   server.on('request', (request: IncomingMessage, response: ServerResponse) => {
     void handle(request, response).catch((err: unknown) => {
       options.log.warn({ err: (err as Error).message, path: request.url?.slice(0, 64) }, 'admin request failed');

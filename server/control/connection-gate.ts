@@ -111,7 +111,11 @@ export class ConnectionGate {
     entry.pending = false;
     clearTimeout(entry.deadline);
     this.limits.authenticated(entry.address);
-    entry.socket.setTimeout(this.options.timeouts.idleMs, () => {
+    const idleMs = this.options.timeouts.idleMs;
+    entry.socket.setTimeout(idleMs, () => {
+      // A protocol server may set its own timeout later (HTTP's keep-alive of 5 s, say): when that
+      // one fires, it is the server's to handle, and no idle deadline of this gate was met.
+      if (entry.socket.timeout !== idleMs) return;
       this.counters.timeouts.idle += 1;
       entry.socket.destroy();
     });

@@ -34,7 +34,7 @@ type SessionState = 'awaiting-hello' | 'established' | 'closed';
 export class ControlSession {
   /** Random id, shown in status and sent in `welcome`. */
   readonly id = randomUUID();
-  /** 32 random bytes for the peer's UDP hellos (issue 6); never logged. */
+  /** 32 random bytes for the peer's UDP hellos; never logged. */
   readonly sessionKey = randomBytes(32);
   readonly startedAt = Date.now();
   private state: SessionState = 'awaiting-hello';

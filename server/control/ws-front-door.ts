@@ -86,8 +86,11 @@ export async function openWsFrontDoor(options: WsFrontDoorOptions): Promise<WsFr
     }
     if (socket.destroyed) return;
     options.gate.loginSucceeded(remoteAddress);
-    options.gate.established(request.socket.remoteAddress, request.socket.remotePort);
-    wss.handleUpgrade(request, socket, head, (ws) => bind(ws, peer, remoteAddress));
+    wss.handleUpgrade(request, socket, head, (ws) => {
+      // Only now: taking the socket over, ws turns its timeout off, which would end the idle deadline.
+      options.gate.established(request.socket.remoteAddress, request.socket.remotePort);
+      bind(ws, peer, remoteAddress);
+    });
   }
 
   function bind(ws: WebSocket, peer: AuthenticatedPeer, remoteAddress: string): void {

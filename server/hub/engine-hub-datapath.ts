@@ -1,5 +1,5 @@
 import type { Logger } from 'pino';
-import type { DatapathEngine } from '../../shared/datapath/datapath-engine.js';
+import type { DatapathEngine, TunnelStatus } from '../../shared/datapath/datapath-engine.js';
 import { isTunnelError } from '../../shared/errors.js';
 import type { LinkHooks } from '../../shared/hooks/link-hooks.js';
 import type { WireTunnelSpec } from '../../shared/protocol/index.js';
@@ -32,7 +32,7 @@ export class EngineHubDatapath implements HubDatapath {
 
   async upsert(spec: WireTunnelSpec, peer: string): Promise<void> {
     this.peers.set(spec.name, peer);
-    const running = this.engine.status().find((tunnel) => tunnel.name === spec.name);
+    const running = this.statusOf(spec.name);
     applyWireSpec(this.engine, spec);
     // A new inner address re-creates the interface: it lost its routes and its forwarding switch.
     const fresh = !running || running.inner !== spec.address || running.peerInner !== spec.peerAddress;
@@ -55,7 +55,7 @@ export class EngineHubDatapath implements HubDatapath {
   }
 
   async remove(name: string): Promise<void> {
-    if (this.engine.status().some((tunnel) => tunnel.name === name)) this.engine.removeTunnel(name);
+    if (this.statusOf(name)) this.engine.removeTunnel(name);
     this.routing.routes.forgetDevice(name);
     this.peers.delete(name);
     this.hooks?.removed(name);
@@ -77,12 +77,12 @@ export class EngineHubDatapath implements HubDatapath {
   }
 
   traffic(name: string): TunnelTraffic | undefined {
-    const status = this.engine.status().find((tunnel) => tunnel.name === name);
+    const status = this.statusOf(name);
     return status && { rx: status.rx, tx: status.tx, ...(status.fastPath ? { fastPath: status.fastPath } : {}) };
   }
 
   spoofed(name: string): number | undefined {
-    return this.engine.status().find((tunnel) => tunnel.name === name)?.spoofed;
+    return this.statusOf(name)?.spoofed;
   }
 
   routes(name: string): string[] {
@@ -90,11 +90,25 @@ export class EngineHubDatapath implements HubDatapath {
   }
 
   binding(name: string): HubBindingStatus | undefined {
-    const binding = this.engine.status().find((tunnel) => tunnel.name === name)?.binding;
+    const binding = this.statusOf(name)?.binding;
     return binding ? {
       state: binding.state, address: binding.address, port: binding.port, boundAt: binding.boundAt,
       lastHelloAt: binding.lastHelloAt, helloInterval: binding.helloInterval, bindingTimeout: binding.bindingTimeout,
     } : undefined;
+  }
+
+  /**
+   * One tunnel's status, or undefined when it does not run. Looked up by name: the hub's status
+   * asks this for every peer, and building every tunnel's status each time made one status
+   * report (the live page's each second, every scrape) grow with the square of the members.
+   */
+  private statusOf(name: string): TunnelStatus | undefined {
+    try {
+      return this.engine.tunnelStatus(name);
+    } catch (err) {
+      if (isTunnelError(err, 'ERR_TUNNEL_NOT_FOUND')) return undefined;
+      throw err;
+    }
   }
 
   async close(): Promise<void> {

@@ -31,7 +31,7 @@ export const advertisedSchema = z.strictObject({
 
 /**
  * Hub -> client, answer to `hello`: the peer name the hub authenticated, a session id, a fresh
- * 32-byte session key (base64url; issue 6 uses it to authenticate UDP hellos), the keepalive
+ * 32-byte session key (base64url; it authenticates the UDP hellos), the keepalive
  * interval both sides use, and the address the hub sees the connection come from.
  */
 export const welcomeSchema = z.strictObject({
@@ -77,7 +77,7 @@ export const configSchema = z.strictObject({
   version: z.number().int().min(1),
   tunnels: z.array(tunnelSpecSchema).max(256),
   links: z.array(linkTableSchema).max(256),
-  /** Per link: the encapsulation chosen and why (issue 6); absent from older hubs. */
+  /** Per link: the encapsulation chosen and why; absent from older hubs. */
   paths: z.array(linkPathSchema).max(256).optional(),
   /** The prefixes behind this member: those it advertised, and those the operator added. */
   advertised: z.array(advertisedSchema).max(MAX_TUNNEL_ROUTES).optional(),

@@ -6,7 +6,7 @@ import WebSocket from 'ws';
 import { loadOrCreateAdminToken } from '../../server/admin/admin-token.js';
 import { runMember } from '../../client/session/run-member.js';
 import { MemoryClientDatapath, waitFor } from '../helpers/memory-client-datapath.js';
-import { metricValue, promtoolCheck, promtoolUnavailableReason } from '../helpers/prometheus-text.js';
+import { TUNNEL_TRAFFIC_FAMILIES, metricFamilies, metricProblems, metricValue, promtoolCheck, promtoolUnavailableReason } from '../helpers/prometheus-text.js';
 import { registrySnapshot, runHubCli } from '../helpers/hub-cli.js';
 import { testLogger, withHub, type TestHub } from '../helpers/with-hub.js';
 import { existsSync, mkdtempSync, rmSync } from 'node:fs';
@@ -108,6 +108,32 @@ describe('the admin listener on loopback', () => {
     expect(metricValue(after, 'tunnel_sessions{transport="ws"}')).toBe(0);
   });
 
+  it('exports every series an operator watches, named by Prometheus conventions, per peer labelled peer and encap only', async () => {
+    let stop!: () => void;
+    const stopped = new Promise<void>((resolve) => (stop = resolve));
+    const running = runMember({ stateDir, datapath: new MemoryClientDatapath(), log: testLogger, join: { url: hub.wsUrl, token: await hub.invite(), name: 'bob' }, stopped });
+    let text: string;
+    try {
+      await waitFor(async () => metricValue((await get(port, '/metrics')).body, 'tunnel_peer_transmit_bytes_total{peer="bob",encap="gre"}') !== undefined, 10_000, 'bob\'s tunnel');
+      text = (await get(port, '/metrics')).body;
+    } finally {
+      stop();
+      await running;
+    }
+    expect(metricProblems(text, {
+      ...TUNNEL_TRAFFIC_FAMILIES, tunnel_peers: 'gauge', tunnel_sessions: 'gauge', tunnel_reconfigurations_total: 'counter',
+      tunnel_config_ack_latency_seconds: 'histogram', tunnel_auth_failures_total: 'counter', tunnel_pool_subnets: 'gauge', tunnel_pool_used_subnets: 'gauge',
+      tunnel_peer_spoofed_packets_total: 'counter', tunnel_frontdoor_accepted_connections_total: 'counter', tunnel_frontdoor_refused_connections_total: 'counter',
+      tunnel_frontdoor_timeouts_total: 'counter', tunnel_frontdoor_open_connections: 'gauge', tunnel_frontdoor_pending_connections: 'gauge',
+      tunnel_frontdoor_blocked_sources: 'gauge', process_resident_memory_bytes: 'gauge', process_open_fds: 'gauge', process_cpu_seconds_total: 'counter',
+      nodejs_heap_size_used_bytes: 'gauge',
+    })).toEqual([]);
+    // Every per-peer family has bob's series, keyed by peer and encapsulation only.
+    for (const name of metricFamilies(text).keys()) {
+      if (name.startsWith('tunnel_peer_')) expect({ name, bob: metricValue(text, `${name}{peer="bob",encap="gre"}`) }).toEqual({ name, bob: 0 });
+    }
+  });
+
   it('counts failed logins by door and code, and the refused upgrade changes nothing', async () => {
     const registry = await registrySnapshot(hub.stateDir);
     const refused = await new Promise<number>((resolve) => {
@@ -134,7 +160,7 @@ describe('the admin listener on loopback', () => {
     const event = await firstEvent(port);
     expect(event.peers).toContainEqual(expect.objectContaining({ name: 'alice', state: 'down' }));
     const json = JSON.parse((await get(port, '/status.json')).body) as { peers: { name: string }[] };
-    expect(json.peers.map((peer) => peer.name)).toEqual(['alice']);
+    expect(json.peers.map((peer) => peer.name).sort()).toEqual(['alice', 'bob']);
   });
 
   it('serve refuses an admin port in use with one coded line naming the flag, and cleans up', async () => {

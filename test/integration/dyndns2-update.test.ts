@@ -54,11 +54,11 @@ describe('dyndns2 update on the WebSocket listener', () => {
   /** Each refusal: its answer, status and code, and not one row or datapath spec changed. */
   async function refusedUnchanged(send: () => Promise<Dyndns2Reply>, status: number, body: string, code: string): Promise<Dyndns2Reply> {
     const before = await hub.hub.registry.exportTables();
-    const upserts = hub.datapath.history.length;
+    const upserts = hub.datapath.upserts;
     const reply = await send();
     expect({ status: reply.status, body: reply.body, code: reply.code }).toEqual({ status, body: `${body}\n`, code });
     expect(await hub.hub.registry.exportTables()).toEqual(before);
-    expect(hub.datapath.history.length).toBe(upserts);
+    expect(hub.datapath.upserts).toBe(upserts);
     return reply;
   }
 

@@ -1,16 +1,19 @@
 import { mkdtempSync, rmSync } from 'node:fs';
+import { request } from 'node:http';
 import { connect, type Socket } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import ssh2 from 'ssh2';
-import { afterEach, beforeEach, describe, expect, it } from 'vitest';
+import { afterAll, afterEach, beforeAll, beforeEach, describe, expect, it } from 'vitest';
 import WebSocket from 'ws';
 import { runMember } from '../../client/session/run-member.js';
 import { generateEd25519KeyPair } from '../../shared/ssh/generate-ed25519-key-pair.js';
 import { parseSshPublicKey } from '../../server/auth/ssh-public-key.js';
+import { ConnectionGate } from '../../server/control/connection-gate.js';
 import { dyndns2Request } from '../helpers/dyndns2-request.js';
 import { registrySnapshot } from '../helpers/hub-cli.js';
 import { MemoryClientDatapath, waitFor } from '../helpers/memory-client-datapath.js';
+import { metricValue } from '../helpers/prometheus-text.js';
 import { testLogger, withHub, type TestHub } from '../helpers/with-hub.js';
 
 const never = new Promise<never>(() => undefined);
@@ -151,5 +154,111 @@ describe('front doors under abuse', () => {
     await new Promise<void>((resolve) => client.on('close', () => resolve()));
     expect(Date.now() - started).toBeGreaterThanOrEqual(500);
     expect(hub.hub.gates.ssh.stats().timeouts.idle).toBe(1);
+  });
+});
+
+/** GET /metrics from the admin listener, from `localAddress`. */
+function scrape(port: number, localAddress: string): Promise<string> {
+  return new Promise((resolve, reject) => {
+    request({ host: '127.0.0.1', port, path: '/metrics', localAddress }, (res) => {
+      let body = '';
+      res.setEncoding('utf8').on('data', (chunk: string) => (body += chunk)).on('end', () => resolve(body));
+    }).on('error', reject).end();
+  });
+}
+
+describe('every front door counts every limit in /metrics', () => {
+  let hub: TestHub;
+
+  beforeAll(async () => {
+    hub = await withHub({
+      admin: { host: '127.0.0.1', port: 0 },
+      doors: {
+        ws: { connectRate: 1, connectBurst: 2, maxPending: 3, handshakeMs: 500, idleMs: 500, freeFailures: 1, backoffBaseMs: 60_000 },
+        ssh: { maxPerSource: 1, handshakeMs: 500 },
+        admin: { maxConnections: 2, maxPendingPerSource: 1, handshakeMs: 500 },
+      },
+    });
+  });
+  afterAll(async () => {
+    await hub.close();
+  });
+
+  it('rate, caps per source and per door, handshake and idle deadlines, failed logins and the wait after them', async () => {
+    const { gates } = hub.hub;
+    const idle = (): Promise<void> => waitFor(() => Object.values(gates).every((gate) => gate.stats().pending === 0), 5_000, 'pending connections timed out');
+    // WebSocket: a source over its rate; the door full of unauthenticated connections; all of them
+    // ended by the handshake deadline.
+    const opened = await Promise.allSettled([0, 1, 2].map(() => rawConnection(hub.hub.wsPort, '127.0.0.61')));
+    await rawConnection(hub.hub.wsPort, '127.0.0.62');
+    await Promise.allSettled([rawConnection(hub.hub.wsPort, '127.0.0.63')]);
+    // SSH: a second connection from one source; the admin listener: full, then a source's second pending connection.
+    await rawConnection(hub.hub.sshPort, '127.0.0.71');
+    await Promise.allSettled([rawConnection(hub.hub.sshPort, '127.0.0.71')]);
+    const adminPort = hub.hub.adminPort ?? 0;
+    await rawConnection(adminPort, '127.0.0.81');
+    await rawConnection(adminPort, '127.0.0.82');
+    await Promise.allSettled([rawConnection(adminPort, '127.0.0.83')]);
+    await idle();
+    await rawConnection(adminPort, '127.0.0.84');
+    await Promise.allSettled([rawConnection(adminPort, '127.0.0.84')]);
+    await idle();
+    // Failed logins: one free, then the source waits; a connection that authenticates and then
+    // stays silent meets the idle deadline.
+    const logins = [];
+    for (let i = 0; i < 3; i++) logins.push(await upgradeStatus(hub.wsUrl, '127.0.0.65', `bad.token.${i}`));
+    expect(logins).toEqual([401, 401, 0]);
+    await hub.hub.registry.peers.add({ name: 'quiet' });
+    const silent = new WebSocket(hub.wsUrl, { localAddress: '127.0.0.66', headers: { authorization: `Bearer ${await hub.peerToken('quiet')}` } });
+    silent.on('error', () => undefined);
+    await new Promise<void>((resolve) => silent.on('close', () => resolve()));
+    for (const result of opened) if (result.status === 'fulfilled') result.value.socket.destroy();
+
+    const text = await scrape(adminPort, '127.0.0.90');
+    const series = (name: string, labels: string): number | undefined => metricValue(text, `${name}{${labels}}`);
+    const refused = (door: string, reason: string): number | undefined => series('tunnel_frontdoor_refused_connections_total', `door="${door}",reason="${reason}"`);
+    const timeouts = (door: string, phase: string): number | undefined => series('tunnel_frontdoor_timeouts_total', `door="${door}",phase="${phase}"`);
+    expect({
+      wsRate: refused('ws', 'rate'), wsDoorPending: refused('ws', 'door-pending'), wsBackoff: refused('ws', 'login-backoff'),
+      wsHandshake: timeouts('ws', 'handshake'), wsIdle: timeouts('ws', 'idle'),
+      wsAuthFailures: series('tunnel_auth_failures_total', 'door="ws",code="ERR_TOKEN_INVALID"'), wsBlocked: series('tunnel_frontdoor_blocked_sources', 'door="ws"'),
+      sshSourceFull: refused('ssh', 'source-full'), sshHandshake: timeouts('ssh', 'handshake'),
+      adminDoorFull: refused('admin', 'door-full'), adminSourcePending: refused('admin', 'source-pending'), adminHandshake: timeouts('admin', 'handshake'),
+      adminOpen: series('tunnel_frontdoor_open_connections', 'door="admin"'), wsPending: series('tunnel_frontdoor_pending_connections', 'door="ws"'),
+    }).toEqual({
+      wsRate: 1, wsDoorPending: 1, wsBackoff: 1, wsHandshake: 3, wsIdle: 1, wsAuthFailures: 2, wsBlocked: 1,
+      sshSourceFull: 1, sshHandshake: 1, adminDoorFull: 1, adminSourcePending: 1, adminHandshake: 3, adminOpen: 1, wsPending: 0,
+    });
+    expect(series('tunnel_frontdoor_accepted_connections_total', 'door="ws"')).toBe(gates.ws.stats().accepted);
+  });
+});
+
+describe('a gate\'s idle deadline', () => {
+  /** A gate on loopback whose accepted sockets authenticate at once; `serverTimeoutMs` imitates a protocol server setting its own timeout (HTTP keep-alive). */
+  async function idleRun(serverTimeoutMs: number | null): Promise<{ closedAfterMs: number; idle: number }> {
+    const gate = new ConnectionGate({ door: 'admin', timeouts: { handshakeMs: 5_000, idleMs: 300 }, log: testLogger });
+    const port = await gate.listen('127.0.0.1', 0, (socket) => {
+      gate.established(socket.remoteAddress, socket.remotePort);
+      if (serverTimeoutMs !== null) socket.setTimeout(serverTimeoutMs, () => socket.destroy());
+    });
+    try {
+      const { closed } = await rawConnection(port, '127.0.0.91');
+      const closedAfterMs = await closed;
+      return { closedAfterMs, idle: gate.stats().timeouts.idle };
+    } finally {
+      await gate.close();
+    }
+  }
+
+  it('ends a silent authenticated connection and counts it', async () => {
+    const run = await idleRun(null);
+    expect(run.idle).toBe(1);
+    expect(run.closedAfterMs).toBeGreaterThanOrEqual(250);
+  });
+
+  it('does not count a timeout the protocol server set itself (a keep-alive ending) as its own', async () => {
+    const run = await idleRun(100);
+    expect(run.idle).toBe(0);
+    expect(run.closedAfterMs).toBeLessThan(250);
   });
 });

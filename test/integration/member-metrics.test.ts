@@ -7,7 +7,7 @@ import { tunnelInterfaceName } from '../../shared/net/tunnel-interface-name.js';
 import { openMetricsHttpServer, type MetricsHttpServer } from '../../shared/metrics/metrics-http-server.js';
 import type { MessageOf } from '../../shared/protocol/index.js';
 import { FakeDatapathIo } from '../helpers/fake-datapath-io.js';
-import { metricValue, promtoolCheck, promtoolUnavailableReason } from '../helpers/prometheus-text.js';
+import { TUNNEL_TRAFFIC_FAMILIES, metricFamilies, metricProblems, metricValue, promtoolCheck, promtoolUnavailableReason } from '../helpers/prometheus-text.js';
 import { ipv4Packet } from '../helpers/test-packets.js';
 import { testLogger } from '../helpers/with-hub.js';
 
@@ -66,6 +66,16 @@ describe('a member\'s --metrics', () => {
 
     metrics.events.ended?.();
     expect(metricValue((await get(server.port, '/metrics')).body, 'tunnel_hub_connected')).toBe(0);
+  });
+
+  it('names its series like the hub\'s, by Prometheus conventions, each tunnel labelled peer and encap only', async () => {
+    const text = (await get(server.port, '/metrics')).body;
+    expect(metricProblems(text, {
+      ...TUNNEL_TRAFFIC_FAMILIES, tunnel_peer_up: 'gauge', tunnel_hub_connected: 'gauge', tunnel_hub_sessions_total: 'counter', tunnel_config_applied_total: 'counter',
+      tunnel_config_version: 'gauge', tunnel_peer_spoofed_packets_total: 'counter', process_resident_memory_bytes: 'gauge', process_open_fds: 'gauge',
+    })).toEqual([]);
+    // Both tunnels, one series each (their sources are not filtered, so no spoofed count).
+    expect(metricFamilies(text).get('tunnel_peer_transmit_packets_total')?.labelSets).toHaveLength(2);
   });
 
   it('serves GET /metrics only', async () => {

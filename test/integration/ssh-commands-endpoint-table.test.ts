@@ -39,13 +39,13 @@ describe('SSH shell commands: endpoint, table, config', () => {
 
   async function refusedUnchanged(run: () => Promise<ExecResult>, code: string, exit: number): Promise<void> {
     const before = await hub.hub.registry.exportTables();
-    const upserts = hub.datapath.history.length;
+    const upserts = hub.datapath.upserts;
     const result = await run();
     expect(result.code).toBe(exit);
     expect(result.stdout).toBe('');
     expect(result.stderr).toMatch(new RegExp(`^${code}: [^\\n]+\\n$`));
     expect(await hub.hub.registry.exportTables()).toEqual(before);
-    expect(hub.datapath.history.length).toBe(upserts);
+    expect(hub.datapath.upserts).toBe(upserts);
   }
 
   it('`table` over stock OpenSSH prints, as JSON, what `tunnel-hub peer table NAME --json` prints, changing nothing', async () => {

@@ -10,8 +10,8 @@ const missing = probe.error ? 'systemd-analyze is missing (Debian package system
 if (missing) console.warn(`SKIPPING the systemd unit checks: ${missing}`);
 
 const UNITS = [
-  { file: 'tunnel-hub.service', program: '/usr/bin/tunnel-hub', cli: 'dist/server/cli.js', user: 'tunnel-hub', state: 'TUNNEL_HUB_STATE=/var/lib/tunnel-hub' },
-  { file: 'tunnel-client.service', program: '/usr/bin/tunnel-client', cli: 'dist/client/cli.js', user: 'tunnel-client', state: 'TUNNEL_CLIENT_STATE=/var/lib/tunnel-client' },
+  { file: 'tunnel-hub.service', program: 'tunnel-hub', cli: 'dist/server/cli.js', user: 'tunnel-hub', state: 'TUNNEL_HUB_STATE=/var/lib/tunnel-hub' },
+  { file: 'tunnel-client.service', program: 'tunnel-client', cli: 'dist/client/cli.js', user: 'tunnel-client', state: 'TUNNEL_CLIENT_STATE=/var/lib/tunnel-client' },
 ] as const;
 
 /** The value of every `Key=` line of a unit. */

@@ -100,7 +100,7 @@ describe.skipIf(reason !== null)('hub and members in namespaces (hub / wan / c1 
     const keyFile = join(dir, 'c2-key');
     writeFileSync(keyFile, pair.private, { mode: 0o600 });
     await runCliIn(topo.hub, 'server', ['--state', hubState, 'peer', 'add', 'c2', '--ssh-key', pair.public]);
-    // c2 sits behind the NAT: it joins and gets its spec (GRE will not pass the NAT until issue 6).
+    // c2 sits behind the NAT: it joins and gets its spec.
     await runCliIn(topo.c2, 'client', ['join', `ssh://c2@${HUB}:2222`, '--key', keyFile, '--once', '--state', join(dir, 'c2')]);
     const saved = JSON.parse(readFileSync(join(dir, 'c2', 'client.json'), 'utf8')) as { peer: string; config: { tunnels: { local: string; remote: string; address: string }[] } };
     expect(saved.peer).toBe('c2');

@@ -82,11 +82,15 @@ describe.skipIf(reason !== null)('hub and member as an unprivileged user with CA
     const ping = await execInAsync(topo.c1, 'ping', ['-c', '3', '-i', '0.2', '-W', '2', '10.1.12.1']);
     expect(ping.stdout).toMatch(/3 received/);
 
-    // A second member behind the NAT (FOU), and a ping between the members: the hub forwards
-    // between its tunnels, a switch it turns on itself, without root.
+    // A second member behind the NAT (FOU), joined once and then kept up by `run` as the unit
+    // does, and a ping between the members: the hub forwards between its tunnels, a switch it
+    // turns on itself, without root.
     const invite2 = runUnprivileged(hubCmd(noCaps(), ['invite', 'create']));
-    const member2 = spawnUnprivileged(unprivilegedCommand(topo.c2, withCaps(), tunNode, join(dir, 'home'), 'client',
-      ['join', `ws://${topo.addresses.hub}:8443`, '--token', invite2.stdout.trim(), '--name', 'bea', '--state', join(dir, 'member2')]));
+    const clientCmd = (args: string[]) => unprivilegedCommand(topo.c2, withCaps(), tunNode, join(dir, 'home'), 'client', args);
+    const joined2 = spawnUnprivileged(clientCmd(['join', `ws://${topo.addresses.hub}:8443`, '--token', invite2.stdout.trim(), '--name', 'bea', '--state', join(dir, 'member2'), '--once']));
+    const joinStatus = await new Promise<number | null>((resolve) => joined2.child.once('exit', (code) => resolve(code)));
+    expect(joinStatus, joined2.output()).toBe(0);
+    const member2 = spawnUnprivileged(clientCmd(['run', '--state', join(dir, 'member2'), '--metrics', '127.0.0.1:9471']));
     running.push(member2);
     await until(() => /tnl-hub up/.test(member2.output()) || member2.child.exitCode !== null, 20_000, 'the second member\'s tunnel');
     await until(async () => (await execInAsync(topo.c1, 'ping', ['-c', '1', '-W', '1', '10.1.12.6'])).code === 0, 20_000, `ada pings bea through the hub: ${hub.output().slice(-2000)}`);
@@ -104,23 +108,29 @@ describe.skipIf(reason !== null)('hub and member as an unprivileged user with CA
   it.skipIf(promtoolMissing !== null)('both /metrics pass promtool, and their counters move with traffic', async () => {
     const hubBefore = await scrape(topo.hub, 9470);
     const memberBefore = await scrape(topo.c1, 9471);
-    for (const text of [hubBefore, memberBefore]) expect(promtoolCheck(text)).toEqual({ status: 0, output: '' });
+    const runBefore = await scrape(topo.c2, 9471);
+    for (const text of [hubBefore, memberBefore, runBefore]) expect(promtoolCheck(text)).toEqual({ status: 0, output: '' });
     const series = {
       hubRx: 'tunnel_peer_receive_packets_total{peer="ada",encap="gre"}',
       hubTxBytes: 'tunnel_peer_transmit_bytes_total{peer="ada",encap="gre"}',
       memberRx: 'tunnel_peer_receive_packets_total{peer="hub",encap="gre"}',
       memberTxBytes: 'tunnel_peer_transmit_bytes_total{peer="hub",encap="gre"}',
     };
-    const ping = await execInAsync(topo.c1, 'ping', ['-c', '20', '-i', '0.05', '-s', '1000', '-W', '2', '10.1.12.1']);
-    expect(ping.stdout).toMatch(/20 received/);
+    const pings = await Promise.all([topo.c1, topo.c2].map((ns, i) => execInAsync(ns, 'ping', ['-c', '20', '-i', '0.05', '-s', '1000', '-W', '2', `10.1.12.${1 + 4 * i}`])));
+    for (const ping of pings) expect(ping.stdout).toMatch(/20 received/);
     const hubAfter = await scrape(topo.hub, 9470);
     const memberAfter = await scrape(topo.c1, 9471);
-    for (const text of [hubAfter, memberAfter]) expect(promtoolCheck(text).status).toBe(0);
+    const runAfter = await scrape(topo.c2, 9471);
+    for (const text of [hubAfter, memberAfter, runAfter]) expect(promtoolCheck(text).status).toBe(0);
     const moved = (before: string, after: string, name: string): number => (metricValue(after, name) ?? NaN) - (metricValue(before, name) ?? NaN);
     expect(moved(hubBefore, hubAfter, series.hubRx)).toBeGreaterThanOrEqual(20);
     expect(moved(hubBefore, hubAfter, series.hubTxBytes)).toBeGreaterThanOrEqual(20 * 1000);
     expect(moved(memberBefore, memberAfter, series.memberRx)).toBeGreaterThanOrEqual(20);
     expect(moved(memberBefore, memberAfter, series.memberTxBytes)).toBeGreaterThanOrEqual(20 * 1000);
+    // `tunnel-client run --metrics`, as the unit runs a member: its FOU tunnel through the NAT.
+    expect(moved(runBefore, runAfter, 'tunnel_peer_receive_packets_total{peer="hub",encap="fou"}')).toBeGreaterThanOrEqual(20);
+    expect(moved(runBefore, runAfter, 'tunnel_peer_transmit_bytes_total{peer="hub",encap="fou"}')).toBeGreaterThanOrEqual(20 * 1000);
+    expect(moved(hubBefore, hubAfter, 'tunnel_peer_receive_packets_total{peer="bea",encap="fou"}')).toBeGreaterThanOrEqual(20);
     expect(metricValue(hubAfter, 'tunnel_peers{state="up"}')).toBe(2);
     expect(metricValue(memberAfter, 'tunnel_hub_connected')).toBe(1);
     expect(metricValue(memberAfter, 'tunnel_peer_up{peer="hub",encap="gre"}')).toBe(1);

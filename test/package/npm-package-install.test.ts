@@ -51,6 +51,7 @@ describe.skipIf(npmMissing !== null)('npm pack, then npm install -g of the tarba
     const fetched = installed.output.split('\n').filter((line) => /^npm http fetch /.test(line));
     expect(fetched.filter((line) => !line.includes(` ${registry}/`))).toEqual([]);
     expect(installed.output).not.toMatch(/prebuild-install (warn|http)|downloading/i);
+    for (const output of [packed.output, installed.output]) expect(output).not.toMatch(/npm warn (Unknown|invalid) .*config/i);
 
     // better-sqlite3 and the addon were compiled here, not fetched prebuilt, and prebuild-install
     // reads build-from-source from the package's own .prebuild-installrc.

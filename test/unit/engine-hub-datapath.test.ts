@@ -1,0 +1,47 @@
+import { pino } from 'pino';
+import { afterEach, describe, expect, it, vi } from 'vitest';
+import { EngineHubDatapath } from '../../server/hub/engine-hub-datapath.js';
+import { DatapathEngine } from '../../shared/datapath/datapath-engine.js';
+import { KernelRoutes } from '../../shared/routing/kernel-routes.js';
+import { FakeDatapathIo } from '../helpers/fake-datapath-io.js';
+import { ipv4Packet } from '../helpers/test-packets.js';
+
+const MEMBERS = 200;
+
+describe('the hub datapath\'s per-tunnel readings', () => {
+  const io = new FakeDatapathIo();
+  const engine = new DatapathEngine(io);
+  const routes = new KernelRoutes({ apply: () => undefined, applyTolerant: () => undefined });
+  const datapath = new EngineHubDatapath(engine, { forward: false, routes, log: pino({ level: 'silent' }) });
+  for (let i = 0; i < MEMBERS; i++) {
+    engine.addTunnel({
+      name: `tnl-m${i}`, encap: 'gre', local: '192.0.2.1', remote: `198.51.100.${(i % 250) + 1}`, key: i + 1,
+      address: `10.9.${i >> 6}.${(i % 64) * 4 + 1}/30`, peerAddress: `10.9.${i >> 6}.${(i % 64) * 4 + 2}`, keepaliveInterval: 0,
+    });
+  }
+  afterEach(() => vi.restoreAllMocks());
+
+  it('reads one tunnel by its name, not by building every tunnel\'s status (the status of N members stays linear in N)', () => {
+    io.tun('tnl-m7').deliver({ bytes: ipv4Packet({ src: '10.9.0.29', dst: '10.9.0.30', length: 300 }), addr: 0, port: 0 });
+    const everyTunnel = vi.spyOn(engine, 'status');
+    for (let i = 0; i < MEMBERS; i++) {
+      datapath.traffic(`tnl-m${i}`);
+      datapath.spoofed(`tnl-m${i}`);
+      datapath.binding(`tnl-m${i}`);
+    }
+    expect(everyTunnel).not.toHaveBeenCalled();
+    expect(datapath.traffic('tnl-m7')?.tx).toMatchObject({ packets: 1, bytes: 300 });
+    expect(datapath.traffic('tnl-m8')?.tx).toMatchObject({ packets: 0, bytes: 0 });
+    expect(datapath.spoofed('tnl-m7')).toBe(0);
+  });
+
+  it('reads nothing for a tunnel that does not run, and removing one is harmless', async () => {
+    expect(datapath.traffic('tnl-nobody')).toBeUndefined();
+    expect(datapath.spoofed('tnl-nobody')).toBeUndefined();
+    expect(datapath.binding('tnl-nobody')).toBeUndefined();
+    await datapath.remove('tnl-nobody');
+    await datapath.remove('tnl-m199');
+    expect(datapath.traffic('tnl-m199')).toBeUndefined();
+    expect(engine.status()).toHaveLength(MEMBERS - 1);
+  });
+});
