@@ -12,7 +12,10 @@
 # bench-peers.sh. usage: bench/datapath.sh [seconds per iperf3 run] [encapsulations…]
 # Encapsulations: gre gre-key ipip fou gue vxlan (the default list); NAME-js (e.g. gre-js) runs the
 # same with TUNNEL_FAST_PATH=off, every packet through the JS engine, NAME-nooff (e.g. gre-nooff)
-# with TUNNEL_OFFLOAD=off (plain TUN, no TSO or merged writes), to compare in the same run.
+# with TUNNEL_OFFLOAD=off (plain TUN, no TSO or merged writes), to compare in the same run; a
+# further -q<N> (e.g. gre-q2, fou-nooff-q2) gives the row's TUNs N queues (TUNNEL_QUEUES=N; the
+# variable itself, when set, applies to every row without a suffix).
+# STREAMS=<n> (default 1) runs n parallel TCP streams (iperf3 -P): one stream stays on one queue.
 # vxlan is the Linux kernel's own VXLAN on the same veth: the ceiling a kernel tunnel reaches here
 # (its CPU time is the kernel's, spread over every process, so no CPU figures are printed for it).
 # fastd-null in the list measures fastd again there; each row is compared with the fastd row
@@ -64,7 +67,7 @@ measure() {
   cold=$(pings "$2")
   $B iperf3 -s -1 >/dev/null 2>&1 & local sp=$!; sleep 0.3
   c0=$(cpu_ticks "$3" "$4")
-  json=$($A iperf3 -c "$2" -t "$T" -J 2>/dev/null)
+  json=$($A iperf3 -c "$2" -t "$T" -P "${STREAMS:-1}" -J 2>/dev/null)
   c1=$(cpu_ticks "$3" "$4")
   kill $sp 2>/dev/null; wait $sp 2>/dev/null
   n0=$(cpu_ns "$3" "$4"); warm=$(pings "$2"); n1=$(cpu_ns "$3" "$4")
@@ -115,11 +118,12 @@ n=10
 for e in $ENCAPS; do
   [ "$e" = fastd-null ] && { run_fastd; continue; }
   [ "$e" = vxlan ] && { run_vxlan; continue; }
-  n=$((n + 1)); base=${e%-js}; base=${base%-nooff}; encap=${base%-key}; extra=""; [ "$base" = gre-key ] && extra="--key 4660"
-  fast=on; [ "${e%-js}" != "$e" ] && fast=off
-  offload=on; [ "${e%-nooff}" != "$e" ] && offload=off
+  n=$((n + 1)); row=${e%-q[1-8]}; queues=${TUNNEL_QUEUES:-}; [ "$row" != "$e" ] && queues=${e##*-q}
+  base=${row%-js}; base=${base%-nooff}; encap=${base%-key}; extra=""; [ "$base" = gre-key ] && extra="--key 4660"
+  fast=on; [ "${row%-js}" != "$row" ] && fast=off
+  offload=on; [ "${row%-nooff}" != "$row" ] && offload=off
   for s in a b; do me=$([ $s = a ] && echo 1 || echo 2); peer=$([ $s = a ] && echo 2 || echo 1)
-    TUNNEL_FAST_PATH=$fast TUNNEL_OFFLOAD=$offload ip netns exec ${P}$s node "$CLI" up --local 192.0.2.$me --remote 192.0.2.$peer --encap "$encap" $extra \
+    TUNNEL_FAST_PATH=$fast TUNNEL_OFFLOAD=$offload TUNNEL_QUEUES=$queues ip netns exec ${P}$s node "$CLI" up --local 192.0.2.$me --remote 192.0.2.$peer --encap "$encap" $extra \
       --address 10.$n.0.$me/30 --peer-address 10.$n.0.$peer --name bench0 --state "$W/state$s" >"$W/$e$s.log" 2>&1 &
     echo $! >"$W/u$s.pid"
   done

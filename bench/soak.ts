@@ -39,6 +39,9 @@ interface Sample {
   at: number;
   rss: number;
   heap: number;
+  /** What V8 holds for its heap (used or not) and memory outside it (buffers): RSS beyond the heap in use. */
+  heapTotal: number;
+  external: number;
   fds: number;
 }
 
@@ -94,6 +97,8 @@ async function main(): Promise<void> {
     console.log(`  hub RSS        ${mib(first.rss).padEnd(15)}${mib(middle.rss).padEnd(15)}${mib(last.rss).padEnd(15)}${change(first.rss, last.rss).padEnd(15)}${spread((s) => s.rss, mib)}`);
     console.log(`  hub V8 heap    ${mib(first.heap).padEnd(15)}${mib(middle.heap).padEnd(15)}${mib(last.heap).padEnd(15)}${change(first.heap, last.heap).padEnd(15)}${spread((s) => s.heap, mib)}`);
     console.log(`  heap floor *   ${mib(floor(first)).padEnd(15)}${mib(floor(middle)).padEnd(15)}${mib(floor(last)).padEnd(15)}${change(floor(first), floor(last))}`);
+    console.log(`  V8 heap held   ${mib(first.heapTotal).padEnd(15)}${mib(middle.heapTotal).padEnd(15)}${mib(last.heapTotal).padEnd(15)}${change(first.heapTotal, last.heapTotal).padEnd(15)}${spread((s) => s.heapTotal, mib)}`);
+    console.log(`  V8 external    ${mib(first.external).padEnd(15)}${mib(middle.external).padEnd(15)}${mib(last.external).padEnd(15)}${change(first.external, last.external).padEnd(15)}${spread((s) => s.external, mib)}`);
     console.log(`  hub open fds   ${String(first.fds).padEnd(15)}${String(middle.fds).padEnd(15)}${String(last.fds).padEnd(15)}${change(first.fds, last.fds).padEnd(15)}${spread((s) => s.fds, String)}`);
     console.log(`  * the lowest heap sampled within ${FLOOR_WINDOW_MS / 2000} s of the point: what garbage collection leaves, where a leak would show`);
   } catch (err) {
@@ -171,7 +176,7 @@ function connect(url: string, member: Member): Promise<void> {
   });
 }
 
-/** The hub's RSS, V8 heap in use and open descriptors, from its own /metrics. */
+/** The hub's RSS, V8 heap (in use and held), memory outside the heap and open descriptors, from its own /metrics. */
 async function sample(adminPort: number): Promise<Sample> {
   const text = await new Promise<string>((resolve, reject) => {
     request({ host: '127.0.0.1', port: adminPort, path: '/metrics' }, (res) => {
@@ -180,7 +185,8 @@ async function sample(adminPort: number): Promise<Sample> {
     }).on('error', reject).end();
   });
   const value = (name: string): number => Number(new RegExp(`^${name} (\\S+)`, 'm').exec(text)?.[1] ?? NaN);
-  return { at: Date.now(), rss: value('process_resident_memory_bytes'), heap: value('nodejs_heap_size_used_bytes'), fds: value('process_open_fds') };
+  return { at: Date.now(), rss: value('process_resident_memory_bytes'), heap: value('nodejs_heap_size_used_bytes'),
+    heapTotal: value('nodejs_heap_size_total_bytes'), external: value('nodejs_external_memory_bytes'), fds: value('process_open_fds') };
 }
 
 /** Watches the status page's event stream, as an operator's browser would, counting updates. */

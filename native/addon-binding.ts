@@ -24,9 +24,10 @@ export interface NativeEndpointHandle {
   /**
    * [truncated reads dropped, writes dropped for an error, errno of the last such write, packets
    * read while forwarding that JS never read, TCP super-packets read, segments made of them,
-   * partial checksums finished, offload reads dropped, merged writes, segments merged]
+   * partial checksums finished, offload reads dropped, merged writes, segments merged, then (a TUN)
+   * packets read from each of its queues]
    */
-  counters(): [number, number, number, number, number, number, number, number, number, number];
+  counters(): number[];
 }
 
 /** One tunnel's fast route inside the addon (native/src/fast-route.h). */
@@ -52,7 +53,7 @@ export interface NativeAddon {
   ): NativeBatchView;
   createFastRoute(): NativeFastRouteHandle;
   /** [endpoint, the kernel's interface name, whether offloads are on] */
-  openTun(name: string, multiQueue: boolean, offload: boolean, tap: boolean): [NativeEndpointHandle, string, boolean];
+  openTun(name: string, multiQueue: boolean, offload: boolean, tap: boolean, queues: number): [NativeEndpointHandle, string, boolean];
   /** The kernel's path MTU from a local to a remote address (of one family). */
   pathMtu(localAddress: NativeAddress, remoteAddress: NativeAddress): number;
   openRawSocket(protocol: number, localAddress: NativeAddress, ttl: number, bufferBytes: number): NativeEndpointHandle;

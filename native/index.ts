@@ -29,6 +29,8 @@ export interface TunDevice extends NativePacketEndpoint {
   readonly name: string;
   /** Offloads are on: the kernel hands over TCP super-packets and takes merged ones (see openTun). */
   readonly offload: boolean;
+  /** Queues (descriptors) of the device this endpoint holds. */
+  readonly queues: number;
 }
 
 /** Options for openTun. */
@@ -45,7 +47,17 @@ export interface TunOptions {
   offload?: boolean;
   /** IFF_TAP: the device carries Ethernet frames (from the 14-byte header on), for gretap. Default false. */
   tap?: boolean;
+  /**
+   * Queues of a multi-queue device held by this one endpoint, 1-8 (default 1). With a fast route,
+   * each queue is read by a forwarding thread of its own, so the kernel's flows (spread over the
+   * queues by hash) are forwarded on as many cores; readBatch without a fast route reads queue 0
+   * only, so ask for more than one only where a fast route will run.
+   */
+  queues?: number;
 }
+
+/** Most queues openTun takes. */
+export const MAX_TUN_QUEUES = 8;
 
 /** IP protocols a raw outer socket carries: GRE, IPv4 in IP, IPv6 in IP. */
 export type RawProtocol = 47 | 4 | 41;
@@ -108,15 +120,19 @@ let loaded: { addon: NativeAddon; views: BatchViews } | undefined;
 /** Opens (creating) TUN device `name`. It is not persistent: closing it removes the interface. */
 export function openTun(name: string, options: TunOptions = {}): TunDevice {
   assertInterfaceName(name);
+  const queues = options.queues ?? 1;
+  if (!Number.isInteger(queues) || queues < 1 || queues > MAX_TUN_QUEUES) {
+    throw new TunnelError('ERR_INVALID_ARGUMENT', `TUN queues must be an integer from 1 to ${MAX_TUN_QUEUES}, got ${String(queues)}`);
+  }
   const { addon, views } = loadAddon();
   let opened: ReturnType<NativeAddon['openTun']>;
   try {
-    opened = addon.openTun(name, options.multiQueue === true, options.offload === true, options.tap === true);
+    opened = addon.openTun(name, options.multiQueue === true, options.offload === true, options.tap === true, queues);
   } catch (err) {
     throw toTunnelError(err, `opening TUN device ${name}`, 'CAP_NET_ADMIN');
   }
   const [handle, kernelName, offload] = opened;
-  return Object.assign(new NativeEndpoint(handle, views, `${options.tap === true ? 'TAP' : 'TUN'} ${kernelName}`), { name: kernelName, offload });
+  return Object.assign(new NativeEndpoint(handle, views, `${options.tap === true ? 'TAP' : 'TUN'} ${kernelName}`), { name: kernelName, offload, queues });
 }
 
 /**

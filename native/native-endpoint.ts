@@ -5,6 +5,9 @@ import { fromNativeAddress } from './socket-address.js';
 import { toTunnelError } from './system-error.js';
 import type { PacketBatchMemory, PacketEndpoint } from './types.js';
 
+/** Entries of the addon's counters() before the per-queue read counts. */
+const COUNTERS_BEFORE_QUEUES = 10;
+
 /** Packets an endpoint dropped inside the addon, for the datapath's counters. */
 export interface EndpointDropCounters {
   /** Received packets dropped because they did not fit the slot (slotSize - headroom). */
@@ -49,6 +52,8 @@ export interface NativePacketEndpoint extends PacketEndpoint {
   dropCounters(): EndpointDropCounters;
   /** What the TUN offloads did since the endpoint was opened. */
   offloadCounters(): OffloadCounters;
+  /** Packets read from each of a TUN's queues since it was opened (empty for a socket). */
+  queueReads(): number[];
   /**
    * What ICMP on the outer path said about path MTUs since the last call (an IPv6 socket reads
    * Packet Too Big from its error queue): the destination and the MTU toward it, newest per
@@ -127,7 +132,7 @@ export class NativeEndpoint implements NativePacketEndpoint {
 
   dropCounters(): EndpointDropCounters {
     const [truncatedReads, writeErrors, lastWriteErrno, unreadForwarded] = this.#open('read counters').counters();
-    return { truncatedReads, writeErrors, lastWriteErrno, unreadForwarded };
+    return { truncatedReads: truncatedReads!, writeErrors: writeErrors!, lastWriteErrno: lastWriteErrno!, unreadForwarded: unreadForwarded! };
   }
 
   takePathMtuReports(): PathMtuReport[] {
@@ -139,6 +144,10 @@ export class NativeEndpoint implements NativePacketEndpoint {
     const counters = this.#open('read counters').counters();
     const [superPackets, segments, checksums, malformed, mergedWrites, mergedSegments] = counters.slice(4);
     return { superPackets: superPackets!, segments: segments!, checksums: checksums!, malformed: malformed!, mergedWrites: mergedWrites!, mergedSegments: mergedSegments! };
+  }
+
+  queueReads(): number[] {
+    return this.#open('read counters').counters().slice(COUNTERS_BEFORE_QUEUES);
   }
 
   close(): void {

@@ -1,5 +1,5 @@
 import { resolveStateDir } from '../../shared/cli/state-dir.js';
-import { nativeDatapathIo } from '../../shared/datapath/native-datapath-io.js';
+import { nativeDatapathIo, tunQueues } from '../../shared/datapath/native-datapath-io.js';
 import { checkHookFile } from '../../shared/hooks/run-hook.js';
 import { parseListenAddress } from '../../shared/cli/parse-listen-address.js';
 import { createLogger } from '../../shared/log.js';
@@ -32,6 +32,7 @@ export async function runMemberCommand(flags: MemberFlags, join?: JoinRequest): 
   const metricsAt = flags.metrics === undefined ? undefined : parseListenAddress(flags.metrics, '--metrics');
   const stateDir = resolveStateDir('client', flags.state);
   const hook = flags.hook === undefined ? undefined : checkHookFile(flags.hook);
+  tunQueues();
   ensureStateDir(stateDir);
   let member: MemberDatapath | undefined;
   const stopped = stopSignals({ log, forceCleanup: () => member?.removeTunnelsNow() });

@@ -3,7 +3,7 @@ import { resolveStateDir } from '../../shared/cli/state-dir.js';
 import { ENCAPSULATIONS, type Encapsulation } from '../../shared/net/encapsulation.js';
 import { LOG_LEVEL_HELP } from '../../shared/log-levels.js';
 import { createLogger } from '../../shared/log.js';
-import { nativeDatapathIo } from '../../shared/datapath/native-datapath-io.js';
+import { nativeDatapathIo, tunQueues } from '../../shared/datapath/native-datapath-io.js';
 import { validateTunnelSpec, type TunnelSpecInput } from '../../shared/datapath/tunnel-spec.js';
 import { runStaticTunnel } from '../up/run-static-tunnel.js';
 import { parseIntegerFlag } from './integer-flag.js';
@@ -56,6 +56,7 @@ export function registerUpCommand(program: Command): void {
       const spec = specFromFlags(flags);
       // Every flag is checked before anything is opened or created.
       validateTunnelSpec(spec);
+      tunQueues();
       const log = createLogger('tunnel-client', flags.logLevel === undefined ? {} : { level: flags.logLevel });
       await runStaticTunnel(spec, {
         io: nativeDatapathIo,

@@ -15,15 +15,15 @@ constexpr uint32_t kMinIpv4Header = 20;
 
 }  // namespace
 
-int EndpointForwarding::PumpOnce(PacketEndpoint& endpoint, ForwardingScratch& scratch) {
+int EndpointForwarding::PumpOnce(PacketEndpoint& endpoint, unsigned queue, ForwardingScratch& scratch) {
   const PacketSlots& slots = scratch.read.slots();
   bool tun = endpoint.kind() == EndpointKind::kTun;
-  int n = endpoint.ReadPackets(slots, tun ? kTunHeadroom : 0);
+  int n = endpoint.ReadPackets(queue, slots, tun ? kTunHeadroom : 0);
   if (n <= 0) return n;
   uint32_t count = static_cast<uint32_t>(n);
   if (tun) {
     if (transmit_route_ != nullptr) {
-      transmit_route_->Transmit(scratch, count);
+      transmit_route_->Transmit(scratch, count, queue);
     } else {
       for (uint32_t i = 0; i < count; i++) scratch.slow[i] = true;
     }
@@ -85,7 +85,18 @@ void EndpointForwarding::Receive(uint32_t count, bool raw, bool ipv6, Forwarding
   if (run_count > 0) run_route->DeliverRun(scratch, run, run_count);
 }
 
+size_t EndpointForwarding::Stashed() const {
+  std::lock_guard<std::mutex> guard(stash_mutex_);
+  return stash_.size();
+}
+
+double EndpointForwarding::unread_drops() const {
+  std::lock_guard<std::mutex> guard(stash_mutex_);
+  return unread_drops_;
+}
+
 void EndpointForwarding::Stash(const PacketSlots& from, uint32_t i) {
+  std::lock_guard<std::mutex> guard(stash_mutex_);
   if (stash_.size() >= kStashLimit) {
     unread_drops_++;
     return;
@@ -97,6 +108,7 @@ void EndpointForwarding::Stash(const PacketSlots& from, uint32_t i) {
 }
 
 uint32_t EndpointForwarding::DrainStash(const PacketSlots& into, uint32_t headroom) {
+  std::lock_guard<std::mutex> guard(stash_mutex_);
   uint32_t count = 0;
   while (count < into.capacity && !stash_.empty()) {
     StashedPacket& packet = stash_.front();

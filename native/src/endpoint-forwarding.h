@@ -1,7 +1,9 @@
-// What a packet endpoint does once fast routes are attached to it: the forwarding thread reads its
-// packets, hands each one a route claims to that route, and stashes the rest, which JS's next
+// What a packet endpoint does once fast routes are attached to it: the forwarding threads read its
+// packets, hand each one a route claims to that route, and stash the rest, which JS's next
 // read() drains. The JS contract (onReadable, then read until 0) stays as it was.
-// Every method runs with the forwarding thread's mutex held.
+// Every method runs with a forwarding thread's mutex held (the thread of the queue it reads), or
+// with all of them (ForwardingLock, from JS). The stash has a mutex of its own: the threads of a
+// multi-queue TUN's queues fill it at once.
 #pragma once
 
 #include <stdint.h>
@@ -9,6 +11,7 @@
 #include <sys/socket.h>
 
 #include <deque>
+#include <mutex>
 #include <unordered_map>
 #include <vector>
 
@@ -74,13 +77,13 @@ class EndpointForwarding {
   static constexpr size_t kStashLimit = 256;
 
   bool Active() const { return transmit_route_ != nullptr || !receive_routes_.empty(); }
-  // Reads one batch of `endpoint` into the scratch slots, forwards what routes take, stashes the
-  // rest. Returns the packets read, or a negative errno.
-  int PumpOnce(PacketEndpoint& endpoint, ForwardingScratch& scratch);
-  size_t Stashed() const { return stash_.size(); }
+  // Reads one batch of `endpoint`'s queue `queue` into the scratch slots, forwards what routes
+  // take, stashes the rest. Returns the packets read, or a negative errno.
+  int PumpOnce(PacketEndpoint& endpoint, unsigned queue, ForwardingScratch& scratch);
+  size_t Stashed() const;
   // Moves stashed packets into `into` at `headroom`; returns how many.
   uint32_t DrainStash(const PacketSlots& into, uint32_t headroom);
-  double unread_drops() const { return unread_drops_; }
+  double unread_drops() const;
 
   void SetTransmitRoute(FastRoute* route) { transmit_route_ = route; }
   FastRoute* transmit_route() const { return transmit_route_; }
@@ -103,6 +106,7 @@ class EndpointForwarding {
   void Receive(uint32_t count, bool raw, bool ipv6, ForwardingScratch& scratch);
 
   // Slow packets are rare (keepalives, hellos, ICMP cases), so each gets its own small allocation.
+  mutable std::mutex stash_mutex_;
   std::deque<StashedPacket> stash_;
   double unread_drops_ = 0;
   FastRoute* transmit_route_ = nullptr;

@@ -163,7 +163,7 @@ Napi::Value FastRoute::Configure(const Napi::CallbackInfo& info) {
   Napi::ObjectReference keep_tun = left_tun != nullptr ? std::move(tun_ref_) : Napi::ObjectReference();
   Napi::ObjectReference keep_outer = left_outer != nullptr ? std::move(outer_ref_) : Napi::ObjectReference();
   {
-    std::lock_guard<std::mutex> guard(ForwardingThread::Instance().mutex());
+    ForwardingLock lock;
     Apply(tun, tun_value, outer, outer_value, options, header4, header6, header_ethernet, sources);
   }
   for (PacketEndpoint* endpoint : {tun_, outer_, left_tun, left_outer}) {
@@ -206,6 +206,8 @@ void FastRoute::Apply(PacketEndpoint* tun, const Napi::Value& tun_value, PacketE
   header4_ = header4;
   header6_ = header6;
   header_ethernet_ = header_ethernet;
+  // A new MTU (or path) may let segmentation work where it failed before: try it again.
+  gso_usable_ = true;
   sources_ = std::move(sources);  // no allocation under the mutex
   int family = outer_ != nullptr ? outer_->family() : AF_INET;
   uint16_t port = outer_ != nullptr && outer_->kind() == EndpointKind::kUdp ? remote_port_ : 0;
@@ -234,7 +236,7 @@ void FastRoute::DetachAndRefresh() {
   PacketEndpoint* tun = tun_;
   PacketEndpoint* outer = outer_;
   {
-    std::lock_guard<std::mutex> guard(ForwardingThread::Instance().mutex());
+    ForwardingLock lock;
     Detach();
   }
   // The endpoints stay alive until the references go, below.
@@ -290,7 +292,7 @@ const HeaderTemplate* FastRoute::TransmitHeaderFor(const uint8_t* packet, uint32
   return nullptr;
 }
 
-void FastRoute::Transmit(ForwardingScratch& scratch, uint32_t count) {
+void FastRoute::Transmit(ForwardingScratch& scratch, uint32_t count, unsigned queue) {
   const PacketSlots& slots = scratch.read.slots();
   bool* slow = scratch.slow;
   bool usable = transmit_ && outer_ != nullptr && outer_->fd() >= 0;
@@ -311,7 +313,7 @@ void FastRoute::Transmit(ForwardingScratch& scratch, uint32_t count) {
     scratch.inner_lengths[fast] = length;
     fast++;
   }
-  if (fast > 0) SendBatch(scratch, fast);
+  if (fast > 0) SendBatch(scratch, fast, queue);
 }
 
 // Groups packets [first, count) into messages: on a UDP socket with segmentation offload, a run
@@ -362,15 +364,16 @@ uint32_t FastRoute::BuildMessages(ForwardingScratch& scratch, uint32_t first, ui
   return messages;
 }
 
-void FastRoute::SendBatch(ForwardingScratch& scratch, uint32_t count) {
+void FastRoute::SendBatch(ForwardingScratch& scratch, uint32_t count, unsigned queue) {
+  TxCounters& tx = tx_[queue];
   uint32_t messages = BuildMessages(scratch, 0, count);
   uint32_t done = 0;
   while (done < messages) {
     int sent = sendmmsg(outer_->fd(), scratch.messages + done, messages - done, MSG_DONTWAIT);
     if (sent > 0) {
       for (uint32_t m = done; m < done + static_cast<uint32_t>(sent); m++) {
-        for (uint32_t i = scratch.message_first[m]; i < scratch.message_first[m] + scratch.message_count[m]; i++) tx_bytes_ += scratch.inner_lengths[i];
-        tx_packets_ += scratch.message_count[m];
+        for (uint32_t i = scratch.message_first[m]; i < scratch.message_first[m] + scratch.message_count[m]; i++) tx.bytes += scratch.inner_lengths[i];
+        tx.packets += scratch.message_count[m];
       }
       done += static_cast<uint32_t>(sent);
       continue;
@@ -388,10 +391,10 @@ void FastRoute::SendBatch(ForwardingScratch& scratch, uint32_t count) {
     uint32_t left = 0;
     for (uint32_t m = done; m < messages; m++) left += scratch.message_count[m];
     if (IsBackpressure(err)) {
-      tx_queue_full_ += left;
+      tx.queue_full += left;
       return;
     }
-    tx_errors_ += scratch.message_count[done];  // refused (e.g. EHOSTUNREACH): drop it, send the rest
+    tx.errors += scratch.message_count[done];  // refused (e.g. EHOSTUNREACH): drop it, send the rest
     done++;
   }
 }
@@ -447,10 +450,20 @@ void FastRoute::CountDelivery(int64_t result, uint32_t length) {
 //                rx errors, tx errors, ms since the last packet received (-1: none yet)]
 Napi::Value FastRoute::Counters(const Napi::CallbackInfo& info) {
   Napi::Env env = info.Env();
-  std::unique_lock<std::mutex> guard(ForwardingThread::Instance().mutex());
-  double values[] = {rx_packets_, rx_bytes_, tx_packets_, tx_bytes_, rx_queue_full_, tx_queue_full_,
-                     rx_errors_, tx_errors_, heard_ ? static_cast<double>(NowMs() - last_rx_ms_) : -1};
-  guard.unlock();
+  double values[9];
+  {
+    ForwardingLock lock;
+    TxCounters tx;
+    for (const TxCounters& each : tx_) {
+      tx.packets += each.packets;
+      tx.bytes += each.bytes;
+      tx.queue_full += each.queue_full;
+      tx.errors += each.errors;
+    }
+    double since = heard_ ? static_cast<double>(NowMs() - last_rx_ms_) : -1;
+    double read[] = {rx_packets_, rx_bytes_, tx.packets, tx.bytes, rx_queue_full_, tx.queue_full, rx_errors_, tx.errors, since};
+    memcpy(values, read, sizeof(values));
+  }
   Napi::Array out = Napi::Array::New(env, 9);
   for (uint32_t i = 0; i < 9; i++) out.Set(i, Napi::Number::New(env, values[i]));
   return out;

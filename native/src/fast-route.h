@@ -2,8 +2,8 @@
 // TypeScript codecs in shared/wire and handed over as opaque templates), where to send them, and
 // which received payloads are its own. It moves the common packets between a TUN device and an
 // outer socket on the forwarding thread without entering JS; anything it is not sure of stays for
-// the JS engine. Transmit, Accept, DeliverRun and ForgetEndpoint run with the forwarding mutex
-// held, on scratch memory the forwarding thread lends them.
+// the JS engine. Transmit, Accept, DeliverRun and ForgetEndpoint run on a forwarding thread with
+// its mutex held, on scratch memory that thread lends them; configuring takes every thread's.
 #pragma once
 
 #include <napi.h>
@@ -12,7 +12,10 @@
 
 #include <vector>
 
+#include <atomic>
+
 #include "endpoint-forwarding.h"
+#include "forwarding-thread.h"
 #include "packet-slots.h"
 #include "socket-address.h"
 #include "tun-write-ring.h"
@@ -50,9 +53,10 @@ class FastRoute : public Napi::ObjectWrap<FastRoute> {
   explicit FastRoute(const Napi::CallbackInfo& info);
   ~FastRoute() override;
 
-  // TUN side: sends every packet of the scratch slots [0, count) it may (each has headroom for
-  // the header) and sets scratch.slow[i] for the others, which go to JS.
-  void Transmit(ForwardingScratch& scratch, uint32_t count);
+  // TUN side: sends every packet of the scratch slots [0, count) read from TUN queue `queue` it
+  // may (each has headroom for the header) and sets scratch.slow[i] for the others, which go to
+  // JS. The threads of several queues may transmit at once.
+  void Transmit(ForwardingScratch& scratch, uint32_t count, unsigned queue);
   // Outer side: `payload` follows the outer header of a packet from this route's remote. True
   // when the route takes it; `header_length` is then where the inner packet starts.
   bool Accept(const uint8_t* payload, uint32_t length, uint32_t* header_length) const;
@@ -78,7 +82,7 @@ class FastRoute : public Napi::ObjectWrap<FastRoute> {
   void DetachReceive();
   RouteKey ReceiveKey() const;
   const HeaderTemplate* TransmitHeaderFor(const uint8_t* packet, uint32_t length) const;
-  void SendBatch(ForwardingScratch& scratch, uint32_t count);
+  void SendBatch(ForwardingScratch& scratch, uint32_t count, unsigned queue);
   uint32_t BuildMessages(ForwardingScratch& scratch, uint32_t first, uint32_t count);
   void CountDelivery(int64_t result, uint32_t length);
 
@@ -107,20 +111,26 @@ class FastRoute : public Napi::ObjectWrap<FastRoute> {
   // UDP segmentation offload: at most this many datagrams, and bytes, per message.
   static constexpr uint32_t kMaxSegments = 64;
   static constexpr uint64_t kMaxSegmentedBytes = 65000;
-  bool gso_usable_ = true;
+  std::atomic<bool> gso_usable_{true};
   SocketAddress destination_ = {};
   socklen_t destination_length_ = 0;
 
+  // Received: counted by the thread that owns the outer sockets (one).
   double rx_packets_ = 0;
   double rx_bytes_ = 0;
-  double tx_packets_ = 0;
-  double tx_bytes_ = 0;
   double rx_queue_full_ = 0;
-  double tx_queue_full_ = 0;
   double rx_errors_ = 0;
-  double tx_errors_ = 0;
-  uint64_t last_rx_ms_ = 0;
-  bool heard_ = false;
+  // Sent: counted per TUN queue, by that queue's thread.
+  struct TxCounters {
+    double packets = 0;
+    double bytes = 0;
+    double queue_full = 0;
+    double errors = 0;
+  };
+  TxCounters tx_[ForwardingThread::kMaxThreads];
+  // Written when a packet is received, read by every transmitting thread.
+  std::atomic<uint64_t> last_rx_ms_{0};
+  std::atomic<bool> heard_{false};
 };
 
 }  // namespace tunnel_native

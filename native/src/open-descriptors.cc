@@ -13,6 +13,7 @@
 #include <unistd.h>
 
 #include <string>
+#include <vector>
 
 #include "packet-endpoint.h"
 #include "socket-address.h"
@@ -103,6 +104,14 @@ Napi::Value OpenTun(const Napi::CallbackInfo& info) {
   // A TAP device carries Ethernet frames (gretap); offloads stay off there.
   bool tap = info[3].ToBoolean().Value();
   if (tap) offload = false;
+  // More than one queue: the device is multi-queue and each queue gets its own descriptor (and
+  // forwarding thread); the kernel spreads flows over them by hash.
+  uint32_t queues = info[4].IsNumber() ? info[4].As<Napi::Number>().Uint32Value() : 1;
+  if (queues < 1 || queues > kMaxQueues) {
+    ThrowArgumentError(env, "openTun: queues out of range");
+    return env.Undefined();
+  }
+  if (queues > 1) multi_queue = true;
 
   int fd = open("/dev/net/tun", O_RDWR | O_NONBLOCK | O_CLOEXEC);
   if (fd < 0) return FailAndClose(env, -1, "open /dev/net/tun", errno);
@@ -127,7 +136,19 @@ Napi::Value OpenTun(const Napi::CallbackInfo& info) {
     }
   }
 
-  Napi::Value endpoint = PacketEndpoint::Wrap(env, fd, EndpointKind::kTun, false, offload);
+  std::vector<int> more_queues;
+  for (uint32_t queue = 1; queue < queues; queue++) {
+    int more = open("/dev/net/tun", O_RDWR | O_NONBLOCK | O_CLOEXEC);
+    int err = more < 0 ? errno : ioctl(more, TUNSETIFF, &request) != 0 ? errno : 0;
+    if (err != 0) {
+      for (int opened : more_queues) close(opened);
+      if (more >= 0) close(more);
+      return FailAndClose(env, fd, "ioctl TUNSETIFF (queue)", err);
+    }
+    more_queues.push_back(more);
+  }
+
+  Napi::Value endpoint = PacketEndpoint::Wrap(env, fd, EndpointKind::kTun, false, offload, AF_INET, more_queues);
   if (env.IsExceptionPending()) return env.Undefined();
   Napi::Array result = Napi::Array::New(env, 3);
   result.Set(0u, endpoint);

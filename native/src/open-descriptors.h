@@ -6,7 +6,8 @@
 
 namespace tunnel_native {
 
-// openTun(name: string, multiQueue: boolean, offload: boolean, tap: boolean) -> [endpoint, kernelName, offload]
+// openTun(name: string, multiQueue: boolean, offload: boolean, tap: boolean, queues: number)
+//   -> [endpoint, kernelName, offload]
 Napi::Value OpenTun(const Napi::CallbackInfo& info);
 
 // Addresses: a number is IPv4 (host order), a 16-byte Uint8Array IPv6.

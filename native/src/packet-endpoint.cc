@@ -80,21 +80,26 @@ Napi::Function PacketEndpoint::Define(Napi::Env env) {
                      });
 }
 
-Napi::Value PacketEndpoint::Wrap(Napi::Env env, int fd, EndpointKind kind, bool gro, bool vnet, int family) {
+static_assert(kMaxQueues == ForwardingThread::kMaxThreads, "a forwarding thread per queue");
+
+Napi::Value PacketEndpoint::Wrap(Napi::Env env, int fd, EndpointKind kind, bool gro, bool vnet, int family,
+                                 const std::vector<int>& more_queues) {
   AddonData* data = env.GetInstanceData<AddonData>();
   Napi::Object object = data->endpoint_constructor.New({});
   if (env.IsExceptionPending()) {
     close(fd);
+    for (int queue : more_queues) close(queue);
     return env.Undefined();
   }
   PacketEndpoint* endpoint = PacketEndpoint::Unwrap(object);
   endpoint->fd_ = fd;
+  endpoint->more_fds_ = more_queues;
   endpoint->kind_ = kind;
   endpoint->family_ = family;
   if (gro) endpoint->gro_reader_ = std::make_unique<UdpGroReader>();
   if (vnet) {
     endpoint->vnet_ = true;
-    endpoint->offload_reader_ = std::make_unique<TunOffloadReader>();
+    for (unsigned queue = 0; queue < endpoint->queues(); queue++) endpoint->offload_readers_[queue] = std::make_unique<TunOffloadReader>();
   }
   napi_type_tag_object(env, object, &kEndpointTag);
   napi_add_env_cleanup_hook(env, CleanupOnExit, endpoint);
@@ -111,9 +116,8 @@ PacketEndpoint::~PacketEndpoint() {
 
 void PacketEndpoint::ReleaseDescriptor() {
   if (forwarding_) {
-    ForwardingThread& thread = ForwardingThread::Instance();
-    std::lock_guard<std::mutex> guard(thread.mutex());
-    thread.Unwatch(this);
+    ForwardingLock lock;
+    for (unsigned queue = 0; queue < queues(); queue++) ForwardingThread::At(queue).Unwatch(this, queue);
     forwarding_->ForgetAll(this);
   }
   if (forwarded_ != nullptr) {
@@ -131,6 +135,10 @@ void PacketEndpoint::ReleaseDescriptor() {
   }
   poll_events_ = 0;
   tun_ring_.Close();
+  for (int& queue : more_fds_) {
+    if (queue >= 0) close(queue);
+    queue = -1;
+  }
   if (fd_ >= 0) {
     close(fd_);
     fd_ = -1;
@@ -154,15 +162,16 @@ Napi::Value PacketEndpoint::Read(const Napi::CallbackInfo& info) {
   int n = 0;
   bool drained = false;
   if (forwarding_) {
-    std::lock_guard<std::mutex> guard(ForwardingThread::Instance().mutex());
-    if (forwarding_id_ != 0 || forwarding_->Stashed() > 0 || forwarding_errno_ != 0) {
-      // The forwarding thread has read already; JS gets what no route took.
+    ForwardingLock lock;
+    if (forwarding_ids_[0] != 0 || forwarding_->Stashed() > 0 || forwarding_errno_ != 0) {
+      // The forwarding threads have read already; JS gets what no route took.
       n = static_cast<int>(forwarding_->DrainStash(batch->Slots(), headroom));
-      if (n == 0 && forwarding_errno_ != 0) n = -std::exchange(forwarding_errno_, 0);
+      if (n == 0 && forwarding_errno_ != 0) n = -forwarding_errno_.exchange(0);
       drained = true;
     }
   }
-  if (!drained) n = ReadPackets(batch->Slots(), headroom);
+  // Unwatched, only queue 0 is read (a multi-queue TUN is always watched: it has a fast route).
+  if (!drained) n = ReadPackets(0, batch->Slots(), headroom);
   if (n < 0) {
     ThrowSystemError(env, kind_ == EndpointKind::kTun ? "read" : "recvmmsg", -n);
     return env.Undefined();
@@ -170,8 +179,8 @@ Napi::Value PacketEndpoint::Read(const Napi::CallbackInfo& info) {
   return Napi::Number::New(env, n);
 }
 
-int PacketEndpoint::ReadPackets(const PacketSlots& slots, uint32_t headroom) {
-  return kind_ == EndpointKind::kTun ? ReadTun(slots, headroom) : ReadDatagrams(slots, headroom);
+int PacketEndpoint::ReadPackets(unsigned queue, const PacketSlots& slots, uint32_t headroom) {
+  return kind_ == EndpointKind::kTun ? ReadTun(queue, slots, headroom) : ReadDatagrams(slots, headroom);
 }
 
 EndpointForwarding& PacketEndpoint::forwarding() {
@@ -179,13 +188,20 @@ EndpointForwarding& PacketEndpoint::forwarding() {
   return *forwarding_;
 }
 
-int PacketEndpoint::ReadTun(const PacketSlots& batch, uint32_t headroom) {
-  if (offload_reader_) return offload_reader_->Read(fd_, batch, headroom, &truncated_, &offload_);
+int PacketEndpoint::ReadTun(unsigned queue, const PacketSlots& batch, uint32_t headroom) {
+  int n = ReadTunQueue(queue, batch, headroom);
+  if (n > 0) queue_reads_[queue] += n;
+  return n;
+}
+
+int PacketEndpoint::ReadTunQueue(unsigned queue, const PacketSlots& batch, uint32_t headroom) {
+  int fd = this->fd(queue);
+  if (offload_readers_[queue]) return offload_readers_[queue]->Read(fd, batch, headroom, &truncated_[queue], &offload_[queue]);
   uint32_t room = batch.slot_size - headroom;
   uint32_t count = 0;
   while (count < batch.capacity) {
     uint8_t* slot = batch.data + static_cast<size_t>(count) * batch.slot_size + headroom;
-    ssize_t n = read(fd_, slot, room);
+    ssize_t n = read(fd, slot, room);
     if (n < 0) {
       if (errno == EINTR) continue;
       if (errno == EAGAIN || errno == EWOULDBLOCK || count > 0) break;
@@ -193,7 +209,7 @@ int PacketEndpoint::ReadTun(const PacketSlots& batch, uint32_t headroom) {
     }
     // A TUN read that fills the slot exactly may have been cut short: the packet is unusable.
     if (static_cast<uint32_t>(n) == room) {
-      truncated_++;
+      truncated_[queue]++;
       continue;
     }
     batch.offsets[count] = headroom;
@@ -205,7 +221,8 @@ int PacketEndpoint::ReadTun(const PacketSlots& batch, uint32_t headroom) {
 
 void PacketEndpoint::WriteInner(TunPacketWriter& writer, TunWriteRing& ring, const PacketSlots& run, uint32_t count,
                                 int32_t* results) {
-  writer.Write(fd_, vnet_, ring, run, count, results, &offload_);
+  // Only the thread that owns the sockets delivers, and it owns queue 0: it counts there.
+  writer.Write(fd_, vnet_, ring, run, count, results, &offload_[0]);
 }
 
 void PacketEndpoint::EnsureReceiveScratch(uint32_t count) {
@@ -224,7 +241,7 @@ void PacketEndpoint::EnsureSendScratch(uint32_t count) {
 
 int PacketEndpoint::ReadDatagrams(const PacketSlots& batch, uint32_t headroom) {
   if (gro_reader_) {
-    int n = gro_reader_->Read(fd_, batch, headroom, &truncated_);
+    int n = gro_reader_->Read(fd_, batch, headroom, &truncated_[0]);
     // A pending socket error (an ICMP error on an IPV6_RECVERR socket): its details are queued.
     if (n < 0) DrainErrorQueue();
     return n;
@@ -258,7 +275,7 @@ int PacketEndpoint::ReadDatagrams(const PacketSlots& batch, uint32_t headroom) {
   uint32_t count = 0;
   for (uint32_t i = 0; i < static_cast<uint32_t>(received); i++) {
     if (msgs_[i].msg_hdr.msg_flags & MSG_TRUNC) {
-      truncated_++;
+      truncated_[0]++;
       continue;
     }
     if (count != i) {
@@ -311,7 +328,7 @@ int PacketEndpoint::WriteTun(const PacketSlots& batch, uint32_t count) {
   if (!writer_) writer_ = std::make_unique<TunPacketWriter>();
   if (write_results_.size() < count) write_results_.resize(count);
   int32_t* results = write_results_.data();
-  writer_->Write(fd_, vnet_, tun_ring_, batch, count, results, &offload_);
+  writer_->Write(fd_, vnet_, tun_ring_, batch, count, results, &js_offload_);
   // Slots are consumed from the front. A packet whose write failed counts as dropped when a later
   // one went out (the ring submits a whole run); at the tail, backpressure stops the batch there
   // for the caller to retry, and a broken descriptor is reported.
@@ -400,15 +417,18 @@ Napi::Value PacketEndpoint::SetReferenced(const Napi::CallbackInfo& info) {
 
 bool PacketEndpoint::Threaded() const {
   if (!forwarding_) return false;
-  // The forwarding thread may unwatch a TUN in error at any time.
-  std::lock_guard<std::mutex> guard(ForwardingThread::Instance().mutex());
-  return forwarding_id_ != 0;
+  // A forwarding thread may unwatch a TUN in error at any time.
+  ForwardingLock lock;
+  for (unsigned queue = 0; queue < queues(); queue++) {
+    if (forwarding_ids_[queue] != 0) return true;
+  }
+  return false;
 }
 
 bool PacketEndpoint::UpdatePoll(Napi::Env env) {
   bool forwarding = false;
   if (forwarding_ && fd_ >= 0 && !readable_.IsEmpty()) {
-    std::lock_guard<std::mutex> guard(ForwardingThread::Instance().mutex());
+    ForwardingLock lock;
     forwarding = forwarding_->Active();
   }
   if (forwarding != Threaded() && !SetThreaded(env, forwarding)) return false;
@@ -461,11 +481,10 @@ void PacketEndpoint::UpdatePin(bool wanted) {
 }
 
 bool PacketEndpoint::SetThreaded(Napi::Env env, bool threaded) {
-  ForwardingThread& thread = ForwardingThread::Instance();
   if (!threaded) {
     {
-      std::lock_guard<std::mutex> guard(thread.mutex());
-      thread.Unwatch(this);
+      ForwardingLock lock;
+      for (unsigned queue = 0; queue < queues(); queue++) ForwardingThread::At(queue).Unwatch(this, queue);
     }
     if (forwarded_ != nullptr) uv_unref(reinterpret_cast<uv_handle_t*>(forwarded_));
     return true;
@@ -485,10 +504,14 @@ bool PacketEndpoint::SetThreaded(Napi::Env env, bool threaded) {
   }
   // The uv_poll it replaces kept the loop alive (unless unref'd); the async handle does now.
   SetHandleReferenced(reinterpret_cast<uv_handle_t*>(forwarded_), referenced_);
-  int err;
+  // Queue k goes to forwarding thread k; a socket (one descriptor) to thread 0.
+  int err = 0;
   {
-    std::lock_guard<std::mutex> guard(thread.mutex());
-    err = thread.Watch(this);
+    ForwardingLock lock;
+    for (unsigned queue = 0; queue < queues() && err == 0; queue++) err = ForwardingThread::At(queue).Watch(this, queue);
+    if (err != 0) {
+      for (unsigned queue = 0; queue < queues(); queue++) ForwardingThread::At(queue).Unwatch(this, queue);
+    }
   }
   if (err != 0) {
     uv_unref(reinterpret_cast<uv_handle_t*>(forwarded_));
@@ -548,20 +571,20 @@ void PacketEndpoint::OnPoll(uv_poll_t* handle, int status, int events) {
   }
 }
 
-void PacketEndpoint::ForwardReady(ForwardingScratch& scratch, bool errors) {
+void PacketEndpoint::ForwardReady(unsigned queue, ForwardingScratch& scratch, bool errors) {
   bool tell_js = false;
   if (errors && kind_ != EndpointKind::kTun) {
     DrainErrorQueue();
     tell_js = !mtu_reports_.empty();
   }
-  for (int round = 0; round < kForwardingRounds && fd_ >= 0; round++) {
-    int n = forwarding_->PumpOnce(*this, scratch);
+  for (int round = 0; round < kForwardingRounds && fd(queue) >= 0; round++) {
+    int n = forwarding_->PumpOnce(*this, queue, scratch);
     if (n < 0) {
       forwarding_errno_ = -n;
       tell_js = true;
       // A TUN in error stays in error: stop watching it rather than spin (JS hears of it).
       // A socket's error (e.g. ICMP port unreachable) is reported once and cleared.
-      if (kind_ == EndpointKind::kTun) ForwardingThread::Instance().Unwatch(this);
+      if (kind_ == EndpointKind::kTun) ForwardingThread::At(queue).Unwatch(this, queue);
       break;
     }
     if (forwarding_->Stashed() > 0) tell_js = true;
@@ -619,23 +642,31 @@ Napi::Value PacketEndpoint::LocalPort(const Napi::CallbackInfo& info) {
 // counters() -> [truncated reads dropped, writes dropped for an error, last write errno,
 //                packets read while forwarding that JS never read, TCP super-packets read,
 //                segments made of them, partial checksums finished, offload reads dropped,
-//                merged writes, segments merged]
+//                merged writes, segments merged, then (a TUN) packets read from each of its queues]
 Napi::Value PacketEndpoint::Counters(const Napi::CallbackInfo& info) {
   Napi::Env env = info.Env();
   double unread = 0;
-  TunOffloadCounters offload;
+  double truncated = 0;
+  TunOffloadCounters offload = js_offload_;
+  double reads[kMaxQueues];
   {
-    // The forwarding thread counts under its mutex while it reads or writes this descriptor.
-    std::lock_guard<std::mutex> guard(ForwardingThread::Instance().mutex());
+    // The forwarding threads count under their mutexes while they read or write this descriptor.
+    ForwardingLock lock;
     if (forwarding_) unread = forwarding_->unread_drops();
-    offload = offload_;
+    for (unsigned queue = 0; queue < kMaxQueues; queue++) {
+      truncated += truncated_[queue];
+      offload.Add(offload_[queue]);
+      reads[queue] = queue_reads_[queue];
+    }
   }
-  double values[] = {truncated_, write_errors_, static_cast<double>(last_write_errno_), unread, offload.super_packets,
+  double values[] = {truncated, write_errors_, static_cast<double>(last_write_errno_), unread, offload.super_packets,
                      offload.segments, offload.checksums, offload.malformed, offload.coalesced_writes,
                      offload.coalesced_segments};
   constexpr uint32_t kCount = sizeof(values) / sizeof(values[0]);
-  Napi::Array out = Napi::Array::New(env, kCount);
+  unsigned queues = kind_ == EndpointKind::kTun ? this->queues() : 0;
+  Napi::Array out = Napi::Array::New(env, kCount + queues);
   for (uint32_t i = 0; i < kCount; i++) out.Set(i, Napi::Number::New(env, values[i]));
+  for (unsigned queue = 0; queue < queues; queue++) out.Set(kCount + queue, Napi::Number::New(env, reads[queue]));
   return out;
 }
 
@@ -700,7 +731,7 @@ Napi::Value PacketEndpoint::TakePathMtuReports(const Napi::CallbackInfo& info) {
   Napi::Env env = info.Env();
   std::vector<PathMtuReport> reports;
   {
-    std::lock_guard<std::mutex> guard(ForwardingThread::Instance().mutex());
+    ForwardingLock lock;
     reports.swap(mtu_reports_);
   }
   if (reports.empty()) return env.Undefined();

@@ -9,6 +9,7 @@
 #include <string.h>
 #include <uv.h>
 
+#include <atomic>
 #include <memory>
 #include <vector>
 
@@ -23,6 +24,9 @@
 namespace tunnel_native {
 
 enum class EndpointKind { kTun = 0, kRaw = 1, kUdp = 2 };
+
+// Most queues a multi-queue TUN gets (one forwarding thread each).
+constexpr unsigned kMaxQueues = 8;
 
 // What an ICMP "packet too big" / "fragmentation needed" on the outer path said: the path toward
 // `address` (IPv4 in `v4`, host order, or the 16 bytes of `v6`) takes at most `mtu` bytes.
@@ -40,8 +44,9 @@ class PacketEndpoint : public Napi::ObjectWrap<PacketEndpoint> {
   // `gro`: the UDP socket has receive offload on; reads split coalesced datagrams (UdpGroReader).
   // `vnet`: the TUN was opened with IFF_VNET_HDR and offloads (TunOffloadReader, TunPacketWriter).
   // `family`: AF_INET or AF_INET6, the socket's address family (AF_INET for a TUN).
+  // `more_queues`: a multi-queue TUN's other queue descriptors (queue 1 on), owned from here on.
   static Napi::Value Wrap(Napi::Env env, int fd, EndpointKind kind, bool gro = false, bool vnet = false,
-                          int family = AF_INET);
+                          int family = AF_INET, const std::vector<int>& more_queues = {});
 
   explicit PacketEndpoint(const Napi::CallbackInfo& info);
   ~PacketEndpoint() override;
@@ -50,13 +55,18 @@ class PacketEndpoint : public Napi::ObjectWrap<PacketEndpoint> {
   void ReleaseDescriptor();
   bool cleanup_registered_ = false;
 
+  // Queue 0's descriptor (the only one of a socket): JS's reads and writes go there.
   int fd() const { return fd_; }
+  // The descriptor of TUN queue `queue` (< queues()); -1 once closed.
+  int fd(unsigned queue) const { return queue == 0 ? fd_ : more_fds_[queue - 1]; }
+  unsigned queues() const { return 1 + static_cast<unsigned>(more_fds_.size()); }
   EndpointKind kind() const { return kind_; }
   int family() const { return family_; }
-  // Fast routes attach here; made on first use. Touch only with the forwarding mutex held.
+  // Fast routes attach here; made on first use. Touch only with the forwarding lock held.
   EndpointForwarding& forwarding();
-  // One batched read of the descriptor into `slots` (packets, or a negative errno).
-  int ReadPackets(const PacketSlots& slots, uint32_t headroom);
+  // One batched read of queue `queue` into `slots` (packets, or a negative errno), by that
+  // queue's owner only: its forwarding thread, or JS while none watches it.
+  int ReadPackets(unsigned queue, const PacketSlots& slots, uint32_t headroom);
   // Writes inner packets [0, count) of `run` to this TUN through the caller's writer and ring;
   // results[i] is packet i's outcome (>= 0 written, or -errno). The forwarding thread's path.
   void WriteInner(TunPacketWriter& writer, TunWriteRing& ring, const PacketSlots& run, uint32_t count, int32_t* results);
@@ -64,11 +74,11 @@ class PacketEndpoint : public Napi::ObjectWrap<PacketEndpoint> {
   // routes were attached or detached. Never with the forwarding mutex held.
   void RefreshWatch();
 
-  // Used by the forwarding thread, with its mutex held.
-  uint64_t forwarding_id() const { return forwarding_id_; }
-  void set_forwarding_id(uint64_t id) { forwarding_id_ = id; }
-  // `errors`: epoll saw EPOLLERR (an ICMP error is queued on the socket).
-  void ForwardReady(ForwardingScratch& scratch, bool errors);
+  // Used by the forwarding threads, with their mutex held.
+  uint64_t forwarding_id(unsigned queue) const { return forwarding_ids_[queue]; }
+  void set_forwarding_id(unsigned queue, uint64_t id) { forwarding_ids_[queue] = id; }
+  // Queue `queue` is readable; `errors`: epoll saw EPOLLERR (an ICMP error is queued on the socket).
+  void ForwardReady(unsigned queue, ForwardingScratch& scratch, bool errors);
 
  private:
   Napi::Value Read(const Napi::CallbackInfo& info);
@@ -87,7 +97,8 @@ class PacketEndpoint : public Napi::ObjectWrap<PacketEndpoint> {
   // forwarding mutex when the forwarding thread watches the socket.
   void DrainErrorQueue();
 
-  int ReadTun(const PacketSlots& batch, uint32_t headroom);
+  int ReadTun(unsigned queue, const PacketSlots& batch, uint32_t headroom);
+  int ReadTunQueue(unsigned queue, const PacketSlots& batch, uint32_t headroom);
   int ReadDatagrams(const PacketSlots& batch, uint32_t headroom);
   int WriteTun(const PacketSlots& batch, uint32_t count);
   int WriteDatagrams(const PacketSlots& batch, uint32_t count);
@@ -109,6 +120,8 @@ class PacketEndpoint : public Napi::ObjectWrap<PacketEndpoint> {
   static void OnForwarded(uv_async_t* handle);
 
   int fd_ = -1;
+  // A multi-queue TUN's queues 1 and on; each is watched by the forwarding thread of its index.
+  std::vector<int> more_fds_;
   EndpointKind kind_ = EndpointKind::kTun;
   int family_ = AF_INET;
   uv_poll_t* poll_ = nullptr;
@@ -131,24 +144,30 @@ class PacketEndpoint : public Napi::ObjectWrap<PacketEndpoint> {
   std::vector<PathMtuReport> mtu_reports_;
 
   std::unique_ptr<EndpointForwarding> forwarding_;
-  // A read error met while forwarding, reported by JS's next read().
-  int forwarding_errno_ = 0;
-  // Non-zero while the forwarding thread watches the descriptor instead of uv_poll.
-  uint64_t forwarding_id_ = 0;
+  // A read error met while forwarding (on any queue), reported by JS's next read().
+  std::atomic<int> forwarding_errno_{0};
+  // Per queue: non-zero while a forwarding thread watches it instead of uv_poll.
+  uint64_t forwarding_ids_[kMaxQueues] = {};
   uv_async_t* forwarded_ = nullptr;
   // TUN writes of two or more packets go through this ring (set up on first use).
   TunWriteRing tun_ring_;
   // Set for a UDP socket opened with receive offload.
   std::unique_ptr<UdpGroReader> gro_reader_;
-  // A TUN with a virtio-net header: reads split super-packets, writes merge segments.
+  // A TUN with a virtio-net header: reads split super-packets (a reader per queue, each keeping
+  // its own half-split super-packet), writes merge segments.
   bool vnet_ = false;
-  std::unique_ptr<TunOffloadReader> offload_reader_;
-  // JS's TUN writes (the forwarding thread has its own writer).
+  std::unique_ptr<TunOffloadReader> offload_readers_[kMaxQueues];
+  // JS's TUN writes (the forwarding threads have their own writer).
   std::unique_ptr<TunPacketWriter> writer_;
   std::vector<int32_t> write_results_;
-  TunOffloadCounters offload_;
+  // What the offloads did: per queue for its reader (queue 0 also for the receiving thread's
+  // writes), and JS's writes apart, so no two threads count in one place.
+  TunOffloadCounters offload_[kMaxQueues];
+  TunOffloadCounters js_offload_;
 
-  double truncated_ = 0;
+  double truncated_[kMaxQueues] = {};
+  // Packets read from each TUN queue, by the queue's reader (its forwarding thread, or JS).
+  double queue_reads_[kMaxQueues] = {};
   double write_errors_ = 0;
   int last_write_errno_ = 0;
 };

@@ -23,6 +23,15 @@ struct TunOffloadCounters {
   double malformed = 0;         // reads dropped: a header or packet the offload rules cannot take
   double coalesced_writes = 0;  // writes that carried several TCP segments as one super-packet
   double coalesced_segments = 0;
+
+  void Add(const TunOffloadCounters& other) {
+    super_packets += other.super_packets;
+    segments += other.segments;
+    checksums += other.checksums;
+    malformed += other.malformed;
+    coalesced_writes += other.coalesced_writes;
+    coalesced_segments += other.coalesced_segments;
+  }
 };
 
 class TunOffloadReader {

@@ -1,6 +1,6 @@
 import type { Logger } from 'pino';
 import { DatapathEngine } from '../../shared/datapath/datapath-engine.js';
-import { nativeDatapathIo } from '../../shared/datapath/native-datapath-io.js';
+import { nativeDatapathIo, tunQueues } from '../../shared/datapath/native-datapath-io.js';
 import { LinkHooks } from '../../shared/hooks/link-hooks.js';
 import { ipRouteCommands } from '../../shared/routing/ip-route-commands.js';
 import { KernelRoutes } from '../../shared/routing/kernel-routes.js';
@@ -22,6 +22,7 @@ export interface ServeHubOptions extends Omit<StartHubOptions, 'datapath'> {
  */
 export async function serveHub(options: ServeHubOptions): Promise<void> {
   const { log } = options;
+  if (options.datapath === 'engine') tunQueues();
   const hub = await startHub({
     ...options,
     datapath: () => (options.datapath === 'engine' ? engineDatapath(options, log) : new MemoryDatapath()),

@@ -120,6 +120,12 @@ export interface TunnelStatus {
    * merged into super-packets and the writes that carried them.
    */
   offload: { superPackets: number; segments: number; mergedWrites: number; mergedSegments: number } | null;
+  /**
+   * Packets read from each of the TUN's queues (one entry per queue: several when TUNNEL_QUEUES
+   * or the cores gave it several, each read by a forwarding thread of its own), or null where the
+   * I/O does not count them.
+   */
+  queues: number[] | null;
   /** Inner sources accepted from the remote (null: any), and the packets dropped for another source. */
   sources: readonly string[] | null;
   spoofed: number;
@@ -167,7 +173,7 @@ export class DatapathEngine {
     }
     let tun;
     try {
-      tun = this.io.openTun(spec.name, { tap: spec.mac !== null });
+      tun = this.io.openTun(spec.name, { tap: spec.mac !== null, forwarded: this.options.fastPath !== false && this.io.createFastRoute !== undefined });
     } catch (err) {
       release();
       throw err;
@@ -603,6 +609,7 @@ export class DatapathEngine {
       binding: bindingStatusOf(tunnel),
       fastPath: tunnel.fastRoute === null ? null : { rxPackets: tunnel.fastRouteSeen.rxPackets, txPackets: tunnel.fastRouteSeen.txPackets },
       offload: offloadStatusOf(tunnel),
+      queues: tunnel.tun.queueReads === undefined || tunnel.tun.closed ? null : tunnel.tun.queueReads(),
       sources: spec.sources?.prefixes ?? null,
       spoofed: counters.dropsByReason['rx:spoofed'] ?? 0,
     };

@@ -7,6 +7,8 @@ export interface TunEndpoint extends PacketEndpoint {
   /** TCP segmentation and checksum offloads are on (IFF_VNET_HDR); absent on the fakes. */
   readonly offload?: boolean;
   offloadCounters?(): OffloadCounters;
+  /** Packets read from each of the device's queues (one entry per queue); absent on the fakes. */
+  queueReads?(): number[];
 }
 
 /** A raw or UDP outer socket as the engine sees it. */
@@ -26,8 +28,11 @@ export interface OuterSocketOptions {
  */
 export interface DatapathIo {
   createPacketBatch(capacity: number, slotSize: number): PacketBatchMemory;
-  /** A TUN device, or with `tap` a TAP device (Ethernet frames, for gretap). */
-  openTun(name: string, options?: { tap?: boolean }): TunEndpoint;
+  /**
+   * A TUN device, or with `tap` a TAP device (Ethernet frames, for gretap). `forwarded`: a fast
+   * route will read it, so it may have several queues (read by forwarding threads, never by JS).
+   */
+  openTun(name: string, options?: { tap?: boolean; forwarded?: boolean }): TunEndpoint;
   /**
    * Raw socket for protocol 47 (GRE), 4 (IPv4 in IP) or 41 (IPv6 in IP) on an IPv4 or IPv6 local
    * address: IPv4 reads include the outer header, IPv6 reads and all writes do not.

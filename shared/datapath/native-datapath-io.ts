@@ -1,6 +1,8 @@
 import {
   addAddress, createFastRoute, createPacketBatch, openRawSocket, openTun, openUdpSocket, pathMtu, setLinkAddress, setLinkMtu, setLinkUp,
 } from '../../native/index.js';
+import { availableParallelism } from 'node:os';
+import { TunnelError } from '../errors.js';
 import type { DatapathIo } from './datapath-io.js';
 
 /**
@@ -8,10 +10,14 @@ import type { DatapathIo } from './datapath-io.js';
  * and `ip`. TUNNEL_FAST_PATH=off leaves out the fast routes, so every packet goes through JS
  * (for comparison and for ruling the fast path out when debugging). TUNNEL_OFFLOAD=off opens
  * plain TUNs: no TCP segmentation or checksum offload, one packet per read and per write.
+ * TUNs get tunQueues() queues, each forwarded by a thread of its own.
  */
 export const nativeDatapathIo: DatapathIo = {
   createPacketBatch,
-  openTun: (name, options = {}) => openTun(name, { offload: process.env['TUNNEL_OFFLOAD'] !== 'off', tap: options.tap === true }),
+  openTun: (name, options = {}) => openTun(name, {
+    offload: process.env['TUNNEL_OFFLOAD'] !== 'off', tap: options.tap === true,
+    queues: options.forwarded === true && options.tap !== true ? tunQueues() : 1,
+  }),
   openRawSocket: (protocol, localAddress, options) => openRawSocket(protocol, localAddress, { ttl: options.ttl }),
   // Receive offload: bursts a sender segmented (or a NIC's GRO coalesced) come up the stack once.
   openUdpSocket: (localAddress, port, options) => openUdpSocket(localAddress, port, { ttl: options.ttl, receiveOffload: true }),
@@ -22,3 +28,16 @@ export const nativeDatapathIo: DatapathIo = {
   pathMtu,
   ...(process.env['TUNNEL_FAST_PATH'] === 'off' ? {} : { createFastRoute }),
 };
+
+/**
+ * Queues per TUN: TUNNEL_QUEUES (1-8) when set, else one per core beyond the first, at most four.
+ * A machine of two cores keeps one queue and one forwarding thread: the other core is the
+ * kernel's and everything else's (on a veth, a send also runs the receiving side's work).
+ * Commands call it once before they open anything, so a bad value stops them at once.
+ */
+export function tunQueues(env: NodeJS.ProcessEnv = process.env): number {
+  const asked = env['TUNNEL_QUEUES'];
+  if (asked === undefined || asked === '') return Math.max(1, Math.min(4, availableParallelism() - 1));
+  if (!/^[1-8]$/.test(asked)) throw new TunnelError('ERR_INVALID_CONFIG', `TUNNEL_QUEUES "${asked.slice(0, 16)}" must be a number of TUN queues from 1 to 8`);
+  return Number(asked);
+}

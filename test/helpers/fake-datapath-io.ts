@@ -123,7 +123,7 @@ export class FakeDatapathIo implements DatapathIo {
     return allocateBatch(capacity, slotSize);
   }
 
-  openTun(name: string, options: { tap?: boolean } = {}): TunEndpoint {
+  openTun(name: string, options: { tap?: boolean; forwarded?: boolean } = {}): TunEndpoint {
     this.calls.push(`open${options.tap === true ? 'Tap' : 'Tun'} ${name}`);
     if (this.failTun.has(name)) throw new Error(`cannot open ${name}`);
     const tun = new FakeTun(name);
