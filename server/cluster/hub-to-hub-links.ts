@@ -60,11 +60,15 @@ export class HubToHubLinks {
     const self = hubs.find((hub) => hub.name === this.hubName);
     if (!self) return;
     const others = hubs.filter((hub) => hub.name !== this.hubName);
-    for (const other of others) await this.registry.hubLinks.ensure(this.hubName, other.name);
+    let links = await this.registry.hubLinks.list();
+    // Only a hub new to this one costs a write: syncs follow every session claim.
+    const unlinked = others.filter((other) => !links.some((link) => link.hubs.includes(this.hubName) && link.hubs.includes(other.name)));
+    for (const other of unlinked) await this.registry.hubLinks.ensure(this.hubName, other.name);
+    if (unlinked.length > 0) links = await this.registry.hubLinks.list();
     const specs = hubToHubSpecs(this.routing, {
       self,
       others,
-      links: await this.registry.hubLinks.list(),
+      links,
       owners: await this.registry.sessions.owners(),
       memberPrefixes: await this.memberPrefixes(),
     }, this.keepaliveInterval);
@@ -88,13 +92,16 @@ export class HubToHubLinks {
   /** Per member: its hub-link /30, approved prefixes and peer-link addresses (what its hub routes to it). */
   private async memberPrefixes(): Promise<Map<string, string[]>> {
     const facts = await this.registry.routing.facts();
+    // One read of the links gives both: each member's hub link /30, and its ends of peer links.
+    const hubLinkPrefixes = new Map<string, string>();
     const linkAddresses = new Map<string, string[]>();
-    for (const link of await this.registry.links.list({ peerLinksOnly: true })) {
-      link.ends.forEach((end, i) => linkAddresses.set(end, [...(linkAddresses.get(end) ?? []), link.inner[i] as string]));
+    for (const link of await this.registry.links.list()) {
+      if (link.hubLink) hubLinkPrefixes.set(link.ends[1], link.prefix);
+      else link.ends.forEach((end, i) => linkAddresses.set(end, [...(linkAddresses.get(end) ?? []), link.inner[i] as string]));
     }
     const prefixes = new Map<string, string[]>();
-    for (const peer of await this.registry.peers.list()) {
-      prefixes.set(peer.name, [peer.prefix, ...hubTunnelRoutes(facts, peer.name, linkAddresses.get(peer.name) ?? [])]);
+    for (const [member, prefix] of hubLinkPrefixes) {
+      prefixes.set(member, [prefix, ...hubTunnelRoutes(facts, member, linkAddresses.get(member) ?? [])]);
     }
     return prefixes;
   }
