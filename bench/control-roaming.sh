@@ -1,6 +1,6 @@
 #!/usr/bin/env bash
 # bench:control (a): the outage when a member's address changes. Builds hub ── wan ── c1 in
-# namespaces (like shared/lab/topo.sh), runs `tunnel-hub serve` in hub and `tunnel-client join`
+# namespaces, runs `tunnel-hub serve` in hub and `tunnel-client join`
 # in c1, then moves c1 to a new address 10 times (add new, delete old, fix the default route)
 # while pinging the hub's inner address every 20 ms; the outage of a move is the longest gap
 # between two ping replies. Prints each outage, the median and the max. Needs root.

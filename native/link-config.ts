@@ -46,7 +46,7 @@ export function setLinkUp(name: string, up: boolean): void {
 /**
  * Adds an address (already present is not an error). IPv4: `cidr` is local/prefix; with `peer`
  * the prefix belongs to the peer, as `ip addr add LOCAL peer PEER/PREFIX` (a point-to-point
- * /30 as in seed 001). IPv6: `cidr` is address/prefix, added without duplicate detection so it
+ * /30 as community meshes number them). IPv6: `cidr` is address/prefix, added without duplicate detection so it
  * is usable at once on a tunnel that has no neighbours to collide with.
  */
 export function addAddress(name: string, cidr: string, peer?: string): void {

@@ -3,7 +3,7 @@ import { tunnelInterfaceName } from '../../shared/net/tunnel-interface-name.js';
 import type { LinkTable } from '../registry/link-table.js';
 
 /**
- * The two-column table of seed 001 ("My end / The other end") for the end named `myName`:
+ * The two-column table community meshes exchange ("My end / The other end") for the end named `myName`:
  * public addresses, addresses on the /30 and interface names, then the link's parameters.
  */
 export function formatLinkTable(table: LinkTable, myName: string): string {

@@ -20,7 +20,7 @@ export interface LinkTable {
   ends: LinkTableEnd[];
 }
 
-/** The table seen from one end: "My end" and "The other end", as seed 001 lays it out. */
+/** The table seen from one end: "My end" and "The other end", as community meshes exchange it. */
 export interface LinkPerspective {
   mine: LinkTableEnd;
   theirs: LinkTableEnd;

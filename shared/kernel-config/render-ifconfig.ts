@@ -14,7 +14,7 @@ export interface IfconfigOptions {
 }
 
 /**
- * ifconfig commands for this end of a link on the BSDs, in the order seed 001 uses. IPIP uses
+ * ifconfig commands for this end of a link on the BSDs, in the order community-mesh setup guides use. IPIP uses
  * gif(4); GRE uses gre(4); GRE-in-UDP (fou) only exists on FreeBSD (`udpencap`); GUE nowhere.
  * Ethernet over GRE (gretap) is OpenBSD's egre(4); FreeBSD and NetBSD have none (their gif(4)
  * bridging is EtherIP, another protocol). The `tunnel` command takes IPv6 outer addresses alike.

@@ -1,7 +1,7 @@
 import { execFileSync } from 'node:child_process';
 import { addVethLink, createNamespaces, createNatTopology, deleteNamespaces, execIn, type NatTopology } from './netns.js';
 
-/** The NAT topology with a LAN behind c2, like shared/lab/topo.sh with EXTRA=lan. */
+/** The NAT topology with a LAN behind c2. */
 export interface MeshTopology extends NatTopology {
   /** lan2 10.50.2.10 (2001:db8:52::10) behind c2 10.50.2.1 (2001:db8:52::1), c2 routing for it. */
   lan2: string;

@@ -183,7 +183,7 @@ export function distUrl(relativePath: string): string {
 }
 
 /**
- * Two hosts A (192.0.2.1) and B (192.0.2.2) on one veth wire, like shared/lab/pair.sh; with
+ * Two hosts A (192.0.2.1) and B (192.0.2.2) on one veth wire; with
  * `ipv6`, also 2001:db8:1::1 and 2001:db8:1::2 (aAddress6, bAddress6).
  */
 export interface PairTopology {
@@ -232,7 +232,7 @@ export function createPairTopology(options: { ipv6?: boolean } = {}): PairTopolo
 }
 
 /**
- * A small internet, like shared/lab/topo.sh:
+ * A small internet:
  *   hub 198.51.100.1 ── wan (router) ── c1 203.0.113.10 (public)
  *                          └─────────── nat 192.0.2.20 ── c2 192.168.77.2 (behind masquerade)
  * The NAT masquerades UDP/TCP/ICMP and drops IP protocols 4 (IPIP) and 47 (GRE). With `ipv6`

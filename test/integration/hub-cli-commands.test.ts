@@ -178,7 +178,7 @@ describe('peer', () => {
     for (const verb of ['show', 'remove', 'revoke', 'table']) await refused('ERR_PEER_NOT_FOUND', 'peer', verb, 'nobody');
   });
 
-  it('prints the hub link table as seed 001 lays it out, and as JSON', async () => {
+  it('prints the hub link table as community meshes exchange it, and as JSON', async () => {
     const table = JSON.parse(await ok('peer', 'table', 'alice', '--json'));
     expect(table).toEqual({
       prefix: '10.1.12.0/30', encap: 'gre', key: expect.any(Number), mtu: 1472,

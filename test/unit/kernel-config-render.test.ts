@@ -13,7 +13,7 @@ import { isTunnelError } from '../../shared/errors.js';
 const golden = (name: string) =>
   readFileSync(new URL(`../fixtures/kernel-config/${name}`, import.meta.url), 'utf8').trimEnd().split('\n');
 
-/** The real-world table of seed 001, with the addresses moved into documentation ranges. */
+/** A real-world community-mesh table, with the addresses moved into documentation ranges. */
 const seedTable = (encap: LinkTable['encap'], key: number | null = 4660): LinkTable => ({
   prefix: '10.1.12.36/30',
   encap,
@@ -63,7 +63,7 @@ describe('iproute2 rendering', () => {
 });
 
 describe('BSD ifconfig rendering', () => {
-  it('renders the seed 001 sequence for FreeBSD with a GRE key', () => {
+  it('renders the community-mesh guide's sequence for FreeBSD with a GRE key', () => {
     expect(renderIfconfig(seedTable('gre'), 'alice', { flavor: 'freebsd' })).toEqual(sourced('gre-alice.freebsd'));
   });
 

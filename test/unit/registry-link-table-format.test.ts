@@ -23,7 +23,7 @@ describe('link tables', () => {
     });
   });
 
-  it('print the seed 001 table from the hub side', async () => {
+  it('print the two-column table from the hub side', async () => {
     expect(formatLinkTable(table, 'hub')).toBe([
       '                     My end         The other end',
       'Name                 hub            alice',
