@@ -63,7 +63,7 @@ describe('iproute2 rendering', () => {
 });
 
 describe('BSD ifconfig rendering', () => {
-  it('renders the community-mesh guide's sequence for FreeBSD with a GRE key', () => {
+  it('renders a community-mesh guide\'s sequence for FreeBSD with a GRE key', () => {
     expect(renderIfconfig(seedTable('gre'), 'alice', { flavor: 'freebsd' })).toEqual(sourced('gre-alice.freebsd'));
   });
 
