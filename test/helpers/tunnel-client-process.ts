@@ -7,6 +7,26 @@ export function tunnelClientCli(): string {
   return join(repoRoot(), 'dist', 'client', 'cli.js');
 }
 
+/** One end of a point-to-point `tunnel-client up`: its outer and inner addresses, /30 inside. */
+export interface UpEnd {
+  local: string;
+  remote: string;
+  encap: string;
+  inner: string;
+  peer: string;
+  name: string;
+  state: string;
+  key?: number | undefined;
+}
+
+/** The `tunnel-client up` arguments for one end, with a 1 s keepalive. */
+export function upArgs(end: UpEnd): string[] {
+  return [
+    '--local', end.local, '--remote', end.remote, '--encap', end.encap, '--address', `${end.inner}/30`, '--peer-address', end.peer,
+    '--name', end.name, '--keepalive', '1', '--state', end.state, ...(end.key === undefined ? [] : ['--key', String(end.key)]),
+  ];
+}
+
 /** A `tunnel-client up` running in a namespace. */
 export interface RunningUp {
   child: ChildProcess;

@@ -7,7 +7,7 @@ import {
 } from '../helpers/netns.js';
 import { netnsUnavailableReason } from '../helpers/root.js';
 import { TCP_HASH_RECEIVER, TCP_HASH_SENDER } from '../helpers/datapath-traffic-scripts.js';
-import { startUp, statusIn, tunnelClientCli, waitFor, type RunningUp } from '../helpers/tunnel-client-process.js';
+import { startUp, statusIn, tunnelClientCli, waitFor, type RunningUp, upArgs } from '../helpers/tunnel-client-process.js';
 
 const reason = netnsUnavailableReason();
 if (reason) console.warn(`skipping client-up-ipv6: ${reason}`);
@@ -62,10 +62,8 @@ describe.skipIf(reason)('tunnel-client up over an IPv6 outer path (two namespace
     let upA: RunningUp | undefined;
     let upB: RunningUp | undefined;
 
-    const args = (local: string, remote: string, inner: string, peer: string, state: string) => [
-      '--local', local, '--remote', remote, '--encap', c.encap, '--address', `${inner}/30`, '--peer-address', peer,
-      '--name', name, '--keepalive', '1', '--state', state, ...(c.key === undefined ? [] : ['--key', String(c.key)]),
-    ];
+    const args = (local: string, remote: string, inner: string, peer: string, state: string) =>
+      upArgs({ local, remote, encap: c.encap, inner, peer, name, state, key: c.key });
 
     beforeAll(async () => {
       upA = await startUp(pair.a, args(pair.aAddress6, pair.bAddress6, innerA, innerB, stateA));

@@ -5,7 +5,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { createPairTopology, distUrl, execIn, execInAsync, runNodeIn, startNodeIn, type PairTopology } from '../helpers/netns.js';
 import { netnsUnavailableReason } from '../helpers/root.js';
 import { TCP_HASH_RECEIVER, TCP_HASH_SENDER } from '../helpers/datapath-traffic-scripts.js';
-import { startUp, statusIn, tunnelClientCli, type RunningUp } from '../helpers/tunnel-client-process.js';
+import { startUp, statusIn, tunnelClientCli, type RunningUp, upArgs } from '../helpers/tunnel-client-process.js';
 
 const reason = netnsUnavailableReason();
 if (reason) console.warn(`skipping tun-queues: ${reason}`);
@@ -85,10 +85,8 @@ describe.skipIf(reason)('multi-queue TUN (TUNNEL_QUEUES=2: a forwarding thread p
     let upA: RunningUp | undefined;
     let upB: RunningUp | undefined;
 
-    const args = (local: string, remote: string, inner: string, peer: string, state: string) => [
-      '--local', local, '--remote', remote, '--encap', c.encap, '--address', `${inner}/30`, '--peer-address', peer,
-      '--name', name, '--keepalive', '1', '--state', state,
-    ];
+    const args = (local: string, remote: string, inner: string, peer: string, state: string) =>
+      upArgs({ local, remote, encap: c.encap, inner, peer, name, state });
 
     beforeAll(async () => {
       const env = { TUNNEL_QUEUES: '2', TUNNEL_OFFLOAD: c.offload };
