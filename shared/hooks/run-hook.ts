@@ -6,6 +6,9 @@ import { TunnelError } from '../errors.js';
 /** How long a hook may run before it is killed (its whole process group). */
 export const HOOK_TIMEOUT_MS = 10_000;
 
+/** How long after a hook exits its stderr may still be read before the outcome is logged. */
+const STDERR_GRACE_MS = 100;
+
 /** Bytes of a failing hook's stderr quoted in the log. */
 const STDERR_QUOTE = 300;
 
@@ -58,6 +61,11 @@ export function runHook(file: string, env: Record<string, string>, log: Logger, 
       if (stderr.length < STDERR_QUOTE) stderr += chunk;
     });
     child.on('error', (err) => finish({ kind: 'error', message: err.message }));
-    child.on('exit', (exitCode, signal) => finish(exitCode === 0 ? { kind: 'ok' } : { kind: 'failed', exitCode, signal }));
+    // 'exit' can come before the last of stderr is read; 'close' waits for it, unless something the
+    // hook left running holds stderr open, so it gets a short grace after 'exit' and no more.
+    const outcomeOf = (exitCode: number | null, signal: NodeJS.Signals | null): HookOutcome =>
+      exitCode === 0 ? { kind: 'ok' } : { kind: 'failed', exitCode, signal };
+    child.on('exit', (exitCode, signal) => setTimeout(() => finish(outcomeOf(exitCode, signal)), STDERR_GRACE_MS));
+    child.on('close', (exitCode, signal) => finish(outcomeOf(exitCode, signal)));
   });
 }
