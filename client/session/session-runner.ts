@@ -80,6 +80,8 @@ export class SessionRunner {
   private ipv6Endpoint: string | null = null;
   private watcher6: EndpointWatcher | undefined;
   private ipv6RetryAt = 0;
+  /** The last IPv6 give-up was a failed connection, not yet confirmed by IPv4 working. */
+  private ipv6FailedOnConnect = false;
   /** Which of the hub's addresses the current connection goes to. */
   private over: 'url' | 'ipv6' = 'url';
   /** The hub tunnel path (encapsulation and remote) last probed, and in which session. */
@@ -159,10 +161,20 @@ export class SessionRunner {
         }
         this.options.log.info({ code: error.code, reason: error.message, over: this.over }, 'hub unreachable');
         // An IPv6 connection that fails is given up for now: the next try goes over IPv4 at once.
-        if (this.over === 'ipv6') this.giveUpIpv6('the IPv6 connection failed');
-        else failed = error;
+        if (this.over === 'ipv6') {
+          this.giveUpIpv6('the IPv6 connection failed');
+          this.ipv6FailedOnConnect = true;
+        } else {
+          failed = error;
+          // IPv4 fails as well: the hub is down, not the IPv6 path, so IPv6 is tried again next time.
+          if (this.ipv6FailedOnConnect) this.ipv6RetryAt = 0;
+          this.ipv6FailedOnConnect = false;
+        }
       }
-      if (welcomed) attempt = 0;
+      if (welcomed) {
+        attempt = 0;
+        this.ipv6FailedOnConnect = false;
+      }
       if (failed && UNREACHABLE_CODES.has(failed.code)) {
         const moved = this.options.unreachable?.(failed);
         if (moved) {
