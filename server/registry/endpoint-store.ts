@@ -51,7 +51,7 @@ export class EndpointStore {
     if (!/^[a-z][a-z0-9-]{0,31}$/.test(observation.source)) {
       throw new TunnelError('ERR_INVALID_ARGUMENT', `endpoint source "${observation.source}" must be a short lowercase word`);
     }
-    return this.ctx.transaction((tx) => tx.endpoints.write(peer, observation.address, port, observation.source));
+    return this.ctx.transaction((tx) => tx.endpoints.write(peer, observation.address, port, observation.source), { peer });
   }
 
   /** The peer's latest endpoint, or null when it has never been seen. */
@@ -73,14 +73,15 @@ export class EndpointStore {
     const latest = await this.latestRow(peerId);
     const same = latest && latest.address === address && latest.port === port && latest.source === source;
     if (same) {
+      // A reconnect from the same address (most session starts): the row as it now stands, without reading it again.
       await this.ctx.sql.run('UPDATE endpoints SET seen_at = ? WHERE id = ?', now, latest.id);
-    } else {
-      await this.ctx.sql.run('INSERT INTO endpoints (peer_id, address, port, source, first_seen_at, seen_at) VALUES (?, ?, ?, ?, ?, ?)',
-        peerId, address, port, source, now, now);
-      await this.ctx.sql.run('DELETE FROM endpoints WHERE peer_id = ? AND id <= (SELECT id FROM endpoints WHERE peer_id = ? ORDER BY id DESC LIMIT 1 OFFSET ?)',
-        peerId, peerId, HISTORY_PER_PEER);
+      return { endpoint: strip({ ...latest, seenAt: now }), changed: false };
     }
-    return { endpoint: strip(await this.latestRow(peerId) as EndpointRow), changed: !same };
+    await this.ctx.sql.run('INSERT INTO endpoints (peer_id, address, port, source, first_seen_at, seen_at) VALUES (?, ?, ?, ?, ?, ?)',
+      peerId, address, port, source, now, now);
+    await this.ctx.sql.run('DELETE FROM endpoints WHERE peer_id = ? AND id <= (SELECT id FROM endpoints WHERE peer_id = ? ORDER BY id DESC LIMIT 1 OFFSET ?)',
+      peerId, peerId, HISTORY_PER_PEER);
+    return { endpoint: strip(await this.latestRow(peerId) as EndpointRow), changed: true };
   }
 
   private latestRow(peerId: number): Promise<EndpointRow | undefined> {

@@ -15,12 +15,12 @@ export class LinkPathStore {
 
   /** Records the choice for `linkId`; returns true when encapsulation or reason changed. */
   async record(linkId: number, encap: Encapsulation, reason: string): Promise<boolean> {
-    const before = await this.find(linkId);
-    if (before && before.encap === encap && before.reason === reason) return false;
-    await this.ctx.sql.run(`INSERT INTO link_paths (link_id, encap, reason, decided_at) VALUES (?, ?, ?, ?)
-      ON CONFLICT (link_id) DO UPDATE SET encap = excluded.encap, reason = excluded.reason, decided_at = excluded.decided_at`,
+    // One statement: the same choice as before is left alone (its decided_at too), and says so by changing nothing.
+    const { changes } = await this.ctx.sql.run(`INSERT INTO link_paths (link_id, encap, reason, decided_at) VALUES (?, ?, ?, ?)
+      ON CONFLICT (link_id) DO UPDATE SET encap = excluded.encap, reason = excluded.reason, decided_at = excluded.decided_at
+      WHERE link_paths.encap <> excluded.encap OR link_paths.reason <> excluded.reason`,
     linkId, encap, reason, this.ctx.clock());
-    return true;
+    return changes > 0;
   }
 
   /** The choice for `linkId`, or undefined before the hub made one. */

@@ -81,16 +81,21 @@ export class LinkStore {
 
   /** The links `peer` is an end of: its hub link first, then its peer links by creation. */
   async listForPeer(peer: string): Promise<LinkRecord[]> {
-    const id = await requirePeerId(this.ctx, peer);
-    return (await this.rows(`${SELECT_LINKS} WHERE l.end_a = ? OR l.end_b = ? ORDER BY l.end_a IS NOT NULL, l.id`, id, id)).map(toRecord);
+    // By name in one read (a hub asks on every session start); no row at all is looked at again to say why.
+    const rows = await this.rows(`${SELECT_LINKS} WHERE pa.name = ? OR pb.name = ? ORDER BY l.end_a IS NOT NULL, l.id`, peer, peer);
+    if (rows.length === 0) await requirePeerId(this.ctx, peer);
+    return rows.map(toRecord);
   }
 
   /** The hub<->peer link of `peer`. */
   async hubLinkOf(peer: string): Promise<LinkRecord> {
-    const id = await requirePeerId(this.ctx, peer);
-    const [row] = await this.rows(`${SELECT_LINKS} WHERE l.end_a IS NULL AND l.end_b = ?`, id);
-    if (!row) throw new TunnelError('ERR_LINK_NOT_FOUND', `peer "${peer}" has no hub link`);
-    return toRecord(row);
+    return toRecord(await this.hubLinkRow(peer));
+  }
+
+  /** The hub<->peer link of `peer` and its table, from one read (a hub wants both on every session start). */
+  async hubLinkWithTable(peer: string): Promise<{ link: LinkRecord; table: LinkTable }> {
+    const row = await this.hubLinkRow(peer);
+    return { link: toRecord(row), table: tableOf(row) };
   }
 
   /** The /30 table of one link, with each end's latest known public address. */
@@ -184,6 +189,15 @@ export class LinkStore {
     if (a === HUB_END_NAME || b === HUB_END_NAME) {
       throw new TunnelError('ERR_INVALID_ARGUMENT', 'hub links come and go with their peer (`peer add` / `peer remove`); `link` is for peer<->peer links');
     }
+  }
+
+  private async hubLinkRow(peer: string): Promise<LinkRow> {
+    const [row] = await this.rows(`${SELECT_LINKS} WHERE l.end_a IS NULL AND pb.name = ?`, peer);
+    if (!row) {
+      await requirePeerId(this.ctx, peer);
+      throw new TunnelError('ERR_LINK_NOT_FOUND', `peer "${peer}" has no hub link`);
+    }
+    return row;
   }
 
   private rows(sql: string, ...params: unknown[]): Promise<LinkRow[]> {

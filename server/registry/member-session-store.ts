@@ -13,7 +13,7 @@ export class MemberSessionStore {
    * another one (a move), else null. Claiming again from the same hub writes nothing.
    */
   async claim(peer: string, hub: string): Promise<string | null> {
-    return this.ctx.transaction((tx) => tx.sessions.write(peer, hub));
+    return this.ctx.transaction((tx) => tx.sessions.write(peer, hub), { peer });
   }
 
   /** The hub serving `peer`, or null when no hub of a cluster ever did. */

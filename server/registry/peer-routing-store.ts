@@ -110,10 +110,12 @@ export class PeerRoutingStore {
 
   /** One member's source check and prefixes, pending and approved. */
   async memberRecord(peer: string): Promise<MemberRoutingRecord> {
-    const peerId = await requirePeerId(this.ctx, peer);
-    const row = await this.ctx.sql.get<{ sourceCheck: number }>('SELECT source_check AS "sourceCheck" FROM peers WHERE id = ?', peerId);
-    const prefixes = await this.ctx.sql.all<{ prefix: string; state: 'pending' | 'approved' }>('SELECT prefix, state FROM peer_routes WHERE peer_id = ?', peerId);
-    return { sourceCheck: row?.sourceCheck === 1, prefixes: prefixes.sort((a, b) => compare(a.prefix, b.prefix)) };
+    // One read (a hub asks on every session start): the peer's row, joined with each of its prefixes.
+    const rows = await this.ctx.sql.all<{ sourceCheck: number; prefix: string | null; state: 'pending' | 'approved' | null }>(
+      'SELECT p.source_check AS "sourceCheck", r.prefix, r.state FROM peers p LEFT JOIN peer_routes r ON r.peer_id = p.id WHERE p.name = ?', peer);
+    if (rows.length === 0) await requirePeerId(this.ctx, peer);
+    const prefixes = rows.flatMap((row) => (row.prefix !== null && row.state !== null ? [{ prefix: row.prefix, state: row.state }] : []));
+    return { sourceCheck: rows[0]?.sourceCheck === 1, prefixes: prefixes.sort((a, b) => compare(a.prefix, b.prefix)) };
   }
 
   /**

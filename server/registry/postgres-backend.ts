@@ -4,7 +4,7 @@ import { TunnelError } from '../../shared/errors.js';
 import { CHANGE_CHANNEL } from './postgres-change-triggers.js';
 import { migratePostgres } from './postgres-migrate.js';
 import { POSTGRES_MIGRATIONS } from './postgres-migrations.js';
-import type { ChangeWatch, RegistryBackend, SqlExecutor } from './registry-backend.js';
+import type { ChangeWatch, RegistryBackend, SqlExecutor, WriteScope } from './registry-backend.js';
 import type { RegistrySnapshot } from './registry-snapshot.js';
 
 /** PostgreSQL's OID of int8: counts, ids, milliseconds and addresses, all well inside 2^53. */
@@ -15,6 +15,9 @@ const CONNECT_TIMEOUT_MS = 5_000;
 
 /** Longest wait between attempts to re-open the notification connection (ms). */
 const MAX_LISTEN_RETRY_MS = 5_000;
+
+/** Opens a write transaction and takes the registry-wide write lock. */
+const BEGIN_AND_LOCK = 'BEGIN; SELECT id FROM registry_write_lock WHERE id = 1 FOR UPDATE';
 
 /** Connections kept by one hub: enough for the control plane, the front doors and the CLI's work. */
 const POOL_SIZE = 10;
@@ -33,8 +36,8 @@ export interface PostgresBackendOptions {
  * The shared registry of several hubs: a PostgreSQL database reached through a pool of `pg`
  * connections. Write transactions are serialised registry-wide by a row lock (`SELECT … FOR UPDATE`
  * on `registry_write_lock`), which gives every store the same guarantee SQLite's BEGIN IMMEDIATE
- * does: no two writers both read "free" and then both write, whichever hub they run in. Changes
- * are announced by triggers with NOTIFY; each connection carries this backend's origin, so a hub
+ * does: no two writers both read "free" and then both write, whichever hub they run in (a write
+ * scoped to one peer, {@link WriteScope}, locks that peer's row instead). Changes are announced by triggers with NOTIFY; each connection carries this backend's origin, so a hub
  * never reacts to its own writes.
  */
 export class PostgresBackend implements RegistryBackend {
@@ -79,13 +82,15 @@ export class PostgresBackend implements RegistryBackend {
     return { changes: result.rowCount ?? 0 };
   }
 
-  async transaction<T>(fn: (tx: SqlExecutor) => Promise<T>): Promise<T> {
+  async transaction<T>(fn: (tx: SqlExecutor) => Promise<T>, scope?: WriteScope): Promise<T> {
     const client = await this.pool.connect().catch((err: unknown) => Promise.reject(unavailable(err, this.location)));
     let broken: Error | undefined;
     const tx = new PostgresTransaction(client, this.location);
     try {
-      await client.query('BEGIN');
-      await client.query('SELECT id FROM registry_write_lock WHERE id = 1 FOR UPDATE');
+      // BEGIN and the lock in one round trip (a simple query takes no parameters: the name goes in
+      // as a literal escaped by pg): a burst of session starts pays every trip.
+      // NO KEY: inserts that merely reference the peer (its endpoints, its links) are not held up.
+      await client.query(scope ? `BEGIN; SELECT id FROM peers WHERE name = ${client.escapeLiteral(scope.peer)} FOR NO KEY UPDATE` : BEGIN_AND_LOCK);
       const result = await fn(tx);
       await client.query('COMMIT');
       return result;

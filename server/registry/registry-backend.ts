@@ -18,10 +18,23 @@ export interface SqlExecutor {
   run(sql: string, ...params: unknown[]): Promise<{ changes: number }>;
   /**
    * Runs `fn` in one serialised write transaction: the write lock is taken up front, so two
-   * writers (in this process or any other) never both read "free" and then both write. Inside a
-   * transaction it opens a savepoint: a refusal rolls back only what `fn` did.
+   * writers (in this process or any other) never both read "free" and then both write. With a
+   * `scope`, only that peer's writers are serialised (see {@link WriteScope}). Inside a
+   * transaction it opens a savepoint (the outer transaction's lock holds): a refusal rolls back
+   * only what `fn` did.
    */
-  transaction<T>(fn: (tx: SqlExecutor) => Promise<T>): Promise<T>;
+  transaction<T>(fn: (tx: SqlExecutor) => Promise<T>, scope?: WriteScope): Promise<T>;
+}
+
+/**
+ * A write transaction that touches only one peer's own rows (its session claim, its endpoint
+ * history, the specs issued for its hub link) serialises on that peer's row instead of the whole
+ * registry: a hub taking over a thousand members writes for many of them at once, while two
+ * writers of the same peer (two hubs claiming it, or a `peer remove`) still wait for each other.
+ * Allocations never use it. SQLite has one writer at a time either way.
+ */
+export interface WriteScope {
+  readonly peer: string;
 }
 
 /** Cancels a change watch. */

@@ -71,7 +71,7 @@ export class Registry {
   private readonly ctx: RegistryContext;
 
   private constructor(private readonly backend: RegistryBackend, sql: SqlExecutor, clock: Clock) {
-    const ctx: RegistryContext = { sql, clock, transaction: (fn) => sql.transaction((tx) => fn(new Registry(backend, tx, clock))) };
+    const ctx: RegistryContext = { sql, clock, transaction: (fn, scope) => sql.transaction((tx) => fn(new Registry(backend, tx, clock)), scope) };
     this.ctx = ctx;
     this.audit = new AuditLog(ctx);
     this.settings = new HubSettingsStore(ctx, this.audit);

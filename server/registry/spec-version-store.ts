@@ -32,7 +32,7 @@ export class SpecVersionStore {
    * nothing); a different one gets the next version.
    */
   issue(peer: string, linkId: number, hubSpec: unknown, peerConfig: unknown, reported: string | null): Promise<IssuedSpecVersions> {
-    return this.ctx.transaction((tx) => tx.specs.store(peer, linkId, JSON.stringify(hubSpec), JSON.stringify(peerConfig), reported));
+    return this.ctx.transaction((tx) => tx.specs.store(peer, linkId, JSON.stringify(hubSpec), JSON.stringify(peerConfig), reported), { peer });
   }
 
   /** Records that the hub's datapath runs `version` of its end of link `linkId`. */
@@ -41,9 +41,20 @@ export class SpecVersionStore {
       version, this.ctx.clock(), linkId, version);
   }
 
-  /** Records the peer's acknowledgement of config `version`; an ack of a version never issued is refused. */
+  /**
+   * Records the peer's acknowledgement of config `version`; an ack of a version never issued is
+   * refused. One conditional statement: versions only grow, so it needs no read first (nor the
+   * write lock), and only an ack that changed nothing is looked at again to say why.
+   */
   async recordPeerAck(peer: string, version: number): Promise<void> {
-    await this.ctx.transaction((tx) => tx.specs.storeAck(peer, version));
+    const { changes } = await this.ctx.sql.run(`UPDATE peer_configs SET acked_version = ?, acked_at = ?
+      WHERE peer_id = (SELECT id FROM peers WHERE name = ?) AND acked_version < ? AND version >= ?`, version, this.ctx.clock(), peer, version, version);
+    if (changes > 0) return;
+    const peerId = await requirePeerId(this.ctx, peer);
+    const row = await this.ctx.sql.get<{ version: number }>('SELECT version FROM peer_configs WHERE peer_id = ?', peerId);
+    if (!row || version > row.version) {
+      throw new TunnelError('ERR_PROTOCOL', `peer "${peer}" acknowledged config version ${version}, which was never issued`);
+    }
   }
 
   /** Both ends' versions for `peer`'s hub link `linkId`, or undefined before anything was issued. */
@@ -80,15 +91,5 @@ export class SpecVersionStore {
       peerId, peerVersion, peerText, reported, now);
     }
     return { hubVersion, hubChanged, peerVersion, peerChanged };
-  }
-
-  private async storeAck(peer: string, version: number): Promise<void> {
-    const peerId = await requirePeerId(this.ctx, peer);
-    const row = await this.ctx.sql.get<{ version: number }>('SELECT version FROM peer_configs WHERE peer_id = ?', peerId);
-    if (!row || version > row.version) {
-      throw new TunnelError('ERR_PROTOCOL', `peer "${peer}" acknowledged config version ${version}, which was never issued`);
-    }
-    await this.ctx.sql.run('UPDATE peer_configs SET acked_version = ?, acked_at = ? WHERE peer_id = ? AND acked_version < ?',
-      version, this.ctx.clock(), peerId, version);
   }
 }
