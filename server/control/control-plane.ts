@@ -20,6 +20,7 @@ import { buildHubLinkSpecs } from './hub-link-specs.js';
 import { buildPeerLinkEnd, choosePeerLinkPath, type PeerEndFacts } from './peer-link-specs.js';
 import { redactBindingKey } from './redact-binding-keys.js';
 import type { SessionTransport } from './session-transport.js';
+import { WorkSlots } from './work-slots.js';
 
 /** What the hub knows live about one peer's control connection. */
 export interface PeerLiveState {
@@ -69,6 +70,15 @@ function familyOf(seen: string): 'ipv4' | 'ipv6' {
   return isIPv6(seen) ? 'ipv6' : 'ipv4';
 }
 
+/**
+ * Reconfigurations that run at once. Each waits on registry round trips; a few in flight keep the
+ * registry's connections busy, and more only make every one of them wait longer.
+ */
+const CONCURRENT_RECONFIGURATIONS = 16;
+
+/** The registry reads all members' specs share, kept until the registry changes. */
+type SharedRead = 'routingFacts' | 'hubEndpoint' | 'clusterView';
+
 /** The session id shown for a peer known only from shell `endpoint` reports. */
 const SHELL_SESSION = 'shell';
 
@@ -93,8 +103,10 @@ export class ControlPlane implements SessionEvents {
   private readonly linkPaths = new Map<number, string>();
   /** Prefixes each member advertised that the hub refused (nothing is stored for those). */
   private readonly routeRefusals = new Map<string, RouteRequestOutcome[]>();
-  /** Pools and approved prefixes, loaded once per registry change (reconcile) rather than per member. */
-  private facts: Promise<RoutingFacts> | undefined;
+  /** Reads every member's specs share (pools and approved prefixes, the hub's endpoint, the cluster view), cleared by reconcile. */
+  private readonly shared = new Map<SharedRead, Promise<unknown>>();
+  /** Work of all peers together: a few at a time, so each member's config goes out as soon as its own work is done. */
+  private readonly slots = new WorkSlots(CONCURRENT_RECONFIGURATIONS);
   private closing = false;
 
   constructor(
@@ -171,7 +183,7 @@ export class ControlPlane implements SessionEvents {
    * not re-issued; a removed or revoked peer's session is closed and the hub's end taken down.
    */
   async reconcile(): Promise<void> {
-    this.facts = undefined;
+    this.shared.clear();
     await this.routingFacts();
     const work = [...this.live.keys()].map((peer) => this.enqueue(peer, () => this.reconfigure(peer, false)));
     await Promise.all(work);
@@ -254,7 +266,7 @@ export class ControlPlane implements SessionEvents {
   /** Runs `work` after the peer's earlier work; resolves with the error it failed with, if any. */
   private enqueue(peer: string, work: () => Promise<void>): Promise<TunnelError | undefined> {
     const previous = this.queues.get(peer) ?? Promise.resolve(undefined);
-    const next = previous.then(work).then(() => undefined, (err: unknown) => {
+    const next = previous.then(() => this.slots.run(work)).then(() => undefined, (err: unknown) => {
       if (!isTunnelError(err)) this.log.error({ err, peer }, 'reconfiguration failed');
       else this.log.warn({ peer, code: err.code, reason: err.message }, 'reconfiguration failed');
       return isTunnelError(err) ? err : new TunnelError('ERR_SYSTEM', 'reconfiguration failed', { cause: err });
@@ -282,15 +294,15 @@ export class ControlPlane implements SessionEvents {
     if (!state) return;
     const live = this.sessions.get(peer);
     const session = live && !live.isClosed ? live : undefined;
-    if (!(await this.registry.peerExists(peer))) {
+    const standing = await this.registry.peerStanding(peer);
+    if (!standing) {
       this.live.delete(peer);
       session?.close(new TunnelError('ERR_PEER_NOT_FOUND', `peer "${peer}" was removed from the registry`));
       await this.removeHubEnd(peer);
       return;
     }
-    const revoked = await this.registry.peerRevocation(peer);
-    if (revoked) {
-      session?.close(revoked);
+    if (standing.revocation) {
+      session?.close(standing.revocation);
       await this.removeHubEnd(peer);
       return;
     }
@@ -304,23 +316,27 @@ export class ControlPlane implements SessionEvents {
       return;
     }
     const { seen, reported } = state;
-    const choice = chooseEncapsulation({ pinned: await this.registry.pinnedEncap(peer), seen, reported, probes: state.probes });
+    const choice = chooseEncapsulation({ pinned: standing.pinnedEncap, seen, reported, probes: state.probes });
+    const hubLink = await this.registry.hubLink(peer);
+    const hubLinkId = hubLink.id;
+    let { table } = hubLink;
     // A reconciliation that changes nothing writes nothing (commands refused meanwhile must find
-    // the registry as it was, and a thousand members cost no thousand writes).
-    if (state.encap !== choice.encap || state.encapReason !== choice.reason) await this.registry.recordHubPath(peer, choice.encap, choice.reason);
+    // the registry as it was, and a thousand members cost no thousand writes). The table carries
+    // the recorded encapsulation: read again only when the record changed.
+    if (state.encap !== choice.encap || state.encapReason !== choice.reason) {
+      if (await this.registry.recordLinkPath(hubLinkId, choice.encap, choice.reason)) table = await this.registry.linkTable(hubLinkId);
+    }
     state.encap = choice.encap;
     state.encapReason = choice.reason;
-    const table = await this.registry.hubLinkTable(peer);
-    if (!table) throw new TunnelError('ERR_LINK_NOT_FOUND', `peer "${peer}" has no link to the hub`);
     // The link runs over the family the member reached the hub with.
     const ipv6 = isIPv6(seen);
     if (ipv6 && this.identity.endpoint6 === null) {
       throw new TunnelError('ERR_INVALID_ADDRESS', `${peer} connected over IPv6, but this hub has no IPv6 endpoint for tunnels (serve --endpoint6 ADDR): connect over IPv4`);
     }
     const specs = buildHubLinkSpecs(peer, table, {
-      hub: ipv6 ? this.identity.endpoint6! : await this.registry.hubEndpoint(), seen, reported, keepaliveInterval: this.paths.keepaliveInterval,
-      hubId: this.identity.hubId,
-      ...(session ? { binding: { bindingId: await this.registry.hubLinkId(peer), key: session.sessionKey.toString('base64url') } } : {}),
+      hub: ipv6 ? this.identity.endpoint6! : await this.perChange('hubEndpoint', () => this.registry.hubEndpoint()), seen, reported,
+      keepaliveInterval: this.paths.keepaliveInterval, hubId: this.identity.hubId,
+      ...(session ? { binding: { bindingId: hubLinkId, key: session.sessionKey.toString('base64url') } } : {}),
     });
     // The peer itself acted (hello, report, probe): its address was seen now.
     if (cascade) await this.registry.recordEndpoint(peer, seen);
@@ -340,14 +356,14 @@ export class ControlPlane implements SessionEvents {
       tunnels[i] = { ...tunnel, ...routed.tunnels.get(tunnel.name) };
     });
     const { advertised } = routed;
-    const cluster = await this.registry.clusterView();
-    const issued = await this.registry.issueSpecs(peer, redactBindingKey(specs.hubEnd),
+    const cluster = await this.perChange('clusterView', () => this.registry.clusterView());
+    const issued = await this.registry.issueSpecs(peer, hubLinkId, redactBindingKey(specs.hubEnd),
       { tunnels: tunnels.map(redactBindingKey), links, paths, advertised, ...(cluster ? { cluster } : {}) }, reported);
     const hubApplied = issued.hubChanged || !this.running.has(specs.hubEnd.name);
     if (hubApplied) {
       await this.datapath.upsert(specs.hubEnd, peer);
       this.running.add(specs.hubEnd.name);
-      await this.registry.recordHubApplied(peer, issued.hubVersion);
+      await this.registry.recordHubApplied(hubLinkId, issued.hubVersion);
     }
     if (issued.hubChanged || issued.peerChanged) {
       sessionReconfigured.publish({ peer, hubVersion: issued.hubVersion, peerVersion: issued.peerVersion, remote: seen, reported, hubApplied, encap: choice.encap, encapReason: choice.reason });
@@ -362,14 +378,27 @@ export class ControlPlane implements SessionEvents {
 
   /** Pools and approved prefixes; loading them also gives the hub its unreachable fallback routes. */
   private routingFacts(): Promise<RoutingFacts> {
-    this.facts ??= this.registry.routingFacts().then(async (facts) => {
+    return this.perChange('routingFacts', () => this.registry.routingFacts().then(async (facts) => {
       if (this.routing === 'static') await this.datapath.routeUnreachable?.(hubUnreachableRoutes(facts));
       return facts;
-    }).catch((err: unknown) => {
-      this.facts = undefined;
-      throw err;
-    });
-    return this.facts;
+    }));
+  }
+
+  /**
+   * A read every member's specs share, made once per registry change (reconcile) rather than per
+   * member: a burst of session starts reads it once. A failed read is not kept.
+   */
+  private perChange<T>(what: SharedRead, read: () => Promise<T>): Promise<T> {
+    let value = this.shared.get(what) as Promise<T> | undefined;
+    if (!value) {
+      const started = read();
+      this.shared.set(what, started);
+      started.catch(() => {
+        if (this.shared.get(what) === started) this.shared.delete(what);
+      });
+      value = started;
+    }
+    return value;
   }
 
   /** The routing parts of `peer`'s specs (server/routing) and what became of its prefixes. */

@@ -35,6 +35,14 @@ export interface SpecVersions {
   peer: { issued: number; acked: number; ackedAt: number | null };
 }
 
+/** A registered peer as a reconfiguration sees it. */
+export interface PeerStanding {
+  /** The ERR_TOKEN_REVOKED refusal of a peer `peer revoke` cut off, or undefined. */
+  revocation: TunnelError | undefined;
+  /** The encapsulation the operator pinned for the peer, or null for automatic. */
+  pinnedEncap: Encapsulation | null;
+}
+
 /** One peer<->peer link as seen from one of its ends. */
 export interface PeerLinkFacts {
   linkId: number;
@@ -48,37 +56,31 @@ export interface PeerLinkFacts {
 export interface ControlRegistry {
   /** The hub's public address, the `local` of every hub end. */
   hubEndpoint(): Promise<string>;
-  /** The table of the hub<->peer link (hub first), or undefined when the peer has none. */
-  hubLinkTable(peer: string): Promise<LinkTable | undefined>;
   /** Records the address the peer's authenticated connection comes from (verified) in its history. */
   recordEndpoint(peer: string, seen: string): Promise<void>;
   /**
    * Stores new specs for both ends in one transaction, bumping each version only if it changed,
    * and keeps the address the peer reported (a claim, never a tunnel target) beside them.
    */
-  issueSpecs(peer: string, hubEnd: WireTunnelSpec, peerConfig: PeerConfigBody, reported: string | null): Promise<IssuedVersions>;
-  /** The hub's datapath now runs this version of its end. */
-  recordHubApplied(peer: string, version: number): Promise<void>;
+  issueSpecs(peer: string, hubLinkId: number, hubEnd: WireTunnelSpec, peerConfig: PeerConfigBody, reported: string | null): Promise<IssuedVersions>;
+  /** The hub's datapath now runs this version of its end of hub link `hubLinkId`. */
+  recordHubApplied(hubLinkId: number, version: number): Promise<void>;
   /** The peer acknowledged this version of its config. */
   recordPeerAck(peer: string, version: number): Promise<void>;
   /** The encapsulation the operator pinned for the peer, or null for automatic. */
   pinnedEncap(peer: string): Promise<Encapsulation | null>;
-  /** Records the hub's automatic choice for the peer's hub link (beneath any pin). */
-  recordHubPath(peer: string, encap: Encapsulation, reason: string): Promise<void>;
-  /** The id of the peer's hub<->peer link (the binding id of its authenticated UDP path). */
-  hubLinkId(peer: string): Promise<number>;
+  /** The peer's own row as a reconfiguration needs it (one read), or undefined when it was removed. */
+  peerStanding(peer: string): Promise<PeerStanding | undefined>;
+  /** The peer's hub<->peer link: its id (the binding id of its authenticated UDP path) and its table (hub first). */
+  hubLink(peer: string): Promise<{ id: number; table: LinkTable }>;
   /** The table of any link by id (after a path was recorded, it carries the new encapsulation). */
   linkTable(linkId: number): Promise<LinkTable>;
   /** The peer's peer<->peer links. */
   peerLinks(peer: string): Promise<PeerLinkFacts[]>;
-  /** Records the hub's automatic choice for a peer<->peer link (beneath any pin). */
-  recordLinkPath(linkId: number, encap: Encapsulation, reason: string): Promise<void>;
+  /** Records the hub's automatic choice for a link, hub link or peer<->peer link (beneath any pin); true when it changed. */
+  recordLinkPath(linkId: number, encap: Encapsulation, reason: string): Promise<boolean>;
   /** The last address the hub verified for the peer, or null when never seen. */
   latestEndpoint(peer: string): Promise<string | null>;
-  /** Registered peers (the hub reconciles connected ones after the registry changed). */
-  peerExists(peer: string): Promise<boolean>;
-  /** The ERR_TOKEN_REVOKED refusal of a peer `peer revoke` cut off, or undefined. */
-  peerRevocation(peer: string): Promise<TunnelError | undefined>;
   /** Spec versions of both ends, for status. */
   specVersions(peer: string): Promise<SpecVersions | undefined>;
   /** Pools and approved prefixes behind members: what every member's routes are computed from. */

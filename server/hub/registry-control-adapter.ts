@@ -17,32 +17,28 @@ export function controlRegistryOver(registry: Registry, hubName?: string, claime
   return {
     // A hub of a cluster is reached at its own endpoint; a hub alone at the registry's.
     hubEndpoint: async () => (hubName === undefined ? (await registry.settings.require()).endpoint : (await registry.hubs.require(hubName, HUB_FRESH_MS)).endpoint),
-    hubLinkTable: async (peer) => ((await registry.peers.find(peer)) ? registry.links.table(await hubLinkId(peer)) : undefined),
     recordEndpoint: async (peer, seen) => {
       await registry.endpoints.record(peer, { address: seen, source: OBSERVED_SOURCE });
     },
-    issueSpecs: async (peer, hubEnd, peerConfig, reported) => registry.specs.issue(peer, await hubLinkId(peer), hubEnd, peerConfig, reported),
+    issueSpecs: async (peer, linkId, hubEnd, peerConfig, reported) => registry.specs.issue(peer, linkId, hubEnd, peerConfig, reported),
     pinnedEncap: async (peer) => (await registry.peers.find(peer))?.pinnedEncap ?? null,
-    recordHubPath: async (peer, encap, reason) => {
-      await registry.paths.record(await hubLinkId(peer), encap, reason);
+    peerStanding: async (peer) => {
+      const record = await registry.peers.find(peer);
+      return record && { revocation: peerRevocationError(record), pinnedEncap: record.pinnedEncap };
     },
-    hubLinkId,
+    hubLink: async (peer) => {
+      const { link, table } = await registry.links.hubLinkWithTable(peer);
+      return { id: link.id, table };
+    },
     linkTable: (linkId) => registry.links.table(linkId),
     peerLinks: async (peer) => Promise.all((await registry.links.listForPeer(peer)).filter((link) => !link.hubLink).map(async (link) => ({
       linkId: link.id,
       other: link.ends[0] === peer ? link.ends[1] : link.ends[0],
       table: await registry.links.table(link.id),
     }))),
-    recordLinkPath: async (linkId, encap, reason) => {
-      await registry.paths.record(linkId, encap, reason);
-    },
+    recordLinkPath: async (linkId, encap, reason) => registry.paths.record(linkId, encap, reason),
     latestEndpoint: async (peer) => (await registry.endpoints.latest(peer))?.address ?? null,
-    peerExists: async (peer) => (await registry.peers.find(peer)) !== undefined,
-    peerRevocation: async (peer) => {
-      const record = await registry.peers.find(peer);
-      return record && peerRevocationError(record);
-    },
-    recordHubApplied: async (peer, version) => registry.specs.recordHubApplied(await hubLinkId(peer), version),
+    recordHubApplied: async (linkId, version) => registry.specs.recordHubApplied(linkId, version),
     recordPeerAck: (peer, version) => registry.specs.recordPeerAck(peer, version),
     routingFacts: async () => registry.routing.facts(),
     memberRouting: async (peer) => registry.routing.memberRecord(peer),
