@@ -6,6 +6,7 @@ import { CLIENT_TOKEN_TYPE, JOIN_HEADERS } from '../../shared/protocol/index.js'
 import { parseSshPublicKey, type SshPublicKey } from '../auth/ssh-public-key.js';
 import { verifyInviteToken, verifyPeerToken } from '../auth/verify-token.js';
 import { validatePeerName } from '../registry/peer-name.js';
+import type { PeerRecord } from '../registry/peer-store.js';
 import type { Registry } from '../registry/registry.js';
 import type { AuthenticatedPeer } from './authenticated-peer.js';
 import { peerRevocationError } from './peer-revocation-error.js';
@@ -62,11 +63,13 @@ export async function authenticateBearer(request: IncomingMessage, options: Bear
     return { name, method: 'invite' };
   }
   if (claimed === 'peer') {
+    // The peer's row is read once, for its token version and then its revocation.
+    let record: PeerRecord | undefined;
     const claims = await verifyPeerToken(token, options.signingKey, {
       now,
-      currentVersion: async (name) => (await options.registry.peers.find(name))?.tokenVersion,
+      currentVersion: async (name) => (record = await options.registry.peers.find(name))?.tokenVersion,
     });
-    const revoked = peerRevocationError(await options.registry.peers.require(claims.name));
+    const revoked = peerRevocationError(record?.name === claims.name ? record : await options.registry.peers.require(claims.name));
     if (revoked) throw revoked;
     const sshKey = joinKey(request);
     if (sshKey) await registerKey(options.registry, claims.name, sshKey);

@@ -37,6 +37,12 @@ import { loadOrCreateSshHostKey, sshHostKeyFingerprint } from './ssh-host-key.js
 import { openStatusSocket, statusSocketPath, type StatusSocket } from './status-socket.js';
 
 
+/**
+ * How long the hub<->hub routes may lag this hub's own claims (ms), on top of the layout itself.
+ * The member's /30 is reached at once anyway: its hub end's address makes it a connected route.
+ */
+const CLAIM_SYNC_DELAY_MS = 100;
+
 /** Pool a hub initialised by `serve` itself hands /30s from (an operator can add others). */
 export const DEFAULT_POOL = '10.99.0.0/16';
 
@@ -118,8 +124,18 @@ export async function startHub(options: StartHubOptions): Promise<RunningHub> {
     const hubLinks = state.cluster && new HubToHubLinks(state.registry, state.cluster.hubName, datapath, options.routing ?? 'static',
       (options.paths ?? DEFAULT_PATH_OPTIONS).keepaliveInterval, log);
     if (hubLinks) cleanups.push(() => hubLinks.close());
+    // Claims come by the thousand when this hub takes over the members of one that died: the
+    // hub<->hub routes follow them once per short burst (each layout reads every member), not per claim.
+    let claimSync: NodeJS.Timeout | undefined;
+    const afterClaim = (): void => {
+      claimSync ??= setTimeout(() => {
+        claimSync = undefined;
+        void hubLinks?.sync();
+      }, CLAIM_SYNC_DELAY_MS);
+    };
+    cleanups.push(() => clearTimeout(claimSync));
     const endpoint6 = options.endpoint6 !== undefined ? options.endpoint6 : detectIpv6Endpoint(listen);
-    const plane = new ControlPlane(controlRegistryOver(state.registry, state.cluster?.hubName, () => void hubLinks?.sync()), datapath,
+    const plane = new ControlPlane(controlRegistryOver(state.registry, state.cluster?.hubName, afterClaim), datapath,
       options.timing ?? DEFAULT_TIMING, log, options.paths ?? DEFAULT_PATH_OPTIONS, options.routing ?? 'static', { hubId, endpoint6 });
     cleanups.push(() => plane.close());
     // Loads the routing facts once, which installs the hub's unreachable fallback routes.
@@ -194,6 +210,8 @@ export async function startHub(options: StartHubOptions): Promise<RunningHub> {
       const membership = await startClusterMembership(registry, state.cluster.hubName,
         { wsUrl: `${ws.tls ? 'wss' : 'ws'}://${own.endpoint}:${ws.port}`, sshPort: ssh.port }, log);
       cleanups.push(() => membership.stop());
+      // This hub's own front door is in the cluster view from now on; its own writes are not announced back to it.
+      await plane.reconcile();
     }
     const status = (): Promise<HubStatus> => buildHubStatus(state.registry, {
       live: plane.liveState(), keepaliveInterval: plane.keepaliveInterval, datapath, pid: process.pid, wsPort: ws.port, sshPort: ssh.port, hubId,
