@@ -172,7 +172,7 @@ export class ControlPlane implements SessionEvents {
     }
     const error = await this.enqueue(peer, async () => {
       await this.registry.claimSession(peer);
-      await this.reconfigure(peer, true);
+      await this.reconfigure(peer, true, true);
     });
     if (error) throw error;
   }
@@ -205,7 +205,7 @@ export class ControlPlane implements SessionEvents {
       // In a cluster this hub serves the member from now on; the hub that served it before lets go.
       await this.registry.claimSession(session.peer);
       if (hello.advertise !== undefined) await this.recordAdvertised(session.peer, hello.advertise);
-      await this.reconfigure(session.peer, true);
+      await this.reconfigure(session.peer, true, true);
     });
   }
 
@@ -287,9 +287,11 @@ export class ControlPlane implements SessionEvents {
   /**
    * Recomputes everything one peer runs and issues it: the hub link (encapsulation chosen from the
    * pin, the NAT check and the probes), then each peer<->peer link. With `cascade`, members linked
-   * to this peer are reconfigured too, since they aim at its endpoint.
+   * to this peer are reconfigured too, since they aim at its endpoint. `claimedNow`: this hub has
+   * just claimed the peer's session, so it serves it (a later claim elsewhere is announced, and the
+   * reconciliation it brings finds the move).
    */
-  private async reconfigure(peer: string, cascade: boolean): Promise<void> {
+  private async reconfigure(peer: string, cascade: boolean, claimedNow = false): Promise<void> {
     const state = this.live.get(peer);
     if (!state) return;
     const live = this.sessions.get(peer);
@@ -306,7 +308,7 @@ export class ControlPlane implements SessionEvents {
       await this.removeHubEnd(peer);
       return;
     }
-    const elsewhere = await this.registry.servedElsewhere(peer);
+    const elsewhere = claimedNow ? null : await this.registry.servedElsewhere(peer);
     if (elsewhere !== null) {
       // The member moved to another hub of the cluster: its end there replaces this one.
       this.live.delete(peer);

@@ -68,15 +68,17 @@ export class EndpointStore {
   }
 
   private async write(peer: string, address: string, port: number | null, source: string): Promise<{ endpoint: EndpointRecord; changed: boolean }> {
-    const peerId = await requirePeerId(this.ctx, peer);
     const now = this.ctx.clock();
-    const latest = await this.latestRow(peerId);
+    // By name: a peer seen again at its address (most session starts) costs this read and one update.
+    const latest = await this.ctx.sql.get<EndpointRow>(`SELECT e.id, e.address, e.port, e.source, e.first_seen_at AS "firstSeenAt", e.seen_at AS "seenAt"
+      FROM endpoints e JOIN peers p ON p.id = e.peer_id WHERE p.name = ? ORDER BY e.id DESC LIMIT 1`, peer);
     const same = latest && latest.address === address && latest.port === port && latest.source === source;
     if (same) {
       // A reconnect from the same address (most session starts): the row as it now stands, without reading it again.
       await this.ctx.sql.run('UPDATE endpoints SET seen_at = ? WHERE id = ?', now, latest.id);
       return { endpoint: strip({ ...latest, seenAt: now }), changed: false };
     }
+    const peerId = await requirePeerId(this.ctx, peer);
     await this.ctx.sql.run('INSERT INTO endpoints (peer_id, address, port, source, first_seen_at, seen_at) VALUES (?, ?, ?, ?, ?, ?)',
       peerId, address, port, source, now, now);
     await this.ctx.sql.run('DELETE FROM endpoints WHERE peer_id = ? AND id <= (SELECT id FROM endpoints WHERE peer_id = ? ORDER BY id DESC LIMIT 1 OFFSET ?)',

@@ -29,11 +29,12 @@ export class MemberSessionStore {
   }
 
   private async write(peer: string, hub: string): Promise<string | null> {
-    const peerId = await requirePeerId(this.ctx, peer);
-    const before = await this.ctx.sql.get<{ hub: string }>('SELECT hub_name AS hub FROM member_sessions WHERE peer_id = ?', peerId);
+    // By name (a hub claims on every session start); a peer that is not there inserts nothing and is refused.
+    const before = await this.ctx.sql.get<{ hub: string }>('SELECT s.hub_name AS hub FROM member_sessions s JOIN peers p ON p.id = s.peer_id WHERE p.name = ?', peer);
     if (before?.hub === hub) return null;
-    await this.ctx.sql.run(`INSERT INTO member_sessions (peer_id, hub_name, claimed_at) VALUES (?, ?, ?)
-      ON CONFLICT (peer_id) DO UPDATE SET hub_name = excluded.hub_name, claimed_at = excluded.claimed_at`, peerId, hub, this.ctx.clock());
+    const { changes } = await this.ctx.sql.run(`INSERT INTO member_sessions (peer_id, hub_name, claimed_at) SELECT id, ?, ? FROM peers WHERE name = ?
+      ON CONFLICT (peer_id) DO UPDATE SET hub_name = excluded.hub_name, claimed_at = excluded.claimed_at`, hub, this.ctx.clock(), peer);
+    if (changes === 0) await requirePeerId(this.ctx, peer);
     return before?.hub ?? null;
   }
 }

@@ -17,7 +17,6 @@ export interface HubLinkSpecVersions {
 }
 
 interface HubEndRow { version: number; spec: string }
-interface PeerConfigRow { version: number; config: string }
 
 /**
  * Versioned specs of both ends of hub<->peer links (tables from SPEC_VERSION_MIGRATION): what was
@@ -72,7 +71,10 @@ export class SpecVersionStore {
 
   private async store(peer: string, linkId: number, hubText: string, peerText: string, reported: string | null): Promise<IssuedSpecVersions> {
     const { sql } = this.ctx;
-    const peerId = await requirePeerId(this.ctx, peer);
+    // The peer's id and its last config in one read (a hub issues on every session start).
+    const current = await sql.get<{ peerId: number; version: number | null; config: string | null }>(
+      'SELECT p.id AS "peerId", c.version, c.config FROM peers p LEFT JOIN peer_configs c ON c.peer_id = p.id WHERE p.name = ?', peer);
+    const peerId = current?.peerId ?? await requirePeerId(this.ctx, peer);
     const now = this.ctx.clock();
     const hub = await sql.get<HubEndRow>('SELECT version, spec FROM hub_end_specs WHERE link_id = ?', linkId);
     const hubChanged = hub?.spec !== hubText;
@@ -82,7 +84,6 @@ export class SpecVersionStore {
         ON CONFLICT (link_id) DO UPDATE SET version = excluded.version, spec = excluded.spec, issued_at = excluded.issued_at`,
       linkId, hubVersion, hubText, now);
     }
-    const current = await sql.get<PeerConfigRow>('SELECT version, config FROM peer_configs WHERE peer_id = ?', peerId);
     const peerChanged = current?.config !== peerText;
     const peerVersion = peerChanged ? (current?.version ?? 0) + 1 : (current?.version ?? 1);
     if (peerChanged) {
