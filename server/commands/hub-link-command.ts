@@ -24,7 +24,9 @@ export function registerHubLinkCommand(hubs: Command): void {
     .description('pin the tunnel between two hubs to gre or fou, or let the hubs choose (auto: gre, fou when gre goes unanswered)')
     .requiredOption('--encap <encap>', 'gre, fou or auto')
     .option('--json', 'print JSON only')
-    .action((a: string, b: string, options: { encap: string; json?: boolean }, command: Command) => {
+    .action((a: string, b: string, _options: unknown, command: Command) => {
+      // `hubs` takes --json too, and parses it wherever it stands.
+      const options = command.optsWithGlobals<{ encap: string; json?: boolean }>();
       const encap = parseHubLinkEncap(options.encap);
       return withHubState(hubStateDir(command), async ({ registry, cluster }) => {
         if (!cluster) throw new TunnelError('ERR_HUB_NOT_FOUND', 'this hub runs alone: hub links join the hubs of a cluster (`tunnel-hub init --registry postgres://… --hub-name NAME`)');
