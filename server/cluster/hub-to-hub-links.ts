@@ -19,8 +19,10 @@ interface WatchedLink {
   readonly other: string;
   readonly encap: HubLinkEncap;
   readonly pinned: boolean;
-  /** When the link was laid out in this encapsulation, the other hub (re)started, or the link was last up. */
-  quietSince: number;
+  /** When the link was laid out in this encapsulation, the other hub (re)started, or it was switched. */
+  since: number;
+  /** When the link was last seen up (liveness polled), or null. */
+  seenUp: number | null;
 }
 
 /**
@@ -131,7 +133,7 @@ export class HubToHubLinks {
     const restarted = this.otherStarts.has(other.name) && this.otherStarts.get(other.name) !== other.startedAt;
     this.otherStarts.set(other.name, other.startedAt);
     const fresh = !before || before.encap !== encap || restarted || other.state !== 'up';
-    this.watched.set(name, { other: other.name, encap, pinned, quietSince: fresh ? now : before.quietSince });
+    this.watched.set(name, fresh ? { other: other.name, encap, pinned, since: now, seenUp: null } : { ...before, pinned });
   }
 
   /**
@@ -144,33 +146,34 @@ export class HubToHubLinks {
     this.checking = true;
     try {
       const now = Date.now();
-      const due: { name: string; link: WatchedLink }[] = [];
+      const due: { name: string; link: WatchedLink; quietSince: number }[] = [];
       for (const [name, link] of this.watched) {
         const liveness = this.datapath.liveness?.(name);
         const state = liveness && liveness.tracked ? liveness.state : null;
-        if (state === 'up') link.quietSince = now;
+        if (state === 'up') link.seenUp = now;
+        // The datapath knows when the remote was last heard; polling only says when it last read up.
+        const quietSince = Math.max(link.since, liveness?.lastHeardAt ?? link.seenUp ?? link.since);
         // Whether the other hub is alive costs a registry read: only for a link otherwise due.
-        if (hubLinkSwitch({ ...link, liveness: state, now, otherHubUp: true, keepaliveInterval: this.keepaliveInterval, keepaliveRetries: this.keepaliveRetries })) {
-          due.push({ name, link });
-        }
+        const watch = { ...link, quietSince, liveness: state, now, otherHubUp: true, keepaliveInterval: this.keepaliveInterval, keepaliveRetries: this.keepaliveRetries };
+        if (hubLinkSwitch(watch)) due.push({ name, link, quietSince });
       }
       if (due.length === 0) return;
       const hubs = await this.registry.hubs.list(HUB_FRESH_MS);
       let switched = false;
-      for (const { name, link } of due) {
+      for (const { name, link, quietSince } of due) {
         const other = hubs.find((hub) => hub.name === link.other);
         const change = hubLinkSwitch({
-          ...link, liveness: 'down', now, otherHubUp: other?.state === 'up',
+          ...link, quietSince, liveness: 'down', now, otherHubUp: other?.state === 'up',
           keepaliveInterval: this.keepaliveInterval, keepaliveRetries: this.keepaliveRetries,
         });
         if (!change) continue;
         const mine = await this.registry.hubLinks.switchEncap(this.hubName, link.other, change.from, change.to, change.reason);
         if (mine) {
           this.log.warn({ tunnel: name, hubs: [this.hubName, link.other], from: change.from, to: change.to, reason: change.reason,
-            quietMs: now - link.quietSince }, `hub<->hub link ${this.hubName}<->${link.other} moved from ${change.from} to ${change.to}: ${change.reason}`);
+            quietMs: now - quietSince }, `hub<->hub link ${this.hubName}<->${link.other} moved from ${change.from} to ${change.to}: ${change.reason}`);
         }
         // Switched here or by the other hub meanwhile: either way the silence starts over with the re-lay.
-        link.quietSince = now;
+        link.since = now;
         switched = true;
       }
       if (switched) await this.sync();

@@ -25,6 +25,8 @@ export interface TunnelLivenessStatus {
   state: 'up' | 'down';
   /** False when the tunnel sends no keepalives (interval 0, ipip): its state then reads up. */
   tracked: boolean;
+  /** When (ms) the remote was last heard, or null if never (or not known). */
+  lastHeardAt: number | null;
 }
 
 /**

@@ -83,7 +83,8 @@ export class EngineHubDatapath implements HubDatapath {
 
   liveness(name: string): TunnelLivenessStatus | undefined {
     const status = this.statusOf(name);
-    return status && { state: status.state, tracked: status.liveness.tracked };
+    const heard = status?.liveness.lastHeardAt;
+    return status && { state: status.state, tracked: status.liveness.tracked, lastHeardAt: heard ? Date.parse(heard) : null };
   }
 
   spoofed(name: string): number | undefined {

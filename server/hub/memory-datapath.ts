@@ -49,7 +49,7 @@ export class MemoryDatapath implements HubDatapath {
     const spec = this.tunnels.get(name);
     if (!spec) return undefined;
     const tracked = spec.keepaliveInterval !== 0 && spec.encap !== 'ipip';
-    return { state: tracked && this.unanswered.has(spec.encap) ? 'down' : 'up', tracked };
+    return { state: tracked && this.unanswered.has(spec.encap) ? 'down' : 'up', tracked, lastHeardAt: null };
   }
 
   traffic(name: string): TunnelTraffic | undefined {
