@@ -9,6 +9,7 @@ import { EndpointWatcher, type OuterAddressProbe } from './endpoint-watcher.js';
 import { tunnelInterfaceName } from '../../shared/net/tunnel-interface-name.js';
 import { HubSession } from './hub-session.js';
 import { isGlobalIpv6 } from '../../shared/net/global-ipv6.js';
+import { IPV6_RETRY_AFTER_MS, Ipv6Preference } from './ipv6-preference.js';
 
 /** The member's end of its hub link (`tnl-hub`). */
 const HUB_TUNNEL = tunnelInterfaceName('hub');
@@ -17,8 +18,6 @@ const UNREACHABLE_CODES: ReadonlySet<string> = new Set(['ERR_NOT_CONNECTED', 'ER
 /** Tries per path probe, and how long each waits by default. */
 const PATH_PROBE_TRIES = 3;
 const DEFAULT_PATH_PROBE_TIMEOUT_MS = 1_000;
-/** How long the member keeps to IPv4 after its IPv6 path failed (no connection, or no encapsulation answered). */
-const IPV6_RETRY_AFTER_MS = 10 * 60_000;
 
 /** Everything the runner needs; the join/run commands build it from the state folder. */
 export interface SessionRunnerOptions {
@@ -79,9 +78,7 @@ export class SessionRunner {
   /** The hub's IPv6 endpoint (from welcome), a watcher of our source toward it, and when IPv6 may be tried again. */
   private ipv6Endpoint: string | null = null;
   private watcher6: EndpointWatcher | undefined;
-  private ipv6RetryAt = 0;
-  /** The last IPv6 give-up was a failed connection, not yet confirmed by IPv4 working. */
-  private ipv6FailedOnConnect = false;
+  private readonly ipv6 = new Ipv6Preference();
   /** Which of the hub's addresses the current connection goes to. */
   private over: 'url' | 'ipv6' = 'url';
   /** The hub tunnel path (encapsulation and remote) last probed, and in which session. */
@@ -162,18 +159,15 @@ export class SessionRunner {
         this.options.log.info({ code: error.code, reason: error.message, over: this.over }, 'hub unreachable');
         // An IPv6 connection that fails is given up for now: the next try goes over IPv4 at once.
         if (this.over === 'ipv6') {
-          this.giveUpIpv6('the IPv6 connection failed');
-          this.ipv6FailedOnConnect = true;
+          this.giveUpIpv6('connect', 'the IPv6 connection failed');
         } else {
           failed = error;
-          // IPv4 fails as well: the hub is down, not the IPv6 path, so IPv6 is tried again next time.
-          if (this.ipv6FailedOnConnect) this.ipv6RetryAt = 0;
-          this.ipv6FailedOnConnect = false;
+          this.ipv6.ipv4Failed();
         }
       }
       if (welcomed) {
         attempt = 0;
-        this.ipv6FailedOnConnect = false;
+        this.ipv6.welcomed();
       }
       if (failed && UNREACHABLE_CODES.has(failed.code)) {
         const moved = this.options.unreachable?.(failed);
@@ -250,7 +244,7 @@ export class SessionRunner {
     this.logAdvertised(config.advertised ?? []);
     const hubTunnel = config.tunnels.find((tunnel) => tunnel.name === HUB_TUNNEL);
     if (this.over === 'ipv6' && (config.paths ?? []).some((path) => path.tunnel === HUB_TUNNEL && path.reason === 'ipv6-unanswered')) {
-      this.giveUpIpv6('no encapsulation answered over IPv6');
+      this.giveUpIpv6('unanswered', 'no encapsulation answered over IPv6');
       this.switchConnection('falling back to IPv4');
       return;
     }
@@ -260,11 +254,11 @@ export class SessionRunner {
   /** True when the next connection should go to the hub's IPv6 endpoint. */
   private prefersIpv6(): boolean {
     const source = this.watcher6?.current;
-    return this.ipv6Endpoint !== null && source !== null && source !== undefined && isGlobalIpv6(source) && Date.now() >= this.ipv6RetryAt;
+    return this.ipv6Endpoint !== null && source !== null && source !== undefined && isGlobalIpv6(source) && this.ipv6.allows(Date.now());
   }
 
-  private giveUpIpv6(reason: string): void {
-    this.ipv6RetryAt = Date.now() + IPV6_RETRY_AFTER_MS;
+  private giveUpIpv6(why: 'connect' | 'unanswered', reason: string): void {
+    this.ipv6.giveUp(Date.now(), why);
     this.reconnectNow = true;
     this.options.log.info({ reason, retryInMs: IPV6_RETRY_AFTER_MS }, 'IPv6 path to the hub given up for now');
   }

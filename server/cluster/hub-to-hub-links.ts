@@ -1,22 +1,50 @@
 import type { Logger } from 'pino';
+import { DEFAULT_KEEPALIVE_RETRIES } from '../../shared/datapath/tunnel-spec.js';
 import { isTunnelError } from '../../shared/errors.js';
+import { HUB_LINK_PREFIX, tunnelInterfaceName } from '../../shared/net/tunnel-interface-name.js';
 import type { HubDatapath } from '../control/hub-datapath.js';
 import { HUB_FRESH_MS } from '../hub/cluster-membership.js';
+import type { HubLinkEncap } from '../registry/hub-link-store.js';
 import type { Registry } from '../registry/registry.js';
 import { hubTunnelRoutes } from '../routing/member-routes.js';
 import type { RoutingMode } from '../routing/member-route-specs.js';
+import { hubLinkSwitch } from './hub-link-encap-switch.js';
 import { hubToHubSpecs } from './hub-to-hub-specs.js';
+
+/** How often the hub looks at its hub<->hub tunnels' liveness, at most (once per keepalive interval if shorter). */
+const WATCH_MS = 1_000;
+
+/** What this hub laid out towards one other hub, for the liveness watch. */
+interface WatchedLink {
+  readonly other: string;
+  readonly encap: HubLinkEncap;
+  readonly pinned: boolean;
+  /** When the link was laid out in this encapsulation, the other hub (re)started, or it was switched. */
+  since: number;
+  /** When the link was last seen up (liveness polled), or null. */
+  seenUp: number | null;
+}
 
 /**
  * Keeps this hub's tunnels to the other hubs of its cluster in line with the registry: makes the
  * link (its /30 and key) to each hub that joined, and re-lays each tunnel's routes whenever members
  * move or prefixes change. `sync()` may be called as often as anything changes: calls made while
  * one runs collapse into one more run after it.
+ *
+ * It also watches each tunnel's keepalives: a link unanswered for keepaliveRetries × interval
+ * while the other hub is alive moves to the other encapsulation in the registry (GRE to FOU, FOU
+ * back to GRE), unless pinned; both hubs then re-lay it. The switch is a compare-and-set, so two
+ * hubs that notice at once switch it once.
  */
 export class HubToHubLinks {
   private readonly running = new Map<string, string>();
+  private readonly watched = new Map<string, WatchedLink>();
+  /** Each other hub's start time as last seen: a restart makes its links' silence start over. */
+  private readonly otherStarts = new Map<string, number | null>();
   private busy: Promise<void> | undefined;
   private again = false;
+  private readonly timer: NodeJS.Timeout;
+  private checking = false;
 
   constructor(
     private readonly registry: Registry,
@@ -25,7 +53,11 @@ export class HubToHubLinks {
     private readonly routing: RoutingMode,
     private readonly keepaliveInterval: number,
     private readonly log: Logger,
-  ) {}
+    private readonly keepaliveRetries = DEFAULT_KEEPALIVE_RETRIES,
+  ) {
+    this.timer = setInterval(() => void this.checkLiveness(), Math.min(WATCH_MS, Math.max(keepaliveInterval, 0.1) * 1000));
+    this.timer.unref();
+  }
 
   /** Brings the tunnels in line with the registry now (or once more after the run in progress). */
   sync(): Promise<void> {
@@ -50,6 +82,7 @@ export class HubToHubLinks {
 
   /** Removes the tunnels this object brought up. */
   async close(): Promise<void> {
+    clearInterval(this.timer);
     await this.busy;
     for (const name of this.running.keys()) await this.datapath.remove(name);
     this.running.clear();
@@ -73,19 +106,81 @@ export class HubToHubLinks {
       memberPrefixes: await this.memberPrefixes(),
     }, this.keepaliveInterval);
     const wanted = new Set<string>();
+    const now = Date.now();
     for (const spec of specs) {
       wanted.add(spec.name);
+      const other = others.find((hub) => tunnelOf(hub.name) === spec.name);
+      const link = other && links.find((l) => l.hubs.includes(this.hubName) && l.hubs.includes(other.name));
+      if (other && link) this.watch(spec.name, other, link.encap, link.pinned, now);
       const text = JSON.stringify(spec);
       if (this.running.get(spec.name) === text) continue;
       await this.datapath.upsert(spec, spec.name);
       this.running.set(spec.name, text);
-      this.log.info({ tunnel: spec.name, remote: spec.remote, routes: spec.routes?.length ?? 0 }, 'hub<->hub tunnel laid out');
+      this.log.info({ tunnel: spec.name, remote: spec.remote, encap: spec.encap, routes: spec.routes?.length ?? 0 }, 'hub<->hub tunnel laid out');
     }
     for (const name of [...this.running.keys()]) {
       if (wanted.has(name)) continue;
       await this.datapath.remove(name);
       this.running.delete(name);
+      this.watched.delete(name);
       this.log.info({ tunnel: name }, 'hub<->hub tunnel removed');
+    }
+  }
+
+  /** Notes what a tunnel runs now; a new encapsulation, or a restart or absence of the other hub, starts its silence over. */
+  private watch(name: string, other: { name: string; state: string; startedAt: number | null }, encap: HubLinkEncap, pinned: boolean, now: number): void {
+    const before = this.watched.get(name);
+    const restarted = this.otherStarts.has(other.name) && this.otherStarts.get(other.name) !== other.startedAt;
+    this.otherStarts.set(other.name, other.startedAt);
+    const fresh = !before || before.encap !== encap || restarted || other.state !== 'up';
+    this.watched.set(name, fresh ? { other: other.name, encap, pinned, since: now, seenUp: null } : { ...before, pinned });
+  }
+
+  /**
+   * Looks at each hub<->hub tunnel's liveness; one unanswered for long enough moves to the other
+   * encapsulation (registry first, compare-and-set), and this hub re-lays it at once (the other
+   * hub hears of it from the registry).
+   */
+  private async checkLiveness(): Promise<void> {
+    if (this.checking || this.watched.size === 0) return;
+    this.checking = true;
+    try {
+      const now = Date.now();
+      const due: { name: string; link: WatchedLink; quietSince: number }[] = [];
+      for (const [name, link] of this.watched) {
+        const liveness = this.datapath.liveness?.(name);
+        const state = liveness && liveness.tracked ? liveness.state : null;
+        if (state === 'up') link.seenUp = now;
+        // The datapath knows when the remote was last heard; polling only says when it last read up.
+        const quietSince = Math.max(link.since, liveness?.lastHeardAt ?? link.seenUp ?? link.since);
+        // Whether the other hub is alive costs a registry read: only for a link otherwise due.
+        const watch = { ...link, quietSince, liveness: state, now, otherHubUp: true, keepaliveInterval: this.keepaliveInterval, keepaliveRetries: this.keepaliveRetries };
+        if (hubLinkSwitch(watch)) due.push({ name, link, quietSince });
+      }
+      if (due.length === 0) return;
+      const hubs = await this.registry.hubs.list(HUB_FRESH_MS);
+      let switched = false;
+      for (const { name, link, quietSince } of due) {
+        const other = hubs.find((hub) => hub.name === link.other);
+        const change = hubLinkSwitch({
+          ...link, quietSince, liveness: 'down', now, otherHubUp: other?.state === 'up',
+          keepaliveInterval: this.keepaliveInterval, keepaliveRetries: this.keepaliveRetries,
+        });
+        if (!change) continue;
+        const mine = await this.registry.hubLinks.switchEncap(this.hubName, link.other, change.from, change.to, change.reason);
+        if (mine) {
+          this.log.warn({ tunnel: name, hubs: [this.hubName, link.other], from: change.from, to: change.to, reason: change.reason,
+            quietMs: now - quietSince }, `hub<->hub link ${this.hubName}<->${link.other} moved from ${change.from} to ${change.to}: ${change.reason}`);
+        }
+        // Switched here or by the other hub meanwhile: either way the silence starts over with the re-lay.
+        link.since = now;
+        switched = true;
+      }
+      if (switched) await this.sync();
+    } catch (err) {
+      this.log.warn({ code: isTunnelError(err) ? err.code : undefined, err: (err as Error).message }, 'cannot check the hub<->hub links; trying again');
+    } finally {
+      this.checking = false;
     }
   }
 
@@ -105,4 +200,8 @@ export class HubToHubLinks {
     }
     return prefixes;
   }
+}
+
+function tunnelOf(hub: string): string {
+  return tunnelInterfaceName(hub, HUB_LINK_PREFIX);
 }

@@ -1,5 +1,6 @@
 import { HUB_LINK_PREFIX, tunnelInterfaceName } from '../../shared/net/tunnel-interface-name.js';
 import type { WireTunnelSpec } from '../../shared/protocol/index.js';
+import { FOU_GRE_PORT } from '../../shared/wire/fou.js';
 import { tunnelMtu } from '../../shared/wire/tunnel-overhead.js';
 import type { HubLinkRecord } from '../registry/hub-link-store.js';
 import { HUB_TUNNEL_ROUTE_METRIC } from '../routing/member-routes.js';
@@ -21,8 +22,10 @@ export interface HubToHubFacts {
 }
 
 /**
- * This hub's end of a tunnel to each other hub of the cluster (GRE with the pair's key, on the
- * pair's /30). With static routing each tunnel carries what the other hub's members own, so a
+ * This hub's end of a tunnel to each other hub of the cluster, on the pair's /30 with the pair's
+ * key, in the encapsulation the registry gives the pair: GRE, or FOU (GRE in UDP, port 4754 at
+ * both ends: both hubs are public, so no binding to a NAT mapping and no hello authentication;
+ * the datapath tells the link from members by its source address and port). With static routing each tunnel carries what the other hub's members own, so a
  * member here reaches a member there, and routes follow the members when they move; with
  * `--routing none` no route is installed and a routing daemon (OSPF) runs over the tunnels.
  * A hub without a link yet (none allocated) gets no tunnel. Sorted, so equal facts give equal specs.
@@ -36,9 +39,10 @@ export function hubToHubSpecs(mode: RoutingMode, facts: HubToHubFacts, keepalive
     const prefixLength = link.prefix.split('/')[1] ?? '30';
     const spec: WireTunnelSpec = {
       name: tunnelInterfaceName(other.name, HUB_LINK_PREFIX),
-      encap: 'gre',
+      encap: link.encap,
       key: link.greKey,
-      mtu: tunnelMtu(PATH_MTU, { encap: 'gre', inner: 'gre', key: true }),
+      ...(link.encap === 'fou' ? { localPort: FOU_GRE_PORT, remotePort: FOU_GRE_PORT } : {}),
+      mtu: tunnelMtu(PATH_MTU, { encap: link.encap, inner: 'gre', key: true }),
       keepaliveInterval,
       local: facts.self.endpoint,
       remote: other.endpoint,

@@ -19,6 +19,16 @@ export interface HubBindingStatus {
   bindingTimeout: number;
 }
 
+/** A tunnel's liveness as its keepalives tell it. */
+export interface TunnelLivenessStatus {
+  /** `down` until the remote answers, and again after keepaliveRetries intervals unanswered. */
+  state: 'up' | 'down';
+  /** False when the tunnel sends no keepalives (interval 0, ipip): its state then reads up. */
+  tracked: boolean;
+  /** When (ms) the remote was last heard, or null if never (or not known). */
+  lastHeardAt: number | null;
+}
+
 /**
  * The hub's own tunnel ends as the control plane drives them. The real implementation wraps the
  * datapath engine (TUN devices, needs root); integration tests and the load benchmark use one
@@ -34,6 +44,8 @@ export interface HubDatapath {
    * undefined for a tunnel without one.
    */
   binding?(name: string): HubBindingStatus | undefined;
+  /** A running tunnel's liveness, or undefined when it does not exist. */
+  liveness?(name: string): TunnelLivenessStatus | undefined;
   /** Removes one tunnel (its peer was removed or revoked); a tunnel that does not run is fine. */
   remove(name: string): Promise<void>;
   /**

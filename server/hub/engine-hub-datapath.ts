@@ -6,7 +6,7 @@ import type { WireTunnelSpec } from '../../shared/protocol/index.js';
 import { applyWireSpec } from '../../shared/protocol/apply-wire-spec.js';
 import { installTunnelRoutes } from '../../shared/routing/install-tunnel-routes.js';
 import type { KernelRoutes } from '../../shared/routing/kernel-routes.js';
-import type { HubBindingStatus, HubDatapath, TunnelTraffic } from '../control/hub-datapath.js';
+import type { HubBindingStatus, HubDatapath, TunnelLivenessStatus, TunnelTraffic } from '../control/hub-datapath.js';
 import { HUB_UNREACHABLE_METRIC } from '../routing/member-routes.js';
 import { enableTunnelForwarding } from '../routing/tunnel-forwarding.js';
 
@@ -79,6 +79,12 @@ export class EngineHubDatapath implements HubDatapath {
   traffic(name: string): TunnelTraffic | undefined {
     const status = this.statusOf(name);
     return status && { rx: status.rx, tx: status.tx, ...(status.fastPath ? { fastPath: status.fastPath } : {}) };
+  }
+
+  liveness(name: string): TunnelLivenessStatus | undefined {
+    const status = this.statusOf(name);
+    const heard = status?.liveness.lastHeardAt;
+    return status && { state: status.state, tracked: status.liveness.tracked, lastHeardAt: heard ? Date.parse(heard) : null };
   }
 
   spoofed(name: string): number | undefined {

@@ -1,5 +1,5 @@
 import { tunnelSpecSchema, type WireTunnelSpec } from '../../shared/protocol/index.js';
-import type { HubDatapath, TunnelTraffic } from '../control/hub-datapath.js';
+import type { HubDatapath, TunnelLivenessStatus, TunnelTraffic } from '../control/hub-datapath.js';
 
 /**
  * A hub datapath that keeps specs in memory and moves no packets: for integration tests and the
@@ -17,6 +17,11 @@ export class MemoryDatapath implements HubDatapath {
   upserts = 0;
   /** The unreachable fallback routes last asked for. */
   unreachable: readonly string[] = [];
+  /**
+   * Encapsulations whose keepalives go unanswered (as behind a firewall that drops them): tunnels
+   * running one read `down`, every other tunnel `up`. Tests add to it.
+   */
+  readonly unanswered = new Set<string>();
 
   async upsert(spec: WireTunnelSpec, _peer: string): Promise<void> {
     const valid = tunnelSpecSchema.parse(spec);
@@ -38,6 +43,13 @@ export class MemoryDatapath implements HubDatapath {
 
   spoofed(name: string): number | undefined {
     return this.tunnels.has(name) ? 0 : undefined;
+  }
+
+  liveness(name: string): TunnelLivenessStatus | undefined {
+    const spec = this.tunnels.get(name);
+    if (!spec) return undefined;
+    const tracked = spec.keepaliveInterval !== 0 && spec.encap !== 'ipip';
+    return { state: tracked && this.unanswered.has(spec.encap) ? 'down' : 'up', tracked, lastHeardAt: null };
   }
 
   traffic(name: string): TunnelTraffic | undefined {

@@ -1,5 +1,6 @@
 import { CLUSTER_MIGRATION } from './cluster-migration.js';
 import { ENCAP_PIN_MIGRATION } from './encap-pin-migration.js';
+import { HUB_LINK_ENCAP_MIGRATION } from './hub-link-encap-migration.js';
 import { HUB_LINK_MIGRATION } from './hub-link-migration.js';
 import { LINK_PATH_MIGRATION } from './link-path-migration.js';
 import { PEER_REVOCATION_MIGRATION } from './peer-revocation-migration.js';
@@ -124,4 +125,5 @@ export const MIGRATIONS: readonly string[] = [
   CLUSTER_MIGRATION,
   HUB_LINK_MIGRATION,
   ENCAP_PIN_MIGRATION,
+  HUB_LINK_ENCAP_MIGRATION,
 ];

@@ -1,4 +1,5 @@
 import { POSTGRES_ENCAP_PIN_MIGRATION } from './encap-pin-migration.js';
+import { POSTGRES_HUB_LINK_ENCAP_MIGRATION } from './hub-link-encap-migration.js';
 
 /**
  * The PostgreSQL schema, step for step the same as MIGRATIONS (migrations.ts) for SQLite: step i
@@ -208,4 +209,5 @@ export const POSTGRES_MIGRATIONS: readonly string[] = [
   CREATE TRIGGER hub_links_release AFTER DELETE ON hub_links FOR EACH ROW EXECUTE FUNCTION hub_links_release();
   `,
   POSTGRES_ENCAP_PIN_MIGRATION,
+  POSTGRES_HUB_LINK_ENCAP_MIGRATION,
 ];

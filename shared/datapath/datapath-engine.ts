@@ -482,8 +482,13 @@ export class DatapathEngine {
       tunnel.unbound = true;
       tunnel.socket.bindings.set(auth.bindingId, tunnel);
     } else {
-      tunnel.socket.register(tunnel, tunnel.remoteAddress, tunnel.subKey);
-      if (tunnel.socket6 !== tunnel.socket) tunnel.socket6.register(tunnel, tunnel.remoteAddress, tunnel.subKey);
+      for (const socket of new Set([tunnel.socket, tunnel.socket6])) {
+        // A configured remote outranks a claimed one: a hub-role tunnel bound there (a hello
+        // that came, or was forged, from that address:port) gives it up.
+        const holder = socket.lookup(tunnel.remoteAddress, tunnel.subKey);
+        if (holder !== undefined && holder !== tunnel && holder.hub !== null) unbindHubTunnel(holder, 'displaced');
+        socket.register(tunnel, tunnel.remoteAddress, tunnel.subKey);
+      }
     }
   }
 
@@ -668,7 +673,9 @@ function claimProblem(socket: OuterSocket, spec: TunnelSpec, plan: Encapsulation
     const holder = socket.bindings.get(spec.auth.bindingId);
     return holder !== undefined && holder !== except ? `another tunnel already has binding id ${spec.auth.bindingId} on ${socket.id}` : null;
   }
-  return socket.isTaken(outerKeyOf(spec.remote), subKeyOf(spec, plan), except)
+  // A hub-role holder only claimed the address:port with a hello; joinSocket displaces it.
+  const holder = socket.lookup(outerKeyOf(spec.remote), subKeyOf(spec, plan));
+  return holder !== undefined && holder !== except && holder.hub === null
     ? `another tunnel already receives ${describeDemux(spec, plan)}` : null;
 }
 

@@ -62,12 +62,6 @@ export class OuterSocket {
     return undefined;
   }
 
-  /** True when (remote, subKey) is taken by a tunnel other than `except`. */
-  isTaken(remote: number, subKey: number, except?: Tunnel): boolean {
-    const found = this.lookup(remote, subKey);
-    return found !== undefined && found !== except;
-  }
-
   /** Counts `tunnel` as a user of this socket (registered in the demux table or not). */
   attach(tunnel: Tunnel): void {
     this.attached.add(tunnel);

@@ -5,6 +5,7 @@ import { joinCluster } from '../../server/hub-state/join-cluster.js';
 import { MemoryDatapath } from '../../server/hub/memory-datapath.js';
 import { startHub, type RunningHub } from '../../server/hub/start-hub.js';
 import type { SessionTiming } from '../../server/control/control-session.js';
+import type { PathOptions } from '../../server/control/control-plane.js';
 import { testLogger } from './with-hub.js';
 
 /** One hub of a test cluster: its state folder, in-memory datapath and (while running) the hub. */
@@ -27,7 +28,7 @@ export interface ClusterTestHub {
  * state folders.
  */
 export async function clusterHub(registry: string, name: string, endpoint: string,
-  options: { pool?: string; timing?: SessionTiming; listen?: string } = {}): Promise<ClusterTestHub> {
+  options: { pool?: string; timing?: SessionTiming; listen?: string; paths?: PathOptions } = {}): Promise<ClusterTestHub> {
   const listen = options.listen ?? '127.0.0.1';
   const stateDir = mkdtempSync(join(tmpdir(), `tunnel-cluster-${name}-`));
   await joinCluster(stateDir, { registry, hubName: name, endpoint, ...(options.pool ? { pool: options.pool } : {}) });
@@ -45,6 +46,7 @@ export async function clusterHub(registry: string, name: string, endpoint: strin
       const running = await startHub({
         stateDir, listen, ...ports, datapath: () => hub.datapath, log: testLogger,
         ...(options.timing ? { timing: options.timing } : {}),
+        ...(options.paths ? { paths: options.paths } : {}),
       });
       ports = { wsPort: running.wsPort, sshPort: running.sshPort };
       hub.hub = running;

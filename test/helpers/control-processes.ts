@@ -48,6 +48,16 @@ export function serveRuntime(stateDir: string): { wsPort: number; sshPort: numbe
   return existsSync(path) ? (JSON.parse(readFileSync(path, 'utf8')) as { wsPort: number; sshPort: number; pid: number }) : undefined;
 }
 
+/**
+ * Starts `tunnel-hub --state STATE serve ARGS` inside `namespace` and waits until it listens (its
+ * serve.json names this process, or it logged so); `env` as for startCli.
+ */
+export async function startServe(namespace: string, stateDir: string, args: string[], env: Record<string, string> = {}): Promise<CliProcess> {
+  const hub = startCli(namespace, 'server', ['--state', stateDir, 'serve', ...args], env);
+  await until(() => serveRuntime(stateDir)?.pid === hub.child.pid || /hub listening/.test(hub.output()), 20_000, `hub listening: ${hub.output()}`);
+  return hub;
+}
+
 /** Polls `check` every 50 ms until it is truthy or `timeoutMs` passes. */
 export async function until<T>(check: () => T | Promise<T>, timeoutMs: number, what: string): Promise<NonNullable<T>> {
   const deadline = Date.now() + timeoutMs;

@@ -88,6 +88,15 @@ describe.each(BACKENDS)('registry change notifications on $name', ({ skip, open,
       before = other.count();
       await pair.writer.endpoints.record('bob', { address: '203.0.113.7', source: 'observed' });
       await noticed(other.count, before);
+
+      // A hub link moving to another encapsulation: the other hub must re-lay its end at once.
+      await pair.writer.hubs.join({ name: 'hub', endpoint: '198.51.100.1', hostKeyFingerprint: 'SHA256:a' });
+      await pair.writer.hubs.join({ name: 'hub2', endpoint: '198.51.100.2', hostKeyFingerprint: 'SHA256:b' });
+      await pair.writer.hubLinks.ensure('hub', 'hub2');
+      await new Promise((resolve) => setTimeout(resolve, 3 * POLL_MS));
+      before = other.count();
+      expect(await pair.writer.hubLinks.switchEncap('hub', 'hub2', 'gre', 'fou', 'gre-unanswered')).toBe(true);
+      console.info(`hub link encapsulation switch noticed by the other handle after ${await noticed(other.count, before)} ms`);
       await new Promise((resolve) => setTimeout(resolve, 3 * POLL_MS));
       expect(self.count()).toBe(0);
       expect(other.errors).toEqual([]);

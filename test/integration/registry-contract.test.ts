@@ -354,6 +354,61 @@ describe.each(contractBackends())('registry contract on $name', (backend) => {
     });
   });
 
+  describe('hub links: encapsulation', () => {
+    const twoHubs = async (clock = fakeClock()) => {
+      const registry = await backend.initialised({ pools: ['10.1.12.0/24'], clock });
+      await registry.hubs.join({ name: 'hub', endpoint: '198.51.100.1', hostKeyFingerprint: 'SHA256:a' });
+      await registry.hubs.join({ name: 'hub2', endpoint: '198.51.100.2', hostKeyFingerprint: 'SHA256:b' });
+      return registry;
+    };
+
+    it('runs a new hub link on GRE, unpinned, for the default reason', async () => {
+      const registry = await twoHubs();
+      await registry.hubLinks.ensure('hub2', 'hub');
+      expect(await registry.hubLinks.list()).toEqual([expect.objectContaining({
+        hubs: ['hub', 'hub2'], encap: 'gre', encapReason: 'default', pinned: false, encapChangedAt: null,
+      })]);
+    });
+
+    it('switches once when both hubs switch at once (compare and set on the encapsulation they saw)', async () => {
+      const clock = fakeClock();
+      const registry = await twoHubs(clock);
+      await registry.hubLinks.ensure('hub', 'hub2');
+      clock.advance(5_000);
+      const results = await Promise.all([
+        registry.hubLinks.switchEncap('hub', 'hub2', 'gre', 'fou', 'gre-unanswered'),
+        registry.hubLinks.switchEncap('hub2', 'hub', 'gre', 'fou', 'gre-unanswered'),
+      ]);
+      expect(results.filter(Boolean)).toHaveLength(1);
+      const [link] = await registry.hubLinks.list();
+      expect(link).toMatchObject({ encap: 'fou', encapReason: 'gre-unanswered', pinned: false, encapChangedAt: Date.UTC(2026, 0, 1) + 5_000 });
+      expect((await registry.audit.list()).filter((e) => e.action === 'hub.link.encap')).toEqual([
+        expect.objectContaining({ subject: 'hub<->hub2', detail: { from: 'gre', to: 'fou', reason: 'gre-unanswered' } }),
+      ]);
+      // A hub that still saw GRE changes nothing; one that saw FOU moves it back.
+      expect(await registry.hubLinks.switchEncap('hub', 'hub2', 'gre', 'fou', 'gre-unanswered')).toBe(false);
+      expect(await registry.hubLinks.switchEncap('hub', 'hub2', 'fou', 'gre', 'fou-unanswered')).toBe(true);
+      expect((await registry.hubLinks.list())[0]).toMatchObject({ encap: 'gre', encapReason: 'fou-unanswered' });
+    });
+
+    it('pins a link (made if missing), never switches it while pinned, and frees it keeping what it runs', async () => {
+      const registry = await twoHubs();
+      expect(await registry.hubLinks.pin('hub2', 'hub', 'fou')).toMatchObject({ hubs: ['hub', 'hub2'], encap: 'fou', encapReason: 'pinned', pinned: true });
+      expect(await registry.hubLinks.switchEncap('hub', 'hub2', 'fou', 'gre', 'fou-unanswered')).toBe(false);
+      expect((await registry.hubLinks.list())[0]).toMatchObject({ encap: 'fou', pinned: true });
+      expect(await registry.hubLinks.pin('hub', 'hub2', null)).toMatchObject({ encap: 'fou', encapReason: 'unpinned', pinned: false });
+      expect(await registry.hubLinks.switchEncap('hub', 'hub2', 'fou', 'gre', 'fou-unanswered')).toBe(true);
+    });
+
+    it('refuses a pin naming one hub twice, an unknown hub or another encapsulation, changing nothing', async () => {
+      const registry = await twoHubs();
+      await registry.hubLinks.ensure('hub', 'hub2');
+      await expectRefusedUnchanged(registry, 'ERR_INVALID_ARGUMENT', () => registry.hubLinks.pin('hub', 'hub', 'fou'));
+      await expectRefusedUnchanged(registry, 'ERR_HUB_NOT_FOUND', () => registry.hubLinks.pin('hub', 'hub3', 'fou'));
+      await expectRefusedUnchanged(registry, 'ERR_INVALID_ARGUMENT', () => registry.hubLinks.pin('hub', 'hub2', 'gue' as 'fou'));
+    });
+  });
+
   describe('audit log', () => {
     it('records admin actions, newest first', async () => {
       const registry = await backend.initialised({ pools: ['10.1.12.0/24'] });

@@ -4,7 +4,7 @@ import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { netnsUnavailableReason } from '../helpers/root.js';
 import { createPairTopology, execInAsync, type PairTopology } from '../helpers/netns.js';
-import { runCliIn, serveRuntime, startCli, until, type CliProcess } from '../helpers/control-processes.js';
+import { runCliIn, startCli, startServe, until, type CliProcess } from '../helpers/control-processes.js';
 
 const reason = netnsUnavailableReason();
 if (reason) console.warn(`skipping client shutdown netns tests: ${reason}`);
@@ -33,8 +33,7 @@ describe.skipIf(reason !== null)('tunnel-client exits on SIGTERM even when its h
   it('SIGTERM while the hub process is SIGSTOPped: the member exits within a few seconds and removes tnl-hub', async () => {
     const hubState = join(dir, 'hub');
     await runCliIn(topo.a, 'server', ['--state', hubState, 'init', '--endpoint', topo.aAddress, '--pool', '10.1.14.0/24']);
-    hub = startCli(topo.a, 'server', ['--state', hubState, 'serve', '--listen', topo.aAddress]);
-    await until(() => serveRuntime(hubState)?.pid === hub?.child.pid, 20_000, `hub listening: ${hub.output()}`);
+    hub = await startServe(topo.a, hubState, ['--listen', topo.aAddress]);
     const invite = (await runCliIn(topo.a, 'server', ['--state', hubState, 'invite', 'create'])).trim();
     member = startCli(topo.b, 'client', ['join', `ws://${topo.aAddress}:8443`, '--token', invite, '--name', 'b', '--state', join(dir, 'b')]);
     await until(() => /tnl-hub up/.test(member?.output() ?? ''), 20_000, `member join: ${member.output()}`);

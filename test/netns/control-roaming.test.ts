@@ -4,7 +4,7 @@ import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { netnsUnavailableReason } from '../helpers/root.js';
 import { createNatTopology, execIn, execInAsync, type NatTopology } from '../helpers/netns.js';
-import { longestReplyGap, runCliIn, serveRuntime, startCli, until, type CliProcess } from '../helpers/control-processes.js';
+import { longestReplyGap, runCliIn, startCli, startServe, until, type CliProcess } from '../helpers/control-processes.js';
 import { generateEd25519KeyPair } from '../../shared/ssh/generate-ed25519-key-pair.js';
 
 const reason = netnsUnavailableReason();
@@ -23,8 +23,7 @@ describe.skipIf(reason !== null)('hub and members in namespaces (hub / wan / c1 
   const others: CliProcess[] = [];
 
   const startHub = async (): Promise<CliProcess> => {
-    const proc = startCli(topo.hub, 'server', ['--state', hubState, 'serve', '--listen', HUB, '--keepalive', '0.5', '--liveness-timeout', '2']);
-    await until(() => serveRuntime(hubState)?.pid === proc.child.pid || /hub listening/.test(proc.output()), 20_000, `hub listening: ${proc.output()}`);
+    const proc = await startServe(topo.hub, hubState, ['--listen', HUB, '--keepalive', '0.5', '--liveness-timeout', '2']);
     return proc;
   };
   const hubStatus = async (): Promise<{ peers: { name: string; connected: boolean; endpoint: { seen: string | null; reported: string | null }; nat: boolean; specVersion: { hub: { issued: number; applied: number }; peer: { issued: number; acked: number } } | null; counters: { rx: { packets: number } } | null }[] }> =>

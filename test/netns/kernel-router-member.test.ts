@@ -3,7 +3,7 @@ import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { runCliIn, serveRuntime, startCli, until, type CliProcess } from '../helpers/control-processes.js';
+import { runCliIn, startCli, startServe, until, type CliProcess } from '../helpers/control-processes.js';
 import { kernelPeerUnavailableReason, startKernelPeer, type KernelPeer } from '../helpers/kernel-peer.js';
 import { addVethLink, createNamespaces, deleteNamespaces, execInAsync, uniquePrefix } from '../helpers/netns.js';
 import { netnsUnavailableReason } from '../helpers/root.js';
@@ -71,8 +71,7 @@ describe.skipIf(reason)('a kernel router member: config linux, dyndns2 with busy
       startKernelPeer({ namespace: hubNs, bridge }),
       (async () => {
         await hubCli('init', '--endpoint', HUB, '--pool', '10.1.12.0/24');
-        hub = startCli(hubNs, 'server', ['--state', hubState, 'serve', '--listen', HUB]);
-        await until(() => serveRuntime(hubState)?.pid === hub?.child.pid, 20_000, `hub listening: ${hub.output()}`);
+        hub = await startServe(hubNs, hubState, ['--listen', HUB]);
       })(),
     ]);
     guest = booted;

@@ -2,7 +2,7 @@ import { chmodSync, existsSync, mkdtempSync, readFileSync, rmSync, writeFileSync
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { runCliIn, serveRuntime, startCli, until, type CliProcess } from '../helpers/control-processes.js';
+import { runCliIn, startCli, startServe, until, type CliProcess } from '../helpers/control-processes.js';
 import { createNatTopology, execIn, execInAsync, type NatTopology } from '../helpers/netns.js';
 import { netnsUnavailableReason } from '../helpers/root.js';
 
@@ -46,9 +46,7 @@ describe.skipIf(reason !== null)('link hooks on the hub and a member: up, change
     hubHook = recorder(dir, 'hub-hook');
     memberHook = recorder(dir, 'member-hook');
     await hubCli(['init', '--endpoint', HUB, '--pool', '10.1.12.0/24']);
-    hub = startCli(topo.hub, 'server', ['--state', hubState, 'serve', '--listen', HUB, '--keepalive', '0.5', '--liveness-timeout', '3',
-      '--path-keepalive', '1', '--hook', hubHook.hook]);
-    await until(() => serveRuntime(hubState)?.pid === hub?.child.pid || /hub listening/.test(hub?.output() ?? ''), 20_000, 'hub listening');
+    hub = await startServe(topo.hub, hubState, ['--listen', HUB, '--keepalive', '0.5', '--liveness-timeout', '3', '--path-keepalive', '1', '--hook', hubHook.hook]);
   });
 
   afterAll(async () => {

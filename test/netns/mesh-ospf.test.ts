@@ -3,7 +3,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { generateEd25519KeyPair } from '../../shared/ssh/generate-ed25519-key-pair.js';
-import { runCliIn, serveRuntime, startCli, until, type CliProcess } from '../helpers/control-processes.js';
+import { runCliIn, startCli, startServe, until, type CliProcess } from '../helpers/control-processes.js';
 import { frrUnavailableReason, startFrrRouter, type FrrRouter } from '../helpers/frr-daemons.js';
 import { createMeshTopology, type MeshTopology } from '../helpers/mesh-topology.js';
 import { execIn, execInAsync } from '../helpers/netns.js';
@@ -43,9 +43,7 @@ describe.skipIf(reason !== null)('--routing none: FRR ospfd on the hub and two m
     await hubCli(['init', '--endpoint', HUB, '--pool', '10.1.12.0/24']);
     // With --routing none the hub leaves forwarding to the system, as for any router a daemon runs.
     execIn(topo.hub, 'sysctl', ['-qw', 'net.ipv4.ip_forward=1']);
-    hub = startCli(topo.hub, 'server', ['--state', hubState, 'serve', '--listen', HUB, '--routing', 'none', '--keepalive', '0.5',
-      '--liveness-timeout', '3', '--path-keepalive', '1']);
-    await until(() => serveRuntime(hubState)?.pid === hub?.child.pid || /hub listening/.test(hub?.output() ?? ''), 20_000, 'hub listening');
+    hub = await startServe(topo.hub, hubState, ['--listen', HUB, '--routing', 'none', '--keepalive', '0.5', '--liveness-timeout', '3', '--path-keepalive', '1']);
   });
 
   afterAll(async () => {

@@ -3,7 +3,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { generateEd25519KeyPair } from '../../shared/ssh/generate-ed25519-key-pair.js';
-import { runCliIn, serveRuntime, startCli, until, type CliProcess } from '../helpers/control-processes.js';
+import { runCliIn, startCli, startServe, until, type CliProcess } from '../helpers/control-processes.js';
 import { createMeshTopology, type MeshTopology } from '../helpers/mesh-topology.js';
 import { distUrl, execIn, execInAsync, startNodeIn } from '../helpers/netns.js';
 import { netnsUnavailableReason } from '../helpers/root.js';
@@ -76,8 +76,7 @@ describe.skipIf(reason !== null)('mesh routing end to end: hub-and-spoke, prefix
     (await execInAsync(ns, 'ping', ['-c', '1', '-W', '1', ...extra, target], 5_000)).code === 0;
   const kernelRoute = (ns: string, prefix: string): string => execIn(ns, 'ip', [prefix.includes(':') ? '-6' : '-4', 'route', 'show', prefix]).trim();
   const startHub = async (env: Record<string, string> = {}): Promise<void> => {
-    hub = startCli(topo.hub, 'server', ['--state', hubState, 'serve', '--listen', HUB, '--keepalive', '0.5', '--liveness-timeout', '3', '--path-keepalive', '1'], env);
-    await until(() => serveRuntime(hubState)?.pid === hub?.child.pid || /hub listening/.test(hub?.output() ?? ''), 20_000, 'hub listening');
+    hub = await startServe(topo.hub, hubState, ['--listen', HUB, '--keepalive', '0.5', '--liveness-timeout', '3', '--path-keepalive', '1'], env);
   };
   /** Runs a hub CLI command, then how long until `check` holds (polled every 20 ms). */
   const timeUntil = async (args: string[], check: () => boolean): Promise<number> => {

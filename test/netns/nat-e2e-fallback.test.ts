@@ -4,7 +4,7 @@ import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { netnsUnavailableReason } from '../helpers/root.js';
 import { createNatTopology, distUrl, execIn, execInAsync, runNodeIn, type NatTopology } from '../helpers/netns.js';
-import { longestReplyGap, runCliIn, serveRuntime, startCli, until, type CliProcess } from '../helpers/control-processes.js';
+import { longestReplyGap, runCliIn, startCli, startServe, until, type CliProcess } from '../helpers/control-processes.js';
 import { opensshExec } from '../helpers/ssh-exec.js';
 import { generateEd25519KeyPair } from '../../shared/ssh/generate-ed25519-key-pair.js';
 
@@ -54,8 +54,7 @@ describe.skipIf(reason !== null)('through the NAT end to end: GRE for c1, FOU/GU
     dir = mkdtempSync(join(tmpdir(), 'tunnel-nat-e2e-'));
     hubState = join(dir, 'hub');
     await hubCli(['init', '--endpoint', HUB, '--pool', '10.1.12.0/24']);
-    hub = startCli(topo.hub, 'server', ['--state', hubState, 'serve', '--listen', HUB, '--keepalive', '0.5', '--liveness-timeout', '3', '--path-keepalive', '1']);
-    await until(() => serveRuntime(hubState)?.pid === hub?.child.pid || /hub listening/.test(hub?.output() ?? ''), 20_000, 'hub listening');
+    hub = await startServe(topo.hub, hubState, ['--listen', HUB, '--keepalive', '0.5', '--liveness-timeout', '3', '--path-keepalive', '1']);
   });
 
   afterAll(async () => {

@@ -234,6 +234,27 @@ describe('hub end: binding by authenticated hello', () => {
     expect(engine.tunnelStatus('hub-c3').binding).toMatchObject({ address: NAT, port: 40001, counter: '1' });
   });
 
+  it('a static tunnel configured for an address:port a hub tunnel bound by hello takes it over; the hub tunnel is displaced', () => {
+    const io = new FakeDatapathIo();
+    const events: BindingEvent[] = [];
+    const engine = new DatapathEngine(io, { onBinding: (e) => events.push(e) });
+    engine.addTunnel(hubSpec());
+    const socket = io.socket(`udp ${HUB}:4754`);
+    // A member's hello from (or forged as) the address:port another hub will send from.
+    bind(socket, 4754, 1n, forger);
+    engine.addTunnel({ name: 'hub-hub2', encap: 'fou', local: HUB, remote: FORGER, localPort: 4754, remotePort: 4754, key: 9,
+      address: '10.7.0.9/30', peerAddress: '10.7.0.10', keepaliveInterval: 0 });
+    expect(events.map((e) => [e.name, e.reason])).toEqual([['hub-c2', 'bound'], ['hub-c2', 'displaced']]);
+    expect(engine.tunnelStatus('hub-c2').binding!.state).toBe('unbound');
+    // What comes from there now reaches the configured tunnel, and the member cannot claim it back.
+    socket.deliver({ bytes: Buffer.concat([Buffer.from('20000800', 'hex'), Buffer.from([0, 0, 0, 9]), ipv4Packet({ src: '10.7.0.10', dst: '10.7.0.9', length: 80 })]), addr: forger, port: 4754 });
+    expect(io.tun('hub-hub2').take()).toHaveLength(1);
+    socket.deliver({ bytes: hello(2n), addr: forger, port: 4754 });
+    expect(socket.take()).toEqual([]);
+    expect(engine.tunnelStatus('hub-c2').binding).toMatchObject({ state: 'unbound', counter: '1' });
+    expect(events).toHaveLength(2);
+  });
+
   it('keeps the binding across a re-key (new session) and refuses hellos signed with the old key', () => {
     const { engine, events, socket } = setupHub();
     bind(socket, 40001, 500n);
