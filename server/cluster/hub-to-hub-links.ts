@@ -45,6 +45,7 @@ export class HubToHubLinks {
   private again = false;
   private readonly timer: NodeJS.Timeout;
   private checking = false;
+  private closed = false;
 
   constructor(
     private readonly registry: Registry,
@@ -61,6 +62,8 @@ export class HubToHubLinks {
 
   /** Brings the tunnels in line with the registry now (or once more after the run in progress). */
   sync(): Promise<void> {
+    // A liveness check that was waiting on the registry must not lay tunnels out after close().
+    if (this.closed) return Promise.resolve();
     if (this.busy) {
       this.again = true;
       return this.busy;
@@ -82,6 +85,7 @@ export class HubToHubLinks {
 
   /** Removes the tunnels this object brought up. */
   async close(): Promise<void> {
+    this.closed = true;
     clearInterval(this.timer);
     await this.busy;
     for (const name of this.running.keys()) await this.datapath.remove(name);
@@ -142,7 +146,7 @@ export class HubToHubLinks {
    * hub hears of it from the registry).
    */
   private async checkLiveness(): Promise<void> {
-    if (this.checking || this.watched.size === 0) return;
+    if (this.checking || this.closed || this.watched.size === 0) return;
     this.checking = true;
     try {
       const now = Date.now();

@@ -63,6 +63,14 @@ describe.skipIf(reason !== null)('hub<->hub links falling back between GRE and F
     // `hubs --json` shows it from either hub.
     const rows = JSON.parse((await runHubCli(b.stateDir, ['hubs', '--json'])).stdout) as { name: string; link: unknown }[];
     expect(rows.map((r) => [r.name, r.link])).toEqual([['hub', { encap: 'fou', reason: 'gre-unanswered', pinned: false }], ['hub2', null]]);
+    // So does `status`, from the running hub, with the tunnel's liveness.
+    const status = JSON.parse((await runHubCli(a.stateDir, ['status', '--json'])).stdout) as { hub: { running: boolean }; hubLinks: unknown[] };
+    expect(status.hub.running).toBe(true);
+    expect(status.hubLinks).toEqual([{
+      hub: 'hub2', tunnel: 'hub-hub2', prefix: gre?.prefix, inner: gre?.inner[0], peerInner: gre?.inner[1],
+      encap: 'fou', reason: 'gre-unanswered', pinned: false, state: 'up', counters: expect.objectContaining({ rx: expect.any(Object) }),
+    }]);
+    expect((await runHubCli(b.stateDir, ['status'])).stdout).toMatch(/hub-hub \(hub\)\s+\S+\s+fou \(gre-unanswered\)\s+up/);
   });
 
   it('move it back to GRE when FOU goes unanswered too (a pair blocked both ways alternates)', async () => {
