@@ -23,6 +23,12 @@ interface WatchedLink {
   since: number;
   /** When the link was last seen up (liveness polled), or null. */
   seenUp: number | null;
+  /**
+   * The other hub's heartbeat as read when the link first came due (undefined: not due). A
+   * switch waits for a newer one: proof, on no clock but the other hub's, that it is alive while
+   * the link is silent (a hub killed a moment ago still looks fresh for a few seconds).
+   */
+  dueHeartbeat?: number | null;
 }
 
 /**
@@ -160,17 +166,24 @@ export class HubToHubLinks {
         // Whether the other hub is alive costs a registry read: only for a link otherwise due.
         const watch = { ...link, quietSince, liveness: state, now, otherHubUp: true, keepaliveInterval: this.keepaliveInterval, keepaliveRetries: this.keepaliveRetries };
         if (hubLinkSwitch(watch)) due.push({ name, link, quietSince });
+        else delete link.dueHeartbeat;
       }
       if (due.length === 0) return;
       const hubs = await this.registry.hubs.list(HUB_FRESH_MS);
       let switched = false;
       for (const { name, link, quietSince } of due) {
         const other = hubs.find((hub) => hub.name === link.other);
+        const heartbeat = other?.lastHeartbeat ?? null;
+        if (link.dueHeartbeat === undefined) {
+          link.dueHeartbeat = heartbeat;
+          continue;
+        }
         const change = hubLinkSwitch({
-          ...link, quietSince, liveness: 'down', now, otherHubUp: other?.state === 'up',
+          ...link, quietSince, liveness: 'down', now, otherHubUp: other?.state === 'up' && heartbeat !== null && heartbeat !== link.dueHeartbeat,
           keepaliveInterval: this.keepaliveInterval, keepaliveRetries: this.keepaliveRetries,
         });
         if (!change) continue;
+        delete link.dueHeartbeat;
         const mine = await this.registry.hubLinks.switchEncap(this.hubName, link.other, change.from, change.to, change.reason);
         if (mine) {
           this.log.warn({ tunnel: name, hubs: [this.hubName, link.other], from: change.from, to: change.to, reason: change.reason,

@@ -96,4 +96,13 @@ describe.skipIf(reason !== null)('a hub<->hub link between hubs whose path drops
     console.log(`after --encap auto, c1 -> c2 answered again ${Date.now() - freed} ms later`);
     expect(await hubLink('hub')).toEqual({ encap: 'fou', reason: 'gre-unanswered', pinned: false });
   });
+
+  it('kill -9 hub2: the silent link stays as it is (hub2 looks fresh for seconds, but writes no newer heartbeat)', async () => {
+    await procs.get('hub2')?.stop('SIGKILL');
+    procs.delete('hub2');
+    // Past the 3 s quiet period, a check, and the 5 s after which hub2 reads down anyway.
+    await new Promise((resolve) => setTimeout(resolve, 8_000));
+    expect(await hubLink('hub')).toEqual({ encap: 'fou', reason: 'gre-unanswered', pinned: false });
+    expect(procs.get('hub')?.output()).not.toMatch(/moved from fou to gre/);
+  });
 });
