@@ -5,7 +5,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { initHubState } from '../../server/hub-state/init-hub-state.js';
 import type { Registry } from '../../server/registry/registry.js';
 import { clusterHub, removeClusterHubs, type ClusterTestHub } from '../helpers/cluster-hubs.js';
-import { runHubCli } from '../helpers/hub-cli.js';
+import { registrySnapshot, runHubCli } from '../helpers/hub-cli.js';
 import { waitFor } from '../helpers/memory-client-datapath.js';
 import { postgresUnavailableReason, startPostgres, type PostgresServer } from '../helpers/postgres-server.js';
 
@@ -109,18 +109,23 @@ describe.skipIf(reason !== null)('hub<->hub links falling back between GRE and F
       [['hubs', 'link', 'hub', 'hub2', '--encap', 'gue'], /^tunnel-hub: ERR_INVALID_ARGUMENT: --encap takes gre, fou or auto, not "gue"/],
       [['hubs', 'link', 'hub2', 'hub2', '--encap', 'fou'], /^tunnel-hub: ERR_INVALID_ARGUMENT: a hub link joins two hubs; "hub2" was named twice/],
     ];
+    const missing = await runHubCli(a.stateDir, ['hubs', 'link', 'hub', 'hub2']);
+    expect(missing.code).toBe(2);
+    expect(missing.stderr.trim()).toBe("error: required option '--encap <encap>' not specified");
     for (const [args, message] of cases) {
       const result = await runHubCli(a.stateDir, args);
-      expect(result.code, result.stderr).not.toBe(0);
+      expect(result.code, result.stderr).toBe(1);
       expect(result.stderr).toMatch(message);
       expect(result.stderr.trim().split('\n')).toHaveLength(1);
     }
     const lone = mkdtempSync(join(tmpdir(), 'tunnel-lone-hub-'));
     try {
       await initHubState(join(lone, 'state'), { endpoint: '198.51.100.1' });
+      const loneBefore = await registrySnapshot(join(lone, 'state'));
       const result = await runHubCli(join(lone, 'state'), ['hubs', 'link', 'hub', 'hub2', '--encap', 'fou']);
-      expect(result.code).not.toBe(0);
-      expect(result.stderr).toMatch(/^tunnel-hub: ERR_HUB_NOT_FOUND: this hub runs alone/);
+      expect(result.code).toBe(1);
+      expect(result.stderr).toMatch(/^tunnel-hub: ERR_HUB_NOT_FOUND: this hub runs alone: hub links join the hubs of a cluster[^\n]*\n$/);
+      expect(await registrySnapshot(join(lone, 'state'))).toEqual(loneBefore);
     } finally {
       rmSync(lone, { recursive: true, force: true });
     }
