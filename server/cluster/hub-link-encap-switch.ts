@@ -13,7 +13,10 @@ export interface HubLinkWatch {
    */
   readonly quietSince: number;
   readonly now: number;
-  /** The other hub serves and its heartbeat is fresh: silence is then the path's doing, not a dead hub's. */
+  /**
+   * The other hub serves and wrote a heartbeat since the link went quiet: silence is then the
+   * path's doing, not a dead hub's.
+   */
   readonly otherHubUp: boolean;
   /** Seconds between keepalives, and how many may go unanswered before the tunnel reads down. */
   readonly keepaliveInterval: number;

@@ -23,6 +23,12 @@ interface WatchedLink {
   since: number;
   /** When the link was last seen up (liveness polled), or null. */
   seenUp: number | null;
+  /**
+   * The other hub's heartbeat as read when the link first came due (undefined: not due). A
+   * switch waits for a newer one: proof, on no clock but the other hub's, that it is alive while
+   * the link is silent (a hub killed a moment ago still looks fresh for a few seconds).
+   */
+  dueHeartbeat?: number | null;
 }
 
 /**
@@ -45,6 +51,7 @@ export class HubToHubLinks {
   private again = false;
   private readonly timer: NodeJS.Timeout;
   private checking = false;
+  private closed = false;
 
   constructor(
     private readonly registry: Registry,
@@ -61,6 +68,8 @@ export class HubToHubLinks {
 
   /** Brings the tunnels in line with the registry now (or once more after the run in progress). */
   sync(): Promise<void> {
+    // A liveness check that was waiting on the registry must not lay tunnels out after close().
+    if (this.closed) return Promise.resolve();
     if (this.busy) {
       this.again = true;
       return this.busy;
@@ -82,6 +91,7 @@ export class HubToHubLinks {
 
   /** Removes the tunnels this object brought up. */
   async close(): Promise<void> {
+    this.closed = true;
     clearInterval(this.timer);
     await this.busy;
     for (const name of this.running.keys()) await this.datapath.remove(name);
@@ -142,7 +152,7 @@ export class HubToHubLinks {
    * hub hears of it from the registry).
    */
   private async checkLiveness(): Promise<void> {
-    if (this.checking || this.watched.size === 0) return;
+    if (this.checking || this.closed || this.watched.size === 0) return;
     this.checking = true;
     try {
       const now = Date.now();
@@ -156,17 +166,24 @@ export class HubToHubLinks {
         // Whether the other hub is alive costs a registry read: only for a link otherwise due.
         const watch = { ...link, quietSince, liveness: state, now, otherHubUp: true, keepaliveInterval: this.keepaliveInterval, keepaliveRetries: this.keepaliveRetries };
         if (hubLinkSwitch(watch)) due.push({ name, link, quietSince });
+        else delete link.dueHeartbeat;
       }
       if (due.length === 0) return;
       const hubs = await this.registry.hubs.list(HUB_FRESH_MS);
       let switched = false;
       for (const { name, link, quietSince } of due) {
         const other = hubs.find((hub) => hub.name === link.other);
+        const heartbeat = other?.lastHeartbeat ?? null;
+        if (link.dueHeartbeat === undefined) {
+          link.dueHeartbeat = heartbeat;
+          continue;
+        }
         const change = hubLinkSwitch({
-          ...link, quietSince, liveness: 'down', now, otherHubUp: other?.state === 'up',
+          ...link, quietSince, liveness: 'down', now, otherHubUp: other?.state === 'up' && heartbeat !== null && heartbeat !== link.dueHeartbeat,
           keepaliveInterval: this.keepaliveInterval, keepaliveRetries: this.keepaliveRetries,
         });
         if (!change) continue;
+        delete link.dueHeartbeat;
         const mine = await this.registry.hubLinks.switchEncap(this.hubName, link.other, change.from, change.to, change.reason);
         if (mine) {
           this.log.warn({ tunnel: name, hubs: [this.hubName, link.other], from: change.from, to: change.to, reason: change.reason,

@@ -1,6 +1,7 @@
 import type { Command } from 'commander';
 import { hubStatusReport } from '../hub/hub-status-report.js';
 import { formatColumns } from './format-columns.js';
+import { describeHubLinkEncap } from './hub-link-command.js';
 import { hubStateDir } from './hub-state-dir.js';
 import { printJson, printText } from './write-output.js';
 
@@ -8,7 +9,7 @@ import { printJson, printText } from './write-output.js';
 export function registerStatusCommand(program: Command): void {
   program
     .command('status')
-    .description('per peer: connected or not, public address (seen and reported), encapsulation and why, config versions, last seen, traffic counters')
+    .description('per peer: connected or not, public address (seen and reported), encapsulation and why, config versions, last seen, traffic counters; in a cluster, the links to the other hubs')
     .option('--json', 'print JSON only')
     .action(async (options: { json?: boolean }, command: Command) => {
       const status = await hubStatusReport(hubStateDir(command));
@@ -40,6 +41,16 @@ export function registerStatusCommand(program: Command): void {
           `${link.ends[0]} <-> ${link.ends[1]}`, link.prefix, link.encap,
           (link.reason ?? '-') + (link.reachable === false ? ' (no tunnel)' : ''),
           link.public[0] ?? '-', link.public[1] ?? '-',
+        ]),
+        '',
+      )}`}${status.hubLinks.length === 0 ? '' : `\n\n${formatColumns(
+        ['HUB LINK', 'PREFIX', 'ENCAP', 'STATE', 'RX PKTS', 'TX PKTS'],
+        status.hubLinks.map((link) => [
+          `${link.tunnel} (${link.hub})`, link.prefix,
+          describeHubLinkEncap({ encap: link.encap, encapReason: link.reason, pinned: link.pinned }),
+          link.state ?? '-',
+          link.counters ? String(link.counters.rx.packets) : '-',
+          link.counters ? String(link.counters.tx.packets) : '-',
         ]),
         '',
       )}`}`);

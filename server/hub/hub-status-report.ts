@@ -6,5 +6,5 @@ import { readStatusSocket, statusSocketPath } from './status-socket.js';
 export async function hubStatusReport(stateDir: string): Promise<HubStatus> {
   const live = await readStatusSocket(statusSocketPath(stateDir));
   if (live !== undefined) return live as HubStatus;
-  return withHubState(stateDir, ({ registry }) => buildHubStatus(registry));
+  return withHubState(stateDir, ({ registry, cluster }) => buildHubStatus(registry, undefined, cluster?.hubName));
 }

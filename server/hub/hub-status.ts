@@ -2,6 +2,7 @@ import { tunnelInterfaceName } from '../../shared/net/tunnel-interface-name.js';
 import type { ProbeResults } from '../control/choose-encapsulation.js';
 import type { PeerLiveState } from '../control/control-plane.js';
 import type { HubBindingStatus, HubDatapath, TunnelTraffic } from '../control/hub-datapath.js';
+import { hubLinkStatuses, type HubLinkStatus } from '../cluster/hub-link-status.js';
 import type { Registry } from '../registry/registry.js';
 
 /** One peer's line in `tunnel-hub status --json`. */
@@ -56,6 +57,8 @@ export interface HubStatus {
   hub: { running: boolean; endpoint: string; pid: number | null; wsPort: number | null; sshPort: number | null; hubId: string | null };
   peers: PeerStatus[];
   links: PeerLinkStatus[];
+  /** A hub of a cluster: its links to the other hubs (empty for a hub alone). */
+  hubLinks: HubLinkStatus[];
 }
 
 /** Reasons under which a peer<->peer link gets no tunnel. */
@@ -75,9 +78,10 @@ export interface LiveHubView {
 
 /**
  * Builds the status report: every registered peer from the registry, overlaid with the live
- * sessions and datapath counters when `live` is given (the serve process), else as last recorded.
+ * sessions and datapath counters when `live` is given (the serve process), else as last recorded;
+ * a hub of a cluster (`hubName`) adds its links to the other hubs.
  */
-export async function buildHubStatus(registry: Registry, live?: LiveHubView): Promise<HubStatus> {
+export async function buildHubStatus(registry: Registry, live?: LiveHubView, hubName?: string): Promise<HubStatus> {
   const peers: PeerStatus[] = [];
   for (const peer of await registry.peers.list()) {
     const state = live?.live.get(peer.name);
@@ -141,5 +145,6 @@ export async function buildHubStatus(registry: Registry, live?: LiveHubView): Pr
     },
     peers,
     links,
+    hubLinks: await hubLinkStatuses(registry, hubName, live?.datapath),
   };
 }

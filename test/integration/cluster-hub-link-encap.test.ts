@@ -5,7 +5,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { initHubState } from '../../server/hub-state/init-hub-state.js';
 import type { Registry } from '../../server/registry/registry.js';
 import { clusterHub, removeClusterHubs, type ClusterTestHub } from '../helpers/cluster-hubs.js';
-import { runHubCli } from '../helpers/hub-cli.js';
+import { registrySnapshot, runHubCli } from '../helpers/hub-cli.js';
 import { waitFor } from '../helpers/memory-client-datapath.js';
 import { postgresUnavailableReason, startPostgres, type PostgresServer } from '../helpers/postgres-server.js';
 
@@ -63,6 +63,14 @@ describe.skipIf(reason !== null)('hub<->hub links falling back between GRE and F
     // `hubs --json` shows it from either hub.
     const rows = JSON.parse((await runHubCli(b.stateDir, ['hubs', '--json'])).stdout) as { name: string; link: unknown }[];
     expect(rows.map((r) => [r.name, r.link])).toEqual([['hub', { encap: 'fou', reason: 'gre-unanswered', pinned: false }], ['hub2', null]]);
+    // So does `status`, from the running hub, with the tunnel's liveness.
+    const status = JSON.parse((await runHubCli(a.stateDir, ['status', '--json'])).stdout) as { hub: { running: boolean }; hubLinks: unknown[] };
+    expect(status.hub.running).toBe(true);
+    expect(status.hubLinks).toEqual([{
+      hub: 'hub2', tunnel: 'hub-hub2', prefix: gre?.prefix, inner: gre?.inner[0], peerInner: gre?.inner[1],
+      encap: 'fou', reason: 'gre-unanswered', pinned: false, state: 'up', counters: expect.objectContaining({ rx: expect.any(Object) }),
+    }]);
+    expect((await runHubCli(b.stateDir, ['status'])).stdout).toMatch(/hub-hub \(hub\)\s+\S+\s+fou \(gre-unanswered\)\s+up/);
   });
 
   it('move it back to GRE when FOU goes unanswered too (a pair blocked both ways alternates)', async () => {
@@ -101,18 +109,23 @@ describe.skipIf(reason !== null)('hub<->hub links falling back between GRE and F
       [['hubs', 'link', 'hub', 'hub2', '--encap', 'gue'], /^tunnel-hub: ERR_INVALID_ARGUMENT: --encap takes gre, fou or auto, not "gue"/],
       [['hubs', 'link', 'hub2', 'hub2', '--encap', 'fou'], /^tunnel-hub: ERR_INVALID_ARGUMENT: a hub link joins two hubs; "hub2" was named twice/],
     ];
+    const missing = await runHubCli(a.stateDir, ['hubs', 'link', 'hub', 'hub2']);
+    expect(missing.code).toBe(2);
+    expect(missing.stderr.trim()).toBe("error: required option '--encap <encap>' not specified");
     for (const [args, message] of cases) {
       const result = await runHubCli(a.stateDir, args);
-      expect(result.code, result.stderr).not.toBe(0);
+      expect(result.code, result.stderr).toBe(1);
       expect(result.stderr).toMatch(message);
       expect(result.stderr.trim().split('\n')).toHaveLength(1);
     }
     const lone = mkdtempSync(join(tmpdir(), 'tunnel-lone-hub-'));
     try {
       await initHubState(join(lone, 'state'), { endpoint: '198.51.100.1' });
+      const loneBefore = await registrySnapshot(join(lone, 'state'));
       const result = await runHubCli(join(lone, 'state'), ['hubs', 'link', 'hub', 'hub2', '--encap', 'fou']);
-      expect(result.code).not.toBe(0);
-      expect(result.stderr).toMatch(/^tunnel-hub: ERR_HUB_NOT_FOUND: this hub runs alone/);
+      expect(result.code).toBe(1);
+      expect(result.stderr).toMatch(/^tunnel-hub: ERR_HUB_NOT_FOUND: this hub runs alone: hub links join the hubs of a cluster[^\n]*\n$/);
+      expect(await registrySnapshot(join(lone, 'state'))).toEqual(loneBefore);
     } finally {
       rmSync(lone, { recursive: true, force: true });
     }

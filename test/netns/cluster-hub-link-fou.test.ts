@@ -77,6 +77,10 @@ describe.skipIf(reason !== null)('a hub<->hub link between hubs whose path drops
     expect(await hubLink('hub')).toEqual({ encap: 'fou', reason: 'gre-unanswered', pinned: false });
     expect(await hubLink('hub2')).toEqual({ encap: 'fou', reason: 'gre-unanswered', pinned: false });
     expect(await cluster.pingOk('c2', cluster.innerOf('c1'))).toBe(true);
+    // The running hub's status shows the link up on fou, and traffic on it.
+    const status = JSON.parse(await cluster.hubCli('hub', ['status', '--json'])) as { hubLinks: { tunnel: string; encap: string; state: string; counters: { rx: { packets: number } } }[] };
+    expect(status.hubLinks).toEqual([expect.objectContaining({ tunnel: 'hub-hub2', encap: 'fou', reason: 'gre-unanswered', state: 'up' })]);
+    expect(status.hubLinks[0]?.counters.rx.packets).toBeGreaterThan(0);
     // Both members kept their own paths; one of the hubs logged the switch, naming both hubs.
     expect([tunnelEncap('c1'), tunnelEncap('c2')]).toEqual(['fou', 'gre']);
     expect(`${procs.get('hub')?.output()}${procs.get('hub2')?.output()}`).toMatch(/hub<->hub link hub<->hub2 moved from gre to fou: gre-unanswered|hub<->hub link hub2<->hub moved from gre to fou: gre-unanswered/);
@@ -91,5 +95,14 @@ describe.skipIf(reason !== null)('a hub<->hub link between hubs whose path drops
     await until(() => cluster.pingOk('c1', cluster.innerOf('c2')), FALLBACK_BOUND_MS + 5_000, 'c1 -> c2 again once the link is free');
     console.log(`after --encap auto, c1 -> c2 answered again ${Date.now() - freed} ms later`);
     expect(await hubLink('hub')).toEqual({ encap: 'fou', reason: 'gre-unanswered', pinned: false });
+  });
+
+  it('kill -9 hub2: the silent link stays as it is (hub2 looks fresh for seconds, but writes no newer heartbeat)', async () => {
+    await procs.get('hub2')?.stop('SIGKILL');
+    procs.delete('hub2');
+    // Past the 3 s quiet period, a check, and the 5 s after which hub2 reads down anyway.
+    await new Promise((resolve) => setTimeout(resolve, 8_000));
+    expect(await hubLink('hub')).toEqual({ encap: 'fou', reason: 'gre-unanswered', pinned: false });
+    expect(procs.get('hub')?.output()).not.toMatch(/moved from fou to gre/);
   });
 });
