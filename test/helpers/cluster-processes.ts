@@ -1,7 +1,10 @@
+import { mkdtempSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import type { ClusterTopology } from './cluster-topology.js';
+import { createClusterTopology, type ClusterTopology } from './cluster-topology.js';
 import { runCliIn, serveRuntime, startCli, until, type CliProcess } from './control-processes.js';
 import { execIn, execInAsync } from './netns.js';
+import { startPostgres, type PostgresServer } from './postgres-server.js';
 
 /** The hubs of a cluster topology. */
 export type ClusterHubName = 'hub' | 'hub2';
@@ -75,5 +78,40 @@ export class ClusterProcesses {
   /** One ping from a namespace, answered within a second. */
   async pingOk(from: ClusterHubName | ClusterMemberName, target: string): Promise<boolean> {
     return (await execInAsync(this.namespace(from), 'ping', ['-c', '1', '-W', '1', target], 5_000)).code === 0;
+  }
+}
+
+/** A two-hub topology, its private PostgreSQL and the hubs joined to it: what each cluster netns file starts from. */
+export interface ClusterLab {
+  topo: ClusterTopology;
+  pg: PostgresServer;
+  cluster: ClusterProcesses;
+  /** Removes the namespaces, stops PostgreSQL and deletes the state folders (stop the processes first). */
+  close(): void;
+}
+
+/**
+ * Builds the topology, starts PostgreSQL (its socket folder is a path every namespace sees) and
+ * inits both hubs on it; state folders go under a temp folder named `dirPrefix…`. Whatever was
+ * made is removed again if a later step fails.
+ */
+export async function startClusterLab(dirPrefix: string): Promise<ClusterLab> {
+  const topo = createClusterTopology();
+  let pg: PostgresServer | undefined;
+  let dir: string | undefined;
+  const close = (): void => {
+    topo.destroy();
+    pg?.close();
+    if (dir) rmSync(dir, { recursive: true, force: true });
+  };
+  try {
+    pg = await startPostgres();
+    dir = mkdtempSync(join(tmpdir(), dirPrefix));
+    const cluster = new ClusterProcesses(topo, dir);
+    await cluster.init(await pg.createDatabase('cluster'));
+    return { topo, pg, cluster, close };
+  } catch (err) {
+    close();
+    throw err;
   }
 }

@@ -1,13 +1,10 @@
-import { mkdtempSync, rmSync } from 'node:fs';
-import { tmpdir } from 'node:os';
-import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { netnsUnavailableReason } from '../helpers/root.js';
-import { ClusterProcesses, type ClusterHubName, type ClusterMemberName } from '../helpers/cluster-processes.js';
-import { createClusterTopology, type ClusterTopology } from '../helpers/cluster-topology.js';
+import { startClusterLab, type ClusterLab, type ClusterProcesses, type ClusterHubName, type ClusterMemberName } from '../helpers/cluster-processes.js';
+import type { ClusterTopology } from '../helpers/cluster-topology.js';
 import { execIn } from '../helpers/netns.js';
 import { longestReplyGap, until, type CliProcess } from '../helpers/control-processes.js';
-import { postgresUnavailableReason, startPostgres, type PostgresServer } from '../helpers/postgres-server.js';
+import { postgresUnavailableReason } from '../helpers/postgres-server.js';
 
 const reason = netnsUnavailableReason() ?? postgresUnavailableReason();
 if (reason) console.warn(`skipping the hub link FOU fallback netns tests: ${reason}`);
@@ -21,8 +18,7 @@ interface HubListing { name: string; link: { encap: string; reason: string; pinn
 
 describe.skipIf(reason !== null)('a hub<->hub link between hubs whose path drops GRE (IP protocol 47) falls back to FOU', () => {
   let topo: ClusterTopology;
-  let pg: PostgresServer;
-  let dir: string;
+  let lab: ClusterLab | undefined;
   let cluster: ClusterProcesses;
   const procs = new Map<string, CliProcess>();
 
@@ -32,17 +28,12 @@ describe.skipIf(reason !== null)('a hub<->hub link between hubs whose path drops
     (cluster.clientStatus(member).tunnels as { name: string; encap?: string }[]).find((t) => t.name === 'tnl-hub')?.encap;
 
   beforeAll(async () => {
-    topo = createClusterTopology();
-    pg = await startPostgres();
-    dir = mkdtempSync(join(tmpdir(), 'tunnel-hub-link-fou-'));
-    cluster = new ClusterProcesses(topo, dir);
-    await cluster.init(await pg.createDatabase('hublinkfou'));
+    lab = await startClusterLab('tunnel-hub-link-fou-');
+    ({ topo, cluster } = lab);
   });
   afterAll(async () => {
     for (const proc of procs.values()) await proc.stop('SIGKILL');
-    topo?.destroy();
-    pg?.close();
-    if (dir) rmSync(dir, { recursive: true, force: true });
+    lab?.close();
   });
 
   it('c1 (on FOU to hub, the socket the hub link will share) and c2 (GRE to hub2) ping each other over the GRE hub link', async () => {

@@ -1,13 +1,10 @@
-import { mkdtempSync, rmSync } from 'node:fs';
-import { tmpdir } from 'node:os';
-import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { ClusterProcesses } from '../helpers/cluster-processes.js';
-import { createClusterTopology, type ClusterTopology } from '../helpers/cluster-topology.js';
+import { startClusterLab, type ClusterLab, type ClusterProcesses } from '../helpers/cluster-processes.js';
+import type { ClusterTopology } from '../helpers/cluster-topology.js';
 import { until, type CliProcess } from '../helpers/control-processes.js';
 import { frrUnavailableReason, startFrrRouter, type FrrRouter } from '../helpers/frr-daemons.js';
 import { execIn } from '../helpers/netns.js';
-import { postgresUnavailableReason, startPostgres, type PostgresServer } from '../helpers/postgres-server.js';
+import { postgresUnavailableReason } from '../helpers/postgres-server.js';
 import { netnsUnavailableReason } from '../helpers/root.js';
 
 const reason = netnsUnavailableReason() ?? postgresUnavailableReason() ?? frrUnavailableReason();
@@ -33,26 +30,20 @@ function ospfConfig(routerId: string, interfaces: string[], hub: boolean): strin
 
 describe.skipIf(reason !== null)('two hubs under --routing none: OSPF over the hub<->hub link routes between the hubs\' members', () => {
   let topo: ClusterTopology;
-  let pg: PostgresServer;
-  let dir: string;
+  let lab: ClusterLab | undefined;
   let cluster: ClusterProcesses;
   const processes: CliProcess[] = [];
   const routers: FrrRouter[] = [];
   const ospfRoutes = (ns: string): string => execIn(ns, 'ip', ['route', 'show', 'proto', 'ospf']);
 
   beforeAll(async () => {
-    topo = createClusterTopology();
-    pg = await startPostgres();
-    dir = mkdtempSync(join(tmpdir(), 'tunnel-cluster-ospf-'));
-    cluster = new ClusterProcesses(topo, dir);
-    await cluster.init(await pg.createDatabase('cluster'));
+    lab = await startClusterLab('tunnel-cluster-ospf-');
+    ({ topo, cluster } = lab);
   });
   afterAll(async () => {
     for (const router of routers) await router.stop();
     for (const proc of processes) await proc.stop('SIGKILL');
-    topo?.destroy();
-    pg?.close();
-    if (dir) rmSync(dir, { recursive: true, force: true });
+    lab?.close();
   });
 
   it('the hubs lay their hub<->hub tunnel but route nothing over it, and push members no routes', async () => {

@@ -1,13 +1,10 @@
-import { mkdtempSync, rmSync } from 'node:fs';
-import { tmpdir } from 'node:os';
-import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { netnsUnavailableReason } from '../helpers/root.js';
-import { ClusterProcesses, type ClusterHubName, type ClusterMemberName } from '../helpers/cluster-processes.js';
-import { createClusterTopology, type ClusterTopology } from '../helpers/cluster-topology.js';
+import { startClusterLab, type ClusterLab, type ClusterProcesses, type ClusterHubName, type ClusterMemberName } from '../helpers/cluster-processes.js';
+import type { ClusterTopology } from '../helpers/cluster-topology.js';
 import { execIn } from '../helpers/netns.js';
 import { longestReplyGap, until, type CliProcess } from '../helpers/control-processes.js';
-import { postgresUnavailableReason, startPostgres, type PostgresServer } from '../helpers/postgres-server.js';
+import { postgresUnavailableReason, type PostgresServer } from '../helpers/postgres-server.js';
 
 const reason = netnsUnavailableReason() ?? postgresUnavailableReason();
 if (reason) console.warn(`skipping the two-hub cluster netns tests: ${reason}`);
@@ -22,7 +19,7 @@ interface HubListing { name: string; endpoint: string; state: string; members: n
 describe.skipIf(reason !== null)('two hubs on one PostgreSQL: hub (198.51.100.1) and hub2 (198.51.100.2), c1 and c2', () => {
   let topo: ClusterTopology;
   let pg: PostgresServer;
-  let dir: string;
+  let lab: ClusterLab | undefined;
   let cluster: ClusterProcesses;
   const hubs = new Map<string, CliProcess>();
   const members = new Map<string, CliProcess>();
@@ -36,18 +33,12 @@ describe.skipIf(reason !== null)('two hubs on one PostgreSQL: hub (198.51.100.1)
   const pingOk = (from: ClusterHubName | ClusterMemberName, target: string): Promise<boolean> => cluster.pingOk(from, target);
 
   beforeAll(async () => {
-    topo = createClusterTopology();
-    pg = await startPostgres();
-    dir = mkdtempSync(join(tmpdir(), 'tunnel-cluster-netns-'));
-    cluster = new ClusterProcesses(topo, dir);
-    // The socket folder is a path every namespace sees: the hubs reach PostgreSQL through it.
-    await cluster.init(await pg.createDatabase('cluster'));
+    lab = await startClusterLab('tunnel-cluster-netns-');
+    ({ topo, pg, cluster } = lab);
   });
   afterAll(async () => {
     for (const proc of [...members.values(), ...hubs.values()]) await proc.stop('SIGKILL');
-    topo?.destroy();
-    pg?.close();
-    rmSync(dir, { recursive: true, force: true });
+    lab?.close();
   });
 
   it('c1 joins hub and c2 joins hub2; they reach each other through the hub<->hub link, and hub2 pings c1', async () => {
