@@ -8,7 +8,7 @@ import type { HubLinkEncap } from '../registry/hub-link-store.js';
 import type { Registry } from '../registry/registry.js';
 import { hubTunnelRoutes } from '../routing/member-routes.js';
 import type { RoutingMode } from '../routing/member-route-specs.js';
-import { hubLinkSwitch } from './hub-link-encap-switch.js';
+import { hubLinkSwitch, type HubLinkSwitch } from './hub-link-encap-switch.js';
 import { hubToHubSpecs } from './hub-to-hub-specs.js';
 
 /** How often the hub looks at its hub<->hub tunnels' liveness, at most (once per keepalive interval if shorter). */
@@ -164,8 +164,7 @@ export class HubToHubLinks {
         // The datapath knows when the remote was last heard; polling only says when it last read up.
         const quietSince = Math.max(link.since, liveness?.lastHeardAt ?? link.seenUp ?? link.since);
         // Whether the other hub is alive costs a registry read: only for a link otherwise due.
-        const watch = { ...link, quietSince, liveness: state, now, otherHubUp: true, keepaliveInterval: this.keepaliveInterval, keepaliveRetries: this.keepaliveRetries };
-        if (hubLinkSwitch(watch)) due.push({ name, link, quietSince });
+        if (this.switchFor(link, state, quietSince, now, true)) due.push({ name, link, quietSince });
         else delete link.dueHeartbeat;
       }
       if (due.length === 0) return;
@@ -178,10 +177,7 @@ export class HubToHubLinks {
           link.dueHeartbeat = heartbeat;
           continue;
         }
-        const change = hubLinkSwitch({
-          ...link, quietSince, liveness: 'down', now, otherHubUp: other?.state === 'up' && heartbeat !== null && heartbeat !== link.dueHeartbeat,
-          keepaliveInterval: this.keepaliveInterval, keepaliveRetries: this.keepaliveRetries,
-        });
+        const change = this.switchFor(link, 'down', quietSince, now, other?.state === 'up' && heartbeat !== null && heartbeat !== link.dueHeartbeat);
         if (!change) continue;
         delete link.dueHeartbeat;
         const mine = await this.registry.hubLinks.switchEncap(this.hubName, link.other, change.from, change.to, change.reason);
@@ -199,6 +195,12 @@ export class HubToHubLinks {
     } finally {
       this.checking = false;
     }
+  }
+
+  /** The switch `hubLinkSwitch` decides for one watched link, given its liveness and whether the other hub is up. */
+  private switchFor(link: WatchedLink, liveness: 'up' | 'down' | null, quietSince: number, now: number, otherHubUp: boolean): HubLinkSwitch | null {
+    return hubLinkSwitch({ encap: link.encap, pinned: link.pinned, liveness, quietSince, now, otherHubUp,
+      keepaliveInterval: this.keepaliveInterval, keepaliveRetries: this.keepaliveRetries });
   }
 
   /** Per member: its hub-link /30, approved prefixes and peer-link addresses (what its hub routes to it). */
