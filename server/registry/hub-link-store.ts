@@ -56,7 +56,7 @@ export class HubLinkStore {
    * creation order and a GRE key from the cluster's counter, in one transaction.
    */
   ensure(a: string, b: string): Promise<HubLinkRecord> {
-    const [first, second] = a < b ? [a, b] : [b, a];
+    const [first, second] = namesInOrder(a, b);
     return this.ctx.transaction((tx) => tx.hubLinks.create(first, second));
   }
 
@@ -71,7 +71,7 @@ export class HubLinkStore {
    * when this call switched it; false when another did first, it was pinned, or it is gone.
    */
   async switchEncap(a: string, b: string, from: HubLinkEncap, to: HubLinkEncap, reason: string): Promise<boolean> {
-    const [first, second] = a < b ? [a, b] : [b, a];
+    const [first, second] = namesInOrder(a, b);
     return this.ctx.transaction(async (tx) => {
       const { changes } = await tx.hubLinks.ctx.sql.run(
         'UPDATE hub_links SET encap = ?, encap_reason = ?, encap_changed_at = ? WHERE hub_a = ? AND hub_b = ? AND encap = ? AND encap_pinned = 0',
@@ -92,7 +92,7 @@ export class HubLinkStore {
     if (encap !== null && !HUB_LINK_ENCAPS.includes(encap)) {
       throw new TunnelError('ERR_INVALID_ARGUMENT', `a hub link runs ${HUB_LINK_ENCAPS.join(' or ')}, not "${String(encap)}"`);
     }
-    const [first, second] = a < b ? [a, b] : [b, a];
+    const [first, second] = namesInOrder(a, b);
     return this.ctx.transaction(async (tx) => {
       for (const name of [first, second]) {
         if (!(await tx.hubLinks.ctx.sql.get('SELECT name FROM hubs WHERE name = ?', name))) {
@@ -126,6 +126,11 @@ export class HubLinkStore {
     await this.audit.record('hub.link.add', `${first}<->${second}`, { prefix: record.prefix, key: greKey });
     return record;
   }
+}
+
+/** A pair's row keys its two hubs lower name first. */
+function namesInOrder(a: string, b: string): [string, string] {
+  return a < b ? [a, b] : [b, a];
 }
 
 function toRecord(row: HubLinkRow): HubLinkRecord {
