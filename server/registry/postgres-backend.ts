@@ -3,9 +3,9 @@ import pg from 'pg';
 import { TunnelError } from '../../shared/errors.js';
 import { CHANGE_CHANNEL } from './postgres-change-triggers.js';
 import { migratePostgres } from './postgres-migrate.js';
-import { POSTGRES_MIGRATIONS } from './postgres-migrations.js';
 import type { ChangeWatch, RegistryBackend, SqlExecutor, WriteScope } from './registry-backend.js';
 import type { RegistrySnapshot } from './registry-snapshot.js';
+import { SCHEMA_STEPS } from './schema/schema-steps.js';
 
 /** PostgreSQL's OID of int8: counts, ids, milliseconds and addresses, all well inside 2^53. */
 const INT8_OID = 20;
@@ -214,7 +214,7 @@ export class PostgresBackend implements RegistryBackend {
   private async migrate(): Promise<void> {
     const client = await this.pool.connect();
     try {
-      await migratePostgres(client, POSTGRES_MIGRATIONS);
+      await migratePostgres(client, SCHEMA_STEPS);
     } finally {
       client.release();
     }
@@ -223,8 +223,8 @@ export class PostgresBackend implements RegistryBackend {
   private async checkSchemaVersion(): Promise<void> {
     const { rows } = await this.pool.query<{ version: number }>('SELECT coalesce(max(version), 0) AS version FROM schema_migrations');
     const version = rows[0]?.version ?? 0;
-    if (version !== POSTGRES_MIGRATIONS.length) {
-      throw new TunnelError('ERR_STATE', `the registry has schema version ${version}, this program expects ${POSTGRES_MIGRATIONS.length}`);
+    if (version !== SCHEMA_STEPS.length) {
+      throw new TunnelError('ERR_STATE', `the registry has schema version ${version}, this program expects ${SCHEMA_STEPS.length}`);
     }
   }
 }

@@ -2,9 +2,10 @@ import { chmodSync, closeSync, openSync, renameSync, rmSync } from 'node:fs';
 import Database from 'better-sqlite3';
 import { TunnelError } from '../../shared/errors.js';
 import { AsyncMutex } from './async-mutex.js';
-import { MIGRATIONS } from './migrations.js';
 import type { ChangeWatch, RegistryBackend, SqlExecutor } from './registry-backend.js';
 import type { RegistrySnapshot } from './registry-snapshot.js';
+import { SCHEMA_STEPS } from './schema/schema-steps.js';
+import { migrateSqlite } from './sqlite-migrate.js';
 
 /** How long a writer waits for another process's transaction before giving up (ms). */
 const BUSY_TIMEOUT_MS = 30_000;
@@ -82,7 +83,7 @@ export class SqliteBackend extends SqliteStatements implements RegistryBackend {
     }
     const backend = new SqliteBackend(db, `sqlite:${path}`);
     try {
-      if (!options.readonly) backend.migrate();
+      if (!options.readonly) migrateSqlite(db, SCHEMA_STEPS);
       else backend.checkSchemaVersion();
     } catch (err) {
       db.close();
@@ -192,28 +193,10 @@ export class SqliteBackend extends SqliteStatements implements RegistryBackend {
     }
   }
 
-  private migrate(): void {
-    this.db.exec('BEGIN IMMEDIATE');
-    try {
-      const version = this.db.pragma('user_version', { simple: true }) as number;
-      if (version > MIGRATIONS.length) {
-        throw new TunnelError('ERR_STATE', `the registry has schema version ${version}, newer than this program knows (${MIGRATIONS.length}); upgrade tunnel-hub`);
-      }
-      for (let step = version; step < MIGRATIONS.length; step++) {
-        this.db.exec(MIGRATIONS[step] ?? '');
-        this.db.pragma(`user_version = ${step + 1}`);
-      }
-      this.db.exec('COMMIT');
-    } catch (err) {
-      if (this.db.inTransaction) this.db.exec('ROLLBACK');
-      throw err;
-    }
-  }
-
   private checkSchemaVersion(): void {
     const version = this.db.pragma('user_version', { simple: true }) as number;
-    if (version !== MIGRATIONS.length) {
-      throw new TunnelError('ERR_STATE', `the registry has schema version ${version}, this program expects ${MIGRATIONS.length}`);
+    if (version !== SCHEMA_STEPS.length) {
+      throw new TunnelError('ERR_STATE', `the registry has schema version ${version}, this program expects ${SCHEMA_STEPS.length}`);
     }
   }
 }

@@ -1,7 +1,6 @@
 import { afterAll, afterEach, beforeAll } from 'vitest';
-import { MIGRATIONS } from '../../server/registry/migrations.js';
-import { POSTGRES_MIGRATIONS } from '../../server/registry/postgres-migrations.js';
 import { Registry } from '../../server/registry/registry.js';
+import { SCHEMA_STEPS } from '../../server/registry/schema/schema-steps.js';
 import { postgresUnavailableReason, startPostgres, type PostgresServer } from './postgres-server.js';
 import { fakeClock, type FakeClock } from './registry-fixture.js';
 
@@ -49,14 +48,14 @@ export function contractBackends(): ContractBackend[] {
   const sqlite: ContractBackend = {
     name: 'sqlite',
     unavailable: null,
-    steps: MIGRATIONS.length,
+    steps: SCHEMA_STEPS.length,
     empty: async (clock = fakeClock()) => track(await Registry.open(':memory:', { clock })),
     initialised: async ({ pools, clock } = {}) => initialise(await sqlite.empty(clock), pools),
   };
   const postgres: ContractBackend = {
     name: 'postgresql',
     unavailable: pgReason,
-    steps: POSTGRES_MIGRATIONS.length,
+    steps: SCHEMA_STEPS.length,
     empty: async (clock = fakeClock()) => {
       if (!server) throw new Error('the PostgreSQL server did not start');
       const url = await server.createSchema(`contract_${++schemas}`);

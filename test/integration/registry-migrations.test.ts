@@ -4,10 +4,10 @@ import { join } from 'node:path';
 import Database from 'better-sqlite3';
 import pg from 'pg';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { MIGRATIONS } from '../../server/registry/migrations.js';
 import { migratePostgres } from '../../server/registry/postgres-migrate.js';
-import { POSTGRES_MIGRATIONS } from '../../server/registry/postgres-migrations.js';
 import { Registry } from '../../server/registry/registry.js';
+import { SCHEMA_STEPS } from '../../server/registry/schema/schema-steps.js';
+import { migrateSqlite } from '../../server/registry/sqlite-migrate.js';
 import { postgresUnavailableReason, startPostgres, type PostgresServer } from '../helpers/postgres-server.js';
 
 const pgReason = postgresUnavailableReason();
@@ -15,10 +15,6 @@ if (pgReason) console.warn(`skipping PostgreSQL migrations: ${pgReason}`);
 
 /** The step after which an older program stopped: before revocation (revoked_at) and router access. */
 const OLD_STEPS = 3;
-
-it('both backends have the same number of schema steps', () => {
-  expect(POSTGRES_MIGRATIONS.length).toBe(MIGRATIONS.length);
-});
 
 describe('SQLite migrations', () => {
   let dir: string;
@@ -30,15 +26,14 @@ describe('SQLite migrations', () => {
   it('upgrade a registry an older program left, keeping its rows', async () => {
     const file = join(dir, 'old.sqlite');
     const old = new Database(file);
-    for (const step of MIGRATIONS.slice(0, OLD_STEPS)) old.exec(step);
-    old.pragma(`user_version = ${OLD_STEPS}`);
+    migrateSqlite(old, SCHEMA_STEPS.slice(0, OLD_STEPS));
     old.exec("INSERT INTO hub (id, endpoint, created_at) VALUES (1, '198.51.100.1', 1)");
     old.exec("INSERT INTO peers (name, token_version, created_at) VALUES ('old', 1, 1)");
     old.exec("INSERT INTO peers (name, token_version, pinned_encap, created_at) VALUES ('pinned', 2, 'fou', 1)");
     old.close();
     const registry = await Registry.open(file);
     try {
-      expect((await registry.exportTables()).schemaVersion).toBe(MIGRATIONS.length);
+      expect((await registry.exportTables()).schemaVersion).toBe(SCHEMA_STEPS.length);
       expect(await registry.peers.find('old')).toMatchObject({ name: 'old', revokedAt: null, pinnedEncap: null });
       // A pin set before pins moved to their own table is kept, and gretap can be pinned now.
       expect(await registry.peers.find('pinned')).toMatchObject({ pinnedEncap: 'fou' });
@@ -64,7 +59,7 @@ describe.skipIf(pgReason !== null)('PostgreSQL migrations', () => {
     const registry = await Registry.open(url);
     try {
       const snapshot = await registry.exportTables();
-      expect(snapshot.schemaVersion).toBe(POSTGRES_MIGRATIONS.length);
+      expect(snapshot.schemaVersion).toBe(SCHEMA_STEPS.length);
       expect(Object.keys(snapshot.tables)).toEqual(expect.arrayContaining([
         'allocations', 'audit_log', 'endpoints', 'free_subnets', 'hub', 'invites', 'links', 'peers', 'pools', 'ssh_keys', 'schema_migrations',
       ]));
@@ -87,7 +82,7 @@ describe.skipIf(pgReason !== null)('PostgreSQL migrations', () => {
     const client = new pg.Client({ connectionString: url });
     await client.connect();
     try {
-      await migratePostgres(client, POSTGRES_MIGRATIONS.slice(0, OLD_STEPS));
+      await migratePostgres(client, SCHEMA_STEPS.slice(0, OLD_STEPS));
       await client.query("INSERT INTO hub (id, endpoint, created_at) VALUES (1, '198.51.100.1', 1)");
       await client.query("INSERT INTO peers (name, token_version, created_at) VALUES ('old', 1, 1)");
       await client.query("INSERT INTO peers (name, token_version, pinned_encap, created_at) VALUES ('pinned', 2, 'fou', 1)");
@@ -98,7 +93,7 @@ describe.skipIf(pgReason !== null)('PostgreSQL migrations', () => {
     let first;
     try {
       first = await registry.exportTables();
-      expect(first.schemaVersion).toBe(POSTGRES_MIGRATIONS.length);
+      expect(first.schemaVersion).toBe(SCHEMA_STEPS.length);
       expect(await registry.peers.find('old')).toMatchObject({ name: 'old', revokedAt: null });
       expect(await registry.peers.find('pinned')).toMatchObject({ pinnedEncap: 'fou' });
     } finally {
@@ -117,8 +112,8 @@ describe.skipIf(pgReason !== null)('PostgreSQL migrations', () => {
     const [a, b] = await Promise.all([Registry.open(url), Registry.open(url)]);
     try {
       const snapshot = await a.exportTables();
-      expect(snapshot.schemaVersion).toBe(POSTGRES_MIGRATIONS.length);
-      expect(snapshot.tables.schema_migrations).toHaveLength(POSTGRES_MIGRATIONS.length);
+      expect(snapshot.schemaVersion).toBe(SCHEMA_STEPS.length);
+      expect(snapshot.tables.schema_migrations).toHaveLength(SCHEMA_STEPS.length);
       await a.settings.setEndpoint('198.51.100.1');
       expect((await b.settings.require()).endpoint).toBe('198.51.100.1');
     } finally {
@@ -133,10 +128,10 @@ describe.skipIf(pgReason !== null)('PostgreSQL migrations', () => {
     const client = new pg.Client({ connectionString: url });
     await client.connect();
     try {
-      await client.query('INSERT INTO schema_migrations (version, applied_at) VALUES ($1, 0)', [POSTGRES_MIGRATIONS.length + 1]);
+      await client.query('INSERT INTO schema_migrations (version, applied_at) VALUES ($1, 0)', [SCHEMA_STEPS.length + 1]);
       await expect(Registry.open(url)).rejects.toMatchObject({ code: 'ERR_STATE', message: expect.stringMatching(/upgrade tunnel-hub/) });
       const { rows } = await client.query('SELECT count(*)::int AS n FROM schema_migrations');
-      expect(rows[0]).toEqual({ n: POSTGRES_MIGRATIONS.length + 1 });
+      expect(rows[0]).toEqual({ n: SCHEMA_STEPS.length + 1 });
     } finally {
       await client.end();
     }
