@@ -41,7 +41,6 @@ export interface PostgresBackendOptions {
  * never reacts to its own writes.
  */
 export class PostgresBackend implements RegistryBackend {
-  readonly dialect = 'postgres' as const;
   private closed = false;
 
   private constructor(
@@ -231,7 +230,6 @@ export class PostgresBackend implements RegistryBackend {
 
 /** The executor inside one PostgreSQL transaction, on its own pooled connection; nesting uses savepoints. */
 class PostgresTransaction implements SqlExecutor {
-  readonly dialect = 'postgres' as const;
   private ended = false;
   private depth = 0;
 

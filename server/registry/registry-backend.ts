@@ -1,15 +1,13 @@
 import type { RegistrySnapshot } from './registry-snapshot.js';
 
-/** Which SQL engine a backend speaks; only code in server/registry/ may look at it. */
-export type SqlDialect = 'sqlite' | 'postgres';
-
 /**
  * Runs the registry's SQL, asynchronously. Statements take `?` placeholders in both dialects.
  * A top-level executor runs each statement on its own (autocommit); the executor a
  * {@link SqlExecutor.transaction} callback receives runs everything inside that transaction.
+ * It does not say which engine it is: the stores write SQL both run, and what differs stays in
+ * the backends and the schema steps.
  */
 export interface SqlExecutor {
-  readonly dialect: SqlDialect;
   /** The first row, or undefined. */
   get<T>(sql: string, ...params: unknown[]): Promise<T | undefined>;
   /** Every row. */

@@ -18,8 +18,6 @@ export interface SqliteBackendOptions {
 
 /** Statements on the one connection; subclasses decide when a statement may run. */
 abstract class SqliteStatements implements SqlExecutor {
-  readonly dialect = 'sqlite' as const;
-
   get<T>(sql: string, ...params: unknown[]): Promise<T | undefined> {
     return this.execute(() => this.statement(sql).get(...params) as T | undefined);
   }
