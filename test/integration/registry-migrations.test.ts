@@ -43,6 +43,26 @@ describe('SQLite migrations', () => {
       await registry.close();
     }
   });
+
+  it('refuse a schema newer than this program, changing nothing', async () => {
+    const file = join(dir, 'newer.sqlite');
+    const newer = new Database(file);
+    migrateSqlite(newer, SCHEMA_STEPS);
+    newer.pragma(`user_version = ${SCHEMA_STEPS.length + 1}`);
+    newer.exec("INSERT INTO hub (id, endpoint, created_at) VALUES (1, '198.51.100.1', 1)");
+    const dump = (db: Database.Database): unknown => db.prepare('SELECT type, name, sql FROM sqlite_master ORDER BY name').all();
+    const before = dump(newer);
+    newer.close();
+    await expect(Registry.open(file)).rejects.toMatchObject({ code: 'ERR_STATE', message: expect.stringMatching(/upgrade tunnel-hub/) });
+    const after = new Database(file, { readonly: true });
+    try {
+      expect(after.pragma('user_version', { simple: true })).toBe(SCHEMA_STEPS.length + 1);
+      expect(dump(after)).toEqual(before);
+      expect(after.prepare('SELECT endpoint FROM hub').all()).toEqual([{ endpoint: '198.51.100.1' }]);
+    } finally {
+      after.close();
+    }
+  });
 });
 
 describe.skipIf(pgReason !== null)('PostgreSQL migrations', () => {
