@@ -1,3 +1,4 @@
+import { readFileSync } from 'node:fs';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { PostgresBackend } from '../../server/registry/postgres-backend.js';
 import { SqliteBackend } from '../../server/registry/sqlite-backend.js';
@@ -23,7 +24,22 @@ async function sqliteColumns(): Promise<SqliteColumn[]> {
   }
 }
 
+/** The table names in the registry table of server/README.md. */
+function readmeTables(): string[] {
+  const text = readFileSync(new URL('../../server/README.md', import.meta.url), 'utf8');
+  const start = text.indexOf('| table | holds |');
+  expect(start, 'server/README.md has a "| table | holds |" table').toBeGreaterThanOrEqual(0);
+  const rows = text.slice(start).split('\n\n')[0]?.split('\n').slice(2) ?? [];
+  return rows.map((row) => /^\| `([a-z_]+)` \|/.exec(row)?.[1] ?? `unreadable row: ${row}`);
+}
+
 describe('the registry schema', () => {
+  it('server/README.md lists exactly the tables an empty SQLite registry gets', async () => {
+    const tables = [...new Set((await sqliteColumns()).map((c) => c.table))].sort();
+    expect(tables).toHaveLength(20);
+    expect(readmeTables().sort()).toEqual(tables);
+  });
+
   describe.skipIf(pgReason !== null)('on both backends', () => {
     let server: PostgresServer;
     beforeAll(async () => {
