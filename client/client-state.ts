@@ -1,12 +1,9 @@
 import { renameSync, writeFileSync } from 'node:fs';
-import { join } from 'node:path';
 import { z } from 'zod';
+import { CLIENT_STATE_FOLDER, clientStateFile } from '../shared/cli/state-folder-layout.js';
 import { TunnelError } from '../shared/errors.js';
 import { configSchema } from '../shared/protocol/index.js';
 import { readStateFileIfPresent } from './read-state-file.js';
-
-/** File name of the member's join record and last applied config in the client state folder. */
-export const CLIENT_STATE_FILE = 'client.json';
 
 const clientStateSchema = z.strictObject({
   v: z.literal(1),
@@ -31,7 +28,7 @@ export type ClientState = z.infer<typeof clientStateSchema>;
 
 /** Reads `client.json`; undefined when the member never joined; ERR_INVALID_CONFIG when it is damaged. */
 export function readClientState(stateDir: string): ClientState | undefined {
-  const path = join(stateDir, CLIENT_STATE_FILE);
+  const path = clientStateFile(stateDir, 'clientState');
   const text = readStateFileIfPresent(path);
   if (text === undefined) return undefined;
   let value: unknown;
@@ -50,8 +47,8 @@ export function readClientState(stateDir: string): ClientState | undefined {
 
 /** Writes `client.json` (0600) atomically: written aside, then renamed over the old one. */
 export function writeClientState(stateDir: string, state: ClientState): void {
-  const path = join(stateDir, CLIENT_STATE_FILE);
+  const path = clientStateFile(stateDir, 'clientState');
   const temporary = `${path}.${process.pid}.tmp`;
-  writeFileSync(temporary, `${JSON.stringify(state, null, 2)}\n`, { mode: 0o600 });
+  writeFileSync(temporary, `${JSON.stringify(state, null, 2)}\n`, { mode: CLIENT_STATE_FOLDER.clientState.mode });
   renameSync(temporary, path);
 }

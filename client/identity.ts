@@ -1,13 +1,10 @@
 import { createHash, createPrivateKey, type KeyObject } from 'node:crypto';
 import { chmodSync, mkdirSync, readFileSync, writeFileSync } from 'node:fs';
-import { join } from 'node:path';
 import ssh2 from 'ssh2';
+import { CLIENT_STATE_FOLDER, STATE_FOLDER_MODE, clientStateFile } from '../shared/cli/state-folder-layout.js';
 import { TunnelError } from '../shared/errors.js';
 import { generateEd25519KeyPair } from '../shared/ssh/generate-ed25519-key-pair.js';
 import { readStateFileIfPresent } from './read-state-file.js';
-
-/** File name of the member's private key in the client state folder (mode 0600). */
-export const IDENTITY_FILE = 'identity';
 
 /** The member's key pair: it signs client tokens (ed25519) and authenticates over SSH. */
 export interface ClientIdentity {
@@ -26,8 +23,8 @@ export interface ClientIdentity {
 /** Creates the state folder (0700) if needed. */
 export function ensureStateDir(stateDir: string): void {
   try {
-    mkdirSync(stateDir, { recursive: true, mode: 0o700 });
-    chmodSync(stateDir, 0o700);
+    mkdirSync(stateDir, { recursive: true, mode: STATE_FOLDER_MODE });
+    chmodSync(stateDir, STATE_FOLDER_MODE);
   } catch (err) {
     throw new TunnelError('ERR_STATE', `cannot create the state folder ${stateDir}: ${(err as Error).message}`);
   }
@@ -35,7 +32,7 @@ export function ensureStateDir(stateDir: string): void {
 
 /** The member's identity from the state folder, or undefined when there is none yet. */
 export function loadIdentity(stateDir: string): ClientIdentity | undefined {
-  const path = join(stateDir, IDENTITY_FILE);
+  const path = clientStateFile(stateDir, 'identity');
   const text = readStateFileIfPresent(path);
   if (text === undefined) return undefined;
   return identityFrom(text, path);
@@ -64,11 +61,11 @@ export function importIdentity(stateDir: string, keyFile: string): ClientIdentit
 }
 
 function storeIdentity(stateDir: string, privateKeyText: string): ClientIdentity {
-  const path = join(stateDir, IDENTITY_FILE);
+  const path = clientStateFile(stateDir, 'identity');
   const identity = identityFrom(privateKeyText, path);
-  writeFileSync(path, privateKeyText, { mode: 0o600 });
-  chmodSync(path, 0o600);
-  writeFileSync(`${path}.pub`, `${identity.publicKeyLine} tunnel-client\n`, { mode: 0o644 });
+  writeFileSync(path, privateKeyText, { mode: CLIENT_STATE_FOLDER.identity.mode });
+  chmodSync(path, CLIENT_STATE_FOLDER.identity.mode);
+  writeFileSync(clientStateFile(stateDir, 'identityPublicKey'), `${identity.publicKeyLine} tunnel-client\n`, { mode: CLIENT_STATE_FOLDER.identityPublicKey.mode });
   return identity;
 }
 

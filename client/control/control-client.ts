@@ -1,9 +1,10 @@
 import { readdirSync, rmSync } from 'node:fs';
 import { connect } from 'node:net';
 import { join } from 'node:path';
+import { isControlSocketName } from '../../shared/cli/state-folder-layout.js';
 import { TunnelError } from '../../shared/errors.js';
 import { MAX_CONTROL_LINE_BYTES, parseControlResponse, type ControlRequest, type ControlResponse } from './control-protocol.js';
-import { controlSocketDir, isControlSocketName } from './control-socket-path.js';
+import { controlSocketDir } from './control-socket-path.js';
 
 const REQUEST_TIMEOUT_MS = 5_000;
 

@@ -1,6 +1,7 @@
 import { chmodSync, mkdirSync, rmSync } from 'node:fs';
 import { createServer, type Server, type Socket } from 'node:net';
 import { dirname } from 'node:path';
+import { CLIENT_STATE_FOLDER } from '../../shared/cli/state-folder-layout.js';
 import { isTunnelError } from '../../shared/errors.js';
 import {
   CONTROL_PROTOCOL_VERSION, MAX_CONTROL_LINE_BYTES, parseControlRequest,
@@ -25,7 +26,7 @@ const IDLE_TIMEOUT_MS = 5_000;
  * and the tunnels keep running.
  */
 export async function startControlServer(path: string, handler: ControlHandler): Promise<ControlServer> {
-  mkdirSync(dirname(path), { recursive: true, mode: 0o700 });
+  mkdirSync(dirname(path), { recursive: true, mode: CLIENT_STATE_FOLDER.controlSockets.mode });
   // The name carries our own pid, so a file already there is a leftover of a dead process.
   rmSync(path, { force: true });
   const server = createServer((socket) => serveConnection(socket, handler));
@@ -36,7 +37,7 @@ export async function startControlServer(path: string, handler: ControlHandler):
       resolve();
     });
   });
-  chmodSync(path, 0o600);
+  chmodSync(path, CLIENT_STATE_FOLDER.controlSocket.mode);
   return { path, close: () => closeServer(server, path) };
 }
 

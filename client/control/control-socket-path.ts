@@ -1,4 +1,4 @@
-import { join } from 'node:path';
+import { clientStateFile, controlSocketFile } from '../../shared/cli/state-folder-layout.js';
 import { TunnelError } from '../../shared/errors.js';
 
 /** Longest path a UNIX socket address holds (sun_path is 108 bytes with its NUL). */
@@ -6,19 +6,14 @@ const MAX_SOCKET_PATH = 107;
 
 /** The folder holding one control socket per running client process: `<state>/run`. */
 export function controlSocketDir(stateDir: string): string {
-  return join(stateDir, 'run');
+  return clientStateFile(stateDir, 'controlSockets');
 }
 
 /** The control socket of process `pid`: `<state>/run/<pid>.sock`. */
 export function controlSocketPath(stateDir: string, pid: number): string {
-  const path = join(controlSocketDir(stateDir), `${pid}.sock`);
+  const path = controlSocketFile(stateDir, pid);
   if (Buffer.byteLength(path) > MAX_SOCKET_PATH) {
     throw new TunnelError('ERR_INVALID_CONFIG', `control socket path ${path} is longer than ${MAX_SOCKET_PATH} bytes; use a shorter --state folder`);
   }
   return path;
-}
-
-/** True when a file name in the run folder is a control socket. */
-export function isControlSocketName(name: string): boolean {
-  return /^\d+\.sock$/.test(name);
 }

@@ -1,16 +1,13 @@
 import { createHash, randomBytes, timingSafeEqual } from 'node:crypto';
 import { chmodSync, readFileSync, renameSync, rmSync, statSync, writeFileSync } from 'node:fs';
-import { join } from 'node:path';
+import { HUB_STATE_FOLDER, hubStateFile } from '../../shared/cli/state-folder-layout.js';
 import { TunnelError } from '../../shared/errors.js';
-
-/** File name of the admin listener's token in the hub's state folder (mode 0600). */
-export const ADMIN_TOKEN_FILE = 'admin-token';
 
 const TOKEN_PATTERN = /^[A-Za-z0-9_-]{32,128}$/;
 
 /** Where the admin token of the hub in `stateDir` lives. */
 export function adminTokenPath(stateDir: string): string {
-  return join(stateDir, ADMIN_TOKEN_FILE);
+  return hubStateFile(stateDir, 'adminToken');
 }
 
 /**
@@ -27,7 +24,7 @@ export function loadOrCreateAdminToken(stateDir: string, options: { rotate?: boo
   const token = randomBytes(32).toString('base64url');
   const temporary = `${path}.${process.pid}.tmp`;
   try {
-    writeFileSync(temporary, `${token}\n`, { mode: 0o600 });
+    writeFileSync(temporary, `${token}\n`, { mode: HUB_STATE_FOLDER.adminToken.mode });
     // A rename replaces the old token at once; a running hub rereads the changed file.
     renameSync(temporary, path);
   } catch (err) {
@@ -48,7 +45,7 @@ function readToken(path: string): string | undefined {
   if (!TOKEN_PATTERN.test(text)) {
     throw new TunnelError('ERR_STATE', `${path} does not hold an admin token; remove it to have a new one made`);
   }
-  chmodSync(path, 0o600);
+  chmodSync(path, HUB_STATE_FOLDER.adminToken.mode);
   return text;
 }
 

@@ -1,5 +1,6 @@
 import { createPrivateKey, createPublicKey, generateKeyPairSync, type KeyObject } from 'node:crypto';
 import { chmodSync, linkSync, readFileSync, unlinkSync, writeFileSync } from 'node:fs';
+import { HUB_STATE_FOLDER } from '../../shared/cli/state-folder-layout.js';
 import { TunnelError } from '../../shared/errors.js';
 
 /** The hub's Ed25519 token signing key pair. */
@@ -16,14 +17,14 @@ export interface HubSigningKey {
 export function ensureHubSigningKey(path: string): boolean {
   try {
     readFileSync(path);
-    chmodSync(path, 0o600);
+    chmodSync(path, HUB_STATE_FOLDER.signingKey.mode);
     return false;
   } catch (err) {
     if ((err as NodeJS.ErrnoException).code !== 'ENOENT') throw stateError(path, err);
   }
   const pem = generateHubSigningKeyPem();
   const temporary = `${path}.${process.pid}.tmp`;
-  writeFileSync(temporary, pem, { mode: 0o600, flag: 'wx' });
+  writeFileSync(temporary, pem, { mode: HUB_STATE_FOLDER.signingKey.mode, flag: 'wx' });
   try {
     linkSync(temporary, path);
     return true;

@@ -1,6 +1,7 @@
 import { existsSync, statSync } from 'node:fs';
 import { dirname, resolve } from 'node:path';
 import type { Command } from 'commander';
+import { HUB_STATE_FOLDER } from '../../shared/cli/state-folder-layout.js';
 import { TunnelError } from '../../shared/errors.js';
 import { withHubState } from '../hub-state/hub-state.js';
 import { hubStatePaths } from '../hub-state/hub-state-paths.js';
@@ -24,7 +25,7 @@ export function registerBackupCommand(program: Command): void {
       }
       return withHubState(dir, async (state) => {
         await state.registry.backup(target);
-        printNote(`registry backed up to ${target}; keep the state folder's keys (hub-signing-key.pem, ssh_host_ed25519_key) beside it`);
+        printNote(`registry backed up to ${target}; keep the state folder's keys (${HUB_STATE_FOLDER.signingKey.name}, ${HUB_STATE_FOLDER.sshHostKey.name}) beside it`);
       });
     });
 }

@@ -1,5 +1,6 @@
 import { chmodSync, readFileSync, writeFileSync } from 'node:fs';
 import { z } from 'zod';
+import { HUB_STATE_FOLDER } from '../../shared/cli/state-folder-layout.js';
 import { TunnelError } from '../../shared/errors.js';
 
 /** What a hub of a cluster keeps in its state folder: where the shared registry is and who it is. */
@@ -29,6 +30,6 @@ export function readClusterConfig(path: string): ClusterConfig | undefined {
 
 /** Writes the cluster config with mode 0600 (created so, never wider even for a moment). */
 export function writeClusterConfig(path: string, config: ClusterConfig): void {
-  writeFileSync(path, `${JSON.stringify(config, null, 2)}\n`, { mode: 0o600 });
-  chmodSync(path, 0o600);
+  writeFileSync(path, `${JSON.stringify(config, null, 2)}\n`, { mode: HUB_STATE_FOLDER.cluster.mode });
+  chmodSync(path, HUB_STATE_FOLDER.cluster.mode);
 }

@@ -1,6 +1,6 @@
-import { join } from 'node:path';
+import { hubStateFile } from '../../shared/cli/state-folder-layout.js';
 
-/** Where a hub keeps its files inside its state folder. */
+/** Where a hub keeps the files `init` and every command open (names and modes: shared/cli/state-folder-layout.ts). */
 export interface HubStatePaths {
   readonly dir: string;
   /** The SQLite registry (mode 0600). */
@@ -11,7 +11,7 @@ export interface HubStatePaths {
   readonly cluster: string;
 }
 
-/** The file layout of the state folder `dir`. */
+/** The paths of those files in the state folder `dir`. */
 export function hubStatePaths(dir: string): HubStatePaths {
-  return { dir, database: join(dir, 'registry.sqlite'), signingKey: join(dir, 'hub-signing-key.pem'), cluster: join(dir, 'cluster.json') };
+  return { dir, database: hubStateFile(dir, 'registry'), signingKey: hubStateFile(dir, 'signingKey'), cluster: hubStateFile(dir, 'cluster') };
 }

@@ -1,4 +1,5 @@
 import { chmodSync, mkdirSync } from 'node:fs';
+import { STATE_FOLDER_MODE } from '../../shared/cli/state-folder-layout.js';
 import { TunnelError } from '../../shared/errors.js';
 import { isIpv4Address } from '../../shared/net/ipv4-address.js';
 import { formatIpv4Prefix, parseIpv4Prefix } from '../../shared/net/ipv4-prefix.js';
@@ -32,8 +33,8 @@ export async function initHubState(dir: string, options: { endpoint: string; poo
     throw new TunnelError('ERR_STATE', `${dir} is hub "${cluster.hubName}" of a cluster; run init with --registry and --hub-name, or use another state folder`);
   }
   try {
-    mkdirSync(dir, { recursive: true, mode: 0o700 });
-    chmodSync(dir, 0o700);
+    mkdirSync(dir, { recursive: true, mode: STATE_FOLDER_MODE });
+    chmodSync(dir, STATE_FOLDER_MODE);
   } catch (err) {
     throw new TunnelError('ERR_STATE', `cannot create the state folder ${dir}: ${(err as Error).message}`, { cause: err });
   }

@@ -1,4 +1,5 @@
 import { chmodSync, existsSync, mkdirSync } from 'node:fs';
+import { STATE_FOLDER_MODE } from '../../shared/cli/state-folder-layout.js';
 import { TunnelError } from '../../shared/errors.js';
 import { isIpv4Address } from '../../shared/net/ipv4-address.js';
 import { formatIpv4Prefix, parseIpv4Prefix } from '../../shared/net/ipv4-prefix.js';
@@ -58,8 +59,8 @@ export async function joinCluster(dir: string, options: JoinOptions): Promise<Jo
     throw new TunnelError('ERR_STATE', `${dir} already belongs to hub "${previous.hubName}" of another cluster or name; use a new state folder`);
   }
   try {
-    mkdirSync(dir, { recursive: true, mode: 0o700 });
-    chmodSync(dir, 0o700);
+    mkdirSync(dir, { recursive: true, mode: STATE_FOLDER_MODE });
+    chmodSync(dir, STATE_FOLDER_MODE);
   } catch (err) {
     throw new TunnelError('ERR_STATE', `cannot create the state folder ${dir}: ${(err as Error).message}`, { cause: err });
   }

@@ -1,8 +1,5 @@
 import { readFileSync, renameSync, rmSync, writeFileSync } from 'node:fs';
-import { join } from 'node:path';
-
-/** File name of the running hub's runtime facts in the state folder. */
-export const SERVE_RUNTIME_FILE = 'serve.json';
+import { HUB_STATE_FOLDER, hubStateFile } from '../../shared/cli/state-folder-layout.js';
 
 /** Where a running `serve` listens: for tests, scripts and `status`. */
 export interface ServeRuntime {
@@ -20,16 +17,16 @@ export interface ServeRuntime {
 
 /** Writes `serve.json` atomically (write aside, rename), so a reader never sees half of it. */
 export function writeServeRuntime(stateDir: string, runtime: ServeRuntime): void {
-  const path = join(stateDir, SERVE_RUNTIME_FILE);
+  const path = hubStateFile(stateDir, 'serveRuntime');
   const temporary = `${path}.${process.pid}.tmp`;
-  writeFileSync(temporary, `${JSON.stringify(runtime, null, 2)}\n`, { mode: 0o600 });
+  writeFileSync(temporary, `${JSON.stringify(runtime, null, 2)}\n`, { mode: HUB_STATE_FOLDER.serveRuntime.mode });
   renameSync(temporary, path);
 }
 
 /** Reads `serve.json`, or undefined when no hub wrote one. */
 export function readServeRuntime(stateDir: string): ServeRuntime | undefined {
   try {
-    return JSON.parse(readFileSync(join(stateDir, SERVE_RUNTIME_FILE), 'utf8')) as ServeRuntime;
+    return JSON.parse(readFileSync(hubStateFile(stateDir, 'serveRuntime'), 'utf8')) as ServeRuntime;
   } catch {
     return undefined;
   }
@@ -37,5 +34,5 @@ export function readServeRuntime(stateDir: string): ServeRuntime | undefined {
 
 /** Removes `serve.json` on shutdown. */
 export function removeServeRuntime(stateDir: string): void {
-  rmSync(join(stateDir, SERVE_RUNTIME_FILE), { force: true });
+  rmSync(hubStateFile(stateDir, 'serveRuntime'), { force: true });
 }

@@ -1,19 +1,16 @@
 import { createHash } from 'node:crypto';
 import { chmodSync, readFileSync, writeFileSync } from 'node:fs';
-import { join } from 'node:path';
 import ssh2 from 'ssh2';
+import { HUB_STATE_FOLDER, hubStateFile } from '../../shared/cli/state-folder-layout.js';
 import { TunnelError } from '../../shared/errors.js';
 import { generateEd25519KeyPair } from '../../shared/ssh/generate-ed25519-key-pair.js';
-
-/** File name of the hub's SSH host key in the state folder. */
-export const SSH_HOST_KEY_FILE = 'ssh_host_ed25519_key';
 
 /**
  * The hub's SSH host key: read from the state folder, or generated (ed25519) on first start and
  * written with mode 0600, so clients that pinned it keep trusting the hub across restarts.
  */
 export function loadOrCreateSshHostKey(stateDir: string): string {
-  const path = join(stateDir, SSH_HOST_KEY_FILE);
+  const path = hubStateFile(stateDir, 'sshHostKey');
   let text: string;
   try {
     text = readFileSync(path, 'utf8');
@@ -22,15 +19,15 @@ export function loadOrCreateSshHostKey(stateDir: string): string {
       throw new TunnelError('ERR_STATE', `cannot read the SSH host key ${path}: ${(err as Error).message}`);
     }
     const pair = generateEd25519KeyPair('tunnel-hub host key');
-    writeFileSync(path, pair.private, { mode: 0o600, flag: 'wx' });
-    writeFileSync(`${path}.pub`, `${pair.public}\n`, { mode: 0o644 });
+    writeFileSync(path, pair.private, { mode: HUB_STATE_FOLDER.sshHostKey.mode, flag: 'wx' });
+    writeFileSync(hubStateFile(stateDir, 'sshHostPublicKey'), `${pair.public}\n`, { mode: HUB_STATE_FOLDER.sshHostPublicKey.mode });
     return pair.private;
   }
   const parsed = ssh2.utils.parseKey(text);
   if (parsed instanceof Error || (Array.isArray(parsed) ? !parsed[0]?.isPrivateKey() : !parsed.isPrivateKey())) {
     throw new TunnelError('ERR_STATE', `${path} is not an SSH private key; move it away to have a new one generated`);
   }
-  chmodSync(path, 0o600);
+  chmodSync(path, HUB_STATE_FOLDER.sshHostKey.mode);
   return text;
 }
 

@@ -1,14 +1,11 @@
 import { chmodSync, rmSync } from 'node:fs';
 import { connect, createServer, type Server } from 'node:net';
-import { join } from 'node:path';
+import { HUB_STATE_FOLDER, hubStateFile } from '../../shared/cli/state-folder-layout.js';
 import { TunnelError } from '../../shared/errors.js';
-
-/** File name of the serve process's status socket in the state folder (mode 0600). */
-export const STATUS_SOCKET_FILE = 'hub.sock';
 
 /** The status socket path of a state folder. */
 export function statusSocketPath(stateDir: string): string {
-  return join(stateDir, STATUS_SOCKET_FILE);
+  return hubStateFile(stateDir, 'statusSocket');
 }
 
 /** A listening status socket. */
@@ -31,7 +28,7 @@ export async function openStatusSocket(path: string, snapshot: () => Promise<unk
     server.once('error', reject);
     server.listen(path, () => resolve());
   });
-  chmodSync(path, 0o600);
+  chmodSync(path, HUB_STATE_FOLDER.statusSocket.mode);
   return {
     close: () => new Promise<void>((resolve) => {
       server.close(() => resolve());
