@@ -7,7 +7,7 @@ import { TunnelError } from '../errors.js';
 export type StateRole = 'hub' | 'client';
 
 /**
- * The state folder, in INTERFACE.md's order: `--state DIR`, then `$TUNNEL_HUB_STATE` or
+ * The state folder, in docs/cli.md's order: `--state DIR`, then `$TUNNEL_HUB_STATE` or
  * `$TUNNEL_CLIENT_STATE`, then /var/lib/tunnel-<role> for root, else ~/.local/state/tunnel-<role>.
  * A service user (the systemd units' `tunnel-hub` and `tunnel-client`) owning
  * /var/lib/tunnel-<role> gets that folder too, so `sudo -u tunnel-hub tunnel-hub peer list` finds

@@ -9,7 +9,7 @@ export interface LinkTableEnd {
   inner: string;
 }
 
-/** The reciprocal /30 table of one link, in INTERFACE.md's JSON shape. */
+/** The reciprocal /30 table of one link, in docs/cli.md's JSON shape (`peer table --json`). */
 export interface LinkTable {
   prefix: string;
   encap: 'gre' | 'ipip' | 'fou' | 'gue' | 'gretap';

@@ -1,6 +1,6 @@
 import { TunnelError } from '../errors.js';
 
-/** The hub's end of a hub link is named `hub` in every link table (INTERFACE.md). */
+/** The hub's end of a hub link is named `hub` in every link table (docs/cli.md). */
 const HUB_END = 'hub';
 
 /**

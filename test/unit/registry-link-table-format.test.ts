@@ -13,7 +13,7 @@ const table = buildLinkTable({
 });
 
 describe('link tables', () => {
-  it('have the INTERFACE.md JSON shape, keyed GRE counting its key in the MTU', async () => {
+  it('have the docs/cli.md JSON shape, keyed GRE counting its key in the MTU', async () => {
     expect(table).toEqual({
       prefix: '10.1.12.36/30', encap: 'gre', key: 4660, mtu: 1472,
       ends: [
