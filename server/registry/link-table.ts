@@ -35,17 +35,19 @@ export interface LinkEndFacts {
  */
 export function buildLinkTable(facts: LinkTableFacts): LinkTable {
   const [first, second] = facts.ends;
-  const encap = first.pinnedEncap ?? second.pinnedEncap ?? facts.decidedEncap ?? 'gre';
-  const key = (encap === 'gre' || encap === 'gretap') && facts.keyless !== true ? facts.greKey : null;
   const subnet = describeLinkSubnet(facts.network);
   return {
     prefix: subnet.prefix,
-    encap,
-    key,
-    mtu: tunnelMtu(PATH_MTU, { encap, inner: encap === 'gue' ? 'ipip' : 'gre', key: key !== null }),
+    ...linkEncapFields(first.pinnedEncap ?? second.pinnedEncap ?? facts.decidedEncap ?? 'gre', facts.greKey, facts.keyless === true),
     ends: [
       { name: first.name, public: first.public, inner: subnet.firstEnd },
       { name: second.name, public: second.public, inner: subnet.secondEnd },
     ],
   };
+}
+
+/** What a link's encapsulation decides in its table: the GRE key it carries (or null) and the MTU. */
+export function linkEncapFields(encap: Encapsulation, greKey: number, keyless: boolean): Pick<LinkTable, 'encap' | 'key' | 'mtu'> {
+  const key = (encap === 'gre' || encap === 'gretap') && !keyless ? greKey : null;
+  return { encap, key, mtu: tunnelMtu(PATH_MTU, { encap, inner: encap === 'gue' ? 'ipip' : 'gre', key: key !== null }) };
 }
