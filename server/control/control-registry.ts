@@ -29,12 +29,6 @@ export interface IssuedVersions {
   peerChanged: boolean;
 }
 
-/** Issued and confirmed spec versions of both ends of a peer's hub link. */
-export interface SpecVersions {
-  hub: { issued: number; applied: number; appliedAt: number | null };
-  peer: { issued: number; acked: number; ackedAt: number | null };
-}
-
 /** A registered peer as a reconfiguration sees it. */
 export interface PeerStanding {
   /** The ERR_TOKEN_REVOKED refusal of a peer `peer revoke` cut off, or undefined. */
@@ -43,8 +37,21 @@ export interface PeerStanding {
   pinnedEncap: Encapsulation | null;
 }
 
+/** How a link uses its GRE key: what its table needs when its encapsulation changes (linkEncapFields). */
+export interface LinkKeying {
+  greKey: number;
+  /** GRE without the key (`peer add|set --no-key`). */
+  keyless: boolean;
+}
+
+/** A peer's hub<->peer link: its id (the binding id of its authenticated UDP path) and its table (hub first). */
+export interface HubLinkFacts extends LinkKeying {
+  id: number;
+  table: LinkTable;
+}
+
 /** One peer<->peer link as seen from one of its ends. */
-export interface PeerLinkFacts {
+export interface PeerLinkFacts extends LinkKeying {
   linkId: number;
   /** The other end's peer name. */
   other: string;
@@ -71,18 +78,14 @@ export interface ControlRegistry {
   pinnedEncap(peer: string): Promise<Encapsulation | null>;
   /** The peer's own row as a reconfiguration needs it (one read), or undefined when it was removed. */
   peerStanding(peer: string): Promise<PeerStanding | undefined>;
-  /** The peer's hub<->peer link: its id (the binding id of its authenticated UDP path) and its table (hub first). */
-  hubLink(peer: string): Promise<{ id: number; table: LinkTable }>;
-  /** The table of any link by id (after a path was recorded, it carries the new encapsulation). */
-  linkTable(linkId: number): Promise<LinkTable>;
+  /** The peer's hub<->peer link, from one read. */
+  hubLink(peer: string): Promise<HubLinkFacts>;
   /** The peer's peer<->peer links. */
   peerLinks(peer: string): Promise<PeerLinkFacts[]>;
   /** Records the hub's automatic choice for a link, hub link or peer<->peer link (beneath any pin); true when it changed. */
   recordLinkPath(linkId: number, encap: Encapsulation, reason: string): Promise<boolean>;
   /** The last address the hub verified for the peer, or null when never seen. */
   latestEndpoint(peer: string): Promise<string | null>;
-  /** Spec versions of both ends, for status. */
-  specVersions(peer: string): Promise<SpecVersions | undefined>;
   /** Pools and approved prefixes behind members: what every member's routes are computed from. */
   routingFacts(): Promise<RoutingFacts>;
   /** One member's source check and prefixes. */

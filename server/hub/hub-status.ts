@@ -1,6 +1,6 @@
 import { tunnelInterfaceName } from '../../shared/net/tunnel-interface-name.js';
 import type { ProbeResults } from '../control/choose-encapsulation.js';
-import type { PeerLiveState } from '../control/control-plane.js';
+import type { PeerLiveState } from '../control/peer-entry.js';
 import type { HubBindingStatus, HubDatapath, TunnelTraffic } from '../control/hub-datapath.js';
 import { hubLinkStatuses, type HubLinkStatus } from '../cluster/hub-link-status.js';
 import type { Registry } from '../registry/registry.js';

@@ -13,7 +13,6 @@ export const OBSERVED_SOURCE = 'observed';
  * at its own endpoint, claims the sessions it serves, and calls `claimed` after each claim.
  */
 export function controlRegistryOver(registry: Registry, hubName?: string, claimed?: () => void): ControlRegistry {
-  const hubLinkId = async (peer: string): Promise<number> => (await registry.links.hubLinkOf(peer)).id;
   return {
     // A hub of a cluster is reached at its own endpoint; a hub alone at the registry's.
     hubEndpoint: async () => (hubName === undefined ? (await registry.settings.require()).endpoint : (await registry.hubs.require(hubName, HUB_FRESH_MS)).endpoint),
@@ -28,13 +27,14 @@ export function controlRegistryOver(registry: Registry, hubName?: string, claime
     },
     hubLink: async (peer) => {
       const { link, table } = await registry.links.hubLinkWithTable(peer);
-      return { id: link.id, table };
+      return { id: link.id, table, greKey: link.greKey, keyless: link.keyless };
     },
-    linkTable: (linkId) => registry.links.table(linkId),
     peerLinks: async (peer) => Promise.all((await registry.links.listForPeer(peer)).filter((link) => !link.hubLink).map(async (link) => ({
       linkId: link.id,
       other: link.ends[0] === peer ? link.ends[1] : link.ends[0],
       table: await registry.links.table(link.id),
+      greKey: link.greKey,
+      keyless: link.keyless,
     }))),
     recordLinkPath: async (linkId, encap, reason) => registry.paths.record(linkId, encap, reason),
     latestEndpoint: async (peer) => (await registry.endpoints.latest(peer))?.address ?? null,
@@ -65,10 +65,6 @@ export function controlRegistryOver(registry: Registry, hubName?: string, claime
           ...(hub.sshPort !== null ? { sshPort: hub.sshPort } : {}),
         })),
       };
-    },
-    specVersions: async (peer) => {
-      const versions = await registry.specs.versions(peer, await hubLinkId(peer));
-      return versions && { hub: versions.hub, peer: { issued: versions.peer.issued, acked: versions.peer.acked, ackedAt: versions.peer.ackedAt } };
     },
   };
 }

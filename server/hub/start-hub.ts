@@ -135,8 +135,10 @@ export async function startHub(options: StartHubOptions): Promise<RunningHub> {
     };
     cleanups.push(() => clearTimeout(claimSync));
     const endpoint6 = options.endpoint6 !== undefined ? options.endpoint6 : detectIpv6Endpoint(listen);
-    const plane = new ControlPlane(controlRegistryOver(state.registry, state.cluster?.hubName, afterClaim), datapath,
-      options.timing ?? DEFAULT_TIMING, log, options.paths ?? DEFAULT_PATH_OPTIONS, options.routing ?? 'static', { hubId, endpoint6 });
+    const plane = new ControlPlane({
+      registry: controlRegistryOver(state.registry, state.cluster?.hubName, afterClaim), datapath, timing: options.timing ?? DEFAULT_TIMING, log,
+      paths: options.paths ?? DEFAULT_PATH_OPTIONS, routing: options.routing ?? 'static', identity: { hubId, endpoint6 },
+    });
     cleanups.push(() => plane.close());
     // Loads the routing facts once, which installs the hub's unreachable fallback routes.
     await plane.reconcile();
