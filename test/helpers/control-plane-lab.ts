@@ -1,0 +1,90 @@
+import pino from 'pino';
+import { vi } from 'vitest';
+import { ControlPlane, type HubIdentity, type PathOptions } from '../../server/control/control-plane.js';
+import type { ControlSession, SessionTiming } from '../../server/control/control-session.js';
+import type { AuthMethod } from '../../server/control/authenticated-peer.js';
+import type { RoutingMode } from '../../server/routing/member-route-specs.js';
+import { FakeSessionTransport, type SentMessage } from './fake-session-transport.js';
+import { MemoryControlRegistry } from './memory-control-registry.js';
+import { RecordingHubDatapath } from './recording-hub-datapath.js';
+
+/** One member's connection to the plane under test. */
+export interface LabMember {
+  readonly name: string;
+  readonly transport: FakeSessionTransport;
+  readonly session: ControlSession;
+  /** Says hello (`reported`: the address it believes it has). */
+  hello(reported: string | null, advertise?: string[]): void;
+  report(address: string): void;
+  ack(version: number): void;
+  /** The configs the hub pushed to this connection, in order. */
+  configs(): SentMessage[];
+  /** The last config pushed, or a failed expectation's undefined. */
+  lastConfig(): SentMessage | undefined;
+}
+
+/** A ControlPlane on an in-memory registry and a recording datapath. */
+export interface ControlPlaneLab {
+  readonly registry: MemoryControlRegistry;
+  readonly datapath: RecordingHubDatapath;
+  readonly plane: ControlPlane;
+  /** An authenticated connection of `name` from `seen`, before its hello. */
+  connect(name: string, seen: string, method?: AuthMethod): LabMember;
+  /** Connects and says hello, then lets the plane finish. */
+  join(name: string, seen: string, reported?: string | null): Promise<LabMember>;
+}
+
+/** Short session timing: a keepalive every second, dead after three silent seconds. */
+export const LAB_TIMING: SessionTiming = { keepaliveMs: 1_000, livenessMs: 3_000 };
+
+/**
+ * Fakes the session clock (timers and Date) but not setImmediate, so `settle` can still let every
+ * queued reconfiguration finish (their registry calls resolve as microtasks).
+ */
+export function fakeSessionClock(): void {
+  vi.useFakeTimers({ toFake: ['setTimeout', 'clearTimeout', 'setInterval', 'clearInterval', 'Date'] });
+}
+
+/** Lets every queued reconfiguration run to its end. */
+export async function settle(): Promise<void> {
+  for (let turn = 0; turn < 5; turn += 1) await new Promise((resolve) => setImmediate(resolve));
+}
+
+/** Builds the lab; `registry` options go to the MemoryControlRegistry. */
+export function controlPlaneLab(options: {
+  registry?: ConstructorParameters<typeof MemoryControlRegistry>[0];
+  routing?: RoutingMode;
+  identity?: HubIdentity;
+  paths?: PathOptions;
+} = {}): ControlPlaneLab {
+  const registry = new MemoryControlRegistry(options.registry);
+  const datapath = new RecordingHubDatapath();
+  const plane = new ControlPlane({
+    registry, datapath, timing: LAB_TIMING, log: pino({ level: process.env.TUNNEL_TEST_LOG ?? 'silent' }),
+    ...(options.paths ? { paths: options.paths } : {}),
+    ...(options.routing ? { routing: options.routing } : {}),
+    ...(options.identity ? { identity: options.identity } : {}),
+  });
+  const connect = (name: string, seen: string, method: AuthMethod = 'client-key'): LabMember => {
+    const transport = new FakeSessionTransport(seen);
+    const session = plane.attach({ name, method }, transport);
+    const feed = (message: object): void => session.receive(JSON.stringify({ v: 1, ...message }));
+    return {
+      name, transport, session,
+      hello: (reported, advertise) => feed({ type: 'hello', software: 'lab', endpoint: reported, ...(advertise ? { advertise } : {}) }),
+      report: (address) => feed({ type: 'report', endpoint: { address } }),
+      ack: (version) => feed({ type: 'ack', version }),
+      configs: () => transport.messages('config'),
+      lastConfig: () => transport.messages('config').at(-1),
+    };
+  };
+  return {
+    registry, datapath, plane, connect,
+    join: async (name, seen, reported = seen) => {
+      const member = connect(name, seen);
+      member.hello(reported);
+      await settle();
+      return member;
+    },
+  };
+}

@@ -1,0 +1,28 @@
+import type { TunnelError } from '../../shared/errors.js';
+import type { SessionTransport } from '../../server/control/session-transport.js';
+
+/** A message the hub sent, decoded. */
+export type SentMessage = { type: string } & Record<string, unknown>;
+
+/** A SessionTransport for unit tests: keeps every message the hub sends and how the connection ended. */
+export class FakeSessionTransport implements SessionTransport {
+  /** Every message sent, decoded, in order (those sent after close too: a session must send none). */
+  readonly sent: SentMessage[] = [];
+  /** Undefined while open; the error it was closed with (null: closed without one). */
+  closedWith: TunnelError | null | undefined = undefined;
+
+  constructor(readonly remoteAddress: string, readonly kind: 'ws' | 'ssh' = 'ws') {}
+
+  send(text: string): void {
+    this.sent.push(JSON.parse(text) as SentMessage);
+  }
+
+  close(error?: TunnelError): void {
+    this.closedWith ??= error ?? null;
+  }
+
+  /** The messages of one type, in order. */
+  messages(type: string): SentMessage[] {
+    return this.sent.filter((message) => message.type === type);
+  }
+}
