@@ -13,8 +13,8 @@ interface UpFlags {
   remote: string;
   encap: string;
   key?: string;
-  address: string;
-  peerAddress: string;
+  address?: string;
+  peerAddress?: string;
   port?: string;
   localPort?: string;
   remotePort?: string;
@@ -38,8 +38,8 @@ export function registerUpCommand(program: Command): void {
     .requiredOption('--remote <addr>', 'the other end\'s outer address, of the same family as --local')
     .requiredOption('--encap <encap>', `outer encapsulation: ${ENCAPSULATIONS.join(', ')}`)
     .option('--key <n>', 'GRE key, 0..4294967295 (gre and fou)')
-    .requiredOption('--address <cidr>', 'this end\'s inner address with prefix, e.g. 10.1.12.38/30')
-    .requiredOption('--peer-address <addr>', 'the other end\'s inner address')
+    .option('--address <cidr>', 'this end\'s inner address with prefix, e.g. 10.1.12.38/30 (gretap: optional, with --peer-address)')
+    .option('--peer-address <addr>', 'the other end\'s inner address (gretap: optional, with --address)')
     .option('--port <n>', 'UDP port for fou (default 4754) and gue (default 6080), both ends')
     .option('--local-port <n>', 'UDP port to listen on, when it differs from --port')
     .option('--remote-port <n>', 'UDP port to send to, when it differs from --port')
@@ -62,7 +62,8 @@ export function registerUpCommand(program: Command): void {
         io: nativeDatapathIo,
         stateDir: resolveStateDir('client', flags.state),
         log,
-        onReady: (status) => process.stdout.write(`${status.name} up: ${status.encap} ${status.local} -> ${status.remote}, inner ${status.inner} peer ${status.peerInner}, mtu ${status.mtu}\n`),
+        onReady: (status) => process.stdout.write(`${status.name} up: ${status.encap} ${status.local} -> ${status.remote}, ${
+          status.inner === null ? 'no inner address (an L2 port for a bridge)' : `inner ${status.inner} peer ${status.peerInner}`}, mtu ${status.mtu}\n`),
         stopped: new Promise((resolve) => {
           process.once('SIGINT', resolve);
           process.once('SIGTERM', resolve);

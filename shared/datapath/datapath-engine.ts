@@ -94,8 +94,9 @@ export interface TunnelStatus {
   key: number | null;
   localPort: number | null;
   remotePort: number | null;
-  inner: string;
-  peerInner: string;
+  /** This end's inner address with its prefix and the other end's; null on a gretap bridge port without addresses. */
+  inner: string | null;
+  peerInner: string | null;
   mtu: number;
   ttl: number;
   mssClamp: boolean;
@@ -181,9 +182,13 @@ export class DatapathEngine {
     try {
       if (spec.mac !== null) this.io.setLinkAddress(spec.name, spec.mac);
       this.io.setLinkMtu(spec.name, plan.mtu);
-      // A TAP is a broadcast link: its /30 needs no peer (ARP finds the other end).
-      if (spec.mac !== null) this.io.addAddress(spec.name, `${spec.address}/${spec.prefixLength}`);
-      else this.io.addAddress(spec.name, `${spec.address}/${spec.prefixLength}`, spec.peerAddress);
+      // A TAP is a broadcast link: its /30 needs no peer (ARP finds the other end). A gretap
+      // without addresses is an L2 port for a bridge and gets none.
+      if (spec.address !== null) {
+        const cidr = `${spec.address}/${spec.prefixLength}`;
+        if (spec.mac !== null) this.io.addAddress(spec.name, cidr);
+        else this.io.addAddress(spec.name, cidr, spec.peerAddress ?? undefined);
+      }
       this.io.setLinkUp(spec.name, true);
     } catch (err) {
       tun.close();
@@ -594,7 +599,7 @@ export class DatapathEngine {
       key: spec.key,
       localPort: udp ? spec.localPort : null,
       remotePort: udp ? (tunnel.hub?.address != null ? tunnel.hub.port : spec.remotePort) : null,
-      inner: `${spec.address}/${spec.prefixLength}`,
+      inner: spec.address === null ? null : `${spec.address}/${spec.prefixLength}`,
       peerInner: spec.peerAddress,
       mtu: plan.mtu,
       pathMtu: tunnel.learnedPathMtu,

@@ -69,9 +69,12 @@ export interface TunnelSpecInput {
   port?: number;
   localPort?: number;
   remotePort?: number;
-  /** This end's inner address with its prefix, e.g. 10.1.12.38/30. */
-  address: string;
-  peerAddress: string;
+  /**
+   * This end's inner address with its prefix, e.g. 10.1.12.38/30, and the other end's. Both or
+   * neither: only gretap runs without them (an L2 port for a bridge, as `ip link add type gretap`).
+   */
+  address?: string;
+  peerAddress?: string;
   /** Tunnel (inner) MTU; default: 1500 minus the encapsulation's overhead. */
   mtu?: number;
   ttl?: number;
@@ -112,9 +115,10 @@ export interface TunnelSpec {
   /** UDP ports (0 for gre and ipip). */
   readonly localPort: number;
   readonly remotePort: number;
-  readonly address: string;
-  readonly prefixLength: number;
-  readonly peerAddress: string;
+  /** The inner addresses, or null for all three on a gretap tunnel without any. */
+  readonly address: string | null;
+  readonly prefixLength: number | null;
+  readonly peerAddress: string | null;
   /** The MTU asked for, or null to derive it from the encapsulation. */
   readonly mtu: number | null;
   readonly ttl: number;
@@ -196,11 +200,7 @@ export function validateTunnelSpec(input: TunnelSpecInput): TunnelSpec {
   const basePort = udp ? checkPort('port', input.port ?? DEFAULT_UDP_PORT[encap]) : 0;
   const localPort = udp ? checkPort('local port', input.localPort ?? basePort) : 0;
   const remotePort = udp ? checkPort('remote port', input.remotePort ?? basePort) : 0;
-  const { address, prefixLength } = parseInterfaceAddress(input.address);
-  requireUnicast('peer address', input.peerAddress);
-  if (input.peerAddress === address) {
-    throw new TunnelError('ERR_INVALID_ADDRESS', `peer address ${input.peerAddress} is this end's own address`);
-  }
+  const { address, prefixLength, peerAddress } = validateInnerAddresses(input.address, input.peerAddress, encap);
   const mtu = input.mtu ?? null;
   if (mtu !== null && (!Number.isInteger(mtu) || mtu < MIN_TUNNEL_MTU || mtu > MAX_TUNNEL_MTU)) {
     throw new TunnelError('ERR_INVALID_ARGUMENT', `mtu ${String(mtu)} is out of range ${MIN_TUNNEL_MTU}..${MAX_TUNNEL_MTU}`);
@@ -228,7 +228,7 @@ export function validateTunnelSpec(input: TunnelSpecInput): TunnelSpec {
   const sources = input.sources === undefined || input.sources === null ? null : new SourceFilter(input.sources);
   return {
     name, encap, local, remote, outerFamily, key, localPort, remotePort, address, prefixLength,
-    peerAddress: input.peerAddress, mtu, ttl, mssClamp: input.mssClamp === true, keepaliveInterval, keepaliveRetries,
+    peerAddress, mtu, ttl, mssClamp: input.mssClamp === true, keepaliveInterval, keepaliveRetries,
     mac: ethernet ? (input.mac !== undefined ? parseTapMac(input.mac) : deriveTapMac(`${name} ${local} ${remote}`)) : null,
     auth, helloInterval, bindingTimeout, sources,
   };
@@ -289,8 +289,8 @@ export function applyTunnelUpdate(spec: TunnelSpec, update: TunnelUpdate): Tunne
       localPort: update.localPort ?? (update.port === undefined && keepPorts ? spec.localPort : undefined),
       remotePort: update.remotePort ?? (update.port === undefined && keepPorts ? spec.remotePort : undefined),
     } : {}),
-    address: `${spec.address}/${spec.prefixLength}`,
-    peerAddress: spec.peerAddress,
+    ...(spec.address !== null && spec.peerAddress !== null
+      ? { address: `${spec.address}/${spec.prefixLength}`, peerAddress: spec.peerAddress } : {}),
     ...(update.mtu !== undefined ? { mtu: update.mtu } : spec.mtu !== null ? { mtu: spec.mtu } : {}),
     ttl: update.ttl ?? spec.ttl,
     mssClamp: update.mssClamp ?? spec.mssClamp,
@@ -309,6 +309,27 @@ export function applyTunnelUpdate(spec: TunnelSpec, update: TunnelUpdate): Tunne
     }
   }
   return validateTunnelSpec(input);
+}
+
+/**
+ * The inner addresses: both given and valid, or (gretap only) both absent, for a TAP that carries
+ * frames for a bridge and holds no address of its own.
+ */
+function validateInnerAddresses(addressText: string | undefined, peerText: string | undefined, encap: Encapsulation):
+  { address: string | null; prefixLength: number | null; peerAddress: string | null } {
+  if (addressText === undefined && peerText === undefined) {
+    if (encap === 'gretap') return { address: null, prefixLength: null, peerAddress: null };
+    throw new TunnelError('ERR_INVALID_ARGUMENT', `${encap} needs --address and --peer-address (only gretap, an L2 port for a bridge, runs without)`);
+  }
+  if (addressText === undefined || peerText === undefined) {
+    throw new TunnelError('ERR_INVALID_ARGUMENT', `--address and --peer-address go together: ${addressText === undefined ? '--address' : '--peer-address'} is missing${encap === 'gretap' ? ' (or leave out both, for an L2 port)' : ''}`);
+  }
+  const { address, prefixLength } = parseInterfaceAddress(addressText);
+  requireUnicast('peer address', peerText);
+  if (peerText === address) {
+    throw new TunnelError('ERR_INVALID_ADDRESS', `peer address ${peerText} is this end's own address`);
+  }
+  return { address, prefixLength, peerAddress: peerText };
 }
 
 /** Parses `A.B.C.D/N` where host bits are expected (an interface address, not a network). */

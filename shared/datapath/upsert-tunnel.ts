@@ -37,7 +37,7 @@ export function upsertTunnel(engine: DatapathEngine, spec: TunnelSpecInput): Tun
  * another kind of device (gretap's TAP or a TUN) or MAC address.
  */
 export function needsNewDevice(running: TunnelStatus, spec: TunnelSpecInput): boolean {
-  return running.inner !== spec.address || running.peerInner !== spec.peerAddress
+  return running.inner !== (spec.address ?? null) || running.peerInner !== (spec.peerAddress ?? null)
     || (running.encap === 'gretap') !== (spec.encap === 'gretap')
     || (spec.mac !== undefined && running.mac !== spec.mac);
 }

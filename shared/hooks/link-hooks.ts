@@ -61,8 +61,8 @@ function linkEnvironment(status: TunnelStatus, peer: string): Record<string, str
     TUNNEL_ENCAP: status.encap,
     TUNNEL_LOCAL: status.local,
     TUNNEL_REMOTE: status.remote,
-    TUNNEL_INNER: status.inner,
-    TUNNEL_PEER_INNER: status.peerInner,
+    TUNNEL_INNER: status.inner ?? '',
+    TUNNEL_PEER_INNER: status.peerInner ?? '',
     TUNNEL_MTU: String(status.mtu),
   };
 }

@@ -39,6 +39,11 @@ describe('tunnel-client up refuses bad flags with one coded line before touching
     [{ '--mtu': '100' }, 'ERR_INVALID_ARGUMENT'],
     [{ '--ttl': '256' }, 'ERR_INVALID_ARGUMENT'],
     [{ '--keepalive': 'soon' }, 'ERR_INVALID_ARGUMENT'],
+    // Inner addresses: both or neither, and neither only for gretap.
+    [{ '--peer-address': null }, 'ERR_INVALID_ARGUMENT'],
+    [{ '--address': null, '--peer-address': null }, 'ERR_INVALID_ARGUMENT'],
+    [{ '--encap': 'gretap', '--peer-address': null }, 'ERR_INVALID_ARGUMENT'],
+    [{ '--encap': 'gretap', '--address': null }, 'ERR_INVALID_ARGUMENT'],
   ])('%j → %s', (overrides, code) => {
     const result = up(overrides);
     expect(result.status).toBe(1);

@@ -6,6 +6,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import {
   createNamespaces, createPairTopology, deleteNamespaces, execIn, execInAsync, runNodeIn, startNodeIn, type PairTopology,
 } from '../helpers/netns.js';
+import { bridgeHostBehind } from '../helpers/bridged-lan.js';
 import { netnsUnavailableReason } from '../helpers/root.js';
 import { startUp, statusIn, type RunningUp } from '../helpers/tunnel-client-process.js';
 
@@ -50,7 +51,7 @@ describe.skipIf(reason)('gretap: Ethernet over GRE on a TAP, bridged at both end
     '--local', local, '--remote', remote, '--encap', 'gretap', '--address', `10.81.${net}.${me}/30`, '--peer-address', `10.81.${net}.${3 - me}`,
     '--name', name, '--keepalive', '1', '--state', state, ...extra,
   ];
-  const hostIf = (side: 'a' | 'b') => `${pair.prefix}h${side}0`;
+  const hostIf = (side: 'a' | 'b') => `${pair.prefix}${side}h0`;
 
   beforeAll(async () => {
     pair = createPairTopology({ ipv6: true });
@@ -59,21 +60,8 @@ describe.skipIf(reason)('gretap: Ethernet over GRE on a TAP, bridged at both end
     // A host behind each end, on a bridge with the end's TAP: hostA 10.82.0.1, hostB 10.82.0.2.
     hosts.push(`${pair.prefix}ha`, `${pair.prefix}hb`);
     createNamespaces(hosts);
-    const ip = (args: string[]): void => {
-      execFileSync('ip', args, { stdio: 'pipe' });
-    };
-    for (const [side, end, host, address] of [['a', pair.a, hosts[0]!, '10.82.0.1/24'], ['b', pair.b, hosts[1]!, '10.82.0.2/24']] as const) {
-      const port = `${pair.prefix}p${side}0`;
-      ip(['link', 'add', hostIf(side), 'type', 'veth', 'peer', 'name', port]);
-      ip(['link', 'set', hostIf(side), 'netns', host]);
-      ip(['link', 'set', port, 'netns', end]);
-      ip(['-n', host, 'addr', 'add', address, 'dev', hostIf(side)]);
-      ip(['-n', host, 'link', 'set', hostIf(side), 'up']);
-      ip(['-n', end, 'link', 'add', 'br0', 'type', 'bridge']);
-      ip(['-n', end, 'link', 'set', port, 'master', 'br0']);
-      ip(['-n', end, 'link', 'set', port, 'up']);
-      ip(['-n', end, 'link', 'set', 'br0', 'up']);
-    }
+    bridgeHostBehind(pair.a, hosts[0]!, `${pair.prefix}a`, '10.82.0.1/24');
+    bridgeHostBehind(pair.b, hosts[1]!, `${pair.prefix}b`, '10.82.0.2/24');
     upA = await startUp(pair.a, args(pair.aAddress, pair.bAddress, 1, stateA));
     upB = await startUp(pair.b, args(pair.bAddress, pair.aAddress, 2, stateB));
   });
