@@ -1,8 +1,10 @@
 import { createHash } from 'node:crypto';
+import { cardTraffic } from './status-card-traffic.js';
 
 // The live status page, whole: no file, font, script or style comes from anywhere else (a hub
 // may have no way out), and the Content-Security-Policy below forbids it. The script takes one
-// `/events` stream (server-sent events) and updates each peer's card in place.
+// `/events` stream (server-sent events) and updates each peer's card in place. Its Traffic and
+// Totals rows come from cardTraffic (status-card-traffic.ts), whose source is inlined here.
 
 const STYLE = `
 :root { color-scheme: light dark; --fg: #1b1f24; --muted: #5b6570; --bg: #f6f7f9; --card: #fff; --line: #dde1e6;
@@ -40,21 +42,7 @@ const SCRIPT = `
   const cards = new Map();
   const last = new Map();
   const FIELDS = [['endpoint', 'Endpoint'], ['encap', 'Encapsulation'], ['subnet', '/30'], ['routes', 'Routes'], ['seen', 'Last seen'], ['traffic', 'Traffic'], ['totals', 'Totals']];
-
-  const bits = (perSecond) => {
-    const units = ['bit/s', 'kbit/s', 'Mbit/s', 'Gbit/s'];
-    let value = perSecond;
-    let unit = 0;
-    while (value >= 1000 && unit < units.length - 1) { value /= 1000; unit += 1; }
-    return (unit === 0 ? Math.round(value) : value.toFixed(value < 10 ? 2 : 1)) + ' ' + units[unit];
-  };
-  const bytes = (n) => {
-    const units = ['B', 'kB', 'MB', 'GB', 'TB'];
-    let value = n;
-    let unit = 0;
-    while (value >= 1000 && unit < units.length - 1) { value /= 1000; unit += 1; }
-    return (unit === 0 ? value : value.toFixed(1)) + ' ' + units[unit];
-  };
+  const cardTraffic = ${cardTraffic.toString()};
   const ago = (iso) => {
     if (!iso) return 'never';
     const seconds = Math.max(0, Math.round((Date.now() - Date.parse(iso)) / 1000));
@@ -108,17 +96,10 @@ const SCRIPT = `
       v.routes.textContent = peer.routes.length ? peer.routes.join(', ') : '—';
       card.lastSeen = peer.state === 'up' ? null : peer.lastSeen;
       v.seen.textContent = peer.state === 'up' ? 'now' : ago(peer.lastSeen);
-      const before = last.get(peer.name);
-      if (peer.rxBytes === null) {
-        v.traffic.textContent = 'no tunnel on the hub';
-        v.totals.textContent = '—';
-      } else {
-        const seconds = before ? (view.at - before.at) / 1000 : 0;
-        const rate = (now, then) => (seconds > 0 && now >= then ? ((now - then) * 8) / seconds : 0);
-        v.traffic.textContent = 'in ' + bits(before ? rate(peer.rxBytes, before.rx) : 0) + ' · out ' + bits(before ? rate(peer.txBytes, before.tx) : 0);
-        v.totals.textContent = 'in ' + bytes(peer.rxBytes) + ' · out ' + bytes(peer.txBytes) + (peer.dropped ? ' · ' + peer.dropped + ' dropped' : '');
-        last.set(peer.name, { at: view.at, rx: peer.rxBytes, tx: peer.txBytes });
-      }
+      const shown = cardTraffic(peer, last.get(peer.name), view.at);
+      v.traffic.textContent = shown.traffic;
+      v.totals.textContent = shown.totals;
+      if (shown.mark) last.set(peer.name, shown.mark); else last.delete(peer.name);
       order.push(card.article);
     }
     for (const [name, card] of cards) {

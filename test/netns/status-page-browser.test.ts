@@ -100,7 +100,11 @@ describe.skipIf(reason !== null)('the live status page in headless Chromium', ()
     await page.waitForSelector(card('c1', 'down'), { timeout: 2_000 });
     console.log(`status page: c1 down ${Date.now() - leaving} ms after SIGTERM`);
     expect(await page.textContent('#summary')).toBe('1 of 2 peers up');
-    expect(await page.locator('article[data-peer="c1"] [data-field="seen"]').textContent()).toMatch(/^\d+ s ago$/);
+    const c1 = page.locator('article[data-peer="c1"]');
+    expect(await c1.locator('[data-field="seen"]').textContent()).toMatch(/^\d+ s ago$/);
+    // A member that is down has no traffic rate, only the totals its tunnel carried.
+    expect(await c1.locator('[data-field="traffic"]').textContent()).toBe('—');
+    expect(await c1.locator('[data-field="totals"]').textContent()).toMatch(/^in [0-9.]+ kB · out [0-9.]+ kB/);
 
     // Readable on a phone: nothing wider than the screen.
     expect(await page.evaluate(() => document.documentElement.scrollWidth <= window.innerWidth)).toBe(true);
