@@ -1,6 +1,7 @@
 #!/usr/bin/env node
 import { Command } from 'commander';
 import { runCli } from '../shared/cli/run-cli.js';
+import { PACKAGE_VERSION } from '../shared/package-version.js';
 import { registerAdminTokenCommand } from './commands/admin-token-command.js';
 import { registerBackupCommand } from './commands/backup-command.js';
 import { registerHubsCommand } from './commands/hubs-command.js';
@@ -14,6 +15,7 @@ import { registerStatusCommand } from './commands/status.js';
 
 const program = new Command('tunnel-hub')
   .description('the hub members on changing addresses keep their tunnels to: it hands each link a /30, keeps both ends pointed at each other, and runs its own tunnel ends')
+  .version(PACKAGE_VERSION, '-V, --version', 'print the version and exit')
   .option('--state <dir>', 'state folder (default: $TUNNEL_HUB_STATE, else /var/lib/tunnel-hub as root or as the user owning it, else ~/.local/state/tunnel-hub)')
   // Set before the commands are added: subcommands copy this, so their usage errors reach runCli too.
   .exitOverride();

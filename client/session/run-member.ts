@@ -2,6 +2,7 @@ import type { Logger } from 'pino';
 import { readFileSync } from 'node:fs';
 import { hostname } from 'node:os';
 import { TunnelError } from '../../shared/errors.js';
+import { PACKAGE_VERSION } from '../../shared/package-version.js';
 import { peerNameFromHostName } from '../default-peer-name.js';
 import { readClientState, writeClientState, type ClientState } from '../client-state.js';
 import { importIdentity, loadIdentity, loadOrCreateIdentity, type ClientIdentity } from '../identity.js';
@@ -13,8 +14,8 @@ import { chooseHub } from './choose-hub.js';
 import { parseHubUrl, type HubUrl } from './hub-url.js';
 import { SessionRunner } from './session-runner.js';
 
-/** The software string sent in `hello`. */
-export const CLIENT_SOFTWARE = 'tunnel-client/0.1.0';
+/** The software string sent in `hello`: the hub logs it and shows it in its status. */
+export const CLIENT_SOFTWARE = `tunnel-client/${PACKAGE_VERSION}`;
 
 /** A first join: where the hub is and how to prove the right to join. */
 export interface JoinRequest {

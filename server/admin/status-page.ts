@@ -41,7 +41,7 @@ const SCRIPT = `
   const summary = document.getElementById('summary');
   const cards = new Map();
   const last = new Map();
-  const FIELDS = [['endpoint', 'Endpoint'], ['encap', 'Encapsulation'], ['subnet', '/30'], ['routes', 'Routes'], ['seen', 'Last seen'], ['traffic', 'Traffic'], ['totals', 'Totals']];
+  const FIELDS = [['endpoint', 'Endpoint'], ['encap', 'Encapsulation'], ['subnet', '/30'], ['routes', 'Routes'], ['seen', 'Last seen'], ['traffic', 'Traffic'], ['totals', 'Totals'], ['software', 'Software']];
   const cardTraffic = ${cardTraffic.toString()};
   const ago = (iso) => {
     if (!iso) return 'never';
@@ -80,7 +80,7 @@ const SCRIPT = `
   };
 
   const render = (view) => {
-    hubLine.textContent = 'hub ' + view.hub.endpoint + (view.hub.wsPort ? ' · ws ' + view.hub.wsPort : '') + (view.hub.sshPort ? ' · ssh ' + view.hub.sshPort : '');
+    hubLine.textContent = 'hub ' + view.hub.endpoint + (view.hub.wsPort ? ' · ws ' + view.hub.wsPort : '') + (view.hub.sshPort ? ' · ssh ' + view.hub.sshPort : '') + ' · tunnel-hub ' + view.hub.version;
     const up = view.peers.filter((peer) => peer.state === 'up').length;
     summary.textContent = up + ' of ' + view.peers.length + ' peers up';
     const order = [];
@@ -100,6 +100,7 @@ const SCRIPT = `
       v.traffic.textContent = shown.traffic;
       v.totals.textContent = shown.totals;
       if (shown.mark) last.set(peer.name, shown.mark); else last.delete(peer.name);
+      v.software.textContent = peer.software || '—';
       order.push(card.article);
     }
     for (const [name, card] of cards) {

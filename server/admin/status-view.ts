@@ -23,13 +23,16 @@ export interface StatusViewPeer {
   rxPackets: number | null;
   txPackets: number | null;
   dropped: number | null;
+  /** What the member's last session said it runs (`tunnel-client/VERSION`), or null. */
+  software: string | null;
 }
 
 /** What one live update of the status page carries. */
 export interface StatusView {
   /** When the sample was taken (ms since the epoch), for rates. */
   at: number;
-  hub: { endpoint: string; hubId: string | null; wsPort: number | null; sshPort: number | null };
+  /** `version`: the hub's package version. */
+  hub: { endpoint: string; hubId: string | null; wsPort: number | null; sshPort: number | null; version: string };
   peers: StatusViewPeer[];
 }
 
@@ -53,8 +56,9 @@ export function buildStatusView(status: HubStatus, at: number): StatusView {
     rxPackets: peer.counters?.rx.packets ?? null,
     txPackets: peer.counters?.tx.packets ?? null,
     dropped: peer.counters ? peer.counters.rx.dropped + peer.counters.tx.dropped : null,
+    software: peer.software,
   }));
   peers.sort((a, b) => (a.state === b.state ? a.name.localeCompare(b.name) : a.state === 'up' ? -1 : 1));
   const { endpoint, hubId, wsPort, sshPort } = status.hub;
-  return { at, hub: { endpoint, hubId, wsPort, sshPort }, peers };
+  return { at, hub: { endpoint, hubId, wsPort, sshPort, version: status.version }, peers };
 }

@@ -178,7 +178,7 @@ export class ControlPlane implements SessionEvents {
       entry.live = {
         connected: false, transport: 'ssh', auth: 'ssh-key', session: SHELL_SESSION, seen, reported: seen,
         connectedAt: now, lastSeen: now, lastError: null, probes: state?.seen === seen ? state.probes : {},
-        encap: state?.encap ?? null, encapReason: state?.encapReason ?? null, outerFamily: familyOf(seen),
+        encap: state?.encap ?? null, encapReason: state?.encapReason ?? null, outerFamily: familyOf(seen), software: null,
       };
     }
     const error = await this.enqueue(peer, async () => {
@@ -210,6 +210,7 @@ export class ControlPlane implements SessionEvents {
       // A member that reconnects from the same address keeps what its probes found.
       probes: previous?.seen === seen && previous.reported === hello.endpoint ? previous.probes : {},
       encap: previous?.encap ?? null, encapReason: previous?.encapReason ?? null, outerFamily: familyOf(seen),
+      software: hello.software,
     };
     sessionEstablished.publish({ peer: session.peer, session: session.id, transport: session.transport.kind, seen, reported: hello.endpoint });
     this.log.info({ peer: session.peer, session: session.id, transport: session.transport.kind, seen, reported: hello.endpoint, software: hello.software }, 'session established');

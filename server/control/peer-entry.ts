@@ -26,6 +26,8 @@ export interface PeerLiveState {
   encapReason: string | null;
   /** The hub link's outer family: the family the member's control connection came over. */
   outerFamily: 'ipv4' | 'ipv6';
+  /** What the member's `hello` said it runs (e.g. `tunnel-client/0.1.0`); null for a shell report. */
+  software: string | null;
 }
 
 /**

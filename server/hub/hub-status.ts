@@ -1,4 +1,5 @@
 import { tunnelInterfaceName } from '../../shared/net/tunnel-interface-name.js';
+import { PACKAGE_VERSION } from '../../shared/package-version.js';
 import type { ProbeResults } from '../control/choose-encapsulation.js';
 import type { PeerLiveState } from '../control/peer-entry.js';
 import type { HubBindingStatus, HubDatapath, TunnelTraffic } from '../control/hub-datapath.js';
@@ -38,6 +39,8 @@ export interface PeerStatus {
   routes: string[];
   /** Inner packets dropped on the tunnel for a source outside the member's addresses and prefixes (null: not running). */
   spoofed: number | null;
+  /** What the member's last session said it runs (`tunnel-client/VERSION`); null without one since the hub started. */
+  software: string | null;
 }
 
 /** One peer<->peer link's line in `tunnel-hub status --json`. */
@@ -54,6 +57,8 @@ export interface PeerLinkStatus {
 
 /** The whole of `tunnel-hub status --json`. */
 export interface HubStatus {
+  /** The hub's package version: the running `serve`'s, or this CLI's when none runs. */
+  version: string;
   hub: { running: boolean; endpoint: string; pid: number | null; wsPort: number | null; sshPort: number | null; hubId: string | null };
   peers: PeerStatus[];
   links: PeerLinkStatus[];
@@ -119,6 +124,7 @@ export async function buildHubStatus(registry: Registry, live?: LiveHubView, hub
       binding: live?.datapath.binding?.(tunnel) ?? null,
       routes: live?.datapath.routes?.(tunnel) ?? [],
       spoofed: live?.datapath.spoofed?.(tunnel) ?? null,
+      software: state?.software ?? null,
     });
   }
   const links: PeerLinkStatus[] = [];
@@ -135,6 +141,7 @@ export async function buildHubStatus(registry: Registry, live?: LiveHubView, hub
     });
   }
   return {
+    version: PACKAGE_VERSION,
     hub: {
       running: live !== undefined,
       endpoint: (await registry.settings.require()).endpoint,

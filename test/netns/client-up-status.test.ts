@@ -28,7 +28,7 @@ describe.skipIf(reason)('tunnel-client status across several running processes o
 
   it('lists every tunnel of every `up` process, drops stale sockets, and says so when none runs', async () => {
     const empty = execIn(pair.a, process.execPath, [tunnelClientCli(), 'status', '--json', '--state', state]);
-    expect(JSON.parse(empty)).toEqual({ tunnels: [] });
+    expect(JSON.parse(empty)).toEqual({ version: expect.stringMatching(/^\d+\.\d+\.\d+/), tunnels: [] });
     expect(execIn(pair.a, process.execPath, [tunnelClientCli(), 'status', '--state', state])).toMatch(/no tunnels are running/);
 
     running.push(await startUp(pair.a, ['--local', pair.aAddress, '--remote', pair.bAddress, '--encap', 'gre', '--key', '1', '--address', '10.79.1.1/30', '--peer-address', '10.79.1.2', '--name', 'st-gre', '--state', state]));

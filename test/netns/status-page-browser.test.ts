@@ -12,6 +12,7 @@ const reason = netnsUnavailableReason() ?? chromiumUnavailableReason();
 if (reason) console.warn(`SKIPPING the status page browser test: ${reason}`);
 
 const HUB = '198.51.100.1';
+const VERSION = (JSON.parse(readFileSync(new URL('../../package.json', import.meta.url), 'utf8')) as { version: string }).version;
 /** Where a copy of the final screenshot goes when set (the README's picture). */
 const SCREENSHOT_COPY = process.env.TUNNEL_STATUS_SCREENSHOT;
 
@@ -105,6 +106,9 @@ describe.skipIf(reason !== null)('the live status page in headless Chromium', ()
     // A member that is down has no traffic rate, only the totals its tunnel carried.
     expect(await c1.locator('[data-field="traffic"]').textContent()).toBe('—');
     expect(await c1.locator('[data-field="totals"]').textContent()).toMatch(/^in [0-9.]+ kB · out [0-9.]+ kB/);
+    // Versions: the hub's in the header, each member's from its hello on its card.
+    expect(await page.textContent('#hub')).toBe(`hub ${HUB} · ws 8443 · ssh 2222 · tunnel-hub ${VERSION}`);
+    for (const card of [c1, c2]) expect(await card.locator('[data-field="software"]').textContent()).toBe(`tunnel-client/${VERSION}`);
 
     // Readable on a phone: nothing wider than the screen.
     expect(await page.evaluate(() => document.documentElement.scrollWidth <= window.innerWidth)).toBe(true);
