@@ -1,5 +1,6 @@
 #include "batch-view.h"
 
+#include "addon-data.h"
 #include "system-error.h"
 
 namespace tunnel_native {
@@ -66,6 +67,25 @@ bool BatchView::Usable(Napi::Env env) const {
     if (napi_is_detached_arraybuffer(env, ref.Value(), &detached) != napi_ok || detached) return false;
   }
   return true;
+}
+
+BatchView* UnwrapBatch(Napi::Env env, const Napi::Value& value) {
+  if (!value.IsObject()) {
+    ThrowArgumentError(env, "expected a batch view");
+    return nullptr;
+  }
+  bool tagged = false;
+  napi_check_object_type_tag(env, value, &kBatchViewTag, &tagged);
+  if (!tagged) {
+    ThrowArgumentError(env, "expected a batch view");
+    return nullptr;
+  }
+  BatchView* batch = BatchView::Unwrap(value.As<Napi::Object>());
+  if (batch == nullptr || !batch->Usable(env)) {
+    if (!env.IsExceptionPending()) ThrowArgumentError(env, "batch memory is no longer usable");
+    return nullptr;
+  }
+  return batch;
 }
 
 }  // namespace tunnel_native

@@ -27,4 +27,8 @@ class BatchView : public Napi::ObjectWrap<BatchView>, public PacketSlots {
   std::vector<Napi::Reference<Napi::ArrayBuffer>> buffers_;
 };
 
+// The BatchView `value` wraps, or null with a JS TypeError pending when it is not one or its
+// memory was detached.
+BatchView* UnwrapBatch(Napi::Env env, const Napi::Value& value);
+
 }  // namespace tunnel_native

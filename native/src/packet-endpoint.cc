@@ -38,25 +38,6 @@ void SetHandleReferenced(uv_handle_t* handle, bool referenced) {
 
 bool IsDescriptorFault(int err) { return err == EBADF || err == EFAULT || err == ENOTSOCK; }
 
-BatchView* UnwrapBatch(Napi::Env env, const Napi::Value& value) {
-  if (!value.IsObject()) {
-    ThrowArgumentError(env, "expected a batch view");
-    return nullptr;
-  }
-  bool tagged = false;
-  napi_check_object_type_tag(env, value, &kBatchViewTag, &tagged);
-  if (!tagged) {
-    ThrowArgumentError(env, "expected a batch view");
-    return nullptr;
-  }
-  BatchView* batch = BatchView::Unwrap(value.As<Napi::Object>());
-  if (batch == nullptr || !batch->Usable(env)) {
-    if (!env.IsExceptionPending()) ThrowArgumentError(env, "batch memory is no longer usable");
-    return nullptr;
-  }
-  return batch;
-}
-
 void CleanupOnExit(void* arg) {
   auto* endpoint = static_cast<PacketEndpoint*>(arg);
   endpoint->cleanup_registered_ = false;
