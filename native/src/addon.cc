@@ -1,10 +1,12 @@
 // tunnel_native: system calls for the userspace datapath (TUN devices, raw IPv4 sockets, UDP
 // sockets, batched I/O, uv_poll readiness), and fast routes that copy header bytes the TypeScript
-// codecs built. No protocol is decoded here beyond the IP version and header length.
+// codecs built. No protocol is decoded here beyond the IP version and header length, except ESP
+// (esp-*.cc), whose crypto runs here, with node's own OpenSSL, so packets never need JS.
 #include <napi.h>
 
 #include "addon-data.h"
 #include "batch-view.h"
+#include "esp-binding.h"
 #include "fast-route.h"
 #include "open-descriptors.h"
 #include "packet-endpoint.h"
@@ -45,6 +47,7 @@ Napi::Object Init(Napi::Env env, Napi::Object exports) {
   exports.Set("createFastRoute", Napi::Function::New<CreateFastRoute>(env, "createFastRoute"));
   exports.Set("openUdpSocket", Napi::Function::New<OpenUdpSocket>(env, "openUdpSocket"));
   exports.Set("pathMtu", Napi::Function::New<PathMtu>(env, "pathMtu"));
+  RegisterEsp(env, exports);
   return exports;
 }
 
