@@ -39,6 +39,35 @@ export interface NativeFastRouteHandle {
   close(): void;
 }
 
+/** One ESP security association inside the addon (native/src/esp-binding.h); it never hands its key back. */
+export interface NativeEspSaHandle {
+  seal(view: NativeBatchView, count: number, nextHeaders: Uint8Array, outcomes: Uint8Array): number;
+  /**
+   * [sealed, sealed bytes, no room, exhausted, cipher errors, opened, opened bytes, auth failed,
+   * replayed, malformed, last sequence sent, highest sequence received, rekey due (0/1)]
+   */
+  counters(): [number, number, number, number, number, number, number, number, number, number, number, number, number];
+  close(): void;
+}
+
+/** An inbound SA table inside the addon. */
+export interface NativeEspInboundHandle {
+  add(sa: NativeEspSaHandle): void;
+  remove(spi: number): boolean;
+  open(view: NativeBatchView, count: number, nextHeaders: Uint8Array, outcomes: Uint8Array): number;
+  /** [unknown SPI, truncated, SAs held] */
+  counters(): [number, number, number];
+  close(): void;
+}
+
+/** The ESP anti-replay window alone (native/src/esp-replay-window.h). */
+export interface NativeEspReplayWindowHandle {
+  /** 0 fresh, 1 duplicate, 2 stale */
+  check(sequence: number): number;
+  accept(sequence: number): void;
+  highest(): number;
+}
+
 /** The addon's exports. */
 export interface NativeAddon {
   bindBatch(
@@ -52,6 +81,19 @@ export interface NativeAddon {
     addrs6: Uint8Array,
   ): NativeBatchView;
   createFastRoute(): NativeFastRouteHandle;
+  /** A new SA; throws a TypeError for malformed arguments, an Error when the key or SPI is refused. */
+  EspSa: new (
+    spi: number,
+    aead: number,
+    key: Uint8Array,
+    firstSequence: number,
+    rekeySequence: number,
+    ivMask: Uint8Array | null,
+  ) => NativeEspSaHandle;
+  EspInbound: new () => NativeEspInboundHandle;
+  EspReplayWindow: new () => NativeEspReplayWindowHandle;
+  /** EspReplayWindow::kSize */
+  espReplayWindowSize: number;
   /** [endpoint, the kernel's interface name, whether offloads are on] */
   openTun(name: string, multiQueue: boolean, offload: boolean, tap: boolean, queues: number): [NativeEndpointHandle, string, boolean];
   /** The kernel's path MTU from a local to a remote address (of one family). */

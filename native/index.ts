@@ -10,6 +10,15 @@ import { fileURLToPath } from 'node:url';
 import { TunnelError } from '../shared/errors.js';
 import type { NativeAddon } from './addon-binding.js';
 import { BatchViews } from './batch-views.js';
+import {
+  createEspInboundWith,
+  createEspReplayWindowWith,
+  createEspSaWith,
+  type EspInbound,
+  type EspReplayWindow,
+  type EspSaConfig,
+  type EspSecurityAssociation,
+} from './esp.js';
 import { NativeFastRoute } from './fast-route.js';
 import { assertInterfaceName } from './interface-name.js';
 import { NativeEndpoint, type NativePacketEndpoint } from './native-endpoint.js';
@@ -19,6 +28,9 @@ import { toTunnelError } from './system-error.js';
 export type { FastRoute, FastRouteConfig, FastRouteCounters, PacketBatchMemory, PacketEndpoint } from './types.js';
 export type { EndpointDropCounters, NativePacketEndpoint, OffloadCounters, PathMtuReport } from './native-endpoint.js';
 export { createPacketBatch, MAX_BATCH_CAPACITY, MAX_SLOT_SIZE, MIN_SLOT_SIZE } from './packet-batch.js';
+export type { EspAead, EspInbound, EspInboundCounters, EspOutcome, EspReplayVerdict, EspReplayWindow, EspSaConfig, EspSaCounters, EspSecurityAssociation, EspSlotResults } from './esp.js';
+export { createEspSlotResults, ESP_HEADROOM, ESP_KEY_BYTES, ESP_LAST_SEQUENCE, ESP_MAX_TAILROOM, ESP_OUTCOMES, ESP_REPLAY_WINDOW, espOutcomeName } from './esp.js';
+export { EspError, type EspErrorCode } from './esp-error.js';
 export { addAddress, addRoute, deleteLink, MAX_MTU, MIN_MTU, runIpBatch, setLinkAddress, setLinkMtu, setLinkUp } from './link-config.js';
 
 /**
@@ -219,6 +231,25 @@ export function pathMtu(localAddress: string, remoteAddress: string): number {
  */
 export function createFastRoute(): NativeFastRoute {
   return new NativeFastRoute(loadAddon().addon.createFastRoute());
+}
+
+/**
+ * An ESP security association in the addon (transport mode, RFC 4303, as Linux xfrm): seals
+ * batches with its SPI and key; an EspInbound opens with it. Throws EspError (ERR_INVALID_KEY for
+ * a key of the wrong length) before loading anything.
+ */
+export function createEspSa(config: EspSaConfig): EspSecurityAssociation {
+  return createEspSaWith(loadAddon, config);
+}
+
+/** An empty table of inbound ESP SAs, by SPI. */
+export function createEspInbound(): EspInbound {
+  return createEspInboundWith(loadAddon);
+}
+
+/** The ESP anti-replay window on its own (the one every inbound SA runs), for tests. */
+export function createEspReplayWindow(): EspReplayWindow {
+  return createEspReplayWindowWith(loadAddon);
 }
 
 function outerOptions(options: OuterSocketOptions): { ttl: number; bufferBytes: number } {
