@@ -2,6 +2,7 @@
 export * from './big-endian.js';
 export * from './checksum.js';
 export * from './decode-error.js';
+export * from './esp.js';
 export * from './fou.js';
 export * from './gre-keepalive.js';
 export * from './gre.js';
