@@ -8,13 +8,11 @@ uint32_t EspSealBatch(EspSecurityAssociation& sa, const PacketSlots& slots, uint
   for (uint32_t i = 0; i < count; i++) {
     uint32_t offset = slots.offsets[i];
     uint32_t length = slots.lengths[i];
-    if (offset < EspSecurityAssociation::kHeadroom || offset > slots.slot_size ||
-        length > slots.slot_size - offset) {
-      outcomes[i] = static_cast<uint8_t>(EspOutcome::kNoRoom);
-      continue;
-    }
+    // A slot whose packet does not lie inside it has no room for anything: Seal refuses it.
+    bool inside = offset <= slots.slot_size && length <= slots.slot_size - offset;
     uint32_t esp_length = 0;
-    EspOutcome outcome = sa.Seal(slots.Packet(i), length, slots.slot_size - offset, next_headers[i], &esp_length);
+    EspOutcome outcome = sa.Seal(slots.Packet(i), inside ? offset : 0, inside ? length : 0, inside ? slots.slot_size - offset : 0,
+                                 next_headers[i], &esp_length);
     outcomes[i] = static_cast<uint8_t>(outcome);
     if (outcome != EspOutcome::kOk) continue;
     slots.offsets[i] = offset - EspSecurityAssociation::kHeadroom;

@@ -57,8 +57,8 @@ std::unique_ptr<EspSecurityAssociation> EspSecurityAssociation::Create(const Con
   return sa;
 }
 
-EspOutcome EspSecurityAssociation::Seal(uint8_t* packet, uint32_t length, uint32_t room, uint8_t next_header,
-                                        uint32_t* esp_length) {
+EspOutcome EspSecurityAssociation::Seal(uint8_t* packet, uint32_t headroom, uint32_t length, uint32_t room,
+                                        uint8_t next_header, uint32_t* esp_length) {
   if (next_sequence_ > kLastSequence) {
     counters_.seal_exhausted++;
     return EspOutcome::kSequenceExhausted;
@@ -67,7 +67,7 @@ EspOutcome EspSecurityAssociation::Seal(uint8_t* packet, uint32_t length, uint32
   // padding bytes are 1, 2, 3 (what Linux sends and what a strict receiver checks).
   uint32_t padding = (4 - (length + 2) % 4) % 4;
   uint32_t encrypted = length + padding + 2;
-  if (room < encrypted + EspAeadCipher::kIcvBytes) {
+  if (headroom < kHeadroom || room < encrypted + EspAeadCipher::kIcvBytes) {
     counters_.seal_no_room++;
     return EspOutcome::kNoRoom;
   }

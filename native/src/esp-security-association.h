@@ -75,11 +75,12 @@ class EspSecurityAssociation {
   static std::unique_ptr<EspSecurityAssociation> Create(const Config& config, const uint8_t* key, size_t key_length,
                                                         const char** error);
 
-  // Seals the `length`-byte payload at `packet` in place: the ESP header and IV go in the
-  // kHeadroom bytes before it (which must exist), the trailer and ICV after it, within `room`
-  // bytes from `packet` on. On kOk `*esp_length` is the ESP packet's length, which starts at
-  // packet - kHeadroom.
-  EspOutcome Seal(uint8_t* packet, uint32_t length, uint32_t room, uint8_t next_header, uint32_t* esp_length);
+  // Seals the `length`-byte payload at `packet` in place: the ESP header and IV go in front of
+  // it (`headroom` bytes may be written there), the trailer and ICV after it (within `room` bytes
+  // from `packet` on). On kOk `*esp_length` is the ESP packet's length, which starts at
+  // packet - kHeadroom. Anything else leaves the memory and the sequence number untouched.
+  EspOutcome Seal(uint8_t* packet, uint32_t headroom, uint32_t length, uint32_t room, uint8_t next_header,
+                  uint32_t* esp_length);
   // Opens the ESP packet at `packet` (its SPI already matched this SA) in place: on kOk the
   // payload is `*payload_length` bytes at packet + kHeadroom and `*next_header` says what it is.
   EspOutcome Open(uint8_t* packet, uint32_t length, uint32_t* payload_length, uint8_t* next_header);
