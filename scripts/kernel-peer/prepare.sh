@@ -2,27 +2,33 @@
 # Prepares the kernel peer used by the kernel test tier: Debian's own kernel (the package
 # linux-image-amd64 depends on), unpacked with `apt-get download` + `dpkg -x`, its modules indexed
 # with depmod, the uncompressed vmlinux extracted for qemu's PVH entry (half the boot time under
-# TCG), and a busybox initramfs holding the host's iproute2 `ip`, the tunnel modules and
-# guest-init.sh as /init. Everything lives under $TC_KERNEL_PEER_CACHE
-# (/var/cache/tunnel-coordinator/kernel-peer); `current` points at the prepared kernel.
-# Idempotent: downloads only when the kernel is missing, rebuilds the initramfs when this script
-# or guest-init.sh is newer than it. `--cached` never downloads: it refreshes the initramfs of
-# the kernel already prepared, or fails. Needs root (apt-get, mknod). Prints the kernel's folder.
+# TCG), and a busybox initramfs holding the host's iproute2 `ip`, the tunnel and ESP modules,
+# esp-in-udp-socket (built static here) and guest-init.sh as /init. Everything lives under
+# $TC_KERNEL_PEER_CACHE (/var/cache/tunnel-coordinator/kernel-peer); `current` points at the
+# prepared kernel. Idempotent: downloads only when the kernel is missing, rebuilds the initramfs
+# when this script, guest-init.sh or esp-in-udp-socket.c is newer than it. `--cached` never
+# downloads: it refreshes the initramfs of the kernel already prepared, or fails. Needs root
+# (apt-get, mknod). Prints the kernel's folder.
 set -eu
 cached=0
 [ "${1:-}" = --cached ] && cached=1
 here=$(cd "$(dirname "$0")" && pwd)
 cache=${TC_KERNEL_PEER_CACHE:-/var/cache/tunnel-coordinator/kernel-peer}
 # Loaded in the guest in dependency order (modprobe --show-depends adds gre, ip_tunnel, tunnel4,
-# udp_tunnel, ip6_udp_tunnel, virtio_ring, failover…): GRE, gretap, IPIP, FOU/GUE over IPv4 and
-# IPv6, ip6gre, ip6tnl, sit and the bridge for gretap.
-modules="virtio_pci virtio_net ipv6 ip_gre ipip fou fou6 ip6_gre ip6_tunnel sit bridge"
+# udp_tunnel, ip6_udp_tunnel, virtio_ring, failover, xfrm_algo, gf128mul, libchacha…): GRE,
+# gretap, IPIP, FOU/GUE over IPv4 and IPv6, ip6gre, ip6tnl, sit and the bridge for gretap; ESP
+# (esp4, esp6, xfrm_user for `ip xfrm`) with the AEADs rfc4106(gcm(aes)) (gcm, ctr, ghash; AES is
+# built in) and rfc7539esp(chacha20,poly1305), their IV generators seqiv and echainiv, and the
+# jitterentropy-seeded drbg that geniv draws its salt from.
+modules="virtio_pci virtio_net ipv6 ip_gre ipip fou fou6 ip6_gre ip6_tunnel sit bridge
+  esp4 esp6 xfrm_user ctr gcm ghash_generic chacha_generic poly1305_generic chacha20poly1305
+  seqiv echainiv jitterentropy_rng drbg"
 
 die() { echo "kernel-peer prepare: $*" >&2; exit 1; }
 note() { echo "kernel-peer prepare: $*" >&2; }
 
 [ "$(id -u)" = 0 ] || die "needs root"
-for tool in qemu-system-x86_64 cpio depmod modprobe dpkg apt-get; do
+for tool in qemu-system-x86_64 cpio depmod modprobe dpkg apt-get cc; do
   command -v "$tool" >/dev/null || die "$tool is missing (npm run setup:test installs it)"
 done
 [ -x /bin/busybox ] && ! ldd /bin/busybox >/dev/null 2>&1 || die "busybox-static is missing (npm run setup:test installs it)"
@@ -74,7 +80,7 @@ fi
 if [ -e "$kd/vmlinux" ]; then ln -sfn vmlinux "$kd/kernel"; else ln -sfn "root/boot/vmlinuz-$kver" "$kd/kernel"; fi
 
 if [ ! -e "$kd/initramfs.cpio.gz" ] || [ "$here/prepare.sh" -nt "$kd/initramfs.cpio.gz" ] ||
-  [ "$here/guest-init.sh" -nt "$kd/initramfs.cpio.gz" ]; then
+  [ "$here/guest-init.sh" -nt "$kd/initramfs.cpio.gz" ] || [ "$here/esp-in-udp-socket.c" -nt "$kd/initramfs.cpio.gz" ]; then
   st=$(mktemp -d /tmp/tc-kernel-peer-initramfs.XXXXXX)
   trap 'rm -rf "$st"' EXIT
   mkdir -p "$st/bin" "$st/sbin" "$st/dev" "$st/proc" "$st/sys" "$st/tmp" "$st/run" "$st/srv" "$st/lib/modules"
@@ -105,6 +111,8 @@ if [ ! -e "$kd/initramfs.cpio.gz" ] || [ "$here/prepare.sh" -nt "$kd/initramfs.c
     esac
     echo "$base" >>"$st/lib/modules/load.list"
   done
+  # ESP in UDP needs a socket marked UDP_ENCAP_ESPINUDP in the guest (an IKE daemon's job).
+  cc -static -Os -o "$st/sbin/esp-in-udp-socket" "$here/esp-in-udp-socket.c"
   cp "$here/guest-init.sh" "$st/init"
   chmod 755 "$st/init"
   mknod -m 600 "$st/dev/console" c 5 1
