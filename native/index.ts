@@ -71,8 +71,8 @@ export interface TunOptions {
 /** Most queues openTun takes. */
 export const MAX_TUN_QUEUES = 8;
 
-/** IP protocols a raw outer socket carries: GRE, IPv4 in IP, IPv6 in IP. */
-export type RawProtocol = 47 | 4 | 41;
+/** IP protocols a raw outer socket carries: GRE, IPv4 in IP, IPv6 in IP, ESP. */
+export type RawProtocol = 47 | 4 | 41 | 50;
 
 /**
  * A raw socket for one IP protocol. IPv4: reads include the outer IPv4 header, writes do not.
@@ -148,15 +148,15 @@ export function openTun(name: string, options: TunOptions = {}): TunDevice {
 }
 
 /**
- * Opens a raw socket for protocol 47 (GRE), 4 (IPv4 in IP) or 41 (IPv6 in IP) bound to
+ * Opens a raw socket for protocol 47 (GRE), 4 (IPv4 in IP), 41 (IPv6 in IP) or 50 (ESP) bound to
  * `localAddress` (IPv4 or IPv6), which is then the outer source and the only destination it
  * receives for. Outer packets leave without DF (see native/src/open-descriptors.cc for why) and
  * with the fixed TTL (hop limit); an IPv6 socket reports ICMPv6 Packet Too Big through
  * takePathMtuReports().
  */
 export function openRawSocket(protocol: RawProtocol, localAddress: string, options: OuterSocketOptions = {}): RawSocket {
-  if (protocol !== 47 && protocol !== 4 && protocol !== 41) {
-    throw new TunnelError('ERR_INVALID_ARGUMENT', `raw socket protocol must be 47 (GRE), 4 (IPv4 in IP) or 41 (IPv6 in IP), got ${String(protocol)}`);
+  if (protocol !== 47 && protocol !== 4 && protocol !== 41 && protocol !== 50) {
+    throw new TunnelError('ERR_INVALID_ARGUMENT', `raw socket protocol must be 47 (GRE), 4 (IPv4 in IP), 41 (IPv6 in IP) or 50 (ESP), got ${String(protocol)}`);
   }
   const address = toNativeAddress(localAddress);
   const { ttl, bufferBytes } = outerOptions(options);
