@@ -18,7 +18,7 @@ namespace tunnel_native {
 // What happened to one packet; the same codes reach JS (native/esp.ts).
 enum class EspOutcome : uint8_t {
   kOk = 0,
-  // Open: too short for an ESP packet, a reserved SPI, or an authentic packet whose pad length
+  // Open: too short for an ESP packet, or an authentic packet whose pad length
   // runs past its payload.
   kMalformed = 1,
   kUnknownSpi = 2,
