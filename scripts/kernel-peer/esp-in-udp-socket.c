@@ -3,7 +3,7 @@
  * in the background, so the guest kernel takes the ESP arriving on that port (RFC 3948) to its
  * `ip xfrm state … encap espinudp` SAs. An IKE daemon does this on a router; the kernel peer has
  * none, and busybox cannot set the option. Exits 0 once the socket is ready, 1 if not.
- * Built static by prepare.sh into the guest's initramfs.
+ * Built by prepare.sh into the guest's initramfs, against the C library it copies for `ip`.
  */
 #include <netinet/in.h>
 #include <stdio.h>

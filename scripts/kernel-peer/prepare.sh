@@ -2,27 +2,32 @@
 # Prepares the kernel peer used by the kernel test tier: Debian's own kernel (the package
 # linux-image-amd64 depends on), unpacked with `apt-get download` + `dpkg -x`, its modules indexed
 # with depmod, the uncompressed vmlinux extracted for qemu's PVH entry (half the boot time under
-# TCG), and a busybox initramfs holding the host's iproute2 `ip`, the tunnel and ESP modules,
-# esp-in-udp-socket (built static here) and guest-init.sh as /init. Everything lives under
-# $TC_KERNEL_PEER_CACHE (/var/cache/tunnel-coordinator/kernel-peer); `current` points at the
-# prepared kernel. Idempotent: downloads only when the kernel is missing, rebuilds the initramfs
-# when this script, guest-init.sh or esp-in-udp-socket.c is newer than it. `--cached` never
-# downloads: it refreshes the initramfs of the kernel already prepared, or fails. Needs root
-# (apt-get, mknod). Prints the kernel's folder.
+# TCG), and a busybox initramfs holding the host's iproute2 `ip`, the tunnel modules (loaded at
+# boot), the ESP modules (loaded by `load-modules esp`), esp-in-udp-socket (built here) and
+# guest-init.sh as /init. Everything lives under $TC_KERNEL_PEER_CACHE
+# (/var/cache/tunnel-coordinator/kernel-peer); `current` points at the prepared kernel.
+# Idempotent: downloads only when the kernel is missing, rebuilds the initramfs when this script,
+# guest-init.sh or esp-in-udp-socket.c is newer than it. `--cached` never downloads: it refreshes
+# the initramfs of the kernel already prepared, or fails. Needs root (apt-get, mknod). Prints the
+# kernel's folder.
 set -eu
 cached=0
 [ "${1:-}" = --cached ] && cached=1
 here=$(cd "$(dirname "$0")" && pwd)
 cache=${TC_KERNEL_PEER_CACHE:-/var/cache/tunnel-coordinator/kernel-peer}
-# Loaded in the guest in dependency order (modprobe --show-depends adds gre, ip_tunnel, tunnel4,
-# udp_tunnel, ip6_udp_tunnel, virtio_ring, failover, xfrm_algo, gf128mul, libchacha…): GRE,
-# gretap, IPIP, FOU/GUE over IPv4 and IPv6, ip6gre, ip6tnl, sit and the bridge for gretap; ESP
-# (esp4, esp6, xfrm_user for `ip xfrm`) with the AEADs rfc4106(gcm(aes)) (gcm, ctr, ghash; AES is
-# built in) and rfc7539esp(chacha20,poly1305), their IV generators seqiv and echainiv, and the
-# jitterentropy-seeded drbg that geniv draws its salt from.
-modules="virtio_pci virtio_net ipv6 ip_gre ipip fou fou6 ip6_gre ip6_tunnel sit bridge
-  esp4 esp6 xfrm_user ctr gcm ghash_generic chacha_generic poly1305_generic chacha20poly1305
-  seqiv echainiv jitterentropy_rng drbg"
+# Loaded in the guest at boot in dependency order (modprobe --show-depends adds gre, ip_tunnel,
+# tunnel4, udp_tunnel, ip6_udp_tunnel, virtio_ring, failover…): GRE, gretap, IPIP, FOU/GUE over
+# IPv4 and IPv6, ip6gre, ip6tnl, sit and the bridge for gretap.
+modules="virtio_pci virtio_net ipv6 ip_gre ipip fou fou6 ip6_gre ip6_tunnel sit bridge"
+# Loaded on demand by `load-modules esp` in the guest, since their crypto self-tests and the
+# entropy source's start-up would slow every boot: ESP (esp4, esp6, xfrm_user for `ip xfrm`)
+# with the AEADs rfc4106(gcm(aes)) (gcm, ctr, ghash; AES is built in) and
+# rfc7539esp(chacha20,poly1305), their IV generators seqiv and echainiv, and the
+# jitterentropy-seeded drbg that geniv draws its salt from (plus xfrm_algo, gf128mul, libchacha…);
+# this kernel's jitterentropy hashes with SHA3-256, which it asks the crypto API for by name, so
+# sha3_generic comes first (modprobe sees no dependency).
+esp_modules="esp4 esp6 xfrm_user ctr gcm ghash_generic chacha_generic poly1305_generic chacha20poly1305
+  seqiv echainiv sha3_generic jitterentropy_rng drbg"
 
 die() { echo "kernel-peer prepare: $*" >&2; exit 1; }
 note() { echo "kernel-peer prepare: $*" >&2; }
@@ -95,31 +100,55 @@ if [ ! -e "$kd/initramfs.cpio.gz" ] || [ "$here/prepare.sh" -nt "$kd/initramfs.c
     mkdir -p "$st$(dirname "$lib")"
     cp -L "$lib" "$st$lib"
   done
-  mods=$(for m in $modules; do
-    modprobe -d "$kd/root" -S "$kver" --show-depends "$m" || echo "MISSING $m"
-  done | awk '$1 == "insmod" && !seen[$2]++ {print $2} $1 == "MISSING" {print}')
-  case $mods in *MISSING*) die "modules missing from $kver: $mods" ;; esac
-  : >"$st/lib/modules/load.list"
-  for m in $mods; do
-    base=$(basename "$m")
-    base=${base%.xz}
-    base=${base%.zst}
-    case $m in
-      *.ko.xz) xz -dc "$m" >"$st/lib/modules/$base" ;;
-      *.ko.zst) zstd -qdc "$m" >"$st/lib/modules/$base" ;;
-      *) cp "$m" "$st/lib/modules/$base" ;;
-    esac
-    echo "$base" >>"$st/lib/modules/load.list"
+  # Writes list $1 (/lib/modules/$1.list): the modules named after it with their dependencies,
+  # in load order, skipping those an earlier list holds.
+  write_list() {
+    list=$1
+    shift
+    mods=$(for m in "$@"; do
+      modprobe -d "$kd/root" -S "$kver" --show-depends "$m" || echo "MISSING $m"
+    done | awk '$1 == "insmod" && !seen[$2]++ {print $2} $1 == "MISSING" {print}')
+    case $mods in *MISSING*) die "modules missing from $kver: $mods" ;; esac
+    : >"$st/lib/modules/$list.list"
+    for m in $mods; do
+      base=$(basename "$m")
+      base=${base%.xz}
+      base=${base%.zst}
+      [ -e "$st/lib/modules/$base" ] && continue
+      case $m in
+        *.ko.xz) xz -dc "$m" >"$st/lib/modules/$base" ;;
+        *.ko.zst) zstd -qdc "$m" >"$st/lib/modules/$base" ;;
+        *) cp "$m" "$st/lib/modules/$base" ;;
+      esac
+      echo "$base" >>"$st/lib/modules/$list.list"
+    done
+  }
+  write_list load $modules
+  write_list esp $esp_modules
+  cat >"$st/sbin/load-modules" <<'SCRIPT'
+#!/bin/sh
+# load-modules LIST: loads the modules of /lib/modules/LIST.list that are not loaded yet, in order.
+[ -r "/lib/modules/$1.list" ] || { echo "load-modules: no list $1" >&2; exit 1; }
+while read -r m; do
+  name=$(echo "${m%.ko}" | tr - _)
+  grep -q "^$name " /proc/modules || insmod "/lib/modules/$m" || exit 1
+done <"/lib/modules/$1.list"
+SCRIPT
+  chmod 755 "$st/sbin/load-modules"
+  # ESP in UDP needs a socket marked UDP_ENCAP_ESPINUDP in the guest (an IKE daemon's job). It
+  # links against the C library copied for `ip` above: 15 KB instead of 750 KB static.
+  cc -Os -s -o "$st/sbin/esp-in-udp-socket" "$here/esp-in-udp-socket.c"
+  for lib in $(ldd "$st/sbin/esp-in-udp-socket" | awk '$2 == "=>" && $3 ~ /^\// {print $3} $1 ~ /^\// {print $1}'); do
+    [ -e "$st$lib" ] || die "esp-in-udp-socket needs $lib, which ip does not"
   done
-  # ESP in UDP needs a socket marked UDP_ENCAP_ESPINUDP in the guest (an IKE daemon's job).
-  cc -static -Os -o "$st/sbin/esp-in-udp-socket" "$here/esp-in-udp-socket.c"
   cp "$here/guest-init.sh" "$st/init"
   chmod 755 "$st/init"
   mknod -m 600 "$st/dev/console" c 5 1
   mknod -m 666 "$st/dev/null" c 1 3
   (cd "$st" && find . | cpio -o -H newc --quiet | gzip -6) >"$kd/initramfs.cpio.gz.tmp"
   mv "$kd/initramfs.cpio.gz.tmp" "$kd/initramfs.cpio.gz"
-  note "initramfs $(du -h "$kd/initramfs.cpio.gz" | cut -f1), modules: $(tr '\n' ' ' <"$st/lib/modules/load.list")"
+  note "initramfs $(du -h "$kd/initramfs.cpio.gz" | cut -f1), modules at boot: $(tr '\n' ' ' <"$st/lib/modules/load.list")"
+  note "modules on demand (load-modules esp): $(tr '\n' ' ' <"$st/lib/modules/esp.list")"
 fi
 ln -sfn "$pkg" "$cache/current"
 echo "$kd"

@@ -94,6 +94,7 @@ describe.skipIf(reason)('ESP against Linux xfrm (Debian kernel in qemu)', () => 
     execFileSync('ip', ['-n', ns, 'addr', 'add', `${HOST}/24`, 'dev', guest.tap], { stdio: 'pipe' });
     console.log(`kernel guest ready in ${String(guest.bootMs)} ms`);
     await guest.run([
+      'load-modules esp',
       `ip addr add ${GUEST}/24 dev eth0`,
       `ip tunnel add gre1 mode gre local ${GUEST} remote ${HOST} ttl 64`,
       // No IPv6 on the tunnel: its router solicitations would be GRE-in-ESP nobody asked for.
