@@ -4,19 +4,22 @@ import type { DatapathIo } from './datapath-io.js';
 import { DEFAULT_PATH_MTU, planEncapsulation, type EncapsulationPlan, type OuterTransport } from './encapsulation-plan.js';
 import { absorbFastRouteCounters, syncFastRoute } from './fast-route-sync.js';
 import { receiveFromOuter } from './outer-receive.js';
-import { formatOuterKey, outerKeyOf } from './outer-address.js';
+import { outerKeyOf } from './outer-address.js';
 import { NO_GRE_KEY, OuterSocket } from './outer-socket.js';
-import type { DirectionStats } from './tunnel-counters.js';
+import { PathMtuWatch, type PathMtuEvent } from './path-mtu-watch.js';
 import { sendKeepalive } from './tunnel-keepalive.js';
-import { TunnelLiveness, type LivenessEvent, type LivenessState } from './tunnel-liveness.js';
+import { TunnelLiveness, type LivenessEvent } from './tunnel-liveness.js';
 import {
-  applyTunnelUpdate, MIN_TUNNEL_MTU, sameAuth, validateTunnelSpec, type BindingRole, type TunnelSpec, type TunnelSpecInput, type TunnelUpdate,
+  applyTunnelUpdate, sameAuth, validateTunnelSpec, type TunnelSpec, type TunnelSpecInput, type TunnelUpdate,
 } from './tunnel-spec.js';
+import { socketStatusOf, tunnelStatusOf, type OuterSocketStatus, type TunnelStatus } from './tunnel-status.js';
 import { transmitFromTun } from './tunnel-transmit.js';
 import { Tunnel } from './tunnel.js';
 import type { BindingEvent } from './udp-binding-event.js';
 import { armBindingExpiry, HubBinding, unbindHubTunnel } from './udp-binding-hub.js';
 import { MemberBinding, sendMemberHello, startMemberHellos, stopMemberHellos } from './udp-binding-member.js';
+
+export type { BindingStatus, OuterSocketStatus, TunnelStatus } from './tunnel-status.js';
 
 /** Packets per batch: one JS↔native crossing moves up to this many. */
 export const BATCH_CAPACITY = 64;
@@ -26,9 +29,6 @@ export const SLOT_SIZE = 2048;
 
 const REPLY_CAPACITY = 8;
 const CONTROL_CAPACITY = 1;
-
-/** How often each tunnel's path MTU is compared with the kernel's. */
-const PATH_MTU_CHECK_MS = 10_000;
 
 /** The IP protocol of each raw outer transport. */
 const RAW_PROTOCOL = { gre: 47, ipip: 4, ipv6: 41 } as const;
@@ -42,7 +42,7 @@ export interface DatapathEngineOptions {
   /** Called when a hub-role tunnel is bound, moved or unbound (also on `tunnel:datapath:binding`). */
   onBinding?: (event: BindingEvent) => void;
   /** Called when a tunnel's outer path MTU changed (ICMP on the path, or the kernel's estimate), and so its MTU. */
-  onPathMtu?: (event: { name: string; pathMtu: number; mtu: number }) => void;
+  onPathMtu?: (event: PathMtuEvent) => void;
   /**
    * Let the I/O's fast routes move the common packets without waking JS (default true). Off, every
    * packet goes through the JS path; the wire behaviour is the same either way.
@@ -52,93 +52,6 @@ export interface DatapathEngineOptions {
 
 /** Default time a probe waits for its answer. */
 export const DEFAULT_PROBE_TIMEOUT_MS = 1000;
-
-/** The authenticated UDP binding of a tunnel with `auth`, as status shows it (never the key). */
-export interface BindingStatus {
-  role: BindingRole;
-  bindingId: number;
-  /** hub: 'bound' to a verified address:port or 'unbound'; member: 'acked' or 'waiting' for an ack. */
-  state: 'bound' | 'unbound' | 'acked' | 'waiting';
-  /** hub: the bound address:port; member: where the hub saw our last acknowledged hello come from. */
-  address: string | null;
-  port: number | null;
-  /** hub: when the current address:port was bound. */
-  boundAt: string | null;
-  /** hub: the last valid hello; member: the last hello sent. */
-  lastHelloAt: string | null;
-  /** member: the last valid ack. */
-  lastAckAt: string | null;
-  /** hub: the last counter accepted; member: the last counter sent (decimal, 64 bits). */
-  counter: string;
-  /** hub: hellos accepted; member: hellos sent. */
-  hellos: number;
-  helloInterval: number;
-  bindingTimeout: number;
-  /** member: round trip of the last acknowledged hello. */
-  rttMs: number | null;
-}
-
-/** What `status` reports per tunnel: INTERFACE.md's fields plus key, ports, drops and liveness. */
-export interface TunnelStatus {
-  name: string;
-  state: LivenessState;
-  encap: TunnelSpec['encap'];
-  local: string;
-  remote: string;
-  /** The outer path's family. */
-  outerFamily: 'ipv4' | 'ipv6';
-  /** gretap: the TAP's MAC address (the same on every start); null for the IP encapsulations. */
-  mac: string | null;
-  /** The outer path MTU ICMP Packet Too Big reported (lowering `mtu`), or null while none did. */
-  pathMtu: number | null;
-  key: number | null;
-  localPort: number | null;
-  remotePort: number | null;
-  /** This end's inner address with its prefix and the other end's; null on a gretap bridge port without addresses. */
-  inner: string | null;
-  peerInner: string | null;
-  mtu: number;
-  ttl: number;
-  mssClamp: boolean;
-  rx: DirectionStats;
-  tx: DirectionStats;
-  dropsByReason: Record<string, number>;
-  liveness: {
-    tracked: boolean;
-    keepaliveInterval: number;
-    keepaliveRetries: number;
-    missed: number;
-    lastHeardAt: string | null;
-    rttMs: number | null;
-  };
-  /** The authenticated UDP binding, or null for a tunnel without `auth`. */
-  binding: BindingStatus | null;
-  /** Packets the native fast route moved without JS (included in rx/tx), or null when it is off. */
-  fastPath: { rxPackets: number; txPackets: number } | null;
-  /**
-   * The TUN's offloads, or null when they are off (TUNNEL_OFFLOAD=off, or a kernel without them):
-   * TCP super-packets the kernel handed over and the segments they became; received segments
-   * merged into super-packets and the writes that carried them.
-   */
-  offload: { superPackets: number; segments: number; mergedWrites: number; mergedSegments: number } | null;
-  /**
-   * Packets read from each of the TUN's queues (one entry per queue: several when TUNNEL_QUEUES
-   * or the cores gave it several, each read by a forwarding thread of its own), or null where the
-   * I/O does not count them.
-   */
-  queues: number[] | null;
-  /** Inner sources accepted from the remote (null: any), and the packets dropped for another source. */
-  sources: readonly string[] | null;
-  spoofed: number;
-}
-
-/** Packets a shared outer socket could not hand to any tunnel. */
-export interface OuterSocketStatus {
-  id: string;
-  tunnels: number;
-  rx: DirectionStats;
-  dropsByReason: Record<string, number>;
-}
 
 /**
  * The userspace datapath: many tunnels in one process, each with its own TUN device, sharing
@@ -152,11 +65,12 @@ export class DatapathEngine {
   private readonly pathMtu: number;
   // Scratch space of the receive path, shared by every socket (callbacks never nest).
   private readonly targets: (Tunnel | null)[] = new Array<Tunnel | null>(BATCH_CAPACITY).fill(null);
-  private pathMtuTimer: NodeJS.Timeout | null = null;
+  private readonly pathMtus: PathMtuWatch;
   private readonly touched: Tunnel[] = [];
 
   constructor(private readonly io: DatapathIo, private readonly options: DatapathEngineOptions = {}) {
     this.pathMtu = options.pathMtu ?? DEFAULT_PATH_MTU;
+    this.pathMtus = new PathMtuWatch(io, this.tunnels, this.pathMtu, (event) => this.options.onPathMtu?.(event));
   }
 
   /** Creates a tunnel: its TUN (MTU, address, up), its place in a shared outer socket, its keepalive. */
@@ -216,9 +130,9 @@ export class DatapathEngine {
     this.configureKeepalive(tunnel, true);
     this.syncMember(tunnel, true);
     this.attachFastRoute(tunnel);
-    this.refreshPathMtu(tunnel);
-    this.watchPathMtus();
-    return this.statusOf(tunnel);
+    this.pathMtus.refresh(tunnel);
+    this.pathMtus.watch();
+    return tunnelStatusOf(tunnel);
   }
 
   /**
@@ -270,8 +184,8 @@ export class DatapathEngine {
     if (moved || before.keepaliveInterval !== spec.keepaliveInterval) this.configureKeepalive(tunnel, moved);
     this.syncMember(tunnel, moved || !sameAuth(before.auth, spec.auth) || before.helloInterval !== spec.helloInterval);
     syncFastRoute(tunnel);
-    if (moved) this.refreshPathMtu(tunnel);
-    return this.statusOf(tunnel);
+    if (moved) this.pathMtus.refresh(tunnel);
+    return tunnelStatusOf(tunnel);
   }
 
   /**
@@ -314,25 +228,22 @@ export class DatapathEngine {
     this.releaseAllUnused([tunnel.socket, tunnel.socket6]);
     this.tunnels.delete(name);
     tunnel.tun.close();
-    this.watchPathMtus();
+    this.pathMtus.watch();
   }
 
   /** Status of one tunnel; ERR_TUNNEL_NOT_FOUND if none has that name. */
   tunnelStatus(name: string): TunnelStatus {
-    return this.statusOf(this.require(name));
+    return tunnelStatusOf(this.require(name));
   }
 
   /** Status of every tunnel, in creation order. */
   status(): TunnelStatus[] {
-    return [...this.tunnels.values()].map((tunnel) => this.statusOf(tunnel));
+    return [...this.tunnels.values()].map(tunnelStatusOf);
   }
 
   /** Counters of packets that reached a shared socket but no tunnel. */
   socketStatus(): OuterSocketStatus[] {
-    return [...this.sockets.values()].map((socket) => {
-      const snapshot = socket.unmatched.snapshot();
-      return { id: socket.id, tunnels: socket.users, rx: snapshot.rx, dropsByReason: snapshot.dropsByReason };
-    });
+    return [...this.sockets.values()].map(socketStatusOf);
   }
 
   /** Removes every tunnel and closes every socket. */
@@ -393,87 +304,11 @@ export class DatapathEngine {
     const socket = new OuterSocket(id, transport, spec.outerFamily, spec.local, spec.localPort, spec.ttl, endpoint,
       this.io.createPacketBatch(BATCH_CAPACITY, SLOT_SIZE), this.io.createPacketBatch(CONTROL_CAPACITY, SLOT_SIZE));
     endpoint.onReadable(() => {
-      this.applyPathMtuReports(socket);
+      this.pathMtus.applyReports(socket);
       receiveFromOuter(socket, this.targets, this.touched);
     });
     this.sockets.set(id, socket);
     return socket;
-  }
-
-  /**
-   * ICMP said the path toward some remote takes less than we send (IPv6 Packet Too Big, read from
-   * the socket's error queue): each tunnel of this socket toward that remote lowers its MTU to fit,
-   * so its inner packets travel unfragmented and larger ones get ICMP "too big" inside the tunnel.
-   */
-  private applyPathMtuReports(socket: OuterSocket): void {
-    if (socket.endpoint.takePathMtuReports === undefined || socket.endpoint.closed) return;
-    let reports;
-    try {
-      reports = socket.endpoint.takePathMtuReports();
-    } catch {
-      return;
-    }
-    for (const report of reports) {
-      const remote = outerKeyOf(report.address);
-      for (const tunnel of this.tunnels.values()) {
-        if ((tunnel.socket === socket || tunnel.socket6 === socket) && tunnel.remoteAddress === remote) this.lowerPathMtu(tunnel, report.mtu);
-      }
-    }
-  }
-
-  private lowerPathMtu(tunnel: Tunnel, reported: number): void {
-    // No path is below the family's minimum link MTU (RFC 8200 §5, RFC 791); a report that says so is wrong.
-    const pathMtu = Math.max(reported, tunnel.spec.outerFamily === 6 ? 1280 : 576);
-    if (pathMtu >= (tunnel.learnedPathMtu ?? this.pathMtu)) return;
-    this.setLearnedPathMtu(tunnel, pathMtu);
-  }
-
-  /**
-   * Follows the kernel's own path MTU toward each tunnel's remote (what ICMP taught it, also from
-   * other sockets, or a route's MTU), so a path learned before this tunnel sent anything, or one
-   * that expired and grew back, sets its MTU too. Sends nothing.
-   */
-  private refreshPathMtu(tunnel: Tunnel): void {
-    if (this.io.pathMtu === undefined || tunnel.unbound || tunnel.closed) return;
-    let kernel: number;
-    try {
-      kernel = this.io.pathMtu(formatOuterKey(tunnel.localAddress), formatOuterKey(tunnel.remoteAddress));
-    } catch {
-      return;
-    }
-    const learned = kernel < this.pathMtu ? Math.max(kernel, tunnel.spec.outerFamily === 6 ? 1280 : 576) : null;
-    if (learned !== tunnel.learnedPathMtu) this.setLearnedPathMtu(tunnel, learned);
-  }
-
-  private setLearnedPathMtu(tunnel: Tunnel, learned: number | null): void {
-    const plan = planEncapsulation(tunnel.spec, this.pathMtu, learned);
-    if (plan.mtu < MIN_TUNNEL_MTU) return;
-    if (plan.mtu !== tunnel.plan.mtu) {
-      try {
-        this.io.setLinkMtu(tunnel.spec.name, plan.mtu);
-      } catch {
-        return;
-      }
-    }
-    tunnel.learnedPathMtu = learned;
-    tunnel.plan = plan;
-    syncFastRoute(tunnel);
-    this.options.onPathMtu?.({ name: tunnel.spec.name, pathMtu: learned ?? this.pathMtu, mtu: plan.mtu });
-  }
-
-  /** Runs refreshPathMtu over every tunnel while any runs. */
-  private watchPathMtus(): void {
-    if (this.io.pathMtu === undefined) return;
-    if (this.tunnels.size === 0) {
-      if (this.pathMtuTimer !== null) clearInterval(this.pathMtuTimer);
-      this.pathMtuTimer = null;
-      return;
-    }
-    if (this.pathMtuTimer !== null) return;
-    this.pathMtuTimer = setInterval(() => {
-      for (const tunnel of this.tunnels.values()) this.refreshPathMtu(tunnel);
-    }, PATH_MTU_CHECK_MS);
-    this.pathMtuTimer.unref();
   }
 
   /**
@@ -579,97 +414,6 @@ export class DatapathEngine {
     tunnel.keepalive.timer.unref();
     if (probeNow) sendKeepalive(tunnel);
   }
-
-  private statusOf(tunnel: Tunnel): TunnelStatus {
-    absorbFastRouteCounters(tunnel);
-    const { spec, plan, liveness, keepalive } = tunnel;
-    const counters = tunnel.counters.snapshot();
-    const udp = plan.transport === 'udp';
-    const tracked = tunnel.keepalive.timer !== null;
-    return {
-      name: spec.name,
-      // A hub-role tunnel without a verified address:port is down whatever its keepalive says.
-      state: tunnel.unbound ? 'down' : liveness.state,
-      encap: spec.encap,
-      local: spec.local,
-      // A hub-role tunnel's remote is its bound address:port; the spec's is only a hint.
-      remote: tunnel.hub?.address != null ? formatOuterKey(tunnel.hub.address) : spec.remote,
-      outerFamily: spec.outerFamily === 6 ? 'ipv6' : 'ipv4',
-      mac: spec.mac,
-      key: spec.key,
-      localPort: udp ? spec.localPort : null,
-      remotePort: udp ? (tunnel.hub?.address != null ? tunnel.hub.port : spec.remotePort) : null,
-      inner: spec.address === null ? null : `${spec.address}/${spec.prefixLength}`,
-      peerInner: spec.peerAddress,
-      mtu: plan.mtu,
-      pathMtu: tunnel.learnedPathMtu,
-      ttl: spec.ttl,
-      mssClamp: spec.mssClamp,
-      rx: counters.rx,
-      tx: counters.tx,
-      dropsByReason: counters.dropsByReason,
-      liveness: {
-        tracked,
-        keepaliveInterval: spec.keepaliveInterval,
-        keepaliveRetries: spec.keepaliveRetries,
-        missed: liveness.missed,
-        lastHeardAt: liveness.lastHeardAt === null ? null : new Date(liveness.lastHeardAt).toISOString(),
-        rttMs: keepalive.rttMs,
-      },
-      binding: bindingStatusOf(tunnel),
-      fastPath: tunnel.fastRoute === null ? null : { rxPackets: tunnel.fastRouteSeen.rxPackets, txPackets: tunnel.fastRouteSeen.txPackets },
-      offload: offloadStatusOf(tunnel),
-      queues: tunnel.tun.queueReads === undefined || tunnel.tun.closed ? null : tunnel.tun.queueReads(),
-      sources: spec.sources?.prefixes ?? null,
-      spoofed: counters.dropsByReason['rx:spoofed'] ?? 0,
-    };
-  }
-}
-
-function offloadStatusOf(tunnel: Tunnel): TunnelStatus['offload'] {
-  const tun = tunnel.tun;
-  if (tun.offload !== true || tun.offloadCounters === undefined || tun.closed) return null;
-  const { superPackets, segments, mergedWrites, mergedSegments } = tun.offloadCounters();
-  return { superPackets, segments, mergedWrites, mergedSegments };
-}
-
-function bindingStatusOf(tunnel: Tunnel): BindingStatus | null {
-  const { spec, hub, member } = tunnel;
-  const iso = (ms: number | null): string | null => (ms === null ? null : new Date(ms).toISOString());
-  const common = { helloInterval: spec.helloInterval, bindingTimeout: spec.bindingTimeout };
-  if (hub !== null) {
-    return {
-      role: 'hub',
-      bindingId: hub.bindingId,
-      state: hub.address === null ? 'unbound' : 'bound',
-      address: hub.address === null ? null : formatOuterKey(hub.address),
-      port: hub.address === null ? null : hub.port,
-      boundAt: iso(hub.boundAt),
-      lastHelloAt: iso(hub.lastHelloAt),
-      lastAckAt: null,
-      counter: hub.lastCounter < 0n ? '' : hub.lastCounter.toString(),
-      hellos: hub.hellosAccepted,
-      ...common,
-      rttMs: null,
-    };
-  }
-  if (member !== null) {
-    return {
-      role: 'member',
-      bindingId: member.bindingId,
-      state: member.outstanding === null && member.lastAckAt !== null ? 'acked' : 'waiting',
-      address: member.observed === null ? null : formatOuterKey(member.observed.address),
-      port: member.observed === null ? null : member.observed.port,
-      boundAt: null,
-      lastHelloAt: member.outstanding === null ? null : iso(member.outstanding.sentAt),
-      lastAckAt: iso(member.lastAckAt),
-      counter: member.counter.toString(),
-      hellos: member.hellosSent,
-      ...common,
-      rttMs: member.rttMs,
-    };
-  }
-  return null;
 }
 
 /** Why `spec` cannot take its place on `socket` (another tunnel holds it), or null. */
