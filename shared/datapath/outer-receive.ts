@@ -9,10 +9,9 @@ import { GUE_KEEPALIVE_CTYPE } from '../wire/udp-keepalive.js';
 import { internIpv6Key, UNKNOWN_OUTER_KEY } from './outer-address.js';
 import { NO_GRE_KEY, type OuterSocket } from './outer-socket.js';
 import { answerUdpKeepalive, reflectGreKeepalive } from './tunnel-keepalive.js';
-import { receiveHubHello } from './udp-binding-hub.js';
-import { receiveMemberAck } from './udp-binding-member.js';
 import { ROUNDS_PER_WAKEUP } from './tunnel-transmit.js';
 import type { Tunnel } from './tunnel.js';
+import { receiveHubHello } from './udp-binding-hub.js';
 
 /** An Ethernet header: destination and source MAC, EtherType. */
 const ETHERNET_HEADER_LENGTH = 14;
@@ -107,7 +106,7 @@ function writeToTun(tunnel: Tunnel, batch: PacketBatchMemory, count: number): vo
   counters.rxPackets += accepted;
   counters.rxBytes += bytes;
   if (accepted < count) counters.rxDrop('queue-full', count - accepted);
-  if (tunnel.member !== null) tunnel.member.lastHeardAt = Date.now();
+  tunnel.member?.heardNow();
 }
 
 // Where openRaw found the payload of a raw socket's packet, and its source (no allocation per packet).
@@ -157,7 +156,7 @@ function decodeRawGre(socket: OuterSocket, batch: PacketBatchMemory, i: number):
     socket.dropFrom(source, 'no-tunnel');
     return null;
   }
-  return acceptGrePayload(tunnel, batch, i, gre.protocolType, gre.payloadOffset, gre.payloadLength);
+  return acceptGrePayload(tunnel, socket, batch, i, gre.protocolType, gre.payloadOffset, gre.payloadLength);
 }
 
 /** IPv4 in IP (protocol 4) or, over IPv6, IPv6 in IP (protocol 41): demultiplexed by source alone. */
@@ -179,7 +178,7 @@ function decodeUdp(socket: OuterSocket, batch: PacketBatchMemory, i: number): Tu
   const start = i * batch.slotSize + batch.offsets[i]!;
   const length = batch.lengths[i]!;
   if (tunnel === undefined) {
-    if (socket.bindings.size > 0) {
+    if (socket.hasBindings) {
       receiveFromUnbound(socket, batch, i, source, port, data, start, length);
     } else {
       socket.dropFrom(source, socket.anyFrom(source) === undefined ? 'no-tunnel' : 'wrong-source-port');
@@ -196,7 +195,7 @@ function decodeUdp(socket: OuterSocket, batch: PacketBatchMemory, i: number): Tu
       tunnel.counters.rxDrop('no-tunnel');
       return null;
     }
-    return acceptGrePayload(tunnel, batch, i, gre.protocolType, gre.payloadOffset, gre.payloadLength);
+    return acceptGrePayload(tunnel, socket, batch, i, gre.protocolType, gre.payloadOffset, gre.payloadLength);
   }
   const gue = decodeGue(data, start, length);
   if (!gue.ok) {
@@ -205,7 +204,7 @@ function decodeUdp(socket: OuterSocket, batch: PacketBatchMemory, i: number): Tu
   }
   if (gue.control) {
     if (gue.protocol === GUE_HELLO_CTYPE) {
-      receiveHello(tunnel, 'gue', null, source, port, data, gue.payloadOffset, gue.payloadLength);
+      receiveHello(tunnel, socket, 'gue', null, source, port, data, gue.payloadOffset, gue.payloadLength);
     } else if (gue.protocol === GUE_KEEPALIVE_CTYPE && answerUdpKeepalive(tunnel, data, gue.payloadOffset, gue.payloadLength)) {
       tunnel.liveness.markHeard();
     } else {
@@ -225,7 +224,7 @@ function decodeUdp(socket: OuterSocket, batch: PacketBatchMemory, i: number): Tu
         tunnel.counters.rxDrop(gre.reason);
         return null;
       }
-      return acceptGrePayload(tunnel, batch, i, gre.protocolType, gre.payloadOffset, gre.payloadLength);
+      return acceptGrePayload(tunnel, socket, batch, i, gre.protocolType, gre.payloadOffset, gre.payloadLength);
     }
     default:
       tunnel.counters.rxDrop('unsupported-protocol');
@@ -233,11 +232,13 @@ function decodeUdp(socket: OuterSocket, batch: PacketBatchMemory, i: number): Tu
   }
 }
 
-function acceptGrePayload(tunnel: Tunnel, batch: PacketBatchMemory, i: number, protocolType: number, offset: number, length: number): Tunnel | null {
+function acceptGrePayload(
+  tunnel: Tunnel, socket: OuterSocket, batch: PacketBatchMemory, i: number, protocolType: number, offset: number, length: number,
+): Tunnel | null {
   if (protocolType === GRE_PROTO_IPV4 || protocolType === GRE_PROTO_IPV6) {
     // A peer's Cisco keepalive has the outer path's IP version (IPv6 keepalives on ip6gre).
     const family = protocolType === GRE_PROTO_IPV4 ? 4 : 6;
-    if (family === tunnel.socket.family && reflectGreKeepalive(tunnel, batch.data, offset, length)) {
+    if (family === socket.family && reflectGreKeepalive(tunnel, batch.data, offset, length)) {
       tunnel.liveness.markHeard();
       return null;
     }
@@ -258,9 +259,9 @@ function acceptGrePayload(tunnel: Tunnel, batch: PacketBatchMemory, i: number, p
   if (protocolType === GRE_PROTO_KEEPALIVE) {
     // A raw GRE path gets its own Cisco keepalive back (empty body); a fou path a UDP keepalive
     // body or a hello.
-    if (tunnel.socket.transport === 'udp') {
+    if (socket.transport === 'udp') {
       if (isUdpHelloBody(batch.data, offset, length)) {
-        receiveHello(tunnel, 'fou', tunnel.greKey === NO_GRE_KEY ? null : tunnel.greKey, tunnel.socket.sourceOf(batch, i), batch.ports[i]!, batch.data, offset, length);
+        receiveHello(tunnel, socket, 'fou', tunnel.greKey === NO_GRE_KEY ? null : tunnel.greKey, socket.sourceOf(batch, i), batch.ports[i]!, batch.data, offset, length);
         return null;
       }
       if (!answerUdpKeepalive(tunnel, batch.data, offset, length)) {
@@ -279,13 +280,13 @@ function acceptGrePayload(tunnel: Tunnel, batch: PacketBatchMemory, i: number, p
 
 /** A hello frame from a tunnel's remote: a member takes acks, a hub verifies and binds. */
 function receiveHello(
-  tunnel: Tunnel, encap: 'fou' | 'gue', greKey: number | null, source: number, port: number,
+  tunnel: Tunnel, socket: OuterSocket, encap: 'fou' | 'gue', greKey: number | null, source: number, port: number,
   data: Uint8Array, offset: number, length: number,
 ): void {
-  if (tunnel.member !== null) receiveMemberAck(tunnel, data, offset, length);
+  if (tunnel.member !== null) tunnel.member.receiveAck(data, offset, length);
   // A hello from an address:port another tunnel holds may still claim a hub-role tunnel (and be
   // refused as 'hello-address-taken' when that holder is static).
-  else if (tunnel.socket.bindings.size > 0) receiveHubHello(tunnel.socket, encap, greKey, source, port, data, offset, length);
+  else if (socket.hasBindings) receiveHubHello(socket, encap, greKey, source, port, data, offset, length);
   else tunnel.counters.rxDrop('hello-unexpected');
 }
 

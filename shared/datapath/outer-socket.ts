@@ -3,7 +3,7 @@ import type { OuterEndpoint } from './datapath-io.js';
 import { TunnelCounters, type DropReason } from './tunnel-counters.js';
 import type { OuterTransport } from './encapsulation-plan.js';
 import { findIpv6Key, UNKNOWN_OUTER_KEY, type OuterKey } from './outer-address.js';
-import type { Tunnel } from './tunnel.js';
+import type { Tunnel, TunnelSocket } from './tunnel.js';
 
 /** The sub-key of a GRE tunnel without a key: keys are unsigned 32-bit, so −1 never collides. */
 export const NO_GRE_KEY = -1;
@@ -14,13 +14,14 @@ export const NO_GRE_KEY = -1;
  * It owns the demultiplexing table (remote address → sub-key → tunnel), where the sub-key is
  * the GRE key (gre, fou), the remote UDP port (udp) or 0 (ipip), and the UDP binding table
  * (binding id → hub-role tunnel), through which a verified hello puts a tunnel in the demux table.
- * Remote addresses are outer keys (outer-address.ts), so IPv6 sockets use the same tables.
+ * Remote addresses are outer keys (outer-address.ts), so IPv6 sockets use the same tables. Only a
+ * tunnel's placement (static-placement.ts, udp-binding-hub.ts) writes its entries.
  */
-export class OuterSocket {
+export class OuterSocket implements TunnelSocket {
   /** Packets that reached no tunnel, and malformed ones from addresses no tunnel talks to. */
   readonly unmatched = new TunnelCounters();
   /** Hub-role tunnels by binding id: hellos from any address:port are looked up here. */
-  readonly bindings = new Map<number, Tunnel>();
+  private readonly bindings = new Map<number, Tunnel>();
   private readonly byRemote = new Map<number, Map<number, Tunnel>>();
   private readonly attached = new Set<Tunnel>();
 
@@ -88,6 +89,26 @@ export class OuterSocket {
     if (inner?.get(subKey) !== tunnel) return;
     inner.delete(subKey);
     if (inner.size === 0) this.byRemote.delete(remote);
+  }
+
+  /** True when some hub-role tunnel waits for hellos here. */
+  get hasBindings(): boolean {
+    return this.bindings.size > 0;
+  }
+
+  /** The hub-role tunnel holding binding id `bindingId`, if any. */
+  bindingHolder(bindingId: number): Tunnel | undefined {
+    return this.bindings.get(bindingId);
+  }
+
+  /** Makes hellos naming `bindingId` reach `tunnel`. */
+  claimBinding(bindingId: number, tunnel: Tunnel): void {
+    this.bindings.set(bindingId, tunnel);
+  }
+
+  /** Removes `bindingId` from the binding table if `tunnel` holds it. */
+  releaseBinding(bindingId: number, tunnel: Tunnel): void {
+    if (this.bindings.get(bindingId) === tunnel) this.bindings.delete(bindingId);
   }
 
   /** How many tunnels use this socket; the engine closes it when the last one leaves. */

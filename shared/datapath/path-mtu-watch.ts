@@ -1,10 +1,8 @@
 import type { DatapathIo } from './datapath-io.js';
 import { planEncapsulation } from './encapsulation-plan.js';
-import { syncFastRoute } from './fast-route-sync.js';
 import { formatOuterKey, outerKeyOf } from './outer-address.js';
-import type { OuterSocket } from './outer-socket.js';
 import { MIN_TUNNEL_MTU } from './tunnel-spec.js';
-import type { Tunnel } from './tunnel.js';
+import type { Tunnel, TunnelSocket } from './tunnel.js';
 
 /** How often each tunnel's path MTU is compared with the kernel's. */
 const PATH_MTU_CHECK_MS = 10_000;
@@ -37,7 +35,7 @@ export class PathMtuWatch {
    * the socket's error queue): each tunnel of this socket toward that remote lowers its MTU to fit,
    * so its inner packets travel unfragmented and larger ones get ICMP "too big" inside the tunnel.
    */
-  applyReports(socket: OuterSocket): void {
+  applyReports(socket: TunnelSocket): void {
     if (socket.endpoint.takePathMtuReports === undefined || socket.endpoint.closed) return;
     let reports;
     try {
@@ -59,7 +57,7 @@ export class PathMtuWatch {
    * that expired and grew back, sets its MTU too. Sends nothing.
    */
   refresh(tunnel: Tunnel): void {
-    if (this.io.pathMtu === undefined || tunnel.unbound || tunnel.closed) return;
+    if (this.io.pathMtu === undefined || !tunnel.sending || tunnel.closed) return;
     let kernel: number;
     try {
       kernel = this.io.pathMtu(formatOuterKey(tunnel.localAddress), formatOuterKey(tunnel.remoteAddress));
@@ -101,9 +99,7 @@ export class PathMtuWatch {
         return;
       }
     }
-    tunnel.learnedPathMtu = learned;
-    tunnel.plan = plan;
-    syncFastRoute(tunnel);
+    tunnel.setPathMtu(learned, plan);
     this.onPathMtu?.({ name: tunnel.spec.name, pathMtu: learned ?? this.pathMtu, mtu: plan.mtu });
   }
 }

@@ -6,8 +6,44 @@ import {
 import { encodeGueHeader } from '../wire/gue.js';
 import { decodeUdpKeepalive, encodeUdpKeepalive, GUE_KEEPALIVE_CTYPE } from '../wire/udp-keepalive.js';
 import { ipv6KeyBytes } from './outer-address.js';
-import type { OuterSocket } from './outer-socket.js';
-import type { Tunnel } from './tunnel.js';
+import type { TunnelSpec } from './tunnel-spec.js';
+import type { Tunnel, TunnelSocket } from './tunnel.js';
+
+/**
+ * (Re)starts a tunnel's keepalive timer from its spec; `probeNow` sends the first probe at once.
+ * ipip and interval 0 track no liveness and read as up. Each tick adds the fast route's counts,
+ * advances liveness, probes, and lets a member that missed an interval say hello at once (its NAT
+ * may have re-mapped it).
+ */
+export function restartKeepalive(tunnel: Tunnel, probeNow: boolean): void {
+  const state = tunnel.keepalive;
+  if (state.timer !== null) clearInterval(state.timer);
+  state.timer = null;
+  const { keepaliveInterval, encap } = tunnel.spec;
+  if (keepaliveInterval === 0 || encap === 'ipip') {
+    tunnel.liveness.assumeUp();
+    tunnel.livenessChanged();
+    return;
+  }
+  state.timer = setInterval(() => {
+    tunnel.absorbFastRoute();
+    tunnel.liveness.tick();
+    sendKeepalive(tunnel);
+    const member = tunnel.member;
+    if (member !== null && tunnel.liveness.missed > 0 && !member.waiting) member.sayHello();
+  }, keepaliveInterval * 1000);
+  state.timer.unref();
+  if (probeNow) sendKeepalive(tunnel);
+}
+
+/**
+ * After a live update: a new retry count applies at once; the timer restarts on a new interval,
+ * or on a new path (`moved`), where it also probes at once.
+ */
+export function followKeepaliveSpec(tunnel: Tunnel, before: TunnelSpec, moved: boolean): void {
+  tunnel.liveness.retries = tunnel.spec.keepaliveRetries;
+  if (moved || before.keepaliveInterval !== tunnel.spec.keepaliveInterval) restartKeepalive(tunnel, moved);
+}
 
 /**
  * Keepalives per encapsulation:
@@ -22,7 +58,7 @@ import type { Tunnel } from './tunnel.js';
 export function sendKeepalive(tunnel: Tunnel): void {
   const encap = tunnel.spec.encap;
   // A hub-role tunnel with no verified address has nobody to probe.
-  if (encap === 'ipip' || tunnel.unbound) return;
+  if (encap === 'ipip' || !tunnel.sending) return;
   const state = tunnel.keepalive;
   state.sequence = (state.sequence + 1) >>> 0;
   state.lastProbeAt = Date.now();
@@ -117,7 +153,7 @@ function keyed<T extends object>(tunnel: Tunnel, fields: T): T & { key?: number 
  * hub-role tunnel with no verified address:port sends nothing (counted 'unbound'): no reflection.
  */
 export function sendControl(tunnel: Tunnel, length: number): void {
-  if (tunnel.unbound) {
+  if (!tunnel.sending) {
     tunnel.counters.txDrop('unbound');
     return;
   }
@@ -133,7 +169,7 @@ export function sendControl(tunnel: Tunnel, length: number): void {
 }
 
 /** Points slot i of a batch for `socket` at an outer key and port (addrs on IPv4, addrs6 on IPv6). */
-export function setDestination(socket: OuterSocket, batch: PacketBatchMemory, i: number, remote: number, port: number): void {
+export function setDestination(socket: TunnelSocket, batch: PacketBatchMemory, i: number, remote: number, port: number): void {
   if (socket.family === 6) {
     batch.addrs6.set(ipv6KeyBytes(remote), i * 16);
     batch.addrs[i] = 0;

@@ -49,6 +49,12 @@ export class TunnelLiveness {
     if (this.state === 'up') this.change('down');
   }
 
+  /** Keepalives are off (interval 0, ipip): the tunnel reads as up, with no event. */
+  assumeUp(): void {
+    this.state = 'up';
+    this.missed = 0;
+  }
+
   /** Called once per keepalive interval. */
   tick(): void {
     if (this.heard) {

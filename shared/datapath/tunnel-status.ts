@@ -1,37 +1,11 @@
-import { absorbFastRouteCounters } from './fast-route-sync.js';
-import { formatOuterKey } from './outer-address.js';
+import type { BindingStatus } from './binding-status.js';
 import type { OuterSocket } from './outer-socket.js';
 import type { DirectionStats } from './tunnel-counters.js';
 import type { LivenessState } from './tunnel-liveness.js';
-import type { BindingRole, TunnelSpec } from './tunnel-spec.js';
+import type { TunnelSpec } from './tunnel-spec.js';
 import type { Tunnel } from './tunnel.js';
 
-/** The authenticated UDP binding of a tunnel with `auth`, as status shows it (never the key). */
-export interface BindingStatus {
-  role: BindingRole;
-  bindingId: number;
-  /** hub: 'bound' to a verified address:port or 'unbound'; member: 'acked' or 'waiting' for an ack. */
-  state: 'bound' | 'unbound' | 'acked' | 'waiting';
-  /** hub: the bound address:port; member: where the hub saw our last acknowledged hello come from. */
-  address: string | null;
-  port: number | null;
-  /** hub: when the current address:port was bound. */
-  boundAt: string | null;
-  /** hub: the last valid hello; member: the last hello sent. */
-  lastHelloAt: string | null;
-  /** member: the last valid ack. */
-  lastAckAt: string | null;
-  /** hub: the last counter accepted; member: the last counter sent (decimal, 64 bits). */
-  counter: string;
-  /** hub: hellos accepted; member: hellos sent. */
-  hellos: number;
-  helloInterval: number;
-  bindingTimeout: number;
-  /** member: round trip of the last acknowledged hello. */
-  rttMs: number | null;
-}
-
-/** What `status` reports per tunnel: INTERFACE.md's fields plus key, ports, drops and liveness. */
+/** What `status` reports per tunnel: the fields of docs/cli.md plus key, ports, drops and liveness. */
 export interface TunnelStatus {
   name: string;
   state: LivenessState;
@@ -95,24 +69,25 @@ export interface OuterSocketStatus {
 
 /** A tunnel's status, after adding what its fast route moved to its counters. */
 export function tunnelStatusOf(tunnel: Tunnel): TunnelStatus {
-  absorbFastRouteCounters(tunnel);
+  tunnel.absorbFastRoute();
   const { spec, plan, liveness, keepalive } = tunnel;
   const counters = tunnel.counters.snapshot();
   const udp = plan.transport === 'udp';
-  const tracked = tunnel.keepalive.timer !== null;
+  const binding = tunnel.placement.bindingStatus() ?? tunnel.member?.bindingStatus() ?? null;
+  // A hub-role tunnel's remote is its bound address:port; the spec's is only a hint.
+  const bound = binding?.role === 'hub' && binding.address !== null && binding.port !== null ? { address: binding.address, port: binding.port } : null;
   return {
     name: spec.name,
     // A hub-role tunnel without a verified address:port is down whatever its keepalive says.
-    state: tunnel.unbound ? 'down' : liveness.state,
+    state: tunnel.sending ? liveness.state : 'down',
     encap: spec.encap,
     local: spec.local,
-    // A hub-role tunnel's remote is its bound address:port; the spec's is only a hint.
-    remote: tunnel.hub?.address != null ? formatOuterKey(tunnel.hub.address) : spec.remote,
+    remote: bound?.address ?? spec.remote,
     outerFamily: spec.outerFamily === 6 ? 'ipv6' : 'ipv4',
     mac: spec.mac,
     key: spec.key,
     localPort: udp ? spec.localPort : null,
-    remotePort: udp ? (tunnel.hub?.address != null ? tunnel.hub.port : spec.remotePort) : null,
+    remotePort: udp ? (bound?.port ?? spec.remotePort) : null,
     inner: spec.address === null ? null : `${spec.address}/${spec.prefixLength}`,
     peerInner: spec.peerAddress,
     mtu: plan.mtu,
@@ -123,15 +98,15 @@ export function tunnelStatusOf(tunnel: Tunnel): TunnelStatus {
     tx: counters.tx,
     dropsByReason: counters.dropsByReason,
     liveness: {
-      tracked,
+      tracked: keepalive.timer !== null,
       keepaliveInterval: spec.keepaliveInterval,
       keepaliveRetries: spec.keepaliveRetries,
       missed: liveness.missed,
       lastHeardAt: liveness.lastHeardAt === null ? null : new Date(liveness.lastHeardAt).toISOString(),
       rttMs: keepalive.rttMs,
     },
-    binding: bindingStatusOf(tunnel),
-    fastPath: tunnel.fastRoute === null ? null : { rxPackets: tunnel.fastRouteSeen.rxPackets, txPackets: tunnel.fastRouteSeen.txPackets },
+    binding,
+    fastPath: tunnel.fastRoute === null ? null : tunnel.fastRoute.moved,
     offload: offloadStatusOf(tunnel),
     queues: tunnel.tun.queueReads === undefined || tunnel.tun.closed ? null : tunnel.tun.queueReads(),
     sources: spec.sources?.prefixes ?? null,
@@ -150,43 +125,4 @@ function offloadStatusOf(tunnel: Tunnel): TunnelStatus['offload'] {
   if (tun.offload !== true || tun.offloadCounters === undefined || tun.closed) return null;
   const { superPackets, segments, mergedWrites, mergedSegments } = tun.offloadCounters();
   return { superPackets, segments, mergedWrites, mergedSegments };
-}
-
-function bindingStatusOf(tunnel: Tunnel): BindingStatus | null {
-  const { spec, hub, member } = tunnel;
-  const iso = (ms: number | null): string | null => (ms === null ? null : new Date(ms).toISOString());
-  const common = { helloInterval: spec.helloInterval, bindingTimeout: spec.bindingTimeout };
-  if (hub !== null) {
-    return {
-      role: 'hub',
-      bindingId: hub.bindingId,
-      state: hub.address === null ? 'unbound' : 'bound',
-      address: hub.address === null ? null : formatOuterKey(hub.address),
-      port: hub.address === null ? null : hub.port,
-      boundAt: iso(hub.boundAt),
-      lastHelloAt: iso(hub.lastHelloAt),
-      lastAckAt: null,
-      counter: hub.lastCounter < 0n ? '' : hub.lastCounter.toString(),
-      hellos: hub.hellosAccepted,
-      ...common,
-      rttMs: null,
-    };
-  }
-  if (member !== null) {
-    return {
-      role: 'member',
-      bindingId: member.bindingId,
-      state: member.outstanding === null && member.lastAckAt !== null ? 'acked' : 'waiting',
-      address: member.observed === null ? null : formatOuterKey(member.observed.address),
-      port: member.observed === null ? null : member.observed.port,
-      boundAt: null,
-      lastHelloAt: member.outstanding === null ? null : iso(member.outstanding.sentAt),
-      lastAckAt: iso(member.lastAckAt),
-      counter: member.counter.toString(),
-      hellos: member.hellosSent,
-      ...common,
-      rttMs: member.rttMs,
-    };
-  }
-  return null;
 }

@@ -3,10 +3,8 @@ import { buildIcmpFragmentationNeeded } from '../wire/icmp-frag-needed.js';
 import { buildIcmpv6PacketTooBig } from '../wire/icmpv6-packet-too-big.js';
 import { IPPROTO_TCP } from '../wire/ip-protocols.js';
 import { clampTcpMss } from '../wire/tcp-mss.js';
-import { absorbFastRouteCounters } from './fast-route-sync.js';
 import { setDestination } from './tunnel-keepalive.js';
 import type { Tunnel } from './tunnel.js';
-import { noteMemberTransmit } from './udp-binding-member.js';
 
 /** Bytes reserved in front of every packet read from a TUN, for the headers prepended in place. */
 export const TUN_HEADROOM = 64;
@@ -43,7 +41,7 @@ export function transmitFromTun(tunnel: Tunnel): void {
       return;
     }
     if (count === 0) return;
-    if (tunnel.unbound) {
+    if (!tunnel.sending) {
       // A hub-role tunnel without a verified address:port sends nowhere (never to a stale mapping).
       counters.txDrop('unbound', count);
       if (count < batch.capacity) return;
@@ -128,9 +126,10 @@ export function transmitFromTun(tunnel: Tunnel): void {
     }
     if (out > 0) sendEncapsulated(tunnel, out, bytes);
     if (replies > 0) writeReplies(tunnel, replies);
-    if (tunnel.member !== null) {
-      absorbFastRouteCounters(tunnel);
-      noteMemberTransmit(tunnel);
+    const member = tunnel.member;
+    if (member !== null) {
+      tunnel.absorbFastRoute();
+      member.noteTransmit();
     }
     if (count < batch.capacity) return;
   }

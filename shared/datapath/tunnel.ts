@@ -1,15 +1,12 @@
-import type { FastRoute, FastRouteCounters, PacketBatchMemory } from '../../native/types.js';
-import type { TunEndpoint } from './datapath-io.js';
-import type { EncapsulationPlan } from './encapsulation-plan.js';
-import { NO_FAST_ROUTE_COUNTS } from './fast-route-sync.js';
-import { ipv6KeyBytes, outerKeyOf, type OuterKey } from './outer-address.js';
-import { NO_GRE_KEY, type OuterSocket } from './outer-socket.js';
-import { TunnelCounters } from './tunnel-counters.js';
-import { TunnelLiveness } from './tunnel-liveness.js';
-import { TunnelProbes } from './tunnel-probe.js';
-import type { TunnelSpec } from './tunnel-spec.js';
-import type { HubBinding } from './udp-binding-hub.js';
-import type { MemberBinding } from './udp-binding-member.js';
+import type { PacketBatchMemory } from '../../native/types.js';
+import type { BindingStatus } from './binding-status.js';
+import type { OuterEndpoint, TunEndpoint } from './datapath-io.js';
+import type { EncapsulationPlan, OuterTransport } from './encapsulation-plan.js';
+import type { OuterKey } from './outer-address.js';
+import type { TunnelCounters } from './tunnel-counters.js';
+import type { TunnelLiveness } from './tunnel-liveness.js';
+import type { TunnelProbes } from './tunnel-probe.js';
+import type { TunnelAuth, TunnelSpec } from './tunnel-spec.js';
 
 /** Batches a tunnel owns: packets read from its TUN, inner packets to write to it, ICMP replies. */
 export interface TunnelBatches {
@@ -21,7 +18,7 @@ export interface TunnelBatches {
   readonly replies: PacketBatchMemory;
 }
 
-/** Keepalive bookkeeping: the probe sequence, this tunnel's random nonce, and the last round trip. */
+/** Keepalive bookkeeping, written only by tunnel-keepalive.ts: the probe sequence, this tunnel's random nonce, the last round trip. */
 export interface KeepaliveState {
   timer: NodeJS.Timeout | null;
   sequence: number;
@@ -31,79 +28,296 @@ export interface KeepaliveState {
 }
 
 /**
- * One running tunnel. The hot paths read the mutable fields below on every batch, so a live
- * update (remote, ports, encapsulation, local address) takes effect between two batches and the
- * TUN device is never touched.
+ * The shared outer socket a tunnel sends through, as the tunnel uses it (outer-socket.ts). Its
+ * demultiplexing tables are not part of it: only placements and the receive path touch those.
+ */
+export interface TunnelSocket {
+  readonly id: string;
+  readonly transport: OuterTransport;
+  /** The IP version of its local address, hence of every remote it talks to. */
+  readonly family: 4 | 6;
+  readonly endpoint: OuterEndpoint;
+  /** Small batch for keepalives, echoes and hellos sent outside the bulk path. */
+  readonly controlBatch: PacketBatchMemory;
+  /** How many tunnels use the socket; it closes when the last one leaves. */
+  readonly users: number;
+  attach(tunnel: Tunnel): void;
+  detach(tunnel: Tunnel): void;
+}
+
+/**
+ * Where a tunnel sends and what it receives: a configured remote (static-placement.ts) or the
+ * address:port a verified hello bound (udp-binding-hub.ts). Each owns the tunnel's entries in its
+ * sockets' tables and its send target, and calls `tunnel.placementChanged()` when they move.
+ */
+export interface TunnelPlacement {
+  /** The remote packets go to (an outer key), its 16 bytes on an IPv6 path (else null), and its UDP port. */
+  readonly address: OuterKey;
+  readonly address6: Uint8Array | null;
+  readonly port: number;
+  /** False while there is nowhere verified to send (a hub-role tunnel without a binding). */
+  readonly sending: boolean;
+  /** True while the tunnel holds its demux entry, so packets from the remote reach it. */
+  readonly receiving: boolean;
+  /** Takes the tunnel's entries in its sockets' tables. */
+  join(): void;
+  /** Gives them up; with `reset`, a hub binding publishes that it is gone. */
+  leave(reset: boolean): void;
+  /** The authenticated binding behind this placement as status shows it, or null. */
+  bindingStatus(): BindingStatus | null;
+}
+
+/** The member end of an authenticated UDP path, as the packet paths call it (udp-binding-member.ts). */
+export interface MemberEnd {
+  /** True while a hello awaits its ack. */
+  readonly waiting: boolean;
+  /** Follows a new auth option (a new session re-keys); keeps the hello counter growing. */
+  renew(auth: TunnelAuth): void;
+  /** Says hello now, then once per hello interval. */
+  start(): void;
+  /** Stops every timer. */
+  stop(): void;
+  /** Says hello now. */
+  sayHello(): void;
+  /** Called after a batch was sent: says hello when the hub has been silent too long. */
+  noteTransmit(): void;
+  /** Something valid came from the hub just now, or `ms` ago (through the fast route). */
+  heardNow(): void;
+  heardAgo(ms: number): void;
+  /** A hello frame from the hub: only a valid ack is taken. */
+  receiveAck(buf: Uint8Array, offset: number, length: number): void;
+  bindingStatus(): BindingStatus;
+}
+
+/** A native fast route kept in step with its tunnel (fast-route-sync.ts). */
+export interface TunnelMirror {
+  /** Points the route at what the JS path would do now. */
+  sync(): void;
+  /** Adds what the route moved since the last call to the tunnel's counters. */
+  absorb(): void;
+  /** Packets the route moved so far (as last absorbed). */
+  readonly moved: { readonly rxPackets: number; readonly txPackets: number };
+  close(): void;
+}
+
+/** Where a tunnel's packets go: what a live update replaces as one piece. */
+export interface TunnelPath {
+  readonly spec: TunnelSpec;
+  readonly plan: EncapsulationPlan;
+  /** The path MTU learned toward the remote (ICMP, the kernel), or null; `plan` counts it already. */
+  readonly learnedPathMtu: number | null;
+  readonly socket: TunnelSocket;
+  /** The socket inner IPv6 packets go through: `socket`, except for ipip over IPv6 (plan.transport6). */
+  readonly socket6: TunnelSocket;
+  readonly localAddress: OuterKey;
+  /** The GRE key expected on received packets (NO_GRE_KEY for none), checked on fou paths. */
+  readonly greKey: number;
+  /** The placement the tunnel takes on this path, given the one it has (null when new). */
+  readonly place: (tunnel: Tunnel, current: TunnelPlacement | null) => TunnelPlacement;
+}
+
+/** What a tunnel is made of besides its path, created once by the engine. */
+export interface TunnelParts {
+  readonly tun: TunEndpoint;
+  readonly batches: TunnelBatches;
+  readonly counters: TunnelCounters;
+  readonly liveness: TunnelLiveness;
+  readonly probes: TunnelProbes;
+  readonly nonce: number;
+}
+
+/**
+ * One running tunnel. Its state is private: the per-packet paths read it through getters once per
+ * batch or packet, and it changes only through the methods below, which keep the tunnel's sockets,
+ * placement and fast route in step. A live update takes effect between two batches; the TUN
+ * device is never touched.
  */
 export class Tunnel {
-  // Set by retarget(), which the constructor calls, so construction and live updates share one path.
-  spec!: TunnelSpec;
-  plan!: EncapsulationPlan;
-  socket!: OuterSocket;
-  /** The socket inner IPv6 packets go through: `socket`, except for ipip over IPv6 (plan.transport6). */
-  socket6!: OuterSocket;
-  /** Outer addresses as keys (outer-address.ts) and the remote UDP port, for the per-packet path. */
-  localAddress!: OuterKey;
-  remoteAddress!: OuterKey;
-  remotePort!: number;
-  /** The path MTU ICMP Packet Too Big reported toward the remote, or null (none since the path changed). */
-  learnedPathMtu: number | null = null;
-  /** The demultiplexing sub-key this tunnel is registered under in `socket`. */
-  subKey!: number;
-  /** The GRE key expected on received packets (NO_GRE_KEY for none), checked on fou paths. */
-  greKey!: number;
-  /** Inner packets handed to the TUN so far in the current receive pass. */
-  toTunCount = 0;
-  readonly counters = new TunnelCounters();
+  readonly tun: TunEndpoint;
+  readonly batches: TunnelBatches;
+  readonly counters: TunnelCounters;
   readonly liveness: TunnelLiveness;
+  readonly probes: TunnelProbes;
   readonly keepalive: KeepaliveState;
-  readonly probes = new TunnelProbes();
-  /** The hub end of an authenticated UDP path (auth.role 'hub'), else null. */
-  hub: HubBinding | null = null;
-  /** The member end of an authenticated UDP path (auth.role 'member'), else null. */
-  member: MemberBinding | null = null;
-  /** True while a hub-role tunnel has no verified address:port: nothing is sent at all. */
-  unbound = false;
-  closed = false;
-  /** Moves the common packets without JS when the I/O offers it (see fast-route-sync.ts), else null. */
-  fastRoute: FastRoute | null = null;
-  /** The fast route's counters as last added to `counters`. */
-  fastRouteSeen: FastRouteCounters = NO_FAST_ROUTE_COUNTS;
+  /** Inner packets handed to the TUN so far in the current receive pass (outer-receive.ts's scratch). */
+  toTunCount = 0;
+  #spec: TunnelSpec;
+  #plan: EncapsulationPlan;
+  #learnedPathMtu: number | null;
+  #socket: TunnelSocket;
+  #socket6: TunnelSocket;
+  #localAddress: OuterKey;
+  #greKey: number;
+  #placement: TunnelPlacement;
+  #member: MemberEnd | null = null;
+  #mirror: TunnelMirror | null = null;
+  #closed = false;
 
-  constructor(
-    spec: TunnelSpec,
-    plan: EncapsulationPlan,
-    socket: OuterSocket,
-    socket6: OuterSocket,
-    subKey: number,
-    readonly tun: TunEndpoint,
-    readonly batches: TunnelBatches,
-    liveness: TunnelLiveness,
-    nonce: number,
-  ) {
-    this.retarget(spec, plan, socket, subKey, socket6);
-    this.liveness = liveness;
-    this.keepalive = { timer: null, sequence: 0, nonce, lastProbeAt: 0, rttMs: null };
+  constructor(parts: TunnelParts, path: TunnelPath) {
+    this.tun = parts.tun;
+    this.batches = parts.batches;
+    this.counters = parts.counters;
+    this.liveness = parts.liveness;
+    this.probes = parts.probes;
+    this.keepalive = { timer: null, sequence: 0, nonce: parts.nonce, lastProbeAt: 0, rttMs: null };
+    this.#spec = path.spec;
+    this.#plan = path.plan;
+    this.#learnedPathMtu = path.learnedPathMtu;
+    this.#socket = path.socket;
+    this.#socket6 = path.socket6;
+    this.#localAddress = path.localAddress;
+    this.#greKey = path.greKey;
+    this.#placement = path.place(this, null);
   }
 
-  /**
-   * Switches to a new spec, plan and sockets (already registered there by the engine). A hub-role
-   * tunnel's send target is its binding, not the spec's remote (a hint): the engine restores it.
-   */
-  retarget(spec: TunnelSpec, plan: EncapsulationPlan, socket: OuterSocket, subKey: number, socket6: OuterSocket = socket): void {
-    this.spec = spec;
-    this.plan = plan;
-    this.socket = socket;
-    this.socket6 = socket6;
-    this.subKey = subKey;
-    this.localAddress = outerKeyOf(spec.local);
-    this.remoteAddress = outerKeyOf(spec.remote);
-    this.remotePort = spec.remotePort;
-    this.greKey = spec.key ?? NO_GRE_KEY;
+  get spec(): TunnelSpec {
+    return this.#spec;
+  }
+
+  get plan(): EncapsulationPlan {
+    return this.#plan;
+  }
+
+  /** The path MTU ICMP or the kernel reported toward the remote, or null (none since the path changed). */
+  get learnedPathMtu(): number | null {
+    return this.#learnedPathMtu;
+  }
+
+  get socket(): TunnelSocket {
+    return this.#socket;
+  }
+
+  /** The socket inner IPv6 packets go through: `socket`, except for ipip over IPv6. */
+  get socket6(): TunnelSocket {
+    return this.#socket6;
+  }
+
+  get localAddress(): OuterKey {
+    return this.#localAddress;
+  }
+
+  /** The GRE key expected on received packets (NO_GRE_KEY for none). */
+  get greKey(): number {
+    return this.#greKey;
+  }
+
+  get placement(): TunnelPlacement {
+    return this.#placement;
+  }
+
+  /** The send target: the configured remote, or a hub-role tunnel's bound address:port. */
+  get remoteAddress(): OuterKey {
+    return this.#placement.address;
   }
 
   /** The remote's 16 bytes on an IPv6 path (null on IPv4): what sends put in addrs6. */
   get remoteAddress6(): Uint8Array | null {
-    return this.socket.family === 6 ? ipv6KeyBytes(this.remoteAddress) : null;
+    return this.#placement.address6;
+  }
+
+  get remotePort(): number {
+    return this.#placement.port;
+  }
+
+  /** False while a hub-role tunnel has no verified address:port: nothing is sent at all. */
+  get sending(): boolean {
+    return this.#placement.sending;
+  }
+
+  /** The member end of an authenticated UDP path (auth.role 'member'), else null. */
+  get member(): MemberEnd | null {
+    return this.#member;
+  }
+
+  /** Moves the common packets without JS when the I/O offers it, else null. */
+  get fastRoute(): TunnelMirror | null {
+    return this.#mirror;
+  }
+
+  get closed(): boolean {
+    return this.#closed;
+  }
+
+  /** Attaches to its sockets and takes its place there; once, after construction. */
+  open(): void {
+    this.#socket.attach(this);
+    this.#socket6.attach(this);
+    this.#placement.join();
+  }
+
+  /**
+   * Switches to a new path (checked and prepared by the engine): the old placement leaves first,
+   * since its entries are keyed by the old remote, unless the new path keeps it; the sockets change
+   * users; the new placement joins; the fast route follows. Sockets left unused are the caller's
+   * to close.
+   */
+  retarget(path: TunnelPath): void {
+    const placement = path.place(this, this.#placement);
+    const moving = placement !== this.#placement;
+    if (moving) this.#placement.leave(true);
+    for (const old of [this.#socket, this.#socket6]) if (old !== path.socket && old !== path.socket6) old.detach(this);
+    path.socket.attach(this);
+    path.socket6.attach(this);
+    this.#spec = path.spec;
+    this.#plan = path.plan;
+    this.#learnedPathMtu = path.learnedPathMtu;
+    this.#socket = path.socket;
+    this.#socket6 = path.socket6;
+    this.#localAddress = path.localAddress;
+    this.#greKey = path.greKey;
+    this.#placement = placement;
+    if (moving) placement.join();
+    this.#sync();
+  }
+
+  /** A new path MTU toward the remote and the plan that counts it. */
+  setPathMtu(learnedPathMtu: number | null, plan: EncapsulationPlan): void {
+    this.#learnedPathMtu = learnedPathMtu;
+    this.#plan = plan;
+    this.#sync();
+  }
+
+  /** Sets or drops the member end (udp-binding-member.ts decides which). */
+  setMember(member: MemberEnd | null): void {
+    this.#member = member;
+    this.#sync();
+  }
+
+  /** Gives the tunnel its fast route, configured at once. */
+  attachFastRoute(mirror: TunnelMirror): void {
+    this.#mirror = mirror;
+    this.#sync();
+  }
+
+  /** Adds what the fast route moved to the counters (status, the keepalive timer, a member's send). */
+  absorbFastRoute(): void {
+    this.#mirror?.absorb();
+  }
+
+  /** The placement moved the send target or the demux entry: the fast route follows. */
+  placementChanged(): void {
+    this.#sync();
+  }
+
+  /** Liveness went up or down: the fast route receives only while up. */
+  livenessChanged(): void {
+    this.#sync();
+  }
+
+  /** Stops everything the tunnel runs, leaves its sockets and closes its TUN; the caller closes sockets left unused. */
+  close(): void {
+    this.#closed = true;
+    this.#mirror?.close();
+    if (this.keepalive.timer !== null) clearInterval(this.keepalive.timer);
+    this.#placement.leave(false);
+    this.#member?.stop();
+    this.probes.cancelAll();
+    this.#socket.detach(this);
+    this.#socket6.detach(this);
+    this.tun.close();
+  }
+
+  #sync(): void {
+    if (!this.#closed) this.#mirror?.sync();
   }
 }
