@@ -121,8 +121,8 @@ export class DatapathEngine {
    *    placement take over, the fast route follows.
    * 3. Sockets the tunnel left close when no tunnel uses them: only after step 2 are they unused.
    * 4. Keepalive and member hellos restart on the new path, since they send through it.
-   * 5. A moved tunnel compares its new remote with the kernel's path MTU (needs steps 2 and 4 done:
-   *    it reads the new remote and may re-plan).
+   * 5. A moved tunnel compares its new remote with the kernel's path MTU: it needs the new remote
+   *    and spec of step 2, and may re-plan the tunnel, so it comes last.
    */
   update(name: string, update: TunnelUpdate): TunnelStatus {
     const tunnel = this.require(name);
