@@ -18,6 +18,7 @@ export type TunnelErrorCode =
   | 'ERR_PEER_NOT_FOUND'
   | 'ERR_LINK_EXISTS'
   | 'ERR_LINK_NOT_FOUND'
+  | 'ERR_SHORTCUTS_OFF'
   | 'ERR_BACKUP_UNSUPPORTED'
   // several hubs on one registry
   | 'ERR_REGISTRY_UNAVAILABLE'

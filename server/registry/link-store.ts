@@ -9,12 +9,27 @@ import { requirePeerId } from './peer-id.js';
 import type { RegistryContext } from './registry-context.js';
 import type { SubnetAllocator } from './subnet-allocator.js';
 
+/**
+ * Who made a link: `hub` links come and go with their peer, `operator` links with `link add` and
+ * `link remove`, and `shortcut` links are made by the hub for a busy member pair (and removed by
+ * it when idle, or by `link remove`).
+ */
+export type LinkKind = 'hub' | 'operator' | 'shortcut';
+
+/** Longest `why` of a shortcut. */
+const MAX_WHY_LENGTH = 120;
+
 /** One link and its /30. The first end (the hub, for hub links) has the lower usable address. */
 export interface LinkRecord {
   readonly id: number;
   readonly ends: readonly [string, string];
   /** True for the hub<->peer link every peer gets; false for peer<->peer links. */
   readonly hubLink: boolean;
+  readonly kind: LinkKind;
+  /** Why the hub made a shortcut (`rate 3.2 Mbit/s`); null for other links. */
+  readonly why: string | null;
+  /** When traffic last crossed a shortcut (ms; its creation until then); null for other links. */
+  readonly lastActiveAt: number | null;
   /** `10.1.12.36/30` */
   readonly prefix: string;
   /** The two ends' addresses on the /30, in the order of `ends`. */
@@ -42,6 +57,8 @@ interface LinkRow {
   publicB: string | null;
   decidedEncap: Encapsulation | null;
   keyless: number;
+  why: string | null;
+  lastActiveAt: number | null;
 }
 
 const LATEST_ADDRESS = (peer: string) => `(SELECT e.address FROM endpoints e WHERE e.peer_id = ${peer} ORDER BY e.id DESC LIMIT 1)`;
@@ -56,13 +73,15 @@ const SELECT_LINKS = `
          (SELECT encap FROM peer_pins WHERE peer_id = pa.id) AS "encapA", (SELECT encap FROM peer_pins WHERE peer_id = pb.id) AS "encapB",
          lp.encap AS "decidedEncap",
          CASE WHEN l.end_a IS NULL THEN ${HUB_ADDRESS} ELSE ${LATEST_ADDRESS('l.end_a')} END AS "publicA",
-         ${LATEST_ADDRESS('l.end_b')} AS "publicB"
+         ${LATEST_ADDRESS('l.end_b')} AS "publicB",
+         ls.why, ls.last_active_at AS "lastActiveAt"
   FROM links l
   LEFT JOIN peers pa ON pa.id = l.end_a
   JOIN peers pb ON pb.id = l.end_b
   JOIN allocations a ON a.link_id = l.id
   JOIN pools p ON p.id = a.pool_id
-  LEFT JOIN link_paths lp ON lp.link_id = l.id`;
+  LEFT JOIN link_paths lp ON lp.link_id = l.id
+  LEFT JOIN link_shortcuts ls ON ls.link_id = l.id`;
 
 /** Links between the hub and peers and between peers, each with its /30 and GRE key. */
 export class LinkStore {
@@ -121,10 +140,51 @@ export class LinkStore {
     return this.ctx.transaction((tx) => tx.links.insertPeerLink(a, b));
   }
 
-  /** Removes the link between two peers (either order) and frees its /30. */
+  /** Removes the link between two peers (either order), an operator's or a shortcut, and frees its /30. */
   async removePeerLink(a: string, b: string): Promise<LinkRecord> {
     this.refuseHubEnd(a, b);
     return this.ctx.transaction((tx) => tx.links.deletePeerLink(a, b));
+  }
+
+  /**
+   * The hub links two members for their traffic: a shortcut with its own /30, `a` the lower
+   * address, `why` saying what made it (`rate 3.2 Mbit/s`). Refused, changing nothing, as
+   * {@link addPeerLink} is, for a `why` that is empty, too long or not printable ASCII, and when
+   * either end has shortcuts off (ERR_SHORTCUTS_OFF).
+   */
+  async addShortcut(a: string, b: string, why: string): Promise<LinkRecord> {
+    this.refuseHubEnd(a, b);
+    if (a === b) throw new TunnelError('ERR_INVALID_ARGUMENT', `cannot link peer "${a}" to itself`);
+    if (why.length === 0 || why.length > MAX_WHY_LENGTH || !/^[\x20-\x7e]+$/.test(why)) {
+      throw new TunnelError('ERR_INVALID_ARGUMENT', `a shortcut's reason must be 1 to ${MAX_WHY_LENGTH} printable ASCII characters`);
+    }
+    return this.ctx.transaction((tx) => tx.links.insertShortcut(a, b, why));
+  }
+
+  /**
+   * Removes the shortcut between two peers (either order) and frees its /30; `reason` (`idle`,
+   * `failed`, …) goes to the audit log. An operator's link is never removed here
+   * (ERR_LINK_NOT_FOUND, as when the two are not linked).
+   */
+  async removeShortcut(a: string, b: string, reason: string): Promise<LinkRecord> {
+    this.refuseHubEnd(a, b);
+    return this.ctx.transaction((tx) => tx.links.deleteShortcut(a, b, reason));
+  }
+
+  /** The shortcuts `peer` is an end of, oldest first. */
+  async shortcutsOf(peer: string): Promise<LinkRecord[]> {
+    const rows = await this.rows(`${SELECT_LINKS} WHERE ls.link_id IS NOT NULL AND (pa.name = ? OR pb.name = ?) ORDER BY l.id`, peer, peer);
+    if (rows.length === 0) await requirePeerId(this.ctx, peer);
+    return rows.map(toRecord);
+  }
+
+  /**
+   * Records traffic across the shortcut between two peers at `at` (default now); an earlier time
+   * than the one recorded changes nothing. Returns when it was last active. ERR_LINK_NOT_FOUND
+   * when the two have no shortcut.
+   */
+  touchShortcut(a: string, b: string, at: number = this.ctx.clock()): Promise<number> {
+    return this.ctx.transaction((tx) => tx.links.writeLastActive(a, b, at));
   }
 
   /**
@@ -136,21 +196,67 @@ export class LinkStore {
   }
 
   private async insertPeerLink(a: string, b: string): Promise<LinkRecord> {
-    const idA = await requirePeerId(this.ctx, a);
-    const idB = await requirePeerId(this.ctx, b);
-    if (await this.findPeerLink(idA, idB)) throw new TunnelError('ERR_LINK_EXISTS', `peers "${a}" and "${b}" are already linked`);
-    const record = await this.create({ id: idA, name: a }, { id: idB, name: b });
+    const ends = await this.unlinkedPair(a, b);
+    const record = await this.create(...ends);
     await this.audit.record('link.add', `${a}<->${b}`, { prefix: record.prefix, key: record.greKey });
     return record;
+  }
+
+  private async insertShortcut(a: string, b: string, why: string): Promise<LinkRecord> {
+    const ends = await this.unlinkedPair(a, b);
+    const off = await this.ctx.sql.all<{ name: string }>('SELECT name FROM peers WHERE id IN (?, ?) AND shortcuts = 0 ORDER BY name', ends[0].id, ends[1].id);
+    if (off.length > 0) {
+      throw new TunnelError('ERR_SHORTCUTS_OFF', `${off.map((row) => `"${row.name}"`).join(' and ')} ${off.length > 1 ? 'have' : 'has'} shortcuts off (\`peer set NAME --shortcuts on\` turns them on)`);
+    }
+    const link = await this.create(...ends);
+    await this.ctx.sql.run('INSERT INTO link_shortcuts (link_id, why, last_active_at) VALUES (?, ?, ?)', link.id, why, link.createdAt);
+    await this.audit.record('shortcut.add', `${a}<->${b}`, { prefix: link.prefix, key: link.greKey, why });
+    return { ...link, kind: 'shortcut', why, lastActiveAt: link.createdAt };
   }
 
   private async deletePeerLink(a: string, b: string): Promise<LinkRecord> {
     const linkId = await this.findPeerLink(await requirePeerId(this.ctx, a), await requirePeerId(this.ctx, b));
     if (linkId === undefined) throw new TunnelError('ERR_LINK_NOT_FOUND', `peers "${a}" and "${b}" are not linked`);
     const record = await this.byId(linkId);
-    await this.ctx.sql.run('DELETE FROM links WHERE id = ?', linkId);
-    await this.audit.record('link.remove', `${record.ends[0]}<->${record.ends[1]}`, { prefix: record.prefix });
+    await this.deleteLink(record, 'link.remove', record.kind === 'shortcut' ? { kind: 'shortcut' } : {});
     return record;
+  }
+
+  private async deleteShortcut(a: string, b: string, reason: string): Promise<LinkRecord> {
+    const record = await this.requireShortcut(a, b);
+    await this.deleteLink(record, 'shortcut.remove', { reason });
+    return record;
+  }
+
+  private async deleteLink(record: LinkRecord, action: string, detail: Record<string, unknown>): Promise<void> {
+    await this.ctx.sql.run('DELETE FROM links WHERE id = ?', record.id);
+    await this.audit.record(action, `${record.ends[0]}<->${record.ends[1]}`, { prefix: record.prefix, ...detail });
+  }
+
+  private async writeLastActive(a: string, b: string, at: number): Promise<number> {
+    const record = await this.requireShortcut(a, b);
+    await this.ctx.sql.run('UPDATE link_shortcuts SET last_active_at = ? WHERE link_id = ? AND last_active_at < ?', at, record.id, at);
+    return Math.max(at, record.lastActiveAt ?? at);
+  }
+
+  /** The shortcut between two peers, or ERR_LINK_NOT_FOUND (an operator's link included). */
+  private async requireShortcut(a: string, b: string): Promise<LinkRecord> {
+    const linkId = await this.findPeerLink(await requirePeerId(this.ctx, a), await requirePeerId(this.ctx, b));
+    const record = linkId === undefined ? undefined : await this.byId(linkId);
+    if (record?.kind !== 'shortcut') {
+      throw new TunnelError('ERR_LINK_NOT_FOUND', record === undefined
+        ? `peers "${a}" and "${b}" are not linked`
+        : `the link between "${a}" and "${b}" is the operator's, not a shortcut (\`link remove\` removes it)`);
+    }
+    return record;
+  }
+
+  /** Both peers' ids, refusing unknown peers and a pair already linked. */
+  private async unlinkedPair(a: string, b: string): Promise<[{ id: number; name: string }, { id: number; name: string }]> {
+    const idA = await requirePeerId(this.ctx, a);
+    const idB = await requirePeerId(this.ctx, b);
+    if (await this.findPeerLink(idA, idB)) throw new TunnelError('ERR_LINK_EXISTS', `peers "${a}" and "${b}" are already linked`);
+    return [{ id: idA, name: a }, { id: idB, name: b }];
   }
 
   private async create(endA: { id: number; name: string } | null, endB: { id: number; name: string }, poolId?: number, keyless = false): Promise<LinkRecord> {
@@ -164,6 +270,9 @@ export class LinkStore {
       id,
       ends: [endA?.name ?? HUB_END_NAME, endB.name],
       hubLink: endA === null,
+      kind: endA === null ? 'hub' : 'operator',
+      why: null,
+      lastActiveAt: null,
       prefix: subnet.prefix,
       inner: [subnet.firstEnd, subnet.secondEnd],
       greKey,
@@ -211,6 +320,9 @@ function toRecord(row: LinkRow): LinkRecord {
     id: row.id,
     ends: [row.endA, row.endB],
     hubLink: row.hubLink === 1,
+    kind: row.hubLink === 1 ? 'hub' : row.why === null ? 'operator' : 'shortcut',
+    why: row.why,
+    lastActiveAt: row.lastActiveAt,
     prefix: subnet.prefix,
     inner: [subnet.firstEnd, subnet.secondEnd],
     greKey: row.greKey,

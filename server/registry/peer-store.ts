@@ -167,6 +167,30 @@ export class PeerStore {
     return this.ctx.transaction((tx) => tx.peers.writePinnedEncap(name, encap));
   }
 
+  /** Lets the hub make shortcuts for the peer, or not (`peer set NAME --shortcuts on|off`); true when that changed. */
+  setShortcuts(name: string, on: boolean): Promise<boolean> {
+    return this.ctx.transaction((tx) => tx.peers.writeShortcuts(name, on));
+  }
+
+  /** Whether the hub may make shortcuts for the peer (on unless the operator said off). */
+  async shortcutsOn(name: string): Promise<boolean> {
+    const row = await this.ctx.sql.get<{ shortcuts: number }>('SELECT shortcuts FROM peers WHERE name = ?', name);
+    if (!row) await this.require(name);
+    return row?.shortcuts === 1;
+  }
+
+  /** The peers with shortcuts off, by name. */
+  async shortcutsOff(): Promise<string[]> {
+    return (await this.ctx.sql.all<{ name: string }>('SELECT name FROM peers WHERE shortcuts = 0')).map((row) => row.name).sort();
+  }
+
+  private async writeShortcuts(name: string, on: boolean): Promise<boolean> {
+    const id = await requirePeerId(this.ctx, name);
+    const { changes } = await this.ctx.sql.run('UPDATE peers SET shortcuts = ? WHERE id = ? AND shortcuts <> ?', on ? 1 : 0, id, on ? 1 : 0);
+    if (changes > 0) await this.audit.record('peer.shortcuts', name, { on });
+    return changes > 0;
+  }
+
   private async insert(peer: NewPeer): Promise<{ peer: PeerRecord; hubLink: LinkRecord }> {
     if (await this.find(peer.name)) throw new TunnelError('ERR_PEER_EXISTS', `peer "${peer.name}" already exists`);
     let poolId = peer.pool === undefined ? undefined : (await this.pools.require(peer.pool)).id;

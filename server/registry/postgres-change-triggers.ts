@@ -17,6 +17,8 @@ const UPDATE_COLUMNS: Readonly<Record<string, readonly string[]>> = {
   endpoints: ['address', 'port', 'source'],
   // a heartbeat is not news; a hub that joins, moves or starts serving is
   hubs: ['endpoint', 'host_key_fingerprint', 'ws_url', 'ssh_port', 'started_at'],
+  // traffic across a shortcut (last_active_at) is not news either
+  link_shortcuts: ['why'],
 };
 
 /**

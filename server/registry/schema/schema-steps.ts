@@ -8,6 +8,7 @@ import { CLUSTER_STEP } from './007-cluster.js';
 import { HUB_LINK_STEP } from './008-hub-links.js';
 import { ENCAP_PIN_STEP } from './009-encap-pins.js';
 import { HUB_LINK_ENCAP_STEP } from './010-hub-link-encap.js';
+import { SHORTCUT_STEP } from './011-shortcuts.js';
 import type { SchemaStep } from './schema-step.js';
 
 /**
@@ -27,4 +28,5 @@ export const SCHEMA_STEPS: readonly SchemaStep[] = [
   HUB_LINK_STEP,
   ENCAP_PIN_STEP,
   HUB_LINK_ENCAP_STEP,
+  SHORTCUT_STEP,
 ];
