@@ -1,5 +1,7 @@
 import { TunnelError } from '../../shared/errors.js';
 import { ENCAPSULATIONS, isEncapsulation, type Encapsulation } from '../../shared/net/encapsulation.js';
+import { parseBitRate } from '../shortcuts/bit-rate.js';
+import { DEFAULT_SHORTCUT_OPTIONS, SHORTCUT_MODES, type ShortcutMode, type ShortcutThreshold } from '../shortcuts/shortcut-options.js';
 
 const UNIT_MS: Record<string, number> = { s: 1000, m: 60_000, h: 3_600_000, d: 86_400_000, w: 604_800_000 };
 
@@ -30,4 +32,31 @@ export function parsePinnedEncap(text: string): Encapsulation | null {
 export function parseOnOff(text: string, option: string): boolean {
   if (text === 'on' || text === 'off') return text === 'on';
   throw new TunnelError('ERR_INVALID_ARGUMENT', `${option} "${text.slice(0, 32)}" must be on or off`);
+}
+
+/** Parses `serve --shortcuts`: auto or off. */
+export function parseShortcutMode(text: string): ShortcutMode {
+  const mode = SHORTCUT_MODES.find((candidate) => candidate === text);
+  if (mode === undefined) throw new TunnelError('ERR_INVALID_ARGUMENT', `--shortcuts "${text.slice(0, 32)}" must be ${SHORTCUT_MODES.join(' or ')}`);
+  return mode;
+}
+
+const MIN_THRESHOLD_BPS = 1_000;
+const MAX_THRESHOLD_BPS = 100_000_000_000;
+const MAX_SUSTAIN_MS = 3_600_000;
+
+/**
+ * Parses `serve --shortcut-threshold`: RATE[:DURATION], a bit rate (`500kbit`, `1Mbit/s`,
+ * `2.5Gbit`; 1 kbit/s to 100 Gbit/s) and how long it must last (`3s`, `1m`; 1 s to 1 h,
+ * default 2 s), e.g. `2Mbit/s:3s`.
+ */
+export function parseShortcutThreshold(text: string): ShortcutThreshold {
+  const [rateText = '', durationText, ...rest] = text.split(':');
+  const bitsPerSecond = rest.length === 0 ? parseBitRate(rateText) : undefined;
+  if (bitsPerSecond === undefined || bitsPerSecond < MIN_THRESHOLD_BPS || bitsPerSecond > MAX_THRESHOLD_BPS) {
+    throw new TunnelError('ERR_INVALID_ARGUMENT', `--shortcut-threshold "${text.slice(0, 40)}" must be a rate from 1kbit/s to 100Gbit/s, optionally with how long it lasts, e.g. 1Mbit/s, 500kbit or 2Mbit/s:3s`);
+  }
+  const sustainMs = durationText === undefined ? DEFAULT_SHORTCUT_OPTIONS.threshold.sustainMs : parseDuration(durationText, '--shortcut-threshold duration');
+  if (sustainMs > MAX_SUSTAIN_MS) throw new TunnelError('ERR_INVALID_ARGUMENT', `--shortcut-threshold duration "${durationText}" must be at most 1h`);
+  return { bitsPerSecond, sustainMs };
 }

@@ -1,6 +1,8 @@
 import type { Command } from 'commander';
 import { withHubState } from '../hub-state/hub-state.js';
+import { formatBitRate } from '../shortcuts/bit-rate.js';
 import { formatColumns } from './format-columns.js';
+import { formatAge, linkListEntries } from './link-list-view.js';
 import { hubStateDir } from './hub-state-dir.js';
 import { printJson, printText } from './write-output.js';
 
@@ -19,22 +21,23 @@ export function registerLinkCommands(program: Command): void {
 
   link
     .command('list')
-    .description('list peer<->peer links')
-    .option('--json', 'print JSON only')
+    .description("list peer<->peer links: the operator's (link add) and shortcuts the hub made for busy pairs, with why, age and rate (- until a running hub reports one)")
+    .option('--json', 'print JSON only (age in seconds; rate in bit/s, or none until a running hub reports one)')
     .action((options: { json?: boolean }, command: Command) =>
-      withHubState(hubStateDir(command), async ({ registry }) => {
-        const links = await registry.links.list({ peerLinksOnly: true });
+      withHubState(hubStateDir(command), async ({ registry, clock }) => {
+        const links = linkListEntries(await registry.links.list({ peerLinksOnly: true }), clock());
         if (options.json) return printJson(links);
         printText(formatColumns(
-          ['A', 'B', 'PREFIX', 'A ADDRESS', 'B ADDRESS', 'KEY'],
-          links.map((l) => [l.ends[0], l.ends[1], l.prefix, l.inner[0], l.inner[1], String(l.greKey)]),
+          ['A', 'B', 'PREFIX', 'A ADDRESS', 'B ADDRESS', 'KEY', 'KIND', 'AGE', 'RATE', 'WHY'],
+          links.map((l) => [l.ends[0], l.ends[1], l.prefix, l.inner[0], l.inner[1], String(l.greKey), l.kind, formatAge(l.age),
+            l.rate === null ? '-' : formatBitRate(l.rate), l.why ?? '-']),
           'no peer links; add one with `tunnel-hub link add A B`',
         ));
       }));
 
   link
     .command('remove <a> <b>')
-    .description('remove the link between two peers; its /30 goes back to the pool')
+    .description('remove the link between two peers, an operator\'s or a shortcut; its /30 goes back to the pool')
     .action((a: string, b: string, _options: unknown, command: Command) =>
       withHubState(hubStateDir(command), async ({ registry }) => {
         const removed = await registry.links.removePeerLink(a, b);

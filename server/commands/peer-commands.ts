@@ -73,7 +73,8 @@ export function registerPeerCommands(program: Command): void {
         const detail = await registry.peers.show(name);
         const { sourceCheck } = await registry.routing.memberRecord(name);
         const routes = await registry.routing.listForPeer(name);
-        if (options.json) return printJson({ ...detail, sourceCheck, routes });
+        const shortcuts = await registry.peers.shortcutsOn(name);
+        if (options.json) return printJson({ ...detail, sourceCheck, shortcuts, routes });
         const lines = [
           `peer ${detail.name}`,
           `  created        ${new Date(detail.createdAt).toISOString()}`,
@@ -84,8 +85,9 @@ export function registerPeerCommands(program: Command): void {
           `  ssh keys       ${detail.sshKeys.length === 0 ? 'none' : ''}`.trimEnd(),
           ...detail.sshKeys.map((k) => `    ${k.fingerprint} ${k.algorithm}${k.comment ? ` ${k.comment}` : ''}`),
           '  links',
-          ...detail.links.map((l) => `    ${l.ends[0]} <-> ${l.ends[1]}  ${l.prefix}  (${l.ends[0]} ${l.inner[0]}, ${l.ends[1]} ${l.inner[1]}) ${l.keyless ? 'no key' : `key ${l.greKey}`}`),
+          ...detail.links.map((l) => `    ${l.ends[0]} <-> ${l.ends[1]}  ${l.prefix}  (${l.ends[0]} ${l.inner[0]}, ${l.ends[1]} ${l.inner[1]}) ${l.keyless ? 'no key' : `key ${l.greKey}`}${l.kind === 'shortcut' ? `  shortcut (${l.why ?? ''})` : ''}`),
           `  source check   ${sourceCheck ? 'on' : 'off'}`,
+          `  shortcuts      ${shortcuts ? 'on' : 'off'}`,
           `  prefixes       ${routes.length === 0 ? 'none' : ''}`.trimEnd(),
           ...routes.map((r) => `    ${r.prefix}  ${r.state}`),
         ];

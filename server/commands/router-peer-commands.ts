@@ -17,12 +17,16 @@ export function registerRouterPeerCommands(peer: Command): void {
     .option('--no-key', 'run the hub link as GRE without a key, for routers that cannot set one (the hub tells it apart by source address)')
     .option('--key', 'run the hub link with its GRE key again')
     .option('--source-check <on|off>', "drop inner packets from sources outside the peer's addresses and prefixes (on, the default); off for a member carrying transit traffic under a routing daemon")
-    .action((name: string, options: { key?: boolean; sourceCheck?: string }, command: Command) =>
+    .option('--shortcuts <on|off>', 'let the hub build shortcuts (direct links to busy peers) for this peer (on, the default); off: the hub makes none and removes those it has')
+    .action((name: string, options: { key?: boolean; sourceCheck?: string; shortcuts?: string }, command: Command) =>
       withHubState(hubStateDir(command), async ({ registry }) => {
         const setKey = command.getOptionValueSource('key') === 'cli' && options.key !== undefined;
-        if (!setKey && options.sourceCheck === undefined) throw new TunnelError('ERR_INVALID_ARGUMENT', 'nothing to set: pass --no-key, --key or --source-check on|off');
+        if (!setKey && options.sourceCheck === undefined && options.shortcuts === undefined) {
+          throw new TunnelError('ERR_INVALID_ARGUMENT', 'nothing to set: pass --no-key, --key, --source-check on|off or --shortcuts on|off');
+        }
         const sourceCheck = options.sourceCheck === undefined ? undefined : parseOnOff(options.sourceCheck, '--source-check');
-        // Both settings or neither.
+        const shortcuts = options.shortcuts === undefined ? undefined : parseOnOff(options.shortcuts, '--shortcuts');
+        // Every setting or none.
         const said = await registry.transaction(async (tx) => {
           const lines: string[] = [];
           if (setKey) {
@@ -33,6 +37,10 @@ export function registerRouterPeerCommands(peer: Command): void {
           if (sourceCheck !== undefined) {
             const changed = await tx.routing.setSourceCheck(name, sourceCheck);
             lines.push(`peer ${name}: source check ${sourceCheck ? 'on' : 'off'}${changed ? '' : ' (unchanged)'}`);
+          }
+          if (shortcuts !== undefined) {
+            const changed = await tx.peers.setShortcuts(name, shortcuts);
+            lines.push(`peer ${name}: shortcuts ${shortcuts ? 'on' : 'off'}${changed ? '' : ' (unchanged)'}`);
           }
           return lines;
         });

@@ -2,12 +2,13 @@ import type { Command } from 'commander';
 import { TunnelError } from '../../shared/errors.js';
 import { checkHookFile } from '../../shared/hooks/run-hook.js';
 import { ROUTING_MODES, type RoutingMode } from '../routing/member-route-specs.js';
-import { parsePositiveInteger } from './cli-option-parsers.js';
+import { parseDuration, parsePositiveInteger, parseShortcutMode, parseShortcutThreshold } from './cli-option-parsers.js';
 import { parseListenAddress } from '../../shared/cli/parse-listen-address.js';
 import { canonicalOuterAddress } from '../../shared/datapath/outer-address.js';
 import { isGlobalIpv6 } from '../../shared/net/global-ipv6.js';
 import { LOG_LEVEL_HELP } from '../../shared/log-levels.js';
 import { DEFAULT_SOURCE_LIMITS } from '../control/source-limits.js';
+import type { ShortcutOptions } from '../shortcuts/shortcut-options.js';
 import { hubStateDir } from './hub-state-dir.js';
 
 interface ServeFlags {
@@ -28,6 +29,10 @@ interface ServeFlags {
   admin: boolean;
   perSourceRate: string;
   perSourceMax: string;
+  shortcuts: string;
+  shortcutThreshold: string;
+  shortcutIdle: string;
+  shortcutsMax: string;
 }
 
 /** `tunnel-hub serve`: the daemon, with the embedded defaults when given no flags. */
@@ -52,6 +57,10 @@ export function registerServeCommand(program: Command): void {
     .option('--log-level <level>', LOG_LEVEL_HELP)
     .option('--routing <mode>', 'static: the hub forwards between members and pushes their routes; none: no routes at all (a routing daemon such as ospfd owns them)', 'static')
     .option('--hook <file>', 'program run with the TUNNEL_* environment when a member tunnel goes up, goes down or changes (killed after 10 s)')
+    .option('--shortcuts <mode>', 'auto: the hub builds a direct link (a shortcut, kind shortcut in `link list`) for two members whose traffic through it stays above --shortcut-threshold, and removes it when idle; off: none', 'auto')
+    .option('--shortcut-threshold <rate>', 'RATE[:DURATION]: traffic between two members, both ways, that makes a shortcut once it lasts DURATION (default 2s), e.g. 500kbit, 2Mbit/s:3s', '1Mbit/s:2s')
+    .option('--shortcut-idle <duration>', 'a shortcut without traffic for this long is removed and its /30 returns to the pool (1s to 7d)', '5m')
+    .option('--shortcuts-max <n>', 'shortcuts one member may have at once (1-1000); beyond it the least active is removed first', '32')
     .action(async (flags: ServeFlags, command: Command) => {
       if ((flags.tlsCert === undefined) !== (flags.tlsKey === undefined)) {
         throw new TunnelError('ERR_INVALID_ARGUMENT', '--tls-cert and --tls-key go together');
@@ -61,6 +70,12 @@ export function registerServeCommand(program: Command): void {
       }
       const routing = parseRoutingMode(flags.routing);
       const hook = flags.hook === undefined ? undefined : checkHookFile(flags.hook);
+      const shortcuts: ShortcutOptions = {
+        mode: parseShortcutMode(flags.shortcuts),
+        threshold: parseShortcutThreshold(flags.shortcutThreshold),
+        idleMs: shortcutIdle(flags.shortcutIdle),
+        maxPerMember: parsePositiveInteger(flags.shortcutsMax, '--shortcuts-max', 1000),
+      };
       const keepaliveMs = seconds(flags.keepalive, '--keepalive');
       const livenessMs = seconds(flags.livenessTimeout, '--liveness-timeout');
       if (livenessMs <= keepaliveMs) throw new TunnelError('ERR_INVALID_ARGUMENT', '--liveness-timeout must be longer than --keepalive');
@@ -87,6 +102,7 @@ export function registerServeCommand(program: Command): void {
         timing: { keepaliveMs, livenessMs },
         paths: { keepaliveInterval: parsePositiveInteger(flags.pathKeepalive, '--path-keepalive', 25) },
         routing,
+        shortcuts,
         ...(hook !== undefined ? { hook } : {}),
         ...(admin ? { admin } : {}),
         doors: { ws: perSource, ssh: perSource },
@@ -112,6 +128,12 @@ function seconds(text: string, option: string): number {
   const value = /^[0-9]{1,5}(\.[0-9]{1,3})?$/.test(text) ? Number(text) * 1000 : NaN;
   if (!(value >= 50 && value <= 600_000)) throw new TunnelError('ERR_INVALID_ARGUMENT', `${option} "${text}" must be a number of seconds from 0.05 to 600`);
   return Math.round(value);
+}
+
+function shortcutIdle(text: string): number {
+  const ms = parseDuration(text, '--shortcut-idle');
+  if (ms > 7 * 86_400_000) throw new TunnelError('ERR_INVALID_ARGUMENT', `--shortcut-idle "${text}" must be at most 7d`);
+  return ms;
 }
 
 function parseRoutingMode(text: string): RoutingMode {

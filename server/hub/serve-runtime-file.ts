@@ -1,5 +1,6 @@
 import { readFileSync, renameSync, rmSync, writeFileSync } from 'node:fs';
 import { HUB_STATE_FOLDER, hubStateFile } from '../../shared/cli/state-folder-layout.js';
+import type { ShortcutOptions } from '../shortcuts/shortcut-options.js';
 
 /** Where a running `serve` listens: for tests, scripts and `status`. */
 export interface ServeRuntime {
@@ -12,6 +13,8 @@ export interface ServeRuntime {
   statusSocket: string;
   /** The admin listener (`/metrics`, the status page), or null with `--no-admin`. */
   admin: { listen: string; port: number; tls: boolean; tokenRequired: boolean } | null;
+  /** The shortcut options it runs with (`--shortcuts`, `--shortcut-threshold`, `--shortcut-idle`, `--shortcuts-max`). */
+  shortcuts: ShortcutOptions;
   startedAt: string;
 }
 

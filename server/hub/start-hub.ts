@@ -35,6 +35,7 @@ import { SERVE_DEFAULTS } from './serve-defaults.js';
 import { removeServeRuntime, writeServeRuntime } from './serve-runtime-file.js';
 import { loadOrCreateSshHostKey, sshHostKeyFingerprint } from './ssh-host-key.js';
 import { openStatusSocket, statusSocketPath, type StatusSocket } from './status-socket.js';
+import { DEFAULT_SHORTCUT_OPTIONS, type ShortcutOptions } from '../shortcuts/shortcut-options.js';
 
 
 /**
@@ -68,6 +69,8 @@ export interface StartHubOptions {
   paths?: PathOptions;
   /** `static` (default): the hub routes between its members and pushes their routes; `none`: a routing daemon does. */
   routing?: RoutingMode;
+  /** When the hub builds shortcuts between busy members (`serve --shortcuts …`); default DEFAULT_SHORTCUT_OPTIONS. */
+  shortcuts?: ShortcutOptions;
   /** The admin listener (`/metrics`, the live status page); absent: none. `serve` defaults to 127.0.0.1:9470. */
   admin?: { host: string; port: number };
   /** Front-door limits and timeouts beyond the defaults, per door. */
@@ -90,6 +93,8 @@ export interface RunningHub {
   readonly datapath: HubDatapath;
   /** The front doors' limits and what they counted. */
   readonly gates: FrontDoorGates;
+  /** The shortcut options this hub runs with. */
+  readonly shortcuts: ShortcutOptions;
   /** The live status report. */
   status(): Promise<HubStatus>;
   /** Closes sessions and front doors, removes the hub's TUNs, closes the registry. */
@@ -103,6 +108,8 @@ export interface RunningHub {
 export async function startHub(options: StartHubOptions): Promise<RunningHub> {
   const listen = options.listen ?? SERVE_DEFAULTS.listen;
   const log = options.log;
+  // Carried as given for now: what builds and removes shortcuts reads them from here.
+  const shortcuts = options.shortcuts ?? DEFAULT_SHORTCUT_OPTIONS;
   const state = await openOrInit(options.stateDir, listen, log);
   const cleanups: (() => Promise<void> | void)[] = [() => state.close()];
   const cleanup = async (): Promise<void> => {
@@ -228,7 +235,7 @@ export async function startHub(options: StartHubOptions): Promise<RunningHub> {
     writeServeRuntime(options.stateDir, {
       pid: process.pid, listen, wsPort: ws.port, sshPort: ssh.port, tls: ws.tls, hubId, statusSocket: socketPath,
       admin: admin && options.admin ? { listen: options.admin.host, port: admin.port, tls: admin.tls, tokenRequired: admin.tokenRequired } : null,
-      startedAt: new Date().toISOString(),
+      shortcuts, startedAt: new Date().toISOString(),
     });
     cleanups.push(() => removeServeRuntime(options.stateDir));
     if (!ws.tls && !isLoopbackAddress(listen)) {
@@ -239,7 +246,7 @@ export async function startHub(options: StartHubOptions): Promise<RunningHub> {
       admin: admin && options.admin ? `${options.admin.host}:${admin.port}` : null,
     }, 'hub listening');
     return {
-      wsPort: ws.port, sshPort: ssh.port, adminPort: admin ? admin.port : null, hubId, registry: state.registry, plane, datapath, gates, status,
+      wsPort: ws.port, sshPort: ssh.port, adminPort: admin ? admin.port : null, hubId, registry: state.registry, plane, datapath, gates, shortcuts, status,
       close: cleanup,
     };
   } catch (err) {

@@ -228,7 +228,7 @@ describe('link', () => {
     expect(await ok('link', 'add', 'carol', 'alice')).toMatch(/^linked carol <-> alice: 10\.1\.12\.\d+\/30 \(carol 10\.1\.12\.\d+, alice 10\.1\.12\.\d+\), key \d+\n$/);
     const links = JSON.parse(await ok('link', 'list', '--json'));
     expect(links).toEqual([expect.objectContaining({ ends: ['carol', 'alice'], hubLink: false })]);
-    expect(await ok('link', 'list')).toMatch(/^A\s+B\s+PREFIX\s+A ADDRESS\s+B ADDRESS\s+KEY\ncarol\s+alice\s+/);
+    expect(await ok('link', 'list')).toMatch(/^A\s+B\s+PREFIX\s+A ADDRESS\s+B ADDRESS\s+KEY\s+KIND\s+AGE\s+RATE\s+WHY\ncarol\s+alice\s+/);
     // `peer table` is about the hub link only, whatever other links the peer has.
     expect(JSON.parse(await ok('peer', 'table', 'alice', '--json')).ends[0].name).toBe('hub');
     expect(await ok('link', 'remove', 'alice', 'carol')).toMatch(/^removed link carol <-> alice; released /);
