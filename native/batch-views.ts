@@ -1,4 +1,4 @@
-import { TunnelError } from '../shared/errors.js';
+import { NativeError } from './native-error.js';
 import type { NativeAddon, NativeBatchView } from './addon-binding.js';
 import type { PacketBatchMemory } from './types.js';
 
@@ -32,13 +32,13 @@ export class BatchViews {
       data.length < capacity * slotSize ||
       Math.min(offsets.length, lengths.length, addrs.length, ports.length) < capacity
     ) {
-      throw new TunnelError('ERR_INVALID_ARGUMENT', 'packet batch arrays do not match its capacity and slot size (use createPacketBatch)');
+      throw new NativeError('ERR_INVALID_ARGUMENT', 'packet batch arrays do not match its capacity and slot size (use createPacketBatch)');
     }
     let view: NativeBatchView;
     try {
       view = this.#bind(data, offsets, lengths, addrs, ports, capacity, slotSize, addrs6);
     } catch (err) {
-      throw new TunnelError('ERR_INVALID_ARGUMENT', `packet batch rejected: ${(err as Error).message}`, { cause: err });
+      throw new NativeError('ERR_INVALID_ARGUMENT', `packet batch rejected: ${(err as Error).message}`, { cause: err });
     }
     this.#views.set(batch, view);
     return view;

@@ -1,7 +1,7 @@
-import { TunnelError } from '../shared/errors.js';
+import { NativeError } from './native-error.js';
 import type { NativeFastRouteHandle } from './addon-binding.js';
 import { NativeEndpoint } from './native-endpoint.js';
-import { toTunnelError } from './system-error.js';
+import { toNativeError } from './system-error.js';
 import type { FastRoute, FastRouteConfig, FastRouteCounters, PacketEndpoint } from './types.js';
 
 const MAX_HEADER_BYTES = 32;
@@ -25,7 +25,7 @@ export class NativeFastRoute implements FastRoute {
     checkUnsigned(config.remoteAddress, 0xffff_ffff, 'remoteAddress');
     const remote6 = config.remoteAddress6 ?? null;
     if (remote6 !== null && !(remote6 instanceof Uint8Array && remote6.length === 16)) {
-      throw new TunnelError('ERR_INVALID_ARGUMENT', 'fast route: remoteAddress6 must be 16 bytes, or null');
+      throw new NativeError('ERR_INVALID_ARGUMENT', 'fast route: remoteAddress6 must be 16 bytes, or null');
     }
     checkUnsigned(config.remotePort, 0xffff, 'remotePort');
     checkUnsigned(config.mtu, 0xffff, 'mtu');
@@ -34,7 +34,7 @@ export class NativeFastRoute implements FastRoute {
     try {
       handle.configure({ ...config, tun, outer });
     } catch (err) {
-      throw toTunnelError(err, 'configuring a fast route');
+      throw toNativeError(err, 'configuring a fast route');
     }
   }
 
@@ -54,14 +54,14 @@ export class NativeFastRoute implements FastRoute {
   }
 
   #open(): NativeFastRouteHandle {
-    if (this.#handle === null) throw new TunnelError('ERR_CLOSED', 'fast route: it is closed');
+    if (this.#handle === null) throw new NativeError('ERR_CLOSED', 'fast route: it is closed');
     return this.#handle;
   }
 }
 
 function nativeHandle(endpoint: PacketEndpoint, what: string): ReturnType<typeof NativeEndpoint.handleOf> {
   if (!(endpoint instanceof NativeEndpoint)) {
-    throw new TunnelError('ERR_INVALID_ARGUMENT', `fast route: the ${what} must be an endpoint opened by native/index.ts`);
+    throw new NativeError('ERR_INVALID_ARGUMENT', `fast route: the ${what} must be an endpoint opened by native/index.ts`);
   }
   return NativeEndpoint.handleOf(endpoint, 'attach a fast route');
 }
@@ -69,13 +69,13 @@ function nativeHandle(endpoint: PacketEndpoint, what: string): ReturnType<typeof
 function checkHeader(header: Uint8Array | null, name: string): void {
   if (header === null) return;
   if (!(header instanceof Uint8Array) || header.length > MAX_HEADER_BYTES) {
-    throw new TunnelError('ERR_INVALID_ARGUMENT', `fast route: ${name} must be a Uint8Array of at most ${MAX_HEADER_BYTES} bytes, or null`);
+    throw new NativeError('ERR_INVALID_ARGUMENT', `fast route: ${name} must be a Uint8Array of at most ${MAX_HEADER_BYTES} bytes, or null`);
   }
 }
 
 function checkUnsigned(value: number, max: number, name: string): void {
   if (!Number.isInteger(value) || value < 0 || value > max) {
-    throw new TunnelError('ERR_INVALID_ARGUMENT', `fast route: ${name} must be an integer from 0 to ${max}, got ${String(value)}`);
+    throw new NativeError('ERR_INVALID_ARGUMENT', `fast route: ${name} must be an integer from 0 to ${max}, got ${String(value)}`);
   }
 }
 
@@ -83,6 +83,6 @@ function checkSources(sources: FastRouteConfig['sources']): void {
   if (sources === null) return;
   if (typeof sources !== 'object' || !(sources.v4 instanceof Uint32Array) || sources.v4.length % 2 !== 0
     || !(sources.v6 instanceof Uint8Array) || sources.v6.length % SOURCE6_ENTRY_BYTES !== 0) {
-    throw new TunnelError('ERR_INVALID_ARGUMENT', `fast route: sources must be null or { v4: Uint32Array of (network, mask) pairs, v6: Uint8Array of ${SOURCE6_ENTRY_BYTES}-byte entries }`);
+    throw new NativeError('ERR_INVALID_ARGUMENT', `fast route: sources must be null or { v4: Uint32Array of (network, mask) pairs, v6: Uint8Array of ${SOURCE6_ENTRY_BYTES}-byte entries }`);
   }
 }

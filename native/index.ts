@@ -1,13 +1,13 @@
 /**
  * The native datapath I/O: TUN devices, raw IPv4 sockets, UDP sockets, batched packet I/O and
  * interface configuration. This is the only module that loads build/Release/tunnel_native.node;
- * it validates arguments and turns errno into TunnelError codes before and after each call.
+ * it validates arguments and turns errno into NativeError codes before and after each call.
  */
 import { existsSync } from 'node:fs';
 import { createRequire } from 'node:module';
 import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
-import { TunnelError } from '../shared/errors.js';
+import { NativeError } from './native-error.js';
 import type { NativeAddon } from './addon-binding.js';
 import { BatchViews } from './batch-views.js';
 import {
@@ -23,10 +23,11 @@ import { NativeFastRoute } from './fast-route.js';
 import { assertInterfaceName } from './interface-name.js';
 import { NativeEndpoint, type NativePacketEndpoint } from './native-endpoint.js';
 import { toNativeAddress } from './socket-address.js';
-import { toTunnelError } from './system-error.js';
+import { toNativeError } from './system-error.js';
 
 export type { FastRoute, FastRouteConfig, FastRouteCounters, PacketBatchMemory, PacketEndpoint } from './types.js';
 export type { EndpointDropCounters, NativePacketEndpoint, OffloadCounters, PathMtuReport } from './native-endpoint.js';
+export { isNativeError, NativeError, type NativeErrorCode, type NativeErrorDetails } from './native-error.js';
 export { createPacketBatch, MAX_BATCH_CAPACITY, MAX_SLOT_SIZE, MIN_SLOT_SIZE } from './packet-batch.js';
 export type { EspAead, EspInbound, EspInboundCounters, EspOutcome, EspReplayVerdict, EspReplayWindow, EspSaConfig, EspSaCounters, EspSecurityAssociation, EspSlotResults } from './esp.js';
 export { createEspSlotResults, ESP_HEADROOM, ESP_KEY_BYTES, ESP_LAST_SEQUENCE, ESP_MAX_TAILROOM, ESP_OUTCOMES, ESP_REPLAY_WINDOW, espOutcomeName } from './esp.js';
@@ -134,14 +135,14 @@ export function openTun(name: string, options: TunOptions = {}): TunDevice {
   assertInterfaceName(name);
   const queues = options.queues ?? 1;
   if (!Number.isInteger(queues) || queues < 1 || queues > MAX_TUN_QUEUES) {
-    throw new TunnelError('ERR_INVALID_ARGUMENT', `TUN queues must be an integer from 1 to ${MAX_TUN_QUEUES}, got ${String(queues)}`);
+    throw new NativeError('ERR_INVALID_ARGUMENT', `TUN queues must be an integer from 1 to ${MAX_TUN_QUEUES}, got ${String(queues)}`);
   }
   const { addon, views } = loadAddon();
   let opened: ReturnType<NativeAddon['openTun']>;
   try {
     opened = addon.openTun(name, options.multiQueue === true, options.offload === true, options.tap === true, queues);
   } catch (err) {
-    throw toTunnelError(err, `opening TUN device ${name}`, 'CAP_NET_ADMIN');
+    throw toNativeError(err, `opening TUN device ${name}`, 'CAP_NET_ADMIN');
   }
   const [handle, kernelName, offload] = opened;
   return Object.assign(new NativeEndpoint(handle, views, `${options.tap === true ? 'TAP' : 'TUN'} ${kernelName}`), { name: kernelName, offload, queues });
@@ -156,7 +157,7 @@ export function openTun(name: string, options: TunOptions = {}): TunDevice {
  */
 export function openRawSocket(protocol: RawProtocol, localAddress: string, options: OuterSocketOptions = {}): RawSocket {
   if (protocol !== 47 && protocol !== 4 && protocol !== 41 && protocol !== 50) {
-    throw new TunnelError('ERR_INVALID_ARGUMENT', `raw socket protocol must be 47 (GRE), 4 (IPv4 in IP), 41 (IPv6 in IP) or 50 (ESP), got ${String(protocol)}`);
+    throw new NativeError('ERR_INVALID_ARGUMENT', `raw socket protocol must be 47 (GRE), 4 (IPv4 in IP), 41 (IPv6 in IP) or 50 (ESP), got ${String(protocol)}`);
   }
   const address = toNativeAddress(localAddress);
   const { ttl, bufferBytes } = outerOptions(options);
@@ -166,7 +167,7 @@ export function openRawSocket(protocol: RawProtocol, localAddress: string, optio
   try {
     handle = addon.openRawSocket(protocol, address, ttl, bufferBytes);
   } catch (err) {
-    throw toTunnelError(err, `opening ${label}`, 'CAP_NET_RAW');
+    throw toNativeError(err, `opening ${label}`, 'CAP_NET_RAW');
   }
   return Object.assign(new NativeEndpoint(handle, views, label), { protocol, localAddress, family: familyOf(address) });
 }
@@ -178,12 +179,12 @@ export function openRawSocket(protocol: RawProtocol, localAddress: string, optio
 export function openUdpSocket(localAddress: string, port: number, options: UdpSocketOptions = {}): UdpSocket {
   const address = toNativeAddress(localAddress);
   if (!Number.isInteger(port) || port < 0 || port > 65535) {
-    throw new TunnelError('ERR_INVALID_ARGUMENT', `UDP port must be an integer from 0 to 65535, got ${port}`);
+    throw new NativeError('ERR_INVALID_ARGUMENT', `UDP port must be an integer from 0 to 65535, got ${port}`);
   }
   const { ttl, bufferBytes } = outerOptions(options);
   const segmentBytes = options.segmentBytes ?? 0;
   if (!Number.isInteger(segmentBytes) || segmentBytes < 0 || segmentBytes > MAX_UDP_PAYLOAD) {
-    throw new TunnelError('ERR_INVALID_ARGUMENT', `UDP segment size must be an integer from 0 (off) to ${MAX_UDP_PAYLOAD}, got ${String(segmentBytes)}`);
+    throw new NativeError('ERR_INVALID_ARGUMENT', `UDP segment size must be an integer from 0 (off) to ${MAX_UDP_PAYLOAD}, got ${String(segmentBytes)}`);
   }
   const { addon, views } = loadAddon();
   let handle: ReturnType<NativeAddon['openUdpSocket']>;
@@ -191,13 +192,13 @@ export function openUdpSocket(localAddress: string, port: number, options: UdpSo
   try {
     handle = addon.openUdpSocket(address, port, ttl, bufferBytes, options.reuseAddress === true, segmentBytes, options.receiveOffload === true);
   } catch (err) {
-    throw toTunnelError(err, `opening UDP socket on ${localAddress}:${port}`, 'CAP_NET_ADMIN');
+    throw toNativeError(err, `opening UDP socket on ${localAddress}:${port}`, 'CAP_NET_ADMIN');
   }
   try {
     localPort = handle.localPort();
   } catch (err) {
     handle.close();
-    throw toTunnelError(err, `reading the port of UDP socket on ${localAddress}`);
+    throw toNativeError(err, `reading the port of UDP socket on ${localAddress}`);
   }
   const label = typeof address === 'number' ? `UDP socket ${localAddress}:${localPort}` : `UDP socket [${localAddress}]:${localPort}`;
   return Object.assign(new NativeEndpoint(handle, views, label), { localPort, family: familyOf(address) });
@@ -216,12 +217,12 @@ export function pathMtu(localAddress: string, remoteAddress: string): number {
   const local = toNativeAddress(localAddress);
   const remote = toNativeAddress(remoteAddress);
   if (typeof local !== typeof remote) {
-    throw new TunnelError('ERR_INVALID_ADDRESS', `path MTU: ${localAddress} and ${remoteAddress} are of different families`);
+    throw new NativeError('ERR_INVALID_ADDRESS', `path MTU: ${localAddress} and ${remoteAddress} are of different families`);
   }
   try {
     return loadAddon().addon.pathMtu(local, remote);
   } catch (err) {
-    throw toTunnelError(err, `reading the path MTU from ${localAddress} to ${remoteAddress}`);
+    throw toNativeError(err, `reading the path MTU from ${localAddress} to ${remoteAddress}`);
   }
 }
 
@@ -256,10 +257,10 @@ function outerOptions(options: OuterSocketOptions): { ttl: number; bufferBytes: 
   const ttl = options.ttl ?? DEFAULT_TTL;
   const bufferBytes = options.bufferBytes ?? DEFAULT_BUFFER_BYTES;
   if (!Number.isInteger(ttl) || ttl < 1 || ttl > 255) {
-    throw new TunnelError('ERR_INVALID_ARGUMENT', `TTL must be an integer from 1 to 255, got ${ttl}`);
+    throw new NativeError('ERR_INVALID_ARGUMENT', `TTL must be an integer from 1 to 255, got ${ttl}`);
   }
   if (!Number.isInteger(bufferBytes) || bufferBytes < 0 || bufferBytes > 1 << 30) {
-    throw new TunnelError('ERR_INVALID_ARGUMENT', `socket buffer size must be an integer from 0 to 1 GiB, got ${bufferBytes}`);
+    throw new NativeError('ERR_INVALID_ARGUMENT', `socket buffer size must be an integer from 0 to 1 GiB, got ${bufferBytes}`);
   }
   return { ttl, bufferBytes };
 }
@@ -273,13 +274,13 @@ function loadAddon(): { addon: NativeAddon; views: BatchViews } {
   if (loaded !== undefined) return loaded;
   const path = join(packageRoot(), ADDON_FILE);
   if (!existsSync(path)) {
-    throw new TunnelError('ERR_SYSTEM', `native addon not built: run npm install (missing ${path})`);
+    throw new NativeError('ERR_SYSTEM', `native addon not built: run npm install (missing ${path})`);
   }
   let addon: NativeAddon;
   try {
     addon = createRequire(import.meta.url)(path) as NativeAddon;
   } catch (err) {
-    throw new TunnelError('ERR_SYSTEM', `native addon failed to load (${(err as Error).message}): run npm install`, { cause: err });
+    throw new NativeError('ERR_SYSTEM', `native addon failed to load (${(err as Error).message}): run npm install`, { cause: err });
   }
   loaded = { addon, views: new BatchViews(addon.bindBatch.bind(addon)) };
   return loaded;
@@ -290,7 +291,7 @@ function packageRoot(): string {
   for (;;) {
     if (existsSync(join(dir, 'package.json'))) return dir;
     const parent = dirname(dir);
-    if (parent === dir) throw new TunnelError('ERR_SYSTEM', 'native addon not built: run npm install (package root not found)');
+    if (parent === dir) throw new NativeError('ERR_SYSTEM', 'native addon not built: run npm install (package root not found)');
     dir = parent;
   }
 }

@@ -10,7 +10,7 @@ import { execFileSync } from 'node:child_process';
 import { existsSync } from 'node:fs';
 import { join } from 'node:path';
 import { isIPv4, isIPv6 } from 'node:net';
-import { TunnelError } from '../shared/errors.js';
+import { NativeError } from './native-error.js';
 import { assertInterfaceName } from './interface-name.js';
 
 /** Smallest MTU IPv4 allows (RFC 791) and the largest the kernel takes. */
@@ -23,7 +23,7 @@ const IP_TIMEOUT_MS = 10_000;
 export function setLinkMtu(name: string, mtu: number): void {
   assertInterfaceName(name);
   if (!Number.isInteger(mtu) || mtu < MIN_MTU || mtu > MAX_MTU) {
-    throw new TunnelError('ERR_INVALID_ARGUMENT', `MTU must be an integer from ${MIN_MTU} to ${MAX_MTU}, got ${mtu}`);
+    throw new NativeError('ERR_INVALID_ARGUMENT', `MTU must be an integer from ${MIN_MTU} to ${MAX_MTU}, got ${mtu}`);
   }
   runIp(['link', 'set', 'dev', name, 'mtu', String(mtu)]);
 }
@@ -32,7 +32,7 @@ export function setLinkMtu(name: string, mtu: number): void {
 export function setLinkAddress(name: string, mac: string): void {
   assertInterfaceName(name);
   if (typeof mac !== 'string' || !/^[0-9a-f]{2}(:[0-9a-f]{2}){5}$/.test(mac)) {
-    throw new TunnelError('ERR_INVALID_ARGUMENT', `MAC address ${JSON.stringify(mac)} must be six lower-case hex pairs with colons`);
+    throw new NativeError('ERR_INVALID_ARGUMENT', `MAC address ${JSON.stringify(mac)} must be six lower-case hex pairs with colons`);
   }
   runIp(['link', 'set', 'dev', name, 'address', mac]);
 }
@@ -53,7 +53,7 @@ export function addAddress(name: string, cidr: string, peer?: string): void {
   assertInterfaceName(name);
   const { address, prefix, family } = parseCidr(cidr);
   if (family === 6) {
-    if (peer !== undefined) throw new TunnelError('ERR_INVALID_ARGUMENT', 'a peer address is only supported with IPv4');
+    if (peer !== undefined) throw new NativeError('ERR_INVALID_ARGUMENT', 'a peer address is only supported with IPv4');
     runIp(['-6', 'addr', 'replace', `${address}/${prefix}`, 'dev', name, 'nodad']);
     return;
   }
@@ -61,7 +61,7 @@ export function addAddress(name: string, cidr: string, peer?: string): void {
     runIp(['-4', 'addr', 'replace', `${address}/${prefix}`, 'dev', name]);
     return;
   }
-  if (!isIPv4(peer)) throw new TunnelError('ERR_INVALID_ADDRESS', `peer ${JSON.stringify(peer)} is not an IPv4 address`);
+  if (!isIPv4(peer)) throw new NativeError('ERR_INVALID_ADDRESS', `peer ${JSON.stringify(peer)} is not an IPv4 address`);
   runIp(['-4', 'addr', 'replace', address, 'peer', `${peer}/${prefix}`, 'dev', name]);
 }
 
@@ -84,7 +84,7 @@ function parseCidr(cidr: string): { address: string; prefix: number; family: 4 |
   const prefix = Number(match?.[2]);
   if (isIPv4(address) && prefix <= 32) return { address, prefix, family: 4 };
   if (isIPv6(address) && prefix <= 128) return { address, prefix, family: 6 };
-  throw new TunnelError('ERR_INVALID_CIDR', `${JSON.stringify(cidr)} is not an IPv4 or IPv6 prefix (e.g. 10.1.12.38/30)`);
+  throw new NativeError('ERR_INVALID_CIDR', `${JSON.stringify(cidr)} is not an IPv4 or IPv6 prefix (e.g. 10.1.12.38/30)`);
 }
 
 /**
@@ -119,14 +119,14 @@ function runIp(args: string[]): void {
   }
 }
 
-function ipError(err: unknown, command: string): TunnelError {
+function ipError(err: unknown, command: string): NativeError {
   const fields = err as { code?: unknown; stderr?: Buffer };
   if (fields.code === 'ENOENT') {
-    return new TunnelError('ERR_SYSTEM', `${command}: iproute2 is not installed`, { cause: err });
+    return new NativeError('ERR_SYSTEM', `${command}: iproute2 is not installed`, { cause: err });
   }
   const reason = fields.stderr?.toString('utf8').trim().split('\n')[0] || (err as Error).message;
   if (/Operation not permitted|Permission denied/.test(reason)) {
-    return new TunnelError('ERR_PERMISSION', `${command}: needs root or CAP_NET_ADMIN (${reason})`, { cause: err });
+    return new NativeError('ERR_PERMISSION', `${command}: needs root or CAP_NET_ADMIN (${reason})`, { cause: err });
   }
-  return new TunnelError('ERR_SYSTEM', `${command}: ${reason}`, { cause: err });
+  return new NativeError('ERR_SYSTEM', `${command}: ${reason}`, { cause: err });
 }

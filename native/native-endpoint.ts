@@ -1,8 +1,8 @@
-import { TunnelError } from '../shared/errors.js';
+import { NativeError } from './native-error.js';
 import type { NativeEndpointHandle } from './addon-binding.js';
 import type { BatchViews } from './batch-views.js';
 import { fromNativeAddress } from './socket-address.js';
-import { toTunnelError } from './system-error.js';
+import { toNativeError } from './system-error.js';
 import type { PacketBatchMemory, PacketEndpoint } from './types.js';
 
 /** Entries of the addon's counters() before the per-queue read counts. */
@@ -91,26 +91,26 @@ export class NativeEndpoint implements NativePacketEndpoint {
   readBatch(batch: PacketBatchMemory, headroom = 0): number {
     const handle = this.#open('read');
     if (!Number.isInteger(headroom) || headroom < 0 || headroom >= batch.slotSize) {
-      throw new TunnelError('ERR_INVALID_ARGUMENT', `${this.#label}: headroom must be an integer from 0 to slotSize - 1, got ${headroom}`);
+      throw new NativeError('ERR_INVALID_ARGUMENT', `${this.#label}: headroom must be an integer from 0 to slotSize - 1, got ${headroom}`);
     }
     const view = this.#views.viewOf(batch);
     try {
       return handle.read(view, headroom);
     } catch (err) {
-      throw toTunnelError(err, `${this.#label}: read`);
+      throw toNativeError(err, `${this.#label}: read`);
     }
   }
 
   writeBatch(batch: PacketBatchMemory, count: number): number {
     const handle = this.#open('write');
     if (!Number.isInteger(count) || count < 0 || count > batch.capacity) {
-      throw new TunnelError('ERR_INVALID_ARGUMENT', `${this.#label}: count must be an integer from 0 to ${batch.capacity}, got ${count}`);
+      throw new NativeError('ERR_INVALID_ARGUMENT', `${this.#label}: count must be an integer from 0 to ${batch.capacity}, got ${count}`);
     }
     const view = this.#views.viewOf(batch);
     try {
       return handle.write(view, count);
     } catch (err) {
-      throw toTunnelError(err, `${this.#label}: write`);
+      throw toNativeError(err, `${this.#label}: write`);
     }
   }
 
@@ -164,20 +164,20 @@ export class NativeEndpoint implements NativePacketEndpoint {
 
   #open(action: string): NativeEndpointHandle {
     if (this.#handle === null) {
-      throw new TunnelError('ERR_CLOSED', `${this.#label}: cannot ${action}: the device or socket is closed`);
+      throw new NativeError('ERR_CLOSED', `${this.#label}: cannot ${action}: the device or socket is closed`);
     }
     return this.#handle;
   }
 
   #watch(which: 'onReadable' | 'onWritable', callback: (() => void) | null): void {
     if (callback !== null && typeof callback !== 'function') {
-      throw new TunnelError('ERR_INVALID_ARGUMENT', `${this.#label}: ${which} needs a function or null`);
+      throw new NativeError('ERR_INVALID_ARGUMENT', `${this.#label}: ${which} needs a function or null`);
     }
     const handle = this.#open(`watch (${which})`);
     try {
       handle[which](callback);
     } catch (err) {
-      throw toTunnelError(err, `${this.#label}: ${which}`);
+      throw toNativeError(err, `${this.#label}: ${which}`);
     }
   }
 }

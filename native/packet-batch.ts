@@ -1,4 +1,4 @@
-import { TunnelError } from '../shared/errors.js';
+import { NativeError } from './native-error.js';
 import type { PacketBatchMemory } from './types.js';
 
 /** recvmmsg/sendmmsg take at most UIO_MAXIOV (1024) messages per call. */
@@ -15,10 +15,10 @@ export const MIN_SLOT_SIZE = 64;
  */
 export function createPacketBatch(capacity: number, slotSize = 2048): PacketBatchMemory {
   if (!Number.isInteger(capacity) || capacity < 1 || capacity > MAX_BATCH_CAPACITY) {
-    throw new TunnelError('ERR_INVALID_ARGUMENT', `batch capacity must be an integer from 1 to ${MAX_BATCH_CAPACITY}, got ${capacity}`);
+    throw new NativeError('ERR_INVALID_ARGUMENT', `batch capacity must be an integer from 1 to ${MAX_BATCH_CAPACITY}, got ${capacity}`);
   }
   if (!Number.isInteger(slotSize) || slotSize < MIN_SLOT_SIZE || slotSize > MAX_SLOT_SIZE) {
-    throw new TunnelError(
+    throw new NativeError(
       'ERR_INVALID_ARGUMENT',
       `batch slot size must be an integer from ${MIN_SLOT_SIZE} to ${MAX_SLOT_SIZE}, got ${slotSize}`,
     );

@@ -1,5 +1,5 @@
 import ipaddr from 'ipaddr.js';
-import { TunnelError } from '../shared/errors.js';
+import { NativeError } from './native-error.js';
 
 /**
  * A socket address as the addon takes it: an IPv4 address as its unsigned 32-bit value
@@ -19,7 +19,7 @@ export function toNativeAddress(text: string): NativeAddress {
   if (typeof text === 'string' && !text.includes('%') && ipaddr.IPv6.isValid(text)) {
     return Uint8Array.from(ipaddr.IPv6.parse(text).toByteArray());
   }
-  throw new TunnelError('ERR_INVALID_ADDRESS', `${JSON.stringify(text)} is not an IPv4 or IPv6 address`);
+  throw new NativeError('ERR_INVALID_ADDRESS', `${JSON.stringify(text)} is not an IPv4 or IPv6 address`);
 }
 
 /** Formats an address the addon reported (IPv6 in RFC 5952's canonical form). */

@@ -3,6 +3,7 @@ import {
 } from '../../native/index.js';
 import { availableParallelism } from 'node:os';
 import { TunnelError } from '../errors.js';
+import { BoundaryEndpoint, BoundaryFastRoute, BoundaryTun, fromNative } from '../native-boundary.js';
 import type { DatapathIo } from './datapath-io.js';
 
 /**
@@ -10,23 +11,24 @@ import type { DatapathIo } from './datapath-io.js';
  * and `ip`. TUNNEL_FAST_PATH=off leaves out the fast routes, so every packet goes through JS
  * (for comparison and for ruling the fast path out when debugging). TUNNEL_OFFLOAD=off opens
  * plain TUNs: no TCP segmentation or checksum offload, one packet per read and per write.
- * TUNs get tunQueues() queues, each forwarded by a thread of its own.
+ * TUNs get tunQueues() queues, each forwarded by a thread of its own. This is where the engine
+ * crosses into native/: every native error comes back as a TunnelError (../native-boundary.ts).
  */
 export const nativeDatapathIo: DatapathIo = {
-  createPacketBatch,
-  openTun: (name, options = {}) => openTun(name, {
+  createPacketBatch: (capacity, slotSize) => fromNative(() => createPacketBatch(capacity, slotSize)),
+  openTun: (name, options = {}) => new BoundaryTun(fromNative(() => openTun(name, {
     offload: process.env['TUNNEL_OFFLOAD'] !== 'off', tap: options.tap === true,
     queues: options.forwarded === true && options.tap !== true ? tunQueues() : 1,
-  }),
-  openRawSocket: (protocol, localAddress, options) => openRawSocket(protocol, localAddress, { ttl: options.ttl }),
+  }))),
+  openRawSocket: (protocol, localAddress, options) => new BoundaryEndpoint(fromNative(() => openRawSocket(protocol, localAddress, { ttl: options.ttl }))),
   // Receive offload: bursts a sender segmented (or a NIC's GRO coalesced) come up the stack once.
-  openUdpSocket: (localAddress, port, options) => openUdpSocket(localAddress, port, { ttl: options.ttl, receiveOffload: true }),
-  setLinkMtu,
-  setLinkAddress,
-  setLinkUp,
-  addAddress,
-  pathMtu,
-  ...(process.env['TUNNEL_FAST_PATH'] === 'off' ? {} : { createFastRoute }),
+  openUdpSocket: (localAddress, port, options) => new BoundaryEndpoint(fromNative(() => openUdpSocket(localAddress, port, { ttl: options.ttl, receiveOffload: true }))),
+  setLinkMtu: (name, mtu) => fromNative(() => setLinkMtu(name, mtu)),
+  setLinkAddress: (name, mac) => fromNative(() => setLinkAddress(name, mac)),
+  setLinkUp: (name, up) => fromNative(() => setLinkUp(name, up)),
+  addAddress: (name, cidr, peer) => fromNative(() => addAddress(name, cidr, peer)),
+  pathMtu: (localAddress, remoteAddress) => fromNative(() => pathMtu(localAddress, remoteAddress)),
+  ...(process.env['TUNNEL_FAST_PATH'] === 'off' ? {} : { createFastRoute: () => new BoundaryFastRoute(fromNative(createFastRoute)) }),
 };
 
 /**

@@ -1,5 +1,4 @@
 import { describe, expect, it } from 'vitest';
-import { isTunnelError, TunnelError } from '../../shared/errors.js';
 import {
   addAddress,
   addRoute,
@@ -11,7 +10,8 @@ import {
   setLinkMtu,
   setLinkUp,
 } from '../../native/index.js';
-import { toTunnelError } from '../../native/system-error.js';
+import { isNativeError, NativeError } from '../../native/native-error.js';
+import { toNativeError } from '../../native/system-error.js';
 
 // Everything here is refused before the addon is loaded or `ip` is run: no I/O happens.
 
@@ -19,7 +19,7 @@ function codeOf(action: () => unknown): string | undefined {
   try {
     action();
   } catch (err) {
-    if (err instanceof TunnelError) return err.code;
+    if (err instanceof NativeError) return err.code;
     throw err;
   }
   return undefined;
@@ -113,27 +113,27 @@ describe('errno mapping', () => {
   const nativeError = (fields: Record<string, unknown>): Error => Object.assign(new Error(String(fields.message ?? 'x')), fields);
 
   it('maps EPERM and EACCES to ERR_PERMISSION naming the capability', () => {
-    const perm = toTunnelError(nativeError({ code: 'EPERM', syscall: 'ioctl TUNSETIFF', message: 'ioctl TUNSETIFF: Operation not permitted' }), 'opening TUN device t0');
+    const perm = toNativeError(nativeError({ code: 'EPERM', syscall: 'ioctl TUNSETIFF', message: 'ioctl TUNSETIFF: Operation not permitted' }), 'opening TUN device t0');
     expect(perm.code).toBe('ERR_PERMISSION');
     expect(perm.message).toContain('needs root or CAP_NET_ADMIN');
-    const raw = toTunnelError(nativeError({ code: 'EACCES', syscall: 'socket' }), 'opening raw socket', 'CAP_NET_RAW');
+    const raw = toNativeError(nativeError({ code: 'EACCES', syscall: 'socket' }), 'opening raw socket', 'CAP_NET_RAW');
     expect(raw.code).toBe('ERR_PERMISSION');
     expect(raw.message).toContain('needs root or CAP_NET_RAW');
   });
 
   it('maps a missing /dev/net/tun to ERR_TUN_UNAVAILABLE, but ENOENT elsewhere to ERR_SYSTEM', () => {
-    const missing = toTunnelError(nativeError({ code: 'ENOENT', syscall: 'open /dev/net/tun' }), 'opening TUN device t0');
+    const missing = toNativeError(nativeError({ code: 'ENOENT', syscall: 'open /dev/net/tun' }), 'opening TUN device t0');
     expect(missing.code).toBe('ERR_TUN_UNAVAILABLE');
     expect(missing.message).toContain('TUN is not available on this system');
-    expect(toTunnelError(nativeError({ code: 'ENOENT', syscall: 'bind' }), 'x').code).toBe('ERR_SYSTEM');
+    expect(toNativeError(nativeError({ code: 'ENOENT', syscall: 'bind' }), 'x').code).toBe('ERR_SYSTEM');
   });
 
   it('maps closed descriptors, argument errors and everything else', () => {
-    expect(toTunnelError(nativeError({ closed: true }), 'x').code).toBe('ERR_CLOSED');
-    expect(toTunnelError(new TypeError('bad'), 'x').code).toBe('ERR_INVALID_ARGUMENT');
-    const other = toTunnelError(nativeError({ code: 'EBUSY', syscall: 'ioctl TUNSETIFF', message: 'ioctl TUNSETIFF: Device or resource busy' }), 'opening TUN device t0');
+    expect(toNativeError(nativeError({ closed: true }), 'x').code).toBe('ERR_CLOSED');
+    expect(toNativeError(new TypeError('bad'), 'x').code).toBe('ERR_INVALID_ARGUMENT');
+    const other = toNativeError(nativeError({ code: 'EBUSY', syscall: 'ioctl TUNSETIFF', message: 'ioctl TUNSETIFF: Device or resource busy' }), 'opening TUN device t0');
     expect(other.code).toBe('ERR_SYSTEM');
     expect(other.message).toBe('opening TUN device t0: ioctl TUNSETIFF: Device or resource busy');
-    expect(isTunnelError(toTunnelError('weird', 'x'), 'ERR_SYSTEM')).toBe(true);
+    expect(isNativeError(toNativeError('weird', 'x'), 'ERR_SYSTEM')).toBe(true);
   });
 });
