@@ -7,8 +7,9 @@
  *   udp-gro-to-tun BATCH SECONDS   the same with UDP receive offload on the socket
  * Prints `ready` once listening, then one JSON line of results.
  */
-import { addAddress, createPacketBatch, openRawSocket, openTun, openUdpSocket, setLinkUp, type NativePacketEndpoint } from '../native/index.js';
+import { createPacketBatch, openRawSocket, openTun, openUdpSocket, type NativePacketEndpoint } from '../native/index.js';
 import { parseIpv4Address } from '../shared/net/ipv4-address.js';
+import { applyKernelChange } from '../shared/system/apply-kernel-change.js';
 import { BENCH_TUN, BENCH_TUN_CIDR, FORWARDER_UDP_PORT, HOST_A, HOST_B } from './native-bench-lab.js';
 
 const WARMUP_MS = 500;
@@ -23,8 +24,8 @@ function main(): void {
     throw new Error('usage: native-forwarder tun-to-raw|udp-to-tun|udp-gro-to-tun BATCH SECONDS');
   }
   const tun = openTun(BENCH_TUN);
-  addAddress(BENCH_TUN, BENCH_TUN_CIDR);
-  setLinkUp(BENCH_TUN, true);
+  applyKernelChange({ kind: 'add-address', link: BENCH_TUN, cidr: BENCH_TUN_CIDR });
+  applyKernelChange({ kind: 'set-up', link: BENCH_TUN, up: true });
   const toRaw = mode === 'tun-to-raw';
   const input: NativePacketEndpoint = toRaw ? tun : openUdpSocket(HOST_A, FORWARDER_UDP_PORT, { receiveOffload: mode === 'udp-gro-to-tun' });
   const output: NativePacketEndpoint = toRaw ? openRawSocket(47, HOST_A) : tun;

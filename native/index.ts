@@ -1,6 +1,5 @@
 /**
- * The native datapath I/O: TUN devices, raw IPv4 sockets, UDP sockets, batched packet I/O and
- * interface configuration. This is the only module that loads build/Release/tunnel_native.node;
+ * The native datapath I/O: TUN devices, raw IPv4 sockets, UDP sockets and batched packet I/O. This is the only module that loads build/Release/tunnel_native.node;
  * it validates arguments and turns errno into NativeError codes before and after each call.
  */
 import { existsSync } from 'node:fs';
@@ -32,7 +31,6 @@ export { createPacketBatch, MAX_BATCH_CAPACITY, MAX_SLOT_SIZE, MIN_SLOT_SIZE } f
 export type { EspAead, EspInbound, EspInboundCounters, EspOutcome, EspReplayVerdict, EspReplayWindow, EspSaConfig, EspSaCounters, EspSecurityAssociation, EspSlotResults } from './esp.js';
 export { createEspSlotResults, ESP_HEADROOM, ESP_KEY_BYTES, ESP_LAST_SEQUENCE, ESP_MAX_TAILROOM, ESP_OUTCOMES, ESP_REPLAY_WINDOW, espOutcomeName } from './esp.js';
 export { EspError, type EspErrorCode } from './esp-error.js';
-export { addAddress, addRoute, deleteLink, MAX_MTU, MIN_MTU, runIpBatch, setLinkAddress, setLinkMtu, setLinkUp } from './link-config.js';
 
 /**
  * A TUN device (IFF_TUN | IFF_NO_PI): packets are bare IPv4/IPv6, no packet-info header; or, opened

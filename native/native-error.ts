@@ -8,7 +8,6 @@
 export type NativeErrorCode =
   | 'ERR_INVALID_ARGUMENT'
   | 'ERR_INVALID_ADDRESS'
-  | 'ERR_INVALID_CIDR'
   | 'ERR_PERMISSION'
   | 'ERR_TUN_UNAVAILABLE'
   | 'ERR_CLOSED'

@@ -2,8 +2,8 @@ import type { Logger } from 'pino';
 import { DatapathEngine } from '../../shared/datapath/datapath-engine.js';
 import type { DatapathIo } from '../../shared/datapath/datapath-io.js';
 import { LinkHooks } from '../../shared/hooks/link-hooks.js';
-import { ipRouteCommands } from '../../shared/routing/ip-route-commands.js';
-import { KernelRoutes, type RouteCommands } from '../../shared/routing/kernel-routes.js';
+import { KernelRoutes, type RouteChanges } from '../../shared/routing/kernel-routes.js';
+import { systemKernelNetworkConfig } from '../../shared/system/system-kernel-network-config.js';
 import { controlSocketPath } from '../control/control-socket-path.js';
 import { startControlServer } from '../control/control-server.js';
 import { engineControlHandler } from '../control/engine-control-handler.js';
@@ -23,7 +23,7 @@ export interface MemberDatapath {
  * `run`), so `tunnel-client status` lists the hub-driven tunnels beside any static `up` ones.
  */
 export async function openMemberDatapath(io: DatapathIo, stateDir: string, log: Logger,
-  options: { hook?: string; routeCommands?: RouteCommands } = {}): Promise<MemberDatapath> {
+  options: { hook?: string; routeChanges?: RouteChanges } = {}): Promise<MemberDatapath> {
   // The engine reports liveness and path MTU changes before the datapath wrapping it exists.
   const changes: { of?: (name: string) => void } = {};
   const engine = new DatapathEngine(io, {
@@ -37,7 +37,7 @@ export async function openMemberDatapath(io: DatapathIo, stateDir: string, log: 
     },
   });
   const hooks = options.hook === undefined ? undefined : new LinkHooks(options.hook, log);
-  const datapath = new EngineClientDatapath(engine, new KernelRoutes(options.routeCommands ?? ipRouteCommands), log, hooks);
+  const datapath = new EngineClientDatapath(engine, new KernelRoutes(options.routeChanges ?? systemKernelNetworkConfig), log, hooks);
   changes.of = (name) => datapath.stateChanged(name);
   const engineHandler = engineControlHandler(engine, 'run');
   // Status also says why each hub-driven tunnel runs its encapsulation (`encapReason`) and what

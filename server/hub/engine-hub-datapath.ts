@@ -6,9 +6,9 @@ import type { WireTunnelSpec } from '../../shared/protocol/index.js';
 import { applyWireSpec } from '../../shared/protocol/apply-wire-spec.js';
 import { installTunnelRoutes } from '../../shared/routing/install-tunnel-routes.js';
 import type { KernelRoutes } from '../../shared/routing/kernel-routes.js';
+import { applyKernelChange } from '../../shared/system/apply-kernel-change.js';
 import type { HubBindingStatus, HubDatapath, TunnelLivenessStatus, TunnelTraffic } from '../control/hub-datapath.js';
 import { HUB_UNREACHABLE_METRIC } from '../routing/member-routes.js';
-import { enableTunnelForwarding } from '../routing/tunnel-forwarding.js';
 
 /** How the hub's datapath takes part in routing (serve --routing). */
 export interface HubDatapathRouting {
@@ -44,7 +44,7 @@ export class EngineHubDatapath implements HubDatapath {
   /** Forwarding on for a new tunnel interface; a refusal is logged (the tunnel runs, routing between members does not). */
   private forward(name: string): void {
     try {
-      if (enableTunnelForwarding(name) === 'all-interfaces' && !this.warnedIpv6) {
+      if (applyKernelChange({ kind: 'enable-forwarding', link: name }).ipv6Forwarding === 'all-interfaces' && !this.warnedIpv6) {
         this.warnedIpv6 = true;
         this.routing.log.warn({ tunnel: name }, 'this kernel has no per-interface IPv6 forwarding (force_forwarding, Linux 6.17): turned net.ipv6.conf.all.forwarding on');
       }

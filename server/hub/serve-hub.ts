@@ -2,8 +2,8 @@ import type { Logger } from 'pino';
 import { DatapathEngine } from '../../shared/datapath/datapath-engine.js';
 import { nativeDatapathIo, tunQueues } from '../../shared/datapath/native-datapath-io.js';
 import { LinkHooks } from '../../shared/hooks/link-hooks.js';
-import { ipRouteCommands } from '../../shared/routing/ip-route-commands.js';
 import { KernelRoutes } from '../../shared/routing/kernel-routes.js';
+import { systemKernelNetworkConfig } from '../../shared/system/system-kernel-network-config.js';
 import type { HubDatapath } from '../control/hub-datapath.js';
 import { EngineHubDatapath } from './engine-hub-datapath.js';
 import { MemoryDatapath } from './memory-datapath.js';
@@ -54,7 +54,7 @@ function engineDatapath(options: ServeHubOptions, log: Logger): HubDatapath {
   if (forward) log.info('routing static: forwarding IPv4 and IPv6 between member tunnels (turned on per tunnel interface)');
   else log.info('routing none: no routes installed or pushed, forwarding left as the system has it (a routing daemon owns routing)');
   const hooks = options.hook === undefined ? undefined : new LinkHooks(options.hook, log);
-  const datapath = new EngineHubDatapath(engine, { forward, routes: new KernelRoutes(ipRouteCommands), log }, hooks);
+  const datapath = new EngineHubDatapath(engine, { forward, routes: new KernelRoutes(systemKernelNetworkConfig), log }, hooks);
   changes.of = (name) => datapath.stateChanged(name);
   return datapath;
 }

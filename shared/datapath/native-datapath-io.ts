@@ -1,15 +1,15 @@
-import {
-  addAddress, createFastRoute, createPacketBatch, openRawSocket, openTun, openUdpSocket, pathMtu, setLinkAddress, setLinkMtu, setLinkUp,
-} from '../../native/index.js';
+import { createFastRoute, createPacketBatch, openRawSocket, openTun, openUdpSocket, pathMtu } from '../../native/index.js';
 import { availableParallelism } from 'node:os';
 import { TunnelError } from '../errors.js';
 import { BoundaryEndpoint, BoundaryFastRoute, BoundaryTun, fromNative } from '../native-boundary.js';
+import { applyKernelChange } from '../system/apply-kernel-change.js';
 import type { DatapathIo } from './datapath-io.js';
 
 /**
  * The engine's system calls, served by the native addon (TUN, raw and UDP sockets, fast routes)
- * and `ip`. TUNNEL_FAST_PATH=off leaves out the fast routes, so every packet goes through JS
- * (for comparison and for ruling the fast path out when debugging). TUNNEL_OFFLOAD=off opens
+ * and the kernel configuration seam (../system/: MTU, MAC, addresses, up). TUNNEL_FAST_PATH=off
+ * leaves out the fast routes, so every packet goes through JS (for comparison and for ruling the
+ * fast path out when debugging). TUNNEL_OFFLOAD=off opens
  * plain TUNs: no TCP segmentation or checksum offload, one packet per read and per write.
  * TUNs get tunQueues() queues, each forwarded by a thread of its own. This is where the engine
  * crosses into native/: every native error comes back as a TunnelError (../native-boundary.ts).
@@ -23,10 +23,10 @@ export const nativeDatapathIo: DatapathIo = {
   openRawSocket: (protocol, localAddress, options) => new BoundaryEndpoint(fromNative(() => openRawSocket(protocol, localAddress, { ttl: options.ttl }))),
   // Receive offload: bursts a sender segmented (or a NIC's GRO coalesced) come up the stack once.
   openUdpSocket: (localAddress, port, options) => new BoundaryEndpoint(fromNative(() => openUdpSocket(localAddress, port, { ttl: options.ttl, receiveOffload: true }))),
-  setLinkMtu: (name, mtu) => fromNative(() => setLinkMtu(name, mtu)),
-  setLinkAddress: (name, mac) => fromNative(() => setLinkAddress(name, mac)),
-  setLinkUp: (name, up) => fromNative(() => setLinkUp(name, up)),
-  addAddress: (name, cidr, peer) => fromNative(() => addAddress(name, cidr, peer)),
+  setLinkMtu: (link, mtu) => void applyKernelChange({ kind: 'set-mtu', link, mtu }),
+  setLinkAddress: (link, mac) => void applyKernelChange({ kind: 'set-mac', link, mac }),
+  setLinkUp: (link, up) => void applyKernelChange({ kind: 'set-up', link, up }),
+  addAddress: (link, cidr, peer) => void applyKernelChange(peer === undefined ? { kind: 'add-address', link, cidr } : { kind: 'add-address', link, cidr, peer }),
   pathMtu: (localAddress, remoteAddress) => fromNative(() => pathMtu(localAddress, remoteAddress)),
   ...(process.env['TUNNEL_FAST_PATH'] === 'off' ? {} : { createFastRoute: () => new BoundaryFastRoute(fromNative(createFastRoute)) }),
 };

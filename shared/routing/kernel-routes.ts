@@ -1,10 +1,8 @@
-/** Runs `ip` route commands, many per call (native/link-config's runIpBatch); injected so tests record them. */
-export interface RouteCommands {
-  /** Every line must succeed, else it throws a coded TunnelError. */
-  apply(lines: readonly string[]): void;
-  /** Lines whose failure is fine: deleting routes that may have gone with their device. */
-  applyTolerant(lines: readonly string[]): void;
-}
+import type { KernelChange } from '../system/kernel-change.js';
+import type { KernelNetworkConfig } from '../system/kernel-network-config.js';
+
+/** What KernelRoutes needs of the kernel configuration; injected so tests record the changes. */
+export type RouteChanges = Pick<KernelNetworkConfig, 'applySync'>;
 
 interface InstalledSet {
   metric: number;
@@ -14,14 +12,14 @@ interface InstalledSet {
 /**
  * The routes this process put into the kernel: per interface, the prefixes routed through it at
  * one metric, plus a set of `unreachable` routes. Each change sends only the difference (one
- * `ip -batch` for what goes, one for what comes). A tunnel interface takes its routes with it when
+ * batch of changes for what goes, one per family for what comes). A tunnel interface takes its routes with it when
  * it is deleted, so re-created interfaces start empty (`fresh`) and removed ones are forgotten.
  */
 export class KernelRoutes {
   private readonly devices = new Map<string, InstalledSet>();
   private unreachable: InstalledSet = { metric: 0, prefixes: new Set() };
 
-  constructor(private readonly commands: RouteCommands) {}
+  constructor(private readonly kernel: RouteChanges) {}
 
   /**
    * Makes `device` carry exactly `prefixes` (canonical CIDRs) at `metric`. `fresh`: the interface
@@ -30,7 +28,7 @@ export class KernelRoutes {
    */
   setDevice(device: string, prefixes: readonly string[], metric: number, fresh: boolean): void {
     const before = fresh ? undefined : this.devices.get(device);
-    this.reconcile(before, new Set(prefixes), metric, (prefix, m) => `${prefix} dev ${device} metric ${m}`, (installed) => {
+    this.reconcile(before, new Set(prefixes), metric, device, (installed) => {
       if (installed.prefixes.size === 0) this.devices.delete(device);
       else this.devices.set(device, installed);
     });
@@ -43,7 +41,7 @@ export class KernelRoutes {
 
   /** Makes the `unreachable` routes exactly `prefixes` at `metric` (a router's answer for what it cannot reach now). */
   setUnreachable(prefixes: readonly string[], metric: number): void {
-    this.reconcile(this.unreachable, new Set(prefixes), metric, (prefix, m) => `unreachable ${prefix} metric ${m}`, (installed) => {
+    this.reconcile(this.unreachable, new Set(prefixes), metric, null, (installed) => {
       this.unreachable = installed;
     });
   }
@@ -58,15 +56,17 @@ export class KernelRoutes {
     this.setUnreachable([], this.unreachable.metric);
   }
 
+  /** Routes through `link` (null: unreachable routes) from `before` to `wanted` at `metric`. */
   private reconcile(before: InstalledSet | undefined, wanted: Set<string>, metric: number,
-    route: (prefix: string, metric: number) => string, record: (installed: InstalledSet) => void): void {
+    link: string | null, record: (installed: InstalledSet) => void): void {
     const kept = new Set<string>();
-    const removals: string[] = [];
+    const removals: KernelChange[] = [];
     for (const prefix of before?.prefixes ?? []) {
       if (wanted.has(prefix) && before!.metric === metric) kept.add(prefix);
-      else removals.push(`route del ${route(prefix, before!.metric)}`);
+      else removals.push({ kind: 'delete-route', route: { prefix, link, metric: before!.metric } });
     }
-    if (removals.length > 0) this.commands.applyTolerant(removals);
+    // A refused removal is fine: a deleted interface took its routes along.
+    if (removals.length > 0) this.kernel.applySync(removals);
     // Until the additions succeed only what stayed is known to be installed: a failure is retried
     // next time. IPv4 and IPv6 go separately, so a host without IPv6 still gets its IPv4 routes.
     const installed = new Set(kept);
@@ -76,8 +76,11 @@ export class KernelRoutes {
       const added = family.filter((prefix) => !kept.has(prefix));
       if (added.length === 0) continue;
       try {
-        this.commands.apply(added.map((prefix) => `route replace ${route(prefix, metric)}`));
-        for (const prefix of added) installed.add(prefix);
+        const outcomes = this.kernel.applySync(added.map((prefix) => ({ kind: 'replace-route', route: { prefix, link, metric } })));
+        outcomes.forEach((outcome, i) => {
+          if (outcome.ok) installed.add(added[i]!);
+          else failure ??= outcome.error;
+        });
       } catch (err) {
         failure ??= err;
       }

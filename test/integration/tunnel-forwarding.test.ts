@@ -2,7 +2,15 @@ import { mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'nod
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterEach, describe, expect, it } from 'vitest';
-import { enableTunnelForwarding } from '../../server/routing/tunnel-forwarding.js';
+import type { KernelOutcome } from '../../shared/system/kernel-change.js';
+import { createIpKernelNetworkConfig } from '../../shared/system/ip-kernel-network-config.js';
+
+/** Forwarding turned on for `name` through the ip implementation of the seam, on a stand-in /proc/sys. */
+function enableTunnelForwarding(name: string, root: string): KernelOutcome {
+  const [outcome] = createIpKernelNetworkConfig({ sysctlRoot: root }).applySync([{ kind: 'enable-forwarding', link: name }]);
+  if (outcome === undefined) throw new Error('no outcome');
+  return outcome;
+}
 
 /** A stand-in for /proc/sys with the files a kernel would have for `tnl-c1`. */
 function sysctlTree(options: { ipv6?: boolean; forceForwarding?: boolean }): string {
@@ -29,7 +37,7 @@ describe('forwarding turned on per tunnel interface', () => {
   it('uses the per-interface IPv6 switch where the kernel has one, and touches nothing else', () => {
     const root = sysctlTree({ forceForwarding: true });
     roots.push(root);
-    expect(enableTunnelForwarding('tnl-c1', root)).toBe('interface');
+    expect(enableTunnelForwarding('tnl-c1', root)).toEqual({ ok: true, ipv6Forwarding: 'interface' });
     expect(readFileSync(join(root, 'net/ipv4/conf/tnl-c1/forwarding'), 'utf8')).toBe('1\n');
     expect(readFileSync(join(root, 'net/ipv6/conf/tnl-c1/force_forwarding'), 'utf8')).toBe('1\n');
     expect(readFileSync(join(root, 'net/ipv6/conf/all/forwarding'), 'utf8')).toBe('0\n');
@@ -39,17 +47,27 @@ describe('forwarding turned on per tunnel interface', () => {
     const older = sysctlTree({});
     const noIpv6 = sysctlTree({ ipv6: false });
     roots.push(older, noIpv6);
-    expect(enableTunnelForwarding('tnl-c1', older)).toBe('all-interfaces');
+    expect(enableTunnelForwarding('tnl-c1', older)).toEqual({ ok: true, ipv6Forwarding: 'all-interfaces' });
     expect(readFileSync(join(older, 'net/ipv6/conf/all/forwarding'), 'utf8')).toBe('1\n');
-    expect(enableTunnelForwarding('tnl-c1', noIpv6)).toBe('no-ipv6');
+    expect(enableTunnelForwarding('tnl-c1', noIpv6)).toEqual({ ok: true, ipv6Forwarding: 'no-ipv6' });
     expect(readFileSync(join(noIpv6, 'net/ipv4/conf/tnl-c1/forwarding'), 'utf8')).toBe('1\n');
   });
 
   it('says which switch it could not set, with a code', () => {
     const root = sysctlTree({ forceForwarding: true });
     roots.push(root);
-    expect(() => enableTunnelForwarding('tnl-c9', root)).toThrow(expect.objectContaining({
+    expect(enableTunnelForwarding('tnl-c9', root)).toEqual({ ok: false, error: expect.objectContaining({
       code: 'ERR_SYSTEM', message: expect.stringMatching(/net\/ipv4\/conf\/tnl-c9\/forwarding/),
-    }));
+    }) });
+  });
+
+  it('changes nothing when a batch holds a malformed change', () => {
+    const root = sysctlTree({ forceForwarding: true });
+    roots.push(root);
+    const kernel = createIpKernelNetworkConfig({ sysctlRoot: root });
+    expect(() => kernel.applySync([{ kind: 'enable-forwarding', link: 'tnl-c1' }, { kind: 'set-mtu', link: 'tnl-c1', mtu: 1 }]))
+      .toThrow(expect.objectContaining({ code: 'ERR_INVALID_ARGUMENT' }));
+    expect(readFileSync(join(root, 'net/ipv4/conf/tnl-c1/forwarding'), 'utf8')).toBe('0\n');
+    expect(readFileSync(join(root, 'net/ipv6/conf/tnl-c1/force_forwarding'), 'utf8')).toBe('0\n');
   });
 });

@@ -46,9 +46,10 @@ function expandIpv6(address: string): Buffer {
 // Writes the hex packets given as arguments into a TUN "spf0" of its own: the kernel forwards
 // them (c1 routes them into its tunnel), keeping the forged source addresses.
 const spoofScript = `
-import { createPacketBatch, openTun, setLinkUp } from '${distUrl('native/index.js')}';
+import { createPacketBatch, openTun } from '${distUrl('native/index.js')}';
+import { applyKernelChange } from '${distUrl('shared/system/apply-kernel-change.js')}';
 const tun = openTun('spf0');
-setLinkUp('spf0', true);
+applyKernelChange({ kind: 'set-up', link: 'spf0', up: true });
 const packets = process.argv.slice(1).map((hex) => Buffer.from(hex, 'hex'));
 const batch = createPacketBatch(64, 2048);
 await new Promise((resolve) => setTimeout(resolve, 200));

@@ -13,7 +13,8 @@ const nativeUrl = distUrl('native/index.js');
 // whether an io_uring descriptor is open while the device is, and that none is left after close.
 const tunScript = `
 import { readdirSync, readlinkSync } from 'node:fs';
-import { addAddress, createPacketBatch, openTun, openUdpSocket, setLinkUp } from '${nativeUrl}';
+import { createPacketBatch, openTun, openUdpSocket } from '${nativeUrl}';
+import { applyKernelChange } from '${distUrl('shared/system/apply-kernel-change.js')}';
 
 const ringDescriptors = () => readdirSync('/proc/self/fd').filter((fd) => {
   try { return readlinkSync('/proc/self/fd/' + fd) === 'anon_inode:[io_uring]'; } catch { return false; }
@@ -26,8 +27,8 @@ function checksum(buf, start, end) {
 }
 
 const tun = openTun('tbw0');
-addAddress('tbw0', '10.201.0.1/24');
-setLinkUp('tbw0', true);
+applyKernelChange({ kind: 'add-address', link: 'tbw0', cidr: '10.201.0.1/24' });
+applyKernelChange({ kind: 'set-up', link: 'tbw0', up: true });
 const socket = openUdpSocket('10.201.0.1', 7000);
 const ringsBefore = ringDescriptors();
 

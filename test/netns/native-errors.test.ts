@@ -6,10 +6,12 @@ const skipReason = netnsUnavailableReason();
 if (skipReason) console.warn(`SKIPPED native error-path tests: ${skipReason}`);
 
 const nativeUrl = distUrl('native/index.js');
+const kernelUrl = distUrl('shared/system/apply-kernel-change.js');
 
 // Runs each attempt and reports the TunnelError code and message it raised (or 'ok').
 const attemptsPrelude = `
 import * as native from '${nativeUrl}';
+import { applyKernelChange } from '${kernelUrl}';
 const outcomes = {};
 function attempt(label, action) {
   try { action(); outcomes[label] = 'ok'; }
@@ -20,7 +22,7 @@ function attempt(label, action) {
 const unprivilegedScript = `${attemptsPrelude}
 attempt('tun', () => native.openTun('tnt0'));
 attempt('raw', () => native.openRawSocket(47, '127.0.0.1'));
-attempt('mtu', () => native.setLinkMtu('lo', 1400));
+attempt('mtu', () => applyKernelChange({ kind: 'set-mtu', link: 'lo', mtu: 1400 }));
 attempt('udp', () => native.openUdpSocket('127.0.0.1', 0).close());
 console.log(JSON.stringify(outcomes));
 `;
@@ -37,7 +39,7 @@ attempt('busyTun', () => native.openTun('tnt0'));
 attempt('firstTunStillReads', () => { if (endpoints.tun.readBatch(batch) !== 0) throw new Error('unexpected packet'); });
 attempt('bindForeign', () => native.openUdpSocket('198.51.100.77', 0));
 attempt('rawBindForeign', () => native.openRawSocket(47, '198.51.100.77'));
-attempt('missingDevice', () => native.setLinkMtu('nosuchdev0', 1400));
+attempt('missingDevice', () => applyKernelChange({ kind: 'set-mtu', link: 'nosuchdev0', mtu: 1400 }));
 attempt('badHeadroom', () => endpoints.udp.readBatch(batch, 2048));
 attempt('badCount', () => endpoints.udp.writeBatch(batch, 5));
 attempt('foreignBatch', () => endpoints.udp.readBatch({ ...batch, data: Buffer.alloc(10) }));

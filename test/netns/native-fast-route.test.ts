@@ -14,12 +14,13 @@ const KEY = 9;
 // templates and MTU 1400. JS readers on both record what the route left to them. Runs for
 // argv[1] ms, then reports the route's counters, what JS saw, and how a closed TUN is refused.
 const routeScript = `
-import { addAddress, createFastRoute, createPacketBatch, openRawSocket, openTun, setLinkUp } from '${nativeUrl}';
+import { createFastRoute, createPacketBatch, openRawSocket, openTun } from '${nativeUrl}';
+import { applyKernelChange } from '${distUrl('shared/system/apply-kernel-change.js')}';
 const key = ${KEY};
 const gre = (type) => Uint8Array.from([0x20, 0, type >> 8, type & 255, 0, 0, 0, key]);
 const tun = openTun('fr0');
-addAddress('fr0', '10.82.0.1/30', '10.82.0.2');
-setLinkUp('fr0', true);
+applyKernelChange({ kind: 'add-address', link: 'fr0', cidr: '10.82.0.1/30', peer: '10.82.0.2' });
+applyKernelChange({ kind: 'set-up', link: 'fr0', up: true });
 const raw = openRawSocket(47, '192.0.2.1');
 const route = createFastRoute();
 const sources = process.argv[2] ? JSON.parse(process.argv[2]) : null;

@@ -11,13 +11,14 @@ if (skipReason) console.warn(`SKIPPED native TUN tests: ${skipReason}`);
 const echoScript = `
 import { existsSync, readFileSync } from 'node:fs';
 import { execFileSync } from 'node:child_process';
-import { addAddress, createPacketBatch, openTun, setLinkMtu, setLinkUp } from '${distUrl('native/index.js')}';
+import { createPacketBatch, openTun } from '${distUrl('native/index.js')}';
+import { applyKernelChange } from '${distUrl('shared/system/apply-kernel-change.js')}';
 
 const name = 'tnt0';
 const tun = openTun(name);
-setLinkMtu(name, 1400);
-addAddress(name, '10.200.0.1/24');
-setLinkUp(name, true);
+applyKernelChange({ kind: 'set-mtu', link: name, mtu: 1400 });
+applyKernelChange({ kind: 'add-address', link: name, cidr: '10.200.0.1/24' });
+applyKernelChange({ kind: 'set-up', link: name, up: true });
 
 function checksum(buf, start, end) {
   let sum = 0;
@@ -75,27 +76,28 @@ function finish(reply) {
 }
 `;
 
-// Point-to-point addressing, IPv6 and routes through iproute2, checked against what the kernel reports.
+// Point-to-point addressing, IPv6 and routes through the kernel configuration seam, checked against what the kernel reports.
 const linkConfigScript = `
 import { execFileSync } from 'node:child_process';
 import { existsSync } from 'node:fs';
-import { addAddress, addRoute, deleteLink, openTun, setLinkUp } from '${distUrl('native/index.js')}';
+import { openTun } from '${distUrl('native/index.js')}';
+import { applyKernelChange } from '${distUrl('shared/system/apply-kernel-change.js')}';
 
 const name = 'tnt1';
 const tun = openTun(name);
-addAddress(name, '10.201.0.1/30', '10.201.0.2');
-addAddress(name, '10.201.0.1/30', '10.201.0.2');   // already present: not an error
-addAddress(name, '2001:db8:1::1/64');
-setLinkUp(name, true);
-addRoute('10.202.0.0/24', name);
-addRoute('2001:db8:2::/48', name);
+applyKernelChange({ kind: 'add-address', link: name, cidr: '10.201.0.1/30', peer: '10.201.0.2' });
+applyKernelChange({ kind: 'add-address', link: name, cidr: '10.201.0.1/30', peer: '10.201.0.2' });   // already present: not an error
+applyKernelChange({ kind: 'add-address', link: name, cidr: '2001:db8:1::1/64' });
+applyKernelChange({ kind: 'set-up', link: name, up: true });
+applyKernelChange({ kind: 'replace-route', route: { prefix: '10.202.0.0/24', link: name, metric: 0 } });
+applyKernelChange({ kind: 'replace-route', route: { prefix: '2001:db8:2::/48', link: name, metric: 0 } });
 const show = (args) => JSON.parse(execFileSync('ip', ['-j', ...args], { encoding: 'utf8' }));
 const addrs = show(['addr', 'show', 'dev', name])[0].addr_info.map((a) => ({ local: a.local, peer: a.address ?? null, prefixlen: a.prefixlen }));
 const routes4 = show(['-4', 'route', 'show', 'dev', name]).map((r) => r.dst);
 const routes6 = show(['-6', 'route', 'show', 'dev', name]).map((r) => r.dst);
-setLinkUp(name, false);
+applyKernelChange({ kind: 'set-up', link: name, up: false });
 const upAfterDown = show(['link', 'show', 'dev', name])[0].flags.includes('UP');
-deleteLink(name);
+applyKernelChange({ kind: 'delete-link', link: name });
 const existsAfterDelete = existsSync('/sys/class/net/' + name);
 tun.close();
 console.log(JSON.stringify({ addrs, routes4, routes6, upAfterDown, existsAfterDelete }));
@@ -104,10 +106,11 @@ console.log(JSON.stringify({ addrs, routes4, routes6, upAfterDown, existsAfterDe
 // Multi-queue: a second open of the same name adds a queue; a one-shot writable callback fires once.
 const queuesScript = `
 import { existsSync } from 'node:fs';
-import { openTun, setLinkUp } from '${distUrl('native/index.js')}';
+import { openTun } from '${distUrl('native/index.js')}';
+import { applyKernelChange } from '${distUrl('shared/system/apply-kernel-change.js')}';
 const first = openTun('tntq', { multiQueue: true });
 const second = openTun('tntq', { multiQueue: true });
-setLinkUp('tntq', true); // the kernel reports a TUN writable only while it is up
+applyKernelChange({ kind: 'set-up', link: 'tntq', up: true }); // the kernel reports a TUN writable only while it is up
 let writable = 0;
 first.onWritable(() => { writable++; });
 setTimeout(() => {

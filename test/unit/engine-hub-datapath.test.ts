@@ -11,7 +11,7 @@ const MEMBERS = 200;
 describe('the hub datapath\'s per-tunnel readings', () => {
   const io = new FakeDatapathIo();
   const engine = new DatapathEngine(io);
-  const routes = new KernelRoutes({ apply: () => undefined, applyTolerant: () => undefined });
+  const routes = new KernelRoutes({ applySync: (changes) => changes.map(() => ({ ok: true })) });
   const datapath = new EngineHubDatapath(engine, { forward: false, routes, log: pino({ level: 'silent' }) });
   for (let i = 0; i < MEMBERS; i++) {
     engine.addTunnel({

@@ -1,24 +1,35 @@
 import { describe, expect, it } from 'vitest';
-import { KernelRoutes, type RouteCommands } from '../../shared/routing/kernel-routes.js';
+import { KernelRoutes, type RouteChanges } from '../../shared/routing/kernel-routes.js';
 import { TunnelError } from '../../shared/errors.js';
+import type { KernelChange, KernelOutcome } from '../../shared/system/kernel-change.js';
 
-class RecordingCommands implements RouteCommands {
+/** A route change as the line `ip -batch` would run for it. */
+function lineOf(change: KernelChange): string {
+  if (change.kind !== 'replace-route' && change.kind !== 'delete-route') throw new Error(`not a route change: ${change.kind}`);
+  const { prefix, link, metric } = change.route;
+  const verb = change.kind === 'delete-route' ? 'del' : 'replace';
+  return link === null ? `route ${verb} unreachable ${prefix} metric ${metric}` : `route ${verb} ${prefix} dev ${link} metric ${metric}`;
+}
+
+class RecordingCommands implements RouteChanges {
   readonly applied: string[][] = [];
   readonly tolerated: string[][] = [];
   failNext = false;
   /** Refuse every IPv6 line, as a host with IPv6 turned off does. */
   noIpv6 = false;
 
-  apply(lines: readonly string[]): void {
+  applySync(changes: readonly KernelChange[]): KernelOutcome[] {
+    const lines = changes.map(lineOf);
+    if (changes.every((change) => change.kind === 'delete-route')) {
+      this.tolerated.push(lines);
+      return changes.map(() => ({ ok: false, error: new TunnelError('ERR_SYSTEM', 'ip -batch: No such process') }));
+    }
     if (this.failNext || (this.noIpv6 && lines.some((line) => line.includes(':')))) {
       this.failNext = false;
-      throw new TunnelError('ERR_SYSTEM', 'ip -batch: Cannot find device');
+      return changes.map(() => ({ ok: false, error: new TunnelError('ERR_SYSTEM', 'ip -batch: Cannot find device') }));
     }
-    this.applied.push([...lines]);
-  }
-
-  applyTolerant(lines: readonly string[]): void {
-    this.tolerated.push([...lines]);
+    this.applied.push(lines);
+    return changes.map(() => ({ ok: true }));
   }
 }
 
@@ -77,5 +88,14 @@ describe('KernelRoutes: the routes a process installed, changed by differences',
     expect(() => routes.setDevice('tnl-hub', ['10.1.12.0/24', '2001:db8:52::/64'], 1000, true)).toThrow(/Cannot find device/);
     expect(routes.routesOf('tnl-hub')).toEqual(['10.1.12.0/24']);
     expect(commands.applied).toEqual([['route replace 10.1.12.0/24 dev tnl-hub metric 1000']]);
+  });
+
+  it('records each route the kernel took when it refuses only some of a batch', () => {
+    const refused = new TunnelError('ERR_SYSTEM', 'ip -batch (1 commands, first: route replace 10.50.3.0/24 dev tnl-hub metric 1000): Nexthop has invalid gateway');
+    const routes = new KernelRoutes({
+      applySync: (changes) => changes.map((change) => (change.kind === 'replace-route' && change.route.prefix === '10.50.3.0/24' ? { ok: false, error: refused } : { ok: true })),
+    });
+    expect(() => routes.setDevice('tnl-hub', ['10.50.2.0/24', '10.50.3.0/24'], 1000, true)).toThrow(refused);
+    expect(routes.routesOf('tnl-hub')).toEqual(['10.50.2.0/24']);
   });
 });

@@ -1,0 +1,44 @@
+import type { TunnelError } from '../errors.js';
+
+/**
+ * A route the process installs: `prefix` (a canonical IPv4 or IPv6 CIDR) through interface `link`
+ * at `metric`, or, with `link` null, an `unreachable` route (the kernel answers ICMP unreachable).
+ */
+export interface KernelRoute {
+  readonly prefix: string;
+  readonly link: string | null;
+  readonly metric: number;
+}
+
+/** One change to the kernel's network configuration, naming interfaces by name. */
+export type KernelChange =
+  | { readonly kind: 'set-mtu'; readonly link: string; readonly mtu: number }
+  /** An Ethernet device's MAC address (a TAP's, before it goes up): six lower-case hex pairs with colons. */
+  | { readonly kind: 'set-mac'; readonly link: string; readonly mac: string }
+  | { readonly kind: 'set-up'; readonly link: string; readonly up: boolean }
+  /**
+   * Adds an address, or refreshes it when present. IPv4: `cidr` is local/prefix; with `peer` the
+   * prefix belongs to the peer (`ip addr add LOCAL peer PEER/PREFIX`, a point-to-point /30 as
+   * community meshes number them). IPv6: address/prefix, without duplicate detection, so it is
+   * usable at once on a tunnel that has no neighbours to collide with.
+   */
+  | { readonly kind: 'add-address'; readonly link: string; readonly cidr: string; readonly peer?: string }
+  /** Installs the route, replacing one for the same prefix and metric. */
+  | { readonly kind: 'replace-route'; readonly route: KernelRoute }
+  | { readonly kind: 'delete-route'; readonly route: KernelRoute }
+  /** Deletes an interface (a TUN device also disappears by itself when its descriptor closes). */
+  | { readonly kind: 'delete-link'; readonly link: string }
+  /** Lets the kernel forward packets that arrive on the interface, IPv4 and IPv6 (see Ipv6Forwarding). */
+  | { readonly kind: 'enable-forwarding'; readonly link: string };
+
+/**
+ * How IPv6 forwarding was turned on for an interface: its own switch (`force_forwarding`, Linux
+ * 6.17+), the switch for all interfaces on an older kernel (which also stops router advertisements
+ * being accepted on interfaces left at accept_ra=1), or not at all on a kernel without IPv6.
+ */
+export type Ipv6Forwarding = 'interface' | 'all-interfaces' | 'no-ipv6';
+
+/** What became of one change: done (an enable-forwarding says how for IPv6), or refused with a coded error. */
+export type KernelOutcome =
+  | { readonly ok: true; readonly ipv6Forwarding?: Ipv6Forwarding }
+  | { readonly ok: false; readonly error: TunnelError };
