@@ -68,6 +68,23 @@ export interface NativeEspReplayWindowHandle {
   highest(): number;
 }
 
+/** One request of an rtnetlink batch as the addon reads it (native/src/rtnetlink-binding.h). */
+export interface NativeRtnetlinkRequest {
+  op: 'set-mtu' | 'set-mac' | 'set-up' | 'add-address' | 'replace-route' | 'delete-route' | 'delete-link' | 'set-ipv4-forwarding';
+  /** Empty only for an unreachable route. */
+  link: string;
+  /** MTU, route metric, or 0/1 for up and forwarding. */
+  value?: number;
+  family?: 4 | 6;
+  prefixLength?: number;
+  /** Address, route destination (4 or 16 bytes) or MAC (6 bytes). */
+  address?: Uint8Array;
+  peer?: Uint8Array;
+  unreachable?: boolean;
+  exclusive?: boolean;
+  nodad?: boolean;
+}
+
 /** The addon's exports. */
 export interface NativeAddon {
   bindBatch(
@@ -108,4 +125,10 @@ export interface NativeAddon {
     segmentBytes: number,
     receiveOffload: boolean,
   ): NativeEndpointHandle;
+  /** Runs the requests on the libuv pool: [errno (0: done), its text, the kernel's extended ack message] each. */
+  rtnetlinkBatch(requests: NativeRtnetlinkRequest[]): Promise<[number, string, string][]>;
+  /** The same on the calling thread. */
+  rtnetlinkBatchSync(requests: NativeRtnetlinkRequest[]): [number, string, string][];
+  /** [name, index] of every link whose name starts with `prefix`. */
+  rtnetlinkListLinks(prefix: string): Promise<[string, number][]>;
 }

@@ -1,14 +1,11 @@
 /**
- * The native datapath I/O: TUN devices, raw IPv4 sockets, UDP sockets and batched packet I/O. This is the only module that loads build/Release/tunnel_native.node;
- * it validates arguments and turns errno into NativeError codes before and after each call.
+ * The native datapath I/O: TUN devices, raw IPv4 sockets, UDP sockets and batched packet I/O, and
+ * (rtnetlink.ts) interface configuration. It validates arguments and turns errno into NativeError
+ * codes before and after each call; addon-loader.ts loads build/Release/tunnel_native.node.
  */
-import { existsSync } from 'node:fs';
-import { createRequire } from 'node:module';
-import { dirname, join } from 'node:path';
-import { fileURLToPath } from 'node:url';
 import { NativeError } from './native-error.js';
 import type { NativeAddon } from './addon-binding.js';
-import { BatchViews } from './batch-views.js';
+import { loadAddon } from './addon-loader.js';
 import {
   createEspInboundWith,
   createEspReplayWindowWith,
@@ -31,6 +28,10 @@ export { createPacketBatch, MAX_BATCH_CAPACITY, MAX_SLOT_SIZE, MIN_SLOT_SIZE } f
 export type { EspAead, EspInbound, EspInboundCounters, EspOutcome, EspReplayVerdict, EspReplayWindow, EspSaConfig, EspSaCounters, EspSecurityAssociation, EspSlotResults } from './esp.js';
 export { createEspSlotResults, ESP_HEADROOM, ESP_KEY_BYTES, ESP_LAST_SEQUENCE, ESP_MAX_TAILROOM, ESP_OUTCOMES, ESP_REPLAY_WINDOW, espOutcomeName } from './esp.js';
 export { EspError, type EspErrorCode } from './esp-error.js';
+export {
+  describeRtnetlinkRequest, listRtnetlinkLinks, runRtnetlinkBatch, runRtnetlinkBatchSync,
+  type RtnetlinkLink, type RtnetlinkOutcome, type RtnetlinkRequest,
+} from './rtnetlink.js';
 
 /**
  * A TUN device (IFF_TUN | IFF_NO_PI): packets are bare IPv4/IPv6, no packet-info header; or, opened
@@ -124,9 +125,6 @@ export interface UdpSocketOptions extends OuterSocketOptions {
 const DEFAULT_TTL = 64;
 const DEFAULT_BUFFER_BYTES = 4 * 1024 * 1024;
 const MAX_UDP_PAYLOAD = 65507;
-const ADDON_FILE = join('native', 'build', 'Release', 'tunnel_native.node');
-
-let loaded: { addon: NativeAddon; views: BatchViews } | undefined;
 
 /** Opens (creating) TUN device `name`. It is not persistent: closing it removes the interface. */
 export function openTun(name: string, options: TunOptions = {}): TunDevice {
@@ -261,35 +259,4 @@ function outerOptions(options: OuterSocketOptions): { ttl: number; bufferBytes: 
     throw new NativeError('ERR_INVALID_ARGUMENT', `socket buffer size must be an integer from 0 to 1 GiB, got ${bufferBytes}`);
   }
   return { ttl, bufferBytes };
-}
-
-/**
- * Loads the addon on first use, so argument errors and batch allocation work without it. The
- * package root is found by walking up to package.json, which works from native/ (sources run by
- * vitest) and from dist/native/ (the compiled build) alike.
- */
-function loadAddon(): { addon: NativeAddon; views: BatchViews } {
-  if (loaded !== undefined) return loaded;
-  const path = join(packageRoot(), ADDON_FILE);
-  if (!existsSync(path)) {
-    throw new NativeError('ERR_SYSTEM', `native addon not built: run npm install (missing ${path})`);
-  }
-  let addon: NativeAddon;
-  try {
-    addon = createRequire(import.meta.url)(path) as NativeAddon;
-  } catch (err) {
-    throw new NativeError('ERR_SYSTEM', `native addon failed to load (${(err as Error).message}): run npm install`, { cause: err });
-  }
-  loaded = { addon, views: new BatchViews(addon.bindBatch.bind(addon)) };
-  return loaded;
-}
-
-function packageRoot(): string {
-  let dir = dirname(fileURLToPath(import.meta.url));
-  for (;;) {
-    if (existsSync(join(dir, 'package.json'))) return dir;
-    const parent = dirname(dir);
-    if (parent === dir) throw new NativeError('ERR_SYSTEM', 'native addon not built: run npm install (package root not found)');
-    dir = parent;
-  }
 }

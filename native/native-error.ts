@@ -11,7 +11,11 @@ export type NativeErrorCode =
   | 'ERR_PERMISSION'
   | 'ERR_TUN_UNAVAILABLE'
   | 'ERR_CLOSED'
-  | 'ERR_SYSTEM';
+  | 'ERR_SYSTEM'
+  // rtnetlink refusals a caller may tell apart (and a hub count)
+  | 'ERR_DEVICE_NOT_FOUND'
+  | 'ERR_ALREADY_EXISTS'
+  | 'ERR_RESOURCE_LIMIT';
 
 /** What a NativeError may say beyond its code: the errno and, for interface changes, which and what. */
 export interface NativeErrorDetails {

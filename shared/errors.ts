@@ -43,6 +43,10 @@ export type TunnelErrorCode =
   | 'ERR_CLOSED'
   | 'ERR_SYSTEM'
   | 'ERR_INTERNAL'
+  // the kernel's network configuration (shared/system/)
+  | 'ERR_DEVICE_NOT_FOUND'
+  | 'ERR_ALREADY_EXISTS'
+  | 'ERR_RESOURCE_LIMIT'
   // wire and datapath
   | 'ERR_DECODE'
   | 'ERR_TUNNEL_EXISTS'

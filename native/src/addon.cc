@@ -1,7 +1,8 @@
 // tunnel_native: system calls for the userspace datapath (TUN devices, raw IPv4 sockets, UDP
-// sockets, batched I/O, uv_poll readiness), and fast routes that copy header bytes the TypeScript
-// codecs built. No protocol is decoded here beyond the IP version and header length, except ESP
-// (esp-*.cc), whose crypto runs here, with node's own OpenSSL, so packets never need JS.
+// sockets, batched I/O, uv_poll readiness), fast routes that copy header bytes the TypeScript
+// codecs built, and rtnetlink batches for interface configuration. No protocol is decoded here
+// beyond the IP version and header length, except ESP (esp-*.cc), whose crypto runs here, with
+// node's own OpenSSL, so packets never need JS.
 #include <napi.h>
 
 #include "addon-data.h"
@@ -10,6 +11,7 @@
 #include "fast-route.h"
 #include "open-descriptors.h"
 #include "packet-endpoint.h"
+#include "rtnetlink-binding.h"
 
 namespace tunnel_native {
 
@@ -48,6 +50,9 @@ Napi::Object Init(Napi::Env env, Napi::Object exports) {
   exports.Set("openUdpSocket", Napi::Function::New<OpenUdpSocket>(env, "openUdpSocket"));
   exports.Set("pathMtu", Napi::Function::New<PathMtu>(env, "pathMtu"));
   RegisterEsp(env, exports);
+  exports.Set("rtnetlinkBatch", Napi::Function::New<RtnetlinkBatch>(env, "rtnetlinkBatch"));
+  exports.Set("rtnetlinkBatchSync", Napi::Function::New<RtnetlinkBatchSync>(env, "rtnetlinkBatchSync"));
+  exports.Set("rtnetlinkListLinks", Napi::Function::New<RtnetlinkListLinks>(env, "rtnetlinkListLinks"));
   return exports;
 }
 

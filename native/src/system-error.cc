@@ -7,7 +7,7 @@
 
 namespace tunnel_native {
 
-void ThrowSystemError(Napi::Env env, const char* syscall, int err) {
+Napi::Error SystemError(Napi::Env env, const char* syscall, int err) {
   char text[128];
   // GNU strerror_r returns the message pointer, which may or may not be `text`.
   const char* message = strerror_r(err, text, sizeof(text));
@@ -15,7 +15,11 @@ void ThrowSystemError(Napi::Env env, const char* syscall, int err) {
   error.Set("errno", Napi::Number::New(env, err));
   error.Set("code", Napi::String::New(env, uv_err_name(-err)));
   error.Set("syscall", Napi::String::New(env, syscall));
-  error.ThrowAsJavaScriptException();
+  return error;
+}
+
+void ThrowSystemError(Napi::Env env, const char* syscall, int err) {
+  SystemError(env, syscall, err).ThrowAsJavaScriptException();
 }
 
 void ThrowClosedError(Napi::Env env) {

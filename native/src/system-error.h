@@ -6,7 +6,10 @@
 
 namespace tunnel_native {
 
-// Throws an Error with `errno`, `code` (e.g. "EPERM") and `syscall` properties.
+// An Error with `errno`, `code` (e.g. "EPERM") and `syscall` properties (for a promise to reject with).
+Napi::Error SystemError(Napi::Env env, const char* syscall, int err);
+
+// Throws SystemError(env, syscall, err).
 void ThrowSystemError(Napi::Env env, const char* syscall, int err);
 
 // Throws an Error with `closed: true`: the descriptor was already closed.

@@ -1,0 +1,246 @@
+#include "rtnetlink-batch.h"
+
+#include <errno.h>
+#include <linux/if.h>
+#include <linux/if_link.h>
+#include <linux/netlink.h>
+#include <linux/rtnetlink.h>
+#include <poll.h>
+#include <string.h>
+#include <sys/ioctl.h>
+#include <sys/socket.h>
+#include <unistd.h>
+
+#include <unordered_map>
+
+namespace tunnel_native {
+
+namespace {
+
+// Requests per sendmsg: their acks (with extended ack messages) fit the receive queue with room.
+constexpr size_t kRequestsPerSend = 128;
+constexpr size_t kReceiveBytes = 64 * 1024;
+// The kernel answers inside the send; this only bounds a receive that would otherwise never end.
+constexpr int kReceiveTimeoutMs = 10000;
+
+// A NETLINK_ROUTE socket with extended acks (the kernel's reason as text) and capped acks (the
+// request is not echoed back), closed when it goes out of scope.
+class RouteSocket {
+ public:
+  bool Open(RtnetlinkFailure* failure) {
+    fd_ = socket(AF_NETLINK, SOCK_RAW | SOCK_CLOEXEC, NETLINK_ROUTE);
+    if (fd_ < 0) return Fail(failure, "socket NETLINK_ROUTE");
+    int one = 1;
+    // Both are optional: an old kernel without them still answers, with less to say.
+    setsockopt(fd_, SOL_NETLINK, NETLINK_EXT_ACK, &one, sizeof(one));
+    setsockopt(fd_, SOL_NETLINK, NETLINK_CAP_ACK, &one, sizeof(one));
+    sockaddr_nl local = {};
+    local.nl_family = AF_NETLINK;
+    if (bind(fd_, reinterpret_cast<sockaddr*>(&local), sizeof(local)) != 0) return Fail(failure, "bind NETLINK_ROUTE");
+    return true;
+  }
+
+  ~RouteSocket() {
+    if (fd_ >= 0) close(fd_);
+  }
+
+  bool Send(const std::vector<uint8_t>& messages, RtnetlinkFailure* failure) {
+    sockaddr_nl kernel = {};
+    kernel.nl_family = AF_NETLINK;
+    for (;;) {
+      ssize_t sent = sendto(fd_, messages.data(), messages.size(), 0, reinterpret_cast<sockaddr*>(&kernel), sizeof(kernel));
+      if (sent >= 0) return true;
+      if (errno != EINTR) return Fail(failure, "sendto NETLINK_ROUTE");
+    }
+  }
+
+  // Receives one datagram (one or more netlink messages); 0 bytes never means success.
+  ssize_t Receive(uint8_t* buffer, size_t size, RtnetlinkFailure* failure) {
+    for (;;) {
+      pollfd ready = {fd_, POLLIN, 0};
+      int polled = poll(&ready, 1, kReceiveTimeoutMs);
+      if (polled == 0) {
+        errno = ETIMEDOUT;
+        Fail(failure, "poll NETLINK_ROUTE");
+        return -1;
+      }
+      if (polled < 0 && errno == EINTR) continue;
+      if (polled < 0) {
+        Fail(failure, "poll NETLINK_ROUTE");
+        return -1;
+      }
+      ssize_t received = recv(fd_, buffer, size, 0);
+      if (received >= 0) return received;
+      if (errno == EINTR) continue;
+      Fail(failure, "recv NETLINK_ROUTE");
+      return -1;
+    }
+  }
+
+  // The index of interface `name` (SIOCGIFINDEX works on any socket), or 0 with errno set.
+  int IndexOf(const std::string& name) {
+    ifreq request = {};
+    if (name.size() >= IFNAMSIZ) {
+      errno = ENODEV;
+      return 0;
+    }
+    memcpy(request.ifr_name, name.data(), name.size());
+    if (ioctl(fd_, SIOCGIFINDEX, &request) != 0) return 0;
+    return request.ifr_ifindex;
+  }
+
+ private:
+  bool Fail(RtnetlinkFailure* failure, const char* syscall) {
+    failure->error = errno;
+    failure->syscall = syscall;
+    return false;
+  }
+
+  int fd_ = -1;
+};
+
+// The extended ack message of an NLMSG_ERROR, if the kernel attached one.
+std::string ExtendedAckMessage(const nlmsghdr* header) {
+  if ((header->nlmsg_flags & NLM_F_ACK_TLVS) == 0) return "";
+  const auto* error = static_cast<const nlmsgerr*>(NLMSG_DATA(header));
+  // Capped: only the request's header follows the error code; else the whole request does.
+  size_t offset = (header->nlmsg_flags & NLM_F_CAPPED) != 0 ? sizeof(nlmsgerr) : sizeof(int) + NLMSG_ALIGN(error->msg.nlmsg_len);
+  size_t payload = header->nlmsg_len - NLMSG_HDRLEN;
+  if (offset > payload) return "";
+  const auto* attr = reinterpret_cast<const nlattr*>(static_cast<const uint8_t*>(NLMSG_DATA(header)) + offset);
+  size_t left = payload - offset;
+  while (left >= sizeof(nlattr) && attr->nla_len >= sizeof(nlattr) && attr->nla_len <= left) {
+    if ((attr->nla_type & NLA_TYPE_MASK) == NLMSGERR_ATTR_MSG) {
+      const char* text = reinterpret_cast<const char*>(attr) + NLA_HDRLEN;
+      return std::string(text, strnlen(text, attr->nla_len - NLA_HDRLEN));
+    }
+    size_t step = NLA_ALIGN(attr->nla_len);
+    if (step >= left) break;
+    left -= step;
+    attr = reinterpret_cast<const nlattr*>(reinterpret_cast<const uint8_t*>(attr) + step);
+  }
+  return "";
+}
+
+// Receives acks until every request of sequence numbers [first, first + count) has one.
+bool CollectAcks(RouteSocket* socket, uint32_t first, size_t count, const std::vector<size_t>& request_of,
+                 std::vector<RtnetlinkResult>* results, RtnetlinkFailure* failure) {
+  std::vector<uint8_t> buffer(kReceiveBytes);
+  size_t answered = 0;
+  while (answered < count) {
+    ssize_t received = socket->Receive(buffer.data(), buffer.size(), failure);
+    if (received < 0) return false;
+    int left = static_cast<int>(received);
+    for (auto* header = reinterpret_cast<nlmsghdr*>(buffer.data()); NLMSG_OK(header, left); header = NLMSG_NEXT(header, left)) {
+      if (header->nlmsg_type != NLMSG_ERROR || header->nlmsg_seq < first || header->nlmsg_seq - first >= count) continue;
+      if (header->nlmsg_len < NLMSG_LENGTH(sizeof(int))) continue;
+      RtnetlinkResult& result = (*results)[request_of[header->nlmsg_seq - first]];
+      result.error = -static_cast<const nlmsgerr*>(NLMSG_DATA(header))->error;
+      result.message = ExtendedAckMessage(header);
+      answered++;
+    }
+  }
+  return true;
+}
+
+}  // namespace
+
+bool RunRtnetlinkBatch(const std::vector<RtnetlinkRequest>& requests, std::vector<RtnetlinkResult>* results,
+                       RtnetlinkFailure* failure) {
+  results->assign(requests.size(), RtnetlinkResult());
+  if (requests.empty()) return true;
+  RouteSocket socket;
+  if (!socket.Open(failure)) return false;
+  std::unordered_map<std::string, int> indexes;
+  std::vector<uint8_t> messages;
+  std::vector<size_t> request_of;
+  uint32_t seq = 1;
+  for (size_t next = 0; next < requests.size();) {
+    messages.clear();
+    request_of.clear();
+    uint32_t first = seq;
+    for (; next < requests.size() && request_of.size() < kRequestsPerSend; next++) {
+      const RtnetlinkRequest& request = requests[next];
+      int ifindex = 0;
+      if (!request.link.empty()) {
+        auto known = indexes.find(request.link);
+        if (known != indexes.end()) {
+          ifindex = known->second;
+        } else {
+          ifindex = socket.IndexOf(request.link);
+          if (ifindex > 0) indexes.emplace(request.link, ifindex);
+        }
+        if (ifindex <= 0) {
+          // Never sent: the interface is not there (or its name cannot be looked up).
+          (*results)[next].error = errno == 0 ? ENODEV : errno;
+          continue;
+        }
+      }
+      EncodeRtnetlinkRequest(request, ifindex, seq++, &messages);
+      request_of.push_back(next);
+      // A deleted link's index must not serve a later request of the batch by the same name.
+      if (request.op == RtnetlinkOp::kDeleteLink) indexes.erase(request.link);
+    }
+    if (request_of.empty()) continue;
+    if (!socket.Send(messages, failure)) return false;
+    if (!CollectAcks(&socket, first, request_of.size(), request_of, results, failure)) return false;
+  }
+  return true;
+}
+
+bool ListRtnetlinkLinks(const std::string& prefix, std::vector<LinkEntry>* links, RtnetlinkFailure* failure) {
+  RouteSocket socket;
+  if (!socket.Open(failure)) return false;
+  std::vector<uint8_t> request;
+  {
+    nlmsghdr header = {};
+    header.nlmsg_len = NLMSG_LENGTH(sizeof(ifinfomsg) + RTA_LENGTH(sizeof(uint32_t)));
+    header.nlmsg_type = RTM_GETLINK;
+    header.nlmsg_flags = NLM_F_REQUEST | NLM_F_DUMP;
+    header.nlmsg_seq = 1;
+    ifinfomsg link = {};
+    link.ifi_family = AF_UNSPEC;
+    rtattr mask = {};
+    mask.rta_type = IFLA_EXT_MASK;
+    mask.rta_len = RTA_LENGTH(sizeof(uint32_t));
+    uint32_t filter = RTEXT_FILTER_SKIP_STATS;
+    const auto append = [&request](const void* data, size_t length) {
+      const auto* bytes = static_cast<const uint8_t*>(data);
+      request.insert(request.end(), bytes, bytes + length);
+    };
+    append(&header, sizeof(header));
+    append(&link, sizeof(link));
+    append(&mask, sizeof(mask));
+    append(&filter, sizeof(filter));
+  }
+  if (!socket.Send(request, failure)) return false;
+  std::vector<uint8_t> buffer(kReceiveBytes);
+  for (;;) {
+    ssize_t received = socket.Receive(buffer.data(), buffer.size(), failure);
+    if (received < 0) return false;
+    int left = static_cast<int>(received);
+    for (auto* header = reinterpret_cast<nlmsghdr*>(buffer.data()); NLMSG_OK(header, left); header = NLMSG_NEXT(header, left)) {
+      if (header->nlmsg_seq != 1) continue;
+      if (header->nlmsg_type == NLMSG_DONE) return true;
+      if (header->nlmsg_type == NLMSG_ERROR) {
+        int error = -static_cast<const nlmsgerr*>(NLMSG_DATA(header))->error;
+        if (error == 0) return true;
+        failure->error = error;
+        failure->syscall = "RTM_GETLINK";
+        return false;
+      }
+      if (header->nlmsg_type != RTM_NEWLINK) continue;
+      const auto* link = static_cast<const ifinfomsg*>(NLMSG_DATA(header));
+      int attributes = static_cast<int>(IFLA_PAYLOAD(header));
+      for (const auto* attr = IFLA_RTA(link); RTA_OK(attr, attributes); attr = RTA_NEXT(attr, attributes)) {
+        if (attr->rta_type != IFLA_IFNAME) continue;
+        const char* text = static_cast<const char*>(RTA_DATA(attr));
+        std::string name(text, strnlen(text, RTA_PAYLOAD(attr)));
+        if (name.compare(0, prefix.size(), prefix) == 0) links->push_back({name, link->ifi_index});
+        break;
+      }
+    }
+  }
+}
+
+}  // namespace tunnel_native

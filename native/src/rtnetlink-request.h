@@ -1,0 +1,47 @@
+// One rtnetlink request of a batch, as native/rtnetlink.ts describes it, and its encoding into a
+// netlink message with the kernel's own UAPI structs (linux/rtnetlink.h, if_link.h, if_addr.h).
+#pragma once
+
+#include <stdint.h>
+
+#include <string>
+#include <vector>
+
+namespace tunnel_native {
+
+enum class RtnetlinkOp {
+  kSetMtu,            // RTM_SETLINK, IFLA_MTU
+  kSetMac,            // RTM_SETLINK, IFLA_ADDRESS
+  kSetUp,             // RTM_SETLINK, IFF_UP in ifi_flags/ifi_change
+  kAddAddress,        // RTM_NEWADDR, create or replace (or exclusive)
+  kReplaceRoute,      // RTM_NEWROUTE, create or replace (or exclusive), table main
+  kDeleteRoute,       // RTM_DELROUTE
+  kDeleteLink,        // RTM_DELLINK
+  kSetIpv4Forwarding  // RTM_SETLINK, IFLA_AF_SPEC/AF_INET/IFLA_INET_CONF/IPV4_DEVCONF_FORWARDING
+};
+
+struct RtnetlinkRequest {
+  RtnetlinkOp op = RtnetlinkOp::kSetUp;
+  // The interface, by name; empty only for an unreachable route.
+  std::string link;
+  // MTU, route metric, or 0/1 for up and forwarding.
+  uint32_t value = 0;
+  // AF_INET or AF_INET6, for addresses and routes.
+  int family = 0;
+  uint8_t prefix_length = 0;
+  // The address (4 or 16 bytes used), route destination, or MAC (6 bytes).
+  uint8_t address[16] = {};
+  bool has_peer = false;
+  uint8_t peer[4] = {};
+  bool unreachable = false;
+  // NLM_F_EXCL instead of NLM_F_REPLACE: fail with EEXIST when the address or route is there.
+  bool exclusive = false;
+  // IFA_F_NODAD: an IPv6 address usable at once.
+  bool nodad = false;
+};
+
+// Appends the netlink message for `request` on interface `ifindex` (0: none) to `out`, with
+// NLM_F_REQUEST | NLM_F_ACK and sequence number `seq`.
+void EncodeRtnetlinkRequest(const RtnetlinkRequest& request, int ifindex, uint32_t seq, std::vector<uint8_t>* out);
+
+}  // namespace tunnel_native
