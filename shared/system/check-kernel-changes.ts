@@ -63,6 +63,13 @@ function checkKernelChange(change: KernelChange): void {
   }
 }
 
+/** Refuses a link name prefix that no interface name could start with (ERR_INVALID_ARGUMENT). */
+export function checkLinkPrefix(prefix: string): void {
+  if (typeof prefix !== 'string' || !/^[A-Za-z0-9_.-]{0,15}$/.test(prefix)) {
+    throw new TunnelError('ERR_INVALID_ARGUMENT', `link name prefix ${JSON.stringify(prefix)} must be up to 15 characters from A-Z a-z 0-9 _ . -`);
+  }
+}
+
 /**
  * Parses `ADDRESS/LENGTH`: a strict dotted quad or an IPv6 address without a zone, and a prefix
  * length its family allows. Throws ERR_INVALID_CIDR.

@@ -1,17 +1,18 @@
 /**
- * The kernel configuration through iproute2's `ip`, run with execFileSync and an argument array
- * (never a shell string), and /proc/sys for the forwarding switches. Each change is one `ip` run,
- * except that consecutive route changes go as one `ip -force -batch -` (a whole route table costs
- * one spawn). Every `ip` run forks a process and blocks the caller until it ends (~2-5 ms).
+ * The kernel configuration through iproute2's `ip`, run with an argument array (never a shell
+ * string), and /proc/sys for the forwarding switches. Each change is one `ip` run, except that
+ * consecutive route changes go as one `ip -force -batch -` (a whole route table costs one spawn).
+ * applySync blocks the caller for every run (a fork and exec, ~2-5 ms); apply waits for them
+ * without blocking, but each spawn still forks on the event loop's thread.
  */
-import { execFileSync } from 'node:child_process';
+import { execFile, execFileSync } from 'node:child_process';
 import { existsSync } from 'node:fs';
 import { join } from 'node:path';
-import { TunnelError } from '../errors.js';
-import { checkKernelChanges, parseKernelCidr } from './check-kernel-changes.js';
+import { TunnelError, type TunnelErrorCode } from '../errors.js';
+import { checkKernelChanges, checkLinkPrefix, parseKernelCidr } from './check-kernel-changes.js';
 import type { KernelChange, KernelOutcome, KernelRoute } from './kernel-change.js';
 import type { KernelNetworkConfig } from './kernel-network-config.js';
-import { enableForwardingThroughSysctl, PROC_SYS } from './sysctl-forwarding.js';
+import { enableForwardingThroughSysctl, enableForwardingThroughSysctlAsync, PROC_SYS } from './sysctl-forwarding.js';
 
 const IP_TIMEOUT_MS = 10_000;
 
@@ -21,25 +22,30 @@ export interface IpKernelNetworkConfigOptions {
   sysctlRoot?: string;
 }
 
+/** One thing to run for a batch of changes: an `ip` command, an `ip -batch` of routes, or a forwarding switch. */
+type Step =
+  | { readonly run: 'ip'; readonly args: string[] }
+  | { readonly run: 'batch'; readonly lines: string[] }
+  | { readonly run: 'forwarding'; readonly link: string };
+
 /** The kernel configuration through `ip` and /proc/sys. */
 export function createIpKernelNetworkConfig(options: IpKernelNetworkConfigOptions = {}): KernelNetworkConfig {
   const sysctl = options.sysctlRoot ?? PROC_SYS;
   return {
     applySync(changes) {
       checkKernelChanges(changes);
+      return planSteps(changes).flatMap(({ step, count }) => repeat(runStepSync(step, sysctl), count));
+    },
+    async apply(changes) {
+      checkKernelChanges(changes);
       const outcomes: KernelOutcome[] = [];
-      for (let i = 0; i < changes.length;) {
-        let end = i;
-        while (end < changes.length && isRouteChange(changes[end]!)) end++;
-        if (end > i) {
-          const outcome = runIpBatch(changes.slice(i, end).map(routeLine));
-          for (; i < end; i++) outcomes.push(outcome);
-        } else {
-          outcomes.push(applyOne(changes[i]!, sysctl));
-          i++;
-        }
-      }
+      for (const { step, count } of planSteps(changes)) outcomes.push(...repeat(await runStep(step, sysctl), count));
       return outcomes;
+    },
+    async listLinks(prefix) {
+      checkLinkPrefix(prefix);
+      const shown = await runIpText(['-j', 'link', 'show']);
+      return (JSON.parse(shown) as { ifname: string }[]).map((link) => link.ifname).filter((name) => name.startsWith(prefix));
     },
   };
 }
@@ -47,19 +53,69 @@ export function createIpKernelNetworkConfig(options: IpKernelNetworkConfigOption
 /** The `ip` implementation on the real /proc/sys. */
 export const ipKernelNetworkConfig: KernelNetworkConfig = createIpKernelNetworkConfig();
 
-function applyOne(change: KernelChange, sysctl: string): KernelOutcome {
+/** The steps for `changes`, each with how many changes its one outcome stands for. */
+function planSteps(changes: readonly KernelChange[]): { step: Step; count: number }[] {
+  const steps: { step: Step; count: number }[] = [];
+  for (let i = 0; i < changes.length;) {
+    let end = i;
+    while (end < changes.length && isRouteChange(changes[end]!)) end++;
+    if (end > i) {
+      steps.push({ step: { run: 'batch', lines: changes.slice(i, end).map(routeLine) }, count: end - i });
+      i = end;
+      continue;
+    }
+    steps.push({ step: singleStep(changes[i++]!), count: 1 });
+  }
+  return steps;
+}
+
+function singleStep(change: KernelChange): Step {
   switch (change.kind) {
     case 'enable-forwarding':
+      return { run: 'forwarding', link: change.link };
+    case 'replace-route':
+    case 'delete-route':
+      return { run: 'batch', lines: [routeLine(change)] };
+    default:
+      return { run: 'ip', args: ipArguments(change) };
+  }
+}
+
+function repeat(outcome: KernelOutcome, count: number): KernelOutcome[] {
+  return Array.from({ length: count }, () => outcome);
+}
+
+function runStepSync(step: Step, sysctl: string): KernelOutcome {
+  switch (step.run) {
+    case 'forwarding':
       try {
-        return { ok: true, ipv6Forwarding: enableForwardingThroughSysctl(change.link, sysctl) };
+        return { ok: true, ipv6Forwarding: enableForwardingThroughSysctl(step.link, sysctl) };
       } catch (err) {
         return { ok: false, error: err as TunnelError };
       }
-    case 'replace-route':
-    case 'delete-route':
-      return runIpBatch([routeLine(change)]);
-    default:
-      return runIp(ipArguments(change));
+    case 'batch':
+      return ipOutcome(`ip -batch (${step.lines.length} commands, first: ${step.lines[0]})`, () => {
+        execFileSync(IP_COMMAND, ['-force', '-batch', '-'], { input: `${step.lines.join('\n')}\n`, stdio: ['pipe', 'ignore', 'pipe'], timeout: IP_TIMEOUT_MS });
+      });
+    case 'ip':
+      return ipOutcome(`ip ${step.args.join(' ')}`, () => {
+        execFileSync(IP_COMMAND, step.args, { stdio: ['ignore', 'ignore', 'pipe'], timeout: IP_TIMEOUT_MS });
+      });
+  }
+}
+
+async function runStep(step: Step, sysctl: string): Promise<KernelOutcome> {
+  switch (step.run) {
+    case 'forwarding':
+      try {
+        return { ok: true, ipv6Forwarding: await enableForwardingThroughSysctlAsync(step.link, sysctl) };
+      } catch (err) {
+        return { ok: false, error: err as TunnelError };
+      }
+    case 'batch':
+      return ipOutcomeAsync(`ip -batch (${step.lines.length} commands, first: ${step.lines[0]})`, ['-force', '-batch', '-'], `${step.lines.join('\n')}\n`);
+    case 'ip':
+      return ipOutcomeAsync(`ip ${step.args.join(' ')}`, step.args);
   }
 }
 
@@ -103,24 +159,57 @@ const IP_COMMAND = (process.env.PATH ?? '').split(':').some((dir) => dir !== '' 
   ? 'ip'
   : ['/usr/sbin/ip', '/sbin/ip'].find((path) => existsSync(path)) ?? 'ip';
 
-/** Runs many lines in one `ip -force -batch -`: every line is tried; one outcome for them all. */
-function runIpBatch(lines: readonly string[]): KernelOutcome {
+function ipOutcome(command: string, run: () => void): KernelOutcome {
   try {
-    execFileSync(IP_COMMAND, ['-force', '-batch', '-'], { input: `${lines.join('\n')}\n`, stdio: ['pipe', 'ignore', 'pipe'], timeout: IP_TIMEOUT_MS });
+    run();
     return { ok: true };
   } catch (err) {
-    return { ok: false, error: ipError(err, `ip -batch (${lines.length} commands, first: ${lines[0]})`) };
+    return { ok: false, error: ipError(err, command) };
   }
 }
 
-function runIp(args: string[]): KernelOutcome {
-  try {
-    execFileSync(IP_COMMAND, args, { stdio: ['ignore', 'ignore', 'pipe'], timeout: IP_TIMEOUT_MS });
-    return { ok: true };
-  } catch (err) {
-    return { ok: false, error: ipError(err, `ip ${args.join(' ')}`) };
-  }
+function ipOutcomeAsync(command: string, args: string[], input?: string): Promise<KernelOutcome> {
+  return new Promise((resolve, reject) => {
+    const child = execFile(IP_COMMAND, args, { timeout: IP_TIMEOUT_MS }, (err, _stdout, stderr) => {
+      if (err === null) {
+        resolve({ ok: true });
+        return;
+      }
+      try {
+        resolve({ ok: false, error: ipError(Object.assign(err, { stderr: Buffer.from(stderr) }), command) });
+      } catch (missing) {
+        reject(missing);
+      }
+    });
+    // An `ip` that ends before reading all of its input closes the pipe: its exit status tells.
+    child.stdin?.on('error', () => undefined);
+    if (input === undefined) child.stdin?.end();
+    else child.stdin?.end(input);
+  });
 }
+
+function runIpText(args: string[]): Promise<string> {
+  return new Promise((resolve, reject) => {
+    execFile(IP_COMMAND, args, { timeout: IP_TIMEOUT_MS, maxBuffer: 64 * 1024 * 1024 }, (err, stdout, stderr) => {
+      if (err === null) resolve(stdout);
+      else {
+        try {
+          reject(ipError(Object.assign(err, { stderr: Buffer.from(stderr) }), `ip ${args.join(' ')}`));
+        } catch (missing) {
+          reject(missing);
+        }
+      }
+    });
+  });
+}
+
+// What ip prints for the refusals the seam gives codes to (rtnetlink-kernel-network-config.ts
+// gets the same codes from the errno).
+const REFUSALS: [RegExp, TunnelErrorCode][] = [
+  [/Cannot find device|No such device/, 'ERR_DEVICE_NOT_FOUND'],
+  [/File exists/, 'ERR_ALREADY_EXISTS'],
+  [/No buffer space available|Too many open files|Cannot allocate memory|No space left on device/, 'ERR_RESOURCE_LIMIT'],
+];
 
 /** A refusal as a coded error; a missing `ip` is thrown, since then nothing can be tried. */
 function ipError(err: unknown, command: string): TunnelError {
@@ -132,5 +221,6 @@ function ipError(err: unknown, command: string): TunnelError {
   if (/Operation not permitted|Permission denied/.test(reason)) {
     return new TunnelError('ERR_PERMISSION', `${command}: needs root or CAP_NET_ADMIN (${reason})`, { cause: err });
   }
-  return new TunnelError('ERR_SYSTEM', `${command}: ${reason}`, { cause: err });
+  const code = REFUSALS.find(([pattern]) => pattern.test(reason))?.[1] ?? 'ERR_SYSTEM';
+  return new TunnelError(code, `${command}: ${reason}`, { cause: err });
 }

@@ -1,4 +1,5 @@
 import { existsSync, writeFileSync } from 'node:fs';
+import { access, writeFile } from 'node:fs/promises';
 import { TunnelError } from '../errors.js';
 import type { Ipv6Forwarding } from './kernel-change.js';
 
@@ -15,9 +16,8 @@ export function enableForwardingThroughSysctl(name: string, sysctl = PROC_SYS): 
 }
 
 /**
- * IPv6 forwarding for one interface: `net.ipv6.conf.NAME.force_forwarding` (Linux 6.17+; netlink
- * has no setter for it), else `net.ipv6.conf.all.forwarding` on an older kernel, or nothing on a
- * kernel without IPv6.
+ * IPv6 forwarding for one interface: `net.ipv6.conf.NAME.force_forwarding` (Linux 6.17+), else
+ * `net.ipv6.conf.all.forwarding` on an older kernel, or nothing on a kernel without IPv6.
  */
 export function enableIpv6Forwarding(name: string, sysctl = PROC_SYS): Ipv6Forwarding {
   if (!existsSync(`${sysctl}/net/ipv6`)) return 'no-ipv6';
@@ -28,6 +28,45 @@ export function enableIpv6Forwarding(name: string, sysctl = PROC_SYS): Ipv6Forwa
   }
   writeOne(`${sysctl}/net/ipv6/conf/all/forwarding`);
   return 'all-interfaces';
+}
+
+/** enableForwardingThroughSysctl through the libuv pool: the event loop runs on meanwhile. */
+export async function enableForwardingThroughSysctlAsync(name: string, sysctl = PROC_SYS): Promise<Ipv6Forwarding> {
+  await writeOneAsync(`${sysctl}/net/ipv4/conf/${name}/forwarding`);
+  return enableIpv6ForwardingAsync(name, sysctl);
+}
+
+/**
+ * enableIpv6Forwarding through the libuv pool. There is no rtnetlink setter for IPv6's
+ * per-interface switches (the kernel's inet6_set_link_af takes only the token and the address
+ * generation mode), so this is the rtnetlink implementation's way too.
+ */
+export async function enableIpv6ForwardingAsync(name: string, sysctl = PROC_SYS): Promise<Ipv6Forwarding> {
+  if (!(await exists(`${sysctl}/net/ipv6`))) return 'no-ipv6';
+  const perInterface = `${sysctl}/net/ipv6/conf/${name}/force_forwarding`;
+  if (await exists(perInterface)) {
+    await writeOneAsync(perInterface);
+    return 'interface';
+  }
+  await writeOneAsync(`${sysctl}/net/ipv6/conf/all/forwarding`);
+  return 'all-interfaces';
+}
+
+async function exists(path: string): Promise<boolean> {
+  try {
+    await access(path);
+    return true;
+  } catch {
+    return false;
+  }
+}
+
+async function writeOneAsync(path: string): Promise<void> {
+  try {
+    await writeFile(path, '1\n');
+  } catch (err) {
+    throw forwardingError(path, err);
+  }
 }
 
 function writeOne(path: string): void {

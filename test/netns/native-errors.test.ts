@@ -101,7 +101,7 @@ describe.skipIf(skipReason)('native error paths (netns)', () => {
       firstTunStillReads: 'ok',
       bindForeign: failed('ERR_SYSTEM', 'Cannot assign requested address'),
       rawBindForeign: failed('ERR_SYSTEM', 'Cannot assign requested address'),
-      missingDevice: failed('ERR_SYSTEM', 'nosuchdev0'),
+      missingDevice: failed('ERR_DEVICE_NOT_FOUND', 'nosuchdev0'),
       badHeadroom: failed('ERR_INVALID_ARGUMENT', 'headroom'),
       badCount: failed('ERR_INVALID_ARGUMENT', 'count'),
       foreignBatch: failed('ERR_INVALID_ARGUMENT', 'packet batch'),

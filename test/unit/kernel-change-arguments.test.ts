@@ -1,14 +1,22 @@
 import { describe, expect, it } from 'vitest';
+import { isTunnelError } from '../../shared/errors.js';
 import { createIpKernelNetworkConfig } from '../../shared/system/ip-kernel-network-config.js';
 import type { KernelChange } from '../../shared/system/kernel-change.js';
+import type { KernelNetworkConfig } from '../../shared/system/kernel-network-config.js';
+import { createRtnetlinkKernelNetworkConfig } from '../../shared/system/rtnetlink-kernel-network-config.js';
 import { errorCodeOf } from '../helpers/error-code.js';
 
-// Malformed changes are refused before anything runs: no `ip` is spawned, no sysctl written
-// (test/integration/tunnel-forwarding.test.ts checks that a refused batch changed nothing).
-const kernel = createIpKernelNetworkConfig({ sysctlRoot: '/nonexistent-sysctl' });
-const codeOf = (...changes: KernelChange[]): string | undefined => errorCodeOf(() => kernel.applySync(changes));
+// Malformed changes are refused alike by every implementation, before anything runs: no `ip` is
+// spawned, no netlink message sent, no sysctl written (test/integration/tunnel-forwarding.test.ts
+// and test/netns/kernel-network-config.test.ts check that a refused batch changed nothing).
+const IMPLEMENTATIONS: [string, KernelNetworkConfig][] = [
+  ['ip', createIpKernelNetworkConfig({ sysctlRoot: '/nonexistent-sysctl' })],
+  ['rtnetlink', createRtnetlinkKernelNetworkConfig({ sysctlRoot: '/nonexistent-sysctl' })],
+];
 
-describe('kernel changes refused before they are made', () => {
+describe.each(IMPLEMENTATIONS)('kernel changes refused before they are made (%s)', (_name, kernel) => {
+  const codeOf = (...changes: KernelChange[]): string | undefined => errorCodeOf(() => kernel.applySync(changes));
+
   it.each(['', 'a'.repeat(16), 'tun 0', 'tun/0', 'tun0;rm', '..', '.', 'tün0', 'tun%d'])('refuses the interface name %j', (link) => {
     expect(codeOf({ kind: 'set-up', link, up: true })).toBe('ERR_INVALID_ARGUMENT');
     expect(codeOf({ kind: 'delete-link', link })).toBe('ERR_INVALID_ARGUMENT');
@@ -43,5 +51,23 @@ describe('kernel changes refused before they are made', () => {
     expect(codeOf({ kind: 'rename-link', link: 'x' } as unknown as KernelChange)).toBe('ERR_INVALID_ARGUMENT');
     expect(codeOf({ kind: 'set-up', link: 'tnl-hub', up: 'yes' } as unknown as KernelChange)).toBe('ERR_INVALID_ARGUMENT');
     expect(errorCodeOf(() => kernel.applySync('set-up' as unknown as KernelChange[]))).toBe('ERR_INVALID_ARGUMENT');
+  });
+
+  it('rejects the same batches from apply, with the same codes', async () => {
+    const refusalOf = async (changes: KernelChange[]): Promise<string> => {
+      try {
+        await kernel.apply(changes);
+      } catch (err) {
+        return isTunnelError(err) ? err.code : 'not a TunnelError';
+      }
+      return 'made';
+    };
+    expect(await refusalOf([{ kind: 'set-up', link: 'tnl-hub', up: true }, { kind: 'set-mtu', link: 'tnl-hub', mtu: 1 }])).toBe('ERR_INVALID_ARGUMENT');
+    expect(await refusalOf([{ kind: 'add-address', link: 'tnl-hub', cidr: '10.0.0/24' }])).toBe('ERR_INVALID_CIDR');
+    expect(await refusalOf([{ kind: 'add-address', link: 'tnl-hub', cidr: '10.0.0.1/24', peer: 'x' }])).toBe('ERR_INVALID_ADDRESS');
+  });
+
+  it.each(['a'.repeat(16), 'tnl hub', 'x;y', 42])('refuses the link name prefix %j', async (prefix) => {
+    await expect(kernel.listLinks(prefix as string)).rejects.toMatchObject({ name: 'TunnelError', code: 'ERR_INVALID_ARGUMENT' });
   });
 });
