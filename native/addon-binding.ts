@@ -70,7 +70,7 @@ export interface NativeEspReplayWindowHandle {
 
 /** One request of an rtnetlink batch as the addon reads it (native/src/rtnetlink-binding.h). */
 export interface NativeRtnetlinkRequest {
-  op: 'set-mtu' | 'set-mac' | 'set-up' | 'add-address' | 'replace-route' | 'delete-route' | 'delete-link' | 'set-ipv4-forwarding';
+  op: 'set-mtu' | 'set-mac' | 'set-up' | 'add-address' | 'replace-route' | 'delete-route' | 'delete-link' | 'set-ipv4-forwarding' | 'set-ipv6-forwarding';
   /** Empty only for an unreachable route. */
   link: string;
   /** MTU, route metric, or 0/1 for up and forwarding. */

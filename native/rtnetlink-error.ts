@@ -18,10 +18,10 @@ export function codeOfErrno(errno: number): NativeErrorCode {
 /**
  * A refusal as a one-line NativeError naming the operation and interface: "setting the MTU of
  * tnl-x to 70000: Invalid argument: mtu greater than device maximum". `text` is the errno's
- * (strerror), `reason` the kernel's extended ack message, when it gave one.
+ * (strerror), `reason` the kernel's extended ack message, when it gave one; `code` the errno's
+ * unless the request knows better.
  */
-export function rtnetlinkError(errno: number, text: string, operation: string, interfaceName: string | undefined, reason = ''): NativeError {
-  const code = codeOfErrno(errno);
+export function rtnetlinkError(errno: number, text: string, operation: string, interfaceName: string | undefined, reason = '', code = codeOfErrno(errno)): NativeError {
   const detail = reason === '' ? text : `${text}: ${reason}`;
   const message = code === 'ERR_PERMISSION' ? `${operation}: needs root or CAP_NET_ADMIN (${detail})` : `${operation}: ${detail}`;
   return new NativeError(code, message, { errno, operation, ...(interfaceName === undefined ? {} : { interfaceName }) });

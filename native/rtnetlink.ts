@@ -3,7 +3,8 @@
  * requests per sendmsg on a NETLINK_ROUTE socket of the batch's own, each with NLM_F_ACK, and
  * collects one acknowledgement per request (native/src/rtnetlink-*.cc). The kernel handles each
  * request in order and goes on after a refusal, so every request gets its own outcome, with the
- * errno and the kernel's extended ack message in a coded NativeError.
+ * errno and the kernel's extended ack message in a coded NativeError. IPv6's forwarding switch,
+ * which netlink cannot set, is a /proc/sys write made in its place in the batch.
  */
 import ipaddr from 'ipaddr.js';
 import type { NativeRtnetlinkRequest } from './addon-binding.js';
@@ -39,7 +40,12 @@ export type RtnetlinkRequest =
   | ({ readonly op: 'delete-route' } & RouteTarget)
   | { readonly op: 'delete-link'; readonly link: string }
   /** The interface's IPv4 forwarding switch (net.ipv4.conf.IF.forwarding). */
-  | { readonly op: 'set-ipv4-forwarding'; readonly link: string; readonly on: boolean };
+  | { readonly op: 'set-ipv4-forwarding'; readonly link: string; readonly on: boolean }
+  /**
+   * The interface's IPv6 switch (net.ipv6.conf.IF.force_forwarding, Linux 6.17+): rtnetlink has no
+   * setter for it, so the batch writes /proc/sys in its place, on the batch's thread.
+   */
+  | { readonly op: 'set-ipv6-forwarding'; readonly link: string; readonly on: boolean };
 
 /** What became of one request: done, or refused with a coded NativeError naming the operation and interface. */
 export type RtnetlinkOutcome = { readonly ok: true } | { readonly ok: false; readonly error: NativeError };
@@ -51,6 +57,7 @@ export interface RtnetlinkLink {
 }
 
 const MAX_U32 = 0xffff_ffff;
+const ENOENT = 2;
 const MAC_ADDRESS = /^[0-9a-fA-F]{2}(:[0-9a-fA-F]{2}){5}$/;
 
 /**
@@ -117,7 +124,8 @@ export function describeRtnetlinkRequest(request: RtnetlinkRequest): string {
     case 'delete-link':
       return `deleting interface ${request.link}`;
     case 'set-ipv4-forwarding':
-      return `turning IPv4 forwarding ${request.on ? 'on' : 'off'} for ${request.link}`;
+    case 'set-ipv6-forwarding':
+      return `turning IPv${request.op === 'set-ipv4-forwarding' ? 4 : 6} forwarding ${request.on ? 'on' : 'off'} for ${request.link}`;
   }
 }
 
@@ -125,7 +133,9 @@ function outcomesOf(requests: readonly RtnetlinkRequest[], results: [number, str
   return results.map(([errno, text, reason], i) => {
     if (errno === 0) return { ok: true };
     const request = requests[i]!;
-    return { ok: false, error: rtnetlinkError(errno, text, describeRtnetlinkRequest(request), request.link === null ? undefined : request.link, reason) };
+    // No /proc/sys/net/ipv6/conf/IF: the interface is not there.
+    const code = request.op === 'set-ipv6-forwarding' && errno === ENOENT ? 'ERR_DEVICE_NOT_FOUND' : codeOfErrno(errno);
+    return { ok: false, error: rtnetlinkError(errno, text, describeRtnetlinkRequest(request), request.link === null ? undefined : request.link, reason, code) };
   });
 }
 
@@ -157,6 +167,7 @@ function toNative(request: RtnetlinkRequest): NativeRtnetlinkRequest {
       assertInterfaceName(request.link);
       return { op: request.op, link: request.link, value: flag(request.up, 'up') };
     case 'set-ipv4-forwarding':
+    case 'set-ipv6-forwarding':
       assertInterfaceName(request.link);
       return { op: request.op, link: request.link, value: flag(request.on, 'on') };
     case 'delete-link':

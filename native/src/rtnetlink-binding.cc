@@ -20,6 +20,7 @@ bool ParseOp(const std::string& name, RtnetlinkOp* op) {
       {"set-up", RtnetlinkOp::kSetUp},             {"add-address", RtnetlinkOp::kAddAddress},
       {"replace-route", RtnetlinkOp::kReplaceRoute}, {"delete-route", RtnetlinkOp::kDeleteRoute},
       {"delete-link", RtnetlinkOp::kDeleteLink},   {"set-ipv4-forwarding", RtnetlinkOp::kSetIpv4Forwarding},
+      {"set-ipv6-forwarding", RtnetlinkOp::kSetIpv6Forwarding},
   };
   for (const auto& [text, value] : kOps) {
     if (name == text) {

@@ -1,7 +1,7 @@
 // The N-API surface of the rtnetlink batches (native/rtnetlink.ts wraps it). Requests are plain
 // objects: { op, link, value, family, prefixLength, address, peer, unreachable, exclusive, nodad },
 // op one of "set-mtu", "set-mac", "set-up", "add-address", "replace-route", "delete-route",
-// "delete-link", "set-ipv4-forwarding"; addresses as 4- or 16-byte Uint8Arrays, a MAC as 6 bytes.
+// "delete-link", "set-ipv4-forwarding", "set-ipv6-forwarding"; addresses as 4- or 16-byte Uint8Arrays, a MAC as 6 bytes.
 // Each result is [errno, its text, extended ack message]; errno 0 is done. A batch that cannot run at all
 // (no socket, a failed send) throws or rejects with an Error carrying errno, code and syscall.
 #pragma once

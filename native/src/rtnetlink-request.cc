@@ -152,6 +152,8 @@ void EncodeRtnetlinkRequest(const RtnetlinkRequest& request, int ifindex, uint32
       message.Finish();
       return;
     }
+    case RtnetlinkOp::kSetIpv6Forwarding:
+      return;
     case RtnetlinkOp::kSetMtu:
     case RtnetlinkOp::kSetMac:
     case RtnetlinkOp::kSetIpv4Forwarding: {

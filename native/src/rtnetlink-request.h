@@ -17,7 +17,11 @@ enum class RtnetlinkOp {
   kReplaceRoute,      // RTM_NEWROUTE, create or replace (or exclusive), table main
   kDeleteRoute,       // RTM_DELROUTE
   kDeleteLink,        // RTM_DELLINK
-  kSetIpv4Forwarding  // RTM_SETLINK, IFLA_AF_SPEC/AF_INET/IFLA_INET_CONF/IPV4_DEVCONF_FORWARDING
+  kSetIpv4Forwarding, // RTM_SETLINK, IFLA_AF_SPEC/AF_INET/IFLA_INET_CONF/IPV4_DEVCONF_FORWARDING
+  // Not a netlink message: net.ipv6.conf.IF.force_forwarding through /proc/sys, since rtnetlink
+  // has no setter for IPv6's per-interface switches (inet6_set_link_af takes only the token and
+  // the address generation mode). Written in its place in the batch, on the batch's thread.
+  kSetIpv6Forwarding
 };
 
 struct RtnetlinkRequest {
@@ -40,7 +44,7 @@ struct RtnetlinkRequest {
   bool nodad = false;
 };
 
-// Appends the netlink message for `request` on interface `ifindex` (0: none) to `out`, with
+// Appends the netlink message for `request` (any op but kSetIpv6Forwarding) on interface `ifindex` (0: none) to `out`, with
 // NLM_F_REQUEST | NLM_F_ACK and sequence number `seq`.
 void EncodeRtnetlinkRequest(const RtnetlinkRequest& request, int ifindex, uint32_t seq, std::vector<uint8_t>* out);
 

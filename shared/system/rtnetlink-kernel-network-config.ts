@@ -1,10 +1,11 @@
 /**
- * The kernel configuration through the addon's rtnetlink batches (native/rtnetlink.ts): every
- * change of a call is one request of one batch, sent many per sendmsg and run on the libuv pool
- * by apply (on the calling thread by applySync); no process is spawned. Forwarding is IPv4's
- * per-interface switch through rtnetlink, then IPv6's through /proc/sys, which has no netlink
- * setter (see sysctl-forwarding.ts), written after the batch.
+ * The kernel configuration through the addon's rtnetlink batches (native/rtnetlink.ts): all the
+ * changes of a call are one batch of requests, sent many per sendmsg and run on the libuv pool by
+ * apply (on the calling thread by applySync); no process is spawned. Forwarding is IPv4's
+ * per-interface switch through rtnetlink, and IPv6's `force_forwarding`, which netlink cannot set,
+ * a /proc/sys write the batch makes in its place.
  */
+import { existsSync } from 'node:fs';
 import { listRtnetlinkLinks, runRtnetlinkBatch, runRtnetlinkBatchSync, type RtnetlinkOutcome, type RtnetlinkRequest } from '../../native/index.js';
 import type { TunnelError } from '../errors.js';
 import { fromNative, tunnelErrorFromNative } from '../native-boundary.js';
@@ -13,41 +14,50 @@ import type { Ipv6Forwarding, KernelChange, KernelOutcome, KernelRoute } from '.
 import type { KernelNetworkConfig } from './kernel-network-config.js';
 import { enableIpv6Forwarding, enableIpv6ForwardingAsync, PROC_SYS } from './sysctl-forwarding.js';
 
-/** Options of the rtnetlink implementation. */
-export interface RtnetlinkKernelNetworkConfigOptions {
-  /** Where the kernel's sysctls are (default /proc/sys), for IPv6 forwarding. */
-  sysctlRoot?: string;
+/**
+ * How this kernel takes IPv6 forwarding per interface, looked at once: its own switch
+ * (`force_forwarding`, Linux 6.17+) goes into the batch; an older kernel gets the switch for all
+ * interfaces (sysctl-forwarding.ts); a kernel without IPv6 nothing.
+ */
+let ipv6Forwarding: Ipv6Forwarding | undefined;
+
+function ipv6ForwardingOfThisKernel(): Ipv6Forwarding {
+  ipv6Forwarding ??= !existsSync(`${PROC_SYS}/net/ipv6`) ? 'no-ipv6'
+    : existsSync(`${PROC_SYS}/net/ipv6/conf/default/force_forwarding`) ? 'interface' : 'all-interfaces';
+  return ipv6Forwarding;
 }
 
 /** The kernel configuration through rtnetlink. */
-export function createRtnetlinkKernelNetworkConfig(options: RtnetlinkKernelNetworkConfigOptions = {}): KernelNetworkConfig {
-  const sysctl = options.sysctlRoot ?? PROC_SYS;
+export function createRtnetlinkKernelNetworkConfig(): KernelNetworkConfig {
   return {
     async apply(changes) {
       checkKernelChanges(changes);
-      const requests = changes.map(toRequest);
+      const ipv6 = ipv6ForwardingOfThisKernel();
+      const { requests, spans } = toRequests(changes, ipv6);
       let results: RtnetlinkOutcome[];
       try {
         results = await runRtnetlinkBatch(requests);
       } catch (err) {
         throw tunnelErrorFromNative(err);
       }
-      const outcomes: KernelOutcome[] = [];
+      const outcomes = changes.map((change, i) => outcomeOf(change, results.slice(spans[i]!, spans[i + 1]), ipv6));
       for (const [i, change] of changes.entries()) {
-        const result = results[i]!;
-        if (!result.ok || change.kind !== 'enable-forwarding') outcomes.push(outcomeOf(result));
-        else outcomes.push(await ipv6Outcome(() => enableIpv6ForwardingAsync(change.link, sysctl)));
+        if (change.kind === 'enable-forwarding' && ipv6 === 'all-interfaces' && outcomes[i]!.ok) {
+          outcomes[i] = await allInterfacesOutcome(() => enableIpv6ForwardingAsync(change.link));
+        }
       }
       return outcomes;
     },
     applySync(changes) {
       checkKernelChanges(changes);
-      const results = fromNative(() => runRtnetlinkBatchSync(changes.map(toRequest)));
+      const ipv6 = ipv6ForwardingOfThisKernel();
+      const { requests, spans } = toRequests(changes, ipv6);
+      const results = fromNative(() => runRtnetlinkBatchSync(requests));
       return changes.map((change, i) => {
-        const result = results[i]!;
-        if (!result.ok || change.kind !== 'enable-forwarding') return outcomeOf(result);
+        const outcome = outcomeOf(change, results.slice(spans[i]!, spans[i + 1]), ipv6);
+        if (change.kind !== 'enable-forwarding' || ipv6 !== 'all-interfaces' || !outcome.ok) return outcome;
         try {
-          return { ok: true, ipv6Forwarding: enableIpv6Forwarding(change.link, sysctl) };
+          return { ok: true, ipv6Forwarding: enableIpv6Forwarding(change.link) };
         } catch (err) {
           return { ok: false, error: err as TunnelError };
         }
@@ -64,14 +74,30 @@ export function createRtnetlinkKernelNetworkConfig(options: RtnetlinkKernelNetwo
   };
 }
 
-/** The rtnetlink implementation on the real /proc/sys. */
+/** The rtnetlink implementation. */
 export const rtnetlinkKernelNetworkConfig: KernelNetworkConfig = createRtnetlinkKernelNetworkConfig();
 
-function outcomeOf(result: RtnetlinkOutcome): KernelOutcome {
-  return result.ok ? { ok: true } : { ok: false, error: tunnelErrorFromNative(result.error) as TunnelError };
+/** The requests of `changes`, and where each change's requests start (spans[i] to spans[i + 1]). */
+function toRequests(changes: readonly KernelChange[], ipv6: Ipv6Forwarding): { requests: RtnetlinkRequest[]; spans: number[] } {
+  const requests: RtnetlinkRequest[] = [];
+  const spans: number[] = [];
+  for (const change of changes) {
+    spans.push(requests.length);
+    requests.push(toRequest(change));
+    if (change.kind === 'enable-forwarding' && ipv6 === 'interface') requests.push({ op: 'set-ipv6-forwarding', link: change.link, on: true });
+  }
+  spans.push(requests.length);
+  return { requests, spans };
 }
 
-async function ipv6Outcome(enable: () => Promise<Ipv6Forwarding>): Promise<KernelOutcome> {
+/** One change's outcome from its requests' outcomes: the first refusal, else done. */
+function outcomeOf(change: KernelChange, results: RtnetlinkOutcome[], ipv6: Ipv6Forwarding): KernelOutcome {
+  const refused = results.find((result) => !result.ok);
+  if (refused !== undefined && !refused.ok) return { ok: false, error: tunnelErrorFromNative(refused.error) as TunnelError };
+  return change.kind === 'enable-forwarding' ? { ok: true, ipv6Forwarding: ipv6 } : { ok: true };
+}
+
+async function allInterfacesOutcome(enable: () => Promise<Ipv6Forwarding>): Promise<KernelOutcome> {
   try {
     return { ok: true, ipv6Forwarding: await enable() };
   } catch (err) {

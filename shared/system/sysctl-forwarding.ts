@@ -37,9 +37,10 @@ export async function enableForwardingThroughSysctlAsync(name: string, sysctl = 
 }
 
 /**
- * enableIpv6Forwarding through the libuv pool. There is no rtnetlink setter for IPv6's
- * per-interface switches (the kernel's inet6_set_link_af takes only the token and the address
- * generation mode), so this is the rtnetlink implementation's way too.
+ * enableIpv6Forwarding through the libuv pool. (There is no rtnetlink setter for IPv6's
+ * per-interface switches: the kernel's inet6_set_link_af takes only the token and the address
+ * generation mode. The rtnetlink implementation has its batch write `force_forwarding`, and comes
+ * here only on a kernel older than 6.17.)
  */
 export async function enableIpv6ForwardingAsync(name: string, sysctl = PROC_SYS): Promise<Ipv6Forwarding> {
   if (!(await exists(`${sysctl}/net/ipv6`))) return 'no-ipv6';

@@ -20,8 +20,9 @@ const show = (...args) => JSON.parse(execFileSync('ip', ['-j', ...args], { encod
 const refusal = (err) => ({ code: err.code, message: err.message, errno: err.errno ?? null });
 `;
 
-// Every kind of request on a veth pair, then read back; errors the kernel gives; order and
-// partial failure within one batch; more requests than one sendmsg carries.
+// Every kind of request on a veth pair (IPv6 forwarding is the /proc/sys write the batch makes in
+// its place), then read back; errors the kernel gives; order and partial failure within one
+// batch; more requests than one sendmsg carries.
 const privilegedScript = `${prelude}
 execFileSync('ip', ['link', 'add', 'v0', 'type', 'veth', 'peer', 'name', 'v1']);
 execFileSync('ip', ['tuntap', 'add', 'mode', 'tun', 'name', 'gone0']);
@@ -38,7 +39,10 @@ result.applied = await batch([
   { op: 'replace-route', link: 'v0', destination: '2001:db8:5::', prefixLength: 48, metric: 1000 },
   { op: 'replace-route', link: null, destination: '10.6.0.0', prefixLength: 24, metric: 4294967295 },
   { op: 'set-ipv4-forwarding', link: 'v0', on: true },
+  { op: 'set-ipv6-forwarding', link: 'v0', on: true },
+  { op: 'set-ipv6-forwarding', link: 'gone0', on: true },
   { op: 'delete-link', link: 'gone0' },
+  { op: 'set-ipv6-forwarding', link: 'gone0', on: true },
 ]);
 const link = show('link', 'show', 'dev', 'v0')[0];
 result.link = { mtu: link.mtu, address: link.address, up: link.flags.includes('UP') };
@@ -48,6 +52,7 @@ result.routes4 = show('-4', 'route', 'show', 'table', 'main').filter((r) => r.pr
   .map((r) => ({ type: r.type ?? 'unicast', dst: r.dst, dev: r.dev ?? null, metric: r.metric ?? 0, scope: r.scope ?? 'global' }));
 result.routes6 = show('-6', 'route', 'show', 'dev', 'v0').filter((r) => r.protocol !== 'kernel').map((r) => ({ dst: r.dst, metric: r.metric }));
 result.forwarding = readFileSync('/proc/sys/net/ipv4/conf/v0/forwarding', 'utf8').trim();
+result.forwarding6 = readFileSync('/proc/sys/net/ipv6/conf/v0/force_forwarding', 'utf8').trim();
 result.goneAfterDelete = show('link', 'show').every((l) => l.ifname !== 'gone0');
 
 // The kernel goes on after a refusal, in order: the last MTU wins.
@@ -85,7 +90,9 @@ console.log(JSON.stringify(result));
 // Without CAP_NET_ADMIN: every change is refused with ERR_PERMISSION; reading links still works.
 const unprivilegedScript = `${prelude}
 const result = {};
-result.async = await batch([{ op: 'set-mtu', link: 'lo', mtu: 1400 }, { op: 'set-ipv4-forwarding', link: 'lo', on: true }]);
+result.async = await batch([
+  { op: 'set-mtu', link: 'lo', mtu: 1400 }, { op: 'set-ipv4-forwarding', link: 'lo', on: true }, { op: 'set-ipv6-forwarding', link: 'lo', on: true },
+]);
 result.sync = batchSync([{ op: 'replace-route', link: 'lo', destination: '10.9.0.0', prefixLength: 24, metric: 0 }]);
 result.links = (await native.listRtnetlinkLinks('lo')).map((l) => l.name);
 console.log(JSON.stringify(result));
@@ -116,7 +123,10 @@ describe.skipIf(skipReason)('rtnetlink batches against the kernel (netns)', () =
 
   it('makes every kind of change, one outcome per request, in order, with the kernel\'s errno and reason', async () => {
     const result = (await runNodeIn(namespace, privilegedScript)) as Record<string, unknown>;
-    expect(result.applied).toEqual(Array(12).fill('ok'));
+    // The /proc/sys write runs in its place: before the deletion it works, after it the switch is gone.
+    expect(result.applied).toEqual([...Array(14).fill('ok'), {
+      code: 'ERR_DEVICE_NOT_FOUND', errno: 2, interfaceName: 'gone0', message: 'turning IPv6 forwarding on for gone0: No such file or directory',
+    }]);
     expect(result.link).toEqual({ mtu: 1400, address: '02:00:00:00:00:01', up: true });
     expect(result.addresses).toEqual([
       { local: '10.1.0.1', peer: '10.1.0.2', prefixlen: 30, nodad: false },
@@ -128,6 +138,7 @@ describe.skipIf(skipReason)('rtnetlink batches against the kernel (netns)', () =
     ]);
     expect(result.routes6).toEqual([{ dst: '2001:db8:5::/48', metric: 1000 }]);
     expect(result.forwarding).toBe('1');
+    expect(result.forwarding6).toBe('1');
     expect(result.goneAfterDelete).toBe(true);
 
     const refused = (code: string, errno: number, text: string, interfaceName: string | null): unknown =>
@@ -167,6 +178,7 @@ describe.skipIf(skipReason)('rtnetlink batches against the kernel (netns)', () =
     expect(result.async).toEqual([
       denied('setting the MTU of lo to 1400: needs root or CAP_NET_ADMIN (Operation not permitted'),
       denied('turning IPv4 forwarding on for lo: needs root or CAP_NET_ADMIN'),
+      { ...(denied('turning IPv6 forwarding on for lo: needs root or CAP_NET_ADMIN (Permission denied)') as object), errno: 13 },
     ]);
     expect(result.sync).toEqual([denied('adding route 10.9.0.0/24 metric 0 via lo: needs root or CAP_NET_ADMIN')]);
     expect(result.links).toEqual(['lo']);

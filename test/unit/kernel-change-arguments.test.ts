@@ -11,7 +11,7 @@ import { errorCodeOf } from '../helpers/error-code.js';
 // and test/netns/kernel-network-config.test.ts check that a refused batch changed nothing).
 const IMPLEMENTATIONS: [string, KernelNetworkConfig][] = [
   ['ip', createIpKernelNetworkConfig({ sysctlRoot: '/nonexistent-sysctl' })],
-  ['rtnetlink', createRtnetlinkKernelNetworkConfig({ sysctlRoot: '/nonexistent-sysctl' })],
+  ['rtnetlink', createRtnetlinkKernelNetworkConfig()],
 ];
 
 describe.each(IMPLEMENTATIONS)('kernel changes refused before they are made (%s)', (_name, kernel) => {
