@@ -2,16 +2,15 @@
 
 #include <errno.h>
 #include <fcntl.h>
-#include <linux/if.h>
 #include <linux/if_link.h>
 #include <linux/netlink.h>
 #include <linux/rtnetlink.h>
 #include <poll.h>
 #include <string.h>
-#include <sys/ioctl.h>
 #include <sys/socket.h>
 #include <unistd.h>
 
+#include <algorithm>
 #include <unordered_map>
 
 namespace tunnel_native {
@@ -20,6 +19,8 @@ namespace {
 
 // Requests per sendmsg: their acks (with extended ack messages) fit the receive queue with room.
 constexpr size_t kRequestsPerSend = 128;
+// Name lookups per sendmsg: each answer is a whole link message (about 1 KB without statistics).
+constexpr size_t kLookupsPerSend = 32;
 constexpr size_t kReceiveBytes = 64 * 1024;
 // The kernel answers inside the send; this only bounds a receive that would otherwise never end.
 constexpr int kReceiveTimeoutMs = 10000;
@@ -76,18 +77,6 @@ class RouteSocket {
       Fail(failure, "recv NETLINK_ROUTE");
       return -1;
     }
-  }
-
-  // The index of interface `name` (SIOCGIFINDEX works on any socket), or 0 with errno set.
-  int IndexOf(const std::string& name) {
-    ifreq request = {};
-    if (name.size() >= IFNAMSIZ) {
-      errno = ENODEV;
-      return 0;
-    }
-    memcpy(request.ifr_name, name.data(), name.size());
-    if (ioctl(fd_, SIOCGIFINDEX, &request) != 0) return 0;
-    return request.ifr_ifindex;
   }
 
  private:
@@ -156,6 +145,40 @@ int WriteIpv6Forwarding(const std::string& link, bool on) {
   return error;
 }
 
+// Looks up the indexes of `names` with RTM_GETLINK, many per sendmsg; a name that is not there
+// gets -errno (ENODEV) as its index, so the batch asks only once.
+bool ResolveLinks(RouteSocket* socket, const std::vector<std::string>& names, uint32_t* seq,
+                  std::unordered_map<std::string, int>* indexes, RtnetlinkFailure* failure) {
+  std::vector<uint8_t> messages;
+  std::vector<uint8_t> buffer(kReceiveBytes);
+  for (size_t start = 0; start < names.size(); start += kLookupsPerSend) {
+    size_t count = std::min(kLookupsPerSend, names.size() - start);
+    uint32_t first = *seq;
+    messages.clear();
+    for (size_t i = 0; i < count; i++) EncodeLinkLookup(names[start + i], (*seq)++, &messages);
+    if (!socket->Send(messages, failure)) return false;
+    size_t answered = 0;
+    while (answered < count) {
+      ssize_t received = socket->Receive(buffer.data(), buffer.size(), failure);
+      if (received < 0) return false;
+      int left = static_cast<int>(received);
+      for (auto* header = reinterpret_cast<nlmsghdr*>(buffer.data()); NLMSG_OK(header, left); header = NLMSG_NEXT(header, left)) {
+        if (header->nlmsg_seq < first || header->nlmsg_seq - first >= count) continue;
+        const std::string& name = names[start + header->nlmsg_seq - first];
+        if (header->nlmsg_type == RTM_NEWLINK && header->nlmsg_len >= NLMSG_LENGTH(sizeof(ifinfomsg))) {
+          (*indexes)[name] = static_cast<const ifinfomsg*>(NLMSG_DATA(header))->ifi_index;
+          answered++;
+        } else if (header->nlmsg_type == NLMSG_ERROR && header->nlmsg_len >= NLMSG_LENGTH(sizeof(int))) {
+          int error = -static_cast<const nlmsgerr*>(NLMSG_DATA(header))->error;
+          (*indexes)[name] = -(error == 0 ? ENODEV : error);
+          answered++;
+        }
+      }
+    }
+  }
+  return true;
+}
+
 }  // namespace
 
 bool RunRtnetlinkBatch(const std::vector<RtnetlinkRequest>& requests, std::vector<RtnetlinkResult>* results,
@@ -165,44 +188,50 @@ bool RunRtnetlinkBatch(const std::vector<RtnetlinkRequest>& requests, std::vecto
   RouteSocket socket;
   if (!socket.Open(failure)) return false;
   std::unordered_map<std::string, int> indexes;
+  std::vector<std::string> unknown;
   std::vector<uint8_t> messages;
   std::vector<size_t> request_of;
   uint32_t seq = 1;
   for (size_t next = 0; next < requests.size();) {
+    if (requests[next].op == RtnetlinkOp::kSetIpv6Forwarding) {
+      // In its place: whatever the batch asked before it was sent and answered first.
+      (*results)[next].error = WriteIpv6Forwarding(requests[next].link, requests[next].value != 0);
+      next++;
+      continue;
+    }
+    // The next run of netlink requests, and the names of it not looked up yet.
+    size_t end = next;
+    unknown.clear();
+    for (; end < requests.size() && end - next < kRequestsPerSend && requests[end].op != RtnetlinkOp::kSetIpv6Forwarding; end++) {
+      const std::string& link = requests[end].link;
+      if (!link.empty() && indexes.find(link) == indexes.end()) {
+        indexes.emplace(link, 0);
+        unknown.push_back(link);
+      }
+    }
+    if (!ResolveLinks(&socket, unknown, &seq, &indexes, failure)) return false;
     messages.clear();
     request_of.clear();
     uint32_t first = seq;
-    for (; next < requests.size() && request_of.size() < kRequestsPerSend; next++) {
+    for (; next < end; next++) {
       const RtnetlinkRequest& request = requests[next];
-      if (request.op == RtnetlinkOp::kSetIpv6Forwarding) {
-        // In its place: whatever the batch asked before it is sent and answered first.
-        if (!request_of.empty()) break;
-        (*results)[next].error = WriteIpv6Forwarding(request.link, request.value != 0);
+      int ifindex = request.link.empty() ? 0 : indexes[request.link];
+      if (ifindex < 0) {
+        // Never sent: the interface is not there.
+        (*results)[next].error = -ifindex;
         continue;
-      }
-      int ifindex = 0;
-      if (!request.link.empty()) {
-        auto known = indexes.find(request.link);
-        if (known != indexes.end()) {
-          ifindex = known->second;
-        } else {
-          ifindex = socket.IndexOf(request.link);
-          if (ifindex > 0) indexes.emplace(request.link, ifindex);
-        }
-        if (ifindex <= 0) {
-          // Never sent: the interface is not there (or its name cannot be looked up).
-          (*results)[next].error = errno == 0 ? ENODEV : errno;
-          continue;
-        }
       }
       EncodeRtnetlinkRequest(request, ifindex, seq++, &messages);
       request_of.push_back(next);
-      // A deleted link's index must not serve a later request of the batch by the same name.
-      if (request.op == RtnetlinkOp::kDeleteLink) indexes.erase(request.link);
     }
-    if (request_of.empty()) continue;
-    if (!socket.Send(messages, failure)) return false;
-    if (!CollectAcks(&socket, first, request_of.size(), request_of, results, failure)) return false;
+    if (!request_of.empty()) {
+      if (!socket.Send(messages, failure)) return false;
+      if (!CollectAcks(&socket, first, request_of.size(), request_of, results, failure)) return false;
+    }
+    // A deleted link's name is looked up again if a later run asks for it.
+    for (size_t i : request_of) {
+      if (requests[i].op == RtnetlinkOp::kDeleteLink) indexes.erase(requests[i].link);
+    }
   }
   return true;
 }

@@ -128,6 +128,14 @@ void EncodeAddress(const RtnetlinkRequest& request, int ifindex, uint32_t seq, s
 
 }  // namespace
 
+void EncodeLinkLookup(const std::string& name, uint32_t seq, std::vector<uint8_t>* out) {
+  MessageWriter message(out, RTM_GETLINK, NLM_F_REQUEST, seq);
+  message.Body(LinkHeader(0));
+  message.Attribute(IFLA_IFNAME, name.c_str(), name.size() + 1);
+  message.U32(IFLA_EXT_MASK, RTEXT_FILTER_SKIP_STATS);
+  message.Finish();
+}
+
 void EncodeRtnetlinkRequest(const RtnetlinkRequest& request, int ifindex, uint32_t seq, std::vector<uint8_t>* out) {
   switch (request.op) {
     case RtnetlinkOp::kReplaceRoute:

@@ -48,4 +48,8 @@ struct RtnetlinkRequest {
 // NLM_F_REQUEST | NLM_F_ACK and sequence number `seq`.
 void EncodeRtnetlinkRequest(const RtnetlinkRequest& request, int ifindex, uint32_t seq, std::vector<uint8_t>* out);
 
+// Appends an RTM_GETLINK for the link named `name` (answered by RTM_NEWLINK, or an error if there
+// is none). Unlike SIOCGIFINDEX, a miss does not make the kernel try to load a module by that name.
+void EncodeLinkLookup(const std::string& name, uint32_t seq, std::vector<uint8_t>* out);
+
 }  // namespace tunnel_native
