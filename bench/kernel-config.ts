@@ -1,0 +1,86 @@
+/**
+ * bench:kernel-config: how long configuring N members' TUN devices takes through `ip` and through
+ * rtnetlink, and how long the event loop stands still meanwhile. Each run gets a namespace of its
+ * own with N fresh persistent TUN devices (bench/kernel-config-run.ts does the work inside).
+ *   npm run bench:kernel-config -- [--members N] [--json]
+ */
+import { cpus, loadavg, release } from 'node:os';
+import { fileURLToPath } from 'node:url';
+import { createNamespaces, deleteNamespaces, startNodeFileIn, uniquePrefix } from '../test/helpers/netns.js';
+import { netnsUnavailableReason } from '../test/helpers/root.js';
+
+const RUNS = [
+  { implementation: 'ip', mode: 'per-change' },
+  { implementation: 'ip', mode: 'per-member' },
+  { implementation: 'rtnetlink', mode: 'per-change' },
+  { implementation: 'rtnetlink', mode: 'per-member' },
+  { implementation: 'rtnetlink', mode: 'all-at-once' },
+] as const;
+
+const RUN_FILE = fileURLToPath(new URL('./kernel-config-run.js', import.meta.url));
+
+interface RunResult {
+  implementation: string;
+  mode: string;
+  changes: number;
+  refused: number;
+  firstRefusal: string | null;
+  elapsedMs: number;
+  usPerChange: number;
+  cpuMs: number;
+  longestStallMs: number;
+  stalledMs: number;
+  timerTicks: number;
+  verified: { routes: number; lastMtu: number; lastUp: boolean; lastForwarding: boolean };
+}
+
+async function main(): Promise<void> {
+  const reason = netnsUnavailableReason();
+  if (reason) {
+    console.error(`bench:kernel-config cannot run: ${reason}`);
+    process.exitCode = 1;
+    return;
+  }
+  const args = process.argv.slice(2);
+  const membersAt = args.indexOf('--members');
+  const members = membersAt >= 0 ? Number(args[membersAt + 1]) : 1000;
+  if (!Number.isInteger(members) || members < 1 || members > 16384) throw new Error('--members must be an integer from 1 to 16384');
+  const json = args.includes('--json');
+  process.on('SIGINT', () => process.exit(130)); // runs the helper's exit hook: namespaces go
+
+  console.log(`kernel configuration benchmark: ${members} members x 5 changes (MTU, /30 with peer, up, forwarding, one route), ` +
+    `${cpus().length} x ${cpus()[0]?.model ?? '?'}, Linux ${release()}, Node ${process.version}, load average ${loadavg().map((l) => l.toFixed(1)).join(' ')}`);
+  console.log('implementation  mode          changes  refused  elapsed ms  us/change  cpu ms  longest stall ms  stalled ms  verified');
+  const results: RunResult[] = [];
+  for (const { implementation, mode } of RUNS) {
+    const namespace = `${uniquePrefix()}bkc`;
+    createNamespaces([namespace]);
+    try {
+      const started = startNodeFileIn(namespace, RUN_FILE, [implementation, mode, String(members)], 900_000);
+      const result = (await started.result) as RunResult;
+      results.push(result);
+      const { verified } = result;
+      const ok = verified.routes === members && verified.lastMtu === 1476 && verified.lastUp && verified.lastForwarding;
+      console.log([
+        implementation.padEnd(14), mode.padEnd(12), String(result.changes).padStart(8), String(result.refused).padStart(8),
+        String(result.elapsedMs).padStart(11), String(result.usPerChange).padStart(10), String(result.cpuMs).padStart(7),
+        String(result.longestStallMs).padStart(17), String(result.stalledMs).padStart(11), ok ? '  yes' : `  NO (${JSON.stringify(verified)})`,
+      ].join(' '));
+      if (result.firstRefusal !== null) console.log(`  first refusal: ${result.firstRefusal}`);
+    } finally {
+      deleteNamespaces([namespace]);
+    }
+  }
+  console.log(
+    'per-change: applySync with one change per call, as the synchronous engine and KernelRoutes call it today;\n' +
+      'per-member: await apply of a member\'s five changes, member after member; all-at-once: one apply of everything.\n' +
+      'longest stall: the longest the event loop went without running a 1 ms timer; stalled: the sum of every tick\'s\n' +
+      'lateness beyond 1 ms. cpu ms: this process\'s own CPU (ip\'s children not included).',
+  );
+  if (json) console.log(JSON.stringify({ members, results }));
+}
+
+main().catch((err: unknown) => {
+  console.error((err as Error).message);
+  process.exitCode = 1;
+});
