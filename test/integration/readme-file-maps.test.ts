@@ -11,7 +11,7 @@ const NOT_MAPPED = new Set(['.git', 'node_modules', 'dist', 'build', 'state', 'R
 /** The design notes that open with a "## Files" map of their folder. */
 const FOLDER_NOTES = [
   'native', 'server/admin', 'server/cluster', 'server/control', 'server/routing', 'server/shortcuts', 'shared/datapath', 'shared/kernel-config',
-  'shared/wire', 'scripts/kernel-peer',
+  'shared/system', 'shared/wire', 'scripts/kernel-peer',
 ];
 
 /** Every file under `dir`, relative to it, skipping what is not part of the repository. */
