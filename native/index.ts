@@ -29,7 +29,7 @@ export type { EspAead, EspInbound, EspInboundCounters, EspOutcome, EspReplayVerd
 export { createEspSlotResults, ESP_HEADROOM, ESP_KEY_BYTES, ESP_LAST_SEQUENCE, ESP_MAX_TAILROOM, ESP_OUTCOMES, ESP_REPLAY_WINDOW, espOutcomeName } from './esp.js';
 export { EspError, type EspErrorCode } from './esp-error.js';
 export {
-  describeRtnetlinkRequest, listRtnetlinkLinks, runRtnetlinkBatch, runRtnetlinkBatchSync,
+  listRtnetlinkLinks, runRtnetlinkBatch, runRtnetlinkBatchSync,
   type RtnetlinkLink, type RtnetlinkOutcome, type RtnetlinkRequest,
 } from './rtnetlink.js';
 

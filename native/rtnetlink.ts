@@ -103,7 +103,7 @@ export async function listRtnetlinkLinks(prefix: string): Promise<RtnetlinkLink[
 }
 
 /** The phrase that names a request in its error: "setting the MTU of tnl-x to 1400". */
-export function describeRtnetlinkRequest(request: RtnetlinkRequest): string {
+function describeRtnetlinkRequest(request: RtnetlinkRequest): string {
   switch (request.op) {
     case 'set-mtu':
       return `setting the MTU of ${request.link} to ${request.mtu}`;

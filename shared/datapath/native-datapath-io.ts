@@ -9,10 +9,10 @@ import type { DatapathIo } from './datapath-io.js';
  * The engine's system calls, served by the native addon (TUN, raw and UDP sockets, fast routes)
  * and the kernel configuration seam (../system/: MTU, MAC, addresses, up). TUNNEL_FAST_PATH=off
  * leaves out the fast routes, so every packet goes through JS (for comparison and for ruling the
- * fast path out when debugging). TUNNEL_OFFLOAD=off opens
- * plain TUNs: no TCP segmentation or checksum offload, one packet per read and per write.
- * TUNs get tunQueues() queues, each forwarded by a thread of its own. This is where the engine
- * crosses into native/: every native error comes back as a TunnelError (../native-boundary.ts).
+ * fast path out when debugging). TUNNEL_OFFLOAD=off opens plain TUNs: no TCP segmentation or
+ * checksum offload, one packet per read and per write. TUNs get tunQueues() queues, each forwarded
+ * by a thread of its own. This is where the engine crosses into native/: every native error comes
+ * back as a TunnelError (../native-boundary.ts).
  */
 export const nativeDatapathIo: DatapathIo = {
   createPacketBatch: (capacity, slotSize) => fromNative(() => createPacketBatch(capacity, slotSize)),
