@@ -2,7 +2,7 @@
  * bench:kernel-config: how long configuring N members' TUN devices takes through `ip` and through
  * rtnetlink, and how long the event loop stands still meanwhile. Each run gets a namespace of its
  * own with N fresh persistent TUN devices (bench/kernel-config-run.ts does the work inside).
- *   npm run bench:kernel-config -- [--members N] [--json]
+ *   npm run bench:kernel-config -- [--members N] [--only ip|rtnetlink] [--json]
  */
 import { cpus, loadavg, release } from 'node:os';
 import { fileURLToPath } from 'node:url';
@@ -46,13 +46,16 @@ async function main(): Promise<void> {
   const members = membersAt >= 0 ? Number(args[membersAt + 1]) : 1000;
   if (!Number.isInteger(members) || members < 1 || members > 16384) throw new Error('--members must be an integer from 1 to 16384');
   const json = args.includes('--json');
+  const onlyAt = args.indexOf('--only');
+  const only = onlyAt >= 0 ? args[onlyAt + 1] : undefined;
+  if (only !== undefined && only !== 'ip' && only !== 'rtnetlink') throw new Error('--only must be ip or rtnetlink');
   process.on('SIGINT', () => process.exit(130)); // runs the helper's exit hook: namespaces go
 
   console.log(`kernel configuration benchmark: ${members} members x 5 changes (MTU, /30 with peer, up, forwarding, one route), ` +
     `${cpus().length} x ${cpus()[0]?.model ?? '?'}, Linux ${release()}, Node ${process.version}, load average ${loadavg().map((l) => l.toFixed(1)).join(' ')}`);
   console.log('implementation  mode          changes  refused  elapsed ms  us/change  cpu ms  longest stall ms  stalled ms  verified');
   const results: RunResult[] = [];
-  for (const { implementation, mode } of RUNS) {
+  for (const { implementation, mode } of RUNS.filter((run) => only === undefined || run.implementation === only)) {
     const namespace = `${uniquePrefix()}bkc`;
     createNamespaces([namespace]);
     try {

@@ -1,7 +1,8 @@
 /**
- * The kernel configuration through the addon's rtnetlink batches (native/rtnetlink.ts): all the
- * changes of a call are one batch of requests, sent many per sendmsg and run on the libuv pool by
- * apply (on the calling thread by applySync); no process is spawned. Forwarding is IPv4's
+ * The kernel configuration through the addon's rtnetlink batches (native/rtnetlink.ts): the
+ * changes of a call are batches of requests (slices of 256 in apply, one in applySync), sent many
+ * per sendmsg and run on the libuv pool by apply (on the calling thread by applySync); no process
+ * is spawned. Forwarding is IPv4's
  * per-interface switch through rtnetlink, and IPv6's `force_forwarding`, which netlink cannot set,
  * a /proc/sys write the batch makes in its place.
  */
@@ -13,6 +14,9 @@ import { checkKernelChanges, checkLinkPrefix, parseKernelCidr } from './check-ke
 import type { Ipv6Forwarding, KernelChange, KernelOutcome, KernelRoute } from './kernel-change.js';
 import type { KernelNetworkConfig } from './kernel-network-config.js';
 import { enableIpv6Forwarding, enableIpv6ForwardingAsync, PROC_SYS } from './sysctl-forwarding.js';
+
+/** Changes apply hands the addon at a time (a few milliseconds of the event loop's time each). */
+const CHANGES_PER_SLICE = 256;
 
 /**
  * How this kernel takes IPv6 forwarding per interface, looked at once: its own switch
@@ -33,17 +37,22 @@ export function createRtnetlinkKernelNetworkConfig(): KernelNetworkConfig {
     async apply(changes) {
       checkKernelChanges(changes);
       const ipv6 = ipv6ForwardingOfThisKernel();
-      const { requests, spans } = toRequests(changes, ipv6);
-      let results: RtnetlinkOutcome[];
-      try {
-        results = await runRtnetlinkBatch(requests);
-      } catch (err) {
-        throw tunnelErrorFromNative(err);
-      }
-      const outcomes = changes.map((change, i) => outcomeOf(change, results.slice(spans[i]!, spans[i + 1]), ipv6));
-      for (const [i, change] of changes.entries()) {
-        if (change.kind === 'enable-forwarding' && ipv6 === 'all-interfaces' && outcomes[i]!.ok) {
-          outcomes[i] = await allInterfacesOutcome(() => enableIpv6ForwardingAsync(change.link));
+      const outcomes: KernelOutcome[] = [];
+      // Slices, one after the other: the event loop converts one slice's changes and outcomes
+      // at a time, so a batch of thousands never holds it for long.
+      for (let start = 0; start < changes.length; start += CHANGES_PER_SLICE) {
+        const slice = changes.slice(start, start + CHANGES_PER_SLICE);
+        const { requests, spans } = toRequests(slice, ipv6);
+        let results: RtnetlinkOutcome[];
+        try {
+          results = await runRtnetlinkBatch(requests);
+        } catch (err) {
+          throw tunnelErrorFromNative(err);
+        }
+        for (const [i, change] of slice.entries()) {
+          const outcome = outcomeOf(change, results.slice(spans[i]!, spans[i + 1]), ipv6);
+          outcomes.push(change.kind === 'enable-forwarding' && ipv6 === 'all-interfaces' && outcome.ok
+            ? await allInterfacesOutcome(() => enableIpv6ForwardingAsync(change.link)) : outcome);
         }
       }
       return outcomes;

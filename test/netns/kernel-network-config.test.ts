@@ -59,6 +59,11 @@ result.made = await apply(config, mode, [
   { kind: 'replace-route', route: { prefix: '10.60.' + n + '.0/24', link: null, metric: 4294967295 } },
 ]);
 result.state = state();
+// More changes than one slice of the rtnetlink implementation's apply (256), in order.
+const many = Array.from({ length: 300 }, (_, i) => ({ kind: 'replace-route', route: { prefix: '10.' + (100 + n) + '.' + (i >> 2) + '.' + ((i & 3) * 64) + '/26', link: dev, metric: 7 } }));
+result.many = (await apply(config, mode, many)).filter((o) => o === 'ok').length;
+result.manyInstalled = show('-4', 'route', 'show', 'dev', dev, 'metric', '7').length;
+result.manyDeleted = (await apply(config, mode, many.map((c) => ({ kind: 'delete-route', route: c.route })))).filter((o) => o === 'ok').length;
 result.changed = await apply(config, mode, [
   { kind: 'delete-route', route: { prefix: '10.50.' + n + '.0/24', link: dev, metric: 1000 } },
   { kind: 'delete-route', route: { prefix: '10.60.' + n + '.0/24', link: null, metric: 4294967295 } },
@@ -110,6 +115,7 @@ describe.skipIf(skipReason)('the kernel network configuration seam (netns): one 
       forwarding4: '1',
       forwarding6: '1',
     });
+    expect({ many: result.many, manyInstalled: result.manyInstalled, manyDeleted: result.manyDeleted }).toEqual({ many: 300, manyInstalled: 300, manyDeleted: 300 });
     const refused = (code: string, text: string): unknown => ({ code, name: 'TunnelError', message: expect.stringContaining(text) });
     expect(result.changed).toEqual([
       'ok',
