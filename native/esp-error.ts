@@ -1,17 +1,19 @@
+import { NativeError } from './native-error.js';
+
 /** Codes an ESP call can fail with; the same strings as the project's error codes, so the datapath maps them one to one. */
 export type EspErrorCode = 'ERR_INVALID_ARGUMENT' | 'ERR_INVALID_KEY' | 'ERR_CLOSED' | 'ERR_SYSTEM';
 
 /**
  * An ESP call refused: one line, a code to narrow on, and never a byte of key material (the
- * messages name lengths and fields, not values).
+ * messages name lengths and fields, not values). A NativeError, so shared/native-boundary.ts
+ * maps it to a TunnelError like any other of native/'s errors.
  */
-export class EspError extends Error {
+export class EspError extends NativeError {
   override readonly name = 'EspError';
-  readonly code: EspErrorCode;
+  declare readonly code: EspErrorCode;
 
   constructor(code: EspErrorCode, message: string, options?: { cause?: unknown }) {
-    super(message, options);
-    this.code = code;
+    super(code, message, options?.cause === undefined ? {} : { cause: options.cause });
   }
 }
 

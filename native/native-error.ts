@@ -1,6 +1,6 @@
 /**
  * The addon's own error type, so native/ stands alone (it imports nothing from shared/). Its codes
- * are a subset of the project's TunnelErrorCode; shared/native-errors.ts turns a NativeError into
+ * are a subset of the project's TunnelErrorCode; shared/native-boundary.ts turns a NativeError into
  * a TunnelError with the same code and message where shared/ calls native/.
  */
 
@@ -12,6 +12,8 @@ export type NativeErrorCode =
   | 'ERR_TUN_UNAVAILABLE'
   | 'ERR_CLOSED'
   | 'ERR_SYSTEM'
+  // ESP (esp-error.ts)
+  | 'ERR_INVALID_KEY'
   // rtnetlink refusals a caller may tell apart (and a hub count)
   | 'ERR_DEVICE_NOT_FOUND'
   | 'ERR_ALREADY_EXISTS'

@@ -1,5 +1,6 @@
 import { describe, expect, it } from 'vitest';
 import { createPacketBatch, openRawSocket, openTun, openUdpSocket } from '../../native/index.js';
+import { EspError } from '../../native/esp-error.js';
 import { NativeError } from '../../native/native-error.js';
 import type { NativePacketEndpoint } from '../../native/native-endpoint.js';
 import type { FastRoute, FastRouteConfig } from '../../native/types.js';
@@ -24,6 +25,12 @@ describe('the native boundary', () => {
     const mapped = tunnelErrorFromNative(native);
     expect(mapped).toBeInstanceOf(TunnelError);
     expect(mapped).toMatchObject({ code: 'ERR_PERMISSION', message: native.message, cause: native });
+  });
+
+  it('maps ESP\'s errors, which are NativeErrors too', () => {
+    const esp = new EspError('ERR_INVALID_KEY', 'ESP SA 0x00000100: an aes-gcm key with its 4-byte salt is 20, 36 bytes, got 3');
+    expect(esp).toBeInstanceOf(NativeError);
+    expect(tunnelErrorFromNative(esp)).toMatchObject({ name: 'TunnelError', code: 'ERR_INVALID_KEY', message: esp.message, cause: esp });
   });
 
   it('leaves other errors as they are', () => {
