@@ -71,8 +71,11 @@ export interface StartHubOptions {
   routing?: RoutingMode;
   /** When the hub builds shortcuts between busy members (`serve --shortcuts …`); default DEFAULT_SHORTCUT_OPTIONS. */
   shortcuts?: ShortcutOptions;
-  /** The admin listener (`/metrics`, the live status page); absent: none. `serve` defaults to 127.0.0.1:9470. */
-  admin?: { host: string; port: number };
+  /**
+   * The admin listener (`/metrics`, the live status page); absent: none. `serve` defaults to
+   * 127.0.0.1:9470. `metricsPerPeer` (default true) exports the per-peer series.
+   */
+  admin?: { host: string; port: number; metricsPerPeer?: boolean };
   /** Front-door limits and timeouts beyond the defaults, per door. */
   doors?: Partial<Record<DoorName, DoorSettings>>;
   /** Rate limits of the dyndns2 update; default DEFAULT_DYNDNS2_LIMITS. */
@@ -229,7 +232,8 @@ export async function startHub(options: StartHubOptions): Promise<RunningHub> {
     const statusSocket: StatusSocket = await openStatusSocket(socketPath, status);
     cleanups.push(() => statusSocket.close());
     const admin = options.admin && await startAdminListener({
-      ...options.admin, stateDir: options.stateDir, ...(tls ? { tls } : {}), gates, status, pools: () => state.registry.pools.list(), log,
+      host: options.admin.host, port: options.admin.port, metricsPerPeer: options.admin.metricsPerPeer ?? true,
+      stateDir: options.stateDir, ...(tls ? { tls } : {}), gates, status, pools: () => state.registry.pools.list(), log,
     });
     if (admin) cleanups.push(() => admin.close());
     writeServeRuntime(options.stateDir, {
