@@ -26,6 +26,7 @@ import { detectIpv6Endpoint } from './detect-ipv6-endpoint.js';
 import { frontDoorHost } from './front-door-host.js';
 import { HUB_FRESH_MS, startClusterMembership } from './cluster-membership.js';
 import { buildHubStatus, type HubStatus } from './hub-status.js';
+import { filterHubStatus } from './peer-filter.js';
 import { HubToHubLinks } from '../cluster/hub-to-hub-links.js';
 import { controlRegistryOver } from './registry-control-adapter.js';
 import { watchRegistryChanges } from './registry-change-watcher.js';
@@ -229,7 +230,9 @@ export async function startHub(options: StartHubOptions): Promise<RunningHub> {
       live: plane.liveState(), keepaliveInterval: plane.keepaliveInterval, datapath, pid: process.pid, wsPort: ws.port, sshPort: ssh.port, hubId,
     }, state.cluster?.hubName);
     const socketPath = statusSocketPath(options.stateDir);
-    const statusSocket: StatusSocket = await openStatusSocket(socketPath, status);
+    const statusSocket: StatusSocket = await openStatusSocket(socketPath, async (request) => (request.view === 'sessions'
+      ? { sessions: [...plane.liveState()].flatMap(([peer, live]) => (live.connected ? [peer] : [])) }
+      : filterHubStatus(await status(), request.filter)));
     cleanups.push(() => statusSocket.close());
     const admin = options.admin && await startAdminListener({
       host: options.admin.host, port: options.admin.port, metricsPerPeer: options.admin.metricsPerPeer ?? true,
