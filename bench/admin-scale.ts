@@ -14,6 +14,8 @@ import { issuePeerToken } from '../server/auth/issue-token.js';
 import { openHubState } from '../server/hub-state/hub-state.js';
 import { initHubState } from '../server/hub-state/init-hub-state.js';
 import { readServeRuntime } from '../server/hub/serve-runtime-file.js';
+import { readStatusSocket, statusSocketPath } from '../server/hub/status-socket.js';
+import { WebSocket } from 'ws';
 import { HUB_CLI, connectMembers, waitUntil, type SimulatedMember } from './simulated-members.js';
 
 /** One timed answer: the median of the runs. */
@@ -48,10 +50,15 @@ export interface AdminQueryTarget {
   runs?: number;
 }
 
+/** Keepalives of the simulated members: well inside the hub's --liveness-timeout of 120 s. */
+const KEEPALIVE_MS = 10_000;
+
 /** What {@link runAdminScale} found for one size. */
 export interface AdminScaleFigures {
   members: number;
   connected: number;
+  /** Control sessions the hub had open when the measurements began (per-peer on). */
+  openSessions: number;
   /** Every connected member joined (hello, config, ack), 100 at a time. */
   joinMs: number;
   scrapePerPeer: TimedAnswer;
@@ -104,18 +111,24 @@ export async function runAdminScale(members: number, options: { runs?: number; l
   try {
     const tokens = await fillRegistry(dir, members, connected);
     log(`  registry: ${members} peers, ${connected} tokens`);
-    const run = async (perPeer: boolean): Promise<{ joinMs: number; figures: AdminQueryFigures }> => {
+    const run = async (perPeer: boolean): Promise<{ joinMs: number; open: number; figures: AdminQueryFigures }> => {
       const hub = await startHub(dir, perPeer);
       let sessions: SimulatedMember[] = [];
+      // Members that stay silent past the liveness timeout count as gone: keep them alive, as clients do.
+      const keepalive = setInterval(() => {
+        for (const session of sessions) if (session.ws.readyState === WebSocket.OPEN) session.ws.send('{"v":1,"type":"keepalive"}');
+      }, KEEPALIVE_MS);
       try {
         const joinStart = performance.now();
         sessions = await connectMembers(`ws://127.0.0.1:${hub.wsPort}`, tokens, 100);
         const joinMs = performance.now() - joinStart;
-        log(`  per-peer ${perPeer ? 'on' : 'off'}: ${sessions.length} members joined in ${Math.round(joinMs)} ms`);
+        const open = ((await readStatusSocket(statusSocketPath(dir), { view: 'sessions' })) as { sessions: string[] }).sessions.length;
+        log(`  per-peer ${perPeer ? 'on' : 'off'}: ${sessions.length} members joined in ${Math.round(joinMs)} ms; ${open} sessions open as measuring starts`);
         const target = { stateDir: dir, adminPort: hub.adminPort, hubPid: hub.process.pid ?? 0, filterText: 'm12', ...(options.runs ? { runs: options.runs } : {}) };
         const figures = perPeer ? await measureAdminQueries(target) : { scrape: await measureScrape(target), cli: {} };
-        return { joinMs, figures };
+        return { joinMs, open, figures };
       } finally {
+        clearInterval(keepalive);
         for (const session of sessions) session.ws.terminate();
         await hub.stop();
       }
@@ -123,7 +136,7 @@ export async function runAdminScale(members: number, options: { runs?: number; l
     const on = await run(true);
     const off = await run(false);
     return {
-      members, connected, joinMs: on.joinMs, scrapePerPeer: on.figures.scrape, scrapeTotalsOnly: off.figures.scrape, cli: on.figures.cli,
+      members, connected, openSessions: on.open, joinMs: on.joinMs, scrapePerPeer: on.figures.scrape, scrapeTotalsOnly: off.figures.scrape, cli: on.figures.cli,
       loadAverage: loadavg()[0] ?? 0,
     };
   } finally {
