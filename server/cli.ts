@@ -17,6 +17,8 @@ const program = new Command('tunnel-hub')
   .description('the hub members on changing addresses keep their tunnels to: it hands each link a /30, keeps both ends pointed at each other, and runs its own tunnel ends')
   .version(PACKAGE_VERSION, '-V, --version', 'print the version and exit')
   .option('--state <dir>', 'state folder (default: $TUNNEL_HUB_STATE, else /var/lib/tunnel-hub as root or as the user owning it, else ~/.local/state/tunnel-hub)')
+  // The folder's --state comes before the command: after it, `peer list --state up` and `status --state down` mean a peer's state.
+  .enablePositionalOptions()
   // Set before the commands are added: subcommands copy this, so their usage errors reach runCli too.
   .exitOverride();
 

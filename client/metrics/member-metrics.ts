@@ -1,7 +1,7 @@
 import { Counter, Gauge, Registry } from 'prom-client';
 import type { TunnelStatus } from '../../shared/datapath/datapath-engine.js';
 import { registerProcessMetrics } from '../../shared/metrics/process-metrics.js';
-import { oncePerScrape, registerTunnelTrafficMetrics } from '../../shared/metrics/tunnel-traffic-metrics.js';
+import { formatTunnelTraffic, oncePerScrape, type TunnelTrafficSample } from '../../shared/metrics/tunnel-traffic-metrics.js';
 import { tunnelInterfaceName } from '../../shared/net/tunnel-interface-name.js';
 import type { WireLinkTable } from '../../shared/protocol/index.js';
 import type { MemberEvents } from '../session/run-member.js';
@@ -17,15 +17,16 @@ export class MemberMetrics {
   /** Feed these to runMember. */
   readonly events: MemberEvents;
   private peers = new Map<string, string>();
+  private readonly traffic: () => Promise<TunnelTrafficSample[]>;
 
   constructor(tunnels: () => readonly TunnelStatus[]) {
     const register = this.register;
     registerProcessMetrics(register);
     const sample = oncePerScrape(tunnels);
     const peerOf = (name: string): string => this.peers.get(name) ?? name.replace(/^tnl-/, '');
-    registerTunnelTrafficMetrics(register, async () => (await sample()).map((tunnel) => ({
+    this.traffic = async () => (await sample()).map((tunnel) => ({
       peer: peerOf(tunnel.name), encap: tunnel.encap, rx: tunnel.rx, tx: tunnel.tx, spoofed: tunnel.sources === null ? null : tunnel.spoofed,
-    })));
+    }));
     new Gauge({
       name: 'tunnel_peer_up',
       help: 'Whether the tunnel to the peer answers its keepalives (1) or not (0)',
@@ -56,8 +57,9 @@ export class MemberMetrics {
   }
 
   /** The Prometheus text exposition. */
-  metrics(): Promise<string> {
-    return this.register.metrics();
+  async metrics(): Promise<string> {
+    const [text, traffic] = await Promise.all([this.register.metrics(), this.traffic()]);
+    return text + formatTunnelTraffic(traffic);
   }
 
   /** The content type of {@link metrics}. */

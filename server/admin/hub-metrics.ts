@@ -1,10 +1,11 @@
 import { subscribe, unsubscribe } from 'node:diagnostics_channel';
 import { Counter, Gauge, Histogram, Registry } from 'prom-client';
 import { registerProcessMetrics } from '../../shared/metrics/process-metrics.js';
-import { oncePerScrape, registerTunnelTrafficMetrics, type TunnelTrafficSample } from '../../shared/metrics/tunnel-traffic-metrics.js';
+import { formatTunnelTraffic, oncePerScrape, type TunnelTrafficSample } from '../../shared/metrics/tunnel-traffic-metrics.js';
 import type { ConnectionGate } from '../control/connection-gate.js';
 import { REFUSAL_REASONS } from '../control/source-limits.js';
 import type { HubStatus } from '../hub/hub-status.js';
+import { HubTrafficTotals, registerHubTrafficTotals } from './hub-traffic-totals.js';
 
 /** A pool's size and use, as `tunnel-hub pool list` shows them. */
 export interface PoolUsage {
@@ -18,6 +19,11 @@ export interface HubMetricsSources {
   status(): HubStatus | Promise<HubStatus>;
   pools(): readonly PoolUsage[] | Promise<readonly PoolUsage[]>;
   gates: readonly ConnectionGate[];
+  /**
+   * Export the `tunnel_peer_*` series, one per member tunnel and counter (`serve --metrics-per-peer`).
+   * Off, no series carries a peer label; the hub-wide totals stay either way.
+   */
+  perPeer: boolean;
 }
 
 /** Seconds from a config push to its acknowledgement; members answer within milliseconds. */
@@ -27,14 +33,18 @@ const PENDING_ACK_MS = 300_000;
 const MAX_PENDING_ACKS = 16_384;
 
 /**
- * The hub's Prometheus metrics (`/metrics` on the admin listener): peers and sessions, per-peer
- * traffic, reconfigurations and ack latency, failed logins and front-door limits, pool use, and
- * the process's own (`process_*`, `nodejs_*`). Everything but the two event-driven series is read
- * at scrape time, so an idle hub does no work for them.
+ * The hub's Prometheus metrics (`/metrics` on the admin listener): peers and sessions, traffic
+ * (hub-wide totals, and per peer unless turned off), reconfigurations and ack latency, failed
+ * logins and front-door limits, pool use, and the process's own (`process_*`, `nodejs_*`).
+ * Everything but the two event-driven series is read at scrape time from one status snapshot, so
+ * an idle hub does no work for them.
  */
 export class HubMetrics {
   readonly register = new Registry();
   private readonly pendingAcks = new Map<string, number>();
+  /** Every member tunnel's counters of this scrape, observed into the totals once. */
+  private readonly traffic: () => Promise<TunnelTrafficSample[]>;
+  private readonly perPeer: boolean;
   private readonly onReconfigured: (message: unknown) => void;
   private readonly onAcked: (message: unknown) => void;
 
@@ -67,9 +77,16 @@ export class HubMetrics {
         }
       },
     });
-    registerTunnelTrafficMetrics(register, async () => (await status()).peers.flatMap((peer): TunnelTrafficSample[] => (
-      peer.counters ? [{ peer: peer.name, encap: peer.encap, rx: peer.counters.rx, tx: peer.counters.tx, spoofed: peer.spoofed }] : []
-    )));
+    const totals = new HubTrafficTotals();
+    this.traffic = oncePerScrape(async () => {
+      const samples = (await status()).peers.flatMap((peer): TunnelTrafficSample[] => (
+        peer.counters ? [{ peer: peer.name, encap: peer.encap, rx: peer.counters.rx, tx: peer.counters.tx, spoofed: peer.spoofed }] : []
+      ));
+      totals.observe(samples);
+      return samples;
+    });
+    registerHubTrafficTotals(register, totals, this.traffic);
+    this.perPeer = sources.perPeer;
 
     const reconfigurations = new Counter({
       name: 'tunnel_reconfigurations_total',
@@ -135,9 +152,11 @@ export class HubMetrics {
     });
   }
 
-  /** The Prometheus text exposition. */
-  metrics(): Promise<string> {
-    return this.register.metrics();
+  /** The Prometheus text exposition: prom-client's registry, then the per-peer families when they are on. */
+  async metrics(): Promise<string> {
+    // Started together, so both read the same status snapshot.
+    const [text, traffic] = await Promise.all([this.register.metrics(), this.perPeer ? this.traffic() : undefined]);
+    return traffic === undefined ? text : text + formatTunnelTraffic(traffic);
   }
 
   /** The content type of {@link metrics}. */

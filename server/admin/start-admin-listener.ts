@@ -18,6 +18,8 @@ export interface AdminListenerOptions {
   gates: FrontDoorGates;
   status(): HubStatus | Promise<HubStatus>;
   pools(): readonly PoolUsage[] | Promise<readonly PoolUsage[]>;
+  /** Per-peer series on /metrics (`serve --metrics-per-peer`). */
+  metricsPerPeer: boolean;
   log: Logger;
 }
 
@@ -41,7 +43,7 @@ const CHANGES = ['tunnel:session:established', 'tunnel:session:closed', 'tunnel:
  */
 export async function startAdminListener(options: AdminListenerOptions): Promise<AdminListener> {
   const remote = !isLoopbackAddress(options.host);
-  const metrics = new HubMetrics({ status: options.status, pools: options.pools, gates: Object.values(options.gates) });
+  const metrics = new HubMetrics({ status: options.status, pools: options.pools, gates: Object.values(options.gates), perPeer: options.metricsPerPeer });
   try {
     const server = await openAdminServer({
       host: options.host,

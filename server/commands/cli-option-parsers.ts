@@ -2,6 +2,7 @@ import { TunnelError } from '../../shared/errors.js';
 import { ENCAPSULATIONS, isEncapsulation, type Encapsulation } from '../../shared/net/encapsulation.js';
 import { parseBitRate } from '../shortcuts/bit-rate.js';
 import { DEFAULT_SHORTCUT_OPTIONS, SHORTCUT_MODES, type ShortcutMode, type ShortcutThreshold } from '../shortcuts/shortcut-options.js';
+import { parseFilterText, parsePeerState, type PeerFilter } from '../hub/peer-filter.js';
 
 const UNIT_MS: Record<string, number> = { s: 1000, m: 60_000, h: 3_600_000, d: 86_400_000, w: 604_800_000 };
 
@@ -59,4 +60,22 @@ export function parseShortcutThreshold(text: string): ShortcutThreshold {
   const sustainMs = durationText === undefined ? DEFAULT_SHORTCUT_OPTIONS.threshold.sustainMs : parseDuration(durationText, '--shortcut-threshold duration');
   if (sustainMs > MAX_SUSTAIN_MS) throw new TunnelError('ERR_INVALID_ARGUMENT', `--shortcut-threshold duration "${durationText}" must be at most 1h`);
   return { bitsPerSecond, sustainMs };
+}
+
+/** `--state` of `peer list` and `status`. */
+export const PEER_STATE_HELP = 'up: only peers with a control session open on the running hub; down: only those without one';
+/** `--filter` of `peer list` and `status`. */
+export const PEER_FILTER_HELP = 'only peers with TEXT (any case) in their name, their address on the hub link, or their public address';
+
+/** `--state up|down` and `--filter TEXT` of `peer list` and `status`, checked before anything is opened. */
+export function parsePeerFilterOptions(options: { state?: string; filter?: string }): PeerFilter {
+  return {
+    ...(options.state === undefined ? {} : { state: parsePeerState(options.state) }),
+    ...(options.filter === undefined ? {} : { text: parseFilterText(options.filter) }),
+  };
+}
+
+/** True when the filter selects some peers only. */
+export function isPeerFilterSet(filter: PeerFilter): boolean {
+  return filter.state !== undefined || filter.text !== undefined;
 }

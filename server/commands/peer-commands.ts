@@ -2,8 +2,9 @@ import type { Command } from 'commander';
 import { formatLinkTable } from '../hub-state/format-link-table.js';
 import { withHubState } from '../hub-state/hub-state.js';
 import { issuePeerCredential } from '../hub-state/issue-peer-credential.js';
+import { peerListReport } from '../hub/peer-list-report.js';
 import { HUB_END_NAME } from '../registry/peer-name.js';
-import { parseDuration, parsePinnedEncap } from './cli-option-parsers.js';
+import { PEER_FILTER_HELP, PEER_STATE_HELP, isPeerFilterSet, parseDuration, parsePeerFilterOptions, parsePinnedEncap } from './cli-option-parsers.js';
 import { formatColumns } from './format-columns.js';
 import { hubStateDir } from './hub-state-dir.js';
 import { sshKeyFromOptions } from './ssh-key-options.js';
@@ -51,18 +52,20 @@ export function registerPeerCommands(program: Command): void {
 
   peer
     .command('list')
-    .description('list peers with their hub link address and last known public address')
+    .description('list peers with their state, hub link address and last known public address')
+    .option('--state <state>', PEER_STATE_HELP)
+    .option('--filter <text>', PEER_FILTER_HELP)
     .option('--json', 'print JSON only')
-    .action((options: { json?: boolean }, command: Command) =>
-      withHubState(hubStateDir(command), async ({ registry }) => {
-        const peers = await registry.peers.list();
-        if (options.json) return printJson(peers);
-        printText(formatColumns(
-          ['NAME', 'HUB LINK', 'ADDRESS', 'PUBLIC', 'SSH KEYS', 'LINKS'],
-          peers.map((p) => [p.name, p.prefix, p.inner, p.public ?? '-', String(p.sshKeys), String(p.links)]),
-          'no peers; add one with `tunnel-hub peer add NAME`',
-        ));
-      }));
+    .action(async (options: { state?: string; filter?: string; json?: boolean }, command: Command) => {
+      const filter = parsePeerFilterOptions(options);
+      const peers = await peerListReport(hubStateDir(command), filter);
+      if (options.json) return printJson(peers);
+      printText(formatColumns(
+        ['NAME', 'STATE', 'HUB LINK', 'ADDRESS', 'PUBLIC', 'SSH KEYS', 'LINKS'],
+        peers.map((p) => [p.name, p.state, p.prefix, p.inner, p.public ?? '-', String(p.sshKeys), String(p.links)]),
+        isPeerFilterSet(filter) ? 'no peer matches --state/--filter' : 'no peers; add one with `tunnel-hub peer add NAME`',
+      ));
+    });
 
   peer
     .command('show <name>')

@@ -2,7 +2,7 @@ import type { Command } from 'commander';
 import { TunnelError } from '../../shared/errors.js';
 import { checkHookFile } from '../../shared/hooks/run-hook.js';
 import { ROUTING_MODES, type RoutingMode } from '../routing/member-route-specs.js';
-import { parseDuration, parsePositiveInteger, parseShortcutMode, parseShortcutThreshold } from './cli-option-parsers.js';
+import { parseDuration, parseOnOff, parsePositiveInteger, parseShortcutMode, parseShortcutThreshold } from './cli-option-parsers.js';
 import { parseListenAddress } from '../../shared/cli/parse-listen-address.js';
 import { canonicalOuterAddress } from '../../shared/datapath/outer-address.js';
 import { isGlobalIpv6 } from '../../shared/net/global-ipv6.js';
@@ -27,6 +27,7 @@ interface ServeFlags {
   logLevel?: string;
   adminListen: string;
   admin: boolean;
+  metricsPerPeer: string;
   perSourceRate: string;
   perSourceMax: string;
   shortcuts: string;
@@ -52,6 +53,7 @@ export function registerServeCommand(program: Command): void {
     .option('--path-keepalive <seconds>', 'seconds between keepalives on every tunnel the hub hands out, 1-25 (they also keep NAT mappings open)', '10')
     .option('--admin-listen <addr:port>', 'where /metrics (Prometheus) and the live status page listen; off loopback they ask for the admin token (tunnel-hub admin-token)', '127.0.0.1:9470')
     .option('--no-admin', 'no admin listener: no /metrics, no status page')
+    .option('--metrics-per-peer <on|off>', 'per-peer traffic series on /metrics (9 per member tunnel); off: hub-wide totals by encapsulation only, for hubs of thousands of members or a Prometheus short of storage', 'on')
     .option('--per-source-rate <n>', 'new connections per second one address may open on the WebSocket and SSH ports (bursts of 5 times as many)', String(DEFAULT_SOURCE_LIMITS.connectRate))
     .option('--per-source-max <n>', 'connections one address may hold open on the WebSocket and SSH ports (members behind one NAT share an address)', String(DEFAULT_SOURCE_LIMITS.maxPerSource))
     .option('--log-level <level>', LOG_LEVEL_HELP)
@@ -80,6 +82,7 @@ export function registerServeCommand(program: Command): void {
       const livenessMs = seconds(flags.livenessTimeout, '--liveness-timeout');
       if (livenessMs <= keepaliveMs) throw new TunnelError('ERR_INVALID_ARGUMENT', '--liveness-timeout must be longer than --keepalive');
       const admin = flags.admin ? parseListenAddress(flags.adminListen, '--admin-listen') : undefined;
+      const metricsPerPeer = parseOnOff(flags.metricsPerPeer, '--metrics-per-peer');
       const connectRate = parsePositiveInteger(flags.perSourceRate, '--per-source-rate', 100_000);
       const maxPerSource = parsePositiveInteger(flags.perSourceMax, '--per-source-max', 1_000_000);
       // Higher rates also let more of one address's connections (and the door's) be mid-handshake.
@@ -104,7 +107,7 @@ export function registerServeCommand(program: Command): void {
         routing,
         shortcuts,
         ...(hook !== undefined ? { hook } : {}),
-        ...(admin ? { admin } : {}),
+        ...(admin ? { admin: { ...admin, metricsPerPeer } } : {}),
         doors: { ws: perSource, ssh: perSource },
         log,
       });

@@ -1,5 +1,6 @@
 import type { Command } from 'commander';
 import { hubStatusReport } from '../hub/hub-status-report.js';
+import { PEER_FILTER_HELP, PEER_STATE_HELP, isPeerFilterSet, parsePeerFilterOptions } from './cli-option-parsers.js';
 import { formatColumns } from './format-columns.js';
 import { describeHubLinkEncap } from './hub-link-command.js';
 import { hubStateDir } from './hub-state-dir.js';
@@ -10,9 +11,12 @@ export function registerStatusCommand(program: Command): void {
   program
     .command('status')
     .description('per peer: connected or not, public address (seen and reported), encapsulation and why, config versions, last seen, traffic counters; in a cluster, the links to the other hubs')
+    .option('--state <state>', PEER_STATE_HELP)
+    .option('--filter <text>', PEER_FILTER_HELP)
     .option('--json', 'print JSON only')
-    .action(async (options: { json?: boolean }, command: Command) => {
-      const status = await hubStatusReport(hubStateDir(command));
+    .action(async (options: { state?: string; filter?: string; json?: boolean }, command: Command) => {
+      const filter = parsePeerFilterOptions(options);
+      const status = await hubStatusReport(hubStateDir(command), filter);
       if (options.json) return printJson(status);
       const hub = status.hub.running
         ? `hub ${status.hub.endpoint}: running (pid ${status.hub.pid ?? '?'}, ws ${status.hub.wsPort ?? '?'}, ssh ${status.hub.sshPort ?? '?'})`
@@ -34,7 +38,7 @@ export function registerStatusCommand(program: Command): void {
           peer.spoofed === null ? '-' : String(peer.spoofed),
           peer.routes.length === 0 ? '-' : peer.routes.join(','),
         ]),
-        'no peers; add one with `tunnel-hub peer add NAME` or `tunnel-hub invite create`',
+        isPeerFilterSet(filter) ? 'no peer matches --state/--filter' : 'no peers; add one with `tunnel-hub peer add NAME` or `tunnel-hub invite create`',
       )}${status.links.length === 0 ? '' : `\n\n${formatColumns(
         ['LINK', 'PREFIX', 'ENCAP', 'REASON', 'PUBLIC A', 'PUBLIC B'],
         status.links.map((link) => [

@@ -1,10 +1,15 @@
 import { withHubState } from '../hub-state/hub-state.js';
 import { buildHubStatus, type HubStatus } from './hub-status.js';
+import { filterHubStatus, type PeerFilter } from './peer-filter.js';
 import { readStatusSocket, statusSocketPath } from './status-socket.js';
 
-/** The status of the hub in `stateDir`: from the running `serve` when there is one, else from the registry. */
-export async function hubStatusReport(stateDir: string): Promise<HubStatus> {
-  const live = await readStatusSocket(statusSocketPath(stateDir));
-  if (live !== undefined) return live as HubStatus;
-  return withHubState(stateDir, ({ registry, cluster }) => buildHubStatus(registry, undefined, cluster?.hubName));
+/**
+ * The status of the hub in `stateDir`, with the peers `filter` selects: from the running `serve`
+ * when there is one (which filters before it writes), else from the registry.
+ */
+export async function hubStatusReport(stateDir: string, filter: PeerFilter = {}): Promise<HubStatus> {
+  const live = await readStatusSocket(statusSocketPath(stateDir), { view: 'status', filter });
+  // Filtered here too: a hub started before the socket took requests sends every peer.
+  if (live !== undefined) return filterHubStatus(live as HubStatus, filter);
+  return withHubState(stateDir, async ({ registry, cluster }) => filterHubStatus(await buildHubStatus(registry, undefined, cluster?.hubName), filter));
 }

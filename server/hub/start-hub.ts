@@ -26,6 +26,7 @@ import { detectIpv6Endpoint } from './detect-ipv6-endpoint.js';
 import { frontDoorHost } from './front-door-host.js';
 import { HUB_FRESH_MS, startClusterMembership } from './cluster-membership.js';
 import { buildHubStatus, type HubStatus } from './hub-status.js';
+import { filterHubStatus } from './peer-filter.js';
 import { HubToHubLinks } from '../cluster/hub-to-hub-links.js';
 import { controlRegistryOver } from './registry-control-adapter.js';
 import { watchRegistryChanges } from './registry-change-watcher.js';
@@ -71,8 +72,11 @@ export interface StartHubOptions {
   routing?: RoutingMode;
   /** When the hub builds shortcuts between busy members (`serve --shortcuts …`); default DEFAULT_SHORTCUT_OPTIONS. */
   shortcuts?: ShortcutOptions;
-  /** The admin listener (`/metrics`, the live status page); absent: none. `serve` defaults to 127.0.0.1:9470. */
-  admin?: { host: string; port: number };
+  /**
+   * The admin listener (`/metrics`, the live status page); absent: none. `serve` defaults to
+   * 127.0.0.1:9470. `metricsPerPeer` (default true) exports the per-peer series.
+   */
+  admin?: { host: string; port: number; metricsPerPeer?: boolean };
   /** Front-door limits and timeouts beyond the defaults, per door. */
   doors?: Partial<Record<DoorName, DoorSettings>>;
   /** Rate limits of the dyndns2 update; default DEFAULT_DYNDNS2_LIMITS. */
@@ -226,10 +230,13 @@ export async function startHub(options: StartHubOptions): Promise<RunningHub> {
       live: plane.liveState(), keepaliveInterval: plane.keepaliveInterval, datapath, pid: process.pid, wsPort: ws.port, sshPort: ssh.port, hubId,
     }, state.cluster?.hubName);
     const socketPath = statusSocketPath(options.stateDir);
-    const statusSocket: StatusSocket = await openStatusSocket(socketPath, status);
+    const statusSocket: StatusSocket = await openStatusSocket(socketPath, async (request) => (request.view === 'sessions'
+      ? { sessions: [...plane.liveState()].flatMap(([peer, live]) => (live.connected ? [peer] : [])) }
+      : filterHubStatus(await status(), request.filter)));
     cleanups.push(() => statusSocket.close());
     const admin = options.admin && await startAdminListener({
-      ...options.admin, stateDir: options.stateDir, ...(tls ? { tls } : {}), gates, status, pools: () => state.registry.pools.list(), log,
+      host: options.admin.host, port: options.admin.port, metricsPerPeer: options.admin.metricsPerPeer ?? true,
+      stateDir: options.stateDir, ...(tls ? { tls } : {}), gates, status, pools: () => state.registry.pools.list(), log,
     });
     if (admin) cleanups.push(() => admin.close());
     writeServeRuntime(options.stateDir, {

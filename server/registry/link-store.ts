@@ -56,6 +56,7 @@ interface LinkRow {
   publicA: string | null;
   publicB: string | null;
   decidedEncap: Encapsulation | null;
+  decidedReason: string | null;
   keyless: number;
   why: string | null;
   lastActiveAt: number | null;
@@ -71,7 +72,7 @@ const SELECT_LINKS = `
   SELECT l.id, l.gre_key AS "greKey", l.keyless, l.created_at AS "createdAt", CASE WHEN l.end_a IS NULL THEN 1 ELSE 0 END AS "hubLink",
          coalesce(pa.name, '${HUB_END_NAME}') AS "endA", pb.name AS "endB", a.network, p.cidr AS pool,
          (SELECT encap FROM peer_pins WHERE peer_id = pa.id) AS "encapA", (SELECT encap FROM peer_pins WHERE peer_id = pb.id) AS "encapB",
-         lp.encap AS "decidedEncap",
+         lp.encap AS "decidedEncap", lp.reason AS "decidedReason",
          CASE WHEN l.end_a IS NULL THEN ${HUB_ADDRESS} ELSE ${LATEST_ADDRESS('l.end_a')} END AS "publicA",
          ${LATEST_ADDRESS('l.end_b')} AS "publicB",
          ls.why, ls.last_active_at AS "lastActiveAt"
@@ -96,6 +97,15 @@ export class LinkStore {
   async list(options: { peerLinksOnly?: boolean } = {}): Promise<LinkRecord[]> {
     const where = options.peerLinksOnly ? 'WHERE l.end_a IS NOT NULL' : '';
     return (await this.rows(`${SELECT_LINKS} ${where} ORDER BY l.end_a IS NOT NULL, l.id`)).map(toRecord);
+  }
+
+  /**
+   * Every link with its table and why the hub chose its encapsulation (null before it chose), from
+   * one read. `peerLinksOnly` leaves the hub links out.
+   */
+  async listWithTables(options: { peerLinksOnly?: boolean } = {}): Promise<{ link: LinkRecord; table: LinkTable; reason: string | null }[]> {
+    const where = options.peerLinksOnly ? 'WHERE l.end_a IS NOT NULL' : '';
+    return (await this.rows(`${SELECT_LINKS} ${where} ORDER BY l.end_a IS NOT NULL, l.id`)).map((row) => ({ link: toRecord(row), table: tableOf(row), reason: row.decidedReason }));
   }
 
   /** The links `peer` is an end of: its hub link first, then its peer links by creation. */

@@ -11,6 +11,7 @@ import { LinkPathStore } from './link-path-store.js';
 import { LinkStore } from './link-store.js';
 import { MemberSessionStore } from './member-session-store.js';
 import { openRegistryBackend } from './open-registry-backend.js';
+import { PeerOverviewStore } from './peer-overview-store.js';
 import { PeerRoutingStore } from './peer-routing-store.js';
 import { PeerStore } from './peer-store.js';
 import { PoolStore } from './pool-store.js';
@@ -59,6 +60,8 @@ export class Registry {
   readonly keyless: KeylessLinkStore;
   /** Prefixes behind members and the per-member source check. */
   readonly routing: PeerRoutingStore;
+  /** Every peer's hub link, endpoint and spec versions in one read, for status reports. */
+  readonly overview: PeerOverviewStore;
 
   /** The hubs of a cluster, their endpoints, host keys and heartbeats. */
   readonly hubs: HubDirectoryStore;
@@ -85,6 +88,7 @@ export class Registry {
     this.dyndnsKeys = new DyndnsKeyStore(ctx, this.audit);
     this.keyless = new KeylessLinkStore(ctx, this.audit);
     this.routing = new PeerRoutingStore(ctx, this.audit);
+    this.overview = new PeerOverviewStore(ctx);
     this.hubs = new HubDirectoryStore(ctx, this.audit);
     this.clusterSecrets = new ClusterSecretStore(ctx);
     this.sessions = new MemberSessionStore(ctx);

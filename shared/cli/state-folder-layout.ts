@@ -62,7 +62,7 @@ export const HUB_STATE_FOLDER = {
   },
   statusSocket: {
     name: 'hub.sock', kind: 'socket', mode: 0o600, owner: 'server/hub/status-socket.ts',
-    holds: 'while `serve` runs: the socket `tunnel-hub status` reads the live sessions from',
+    holds: 'while `serve` runs: the socket `tunnel-hub status` and `peer list` read the live sessions from',
   },
 } as const satisfies Record<string, StateFolderEntry>;
 

@@ -18,11 +18,11 @@ export interface CliResult {
   stderr: string;
 }
 
-/** Runs `node dist/server/cli.js --state DIR ...args` and collects its exit code and output. */
+/** Runs `node dist/server/cli.js --state DIR ...args` and collects its exit code and output (a status of 10,000 peers too). */
 export function runHubCli(stateDir: string, args: string[], env: NodeJS.ProcessEnv = {}): Promise<CliResult> {
   if (!existsSync(HUB_CLI)) throw new Error(`${HUB_CLI} is missing: run \`npm run build\` (npm test does it first)`);
   return new Promise((done) => {
-    execFile(process.execPath, [HUB_CLI, '--state', stateDir, ...args], { env: { ...process.env, ...env }, timeout: 60_000 }, (err, stdout, stderr) => {
+    execFile(process.execPath, [HUB_CLI, '--state', stateDir, ...args], { env: { ...process.env, ...env }, timeout: 60_000, maxBuffer: 256 * 1024 * 1024 }, (err, stdout, stderr) => {
       const code = err ? (typeof err.code === 'number' ? err.code : -1) : 0;
       done({ code, stdout, stderr });
     });

@@ -153,7 +153,7 @@ describe('peer', () => {
       ['carol', '10.1.12.8/30', '10.1.12.10', 1],
     ]);
     expect(JSON.parse(await ok('peer', 'show', 'carol', '--json')).sshKeys[0].fingerprint).toBe(rsa.fingerprint);
-    expect(await ok('peer', 'list')).toMatch(/^NAME\s+HUB LINK\s+ADDRESS\s+PUBLIC\s+SSH KEYS\s+LINKS\nalice\s+10\.1\.12\.0\/30\s+10\.1\.12\.2\s+-\s+1\s+1\n/);
+    expect(await ok('peer', 'list')).toMatch(/^NAME\s+STATE\s+HUB LINK\s+ADDRESS\s+PUBLIC\s+SSH KEYS\s+LINKS\nalice\s+down\s+10\.1\.12\.0\/30\s+10\.1\.12\.2\s+-\s+1\s+1\n/);
     expect(await ok('peer', 'show', 'bob')).toMatch(/ssh keys\s*\n\s+SHA256:\S+ ecdsa-sha2-nistp384 bob@test/);
   });
 

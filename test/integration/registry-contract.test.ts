@@ -238,6 +238,56 @@ describe.each(contractBackends())('registry contract on $name', (backend) => {
     });
   });
 
+  describe('status overview', () => {
+    it('reads every peer as the per-peer reads do, and every peer link with its table and reason, in one query each', async () => {
+      const registry = await backend.initialised({ pools: ['10.1.12.0/24'] });
+      for (const name of ['dave', 'alice', 'carol', 'bob']) await registry.peers.add({ name, ...(name === 'carol' ? { keyless: true } : {}) });
+      await registry.peers.setPinnedEncap('bob', 'gue');
+      await registry.endpoints.record('alice', { address: '203.0.113.10', source: 'observed' });
+      await registry.endpoints.record('alice', { address: '203.0.113.11', source: 'observed' });
+      await registry.endpoints.record('carol', { address: '2001:db8::c', source: 'observed' });
+      const aliceLink = await registry.links.hubLinkOf('alice');
+      await registry.paths.record(aliceLink.id, 'fou', 'nat-detected');
+      await registry.specs.issue('alice', aliceLink.id, { spec: 1 }, { config: 1 }, '192.168.1.20');
+      await registry.specs.recordHubApplied(aliceLink.id, 1);
+      await registry.specs.recordPeerAck('alice', 1);
+      await registry.specs.issue('bob', (await registry.links.hubLinkOf('bob')).id, { spec: 1 }, { config: 1 }, null);
+      await registry.links.addPeerLink('alice', 'bob');
+      await registry.links.addPeerLink('carol', 'dave');
+      await registry.paths.record((await registry.links.list({ peerLinksOnly: true }))[0]?.id ?? 0, 'fou', 'nat-detected');
+
+      const overview = await registry.overview.list();
+      expect(overview.map((peer) => peer.name)).toEqual(['alice', 'bob', 'carol', 'dave']);
+      for (const peer of overview) {
+        const link = await registry.links.hubLinkOf(peer.name);
+        const latest = await registry.endpoints.latest(peer.name);
+        expect(peer).toEqual({
+          name: peer.name,
+          linkId: link.id,
+          prefix: link.prefix,
+          inner: link.inner[1],
+          encap: (await registry.links.table(link.id)).encap,
+          pathReason: (await registry.paths.find(link.id))?.reason ?? null,
+          endpoint: latest && { address: latest.address, seenAt: latest.seenAt },
+          versions: (await registry.specs.versions(peer.name, link.id)) ?? null,
+        });
+      }
+      expect(overview.find((peer) => peer.name === 'alice')).toMatchObject({
+        encap: 'fou', pathReason: 'nat-detected', endpoint: { address: '203.0.113.11' },
+        versions: { hub: { issued: 1, applied: 1 }, peer: { issued: 1, acked: 1, reported: '192.168.1.20' } },
+      });
+      expect(overview.find((peer) => peer.name === 'bob')).toMatchObject({ encap: 'gue', endpoint: null, versions: { peer: { issued: 1, acked: 0 } } });
+
+      const peerLinks = await registry.links.listWithTables({ peerLinksOnly: true });
+      expect(peerLinks.map(({ link }) => link)).toEqual(await registry.links.list({ peerLinksOnly: true }));
+      for (const { link, table, reason } of peerLinks) {
+        expect({ table, reason }).toEqual({ table: await registry.links.table(link.id), reason: (await registry.paths.find(link.id))?.reason ?? null });
+      }
+      expect(peerLinks.map(({ reason }) => reason)).toEqual(['nat-detected', null]);
+      expect((await registry.links.listWithTables()).map(({ link }) => link)).toEqual(await registry.links.list());
+    });
+  });
+
   describe('invites', () => {
     it('spends uses one at a time and then refuses, changing nothing', async () => {
       const clock = fakeClock();

@@ -16,7 +16,7 @@ const COMMANDS: [string, string, string[]][] = [
   ['tunnel-client up', CLIENT, ['up', '--local', '192.0.2.1', '--remote', '192.0.2.2', '--encap', 'gre', '--address', '10.1.12.38/30',
     '--peer-address', '10.1.12.37', '--state', join(dir, 'up')]],
   ['tunnel-client run', CLIENT, ['run', '--state', join(dir, 'run')]],
-  ['tunnel-hub serve', HUB, ['serve', '--state', join(dir, 'hub'), '--datapath', 'engine']],
+  ['tunnel-hub serve', HUB, ['--state', join(dir, 'hub'), 'serve', '--datapath', 'engine']],
 ];
 
 describe('a bad TUNNEL_QUEUES is refused at start with ERR_INVALID_CONFIG', () => {
