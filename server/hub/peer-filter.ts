@@ -30,7 +30,7 @@ export interface PeerFilterFacts {
 /** Parses `--state`: `up` or `down`. */
 export function parsePeerState(text: string, option = '--state'): PeerState {
   const state = PEER_STATES.find((candidate) => candidate === text);
-  if (state === undefined) throw new TunnelError('ERR_INVALID_ARGUMENT', `${option} "${text.slice(0, 32)}" must be ${PEER_STATES.join(' or ')}`);
+  if (state === undefined) throw new TunnelError('ERR_INVALID_ARGUMENT', `${option} "${text.slice(0, 32)}" must be ${PEER_STATES.join(' or ')} (the state folder goes before the command: tunnel-hub --state DIR …)`);
   return state;
 }
 

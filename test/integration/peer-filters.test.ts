@@ -1,3 +1,4 @@
+import { execFile } from 'node:child_process';
 import { mkdtempSync, rmSync } from 'node:fs';
 import { connect } from 'node:net';
 import { tmpdir } from 'node:os';
@@ -7,7 +8,7 @@ import { runMember } from '../../client/session/run-member.js';
 import type { HubStatus } from '../../server/hub/hub-status.js';
 import type { PeerListEntry } from '../../server/hub/peer-list-report.js';
 import { readStatusSocket, statusSocketPath } from '../../server/hub/status-socket.js';
-import { registrySnapshot, runHubCli } from '../helpers/hub-cli.js';
+import { HUB_CLI, registrySnapshot, runHubCli } from '../helpers/hub-cli.js';
 import { MemoryClientDatapath, waitFor } from '../helpers/memory-client-datapath.js';
 import { testLogger, withHub, type TestHub } from '../helpers/with-hub.js';
 
@@ -120,6 +121,19 @@ describe('peer list and status with --state and --filter', () => {
       expect({ command, bad, code: result.code, stdout: result.stdout }).toEqual({ command, bad, code: 1, stdout: '' });
       expect(result.stderr).toMatch(new RegExp(`^tunnel-hub: ERR_INVALID_ARGUMENT: ${bad[0]} [^\\n]+\\n$`));
     });
+    expect(await registrySnapshot(hub.stateDir)).toEqual(before);
+  });
+
+  it('takes the state folder after any other command, and says where it goes after peer list and status', async () => {
+    const after = await new Promise<{ code: number; stdout: string }>((done) => {
+      execFile(process.execPath, [HUB_CLI, 'pool', 'list', '--json', '--state', hub.stateDir], (err, stdout) => done({ code: err ? 1 : 0, stdout }));
+    });
+    expect(after.code).toBe(0);
+    expect(JSON.parse(after.stdout)).toEqual(JSON.parse((await runHubCli(hub.stateDir, ['pool', 'list', '--json'])).stdout));
+    const before = await registrySnapshot(hub.stateDir);
+    const folderAsPeerState = await runHubCli(hub.stateDir, ['peer', 'list', '--state', hub.stateDir]);
+    expect(folderAsPeerState.code).toBe(1);
+    expect(folderAsPeerState.stderr).toMatch(/^tunnel-hub: ERR_INVALID_ARGUMENT: --state "[^"]*" must be up or down \(the state folder goes before the command: tunnel-hub --state DIR …\)\n$/);
     expect(await registrySnapshot(hub.stateDir)).toEqual(before);
   });
 
