@@ -230,6 +230,7 @@ export async function startHub(options: StartHubOptions): Promise<RunningHub> {
     cleanups.push(() => statusSocket.close());
     const admin = options.admin && await startAdminListener({
       ...options.admin, stateDir: options.stateDir, ...(tls ? { tls } : {}), gates, status, pools: () => state.registry.pools.list(), log,
+      facts: async () => ({ live: plane.liveState(), liveness: (tunnel: string) => datapath.liveness?.(tunnel), ...(state.cluster ? { servingHubs: await registry.sessions.owners() } : {}) }),
     });
     if (admin) cleanups.push(() => admin.close());
     writeServeRuntime(options.stateDir, {

@@ -24,12 +24,47 @@ describe('the live page\'s view of the hub status', () => {
     expect(view.hub).toEqual({ endpoint: '198.51.100.1', hubId: 'SHA256:x', wsPort: 8443, sshPort: 2222, version: '1.2.4' });
     expect(view.peers.map((p) => [p.name, p.state])).toEqual([['bob', 'up'], ['dave', 'up'], ['alice', 'down'], ['carol', 'down']]);
     expect(view.peers[0]).toEqual({
-      name: 'bob', state: 'up', transport: 'ws', seen: '203.0.113.10', reported: '192.168.1.2', nat: true,
+      name: 'bob', state: 'up', transport: 'ws', router: false, seen: '203.0.113.10', reported: '192.168.1.2', nat: true,
       encap: 'fou', encapReason: 'nat-detected', prefix: '10.1.12.0/30', inner: '10.1.12.2', routes: [],
-      lastSeen: '2026-01-01T00:00:00.000Z', rxBytes: 300, txBytes: 400, rxPackets: 3, txPackets: 4, dropped: 3, software: 'tunnel-client/1.2.3',
+      lastSeen: '2026-01-01T00:00:00.000Z', since: null, hub: null, rxBytes: 300, txBytes: 400, rxPackets: 3, txPackets: 4, dropped: 3, software: 'tunnel-client/1.2.3',
     });
     expect(view.peers[2]).toMatchObject({ name: 'alice', software: null });
     expect(view.peers[1]).toMatchObject({ rxBytes: null, txBytes: null, dropped: null });
+  });
+
+  it('dates each state: an up member from its session start, a down one from when it was last seen', () => {
+    const live = new Map([['bob', { connectedAt: Date.parse('2026-02-03T04:05:06.000Z') }]]);
+    const view = buildStatusView({ version: '1.2.4', hub, peers: [peer('bob', true), peer('carol', false)], links: [], hubLinks: [] }, 0, { live });
+    expect(view.peers.map((p) => [p.name, p.since])).toEqual([['bob', '2026-02-03T04:05:06.000Z'], ['carol', '2026-01-01T00:00:00.000Z']]);
+  });
+
+  it('names the hub of a cluster serving each member, null for one no hub served', () => {
+    const view = buildStatusView({ version: '1.2.4', hub, peers: [peer('bob', true), peer('carol', false)], links: [], hubLinks: [] }, 0,
+      { servingHubs: new Map([['bob', 'hub-b']]) });
+    expect(view.peers.map((p) => [p.name, p.hub])).toEqual([['bob', 'hub-b'], ['carol', null]]);
+  });
+
+  it('shows a router (reports without a session) as its tunnel\'s liveness says, not down for want of a session', () => {
+    // A shell `endpoint` or dyndns2 report: live state over ssh, never a hello, so no software.
+    const router = (name: string): PeerStatus => peer(name, false, { transport: 'ssh', software: null, tunnel: `tnl-${name}` });
+    const liveness = new Map([
+      ['tnl-r-up', { state: 'up' as const, tracked: true, lastHeardAt: Date.parse('2026-03-01T00:00:09.000Z') }],
+      ['tnl-r-down', { state: 'down' as const, tracked: true, lastHeardAt: Date.parse('2026-03-01T00:00:01.000Z') }],
+      ['tnl-r-untracked', { state: 'up' as const, tracked: false, lastHeardAt: null }],
+    ]);
+    const live = new Map([['r-up', { connectedAt: Date.parse('2026-03-01T00:00:00.000Z') }]]);
+    const status: HubStatus = { version: '1.2.4', hub, peers: [router('r-up'), router('r-down'), router('r-untracked'), router('r-gone'), peer('left', false, { transport: 'ws', software: 'tunnel-client/1.2.3' })], links: [], hubLinks: [] };
+    const view = buildStatusView(status, 0, { live, liveness: (tunnel) => liveness.get(tunnel) });
+    expect(view.peers.map((p) => [p.name, p.state, p.router, p.transport, p.since])).toEqual([
+      ['r-untracked', 'up', true, null, '2026-01-01T00:00:00.000Z'],
+      ['r-up', 'up', true, null, '2026-03-01T00:00:00.000Z'],
+      ['left', 'down', false, 'ws', '2026-01-01T00:00:00.000Z'],
+      // No tunnel on the hub (none running): down since it was last seen.
+      ['r-down', 'down', true, null, '2026-03-01T00:00:01.000Z'],
+      ['r-gone', 'down', true, null, '2026-01-01T00:00:00.000Z'],
+    ]);
+    // Without the running hub's facts (a view built from the registry alone) a router reads down.
+    expect(buildStatusView(status, 0).peers.find((p) => p.name === 'r-up')?.state).toBe('down');
   });
 
   it('carries the routes of a peer\'s tunnel', () => {
