@@ -1,10 +1,13 @@
 import { createHash } from 'node:crypto';
 import { cardTraffic } from './status-card-traffic.js';
+import { formatTraffic } from './status-traffic-format.js';
+import { trafficRates } from './status-traffic-rates.js';
 
 // The live status page, whole: no file, font, script or style comes from anywhere else (a hub
 // may have no way out), and the Content-Security-Policy below forbids it. The script takes one
-// `/events` stream (server-sent events) and updates each peer's card in place. Its Traffic and
-// Totals rows come from cardTraffic (status-card-traffic.ts), whose source is inlined here.
+// `/events` stream (server-sent events) and updates each peer's card in place. Its rates come from
+// trafficRates, its Traffic and Totals rows from cardTraffic and formatTraffic, whose sources are
+// inlined here.
 
 const STYLE = `
 :root { color-scheme: light dark; --fg: #1b1f24; --muted: #5b6570; --bg: #f6f7f9; --card: #fff; --line: #dde1e6;
@@ -42,6 +45,8 @@ const SCRIPT = `
   const cards = new Map();
   const last = new Map();
   const FIELDS = [['endpoint', 'Endpoint'], ['encap', 'Encapsulation'], ['subnet', '/30'], ['routes', 'Routes'], ['seen', 'Last seen'], ['traffic', 'Traffic'], ['totals', 'Totals'], ['software', 'Software']];
+  const trafficRates = ${trafficRates.toString()};
+  const formatTraffic = ${formatTraffic.toString()};
   const cardTraffic = ${cardTraffic.toString()};
   const ago = (iso) => {
     if (!iso) return 'never';
@@ -96,10 +101,11 @@ const SCRIPT = `
       v.routes.textContent = peer.routes.length ? peer.routes.join(', ') : '—';
       card.lastSeen = peer.state === 'up' ? null : peer.lastSeen;
       v.seen.textContent = peer.state === 'up' ? 'now' : ago(peer.lastSeen);
-      const shown = cardTraffic(peer, last.get(peer.name), view.at);
+      const rates = trafficRates(peer, last.get(peer.name), view.at);
+      const shown = cardTraffic(peer, rates, formatTraffic);
       v.traffic.textContent = shown.traffic;
       v.totals.textContent = shown.totals;
-      if (shown.mark) last.set(peer.name, shown.mark); else last.delete(peer.name);
+      if (rates.mark) last.set(peer.name, rates.mark); else last.delete(peer.name);
       v.software.textContent = peer.software || '—';
       order.push(card.article);
     }

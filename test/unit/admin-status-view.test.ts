@@ -1,5 +1,4 @@
 import { describe, expect, it } from 'vitest';
-import { cardTraffic } from '../../server/admin/status-card-traffic.js';
 import { buildStatusView } from '../../server/admin/status-view.js';
 import type { HubStatus, PeerStatus } from '../../server/hub/hub-status.js';
 
@@ -70,33 +69,5 @@ describe('the live page\'s view of the hub status', () => {
   it('carries the routes of a peer\'s tunnel', () => {
     const routed = peer('erin', true, { routes: ['10.7.0.0/24', '10.1.12.0/24'] });
     expect(buildStatusView({ version: '1.2.4', hub, peers: [routed], links: [], hubLinks: [] }, 0).peers[0]?.routes).toEqual(['10.7.0.0/24', '10.1.12.0/24']);
-  });
-});
-
-describe('a card\'s Traffic and Totals rows (cardTraffic, which the page runs)', () => {
-  const up = { state: 'up' as const, rxBytes: 10_000, txBytes: 2_000, dropped: 0 };
-
-  it('turns two samples of a peer that is up into rates, and marks where the next rate starts', () => {
-    const first = cardTraffic(up, undefined, 1_000);
-    expect(first).toEqual({ traffic: 'in 0 bit/s · out 0 bit/s', totals: 'in 10.0 kB · out 2.0 kB', mark: { at: 1_000, rx: 10_000, tx: 2_000 } });
-    // 125,000 bytes in and 250 out over 2 s: 500 kbit/s and 1 kbit/s.
-    const second = cardTraffic({ ...up, rxBytes: 135_000, txBytes: 2_250, dropped: 4 }, first.mark!, 3_000);
-    expect(second).toEqual({ traffic: 'in 500.0 kbit/s · out 1.00 kbit/s', totals: 'in 135.0 kB · out 2.3 kB · 4 dropped', mark: { at: 3_000, rx: 135_000, tx: 2_250 } });
-    // Counters that went backwards (a re-created tunnel) give no rate, not a negative one.
-    expect(cardTraffic({ ...up, rxBytes: 5, txBytes: 5 }, second.mark!, 4_000).traffic).toBe('in 0 bit/s · out 0 bit/s');
-  });
-
-  it('shows no rate for a peer that is down, keeps its totals, and forgets its mark so no rate spans the gap', () => {
-    const before = { at: 1_000, rx: 0, tx: 0 };
-    // The hub's end still counts (e.g. the last packets after the member left): still no rate.
-    const down = cardTraffic({ ...up, state: 'down' }, before, 2_000);
-    expect(down).toEqual({ traffic: '—', totals: 'in 10.0 kB · out 2.0 kB', mark: null });
-    expect(down.traffic).not.toMatch(/bit\/s/);
-    // Back up: the first sample starts a new mark instead of averaging over the time it was down.
-    expect(cardTraffic({ ...up, rxBytes: 90_000 }, undefined, 60_000)).toMatchObject({ traffic: 'in 0 bit/s · out 0 bit/s', mark: { at: 60_000, rx: 90_000 } });
-  });
-
-  it('says when the hub runs no tunnel for the peer', () => {
-    expect(cardTraffic({ state: 'up', rxBytes: null, txBytes: null, dropped: null }, { at: 0, rx: 1, tx: 1 }, 1_000)).toEqual({ traffic: 'no tunnel on the hub', totals: '—', mark: null });
   });
 });
