@@ -1,5 +1,6 @@
 import { createHash } from 'node:crypto';
 import { cardTraffic } from './status-card-traffic.js';
+import { applyStatusDelta } from './status-delta.js';
 import { formatTraffic } from './status-traffic-format.js';
 import { trafficRates } from './status-traffic-rates.js';
 
@@ -48,6 +49,7 @@ const SCRIPT = `
   const trafficRates = ${trafficRates.toString()};
   const formatTraffic = ${formatTraffic.toString()};
   const cardTraffic = ${cardTraffic.toString()};
+  const applyStatusDelta = ${applyStatusDelta.toString()};
   const ago = (iso) => {
     if (!iso) return 'never';
     const seconds = Math.max(0, Math.round((Date.now() - Date.parse(iso)) / 1000));
@@ -122,10 +124,30 @@ const SCRIPT = `
     }
   };
 
-  const source = new EventSource('events');
-  source.onopen = () => { live.textContent = 'live'; live.className = 'on'; };
-  source.onerror = () => { live.textContent = 'reconnecting…'; live.className = ''; };
-  source.onmessage = (event) => render(JSON.parse(event.data));
+  // A snapshot, then deltas naming the frame they follow: one that does not follow the frame this
+  // page has means a frame was missed, so the page starts over with a fresh stream (a snapshot).
+  let view = null;
+  let lastId = null;
+  let source = null;
+  const connect = () => {
+    source?.close();
+    source = new EventSource('events');
+    source.onopen = () => { live.textContent = 'live'; live.className = 'on'; };
+    source.onerror = () => { live.textContent = 'reconnecting…'; live.className = ''; };
+    source.addEventListener('snapshot', (event) => {
+      view = JSON.parse(event.data);
+      lastId = event.lastEventId;
+      render(view);
+    });
+    source.addEventListener('delta', (event) => {
+      const delta = JSON.parse(event.data);
+      if (view === null || delta.base !== lastId) { connect(); return; }
+      view = applyStatusDelta(view, delta);
+      lastId = event.lastEventId;
+      render(view);
+    });
+  };
+  connect();
   setInterval(() => {
     for (const card of cards.values()) if (card.lastSeen) card.values.seen.textContent = ago(card.lastSeen);
   }, 1000);
