@@ -1,6 +1,7 @@
 import { cardTraffic } from './status-card-traffic.js';
 import { applyStatusDelta } from './status-delta.js';
 import { TABLE_ROW_HEIGHT } from './status-page-style.js';
+import { unpackStatusView } from './status-snapshot.js';
 import { sortTableRows, tableFilter } from './status-table-query.js';
 import { formatTraffic } from './status-traffic-format.js';
 import { trafficRates } from './status-traffic-rates.js';
@@ -11,11 +12,11 @@ export const CARD_LIMIT = 50;
 
 /**
  * The status page's script, inlined into the page and allowed by its hash. It keeps the view from
- * `/events` (a snapshot, then deltas applied with applyStatusDelta), turns it into rows with rates
- * (trafficRates), and draws either one card per peer or a table that holds only the rows in sight
- * (virtualWindow), searched, filtered and sorted by tableFilter and sortTableRows. Those functions
- * are inlined from their modules, so the unit tests run what the browser runs. It writes only
- * textContent and never an HTML string.
+ * `/events` (a snapshot, unpacked with unpackStatusView, then deltas applied with
+ * applyStatusDelta), turns it into rows with rates (trafficRates), and draws either one card per
+ * peer or a table that holds only the rows in sight (virtualWindow), searched, filtered and sorted
+ * by tableFilter and sortTableRows. Those functions are inlined from their modules, so the unit
+ * tests run what the browser runs. It writes only textContent and never an HTML string.
  */
 export const STATUS_PAGE_SCRIPT = `
 (() => {
@@ -27,6 +28,7 @@ export const STATUS_PAGE_SCRIPT = `
   const formatTraffic = ${formatTraffic.toString()};
   const cardTraffic = ${cardTraffic.toString()};
   const applyStatusDelta = ${applyStatusDelta.toString()};
+  const unpackStatusView = ${unpackStatusView.toString()};
   const tableFilter = ${tableFilter.toString()};
   const sortTableRows = ${sortTableRows.toString()};
   const virtualWindow = ${virtualWindow.toString()};
@@ -47,7 +49,8 @@ export const STATUS_PAGE_SCRIPT = `
   const search = byId('search');
   const filters = { state: byId('filter-state'), encap: byId('filter-encap'), hub: byId('filter-hub') };
   const detail = byId('detail');
-  const number = (n) => n.toLocaleString('en');
+  const numbers = new Intl.NumberFormat('en');
+  const number = (n) => numbers.format(n);
 
   const age = (iso) => {
     const seconds = Math.max(0, Math.round((Date.now() - Date.parse(iso)) / 1000));
@@ -361,7 +364,7 @@ export const STATUS_PAGE_SCRIPT = `
     source.onopen = () => { live.textContent = 'live'; live.className = 'on'; };
     source.onerror = () => { live.textContent = 'reconnecting…'; live.className = ''; };
     source.addEventListener('snapshot', (event) => {
-      view = JSON.parse(event.data);
+      view = unpackStatusView(JSON.parse(event.data));
       lastId = event.lastEventId;
       receive();
     });

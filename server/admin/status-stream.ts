@@ -2,6 +2,7 @@ import { randomBytes } from 'node:crypto';
 import type { ServerResponse } from 'node:http';
 import type { Logger } from 'pino';
 import { diffStatusViews } from './status-delta.js';
+import { packStatusView } from './status-snapshot.js';
 import type { StatusView } from './status-view.js';
 
 /** How often viewers get a fresh sample without a change (traffic rates move all the time). */
@@ -18,7 +19,7 @@ const HISTORY = 60;
 
 /**
  * The live page's event stream (server-sent events). A viewer gets the current view whole
- * (`event: snapshot`, the same object as `/status.json`), then once a second, and at once after a
+ * (`event: snapshot`, packed: `packStatusView`), then once a second, and at once after a
  * change (`nudge`), what changed (`event: delta`, `diffStatusViews`, naming the frame it follows
  * as `base`). Every frame has an id (`STREAM-SEQ`); a viewer that reconnects with `Last-Event-ID`
  * gets the deltas it missed if they are still kept, else a new snapshot. One sample is shared by
@@ -104,7 +105,7 @@ export class StatusStream {
       return;
     }
     if (this.snapshot?.seq !== current.seq) {
-      this.snapshot = { seq: current.seq, frame: `id: ${this.id(current.seq)}\nevent: snapshot\ndata: ${JSON.stringify(current.view)}\n\n` };
+      this.snapshot = { seq: current.seq, frame: `id: ${this.id(current.seq)}\nevent: snapshot\ndata: ${JSON.stringify(packStatusView(current.view))}\n\n` };
     }
     viewer.write(this.snapshot.frame);
     this.viewers.set(viewer, this.snapshot.frame.length);

@@ -4,6 +4,7 @@ import { request } from 'node:http';
 import { afterAll, afterEach, beforeAll, beforeEach, describe, expect, it } from 'vitest';
 import WebSocket from 'ws';
 import { loadOrCreateAdminToken } from '../../server/admin/admin-token.js';
+import { unpackStatusView, type PackedStatusView } from '../../server/admin/status-snapshot.js';
 import { runMember } from '../../client/session/run-member.js';
 import { MemoryClientDatapath, waitFor } from '../helpers/memory-client-datapath.js';
 import { TUNNEL_TRAFFIC_FAMILIES, metricFamilies, metricProblems, metricValue, promtoolCheck, promtoolUnavailableReason } from '../helpers/prometheus-text.js';
@@ -32,7 +33,7 @@ function get(port: number, path: string, headers: Record<string, string> = {}, m
   });
 }
 
-/** The first `data:` frame of the live page's event stream, parsed. */
+/** The first `data:` frame of the live page's event stream (its snapshot), parsed and unpacked. */
 function firstEvent(port: number, headers: Record<string, string> = {}): Promise<{ peers: { name: string; state: string }[] }> {
   return new Promise((resolve, reject) => {
     const req = request({ host: '127.0.0.1', port, path: '/events', headers }, (res) => {
@@ -42,7 +43,7 @@ function firstEvent(port: number, headers: Record<string, string> = {}): Promise
         const frame = /^data: (.*)$/m.exec(text);
         if (frame?.[1]) {
           req.destroy();
-          resolve(JSON.parse(frame[1]) as { peers: { name: string; state: string }[] });
+          resolve(unpackStatusView(JSON.parse(frame[1]) as PackedStatusView));
         }
       });
     });

@@ -1,6 +1,7 @@
 import { createServer, request, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
 import { applyStatusDelta, type StatusViewDelta } from '../../server/admin/status-delta.js';
+import { unpackStatusView, type PackedStatusView } from '../../server/admin/status-snapshot.js';
 import { StatusStream } from '../../server/admin/status-stream.js';
 import { compareViewPeers, type StatusView, type StatusViewPeer } from '../../server/admin/status-view.js';
 import { testLogger } from '../helpers/with-hub.js';
@@ -63,7 +64,7 @@ function replay(frames: Frame[]): StatusView | undefined {
   let view: StatusView | undefined;
   let last = '';
   for (const frame of frames) {
-    if (frame.event === 'snapshot') view = JSON.parse(frame.data) as StatusView;
+    if (frame.event === 'snapshot') view = unpackStatusView(JSON.parse(frame.data) as PackedStatusView);
     else if (view) {
       const delta = JSON.parse(frame.data) as StatusViewDelta & { base: string };
       expect(delta.base).toBe(last);
@@ -130,7 +131,7 @@ describe('the status page\'s event stream: a snapshot, then deltas', () => {
     const first = viewer();
     const [snapshot] = await first.next(1);
     expect(snapshot?.event).toBe('snapshot');
-    expect(JSON.parse(snapshot?.data ?? '')).toMatchObject({ hub, peers: [peer('alice'), peer('bob')] });
+    expect(unpackStatusView(JSON.parse(snapshot?.data ?? '') as PackedStatusView)).toMatchObject({ hub, peers: [peer('alice'), peer('bob')] });
 
     peers = [peer('alice', { rxBytes: 5_000, rxPackets: 4 }), peer('bob', { state: 'down' }), peer('carol')];
     stream.nudge();

@@ -1,6 +1,7 @@
 import fc from 'fast-check';
 import { describe, expect, it } from 'vitest';
 import { applyStatusDelta, diffStatusViews } from '../../server/admin/status-delta.js';
+import { packStatusView, unpackStatusView, type PackedStatusView } from '../../server/admin/status-snapshot.js';
 import { compareViewPeers, type StatusView, type StatusViewPeer } from '../../server/admin/status-view.js';
 
 const HUB: StatusView['hub'] = { endpoint: '198.51.100.1', hubId: 'SHA256:x', wsPort: 8443, sshPort: 2222, version: '1.2.3' };
@@ -87,5 +88,21 @@ describe('status deltas (diffStatusViews on the hub, applyStatusDelta in the pag
     expect(after.peers.map((p) => [p.name, p.state])).toEqual([['bob', 'up'], ['alice', 'down'], ['carol', 'down']]);
     // Peers the delta leaves alone are the very same objects (the page redraws only what changed).
     expect(after.peers[0]).toBe(before.peers[1]);
+  });
+});
+
+describe('status snapshots (packStatusView on the hub, unpackStatusView in the page)', () => {
+  it('give back the view they packed, through JSON, naming each field once', () => {
+    fc.assert(fc.property(viewPair, ([, after]) => {
+      const packed = wire(packStatusView(after));
+      expect(unpackStatusView(packed)).toEqual(after);
+      expect(packed.peers.every((values) => values.length === packed.fields.length)).toBe(true);
+    }), { numRuns: 300 });
+    expect(packStatusView(view(5, []))).toEqual({ at: 5, hub: HUB, fields: [], peers: [] } satisfies PackedStatusView);
+  });
+
+  it('are about half the size of the view as JSON', () => {
+    const big = view(1, Array.from({ length: 1_000 }, (_, i) => peer(`member-${i}`)));
+    expect(JSON.stringify(packStatusView(big)).length).toBeLessThan(0.6 * JSON.stringify(big).length);
   });
 });
