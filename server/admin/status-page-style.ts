@@ -41,7 +41,7 @@ dd { margin: 0; min-width: 0; overflow-wrap: anywhere; font-variant-numeric: tab
 #detail article { position: relative; }
 #detail-close { position: absolute; top: 8px; right: 8px; font-size: 13px; }
 #scroller { flex: 1; min-height: 8rem; overflow: auto; border-top: 1px solid var(--line); background: var(--card); }
-.head, #spacer { min-width: 64rem; }
+.head, #spacer { min-width: 66rem; }
 .head { position: sticky; top: 0; z-index: 1; background: var(--card); border-bottom: 1px solid var(--line); font-weight: 600; font-size: 13px; }
 #spacer { position: relative; }
 #rows { position: absolute; top: 0; left: 0; right: 0; }
@@ -54,7 +54,7 @@ dd { margin: 0; min-width: 0; overflow-wrap: anywhere; font-variant-numeric: tab
 .row .open { border: 0; background: none; padding: 0; color: var(--accent); max-width: 100%; overflow: hidden; text-overflow: ellipsis; text-align: left; }
 .c-name { flex: 1 0 11rem; } .c-state { flex: 0 0 7.5rem; } .c-hub { flex: 0 0 6rem; } .c-encap { flex: 0 0 4.5rem; }
 .c-endpoint { flex: 1 0 10rem; } .c-inner { flex: 0 0 7.5rem; } .c-rx, .c-tx { flex: 0 0 7.5rem; text-align: right; }
-.c-total { flex: 0 0 10rem; text-align: right; } .c-since { flex: 0 0 5.5rem; text-align: right; }
+.c-total { flex: 0 0 11.5rem; text-align: right; } .c-since { flex: 0 0 5.5rem; text-align: right; }
 .no-hub .c-hub { display: none; }
 .row[data-state="down"] .c-state { color: var(--down); }
 #nomatch { padding: 12px; color: var(--muted); }
