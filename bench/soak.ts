@@ -193,7 +193,7 @@ async function sample(adminPort: number): Promise<Sample> {
 function watchEvents(adminPort: number): { close(): void } {
   const req = request({ host: '127.0.0.1', port: adminPort, path: '/events' }, (res) => {
     res.setEncoding('utf8').on('data', (chunk: string) => {
-      counts.events += chunk.split('\n\n').filter((frame) => frame.startsWith('data: ')).length;
+      counts.events += chunk.split('\n\n').filter((frame) => /^data: /m.test(frame)).length;
     });
   });
   req.on('error', () => undefined);

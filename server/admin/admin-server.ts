@@ -104,7 +104,7 @@ export async function openAdminServer(options: AdminServerOptions): Promise<Admi
         send(response, 200, 'text/html; charset=utf-8', STATUS_PAGE_HTML);
         return;
       case '/events':
-        stream.add(response);
+        stream.add(response, lastEventId(request));
         return;
       case '/status.json':
         send(response, 200, 'application/json', `${JSON.stringify(await options.view())}\n`);
@@ -152,6 +152,12 @@ function presentedToken(request: IncomingMessage): string | undefined {
     if (name === TOKEN_COOKIE && value) return value;
   }
   return undefined;
+}
+
+/** The id of the last event a reconnecting EventSource saw (one header, else none). */
+function lastEventId(request: IncomingMessage): string | undefined {
+  const header = request.headers['last-event-id'];
+  return typeof header === 'string' ? header : undefined;
 }
 
 function send(response: ServerResponse, status: number, type: string, body: string): void {

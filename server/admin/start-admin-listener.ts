@@ -6,7 +6,7 @@ import type { HubStatus } from '../hub/hub-status.js';
 import { openAdminServer } from './admin-server.js';
 import { AdminTokenCheck, adminTokenPath } from './admin-token.js';
 import { HubMetrics, type PoolUsage } from './hub-metrics.js';
-import { buildStatusView } from './status-view.js';
+import { buildStatusView, type StatusViewFacts } from './status-view.js';
 
 /** Where the admin listener listens and what it reports on. */
 export interface AdminListenerOptions {
@@ -20,6 +20,8 @@ export interface AdminListenerOptions {
   pools(): readonly PoolUsage[] | Promise<readonly PoolUsage[]>;
   /** Per-peer series on /metrics (`serve --metrics-per-peer`). */
   metricsPerPeer: boolean;
+  /** What the status page needs beyond `status()`: sessions' start, tunnels' liveness, serving hubs. */
+  facts?(): StatusViewFacts | Promise<StatusViewFacts>;
   log: Logger;
 }
 
@@ -52,7 +54,10 @@ export async function startAdminListener(options: AdminListenerOptions): Promise
       ...(remote && options.tls ? { tls: options.tls } : {}),
       ...(remote ? { token: new AdminTokenCheck(options.stateDir) } : {}),
       metrics,
-      view: async () => buildStatusView(await options.status(), Date.now()),
+      view: async () => {
+        const [status, facts] = await Promise.all([options.status(), options.facts?.()]);
+        return buildStatusView(status, Date.now(), facts);
+      },
       log: options.log,
     });
     const nudge = (): void => server.stream.nudge();

@@ -237,6 +237,7 @@ export async function startHub(options: StartHubOptions): Promise<RunningHub> {
     const admin = options.admin && await startAdminListener({
       host: options.admin.host, port: options.admin.port, metricsPerPeer: options.admin.metricsPerPeer ?? true,
       stateDir: options.stateDir, ...(tls ? { tls } : {}), gates, status, pools: () => state.registry.pools.list(), log,
+      facts: async () => ({ live: plane.liveState(), liveness: (tunnel: string) => datapath.liveness?.(tunnel), ...(state.cluster ? { servingHubs: await registry.sessions.owners() } : {}) }),
     });
     if (admin) cleanups.push(() => admin.close());
     writeServeRuntime(options.stateDir, {

@@ -4,9 +4,11 @@ import { request } from 'node:http';
 import { afterAll, afterEach, beforeAll, beforeEach, describe, expect, it } from 'vitest';
 import WebSocket from 'ws';
 import { loadOrCreateAdminToken } from '../../server/admin/admin-token.js';
+import { unpackStatusView, type PackedStatusView } from '../../server/admin/status-snapshot.js';
 import { runMember } from '../../client/session/run-member.js';
 import { MemoryClientDatapath, waitFor } from '../helpers/memory-client-datapath.js';
 import { TUNNEL_TRAFFIC_FAMILIES, metricFamilies, metricProblems, metricValue, promtoolCheck, promtoolUnavailableReason } from '../helpers/prometheus-text.js';
+import { dyndns2Request } from '../helpers/dyndns2-request.js';
 import { registrySnapshot, runHubCli } from '../helpers/hub-cli.js';
 import { testLogger, withHub, type TestHub } from '../helpers/with-hub.js';
 import { existsSync, mkdtempSync, rmSync } from 'node:fs';
@@ -31,7 +33,7 @@ function get(port: number, path: string, headers: Record<string, string> = {}, m
   });
 }
 
-/** The first `data:` frame of the live page's event stream, parsed. */
+/** The first `data:` frame of the live page's event stream (its snapshot), parsed and unpacked. */
 function firstEvent(port: number, headers: Record<string, string> = {}): Promise<{ peers: { name: string; state: string }[] }> {
   return new Promise((resolve, reject) => {
     const req = request({ host: '127.0.0.1', port, path: '/events', headers }, (res) => {
@@ -41,7 +43,7 @@ function firstEvent(port: number, headers: Record<string, string> = {}): Promise
         const frame = /^data: (.*)$/m.exec(text);
         if (frame?.[1]) {
           req.destroy();
-          resolve(JSON.parse(frame[1]) as { peers: { name: string; state: string }[] });
+          resolve(unpackStatusView(JSON.parse(frame[1]) as PackedStatusView));
         }
       });
     });
@@ -182,6 +184,25 @@ describe('the admin listener on loopback', () => {
     expect((await get(port, '/nope')).status).toBe(404);
     expect((await get(port, '/metrics', {}, 'HEAD')).status).toBe(200);
     expect(await registrySnapshot(hub.stateDir)).toEqual(registry);
+  });
+
+  it('shows a dyndns2 router as its tunnel\'s liveness says: up while answered, down when not', async () => {
+    await hub.hub.registry.peers.add({ name: 'router' });
+    const key = await hub.hub.registry.dyndnsKeys.issue('router');
+    const routerView = async (): Promise<Record<string, unknown> | undefined> =>
+      (JSON.parse((await get(port, '/status.json')).body) as { peers: Record<string, unknown>[] }).peers.find((peer) => peer.name === 'router');
+    expect(await routerView()).toMatchObject({ state: 'down', router: false, transport: null });
+    const reply = await dyndns2Request(hub.hub.wsPort, { query: 'hostname=router', auth: `router:${key}`, localAddress: '127.0.0.2' });
+    expect(reply.body).toBe('good 127.0.0.2\n');
+    // No session, ever: the state is the hub end's liveness (the memory datapath answers every keepalive).
+    expect(await routerView()).toMatchObject({ state: 'up', router: true, transport: null, seen: '127.0.0.2', software: null });
+    const encap = hub.datapath.tunnels.get('tnl-router')?.encap ?? '';
+    hub.datapath.unanswered.add(encap);
+    try {
+      expect(await routerView()).toMatchObject({ state: 'down', router: true });
+    } finally {
+      hub.datapath.unanswered.delete(encap);
+    }
   });
 });
 

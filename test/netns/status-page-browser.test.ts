@@ -123,6 +123,14 @@ describe.skipIf(reason !== null)('the live status page in headless Chromium', ()
   it('keeps working through a reload, and the stream stays read-only', async () => {
     await page.reload();
     await page.waitForSelector(card('c2', 'up'), { timeout: 5_000 });
+    // A small hub opens on cards; its table is a button away, with the same states.
+    await page.click('#mode');
+    await page.waitForSelector('#rows .row[data-peer="c2"][data-state="up"]', { timeout: 5_000 });
+    expect(await page.getAttribute('#rows .row[data-peer="c1"]', 'data-state')).toBe('down');
+    expect(await page.textContent('#shown')).toBe('2 of 2 peers');
+    expect(await page.locator('#peers article').count()).toBe(0);
+    await page.click('#mode');
+    await page.waitForSelector(card('c2', 'up'), { timeout: 5_000 });
     const posted = await page.evaluate(async () => (await fetch('/events', { method: 'POST' })).status);
     expect(posted).toBe(405);
   });

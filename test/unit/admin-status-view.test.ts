@@ -1,5 +1,4 @@
 import { describe, expect, it } from 'vitest';
-import { cardTraffic } from '../../server/admin/status-card-traffic.js';
 import { buildStatusView } from '../../server/admin/status-view.js';
 import type { HubStatus, PeerStatus } from '../../server/hub/hub-status.js';
 
@@ -24,44 +23,51 @@ describe('the live page\'s view of the hub status', () => {
     expect(view.hub).toEqual({ endpoint: '198.51.100.1', hubId: 'SHA256:x', wsPort: 8443, sshPort: 2222, version: '1.2.4' });
     expect(view.peers.map((p) => [p.name, p.state])).toEqual([['bob', 'up'], ['dave', 'up'], ['alice', 'down'], ['carol', 'down']]);
     expect(view.peers[0]).toEqual({
-      name: 'bob', state: 'up', transport: 'ws', seen: '203.0.113.10', reported: '192.168.1.2', nat: true,
+      name: 'bob', state: 'up', transport: 'ws', router: false, seen: '203.0.113.10', reported: '192.168.1.2', nat: true,
       encap: 'fou', encapReason: 'nat-detected', prefix: '10.1.12.0/30', inner: '10.1.12.2', routes: [],
-      lastSeen: '2026-01-01T00:00:00.000Z', rxBytes: 300, txBytes: 400, rxPackets: 3, txPackets: 4, dropped: 3, software: 'tunnel-client/1.2.3',
+      lastSeen: '2026-01-01T00:00:00.000Z', since: null, hub: null, rxBytes: 300, txBytes: 400, rxPackets: 3, txPackets: 4, dropped: 3, software: 'tunnel-client/1.2.3',
     });
     expect(view.peers[2]).toMatchObject({ name: 'alice', software: null });
     expect(view.peers[1]).toMatchObject({ rxBytes: null, txBytes: null, dropped: null });
   });
 
+  it('dates each state: an up member from its session start, a down one from when it was last seen', () => {
+    const live = new Map([['bob', { connectedAt: Date.parse('2026-02-03T04:05:06.000Z') }]]);
+    const view = buildStatusView({ version: '1.2.4', hub, peers: [peer('bob', true), peer('carol', false)], links: [], hubLinks: [] }, 0, { live });
+    expect(view.peers.map((p) => [p.name, p.since])).toEqual([['bob', '2026-02-03T04:05:06.000Z'], ['carol', '2026-01-01T00:00:00.000Z']]);
+  });
+
+  it('names the hub of a cluster serving each member, null for one no hub served', () => {
+    const view = buildStatusView({ version: '1.2.4', hub, peers: [peer('bob', true), peer('carol', false)], links: [], hubLinks: [] }, 0,
+      { servingHubs: new Map([['bob', 'hub-b']]) });
+    expect(view.peers.map((p) => [p.name, p.hub])).toEqual([['bob', 'hub-b'], ['carol', null]]);
+  });
+
+  it('shows a router (reports without a session) as its tunnel\'s liveness says, not down for want of a session', () => {
+    // A shell `endpoint` or dyndns2 report: live state over ssh, never a hello, so no software.
+    const router = (name: string): PeerStatus => peer(name, false, { transport: 'ssh', software: null, tunnel: `tnl-${name}` });
+    const liveness = new Map([
+      ['tnl-r-up', { state: 'up' as const, tracked: true, lastHeardAt: Date.parse('2026-03-01T00:00:09.000Z') }],
+      ['tnl-r-down', { state: 'down' as const, tracked: true, lastHeardAt: Date.parse('2026-03-01T00:00:01.000Z') }],
+      ['tnl-r-untracked', { state: 'up' as const, tracked: false, lastHeardAt: null }],
+    ]);
+    const live = new Map([['r-up', { connectedAt: Date.parse('2026-03-01T00:00:00.000Z') }]]);
+    const status: HubStatus = { version: '1.2.4', hub, peers: [router('r-up'), router('r-down'), router('r-untracked'), router('r-gone'), peer('left', false, { transport: 'ws', software: 'tunnel-client/1.2.3' })], links: [], hubLinks: [] };
+    const view = buildStatusView(status, 0, { live, liveness: (tunnel) => liveness.get(tunnel) });
+    expect(view.peers.map((p) => [p.name, p.state, p.router, p.transport, p.since])).toEqual([
+      ['r-untracked', 'up', true, null, '2026-01-01T00:00:00.000Z'],
+      ['r-up', 'up', true, null, '2026-03-01T00:00:00.000Z'],
+      ['left', 'down', false, 'ws', '2026-01-01T00:00:00.000Z'],
+      // No tunnel on the hub (none running): down since it was last seen.
+      ['r-down', 'down', true, null, '2026-03-01T00:00:01.000Z'],
+      ['r-gone', 'down', true, null, '2026-01-01T00:00:00.000Z'],
+    ]);
+    // Without the running hub's facts (a view built from the registry alone) a router reads down.
+    expect(buildStatusView(status, 0).peers.find((p) => p.name === 'r-up')?.state).toBe('down');
+  });
+
   it('carries the routes of a peer\'s tunnel', () => {
     const routed = peer('erin', true, { routes: ['10.7.0.0/24', '10.1.12.0/24'] });
     expect(buildStatusView({ version: '1.2.4', hub, peers: [routed], links: [], hubLinks: [] }, 0).peers[0]?.routes).toEqual(['10.7.0.0/24', '10.1.12.0/24']);
-  });
-});
-
-describe('a card\'s Traffic and Totals rows (cardTraffic, which the page runs)', () => {
-  const up = { state: 'up' as const, rxBytes: 10_000, txBytes: 2_000, dropped: 0 };
-
-  it('turns two samples of a peer that is up into rates, and marks where the next rate starts', () => {
-    const first = cardTraffic(up, undefined, 1_000);
-    expect(first).toEqual({ traffic: 'in 0 bit/s · out 0 bit/s', totals: 'in 10.0 kB · out 2.0 kB', mark: { at: 1_000, rx: 10_000, tx: 2_000 } });
-    // 125,000 bytes in and 250 out over 2 s: 500 kbit/s and 1 kbit/s.
-    const second = cardTraffic({ ...up, rxBytes: 135_000, txBytes: 2_250, dropped: 4 }, first.mark!, 3_000);
-    expect(second).toEqual({ traffic: 'in 500.0 kbit/s · out 1.00 kbit/s', totals: 'in 135.0 kB · out 2.3 kB · 4 dropped', mark: { at: 3_000, rx: 135_000, tx: 2_250 } });
-    // Counters that went backwards (a re-created tunnel) give no rate, not a negative one.
-    expect(cardTraffic({ ...up, rxBytes: 5, txBytes: 5 }, second.mark!, 4_000).traffic).toBe('in 0 bit/s · out 0 bit/s');
-  });
-
-  it('shows no rate for a peer that is down, keeps its totals, and forgets its mark so no rate spans the gap', () => {
-    const before = { at: 1_000, rx: 0, tx: 0 };
-    // The hub's end still counts (e.g. the last packets after the member left): still no rate.
-    const down = cardTraffic({ ...up, state: 'down' }, before, 2_000);
-    expect(down).toEqual({ traffic: '—', totals: 'in 10.0 kB · out 2.0 kB', mark: null });
-    expect(down.traffic).not.toMatch(/bit\/s/);
-    // Back up: the first sample starts a new mark instead of averaging over the time it was down.
-    expect(cardTraffic({ ...up, rxBytes: 90_000 }, undefined, 60_000)).toMatchObject({ traffic: 'in 0 bit/s · out 0 bit/s', mark: { at: 60_000, rx: 90_000 } });
-  });
-
-  it('says when the hub runs no tunnel for the peer', () => {
-    expect(cardTraffic({ state: 'up', rxBytes: null, txBytes: null, dropped: null }, { at: 0, rx: 1, tx: 1 }, 1_000)).toEqual({ traffic: 'no tunnel on the hub', totals: '—', mark: null });
   });
 });
