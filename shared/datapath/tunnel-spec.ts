@@ -254,7 +254,7 @@ function validateAuth(input: TunnelAuthInput | null | undefined, encap: Encapsul
   if (input === undefined || input === null) return null;
   if (typeof input !== 'object') throw new TunnelError('ERR_INVALID_ARGUMENT', 'auth must be { bindingId, key, role }');
   if (encap !== 'fou' && encap !== 'gue' && esp?.udp == null) {
-    throw new TunnelError('ERR_INVALID_ARGUMENT', `an authenticated UDP binding needs fou, gue or ESP in UDP (esp.udp), not ${encap}${esp === null ? '' : ' over raw ESP'}`);
+    throw new TunnelError('ERR_INVALID_ARGUMENT', `an authenticated UDP binding needs fou or gue (or ESP in UDP, esp.udp), not ${encap}${esp === null ? '' : ' over raw ESP'}`);
   }
   if (input.role !== 'hub' && input.role !== 'member') {
     throw new TunnelError('ERR_INVALID_ARGUMENT', `auth role ${JSON.stringify(input.role)} must be 'hub' or 'member'`);
