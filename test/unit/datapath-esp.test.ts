@@ -5,6 +5,7 @@ import { createEspInbound, createEspSa, createEspSlotResults, createPacketBatch,
 import { DatapathEngine, type RekeyDueEvent } from '../../shared/datapath/datapath-engine.js';
 import type { TunnelEspInput } from '../../shared/datapath/tunnel-esp.js';
 import type { TunnelSpecInput } from '../../shared/datapath/tunnel-spec.js';
+import { upsertTunnel } from '../../shared/datapath/upsert-tunnel.js';
 import { buildGreKeepalive } from '../../shared/wire/gre-keepalive.js';
 import { decodeGre } from '../../shared/wire/gre.js';
 import { decodeEspHeader } from '../../shared/wire/esp.js';
@@ -227,6 +228,15 @@ describe('live SA changes', () => {
     io.tun('tnl0').deliver({ bytes: inner(), addr: 0, port: 0 });
     expect(io.socket(`raw 47 ${A}`).take()).toEqual([]);
     expect(io.socket(`raw 50 ${A}`).take()).toHaveLength(1);
+  });
+
+  it('upsertTunnel follows the spec\'s esp: keys change in place, and a spec without esp is cleartext', () => {
+    const { io, engine } = setup();
+    upsertTunnel(engine, spec({ esp: esp({ outbound: { spi: 0x1002, key: KEY_OUT } }) }));
+    expect(engine.tunnelStatus('tnl0')).toMatchObject({ encrypted: true, spiOut: 0x1002 });
+    upsertTunnel(engine, spec({ esp: undefined }));
+    expect(engine.tunnelStatus('tnl0')).toMatchObject({ encrypted: false, aead: null, spiIn: [], spiOut: null, mtu: 1476 });
+    expect(io.calls.filter((call) => call.startsWith('openTun'))).toHaveLength(1);
   });
 
   it('reports an outbound SA past its rekey point once (onRekeyDue), on the ESP watch', () => {
