@@ -69,7 +69,7 @@ export class TunnelEspKey {
     return this.#bytes;
   }
 
-  /** Constant-length comparison is not needed here: both sides are ours. */
+  /** True when both hold the same bytes (both are the engine's own copies, so timing reveals nothing to a peer). */
   equals(other: TunnelEspKey): boolean {
     return this.#bytes.equals(other.#bytes);
   }
