@@ -133,6 +133,16 @@ describe('an encrypted gre tunnel on raw ESP', () => {
     expect(engine.tunnelStatus('tnl0')).toMatchObject({ encrypted: true, spiOut: null, saAgeSeconds: null, dropsByReason: { 'tx:no-sa': 3 } });
   });
 
+  it('after an engine restart, sends its first packet as ESP again (sequence 1), never in the clear', () => {
+    const first = setup();
+    first.io.tun('tnl0').deliver({ bytes: inner(), addr: 0, port: 0 });
+    first.engine.close();
+    const second = setup();
+    second.io.tun('tnl0').deliver({ bytes: inner(), addr: 0, port: 0 });
+    expect(second.io.socket(`raw 47 ${A}`).take()).toEqual([]);
+    expect(second.io.socket(`raw 50 ${A}`).take().map((s) => decodeEspHeader(s.bytes))).toEqual([expect.objectContaining({ spi: SPI_OUT, sequence: 1 })]);
+  });
+
   it('seals its Cisco keepalive, and reflects the peer\'s one inside ESP', () => {
     const { io } = setup({ keepaliveInterval: 10 });
     const peer = new Peer();
