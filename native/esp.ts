@@ -240,6 +240,11 @@ export class EspInbound {
     this.#handle = null;
   }
 
+  /** @internal The addon's handle, for a fast route. */
+  nativeHandle(): NativeEspInboundHandle {
+    return this.#open();
+  }
+
   #open(): NativeEspInboundHandle {
     if (this.#handle === null) throw new EspError('ERR_CLOSED', 'ESP inbound table is closed');
     return this.#handle;

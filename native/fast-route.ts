@@ -1,5 +1,6 @@
 import { NativeError } from './native-error.js';
 import type { NativeFastRouteHandle } from './addon-binding.js';
+import { EspInbound, EspSecurityAssociation } from './esp.js';
 import { NativeEndpoint } from './native-endpoint.js';
 import { toNativeError } from './system-error.js';
 import type { FastRoute, FastRouteConfig, FastRouteCounters, PacketEndpoint } from './types.js';
@@ -31,8 +32,15 @@ export class NativeFastRoute implements FastRoute {
     checkUnsigned(config.mtu, 0xffff, 'mtu');
     checkUnsigned(config.quietLimitMs, 0x7fff_ffff, 'quietLimitMs');
     checkSources(config.sources);
+    const esp = config.esp ?? null;
+    if (esp !== null && (!(esp.in instanceof EspInbound) || (esp.out !== null && !(esp.out instanceof EspSecurityAssociation)))) {
+      throw new NativeError('ERR_INVALID_ARGUMENT', 'fast route: esp needs an EspInbound as in and an ESP SA or null as out');
+    }
+    const espFields = esp === null ? { encrypted: false, espOut: null, espIn: null, espNextHeader4: 0, espNextHeader6: 0 } : {
+      encrypted: true, espOut: esp.out?.nativeHandle() ?? null, espIn: esp.in.nativeHandle(), espNextHeader4: esp.nextHeader4, espNextHeader6: esp.nextHeader6,
+    };
     try {
-      handle.configure({ ...config, tun, outer });
+      handle.configure({ ...config, tun, outer, ...espFields });
     } catch (err) {
       throw toNativeError(err, 'configuring a fast route');
     }

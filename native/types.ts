@@ -2,6 +2,7 @@
  * The contract between the native addon (native/index.ts) and the datapath engine.
  * The addon only does system calls; the engine owns protocol, queues and backpressure.
  */
+import type { EspInbound, EspSecurityAssociation } from './esp.js';
 
 /**
  * Preallocated memory for a batch of packets: `capacity` slots of `slotSize` bytes in one Buffer.
@@ -78,6 +79,13 @@ export interface FastRouteConfig {
    * unspecified sources always pass.
    */
   sources: { v4: Uint32Array; v6: Uint8Array } | null;
+  /**
+   * An encrypted tunnel (null: cleartext): every packet sent is sealed with `out` (null: none is
+   * sent natively; JS drops them), and only ESP from the remote that opens with `in` and carries
+   * one of the templates is taken (next header `nextHeader4` / `nextHeader6` for what it carries).
+   * The SAs are shared with JS, which seals control packets and opens what the route leaves.
+   */
+  esp?: { out: EspSecurityAssociation | null; in: EspInbound; nextHeader4: number; nextHeader6: number } | null;
 }
 
 /** What a fast route moved since it was made. */

@@ -2,12 +2,13 @@
 # Installs the Debian packages the test tiers use: network tools for netns, PostgreSQL for the
 # cluster tests, FRR for OSPF over tunnels, ddclient and dropbear as real router clients,
 # prometheus for promtool, chromium for the status page, qemu and busybox for the kernel peer,
-# and fastd, the peer the datapath benchmark runs beside; then prepares the kernel peer (Debian's
+# fastd and wireguard-go (with wireguard-tools' wg), the peers the datapath benchmark runs beside,
+# and tshark, which decrypts the datapath's ESP in a test; then prepares the kernel peer (Debian's
 # kernel package, fetched with apt-get download, and its initramfs). Idempotent; needs root.
 set -eu
 packages="iproute2 nftables iperf3 conntrack openssh-client util-linux iputils-ping tcpdump fastd
   postgresql frr ddclient dropbear-bin prometheus chromium qemu-system-x86 busybox-static
-  cpio kmod curl openssl systemd procps psmisc"
+  cpio kmod curl openssl systemd procps psmisc wireguard-go wireguard-tools tshark"
 need=""
 for pkg in $packages; do
   dpkg-query -W -f='${Status}' "$pkg" 2>/dev/null | grep -q 'install ok installed' || need="$need $pkg"

@@ -5,6 +5,7 @@ import { LOG_LEVEL_HELP } from '../../shared/log-levels.js';
 import { createLogger } from '../../shared/log.js';
 import { nativeDatapathIo, tunQueues } from '../../shared/datapath/native-datapath-io.js';
 import { validateTunnelSpec, type TunnelSpecInput } from '../../shared/datapath/tunnel-spec.js';
+import { readEspFile } from '../up/read-esp-file.js';
 import { runStaticTunnel } from '../up/run-static-tunnel.js';
 import { parseIntegerFlag } from './integer-flag.js';
 
@@ -25,6 +26,7 @@ interface UpFlags {
   keepalive?: string;
   keepaliveRetries?: string;
   mac?: string;
+  esp?: string;
   state?: string;
   logLevel?: string;
 }
@@ -50,6 +52,7 @@ export function registerUpCommand(program: Command): void {
     .option('--keepalive <seconds>', 'keepalive interval, 0 for none (default 10)')
     .option('--keepalive-retries <n>', 'missed keepalives before the tunnel is down (default 3)')
     .option('--mac <addr>', 'gretap: the TAP\'s MAC address (default: derived from the name and both outer addresses, the same on every start)')
+    .option('--esp <file>', 'encrypt with ESP: static SAs from FILE (aead, spi-in/out, key-in/out in hex, optional udp; mode 0600)')
     .option('--state <dir>', 'state folder (default: $TUNNEL_CLIENT_STATE, else /var/lib/tunnel-client as root or as the user owning it, else ~/.local/state/tunnel-client)')
     .option('--log-level <level>', LOG_LEVEL_HELP)
     .action(async (flags: UpFlags) => {
@@ -62,7 +65,7 @@ export function registerUpCommand(program: Command): void {
         io: nativeDatapathIo,
         stateDir: resolveStateDir('client', flags.state),
         log,
-        onReady: (status) => process.stdout.write(`${status.name} up: ${status.encap} ${status.local} -> ${status.remote}, ${
+        onReady: (status) => process.stdout.write(`${status.name} up: ${status.encap}${status.encrypted ? ` in ESP (${status.aead ?? ''})` : ''} ${status.local} -> ${status.remote}, ${
           status.inner === null ? 'no inner address (an L2 port for a bridge)' : `inner ${status.inner} peer ${status.peerInner}`}, mtu ${status.mtu}\n`),
         stopped: new Promise((resolve) => {
           process.once('SIGINT', resolve);
@@ -93,6 +96,7 @@ function specFromFlags(flags: UpFlags): TunnelSpecInput {
     keepaliveInterval: optional('--keepalive', flags.keepalive, 0, 3600),
     keepaliveRetries: optional('--keepalive-retries', flags.keepaliveRetries, 1, 255),
     mac: flags.mac,
+    esp: flags.esp === undefined ? undefined : readEspFile(flags.esp),
   };
   for (const field of Object.keys(spec) as (keyof TunnelSpecInput)[]) {
     if (spec[field] === undefined) delete spec[field];

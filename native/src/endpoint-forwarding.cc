@@ -60,15 +60,34 @@ void EndpointForwarding::Receive(uint32_t count, bool raw, bool ipv6, Forwarding
     uint16_t port = raw ? 0 : slots.ports[i];
     auto found = receive_routes_.find(ipv6 ? RouteKey6(slots.Address6(i), port) : RouteKey4(slots.addrs[i], port));
     FastRoute* taker = nullptr;
-    uint32_t header_length = 0;
+    const uint8_t* inner = nullptr;
+    uint32_t inner_length = 0;
+    bool refused = false;
     if (found != receive_routes_.end()) {
       for (FastRoute* route : found->second) {
+        if (route->Encrypted()) {
+          uint8_t* out = scratch.opened.slots().Slot(i);
+          uint32_t offset = 0;
+          FastRoute::EspVerdict verdict = route->AcceptEsp(payload, length, out, &offset, &inner_length);
+          if (verdict == FastRoute::EspVerdict::kNotMine) continue;
+          if (verdict == FastRoute::EspVerdict::kTake) {
+            taker = route;
+            inner = out + offset;
+          }
+          refused = verdict == FastRoute::EspVerdict::kDrop;
+          break;
+        }
+        uint32_t header_length = 0;
         if (route->Accept(payload, length, &header_length)) {
           taker = route;
+          inner = payload + header_length;
+          inner_length = length - header_length;
           break;
         }
       }
     }
+    // Refused ESP was counted by its SA: nothing is left for JS to learn from it.
+    if (refused) continue;
     if (taker == nullptr) {
       Stash(slots, i);
       continue;
@@ -77,9 +96,10 @@ void EndpointForwarding::Receive(uint32_t count, bool raw, bool ipv6, Forwarding
       run_route->DeliverRun(scratch, run, run_count);
       run_count = 0;
     }
+    if (run_count == 0) run.data = taker->Encrypted() ? scratch.opened.slots().data : slots.data;
     run_route = taker;
-    scratch.run_offsets[run_count] = static_cast<uint32_t>(payload + header_length - slots.data);
-    scratch.run_lengths[run_count] = length - header_length;
+    scratch.run_offsets[run_count] = static_cast<uint32_t>(inner - run.data);
+    scratch.run_lengths[run_count] = inner_length;
     run_count++;
   }
   if (run_count > 0) run_route->DeliverRun(scratch, run, run_count);

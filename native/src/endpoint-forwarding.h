@@ -116,10 +116,16 @@ class EndpointForwarding {
 
 // The forwarding thread's working memory, lent to each endpoint it pumps: one copy for all.
 struct ForwardingScratch {
-  ForwardingScratch() : read(EndpointForwarding::kCapacity, EndpointForwarding::kSlotSize) {}
+  ForwardingScratch()
+      : read(EndpointForwarding::kCapacity, EndpointForwarding::kSlotSize),
+        opened(EndpointForwarding::kCapacity, EndpointForwarding::kSlotSize) {}
 
   // Where packets are read.
   OwnedSlots read;
+  // Where an encrypted route opens received ESP (out of place: a packet it leaves for JS stays sealed).
+  OwnedSlots opened;
+  // The read slot of each fast packet of a transmit.
+  uint32_t fast_slots[EndpointForwarding::kCapacity] = {};
   // The ring and writer received packets go to their TUN through, and each packet's outcome.
   TunWriteRing ring;
   TunPacketWriter writer;

@@ -88,8 +88,8 @@ bool EspAeadCipher::Seal(const uint8_t* aad, size_t aad_length, const uint8_t* i
   return ok;
 }
 
-bool EspAeadCipher::Open(const uint8_t* aad, size_t aad_length, const uint8_t* iv, uint8_t* data, size_t length,
-                         const uint8_t* icv) {
+bool EspAeadCipher::Open(const uint8_t* aad, size_t aad_length, const uint8_t* iv, const uint8_t* data, size_t length,
+                         const uint8_t* icv, uint8_t* out) {
   uint8_t nonce[kNonceBytes];
   Nonce(iv, nonce);
   int written = 0;
@@ -98,8 +98,8 @@ bool EspAeadCipher::Open(const uint8_t* aad, size_t aad_length, const uint8_t* i
             EVP_CIPHER_CTX_ctrl(open_, EVP_CTRL_AEAD_SET_TAG, static_cast<int>(kIcvBytes),
                                 const_cast<uint8_t*>(icv)) == 1 &&
             EVP_CipherUpdate(open_, nullptr, &written, aad, static_cast<int>(aad_length)) == 1 &&
-            EVP_CipherUpdate(open_, data, &written, data, static_cast<int>(length)) == 1 &&
-            EVP_CipherFinal_ex(open_, data + written, &written) == 1;
+            EVP_CipherUpdate(open_, out, &written, data, static_cast<int>(length)) == 1 &&
+            EVP_CipherFinal_ex(open_, out + written, &written) == 1;
   OPENSSL_cleanse(nonce, sizeof(nonce));
   return ok;
 }

@@ -35,10 +35,10 @@ class EspAeadCipher {
   // Encrypts data[0, length) in place under nonce salt|iv with `aad` authenticated, and writes
   // the ICV to `icv`. False only if OpenSSL fails.
   bool Seal(const uint8_t* aad, size_t aad_length, const uint8_t* iv, uint8_t* data, size_t length, uint8_t* icv);
-  // Decrypts data[0, length) in place and verifies `icv`; false when it does not verify (the
-  // data is then garbage and must be dropped).
-  bool Open(const uint8_t* aad, size_t aad_length, const uint8_t* iv, uint8_t* data, size_t length,
-            const uint8_t* icv);
+  // Decrypts data[0, length) into out[0, length) (out == data: in place) and verifies `icv`;
+  // false when it does not verify (out then holds garbage and must be dropped).
+  bool Open(const uint8_t* aad, size_t aad_length, const uint8_t* iv, const uint8_t* data, size_t length,
+            const uint8_t* icv, uint8_t* out);
 
  private:
   EspAeadCipher() = default;

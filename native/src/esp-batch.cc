@@ -1,9 +1,12 @@
 #include "esp-batch.h"
 
+#include <mutex>
+
 namespace tunnel_native {
 
 uint32_t EspSealBatch(EspSecurityAssociation& sa, const PacketSlots& slots, uint32_t count,
                       const uint8_t* next_headers, uint8_t* outcomes) {
+  std::lock_guard<std::mutex> guard(sa.mutex());
   uint32_t sealed = 0;
   for (uint32_t i = 0; i < count; i++) {
     uint32_t offset = slots.offsets[i];
@@ -24,8 +27,11 @@ uint32_t EspSealBatch(EspSecurityAssociation& sa, const PacketSlots& slots, uint
 
 uint32_t EspOpenBatch(EspInboundTable& table, const PacketSlots& slots, uint32_t count, uint8_t* next_headers,
                       uint8_t* outcomes) {
+  std::lock_guard<std::mutex> guard(table.mutex());
   uint32_t opened = 0;
   for (uint32_t i = 0; i < count; i++) {
+    // Another tunnel's slot in a shared receive batch: not this table's to judge.
+    if (outcomes[i] == kEspSkipSlot) continue;
     uint32_t offset = slots.offsets[i];
     uint32_t length = slots.lengths[i];
     if (offset > slots.slot_size || length > slots.slot_size - offset ||
@@ -44,6 +50,7 @@ uint32_t EspOpenBatch(EspInboundTable& table, const PacketSlots& slots, uint32_t
       continue;
     }
     uint32_t payload_length = 0;
+    std::lock_guard<std::mutex> sa_guard(sa->mutex());
     EspOutcome outcome = sa->Open(slots.Packet(i), length, &payload_length, &next_headers[i]);
     outcomes[i] = static_cast<uint8_t>(outcome);
     if (outcome != EspOutcome::kOk) continue;

@@ -18,9 +18,14 @@ namespace tunnel_native {
 uint32_t EspSealBatch(EspSecurityAssociation& sa, const PacketSlots& slots, uint32_t count,
                       const uint8_t* next_headers, uint8_t* outcomes);
 
+// An outcome code on entry to EspOpenBatch that leaves the slot alone (and its code as it is).
+constexpr uint8_t kEspSkipSlot = 255;
+
 // Opens the ESP packets of slots [0, count) with the SA their SPI names in `table`: on success
 // slot i holds the payload (offset forward by kHeadroom, length without trailer and ICV) and
-// next_headers[i] what it is. Returns how many opened.
+// next_headers[i] what it is. A slot whose outcome is kEspSkipSlot on entry is skipped (a shared
+// receive batch holds other tunnels' packets too). Returns how many opened. Takes the table's
+// mutex, then each SA's; EspSealBatch takes its SA's.
 uint32_t EspOpenBatch(EspInboundTable& table, const PacketSlots& slots, uint32_t count, uint8_t* next_headers,
                       uint8_t* outcomes);
 

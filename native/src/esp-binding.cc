@@ -12,6 +12,8 @@ namespace {
 
 // Marks EspSa objects, so an inbound table only ever takes a real SA.
 constexpr napi_type_tag kEspSaTag = {0x5e1a0c93d2b74f18ULL, 0xa3c6e2519f0b7d44ULL};
+// Marks EspInbound objects, so a fast route only ever takes a real inbound table.
+constexpr napi_type_tag kEspInboundTag = {0x2b6f4e81c07d93a5ULL, 0x91d3a7e45c2f086bULL};
 
 // The bytes of a Uint8Array holding at least `min_length` of them, or null.
 uint8_t* Bytes(const Napi::Value& value, size_t min_length, size_t* length = nullptr) {
@@ -122,6 +124,7 @@ Napi::Value EspSaHandle::Counters(const Napi::CallbackInfo& info) {
     ThrowClosedError(env);
     return env.Undefined();
   }
+  std::unique_lock<std::mutex> guard(sa_->mutex());
   const EspCounters& c = sa_->Counters();
   const double values[] = {
       static_cast<double>(c.sealed_packets), static_cast<double>(c.sealed_bytes), static_cast<double>(c.seal_no_room),
@@ -130,6 +133,7 @@ Napi::Value EspSaHandle::Counters(const Napi::CallbackInfo& info) {
       static_cast<double>(c.malformed),      static_cast<double>(sa_->LastSequence()),
       static_cast<double>(sa_->Window().Highest()), sa_->RekeyDue() ? 1.0 : 0.0,
   };
+  guard.unlock();
   Napi::Array array = Napi::Array::New(env, sizeof(values) / sizeof(values[0]));
   for (uint32_t i = 0; i < array.Length(); i++) array.Set(i, Napi::Number::New(env, values[i]));
   return array;
@@ -153,7 +157,9 @@ Napi::Function EspInboundHandle::Define(Napi::Env env) {
 }
 
 EspInboundHandle::EspInboundHandle(const Napi::CallbackInfo& info)
-    : Napi::ObjectWrap<EspInboundHandle>(info), table_(new EspInboundTable()) {}
+    : Napi::ObjectWrap<EspInboundHandle>(info), table_(std::make_shared<EspInboundTable>()) {
+  napi_type_tag_object(info.Env(), info.This(), &kEspInboundTag);
+}
 
 Napi::Value EspInboundHandle::Add(const Napi::CallbackInfo& info) {
   Napi::Env env = info.Env();
@@ -168,7 +174,10 @@ Napi::Value EspInboundHandle::Add(const Napi::CallbackInfo& info) {
     ThrowArgumentError(env, "EspInbound.add: expected an open EspSa");
     return env.Undefined();
   }
-  table_->Add(handle->Sa());
+  {
+    std::lock_guard<std::mutex> guard(table_->mutex());
+    table_->Add(handle->Sa());
+  }
   return env.Undefined();
 }
 
@@ -183,7 +192,12 @@ Napi::Value EspInboundHandle::Remove(const Napi::CallbackInfo& info) {
     ThrowArgumentError(env, "EspInbound.remove: expected an SPI");
     return env.Undefined();
   }
-  return Napi::Boolean::New(env, table_->Remove(static_cast<uint32_t>(spi)));
+  bool removed;
+  {
+    std::lock_guard<std::mutex> guard(table_->mutex());
+    removed = table_->Remove(static_cast<uint32_t>(spi));
+  }
+  return Napi::Boolean::New(env, removed);
 }
 
 Napi::Value EspInboundHandle::Open(const Napi::CallbackInfo& info) {
@@ -204,10 +218,17 @@ Napi::Value EspInboundHandle::Counters(const Napi::CallbackInfo& info) {
     ThrowClosedError(env);
     return env.Undefined();
   }
+  double unknown_spi, truncated, size;
+  {
+    std::lock_guard<std::mutex> guard(table_->mutex());
+    unknown_spi = static_cast<double>(table_->unknown_spi);
+    truncated = static_cast<double>(table_->truncated);
+    size = static_cast<double>(table_->Size());
+  }
   Napi::Array array = Napi::Array::New(env, 3);
-  array.Set(0u, Napi::Number::New(env, static_cast<double>(table_->unknown_spi)));
-  array.Set(1u, Napi::Number::New(env, static_cast<double>(table_->truncated)));
-  array.Set(2u, Napi::Number::New(env, static_cast<double>(table_->Size())));
+  array.Set(0u, Napi::Number::New(env, unknown_spi));
+  array.Set(1u, Napi::Number::New(env, truncated));
+  array.Set(2u, Napi::Number::New(env, size));
   return array;
 }
 
@@ -251,6 +272,18 @@ Napi::Value EspReplayWindowHandle::Accept(const Napi::CallbackInfo& info) {
 
 Napi::Value EspReplayWindowHandle::Highest(const Napi::CallbackInfo& info) {
   return Napi::Number::New(info.Env(), window_.Highest());
+}
+
+std::shared_ptr<EspSecurityAssociation> UnwrapEspSa(Napi::Env env, const Napi::Value& value) {
+  bool tagged = false;
+  if (value.IsObject()) napi_check_object_type_tag(env, value, &kEspSaTag, &tagged);
+  return tagged ? EspSaHandle::Unwrap(value.As<Napi::Object>())->Sa() : nullptr;
+}
+
+std::shared_ptr<EspInboundTable> UnwrapEspInbound(Napi::Env env, const Napi::Value& value) {
+  bool tagged = false;
+  if (value.IsObject()) napi_check_object_type_tag(env, value, &kEspInboundTag, &tagged);
+  return tagged ? EspInboundHandle::Unwrap(value.As<Napi::Object>())->Table() : nullptr;
 }
 
 void RegisterEsp(Napi::Env env, Napi::Object exports) {

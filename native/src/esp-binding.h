@@ -39,6 +39,9 @@ class EspInboundHandle : public Napi::ObjectWrap<EspInboundHandle> {
   static Napi::Function Define(Napi::Env env);
   explicit EspInboundHandle(const Napi::CallbackInfo& info);
 
+  // The table, or null once closed (a fast route holding it keeps it).
+  const std::shared_ptr<EspInboundTable>& Table() const { return table_; }
+
  private:
   // add(sa: EspSa): adds or replaces the SA for its SPI
   Napi::Value Add(const Napi::CallbackInfo& info);
@@ -50,7 +53,7 @@ class EspInboundHandle : public Napi::ObjectWrap<EspInboundHandle> {
   Napi::Value Counters(const Napi::CallbackInfo& info);
   Napi::Value Close(const Napi::CallbackInfo& info);
 
-  std::unique_ptr<EspInboundTable> table_;
+  std::shared_ptr<EspInboundTable> table_;
 };
 
 // new EspReplayWindow(): the window Open uses, alone, for property tests.
@@ -67,6 +70,11 @@ class EspReplayWindowHandle : public Napi::ObjectWrap<EspReplayWindowHandle> {
 
   EspReplayWindow window_;
 };
+
+// The SA behind an EspSa object, or null (not one, or closed).
+std::shared_ptr<EspSecurityAssociation> UnwrapEspSa(Napi::Env env, const Napi::Value& value);
+// The table behind an EspInbound object, or null (not one, or closed).
+std::shared_ptr<EspInboundTable> UnwrapEspInbound(Napi::Env env, const Napi::Value& value);
 
 // Adds EspSa, EspInbound, EspReplayWindow and espReplayWindowSize to the addon's exports.
 void RegisterEsp(Napi::Env env, Napi::Object exports);

@@ -1,11 +1,12 @@
 // The inbound SAs of one receiver, found by SPI: a link's current SA and, during a rekey, the
 // next one and the previous one in its grace period. Changing it allocates (at configuration
-// time); finding an SA does not. Packets no SA could look at are counted here.
+// time); finding an SA does not. Packets no SA could look at are counted here. Users hold mutex().
 #pragma once
 
 #include <stdint.h>
 
 #include <memory>
+#include <mutex>
 #include <unordered_map>
 
 #include "esp-security-association.h"
@@ -28,7 +29,12 @@ class EspInboundTable {
   uint64_t unknown_spi = 0;
   uint64_t truncated = 0;
 
+  // Held while the table changes and while a batch is opened with it (JS, or the fast route on the
+  // socket thread); taken before any of its SAs' mutexes.
+  std::mutex& mutex() { return mutex_; }
+
  private:
+  std::mutex mutex_;
   std::unordered_map<uint32_t, std::shared_ptr<EspSecurityAssociation>> sas_;
 };
 

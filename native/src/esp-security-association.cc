@@ -104,7 +104,7 @@ EspOutcome EspSecurityAssociation::Open(uint8_t* packet, uint32_t length, uint32
   }
   uint32_t encrypted = length - kHeadroom - EspAeadCipher::kIcvBytes;
   uint8_t* ciphertext = packet + kHeadroom;
-  if (!cipher_->Open(packet, kHeaderBytes, packet + kHeaderBytes, ciphertext, encrypted, ciphertext + encrypted)) {
+  if (!cipher_->Open(packet, kHeaderBytes, packet + kHeaderBytes, ciphertext, encrypted, ciphertext + encrypted, ciphertext)) {
     counters_.auth_failed++;
     return EspOutcome::kAuthFailed;
   }
@@ -126,6 +126,42 @@ EspOutcome EspSecurityAssociation::Open(uint8_t* packet, uint32_t length, uint32
   counters_.opened_packets++;
   counters_.opened_bytes += *payload_length;
   return EspOutcome::kOk;
+}
+
+EspOutcome EspSecurityAssociation::Verify(const uint8_t* packet, uint32_t length, uint8_t* out,
+                                          uint32_t* payload_length, uint8_t* next_header, uint32_t* sequence) {
+  if (length < kMinPacket) {
+    counters_.malformed++;
+    return EspOutcome::kMalformed;
+  }
+  uint32_t encrypted = length - kHeadroom - EspAeadCipher::kIcvBytes;
+  const uint8_t* ciphertext = packet + kHeadroom;
+  if (!cipher_->Open(packet, kHeaderBytes, packet + kHeaderBytes, ciphertext, encrypted, ciphertext + encrypted, out)) {
+    counters_.auth_failed++;
+    return EspOutcome::kAuthFailed;
+  }
+  uint32_t seq = Load32(packet + 4);
+  if (window_.Check(seq) != EspReplayWindow::Verdict::kFresh) {
+    counters_.replayed++;
+    return EspOutcome::kReplayed;
+  }
+  uint32_t padding = out[encrypted - 2];
+  if (padding + 2 > encrypted) {
+    // Authentic, so it takes its place in the window: the same packet again is a replay.
+    window_.Accept(seq);
+    counters_.malformed++;
+    return EspOutcome::kMalformed;
+  }
+  *payload_length = encrypted - 2 - padding;
+  *next_header = out[encrypted - 1];
+  *sequence = seq;
+  return EspOutcome::kOk;
+}
+
+void EspSecurityAssociation::Commit(uint32_t sequence, uint32_t payload_length) {
+  window_.Accept(sequence);
+  counters_.opened_packets++;
+  counters_.opened_bytes += payload_length;
 }
 
 }  // namespace tunnel_native

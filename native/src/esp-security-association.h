@@ -1,14 +1,15 @@
 // One ESP security association in transport mode (RFC 4303), as Linux xfrm puts it on the wire
 // with `proto esp mode transport aead …` and no ESN: SPI, 32-bit sequence number, 8-byte explicit
 // IV, the payload with RFC 4303 padding to 4 bytes, pad length, next header, 16-byte ICV.
-// Seal and Open work in place on one packet; the batch loops are esp-batch.h. Not thread-safe:
-// the caller serialises the users of one SA (a forwarding thread's mutex, or the JS thread).
+// Seal and Open work in place on one packet; the batch loops are esp-batch.h. Callers hold
+// mutex() (the batch loops and counter reads take it), since several threads may use one SA.
 #pragma once
 
 #include <stddef.h>
 #include <stdint.h>
 
 #include <memory>
+#include <mutex>
 
 #include "esp-aead-cipher.h"
 #include "esp-replay-window.h"
@@ -84,6 +85,18 @@ class EspSecurityAssociation {
   // Opens the ESP packet at `packet` (its SPI already matched this SA) in place: on kOk the
   // payload is `*payload_length` bytes at packet + kHeadroom and `*next_header` says what it is.
   EspOutcome Open(uint8_t* packet, uint32_t length, uint32_t* payload_length, uint8_t* next_header);
+  // The fast route's open, in two steps: Verify decrypts into out[0, length - kHeadroom - ICV)
+  // (the packet stays as it was) and checks the ICV and the window without moving it; kOk gives
+  // the payload's length, next header and sequence number. Only then Commit(sequence, length)
+  // takes the packet (window, counters); a packet left uncommitted may still be opened by Open
+  // (the JS path), once. Both with mutex() held, one right after the other.
+  EspOutcome Verify(const uint8_t* packet, uint32_t length, uint8_t* out, uint32_t* payload_length,
+                    uint8_t* next_header, uint32_t* sequence);
+  void Commit(uint32_t sequence, uint32_t payload_length);
+
+  // Serialises this SA's users: a forwarding thread per TUN queue seals, the socket thread
+  // opens, JS seals control packets and opens what the fast route leaves.
+  std::mutex& mutex() { return mutex_; }
 
   uint32_t Spi() const { return spi_; }
   EspAead Aead() const { return aead_; }
@@ -106,6 +119,7 @@ class EspSecurityAssociation {
   uint64_t iv_mask_ = 0;
   EspReplayWindow window_;
   EspCounters counters_;
+  std::mutex mutex_;
 };
 
 }  // namespace tunnel_native

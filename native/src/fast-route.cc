@@ -11,6 +11,7 @@
 
 #include "addon-data.h"
 #include "endpoint-forwarding.h"
+#include "esp-binding.h"
 #include "forwarding-thread.h"
 #include "packet-endpoint.h"
 #include "system-error.h"
@@ -156,6 +157,16 @@ Napi::Value FastRoute::Configure(const Napi::CallbackInfo& info) {
     ThrowArgumentError(env, "sources must be null or {v4: Uint32Array of pairs, v6: Uint8Array of 32-byte entries}");
     return env.Undefined();
   }
+  // ESP: the SAs are JS objects of this addon (EspSa, EspInbound); the route shares them.
+  bool encrypted = options.Get("encrypted").ToBoolean().Value();
+  Napi::Value esp_out_value = options.Get("espOut");
+  std::shared_ptr<EspSecurityAssociation> esp_out =
+      esp_out_value.IsNull() || esp_out_value.IsUndefined() ? nullptr : UnwrapEspSa(env, esp_out_value);
+  std::shared_ptr<EspInboundTable> esp_in = encrypted ? UnwrapEspInbound(env, options.Get("espIn")) : nullptr;
+  if ((!esp_out_value.IsNull() && !esp_out_value.IsUndefined() && !esp_out) || (encrypted && !esp_in)) {
+    ThrowArgumentError(env, "an encrypted route needs an open EspInbound as espIn, and an open EspSa or null as espOut");
+    return env.Undefined();
+  }
 
   // Endpoints this route leaves must re-decide their watch too, once the lock is released.
   PacketEndpoint* left_tun = tun_ != tun ? tun_ : nullptr;
@@ -165,6 +176,12 @@ Napi::Value FastRoute::Configure(const Napi::CallbackInfo& info) {
   {
     ForwardingLock lock;
     Apply(tun, tun_value, outer, outer_value, options, header4, header6, header_ethernet, sources);
+    encrypted_ = encrypted;
+    // The SAs the route let go of may be freed here, under the lock: no thread still uses them.
+    esp_out_.swap(esp_out);
+    esp_in_.swap(esp_in);
+    esp_next_header4_ = static_cast<uint8_t>(NumberOr(options, "espNextHeader4", 0));
+    esp_next_header6_ = static_cast<uint8_t>(NumberOr(options, "espNextHeader6", 0));
   }
   for (PacketEndpoint* endpoint : {tun_, outer_, left_tun, left_outer}) {
     if (endpoint != nullptr) endpoint->RefreshWatch();
@@ -252,6 +269,9 @@ void FastRoute::Detach() {
   tun_ = nullptr;
   outer_ = nullptr;
   transmit_ = receive_ = false;
+  encrypted_ = false;
+  esp_out_.reset();
+  esp_in_.reset();
 }
 
 void FastRoute::ForgetEndpoint(const PacketEndpoint* endpoint) {
@@ -295,7 +315,8 @@ const HeaderTemplate* FastRoute::TransmitHeaderFor(const uint8_t* packet, uint32
 void FastRoute::Transmit(ForwardingScratch& scratch, uint32_t count, unsigned queue) {
   const PacketSlots& slots = scratch.read.slots();
   bool* slow = scratch.slow;
-  bool usable = transmit_ && outer_ != nullptr && outer_->fd() >= 0;
+  // An encrypted route without an outbound SA sends nothing itself: JS drops and counts (tx:no-sa).
+  bool usable = transmit_ && outer_ != nullptr && outer_->fd() >= 0 && (!encrypted_ || esp_out_ != nullptr);
   if (usable && quiet_limit_ms_ > 0 && (!heard_ || NowMs() - last_rx_ms_ > quiet_limit_ms_)) usable = false;
   uint32_t fast = 0;
   for (uint32_t i = 0; i < count; i++) {
@@ -311,9 +332,35 @@ void FastRoute::Transmit(ForwardingScratch& scratch, uint32_t count, unsigned qu
     scratch.iovs[fast].iov_base = start;
     scratch.iovs[fast].iov_len = length + header->length;
     scratch.inner_lengths[fast] = length;
+    scratch.fast_slots[fast] = i;
     fast++;
   }
+  if (fast > 0 && encrypted_) fast = SealFast(scratch, fast);
   if (fast > 0) SendBatch(scratch, fast, queue);
+}
+
+uint32_t FastRoute::SealFast(ForwardingScratch& scratch, uint32_t count) {
+  const PacketSlots& slots = scratch.read.slots();
+  EspSecurityAssociation& sa = *esp_out_;
+  uint32_t kept = 0;
+  std::lock_guard<std::mutex> guard(sa.mutex());
+  for (uint32_t k = 0; k < count; k++) {
+    uint8_t* payload = static_cast<uint8_t*>(scratch.iovs[k].iov_base);
+    uint8_t* slot = slots.Slot(scratch.fast_slots[k]);
+    uint32_t headroom = static_cast<uint32_t>(payload - slot);
+    uint32_t length = static_cast<uint32_t>(scratch.iovs[k].iov_len);
+    // What the payload carries: GRE (47) for gre and gretap, else IPv4 (4) or IPv6 (41) for ipip.
+    const uint8_t* inner = payload + (length - scratch.inner_lengths[k]);
+    uint8_t next_header = header_ethernet_.present || (inner[0] >> 4) != 6 ? esp_next_header4_ : esp_next_header6_;
+    uint32_t esp_length = 0;
+    // A refusal (no room, sequence numbers exhausted) is counted by the SA; the packet is dropped.
+    if (sa.Seal(payload, headroom, length, slots.slot_size - headroom, next_header, &esp_length) != EspOutcome::kOk) continue;
+    scratch.iovs[kept].iov_base = payload - EspSecurityAssociation::kHeadroom;
+    scratch.iovs[kept].iov_len = esp_length;
+    scratch.inner_lengths[kept] = scratch.inner_lengths[k];
+    kept++;
+  }
+  return kept;
 }
 
 // Groups packets [first, count) into messages: on a UDP socket with segmentation offload, a run
@@ -422,6 +469,30 @@ bool FastRoute::Accept(const uint8_t* payload, uint32_t length, uint32_t* header
     return true;
   }
   return false;
+}
+
+FastRoute::EspVerdict FastRoute::AcceptEsp(const uint8_t* payload, uint32_t length, uint8_t* out,
+                                           uint32_t* inner_offset, uint32_t* inner_length) {
+  if (!esp_in_ || length < EspSecurityAssociation::kHeaderBytes) return EspVerdict::kNotMine;
+  uint32_t spi = static_cast<uint32_t>(payload[0]) << 24 | static_cast<uint32_t>(payload[1]) << 16 |
+                 static_cast<uint32_t>(payload[2]) << 8 | payload[3];
+  std::lock_guard<std::mutex> table_guard(esp_in_->mutex());
+  EspSecurityAssociation* sa = esp_in_->Find(spi);
+  if (sa == nullptr) return EspVerdict::kNotMine;
+  std::lock_guard<std::mutex> sa_guard(sa->mutex());
+  uint32_t payload_length = 0;
+  uint8_t next_header = 0;
+  uint32_t sequence = 0;
+  if (sa->Verify(payload, length, out, &payload_length, &next_header, &sequence) != EspOutcome::kOk) return EspVerdict::kDrop;
+  uint32_t header_length = 0;
+  if (!Accept(out, payload_length, &header_length)) return EspVerdict::kStash;
+  // The next header must say what the template matched (GRE, or IPv4/IPv6 for ipip).
+  uint8_t version = header_ethernet_.present ? 4 : out[header_length] >> 4;
+  if (next_header != (version == 6 ? esp_next_header6_ : esp_next_header4_)) return EspVerdict::kStash;
+  sa->Commit(sequence, payload_length);
+  *inner_offset = header_length;
+  *inner_length = payload_length - header_length;
+  return EspVerdict::kTake;
 }
 
 void FastRoute::DeliverRun(ForwardingScratch& scratch, const PacketSlots& run, uint32_t count) {

@@ -13,8 +13,11 @@
 #include <vector>
 
 #include <atomic>
+#include <memory>
 
 #include "endpoint-forwarding.h"
+#include "esp-inbound-table.h"
+#include "esp-security-association.h"
 #include "forwarding-thread.h"
 #include "packet-slots.h"
 #include "socket-address.h"
@@ -60,6 +63,16 @@ class FastRoute : public Napi::ObjectWrap<FastRoute> {
   // Outer side: `payload` follows the outer header of a packet from this route's remote. True
   // when the route takes it; `header_length` is then where the inner packet starts.
   bool Accept(const uint8_t* payload, uint32_t length, uint32_t* header_length) const;
+  // An encrypted route's outer side: `payload` is an ESP packet from its remote.
+  enum class EspVerdict {
+    kNotMine,  // no SA of this route has its SPI (another route's, or JS counts it `no-sa`)
+    kTake,     // opened into `out` and committed: the inner packet is at out + *inner_offset
+    kStash,    // authentic, but not a packet this route delivers (a keepalive): JS opens it
+    kDrop,     // refused by its SA (ICV, replay, malformed), which counted it
+  };
+  EspVerdict AcceptEsp(const uint8_t* payload, uint32_t length, uint8_t* out, uint32_t* inner_offset,
+                       uint32_t* inner_length);
+  bool Encrypted() const { return encrypted_; }
   // Writes the inner packets of `run` (slots [0, count)) to the TUN with the scratch's writer.
   void DeliverRun(ForwardingScratch& scratch, const PacketSlots& run, uint32_t count);
   // The endpoint is closing or being finalized: never touch it again (forwarding mutex held).
@@ -107,6 +120,17 @@ class FastRoute : public Napi::ObjectWrap<FastRoute> {
   // Set when the route carries Ethernet frames of a TAP (gretap): every frame gets this header.
   HeaderTemplate header_ethernet_;
   SourcePrefixes sources_;
+  // ESP (an encrypted tunnel): every packet sent is sealed with esp_out_ (none: every packet goes
+  // to JS, which drops it as tx:no-sa), and only ESP that opens with esp_in_ is taken.
+  bool encrypted_ = false;
+  std::shared_ptr<EspSecurityAssociation> esp_out_;
+  std::shared_ptr<EspInboundTable> esp_in_;
+  uint8_t esp_next_header4_ = 0;
+  uint8_t esp_next_header6_ = 0;
+
+  // Seals the fast packets [0, count) of a transmit (iovecs at their outer payload) in place;
+  // drops the ones the SA refuses. Returns how many remain.
+  uint32_t SealFast(ForwardingScratch& scratch, uint32_t count);
 
   // UDP segmentation offload: at most this many datagrams, and bytes, per message.
   static constexpr uint32_t kMaxSegments = 64;

@@ -11,6 +11,7 @@ import { followKeepaliveSpec, restartKeepalive, sendKeepalive } from './tunnel-k
 import { TunnelLiveness, type LivenessEvent } from './tunnel-liveness.js';
 import { claimProblem, tunnelPath } from './tunnel-path.js';
 import { TunnelProbes } from './tunnel-probe.js';
+import { TunnelSecurityAssociations, type EspFactory, type PreparedSas, type RekeyDueEvent } from './tunnel-security-associations.js';
 import { applyTunnelUpdate, sameAuth, validateTunnelSpec, type TunnelSpec, type TunnelSpecInput, type TunnelUpdate } from './tunnel-spec.js';
 import { socketStatusOf, tunnelStatusOf, type OuterSocketStatus, type TunnelStatus } from './tunnel-status.js';
 import { transmitFromTun } from './tunnel-transmit.js';
@@ -20,6 +21,7 @@ import { followMemberAuth } from './udp-binding-member.js';
 
 export type { BindingStatus } from './binding-status.js';
 export type { OuterSocketStatus, TunnelStatus } from './tunnel-status.js';
+export type { RekeyDueEvent } from './tunnel-security-associations.js';
 
 /** Packets per batch: one JS↔native crossing moves up to this many. */
 export const BATCH_CAPACITY = 64;
@@ -31,7 +33,10 @@ const REPLY_CAPACITY = 8;
 const CONTROL_CAPACITY = 1;
 
 /** The IP protocol of each raw outer transport. */
-const RAW_PROTOCOL = { gre: 47, ipip: 4, ipv6: 41 } as const;
+const RAW_PROTOCOL = { gre: 47, ipip: 4, ipv6: 41, esp: 50 } as const;
+
+/** How often the engine adds what ESP SAs counted to their tunnels and checks for a due rekey. */
+export const ESP_WATCH_INTERVAL_MS = 1000;
 
 /** Options of the engine. */
 export interface DatapathEngineOptions {
@@ -43,6 +48,11 @@ export interface DatapathEngineOptions {
   onBinding?: (event: BindingEvent) => void;
   /** Called when a tunnel's outer path MTU changed (ICMP on the path, or the kernel's estimate), and so its MTU. */
   onPathMtu?: (event: PathMtuEvent) => void;
+  /**
+   * Called once per outbound ESP SA when its sequence number passes the spec's `esp.rekeySequence`
+   * (2^31 by default): time to install the next SA. Checked every ESP_WATCH_INTERVAL_MS and on status.
+   */
+  onRekeyDue?: (event: RekeyDueEvent) => void;
   /**
    * Let the I/O's fast routes move the common packets without waking JS (default true). Off, every
    * packet goes through the JS path; the wire behaviour is the same either way.
@@ -69,6 +79,7 @@ export class DatapathEngine {
   private readonly targets: (Tunnel | null)[] = new Array<Tunnel | null>(BATCH_CAPACITY).fill(null);
   private readonly touched: Tunnel[] = [];
   private readonly emitBinding = (event: BindingEvent): void => this.options.onBinding?.(event);
+  private espWatch: NodeJS.Timeout | null = null;
 
   constructor(private readonly io: DatapathIo, private readonly options: DatapathEngineOptions = {}) {
     this.pathMtu = options.pathMtu ?? DEFAULT_PATH_MTU;
@@ -80,15 +91,20 @@ export class DatapathEngine {
     const spec = validateTunnelSpec(input);
     if (this.tunnels.has(spec.name)) throw new TunnelError('ERR_TUNNEL_EXISTS', `a tunnel named ${spec.name} already runs here`);
     const plan = planEncapsulation(spec, this.pathMtu);
-    const { socket, socket6 } = this.acquireSockets(spec, plan);
-    const release = (): void => this.releaseUnused([socket, socket6]);
-    const claimed = claimProblem(socket, socket6, spec, plan);
+    const sas = this.securityAssociationsOf(spec.name);
+    const prepared = sas.prepare(spec.esp);
+    const { socket, socket6, trap } = this.acquireSocketsOrDiscard(spec, plan, sas, prepared);
+    const release = (): void => {
+      sas.discard(prepared);
+      this.releaseUnused([socket, socket6, trap]);
+    };
+    const claimed = claimProblem(socket, socket6, trap, spec);
     if (claimed !== null) {
       release();
       throw new TunnelError('ERR_TUNNEL_EXISTS', claimed);
     }
     const tun = this.openDevice(spec, plan, release);
-    const tunnel = new Tunnel(this.partsOf(spec, tun), tunnelPath(spec, plan, null, socket, socket6, this.emitBinding));
+    const tunnel = new Tunnel(this.partsOf(spec, tun, sas), tunnelPath(spec, plan, null, socket, socket6, trap, prepared, this.emitBinding));
     tunnel.open();
     this.tunnels.set(spec.name, tunnel);
     tun.onReadable(() => {
@@ -103,6 +119,7 @@ export class DatapathEngine {
     this.attachFastRoute(tunnel);
     this.pathMtus.refresh(tunnel);
     this.pathMtus.watch();
+    this.watchEsp();
     return tunnelStatusOf(tunnel);
   }
 
@@ -128,9 +145,10 @@ export class DatapathEngine {
     const tunnel = this.require(name);
     const before = tunnel.spec;
     const { path, moved } = this.prepareMove(tunnel, update);
-    const left = [tunnel.socket, tunnel.socket6];
+    const left = [tunnel.socket, tunnel.socket6, tunnel.trap];
     tunnel.retarget(path);
     this.releaseUnused(left);
+    this.watchEsp();
     followKeepaliveSpec(tunnel, before, moved);
     followMemberAuth(tunnel, moved || !sameAuth(before.auth, path.spec.auth) || before.helloInterval !== path.spec.helloInterval);
     if (moved) this.pathMtus.refresh(tunnel);
@@ -168,9 +186,10 @@ export class DatapathEngine {
   removeTunnel(name: string): void {
     const tunnel = this.require(name);
     tunnel.close();
-    this.releaseUnused([tunnel.socket, tunnel.socket6]);
+    this.releaseUnused([tunnel.socket, tunnel.socket6, tunnel.trap]);
     this.tunnels.delete(name);
     this.pathMtus.watch();
+    this.watchEsp();
   }
 
   /** Status of one tunnel; ERR_TUNNEL_NOT_FOUND if none has that name. */
@@ -201,10 +220,14 @@ export class DatapathEngine {
       || before.remotePort !== spec.remotePort || before.localPort !== spec.localPort;
     const learnedPathMtu = moved ? null : tunnel.learnedPathMtu;
     const plan = planEncapsulation(spec, this.pathMtu, learnedPathMtu);
-    const { socket, socket6 } = this.acquireSockets(spec, plan);
+    const prepared = tunnel.sas.prepare(spec.esp);
+    const { socket, socket6, trap } = this.acquireSocketsOrDiscard(spec, plan, tunnel.sas, prepared);
     // Sockets the tunnel already uses have users, so only the ones opened here close.
-    const releaseNew = (): void => this.releaseUnused([socket, socket6]);
-    const claimed = claimProblem(socket, socket6, spec, plan, tunnel);
+    const releaseNew = (): void => {
+      tunnel.sas.discard(prepared);
+      this.releaseUnused([socket, socket6, trap]);
+    };
+    const claimed = claimProblem(socket, socket6, trap, spec, tunnel);
     if (claimed !== null) {
       releaseNew();
       throw new TunnelError('ERR_TUNNEL_EXISTS', claimed);
@@ -217,7 +240,7 @@ export class DatapathEngine {
         throw err;
       }
     }
-    return { path: tunnelPath(spec, plan, learnedPathMtu, socket, socket6, this.emitBinding), moved };
+    return { path: tunnelPath(spec, plan, learnedPathMtu, socket, socket6, trap, prepared, this.emitBinding), moved };
   }
 
   /** Opens the tunnel's TUN (a TAP for gretap) with its MAC, MTU and address, up; on failure undoes it and calls `release`. */
@@ -248,7 +271,15 @@ export class DatapathEngine {
     return tun;
   }
 
-  private partsOf(spec: TunnelSpec, tun: TunEndpoint): TunnelParts {
+  /** A tunnel's SA owner, over the I/O's ESP when it has one. */
+  private securityAssociationsOf(name: string): TunnelSecurityAssociations {
+    const io = this.io;
+    const factory: EspFactory | null = io.createEspSa !== undefined && io.createEspInbound !== undefined
+      ? { createEspSa: (config) => io.createEspSa!(config), createEspInbound: () => io.createEspInbound!() } : null;
+    return new TunnelSecurityAssociations(factory, name, new TunnelCounters(), (event) => this.options.onRekeyDue?.(event));
+  }
+
+  private partsOf(spec: TunnelSpec, tun: TunEndpoint, sas: TunnelSecurityAssociations): TunnelParts {
     return {
       tun,
       batches: {
@@ -256,7 +287,8 @@ export class DatapathEngine {
         toTun: this.io.createPacketBatch(BATCH_CAPACITY, SLOT_SIZE),
         replies: this.io.createPacketBatch(REPLY_CAPACITY, SLOT_SIZE),
       },
-      counters: new TunnelCounters(),
+      counters: sas.counters,
+      sas,
       liveness: new TunnelLiveness(spec.name, spec.keepaliveRetries, (event) => this.livenessChanged(event)),
       probes: new TunnelProbes(),
       nonce: randomInt(0, 0x1_0000_0000),
@@ -285,15 +317,48 @@ export class DatapathEngine {
     return tunnel;
   }
 
-  /** The sockets a plan sends through: one, or two for ipip over IPv6 (protocols 4 and 41). */
-  private acquireSockets(spec: TunnelSpec, plan: EncapsulationPlan): { socket: OuterSocket; socket6: OuterSocket } {
-    const socket = this.acquireSocket(spec, plan.transport);
-    if (plan.transport6 === plan.transport) return { socket, socket6: socket };
+  /** acquireSockets, letting go of the prepared SAs when it fails. */
+  private acquireSocketsOrDiscard(
+    spec: TunnelSpec, plan: EncapsulationPlan, sas: TunnelSecurityAssociations, prepared: PreparedSas,
+  ): { socket: OuterSocket; socket6: OuterSocket; trap: OuterSocket | null } {
     try {
-      return { socket, socket6: this.acquireSocket(spec, plan.transport6) };
+      return this.acquireSockets(spec, plan);
     } catch (err) {
-      this.releaseUnused([socket]);
+      sas.discard(prepared);
       throw err;
+    }
+  }
+
+  /**
+   * The sockets a plan sends through: one, or two for ipip over IPv6 (protocols 4 and 41); and for
+   * raw ESP the raw socket of the protocol it protects, where cleartext for it would arrive.
+   */
+  private acquireSockets(spec: TunnelSpec, plan: EncapsulationPlan): { socket: OuterSocket; socket6: OuterSocket; trap: OuterSocket | null } {
+    const socket = this.acquireSocket(spec, plan.transport);
+    const opened: OuterSocket[] = [socket];
+    try {
+      const socket6 = plan.transport6 === plan.transport ? socket : this.acquireSocket(spec, plan.transport6);
+      opened.push(socket6);
+      const cleartext = plan.esp?.cleartext ?? null;
+      const trap = cleartext === null ? null : this.acquireSocket(spec, cleartext);
+      return { socket, socket6, trap };
+    } catch (err) {
+      this.releaseUnused(opened);
+      throw err;
+    }
+  }
+
+  /** Runs the ESP watch while some tunnel is encrypted: counters absorbed, rekeys reported. */
+  private watchEsp(): void {
+    const any = [...this.tunnels.values()].some((tunnel) => tunnel.sas.encrypted);
+    if (any && this.espWatch === null) {
+      this.espWatch = setInterval(() => {
+        for (const tunnel of this.tunnels.values()) if (tunnel.sas.encrypted) tunnel.sas.absorb();
+      }, ESP_WATCH_INTERVAL_MS);
+      this.espWatch.unref();
+    } else if (!any && this.espWatch !== null) {
+      clearInterval(this.espWatch);
+      this.espWatch = null;
     }
   }
 
@@ -321,9 +386,9 @@ export class DatapathEngine {
   }
 
   /** Closes each of these sockets no tunnel uses any more. */
-  private releaseUnused(sockets: readonly TunnelSocket[]): void {
+  private releaseUnused(sockets: readonly (TunnelSocket | null)[]): void {
     for (const socket of new Set(sockets)) {
-      if (socket.users > 0) continue;
+      if (socket === null || socket.users > 0) continue;
       this.sockets.delete(socket.id);
       socket.endpoint.close();
     }

@@ -1,4 +1,5 @@
 import type { OffloadCounters, PathMtuReport } from '../../native/native-endpoint.js';
+import type { EspInbound, EspSaConfig, EspSecurityAssociation } from '../../native/esp.js';
 import type { FastRoute, PacketBatchMemory, PacketEndpoint } from '../../native/types.js';
 
 /** A TUN device as the engine sees it: a packet endpoint that carries its interface name. */
@@ -34,10 +35,10 @@ export interface DatapathIo {
    */
   openTun(name: string, options?: { tap?: boolean; forwarded?: boolean }): TunEndpoint;
   /**
-   * Raw socket for protocol 47 (GRE), 4 (IPv4 in IP) or 41 (IPv6 in IP) on an IPv4 or IPv6 local
-   * address: IPv4 reads include the outer header, IPv6 reads and all writes do not.
+   * Raw socket for protocol 47 (GRE), 4 (IPv4 in IP), 41 (IPv6 in IP) or 50 (ESP) on an IPv4 or
+   * IPv6 local address: IPv4 reads include the outer header, IPv6 reads and all writes do not.
    */
-  openRawSocket(protocol: 47 | 4 | 41, localAddress: string, options: OuterSocketOptions): OuterEndpoint;
+  openRawSocket(protocol: 47 | 4 | 41 | 50, localAddress: string, options: OuterSocketOptions): OuterEndpoint;
   /** UDP socket on an IPv4 or IPv6 local address (addrs or addrs6 carry the peers). */
   openUdpSocket(localAddress: string, port: number, options: OuterSocketOptions): OuterEndpoint;
   setLinkMtu(name: string, mtu: number): void;
@@ -49,4 +50,10 @@ export interface DatapathIo {
   pathMtu?(localAddress: string, remoteAddress: string): number;
   /** A fast route for the endpoints this I/O opened; absent when it has none (the fakes). */
   createFastRoute?(): FastRoute;
+  /**
+   * ESP SAs and inbound tables in the addon (native/esp.ts), which the JS path and the fast routes
+   * share; absent where the I/O has no ESP (encrypted tunnels are then refused).
+   */
+  createEspSa?(config: EspSaConfig): EspSecurityAssociation;
+  createEspInbound?(): EspInbound;
 }

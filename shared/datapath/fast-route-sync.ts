@@ -52,6 +52,9 @@ export class FastRouteSync implements TunnelMirror {
       quietLimitMs: tunnel.member !== null ? HELLO_ACK_TIMEOUT_MS : 0,
       // Sources are IP addresses: a gretap tunnel's frames are not filtered.
       sources: plan.frame === null ? spec.sources?.tables ?? null : null,
+      // The same SAs the JS path uses: one transform, one sequence space, one replay window.
+      esp: plan.esp === null || tunnel.sas.inbound === null ? null
+        : { out: tunnel.sas.outbound, in: tunnel.sas.inbound, nextHeader4: plan.esp.nextHeader4, nextHeader6: plan.esp.nextHeader6 },
     });
   }
 

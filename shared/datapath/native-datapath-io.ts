@@ -1,4 +1,4 @@
-import { createFastRoute, createPacketBatch, openRawSocket, openTun, openUdpSocket, pathMtu } from '../../native/index.js';
+import { createEspInbound, createEspSa, createFastRoute, createPacketBatch, openRawSocket, openTun, openUdpSocket, pathMtu } from '../../native/index.js';
 import { availableParallelism } from 'node:os';
 import { TunnelError } from '../errors.js';
 import { BoundaryEndpoint, BoundaryFastRoute, BoundaryTun, fromNative } from '../native-boundary.js';
@@ -28,6 +28,9 @@ export const nativeDatapathIo: DatapathIo = {
   setLinkUp: (link, up) => void applyKernelChange({ kind: 'set-up', link, up }),
   addAddress: (link, cidr, peer) => void applyKernelChange(peer === undefined ? { kind: 'add-address', link, cidr } : { kind: 'add-address', link, cidr, peer }),
   pathMtu: (localAddress, remoteAddress) => fromNative(() => pathMtu(localAddress, remoteAddress)),
+  // The SAs themselves are the addon's (the fast routes take them as they are); making one refuses as a TunnelError.
+  createEspSa: (config) => fromNative(() => createEspSa(config)),
+  createEspInbound: () => fromNative(createEspInbound),
   ...(process.env['TUNNEL_FAST_PATH'] === 'off' ? {} : { createFastRoute: () => new BoundaryFastRoute(fromNative(createFastRoute)) }),
 };
 

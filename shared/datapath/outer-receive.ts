@@ -1,8 +1,11 @@
+import { createEspSlotResults } from '../../native/esp.js';
 import type { PacketBatchMemory } from '../../native/types.js';
+import { hasNonEspMarker, IPPROTO_ESP, isNatKeepalive, NON_ESP_MARKER_LENGTH } from '../wire/esp.js';
 import { decodeGre, GRE_PROTO_ETHERNET, GRE_PROTO_IPV4, GRE_PROTO_IPV6 } from '../wire/gre.js';
 import { GRE_PROTO_KEEPALIVE } from '../wire/gre-keepalive.js';
 import { decodeGue } from '../wire/gue.js';
 import { IPPROTO_GRE, IPPROTO_IPIP, IPPROTO_IPV6 } from '../wire/ip-protocols.js';
+import type { UdpHelloFrame } from '../wire/udp-hello.js';
 import { decodeIpv4 } from '../wire/ipv4.js';
 import { decodeUdpHelloFrame, GUE_HELLO_CTYPE, isUdpHelloBody } from '../wire/udp-hello.js';
 import { GUE_KEEPALIVE_CTYPE } from '../wire/udp-keepalive.js';
@@ -18,6 +21,15 @@ const ETHERNET_HEADER_LENGTH = 14;
 
 // The kernel has verified the outer header's checksum before a raw socket sees the packet.
 const OUTER_DECODE = { verifyChecksum: false } as const;
+
+/** Outcome code the addon leaves alone on open (native/src/esp-batch.h kSkipSlot): slots of other tunnels. */
+const ESP_SKIP_SLOT = 255;
+const ESP_OK = 0;
+
+// ESP slots of the batch being dispatched: which await opening (the tunnel is in targets[i]), and
+// the addon's per-slot results. Shared by every socket (callbacks never nest).
+const sealedSlots = new Uint8Array(64);
+const openResults = createEspSlotResults(64);
 
 /**
  * The outer → TUN path of one shared socket: reads a batch, decodes and demultiplexes each packet
@@ -54,11 +66,18 @@ function dispatchBatch(socket: OuterSocket, batch: PacketBatchMemory, count: num
   let single: Tunnel | null = null;
   let mixed = false;
   let delivered = 0;
+  let sealed = 0;
   for (let i = 0; i < count; i++) {
-    const tunnel = socket.transport === 'udp' ? decodeUdp(socket, batch, i)
+    sealedSlots[i] = 0;
+    targets[i] = socket.transport === 'udp' ? decodeUdp(socket, batch, i)
       : socket.transport === 'gre' ? decodeRawGre(socket, batch, i)
-        : socket.transport === 'ipip' ? decodeRawIp(socket, batch, i, IPPROTO_IPIP, 4) : decodeRawIp(socket, batch, i, IPPROTO_IPV6, 6);
-    targets[i] = tunnel;
+        : socket.transport === 'esp' ? decodeRawEsp(socket, batch, i)
+          : socket.transport === 'ipip' ? decodeRawIp(socket, batch, i, IPPROTO_IPIP, 4) : decodeRawIp(socket, batch, i, IPPROTO_IPV6, 6);
+    sealed += sealedSlots[i]!;
+  }
+  if (sealed > 0) openSealedSlots(socket, batch, count, targets);
+  for (let i = 0; i < count; i++) {
+    const tunnel = targets[i]!;
     if (tunnel === null) continue;
     delivered++;
     if (single === null) single = tunnel;
@@ -156,7 +175,88 @@ function decodeRawGre(socket: OuterSocket, batch: PacketBatchMemory, i: number):
     socket.dropFrom(source, 'no-tunnel');
     return null;
   }
+  if (tunnel.sas.encrypted) {
+    tunnel.counters.rxDrop('cleartext');
+    return null;
+  }
   return acceptGrePayload(tunnel, socket, batch, i, gre.protocolType, gre.payloadOffset, gre.payloadLength);
+}
+
+/**
+ * ESP on a raw socket (protocol 50): the tunnel whose remote sent it (one encrypted tunnel per
+ * remote and local address), its slot pointed at the ESP packet and left for openSealedSlots.
+ */
+function decodeRawEsp(socket: OuterSocket, batch: PacketBatchMemory, i: number): Tunnel | null {
+  if (!openRaw(socket, batch, i, IPPROTO_ESP)) return null;
+  const tunnel = socket.lookup(rawSource, 0);
+  if (tunnel === undefined) {
+    socket.dropFrom(rawSource, 'no-tunnel');
+    return null;
+  }
+  return awaitOpening(tunnel, batch, i, rawOffset, rawLength);
+}
+
+/** Marks slot i, [offset, offset+length) of the batch's data, as ESP for `tunnel` to open. */
+function awaitOpening(tunnel: Tunnel, batch: PacketBatchMemory, i: number, offset: number, length: number): Tunnel | null {
+  if (!tunnel.sas.encrypted) {
+    // ESP for a cleartext tunnel: nothing here can open it.
+    tunnel.counters.rxDrop('no-sa');
+    return null;
+  }
+  batch.offsets[i] = offset - i * batch.slotSize;
+  batch.lengths[i] = length;
+  sealedSlots[i] = 1;
+  return tunnel;
+}
+
+/**
+ * Opens the ESP slots of a batch in place, one addon call per tunnel with the tunnel's inbound
+ * SAs (the other slots skipped), then hands each opened payload to the same checks as cleartext:
+ * GRE (key checked; a Cisco keepalive inside ESP is answered inside ESP), or IPv4/IPv6 for ipip.
+ * What the addon refuses (no SA for the SPI, ICV, replay) its SAs and table counted already.
+ */
+function openSealedSlots(socket: OuterSocket, batch: PacketBatchMemory, count: number, targets: (Tunnel | null)[]): void {
+  for (let first = 0; first < count; first++) {
+    if (sealedSlots[first] === 0) continue;
+    const tunnel = targets[first]!;
+    for (let i = 0; i < count; i++) openResults.outcomes[i] = sealedSlots[i] === 1 && targets[i] === tunnel ? ESP_OK : ESP_SKIP_SLOT;
+    tunnel.sas.inbound!.open(batch, count, openResults);
+    for (let i = first; i < count; i++) {
+      if (sealedSlots[i] === 0 || targets[i] !== tunnel) continue;
+      sealedSlots[i] = 0;
+      targets[i] = openResults.outcomes[i] === ESP_OK ? acceptOpened(tunnel, socket, batch, i, openResults.nextHeaders[i]!) : null;
+    }
+  }
+}
+
+function acceptOpened(tunnel: Tunnel, socket: OuterSocket, batch: PacketBatchMemory, i: number, nextHeader: number): Tunnel | null {
+  const offset = i * batch.slotSize + batch.offsets[i]!;
+  const length = batch.lengths[i]!;
+  switch (nextHeader) {
+    case IPPROTO_GRE: {
+      const gre = decodeGre(batch.data, offset, length);
+      if (!gre.ok) {
+        tunnel.counters.rxDrop(gre.reason);
+        return null;
+      }
+      if ((gre.keyPresent ? gre.key! : NO_GRE_KEY) !== tunnel.greKey) {
+        tunnel.counters.rxDrop('no-tunnel');
+        return null;
+      }
+      return acceptGrePayload(tunnel, socket, batch, i, gre.protocolType, gre.payloadOffset, gre.payloadLength);
+    }
+    case IPPROTO_IPIP:
+      return tunnel.plan.esp?.nextHeader4 === IPPROTO_IPIP ? acceptInner(tunnel, batch, i, 4, offset, length) : unsupported(tunnel);
+    case IPPROTO_IPV6:
+      return tunnel.plan.esp?.nextHeader6 === IPPROTO_IPV6 && tunnel.plan.header6 !== null ? acceptInner(tunnel, batch, i, 6, offset, length) : unsupported(tunnel);
+    default:
+      return unsupported(tunnel);
+  }
+}
+
+function unsupported(tunnel: Tunnel): null {
+  tunnel.counters.rxDrop('unsupported-protocol');
+  return null;
 }
 
 /** IPv4 in IP (protocol 4) or, over IPv6, IPv6 in IP (protocol 41): demultiplexed by source alone. */
@@ -165,6 +265,10 @@ function decodeRawIp(socket: OuterSocket, batch: PacketBatchMemory, i: number, p
   const tunnel = socket.lookup(rawSource, 0);
   if (tunnel === undefined) {
     socket.dropFrom(rawSource, 'no-tunnel');
+    return null;
+  }
+  if (tunnel.sas.encrypted) {
+    tunnel.counters.rxDrop('cleartext');
     return null;
   }
   return acceptInner(tunnel, batch, i, version, rawOffset, rawLength);
@@ -185,6 +289,7 @@ function decodeUdp(socket: OuterSocket, batch: PacketBatchMemory, i: number): Tu
     }
     return null;
   }
+  if (tunnel.spec.esp !== null) return receiveEspInUdp(tunnel, socket, batch, i, source, port, data, start, length);
   if (tunnel.spec.encap === 'fou') {
     const gre = decodeGre(data, start, length);
     if (!gre.ok) {
@@ -232,6 +337,23 @@ function decodeUdp(socket: OuterSocket, batch: PacketBatchMemory, i: number): Tu
   }
 }
 
+/**
+ * A UDP payload from an ESP-in-UDP tunnel's remote (RFC 3948): the one-byte NAT keepalive is
+ * ignored, a hello or ack follows the non-ESP marker, anything else is ESP to open.
+ */
+function receiveEspInUdp(
+  tunnel: Tunnel, socket: OuterSocket, batch: PacketBatchMemory, i: number, source: number, port: number, data: Uint8Array, start: number, length: number,
+): Tunnel | null {
+  if (isNatKeepalive(data, start, length)) return null;
+  if (hasNonEspMarker(data, start, length)) {
+    const frame = decodeUdpHelloFrame(data, start + NON_ESP_MARKER_LENGTH, length - NON_ESP_MARKER_LENGTH);
+    if (frame.ok) receiveHello(tunnel, socket, frame.encap, frame.greKey, source, port, data, frame.payloadOffset, frame.payloadLength);
+    else tunnel.counters.rxDrop('unsupported-protocol');
+    return null;
+  }
+  return awaitOpening(tunnel, batch, i, start, length);
+}
+
 function acceptGrePayload(
   tunnel: Tunnel, socket: OuterSocket, batch: PacketBatchMemory, i: number, protocolType: number, offset: number, length: number,
 ): Tunnel | null {
@@ -259,7 +381,7 @@ function acceptGrePayload(
   if (protocolType === GRE_PROTO_KEEPALIVE) {
     // A raw GRE path gets its own Cisco keepalive back (empty body); a fou path a UDP keepalive
     // body or a hello.
-    if (socket.transport === 'udp') {
+    if (socket.transport === 'udp' && tunnel.spec.esp === null) {
       if (isUdpHelloBody(batch.data, offset, length)) {
         receiveHello(tunnel, socket, 'fou', tunnel.greKey === NO_GRE_KEY ? null : tunnel.greKey, socket.sourceOf(batch, i), batch.ports[i]!, batch.data, offset, length);
         return null;
@@ -298,13 +420,23 @@ function receiveHello(
 function receiveFromUnbound(
   socket: OuterSocket, batch: PacketBatchMemory, i: number, source: number, port: number, data: Uint8Array, start: number, length: number,
 ): void {
-  const frame = decodeUdpHelloFrame(data, start, length);
+  const frame = helloFrameIn(data, start, length);
   if (!frame.ok) {
     socket.dropFrom(source, 'unbound-source');
     return;
   }
   const resolve = source === UNKNOWN_OUTER_KEY ? () => internIpv6Key(batch.addrs6, i * 16) : null;
   receiveHubHello(socket, frame.encap, frame.greKey, source, port, data, frame.payloadOffset, frame.payloadLength, resolve);
+}
+
+/**
+ * A hello frame as fou or gue send it, or behind RFC 3948's non-ESP marker as ESP in UDP sends it
+ * (a keyless fou hello also starts with four zero bytes, its GRE header, so both are tried).
+ */
+function helloFrameIn(data: Uint8Array, start: number, length: number): UdpHelloFrame | ReturnType<typeof decodeUdpHelloFrame> {
+  const frame = decodeUdpHelloFrame(data, start, length);
+  if (frame.ok || !hasNonEspMarker(data, start, length)) return frame;
+  return decodeUdpHelloFrame(data, start + NON_ESP_MARKER_LENGTH, length - NON_ESP_MARKER_LENGTH);
 }
 
 /** An Ethernet frame for a gretap tunnel's TAP: at least a header long; points slot i at it. */

@@ -5,12 +5,13 @@ import { HubBinding } from './udp-binding-hub.js';
 
 /**
  * A tunnel with a configured remote (no auth, or the member end): it sends there and holds the
- * demux entry (remote, sub-key) on its socket, and on its second socket for ipip over IPv6.
+ * demux entry (remote, sub-key) on its socket, on its second socket for ipip over IPv6, and on an
+ * encrypted tunnel's cleartext trap (where cleartext from the remote is counted and dropped).
  */
 export class StaticPlacement implements TunnelPlacement {
   readonly sending = true;
   readonly address6: Uint8Array | null;
-  private readonly sockets: readonly OuterSocket[];
+  private readonly entries: readonly { socket: OuterSocket; subKey: number }[];
 
   constructor(
     private readonly tunnel: Tunnel,
@@ -18,15 +19,20 @@ export class StaticPlacement implements TunnelPlacement {
     socket6: OuterSocket,
     readonly address: OuterKey,
     readonly port: number,
-    /** The GRE key (gre, gretap), the remote UDP port (fou, gue) or 0 (ipip): see OuterSocket. */
+    /** The GRE key (gre, gretap), the remote UDP port (fou, gue, ESP in UDP) or 0 (ipip, raw ESP): see OuterSocket. */
     private readonly subKey: number,
+    trap: { socket: OuterSocket; subKey: number } | null = null,
   ) {
-    this.sockets = socket6 === socket ? [socket] : [socket, socket6];
+    this.entries = [
+      { socket, subKey },
+      ...(socket6 !== socket ? [{ socket: socket6, subKey }] : []),
+      ...(trap !== null ? [trap] : []),
+    ];
     this.address6 = socket.family === 6 ? ipv6KeyBytes(address) : null;
   }
 
   get receiving(): boolean {
-    return this.sockets[0]!.lookup(this.address, this.subKey) === this.tunnel;
+    return this.entries[0]!.socket.lookup(this.address, this.subKey) === this.tunnel;
   }
 
   /**
@@ -34,15 +40,15 @@ export class StaticPlacement implements TunnelPlacement {
    * tunnel bound there (a hello that came, or was forged, from that address:port) gives it up.
    */
   join(): void {
-    for (const socket of this.sockets) {
-      const holder = socket.lookup(this.address, this.subKey);
+    for (const { socket, subKey } of this.entries) {
+      const holder = socket.lookup(this.address, subKey);
       if (holder !== undefined && holder !== this.tunnel && holder.placement instanceof HubBinding) holder.placement.displace();
-      socket.register(this.tunnel, this.address, this.subKey);
+      socket.register(this.tunnel, this.address, subKey);
     }
   }
 
   leave(): void {
-    for (const socket of this.sockets) socket.unregister(this.tunnel, this.address, this.subKey);
+    for (const { socket, subKey } of this.entries) socket.unregister(this.tunnel, this.address, subKey);
   }
 
   bindingStatus(): null {

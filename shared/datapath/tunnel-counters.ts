@@ -38,7 +38,17 @@ export type DropReason =
   /** A verified hello from an address:port a static tunnel already receives from. */
   | 'hello-address-taken'
   /** An inner packet whose source the tunnel's `sources` do not cover (BCP 38): never delivered. */
-  | 'spoofed';
+  | 'spoofed'
+  /** ESP, rx: no inbound SA has the packet's SPI; tx: no usable outbound SA (none yet, or its sequence numbers ran out). */
+  | 'no-sa'
+  /** ESP: the ICV did not verify (tampered, forged, another key). */
+  | 'auth'
+  /** ESP: authentic, but its sequence number was seen already or is below the replay window. */
+  | 'replay'
+  /** ESP: too short for ESP, or an authentic packet whose pad length runs past its payload. */
+  | 'esp-malformed'
+  /** Cleartext GRE or IPIP from the remote of an encrypted tunnel: never delivered. */
+  | 'cleartext';
 
 /** One direction's totals, the `ip -s link` columns. */
 export interface DirectionStats {
@@ -58,7 +68,7 @@ export interface CountersSnapshot {
 /** Reasons that mean the packet itself was malformed (an error), as opposed to refused (a drop). */
 const ERROR_REASONS: ReadonlySet<DropReason> = new Set<DropReason>([
   'truncated', 'bad-version', 'bad-header-length', 'bad-total-length', 'bad-checksum', 'reserved-bits',
-  'fragmented', 'bad-flags', 'not-keepalive', 'not-hello', 'hello-malformed', 'bad-inner', 'wrong-source-port', 'io-error', 'internal',
+  'fragmented', 'bad-flags', 'not-keepalive', 'not-hello', 'hello-malformed', 'bad-inner', 'wrong-source-port', 'io-error', 'internal', 'esp-malformed',
 ]);
 
 /**

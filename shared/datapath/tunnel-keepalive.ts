@@ -1,4 +1,6 @@
+import { createEspSlotResults } from '../../native/esp.js';
 import type { PacketBatchMemory } from '../../native/types.js';
+import { writeNonEspMarker } from '../wire/esp.js';
 import { encodeGreHeader } from '../wire/gre.js';
 import {
   buildGreKeepalive, buildGreKeepalive6, decodeGreKeepalive, decodeGreKeepalive6, GRE_PROTO_KEEPALIVE,
@@ -64,9 +66,11 @@ export function sendKeepalive(tunnel: Tunnel): void {
   state.lastProbeAt = Date.now();
   const batch = tunnel.socket.controlBatch;
   let length: number;
-  // gretap speaks raw GRE too: the same Cisco keepalive (Linux gretap does not return it).
-  const gre = tunnel.socket.transport === 'gre';
-  if (gre && tunnel.socket.family === 6) {
+  // gretap speaks raw GRE too: the same Cisco keepalive (Linux gretap does not return it). An
+  // encrypted gre tunnel sends it inside ESP, where a Linux peer's policy for protocol 47 seals
+  // the inner packet on its way back.
+  const gre = tunnel.socket.transport === 'gre' || tunnel.sas.encrypted;
+  if (gre && tunnel.spec.outerFamily === 6) {
     length = buildGreKeepalive6(batch.data, 0, keyed(tunnel, { local: ipv6KeyBytes(tunnel.localAddress), remote: ipv6KeyBytes(tunnel.remoteAddress) }));
   } else if (gre) {
     length = buildGreKeepalive(batch.data, 0, keyed(tunnel, { local: tunnel.localAddress, remote: tunnel.remoteAddress }));
@@ -148,11 +152,17 @@ function keyed<T extends object>(tunnel: Tunnel, fields: T): T & { key?: number 
   return tunnel.spec.key === null ? fields : { ...fields, key: tunnel.spec.key };
 }
 
+/** Room left in front of a control packet for the ESP header when it is sealed in place. */
+const CONTROL_HEADROOM = 64;
+const controlResults = createEspSlotResults(1);
+
 /**
  * Sends the `length` bytes at the start of the socket's control batch to the tunnel's remote. A
  * hub-role tunnel with no verified address:port sends nothing (counted 'unbound'): no reflection.
+ * On an encrypted tunnel every control packet is a GRE packet and leaves sealed (`nextHeader` 47),
+ * or is dropped as `tx:no-sa` without an outbound SA; never in the clear.
  */
-export function sendControl(tunnel: Tunnel, length: number): void {
+export function sendControl(tunnel: Tunnel, length: number, nextHeader = 47): void {
   if (!tunnel.sending) {
     tunnel.counters.txDrop('unbound');
     return;
@@ -160,6 +170,46 @@ export function sendControl(tunnel: Tunnel, length: number): void {
   const batch = tunnel.socket.controlBatch;
   batch.offsets[0] = 0;
   batch.lengths[0] = length;
+  if (tunnel.sas.encrypted && !sealControl(tunnel, batch, length, nextHeader)) return;
+  transmitControl(tunnel, batch);
+}
+
+/**
+ * Sends a hello or ack (already framed at the start of the control batch by `write`) outside ESP:
+ * on ESP in UDP behind RFC 3948's non-ESP marker, which a Linux peer hands to its IKE socket and
+ * otherwise ignores. The hello carries its own HMAC, so it needs no ESP.
+ */
+export function sendHelloFrame(tunnel: Tunnel, write: (target: Uint8Array, offset: number) => number): void {
+  if (!tunnel.sending) {
+    tunnel.counters.txDrop('unbound');
+    return;
+  }
+  const batch = tunnel.socket.controlBatch;
+  const marker = tunnel.spec.esp?.udp != null ? writeNonEspMarker(batch.data, 0) : 0;
+  batch.offsets[0] = 0;
+  batch.lengths[0] = marker + write(batch.data, marker);
+  transmitControl(tunnel, batch);
+}
+
+/** The hello framing of a tunnel: gue's own, else GRE type 0 (fou, and ESP in UDP after the marker). */
+export function helloFramingOf(tunnel: Tunnel): { encap: 'fou' | 'gue'; greKey: number | null } {
+  return { encap: tunnel.spec.encap === 'gue' ? 'gue' : 'fou', greKey: tunnel.spec.key };
+}
+
+function sealControl(tunnel: Tunnel, batch: PacketBatchMemory, length: number, nextHeader: number): boolean {
+  const sas = tunnel.sas;
+  if (sas.outbound === null || length + CONTROL_HEADROOM > batch.slotSize) {
+    tunnel.counters.txDrop('no-sa');
+    return false;
+  }
+  batch.data.copyWithin(CONTROL_HEADROOM, 0, length);
+  batch.offsets[0] = CONTROL_HEADROOM;
+  controlResults.nextHeaders[0] = nextHeader;
+  // A refusal (sequence numbers exhausted, no room) is counted by the SA and absorbed as a drop.
+  return sas.seal(batch, 1, controlResults) === 1;
+}
+
+function transmitControl(tunnel: Tunnel, batch: PacketBatchMemory): void {
   setDestination(tunnel.socket, batch, 0, tunnel.remoteAddress, tunnel.remotePort);
   try {
     if (tunnel.socket.endpoint.writeBatch(batch, 1) !== 1) tunnel.counters.txDrop('queue-full');

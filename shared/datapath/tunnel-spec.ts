@@ -6,6 +6,7 @@ import { deriveTapMac, parseTapMac } from '../net/tap-mac-address.js';
 import { udpHelloKeyProblem } from '../wire/udp-hello.js';
 import { canonicalOuterAddress, outerFamilyOf } from './outer-address.js';
 import { SourceFilter } from './source-filter.js';
+import { tunnelEspInputOf, validateTunnelEsp, type TunnelEsp, type TunnelEspInput } from './tunnel-esp.js';
 
 /** Default UDP port per UDP encapsulation: 4754 is RFC 8086's GRE-in-UDP port; GUE has none, 6080 by convention. */
 export const DEFAULT_UDP_PORT = { fou: 4754, gue: 6080 } as const;
@@ -99,6 +100,11 @@ export interface TunnelSpecInput {
    * `rx:spoofed`. Absent or null: every source is accepted. See source-filter.ts.
    */
   sources?: readonly string[] | null;
+  /**
+   * ESP (gre, gretap, ipip): every tunnel packet leaves sealed, only ESP that opens is taken, and
+   * nothing is ever sent in the clear; see tunnel-esp.ts. Absent or null: cleartext.
+   */
+  esp?: TunnelEspInput | null;
 }
 
 /** A validated tunnel spec with every default filled in. */
@@ -132,19 +138,21 @@ export interface TunnelSpec {
   readonly bindingTimeout: number;
   /** The inner sources accepted from the remote, or null for any. */
   readonly sources: SourceFilter | null;
+  /** The tunnel's SAs, or null for a cleartext tunnel. */
+  readonly esp: TunnelEsp | null;
 }
 
 /** Fields `engine.update()` may change on a running tunnel without touching its interface. */
 export type TunnelUpdate = Partial<Pick<TunnelSpecInput,
   'encap' | 'local' | 'remote' | 'port' | 'localPort' | 'remotePort' | 'mtu' | 'ttl' | 'mssClamp'
-  | 'keepaliveInterval' | 'keepaliveRetries' | 'auth' | 'helloInterval' | 'bindingTimeout' | 'sources'>> & {
+  | 'keepaliveInterval' | 'keepaliveRetries' | 'auth' | 'helloInterval' | 'bindingTimeout' | 'sources' | 'esp'>> & {
   /** The GRE key; null removes it. */
   key?: number | null;
 };
 
 const IFNAME = /^[A-Za-z0-9_.-]{1,15}$/;
 const UPDATABLE = new Set(['encap', 'local', 'remote', 'key', 'port', 'localPort', 'remotePort', 'mtu', 'ttl',
-  'mssClamp', 'keepaliveInterval', 'keepaliveRetries', 'auth', 'helloInterval', 'bindingTimeout', 'sources']);
+  'mssClamp', 'keepaliveInterval', 'keepaliveRetries', 'auth', 'helloInterval', 'bindingTimeout', 'sources', 'esp']);
 
 /** The remote of a hub-role tunnel that was given no hint: nothing is sent there (nothing is sent unbound). */
 export const UNKNOWN_REMOTE = '0.0.0.0';
@@ -169,7 +177,8 @@ export function validateTunnelSpec(input: TunnelSpecInput): TunnelSpec {
   }
   const outerFamily = requireOuterUnicast('local', input.local);
   const local = canonicalOuterAddress(input.local);
-  const auth = validateAuth(input.auth, encap);
+  const esp = validateTunnelEsp(input.esp, encap);
+  const auth = validateAuth(input.auth, encap, esp);
   const ethernet = encap === 'gretap';
   if (ethernet && input.mssClamp === true) {
     throw new TunnelError('ERR_INVALID_ARGUMENT', 'MSS clamping rewrites TCP inside IP packets; gretap carries Ethernet frames');
@@ -198,8 +207,9 @@ export function validateTunnelSpec(input: TunnelSpecInput): TunnelSpec {
     throw new TunnelError('ERR_INVALID_ARGUMENT', `a UDP port only applies to fou and gue, not ${encap}`);
   }
   const basePort = udp ? checkPort('port', input.port ?? DEFAULT_UDP_PORT[encap]) : 0;
-  const localPort = udp ? checkPort('local port', input.localPort ?? basePort) : 0;
-  const remotePort = udp ? checkPort('remote port', input.remotePort ?? basePort) : 0;
+  // ESP in UDP runs on its own ports (esp.udp), which the UDP socket and its demux use.
+  const localPort = udp ? checkPort('local port', input.localPort ?? basePort) : esp?.udp?.localPort ?? 0;
+  const remotePort = udp ? checkPort('remote port', input.remotePort ?? basePort) : esp?.udp?.remotePort ?? 0;
   const { address, prefixLength, peerAddress } = validateInnerAddresses(input.address, input.peerAddress, encap);
   const mtu = input.mtu ?? null;
   if (mtu !== null && (!Number.isInteger(mtu) || mtu < MIN_TUNNEL_MTU || mtu > MAX_TUNNEL_MTU)) {
@@ -230,7 +240,7 @@ export function validateTunnelSpec(input: TunnelSpecInput): TunnelSpec {
     name, encap, local, remote, outerFamily, key, localPort, remotePort, address, prefixLength,
     peerAddress, mtu, ttl, mssClamp: input.mssClamp === true, keepaliveInterval, keepaliveRetries,
     mac: ethernet ? (input.mac !== undefined ? parseTapMac(input.mac) : deriveTapMac(`${name} ${local} ${remote}`)) : null,
-    auth, helloInterval, bindingTimeout, sources,
+    auth, helloInterval, bindingTimeout, sources, esp,
   };
 }
 
@@ -240,11 +250,11 @@ export function sameAuth(a: TunnelAuth | null, b: TunnelAuth | null): boolean {
   return a.bindingId === b.bindingId && a.role === b.role && a.key.equals(b.key);
 }
 
-function validateAuth(input: TunnelAuthInput | null | undefined, encap: Encapsulation): TunnelAuth | null {
+function validateAuth(input: TunnelAuthInput | null | undefined, encap: Encapsulation, esp: TunnelEsp | null): TunnelAuth | null {
   if (input === undefined || input === null) return null;
   if (typeof input !== 'object') throw new TunnelError('ERR_INVALID_ARGUMENT', 'auth must be { bindingId, key, role }');
-  if (encap !== 'fou' && encap !== 'gue') {
-    throw new TunnelError('ERR_INVALID_ARGUMENT', `an authenticated UDP binding needs fou or gue, not ${encap}`);
+  if (encap !== 'fou' && encap !== 'gue' && esp?.udp == null) {
+    throw new TunnelError('ERR_INVALID_ARGUMENT', `an authenticated UDP binding needs fou or gue (or ESP in UDP, esp.udp), not ${encap}${esp === null ? '' : ' over raw ESP'}`);
   }
   if (input.role !== 'hub' && input.role !== 'member') {
     throw new TunnelError('ERR_INVALID_ARGUMENT', `auth role ${JSON.stringify(input.role)} must be 'hub' or 'member'`);
@@ -302,6 +312,7 @@ export function applyTunnelUpdate(spec: TunnelSpec, update: TunnelUpdate): Tunne
     ...(update.bindingTimeout !== undefined ? { bindingTimeout: update.bindingTimeout }
       : update.helloInterval === undefined ? { bindingTimeout: spec.bindingTimeout } : {}),
     sources: update.sources !== undefined ? update.sources : spec.sources?.prefixes ?? null,
+    esp: update.esp !== undefined ? update.esp : spec.esp === null ? null : tunnelEspInputOf(spec.esp),
   };
   if (!udp) {
     for (const f of ['port', 'localPort', 'remotePort'] as const) {

@@ -57,6 +57,16 @@ export interface TunnelStatus {
   /** Inner sources accepted from the remote (null: any), and the packets dropped for another source. */
   sources: readonly string[] | null;
   spoofed: number;
+  /** ESP protects the tunnel (`esp` in its spec): every packet leaves sealed, cleartext is dropped. */
+  encrypted: boolean;
+  /** The AEAD, or null for a cleartext tunnel. */
+  aead: 'aes-gcm' | 'chacha20-poly1305' | null;
+  /** Inbound SPIs (current first; the next or previous one too around a rekey); never keys. */
+  spiIn: number[];
+  /** The outbound SPI, or null (cleartext, or no outbound SA yet: packets are dropped as `tx:no-sa`). */
+  spiOut: number | null;
+  /** Seconds since the outbound SA was installed, or null without one. */
+  saAgeSeconds: number | null;
 }
 
 /** Packets a shared outer socket could not hand to any tunnel. */
@@ -70,6 +80,7 @@ export interface OuterSocketStatus {
 /** A tunnel's status, after adding what its fast route moved to its counters. */
 export function tunnelStatusOf(tunnel: Tunnel): TunnelStatus {
   tunnel.absorbFastRoute();
+  if (tunnel.sas.encrypted) tunnel.sas.absorb();
   const { spec, plan, liveness, keepalive } = tunnel;
   const counters = tunnel.counters.snapshot();
   const udp = plan.transport === 'udp';
@@ -111,6 +122,7 @@ export function tunnelStatusOf(tunnel: Tunnel): TunnelStatus {
     queues: tunnel.tun.queueReads === undefined || tunnel.tun.closed ? null : tunnel.tun.queueReads(),
     sources: spec.sources?.prefixes ?? null,
     spoofed: counters.dropsByReason['rx:spoofed'] ?? 0,
+    ...tunnel.sas.status(),
   };
 }
 

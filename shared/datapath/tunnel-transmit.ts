@@ -1,3 +1,4 @@
+import { createEspSlotResults } from '../../native/esp.js';
 import { read32 } from '../wire/big-endian.js';
 import { buildIcmpFragmentationNeeded } from '../wire/icmp-frag-needed.js';
 import { buildIcmpv6PacketTooBig } from '../wire/icmpv6-packet-too-big.js';
@@ -20,6 +21,11 @@ const DF_BIT = 0x40;
 const IPV6_DST = 24;
 const TCP_IP_OVERHEAD = 40;
 const ETHERNET_HEADER_LENGTH = 14;
+
+// Scratch of the sealing step, shared by every tunnel (callbacks never nest): each slot's ESP
+// next header and outcome, and its inner length for the byte counters.
+const sealResults = createEspSlotResults(64);
+const innerLengths = new Uint32Array(64);
 
 /**
  * The TUN → outer path (a gretap tunnel's TAP likewise, with Ethernet frames): reads batches from
@@ -124,7 +130,12 @@ export function transmitFromTun(tunnel: Tunnel): void {
       bytes += length;
       out++;
     }
-    if (out > 0) sendEncapsulated(tunnel, out, bytes);
+    if (out > 0 && tunnel.sas.encrypted) {
+      const sealed = sealBatch(tunnel, out);
+      if (sealed.sealed > 0) sendEncapsulated(tunnel, sealed.sealed, sealed.bytes, innerLengths);
+    } else if (out > 0) {
+      sendEncapsulated(tunnel, out, bytes, null);
+    }
     if (replies > 0) writeReplies(tunnel, replies);
     const member = tunnel.member;
     if (member !== null) {
@@ -135,7 +146,51 @@ export function transmitFromTun(tunnel: Tunnel): void {
   }
 }
 
-function sendEncapsulated(tunnel: Tunnel, out: number, bytes: number): void {
+/**
+ * An encrypted tunnel's batch, slots [0, out) holding its outer payloads: seals each in place as
+ * ESP (next header 47, 4 or 41 by what it carries) and keeps the sealed ones contiguous. Without
+ * an outbound SA nothing leaves (`tx:no-sa`): never a cleartext packet. Returns how many remain,
+ * their inner bytes in `bytes`.
+ */
+function sealBatch(tunnel: Tunnel, out: number): { sealed: number; bytes: number } {
+  const sas = tunnel.sas;
+  if (sas.outbound === null) {
+    tunnel.counters.txDrop('no-sa', out);
+    return { sealed: 0, bytes: 0 };
+  }
+  const batch = tunnel.batches.fromTun;
+  const { data, offsets, lengths, slotSize } = batch;
+  const esp = tunnel.plan.esp!;
+  const headerLength = tunnel.plan.header4.length;
+  for (let i = 0; i < out; i++) {
+    const version = tunnel.plan.frame !== null ? 4 : data[i * slotSize + offsets[i]! + headerLength]! >>> 4;
+    sealResults.nextHeaders[i] = version === 6 ? esp.nextHeader6 : esp.nextHeader4;
+    innerLengths[i] = lengths[i]! - headerLength;
+  }
+  sas.seal(batch, out, sealResults);
+  let kept = 0;
+  let bytes = 0;
+  for (let i = 0; i < out; i++) {
+    // A refused slot (sequence numbers exhausted, no room) was counted by its SA; it is dropped.
+    if (sealResults.outcomes[i] !== 0) continue;
+    if (kept !== i) {
+      const from = i * slotSize + offsets[i]!;
+      data.copy(data, kept * slotSize + offsets[i]!, from, from + lengths[i]!);
+      offsets[kept] = offsets[i]!;
+      lengths[kept] = lengths[i]!;
+      batch.addrs[kept] = batch.addrs[i]!;
+      batch.ports[kept] = batch.ports[i]!;
+      batch.addrs6.copyWithin(kept * 16, i * 16, i * 16 + 16);
+    }
+    innerLengths[kept] = innerLengths[i]!;
+    bytes += innerLengths[i]!;
+    kept++;
+  }
+  return { sealed: kept, bytes };
+}
+
+/** Hands slots [0, out) to the outer socket; `inner` gives each slot's inner length where the slot holds more than header and packet (ESP). */
+function sendEncapsulated(tunnel: Tunnel, out: number, bytes: number, inner: Uint32Array | null): void {
   const batch = tunnel.batches.fromTun;
   const counters = tunnel.counters;
   let accepted: number;
@@ -147,7 +202,7 @@ function sendEncapsulated(tunnel: Tunnel, out: number, bytes: number): void {
   }
   if (accepted < out) {
     const headerLength = tunnel.plan.header4.length;
-    for (let i = accepted; i < out; i++) bytes -= batch.lengths[i]! - headerLength;
+    for (let i = accepted; i < out; i++) bytes -= inner !== null ? inner[i]! : batch.lengths[i]! - headerLength;
     counters.txDrop('queue-full', out - accepted);
   }
   counters.txPackets += accepted;

@@ -6,6 +6,7 @@ import type { OuterKey } from './outer-address.js';
 import type { TunnelCounters } from './tunnel-counters.js';
 import type { TunnelLiveness } from './tunnel-liveness.js';
 import type { TunnelProbes } from './tunnel-probe.js';
+import type { PreparedSas, TunnelSecurityAssociations } from './tunnel-security-associations.js';
 import type { TunnelAuth, TunnelSpec } from './tunnel-spec.js';
 
 /** Batches a tunnel owns: packets read from its TUN, inner packets to write to it, ICMP replies. */
@@ -109,8 +110,15 @@ export interface TunnelPath {
   readonly socket: TunnelSocket;
   /** The socket inner IPv6 packets go through: `socket`, except for ipip over IPv6 (plan.transport6). */
   readonly socket6: TunnelSocket;
+  /**
+   * An encrypted tunnel on raw ESP: the raw socket where cleartext GRE or IPIP from its remote
+   * would arrive, so it is counted (`rx:cleartext`) and dropped; else null.
+   */
+  readonly trap: TunnelSocket | null;
+  /** The ESP SAs this path installs (made already; committed by the tunnel). */
+  readonly sas: PreparedSas;
   readonly localAddress: OuterKey;
-  /** The GRE key expected on received packets (NO_GRE_KEY for none), checked on fou paths. */
+  /** The GRE key expected on received packets (NO_GRE_KEY for none), checked on fou and ESP paths. */
   readonly greKey: number;
   /** The placement the tunnel takes on this path, given the one it has (null when new). */
   readonly place: (tunnel: Tunnel, current: TunnelPlacement | null) => TunnelPlacement;
@@ -124,6 +132,7 @@ export interface TunnelParts {
   readonly liveness: TunnelLiveness;
   readonly probes: TunnelProbes;
   readonly nonce: number;
+  readonly sas: TunnelSecurityAssociations;
 }
 
 /**
@@ -139,6 +148,8 @@ export class Tunnel {
   readonly liveness: TunnelLiveness;
   readonly probes: TunnelProbes;
   readonly keepalive: KeepaliveState;
+  /** The ESP SAs (none on a cleartext tunnel); changed only through retarget and close. */
+  readonly sas: TunnelSecurityAssociations;
   /** Inner packets handed to the TUN so far in the current receive pass (outer-receive.ts's scratch). */
   toTunCount = 0;
   #spec: TunnelSpec;
@@ -146,6 +157,7 @@ export class Tunnel {
   #learnedPathMtu: number | null;
   #socket: TunnelSocket;
   #socket6: TunnelSocket;
+  #trap: TunnelSocket | null;
   #localAddress: OuterKey;
   #greKey: number;
   #placement: TunnelPlacement;
@@ -159,14 +171,17 @@ export class Tunnel {
     this.counters = parts.counters;
     this.liveness = parts.liveness;
     this.probes = parts.probes;
+    this.sas = parts.sas;
     this.keepalive = { timer: null, sequence: 0, nonce: parts.nonce, lastProbeAt: 0, rttMs: null };
     this.#spec = path.spec;
     this.#plan = path.plan;
     this.#learnedPathMtu = path.learnedPathMtu;
     this.#socket = path.socket;
     this.#socket6 = path.socket6;
+    this.#trap = path.trap;
     this.#localAddress = path.localAddress;
     this.#greKey = path.greKey;
+    this.sas.commit(path.sas);
     this.#placement = path.place(this, null);
   }
 
@@ -190,6 +205,11 @@ export class Tunnel {
   /** The socket inner IPv6 packets go through: `socket`, except for ipip over IPv6. */
   get socket6(): TunnelSocket {
     return this.#socket6;
+  }
+
+  /** The raw socket cleartext for an encrypted tunnel would arrive on, or null. */
+  get trap(): TunnelSocket | null {
+    return this.#trap;
   }
 
   get localAddress(): OuterKey {
@@ -242,6 +262,7 @@ export class Tunnel {
   open(): void {
     this.#socket.attach(this);
     this.#socket6.attach(this);
+    this.#trap?.attach(this);
     this.#placement.join();
   }
 
@@ -255,14 +276,20 @@ export class Tunnel {
     const placement = path.place(this, this.#placement);
     const moving = placement !== this.#placement;
     if (moving) this.#placement.leave(true);
-    for (const old of [this.#socket, this.#socket6]) if (old !== path.socket && old !== path.socket6) old.detach(this);
+    for (const old of [this.#socket, this.#socket6, this.#trap]) {
+      if (old !== null && old !== path.socket && old !== path.socket6 && old !== path.trap) old.detach(this);
+    }
     path.socket.attach(this);
     path.socket6.attach(this);
+    path.trap?.attach(this);
+    // New inbound SAs are in the table before the new path receives, the outbound switches at once.
+    this.sas.commit(path.sas);
     this.#spec = path.spec;
     this.#plan = path.plan;
     this.#learnedPathMtu = path.learnedPathMtu;
     this.#socket = path.socket;
     this.#socket6 = path.socket6;
+    this.#trap = path.trap;
     this.#localAddress = path.localAddress;
     this.#greKey = path.greKey;
     this.#placement = placement;
@@ -314,6 +341,8 @@ export class Tunnel {
     this.probes.cancelAll();
     this.#socket.detach(this);
     this.#socket6.detach(this);
+    this.#trap?.detach(this);
+    this.sas.close();
     this.tun.close();
   }
 

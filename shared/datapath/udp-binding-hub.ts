@@ -2,7 +2,7 @@ import { decodeUdpHello, sealUdpHelloFrame, verifyUdpHelloMac } from '../wire/ud
 import { isoTime, type BindingStatus } from './binding-status.js';
 import { formatOuterKey, ipv6KeyBytes, isIpv6Key, outerKeyOf, UNKNOWN_OUTER_KEY, type OuterKey } from './outer-address.js';
 import { NO_GRE_KEY, type OuterSocket } from './outer-socket.js';
-import { sendControl } from './tunnel-keepalive.js';
+import { helloFramingOf, sendHelloFrame } from './tunnel-keepalive.js';
 import { sameAuth, type TunnelAuth, type TunnelSpec } from './tunnel-spec.js';
 import type { Tunnel, TunnelPlacement } from './tunnel.js';
 import { bindingChannel, type BindingChangeReason, type BindingEvent } from './udp-binding-event.js';
@@ -133,7 +133,8 @@ export class HubBinding implements TunnelPlacement {
     buf: Uint8Array, offset: number, resolveSource: (() => OuterKey) | null,
   ): void {
     const tunnel = this.tunnel;
-    if (this.encap !== encap || (encap === 'fou' && (greKey ?? NO_GRE_KEY) !== tunnel.greKey)) {
+    // ESP in UDP frames hellos as fou does (GRE type 0), behind the non-ESP marker.
+    if (helloFramingOf(tunnel).encap !== encap || (encap === 'fou' && (greKey ?? NO_GRE_KEY) !== tunnel.greKey)) {
       tunnel.counters.rxDrop('hello-wrong-encap');
       return;
     }
@@ -165,10 +166,9 @@ export class HubBinding implements TunnelPlacement {
     if (!this.#bound || this.#address !== source || this.#port !== port) this.#bind(source, port);
     this.#armExpiry();
     tunnel.liveness.markHeard();
-    const written = sealUdpHelloFrame(this.socket.controlBatch.data, 0, { encap, greKey },
+    sendHelloFrame(tunnel, (target, offset) => sealUdpHelloFrame(target, offset, { encap, greKey },
       // The view field holds an IPv4 address: over IPv6 (no NAT to report) the ack carries none.
-      { kind: 'ack', bindingId: this.#auth.bindingId, counter, view: isIpv6Key(source) ? null : { address: source, port } }, this.#auth.key);
-    sendControl(tunnel, written);
+      { kind: 'ack', bindingId: this.#auth.bindingId, counter, view: isIpv6Key(source) ? null : { address: source, port } }, this.#auth.key));
   }
 
   bindingStatus(): BindingStatus {

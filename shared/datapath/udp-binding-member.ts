@@ -1,7 +1,7 @@
 import { decodeUdpHello, sealUdpHelloFrame, verifyUdpHelloMac } from '../wire/udp-hello.js';
 import { isoTime, type BindingStatus } from './binding-status.js';
 import { formatOuterKey } from './outer-address.js';
-import { sendControl } from './tunnel-keepalive.js';
+import { helloFramingOf, sendHelloFrame } from './tunnel-keepalive.js';
 import type { TunnelAuth } from './tunnel-spec.js';
 import type { MemberEnd, Tunnel } from './tunnel.js';
 
@@ -82,12 +82,10 @@ export class MemberBinding implements MemberEnd {
     this.#outstanding = { counter: this.#counter, sentAt: now };
     this.#hellosSent++;
     const { spec } = tunnel;
-    const batch = tunnel.socket.controlBatch;
-    const written = sealUdpHelloFrame(batch.data, 0, { encap: spec.encap === 'gue' ? 'gue' : 'fou', greKey: spec.key },
+    sendHelloFrame(tunnel, (target, offset) => sealUdpHelloFrame(target, offset, helloFramingOf(tunnel),
       // The view field holds an IPv4 address: a hello over IPv6 carries none.
       { kind: 'hello', bindingId: this.#auth.bindingId, counter: this.#counter, view: spec.outerFamily === 6 ? null : { address: tunnel.localAddress, port: spec.localPort } },
-      this.#auth.key);
-    sendControl(tunnel, written);
+      this.#auth.key));
     if (this.#retry === null) {
       this.#retry = setTimeout(() => {
         this.#retry = null;

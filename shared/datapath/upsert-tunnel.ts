@@ -29,6 +29,8 @@ export function upsertTunnel(engine: DatapathEngine, spec: TunnelSpecInput): Tun
     ...(spec.helloInterval !== undefined ? { helloInterval: spec.helloInterval } : {}),
     ...(spec.bindingTimeout !== undefined ? { bindingTimeout: spec.bindingTimeout } : {}),
     ...(spec.sources !== undefined ? { sources: spec.sources } : {}),
+    // A spec without esp is a cleartext tunnel: the running one's SAs go too.
+    esp: spec.esp ?? null,
   });
 }
 

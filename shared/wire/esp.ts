@@ -55,3 +55,22 @@ export function decodeEspHeader(buf: Uint8Array, offset = 0, length: number = bu
 export function espPacketLength(payloadLength: number): number {
   return ESP_HEADER_LENGTH + ESP_IV_LENGTH + Math.ceil((payloadLength + 2) / 4) * 4 + ESP_ICV_LENGTH;
 }
+
+/** RFC 3948 §2.2: a UDP payload on an ESP-in-UDP port that starts with four zero bytes is not ESP (IKE, or our hellos). */
+export const NON_ESP_MARKER_LENGTH = 4;
+
+/** True when the UDP payload at [offset, offset+length) carries the non-ESP marker and something after it. */
+export function hasNonEspMarker(buf: Uint8Array, offset: number, length: number): boolean {
+  return length > NON_ESP_MARKER_LENGTH && buf[offset] === 0 && buf[offset + 1] === 0 && buf[offset + 2] === 0 && buf[offset + 3] === 0;
+}
+
+/** Writes the non-ESP marker at `offset`; returns its length. */
+export function writeNonEspMarker(target: Uint8Array, offset: number): number {
+  target.fill(0, offset, offset + NON_ESP_MARKER_LENGTH);
+  return NON_ESP_MARKER_LENGTH;
+}
+
+/** RFC 3948 §2.3: the one-byte NAT-keepalive (0xFF) a NAT'd ESP-in-UDP peer may send; receivers ignore it. */
+export function isNatKeepalive(buf: Uint8Array, offset: number, length: number): boolean {
+  return length === 1 && buf[offset] === 0xff;
+}

@@ -12,6 +12,11 @@ export interface TunnelOverheadSpec {
   key?: boolean;
   sequence?: boolean;
   checksum?: boolean;
+  /**
+   * ESP in transport mode around the outer packet's payload (gre, gretap, ipip): 'raw' (IP
+   * protocol 50) or 'udp' (ESP in UDP, RFC 3948, 8 bytes more). Absent: no ESP.
+   */
+  esp?: 'raw' | 'udp';
 }
 
 const OUTER_IPV4 = 20;
@@ -21,6 +26,11 @@ const GUE = 4;
 const GRE_BASE = 4;
 const ETHERNET = 14;
 const GRE_FIELD = 4;
+/** SPI 4, sequence number 4, explicit IV 8 (RFC 4106, RFC 7634). */
+export const ESP_HEADER_OVERHEAD = 16;
+/** Pad length 1, next header 1, ICV 16; padding (0-3) comes on top, to a multiple of 4. */
+export const ESP_TRAILER_OVERHEAD = 18;
+const ESP_ICV = 16;
 
 /**
  * Bytes an encapsulation adds to each inner packet: outer IPv4 20 (IPv6 40), UDP 8 (fou/gue),
@@ -30,6 +40,7 @@ const GRE_FIELD = 4;
  * tunnel encapsulation limit option, as Linux's `encaplimit none`).
  */
 export function tunnelOverhead(spec: TunnelOverheadSpec): number {
+  if (spec.esp !== undefined) return tunnelOverhead({ ...spec, esp: undefined }) + espFixedOverhead(spec) + ESP_MAX_PADDING;
   const outer = spec.outer === 6 ? OUTER_IPV6 : OUTER_IPV4;
   const hasGre = spec.encap === 'gre' || spec.encap === 'gretap' || ((spec.encap === 'fou' || spec.encap === 'gue') && (spec.inner ?? 'gre') === 'gre');
   const gre = hasGre
@@ -50,7 +61,25 @@ export function tunnelOverhead(spec: TunnelOverheadSpec): number {
   }
 }
 
-/** The inner MTU of a tunnel over a path of `pathMtu` bytes: pathMtu − tunnelOverhead(spec). */
+/**
+ * The inner MTU of a tunnel over a path of `pathMtu` bytes: pathMtu − tunnelOverhead(spec). With
+ * ESP, the largest inner packet whose ESP payload (GRE or IP, and the inner packet) padded with
+ * its pad length and next header to a multiple of 4 still fits: 1442 for gre over raw ESP on a
+ * 1500 path, where the fixed overhead alone would allow 1444 (1444 + 4 + 2 is not a multiple of 4).
+ */
 export function tunnelMtu(pathMtu: number, spec: TunnelOverheadSpec): number {
-  return pathMtu - tunnelOverhead(spec);
+  if (spec.esp === undefined) return pathMtu - tunnelOverhead(spec);
+  const plain = tunnelOverhead({ ...spec, esp: undefined });
+  const outer = spec.outer === 6 ? OUTER_IPV6 : OUTER_IPV4;
+  // What the ESP packet may carry: the path less outer IP, UDP, ESP header and ICV.
+  const room = pathMtu - outer - (spec.esp === 'udp' ? UDP : 0) - ESP_HEADER_OVERHEAD - ESP_ICV;
+  const payload = Math.floor(room / 4) * 4 - 2;
+  return payload - (plain - outer);
+}
+
+/** Bytes of padding ESP may add at most (RFC 4303 §2.4: to a multiple of 4). */
+export const ESP_MAX_PADDING = 3;
+
+function espFixedOverhead(spec: TunnelOverheadSpec): number {
+  return (spec.esp === 'udp' ? UDP : 0) + ESP_HEADER_OVERHEAD + ESP_TRAILER_OVERHEAD;
 }

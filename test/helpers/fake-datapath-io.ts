@@ -1,3 +1,5 @@
+import { createEspInbound, createEspSa, createPacketBatch } from '../../native/index.js';
+import type { EspInbound, EspSaConfig, EspSecurityAssociation } from '../../native/esp.js';
 import type { PacketBatchMemory, PacketEndpoint } from '../../native/types.js';
 import type { DatapathIo, OuterSocketOptions, TunEndpoint } from '../../shared/datapath/datapath-io.js';
 
@@ -119,8 +121,17 @@ export class FakeDatapathIo implements DatapathIo {
   /** The kernel's path MTU per `local remote` (default 1500), for pathMtu(). */
   readonly kernelPathMtu = new Map<string, number>();
 
+  // Batches laid out as the addon's, so ESP (the addon's own transform, as in production) can seal and open them.
   createPacketBatch(capacity: number, slotSize: number): PacketBatchMemory {
-    return allocateBatch(capacity, slotSize);
+    return createPacketBatch(capacity, slotSize);
+  }
+
+  createEspSa(config: EspSaConfig): EspSecurityAssociation {
+    return createEspSa(config);
+  }
+
+  createEspInbound(): EspInbound {
+    return createEspInbound();
   }
 
   openTun(name: string, options: { tap?: boolean; forwarded?: boolean } = {}): TunEndpoint {
@@ -131,7 +142,7 @@ export class FakeDatapathIo implements DatapathIo {
     return tun;
   }
 
-  openRawSocket(protocol: 47 | 4 | 41, localAddress: string, options: OuterSocketOptions): PacketEndpoint {
+  openRawSocket(protocol: 47 | 4 | 41 | 50, localAddress: string, options: OuterSocketOptions): PacketEndpoint {
     return this.open(`raw ${protocol} ${localAddress} ttl ${options.ttl}`, `raw ${protocol} ${localAddress}`);
   }
 

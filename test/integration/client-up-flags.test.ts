@@ -1,5 +1,5 @@
 import { spawnSync } from 'node:child_process';
-import { existsSync, mkdtempSync, rmSync } from 'node:fs';
+import { chmodSync, existsSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join, resolve } from 'node:path';
 import { afterAll, describe, expect, it } from 'vitest';
@@ -51,6 +51,35 @@ describe('tunnel-client up refuses bad flags with one coded line before touching
     expect(result.stderr.trim().split('\n')).toHaveLength(1);
     expect(result.stderr).toMatch(new RegExp(`^tunnel-client: ${code}: `));
     expect(existsSync(join(state, 'run'))).toBe(false);
+  });
+
+  describe('--esp FILE', () => {
+    const KEY = 'a1b2c3d4e5f60718293a4b5c6d7e8f9001122334';
+    const espFile = (name: string, text: string, mode = 0o600): string => {
+      const path = join(state, name);
+      writeFileSync(path, text);
+      chmodSync(path, mode);
+      return path;
+    };
+    const good = (extra = ''): string => `aead = aes-gcm\nspi-out = 0x1001\nkey-out = 0x${KEY}\nspi-in = 4097\nkey-in = ${KEY}\n${extra}`;
+
+    it.each([
+      ['readable by others (0644)', () => espFile('open.esp', good(), 0o644), {}, 'ERR_PERMISSION'],
+      ['a key of 19 bytes', () => espFile('short.esp', good().replace(`key-in = ${KEY}`, `key-in = ${KEY.slice(2)}`)), {}, 'ERR_INVALID_KEY'],
+      ['a key that is not hex', () => espFile('nothex.esp', good().replace(`key-in = ${KEY}`, `key-in = ${KEY.slice(2)}zz`)), {}, 'ERR_INVALID_KEY'],
+      ['an SPI below 256', () => espFile('spi.esp', good().replace('spi-in = 4097', 'spi-in = 255')), {}, 'ERR_INVALID_ARGUMENT'],
+      ['a line that is not name = value', () => espFile('syntax.esp', `${good()}${KEY}\n`), {}, 'ERR_INVALID_CONFIG'],
+      ['fou, which ESP does not protect', () => espFile('fou.esp', good()), { '--encap': 'fou' }, 'ERR_INVALID_ARGUMENT'],
+      ['a file that is not there', () => join(state, 'absent.esp'), {}, 'ERR_INVALID_CONFIG'],
+    ] as const)('refuses %s with one coded line that shows no key', (_what, make, overrides, code) => {
+      const result = up({ ...overrides, '--esp': make() });
+      expect(result.status).toBe(1);
+      expect(result.stdout).toBe('');
+      expect(result.stderr.trim().split('\n')).toHaveLength(1);
+      expect(result.stderr).toMatch(new RegExp(`^tunnel-client: ${code}: `));
+      expect(result.stderr.toLowerCase()).not.toContain(KEY.slice(2, 20));
+      expect(existsSync(join(state, 'run'))).toBe(false);
+    });
   });
 
   it('a missing required flag is a usage error (exit 2)', () => {

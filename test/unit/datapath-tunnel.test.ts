@@ -3,12 +3,12 @@ import { planEncapsulation, type OuterTransport } from '../../shared/datapath/en
 import { outerKeyOf } from '../../shared/datapath/outer-address.js';
 import { OuterSocket } from '../../shared/datapath/outer-socket.js';
 import { StaticPlacement } from '../../shared/datapath/static-placement.js';
-import { TunnelCounters } from '../../shared/datapath/tunnel-counters.js';
 import { TunnelLiveness } from '../../shared/datapath/tunnel-liveness.js';
 import { claimProblem, tunnelPath } from '../../shared/datapath/tunnel-path.js';
 import { TunnelProbes } from '../../shared/datapath/tunnel-probe.js';
 import { validateTunnelSpec, type TunnelSpecInput } from '../../shared/datapath/tunnel-spec.js';
 import { Tunnel, type TunnelMirror } from '../../shared/datapath/tunnel.js';
+import { countersAndSas, NO_SAS } from '../helpers/cleartext-sas.js';
 import { allocateBatch, FakeEndpoint, FakeTun } from '../helpers/fake-datapath-io.js';
 
 // Tunnel with a configured remote (StaticPlacement): its methods alone move its sockets' entries
@@ -45,11 +45,11 @@ function open(input: TunnelSpecInput, socket: OuterSocket, socket6 = socket): { 
   const tunnel = new Tunnel({
     tun: new FakeTun(spec.name),
     batches: { fromTun: allocateBatch(64, 2048), toTun: allocateBatch(64, 2048), replies: allocateBatch(8, 2048) },
-    counters: new TunnelCounters(),
+    ...countersAndSas(spec.name),
     liveness: new TunnelLiveness(spec.name, 3, () => {}),
     probes: new TunnelProbes(),
     nonce: 1,
-  }, tunnelPath(spec, planEncapsulation(spec), null, socket, socket6, () => {}));
+  }, tunnelPath(spec, planEncapsulation(spec), null, socket, socket6, null, NO_SAS, () => {}));
   tunnel.open();
   const mirror = new CountingMirror();
   tunnel.attachFastRoute(mirror);
@@ -74,7 +74,7 @@ describe('Tunnel with a configured remote', () => {
     const socket = socketOf('gre');
     const { tunnel, mirror } = open(gre(), socket);
     const spec = validateTunnelSpec(gre({ remote: '192.0.2.3', key: 6 }));
-    tunnel.retarget(tunnelPath(spec, planEncapsulation(spec), null, socket, socket, () => {}));
+    tunnel.retarget(tunnelPath(spec, planEncapsulation(spec), null, socket, socket, null, NO_SAS, () => {}));
     expect(socket.lookup(B, 5)).toBeUndefined();
     expect(socket.lookup(C, 6)).toBe(tunnel);
     expect([tunnel.remoteAddress, tunnel.greKey, socket.users]).toEqual([C, 6, 1]);
@@ -86,7 +86,7 @@ describe('Tunnel with a configured remote', () => {
     const udpSocket = socketOf('udp');
     const { tunnel } = open(gre(), greSocket);
     const spec = validateTunnelSpec(gre({ encap: 'fou', key: undefined, port: 4754 }));
-    tunnel.retarget(tunnelPath(spec, planEncapsulation(spec), null, udpSocket, udpSocket, () => {}));
+    tunnel.retarget(tunnelPath(spec, planEncapsulation(spec), null, udpSocket, udpSocket, null, NO_SAS, () => {}));
     expect([greSocket.users, greSocket.lookup(B, 5)]).toEqual([0, undefined]);
     expect([udpSocket.users, udpSocket.lookup(B, 4754)]).toEqual([1, tunnel]);
     expect(tunnel.socket).toBe(udpSocket);
@@ -124,8 +124,8 @@ describe('Tunnel with a configured remote', () => {
     const socket = socketOf('gre');
     const { tunnel } = open(gre(), socket);
     const spec = validateTunnelSpec(gre({ name: 'tnl1' }));
-    expect(claimProblem(socket, socket, spec, planEncapsulation(spec))).toBe('another tunnel already receives GRE from 192.0.2.2 with key 5 on 192.0.2.1');
-    expect(claimProblem(socket, socket, spec, planEncapsulation(spec), tunnel)).toBeNull();
+    expect(claimProblem(socket, socket, null, spec)).toBe('another tunnel already receives GRE from 192.0.2.2 with key 5 on 192.0.2.1');
+    expect(claimProblem(socket, socket, null, spec, tunnel)).toBeNull();
     expect([socket.users, socket.lookup(B, 5)]).toEqual([1, tunnel]);
   });
 });

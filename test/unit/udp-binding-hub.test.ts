@@ -2,7 +2,6 @@ import { afterEach, beforeEach, describe, expect, it, vi } from 'vitest';
 import { planEncapsulation } from '../../shared/datapath/encapsulation-plan.js';
 import { OuterSocket } from '../../shared/datapath/outer-socket.js';
 import { StaticPlacement } from '../../shared/datapath/static-placement.js';
-import { TunnelCounters } from '../../shared/datapath/tunnel-counters.js';
 import { TunnelLiveness } from '../../shared/datapath/tunnel-liveness.js';
 import { tunnelPath } from '../../shared/datapath/tunnel-path.js';
 import { TunnelProbes } from '../../shared/datapath/tunnel-probe.js';
@@ -12,6 +11,7 @@ import type { BindingEvent } from '../../shared/datapath/udp-binding-event.js';
 import { HubBinding, receiveHubHello } from '../../shared/datapath/udp-binding-hub.js';
 import { ipv4ToNumber } from '../../shared/wire/ipv4-address.js';
 import { decodeUdpHello, sealUdpHello, verifyUdpHelloMac } from '../../shared/wire/udp-hello.js';
+import { countersAndSas, NO_SAS } from '../helpers/cleartext-sas.js';
 import { allocateBatch, FakeEndpoint, FakeTun } from '../helpers/fake-datapath-io.js';
 
 // The hub binding on its own: a Tunnel and an OuterSocket over fakes, hellos handed straight to
@@ -64,11 +64,11 @@ function openTunnel(socket: OuterSocket, input: TunnelSpecInput, events: Binding
   const tunnel = new Tunnel({
     tun: new FakeTun(spec.name),
     batches: { fromTun: allocateBatch(64, 2048), toTun: allocateBatch(64, 2048), replies: allocateBatch(8, 2048) },
-    counters: new TunnelCounters(),
+    ...countersAndSas(spec.name),
     liveness: new TunnelLiveness(spec.name, 3, () => {}),
     probes: new TunnelProbes(),
     nonce: 1,
-  }, tunnelPath(spec, planEncapsulation(spec), null, socket, socket, (e) => events.push(e)));
+  }, tunnelPath(spec, planEncapsulation(spec), null, socket, socket, null, NO_SAS, (e) => events.push(e)));
   tunnel.open();
   const mirror = new RecordingMirror(() => tunnel);
   tunnel.attachFastRoute(mirror);
@@ -78,7 +78,7 @@ function openTunnel(socket: OuterSocket, input: TunnelSpecInput, events: Binding
 /** Moves `tunnel` to `input` on `socket`, as the engine's update does. */
 function retarget(tunnel: Tunnel, socket: OuterSocket, input: TunnelSpecInput, events: BindingEvent[]): void {
   const spec = validateTunnelSpec(input);
-  tunnel.retarget(tunnelPath(spec, planEncapsulation(spec), null, socket, socket, (e) => events.push(e)));
+  tunnel.retarget(tunnelPath(spec, planEncapsulation(spec), null, socket, socket, null, NO_SAS, (e) => events.push(e)));
 }
 
 function hello(counter: bigint, options: { key?: Buffer; bindingId?: number } = {}): Buffer {

@@ -33,6 +33,25 @@ describe('tunnelOverhead / tunnelMtu on a 1500-byte path', () => {
     expect(tunnelMtu(1500, spec)).toBe(mtu);
   });
 
+  it.each([
+    [{ encap: 'gre', esp: 'raw' }, 1442],
+    [{ encap: 'gre', key: true, esp: 'raw' }, 1438],
+    [{ encap: 'ipip', esp: 'raw' }, 1446],
+    [{ encap: 'gretap', esp: 'raw' }, 1428],
+    [{ encap: 'gre', esp: 'udp' }, 1434],
+    [{ encap: 'gre', key: true, esp: 'udp' }, 1430],
+    [{ encap: 'gre', outer: 6, esp: 'raw' }, 1422],
+    [{ encap: 'gre', outer: 6, esp: 'udp' }, 1414],
+  ] as const)('with ESP %j → %i, the largest inner packet whose padded ESP packet fits', (spec, mtu) => {
+    expect(tunnelMtu(1500, spec)).toBe(mtu);
+    // The ESP packet of an MTU-sized inner packet: header 16 + payload padded with 2 to a multiple of 4 + ICV 16.
+    const outer = (spec.outer === 6 ? 40 : 20) + (spec.esp === 'udp' ? 8 : 0);
+    const payload = mtu + tunnelOverhead({ ...spec, esp: undefined }) - (spec.outer === 6 ? 40 : 20);
+    expect(outer + 16 + Math.ceil((payload + 2) / 4) * 4 + 16).toBeLessThanOrEqual(1500);
+    expect(outer + 16 + Math.ceil((payload + 1 + 2) / 4) * 4 + 16).toBeGreaterThan(1500);
+    expect(tunnelOverhead(spec)).toBeGreaterThanOrEqual(1500 - mtu);
+  });
+
   it('rejects an unknown encapsulation with ERR_INVALID_ARGUMENT', () => {
     expect(() => tunnelOverhead({ encap: 'vxlan' as 'gre' })).toThrow(expect.objectContaining({ code: 'ERR_INVALID_ARGUMENT' }));
   });
