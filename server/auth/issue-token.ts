@@ -1,5 +1,4 @@
 import { randomUUID, type KeyObject } from 'node:crypto';
-import { SignJWT } from 'jose';
 import { TOKEN_ALGORITHM, TOKEN_AUDIENCE, TOKEN_ISSUER } from './token-claims.js';
 
 /** A signed invite and the facts the registry must record for it. */
@@ -20,6 +19,7 @@ export async function issueInviteToken(key: KeyObject, options: { now: number; t
   const exp = Math.floor((options.now + options.ttlMs) / 1000);
   const claims: Record<string, unknown> = { typ: 'invite' };
   if (options.pool !== undefined) claims.pool = options.pool;
+  const { SignJWT } = await loadJose();
   const token = await new SignJWT(claims)
     .setProtectedHeader({ alg: TOKEN_ALGORITHM, typ: 'JWT' })
     .setIssuer(TOKEN_ISSUER)
@@ -34,6 +34,7 @@ export async function issueInviteToken(key: KeyObject, options: { now: number; t
 /** Signs a peer token (`typ: peer`, `sub` = name, `ver` = the peer's current token version). */
 export async function issuePeerToken(key: KeyObject, options: { name: string; version: number; now: number; ttlMs: number }): Promise<string> {
   const iat = Math.floor(options.now / 1000);
+  const { SignJWT } = await loadJose();
   return new SignJWT({ typ: 'peer', ver: options.version })
     .setProtectedHeader({ alg: TOKEN_ALGORITHM, typ: 'JWT' })
     .setIssuer(TOKEN_ISSUER)
@@ -43,4 +44,9 @@ export async function issuePeerToken(key: KeyObject, options: { name: string; ve
     .setIssuedAt(iat)
     .setExpirationTime(Math.floor((options.now + options.ttlMs) / 1000))
     .sign(key);
+}
+
+/** jose, loaded when a token is signed: admin commands that sign nothing skip its load time. */
+function loadJose(): Promise<typeof import('jose')> {
+  return import('jose');
 }

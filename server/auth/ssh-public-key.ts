@@ -1,5 +1,5 @@
 import { createHash } from 'node:crypto';
-import ssh2 from 'ssh2';
+import { ssh2Utils } from '../../shared/ssh/ssh2-utils.js';
 import { TunnelError } from '../../shared/errors.js';
 
 /** An accepted OpenSSH public key, in the form the registry stores. */
@@ -31,7 +31,7 @@ export function parseSshPublicKey(text: string): SshPublicKey {
   if (line === '') refuse('the SSH key is empty');
   if (/PRIVATE KEY/.test(line)) refuse('that is a private key; give the public key (the .pub file) instead');
   if (/[\r\n]/.test(line)) refuse('give exactly one public key line (the text holds several lines)');
-  const parsed = ssh2.utils.parseKey(line);
+  const parsed = ssh2Utils().parseKey(line);
   if (parsed instanceof Error) refuse(`not an OpenSSH public key line (${parsed.message})`);
   const key = Array.isArray(parsed) ? parsed[0] : parsed;
   if (!key || (Array.isArray(parsed) && parsed.length !== 1)) refuse('give exactly one public key');

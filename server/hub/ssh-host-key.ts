@@ -1,6 +1,6 @@
 import { createHash } from 'node:crypto';
 import { chmodSync, readFileSync, writeFileSync } from 'node:fs';
-import ssh2 from 'ssh2';
+import { ssh2Utils } from '../../shared/ssh/ssh2-utils.js';
 import { HUB_STATE_FOLDER, hubStateFile } from '../../shared/cli/state-folder-layout.js';
 import { TunnelError } from '../../shared/errors.js';
 import { generateEd25519KeyPair } from '../../shared/ssh/generate-ed25519-key-pair.js';
@@ -23,7 +23,7 @@ export function loadOrCreateSshHostKey(stateDir: string): string {
     writeFileSync(hubStateFile(stateDir, 'sshHostPublicKey'), `${pair.public}\n`, { mode: HUB_STATE_FOLDER.sshHostPublicKey.mode });
     return pair.private;
   }
-  const parsed = ssh2.utils.parseKey(text);
+  const parsed = ssh2Utils().parseKey(text);
   if (parsed instanceof Error || (Array.isArray(parsed) ? !parsed[0]?.isPrivateKey() : !parsed.isPrivateKey())) {
     throw new TunnelError('ERR_STATE', `${path} is not an SSH private key; move it away to have a new one generated`);
   }
@@ -33,7 +33,7 @@ export function loadOrCreateSshHostKey(stateDir: string): string {
 
 /** The `SHA256:…` fingerprint of a host private key's public half, as ssh-keygen -l prints it. */
 export function sshHostKeyFingerprint(hostKey: string): string {
-  const parsed = ssh2.utils.parseKey(hostKey);
+  const parsed = ssh2Utils().parseKey(hostKey);
   const key = Array.isArray(parsed) ? parsed[0] : parsed;
   if (!key || key instanceof Error) throw new TunnelError('ERR_STATE', 'the SSH host key cannot be read');
   return `SHA256:${createHash('sha256').update(key.getPublicSSH()).digest('base64').replace(/=+$/, '')}`;

@@ -1,4 +1,4 @@
-import ssh2 from 'ssh2';
+import { ssh2Utils } from './ssh2-utils.js';
 import { TunnelError } from '../errors.js';
 
 /** An OpenSSH-format key pair: the private key file text and the `ssh-ed25519 AAAA… comment` line. */
@@ -16,9 +16,9 @@ const MAX_ATTEMPTS = 16;
  */
 export function generateEd25519KeyPair(comment: string): OpenSshKeyPair {
   for (let attempt = 0; attempt < MAX_ATTEMPTS; attempt++) {
-    const pair = ssh2.utils.generateKeyPairSync('ed25519', { comment });
-    const parsesBack = !(ssh2.utils.parseKey(pair.private) instanceof Error)
-      && !(ssh2.utils.parseKey(pair.public) instanceof Error);
+    const pair = ssh2Utils().generateKeyPairSync('ed25519', { comment });
+    const parsesBack = !(ssh2Utils().parseKey(pair.private) instanceof Error)
+      && !(ssh2Utils().parseKey(pair.public) instanceof Error);
     if (parsesBack) return { private: pair.private, public: pair.public };
   }
   throw new TunnelError('ERR_INTERNAL', `no well-formed ed25519 key after ${MAX_ATTEMPTS} attempts`);
