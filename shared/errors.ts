@@ -60,6 +60,7 @@ export type TunnelErrorCode =
   | 'ERR_NOT_CONNECTED'
   | 'ERR_ENDPOINT_UNVERIFIED'
   | 'ERR_TIMEOUT'
+  | 'ERR_INSECURE_CHANNEL'
   // routers
   | 'ERR_TARGET_UNSUPPORTED'
   | 'ERR_ENDPOINT_CONFLICT'

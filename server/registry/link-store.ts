@@ -1,6 +1,7 @@
 import { TunnelError } from '../../shared/errors.js';
 import type { Encapsulation } from '../../shared/net/encapsulation.js';
 import { describeLinkSubnet } from '../../shared/net/link-subnet.js';
+import type { EspPath } from '../../shared/protocol/tunnel-spec-schema.js';
 import type { AuditLog } from './audit-log.js';
 import type { HubSettingsStore } from './hub-settings.js';
 import { buildLinkTable, type LinkTable } from './link-table.js';
@@ -57,6 +58,7 @@ interface LinkRow {
   publicB: string | null;
   decidedEncap: Encapsulation | null;
   decidedReason: string | null;
+  decidedEsp: EspPath | null;
   keyless: number;
   why: string | null;
   lastActiveAt: number | null;
@@ -72,7 +74,7 @@ const SELECT_LINKS = `
   SELECT l.id, l.gre_key AS "greKey", l.keyless, l.created_at AS "createdAt", CASE WHEN l.end_a IS NULL THEN 1 ELSE 0 END AS "hubLink",
          coalesce(pa.name, '${HUB_END_NAME}') AS "endA", pb.name AS "endB", a.network, p.cidr AS pool,
          (SELECT encap FROM peer_pins WHERE peer_id = pa.id) AS "encapA", (SELECT encap FROM peer_pins WHERE peer_id = pb.id) AS "encapB",
-         lp.encap AS "decidedEncap", lp.reason AS "decidedReason",
+         lp.encap AS "decidedEncap", lp.reason AS "decidedReason", lp.esp AS "decidedEsp",
          CASE WHEN l.end_a IS NULL THEN ${HUB_ADDRESS} ELSE ${LATEST_ADDRESS('l.end_a')} END AS "publicA",
          ${LATEST_ADDRESS('l.end_b')} AS "publicB",
          ls.why, ls.last_active_at AS "lastActiveAt"
@@ -348,6 +350,7 @@ function tableOf(row: LinkRow): LinkTable {
     greKey: row.greKey,
     keyless: row.keyless === 1,
     decidedEncap: row.decidedEncap,
+    decidedEsp: row.decidedEsp,
     ends: [
       { name: row.endA, public: row.publicA, pinnedEncap: row.encapA },
       { name: row.endB, public: row.publicB, pinnedEncap: row.encapB },

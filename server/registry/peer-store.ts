@@ -22,6 +22,8 @@ export interface PeerRecord {
   readonly createdAt: number;
   /** When `peer revoke` cut the peer off (every credential refused until `peer restore`), or null. */
   readonly revokedAt: number | null;
+  /** `peer set NAME --encrypt on|off`, or null to follow the hub's default (server/registry/peer-encryption-store.ts). */
+  readonly encrypt: 'on' | 'off' | null;
 }
 
 /** A registered SSH public key. */
@@ -61,10 +63,11 @@ export interface NewPeer {
   readonly keyless?: boolean;
 }
 
-const SELECT_PEER = 'SELECT name, token_version AS "tokenVersion", (SELECT encap FROM peer_pins WHERE peer_id = peers.id) AS "pinnedEncap", created_at AS "createdAt", revoked_at AS "revokedAt" FROM peers';
+const SELECT_PEER = 'SELECT name, token_version AS "tokenVersion", (SELECT encap FROM peer_pins WHERE peer_id = peers.id) AS "pinnedEncap", created_at AS "createdAt", revoked_at AS "revokedAt", (SELECT encrypt FROM peer_encryption WHERE peer_id = peers.id) AS "encrypt" FROM peers';
 
 const SELECT_SUMMARY = `
-  SELECT p.name, p.token_version AS "tokenVersion", (SELECT encap FROM peer_pins WHERE peer_id = p.id) AS "pinnedEncap", p.created_at AS "createdAt", p.revoked_at AS "revokedAt", a.network,
+  SELECT p.name, p.token_version AS "tokenVersion", (SELECT encap FROM peer_pins WHERE peer_id = p.id) AS "pinnedEncap", p.created_at AS "createdAt", p.revoked_at AS "revokedAt",
+         (SELECT encrypt FROM peer_encryption WHERE peer_id = p.id) AS "encrypt", a.network,
          (SELECT e.address FROM endpoints e WHERE e.peer_id = p.id ORDER BY e.id DESC LIMIT 1) AS "public",
          (SELECT count(*) FROM ssh_keys k WHERE k.peer_id = p.id) AS "sshKeys",
          (SELECT count(*) FROM links o WHERE o.end_a = p.id OR o.end_b = p.id) AS links
@@ -198,7 +201,7 @@ export class PeerStore {
       await this.invites.redeem(peer.inviteJti);
       poolId ??= await this.invites.poolIdOf(peer.inviteJti);
     }
-    const record: PeerRecord = { name: peer.name, tokenVersion: await this.settings.takeTokenVersion(), pinnedEncap: null, createdAt: this.ctx.clock(), revokedAt: null };
+    const record: PeerRecord = { name: peer.name, tokenVersion: await this.settings.takeTokenVersion(), pinnedEncap: null, createdAt: this.ctx.clock(), revokedAt: null, encrypt: null };
     const { id } = await this.ctx.sql.get<{ id: number }>('INSERT INTO peers (name, token_version, created_at) VALUES (?, ?, ?) RETURNING id',
       record.name, record.tokenVersion, record.createdAt) as { id: number };
     if (peer.sshKey) await this.insertKey(id, peer.name, peer.sshKey);

@@ -7,11 +7,13 @@ import { HubLinkStore } from './hub-link-store.js';
 import { HubSettingsStore } from './hub-settings.js';
 import { InviteStore } from './invite-store.js';
 import { KeylessLinkStore } from './keyless-link-store.js';
+import { LinkSaEpochStore } from './link-sa-epoch-store.js';
 import { LinkPathStore } from './link-path-store.js';
 import { LinkStore } from './link-store.js';
 import { MemberSessionStore } from './member-session-store.js';
 import { openRegistryBackend } from './open-registry-backend.js';
 import { PeerOverviewStore } from './peer-overview-store.js';
+import { PeerEncryptionStore } from './peer-encryption-store.js';
 import { PeerRoutingStore } from './peer-routing-store.js';
 import { PeerStore } from './peer-store.js';
 import { PoolStore } from './pool-store.js';
@@ -62,10 +64,14 @@ export class Registry {
   readonly routing: PeerRoutingStore;
   /** Every peer's hub link, endpoint and spec versions in one read, for status reports. */
   readonly overview: PeerOverviewStore;
+  /** The operator's per-peer encryption setting. */
+  readonly encryption: PeerEncryptionStore;
+  /** The SA epochs of encrypted links (the keys derive from them). */
+  readonly saEpochs: LinkSaEpochStore;
 
   /** The hubs of a cluster, their endpoints, host keys and heartbeats. */
   readonly hubs: HubDirectoryStore;
-  /** What the hubs of a cluster share: the token signing key. */
+  /** What the hubs of a cluster share: the token signing key and the ESP master key. */
   readonly clusterSecrets: ClusterSecretStore;
   /** Which hub of a cluster serves each member's session. */
   readonly sessions: MemberSessionStore;
@@ -89,6 +95,8 @@ export class Registry {
     this.keyless = new KeylessLinkStore(ctx, this.audit);
     this.routing = new PeerRoutingStore(ctx, this.audit);
     this.overview = new PeerOverviewStore(ctx);
+    this.encryption = new PeerEncryptionStore(ctx, this.audit);
+    this.saEpochs = new LinkSaEpochStore(ctx, this.audit);
     this.hubs = new HubDirectoryStore(ctx, this.audit);
     this.clusterSecrets = new ClusterSecretStore(ctx);
     this.sessions = new MemberSessionStore(ctx);

@@ -6,7 +6,8 @@ export {
   type ControlMessage, type MessageOf, type OutgoingMessage,
 } from './messages.js';
 export {
-  tunnelSpecSchema, linkTableSchema, linkPathSchema, type WireTunnelSpec, type WireLinkTable, type WireLinkPath,
+  tunnelSpecSchema, linkTableSchema, linkPathSchema, ESP_PATHS, ESP_AEADS, type EspPath, type WireTunnelEsp, type WireTunnelSpec, type WireLinkTable,
+  type WireLinkPath,
 } from './tunnel-spec-schema.js';
 export { ipv4AddressSchema, ipv4CidrSchema } from './ipv4-address-schema.js';
 export { WS_CLOSE, ERROR_HEADER, wsCloseCodeFor, httpStatusFor, isAuthRefusal } from './close-codes.js';

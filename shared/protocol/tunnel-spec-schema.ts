@@ -8,6 +8,43 @@ import { MAX_TUNNEL_ROUTES } from './route-limits.js';
 /** Linux interface names are at most 15 bytes; the datapath names its TUN after the tunnel. */
 const IFNAME = /^[A-Za-z0-9_.-]{1,15}$/;
 
+/** How an encrypted link carries its ESP: raw (IP protocol 50) on public paths, in UDP (RFC 3948) through NATs. */
+export const ESP_PATHS = ['raw', 'udp'] as const;
+
+/** One of {@link ESP_PATHS}. */
+export type EspPath = (typeof ESP_PATHS)[number];
+
+/** The AEADs of an encrypted link (the names of native/esp.ts). */
+export const ESP_AEADS = ['aes-gcm', 'chacha20-poly1305'] as const;
+
+/**
+ * One SA on the wire: its SPI and its key followed by the 4-byte salt as Linux takes it (20, 28 or
+ * 36 bytes), base64url. It travels only in `config` messages over wss:// or SSH; the registry
+ * stores specs with the key replaced by a digest (server/control/redact-binding-keys.ts).
+ */
+export const espSaSchema = z.strictObject({
+  spi: z.number().int().min(256).max(0xffff_ffff),
+  key: z.string().regex(/^[A-Za-z0-9_-]{27,48}$/, 'expected 20-36 bytes of base64url'),
+});
+
+/**
+ * ESP on a tunnel: every tunnel packet leaves sealed with `outbound` (none: nothing leaves), only
+ * ESP that opens with one of `inbound` is taken (the current SA, and the next or previous one
+ * around a rekey), raw (IP protocol 50) or in UDP (RFC 3948) with `udp`.
+ */
+export const tunnelEspSchema = z.strictObject({
+  aead: z.enum(ESP_AEADS),
+  outbound: espSaSchema.nullable(),
+  inbound: z.array(espSaSchema).max(3),
+  udp: z.strictObject({
+    localPort: z.number().int().min(1).max(65535).optional(),
+    remotePort: z.number().int().min(1).max(65535).optional(),
+  }).nullable().optional(),
+});
+
+/** ESP on a tunnel as carried on the wire. */
+export type WireTunnelEsp = z.infer<typeof tunnelEspSchema>;
+
 /** One end of a tunnel as the datapath engine takes it, carried in `config` messages. */
 export const tunnelSpecSchema = z.strictObject({
   name: z.string().regex(IFNAME, 'expected an interface name of 1-15 characters'),
@@ -44,6 +81,8 @@ export const tunnelSpecSchema = z.strictObject({
   /** Prefixes this end routes through the tunnel (installed on its interface), at `routeMetric`. */
   routes: z.array(ipPrefixSchema).max(MAX_TUNNEL_ROUTES).optional(),
   routeMetric: z.number().int().min(0).max(0xffff_ffff).optional(),
+  /** Encrypted: ESP around every tunnel packet (gre, gretap, ipip). */
+  esp: tunnelEspSchema.optional(),
 });
 
 /** A tunnel spec as carried on the wire (and as the engine accepts it). */
@@ -63,6 +102,8 @@ export const linkTableSchema = z.strictObject({
   key: z.number().int().min(0).max(0xffff_ffff).nullable(),
   mtu: z.number().int().min(576).max(9000),
   ends: z.tuple([linkEndSchema, linkEndSchema]),
+  /** Present on an encrypted link: ESP around the GRE or IPIP packet, raw or in UDP (never a key). */
+  esp: z.enum(ESP_PATHS).optional(),
 });
 
 /** A link's table as carried on the wire. */

@@ -9,6 +9,7 @@ import { HUB_LINK_STEP } from './008-hub-links.js';
 import { ENCAP_PIN_STEP } from './009-encap-pins.js';
 import { HUB_LINK_ENCAP_STEP } from './010-hub-link-encap.js';
 import { SHORTCUT_STEP } from './011-shortcuts.js';
+import { LINK_ENCRYPTION_STEP } from './012-link-encryption.js';
 import type { SchemaStep } from './schema-step.js';
 
 /**
@@ -29,4 +30,5 @@ export const SCHEMA_STEPS: readonly SchemaStep[] = [
   ENCAP_PIN_STEP,
   HUB_LINK_ENCAP_STEP,
   SHORTCUT_STEP,
+  LINK_ENCRYPTION_STEP,
 ];
