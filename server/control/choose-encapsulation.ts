@@ -1,5 +1,7 @@
 import { isIPv6 } from 'node:net';
 import type { Encapsulation } from '../../shared/net/encapsulation.js';
+import type { EspPath } from '../../shared/protocol/index.js';
+import { espCarried } from '../registry/link-table.js';
 
 /** Why a link runs the encapsulation it runs; shown as `encapReason` in both status commands. */
 export type EncapReason =
@@ -31,12 +33,16 @@ export interface EncapFacts {
   reported: string | null;
   /** What the member's probes found on this path (they start over when the address changes). */
   probes: ProbeResults;
+  /** The link is encrypted (server/control/link-encryption.ts): ESP carries it. */
+  encrypted?: boolean;
 }
 
 /** The choice and its reason. */
 export interface EncapChoice {
   encap: Encapsulation;
   reason: EncapReason;
+  /** On an encrypted link: raw ESP (protocol 50) or ESP in UDP (RFC 3948); absent in the clear. */
+  esp?: EspPath;
 }
 
 /**
@@ -49,6 +55,7 @@ export interface EncapChoice {
  * `ipv6-unanswered`: the member then connects over IPv4 and the ladder starts again there.
  */
 export function chooseEncapsulation(facts: EncapFacts): EncapChoice {
+  if (facts.encrypted === true) return chooseEncryptedPath(facts);
   if (facts.pinned !== null) return { encap: facts.pinned, reason: 'pinned' };
   const natted = facts.seen !== null && facts.reported !== null && facts.seen !== facts.reported;
   if (!natted && facts.probes.gre !== false) {
@@ -59,4 +66,19 @@ export function chooseEncapsulation(facts: EncapFacts): EncapChoice {
     return { encap: 'gue', reason: ipv6 && facts.probes.gue === false ? 'ipv6-unanswered' : 'fou-unanswered' };
   }
   return { encap: 'fou', reason: natted ? 'nat-detected' : 'gre-probe-unanswered' };
+}
+
+/**
+ * The ladder of an encrypted link, where ESP carries GRE (or what a pin names: IPIP, gretap; a
+ * pinned FOU or GUE becomes its inner GRE or IPIP in ESP in UDP). Raw ESP on a public path; ESP
+ * in UDP where a NAT stands (it cannot pass protocol 50 for more than one host, and the member's
+ * mapping must be learnt from its hellos) or where the GRE-in-ESP probe went unanswered (a
+ * firewall that drops protocol 50). ESP in UDP is the last rung: it crosses what FOU and GUE cross.
+ */
+function chooseEncryptedPath(facts: EncapFacts): EncapChoice {
+  const natted = facts.seen !== null && facts.reported !== null && facts.seen !== facts.reported;
+  const udpPinned = facts.pinned === 'fou' || facts.pinned === 'gue';
+  const esp: EspPath = natted || udpPinned || facts.probes.gre === false ? 'udp' : 'raw';
+  if (facts.pinned !== null) return { encap: espCarried(facts.pinned), reason: 'pinned', esp };
+  return { encap: 'gre', reason: natted ? 'nat-detected' : esp === 'udp' ? 'gre-probe-unanswered' : 'public', esp };
 }

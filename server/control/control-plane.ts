@@ -6,6 +6,7 @@ import type { Encapsulation } from '../../shared/net/encapsulation.js';
 import { tunnelInterfaceName } from '../../shared/net/tunnel-interface-name.js';
 import type { MessageOf } from '../../shared/protocol/index.js';
 import { HUB_END_NAME } from '../registry/peer-name.js';
+import type { EncryptSetting } from '../registry/peer-encryption-store.js';
 import type { RoutingMode } from '../routing/member-route-specs.js';
 import { hubUnreachableRoutes, type RoutingFacts } from '../routing/member-routes.js';
 import type { AuthenticatedPeer } from './authenticated-peer.js';
@@ -14,11 +15,15 @@ import type { ControlRegistry, PeerLinkFacts } from './control-registry.js';
 import { ControlSession, type SessionEvents, type SessionTiming } from './control-session.js';
 import { sessionAcked, sessionClosed, sessionEstablished, sessionReconfigured } from './diagnostics.js';
 import type { HubDatapath } from './hub-datapath.js';
+import type { LinkSaKeying } from './link-end-esp.js';
+import { peerEncrypts } from './link-encryption.js';
+import { LinkSaKeeper, type KeptLinkRequest, type KeptLinkStatus } from './link-sa-keeper.js';
 import type { PeerEndFacts } from './peer-link-specs.js';
 import { emptyPeerEntry, isIdle, type PeerEntry, type PeerLiveState } from './peer-entry.js';
 import { PerChangeReads } from './per-change-reads.js';
 import {
-  planPeer, retirementOf, type GatheredPeerLink, type PeerConfiguration, type PeerFacts, type PeerRetirement, type PeerSnapshot, type PlanSettings,
+  planPeer, retirementOf, type GatheredPeerLink, type PeerConfiguration, type PeerFacts, type PeerRetirement, type PeerSnapshot,
+  type PlanSettings,
 } from './plan-peer.js';
 import type { SessionTransport } from './session-transport.js';
 import { WorkSlots } from './work-slots.js';
@@ -43,6 +48,16 @@ export interface PathOptions {
 /** Path keepalives every 10 s: well inside the 30 s a Linux NAT keeps an unreplied UDP mapping. */
 export const DEFAULT_PATH_OPTIONS: PathOptions = { keepaliveInterval: 10 };
 
+/** Who encrypts, and how often keys change (server/control/link-sa-keeper.ts). */
+export interface EncryptionOptions {
+  /** `serve --encrypt`: whether members running tunnel-client encrypt unless `peer set --encrypt` says otherwise. */
+  byDefault: boolean;
+  /** `serve --rekey-interval` in ms (default DEFAULT_REKEY_INTERVAL_MS). */
+  rekeyIntervalMs?: number;
+  /** How long an old inbound SA stays after a rekey switched senders (default DEFAULT_REKEY_GRACE_MS). */
+  graceMs?: number;
+}
+
 /** What a control plane is built from; `paths`, `routing` and `identity` have defaults. */
 export interface ControlPlaneOptions {
   registry: ControlRegistry;
@@ -55,6 +70,8 @@ export interface ControlPlaneOptions {
   routing?: RoutingMode;
   /** Default: an empty id and no IPv6 endpoint. */
   identity?: HubIdentity;
+  /** Default: nothing encrypted unless `peer set --encrypt on`. */
+  encryption?: EncryptionOptions;
 }
 
 /** The outer family of a link whose member was seen at `seen`. */
@@ -75,9 +92,10 @@ const SHELL_SESSION = 'shell';
 interface PeerLinkState {
   /** The key both ends' UDP hellos are authenticated with (made here, never stored). */
   key: string;
-  /** The path (`encap reason`) this process last recorded, or undefined. */
+  /** The path (pathText) this process last recorded, or undefined. */
   recordedPath: string | undefined;
 }
+
 
 /** A reconfiguration's view of the peer it works for, taken when it starts. */
 interface Reconfiguration {
@@ -112,6 +130,11 @@ export class ControlPlane implements SessionEvents {
   private readonly routing: RoutingMode;
   private readonly identity: HubIdentity;
   private readonly settings: PlanSettings;
+  private readonly encryptByDefault: boolean;
+  /** The SAs of every encrypted link configured here, and their rekeys. */
+  private readonly keeper: LinkSaKeeper;
+  /** Which links each peer is an end of, as last configured: tunnel names to link ids, for rekey requests. */
+  private readonly tunnelLinks = new Map<string, Map<string, number>>();
   private closing = false;
 
   constructor(options: ControlPlaneOptions) {
@@ -123,6 +146,12 @@ export class ControlPlane implements SessionEvents {
     this.identity = options.identity ?? { hubId: '', endpoint6: null };
     const paths = options.paths ?? DEFAULT_PATH_OPTIONS;
     this.settings = { routing: this.routing, keepaliveInterval: paths.keepaliveInterval, hubId: this.identity.hubId };
+    this.encryptByDefault = options.encryption?.byDefault ?? false;
+    this.keeper = new LinkSaKeeper({
+      registry: this.registry, log: this.log, hooks: { settle: (linkId, ends) => this.settleLink(ends) },
+      ...(options.encryption?.rekeyIntervalMs !== undefined ? { rekeyIntervalMs: options.encryption.rekeyIntervalMs } : {}),
+      ...(options.encryption?.graceMs !== undefined ? { graceMs: options.encryption.graceMs } : {}),
+    });
   }
 
   /** Creates the session for a freshly authenticated connection; a peer's older session is closed. */
@@ -152,9 +181,34 @@ export class ControlPlane implements SessionEvents {
     return this.settings.keepaliveInterval;
   }
 
+  /** Where the keys of an encrypted link stand (epoch, rekey phase, since when), or undefined. */
+  linkKeys(linkId: number): KeptLinkStatus | undefined {
+    return this.keeper.statusOf(linkId);
+  }
+
+  /**
+   * An end's outbound SA nears the end of its sequence numbers (the datapath's onRekeyDue, or a
+   * member's `rekey` message): `tunnel` is that end's interface. Starts a make-before-break rekey
+   * of the link; unknown tunnels are ignored.
+   */
+  rekeyDue(peer: string, tunnel: string): void {
+    const linkId = this.tunnelLinks.get(peer)?.get(tunnel);
+    if (linkId !== undefined) this.keeper.rekey(linkId, 'rekey-due');
+  }
+
+  /** The hub's own end `tnl-PEER` nears the end of its sequence numbers. */
+  hubEndRekeyDue(tunnel: string): void {
+    for (const [peer, tunnels] of this.tunnelLinks) {
+      if (tunnelInterfaceName(peer) !== tunnel) continue;
+      const linkId = tunnels.get(tunnelInterfaceName(HUB_END_NAME));
+      if (linkId !== undefined) this.keeper.rekey(linkId, 'rekey-due');
+    }
+  }
+
   /** Closes every session and waits for queued reconfigurations. */
   async close(): Promise<void> {
     this.closing = true;
+    this.keeper.close();
     const entries = [...this.entries.values()];
     for (const entry of entries) entry.session?.close(new TunnelError('ERR_CLOSED', 'the hub is shutting down'));
     await Promise.all(entries.map((entry) => entry.queue));
@@ -178,7 +232,7 @@ export class ControlPlane implements SessionEvents {
       entry.live = {
         connected: false, transport: 'ssh', auth: 'ssh-key', session: SHELL_SESSION, seen, reported: seen,
         connectedAt: now, lastSeen: now, lastError: null, probes: state?.seen === seen ? state.probes : {},
-        encap: state?.encap ?? null, encapReason: state?.encapReason ?? null, outerFamily: familyOf(seen), software: null,
+        encap: state?.encap ?? null, encapReason: state?.encapReason ?? null, esp: state?.esp ?? null, outerFamily: familyOf(seen), software: null,
       };
     }
     const error = await this.enqueue(peer, async () => {
@@ -209,7 +263,7 @@ export class ControlPlane implements SessionEvents {
       session: session.id, seen, reported: hello.endpoint, connectedAt: session.startedAt, lastSeen: Date.now(), lastError: null,
       // A member that reconnects from the same address keeps what its probes found.
       probes: previous?.seen === seen && previous.reported === hello.endpoint ? previous.probes : {},
-      encap: previous?.encap ?? null, encapReason: previous?.encapReason ?? null, outerFamily: familyOf(seen),
+      encap: previous?.encap ?? null, encapReason: previous?.encapReason ?? null, esp: previous?.esp ?? null, outerFamily: familyOf(seen),
       software: hello.software,
     };
     sessionEstablished.publish({ peer: session.peer, session: session.id, transport: session.transport.kind, seen, reported: hello.endpoint });
@@ -324,7 +378,9 @@ export class ControlPlane implements SessionEvents {
     if (!entry || !live) return;
     const session = entry.session && !entry.session.isClosed ? entry.session : undefined;
     const snapshot: PeerSnapshot = {
-      name: peer, seen: live.seen, reported: live.reported, probes: live.probes, encap: live.encap, encapReason: live.encapReason,
+      name: peer, seen: live.seen, reported: live.reported, probes: live.probes, encap: live.encap, encapReason: live.encapReason, esp: live.esp,
+      // A shell report came over SSH; a session over whatever its front door is.
+      channelEncrypted: session ? session.transport.encrypted : true,
       sessionKey: session?.sessionKey.toString('base64url'), routeRefusals: entry.routeRefusals,
     };
     const plan = planPeer(snapshot, await this.gather(snapshot, claimedNow), this.settings);
@@ -346,10 +402,73 @@ export class ControlPlane implements SessionEvents {
     const hubLocal = isIPv6(peer.seen) ? this.identity.endpoint6 : await this.reads.get('hubEndpoint', () => this.registry.hubEndpoint());
     const peerLinks: GatheredPeerLink[] = [];
     for (const link of await this.registry.peerLinks(peer.name)) peerLinks.push(await this.gatherPeerLink(peer, standing.pinnedEncap, link));
+    const { hubLinkEncrypted, hubLinkKeying } = await this.gatherKeys(peer, standing.encrypt, hubLink.id, peerLinks);
     const memberRouting = await this.registry.memberRouting(peer.name);
     const routingFacts = await this.routingFacts();
     const cluster = await this.reads.get('clusterView', () => this.registry.clusterView());
-    return { standing, servedElsewhere, links: { hubLink, hubLocal, peerLinks, memberRouting, routingFacts, cluster } };
+    return { standing, servedElsewhere, links: { hubLink, hubLinkEncrypted, hubLinkKeying, hubLocal, peerLinks, memberRouting, routingFacts, cluster } };
+  }
+
+  /**
+   * Decides which of the peer's links are encrypted (both ends encrypt: link-encryption.ts) and has
+   * the keeper make or follow their epochs; sets each peer link's keys and returns the hub link's.
+   * Links that are no longer encrypted are forgotten. A member whose channel cannot carry keys
+   * gets none made: the plan refuses it.
+   */
+  private async gatherKeys(peer: PeerSnapshot, setting: EncryptSetting, hubLinkId: number, peerLinks: GatheredPeerLink[]):
+    Promise<{ hubLinkEncrypted: boolean; hubLinkKeying: LinkSaKeying | undefined }> {
+    const member = peer.sessionKey !== undefined;
+    const own = this.entries.get(peer.name)?.session;
+    const encrypts = peerEncrypts({ setting, member }, this.encryptByDefault);
+    const refused = member && !peer.channelEncrypted;
+    const tunnels = new Map<string, number>([[tunnelInterfaceName(HUB_END_NAME), hubLinkId]]);
+    this.tunnelLinks.set(peer.name, tunnels);
+    const requests: KeptLinkRequest[] = [];
+    const owner = (session: ControlSession | undefined): string => session?.id ?? 'none';
+    if (encrypts && !refused) {
+      requests.push({ linkId: hubLinkId, ends: [peer.name], owners: member ? `session ${owner(own)}` : 'static', rekeysHere: true });
+    } else {
+      this.keeper.forget(hubLinkId);
+    }
+    const encryptedLinks = new Set<number>();
+    for (const link of peerLinks) {
+      tunnels.set(tunnelInterfaceName(link.other), link.linkId);
+      const otherSession = this.entries.get(link.other)?.session;
+      const otherMember = otherSession !== undefined && !otherSession.isClosed;
+      if (!encrypts || refused || !peerEncrypts({ setting: link.otherEncrypt, member: otherMember }, this.encryptByDefault)) {
+        this.keeper.forget(link.linkId);
+        continue;
+      }
+      encryptedLinks.add(link.linkId);
+      const [first] = link.ends;
+      const sessions = link.ends.map((end) => owner(end.name === peer.name ? own : this.entries.get(end.name)?.session));
+      requests.push({
+        linkId: link.linkId, ends: link.ends.map((end) => end.name),
+        // A router at either end cannot be handed new SAs: the link's are static then.
+        owners: member && otherMember ? `sessions ${sessions.join(' ')}` : 'static',
+        rekeysHere: first.name === peer.name ? member : otherMember,
+      });
+    }
+    const keyings = await this.keeper.prepare(requests);
+    for (const link of peerLinks) link.keying = encryptedLinks.has(link.linkId) ? keyings.get(link.linkId) : undefined;
+    return { hubLinkEncrypted: encrypts, hubLinkKeying: keyings.get(hubLinkId) };
+  }
+
+  /**
+   * Brings every end of a link that this hub runs in line with the link's keys now (the keeper's
+   * rekey step) and resolves true once each member end with a session here acknowledged its
+   * config; false when one of their sessions closed first.
+   */
+  private async settleLink(ends: readonly string[]): Promise<boolean> {
+    const waits: Promise<boolean>[] = [];
+    for (const peer of ends) {
+      if (!this.entries.get(peer)?.live) continue;
+      const error = await this.enqueue(peer, () => this.reconfigure(peer, false));
+      if (error) return false;
+      const session = this.entries.get(peer)?.session;
+      if (session && !session.isClosed) waits.push(session.acknowledged(session.sentVersion));
+    }
+    return (await Promise.all(waits)).every(Boolean);
   }
 
   /** Both ends of one of `peer`'s peer<->peer links and their pins (the peer's own pin came with its row). */
@@ -360,7 +479,7 @@ export class ControlPlane implements SessionEvents {
     const ends = [await endOf(first), await endOf(second)] as const;
     const pinned = (await pinOf(first)) ?? (await pinOf(second));
     const state = this.peerLinkState(link.linkId);
-    return { ...link, ends, pinned, key: state.key, recordedPath: state.recordedPath };
+    return { ...link, ends, pinned, key: state.key, recordedPath: state.recordedPath, keying: undefined };
   }
 
   /** Where the hub believes another peer is: live state first, else the registry's last verified address. */
@@ -386,9 +505,10 @@ export class ControlPlane implements SessionEvents {
    */
   private async apply(plan: PeerConfiguration, work: Reconfiguration): Promise<void> {
     const { entry, live, session, snapshot: peer } = work;
-    if (plan.hubLinkPath) await this.registry.recordLinkPath(plan.hubLinkPath.linkId, plan.hubLinkPath.encap, plan.hubLinkPath.reason);
+    if (plan.hubLinkPath) await this.registry.recordLinkPath(plan.hubLinkPath.linkId, plan.hubLinkPath.encap, plan.hubLinkPath.reason, plan.hubLinkPath.esp);
     live.encap = plan.choice.encap;
     live.encapReason = plan.choice.reason;
+    live.esp = plan.choice.esp ?? null;
     if (work.cascade) await this.registry.recordEndpoint(peer.name, peer.seen);
     for (const path of plan.peerLinkPaths) await this.recordPeerLinkPath(path);
     const issued = await this.registry.issueSpecs(peer.name, plan.hubLinkId, plan.stored.hubEnd, plan.stored.config, peer.reported);
@@ -420,7 +540,7 @@ export class ControlPlane implements SessionEvents {
     const before = link.recordedPath;
     link.recordedPath = path.decided;
     try {
-      await this.registry.recordLinkPath(path.linkId, path.encap, path.reason);
+      await this.registry.recordLinkPath(path.linkId, path.encap, path.reason, path.esp);
     } catch (err) {
       if (link.recordedPath === path.decided) link.recordedPath = before;
       throw err;
@@ -431,6 +551,8 @@ export class ControlPlane implements SessionEvents {
   private async retire(plan: PeerRetirement, work: Reconfiguration): Promise<void> {
     const peer = work.snapshot.name;
     if (plan.forget) work.entry.live = undefined;
+    this.keeper.forgetPeer(peer);
+    this.tunnelLinks.delete(peer);
     work.session?.close(plan.error);
     await this.removeHubEnd(peer, work.entry);
     if (plan.movedTo !== null) this.log.info({ peer, hub: plan.movedTo }, 'member moved to another hub');

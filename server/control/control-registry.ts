@@ -1,10 +1,12 @@
 import type { TunnelError } from '../../shared/errors.js';
 import type { Encapsulation } from '../../shared/net/encapsulation.js';
+import type { LinkAead, SaEpochRecord } from '../registry/link-sa-epoch-store.js';
 import type { LinkTable } from '../registry/link-table.js';
+import type { EncryptSetting } from '../registry/peer-encryption-store.js';
 import type { RouteRequestOutcome } from '../registry/peer-routing-store.js';
 import type { MemberRoutingRecord } from '../routing/member-route-specs.js';
 import type { RoutingFacts } from '../routing/member-routes.js';
-import type { MessageOf, WireLinkPath, WireLinkTable, WireTunnelSpec } from '../../shared/protocol/index.js';
+import type { EspPath, MessageOf, WireLinkPath, WireLinkTable, WireTunnelSpec } from '../../shared/protocol/index.js';
 
 /** A peer's side of its config: every tunnel it runs and each link's table. */
 export interface PeerConfigBody {
@@ -35,6 +37,8 @@ export interface PeerStanding {
   revocation: TunnelError | undefined;
   /** The encapsulation the operator pinned for the peer, or null for automatic. */
   pinnedEncap: Encapsulation | null;
+  /** `peer set NAME --encrypt on|off`, or null for the hub's default. */
+  encrypt: EncryptSetting;
 }
 
 /** How a link uses its GRE key: what its table needs when its encapsulation changes (linkEncapFields). */
@@ -55,6 +59,8 @@ export interface PeerLinkFacts extends LinkKeying {
   linkId: number;
   /** The other end's peer name. */
   other: string;
+  /** The other end's `--encrypt` setting (null: the default). */
+  otherEncrypt: EncryptSetting;
   /** The link's table (its first end has the lower address). */
   table: LinkTable;
 }
@@ -82,8 +88,11 @@ export interface ControlRegistry {
   hubLink(peer: string): Promise<HubLinkFacts>;
   /** The peer's peer<->peer links. */
   peerLinks(peer: string): Promise<PeerLinkFacts[]>;
-  /** Records the hub's automatic choice for a link, hub link or peer<->peer link (beneath any pin); true when it changed. */
-  recordLinkPath(linkId: number, encap: Encapsulation, reason: string): Promise<boolean>;
+  /**
+   * Records the hub's automatic choice for a link, hub link or peer<->peer link (beneath any pin),
+   * with how it carries ESP when encrypted; true when it changed.
+   */
+  recordLinkPath(linkId: number, encap: Encapsulation, reason: string, esp?: EspPath): Promise<boolean>;
   /** The last address the hub verified for the peer, or null when never seen. */
   latestEndpoint(peer: string): Promise<string | null>;
   /** Pools and approved prefixes behind members: what every member's routes are computed from. */
@@ -98,4 +107,10 @@ export interface ControlRegistry {
   clusterView(): Promise<ClusterView | undefined>;
   /** A member's `--advertise` list: records new requests, withdraws dropped pending ones, says what became of each. */
   recordRouteRequests(peer: string, prefixes: readonly string[]): Promise<RouteRequestOutcome[]>;
+  /** The cluster's ESP master key, base64url, made by the first hub that asks (read once per process). */
+  espMasterKey(): Promise<string>;
+  /** The newest SA epoch of each of these links that has one (one read). */
+  latestSaEpochs(linkIds: readonly number[]): Promise<Map<number, SaEpochRecord>>;
+  /** Makes the next SA epoch of a link. */
+  startSaEpoch(linkId: number, aead: LinkAead, reason: string): Promise<SaEpochRecord>;
 }

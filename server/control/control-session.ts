@@ -39,6 +39,8 @@ export class ControlSession {
   readonly startedAt = Date.now();
   private state: SessionState = 'awaiting-hello';
   private highestSent = 0;
+  private highestAcked = 0;
+  private readonly ackWaiters = new Set<{ version: number; settle: (acked: boolean) => void }>();
   private lastHeard = Date.now();
   private keepaliveTimer: NodeJS.Timeout | undefined;
   private livenessTimer: NodeJS.Timeout | undefined;
@@ -76,6 +78,18 @@ export class ControlSession {
     }
   }
 
+  /** The newest config version sent to the client (0 before the first). */
+  get sentVersion(): number {
+    return this.highestSent;
+  }
+
+  /** Resolves true once the client acknowledged `version` or a newer one; false when the session closes first. */
+  acknowledged(version: number): Promise<boolean> {
+    if (this.highestAcked >= version) return Promise.resolve(true);
+    if (this.state === 'closed') return Promise.resolve(false);
+    return new Promise((settle) => this.ackWaiters.add({ version, settle }));
+  }
+
   /** Sends a versioned config unless this session already has it or a newer one. */
   pushConfig(config: Omit<MessageOf<'config'>, 'v' | 'type'>): void {
     if (this.state !== 'established' || config.version <= this.highestSent) return;
@@ -91,6 +105,8 @@ export class ControlSession {
     clearTimeout(this.livenessTimer);
     if (error) this.send({ type: 'error', code: error.code, message: error.message.slice(0, 512) }, true);
     this.transport.close(error);
+    for (const waiter of this.ackWaiters) waiter.settle(false);
+    this.ackWaiters.clear();
     this.events.closed(this, error);
   }
 
@@ -121,6 +137,12 @@ export class ControlSession {
       case 'ack':
         if (message.version > this.highestSent) {
           throw new TunnelError('ERR_PROTOCOL', `ack of config version ${message.version}, which was never sent`);
+        }
+        this.highestAcked = Math.max(this.highestAcked, message.version);
+        for (const waiter of this.ackWaiters) {
+          if (waiter.version > this.highestAcked) continue;
+          this.ackWaiters.delete(waiter);
+          waiter.settle(true);
         }
         this.events.acked(this, message.version);
         return;

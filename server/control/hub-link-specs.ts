@@ -3,7 +3,7 @@ import { HUB_END_NAME } from '../registry/peer-name.js';
 import type { LinkTable } from '../registry/link-table.js';
 import { deriveTapMac } from '../../shared/net/tap-mac-address.js';
 import { tunnelInterfaceName } from '../../shared/net/tunnel-interface-name.js';
-import type { WireLinkTable, WireTunnelSpec } from '../../shared/protocol/index.js';
+import type { WireLinkTable, WireTunnelEsp, WireTunnelSpec } from '../../shared/protocol/index.js';
 
 /** The outer IPv6 header is 40 bytes, IPv4's 20: a link over IPv6 carries 20 fewer inner bytes. */
 const IPV6_EXTRA_OVERHEAD = 20;
@@ -26,6 +26,11 @@ export interface HubLinkEndpoints {
    * every `keepaliveInterval`. Ignored on GRE/IPIP links.
    */
   binding?: { bindingId: number; key: string };
+  /**
+   * An encrypted link's SAs for each end (the table says raw ESP or ESP in UDP). ESP in UDP takes
+   * the binding and hellos FOU takes: the hub learns the member's NAT mapping from them.
+   */
+  esp?: { hubEnd: WireTunnelEsp; peerEnd: WireTunnelEsp };
 }
 
 /** Both ends' specs of one hub<->peer link, plus the table the peer is shown. */
@@ -57,7 +62,8 @@ export function buildHubLinkSpecs(peer: string, table: LinkTable, endpoints: Hub
     mtu,
     ...(endpoints.keepaliveInterval !== undefined ? { keepaliveInterval: endpoints.keepaliveInterval } : {}),
   };
-  const udp = table.encap === 'fou' || table.encap === 'gue';
+  const esp = table.esp !== undefined ? endpoints.esp : undefined;
+  const udp = table.encap === 'fou' || table.encap === 'gue' || (esp !== undefined && table.esp === 'udp');
   const binding = udp ? endpoints.binding : undefined;
   const helloInterval = endpoints.keepaliveInterval !== undefined ? { helloInterval: endpoints.keepaliveInterval } : {};
   return {
@@ -70,6 +76,7 @@ export function buildHubLinkSpecs(peer: string, table: LinkTable, endpoints: Hub
       address: `${hubEnd.inner}/${prefixLength}`,
       peerAddress: peerEnd.inner,
       ...(tap ? { mac: deriveTapMac(`${endpoints.hubId ?? ''} ${peer} hub end`) } : {}),
+      ...(esp ? { esp: esp.hubEnd } : {}),
     },
     peerEnd: {
       name: tunnelInterfaceName(HUB_END_NAME),
@@ -80,6 +87,7 @@ export function buildHubLinkSpecs(peer: string, table: LinkTable, endpoints: Hub
       address: `${peerEnd.inner}/${prefixLength}`,
       peerAddress: hubEnd.inner,
       ...(tap ? { mac: deriveTapMac(`${endpoints.hubId ?? ''} ${peer} member end`) } : {}),
+      ...(esp ? { esp: esp.peerEnd } : {}),
     },
     table: {
       ...table,

@@ -1,5 +1,6 @@
 import type { TunnelError } from '../../shared/errors.js';
 import type { Encapsulation } from '../../shared/net/encapsulation.js';
+import type { EspPath } from '../../shared/protocol/index.js';
 import type { RouteRequestOutcome } from '../registry/peer-routing-store.js';
 import type { AuthenticatedPeer } from './authenticated-peer.js';
 import type { ProbeResults } from './choose-encapsulation.js';
@@ -24,6 +25,8 @@ export interface PeerLiveState {
   /** The hub link's encapsulation and why (null before the first reconfiguration). */
   encap: Encapsulation | null;
   encapReason: string | null;
+  /** How the hub link carries ESP when it is encrypted (null: in the clear, or not decided yet). */
+  esp: EspPath | null;
   /** The hub link's outer family: the family the member's control connection came over. */
   outerFamily: 'ipv4' | 'ipv6';
   /** What the member's `hello` said it runs (e.g. `tunnel-client/0.1.0`); null for a shell report. */

@@ -2,8 +2,8 @@ import { isIPv6 } from 'node:net';
 import type { Encapsulation } from '../../shared/net/encapsulation.js';
 import { deriveTapMac } from '../../shared/net/tap-mac-address.js';
 import { tunnelInterfaceName } from '../../shared/net/tunnel-interface-name.js';
-import type { WireLinkPath, WireLinkTable, WireTunnelSpec } from '../../shared/protocol/index.js';
-import type { LinkTable } from '../registry/link-table.js';
+import type { EspPath, WireLinkPath, WireLinkTable, WireTunnelEsp, WireTunnelSpec } from '../../shared/protocol/index.js';
+import { espCarried, type LinkTable } from '../registry/link-table.js';
 
 /** What the hub knows about one end of a peer<->peer link. */
 export interface PeerEndFacts {
@@ -19,6 +19,8 @@ export interface PeerLinkChoice {
   encap: Encapsulation;
   reason: string;
   reachable: boolean;
+  /** On an encrypted link: raw ESP or ESP in UDP. */
+  esp?: EspPath;
 }
 
 /** True when the end claims another address than the hub sees: a NAT stands in front of it. */
@@ -33,9 +35,18 @@ export function behindNat(end: PeerEndFacts): boolean {
  * unreachable (neither can receive first), said so in status rather than left to fail silently.
  * A pin (`pinned`, already folded into the table by the registry) keeps its encapsulation. The
  * ends must be seen in one family (each connects to the hub over IPv6 when it can): an IPv6 end
- * and an IPv4-only end have no path between them.
+ * and an IPv4-only end have no path between them. An encrypted link (`encrypted`) carries GRE (or
+ * the pin's IPIP or gretap) in ESP: raw between two public ends, in UDP when one is behind a NAT
+ * or the pin names FOU or GUE.
  */
-export function choosePeerLinkPath(pinned: Encapsulation | null, a: PeerEndFacts, b: PeerEndFacts): PeerLinkChoice {
+export function choosePeerLinkPath(pinned: Encapsulation | null, a: PeerEndFacts, b: PeerEndFacts, encrypted = false): PeerLinkChoice {
+  const choice = chooseCleartextPath(pinned, a, b);
+  if (!encrypted) return choice;
+  const udp = choice.encap === 'fou' || choice.encap === 'gue' || behindNat(a) || behindNat(b);
+  return { ...choice, encap: espCarried(choice.encap), esp: udp ? 'udp' : 'raw' };
+}
+
+function chooseCleartextPath(pinned: Encapsulation | null, a: PeerEndFacts, b: PeerEndFacts): PeerLinkChoice {
   if (a.seen === null || b.seen === null) {
     return { encap: pinned ?? 'gre', reason: 'endpoint-unknown', reachable: false };
   }
@@ -61,10 +72,11 @@ export interface PeerLinkEnd {
  * private address behind a NAT). On a fou/gue link with a `binding` (the per-link key the hub
  * made), the end behind the NAT says authenticated hellos ('member') and the public end binds the
  * NAT's mapping only after one verifies ('hub'), like the hub does for its own links; between two
- * public ends the first end of the link says hello.
+ * public ends the first end of the link says hello. An encrypted link's end carries `esp` (this
+ * end's SAs); ESP in UDP takes the same binding and hellos as FOU.
  */
 export function buildPeerLinkEnd(table: LinkTable, me: PeerEndFacts, other: PeerEndFacts, choice: PeerLinkChoice,
-  keepaliveInterval: number, binding?: { bindingId: number; key: string }, hubId = ''): PeerLinkEnd {
+  keepaliveInterval: number, binding?: { bindingId: number; key: string }, hubId = '', esp?: WireTunnelEsp): PeerLinkEnd {
   const mine = table.ends[0].name === me.name ? table.ends[0] : table.ends[1];
   const theirs = mine === table.ends[0] ? table.ends[1] : table.ends[0];
   const prefixLength = table.prefix.split('/')[1] ?? '30';
@@ -81,7 +93,7 @@ export function buildPeerLinkEnd(table: LinkTable, me: PeerEndFacts, other: Peer
   };
   const path: WireLinkPath = { tunnel, encap: table.encap, reason: choice.reason, reachable: choice.reachable };
   if (!choice.reachable || local === null || other.seen === null) return { spec: undefined, path, table: shown };
-  const udp = table.encap === 'fou' || table.encap === 'gue';
+  const udp = table.encap === 'fou' || table.encap === 'gue' || (esp !== undefined && table.esp === 'udp');
   // The NATed end opens the path; between two public ends (a pinned fou/gue link) the link's first
   // end does, or neither would ever say hello.
   const opens = behindNat(me) || (!behindNat(other) && mine === table.ends[0]);
@@ -100,6 +112,7 @@ export function buildPeerLinkEnd(table: LinkTable, me: PeerEndFacts, other: Peer
       ...auth,
       // A gretap TAP keeps its MAC across restarts: derived from the hub and the two ends' names.
       ...(table.encap === 'gretap' ? { mac: deriveTapMac(`${hubId} ${me.name} to ${other.name}`) } : {}),
+      ...(esp ? { esp } : {}),
     },
     path,
     table: shown,

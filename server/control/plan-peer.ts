@@ -1,7 +1,7 @@
 import { TunnelError } from '../../shared/errors.js';
 import type { Encapsulation } from '../../shared/net/encapsulation.js';
 import { tunnelInterfaceName } from '../../shared/net/tunnel-interface-name.js';
-import type { WireLinkPath, WireTunnelSpec } from '../../shared/protocol/index.js';
+import type { EspPath, WireLinkPath, WireTunnelSpec } from '../../shared/protocol/index.js';
 import { linkEncapFields, type LinkTable } from '../registry/link-table.js';
 import type { RouteRequestOutcome } from '../registry/peer-routing-store.js';
 import { memberRouteSpecs, type MemberRoutingRecord, type RoutingMode } from '../routing/member-route-specs.js';
@@ -9,6 +9,8 @@ import type { RoutingFacts } from '../routing/member-routes.js';
 import { chooseEncapsulation, type EncapChoice, type ProbeResults } from './choose-encapsulation.js';
 import type { ClusterView, HubLinkFacts, LinkKeying, PeerConfigBody, PeerLinkFacts, PeerStanding } from './control-registry.js';
 import { buildHubLinkSpecs } from './hub-link-specs.js';
+import { endEspOf, type LinkSaKeying } from './link-end-esp.js';
+import { refuseInsecureChannel } from './link-encryption.js';
 import { buildPeerLinkEnd, choosePeerLinkPath, type PeerEndFacts } from './peer-link-specs.js';
 import { redactBindingKey } from './redact-binding-keys.js';
 
@@ -21,6 +23,11 @@ export interface PlanSettings {
   hubId: string;
 }
 
+/** The path of a link as recorded, `encap reason` with ` esp-raw` or ` esp-udp` on an encrypted link. */
+export function pathText(encap: Encapsulation, reason: string, esp: EspPath | undefined): string {
+  return esp === undefined ? `${encap} ${reason}` : `${encap} ${reason} esp-${esp}`;
+}
+
 /** The peer as this hub holds it when a reconfiguration starts. */
 export interface PeerSnapshot {
   name: string;
@@ -31,6 +38,13 @@ export interface PeerSnapshot {
   /** The hub link's path as this process last recorded it (null: not yet). */
   encap: Encapsulation | null;
   encapReason: string | null;
+  /** How that path carried ESP (null: in the clear, or not recorded yet). */
+  esp: EspPath | null;
+  /**
+   * The peer's control channel is encrypted itself (wss:// or SSH; a shell report came over SSH):
+   * only then may SAs travel on it.
+   */
+  channelEncrypted: boolean;
   /** The open session's key, base64url (the hub link's UDP binding key); undefined without a session. */
   sessionKey: string | undefined;
   /** Prefixes the peer advertised that the hub refused. */
@@ -45,13 +59,19 @@ export interface GatheredPeerLink extends PeerLinkFacts {
   pinned: Encapsulation | null;
   /** The key both ends' UDP hellos are authenticated with (made by this hub, never stored). */
   key: string;
-  /** The path this process last recorded for the link (`encap reason`), or undefined. */
+  /** The path this process last recorded for the link (pathText), or undefined. */
   recordedPath: string | undefined;
+  /** The link's keys when it is encrypted (both ends encrypt), else undefined. */
+  keying: LinkSaKeying | undefined;
 }
 
 /** What a staying peer's links and specs are built from. */
 export interface LinkFacts {
   hubLink: HubLinkFacts;
+  /** Both ends of the hub link encrypt (link-encryption.ts). */
+  hubLinkEncrypted: boolean;
+  /** The hub link's keys when it is encrypted (and its member's channel may carry them), else undefined. */
+  hubLinkKeying: LinkSaKeying | undefined;
   /** The hub's address on the hub link's family (its endpoint or its IPv6 endpoint); null: it has none for IPv6. */
   hubLocal: string | null;
   peerLinks: readonly GatheredPeerLink[];
@@ -87,6 +107,8 @@ export interface LinkPathChange {
   linkId: number;
   encap: Encapsulation;
   reason: string;
+  /** How an encrypted link carries its ESP; absent in the clear. */
+  esp?: EspPath;
 }
 
 /** What to apply for a peer this hub goes on serving. */
@@ -130,8 +152,10 @@ export function retirementOf(peer: string, facts: Pick<PeerFacts, 'standing' | '
  * Decides everything one peer runs, from plain data: the hub link (encapsulation from the pin, the
  * NAT check and the probes), each peer<->peer link, the routes, and which paths to record. A link
  * whose path is recorded anew gets the table that path gives (the registry's pins still win, so
- * the table agrees with what the registry prints). Throws ERR_INVALID_ADDRESS for a member seen
- * over IPv6 by a hub with no IPv6 endpoint.
+ * the table agrees with what the registry prints). An encrypted link (its keys in the facts) runs
+ * GRE in ESP, raw or in UDP, and each end's spec carries its SAs. Throws ERR_INVALID_ADDRESS for a
+ * member seen over IPv6 by a hub with no IPv6 endpoint, and ERR_INSECURE_CHANNEL for a member whose
+ * hub link is encrypted but whose control channel is not.
  */
 export function planPeer(peer: PeerSnapshot, facts: PeerFacts, settings: PlanSettings): PeerPlan {
   const retirement = retirementOf(peer.name, facts);
@@ -141,27 +165,36 @@ export function planPeer(peer: PeerSnapshot, facts: PeerFacts, settings: PlanSet
   if (links.hubLocal === null) {
     throw new TunnelError('ERR_INVALID_ADDRESS', `${peer.name} connected over IPv6, but this hub has no IPv6 endpoint for tunnels (serve --endpoint6 ADDR): connect over IPv4`);
   }
-  const { hubLink } = links;
-  const choice = chooseEncapsulation({ pinned: standing.pinnedEncap, seen: peer.seen, reported: peer.reported, probes: peer.probes });
+  const { hubLink, hubLinkKeying } = links;
+  if (links.hubLinkEncrypted) {
+    if (peer.sessionKey !== undefined) refuseInsecureChannel(peer.name, peer.channelEncrypted);
+    if (!hubLinkKeying) throw new TunnelError('ERR_INTERNAL', `the keys of ${peer.name}'s hub link were not made`);
+  }
+  const choice = chooseEncapsulation({
+    pinned: standing.pinnedEncap, seen: peer.seen, reported: peer.reported, probes: peer.probes, encrypted: hubLinkKeying !== undefined,
+  });
   // A reconciliation that changes nothing writes nothing (commands refused meanwhile must find the
   // registry as it was, and a thousand members cost no thousand writes).
-  const hubPathChanged = peer.encap !== choice.encap || peer.encapReason !== choice.reason;
-  const hubTable = hubPathChanged ? withEncap(hubLink.table, hubLink, choice.encap) : hubLink.table;
+  const hubPathChanged = peer.encap !== choice.encap || peer.encapReason !== choice.reason || peer.esp !== (choice.esp ?? null);
+  const hubTable = hubPathChanged ? withEncap(hubLink.table, hubLink, choice.encap, choice.esp) : hubLink.table;
+  const hubPath = hubTable.esp;
   const specs = buildHubLinkSpecs(peer.name, hubTable, {
     hub: links.hubLocal, seen: peer.seen, reported: peer.reported, keepaliveInterval: settings.keepaliveInterval, hubId: settings.hubId,
     ...(peer.sessionKey !== undefined ? { binding: { bindingId: hubLink.id, key: peer.sessionKey } } : {}),
+    ...(hubLinkKeying && hubPath ? { esp: { hubEnd: endEspOf(hubLinkKeying, 'first', hubPath), peerEnd: endEspOf(hubLinkKeying, 'second', hubPath) } } : {}),
   });
   const peerLinkPaths: PeerConfiguration['peerLinkPaths'] = [];
   const ends = links.peerLinks.map((link) => {
     const [first, second] = link.ends;
-    const path = choosePeerLinkPath(link.pinned, first, second);
-    const decided = `${path.encap} ${path.reason}`;
+    const path = choosePeerLinkPath(link.pinned, first, second, link.keying !== undefined);
+    const decided = pathText(path.encap, path.reason, path.esp);
     const changed = link.recordedPath !== decided;
-    if (changed) peerLinkPaths.push({ linkId: link.linkId, encap: path.encap, reason: path.reason, decided });
+    if (changed) peerLinkPaths.push({ linkId: link.linkId, encap: path.encap, reason: path.reason, ...(path.esp ? { esp: path.esp } : {}), decided });
     const me = first.name === peer.name ? first : second;
-    const table = changed ? withEncap(link.table, link, path.encap) : link.table;
+    const table = changed ? withEncap(link.table, link, path.encap, path.esp) : link.table;
+    const esp = link.keying && table.esp ? endEspOf(link.keying, me === first ? 'first' : 'second', table.esp) : undefined;
     return buildPeerLinkEnd(table, me, me === first ? second : first, path, settings.keepaliveInterval,
-      { bindingId: link.linkId, key: link.key }, settings.hubId);
+      { bindingId: link.linkId, key: link.key }, settings.hubId, esp);
   });
   const tunnels = [specs.peerEnd, ...ends.flatMap((end) => (end.spec ? [end.spec] : []))];
   const paths: WireLinkPath[] = [{ tunnel: specs.peerEnd.name, encap: specs.peerEnd.encap, reason: choice.reason, reachable: true }, ...ends.map((end) => end.path)];
@@ -186,7 +219,7 @@ export function planPeer(peer: PeerSnapshot, facts: PeerFacts, settings: PlanSet
     kind: 'configure',
     hubLinkId: hubLink.id,
     choice,
-    hubLinkPath: hubPathChanged ? { linkId: hubLink.id, encap: choice.encap, reason: choice.reason } : undefined,
+    hubLinkPath: hubPathChanged ? { linkId: hubLink.id, encap: choice.encap, reason: choice.reason, ...(choice.esp ? { esp: choice.esp } : {}) } : undefined,
     peerLinkPaths,
     hubEnd,
     config,
@@ -195,7 +228,8 @@ export function planPeer(peer: PeerSnapshot, facts: PeerFacts, settings: PlanSet
   };
 }
 
-/** A link's table once its path runs `encap`. */
-function withEncap(table: LinkTable, keying: LinkKeying, encap: Encapsulation): LinkTable {
-  return { ...table, ...linkEncapFields(encap, keying.greKey, keying.keyless) };
+/** A link's table once its path runs `encap` (in ESP when `esp` says how). */
+function withEncap(table: LinkTable, keying: LinkKeying, encap: Encapsulation, esp: EspPath | undefined): LinkTable {
+  const { esp: _previous, ...rest } = table;
+  return { ...rest, ...linkEncapFields(encap, keying.greKey, keying.keyless, esp ?? null) };
 }

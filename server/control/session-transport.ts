@@ -8,6 +8,8 @@ import type { TunnelError } from '../../shared/errors.js';
 export interface SessionTransport {
   /** Which front door the session came through, for status and logs. */
   readonly kind: 'ws' | 'ssh';
+  /** The connection is itself encrypted (wss://, SSH): only then may ESP keys travel on it. */
+  readonly encrypted: boolean;
   /** The IPv4 or IPv6 address the connection comes from: the only address the hub treats as verified. */
   readonly remoteAddress: string;
   /** Sends one encoded message; silently dropped once the transport is closed. */

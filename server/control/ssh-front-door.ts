@@ -157,6 +157,7 @@ export async function openSshFrontDoor(options: SshFrontDoorOptions): Promise<Ss
     let ended = false;
     const transport: SessionTransport = {
       kind: 'ssh',
+      encrypted: true,
       remoteAddress,
       send: (text) => {
         if (!ended) channel.write(`${text}\n`);

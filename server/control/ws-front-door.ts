@@ -96,6 +96,7 @@ export async function openWsFrontDoor(options: WsFrontDoorOptions): Promise<WsFr
   function bind(ws: WebSocket, peer: AuthenticatedPeer, remoteAddress: string): void {
     const transport: SessionTransport = {
       kind: 'ws',
+      encrypted: options.tls !== undefined,
       remoteAddress,
       send: (text) => {
         if (ws.readyState === ws.OPEN) ws.send(text);
