@@ -1,4 +1,5 @@
 import type { ControlRegistry } from '../control/control-registry.js';
+import { generateEspMasterKey } from '../control/link-sa-keeper.js';
 import { peerRevocationError } from '../control/peer-revocation-error.js';
 import type { Registry } from '../registry/registry.js';
 import { HUB_FRESH_MS } from './cluster-membership.js';
@@ -23,26 +24,33 @@ export function controlRegistryOver(registry: Registry, hubName?: string, claime
     pinnedEncap: async (peer) => (await registry.peers.find(peer))?.pinnedEncap ?? null,
     peerStanding: async (peer) => {
       const record = await registry.peers.find(peer);
-      return record && { revocation: peerRevocationError(record), pinnedEncap: record.pinnedEncap };
+      return record && { revocation: peerRevocationError(record), pinnedEncap: record.pinnedEncap, encrypt: record.encrypt };
     },
     hubLink: async (peer) => {
       const { link, table } = await registry.links.hubLinkWithTable(peer);
       return { id: link.id, table, greKey: link.greKey, keyless: link.keyless };
     },
-    peerLinks: async (peer) => Promise.all((await registry.links.listForPeer(peer)).filter((link) => !link.hubLink).map(async (link) => ({
-      linkId: link.id,
-      other: link.ends[0] === peer ? link.ends[1] : link.ends[0],
-      table: await registry.links.table(link.id),
-      greKey: link.greKey,
-      keyless: link.keyless,
-    }))),
-    recordLinkPath: async (linkId, encap, reason) => registry.paths.record(linkId, encap, reason),
+    peerLinks: async (peer) => Promise.all((await registry.links.listForPeer(peer)).filter((link) => !link.hubLink).map(async (link) => {
+      const other = link.ends[0] === peer ? link.ends[1] : link.ends[0];
+      return {
+        linkId: link.id,
+        other,
+        otherEncrypt: await registry.encryption.of(other),
+        table: await registry.links.table(link.id),
+        greKey: link.greKey,
+        keyless: link.keyless,
+      };
+    })),
+    recordLinkPath: async (linkId, encap, reason, esp) => registry.paths.record(linkId, encap, reason, esp ?? null),
     latestEndpoint: async (peer) => (await registry.endpoints.latest(peer))?.address ?? null,
     recordHubApplied: async (linkId, version) => registry.specs.recordHubApplied(linkId, version),
     recordPeerAck: (peer, version) => registry.specs.recordPeerAck(peer, version),
     routingFacts: async () => registry.routing.facts(),
     memberRouting: async (peer) => registry.routing.memberRecord(peer),
     recordRouteRequests: async (peer, prefixes) => registry.routing.recordRequests(peer, prefixes),
+    espMasterKey: () => registry.clusterSecrets.espMasterKey(generateEspMasterKey),
+    latestSaEpochs: (linkIds) => registry.saEpochs.latest(linkIds),
+    startSaEpoch: (linkId, aead, reason) => registry.saEpochs.start({ kind: 'member', linkId }, aead, reason),
     claimSession: async (peer) => {
       if (hubName === undefined) return;
       await registry.sessions.claim(peer, hubName);

@@ -1,6 +1,6 @@
 import pino from 'pino';
 import { vi } from 'vitest';
-import { ControlPlane, type HubIdentity, type PathOptions } from '../../server/control/control-plane.js';
+import { ControlPlane, type EncryptionOptions, type HubIdentity, type PathOptions } from '../../server/control/control-plane.js';
 import type { ControlSession, SessionTiming } from '../../server/control/control-session.js';
 import type { AuthMethod } from '../../server/control/authenticated-peer.js';
 import type { RoutingMode } from '../../server/routing/member-route-specs.js';
@@ -28,8 +28,8 @@ export interface ControlPlaneLab {
   readonly registry: MemoryControlRegistry;
   readonly datapath: RecordingHubDatapath;
   readonly plane: ControlPlane;
-  /** An authenticated connection of `name` from `seen`, before its hello. */
-  connect(name: string, seen: string, method?: AuthMethod): LabMember;
+  /** An authenticated connection of `name` from `seen`, before its hello (`encrypted`: wss:// or SSH, the default). */
+  connect(name: string, seen: string, method?: AuthMethod, encrypted?: boolean): LabMember;
   /** Connects and says hello, then lets the plane finish. */
   join(name: string, seen: string, reported?: string | null): Promise<LabMember>;
 }
@@ -56,6 +56,7 @@ export function controlPlaneLab(options: {
   routing?: RoutingMode;
   identity?: HubIdentity;
   paths?: PathOptions;
+  encryption?: EncryptionOptions;
 } = {}): ControlPlaneLab {
   const registry = new MemoryControlRegistry(options.registry);
   const datapath = new RecordingHubDatapath();
@@ -64,9 +65,10 @@ export function controlPlaneLab(options: {
     ...(options.paths ? { paths: options.paths } : {}),
     ...(options.routing ? { routing: options.routing } : {}),
     ...(options.identity ? { identity: options.identity } : {}),
+    ...(options.encryption ? { encryption: options.encryption } : {}),
   });
-  const connect = (name: string, seen: string, method: AuthMethod = 'client-key'): LabMember => {
-    const transport = new FakeSessionTransport(seen);
+  const connect = (name: string, seen: string, method: AuthMethod = 'client-key', encrypted = true): LabMember => {
+    const transport = new FakeSessionTransport(seen, 'ws', encrypted);
     const session = plane.attach({ name, method }, transport);
     const feed = (message: object): void => session.receive(JSON.stringify({ v: 1, ...message }));
     return {

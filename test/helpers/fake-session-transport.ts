@@ -11,7 +11,8 @@ export class FakeSessionTransport implements SessionTransport {
   /** Undefined while open; the error it was closed with (null: closed without one). */
   closedWith: TunnelError | null | undefined = undefined;
 
-  constructor(readonly remoteAddress: string, readonly kind: 'ws' | 'ssh' = 'ws') {}
+  /** `encrypted`: the connection is wss:// or SSH (false: plain ws://). */
+  constructor(readonly remoteAddress: string, readonly kind: 'ws' | 'ssh' = 'ws', readonly encrypted = true) {}
 
   send(text: string): void {
     this.sent.push(JSON.parse(text) as SentMessage);

@@ -1,12 +1,15 @@
 import { TunnelError } from '../../shared/errors.js';
 import type { Encapsulation } from '../../shared/net/encapsulation.js';
+import type { EspPath } from '../../shared/protocol/index.js';
 import { parseIpv4Address } from '../../shared/net/ipv4-address.js';
 import type { WireTunnelSpec } from '../../shared/protocol/index.js';
 import type {
   ClusterView, ControlRegistry, HubLinkFacts, IssuedVersions, PeerConfigBody, PeerLinkFacts, PeerStanding,
 } from '../../server/control/control-registry.js';
 import { peerRevocationError } from '../../server/control/peer-revocation-error.js';
+import type { LinkAead, SaEpochRecord } from '../../server/registry/link-sa-epoch-store.js';
 import { buildLinkTable, type LinkTable } from '../../server/registry/link-table.js';
+import type { EncryptSetting } from '../../server/registry/peer-encryption-store.js';
 import { HUB_END_NAME } from '../../server/registry/peer-name.js';
 import type { RouteRequestOutcome } from '../../server/registry/peer-routing-store.js';
 import type { MemberRoutingRecord } from '../../server/routing/member-route-specs.js';
@@ -27,6 +30,7 @@ interface MemoryLink {
 interface MemoryPeer {
   revokedAt: number | null;
   pinnedEncap: Encapsulation | null;
+  encrypt: EncryptSetting;
   sourceCheck: boolean;
   /** Verified addresses, oldest first. */
   endpoints: string[];
@@ -51,6 +55,7 @@ export interface RegistryCall {
 /** Methods that only read. */
 const READS = new Set<keyof ControlRegistry>([
   'hubEndpoint', 'pinnedEncap', 'peerStanding', 'hubLink', 'peerLinks', 'latestEndpoint', 'routingFacts', 'memberRouting', 'servedElsewhere', 'clusterView',
+  'espMasterKey', 'latestSaEpochs',
 ]);
 
 /**
@@ -67,7 +72,10 @@ export class MemoryControlRegistry implements ControlRegistry {
   readonly calls: RegistryCall[] = [];
   private readonly peers = new Map<string, MemoryPeer>();
   private readonly links = new Map<number, MemoryLink>();
-  private readonly paths = new Map<number, { encap: Encapsulation; reason: string }>();
+  private readonly paths = new Map<number, { encap: Encapsulation; reason: string; esp?: EspPath }>();
+  /** SA epochs per link, oldest first; epoch numbers are unique across links, as the registry's ids. */
+  private readonly epochs = new Map<number, SaEpochRecord[]>();
+  private nextEpoch = 1;
   private readonly hubEnds = new Map<number, { version: number; text: string; applied: number }>();
   private readonly owners = new Map<string, string>();
   private readonly holds: Hold[] = [];
@@ -86,7 +94,7 @@ export class MemoryControlRegistry implements ControlRegistry {
   /** `peer add NAME`: the peer and its hub link with a fresh /30 and GRE key. */
   addPeer(name: string, options: { keyless?: boolean } = {}): void {
     if (this.peers.has(name)) throw new TunnelError('ERR_PEER_EXISTS', `peer "${name}" exists`);
-    this.peers.set(name, { revokedAt: null, pinnedEncap: null, sourceCheck: true, endpoints: [], routes: new Map(), config: undefined });
+    this.peers.set(name, { revokedAt: null, pinnedEncap: null, encrypt: null, sourceCheck: true, endpoints: [], routes: new Map(), config: undefined });
     this.createLink(null, name, options.keyless ?? false);
   }
 
@@ -100,6 +108,7 @@ export class MemoryControlRegistry implements ControlRegistry {
       this.links.delete(link.id);
       this.paths.delete(link.id);
       this.hubEnds.delete(link.id);
+      this.epochs.delete(link.id);
     }
   }
 
@@ -111,6 +120,17 @@ export class MemoryControlRegistry implements ControlRegistry {
   /** `peer pin NAME --encap E` (null: `auto`). */
   pin(name: string, encap: Encapsulation | null): void {
     this.requirePeer(name).pinnedEncap = encap;
+  }
+
+  /** `peer set NAME --encrypt on|off|default`. */
+  setEncrypt(name: string, setting: EncryptSetting): void {
+    this.requirePeer(name).encrypt = setting;
+  }
+
+  /** `peer rekey NAME`: a new epoch for each of the peer's links. */
+  rekeyPeer(name: string): void {
+    this.requirePeer(name);
+    for (const link of this.links.values()) if (link.a === name || link.b === name) this.addEpoch(link.id, 'aes-gcm', 'operator');
   }
 
   /** `link add A B`: the link's id. */
@@ -147,8 +167,13 @@ export class MemoryControlRegistry implements ControlRegistry {
   }
 
   /** The path recorded for a link, or undefined. */
-  recordedPath(linkId: number): { encap: Encapsulation; reason: string } | undefined {
+  recordedPath(linkId: number): { encap: Encapsulation; reason: string; esp?: EspPath } | undefined {
     return this.paths.get(linkId);
+  }
+
+  /** The epochs made for a link, oldest first. */
+  saEpochs(linkId: number): SaEpochRecord[] {
+    return [...(this.epochs.get(linkId) ?? [])];
   }
 
   /** The id of the peer's hub link. */
@@ -231,7 +256,7 @@ export class MemoryControlRegistry implements ControlRegistry {
   async peerStanding(peer: string): Promise<PeerStanding | undefined> {
     const record = this.peers.get(peer);
     return this.answer('peerStanding', peer, record && {
-      revocation: peerRevocationError({ name: peer, revokedAt: record.revokedAt }), pinnedEncap: record.pinnedEncap,
+      revocation: peerRevocationError({ name: peer, revokedAt: record.revokedAt }), pinnedEncap: record.pinnedEncap, encrypt: record.encrypt,
     });
   }
 
@@ -243,17 +268,36 @@ export class MemoryControlRegistry implements ControlRegistry {
   async peerLinks(peer: string): Promise<PeerLinkFacts[]> {
     this.requirePeer(peer);
     const links = [...this.links.values()].filter((link) => link.a !== null && (link.a === peer || link.b === peer));
-    return this.answer('peerLinks', peer, links.map((link) => ({
-      linkId: link.id, other: link.a === peer ? link.b : link.a!, table: this.tableOf(link), greKey: link.greKey, keyless: link.keyless,
-    })));
+    return this.answer('peerLinks', peer, links.map((link) => {
+      const other = link.a === peer ? link.b : link.a!;
+      return { linkId: link.id, other, otherEncrypt: this.peers.get(other)?.encrypt ?? null, table: this.tableOf(link), greKey: link.greKey, keyless: link.keyless };
+    }));
   }
 
-  async recordLinkPath(linkId: number, encap: Encapsulation, reason: string): Promise<boolean> {
+  async recordLinkPath(linkId: number, encap: Encapsulation, reason: string, esp?: EspPath): Promise<boolean> {
     if (!this.links.has(linkId)) throw new TunnelError('ERR_LINK_NOT_FOUND', `no link with id ${linkId}`);
     const current = this.paths.get(linkId);
-    const changed = current?.encap !== encap || current.reason !== reason;
-    if (changed) this.paths.set(linkId, { encap, reason });
+    const changed = current?.encap !== encap || current.reason !== reason || current.esp !== esp;
+    if (changed) this.paths.set(linkId, { encap, reason, ...(esp ? { esp } : {}) });
     return this.answer('recordLinkPath', linkId, changed);
+  }
+
+  async espMasterKey(): Promise<string> {
+    return this.answer('espMasterKey', undefined, Buffer.alloc(32, 7).toString('base64url'));
+  }
+
+  async latestSaEpochs(linkIds: readonly number[]): Promise<Map<number, SaEpochRecord>> {
+    const latest = new Map<number, SaEpochRecord>();
+    for (const linkId of linkIds) {
+      const newest = this.epochs.get(linkId)?.at(-1);
+      if (newest) latest.set(linkId, newest);
+    }
+    return this.answer('latestSaEpochs', undefined, latest);
+  }
+
+  async startSaEpoch(linkId: number, aead: LinkAead, reason: string): Promise<SaEpochRecord> {
+    if (!this.links.has(linkId)) throw new TunnelError('ERR_LINK_NOT_FOUND', `no link with id ${linkId}`);
+    return this.answer('startSaEpoch', linkId, this.addEpoch(linkId, aead, reason));
   }
 
   async latestEndpoint(peer: string): Promise<string | null> {
@@ -339,6 +383,12 @@ export class MemoryControlRegistry implements ControlRegistry {
     return link;
   }
 
+  private addEpoch(linkId: number, aead: LinkAead, reason: string): SaEpochRecord {
+    const record = { epoch: this.nextEpoch++, aead, reason, createdAt: this.clock++ };
+    this.epochs.set(linkId, [...(this.epochs.get(linkId) ?? []), record]);
+    return record;
+  }
+
   private createLink(a: string | null, b: string, keyless: boolean): MemoryLink {
     const link = { id: this.nextLinkId++, a, b, network: this.nextNetwork, greKey: 1000 + this.nextLinkId, keyless };
     this.nextNetwork += 4;
@@ -351,6 +401,7 @@ export class MemoryControlRegistry implements ControlRegistry {
     const end = (name: string) => ({ name, public: this.peers.get(name)?.endpoints.at(-1) ?? null, pinnedEncap: this.peers.get(name)?.pinnedEncap ?? null });
     return buildLinkTable({
       network: link.network, greKey: link.greKey, keyless: link.keyless, decidedEncap: this.paths.get(link.id)?.encap ?? null,
+      decidedEsp: this.paths.get(link.id)?.esp ?? null,
       ends: [link.a === null ? { name: HUB_END_NAME, public: this.options.endpoint ?? '198.51.100.1', pinnedEncap: null } : end(link.a), end(link.b)],
     });
   }

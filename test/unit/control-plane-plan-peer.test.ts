@@ -26,12 +26,17 @@ function table(network: string, ends: [string, string], decided: Encapsulation |
 }
 
 function snapshot(overrides: Partial<PeerSnapshot> = {}): PeerSnapshot {
-  return { name: 'alice', seen: '203.0.113.10', reported: '203.0.113.10', probes: {}, encap: null, encapReason: null, sessionKey: SESSION_KEY, routeRefusals: [], ...overrides };
+  return {
+    name: 'alice', seen: '203.0.113.10', reported: '203.0.113.10', probes: {}, encap: null, encapReason: null, esp: null, channelEncrypted: true,
+    sessionKey: SESSION_KEY, routeRefusals: [], ...overrides,
+  };
 }
 
 function linkFacts(overrides: Partial<LinkFacts> = {}): LinkFacts {
   return {
     hubLink: { id: 1, table: table('10.99.0.0', [HUB_END_NAME, 'alice'], null), greKey: 77, keyless: false },
+    hubLinkEncrypted: false,
+    hubLinkKeying: undefined,
     hubLocal: HUB,
     peerLinks: [],
     memberRouting: { sourceCheck: true, prefixes: [] },
@@ -41,8 +46,8 @@ function linkFacts(overrides: Partial<LinkFacts> = {}): LinkFacts {
   };
 }
 
-const standing: PeerStanding = { revocation: undefined, pinnedEncap: null };
-const serving = (links: LinkFacts = linkFacts(), pin: Encapsulation | null = null): PeerFacts => ({ standing: { revocation: undefined, pinnedEncap: pin }, servedElsewhere: null, links });
+const standing: PeerStanding = { revocation: undefined, pinnedEncap: null, encrypt: null };
+const serving = (links: LinkFacts = linkFacts(), pin: Encapsulation | null = null): PeerFacts => ({ standing: { revocation: undefined, pinnedEncap: pin, encrypt: null }, servedElsewhere: null, links });
 
 function configure(peer: PeerSnapshot, facts: PeerFacts): PeerConfiguration {
   const plan = planPeer(peer, facts, SETTINGS);
@@ -53,7 +58,7 @@ function configure(peer: PeerSnapshot, facts: PeerFacts): PeerConfiguration {
 function peerLink(linkId: number, me: PeerEndFacts, other: PeerEndFacts, options: Partial<GatheredPeerLink> = {}): GatheredPeerLink {
   return {
     linkId, other: other.name, table: table(`10.99.1.${(linkId % 60) * 4}`, [me.name, other.name], null), greKey: 77, keyless: false,
-    ends: [me, other], pinned: null, key: `K${linkId}`.padEnd(43, 'k'), recordedPath: undefined, ...options,
+    ends: [me, other], pinned: null, key: `K${linkId}`.padEnd(43, 'k'), recordedPath: undefined, keying: undefined, otherEncrypt: null, ...options,
   };
 }
 
@@ -62,7 +67,7 @@ describe('planPeer: examples', () => {
     const removed = planPeer(snapshot(), { standing: undefined, servedElsewhere: null, links: undefined }, SETTINGS);
     expect(removed).toMatchObject({ kind: 'retire', why: 'removed', forget: true, movedTo: null, error: { code: 'ERR_PEER_NOT_FOUND' } });
     const revocation = new TunnelError('ERR_TOKEN_REVOKED', 'revoked');
-    const revoked = planPeer(snapshot(), { standing: { revocation, pinnedEncap: null }, servedElsewhere: null, links: undefined }, SETTINGS);
+    const revoked = planPeer(snapshot(), { standing: { revocation, pinnedEncap: null, encrypt: null }, servedElsewhere: null, links: undefined }, SETTINGS);
     expect(revoked).toEqual({ kind: 'retire', why: 'revoked', error: revocation, forget: false, movedTo: null });
     const moved = planPeer(snapshot(), { standing, servedElsewhere: 'hub-b', links: undefined }, SETTINGS);
     expect(moved).toMatchObject({ kind: 'retire', why: 'served-elsewhere', forget: true, movedTo: 'hub-b', error: { code: 'ERR_CLOSED' } });
@@ -153,7 +158,7 @@ const inputArb = fc.record({
     const pins: [Encapsulation | null, Encapsulation | null] = link.meFirst ? [input.pin, link.otherPin] : [link.otherPin, input.pin];
     return {
       linkId: 10 + i, other: other.name, table: table(`10.99.1.${i * 4}`, [ends[0].name, ends[1].name], null, pins), greKey: 500 + i, keyless: false,
-      ends, pinned: pins[0] ?? pins[1], key: `link-key-${i}`.padEnd(43, 'k'), recordedPath: link.recorded,
+      ends, pinned: pins[0] ?? pins[1], key: `link-key-${i}`.padEnd(43, 'k'), recordedPath: link.recorded, keying: undefined, otherEncrypt: null,
     };
   });
   const hubTable = table('10.99.0.0', [HUB_END_NAME, 'alice'], input.previous?.encap ?? null, [null, input.pin], input.keyless);
