@@ -3,6 +3,7 @@ import { ENCAPSULATIONS, isEncapsulation, type Encapsulation } from '../../share
 import { parseBitRate } from '../shortcuts/bit-rate.js';
 import { DEFAULT_SHORTCUT_OPTIONS, SHORTCUT_MODES, type ShortcutMode, type ShortcutThreshold } from '../shortcuts/shortcut-options.js';
 import { parseFilterText, parsePeerState, type PeerFilter } from '../hub/peer-filter.js';
+import type { EncryptSetting } from '../registry/peer-encryption-store.js';
 
 const UNIT_MS: Record<string, number> = { s: 1000, m: 60_000, h: 3_600_000, d: 86_400_000, w: 604_800_000 };
 
@@ -78,4 +79,11 @@ export function parsePeerFilterOptions(options: { state?: string; filter?: strin
 /** True when the filter selects some peers only. */
 export function isPeerFilterSet(filter: PeerFilter): boolean {
   return filter.state !== undefined || filter.text !== undefined;
+}
+
+/** Parses `peer set --encrypt`: on, off, or `default` (null: follow the hub's default). */
+export function parseEncryptSetting(text: string): EncryptSetting {
+  if (text === 'on' || text === 'off') return text;
+  if (text === 'default') return null;
+  throw new TunnelError('ERR_INVALID_ARGUMENT', `--encrypt "${text.slice(0, 32)}" must be on, off or default`);
 }

@@ -9,6 +9,7 @@ import { formatColumns } from './format-columns.js';
 import { hubStateDir } from './hub-state-dir.js';
 import { sshKeyFromOptions } from './ssh-key-options.js';
 import { registerPeerRouteCommands } from './peer-route-commands.js';
+import { registerPeerRekeyCommand } from './peer-rekey-command.js';
 import { registerRouterPeerCommands } from './router-peer-commands.js';
 import { printJson, printNote, printText } from './write-output.js';
 
@@ -22,7 +23,7 @@ interface PeerAddOptions {
   json?: boolean;
 }
 
-/** `tunnel-hub peer add|list|show|remove|revoke|restore|pin|table|set|update-key|config`. */
+/** `tunnel-hub peer add|list|show|remove|revoke|restore|pin|table|set|update-key|config|rekey`. */
 export function registerPeerCommands(program: Command): void {
   const peer = program.command('peer').description('peers: members that keep a tunnel to the hub');
 
@@ -91,6 +92,7 @@ export function registerPeerCommands(program: Command): void {
           ...detail.links.map((l) => `    ${l.ends[0]} <-> ${l.ends[1]}  ${l.prefix}  (${l.ends[0]} ${l.inner[0]}, ${l.ends[1]} ${l.inner[1]}) ${l.keyless ? 'no key' : `key ${l.greKey}`}${l.kind === 'shortcut' ? `  shortcut (${l.why ?? ''})` : ''}`),
           `  source check   ${sourceCheck ? 'on' : 'off'}`,
           `  shortcuts      ${shortcuts ? 'on' : 'off'}`,
+          `  encryption     ${detail.encrypt ?? 'default (serve --encrypt for tunnel-client members; a router stays in the clear)'}`,
           `  prefixes       ${routes.length === 0 ? 'none' : ''}`.trimEnd(),
           ...routes.map((r) => `    ${r.prefix}  ${r.state}`),
         ];
@@ -150,5 +152,6 @@ export function registerPeerCommands(program: Command): void {
       }));
 
   registerRouterPeerCommands(peer);
+  registerPeerRekeyCommand(peer);
   registerPeerRouteCommands(peer);
 }

@@ -3,9 +3,10 @@ import { TunnelError } from '../../shared/errors.js';
 import { KERNEL_CONFIG_TARGETS, isKernelConfigTarget, renderPeerConfig } from '../../shared/kernel-config/render-peer-config.js';
 import { DYNDNS2_PATH } from '../control/dyndns2-update.js';
 import { withHubState } from '../hub-state/hub-state.js';
+import { keyedRouterTables } from '../hub-state/router-link-keys.js';
 import { readServeRuntime } from '../hub/serve-runtime-file.js';
 import { SERVE_DEFAULTS } from '../hub/serve-defaults.js';
-import { parseOnOff } from './cli-option-parsers.js';
+import { parseEncryptSetting, parseOnOff } from './cli-option-parsers.js';
 import { hubStateDir } from './hub-state-dir.js';
 import { printNote, printText } from './write-output.js';
 
@@ -18,14 +19,16 @@ export function registerRouterPeerCommands(peer: Command): void {
     .option('--key', 'run the hub link with its GRE key again')
     .option('--source-check <on|off>', "drop inner packets from sources outside the peer's addresses and prefixes (on, the default); off for a member carrying transit traffic under a routing daemon")
     .option('--shortcuts <on|off>', 'let the hub build shortcuts (direct links to busy peers) for this peer (on, the default); off: the hub makes none and removes those it has')
-    .action((name: string, options: { key?: boolean; sourceCheck?: string; shortcuts?: string }, command: Command) =>
+    .option('--encrypt <on|off|default>', "encrypt the peer's links (ESP) or not, whatever serve --encrypt says; default: follow it again. A router (no tunnel-client) encrypts only when on: render its config again after")
+    .action((name: string, options: { key?: boolean; sourceCheck?: string; shortcuts?: string; encrypt?: string }, command: Command) =>
       withHubState(hubStateDir(command), async ({ registry }) => {
         const setKey = command.getOptionValueSource('key') === 'cli' && options.key !== undefined;
-        if (!setKey && options.sourceCheck === undefined && options.shortcuts === undefined) {
-          throw new TunnelError('ERR_INVALID_ARGUMENT', 'nothing to set: pass --no-key, --key, --source-check on|off or --shortcuts on|off');
+        if (!setKey && options.sourceCheck === undefined && options.shortcuts === undefined && options.encrypt === undefined) {
+          throw new TunnelError('ERR_INVALID_ARGUMENT', 'nothing to set: pass --no-key, --key, --source-check on|off, --shortcuts on|off or --encrypt on|off|default');
         }
         const sourceCheck = options.sourceCheck === undefined ? undefined : parseOnOff(options.sourceCheck, '--source-check');
         const shortcuts = options.shortcuts === undefined ? undefined : parseOnOff(options.shortcuts, '--shortcuts');
+        const encrypt = options.encrypt === undefined ? undefined : parseEncryptSetting(options.encrypt);
         // Every setting or none.
         const said = await registry.transaction(async (tx) => {
           const lines: string[] = [];
@@ -41,6 +44,11 @@ export function registerRouterPeerCommands(peer: Command): void {
           if (shortcuts !== undefined) {
             const changed = await tx.peers.setShortcuts(name, shortcuts);
             lines.push(`peer ${name}: shortcuts ${shortcuts ? 'on' : 'off'}${changed ? '' : ' (unchanged)'}`);
+          }
+          if (encrypt !== undefined) {
+            const changed = await tx.encryption.set(name, encrypt);
+            const what = encrypt === null ? 'follows the hub\'s default (serve --encrypt; a router stays in the clear)' : encrypt;
+            lines.push(`peer ${name}: encryption ${what}${changed ? '' : ' (unchanged)'}`);
           }
           return lines;
         });
@@ -60,7 +68,7 @@ export function registerRouterPeerCommands(peer: Command): void {
 
   peer
     .command('config <name> <target>')
-    .description(`commands that build NAME's end of its links on ${KERNEL_CONFIG_TARGETS.join(', ')}`)
+    .description(`commands that build NAME's end of its links on ${KERNEL_CONFIG_TARGETS.join(', ')}; with NAME set --encrypt on, their ESP SAs too (linux, openwrt, freebsd)`)
     .option('--dyndns-url <url>', "the hub's dyndns2 URL for OpenWrt's update hook (default: from the running hub, else https://ENDPOINT:8443/nic/update)")
     .action((name: string, target: string, options: { dyndnsUrl?: string }, command: Command) =>
       withHubState(hubStateDir(command), async ({ registry }) => {
@@ -70,6 +78,7 @@ export function registerRouterPeerCommands(peer: Command): void {
         const stateDir = hubStateDir(command);
         const running = readServeRuntime(stateDir);
         const dyndnsUrl = options.dyndnsUrl ?? `${running?.tls === false ? 'http' : 'https'}://${(await registry.settings.require()).endpoint}:${running?.wsPort ?? SERVE_DEFAULTS.wsPort}${DYNDNS2_PATH}`;
-        printText(renderPeerConfig(await registry.links.tablesForPeer(name), name, target, { dyndnsUrl }));
+        const { tables, esp } = await keyedRouterTables(registry, name);
+        printText(renderPeerConfig(tables, name, target, { dyndnsUrl, esp }));
       }));
 }

@@ -34,6 +34,8 @@ interface ServeFlags {
   shortcutThreshold: string;
   shortcutIdle: string;
   shortcutsMax: string;
+  encrypt?: string;
+  rekeyInterval: string;
 }
 
 /** `tunnel-hub serve`: the daemon, with the embedded defaults when given no flags. */
@@ -63,6 +65,8 @@ export function registerServeCommand(program: Command): void {
     .option('--shortcut-threshold <rate>', 'RATE[:DURATION]: traffic between two members, both ways, that makes a shortcut once it lasts DURATION (default 2s), e.g. 500kbit, 2Mbit/s:3s', '1Mbit/s:2s')
     .option('--shortcut-idle <duration>', 'a shortcut without traffic for this long is removed and its /30 returns to the pool (1s to 7d)', '5m')
     .option('--shortcuts-max <n>', 'shortcuts one member may have at once (1-1000); beyond it the least active is removed first', '32')
+    .option('--encrypt <on|off>', 'encrypt the links of members running tunnel-client (ESP, keys handed over wss:// or SSH only; `peer set NAME --encrypt` overrides per peer; routers only when set on); default: on with --tls-cert, off without it')
+    .option('--rekey-interval <duration>', 'how often every encrypted link gets new SAs, make-before-break (e.g. 30m, 1h; 10s to 7d)', '1h')
     .action(async (flags: ServeFlags, command: Command) => {
       if ((flags.tlsCert === undefined) !== (flags.tlsKey === undefined)) {
         throw new TunnelError('ERR_INVALID_ARGUMENT', '--tls-cert and --tls-key go together');
@@ -71,6 +75,11 @@ export function registerServeCommand(program: Command): void {
         throw new TunnelError('ERR_INVALID_ARGUMENT', `--datapath "${flags.datapath}" must be engine or none`);
       }
       const routing = parseRoutingMode(flags.routing);
+      const encrypt = flags.encrypt === undefined ? undefined : parseOnOff(flags.encrypt, '--encrypt');
+      const rekeyIntervalMs = parseDuration(flags.rekeyInterval, '--rekey-interval');
+      if (rekeyIntervalMs < 10_000 || rekeyIntervalMs > 7 * 86_400_000) {
+        throw new TunnelError('ERR_INVALID_ARGUMENT', `--rekey-interval "${flags.rekeyInterval}" must be from 10s to 7d`);
+      }
       const hook = flags.hook === undefined ? undefined : checkHookFile(flags.hook);
       const shortcuts: ShortcutOptions = {
         mode: parseShortcutMode(flags.shortcuts),
@@ -106,6 +115,7 @@ export function registerServeCommand(program: Command): void {
         paths: { keepaliveInterval: parsePositiveInteger(flags.pathKeepalive, '--path-keepalive', 25) },
         routing,
         shortcuts,
+        encryption: { ...(encrypt !== undefined ? { byDefault: encrypt } : {}), rekeyIntervalMs },
         ...(hook !== undefined ? { hook } : {}),
         ...(admin ? { admin: { ...admin, metricsPerPeer } } : {}),
         doors: { ws: perSource, ssh: perSource },

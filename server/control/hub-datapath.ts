@@ -57,6 +57,11 @@ export interface HubDatapath {
   routes?(name: string): string[];
   /** Inner packets dropped on a tunnel for a source outside its member's (BCP 38), or undefined. */
   spoofed?(name: string): number | undefined;
+  /**
+   * Calls `due` with a tunnel's name when its outbound ESP SA passes the sequence number a rekey
+   * is due at (the engine's onRekeyDue); a datapath without ESP never calls it.
+   */
+  onRekeyDue?(due: (tunnel: string) => void): void;
   /** Removes every tunnel. */
   close(): Promise<void>;
 }

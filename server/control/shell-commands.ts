@@ -2,6 +2,7 @@ import { TunnelError, isTunnelError } from '../../shared/errors.js';
 import { KERNEL_CONFIG_TARGETS, isKernelConfigTarget, renderPeerConfig } from '../../shared/kernel-config/render-peer-config.js';
 import { canonicalOuterAddress, outerFamilyOf } from '../../shared/datapath/outer-address.js';
 import { formatLinkTable } from '../hub-state/format-link-table.js';
+import type { LinkEspKeys } from '../../shared/kernel-config/link-esp-keys.js';
 import type { LinkTable } from '../registry/link-table.js';
 
 /** What the shell commands may do on behalf of the authenticated peer. */
@@ -12,6 +13,11 @@ export interface ShellCommandContext {
   remoteAddress: string;
   /** The tables of every link the peer is an end of, hub link first (as `peer table --json` prints them). */
   tables(): Promise<LinkTable[]>;
+  /**
+   * What `config` renders: the tables, each encrypted link as it runs in ESP, and the peer's SAs
+   * beside each (server/hub-state/router-link-keys.ts); absent: the tables, in the clear.
+   */
+  keyedTables?(): Promise<{ tables: LinkTable[]; esp: (LinkEspKeys | undefined)[] }>;
   /** Records `seen` as the peer's endpoint and reconfigures the hub's end and linked members, live. */
   reportEndpoint(seen: string): Promise<void>;
   /** The hub's dyndns2 URL, for the OpenWrt update hook `config openwrt` prints. */
@@ -72,7 +78,8 @@ export async function runShellCommand(commandLine: string, ctx: ShellCommandCont
         if (args.length !== 1 || !isKernelConfigTarget(target) || json) {
           throw usage(`config takes one of ${KERNEL_CONFIG_TARGETS.join(', ')}`);
         }
-        const stdout = renderPeerConfig(await ctx.tables(), ctx.peer, target, ctx.dyndnsUrl === undefined ? {} : { dyndnsUrl: ctx.dyndnsUrl });
+        const keyed = ctx.keyedTables ? await ctx.keyedTables() : { tables: await ctx.tables(), esp: [] };
+        const stdout = renderPeerConfig(keyed.tables, ctx.peer, target, { ...(ctx.dyndnsUrl === undefined ? {} : { dyndnsUrl: ctx.dyndnsUrl }), esp: keyed.esp });
         return { stdout, stderr: '', exitCode: 0 };
       }
       default:

@@ -5,6 +5,7 @@ import { authenticateBearer } from '../control/authenticate-bearer.js';
 import { countHttpLogins } from '../control/count-http-logins.js';
 import { DYNDNS2_PATH, createDyndns2Handler, type Dyndns2Limits } from '../control/dyndns2-update.js';
 import { ControlPlane, DEFAULT_PATH_OPTIONS, type PathOptions } from '../control/control-plane.js';
+import { DEFAULT_REKEY_INTERVAL_MS } from '../control/link-sa-keeper.js';
 import type { SessionTiming } from '../control/control-session.js';
 import type { HubDatapath } from '../control/hub-datapath.js';
 import type { RoutingMode } from '../routing/member-route-specs.js';
@@ -20,6 +21,7 @@ import { isLoopbackAddress } from '../../shared/net/is-loopback.js';
 import { openHubState, type HubState } from '../hub-state/hub-state.js';
 import { hubStatePaths } from '../hub-state/hub-state-paths.js';
 import { initHubState } from '../hub-state/init-hub-state.js';
+import { keyedRouterTables } from '../hub-state/router-link-keys.js';
 import type { Registry } from '../registry/registry.js';
 import { detectEndpoint } from './detect-endpoint.js';
 import { detectIpv6Endpoint } from './detect-ipv6-endpoint.js';
@@ -72,6 +74,11 @@ export interface StartHubOptions {
   routing?: RoutingMode;
   /** When the hub builds shortcuts between busy members (`serve --shortcuts …`); default DEFAULT_SHORTCUT_OPTIONS. */
   shortcuts?: ShortcutOptions;
+  /**
+   * Who encrypts and how often keys change. `byDefault` absent: on when the hub serves wss://
+   * (`tls`), off otherwise (plain ws:// could carry keys to none of its invite joins).
+   */
+  encryption?: { byDefault?: boolean; rekeyIntervalMs?: number; graceMs?: number };
   /**
    * The admin listener (`/metrics`, the live status page); absent: none. `serve` defaults to
    * 127.0.0.1:9470. `metricsPerPeer` (default true) exports the per-peer series.
@@ -146,10 +153,12 @@ export async function startHub(options: StartHubOptions): Promise<RunningHub> {
     };
     cleanups.push(() => clearTimeout(claimSync));
     const endpoint6 = options.endpoint6 !== undefined ? options.endpoint6 : detectIpv6Endpoint(listen);
+    const encryption = { ...options.encryption, byDefault: options.encryption?.byDefault ?? tls !== undefined };
     const plane = new ControlPlane({
       registry: controlRegistryOver(state.registry, state.cluster?.hubName, afterClaim), datapath, timing: options.timing ?? DEFAULT_TIMING, log,
-      paths: options.paths ?? DEFAULT_PATH_OPTIONS, routing: options.routing ?? 'static', identity: { hubId, endpoint6 },
+      paths: options.paths ?? DEFAULT_PATH_OPTIONS, routing: options.routing ?? 'static', identity: { hubId, endpoint6 }, encryption,
     });
+    datapath.onRekeyDue?.((tunnel) => plane.hubEndRekeyDue(tunnel));
     cleanups.push(() => plane.close());
     // Loads the routing facts once, which installs the hub's unreachable fallback routes.
     await plane.reconcile();
@@ -207,6 +216,7 @@ export async function startHub(options: StartHubOptions): Promise<RunningHub> {
       shell: (peer, remoteAddress, command) => runShellCommand(command, {
         peer, remoteAddress,
         tables: () => state.registry.links.tablesForPeer(peer),
+        keyedTables: () => keyedRouterTables(state.registry, peer),
         reportEndpoint: async (seen) => {
           await refuseKeylessSourceClash(state.registry, peer, seen);
           await plane.reportFromShell(peer, seen);
@@ -252,7 +262,11 @@ export async function startHub(options: StartHubOptions): Promise<RunningHub> {
     log.info({
       listen, wsPort: ws.port, sshPort: ssh.port, tls: ws.tls, hubId, endpoint: (await state.registry.settings.require()).endpoint, endpoint6,
       admin: admin && options.admin ? `${options.admin.host}:${admin.port}` : null,
+      encrypt: encryption.byDefault ? 'on' : 'off', rekeyInterval: `${Math.round((encryption.rekeyIntervalMs ?? DEFAULT_REKEY_INTERVAL_MS) / 1000)}s`,
     }, 'hub listening');
+    if (encryption.byDefault && !ws.tls) {
+      log.warn('--encrypt on over plain ws://: members whose links are encrypted are refused over ws:// (ERR_INSECURE_CHANNEL) and must connect over ssh://');
+    }
     return {
       wsPort: ws.port, sshPort: ssh.port, adminPort: admin ? admin.port : null, hubId, registry: state.registry, plane, datapath, gates, shortcuts, status,
       close: cleanup,
