@@ -1,4 +1,5 @@
 import type { Command } from 'commander';
+import type { PeerStatus } from '../hub/hub-status.js';
 import { hubStatusReport } from '../hub/hub-status-report.js';
 import { PEER_FILTER_HELP, PEER_STATE_HELP, isPeerFilterSet, parsePeerFilterOptions } from './cli-option-parsers.js';
 import { formatColumns } from './format-columns.js';
@@ -6,11 +7,24 @@ import { describeHubLinkEncap } from './hub-link-command.js';
 import { hubStateDir } from './hub-state-dir.js';
 import { printJson, printText } from './write-output.js';
 
+/** The ESP column: how the hub link is carried, its SPIs and SA age, and ESP's drops; `-` in the clear. Never a key. */
+function describeEsp(peer: PeerStatus): string {
+  if (!peer.encrypted) return '-';
+  const spi = (value: number): string => `0x${value.toString(16).padStart(8, '0')}`;
+  const parts = [peer.esp ?? 'esp', peer.aead ?? ''];
+  if (peer.spiOut !== null) parts.push(`out ${spi(peer.spiOut)}`);
+  if (peer.spiIn.length > 0) parts.push(`in ${peer.spiIn.map(spi).join('+')}`);
+  if (peer.saAgeSeconds !== null) parts.push(`${peer.saAgeSeconds}s`);
+  if (peer.rekey && peer.rekey.phase !== 'steady') parts.push(peer.rekey.phase);
+  const drops = Object.entries(peer.dropsByReason ?? {}).filter(([, count]) => count > 0).map(([reason, count]) => `${reason}=${count}`);
+  return [...parts.filter((part) => part !== ''), ...drops].join(' ');
+}
+
 /** `tunnel-hub status [--json]`: live sessions from a running `serve`, else the registry's record. */
 export function registerStatusCommand(program: Command): void {
   program
     .command('status')
-    .description('per peer: connected or not, public address (seen and reported), encapsulation and why, config versions, last seen, traffic counters; in a cluster, the links to the other hubs')
+    .description('per peer: connected or not, public address (seen and reported), encapsulation and why, ESP (raw or in UDP, AEAD, SPIs, SA age, drops; never a key), config versions, last seen, traffic counters; in a cluster, the links to the other hubs')
     .option('--state <state>', PEER_STATE_HELP)
     .option('--filter <text>', PEER_FILTER_HELP)
     .option('--json', 'print JSON only')
@@ -22,13 +36,14 @@ export function registerStatusCommand(program: Command): void {
         ? `hub ${status.hub.endpoint}: running (pid ${status.hub.pid ?? '?'}, ws ${status.hub.wsPort ?? '?'}, ssh ${status.hub.sshPort ?? '?'})`
         : `hub ${status.hub.endpoint}: not running (showing the registry's last record)`;
       printText(`${hub}\n\n${formatColumns(
-        ['PEER', 'STATE', 'SEEN', 'REPORTED', 'ENCAP', 'PREFIX', 'SPEC HUB', 'SPEC PEER', 'LAST SEEN', 'RX PKTS', 'TX PKTS', 'SPOOFED', 'ROUTES'],
+        ['PEER', 'STATE', 'SEEN', 'REPORTED', 'ENCAP', 'ESP', 'PREFIX', 'SPEC HUB', 'SPEC PEER', 'LAST SEEN', 'RX PKTS', 'TX PKTS', 'SPOOFED', 'ROUTES'],
         status.peers.map((peer) => [
           peer.name,
           peer.connected ? `up (${peer.transport ?? '?'})` : 'down',
           peer.endpoint.seen ?? '-',
           peer.endpoint.reported ?? '-',
           `${peer.encap} (${peer.encapReason ?? (peer.nat ? 'nat' : '-')})${peer.binding ? ` ${peer.binding.state}${peer.binding.address ? ` ${peer.binding.address}:${peer.binding.port ?? '?'}` : ''}` : ''}`,
+          describeEsp(peer),
           peer.prefix,
           peer.specVersion ? `${peer.specVersion.hub.applied}/${peer.specVersion.hub.issued}` : '-',
           peer.specVersion ? `${peer.specVersion.peer.acked}/${peer.specVersion.peer.issued}` : '-',

@@ -19,6 +19,20 @@ export interface HubBindingStatus {
   bindingTimeout: number;
 }
 
+/** ESP on a running tunnel as status shows it: never a key. */
+export interface TunnelEncryptionStatus {
+  encrypted: boolean;
+  aead: 'aes-gcm' | 'chacha20-poly1305' | null;
+  /** The SPIs it opens, newest first (two around a rekey). */
+  spiIn: number[];
+  /** The SPI it seals with, or null while it has none (every packet is then dropped, `tx:no-sa`). */
+  spiOut: number | null;
+  /** Seconds since its outbound SA was installed. */
+  saAgeSeconds: number | null;
+  /** ESP's drop counters: `rx:auth`, `rx:replay`, `rx:no-sa`, `tx:no-sa`, and `rx:cleartext`. */
+  dropsByReason: Record<string, number>;
+}
+
 /** A tunnel's liveness as its keepalives tell it. */
 export interface TunnelLivenessStatus {
   /** `down` until the remote answers, and again after keepaliveRetries intervals unanswered. */
@@ -57,6 +71,8 @@ export interface HubDatapath {
   routes?(name: string): string[];
   /** Inner packets dropped on a tunnel for a source outside its member's (BCP 38), or undefined. */
   spoofed?(name: string): number | undefined;
+  /** ESP on a running tunnel (SPIs, AEAD, SA age, drops), or undefined when it does not run. */
+  encryption?(name: string): TunnelEncryptionStatus | undefined;
   /**
    * Calls `due` with a tunnel's name when its outbound ESP SA passes the sequence number a rekey
    * is due at (the engine's onRekeyDue); a datapath without ESP never calls it.

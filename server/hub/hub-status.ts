@@ -2,7 +2,8 @@ import { tunnelInterfaceName } from '../../shared/net/tunnel-interface-name.js';
 import { PACKAGE_VERSION } from '../../shared/package-version.js';
 import type { ProbeResults } from '../control/choose-encapsulation.js';
 import type { PeerLiveState } from '../control/peer-entry.js';
-import type { HubBindingStatus, HubDatapath, TunnelTraffic } from '../control/hub-datapath.js';
+import type { HubBindingStatus, HubDatapath, TunnelEncryptionStatus, TunnelTraffic } from '../control/hub-datapath.js';
+import type { KeptLinkStatus } from '../control/link-sa-keeper.js';
 import { hubLinkStatuses, type HubLinkStatus } from '../cluster/hub-link-status.js';
 import type { Registry } from '../registry/registry.js';
 
@@ -41,6 +42,19 @@ export interface PeerStatus {
   spoofed: number | null;
   /** What the member's last session said it runs (`tunnel-client/VERSION`); null without one since the hub started. */
   software: string | null;
+  /** The hub link is encrypted (ESP): as the hub's end runs it, else as last recorded. */
+  encrypted: boolean;
+  /** How it carries ESP: `raw` (IP protocol 50) or `udp` (RFC 3948); null in the clear. */
+  esp: 'raw' | 'udp' | null;
+  /** The AEAD, the SPIs the hub's end opens (newest first) and seals with, and its outbound SA's age: never a key. */
+  aead: TunnelEncryptionStatus['aead'];
+  spiIn: number[];
+  spiOut: number | null;
+  saAgeSeconds: number | null;
+  /** Where the link's keys stand: the current epoch, the rekey phase and since when (null: not encrypted here). */
+  rekey: { epoch: number; phase: string; since: string } | null;
+  /** ESP's drops on the hub's end: `rx:auth`, `rx:replay`, `rx:no-sa`, `tx:no-sa`, `rx:cleartext` (null: not running). */
+  dropsByReason: Record<string, number> | null;
 }
 
 /** One peer<->peer link's line in `tunnel-hub status --json`. */
@@ -79,6 +93,8 @@ export interface LiveHubView {
   wsPort: number;
   sshPort: number;
   hubId: string;
+  /** Where an encrypted link's keys stand, by link id. */
+  linkKeys?(linkId: number): KeptLinkStatus | undefined;
 }
 
 /**
@@ -95,6 +111,9 @@ export async function buildHubStatus(registry: Registry, live?: LiveHubView, hub
     const seen = state?.seen ?? peer.endpoint?.address ?? null;
     const tunnel = tunnelInterfaceName(peer.name);
     const lastSeen = state ? state.lastSeen : peer.endpoint?.seenAt;
+    const encryption = live?.datapath.encryption?.(tunnel);
+    const keys = live?.linkKeys?.(peer.linkId);
+    const esp = state ? state.esp : peer.pathEsp;
     return {
       name: peer.name,
       connected: state?.connected ?? false,
@@ -121,6 +140,14 @@ export async function buildHubStatus(registry: Registry, live?: LiveHubView, hub
       routes: live?.datapath.routes?.(tunnel) ?? [],
       spoofed: live?.datapath.spoofed?.(tunnel) ?? null,
       software: state?.software ?? null,
+      encrypted: encryption?.encrypted ?? esp !== null,
+      esp,
+      aead: encryption?.aead ?? null,
+      spiIn: encryption?.spiIn ?? [],
+      spiOut: encryption?.spiOut ?? null,
+      saAgeSeconds: encryption?.saAgeSeconds ?? null,
+      rekey: keys ? { epoch: keys.epoch, phase: keys.phase, since: new Date(keys.since).toISOString() } : null,
+      dropsByReason: encryption?.dropsByReason ?? null,
     };
   });
   const links = (await registry.links.listWithTables({ peerLinksOnly: true })).map(({ link, table, reason }): PeerLinkStatus => ({

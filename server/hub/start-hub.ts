@@ -238,6 +238,7 @@ export async function startHub(options: StartHubOptions): Promise<RunningHub> {
     }
     const status = (): Promise<HubStatus> => buildHubStatus(state.registry, {
       live: plane.liveState(), keepaliveInterval: plane.keepaliveInterval, datapath, pid: process.pid, wsPort: ws.port, sshPort: ssh.port, hubId,
+      linkKeys: (linkId) => plane.linkKeys(linkId),
     }, state.cluster?.hubName);
     const socketPath = statusSocketPath(options.stateDir);
     const statusSocket: StatusSocket = await openStatusSocket(socketPath, async (request) => (request.view === 'sessions'

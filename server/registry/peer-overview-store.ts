@@ -1,5 +1,6 @@
 import type { Encapsulation } from '../../shared/net/encapsulation.js';
 import { describeLinkSubnet } from '../../shared/net/link-subnet.js';
+import type { EspPath } from '../../shared/protocol/tunnel-spec-schema.js';
 import { buildLinkTable } from './link-table.js';
 import { HUB_END_NAME } from './peer-name.js';
 import type { RegistryContext } from './registry-context.js';
@@ -17,6 +18,8 @@ export interface PeerOverview {
   readonly encap: Encapsulation;
   /** Why the hub chose its encapsulation (`link_paths`), or null before it chose. */
   readonly pathReason: string | null;
+  /** How the hub last carried the link's ESP (`link_paths.esp`), or null in the clear. */
+  readonly pathEsp: EspPath | null;
   /** The latest endpoint recorded for the peer, or null before it was seen. */
   readonly endpoint: { readonly address: string; readonly seenAt: number } | null;
   /** Both ends' spec versions, or null before anything was issued. */
@@ -32,6 +35,7 @@ interface OverviewRow {
   pinnedEncap: Encapsulation | null;
   decidedEncap: Encapsulation | null;
   pathReason: string | null;
+  pathEsp: EspPath | null;
   endpointAddress: string | null;
   endpointSeenAt: number | null;
   hubIssued: number | null;
@@ -46,7 +50,7 @@ interface OverviewRow {
 // Joins instead of a read per peer: a status of 10,000 peers was 60,000 statements before.
 const SELECT_OVERVIEW = `
   SELECT p.name, l.id AS "linkId", l.gre_key AS "greKey", l.keyless, a.network,
-         pin.encap AS "pinnedEncap", lp.encap AS "decidedEncap", lp.reason AS "pathReason",
+         pin.encap AS "pinnedEncap", lp.encap AS "decidedEncap", lp.reason AS "pathReason", lp.esp AS "pathEsp",
          e.address AS "endpointAddress", e.seen_at AS "endpointSeenAt",
          h.version AS "hubIssued", h.applied_version AS "hubApplied", h.applied_at AS "hubAppliedAt",
          c.version AS "peerIssued", c.acked_version AS "peerAcked", c.acked_at AS "peerAckedAt", c.reported AS "peerReported"
@@ -78,6 +82,7 @@ function toOverview(row: OverviewRow): PeerOverview {
     greKey: row.greKey,
     keyless: row.keyless === 1,
     decidedEncap: row.decidedEncap,
+    decidedEsp: row.pathEsp,
     ends: [{ name: HUB_END_NAME, public: null, pinnedEncap: null }, { name: row.name, public: null, pinnedEncap: row.pinnedEncap }],
   });
   const versions: HubLinkSpecVersions | null = row.hubIssued === null || row.peerIssued === null ? null : {
@@ -91,6 +96,7 @@ function toOverview(row: OverviewRow): PeerOverview {
     inner: subnet.secondEnd,
     encap,
     pathReason: row.pathReason,
+    pathEsp: row.pathEsp,
     endpoint: row.endpointAddress === null || row.endpointSeenAt === null ? null : { address: row.endpointAddress, seenAt: row.endpointSeenAt },
     versions,
   };
