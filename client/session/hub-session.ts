@@ -48,6 +48,11 @@ export class HubSession {
     if (this.welcome) this.send({ type: 'report', endpoint: { address } });
   }
 
+  /** Asks the hub to rekey the link of `tunnel`: its outbound ESP SA passed the sequence number a rekey is due at. */
+  rekey(tunnel: string): void {
+    if (this.welcome) this.send({ type: 'rekey', tunnel });
+  }
+
   /** Tells the hub whether a path probe of one of our tunnels was answered. */
   probe(tunnel: string, encap: MessageOf<'probe'>['encap'], answered: boolean): void {
     if (this.welcome) this.send({ type: 'probe', tunnel, encap, answered });

@@ -15,6 +15,14 @@ import { IPV6_RETRY_AFTER_MS, Ipv6Preference } from './ipv6-preference.js';
 const HUB_TUNNEL = tunnelInterfaceName('hub');
 /** How an attempt fails when the hub cannot be reached at all (as opposed to a refusal it answered). */
 const UNREACHABLE_CODES: ReadonlySet<string> = new Set(['ERR_NOT_CONNECTED', 'ERR_TIMEOUT']);
+
+/**
+ * Refusals that retrying cannot cure: the credentials, or a channel the hub will not hand keys on
+ * (ERR_INSECURE_CHANNEL: an encrypted link's member on plain ws://, which must use wss:// or ssh://).
+ */
+function refusesForGood(code: string): boolean {
+  return isAuthRefusal(code) || code === 'ERR_INSECURE_CHANNEL';
+}
 /** Tries per path probe, and how long each waits by default. */
 const PATH_PROBE_TRIES = 3;
 const DEFAULT_PATH_PROBE_TIMEOUT_MS = 1_000;
@@ -143,12 +151,12 @@ export class SessionRunner {
         const ended = await this.connectOnce(() => {
           welcomed = true;
         });
-        if (ended && isAuthRefusal(ended.code)) throw ended;
+        if (ended && refusesForGood(ended.code)) throw ended;
         if (ended) this.options.log.info({ code: ended.code, reason: ended.message }, 'session ended');
         if (!welcomed) failed = ended;
       } catch (err) {
         const error = isTunnelError(err) ? err : new TunnelError('ERR_SYSTEM', (err as Error).message);
-        if (isAuthRefusal(error.code) || error.code === 'ERR_STATE') {
+        if (refusesForGood(error.code) || error.code === 'ERR_STATE') {
           this.fatal = error;
           this.stopped = true;
           this.watcher.stop();
@@ -321,8 +329,9 @@ export class SessionRunner {
    */
   private async probePath(session: HubSession, tunnel: WireTunnelSpec): Promise<void> {
     const probe = this.options.datapath.probe?.bind(this.options.datapath);
-    // ipip has no probe; gretap is only ever pinned, so a probe would change nothing.
-    if (!probe || tunnel.encap === 'ipip' || tunnel.encap === 'gretap') return;
+    // ipip has no probe; gretap is only ever pinned, so a probe would change nothing; ESP in UDP
+    // is the encrypted ladder's last rung, with nothing to fall back to.
+    if (!probe || tunnel.encap === 'ipip' || tunnel.encap === 'gretap' || (tunnel.esp?.udp ?? null) !== null) return;
     const path = `${tunnel.encap} ${tunnel.remote}`;
     if (this.probedPath === path && this.probedSession === session) return;
     this.probedPath = path;

@@ -187,12 +187,14 @@ export class ControlPlane implements SessionEvents {
   }
 
   /**
-   * An end's outbound SA nears the end of its sequence numbers (the datapath's onRekeyDue, or a
-   * member's `rekey` message): `tunnel` is that end's interface. Starts a make-before-break rekey
-   * of the link; unknown tunnels are ignored.
+   * A member's outbound SA nears the end of its sequence numbers (its `rekey` message): `tunnel`
+   * is its interface. Starts a make-before-break rekey of the link; unknown tunnels are ignored,
+   * and the keeper takes such a request only for an epoch older than a minute (no engine seals
+   * 2^31 packets sooner), so a member cannot make the hub rekey without end.
    */
-  rekeyDue(peer: string, tunnel: string): void {
-    const linkId = this.tunnelLinks.get(peer)?.get(tunnel);
+  rekeyRequested(session: ControlSession, tunnel: string): void {
+    if (this.entries.get(session.peer)?.session !== session) return;
+    const linkId = this.tunnelLinks.get(session.peer)?.get(tunnel);
     if (linkId !== undefined) this.keeper.rekey(linkId, 'rekey-due');
   }
 

@@ -20,6 +20,8 @@ export interface SessionEvents {
   reported(session: ControlSession, address: string): void;
   acked(session: ControlSession, version: number): void;
   probed(session: ControlSession, probe: MessageOf<'probe'>): void;
+  /** An ESP SA of the member's `tunnel` nears the end of its sequence numbers. */
+  rekeyRequested(session: ControlSession, tunnel: string): void;
   clientError(session: ControlSession, code: string, message: string): void;
   closed(session: ControlSession, error: TunnelError | undefined): void;
 }
@@ -148,6 +150,9 @@ export class ControlSession {
         return;
       case 'probe':
         this.events.probed(this, message);
+        return;
+      case 'rekey':
+        this.events.rekeyRequested(this, message.tunnel);
         return;
       case 'error':
         this.events.clientError(this, message.code, message.message);

@@ -11,6 +11,12 @@ export const DEFAULT_REKEY_INTERVAL_MS = 3_600_000;
 /** How long an old inbound SA stays after both ends switched: packets sealed just before still open. */
 export const DEFAULT_REKEY_GRACE_MS = 10_000;
 
+/**
+ * The youngest epoch a `rekey-due` request moves on from. No engine seals 2^31 packets in a
+ * minute (that is 36 million per second), so an earlier request is a mistake or an abuse.
+ */
+export const MIN_REKEY_DUE_AGE_MS = 60_000;
+
 /** What the keeper reads and writes in the registry. */
 export interface SaKeeperRegistry {
   /** The cluster's ESP master key, base64url (made by the first hub that asks). */
@@ -143,12 +149,13 @@ export class LinkSaKeeper {
 
   /**
    * Starts a make-before-break rekey of a member link now (`interval`, `rekey-due` when an end's
-   * sequence numbers near the limit). Nothing happens for an unknown or static link, or while a
-   * rekey of the link is under way.
+   * sequence numbers near the limit). Nothing happens for an unknown or static link, while a
+   * rekey of the link is under way, or for `rekey-due` on an epoch younger than a minute.
    */
   rekey(linkId: number, reason: string): void {
     const link = this.links.get(linkId);
     if (!link || link.static || link.rekeying || this.closed) return;
+    if (reason === 'rekey-due' && this.clock() - link.since < MIN_REKEY_DUE_AGE_MS) return;
     void this.runRekey(linkId, link, reason, undefined);
   }
 

@@ -100,6 +100,16 @@ export const probeSchema = z.strictObject({
   answered: z.boolean(),
 });
 
+/**
+ * Client -> hub: the outbound ESP SA of one of the client's tunnels passed the sequence number a
+ * rekey is due at (its engine's onRekeyDue): the hub rekeys that link make-before-break.
+ */
+export const rekeySchema = z.strictObject({
+  v,
+  type: z.literal('rekey'),
+  tunnel: z.string().regex(/^[A-Za-z0-9_.-]{1,15}$/),
+});
+
 /** Client -> hub: the config version now applied by the client's datapath. */
 export const ackSchema = z.strictObject({
   v,
@@ -123,7 +133,7 @@ export const errorSchema = z.strictObject({
 
 /** Every control message, told apart by `type`. */
 export const controlMessageSchema = z.discriminatedUnion('type', [
-  helloSchema, welcomeSchema, reportSchema, configSchema, ackSchema, probeSchema, keepaliveSchema, errorSchema,
+  helloSchema, welcomeSchema, reportSchema, configSchema, ackSchema, probeSchema, rekeySchema, keepaliveSchema, errorSchema,
 ]);
 
 /** Any control message. */
@@ -134,6 +144,6 @@ export type MessageOf<T extends ControlMessage['type']> = Extract<ControlMessage
 export type OutgoingMessage = ControlMessage extends infer M ? (M extends ControlMessage ? Omit<M, 'v'> : never) : never;
 
 /** Messages only a client may send; the hub refuses anything else from a client. */
-export const CLIENT_MESSAGE_TYPES: ReadonlySet<ControlMessage['type']> = new Set(['hello', 'report', 'ack', 'probe', 'keepalive', 'error']);
+export const CLIENT_MESSAGE_TYPES: ReadonlySet<ControlMessage['type']> = new Set(['hello', 'report', 'ack', 'probe', 'rekey', 'keepalive', 'error']);
 /** Messages only a hub may send; the client refuses anything else from a hub. */
 export const HUB_MESSAGE_TYPES: ReadonlySet<ControlMessage['type']> = new Set(['welcome', 'config', 'keepalive', 'error']);

@@ -34,8 +34,8 @@ async function pass(ms: number, ...members: LabMember[]): Promise<void> {
   await settle();
 }
 
-function encryptedLab(options: { byDefault?: boolean } = {}): ControlPlaneLab {
-  return controlPlaneLab({ encryption: { byDefault: options.byDefault ?? true, rekeyIntervalMs: REKEY_MS, graceMs: GRACE_MS } });
+function encryptedLab(options: { byDefault?: boolean; rekeyIntervalMs?: number } = {}): ControlPlaneLab {
+  return controlPlaneLab({ encryption: { byDefault: options.byDefault ?? true, rekeyIntervalMs: options.rekeyIntervalMs ?? REKEY_MS, graceMs: GRACE_MS } });
 }
 
 describe('ControlPlane: encrypted links', () => {
@@ -182,11 +182,11 @@ describe('ControlPlane: encrypted links', () => {
   });
 
   it('a member that goes away during a rekey gets a fresh epoch when it returns; the hub end\'s sequence-limit event starts a rekey', async () => {
-    const lab = encryptedLab();
+    const lab = encryptedLab({ rekeyIntervalMs: 3_600_000 });
     lab.registry.addPeer('alice');
     const alice = await lab.join('alice', ALICE);
     alice.ack(1);
-    await settle();
+    await pass(61_000, alice);
     lab.plane.hubEndRekeyDue('tnl-alice');
     await settle();
     expect(lab.registry.saEpochs(lab.registry.hubLinkId('alice')).map((epoch) => epoch.reason)).toEqual(['hub-start', 'rekey-due']);
@@ -200,6 +200,28 @@ describe('ControlPlane: encrypted links', () => {
     expectOpens(espOf(tunnelOf(back, 'tnl-hub')), hub);
     expect(lab.registry.saEpochs(lab.registry.hubLinkId('alice')).map((epoch) => epoch.reason)).toEqual(['hub-start', 'rekey-due', 'session']);
     expect(lab.plane.linkKeys(lab.registry.hubLinkId('alice'))?.phase).toBe('steady');
+    await lab.plane.close();
+  });
+
+  it('a member\'s `rekey` message rekeys its link, but not an epoch younger than a minute', async () => {
+    const lab = encryptedLab({ rekeyIntervalMs: 3_600_000 });
+    lab.registry.addPeer('alice');
+    const alice = await lab.join('alice', ALICE);
+    alice.ack(1);
+    await settle();
+    const request = (): void => alice.session.receive(JSON.stringify({ v: 1, type: 'rekey', tunnel: 'tnl-hub' }));
+    request();
+    await settle();
+    expect(lab.registry.saEpochs(lab.registry.hubLinkId('alice'))).toHaveLength(1);
+    await pass(61_000, alice);
+    request();
+    await settle();
+    expect(lab.registry.saEpochs(lab.registry.hubLinkId('alice')).map((epoch) => epoch.reason)).toEqual(['hub-start', 'rekey-due']);
+    expect(lab.plane.linkKeys(lab.registry.hubLinkId('alice'))?.phase).toBe('installing');
+    // A tunnel the member has no link on is ignored.
+    alice.session.receive(JSON.stringify({ v: 1, type: 'rekey', tunnel: 'tnl-nobody' }));
+    await settle();
+    expect(alice.transport.closedWith).toBeUndefined();
     await lab.plane.close();
   });
 
