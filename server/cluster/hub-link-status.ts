@@ -1,5 +1,5 @@
 import { HUB_LINK_PREFIX, tunnelInterfaceName } from '../../shared/net/tunnel-interface-name.js';
-import type { HubDatapath, TunnelTraffic } from '../control/hub-datapath.js';
+import type { HubDatapath, TunnelEncryptionStatus, TunnelTraffic } from '../control/hub-datapath.js';
 import type { HubLinkEncap } from '../registry/hub-link-store.js';
 import type { Registry } from '../registry/registry.js';
 
@@ -20,6 +20,8 @@ export interface HubLinkStatus {
   /** The tunnel's liveness on the running hub (null: not running, or keepalives off). */
   state: 'up' | 'down' | null;
   counters: TunnelTraffic | null;
+  /** ESP on the running link (both hubs encrypt): AEAD, SPIs, SA age, drops; never a key. Null when not running. */
+  encryption: TunnelEncryptionStatus | null;
 }
 
 /** This hub's links to the other hubs of its cluster (none for a hub alone), overlaid with the running datapath's view. */
@@ -37,6 +39,7 @@ export async function hubLinkStatuses(registry: Registry, hubName: string | unde
       encap: link.encap, reason: link.encapReason, pinned: link.pinned,
       state: liveness?.tracked ? liveness.state : null,
       counters: datapath?.traffic(tunnel) ?? null,
+      encryption: datapath?.encryption?.(tunnel) ?? null,
     });
   }
   return statuses;

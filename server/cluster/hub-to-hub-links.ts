@@ -3,12 +3,16 @@ import { DEFAULT_KEEPALIVE_RETRIES } from '../../shared/datapath/tunnel-spec.js'
 import { isTunnelError } from '../../shared/errors.js';
 import { HUB_LINK_PREFIX, tunnelInterfaceName } from '../../shared/net/tunnel-interface-name.js';
 import type { HubDatapath } from '../control/hub-datapath.js';
+import { DEFAULT_REKEY_INTERVAL_MS, generateEspMasterKey } from '../control/link-sa-keeper.js';
+import { deriveLinkSaPair, LINK_AEAD, type LinkSaPair } from '../control/link-sa-keys.js';
+import type { WireTunnelEsp } from '../../shared/protocol/index.js';
 import { HUB_FRESH_MS } from '../hub/cluster-membership.js';
-import type { HubLinkEncap } from '../registry/hub-link-store.js';
+import type { HubLinkEncap, HubLinkRecord } from '../registry/hub-link-store.js';
 import type { Registry } from '../registry/registry.js';
 import { hubTunnelRoutes } from '../routing/member-routes.js';
 import type { RoutingMode } from '../routing/member-route-specs.js';
 import { hubLinkSwitch, type HubLinkSwitch } from './hub-link-encap-switch.js';
+import { HUB_START_REASON, hubLinkEsp } from './hub-link-esp.js';
 import { hubToHubSpecs } from './hub-to-hub-specs.js';
 
 /** How often the hub looks at its hub<->hub tunnels' liveness, at most (once per keepalive interval if shorter). */
@@ -31,6 +35,22 @@ interface WatchedLink {
   dueHeartbeat?: number | null;
 }
 
+/** Whether this hub encrypts its links to other hubs that do too, and how often their keys change. */
+export interface HubLinkEncryption {
+  /** This hub's `serve --encrypt`. */
+  encrypt: boolean;
+  /** Default DEFAULT_REKEY_INTERVAL_MS. */
+  rekeyIntervalMs?: number;
+}
+
+/** An encrypted hub<->hub link's keys as this hub last read them. */
+interface LinkKeys {
+  /** The newest epoch's creation time: the hub with the lower name rekeys when it is one interval old. */
+  newestAt: number;
+  first: boolean;
+  pairs: Map<number, LinkSaPair>;
+}
+
 /**
  * Keeps this hub's tunnels to the other hubs of its cluster in line with the registry: makes the
  * link (its /30 and key) to each hub that joined, and re-lays each tunnel's routes whenever members
@@ -41,6 +61,12 @@ interface WatchedLink {
  * while the other hub is alive moves to the other encapsulation in the registry (GRE to FOU, FOU
  * back to GRE), unless pinned; both hubs then re-lay it. The switch is a compare-and-set, so two
  * hubs that notice at once switch it once.
+ *
+ * A link is encrypted when both of its hubs encrypt. Its SAs derive from the registry's epochs
+ * (as members' links do, under their own `hub-link` name): a hub that starts writes a new epoch
+ * for each of its links and seals with it at once (it holds no older SAs), the hub with the lower
+ * name writes a new one every rekey interval, and both hubs follow each epoch make-before-break
+ * on its timestamp (hub-link-esp.ts), since neither can acknowledge to the other.
  */
 export class HubToHubLinks {
   private readonly running = new Map<string, string>();
@@ -52,6 +78,11 @@ export class HubToHubLinks {
   private readonly timer: NodeJS.Timeout;
   private checking = false;
   private closed = false;
+  /** Encrypted links by id: epochs this process started with, and their keys. */
+  private readonly keys = new Map<number, LinkKeys>();
+  private master: Buffer | undefined;
+  /** A re-lay at the next change of an encrypted link's SAs (a switch, a grace's end). */
+  private keyTimer: NodeJS.Timeout | undefined;
 
   constructor(
     private readonly registry: Registry,
@@ -61,6 +92,7 @@ export class HubToHubLinks {
     private readonly keepaliveInterval: number,
     private readonly log: Logger,
     private readonly keepaliveRetries = DEFAULT_KEEPALIVE_RETRIES,
+    private readonly encryption: HubLinkEncryption = { encrypt: false },
   ) {
     this.timer = setInterval(() => void this.checkLiveness(), Math.min(WATCH_MS, Math.max(keepaliveInterval, 0.1) * 1000));
     this.timer.unref();
@@ -93,6 +125,7 @@ export class HubToHubLinks {
   async close(): Promise<void> {
     this.closed = true;
     clearInterval(this.timer);
+    clearTimeout(this.keyTimer);
     await this.busy;
     for (const name of this.running.keys()) await this.datapath.remove(name);
     this.running.clear();
@@ -108,15 +141,16 @@ export class HubToHubLinks {
     const unlinked = others.filter((other) => !links.some((link) => link.hubs.includes(this.hubName) && link.hubs.includes(other.name)));
     for (const other of unlinked) await this.registry.hubLinks.ensure(this.hubName, other.name);
     if (unlinked.length > 0) links = await this.registry.hubLinks.list();
+    const now = Date.now();
     const specs = hubToHubSpecs(this.routing, {
       self,
       others,
       links,
       owners: await this.registry.sessions.owners(),
       memberPrefixes: await this.memberPrefixes(),
+      esp: await this.linkEsp(others, links, now),
     }, this.keepaliveInterval);
     const wanted = new Set<string>();
-    const now = Date.now();
     for (const spec of specs) {
       wanted.add(spec.name);
       const other = others.find((hub) => tunnelOf(hub.name) === spec.name);
@@ -137,6 +171,62 @@ export class HubToHubLinks {
     }
   }
 
+  /**
+   * This hub's SAs towards every other hub whose link is encrypted (both encrypt), by the other
+   * hub's name: the epoch this process starts with is written first, a rekey is written when the
+   * newest epoch is an interval old and this hub has the lower name, and a re-lay is timed for
+   * the next switch or grace's end. Links no longer encrypted are forgotten.
+   */
+  private async linkEsp(others: readonly { name: string; encrypt: boolean }[], links: readonly HubLinkRecord[], now: number): Promise<Map<string, WireTunnelEsp>> {
+    const esp = new Map<string, WireTunnelEsp>();
+    const encrypted = new Set<number>();
+    let nextChange: number | null = null;
+    for (const other of others) {
+      const link = links.find((l) => l.hubs.includes(this.hubName) && l.hubs.includes(other.name));
+      if (!link || !this.encryption.encrypt || !other.encrypt) continue;
+      encrypted.add(link.id);
+      const ref = { kind: 'hub' as const, hubLinkId: link.id };
+      const first = link.hubs[0] === this.hubName;
+      if (!this.keys.has(link.id)) {
+        const epoch = await this.registry.saEpochs.start(ref, LINK_AEAD, HUB_START_REASON);
+        this.keys.set(link.id, { newestAt: epoch.createdAt, first, pairs: new Map() });
+        this.log.info({ tunnel: tunnelOf(other.name), epoch: epoch.epoch }, 'hub<->hub link SAs made for this start');
+      }
+      const keys = this.keys.get(link.id) as LinkKeys;
+      let epochs = await this.registry.saEpochs.history(ref);
+      if (first && epochs[0] && now - epochs[0].createdAt >= (this.encryption.rekeyIntervalMs ?? DEFAULT_REKEY_INTERVAL_MS)) {
+        await this.registry.saEpochs.start(ref, LINK_AEAD, 'interval');
+        epochs = await this.registry.saEpochs.history(ref);
+        this.log.info({ tunnel: tunnelOf(other.name), epoch: epochs[0]?.epoch }, 'hub<->hub link rekeyed');
+      }
+      const current = epochs.slice(0, 2);
+      this.master ??= Buffer.from(await this.registry.clusterSecrets.espMasterKey(generateEspMasterKey), 'base64url');
+      for (const epoch of current) {
+        if (!keys.pairs.has(epoch.epoch)) keys.pairs.set(epoch.epoch, deriveLinkSaPair(this.master, ref, epoch.epoch, epoch.aead));
+      }
+      for (const epoch of [...keys.pairs.keys()]) if (!current.some((kept) => kept.epoch === epoch)) keys.pairs.delete(epoch);
+      keys.newestAt = current[0]?.createdAt ?? keys.newestAt;
+      const plan = hubLinkEsp(current, keys.pairs, first, link.encap === 'fou' ? 'udp' : 'raw', now);
+      esp.set(other.name, plan.esp);
+      if (plan.nextChangeAt !== null) nextChange = Math.min(nextChange ?? plan.nextChangeAt, plan.nextChangeAt);
+    }
+    for (const id of [...this.keys.keys()]) if (!encrypted.has(id)) this.keys.delete(id);
+    clearTimeout(this.keyTimer);
+    this.keyTimer = undefined;
+    if (nextChange !== null && !this.closed) {
+      this.keyTimer = setTimeout(() => void this.sync(), Math.max(0, nextChange - Date.now()) + 50);
+      this.keyTimer.unref();
+    }
+    return esp;
+  }
+
+  /** An encrypted link whose newest epoch is an interval old, on the hub with the lower name: due for a rekey. */
+  private rekeyDue(now: number): boolean {
+    const interval = this.encryption.rekeyIntervalMs ?? DEFAULT_REKEY_INTERVAL_MS;
+    for (const keys of this.keys.values()) if (keys.first && now - keys.newestAt >= interval) return true;
+    return false;
+  }
+
   /** Notes what a tunnel runs now; a new encapsulation, or a restart or absence of the other hub, starts its silence over. */
   private watch(name: string, other: { name: string; state: string; startedAt: number | null }, encap: HubLinkEncap, pinned: boolean, now: number): void {
     const before = this.watched.get(name);
@@ -152,6 +242,7 @@ export class HubToHubLinks {
    * hub hears of it from the registry).
    */
   private async checkLiveness(): Promise<void> {
+    if (!this.closed && this.rekeyDue(Date.now())) void this.sync();
     if (this.checking || this.closed || this.watched.size === 0) return;
     this.checking = true;
     try {

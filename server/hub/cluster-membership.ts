@@ -14,11 +14,11 @@ export interface ClusterMembership {
 }
 
 /**
- * Announces a serving hub to its cluster (where its front doors listen) and keeps its heartbeat
+ * Announces a serving hub to its cluster (where its front doors listen, whether it encrypts) and keeps its heartbeat
  * fresh. A heartbeat that cannot be written (the registry restarting) is logged and retried on
  * the next beat; the hub keeps serving meanwhile.
  */
-export async function startClusterMembership(registry: Registry, hubName: string, listen: { wsUrl: string; sshPort: number },
+export async function startClusterMembership(registry: Registry, hubName: string, listen: { wsUrl: string; sshPort: number; encrypt?: boolean },
   log: Logger): Promise<ClusterMembership> {
   await registry.hubs.serving(hubName, listen);
   let failing = false;

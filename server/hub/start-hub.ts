@@ -139,8 +139,10 @@ export async function startHub(options: StartHubOptions): Promise<RunningHub> {
     const datapath = options.datapath();
     cleanups.push(() => datapath.close());
     // A hub of a cluster keeps a tunnel to every other hub, routing what their members own.
+    const encryption = { ...options.encryption, byDefault: options.encryption?.byDefault ?? tls !== undefined };
     const hubLinks = state.cluster && new HubToHubLinks(state.registry, state.cluster.hubName, datapath, options.routing ?? 'static',
-      (options.paths ?? DEFAULT_PATH_OPTIONS).keepaliveInterval, log);
+      (options.paths ?? DEFAULT_PATH_OPTIONS).keepaliveInterval, log, undefined,
+      { encrypt: encryption.byDefault, ...(encryption.rekeyIntervalMs !== undefined ? { rekeyIntervalMs: encryption.rekeyIntervalMs } : {}) });
     if (hubLinks) cleanups.push(() => hubLinks.close());
     // Claims come by the thousand when this hub takes over the members of one that died: the
     // hub<->hub routes follow them once per short burst (each layout reads every member), not per claim.
@@ -153,7 +155,6 @@ export async function startHub(options: StartHubOptions): Promise<RunningHub> {
     };
     cleanups.push(() => clearTimeout(claimSync));
     const endpoint6 = options.endpoint6 !== undefined ? options.endpoint6 : detectIpv6Endpoint(listen);
-    const encryption = { ...options.encryption, byDefault: options.encryption?.byDefault ?? tls !== undefined };
     const plane = new ControlPlane({
       registry: controlRegistryOver(state.registry, state.cluster?.hubName, afterClaim), datapath, timing: options.timing ?? DEFAULT_TIMING, log,
       paths: options.paths ?? DEFAULT_PATH_OPTIONS, routing: options.routing ?? 'static', identity: { hubId, endpoint6 }, encryption,
@@ -231,7 +232,7 @@ export async function startHub(options: StartHubOptions): Promise<RunningHub> {
     if (state.cluster) {
       const own = await registry.hubs.require(state.cluster.hubName, HUB_FRESH_MS);
       const membership = await startClusterMembership(registry, state.cluster.hubName,
-        { wsUrl: `${ws.tls ? 'wss' : 'ws'}://${own.endpoint}:${ws.port}`, sshPort: ssh.port }, log);
+        { wsUrl: `${ws.tls ? 'wss' : 'ws'}://${own.endpoint}:${ws.port}`, sshPort: ssh.port, encrypt: encryption.byDefault }, log);
       cleanups.push(() => membership.stop());
       // This hub's own front door is in the cluster view from now on; its own writes are not announced back to it.
       await plane.reconcile();

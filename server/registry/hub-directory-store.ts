@@ -18,6 +18,8 @@ export interface HubRecord {
   readonly members: number;
   readonly lastHeartbeat: number | null;
   readonly startedAt: number | null;
+  /** It encrypts (`serve --encrypt` on): a hub<->hub link is encrypted when both of its hubs do. */
+  readonly encrypt: boolean;
 }
 
 /** What a hub says about itself when it joins. */
@@ -36,11 +38,12 @@ interface HubRow {
   startedAt: number | null;
   heartbeatAt: number | null;
   members: number;
+  encrypt: number;
 }
 
 const SELECT_HUBS = `
   SELECT h.name, h.endpoint, h.host_key_fingerprint AS "hostKeyFingerprint", h.ws_url AS "wsUrl", h.ssh_port AS "sshPort",
-         h.started_at AS "startedAt", h.heartbeat_at AS "heartbeatAt",
+         h.started_at AS "startedAt", h.heartbeat_at AS "heartbeatAt", h.encrypt,
          (SELECT count(*) FROM member_sessions s WHERE s.hub_name = h.name) AS members
   FROM hubs h`;
 
@@ -74,11 +77,11 @@ export class HubDirectoryStore {
     return this.ctx.transaction((tx) => tx.hubs.write(hub));
   }
 
-  /** Marks the hub as serving at `wsUrl` and `sshPort`, with a fresh heartbeat. */
-  async serving(name: string, listen: { wsUrl: string; sshPort: number }): Promise<void> {
+  /** Marks the hub as serving at `wsUrl` and `sshPort`, with a fresh heartbeat, encrypting or not. */
+  async serving(name: string, listen: { wsUrl: string; sshPort: number; encrypt?: boolean }): Promise<void> {
     const now = this.ctx.clock();
-    const { changes } = await this.ctx.sql.run('UPDATE hubs SET ws_url = ?, ssh_port = ?, started_at = ?, heartbeat_at = ? WHERE name = ?',
-      listen.wsUrl, listen.sshPort, now, now, name);
+    const { changes } = await this.ctx.sql.run('UPDATE hubs SET ws_url = ?, ssh_port = ?, started_at = ?, heartbeat_at = ?, encrypt = ? WHERE name = ?',
+      listen.wsUrl, listen.sshPort, now, now, listen.encrypt === true ? 1 : 0, name);
     if (changes === 0) throw notFound(name);
   }
 
@@ -137,6 +140,7 @@ function record(row: HubRow, now: number, freshMs: number): HubRecord {
     members: row.members,
     lastHeartbeat: row.heartbeatAt,
     startedAt: row.startedAt,
+    encrypt: row.encrypt === 1,
   };
 }
 

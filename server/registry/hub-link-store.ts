@@ -13,6 +13,8 @@ export const HUB_LINK_ENCAPS: readonly HubLinkEncap[] = ['gre', 'fou'];
 
 /** The link between two hubs of a cluster: its /30 (the lower name has the lower address), GRE key and encapsulation. */
 export interface HubLinkRecord {
+  /** The row's id: an encrypted link's SA epochs belong to it. */
+  readonly id: number;
   /** The two hubs, lower name first. */
   readonly hubs: readonly [string, string];
   readonly prefix: string;
@@ -29,6 +31,7 @@ export interface HubLinkRecord {
 }
 
 interface HubLinkRow {
+  id: number;
   hubA: string;
   hubB: string;
   network: number;
@@ -39,7 +42,7 @@ interface HubLinkRow {
   encapChangedAt: number | null;
 }
 
-const SELECT_HUB_LINKS = `SELECT hub_a AS "hubA", hub_b AS "hubB", network, gre_key AS "greKey", encap, encap_reason AS "encapReason",
+const SELECT_HUB_LINKS = `SELECT id, hub_a AS "hubA", hub_b AS "hubB", network, gre_key AS "greKey", encap, encap_reason AS "encapReason",
   encap_pinned AS pinned, encap_changed_at AS "encapChangedAt" FROM hub_links`;
 
 /** Hub<->hub links (tables from HUB_LINK_MIGRATION and HUB_LINK_ENCAP_MIGRATION): one /30 and tunnel per pair of hubs. */
@@ -120,9 +123,9 @@ export class HubLinkStore {
     if (existing) return toRecord(existing);
     const { network, poolId } = await this.allocator.take();
     const greKey = await this.settings.takeGreKey();
-    await this.ctx.sql.run('INSERT INTO hub_links (hub_a, hub_b, network, pool_id, gre_key, created_at) VALUES (?, ?, ?, ?, ?, ?)',
-      first, second, network, poolId, greKey, this.ctx.clock());
-    const record = toRecord({ hubA: first, hubB: second, network, greKey, encap: 'gre', encapReason: 'default', pinned: 0, encapChangedAt: null });
+    const { id } = await this.ctx.sql.get<{ id: number }>('INSERT INTO hub_links (hub_a, hub_b, network, pool_id, gre_key, created_at) VALUES (?, ?, ?, ?, ?, ?) RETURNING id',
+      first, second, network, poolId, greKey, this.ctx.clock()) as { id: number };
+    const record = toRecord({ id, hubA: first, hubB: second, network, greKey, encap: 'gre', encapReason: 'default', pinned: 0, encapChangedAt: null });
     await this.audit.record('hub.link.add', `${first}<->${second}`, { prefix: record.prefix, key: greKey });
     return record;
   }
@@ -136,7 +139,7 @@ function namesInOrder(a: string, b: string): [string, string] {
 function toRecord(row: HubLinkRow): HubLinkRecord {
   const subnet = describeLinkSubnet(row.network);
   return {
-    hubs: [row.hubA, row.hubB], prefix: subnet.prefix, inner: [subnet.firstEnd, subnet.secondEnd], greKey: row.greKey,
+    id: row.id, hubs: [row.hubA, row.hubB], prefix: subnet.prefix, inner: [subnet.firstEnd, subnet.secondEnd], greKey: row.greKey,
     encap: row.encap, encapReason: row.encapReason, pinned: row.pinned === 1, encapChangedAt: row.encapChangedAt,
   };
 }

@@ -68,7 +68,7 @@ describe.skipIf(reason !== null)('hub<->hub links falling back between GRE and F
     expect(status.hub.running).toBe(true);
     expect(status.hubLinks).toEqual([{
       hub: 'hub2', tunnel: 'hub-hub2', prefix: gre?.prefix, inner: gre?.inner[0], peerInner: gre?.inner[1],
-      encap: 'fou', reason: 'gre-unanswered', pinned: false, state: 'up', counters: expect.objectContaining({ rx: expect.any(Object) }),
+      encap: 'fou', reason: 'gre-unanswered', pinned: false, state: 'up', counters: expect.objectContaining({ rx: expect.any(Object) }), encryption: null,
     }]);
     expect((await runHubCli(b.stateDir, ['status'])).stdout).toMatch(/hub-hub \(hub\)\s+\S+\s+fou \(gre-unanswered\)\s+up/);
   });
