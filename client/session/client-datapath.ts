@@ -13,6 +13,8 @@ export interface ClientDatapath {
    * or the hub's hello-ack on an authenticated UDP path) within `timeoutMs`.
    */
   probe?(name: string, timeoutMs: number): Promise<boolean>;
+  /** Calls `due` with a tunnel's name when its outbound ESP SA passes the sequence a rekey is due at. */
+  onRekeyDue?(due: (name: string) => void): void;
   /** Removes every tunnel this datapath created. */
   close(): Promise<void>;
 }

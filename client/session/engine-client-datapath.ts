@@ -18,6 +18,7 @@ export class EngineClientDatapath implements ClientDatapath {
   private paths = new Map<string, WireLinkPath>();
   /** The other end's name per interface (from the link tables), for hooks. */
   private peers = new Map<string, string>();
+  private rekeyDue?: (name: string) => void;
 
   constructor(private readonly engine: DatapathEngine, private readonly routes: KernelRoutes, private readonly log: Logger,
     private readonly hooks?: LinkHooks) {}
@@ -38,6 +39,15 @@ export class EngineClientDatapath implements ClientDatapath {
       this.stateChanged(spec.name);
     }
     this.paths = new Map(paths.map((path) => [path.tunnel, path]));
+  }
+
+  onRekeyDue(due: (name: string) => void): void {
+    this.rekeyDue = due;
+  }
+
+  /** The engine says a hub-driven tunnel's outbound SA passed its rekey sequence. */
+  rekeyIsDue(name: string): void {
+    if (this.managed.has(name)) this.rekeyDue?.(name);
   }
 
   /** A tunnel's liveness or path MTU changed: the hook hears of it. */

@@ -24,8 +24,8 @@ export interface MemberDatapath {
  */
 export async function openMemberDatapath(io: DatapathIo, stateDir: string, log: Logger,
   options: { hook?: string; routeChanges?: RouteChanges } = {}): Promise<MemberDatapath> {
-  // The engine reports liveness and path MTU changes before the datapath wrapping it exists.
-  const changes: { of?: (name: string) => void } = {};
+  // The engine reports liveness, path MTU changes and due rekeys before the datapath wrapping it exists.
+  const changes: { of?: (name: string) => void; rekeyDue?: (name: string) => void } = {};
   const engine = new DatapathEngine(io, {
     onLiveness: (event) => {
       log.info({ tunnel: event.name, state: event.state, missed: event.missed }, 'tunnel liveness changed');
@@ -35,10 +35,12 @@ export async function openMemberDatapath(io: DatapathIo, stateDir: string, log: 
       log.info({ tunnel: event.name, pathMtu: event.pathMtu, mtu: event.mtu }, 'outer path MTU changed');
       changes.of?.(event.name);
     },
+    onRekeyDue: (event) => changes.rekeyDue?.(event.name),
   });
   const hooks = options.hook === undefined ? undefined : new LinkHooks(options.hook, log);
   const datapath = new EngineClientDatapath(engine, new KernelRoutes(options.routeChanges ?? systemKernelNetworkConfig), log, hooks);
   changes.of = (name) => datapath.stateChanged(name);
+  changes.rekeyDue = (name) => datapath.rekeyIsDue(name);
   const engineHandler = engineControlHandler(engine, 'run');
   // Status also says why each hub-driven tunnel runs its encapsulation (`encapReason`) and what
   // it routes (`routes`).

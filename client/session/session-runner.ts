@@ -109,6 +109,8 @@ export class SessionRunner {
       this.rejectFirst = reject;
     });
     this.firstConfig.catch(() => undefined);
+    // The hub makes the next SAs; a session that is down misses nothing (the hub rekeys on interval too).
+    options.datapath.onRekeyDue?.((tunnel) => this.session?.rekey(tunnel));
   }
 
   /** Brings up the saved config (if any) and starts connecting; resolves once the loop runs. */

@@ -7,8 +7,11 @@ import { applyWireSpec } from '../../shared/protocol/apply-wire-spec.js';
 import { installTunnelRoutes } from '../../shared/routing/install-tunnel-routes.js';
 import type { KernelRoutes } from '../../shared/routing/kernel-routes.js';
 import { applyKernelChange } from '../../shared/system/apply-kernel-change.js';
-import type { HubBindingStatus, HubDatapath, TunnelLivenessStatus, TunnelTraffic } from '../control/hub-datapath.js';
+import type { HubBindingStatus, HubDatapath, TunnelEncryptionStatus, TunnelLivenessStatus, TunnelTraffic } from '../control/hub-datapath.js';
 import { HUB_UNREACHABLE_METRIC } from '../routing/member-routes.js';
+
+/** ESP's drop reasons, the ones status shows beside a tunnel's SAs. */
+const ESP_DROP_REASONS = ['rx:auth', 'rx:replay', 'rx:no-sa', 'tx:no-sa', 'rx:cleartext'] as const;
 
 /** How the hub's datapath takes part in routing (serve --routing). */
 export interface HubDatapathRouting {
@@ -27,6 +30,7 @@ export class EngineHubDatapath implements HubDatapath {
   private warnedIpv6 = false;
   /** The member behind each interface. */
   private readonly peers = new Map<string, string>();
+  private rekeyDue?: (tunnel: string) => void;
 
   constructor(private readonly engine: DatapathEngine, private readonly routing: HubDatapathRouting, private readonly hooks?: LinkHooks) {}
 
@@ -61,6 +65,15 @@ export class EngineHubDatapath implements HubDatapath {
     this.hooks?.removed(name);
   }
 
+  onRekeyDue(due: (tunnel: string) => void): void {
+    this.rekeyDue = due;
+  }
+
+  /** The engine says a tunnel's outbound SA passed its rekey sequence (wired by whoever made the engine). */
+  rekeyIsDue(name: string): void {
+    this.rekeyDue?.(name);
+  }
+
   /** A tunnel's liveness or binding changed: the hook hears of it. */
   stateChanged(name: string): void {
     const peer = this.peers.get(name);
@@ -93,6 +106,14 @@ export class EngineHubDatapath implements HubDatapath {
 
   routes(name: string): string[] {
     return this.routing.routes.routesOf(name);
+  }
+
+  encryption(name: string): TunnelEncryptionStatus | undefined {
+    const status = this.statusOf(name);
+    if (!status) return undefined;
+    const dropsByReason: Record<string, number> = {};
+    for (const reason of ESP_DROP_REASONS) dropsByReason[reason] = status.dropsByReason[reason] ?? 0;
+    return { encrypted: status.encrypted, aead: status.aead, spiIn: status.spiIn, spiOut: status.spiOut, saAgeSeconds: status.saAgeSeconds, dropsByReason };
   }
 
   binding(name: string): HubBindingStatus | undefined {

@@ -37,8 +37,8 @@ export async function serveHub(options: ServeHubOptions): Promise<void> {
 }
 
 function engineDatapath(options: ServeHubOptions, log: Logger): HubDatapath {
-  // The engine reports liveness and bindings before the datapath wrapping it exists.
-  const changes: { of?: (name: string) => void } = {};
+  // The engine reports liveness, bindings and due rekeys before the datapath wrapping it exists.
+  const changes: { of?: (name: string) => void; rekeyDue?: (name: string) => void } = {};
   const engine = new DatapathEngine(nativeDatapathIo, {
     onLiveness: (event) => {
       log.info({ tunnel: event.name, state: event.state, missed: event.missed }, 'tunnel liveness changed');
@@ -49,6 +49,7 @@ function engineDatapath(options: ServeHubOptions, log: Logger): HubDatapath {
       log.info({ tunnel: event.name, pathMtu: event.pathMtu, mtu: event.mtu }, 'outer path MTU changed');
       changes.of?.(event.name);
     },
+    onRekeyDue: (event) => changes.rekeyDue?.(event.name),
   });
   const forward = (options.routing ?? 'static') === 'static';
   if (forward) log.info('routing static: forwarding IPv4 and IPv6 between member tunnels (turned on per tunnel interface)');
@@ -56,5 +57,6 @@ function engineDatapath(options: ServeHubOptions, log: Logger): HubDatapath {
   const hooks = options.hook === undefined ? undefined : new LinkHooks(options.hook, log);
   const datapath = new EngineHubDatapath(engine, { forward, routes: new KernelRoutes(systemKernelNetworkConfig), log }, hooks);
   changes.of = (name) => datapath.stateChanged(name);
+  changes.rekeyDue = (name) => datapath.rekeyIsDue(name);
   return datapath;
 }

@@ -21,6 +21,7 @@ const SHIPPED: readonly { name: string; sqlite: string; postgres: string }[] = [
   { name: 'encap-pins', sqlite: '81bcca8ff330d62d419d5d0570dc82c25c2fb42140978994086be7a4b22aea52', postgres: '97b1c47ef01b39fdfa976c070f5c1e5b976effa521d1157f7c1056c00646251f' },
   { name: 'hub-link-encap', sqlite: '931eeb7bdfcad0769b08bf43115251cbe39bdecb65ac8117ff5787b79adfe80c', postgres: '33cd18e8ca7e2ed54110f8f4a2b9ca6716e0c1132d9fc389b908c8b3101ab752' },
   { name: 'shortcuts', sqlite: '12461de08acca9a4abde33982540f60e9eb9d1bf88c029d02d3296b05ab1da1a', postgres: 'a5f2bf69f1d60bd42c3778bee2e63d44eaa1d900f6d2e9fa22e675efc6795d93' },
+  { name: 'link-encryption', sqlite: 'b60d2023872fe6bcab3d63cafd64526432073c4c9a50c0fa4b6ca0a9492fca27', postgres: '73db95fb85610a0fe31bc6f2d9a80cffe417252c068b7b470c8807715a03fc55' },
 ];
 
 describe('SCHEMA_STEPS', () => {
