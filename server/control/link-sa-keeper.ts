@@ -115,6 +115,8 @@ export class LinkSaKeeper {
   private readonly clock: () => number;
   private master: Promise<Buffer> | undefined;
   private closed = false;
+  /** The prepare() under way: the plans of a link's two ends run at once, and must not both make its first epoch. */
+  private preparing: Promise<unknown> = Promise.resolve();
 
   constructor(options: LinkSaKeeperOptions) {
     this.registry = options.registry;
@@ -131,7 +133,13 @@ export class LinkSaKeeper {
    * afresh (or a static link has none yet) and following an epoch another process wrote. One
    * registry read for all of them, plus one write per link that needs a new epoch.
    */
-  async prepare(requests: readonly KeptLinkRequest[]): Promise<Map<number, LinkSaKeying>> {
+  prepare(requests: readonly KeptLinkRequest[]): Promise<Map<number, LinkSaKeying>> {
+    const run = this.preparing.then(() => this.prepareNow(requests));
+    this.preparing = run.catch(() => undefined);
+    return run;
+  }
+
+  private async prepareNow(requests: readonly KeptLinkRequest[]): Promise<Map<number, LinkSaKeying>> {
     const keyings = new Map<number, LinkSaKeying>();
     if (requests.length === 0) return keyings;
     const master = await this.masterKey();
