@@ -5,6 +5,7 @@ import { formatTunnelTraffic, oncePerScrape, type TunnelTrafficSample } from '..
 import type { ConnectionGate } from '../control/connection-gate.js';
 import { REFUSAL_REASONS } from '../control/source-limits.js';
 import type { HubStatus } from '../hub/hub-status.js';
+import { registerHubEspMetrics } from './hub-esp-metrics.js';
 import { HubTrafficTotals, registerHubTrafficTotals } from './hub-traffic-totals.js';
 
 /** A pool's size and use, as `tunnel-hub pool list` shows them. */
@@ -87,6 +88,7 @@ export class HubMetrics {
     });
     registerHubTrafficTotals(register, totals, this.traffic);
     this.perPeer = sources.perPeer;
+    registerHubEspMetrics(register, status);
 
     const reconfigurations = new Counter({
       name: 'tunnel_reconfigurations_total',

@@ -19,6 +19,9 @@ export interface HubBindingStatus {
   bindingTimeout: number;
 }
 
+/** ESP's drop reasons, the ones status and /metrics show beside a tunnel's SAs. */
+export const ESP_DROP_REASONS = ['rx:auth', 'rx:replay', 'rx:no-sa', 'tx:no-sa', 'rx:cleartext'] as const;
+
 /** ESP on a running tunnel as status shows it: never a key. */
 export interface TunnelEncryptionStatus {
   encrypted: boolean;

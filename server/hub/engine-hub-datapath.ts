@@ -7,11 +7,8 @@ import { applyWireSpec } from '../../shared/protocol/apply-wire-spec.js';
 import { installTunnelRoutes } from '../../shared/routing/install-tunnel-routes.js';
 import type { KernelRoutes } from '../../shared/routing/kernel-routes.js';
 import { applyKernelChange } from '../../shared/system/apply-kernel-change.js';
-import type { HubBindingStatus, HubDatapath, TunnelEncryptionStatus, TunnelLivenessStatus, TunnelTraffic } from '../control/hub-datapath.js';
+import { ESP_DROP_REASONS, type HubBindingStatus, type HubDatapath, type TunnelEncryptionStatus, type TunnelLivenessStatus, type TunnelTraffic } from '../control/hub-datapath.js';
 import { HUB_UNREACHABLE_METRIC } from '../routing/member-routes.js';
-
-/** ESP's drop reasons, the ones status shows beside a tunnel's SAs. */
-const ESP_DROP_REASONS = ['rx:auth', 'rx:replay', 'rx:no-sa', 'tx:no-sa', 'rx:cleartext'] as const;
 
 /** How the hub's datapath takes part in routing (serve --routing). */
 export interface HubDatapathRouting {

@@ -128,7 +128,7 @@ describe('the admin listener on loopback', () => {
       tunnel_peer_spoofed_packets_total: 'counter', tunnel_frontdoor_accepted_connections_total: 'counter', tunnel_frontdoor_refused_connections_total: 'counter',
       tunnel_frontdoor_timeouts_total: 'counter', tunnel_frontdoor_open_connections: 'gauge', tunnel_frontdoor_pending_connections: 'gauge',
       tunnel_frontdoor_blocked_sources: 'gauge', process_resident_memory_bytes: 'gauge', process_open_fds: 'gauge', process_cpu_seconds_total: 'counter',
-      nodejs_heap_size_used_bytes: 'gauge',
+      nodejs_heap_size_used_bytes: 'gauge', tunnel_encrypted_links: 'gauge', tunnel_esp_sa_age_max_seconds: 'gauge', tunnel_esp_drops_total: 'counter',
     })).toEqual([]);
     // Every per-peer family has bob's series, keyed by peer and encapsulation only.
     for (const name of metricFamilies(text).keys()) {
