@@ -107,7 +107,7 @@ export const STATUS_PAGE_SCRIPT = `
     setText(card.state, stateText(peer));
     setText(v.endpoint, (peer.seen || 'unknown') + (peer.nat ? ' (reports ' + peer.reported + ', behind NAT)' : ''));
     v.endpoint.className = peer.nat ? 'nat' : '';
-    setText(v.encap, peer.encap + (peer.encapReason ? ' — ' + peer.encapReason : ''));
+    setText(v.encap, peer.encap + (peer.encryption ? ' + ' + peer.encryption : '') + (peer.encapReason ? ' — ' + peer.encapReason : ''));
     setText(v.subnet, peer.prefix + ' (member ' + peer.inner + ')');
     setText(v.routes, peer.routes.length ? peer.routes.join(', ') : '—');
     setText(v.seen, peer.state === 'up' ? 'now' : peer.lastSeen ? age(peer.lastSeen) + ' ago' : 'never');

@@ -35,6 +35,8 @@ export interface StatusViewPeer {
   dropped: number | null;
   /** What the member's last session said it runs (`tunnel-client/VERSION`), or null. */
   software: string | null;
+  /** The hub link's encryption, e.g. `ESP aes-gcm` or `ESP aes-gcm in UDP`; null in the clear. Never an SPI or key. */
+  encryption: string | null;
 }
 
 /** What one live update of the status page carries. */
@@ -74,6 +76,12 @@ function routerState(peer: PeerStatus, facts: StatusViewFacts): { state: 'up' | 
   return { state: 'down', since: iso(liveness.lastHeardAt) ?? peer.lastSeen };
 }
 
+/** What the page says of a peer's ESP: the AEAD and, for a NAT path, that it travels in UDP. */
+function encryptionText(peer: PeerStatus): string | null {
+  if (!peer.encrypted) return null;
+  return `ESP${peer.aead ? ` ${peer.aead}` : ''}${peer.esp === 'udp' ? ' in UDP' : ''}`;
+}
+
 /**
  * Reduces the hub's status to what the page shows: up peers first, then by name. A router is told
  * apart from a member by having live state without a session's `hello` (no software): its state
@@ -109,6 +117,7 @@ export function buildStatusView(status: HubStatus, at: number, facts: StatusView
       txPackets: peer.counters?.tx.packets ?? null,
       dropped: peer.counters ? peer.counters.rx.dropped + peer.counters.tx.dropped : null,
       software: peer.software,
+      encryption: encryptionText(peer),
     };
   });
   peers.sort(compareViewPeers);

@@ -65,7 +65,7 @@ export class SimulatedHub {
         lastSeen, since: up ? new Date(now - Math.floor(this.next() * 864e6)).toISOString() : lastSeen,
         hub: options.hubs && options.hubs.length > 0 ? options.hubs[i % options.hubs.length] ?? null : null,
         rxBytes, txBytes, rxPackets: Math.floor(rxBytes / 900), txPackets: Math.floor(txBytes / 900), dropped: 0,
-        software: `tunnel-client/${PACKAGE_VERSION}`,
+        software: `tunnel-client/${PACKAGE_VERSION}`, encryption: i % 4 === 0 ? 'ESP aes-gcm' : null,
       };
       this.peers.set(name, peer);
       if (i % busyEvery === 0) {

@@ -26,9 +26,17 @@ describe('the live page\'s view of the hub status', () => {
       name: 'bob', state: 'up', transport: 'ws', router: false, seen: '203.0.113.10', reported: '192.168.1.2', nat: true,
       encap: 'fou', encapReason: 'nat-detected', prefix: '10.1.12.0/30', inner: '10.1.12.2', routes: [],
       lastSeen: '2026-01-01T00:00:00.000Z', since: null, hub: null, rxBytes: 300, txBytes: 400, rxPackets: 3, txPackets: 4, dropped: 3, software: 'tunnel-client/1.2.3',
+      encryption: null,
     });
     expect(view.peers[2]).toMatchObject({ name: 'alice', software: null });
     expect(view.peers[1]).toMatchObject({ rxBytes: null, txBytes: null, dropped: null });
+  });
+
+  it('says how a peer\'s link is encrypted, never with an SPI or key', () => {
+    const esp = { encrypted: true, aead: 'aes-gcm' as const, spiIn: [0x1234abcd], spiOut: 0x1234abce, saAgeSeconds: 12 };
+    const view = buildStatusView({ version: '1.2.4', hub, peers: [peer('bob', true, { ...esp, esp: 'udp' }), peer('carol', true, { ...esp, esp: 'raw' }), peer('dave', true)], links: [], hubLinks: [] }, 42);
+    expect(view.peers.map((p) => [p.name, p.encryption])).toEqual([['bob', 'ESP aes-gcm in UDP'], ['carol', 'ESP aes-gcm'], ['dave', null]]);
+    expect(JSON.stringify(view)).not.toMatch(/1234abc|305441741/);
   });
 
   it('dates each state: an up member from its session start, a down one from when it was last seen', () => {
