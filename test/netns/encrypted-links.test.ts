@@ -194,4 +194,26 @@ describe.skipIf(reason !== null)('encrypted links end to end: the hub, c1 (publi
     expect(sent - received).toBeLessThanOrEqual(2);
     expect(after.dropsByReason).toMatchObject({ 'rx:auth': 0 });
   });
+  it('a member restart and a hub restart both come back encrypted, each on a new epoch', async () => {
+    const before = (await peer('c1'))!;
+    await members[0]!.stop();
+    const again = startCli(topo.c1, 'client', ['run', '--state', join(dir, 'c1')]);
+    members.push(again);
+    const afterMember = await until(async () => {
+      const status = await peer('c1');
+      return status?.connected && status.rekey && status.rekey.epoch > before.rekey!.epoch && (await pingOk(topo.c1, INNER.hubForC1)) ? status : undefined;
+    }, 30_000, `c1 back encrypted: ${again.output()}`);
+    expect(afterMember).toMatchObject({ encrypted: true, esp: 'raw' });
+    expect(afterMember.spiOut).not.toBe(before.spiOut);
+
+    await hub!.stop();
+    hub = await startServe(topo.hub, hubState, ['--listen', HUB, '--encrypt', 'on', '--keepalive', '0.5', '--liveness-timeout', '3', '--path-keepalive', '1']);
+    const afterHub = await until(async () => {
+      const status = await peer('c1');
+      return status?.connected && status.rekey && status.rekey.epoch > afterMember.rekey!.epoch && (await pingOk(topo.c1, INNER.hubForC1)) ? status : undefined;
+    }, 40_000, 'c1 back encrypted after the hub restarted');
+    expect(afterHub).toMatchObject({ encrypted: true, esp: 'raw' });
+    await until(() => pingOk(topo.c2, INNER.hubForC2), 20_000, 'c2 back through ESP in UDP after the hub restarted');
+    console.log(`restarts: c1 epoch ${String(before.rekey?.epoch)} -> ${String(afterMember.rekey?.epoch)} (member) -> ${String(afterHub.rekey?.epoch)} (hub)`);
+  });
 });
