@@ -1,8 +1,9 @@
 import { execFileSync, spawn, type ChildProcess } from 'node:child_process';
-import { existsSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { existsSync, mkdtempSync, readdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { deriveLinkSaPair, LINK_AEAD } from '../../server/control/link-sa-keys.js';
 import { generateEd25519KeyPair } from '../../shared/ssh/generate-ed25519-key-pair.js';
 import { runCliIn, startCli, startServe, until, type CliProcess } from '../helpers/control-processes.js';
 import { createNatTopology, execIn, execInAsync, type NatTopology } from '../helpers/netns.js';
@@ -194,6 +195,39 @@ describe.skipIf(reason !== null)('encrypted links end to end: the hub, c1 (publi
     expect(sent - received).toBeLessThanOrEqual(2);
     expect(after.dropsByReason).toMatchObject({ 'rx:auth': 0 });
   });
+  it('no SA key of any link and epoch so far is in the hub\'s or a member\'s log, status --json or stored specs', async () => {
+    const database = readdirSync(hubState).find((file) => /\.(db|sqlite3?)$/.test(file));
+    expect(database).toBeDefined();
+    const master = execFileSync('sqlite3', [join(hubState, database!), "SELECT value FROM cluster_secrets WHERE name = 'esp-master-key'"], { encoding: 'utf8' }).trim();
+    expect(master).toMatch(/^[A-Za-z0-9_-]{43}$/);
+    const keys: Buffer[] = [];
+    const spis = new Set<number>();
+    for (const linkId of [1, 2, 3]) {
+      for (let epoch = 1; epoch <= 12; epoch++) {
+        const pair = deriveLinkSaPair(Buffer.from(master, 'base64url'), { kind: 'member', linkId }, epoch, LINK_AEAD);
+        keys.push(pair.firstToSecond.key, pair.secondToFirst.key);
+        spis.add(pair.firstToSecond.spi).add(pair.secondToFirst.spi);
+      }
+    }
+    const clientStatus = (ns: string, name: string): string =>
+      execIn(ns, process.execPath, [join(process.cwd(), 'dist/client/cli.js'), 'status', '--json', '--state', join(dir, name)]);
+    const stored = execFileSync('sqlite3', [join(hubState, database!), '.dump'], { encoding: 'utf8' }).replace(/INSERT INTO cluster_secrets[^\n]*\n/g, '');
+    const places = {
+      hubLog: hub!.output(), hubStatus: await hubCli(['status', '--json']), peerShow: await hubCli(['peer', 'show', 'c1']),
+      c1Log: members[0]!.output(), c2Log: members[1]!.output(), c1Status: clientStatus(topo.c1, 'c1'), c2Status: clientStatus(topo.c2, 'c2'), registry: stored,
+    };
+    // The live SAs are among those derived: c1's hub link runs one of their SPIs.
+    expect(keys.length).toBe(72);
+    expect(spis.has((await peer('c1'))!.spiOut!)).toBe(true);
+    for (const [place, text] of Object.entries(places)) {
+      for (const key of keys) {
+        for (const form of [key.toString('hex').slice(0, 16), key.toString('base64url').slice(0, 16), key.toString('base64').slice(0, 16)]) {
+          expect(text.includes(form), `${place} holds a key`).toBe(false);
+        }
+      }
+    }
+  });
+
   it('a member restart and a hub restart both come back encrypted, each on a new epoch', async () => {
     const before = (await peer('c1'))!;
     await members[0]!.stop();
