@@ -45,3 +45,32 @@ describe('the hub datapath\'s per-tunnel readings', () => {
     expect(engine.status()).toHaveLength(MEMBERS - 1);
   });
 });
+
+describe('the hub datapath\'s ESP readings', () => {
+  it('reports an encrypted tunnel\'s AEAD, SPIs, SA age and ESP drops (never a key), nothing for a cleartext one, and passes rekey dues on', async () => {
+    const io = new FakeDatapathIo();
+    const engine = new DatapathEngine(io);
+    const routes = new KernelRoutes({ applySync: (changes) => changes.map(() => ({ ok: true })) });
+    const datapath = new EngineHubDatapath(engine, { forward: false, routes, log: pino({ level: 'silent' }) });
+    const key = Buffer.alloc(20, 7).toString('base64url');
+    const spec = { name: 'tnl-e', encap: 'gre' as const, local: '192.0.2.1', remote: '198.51.100.9', address: '10.9.0.1/30', peerAddress: '10.9.0.2', keepaliveInterval: 0 };
+    try {
+      await datapath.upsert({ ...spec, esp: { aead: 'aes-gcm', outbound: { spi: 0x1001, key }, inbound: [{ spi: 0x2001, key }] } }, 'e');
+      await datapath.upsert({ ...spec, name: 'tnl-c', remote: '198.51.100.10', address: '10.9.0.5/30', peerAddress: '10.9.0.6' }, 'c');
+      const encrypted = datapath.encryption('tnl-e');
+      expect(encrypted).toEqual({
+        encrypted: true, aead: 'aes-gcm', spiIn: [0x2001], spiOut: 0x1001, saAgeSeconds: 0,
+        dropsByReason: { 'rx:auth': 0, 'rx:replay': 0, 'rx:no-sa': 0, 'tx:no-sa': 0, 'rx:cleartext': 0 },
+      });
+      expect(JSON.stringify(encrypted)).not.toContain(key);
+      expect(datapath.encryption('tnl-c')).toMatchObject({ encrypted: false, aead: null, spiOut: null });
+      expect(datapath.encryption('tnl-nobody')).toBeUndefined();
+      const due: string[] = [];
+      datapath.onRekeyDue((tunnel) => due.push(tunnel));
+      datapath.rekeyIsDue('tnl-e');
+      expect(due).toEqual(['tnl-e']);
+    } finally {
+      await datapath.close();
+    }
+  });
+});
