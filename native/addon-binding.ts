@@ -3,7 +3,7 @@
  * native/ code sees these types; everything else uses the typed API of native/index.ts.
  */
 import type { NativeAddress } from './socket-address.js';
-import type { FastRouteConfig } from './types.js';
+import type { DestinationBytes, FastRouteConfig } from './types.js';
 
 /** Opaque native view of one PacketBatchMemory (pointers taken once; see native/src/batch-view.h). */
 export interface NativeBatchView {
@@ -36,6 +36,8 @@ export interface NativeFastRouteHandle {
   configure(options: Omit<FastRouteConfig, 'tun' | 'outer'> & { tun: NativeEndpointHandle; outer: NativeEndpointHandle | null }): void;
   /** [rx packets, rx bytes, tx packets, tx bytes, rx queue-full, tx queue-full, rx errors, tx errors, ms since last rx or -1] */
   counters(): [number, number, number, number, number, number, number, number, number];
+  /** [{address, bytes}] counted since the last drain. */
+  drainDestinations(): DestinationBytes[];
   close(): void;
 }
 

@@ -3,7 +3,7 @@ import type { NativeFastRouteHandle } from './addon-binding.js';
 import { EspInbound, EspSecurityAssociation } from './esp.js';
 import { NativeEndpoint } from './native-endpoint.js';
 import { toNativeError } from './system-error.js';
-import type { FastRoute, FastRouteConfig, FastRouteCounters, PacketEndpoint } from './types.js';
+import type { DestinationBytes, FastRoute, FastRouteConfig, FastRouteCounters, PacketEndpoint } from './types.js';
 
 const MAX_HEADER_BYTES = 32;
 const SOURCE6_ENTRY_BYTES = 32;
@@ -52,6 +52,10 @@ export class NativeFastRoute implements FastRoute {
       rxPackets, rxBytes, txPackets, txBytes, rxQueueFull, txQueueFull, rxErrors, txErrors,
       msSinceReceive: sinceReceive < 0 ? null : sinceReceive,
     };
+  }
+
+  drainDestinations(): DestinationBytes[] {
+    return this.#open().drainDestinations();
   }
 
   close(): void {

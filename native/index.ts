@@ -21,7 +21,7 @@ import { NativeEndpoint, type NativePacketEndpoint } from './native-endpoint.js'
 import { toNativeAddress } from './socket-address.js';
 import { toNativeError } from './system-error.js';
 
-export type { FastRoute, FastRouteConfig, FastRouteCounters, PacketBatchMemory, PacketEndpoint } from './types.js';
+export type { DestinationBytes, FastRoute, FastRouteConfig, FastRouteCounters, PacketBatchMemory, PacketEndpoint } from './types.js';
 export type { EndpointDropCounters, NativePacketEndpoint, OffloadCounters, PathMtuReport } from './native-endpoint.js';
 export { isNativeError, NativeError, type NativeErrorCode, type NativeErrorDetails } from './native-error.js';
 export { createPacketBatch, MAX_BATCH_CAPACITY, MAX_SLOT_SIZE, MIN_SLOT_SIZE } from './packet-batch.js';

@@ -86,6 +86,18 @@ export interface FastRouteConfig {
    * The SAs are shared with JS, which seals control packets and opens what the route leaves.
    */
   esp?: { out: EspSecurityAssociation | null; in: EspInbound; nextHeader4: number; nextHeader6: number } | null;
+  /**
+   * Count the bytes of received inner packets per destination address in a small table of fixed
+   * size (a hub's member tunnels: member pairs worth a shortcut); read with drainDestinations().
+   */
+  tallyDestinations?: boolean;
+}
+
+/** Bytes a route received toward one inner destination since the last drain (at most what was really sent). */
+export interface DestinationBytes {
+  /** The inner destination, IPv4 dotted or IPv6 in RFC 5952 form. */
+  address: string;
+  bytes: number;
 }
 
 /** What a fast route moved since it was made. */
@@ -106,6 +118,8 @@ export interface FastRouteCounters {
 export interface FastRoute {
   configure(config: FastRouteConfig): void;
   counters(): FastRouteCounters;
+  /** The inner destinations counted since the last call (tallyDestinations), and a fresh table. */
+  drainDestinations?(): DestinationBytes[];
   /** Stops forwarding and releases both endpoints. Idempotent. */
   close(): void;
 }

@@ -1,6 +1,6 @@
 import type { NativePacketEndpoint, OffloadCounters, PathMtuReport } from '../native/native-endpoint.js';
 import { isNativeError } from '../native/native-error.js';
-import type { FastRoute, FastRouteConfig, FastRouteCounters, PacketBatchMemory, PacketEndpoint } from '../native/types.js';
+import type { DestinationBytes, FastRoute, FastRouteConfig, FastRouteCounters, PacketBatchMemory, PacketEndpoint } from '../native/types.js';
 import { TunnelError } from './errors.js';
 
 /**
@@ -91,6 +91,10 @@ export class BoundaryFastRoute implements FastRoute {
 
   counters(): FastRouteCounters {
     return fromNative(() => this.inner.counters());
+  }
+
+  drainDestinations(): DestinationBytes[] {
+    return fromNative(() => this.inner.drainDestinations?.() ?? []);
   }
 
   close(): void {

@@ -1,5 +1,6 @@
 #include "fast-route.h"
 
+#include <arpa/inet.h>
 #include <errno.h>
 #include <netinet/udp.h>
 #include <string.h>
@@ -114,6 +115,7 @@ Napi::Function FastRoute::Define(Napi::Env env) {
                      {
                          InstanceMethod<&FastRoute::Configure>("configure"),
                          InstanceMethod<&FastRoute::Counters>("counters"),
+                         InstanceMethod<&FastRoute::DrainDestinations>("drainDestinations"),
                          InstanceMethod<&FastRoute::Close>("close"),
                      });
 }
@@ -123,7 +125,7 @@ FastRoute::FastRoute(const Napi::CallbackInfo& info) : Napi::ObjectWrap<FastRout
 FastRoute::~FastRoute() { DetachAndRefresh(); }
 
 // configure({tun, outer, transmit, receive, remoteAddress, remotePort, header4, header6, headerEthernet, mtu,
-//            clampMss, quietLimitMs, sources}): replaces the whole route at once.
+//            clampMss, quietLimitMs, sources, tallyDestinations}): replaces the whole route at once.
 Napi::Value FastRoute::Configure(const Napi::CallbackInfo& info) {
   Napi::Env env = info.Env();
   if (!info[0].IsObject()) {
@@ -220,6 +222,7 @@ void FastRoute::Apply(PacketEndpoint* tun, const Napi::Value& tun_value, PacketE
   mtu_ = NumberOr(options, "mtu", 0);
   clamp_mss_ = options.Get("clampMss").ToBoolean().Value();
   quiet_limit_ms_ = NumberOr(options, "quietLimitMs", 0);
+  tally_destinations_ = options.Get("tallyDestinations").ToBoolean().Value();
   header4_ = header4;
   header6_ = header6;
   header_ethernet_ = header_ethernet;
@@ -502,6 +505,9 @@ void FastRoute::DeliverRun(ForwardingScratch& scratch, const PacketSlots& run, u
     rx_errors_ += count;
     return;
   }
+  if (tally_destinations_ && !header_ethernet_.present) {
+    for (uint32_t i = 0; i < count; i++) destinations_.Count(run.Packet(i), run.lengths[i]);
+  }
   tun_->WriteInner(scratch.writer, scratch.ring, run, count, scratch.results);
   for (uint32_t i = 0; i < count; i++) CountDelivery(scratch.results[i], run.lengths[i]);
 }
@@ -537,6 +543,29 @@ Napi::Value FastRoute::Counters(const Napi::CallbackInfo& info) {
   }
   Napi::Array out = Napi::Array::New(env, 9);
   for (uint32_t i = 0; i < 9; i++) out.Set(i, Napi::Number::New(env, values[i]));
+  return out;
+}
+
+// drainDestinations() -> [{address, bytes}]: the inner destinations counted since the last drain
+// (tallyDestinations), in table order; the table starts empty again.
+Napi::Value FastRoute::DrainDestinations(const Napi::CallbackInfo& info) {
+  Napi::Env env = info.Env();
+  DestinationTally::Entry entries[DestinationTally::kEntries];
+  uint32_t count;
+  {
+    ForwardingLock lock;
+    count = destinations_.Drain(entries);
+  }
+  Napi::Array out = Napi::Array::New(env, count);
+  for (uint32_t i = 0; i < count; i++) {
+    char text[INET6_ADDRSTRLEN] = {};
+    const DestinationTally::Entry& entry = entries[i];
+    inet_ntop(entry.version == 4 ? AF_INET : AF_INET6, entry.address, text, sizeof(text));
+    Napi::Object item = Napi::Object::New(env);
+    item.Set("address", Napi::String::New(env, text));
+    item.Set("bytes", Napi::Number::New(env, static_cast<double>(entry.bytes)));
+    out.Set(i, item);
+  }
   return out;
 }
 

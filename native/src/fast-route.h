@@ -15,6 +15,7 @@
 #include <atomic>
 #include <memory>
 
+#include "destination-tally.h"
 #include "endpoint-forwarding.h"
 #include "esp-inbound-table.h"
 #include "esp-security-association.h"
@@ -81,6 +82,7 @@ class FastRoute : public Napi::ObjectWrap<FastRoute> {
  private:
   Napi::Value Configure(const Napi::CallbackInfo& info);
   Napi::Value Counters(const Napi::CallbackInfo& info);
+  Napi::Value DrainDestinations(const Napi::CallbackInfo& info);
   Napi::Value Close(const Napi::CallbackInfo& info);
 
   // The part of configure() done with the forwarding mutex held.
@@ -155,6 +157,9 @@ class FastRoute : public Napi::ObjectWrap<FastRoute> {
   // Written when a packet is received, read by every transmitting thread.
   std::atomic<uint64_t> last_rx_ms_{0};
   std::atomic<bool> heard_{false};
+  // A hub's member tunnel: bytes received per inner destination, for shortcut detection.
+  bool tally_destinations_ = false;
+  DestinationTally destinations_;
 };
 
 }  // namespace tunnel_native

@@ -1,6 +1,7 @@
 import { randomInt } from 'node:crypto';
 import { TunnelError } from '../errors.js';
 import type { DatapathIo, TunEndpoint } from './datapath-io.js';
+import { DestinationTally, type DestinationCount } from './destination-tally.js';
 import { DEFAULT_PATH_MTU, planEncapsulation, type EncapsulationPlan, type OuterTransport } from './encapsulation-plan.js';
 import { FastRouteSync } from './fast-route-sync.js';
 import { receiveFromOuter } from './outer-receive.js';
@@ -58,6 +59,11 @@ export interface DatapathEngineOptions {
    * packet goes through the JS path; the wire behaviour is the same either way.
    */
   fastPath?: boolean;
+  /**
+   * Count received bytes per inner destination on every tunnel, on the fast path as in JS (a hub
+   * finding member pairs worth a shortcut; drainDestinations). Default false.
+   */
+  tallyDestinations?: boolean;
 }
 
 /** Default time a probe waits for its answer. */
@@ -197,6 +203,21 @@ export class DatapathEngine {
     return tunnelStatusOf(this.require(name));
   }
 
+  /**
+   * The bytes a tunnel received toward each inner destination since the last call, the fast
+   * route's and the JS path's together (engine option tallyDestinations; empty without it). A few
+   * entries at most, whatever the number of tunnels; ERR_TUNNEL_NOT_FOUND if none has that name.
+   */
+  drainDestinations(name: string): DestinationCount[] {
+    const tunnel = this.require(name);
+    if (tunnel.destinations === null) return [];
+    const bytes = new Map<string, number>();
+    for (const count of [...tunnel.destinations.drain(), ...(tunnel.fastRoute?.drainDestinations() ?? [])]) {
+      bytes.set(count.address, (bytes.get(count.address) ?? 0) + count.bytes);
+    }
+    return [...bytes].map(([address, total]) => ({ address, bytes: total }));
+  }
+
   /** Status of every tunnel, in creation order. */
   status(): TunnelStatus[] {
     return [...this.tunnels.values()].map(tunnelStatusOf);
@@ -292,6 +313,7 @@ export class DatapathEngine {
       liveness: new TunnelLiveness(spec.name, spec.keepaliveRetries, (event) => this.livenessChanged(event)),
       probes: new TunnelProbes(),
       nonce: randomInt(0, 0x1_0000_0000),
+      destinations: this.options.tallyDestinations === true ? new DestinationTally() : null,
     };
   }
 

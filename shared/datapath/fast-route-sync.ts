@@ -1,4 +1,5 @@
 import type { FastRoute, FastRouteCounters } from '../../native/types.js';
+import type { DestinationCount } from './destination-tally.js';
 import type { Tunnel, TunnelMirror } from './tunnel.js';
 import { HELLO_ACK_TIMEOUT_MS } from './udp-binding-member.js';
 
@@ -55,6 +56,7 @@ export class FastRouteSync implements TunnelMirror {
       // The same SAs the JS path uses: one transform, one sequence space, one replay window.
       esp: plan.esp === null || tunnel.sas.inbound === null ? null
         : { out: tunnel.sas.outbound, in: tunnel.sas.inbound, nextHeader4: plan.esp.nextHeader4, nextHeader6: plan.esp.nextHeader6 },
+      tallyDestinations: tunnel.destinations !== null,
     });
   }
 
@@ -80,6 +82,10 @@ export class FastRouteSync implements TunnelMirror {
     this.tunnel.liveness.markHeard();
     const member = this.tunnel.member;
     if (member !== null && now.msSinceReceive !== null) member.heardAgo(now.msSinceReceive);
+  }
+
+  drainDestinations(): DestinationCount[] {
+    return this.route.drainDestinations?.() ?? [];
   }
 
   close(): void {

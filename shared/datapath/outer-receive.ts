@@ -467,6 +467,7 @@ function acceptInner(tunnel: Tunnel, batch: PacketBatchMemory, i: number, versio
     tunnel.counters.rxDrop('spoofed');
     return null;
   }
+  tunnel.destinations?.count(data, offset, version, length);
   batch.offsets[i] = offset - i * batch.slotSize;
   batch.lengths[i] = length;
   return tunnel;

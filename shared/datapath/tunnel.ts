@@ -1,5 +1,6 @@
 import type { PacketBatchMemory } from '../../native/types.js';
 import type { BindingStatus } from './binding-status.js';
+import type { DestinationCount, DestinationTally } from './destination-tally.js';
 import type { OuterEndpoint, TunEndpoint } from './datapath-io.js';
 import type { EncapsulationPlan, OuterTransport } from './encapsulation-plan.js';
 import type { OuterKey } from './outer-address.js';
@@ -98,6 +99,8 @@ export interface TunnelMirror {
   absorb(): void;
   /** Packets the route moved so far (as last absorbed). */
   readonly moved: { readonly rxPackets: number; readonly txPackets: number };
+  /** The inner destinations the route counted since the last call (a tunnel with a tally). */
+  drainDestinations(): DestinationCount[];
   close(): void;
 }
 
@@ -133,6 +136,8 @@ export interface TunnelParts {
   readonly probes: TunnelProbes;
   readonly nonce: number;
   readonly sas: TunnelSecurityAssociations;
+  /** Received bytes per inner destination (a hub's member tunnels), or null: not counted. */
+  readonly destinations: DestinationTally | null;
 }
 
 /**
@@ -150,6 +155,8 @@ export class Tunnel {
   readonly keepalive: KeepaliveState;
   /** The ESP SAs (none on a cleartext tunnel); changed only through retarget and close. */
   readonly sas: TunnelSecurityAssociations;
+  /** Received bytes per inner destination on the JS path, or null when not counted; the fast route keeps its own. */
+  readonly destinations: DestinationTally | null;
   /** Inner packets handed to the TUN so far in the current receive pass (outer-receive.ts's scratch). */
   toTunCount = 0;
   #spec: TunnelSpec;
@@ -172,6 +179,7 @@ export class Tunnel {
     this.liveness = parts.liveness;
     this.probes = parts.probes;
     this.sas = parts.sas;
+    this.destinations = parts.destinations;
     this.keepalive = { timer: null, sequence: 0, nonce: parts.nonce, lastProbeAt: 0, rttMs: null };
     this.#spec = path.spec;
     this.#plan = path.plan;

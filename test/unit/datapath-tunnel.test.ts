@@ -29,6 +29,10 @@ class CountingMirror implements TunnelMirror {
 
   absorb(): void {}
 
+  drainDestinations(): [] {
+    return [];
+  }
+
   close(): void {
     this.closed = true;
   }
@@ -49,6 +53,7 @@ function open(input: TunnelSpecInput, socket: OuterSocket, socket6 = socket): { 
     liveness: new TunnelLiveness(spec.name, 3, () => {}),
     probes: new TunnelProbes(),
     nonce: 1,
+    destinations: null,
   }, tunnelPath(spec, planEncapsulation(spec), null, socket, socket6, null, NO_SAS, () => {}));
   tunnel.open();
   const mirror = new CountingMirror();

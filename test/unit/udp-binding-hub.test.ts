@@ -38,6 +38,10 @@ class RecordingMirror implements TunnelMirror {
 
   absorb(): void {}
 
+  drainDestinations(): [] {
+    return [];
+  }
+
   close(): void {}
 
   get last(): RecordingMirror['seen'][number] {
@@ -68,6 +72,7 @@ function openTunnel(socket: OuterSocket, input: TunnelSpecInput, events: Binding
     liveness: new TunnelLiveness(spec.name, 3, () => {}),
     probes: new TunnelProbes(),
     nonce: 1,
+    destinations: null,
   }, tunnelPath(spec, planEncapsulation(spec), null, socket, socket, null, NO_SAS, (e) => events.push(e)));
   tunnel.open();
   const mirror = new RecordingMirror(() => tunnel);

@@ -1,0 +1,87 @@
+import fc from 'fast-check';
+import { describe, expect, it } from 'vitest';
+import { DatapathEngine } from '../../shared/datapath/datapath-engine.js';
+import { DestinationTally } from '../../shared/datapath/destination-tally.js';
+import { ipv4ToNumber } from '../../shared/wire/ipv4-address.js';
+import { FakeDatapathIo } from '../helpers/fake-datapath-io.js';
+import { ipv4Packet, ipv6Packet, outerPacket } from '../helpers/test-packets.js';
+
+const A = '192.0.2.1';
+const B = '192.0.2.2';
+
+function greFrame(payload: Buffer, proto = 0x0800): Buffer {
+  const header = Buffer.from([0, 0, proto >> 8, proto & 0xff]);
+  return Buffer.concat([header, payload]);
+}
+
+/** Counts `packets` (destination index, length) into a fresh tally; destinations are 10.0.0.X. */
+function tallied(packets: readonly (readonly [number, number])[]): { counted: Map<string, number>; sent: Map<string, number> } {
+  const tally = new DestinationTally();
+  const sent = new Map<string, number>();
+  for (const [destination, length] of packets) {
+    const dst = `10.0.0.${destination}`;
+    tally.count(ipv4Packet({ src: '10.9.0.2', dst, length }), 0, 4, length);
+    sent.set(dst, (sent.get(dst) ?? 0) + length);
+  }
+  return { counted: new Map(tally.drain().map((entry) => [entry.address, entry.bytes])), sent };
+}
+
+const packets = fc.array(fc.tuple(fc.integer({ min: 1, max: 60 }), fc.integer({ min: 20, max: 1500 })), { maxLength: 400 });
+
+describe('DestinationTally', () => {
+  it('counts each destination exactly while the table has room', () => {
+    const { counted, sent } = tallied([[1, 100], [2, 1400], [1, 60], [2, 1400]]);
+    expect(counted).toEqual(sent);
+  });
+
+  it('never counts more bytes toward a destination than were sent to it', () => {
+    fc.assert(fc.property(packets, (list) => {
+      const { counted, sent } = tallied(list);
+      for (const [address, bytes] of counted) expect(bytes).toBeLessThanOrEqual(sent.get(address)!);
+    }));
+  });
+
+  it('keeps a destination that carries more than a third of all bytes, however many others there are', () => {
+    fc.assert(fc.property(packets, fc.integer({ min: 1, max: 60 }), (list, heavy) => {
+      const total = list.reduce((sum, [, length]) => sum + length, 0);
+      // Enough packets toward `heavy`, spread through the others, to pass a third of everything.
+      const extra = Math.ceil((total / 2 + 1) / 1400) + 1;
+      const mixed = [...list];
+      for (let i = 0; i < extra; i++) mixed.splice(Math.floor((i * mixed.length) / extra), 0, [heavy, 1400]);
+      const { counted, sent } = tallied(mixed);
+      const all = [...sent.values()].reduce((sum, bytes) => sum + bytes, 0);
+      expect(sent.get(`10.0.0.${heavy}`)! * 3).toBeGreaterThan(all);
+      expect(counted.get(`10.0.0.${heavy}`) ?? 0).toBeGreaterThan(0);
+    }));
+  });
+
+  it('starts empty again after a drain, and names IPv6 destinations in RFC 5952 form', () => {
+    const tally = new DestinationTally();
+    tally.count(ipv6Packet(200), 0, 6, 200);
+    expect(tally.drain()).toEqual([{ address: 'fd00::2', bytes: 200 }]);
+    expect(tally.drain()).toEqual([]);
+  });
+});
+
+describe('DatapathEngine.drainDestinations', () => {
+  it('counts the inner destinations a tunnel received on the JS path, only when asked to', () => {
+    for (const tallyDestinations of [true, false]) {
+      const io = new FakeDatapathIo();
+      const engine = new DatapathEngine(io, { tallyDestinations });
+      engine.addTunnel({ name: 'tnl-c1', encap: 'gre', local: A, remote: B, address: '10.9.0.1/30', peerAddress: '10.9.0.2', keepaliveInterval: 0 });
+      const toC2 = ipv4Packet({ src: '10.9.0.2', dst: '10.9.0.6', length: 1000 });
+      const toHub = ipv4Packet({ src: '10.9.0.2', dst: '10.9.0.1', length: 84 });
+      io.socket(`raw 47 ${A}`).deliver(...[toC2, toC2, toHub].map((inner) => ({ bytes: outerPacket(B, A, 47, greFrame(inner)), addr: ipv4ToNumber(B), port: 0 })));
+      expect(io.tun('tnl-c1').take()).toHaveLength(3);
+      const drained = engine.drainDestinations('tnl-c1').sort((x, y) => (x.address < y.address ? -1 : 1));
+      expect(drained).toEqual(tallyDestinations ? [{ address: '10.9.0.1', bytes: 84 }, { address: '10.9.0.6', bytes: 2000 }] : []);
+      expect(engine.drainDestinations('tnl-c1')).toEqual([]);
+      engine.close();
+    }
+  });
+
+  it('refuses an unknown tunnel with ERR_TUNNEL_NOT_FOUND', () => {
+    const engine = new DatapathEngine(new FakeDatapathIo(), { tallyDestinations: true });
+    expect(() => engine.drainDestinations('tnl-x')).toThrow(expect.objectContaining({ code: 'ERR_TUNNEL_NOT_FOUND' }));
+  });
+});
