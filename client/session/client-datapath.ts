@@ -15,6 +15,10 @@ export interface ClientDatapath {
   probe?(name: string, timeoutMs: number): Promise<boolean>;
   /** Calls `due` with a tunnel's name when its outbound ESP SA passes the sequence a rekey is due at. */
   onRekeyDue?(due: (name: string) => void): void;
+  /** A running tunnel's liveness and inner byte counters (what `link-report` says of a shortcut), or undefined. */
+  linkState?(name: string): { state: 'up' | 'down'; rxBytes: number; txBytes: number } | undefined;
+  /** Calls `listener` with a tunnel's name whenever its liveness changes. */
+  onLivenessChange?(listener: (name: string) => void): void;
   /** Removes every tunnel this datapath created. */
   close(): Promise<void>;
 }

@@ -19,12 +19,16 @@ export class EngineClientDatapath implements ClientDatapath {
   /** The other end's name per interface (from the link tables), for hooks. */
   private peers = new Map<string, string>();
   private rekeyDue?: (name: string) => void;
+  /** The spec each managed tunnel runs. */
+  private readonly specs = new Map<string, WireTunnelSpec>();
+  private readonly livenessListeners: ((name: string) => void)[] = [];
 
   constructor(private readonly engine: DatapathEngine, private readonly routes: KernelRoutes, private readonly log: Logger,
     private readonly hooks?: LinkHooks) {}
 
   async apply(tunnels: readonly WireTunnelSpec[], paths: readonly WireLinkPath[] = [], links: readonly WireLinkTable[] = []): Promise<void> {
     for (const link of links) for (const end of link.ends) this.peers.set(tunnelInterfaceName(end.name), end.name);
+    this.paths = new Map(paths.map((path) => [path.tunnel, path]));
     const wanted = new Set(tunnels.map((tunnel) => tunnel.name));
     for (const name of this.managed) {
       if (!wanted.has(name)) this.removeManaged(name);
@@ -33,12 +37,12 @@ export class EngineClientDatapath implements ClientDatapath {
       const running = this.engine.status().find((tunnel) => tunnel.name === spec.name);
       applyWireSpec(this.engine, spec);
       this.managed.add(spec.name);
+      this.specs.set(spec.name, spec);
       // A new inner address re-creates the interface, and its routes went with the old one.
       const fresh = !running || running.inner !== spec.address || running.peerInner !== spec.peerAddress;
       installTunnelRoutes(this.routes, spec, fresh, this.log);
       this.stateChanged(spec.name);
     }
-    this.paths = new Map(paths.map((path) => [path.tunnel, path]));
   }
 
   onRekeyDue(due: (name: string) => void): void {
@@ -50,9 +54,30 @@ export class EngineClientDatapath implements ClientDatapath {
     if (this.managed.has(name)) this.rekeyDue?.(name);
   }
 
-  /** A tunnel's liveness or path MTU changed: the hook hears of it. */
+  /**
+   * A tunnel's liveness or path MTU changed: the hook hears of it, and listeners of liveness. A
+   * shortcut that went down loses its routes at once (traffic falls back to the hub's), before the
+   * hub, told by the member, removes it.
+   */
   stateChanged(name: string): void {
-    if (this.hooks && this.managed.has(name)) this.hooks.observe(this.engine.tunnelStatus(name), this.peerOf(name));
+    if (!this.managed.has(name)) return;
+    const status = this.engine.tunnelStatus(name);
+    if (status.state === 'down' && this.paths.get(name)?.kind === 'shortcut' && this.routes.routesOf(name).length > 0) {
+      this.log.info({ tunnel: name }, 'shortcut down: its routes go, traffic goes back through the hub');
+      installTunnelRoutes(this.routes, { ...this.specs.get(name)!, routes: [] }, false, this.log);
+    }
+    this.hooks?.observe(status, this.peerOf(name));
+    for (const listener of this.livenessListeners) listener(name);
+  }
+
+  onLivenessChange(listener: (name: string) => void): void {
+    this.livenessListeners.push(listener);
+  }
+
+  linkState(name: string): { state: 'up' | 'down'; rxBytes: number; txBytes: number } | undefined {
+    if (!this.managed.has(name)) return undefined;
+    const status = this.engine.tunnelStatus(name);
+    return { state: status.state, rxBytes: status.rx.bytes, txBytes: status.tx.bytes };
   }
 
   probe(name: string, timeoutMs: number): Promise<boolean> {
@@ -82,6 +107,7 @@ export class EngineClientDatapath implements ClientDatapath {
     this.engine.removeTunnel(name);
     this.routes.forgetDevice(name);
     this.managed.delete(name);
+    this.specs.delete(name);
     this.hooks?.removed(name);
   }
 

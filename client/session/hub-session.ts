@@ -58,6 +58,11 @@ export class HubSession {
     if (this.welcome) this.send({ type: 'probe', tunnel, encap, answered });
   }
 
+  /** Reports the liveness and counters of shortcut tunnels. */
+  linkReport(links: MessageOf<'link-report'>['links']): void {
+    if (this.welcome) this.send({ type: 'link-report', links });
+  }
+
   /** Feeds one message from the channel. */
   receive(raw: Buffer): void {
     if (this.done) return;

@@ -8,6 +8,7 @@ import { controlSocketPath } from '../control/control-socket-path.js';
 import { startControlServer } from '../control/control-server.js';
 import { engineControlHandler } from '../control/engine-control-handler.js';
 import { EngineClientDatapath } from './engine-client-datapath.js';
+import { tunnelInterfaceName } from '../../shared/net/tunnel-interface-name.js';
 
 /** The member's datapath engine, answering `tunnel-client status` on its control socket. */
 export interface MemberDatapath {
@@ -42,8 +43,8 @@ export async function openMemberDatapath(io: DatapathIo, stateDir: string, log: 
   changes.of = (name) => datapath.stateChanged(name);
   changes.rekeyDue = (name) => datapath.rekeyIsDue(name);
   const engineHandler = engineControlHandler(engine, 'run');
-  // Status also says why each hub-driven tunnel runs its encapsulation (`encapReason`) and what
-  // it routes (`routes`).
+  // Status also says why each hub-driven tunnel runs its encapsulation (`encapReason`), what it
+  // routes (`routes`) and which kind of link it is (`kind`, and `why` for a shortcut).
   const server = await startControlServer(controlSocketPath(stateDir, process.pid), async (request) => {
     const response = await engineHandler(request);
     if (!response.ok) return response;
@@ -52,7 +53,12 @@ export async function openMemberDatapath(io: DatapathIo, stateDir: string, log: 
       tunnels: response.tunnels.map((tunnel) => {
         const name = String(tunnel.name);
         const path = datapath.pathOf(name);
-        return { ...tunnel, ...(path ? { encapReason: path.reason } : {}), routes: datapath.routesOf(name) };
+        // Which link a tunnel is: the hub link, an operator's link, or a shortcut the hub made (and why).
+        const kind = path?.kind ?? (path === undefined ? undefined : name === tunnelInterfaceName('hub') ? 'hub' : 'operator');
+        return {
+          ...tunnel, ...(path ? { encapReason: path.reason } : {}), routes: datapath.routesOf(name),
+          ...(kind !== undefined ? { kind } : {}), ...(path?.why !== undefined ? { why: path.why } : {}),
+        };
       }),
     };
   });

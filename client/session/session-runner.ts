@@ -10,6 +10,7 @@ import { tunnelInterfaceName } from '../../shared/net/tunnel-interface-name.js';
 import { HubSession } from './hub-session.js';
 import { isGlobalIpv6 } from '../../shared/net/global-ipv6.js';
 import { IPV6_RETRY_AFTER_MS, Ipv6Preference } from './ipv6-preference.js';
+import { ShortcutReporter } from './shortcut-reporter.js';
 
 /** The member's end of its hub link (`tnl-hub`). */
 const HUB_TUNNEL = tunnelInterfaceName('hub');
@@ -100,8 +101,16 @@ export class SessionRunner {
   /** Settles with the first config acknowledged in this run (or rejects when the runner gives up first). */
   readonly firstConfig: Promise<MessageOf<'config'>>;
   private rejectFirst!: (error: TunnelError) => void;
+  /** Tells the hub how this member's shortcut tunnels are doing. */
+  private readonly shortcuts: ShortcutReporter;
 
   constructor(private readonly options: SessionRunnerOptions) {
+    const datapath = options.datapath;
+    this.shortcuts = new ShortcutReporter((tunnel) => {
+      const state = datapath.linkState?.(tunnel);
+      return state && { tunnel, ...state };
+    }, (links) => this.session?.linkReport(links));
+    datapath.onLivenessChange?.((name) => this.shortcuts.changed(name));
     this.watcher = new EndpointWatcher(options.hub.host, options.hub.port, (address, previous) => this.endpointChanged(address, previous),
       options.probeIntervalMs, options.probe);
     this.firstConfig = new Promise((resolve, reject) => {
@@ -137,6 +146,7 @@ export class SessionRunner {
   /** Disconnects and stops reconnecting; tunnels stay as they are (the caller closes the datapath). */
   async stop(): Promise<void> {
     this.stopped = true;
+    this.shortcuts.stop();
     this.watcher.stop();
     this.watcher6?.stop();
     this.session?.end();
@@ -228,7 +238,11 @@ export class SessionRunner {
       },
       apply: (config) => this.apply(config),
       appliedVersion: () => this.applied,
-      acknowledged: (config) => this.firstAck(config),
+      acknowledged: (config) => {
+        this.firstAck(config);
+        // After every ack, the re-ack of a new session included: a hub that restarted learns them again.
+        this.shortcuts.follow((config.paths ?? []).filter((path) => path.kind === 'shortcut' && path.reachable).map((path) => path.tunnel));
+      },
       ended: resolveEnded,
     });
     this.session = session;

@@ -5,9 +5,10 @@ interface Row {
   tx?: { packets?: unknown; bytes?: unknown; errors?: unknown; dropped?: unknown };
   routes?: unknown[];
   encrypted?: unknown; aead?: unknown; spiIn?: unknown; spiOut?: unknown; saAgeSeconds?: unknown;
+  kind?: unknown; why?: unknown;
 }
 
-const COLUMNS = ['NAME', 'STATE', 'ENCAP', 'ESP', 'LOCAL', 'REMOTE', 'INNER', 'PEER', 'MTU', 'RX PKTS', 'RX BYTES', 'RX ERR', 'RX DROP', 'TX PKTS', 'TX BYTES', 'TX ERR', 'TX DROP', 'ROUTES'];
+const COLUMNS = ['NAME', 'STATE', 'ENCAP', 'ESP', 'LOCAL', 'REMOTE', 'INNER', 'PEER', 'MTU', 'RX PKTS', 'RX BYTES', 'RX ERR', 'RX DROP', 'TX PKTS', 'TX BYTES', 'TX ERR', 'TX DROP', 'ROUTES', 'KIND'];
 
 /** The human-readable status: one aligned row per tunnel, or a sentence when none runs. */
 export function formatStatusTable(tunnels: Record<string, unknown>[]): string {
@@ -17,7 +18,7 @@ export function formatStatusTable(tunnels: Record<string, unknown>[]): string {
     const remote = t.remote ?? '';
     return [t.name, t.state, t.encap, espCell(t), t.local, remote, t.inner, t.peerInner, t.mtu,
       t.rx?.packets, t.rx?.bytes, t.rx?.errors, t.rx?.dropped, t.tx?.packets, t.tx?.bytes, t.tx?.errors, t.tx?.dropped,
-      t.routes?.length].map((v) => String(v ?? '-'));
+      t.routes?.length, t.kind === 'shortcut' && t.why !== undefined ? `shortcut (${String(t.why)})` : t.kind].map((v) => String(v ?? '-'));
   });
   const widths = COLUMNS.map((title, i) => Math.max(title.length, ...rows.map((row) => row[i]!.length)));
   const line = (cells: string[]) => cells.map((cell, i) => cell.padEnd(widths[i]!)).join('  ').trimEnd();

@@ -110,6 +110,27 @@ export const rekeySchema = z.strictObject({
   tunnel: z.string().regex(/^[A-Za-z0-9_.-]{1,15}$/),
 });
 
+/** The largest number of tunnels one `link-report` names (a member's shortcuts are capped well below). */
+const MAX_LINK_REPORTS = 256;
+
+/**
+ * Client -> hub: the liveness and data counters of the client's shortcut tunnels (paths of kind
+ * `shortcut`), sent when a liveness changes and once a second while traffic crosses one. The hub
+ * puts a shortcut's routes in only once both ends say `up`, removes one an end says is `down`,
+ * and takes its rate and idle time from the counters.
+ */
+export const linkReportSchema = z.strictObject({
+  v,
+  type: z.literal('link-report'),
+  links: z.array(z.strictObject({
+    tunnel: z.string().regex(/^[A-Za-z0-9_.-]{1,15}$/),
+    state: z.enum(['up', 'down']),
+    /** Inner bytes received and sent through the tunnel since it was made. */
+    rxBytes: z.number().int().min(0).max(Number.MAX_SAFE_INTEGER),
+    txBytes: z.number().int().min(0).max(Number.MAX_SAFE_INTEGER),
+  })).min(1).max(MAX_LINK_REPORTS),
+});
+
 /** Client -> hub: the config version now applied by the client's datapath. */
 export const ackSchema = z.strictObject({
   v,
@@ -133,7 +154,7 @@ export const errorSchema = z.strictObject({
 
 /** Every control message, told apart by `type`. */
 export const controlMessageSchema = z.discriminatedUnion('type', [
-  helloSchema, welcomeSchema, reportSchema, configSchema, ackSchema, probeSchema, rekeySchema, keepaliveSchema, errorSchema,
+  helloSchema, welcomeSchema, reportSchema, configSchema, ackSchema, probeSchema, rekeySchema, linkReportSchema, keepaliveSchema, errorSchema,
 ]);
 
 /** Any control message. */
@@ -144,6 +165,6 @@ export type MessageOf<T extends ControlMessage['type']> = Extract<ControlMessage
 export type OutgoingMessage = ControlMessage extends infer M ? (M extends ControlMessage ? Omit<M, 'v'> : never) : never;
 
 /** Messages only a client may send; the hub refuses anything else from a client. */
-export const CLIENT_MESSAGE_TYPES: ReadonlySet<ControlMessage['type']> = new Set(['hello', 'report', 'ack', 'probe', 'rekey', 'keepalive', 'error']);
+export const CLIENT_MESSAGE_TYPES: ReadonlySet<ControlMessage['type']> = new Set(['hello', 'report', 'ack', 'probe', 'rekey', 'link-report', 'keepalive', 'error']);
 /** Messages only a hub may send; the client refuses anything else from a hub. */
 export const HUB_MESSAGE_TYPES: ReadonlySet<ControlMessage['type']> = new Set(['welcome', 'config', 'keepalive', 'error']);

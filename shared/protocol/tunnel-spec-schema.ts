@@ -118,6 +118,13 @@ export const linkPathSchema = z.strictObject({
   reason: z.string().regex(/^[a-z][a-z0-9-]{0,63}$/),
   /** False when no tunnel could be issued for the link (the reason says why). */
   reachable: z.boolean(),
+  /**
+   * Who made a peer<->peer link: `operator` (`link add`) or `shortcut` (the hub, for a busy pair;
+   * its end reports the tunnel's liveness and traffic in `link-report`). Absent on hub links.
+   */
+  kind: z.enum(['operator', 'shortcut']).optional(),
+  /** Why the hub made a shortcut (`rate 3.2 Mbit/s`). */
+  why: z.string().min(1).max(120).optional(),
 });
 
 /** A link's path as carried on the wire. */
