@@ -26,6 +26,7 @@ import {
   type PlanSettings,
 } from './plan-peer.js';
 import type { SessionTransport } from './session-transport.js';
+import type { ShortcutLinks } from './shortcut-links.js';
 import { WorkSlots } from './work-slots.js';
 
 /** Who this hub is on the outer paths, beyond its registry endpoint. */
@@ -72,6 +73,8 @@ export interface ControlPlaneOptions {
   identity?: HubIdentity;
   /** Default: nothing encrypted unless `peer set --encrypt on`. */
   encryption?: EncryptionOptions;
+  /** Whoever keeps the hub's shortcuts; absent: shortcuts are routed at once and reports go nowhere. */
+  shortcuts?: ShortcutLinks;
 }
 
 /** The outer family of a link whose member was seen at `seen`. */
@@ -135,6 +138,7 @@ export class ControlPlane implements SessionEvents {
   private readonly keeper: LinkSaKeeper;
   /** Which links each peer is an end of, as last configured: tunnel names to link ids, for rekey requests. */
   private readonly tunnelLinks = new Map<string, Map<string, number>>();
+  private readonly shortcuts: ShortcutLinks | undefined;
   private closing = false;
 
   constructor(options: ControlPlaneOptions) {
@@ -144,6 +148,7 @@ export class ControlPlane implements SessionEvents {
     this.log = options.log;
     this.routing = options.routing ?? 'static';
     this.identity = options.identity ?? { hubId: '', endpoint6: null };
+    this.shortcuts = options.shortcuts;
     const paths = options.paths ?? DEFAULT_PATH_OPTIONS;
     this.settings = { routing: this.routing, keepaliveInterval: paths.keepaliveInterval, hubId: this.identity.hubId };
     this.encryptByDefault = options.encryption?.byDefault ?? false;
@@ -256,6 +261,15 @@ export class ControlPlane implements SessionEvents {
     await Promise.all(peers.map((peer) => this.enqueue(peer, () => this.reconfigure(peer, false))));
   }
 
+  /**
+   * Reconfigures these peers (those live here) from the registry as it is now, without cascading:
+   * a shortcut made, verified, re-punched or going. Resolves once every one is applied.
+   */
+  async refresh(peers: readonly string[]): Promise<void> {
+    const live = [...new Set(peers)].filter((peer) => this.entries.get(peer)?.live);
+    await Promise.all(live.map((peer) => this.enqueue(peer, () => this.reconfigure(peer, false))));
+  }
+
   established(session: ControlSession, hello: MessageOf<'hello'>): void {
     const seen = session.transport.remoteAddress;
     const entry = this.entry(session.peer);
@@ -296,6 +310,11 @@ export class ControlPlane implements SessionEvents {
     state.probes = { ...state.probes, [probe.encap]: probe.answered };
     this.log.info({ peer: session.peer, encap: probe.encap, answered: probe.answered }, 'path probe reported');
     this.enqueueFor(session, () => this.reconfigure(session.peer, true));
+  }
+
+  linkReported(session: ControlSession, report: MessageOf<'link-report'>): void {
+    if (this.entries.get(session.peer)?.session !== session) return;
+    this.shortcuts?.reported(session.peer, report.links);
   }
 
   acked(session: ControlSession, version: number): void {
@@ -476,12 +495,24 @@ export class ControlPlane implements SessionEvents {
   /** Both ends of one of `peer`'s peer<->peer links and their pins (the peer's own pin came with its row). */
   private async gatherPeerLink(peer: PeerSnapshot, ownPin: Encapsulation | null, link: PeerLinkFacts): Promise<GatheredPeerLink> {
     const [first, second] = [link.table.ends[0].name, link.table.ends[1].name];
-    const endOf = async (name: string): Promise<PeerEndFacts> => (name === peer.name ? { name, seen: peer.seen, reported: peer.reported } : this.otherEnd(name));
+    const shortcut = link.kind === 'shortcut';
+    const endOf = async (name: string): Promise<PeerEndFacts> => {
+      const end = name === peer.name ? { name, seen: peer.seen, reported: peer.reported } : await this.otherEnd(name);
+      // A shortcut through two NATs aims at the mappings the hub verified on the ends' hub links.
+      return shortcut ? { ...end, mapped: this.natMapping(name) } : end;
+    };
     const pinOf = async (name: string): Promise<Encapsulation | null> => (name === peer.name ? ownPin : this.registry.pinnedEncap(name));
     const ends = [await endOf(first), await endOf(second)] as const;
     const pinned = (await pinOf(first)) ?? (await pinOf(second));
     const state = this.peerLinkState(link.linkId);
-    return { ...link, ends, pinned, key: state.key, recordedPath: state.recordedPath, keying: undefined };
+    const routed = !shortcut || (this.shortcuts?.routed(link.linkId) ?? true);
+    return { ...link, ends, pinned, key: state.key, recordedPath: state.recordedPath, keying: undefined, routed };
+  }
+
+  /** The address:port a member's hub link is bound to (its NAT's mapping, verified by a hello), or null. */
+  private natMapping(peer: string): { address: string; port: number } | null {
+    const binding = this.datapath.binding?.(tunnelInterfaceName(peer));
+    return binding?.state === 'bound' && binding.address !== null && binding.port !== null ? { address: binding.address, port: binding.port } : null;
   }
 
   /** Where the hub believes another peer is: live state first, else the registry's last verified address. */

@@ -63,6 +63,12 @@ export interface PeerLinkFacts extends LinkKeying {
   otherEncrypt: EncryptSetting;
   /** The link's table (its first end has the lower address). */
   table: LinkTable;
+  /** `shortcut`: made by the hub for a busy pair; absent or `operator`: made with `link add`. */
+  kind?: 'operator' | 'shortcut';
+  /** Why the hub made a shortcut (`rate 3.2 Mbit/s`). */
+  why?: string;
+  /** A shortcut's other end's address on its hub link: routed through the shortcut too. */
+  otherHubAddress?: string;
 }
 
 /** The registry as the control plane uses it (implemented over server/registry by the hub); every call is asynchronous. */

@@ -22,6 +22,8 @@ export interface SessionEvents {
   probed(session: ControlSession, probe: MessageOf<'probe'>): void;
   /** An ESP SA of the member's `tunnel` nears the end of its sequence numbers. */
   rekeyRequested(session: ControlSession, tunnel: string): void;
+  /** The member's shortcut tunnels' liveness and traffic. */
+  linkReported(session: ControlSession, report: MessageOf<'link-report'>): void;
   clientError(session: ControlSession, code: string, message: string): void;
   closed(session: ControlSession, error: TunnelError | undefined): void;
 }
@@ -153,6 +155,9 @@ export class ControlSession {
         return;
       case 'rekey':
         this.events.rekeyRequested(this, message.tunnel);
+        return;
+      case 'link-report':
+        this.events.linkReported(this, message);
         return;
       case 'error':
         this.events.clientError(this, message.code, message.message);

@@ -12,6 +12,12 @@ export interface PeerEndFacts {
   seen: string | null;
   /** The address the end claims to have; differs from `seen` behind a NAT. */
   reported: string | null;
+  /**
+   * Behind a NAT: the address:port its hub link's verified hello came from (the NAT's mapping of
+   * its UDP socket), or null/absent when the hub holds none. Read only for shortcuts, which punch
+   * through two NATs with it.
+   */
+  mapped?: { address: string; port: number } | null;
 }
 
 /** The hub's choice for a peer<->peer link: an encapsulation, or why the ends cannot meet. */
@@ -33,27 +39,35 @@ export function behindNat(end: PeerEndFacts): boolean {
  * probe between them: both public → GRE; one behind a NAT → FOU, which the NATed end opens from
  * the inside (its packets create the mapping the public end answers through); both behind NATs →
  * unreachable (neither can receive first), said so in status rather than left to fail silently.
+ * With `punch` (a shortcut, whose keeper re-punches when a mapping moves) and both NATs' mappings
+ * known from the ends' hub links, FOU aimed at each other's mapping instead (`hole-punched`):
+ * each end's first packets open its own NAT for the other's, as a NAT that keeps a socket's
+ * mapping for every destination (endpoint-independent) lets them.
  * A pin (`pinned`, already folded into the table by the registry) keeps its encapsulation. The
  * ends must be seen in one family (each connects to the hub over IPv6 when it can): an IPv6 end
  * and an IPv4-only end have no path between them. An encrypted link (`encrypted`) carries GRE (or
  * the pin's IPIP or gretap) in ESP: raw between two public ends, in UDP when one is behind a NAT
  * or the pin names FOU or GUE.
  */
-export function choosePeerLinkPath(pinned: Encapsulation | null, a: PeerEndFacts, b: PeerEndFacts, encrypted = false): PeerLinkChoice {
-  const choice = chooseCleartextPath(pinned, a, b);
+export function choosePeerLinkPath(pinned: Encapsulation | null, a: PeerEndFacts, b: PeerEndFacts, encrypted = false, punch = false): PeerLinkChoice {
+  const choice = chooseCleartextPath(pinned, a, b, punch);
   if (!encrypted) return choice;
   const udp = choice.encap === 'fou' || choice.encap === 'gue' || behindNat(a) || behindNat(b);
   return { ...choice, encap: espCarried(choice.encap), esp: udp ? 'udp' : 'raw' };
 }
 
-function chooseCleartextPath(pinned: Encapsulation | null, a: PeerEndFacts, b: PeerEndFacts): PeerLinkChoice {
+function chooseCleartextPath(pinned: Encapsulation | null, a: PeerEndFacts, b: PeerEndFacts, punch: boolean): PeerLinkChoice {
   if (a.seen === null || b.seen === null) {
     return { encap: pinned ?? 'gre', reason: 'endpoint-unknown', reachable: false };
   }
   if (isIPv6(a.seen) !== isIPv6(b.seen)) return { encap: pinned ?? 'gre', reason: 'address-families-differ', reachable: false };
   const natA = behindNat(a);
   const natB = behindNat(b);
-  if (natA && natB) return { encap: pinned ?? 'fou', reason: 'both-ends-behind-nat', reachable: false };
+  if (natA && natB) {
+    const udp = pinned === null || pinned === 'fou' || pinned === 'gue';
+    if (punch && udp && a.mapped && b.mapped) return { encap: pinned ?? 'fou', reason: 'hole-punched', reachable: true };
+    return { encap: pinned ?? 'fou', reason: 'both-ends-behind-nat', reachable: false };
+  }
   if (pinned !== null) return { encap: pinned, reason: 'pinned', reachable: true };
   if (natA || natB) return { encap: 'fou', reason: 'nat-detected', reachable: true };
   return { encap: 'gre', reason: 'public', reachable: true };
@@ -95,9 +109,11 @@ export function buildPeerLinkEnd(table: LinkTable, me: PeerEndFacts, other: Peer
   if (!choice.reachable || local === null || other.seen === null) return { spec: undefined, path, table: shown };
   const udp = table.encap === 'fou' || table.encap === 'gue' || (esp !== undefined && table.esp === 'udp');
   // The NATed end opens the path; between two public ends (a pinned fou/gue link) the link's first
-  // end does, or neither would ever say hello.
+  // end does, or neither would ever say hello. Through two NATs both ends send from the start, to
+  // the mapping the hub verified for the other (no hello: neither end could bind the other first).
+  const punched = choice.reason === 'hole-punched' && other.mapped ? other.mapped : null;
   const opens = behindNat(me) || (!behindNat(other) && mine === table.ends[0]);
-  const auth = udp && binding ? { auth: { ...binding, role: opens ? 'member' as const : 'hub' as const }, helloInterval: keepaliveInterval } : {};
+  const auth = udp && binding && !punched ? { auth: { ...binding, role: opens ? 'member' as const : 'hub' as const }, helloInterval: keepaliveInterval } : {};
   return {
     spec: {
       name: tunnel,
@@ -105,7 +121,8 @@ export function buildPeerLinkEnd(table: LinkTable, me: PeerEndFacts, other: Peer
       ...(table.key !== null ? { key: table.key } : {}),
       mtu,
       local,
-      remote: other.seen,
+      remote: punched?.address ?? other.seen,
+      ...(punched ? { remotePort: punched.port } : {}),
       address: `${mine.inner}/${prefixLength}`,
       peerAddress: theirs.inner,
       keepaliveInterval,

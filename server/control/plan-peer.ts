@@ -63,6 +63,8 @@ export interface GatheredPeerLink extends PeerLinkFacts {
   recordedPath: string | undefined;
   /** The link's keys when it is encrypted (both ends encrypt), else undefined. */
   keying: LinkSaKeying | undefined;
+  /** False while the link's routes stay out (a shortcut not verified yet); absent: true. */
+  routed?: boolean;
 }
 
 /** What a staying peer's links and specs are built from. */
@@ -186,15 +188,17 @@ export function planPeer(peer: PeerSnapshot, facts: PeerFacts, settings: PlanSet
   const peerLinkPaths: PeerConfiguration['peerLinkPaths'] = [];
   const ends = links.peerLinks.map((link) => {
     const [first, second] = link.ends;
-    const path = choosePeerLinkPath(link.pinned, first, second, link.keying !== undefined);
+    const path = choosePeerLinkPath(link.pinned, first, second, link.keying !== undefined, link.kind === 'shortcut');
     const decided = pathText(path.encap, path.reason, path.esp);
     const changed = link.recordedPath !== decided;
     if (changed) peerLinkPaths.push({ linkId: link.linkId, encap: path.encap, reason: path.reason, ...(path.esp ? { esp: path.esp } : {}), decided });
     const me = first.name === peer.name ? first : second;
     const table = changed ? withEncap(link.table, link, path.encap, path.esp) : link.table;
     const esp = link.keying && table.esp ? endEspOf(link.keying, me === first ? 'first' : 'second', table.esp) : undefined;
-    return buildPeerLinkEnd(table, me, me === first ? second : first, path, settings.keepaliveInterval,
+    const end = buildPeerLinkEnd(table, me, me === first ? second : first, path, settings.keepaliveInterval,
       { bindingId: link.linkId, key: link.key }, settings.hubId, esp);
+    // A shortcut's end says so, and why: the member reports its tunnel's liveness and traffic.
+    return link.kind === 'shortcut' ? { ...end, path: { ...end.path, kind: 'shortcut' as const, why: link.why ?? 'shortcut' } } : end;
   });
   const tunnels = [specs.peerEnd, ...ends.flatMap((end) => (end.spec ? [end.spec] : []))];
   const paths: WireLinkPath[] = [{ tunnel: specs.peerEnd.name, encap: specs.peerEnd.encap, reason: choice.reason, reachable: true }, ...ends.map((end) => end.path)];
@@ -204,7 +208,9 @@ export function planPeer(peer: PeerSnapshot, facts: PeerFacts, settings: PlanSet
       tunnel: tunnelInterfaceName(link.other),
       other: link.other,
       address: link.table.ends[0].name === peer.name ? link.table.ends[0].inner : link.table.ends[1].inner,
-      issued: issued.has(tunnelInterfaceName(link.other)),
+      // A shortcut carries routes only once verified; until then traffic stays on the hub.
+      issued: issued.has(tunnelInterfaceName(link.other)) && link.routed !== false,
+      ...(link.otherHubAddress !== undefined ? { otherHubAddress: link.otherHubAddress } : {}),
     })));
   const advertised: RouteRequestOutcome[] = [...links.memberRouting.prefixes, ...peer.routeRefusals].sort((a, b) => (a.prefix < b.prefix ? -1 : 1));
   const hubEnd = { ...specs.hubEnd, ...routed.hubEnd };

@@ -39,6 +39,9 @@ export function controlRegistryOver(registry: Registry, hubName?: string, claime
         table: await registry.links.table(link.id),
         greKey: link.greKey,
         keyless: link.keyless,
+        ...(link.kind === 'shortcut'
+          ? { kind: 'shortcut' as const, why: link.why ?? 'shortcut', otherHubAddress: (await registry.links.hubLinkOf(other)).inner[1] }
+          : {}),
       };
     })),
     recordLinkPath: async (linkId, encap, reason, esp) => registry.paths.record(linkId, encap, reason, esp ?? null),

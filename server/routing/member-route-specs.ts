@@ -1,5 +1,5 @@
 import type { WireTunnelSpec } from '../../shared/protocol/index.js';
-import { HUB_TUNNEL_ROUTE_METRIC, hubTunnelRoutes, memberRoutes, memberSources, type RoutingFacts } from './member-routes.js';
+import { HUB_TUNNEL_ROUTE_METRIC, hostPrefix, hubTunnelRoutes, memberRoutes, memberSources, type RoutingFacts } from './member-routes.js';
 
 /** `serve --routing`: the hub routes between its members (static), or leaves routing to a daemon (none). */
 export type RoutingMode = 'static' | 'none';
@@ -21,8 +21,13 @@ export interface MemberLinkEnd {
   readonly other: string;
   /** The member's address on the link's /30. */
   readonly address: string;
-  /** False when no tunnel could be issued for it (both ends behind NATs, an end never seen). */
+  /** False when no tunnel could be issued for it (both ends behind NATs, an end never seen), or its routes wait (an unverified shortcut). */
   readonly issued: boolean;
+  /**
+   * A shortcut's other end's address on its hub link: routed through the shortcut too, so a flow
+   * the two started through the hub crosses the shortcut both ways.
+   */
+  readonly otherHubAddress?: string;
 }
 
 type RouteFields = Pick<WireTunnelSpec, 'routes' | 'routeMetric'>;
@@ -49,6 +54,10 @@ export function memberRouteSpecs(mode: RoutingMode, facts: RoutingFacts, member:
   const issued = links.filter((link) => link.issued);
   const tunnels = new Map<string, RouteFields>(memberRoutes(facts, member, issued.map((link) => link.other))
     .map((routes) => [routes.tunnel, { routes: [...routes.prefixes], routeMetric: routes.metric }]));
+  for (const link of issued) {
+    const fields = tunnels.get(link.tunnel);
+    if (fields && link.otherHubAddress !== undefined) fields.routes = [...new Set([...fields.routes ?? [], hostPrefix(link.otherHubAddress)])].sort();
+  }
   return {
     hubEnd: { ...sources, routes: hubTunnelRoutes(facts, member, links.map((link) => link.address)), routeMetric: HUB_TUNNEL_ROUTE_METRIC },
     tunnels,

@@ -74,7 +74,8 @@ export function memberSources(facts: RoutingFacts, member: string, ownAddresses:
   return sorted(new Set([...ownAddresses.map(hostPrefix), ...(facts.approved.get(member) ?? [])]));
 }
 
-function hostPrefix(address: string): string {
+/** The /32 (IPv4) or /128 (IPv6) of one address. */
+export function hostPrefix(address: string): string {
   return address.includes(':') ? `${address}/128` : `${address}/32`;
 }
 
