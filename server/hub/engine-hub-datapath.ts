@@ -97,6 +97,15 @@ export class EngineHubDatapath implements HubDatapath {
     return status && { state: status.state, tracked: status.liveness.tracked, lastHeardAt: heard ? Date.parse(heard) : null };
   }
 
+  drainDestinations(name: string): { address: string; bytes: number }[] {
+    try {
+      return this.engine.drainDestinations(name);
+    } catch (err) {
+      if (isTunnelError(err, 'ERR_TUNNEL_NOT_FOUND')) return [];
+      throw err;
+    }
+  }
+
   spoofed(name: string): number | undefined {
     return this.statusOf(name)?.spoofed;
   }

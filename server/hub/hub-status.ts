@@ -6,6 +6,7 @@ import type { HubBindingStatus, HubDatapath, TunnelEncryptionStatus, TunnelTraff
 import type { KeptLinkStatus } from '../control/link-sa-keeper.js';
 import { hubLinkStatuses, type HubLinkStatus } from '../cluster/hub-link-status.js';
 import type { Registry } from '../registry/registry.js';
+import type { ShortcutCounts, ShortcutFailureStatus, ShortcutLiveStatus } from '../shortcuts/shortcut-keeper.js';
 
 /** One peer's line in `tunnel-hub status --json`. */
 export interface PeerStatus {
@@ -67,6 +68,18 @@ export interface PeerLinkStatus {
   reachable: boolean | null;
   /** Each end's verified public address, in the order of `ends`. */
   public: [string | null, string | null];
+  /** `operator` (`link add`) or `shortcut` (the hub made it for a busy pair). */
+  kind: 'operator' | 'shortcut';
+  /** Why the hub made a shortcut (`rate 3.2 Mbit/s`); null for an operator's link. */
+  why: string | null;
+  /** A shortcut as the running hub keeps it (state, rate, last activity); null otherwise. */
+  shortcut: ShortcutLiveStatus | null;
+}
+
+/** The running hub's shortcuts beyond the links: pairs kept on the hub after a failure, and what it counted. */
+export interface HubShortcutsStatus {
+  failures: ShortcutFailureStatus[];
+  counts: ShortcutCounts;
 }
 
 /** The whole of `tunnel-hub status --json`. */
@@ -78,6 +91,15 @@ export interface HubStatus {
   links: PeerLinkStatus[];
   /** A hub of a cluster: its links to the other hubs (empty for a hub alone). */
   hubLinks: HubLinkStatus[];
+  /** The running hub's shortcut failures and counts; null when no hub runs. */
+  shortcuts: HubShortcutsStatus | null;
+}
+
+/** What the running hub's shortcut keeper tells status. */
+export interface ShortcutStatusSource {
+  statusOf(linkId: number): ShortcutLiveStatus | undefined;
+  failuresNow(): ShortcutFailureStatus[];
+  counters(): ShortcutCounts;
 }
 
 /** Reasons under which a peer<->peer link gets no tunnel. */
@@ -95,6 +117,8 @@ export interface LiveHubView {
   hubId: string;
   /** Where an encrypted link's keys stand, by link id. */
   linkKeys?(linkId: number): KeptLinkStatus | undefined;
+  /** The shortcut keeper, when the hub runs one. */
+  shortcuts?: ShortcutStatusSource;
 }
 
 /**
@@ -157,6 +181,9 @@ export async function buildHubStatus(registry: Registry, live?: LiveHubView, hub
     reason,
     reachable: reason === null ? null : !UNREACHABLE_REASONS.has(reason),
     public: [table.ends[0].public, table.ends[1].public],
+    kind: link.kind === 'shortcut' ? 'shortcut' : 'operator',
+    why: link.why,
+    shortcut: live?.shortcuts?.statusOf(link.id) ?? null,
   }));
   return {
     version: PACKAGE_VERSION,
@@ -171,5 +198,6 @@ export async function buildHubStatus(registry: Registry, live?: LiveHubView, hub
     peers,
     links,
     hubLinks: await hubLinkStatuses(registry, hubName, live?.datapath),
+    shortcuts: live?.shortcuts ? { failures: live.shortcuts.failuresNow(), counts: live.shortcuts.counters() } : null,
   };
 }

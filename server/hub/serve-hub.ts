@@ -50,6 +50,8 @@ function engineDatapath(options: ServeHubOptions, log: Logger): HubDatapath {
       changes.of?.(event.name);
     },
     onRekeyDue: (event) => changes.rekeyDue?.(event.name),
+    // Member pairs worth a shortcut show in what each member's tunnel receives.
+    tallyDestinations: options.shortcuts?.mode !== 'off',
   });
   const forward = (options.routing ?? 'static') === 'static';
   if (forward) log.info('routing static: forwarding IPv4 and IPv6 between member tunnels (turned on per tunnel interface)');

@@ -39,6 +39,8 @@ import { removeServeRuntime, writeServeRuntime } from './serve-runtime-file.js';
 import { loadOrCreateSshHostKey, sshHostKeyFingerprint } from './ssh-host-key.js';
 import { openStatusSocket, statusSocketPath, type StatusSocket } from './status-socket.js';
 import { DEFAULT_SHORTCUT_OPTIONS, type ShortcutOptions } from '../shortcuts/shortcut-options.js';
+import { ShortcutKeeper } from '../shortcuts/shortcut-keeper.js';
+import { shortcutRegistryOver } from './registry-shortcut-adapter.js';
 
 
 /**
@@ -106,6 +108,8 @@ export interface RunningHub {
   readonly gates: FrontDoorGates;
   /** The shortcut options this hub runs with. */
   readonly shortcuts: ShortcutOptions;
+  /** What builds and removes this hub's shortcuts. */
+  readonly shortcutKeeper: ShortcutKeeper;
   /** The live status report. */
   status(): Promise<HubStatus>;
   /** Closes sessions and front doors, removes the hub's TUNs, closes the registry. */
@@ -119,7 +123,6 @@ export interface RunningHub {
 export async function startHub(options: StartHubOptions): Promise<RunningHub> {
   const listen = options.listen ?? SERVE_DEFAULTS.listen;
   const log = options.log;
-  // Carried as given for now: what builds and removes shortcuts reads them from here.
   const shortcuts = options.shortcuts ?? DEFAULT_SHORTCUT_OPTIONS;
   const state = await openOrInit(options.stateDir, listen, log);
   const cleanups: (() => Promise<void> | void)[] = [() => state.close()];
@@ -155,16 +158,25 @@ export async function startHub(options: StartHubOptions): Promise<RunningHub> {
     };
     cleanups.push(() => clearTimeout(claimSync));
     const endpoint6 = options.endpoint6 !== undefined ? options.endpoint6 : detectIpv6Endpoint(listen);
-    const plane = new ControlPlane({
+    // The keeper and the plane ask each other: the plane whether a shortcut's routes go in, the
+    // keeper for members' sessions and their reconfiguration.
+    let plane!: ControlPlane;
+    const shortcutKeeper = new ShortcutKeeper({
+      options: shortcuts, routing: options.routing ?? 'static', registry: shortcutRegistryOver(state.registry), datapath, log,
+      plane: { liveState: () => plane.liveState(), refresh: (peers) => plane.refresh(peers) }, alone: state.cluster === undefined,
+    });
+    plane = new ControlPlane({
       registry: controlRegistryOver(state.registry, state.cluster?.hubName, afterClaim), datapath, timing: options.timing ?? DEFAULT_TIMING, log,
-      paths: options.paths ?? DEFAULT_PATH_OPTIONS, routing: options.routing ?? 'static', identity: { hubId, endpoint6 }, encryption,
+      paths: options.paths ?? DEFAULT_PATH_OPTIONS, routing: options.routing ?? 'static', identity: { hubId, endpoint6 }, encryption, shortcuts: shortcutKeeper,
     });
     datapath.onRekeyDue?.((tunnel) => plane.hubEndRekeyDue(tunnel));
     cleanups.push(() => plane.close());
+    cleanups.push(() => shortcutKeeper.stop());
     // Loads the routing facts once, which installs the hub's unreachable fallback routes.
     await plane.reconcile();
     await hubLinks?.sync();
     const watcher = watchRegistryChanges(state.registry, async () => {
+      shortcutKeeper.registryChanged();
       await plane.reconcile();
       await hubLinks?.sync();
     }, log);
@@ -240,6 +252,7 @@ export async function startHub(options: StartHubOptions): Promise<RunningHub> {
     const status = (): Promise<HubStatus> => buildHubStatus(state.registry, {
       live: plane.liveState(), keepaliveInterval: plane.keepaliveInterval, datapath, pid: process.pid, wsPort: ws.port, sshPort: ssh.port, hubId,
       linkKeys: (linkId) => plane.linkKeys(linkId),
+      shortcuts: shortcutKeeper,
     }, state.cluster?.hubName);
     const socketPath = statusSocketPath(options.stateDir);
     const statusSocket: StatusSocket = await openStatusSocket(socketPath, async (request) => (request.view === 'sessions'
@@ -258,6 +271,7 @@ export async function startHub(options: StartHubOptions): Promise<RunningHub> {
       shortcuts, startedAt: new Date().toISOString(),
     });
     cleanups.push(() => removeServeRuntime(options.stateDir));
+    shortcutKeeper.start();
     if (!ws.tls && !isLoopbackAddress(listen)) {
       log.warn({ listen, wsPort: ws.port }, 'plain ws:// on a non-loopback address: tokens cross the network unencrypted; pass --tls-cert/--tls-key');
     }
@@ -270,7 +284,7 @@ export async function startHub(options: StartHubOptions): Promise<RunningHub> {
       log.warn('--encrypt on over plain ws://: members whose links are encrypted are refused over ws:// (ERR_INSECURE_CHANNEL) and must connect over ssh://');
     }
     return {
-      wsPort: ws.port, sshPort: ssh.port, adminPort: admin ? admin.port : null, hubId, registry: state.registry, plane, datapath, gates, shortcuts, status,
+      wsPort: ws.port, sshPort: ssh.port, adminPort: admin ? admin.port : null, hubId, registry: state.registry, plane, datapath, gates, shortcuts, shortcutKeeper, status,
       close: cleanup,
     };
   } catch (err) {

@@ -4,6 +4,9 @@ import { ControlPlane, type EncryptionOptions, type HubIdentity, type PathOption
 import type { ControlSession, SessionTiming } from '../../server/control/control-session.js';
 import type { AuthMethod } from '../../server/control/authenticated-peer.js';
 import type { RoutingMode } from '../../server/routing/member-route-specs.js';
+import { ShortcutKeeper } from '../../server/shortcuts/shortcut-keeper.js';
+import type { ShortcutOptions } from '../../server/shortcuts/shortcut-options.js';
+import type { ShortcutLinkReport } from '../../server/control/shortcut-links.js';
 import { FakeSessionTransport, type SentMessage } from './fake-session-transport.js';
 import { MemoryControlRegistry } from './memory-control-registry.js';
 import { RecordingHubDatapath } from './recording-hub-datapath.js';
@@ -17,6 +20,8 @@ export interface LabMember {
   hello(reported: string | null, advertise?: string[]): void;
   report(address: string): void;
   ack(version: number): void;
+  /** Reports its shortcut tunnels (`link-report`). */
+  linkReport(links: ShortcutLinkReport[]): void;
   /** The configs the hub pushed to this connection, in order. */
   configs(): SentMessage[];
   /** The last config pushed, or a failed expectation's undefined. */
@@ -28,6 +33,8 @@ export interface ControlPlaneLab {
   readonly registry: MemoryControlRegistry;
   readonly datapath: RecordingHubDatapath;
   readonly plane: ControlPlane;
+  /** The shortcut keeper, when the lab was built with `shortcuts` (not started: tests call `wake`). */
+  readonly keeper: ShortcutKeeper | undefined;
   /** An authenticated connection of `name` from `seen`, before its hello (`encrypted`: wss:// or SSH, the default). */
   connect(name: string, seen: string, method?: AuthMethod, encrypted?: boolean): LabMember;
   /** Connects and says hello, then lets the plane finish. */
@@ -57,15 +64,24 @@ export function controlPlaneLab(options: {
   identity?: HubIdentity;
   paths?: PathOptions;
   encryption?: EncryptionOptions;
+  /** Runs a shortcut keeper with these options beside the plane. */
+  shortcuts?: ShortcutOptions;
 } = {}): ControlPlaneLab {
   const registry = new MemoryControlRegistry(options.registry);
   const datapath = new RecordingHubDatapath();
-  const plane = new ControlPlane({
-    registry, datapath, timing: LAB_TIMING, log: pino({ level: process.env.TUNNEL_TEST_LOG ?? 'silent' }),
+  const log = pino({ level: process.env.TUNNEL_TEST_LOG ?? 'silent' });
+  let plane!: ControlPlane;
+  const keeper = options.shortcuts && new ShortcutKeeper({
+    options: options.shortcuts, routing: options.routing ?? 'static', registry, datapath, log, alone: true,
+    plane: { liveState: () => plane.liveState(), refresh: (peers) => plane.refresh(peers) },
+  });
+  plane = new ControlPlane({
+    registry, datapath, timing: LAB_TIMING, log,
     ...(options.paths ? { paths: options.paths } : {}),
     ...(options.routing ? { routing: options.routing } : {}),
     ...(options.identity ? { identity: options.identity } : {}),
     ...(options.encryption ? { encryption: options.encryption } : {}),
+    ...(keeper ? { shortcuts: keeper } : {}),
   });
   const connect = (name: string, seen: string, method: AuthMethod = 'client-key', encrypted = true): LabMember => {
     const transport = new FakeSessionTransport(seen, 'ws', encrypted);
@@ -76,12 +92,13 @@ export function controlPlaneLab(options: {
       hello: (reported, advertise) => feed({ type: 'hello', software: 'lab', endpoint: reported, ...(advertise ? { advertise } : {}) }),
       report: (address) => feed({ type: 'report', endpoint: { address } }),
       ack: (version) => feed({ type: 'ack', version }),
+      linkReport: (links) => feed({ type: 'link-report', links }),
       configs: () => transport.messages('config'),
       lastConfig: () => transport.messages('config').at(-1),
     };
   };
   return {
-    registry, datapath, plane, connect,
+    registry, datapath, plane, keeper, connect,
     join: async (name, seen, reported = seen) => {
       const member = connect(name, seen);
       member.hello(reported);

@@ -15,6 +15,8 @@ import type { RouteRequestOutcome } from '../../server/registry/peer-routing-sto
 import type { MemberRoutingRecord } from '../../server/routing/member-route-specs.js';
 import type { RoutingFacts } from '../../server/routing/member-routes.js';
 import { checkRoutePrefix } from '../../server/routing/route-conflict.js';
+import type { ShortcutRegistry, ShortcutRegistryView } from '../../server/shortcuts/shortcut-registry.js';
+import { describeLinkSubnet } from '../../shared/net/link-subnet.js';
 
 /** A link as the memory registry keeps it. */
 interface MemoryLink {
@@ -25,6 +27,9 @@ interface MemoryLink {
   network: number;
   greKey: number;
   keyless: boolean;
+  /** Set on a shortcut: why the hub made it, and its last activity. */
+  shortcut?: { why: string; lastActiveAt: number };
+  createdAt: number;
 }
 
 interface MemoryPeer {
@@ -35,6 +40,8 @@ interface MemoryPeer {
   /** Verified addresses, oldest first. */
   endpoints: string[];
   routes: Map<string, 'pending' | 'approved'>;
+  /** `peer set NAME --shortcuts on|off`. */
+  shortcuts: boolean;
   config: { version: number; text: string; acked: number; reported: string | null } | undefined;
 }
 
@@ -66,8 +73,9 @@ const READS = new Set<keyof ControlRegistry>([
  * cluster, and prefixes behind members (requests, approvals, refusals). Operator methods stand in
  * for `tunnel-hub` commands; like them, they change the registry only, and the test calls
  * `reconcile` as the change watcher would. `calls` lists every call, and `hold` keeps one open.
+ * It is the shortcut keeper's registry too: shortcuts are peer links with a why and an activity time.
  */
-export class MemoryControlRegistry implements ControlRegistry {
+export class MemoryControlRegistry implements ControlRegistry, ShortcutRegistry {
   /** Every call the plane made, in order. */
   readonly calls: RegistryCall[] = [];
   private readonly peers = new Map<string, MemoryPeer>();
@@ -94,7 +102,7 @@ export class MemoryControlRegistry implements ControlRegistry {
   /** `peer add NAME`: the peer and its hub link with a fresh /30 and GRE key. */
   addPeer(name: string, options: { keyless?: boolean } = {}): void {
     if (this.peers.has(name)) throw new TunnelError('ERR_PEER_EXISTS', `peer "${name}" exists`);
-    this.peers.set(name, { revokedAt: null, pinnedEncap: null, encrypt: null, sourceCheck: true, endpoints: [], routes: new Map(), config: undefined });
+    this.peers.set(name, { revokedAt: null, pinnedEncap: null, encrypt: null, sourceCheck: true, shortcuts: true, endpoints: [], routes: new Map(), config: undefined });
     this.createLink(null, name, options.keyless ?? false);
   }
 
@@ -138,6 +146,24 @@ export class MemoryControlRegistry implements ControlRegistry {
     this.requirePeer(a);
     this.requirePeer(b);
     return this.createLink(a, b, false).id;
+  }
+
+  /** `peer set NAME --shortcuts on|off`. */
+  setShortcuts(name: string, on: boolean): void {
+    this.requirePeer(name).shortcuts = on;
+  }
+
+  /** `link remove A B` (an operator's link or a shortcut). */
+  unlink(a: string, b: string): void {
+    const link = this.peerLinkBetween(a, b);
+    if (!link) throw new TunnelError('ERR_LINK_NOT_FOUND', `"${a}" and "${b}" are not linked`);
+    this.dropLink(link.id);
+  }
+
+  /** The shortcut between two peers (either order), or undefined. */
+  shortcutBetween(a: string, b: string): { linkId: number; why: string; lastActiveAt: number; prefix: string } | undefined {
+    const link = this.peerLinkBetween(a, b);
+    return link?.shortcut && { linkId: link.id, ...link.shortcut, prefix: describeLinkSubnet(link.network).prefix };
   }
 
   /** `peer route add PEER PREFIX` (or approving a request). */
@@ -270,7 +296,10 @@ export class MemoryControlRegistry implements ControlRegistry {
     const links = [...this.links.values()].filter((link) => link.a !== null && (link.a === peer || link.b === peer));
     return this.answer('peerLinks', peer, links.map((link) => {
       const other = link.a === peer ? link.b : link.a!;
-      return { linkId: link.id, other, otherEncrypt: this.peers.get(other)?.encrypt ?? null, table: this.tableOf(link), greKey: link.greKey, keyless: link.keyless };
+      return {
+        linkId: link.id, other, otherEncrypt: this.peers.get(other)?.encrypt ?? null, table: this.tableOf(link), greKey: link.greKey, keyless: link.keyless,
+        ...(link.shortcut ? { kind: 'shortcut' as const, why: link.shortcut.why, otherHubAddress: describeLinkSubnet(this.hubLinkOf(other).network).secondEnd } : {}),
+      };
     }));
   }
 
@@ -356,7 +385,52 @@ export class MemoryControlRegistry implements ControlRegistry {
     return this.answer('recordRouteRequests', peer, outcomes);
   }
 
+  // --- ShortcutRegistry ---
+
+  async view(): Promise<ShortcutRegistryView> {
+    const peers = new Map([...this.peers].map(([name, peer]) => {
+      const subnet = describeLinkSubnet(this.hubLinkOf(name).network);
+      return [name, { hubPrefix: subnet.prefix, hubAddress: subnet.secondEnd, shortcuts: peer.shortcuts, revoked: peer.revokedAt !== null }] as const;
+    }));
+    const links = [...this.links.values()].filter((link) => link.a !== null).map((link) => ({
+      linkId: link.id, ends: [link.a!, link.b] as const, kind: link.shortcut ? 'shortcut' as const : 'operator' as const,
+      why: link.shortcut?.why ?? null, createdAt: link.createdAt, lastActiveAt: link.shortcut?.lastActiveAt ?? null,
+    }));
+    return { peers, links, routing: await this.routingFacts() };
+  }
+
+  async addShortcut(a: string, b: string, why: string): Promise<{ linkId: number }> {
+    for (const name of [a, b]) {
+      if (!this.requirePeer(name).shortcuts) throw new TunnelError('ERR_SHORTCUTS_OFF', `"${name}" has shortcuts off`);
+    }
+    if (this.peerLinkBetween(a, b)) throw new TunnelError('ERR_LINK_EXISTS', `"${a}" and "${b}" are linked already`);
+    const link = this.createLink(a, b, false);
+    link.shortcut = { why, lastActiveAt: link.createdAt };
+    return { linkId: link.id };
+  }
+
+  async removeShortcut(a: string, b: string): Promise<void> {
+    const link = this.peerLinkBetween(a, b);
+    if (!link?.shortcut) throw new TunnelError('ERR_LINK_NOT_FOUND', `"${a}" and "${b}" have no shortcut`);
+    this.dropLink(link.id);
+  }
+
+  async touchShortcut(a: string, b: string, at: number): Promise<void> {
+    const link = this.peerLinkBetween(a, b);
+    if (!link?.shortcut) throw new TunnelError('ERR_LINK_NOT_FOUND', `"${a}" and "${b}" have no shortcut`);
+    link.shortcut.lastActiveAt = Math.max(link.shortcut.lastActiveAt, at);
+  }
+
   // --- internals ---
+
+  private peerLinkBetween(a: string, b: string): MemoryLink | undefined {
+    return [...this.links.values()].find((link) => link.a !== null && ((link.a === a && link.b === b) || (link.a === b && link.b === a)));
+  }
+
+  private dropLink(id: number): void {
+    this.links.delete(id);
+    this.paths.delete(id);
+  }
 
   /** Logs the call and returns its answer, after any hold on it is released. */
   private async answer<T>(method: keyof ControlRegistry, subject: string | number | undefined, value: T): Promise<T> {
@@ -390,7 +464,7 @@ export class MemoryControlRegistry implements ControlRegistry {
   }
 
   private createLink(a: string | null, b: string, keyless: boolean): MemoryLink {
-    const link = { id: this.nextLinkId++, a, b, network: this.nextNetwork, greKey: 1000 + this.nextLinkId, keyless };
+    const link: MemoryLink = { id: this.nextLinkId++, a, b, network: this.nextNetwork, greKey: 1000 + this.nextLinkId, keyless, createdAt: Date.now() };
     this.nextNetwork += 4;
     this.links.set(link.id, link);
     return link;

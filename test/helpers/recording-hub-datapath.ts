@@ -1,5 +1,5 @@
 import type { WireTunnelSpec } from '../../shared/protocol/index.js';
-import type { HubDatapath, TunnelTraffic } from '../../server/control/hub-datapath.js';
+import type { HubBindingStatus, HubDatapath, TunnelTraffic } from '../../server/control/hub-datapath.js';
 
 /** One change the control plane made to the hub's datapath. */
 export type DatapathChange = { op: 'upsert'; peer: string; spec: WireTunnelSpec } | { op: 'remove'; name: string };
@@ -12,6 +12,20 @@ export class RecordingHubDatapath implements HubDatapath {
   readonly tunnels = new Map<string, WireTunnelSpec>();
   /** The unreachable fallback routes last asked for. */
   unreachable: readonly string[] = [];
+  /** What each tunnel's destination tally holds until drained; tests add to it. */
+  readonly destinations = new Map<string, { address: string; bytes: number }[]>();
+  /** The binding each hub end holds (its member's NAT mapping); tests set it. */
+  readonly bindings = new Map<string, HubBindingStatus>();
+
+  drainDestinations(name: string): { address: string; bytes: number }[] {
+    const drained = this.destinations.get(name) ?? [];
+    this.destinations.delete(name);
+    return drained;
+  }
+
+  binding(name: string): HubBindingStatus | undefined {
+    return this.tunnels.has(name) ? this.bindings.get(name) : undefined;
+  }
 
   async upsert(spec: WireTunnelSpec, peer: string): Promise<void> {
     this.changes.push({ op: 'upsert', peer, spec });
