@@ -2,7 +2,8 @@ import type { Command } from 'commander';
 import { withHubState } from '../hub-state/hub-state.js';
 import { formatBitRate } from '../shortcuts/bit-rate.js';
 import { formatColumns } from './format-columns.js';
-import { formatAge, linkListEntries } from './link-list-view.js';
+import { linkListReport } from '../hub/link-list-report.js';
+import { formatAge } from './link-list-view.js';
 import { hubStateDir } from './hub-state-dir.js';
 import { printJson, printText } from './write-output.js';
 
@@ -24,8 +25,7 @@ export function registerLinkCommands(program: Command): void {
     .description("list peer<->peer links: the operator's (link add) and shortcuts the hub made for busy pairs, with why, age and rate (- until a running hub reports one)")
     .option('--json', 'print JSON only (age in seconds; rate in bit/s, or none until a running hub reports one)')
     .action((options: { json?: boolean }, command: Command) =>
-      withHubState(hubStateDir(command), async ({ registry, clock }) => {
-        const links = linkListEntries(await registry.links.list({ peerLinksOnly: true }), clock());
+      linkListReport(hubStateDir(command)).then((links) => {
         if (options.json) return printJson(links);
         printText(formatColumns(
           ['A', 'B', 'PREFIX', 'A ADDRESS', 'B ADDRESS', 'KEY', 'KIND', 'AGE', 'RATE', 'WHY'],

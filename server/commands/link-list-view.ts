@@ -5,15 +5,15 @@ export interface LinkListEntry extends LinkRecord {
   /** Seconds since the link was made. */
   readonly age: number;
   /**
-   * Bits per second across the link, as a running hub measures it; null while none reports it
-   * (the registry alone, which `link list` reads, holds no traffic).
+   * Bits per second across a shortcut, as the running hub measures it from its ends' reports; null
+   * for an operator's link, and while no hub runs (the registry holds no traffic).
    */
   readonly rate: number | null;
 }
 
-/** The peer<->peer links as `link list` shows them, at `now` (ms). */
-export function linkListEntries(links: readonly LinkRecord[], now: number): LinkListEntry[] {
-  return links.map((link) => ({ ...link, age: Math.max(0, Math.floor((now - link.createdAt) / 1000)), rate: null }));
+/** The peer<->peer links as `link list` shows them, at `now` (ms), with the running hub's `rates` by link id. */
+export function linkListEntries(links: readonly LinkRecord[], now: number, rates: ReadonlyMap<number, number> = new Map()): LinkListEntry[] {
+  return links.map((link) => ({ ...link, age: Math.max(0, Math.floor((now - link.createdAt) / 1000)), rate: rates.get(link.id) ?? null }));
 }
 
 /** An age for people: `42s`, `3m12s`, `2h05m`, `3d04h`. */

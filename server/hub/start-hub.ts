@@ -257,7 +257,8 @@ export async function startHub(options: StartHubOptions): Promise<RunningHub> {
     const socketPath = statusSocketPath(options.stateDir);
     const statusSocket: StatusSocket = await openStatusSocket(socketPath, async (request) => (request.view === 'sessions'
       ? { sessions: [...plane.liveState()].flatMap(([peer, live]) => (live.connected ? [peer] : [])) }
-      : filterHubStatus(await status(), request.filter)));
+      : request.view === 'shortcuts' ? { shortcuts: shortcutKeeper.rates() }
+        : filterHubStatus(await status(), request.filter)));
     cleanups.push(() => statusSocket.close());
     const admin = options.admin && await startAdminListener({
       host: options.admin.host, port: options.admin.port, metricsPerPeer: options.admin.metricsPerPeer ?? true,

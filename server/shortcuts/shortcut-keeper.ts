@@ -203,6 +203,12 @@ export class ShortcutKeeper implements ShortcutLinks {
     };
   }
 
+  /** Every shortcut this hub keeps with its rate in bits per second, from its ends' reports. */
+  rates(): { linkId: number; rate: number }[] {
+    const now = this.clock();
+    return [...this.shortcuts.values()].map((shortcut) => ({ linkId: shortcut.linkId, rate: Math.round(shortcut.bitsPerSecond(now)) }));
+  }
+
   /** The pairs kept on the hub after a failed shortcut, with why and until when. */
   failuresNow(): ShortcutFailureStatus[] {
     return [...this.failures].map(([key, failure]) => ({
@@ -213,9 +219,14 @@ export class ShortcutKeeper implements ShortcutLinks {
 
   /** One round: read, observe, decide, carry out. */
   private async round(): Promise<void> {
-    const { view, owners } = await this.readView();
-    const now = this.clock();
     const live = this.options.plane.liveState();
+    let { view, owners } = await this.readView();
+    // A member that joined through this hub is written by this process, which the change watcher does not report.
+    if ([...live].some(([name, state]) => state.connected && !view.peers.has(name))) {
+      this.view = undefined;
+      ({ view, owners } = await this.readView());
+    }
+    const now = this.clock();
     const mode = this.options.options.mode;
     if (mode === 'auto') this.observeTraffic(live, owners, now);
     const involved = new Set([...this.pairs.values(), ...view.links].flatMap((entry) => entry.ends));

@@ -58,7 +58,7 @@ describe('peer filters', () => {
 describe('status socket requests', () => {
   it('decode exactly what they encode', () => {
     const requests: StatusRequest[] = [
-      { view: 'sessions' }, { view: 'status', filter: {} }, { view: 'status', filter: { state: 'down' } }, { view: 'status', filter: { state: 'up', text: '10.1.12.' } },
+      { view: 'sessions' }, { view: 'shortcuts' }, { view: 'status', filter: {} }, { view: 'status', filter: { state: 'down' } }, { view: 'status', filter: { state: 'up', text: '10.1.12.' } },
     ];
     for (const request of requests) expect(decodeStatusRequest(encodeStatusRequest(request).trimEnd())).toEqual(request);
     fc.assert(fc.property(fc.string({ minLength: 1, maxLength: 64 }).filter((text) => !/[\u0000-\u001f\u007f]/.test(text)), (text) => {

@@ -57,6 +57,19 @@ describe('ShortcutKeeper on the in-memory registry and a real ControlPlane', () 
     vi.useRealTimers();
   });
 
+  it('sees a member that joined through this hub after the keeper last read the registry', async () => {
+    const lab = controlPlaneLab({ shortcuts: OPTIONS });
+    lab.registry.addPeer('c1');
+    const c1 = await lab.join('c1', C1, C1);
+    alive.splice(0, alive.length, c1);
+    await lab.keeper!.wake();
+    lab.registry.addPeer('c2');
+    lab.registry.approveRoute('c2', '10.50.2.0/24');
+    alive.push(await lab.join('c2', C2, C2));
+    await busy(lab);
+    expect(lab.registry.shortcutBetween('c1', 'c2')).toMatchObject({ why: 'rate 2 Mbit/s' });
+  });
+
   it('makes a shortcut for a busy pair, pushes it without routes, and routes it only once both ends report it up', async () => {
     const { lab, c1, c2, keeper } = await mesh();
     await second(lab, 250_000);

@@ -1,0 +1,160 @@
+import { mkdtempSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { runCliIn, startCli, startServe, until, type CliProcess } from '../helpers/control-processes.js';
+import { createNatTopology, execIn, execInAsync, type NatTopology } from '../helpers/netns.js';
+import { netnsUnavailableReason } from '../helpers/root.js';
+import { statusIn } from '../helpers/tunnel-client-process.js';
+
+const reason = netnsUnavailableReason();
+if (reason) console.warn(`SKIPPED shortcuts netns tests: ${reason}`);
+
+const HUB = '198.51.100.1';
+/** Pool 10.1.13.0/24: c1's hub link .0/30 (c1 .2), c2's .4/30 (c2 .6); a shortcut takes the next /30. */
+const INNER = { c1: '10.1.13.2', c2: '10.1.13.6' };
+/** ~0.8 Mbit/s each way: 100 pings a second of 1,000 bytes, well above the threshold below. */
+const BUSY_PING = ['-i', '0.01', '-s', '1000'];
+
+interface LinkLine { ends: [string, string]; kind: string; why: string | null; age: number; rate: number | null }
+interface StatusLink { ends: [string, string]; kind: string; why: string | null; shortcut: { state: string; rate: number } | null }
+interface HubStatusJson {
+  peers: { name: string; counters: { rx: { packets: number } } | null }[];
+  links: StatusLink[];
+  shortcuts: { counts: { made: number; failed: Record<string, number>; removed: Record<string, number> } } | null;
+}
+
+/** The transmitted and received counts of a finished `ping -q`. */
+function pingSummary(stdout: string): { sent: number; received: number } {
+  const match = /(\d+) packets transmitted, (\d+) received/.exec(stdout);
+  if (!match) throw new Error(`no ping summary in: ${stdout}`);
+  return { sent: Number(match[1]), received: Number(match[2]) };
+}
+
+describe.skipIf(reason !== null)('automatic shortcuts: hub 198.51.100.1, c1 public (GRE), c2 behind a NAT that drops GRE (FOU)', () => {
+  let topo: NatTopology;
+  let dir: string;
+  let hubState: string;
+  let hub: CliProcess | undefined;
+  const members: CliProcess[] = [];
+
+  const hubCli = (args: string[]): Promise<string> => runCliIn(topo.hub, 'server', ['--state', hubState, ...args]);
+  const hubStatus = async (): Promise<HubStatusJson> => JSON.parse(await hubCli(['status', '--json'])) as HubStatusJson;
+  const shortcutLinks = async (): Promise<StatusLink[]> => (await hubStatus()).links.filter((l) => l.kind === 'shortcut');
+  const hubRx = async (peer: string): Promise<number> => (await hubStatus()).peers.find((p) => p.name === peer)?.counters?.rx.packets ?? 0;
+  const routeTo = (ns: string, address: string): string => execIn(ns, 'ip', ['route', 'get', address]);
+  const startHub = async (extra: string[]): Promise<void> => {
+    hub = await startServe(topo.hub, hubState, ['--listen', HUB, '--keepalive', '0.5', '--liveness-timeout', '3', '--path-keepalive', '1',
+      '--shortcut-threshold', '200kbit:1s', ...extra]);
+  };
+  /** Pings c2 from c1 for `seconds` at 100 a second, running `during` meanwhile. */
+  const busyPing = async (seconds: number, during: () => Promise<void>): Promise<{ sent: number; received: number }> => {
+    const ping = execInAsync(topo.c1, 'ping', ['-q', ...BUSY_PING, '-w', String(seconds), INNER.c2], (seconds + 20) * 1000);
+    await during();
+    return pingSummary((await ping).stdout);
+  };
+
+  beforeAll(async () => {
+    topo = createNatTopology();
+    dir = mkdtempSync(join(tmpdir(), 'tunnel-shortcuts-'));
+    hubState = join(dir, 'hub');
+    await hubCli(['init', '--endpoint', HUB, '--pool', '10.1.13.0/24']);
+    await startHub(['--shortcuts', 'auto', '--shortcut-idle', '4s']);
+    for (const [name, ns] of [['c1', topo.c1], ['c2', topo.c2]] as const) {
+      const invite = (await hubCli(['invite', 'create'])).trim();
+      const member = startCli(ns, 'client', ['join', `ws://${HUB}:8443`, '--token', invite, '--name', name, '--state', join(dir, name)]);
+      members.push(member);
+      await until(() => /tnl-hub up/.test(member.output()), 20_000, `${name} join: ${member.output()}`);
+    }
+    await until(async () => (await execInAsync(topo.c1, 'ping', ['-c', '1', '-W', '1', INNER.c2], 5_000)).code === 0, 20_000, 'c1 -> c2 through the hub');
+  });
+
+  afterAll(async () => {
+    for (const member of members) await member.stop('SIGKILL');
+    await hub?.stop();
+    topo?.destroy();
+    if (dir) rmSync(dir, { recursive: true, force: true });
+  });
+
+  it('slow traffic makes no shortcut', async () => {
+    const ping = await execInAsync(topo.c1, 'ping', ['-q', '-i', '0.2', '-w', '3', INNER.c2], 10_000);
+    expect(pingSummary(ping.stdout).received).toBeGreaterThan(0);
+    expect(await shortcutLinks()).toEqual([]);
+    expect(routeTo(topo.c1, INNER.c2)).toMatch(/dev tnl-hub/);
+  });
+
+  it('busy traffic c1 -> c2 makes a shortcut; once verified the pings go over it, not the hub, losing at most one across the switch', async () => {
+    let during: { hubRxBefore: number; hubRxAfter: number; sentInWindow: number } | undefined;
+    const summary = await busyPing(14, async () => {
+      const up = await until(async () => (await shortcutLinks()).find((l) => l.shortcut?.state === 'up'), 10_000, 'a shortcut verified up');
+      expect(up.ends).toEqual(['c1', 'c2']);
+      expect(up.why).toMatch(/^rate \d+(\.\d+)? [kMG]?bit\/s$/);
+      await until(() => /dev tnl-c2/.test(routeTo(topo.c1, INNER.c2)) && /dev tnl-c1/.test(routeTo(topo.c2, INNER.c1)), 5_000, 'both ends route over the shortcut');
+      // The hub's tunnels from c1 and c2 now carry keepalives only (2 a second each), not 100 pings a second.
+      const before = (await hubRx('c1')) + (await hubRx('c2'));
+      const start = performance.now();
+      await new Promise((resolve) => setTimeout(resolve, 3_000));
+      const after = (await hubRx('c1')) + (await hubRx('c2'));
+      during = { hubRxBefore: before, hubRxAfter: after, sentInWindow: Math.round((performance.now() - start) / 10) };
+    });
+    console.log(`shortcut: pings ${summary.received}/${summary.sent}; hub rx from c1+c2 over ${during!.sentInWindow} pings sent on the shortcut: ${during!.hubRxAfter - during!.hubRxBefore} packets`);
+    expect(during!.hubRxAfter - during!.hubRxBefore).toBeLessThan(during!.sentInWindow / 10);
+    expect(summary.sent - summary.received).toBeLessThanOrEqual(1);
+
+    const links = JSON.parse(await hubCli(['link', 'list', '--json'])) as LinkLine[];
+    expect(links).toEqual([expect.objectContaining({ ends: ['c1', 'c2'], kind: 'shortcut', why: expect.stringMatching(/^rate /) as unknown })]);
+    expect(links[0]!.age).toBeGreaterThanOrEqual(0);
+    const table = await hubCli(['link', 'list']);
+    expect(table).toMatch(/c1\s+c2\s+10\.1\.13\.\d+\/30 .* shortcut\s+\d+s\s+\S+.*rate /);
+    const c1Tunnel = statusIn(topo.c1, join(dir, 'c1')).tunnels.find((t) => t.name === 'tnl-c2');
+    expect(c1Tunnel).toMatchObject({ kind: 'shortcut', why: expect.stringMatching(/^rate /) as unknown });
+    expect((await hubStatus()).shortcuts?.counts.made).toBe(1);
+  });
+
+  it('link list shows the live rate the running hub measures while traffic crosses the shortcut', async () => {
+    const links = await (async () => {
+      let seen: LinkLine[] = [];
+      await busyPing(3, async () => {
+        seen = await until(async () => {
+          const list = JSON.parse(await hubCli(['link', 'list', '--json'])) as LinkLine[];
+          return list.some((l) => (l.rate ?? 0) > 100_000) ? list : undefined;
+        }, 3_000, 'a live rate in link list');
+      });
+      return seen;
+    })();
+    expect(links[0]).toMatchObject({ kind: 'shortcut' });
+    expect(links[0]!.rate).toBeGreaterThan(100_000);
+  });
+
+  it('idle past --shortcut-idle, the shortcut is removed and traffic goes through the hub again without loss', async () => {
+    await until(async () => (await shortcutLinks()).length === 0, 20_000, 'the idle shortcut removed');
+    const status = await hubStatus();
+    expect(status.shortcuts?.counts.removed).toEqual({ idle: 1 });
+    expect(JSON.parse(await hubCli(['link', 'list', '--json']))).toEqual([]);
+    await until(() => /dev tnl-hub/.test(routeTo(topo.c1, INNER.c2)), 5_000, 'c1 routing c2 through the hub');
+    const before = await hubRx('c1');
+    const ping = await execInAsync(topo.c1, 'ping', ['-q', '-c', '50', '-i', '0.02', INNER.c2], 20_000);
+    expect(pingSummary(ping.stdout)).toEqual({ sent: 50, received: 50 });
+    expect((await hubRx('c1')) - before).toBeGreaterThanOrEqual(50);
+  });
+
+  it('peer set c1 --shortcuts off: busy traffic makes none', async () => {
+    await hubCli(['peer', 'set', 'c1', '--shortcuts', 'off']);
+    const summary = await busyPing(5, async () => {});
+    expect(summary.received).toBeGreaterThan(summary.sent * 0.9);
+    expect(await shortcutLinks()).toEqual([]);
+    expect((await hubStatus()).shortcuts?.counts.made).toBe(1);
+    await hubCli(['peer', 'set', 'c1', '--shortcuts', 'on']);
+  });
+
+  it('serve --shortcuts off: busy traffic makes none', async () => {
+    await hub!.stop();
+    await startHub(['--shortcuts', 'off']);
+    await until(async () => (await execInAsync(topo.c1, 'ping', ['-c', '1', '-W', '1', INNER.c2], 5_000)).code === 0, 30_000, 'c1 -> c2 through the restarted hub');
+    const summary = await busyPing(5, async () => {});
+    expect(summary.received).toBeGreaterThan(summary.sent * 0.9);
+    expect(await shortcutLinks()).toEqual([]);
+    expect((await hubStatus()).shortcuts?.counts.made ?? 0).toBe(0);
+    expect(routeTo(topo.c1, INNER.c2)).toMatch(/dev tnl-hub/);
+  });
+});
