@@ -130,6 +130,7 @@ export class HubMetrics {
       },
     });
     registerGateMetrics(register, sources.gates);
+    registerShortcutMetrics(register, status);
 
     const pools = oncePerScrape(() => sources.pools());
     new Gauge({
@@ -236,3 +237,29 @@ function registerGateMetrics(register: Registry, gates: readonly ConnectionGate[
     },
   });
 }
+
+/** Shortcuts the running hub made, failed by reason and removed by reason since it started (`status().shortcuts.counts`). */
+function registerShortcutMetrics(register: Registry, status: () => Promise<HubStatus>): void {
+  new Counter({
+    name: 'tunnel_shortcuts_made_total',
+    help: 'Shortcuts (direct links for busy member pairs) the hub made',
+    registers: [register],
+    async collect() {
+      this.reset();
+      this.inc((await status()).shortcuts?.counts.made ?? 0);
+    },
+  });
+  for (const [name, help, key] of [
+    ['tunnel_shortcuts_failed_total', 'Shortcuts that did not come up or stopped working, by reason', 'failed'],
+    ['tunnel_shortcuts_removed_total', 'Shortcuts removed, by reason', 'removed'],
+  ] as const) {
+    new Counter({
+      name, help, labelNames: ['reason'] as const, registers: [register],
+      async collect() {
+        this.reset();
+        for (const [reason, count] of Object.entries((await status()).shortcuts?.counts[key] ?? {})) this.inc({ reason }, count);
+      },
+    });
+  }
+}
+

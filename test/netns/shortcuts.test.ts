@@ -1,7 +1,7 @@
 import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { afterAll, beforeAll, beforeEach, describe, expect, it } from 'vitest';
 import { runCliIn, startCli, startServe, until, type CliProcess } from '../helpers/control-processes.js';
 import { createNatTopology, execIn, execInAsync, type NatTopology } from '../helpers/netns.js';
 import { netnsUnavailableReason } from '../helpers/root.js';
@@ -21,7 +21,10 @@ interface StatusLink { ends: [string, string]; kind: string; why: string | null;
 interface HubStatusJson {
   peers: { name: string; counters: { rx: { packets: number } } | null }[];
   links: StatusLink[];
-  shortcuts: { counts: { made: number; failed: Record<string, number>; removed: Record<string, number> } } | null;
+  shortcuts: {
+    failures: { ends: [string, string]; reason: string }[];
+    counts: { made: number; failed: Record<string, number>; removed: Record<string, number> };
+  } | null;
 }
 
 /** The transmitted and received counts of a finished `ping -q`. */
@@ -59,7 +62,7 @@ describe.skipIf(reason !== null)('automatic shortcuts: hub 198.51.100.1, c1 publ
     dir = mkdtempSync(join(tmpdir(), 'tunnel-shortcuts-'));
     hubState = join(dir, 'hub');
     await hubCli(['init', '--endpoint', HUB, '--pool', '10.1.13.0/24']);
-    await startHub(['--shortcuts', 'auto', '--shortcut-idle', '4s']);
+    await startHub(['--shortcuts', 'auto', '--shortcut-idle', '8s']);
     for (const [name, ns] of [['c1', topo.c1], ['c2', topo.c2]] as const) {
       const invite = (await hubCli(['invite', 'create'])).trim();
       const member = startCli(ns, 'client', ['join', `ws://${HUB}:8443`, '--token', invite, '--name', name, '--state', join(dir, name)]);
@@ -67,6 +70,10 @@ describe.skipIf(reason !== null)('automatic shortcuts: hub 198.51.100.1, c1 publ
       await until(() => /tnl-hub up/.test(member.output()), 20_000, `${name} join: ${member.output()}`);
     }
     await until(async () => (await execInAsync(topo.c1, 'ping', ['-c', '1', '-W', '1', INNER.c2], 5_000)).code === 0, 20_000, 'c1 -> c2 through the hub');
+  });
+
+  beforeEach((context) => {
+    context.onTestFailed(() => console.log(`hub output (tail):\n${hub?.output().slice(-4000) ?? ''}`));
   });
 
   afterAll(async () => {
@@ -84,53 +91,48 @@ describe.skipIf(reason !== null)('automatic shortcuts: hub 198.51.100.1, c1 publ
   });
 
   it('busy traffic c1 -> c2 makes a shortcut; once verified the pings go over it, not the hub, losing at most one across the switch', async () => {
-    let during: { hubRxBefore: number; hubRxAfter: number; sentInWindow: number } | undefined;
-    const summary = await busyPing(14, async () => {
-      const up = await until(async () => (await shortcutLinks()).find((l) => l.shortcut?.state === 'up'), 10_000, 'a shortcut verified up');
+    let during: { hubRx: number; sentInWindow: number } | undefined;
+    let links: LinkLine[] = [];
+    let table = '';
+    let c1Tunnel: Record<string, unknown> | undefined;
+    const summary = await busyPing(30, async () => {
+      const up = await until(async () => (await shortcutLinks()).find((l) => l.shortcut?.state === 'up'), 20_000, 'a shortcut verified up');
       expect(up.ends).toEqual(['c1', 'c2']);
       expect(up.why).toMatch(/^rate \d+(\.\d+)? [kMG]?bit\/s$/);
       await until(() => /dev tnl-c2/.test(routeTo(topo.c1, INNER.c2)) && /dev tnl-c1/.test(routeTo(topo.c2, INNER.c1)), 5_000, 'both ends route over the shortcut');
-      // The hub's tunnels from c1 and c2 now carry keepalives only (2 a second each), not 100 pings a second.
+      // The hub's tunnels from c1 and c2 no longer carry the 100 pings a second.
       const before = (await hubRx('c1')) + (await hubRx('c2'));
       const start = performance.now();
       await new Promise((resolve) => setTimeout(resolve, 3_000));
       const after = (await hubRx('c1')) + (await hubRx('c2'));
-      during = { hubRxBefore: before, hubRxAfter: after, sentInWindow: Math.round((performance.now() - start) / 10) };
+      during = { hubRx: after - before, sentInWindow: Math.round((performance.now() - start) / 10) };
+      // While the pings cross it: link list with the live rate, and the member's status.
+      links = await until(async () => {
+        const list = JSON.parse(await hubCli(['link', 'list', '--json'])) as LinkLine[];
+        return list.some((l) => (l.rate ?? 0) > 100_000) ? list : undefined;
+      }, 10_000, 'a live rate in link list');
+      table = await hubCli(['link', 'list']);
+      c1Tunnel = statusIn(topo.c1, join(dir, 'c1')).tunnels.find((t) => t.name === 'tnl-c2');
     });
-    console.log(`shortcut: pings ${summary.received}/${summary.sent}; hub rx from c1+c2 over ${during!.sentInWindow} pings sent on the shortcut: ${during!.hubRxAfter - during!.hubRxBefore} packets`);
-    expect(during!.hubRxAfter - during!.hubRxBefore).toBeLessThan(during!.sentInWindow / 10);
+    console.log(`shortcut: pings ${summary.received}/${summary.sent}; hub rx from c1+c2 while ${during!.sentInWindow} pings were sent on the shortcut: ${during!.hubRx} packets; link list rate ${links[0]?.rate ?? '-'} bit/s`);
+    expect(during!.hubRx).toBeLessThan(during!.sentInWindow / 10);
     expect(summary.sent - summary.received).toBeLessThanOrEqual(1);
-
-    const links = JSON.parse(await hubCli(['link', 'list', '--json'])) as LinkLine[];
     expect(links).toEqual([expect.objectContaining({ ends: ['c1', 'c2'], kind: 'shortcut', why: expect.stringMatching(/^rate /) as unknown })]);
     expect(links[0]!.age).toBeGreaterThanOrEqual(0);
-    const table = await hubCli(['link', 'list']);
+    expect(links[0]!.rate).toBeGreaterThan(100_000);
     expect(table).toMatch(/c1\s+c2\s+10\.1\.13\.\d+\/30 .* shortcut\s+\d+s\s+\S+.*rate /);
-    const c1Tunnel = statusIn(topo.c1, join(dir, 'c1')).tunnels.find((t) => t.name === 'tnl-c2');
     expect(c1Tunnel).toMatchObject({ kind: 'shortcut', why: expect.stringMatching(/^rate /) as unknown });
     expect((await hubStatus()).shortcuts?.counts.made).toBe(1);
   });
 
-  it('link list shows the live rate the running hub measures while traffic crosses the shortcut', async () => {
-    const links = await (async () => {
-      let seen: LinkLine[] = [];
-      await busyPing(3, async () => {
-        seen = await until(async () => {
-          const list = JSON.parse(await hubCli(['link', 'list', '--json'])) as LinkLine[];
-          return list.some((l) => (l.rate ?? 0) > 100_000) ? list : undefined;
-        }, 3_000, 'a live rate in link list');
-      });
-      return seen;
-    })();
-    expect(links[0]).toMatchObject({ kind: 'shortcut' });
-    expect(links[0]!.rate).toBeGreaterThan(100_000);
-  });
-
   it('idle past --shortcut-idle, the shortcut is removed and traffic goes through the hub again without loss', async () => {
-    await until(async () => (await shortcutLinks()).length === 0, 20_000, 'the idle shortcut removed');
+    await until(async () => (await shortcutLinks()).length === 0, 30_000, 'the idle shortcut removed');
     const status = await hubStatus();
     expect(status.shortcuts?.counts.removed).toEqual({ idle: 1 });
     expect(JSON.parse(await hubCli(['link', 'list', '--json']))).toEqual([]);
+    const metrics = execIn(topo.hub, 'curl', ['-sf', 'http://127.0.0.1:9470/metrics']);
+    expect(metrics).toMatch(/^tunnel_shortcuts_made_total 1$/m);
+    expect(metrics).toMatch(/^tunnel_shortcuts_removed_total\{reason="idle"\} 1$/m);
     await until(() => /dev tnl-hub/.test(routeTo(topo.c1, INNER.c2)), 5_000, 'c1 routing c2 through the hub');
     const before = await hubRx('c1');
     const ping = await execInAsync(topo.c1, 'ping', ['-q', '-c', '50', '-i', '0.02', INNER.c2], 20_000);
@@ -147,6 +149,38 @@ describe.skipIf(reason !== null)('automatic shortcuts: hub 198.51.100.1, c1 publ
     await hubCli(['peer', 'set', 'c1', '--shortcuts', 'on']);
   });
 
+  it('a shortcut that stops carrying (nftables drops it at c1) is removed, the pings go on through the hub, and the pair waits out its backoff', async () => {
+    const removedBefore = (await hubStatus()).shortcuts?.counts.removed.failed ?? 0;
+    let summary: { sent: number; received: number };
+    try {
+      summary = await busyPing(25, async () => {
+        await until(async () => (await shortcutLinks()).some((l) => l.shortcut?.state === 'up'), 20_000, 'a shortcut up again');
+        await until(() => /dev tnl-c2/.test(routeTo(topo.c1, INNER.c2)), 5_000, 'c1 routing over the shortcut');
+        // c2's side of the shortcut arrives from its NAT's address; the hub links stay untouched.
+        execIn(topo.c1, 'nft', ['-f', '-'], `table inet cut {
+  chain in { type filter hook input priority -10; ip saddr 192.0.2.20 drop; }
+  chain out { type filter hook output priority -10; ip daddr 192.0.2.20 drop; }
+}
+`);
+        await until(async () => (await shortcutLinks()).length === 0, 15_000, 'the broken shortcut removed');
+        await until(() => /dev tnl-hub/.test(routeTo(topo.c1, INNER.c2)), 5_000, 'c1 routing c2 through the hub again');
+      });
+    } finally {
+      execIn(topo.c1, 'nft', ['delete', 'table', 'inet', 'cut']);
+    }
+    const status = await hubStatus();
+    expect(status.shortcuts?.counts.removed.failed).toBeGreaterThan(removedBefore);
+    expect(status.shortcuts?.counts.failed.unanswered).toBeGreaterThanOrEqual(1);
+    expect(status.shortcuts?.failures).toEqual([
+      expect.objectContaining({ ends: ['c1', 'c2'], reason: 'unanswered' }),
+    ]);
+    // What was lost is bounded by the liveness timeout (3 s: 300 pings) and the switch back.
+    console.log(`shortcut cut: pings ${summary.received}/${summary.sent}`);
+    expect(summary.sent - summary.received).toBeLessThan(600);
+    const after = await execInAsync(topo.c1, 'ping', ['-q', '-c', '20', '-i', '0.05', INNER.c2], 10_000);
+    expect(pingSummary(after.stdout)).toEqual({ sent: 20, received: 20 });
+  });
+
   it('serve --shortcuts off: busy traffic makes none', async () => {
     await hub!.stop();
     await startHub(['--shortcuts', 'off']);
@@ -157,4 +191,20 @@ describe.skipIf(reason !== null)('automatic shortcuts: hub 198.51.100.1, c1 publ
     expect((await hubStatus()).shortcuts?.counts.made ?? 0).toBe(0);
     expect(routeTo(topo.c1, INNER.c2)).toMatch(/dev tnl-hub/);
   });
+
+  it('a revoke removes the member\'s shortcut at both ends', async () => {
+    await hub!.stop();
+    await startHub(['--shortcuts', 'auto', '--shortcut-idle', '1m']);
+    await until(async () => (await execInAsync(topo.c1, 'ping', ['-c', '1', '-W', '1', INNER.c2], 5_000)).code === 0, 30_000, 'c1 -> c2 through the restarted hub');
+    await busyPing(25, async () => {
+      await until(async () => (await shortcutLinks()).some((l) => l.shortcut?.state === 'up'), 20_000, 'a shortcut up');
+      expect(statusIn(topo.c1, join(dir, 'c1')).tunnels.map((t) => t.name)).toContain('tnl-c2');
+    });
+    await hubCli(['peer', 'revoke', 'c2']);
+    await until(async () => (await shortcutLinks()).length === 0, 10_000, 'the revoked member\'s shortcut removed');
+    expect((await hubStatus()).shortcuts?.counts.removed).toEqual({ 'member-revoked': 1 });
+    await until(() => !statusIn(topo.c1, join(dir, 'c1')).tunnels.some((t) => t.name === 'tnl-c2'), 5_000, 'c1 without its shortcut tunnel');
+    expect(JSON.parse(await hubCli(['link', 'list', '--json']))).toEqual([]);
+  });
 });
+
