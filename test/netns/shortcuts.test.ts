@@ -3,7 +3,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, beforeAll, beforeEach, describe, expect, it } from 'vitest';
 import { runCliIn, startCli, startServe, until, type CliProcess } from '../helpers/control-processes.js';
-import { createNatTopology, execIn, execInAsync, type NatTopology } from '../helpers/netns.js';
+import { addVethLink, createNamespaces, createNatTopology, deleteNamespaces, execIn, execInAsync, type NatTopology } from '../helpers/netns.js';
 import { netnsUnavailableReason } from '../helpers/root.js';
 import { statusIn } from '../helpers/tunnel-client-process.js';
 
@@ -207,4 +207,99 @@ describe.skipIf(reason !== null)('automatic shortcuts: hub 198.51.100.1, c1 publ
     expect(JSON.parse(await hubCli(['link', 'list', '--json']))).toEqual([]);
   });
 });
+
+/**
+ * The NAT topology with a second NAT: nat2 203.0.113.130/25 on the wan (its own /25 inside c1's
+ * /24, so c1 takes no part here) with c3 192.168.78.2 behind it. nat2 masquerades like nat, port
+ * preserving (endpoint-independent mapping), or with `symmetric` a random port per flow.
+ */
+function addSecondNat(topo: NatTopology, symmetric: boolean): { nat2: string; c3: string; destroy(): void } {
+  const nat2 = `${topo.prefix}nat2`;
+  const c3 = `${topo.prefix}c3`;
+  createNamespaces([nat2, c3]);
+  addVethLink({ namespace: nat2, interfaceName: `${topo.prefix}n2o`, cidr: '203.0.113.130/25' }, { namespace: topo.wan, interfaceName: `${topo.prefix}wan2`, cidr: '203.0.113.129/25' });
+  addVethLink({ namespace: c3, interfaceName: `${topo.prefix}c30`, cidr: '192.168.78.2/24' }, { namespace: nat2, interfaceName: `${topo.prefix}n2i`, cidr: '192.168.78.1/24' });
+  execIn(nat2, 'sysctl', ['-qw', 'net.ipv4.ip_forward=1']);
+  execIn(nat2, 'ip', ['route', 'add', 'default', 'via', '203.0.113.129']);
+  execIn(c3, 'ip', ['route', 'add', 'default', 'via', '192.168.78.1']);
+  execIn(nat2, 'nft', ['-f', '-'], `table ip nat {
+  chain post { type nat hook postrouting priority 100; oifname "${topo.prefix}n2o" masquerade${symmetric ? ' random' : ''}; }
+}
+table ip filter {
+  chain forward_filter { type filter hook forward priority 0; ip protocol { 4, 47 } drop; }
+}
+`);
+  return { nat2, c3, destroy: () => deleteNamespaces([nat2, c3]) };
+}
+
+for (const symmetric of [false, true]) {
+  describe.skipIf(reason !== null)(`automatic shortcuts through two NATs: c2 behind nat, c3 behind nat2 ${symmetric ? '(symmetric: a random port per flow)' : '(endpoint-independent mapping)'}`, () => {
+    /** c2's hub link .0/30 (c2 .2), c3's .4/30 (c3 .6). */
+    const C3 = '10.1.14.6';
+    let topo: NatTopology;
+    let second: { nat2: string; c3: string; destroy(): void } | undefined;
+    let dir: string;
+    let hubState: string;
+    let hub: CliProcess | undefined;
+    const members: CliProcess[] = [];
+    const hubCli = (args: string[]): Promise<string> => runCliIn(topo.hub, 'server', ['--state', hubState, ...args]);
+    const hubStatus = async (): Promise<HubStatusJson> => JSON.parse(await hubCli(['status', '--json'])) as HubStatusJson;
+
+    beforeAll(async () => {
+      topo = createNatTopology();
+      second = addSecondNat(topo, symmetric);
+      dir = mkdtempSync(join(tmpdir(), 'tunnel-shortcuts-nat-'));
+      hubState = join(dir, 'hub');
+      await hubCli(['init', '--endpoint', HUB, '--pool', '10.1.14.0/24']);
+      hub = await startServe(topo.hub, hubState, ['--listen', HUB, '--keepalive', '0.5', '--liveness-timeout', '3', '--path-keepalive', '1',
+        '--shortcut-threshold', '200kbit:1s']);
+      for (const [name, ns] of [['c2', topo.c2], ['c3', second.c3]] as const) {
+        const invite = (await hubCli(['invite', 'create'])).trim();
+        const member = startCli(ns, 'client', ['join', `ws://${HUB}:8443`, '--token', invite, '--name', name, '--state', join(dir, name)]);
+        members.push(member);
+        await until(() => /tnl-hub up/.test(member.output()), 20_000, `${name} join: ${member.output()}`);
+      }
+      await until(async () => (await execInAsync(topo.c2, 'ping', ['-c', '1', '-W', '1', C3], 5_000)).code === 0, 20_000, 'c2 -> c3 through the hub');
+    });
+
+    beforeEach((context) => {
+      context.onTestFailed(() => console.log(`hub output (tail):\n${hub?.output().slice(-4000) ?? ''}`));
+    });
+
+    afterAll(async () => {
+      for (const member of members) await member.stop('SIGKILL');
+      await hub?.stop();
+      second?.destroy();
+      topo?.destroy();
+      if (dir) rmSync(dir, { recursive: true, force: true });
+    });
+
+    if (!symmetric) {
+      it('busy pings c2 -> c3 make a hole-punched FOU shortcut both route over once verified, losing at most one', async () => {
+        const ping = execInAsync(topo.c2, 'ping', ['-q', ...BUSY_PING, '-w', '25', C3], 45_000);
+        const up = await until(async () => (await hubStatus()).links.find((l) => l.kind === 'shortcut' && l.shortcut?.state === 'up'), 20_000, 'a shortcut up');
+        expect(up.ends).toEqual(['c2', 'c3']);
+        await until(() => /dev tnl-c3/.test(execIn(topo.c2, 'ip', ['route', 'get', C3])), 5_000, 'c2 routing c3 over the shortcut');
+        const tunnel = statusIn(topo.c2, join(dir, 'c2')).tunnels.find((t) => t.name === 'tnl-c3');
+        expect(tunnel).toMatchObject({ kind: 'shortcut', encap: 'fou', remote: '203.0.113.130' });
+        const summary = pingSummary((await ping).stdout);
+        console.log(`shortcut through two NATs: pings ${summary.received}/${summary.sent}`);
+        expect(summary.sent - summary.received).toBeLessThanOrEqual(1);
+      });
+    } else {
+      it('busy pings c2 -> c3 stay on the hub: the shortcut fails as symmetric-nat, is removed, and no ping is lost', async () => {
+        const ping = execInAsync(topo.c2, 'ping', ['-q', ...BUSY_PING, '-w', '20', C3], 40_000);
+        const failure = await until(async () => (await hubStatus()).shortcuts?.failures.find((f) => f.ends.join() === 'c2,c3'), 25_000, 'the shortcut failed');
+        expect(failure.reason).toBe('symmetric-nat');
+        await until(async () => !(await hubStatus()).links.some((l) => l.kind === 'shortcut'), 10_000, 'the failed shortcut removed');
+        expect(execIn(topo.c2, 'ip', ['route', 'get', C3])).toMatch(/dev tnl-hub/);
+        const summary = pingSummary((await ping).stdout);
+        console.log(`symmetric NAT: pings ${summary.received}/${summary.sent}`);
+        expect(summary.sent - summary.received).toBeLessThanOrEqual(1);
+        const counts = (await hubStatus()).shortcuts?.counts;
+        expect(counts).toMatchObject({ made: 1, failed: { 'symmetric-nat': 1 }, removed: { failed: 1 } });
+      });
+    }
+  });
+}
 
