@@ -229,6 +229,16 @@ table ip filter {
   chain forward_filter { type filter hook forward priority 0; ip protocol { 4, 47 } drop; }
 }
 `);
+  // Both NAT routers drop what arrives unsolicited for themselves, as a home router does. Linux's
+  // conntrack would otherwise record a peer's first punching packet as a flow of its own and give
+  // its member's packets toward that peer another port, which no NAT with endpoint-independent
+  // mapping does.
+  for (const [router, outside] of [[topo.nat, `${topo.prefix}nato`], [nat2, `${topo.prefix}n2o`]] as const) {
+    execIn(router, 'nft', ['-f', '-'], `table ip guard {
+  chain in { type filter hook input priority 0; iifname "${outside}" drop; }
+}
+`);
+  }
   return { nat2, c3, destroy: () => deleteNamespaces([nat2, c3]) };
 }
 
