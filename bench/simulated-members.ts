@@ -1,7 +1,10 @@
 /**
- * Many simulated members against one real hub process with no datapath (`serve --datapath
- * none`), for the control-plane benchmarks: the state folder with its peers and tokens, the hub,
- * and members speaking the protocol over WebSocket that acknowledge every config at once.
+ * Simulated members for the control-plane and scale benchmarks: the state folder with its peers
+ * and tokens, a hub with no datapath on loopback (`serve --datapath none`), and members speaking
+ * the protocol over WebSocket that acknowledge every config at once. A member may connect from an
+ * address of its own (`localAddress`), which it then reports as its endpoint: the hub sees the
+ * address it is told, so the member counts as public and gets a GRE tunnel (bench/member-swarm.ts
+ * runs thousands of them from 100.64.0.0/10 in a namespace).
  */
 import { spawn, type ChildProcess } from 'node:child_process';
 import { mkdtempSync, rmSync } from 'node:fs';
@@ -19,17 +22,27 @@ export const HUB_CLI = new URL('../server/cli.js', import.meta.url).pathname;
 /** A config as a simulated member reads it. */
 export interface SimulatedConfig {
   version: number;
-  tunnels: { name: string; routes?: string[] }[];
+  tunnels: { name: string; encap?: string; local?: string; routes?: string[] }[];
 }
 
 /** One simulated member: every config it got, acknowledged the moment it arrived. */
 export interface SimulatedMember {
   name: string;
   ws: WebSocket;
+  /** The address it connects from and reports as its endpoint; null: the kernel picks, 127.0.0.1 is reported. */
+  address: string | null;
+  /** How often the hub wants a keepalive (its welcome's `keepaliveMs`), once welcomed. */
+  keepaliveMs: number | null;
   configs: SimulatedConfig[];
   /** When each config arrived (performance.now()), in the order of `configs`. */
   arrivals: number[];
   waiters: (() => void)[];
+}
+
+/** How a simulated member connects. */
+export interface SimulatedMemberOptions {
+  /** Bind the connection to this local address and report it as the member's endpoint. */
+  localAddress?: string;
 }
 
 /** A hub serving simulated members. */
@@ -42,10 +55,10 @@ export interface LoadHub {
   close(): Promise<void>;
 }
 
-/** A state folder with `count` peers m0…m{count-1}, and a peer token for each. */
-export async function prepareLoadState(count: number, pool: string): Promise<{ dir: string; tokens: string[] }> {
+/** A state folder for a hub at `endpoint` with `count` peers m0…m{count-1}, and a peer token for each. */
+export async function prepareLoadState(count: number, pool: string, endpoint = '198.51.100.1'): Promise<{ dir: string; tokens: string[] }> {
   const dir = mkdtempSync(join(tmpdir(), 'bench-members-'));
-  await initHubState(dir, { endpoint: '198.51.100.1', pool });
+  await initHubState(dir, { endpoint, pool });
   return { dir, tokens: await addLoadPeers(dir, count) };
 }
 
@@ -56,7 +69,7 @@ export async function addLoadPeers(dir: string, count: number): Promise<string[]
   try {
     for (let i = 0; i < count; i++) {
       await setup.registry.peers.add({ name: `m${i}` });
-      tokens.push(await issuePeerCredential(setup, { name: `m${i}`, ttlMs: 3_600_000 }));
+      tokens.push(await issuePeerCredential(setup, { name: `m${i}`, ttlMs: 86_400_000 }));
     }
   } finally {
     await setup.close();
@@ -99,14 +112,19 @@ export async function connectMembers(url: string, tokens: readonly string[], con
   return members;
 }
 
-/** One member over WebSocket with a peer token: hello, then an ack for every config. */
-export function connectMember(url: string, name: string, token: string): Promise<SimulatedMember> {
+/**
+ * One member over WebSocket with a peer token: hello, then an ack for every config. Resolves once
+ * the connection is open; rejects when it fails before that (refused at the hub's door).
+ */
+export function connectMember(url: string, name: string, token: string, options: SimulatedMemberOptions = {}): Promise<SimulatedMember> {
   return new Promise((resolve, reject) => {
-    const ws = new WebSocket(url, { headers: { authorization: `Bearer ${token}` } });
-    const member: SimulatedMember = { name, ws, configs: [], arrivals: [], waiters: [] };
+    const address = options.localAddress ?? null;
+    const ws = new WebSocket(url, { headers: { authorization: `Bearer ${token}` }, ...(address === null ? {} : { localAddress: address }) });
+    const member: SimulatedMember = { name, ws, address, keepaliveMs: null, configs: [], arrivals: [], waiters: [] };
     ws.on('error', reject);
     ws.on('message', (data: Buffer) => {
-      const message = JSON.parse(data.toString()) as SimulatedConfig & { type: string };
+      const message = JSON.parse(data.toString()) as SimulatedConfig & { type: string; keepaliveMs?: number };
+      if (message.type === 'welcome') member.keepaliveMs = message.keepaliveMs ?? null;
       if (message.type !== 'config') return;
       member.arrivals.push(performance.now());
       member.configs.push(message);
@@ -114,7 +132,7 @@ export function connectMember(url: string, name: string, token: string): Promise
       for (const waiter of member.waiters.splice(0)) waiter();
     });
     ws.on('open', () => {
-      ws.send(JSON.stringify({ v: 1, type: 'hello', software: 'bench', endpoint: '127.0.0.1' }));
+      ws.send(JSON.stringify({ v: 1, type: 'hello', software: 'bench', endpoint: address ?? '127.0.0.1' }));
       resolve(member);
     });
   });

@@ -1,0 +1,250 @@
+/**
+ * The member swarm: a hub with its real datapath (or none, for the comparison row) in a namespace
+ * of its own, and thousands of simulated members, each connecting from an address of its own in a
+ * members' namespace, so every member gets a real GRE tunnel on the hub; a keepalive reflector
+ * answers the hub's keepalives for all of them, so the tunnels come up and the idle load is real.
+ * For benchmarks and netns tests alike:
+ *
+ *   const swarm = await createMemberSwarm({ members: 200 });
+ *   const hub = await swarm.startHub({ datapath: 'engine' });
+ *   const members = await swarm.startMembers(hub);
+ *   await members.join();                        // every member has its config
+ *   await swarm.awaitRegistryAcks(hub, 0);       // and the hub recorded every ack
+ *   swarm.devices();                              // { tun, owned } in the hub's namespace
+ *   await swarm.destroy();                        // processes stopped, namespaces and files gone
+ *
+ * Pieces: swarm-topology.ts (namespaces), swarm-worker.ts (the members' process),
+ * keepalive-reflector.ts, hub-process.ts, process-probes.ts, admin-answer-probe.ts,
+ * client-process.ts (real tunnel-client members on hosts of their own).
+ */
+import { cpSync, mkdtempSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { createInvite } from '../server/hub-state/create-invite.js';
+import { hubStatePaths } from '../server/hub-state/hub-state-paths.js';
+import { openHubState } from '../server/hub-state/hub-state.js';
+import { Registry } from '../server/registry/registry.js';
+import type { AnswerTimes } from './admin-answer-probe.js';
+import { startHubIn, type BenchDatapath, type HubProcess } from './hub-process.js';
+import type { ReflectorStats } from './keepalive-reflector.js';
+import { countTunDevices, type DeviceCount } from './process-probes.js';
+import { startRoleIn, type RoleProcess } from './role-process.js';
+import { prepareLoadState, waitUntil } from './simulated-members.js';
+import { SWARM_MAX_MEMBERS, swarmMemberAddress } from './swarm-addresses.js';
+import { createSwarmTopology, type SwarmTopology } from './swarm-topology.js';
+import type { SwarmPhase, SwarmStats } from './swarm-worker.js';
+
+/** What to build. */
+export interface MemberSwarmOptions {
+  /** Simulated members, m0…m{N-1}. */
+  members: number;
+  /** Hub namespaces (1 or 2). */
+  hubs?: number;
+  /** Hosts for real `tunnel-client` members (0 to 2: c1, c2). */
+  clients?: number;
+  /** The pool the members' /30s come from (default 10.64.0.0/16: 16,384 links). */
+  pool?: string;
+  /** Connection attempts the members make at once (default 100; the hub's door keeps 512 unauthenticated). */
+  concurrency?: number;
+}
+
+/** The simulated members' process. */
+export interface SwarmMembers {
+  /** Every member not connected connects from its address; resolves once each has its config for it. */
+  join(): Promise<SwarmPhase>;
+  /** Every member drops its session and connects from its next address, all at once. */
+  move(): Promise<SwarmPhase>;
+  /** Reconnect after a session the hub closed (a restart), or not. */
+  reconnect(on: boolean): Promise<void>;
+  /** Resolves once every member has a config that arrived after `since` (Date.now()). */
+  awaitBack(since: number): Promise<SwarmPhase>;
+  stats(): Promise<SwarmStats>;
+  closeAll(): Promise<number>;
+  /** The address generation the members are at (0 until the first move). */
+  readonly generation: number;
+  stop(): Promise<void>;
+}
+
+/** The keepalive reflector's process. */
+export interface SwarmReflector {
+  stats(): Promise<ReflectorStats>;
+  stop(): Promise<void>;
+}
+
+/** The admin listener's answer probe. */
+export interface AnswerProbe {
+  /** The answers since the last take. */
+  take(): Promise<AnswerTimes>;
+  stop(): Promise<void>;
+}
+
+/** A built swarm; see the file's comment. */
+export interface MemberSwarm {
+  readonly topology: SwarmTopology;
+  /** A folder of this swarm's own (state copies, logs); removed by destroy. */
+  readonly workDir: string;
+  /** The prepared state: peers m0…m{N-1}, each with a peer token. Hubs run on copies (copyState). */
+  readonly stateDir: string;
+  readonly names: readonly string[];
+  /** How long adding the peers and their tokens took, in ms. */
+  readonly prepareMs: number;
+  /** A copy of the prepared state, so runs of one benchmark start from the same registry. */
+  copyState(label: string): string;
+  /** Starts `tunnel-hub serve` in hub namespace `hub` (default 0) on the prepared state or `stateDir`. */
+  startHub(options: { datapath: BenchDatapath; stateDir?: string; hub?: number; args?: readonly string[] }): Promise<HubProcess>;
+  /** Starts the members' process aimed at `hub` (its WebSocket port on its namespace's address). */
+  startMembers(hub: HubProcess, hubIndex?: number): Promise<SwarmMembers>;
+  /** Starts the keepalive reflector in the members' namespace. */
+  startReflector(): Promise<SwarmReflector>;
+  /** Starts the answer probe against `hub`'s admin listener, inside the hub's namespace. */
+  startAnswerProbe(hub: HubProcess, hubIndex?: number): Promise<AnswerProbe>;
+  /** A single-use invite for a real member, in the state folder `stateDir`. */
+  invite(stateDir: string): Promise<string>;
+  /** TUN/TAP devices in hub namespace `hub`: all of them, and the hub's own (`tnl-`). */
+  devices(hub?: number): DeviceCount;
+  /** Polls until hub namespace `hub` holds none of the hub's own devices; resolves with the ms it took. */
+  awaitNoDevices(hub?: number, timeoutMs?: number): Promise<number>;
+  /**
+   * Polls the registry of `hub` until every member's last config is acknowledged and records the
+   * address of `generation` as the one the member reported; resolves with how many it checked.
+   */
+  awaitRegistryAcks(hub: HubProcess, generation: number, timeoutMs?: number): Promise<number>;
+  /** Stops every process the swarm started and removes its namespaces and files. */
+  destroy(): Promise<void>;
+}
+
+/** Names the hub's own devices carry. */
+export const HUB_DEVICE_PREFIX = 'tnl-';
+
+const BUILT = (file: string): URL => new URL(file, import.meta.url);
+
+/** Builds the namespaces and the state folder of a swarm of `options.members`. */
+export async function createMemberSwarm(options: MemberSwarmOptions): Promise<MemberSwarm> {
+  if (!Number.isInteger(options.members) || options.members < 1 || options.members > SWARM_MAX_MEMBERS) {
+    throw new RangeError(`members must be an integer from 1 to ${SWARM_MAX_MEMBERS}`);
+  }
+  const topology = createSwarmTopology({ hubs: options.hubs ?? 1, clients: options.clients ?? 0 });
+  const workDir = mkdtempSync(join(tmpdir(), 'bench-swarm-'));
+  const stops: (() => Promise<void>)[] = [];
+  const hubStates = new Map<HubProcess, string>();
+  let logs = 0;
+  const destroy = async (): Promise<void> => {
+    for (const stop of stops.splice(0).reverse()) await stop().catch(() => undefined);
+    topology.destroy();
+    rmSync(workDir, { recursive: true, force: true });
+  };
+  try {
+    const prepareStarted = performance.now();
+    const prepared = await prepareLoadState(options.members, options.pool ?? '10.64.0.0/16', topology.hubs[0]!.address);
+    stops.push(async () => rmSync(prepared.dir, { recursive: true, force: true }));
+    const prepareMs = Math.round(performance.now() - prepareStarted);
+    const names = prepared.tokens.map((_, i) => `m${i}`);
+    const concurrency = options.concurrency ?? 100;
+    const hubAt = (index: number): string => {
+      const host = topology.hubs[index];
+      if (!host) throw new RangeError(`no hub ${index} in this swarm`);
+      return host.namespace;
+    };
+    const swarm: MemberSwarm = {
+      topology, workDir, stateDir: prepared.dir, names, prepareMs,
+      copyState: (label) => {
+        const copy = join(workDir, `state-${label}`);
+        cpSync(prepared.dir, copy, { recursive: true });
+        return copy;
+      },
+      startHub: async ({ datapath, stateDir, hub = 0, args = [] }) => {
+        const dir = stateDir ?? prepared.dir;
+        const started = await startHubIn({
+          namespace: hubAt(hub), stateDir: dir, datapath, listen: topology.hubs[hub]!.address, args, logFile: join(workDir, `hub-${++logs}-${datapath}.log`),
+        });
+        hubStates.set(started, dir);
+        stops.push(async () => void (await started.stop()));
+        return started;
+      },
+      startMembers: async (hub, hubIndex = 0) => {
+        const role = await startRoleIn(topology.members, BUILT('./swarm-worker.js'));
+        stops.push(() => role.stop());
+        await role.request('configure', { url: `ws://${topology.hubs[hubIndex]!.address}:${hub.runtime.wsPort}`, names, tokens: prepared.tokens, concurrency });
+        return swarmMembers(role);
+      },
+      startReflector: async () => {
+        const role = await startRoleIn(topology.members, BUILT('./keepalive-reflector.js'), [topology.reflectorTun]);
+        stops.push(() => role.stop());
+        return { stats: () => role.request<ReflectorStats>('stats'), stop: () => role.stop() };
+      },
+      startAnswerProbe: async (hub, hubIndex = 0) => {
+        if (!hub.runtime.admin) throw new Error('the hub runs without its admin listener');
+        const role = await startRoleIn(hubAt(hubIndex), BUILT('./admin-answer-probe.js'), [String(hub.runtime.admin.port)]);
+        stops.push(() => role.stop());
+        return { take: () => role.request<AnswerTimes>('take'), stop: () => role.stop() };
+      },
+      invite: async (stateDir) => {
+        const state = await openHubState(stateDir);
+        try {
+          return (await createInvite(state, { ttlMs: 86_400_000, uses: 1 })).token;
+        } finally {
+          await state.close();
+        }
+      },
+      devices: (hub = 0) => countTunDevices(hubAt(hub), HUB_DEVICE_PREFIX),
+      awaitNoDevices: async (hub = 0, timeoutMs = 300_000) => {
+        const started = performance.now();
+        await waitUntil(() => (countTunDevices(hubAt(hub), HUB_DEVICE_PREFIX).owned === 0 ? true : undefined), timeoutMs, 'the hub\'s devices to go');
+        return Math.round(performance.now() - started);
+      },
+      awaitRegistryAcks: async (hub, generation, timeoutMs = 600_000) => {
+        const dir = hubStates.get(hub);
+        if (dir === undefined) throw new Error('not a hub of this swarm');
+        const expected = new Map(names.map((name, i) => [name, swarmMemberAddress(i, generation)]));
+        const registry = await Registry.open(hubStatePaths(dir).database, { readonly: true });
+        try {
+          let missing = '';
+          await waitUntil(async () => {
+            const short = await unacknowledged(registry, expected);
+            missing = short.slice(0, 5).join(', ');
+            return short.length === 0 ? true : undefined;
+          }, timeoutMs, `every ack recorded in the registry (still missing: ${missing})`);
+        } finally {
+          await registry.close();
+        }
+        return expected.size;
+      },
+      destroy,
+    };
+    return swarm;
+  } catch (err) {
+    await destroy();
+    throw err;
+  }
+}
+
+/** Members of `expected` whose last config is not acknowledged, or was issued for another reported address. */
+async function unacknowledged(registry: Registry, expected: ReadonlyMap<string, string>): Promise<string[]> {
+  const { tables } = await registry.exportTables();
+  const ids = new Map((tables.peers as { id: number; name: string }[]).map((peer) => [peer.id, peer.name]));
+  const done = new Set<string>();
+  for (const row of tables.peer_configs as { peer_id: number; version: number; acked_version: number; reported: string | null }[]) {
+    const name = ids.get(row.peer_id);
+    if (name !== undefined && row.acked_version === row.version && row.reported === expected.get(name)) done.add(name);
+  }
+  return [...expected.keys()].filter((name) => !done.has(name));
+}
+
+function swarmMembers(role: RoleProcess): SwarmMembers {
+  let generation = 0;
+  return {
+    join: () => role.request<SwarmPhase>('join'),
+    move: async () => {
+      generation++;
+      return role.request<SwarmPhase>('move');
+    },
+    reconnect: async (on) => void (await role.request('reconnect', { on })),
+    awaitBack: (since) => role.request<SwarmPhase>('awaitBack', { since }),
+    stats: () => role.request<SwarmStats>('stats'),
+    closeAll: () => role.request<number>('closeAll'),
+    get generation() {
+      return generation;
+    },
+    stop: () => role.stop(),
+  };
+}

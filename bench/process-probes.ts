@@ -1,0 +1,120 @@
+/**
+ * What a benchmark reads about a process and a namespace from outside: resident memory (now and
+ * its peak), open descriptors, threads and CPU time from /proc/PID, and the TUN/TAP devices of a
+ * namespace, counted by kind and by name prefix. Nothing here asks the process itself.
+ */
+import { readdirSync, readFileSync } from 'node:fs';
+import { ipIn } from './bench-namespaces.js';
+
+/** One look at a process. */
+export interface ProcessSample {
+  /** When (Date.now()). */
+  at: number;
+  rssKiB: number;
+  /** The highest RSS the process has had (VmHWM). */
+  peakRssKiB: number;
+  fds: number;
+  threads: number;
+  /** User and system CPU time so far, in ms. */
+  cpuMs: number;
+}
+
+/** Clock ticks per second of /proc/PID/stat (USER_HZ, 100 on Linux). */
+const USER_HZ = 100;
+
+/** Reads /proc/PID: throws when the process is gone. */
+export function sampleProcess(pid: number): ProcessSample {
+  const status = readFileSync(`/proc/${pid}/status`, 'utf8');
+  const kib = (field: string): number => Number(new RegExp(`^${field}:\\s+(\\d+)`, 'm').exec(status)?.[1] ?? NaN);
+  // Fields 14 and 15 (utime, stime) come after the command name, which may hold spaces: count from its closing parenthesis.
+  const stat = readFileSync(`/proc/${pid}/stat`, 'utf8');
+  const fields = stat.slice(stat.lastIndexOf(')') + 2).split(' ');
+  const ticks = Number(fields[11]) + Number(fields[12]);
+  return {
+    at: Date.now(),
+    rssKiB: kib('VmRSS'),
+    peakRssKiB: kib('VmHWM'),
+    fds: readdirSync(`/proc/${pid}/fd`).length,
+    threads: readdirSync(`/proc/${pid}/task`).length,
+    cpuMs: (ticks * 1000) / USER_HZ,
+  };
+}
+
+/** CPU used between two samples of one process, as a percentage of one core. */
+export function cpuPercent(from: ProcessSample, to: ProcessSample): number {
+  return to.at === from.at ? 0 : (100 * (to.cpuMs - from.cpuMs)) / (to.at - from.at);
+}
+
+/** The highest value of each figure seen by a sampler. */
+export interface ProcessPeaks {
+  rssKiB: number;
+  peakRssKiB: number;
+  fds: number;
+  threads: number;
+  samples: number;
+}
+
+/**
+ * Samples a process every `everyMs` and keeps the highest of each figure, for "at the peak"
+ * figures of a process whose peak is not known in advance. `follow` moves it to another process
+ * (a restarted hub) and keeps the peaks.
+ */
+export class ProcessSampler {
+  private readonly peaks: ProcessPeaks = { rssKiB: 0, peakRssKiB: 0, fds: 0, threads: 0, samples: 0 };
+  private readonly timer: NodeJS.Timeout;
+
+  constructor(private pid: number, everyMs = 1000) {
+    this.timer = setInterval(() => this.take(), everyMs);
+    this.timer.unref();
+    this.take();
+  }
+
+  /** Samples now (also what the timer does); a process that is gone is skipped. */
+  take(): ProcessSample | undefined {
+    let sample: ProcessSample;
+    try {
+      sample = sampleProcess(this.pid);
+    } catch {
+      return undefined;
+    }
+    const peaks = this.peaks;
+    peaks.rssKiB = Math.max(peaks.rssKiB, sample.rssKiB);
+    peaks.peakRssKiB = Math.max(peaks.peakRssKiB, sample.peakRssKiB);
+    peaks.fds = Math.max(peaks.fds, sample.fds);
+    peaks.threads = Math.max(peaks.threads, sample.threads);
+    peaks.samples++;
+    return sample;
+  }
+
+  /** Samples `pid` from now on. */
+  follow(pid: number): void {
+    this.take();
+    this.pid = pid;
+    this.take();
+  }
+
+  /** The peaks so far. */
+  result(): ProcessPeaks {
+    return { ...this.peaks };
+  }
+
+  stop(): ProcessPeaks {
+    this.take();
+    clearInterval(this.timer);
+    return this.result();
+  }
+}
+
+/** The TUN/TAP devices of a namespace: every one (kind `tun`, both modes), and those whose name starts with `prefix`. */
+export interface DeviceCount {
+  tun: number;
+  owned: number;
+}
+
+/** Counts TUN/TAP devices in `namespace` (`ip link show type tun`, which lists both modes). */
+export function countTunDevices(namespace: string, prefix: string): DeviceCount {
+  const lines = ipIn(namespace, ['-o', 'link', 'show', 'type', 'tun']).split('\n').filter((line) => line.length > 0);
+  // "12: tnl-m0: <…" (a name may carry "@…" for a link's peer; TUNs have none).
+  const names = lines.map((line) => /^\d+: ([^:@]+)/.exec(line)?.[1] ?? '');
+  return { tun: names.length, owned: names.filter((name) => name.startsWith(prefix)).length };
+}

@@ -1,0 +1,88 @@
+import { execFileSync } from 'node:child_process';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import type { HubProcess } from '../../bench/hub-process.js';
+import type { MemberSwarm, SwarmMembers, SwarmReflector } from '../../bench/member-swarm.js';
+import { distUrl, repoRoot } from '../helpers/netns.js';
+import { netnsUnavailableReason } from '../helpers/root.js';
+
+const skipReason = netnsUnavailableReason();
+if (skipReason) console.warn(`SKIPPED member swarm tests: ${skipReason}`);
+
+const MEMBERS = 20;
+// The harness starts its roles from dist/, so the test drives the built one (npm run build first).
+const { createMemberSwarm } = await import(distUrl('bench/member-swarm.js')) as typeof import('../../bench/member-swarm.js');
+const { swarmMemberAddress } = await import(distUrl('bench/swarm-addresses.js')) as typeof import('../../bench/swarm-addresses.js');
+
+interface PeerLine {
+  name: string;
+  connected: boolean;
+  endpoint: { seen: string | null; reported: string | null };
+  encap: string;
+  encapReason: string | null;
+}
+
+/** `tunnel-hub status --json` of the running hub, its swarm members only. */
+function swarmPeers(stateDir: string): PeerLine[] {
+  const out = execFileSync(process.execPath, [`${repoRoot()}/dist/server/cli.js`, '--state', stateDir, 'status', '--json'], { encoding: 'utf8' });
+  return (JSON.parse(out) as { peers: PeerLine[] }).peers.filter((peer) => /^m\d+$/.test(peer.name)).sort((a, b) => Number(a.name.slice(1)) - Number(b.name.slice(1)));
+}
+
+describe.skipIf(skipReason !== null)('member swarm: simulated members from addresses of their own against a hub with its real datapath', () => {
+  let swarm: MemberSwarm;
+  let hub: HubProcess;
+  let members: SwarmMembers;
+  let reflector: SwarmReflector;
+  let stateDir: string;
+
+  beforeAll(async () => {
+    swarm = await createMemberSwarm({ members: MEMBERS });
+    stateDir = swarm.copyState('engine');
+    reflector = await swarm.startReflector();
+    // Keepalives every second, so liveness is seen within the test's time.
+    hub = await swarm.startHub({ datapath: 'engine', stateDir, args: ['--path-keepalive', '1'] });
+    members = await swarm.startMembers(hub);
+  });
+
+  afterAll(async () => {
+    await swarm?.destroy();
+  });
+
+  it('every member joins from its own address and gets a GRE tunnel of its own on the hub', async () => {
+    await members.join();
+    expect(await swarm.awaitRegistryAcks(hub, 0, 60_000)).toBe(MEMBERS);
+    const peers = swarmPeers(stateDir);
+    expect(peers.map((peer) => [peer.name, peer.connected, peer.endpoint.seen, peer.endpoint.reported, peer.encap, peer.encapReason]))
+      .toEqual(Array.from({ length: MEMBERS }, (_, i) => [`m${i}`, true, swarmMemberAddress(i, 0), swarmMemberAddress(i, 0), 'gre', 'public']));
+    expect(swarm.devices()).toEqual({ tun: MEMBERS, owned: MEMBERS });
+  });
+
+  it('the reflector answers every member\'s keepalives and the hub sees every tunnel go up', async () => {
+    const deadline = Date.now() + 60_000;
+    while (hub.tunnelsUp() < MEMBERS && Date.now() < deadline) await new Promise((resolve) => setTimeout(resolve, 200));
+    expect(hub.tunnelsUp()).toBe(MEMBERS);
+    const stats = await reflector.stats();
+    expect(stats.addresses).toBe(MEMBERS);
+    expect(stats.reflected).toBeGreaterThanOrEqual(MEMBERS);
+  });
+
+  it('a move storm: every member reconnects from a new address at once, and every new config is acked', async () => {
+    await members.move();
+    expect(await swarm.awaitRegistryAcks(hub, 1, 60_000)).toBe(MEMBERS);
+    expect(swarmPeers(stateDir).map((peer) => peer.endpoint.seen)).toEqual(Array.from({ length: MEMBERS }, (_, i) => swarmMemberAddress(i, 1)));
+    expect(swarm.devices().owned).toBe(MEMBERS);
+  });
+
+  it('SIGTERM: the hub exits and leaves none of its devices behind', async () => {
+    await members.closeAll();
+    await hub.stop();
+    expect(hub.exited()).toBe(true);
+    await swarm.awaitNoDevices(0, 60_000);
+    expect(swarm.devices()).toEqual({ tun: 0, owned: 0 });
+  });
+
+  it('destroy removes the swarm\'s namespaces', async () => {
+    const prefix = swarm.topology.prefix;
+    await swarm.destroy();
+    expect(execFileSync('ip', ['netns', 'list'], { encoding: 'utf8' })).not.toContain(prefix);
+  });
+});
