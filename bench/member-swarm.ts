@@ -14,7 +14,7 @@
  *   await swarm.destroy();                        // processes stopped, namespaces and files gone
  *
  * Pieces: swarm-topology.ts (namespaces), swarm-worker.ts (the members' process),
- * keepalive-reflector.ts, hub-process.ts, process-probes.ts, admin-answer-probe.ts,
+ * keepalive-reflector.ts, hub-process.ts, process-probes.ts, admin-listener-probe.ts,
  * client-process.ts (real tunnel-client members on hosts of their own).
  */
 import { cpSync, mkdtempSync, rmSync } from 'node:fs';
@@ -24,7 +24,7 @@ import { createInvite } from '../server/hub-state/create-invite.js';
 import { hubStatePaths } from '../server/hub-state/hub-state-paths.js';
 import { openHubState } from '../server/hub-state/hub-state.js';
 import { Registry } from '../server/registry/registry.js';
-import type { AnswerTimes } from './admin-answer-probe.js';
+import type { AnswerTimes, MetricValues } from './admin-listener-probe.js';
 import { startHubIn, type BenchDatapath, type HubProcess } from './hub-process.js';
 import type { ReflectorStats } from './keepalive-reflector.js';
 import { countTunDevices, type DeviceCount } from './process-probes.js';
@@ -32,7 +32,7 @@ import { startRoleIn, type RoleProcess } from './role-process.js';
 import { prepareLoadState, waitUntil } from './simulated-members.js';
 import { SWARM_MAX_MEMBERS, swarmMemberAddress } from './swarm-addresses.js';
 import { createSwarmTopology, type SwarmTopology } from './swarm-topology.js';
-import type { SwarmPhase, SwarmStats } from './swarm-worker.js';
+import type { SwarmChurn, SwarmHubArrival, SwarmPhase, SwarmStats } from './swarm-worker.js';
 
 /** What to build. */
 export interface MemberSwarmOptions {
@@ -48,16 +48,30 @@ export interface MemberSwarmOptions {
   concurrency?: number;
 }
 
-/** The simulated members' process. */
+/**
+ * The simulated members' process. Each phase rejects after `timeoutMs` (default: 2 minutes plus
+ * 150 ms per member), saying how many members got there.
+ */
 export interface SwarmMembers {
   /** Every member not connected connects from its address; resolves once each has its config for it. */
-  join(): Promise<SwarmPhase>;
+  join(timeoutMs?: number): Promise<SwarmPhase>;
   /** Every member drops its session and connects from its next address, all at once. */
-  move(): Promise<SwarmPhase>;
+  move(timeoutMs?: number): Promise<SwarmPhase>;
   /** Reconnect after a session the hub closed (a restart), or not. */
   reconnect(on: boolean): Promise<void>;
   /** Resolves once every member has a config that arrived after `since` (Date.now()). */
-  awaitBack(since: number): Promise<SwarmPhase>;
+  awaitBack(since: number, timeoutMs?: number): Promise<SwarmPhase>;
+  /** Starts watching for every member's (but `except`'s) next config with `prefix` among its routes, or without it. */
+  watchRoute(prefix: string, present: boolean, except?: string): Promise<void>;
+  /** When (Date.now()) the last member watched had its config. */
+  awaitRoute(timeoutMs?: number): Promise<number>;
+  /** Starts timing arrivals on a hub afresh (see awaitHub). */
+  markHub(): Promise<void>;
+  /** Resolves once every member is on hub `name`: when each connected to it and had its config (Date.now()). */
+  awaitHub(name: string, timeoutMs?: number): Promise<SwarmHubArrival>;
+  /** Churns `perSecond` events (a third moves, then leaves or joins around `share` connected) until stopChurn. */
+  churn(perSecond: number, share: number): Promise<void>;
+  stopChurn(): Promise<SwarmChurn>;
   stats(): Promise<SwarmStats>;
   closeAll(): Promise<number>;
   /** The address generation the members are at (0 until the first move). */
@@ -71,10 +85,16 @@ export interface SwarmReflector {
   stop(): Promise<void>;
 }
 
-/** The admin listener's answer probe. */
-export interface AnswerProbe {
-  /** The answers since the last take. */
+/** The hub's admin listener seen from its namespace (admin-listener-probe.ts). */
+export interface AdminProbe {
+  /** The answer times since the last take. */
   take(): Promise<AnswerTimes>;
+  /** The values of these unlabelled series on /metrics. */
+  metrics(names: readonly string[]): Promise<MetricValues>;
+  /** Opens the status page's event stream. */
+  watchEvents(): Promise<void>;
+  /** Updates the event stream has sent. */
+  events(): Promise<number>;
   stop(): Promise<void>;
 }
 
@@ -92,12 +112,15 @@ export interface MemberSwarm {
   copyState(label: string): string;
   /** Starts `tunnel-hub serve` in hub namespace `hub` (default 0) on the prepared state or `stateDir`. */
   startHub(options: { datapath: BenchDatapath; stateDir?: string; hub?: number; args?: readonly string[] }): Promise<HubProcess>;
-  /** Starts the members' process aimed at `hub` (its WebSocket port on its namespace's address). */
-  startMembers(hub: HubProcess, hubIndex?: number): Promise<SwarmMembers>;
+  /**
+   * Starts the members' process aimed at `hub` (its WebSocket port on the address of hub namespace
+   * `hubIndex`, default 0); `cluster`: members follow their config's hub list when it is unreachable.
+   */
+  startMembers(hub: HubProcess, options?: { hubIndex?: number; cluster?: boolean }): Promise<SwarmMembers>;
   /** Starts the keepalive reflector in the members' namespace. */
   startReflector(): Promise<SwarmReflector>;
-  /** Starts the answer probe against `hub`'s admin listener, inside the hub's namespace. */
-  startAnswerProbe(hub: HubProcess, hubIndex?: number): Promise<AnswerProbe>;
+  /** Starts the probe of `hub`'s admin listener, inside hub namespace `hubIndex` (default 0). */
+  startAdminProbe(hub: HubProcess, hubIndex?: number): Promise<AdminProbe>;
   /** A single-use invite for a real member, in the state folder `stateDir`. */
   invite(stateDir: string): Promise<string>;
   /** TUN/TAP devices in hub namespace `hub`: all of them, and the hub's own (`tnl-`). */
@@ -161,22 +184,28 @@ export async function createMemberSwarm(options: MemberSwarmOptions): Promise<Me
         stops.push(async () => void (await started.stop()));
         return started;
       },
-      startMembers: async (hub, hubIndex = 0) => {
+      startMembers: async (hub, { hubIndex = 0, cluster = false } = {}) => {
         const role = await startRoleIn(topology.members, BUILT('./swarm-worker.js'));
         stops.push(() => role.stop());
-        await role.request('configure', { url: `ws://${topology.hubs[hubIndex]!.address}:${hub.runtime.wsPort}`, names, tokens: prepared.tokens, concurrency });
-        return swarmMembers(role);
+        await role.request('configure', { url: `ws://${topology.hubs[hubIndex]!.address}:${hub.runtime.wsPort}`, names, tokens: prepared.tokens, concurrency, cluster });
+        return swarmMembers(role, 120_000 + 150 * names.length);
       },
       startReflector: async () => {
         const role = await startRoleIn(topology.members, BUILT('./keepalive-reflector.js'), [topology.reflectorTun]);
         stops.push(() => role.stop());
         return { stats: () => role.request<ReflectorStats>('stats'), stop: () => role.stop() };
       },
-      startAnswerProbe: async (hub, hubIndex = 0) => {
+      startAdminProbe: async (hub, hubIndex = 0) => {
         if (!hub.runtime.admin) throw new Error('the hub runs without its admin listener');
-        const role = await startRoleIn(hubAt(hubIndex), BUILT('./admin-answer-probe.js'), [String(hub.runtime.admin.port)]);
+        const role = await startRoleIn(hubAt(hubIndex), BUILT('./admin-listener-probe.js'), [String(hub.runtime.admin.port)]);
         stops.push(() => role.stop());
-        return { take: () => role.request<AnswerTimes>('take'), stop: () => role.stop() };
+        return {
+          take: () => role.request<AnswerTimes>('take'),
+          metrics: (metricNames) => role.request<MetricValues>('metrics', { names: metricNames }),
+          watchEvents: async () => void (await role.request('watchEvents')),
+          events: () => role.request<number>('events'),
+          stop: () => role.stop(),
+        };
       },
       invite: async (stateDir) => {
         const state = await openHubState(stateDir);
@@ -230,16 +259,22 @@ async function unacknowledged(registry: Registry, expected: ReadonlyMap<string, 
   return [...expected.keys()].filter((name) => !done.has(name));
 }
 
-function swarmMembers(role: RoleProcess): SwarmMembers {
+function swarmMembers(role: RoleProcess, phaseTimeoutMs: number): SwarmMembers {
   let generation = 0;
   return {
-    join: () => role.request<SwarmPhase>('join'),
-    move: async () => {
+    join: (timeoutMs = phaseTimeoutMs) => role.request<SwarmPhase>('join', { timeoutMs }),
+    move: async (timeoutMs = phaseTimeoutMs) => {
       generation++;
-      return role.request<SwarmPhase>('move');
+      return role.request<SwarmPhase>('move', { timeoutMs });
     },
     reconnect: async (on) => void (await role.request('reconnect', { on })),
-    awaitBack: (since) => role.request<SwarmPhase>('awaitBack', { since }),
+    awaitBack: (since, timeoutMs = phaseTimeoutMs) => role.request<SwarmPhase>('awaitBack', { since, timeoutMs }),
+    watchRoute: async (prefix, present, except) => void (await role.request('watchRoute', { prefix, present, except })),
+    awaitRoute: async (timeoutMs = phaseTimeoutMs) => (await role.request<{ lastArrivalAt: number }>('awaitRoute', { timeoutMs })).lastArrivalAt,
+    markHub: async () => void (await role.request('markHub')),
+    awaitHub: (name, timeoutMs = phaseTimeoutMs) => role.request<SwarmHubArrival>('awaitHub', { name, timeoutMs }),
+    churn: async (perSecond, share) => void (await role.request('churn', { perSecond, share })),
+    stopChurn: () => role.request<SwarmChurn>('stopChurn'),
     stats: () => role.request<SwarmStats>('stats'),
     closeAll: () => role.request<number>('closeAll'),
     get generation() {

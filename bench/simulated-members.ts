@@ -23,6 +23,8 @@ export const HUB_CLI = new URL('../server/cli.js', import.meta.url).pathname;
 export interface SimulatedConfig {
   version: number;
   tunnels: { name: string; encap?: string; local?: string; routes?: string[] }[];
+  /** In a cluster: the hub serving the session and every hub the member may move to. */
+  cluster?: { hub: string; hubs: { name: string; url: string }[] };
 }
 
 /** One simulated member: every config it got, acknowledged the moment it arrived. */
@@ -43,6 +45,8 @@ export interface SimulatedMember {
 export interface SimulatedMemberOptions {
   /** Bind the connection to this local address and report it as the member's endpoint. */
   localAddress?: string;
+  /** Called with every config as it arrives (after its ack went out). */
+  onConfig?: (config: SimulatedConfig) => void;
 }
 
 /** A hub serving simulated members. */
@@ -129,6 +133,7 @@ export function connectMember(url: string, name: string, token: string, options:
       member.arrivals.push(performance.now());
       member.configs.push(message);
       ws.send(JSON.stringify({ v: 1, type: 'ack', version: message.version }));
+      options.onConfig?.(message);
       for (const waiter of member.waiters.splice(0)) waiter();
     });
     ws.on('open', () => {

@@ -1,0 +1,306 @@
+/**
+ * bench:hub-scale — one hub and N members that carry packets (bench/member-swarm.ts): the hub with
+ * its real datapath in a namespace of its own, every member connecting from an address of its own
+ * so it gets a GRE tunnel on the hub, every tunnel's keepalives answered; beside it, in the same
+ * run, the same state folder under `serve --datapath none`. Two real tunnel-client members on
+ * hosts of their own measure forwarding through the hub (iperf3) with 2 tunnels and with N + 2.
+ *   npm run bench:hub-scale -- --members N [--json] [--idle-seconds S] [--iperf-seconds S] [--concurrency C]
+ * Timed phases (each until the registry has recorded every member's ack, not only the members'
+ * view): join, move (every member reconnects from a new address at once, at most C connecting at
+ * a time), restart (SIGTERM, until every tunnel is back and every config acked), teardown (SIGTERM
+ * until the hub exited and none of its devices is left). Probes from outside: RSS, descriptors,
+ * threads, CPU (/proc), TUN devices, the admin listener's answer time.
+ */
+import { Command } from 'commander';
+import { cpus, loadavg, release } from 'node:os';
+import { awaitReachable, iperfThroughHub, startClientIn, type ClientProcess } from './client-process.js';
+import type { HubProcess } from './hub-process.js';
+import type { AnswerTimes } from './admin-listener-probe.js';
+import { createMemberSwarm, type MemberSwarm, type SwarmMembers } from './member-swarm.js';
+import { namespacesUnavailableReason } from './bench-namespaces.js';
+import { cpuPercent, ProcessSampler, sampleProcess } from './process-probes.js';
+
+interface Settings {
+  members: number;
+  json: boolean;
+  idleSeconds: number;
+  iperfSeconds: number;
+  concurrency: number;
+}
+
+/** The JSON object of `--json` (the contract's fields first; null where a phase did not run). */
+interface HubScaleResult {
+  members: number;
+  tunnels: number | null;
+  joinMs: number | null;
+  joinMsNone: number | null;
+  moveAckMs: number | null;
+  moveAckMsNone: number | null;
+  restartMs: number | null;
+  peakRssKiB: number | null;
+  perMemberKiB: number | null;
+  fds: number | null;
+  threads: number | null;
+  idleCpuPercent: number | null;
+  teardownMs: number | null;
+  tunnelsUp: number | null;
+  emptyRssKiB: number | null;
+  idleRssKiB: number | null;
+  noneRssKiB: number | null;
+  forwardGbps2: number | null;
+  forwardGbpsN: number | null;
+  forwardRatio: number | null;
+  answerMs: Record<string, AnswerTimes>;
+  phasesMs: Record<string, number>;
+  failed: string | null;
+  conditions: { date: string; loadAverage: number[]; cpus: string; kernel: string; node: string };
+}
+
+const SETTLE_MS = 5_000;
+const IPERF_ROUNDS = 2;
+
+function parseSettings(argv: string[]): Settings {
+  const positive = (name: string, max: number) => (text: string): number => {
+    const value = Number(text);
+    if (!Number.isInteger(value) || value < 1 || value > max) throw new Error(`${name} must be an integer from 1 to ${max}, got ${text}`);
+    return value;
+  };
+  const options = new Command('bench:hub-scale')
+    .option('--members <n>', 'simulated members', positive('--members', 16_000), 1000)
+    .option('--json', 'print one JSON object on the last line', false)
+    .option('--idle-seconds <s>', 'how long the idle CPU is measured', positive('--idle-seconds', 3600), 60)
+    .option('--iperf-seconds <s>', 'seconds per iperf3 run', positive('--iperf-seconds', 600), 5)
+    .option('--concurrency <n>', 'members connecting at once', positive('--concurrency', 500), 100)
+    .parse(argv, { from: 'user' })
+    .opts<Settings>();
+  return options;
+}
+
+async function main(): Promise<void> {
+  const reason = namespacesUnavailableReason();
+  if (reason) {
+    console.error(`bench:hub-scale cannot run: ${reason}`);
+    process.exitCode = 1;
+    return;
+  }
+  const settings = parseSettings(process.argv.slice(2));
+  const n = settings.members;
+  const result: HubScaleResult = {
+    members: n, tunnels: null, joinMs: null, joinMsNone: null, moveAckMs: null, moveAckMsNone: null, restartMs: null,
+    peakRssKiB: null, perMemberKiB: null, fds: null, threads: null, idleCpuPercent: null, teardownMs: null,
+    tunnelsUp: null, emptyRssKiB: null, idleRssKiB: null, noneRssKiB: null, forwardGbps2: null, forwardGbpsN: null, forwardRatio: null,
+    answerMs: {}, phasesMs: {}, failed: null,
+    conditions: { date: new Date().toISOString(), loadAverage: loadavg().map((l) => Number(l.toFixed(1))), cpus: `${cpus().length} x ${cpus()[0]?.model ?? '?'}`, kernel: release(), node: process.version },
+  };
+  console.log(`hub-scale: ${n} members, ${result.conditions.cpus}, Linux ${release()}, Node ${process.version}, load average ${result.conditions.loadAverage.join(' ')}, ${result.conditions.date}`);
+  let phase = 'setup';
+  const swarm = await createMemberSwarm({ members: n, clients: 2, concurrency: settings.concurrency });
+  const clients: ClientProcess[] = [];
+  try {
+    result.phasesMs.topology = swarm.topology.setupMs;
+    result.phasesMs.prepare = swarm.prepareMs;
+    console.log(`  setup: namespaces ${swarm.topology.setupMs} ms, ${n} peers with tokens ${swarm.prepareMs} ms`);
+    const reflector = await swarm.startReflector();
+
+    phase = 'none: join';
+    await noneRow(swarm, result, (name) => (phase = `none: ${name}`));
+
+    phase = 'engine: start';
+    const engineState = swarm.copyState('engine');
+    let hub = await swarm.startHub({ datapath: 'engine', stateDir: engineState });
+    const sampler = new ProcessSampler(hub.pid);
+    await sleep(SETTLE_MS);
+    result.emptyRssKiB = sampleProcess(hub.pid).rssKiB;
+    const probe = await swarm.startAdminProbe(hub);
+
+    phase = 'engine: real members c1 and c2';
+    const url = `ws://${swarm.topology.hubs[0]!.address}:${hub.runtime.wsPort}`;
+    for (const host of swarm.topology.clients) clients.push(await startClientIn(host, url, await swarm.invite(engineState), swarm.workDir));
+    const [c1, c2] = clients as [ClientProcess, ClientProcess];
+    await awaitReachable(c1, c2);
+    phase = 'engine: forwarding with 2 tunnels';
+    result.forwardGbps2 = await forwarding(c1, c2, settings.iperfSeconds);
+
+    phase = 'engine: join';
+    await probe.take();
+    const members = await swarm.startMembers(hub);
+    result.joinMs = await timed(async () => {
+      await members.join();
+      await swarm.awaitRegistryAcks(hub, 0);
+    });
+    result.answerMs.join = await probe.take();
+    const afterJoin = swarm.devices();
+    result.tunnels = afterJoin.tun;
+    console.log(`  engine: ${n} joined (every ack recorded) in ${result.joinMs} ms; TUN devices on the hub: ${afterJoin.tun} (${afterJoin.owned} tnl-*)`);
+
+    phase = 'engine: tunnels up';
+    result.tunnelsUp = await awaitTunnelsUp(hub, n + 2, 120_000);
+    await sleep(SETTLE_MS);
+
+    phase = 'engine: idle';
+    await probe.take();
+    const idleFrom = sampleProcess(hub.pid);
+    await sleep(settings.idleSeconds * 1000);
+    const idleTo = sampleProcess(hub.pid);
+    result.idleCpuPercent = round1(cpuPercent(idleFrom, idleTo));
+    result.idleRssKiB = idleTo.rssKiB;
+    result.perMemberKiB = round1((idleTo.rssKiB - result.emptyRssKiB) / n);
+    result.answerMs.idle = await probe.take();
+    const echoes = await reflector.stats();
+    console.log(`  engine idle ${settings.idleSeconds} s: hub CPU ${result.idleCpuPercent} % of one core; RSS ${mib(idleTo.rssKiB)} (empty hub ${mib(result.emptyRssKiB)}); ` +
+      `${idleTo.fds} descriptors, ${idleTo.threads} threads; keepalives answered for ${echoes.addresses} member addresses in the last ${echoes.windowMs / 1000} s`);
+
+    phase = `engine: forwarding with ${n + 2} tunnels`;
+    result.forwardGbpsN = await forwarding(c1, c2, settings.iperfSeconds);
+    result.forwardRatio = Number((result.forwardGbpsN / result.forwardGbps2).toFixed(2));
+
+    phase = 'engine: move';
+    result.moveAckMs = await timed(async () => {
+      await members.move();
+      await swarm.awaitRegistryAcks(hub, members.generation);
+    });
+    result.answerMs.move = await probe.take();
+    console.log(`  engine: ${n} moved (every ack recorded) in ${result.moveAckMs} ms`);
+    await probe.stop();
+
+    phase = 'engine: restart';
+    await members.reconnect(true);
+    const restartStarted = Date.now();
+    const stopMs = await hub.stop();
+    const goneMs = await swarm.awaitNoDevices();
+    const startStarted = performance.now();
+    hub = await swarm.startHub({ datapath: 'engine', stateDir: engineState });
+    sampler.follow(hub.pid);
+    const listeningMs = performance.now() - startStarted;
+    await members.awaitBack(restartStarted);
+    await swarm.awaitRegistryAcks(hub, members.generation);
+    await awaitDevices(swarm, n + clients.length, 300_000);
+    result.restartMs = Date.now() - restartStarted;
+    result.phasesMs.restartStop = Math.round(stopMs);
+    result.phasesMs.restartDevicesGone = goneMs;
+    result.phasesMs.restartListening = Math.round(listeningMs);
+    console.log(`  engine restart: ${result.restartMs} ms until every tunnel was back and every config acked ` +
+      `(SIGTERM to exit ${Math.round(stopMs)} ms, devices gone ${goneMs} ms later, new hub listening ${Math.round(listeningMs)} ms after its start)`);
+
+    phase = 'engine: teardown';
+    await members.reconnect(false);
+    const teardownStarted = performance.now();
+    const exitMs = await hub.stop();
+    await swarm.awaitNoDevices();
+    result.teardownMs = Math.round(performance.now() - teardownStarted);
+    result.phasesMs.teardownExit = Math.round(exitMs);
+    const peaks = sampler.stop();
+    result.peakRssKiB = peaks.peakRssKiB;
+    result.fds = peaks.fds;
+    result.threads = peaks.threads;
+    phase = 'done';
+  } catch (err) {
+    result.failed = `${phase}: ${(err as Error).message}`;
+    console.error(`bench:hub-scale FAILED at ${result.failed}`);
+    process.exitCode = 1;
+  } finally {
+    for (const client of clients) await client.stop();
+    await swarm.destroy();
+  }
+  printTable(result, settings);
+  if (settings.json) console.log(JSON.stringify(result));
+}
+
+/** The `--datapath none` row on a copy of the same state: join and move, then the hub stops. */
+async function noneRow(swarm: MemberSwarm, result: HubScaleResult, at: (phase: string) => void): Promise<void> {
+  const hub = await swarm.startHub({ datapath: 'none', stateDir: swarm.copyState('none') });
+  let members: SwarmMembers | undefined;
+  try {
+    members = await swarm.startMembers(hub);
+    const joined = members;
+    result.joinMsNone = await timed(async () => {
+      await joined.join();
+      await swarm.awaitRegistryAcks(hub, 0);
+    });
+    at('move');
+    result.moveAckMsNone = await timed(async () => {
+      await joined.move();
+      await swarm.awaitRegistryAcks(hub, joined.generation);
+    });
+    result.noneRssKiB = sampleProcess(hub.pid).rssKiB;
+    console.log(`  none: ${result.members} joined in ${result.joinMsNone} ms, moved in ${result.moveAckMsNone} ms; hub RSS ${mib(result.noneRssKiB)}`);
+  } finally {
+    await members?.stop();
+    await hub.stop();
+  }
+}
+
+/** Mean Gbit/s of IPERF_ROUNDS iperf3 runs from c1 to c2 through the hub. */
+async function forwarding(c1: ClientProcess, c2: ClientProcess, seconds: number): Promise<number> {
+  const runs: number[] = [];
+  for (let i = 0; i < IPERF_ROUNDS; i++) runs.push(await iperfThroughHub(c1, c2, seconds));
+  const mean = runs.reduce((a, b) => a + b, 0) / runs.length;
+  console.log(`  forwarding c1 -> c2 through the hub: ${runs.map((r) => r.toFixed(2)).join(' / ')} Gbit/s`);
+  return Number(mean.toFixed(3));
+}
+
+/** Waits (bounded) until the hub's log says `count` tunnels are up; resolves with how many are. */
+async function awaitTunnelsUp(hub: HubProcess, count: number, timeoutMs: number): Promise<number> {
+  const deadline = Date.now() + timeoutMs;
+  while (hub.tunnelsUp() < count && Date.now() < deadline) await sleep(500);
+  return hub.tunnelsUp();
+}
+
+async function awaitDevices(swarm: MemberSwarm, count: number, timeoutMs: number): Promise<void> {
+  const deadline = Date.now() + timeoutMs;
+  for (;;) {
+    const { owned } = swarm.devices();
+    if (owned >= count) return;
+    if (Date.now() > deadline) throw new Error(`${owned} of ${count} tunnels back after ${timeoutMs} ms`);
+    await sleep(500);
+  }
+}
+
+function printTable(result: HubScaleResult, settings: Settings): void {
+  const ms = (value: number | null): string => (value === null ? '-' : `${value} ms`);
+  const rows: [string, string, string][] = [
+    ['all joined, every ack recorded', ms(result.joinMs), ms(result.joinMsNone)],
+    ['all moved at once, every ack recorded', ms(result.moveAckMs), ms(result.moveAckMsNone)],
+    ['restart until every tunnel back and acked', ms(result.restartMs), ''],
+    ['teardown (SIGTERM until no device left)', ms(result.teardownMs), ''],
+    ['TUN devices on the hub / tunnels up', `${result.tunnels ?? '-'} / ${result.tunnelsUp ?? '-'}`, ''],
+    ['hub RSS: peak / idle with all / empty', `${kib(result.peakRssKiB)} / ${kib(result.idleRssKiB)} / ${kib(result.emptyRssKiB)}`, kib(result.noneRssKiB)],
+    ['per member beyond the empty hub', result.perMemberKiB === null ? '-' : `${result.perMemberKiB} KiB`, ''],
+    ['descriptors / threads at the peak', `${result.fds ?? '-'} / ${result.threads ?? '-'}`, ''],
+    [`idle CPU over ${settings.idleSeconds} s`, result.idleCpuPercent === null ? '-' : `${result.idleCpuPercent} % of one core`, ''],
+    ['forwarding c1 -> c2: 2 tunnels / N+2 / ratio', result.forwardRatio === null ? '-' : `${result.forwardGbps2} / ${result.forwardGbpsN} Gbit/s / ${result.forwardRatio}`, ''],
+  ];
+  for (const [name, times] of Object.entries(result.answerMs)) {
+    rows.push([`admin answer during ${name} (p50/p99/max)`, `${times.p50} / ${times.p99} / ${times.max} ms`, '']);
+  }
+  console.log(`hub-scale: ${result.members} members${result.failed ? ` (FAILED at ${result.failed})` : ''}`);
+  console.log(`  ${''.padEnd(46)}${'engine'.padEnd(34)}none`);
+  for (const [name, engine, none] of rows) console.log(`  ${name.padEnd(46)}${engine.padEnd(34)}${none}`);
+}
+
+async function timed(work: () => Promise<void>): Promise<number> {
+  const started = performance.now();
+  await work();
+  return Math.round(performance.now() - started);
+}
+
+function sleep(ms: number): Promise<void> {
+  return new Promise((resolve) => setTimeout(resolve, ms));
+}
+
+function round1(value: number): number {
+  return Math.round(value * 10) / 10;
+}
+
+function mib(kibValue: number): string {
+  return `${(kibValue / 1024).toFixed(1)} MiB`;
+}
+
+function kib(value: number | null): string {
+  return value === null ? '-' : mib(value);
+}
+
+main().catch((err: unknown) => {
+  console.error((err as Error).message);
+  process.exitCode = 1;
+});
