@@ -4,7 +4,7 @@
  * so it gets a GRE tunnel on the hub, every tunnel's keepalives answered; beside it, in the same
  * run, the same state folder under `serve --datapath none`. Two real tunnel-client members on
  * hosts of their own measure forwarding through the hub (iperf3) with 2 tunnels and with N + 2.
- *   npm run bench:hub-scale -- --members N [--json] [--idle-seconds S] [--iperf-seconds S] [--concurrency C]
+ *   npm run bench:hub-scale -- --members N [--json] [--idle-seconds S] [--iperf-seconds S] [--concurrency C] [--phase-timeout S]
  * Timed phases (each until the registry has recorded every member's ack, not only the members'
  * view): join, move (every member reconnects from a new address at once, at most C connecting at
  * a time), restart (SIGTERM, until every tunnel is back and every config acked), teardown (SIGTERM
@@ -26,6 +26,8 @@ interface Settings {
   idleSeconds: number;
   iperfSeconds: number;
   concurrency: number;
+  /** Seconds each phase may take before the run stops and says where. */
+  phaseTimeout: number;
 }
 
 /** The JSON object of `--json` (the contract's fields first; null where a phase did not run). */
@@ -71,6 +73,7 @@ function parseSettings(argv: string[]): Settings {
     .option('--idle-seconds <s>', 'how long the idle CPU is measured', positive('--idle-seconds', 3600), 60)
     .option('--iperf-seconds <s>', 'seconds per iperf3 run', positive('--iperf-seconds', 600), 5)
     .option('--concurrency <n>', 'members connecting at once', positive('--concurrency', 500), 100)
+    .option('--phase-timeout <s>', 'seconds each phase may take', positive('--phase-timeout', 86_400), 600)
     .parse(argv, { from: 'user' })
     .opts<Settings>();
   return options;
@@ -85,6 +88,7 @@ async function main(): Promise<void> {
   }
   const settings = parseSettings(process.argv.slice(2));
   const n = settings.members;
+  const t = settings.phaseTimeout * 1000;
   const result: HubScaleResult = {
     members: n, tunnels: null, joinMs: null, joinMsNone: null, moveAckMs: null, moveAckMsNone: null, restartMs: null,
     peakRssKiB: null, perMemberKiB: null, fds: null, threads: null, idleCpuPercent: null, teardownMs: null,
@@ -96,6 +100,7 @@ async function main(): Promise<void> {
   let phase = 'setup';
   const swarm = await createMemberSwarm({ members: n, clients: 2, concurrency: settings.concurrency });
   const clients: ClientProcess[] = [];
+  let sampler: ProcessSampler | undefined;
   try {
     result.phasesMs.topology = swarm.topology.setupMs;
     result.phasesMs.prepare = swarm.prepareMs;
@@ -103,12 +108,12 @@ async function main(): Promise<void> {
     const reflector = await swarm.startReflector();
 
     phase = 'none: join';
-    await noneRow(swarm, result, (name) => (phase = `none: ${name}`));
+    await noneRow(swarm, result, t, (name) => (phase = `none: ${name}`));
 
     phase = 'engine: start';
     const engineState = swarm.copyState('engine');
     let hub = await swarm.startHub({ datapath: 'engine', stateDir: engineState });
-    const sampler = new ProcessSampler(hub.pid);
+    sampler = new ProcessSampler(hub.pid);
     await sleep(SETTLE_MS);
     result.emptyRssKiB = sampleProcess(hub.pid).rssKiB;
     const probe = await swarm.startAdminProbe(hub);
@@ -125,8 +130,8 @@ async function main(): Promise<void> {
     await probe.take();
     const members = await swarm.startMembers(hub);
     result.joinMs = await timed(async () => {
-      await members.join();
-      await swarm.awaitRegistryAcks(hub, 0);
+      await members.join(t);
+      await swarm.awaitRegistryAcks(hub, 0, t);
     });
     result.answerMs.join = await probe.take();
     const afterJoin = swarm.devices();
@@ -134,7 +139,7 @@ async function main(): Promise<void> {
     console.log(`  engine: ${n} joined (every ack recorded) in ${result.joinMs} ms; TUN devices on the hub: ${afterJoin.tun} (${afterJoin.owned} tnl-*)`);
 
     phase = 'engine: tunnels up';
-    result.tunnelsUp = await awaitTunnelsUp(hub, n + 2, 120_000);
+    result.tunnelsUp = await awaitTunnelsUp(hub, n + 2, t);
     await sleep(SETTLE_MS);
 
     phase = 'engine: idle';
@@ -156,8 +161,8 @@ async function main(): Promise<void> {
 
     phase = 'engine: move';
     result.moveAckMs = await timed(async () => {
-      await members.move();
-      await swarm.awaitRegistryAcks(hub, members.generation);
+      await members.move(t);
+      await swarm.awaitRegistryAcks(hub, members.generation, t);
     });
     result.answerMs.move = await probe.take();
     console.log(`  engine: ${n} moved (every ack recorded) in ${result.moveAckMs} ms`);
@@ -166,15 +171,15 @@ async function main(): Promise<void> {
     phase = 'engine: restart';
     await members.reconnect(true);
     const restartStarted = Date.now();
-    const stopMs = await hub.stop();
-    const goneMs = await swarm.awaitNoDevices();
+    const stopMs = await hub.stop(t);
+    const goneMs = await swarm.awaitNoDevices(0, t);
     const startStarted = performance.now();
     hub = await swarm.startHub({ datapath: 'engine', stateDir: engineState });
     sampler.follow(hub.pid);
     const listeningMs = performance.now() - startStarted;
-    await members.awaitBack(restartStarted);
-    await swarm.awaitRegistryAcks(hub, members.generation);
-    await awaitDevices(swarm, n + clients.length, 300_000);
+    await members.awaitBack(restartStarted, t);
+    await swarm.awaitRegistryAcks(hub, members.generation, t);
+    await awaitDevices(swarm, n + clients.length, t);
     result.restartMs = Date.now() - restartStarted;
     result.phasesMs.restartStop = Math.round(stopMs);
     result.phasesMs.restartDevicesGone = goneMs;
@@ -185,17 +190,24 @@ async function main(): Promise<void> {
     phase = 'engine: teardown';
     await members.reconnect(false);
     const teardownStarted = performance.now();
-    const exitMs = await hub.stop();
-    await swarm.awaitNoDevices();
+    const exitMs = await hub.stop(t);
+    await swarm.awaitNoDevices(0, t);
     result.teardownMs = Math.round(performance.now() - teardownStarted);
     result.phasesMs.teardownExit = Math.round(exitMs);
     const peaks = sampler.stop();
+    sampler = undefined;
     result.peakRssKiB = peaks.peakRssKiB;
     result.fds = peaks.fds;
     result.threads = peaks.threads;
     phase = 'done';
   } catch (err) {
     result.failed = `${phase}: ${(err as Error).message}`;
+    // What the hub had reached when the phase gave up.
+    result.tunnels ??= swarm.devices().tun;
+    if (sampler) {
+      const peaks = sampler.stop();
+      Object.assign(result, { peakRssKiB: peaks.peakRssKiB, fds: peaks.fds, threads: peaks.threads });
+    }
     console.error(`bench:hub-scale FAILED at ${result.failed}`);
     process.exitCode = 1;
   } finally {
@@ -207,20 +219,20 @@ async function main(): Promise<void> {
 }
 
 /** The `--datapath none` row on a copy of the same state: join and move, then the hub stops. */
-async function noneRow(swarm: MemberSwarm, result: HubScaleResult, at: (phase: string) => void): Promise<void> {
+async function noneRow(swarm: MemberSwarm, result: HubScaleResult, t: number, at: (phase: string) => void): Promise<void> {
   const hub = await swarm.startHub({ datapath: 'none', stateDir: swarm.copyState('none') });
   let members: SwarmMembers | undefined;
   try {
     members = await swarm.startMembers(hub);
     const joined = members;
     result.joinMsNone = await timed(async () => {
-      await joined.join();
-      await swarm.awaitRegistryAcks(hub, 0);
+      await joined.join(t);
+      await swarm.awaitRegistryAcks(hub, 0, t);
     });
     at('move');
     result.moveAckMsNone = await timed(async () => {
-      await joined.move();
-      await swarm.awaitRegistryAcks(hub, joined.generation);
+      await joined.move(t);
+      await swarm.awaitRegistryAcks(hub, joined.generation, t);
     });
     result.noneRssKiB = sampleProcess(hub.pid).rssKiB;
     console.log(`  none: ${result.members} joined in ${result.joinMsNone} ms, moved in ${result.moveAckMsNone} ms; hub RSS ${mib(result.noneRssKiB)}`);
