@@ -1,56 +1,77 @@
 /**
- * bench:control (b): 1,000 simulated members against one hub process with no datapath
- * (`serve --datapath none`), all over WebSocket with peer tokens. Phase 1: every member joins
- * (hello, config, ack). Phase 2: every member reports a new endpoint at once; measured until the
- * registry has recorded every member's ack of its new config. Prints the hub's peak RSS.
+ * bench:control (b): BENCH_MEMBERS (1,000) simulated members, each connecting over WebSocket with
+ * a peer token from an address of its own (bench/member-swarm.ts), against one hub in a namespace
+ * of its own: with its real datapath (every member gets a GRE tunnel, the keepalives are answered)
+ * and, in the same run on a copy of the same state, with `--datapath none` for the ratio
+ * (BENCH_DATAPATH=engine or none runs one row). Phase 1: every member joins (hello, config, ack).
+ * Phase 2: every member moves to a new address at once (it reconnects from it, so the hub verifies
+ * it); measured until every member had its new config and until the registry recorded every ack.
+ * Prints the hub's peak RSS.
  */
-import { readFileSync } from 'node:fs';
-import { openHubState } from '../server/hub-state/hub-state.js';
-import { configWhere, connectMembers, prepareLoadState, startLoadHub, waitUntil, type SimulatedMember } from './simulated-members.js';
+import { createMemberSwarm, type MemberSwarm } from './member-swarm.js';
+import type { BenchDatapath } from './hub-process.js';
+import { namespacesUnavailableReason } from './bench-namespaces.js';
+import { sampleProcess } from './process-probes.js';
+import { benchDatapaths } from './bench-datapaths.js';
 
 const MEMBERS = Number(process.env.BENCH_MEMBERS ?? 1000);
 const CONNECT_CONCURRENCY = 100;
-const PHASE_TIMEOUT_MS = 120_000;
+
+interface Row {
+  datapath: BenchDatapath;
+  joinMs: number;
+  joinAckedMs: number;
+  moveMs: number;
+  moveAckedMs: number;
+  peakRssKiB: number;
+  tunnels: number;
+}
 
 async function main(): Promise<void> {
-  const { dir, tokens } = await prepareLoadState(MEMBERS, '10.64.0.0/16');
-  const hub = await startLoadHub(dir);
-  let members: SimulatedMember[] = [];
+  const reason = namespacesUnavailableReason();
+  if (reason) throw new Error(`bench:control's load test needs namespaces: ${reason}`);
+  const datapaths = benchDatapaths();
+  const swarm = await createMemberSwarm({ members: MEMBERS, concurrency: CONNECT_CONCURRENCY });
+  const rows: Row[] = [];
+  try {
+    await swarm.startReflector();
+    for (const datapath of datapaths) rows.push(await run(swarm, datapath));
+  } finally {
+    await swarm.destroy();
+  }
+  console.log(`control load: ${MEMBERS} members over WebSocket (peer tokens), each from an address of its own; hub in a namespace of its own`);
+  for (const row of rows) {
+    console.log(`  ${row.datapath === 'engine' ? 'real datapath' : 'no datapath  '}: join (connect, hello, config, ack), ${CONNECT_CONCURRENCY} at a time: every config received after ${row.joinMs} ms, every ack recorded after ${row.joinAckedMs} ms; ${row.tunnels} TUN devices on the hub`);
+    console.log(`  ${''.padEnd(13)}  all move to a new address at once: every new config received after ${row.moveMs} ms, every ack recorded in the registry after ${row.moveAckedMs} ms`);
+    console.log(`  ${''.padEnd(13)}  hub peak RSS (VmHWM): ${(row.peakRssKiB / 1024).toFixed(1)} MiB`);
+  }
+  const [engine, none] = [rows.find((r) => r.datapath === 'engine'), rows.find((r) => r.datapath === 'none')];
+  if (engine && none) {
+    console.log(`  real datapath / none: join ${(engine.joinAckedMs / none.joinAckedMs).toFixed(1)}x, move ${(engine.moveAckedMs / none.moveAckedMs).toFixed(1)}x, peak RSS ${(engine.peakRssKiB / none.peakRssKiB).toFixed(1)}x`);
+  }
+}
+
+async function run(swarm: MemberSwarm, datapath: BenchDatapath): Promise<Row> {
+  const hub = await swarm.startHub({ datapath, stateDir: swarm.copyState(datapath) });
+  const members = await swarm.startMembers(hub);
   try {
     const joinStart = performance.now();
-    members = await connectMembers(hub.url, tokens, CONNECT_CONCURRENCY);
-    const joinMs = performance.now() - joinStart;
-
-    const registry = (await openHubState(dir)).registry;
-    const acked = async (version: number): Promise<number> => {
-      let count = 0;
-      for (const m of members) {
-        const link = await registry.links.hubLinkOf(m.name);
-        if (((await registry.specs.versions(m.name, link.id))?.peer.acked ?? 0) >= version) count += 1;
-      }
-      return count;
-    };
-    await waitUntil(async () => (await acked(1)) === MEMBERS || undefined, PHASE_TIMEOUT_MS, 'join acks');
-
-    const reportStart = performance.now();
-    members.forEach((member, i) => member.ws.send(JSON.stringify({ v: 1, type: 'report', endpoint: { address: `192.0.2.${(i % 254) + 1}` } })));
-    await Promise.all(members.map((member) => configWhere(member, (config) => config.version >= 2)));
-    const configsMs = performance.now() - reportStart;
-    await waitUntil(async () => (await acked(2)) === MEMBERS || undefined, PHASE_TIMEOUT_MS, 'report acks');
-    const acksMs = performance.now() - reportStart;
-    const peakRssKiB = Number(/VmHWM:\s+(\d+)/.exec(readFileSync(`/proc/${hub.hub.pid}/status`, 'utf8'))?.[1] ?? NaN);
-    await registry.close();
-
-    console.log(`control load: ${MEMBERS} members over WebSocket (peer tokens), hub with no datapath`);
-    console.log(`  join (connect, hello, config, ack), ${CONNECT_CONCURRENCY} at a time: ${Math.round(joinMs)} ms`);
-    console.log(`  all report a new endpoint at once: every new config received after ${Math.round(configsMs)} ms, every ack recorded in the registry after ${Math.round(acksMs)} ms`);
-    console.log(`  hub peak RSS (VmHWM): ${(peakRssKiB / 1024).toFixed(1)} MiB`);
+    const joined = await members.join();
+    await swarm.awaitRegistryAcks(hub, 0);
+    const joinAckedMs = Math.round(performance.now() - joinStart);
+    const tunnels = swarm.devices().tun;
+    const moveStart = performance.now();
+    const moved = await members.move();
+    await swarm.awaitRegistryAcks(hub, members.generation);
+    const moveAckedMs = Math.round(performance.now() - moveStart);
+    return { datapath, joinMs: joined.ms, joinAckedMs, moveMs: moved.ms, moveAckedMs, peakRssKiB: sampleProcess(hub.pid).peakRssKiB, tunnels };
   } catch (err) {
-    console.error(hub.errors().split('\n').slice(-5).join('\n'));
+    console.error(`control load (${datapath}): ${hub.errors()}`);
     throw err;
   } finally {
-    for (const member of members) member.ws.terminate();
-    await hub.close();
+    await members.stop();
+    await hub.stop();
+    await swarm.awaitNoDevices();
   }
 }
 
