@@ -27,7 +27,7 @@ const EVERY_MS = 250;
 const TIMEOUT_MS = 30_000;
 
 const port = Number(process.argv[2]);
-if (!Number.isInteger(port) || port < 1 || port > 65535) throw new Error('usage: admin-answer-probe PORT');
+if (!Number.isInteger(port) || port < 1 || port > 65535) throw new Error('usage: admin-listener-probe PORT');
 const agent = new Agent({ keepAlive: true, maxSockets: 1 });
 let times: number[] = [];
 let failures = 0;
@@ -83,7 +83,7 @@ function watchEvents(): boolean {
   stream?.destroy();
   stream = request({ host: '127.0.0.1', port, path: '/events' }, (res) => {
     res.setEncoding('utf8').on('data', (chunk: string) => {
-      events += chunk.split('\n\n').filter((frame) => frame.startsWith('data: ')).length;
+      events += chunk.split('\n\n').filter((frame) => /^data: /m.test(frame)).length;
     });
   });
   stream.on('error', () => undefined);
