@@ -1,45 +1,34 @@
 /**
  * bench:cluster — two figures for several hubs on one registry:
- * 1. Failover: MEMBERS simulated members (protocol clients over WebSocket, peer tokens) on hub A;
- *    A is killed with SIGKILL; each member, as tunnel-client does, retries its hub with the
- *    client's backoff, and after FAILOVER_AFTER attempts that cannot reach it takes the next hub
- *    of the cluster list its config carries (chooseHub). Timed: until every member has B's config
- *    acknowledged, as B's members see it and as the registry records it.
+ * 1. Failover: BENCH_MEMBERS (1,000) simulated members (bench/member-swarm.ts: over WebSocket with
+ *    peer tokens, each from an address of its own) on hub A; A is killed with SIGKILL; each
+ *    member, as tunnel-client does, retries its hub with the client's backoff, and after
+ *    FAILOVER_AFTER attempts that cannot reach it takes the next hub of the cluster list its
+ *    config carries (chooseHub). Timed: until every member has B's config, as the members see it
+ *    and as the registry records every ack. Both hubs run in namespaces of their own with their
+ *    real datapath, then in the same run on a fresh database with `--datapath none`
+ *    (BENCH_DATAPATH=engine or none runs one row).
  * 2. Allocations per second (a peer add each: peer row, hub link, GRE key, /30, audit entry; one
  *    transaction each) on PostgreSQL beside a SQLite file, in the same run; then PostgreSQL with
  *    two writers at once.
- * The hubs run without a datapath (`--datapath none`), on 127.0.0.1 and 127.0.0.2.
  */
-import { spawn, type ChildProcess } from 'node:child_process';
 import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { WebSocket } from 'ws';
-import { backoffDelay, DEFAULT_BACKOFF } from '../client/session/backoff.js';
-import { chooseHub } from '../client/session/choose-hub.js';
 import { joinCluster } from '../server/hub-state/join-cluster.js';
-import { readServeRuntime } from '../server/hub/serve-runtime-file.js';
 import { Registry } from '../server/registry/registry.js';
 import { postgresUnavailableReason, startPostgres } from '../test/helpers/postgres-server.js';
-import { addLoadPeers, HUB_CLI, waitUntil } from './simulated-members.js';
+import { benchDatapaths } from './bench-datapaths.js';
+import { namespacesUnavailableReason } from './bench-namespaces.js';
+import type { BenchDatapath } from './hub-process.js';
+import { createMemberSwarm, type MemberSwarm } from './member-swarm.js';
+import { addLoadPeers, waitUntil } from './simulated-members.js';
+import type { SwarmHubHost } from './swarm-topology.js';
 
 const MEMBERS = Number(process.env.BENCH_MEMBERS ?? 1000);
 const ALLOCATIONS = Number(process.env.BENCH_ALLOCATIONS ?? 2000);
 const CONNECT_CONCURRENCY = 50;
-const PHASE_TIMEOUT_MS = 120_000;
-
-interface ClusterHub { name: string; url: string; endpoint: string; hostKey: string }
-interface Member {
-  name: string;
-  token: string;
-  ws: WebSocket | undefined;
-  hub: string;
-  hubs: ClusterHub[];
-  url: string;
-  unreachable: number;
-  openedOnB: number | undefined;
-  ackedOnB: number | undefined;
-}
+const PHASE_TIMEOUT_MS = 120_000 + 1000 * MEMBERS;
 
 async function main(): Promise<void> {
   const reason = postgresUnavailableReason();
@@ -47,102 +36,72 @@ async function main(): Promise<void> {
     console.log(`bench:cluster skipped: ${reason}`);
     return;
   }
+  const namespaces = namespacesUnavailableReason();
+  if (namespaces) {
+    console.log(`bench:cluster skipped: ${namespaces}`);
+    return;
+  }
+  const datapaths = benchDatapaths();
   const server = await startPostgres();
   const dir = mkdtempSync(join(tmpdir(), 'bench-cluster-'));
-  const children: ChildProcess[] = [];
+  const swarm = await createMemberSwarm({ members: MEMBERS, hubs: 2, concurrency: CONNECT_CONCURRENCY });
   try {
-    await failover(await server.createDatabase('failover'), dir, children);
+    await swarm.startReflector();
+    for (const datapath of datapaths) await failover(await server.createDatabase(`failover_${datapath}`), dir, swarm, datapath);
     await allocations(await server.createDatabase('alloc'), join(dir, 'alloc.sqlite'));
     await concurrentAllocations(await server.createDatabase('alloc2'));
   } finally {
-    for (const child of children) child.kill('SIGKILL');
+    await swarm.destroy();
     server.close();
     rmSync(dir, { recursive: true, force: true });
   }
 }
 
-async function failover(url: string, dir: string, children: ChildProcess[]): Promise<void> {
-  const stateA = join(dir, 'a');
-  const stateB = join(dir, 'b');
-  await joinCluster(stateA, { registry: url, hubName: 'hub', endpoint: '127.0.0.1', pool: '10.64.0.0/16' });
-  await joinCluster(stateB, { registry: url, hubName: 'hub2', endpoint: '127.0.0.2' });
+/** One failover row: hubs A and B (`datapath`) on a fresh database, every member on A, then kill -9 of A. */
+async function failover(url: string, dir: string, swarm: MemberSwarm, datapath: BenchDatapath): Promise<void> {
+  const stateA = join(dir, `a-${datapath}`);
+  const stateB = join(dir, `b-${datapath}`);
+  const [hostA, hostB] = swarm.topology.hubs as [SwarmHubHost, SwarmHubHost];
+  await joinCluster(stateA, { registry: url, hubName: 'hub', endpoint: hostA.address, pool: '10.64.0.0/16' });
+  await joinCluster(stateB, { registry: url, hubName: 'hub2', endpoint: hostB.address });
   const tokens = await addLoadPeers(stateA, MEMBERS);
-  const hubA = serve(stateA, '127.0.0.1', children);
-  const hubB = serve(stateB, '127.0.0.2', children);
-  const urlA = `ws://127.0.0.1:${(await waitUntil(() => readServeRuntime(stateA)?.pid === hubA.pid ? readServeRuntime(stateA) : undefined, 20_000, 'hub A')).wsPort}`;
-  await waitUntil(() => readServeRuntime(stateB)?.pid === hubB.pid ? true : undefined, 20_000, 'hub B');
-
-  let stopped = false;
-  const members: Member[] = tokens.map((token, i) => ({ name: `m${i}`, token, ws: undefined, hub: 'hub', hubs: [], url: urlA, unreachable: 0, openedOnB: undefined, ackedOnB: undefined }));
-  const joinStart = performance.now();
-  for (let i = 0; i < members.length; i += CONNECT_CONCURRENCY) {
-    await Promise.all(members.slice(i, i + CONNECT_CONCURRENCY).map((member) => connect(member)));
-  }
-  await waitUntil(() => members.every((m) => m.hubs.length === 2) ? true : undefined, PHASE_TIMEOUT_MS, 'configs listing both hubs');
-  const joinMs = performance.now() - joinStart;
-
-  const killed = performance.now();
-  hubA.kill('SIGKILL');
-  await waitUntil(() => members.every((m) => m.ackedOnB !== undefined) ? true : undefined, PHASE_TIMEOUT_MS, 'every member acknowledged on hub B');
-  const ackedMs = Math.max(...members.map((m) => m.ackedOnB as number)) - killed;
-  const registry = await Registry.open(url, { readonly: true });
+  const args = ['--keepalive', '30', '--liveness-timeout', '120', '--no-admin'];
+  const hubA = await swarm.startHub({ datapath, stateDir: stateA, hub: 0, args });
+  const hubB = await swarm.startHub({ datapath, stateDir: stateB, hub: 1, args });
+  const members = await swarm.startMembers(hubA, { cluster: true, tokens });
+  const label = datapath === 'engine' ? 'real datapath' : 'no datapath';
   try {
-    await waitUntil(async () => {
-      const owners = await registry.sessions.owners();
-      if ([...owners.values()].filter((hub) => hub === 'hub2').length < MEMBERS) return undefined;
-      const { tables } = await registry.exportTables();
-      const configs = tables.peer_configs as { version: number; acked_version: number }[];
-      return configs.filter((row) => row.acked_version === row.version).length >= MEMBERS ? true : undefined;
-    }, PHASE_TIMEOUT_MS, 'the registry to record every ack on hub B');
+    const joined = await members.join();
+    await members.reconnect(true);
+    await members.markHub();
+    const killed = Date.now();
+    process.kill(hubA.pid, 'SIGKILL');
+    const arrival = await members.awaitHub('hub2', PHASE_TIMEOUT_MS);
+    const ackedMs = Math.max(...arrival.configAt) - killed;
+    const registry = await Registry.open(url, { readonly: true });
+    try {
+      await waitUntil(async () => {
+        const owners = await registry.sessions.owners();
+        if ([...owners.values()].filter((hub) => hub === 'hub2').length < MEMBERS) return undefined;
+        const { tables } = await registry.exportTables();
+        const configs = tables.peer_configs as { version: number; acked_version: number }[];
+        return configs.filter((row) => row.acked_version === row.version).length >= MEMBERS ? true : undefined;
+      }, PHASE_TIMEOUT_MS, 'the registry to record every ack on hub B');
+    } finally {
+      await registry.close();
+    }
+    const recordedMs = Date.now() - killed;
+    const tunnelsB = swarm.devices(1).tun;
+    console.log(`failover (${label}): ${MEMBERS} members, each from an address of its own, on hub A (joined in ${joined.ms} ms); kill -9 of A; hubs in namespaces of their own`);
+    console.log(`  every member has hub B's config acknowledged ${ackedMs} ms after the kill; the registry records them all (owner hub2, acked) after ${recordedMs} ms; ${tunnelsB} TUN devices on B`);
+    console.log(`  after the kill, ms: connected to B ${spread(arrival.openedAt.map((at) => at - killed))}; B's config received ${spread(arrival.configAt.map((at) => at - killed))}`);
+  } catch (err) {
+    console.error(`failover (${label}): hub B: ${hubB.errors()}`);
+    throw err;
   } finally {
-    await registry.close();
-  }
-  const recordedMs = performance.now() - killed;
-  stopped = true;
-  for (const member of members) member.ws?.terminate();
-  console.log(`failover: ${MEMBERS} members on hub A (joined ${CONNECT_CONCURRENCY} at a time in ${Math.round(joinMs)} ms); kill -9 of A`);
-  console.log(`  every member has hub B's config acknowledged ${Math.round(ackedMs)} ms after the kill; the registry records them all (owner hub2, acked) after ${Math.round(recordedMs)} ms`);
-  console.log(`  after the kill, ms: connected to B ${spread(members.map((m) => (m.openedOnB as number) - killed))}; B's config acknowledged ${spread(members.map((m) => (m.ackedOnB as number) - killed))}`);
-
-  function connect(member: Member): Promise<void> {
-    return new Promise((resolve) => {
-      const ws = new WebSocket(member.url, { headers: { authorization: `Bearer ${member.token}` } });
-      member.ws = ws;
-      let opened = false;
-      ws.on('open', () => {
-        opened = true;
-        member.unreachable = 0;
-        if (member.hub === 'hub2' && member.openedOnB === undefined) member.openedOnB = performance.now();
-        ws.send(JSON.stringify({ v: 1, type: 'hello', software: 'bench', endpoint: '127.0.0.1' }));
-        resolve();
-      });
-      ws.on('message', (data: Buffer) => {
-        const message = JSON.parse(data.toString()) as { type: string; version?: number; cluster?: { hub: string; hubs: ClusterHub[] } };
-        if (message.type !== 'config' || message.version === undefined) return;
-        ws.send(JSON.stringify({ v: 1, type: 'ack', version: message.version }));
-        if (message.cluster) {
-          member.hubs = message.cluster.hubs;
-          member.hub = message.cluster.hub;
-          if (message.cluster.hub === 'hub2' && member.ackedOnB === undefined) member.ackedOnB = performance.now();
-        }
-      });
-      ws.on('error', () => undefined);
-      ws.on('close', () => {
-        if (!opened) member.unreachable += 1;
-        resolve();
-        if (stopped) return;
-        // As tunnel-client does: back off, and move after FAILOVER_AFTER attempts that could not reach the hub.
-        const choice = chooseHub({ hubs: member.hubs, current: member.hub, unreachable: member.unreachable });
-        if (choice.moved && choice.hub) {
-          member.hub = choice.hub.name;
-          member.url = choice.hub.url;
-          member.unreachable = 0;
-          void connect(member);
-          return;
-        }
-        setTimeout(() => void connect(member), backoffDelay(member.unreachable, DEFAULT_BACKOFF));
-      });
-    });
+    await members.stop();
+    await hubB.stop();
+    await hubA.stop();
   }
 }
 
@@ -186,15 +145,6 @@ function spread(values: number[]): string {
   const sorted = [...values].sort((a, b) => a - b);
   const at = (q: number): number => Math.round(sorted[Math.min(sorted.length - 1, Math.floor(q * sorted.length))] as number);
   return `p50 ${at(0.5)}, p90 ${at(0.9)}, max ${at(1)}`;
-}
-
-function serve(stateDir: string, listen: string, children: ChildProcess[]): ChildProcess {
-  const child = spawn(process.execPath, [HUB_CLI, '--state', stateDir, 'serve', '--listen', listen, '--ws-port', '0', '--ssh-port', '0', '--datapath', 'none',
-    '--keepalive', '30', '--liveness-timeout', '120', '--no-admin',
-    // Every simulated member connects from 127.0.0.1: lift the per-address limits a real hub keeps.
-    '--per-source-rate', '10000', '--per-source-max', '100000'], { stdio: ['ignore', 'ignore', 'inherit'], env: { ...process.env, TUNNEL_LOG_LEVEL: 'warn' } });
-  children.push(child);
-  return child;
 }
 
 try {

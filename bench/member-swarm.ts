@@ -115,9 +115,10 @@ export interface MemberSwarm {
   startHub(options: { datapath: BenchDatapath; stateDir?: string; hub?: number; args?: readonly string[] }): Promise<HubProcess>;
   /**
    * Starts the members' process aimed at `hub` (its WebSocket port on the address of hub namespace
-   * `hubIndex`, default 0); `cluster`: members follow their config's hub list when it is unreachable.
+   * `hubIndex`, default 0); `cluster`: members follow their config's hub list when it is unreachable;
+   * `tokens`: m0…m{N-1}'s peer tokens of another state than the prepared one (a cluster's registry).
    */
-  startMembers(hub: HubProcess, options?: { hubIndex?: number; cluster?: boolean }): Promise<SwarmMembers>;
+  startMembers(hub: HubProcess, options?: { hubIndex?: number; cluster?: boolean; tokens?: readonly string[] }): Promise<SwarmMembers>;
   /** Starts the keepalive reflector in the members' namespace. */
   startReflector(): Promise<SwarmReflector>;
   /** Starts the probe of `hub`'s admin listener, inside hub namespace `hubIndex` (default 0). */
@@ -185,10 +186,11 @@ export async function createMemberSwarm(options: MemberSwarmOptions): Promise<Me
         stops.push(async () => void (await started.stop()));
         return started;
       },
-      startMembers: async (hub, { hubIndex = 0, cluster = false } = {}) => {
+      startMembers: async (hub, { hubIndex = 0, cluster = false, tokens = prepared.tokens } = {}) => {
+        if (tokens.length !== names.length) throw new RangeError(`one token per member: ${tokens.length} for ${names.length}`);
         const role = await startRoleIn(topology.members, BUILT('./swarm-worker.js'));
         stops.push(() => role.stop());
-        await role.request('configure', { url: `ws://${topology.hubs[hubIndex]!.address}:${hub.runtime.wsPort}`, names, tokens: prepared.tokens, concurrency, cluster });
+        await role.request('configure', { url: `ws://${topology.hubs[hubIndex]!.address}:${hub.runtime.wsPort}`, names, tokens, concurrency, cluster });
         return swarmMembers(role, 120_000 + 1000 * names.length);
       },
       startReflector: async () => {
