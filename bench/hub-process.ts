@@ -54,8 +54,12 @@ export async function startHubIn(options: HubProcessOptions): Promise<HubProcess
   }
   const pid = child.pid!;
   let exitedAt: number | undefined;
+  // A benchmark that exits (an error, Ctrl-C) takes its hub with it: its namespace is deleted then.
+  const killOnExit = (): void => void child.kill('SIGKILL');
+  process.on('exit', killOnExit);
   const exit = new Promise<void>((resolve) => child.once('exit', () => {
     exitedAt = performance.now();
+    process.off('exit', killOnExit);
     resolve();
   }));
   const watch = new HubLogWatch(options.logFile);

@@ -58,7 +58,7 @@ export interface SwarmMembers {
   join(timeoutMs?: number): Promise<SwarmPhase>;
   /** Every member drops its session and connects from its next address, all at once. */
   move(timeoutMs?: number): Promise<SwarmPhase>;
-  /** Reconnect after a session the hub closed (a restart), or not. */
+  /** Reconnect after a session the hub closed (a restart, its liveness timeout), or not; on at first, as tunnel-client. */
   reconnect(on: boolean): Promise<void>;
   /** Resolves once every member has a config that arrived after `since` (Date.now()). */
   awaitBack(since: number, timeoutMs?: number): Promise<SwarmPhase>;

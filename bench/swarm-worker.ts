@@ -102,7 +102,8 @@ let setup: Required<SwarmWorkerSetup> | undefined;
 let members: Member[] = [];
 const queue: Member[] = [];
 let inFlight = 0;
-let reconnect = false;
+/** On by default, as tunnel-client: a session the hub closes (a restart, its liveness timeout) is tried again. */
+let reconnect = true;
 let retries = 0;
 let configs = 0;
 let keepalivesSent = 0;
