@@ -246,9 +246,10 @@ async function noneRow(swarm: MemberSwarm, result: HubScaleResult, t: number, at
 async function forwarding(c1: ClientProcess, c2: ClientProcess, seconds: number): Promise<number> {
   const runs: number[] = [];
   for (let i = 0; i < IPERF_ROUNDS; i++) runs.push(await iperfThroughHub(c1, c2, seconds));
-  const mean = runs.reduce((a, b) => a + b, 0) / runs.length;
-  console.log(`  forwarding c1 -> c2 through the hub: ${runs.map((r) => r.toFixed(2)).join(' / ')} Gbit/s`);
-  return Number(mean.toFixed(3));
+  // A run iperf3 reported no transfer for (an error in its JSON) is left out of the mean; none: NaN (null in JSON).
+  const done = runs.filter((r) => Number.isFinite(r));
+  console.log(`  forwarding c1 -> c2 through the hub: ${runs.map((r) => (Number.isFinite(r) ? r.toFixed(2) : 'failed')).join(' / ')} Gbit/s`);
+  return done.length === 0 ? NaN : Number((done.reduce((a, b) => a + b, 0) / done.length).toFixed(3));
 }
 
 /** Waits (bounded) until the hub's log says `count` tunnels are up; resolves with how many are. */
