@@ -4,8 +4,8 @@
  * point-to-point /30, up, forwarding, one route) through one implementation of the kernel
  * configuration seam, one way, and reports the time and how long the event loop stood still.
  *   kernel-config-run ip|rtnetlink per-change|per-member|all-at-once MEMBERS
- * per-change: applySync, one change per call (what the synchronous engine and KernelRoutes do
- * today); per-member: await apply of the member's five changes, one member after the other;
+ * per-change: await apply of one change at a time (what the engine did before its changes were
+ * batched); per-member: await apply of the member's five changes, one member after the other;
  * all-at-once: one apply of every change. Prints one JSON line.
  */
 import { execFileSync } from 'node:child_process';
@@ -64,7 +64,7 @@ async function run(config: KernelNetworkConfig, mode: Mode, members: number): Pr
   const outcomes: KernelOutcome[] = [];
   for (const changes of all) {
     if (mode === 'per-member') outcomes.push(...(await config.apply(changes)));
-    else for (const change of changes) outcomes.push(...config.applySync([change]));
+    else for (const change of changes) outcomes.push(...(await config.apply([change])));
   }
   return outcomes;
 }

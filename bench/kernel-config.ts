@@ -75,7 +75,7 @@ async function main(): Promise<void> {
     }
   }
   console.log(
-    'per-change: applySync with one change per call, as the synchronous engine and KernelRoutes call it today;\n' +
+    'per-change: await apply of one change at a time, as the engine configured before its changes were batched;\n' +
       'per-member: await apply of a member\'s five changes, member after member; all-at-once: one apply of everything.\n' +
       'longest stall: the longest the event loop went without running a 1 ms timer; stalled: the sum of every tick\'s\n' +
       'lateness beyond 1 ms. cpu ms: this process\'s own CPU (ip\'s children not included).',

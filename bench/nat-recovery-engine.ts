@@ -12,11 +12,10 @@ type BenchSpec = Omit<TunnelSpecInput, 'auth'> & { auth?: { bindingId: number; k
 const specs = JSON.parse(process.argv[2] ?? '[]') as BenchSpec[];
 const engine = new DatapathEngine(nativeDatapathIo, { onBinding: (event) => console.log(JSON.stringify(event)) });
 for (const spec of specs) {
-  engine.addTunnel({ ...spec, auth: spec.auth === undefined ? null : { ...spec.auth, key: Buffer.from(spec.auth.key, 'hex') } });
+  await engine.addTunnel({ ...spec, auth: spec.auth === undefined ? null : { ...spec.auth, key: Buffer.from(spec.auth.key, 'hex') } });
 }
 const stop = (): void => {
-  engine.close();
-  process.exit(0);
+  void engine.close().finally(() => process.exit(0));
 };
 process.on('SIGTERM', stop);
 process.on('SIGINT', stop);

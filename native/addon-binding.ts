@@ -72,11 +72,14 @@ export interface NativeEspReplayWindowHandle {
 
 /** One request of an rtnetlink batch as the addon reads it (native/src/rtnetlink-binding.h). */
 export interface NativeRtnetlinkRequest {
-  op: 'set-mtu' | 'set-mac' | 'set-up' | 'add-address' | 'replace-route' | 'delete-route' | 'delete-link' | 'set-ipv4-forwarding' | 'set-ipv6-forwarding';
-  /** Empty only for an unreachable route. */
+  op: 'set-mtu' | 'set-mac' | 'set-up' | 'add-address' | 'replace-route' | 'delete-route' | 'delete-link' | 'set-ipv4-forwarding' | 'set-ipv6-forwarding'
+    | 'mark-link' | 'delete-link-group';
+  /** Empty only for an unreachable route and a group deletion. */
   link: string;
-  /** MTU, route metric, or 0/1 for up and forwarding. */
+  /** MTU, route metric, link group, or 0/1 for up and forwarding. */
   value?: number;
+  /** A mark-link's alias. */
+  alias?: string;
   family?: 4 | 6;
   prefixLength?: number;
   /** Address, route destination (4 or 16 bytes) or MAC (6 bytes). */
@@ -85,6 +88,16 @@ export interface NativeRtnetlinkRequest {
   unreachable?: boolean;
   exclusive?: boolean;
   nodad?: boolean;
+}
+
+/** One device openTuns opens (native/src/tun-open-batch.h). */
+export interface NativeTunRequest {
+  name: string;
+  multiQueue: boolean;
+  offload: boolean;
+  tap: boolean;
+  queues: number;
+  exclusive: boolean;
 }
 
 /** The addon's exports. */
@@ -114,7 +127,13 @@ export interface NativeAddon {
   /** EspReplayWindow::kSize */
   espReplayWindowSize: number;
   /** [endpoint, the kernel's interface name, whether offloads are on] */
-  openTun(name: string, multiQueue: boolean, offload: boolean, tap: boolean, queues: number): [NativeEndpointHandle, string, boolean];
+  openTun(name: string, multiQueue: boolean, offload: boolean, tap: boolean, queues: number, exclusive: boolean): [NativeEndpointHandle, string, boolean];
+  /** Opens every device on the libuv pool, in order: each [endpoint, name, offload], or [null, errno, the failed call]. */
+  openTuns(requests: NativeTunRequest[]): Promise<([NativeEndpointHandle, string, boolean] | [null, number, string])[]>;
+  /** Stops the endpoints at once and closes their descriptors on the libuv pool. */
+  closeEndpoints(endpoints: NativeEndpointHandle[]): Promise<void>;
+  /** Route i's counters() values into out[9i, 9i + 9), all under one lock. */
+  fastRouteCounters(routes: NativeFastRouteHandle[], out: Float64Array): void;
   /** The kernel's path MTU from a local to a remote address (of one family). */
   pathMtu(localAddress: NativeAddress, remoteAddress: NativeAddress): number;
   openRawSocket(protocol: number, localAddress: NativeAddress, ttl: number, bufferBytes: number): NativeEndpointHandle;
@@ -129,8 +148,6 @@ export interface NativeAddon {
   ): NativeEndpointHandle;
   /** Runs the requests on the libuv pool: [errno (0: done), its text, the kernel's extended ack message] each. */
   rtnetlinkBatch(requests: NativeRtnetlinkRequest[]): Promise<[number, string, string][]>;
-  /** The same on the calling thread. */
-  rtnetlinkBatchSync(requests: NativeRtnetlinkRequest[]): [number, string, string][];
-  /** [name, index] of every link whose name starts with `prefix`. */
-  rtnetlinkListLinks(prefix: string): Promise<[string, number][]>;
+  /** [name, index, group, alias ('' for none)] of every link whose name starts with `prefix`. */
+  rtnetlinkListLinks(prefix: string): Promise<[string, number, number, string][]>;
 }

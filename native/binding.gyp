@@ -5,12 +5,15 @@
       "sources": [
         "src/addon.cc",
         "src/batch-view.cc",
+        "src/descriptor-close-batch.cc",
         "src/endpoint-forwarding.cc",
         "src/esp-aead-cipher.cc",
         "src/esp-batch.cc",
         "src/esp-binding.cc",
         "src/esp-security-association.cc",
+        "src/fast-route-counters.cc",
         "src/fast-route.cc",
+        "src/forwarded-wakeups.cc",
         "src/forwarding-thread.cc",
         "src/packet-endpoint.cc",
         "src/open-descriptors.cc",
@@ -19,6 +22,7 @@
         "src/rtnetlink-request.cc",
         "src/system-error.cc",
         "src/tun-offload-reader.cc",
+        "src/tun-open-batch.cc",
         "src/tun-packet-writer.cc",
         "src/tun-write-ring.cc",
         "src/udp-gro-reader.cc"

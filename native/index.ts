@@ -4,7 +4,7 @@
  * codes before and after each call; addon-loader.ts loads build/Release/tunnel_native.node.
  */
 import { NativeError } from './native-error.js';
-import type { NativeAddon } from './addon-binding.js';
+import type { NativeAddon, NativeEndpointHandle, NativeTunRequest } from './addon-binding.js';
 import { loadAddon } from './addon-loader.js';
 import {
   createEspInboundWith,
@@ -15,13 +15,15 @@ import {
   type EspSaConfig,
   type EspSecurityAssociation,
 } from './esp.js';
-import { NativeFastRoute } from './fast-route.js';
+import { FAST_ROUTE_COUNTER_VALUES, NativeFastRoute } from './fast-route.js';
 import { assertInterfaceName } from './interface-name.js';
 import { NativeEndpoint, type NativePacketEndpoint } from './native-endpoint.js';
 import { toNativeAddress } from './socket-address.js';
-import { toNativeError } from './system-error.js';
+import { codeOfErrno } from './rtnetlink-error.js';
+import { systemErrorName, systemErrorText, toNativeError } from './system-error.js';
 
 export type { DestinationBytes, FastRoute, FastRouteConfig, FastRouteCounters, PacketBatchMemory, PacketEndpoint } from './types.js';
+export { FAST_ROUTE_COUNTER_VALUES, NativeFastRoute } from './fast-route.js';
 export type { EndpointDropCounters, NativePacketEndpoint, OffloadCounters, PathMtuReport } from './native-endpoint.js';
 export { isNativeError, NativeError, type NativeErrorCode, type NativeErrorDetails } from './native-error.js';
 export { createPacketBatch, MAX_BATCH_CAPACITY, MAX_SLOT_SIZE, MIN_SLOT_SIZE } from './packet-batch.js';
@@ -29,7 +31,7 @@ export type { EspAead, EspInbound, EspInboundCounters, EspOutcome, EspReplayVerd
 export { createEspSlotResults, ESP_HEADROOM, ESP_KEY_BYTES, ESP_LAST_SEQUENCE, ESP_MAX_TAILROOM, ESP_OUTCOMES, ESP_REPLAY_WINDOW, espOutcomeName } from './esp.js';
 export { EspError, type EspErrorCode } from './esp-error.js';
 export {
-  listRtnetlinkLinks, runRtnetlinkBatch, runRtnetlinkBatchSync,
+  listRtnetlinkLinks, runRtnetlinkBatch,
   type RtnetlinkLink, type RtnetlinkOutcome, type RtnetlinkRequest,
 } from './rtnetlink.js';
 
@@ -66,6 +68,11 @@ export interface TunOptions {
    * only, so ask for more than one only where a fast route will run.
    */
   queues?: number;
+  /**
+   * Refuse a device of that name that exists already, whatever made it (IFF_TUN_EXCL: EBUSY,
+   * ERR_ALREADY_EXISTS), instead of attaching to a persistent TUN of someone else. Default false.
+   */
+  exclusive?: boolean;
 }
 
 /** Most queues openTun takes. */
@@ -128,20 +135,94 @@ const MAX_UDP_PAYLOAD = 65507;
 
 /** Opens (creating) TUN device `name`. It is not persistent: closing it removes the interface. */
 export function openTun(name: string, options: TunOptions = {}): TunDevice {
+  const request = tunRequest(name, options);
+  const { addon, views } = loadAddon();
+  let opened: ReturnType<NativeAddon['openTun']>;
+  try {
+    opened = addon.openTun(name, request.multiQueue, request.offload, request.tap, request.queues, request.exclusive);
+  } catch (err) {
+    throw tunOpenError(err, name);
+  }
+  return tunDevice(opened, views, request);
+}
+
+/**
+ * Opens (creating) many TUN devices in one job on the libuv thread pool, in order: registering a
+ * network device waits for the kernel's rtnl lock, a millisecond or more per device on a host
+ * with thousands, and the event loop runs on meanwhile. Resolves with each device, or the coded
+ * NativeError it was refused with (ERR_ALREADY_EXISTS for an exclusive open of a name taken);
+ * throws ERR_INVALID_ARGUMENT before anything is opened when a request is malformed.
+ */
+export async function openTuns(requests: readonly { name: string; options?: TunOptions }[]): Promise<(TunDevice | NativeError)[]> {
+  const native = requests.map(({ name, options }) => tunRequest(name, options ?? {}));
+  const { addon, views } = loadAddon();
+  const results = await addon.openTuns(native);
+  return results.map((result, i) => {
+    const name = native[i]!.name;
+    if (result[0] !== null) return tunDevice(result as [NativeEndpointHandle, string, boolean], views, native[i]!);
+    const [, errno, syscall] = result;
+    return tunOpenError(Object.assign(new Error(`${syscall}: ${systemErrorText(errno)}`), { errno, syscall, code: systemErrorName(errno) }), name);
+  });
+}
+
+/**
+ * Closes endpoints with the kernel's part off the event loop: each stops at once (no more reads,
+ * writes, callbacks or forwarding; `closed` is true), and their descriptors are closed in one job
+ * on the libuv pool (closing a TUN's last descriptor unregisters its device, about 20 ms each on
+ * a host with thousands). Resolves once all are closed; endpoints closed already are skipped.
+ */
+export async function closeEndpoints(endpoints: readonly NativePacketEndpoint[]): Promise<void> {
+  const handles: NativeEndpointHandle[] = [];
+  for (const endpoint of endpoints) {
+    if (!(endpoint instanceof NativeEndpoint)) throw new NativeError('ERR_INVALID_ARGUMENT', 'closeEndpoints: every endpoint must be one native/index.ts opened');
+  }
+  for (const endpoint of endpoints) {
+    const handle = NativeEndpoint.takeHandle(endpoint as NativeEndpoint);
+    if (handle !== null) handles.push(handle);
+  }
+  if (handles.length === 0) return;
+  await loadAddon().addon.closeEndpoints(handles);
+}
+
+/**
+ * Every route's counters in one call (one lock for all, where each counters() call takes it):
+ * route i's values land in out[9i, 9i + 9) in FastRouteCounters order, the last being ms since
+ * it last received or -1. A closed route is ERR_CLOSED.
+ */
+export function readFastRouteCounters(routes: readonly NativeFastRoute[], out: Float64Array): void {
+  if (out.length < routes.length * FAST_ROUTE_COUNTER_VALUES) {
+    throw new NativeError('ERR_INVALID_ARGUMENT', `readFastRouteCounters: the output needs ${routes.length * FAST_ROUTE_COUNTER_VALUES} values, has ${out.length}`);
+  }
+  const handles = routes.map((route) => NativeFastRoute.handleOf(route));
+  loadAddon().addon.fastRouteCounters(handles, out);
+}
+
+function tunRequest(name: string, options: TunOptions): NativeTunRequest {
   assertInterfaceName(name);
   const queues = options.queues ?? 1;
   if (!Number.isInteger(queues) || queues < 1 || queues > MAX_TUN_QUEUES) {
     throw new NativeError('ERR_INVALID_ARGUMENT', `TUN queues must be an integer from 1 to ${MAX_TUN_QUEUES}, got ${String(queues)}`);
   }
-  const { addon, views } = loadAddon();
-  let opened: ReturnType<NativeAddon['openTun']>;
-  try {
-    opened = addon.openTun(name, options.multiQueue === true, options.offload === true, options.tap === true, queues);
-  } catch (err) {
-    throw toNativeError(err, `opening TUN device ${name}`, 'CAP_NET_ADMIN');
-  }
+  return { name, multiQueue: options.multiQueue === true, offload: options.offload === true, tap: options.tap === true, queues, exclusive: options.exclusive === true };
+}
+
+function tunDevice(opened: [NativeEndpointHandle, string, boolean], views: ReturnType<typeof loadAddon>['views'], request: NativeTunRequest): TunDevice {
   const [handle, kernelName, offload] = opened;
-  return Object.assign(new NativeEndpoint(handle, views, `${options.tap === true ? 'TAP' : 'TUN'} ${kernelName}`), { name: kernelName, offload, queues });
+  return Object.assign(new NativeEndpoint(handle, views, `${request.tap ? 'TAP' : 'TUN'} ${kernelName}`), { name: kernelName, offload, queues: request.queues });
+}
+
+/** A refused open as a NativeError: an exclusive open of a name that exists is ERR_ALREADY_EXISTS. */
+function tunOpenError(err: unknown, name: string): NativeError {
+  const fields = (typeof err === 'object' && err !== null ? err : {}) as { code?: unknown; syscall?: unknown; errno?: unknown };
+  if (fields.code === 'EBUSY' && fields.syscall === 'ioctl TUNSETIFF') {
+    return new NativeError('ERR_ALREADY_EXISTS', `opening TUN device ${name}: an interface named ${name} exists already`, {
+      errno: typeof fields.errno === 'number' ? fields.errno : undefined, interfaceName: name, operation: 'opening the TUN device', cause: err,
+    });
+  }
+  const error = toNativeError(err, `opening TUN device ${name}`, 'CAP_NET_ADMIN');
+  return error.code === 'ERR_SYSTEM' && typeof fields.errno === 'number' && codeOfErrno(fields.errno) === 'ERR_RESOURCE_LIMIT'
+    ? new NativeError('ERR_RESOURCE_LIMIT', error.message, { errno: fields.errno, interfaceName: name, cause: err })
+    : error;
 }
 
 /**

@@ -162,6 +162,16 @@ export class NativeEndpoint implements NativePacketEndpoint {
     return endpoint.#open(action);
   }
 
+  /**
+   * Marks `endpoint` closed here and hands its addon handle to the caller, who closes it (e.g. in
+   * a batch off the event loop); null when it was closed already.
+   */
+  static takeHandle(endpoint: NativeEndpoint): NativeEndpointHandle | null {
+    const handle = endpoint.#handle;
+    endpoint.#handle = null;
+    return handle;
+  }
+
   #open(action: string): NativeEndpointHandle {
     if (this.#handle === null) {
       throw new NativeError('ERR_CLOSED', `${this.#label}: cannot ${action}: the device or socket is closed`);

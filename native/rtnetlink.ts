@@ -45,7 +45,14 @@ export type RtnetlinkRequest =
    * The interface's IPv6 switch (net.ipv6.conf.IF.force_forwarding, Linux 6.17+): rtnetlink has no
    * setter for it, so the batch writes /proc/sys in its place, on the batch's thread.
    */
-  | { readonly op: 'set-ipv6-forwarding'; readonly link: string; readonly on: boolean };
+  | { readonly op: 'set-ipv6-forwarding'; readonly link: string; readonly on: boolean }
+  /** Puts the interface in link group `group` (1-2^32-1) with alias `alias` (IFLA_IFALIAS): whose device it is. */
+  | { readonly op: 'mark-link'; readonly link: string; readonly group: number; readonly alias: string }
+  /**
+   * Deletes every interface of link group `group` in one request: one unregister_netdevice_many,
+   * one RCU grace period for all (ERR_DEVICE_NOT_FOUND when the group is empty).
+   */
+  | { readonly op: 'delete-link-group'; readonly group: number };
 
 /** What became of one request: done, or refused with a coded NativeError naming the operation and interface. */
 export type RtnetlinkOutcome = { readonly ok: true } | { readonly ok: false; readonly error: NativeError };
@@ -54,9 +61,15 @@ export type RtnetlinkOutcome = { readonly ok: true } | { readonly ok: false; rea
 export interface RtnetlinkLink {
   readonly name: string;
   readonly index: number;
+  /** Its link group (0: the default group). */
+  readonly group: number;
+  /** Its alias (IFLA_IFALIAS), or null for none. */
+  readonly alias: string | null;
 }
 
 const MAX_U32 = 0xffff_ffff;
+/** IFALIASZ less its terminating NUL. */
+const MAX_ALIAS_BYTES = 255;
 const ENOENT = 2;
 const MAC_ADDRESS = /^[0-9a-fA-F]{2}(:[0-9a-fA-F]{2}){5}$/;
 
@@ -74,21 +87,6 @@ export function runRtnetlinkBatch(requests: readonly RtnetlinkRequest[]): Promis
   );
 }
 
-/**
- * The same batch run on the calling thread: it returns when the kernel has answered every request
- * (for the synchronous engine, until its configuration is asynchronous).
- */
-export function runRtnetlinkBatchSync(requests: readonly RtnetlinkRequest[]): RtnetlinkOutcome[] {
-  const native = requests.map(toNative);
-  let results: [number, string, string][];
-  try {
-    results = loadAddon().addon.rtnetlinkBatchSync(native);
-  } catch (err) {
-    throw batchError(err);
-  }
-  return outcomesOf(requests, results);
-}
-
 /** Every link whose name starts with `prefix` (e.g. "tnl-", to find devices a crashed process left). */
 export async function listRtnetlinkLinks(prefix: string): Promise<RtnetlinkLink[]> {
   if (typeof prefix !== 'string' || prefix.length > 15) {
@@ -96,7 +94,7 @@ export async function listRtnetlinkLinks(prefix: string): Promise<RtnetlinkLink[
   }
   try {
     const links = await loadAddon().addon.rtnetlinkListLinks(prefix);
-    return links.map(([name, index]) => ({ name, index }));
+    return links.map(([name, index, group, alias]) => ({ name, index, group, alias: alias === '' ? null : alias }));
   } catch (err) {
     throw batchError(err, 'listing links');
   }
@@ -123,6 +121,10 @@ function describeRtnetlinkRequest(request: RtnetlinkRequest): string {
     }
     case 'delete-link':
       return `deleting interface ${request.link}`;
+    case 'mark-link':
+      return `putting ${request.link} in link group ${request.group} with alias ${JSON.stringify(request.alias)}`;
+    case 'delete-link-group':
+      return `deleting the interfaces of link group ${request.group}`;
     case 'set-ipv4-forwarding':
     case 'set-ipv6-forwarding':
       return `turning IPv${request.op === 'set-ipv4-forwarding' ? 4 : 6} forwarding ${request.on ? 'on' : 'off'} for ${request.link}`;
@@ -135,7 +137,8 @@ function outcomesOf(requests: readonly RtnetlinkRequest[], results: [number, str
     const request = requests[i]!;
     // No /proc/sys/net/ipv6/conf/IF: the interface is not there.
     const code = request.op === 'set-ipv6-forwarding' && errno === ENOENT ? 'ERR_DEVICE_NOT_FOUND' : codeOfErrno(errno);
-    return { ok: false, error: rtnetlinkError(errno, text, describeRtnetlinkRequest(request), request.link === null ? undefined : request.link, reason, code) };
+    const link = 'link' in request && request.link !== null ? request.link : undefined;
+    return { ok: false, error: rtnetlinkError(errno, text, describeRtnetlinkRequest(request), link, reason, code) };
   });
 }
 
@@ -173,6 +176,14 @@ function toNative(request: RtnetlinkRequest): NativeRtnetlinkRequest {
     case 'delete-link':
       assertInterfaceName(request.link);
       return { op: request.op, link: request.link };
+    case 'mark-link':
+      assertInterfaceName(request.link);
+      if (typeof request.alias !== 'string' || request.alias.length === 0 || Buffer.byteLength(request.alias) > MAX_ALIAS_BYTES) {
+        throw new NativeError('ERR_INVALID_ARGUMENT', `link alias ${JSON.stringify(request.alias)} must be 1-${MAX_ALIAS_BYTES} bytes`);
+      }
+      return { op: request.op, link: request.link, value: linkGroup(request.group), alias: request.alias };
+    case 'delete-link-group':
+      return { op: request.op, link: '', value: linkGroup(request.group) };
     case 'add-address': {
       assertInterfaceName(request.link);
       const { family, bytes } = addressBytes(request.address);
@@ -217,6 +228,14 @@ function prefixLength(value: number, family: 4 | 6): number {
 function unsigned(value: number, what: string): number {
   if (!Number.isInteger(value) || value < 0 || value > MAX_U32) {
     throw new NativeError('ERR_INVALID_ARGUMENT', `${what} must be an integer from 0 to ${MAX_U32}, got ${String(value)}`);
+  }
+  return value;
+}
+
+/** A link group other than 0, the default group every interface starts in (the kernel refuses to delete it). */
+function linkGroup(value: number): number {
+  if (!Number.isInteger(value) || value < 1 || value > MAX_U32) {
+    throw new NativeError('ERR_INVALID_ARGUMENT', `link group must be an integer from 1 to ${MAX_U32}, got ${String(value)}`);
   }
   return value;
 }

@@ -1,4 +1,15 @@
+import { getSystemErrorMap } from 'node:util';
 import { NativeError } from './native-error.js';
+
+/** The errno's name ("EBUSY"), or "" for one Node does not know. */
+export function systemErrorName(errno: number): string {
+  return getSystemErrorMap().get(-errno)?.[0] ?? '';
+}
+
+/** The errno's text ("Device or resource busy"), or "errno N". */
+export function systemErrorText(errno: number): string {
+  return getSystemErrorMap().get(-errno)?.[1] ?? `errno ${errno}`;
+}
 
 /** The fields the addon sets on the errors it throws (native/src/system-error.cc). */
 interface NativeErrorFields {

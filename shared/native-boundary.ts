@@ -83,7 +83,7 @@ export class BoundaryTun extends BoundaryEndpoint {
 
 /** A native fast route whose errors come out as TunnelErrors; it hands the addon the endpoints behind BoundaryEndpoints. */
 export class BoundaryFastRoute implements FastRoute {
-  constructor(private readonly inner: FastRoute) {}
+  constructor(readonly inner: FastRoute) {}
 
   configure(config: FastRouteConfig): void {
     fromNative(() => this.inner.configure({ ...config, tun: unwrap(config.tun), outer: config.outer === null ? null : unwrap(config.outer) }));

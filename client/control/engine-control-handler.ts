@@ -5,8 +5,8 @@ import type { ControlHandler } from './control-server.js';
 
 /** Serves the control protocol from a datapath engine: `status` lists its tunnels, `update` changes one live. */
 export function engineControlHandler(engine: DatapathEngine, role: ControlRole): ControlHandler {
-  return (request: ControlRequest): ControlResponse => {
-    if (request.op === 'update') engine.update(request.name, request.changes as TunnelUpdate);
+  return async (request: ControlRequest): Promise<ControlResponse> => {
+    if (request.op === 'update') await engine.update(request.name, request.changes as TunnelUpdate);
     return {
       v: CONTROL_PROTOCOL_VERSION,
       ok: true,

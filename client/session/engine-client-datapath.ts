@@ -4,6 +4,7 @@ import type { LinkHooks } from '../../shared/hooks/link-hooks.js';
 import { tunnelInterfaceName } from '../../shared/net/tunnel-interface-name.js';
 import type { WireLinkPath, WireLinkTable, WireTunnelSpec } from '../../shared/protocol/index.js';
 import { applyWireSpec } from '../../shared/protocol/apply-wire-spec.js';
+import { runningStatus } from '../../shared/datapath/upsert-tunnel.js';
 import { installTunnelRoutes } from '../../shared/routing/install-tunnel-routes.js';
 import type { KernelRoutes } from '../../shared/routing/kernel-routes.js';
 import type { ClientDatapath } from './client-datapath.js';
@@ -31,16 +32,16 @@ export class EngineClientDatapath implements ClientDatapath {
     this.paths = new Map(paths.map((path) => [path.tunnel, path]));
     const wanted = new Set(tunnels.map((tunnel) => tunnel.name));
     for (const name of this.managed) {
-      if (!wanted.has(name)) this.removeManaged(name);
+      if (!wanted.has(name)) await this.removeManaged(name);
     }
     for (const spec of tunnels) {
-      const running = this.engine.status().find((tunnel) => tunnel.name === spec.name);
-      applyWireSpec(this.engine, spec);
+      const running = runningStatus(this.engine, spec.name);
+      await applyWireSpec(this.engine, spec);
       this.managed.add(spec.name);
       this.specs.set(spec.name, spec);
       // A new inner address re-creates the interface, and its routes went with the old one.
       const fresh = !running || running.inner !== spec.address || running.peerInner !== spec.peerAddress;
-      installTunnelRoutes(this.routes, spec, fresh, this.log);
+      await installTunnelRoutes(this.routes, spec, fresh, this.log);
       this.stateChanged(spec.name);
     }
   }
@@ -60,11 +61,11 @@ export class EngineClientDatapath implements ClientDatapath {
    * hub, told by the member, removes it.
    */
   stateChanged(name: string): void {
-    if (!this.managed.has(name)) return;
+    if (!this.managed.has(name) || !this.engine.has(name)) return;
     const status = this.engine.tunnelStatus(name);
     if (status.state === 'down' && this.paths.get(name)?.kind === 'shortcut' && this.routes.routesOf(name).length > 0) {
       this.log.info({ tunnel: name }, 'shortcut down: its routes go, traffic goes back through the hub');
-      installTunnelRoutes(this.routes, { ...this.specs.get(name)!, routes: [] }, false, this.log);
+      void installTunnelRoutes(this.routes, { ...this.specs.get(name)!, routes: [] }, false, this.log);
     }
     this.hooks?.observe(status, this.peerOf(name));
     for (const listener of this.livenessListeners) listener(name);
@@ -75,7 +76,7 @@ export class EngineClientDatapath implements ClientDatapath {
   }
 
   linkState(name: string): { state: 'up' | 'down'; rxBytes: number; txBytes: number } | undefined {
-    if (!this.managed.has(name)) return undefined;
+    if (!this.managed.has(name) || !this.engine.has(name)) return undefined;
     const status = this.engine.tunnelStatus(name);
     return { state: status.state, rxBytes: status.rx.bytes, txBytes: status.tx.bytes };
   }
@@ -86,7 +87,7 @@ export class EngineClientDatapath implements ClientDatapath {
 
   /** The status and counters of the tunnels the hub drives. */
   tunnels(): TunnelStatus[] {
-    return [...this.managed].map((name) => this.engine.tunnelStatus(name));
+    return [...this.managed].filter((name) => this.engine.has(name)).map((name) => this.engine.tunnelStatus(name));
   }
 
   /** Why each hub-driven tunnel runs its encapsulation, by interface name. */
@@ -100,11 +101,11 @@ export class EngineClientDatapath implements ClientDatapath {
   }
 
   async close(): Promise<void> {
-    for (const name of this.managed) this.removeManaged(name);
+    for (const name of this.managed) await this.removeManaged(name);
   }
 
-  private removeManaged(name: string): void {
-    this.engine.removeTunnel(name);
+  private async removeManaged(name: string): Promise<void> {
+    if (this.engine.has(name)) await this.engine.removeTunnel(name);
     this.routes.forgetDevice(name);
     this.managed.delete(name);
     this.specs.delete(name);

@@ -67,8 +67,8 @@ export async function openMemberDatapath(io: DatapathIo, stateDir: string, log: 
     close: async () => {
       await server.close();
       await datapath.close();
-      engine.close();
+      await engine.close();
     },
-    removeTunnelsNow: () => engine.close(),
+    removeTunnelsNow: () => engine.closeNow(),
   };
 }

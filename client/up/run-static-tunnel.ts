@@ -29,12 +29,12 @@ export async function runStaticTunnel(spec: TunnelSpecInput, context: StaticTunn
     onLiveness: (event) => log.info({ tunnel: event.name, state: event.state, missed: event.missed }, 'tunnel liveness changed'),
     onPathMtu: (event) => log.info({ tunnel: event.name, pathMtu: event.pathMtu, mtu: event.mtu }, 'outer path MTU changed'),
   });
-  const status = engine.addTunnel(spec);
+  const status = await engine.addTunnel(spec);
   let server;
   try {
     server = await startControlServer(socketPath, engineControlHandler(engine, 'up'));
   } catch (err) {
-    engine.close();
+    await engine.close();
     throw err;
   }
   try {
@@ -43,7 +43,7 @@ export async function runStaticTunnel(spec: TunnelSpecInput, context: StaticTunn
     await context.stopped;
   } finally {
     await server.close();
-    engine.close();
+    await engine.close();
     log.info({ tunnel: status.name }, 'tunnel removed');
   }
 }

@@ -7,11 +7,14 @@
 
 #include "addon-data.h"
 #include "batch-view.h"
+#include "descriptor-close-batch.h"
 #include "esp-binding.h"
+#include "fast-route-counters.h"
 #include "fast-route.h"
 #include "open-descriptors.h"
 #include "packet-endpoint.h"
 #include "rtnetlink-binding.h"
+#include "tun-open-batch.h"
 
 namespace tunnel_native {
 
@@ -41,17 +44,20 @@ Napi::Object Init(Napi::Env env, Napi::Object exports) {
   data->endpoint_constructor = Napi::Persistent(PacketEndpoint::Define(env));
   data->batch_view_constructor = Napi::Persistent(BatchView::Define(env));
   data->fast_route_constructor = Napi::Persistent(FastRoute::Define(env));
+  data->wakeups = ForwardedWakeups::Create(env);
   env.SetInstanceData(data);
 
   exports.Set("bindBatch", Napi::Function::New<BindBatch>(env, "bindBatch"));
   exports.Set("openTun", Napi::Function::New<OpenTun>(env, "openTun"));
+  exports.Set("openTuns", Napi::Function::New<OpenTuns>(env, "openTuns"));
+  exports.Set("closeEndpoints", Napi::Function::New<CloseEndpoints>(env, "closeEndpoints"));
+  exports.Set("fastRouteCounters", Napi::Function::New<FastRouteCounters>(env, "fastRouteCounters"));
   exports.Set("openRawSocket", Napi::Function::New<OpenRawSocket>(env, "openRawSocket"));
   exports.Set("createFastRoute", Napi::Function::New<CreateFastRoute>(env, "createFastRoute"));
   exports.Set("openUdpSocket", Napi::Function::New<OpenUdpSocket>(env, "openUdpSocket"));
   exports.Set("pathMtu", Napi::Function::New<PathMtu>(env, "pathMtu"));
   RegisterEsp(env, exports);
   exports.Set("rtnetlinkBatch", Napi::Function::New<RtnetlinkBatch>(env, "rtnetlinkBatch"));
-  exports.Set("rtnetlinkBatchSync", Napi::Function::New<RtnetlinkBatchSync>(env, "rtnetlinkBatchSync"));
   exports.Set("rtnetlinkListLinks", Napi::Function::New<RtnetlinkListLinks>(env, "rtnetlinkListLinks"));
   return exports;
 }

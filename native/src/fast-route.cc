@@ -530,16 +530,7 @@ Napi::Value FastRoute::Counters(const Napi::CallbackInfo& info) {
   double values[9];
   {
     ForwardingLock lock;
-    TxCounters tx;
-    for (const TxCounters& each : tx_) {
-      tx.packets += each.packets;
-      tx.bytes += each.bytes;
-      tx.queue_full += each.queue_full;
-      tx.errors += each.errors;
-    }
-    double since = heard_ ? static_cast<double>(NowMs() - last_rx_ms_) : -1;
-    double read[] = {rx_packets_, rx_bytes_, tx.packets, tx.bytes, rx_queue_full_, tx.queue_full, rx_errors_, tx.errors, since};
-    memcpy(values, read, sizeof(values));
+    ReadCounters(values);
   }
   Napi::Array out = Napi::Array::New(env, 9);
   for (uint32_t i = 0; i < 9; i++) out.Set(i, Napi::Number::New(env, values[i]));
@@ -567,6 +558,19 @@ Napi::Value FastRoute::DrainDestinations(const Napi::CallbackInfo& info) {
     out.Set(i, item);
   }
   return out;
+}
+
+void FastRoute::ReadCounters(double values[9]) const {
+  TxCounters tx;
+  for (const TxCounters& each : tx_) {
+    tx.packets += each.packets;
+    tx.bytes += each.bytes;
+    tx.queue_full += each.queue_full;
+    tx.errors += each.errors;
+  }
+  double since = heard_ ? static_cast<double>(NowMs() - last_rx_ms_) : -1;
+  double read[] = {rx_packets_, rx_bytes_, tx.packets, tx.bytes, rx_queue_full_, tx.queue_full, rx_errors_, tx.errors, since};
+  memcpy(values, read, sizeof(read));
 }
 
 // close(): idempotent; the route stops forwarding and lets go of both endpoints.

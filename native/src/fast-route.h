@@ -78,6 +78,8 @@ class FastRoute : public Napi::ObjectWrap<FastRoute> {
   void DeliverRun(ForwardingScratch& scratch, const PacketSlots& run, uint32_t count);
   // The endpoint is closing or being finalized: never touch it again (forwarding mutex held).
   void ForgetEndpoint(const PacketEndpoint* endpoint);
+  // The counters() values into `values`, with every forwarding mutex held (ForwardingLock).
+  void ReadCounters(double values[9]) const;
 
  private:
   Napi::Value Configure(const Napi::CallbackInfo& info);

@@ -17,8 +17,8 @@
 
 #include "packet-endpoint.h"
 #include "socket-address.h"
-#include "virtio-net-header.h"
 #include "system-error.h"
+#include "tun-open-batch.h"
 
 namespace tunnel_native {
 
@@ -90,72 +90,15 @@ int ParseLocalAddress(const Napi::Value& value, uint32_t* v4, uint8_t* v6) {
 
 Napi::Value OpenTun(const Napi::CallbackInfo& info) {
   Napi::Env env = info.Env();
-  if (!info[0].IsString()) {
-    ThrowArgumentError(env, "openTun: name must be a string");
+  TunOpenRequest request;
+  if (!ParseTunOpenRequest(info, info[0], info[1], info[2], info[3], info[4], info[5], &request)) return env.Undefined();
+  TunOpenResult opened;
+  OpenTunDevice(request, &opened);
+  if (opened.error != 0) {
+    ThrowSystemError(env, opened.syscall, opened.error);
     return env.Undefined();
   }
-  std::string name = info[0].As<Napi::String>().Utf8Value();
-  if (name.empty() || name.size() >= IFNAMSIZ) {
-    ThrowArgumentError(env, "openTun: bad interface name length");
-    return env.Undefined();
-  }
-  bool multi_queue = info[1].ToBoolean().Value();
-  bool offload = info[2].ToBoolean().Value();
-  // A TAP device carries Ethernet frames (gretap); offloads stay off there.
-  bool tap = info[3].ToBoolean().Value();
-  if (tap) offload = false;
-  // More than one queue: the device is multi-queue and each queue gets its own descriptor (and
-  // forwarding thread); the kernel spreads flows over them by hash.
-  uint32_t queues = info[4].IsNumber() ? info[4].As<Napi::Number>().Uint32Value() : 1;
-  if (queues < 1 || queues > kMaxQueues) {
-    ThrowArgumentError(env, "openTun: queues out of range");
-    return env.Undefined();
-  }
-  if (queues > 1) multi_queue = true;
-
-  int fd = open("/dev/net/tun", O_RDWR | O_NONBLOCK | O_CLOEXEC);
-  if (fd < 0) return FailAndClose(env, -1, "open /dev/net/tun", errno);
-  struct ifreq request = {};
-  memcpy(request.ifr_name, name.data(), name.size());
-  // Not persistent (no TUNSETPERSIST): the kernel removes the device when the last fd closes.
-  request.ifr_flags = (tap ? IFF_TAP : IFF_TUN) | IFF_NO_PI | (multi_queue ? IFF_MULTI_QUEUE : 0) | (offload ? IFF_VNET_HDR : 0);
-  if (ioctl(fd, TUNSETIFF, &request) != 0) return FailAndClose(env, fd, "ioctl TUNSETIFF", errno);
-  // Offloads: the kernel may hand over TCP super-packets of up to 64 KB (TSO4/TSO6) and leave
-  // checksums partial (CSUM); the endpoint splits and finishes them, and merges received segments.
-  // A kernel that refuses them gets a plain TUN.
-  if (offload) {
-    int header_bytes = static_cast<int>(sizeof(VirtioNetHeader));
-    unsigned int features = TUN_F_CSUM | TUN_F_TSO4 | TUN_F_TSO6;
-    if (ioctl(fd, TUNSETVNETHDRSZ, &header_bytes) != 0 || ioctl(fd, TUNSETOFFLOAD, features) != 0) {
-      close(fd);
-      fd = open("/dev/net/tun", O_RDWR | O_NONBLOCK | O_CLOEXEC);
-      if (fd < 0) return FailAndClose(env, -1, "open /dev/net/tun", errno);
-      request.ifr_flags = static_cast<short>(request.ifr_flags & ~IFF_VNET_HDR);
-      if (ioctl(fd, TUNSETIFF, &request) != 0) return FailAndClose(env, fd, "ioctl TUNSETIFF", errno);
-      offload = false;
-    }
-  }
-
-  std::vector<int> more_queues;
-  for (uint32_t queue = 1; queue < queues; queue++) {
-    int more = open("/dev/net/tun", O_RDWR | O_NONBLOCK | O_CLOEXEC);
-    int err = more < 0 ? errno : ioctl(more, TUNSETIFF, &request) != 0 ? errno : 0;
-    if (err != 0) {
-      for (int opened : more_queues) close(opened);
-      if (more >= 0) close(more);
-      return FailAndClose(env, fd, "ioctl TUNSETIFF (queue)", err);
-    }
-    more_queues.push_back(more);
-  }
-
-  Napi::Value endpoint = PacketEndpoint::Wrap(env, fd, EndpointKind::kTun, false, offload, AF_INET, more_queues);
-  if (env.IsExceptionPending()) return env.Undefined();
-  Napi::Array result = Napi::Array::New(env, 3);
-  result.Set(0u, endpoint);
-  request.ifr_name[IFNAMSIZ - 1] = '\0';
-  result.Set(1u, Napi::String::New(env, request.ifr_name));
-  result.Set(2u, Napi::Boolean::New(env, offload));
-  return result;
+  return WrapOpenedTun(env, opened);
 }
 
 Napi::Value OpenRawSocket(const Napi::CallbackInfo& info) {

@@ -6,8 +6,9 @@
 
 namespace tunnel_native {
 
-// openTun(name: string, multiQueue: boolean, offload: boolean, tap: boolean, queues: number)
-//   -> [endpoint, kernelName, offload]
+// openTun(name: string, multiQueue: boolean, offload: boolean, tap: boolean, queues: number,
+//         exclusive: boolean) -> [endpoint, kernelName, offload], on the calling thread
+//   (tun-open-batch.h opens many off the event loop)
 Napi::Value OpenTun(const Napi::CallbackInfo& info);
 
 // Addresses: a number is IPv4 (host order), a 16-byte Uint8Array IPv6.

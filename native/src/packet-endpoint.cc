@@ -96,16 +96,19 @@ PacketEndpoint::~PacketEndpoint() {
 }
 
 void PacketEndpoint::ReleaseDescriptor() {
+  for (int fd : TakeDescriptors()) close(fd);
+}
+
+std::vector<int> PacketEndpoint::TakeDescriptors() {
   if (forwarding_) {
     ForwardingLock lock;
     for (unsigned queue = 0; queue < queues(); queue++) ForwardingThread::At(queue).Unwatch(this, queue);
     forwarding_->ForgetAll(this);
   }
-  if (forwarded_ != nullptr) {
-    forwarded_->data = nullptr;
-    uv_close(reinterpret_cast<uv_handle_t*>(forwarded_),
-             [](uv_handle_t* handle) { delete reinterpret_cast<uv_async_t*>(handle); });
-    forwarded_ = nullptr;
+  // No forwarding thread can post this endpoint any more.
+  if (wakeups_ != nullptr) {
+    SetHolding(false);
+    wakeups_->Forget(this);
   }
   if (poll_ != nullptr) {
     uv_poll_stop(poll_);
@@ -115,15 +118,14 @@ void PacketEndpoint::ReleaseDescriptor() {
     poll_ = nullptr;
   }
   poll_events_ = 0;
-  tun_ring_.Close();
-  for (int& queue : more_fds_) {
-    if (queue >= 0) close(queue);
-    queue = -1;
+  std::vector<int> fds;
+  if (fd_ >= 0) fds.push_back(fd_);
+  for (int queue : more_fds_) {
+    if (queue >= 0) fds.push_back(queue);
   }
-  if (fd_ >= 0) {
-    close(fd_);
-    fd_ = -1;
-  }
+  for (int& queue : more_fds_) queue = -1;
+  fd_ = -1;
+  return fds;
 }
 
 // read(batch, headroom) -> packets read (0 when none wait)
@@ -306,10 +308,11 @@ void PacketEndpoint::CountWriteError(int err) {
 }
 
 int PacketEndpoint::WriteTun(const PacketSlots& batch, uint32_t count) {
-  if (!writer_) writer_ = std::make_unique<TunPacketWriter>();
-  if (write_results_.size() < count) write_results_.resize(count);
-  int32_t* results = write_results_.data();
-  writer_->Write(fd_, vnet_, tun_ring_, batch, count, results, &js_offload_);
+  // JS is one thread: one writer and one io_uring ring serve every TUN it writes to.
+  AddonData* data = Env().GetInstanceData<AddonData>();
+  if (data->js_write_results.size() < count) data->js_write_results.resize(count);
+  int32_t* results = data->js_write_results.data();
+  data->js_tun_writer.Write(fd_, vnet_, data->js_tun_ring, batch, count, results, &js_offload_);
   // Slots are consumed from the front. A packet whose write failed counts as dropped when a later
   // one went out (the ring submits a whole run); at the tail, backpressure stops the batch there
   // for the caller to retry, and a broken descriptor is reported.
@@ -391,7 +394,7 @@ Napi::Value PacketEndpoint::SetWatch(const Napi::CallbackInfo& info, Napi::Funct
 // setReferenced(bool): whether an active watch keeps the event loop alive.
 Napi::Value PacketEndpoint::SetReferenced(const Napi::CallbackInfo& info) {
   referenced_ = info[0].ToBoolean().Value();
-  if (forwarded_ != nullptr && Threaded()) SetHandleReferenced(reinterpret_cast<uv_handle_t*>(forwarded_), referenced_);
+  if (wakeups_ != nullptr && Threaded()) SetHolding(referenced_);
   if (poll_ != nullptr) SetHandleReferenced(reinterpret_cast<uv_handle_t*>(poll_), referenced_);
   return info.Env().Undefined();
 }
@@ -467,24 +470,10 @@ bool PacketEndpoint::SetThreaded(Napi::Env env, bool threaded) {
       ForwardingLock lock;
       for (unsigned queue = 0; queue < queues(); queue++) ForwardingThread::At(queue).Unwatch(this, queue);
     }
-    if (forwarded_ != nullptr) uv_unref(reinterpret_cast<uv_handle_t*>(forwarded_));
+    SetHolding(false);
     return true;
   }
-  if (forwarded_ == nullptr) {
-    uv_loop_t* loop = nullptr;
-    napi_get_uv_event_loop(env, &loop);
-    forwarded_ = new uv_async_t;
-    int rc = uv_async_init(loop, forwarded_, OnForwarded);
-    if (rc != 0) {
-      delete forwarded_;
-      forwarded_ = nullptr;
-      ThrowSystemError(env, "uv_async_init", -rc);
-      return false;
-    }
-    forwarded_->data = this;
-  }
-  // The uv_poll it replaces kept the loop alive (unless unref'd); the async handle does now.
-  SetHandleReferenced(reinterpret_cast<uv_handle_t*>(forwarded_), referenced_);
+  if (wakeups_ == nullptr) wakeups_ = env.GetInstanceData<AddonData>()->wakeups;
   // Queue k goes to forwarding thread k; a socket (one descriptor) to thread 0.
   int err = 0;
   {
@@ -495,11 +484,18 @@ bool PacketEndpoint::SetThreaded(Napi::Env env, bool threaded) {
     }
   }
   if (err != 0) {
-    uv_unref(reinterpret_cast<uv_handle_t*>(forwarded_));
     ThrowSystemError(env, "epoll_ctl", err);
     return false;
   }
+  // The uv_poll it replaces kept the loop alive (unless unref'd); the shared wake-ups do now.
+  SetHolding(referenced_);
   return true;
+}
+
+void PacketEndpoint::SetHolding(bool holding) {
+  if (holding == holding_ || wakeups_ == nullptr) return;
+  holding_ = holding;
+  wakeups_->Hold(holding);
 }
 
 void PacketEndpoint::RefreshWatch() {
@@ -571,17 +567,16 @@ void PacketEndpoint::ForwardReady(unsigned queue, ForwardingScratch& scratch, bo
     if (forwarding_->Stashed() > 0) tell_js = true;
     if (n < static_cast<int>(EndpointForwarding::kCapacity)) break;
   }
-  if (tell_js && forwarded_ != nullptr) uv_async_send(forwarded_);
+  if (tell_js && wakeups_ != nullptr) wakeups_->Post(this);
 }
 
-void PacketEndpoint::OnForwarded(uv_async_t* handle) {
-  auto* self = static_cast<PacketEndpoint*>(handle->data);
-  if (self == nullptr || self->fd_ < 0 || self->readable_.IsEmpty()) return;
-  Napi::HandleScope scope(self->Env());
+void PacketEndpoint::OnForwardedWake() {
+  if (fd_ < 0 || readable_.IsEmpty()) return;
+  Napi::HandleScope scope(Env());
   // Held across the callback, which may close the endpoint and drop the last reference.
-  Napi::Object keep = self->Value();
+  Napi::Object keep = Value();
   static_cast<void>(keep);
-  self->Invoke(self->readable_);
+  Invoke(readable_);
 }
 
 void PacketEndpoint::Invoke(Napi::FunctionReference& callback) {
@@ -597,12 +592,17 @@ void PacketEndpoint::Invoke(Napi::FunctionReference& callback) {
 
 // close(): idempotent; stops the watch and closes the descriptor.
 Napi::Value PacketEndpoint::Close(const Napi::CallbackInfo& info) {
+  for (int fd : CloseLater()) close(fd);
+  return info.Env().Undefined();
+}
+
+std::vector<int> PacketEndpoint::CloseLater() {
   readable_.Reset();
   writable_.Reset();
   StopPoll();
-  ReleaseDescriptor();
+  std::vector<int> fds = TakeDescriptors();
   UpdatePin(false);
-  return info.Env().Undefined();
+  return fds;
 }
 
 Napi::Value PacketEndpoint::LocalPort(const Napi::CallbackInfo& info) {

@@ -14,6 +14,7 @@
 #include <vector>
 
 #include "endpoint-forwarding.h"
+#include "forwarded-wakeups.h"
 #include "packet-slots.h"
 #include "socket-address.h"
 #include "tun-offload-reader.h"
@@ -53,7 +54,16 @@ class PacketEndpoint : public Napi::ObjectWrap<PacketEndpoint> {
 
   // Stops the watch and closes the descriptor without touching JS (also runs at env teardown).
   void ReleaseDescriptor();
+  // ReleaseDescriptor without the closing: the descriptors are handed to the caller, who closes
+  // them (off the event loop: closing a TUN's last descriptor unregisters its device).
+  std::vector<int> TakeDescriptors();
+  // close() without closing the descriptors, which it returns (see TakeDescriptors).
+  std::vector<int> CloseLater();
   bool cleanup_registered_ = false;
+  // Guarded by ForwardedWakeups' mutex: this endpoint waits in its list.
+  bool wake_posted_ = false;
+  // JS thread, from ForwardedWakeups: a forwarding thread stashed packets (or met a read error).
+  void OnForwardedWake();
 
   // Queue 0's descriptor (the only one of a socket): JS's reads and writes go there.
   int fd() const { return fd_; }
@@ -116,8 +126,8 @@ class PacketEndpoint : public Napi::ObjectWrap<PacketEndpoint> {
   void UpdatePin(bool wanted);
   // Whether the forwarding thread watches the descriptor now.
   bool Threaded() const;
-  // The forwarding thread stashed packets (or met a read error) for JS.
-  static void OnForwarded(uv_async_t* handle);
+  // Whether this endpoint keeps the loop alive through the shared wake-ups.
+  void SetHolding(bool holding);
 
   int fd_ = -1;
   // A multi-queue TUN's queues 1 and on; each is watched by the forwarding thread of its index.
@@ -148,18 +158,15 @@ class PacketEndpoint : public Napi::ObjectWrap<PacketEndpoint> {
   std::atomic<int> forwarding_errno_{0};
   // Per queue: non-zero while a forwarding thread watches it instead of uv_poll.
   uint64_t forwarding_ids_[kMaxQueues] = {};
-  uv_async_t* forwarded_ = nullptr;
-  // TUN writes of two or more packets go through this ring (set up on first use).
-  TunWriteRing tun_ring_;
+  // Where the forwarding threads post this endpoint for JS (set once it is forwarded).
+  ForwardedWakeups* wakeups_ = nullptr;
+  bool holding_ = false;
   // Set for a UDP socket opened with receive offload.
   std::unique_ptr<UdpGroReader> gro_reader_;
   // A TUN with a virtio-net header: reads split super-packets (a reader per queue, each keeping
   // its own half-split super-packet), writes merge segments.
   bool vnet_ = false;
   std::unique_ptr<TunOffloadReader> offload_readers_[kMaxQueues];
-  // JS's TUN writes (the forwarding threads have their own writer).
-  std::unique_ptr<TunPacketWriter> writer_;
-  std::vector<int32_t> write_results_;
   // What the offloads did: per queue for its reader (queue 0 also for the receiving thread's
   // writes), and JS's writes apart, so no two threads count in one place.
   TunOffloadCounters offload_[kMaxQueues];

@@ -11,6 +11,7 @@
 #include <unistd.h>
 
 #include <algorithm>
+#include <utility>
 #include <unordered_map>
 
 namespace tunnel_native {
@@ -228,9 +229,11 @@ bool RunRtnetlinkBatch(const std::vector<RtnetlinkRequest>& requests, std::vecto
       if (!socket.Send(messages, failure)) return false;
       if (!CollectAcks(&socket, first, request_of.size(), request_of, results, failure)) return false;
     }
-    // A deleted link's name is looked up again if a later run asks for it.
+    // A deleted link's name is looked up again if a later run asks for it; a deleted group may
+    // have taken any of the names looked up so far.
     for (size_t i : request_of) {
       if (requests[i].op == RtnetlinkOp::kDeleteLink) indexes.erase(requests[i].link);
+      if (requests[i].op == RtnetlinkOp::kDeleteLinkGroup) indexes.clear();
     }
   }
   return true;
@@ -280,13 +283,21 @@ bool ListRtnetlinkLinks(const std::string& prefix, std::vector<LinkEntry>* links
       if (header->nlmsg_type != RTM_NEWLINK) continue;
       const auto* link = static_cast<const ifinfomsg*>(NLMSG_DATA(header));
       int attributes = static_cast<int>(IFLA_PAYLOAD(header));
+      LinkEntry entry;
+      entry.index = link->ifi_index;
+      bool named = false;
       for (const auto* attr = IFLA_RTA(link); RTA_OK(attr, attributes); attr = RTA_NEXT(attr, attributes)) {
-        if (attr->rta_type != IFLA_IFNAME) continue;
         const char* text = static_cast<const char*>(RTA_DATA(attr));
-        std::string name(text, strnlen(text, RTA_PAYLOAD(attr)));
-        if (name.compare(0, prefix.size(), prefix) == 0) links->push_back({name, link->ifi_index});
-        break;
+        if (attr->rta_type == IFLA_IFNAME) {
+          entry.name.assign(text, strnlen(text, RTA_PAYLOAD(attr)));
+          named = true;
+        } else if (attr->rta_type == IFLA_IFALIAS) {
+          entry.alias.assign(text, strnlen(text, RTA_PAYLOAD(attr)));
+        } else if (attr->rta_type == IFLA_GROUP && RTA_PAYLOAD(attr) >= sizeof(uint32_t)) {
+          memcpy(&entry.group, RTA_DATA(attr), sizeof(uint32_t));
+        }
       }
+      if (named && entry.name.compare(0, prefix.size(), prefix) == 0) links->push_back(std::move(entry));
     }
   }
 }

@@ -33,9 +33,13 @@ bool RunRtnetlinkBatch(const std::vector<RtnetlinkRequest>& requests, std::vecto
 struct LinkEntry {
   std::string name;
   int index = 0;
+  // The link's group (0: the default) and alias (empty: none), which say whose device it is.
+  uint32_t group = 0;
+  std::string alias;
 };
 
-// Every link whose name starts with `prefix` (RTM_GETLINK dump). Returns false on failure.
+// Every link whose name starts with `prefix` (RTM_GETLINK dump), with its group and alias.
+// Returns false on failure.
 bool ListRtnetlinkLinks(const std::string& prefix, std::vector<LinkEntry>* links, RtnetlinkFailure* failure);
 
 }  // namespace tunnel_native

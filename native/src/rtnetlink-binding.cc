@@ -20,7 +20,8 @@ bool ParseOp(const std::string& name, RtnetlinkOp* op) {
       {"set-up", RtnetlinkOp::kSetUp},             {"add-address", RtnetlinkOp::kAddAddress},
       {"replace-route", RtnetlinkOp::kReplaceRoute}, {"delete-route", RtnetlinkOp::kDeleteRoute},
       {"delete-link", RtnetlinkOp::kDeleteLink},   {"set-ipv4-forwarding", RtnetlinkOp::kSetIpv4Forwarding},
-      {"set-ipv6-forwarding", RtnetlinkOp::kSetIpv6Forwarding},
+      {"set-ipv6-forwarding", RtnetlinkOp::kSetIpv6Forwarding}, {"mark-link", RtnetlinkOp::kMarkLink},
+      {"delete-link-group", RtnetlinkOp::kDeleteLinkGroup},
   };
   for (const auto& [text, value] : kOps) {
     if (name == text) {
@@ -75,9 +76,26 @@ bool ParseRequests(const Napi::CallbackInfo& info, std::vector<RtnetlinkRequest>
     if (value.IsNumber()) request.value = value.As<Napi::Number>().Uint32Value();
     bool routed = request.op == RtnetlinkOp::kReplaceRoute || request.op == RtnetlinkOp::kDeleteRoute;
     request.unreachable = routed && Flag(object, "unreachable");
-    if (request.link.empty() && !request.unreachable) {
-      ThrowArgumentError(env, "rtnetlink: a request needs a link");
+    bool group = request.op == RtnetlinkOp::kDeleteLinkGroup;
+    if (request.link.empty() != (request.unreachable || group)) {
+      ThrowArgumentError(env, "rtnetlink: a request needs a link (and a group deletion none)");
       return false;
+    }
+    if (group && request.value == 0) {
+      ThrowArgumentError(env, "rtnetlink: group 0 holds every device not put in another");
+      return false;
+    }
+    if (request.op == RtnetlinkOp::kMarkLink) {
+      Napi::Value alias = object.Get("alias");
+      if (!alias.IsString()) {
+        ThrowArgumentError(env, "rtnetlink: mark-link needs an alias");
+        return false;
+      }
+      request.alias = alias.As<Napi::String>().Utf8Value();
+      if (request.alias.empty() || request.alias.size() > 255) {
+        ThrowArgumentError(env, "rtnetlink: an alias is 1-255 bytes");
+        return false;
+      }
     }
     if (request.op == RtnetlinkOp::kSetMac && !CopyBytes(object, "address", 6, request.address)) {
       ThrowArgumentError(env, "rtnetlink: set-mac needs a 6-byte address");
@@ -159,10 +177,12 @@ class ListLinksWorker : public Napi::AsyncWorker {
     }
     auto out = Napi::Array::New(env, links_.size());
     for (uint32_t i = 0; i < links_.size(); i++) {
-      auto pair = Napi::Array::New(env, 2);
-      pair.Set(0u, Napi::String::New(env, links_[i].name));
-      pair.Set(1u, Napi::Number::New(env, links_[i].index));
-      out.Set(i, pair);
+      auto entry = Napi::Array::New(env, 4);
+      entry.Set(0u, Napi::String::New(env, links_[i].name));
+      entry.Set(1u, Napi::Number::New(env, links_[i].index));
+      entry.Set(2u, Napi::Number::New(env, links_[i].group));
+      entry.Set(3u, Napi::String::New(env, links_[i].alias));
+      out.Set(i, entry);
     }
     deferred_.Resolve(out);
   }
@@ -184,19 +204,6 @@ Napi::Value RtnetlinkBatch(const Napi::CallbackInfo& info) {
   Napi::Promise promise = worker->Promise();
   worker->Queue();
   return promise;
-}
-
-Napi::Value RtnetlinkBatchSync(const Napi::CallbackInfo& info) {
-  Napi::Env env = info.Env();
-  std::vector<RtnetlinkRequest> requests;
-  if (!ParseRequests(info, &requests)) return env.Undefined();
-  std::vector<RtnetlinkResult> results;
-  RtnetlinkFailure failure;
-  if (!RunRtnetlinkBatch(requests, &results, &failure)) {
-    ThrowSystemError(env, failure.syscall, failure.error);
-    return env.Undefined();
-  }
-  return ResultsToJs(env, results);
 }
 
 Napi::Value RtnetlinkListLinks(const Napi::CallbackInfo& info) {

@@ -151,6 +151,23 @@ void EncodeRtnetlinkRequest(const RtnetlinkRequest& request, int ifindex, uint32
       message.Finish();
       return;
     }
+    case RtnetlinkOp::kDeleteLinkGroup: {
+      // One unregister_netdevice_many for the whole group: one RCU grace period for all, where a
+      // deletion per device (or a TUN's close) waits for one each. The kernel refuses group 0.
+      MessageWriter message(out, RTM_DELLINK, kAck, seq);
+      message.Body(LinkHeader(0));
+      message.U32(IFLA_GROUP, request.value);
+      message.Finish();
+      return;
+    }
+    case RtnetlinkOp::kMarkLink: {
+      MessageWriter message(out, RTM_SETLINK, kAck, seq);
+      message.Body(LinkHeader(ifindex));
+      message.U32(IFLA_GROUP, request.value);
+      message.Attribute(IFLA_IFALIAS, request.alias.data(), request.alias.size());
+      message.Finish();
+      return;
+    }
     case RtnetlinkOp::kSetUp: {
       MessageWriter message(out, RTM_SETLINK, kAck, seq);
       ifinfomsg link = LinkHeader(ifindex);

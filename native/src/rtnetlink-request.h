@@ -18,6 +18,8 @@ enum class RtnetlinkOp {
   kDeleteRoute,       // RTM_DELROUTE
   kDeleteLink,        // RTM_DELLINK
   kSetIpv4Forwarding, // RTM_SETLINK, IFLA_AF_SPEC/AF_INET/IFLA_INET_CONF/IPV4_DEVCONF_FORWARDING
+  kMarkLink,          // RTM_SETLINK, IFLA_GROUP and IFLA_IFALIAS: whose device it is
+  kDeleteLinkGroup,   // RTM_DELLINK of ifindex 0 with IFLA_GROUP: every device of the group at once
   // Not a netlink message: net.ipv6.conf.IF.force_forwarding through /proc/sys, since rtnetlink
   // has no setter for IPv6's per-interface switches (inet6_set_link_af takes only the token and
   // the address generation mode). Written in its place in the batch, on the batch's thread.
@@ -26,10 +28,12 @@ enum class RtnetlinkOp {
 
 struct RtnetlinkRequest {
   RtnetlinkOp op = RtnetlinkOp::kSetUp;
-  // The interface, by name; empty only for an unreachable route.
+  // The interface, by name; empty only for an unreachable route and a group deletion.
   std::string link;
-  // MTU, route metric, or 0/1 for up and forwarding.
+  // MTU, route metric, link group, or 0/1 for up and forwarding.
   uint32_t value = 0;
+  // A mark-link's alias (IFLA_IFALIAS).
+  std::string alias;
   // AF_INET or AF_INET6, for addresses and routes.
   int family = 0;
   uint8_t prefix_length = 0;

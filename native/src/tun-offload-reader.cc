@@ -11,8 +11,6 @@ namespace tunnel_native {
 
 namespace {
 
-// A TUN's GSO packets stay within 64 KB (its gso_max_size); a read that fills the buffer was cut.
-constexpr size_t kMaxPacket = 65536 + 256;
 constexpr uint8_t kProtocolTcp = 6;
 constexpr uint8_t kTcpFin = 0x01;
 constexpr uint8_t kTcpPsh = 0x08;
@@ -35,12 +33,13 @@ void Store32(uint8_t* at, uint32_t value) {
 
 }  // namespace
 
-TunOffloadReader::TunOffloadReader() : buffer_(kHeaderBytes + kMaxPacket) {}
+TunOffloadReader::TunOffloadReader() = default;
 
 int TunOffloadReader::Read(int fd, const PacketSlots& slots, uint32_t headroom, double* truncated,
                            TunOffloadCounters* counters) {
   uint32_t room = slots.slot_size - headroom;
   uint32_t count = 0;
+  if (!buffer_) buffer_.reset(new uint8_t[kBufferBytes]);
   while (count < slots.capacity) {
     if (pending_) {
       uint32_t length = NextSegmentLength();
@@ -58,13 +57,15 @@ int TunOffloadReader::Read(int fd, const PacketSlots& slots, uint32_t headroom, 
       if (next_ >= length_ - header_) pending_ = false;
       continue;
     }
-    ssize_t n = read(fd, buffer_.data(), buffer_.size());
+    ssize_t n = read(fd, buffer_.get(), kBufferBytes);
     if (n < 0) {
       if (errno == EINTR) continue;
       if (errno == EAGAIN || errno == EWOULDBLOCK || count > 0) break;
-      return -errno;
+      int err = errno;
+      if (!pending_) buffer_.reset();
+      return -err;
     }
-    if (static_cast<size_t>(n) < kHeaderBytes || static_cast<size_t>(n) == buffer_.size()) {
+    if (static_cast<size_t>(n) < kHeaderBytes || static_cast<size_t>(n) == kBufferBytes) {
       counters->malformed++;
       continue;
     }
@@ -80,12 +81,15 @@ int TunOffloadReader::Read(int fd, const PacketSlots& slots, uint32_t headroom, 
     slots.lengths[count] = length;
     count++;
   }
+  // Nothing half split: the buffer goes back to the allocator (the next read of any TUN on this
+  // thread takes it again), so memory follows the readers at work, not the TUNs that exist.
+  if (!pending_) buffer_.reset();
   return static_cast<int>(count);
 }
 
 int TunOffloadReader::Take(uint32_t length, TunOffloadCounters* counters) {
   VirtioNetHeader vnet;
-  memcpy(&vnet, buffer_.data(), sizeof(vnet));
+  memcpy(&vnet, buffer_.get(), sizeof(vnet));
   uint8_t* ip = packet();
   uint8_t gso_type = vnet.gso_type & static_cast<uint8_t>(~kVirtioGsoEcn);
   if (gso_type == kVirtioGsoNone) {
@@ -135,7 +139,7 @@ uint32_t TunOffloadReader::NextSegmentLength() const {
 }
 
 uint32_t TunOffloadReader::NextSegment(uint8_t* out) {
-  const uint8_t* super = buffer_.data() + kHeaderBytes;
+  const uint8_t* super = buffer_.get() + kHeaderBytes;
   uint32_t payload = NextSegmentLength() - header_;
   bool last = next_ + payload >= length_ - header_;
   memcpy(out, super, header_);

@@ -9,7 +9,7 @@
 
 #include <stdint.h>
 
-#include <vector>
+#include <memory>
 
 #include "packet-slots.h"
 
@@ -50,11 +50,15 @@ class TunOffloadReader {
   // Writes the next segment of the pending super-packet at `out`; returns its length.
   uint32_t NextSegment(uint8_t* out);
   uint32_t NextSegmentLength() const;
-  uint8_t* packet() { return buffer_.data() + kHeaderBytes; }
+  uint8_t* packet() { return buffer_.get() + kHeaderBytes; }
 
   static constexpr uint32_t kHeaderBytes = 10;  // sizeof(struct virtio_net_hdr)
+  // A TUN's GSO packets stay within 64 KB (its gso_max_size); a read that fills the buffer was cut.
+  static constexpr size_t kBufferBytes = kHeaderBytes + 65536 + 256;
 
-  std::vector<uint8_t> buffer_;
+  // Where each read() lands, a packet of up to 64 KB: held only while a read is under way or a
+  // super-packet is half split, so thousands of quiet TUNs hold none (it is not zeroed either).
+  std::unique_ptr<uint8_t[]> buffer_;
   // The super-packet being split: its length, where its payload starts (IP + TCP headers), the
   // segment size, and the payload offset of the next segment (== length - header when done).
   uint32_t length_ = 0;

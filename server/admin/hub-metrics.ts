@@ -3,6 +3,7 @@ import { Counter, Gauge, Histogram, Registry } from 'prom-client';
 import { registerProcessMetrics } from '../../shared/metrics/process-metrics.js';
 import { formatTunnelTraffic, oncePerScrape, type TunnelTrafficSample } from '../../shared/metrics/tunnel-traffic-metrics.js';
 import type { ConnectionGate } from '../control/connection-gate.js';
+import { DEVICE_ERROR_CAUSES, hubDeviceErrorChannel, type DeviceErrorCause } from '../control/hub-device-error.js';
 import { REFUSAL_REASONS } from '../control/source-limits.js';
 import type { HubStatus } from '../hub/hub-status.js';
 import { registerHubEspMetrics } from './hub-esp-metrics.js';
@@ -48,6 +49,7 @@ export class HubMetrics {
   private readonly perPeer: boolean;
   private readonly onReconfigured: (message: unknown) => void;
   private readonly onAcked: (message: unknown) => void;
+  private readonly onDeviceError: (message: unknown) => void;
 
   constructor(sources: HubMetricsSources) {
     const register = this.register;
@@ -117,6 +119,17 @@ export class HubMetrics {
     subscribe('tunnel:session:reconfigured', this.onReconfigured);
     subscribe('tunnel:session:acked', this.onAcked);
 
+    // By cause only (a handful of values), never by peer: thousands of refused members are one series.
+    const deviceErrors = new Counter({
+      name: 'tunnel_hub_device_errors_total',
+      help: 'Member tunnel devices the kernel refused, by cause: name-clash (another process\'s interface holds the name), limit (descriptors, memory), permission, kernel (anything else)',
+      labelNames: ['cause'] as const,
+      registers: [register],
+    });
+    for (const cause of DEVICE_ERROR_CAUSES) deviceErrors.inc({ cause }, 0);
+    this.onDeviceError = (message) => deviceErrors.inc({ cause: (message as { cause: DeviceErrorCause }).cause });
+    subscribe(hubDeviceErrorChannel.name, this.onDeviceError);
+
     new Counter({
       name: 'tunnel_auth_failures_total',
       help: 'Failed logins by front door and error code',
@@ -171,6 +184,7 @@ export class HubMetrics {
   close(): void {
     unsubscribe('tunnel:session:reconfigured', this.onReconfigured);
     unsubscribe('tunnel:session:acked', this.onAcked);
+    unsubscribe(hubDeviceErrorChannel.name, this.onDeviceError);
     this.pendingAcks.clear();
   }
 

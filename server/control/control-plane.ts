@@ -18,6 +18,7 @@ import type { HubDatapath } from './hub-datapath.js';
 import type { LinkSaKeying } from './link-end-esp.js';
 import { peerEncrypts } from './link-encryption.js';
 import { LinkSaKeeper, type KeptLinkRequest, type KeptLinkStatus } from './link-sa-keeper.js';
+import { HubDeviceError } from './hub-device-error.js';
 import type { PeerEndFacts } from './peer-link-specs.js';
 import { emptyPeerEntry, isIdle, type PeerEntry, type PeerLiveState } from './peer-entry.js';
 import { PerChangeReads } from './per-change-reads.js';
@@ -375,6 +376,8 @@ export class ControlPlane implements SessionEvents {
     const previous = entry.queue ?? Promise.resolve(undefined);
     const next = previous.then(() => this.slots.run(work)).then(() => undefined, (err: unknown) => {
       if (!isTunnelError(err)) this.log.error({ err, peer }, 'reconfiguration failed');
+      // A refused device is logged by the datapath, once per cause: thousands of members must not mean thousands of lines.
+      else if (err instanceof HubDeviceError) this.log.debug({ peer, code: err.code, cause: err.deviceCause }, 'reconfiguration failed: device refused');
       else this.log.warn({ peer, code: err.code, reason: err.message }, 'reconfiguration failed');
       return isTunnelError(err) ? err : new TunnelError('ERR_SYSTEM', 'reconfiguration failed', { cause: err });
     });

@@ -1,5 +1,6 @@
 import type { Logger } from 'pino';
 import type { DatapathEngine, TunnelStatus } from '../../shared/datapath/datapath-engine.js';
+import { runningStatus } from '../../shared/datapath/upsert-tunnel.js';
 import { isTunnelError } from '../../shared/errors.js';
 import type { LinkHooks } from '../../shared/hooks/link-hooks.js';
 import type { WireTunnelSpec } from '../../shared/protocol/index.js';
@@ -8,6 +9,7 @@ import { installTunnelRoutes } from '../../shared/routing/install-tunnel-routes.
 import type { KernelRoutes } from '../../shared/routing/kernel-routes.js';
 import { applyKernelChange } from '../../shared/system/apply-kernel-change.js';
 import { ESP_DROP_REASONS, type HubBindingStatus, type HubDatapath, type TunnelEncryptionStatus, type TunnelLivenessStatus, type TunnelTraffic } from '../control/hub-datapath.js';
+import { deviceErrorCause, hubDeviceErrorChannel, HubDeviceError, type DeviceErrorCause } from '../control/hub-device-error.js';
 import { HUB_UNREACHABLE_METRIC } from '../routing/member-routes.js';
 
 /** How the hub's datapath takes part in routing (serve --routing). */
@@ -21,31 +23,62 @@ export interface HubDatapathRouting {
 /**
  * The hub's tunnel ends on the real datapath engine: one TUN per hub<->peer link. A spec's
  * `routes` go on its interface; with forwarding, each new interface forwards between members; a
- * link hook hears of every end going up, down or changing.
+ * link hook hears of every end going up, down or changing. A device the kernel refuses costs that
+ * member alone: its upsert rejects with a HubDeviceError, logged once per cause.
  */
 export class EngineHubDatapath implements HubDatapath {
   private warnedIpv6 = false;
   /** The member behind each interface. */
   private readonly peers = new Map<string, string>();
   private rekeyDue?: (tunnel: string) => void;
+  /** Causes of refused devices logged already. */
+  private readonly loggedCauses = new Set<DeviceErrorCause>();
+  /** One status per tunnel per turn: the hub's status asks for several readings of each. */
+  private readonly statuses = new Map<string, TunnelStatus | undefined>();
 
   constructor(private readonly engine: DatapathEngine, private readonly routing: HubDatapathRouting, private readonly hooks?: LinkHooks) {}
 
+  /**
+   * Deletes the devices this hub left behind when it was killed (or is still tearing down), before
+   * anything is made: every member's device is made anew as it connects.
+   */
+  async start(): Promise<void> {
+    const stale = await this.engine.removeStaleDevices();
+    if (stale.length > 0) this.routing.log.info({ devices: stale.length, first: stale.slice(0, 5) }, 'removed the tunnel devices a previous run of this hub left behind');
+  }
+
   async upsert(spec: WireTunnelSpec, peer: string): Promise<void> {
     this.peers.set(spec.name, peer);
-    const running = this.statusOf(spec.name);
-    applyWireSpec(this.engine, spec);
+    const running = runningStatus(this.engine, spec.name);
+    try {
+      await applyWireSpec(this.engine, spec);
+    } catch (err) {
+      throw this.refused(err, spec.name, peer);
+    }
     // A new inner address re-creates the interface: it lost its routes and its forwarding switch.
     const fresh = !running || running.inner !== spec.address || running.peerInner !== spec.peerAddress;
-    if (fresh && this.routing.forward) this.forward(spec.name);
-    installTunnelRoutes(this.routing.routes, spec, fresh, this.routing.log);
+    if (fresh && this.routing.forward) await this.forward(spec.name);
+    await installTunnelRoutes(this.routing.routes, spec, fresh, this.routing.log);
     this.stateChanged(spec.name);
   }
 
+  /** A refusal of the member's device as a HubDeviceError, counted every time and logged once per cause; anything else as it is. */
+  private refused(err: unknown, tunnel: string, peer: string): unknown {
+    const cause = deviceErrorCause(err);
+    if (cause === undefined || !isTunnelError(err)) return err;
+    if (hubDeviceErrorChannel.hasSubscribers) hubDeviceErrorChannel.publish({ cause, code: err.code, tunnel });
+    if (!this.loggedCauses.has(cause)) {
+      this.loggedCauses.add(cause);
+      this.routing.log.warn({ cause, code: err.code, tunnel, peer, err: err.message },
+        'the kernel refused a member\'s tunnel device; that member is told, everyone else is served on (further refusals of this cause are counted in tunnel_hub_device_errors_total, not logged)');
+    }
+    return new HubDeviceError(err, cause);
+  }
+
   /** Forwarding on for a new tunnel interface; a refusal is logged (the tunnel runs, routing between members does not). */
-  private forward(name: string): void {
+  private async forward(name: string): Promise<void> {
     try {
-      if (applyKernelChange({ kind: 'enable-forwarding', link: name }).ipv6Forwarding === 'all-interfaces' && !this.warnedIpv6) {
+      if ((await applyKernelChange({ kind: 'enable-forwarding', link: name })).ipv6Forwarding === 'all-interfaces' && !this.warnedIpv6) {
         this.warnedIpv6 = true;
         this.routing.log.warn({ tunnel: name }, 'this kernel has no per-interface IPv6 forwarding (force_forwarding, Linux 6.17): turned net.ipv6.conf.all.forwarding on');
       }
@@ -56,7 +89,8 @@ export class EngineHubDatapath implements HubDatapath {
   }
 
   async remove(name: string): Promise<void> {
-    if (this.statusOf(name)) this.engine.removeTunnel(name);
+    if (this.engine.has(name)) await this.engine.removeTunnel(name);
+    this.statuses.delete(name);
     this.routing.routes.forgetDevice(name);
     this.peers.delete(name);
     this.hooks?.removed(name);
@@ -74,12 +108,12 @@ export class EngineHubDatapath implements HubDatapath {
   /** A tunnel's liveness or binding changed: the hook hears of it. */
   stateChanged(name: string): void {
     const peer = this.peers.get(name);
-    if (this.hooks && peer !== undefined) this.hooks.observe(this.engine.tunnelStatus(name), peer);
+    if (this.hooks && peer !== undefined && this.engine.has(name)) this.hooks.observe(this.engine.tunnelStatus(name), peer);
   }
 
   async routeUnreachable(prefixes: readonly string[]): Promise<void> {
     try {
-      this.routing.routes.setUnreachable(prefixes, HUB_UNREACHABLE_METRIC);
+      await this.routing.routes.setUnreachable(prefixes, HUB_UNREACHABLE_METRIC);
     } catch (err) {
       // A fallback the kernel refuses (IPv6 turned off) leaves routing as it is otherwise.
       this.routing.log.warn({ err: (err as Error).message }, 'not every unreachable fallback route could be installed');
@@ -131,23 +165,23 @@ export class EngineHubDatapath implements HubDatapath {
   }
 
   /**
-   * One tunnel's status, or undefined when it does not run. Looked up by name: the hub's status
-   * asks this for every peer, and building every tunnel's status each time made one status
-   * report (the live page's each second, every scrape) grow with the square of the members.
+   * One tunnel's status, or undefined when it does not run. Looked up by name, and once per turn
+   * of the event loop: the hub's status asks this for every peer, several readings each, and
+   * building every tunnel's status each time made one status report (the live page's each
+   * second, every scrape) grow with the square of the members.
    */
   private statusOf(name: string): TunnelStatus | undefined {
-    try {
-      return this.engine.tunnelStatus(name);
-    } catch (err) {
-      if (isTunnelError(err, 'ERR_TUNNEL_NOT_FOUND')) return undefined;
-      throw err;
-    }
+    if (this.statuses.has(name)) return this.statuses.get(name);
+    if (this.statuses.size === 0) setImmediate(() => this.statuses.clear());
+    const status = runningStatus(this.engine, name);
+    this.statuses.set(name, status);
+    return status;
   }
 
   async close(): Promise<void> {
-    this.engine.close();
+    await this.engine.close();
     try {
-      this.routing.routes.clearUnreachable();
+      await this.routing.routes.clearUnreachable();
     } catch (err) {
       this.routing.log.warn({ err: (err as Error).message }, 'could not take the unreachable routes out');
     }

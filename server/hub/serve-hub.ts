@@ -1,5 +1,6 @@
 import type { Logger } from 'pino';
 import { DatapathEngine } from '../../shared/datapath/datapath-engine.js';
+import { deviceOwner } from '../../shared/datapath/device-owner.js';
 import { nativeDatapathIo, tunQueues } from '../../shared/datapath/native-datapath-io.js';
 import { LinkHooks } from '../../shared/hooks/link-hooks.js';
 import { KernelRoutes } from '../../shared/routing/kernel-routes.js';
@@ -25,7 +26,12 @@ export async function serveHub(options: ServeHubOptions): Promise<void> {
   if (options.datapath === 'engine') tunQueues();
   const hub = await startHub({
     ...options,
-    datapath: () => (options.datapath === 'engine' ? engineDatapath(options, log) : new MemoryDatapath()),
+    datapath: async ({ hubId }) => {
+      if (options.datapath !== 'engine') return new MemoryDatapath();
+      const datapath = engineDatapath(options, log, hubId);
+      await datapath.start();
+      return datapath;
+    },
   });
   const signal = await new Promise<NodeJS.Signals>((resolve) => {
     process.once('SIGINT', resolve);
@@ -36,10 +42,16 @@ export async function serveHub(options: ServeHubOptions): Promise<void> {
   log.info('hub stopped');
 }
 
-function engineDatapath(options: ServeHubOptions, log: Logger): HubDatapath {
+/** The alias (IFLA_IFALIAS) of every device of the hub with this id: how a restarted hub tells its own leftovers from anyone else's. */
+export function hubDeviceAlias(hubId: string): string {
+  return `tunnel-hub:${hubId}`;
+}
+
+function engineDatapath(options: ServeHubOptions, log: Logger, hubId: string): EngineHubDatapath {
   // The engine reports liveness, bindings and due rekeys before the datapath wrapping it exists.
   const changes: { of?: (name: string) => void; rekeyDue?: (name: string) => void } = {};
   const engine = new DatapathEngine(nativeDatapathIo, {
+    owner: deviceOwner(hubDeviceAlias(hubId)),
     onLiveness: (event) => {
       log.info({ tunnel: event.name, state: event.state, missed: event.missed }, 'tunnel liveness changed');
       changes.of?.(event.name);

@@ -67,8 +67,11 @@ export interface StartHubOptions {
   wsPort?: number;
   sshPort?: number;
   tls?: { certFile: string; keyFile: string };
-  /** Builds the datapath once the state is open (the engine needs root; tests pass a fake). */
-  datapath: () => HubDatapath;
+  /**
+   * Builds the datapath once the state is open, given the hub's id (the engine needs root and
+   * marks its devices with the id; tests pass a fake).
+   */
+  datapath: (identity: { hubId: string }) => HubDatapath | Promise<HubDatapath>;
   timing?: SessionTiming;
   /** Path settings of issued links (keepalive interval); default DEFAULT_PATH_OPTIONS. */
   paths?: PathOptions;
@@ -139,7 +142,7 @@ export async function startHub(options: StartHubOptions): Promise<RunningHub> {
     const tls = options.tls && readTls(options.tls);
     const hostKey = loadOrCreateSshHostKey(options.stateDir);
     const hubId = sshHostKeyFingerprint(hostKey);
-    const datapath = options.datapath();
+    const datapath = await options.datapath({ hubId });
     cleanups.push(() => datapath.close());
     // A hub of a cluster keeps a tunnel to every other hub, routing what their members own.
     const encryption = { ...options.encryption, byDefault: options.encryption?.byDefault ?? tls !== undefined };

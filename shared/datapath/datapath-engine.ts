@@ -1,14 +1,16 @@
 import { randomInt } from 'node:crypto';
 import { TunnelError } from '../errors.js';
+import type { KernelChange } from '../system/kernel-change.js';
 import type { DatapathIo, TunEndpoint } from './datapath-io.js';
 import { DestinationTally, type DestinationCount } from './destination-tally.js';
+import type { DeviceOwner } from './device-owner.js';
 import { DEFAULT_PATH_MTU, planEncapsulation, type EncapsulationPlan, type OuterTransport } from './encapsulation-plan.js';
-import { FastRouteSync } from './fast-route-sync.js';
+import { FastRouteAbsorber, FastRouteSync } from './fast-route-sync.js';
 import { receiveFromOuter } from './outer-receive.js';
 import { OuterSocket } from './outer-socket.js';
 import { PathMtuWatch, type PathMtuEvent } from './path-mtu-watch.js';
 import { TunnelCounters } from './tunnel-counters.js';
-import { followKeepaliveSpec, restartKeepalive, sendKeepalive } from './tunnel-keepalive.js';
+import { followKeepaliveSpec, Keepalives, sendKeepalive } from './tunnel-keepalive.js';
 import { TunnelLiveness, type LivenessEvent } from './tunnel-liveness.js';
 import { claimProblem, tunnelPath } from './tunnel-path.js';
 import { TunnelProbes } from './tunnel-probe.js';
@@ -16,7 +18,7 @@ import { TunnelSecurityAssociations, type EspFactory, type PreparedSas, type Rek
 import { applyTunnelUpdate, sameAuth, validateTunnelSpec, type TunnelSpec, type TunnelSpecInput, type TunnelUpdate } from './tunnel-spec.js';
 import { socketStatusOf, tunnelStatusOf, type OuterSocketStatus, type TunnelStatus } from './tunnel-status.js';
 import { transmitFromTun } from './tunnel-transmit.js';
-import { Tunnel, type TunnelParts, type TunnelPath, type TunnelSocket } from './tunnel.js';
+import { Tunnel, type TunnelBatches, type TunnelParts, type TunnelPath, type TunnelSocket } from './tunnel.js';
 import type { BindingEvent } from './udp-binding-event.js';
 import { followMemberAuth } from './udp-binding-member.js';
 
@@ -32,6 +34,8 @@ export const SLOT_SIZE = 2048;
 
 const REPLY_CAPACITY = 8;
 const CONTROL_CAPACITY = 1;
+/** Keepalives are short (at most a few dozen bytes): a tick's worth of them fits small slots. */
+const KEEPALIVE_SLOT_SIZE = 256;
 
 /** The IP protocol of each raw outer transport. */
 const RAW_PROTOCOL = { gre: 47, ipip: 4, ipv6: 41, esp: 50 } as const;
@@ -64,6 +68,13 @@ export interface DatapathEngineOptions {
    * finding member pairs worth a shortcut; drainDestinations). Default false.
    */
   tallyDestinations?: boolean;
+  /**
+   * Whose devices the engine makes (device-owner.ts): each is opened exclusively (a name someone
+   * else holds is ERR_ALREADY_EXISTS, never taken over) and marked with the owner's link group and
+   * alias; removeStaleDevices finds this owner's leftovers, and close() deletes all of the
+   * engine's devices in one request. Without one (a member), devices are plain.
+   */
+  owner?: DeviceOwner;
 }
 
 /** Default time a probe waits for its answer. */
@@ -72,9 +83,14 @@ export const DEFAULT_PROBE_TIMEOUT_MS = 1000;
 /**
  * The userspace datapath: many tunnels in one process, each with its own TUN device, sharing
  * outer sockets (one raw socket per protocol and local address, one UDP socket per local address
- * and port). Every public method either completes or throws a coded TunnelError leaving the
- * engine as it was. Each tunnel's state belongs to its Tunnel and the owners it holds (placement,
+ * and port). Each tunnel's state belongs to its Tunnel and the owners it holds (placement,
  * member end, fast route); the engine only decides what changes, in the order update() documents.
+ *
+ * Adding, updating and removing a tunnel are asynchronous: the kernel's part (making the device,
+ * its MTU, address, up, removing it) runs off the event loop, in batches with the other tunnels'
+ * changes of the same turn. Each either completes or rejects with a coded TunnelError leaving the
+ * engine as it was; the work on one tunnel runs in the order it was asked for, one after the
+ * other, while the work on different tunnels overlaps. Status, probes and packets never wait.
  */
 export class DatapathEngine {
   private readonly tunnels = new Map<string, Tunnel>();
@@ -85,48 +101,34 @@ export class DatapathEngine {
   private readonly targets: (Tunnel | null)[] = new Array<Tunnel | null>(BATCH_CAPACITY).fill(null);
   private readonly touched: Tunnel[] = [];
   private readonly emitBinding = (event: BindingEvent): void => this.options.onBinding?.(event);
-  private espWatch: NodeJS.Timeout | null = null;
+  /** The JS packet path's batches, one set for every tunnel. */
+  readonly #batches: TunnelBatches;
+  readonly #absorber: FastRouteAbsorber;
+  readonly #keepalives: Keepalives;
+  /** Per tunnel name, the end of the work asked for it so far. */
+  readonly #work = new Map<string, Promise<void>>();
+  /** Names an exclusive open found held by another owner's device (looked up once, not on every retry). */
+  readonly #foreign = new Set<string>();
+  #closing = false;
+  #espWatch: NodeJS.Timeout | null = null;
 
   constructor(private readonly io: DatapathIo, private readonly options: DatapathEngineOptions = {}) {
     this.pathMtu = options.pathMtu ?? DEFAULT_PATH_MTU;
-    this.pathMtus = new PathMtuWatch(io, this.tunnels, this.pathMtu, (event) => this.options.onPathMtu?.(event));
+    this.pathMtus = new PathMtuWatch(io, this.tunnels, this.pathMtu, (tunnel, work) => void this.#serial(tunnel.spec.name, work).catch(() => undefined),
+      (event) => this.options.onPathMtu?.(event));
+    this.#batches = {
+      fromTun: io.createPacketBatch(BATCH_CAPACITY, SLOT_SIZE),
+      toTun: io.createPacketBatch(BATCH_CAPACITY, SLOT_SIZE),
+      replies: io.createPacketBatch(REPLY_CAPACITY, SLOT_SIZE),
+    };
+    this.#absorber = new FastRouteAbsorber(io.readFastRouteCounters?.bind(io));
+    this.#keepalives = new Keepalives((tunnels) => this.#absorber.absorb(tunnels));
   }
 
   /** Creates a tunnel: its TUN (MTU, address, up), its place in a shared outer socket, its keepalive. */
-  addTunnel(input: TunnelSpecInput): TunnelStatus {
+  async addTunnel(input: TunnelSpecInput): Promise<TunnelStatus> {
     const spec = validateTunnelSpec(input);
-    if (this.tunnels.has(spec.name)) throw new TunnelError('ERR_TUNNEL_EXISTS', `a tunnel named ${spec.name} already runs here`);
-    const plan = planEncapsulation(spec, this.pathMtu);
-    const sas = this.securityAssociationsOf(spec.name);
-    const prepared = sas.prepare(spec.esp);
-    const { socket, socket6, trap } = this.acquireSocketsOrDiscard(spec, plan, sas, prepared);
-    const release = (): void => {
-      sas.discard(prepared);
-      this.releaseUnused([socket, socket6, trap]);
-    };
-    const claimed = claimProblem(socket, socket6, trap, spec);
-    if (claimed !== null) {
-      release();
-      throw new TunnelError('ERR_TUNNEL_EXISTS', claimed);
-    }
-    const tun = this.openDevice(spec, plan, release);
-    const tunnel = new Tunnel(this.partsOf(spec, tun, sas), tunnelPath(spec, plan, null, socket, socket6, trap, prepared, this.emitBinding));
-    tunnel.open();
-    this.tunnels.set(spec.name, tunnel);
-    tun.onReadable(() => {
-      try {
-        transmitFromTun(tunnel);
-      } catch {
-        tunnel.counters.txDrop('internal');
-      }
-    });
-    restartKeepalive(tunnel, true);
-    followMemberAuth(tunnel, true);
-    this.attachFastRoute(tunnel);
-    this.pathMtus.refresh(tunnel);
-    this.pathMtus.watch();
-    this.watchEsp();
-    return tunnelStatusOf(tunnel);
+    return this.#serial(spec.name, () => this.#add(spec));
   }
 
   /**
@@ -137,8 +139,9 @@ export class DatapathEngine {
    *
    * The order, and why:
    * 1. prepareMove: validate, plan, open new sockets, check no other tunnel holds the new place,
-   *    set the TUN's MTU. All that can fail happens here, before anything changed, so a refusal
-   *    leaves the tunnel as it was (sockets opened for it are closed again).
+   *    set the TUN's MTU (and check the place again: the kernel took a while). All that can fail
+   *    happens here, before the tunnel changed, so a refusal leaves it as it was (sockets opened
+   *    for it are closed again, the MTU set back).
    * 2. tunnel.retarget: the old placement leaves first (its entries are keyed by the old remote;
    *    a hub binding that carries over stays), the sockets change users, the new path and
    *    placement take over, the fast route follows.
@@ -147,18 +150,21 @@ export class DatapathEngine {
    * 5. A moved tunnel compares its new remote with the kernel's path MTU: it needs the new remote
    *    and spec of step 2, and may re-plan the tunnel, so it comes last.
    */
-  update(name: string, update: TunnelUpdate): TunnelStatus {
-    const tunnel = this.require(name);
-    const before = tunnel.spec;
-    const { path, moved } = this.prepareMove(tunnel, update);
-    const left = [tunnel.socket, tunnel.socket6, tunnel.trap];
-    tunnel.retarget(path);
-    this.releaseUnused(left);
-    this.watchEsp();
-    followKeepaliveSpec(tunnel, before, moved);
-    followMemberAuth(tunnel, moved || !sameAuth(before.auth, path.spec.auth) || before.helloInterval !== path.spec.helloInterval);
-    if (moved) this.pathMtus.refresh(tunnel);
-    return tunnelStatusOf(tunnel);
+  async update(name: string, update: TunnelUpdate): Promise<TunnelStatus> {
+    return this.#serial(name, async () => {
+      const tunnel = this.require(name);
+      const before = tunnel.spec;
+      const { path, moved } = await this.prepareMove(tunnel, update);
+      const left = [tunnel.socket, tunnel.socket6, tunnel.trap];
+      tunnel.retarget(path);
+      this.#unreserve(path);
+      this.releaseUnused(left);
+      this.#watchEsp();
+      followKeepaliveSpec(tunnel, before, moved);
+      followMemberAuth(tunnel, moved || !sameAuth(before.auth, path.spec.auth) || before.helloInterval !== path.spec.helloInterval);
+      if (moved) this.pathMtus.refresh(tunnel);
+      return tunnelStatusOf(tunnel);
+    });
   }
 
   /**
@@ -188,14 +194,22 @@ export class DatapathEngine {
     return answered;
   }
 
-  /** Stops a tunnel and closes its TUN (the interface disappears with it). */
-  removeTunnel(name: string): void {
-    const tunnel = this.require(name);
-    tunnel.close();
-    this.releaseUnused([tunnel.socket, tunnel.socket6, tunnel.trap]);
-    this.tunnels.delete(name);
-    this.pathMtus.watch();
-    this.watchEsp();
+  /** Stops a tunnel and closes its TUN (the interface disappears with it, off the event loop). */
+  async removeTunnel(name: string): Promise<void> {
+    return this.#serial(name, async () => {
+      const tunnel = this.require(name);
+      this.tunnels.delete(name);
+      tunnel.close();
+      this.releaseUnused([tunnel.socket, tunnel.socket6, tunnel.trap]);
+      this.pathMtus.watch();
+      this.#watchEsp();
+      await this.io.closeTuns([tunnel.tun]);
+    });
+  }
+
+  /** True when a tunnel of that name runs (not while it is still being made). */
+  has(name: string): boolean {
+    return this.tunnels.has(name);
   }
 
   /** Status of one tunnel; ERR_TUNNEL_NOT_FOUND if none has that name. */
@@ -218,9 +232,10 @@ export class DatapathEngine {
     return [...bytes].map(([address, total]) => ({ address, bytes: total }));
   }
 
-  /** Status of every tunnel, in creation order. */
+  /** Status of every tunnel, in creation order (their fast routes' counters read in one call). */
   status(): TunnelStatus[] {
-    return [...this.tunnels.values()].map(tunnelStatusOf);
+    this.#absorber.absorb(this.tunnels.values());
+    return [...this.tunnels.values()].map((tunnel) => tunnelStatusOf(tunnel, true));
   }
 
   /** Counters of packets that reached a shared socket but no tunnel. */
@@ -228,13 +243,119 @@ export class DatapathEngine {
     return [...this.sockets.values()].map(socketStatusOf);
   }
 
-  /** Removes every tunnel and closes every socket. */
-  close(): void {
-    for (const name of [...this.tunnels.keys()]) this.removeTunnel(name);
+  /**
+   * Removes every tunnel and closes every socket; work asked for before finishes first, work
+   * asked for after is refused (ERR_CLOSED). With an owner, the devices are deleted in one
+   * request (one RCU grace period for all instead of one per device) before their descriptors
+   * close, which a hub with thousands of tunnels needs to stop within seconds.
+   */
+  async close(): Promise<void> {
+    this.#closing = true;
+    await Promise.all([...this.#work.values()]);
+    const tunnels = [...this.tunnels.values()];
+    this.tunnels.clear();
+    for (const tunnel of tunnels) tunnel.close();
+    this.releaseUnused([...this.sockets.values()]);
+    this.pathMtus.watch();
+    this.#watchEsp();
+    if (tunnels.length > 0 && this.options.owner !== undefined) await this.#deleteOwnGroup(this.options.owner);
+    await this.io.closeTuns(tunnels.map((tunnel) => tunnel.tun));
   }
 
-  /** Step 1 of update(): everything that can fail, before anything changes. */
-  private prepareMove(tunnel: Tunnel, update: TunnelUpdate): { path: TunnelPath; moved: boolean } {
+  /**
+   * Closes everything at once, blocking until each TUN is gone: the last-ditch cleanup before a
+   * forced exit (close() is the way otherwise). Work still under way is abandoned.
+   */
+  closeNow(): void {
+    this.#closing = true;
+    const tunnels = [...this.tunnels.values()];
+    this.tunnels.clear();
+    for (const tunnel of tunnels) {
+      tunnel.close();
+      tunnel.tun.close();
+    }
+    this.releaseUnused([...this.sockets.values()]);
+    this.pathMtus.watch();
+    this.#watchEsp();
+  }
+
+  /**
+   * Deletes the devices of this engine's owner that do not run here: what a process of the same
+   * owner left behind when it was killed (or is still tearing down). Devices of anyone else are
+   * left alone. Resolves with their names. Without an owner, nothing is anyone's: resolves with none.
+   */
+  async removeStaleDevices(): Promise<string[]> {
+    const owner = this.options.owner;
+    if (owner === undefined) return [];
+    const stale = (await this.io.listLinks(''))
+      .filter((link) => link.alias === owner.alias && !this.tunnels.has(link.name) && !this.#work.has(link.name))
+      .map((link) => link.name);
+    if (stale.length === 0) return [];
+    if (this.tunnels.size === 0 && this.#work.size === 0 && await this.#deleteOwnGroup(owner)) return stale;
+    const outcomes = await this.io.configure(stale.map((link): KernelChange => ({ kind: 'delete-link', link })));
+    return stale.filter((_, i) => outcomes[i]?.ok === true || outcomes[i]?.error.code === 'ERR_DEVICE_NOT_FOUND');
+  }
+
+  /** Runs `work` after the work asked for `name` before it (whatever became of that). */
+  #serial<T>(name: string, work: () => Promise<T>): Promise<T> {
+    const before = this.#work.get(name) ?? Promise.resolve();
+    const run = before.then(() => {
+      if (this.#closing && !this.tunnels.has(name)) throw new TunnelError('ERR_CLOSED', 'the datapath is shutting down');
+      return work();
+    });
+    const settled = run.then(() => undefined, () => undefined);
+    this.#work.set(name, settled);
+    void settled.then(() => {
+      if (this.#work.get(name) === settled) this.#work.delete(name);
+    });
+    return run;
+  }
+
+  async #add(spec: TunnelSpec): Promise<TunnelStatus> {
+    if (this.tunnels.has(spec.name)) throw new TunnelError('ERR_TUNNEL_EXISTS', `a tunnel named ${spec.name} already runs here`);
+    const plan = planEncapsulation(spec, this.pathMtu);
+    const sas = this.securityAssociationsOf(spec.name);
+    const prepared = sas.prepare(spec.esp);
+    const { socket, socket6, trap } = this.acquireSocketsOrDiscard(spec, plan, sas, prepared);
+    const path = { socket, socket6, trap };
+    this.#reserve(path);
+    let tun: TunEndpoint | undefined;
+    try {
+      this.#claim(socket, socket6, trap, spec);
+      tun = await this.openDevice(spec, plan);
+      // The device took a while: the engine may be closing, or another tunnel may hold the place now.
+      if (this.#closing) throw new TunnelError('ERR_CLOSED', 'the datapath is shutting down');
+      this.#claim(socket, socket6, trap, spec);
+    } catch (err) {
+      sas.discard(prepared);
+      this.#unreserve(path);
+      this.releaseUnused([socket, socket6, trap]);
+      if (tun !== undefined) await this.io.closeTuns([tun]);
+      throw err;
+    }
+    const opened = tun;
+    const tunnel = new Tunnel(this.partsOf(spec, opened, sas), tunnelPath(spec, plan, null, socket, socket6, trap, prepared, this.emitBinding));
+    tunnel.open();
+    this.#unreserve(path);
+    this.tunnels.set(spec.name, tunnel);
+    opened.onReadable(() => {
+      try {
+        transmitFromTun(tunnel);
+      } catch {
+        tunnel.counters.txDrop('internal');
+      }
+    });
+    this.#keepalives.restart(tunnel, true);
+    followMemberAuth(tunnel, true);
+    await this.attachFastRoute(tunnel);
+    this.pathMtus.refresh(tunnel);
+    this.pathMtus.watch();
+    this.#watchEsp();
+    return tunnelStatusOf(tunnel);
+  }
+
+  /** Step 1 of update(): everything that can fail, before the tunnel changes; its new sockets stay reserved. */
+  private async prepareMove(tunnel: Tunnel, update: TunnelUpdate): Promise<{ path: TunnelPath; moved: boolean }> {
     const before = tunnel.spec;
     const spec = applyTunnelUpdate(before, update);
     const moved = before.remote !== spec.remote || before.local !== spec.local || before.encap !== spec.encap
@@ -243,53 +364,120 @@ export class DatapathEngine {
     const plan = planEncapsulation(spec, this.pathMtu, learnedPathMtu);
     const prepared = tunnel.sas.prepare(spec.esp);
     const { socket, socket6, trap } = this.acquireSocketsOrDiscard(spec, plan, tunnel.sas, prepared);
-    // Sockets the tunnel already uses have users, so only the ones opened here close.
-    const releaseNew = (): void => {
-      tunnel.sas.discard(prepared);
-      this.releaseUnused([socket, socket6, trap]);
-    };
-    const claimed = claimProblem(socket, socket6, trap, spec, tunnel);
-    if (claimed !== null) {
-      releaseNew();
-      throw new TunnelError('ERR_TUNNEL_EXISTS', claimed);
-    }
-    if (plan.mtu !== tunnel.plan.mtu) {
-      try {
-        this.io.setLinkMtu(spec.name, plan.mtu);
-      } catch (err) {
-        releaseNew();
-        throw err;
+    const path = { socket, socket6, trap };
+    this.#reserve(path);
+    let mtuSet = false;
+    try {
+      this.#claim(socket, socket6, trap, spec, tunnel);
+      if (plan.mtu !== tunnel.plan.mtu) {
+        await this.#configureLink(spec.name, [{ kind: 'set-mtu', link: spec.name, mtu: plan.mtu }]);
+        mtuSet = true;
+        this.#claim(socket, socket6, trap, spec, tunnel);
       }
+    } catch (err) {
+      // Sockets the tunnel already uses have users, so only the ones opened here close.
+      tunnel.sas.discard(prepared);
+      this.#unreserve(path);
+      this.releaseUnused([socket, socket6, trap]);
+      if (mtuSet) void this.io.configure([{ kind: 'set-mtu', link: spec.name, mtu: tunnel.plan.mtu }]).catch(() => undefined);
+      throw err;
     }
     return { path: tunnelPath(spec, plan, learnedPathMtu, socket, socket6, trap, prepared, this.emitBinding), moved };
   }
 
-  /** Opens the tunnel's TUN (a TAP for gretap) with its MAC, MTU and address, up; on failure undoes it and calls `release`. */
-  private openDevice(spec: TunnelSpec, plan: EncapsulationPlan, release: () => void): TunEndpoint {
-    let tun;
-    try {
-      tun = this.io.openTun(spec.name, { tap: spec.mac !== null, forwarded: this.options.fastPath !== false && this.io.createFastRoute !== undefined });
-    } catch (err) {
-      release();
-      throw err;
+  /** Throws ERR_TUNNEL_EXISTS when another tunnel than `except` holds the place `spec` takes. */
+  #claim(socket: OuterSocket, socket6: OuterSocket, trap: OuterSocket | null, spec: TunnelSpec, except?: Tunnel): void {
+    const claimed = claimProblem(socket, socket6, trap, spec, except);
+    if (claimed !== null) throw new TunnelError('ERR_TUNNEL_EXISTS', claimed);
+  }
+
+  /** Holds a path's sockets open while its tunnel is being set up (each distinct socket once). */
+  #reserve(path: { socket: TunnelSocket; socket6: TunnelSocket; trap: TunnelSocket | null }): void {
+    for (const socket of new Set([path.socket, path.socket6, path.trap])) (socket as OuterSocket | null)?.reserve();
+  }
+
+  #unreserve(path: { socket: TunnelSocket; socket6: TunnelSocket; trap: TunnelSocket | null }): void {
+    for (const socket of new Set([path.socket, path.socket6, path.trap])) (socket as OuterSocket | null)?.unreserve();
+  }
+
+  /**
+   * Opens the tunnel's TUN (a TAP for gretap) and configures it: the owner's mark, MAC, MTU,
+   * address, up, in one batch with the other tunnels' changes of this turn. On failure the device
+   * is closed again and the coded refusal thrown.
+   */
+  private async openDevice(spec: TunnelSpec, plan: EncapsulationPlan): Promise<TunEndpoint> {
+    const tun = await this.#openTun(spec);
+    const link = spec.name;
+    const changes: KernelChange[] = [];
+    const owner = this.options.owner;
+    if (owner !== undefined) changes.push({ kind: 'mark-link', link, group: owner.group, alias: owner.alias });
+    if (spec.mac !== null) changes.push({ kind: 'set-mac', link, mac: spec.mac });
+    changes.push({ kind: 'set-mtu', link, mtu: plan.mtu });
+    // A TAP is a broadcast link: its /30 needs no peer (ARP finds the other end). A gretap
+    // without addresses is an L2 port for a bridge and gets none.
+    if (spec.address !== null) {
+      const cidr = `${spec.address}/${spec.prefixLength}`;
+      changes.push(spec.mac !== null || spec.peerAddress === null ? { kind: 'add-address', link, cidr } : { kind: 'add-address', link, cidr, peer: spec.peerAddress });
     }
+    changes.push({ kind: 'set-up', link, up: true });
     try {
-      if (spec.mac !== null) this.io.setLinkAddress(spec.name, spec.mac);
-      this.io.setLinkMtu(spec.name, plan.mtu);
-      // A TAP is a broadcast link: its /30 needs no peer (ARP finds the other end). A gretap
-      // without addresses is an L2 port for a bridge and gets none.
-      if (spec.address !== null) {
-        const cidr = `${spec.address}/${spec.prefixLength}`;
-        if (spec.mac !== null) this.io.addAddress(spec.name, cidr);
-        else this.io.addAddress(spec.name, cidr, spec.peerAddress ?? undefined);
-      }
-      this.io.setLinkUp(spec.name, true);
+      await this.#configureLink(link, changes);
     } catch (err) {
-      tun.close();
-      release();
+      await this.io.closeTuns([tun]);
       throw err;
     }
     return tun;
+  }
+
+  /**
+   * Opens the device; with an owner, exclusively: a device of that name this owner left behind
+   * (a killed process) is deleted and the open tried again, one anyone else holds is refused with
+   * ERR_ALREADY_EXISTS and left alone.
+   */
+  async #openTun(spec: TunnelSpec): Promise<TunEndpoint> {
+    const owner = this.options.owner;
+    const options = { tap: spec.mac !== null, forwarded: this.options.fastPath !== false && this.io.createFastRoute !== undefined, exclusive: owner !== undefined };
+    try {
+      const tun = await this.io.openTun(spec.name, options);
+      this.#foreign.delete(spec.name);
+      return tun;
+    } catch (err) {
+      if (owner === undefined || !(err instanceof TunnelError) || err.code !== 'ERR_ALREADY_EXISTS') throw err;
+      const foreign = (): TunnelError => new TunnelError('ERR_ALREADY_EXISTS',
+        `an interface named ${spec.name} exists and is not this process's: it is left alone (remove or rename it to let this tunnel up)`, { cause: err });
+      if (this.#foreign.has(spec.name)) throw foreign();
+      const holder = (await this.io.listLinks(spec.name)).find((link) => link.name === spec.name);
+      if (holder !== undefined && holder.alias !== owner.alias) {
+        this.#foreign.add(spec.name);
+        throw foreign();
+      }
+      if (holder !== undefined) await this.io.configure([{ kind: 'delete-link', link: spec.name }]);
+      return this.io.openTun(spec.name, options);
+    }
+  }
+
+  /** Makes `changes` to one link; throws the first refusal. */
+  async #configureLink(link: string, changes: KernelChange[]): Promise<void> {
+    const outcomes = await this.io.configure(changes);
+    const refused = outcomes.find((outcome) => !outcome.ok);
+    if (refused !== undefined && !refused.ok) throw refused.error;
+    if (outcomes.length !== changes.length) throw new TunnelError('ERR_INTERNAL', `configuring ${link}: the kernel configuration gave ${outcomes.length} outcomes for ${changes.length} changes`);
+  }
+
+  /**
+   * Deletes the owner's link group in one request, after checking that every device in it is the
+   * owner's (another process may have picked the same group number); false when it did not.
+   */
+  async #deleteOwnGroup(owner: DeviceOwner): Promise<boolean> {
+    try {
+      const links = await this.io.listLinks('');
+      if (links.some((link) => link.group === owner.group && link.alias !== owner.alias)) return false;
+      if (!links.some((link) => link.group === owner.group)) return true;
+      const [outcome] = await this.io.configure([{ kind: 'delete-link-group', group: owner.group }]);
+      return outcome?.ok === true || outcome?.error.code === 'ERR_DEVICE_NOT_FOUND';
+    } catch {
+      return false;
+    }
   }
 
   /** A tunnel's SA owner, over the I/O's ESP when it has one. */
@@ -303,11 +491,8 @@ export class DatapathEngine {
   private partsOf(spec: TunnelSpec, tun: TunEndpoint, sas: TunnelSecurityAssociations): TunnelParts {
     return {
       tun,
-      batches: {
-        fromTun: this.io.createPacketBatch(BATCH_CAPACITY, SLOT_SIZE),
-        toTun: this.io.createPacketBatch(BATCH_CAPACITY, SLOT_SIZE),
-        replies: this.io.createPacketBatch(REPLY_CAPACITY, SLOT_SIZE),
-      },
+      batches: this.#batches,
+      keepalives: this.#keepalives,
       counters: sas.counters,
       sas,
       liveness: new TunnelLiveness(spec.name, spec.keepaliveRetries, (event) => this.livenessChanged(event)),
@@ -318,12 +503,16 @@ export class DatapathEngine {
   }
 
   /** Gives the tunnel a fast route when the I/O offers one; a failure undoes addTunnel. */
-  private attachFastRoute(tunnel: Tunnel): void {
+  private async attachFastRoute(tunnel: Tunnel): Promise<void> {
     if (this.options.fastPath === false || this.io.createFastRoute === undefined) return;
     try {
       tunnel.attachFastRoute(new FastRouteSync(this.io.createFastRoute(), tunnel));
     } catch (err) {
-      this.removeTunnel(tunnel.spec.name);
+      this.tunnels.delete(tunnel.spec.name);
+      tunnel.close();
+      this.releaseUnused([tunnel.socket, tunnel.socket6, tunnel.trap]);
+      this.#watchEsp();
+      await this.io.closeTuns([tunnel.tun]);
       throw err;
     }
   }
@@ -371,16 +560,22 @@ export class DatapathEngine {
   }
 
   /** Runs the ESP watch while some tunnel is encrypted: counters absorbed, rekeys reported. */
-  private watchEsp(): void {
-    const any = [...this.tunnels.values()].some((tunnel) => tunnel.sas.encrypted);
-    if (any && this.espWatch === null) {
-      this.espWatch = setInterval(() => {
+  #watchEsp(): void {
+    let any = false;
+    for (const tunnel of this.tunnels.values()) {
+      if (tunnel.sas.encrypted) {
+        any = true;
+        break;
+      }
+    }
+    if (any && this.#espWatch === null) {
+      this.#espWatch = setInterval(() => {
         for (const tunnel of this.tunnels.values()) if (tunnel.sas.encrypted) tunnel.sas.absorb();
       }, ESP_WATCH_INTERVAL_MS);
-      this.espWatch.unref();
-    } else if (!any && this.espWatch !== null) {
-      clearInterval(this.espWatch);
-      this.espWatch = null;
+      this.#espWatch.unref();
+    } else if (!any && this.#espWatch !== null) {
+      clearInterval(this.#espWatch);
+      this.#espWatch = null;
     }
   }
 
@@ -398,7 +593,8 @@ export class DatapathEngine {
       ? this.io.openUdpSocket(spec.local, spec.localPort, { ttl: spec.ttl })
       : this.io.openRawSocket(RAW_PROTOCOL[transport], spec.local, { ttl: spec.ttl });
     const socket = new OuterSocket(id, transport, spec.outerFamily, spec.local, spec.localPort, spec.ttl, endpoint,
-      this.io.createPacketBatch(BATCH_CAPACITY, SLOT_SIZE), this.io.createPacketBatch(CONTROL_CAPACITY, SLOT_SIZE));
+      this.io.createPacketBatch(BATCH_CAPACITY, SLOT_SIZE), this.io.createPacketBatch(CONTROL_CAPACITY, SLOT_SIZE),
+      this.io.createPacketBatch(BATCH_CAPACITY, KEEPALIVE_SLOT_SIZE));
     endpoint.onReadable(() => {
       this.pathMtus.applyReports(socket);
       receiveFromOuter(socket, this.targets, this.touched);
@@ -410,7 +606,7 @@ export class DatapathEngine {
   /** Closes each of these sockets no tunnel uses any more. */
   private releaseUnused(sockets: readonly (TunnelSocket | null)[]): void {
     for (const socket of new Set(sockets)) {
-      if (socket === null || socket.users > 0) continue;
+      if (socket === null || socket.users > 0 || this.sockets.get(socket.id) !== socket) continue;
       this.sockets.delete(socket.id);
       socket.endpoint.close();
     }

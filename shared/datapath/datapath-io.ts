@@ -1,6 +1,7 @@
 import type { OffloadCounters, PathMtuReport } from '../../native/native-endpoint.js';
 import type { EspInbound, EspSaConfig, EspSecurityAssociation } from '../../native/esp.js';
 import type { FastRoute, PacketBatchMemory, PacketEndpoint } from '../../native/types.js';
+import type { KernelChange, KernelLink, KernelOutcome } from '../system/kernel-change.js';
 
 /** A TUN device as the engine sees it: a packet endpoint that carries its interface name. */
 export interface TunEndpoint extends PacketEndpoint {
@@ -23,17 +24,26 @@ export interface OuterSocketOptions {
   ttl: number;
 }
 
+/** How the engine opens a TUN device. */
+export interface TunOpenOptions {
+  /** A TAP device (Ethernet frames, for gretap) instead of a TUN. */
+  tap?: boolean;
+  /** A fast route will read it, so it may have several queues (read by forwarding threads, never by JS). */
+  forwarded?: boolean;
+  /** Refuse a device of that name that exists already (ERR_ALREADY_EXISTS) instead of attaching to it. */
+  exclusive?: boolean;
+}
+
 /**
  * The system calls the engine needs, injected so unit tests can run the engine on in-memory fakes
- * and production passes the native addon (native-datapath-io.ts).
+ * and production passes the native addon (native-datapath-io.ts). What takes the kernel's rtnl
+ * lock (making, configuring and removing devices) is asynchronous and runs off the event loop;
+ * what does not (sockets, packet I/O) is synchronous.
  */
 export interface DatapathIo {
   createPacketBatch(capacity: number, slotSize: number): PacketBatchMemory;
-  /**
-   * A TUN device, or with `tap` a TAP device (Ethernet frames, for gretap). `forwarded`: a fast
-   * route will read it, so it may have several queues (read by forwarding threads, never by JS).
-   */
-  openTun(name: string, options?: { tap?: boolean; forwarded?: boolean }): TunEndpoint;
+  /** Opens (creating) a TUN device, or with `tap` a TAP device. */
+  openTun(name: string, options?: TunOpenOptions): Promise<TunEndpoint>;
   /**
    * Raw socket for protocol 47 (GRE), 4 (IPv4 in IP), 41 (IPv6 in IP) or 50 (ESP) on an IPv4 or
    * IPv6 local address: IPv4 reads include the outer header, IPv6 reads and all writes do not.
@@ -41,11 +51,15 @@ export interface DatapathIo {
   openRawSocket(protocol: 47 | 4 | 41 | 50, localAddress: string, options: OuterSocketOptions): OuterEndpoint;
   /** UDP socket on an IPv4 or IPv6 local address (addrs or addrs6 carry the peers). */
   openUdpSocket(localAddress: string, port: number, options: OuterSocketOptions): OuterEndpoint;
-  setLinkMtu(name: string, mtu: number): void;
-  /** Sets a TAP's MAC address. */
-  setLinkAddress(name: string, mac: string): void;
-  setLinkUp(name: string, up: boolean): void;
-  addAddress(name: string, cidr: string, peer?: string): void;
+  /**
+   * Makes kernel changes (MTU, MAC, addresses, up, marks, deletions): one outcome each, as
+   * KernelNetworkConfig.apply gives them; changes asked for in the same turn go in one batch.
+   */
+  configure(changes: readonly KernelChange[]): Promise<KernelOutcome[]>;
+  /** Closes TUN devices: they stop at once, and the kernel unregisters them off the event loop. */
+  closeTuns(tuns: readonly TunEndpoint[]): Promise<void>;
+  /** The interfaces whose names start with `prefix`, with their link group and alias. */
+  listLinks(prefix: string): Promise<KernelLink[]>;
   /** The kernel's path MTU between two outer addresses; absent on the fakes. */
   pathMtu?(localAddress: string, remoteAddress: string): number;
   /** A fast route for the endpoints this I/O opened; absent when it has none (the fakes). */
@@ -56,4 +70,6 @@ export interface DatapathIo {
    */
   createEspSa?(config: EspSaConfig): EspSecurityAssociation;
   createEspInbound?(): EspInbound;
+  /** Route i's counters into out[9i, 9i + 9) in FastRouteCounters order, in one call for all (-1 for never received). */
+  readFastRouteCounters?(routes: readonly FastRoute[], out: Float64Array): void;
 }

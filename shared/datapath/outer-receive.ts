@@ -34,7 +34,7 @@ const openResults = createEspSlotResults(64);
 /**
  * The outer → TUN path of one shared socket: reads a batch, decodes and demultiplexes each packet
  * (GRE by (source, key), IPIP by source, UDP by (source, port)), rewrites the slot to point at the
- * inner packet, and writes inner packets to their tunnels' TUNs, many per call. When a whole batch
+ * inner packet, and writes inner packets to their tunnels' TUNs, one call per tunnel per batch. When a whole batch
  * belongs to one tunnel (the common case) it goes to the TUN as is, with no copy. Every malformed
  * or unmatched packet is counted and dropped; an unexpected exception costs one batch, never the
  * process.
@@ -88,25 +88,28 @@ function dispatchBatch(socket: OuterSocket, batch: PacketBatchMemory, count: num
     writeToTun(single, batch, count);
     return;
   }
+  // Mixed: each tunnel's packets, in order, gathered into the engine's one toTun batch and
+  // written with one call per tunnel (a batch holds no more packets than the toTun batch).
   for (let i = 0; i < count; i++) {
     const tunnel = targets[i];
-    if (tunnel === null || tunnel === undefined) continue;
-    if (tunnel.toTunCount === 0) touched.push(tunnel);
-    const out = tunnel.batches.toTun;
-    const start = i * batch.slotSize + batch.offsets[i]!;
-    const length = batch.lengths[i]!;
-    const k = tunnel.toTunCount++;
-    batch.data.copy(out.data, k * out.slotSize, start, start + length);
-    out.offsets[k] = 0;
-    out.lengths[k] = length;
-    if (tunnel.toTunCount === out.capacity) {
-      writeToTun(tunnel, out, tunnel.toTunCount);
-      tunnel.toTunCount = 0;
-    }
+    if (tunnel === null || tunnel === undefined || tunnel.toTunCount !== 0) continue;
+    tunnel.toTunCount = 1;
+    touched.push(tunnel);
   }
   for (const tunnel of touched) {
-    if (tunnel.toTunCount > 0) writeToTun(tunnel, tunnel.batches.toTun, tunnel.toTunCount);
+    const out = tunnel.batches.toTun;
+    let k = 0;
+    for (let i = 0; i < count; i++) {
+      if (targets[i] !== tunnel) continue;
+      const start = i * batch.slotSize + batch.offsets[i]!;
+      const length = batch.lengths[i]!;
+      batch.data.copy(out.data, k * out.slotSize, start, start + length);
+      out.offsets[k] = 0;
+      out.lengths[k] = length;
+      k++;
+    }
     tunnel.toTunCount = 0;
+    writeToTun(tunnel, out, k);
   }
   touched.length = 0;
 }

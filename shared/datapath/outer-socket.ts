@@ -24,6 +24,8 @@ export class OuterSocket implements TunnelSocket {
   private readonly bindings = new Map<number, Tunnel>();
   private readonly byRemote = new Map<number, Map<number, Tunnel>>();
   private readonly attached = new Set<Tunnel>();
+  /** Tunnels being set up on this socket while their device is made: they count as users. */
+  private reserved = 0;
 
   constructor(
     /** Stable identity, e.g. `gre 192.0.2.1` or `udp 192.0.2.1:4754`. */
@@ -39,6 +41,8 @@ export class OuterSocket implements TunnelSocket {
     readonly rxBatch: PacketBatchMemory,
     /** Small batch for keepalives, echoes and reflections sent outside the bulk path. */
     readonly controlBatch: PacketBatchMemory,
+    /** The keepalives due in one tick, sent in one call. */
+    readonly keepaliveBatch: PacketBatchMemory,
   ) {}
 
   /**
@@ -111,8 +115,23 @@ export class OuterSocket implements TunnelSocket {
     if (this.bindings.get(bindingId) === tunnel) this.bindings.delete(bindingId);
   }
 
-  /** How many tunnels use this socket; the engine closes it when the last one leaves. */
+  /** Holds the socket open for a tunnel being set up (its device is made meanwhile); unreserve lets go. */
+  reserve(): void {
+    this.reserved++;
+  }
+
+  /** The reverse of reserve. */
+  unreserve(): void {
+    this.reserved--;
+  }
+
+  /** How many tunnels use this socket or are being set up on it; the engine closes it when none is left. */
   get users(): number {
+    return this.attached.size + this.reserved;
+  }
+
+  /** How many tunnels use this socket now (status). */
+  get tunnels(): number {
     return this.attached.size;
   }
 

@@ -4,8 +4,18 @@ import { formatOuterKey, outerKeyOf } from './outer-address.js';
 import { MIN_TUNNEL_MTU } from './tunnel-spec.js';
 import type { Tunnel, TunnelSocket } from './tunnel.js';
 
-/** How often each tunnel's path MTU is compared with the kernel's. */
+/** How often each tunnel's path MTU is compared with the kernel's, at the least. */
 const PATH_MTU_CHECK_MS = 10_000;
+
+/** How often a slice of the tunnels is compared: the checks of a round are spread over it. */
+const PATH_MTU_SLICE_MS = 1_000;
+
+/**
+ * Most comparisons per second. Each opens, connects and closes a UDP socket (a few system calls),
+ * so a hub with thousands of tunnels takes longer than PATH_MTU_CHECK_MS for a round rather than
+ * spend its idle time here; ICMP reports still lower a tunnel's MTU at once.
+ */
+const PATH_MTU_CHECKS_PER_SECOND = 200;
 
 /** A tunnel's outer path MTU changed, and so its MTU. */
 export interface PathMtuEvent {
@@ -15,18 +25,28 @@ export interface PathMtuEvent {
 }
 
 /**
+ * Runs `work` for `tunnel` after the engine's other work on it (a live update, a removal), so a
+ * new MTU is set on the tunnel it was learned for; the engine passes its per-tunnel queue.
+ */
+export type TunnelWork = (tunnel: Tunnel, work: () => Promise<void>) => void;
+
+/**
  * Follows the outer path MTU toward each tunnel's remote: ICMP reports read from a socket's error
- * queue lower it at once, and the kernel's own estimate is compared on add, on a move and every
- * 10 s. A change re-plans the tunnel (TUN link MTU, fast route) and is reported to `onPathMtu`.
+ * queue lower it at once, and the kernel's own estimate is compared on add, on a move and once
+ * per round (every 10 s, longer with more than 2,000 tunnels), a slice of the tunnels each second.
+ * A change re-plans the tunnel (TUN link MTU, fast route) and is reported to `onPathMtu`.
  */
 export class PathMtuWatch {
   #timer: NodeJS.Timeout | null = null;
+  /** The tunnels still to compare in this round. */
+  #round: Tunnel[] = [];
 
   constructor(
     private readonly io: DatapathIo,
     private readonly tunnels: ReadonlyMap<string, Tunnel>,
     /** The outer path MTU assumed when nothing says less. */
     private readonly pathMtu: number,
+    private readonly runFor: TunnelWork,
     private readonly onPathMtu?: (event: PathMtuEvent) => void,
   ) {}
 
@@ -68,19 +88,25 @@ export class PathMtuWatch {
     if (learned !== tunnel.learnedPathMtu) this.#learn(tunnel, learned);
   }
 
-  /** Runs refresh over every tunnel while any runs; call after adding or removing one. */
+  /** Compares every tunnel, a slice each second, while any runs; call after adding or removing one. */
   watch(): void {
     if (this.io.pathMtu === undefined) return;
     if (this.tunnels.size === 0) {
       if (this.#timer !== null) clearInterval(this.#timer);
       this.#timer = null;
+      this.#round = [];
       return;
     }
     if (this.#timer !== null) return;
-    this.#timer = setInterval(() => {
-      for (const tunnel of this.tunnels.values()) this.refresh(tunnel);
-    }, PATH_MTU_CHECK_MS);
+    this.#timer = setInterval(() => this.#slice(), PATH_MTU_SLICE_MS);
     this.#timer.unref();
+  }
+
+  #slice(): void {
+    if (this.#round.length === 0) this.#round = [...this.tunnels.values()];
+    const slices = PATH_MTU_CHECK_MS / PATH_MTU_SLICE_MS;
+    const count = Math.min(this.#round.length, Math.max(Math.ceil(this.tunnels.size / slices), 1), PATH_MTU_CHECKS_PER_SECOND);
+    for (const tunnel of this.#round.splice(this.#round.length - count, count)) this.refresh(tunnel);
   }
 
   #lower(tunnel: Tunnel, reported: number): void {
@@ -89,18 +115,21 @@ export class PathMtuWatch {
     this.#learn(tunnel, pathMtu);
   }
 
+  /** Sets the MTU `learned` gives (after the engine's other work on the tunnel), then re-plans it. */
   #learn(tunnel: Tunnel, learned: number | null): void {
-    const plan = planEncapsulation(tunnel.spec, this.pathMtu, learned);
-    if (plan.mtu < MIN_TUNNEL_MTU) return;
-    if (plan.mtu !== tunnel.plan.mtu) {
-      try {
-        this.io.setLinkMtu(tunnel.spec.name, plan.mtu);
-      } catch {
-        return;
+    const remote = tunnel.remoteAddress;
+    this.runFor(tunnel, async () => {
+      // Learned for the path the tunnel had then: a move since made it another path.
+      if (tunnel.closed || tunnel.remoteAddress !== remote || learned === tunnel.learnedPathMtu) return;
+      const plan = planEncapsulation(tunnel.spec, this.pathMtu, learned);
+      if (plan.mtu < MIN_TUNNEL_MTU) return;
+      if (plan.mtu !== tunnel.plan.mtu) {
+        const [outcome] = await this.io.configure([{ kind: 'set-mtu', link: tunnel.spec.name, mtu: plan.mtu }]).catch(() => [undefined]);
+        if (outcome?.ok !== true || tunnel.closed) return;
       }
-    }
-    tunnel.setPathMtu(learned, plan);
-    this.onPathMtu?.({ name: tunnel.spec.name, pathMtu: learned ?? this.pathMtu, mtu: plan.mtu });
+      tunnel.setPathMtu(learned, plan);
+      this.onPathMtu?.({ name: tunnel.spec.name, pathMtu: learned ?? this.pathMtu, mtu: plan.mtu });
+    });
   }
 }
 

@@ -7,44 +7,113 @@ import {
 } from '../wire/gre-keepalive.js';
 import { encodeGueHeader } from '../wire/gue.js';
 import { decodeUdpKeepalive, encodeUdpKeepalive, GUE_KEEPALIVE_CTYPE } from '../wire/udp-keepalive.js';
+import { KeepaliveWheel } from './keepalive-wheel.js';
 import { ipv6KeyBytes } from './outer-address.js';
 import type { TunnelSpec } from './tunnel-spec.js';
-import type { Tunnel, TunnelSocket } from './tunnel.js';
+import type { KeepaliveSchedule, Tunnel, TunnelSocket } from './tunnel.js';
+
+/** Adds what many tunnels' fast routes moved to their counters, in one call (fast-route-sync.ts's FastRouteAbsorber). */
+export type AbsorbFastRoutes = (tunnels: readonly Tunnel[]) => void;
 
 /**
- * (Re)starts a tunnel's keepalive timer from its spec; `probeNow` sends the first probe at once.
- * ipip and interval 0 track no liveness and read as up. Each tick adds the fast route's counts,
- * advances liveness, probes, and lets a member that missed an interval say hello at once (its NAT
- * may have re-mapped it).
+ * The keepalives of every tunnel of an engine, on one timer wheel (keepalive-wheel.ts). Each tick
+ * takes the tunnels due: adds what their fast routes moved (one native call for all), advances
+ * their liveness, sends their keepalives in one batch per socket, and lets a member that missed an
+ * interval say hello at once (its NAT may have re-mapped it). ipip and interval 0 track no
+ * liveness and read as up.
  */
-export function restartKeepalive(tunnel: Tunnel, probeNow: boolean): void {
-  const state = tunnel.keepalive;
-  if (state.timer !== null) clearInterval(state.timer);
-  state.timer = null;
-  const { keepaliveInterval, encap } = tunnel.spec;
-  if (keepaliveInterval === 0 || encap === 'ipip') {
-    tunnel.liveness.assumeUp();
-    tunnel.livenessChanged();
-    return;
+export class Keepalives implements KeepaliveSchedule {
+  readonly #wheel: KeepaliveWheel<Tunnel>;
+
+  constructor(private readonly absorb: AbsorbFastRoutes, tickMs?: number) {
+    this.#wheel = new KeepaliveWheel((due) => this.#send(due), tickMs);
   }
-  state.timer = setInterval(() => {
-    tunnel.absorbFastRoute();
-    tunnel.liveness.tick();
-    sendKeepalive(tunnel);
-    const member = tunnel.member;
-    if (member !== null && tunnel.liveness.missed > 0 && !member.waiting) member.sayHello();
-  }, keepaliveInterval * 1000);
-  state.timer.unref();
-  if (probeNow) sendKeepalive(tunnel);
+
+  restart(tunnel: Tunnel, probeNow: boolean): void {
+    this.#wheel.cancel(tunnel);
+    const { keepaliveInterval, encap } = tunnel.spec;
+    if (keepaliveInterval === 0 || encap === 'ipip') {
+      tunnel.liveness.assumeUp();
+      tunnel.livenessChanged();
+      return;
+    }
+    this.#wheel.schedule(tunnel, keepaliveInterval * 1000);
+    if (probeNow) sendKeepalive(tunnel);
+  }
+
+  stop(tunnel: Tunnel): void {
+    this.#wheel.cancel(tunnel);
+  }
+
+  running(tunnel: Tunnel): boolean {
+    return this.#wheel.has(tunnel);
+  }
+
+  /** How many tunnels send keepalives. */
+  get size(): number {
+    return this.#wheel.size;
+  }
+
+  #send(due: Tunnel[]): void {
+    const live = due.filter((tunnel) => !tunnel.closed);
+    this.absorb(live);
+    const bySocket = new Map<TunnelSocket, Tunnel[]>();
+    for (const tunnel of live) {
+      tunnel.liveness.tick();
+      this.#wheel.schedule(tunnel, tunnel.spec.keepaliveInterval * 1000);
+      if (!tunnel.sending) continue;
+      // An encrypted tunnel's keepalive is sealed in its SA's own sequence: sent on its own.
+      if (tunnel.sas.encrypted) {
+        sendKeepalive(tunnel);
+        continue;
+      }
+      const queued = bySocket.get(tunnel.socket);
+      if (queued === undefined) bySocket.set(tunnel.socket, [tunnel]);
+      else queued.push(tunnel);
+    }
+    for (const [socket, tunnels] of bySocket) sendKeepalives(socket, tunnels);
+    for (const tunnel of live) {
+      const member = tunnel.member;
+      if (member !== null && tunnel.liveness.missed > 0 && !member.waiting) member.sayHello();
+    }
+  }
+}
+
+/** Sends the keepalives of `tunnels` (all of `socket`, all sending) through its keepalive batch, as few calls as fit. */
+function sendKeepalives(socket: TunnelSocket, tunnels: readonly Tunnel[]): void {
+  const batch = socket.keepaliveBatch;
+  for (let start = 0; start < tunnels.length; start += batch.capacity) {
+    const part = tunnels.slice(start, start + batch.capacity);
+    let count = 0;
+    const sent: Tunnel[] = [];
+    for (const tunnel of part) {
+      const length = buildKeepalive(tunnel, batch.data, count * batch.slotSize);
+      if (length === 0) continue;
+      batch.offsets[count] = 0;
+      batch.lengths[count] = length;
+      setDestination(socket, batch, count, tunnel.remoteAddress, tunnel.remotePort);
+      sent.push(tunnel);
+      count++;
+    }
+    if (count === 0) continue;
+    let accepted: number;
+    try {
+      accepted = socket.endpoint.writeBatch(batch, count);
+    } catch {
+      for (const tunnel of sent) tunnel.counters.txDrop('io-error');
+      continue;
+    }
+    for (let i = accepted; i < count; i++) sent[i]!.counters.txDrop('queue-full');
+  }
 }
 
 /**
- * After a live update: a new retry count applies at once; the timer restarts on a new interval,
- * or on a new path (`moved`), where it also probes at once.
+ * After a live update: a new retry count applies at once; the keepalives restart on a new
+ * interval, or on a new path (`moved`), where one is also sent at once.
  */
 export function followKeepaliveSpec(tunnel: Tunnel, before: TunnelSpec, moved: boolean): void {
   tunnel.liveness.retries = tunnel.spec.keepaliveRetries;
-  if (moved || before.keepaliveInterval !== tunnel.spec.keepaliveInterval) restartKeepalive(tunnel, moved);
+  if (moved || before.keepaliveInterval !== tunnel.spec.keepaliveInterval) tunnel.keepalives.restart(tunnel, moved);
 }
 
 /**
@@ -58,26 +127,27 @@ export function followKeepaliveSpec(tunnel: Tunnel, before: TunnelSpec, moved: b
  * - ipip: none (no keepalive format exists for bare IPIP); liveness is not tracked.
  */
 export function sendKeepalive(tunnel: Tunnel): void {
-  const encap = tunnel.spec.encap;
   // A hub-role tunnel with no verified address has nobody to probe.
-  if (encap === 'ipip' || !tunnel.sending) return;
+  if (tunnel.spec.encap === 'ipip' || !tunnel.sending) return;
+  const length = buildKeepalive(tunnel, tunnel.socket.controlBatch.data, 0);
+  if (length > 0) sendControl(tunnel, length);
+}
+
+/** Writes the tunnel's next keepalive probe at `offset` of `target` (a new sequence); its length, 0 for ipip. */
+function buildKeepalive(tunnel: Tunnel, target: Buffer, offset: number): number {
+  if (tunnel.spec.encap === 'ipip') return 0;
   const state = tunnel.keepalive;
   state.sequence = (state.sequence + 1) >>> 0;
   state.lastProbeAt = Date.now();
-  const batch = tunnel.socket.controlBatch;
-  let length: number;
   // gretap speaks raw GRE too: the same Cisco keepalive (Linux gretap does not return it). An
   // encrypted gre tunnel sends it inside ESP, where a Linux peer's policy for protocol 47 seals
   // the inner packet on its way back.
   const gre = tunnel.socket.transport === 'gre' || tunnel.sas.encrypted;
   if (gre && tunnel.spec.outerFamily === 6) {
-    length = buildGreKeepalive6(batch.data, 0, keyed(tunnel, { local: ipv6KeyBytes(tunnel.localAddress), remote: ipv6KeyBytes(tunnel.remoteAddress) }));
-  } else if (gre) {
-    length = buildGreKeepalive(batch.data, 0, keyed(tunnel, { local: tunnel.localAddress, remote: tunnel.remoteAddress }));
-  } else {
-    length = writeUdpKeepalive(tunnel, batch.data, 0, 'probe', state.sequence, state.nonce);
+    return buildGreKeepalive6(target, offset, keyed(tunnel, { local: ipv6KeyBytes(tunnel.localAddress), remote: ipv6KeyBytes(tunnel.remoteAddress) }));
   }
-  sendControl(tunnel, length);
+  if (gre) return buildGreKeepalive(target, offset, keyed(tunnel, { local: tunnel.localAddress, remote: tunnel.remoteAddress }));
+  return writeUdpKeepalive(tunnel, target, offset, 'probe', state.sequence, state.nonce);
 }
 
 /**

@@ -77,9 +77,9 @@ export interface OuterSocketStatus {
   dropsByReason: Record<string, number>;
 }
 
-/** A tunnel's status, after adding what its fast route moved to its counters. */
-export function tunnelStatusOf(tunnel: Tunnel): TunnelStatus {
-  tunnel.absorbFastRoute();
+/** A tunnel's status, after adding what its fast route moved to its counters (unless the caller just did, for many at once). */
+export function tunnelStatusOf(tunnel: Tunnel, absorbed = false): TunnelStatus {
+  if (!absorbed) tunnel.absorbFastRoute();
   if (tunnel.sas.encrypted) tunnel.sas.absorb();
   const { spec, plan, liveness, keepalive } = tunnel;
   const counters = tunnel.counters.snapshot();
@@ -109,7 +109,7 @@ export function tunnelStatusOf(tunnel: Tunnel): TunnelStatus {
     tx: counters.tx,
     dropsByReason: counters.dropsByReason,
     liveness: {
-      tracked: keepalive.timer !== null,
+      tracked: tunnel.keepalives.running(tunnel),
       keepaliveInterval: spec.keepaliveInterval,
       keepaliveRetries: spec.keepaliveRetries,
       missed: liveness.missed,
@@ -129,7 +129,7 @@ export function tunnelStatusOf(tunnel: Tunnel): TunnelStatus {
 /** A shared socket's own counters: packets that reached it but no tunnel. */
 export function socketStatusOf(socket: OuterSocket): OuterSocketStatus {
   const snapshot = socket.unmatched.snapshot();
-  return { id: socket.id, tunnels: socket.users, rx: snapshot.rx, dropsByReason: snapshot.dropsByReason };
+  return { id: socket.id, tunnels: socket.tunnels, rx: snapshot.rx, dropsByReason: snapshot.dropsByReason };
 }
 
 function offloadStatusOf(tunnel: Tunnel): TunnelStatus['offload'] {

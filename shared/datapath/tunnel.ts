@@ -1,4 +1,4 @@
-import type { PacketBatchMemory } from '../../native/types.js';
+import type { FastRoute, PacketBatchMemory } from '../../native/types.js';
 import type { BindingStatus } from './binding-status.js';
 import type { DestinationCount, DestinationTally } from './destination-tally.js';
 import type { OuterEndpoint, TunEndpoint } from './datapath-io.js';
@@ -10,7 +10,11 @@ import type { TunnelProbes } from './tunnel-probe.js';
 import type { PreparedSas, TunnelSecurityAssociations } from './tunnel-security-associations.js';
 import type { TunnelAuth, TunnelSpec } from './tunnel-spec.js';
 
-/** Batches a tunnel owns: packets read from its TUN, inner packets to write to it, ICMP replies. */
+/**
+ * The batches of the JS packet path: packets read from a TUN, inner packets to write to one, ICMP
+ * replies. One set serves every tunnel of an engine: the JS path is one thread and never holds a
+ * batch across a callback, so thousands of tunnels need no batches of their own.
+ */
 export interface TunnelBatches {
   /** TUN reads land here with headroom; encapsulated in place and handed to the outer socket. */
   readonly fromTun: PacketBatchMemory;
@@ -22,7 +26,6 @@ export interface TunnelBatches {
 
 /** Keepalive bookkeeping, written only by tunnel-keepalive.ts: the probe sequence, this tunnel's random nonce, the last round trip. */
 export interface KeepaliveState {
-  timer: NodeJS.Timeout | null;
   sequence: number;
   readonly nonce: number;
   lastProbeAt: number;
@@ -41,7 +44,9 @@ export interface TunnelSocket {
   readonly endpoint: OuterEndpoint;
   /** Small batch for keepalives, echoes and hellos sent outside the bulk path. */
   readonly controlBatch: PacketBatchMemory;
-  /** How many tunnels use the socket; it closes when the last one leaves. */
+  /** The keepalives of every tunnel due in one tick go out through it in one call. */
+  readonly keepaliveBatch: PacketBatchMemory;
+  /** How many tunnels use the socket (or are being set up on it); it closes when none is left. */
   readonly users: number;
   attach(tunnel: Tunnel): void;
   detach(tunnel: Tunnel): void;
@@ -93,10 +98,14 @@ export interface MemberEnd {
 
 /** A native fast route kept in step with its tunnel (fast-route-sync.ts). */
 export interface TunnelMirror {
+  /** The route itself, for reading many routes' counters in one call. */
+  readonly route: FastRoute;
   /** Points the route at what the JS path would do now. */
   sync(): void;
   /** Adds what the route moved since the last call to the tunnel's counters. */
   absorb(): void;
+  /** absorb() from counters read already: values[offset, offset + 9) in FastRouteCounters order (-1 for never received). */
+  absorbFrom(values: Float64Array, offset: number): void;
   /** Packets the route moved so far (as last absorbed). */
   readonly moved: { readonly rxPackets: number; readonly txPackets: number };
   /** The inner destinations the route counted since the last call (a tunnel with a tally). */
@@ -127,10 +136,21 @@ export interface TunnelPath {
   readonly place: (tunnel: Tunnel, current: TunnelPlacement | null) => TunnelPlacement;
 }
 
+/** The keepalive schedule every tunnel of an engine shares (tunnel-keepalive.ts). */
+export interface KeepaliveSchedule {
+  /** (Re)starts the tunnel's keepalives from its spec; `probeNow` sends one at once. */
+  restart(tunnel: Tunnel, probeNow: boolean): void;
+  /** Stops them. */
+  stop(tunnel: Tunnel): void;
+  /** True while the tunnel sends keepalives (and tracks liveness). */
+  running(tunnel: Tunnel): boolean;
+}
+
 /** What a tunnel is made of besides its path, created once by the engine. */
 export interface TunnelParts {
   readonly tun: TunEndpoint;
   readonly batches: TunnelBatches;
+  readonly keepalives: KeepaliveSchedule;
   readonly counters: TunnelCounters;
   readonly liveness: TunnelLiveness;
   readonly probes: TunnelProbes;
@@ -157,7 +177,8 @@ export class Tunnel {
   readonly sas: TunnelSecurityAssociations;
   /** Received bytes per inner destination on the JS path, or null when not counted; the fast route keeps its own. */
   readonly destinations: DestinationTally | null;
-  /** Inner packets handed to the TUN so far in the current receive pass (outer-receive.ts's scratch). */
+  readonly keepalives: KeepaliveSchedule;
+  /** Set while the current receive pass lists the tunnel among those it writes to (outer-receive.ts's scratch). */
   toTunCount = 0;
   #spec: TunnelSpec;
   #plan: EncapsulationPlan;
@@ -180,7 +201,8 @@ export class Tunnel {
     this.probes = parts.probes;
     this.sas = parts.sas;
     this.destinations = parts.destinations;
-    this.keepalive = { timer: null, sequence: 0, nonce: parts.nonce, lastProbeAt: 0, rttMs: null };
+    this.keepalives = parts.keepalives;
+    this.keepalive = { sequence: 0, nonce: parts.nonce, lastProbeAt: 0, rttMs: null };
     this.#spec = path.spec;
     this.#plan = path.plan;
     this.#learnedPathMtu = path.learnedPathMtu;
@@ -339,11 +361,15 @@ export class Tunnel {
     this.#sync();
   }
 
-  /** Stops everything the tunnel runs, leaves its sockets and closes its TUN; the caller closes sockets left unused. */
+  /**
+   * Stops everything the tunnel runs and leaves its sockets. Its TUN is the caller's to close (the
+   * engine does it off the event loop: closing a TUN unregisters its device), as are sockets left
+   * unused.
+   */
   close(): void {
     this.#closed = true;
     this.#mirror?.close();
-    if (this.keepalive.timer !== null) clearInterval(this.keepalive.timer);
+    this.keepalives.stop(this);
     this.#placement.leave(false);
     this.#member?.stop();
     this.probes.cancelAll();
@@ -351,7 +377,6 @@ export class Tunnel {
     this.#socket6.detach(this);
     this.#trap?.detach(this);
     this.sas.close();
-    this.tun.close();
   }
 
   #sync(): void {

@@ -5,13 +5,14 @@ import type { TunnelSpecInput } from './tunnel-spec.js';
  * Makes the engine run `spec`: adds the tunnel, or changes the running one in place (same TUN,
  * no flap) when only its outer side differs. A different inner address needs a new interface
  * address, and a move between gretap and an IP encapsulation (or a new MAC) another device, which
- * the engine cannot change live, so only then is the tunnel re-created.
+ * the engine cannot change live, so only then is the tunnel re-created. The caller makes one
+ * upsert of a name at a time (the engine serialises the changes, not this decision).
  */
-export function upsertTunnel(engine: DatapathEngine, spec: TunnelSpecInput): TunnelStatus {
-  const running = engine.status().find((tunnel) => tunnel.name === spec.name);
+export async function upsertTunnel(engine: DatapathEngine, spec: TunnelSpecInput): Promise<TunnelStatus> {
+  const running = runningStatus(engine, spec.name);
   if (!running) return engine.addTunnel(spec);
   if (needsNewDevice(running, spec)) {
-    engine.removeTunnel(spec.name);
+    await engine.removeTunnel(spec.name);
     return engine.addTunnel(spec);
   }
   return engine.update(spec.name, {
@@ -32,6 +33,11 @@ export function upsertTunnel(engine: DatapathEngine, spec: TunnelSpecInput): Tun
     // A spec without esp is a cleartext tunnel: the running one's SAs go too.
     esp: spec.esp ?? null,
   });
+}
+
+/** The status of the tunnel named `name` when it runs, else undefined (looked up by name, not by listing every tunnel). */
+export function runningStatus(engine: DatapathEngine, name: string): TunnelStatus | undefined {
+  return engine.has(name) ? engine.tunnelStatus(name) : undefined;
 }
 
 /**

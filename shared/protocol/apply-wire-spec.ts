@@ -1,6 +1,6 @@
 import type { DatapathEngine, TunnelStatus } from '../datapath/datapath-engine.js';
 import type { TunnelUpdate } from '../datapath/tunnel-spec.js';
-import { needsNewDevice, upsertTunnel } from '../datapath/upsert-tunnel.js';
+import { needsNewDevice, runningStatus, upsertTunnel } from '../datapath/upsert-tunnel.js';
 import type { WireTunnelSpec } from './tunnel-spec-schema.js';
 import { wireSpecToEngine } from './wire-spec-to-engine.js';
 
@@ -12,9 +12,9 @@ import { wireSpecToEngine } from './wire-spec-to-engine.js';
  * `tunnel-client set`, not here). Added, or re-created for a new inner address or another kind of
  * device (gretap), as usual.
  */
-export function applyWireSpec(engine: DatapathEngine, wire: WireTunnelSpec): TunnelStatus {
+export async function applyWireSpec(engine: DatapathEngine, wire: WireTunnelSpec): Promise<TunnelStatus> {
   const spec = wireSpecToEngine(wire);
-  const running = engine.status().find((tunnel) => tunnel.name === spec.name);
+  const running = runningStatus(engine, spec.name);
   if (!running || needsNewDevice(running, spec)) return upsertTunnel(engine, spec);
   // The MAC is the device's, the same as running here (else it would have been re-created).
   const { name, address: _address, peerAddress: _peerAddress, mac: _mac, ...outer } = spec;

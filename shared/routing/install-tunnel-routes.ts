@@ -8,9 +8,9 @@ import type { KernelRoutes } from './kernel-routes.js';
  * someone else holds) is logged, never fatal: the tunnel itself runs, status lists the routes
  * that are in, and the next config retries the rest.
  */
-export function installTunnelRoutes(routes: KernelRoutes, spec: WireTunnelSpec, fresh: boolean, log: Logger): void {
+export async function installTunnelRoutes(routes: KernelRoutes, spec: WireTunnelSpec, fresh: boolean, log: Logger): Promise<void> {
   try {
-    routes.setDevice(spec.name, spec.routes ?? [], spec.routeMetric ?? 0, fresh);
+    await routes.setDevice(spec.name, spec.routes ?? [], spec.routeMetric ?? 0, fresh);
   } catch (err) {
     log.warn({ tunnel: spec.name, code: isTunnelError(err) ? err.code : undefined, err: (err as Error).message, installed: routes.routesOf(spec.name).length,
       wanted: spec.routes?.length ?? 0 }, 'not every route could be installed on the tunnel');

@@ -9,6 +9,9 @@ export const MIN_MTU = 68;
 export const MAX_MTU = 65535;
 
 const MAX_METRIC = 0xffff_ffff;
+const MAX_GROUP = 0xffff_ffff;
+/** IFALIASZ less its terminating NUL. */
+const MAX_ALIAS_BYTES = 255;
 const MAC_ADDRESS = /^[0-9a-f]{2}(:[0-9a-f]{2}){5}$/;
 
 /** An address with its prefix length, as a change names it. */
@@ -58,6 +61,16 @@ function checkKernelChange(change: KernelChange): void {
     case 'enable-forwarding':
       checkLink(change.link);
       return;
+    case 'mark-link':
+      checkLink(change.link);
+      checkGroup(change.group);
+      if (typeof change.alias !== 'string' || change.alias.length === 0 || Buffer.byteLength(change.alias) > MAX_ALIAS_BYTES || /[\0\n]/.test(change.alias)) {
+        throw new TunnelError('ERR_INVALID_ARGUMENT', `link alias ${JSON.stringify(change.alias)} must be 1-${MAX_ALIAS_BYTES} bytes without NUL or newline`);
+      }
+      return;
+    case 'delete-link-group':
+      checkGroup(change.group);
+      return;
     default:
       throw new TunnelError('ERR_INVALID_ARGUMENT', `unknown kernel change ${JSON.stringify((change as { kind?: unknown } | null)?.kind)}`);
   }
@@ -81,6 +94,13 @@ export function parseKernelCidr(cidr: string): KernelCidr {
   if (isIPv4(address) && prefix <= 32) return { address, prefix, family: 4 };
   if (isIPv6(address) && !address.includes('%') && prefix <= 128) return { address, prefix, family: 6 };
   throw new TunnelError('ERR_INVALID_CIDR', `${JSON.stringify(cidr)} is not an IPv4 or IPv6 prefix (e.g. 10.1.12.38/30)`);
+}
+
+/** A link group other than 0, which holds every interface not put elsewhere (the kernel refuses to delete it). */
+function checkGroup(group: number): void {
+  if (!Number.isInteger(group) || group < 1 || group > MAX_GROUP) {
+    throw new TunnelError('ERR_INVALID_ARGUMENT', `link group must be an integer from 1 to ${MAX_GROUP}, got ${String(group)}`);
+  }
 }
 
 function checkLink(name: string): void {

@@ -2,17 +2,18 @@
  * The kernel configuration through iproute2's `ip`, run with an argument array (never a shell
  * string), and /proc/sys for the forwarding switches. Each change is one `ip` run, except that
  * consecutive route changes go as one `ip -force -batch -` (a whole route table costs one spawn).
- * applySync blocks the caller for every run (a fork and exec, ~2-5 ms); apply waits for them
- * without blocking, but each spawn still forks on the event loop's thread.
+ * apply waits for them without blocking, but each spawn still forks on the event loop's thread
+ * (a fork and exec, ~2-5 ms, dearer as the process grows): the rtnetlink implementation is the
+ * default; this one stays for comparison (bench:kernel-config) and the contract test.
  */
-import { execFile, execFileSync } from 'node:child_process';
+import { execFile } from 'node:child_process';
 import { existsSync } from 'node:fs';
 import { join } from 'node:path';
 import { TunnelError, type TunnelErrorCode } from '../errors.js';
 import { checkKernelChanges, checkLinkPrefix, parseKernelCidr } from './check-kernel-changes.js';
 import type { KernelChange, KernelOutcome, KernelRoute } from './kernel-change.js';
 import type { KernelNetworkConfig } from './kernel-network-config.js';
-import { enableForwardingThroughSysctl, enableForwardingThroughSysctlAsync, PROC_SYS } from './sysctl-forwarding.js';
+import { enableForwardingThroughSysctlAsync, PROC_SYS } from './sysctl-forwarding.js';
 
 const IP_TIMEOUT_MS = 10_000;
 
@@ -32,10 +33,6 @@ type Step =
 export function createIpKernelNetworkConfig(options: IpKernelNetworkConfigOptions = {}): KernelNetworkConfig {
   const sysctl = options.sysctlRoot ?? PROC_SYS;
   return {
-    applySync(changes) {
-      checkKernelChanges(changes);
-      return planSteps(changes).flatMap(({ step, count }) => repeat(runStepSync(step, sysctl), count));
-    },
     async apply(changes) {
       checkKernelChanges(changes);
       const outcomes: KernelOutcome[] = [];
@@ -45,7 +42,10 @@ export function createIpKernelNetworkConfig(options: IpKernelNetworkConfigOption
     async listLinks(prefix) {
       checkLinkPrefix(prefix);
       const shown = await runIpText(['-j', 'link', 'show']);
-      return (JSON.parse(shown) as { ifname: string }[]).map((link) => link.ifname).filter((name) => name.startsWith(prefix));
+      // ip names group 0 "default" (and others by /etc/iproute2/group, if named there).
+      return (JSON.parse(shown) as { ifname: string; group?: string; ifalias?: string }[])
+        .filter((link) => link.ifname.startsWith(prefix))
+        .map((link) => ({ name: link.ifname, group: /^\d+$/.test(link.group ?? '') ? Number(link.group) : 0, alias: link.ifalias ?? null }));
     },
   };
 }
@@ -85,25 +85,6 @@ function repeat(outcome: KernelOutcome, count: number): KernelOutcome[] {
   return Array.from({ length: count }, () => outcome);
 }
 
-function runStepSync(step: Step, sysctl: string): KernelOutcome {
-  switch (step.run) {
-    case 'forwarding':
-      try {
-        return { ok: true, ipv6Forwarding: enableForwardingThroughSysctl(step.link, sysctl) };
-      } catch (err) {
-        return { ok: false, error: err as TunnelError };
-      }
-    case 'batch':
-      return ipOutcome(`ip -batch (${step.lines.length} commands, first: ${step.lines[0]})`, () => {
-        execFileSync(IP_COMMAND, ['-force', '-batch', '-'], { input: `${step.lines.join('\n')}\n`, stdio: ['pipe', 'ignore', 'pipe'], timeout: IP_TIMEOUT_MS });
-      });
-    case 'ip':
-      return ipOutcome(`ip ${step.args.join(' ')}`, () => {
-        execFileSync(IP_COMMAND, step.args, { stdio: ['ignore', 'ignore', 'pipe'], timeout: IP_TIMEOUT_MS });
-      });
-  }
-}
-
 async function runStep(step: Step, sysctl: string): Promise<KernelOutcome> {
   switch (step.run) {
     case 'forwarding':
@@ -129,6 +110,10 @@ function ipArguments(change: Exclude<KernelChange, { kind: 'enable-forwarding' |
       return ['link', 'set', 'dev', change.link, change.up ? 'up' : 'down'];
     case 'delete-link':
       return ['link', 'del', 'dev', change.link];
+    case 'mark-link':
+      return ['link', 'set', 'dev', change.link, 'group', String(change.group), 'alias', change.alias];
+    case 'delete-link-group':
+      return ['link', 'del', 'group', String(change.group)];
     case 'add-address': {
       const { address, prefix, family } = parseKernelCidr(change.cidr);
       if (family === 6) return ['-6', 'addr', 'replace', `${address}/${prefix}`, 'dev', change.link, 'nodad'];
@@ -158,15 +143,6 @@ function routeLine(change: KernelChange): string {
 const IP_COMMAND = (process.env.PATH ?? '').split(':').some((dir) => dir !== '' && existsSync(join(dir, 'ip')))
   ? 'ip'
   : ['/usr/sbin/ip', '/sbin/ip'].find((path) => existsSync(path)) ?? 'ip';
-
-function ipOutcome(command: string, run: () => void): KernelOutcome {
-  try {
-    run();
-    return { ok: true };
-  } catch (err) {
-    return { ok: false, error: ipError(err, command) };
-  }
-}
 
 function ipOutcomeAsync(command: string, args: string[], input?: string): Promise<KernelOutcome> {
   return new Promise((resolve, reject) => {

@@ -28,6 +28,17 @@ export type KernelChange =
   | { readonly kind: 'delete-route'; readonly route: KernelRoute }
   /** Deletes an interface (a TUN device also disappears by itself when its descriptor closes). */
   | { readonly kind: 'delete-link'; readonly link: string }
+  /**
+   * Marks whose interface it is: link group `group` (1-2^32-1; 0 is every interface's default)
+   * and alias `alias` (1-255 bytes), as `ip link set dev LINK group GROUP alias ALIAS`.
+   */
+  | { readonly kind: 'mark-link'; readonly link: string; readonly group: number; readonly alias: string }
+  /**
+   * Deletes every interface of link group `group` in one go (`ip link del group GROUP`): the kernel
+   * unregisters them together, one RCU grace period for all, where a deletion (or a TUN's close)
+   * per interface waits for one each. Refused with ERR_DEVICE_NOT_FOUND when the group is empty.
+   */
+  | { readonly kind: 'delete-link-group'; readonly group: number }
   /** Lets the kernel forward packets that arrive on the interface, IPv4 and IPv6 (see Ipv6Forwarding). */
   | { readonly kind: 'enable-forwarding'; readonly link: string };
 
@@ -37,6 +48,13 @@ export type KernelChange =
  * being accepted on interfaces left at accept_ra=1), or not at all on a kernel without IPv6.
  */
 export type Ipv6Forwarding = 'interface' | 'all-interfaces' | 'no-ipv6';
+
+/** An interface as listLinks finds it: its name, link group (0: the default) and alias (null: none). */
+export interface KernelLink {
+  readonly name: string;
+  readonly group: number;
+  readonly alias: string | null;
+}
 
 /** What became of one change: done (an enable-forwarding says how for IPv6), or refused with a coded error. */
 export type KernelOutcome =

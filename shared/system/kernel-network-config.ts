@@ -1,4 +1,4 @@
-import type { KernelChange, KernelOutcome } from './kernel-change.js';
+import type { KernelChange, KernelLink, KernelOutcome } from './kernel-change.js';
 
 /**
  * The one way this process changes the kernel's network configuration (links, addresses, routes,
@@ -18,11 +18,8 @@ export interface KernelNetworkConfig {
    */
   apply(changes: readonly KernelChange[]): Promise<KernelOutcome[]>;
   /**
-   * apply, finished before it returns (its refusals thrown): the caller is blocked until the
-   * kernel has answered every change. For the engine's synchronous configuration, until it is
-   * asynchronous.
+   * The interfaces whose names start with `prefix`, with their link group and alias: which of
+   * them a process marked as its own (mark-link), e.g. devices a crashed hub left behind.
    */
-  applySync(changes: readonly KernelChange[]): KernelOutcome[];
-  /** The names of the interfaces whose names start with `prefix` (devices a crashed process left behind). */
-  listLinks(prefix: string): Promise<string[]>;
+  listLinks(prefix: string): Promise<KernelLink[]>;
 }

@@ -1,19 +1,18 @@
 /**
  * The kernel configuration through the addon's rtnetlink batches (native/rtnetlink.ts): the
- * changes of a call are batches of requests (slices of 256 in apply, one in applySync), sent many
- * per sendmsg and run on the libuv pool by apply (on the calling thread by applySync); no process
- * is spawned. Forwarding is IPv4's
- * per-interface switch through rtnetlink, and IPv6's `force_forwarding`, which netlink cannot set,
- * a /proc/sys write the batch makes in its place.
+ * changes of a call are batches of requests (slices of 256), sent many per sendmsg and run on the
+ * libuv pool; no process is spawned. Forwarding is IPv4's per-interface switch through rtnetlink,
+ * and IPv6's `force_forwarding`, which netlink cannot set, a /proc/sys write the batch makes in
+ * its place.
  */
 import { existsSync } from 'node:fs';
-import { listRtnetlinkLinks, runRtnetlinkBatch, runRtnetlinkBatchSync, type RtnetlinkOutcome, type RtnetlinkRequest } from '../../native/index.js';
+import { listRtnetlinkLinks, runRtnetlinkBatch, type RtnetlinkOutcome, type RtnetlinkRequest } from '../../native/index.js';
 import type { TunnelError } from '../errors.js';
-import { fromNative, tunnelErrorFromNative } from '../native-boundary.js';
+import { tunnelErrorFromNative } from '../native-boundary.js';
 import { checkKernelChanges, checkLinkPrefix, parseKernelCidr } from './check-kernel-changes.js';
 import type { Ipv6Forwarding, KernelChange, KernelOutcome, KernelRoute } from './kernel-change.js';
 import type { KernelNetworkConfig } from './kernel-network-config.js';
-import { enableIpv6Forwarding, enableIpv6ForwardingAsync, PROC_SYS } from './sysctl-forwarding.js';
+import { enableIpv6ForwardingAsync, PROC_SYS } from './sysctl-forwarding.js';
 
 /** Changes apply hands the addon at a time (a few milliseconds of the event loop's time each). */
 const CHANGES_PER_SLICE = 256;
@@ -57,25 +56,10 @@ export function createRtnetlinkKernelNetworkConfig(): KernelNetworkConfig {
       }
       return outcomes;
     },
-    applySync(changes) {
-      checkKernelChanges(changes);
-      const ipv6 = ipv6ForwardingOfThisKernel();
-      const { requests, spans } = toRequests(changes, ipv6);
-      const results = fromNative(() => runRtnetlinkBatchSync(requests));
-      return changes.map((change, i) => {
-        const outcome = outcomeOf(change, results.slice(spans[i]!, spans[i + 1]), ipv6);
-        if (change.kind !== 'enable-forwarding' || ipv6 !== 'all-interfaces' || !outcome.ok) return outcome;
-        try {
-          return { ok: true, ipv6Forwarding: enableIpv6Forwarding(change.link) };
-        } catch (err) {
-          return { ok: false, error: err as TunnelError };
-        }
-      });
-    },
     async listLinks(prefix) {
       checkLinkPrefix(prefix);
       try {
-        return (await listRtnetlinkLinks(prefix)).map((link) => link.name);
+        return (await listRtnetlinkLinks(prefix)).map(({ name, group, alias }) => ({ name, group, alias }));
       } catch (err) {
         throw tunnelErrorFromNative(err);
       }
@@ -124,6 +108,10 @@ function toRequest(change: KernelChange): RtnetlinkRequest {
       return { op: 'set-up', link: change.link, up: change.up };
     case 'delete-link':
       return { op: 'delete-link', link: change.link };
+    case 'mark-link':
+      return { op: 'mark-link', link: change.link, group: change.group, alias: change.alias };
+    case 'delete-link-group':
+      return { op: 'delete-link-group', group: change.group };
     case 'enable-forwarding':
       return { op: 'set-ipv4-forwarding', link: change.link, on: true };
     case 'add-address': {

@@ -1,4 +1,3 @@
-import { existsSync, writeFileSync } from 'node:fs';
 import { access, writeFile } from 'node:fs/promises';
 import { TunnelError } from '../errors.js';
 import type { Ipv6Forwarding } from './kernel-change.js';
@@ -7,37 +6,19 @@ import type { Ipv6Forwarding } from './kernel-change.js';
 export const PROC_SYS = '/proc/sys';
 
 /**
- * Turns forwarding on for packets arriving on interface `name`, through /proc/sys:
- * `net.ipv4.conf.NAME.forwarding`, then IPv6 as enableIpv6Forwarding does.
+ * Turns forwarding on for packets arriving on interface `name`, through /proc/sys on the libuv
+ * pool (the event loop runs on meanwhile): `net.ipv4.conf.NAME.forwarding`, then IPv6 as
+ * enableIpv6ForwardingAsync does.
  */
-export function enableForwardingThroughSysctl(name: string, sysctl = PROC_SYS): Ipv6Forwarding {
-  writeOne(`${sysctl}/net/ipv4/conf/${name}/forwarding`);
-  return enableIpv6Forwarding(name, sysctl);
-}
-
-/**
- * IPv6 forwarding for one interface: `net.ipv6.conf.NAME.force_forwarding` (Linux 6.17+), else
- * `net.ipv6.conf.all.forwarding` on an older kernel, or nothing on a kernel without IPv6.
- */
-export function enableIpv6Forwarding(name: string, sysctl = PROC_SYS): Ipv6Forwarding {
-  if (!existsSync(`${sysctl}/net/ipv6`)) return 'no-ipv6';
-  const perInterface = `${sysctl}/net/ipv6/conf/${name}/force_forwarding`;
-  if (existsSync(perInterface)) {
-    writeOne(perInterface);
-    return 'interface';
-  }
-  writeOne(`${sysctl}/net/ipv6/conf/all/forwarding`);
-  return 'all-interfaces';
-}
-
-/** enableForwardingThroughSysctl through the libuv pool: the event loop runs on meanwhile. */
 export async function enableForwardingThroughSysctlAsync(name: string, sysctl = PROC_SYS): Promise<Ipv6Forwarding> {
   await writeOneAsync(`${sysctl}/net/ipv4/conf/${name}/forwarding`);
   return enableIpv6ForwardingAsync(name, sysctl);
 }
 
 /**
- * enableIpv6Forwarding through the libuv pool. (There is no rtnetlink setter for IPv6's
+ * IPv6 forwarding for one interface, through the libuv pool: `net.ipv6.conf.NAME.force_forwarding`
+ * (Linux 6.17+), else `net.ipv6.conf.all.forwarding` on an older kernel, or nothing on a kernel
+ * without IPv6. (There is no rtnetlink setter for IPv6's
  * per-interface switches: the kernel's inet6_set_link_af takes only the token and the address
  * generation mode. The rtnetlink implementation has its batch write `force_forwarding`, and comes
  * here only on a kernel older than 6.17.)
@@ -65,14 +46,6 @@ async function exists(path: string): Promise<boolean> {
 async function writeOneAsync(path: string): Promise<void> {
   try {
     await writeFile(path, '1\n');
-  } catch (err) {
-    throw forwardingError(path, err);
-  }
-}
-
-function writeOne(path: string): void {
-  try {
-    writeFileSync(path, '1\n');
   } catch (err) {
     throw forwardingError(path, err);
   }

@@ -1,7 +1,9 @@
 import { createEspInbound, createEspSa, createPacketBatch } from '../../native/index.js';
 import type { EspInbound, EspSaConfig, EspSecurityAssociation } from '../../native/esp.js';
 import type { PacketBatchMemory, PacketEndpoint } from '../../native/types.js';
-import type { DatapathIo, OuterSocketOptions, TunEndpoint } from '../../shared/datapath/datapath-io.js';
+import type { DatapathIo, OuterSocketOptions, TunEndpoint, TunOpenOptions } from '../../shared/datapath/datapath-io.js';
+import { TunnelError } from '../../shared/errors.js';
+import type { KernelChange, KernelLink, KernelOutcome } from '../../shared/system/kernel-change.js';
 
 /** A packet as a fake endpoint holds it: bytes plus the socket address (source in, destination out). */
 export interface FakePacket {
@@ -118,8 +120,17 @@ export class FakeDatapathIo implements DatapathIo {
   readonly calls: string[] = [];
   /** Names for which openTun fails (e.g. to check the engine rolls back). */
   readonly failTun = new Set<string>();
+  /** Kernel changes refused, by their call text (e.g. `mtu tnl0 1400`), with this error. */
+  readonly refuse = new Map<string, TunnelError>();
   /** The kernel's path MTU per `local remote` (default 1500), for pathMtu(). */
   readonly kernelPathMtu = new Map<string, number>();
+  /** Interfaces the kernel has that the engine did not open (a stale device, someone else's), by name. */
+  readonly otherLinks = new Map<string, { group: number; alias: string | null }>();
+  /** Group and alias the engine gave each device it marked. */
+  readonly marks = new Map<string, { group: number; alias: string }>();
+  /** How many configure() calls and how many TUN close batches there were. */
+  configureCalls = 0;
+  closeBatches = 0;
 
   // Batches laid out as the addon's, so ESP (the addon's own transform, as in production) can seal and open them.
   createPacketBatch(capacity: number, slotSize: number): PacketBatchMemory {
@@ -134,9 +145,12 @@ export class FakeDatapathIo implements DatapathIo {
     return createEspInbound();
   }
 
-  openTun(name: string, options: { tap?: boolean; forwarded?: boolean } = {}): TunEndpoint {
-    this.calls.push(`open${options.tap === true ? 'Tap' : 'Tun'} ${name}`);
-    if (this.failTun.has(name)) throw new Error(`cannot open ${name}`);
+  async openTun(name: string, options: TunOpenOptions = {}): Promise<TunEndpoint> {
+    this.calls.push(`open${options.tap === true ? 'Tap' : 'Tun'} ${name}${options.exclusive === true ? ' exclusive' : ''}`);
+    if (this.failTun.has(name)) throw new TunnelError('ERR_SYSTEM', `cannot open ${name}`);
+    if (options.exclusive === true && (this.otherLinks.has(name) || this.tuns.has(name))) {
+      throw new TunnelError('ERR_ALREADY_EXISTS', `opening TUN device ${name}: an interface named ${name} exists already`);
+    }
     const tun = new FakeTun(name);
     this.tuns.set(name, tun);
     return tun;
@@ -150,24 +164,44 @@ export class FakeDatapathIo implements DatapathIo {
     return this.open(`udp ${localAddress}:${port} ttl ${options.ttl}`, `udp ${localAddress}:${port}`);
   }
 
-  setLinkMtu(name: string, mtu: number): void {
-    this.calls.push(`mtu ${name} ${mtu}`);
+  async configure(changes: readonly KernelChange[]): Promise<KernelOutcome[]> {
+    this.configureCalls++;
+    return changes.map((change) => {
+      const call = callOf(change);
+      this.calls.push(call);
+      const refused = this.refuse.get(call);
+      if (refused !== undefined) return { ok: false, error: refused };
+      if (change.kind === 'mark-link') this.marks.set(change.link, { group: change.group, alias: change.alias });
+      if (change.kind === 'delete-link') {
+        if (!this.otherLinks.delete(change.link) && !this.tuns.has(change.link)) return { ok: false, error: new TunnelError('ERR_DEVICE_NOT_FOUND', `no ${change.link}`) };
+      }
+      if (change.kind === 'delete-link-group') {
+        for (const [name, link] of this.otherLinks) if (link.group === change.group) this.otherLinks.delete(name);
+        for (const [name, mark] of this.marks) if (mark.group === change.group) this.marks.delete(name);
+      }
+      return change.kind === 'enable-forwarding' ? { ok: true, ipv6Forwarding: 'interface' } : { ok: true };
+    });
   }
 
-  setLinkAddress(name: string, mac: string): void {
-    this.calls.push(`mac ${name} ${mac}`);
+  async closeTuns(tuns: readonly TunEndpoint[]): Promise<void> {
+    this.closeBatches++;
+    for (const tun of tuns) {
+      this.calls.push(`close ${tun.name}`);
+      tun.close();
+      if (this.tuns.get(tun.name) === tun) this.tuns.delete(tun.name);
+      this.marks.delete(tun.name);
+    }
+  }
+
+  async listLinks(prefix: string): Promise<KernelLink[]> {
+    const links: KernelLink[] = [];
+    for (const [name, link] of this.otherLinks) links.push({ name, ...link });
+    for (const name of this.tuns.keys()) links.push({ name, group: this.marks.get(name)?.group ?? 0, alias: this.marks.get(name)?.alias ?? null });
+    return links.filter((link) => link.name.startsWith(prefix));
   }
 
   pathMtu(localAddress: string, remoteAddress: string): number {
     return this.kernelPathMtu.get(`${localAddress} ${remoteAddress}`) ?? 1500;
-  }
-
-  setLinkUp(name: string, up: boolean): void {
-    this.calls.push(`up ${name} ${up}`);
-  }
-
-  addAddress(name: string, cidr: string, peer?: string): void {
-    this.calls.push(`addr ${name} ${cidr} peer ${peer}`);
   }
 
   /** The fake TUN of a tunnel; throws if there is none. */
@@ -189,5 +223,30 @@ export class FakeDatapathIo implements DatapathIo {
     const socket = new FakeEndpoint(key);
     this.sockets.set(key, socket);
     return socket;
+  }
+}
+
+/** A kernel change as the fake records it, in the words the tests used before changes were batched. */
+function callOf(change: KernelChange): string {
+  switch (change.kind) {
+    case 'set-mtu':
+      return `mtu ${change.link} ${change.mtu}`;
+    case 'set-mac':
+      return `mac ${change.link} ${change.mac}`;
+    case 'set-up':
+      return `up ${change.link} ${change.up}`;
+    case 'add-address':
+      return `addr ${change.link} ${change.cidr} peer ${change.peer}`;
+    case 'mark-link':
+      return `mark ${change.link} ${change.group} ${change.alias}`;
+    case 'delete-link':
+      return `delete ${change.link}`;
+    case 'delete-link-group':
+      return `delete group ${change.group}`;
+    case 'enable-forwarding':
+      return `forward ${change.link}`;
+    case 'replace-route':
+    case 'delete-route':
+      return `${change.kind} ${change.route.prefix} ${change.route.link} ${change.route.metric}`;
   }
 }

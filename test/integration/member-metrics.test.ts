@@ -35,9 +35,9 @@ describe('a member\'s --metrics', () => {
   let server: MetricsHttpServer;
 
   beforeAll(async () => {
-    engine.addTunnel({ name: 'tnl-hub', encap: 'gre', local: '192.0.2.2', remote: '192.0.2.1', address: '10.1.12.2/30', peerAddress: '10.1.12.1', keepaliveInterval: 0 });
+    await engine.addTunnel({ name: 'tnl-hub', encap: 'gre', local: '192.0.2.2', remote: '192.0.2.1', address: '10.1.12.2/30', peerAddress: '10.1.12.1', keepaliveInterval: 0 });
     // A long peer name makes a shortened interface name: the label must still be the peer's name.
-    engine.addTunnel({ name: tunnelInterfaceName('a-very-long-peer-name'), encap: 'gre', local: '192.0.2.2', remote: '192.0.2.9', address: '10.1.12.6/30', peerAddress: '10.1.12.5', keepaliveInterval: 0 });
+    await engine.addTunnel({ name: tunnelInterfaceName('a-very-long-peer-name'), encap: 'gre', local: '192.0.2.2', remote: '192.0.2.9', address: '10.1.12.6/30', peerAddress: '10.1.12.5', keepaliveInterval: 0 });
     server = await openMetricsHttpServer({ host: '127.0.0.1', port: 0 }, metrics, testLogger);
   });
   afterAll(async () => {

@@ -6,8 +6,8 @@ import type { KernelOutcome } from '../../shared/system/kernel-change.js';
 import { createIpKernelNetworkConfig } from '../../shared/system/ip-kernel-network-config.js';
 
 /** Forwarding turned on for `name` through the ip implementation of the seam, on a stand-in /proc/sys. */
-function enableTunnelForwarding(name: string, root: string): KernelOutcome {
-  const [outcome] = createIpKernelNetworkConfig({ sysctlRoot: root }).applySync([{ kind: 'enable-forwarding', link: name }]);
+async function enableTunnelForwarding(name: string, root: string): Promise<KernelOutcome> {
+  const [outcome] = await createIpKernelNetworkConfig({ sysctlRoot: root }).apply([{ kind: 'enable-forwarding', link: name }]);
   if (outcome === undefined) throw new Error('no outcome');
   return outcome;
 }
@@ -34,39 +34,39 @@ afterEach(() => {
 });
 
 describe('forwarding turned on per tunnel interface', () => {
-  it('uses the per-interface IPv6 switch where the kernel has one, and touches nothing else', () => {
+  it('uses the per-interface IPv6 switch where the kernel has one, and touches nothing else', async () => {
     const root = sysctlTree({ forceForwarding: true });
     roots.push(root);
-    expect(enableTunnelForwarding('tnl-c1', root)).toEqual({ ok: true, ipv6Forwarding: 'interface' });
+    expect(await enableTunnelForwarding('tnl-c1', root)).toEqual({ ok: true, ipv6Forwarding: 'interface' });
     expect(readFileSync(join(root, 'net/ipv4/conf/tnl-c1/forwarding'), 'utf8')).toBe('1\n');
     expect(readFileSync(join(root, 'net/ipv6/conf/tnl-c1/force_forwarding'), 'utf8')).toBe('1\n');
     expect(readFileSync(join(root, 'net/ipv6/conf/all/forwarding'), 'utf8')).toBe('0\n');
   });
 
-  it('falls back to all interfaces for IPv6 on an older kernel, and skips IPv6 on a kernel without it', () => {
+  it('falls back to all interfaces for IPv6 on an older kernel, and skips IPv6 on a kernel without it', async () => {
     const older = sysctlTree({});
     const noIpv6 = sysctlTree({ ipv6: false });
     roots.push(older, noIpv6);
-    expect(enableTunnelForwarding('tnl-c1', older)).toEqual({ ok: true, ipv6Forwarding: 'all-interfaces' });
+    expect(await enableTunnelForwarding('tnl-c1', older)).toEqual({ ok: true, ipv6Forwarding: 'all-interfaces' });
     expect(readFileSync(join(older, 'net/ipv6/conf/all/forwarding'), 'utf8')).toBe('1\n');
-    expect(enableTunnelForwarding('tnl-c1', noIpv6)).toEqual({ ok: true, ipv6Forwarding: 'no-ipv6' });
+    expect(await enableTunnelForwarding('tnl-c1', noIpv6)).toEqual({ ok: true, ipv6Forwarding: 'no-ipv6' });
     expect(readFileSync(join(noIpv6, 'net/ipv4/conf/tnl-c1/forwarding'), 'utf8')).toBe('1\n');
   });
 
-  it('says which switch it could not set, with a code', () => {
+  it('says which switch it could not set, with a code', async () => {
     const root = sysctlTree({ forceForwarding: true });
     roots.push(root);
-    expect(enableTunnelForwarding('tnl-c9', root)).toEqual({ ok: false, error: expect.objectContaining({
+    expect(await enableTunnelForwarding('tnl-c9', root)).toEqual({ ok: false, error: expect.objectContaining({
       code: 'ERR_SYSTEM', message: expect.stringMatching(/net\/ipv4\/conf\/tnl-c9\/forwarding/),
     }) });
   });
 
-  it('changes nothing when a batch holds a malformed change', () => {
+  it('changes nothing when a batch holds a malformed change', async () => {
     const root = sysctlTree({ forceForwarding: true });
     roots.push(root);
     const kernel = createIpKernelNetworkConfig({ sysctlRoot: root });
-    expect(() => kernel.applySync([{ kind: 'enable-forwarding', link: 'tnl-c1' }, { kind: 'set-mtu', link: 'tnl-c1', mtu: 1 }]))
-      .toThrow(expect.objectContaining({ code: 'ERR_INVALID_ARGUMENT' }));
+    await expect(kernel.apply([{ kind: 'enable-forwarding', link: 'tnl-c1' }, { kind: 'set-mtu', link: 'tnl-c1', mtu: 1 }]))
+      .rejects.toThrow(expect.objectContaining({ code: 'ERR_INVALID_ARGUMENT' }));
     expect(readFileSync(join(root, 'net/ipv4/conf/tnl-c1/forwarding'), 'utf8')).toBe('0\n');
     expect(readFileSync(join(root, 'net/ipv6/conf/tnl-c1/force_forwarding'), 'utf8')).toBe('0\n');
   });

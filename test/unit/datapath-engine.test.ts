@@ -12,6 +12,9 @@ import { decodeUdpKeepalive, encodeUdpKeepalive } from '../../shared/wire/udp-ke
 import { FakeDatapathIo } from '../helpers/fake-datapath-io.js';
 import { ipv4Packet, ipv6Packet, outerPacket, tcpSynPacket } from '../helpers/test-packets.js';
 
+// Keepalives fall due on the wheel's 100 ms ticks: a clock on a tick boundary makes them due exactly on the interval.
+const WHEEL_ALIGNED = 1_700_000_000_000;
+
 const A = '192.0.2.1';
 const B = '192.0.2.2';
 const C = '192.0.2.3';
@@ -23,11 +26,11 @@ function spec(overrides: Partial<TunnelSpecInput> = {}): TunnelSpecInput {
   return { name: 'tnl0', encap: 'gre', local: A, remote: B, address: '10.9.0.1/30', peerAddress: '10.9.0.2', keepaliveInterval: 0, ...overrides };
 }
 
-function setup(...specs: Partial<TunnelSpecInput>[]) {
+async function setup(...specs: Partial<TunnelSpecInput>[]) {
   const io = new FakeDatapathIo();
   const events: LivenessEvent[] = [];
   const engine = new DatapathEngine(io, { onLiveness: (e) => events.push(e) });
-  for (const s of specs) engine.addTunnel(spec(s));
+  for (const s of specs) await engine.addTunnel(spec(s));
   return { io, engine, events };
 }
 
@@ -42,13 +45,13 @@ function greFrame(proto: number, payload: Buffer, key?: number): Buffer {
   return Buffer.concat([header, payload]);
 }
 
-afterEach(() => {
+afterEach(async () => {
   vi.useRealTimers();
 });
 
 describe('encapsulation on the TUN → outer path', () => {
-  it('gre prepends a 4-byte GRE header and sends to the remote through the raw GRE socket', () => {
-    const { io } = setup({});
+  it('gre prepends a 4-byte GRE header and sends to the remote through the raw GRE socket', async () => {
+    const { io } = await setup({});
     const packet = inner();
     io.tun('tnl0').deliver({ bytes: packet, addr: 0, port: 0 });
     const [sent] = io.socket(`raw 47 ${A}`).take();
@@ -57,15 +60,15 @@ describe('encapsulation on the TUN → outer path', () => {
     expect(sent!.bytes.subarray(4).equals(packet)).toBe(true);
   });
 
-  it('gre with a key puts K and the key in the header; IPv6 gets protocol type 0x86dd', () => {
-    const { io } = setup({ key: 4660 });
+  it('gre with a key puts K and the key in the header; IPv6 gets protocol type 0x86dd', async () => {
+    const { io } = await setup({ key: 4660 });
     io.tun('tnl0').deliver({ bytes: inner(), addr: 0, port: 0 }, { bytes: ipv6Packet(), addr: 0, port: 0 });
     const sent = io.socket(`raw 47 ${A}`).take();
     expect(sent.map((p) => p.bytes.subarray(0, 8).toString('hex'))).toEqual(['2000080000001234', '200086dd00001234']);
   });
 
-  it('ipip sends the bare packet over protocol 4 and refuses IPv6 (counted, not thrown)', () => {
-    const { io, engine } = setup({ encap: 'ipip' });
+  it('ipip sends the bare packet over protocol 4 and refuses IPv6 (counted, not thrown)', async () => {
+    const { io, engine } = await setup({ encap: 'ipip' });
     const packet = inner();
     io.tun('tnl0').deliver({ bytes: packet, addr: 0, port: 0 }, { bytes: ipv6Packet(), addr: 0, port: 0 });
     const sent = io.socket(`raw 4 ${A}`).take();
@@ -74,8 +77,8 @@ describe('encapsulation on the TUN → outer path', () => {
     expect(engine.tunnelStatus('tnl0').dropsByReason).toEqual({ 'tx:unsupported-inner': 1 });
   });
 
-  it('fou sends GRE as the UDP payload to the remote port; gue a 4-byte header with protocol 4 or 41', () => {
-    const { io } = setup({ name: 'f', encap: 'fou', remotePort: 5000 }, { name: 'g', encap: 'gue', remote: C });
+  it('fou sends GRE as the UDP payload to the remote port; gue a 4-byte header with protocol 4 or 41', async () => {
+    const { io } = await setup({ name: 'f', encap: 'fou', remotePort: 5000 }, { name: 'g', encap: 'gue', remote: C });
     io.tun('f').deliver({ bytes: inner(), addr: 0, port: 0 });
     io.tun('g').deliver({ bytes: inner(), addr: 0, port: 0 }, { bytes: ipv6Packet(), addr: 0, port: 0 });
     const fou = io.socket(`udp ${A}:4754`).take();
@@ -84,8 +87,8 @@ describe('encapsulation on the TUN → outer path', () => {
     expect(gue.map((p) => [p.addr, p.port, p.bytes.subarray(0, 4).toString('hex')])).toEqual([[c, 6080, '00040000'], [c, 6080, '00290000']]);
   });
 
-  it('counts tx packets and inner bytes, and drops what the socket does not take as queue-full', () => {
-    const { io, engine } = setup({});
+  it('counts tx packets and inner bytes, and drops what the socket does not take as queue-full', async () => {
+    const { io, engine } = await setup({});
     io.socket(`raw 47 ${A}`).acceptLimit = 2;
     io.tun('tnl0').deliver(...[1, 2, 3].map(() => ({ bytes: inner(), addr: 0, port: 0 })));
     const status = engine.tunnelStatus('tnl0');
@@ -93,8 +96,8 @@ describe('encapsulation on the TUN → outer path', () => {
     expect(status.dropsByReason).toEqual({ 'tx:queue-full': 1 });
   });
 
-  it('keeps slots contiguous when a packet in the middle of a batch is dropped', () => {
-    const { io } = setup({});
+  it('keeps slots contiguous when a packet in the middle of a batch is dropped', async () => {
+    const { io } = await setup({});
     const first = inner();
     const last = ipv4Packet({ src: '10.9.0.1', dst: '10.9.0.2', length: 300 });
     io.tun('tnl0').deliver({ bytes: first, addr: 0, port: 0 }, { bytes: Buffer.from([0x10, 0, 0]), addr: 0, port: 0 }, { bytes: last, addr: 0, port: 0 });
@@ -102,16 +105,16 @@ describe('encapsulation on the TUN → outer path', () => {
     expect(sent.map((p) => p.bytes.subarray(4).equals(p === sent[0] ? first : last))).toEqual([true, true]);
   });
 
-  it('passes multicast with TTL 1 untouched: the inner TTL is never copied or decremented', () => {
-    const { io } = setup({});
+  it('passes multicast with TTL 1 untouched: the inner TTL is never copied or decremented', async () => {
+    const { io } = await setup({});
     const hello = ipv4Packet({ src: '10.9.0.1', dst: '224.0.0.5', ttl: 1, protocol: 89 });
     io.tun('tnl0').deliver({ bytes: hello, addr: 0, port: 0 });
     expect(io.socket(`raw 47 ${A}`).take()[0]!.bytes.subarray(4).equals(hello)).toBe(true);
     expect(io.calls).toContain(`open raw 47 ${A} ttl 64`);
   });
 
-  it('answers an oversized DF packet with ICMP fragmentation needed (mtu 1476) written back into the TUN', () => {
-    const { io, engine } = setup({});
+  it('answers an oversized DF packet with ICMP fragmentation needed (mtu 1476) written back into the TUN', async () => {
+    const { io, engine } = await setup({});
     const big = ipv4Packet({ src: '10.9.0.1', dst: '10.9.0.2', protocol: 17, length: 1500, df: true });
     io.tun('tnl0').deliver({ bytes: big, addr: 0, port: 0 });
     expect(io.socket(`raw 47 ${A}`).take()).toHaveLength(0);
@@ -122,21 +125,21 @@ describe('encapsulation on the TUN → outer path', () => {
     expect(engine.tunnelStatus('tnl0').dropsByReason).toEqual({ 'tx:too-big': 1 });
   });
 
-  it('sends an oversized packet without DF (the kernel fragments the outer packet)', () => {
-    const { io } = setup({});
+  it('sends an oversized packet without DF (the kernel fragments the outer packet)', async () => {
+    const { io } = await setup({});
     io.tun('tnl0').deliver({ bytes: ipv4Packet({ src: '10.9.0.1', dst: '10.9.0.2', length: 1500 }), addr: 0, port: 0 });
     expect(io.socket(`raw 47 ${A}`).take()).toHaveLength(1);
   });
 
-  it('answers an oversized IPv6 packet with ICMPv6 packet too big', () => {
-    const { io } = setup({ encap: 'fou' });
+  it('answers an oversized IPv6 packet with ICMPv6 packet too big', async () => {
+    const { io } = await setup({ encap: 'fou' });
     io.tun('tnl0').deliver({ bytes: ipv6Packet(1500, 17), addr: 0, port: 0 });
     const [reply] = io.tun('tnl0').take();
     expect([reply!.bytes[0]! >> 4, reply!.bytes[6], reply!.bytes[40], reply!.bytes.readUInt32BE(44)]).toEqual([6, 58, 2, 1468]);
   });
 
-  it('clamps the MSS of TCP SYNs when asked', () => {
-    const { io } = setup({ mssClamp: true });
+  it('clamps the MSS of TCP SYNs when asked', async () => {
+    const { io } = await setup({ mssClamp: true });
     io.tun('tnl0').deliver({ bytes: tcpSynPacket('10.9.0.1', '10.9.0.2', 1460), addr: 0, port: 0 });
     const [sent] = io.socket(`raw 47 ${A}`).take();
     expect(sent!.bytes.readUInt16BE(4 + 20 + 22)).toBe(1436);
@@ -144,8 +147,8 @@ describe('encapsulation on the TUN → outer path', () => {
 });
 
 describe('decapsulation and demultiplexing on the outer → TUN path', () => {
-  it('gre: strips outer IPv4 and GRE and writes the inner packet to the TUN, counting rx', () => {
-    const { io, engine } = setup({});
+  it('gre: strips outer IPv4 and GRE and writes the inner packet to the TUN, counting rx', async () => {
+    const { io, engine } = await setup({});
     const packet = innerBack();
     io.socket(`raw 47 ${A}`).deliver({ bytes: outerPacket(B, A, 47, greFrame(0x0800, packet)), addr: b, port: 0 });
     const [got] = io.tun('tnl0').take();
@@ -153,8 +156,8 @@ describe('decapsulation and demultiplexing on the outer → TUN path', () => {
     expect(engine.tunnelStatus('tnl0').rx).toEqual({ packets: 1, bytes: 100, errors: 0, dropped: 0 });
   });
 
-  it('demultiplexes GRE by (outer source, key), in one batch, to the right TUNs', () => {
-    const { io, engine } = setup({ name: 'k1', key: 1 }, { name: 'k2', key: 2, address: '10.9.1.1/30', peerAddress: '10.9.1.2' }, { name: 'c', remote: C, address: '10.9.2.1/30', peerAddress: '10.9.2.2' });
+  it('demultiplexes GRE by (outer source, key), in one batch, to the right TUNs', async () => {
+    const { io, engine } = await setup({ name: 'k1', key: 1 }, { name: 'k2', key: 2, address: '10.9.1.1/30', peerAddress: '10.9.1.2' }, { name: 'c', remote: C, address: '10.9.2.1/30', peerAddress: '10.9.2.2' });
     const p1 = innerBack();
     const p2 = ipv4Packet({ src: '10.9.1.2', dst: '10.9.1.1' });
     const p3 = ipv4Packet({ src: '10.9.2.2', dst: '10.9.2.1' });
@@ -173,8 +176,8 @@ describe('decapsulation and demultiplexing on the outer → TUN path', () => {
     expect(drops.reduce((x, y) => x + y)).toBe(2);
   });
 
-  it('demultiplexes UDP by (source address, source port); a wrong port is an error of that peer', () => {
-    const { io, engine } = setup({ name: 'p1', encap: 'gue', remotePort: 7001 }, { name: 'p2', encap: 'gue', remotePort: 7002, address: '10.9.1.1/30', peerAddress: '10.9.1.2' });
+  it('demultiplexes UDP by (source address, source port); a wrong port is an error of that peer', async () => {
+    const { io, engine } = await setup({ name: 'p1', encap: 'gue', remotePort: 7001 }, { name: 'p2', encap: 'gue', remotePort: 7002, address: '10.9.1.1/30', peerAddress: '10.9.1.2' });
     const gue = (p: Buffer) => Buffer.concat([Buffer.from('00040000', 'hex'), p]);
     const p1 = innerBack();
     const p2 = ipv4Packet({ src: '10.9.1.2', dst: '10.9.1.1' });
@@ -185,8 +188,8 @@ describe('decapsulation and demultiplexing on the outer → TUN path', () => {
     expect(engine.socketStatus()[0]!.dropsByReason).toEqual({ 'rx:no-tunnel': 1 });
   });
 
-  it('fou: GRE inside UDP, with the key checked; ipip: bare IPv4 after the outer header', () => {
-    const { io } = setup({ name: 'f', encap: 'fou', key: 9 }, { name: 'i', encap: 'ipip', address: '10.9.1.1/30', peerAddress: '10.9.1.2' });
+  it('fou: GRE inside UDP, with the key checked; ipip: bare IPv4 after the outer header', async () => {
+    const { io } = await setup({ name: 'f', encap: 'fou', key: 9 }, { name: 'i', encap: 'ipip', address: '10.9.1.1/30', peerAddress: '10.9.1.2' });
     const p = innerBack();
     io.socket(`udp ${A}:4754`).deliver({ bytes: greFrame(0x0800, p, 9), addr: b, port: 4754 }, { bytes: greFrame(0x0800, p, 8), addr: b, port: 4754 });
     expect(io.tun('f').take()).toHaveLength(1);
@@ -195,8 +198,8 @@ describe('decapsulation and demultiplexing on the outer → TUN path', () => {
     expect(io.tun('i').take()[0]!.bytes.equals(q)).toBe(true);
   });
 
-  it('gue: IPv6 (protocol 41) and GRE inside GUE (Linux gre encap gue) are delivered', () => {
-    const { io } = setup({ encap: 'gue' });
+  it('gue: IPv6 (protocol 41) and GRE inside GUE (Linux gre encap gue) are delivered', async () => {
+    const { io } = await setup({ encap: 'gue' });
     const v6 = ipv6Packet();
     io.socket(`udp ${A}:6080`).deliver(
       { bytes: Buffer.concat([Buffer.from('00290000', 'hex'), v6]), addr: b, port: 6080 },
@@ -205,8 +208,8 @@ describe('decapsulation and demultiplexing on the outer → TUN path', () => {
     expect(io.tun('tnl0').take().map((p) => p.bytes.length)).toEqual([v6.length, 100]);
   });
 
-  it('counts malformed outer packets as errors and keeps delivering good ones; nothing throws', () => {
-    const { io, engine } = setup({}, { name: 'u', encap: 'fou', address: '10.9.1.1/30', peerAddress: '10.9.1.2' });
+  it('counts malformed outer packets as errors and keeps delivering good ones; nothing throws', async () => {
+    const { io, engine } = await setup({}, { name: 'u', encap: 'fou', address: '10.9.1.1/30', peerAddress: '10.9.1.2' });
     const good = innerBack();
     const raw = io.socket(`raw 47 ${A}`);
     const garbage = [
@@ -236,8 +239,8 @@ describe('decapsulation and demultiplexing on the outer → TUN path', () => {
     expect(u.rx.errors + u.rx.dropped + u.rx.packets).toBe(201);
   });
 
-  it('counts a read failure instead of throwing out of the readiness callback', () => {
-    const { io, engine } = setup({});
+  it('counts a read failure instead of throwing out of the readiness callback', async () => {
+    const { io, engine } = await setup({});
     const raw = io.socket(`raw 47 ${A}`);
     raw.failWith = new Error('EIO');
     expect(() => raw.deliver()).not.toThrow();
@@ -246,9 +249,9 @@ describe('decapsulation and demultiplexing on the outer → TUN path', () => {
 });
 
 describe('keepalives and liveness', () => {
-  it('gre: sends a Cisco keepalive per interval and goes down after N missed, up on a reply', () => {
-    vi.useFakeTimers();
-    const { io, engine, events } = setup({ keepaliveInterval: 2, keepaliveRetries: 3 });
+  it('gre: sends a Cisco keepalive per interval and goes down after N missed, up on a reply', async () => {
+    vi.useFakeTimers({ now: WHEEL_ALIGNED });
+    const { io, engine, events } = await setup({ keepaliveInterval: 2, keepaliveRetries: 3 });
     const raw = io.socket(`raw 47 ${A}`);
     expect(engine.tunnelStatus('tnl0').state).toBe('down');
     const probe = raw.take()[0]!;
@@ -266,12 +269,12 @@ describe('keepalives and liveness', () => {
     expect(raw.take().length).toBe(4);
   });
 
-  it('publishes liveness changes on the tunnel:datapath:liveness diagnostics channel', () => {
+  it('publishes liveness changes on the tunnel:datapath:liveness diagnostics channel', async () => {
     const seen: unknown[] = [];
     const listener = (message: unknown) => seen.push(message);
     subscribe('tunnel:datapath:liveness', listener);
     try {
-      const { io } = setup({ keepaliveInterval: 5 });
+      const { io } = await setup({ keepaliveInterval: 5 });
       io.socket(`raw 47 ${A}`).deliver({ bytes: outerPacket(B, A, 47, greFrame(0x0800, innerBack())), addr: b, port: 0 });
       expect(seen).toEqual([{ name: 'tnl0', state: 'up', missed: 0 }]);
     } finally {
@@ -279,8 +282,8 @@ describe('keepalives and liveness', () => {
     }
   });
 
-  it("reflects a peer's Cisco keepalive to the tunnel's remote only", () => {
-    const { io } = setup({ key: 5 });
+  it("reflects a peer's Cisco keepalive to the tunnel's remote only", async () => {
+    const { io } = await setup({ key: 5 });
     const raw = io.socket(`raw 47 ${A}`);
     const keepalive = Buffer.alloc(40);
     const length = buildGreKeepalive(keepalive, 0, { local: b, remote: a, key: 5 });
@@ -296,9 +299,9 @@ describe('keepalives and liveness', () => {
     expect(io.tun('tnl0').take()).toHaveLength(0);
   });
 
-  it('fou/gue: probes vary, are echoed by the peer, and the echo gives a round-trip time', () => {
-    vi.useFakeTimers();
-    const { io, engine } = setup({ name: 'g', encap: 'gue', keepaliveInterval: 1 });
+  it('fou/gue: probes vary, are echoed by the peer, and the echo gives a round-trip time', async () => {
+    vi.useFakeTimers({ now: WHEEL_ALIGNED });
+    const { io, engine } = await setup({ name: 'g', encap: 'gue', keepaliveInterval: 1 });
     const udp = io.socket(`udp ${A}:6080`);
     vi.advanceTimersByTime(1000);
     const probes = udp.take();
@@ -327,17 +330,17 @@ describe('keepalives and liveness', () => {
     expect(engine.tunnelStatus('g').liveness.rttMs).not.toBeNull();
   });
 
-  it('ipip and interval 0 track no liveness and read as up', () => {
-    const { engine } = setup({ name: 'i', encap: 'ipip', keepaliveInterval: 10 }, { name: 'g', remote: C, keepaliveInterval: 0 });
+  it('ipip and interval 0 track no liveness and read as up', async () => {
+    const { engine } = await setup({ name: 'i', encap: 'ipip', keepaliveInterval: 10 }, { name: 'g', remote: C, keepaliveInterval: 0 });
     expect(engine.status().map((s) => [s.state, s.liveness.tracked])).toEqual([['up', false], ['up', false]]);
   });
 });
 
 describe('live update', () => {
-  it('moves a tunnel to a new remote without touching its TUN; the old remote no longer matches', () => {
-    const { io, engine } = setup({});
+  it('moves a tunnel to a new remote without touching its TUN; the old remote no longer matches', async () => {
+    const { io, engine } = await setup({});
     const tun = io.tun('tnl0');
-    engine.update('tnl0', { remote: C });
+    await engine.update('tnl0', { remote: C });
     expect(io.tuns.get('tnl0')).toBe(tun);
     expect(tun.closed).toBe(false);
     tun.deliver({ bytes: inner(), addr: 0, port: 0 });
@@ -348,10 +351,10 @@ describe('live update', () => {
     expect(engine.socketStatus()[0]!.dropsByReason).toEqual({ 'rx:no-tunnel': 1 });
   });
 
-  it('switches encapsulation gre → fou: new socket, old one closed, MTU 1476 → 1468, same TUN', () => {
-    const { io, engine } = setup({});
+  it('switches encapsulation gre → fou: new socket, old one closed, MTU 1476 → 1468, same TUN', async () => {
+    const { io, engine } = await setup({});
     const raw = io.socket(`raw 47 ${A}`);
-    const status = engine.update('tnl0', { encap: 'fou' });
+    const status = await engine.update('tnl0', { encap: 'fou' });
     expect(status.mtu).toBe(1468);
     expect(raw.closed).toBe(true);
     expect(io.calls.filter((call) => call.startsWith('openTun'))).toEqual(['openTun tnl0']);
@@ -360,17 +363,17 @@ describe('live update', () => {
     expect(io.socket(`udp ${A}:4754`).take().map((p) => [p.addr, p.port])).toEqual([[b, 4754]]);
   });
 
-  it('moves the local end to a new address (roaming) and keeps counters', () => {
-    const { io, engine } = setup({ encap: 'fou' });
+  it('moves the local end to a new address (roaming) and keeps counters', async () => {
+    const { io, engine } = await setup({ encap: 'fou' });
     io.tun('tnl0').deliver({ bytes: inner(), addr: 0, port: 0 });
-    engine.update('tnl0', { local: C, remotePort: 9999 });
+    await engine.update('tnl0', { local: C, remotePort: 9999 });
     io.tun('tnl0').deliver({ bytes: inner(), addr: 0, port: 0 });
     expect(io.socket(`udp ${C}:4754`).take().map((p) => p.port)).toEqual([9999]);
     expect(engine.tunnelStatus('tnl0').tx.packets).toBe(2);
   });
 
-  it('refuses a bad update and leaves the tunnel exactly as it was', () => {
-    const { io, engine } = setup({ name: 'one' }, { name: 'two', remote: C, address: '10.9.1.1/30', peerAddress: '10.9.1.2' });
+  it('refuses a bad update and leaves the tunnel exactly as it was', async () => {
+    const { io, engine } = await setup({ name: 'one' }, { name: 'two', remote: C, address: '10.9.1.1/30', peerAddress: '10.9.1.2' });
     const before = engine.status();
     const calls = io.calls.length;
     for (const [update, code] of [
@@ -382,13 +385,13 @@ describe('live update', () => {
     ] as const) {
       let caught: unknown;
       try {
-        engine.update('one', update as never);
+        await engine.update('one', update as never);
       } catch (err) {
         caught = err;
       }
       expect(isTunnelError(caught, code), `${JSON.stringify(update)} → ${String(caught)}`).toBe(true);
     }
-    expect(() => engine.update('missing', { remote: B })).toThrow(/no tunnel/);
+    await expect(engine.update('missing', { remote: B })).rejects.toThrow(/no tunnel/);
     expect(engine.status()).toEqual(before);
     expect(io.calls.length).toBe(calls);
     io.tun('one').deliver({ bytes: inner(), addr: 0, port: 0 });
@@ -397,33 +400,34 @@ describe('live update', () => {
 });
 
 describe('adding and removing tunnels', () => {
-  it('configures the TUN: MTU, inner address with peer, up', () => {
-    const { io } = setup({ key: 1 });
+  it('configures the TUN: MTU, inner address with peer, up', async () => {
+    const { io } = await setup({ key: 1 });
     expect(io.calls).toEqual([`open raw 47 ${A} ttl 64`, 'openTun tnl0', 'mtu tnl0 1472', 'addr tnl0 10.9.0.1/30 peer 10.9.0.2', 'up tnl0 true']);
   });
 
-  it('shares one raw socket per local address and one UDP socket per (address, port)', () => {
-    const { io } = setup({ name: 'a1', key: 1 }, { name: 'a2', key: 2 }, { name: 'u1', encap: 'fou', remotePort: 1 }, { name: 'u2', encap: 'gue', port: 4754, remotePort: 2 });
+  it('shares one raw socket per local address and one UDP socket per (address, port)', async () => {
+    const { io } = await setup({ name: 'a1', key: 1 }, { name: 'a2', key: 2 }, { name: 'u1', encap: 'fou', remotePort: 1 }, { name: 'u2', encap: 'gue', port: 4754, remotePort: 2 });
     expect(io.calls.filter((call) => call.startsWith('open '))).toEqual([`open raw 47 ${A} ttl 64`, `open udp ${A}:4754 ttl 64`]);
   });
 
-  it('refuses a duplicate name or demux key and rolls back a failed TUN, changing nothing', () => {
-    const { io, engine } = setup({});
-    expect(() => engine.addTunnel(spec())).toThrow(expect.objectContaining({ code: 'ERR_TUNNEL_EXISTS' }));
-    expect(() => engine.addTunnel(spec({ name: 'dup' }))).toThrow(expect.objectContaining({ code: 'ERR_TUNNEL_EXISTS' }));
+  it('refuses a duplicate name or demux key and rolls back a failed TUN, changing nothing', async () => {
+    const { io, engine } = await setup({});
+    await expect(engine.addTunnel(spec())).rejects.toThrow(expect.objectContaining({ code: 'ERR_TUNNEL_EXISTS' }));
+    await expect(engine.addTunnel(spec({ name: 'dup' }))).rejects.toThrow(expect.objectContaining({ code: 'ERR_TUNNEL_EXISTS' }));
     io.failTun.add('bad');
-    expect(() => engine.addTunnel(spec({ name: 'bad', encap: 'fou' }))).toThrow(/cannot open/);
+    await expect(engine.addTunnel(spec({ name: 'bad', encap: 'fou' }))).rejects.toThrow(/cannot open/);
     expect(io.socket(`udp ${A}:4754`).closed).toBe(true);
     expect(engine.status().map((s) => s.name)).toEqual(['tnl0']);
     expect(engine.socketStatus().map((s) => s.id)).toEqual([`gre ${A}`]);
   });
 
-  it('removing the last tunnel of a socket closes it and the TUN', () => {
-    const { io, engine } = setup({ name: 'x1', key: 1 }, { name: 'x2', key: 2 });
-    engine.removeTunnel('x1');
-    expect(io.tun('x1').closed).toBe(true);
+  it('removing the last tunnel of a socket closes it and the TUN', async () => {
+    const { io, engine } = await setup({ name: 'x1', key: 1 }, { name: 'x2', key: 2 });
+    const x1 = io.tun('x1');
+    await engine.removeTunnel('x1');
+    expect(x1.closed).toBe(true);
     expect(io.socket(`raw 47 ${A}`).closed).toBe(false);
-    engine.close();
+    await engine.close();
     expect(io.socket(`raw 47 ${A}`).closed).toBe(true);
     expect(engine.status()).toEqual([]);
   });

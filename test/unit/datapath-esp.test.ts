@@ -33,11 +33,11 @@ function spec(overrides: Partial<TunnelSpecInput> = {}): TunnelSpecInput {
   return { name: 'tnl0', encap: 'gre', local: A, remote: B, address: '10.9.0.1/30', peerAddress: '10.9.0.2', keepaliveInterval: 0, esp: esp(), ...overrides };
 }
 
-function setup(overrides: Partial<TunnelSpecInput> = {}) {
+async function setup(overrides: Partial<TunnelSpecInput> = {}) {
   const io = new FakeDatapathIo();
   const rekeys: RekeyDueEvent[] = [];
   const engine = new DatapathEngine(io, { onRekeyDue: (e) => rekeys.push(e) });
-  engine.addTunnel(spec(overrides));
+  await engine.addTunnel(spec(overrides));
   return { io, engine, rekeys };
 }
 
@@ -84,13 +84,13 @@ class Peer {
 /** ESP as a raw IPv4 socket reads it: the outer header (protocol 50), then the ESP packet. */
 const fromPeer = (espPacket: Buffer) => ({ bytes: outerPacket(B, A, 50, espPacket), addr: b, port: 0 });
 
-afterEach(() => {
+afterEach(async () => {
   vi.useRealTimers();
 });
 
 describe('an encrypted gre tunnel on raw ESP', () => {
-  it('seals every TUN packet as ESP (next header 47, sequence from 1) on the protocol-50 socket and sends nothing in the clear', () => {
-    const { io } = setup();
+  it('seals every TUN packet as ESP (next header 47, sequence from 1) on the protocol-50 socket and sends nothing in the clear', async () => {
+    const { io } = await setup();
     const peer = new Peer();
     io.tun('tnl0').deliver({ bytes: inner(0), addr: 0, port: 0 }, { bytes: inner(1), addr: 0, port: 0 });
     const sent = io.socket(`raw 50 ${A}`).take();
@@ -105,8 +105,8 @@ describe('an encrypted gre tunnel on raw ESP', () => {
     expect(io.socket(`raw 47 ${A}`).take()).toEqual([]);
   });
 
-  it('opens ESP from the remote into the TUN, and counts tampered, replayed, unknown-SPI and cleartext packets without delivering them', () => {
-    const { io, engine } = setup();
+  it('opens ESP from the remote into the TUN, and counts tampered, replayed, unknown-SPI and cleartext packets without delivering them', async () => {
+    const { io, engine } = await setup();
     const peer = new Peer();
     const tun = io.tun('tnl0');
     const first = peer.seal(gre(0x0800, innerBack(0)));
@@ -126,25 +126,25 @@ describe('an encrypted gre tunnel on raw ESP', () => {
     expect(status.rx.packets).toBe(2);
   });
 
-  it('with no outbound SA yet, drops every packet as tx:no-sa (keepalives too) and sends nothing at all', () => {
-    const { io, engine } = setup({ esp: esp({ outbound: null }), keepaliveInterval: 10 });
+  it('with no outbound SA yet, drops every packet as tx:no-sa (keepalives too) and sends nothing at all', async () => {
+    const { io, engine } = await setup({ esp: esp({ outbound: null }), keepaliveInterval: 10 });
     io.tun('tnl0').deliver({ bytes: inner(), addr: 0, port: 0 }, { bytes: inner(), addr: 0, port: 0 });
     for (const socket of [`raw 50 ${A}`, `raw 47 ${A}`]) expect(io.socket(socket).take()).toEqual([]);
     expect(engine.tunnelStatus('tnl0')).toMatchObject({ encrypted: true, spiOut: null, saAgeSeconds: null, dropsByReason: { 'tx:no-sa': 3 } });
   });
 
-  it('after an engine restart, sends its first packet as ESP again (sequence 1), never in the clear', () => {
-    const first = setup();
+  it('after an engine restart, sends its first packet as ESP again (sequence 1), never in the clear', async () => {
+    const first = await setup();
     first.io.tun('tnl0').deliver({ bytes: inner(), addr: 0, port: 0 });
     first.engine.close();
-    const second = setup();
+    const second = await setup();
     second.io.tun('tnl0').deliver({ bytes: inner(), addr: 0, port: 0 });
     expect(second.io.socket(`raw 47 ${A}`).take()).toEqual([]);
     expect(second.io.socket(`raw 50 ${A}`).take().map((s) => decodeEspHeader(s.bytes))).toEqual([expect.objectContaining({ spi: SPI_OUT, sequence: 1 })]);
   });
 
-  it('seals its Cisco keepalive, and reflects the peer\'s one inside ESP', () => {
-    const { io } = setup({ keepaliveInterval: 10 });
+  it('seals its Cisco keepalive, and reflects the peer\'s one inside ESP', async () => {
+    const { io } = await setup({ keepaliveInterval: 10 });
     const peer = new Peer();
     const [probe] = io.socket(`raw 50 ${A}`).take();
     const opened = peer.open(probe!.bytes) as { nextHeader: number; payload: Buffer };
@@ -160,9 +160,9 @@ describe('an encrypted gre tunnel on raw ESP', () => {
     expect(io.socket(`raw 47 ${A}`).take()).toEqual([]);
   });
 
-  it('shows encrypted, aead, SPIs and the SA age in status, and never a key byte', () => {
+  it('shows encrypted, aead, SPIs and the SA age in status, and never a key byte', async () => {
     vi.useFakeTimers({ now: 1_000_000 });
-    const { engine } = setup();
+    const { engine } = await setup();
     vi.advanceTimersByTime(5_000);
     const status = engine.tunnelStatus('tnl0');
     expect(status).toMatchObject({ encrypted: true, aead: 'aes-gcm', spiIn: [SPI_IN], spiOut: SPI_OUT, saAgeSeconds: 5, mtu: 1442 });
@@ -175,8 +175,8 @@ describe('an encrypted gre tunnel on raw ESP', () => {
 });
 
 describe('live SA changes', () => {
-  it('installs a new inbound SA, switches outbound, then drops the old inbound: each a plain update, no packet lost', () => {
-    const { io, engine } = setup();
+  it('installs a new inbound SA, switches outbound, then drops the old inbound: each a plain update, no packet lost', async () => {
+    const { io, engine } = await setup();
     const tun = io.tun('tnl0');
     const socket = io.socket(`raw 50 ${A}`);
     const oldPeer = new Peer();
@@ -185,7 +185,7 @@ describe('live SA changes', () => {
     const newPeer = new Peer(0x2002, nextIn, 0x1002, nextOut);
     const inFlight = oldPeer.seal(gre(0x0800, innerBack(0)));
     // 1. both SAs inbound
-    engine.update('tnl0', { esp: esp({ inbound: [{ spi: SPI_IN, key: KEY_IN }, { spi: 0x2002, key: nextIn }] }) });
+    await engine.update('tnl0', { esp: esp({ inbound: [{ spi: SPI_IN, key: KEY_IN }, { spi: 0x2002, key: nextIn }] }) });
     socket.deliver(fromPeer(newPeer.seal(gre(0x0800, innerBack(1)))), fromPeer(inFlight));
     expect(tun.take().map((p) => p.bytes)).toEqual([innerBack(1), innerBack(0)]);
     // A replay of a packet already taken is still one: the running SA kept its window.
@@ -193,7 +193,7 @@ describe('live SA changes', () => {
     expect(tun.take()).toEqual([]);
     // 2. the sender switches
     tun.deliver({ bytes: inner(0), addr: 0, port: 0 });
-    engine.update('tnl0', { esp: esp({ outbound: { spi: 0x1002, key: nextOut }, inbound: [{ spi: SPI_IN, key: KEY_IN }, { spi: 0x2002, key: nextIn }] }) });
+    await engine.update('tnl0', { esp: esp({ outbound: { spi: 0x1002, key: nextOut }, inbound: [{ spi: SPI_IN, key: KEY_IN }, { spi: 0x2002, key: nextIn }] }) });
     tun.deliver({ bytes: inner(1), addr: 0, port: 0 });
     const sent = socket.take();
     expect(sent.map((s) => decodeEspHeader(s.bytes))).toEqual([
@@ -202,56 +202,56 @@ describe('live SA changes', () => {
     expect(oldPeer.open(sent[0]!.bytes)).toEqual({ nextHeader: 47, payload: gre(0x0800, inner(0)) });
     expect(newPeer.open(sent[1]!.bytes)).toEqual({ nextHeader: 47, payload: gre(0x0800, inner(1)) });
     // 3. the old inbound SA leaves: its packets are no-sa from now on
-    engine.update('tnl0', { esp: esp({ outbound: { spi: 0x1002, key: nextOut }, inbound: [{ spi: 0x2002, key: nextIn }] }) });
+    await engine.update('tnl0', { esp: esp({ outbound: { spi: 0x1002, key: nextOut }, inbound: [{ spi: 0x2002, key: nextIn }] }) });
     socket.deliver(fromPeer(oldPeer.seal(gre(0x0800, innerBack(2)))), fromPeer(newPeer.seal(gre(0x0800, innerBack(3)))));
     expect(tun.take().map((p) => p.bytes)).toEqual([innerBack(3)]);
     expect(engine.tunnelStatus('tnl0')).toMatchObject({ spiIn: [0x2002], spiOut: 0x1002, dropsByReason: { 'rx:replay': 1, 'rx:no-sa': 1 } });
   });
 
-  it('refuses a bad update with a coded one-line error naming no key byte, and keeps running as it was', () => {
-    const { io, engine } = setup();
+  it('refuses a bad update with a coded one-line error naming no key byte, and keeps running as it was', async () => {
+    const { io, engine } = await setup();
     const before = engine.tunnelStatus('tnl0');
     const bad = randomBytes(19);
     let caught: unknown;
     try {
-      engine.update('tnl0', { esp: esp({ outbound: { spi: 0x1002, key: bad } }) });
+      await engine.update('tnl0', { esp: esp({ outbound: { spi: 0x1002, key: bad } }) });
     } catch (err) {
       caught = err;
     }
     expect(caught).toMatchObject({ code: 'ERR_INVALID_KEY' });
     expect((caught as Error).message).not.toContain(bad.toString('hex'));
     expect((caught as Error).message).not.toContain('\n');
-    expect(() => engine.update('tnl0', { esp: esp({ inbound: [{ spi: SPI_IN, key: KEY_IN }, { spi: SPI_IN, key: KEY_OUT }] }) }))
-      .toThrow(expect.objectContaining({ code: 'ERR_INVALID_ARGUMENT' }));
-    expect(() => engine.update('tnl0', { encap: 'fou' })).toThrow(expect.objectContaining({ code: 'ERR_INVALID_ARGUMENT' }));
+    await expect(engine.update('tnl0', { esp: esp({ inbound: [{ spi: SPI_IN, key: KEY_IN }, { spi: SPI_IN, key: KEY_OUT }] }) }))
+      .rejects.toThrow(expect.objectContaining({ code: 'ERR_INVALID_ARGUMENT' }));
+    await expect(engine.update('tnl0', { encap: 'fou' })).rejects.toThrow(expect.objectContaining({ code: 'ERR_INVALID_ARGUMENT' }));
     const after = engine.tunnelStatus('tnl0');
     expect({ ...after, saAgeSeconds: 0 }).toEqual({ ...before, saAgeSeconds: 0 });
     io.tun('tnl0').deliver({ bytes: inner(), addr: 0, port: 0 });
     expect(new Peer().open(io.socket(`raw 50 ${A}`).take()[0]!.bytes)).toEqual({ nextHeader: 47, payload: gre(0x0800, inner()) });
   });
 
-  it('turning ESP on live never lets a packet out in the clear afterwards', () => {
-    const { io, engine } = setup({ esp: null });
+  it('turning ESP on live never lets a packet out in the clear afterwards', async () => {
+    const { io, engine } = await setup({ esp: null });
     io.tun('tnl0').deliver({ bytes: inner(), addr: 0, port: 0 });
     expect(io.socket(`raw 47 ${A}`).take()).toHaveLength(1);
-    engine.update('tnl0', { esp: esp() });
+    await engine.update('tnl0', { esp: esp() });
     io.tun('tnl0').deliver({ bytes: inner(), addr: 0, port: 0 });
     expect(io.socket(`raw 47 ${A}`).take()).toEqual([]);
     expect(io.socket(`raw 50 ${A}`).take()).toHaveLength(1);
   });
 
-  it('upsertTunnel follows the spec\'s esp: keys change in place, and a spec without esp is cleartext', () => {
-    const { io, engine } = setup();
-    upsertTunnel(engine, spec({ esp: esp({ outbound: { spi: 0x1002, key: KEY_OUT } }) }));
+  it('upsertTunnel follows the spec\'s esp: keys change in place, and a spec without esp is cleartext', async () => {
+    const { io, engine } = await setup();
+    await upsertTunnel(engine, spec({ esp: esp({ outbound: { spi: 0x1002, key: KEY_OUT } }) }));
     expect(engine.tunnelStatus('tnl0')).toMatchObject({ encrypted: true, spiOut: 0x1002 });
-    upsertTunnel(engine, spec({ esp: undefined }));
+    await upsertTunnel(engine, spec({ esp: undefined }));
     expect(engine.tunnelStatus('tnl0')).toMatchObject({ encrypted: false, aead: null, spiIn: [], spiOut: null, mtu: 1476 });
     expect(io.calls.filter((call) => call.startsWith('openTun'))).toHaveLength(1);
   });
 
-  it('reports an outbound SA past its rekey point once (onRekeyDue), on the ESP watch', () => {
+  it('reports an outbound SA past its rekey point once (onRekeyDue), on the ESP watch', async () => {
     vi.useFakeTimers();
-    const { io, rekeys } = setup({ esp: esp({ rekeySequence: 3 }) });
+    const { io, rekeys } = await setup({ esp: esp({ rekeySequence: 3 }) });
     for (let i = 0; i < 4; i++) io.tun('tnl0').deliver({ bytes: inner(), addr: 0, port: 0 });
     expect(rekeys).toEqual([]);
     vi.advanceTimersByTime(1_000);
@@ -263,8 +263,8 @@ describe('live SA changes', () => {
 describe('ESP in UDP (RFC 3948)', () => {
   const udpSpec = { esp: esp({ udp: {} }) };
 
-  it('sends ESP as the payload of UDP 4500 to the remote\'s port 4500, and takes ESP from there', () => {
-    const { io, engine } = setup(udpSpec);
+  it('sends ESP as the payload of UDP 4500 to the remote\'s port 4500, and takes ESP from there', async () => {
+    const { io, engine } = await setup(udpSpec);
     const peer = new Peer();
     io.tun('tnl0').deliver({ bytes: inner(), addr: 0, port: 0 });
     const [sent] = io.socket(`udp ${A}:4500`).take();
@@ -275,10 +275,10 @@ describe('ESP in UDP (RFC 3948)', () => {
     expect(engine.tunnelStatus('tnl0')).toMatchObject({ localPort: 4500, remotePort: 4500, mtu: 1434, dropsByReason: {} });
   });
 
-  it('a member says hello behind the non-ESP marker, outside ESP, and the hub takes it to bind', () => {
+  it('a member says hello behind the non-ESP marker, outside ESP, and the hub takes it to bind', async () => {
     const sessionKey = randomBytes(32);
-    const hub = setup({ name: 'hub0', remote: undefined, esp: esp({ udp: {} }), auth: { bindingId: 7, key: sessionKey, role: 'hub' } });
-    const member = setup({ local: B, remote: A, esp: esp({ udp: {}, outbound: { spi: SPI_IN, key: KEY_IN }, inbound: [{ spi: SPI_OUT, key: KEY_OUT }] }), auth: { bindingId: 7, key: sessionKey, role: 'member' } });
+    const hub = await setup({ name: 'hub0', remote: undefined, esp: esp({ udp: {} }), auth: { bindingId: 7, key: sessionKey, role: 'hub' } });
+    const member = await setup({ local: B, remote: A, esp: esp({ udp: {}, outbound: { spi: SPI_IN, key: KEY_IN }, inbound: [{ spi: SPI_OUT, key: KEY_OUT }] }), auth: { bindingId: 7, key: sessionKey, role: 'member' } });
     const [hello] = member.io.socket(`udp ${B}:4500`).take();
     expect(hello!.bytes.subarray(0, 4).toString('hex')).toBe('00000000');
     hub.io.socket(`udp ${A}:4500`).deliver({ bytes: hello!.bytes, addr: b, port: 4500 });
@@ -296,8 +296,8 @@ describe('ESP in UDP (RFC 3948)', () => {
 });
 
 describe('ipip and IPv6 under ESP', () => {
-  it('ipip seals inner IPv4 as next header 4; over IPv6, inner IPv6 as 41, both on the one ESP socket', () => {
-    const v6 = setup({ encap: 'ipip', local: '2001:db8::1', remote: '2001:db8::2' });
+  it('ipip seals inner IPv4 as next header 4; over IPv6, inner IPv6 as 41, both on the one ESP socket', async () => {
+    const v6 = await setup({ encap: 'ipip', local: '2001:db8::1', remote: '2001:db8::2' });
     const peer = new Peer();
     v6.io.tun('tnl0').deliver({ bytes: inner(), addr: 0, port: 0 }, { bytes: ipv6Packet(), addr: 0, port: 0 });
     const sent = v6.io.socket('raw 50 2001:db8::1').take();

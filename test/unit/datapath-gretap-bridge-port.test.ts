@@ -24,7 +24,7 @@ function arpFrame(): Buffer {
 }
 
 describe('a gretap spec without inner addresses', () => {
-  it('validates with all three inner fields null, and keeps them null through a live update', () => {
+  it('validates with all three inner fields null, and keeps them null through a live update', async () => {
     const spec = validateTunnelSpec(port());
     expect(spec).toMatchObject({ encap: 'gretap', address: null, prefixLength: null, peerAddress: null, mtu: null });
     expect(spec.mac).toMatch(/^[0-9a-f]{2}(:[0-9a-f]{2}){5}$/);
@@ -45,10 +45,10 @@ describe('a gretap spec without inner addresses', () => {
 });
 
 describe('a gretap bridge port through the engine', () => {
-  it('opens the TAP with its MAC and MTU, adds no address, shows inner and peerInner null, and carries frames', () => {
+  it('opens the TAP with its MAC and MTU, adds no address, shows inner and peerInner null, and carries frames', async () => {
     const io = new FakeDatapathIo();
     const engine = new DatapathEngine(io);
-    const status = engine.addTunnel(port());
+    const status = await engine.addTunnel(port());
     expect(io.calls).toEqual([`open raw 47 ${A} ttl 64`, 'openTap tap0', `mac tap0 ${status.mac}`, 'mtu tap0 1462', 'up tap0 true']);
     expect(status).toMatchObject({ encap: 'gretap', inner: null, peerInner: null, mtu: 1462 });
     const socket = io.socket(`raw 47 ${A}`);
@@ -59,31 +59,31 @@ describe('a gretap bridge port through the engine', () => {
     socket.deliver({ bytes: outerPacket(B, A, 47, Buffer.concat([Buffer.from('00006558', 'hex'), arpFrame()])), addr: ipv4ToNumber(B), port: 0 });
     expect(io.tun('tap0').take()[0]!.bytes.equals(arpFrame())).toBe(true);
     expect(engine.tunnelStatus('tap0')).toMatchObject({ inner: null, peerInner: null, rx: { packets: 1 }, tx: { packets: 1 } });
-    engine.close();
+    await engine.close();
   });
 
-  it('changes a port in place on an outer change, and re-creates it only when addresses appear', () => {
+  it('changes a port in place on an outer change, and re-creates it only when addresses appear', async () => {
     const io = new FakeDatapathIo();
     const engine = new DatapathEngine(io);
-    engine.addTunnel(port());
-    upsertTunnel(engine, port({ remote: '198.51.100.9' }));
+    await engine.addTunnel(port());
+    await upsertTunnel(engine, port({ remote: '198.51.100.9' }));
     expect(io.calls.filter((call) => call === 'openTap tap0')).toHaveLength(1);
     expect(engine.tunnelStatus('tap0')).toMatchObject({ remote: '198.51.100.9', inner: null });
-    upsertTunnel(engine, port({ address: '10.9.0.1/30', peerAddress: '10.9.0.2' }));
+    await upsertTunnel(engine, port({ address: '10.9.0.1/30', peerAddress: '10.9.0.2' }));
     expect(io.calls.filter((call) => call === 'openTap tap0')).toHaveLength(2);
     expect(io.calls.at(-2)).toBe('addr tap0 10.9.0.1/30 peer undefined');
     expect(engine.tunnelStatus('tap0')).toMatchObject({ inner: '10.9.0.1/30', peerInner: '10.9.0.2' });
-    engine.close();
+    await engine.close();
   });
 
-  it('refuses one address without the other and leaves the engine as it was', () => {
+  it('refuses one address without the other and leaves the engine as it was', async () => {
     const io = new FakeDatapathIo();
     const engine = new DatapathEngine(io);
-    engine.addTunnel(port());
+    await engine.addTunnel(port());
     const calls = [...io.calls];
-    expect(() => engine.addTunnel(port({ name: 'tap1', remote: '192.0.2.3', address: '10.9.1.1/30' }))).toThrow(expect.objectContaining({ code: 'ERR_INVALID_ARGUMENT' }));
+    await expect(engine.addTunnel(port({ name: 'tap1', remote: '192.0.2.3', address: '10.9.1.1/30' }))).rejects.toThrow(expect.objectContaining({ code: 'ERR_INVALID_ARGUMENT' }));
     expect(io.calls).toEqual(calls);
     expect(engine.status().map((tunnel) => [tunnel.name, tunnel.inner])).toEqual([['tap0', null]]);
-    engine.close();
+    await engine.close();
   });
 });

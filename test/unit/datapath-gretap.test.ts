@@ -25,7 +25,7 @@ function arpFrame(): Buffer {
 }
 
 describe('the TAP MAC address', () => {
-  it('is derived the same way every time, unicast and locally administered, and differs per seed', () => {
+  it('is derived the same way every time, unicast and locally administered, and differs per seed', async () => {
     const mac = deriveTapMac('hub-1 alice');
     expect(deriveTapMac('hub-1 alice')).toBe(mac);
     expect(deriveTapMac('hub-1 bob')).not.toBe(mac);
@@ -39,7 +39,7 @@ describe('the TAP MAC address', () => {
 });
 
 describe('gretap specs and plans', () => {
-  it('derives a MAC from the name and outer addresses unless given, carries a key, and counts the Ethernet header in the MTU', () => {
+  it('derives a MAC from the name and outer addresses unless given, carries a key, and counts the Ethernet header in the MTU', async () => {
     const derived = validateTunnelSpec(spec());
     expect(derived.mac).toBe(deriveTapMac(`tap0 ${A} ${B}`));
     expect(validateTunnelSpec(spec({ mac: '02:AA:BB:CC:DD:EE' })).mac).toBe('02:aa:bb:cc:dd:ee');
@@ -63,10 +63,10 @@ describe('gretap specs and plans', () => {
 });
 
 describe('gretap through the engine', () => {
-  it('opens a TAP with its MAC and a /30 without peer, sends frames as GRE 0x6558 and delivers received frames', () => {
+  it('opens a TAP with its MAC and a /30 without peer, sends frames as GRE 0x6558 and delivers received frames', async () => {
     const io = new FakeDatapathIo();
     const engine = new DatapathEngine(io);
-    const status = engine.addTunnel(spec({ key: 9 }));
+    const status = await engine.addTunnel(spec({ key: 9 }));
     expect(io.calls).toEqual(expect.arrayContaining([`openTap tap0`, `mac tap0 ${status.mac}`, 'mtu tap0 1458', 'addr tap0 10.9.0.1/30 peer undefined']));
     const socket = io.socket(`raw 47 ${A}`);
     const frame = arpFrame();
@@ -79,14 +79,14 @@ describe('gretap through the engine', () => {
     const [delivered] = io.tun('tap0').take();
     expect(delivered!.bytes.equals(frame)).toBe(true);
     expect(engine.tunnelStatus('tap0')).toMatchObject({ encap: 'gretap', rx: { packets: 1 }, tx: { packets: 1 } });
-    engine.close();
+    await engine.close();
   });
 
-  it('drops IP packets arriving for a TAP and frames arriving for a TUN, and runts, counting each', () => {
+  it('drops IP packets arriving for a TAP and frames arriving for a TUN, and runts, counting each', async () => {
     const io = new FakeDatapathIo();
     const engine = new DatapathEngine(io);
-    engine.addTunnel(spec());
-    engine.addTunnel({ ...spec(), name: 'tun0', encap: 'gre', remote: '192.0.2.3', address: '10.9.1.1/30', peerAddress: '10.9.1.2' });
+    await engine.addTunnel(spec());
+    await engine.addTunnel({ ...spec(), name: 'tun0', encap: 'gre', remote: '192.0.2.3', address: '10.9.1.1/30', peerAddress: '10.9.1.2' });
     const socket = io.socket(`raw 47 ${A}`);
     const ip = ipv4Packet({ src: '10.9.0.2', dst: '10.9.0.1', length: 60 });
     socket.deliver(
@@ -101,21 +101,21 @@ describe('gretap through the engine', () => {
     io.tun('tap0').deliver({ bytes: Buffer.alloc(1600, 1), addr: 0, port: 0 }, { bytes: Buffer.alloc(8), addr: 0, port: 0 });
     expect(socket.take()).toHaveLength(0);
     expect(engine.tunnelStatus('tap0').dropsByReason).toMatchObject({ 'tx:too-big': 1, 'tx:bad-inner': 1 });
-    engine.close();
+    await engine.close();
   });
 
-  it('refuses a live move between gretap and an IP encapsulation, and upsert re-creates the device instead', () => {
+  it('refuses a live move between gretap and an IP encapsulation, and upsert re-creates the device instead', async () => {
     const io = new FakeDatapathIo();
     const engine = new DatapathEngine(io);
-    engine.addTunnel(spec());
-    expect(() => engine.update('tap0', { encap: 'gre' })).toThrow(expect.objectContaining({ code: 'ERR_INVALID_ARGUMENT', message: expect.stringMatching(/another kind of device/) }));
+    await engine.addTunnel(spec());
+    await expect(engine.update('tap0', { encap: 'gre' })).rejects.toThrow(expect.objectContaining({ code: 'ERR_INVALID_ARGUMENT', message: expect.stringMatching(/another kind of device/) }));
     expect(engine.tunnelStatus('tap0').encap).toBe('gretap');
-    upsertTunnel(engine, { ...spec(), encap: 'gre' });
+    await upsertTunnel(engine, { ...spec(), encap: 'gre' });
     expect(engine.tunnelStatus('tap0')).toMatchObject({ encap: 'gre', mac: null });
     // The TAP was closed and a TUN of the same name opened after it.
     expect(io.tuns.get('tap0')).toBeDefined();
     expect(io.calls.indexOf('openTun tap0')).toBeGreaterThan(io.calls.indexOf('openTap tap0'));
     expect(io.calls.indexOf('openTap tap0')).toBeGreaterThanOrEqual(0);
-    engine.close();
+    await engine.close();
   });
 });

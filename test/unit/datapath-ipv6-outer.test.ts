@@ -24,11 +24,11 @@ function spec(overrides: Partial<TunnelSpecInput> = {}): TunnelSpecInput {
   return { name: 'tnl6', encap: 'gre', local: A, remote: B, address: '10.9.0.1/30', peerAddress: '10.9.0.2', keepaliveInterval: 0, ...overrides };
 }
 
-function setup(overrides: Partial<TunnelSpecInput> = {}) {
+async function setup(overrides: Partial<TunnelSpecInput> = {}) {
   const io = new FakeDatapathIo();
   const pathMtus: { name: string; pathMtu: number; mtu: number }[] = [];
   const engine = new DatapathEngine(io, { onPathMtu: (event) => pathMtus.push(event) });
-  engine.addTunnel(spec(overrides));
+  await engine.addTunnel(spec(overrides));
   return { io, engine, pathMtus };
 }
 
@@ -36,7 +36,7 @@ const inner = () => ipv4Packet({ src: '10.9.0.1', dst: '10.9.0.2', length: 100 }
 const greV4 = (payload: Buffer) => Buffer.concat([Buffer.from('00000800', 'hex'), payload]);
 
 describe('outer keys', () => {
-  it('gives IPv4 its own value and each IPv6 address one key above 2^32, found again from its bytes without interning', () => {
+  it('gives IPv4 its own value and each IPv6 address one key above 2^32, found again from its bytes without interning', async () => {
     expect(outerKeyOf('192.0.2.1')).toBe(0xc0000201);
     const key = outerKeyOf('2001:db8::77');
     expect(key).toBeGreaterThanOrEqual(2 ** 32);
@@ -52,8 +52,8 @@ describe('outer keys', () => {
 });
 
 describe('an IPv6 outer path through the engine', () => {
-  it('gre: sends through a raw IPv6 socket with the remote in addrs6, and takes packets from the remote only', () => {
-    const { io, engine } = setup();
+  it('gre: sends through a raw IPv6 socket with the remote in addrs6, and takes packets from the remote only', async () => {
+    const { io, engine } = await setup();
     const socket = io.socket(`raw 47 ${A}`);
     const packet = inner();
     io.tun('tnl6').deliver({ bytes: packet, addr: 0, port: 0 });
@@ -68,8 +68,8 @@ describe('an IPv6 outer path through the engine', () => {
     expect(engine.socketStatus()[0]!.dropsByReason).toEqual({ 'rx:no-tunnel': 1 });
   });
 
-  it('gre: its keepalive is the IPv6 form, and a peer\'s one is reflected only when it names our two addresses', () => {
-    const { io, engine } = setup({ keepaliveInterval: 5 });
+  it('gre: its keepalive is the IPv6 form, and a peer\'s one is reflected only when it names our two addresses', async () => {
+    const { io, engine } = await setup({ keepaliveInterval: 5 });
     const socket = io.socket(`raw 47 ${A}`);
     expect(socket.take()[0]!.bytes.subarray(0, 12).toString('hex')).toBe('000086dd6000000000042fff');
     const peers = Buffer.alloc(48);
@@ -83,11 +83,11 @@ describe('an IPv6 outer path through the engine', () => {
     socket.deliver({ bytes: forged, addr: 0, port: 0, addr6: bytesOf(B) });
     expect(socket.take()).toHaveLength(0);
     expect(engine.tunnelStatus('tnl6').dropsByReason['rx:not-keepalive']).toBe(1);
-    engine.close();
+    await engine.close();
   });
 
-  it('ipip (ip6tnl): IPv4 inside over protocol 4, IPv6 inside over protocol 41, both received', () => {
-    const { io, engine } = setup({ encap: 'ipip' });
+  it('ipip (ip6tnl): IPv4 inside over protocol 4, IPv6 inside over protocol 41, both received', async () => {
+    const { io, engine } = await setup({ encap: 'ipip' });
     const v4 = io.socket(`raw 4 ${A}`);
     const v6 = io.socket(`raw 41 ${A}`);
     const packet4 = inner();
@@ -101,14 +101,14 @@ describe('an IPv6 outer path through the engine', () => {
     v6.deliver({ bytes: ipv6Packet(), addr: 0, port: 0, addr6: bytesOf(B) });
     expect(io.tun('tnl6').take()).toHaveLength(2);
     expect(engine.tunnelStatus('tnl6')).toMatchObject({ tx: { packets: 2 }, rx: { packets: 2 }, mtu: 1460 });
-    engine.removeTunnel('tnl6');
+    await engine.removeTunnel('tnl6');
     expect(v4.closed && v6.closed).toBe(true);
   });
 
-  it('fou hub end: a forged hello from an unknown IPv6 source leaves no trace; a verified one binds it and the ack carries no view', () => {
+  it('fou hub end: a forged hello from an unknown IPv6 source leaves no trace; a verified one binds it and the ack carries no view', async () => {
     const io = new FakeDatapathIo();
     const engine = new DatapathEngine(io);
-    engine.addTunnel(spec({ name: 'hub6', encap: 'fou', remote: undefined, auth: { bindingId: 5, key: KEY, role: 'hub' } }));
+    await engine.addTunnel(spec({ name: 'hub6', encap: 'fou', remote: undefined, auth: { bindingId: 5, key: KEY, role: 'hub' } }));
     const socket = io.socket(`udp ${A}:4754`);
     const hello = (counter: bigint, key: Buffer): Buffer => {
       const out = Buffer.alloc(64);
@@ -128,25 +128,29 @@ describe('an IPv6 outer path through the engine', () => {
     if (!frame.ok) throw new Error('no hello frame');
     expect(decodeUdpHello(ack!.bytes, frame.payloadOffset, frame.payloadLength)).toMatchObject({ kind: 'ack', counter: 2n, view: null });
     expect(engine.tunnelStatus('hub6').binding).toMatchObject({ state: 'bound', port: 40000, address: formatOuterKey(findIpv6Key(member, 0)!) });
-    engine.close();
+    await engine.close();
   });
 
-  it('lowers the MTU when ICMP says the path takes less, never raises it on a larger report, and follows the kernel\'s path MTU', () => {
-    const { io, engine, pathMtus } = setup({ encap: 'fou' });
+  it('lowers the MTU when ICMP says the path takes less, never raises it on a larger report, and follows the kernel\'s path MTU', async () => {
+    const { io, engine, pathMtus } = await setup({ encap: 'fou' });
     const socket = io.socket(`udp ${A}:4754`);
     socket.pathMtuReports.push({ address: '2001:db8:c::3', mtu: 1300 }, { address: B, mtu: 1400 });
     socket.wake();
+    // The new MTU goes to the kernel asynchronously.
+    await new Promise((resolve) => setImmediate(resolve));
     expect(engine.tunnelStatus('tnl6')).toMatchObject({ pathMtu: 1400, mtu: 1348 });
     expect(io.calls).toContain('mtu tnl6 1348');
     expect(pathMtus).toEqual([{ name: 'tnl6', pathMtu: 1400, mtu: 1348 }]);
     socket.pathMtuReports.push({ address: B, mtu: 1450 }, { address: B, mtu: 200 });
     socket.wake();
+    await new Promise((resolve) => setImmediate(resolve));
     // 1450 is no news; 200 is below IPv6's minimum link MTU and read as 1280.
     expect(engine.tunnelStatus('tnl6')).toMatchObject({ pathMtu: 1280, mtu: 1228 });
     // A new remote is a new path: what was learned is forgotten, and the kernel's view taken.
     io.kernelPathMtu.set(`${A} 2001:db8:d::4`, 1420);
-    engine.update('tnl6', { remote: '2001:db8:d::4' });
+    await engine.update('tnl6', { remote: '2001:db8:d::4' });
+    await new Promise((resolve) => setImmediate(resolve));
     expect(engine.tunnelStatus('tnl6')).toMatchObject({ pathMtu: 1420, mtu: 1368 });
-    engine.close();
+    await engine.close();
   });
 });

@@ -33,7 +33,7 @@ function v4Bytes(address: string): Buffer {
 }
 
 describe('SourceFilter', () => {
-  it('accepts exactly the addresses inside its prefixes (IPv4, against the prefix maths)', () => {
+  it('accepts exactly the addresses inside its prefixes (IPv4, against the prefix maths)', async () => {
     const prefix = anyIpv4Prefix.map(formatIpPrefix);
     fc.assert(fc.property(fc.array(prefix, { maxLength: 6 }), fc.integer({ min: 0, max: 0xffffffff }), (prefixes, address) => {
       const filter = new SourceFilter(prefixes);
@@ -42,7 +42,7 @@ describe('SourceFilter', () => {
     }));
   });
 
-  it('accepts exactly the IPv6 addresses inside its prefixes, and link-local or unspecified ones always', () => {
+  it('accepts exactly the IPv6 addresses inside its prefixes, and link-local or unspecified ones always', async () => {
     const address = fc.bigInt({ min: 0n, max: (1n << 128n) - 1n });
     const prefix = anyIpv6Prefix.map(formatIpPrefix);
     fc.assert(fc.property(fc.array(prefix, { maxLength: 6 }), address, (prefixes, value) => {
@@ -53,16 +53,16 @@ describe('SourceFilter', () => {
     }));
   });
 
-  it('refuses a malformed prefix with ERR_INVALID_CIDR', () => {
+  it('refuses a malformed prefix with ERR_INVALID_CIDR', async () => {
     expect(() => new SourceFilter(['10.1.12.2/24'])).toThrow(expect.objectContaining({ code: 'ERR_INVALID_CIDR' }));
   });
 });
 
 describe('the engine drops inner packets from sources outside a tunnel\'s `sources`', () => {
-  it('delivers allowed sources, counts the rest as spoofed, and changes the list live', () => {
+  it('delivers allowed sources, counts the rest as spoofed, and changes the list live', async () => {
     const io = new FakeDatapathIo();
     const engine = new DatapathEngine(io);
-    engine.addTunnel(spec({ sources: ['10.1.12.2/32', '10.50.2.0/24', '2001:db8:52::/64'] }));
+    await engine.addTunnel(spec({ sources: ['10.1.12.2/32', '10.50.2.0/24', '2001:db8:52::/64'] }));
     const raw = io.socket(`raw 47 ${A}`);
     raw.deliver(
       { bytes: gre(v4Bytes('10.1.12.2')), addr: ipv4ToNumber(B), port: 0 },
@@ -81,38 +81,38 @@ describe('the engine drops inner packets from sources outside a tunnel\'s `sourc
     expect(status.dropsByReason).toEqual({ 'rx:spoofed': 3 });
     expect(status.rx.packets).toBe(4);
 
-    engine.update('tnl-c1', { sources: ['10.1.12.2/32'] });
+    await engine.update('tnl-c1', { sources: ['10.1.12.2/32'] });
     raw.deliver({ bytes: gre(v4Bytes('10.50.2.10')), addr: ipv4ToNumber(B), port: 0 });
     expect(io.tun('tnl-c1').take()).toHaveLength(0);
-    engine.update('tnl-c1', { sources: null });
+    await engine.update('tnl-c1', { sources: null });
     raw.deliver({ bytes: gre(v4Bytes('10.50.2.10')), addr: ipv4ToNumber(B), port: 0 });
     expect(io.tun('tnl-c1').take()).toHaveLength(1);
     status = engine.tunnelStatus('tnl-c1');
     expect(status).toMatchObject({ spoofed: 4, sources: null });
   });
 
-  it('never filters what the TUN sends, only what arrives from the remote', () => {
+  it('never filters what the TUN sends, only what arrives from the remote', async () => {
     const io = new FakeDatapathIo();
     const engine = new DatapathEngine(io);
-    engine.addTunnel(spec({ sources: ['10.1.12.2/32'] }));
+    await engine.addTunnel(spec({ sources: ['10.1.12.2/32'] }));
     io.tun('tnl-c1').deliver({ bytes: ipv4Packet({ src: '10.50.9.9', dst: '10.1.12.2', length: 60 }), addr: 0, port: 0 });
     expect(io.socket(`raw 47 ${A}`).take()).toHaveLength(1);
     expect(engine.tunnelStatus('tnl-c1').spoofed).toBe(0);
   });
 
-  it('refuses a bad list at add and at update, leaving the tunnel as it was', () => {
+  it('refuses a bad list at add and at update, leaving the tunnel as it was', async () => {
     const io = new FakeDatapathIo();
     const engine = new DatapathEngine(io);
     let code: string | undefined;
     try {
-      engine.addTunnel(spec({ sources: ['not-a-prefix'] }));
+      await engine.addTunnel(spec({ sources: ['not-a-prefix'] }));
     } catch (err) {
       code = isTunnelError(err) ? err.code : undefined;
     }
     expect(code).toBe('ERR_INVALID_CIDR');
     expect(engine.status()).toHaveLength(0);
-    engine.addTunnel(spec({ sources: ['10.1.12.2/32'] }));
-    expect(() => engine.update('tnl-c1', { sources: ['10.1.12.0/33'] })).toThrow(expect.objectContaining({ code: 'ERR_INVALID_CIDR' }));
+    await engine.addTunnel(spec({ sources: ['10.1.12.2/32'] }));
+    await expect(engine.update('tnl-c1', { sources: ['10.1.12.0/33'] })).rejects.toThrow(expect.objectContaining({ code: 'ERR_INVALID_CIDR' }));
     expect(engine.tunnelStatus('tnl-c1').sources).toEqual(['10.1.12.2/32']);
   });
 });

@@ -1,5 +1,5 @@
 import { pino } from 'pino';
-import { afterEach, describe, expect, it, vi } from 'vitest';
+import { afterEach, beforeAll, describe, expect, it, vi } from 'vitest';
 import { EngineHubDatapath } from '../../server/hub/engine-hub-datapath.js';
 import { DatapathEngine } from '../../shared/datapath/datapath-engine.js';
 import { KernelRoutes } from '../../shared/routing/kernel-routes.js';
@@ -11,15 +11,15 @@ const MEMBERS = 200;
 describe('the hub datapath\'s per-tunnel readings', () => {
   const io = new FakeDatapathIo();
   const engine = new DatapathEngine(io);
-  const routes = new KernelRoutes({ applySync: (changes) => changes.map(() => ({ ok: true })) });
+  const routes = new KernelRoutes({ apply: async (changes) => changes.map(() => ({ ok: true as const })) });
   const datapath = new EngineHubDatapath(engine, { forward: false, routes, log: pino({ level: 'silent' }) });
-  for (let i = 0; i < MEMBERS; i++) {
-    engine.addTunnel({
+  beforeAll(async () => {
+    await Promise.all(Array.from({ length: MEMBERS }, (_, i) => engine.addTunnel({
       name: `tnl-m${i}`, encap: 'gre', local: '192.0.2.1', remote: `198.51.100.${(i % 250) + 1}`, key: i + 1,
       address: `10.9.${i >> 6}.${(i % 64) * 4 + 1}/30`, peerAddress: `10.9.${i >> 6}.${(i % 64) * 4 + 2}`, keepaliveInterval: 0,
-    });
-  }
-  afterEach(() => vi.restoreAllMocks());
+    })));
+  });
+  afterEach(async () => vi.restoreAllMocks());
 
   it('reads one tunnel by its name, not by building every tunnel\'s status (the status of N members stays linear in N)', () => {
     io.tun('tnl-m7').deliver({ bytes: ipv4Packet({ src: '10.9.0.29', dst: '10.9.0.30', length: 300 }), addr: 0, port: 0 });

@@ -4,7 +4,6 @@ import { createIpKernelNetworkConfig } from '../../shared/system/ip-kernel-netwo
 import type { KernelChange } from '../../shared/system/kernel-change.js';
 import type { KernelNetworkConfig } from '../../shared/system/kernel-network-config.js';
 import { createRtnetlinkKernelNetworkConfig } from '../../shared/system/rtnetlink-kernel-network-config.js';
-import { errorCodeOf } from '../helpers/error-code.js';
 
 // Malformed changes are refused alike by every implementation, before anything runs: no `ip` is
 // spawned, no netlink message sent, no sysctl written (test/integration/tunnel-forwarding.test.ts
@@ -15,42 +14,43 @@ const IMPLEMENTATIONS: [string, KernelNetworkConfig][] = [
 ];
 
 describe.each(IMPLEMENTATIONS)('kernel changes refused before they are made (%s)', (_name, kernel) => {
-  const codeOf = (...changes: KernelChange[]): string | undefined => errorCodeOf(() => kernel.applySync(changes));
+  const codeOf = async (...changes: KernelChange[]): Promise<string | undefined> =>
+    kernel.apply(changes).then(() => undefined, (err: unknown) => (isTunnelError(err) ? err.code : 'not a TunnelError'));
 
-  it.each(['', 'a'.repeat(16), 'tun 0', 'tun/0', 'tun0;rm', '..', '.', 'tün0', 'tun%d'])('refuses the interface name %j', (link) => {
-    expect(codeOf({ kind: 'set-up', link, up: true })).toBe('ERR_INVALID_ARGUMENT');
-    expect(codeOf({ kind: 'delete-link', link })).toBe('ERR_INVALID_ARGUMENT');
-    expect(codeOf({ kind: 'enable-forwarding', link })).toBe('ERR_INVALID_ARGUMENT');
-    expect(codeOf({ kind: 'replace-route', route: { prefix: '10.0.0.0/24', link, metric: 0 } })).toBe('ERR_INVALID_ARGUMENT');
+  it.each(['', 'a'.repeat(16), 'tun 0', 'tun/0', 'tun0;rm', '..', '.', 'tün0', 'tun%d'])('refuses the interface name %j', async (link) => {
+    expect(await codeOf({ kind: 'set-up', link, up: true })).toBe('ERR_INVALID_ARGUMENT');
+    expect(await codeOf({ kind: 'delete-link', link })).toBe('ERR_INVALID_ARGUMENT');
+    expect(await codeOf({ kind: 'enable-forwarding', link })).toBe('ERR_INVALID_ARGUMENT');
+    expect(await codeOf({ kind: 'replace-route', route: { prefix: '10.0.0.0/24', link, metric: 0 } })).toBe('ERR_INVALID_ARGUMENT');
   });
 
-  it.each([67, 65536, 0, -1, 1500.5, Number.NaN])('refuses MTU %s', (mtu) => {
-    expect(codeOf({ kind: 'set-mtu', link: 'tnl-hub', mtu })).toBe('ERR_INVALID_ARGUMENT');
+  it.each([67, 65536, 0, -1, 1500.5, Number.NaN])('refuses MTU %s', async (mtu) => {
+    expect(await codeOf({ kind: 'set-mtu', link: 'tnl-hub', mtu })).toBe('ERR_INVALID_ARGUMENT');
   });
 
-  it.each(['10.0.0.1', '10.0.0.1/33', '10.0.0/24', 'fe80::1/129', 'fe80::1%eth0/64', 'x/24', '10.0.0.1/24/1'])('refuses address %j', (cidr) => {
-    expect(codeOf({ kind: 'add-address', link: 'tnl-hub', cidr })).toBe('ERR_INVALID_CIDR');
-    expect(codeOf({ kind: 'replace-route', route: { prefix: cidr, link: 'tnl-hub', metric: 0 } })).toBe('ERR_INVALID_CIDR');
-    expect(codeOf({ kind: 'delete-route', route: { prefix: cidr, link: null, metric: 0 } })).toBe('ERR_INVALID_CIDR');
+  it.each(['10.0.0.1', '10.0.0.1/33', '10.0.0/24', 'fe80::1/129', 'fe80::1%eth0/64', 'x/24', '10.0.0.1/24/1'])('refuses address %j', async (cidr) => {
+    expect(await codeOf({ kind: 'add-address', link: 'tnl-hub', cidr })).toBe('ERR_INVALID_CIDR');
+    expect(await codeOf({ kind: 'replace-route', route: { prefix: cidr, link: 'tnl-hub', metric: 0 } })).toBe('ERR_INVALID_CIDR');
+    expect(await codeOf({ kind: 'delete-route', route: { prefix: cidr, link: null, metric: 0 } })).toBe('ERR_INVALID_CIDR');
   });
 
-  it('refuses a bad peer and a peer with IPv6', () => {
-    expect(codeOf({ kind: 'add-address', link: 'tnl-hub', cidr: '10.1.12.38/30', peer: '10.1.12' })).toBe('ERR_INVALID_ADDRESS');
-    expect(codeOf({ kind: 'add-address', link: 'tnl-hub', cidr: '2001:db8::1/64', peer: '2001:db8::2' })).toBe('ERR_INVALID_ARGUMENT');
+  it('refuses a bad peer and a peer with IPv6', async () => {
+    expect(await codeOf({ kind: 'add-address', link: 'tnl-hub', cidr: '10.1.12.38/30', peer: '10.1.12' })).toBe('ERR_INVALID_ADDRESS');
+    expect(await codeOf({ kind: 'add-address', link: 'tnl-hub', cidr: '2001:db8::1/64', peer: '2001:db8::2' })).toBe('ERR_INVALID_ARGUMENT');
   });
 
-  it.each(['02:00:00:00:00', '02:00:00:00:00:0G', '02-00-00-00-00-01', '02:00:00:00:00:0A'])('refuses MAC %j', (mac) => {
-    expect(codeOf({ kind: 'set-mac', link: 'tap0', mac })).toBe('ERR_INVALID_ARGUMENT');
+  it.each(['02:00:00:00:00', '02:00:00:00:00:0G', '02-00-00-00-00-01', '02:00:00:00:00:0A'])('refuses MAC %j', async (mac) => {
+    expect(await codeOf({ kind: 'set-mac', link: 'tap0', mac })).toBe('ERR_INVALID_ARGUMENT');
   });
 
-  it.each([-1, 1.5, 2 ** 32, Number.NaN])('refuses route metric %s', (metric) => {
-    expect(codeOf({ kind: 'replace-route', route: { prefix: '10.0.0.0/24', link: 'tnl-hub', metric } })).toBe('ERR_INVALID_ARGUMENT');
+  it.each([-1, 1.5, 2 ** 32, Number.NaN])('refuses route metric %s', async (metric) => {
+    expect(await codeOf({ kind: 'replace-route', route: { prefix: '10.0.0.0/24', link: 'tnl-hub', metric } })).toBe('ERR_INVALID_ARGUMENT');
   });
 
-  it('refuses an unknown change, a switch state that is not a boolean, and a batch that is not an array', () => {
-    expect(codeOf({ kind: 'rename-link', link: 'x' } as unknown as KernelChange)).toBe('ERR_INVALID_ARGUMENT');
-    expect(codeOf({ kind: 'set-up', link: 'tnl-hub', up: 'yes' } as unknown as KernelChange)).toBe('ERR_INVALID_ARGUMENT');
-    expect(errorCodeOf(() => kernel.applySync('set-up' as unknown as KernelChange[]))).toBe('ERR_INVALID_ARGUMENT');
+  it('refuses an unknown change, a switch state that is not a boolean, and a batch that is not an array', async () => {
+    expect(await codeOf({ kind: 'rename-link', link: 'x' } as unknown as KernelChange)).toBe('ERR_INVALID_ARGUMENT');
+    expect(await codeOf({ kind: 'set-up', link: 'tnl-hub', up: 'yes' } as unknown as KernelChange)).toBe('ERR_INVALID_ARGUMENT');
+    expect(await kernel.apply('set-up' as unknown as KernelChange[]).then(() => undefined, (err: unknown) => (isTunnelError(err) ? err.code : 'not a TunnelError'))).toBe('ERR_INVALID_ARGUMENT');
   });
 
   it('rejects the same batches from apply, with the same codes', async () => {

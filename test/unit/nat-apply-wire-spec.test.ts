@@ -10,19 +10,19 @@ const base: WireTunnelSpec = {
 const binding = { bindingId: 3, key: Buffer.alloc(32, 9).toString('base64url'), role: 'member' as const };
 
 describe('applyWireSpec: a hub-issued spec is the whole state', () => {
-  it('moves keyed GRE to FOU with a binding (key dropped) and back (binding dropped), on the same interface', () => {
+  it('moves keyed GRE to FOU with a binding (key dropped) and back (binding dropped), on the same interface', async () => {
     const io = new FakeDatapathIo();
     const engine = new DatapathEngine(io);
     try {
-      expect(applyWireSpec(engine, base)).toMatchObject({ encap: 'gre', key: 7, binding: null });
-      const fou = applyWireSpec(engine, withoutKey({ ...base, encap: "fou", mtu: 1468, auth: binding, helloInterval: 5 }));
+      expect(await applyWireSpec(engine, base)).toMatchObject({ encap: 'gre', key: 7, binding: null });
+      const fou = await applyWireSpec(engine, withoutKey({ ...base, encap: "fou", mtu: 1468, auth: binding, helloInterval: 5 }));
       expect(fou).toMatchObject({ encap: 'fou', key: null, binding: { role: 'member', bindingId: 3 } });
       expect(JSON.stringify(fou)).not.toContain(binding.key);
-      const back = applyWireSpec(engine, base);
+      const back = await applyWireSpec(engine, base);
       expect(back).toMatchObject({ encap: 'gre', key: 7, binding: null });
       expect(engine.status()).toHaveLength(1);
     } finally {
-      engine.close();
+      await engine.close();
     }
   });
 });

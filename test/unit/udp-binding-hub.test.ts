@@ -2,6 +2,7 @@ import { afterEach, beforeEach, describe, expect, it, vi } from 'vitest';
 import { planEncapsulation } from '../../shared/datapath/encapsulation-plan.js';
 import { OuterSocket } from '../../shared/datapath/outer-socket.js';
 import { StaticPlacement } from '../../shared/datapath/static-placement.js';
+import { Keepalives } from '../../shared/datapath/tunnel-keepalive.js';
 import { TunnelLiveness } from '../../shared/datapath/tunnel-liveness.js';
 import { tunnelPath } from '../../shared/datapath/tunnel-path.js';
 import { TunnelProbes } from '../../shared/datapath/tunnel-probe.js';
@@ -42,6 +43,12 @@ class RecordingMirror implements TunnelMirror {
     return [];
   }
 
+  absorbFrom(): void {}
+
+  get route(): never {
+    throw new Error('no route behind this mirror');
+  }
+
   close(): void {}
 
   get last(): RecordingMirror['seen'][number] {
@@ -51,7 +58,7 @@ class RecordingMirror implements TunnelMirror {
 
 function udpSocket(port = 4754): { socket: OuterSocket; endpoint: FakeEndpoint } {
   const endpoint = new FakeEndpoint(`udp ${HUB}:${port}`);
-  const socket = new OuterSocket(`udp ${HUB}:${port}`, 'udp', 4, HUB, port, 64, endpoint, allocateBatch(64, 2048), allocateBatch(1, 2048));
+  const socket = new OuterSocket(`udp ${HUB}:${port}`, 'udp', 4, HUB, port, 64, endpoint, allocateBatch(64, 2048), allocateBatch(1, 2048), allocateBatch(64, 256));
   return { socket, endpoint };
 }
 
@@ -68,6 +75,7 @@ function openTunnel(socket: OuterSocket, input: TunnelSpecInput, events: Binding
   const tunnel = new Tunnel({
     tun: new FakeTun(spec.name),
     batches: { fromTun: allocateBatch(64, 2048), toTun: allocateBatch(64, 2048), replies: allocateBatch(8, 2048) },
+    keepalives: new Keepalives(() => {}),
     ...countersAndSas(spec.name),
     liveness: new TunnelLiveness(spec.name, 3, () => {}),
     probes: new TunnelProbes(),

@@ -9,6 +9,9 @@ import { decodeUdpHello, decodeUdpHelloFrame, sealUdpHelloFrame, verifyUdpHelloM
 import { FakeDatapathIo, type FakeEndpoint, type FakePacket } from '../helpers/fake-datapath-io.js';
 import { ipv4Packet, outerPacket } from '../helpers/test-packets.js';
 
+// Keepalives fall due on the wheel's 100 ms ticks: a clock on a tick boundary makes them due exactly on the interval.
+const WHEEL_ALIGNED = 1_700_000_000_000;
+
 const HUB = '198.51.100.1';
 const NAT = '192.0.2.20';
 const FORGER = '203.0.113.66';
@@ -42,11 +45,11 @@ function hello(counter: bigint, options: { key?: Buffer; bindingId?: number; enc
 const fouData = (src: string, dst: string): Buffer => Buffer.concat([Buffer.from('00000800', 'hex'), ipv4Packet({ src, dst, length: 80 })]);
 const toPeer = () => ({ bytes: ipv4Packet({ src: '10.7.0.1', dst: '10.7.0.2', length: 100 }), addr: 0, port: 0 });
 
-function setupHub(overrides: Partial<TunnelSpecInput> = {}) {
+async function setupHub(overrides: Partial<TunnelSpecInput> = {}) {
   const io = new FakeDatapathIo();
   const events: BindingEvent[] = [];
   const engine = new DatapathEngine(io, { onBinding: (e) => events.push(e) });
-  engine.addTunnel(hubSpec(overrides));
+  await engine.addTunnel(hubSpec(overrides));
   const socket = io.socket(`udp ${HUB}:${overrides.encap === 'gue' ? 6080 : 4754}`);
   return { io, engine, events, socket, tun: io.tun('hub-c2') };
 }
@@ -59,17 +62,17 @@ function bind(socket: FakeEndpoint, port: number, counter: bigint, addr = nat): 
   return sent[0]!;
 }
 
-beforeEach(() => {
-  vi.useFakeTimers();
+beforeEach(async () => {
+  vi.useFakeTimers({ now: WHEEL_ALIGNED });
 });
 
-afterEach(() => {
+afterEach(async () => {
   vi.useRealTimers();
 });
 
 describe('hub end: binding by authenticated hello', () => {
-  it('starts unbound: sends nothing anywhere, counts outbound packets as unbound', () => {
-    const { engine, socket, tun } = setupHub({ remote: FORGER });
+  it('starts unbound: sends nothing anywhere, counts outbound packets as unbound', async () => {
+    const { engine, socket, tun } = await setupHub({ remote: FORGER });
     tun.deliver(toPeer(), toPeer());
     expect(socket.take()).toEqual([]);
     const status = engine.tunnelStatus('hub-c2');
@@ -80,8 +83,8 @@ describe('hub end: binding by authenticated hello', () => {
     expect(status.remote).toBe(FORGER);
   });
 
-  it('binds on a valid hello, answers with a signed ack to that address:port, and carries data both ways', () => {
-    const { engine, events, socket, tun } = setupHub();
+  it('binds on a valid hello, answers with a signed ack to that address:port, and carries data both ways', async () => {
+    const { engine, events, socket, tun } = await setupHub();
     const channelEvents: unknown[] = [];
     const listener = (message: unknown) => channelEvents.push(message);
     subscribe('tunnel:datapath:binding', listener);
@@ -108,8 +111,8 @@ describe('hub end: binding by authenticated hello', () => {
     expect(tun.take()).toHaveLength(1);
   });
 
-  it('moves at once to a new address:port on a valid hello with a higher counter; the old mapping is then unbound', () => {
-    const { engine, events, socket, tun } = setupHub();
+  it('moves at once to a new address:port on a valid hello with a higher counter; the old mapping is then unbound', async () => {
+    const { engine, events, socket, tun } = await setupHub();
     bind(socket, 40001, 5n);
     const ack = bind(socket, 40002, 6n);
     expect([ack.addr, ack.port]).toEqual([nat, 40002]);
@@ -124,8 +127,8 @@ describe('hub end: binding by authenticated hello', () => {
     expect(engine.tunnelStatus('hub-c2').binding).toMatchObject({ address: NAT, port: 40002, hellos: 2 });
   });
 
-  it('refuses replayed hellos (same and lower counter) from anywhere: nothing moves, nothing is answered', () => {
-    const { engine, events, socket } = setupHub();
+  it('refuses replayed hellos (same and lower counter) from anywhere: nothing moves, nothing is answered', async () => {
+    const { engine, events, socket } = await setupHub();
     const original = hello(100n);
     socket.deliver({ bytes: original, addr: nat, port: 40001 });
     socket.take();
@@ -142,8 +145,8 @@ describe('hub end: binding by authenticated hello', () => {
     expect(status.dropsByReason).toEqual({ 'rx:hello-replay': 4 });
   });
 
-  it('refuses forged hellos (flipped MAC bit, wrong key, wrong binding id, wrong framing): nothing moves or is answered', () => {
-    const { engine, events, socket } = setupHub();
+  it('refuses forged hellos (flipped MAC bit, wrong key, wrong binding id, wrong framing): nothing moves or is answered', async () => {
+    const { engine, events, socket } = await setupHub();
     bind(socket, 40001, 1n);
     const flipped = hello(2n);
     flipped[flipped.length - 1] ^= 0x01;
@@ -165,8 +168,8 @@ describe('hub end: binding by authenticated hello', () => {
     bind(socket, 40001, 2n);
   });
 
-  it('refuses truncated and garbage hellos and plain data from unbound sources without answering', () => {
-    const { engine, socket, tun } = setupHub();
+  it('refuses truncated and garbage hellos and plain data from unbound sources without answering', async () => {
+    const { engine, socket, tun } = await setupHub();
     const truncated = hello(9n).subarray(0, 30);
     socket.deliver(
       { bytes: truncated, addr: forger, port: 1 },
@@ -181,8 +184,8 @@ describe('hub end: binding by authenticated hello', () => {
     expect(engine.tunnelStatus('hub-c2').binding!.state).toBe('unbound');
   });
 
-  it('expires a binding after bindingTimeout without a valid hello: stops sending, goes down, rebinds on the next hello', () => {
-    const { engine, events, socket, tun } = setupHub({ helloInterval: 10, bindingTimeout: 30 });
+  it('expires a binding after bindingTimeout without a valid hello: stops sending, goes down, rebinds on the next hello', async () => {
+    const { engine, events, socket, tun } = await setupHub({ helloInterval: 10, bindingTimeout: 30 });
     bind(socket, 40001, 1n);
     vi.advanceTimersByTime(20_000);
     bind(socket, 40001, 2n);
@@ -205,8 +208,8 @@ describe('hub end: binding by authenticated hello', () => {
     expect(events.map((e) => e.reason)).toEqual(['bound', 'expired', 'bound']);
   });
 
-  it('gue: hellos are control messages of their own type and bind the same way', () => {
-    const { engine, socket } = setupHub({ encap: 'gue' });
+  it('gue: hellos are control messages of their own type and bind the same way', async () => {
+    const { engine, socket } = await setupHub({ encap: 'gue' });
     socket.deliver({ bytes: hello(1n), addr: nat, port: 40001 });
     expect(socket.take()).toEqual([]);
     socket.deliver({ bytes: hello(2n, { encap: 'gue' }), addr: nat, port: 40001 });
@@ -215,13 +218,13 @@ describe('hub end: binding by authenticated hello', () => {
     expect(engine.tunnelStatus('hub-c2').dropsByReason).toEqual({ 'rx:hello-wrong-encap': 1 });
   });
 
-  it('a verified hello from another hub tunnel’s stale address:port displaces it; a static tunnel’s is refused', () => {
+  it('a verified hello from another hub tunnel’s stale address:port displaces it; a static tunnel’s is refused', async () => {
     const io = new FakeDatapathIo();
     const events: BindingEvent[] = [];
     const engine = new DatapathEngine(io, { onBinding: (e) => events.push(e) });
-    engine.addTunnel(hubSpec());
-    engine.addTunnel(hubSpec({ name: 'hub-c3', address: '10.7.0.5/30', peerAddress: '10.7.0.6', auth: { bindingId: 2, key: OTHER_KEY, role: 'hub' } }));
-    engine.addTunnel({ name: 'static', encap: 'fou', local: HUB, remote: FORGER, remotePort: 4754, address: '10.7.0.9/30', peerAddress: '10.7.0.10', keepaliveInterval: 0 });
+    await engine.addTunnel(hubSpec());
+    await engine.addTunnel(hubSpec({ name: 'hub-c3', address: '10.7.0.5/30', peerAddress: '10.7.0.6', auth: { bindingId: 2, key: OTHER_KEY, role: 'hub' } }));
+    await engine.addTunnel({ name: 'static', encap: 'fou', local: HUB, remote: FORGER, remotePort: 4754, address: '10.7.0.9/30', peerAddress: '10.7.0.10', keepaliveInterval: 0 });
     const socket = io.socket(`udp ${HUB}:4754`);
     bind(socket, 40001, 1n);
     socket.deliver({ bytes: hello(1n, { bindingId: 2, key: OTHER_KEY }), addr: nat, port: 40001 });
@@ -234,15 +237,15 @@ describe('hub end: binding by authenticated hello', () => {
     expect(engine.tunnelStatus('hub-c3').binding).toMatchObject({ address: NAT, port: 40001, counter: '1' });
   });
 
-  it('a static tunnel configured for an address:port a hub tunnel bound by hello takes it over; the hub tunnel is displaced', () => {
+  it('a static tunnel configured for an address:port a hub tunnel bound by hello takes it over; the hub tunnel is displaced', async () => {
     const io = new FakeDatapathIo();
     const events: BindingEvent[] = [];
     const engine = new DatapathEngine(io, { onBinding: (e) => events.push(e) });
-    engine.addTunnel(hubSpec());
+    await engine.addTunnel(hubSpec());
     const socket = io.socket(`udp ${HUB}:4754`);
     // A member's hello from (or forged as) the address:port another hub will send from.
     bind(socket, 4754, 1n, forger);
-    engine.addTunnel({ name: 'hub-hub2', encap: 'fou', local: HUB, remote: FORGER, localPort: 4754, remotePort: 4754, key: 9,
+    await engine.addTunnel({ name: 'hub-hub2', encap: 'fou', local: HUB, remote: FORGER, localPort: 4754, remotePort: 4754, key: 9,
       address: '10.7.0.9/30', peerAddress: '10.7.0.10', keepaliveInterval: 0 });
     expect(events.map((e) => [e.name, e.reason])).toEqual([['hub-c2', 'bound'], ['hub-c2', 'displaced']]);
     expect(engine.tunnelStatus('hub-c2').binding!.state).toBe('unbound');
@@ -255,10 +258,10 @@ describe('hub end: binding by authenticated hello', () => {
     expect(events).toHaveLength(2);
   });
 
-  it('keeps the binding across a re-key (new session) and refuses hellos signed with the old key', () => {
-    const { engine, events, socket } = setupHub();
+  it('keeps the binding across a re-key (new session) and refuses hellos signed with the old key', async () => {
+    const { engine, events, socket } = await setupHub();
     bind(socket, 40001, 500n);
-    engine.update('hub-c2', { auth: { bindingId: BINDING, key: OTHER_KEY, role: 'hub' } });
+    await engine.update('hub-c2', { auth: { bindingId: BINDING, key: OTHER_KEY, role: 'hub' } });
     expect(engine.tunnelStatus('hub-c2').binding).toMatchObject({ state: 'bound', address: NAT, port: 40001, counter: '' });
     socket.deliver({ bytes: hello(501n), addr: nat, port: 40002 });
     expect(socket.take()).toEqual([]);
@@ -267,20 +270,20 @@ describe('hub end: binding by authenticated hello', () => {
     expect(socket.take()).toHaveLength(1);
     expect(events.map((e) => e.reason)).toEqual(['bound', 'moved']);
     // A change of encapsulation is a new socket and a new NAT mapping: the binding is reset.
-    engine.update('hub-c2', { encap: 'gue' });
+    await engine.update('hub-c2', { encap: 'gue' });
     expect(events.map((e) => e.reason)).toEqual(['bound', 'moved', 'reset']);
     expect(engine.tunnelStatus('hub-c2').binding!.state).toBe('unbound');
   });
 });
 
 describe('spec checks for auth', () => {
-  it('refuses keys of the wrong length with ERR_INVALID_KEY, naming no key byte, and leaves the engine as it was', () => {
+  it('refuses keys of the wrong length with ERR_INVALID_KEY, naming no key byte, and leaves the engine as it was', async () => {
     const io = new FakeDatapathIo();
     const engine = new DatapathEngine(io);
     for (const key of [Buffer.alloc(15, 0xab), Buffer.alloc(65, 0xab), Buffer.alloc(0)]) {
       let caught: unknown;
       try {
-        engine.addTunnel(hubSpec({ auth: { bindingId: 1, key, role: 'hub' } }));
+        await engine.addTunnel(hubSpec({ auth: { bindingId: 1, key, role: 'hub' } }));
       } catch (err) {
         caught = err;
       }
@@ -291,21 +294,21 @@ describe('spec checks for auth', () => {
     expect(io.calls).toEqual([]);
   });
 
-  it('refuses auth on gre/ipip, a bad role or binding id, and a binding id already on the socket', () => {
+  it('refuses auth on gre/ipip, a bad role or binding id, and a binding id already on the socket', async () => {
     const engine = new DatapathEngine(new FakeDatapathIo());
-    expect(() => engine.addTunnel(hubSpec({ encap: 'gre' }))).toThrow(expect.objectContaining({ code: 'ERR_INVALID_ARGUMENT' }));
-    expect(() => engine.addTunnel(hubSpec({ auth: { bindingId: 1, key: KEY, role: 'boss' as 'hub' } }))).toThrow(expect.objectContaining({ code: 'ERR_INVALID_ARGUMENT' }));
-    expect(() => engine.addTunnel(hubSpec({ auth: { bindingId: -1, key: KEY, role: 'hub' } }))).toThrow(expect.objectContaining({ code: 'ERR_INVALID_ARGUMENT' }));
-    expect(() => engine.addTunnel(hubSpec({ bindingTimeout: 10, helloInterval: 15 }))).toThrow(expect.objectContaining({ code: 'ERR_INVALID_ARGUMENT' }));
-    expect(() => engine.addTunnel(memberSpec({ remote: undefined }))).toThrow(expect.objectContaining({ code: 'ERR_INVALID_ADDRESS' }));
-    engine.addTunnel(hubSpec());
-    expect(() => engine.addTunnel(hubSpec({ name: 'other', address: '10.7.0.5/30', peerAddress: '10.7.0.6' }))).toThrow(expect.objectContaining({ code: 'ERR_TUNNEL_EXISTS' }));
+    await expect(engine.addTunnel(hubSpec({ encap: 'gre' }))).rejects.toThrow(expect.objectContaining({ code: 'ERR_INVALID_ARGUMENT' }));
+    await expect(engine.addTunnel(hubSpec({ auth: { bindingId: 1, key: KEY, role: 'boss' as 'hub' } }))).rejects.toThrow(expect.objectContaining({ code: 'ERR_INVALID_ARGUMENT' }));
+    await expect(engine.addTunnel(hubSpec({ auth: { bindingId: -1, key: KEY, role: 'hub' } }))).rejects.toThrow(expect.objectContaining({ code: 'ERR_INVALID_ARGUMENT' }));
+    await expect(engine.addTunnel(hubSpec({ bindingTimeout: 10, helloInterval: 15 }))).rejects.toThrow(expect.objectContaining({ code: 'ERR_INVALID_ARGUMENT' }));
+    await expect(engine.addTunnel(memberSpec({ remote: undefined }))).rejects.toThrow(expect.objectContaining({ code: 'ERR_INVALID_ADDRESS' }));
+    await engine.addTunnel(hubSpec());
+    await expect(engine.addTunnel(hubSpec({ name: 'other', address: '10.7.0.5/30', peerAddress: '10.7.0.6' }))).rejects.toThrow(expect.objectContaining({ code: 'ERR_TUNNEL_EXISTS' }));
     expect(engine.status().map((s) => s.name)).toEqual(['hub-c2']);
   });
 
-  it('never shows the key in status, and keeps its own copy of it', () => {
+  it('never shows the key in status, and keeps its own copy of it', async () => {
     const key = Buffer.from(KEY);
-    const { engine, socket } = setupHub({ auth: { bindingId: BINDING, key, role: 'hub' } });
+    const { engine, socket } = await setupHub({ auth: { bindingId: BINDING, key, role: 'hub' } });
     key.fill(0);
     bind(socket, 40001, 1n);
     const text = JSON.stringify(engine.status());
@@ -316,10 +319,10 @@ describe('spec checks for auth', () => {
 });
 
 describe('member end', () => {
-  function setupMember(overrides: Partial<TunnelSpecInput> = {}) {
+  async function setupMember(overrides: Partial<TunnelSpecInput> = {}) {
     const io = new FakeDatapathIo();
     const engine = new DatapathEngine(io);
-    engine.addTunnel(memberSpec(overrides));
+    await engine.addTunnel(memberSpec(overrides));
     return { io, engine, socket: io.socket(`udp 192.168.77.2:${overrides.encap === 'gue' ? 6080 : 4754}`), tun: io.tun('c2-hub') };
   }
 
@@ -337,9 +340,9 @@ describe('member end', () => {
     return buf.subarray(0, sealUdpHelloFrame(buf, 0, { encap: 'fou', greKey: null }, { kind: 'ack', bindingId: BINDING, counter, view: { address: nat, port } }, key));
   }
 
-  it('says hello at once, signed, with its own view, from the tunnel socket to the hub', () => {
+  it('says hello at once, signed, with its own view, from the tunnel socket to the hub', async () => {
     vi.setSystemTime(new Date('2030-01-01T00:00:00Z'));
-    const { socket } = setupMember();
+    const { socket } = await setupMember();
     const [sent] = socket.take();
     expect([sent!.addr, sent!.port]).toEqual([hub, 4754]);
     const body = decodeSent(sent!);
@@ -348,8 +351,8 @@ describe('member end', () => {
     expect(body.counter).toBe(BigInt(Date.parse('2030-01-01T00:00:00Z')) * 1000n);
   });
 
-  it('resends after 300 ms without an ack, backing off 300 → 600 → 1200 ms with strictly increasing counters; an ack stops it', () => {
-    const { engine, socket } = setupMember();
+  it('resends after 300 ms without an ack, backing off 300 → 600 → 1200 ms with strictly increasing counters; an ack stops it', async () => {
+    const { engine, socket } = await setupMember();
     const counters = [decodeSent(socket.take()[0]!).counter];
     vi.advanceTimersByTime(299);
     expect(socket.take()).toEqual([]);
@@ -375,8 +378,8 @@ describe('member end', () => {
     expect(socket.take()).toHaveLength(1);
   });
 
-  it('ignores forged, replayed and unsolicited acks and never answers one', () => {
-    const { engine, socket } = setupMember();
+  it('ignores forged, replayed and unsolicited acks and never answers one', async () => {
+    const { engine, socket } = await setupMember();
     const first = decodeSent(socket.take()[0]!).counter;
     socket.deliver(
       { bytes: ackFor(first, OTHER_KEY), addr: hub, port: 4754 },
@@ -390,8 +393,8 @@ describe('member end', () => {
     expect(engine.tunnelStatus('c2-hub').binding!.state).toBe('acked');
   });
 
-  it('says hello at once when it sends data but has heard nothing for 300 ms (a NAT re-mapping)', () => {
-    const { socket, tun } = setupMember();
+  it('says hello at once when it sends data but has heard nothing for 300 ms (a NAT re-mapping)', async () => {
+    const { socket, tun } = await setupMember();
     const first = decodeSent(socket.take()[0]!).counter;
     socket.deliver({ bytes: ackFor(first), addr: hub, port: 4754 });
     vi.advanceTimersByTime(200);
@@ -406,10 +409,10 @@ describe('member end', () => {
 });
 
 describe('member end: liveness miss', () => {
-  it('says hello at once after a keepalive interval with nothing heard', () => {
+  it('says hello at once after a keepalive interval with nothing heard', async () => {
     const io = new FakeDatapathIo();
     const engine = new DatapathEngine(io);
-    engine.addTunnel(memberSpec({ keepaliveInterval: 2 }));
+    await engine.addTunnel(memberSpec({ keepaliveInterval: 2 }));
     const socket = io.socket('udp 192.168.77.2:4754');
     const isHello = (p: FakePacket) => decodeUdpHelloFrame(p.bytes, 0, p.bytes.length).ok;
     const [first] = socket.take().filter(isHello);
@@ -423,7 +426,7 @@ describe('member end: liveness miss', () => {
     expect(socket.take().filter(isHello)).toEqual([]);
     vi.advanceTimersByTime(2_000);
     expect(socket.take().filter(isHello)).toHaveLength(1);
-    engine.close();
+    await engine.close();
   });
 });
 
@@ -434,8 +437,8 @@ describe('member and hub engines through a fake NAT', () => {
     const events: BindingEvent[] = [];
     const hubEngine = new DatapathEngine(hubIo, { onBinding: (e) => events.push(e) });
     const memberEngine = new DatapathEngine(memberIo);
-    hubEngine.addTunnel(hubSpec());
-    memberEngine.addTunnel(memberSpec());
+    await hubEngine.addTunnel(hubSpec());
+    await memberEngine.addTunnel(memberSpec());
     const hubSocket = hubIo.socket(`udp ${HUB}:4754`);
     const memberSocket = memberIo.socket('udp 192.168.77.2:4754');
     let natPort = 40001;
@@ -482,19 +485,19 @@ describe('member and hub engines through a fake NAT', () => {
 });
 
 /** Two engines on fakes with one tunnel each, 192.0.2.1 <-> 192.0.2.2, no keepalive timer. */
-function facingEngines(encap: 'gre' | 'fou', nameA: string, nameB: string) {
+async function facingEngines(encap: 'gre' | 'fou', nameA: string, nameB: string) {
   const aIo = new FakeDatapathIo();
   const bIo = new FakeDatapathIo();
   const a = new DatapathEngine(aIo);
   const b = new DatapathEngine(bIo);
-  a.addTunnel({ name: nameA, encap, local: '192.0.2.1', remote: '192.0.2.2', address: '10.8.0.1/30', peerAddress: '10.8.0.2', keepaliveInterval: 0 });
-  b.addTunnel({ name: nameB, encap, local: '192.0.2.2', remote: '192.0.2.1', address: '10.8.0.2/30', peerAddress: '10.8.0.1', keepaliveInterval: 0 });
+  await a.addTunnel({ name: nameA, encap, local: '192.0.2.1', remote: '192.0.2.2', address: '10.8.0.1/30', peerAddress: '10.8.0.2', keepaliveInterval: 0 });
+  await b.addTunnel({ name: nameB, encap, local: '192.0.2.2', remote: '192.0.2.1', address: '10.8.0.2/30', peerAddress: '10.8.0.1', keepaliveInterval: 0 });
   return { a, b, aIo, bIo };
 }
 
 describe('probes', () => {
   it('gre: a Cisco keepalive reflected by the peer answers; none within the timeout is false', async () => {
-    const { a, aIo, bIo } = facingEngines('gre', 'ga', 'gb');
+    const { a, aIo, bIo } = await facingEngines('gre', 'ga', 'gb');
     const aRaw = aIo.socket('raw 47 192.0.2.1');
     const bRaw = bIo.socket('raw 47 192.0.2.2');
     // Raw sockets read the outer IPv4 header too: wrap what one end writes as the other reads it.
@@ -514,14 +517,14 @@ describe('probes', () => {
   });
 
   it('fou without auth: a UDP keepalive echoed by the peer answers; an unbound hub tunnel is false at once', async () => {
-    const { a, aIo, bIo } = facingEngines('fou', 'fa', 'fb');
+    const { a, aIo, bIo } = await facingEngines('fou', 'fa', 'fb');
     const aSocket = aIo.socket('udp 192.0.2.1:4754');
     const bSocket = bIo.socket('udp 192.0.2.2:4754');
     const probe = a.probe('fa', { timeoutMs: 200 });
     bSocket.deliver(...aSocket.take().map((p) => ({ bytes: p.bytes, addr: ipv4ToNumber('192.0.2.1'), port: 4754 })));
     aSocket.deliver(...bSocket.take().map((p) => ({ bytes: p.bytes, addr: ipv4ToNumber('192.0.2.2'), port: 4754 })));
     await expect(probe).resolves.toBe(true);
-    const { engine, socket } = setupHub();
+    const { engine, socket } = await setupHub();
     await expect(engine.probe('hub-c2')).resolves.toBe(false);
     expect(socket.take()).toEqual([]);
   });
