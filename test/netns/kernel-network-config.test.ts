@@ -5,13 +5,11 @@ import { netnsUnavailableReason } from '../helpers/root.js';
 const skipReason = netnsUnavailableReason();
 if (skipReason) console.warn(`SKIPPED kernel network configuration contract tests: ${skipReason}`);
 
-// One contract, every implementation of the seam: `ip` and rtnetlink, each through apply (async)
-// and applySync, on a veth pair of its own in one namespace, read back with `ip -j`.
+// One contract, every implementation of the seam: `ip` and rtnetlink, each through apply, on a
+// veth pair of its own in one namespace, read back with `ip -j`.
 const IMPLEMENTATIONS = [
-  { name: 'ip', mode: 'sync', n: 1 },
-  { name: 'ip', mode: 'async', n: 2 },
-  { name: 'rtnetlink', mode: 'sync', n: 3 },
-  { name: 'rtnetlink', mode: 'async', n: 4 },
+  { name: 'ip', n: 2 },
+  { name: 'rtnetlink', n: 4 },
 ] as const;
 
 const prelude = `
@@ -21,13 +19,13 @@ import { createIpKernelNetworkConfig } from '${distUrl('shared/system/ip-kernel-
 import { createRtnetlinkKernelNetworkConfig } from '${distUrl('shared/system/rtnetlink-kernel-network-config.js')}';
 const implementations = { ip: createIpKernelNetworkConfig(), rtnetlink: createRtnetlinkKernelNetworkConfig() };
 const brief = (outcomes) => outcomes.map((o) => o.ok ? (o.ipv6Forwarding ? { ipv6Forwarding: o.ipv6Forwarding } : 'ok') : { code: o.error.code, name: o.error.name, message: o.error.message });
-const apply = async (config, mode, changes) => brief(mode === 'sync' ? config.applySync(changes) : await config.apply(changes));
+const apply = async (config, changes) => brief(await config.apply(changes));
 const refusal = (err) => ({ code: err.code, name: err.name, message: err.message });
 const show = (...args) => JSON.parse(execFileSync('ip', ['-j', ...args], { encoding: 'utf8' }) || '[]');
 `;
 
 const contractScript = `${prelude}
-const [name, mode, n] = [process.argv[1], process.argv[2], Number(process.argv[3])];
+const [name, n] = [process.argv[1], Number(process.argv[2])];
 const config = implementations[name];
 const dev = 'k' + n + 'a';
 execFileSync('ip', ['link', 'add', dev, 'type', 'veth', 'peer', 'name', 'k' + n + 'b']);
@@ -46,7 +44,7 @@ const state = () => {
   };
 };
 const result = {};
-result.made = await apply(config, mode, [
+result.made = await apply(config, [
   { kind: 'set-mtu', link: dev, mtu: 1400 },
   { kind: 'set-mac', link: dev, mac: '02:00:00:00:00:0' + n },
   { kind: 'add-address', link: dev, cidr: '10.1.' + n + '.1/30', peer: '10.1.' + n + '.2' },
@@ -61,10 +59,10 @@ result.made = await apply(config, mode, [
 result.state = state();
 // More changes than one slice of the rtnetlink implementation's apply (256), in order.
 const many = Array.from({ length: 300 }, (_, i) => ({ kind: 'replace-route', route: { prefix: '10.' + (100 + n) + '.' + (i >> 2) + '.' + ((i & 3) * 64) + '/26', link: dev, metric: 7 } }));
-result.many = (await apply(config, mode, many)).filter((o) => o === 'ok').length;
+result.many = (await apply(config, many)).filter((o) => o === 'ok').length;
 result.manyInstalled = show('-4', 'route', 'show', 'dev', dev, 'metric', '7').length;
-result.manyDeleted = (await apply(config, mode, many.map((c) => ({ kind: 'delete-route', route: c.route })))).filter((o) => o === 'ok').length;
-result.changed = await apply(config, mode, [
+result.manyDeleted = (await apply(config, many.map((c) => ({ kind: 'delete-route', route: c.route })))).filter((o) => o === 'ok').length;
+result.changed = await apply(config, [
   { kind: 'delete-route', route: { prefix: '10.50.' + n + '.0/24', link: dev, metric: 1000 } },
   { kind: 'delete-route', route: { prefix: '10.60.' + n + '.0/24', link: null, metric: 4294967295 } },
   { kind: 'set-mtu', link: 'k' + n + 'nosuch', mtu: 1400 },
@@ -74,10 +72,18 @@ result.changed = await apply(config, mode, [
 ]);
 result.afterChange = state();
 result.goneAfterDelete = show('link', 'show').every((l) => l.ifname !== 'k' + n + 'gone');
-try { mode === 'sync' ? config.applySync([{ kind: 'set-mtu', link: dev, mtu: 1300 }, { kind: 'set-mtu', link: dev, mtu: 1 }]) : await config.apply([{ kind: 'set-mtu', link: dev, mtu: 1300 }, { kind: 'set-mtu', link: dev, mtu: 1 }]); result.malformed = 'ok'; }
+try { await config.apply([{ kind: 'set-mtu', link: dev, mtu: 1300 }, { kind: 'set-mtu', link: dev, mtu: 1 }]); result.malformed = 'ok'; }
 catch (err) { result.malformed = refusal(err); }
 result.mtuAfterMalformed = show('link', 'show', 'dev', dev)[0].mtu;
-result.links = (await config.listLinks('k' + n)).sort();
+result.links = (await config.listLinks('k' + n)).map((link) => link.name).sort();
+// Ownership: a link group and an alias on devices of one owner, read back, then all deleted in one request.
+const group = 4000 + n;
+for (const i of [1, 2, 3]) execFileSync('ip', ['tuntap', 'add', 'mode', 'tun', 'name', 'k' + n + 'own' + i]);
+result.marked = await apply(config, [1, 2, 3].map((i) => ({ kind: 'mark-link', link: 'k' + n + 'own' + i, group, alias: 'tunnel-hub:test ' + n })));
+result.markedLinks = (await config.listLinks('k' + n + 'own')).sort((x, y) => x.name.localeCompare(y.name));
+result.groupDeleted = await apply(config, [{ kind: 'delete-link-group', group }]);
+result.afterGroupDelete = show('link', 'show').filter((l) => l.ifname.startsWith('k' + n)).map((l) => l.ifname).sort();
+result.markMissing = await apply(config, [{ kind: 'mark-link', link: 'k' + n + 'nosuch', group, alias: 'x' }]);
 console.log(JSON.stringify(result));
 `;
 
@@ -86,8 +92,8 @@ const unprivilegedScript = `${prelude}
 const result = {};
 for (const [name, config] of Object.entries(implementations)) {
   result[name] = {
-    sync: brief(config.applySync([{ kind: 'set-mtu', link: 'lo', mtu: 1400 }, { kind: 'enable-forwarding', link: 'lo' }])),
-    async: await apply(config, 'async', [{ kind: 'replace-route', route: { prefix: '10.9.0.0/24', link: 'lo', metric: 0 } }]),
+    changes: await apply(config, [{ kind: 'set-mtu', link: 'lo', mtu: 1400 }, { kind: 'enable-forwarding', link: 'lo' }]),
+    route: await apply(config, [{ kind: 'replace-route', route: { prefix: '10.9.0.0/24', link: 'lo', metric: 0 } }]),
   };
 }
 console.log(JSON.stringify(result));
@@ -99,8 +105,8 @@ describe.skipIf(skipReason)('the kernel network configuration seam (netns): one 
   beforeAll(() => createNamespaces([namespace]));
   afterAll(() => deleteNamespaces([namespace]));
 
-  it.each(IMPLEMENTATIONS)('$name ($mode) makes every change, reads back the same, and refuses alike', async ({ name, mode, n }) => {
-    const result = (await runNodeIn(namespace, contractScript, [name, mode, String(n)])) as Record<string, unknown>;
+  it.each(IMPLEMENTATIONS)('$name makes every change, reads back the same, and refuses alike', async ({ name, n }) => {
+    const result = (await runNodeIn(namespace, contractScript, [name, String(n)])) as Record<string, unknown>;
     const dev = `k${n}a`;
     expect(result.made).toEqual(['ok', 'ok', 'ok', 'ok', 'ok', 'ok', { ipv6Forwarding: 'interface' }, 'ok', 'ok', 'ok']);
     expect(result.state).toEqual({
@@ -130,6 +136,11 @@ describe.skipIf(skipReason)('the kernel network configuration seam (netns): one 
     expect(result.malformed).toEqual({ code: 'ERR_INVALID_ARGUMENT', name: 'TunnelError', message: 'MTU must be an integer from 68 to 65535, got 1' });
     expect(result.mtuAfterMalformed).toBe(1400);
     expect(result.links).toEqual([dev, `k${n}b`]);
+    expect(result.marked).toEqual(['ok', 'ok', 'ok']);
+    expect(result.markedLinks).toEqual([1, 2, 3].map((i) => ({ name: `k${n}own${i}`, group: 4000 + n, alias: `tunnel-hub:test ${n}` })));
+    expect(result.groupDeleted).toEqual(['ok']);
+    expect(result.afterGroupDelete).toEqual([dev, `k${n}b`]);
+    expect(result.markMissing).toEqual([refused('ERR_DEVICE_NOT_FOUND', `k${n}nosuch`)]);
   });
 
   it('refuses every change without CAP_NET_ADMIN with ERR_PERMISSION, whatever the implementation', async () => {
@@ -141,8 +152,8 @@ describe.skipIf(skipReason)('the kernel network configuration seam (netns): one 
     const denied = { code: 'ERR_PERMISSION', name: 'TunnelError', message: expect.stringContaining('needs root or CAP_NET_ADMIN') };
     const forwardingDenied = { code: 'ERR_PERMISSION', name: 'TunnelError', message: expect.stringMatching(/needs root or CAP_NET_ADMIN|permission denied/) };
     expect(JSON.parse(run.stdout)).toEqual({
-      ip: { sync: [denied, forwardingDenied], async: [denied] },
-      rtnetlink: { sync: [denied, forwardingDenied], async: [denied] },
+      ip: { changes: [denied, forwardingDenied], route: [denied] },
+      rtnetlink: { changes: [denied, forwardingDenied], route: [denied] },
     });
   });
 });
