@@ -7,7 +7,7 @@ if (skipReason) console.warn(`SKIPPED rtnetlink batch tests: ${skipReason}`);
 
 const nativeUrl = distUrl('native/index.js');
 
-// Shared by the scripts: runs a batch (async or sync) and reduces each outcome to 'ok' or its
+// Shared by the scripts: runs a batch and reduces each outcome to 'ok' or its
 // code, message and errno; reads the kernel's view back with `ip -j`.
 const prelude = `
 import { execFileSync } from 'node:child_process';
@@ -15,7 +15,6 @@ import { readFileSync } from 'node:fs';
 import * as native from '${nativeUrl}';
 const brief = (outcomes) => outcomes.map((o) => o.ok ? 'ok' : { code: o.error.code, message: o.error.message, errno: o.error.errno, interfaceName: o.error.interfaceName ?? null });
 const batch = async (requests) => brief(await native.runRtnetlinkBatch(requests));
-const batchSync = (requests) => brief(native.runRtnetlinkBatchSync(requests));
 const show = (...args) => JSON.parse(execFileSync('ip', ['-j', ...args], { encoding: 'utf8' }) || '[]');
 const refusal = (err) => ({ code: err.code, message: err.message, errno: err.errno ?? null });
 `;
@@ -56,7 +55,7 @@ result.forwarding6 = readFileSync('/proc/sys/net/ipv6/conf/v0/force_forwarding',
 result.goneAfterDelete = show('link', 'show').every((l) => l.ifname !== 'gone0');
 
 // The kernel goes on after a refusal, in order: the last MTU wins.
-result.ordered = batchSync([
+result.ordered = await batch([
   { op: 'set-mtu', link: 'v0', mtu: 1300 },
   { op: 'set-mtu', link: 'nosuch0', mtu: 1400 },
   { op: 'set-mtu', link: 'v0', mtu: 70000 },
@@ -81,9 +80,19 @@ result.noLinks = await native.listRtnetlinkLinks('zz');
 // A malformed request refuses the whole batch before anything is sent.
 try { native.runRtnetlinkBatch([{ op: 'set-mtu', link: 'v0', mtu: 1500 }, { op: 'set-mtu', link: 'bad name', mtu: 1500 }]); result.malformed = 'ok'; }
 catch (err) { result.malformed = refusal(err); }
-try { native.runRtnetlinkBatchSync([{ op: 'set-mtu', link: 'v0', mtu: 1500 }, { op: 'add-address', link: 'v0', address: '10.1.0', prefixLength: 24 }]); result.malformedSync = 'ok'; }
-catch (err) { result.malformedSync = refusal(err); }
+try { await native.runRtnetlinkBatch([{ op: 'set-mtu', link: 'v0', mtu: 1500 }, { op: 'add-address', link: 'v0', address: '10.1.0', prefixLength: 24 }]); result.malformedAddress = 'ok'; }
+catch (err) { result.malformedAddress = refusal(err); }
 result.mtuAfterMalformed = show('link', 'show', 'dev', 'v0')[0].mtu;
+
+// Ownership: a group and an alias per device, read back by listRtnetlinkLinks; one request deletes the group.
+for (const name of ['own0', 'own1', 'own2']) execFileSync('ip', ['tuntap', 'add', 'mode', 'tun', 'name', name]);
+result.marked = await batch(['own0', 'own1', 'own2'].map((link) => ({ op: 'mark-link', link, group: 4242, alias: 'tunnel-hub:SHA256:abc' })));
+result.markedLinks = (await native.listRtnetlinkLinks('own')).map((l) => ({ name: l.name, group: l.group, alias: l.alias })).sort((a, b) => a.name.localeCompare(b.name));
+result.markMissing = await batch([{ op: 'mark-link', link: 'nosuch0', group: 4242, alias: 'x' }]);
+result.groupDeleted = await batch([{ op: 'delete-link-group', group: 4242 }]);
+result.afterGroupDelete = show('link', 'show').map((l) => l.ifname).filter((name) => name.startsWith('own') || name.startsWith('v')).sort();
+result.emptyGroup = await batch([{ op: 'delete-link-group', group: 4242 }]);
+try { await native.runRtnetlinkBatch([{ op: 'mark-link', link: 'v0', group: 0, alias: 'x' }]); result.badGroup = 'ok'; } catch (err) { result.badGroup = refusal(err); }
 console.log(JSON.stringify(result));
 `;
 
@@ -93,7 +102,7 @@ const result = {};
 result.async = await batch([
   { op: 'set-mtu', link: 'lo', mtu: 1400 }, { op: 'set-ipv4-forwarding', link: 'lo', on: true }, { op: 'set-ipv6-forwarding', link: 'lo', on: true },
 ]);
-result.sync = batchSync([{ op: 'replace-route', link: 'lo', destination: '10.9.0.0', prefixLength: 24, metric: 0 }]);
+result.route = await batch([{ op: 'replace-route', link: 'lo', destination: '10.9.0.0', prefixLength: 24, metric: 0 }]);
 result.links = (await native.listRtnetlinkLinks('lo')).map((l) => l.name);
 console.log(JSON.stringify(result));
 `;
@@ -108,7 +117,6 @@ const held = [];
 try { for (;;) held.push(openSync('/dev/null', 'r')); } catch {}
 const result = {};
 try { await native.runRtnetlinkBatch([{ op: 'set-up', link: 'lo', up: true }]); result.async = 'ok'; } catch (err) { result.async = refusal(err); }
-try { native.runRtnetlinkBatchSync([{ op: 'set-up', link: 'lo', up: true }]); result.sync = 'ok'; } catch (err) { result.sync = refusal(err); }
 for (const fd of held.splice(0, 16)) closeSync(fd);
 result.afterwards = await batch([{ op: 'set-up', link: 'lo', up: true }]);
 for (const fd of held) closeSync(fd);
@@ -163,8 +171,16 @@ describe.skipIf(skipReason)('rtnetlink batches against the kernel (netns)', () =
     expect(result.noLinks).toEqual([]);
 
     expect(result.malformed).toEqual({ code: 'ERR_INVALID_ARGUMENT', errno: null, message: expect.stringContaining('bad interface name "bad name"') });
-    expect(result.malformedSync).toEqual({ code: 'ERR_INVALID_ADDRESS', errno: null, message: expect.stringContaining('"10.1.0" is not an IPv4 or IPv6 address') });
+    expect(result.malformedAddress).toEqual({ code: 'ERR_INVALID_ADDRESS', errno: null, message: expect.stringContaining('"10.1.0" is not an IPv4 or IPv6 address') });
     expect(result.mtuAfterMalformed).toBe(1280);
+
+    expect(result.marked).toEqual(['ok', 'ok', 'ok']);
+    expect(result.markedLinks).toEqual(['own0', 'own1', 'own2'].map((name) => ({ name, group: 4242, alias: 'tunnel-hub:SHA256:abc' })));
+    expect(result.markMissing).toEqual([refused('ERR_DEVICE_NOT_FOUND', 19, 'nosuch0', 'nosuch0')]);
+    expect(result.groupDeleted).toEqual(['ok']);
+    expect(result.afterGroupDelete).toEqual(['v0', 'v1']);
+    expect(result.emptyGroup).toEqual([expect.objectContaining({ code: 'ERR_DEVICE_NOT_FOUND' })]);
+    expect(result.badGroup).toMatchObject({ code: 'ERR_INVALID_ARGUMENT' });
   });
 
   it('refuses every change without CAP_NET_ADMIN with ERR_PERMISSION, and still lists links', async () => {
@@ -180,7 +196,7 @@ describe.skipIf(skipReason)('rtnetlink batches against the kernel (netns)', () =
       denied('turning IPv4 forwarding on for lo: needs root or CAP_NET_ADMIN'),
       { ...(denied('turning IPv6 forwarding on for lo: needs root or CAP_NET_ADMIN (Permission denied)') as object), errno: 13 },
     ]);
-    expect(result.sync).toEqual([denied('adding route 10.9.0.0/24 metric 0 via lo: needs root or CAP_NET_ADMIN')]);
+    expect(result.route).toEqual([denied('adding route 10.9.0.0/24 metric 0 via lo: needs root or CAP_NET_ADMIN')]);
     expect(result.links).toEqual(['lo']);
     expect(execIn(namespace, 'cat', ['/sys/class/net/lo/mtu']).trim()).toBe('65536');
   });
@@ -191,7 +207,6 @@ describe.skipIf(skipReason)('rtnetlink batches against the kernel (netns)', () =
     const result = JSON.parse(run.stdout) as Record<string, unknown>;
     const limit = { code: 'ERR_RESOURCE_LIMIT', errno: 24, message: expect.stringMatching(/^rtnetlink batch: socket NETLINK_ROUTE: Too many open files/) };
     expect(result.async).toEqual(limit);
-    expect(result.sync).toEqual(limit);
     expect(result.afterwards).toEqual(['ok']);
   });
 });
