@@ -31,33 +31,33 @@ describe('applyWireSpec: the SAs of an encrypted link', () => {
   const sa = (spi: number, fill: number) => ({ spi, key: Buffer.alloc(20, fill).toString('base64url') });
   const esp = { aead: 'aes-gcm' as const, outbound: sa(0x1001, 1), inbound: [sa(0x2001, 2)] };
 
-  it('runs the spec\'s esp (keys from base64url), changes SAs in place, and a spec without esp turns it off', () => {
+  it('runs the spec\'s esp (keys from base64url), changes SAs in place, and a spec without esp turns it off', async () => {
     const io = new FakeDatapathIo();
     const engine = new DatapathEngine(io);
     try {
-      const on = applyWireSpec(engine, { ...base, esp });
+      const on = await applyWireSpec(engine, { ...base, esp });
       expect(on).toMatchObject({ encrypted: true, aead: 'aes-gcm', spiOut: 0x1001, spiIn: [0x2001] });
       // Make-before-break: the next inbound SA joins, then the outbound moves to it.
-      const next = applyWireSpec(engine, { ...base, esp: { ...esp, inbound: [sa(0x2002, 3), sa(0x2001, 2)] } });
+      const next = await applyWireSpec(engine, { ...base, esp: { ...esp, inbound: [sa(0x2002, 3), sa(0x2001, 2)] } });
       expect(next).toMatchObject({ encrypted: true, spiOut: 0x1001, spiIn: expect.arrayContaining([0x2001, 0x2002]) });
-      const moved = applyWireSpec(engine, { ...base, esp: { ...esp, outbound: sa(0x1002, 4), inbound: [sa(0x2002, 3)] } });
+      const moved = await applyWireSpec(engine, { ...base, esp: { ...esp, outbound: sa(0x1002, 4), inbound: [sa(0x2002, 3)] } });
       expect(moved).toMatchObject({ spiOut: 0x1002, spiIn: [0x2002] });
       for (const fill of [1, 2, 3, 4]) expect(JSON.stringify(engine.status())).not.toContain(Buffer.alloc(20, fill).toString('base64url'));
-      expect(applyWireSpec(engine, base)).toMatchObject({ encrypted: false, aead: null, spiOut: null, spiIn: [] });
+      expect(await applyWireSpec(engine, base)).toMatchObject({ encrypted: false, aead: null, spiOut: null, spiIn: [] });
       expect(engine.status()).toHaveLength(1);
     } finally {
-      engine.close();
+      await engine.close();
     }
   });
 
-  it('takes ESP in UDP\'s ports from esp.udp', () => {
+  it('takes ESP in UDP\'s ports from esp.udp', async () => {
     const io = new FakeDatapathIo();
     const engine = new DatapathEngine(io);
     try {
-      const status = applyWireSpec(engine, { ...base, esp: { ...esp, udp: { localPort: 4500, remotePort: 4501 } } });
+      const status = await applyWireSpec(engine, { ...base, esp: { ...esp, udp: { localPort: 4500, remotePort: 4501 } } });
       expect(status).toMatchObject({ encrypted: true, localPort: 4500, remotePort: 4501 });
     } finally {
-      engine.close();
+      await engine.close();
     }
   });
 });
