@@ -21,13 +21,13 @@ const key = (hex) => Buffer.from(hex, 'hex');
 const sa = (s) => ({ spi: s.spi, key: key(s.key) });
 const engine = new DatapathEngine(nativeDatapathIo);
 const esp = (outbound, inbound) => ({ aead: 'aes-gcm', outbound: sa(outbound), inbound: inbound.map(sa) });
-engine.addTunnel({ name: 'trk0', encap: 'gre', local: c.local, remote: c.remote, address: c.address, peerAddress: c.peer,
+await engine.addTunnel({ name: 'trk0', encap: 'gre', local: c.local, remote: c.remote, address: c.address, peerAddress: c.peer,
   keepaliveInterval: 1, esp: esp(c.out[0], [c.in[0]]) });
 const at = (time, step) => setTimeout(step, Math.max(0, time - Date.now()));
 const steps = [];
-at(c.steps[0], () => { engine.update('trk0', { esp: esp(c.out[0], [c.in[0], c.in[1]]) }); steps.push(engine.tunnelStatus('trk0').spiIn); });
-at(c.steps[1], () => { engine.update('trk0', { esp: esp(c.out[1], [c.in[0], c.in[1]]) }); steps.push(engine.tunnelStatus('trk0').spiOut); });
-at(c.steps[2], () => { engine.update('trk0', { esp: esp(c.out[1], [c.in[1]]) }); steps.push(engine.tunnelStatus('trk0').spiIn); });
+at(c.steps[0], async () => { await engine.update('trk0', { esp: esp(c.out[0], [c.in[0], c.in[1]]) }); steps.push(engine.tunnelStatus('trk0').spiIn); });
+at(c.steps[1], async () => { await engine.update('trk0', { esp: esp(c.out[1], [c.in[0], c.in[1]]) }); steps.push(engine.tunnelStatus('trk0').spiOut); });
+at(c.steps[2], async () => { await engine.update('trk0', { esp: esp(c.out[1], [c.in[1]]) }); steps.push(engine.tunnelStatus('trk0').spiIn); });
 at(c.endAt, () => {
   const s = engine.tunnelStatus('trk0');
   engine.close();

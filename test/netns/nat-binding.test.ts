@@ -29,13 +29,13 @@ const { nativeDatapathIo } = await import(${JSON.stringify(distUrl('shared/datap
 const spec = JSON.parse(process.argv[1]);
 spec.auth.key = Buffer.from(spec.auth.key, 'hex');
 const engine = new DatapathEngine(nativeDatapathIo, { onBinding: (e) => console.log('event ' + JSON.stringify(e)) });
-engine.addTunnel(spec);
+await engine.addTunnel(spec);
 console.log('ready');
 for await (const line of createInterface({ input: process.stdin })) {
   const [id, op, arg] = line.split(' ');
   if (op === 'status') console.log(id + ' ' + JSON.stringify(engine.tunnelStatus(spec.name)));
   else if (op === 'probe') console.log(id + ' ' + JSON.stringify(await engine.probe(spec.name, { timeoutMs: Number(arg) })));
-  else if (op === 'quit') { engine.close(); console.log(id + ' true'); process.exit(0); }
+  else if (op === 'quit') { await engine.close(); console.log(id + ' true'); process.exit(0); }
 }
 `;
 
