@@ -64,11 +64,11 @@ describe('DestinationTally', () => {
 });
 
 describe('DatapathEngine.drainDestinations', () => {
-  it('counts the inner destinations a tunnel received on the JS path, only when asked to', () => {
+  it('counts the inner destinations a tunnel received on the JS path, only when asked to', async () => {
     for (const tallyDestinations of [true, false]) {
       const io = new FakeDatapathIo();
       const engine = new DatapathEngine(io, { tallyDestinations });
-      engine.addTunnel({ name: 'tnl-c1', encap: 'gre', local: A, remote: B, address: '10.9.0.1/30', peerAddress: '10.9.0.2', keepaliveInterval: 0 });
+      await engine.addTunnel({ name: 'tnl-c1', encap: 'gre', local: A, remote: B, address: '10.9.0.1/30', peerAddress: '10.9.0.2', keepaliveInterval: 0 });
       const toC2 = ipv4Packet({ src: '10.9.0.2', dst: '10.9.0.6', length: 1000 });
       const toHub = ipv4Packet({ src: '10.9.0.2', dst: '10.9.0.1', length: 84 });
       io.socket(`raw 47 ${A}`).deliver(...[toC2, toC2, toHub].map((inner) => ({ bytes: outerPacket(B, A, 47, greFrame(inner)), addr: ipv4ToNumber(B), port: 0 })));
@@ -76,7 +76,7 @@ describe('DatapathEngine.drainDestinations', () => {
       const drained = engine.drainDestinations('tnl-c1').sort((x, y) => (x.address < y.address ? -1 : 1));
       expect(drained).toEqual(tallyDestinations ? [{ address: '10.9.0.1', bytes: 84 }, { address: '10.9.0.6', bytes: 2000 }] : []);
       expect(engine.drainDestinations('tnl-c1')).toEqual([]);
-      engine.close();
+      await engine.close();
     }
   });
 
