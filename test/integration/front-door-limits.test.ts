@@ -186,7 +186,9 @@ describe('every front door counts every limit in /metrics', () => {
 
   it('rate, caps per source and per door, handshake and idle deadlines, failed logins and the wait after them', async () => {
     const { gates } = hub.hub;
-    const idle = (): Promise<void> => waitFor(() => Object.values(gates).every((gate) => gate.stats().pending === 0), 5_000, 'pending connections timed out');
+    const idle = async (): Promise<void> => {
+      await waitFor(() => Object.values(gates).every((gate) => gate.stats().pending === 0), 5_000, 'pending connections timed out');
+    };
     // WebSocket: a source over its rate; the door full of unauthenticated connections; all of them
     // ended by the handshake deadline.
     const opened = await Promise.allSettled([0, 1, 2].map(() => rawConnection(hub.hub.wsPort, '127.0.0.61')));

@@ -2,14 +2,14 @@ import { chmodSync, existsSync, mkdtempSync, readFileSync, rmSync, writeFileSync
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { Writable } from 'node:stream';
-import { pino } from 'pino';
+import { pino, type Logger } from 'pino';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { TunnelStatus } from '../../shared/datapath/datapath-engine.js';
 import { LinkHooks } from '../../shared/hooks/link-hooks.js';
 import { checkHookFile, runHook } from '../../shared/hooks/run-hook.js';
 
 /** A logger whose lines the test reads. */
-function capturingLogger(): { log: ReturnType<typeof pino>; lines: Record<string, unknown>[] } {
+function capturingLogger(): { log: Logger; lines: Record<string, unknown>[] } {
   const lines: Record<string, unknown>[] = [];
   const sink = new Writable({
     write(chunk: Buffer, _encoding, done) {

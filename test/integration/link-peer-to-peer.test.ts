@@ -68,7 +68,7 @@ describe('peer<->peer links and NAT fallback through the control plane', () => {
     expect(hub.datapath.tunnels.get('tnl-bob')).toMatchObject({ encap: 'fou', remote: '127.0.0.1', auth: { role: 'hub' } });
     expect((b.tunnel(atB, 'tnl-hub')?.auth as { key: string }).key).toBe((hub.datapath.tunnels.get('tnl-bob')?.auth as { key: string }).key);
     const bSide = b.tunnel(atB, 'tnl-ann') as { auth: { key: string; bindingId: number; role: string }; encap: string; local: string };
-    const aSide = a.tunnel(atA, 'tnl-bob') as { auth: { key: string; bindingId: number; role: string }; encap: string; remote: string };
+    const aSide = a.tunnel(atA, 'tnl-bob') as { auth: { key: string; bindingId: number; role: string }; encap: string; remote: string; key?: number };
     expect([aSide.encap, bSide.encap]).toEqual(['fou', 'fou']);
     expect(bSide.local).toBe('192.168.77.2');
     expect(aSide.remote).toBe('127.0.0.1');

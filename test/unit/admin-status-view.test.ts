@@ -6,7 +6,7 @@ function peer(name: string, connected: boolean, extra: Partial<PeerStatus> = {})
   return {
     name, connected, transport: connected ? 'ws' : null,
     endpoint: { seen: '203.0.113.10', reported: '192.168.1.2' }, nat: true,
-    encap: 'fou', encapReason: 'nat-detected', probes: null, keepaliveInterval: 10,
+    encap: 'fou', outerFamily: 'ipv4', encapReason: 'nat-detected', probes: null, keepaliveInterval: 10,
     prefix: '10.1.12.0/30', inner: '10.1.12.2', tunnel: `tnl-${name}`, specVersion: null,
     lastSeen: '2026-01-01T00:00:00.000Z', lastError: null,
     counters: { rx: { packets: 3, bytes: 300, errors: 0, dropped: 1 }, tx: { packets: 4, bytes: 400, errors: 0, dropped: 2 } },

@@ -1,6 +1,6 @@
 import { describe, expect, it } from 'vitest';
 import fc from 'fast-check';
-import { decodeMessage, encodeMessage, LineFramer, MAX_MESSAGE_BYTES } from '../../shared/protocol/index.js';
+import { decodeMessage, encodeMessage, LineFramer, MAX_MESSAGE_BYTES, type OutgoingMessage } from '../../shared/protocol/index.js';
 import { isTunnelError } from '../../shared/errors.js';
 
 const spec = {
@@ -20,7 +20,7 @@ function codeOf(fn: () => unknown): string | undefined {
 
 describe('control message codec', () => {
   it('round-trips every message type with the version stamped', () => {
-    const messages = [
+    const messages: OutgoingMessage[] = [
       { type: 'hello', software: 'tunnel-client/0.1.0', endpoint: '203.0.113.10' },
       { type: 'hello', software: 'x', endpoint: null },
       { type: 'welcome', peer: 'alice', session: 's1', sessionKey: 'A'.repeat(43), keepaliveMs: 10_000, seen: '203.0.113.10' },
@@ -33,7 +33,7 @@ describe('control message codec', () => {
       { type: 'ack', version: 3 },
       { type: 'keepalive' },
       { type: 'error', code: 'ERR_PROTOCOL', message: 'nope' },
-    ] as const;
+    ];
     for (const message of messages) {
       const text = encodeMessage(message);
       expect(JSON.parse(text).v).toBe(1);

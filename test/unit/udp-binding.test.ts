@@ -149,7 +149,7 @@ describe('hub end: binding by authenticated hello', () => {
     const { engine, events, socket } = await setupHub();
     bind(socket, 40001, 1n);
     const flipped = hello(2n);
-    flipped[flipped.length - 1] ^= 0x01;
+    flipped[flipped.length - 1]! ^= 0x01;
     socket.deliver(
       { bytes: flipped, addr: forger, port: 4754 },
       { bytes: hello(3n, { key: OTHER_KEY }), addr: forger, port: 4754 },
@@ -214,7 +214,7 @@ describe('hub end: binding by authenticated hello', () => {
     expect(socket.take()).toEqual([]);
     socket.deliver({ bytes: hello(2n, { encap: 'gue' }), addr: nat, port: 40001 });
     const [ack] = socket.take();
-    expect(ack.bytes.subarray(0, 4).toString('hex')).toBe('20020000');
+    expect(ack?.bytes.subarray(0, 4).toString('hex')).toBe('20020000');
     expect(engine.tunnelStatus('hub-c2').dropsByReason).toEqual({ 'rx:hello-wrong-encap': 1 });
   });
 

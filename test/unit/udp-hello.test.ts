@@ -57,11 +57,11 @@ describe('UDP hello body', () => {
     const buf = Buffer.from(HELLO_HEX, 'hex');
     expect(verifyUdpHelloMac(buf, 0, KEY)).toBe(true);
     const otherKey = Buffer.from(KEY);
-    otherKey[31] ^= 1;
+    otherKey[31]! ^= 1;
     expect(verifyUdpHelloMac(buf, 0, otherKey)).toBe(false);
     for (let bit = 0; bit < 44 * 8; bit++) {
       const flipped = Buffer.from(buf);
-      flipped[bit >> 3] ^= 1 << (bit & 7);
+      flipped[bit >> 3]! ^= 1 << (bit & 7);
       expect(verifyUdpHelloMac(flipped, 0, KEY), `bit ${bit}`).toBe(false);
     }
     expect(verifyUdpHelloMac(buf.subarray(0, 43), 0, KEY)).toBe(false);
