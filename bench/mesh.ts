@@ -21,7 +21,8 @@ import { execFile } from 'node:child_process';
 import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { runCliIn, serveRuntime, startCli, until, type CliProcess } from '../test/helpers/control-processes.js';
+import { runCliIn, serveRuntime, startCli, type CliProcess } from '../test/helpers/control-processes.js';
+import { waitUntil } from '../test/helpers/wait-until.js';
 import { createNatTopology, execIn, execInAsync, spawnIn, type NatTopology } from '../test/helpers/netns.js';
 import { netnsUnavailableReason } from '../test/helpers/root.js';
 import { benchDatapaths } from './bench-datapaths.js';
@@ -53,12 +54,12 @@ async function throughput(): Promise<void> {
     await hubCli(['init', '--endpoint', HUB, '--pool', '10.1.12.0/24']);
     const hub = startCli(topo.hub, 'server', ['--state', hubState, 'serve', '--listen', HUB, '--path-keepalive', '1']);
     processes.push(hub);
-    await until(() => serveRuntime(hubState)?.pid === hub.child.pid, 20_000, 'hub listening');
+    await waitUntil(() => serveRuntime(hubState)?.pid === hub.child.pid, 20_000, 'hub listening');
     // c2 is the NAT box's own address: public, like c1.
     for (const [name, ns] of [['c1', topo.c1], ['c2', topo.nat]] as const) {
       const member = startCli(ns, 'client', ['join', `ws://${HUB}:8443`, '--token', (await hubCli(['invite', 'create'])).trim(), '--name', name, '--state', join(dir, name)]);
       processes.push(member);
-      await until(() => /tnl-hub up/.test(member.output()), 20_000, `${name} join: ${member.output()}`);
+      await waitUntil(() => /tnl-hub up/.test(member.output()), 20_000, `${name} join: ${member.output()}`);
     }
     await hubCli(['link', 'add', 'c1', 'c2']);
     const server = spawnIn(topo.nat, 'iperf3', ['-s']);
@@ -67,7 +68,7 @@ async function throughput(): Promise<void> {
       await measure(topo, 'gre');
       await hubCli(['peer', 'pin', 'c1', '--encap', 'fou']);
       await hubCli(['peer', 'pin', 'c2', '--encap', 'fou']);
-      await until(async () => {
+      await waitUntil(async () => {
         const status = JSON.parse(await hubCli(['status', '--json'])) as { peers: { encap: string }[]; links: { encap: string }[] };
         return status.peers.every((p) => p.encap === 'fou') && status.links.every((l) => l.encap === 'fou');
       }, 20_000, 'every link on fou');
@@ -84,7 +85,7 @@ async function throughput(): Promise<void> {
 
 async function measure(topo: NatTopology, encap: string): Promise<void> {
   for (const target of [C2_VIA_HUB, C2_DIRECT]) {
-    await until(async () => (await execInAsync(topo.c1, 'ping', ['-c', '1', '-W', '1', target], 5_000)).code === 0, 20_000, `c1 -> ${target} on ${encap}`);
+    await waitUntil(async () => (await execInAsync(topo.c1, 'ping', ['-c', '1', '-W', '1', target], 5_000)).code === 0, 20_000, `c1 -> ${target} on ${encap}`);
   }
   const viaHub: number[] = [];
   const direct: number[] = [];
@@ -135,18 +136,18 @@ async function shortcutThroughput(): Promise<void> {
     await hubCli(['init', '--endpoint', HUB, '--pool', '10.1.12.0/24']);
     const hub = startCli(topo.hub, 'server', ['--state', hubState, 'serve', '--listen', HUB, '--path-keepalive', '1', '--shortcuts', 'auto']);
     processes.push(hub);
-    await until(() => serveRuntime(hubState)?.pid === hub.child.pid, 20_000, 'hub listening');
+    await waitUntil(() => serveRuntime(hubState)?.pid === hub.child.pid, 20_000, 'hub listening');
     const hubPid = hub.child.pid!;
     for (const [name, ns] of [['c1', topo.c1], ['c2', topo.nat]] as const) {
       const member = startCli(ns, 'client', ['join', `ws://${HUB}:8443`, '--token', (await hubCli(['invite', 'create'])).trim(), '--name', name, '--state', join(dir, name)]);
       processes.push(member);
-      await until(() => /tnl-hub up/.test(member.output()), 20_000, `${name} join: ${member.output()}`);
+      await waitUntil(() => /tnl-hub up/.test(member.output()), 20_000, `${name} join: ${member.output()}`);
     }
     await hubCli(['peer', 'set', 'c1', '--shortcuts', 'off']);
     const server = spawnIn(topo.nat, 'iperf3', ['-s']);
     try {
       console.log(`shortcut throughput: iperf3 c1 -> c2 (both public, GRE), ${IPERF_SECONDS} s per run, ${ROUNDS} rounds; Gbit/s; hub CPU (1 core = 100%)`);
-      await until(async () => (await execInAsync(topo.c1, 'ping', ['-c', '1', '-W', '1', C2_VIA_HUB], 5_000)).code === 0, 20_000, 'c1 -> c2 through the hub');
+      await waitUntil(async () => (await execInAsync(topo.c1, 'ping', ['-c', '1', '-W', '1', C2_VIA_HUB], 5_000)).code === 0, 20_000, 'c1 -> c2 through the hub');
       const viaHub: number[] = [];
       const viaHubCpu: number[] = [];
       for (let round = 0; round < ROUNDS; round++) {
@@ -155,11 +156,11 @@ async function shortcutThroughput(): Promise<void> {
         viaHubCpu.push(cpu);
       }
       await hubCli(['link', 'add', 'c1', 'c2']);
-      await until(async () => (await execInAsync(topo.c1, 'ping', ['-c', '1', '-W', '1', C2_DIRECT], 5_000)).code === 0, 20_000, 'c1 -> c2 over the direct link');
+      await waitUntil(async () => (await execInAsync(topo.c1, 'ping', ['-c', '1', '-W', '1', C2_DIRECT], 5_000)).code === 0, 20_000, 'c1 -> c2 over the direct link');
       const direct: number[] = [];
       for (let round = 0; round < ROUNDS; round++) direct.push(await iperf(topo, C2_DIRECT));
       await hubCli(['link', 'remove', 'c1', 'c2']);
-      await until(() => /dev tnl-hub/.test(execIn(topo.c1, 'ip', ['route', 'get', C2_VIA_HUB])), 20_000, 'c1 routing c2 through the hub again');
+      await waitUntil(() => /dev tnl-hub/.test(execIn(topo.c1, 'ip', ['route', 'get', C2_VIA_HUB])), 20_000, 'c1 routing c2 through the hub again');
 
       // The switch: one long transfer through the hub; the hub's CPU sampled twice a second.
       await hubCli(['peer', 'set', 'c1', '--shortcuts', 'on']);
@@ -170,7 +171,7 @@ async function shortcutThroughput(): Promise<void> {
       const sampler = setInterval(() => samples.push({ at: performance.now() - start, cpu: cpuSeconds(hubPid) }), 500);
       let switchedMs: number | null = null;
       try {
-        await until(shortcutUp, switchSeconds * 1000, 'the shortcut up');
+        await waitUntil(shortcutUp, switchSeconds * 1000, 'the shortcut up');
         switchedMs = performance.now() - start;
       } finally {
         await transfer;

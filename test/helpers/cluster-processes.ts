@@ -2,7 +2,8 @@ import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { createClusterTopology, type ClusterTopology } from './cluster-topology.js';
-import { runCliIn, serveRuntime, startCli, until, type CliProcess } from './control-processes.js';
+import { runCliIn, serveRuntime, startCli, type CliProcess } from './control-processes.js';
+import { waitUntil } from './wait-until.js';
 import { execIn, execInAsync } from './netns.js';
 import { startPostgres, type PostgresServer } from './postgres-server.js';
 
@@ -47,7 +48,7 @@ export class ClusterProcesses {
   /** Starts `tunnel-hub serve` on the hub's public address (default timings unless `extra` says otherwise) and waits until it listens. */
   async serve(hub: ClusterHubName, extra: string[] = []): Promise<CliProcess> {
     const proc = startCli(this.namespace(hub), 'server', ['--state', this.state(hub), 'serve', '--listen', this.address(hub), ...extra]);
-    await until(() => serveRuntime(this.state(hub))?.pid === proc.child.pid, 20_000, `${hub} listening: ${proc.output()}`);
+    await waitUntil(() => serveRuntime(this.state(hub))?.pid === proc.child.pid, 20_000, () => `${hub} listening: ${proc.output()}`);
     return proc;
   }
 
@@ -55,7 +56,7 @@ export class ClusterProcesses {
   async join(member: ClusterMemberName, hub: ClusterHubName): Promise<CliProcess> {
     const invite = (await this.hubCli(hub, ['invite', 'create'])).trim();
     const proc = startCli(this.namespace(member), 'client', ['join', `ws://${this.address(hub)}:8443`, '--token', invite, '--name', member, '--state', this.state(member)]);
-    await until(() => /tnl-hub up/.test(proc.output()), 20_000, `${member} join: ${proc.output()}`);
+    await waitUntil(() => /tnl-hub up/.test(proc.output()), 20_000, () => `${member} join: ${proc.output()}`);
     return proc;
   }
 

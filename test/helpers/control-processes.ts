@@ -2,6 +2,7 @@ import type { ChildProcess } from 'node:child_process';
 import { existsSync, readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { execInAsync, repoRoot, spawnIn } from './netns.js';
+import { waitUntil } from './wait-until.js';
 
 /** A hub or member CLI process running in a namespace, with its output captured. */
 export interface CliProcess {
@@ -54,19 +55,8 @@ export function serveRuntime(stateDir: string): { wsPort: number; sshPort: numbe
  */
 export async function startServe(namespace: string, stateDir: string, args: string[], env: Record<string, string> = {}): Promise<CliProcess> {
   const hub = startCli(namespace, 'server', ['--state', stateDir, 'serve', ...args], env);
-  await until(() => serveRuntime(stateDir)?.pid === hub.child.pid || /hub listening/.test(hub.output()), 20_000, `hub listening: ${hub.output()}`);
+  await waitUntil(() => serveRuntime(stateDir)?.pid === hub.child.pid || /hub listening/.test(hub.output()), 20_000, () => `hub listening: ${hub.output()}`);
   return hub;
-}
-
-/** Polls `check` every 50 ms until it is truthy or `timeoutMs` passes. */
-export async function until<T>(check: () => T | Promise<T>, timeoutMs: number, what: string): Promise<NonNullable<T>> {
-  const deadline = Date.now() + timeoutMs;
-  for (;;) {
-    const value = await check();
-    if (value) return value as NonNullable<T>;
-    if (Date.now() > deadline) throw new Error(`timed out after ${timeoutMs} ms waiting for ${what}`);
-    await new Promise((resolve) => setTimeout(resolve, 50));
-  }
 }
 
 /**

@@ -3,6 +3,7 @@ import { chownSync, existsSync, mkdtempSync, rmSync, writeFileSync } from 'node:
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { execInAsync, spawnIn } from './netns.js';
+import { waitUntil } from './wait-until.js';
 
 const FRR = '/usr/lib/frr';
 
@@ -50,9 +51,9 @@ export async function startFrrRouter(namespace: string, ospfdConfig: string): Pr
     return child;
   };
   const children = [start('zebra')];
-  await waitForFile(join(dir, 'zserv.api'), () => output);
+  await waitUntil(() => existsSync(join(dir, 'zserv.api')), 10_000, () => `${join(dir, 'zserv.api')} to appear: ${output}`);
   children.push(start('ospfd'));
-  await waitForFile(join(dir, 'ospfd.vty'), () => output);
+  await waitUntil(() => existsSync(join(dir, 'ospfd.vty')), 10_000, () => `${join(dir, 'ospfd.vty')} to appear: ${output}`);
   return {
     vtysh: async (command) => (await execInAsync(namespace, 'vtysh', ['--vty_socket', dir, '-c', command], 10_000)).stdout,
     output: () => output,
@@ -70,10 +71,3 @@ export async function startFrrRouter(namespace: string, ospfdConfig: string): Pr
   };
 }
 
-async function waitForFile(path: string, output: () => string): Promise<void> {
-  const deadline = Date.now() + 10_000;
-  while (!existsSync(path)) {
-    if (Date.now() > deadline) throw new Error(`${path} did not appear: ${output()}`);
-    await new Promise((resolve) => setTimeout(resolve, 50));
-  }
-}

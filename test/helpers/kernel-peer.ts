@@ -12,6 +12,7 @@ import { existsSync, mkdirSync, readFileSync, rmSync } from 'node:fs';
 import { connect, type Socket } from 'node:net';
 import { join } from 'node:path';
 import { repoRoot } from './netns.js';
+import { waitUntil } from './wait-until.js';
 
 /** Where prepare.sh keeps the kernel, its modules and the initramfs. */
 export const KERNEL_PEER_CACHE = process.env.TC_KERNEL_PEER_CACHE ?? '/var/cache/tunnel-coordinator/kernel-peer';
@@ -137,13 +138,11 @@ export async function startKernelPeer(options: KernelPeerOptions): Promise<Kerne
     rmSync(runDir, { recursive: true, force: true });
   };
   try {
-    const deadline = started + (options.bootTimeoutMs ?? 60_000);
-    let marker: RegExpExecArray | null = null;
-    while ((marker = READY.exec(readConsole())) === null) {
+    const bootLeftMs = Math.max(0, started + (options.bootTimeoutMs ?? 60_000) - Date.now());
+    const marker = await waitUntil(() => {
       if (qemu.exitCode !== null || qemu.signalCode !== null) throw new Error(`qemu exited during boot: ${qemuErr.trim()}`);
-      if (Date.now() > deadline) throw new Error(`guest ${name} not ready in time:\n${readConsole().slice(-2000)}`);
-      await sleep(50);
-    }
+      return READY.exec(readConsole());
+    }, bootLeftMs, () => `guest ${name} to boot:\n${readConsole().slice(-2000)}`);
     if (marker[1] !== 'READY') throw new Error(`guest ${name} failed its setup:\n${readConsole().slice(-2000)}`);
     const bootMs = Date.now() - started;
     channel = await CommandChannel.open(socketPath);
@@ -188,18 +187,15 @@ class CommandChannel {
   }
 
   static async open(path: string): Promise<CommandChannel> {
-    for (let attempt = 0; ; attempt++) {
-      try {
-        const socket = await new Promise<Socket>((resolveSocket, rejectSocket) => {
-          const s = connect(path, () => resolveSocket(s));
-          s.once('error', rejectSocket);
-        });
-        return new CommandChannel(socket);
-      } catch (err) {
-        if (attempt > 100) throw err;
-        await sleep(50);
-      }
-    }
+    let lastError: unknown;
+    const socket = await waitUntil(() => new Promise<Socket | undefined>((resolveSocket) => {
+      const s = connect(path, () => resolveSocket(s));
+      s.once('error', (err) => {
+        lastError = err;
+        resolveSocket(undefined);
+      });
+    }), 5_000, () => `the guest's command socket ${path} (${String(lastError)})`);
+    return new CommandChannel(socket);
   }
 
   run(script: string, timeoutMs: number): Promise<GuestResult> {
@@ -255,10 +251,6 @@ function prepareOnce(): string {
     encoding: 'utf8', stdio: ['ignore', 'pipe', 'pipe'],
   }).trim();
   return prepared;
-}
-
-function sleep(ms: number): Promise<void> {
-  return new Promise((resolveSleep) => setTimeout(resolveSleep, ms));
 }
 
 function installExitHook(): void {

@@ -1,6 +1,7 @@
 import type { ChildProcess } from 'node:child_process';
 import { join } from 'node:path';
 import { execIn, repoRoot, spawnIn } from './netns.js';
+import { waitUntil } from './wait-until.js';
 
 /** The built `tunnel-client` entry point. */
 export function tunnelClientCli(): string {
@@ -59,13 +60,14 @@ export async function startUp(namespace: string, args: string[], timeoutMs = 20_
       return code;
     },
   };
-  const deadline = Date.now() + timeoutMs;
-  while (!/ up: /.test(output)) {
-    if (child.exitCode !== null || Date.now() > deadline) {
-      await running.stop();
-      throw new Error(`tunnel-client up did not come up in ${namespace}: ${output}`);
-    }
-    await new Promise((resolve) => setTimeout(resolve, 50));
+  try {
+    await waitUntil(() => {
+      if (child.exitCode !== null) throw new Error(`it exited with ${child.exitCode}`);
+      return / up: /.test(output);
+    }, timeoutMs, 'its "up:" line');
+  } catch (err) {
+    await running.stop();
+    throw new Error(`tunnel-client up did not come up in ${namespace} (${(err as Error).message}): ${output}`);
   }
   return running;
 }
@@ -78,13 +80,4 @@ export function statusIn(namespace: string, stateDir: string): { tunnels: Record
 /** `tunnel-client set NAME ARGS` inside `namespace`. */
 export function setIn(namespace: string, stateDir: string, name: string, args: string[]): string {
   return execIn(namespace, process.execPath, [tunnelClientCli(), 'set', name, ...args, '--state', stateDir]);
-}
-
-/** Polls `check` every 100 ms until it returns true or `timeoutMs` passes. */
-export async function waitFor(check: () => boolean, timeoutMs: number, what: string): Promise<void> {
-  const deadline = Date.now() + timeoutMs;
-  while (!check()) {
-    if (Date.now() > deadline) throw new Error(`timed out waiting for ${what}`);
-    await new Promise((resolve) => setTimeout(resolve, 100));
-  }
 }

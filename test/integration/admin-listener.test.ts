@@ -6,7 +6,8 @@ import WebSocket from 'ws';
 import { loadOrCreateAdminToken } from '../../server/admin/admin-token.js';
 import { unpackStatusView, type PackedStatusView } from '../../server/admin/status-snapshot.js';
 import { runMember } from '../../client/session/run-member.js';
-import { MemoryClientDatapath, waitFor } from '../helpers/memory-client-datapath.js';
+import { MemoryClientDatapath } from '../helpers/memory-client-datapath.js';
+import { waitUntil } from '../helpers/wait-until.js';
 import { TUNNEL_TRAFFIC_FAMILIES, metricFamilies, metricProblems, metricValue, promtoolCheck, promtoolUnavailableReason } from '../helpers/prometheus-text.js';
 import { dyndns2Request } from '../helpers/dyndns2-request.js';
 import { registrySnapshot, runHubCli } from '../helpers/hub-cli.js';
@@ -90,7 +91,7 @@ describe('the admin listener on loopback', () => {
     const running = runMember({ stateDir, datapath: new MemoryClientDatapath(), log: testLogger, join: { url: hub.wsUrl, token: await hub.invite(), name: 'alice' }, stopped });
     try {
       const registry = hub.hub.registry;
-      await waitFor(async () => await registry.peers.find('alice')
+      await waitUntil(async () => await registry.peers.find('alice')
         && (await registry.specs.versions('alice', (await registry.links.hubLinkOf('alice')).id))?.peer.acked === 1, 10_000, 'the ack');
       const during = (await get(port, '/metrics')).body;
       expect(promtoolCheck(during).status).toBe(0);
@@ -105,7 +106,7 @@ describe('the admin listener on loopback', () => {
       stop();
       await running;
     }
-    await waitFor(async () => metricValue((await get(port, '/metrics')).body, 'tunnel_peers{state="down"}') === 1, 10_000, 'alice down');
+    await waitUntil(async () => metricValue((await get(port, '/metrics')).body, 'tunnel_peers{state="down"}') === 1, 10_000, 'alice down');
     const after = (await get(port, '/metrics')).body;
     expect(metricValue(after, 'tunnel_sessions{transport="ws"}')).toBe(0);
   });
@@ -116,7 +117,7 @@ describe('the admin listener on loopback', () => {
     const running = runMember({ stateDir, datapath: new MemoryClientDatapath(), log: testLogger, join: { url: hub.wsUrl, token: await hub.invite(), name: 'bob' }, stopped });
     let text: string;
     try {
-      await waitFor(async () => metricValue((await get(port, '/metrics')).body, 'tunnel_peer_transmit_bytes_total{peer="bob",encap="gre"}') !== undefined, 10_000, 'bob\'s tunnel');
+      await waitUntil(async () => metricValue((await get(port, '/metrics')).body, 'tunnel_peer_transmit_bytes_total{peer="bob",encap="gre"}') !== undefined, 10_000, 'bob\'s tunnel');
       text = (await get(port, '/metrics')).body;
     } finally {
       stop();

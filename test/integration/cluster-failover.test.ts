@@ -10,7 +10,8 @@ import { openHubState } from '../../server/hub-state/hub-state.js';
 import { issuePeerCredential } from '../../server/hub-state/issue-peer-credential.js';
 import { Registry } from '../../server/registry/registry.js';
 import { clusterHub, removeClusterHubs, type ClusterTestHub } from '../helpers/cluster-hubs.js';
-import { MemoryClientDatapath, waitFor } from '../helpers/memory-client-datapath.js';
+import { MemoryClientDatapath } from '../helpers/memory-client-datapath.js';
+import { waitUntil } from '../helpers/wait-until.js';
 import { postgresUnavailableReason, startPostgres, type PostgresServer } from '../helpers/postgres-server.js';
 import { connectWs, isRefusal, type ProtocolClient } from '../helpers/protocol-client.js';
 import { testLogger } from '../helpers/with-hub.js';
@@ -69,8 +70,8 @@ describe.skipIf(reason !== null)('members moving between the hubs of a cluster (
       expect(link?.hubs).toEqual(['hub', 'hub2']);
       const daveLink = await registry.links.hubLinkOf('dave');
       const erinLink = await registry.links.hubLinkOf('erin');
-      await waitFor(() => a.datapath.tunnels.get('hub-hub2')?.routes?.includes(daveLink.prefix), 5_000, "hub's route to dave through hub2");
-      await waitFor(() => b.datapath.tunnels.get('hub-hub')?.routes?.includes(erinLink.prefix), 5_000, "hub2's route to erin through hub");
+      await waitUntil(() => a.datapath.tunnels.get('hub-hub2')?.routes?.includes(daveLink.prefix), 5_000, "hub's route to dave through hub2");
+      await waitUntil(() => b.datapath.tunnels.get('hub-hub')?.routes?.includes(erinLink.prefix), 5_000, "hub2's route to erin through hub");
       expect(a.datapath.tunnels.get('hub-hub2')).toMatchObject({
         encap: 'gre', key: link?.greKey, local: '127.0.0.1', remote: '127.0.0.2', address: `${link?.inner[0]}/30`, peerAddress: link?.inner[1],
       });
@@ -97,7 +98,7 @@ describe.skipIf(reason !== null)('members moving between the hubs of a cluster (
     const address = a.datapath.tunnels.get('tnl-frank')?.address;
     const atB = await session(b, token);
     const moved = Date.now();
-    await waitFor(() => !a.datapath.tunnels.has('tnl-frank'), OLD_END_GONE_MS * 3, "the old hub's end to go");
+    await waitUntil(() => !a.datapath.tunnels.has('tnl-frank'), OLD_END_GONE_MS * 3, "the old hub's end to go");
     const gone = Date.now() - moved;
     console.info(`the old hub removed its end ${gone} ms after the member's new session was configured`);
     expect(gone).toBeLessThanOrEqual(OLD_END_GONE_MS);
@@ -108,7 +109,7 @@ describe.skipIf(reason !== null)('members moving between the hubs of a cluster (
     expect(await registry.sessions.owner('frank')).toBe('hub2');
     // hub now routes frank's /30 through hub2.
     const frankLink = await registry.links.hubLinkOf('frank');
-    await waitFor(() => a.datapath.tunnels.get('hub-hub2')?.routes?.includes(frankLink.prefix), 5_000, "hub's route to frank through hub2");
+    await waitUntil(() => a.datapath.tunnels.get('hub-hub2')?.routes?.includes(frankLink.prefix), 5_000, "hub's route to frank through hub2");
     atB.close();
   });
 
@@ -123,19 +124,19 @@ describe.skipIf(reason !== null)('members moving between the hubs of a cluster (
     const running = runMember({ stateDir: memberDir, datapath, log: testLogger, join: { url: a.wsUrl, token: invite.token, name: 'carol' }, stopped,
       backoff: { baseMs: 200, capMs: 2_000 } });
     try {
-      await waitFor(() => readClientState(memberDir)?.config?.cluster?.hubs.length === 2, 10_000, 'a config listing both hubs');
+      await waitUntil(() => readClientState(memberDir)?.config?.cluster?.hubs.length === 2, 10_000, 'a config listing both hubs');
       const before = datapath.tunnels.get('tnl-hub');
       expect(before).toMatchObject({ remote: '127.0.0.1' });
       expect(clusterHubStatus(memberDir)).toEqual({ name: 'hub', url: a.wsUrl });
 
       const killed = Date.now();
       await a.stop();
-      await waitFor(() => datapath.tunnels.get('tnl-hub')?.remote === '127.0.0.2', 10_000, 'the member to move to hub2');
+      await waitUntil(() => datapath.tunnels.get('tnl-hub')?.remote === '127.0.0.2', 10_000, 'the member to move to hub2');
       console.info(`member moved to hub2 ${Date.now() - killed} ms after its hub stopped`);
       const after = datapath.tunnels.get('tnl-hub');
       expect(after).toMatchObject({ address: before?.address, peerAddress: before?.peerAddress });
       expect(b.datapath.tunnels.get('tnl-carol')).toMatchObject({ address: `${before?.peerAddress}/30`, local: '127.0.0.2' });
-      await waitFor(() => clusterHubStatus(memberDir)?.name === 'hub2', 5_000, 'status to name hub2');
+      await waitUntil(() => clusterHubStatus(memberDir)?.name === 'hub2', 5_000, 'status to name hub2');
       expect(readClientState(memberDir)?.hub).toMatchObject({ url: b.wsUrl, hubId: b.hub?.hubId });
     } finally {
       stop();

@@ -6,7 +6,7 @@ import { initHubState } from '../../server/hub-state/init-hub-state.js';
 import type { Registry } from '../../server/registry/registry.js';
 import { clusterHub, removeClusterHubs, type ClusterTestHub } from '../helpers/cluster-hubs.js';
 import { registrySnapshot, runHubCli } from '../helpers/hub-cli.js';
-import { waitFor } from '../helpers/memory-client-datapath.js';
+import { waitUntil } from '../helpers/wait-until.js';
 import { postgresUnavailableReason, startPostgres, type PostgresServer } from '../helpers/postgres-server.js';
 
 const reason = postgresUnavailableReason();
@@ -32,7 +32,7 @@ describe.skipIf(reason !== null)('hub<->hub links falling back between GRE and F
     await a.start();
     await b.start();
     registry = a.hub?.registry as Registry;
-    await waitFor(() => a.datapath.tunnels.has('hub-hub2') && b.datapath.tunnels.has('hub-hub'), 5_000, 'both ends of the hub link');
+    await waitUntil(() => a.datapath.tunnels.has('hub-hub2') && b.datapath.tunnels.has('hub-hub'), 5_000, 'both ends of the hub link');
   });
   afterAll(async () => {
     await removeClusterHubs([a, b].filter(Boolean));
@@ -50,9 +50,9 @@ describe.skipIf(reason !== null)('hub<->hub links falling back between GRE and F
     const started = Date.now();
     a.datapath.unanswered.add('gre');
     b.datapath.unanswered.add('gre');
-    await waitFor(async () => (await link())?.encap === 'fou', SWITCH_MS, 'the registry to move the link to fou');
+    await waitUntil(async () => (await link())?.encap === 'fou', SWITCH_MS, 'the registry to move the link to fou');
     console.info(`hub link moved to fou ${Date.now() - started} ms after GRE went unanswered (keepalive ${KEEPALIVE_S} s)`);
-    await waitFor(() => bothRun('fou'), 2_000, 'both hubs to re-lay the link as fou');
+    await waitUntil(() => bothRun('fou'), 2_000, 'both hubs to re-lay the link as fou');
     expect(await link()).toMatchObject({ encap: 'fou', encapReason: 'gre-unanswered', pinned: false, prefix: gre?.prefix, greKey: gre?.greKey });
     expect(a.datapath.tunnels.get('hub-hub2')).toEqual({ ...greEnd, encap: 'fou', localPort: 4754, remotePort: 4754, mtu: 1464 });
     expect(b.datapath.tunnels.get('hub-hub')).toMatchObject({ encap: 'fou', localPort: 4754, remotePort: 4754, address: `${gre?.inner[1]}/30` });
@@ -75,17 +75,17 @@ describe.skipIf(reason !== null)('hub<->hub links falling back between GRE and F
 
   it('move it back to GRE when FOU goes unanswered too (a pair blocked both ways alternates)', async () => {
     a.datapath.unanswered.add('fou');
-    await waitFor(async () => (await link())?.encap === 'gre', SWITCH_MS, 'the registry to move the link back to gre');
+    await waitUntil(async () => (await link())?.encap === 'gre', SWITCH_MS, 'the registry to move the link back to gre');
     expect(await link()).toMatchObject({ encap: 'gre', encapReason: 'fou-unanswered' });
-    await waitFor(() => bothRun('gre'), 2_000, 'both hubs to re-lay the link as gre');
+    await waitUntil(() => bothRun('gre'), 2_000, 'both hubs to re-lay the link as gre');
     a.datapath.unanswered.delete('fou');
-    await waitFor(async () => (await link())?.encap === 'fou' && bothRun('fou'), SWITCH_MS + 2_000, 'the link on fou again');
+    await waitUntil(async () => (await link())?.encap === 'fou' && bothRun('fou'), SWITCH_MS + 2_000, 'the link on fou again');
   });
 
   it('never move a pinned link; `auto` lets the hubs switch it again', async () => {
     const pinned = await runHubCli(a.stateDir, ['hubs', 'link', 'hub2', 'hub', '--encap', 'gre']);
     expect(pinned).toMatchObject({ code: 0, stdout: 'hub<->hub2: gre (pinned)\n' });
-    await waitFor(() => bothRun('gre'), 2_000, 'both hubs to re-lay the pinned link as gre');
+    await waitUntil(() => bothRun('gre'), 2_000, 'both hubs to re-lay the pinned link as gre');
     const switches = (await encapSwitches()).length;
     await new Promise((resolve) => setTimeout(resolve, STAY_MS));
     expect(await link()).toMatchObject({ encap: 'gre', encapReason: 'pinned', pinned: true });
@@ -93,7 +93,7 @@ describe.skipIf(reason !== null)('hub<->hub links falling back between GRE and F
     expect(await encapSwitches()).toHaveLength(switches);
     const freed = JSON.parse((await runHubCli(b.stateDir, ['hubs', 'link', 'hub', 'hub2', '--encap', 'auto', '--json'])).stdout) as unknown;
     expect(freed).toMatchObject({ hubs: ['hub', 'hub2'], encap: 'gre', reason: 'unpinned', pinned: false });
-    await waitFor(async () => (await link())?.encap === 'fou' && bothRun('fou'), SWITCH_MS + 2_000, 'the freed link back on fou');
+    await waitUntil(async () => (await link())?.encap === 'fou' && bothRun('fou'), SWITCH_MS + 2_000, 'the freed link back on fou');
     expect(await link()).toMatchObject({ encapReason: 'gre-unanswered', pinned: false });
   });
 

@@ -12,7 +12,8 @@ import { issuePeerCredential } from '../../server/hub-state/issue-peer-credentia
 import { Registry } from '../../server/registry/registry.js';
 import { clusterHub, removeClusterHubs, type ClusterTestHub } from '../helpers/cluster-hubs.js';
 import { runHubCli, tempStateDir } from '../helpers/hub-cli.js';
-import { MemoryClientDatapath, waitFor } from '../helpers/memory-client-datapath.js';
+import { MemoryClientDatapath } from '../helpers/memory-client-datapath.js';
+import { waitUntil } from '../helpers/wait-until.js';
 import { postgresUnavailableReason, startPostgres, type PostgresServer } from '../helpers/postgres-server.js';
 import { connectWs, isRefusal } from '../helpers/protocol-client.js';
 import { testLogger } from '../helpers/with-hub.js';
@@ -132,7 +133,7 @@ describe.skipIf(reason !== null)('hubs joining a cluster on one PostgreSQL regis
     const down = JSON.parse((await runHubCli(b.stateDir, ['hubs', '--json'])).stdout) as { name: string; state: string }[];
     expect(down.find((h) => h.name === 'hub')?.state).toBe('down');
     await a.start();
-    await waitFor(async () => {
+    await waitUntil(async () => {
       const hubs = JSON.parse((await runHubCli(b.stateDir, ['hubs', '--json'])).stdout) as { name: string; state: string }[];
       return hubs.every((h) => h.state === 'up');
     }, 10_000, 'both hubs up');

@@ -5,7 +5,8 @@ import { subscribe, unsubscribe } from 'node:diagnostics_channel';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
 import { runMember } from '../../client/session/run-member.js';
 import { connectWs, isRefusal } from '../helpers/protocol-client.js';
-import { MemoryClientDatapath, waitFor } from '../helpers/memory-client-datapath.js';
+import { MemoryClientDatapath } from '../helpers/memory-client-datapath.js';
+import { waitUntil } from '../helpers/wait-until.js';
 import { testLogger, withHub, type TestHub } from '../helpers/with-hub.js';
 
 const never = new Promise<never>(() => undefined);
@@ -31,15 +32,15 @@ describe('reconnect and liveness', () => {
       stateDir, datapath, log: testLogger, stopped: new Promise<void>((r) => (stop = r)),
       backoff: { baseMs: 50, capMs: 500 },
     });
-    await waitFor(() => hub.hub.plane.liveState().get('ivy')?.connected, 10_000, 'first session');
+    await waitUntil(() => hub.hub.plane.liveState().get('ivy')?.connected, 10_000, 'first session');
     const before = hub.hub.plane.liveState().get('ivy')?.session;
 
     await hub.restart();
     // The new hub process starts with an empty datapath: the member's reconnect re-creates its end.
     expect(hub.datapath.tunnels.size).toBe(0);
-    await waitFor(() => hub.hub.plane.liveState().get('ivy')?.connected, 10_000, 'reconnect');
+    await waitUntil(() => hub.hub.plane.liveState().get('ivy')?.connected, 10_000, 'reconnect');
     expect(hub.hub.plane.liveState().get('ivy')?.session).not.toBe(before);
-    await waitFor(() => hub.datapath.tunnels.get('tnl-ivy'), 10_000, 'hub end re-created');
+    await waitUntil(() => hub.datapath.tunnels.get('tnl-ivy'), 10_000, 'hub end re-created');
     expect(hub.datapath.tunnels.get('tnl-ivy')?.address).toBe('10.1.12.1/30');
     expect(datapath.tunnels.get('tnl-hub')?.address).toBe('10.1.12.2/30');
     const link = await hub.hub.registry.links.hubLinkOf('ivy');
@@ -79,7 +80,7 @@ describe('reconnect and liveness', () => {
     });
     try {
       await runMember({ stateDir, datapath: new MemoryClientDatapath(), log: testLogger, join: { url: hub.wsUrl, token: await hub.invite(), name: 'kim' }, once: true, stopped: never });
-      await waitFor(() => events.some((e) => e.channel === 'tunnel:session:acked'), 5_000, 'ack event');
+      await waitUntil(() => events.some((e) => e.channel === 'tunnel:session:acked'), 5_000, 'ack event');
       expect(events.map((e) => e.channel)).toEqual(['tunnel:session:established', 'tunnel:session:reconfigured', 'tunnel:session:acked']);
       expect(events[1]?.message).toMatchObject({ peer: 'kim', hubVersion: 1, peerVersion: 1, remote: '127.0.0.1', hubApplied: true });
     } finally {

@@ -7,7 +7,7 @@ import { parseSshPublicKey } from '../../server/auth/ssh-public-key.js';
 import { signClientToken } from '../../client/identity-token.js';
 import { loadOrCreateIdentity } from '../../client/identity.js';
 import { connectSsh, connectWs, isRefusal, type ProtocolClient } from '../helpers/protocol-client.js';
-import { waitFor } from '../helpers/memory-client-datapath.js';
+import { waitUntil } from '../helpers/wait-until.js';
 import { withHub, type TestHub } from '../helpers/with-hub.js';
 import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
@@ -196,7 +196,7 @@ describe('refusals change nothing and close only the offending session', () => {
 
     // The healthy session saw keepalives throughout and can still report and get a new config.
     const keepalivesBefore = healthy.received.filter((m) => m.type === 'keepalive').length;
-    await waitFor(() => healthy.received.filter((m) => m.type === 'keepalive').length > keepalivesBefore, 5_000, 'keepalive');
+    await waitUntil(() => healthy.received.filter((m) => m.type === 'keepalive').length > keepalivesBefore, 5_000, 'keepalive');
     healthy.send(JSON.stringify({ v: 1, type: 'report', endpoint: { address: '192.0.2.77' } }));
     const next = await healthy.next('config');
     expect(next.version).toBe((config.version as number) + 1);

@@ -9,7 +9,7 @@ import { loadOrCreateIdentity, type ClientIdentity } from '../../client/identity
 import { parseSshPublicKey } from '../../server/auth/ssh-public-key.js';
 import { openHubState } from '../../server/hub-state/hub-state.js';
 import type { Registry } from '../../server/registry/registry.js';
-import { waitFor } from '../helpers/memory-client-datapath.js';
+import { waitUntil } from '../helpers/wait-until.js';
 import { connectSsh, connectWs, isRefusal, type ProtocolClient } from '../helpers/protocol-client.js';
 import { execOnConnection } from '../helpers/ssh-exec.js';
 import { withHub, type TestHub } from '../helpers/with-hub.js';
@@ -70,7 +70,7 @@ describe('peer revoke and peer remove reach a running hub', () => {
     const erinWs = await wsWithOwnKey('erin');
     if (isRefusal(erinWs)) throw new Error(`erin refused: ${erinWs.code}`);
     const erin = await established(erinWs);
-    await waitFor(() => ['tnl-carol', 'tnl-dave', 'tnl-erin'].every((name) => hub.datapath.tunnels.has(name)), 10_000, 'hub ends up');
+    await waitUntil(() => ['tnl-carol', 'tnl-dave', 'tnl-erin'].every((name) => hub.datapath.tunnels.has(name)), 10_000, 'hub ends up');
     const before = await hub.hub.registry.exportTables();
 
     const revokedAt = Date.now();
@@ -86,7 +86,7 @@ describe('peer revoke and peer remove reach a running hub', () => {
     expect(carol.received).toContainEqual(expect.objectContaining({ type: 'error', code: 'ERR_TOKEN_REVOKED' }));
     expect(dave.received).toContainEqual(expect.objectContaining({ type: 'error', code: 'ERR_TOKEN_REVOKED' }));
     expect(daveClosed.reason).toMatch(/^ERR_TOKEN_REVOKED:/);
-    await waitFor(() => !hub.datapath.tunnels.has('tnl-carol') && !hub.datapath.tunnels.has('tnl-dave'), 5_000, 'hub ends removed');
+    await waitUntil(() => !hub.datapath.tunnels.has('tnl-carol') && !hub.datapath.tunnels.has('tnl-dave'), 5_000, 'hub ends removed');
     expect(hub.hub.plane.liveState().get('carol')).toMatchObject({ connected: false, lastError: expect.stringMatching(/^ERR_TOKEN_REVOKED/) });
 
     // Everyone else keeps serving: erin's session and hub end are untouched.
@@ -125,7 +125,7 @@ describe('peer revoke and peer remove reach a running hub', () => {
     const back = await wsWithOwnKey('carol');
     if (isRefusal(back)) throw new Error(`carol still refused: ${back.code}`);
     await established(back);
-    await waitFor(() => hub.datapath.tunnels.has('tnl-carol'), 10_000, 'hub end back');
+    await waitUntil(() => hub.datapath.tunnels.has('tnl-carol'), 10_000, 'hub end back');
     await expect(hub.hub.registry.peers.restore('erin')).rejects.toThrow(/not revoked/);
     back.close();
   });
@@ -134,13 +134,13 @@ describe('peer revoke and peer remove reach a running hub', () => {
     const frankWs = await wsWithOwnKey('frank');
     if (isRefusal(frankWs)) throw new Error(`frank refused: ${frankWs.code}`);
     const frank = await established(frankWs);
-    await waitFor(() => hub.datapath.tunnels.has('tnl-frank'), 10_000, 'hub end up');
+    await waitUntil(() => hub.datapath.tunnels.has('tnl-frank'), 10_000, 'hub end up');
     await asOperator(async (registry) => {
       await registry.peers.remove('frank');
     });
     await frank.closed;
     expect(frank.received).toContainEqual(expect.objectContaining({ type: 'error', code: 'ERR_PEER_NOT_FOUND' }));
-    await waitFor(() => !hub.datapath.tunnels.has('tnl-frank'), 5_000, 'hub end removed');
+    await waitUntil(() => !hub.datapath.tunnels.has('tnl-frank'), 5_000, 'hub end removed');
     expect(hub.hub.plane.liveState().has('frank')).toBe(false);
   });
 

@@ -5,7 +5,8 @@ import { join } from 'node:path';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
 import { readClientState } from '../../client/client-state.js';
 import { runMember } from '../../client/session/run-member.js';
-import { MemoryClientDatapath, waitFor } from '../helpers/memory-client-datapath.js';
+import { MemoryClientDatapath } from '../helpers/memory-client-datapath.js';
+import { waitUntil } from '../helpers/wait-until.js';
 import { testLogger, withHub, type TestHub } from '../helpers/with-hub.js';
 import { generateEd25519KeyPair } from '../../shared/ssh/generate-ed25519-key-pair.js';
 
@@ -44,7 +45,7 @@ describe('join over SSH', () => {
 
     let stop!: () => void;
     const running = runMember({ stateDir, datapath: new MemoryClientDatapath(), log: testLogger, stopped: new Promise<void>((r) => (stop = r)) });
-    await waitFor(() => hub.hub.plane.liveState().get('dave')?.connected && hub.hub.plane.liveState().get('dave')?.session !== live?.session, 10_000, 'run over ssh');
+    await waitUntil(() => hub.hub.plane.liveState().get('dave')?.connected && hub.hub.plane.liveState().get('dave')?.session !== live?.session, 10_000, 'run over ssh');
     stop();
     await running;
   });

@@ -5,7 +5,8 @@ import { afterEach, beforeEach, describe, expect, it } from 'vitest';
 import { readClientState } from '../../client/client-state.js';
 import { peerNameFromHostName } from '../../client/default-peer-name.js';
 import { runMember } from '../../client/session/run-member.js';
-import { MemoryClientDatapath, waitFor } from '../helpers/memory-client-datapath.js';
+import { MemoryClientDatapath } from '../helpers/memory-client-datapath.js';
+import { waitUntil } from '../helpers/wait-until.js';
 import { TEST_HUB_ENDPOINT, testLogger, withHub, type TestHub } from '../helpers/with-hub.js';
 
 const never = new Promise<never>(() => undefined);
@@ -47,7 +48,7 @@ describe('join over WebSocket', () => {
     expect(hubEnd).toMatchObject({ local: TEST_HUB_ENDPOINT, remote: '127.0.0.1', address: '10.1.12.1/30', peerAddress: '10.1.12.2', encap: 'gre', key: link.greKey });
     expect(datapath.tunnels.get('tnl-hub')).toMatchObject({ local: '127.0.0.1', remote: TEST_HUB_ENDPOINT, address: '10.1.12.2/30', peerAddress: '10.1.12.1' });
     expect(state?.config?.version).toBe(1);
-    await waitFor(async () => (await registry.specs.versions('alice', link.id))?.peer.acked === 1, 10_000, 'ack of version 1');
+    await waitUntil(async () => (await registry.specs.versions('alice', link.id))?.peer.acked === 1, 10_000, 'ack of version 1');
     expect((await registry.specs.versions('alice', link.id))?.hub).toMatchObject({ issued: 1, applied: 1 });
 
     // `run`: no token, a self-signed client token; same /30, same spec version (nothing changed).
@@ -55,14 +56,14 @@ describe('join over WebSocket', () => {
     let stop!: () => void;
     const stopped = new Promise<void>((resolve) => (stop = resolve));
     const running = runMember({ stateDir, datapath: again, log: testLogger, stopped });
-    await waitFor(() => hub.hub.plane.liveState().get('alice')?.auth === 'client-key' && hub.hub.plane.liveState().get('alice')?.connected, 10_000, 'client-key session');
+    await waitUntil(() => hub.hub.plane.liveState().get('alice')?.auth === 'client-key' && hub.hub.plane.liveState().get('alice')?.connected, 10_000, 'client-key session');
     expect(again.tunnels.get('tnl-hub')).toMatchObject({ address: '10.1.12.2/30' });
     expect((await registry.specs.versions('alice', link.id))?.peer.issued).toBe(1);
     const status = (await hub.hub.status()).peers.find((peer) => peer.name === 'alice');
     expect(status).toMatchObject({ connected: true, transport: 'ws', endpoint: { seen: '127.0.0.1', reported: '127.0.0.1' }, nat: false, prefix: '10.1.12.0/30' });
     stop();
     await running;
-    await waitFor(() => hub.hub.plane.liveState().get('alice')?.connected === false, 10_000, 'session closed');
+    await waitUntil(() => hub.hub.plane.liveState().get('alice')?.connected === false, 10_000, 'session closed');
   });
 
   it('joins with an invite and no name under the host name, made a valid peer name', async () => {

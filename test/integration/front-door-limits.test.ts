@@ -12,7 +12,8 @@ import { parseSshPublicKey } from '../../server/auth/ssh-public-key.js';
 import { ConnectionGate } from '../../server/control/connection-gate.js';
 import { dyndns2Request } from '../helpers/dyndns2-request.js';
 import { registrySnapshot } from '../helpers/hub-cli.js';
-import { MemoryClientDatapath, waitFor } from '../helpers/memory-client-datapath.js';
+import { MemoryClientDatapath } from '../helpers/memory-client-datapath.js';
+import { waitUntil } from '../helpers/wait-until.js';
 import { metricValue } from '../helpers/prometheus-text.js';
 import { testLogger, withHub, type TestHub } from '../helpers/with-hub.js';
 
@@ -87,7 +88,7 @@ describe('front doors under abuse', () => {
     expect(silentMs).toBeLessThan(3_000);
     expect(trickleMs).toBeLessThan(3_000);
     expect(hub.hub.gates.ws.stats().timeouts.handshake).toBe(2);
-    await waitFor(() => hub.hub.gates.ws.stats().open === 0, 2_000, 'both connections released');
+    await waitUntil(() => hub.hub.gates.ws.stats().open === 0, 2_000, 'both connections released');
     expect(hub.hub.gates.ws.stats()).toMatchObject({ open: 0, pending: 0 });
   });
 
@@ -140,7 +141,7 @@ describe('front doors under abuse', () => {
       const { outcome, client } = await sshLogin(hub.hub.sshPort, '127.0.0.41', 'bob', stranger.private);
       attempts.push(outcome);
       client.end();
-      await waitFor(() => hub.hub.gates.ssh.stats().open === 0, 5_000, 'ssh connection closed');
+      await waitUntil(() => hub.hub.gates.ssh.stats().open === 0, 5_000, 'ssh connection closed');
     }
     // One refused key per connection: two free failures, the third starts the wait.
     expect(attempts).toEqual(['refused', 'refused', 'refused', 'closed', 'closed']);
@@ -187,7 +188,7 @@ describe('every front door counts every limit in /metrics', () => {
   it('rate, caps per source and per door, handshake and idle deadlines, failed logins and the wait after them', async () => {
     const { gates } = hub.hub;
     const idle = async (): Promise<void> => {
-      await waitFor(() => Object.values(gates).every((gate) => gate.stats().pending === 0), 5_000, 'pending connections timed out');
+      await waitUntil(() => Object.values(gates).every((gate) => gate.stats().pending === 0), 5_000, 'pending connections timed out');
     };
     // WebSocket: a source over its rate; the door full of unauthenticated connections; all of them
     // ended by the handshake deadline.

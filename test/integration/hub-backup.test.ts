@@ -8,7 +8,8 @@ import { MemoryDatapath } from '../../server/hub/memory-datapath.js';
 import { startHub } from '../../server/hub/start-hub.js';
 import { Registry } from '../../server/registry/registry.js';
 import { registrySnapshot, runHubCli } from '../helpers/hub-cli.js';
-import { MemoryClientDatapath, waitFor } from '../helpers/memory-client-datapath.js';
+import { MemoryClientDatapath } from '../helpers/memory-client-datapath.js';
+import { waitUntil } from '../helpers/wait-until.js';
 import { testLogger, withHub, type TestHub } from '../helpers/with-hub.js';
 import { clusterHub, removeClusterHubs } from '../helpers/cluster-hubs.js';
 import { postgresUnavailableReason, startPostgres } from '../helpers/postgres-server.js';
@@ -64,7 +65,7 @@ describe('tunnel-hub backup FILE', () => {
     const client = new MemoryClientDatapath();
     const running = runMember({ stateDir: memberState, datapath: client, log: testLogger, stopped });
     try {
-      await waitFor(() => hub.hub.plane.liveState().get('alice')?.connected, 10_000, 'alice back');
+      await waitUntil(() => hub.hub.plane.liveState().get('alice')?.connected, 10_000, 'alice back');
       expect(client.tunnels.get('tnl-hub')).toMatchObject({ address: '10.1.12.2/30', peerAddress: '10.1.12.1' });
       expect(datapath.tunnels.get('tnl-alice')).toMatchObject({ address: '10.1.12.1/30' });
     } finally {

@@ -7,6 +7,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { TunnelStatus } from '../../shared/datapath/datapath-engine.js';
 import { LinkHooks } from '../../shared/hooks/link-hooks.js';
 import { checkHookFile, runHook } from '../../shared/hooks/run-hook.js';
+import { waitUntil } from '../helpers/wait-until.js';
 
 /** A logger whose lines the test reads. */
 function capturingLogger(): { log: Logger; lines: Record<string, unknown>[] } {
@@ -25,14 +26,6 @@ function status(overrides: Partial<TunnelStatus>): TunnelStatus {
     name: 'tnl-c1', state: 'down', encap: 'gre', local: '198.51.100.1', remote: '203.0.113.10', inner: '10.1.12.1/30', peerInner: '10.1.12.2',
     mtu: 1472, ...overrides,
   } as TunnelStatus;
-}
-
-async function until(check: () => boolean, timeoutMs = 5_000): Promise<void> {
-  const deadline = Date.now() + timeoutMs;
-  while (!check()) {
-    if (Date.now() > deadline) throw new Error('timed out');
-    await new Promise((resolve) => setTimeout(resolve, 20));
-  }
 }
 
 describe('link hooks: up, change and down with the TUNNEL_* environment, never waited for', () => {
@@ -61,7 +54,7 @@ describe('link hooks: up, change and down with the TUNNEL_* environment, never w
     hooks.observe(status({ state: 'up' }), 'c1'); // nothing changed
     hooks.observe(status({ state: 'up', remote: '203.0.113.11' }), 'c1');
     hooks.removed('tnl-c1');
-    await until(() => events().length === 3);
+    await waitUntil(() => events().length === 3, 5_000, () => `three hook runs: ${JSON.stringify(events())}`);
     expect(events()).toEqual([
       { TUNNEL_ENCAP: 'gre', TUNNEL_EVENT: 'up', TUNNEL_IFACE: 'tnl-c1', TUNNEL_INNER: '10.1.12.1/30', TUNNEL_LOCAL: '198.51.100.1', TUNNEL_MTU: '1472', TUNNEL_PEER: 'c1', TUNNEL_PEER_INNER: '10.1.12.2', TUNNEL_REMOTE: '203.0.113.10' },
       expect.objectContaining({ TUNNEL_EVENT: 'change', TUNNEL_REMOTE: '203.0.113.11' }),
@@ -90,7 +83,7 @@ describe('link hooks: up, change and down with the TUNNEL_* environment, never w
     hooks.observe(status({ state: 'up' }), 'c1');
     hooks.observe(status({ state: 'down' }), 'c1');
     expect(performance.now() - start).toBeLessThan(50);
-    await until(() => lines.filter((l) => l.msg === 'hook killed after 300 ms').length === 2);
+    await waitUntil(() => lines.filter((l) => l.msg === 'hook killed after 300 ms').length === 2, 5_000, 'both hooks killed');
     expect(lines.filter((l) => l.msg === 'hook killed after 300 ms').map((l) => l.event)).toEqual(['up', 'down']);
     await new Promise((resolve) => setTimeout(resolve, 2_500));
     expect(existsSync(marker)).toBe(false);

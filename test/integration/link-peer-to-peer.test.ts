@@ -2,7 +2,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { parseSshPublicKey } from '../../server/auth/ssh-public-key.js';
 import { runHubCli } from '../helpers/hub-cli.js';
 import { ProtocolMember as Member } from '../helpers/protocol-member.js';
-import { waitFor } from '../helpers/memory-client-datapath.js';
+import { waitUntil } from '../helpers/wait-until.js';
 import { withHub, type TestHub } from '../helpers/with-hub.js';
 import { generateEd25519KeyPair } from '../../shared/ssh/generate-ed25519-key-pair.js';
 
@@ -108,7 +108,7 @@ describe('peer<->peer links and NAT fallback through the control plane', () => {
     expect(fou.paths[0]).toMatchObject({ reason: 'gre-probe-unanswered' });
     // ann acknowledged that config as it took it; the snapshot starts once the hub recorded the ack.
     const annLink = (await hub.hub.registry.links.hubLinkOf('ann')).id;
-    await waitFor(async () => (await hub.hub.registry.specs.versions('ann', annLink))?.peer.acked === fou.version, 5_000, "ann's ack");
+    await waitUntil(async () => (await hub.hub.registry.specs.versions('ann', annLink))?.peer.acked === fou.version, 5_000, "ann's ack");
     const before = await hub.hub.registry.exportTables();
     probe('gue', false); // not what ann runs: stale
     probe('fou', true); // answered: nothing to change

@@ -3,6 +3,7 @@ import { parseSshPublicKey } from '../../server/auth/ssh-public-key.js';
 import { generateEd25519KeyPair } from '../../shared/ssh/generate-ed25519-key-pair.js';
 import { registrySnapshot, runHubCli } from '../helpers/hub-cli.js';
 import { ProtocolMember, type Config } from '../helpers/protocol-member.js';
+import { waitUntil } from '../helpers/wait-until.js';
 import { withHub, type TestHub } from '../helpers/with-hub.js';
 
 const POOL = '10.1.12.0/24';
@@ -74,7 +75,7 @@ describe('mesh routing through the control plane: routes in every config, prefix
 
   it('refuses overlapping, malformed, duplicate and unknown routes with a coded error, changing nothing', async () => {
     // Every config acknowledged first, so nothing the members do moves the registry meanwhile.
-    await until(async () => (await hub.hub.status()).peers.every((p) => !p.connected || p.specVersion?.peer.acked === p.specVersion?.peer.issued));
+    await waitUntil(async () => (await hub.hub.status()).peers.every((p) => !p.connected || p.specVersion?.peer.acked === p.specVersion?.peer.issued), 5_000, 'every connected member to ack its latest spec');
     const before = await registrySnapshot(hub.stateDir);
     const refusals: [string[], RegExp][] = [
       [['peer', 'route', 'add', 'c3', '10.50.2.128/25'], /^tunnel-hub: ERR_ROUTE_OVERLAP: 10\.50\.2\.128\/25 overlaps 10\.50\.2\.0\/24, routed behind c2/],
@@ -148,9 +149,9 @@ describe('mesh routing through the control plane: routes in every config, prefix
 
   it('`peer set c2 --source-check off` lifts the filter on c2\'s hub end; on brings it back', async () => {
     expect((await cli('peer', 'set', 'c2', '--source-check', 'off')).stdout).toMatch(/source check off/);
-    await until(() => hub.datapath.tunnels.get('tnl-c2')?.sources === undefined);
+    await waitUntil(() => hub.datapath.tunnels.get('tnl-c2')?.sources === undefined, 5_000, "tnl-c2's source list to go");
     expect((await cli('peer', 'set', 'c2', '--source-check', 'on')).code).toBe(0);
-    await until(() => hub.datapath.tunnels.get('tnl-c2')?.sources?.includes('10.50.2.0/24') === true);
+    await waitUntil(() => hub.datapath.tunnels.get('tnl-c2')?.sources?.includes('10.50.2.0/24') === true, 5_000, 'tnl-c2 to accept 10.50.2.0/24');
   });
 
   it('`peer route remove` takes the route from every member within a second', async () => {
@@ -195,17 +196,9 @@ describe('--routing none: no routes anywhere, source filters still', () => {
     member = await ProtocolMember.connect(hub, 'r1', pair.private, '127.0.0.1');
     expect(member.latest.tunnels[0]).not.toHaveProperty('routes');
     // The hub notices the CLI's write at its next poll (REGISTRY_POLL_MS).
-    await until(() => hub.datapath.tunnels.get('tnl-r1')?.sources?.includes('10.60.1.0/24') === true);
+    await waitUntil(() => hub.datapath.tunnels.get('tnl-r1')?.sources?.includes('10.60.1.0/24') === true, 5_000, 'tnl-r1 to accept 10.60.1.0/24');
     expect(hub.datapath.tunnels.get('tnl-r1')).toMatchObject({ sources: ['10.1.12.2/32', '10.60.1.0/24'] });
     expect(hub.datapath.tunnels.get('tnl-r1')).not.toHaveProperty('routes');
     expect(hub.datapath.unreachable).toEqual([]);
   });
 });
-
-async function until(check: () => boolean | Promise<boolean>, timeoutMs = 5_000): Promise<void> {
-  const deadline = Date.now() + timeoutMs;
-  while (!(await check())) {
-    if (Date.now() > deadline) throw new Error('timed out');
-    await new Promise((resolve) => setTimeout(resolve, 20));
-  }
-}

@@ -3,7 +3,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { Registry } from '../../server/registry/registry.js';
-import { waitFor } from '../helpers/memory-client-datapath.js';
+import { waitUntil } from '../helpers/wait-until.js';
 import { postgresUnavailableReason, startPostgres, type PostgresServer } from '../helpers/postgres-server.js';
 
 const pgReason = postgresUnavailableReason();
@@ -31,7 +31,7 @@ function watchCount(registry: Registry): { count: () => number; errors: Error[];
 
 async function noticed(count: () => number, before: number): Promise<number> {
   const start = Date.now();
-  await waitFor(() => count() > before, NOTICE_MS + POLL_MS, 'the change to be noticed');
+  await waitUntil(() => count() > before, NOTICE_MS + POLL_MS, 'the change to be noticed');
   return Date.now() - start;
 }
 
@@ -131,12 +131,12 @@ describe.skipIf(pgReason !== null)('PostgreSQL change notifications across a ser
         await quiet.close();
 
         pgServer.stop('fast');
-        await waitFor(() => watch.errors.length > 0, 5_000, 'the watcher to notice the server went away');
+        await waitUntil(() => watch.errors.length > 0, 5_000, 'the watcher to notice the server went away');
         expect(watch.errors[0]).toMatchObject({ code: 'ERR_REGISTRY_UNAVAILABLE' });
         const before = watch.count();
         pgServer.start();
         // The watcher retries with backoff (at most 5 s apart) while the server is away.
-        await waitFor(() => watch.count() > before, 10_000, 'a change reported after reconnecting');
+        await waitUntil(() => watch.count() > before, 10_000, 'a change reported after reconnecting');
       } finally {
         await watch.stop();
         await watcher.close();

@@ -4,7 +4,8 @@ import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { netnsUnavailableReason } from '../helpers/root.js';
 import { createPairTopology, execInAsync, type PairTopology } from '../helpers/netns.js';
-import { runCliIn, startCli, startServe, until, type CliProcess } from '../helpers/control-processes.js';
+import { runCliIn, startCli, startServe, type CliProcess } from '../helpers/control-processes.js';
+import { waitUntil } from '../helpers/wait-until.js';
 
 const reason = netnsUnavailableReason();
 if (reason) console.warn(`skipping client shutdown netns tests: ${reason}`);
@@ -36,7 +37,7 @@ describe.skipIf(reason !== null)('tunnel-client exits on SIGTERM even when its h
     hub = await startServe(topo.a, hubState, ['--listen', topo.aAddress]);
     const invite = (await runCliIn(topo.a, 'server', ['--state', hubState, 'invite', 'create'])).trim();
     member = startCli(topo.b, 'client', ['join', `ws://${topo.aAddress}:8443`, '--token', invite, '--name', 'b', '--state', join(dir, 'b')]);
-    await until(() => /tnl-hub up/.test(member?.output() ?? ''), 20_000, `member join: ${member.output()}`);
+    await waitUntil(() => /tnl-hub up/.test(member?.output() ?? ''), 20_000, () => `member join: ${member?.output() ?? ''}`);
 
     // The hub freezes with the connection open: no close frame, no FIN will ever answer the member.
     hub.child.kill('SIGSTOP');

@@ -5,7 +5,8 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { createPairTopology, distUrl, execIn, execInAsync, runNodeIn, startNodeIn, type PairTopology } from '../helpers/netns.js';
 import { netnsUnavailableReason } from '../helpers/root.js';
 import { GARBAGE_SENDER, MULTICAST_RECEIVER, MULTICAST_SENDER, TCP_HASH_RECEIVER, TCP_HASH_SENDER } from '../helpers/datapath-traffic-scripts.js';
-import { startUp, statusIn, waitFor, type RunningUp, upArgs } from '../helpers/tunnel-client-process.js';
+import { startUp, statusIn, type RunningUp, upArgs } from '../helpers/tunnel-client-process.js';
+import { waitUntil } from '../helpers/wait-until.js';
 
 const reason = netnsUnavailableReason();
 if (reason) console.warn(`skipping client-up-encapsulations: ${reason}`);
@@ -139,7 +140,7 @@ describe.skipIf(reason)('tunnel-client up over each encapsulation (two namespace
       expect(garbage.sent).toBe(300);
       const received = Number(/(\d+) received/.exec(pings.stdout)?.[1] ?? 0);
       expect(received).toBeGreaterThanOrEqual(18);
-      await waitFor(() => statusIn(pair.a, stateA).tunnels[0]!.rx.errors - before.rx.errors >= 300, 10_000, 'the garbage to be counted');
+      await waitUntil(() => statusIn(pair.a, stateA).tunnels[0]!.rx.errors - before.rx.errors >= 300, 10_000, 'the garbage to be counted');
       const after = statusIn(pair.a, stateA).tunnels[0]!;
       expect(after.rx.packets).toBeGreaterThan(before.rx.packets);
       expect(after.state).toBe('up');

@@ -7,7 +7,8 @@ import {
 } from '../helpers/netns.js';
 import { netnsUnavailableReason } from '../helpers/root.js';
 import { TCP_HASH_RECEIVER, TCP_HASH_SENDER } from '../helpers/datapath-traffic-scripts.js';
-import { startUp, statusIn, tunnelClientCli, waitFor, type RunningUp, upArgs } from '../helpers/tunnel-client-process.js';
+import { startUp, statusIn, tunnelClientCli, type RunningUp, upArgs } from '../helpers/tunnel-client-process.js';
+import { waitUntil } from '../helpers/wait-until.js';
 
 const reason = netnsUnavailableReason();
 if (reason) console.warn(`skipping client-up-ipv6: ${reason}`);
@@ -147,7 +148,7 @@ describe.skipIf(reason)('ICMPv6 Packet Too Big on the outer path lowers the tunn
       expect(statusIn(topology.a, stateA).tunnels[0]).toMatchObject({ mtu: 1456, pathMtu: null });
       // An inner packet that fits the tunnel but whose outer packet exceeds the narrow link.
       await execInAsync(topology.a, 'ping', ['-M', 'do', '-s', '1400', '-c', '1', '-W', '1', inner]);
-      await waitFor(() => statusIn(topology.a, stateA).tunnels[0]!.pathMtu === 1400, 5000, 'the path MTU report');
+      await waitUntil(() => statusIn(topology.a, stateA).tunnels[0]!.pathMtu === 1400, 5000, 'the path MTU report');
       expect(statusIn(topology.a, stateA).tunnels[0]!.mtu).toBe(1356);
       expect(execIn(topology.a, 'ip', ['-o', 'link', 'show', 'tpm-gre'])).toContain('mtu 1356');
       expect(ups[0]!.output()).toMatch(/outer path MTU changed/);

@@ -4,7 +4,8 @@ import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { createPairTopology, execIn, execInAsync, type PairTopology } from '../helpers/netns.js';
 import { netnsUnavailableReason } from '../helpers/root.js';
-import { setIn, startUp, statusIn, waitFor, type RunningUp } from '../helpers/tunnel-client-process.js';
+import { setIn, startUp, statusIn, type RunningUp } from '../helpers/tunnel-client-process.js';
+import { waitUntil } from '../helpers/wait-until.js';
 
 const reason = netnsUnavailableReason();
 if (reason) console.warn(`skipping client-up-roaming: ${reason}`);
@@ -48,7 +49,7 @@ describe.skipIf(reason)('roaming: one end moves to a new outer address mid-strea
       execIn(pair.b, 'sysctl', ['-qw', `net.ipv4.conf.${pair.bInterface}.promote_secondaries=1`]);
       const ifindexBefore = execIn(pair.b, 'cat', [`/sys/class/net/${name}/ifindex`]).trim();
       const ping = execInAsync(pair.a, 'ping', ['-c', String(PINGS), '-i', INTERVAL, '-W', '1', innerB], 60_000);
-      await waitFor(() => statusIn(pair.a, stateA).tunnels[0]!.rx.packets >= 10, 10_000, 'pings to flow');
+      await waitUntil(() => statusIn(pair.a, stateA).tunnels[0]!.rx.packets >= 10, 10_000, 'pings to flow');
 
       // B's address changes (a new DHCP lease): the new one appears, both ends are told, the old one goes.
       execIn(pair.b, 'ip', ['addr', 'add', `${newB}/24`, 'dev', pair.bInterface]);

@@ -5,7 +5,8 @@ import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { createPairTopology, execIn, execInAsync, type PairTopology } from '../helpers/netns.js';
 import { netnsUnavailableReason } from '../helpers/root.js';
-import { startUp, statusIn, tunnelClientCli, waitFor, type RunningUp } from '../helpers/tunnel-client-process.js';
+import { startUp, statusIn, tunnelClientCli, type RunningUp } from '../helpers/tunnel-client-process.js';
+import { waitUntil } from '../helpers/wait-until.js';
 
 const reason = netnsUnavailableReason();
 if (reason) console.warn(`skipping client-up-status: ${reason}`);
@@ -64,7 +65,7 @@ describe.skipIf(reason)('tunnel-client status across several running processes o
     expect(statusIn(pair.a, state).tunnels).toHaveLength(2);
 
     await Promise.all(running.splice(0).map((up) => up.stop()));
-    await waitFor(() => statusIn(pair.a, state).tunnels.length === 0, 10_000, 'the tunnels to be gone');
+    await waitUntil(() => statusIn(pair.a, state).tunnels.length === 0, 10_000, 'the tunnels to be gone');
     expect(execIn(pair.a, 'ip', ['-o', 'link', 'show'])).not.toMatch(/st-gre|st-fou/);
   });
 });

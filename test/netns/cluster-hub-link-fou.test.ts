@@ -3,7 +3,8 @@ import { netnsUnavailableReason } from '../helpers/root.js';
 import { startClusterLab, type ClusterLab, type ClusterProcesses, type ClusterHubName, type ClusterMemberName } from '../helpers/cluster-processes.js';
 import type { ClusterTopology } from '../helpers/cluster-topology.js';
 import { execIn } from '../helpers/netns.js';
-import { longestReplyGap, until, type CliProcess } from '../helpers/control-processes.js';
+import { longestReplyGap, type CliProcess } from '../helpers/control-processes.js';
+import { waitUntil } from '../helpers/wait-until.js';
 import { postgresUnavailableReason } from '../helpers/postgres-server.js';
 
 const reason = netnsUnavailableReason() ?? postgresUnavailableReason();
@@ -41,8 +42,8 @@ describe.skipIf(reason !== null)('a hub<->hub link between hubs whose path drops
     procs.set('c1', await cluster.join('c1', 'hub'));
     procs.set('c2', await cluster.join('c2', 'hub2'));
     await cluster.hubCli('hub', ['peer', 'pin', 'c1', '--encap', 'fou']);
-    await until(() => tunnelEncap('c1') === 'fou', 15_000, "c1's tunnel to hub on fou");
-    await until(() => cluster.pingOk('c1', cluster.innerOf('c2')), 15_000, 'c1 -> c2 over the GRE hub link');
+    await waitUntil(() => tunnelEncap('c1') === 'fou', 15_000, "c1's tunnel to hub on fou");
+    await waitUntil(() => cluster.pingOk('c1', cluster.innerOf('c2')), 15_000, 'c1 -> c2 over the GRE hub link');
     expect(await hubLink('hub')).toEqual({ encap: 'gre', reason: 'default', pinned: false });
   });
 
@@ -58,7 +59,7 @@ describe.skipIf(reason !== null)('a hub<->hub link between hubs whose path drops
 }
 `);
       blockedAt = Date.now();
-      await until(async () => (await hubLink('hub2'))?.encap === 'fou', FALLBACK_BOUND_MS + 5_000, 'the registry to move the hub link to fou');
+      await waitUntil(async () => (await hubLink('hub2'))?.encap === 'fou', FALLBACK_BOUND_MS + 5_000, 'the registry to move the hub link to fou');
       switchedMs = Date.now() - blockedAt;
     });
     console.log(`GRE dropped between the hubs (path keepalive ${PATH_KEEPALIVE_S} s): the registry said fou after ≤${switchedMs} ms; `
@@ -79,11 +80,11 @@ describe.skipIf(reason !== null)('a hub<->hub link between hubs whose path drops
 
   it('pinning the link to gre breaks c1 <-> c2 again; auto lets it fall back to fou and they ping again', async () => {
     expect(await cluster.hubCli('hub2', ['hubs', 'link', 'hub', 'hub2', '--encap', 'gre'])).toBe('hub<->hub2: gre (pinned)\n');
-    await until(async () => !(await cluster.pingOk('c1', cluster.innerOf('c2'))), 10_000, 'c1 -> c2 failing on the pinned gre link');
+    await waitUntil(async () => !(await cluster.pingOk('c1', cluster.innerOf('c2'))), 10_000, 'c1 -> c2 failing on the pinned gre link');
     expect(await hubLink('hub')).toEqual({ encap: 'gre', reason: 'pinned', pinned: true });
     const freed = Date.now();
     await cluster.hubCli('hub', ['hubs', 'link', 'hub', 'hub2', '--encap', 'auto']);
-    await until(() => cluster.pingOk('c1', cluster.innerOf('c2')), FALLBACK_BOUND_MS + 5_000, 'c1 -> c2 again once the link is free');
+    await waitUntil(() => cluster.pingOk('c1', cluster.innerOf('c2')), FALLBACK_BOUND_MS + 5_000, 'c1 -> c2 again once the link is free');
     console.log(`after --encap auto, c1 -> c2 answered again ${Date.now() - freed} ms later`);
     expect(await hubLink('hub')).toEqual({ encap: 'fou', reason: 'gre-unanswered', pinned: false });
   });

@@ -1,7 +1,8 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { startClusterLab, type ClusterLab, type ClusterProcesses } from '../helpers/cluster-processes.js';
 import type { ClusterTopology } from '../helpers/cluster-topology.js';
-import { until, type CliProcess } from '../helpers/control-processes.js';
+import { type CliProcess } from '../helpers/control-processes.js';
+import { waitUntil } from '../helpers/wait-until.js';
 import { frrUnavailableReason, startFrrRouter, type FrrRouter } from '../helpers/frr-daemons.js';
 import { execIn } from '../helpers/netns.js';
 import { postgresUnavailableReason } from '../helpers/postgres-server.js';
@@ -54,7 +55,7 @@ describe.skipIf(reason !== null)('two hubs under --routing none: OSPF over the h
     }
     processes.push(await cluster.join('c1', 'hub'));
     processes.push(await cluster.join('c2', 'hub2'));
-    await until(() => /hub-hub2/.test(execIn(topo.hub, 'ip', ['-o', 'link', 'show'])) && /hub-hub\b/.test(execIn(topo.hub2, 'ip', ['-o', 'link', 'show'])), 15_000, 'the hub<->hub tunnel at both hubs');
+    await waitUntil(() => /hub-hub2/.test(execIn(topo.hub, 'ip', ['-o', 'link', 'show'])) && /hub-hub\b/.test(execIn(topo.hub2, 'ip', ['-o', 'link', 'show'])), 15_000, 'the hub<->hub tunnel at both hubs');
     // Only the tunnel's own /30, which the kernel adds with its address.
     expect(execIn(topo.hub, 'ip', ['route', 'show', 'dev', 'hub-hub2']).trim().split('\n')).toEqual([expect.stringMatching(/proto kernel scope link/)]);
     expect(execIn(topo.hub, 'ip', ['route', 'get', cluster.innerOf('c2')])).not.toMatch(/dev hub-hub2/);
@@ -69,14 +70,14 @@ describe.skipIf(reason !== null)('two hubs under --routing none: OSPF over the h
     routers.push(await startFrrRouter(topo.c1, ospfConfig('10.255.0.11', ['tnl-hub'], false)));
     routers.push(await startFrrRouter(topo.c2, ospfConfig('10.255.0.12', ['tnl-hub'], false)));
     for (const router of routers.slice(0, 2)) {
-      await until(async () => ((await router.vtysh('show ip ospf neighbor')).match(/Full/g) ?? []).length === 2, 30_000,
+      await waitUntil(async () => ((await router.vtysh('show ip ospf neighbor')).match(/Full/g) ?? []).length === 2, 30_000,
         `two Full neighbours on each hub: ${await router.vtysh('show ip ospf neighbor')}`);
     }
     const fullMs = performance.now() - start;
     const c1 = cluster.innerOf('c1');
     const c2 = cluster.innerOf('c2');
-    await until(() => /dev hub-hub2/.test(execIn(topo.hub, 'ip', ['route', 'get', c2])), 20_000, "hub's OSPF route to c2");
-    await until(() => cluster.pingOk('c1', c2), 15_000, 'c1 -> c2 on OSPF routes');
+    await waitUntil(() => /dev hub-hub2/.test(execIn(topo.hub, 'ip', ['route', 'get', c2])), 20_000, "hub's OSPF route to c2");
+    await waitUntil(() => cluster.pingOk('c1', c2), 15_000, 'c1 -> c2 on OSPF routes');
     console.log(`ospfd over the hub<->hub link: adjacencies Full ${Math.round(fullMs)} ms after start, c1 -> c2 answered ${Math.round(performance.now() - start)} ms after start`);
     expect(ospfRoutes(topo.hub)).toMatch(/ via 10\.1\.12\.\d+ dev hub-hub2 /);
     expect(ospfRoutes(topo.hub2)).toMatch(/ via 10\.1\.12\.\d+ dev hub-hub /);

@@ -3,7 +3,8 @@ import { netnsUnavailableReason } from '../helpers/root.js';
 import { startClusterLab, type ClusterLab, type ClusterProcesses, type ClusterHubName, type ClusterMemberName } from '../helpers/cluster-processes.js';
 import type { ClusterTopology } from '../helpers/cluster-topology.js';
 import { execIn } from '../helpers/netns.js';
-import { longestReplyGap, until, type CliProcess } from '../helpers/control-processes.js';
+import { longestReplyGap, type CliProcess } from '../helpers/control-processes.js';
+import { waitUntil } from '../helpers/wait-until.js';
 import { postgresUnavailableReason, type PostgresServer } from '../helpers/postgres-server.js';
 
 const reason = netnsUnavailableReason() ?? postgresUnavailableReason();
@@ -50,9 +51,9 @@ describe.skipIf(reason !== null)('two hubs on one PostgreSQL: hub (198.51.100.1)
     const c2 = hubTunnel('c2');
     expect(c1?.remote).toBe(topo.addresses.hub);
     expect(c2?.remote).toBe(topo.addresses.hub2);
-    await until(() => pingOk('c1', cluster.innerOf('c2')), 15_000, 'c1 -> c2 through hub, the hub<->hub link and hub2');
-    await until(() => pingOk('c2', cluster.innerOf('c1')), 5_000, 'c2 -> c1');
-    await until(() => pingOk('hub2', cluster.innerOf('c1')), 5_000, 'hub2 -> c1');
+    await waitUntil(() => pingOk('c1', cluster.innerOf('c2')), 15_000, 'c1 -> c2 through hub, the hub<->hub link and hub2');
+    await waitUntil(() => pingOk('c2', cluster.innerOf('c1')), 5_000, 'c2 -> c1');
+    await waitUntil(() => pingOk('hub2', cluster.innerOf('c1')), 5_000, 'hub2 -> c1');
     expect(execIn(topo.hub, 'ip', ['-o', 'link', 'show'])).toMatch(/hub-hub2/);
     expect(cluster.clientStatus('c1').hub).toEqual({ name: 'hub', url: `ws://${topo.addresses.hub}:8443` });
     const listing = await hubList('hub2');
@@ -63,16 +64,16 @@ describe.skipIf(reason !== null)('two hubs on one PostgreSQL: hub (198.51.100.1)
     await cluster.hubCli('hub2', ['link', 'add', 'c1', 'c2']);
     const linkOf = (member: ClusterMemberName) =>
       cluster.clientStatus(member).tunnels.find((t) => t.name === (member === 'c1' ? 'tnl-c2' : 'tnl-c1'));
-    const c1End = await until(() => linkOf('c1'), 15_000, "c1's end of the link, issued by hub");
-    const c2End = await until(() => linkOf('c2'), 15_000, "c2's end of the link, issued by hub2");
+    const c1End = await waitUntil(() => linkOf('c1'), 15_000, "c1's end of the link, issued by hub");
+    const c2End = await waitUntil(() => linkOf('c2'), 15_000, "c2's end of the link, issued by hub2");
     // The link runs straight between the members' public addresses, not through either hub.
     expect(c1End.remote).toBe(topo.addresses.c2);
     expect(c2End.remote).toBe(topo.addresses.c1);
     expect(c1End.peerInner).toBe(c2End.inner.split('/')[0]);
-    await until(() => pingOk('c1', c1End.peerInner), 15_000, 'c1 -> c2 over their link');
-    await until(() => pingOk('c2', c2End.peerInner), 5_000, 'c2 -> c1 over their link');
+    await waitUntil(() => pingOk('c1', c1End.peerInner), 15_000, 'c1 -> c2 over their link');
+    await waitUntil(() => pingOk('c2', c2End.peerInner), 5_000, 'c2 -> c1 over their link');
     await cluster.hubCli('hub', ['link', 'remove', 'c1', 'c2']);
-    await until(() => linkOf('c1') === undefined && linkOf('c2') === undefined, 10_000, 'both ends of the link gone');
+    await waitUntil(() => linkOf('c1') === undefined && linkOf('c2') === undefined, 10_000, 'both ends of the link gone');
   });
 
   it(`kill -9 hub: c1 moves to hub2 with the same /30 and inner addresses, and pings resume within ${FAILOVER_BOUND_MS} ms`, async () => {
@@ -96,9 +97,9 @@ describe.skipIf(reason !== null)('two hubs on one PostgreSQL: hub (198.51.100.1)
   it('hub comes back: `hubs` shows both up, nothing is lost, and hub reaches c1 through hub2', async () => {
     const peersBefore = await cluster.hubCli('hub2', ['peer', 'list', '--json']);
     await serve('hub');
-    await until(async () => (await hubList('hub')).every((h) => h.state === 'up'), 15_000, 'both hubs up');
+    await waitUntil(async () => (await hubList('hub')).every((h) => h.state === 'up'), 15_000, 'both hubs up');
     expect(await cluster.hubCli('hub', ['peer', 'list', '--json'])).toBe(peersBefore);
-    await until(() => pingOk('hub', cluster.innerOf('c1')), 15_000, 'hub -> c1 through hub2');
+    await waitUntil(() => pingOk('hub', cluster.innerOf('c1')), 15_000, 'hub -> c1 through hub2');
     expect(hubTunnel('c1')?.remote).toBe(topo.addresses.hub2);
   });
 
@@ -112,7 +113,7 @@ describe.skipIf(reason !== null)('two hubs on one PostgreSQL: hub (198.51.100.1)
     });
     console.log(`PostgreSQL restart: longest gap between c1 -> c2 ping replies ${gapMs} ms (${replies} replies)`);
     expect(gapMs).toBeLessThanOrEqual(REGISTRY_RESTART_BOUND_MS);
-    await until(async () => (await hubList('hub')).every((h) => h.state === 'up'), 15_000, 'heartbeats written again');
+    await waitUntil(async () => (await hubList('hub')).every((h) => h.state === 'up'), 15_000, 'heartbeats written again');
     // A change made after the restart reaches both hubs again.
     await cluster.hubCli('hub', ['peer', 'add', 'c3']);
     expect(await cluster.hubCli('hub2', ['peer', 'list', '--json'])).toMatch(/"c3"/);

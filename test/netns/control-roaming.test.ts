@@ -4,7 +4,8 @@ import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { netnsUnavailableReason } from '../helpers/root.js';
 import { createNatTopology, execIn, execInAsync, type NatTopology } from '../helpers/netns.js';
-import { longestReplyGap, runCliIn, startCli, startServe, until, type CliProcess } from '../helpers/control-processes.js';
+import { longestReplyGap, runCliIn, startCli, startServe, type CliProcess } from '../helpers/control-processes.js';
+import { waitUntil } from '../helpers/wait-until.js';
 import { generateEd25519KeyPair } from '../../shared/ssh/generate-ed25519-key-pair.js';
 
 const reason = netnsUnavailableReason();
@@ -50,8 +51,8 @@ describe.skipIf(reason !== null)('hub and members in namespaces (hub / wan / c1 
     hub = await startHub();
     const invite = (await runCliIn(topo.hub, 'server', ['--state', hubState, 'invite', 'create'])).trim();
     member = startCli(topo.c1, 'client', ['join', `ws://${HUB}:8443`, '--token', invite, '--name', 'c1', '--state', c1State]);
-    await until(() => /tnl-hub up/.test(member?.output() ?? ''), 20_000, `c1 join: ${member.output()}`);
-    await until(() => pingOk(topo.c1), 10_000, 'ping through GRE');
+    await waitUntil(() => /tnl-hub up/.test(member?.output() ?? ''), 20_000, () => `c1 join: ${member?.output() ?? ''}`);
+    await waitUntil(() => pingOk(topo.c1), 10_000, 'ping through GRE');
     const c1 = (await hubStatus()).peers.find((p) => p.name === 'c1');
     expect(c1).toMatchObject({ connected: true, endpoint: { seen: '203.0.113.10', reported: '203.0.113.10' }, nat: false });
     expect(c1?.counters?.rx.packets).toBeGreaterThan(0);
@@ -62,8 +63,8 @@ describe.skipIf(reason !== null)('hub and members in namespaces (hub / wan / c1 
   it('after a client restart, `run` brings the tunnel back with the same /30 and no token', async () => {
     expect(await member?.stop()).toBe(0);
     member = startCli(topo.c1, 'client', ['run', '--state', c1State]);
-    await until(() => /tnl-hub up/.test(member?.output() ?? ''), 20_000, `c1 run: ${member.output()}`);
-    await until(() => pingOk(topo.c1), 10_000, 'ping after run');
+    await waitUntil(() => /tnl-hub up/.test(member?.output() ?? ''), 20_000, () => `c1 run: ${member?.output() ?? ''}`);
+    await waitUntil(() => pingOk(topo.c1), 10_000, 'ping after run');
     const saved = JSON.parse(readFileSync(join(c1State, 'client.json'), 'utf8')) as { config: { tunnels: { address: string }[] } };
     expect(saved.config.tunnels[0]?.address).toBe('10.1.12.2/30');
   });
@@ -89,8 +90,8 @@ describe.skipIf(reason !== null)('hub and members in namespaces (hub / wan / c1 
     expect(await hub?.stop()).toBe(0);
     expect(execIn(topo.hub, 'ip', ['-o', 'link', 'show'])).not.toMatch(/tnl-c1/);
     hub = await startHub();
-    await until(async () => (await hubStatus()).peers.find((p) => p.name === 'c1')?.connected, 30_000, 'c1 reconnected');
-    await until(() => pingOk(topo.c1), 10_000, 'ping after hub restart');
+    await waitUntil(async () => (await hubStatus()).peers.find((p) => p.name === 'c1')?.connected, 30_000, 'c1 reconnected');
+    await waitUntil(() => pingOk(topo.c1), 10_000, 'ping after hub restart');
     expect(execIn(topo.hub, 'ip', ['-o', 'addr', 'show', 'dev', 'tnl-c1'])).toMatch(/10\.1\.12\.1/);
   });
 
@@ -112,7 +113,7 @@ describe.skipIf(reason !== null)('hub and members in namespaces (hub / wan / c1 
     await member?.stop('SIGKILL');
     member = undefined;
     const started = Date.now();
-    await until(async () => (await hubStatus()).peers.find((p) => p.name === 'c1')?.connected === false, 15_000, 'c1 down');
+    await waitUntil(async () => (await hubStatus()).peers.find((p) => p.name === 'c1')?.connected === false, 15_000, 'c1 down');
     // The kernel closes a killed process's socket, so this is usually faster than the 2 s timeout;
     // a silent death (no FIN) is covered by the liveness test in test/integration.
     console.log(`c1 marked down ${Date.now() - started} ms after kill -9`);

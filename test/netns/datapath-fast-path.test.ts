@@ -4,7 +4,8 @@ import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { createPairTopology, execIn, type PairTopology } from '../helpers/netns.js';
 import { netnsUnavailableReason } from '../helpers/root.js';
-import { startUp, statusIn, waitFor, type RunningUp } from '../helpers/tunnel-client-process.js';
+import { startUp, statusIn, type RunningUp } from '../helpers/tunnel-client-process.js';
+import { waitUntil } from '../helpers/wait-until.js';
 
 const reason = netnsUnavailableReason();
 if (reason) console.warn(`skipping datapath-fast-path: ${reason}`);
@@ -58,7 +59,7 @@ describe.skipIf(reason)('datapath fast path against the JS path (two namespaces,
       expect(a!.state).toBe('up');
       if (encap === 'fou' || encap === 'gue') {
         // UDP keepalive echoes still reach JS on A, which times their round trip.
-        await waitFor(() => statusIn(pair.a, stateA).tunnels[0]!.liveness.rttMs !== null, 10_000, 'a keepalive round trip on A');
+        await waitUntil(() => statusIn(pair.a, stateA).tunnels[0]!.liveness.rttMs !== null, 10_000, 'a keepalive round trip on A');
       }
     });
   }

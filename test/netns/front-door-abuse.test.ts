@@ -2,7 +2,8 @@ import { readdirSync, readFileSync, mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { runCliIn, startCli, until, type CliProcess } from '../helpers/control-processes.js';
+import { runCliIn, startCli, type CliProcess } from '../helpers/control-processes.js';
+import { waitUntil } from '../helpers/wait-until.js';
 import { createNatTopology, execInAsync, startNodeIn, type NatTopology } from '../helpers/netns.js';
 import { metricValue } from '../helpers/prometheus-text.js';
 import { netnsUnavailableReason } from '../helpers/root.js';
@@ -78,7 +79,7 @@ describe.skipIf(reason !== null)('front doors under abuse from one source, with 
     await runCliIn(topo.hub, 'server', ['--state', join(dir, 'hub'), 'init', '--endpoint', HUB, '--pool', '10.1.12.0/24']);
     // The defaults an operator gets: no limit is loosened or tightened for the test.
     hub = startCli(topo.hub, 'server', ['--state', join(dir, 'hub'), 'serve', '--listen', HUB]);
-    await until(() => /hub listening/.test(hub.output()), 20_000, `hub listening: ${hub.output()}`);
+    await waitUntil(() => /hub listening/.test(hub.output()), 20_000, () => `hub listening: ${hub.output()}`);
   });
   afterAll(async () => {
     await member?.stop();
@@ -102,7 +103,7 @@ describe.skipIf(reason !== null)('front doors under abuse from one source, with 
     const invite = (await runCliIn(topo.hub, 'server', ['--state', join(dir, 'hub'), 'invite', 'create'])).trim();
     const joinStarted = Date.now();
     member = startCli(topo.c1, 'client', ['join', `ws://${HUB}:8443`, '--token', invite, '--name', 'c1', '--state', join(dir, 'c1')]);
-    await until(() => /tnl-hub up/.test(member?.output() ?? ''), 20_000, `c1 joined despite the attack: ${member.output()}`);
+    await waitUntil(() => /tnl-hub up/.test(member?.output() ?? ''), 20_000, () => `c1 joined despite the attack: ${member?.output() ?? ''}`);
     const joinMs = Date.now() - joinStarted;
     const ping = await execInAsync(topo.c1, 'ping', ['-c', '10', '-i', '0.2', '-W', '2', '10.1.12.1'], 20_000);
     expect(ping.stdout).toMatch(/10 received/);

@@ -4,7 +4,8 @@ import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { netnsUnavailableReason } from '../helpers/root.js';
 import { createNatTopology, execIn, execInAsync, type NatTopology } from '../helpers/netns.js';
-import { runCliIn, startCli, until, type CliProcess } from '../helpers/control-processes.js';
+import { runCliIn, startCli, type CliProcess } from '../helpers/control-processes.js';
+import { waitUntil } from '../helpers/wait-until.js';
 
 const reason = netnsUnavailableReason();
 if (reason) console.warn(`skipping gretap hub link netns tests: ${reason}`);
@@ -38,7 +39,7 @@ describe.skipIf(reason !== null)('gretap hub and peer links, pinned by the opera
     (await execInAsync(ns, 'ping', ['-c', '1', '-W', '1', '-I', device, target], 5_000)).code === 0;
   const startHub = async (): Promise<void> => {
     hub = startCli(topo.hub, 'server', ['--state', hubState, 'serve', '--keepalive', '0.5', '--liveness-timeout', '3', '--path-keepalive', '1']);
-    await until(() => /hub listening/.test(hub?.output() ?? ''), 20_000, 'hub listening');
+    await waitUntil(() => /hub listening/.test(hub?.output() ?? ''), 20_000, 'hub listening');
   };
   const run = (name: string, ns: string, args: string[]): CliProcess => {
     const member = startCli(ns, 'client', [...args, '--state', join(dir, name)]);
@@ -55,7 +56,7 @@ describe.skipIf(reason !== null)('gretap hub and peer links, pinned by the opera
     for (const [name, ns] of [['c1', topo.c1], ['c2', topo.c2]] as const) {
       const invite = (await hubCli(['invite', 'create'])).trim();
       run(name, ns, ['join', `ws://${HUB}:8443`, '--token', invite, '--name', name]);
-      await until(async () => (await peerLine(name))?.outerFamily === 'ipv6', 30_000, `${name} over IPv6`);
+      await waitUntil(async () => (await peerLine(name))?.outerFamily === 'ipv6', 30_000, `${name} over IPv6`);
     }
   });
 
@@ -68,19 +69,19 @@ describe.skipIf(reason !== null)('gretap hub and peer links, pinned by the opera
 
   it('a pin to gretap puts c1\'s hub link on TAPs at both ends; it carries pings', async () => {
     await hubCli(['peer', 'pin', 'c1', '--encap', 'gretap']);
-    await until(async () => (await peerLine('c1'))?.encap === 'gretap', 15_000, 'c1 on gretap');
-    await until(() => /link\/ether/.test(execIn(topo.c1, 'ip', ['-o', 'link', 'show', 'tnl-hub'])), 15_000, 'c1 runs a TAP');
+    await waitUntil(async () => (await peerLine('c1'))?.encap === 'gretap', 15_000, 'c1 on gretap');
+    await waitUntil(() => /link\/ether/.test(execIn(topo.c1, 'ip', ['-o', 'link', 'show', 'tnl-hub'])), 15_000, 'c1 runs a TAP');
     expect(execIn(topo.hub, 'ip', ['-o', 'link', 'show', 'tnl-c1'])).toMatch(/link\/ether .* brd ff:ff:ff:ff:ff:ff/);
     // GRE with its key over IPv6, plus the Ethernet header: 1500 - 40 - 8 - 14.
     expect(execIn(topo.c1, 'ip', ['-o', 'link', 'show', 'tnl-hub'])).toContain('mtu 1438');
-    await until(() => pingOk(topo.c1, INNER.hubForC1), 15_000, 'c1 pings the hub over gretap');
-    await until(() => pingOk(topo.hub, INNER.c1OnHubLink), 15_000, 'the hub pings c1 over gretap');
+    await waitUntil(() => pingOk(topo.c1, INNER.hubForC1), 15_000, 'c1 pings the hub over gretap');
+    await waitUntil(() => pingOk(topo.hub, INNER.c1OnHubLink), 15_000, 'the hub pings c1 over gretap');
   });
 
   it('the c1<->c2 link follows c1\'s pin: gretap between the two members, over IPv6', async () => {
     await hubCli(['link', 'add', 'c1', 'c2']);
-    await until(() => pingVia(topo.c1, INNER.c2OnLink, 'tnl-c2'), 20_000, 'c1 pings c2 over their gretap link');
-    await until(() => pingVia(topo.c2, INNER.c1OnLink, 'tnl-c1'), 10_000, 'c2 pings c1 over their gretap link');
+    await waitUntil(() => pingVia(topo.c1, INNER.c2OnLink, 'tnl-c2'), 20_000, 'c1 pings c2 over their gretap link');
+    await waitUntil(() => pingVia(topo.c2, INNER.c1OnLink, 'tnl-c1'), 10_000, 'c2 pings c1 over their gretap link');
     expect(execIn(topo.c2, 'ip', ['-o', 'link', 'show', 'tnl-c1'])).toContain('link/ether');
   });
 
@@ -91,8 +92,8 @@ describe.skipIf(reason !== null)('gretap hub and peer links, pinned by the opera
     run('c1', topo.c1, ['run']);
     await hub!.stop();
     await startHub();
-    await until(async () => (await peerLine('c1'))?.encap === 'gretap' && pingOk(topo.c1, INNER.hubForC1), 30_000, 'c1 back on gretap');
-    await until(() => pingVia(topo.c1, INNER.c2OnLink, 'tnl-c2'), 20_000, 'the c1<->c2 link back');
+    await waitUntil(async () => (await peerLine('c1'))?.encap === 'gretap' && pingOk(topo.c1, INNER.hubForC1), 30_000, 'c1 back on gretap');
+    await waitUntil(() => pingVia(topo.c1, INNER.c2OnLink, 'tnl-c2'), 20_000, 'the c1<->c2 link back');
     expect({ member: macOf(topo.c1, 'tnl-hub'), hub: macOf(topo.hub, 'tnl-c1'), link: macOf(topo.c1, 'tnl-c2') }).toEqual(before);
   });
 });

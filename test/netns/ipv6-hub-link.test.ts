@@ -4,7 +4,8 @@ import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { netnsUnavailableReason } from '../helpers/root.js';
 import { createNatTopology, execIn, execInAsync, runNodeIn, startNodeIn, type NatTopology } from '../helpers/netns.js';
-import { runCliIn, startCli, until, type CliProcess } from '../helpers/control-processes.js';
+import { runCliIn, startCli, type CliProcess } from '../helpers/control-processes.js';
+import { waitUntil } from '../helpers/wait-until.js';
 import { TCP_HASH_RECEIVER, TCP_HASH_SENDER } from '../helpers/datapath-traffic-scripts.js';
 
 const reason = netnsUnavailableReason();
@@ -66,7 +67,7 @@ describe.skipIf(reason !== null)('a hub link prefers IPv6 and falls back to IPv4
     await hubCli(['init', '--endpoint', HUB, '--pool', '10.1.13.0/24']);
     // Listening on all addresses: both families, and the hub's global IPv6 address found by itself.
     hub = startCli(topo.hub, 'server', ['--state', hubState, 'serve', '--keepalive', '0.5', '--liveness-timeout', '3', '--path-keepalive', '1']);
-    const listening = await until(() => /.*hub listening.*/.exec(hub?.output() ?? '')?.[0], 20_000, 'hub listening');
+    const listening = await waitUntil(() => /.*hub listening.*/.exec(hub?.output() ?? '')?.[0], 20_000, 'hub listening');
     expect(JSON.parse(listening)).toMatchObject({ endpoint: HUB, endpoint6: topo.addresses6.hub });
   });
 
@@ -80,26 +81,26 @@ describe.skipIf(reason !== null)('a hub link prefers IPv6 and falls back to IPv4
   it('c2 joins over IPv4, moves to the hub\'s IPv6 address and gets GRE over IPv6, which the NAT would have dropped', async () => {
     const invite = (await hubCli(['invite', 'create'])).trim();
     c2 = startCli(topo.c2, 'client', ['join', `ws://${HUB}:8443`, '--token', invite, '--name', 'c2', '--state', join(dir, 'c2')]);
-    const line = await until(async () => {
+    const line = await waitUntil(async () => {
       const status = await peer();
       return status?.outerFamily === 'ipv6' && status.encap === 'gre' && status.probes?.gre === true ? status : undefined;
     }, 30_000, `c2 on GRE over IPv6: ${c2.output()}`);
     expect(line).toMatchObject({ encapReason: 'public', nat: false, endpoint: { seen: topo.addresses6.c2, reported: topo.addresses6.c2 } });
-    await until(() => pingOk(), 15_000, 'c2 pings the hub through GRE over IPv6');
-    await until(() => hubTunnel()?.outerFamily === 'ipv6', 10_000, 'the member applied the IPv6 link');
+    await waitUntil(() => pingOk(), 15_000, 'c2 pings the hub through GRE over IPv6');
+    await waitUntil(() => hubTunnel()?.outerFamily === 'ipv6', 10_000, 'the member applied the IPv6 link');
     expect(hubTunnel()).toMatchObject({ encap: 'gre', outerFamily: 'ipv6', local: topo.addresses6.c2, remote: topo.addresses6.hub, mtu: 1452 });
     await transferIntact('5601');
   });
 
   it('without its IPv6 address, c2 falls back to FOU over IPv4 through the NAT', async () => {
     execIn(topo.c2, 'ip', ['-6', 'addr', 'del', `${topo.addresses6.c2}/64`, 'dev', `${topo.prefix}c20`]);
-    const line = await until(async () => {
+    const line = await waitUntil(async () => {
       const status = await peer();
       return status?.outerFamily === 'ipv4' && status.encap === 'fou' ? status : undefined;
     }, 30_000, `c2 on FOU over IPv4: ${c2!.output()}`);
     expect(line).toMatchObject({ encapReason: 'nat-detected', nat: true, endpoint: { seen: topo.addresses.natOutside, reported: topo.addresses.c2 } });
-    await until(() => pingOk(), 15_000, 'c2 pings the hub through FOU over IPv4');
-    await until(() => hubTunnel()?.outerFamily === 'ipv4', 10_000, 'the member applied the IPv4 link');
+    await waitUntil(() => pingOk(), 15_000, 'c2 pings the hub through FOU over IPv4');
+    await waitUntil(() => hubTunnel()?.outerFamily === 'ipv4', 10_000, 'the member applied the IPv4 link');
     expect(hubTunnel()).toMatchObject({ encap: 'fou', local: topo.addresses.c2, remote: HUB, mtu: 1468 });
     await transferIntact('5602');
   });
@@ -107,11 +108,11 @@ describe.skipIf(reason !== null)('a hub link prefers IPv6 and falls back to IPv4
   it('with its IPv6 address back, c2 prefers IPv6 again', async () => {
     execIn(topo.c2, 'ip', ['-6', 'addr', 'add', `${topo.addresses6.c2}/64`, 'dev', `${topo.prefix}c20`, 'nodad']);
     execIn(topo.c2, 'ip', ['-6', 'route', 'replace', 'default', 'via', '2001:db8:77::1']);
-    await until(async () => {
+    await waitUntil(async () => {
       const status = await peer();
       return status?.outerFamily === 'ipv6' && status.encap === 'gre' ? status : undefined;
     }, 30_000, `c2 back on GRE over IPv6: ${c2!.output()}`);
-    await until(() => pingOk(), 15_000, 'c2 pings the hub through GRE over IPv6 again');
+    await waitUntil(() => pingOk(), 15_000, 'c2 pings the hub through GRE over IPv6 again');
   });
 
   it('an IPv6 path that carries no tunnel packets: the ladder runs out over IPv6 (GRE, FOU, GUE) and c2 falls back to FOU over IPv4', async () => {
@@ -119,16 +120,16 @@ describe.skipIf(reason !== null)('a hub link prefers IPv6 and falls back to IPv4
     execIn(topo.wan, 'nft', ['-f', '-'], 'table ip6 tunnelblock {\n  chain forward {\n    type filter hook forward priority 0;\n    meta l4proto { 47, udp } drop\n  }\n}\n');
     // A fresh connection over IPv6 starts the ladder from GRE.
     execIn(topo.c2, 'ip', ['-6', 'addr', 'del', `${topo.addresses6.c2}/64`, 'dev', `${topo.prefix}c20`]);
-    await until(async () => (await peer())?.outerFamily === 'ipv4', 30_000, 'c2 over IPv4');
+    await waitUntil(async () => (await peer())?.outerFamily === 'ipv4', 30_000, 'c2 over IPv4');
     execIn(topo.c2, 'ip', ['-6', 'addr', 'add', `${topo.addresses6.c2}/64`, 'dev', `${topo.prefix}c20`, 'nodad']);
     execIn(topo.c2, 'ip', ['-6', 'route', 'replace', 'default', 'via', '2001:db8:77::1']);
-    await until(() => /IPv6 path to the hub given up/.test(c2!.output()), 45_000, `the ladder running out over IPv6: ${c2!.output().slice(-3000)}`);
-    const line = await until(async () => {
+    await waitUntil(() => /IPv6 path to the hub given up/.test(c2!.output()), 45_000, () => `the ladder running out over IPv6: ${c2!.output().slice(-3000)}`);
+    const line = await waitUntil(async () => {
       const status = await peer();
       return status?.outerFamily === 'ipv4' && status.encap === 'fou' ? status : undefined;
     }, 30_000, 'c2 back on FOU over IPv4');
     expect(line).toMatchObject({ encapReason: 'nat-detected' });
     expect(hub!.output()).toMatch(/"encap":"gue","encapReason":"ipv6-unanswered"/);
-    await until(() => pingOk(), 15_000, 'c2 pings the hub through FOU over IPv4');
+    await waitUntil(() => pingOk(), 15_000, 'c2 pings the hub through FOU over IPv4');
   });
 });

@@ -6,7 +6,8 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { kernelPeerUnavailableReason, startKernelPeer, type KernelPeer } from '../helpers/kernel-peer.js';
 import { createNamespaces, deleteNamespaces, execInAsync, uniquePrefix } from '../helpers/netns.js';
 import { netnsUnavailableReason } from '../helpers/root.js';
-import { startUp, statusIn, waitFor, type RunningUp } from '../helpers/tunnel-client-process.js';
+import { startUp, statusIn, type RunningUp } from '../helpers/tunnel-client-process.js';
+import { waitUntil } from '../helpers/wait-until.js';
 
 const reason = netnsUnavailableReason() ?? kernelPeerUnavailableReason();
 if (reason) console.warn(`skipping kernel-ipv6-gretap-interop: ${reason}`);
@@ -114,7 +115,7 @@ describe.skipIf(reason)('the userspace datapath against Debian\'s kernel in qemu
       const expected = (await guest!.run('sha256sum /srv/1m.bin')).split(/\s+/)[0];
       const fetched = await execInAsync(ns, 'sh', ['-c', `curl -sS --max-time 60 http://${theirs}/1m.bin | sha256sum`], 90_000);
       expect(fetched.stdout.split(/\s+/)[0]).toBe(expected);
-      await waitFor(() => (statusIn(ns, state).tunnels.find((tunnel) => tunnel.name === name)?.rx.packets ?? 0) > 500, 5_000, 'the transfer counted');
+      await waitUntil(() => (statusIn(ns, state).tunnels.find((tunnel) => tunnel.name === name)?.rx.packets ?? 0) > 500, 5_000, 'the transfer counted');
     });
   });
 });

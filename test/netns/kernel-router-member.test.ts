@@ -3,7 +3,8 @@ import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { runCliIn, startCli, startServe, until, type CliProcess } from '../helpers/control-processes.js';
+import { runCliIn, startCli, startServe, type CliProcess } from '../helpers/control-processes.js';
+import { waitUntil } from '../helpers/wait-until.js';
 import { kernelPeerUnavailableReason, startKernelPeer, type KernelPeer } from '../helpers/kernel-peer.js';
 import { addVethLink, createNamespaces, deleteNamespaces, execInAsync, uniquePrefix } from '../helpers/netns.js';
 import { netnsUnavailableReason } from '../helpers/root.js';
@@ -116,7 +117,7 @@ describe.skipIf(reason)('a kernel router member: config linux, dyndns2 with busy
       await guest!.run(config);
 
       expect(await report(c.peer, key)).toBe(`good ${guestAddress}`);
-      await until(() => hubPings(guestInner), 10_000, `${c.label}: hub -> guest ping`);
+      await waitUntil(() => hubPings(guestInner), 10_000, `${c.label}: hub -> guest ping`);
       expect(await guest!.run(`ping -c 2 -W 2 ${hubInner} | grep -c 'bytes from'`)).toBe('2');
       const transfer = await execInAsync(hubNs, 'curl', ['-sS', '--max-time', '30', '-o', '/dev/null', '-w', '%{size_download}', `http://${guestInner}/1m.bin`], 40_000);
       expect(transfer.stdout, transfer.stderr).toBe('1048576');
@@ -124,7 +125,7 @@ describe.skipIf(reason)('a kernel router member: config linux, dyndns2 with busy
       const moved = await move();
       expect(await hubPings(guestInner)).toBe(false);
       expect(await report(c.peer, key)).toBe(`good ${moved}`);
-      await until(() => hubPings(guestInner), 10_000, `${c.label}: ping after the move`);
+      await waitUntil(() => hubPings(guestInner), 10_000, `${c.label}: ping after the move`);
       expect(await guest!.run(`ping -c 2 -W 2 ${hubInner} | grep -c 'bytes from'`)).toBe('2');
       expect(await report(c.peer, key)).toBe(`nochg ${moved}`);
 
@@ -136,7 +137,7 @@ describe.skipIf(reason)('a kernel router member: config linux, dyndns2 with busy
   it('carries pings over a peer<->peer link between the kernel guest and a tunnel-client member', async () => {
     const invite = (await hubCli('invite', 'create')).trim();
     member = startCli(memberNs, 'client', ['join', `ws://${HUB}:8443`, '--token', invite, '--name', 'c1', '--state', join(dir, 'c1')]);
-    await until(() => /tnl-hub up/.test(member?.output() ?? ''), 20_000, `c1 join: ${member.output()}`);
+    await waitUntil(() => /tnl-hub up/.test(member?.output() ?? ''), 20_000, () => `c1 join: ${member?.output() ?? ''}`);
     await hubCli('link', 'add', 'kgre', 'c1');
     const tables = JSON.parse(await hubCli('link', 'list', '--json')) as { ends: string[]; inner: string[] }[];
     const link = tables.find((t) => t.ends.includes('kgre') && t.ends.includes('c1'));
@@ -151,7 +152,7 @@ describe.skipIf(reason)('a kernel router member: config linux, dyndns2 with busy
     const block = config.split('\n\n').find((part) => / to c1 /.test(part));
     expect(block).toMatch(/^ip link add tnl-c1 type gre local 198\.51\.100\.\d+ remote 203\.0\.113\.10 ttl 64 key \d+$/m);
     await guest!.run(block!);
-    await until(async () => (await guest!.exec(`ping -c 1 -W 1 ${memberInner}`)).code === 0, 20_000, 'guest -> c1 over the peer link');
+    await waitUntil(async () => (await guest!.exec(`ping -c 1 -W 1 ${memberInner}`)).code === 0, 20_000, 'guest -> c1 over the peer link');
     expect((await execInAsync(memberNs, 'ping', ['-c', '2', '-W', '2', guestInner], 10_000)).stdout).toMatch(/2 received/);
   });
 

@@ -2,7 +2,8 @@ import { chmodSync, existsSync, mkdtempSync, readFileSync, rmSync, writeFileSync
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { runCliIn, startCli, startServe, until, type CliProcess } from '../helpers/control-processes.js';
+import { runCliIn, startCli, startServe, type CliProcess } from '../helpers/control-processes.js';
+import { waitUntil } from '../helpers/wait-until.js';
 import { createNatTopology, execIn, execInAsync, type NatTopology } from '../helpers/netns.js';
 import { netnsUnavailableReason } from '../helpers/root.js';
 
@@ -60,7 +61,7 @@ describe.skipIf(reason !== null)('link hooks on the hub and a member: up, change
     const invite = (await hubCli(['invite', 'create'])).trim();
     const c1 = startCli(topo.c1, 'client', ['join', `ws://${HUB}:8443`, '--token', invite, '--name', 'c1', '--state', join(dir, 'c1'), '--hook', memberHook.hook]);
     members.push(c1);
-    await until(() => find(hubHook.events(), 'up') && find(memberHook.events(), 'up'), 20_000, `up hooks: ${c1.output()}`);
+    await waitUntil(() => find(hubHook.events(), 'up') && find(memberHook.events(), 'up'), 20_000, () => `up hooks: ${c1.output()}`);
     expect(find(hubHook.events(), 'up')).toEqual({
       TUNNEL_EVENT: 'up', TUNNEL_PEER: 'c1', TUNNEL_IFACE: 'tnl-c1', TUNNEL_ENCAP: 'gre', TUNNEL_LOCAL: HUB, TUNNEL_REMOTE: '203.0.113.10',
       TUNNEL_INNER: '10.1.12.1/30', TUNNEL_PEER_INNER: '10.1.12.2', TUNNEL_MTU: '1472',
@@ -78,7 +79,7 @@ describe.skipIf(reason !== null)('link hooks on the hub and a member: up, change
     execIn(topo.c1, 'ip', ['addr', 'add', '203.0.113.11/24', 'dev', ifname]);
     execIn(topo.c1, 'ip', ['addr', 'del', '203.0.113.10/24', 'dev', ifname]);
     execIn(topo.c1, 'ip', ['route', 'replace', 'default', 'via', '203.0.113.254']);
-    await until(() => find(hubHook.events(), 'change', { TUNNEL_REMOTE: '203.0.113.11' }) && find(memberHook.events(), 'change', { TUNNEL_LOCAL: '203.0.113.11' }),
+    await waitUntil(() => find(hubHook.events(), 'change', { TUNNEL_REMOTE: '203.0.113.11' }) && find(memberHook.events(), 'change', { TUNNEL_LOCAL: '203.0.113.11' }),
       20_000, 'change hooks');
     expect(find(hubHook.events(), 'change')).toMatchObject({ TUNNEL_PEER: 'c1', TUNNEL_IFACE: 'tnl-c1', TUNNEL_LOCAL: HUB });
     expect(hubHook.events().filter((e) => e.TUNNEL_EVENT === 'down')).toEqual([]);
@@ -86,9 +87,9 @@ describe.skipIf(reason !== null)('link hooks on the hub and a member: up, change
 
   it('`down` on the member when it stops, and on the hub when the link falls silent', async () => {
     await members[0]!.stop();
-    await until(() => find(memberHook.events(), 'down'), 5_000, 'member down hook');
+    await waitUntil(() => find(memberHook.events(), 'down'), 5_000, 'member down hook');
     expect(find(memberHook.events(), 'down')).toMatchObject({ TUNNEL_IFACE: 'tnl-hub', TUNNEL_LOCAL: '203.0.113.11' });
-    await until(() => find(hubHook.events(), 'down'), 10_000, 'hub down hook');
+    await waitUntil(() => find(hubHook.events(), 'down'), 10_000, 'hub down hook');
     expect(find(hubHook.events(), 'down')).toMatchObject({ TUNNEL_IFACE: 'tnl-c1', TUNNEL_REMOTE: '203.0.113.11' });
     expect(hubHook.events().map((e) => e.TUNNEL_EVENT)).toEqual(['up', 'change', 'down']);
     expect(memberHook.events().map((e) => e.TUNNEL_EVENT)).toEqual(['up', 'change', 'down']);
@@ -102,12 +103,12 @@ describe.skipIf(reason !== null)('link hooks on the hub and a member: up, change
     const c3 = startCli(topo.nat, 'client', ['join', `ws://${HUB}:8443`, '--token', (await hubCli(['invite', 'create'])).trim(), '--name', 'c3',
       '--state', join(dir, 'c3'), '--hook', sleeper]);
     members.push(c3);
-    await until(async () => (await execInAsync(topo.nat, 'ping', ['-c', '1', '-W', '1', '10.1.12.5'], 5_000)).code === 0, 20_000, `c3 ping: ${c3.output()}`);
+    await waitUntil(async () => (await execInAsync(topo.nat, 'ping', ['-c', '1', '-W', '1', '10.1.12.5'], 5_000)).code === 0, 20_000, () => `c3 ping: ${c3.output()}`);
     const upMs = performance.now() - start;
     console.log(`with a 60 s hook: join to the first answered ping through the tunnel in ${Math.round(upMs)} ms`);
     expect(upMs).toBeLessThan(8_000);
     expect(c3.output()).not.toMatch(/hook killed/);
-    await until(() => /hook killed after 10000 ms/.test(c3.output()), 15_000, 'the hook killed at 10 s');
+    await waitUntil(() => /hook killed after 10000 ms/.test(c3.output()), 15_000, 'the hook killed at 10 s');
     expect((await execInAsync(topo.nat, 'ping', ['-c', '1', '-W', '1', '10.1.12.5'], 5_000)).code).toBe(0);
   });
 });

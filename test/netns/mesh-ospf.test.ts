@@ -3,7 +3,8 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { generateEd25519KeyPair } from '../../shared/ssh/generate-ed25519-key-pair.js';
-import { runCliIn, startCli, startServe, until, type CliProcess } from '../helpers/control-processes.js';
+import { runCliIn, startCli, startServe, type CliProcess } from '../helpers/control-processes.js';
+import { waitUntil } from '../helpers/wait-until.js';
 import { frrUnavailableReason, startFrrRouter, type FrrRouter } from '../helpers/frr-daemons.js';
 import { createMeshTopology, type MeshTopology } from '../helpers/mesh-topology.js';
 import { execIn, execInAsync } from '../helpers/netns.js';
@@ -59,15 +60,15 @@ describe.skipIf(reason !== null)('--routing none: FRR ospfd on the hub and two m
     const c1 = startCli(topo.c1, 'client', ['join', `ws://${HUB}:8443`, '--token', invite, '--name', 'c1', '--state', join(dir, 'c1')]);
     members.push(c1);
     // c1 first: the hub link /30s go in order (c1 10.1.12.0/30, c2 10.1.12.4/30).
-    await until(() => /tnl-hub up/.test(c1.output()), 20_000, `c1 join: ${c1.output()}`);
+    await waitUntil(() => /tnl-hub up/.test(c1.output()), 20_000, () => `c1 join: ${c1.output()}`);
     const pair = generateEd25519KeyPair('test');
     const keyFile = join(dir, 'c2-key');
     writeFileSync(keyFile, pair.private, { mode: 0o600 });
     await hubCli(['peer', 'add', 'c2', '--ssh-key', pair.public]);
     const c2 = startCli(topo.c2, 'client', ['join', `ssh://c2@${HUB}:2222`, '--key', keyFile, '--state', join(dir, 'c2')]);
     members.push(c2);
-    await until(() => /tnl-hub up/.test(c1.output()) && /tnl-hub up/.test(c2.output()), 20_000, `joins: ${c1.output()} ${c2.output()}`);
-    await until(async () => (await execInAsync(topo.c2, 'ping', ['-c', '1', '-W', '1', '10.1.12.5'], 5_000)).code === 0, 15_000, 'c2 -> hub');
+    await waitUntil(() => /tnl-hub up/.test(c1.output()) && /tnl-hub up/.test(c2.output()), 20_000, () => `joins: ${c1.output()} ${c2.output()}`);
+    await waitUntil(async () => (await execInAsync(topo.c2, 'ping', ['-c', '1', '-W', '1', '10.1.12.5'], 5_000)).code === 0, 15_000, 'c2 -> hub');
     expect(route(topo.c1, '10.1.12.0/24')).toBe('');
     expect(execIn(topo.hub, 'ip', ['route', 'show', 'type', 'unreachable'])).toBe('');
     expect(hub!.output()).toMatch(/routing none: no routes installed or pushed/);
@@ -82,10 +83,10 @@ describe.skipIf(reason !== null)('--routing none: FRR ospfd on the hub and two m
     routers.push(await startFrrRouter(topo.c1, ospfConfig('10.1.12.2', ['tnl-hub'], ['10.1.12.0/24', '10.50.1.0/24'])));
     routers.push(await startFrrRouter(topo.c2, ospfConfig('10.1.12.6', ['tnl-hub'], ['10.1.12.0/24', '10.50.2.0/24'])));
     const hubRouter = routers[0]!;
-    await until(async () => ((await hubRouter.vtysh('show ip ospf neighbor')).match(/Full/g) ?? []).length === 2, 30_000,
+    await waitUntil(async () => ((await hubRouter.vtysh('show ip ospf neighbor')).match(/Full/g) ?? []).length === 2, 30_000,
       `two Full neighbours on the hub: ${await hubRouter.vtysh('show ip ospf neighbor')}`);
     const fullMs = performance.now() - start;
-    await until(() => /proto ospf/.test(route(topo.c1, '10.50.2.0/24')) && /proto ospf/.test(route(topo.c2, '10.50.1.0/24')), 20_000,
+    await waitUntil(() => /proto ospf/.test(route(topo.c1, '10.50.2.0/24')) && /proto ospf/.test(route(topo.c2, '10.50.1.0/24')), 20_000,
       `learned LANs: c1 ${route(topo.c1, '10.50.2.0/24')} / c2 ${route(topo.c2, '10.50.1.0/24')}`);
     console.log(`ospfd: both adjacencies Full ${Math.round(fullMs)} ms after start, LANs learned ${Math.round(performance.now() - start)} ms after start`);
     expect(route(topo.c1, '10.50.2.0/24')).toMatch(/via 10\.1\.12\.1 dev tnl-hub proto ospf/);
@@ -95,7 +96,7 @@ describe.skipIf(reason !== null)('--routing none: FRR ospfd on the hub and two m
   });
 
   it('the LANs reach each other through the hub on the routes ospfd installed', async () => {
-    await until(async () => (await execInAsync(topo.lan1!, 'ping', ['-c', '1', '-W', '1', '10.50.2.10'], 5_000)).code === 0, 10_000, 'lan1 -> lan2');
+    await waitUntil(async () => (await execInAsync(topo.lan1!, 'ping', ['-c', '1', '-W', '1', '10.50.2.10'], 5_000)).code === 0, 10_000, 'lan1 -> lan2');
     expect((await execInAsync(topo.lan2, 'ping', ['-c', '1', '-W', '1', '10.50.1.10'], 5_000)).code).toBe(0);
   });
 });

@@ -3,7 +3,8 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { generateEd25519KeyPair } from '../../shared/ssh/generate-ed25519-key-pair.js';
-import { runCliIn, startCli, startServe, until, type CliProcess } from '../helpers/control-processes.js';
+import { runCliIn, startCli, startServe, type CliProcess } from '../helpers/control-processes.js';
+import { waitUntil } from '../helpers/wait-until.js';
 import { createMeshTopology, type MeshTopology } from '../helpers/mesh-topology.js';
 import { distUrl, execIn, execInAsync, startNodeIn } from '../helpers/netns.js';
 import { netnsUnavailableReason } from '../helpers/root.js';
@@ -83,7 +84,7 @@ describe.skipIf(reason !== null)('mesh routing end to end: hub-and-spoke, prefix
   const timeUntil = async (args: string[], check: () => boolean): Promise<number> => {
     await hubCli(args);
     const start = performance.now();
-    await until(check, 5_000, `after ${args.join(' ')}`);
+    await waitUntil(check, 5_000, `after ${args.join(' ')}`);
     return performance.now() - start;
   };
 
@@ -116,15 +117,15 @@ describe.skipIf(reason !== null)('mesh routing end to end: hub-and-spoke, prefix
     const invite = (await hubCli(['invite', 'create'])).trim();
     const c1 = startCli(topo.c1, 'client', ['join', `ws://${HUB}:8443`, '--token', invite, '--name', 'c1', '--state', join(dir, 'c1')]);
     members.set('c1', c1);
-    await until(() => /tnl-hub up/.test(c1.output()), 20_000, `c1 join: ${c1.output()}`);
+    await waitUntil(() => /tnl-hub up/.test(c1.output()), 20_000, () => `c1 join: ${c1.output()}`);
     const pair = generateEd25519KeyPair('test');
     const keyFile = join(dir, 'c2-key');
     writeFileSync(keyFile, pair.private, { mode: 0o600 });
     await hubCli(['peer', 'add', 'c2', '--ssh-key', pair.public]);
     const c2 = startCli(topo.c2, 'client', ['join', `ssh://c2@${HUB}:2222`, '--key', keyFile, '--state', join(dir, 'c2'), '--advertise', '10.50.2.0/24']);
     members.set('c2', c2);
-    await until(() => /tnl-hub up/.test(c2.output()), 20_000, `c2 join: ${c2.output()}`);
-    await until(() => pingOk(topo.c1, INNER.c2), 20_000, 'c1 -> c2 through the hub');
+    await waitUntil(() => /tnl-hub up/.test(c2.output()), 20_000, () => `c2 join: ${c2.output()}`);
+    await waitUntil(() => pingOk(topo.c1, INNER.c2), 20_000, 'c1 -> c2 through the hub');
     expect(await pingOk(topo.c2, INNER.c1)).toBe(true);
     expect(kernelRoute(topo.c1, '10.1.12.0/24')).toMatch(/dev tnl-hub .*metric 1000/);
     const c1Status = statusIn(topo.c1, join(dir, 'c1'));
@@ -144,7 +145,7 @@ describe.skipIf(reason !== null)('mesh routing end to end: hub-and-spoke, prefix
 
   it('approved, c1 pings lan2 and lan2 pings c1; `peer route remove` cuts it off within a second; `add` brings it back', async () => {
     const approved = await timeUntil(['peer', 'route', 'approve', 'c2', '10.50.2.0/24'], () => kernelRoute(topo.c1, '10.50.2.0/24') !== '');
-    await until(() => pingOk(topo.c1, LAN2), 5_000, 'c1 -> lan2');
+    await waitUntil(() => pingOk(topo.c1, LAN2), 5_000, 'c1 -> lan2');
     expect(await pingOk(topo.lan2, INNER.c1)).toBe(true);
     expect(execIn(topo.hub, 'ip', ['route', 'show', '10.50.2.0/24'])).toMatch(/10\.50\.2\.0\/24 dev tnl-c2 .*metric 1000/);
     expect((await peer('c2'))?.routes).toEqual(['10.50.2.0/24']);
@@ -157,15 +158,15 @@ describe.skipIf(reason !== null)('mesh routing end to end: hub-and-spoke, prefix
     expect(await pingOk(topo.c1, LAN2)).toBe(false);
 
     await timeUntil(['peer', 'route', 'add', 'c2', '10.50.2.0/24'], () => kernelRoute(topo.c1, '10.50.2.0/24') !== '');
-    await until(() => pingOk(topo.c1, LAN2), 5_000, 'c1 -> lan2 again');
+    await waitUntil(() => pingOk(topo.c1, LAN2), 5_000, 'c1 -> lan2 again');
   });
 
   it('routes IPv6 inside: c1\'s and c2\'s approved IPv6 prefixes reach each other through the hub', async () => {
     execIn(topo.c1, 'ip', ['-6', 'addr', 'add', `${C1_V6}/128`, 'dev', 'lo']);
     await hubCli(['peer', 'route', 'add', 'c1', '2001:db8:51::/64']);
     await hubCli(['peer', 'route', 'add', 'c2', '2001:db8:52::/64']);
-    await until(() => kernelRoute(topo.c1, '2001:db8:52::/64') !== '' && kernelRoute(topo.c2, '2001:db8:51::/64') !== '', 5_000, 'IPv6 routes');
-    await until(() => pingOk(topo.c1, LAN2_V6, ['-6', '-I', C1_V6]), 5_000, 'c1 -> lan2 over IPv6');
+    await waitUntil(() => kernelRoute(topo.c1, '2001:db8:52::/64') !== '' && kernelRoute(topo.c2, '2001:db8:51::/64') !== '', 5_000, 'IPv6 routes');
+    await waitUntil(() => pingOk(topo.c1, LAN2_V6, ['-6', '-I', C1_V6]), 5_000, 'c1 -> lan2 over IPv6');
     expect(await pingOk(topo.lan2, C1_V6, ['-6'])).toBe(true);
   });
 
@@ -173,14 +174,14 @@ describe.skipIf(reason !== null)('mesh routing end to end: hub-and-spoke, prefix
     const via = (): string => execIn(topo.c1, 'ip', ['route', 'get', LAN2]);
     expect(via()).toMatch(/dev tnl-hub/);
     await hubCli(['link', 'add', 'c1', 'c2']);
-    await until(() => /dev tnl-c2/.test(via()), 20_000, 'c1 routing lan2 over the direct link');
+    await waitUntil(() => /dev tnl-c2/.test(via()), 20_000, 'c1 routing lan2 over the direct link');
     expect(kernelRoute(topo.c1, '10.50.2.0/24').split('\n')).toEqual(expect.arrayContaining([
       expect.stringMatching(/dev tnl-c2 .*metric 100/), expect.stringMatching(/dev tnl-hub .*metric 1000/),
     ]));
-    await until(() => pingOk(topo.c1, LAN2), 20_000, 'c1 -> lan2 over the direct link');
+    await waitUntil(() => pingOk(topo.c1, LAN2), 20_000, 'c1 -> lan2 over the direct link');
     await hubCli(['link', 'remove', 'c1', 'c2']);
-    await until(() => /dev tnl-hub/.test(via()), 10_000, 'back through the hub');
-    await until(() => pingOk(topo.c1, LAN2), 10_000, 'c1 -> lan2 through the hub again');
+    await waitUntil(() => /dev tnl-hub/.test(via()), 10_000, 'back through the hub');
+    await waitUntil(() => pingOk(topo.c1, LAN2), 10_000, 'c1 -> lan2 through the hub again');
   });
 
   const forgedTraffic = async (label: string): Promise<void> => {
@@ -195,7 +196,7 @@ describe.skipIf(reason !== null)('mesh routing end to end: hub-and-spoke, prefix
     const spoofer = startNodeIn(topo.c1, spoofScript, packets.map((p) => p.toString('hex')));
     expect(await spoofer.result).toEqual({ written: packets.length });
     const ping = await genuine;
-    const after = await until(async () => {
+    const after = await waitUntil(async () => {
       const line = await peer('c1');
       return (line?.spoofed ?? 0) >= before + packets.length ? line : undefined;
     }, 5_000, 'the hub to count the forged packets');
@@ -216,7 +217,7 @@ describe.skipIf(reason !== null)('mesh routing end to end: hub-and-spoke, prefix
   it('… and the same with every packet through JS (TUNNEL_FAST_PATH=off)', async () => {
     await hub!.stop();
     await startHub({ TUNNEL_FAST_PATH: 'off' });
-    await until(() => pingOk(topo.c1, LAN2), 30_000, 'c1 -> lan2 after the hub restarted');
+    await waitUntil(() => pingOk(topo.c1, LAN2), 30_000, 'c1 -> lan2 after the hub restarted');
     await forgedTraffic('JS path');
     expect((await peer('c1'))?.counters?.fastPath).toBeUndefined();
   });
@@ -224,13 +225,13 @@ describe.skipIf(reason !== null)('mesh routing end to end: hub-and-spoke, prefix
   it('a revoked or removed member\'s routes vanish from every other member', async () => {
     const c3 = startCli(topo.nat, 'client', ['join', `ws://${HUB}:8443`, '--token', (await hubCli(['invite', 'create'])).trim(), '--name', 'c3', '--state', join(dir, 'c3')]);
     members.set('c3', c3);
-    await until(() => kernelRoute(topo.nat, '10.50.2.0/24') !== '' && kernelRoute(topo.nat, '2001:db8:51::/64') !== '', 20_000, `c3 routes: ${c3.output()}`);
+    await waitUntil(() => kernelRoute(topo.nat, '10.50.2.0/24') !== '' && kernelRoute(topo.nat, '2001:db8:51::/64') !== '', 20_000, () => `c3 routes: ${c3.output()}`);
     await hubCli(['peer', 'revoke', 'c2']);
-    await until(() => kernelRoute(topo.c1, '10.50.2.0/24') === '' && kernelRoute(topo.nat, '10.50.2.0/24') === ''
+    await waitUntil(() => kernelRoute(topo.c1, '10.50.2.0/24') === '' && kernelRoute(topo.nat, '10.50.2.0/24') === ''
       && kernelRoute(topo.c1, '2001:db8:52::/64') === '' && kernelRoute(topo.nat, '2001:db8:52::/64') === '', 5_000, 'c2\'s routes gone');
     expect(await pingOk(topo.c1, LAN2)).toBe(false);
     await hubCli(['peer', 'remove', 'c1']);
-    await until(() => kernelRoute(topo.nat, '2001:db8:51::/64') === '', 5_000, 'c1\'s route gone from c3');
+    await waitUntil(() => kernelRoute(topo.nat, '2001:db8:51::/64') === '', 5_000, 'c1\'s route gone from c3');
     expect(kernelRoute(topo.nat, '10.1.12.0/24')).toMatch(/dev tnl-hub/);
   });
 });

@@ -6,6 +6,7 @@ import { createInterface } from 'node:readline';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { createNatTopology, distUrl, execIn, execInAsync, spawnIn, type NatTopology } from '../helpers/netns.js';
 import { netnsUnavailableReason } from '../helpers/root.js';
+import { waitUntil } from '../helpers/wait-until.js';
 
 const reason = netnsUnavailableReason();
 if (reason) console.warn(`skipping nat-binding: ${reason}`);
@@ -130,15 +131,6 @@ interface TunnelStatusView {
   binding: { state: string; address: string | null; port: number | null; counter: string };
 }
 
-async function waitFor(check: () => Promise<boolean>, timeoutMs: number, what: string): Promise<void> {
-  const deadline = Date.now() + timeoutMs;
-  while (Date.now() < deadline) {
-    if (await check()) return;
-    await new Promise((r) => setTimeout(r, 100));
-  }
-  throw new Error(`timed out waiting for ${what}`);
-}
-
 /** Replies' timestamps from `ping -D`; the gap is the longest time between two replies. */
 function replyGapMs(output: string): { replies: number; gapMs: number } {
   const times = [...output.matchAll(/^\[(\d+\.\d+)\] \d+ bytes from/gm)].map((m) => Number(m[1]) * 1000);
@@ -224,8 +216,8 @@ describe.skipIf(reason)('authenticated UDP binding through a NAT that drops GRE 
       });
       await c2.ready;
       const member = c2;
-      await waitFor(async () => (await hub.status()).binding.state === 'bound', 10_000, 'the hub to bind c2');
-      await waitFor(async () => (await member.status()).binding.state === 'acked', 10_000, 'c2 to get an ack');
+      await waitUntil(async () => (await hub.status()).binding.state === 'bound', 10_000, 'the hub to bind c2');
+      await waitUntil(async () => (await member.status()).binding.state === 'acked', 10_000, 'c2 to get an ack');
       const first = (await hub.status()).binding;
       expect(first.address).toBe(topo.addresses.natOutside);
       const [low, high] = RANGES[range]!.split('-').map(Number) as [number, number];
@@ -242,7 +234,7 @@ describe.skipIf(reason)('authenticated UDP binding through a NAT that drops GRE 
       // The NAT forgets everything and maps c2 to another port range.
       const ping = execInAsync(topo.c2, 'ping', ['-D', '-i', '0.02', '-W', '1', '-w', '6', hubInner], 30_000);
       const rxBefore = (await hub.status()).rx.packets;
-      await waitFor(async () => (await hub.status()).rx.packets >= rxBefore + 25, 10_000, 'pings to flow');
+      await waitUntil(async () => (await hub.status()).rx.packets >= rxBefore + 25, 10_000, 'pings to flow');
       range = 1 - range;
       setMasquerade();
       execIn(topo.nat, 'conntrack', ['-F']);
@@ -307,12 +299,12 @@ describe.skipIf(reason)('authenticated UDP binding through a NAT that drops GRE 
         auth: { bindingId: BINDING_ID, key: KEY_HEX, role: 'member' },
       });
       await c2.ready;
-      await waitFor(async () => (await hub.status()).binding.state === 'bound', 10_000, 'the hub to bind c2');
+      await waitUntil(async () => (await hub.status()).binding.state === 'bound', 10_000, 'the hub to bind c2');
       // Still bound after several timeouts' worth of time while hellos flow.
       await new Promise((r) => setTimeout(r, 4_000));
       expect((await hub.status()).binding.state).toBe('bound');
       c2.kill();
-      await waitFor(async () => hub.events.some((e) => e.reason === 'expired'), 10_000, 'the binding to expire');
+      await waitUntil(async () => hub.events.some((e) => e.reason === 'expired'), 10_000, 'the binding to expire');
       const status = await hub.status();
       expect([status.state, status.binding.state]).toEqual(['down', 'unbound']);
       const capture = await startCapture(topo.hub, ['-i', `${topo.prefix}hub0`, `udp and dst host ${topo.addresses.natOutside}`]);

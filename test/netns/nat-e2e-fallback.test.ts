@@ -4,7 +4,8 @@ import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { netnsUnavailableReason } from '../helpers/root.js';
 import { createNatTopology, distUrl, execIn, execInAsync, runNodeIn, type NatTopology } from '../helpers/netns.js';
-import { longestReplyGap, runCliIn, startCli, startServe, until, type CliProcess } from '../helpers/control-processes.js';
+import { longestReplyGap, runCliIn, startCli, startServe, type CliProcess } from '../helpers/control-processes.js';
+import { waitUntil } from '../helpers/wait-until.js';
 import { opensshExec } from '../helpers/ssh-exec.js';
 import { generateEd25519KeyPair } from '../../shared/ssh/generate-ed25519-key-pair.js';
 
@@ -68,9 +69,9 @@ describe.skipIf(reason !== null)('through the NAT end to end: GRE for c1, FOU/GU
     const invite = (await hubCli(['invite', 'create'])).trim();
     const c1 = startCli(topo.c1, 'client', ['join', `ws://${HUB}:8443`, '--token', invite, '--name', 'c1', '--state', join(dir, 'c1')]);
     members.push(c1);
-    await until(() => /tnl-hub up/.test(c1.output()), 20_000, `c1 join: ${c1.output()}`);
-    await until(() => pingOk(topo.c1, INNER.hubForC1), 15_000, 'c1 ping through GRE');
-    const line = await until(async () => {
+    await waitUntil(() => /tnl-hub up/.test(c1.output()), 20_000, () => `c1 join: ${c1.output()}`);
+    await waitUntil(() => pingOk(topo.c1, INNER.hubForC1), 15_000, 'c1 ping through GRE');
+    const line = await waitUntil(async () => {
       const status = await peer('c1');
       return status?.probes?.gre === true ? status : undefined;
     }, 15_000, 'c1 probe answered');
@@ -85,32 +86,32 @@ describe.skipIf(reason !== null)('through the NAT end to end: GRE for c1, FOU/GU
     await hubCli(['peer', 'add', 'c2', '--ssh-key', pair.public]);
     const c2 = startCli(topo.c2, 'client', ['join', `ssh://c2@${HUB}:2222`, '--key', keyFile, '--state', join(dir, 'c2')]);
     members.push(c2);
-    await until(() => /tnl-hub up/.test(c2.output()), 20_000, `c2 join: ${c2.output()}`);
-    await until(() => pingOk(topo.c2, INNER.hubForC2), 15_000, 'c2 ping through FOU');
-    const line = await until(async () => {
+    await waitUntil(() => /tnl-hub up/.test(c2.output()), 20_000, () => `c2 join: ${c2.output()}`);
+    await waitUntil(() => pingOk(topo.c2, INNER.hubForC2), 15_000, 'c2 ping through FOU');
+    const line = await waitUntil(async () => {
       const status = await peer('c2');
       return status?.binding?.state === 'bound' ? status : undefined;
     }, 15_000, 'c2 bound');
     expect(line).toMatchObject({ encap: 'fou', encapReason: 'nat-detected', nat: true, binding: { address: topo.addresses.natOutside } });
-    await until(async () => (await peer('c2'))?.probes?.fou === true, 10_000, 'c2 FOU probe answered (hello-ack)');
+    await waitUntil(async () => (await peer('c2'))?.probes?.fou === true, 10_000, 'c2 FOU probe answered (hello-ack)');
     expect(clientStatus(topo.c2, join(dir, 'c2')).tunnels).toContainEqual(expect.objectContaining({ name: 'tnl-hub', encap: 'fou', encapReason: 'nat-detected' }));
   });
 
   it('`peer pin c2 --encap gue` moves c2 to GUE live; `auto` brings FOU back', async () => {
     await hubCli(['peer', 'pin', 'c2', '--encap', 'gue']);
-    await until(async () => (await peer('c2'))?.encap === 'gue', 15_000, 'c2 on gue');
-    await until(() => pingOk(topo.c2, INNER.hubForC2), 15_000, 'c2 ping through GUE');
+    await waitUntil(async () => (await peer('c2'))?.encap === 'gue', 15_000, 'c2 on gue');
+    await waitUntil(() => pingOk(topo.c2, INNER.hubForC2), 15_000, 'c2 ping through GUE');
     expect(await peer('c2')).toMatchObject({ encapReason: 'pinned' });
-    await until(() => clientStatus(topo.c2, join(dir, 'c2')).tunnels.some((t) => t.name === 'tnl-hub' && t.encap === 'gue' && t.encapReason === 'pinned'), 10_000, 'c2 status gue');
+    await waitUntil(() => clientStatus(topo.c2, join(dir, 'c2')).tunnels.some((t) => t.name === 'tnl-hub' && t.encap === 'gue' && t.encapReason === 'pinned'), 10_000, 'c2 status gue');
     await hubCli(['peer', 'pin', 'c2', '--encap', 'auto']);
-    await until(async () => (await peer('c2'))?.encap === 'fou', 15_000, 'c2 back on fou');
-    await until(() => pingOk(topo.c2, INNER.hubForC2), 15_000, 'c2 ping through FOU again');
+    await waitUntil(async () => (await peer('c2'))?.encap === 'fou', 15_000, 'c2 back on fou');
+    await waitUntil(() => pingOk(topo.c2, INNER.hubForC2), 15_000, 'c2 ping through FOU again');
   });
 
   it('`link add c1 c2`: c1 and c2 ping each other over their own link (c2 opens it with a hello)', async () => {
     await hubCli(['link', 'add', 'c1', 'c2']);
-    await until(() => pingOk(topo.c2, INNER.c1OnLink), 20_000, 'c2 -> c1 over the link');
-    await until(() => pingOk(topo.c1, INNER.c2OnLink), 10_000, 'c1 -> c2 over the link');
+    await waitUntil(() => pingOk(topo.c2, INNER.c1OnLink), 20_000, 'c2 -> c1 over the link');
+    await waitUntil(() => pingOk(topo.c1, INNER.c2OnLink), 10_000, 'c1 -> c2 over the link');
     const link = (await hubStatus()).links[0];
     expect(link).toMatchObject({ ends: ['c1', 'c2'], encap: 'fou', reason: 'nat-detected', reachable: true });
     // The packets take the direct path: c1's end sees c2's NAT, not the hub.
@@ -123,13 +124,13 @@ describe.skipIf(reason !== null)('through the NAT end to end: GRE for c1, FOU/GU
       await new Promise((resolve) => setTimeout(resolve, 1_500));
       execIn(topo.nat, 'conntrack', ['-F']);
     });
-    const after = await until(async () => {
+    const after = await waitUntil(async () => {
       const status = await peer('c2');
       return status?.binding?.state === 'bound' && status.binding.port !== before?.binding?.port ? status : undefined;
     }, 10_000, 'binding moved to the new port');
     console.log(`NAT re-mapping: port ${before?.binding?.port ?? '?'} -> ${after.binding?.port ?? '?'}, longest gap between ping replies ${gapMs} ms (${replies} replies)`);
     expect(replies).toBeGreaterThan(100);
-    await until(() => pingOk(topo.c2, INNER.c1OnLink), 15_000, 'the c1<->c2 link recovers too');
+    await waitUntil(() => pingOk(topo.c2, INNER.c1OnLink), 15_000, 'the c1<->c2 link recovers too');
   });
 
   it("forged hellos from a third host claiming c2's binding move nothing and get no answer", async () => {
@@ -180,6 +181,6 @@ describe.skipIf(reason !== null)('through the NAT end to end: GRE for c1, FOU/GU
     expect(refused.stderr).toMatch(/^ERR_ENDPOINT_UNVERIFIED: /);
     // The shell report came from the NAT's address, as the session's does: c2 stays on FOU and pings.
     expect(await peer('c2')).toMatchObject({ encap: 'fou', nat: true });
-    await until(() => pingOk(topo.c2, INNER.hubForC2), 10_000, 'c2 ping after the shell report');
+    await waitUntil(() => pingOk(topo.c2, INNER.hubForC2), 10_000, 'c2 ping after the shell report');
   });
 });

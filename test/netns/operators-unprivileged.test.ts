@@ -2,7 +2,7 @@ import { chmodSync, chownSync, mkdirSync, mkdtempSync, rmSync, statSync } from '
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { until } from '../helpers/control-processes.js';
+import { waitUntil } from '../helpers/wait-until.js';
 import { createNatTopology, execInAsync, type NatTopology } from '../helpers/netns.js';
 import { metricValue, promtoolCheck, promtoolUnavailableReason } from '../helpers/prometheus-text.js';
 import { netnsUnavailableReason } from '../helpers/root.js';
@@ -63,7 +63,7 @@ describe.skipIf(reason !== null)('hub and member as an unprivileged user with CA
 
     const hub = spawnUnprivileged(hubCmd(withCaps(), ['serve', '--listen', topo.addresses.hub]));
     running.push(hub);
-    await until(() => /hub listening/.test(hub.output()) || hub.child.exitCode !== null, 20_000, 'hub listening');
+    await waitUntil(() => /hub listening/.test(hub.output()) || hub.child.exitCode !== null, 20_000, 'hub listening');
     expect(hub.output()).toMatch(/hub listening/);
     const hubIdentity = processIdentity(hub.child.pid ?? 0);
     expect(hubIdentity.uid).toBe(uid);
@@ -75,7 +75,7 @@ describe.skipIf(reason !== null)('hub and member as an unprivileged user with CA
     const member = spawnUnprivileged(unprivilegedCommand(topo.c1, withCaps(), tunNode, join(dir, 'home'), 'client',
       ['join', `ws://${topo.addresses.hub}:8443`, '--token', invite.stdout.trim(), '--name', 'ada', '--state', join(dir, 'member'), '--metrics', '127.0.0.1:9471']));
     running.push(member);
-    await until(() => /tnl-hub up/.test(member.output()) || member.child.exitCode !== null, 20_000, 'the member\'s tunnel');
+    await waitUntil(() => /tnl-hub up/.test(member.output()) || member.child.exitCode !== null, 20_000, 'the member\'s tunnel');
     expect(member.output()).toMatch(/tnl-hub up: gre/);
     expect(processIdentity(member.child.pid ?? 0)).toMatchObject({ uid, capEff: NET_ADMIN_AND_RAW });
 
@@ -92,8 +92,8 @@ describe.skipIf(reason !== null)('hub and member as an unprivileged user with CA
     expect(joinStatus, joined2.output()).toBe(0);
     const member2 = spawnUnprivileged(clientCmd(['run', '--state', join(dir, 'member2'), '--metrics', '127.0.0.1:9471']));
     running.push(member2);
-    await until(() => /tnl-hub up/.test(member2.output()) || member2.child.exitCode !== null, 20_000, 'the second member\'s tunnel');
-    await until(async () => (await execInAsync(topo.c1, 'ping', ['-c', '1', '-W', '1', '10.1.12.6'])).code === 0, 20_000, `ada pings bea through the hub: ${hub.output().slice(-2000)}`);
+    await waitUntil(() => /tnl-hub up/.test(member2.output()) || member2.child.exitCode !== null, 20_000, 'the second member\'s tunnel');
+    await waitUntil(async () => (await execInAsync(topo.c1, 'ping', ['-c', '1', '-W', '1', '10.1.12.6'])).code === 0, 20_000, () => `ada pings bea through the hub: ${hub.output().slice(-2000)}`);
     expect(hub.output()).not.toMatch(/ERR_PERMISSION|cannot turn forwarding on/);
 
     for (const file of ['hub/registry.sqlite', 'hub/hub-signing-key.pem', 'hub/ssh_host_ed25519_key', 'member/identity', 'member/client.json', 'member2/identity']) {

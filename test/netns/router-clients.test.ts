@@ -3,7 +3,8 @@ import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { runCliIn, serveRuntime, startCli, until, type CliProcess } from '../helpers/control-processes.js';
+import { runCliIn, serveRuntime, startCli, type CliProcess } from '../helpers/control-processes.js';
+import { waitUntil } from '../helpers/wait-until.js';
 import { createPairTopology, execIn, execInAsync, type PairTopology } from '../helpers/netns.js';
 import { netnsUnavailableReason } from '../helpers/root.js';
 
@@ -42,7 +43,7 @@ describe.skipIf(reason)("routers' own clients: Debian's ddclient (dyndns2) and d
     hubState = join(dir, 'hub');
     await hubCli('init', '--endpoint', topo.aAddress, '--pool', '10.1.15.0/24');
     hub = startCli(topo.a, 'server', ['--state', hubState, 'serve', '--listen', topo.aAddress]);
-    const runtime = await until(() => (serveRuntime(hubState)?.pid === hub?.child.pid ? serveRuntime(hubState) : undefined), 20_000, `hub listening: ${hub.output()}`);
+    const runtime = await waitUntil(() => (serveRuntime(hubState)?.pid === hub?.child.pid ? serveRuntime(hubState) : undefined), 20_000, () => `hub listening: ${hub?.output() ?? ''}`);
     ({ sshPort, wsPort } = runtime);
     execIn(topo.b, 'sysctl', ['-qw', `net.ipv4.conf.${topo.bInterface}.promote_secondaries=1`]);
   });

@@ -3,7 +3,8 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import type { Page } from 'playwright-core';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { runCliIn, startCli, until, type CliProcess } from '../helpers/control-processes.js';
+import { runCliIn, startCli, type CliProcess } from '../helpers/control-processes.js';
+import { waitUntil } from '../helpers/wait-until.js';
 import { FORWARDER_SCRIPT, chromiumUnavailableReason, launchChromium, loopbackBridge, type HeadlessChromium } from '../helpers/headless-chromium.js';
 import { createNatTopology, execInAsync, startNodeIn, type NatTopology, type StartedNode } from '../helpers/netns.js';
 import { netnsUnavailableReason } from '../helpers/root.js';
@@ -31,7 +32,7 @@ describe.skipIf(reason !== null)('the live status page in headless Chromium', ()
     const invite = (await runCliIn(topo.hub, 'server', ['--state', join(dir, 'hub'), 'invite', 'create'])).trim();
     const member = startCli(namespace, 'client', ['join', `ws://${HUB}:8443`, '--token', invite, '--name', name, '--state', join(dir, name)]);
     members.set(name, member);
-    await until(() => /tnl-hub up/.test(member.output()), 20_000, `${name} joined: ${member.output()}`);
+    await waitUntil(() => /tnl-hub up/.test(member.output()), 20_000, () => `${name} joined: ${member.output()}`);
     return Date.now();
   };
   const card = (name: string, state: 'up' | 'down') => `article[data-peer="${name}"][data-state="${state}"]`;
@@ -41,7 +42,7 @@ describe.skipIf(reason !== null)('the live status page in headless Chromium', ()
     dir = mkdtempSync(join(tmpdir(), 'tunnel-page-'));
     await runCliIn(topo.hub, 'server', ['--state', join(dir, 'hub'), 'init', '--endpoint', HUB, '--pool', '10.1.12.0/24']);
     hub = startCli(topo.hub, 'server', ['--state', join(dir, 'hub'), 'serve', '--listen', HUB]);
-    await until(() => /hub listening/.test(hub.output()), 20_000, `hub listening: ${hub.output()}`);
+    await waitUntil(() => /hub listening/.test(hub.output()), 20_000, () => `hub listening: ${hub.output()}`);
     // The admin listener is the hub namespace's 127.0.0.1:9470; a UNIX socket carries it here.
     const socketPath = join(dir, 'admin.sock');
     forwarder = startNodeIn(topo.hub, FORWARDER_SCRIPT, [socketPath, '9470'], 600_000);
