@@ -22,7 +22,7 @@
 import { execFileSync } from 'node:child_process';
 import { cpus, release } from 'node:os';
 import { fileURLToPath } from 'node:url';
-import { createPairTopology, execIn, startNodeFileIn, type PairTopology } from '../test/helpers/netns.js';
+import { createPairTopology, execIn, startNodeIn, type PairTopology } from '../test/helpers/netns.js';
 import { netnsUnavailableReason } from '../test/helpers/root.js';
 import { BENCH_TUN, EXPERIMENTAL_PROTOCOL, PACKET_BYTES } from './native-bench-lab.js';
 
@@ -122,13 +122,13 @@ async function runCase(
 ): Promise<{ report: ForwarderReport; arrived: number; loadSent: number }> {
   resetCounters(pair);
   const timeoutMs = (seconds + 30) * 1000;
-  const forwarder = startNodeFileIn(pair.a, roleFile('native-forwarder.js'), [benchCase.forwarderMode, String(batchSize), String(seconds)], timeoutMs);
+  const forwarder = startNodeIn(pair.a, roleFile('native-forwarder.js'), [benchCase.forwarderMode, String(batchSize), String(seconds)], timeoutMs);
   await forwarder.ready;
   pinToCpu(forwarder.pid, FORWARDER_CPU);
   execFileSync('ip', ['-n', pair.a, 'link', 'set', 'dev', BENCH_TUN, 'txqueuelen', String(TUN_QUEUE_LENGTH)]);
   // The TUN exists only while the forwarder runs, so its sink is made for each case.
   execIn(pair.a, 'nft', ['-f', '-'], counterTable(BENCH_TUN, `ip protocol ${EXPERIMENTAL_PROTOCOL}`));
-  const load = startNodeFileIn(
+  const load = startNodeIn(
     benchCase.loadInB ? pair.b : pair.a,
     roleFile('native-load.js'),
     [benchCase.loadMode, String(seconds + LOAD_EXTRA_SECONDS)],

@@ -45,8 +45,8 @@ export async function launchChromium(viewport = { width: 390, height: 844 }): Pr
 
 /**
  * Makes a TCP port inside a network namespace reachable on this namespace's loopback, through a
- * UNIX socket (a file, so both namespaces see it): `forwarderScript` runs in the namespace and
- * listens on `socketPath`; this side listens on 127.0.0.1 and pipes each connection through.
+ * UNIX socket (a file, so both namespaces see it): test/scripts/unix-socket-forwarder.ts runs in the
+ * namespace and listens on `socketPath`; this side listens on 127.0.0.1 and pipes each connection through.
  */
 export function loopbackBridge(socketPath: string): { listen(): Promise<number>; close(): void; server: Server } {
   const server = createServer((socket) => {
@@ -67,15 +67,3 @@ export function loopbackBridge(socketPath: string): { listen(): Promise<number>;
     close: () => server.close(),
   };
 }
-
-/** The script the namespace side of loopbackBridge runs: argv socketPath, port; prints `ready`. */
-export const FORWARDER_SCRIPT = `
-import { createServer, connect } from 'node:net';
-const [socketPath, port] = process.argv.slice(-2);
-createServer((socket) => {
-  const inner = connect(Number(port), '127.0.0.1');
-  socket.pipe(inner).pipe(socket);
-  const end = () => { socket.destroy(); inner.destroy(); };
-  socket.on('error', end); inner.on('error', end); socket.on('close', end); inner.on('close', end);
-}).listen(socketPath, () => console.log('ready'));
-`;

@@ -6,8 +6,8 @@
 import { execFile, execFileSync, spawn, type ChildProcess } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
 import { existsSync } from 'node:fs';
-import { dirname, join, resolve } from 'node:path';
-import { fileURLToPath, pathToFileURL } from 'node:url';
+import { dirname, join } from 'node:path';
+import { fileURLToPath } from 'node:url';
 
 const live = new Set<string>();
 let exitHookInstalled = false;
@@ -92,11 +92,11 @@ export function spawnIn(namespace: string, command: string, args: string[]): Chi
 }
 
 /**
- * Runs an ES module `script` with this Node binary inside `namespace` and parses the last line it
- * prints as JSON. Scripts import built project modules through distUrl().
+ * Runs the module `file` (a built script: testScript()) with this Node binary inside `namespace`
+ * and parses the last line it prints as JSON.
  */
-export async function runNodeIn(namespace: string, script: string, args: string[] = [], timeoutMs = 60_000): Promise<unknown> {
-  const result = await execInAsync(namespace, process.execPath, ['--input-type=module', '-e', script, '--', ...args], timeoutMs);
+export async function runNodeIn(namespace: string, file: string, args: string[] = [], timeoutMs = 60_000): Promise<unknown> {
+  const result = await execInAsync(namespace, process.execPath, [file, ...args], timeoutMs);
   if (result.code !== 0) {
     throw new Error(`node in ${namespace} exited with ${String(result.code)}: ${result.stderr.trim()}`);
   }
@@ -115,20 +115,12 @@ export interface StartedNode {
 }
 
 /**
- * Starts an ES module `script` inside `namespace` (see runNodeIn) for scripts that must be
- * listening before a peer sends: the script prints `ready` on its own line when it is.
+ * Starts the module `file` inside `namespace` (see runNodeIn; also a compiled benchmark role under
+ * dist/) for scripts that must be listening before a peer sends: the script prints `ready` on its
+ * own line when it is.
  */
-export function startNodeIn(namespace: string, script: string, args: string[] = [], timeoutMs = 60_000): StartedNode {
-  return startNodeProcessIn(namespace, ['--input-type=module', '-e', script, '--', ...args], timeoutMs);
-}
-
-/** Like startNodeIn, for a module file (e.g. a compiled benchmark role under dist/). */
-export function startNodeFileIn(namespace: string, file: string, args: string[] = [], timeoutMs = 60_000): StartedNode {
-  return startNodeProcessIn(namespace, [file, ...args], timeoutMs);
-}
-
-function startNodeProcessIn(namespace: string, nodeArgs: string[], timeoutMs: number): StartedNode {
-  const child = spawn('ip', ['netns', 'exec', namespace, process.execPath, ...nodeArgs], {
+export function startNodeIn(namespace: string, file: string, args: string[] = [], timeoutMs = 60_000): StartedNode {
+  const child = spawn('ip', ['netns', 'exec', namespace, process.execPath, file, ...args], {
     stdio: ['ignore', 'pipe', 'pipe'],
   });
   const timer = setTimeout(() => child.kill('SIGKILL'), timeoutMs);
@@ -175,11 +167,6 @@ export function repoRoot(): string {
     dir = parent;
   }
   return dir;
-}
-
-/** file: URL of a compiled module under dist/ (e.g. distUrl('native/index.js')), for child scripts. */
-export function distUrl(relativePath: string): string {
-  return pathToFileURL(resolve(repoRoot(), 'dist', relativePath)).href;
 }
 
 /**

@@ -1,37 +1,23 @@
 import { spawn } from 'node:child_process';
-import { existsSync, mkdirSync, writeFileSync } from 'node:fs';
-import { join } from 'node:path';
-import { pathToFileURL } from 'node:url';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { hubStatePaths } from '../../server/hub-state/hub-state-paths.js';
 import { Registry } from '../../server/registry/registry.js';
 import { parseIpv4Prefix, prefixContains } from '../../shared/net/ipv4-prefix.js';
 import { runHubCli, tempStateDir } from '../helpers/hub-cli.js';
 import { postgresUnavailableReason, startPostgres, type PostgresServer } from '../helpers/postgres-server.js';
+import { testScript } from '../helpers/test-scripts.js';
 
 const POOL = '10.1.16.0/20'; // 1,024 /30s, room for both processes
 
-// Each child opens the registry itself, waits for the shared start signal, then adds its peers
-// one transaction at a time, as two `tunnel-hub peer add` loops (or two hubs) would.
-const CHILD = `
-  const [registryUrl, database, go, prefix, count] = process.argv.slice(1);
-  const { existsSync } = await import('node:fs');
-  const { Registry } = await import(registryUrl);
-  const registry = await Registry.open(database);
-  process.stdout.write('ready\\n');
-  const deadline = Date.now() + 60000;
-  while (!existsSync(go)) {
-    if (Date.now() > deadline) throw new Error('no start signal');
-    await new Promise((r) => setTimeout(r, 5));
-  }
-  for (let i = 0; i < Number(count); i++) await registry.peers.add({ name: prefix + '-' + i });
-  await registry.close();
-  process.stdout.write('done\\n');
-`;
+/** One of the two allocating processes (test/scripts/add-peers-on-signal.ts): `go()` is the shared start signal. */
+interface Adder {
+  ready: Promise<void>;
+  go(): void;
+  exit: Promise<{ code: number | null; stderr: string }>;
+}
 
-function startChild(database: string, go: string, prefix: string, count: number): { ready: Promise<void>; exit: Promise<{ code: number | null; stderr: string }> } {
-  const registryUrl = pathToFileURL(join(process.cwd(), 'dist/server/registry/registry.js')).href;
-  const child = spawn(process.execPath, ['--input-type=module', '-e', CHILD, registryUrl, database, go, prefix, String(count)], { stdio: ['ignore', 'pipe', 'pipe'] });
+function startAdder(database: string, prefix: string, count: number): Adder {
+  const child = spawn(process.execPath, [testScript('add-peers-on-signal'), database, prefix, String(count)], { stdio: ['pipe', 'pipe', 'pipe'] });
   let stdout = '';
   let stderr = '';
   const ready = new Promise<void>((resolve, reject) => {
@@ -45,7 +31,7 @@ function startChild(database: string, go: string, prefix: string, count: number)
     stderr += chunk.toString();
   });
   const exit = new Promise<{ code: number | null; stderr: string }>((resolve) => child.once('exit', (code) => resolve({ code, stderr })));
-  return { ready, exit };
+  return { ready, go: () => child.stdin.end('go\n'), exit };
 }
 
 const pgReason = postgresUnavailableReason();
@@ -74,8 +60,7 @@ const BACKENDS: Backend[] = [
     name: 'PostgreSQL',
     perProcess: 500,
     skip: pgReason,
-    prepare: async (dir) => {
-      mkdirSync(dir, { recursive: true }); // only the start signal lives there
+    prepare: async () => {
       server = await startPostgres();
       const url = await server.createDatabase('allocate');
       const registry = await Registry.open(url);
@@ -99,15 +84,13 @@ describe.each(BACKENDS)('two processes adding peers at the same moment on $name'
 
   it.skipIf(skip !== null)(`end with ${2 * perProcess} distinct, non-overlapping /30s inside the pool${skip ? ` (skipped: ${skip})` : ''}`, async () => {
     const database = await prepare(state.dir);
-    const go = join(state.dir, 'go');
-    const children = [startChild(database, go, 'a', perProcess), startChild(database, go, 'b', perProcess)];
+    const children = [startAdder(database, 'a', perProcess), startAdder(database, 'b', perProcess)];
     await Promise.all(children.map((c) => c.ready));
-    writeFileSync(go, '');
+    for (const child of children) child.go();
     const started = Date.now();
     const exits = await Promise.all(children.map((c) => c.exit));
     const elapsedMs = Date.now() - started;
     for (const exit of exits) expect(exit, exit.stderr).toMatchObject({ code: 0 });
-    expect(existsSync(go)).toBe(true);
 
     const registry = await Registry.open(database, { readonly: true });
     try {

@@ -2,9 +2,9 @@ import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { createPairTopology, distUrl, execIn, execInAsync, runNodeIn, startNodeIn, type PairTopology } from '../helpers/netns.js';
+import { createPairTopology, execIn, execInAsync, runNodeIn, startNodeIn, type PairTopology } from '../helpers/netns.js';
 import { netnsUnavailableReason } from '../helpers/root.js';
-import { GARBAGE_SENDER, MULTICAST_RECEIVER, MULTICAST_SENDER, TCP_HASH_RECEIVER, TCP_HASH_SENDER } from '../helpers/datapath-traffic-scripts.js';
+import { testScript } from '../helpers/test-scripts.js';
 import { startUp, statusIn, type RunningUp, upArgs } from '../helpers/tunnel-client-process.js';
 import { waitUntil } from '../helpers/wait-until.js';
 
@@ -81,9 +81,9 @@ describe.skipIf(reason)('tunnel-client up over each encapsulation (two namespace
     });
 
     it('carries a 50 MB TCP transfer intact', async () => {
-      const receiver = startNodeIn(pair.b, TCP_HASH_RECEIVER, [innerB, '5201'], 120_000);
+      const receiver = startNodeIn(pair.b, testScript('tcp-hash-receiver'), [innerB, '5201'], 120_000);
       await receiver.ready;
-      const sent = await runNodeIn(pair.a, TCP_HASH_SENDER, [innerB, '5201', String(TRANSFER_BYTES)], 120_000) as { bytes: number; sha256: string };
+      const sent = await runNodeIn(pair.a, testScript('tcp-hash-sender'), [innerB, '5201', String(TRANSFER_BYTES)], 120_000) as { bytes: number; sha256: string };
       const received = await receiver.result as { bytes: number; sha256: string };
       expect(sent.bytes).toBe(TRANSFER_BYTES);
       expect(received).toEqual(sent);
@@ -102,9 +102,9 @@ describe.skipIf(reason)('tunnel-client up over each encapsulation (two namespace
       try {
         const ping = await execInAsync(pair.a, 'ping', ['-M', 'do', '-s', '1472', '-c', '1', '-W', '2', innerB]);
         expect(ping.stdout).toMatch(new RegExp(`Frag needed and DF set \\(mtu = ${c.mtu}\\)`));
-        const receiver = startNodeIn(pair.b, TCP_HASH_RECEIVER, [innerB, '5202'], 60_000);
+        const receiver = startNodeIn(pair.b, testScript('tcp-hash-receiver'), [innerB, '5202'], 60_000);
         await receiver.ready;
-        const sent = await runNodeIn(pair.a, TCP_HASH_SENDER, [innerB, '5202', String(4 * 1024 * 1024)], 60_000) as { sha256: string };
+        const sent = await runNodeIn(pair.a, testScript('tcp-hash-sender'), [innerB, '5202', String(4 * 1024 * 1024)], 60_000) as { sha256: string };
         expect((await receiver.result as { sha256: string }).sha256).toBe(sent.sha256);
         expect(statusIn(pair.a, stateA).tunnels[0]!.dropsByReason['tx:too-big']).toBeGreaterThan(0);
       } finally {
@@ -113,9 +113,9 @@ describe.skipIf(reason)('tunnel-client up over each encapsulation (two namespace
     });
 
     it('carries a TTL-1 multicast datagram to 224.0.0.5 (the OSPF hello case)', async () => {
-      const receiver = startNodeIn(pair.b, MULTICAST_RECEIVER, ['224.0.0.5', innerB, '5405'], 30_000);
+      const receiver = startNodeIn(pair.b, testScript('multicast-receiver'), ['224.0.0.5', innerB, '5405'], 30_000);
       await receiver.ready;
-      await runNodeIn(pair.a, MULTICAST_SENDER, ['224.0.0.5', innerA, '5405', '10'], 30_000);
+      await runNodeIn(pair.a, testScript('multicast-sender'), ['224.0.0.5', innerA, '5405', '10'], 30_000);
       expect(await receiver.result).toMatchObject({ from: innerA, text: expect.stringMatching(/^hello \d$/) });
     });
 
@@ -135,7 +135,7 @@ describe.skipIf(reason)('tunnel-client up over each encapsulation (two namespace
       const before = statusIn(pair.a, stateA).tunnels[0]!;
       const kind = c.encap === 'gre' ? '47' : c.encap === 'ipip' ? '4' : c.encap === 'fou' ? '4754' : '6080';
       const ping = execInAsync(pair.a, 'ping', ['-c', '20', '-i', '0.1', '-W', '2', innerB]);
-      const garbage = await runNodeIn(pair.b, GARBAGE_SENDER, [pair.bAddress, pair.aAddress, '300', kind, distUrl('native/index.js')], 60_000) as { sent: number };
+      const garbage = await runNodeIn(pair.b, testScript('garbage-sender'), [pair.bAddress, pair.aAddress, '300', kind], 60_000) as { sent: number };
       const pings = await ping;
       expect(garbage.sent).toBe(300);
       const received = Number(/(\d+) received/.exec(pings.stdout)?.[1] ?? 0);

@@ -6,7 +6,7 @@ import {
   createPairTopology, createRoutedIpv6Topology, execIn, execInAsync, runNodeIn, startNodeIn, type PairTopology, type RoutedIpv6Topology,
 } from '../helpers/netns.js';
 import { netnsUnavailableReason } from '../helpers/root.js';
-import { TCP_HASH_RECEIVER, TCP_HASH_SENDER } from '../helpers/datapath-traffic-scripts.js';
+import { testScript } from '../helpers/test-scripts.js';
 import { startUp, statusIn, tunnelClientCli, type RunningUp, upArgs } from '../helpers/tunnel-client-process.js';
 import { waitUntil } from '../helpers/wait-until.js';
 
@@ -33,9 +33,9 @@ const CASES: Case[] = [
 ];
 
 async function transferIntact(sender: string, receiverNs: string, host: string, port: string, bytes: number): Promise<void> {
-  const receiver = startNodeIn(receiverNs, TCP_HASH_RECEIVER, [host, port], 120_000);
+  const receiver = startNodeIn(receiverNs, testScript('tcp-hash-receiver'), [host, port], 120_000);
   await receiver.ready;
-  const sent = await runNodeIn(sender, TCP_HASH_SENDER, [host, port, String(bytes)], 120_000) as { bytes: number; sha256: string };
+  const sent = await runNodeIn(sender, testScript('tcp-hash-sender'), [host, port, String(bytes)], 120_000) as { bytes: number; sha256: string };
   expect(sent.bytes).toBe(bytes);
   expect(await receiver.result).toEqual(sent);
 }

@@ -5,6 +5,7 @@ import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { createPairTopology, execIn, execInAsync, type PairTopology } from '../helpers/netns.js';
 import { netnsUnavailableReason } from '../helpers/root.js';
+import { testScript } from '../helpers/test-scripts.js';
 import { startUp, statusIn, tunnelClientCli, type RunningUp } from '../helpers/tunnel-client-process.js';
 import { waitUntil } from '../helpers/wait-until.js';
 
@@ -37,7 +38,7 @@ describe.skipIf(reason)('tunnel-client status across several running processes o
 
     // A process killed without cleanup leaves its socket file behind.
     const stale = join(state, 'run', '1.sock');
-    const ghost = spawn(process.execPath, ['-e', `require('node:net').createServer().listen(${JSON.stringify(stale)}, () => console.log('ready'))`], { stdio: ['ignore', 'pipe', 'ignore'] });
+    const ghost = spawn(process.execPath, [testScript('unix-socket-listener'), stale], { stdio: ['ignore', 'pipe', 'ignore'] });
     await new Promise((resolve) => ghost.stdout.once('data', resolve));
     ghost.kill('SIGKILL');
     await new Promise((resolve) => ghost.once('exit', resolve));

@@ -7,6 +7,8 @@ import { waitUntil } from '../helpers/wait-until.js';
 import { createNatTopology, execInAsync, startNodeIn, type NatTopology } from '../helpers/netns.js';
 import { metricValue } from '../helpers/prometheus-text.js';
 import { netnsUnavailableReason } from '../helpers/root.js';
+import { testScript } from '../helpers/test-scripts.js';
+import type { AttackOutcome } from '../scripts/front-door-attacker.js';
 
 const reason = netnsUnavailableReason();
 if (reason) console.warn(`SKIPPING the front-door abuse test: ${reason}`);
@@ -14,52 +16,6 @@ if (reason) console.warn(`SKIPPING the front-door abuse test: ${reason}`);
 const HUB = '198.51.100.1';
 const CONNECTIONS = 1_000;
 const BAD_LOGINS = 500;
-
-/**
- * The attacker, from one address (c2, behind the NAT: every flow leaves as 192.0.2.20). Phase 1
- * opens CONNECTIONS connections to the WebSocket port, 100 at a time, each sending half an HTTP
- * request and then nothing (slowloris), and holds them until the hub closes them (at most 20 s).
- * Phase 2 tries BAD_LOGINS WebSocket upgrades with forged tokens, one after the other, each
- * given 3 s. Prints `ready` when it starts, then one JSON line of what happened.
- */
-const ATTACKER = `
-import { connect } from 'node:net';
-import WebSocket from 'ws';
-const [host, connections, logins] = process.argv.slice(-3);
-console.log('ready');
-const outcome = { refusedAtOnce: 0, closedLater: 0, stillOpen: 0, upgrades: {} };
-const open = (done) => {
-  const started = Date.now();
-  const socket = connect({ host, port: 8443 });
-  let settled = false;
-  const finish = (kind) => { if (!settled) { settled = true; outcome[kind] += 1; socket.destroy(); done(); } };
-  socket.on('connect', () => socket.write('GET / HTTP/1.1\\r\\nHost: hub\\r\\nX-Slow: '));
-  socket.on('error', () => undefined);
-  socket.on('close', () => finish(Date.now() - started < 500 ? 'refusedAtOnce' : 'closedLater'));
-  setTimeout(() => finish('stillOpen'), 20_000);
-};
-let next = 0;
-await new Promise((resolve) => {
-  let running = 0;
-  const pump = () => {
-    while (running < 100 && next < Number(connections)) {
-      next += 1; running += 1;
-      open(() => { running -= 1; if (next >= Number(connections) && running === 0) resolve(); else pump(); });
-    }
-  };
-  pump();
-});
-for (let i = 0; i < Number(logins); i++) {
-  const status = await new Promise((resolve) => {
-    const ws = new WebSocket('ws://' + host + ':8443', { headers: { authorization: 'Bearer forged.' + i + '.token' }, handshakeTimeout: 3_000 });
-    ws.on('unexpected-response', (_req, res) => { resolve(String(res.statusCode)); ws.terminate(); });
-    ws.on('open', () => { resolve('101'); ws.terminate(); });
-    ws.on('error', () => resolve('closed'));
-  });
-  outcome.upgrades[status] = (outcome.upgrades[status] ?? 0) + 1;
-}
-console.log(JSON.stringify(outcome));
-`;
 
 /** RSS (KiB) and open descriptors of a process, from /proc. */
 function footprint(pid: number): { rssKiB: number; fds: number } {
@@ -95,7 +51,8 @@ describe.skipIf(reason !== null)('front doors under abuse from one source, with 
     const samples: { rssKiB: number; fds: number }[] = [];
     const sampler = setInterval(() => samples.push(footprint(pid)), 100);
 
-    const attacker = startNodeIn(topo.c2, ATTACKER, [HUB, String(CONNECTIONS), String(BAD_LOGINS)], 300_000);
+    // The attacker (test/scripts/front-door-attacker.ts), from one address: c2, behind the NAT, so every flow leaves as 192.0.2.20.
+    const attacker = startNodeIn(topo.c2, testScript('front-door-attacker'), [HUB, String(CONNECTIONS), String(BAD_LOGINS)], 300_000);
     await attacker.ready;
     await new Promise((resolve) => setTimeout(resolve, 1_000));
 
@@ -108,7 +65,7 @@ describe.skipIf(reason !== null)('front doors under abuse from one source, with 
     const ping = await execInAsync(topo.c1, 'ping', ['-c', '10', '-i', '0.2', '-W', '2', '10.1.12.1'], 20_000);
     expect(ping.stdout).toMatch(/10 received/);
 
-    const outcome = (await attacker.result) as { refusedAtOnce: number; closedLater: number; stillOpen: number; upgrades: Record<string, number> };
+    const outcome = (await attacker.result) as AttackOutcome;
     clearInterval(sampler);
     const peak = { rssKiB: Math.max(...samples.map((s) => s.rssKiB)), fds: Math.max(...samples.map((s) => s.fds)) };
     const after = footprint(pid);
@@ -129,7 +86,7 @@ describe.skipIf(reason !== null)('front doors under abuse from one source, with 
     expect(peak.rssKiB - baseline.rssKiB).toBeLessThan(64 * 1024);
     expect(after.fds - baseline.fds).toBeLessThanOrEqual(16);
 
-    const metrics = await execInAsync(topo.hub, process.execPath, ['-e', 'fetch("http://127.0.0.1:9470/metrics").then((r) => r.text()).then((t) => process.stdout.write(t))']);
+    const metrics = await execInAsync(topo.hub, process.execPath, [testScript('http-get'), 'http://127.0.0.1:9470/metrics']);
     const text = metrics.stdout;
     const refused = (reason_: string): number => metricValue(text, `tunnel_frontdoor_refused_connections_total{door="ws",reason="${reason_}"}`) ?? 0;
     expect(refused('rate') + refused('source-pending') + refused('login-backoff')).toBeGreaterThanOrEqual(outcome.refusedAtOnce);

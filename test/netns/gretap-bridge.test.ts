@@ -8,33 +8,11 @@ import {
 } from '../helpers/netns.js';
 import { bridgeHostBehind } from '../helpers/bridged-lan.js';
 import { netnsUnavailableReason } from '../helpers/root.js';
+import { testScript } from '../helpers/test-scripts.js';
 import { startUp, statusIn, type RunningUp } from '../helpers/tunnel-client-process.js';
 
 const reason = netnsUnavailableReason();
 if (reason) console.warn(`skipping gretap-bridge: ${reason}`);
-
-/** Receives one UDP datagram on argv[1] (any address, so broadcasts too); prints {from, text}. */
-const BROADCAST_RECEIVER = `
-import { createSocket } from 'node:dgram';
-const socket = createSocket({ type: 'udp4', reuseAddr: true });
-socket.on('message', (msg, rinfo) => { console.log(JSON.stringify({ from: rinfo.address, text: msg.toString() })); socket.close(); });
-socket.bind(Number(process.argv[1]), '0.0.0.0', () => console.log('ready'));
-`;
-
-/** Sends argv[3] datagrams, 100 ms apart, to the broadcast address argv[1]:argv[2]. */
-const BROADCAST_SENDER = `
-import { createSocket } from 'node:dgram';
-const [address, port, count] = process.argv.slice(1);
-const socket = createSocket('udp4');
-socket.bind(() => {
-  socket.setBroadcast(true);
-  let sent = 0;
-  const timer = setInterval(() => {
-    socket.send('broadcast ' + sent, Number(port), address);
-    if (++sent === Number(count)) { clearInterval(timer); setTimeout(() => { socket.close(); console.log(JSON.stringify({ sent })); }, 100); }
-  }, 100);
-});
-`;
 
 function macOf(namespace: string, ifname: string): string {
   return /link\/ether ([0-9a-f:]{17})/.exec(execIn(namespace, 'ip', ['-o', 'link', 'show', ifname]))?.[1] ?? '';
@@ -94,9 +72,9 @@ describe.skipIf(reason)('gretap: Ethernet over GRE on a TAP, bridged at both end
     // hostA learned hostB's MAC by ARP, over the tunnel.
     const hostBMac = macOf(hosts[1]!, hostIf('b'));
     expect(execIn(hosts[0]!, 'ip', ['neigh', 'show', '10.82.0.2'])).toContain(hostBMac);
-    const receiver = startNodeIn(hosts[1]!, BROADCAST_RECEIVER, ['5600'], 30_000);
+    const receiver = startNodeIn(hosts[1]!, testScript('broadcast-receiver'), ['5600'], 30_000);
     await receiver.ready;
-    await runNodeIn(hosts[0]!, BROADCAST_SENDER, ['10.82.0.255', '5600', '10'], 30_000);
+    await runNodeIn(hosts[0]!, testScript('broadcast-sender'), ['10.82.0.255', '5600', '10'], 30_000);
     expect(await receiver.result).toMatchObject({ from: '10.82.0.1', text: expect.stringMatching(/^broadcast \d$/) });
     const [tunnel] = statusIn(pair.a, stateA).tunnels;
     expect(tunnel!.tx.packets).toBeGreaterThan(0);

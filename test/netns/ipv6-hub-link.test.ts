@@ -6,7 +6,7 @@ import { netnsUnavailableReason } from '../helpers/root.js';
 import { createNatTopology, execIn, execInAsync, runNodeIn, startNodeIn, type NatTopology } from '../helpers/netns.js';
 import { runCliIn, startCli, type CliProcess } from '../helpers/control-processes.js';
 import { waitUntil } from '../helpers/wait-until.js';
-import { TCP_HASH_RECEIVER, TCP_HASH_SENDER } from '../helpers/datapath-traffic-scripts.js';
+import { testScript } from '../helpers/test-scripts.js';
 
 const reason = netnsUnavailableReason();
 if (reason) console.warn(`skipping IPv6 hub link netns tests: ${reason}`);
@@ -54,9 +54,9 @@ describe.skipIf(reason !== null)('a hub link prefers IPv6 and falls back to IPv4
       .tunnels.find((tunnel) => tunnel.name === 'tnl-hub');
   const pingOk = async (): Promise<boolean> => (await execInAsync(topo.c2, 'ping', ['-c', '1', '-W', '1', HUB_INNER], 5_000)).code === 0;
   const transferIntact = async (port: string): Promise<void> => {
-    const receiver = startNodeIn(topo.hub, TCP_HASH_RECEIVER, [HUB_INNER, port], 60_000);
+    const receiver = startNodeIn(topo.hub, testScript('tcp-hash-receiver'), [HUB_INNER, port], 60_000);
     await receiver.ready;
-    const sent = await runNodeIn(topo.c2, TCP_HASH_SENDER, [HUB_INNER, port, String(4 * 1024 * 1024)], 60_000) as { sha256: string };
+    const sent = await runNodeIn(topo.c2, testScript('tcp-hash-sender'), [HUB_INNER, port, String(4 * 1024 * 1024)], 60_000) as { sha256: string };
     expect((await receiver.result as { sha256: string }).sha256).toBe(sent.sha256);
   };
 

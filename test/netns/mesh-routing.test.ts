@@ -6,9 +6,10 @@ import { generateEd25519KeyPair } from '../../shared/ssh/generate-ed25519-key-pa
 import { runCliIn, startCli, startServe, type CliProcess } from '../helpers/control-processes.js';
 import { waitUntil } from '../helpers/wait-until.js';
 import { createMeshTopology, type MeshTopology } from '../helpers/mesh-topology.js';
-import { distUrl, execIn, execInAsync, startNodeIn } from '../helpers/netns.js';
+import { execIn, execInAsync, startNodeIn } from '../helpers/netns.js';
 import { netnsUnavailableReason } from '../helpers/root.js';
 import { ipv4Packet } from '../helpers/test-packets.js';
+import { testScript } from '../helpers/test-scripts.js';
 import { statusIn } from '../helpers/tunnel-client-process.js';
 
 const reason = netnsUnavailableReason();
@@ -43,23 +44,6 @@ function expandIpv6(address: string): Buffer {
   const groups = [...left, ...Array(8 - left.length - right.length).fill('0'), ...right];
   return Buffer.from(groups.map((g) => g.padStart(4, '0')).join(''), 'hex');
 }
-
-// Writes the hex packets given as arguments into a TUN "spf0" of its own: the kernel forwards
-// them (c1 routes them into its tunnel), keeping the forged source addresses.
-const spoofScript = `
-import { createPacketBatch, openTun } from '${distUrl('native/index.js')}';
-import { applyKernelChange } from '${distUrl('shared/system/apply-kernel-change.js')}';
-const tun = openTun('spf0');
-applyKernelChange({ kind: 'set-up', link: 'spf0', up: true });
-const packets = process.argv.slice(1).map((hex) => Buffer.from(hex, 'hex'));
-const batch = createPacketBatch(64, 2048);
-await new Promise((resolve) => setTimeout(resolve, 200));
-packets.forEach((packet, i) => { packet.copy(batch.data, i * 2048); batch.offsets[i] = 0; batch.lengths[i] = packet.length; });
-const written = tun.writeBatch(batch, packets.length);
-await new Promise((resolve) => setTimeout(resolve, 500));
-tun.close();
-console.log(JSON.stringify({ written }));
-`;
 
 const FORGED_V4 = ['10.1.12.6', '10.50.2.99', '10.99.99.99'];
 const FORGED_V6 = '2001:db8:52::99';
@@ -193,7 +177,7 @@ describe.skipIf(reason !== null)('mesh routing end to end: hub-and-spoke, prefix
       ...Array.from({ length: copies }, () => ipv6Echo(FORGED_V6, LAN2_V6)),
     ];
     const genuine = execInAsync(topo.c1, 'ping', ['-c', '10', '-i', '0.1', '-W', '2', LAN2], 10_000);
-    const spoofer = startNodeIn(topo.c1, spoofScript, packets.map((p) => p.toString('hex')));
+    const spoofer = startNodeIn(topo.c1, testScript('tun-packet-spoofer'), packets.map((p) => p.toString('hex')));
     expect(await spoofer.result).toEqual({ written: packets.length });
     const ping = await genuine;
     const after = await waitUntil(async () => {

@@ -4,8 +4,10 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { createInterface } from 'node:readline';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { createNatTopology, distUrl, execIn, execInAsync, spawnIn, type NatTopology } from '../helpers/netns.js';
+import { createNatTopology, execIn, execInAsync, spawnIn, type NatTopology } from '../helpers/netns.js';
 import { netnsUnavailableReason } from '../helpers/root.js';
+import { testScript } from '../helpers/test-scripts.js';
+import type { EngineHostSpec } from '../scripts/engine-host.js';
 import { waitUntil } from '../helpers/wait-until.js';
 
 const reason = netnsUnavailableReason();
@@ -18,51 +20,6 @@ const PORT = { fou: 4754, gue: 6080 } as const;
 // Two masquerade port ranges: switching between them (plus a conntrack flush) forces a new mapping.
 const RANGES = ['20000-29999', '30000-39999'] as const;
 
-/**
- * Runs one datapath engine in a namespace with one tunnel from argv[1] (JSON, key as hex), prints
- * `ready`, binding events as `event {...}`, and answers stdin lines `<id> status|probe <ms>|quit`
- * with `<id> <json>`.
- */
-const ENGINE_HOST = `
-import { createInterface } from 'node:readline';
-const { DatapathEngine } = await import(${JSON.stringify(distUrl('shared/datapath/datapath-engine.js'))});
-const { nativeDatapathIo } = await import(${JSON.stringify(distUrl('shared/datapath/native-datapath-io.js'))});
-const spec = JSON.parse(process.argv[1]);
-spec.auth.key = Buffer.from(spec.auth.key, 'hex');
-const engine = new DatapathEngine(nativeDatapathIo, { onBinding: (e) => console.log('event ' + JSON.stringify(e)) });
-await engine.addTunnel(spec);
-console.log('ready');
-for await (const line of createInterface({ input: process.stdin })) {
-  const [id, op, arg] = line.split(' ');
-  if (op === 'status') console.log(id + ' ' + JSON.stringify(engine.tunnelStatus(spec.name)));
-  else if (op === 'probe') console.log(id + ' ' + JSON.stringify(await engine.probe(spec.name, { timeoutMs: Number(arg) })));
-  else if (op === 'quit') { await engine.close(); console.log(id + ' true'); process.exit(0); }
-}
-`;
-
-/** Sends argv[3] forged hellos (random MAC) for binding argv[4] and argv[5] copies of the hex payload argv[6] to argv[1]:argv[2]. */
-const FORGER = `
-import { createSocket } from 'node:dgram';
-import { randomBytes } from 'node:crypto';
-const [host, port, forged, replays, bindingId, framing, captured] = process.argv.slice(1);
-const socket = createSocket('udp4');
-await new Promise((r) => socket.bind(Number(port), r));
-const send = (b) => new Promise((r) => socket.send(b, Number(port), host, r));
-for (let i = 0; i < Number(forged); i++) {
-  const body = Buffer.alloc(44);
-  body.write('THLO', 0);
-  body[4] = 1;
-  body.writeUInt32BE(Number(bindingId), 8);
-  randomBytes(8).copy(body, 12);
-  randomBytes(16).copy(body, 28);
-  await send(Buffer.concat([Buffer.from(framing, 'hex'), body]));
-}
-for (let i = 0; i < Number(replays); i++) await send(Buffer.from(captured, 'hex'));
-await new Promise((r) => setTimeout(r, 500));
-socket.close();
-console.log(JSON.stringify({ sent: Number(forged) + Number(replays) }));
-`;
-
 /** One engine process in a namespace, driven over stdin. */
 class EngineHost {
   readonly events: { reason: string; address: string; port: number }[] = [];
@@ -72,8 +29,8 @@ class EngineHost {
   private readonly child: ChildProcess;
   private stderr = '';
 
-  constructor(namespace: string, spec: Record<string, unknown>) {
-    this.child = spawn('ip', ['netns', 'exec', namespace, process.execPath, '--input-type=module', '-e', ENGINE_HOST, '--', JSON.stringify(spec)], {
+  constructor(namespace: string, spec: EngineHostSpec) {
+    this.child = spawn('ip', ['netns', 'exec', namespace, process.execPath, testScript('engine-host'), JSON.stringify(spec)], {
       stdio: ['pipe', 'pipe', 'pipe'],
     });
     this.child.stderr!.setEncoding('utf8').on('data', (chunk: string) => { this.stderr += chunk; });
@@ -265,7 +222,7 @@ describe.skipIf(reason)('authenticated UDP binding through a NAT that drops GRE 
       const forgerCapture = await startCapture(topo.c1, ['-i', `${topo.prefix}c10`, `src host ${topo.addresses.hub}`]);
       const steadyPing = execInAsync(topo.c2, 'ping', ['-c', '40', '-i', '0.05', '-W', '1', hubInner], 30_000);
       const forger = await execInAsync(topo.c1, process.execPath, [
-        '--input-type=module', '-e', FORGER, '--', topo.addresses.hub, String(PORT[encap]), '200', '50', String(BINDING_ID), framing, captured.toString('hex'),
+        testScript('hello-forger'), topo.addresses.hub, String(PORT[encap]), '200', '50', String(BINDING_ID), framing, captured.toString('hex'),
       ]);
       expect(forger.code, forger.stderr).toBe(0);
       const steady = await steadyPing;
@@ -286,7 +243,7 @@ describe.skipIf(reason)('authenticated UDP binding through a NAT that drops GRE 
   }, 120_000);
 
   it('when the member\'s hellos stop, the binding expires and the hub sends nothing more toward the stale mapping', async () => {
-    const common = { encap: 'fou', keepaliveInterval: 1, helloInterval: 1, bindingTimeout: 3 };
+    const common = { encap: 'fou' as const, keepaliveInterval: 1, helloInterval: 1, bindingTimeout: 3 };
     const hub = new EngineHost(topo.hub, {
       ...common, name: 'nb-hub', local: topo.addresses.hub, address: '10.77.0.9/30', peerAddress: '10.77.0.10',
       auth: { bindingId: BINDING_ID, key: KEY_HEX, role: 'hub' },

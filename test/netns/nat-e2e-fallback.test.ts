@@ -3,10 +3,11 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { netnsUnavailableReason } from '../helpers/root.js';
-import { createNatTopology, distUrl, execIn, execInAsync, runNodeIn, type NatTopology } from '../helpers/netns.js';
+import { createNatTopology, execIn, execInAsync, runNodeIn, type NatTopology } from '../helpers/netns.js';
 import { longestReplyGap, runCliIn, startCli, startServe, type CliProcess } from '../helpers/control-processes.js';
 import { waitUntil } from '../helpers/wait-until.js';
 import { opensshExec } from '../helpers/ssh-exec.js';
+import { testScript } from '../helpers/test-scripts.js';
 import { generateEd25519KeyPair } from '../../shared/ssh/generate-ed25519-key-pair.js';
 
 const reason = netnsUnavailableReason();
@@ -136,27 +137,8 @@ describe.skipIf(reason !== null)('through the NAT end to end: GRE for c1, FOU/GU
   it("forged hellos from a third host claiming c2's binding move nothing and get no answer", async () => {
     const before = await peer('c2');
     const bindingId = 2; // c2's hub link is the registry's second link
-    const script = `
-      import { createSocket } from 'node:dgram';
-      import { randomBytes } from 'node:crypto';
-      const { sealUdpHelloFrame } = await import(${JSON.stringify(distUrl('shared/wire/udp-hello.js'))});
-      const socket = createSocket('udp4');
-      let received = 0;
-      socket.on('message', () => { received += 1; });
-      await new Promise((resolve) => socket.bind(0, resolve));
-      for (let i = 0; i < 50; i++) {
-        const frame = new Uint8Array(64);
-        const length = sealUdpHelloFrame(frame, 0, { encap: 'fou', greKey: null },
-          { kind: 'hello', bindingId: ${bindingId}, counter: (1n << 40n) + BigInt(i), view: null }, randomBytes(32));
-        socket.send(frame.subarray(0, length), 4754, ${JSON.stringify(HUB)});
-        await new Promise((resolve) => setTimeout(resolve, 20));
-      }
-      await new Promise((resolve) => setTimeout(resolve, 1500));
-      socket.close();
-      console.log(JSON.stringify({ received }));
-    `;
     const { gapMs } = await longestReplyGap(topo.c2, INNER.hubForC2, 5, async () => {
-      const forger = await runNodeIn(topo.c1, script) as { received: number };
+      const forger = await runNodeIn(topo.c1, testScript('udp-hello-forger'), [HUB, String(bindingId)]) as { received: number };
       expect(forger.received).toBe(0);
     });
     const after = await peer('c2');

@@ -6,6 +6,7 @@ import { waitUntil } from '../helpers/wait-until.js';
 import { createNatTopology, execInAsync, type NatTopology } from '../helpers/netns.js';
 import { metricValue, promtoolCheck, promtoolUnavailableReason } from '../helpers/prometheus-text.js';
 import { netnsUnavailableReason } from '../helpers/root.js';
+import { testScript } from '../helpers/test-scripts.js';
 import {
   NET_ADMIN_AND_RAW, openTunNode, processIdentity, runUnprivileged, spawnUnprivileged, unprivilegedCommand,
   unprivilegedUnavailableReason, unusedUid, type Identity,
@@ -18,7 +19,7 @@ if (promtoolMissing) console.warn(`SKIPPING the promtool checks of the unprivile
 
 /** GET http://127.0.0.1:PORT/metrics from inside `namespace`. */
 async function scrape(namespace: string, port: number): Promise<string> {
-  const result = await execInAsync(namespace, process.execPath, ['-e', 'fetch(process.argv[1]).then((r) => r.text()).then((t) => process.stdout.write(t))', `http://127.0.0.1:${port}/metrics`]);
+  const result = await execInAsync(namespace, process.execPath, [testScript('http-get'), `http://127.0.0.1:${port}/metrics`]);
   if (result.code !== 0) throw new Error(`scrape of port ${port} in ${namespace} failed: ${result.stderr}`);
   return result.stdout;
 }

@@ -5,7 +5,8 @@ import type { Page } from 'playwright-core';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { runCliIn, startCli, type CliProcess } from '../helpers/control-processes.js';
 import { waitUntil } from '../helpers/wait-until.js';
-import { FORWARDER_SCRIPT, chromiumUnavailableReason, launchChromium, loopbackBridge, type HeadlessChromium } from '../helpers/headless-chromium.js';
+import { testScript } from '../helpers/test-scripts.js';
+import { chromiumUnavailableReason, launchChromium, loopbackBridge, type HeadlessChromium } from '../helpers/headless-chromium.js';
 import { createNatTopology, execInAsync, startNodeIn, type NatTopology, type StartedNode } from '../helpers/netns.js';
 import { netnsUnavailableReason } from '../helpers/root.js';
 
@@ -45,7 +46,7 @@ describe.skipIf(reason !== null)('the live status page in headless Chromium', ()
     await waitUntil(() => /hub listening/.test(hub.output()), 20_000, () => `hub listening: ${hub.output()}`);
     // The admin listener is the hub namespace's 127.0.0.1:9470; a UNIX socket carries it here.
     const socketPath = join(dir, 'admin.sock');
-    forwarder = startNodeIn(topo.hub, FORWARDER_SCRIPT, [socketPath, '9470'], 600_000);
+    forwarder = startNodeIn(topo.hub, testScript('unix-socket-forwarder'), [socketPath, '9470'], 600_000);
     await forwarder.ready;
     bridge = loopbackBridge(socketPath);
     base = `http://127.0.0.1:${await bridge.listen()}`;

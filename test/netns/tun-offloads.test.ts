@@ -4,7 +4,7 @@ import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { createPairTopology, execIn, runNodeIn, startNodeIn, type PairTopology } from '../helpers/netns.js';
 import { netnsUnavailableReason } from '../helpers/root.js';
-import { TCP_HASH_RECEIVER, TCP_HASH_SENDER } from '../helpers/datapath-traffic-scripts.js';
+import { testScript } from '../helpers/test-scripts.js';
 import { startUp, statusIn, type RunningUp, upArgs } from '../helpers/tunnel-client-process.js';
 
 const reason = netnsUnavailableReason();
@@ -73,9 +73,9 @@ describe.skipIf(reason)('TUN offloads (TSO/checksum on the TUN, segments merged 
     });
 
     it('carries a 50 MB TCP transfer with matching sha256', async () => {
-      const receiver = startNodeIn(pair.b, TCP_HASH_RECEIVER, [innerB, '5301'], 120_000);
+      const receiver = startNodeIn(pair.b, testScript('tcp-hash-receiver'), [innerB, '5301'], 120_000);
       await receiver.ready;
-      const sent = await runNodeIn(pair.a, TCP_HASH_SENDER, [innerB, '5301', String(TRANSFER_BYTES)], 120_000) as { bytes: number; sha256: string };
+      const sent = await runNodeIn(pair.a, testScript('tcp-hash-sender'), [innerB, '5301', String(TRANSFER_BYTES)], 120_000) as { bytes: number; sha256: string };
       const received = await receiver.result as { bytes: number; sha256: string };
       expect(sent.bytes).toBe(TRANSFER_BYTES);
       expect(received).toEqual(sent);

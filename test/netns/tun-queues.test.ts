@@ -2,9 +2,9 @@ import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { createPairTopology, distUrl, execIn, execInAsync, runNodeIn, startNodeIn, type PairTopology } from '../helpers/netns.js';
+import { createPairTopology, execIn, execInAsync, runNodeIn, startNodeIn, type PairTopology } from '../helpers/netns.js';
 import { netnsUnavailableReason } from '../helpers/root.js';
-import { TCP_HASH_RECEIVER, TCP_HASH_SENDER } from '../helpers/datapath-traffic-scripts.js';
+import { testScript } from '../helpers/test-scripts.js';
 import { startUp, statusIn, tunnelClientCli, type RunningUp, upArgs } from '../helpers/tunnel-client-process.js';
 
 const reason = netnsUnavailableReason();
@@ -27,41 +27,6 @@ const CASES: Case[] = [
   { encap: 'fou', offload: 'on', net: 2 },
   { encap: 'gre', offload: 'off', net: 3 },
 ];
-
-// Adds and removes a gre tunnel with two TUN queues on the real engine, counting the process's
-// descriptors and threads (the forwarding threads are named tc-forward-<queue>) before and after.
-const cyclesScript = `
-import { existsSync, readdirSync, readFileSync } from 'node:fs';
-process.env.TUNNEL_QUEUES = '2';
-const { DatapathEngine } = await import(${JSON.stringify(distUrl('shared/datapath/datapath-engine.js'))});
-const { nativeDatapathIo } = await import(${JSON.stringify(distUrl('shared/datapath/native-datapath-io.js'))});
-const [local, remote, cycles] = process.argv.slice(1);
-const engine = new DatapathEngine(nativeDatapathIo);
-const spec = { name: 'tnl-mq', encap: 'gre', local, remote, address: '10.79.0.1/30', peerAddress: '10.79.0.2', keepaliveInterval: 0 };
-const fds = () => readdirSync('/proc/self/fd').length;
-const tasks = () => readdirSync('/proc/self/task');
-const forwarders = () => tasks().map((t) => { try { return readFileSync('/proc/self/task/' + t + '/comm', 'utf8').trim(); } catch { return ''; } })
-  .filter((name) => name.startsWith('tc-forward-')).sort();
-const settle = () => new Promise((done) => setTimeout(done, 20));
-// The first tunnel starts the forwarding threads (kept for the process's life) and loads the addon.
-await engine.addTunnel(spec);
-await settle();
-const queues = engine.tunnelStatus('tnl-mq').queues;
-const running = forwarders();
-await engine.removeTunnel('tnl-mq');
-await settle();
-const before = { fds: fds(), tasks: tasks().length };
-let openFds = 0;
-for (let i = 0; i < Number(cycles); i++) {
-  await engine.addTunnel(spec);
-  if (i === 0) openFds = fds();
-  await settle();
-  await engine.removeTunnel('tnl-mq');
-}
-await settle();
-const after = { fds: fds(), tasks: tasks().length };
-console.log(JSON.stringify({ queues, running, before, openFds, after, forwardersAfter: forwarders(), leftover: existsSync('/sys/class/net/tnl-mq') }));
-`;
 
 describe.skipIf(reason)('multi-queue TUN (TUNNEL_QUEUES=2: a forwarding thread per queue)', () => {
   let pair: PairTopology;
@@ -102,9 +67,9 @@ describe.skipIf(reason)('multi-queue TUN (TUNNEL_QUEUES=2: a forwarding thread p
       let queues: number[] = [];
       for (let round = 0; round < MAX_ROUNDS; round++) {
         const ports = Array.from({ length: FLOWS }, (_, i) => String(5400 + c.net * 10 + i));
-        const receivers = ports.map((port) => startNodeIn(pair.b, TCP_HASH_RECEIVER, [innerB, port], 120_000));
+        const receivers = ports.map((port) => startNodeIn(pair.b, testScript('tcp-hash-receiver'), [innerB, port], 120_000));
         await Promise.all(receivers.map((receiver) => receiver.ready));
-        const sent = await Promise.all(ports.map((port) => runNodeIn(pair.a, TCP_HASH_SENDER, [innerB, port, String(FLOW_BYTES)], 120_000)));
+        const sent = await Promise.all(ports.map((port) => runNodeIn(pair.a, testScript('tcp-hash-sender'), [innerB, port, String(FLOW_BYTES)], 120_000)));
         const received = await Promise.all(receivers.map((receiver) => receiver.result));
         for (let i = 0; i < FLOWS; i++) {
           expect((sent[i] as { bytes: number }).bytes).toBe(FLOW_BYTES);
@@ -132,7 +97,7 @@ describe.skipIf(reason)('multi-queue TUN (TUNNEL_QUEUES=2: a forwarding thread p
   });
 
   it('removing a tunnel with two queues leaks no descriptors, threads or devices', async () => {
-    const result = await runNodeIn(pair.a, cyclesScript, [pair.aAddress, pair.bAddress, '50'], 60_000) as {
+    const result = await runNodeIn(pair.a, testScript('engine-queue-cycles'), [pair.aAddress, pair.bAddress, '50'], 60_000) as {
       queues: number[]; running: string[]; before: { fds: number; tasks: number }; openFds: number;
       after: { fds: number; tasks: number }; forwardersAfter: string[]; leftover: boolean;
     };
