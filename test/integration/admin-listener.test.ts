@@ -53,7 +53,6 @@ function firstEvent(port: number, headers: Record<string, string> = {}): Promise
   });
 }
 
-const never = new Promise<never>(() => undefined);
 const promtoolMissing = promtoolUnavailableReason();
 if (promtoolMissing) console.warn(`skipping the promtool checks of /metrics: ${promtoolMissing}`);
 

@@ -3,7 +3,6 @@ import { generateKeyPairSync } from 'node:crypto';
 import { existsSync, readFileSync, statSync, writeFileSync } from 'node:fs';
 import { dirname, join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import ssh2 from 'ssh2';
 import { issueInviteToken } from '../../server/auth/issue-token.js';
 import { loadHubSigningKey } from '../../server/auth/hub-signing-key.js';
 import { verifyInviteToken, verifyPeerToken } from '../../server/auth/verify-token.js';

@@ -14,7 +14,6 @@ if (reason) console.warn(`skipping IPv6 hub link netns tests: ${reason}`);
 const HUB = '198.51.100.1';
 /** Pool 10.1.13.0/24: c2's hub link is its first /30 (hub .1, c2 .2). */
 const HUB_INNER = '10.1.13.1';
-const C2_INNER = '10.1.13.2';
 
 interface PeerStatusLine {
   name: string;
