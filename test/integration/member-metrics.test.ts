@@ -2,7 +2,7 @@ import { request } from 'node:http';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { MemberMetrics } from '../../client/metrics/member-metrics.js';
 import { DatapathEngine } from '../../shared/datapath/datapath-engine.js';
-import { isTunnelError } from '../../shared/errors.js';
+import { rejectionOf } from '../helpers/error-code.js';
 import { tunnelInterfaceName } from '../../shared/net/tunnel-interface-name.js';
 import { openMetricsHttpServer, type MetricsHttpServer } from '../../shared/metrics/metrics-http-server.js';
 import type { MessageOf } from '../../shared/protocol/index.js';
@@ -84,13 +84,8 @@ describe('a member\'s --metrics', () => {
   });
 
   it('refuses a port in use with a coded error naming --metrics', async () => {
-    let caught: unknown;
-    try {
-      await openMetricsHttpServer({ host: '127.0.0.1', port: server.port }, metrics, testLogger);
-    } catch (err) {
-      caught = err;
-    }
-    expect(isTunnelError(caught, 'ERR_SYSTEM')).toBe(true);
-    expect((caught as Error).message).toBe(`--metrics 127.0.0.1:${server.port}: the port is in use`);
+    expect(await rejectionOf(openMetricsHttpServer({ host: '127.0.0.1', port: server.port }, metrics, testLogger))).toMatchObject({
+      code: 'ERR_SYSTEM', message: `--metrics 127.0.0.1:${server.port}: the port is in use`,
+    });
   });
 });

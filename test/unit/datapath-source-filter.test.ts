@@ -3,7 +3,7 @@ import { describe, expect, it } from 'vitest';
 import { DatapathEngine } from '../../shared/datapath/datapath-engine.js';
 import { SourceFilter } from '../../shared/datapath/source-filter.js';
 import type { TunnelSpecInput } from '../../shared/datapath/tunnel-spec.js';
-import { isTunnelError } from '../../shared/errors.js';
+import { rejectionOf } from '../helpers/error-code.js';
 import { formatIpAddress, formatIpPrefix, ipPrefixHas, parseIpPrefix } from '../../shared/net/ip-prefix.js';
 import { ipv4ToNumber } from '../../shared/wire/ipv4-address.js';
 import { anyIpv4Prefix, anyIpv6Prefix } from '../fixtures/ip-prefix-arbitraries.js';
@@ -103,13 +103,7 @@ describe('the engine drops inner packets from sources outside a tunnel\'s `sourc
   it('refuses a bad list at add and at update, leaving the tunnel as it was', async () => {
     const io = new FakeDatapathIo();
     const engine = new DatapathEngine(io);
-    let code: string | undefined;
-    try {
-      await engine.addTunnel(spec({ sources: ['not-a-prefix'] }));
-    } catch (err) {
-      code = isTunnelError(err) ? err.code : undefined;
-    }
-    expect(code).toBe('ERR_INVALID_CIDR');
+    expect((await rejectionOf(engine.addTunnel(spec({ sources: ['not-a-prefix'] })))).code).toBe('ERR_INVALID_CIDR');
     expect(engine.status()).toHaveLength(0);
     await engine.addTunnel(spec({ sources: ['10.1.12.2/32'] }));
     await expect(engine.update('tnl-c1', { sources: ['10.1.12.0/33'] })).rejects.toThrow(expect.objectContaining({ code: 'ERR_INVALID_CIDR' }));

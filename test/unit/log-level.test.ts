@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest';
-import { isTunnelError } from '../../shared/errors.js';
+import { refusalOf } from '../helpers/error-code.js';
 import { LOG_LEVELS } from '../../shared/log-levels.js';
 import { parseLogLevel } from '../../shared/log.js';
 
@@ -13,13 +13,8 @@ describe('--log-level', () => {
   });
 
   it.each(['', 'verbose', 'info ', '30'])('refuses %j with a coded error naming the levels', (text) => {
-    let caught: unknown;
-    try {
-      parseLogLevel(text);
-    } catch (err) {
-      caught = err;
-    }
-    expect(isTunnelError(caught, 'ERR_INVALID_ARGUMENT')).toBe(true);
-    expect((caught as Error).message).toContain('trace, debug, info, warn, error, fatal, silent');
+    expect(refusalOf(() => parseLogLevel(text))).toMatchObject({
+      code: 'ERR_INVALID_ARGUMENT', message: expect.stringContaining('trace, debug, info, warn, error, fatal, silent'),
+    });
   });
 });

@@ -1,19 +1,10 @@
 import { describe, expect, it } from 'vitest';
 import { createPacketBatch, openRawSocket, openTun, openUdpSocket } from '../../native/index.js';
-import { isNativeError, NativeError } from '../../native/native-error.js';
+import { isNativeError } from '../../native/native-error.js';
 import { toNativeError } from '../../native/system-error.js';
+import { errorCodeOf } from '../helpers/error-code.js';
 
 // Everything here is refused before the addon is loaded: no I/O happens.
-
-function codeOf(action: () => unknown): string | undefined {
-  try {
-    action();
-  } catch (err) {
-    if (err instanceof NativeError) return err.code;
-    throw err;
-  }
-  return undefined;
-}
 
 describe('createPacketBatch', () => {
   it('lays out capacity slots and per-slot arrays without overlap', () => {
@@ -46,38 +37,38 @@ describe('createPacketBatch', () => {
     [8, 131073],
     [8, Number.NaN],
   ])('refuses capacity %s with slot size %s', (capacity, slotSize) => {
-    expect(codeOf(() => createPacketBatch(capacity, slotSize))).toBe('ERR_INVALID_ARGUMENT');
+    expect(errorCodeOf(() => createPacketBatch(capacity, slotSize))).toBe('ERR_INVALID_ARGUMENT');
   });
 });
 
 describe('interface names', () => {
   it.each(['', 'a'.repeat(16), 'tun 0', 'tun/0', 'tun0;rm', '..', '.', 'tün0', 'tun%d'])('refuses %j', (name) => {
-    expect(codeOf(() => openTun(name))).toBe('ERR_INVALID_ARGUMENT');
+    expect(errorCodeOf(() => openTun(name))).toBe('ERR_INVALID_ARGUMENT');
   });
 
   it('refuses a name that is not a string', () => {
-    expect(codeOf(() => openTun(42 as unknown as string))).toBe('ERR_INVALID_ARGUMENT');
+    expect(errorCodeOf(() => openTun(42 as unknown as string))).toBe('ERR_INVALID_ARGUMENT');
   });
 });
 
 describe('socket arguments', () => {
   it('refuses protocols other than GRE and IPIP', () => {
-    expect(codeOf(() => openRawSocket(17 as 47, '192.0.2.1'))).toBe('ERR_INVALID_ARGUMENT');
+    expect(errorCodeOf(() => openRawSocket(17 as 47, '192.0.2.1'))).toBe('ERR_INVALID_ARGUMENT');
   });
 
   it('refuses bad local addresses, ports and TTLs', () => {
-    expect(codeOf(() => openRawSocket(47, '192.0.2'))).toBe('ERR_INVALID_ADDRESS');
-    expect(codeOf(() => openUdpSocket('192.0.2.1.5', 0))).toBe('ERR_INVALID_ADDRESS');
-    expect(codeOf(() => openUdpSocket('192.0.2.1', 65536))).toBe('ERR_INVALID_ARGUMENT');
-    expect(codeOf(() => openUdpSocket('192.0.2.1', -1))).toBe('ERR_INVALID_ARGUMENT');
-    expect(codeOf(() => openRawSocket(47, '192.0.2.1', { ttl: 0 }))).toBe('ERR_INVALID_ARGUMENT');
-    expect(codeOf(() => openRawSocket(47, '192.0.2.1', { ttl: 256 }))).toBe('ERR_INVALID_ARGUMENT');
+    expect(errorCodeOf(() => openRawSocket(47, '192.0.2'))).toBe('ERR_INVALID_ADDRESS');
+    expect(errorCodeOf(() => openUdpSocket('192.0.2.1.5', 0))).toBe('ERR_INVALID_ADDRESS');
+    expect(errorCodeOf(() => openUdpSocket('192.0.2.1', 65536))).toBe('ERR_INVALID_ARGUMENT');
+    expect(errorCodeOf(() => openUdpSocket('192.0.2.1', -1))).toBe('ERR_INVALID_ARGUMENT');
+    expect(errorCodeOf(() => openRawSocket(47, '192.0.2.1', { ttl: 0 }))).toBe('ERR_INVALID_ARGUMENT');
+    expect(errorCodeOf(() => openRawSocket(47, '192.0.2.1', { ttl: 256 }))).toBe('ERR_INVALID_ARGUMENT');
   });
 
   it('refuses UDP segment sizes that are negative, fractional or beyond a UDP payload', () => {
-    expect(codeOf(() => openUdpSocket('192.0.2.1', 0, { segmentBytes: -1 }))).toBe('ERR_INVALID_ARGUMENT');
-    expect(codeOf(() => openUdpSocket('192.0.2.1', 0, { segmentBytes: 1.5 }))).toBe('ERR_INVALID_ARGUMENT');
-    expect(codeOf(() => openUdpSocket('192.0.2.1', 0, { segmentBytes: 65508 }))).toBe('ERR_INVALID_ARGUMENT');
+    expect(errorCodeOf(() => openUdpSocket('192.0.2.1', 0, { segmentBytes: -1 }))).toBe('ERR_INVALID_ARGUMENT');
+    expect(errorCodeOf(() => openUdpSocket('192.0.2.1', 0, { segmentBytes: 1.5 }))).toBe('ERR_INVALID_ARGUMENT');
+    expect(errorCodeOf(() => openUdpSocket('192.0.2.1', 0, { segmentBytes: 65508 }))).toBe('ERR_INVALID_ARGUMENT');
   });
 });
 

@@ -1,6 +1,6 @@
 import { describe, expect, it } from 'vitest';
 import { parseListenAddress } from '../../shared/cli/parse-listen-address.js';
-import { isTunnelError } from '../../shared/errors.js';
+import { refusalOf } from '../helpers/error-code.js';
 
 describe('ADDR:PORT of --admin-listen and --metrics', () => {
   it.each([
@@ -13,13 +13,6 @@ describe('ADDR:PORT of --admin-listen and --metrics', () => {
   });
 
   it.each(['9470', 'localhost:9470', '127.0.0.1', '127.0.0.1:', '127.0.0.1:65536', '::1:9470', '[::1]', '300.1.1.1:80', '127.0.0.1:-1', ''])('refuses %j naming the flag', (text) => {
-    let caught: unknown;
-    try {
-      parseListenAddress(text, '--metrics');
-    } catch (err) {
-      caught = err;
-    }
-    expect(isTunnelError(caught, 'ERR_INVALID_ARGUMENT')).toBe(true);
-    expect((caught as Error).message).toMatch(/^--metrics /);
+    expect(refusalOf(() => parseListenAddress(text, '--metrics'))).toMatchObject({ code: 'ERR_INVALID_ARGUMENT', message: expect.stringMatching(/^--metrics /) });
   });
 });

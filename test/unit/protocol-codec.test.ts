@@ -2,21 +2,12 @@ import { describe, expect, it } from 'vitest';
 import fc from 'fast-check';
 import { decodeMessage, encodeMessage, LineFramer, MAX_MESSAGE_BYTES, type OutgoingMessage } from '../../shared/protocol/index.js';
 import { isTunnelError } from '../../shared/errors.js';
+import { errorCodeOf } from '../helpers/error-code.js';
 
 const spec = {
   name: 'tnl-hub', encap: 'gre', local: '203.0.113.10', remote: '198.51.100.1', key: 4660,
   address: '10.1.12.38/30', peerAddress: '10.1.12.37', mtu: 1472,
 } as const;
-
-function codeOf(fn: () => unknown): string | undefined {
-  try {
-    fn();
-  } catch (err) {
-    if (isTunnelError(err)) return err.code;
-    throw err;
-  }
-  return undefined;
-}
 
 describe('control message codec', () => {
   it('round-trips every message type with the version stamped', () => {
@@ -43,26 +34,26 @@ describe('control message codec', () => {
   });
 
   it('refuses malformed JSON, unknown types, extra fields and bad addresses with ERR_PROTOCOL', () => {
-    expect(codeOf(() => decodeMessage('{not json'))).toBe('ERR_PROTOCOL');
-    expect(codeOf(() => decodeMessage('"hello"'))).toBe('ERR_PROTOCOL');
-    expect(codeOf(() => decodeMessage('{"v":1,"type":"bogus"}'))).toBe('ERR_PROTOCOL');
-    expect(codeOf(() => decodeMessage('{"v":1,"type":"keepalive","extra":1}'))).toBe('ERR_PROTOCOL');
-    expect(codeOf(() => decodeMessage('{"v":1,"type":"report","endpoint":{"address":"203.0.113.300"}}'))).toBe('ERR_PROTOCOL');
-    expect(codeOf(() => decodeMessage('{"v":1,"type":"report","endpoint":{"address":"010.0.0.1"}}'))).toBe('ERR_PROTOCOL');
-    expect(codeOf(() => decodeMessage('{"type":"keepalive"}'))).toBe('ERR_PROTOCOL');
-    expect(codeOf(() => decodeMessage(JSON.stringify({ v: 1, type: 'config', version: 1, tunnels: [{ ...spec, name: 'much-too-long-interface' }], links: [] })))).toBe('ERR_PROTOCOL');
-    expect(codeOf(() => decodeMessage('{"v":1,"type":"ack","version":0}'))).toBe('ERR_PROTOCOL');
+    expect(errorCodeOf(() => decodeMessage('{not json'))).toBe('ERR_PROTOCOL');
+    expect(errorCodeOf(() => decodeMessage('"hello"'))).toBe('ERR_PROTOCOL');
+    expect(errorCodeOf(() => decodeMessage('{"v":1,"type":"bogus"}'))).toBe('ERR_PROTOCOL');
+    expect(errorCodeOf(() => decodeMessage('{"v":1,"type":"keepalive","extra":1}'))).toBe('ERR_PROTOCOL');
+    expect(errorCodeOf(() => decodeMessage('{"v":1,"type":"report","endpoint":{"address":"203.0.113.300"}}'))).toBe('ERR_PROTOCOL');
+    expect(errorCodeOf(() => decodeMessage('{"v":1,"type":"report","endpoint":{"address":"010.0.0.1"}}'))).toBe('ERR_PROTOCOL');
+    expect(errorCodeOf(() => decodeMessage('{"type":"keepalive"}'))).toBe('ERR_PROTOCOL');
+    expect(errorCodeOf(() => decodeMessage(JSON.stringify({ v: 1, type: 'config', version: 1, tunnels: [{ ...spec, name: 'much-too-long-interface' }], links: [] })))).toBe('ERR_PROTOCOL');
+    expect(errorCodeOf(() => decodeMessage('{"v":1,"type":"ack","version":0}'))).toBe('ERR_PROTOCOL');
   });
 
   it('refuses another protocol version with ERR_UNSUPPORTED_VERSION', () => {
-    expect(codeOf(() => decodeMessage('{"v":2,"type":"hello","software":"x","endpoint":null}'))).toBe('ERR_UNSUPPORTED_VERSION');
-    expect(codeOf(() => decodeMessage('{"v":"1","type":"keepalive"}'))).toBe('ERR_UNSUPPORTED_VERSION');
+    expect(errorCodeOf(() => decodeMessage('{"v":2,"type":"hello","software":"x","endpoint":null}'))).toBe('ERR_UNSUPPORTED_VERSION');
+    expect(errorCodeOf(() => decodeMessage('{"v":"1","type":"keepalive"}'))).toBe('ERR_UNSUPPORTED_VERSION');
   });
 
   it('refuses oversized messages before parsing them', () => {
     const big = JSON.stringify({ v: 1, type: 'error', code: 'ERR_PROTOCOL', message: 'x'.repeat(MAX_MESSAGE_BYTES) });
-    expect(codeOf(() => decodeMessage(big))).toBe('ERR_MESSAGE_TOO_LARGE');
-    expect(codeOf(() => encodeMessage({ type: 'error', code: 'ERR_PROTOCOL', message: 'x'.repeat(MAX_MESSAGE_BYTES) }))).toBe('ERR_MESSAGE_TOO_LARGE');
+    expect(errorCodeOf(() => decodeMessage(big))).toBe('ERR_MESSAGE_TOO_LARGE');
+    expect(errorCodeOf(() => encodeMessage({ type: 'error', code: 'ERR_PROTOCOL', message: 'x'.repeat(MAX_MESSAGE_BYTES) }))).toBe('ERR_MESSAGE_TOO_LARGE');
   });
 
   it('never throws anything but a coded TunnelError on arbitrary input', () => {
@@ -96,6 +87,6 @@ describe('LineFramer', () => {
   it('refuses a line longer than the limit even before its newline arrives', () => {
     const framer = new LineFramer();
     framer.push(Buffer.alloc(MAX_MESSAGE_BYTES - 10, 0x61));
-    expect(codeOf(() => framer.push(Buffer.alloc(20, 0x61)))).toBe('ERR_MESSAGE_TOO_LARGE');
+    expect(errorCodeOf(() => framer.push(Buffer.alloc(20, 0x61)))).toBe('ERR_MESSAGE_TOO_LARGE');
   });
 });

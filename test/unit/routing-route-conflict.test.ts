@@ -1,7 +1,7 @@
 import fc from 'fast-check';
 import { describe, expect, it } from 'vitest';
 import { checkRoutePrefix, type RouteClaims } from '../../server/routing/route-conflict.js';
-import { isTunnelError } from '../../shared/errors.js';
+import { errorCodeOf } from '../helpers/error-code.js';
 
 /** Networks inside 10.0.0.0/24, so an oracle can enumerate their addresses. */
 const smallPrefix = fc.tuple(fc.integer({ min: 0, max: 255 }), fc.integer({ min: 24, max: 32 }))
@@ -18,15 +18,6 @@ function shares(a: string, b: string): boolean {
   return [...addresses(a)].some((n) => inB.has(n));
 }
 
-function refusal(fn: () => unknown): string | null {
-  try {
-    fn();
-    return null;
-  } catch (err) {
-    return isTunnelError(err) ? err.code : 'not a TunnelError';
-  }
-}
-
 const claims: fc.Arbitrary<RouteClaims> = fc.record({
   pools: fc.array(smallPrefix, { maxLength: 2 }),
   approved: fc.array(fc.record({ peer: fc.constantFrom('c1', 'c2', 'c3'), prefix: smallPrefix }), { maxLength: 6 }),
@@ -37,7 +28,7 @@ describe('refusing prefixes that overlap (against an oracle that enumerates addr
     fc.assert(fc.property(claims, fc.constantFrom('c1', 'c2', 'c3'), smallPrefix, (existing, owner, candidate) => {
       const clash = existing.pools.some((pool) => shares(pool, candidate))
         || existing.approved.some((route) => route.peer !== owner && shares(route.prefix, candidate));
-      expect(refusal(() => checkRoutePrefix(candidate, owner, existing))).toBe(clash ? 'ERR_ROUTE_OVERLAP' : null);
+      expect(errorCodeOf(() => checkRoutePrefix(candidate, owner, existing))).toBe(clash ? 'ERR_ROUTE_OVERLAP' : undefined);
     }));
   });
 
@@ -45,7 +36,7 @@ describe('refusing prefixes that overlap (against an oracle that enumerates addr
     fc.assert(fc.property(fc.array(fc.tuple(fc.constantFrom('c1', 'c2', 'c3'), smallPrefix), { maxLength: 20 }), (requests) => {
       const state: RouteClaims = { pools: ['10.0.0.0/28'], approved: [] };
       for (const [peer, prefix] of requests) {
-        if (refusal(() => checkRoutePrefix(prefix, peer, state)) === null) (state.approved as { peer: string; prefix: string }[]).push({ peer, prefix });
+        if (errorCodeOf(() => checkRoutePrefix(prefix, peer, state)) === undefined) (state.approved as { peer: string; prefix: string }[]).push({ peer, prefix });
       }
       for (const a of state.approved) {
         expect(shares(a.prefix, '10.0.0.0/28')).toBe(false);
@@ -59,7 +50,7 @@ describe('refusing prefixes that overlap (against an oracle that enumerates addr
     expect(checkRoutePrefix('2001:DB8:52:0::/64', 'c2', none)).toBe('2001:db8:52::/64');
     expect(checkRoutePrefix('::/0', 'c2', none)).toBe('::/0');
     for (const bad of ['10.50.2.1/24', '10.50.2.0/33', 'lan', '224.0.0.0/8', '127.0.0.0/16', 'fe80::/64', 'ff02::/16', '169.254.1.0/24']) {
-      expect(refusal(() => checkRoutePrefix(bad, 'c2', none))).toBe('ERR_INVALID_CIDR');
+      expect(errorCodeOf(() => checkRoutePrefix(bad, 'c2', none))).toBe('ERR_INVALID_CIDR');
     }
   });
 

@@ -3,23 +3,13 @@ import { describe, expect, it } from 'vitest';
 import { SignJWT, UnsecuredJWT } from 'jose';
 import { issueInviteToken, issuePeerToken } from '../../server/auth/issue-token.js';
 import { verifyInviteToken, verifyPeerToken } from '../../server/auth/verify-token.js';
-import { isTunnelError, type TunnelErrorCode } from '../../shared/errors.js';
+import { rejectionOf } from '../helpers/error-code.js';
 import { expectRefusedUnchanged, fakeClock, memoryRegistry } from '../helpers/registry-fixture.js';
 
 const HOUR = 3_600_000;
 const NOW = Date.UTC(2026, 0, 1);
 const hub = generateKeyPairSync('ed25519');
 const otherHub = generateKeyPairSync('ed25519');
-
-async function refusal(promise: Promise<unknown>): Promise<{ code: TunnelErrorCode; message: string }> {
-  try {
-    await promise;
-  } catch (err) {
-    if (isTunnelError(err)) return { code: err.code, message: err.message };
-    throw err;
-  }
-  throw new Error('the token was accepted');
-}
 
 describe('invite tokens', () => {
   it('verify with their jti, expiry and pool', async () => {
@@ -32,36 +22,36 @@ describe('invite tokens', () => {
   it('expire at their expiry, not before', async () => {
     const invite = await issueInviteToken(hub.privateKey, { now: NOW, ttlMs: HOUR });
     await expect(verifyInviteToken(invite.token, hub.publicKey, { now: NOW + HOUR - 1000 })).resolves.toMatchObject({ pool: null });
-    expect((await refusal(verifyInviteToken(invite.token, hub.publicKey, { now: NOW + HOUR }))).code).toBe('ERR_TOKEN_EXPIRED');
+    expect((await rejectionOf(verifyInviteToken(invite.token, hub.publicKey, { now: NOW + HOUR }))).code).toBe('ERR_TOKEN_EXPIRED');
   });
 
   it('are refused when signed by another key, altered, or not EdDSA', async () => {
     const forged = await issueInviteToken(otherHub.privateKey, { now: NOW, ttlMs: HOUR });
-    expect(await refusal(verifyInviteToken(forged.token, hub.publicKey, { now: NOW }))).toMatchObject({ code: 'ERR_TOKEN_INVALID', message: expect.stringMatching(/signature/) });
+    expect(await rejectionOf(verifyInviteToken(forged.token, hub.publicKey, { now: NOW }))).toMatchObject({ code: 'ERR_TOKEN_INVALID', message: expect.stringMatching(/signature/) });
 
     const genuine = await issueInviteToken(hub.privateKey, { now: NOW, ttlMs: HOUR });
     const [header, , signature] = genuine.token.split('.');
     const body = Buffer.from(JSON.stringify({ typ: 'invite', jti: 'mine', iss: 'tunnel-hub', aud: 'tunnel-hub', iat: NOW / 1000, exp: NOW / 1000 + 99999 })).toString('base64url');
-    expect((await refusal(verifyInviteToken(`${header}.${body}.${signature}`, hub.publicKey, { now: NOW }))).code).toBe('ERR_TOKEN_INVALID');
+    expect((await rejectionOf(verifyInviteToken(`${header}.${body}.${signature}`, hub.publicKey, { now: NOW }))).code).toBe('ERR_TOKEN_INVALID');
 
     const unsigned = new UnsecuredJWT({ typ: 'invite' }).setIssuer('tunnel-hub').setAudience('tunnel-hub').setJti('x').setIssuedAt().setExpirationTime('1h').encode();
-    expect((await refusal(verifyInviteToken(unsigned, hub.publicKey))).code).toBe('ERR_TOKEN_INVALID');
+    expect((await rejectionOf(verifyInviteToken(unsigned, hub.publicKey))).code).toBe('ERR_TOKEN_INVALID');
 
     const hmac = await new SignJWT({ typ: 'invite' }).setProtectedHeader({ alg: 'HS256' }).setIssuer('tunnel-hub').setAudience('tunnel-hub').setJti('x').setIssuedAt().setExpirationTime('1h').sign(new Uint8Array(32));
-    expect(await refusal(verifyInviteToken(hmac, hub.publicKey))).toMatchObject({ code: 'ERR_TOKEN_INVALID', message: expect.stringMatching(/EdDSA/) });
+    expect(await rejectionOf(verifyInviteToken(hmac, hub.publicKey))).toMatchObject({ code: 'ERR_TOKEN_INVALID', message: expect.stringMatching(/EdDSA/) });
 
-    expect((await refusal(verifyInviteToken('not.a.token', hub.publicKey))).code).toBe('ERR_TOKEN_INVALID');
-    expect((await refusal(verifyInviteToken('', hub.publicKey))).code).toBe('ERR_TOKEN_INVALID');
+    expect((await rejectionOf(verifyInviteToken('not.a.token', hub.publicKey))).code).toBe('ERR_TOKEN_INVALID');
+    expect((await rejectionOf(verifyInviteToken('', hub.publicKey))).code).toBe('ERR_TOKEN_INVALID');
   });
 
   it('are refused with the wrong issuer, audience or type', async () => {
     const sign = (claims: Record<string, unknown>, iss = 'tunnel-hub', aud = 'tunnel-hub') =>
       new SignJWT(claims).setProtectedHeader({ alg: 'EdDSA' }).setIssuer(iss).setAudience(aud).setJti('j').setIssuedAt(NOW / 1000).setExpirationTime(NOW / 1000 + 3600).sign(hub.privateKey);
-    expect((await refusal(verifyInviteToken(await sign({ typ: 'invite' }, 'someone-else'), hub.publicKey, { now: NOW }))).message).toMatch(/iss/);
-    expect((await refusal(verifyInviteToken(await sign({ typ: 'invite' }, 'tunnel-hub', 'other'), hub.publicKey, { now: NOW }))).message).toMatch(/aud/);
-    expect((await refusal(verifyInviteToken(await sign({ typ: 'peer', ver: 1 }), hub.publicKey, { now: NOW }))).message).toMatch(/expected an invite, got a "peer" token/);
+    expect((await rejectionOf(verifyInviteToken(await sign({ typ: 'invite' }, 'someone-else'), hub.publicKey, { now: NOW }))).message).toMatch(/iss/);
+    expect((await rejectionOf(verifyInviteToken(await sign({ typ: 'invite' }, 'tunnel-hub', 'other'), hub.publicKey, { now: NOW }))).message).toMatch(/aud/);
+    expect((await rejectionOf(verifyInviteToken(await sign({ typ: 'peer', ver: 1 }), hub.publicKey, { now: NOW }))).message).toMatch(/expected an invite, got a "peer" token/);
     const peerToken = await issuePeerToken(hub.privateKey, { name: 'alice', version: 1, now: NOW, ttlMs: HOUR });
-    expect((await refusal(verifyInviteToken(peerToken, hub.publicKey, { now: NOW }))).code).toBe('ERR_TOKEN_INVALID');
+    expect((await rejectionOf(verifyInviteToken(peerToken, hub.publicKey, { now: NOW }))).code).toBe('ERR_TOKEN_INVALID');
   });
 
   it('are single use through the registry, atomically with the join', async () => {
@@ -87,20 +77,20 @@ describe('peer tokens', () => {
       name: 'alice', version: peer.tokenVersion, expiresAt: NOW + HOUR,
     });
     await registry.peers.revoke('alice');
-    expect((await refusal(verifyPeerToken(token, hub.publicKey, { now: clock(), currentVersion }))).code).toBe('ERR_TOKEN_REVOKED');
+    expect((await rejectionOf(verifyPeerToken(token, hub.publicKey, { now: clock(), currentVersion }))).code).toBe('ERR_TOKEN_REVOKED');
     const fresh = await issuePeerToken(hub.privateKey, { name: 'alice', version: (await registry.peers.require('alice')).tokenVersion, now: clock(), ttlMs: HOUR });
     await expect(verifyPeerToken(fresh, hub.publicKey, { now: clock(), currentVersion })).resolves.toMatchObject({ name: 'alice' });
     await registry.peers.remove('alice');
-    expect((await refusal(verifyPeerToken(fresh, hub.publicKey, { now: clock(), currentVersion }))).code).toBe('ERR_TOKEN_REVOKED');
+    expect((await rejectionOf(verifyPeerToken(fresh, hub.publicKey, { now: clock(), currentVersion }))).code).toBe('ERR_TOKEN_REVOKED');
   });
 
   it('expire, and are refused as invites or when forged', async () => {
     const token = await issuePeerToken(hub.privateKey, { name: 'alice', version: 3, now: NOW, ttlMs: HOUR });
     const currentVersion = () => 3;
-    expect((await refusal(verifyPeerToken(token, hub.publicKey, { now: NOW + HOUR, currentVersion }))).code).toBe('ERR_TOKEN_EXPIRED');
+    expect((await rejectionOf(verifyPeerToken(token, hub.publicKey, { now: NOW + HOUR, currentVersion }))).code).toBe('ERR_TOKEN_EXPIRED');
     const invite = await issueInviteToken(hub.privateKey, { now: NOW, ttlMs: HOUR });
-    expect((await refusal(verifyPeerToken(invite.token, hub.publicKey, { now: NOW, currentVersion }))).code).toBe('ERR_TOKEN_INVALID');
+    expect((await rejectionOf(verifyPeerToken(invite.token, hub.publicKey, { now: NOW, currentVersion }))).code).toBe('ERR_TOKEN_INVALID');
     const forged = await issuePeerToken(otherHub.privateKey, { name: 'alice', version: 3, now: NOW, ttlMs: HOUR });
-    expect((await refusal(verifyPeerToken(forged, hub.publicKey, { now: NOW, currentVersion }))).code).toBe('ERR_TOKEN_INVALID');
+    expect((await rejectionOf(verifyPeerToken(forged, hub.publicKey, { now: NOW, currentVersion }))).code).toBe('ERR_TOKEN_INVALID');
   });
 });
