@@ -23,6 +23,7 @@ import { hubStatePaths } from '../hub-state/hub-state-paths.js';
 import { initHubState } from '../hub-state/init-hub-state.js';
 import { keyedRouterTables } from '../hub-state/router-link-keys.js';
 import type { Registry } from '../registry/registry.js';
+import type { Clock } from '../registry/registry-context.js';
 import { detectEndpoint } from './detect-endpoint.js';
 import { detectIpv6Endpoint } from './detect-ipv6-endpoint.js';
 import { frontDoorHost } from './front-door-host.js';
@@ -93,6 +94,8 @@ export interface StartHubOptions {
   doors?: Partial<Record<DoorName, DoorSettings>>;
   /** Rate limits of the dyndns2 update; default DEFAULT_DYNDNS2_LIMITS. */
   dyndnsLimits?: Dyndns2Limits;
+  /** The registry's and the token checks' clock (ms since the epoch); default Date.now. Tests pass one to move time. */
+  clock?: Clock;
   log: Logger;
 }
 
@@ -127,7 +130,7 @@ export async function startHub(options: StartHubOptions): Promise<RunningHub> {
   const listen = options.listen ?? SERVE_DEFAULTS.listen;
   const log = options.log;
   const shortcuts = options.shortcuts ?? DEFAULT_SHORTCUT_OPTIONS;
-  const state = await openOrInit(options.stateDir, listen, log);
+  const state = await openOrInit(options.stateDir, listen, log, options.clock);
   const cleanups: (() => Promise<void> | void)[] = [() => state.close()];
   const cleanup = async (): Promise<void> => {
     for (const step of cleanups.splice(0).reverse()) {
@@ -297,14 +300,14 @@ export async function startHub(options: StartHubOptions): Promise<RunningHub> {
   }
 }
 
-async function openOrInit(stateDir: string, listen: string, log: Logger): Promise<HubState> {
+async function openOrInit(stateDir: string, listen: string, log: Logger, clock: Clock | undefined): Promise<HubState> {
   const paths = hubStatePaths(stateDir);
   if (!existsSync(paths.cluster) && (!existsSync(paths.database) || !existsSync(paths.signingKey))) {
     const endpoint = detectEndpoint(listen);
     await initHubState(stateDir, { endpoint, pool: DEFAULT_POOL });
     log.info({ stateDir, endpoint, pool: DEFAULT_POOL }, 'initialised a new hub state folder');
   }
-  return openHubState(stateDir);
+  return openHubState(stateDir, clock ? { clock } : {});
 }
 
 function readTls(files: { certFile: string; keyFile: string }): { cert: Buffer; key: Buffer } {

@@ -39,7 +39,7 @@ export const testLogger = pino({ level: process.env.TUNNEL_TEST_LOG ?? 'silent' 
  */
 export async function withHub(options: {
   timing?: SessionTiming; stateDir?: string; routing?: RoutingMode; dyndnsLimits?: Dyndns2Limits; tls?: { certFile: string; keyFile: string };
-} & Pick<StartHubOptions, 'admin' | 'doors'> = {}): Promise<TestHub> {
+} & Pick<StartHubOptions, 'admin' | 'doors' | 'clock'> = {}): Promise<TestHub> {
   const stateDir = options.stateDir ?? mkdtempSync(join(tmpdir(), 'tunnel-hub-test-'));
   await initHubState(stateDir, { endpoint: TEST_HUB_ENDPOINT, pool: '10.1.12.0/24' });
   let datapath = new MemoryDatapath();
@@ -53,6 +53,7 @@ export async function withHub(options: {
       ...(options.doors ? { doors: options.doors } : {}),
       ...(options.dyndnsLimits ? { dyndnsLimits: options.dyndnsLimits } : {}),
       ...(options.tls ? { tls: options.tls } : {}),
+      ...(options.clock ? { clock: options.clock } : {}),
     });
   };
   const test: TestHub = {

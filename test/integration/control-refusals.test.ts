@@ -1,7 +1,7 @@
 import { randomUUID } from 'node:crypto';
 import { SignJWT } from 'jose';
 import ssh2 from 'ssh2';
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { afterAll, beforeAll, describe, expect, it, vi } from 'vitest';
 import { CLIENT_TOKEN_TYPE, JOIN_HEADERS, MAX_MESSAGE_BYTES } from '../../shared/protocol/index.js';
 import { parseSshPublicKey } from '../../server/auth/ssh-public-key.js';
 import { signClientToken } from '../../client/identity-token.js';
@@ -26,7 +26,8 @@ describe('refusals change nothing and close only the offending session', () => {
     // what the session does; per-source rates and the wait after failed logins are
     // front-door-limits.test.ts's subject.
     const patient = { freeFailures: 1_000, connectRate: 1_000, connectBurst: 1_000 };
-    hub = await withHub({ timing: { keepaliveMs: 200, livenessMs: 5_000 }, doors: { ws: patient, ssh: patient } });
+    // The hub reads the clock through Date at every call, so a test's fake Date reaches its token checks.
+    hub = await withHub({ timing: { keepaliveMs: 200, livenessMs: 5_000 }, doors: { ws: patient, ssh: patient }, clock: () => Date.now() });
     keyDir = mkdtempSync(join(tmpdir(), 'tunnel-key-'));
     // A known peer with a registered ed25519 key, for client-token and SSH cases.
     await hub.hub.registry.peers.add({ name: 'carol', sshKey: parseSshPublicKey(memberKey().publicKeyLine) });
@@ -78,8 +79,14 @@ describe('refusals change nothing and close only the offending session', () => {
 
   it('refuses an expired invite', async () => {
     const token = await hub.invite({ ttlMs: 1_000 });
-    await new Promise((resolve) => setTimeout(resolve, 2_100));
-    await refusedUnchanged('ERR_TOKEN_EXPIRED', () => upgrade(joinHeaders(token)));
+    // Two seconds later by the clock (Date only: the hub's and the sockets' timers stay real).
+    vi.useFakeTimers({ toFake: ['Date'], shouldAdvanceTime: true });
+    try {
+      vi.setSystemTime(Date.now() + 2_000);
+      await refusedUnchanged('ERR_TOKEN_EXPIRED', () => upgrade(joinHeaders(token)));
+    } finally {
+      vi.useRealTimers();
+    }
   });
 
   it('redeems an invite once: the second use is refused', async () => {
