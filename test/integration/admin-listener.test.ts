@@ -243,6 +243,7 @@ describe('the admin listener off loopback', () => {
     expect(shown).toMatchObject({ code: 0, stderr: '' });
     expect(shown.stdout).toBe(`${loadOrCreateAdminToken(hub.stateDir)}\n`);
     expect((await get(port, '/metrics', { authorization: `Bearer ${shown.stdout.trim()}` })).status).toBe(200);
+    // The hub notices a rotation by the file's mtime: the rotated file must not share the old one's.
     await new Promise((resolve) => setTimeout(resolve, 20));
     const rotated = await runHubCli(hub.stateDir, ['admin-token', '--rotate']);
     expect(rotated.stdout.trim()).toMatch(/^[A-Za-z0-9_-]{43}$/);
@@ -262,6 +263,7 @@ describe('the admin listener off loopback', () => {
     expect((await get(port, '/', { cookie })).status).toBe(200);
     expect((await firstEvent(port, { cookie })).peers).toEqual([]);
 
+    // As above: a later mtime for the rotated file.
     await new Promise((resolve) => setTimeout(resolve, 20));
     const rotated = loadOrCreateAdminToken(hub.stateDir, { rotate: true });
     expect(rotated).not.toBe(token);

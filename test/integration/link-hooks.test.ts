@@ -21,6 +21,15 @@ function capturingLogger(): { log: Logger; lines: Record<string, unknown>[] } {
   return { log: pino({ level: 'info' }, sink), lines };
 }
 
+/** True while process `pid` exists and is not a zombie. */
+function isRunning(pid: number): boolean {
+  try {
+    return !/^\d+ \(.*\) Z/.test(readFileSync(`/proc/${pid}/stat`, 'utf8'));
+  } catch {
+    return false;
+  }
+}
+
 function status(overrides: Partial<TunnelStatus>): TunnelStatus {
   return {
     name: 'tnl-c1', state: 'down', encap: 'gre', local: '198.51.100.1', remote: '203.0.113.10', inner: '10.1.12.1/30', peerInner: '10.1.12.2',
@@ -75,7 +84,8 @@ describe('link hooks: up, change and down with the TUNNEL_* environment, never w
   it('kills a hanging hook (and what it started) at the time limit, and observe() never waits', async () => {
     const hanging = join(dir, 'hang.sh');
     const marker = join(dir, 'hang-survived');
-    writeFileSync(hanging, `#!/bin/sh\n(sleep 2; touch ${marker}) &\nsleep 60\n`);
+    const started = join(dir, 'hang-started');
+    writeFileSync(hanging, `#!/bin/sh\n(sleep 2; touch ${marker}) &\necho $! >> ${started}\nsleep 60\n`);
     chmodSync(hanging, 0o755);
     const { log, lines } = capturingLogger();
     const hooks = new LinkHooks(hanging, log, 300);
@@ -85,7 +95,9 @@ describe('link hooks: up, change and down with the TUNNEL_* environment, never w
     expect(performance.now() - start).toBeLessThan(50);
     await waitUntil(() => lines.filter((l) => l.msg === 'hook killed after 300 ms').length === 2, 5_000, 'both hooks killed');
     expect(lines.filter((l) => l.msg === 'hook killed after 300 ms').map((l) => l.event)).toEqual(['up', 'down']);
-    await new Promise((resolve) => setTimeout(resolve, 2_500));
+    // What each hook started in the background is gone too: killed, or (were it not) done after touching the marker.
+    const backgrounds = (): number[] => (existsSync(started) ? readFileSync(started, 'utf8').trim().split('\n').map(Number) : []);
+    await waitUntil(() => backgrounds().length === 2 && !backgrounds().some(isRunning), 5_000, 'the hooks\' background processes to end');
     expect(existsSync(marker)).toBe(false);
   });
 

@@ -112,7 +112,7 @@ describe('peer<->peer links and NAT fallback through the control plane', () => {
     const before = await hub.hub.registry.exportTables();
     probe('gue', false); // not what ann runs: stale
     probe('fou', true); // answered: nothing to change
-    await new Promise((resolve) => setTimeout(resolve, 300));
+    await new Promise((resolve) => setTimeout(resolve, 300)); // time for a change that must not come
     expect((await hub.hub.registry.exportTables()).tables.peer_configs).toEqual(before.tables.peer_configs);
     probe('fou', false);
     const gue = await a.configWhere((c) => c.paths[0]?.encap === 'gue');

@@ -78,7 +78,8 @@ describe.each(BACKENDS)('registry change notifications on $name', ({ skip, open,
     const other = watchCount(pair.watcher);
     const self = watchCount(pair.writer);
     try {
-      await new Promise((resolve) => setTimeout(resolve, 3 * POLL_MS)); // both watchers are listening
+      // Both watchers are listening (PostgreSQL's LISTEN is set up in the background; no event says when).
+      await new Promise((resolve) => setTimeout(resolve, 3 * POLL_MS));
       let before = other.count();
       await pair.writer.peers.add({ name: 'bob' });
       const latency = await noticed(other.count, before);
@@ -93,10 +94,12 @@ describe.each(BACKENDS)('registry change notifications on $name', ({ skip, open,
       await pair.writer.hubs.join({ name: 'hub', endpoint: '198.51.100.1', hostKeyFingerprint: 'SHA256:a' });
       await pair.writer.hubs.join({ name: 'hub2', endpoint: '198.51.100.2', hostKeyFingerprint: 'SHA256:b' });
       await pair.writer.hubLinks.ensure('hub', 'hub2');
+      // The notices of those three writes (one or several) have all arrived before counting anew.
       await new Promise((resolve) => setTimeout(resolve, 3 * POLL_MS));
       before = other.count();
       expect(await pair.writer.hubLinks.switchEncap('hub', 'hub2', 'gre', 'fou', 'gre-unanswered')).toBe(true);
       console.info(`hub link encapsulation switch noticed by the other handle after ${await noticed(other.count, before)} ms`);
+      // Time for a notice the writer must not get.
       await new Promise((resolve) => setTimeout(resolve, 3 * POLL_MS));
       expect(self.count()).toBe(0);
       expect(other.errors).toEqual([]);
@@ -123,10 +126,10 @@ describe.skipIf(pgReason !== null)('PostgreSQL change notifications across a ser
         await quiet.pools.add('10.1.12.0/24');
         await quiet.peers.add({ name: 'carol' });
         await quiet.endpoints.record('carol', { address: '203.0.113.9', source: 'observed' });
-        await new Promise((resolve) => setTimeout(resolve, 500));
+        await new Promise((resolve) => setTimeout(resolve, 500)); // those writes' notices arrive
         const beforeRefresh = watch.count();
         await quiet.endpoints.record('carol', { address: '203.0.113.9', source: 'observed' });
-        await new Promise((resolve) => setTimeout(resolve, 500));
+        await new Promise((resolve) => setTimeout(resolve, 500)); // time for a notice that must not come
         expect(watch.count()).toBe(beforeRefresh);
         await quiet.close();
 

@@ -184,7 +184,7 @@ describe.skipIf(reason !== null)('mesh routing end to end: hub-and-spoke, prefix
       const line = await peer('c1');
       return (line?.spoofed ?? 0) >= before + packets.length ? line : undefined;
     }, 5_000, 'the hub to count the forged packets');
-    await new Promise((resolve) => setTimeout(resolve, 300));
+    await new Promise((resolve) => setTimeout(resolve, 300)); // time for a count beyond them, which must not come
     expect((await peer('c1'))?.spoofed).toBe(before + packets.length);
     console.log(`${label}: ${packets.length} forged packets, hub spoofed count for c1 ${before} -> ${after.spoofed ?? '?'}; genuine pings: ${/(\d+) received/.exec(ping.stdout)?.[1] ?? '?'}/10; hub fast path rx ${after.counters?.fastPath?.rxPackets ?? 'off'}`);
     expect(ping.stdout).toMatch(/10 packets transmitted, 10 received/);

@@ -266,7 +266,7 @@ describe.skipIf(reason)('authenticated UDP binding through a NAT that drops GRE 
       expect([status.state, status.binding.state]).toEqual(['down', 'unbound']);
       const capture = await startCapture(topo.hub, ['-i', `${topo.prefix}hub0`, `udp and dst host ${topo.addresses.natOutside}`]);
       const ping = await execInAsync(topo.hub, 'ping', ['-c', '5', '-i', '0.1', '-W', '1', '10.77.0.10']);
-      await new Promise((r) => setTimeout(r, 1_500));
+      await new Promise((r) => setTimeout(r, 1_500)); // keepalives included: nothing may leave toward the stale mapping
       const sent = await capture.stop();
       console.info(`nat-binding expiry: ${sent} packets toward the stale mapping after expiry; tx:unbound ${String((await hub.status()).dropsByReason['tx:unbound'])}`);
       expect(ping.stdout).toMatch(/0 received/);

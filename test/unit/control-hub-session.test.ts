@@ -2,6 +2,7 @@ import { describe, expect, it } from 'vitest';
 import { HubSession } from '../../client/session/hub-session.js';
 import { backoffDelay } from '../../client/session/backoff.js';
 import type { TunnelError } from '../../shared/errors.js';
+import { waitUntil } from '../helpers/wait-until.js';
 
 const spec = (local: string) => ({
   name: 'tnl-hub', encap: 'gre' as const, local, remote: '198.51.100.1', key: 7, address: '10.1.12.2/30', peerAddress: '10.1.12.1', mtu: 1472,
@@ -25,8 +26,8 @@ function harness(initialApplied = 0) {
     ended: (e) => (ended = e),
   });
   const feed = (m: unknown) => session.receive(Buffer.from(JSON.stringify(m)));
-  const settle = () => new Promise((r) => setTimeout(r, 10));
-  return { session, sent, applied, feed, settle, ended: () => ended };
+  const acks = () => sent.filter((m) => m.type === 'ack').map((m) => m.version);
+  return { session, sent, applied, feed, acks, ended: () => ended };
 }
 
 describe('HubSession (client side)', () => {
@@ -38,9 +39,10 @@ describe('HubSession (client side)', () => {
     h.feed(config(2, '203.0.113.99'));
     h.feed(config(3, '203.0.113.10'));
     h.feed(config(4, '203.0.113.11'));
-    await h.settle();
+    // Configs are taken one after the other: the ack of the last one comes last.
+    await waitUntil(() => h.acks().includes(4), 5_000, 'the ack of config 4');
     expect(h.applied).toEqual([3, 4]);
-    expect(h.sent.filter((m) => m.type === 'ack').map((m) => m.version)).toEqual([3, 3, 4]);
+    expect(h.acks()).toEqual([3, 3, 4]);
     h.session.end();
   });
 
@@ -49,9 +51,11 @@ describe('HubSession (client side)', () => {
     h.session.start('test', null);
     h.feed(welcome);
     h.feed(config(4, '203.0.113.10'));
-    await h.settle();
-    expect(h.applied).toEqual([]);
-    expect(h.sent.filter((m) => m.type === 'ack')).toEqual([]);
+    // A newer config after it: once that one is acknowledged, the stale one was dealt with.
+    h.feed(config(6, '203.0.113.10'));
+    await waitUntil(() => h.acks().includes(6), 5_000, 'the ack of config 6');
+    expect(h.applied).toEqual([6]);
+    expect(h.acks()).toEqual([6]);
     h.session.end();
   });
 
