@@ -6,7 +6,8 @@ import { join, resolve } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { runMember } from '../../client/session/run-member.js';
 import { HUB_CLI, runHubCli } from '../helpers/hub-cli.js';
-import { MemoryClientDatapath, waitFor } from '../helpers/memory-client-datapath.js';
+import { MemoryClientDatapath } from '../helpers/memory-client-datapath.js';
+import { waitUntil } from '../helpers/wait-until.js';
 import { testLogger } from '../helpers/with-hub.js';
 
 const ROOT = resolve(import.meta.dirname, '../..');
@@ -76,7 +77,7 @@ describe('versions in status and in the hub\'s log', () => {
       '--datapath', 'none', '--admin-listen', '127.0.0.1:0'], { stdio: ['ignore', 'pipe', 'pipe'] });
     serve.stdout!.setEncoding('utf8').on('data', (chunk: string) => (output += chunk));
     serve.stderr!.setEncoding('utf8').on('data', (chunk: string) => (output += chunk));
-    await waitFor(() => existsSync(join(hubState, 'serve.json')), 20_000, `serve.json: ${output}`);
+    await waitUntil(() => existsSync(join(hubState, 'serve.json')), 20_000, () => `serve.json: ${output}`);
     runtime = JSON.parse(readFileSync(join(hubState, 'serve.json'), 'utf8')) as typeof runtime;
     // A real member session: the client's own hello, from the code `tunnel-client join` runs.
     const token = (await runHubCli(hubState, ['invite', 'create'])).stdout.trim();
@@ -96,7 +97,7 @@ describe('versions in status and in the hub\'s log', () => {
   });
 
   it('the hub logs the member\'s software from its hello when the session is established', async () => {
-    await waitFor(() => /session established/.test(output), 10_000, `the session line: ${output}`);
+    await waitUntil(() => /session established/.test(output), 10_000, () => `the session line: ${output}`);
     const line = output.split('\n').filter((text) => text.startsWith('{')).map((text) => JSON.parse(text) as Record<string, unknown>)
       .find((record) => record.msg === 'session established');
     expect(line).toMatchObject({ peer: 'alice', software: `tunnel-client/${VERSION}` });

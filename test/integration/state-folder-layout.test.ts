@@ -14,6 +14,7 @@ import {
   CLIENT_STATE_FOLDER, HUB_STATE_FOLDER, STATE_FOLDER_MODE, type StateEntryKind, type StateFolderEntry,
 } from '../../shared/cli/state-folder-layout.js';
 import { HUB_CLI, runHubCli } from '../helpers/hub-cli.js';
+import { waitUntil } from '../helpers/wait-until.js';
 
 const README = new URL('../../README.md', import.meta.url);
 
@@ -102,10 +103,8 @@ describe('the state-folder layout', () => {
     serve.stderr.setEncoding('utf8').on('data', (chunk: string) => (stderr += chunk));
     const exited = new Promise<number | null>((resolve) => serve.on('exit', (code) => resolve(code)));
     try {
-      const deadline = Date.now() + 30_000;
-      while (!(existsSync(join(dir, HUB_STATE_FOLDER.serveRuntime.name)) && existsSync(join(dir, HUB_STATE_FOLDER.statusSocket.name))) && Date.now() < deadline) {
-        await new Promise((resolve) => setTimeout(resolve, 50));
-      }
+      await waitUntil(() => existsSync(join(dir, HUB_STATE_FOLDER.serveRuntime.name)) && existsSync(join(dir, HUB_STATE_FOLDER.statusSocket.name)),
+        30_000, () => `serve.json and the status socket: ${stderr}`);
       expect((await runHubCli(dir, ['admin-token'])).code).toBe(0);
       const found = expectOnlyLayout(dir, HUB_STATE_FOLDER);
       for (const entry of ['registry', 'signingKey', 'sshHostKey', 'sshHostPublicKey', 'adminToken', 'serveRuntime', 'statusSocket'] as const) {

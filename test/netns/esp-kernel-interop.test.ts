@@ -2,11 +2,12 @@ import { execFileSync } from 'node:child_process';
 import { randomBytes, randomInt } from 'node:crypto';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { decodeEspHeader, decodeGre, decodeIpv4, encodeGreHeader, GRE_PROTO_IPV4, internetChecksum } from '../../shared/wire/index.js';
-import { ESP_EXCHANGE_SCRIPT } from '../helpers/esp-exchange-script.js';
 import { kernelPeerUnavailableReason, startKernelPeer, type KernelPeer } from '../helpers/kernel-peer.js';
-import { createNamespaces, deleteNamespaces, distUrl, runNodeIn, uniquePrefix } from '../helpers/netns.js';
+import { createNamespaces, deleteNamespaces, runNodeIn, uniquePrefix } from '../helpers/netns.js';
 import { netnsUnavailableReason } from '../helpers/root.js';
 import { ipv4Packet } from '../helpers/test-packets.js';
+import { testScript } from '../helpers/test-scripts.js';
+import type { EspExchange, EspExchangeConfig } from '../scripts/esp-exchange.js';
 
 const reason = netnsUnavailableReason() ?? kernelPeerUnavailableReason();
 if (reason) console.warn(`skipping esp-kernel-interop: ${reason}`);
@@ -32,15 +33,6 @@ const CASES: Case[] = [
   { label: 'AES-GCM-256, ESP in UDP', aead: 'aes-gcm', xfrmName: 'rfc4106(gcm(aes))', keyBytes: 36, mode: 'udp' },
   { label: 'ChaCha20-Poly1305, ESP in UDP', aead: 'chacha20-poly1305', xfrmName: 'rfc7539esp(chacha20,poly1305)', keyBytes: 36, mode: 'udp' },
 ];
-
-interface Exchange {
-  sent: string[];
-  received: { port: number; esp: string; outcome: string; nextHeader: number; payload: string }[];
-  extrasAnswered: number;
-  counters: { openedPackets: number; authFailed: number; replayed: number; highestReceived: number };
-  sealed: { sealedPackets: number; lastSequence: number };
-  inbound: { unknownSpi: number; truncated: number; sas: number };
-}
 
 /** GRE (no key) around an ICMP echo request from the host's inner address to the guest's. */
 function greEchoRequest(id: number, sequence: number): Buffer {
@@ -86,7 +78,6 @@ describe.skipIf(reason)('ESP against Linux xfrm (Debian kernel in qemu)', () => 
   const prefix = uniquePrefix();
   const ns = `${prefix}esp`;
   let guest: KernelPeer | undefined;
-  const nativeUrl = distUrl('native/index.js');
 
   beforeAll(async () => {
     createNamespaces([ns]);
@@ -128,12 +119,13 @@ describe.skipIf(reason)('ESP against Linux xfrm (Debian kernel in qemu)', () => 
     ].join('\n'));
 
     const id = randomInt(1, 0xffff);
-    const exchange = (await runNodeIn(ns, ESP_EXCHANGE_SCRIPT, [JSON.stringify({
-      nativeUrl, mode: c.mode, local: HOST, remote: GUEST, port: c.mode === 'udp' ? 4500 : 0, aead: c.aead,
+    const config: EspExchangeConfig = {
+      mode: c.mode, local: HOST, remote: GUEST, port: c.mode === 'udp' ? 4500 : 0, aead: c.aead,
       out: { spi: hostSpi, key: hostKey }, in: { spi: guestSpi, key: guestKey },
       payloads: Array.from({ length: PINGS }, (_, i) => greEchoRequest(id, i + 1).toString('hex')),
-      nextHeader: 47, waitMs: 5000, extrasWaitMs: 1000, extras: ['tamper', 'replay', ...(c.mode === 'raw' ? ['cleartext'] : [])],
-    })])) as Exchange;
+      nextHeader: 47, waitMs: 5000, extrasWaitMs: 1000, extras: ['tamper', 'replay', ...(c.mode === 'raw' ? ['cleartext' as const] : [])],
+    };
+    const exchange = (await runNodeIn(ns, testScript('esp-exchange'), [JSON.stringify(config)])) as EspExchange;
 
     // What left: our SPI, sequence numbers from 1, one ESP packet per echo request.
     expect(exchange.sent.map((hex) => decodeEspHeader(Buffer.from(hex, 'hex')))).toEqual(

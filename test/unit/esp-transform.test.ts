@@ -14,6 +14,7 @@ import {
   type PacketBatchMemory,
 } from '../../native/index.js';
 import { decodeEspHeader, espPacketLength } from '../../shared/wire/index.js';
+import { refusalOf } from '../helpers/error-code.js';
 
 // The addon's ESP transform on batches: what it does with good packets, and that every bad one
 // gets its own outcome, moves only its own counter and leaves the SA as it was.
@@ -181,16 +182,6 @@ describe('bad packets and slots', () => {
 describe('arguments and secrets', () => {
   const key = Buffer.from('00112233445566778899aabbccddeeff0badc0de', 'hex');
 
-  function refusal(action: () => unknown): EspError {
-    try {
-      action();
-    } catch (err) {
-      if (err instanceof EspError) return err;
-      throw err;
-    }
-    throw new Error('not refused');
-  }
-
   it.each([
     ['an SPI below 256', { spi: 255, aead: 'aes-gcm', key }, 'ERR_INVALID_ARGUMENT'],
     ['an SPI past 32 bits', { spi: 2 ** 32, aead: 'aes-gcm', key }, 'ERR_INVALID_ARGUMENT'],
@@ -201,7 +192,7 @@ describe('arguments and secrets', () => {
     ['first sequence 0', { spi: 0x1000, aead: 'aes-gcm', key, firstSequence: 0 }, 'ERR_INVALID_ARGUMENT'],
     ['a 4-byte IV mask', { spi: 0x1000, aead: 'aes-gcm', key, ivMask: Buffer.alloc(4) }, 'ERR_INVALID_ARGUMENT'],
   ])('refuses %s with one coded line that holds no key byte', (_label, config, code) => {
-    const err = refusal(() => createEspSa(config as EspSaConfig));
+    const err = refusalOf(() => createEspSa(config as EspSaConfig), EspError);
     expect(err.code).toBe(code);
     expect(err.message).not.toContain('\n');
     for (const text of [err.message, String(err.stack)]) {
@@ -227,17 +218,17 @@ describe('arguments and secrets', () => {
     inbound.add(sa);
     const batch = createPacketBatch(2, 256);
     const results = createEspSlotResults(2);
-    expect(refusal(() => sa.seal(batch, 3, results)).code).toBe('ERR_INVALID_ARGUMENT');
-    expect(refusal(() => sa.seal(batch, 2, createEspSlotResults(1))).code).toBe('ERR_INVALID_ARGUMENT');
-    expect(refusal(() => inbound.remove(12)).code).toBe('ERR_INVALID_ARGUMENT');
+    expect(refusalOf(() => sa.seal(batch, 3, results), EspError).code).toBe('ERR_INVALID_ARGUMENT');
+    expect(refusalOf(() => sa.seal(batch, 2, createEspSlotResults(1)), EspError).code).toBe('ERR_INVALID_ARGUMENT');
+    expect(refusalOf(() => inbound.remove(12), EspError).code).toBe('ERR_INVALID_ARGUMENT');
     sa.close();
-    expect(refusal(() => sa.seal(batch, 1, results)).code).toBe('ERR_CLOSED');
-    expect(refusal(() => inbound.add(sa)).code).toBe('ERR_CLOSED');
+    expect(refusalOf(() => sa.seal(batch, 1, results), EspError).code).toBe('ERR_CLOSED');
+    expect(refusalOf(() => inbound.add(sa), EspError).code).toBe('ERR_CLOSED');
     // The table still holds the SA the handle let go of.
     expect(inbound.counters().sas).toBe(1);
     expect(inbound.remove(0x1000)).toBe(true);
     expect(inbound.remove(0x1000)).toBe(false);
     inbound.close();
-    expect(refusal(() => inbound.open(batch, 1, results)).code).toBe('ERR_CLOSED');
+    expect(refusalOf(() => inbound.open(batch, 1, results), EspError).code).toBe('ERR_CLOSED');
   });
 });
