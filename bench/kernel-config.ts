@@ -6,7 +6,7 @@
  */
 import { cpus, loadavg, release } from 'node:os';
 import { fileURLToPath } from 'node:url';
-import { createNamespaces, deleteNamespaces, startNodeFileIn, uniquePrefix } from '../test/helpers/netns.js';
+import { createNamespaces, deleteNamespaces, startNodeIn, uniquePrefix } from '../test/helpers/netns.js';
 import { netnsUnavailableReason } from '../test/helpers/root.js';
 
 const RUNS = [
@@ -59,7 +59,7 @@ async function main(): Promise<void> {
     const namespace = `${uniquePrefix()}bkc`;
     createNamespaces([namespace]);
     try {
-      const started = startNodeFileIn(namespace, RUN_FILE, [implementation, mode, String(members)], 900_000);
+      const started = startNodeIn(namespace, RUN_FILE, [implementation, mode, String(members)], 900_000);
       const result = (await started.result) as RunResult;
       results.push(result);
       const { verified } = result;

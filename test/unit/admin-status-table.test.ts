@@ -87,7 +87,7 @@ describe('the table\'s column order (sortTableRows, which the page runs)', () =>
       const collator = new Intl.Collator('en', { numeric: true, sensitivity: 'base' });
       const value = (r: StatusTableRow): string | number | null => ({
         name: r.peer.name, state: r.peer.state === 'up' ? 0 : 1, hub: r.peer.hub, encap: r.peer.encap, endpoint: r.peer.seen, inner: r.peer.inner,
-        rx: r.rx, tx: r.tx, total: r.peer.rxBytes === null ? null : r.peer.rxBytes + r.peer.txBytes, since: r.peer.since,
+        rx: r.rx, tx: r.tx, total: r.peer.rxBytes === null || r.peer.txBytes === null ? null : r.peer.rxBytes + r.peer.txBytes, since: r.peer.since,
       })[column];
       for (let i = 1; i < sorted.length; i += 1) {
         const [a, b] = [value(sorted[i - 1]!), value(sorted[i]!)];

@@ -11,6 +11,7 @@ const carol: PeerFilterFacts = { name: 'carol', connected: false, inner: '10.1.1
 
 function status(peers: PeerFilterFacts[], links: [string, string][]): HubStatus {
   return {
+    version: '1.2.3',
     hub: { running: true, endpoint: '198.51.100.1', pid: 1, wsPort: 8443, sshPort: 2222, hubId: null },
     peers: peers.map((peer) => ({ name: peer.name, connected: peer.connected, inner: peer.inner, endpoint: { seen: peer.endpoints[0] ?? null, reported: peer.endpoints[1] ?? null } }) as PeerStatus),
     links: links.map((ends) => ({ ends, prefix: '10.1.12.8/30', encap: 'gre', reason: 'public', reachable: true, public: [null, null] })),

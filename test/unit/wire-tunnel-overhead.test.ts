@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest';
-import { tunnelMtu, tunnelOverhead } from '../../shared/wire/index.js';
+import { tunnelMtu, tunnelOverhead, type TunnelOverheadSpec } from '../../shared/wire/index.js';
 
 describe('tunnelOverhead / tunnelMtu on a 1500-byte path', () => {
   it.each([
@@ -33,7 +33,7 @@ describe('tunnelOverhead / tunnelMtu on a 1500-byte path', () => {
     expect(tunnelMtu(1500, spec)).toBe(mtu);
   });
 
-  it.each([
+  it.each<[TunnelOverheadSpec, number]>([
     [{ encap: 'gre', esp: 'raw' }, 1442],
     [{ encap: 'gre', key: true, esp: 'raw' }, 1438],
     [{ encap: 'ipip', esp: 'raw' }, 1446],
@@ -42,7 +42,7 @@ describe('tunnelOverhead / tunnelMtu on a 1500-byte path', () => {
     [{ encap: 'gre', key: true, esp: 'udp' }, 1430],
     [{ encap: 'gre', outer: 6, esp: 'raw' }, 1422],
     [{ encap: 'gre', outer: 6, esp: 'udp' }, 1414],
-  ] as const)('with ESP %j → %i, the largest inner packet whose padded ESP packet fits', (spec, mtu) => {
+  ])('with ESP %j → %i, the largest inner packet whose padded ESP packet fits', (spec, mtu) => {
     expect(tunnelMtu(1500, spec)).toBe(mtu);
     // The ESP packet of an MTU-sized inner packet: header 16 + payload padded with 2 to a multiple of 4 + ICV 16.
     const outer = (spec.outer === 6 ? 40 : 20) + (spec.esp === 'udp' ? 8 : 0);
