@@ -6,6 +6,7 @@ import { hubStatePaths } from '../../server/hub-state/hub-state-paths.js';
 import { Registry } from '../../server/registry/registry.js';
 import { DEFAULT_SHORTCUT_OPTIONS } from '../../server/shortcuts/shortcut-options.js';
 import { HUB_CLI, registrySnapshot, runHubCli, tempStateDir, type CliResult } from '../helpers/hub-cli.js';
+import { waitUntil } from '../helpers/wait-until.js';
 
 let state: { dir: string; cleanup: () => Promise<void> };
 const cli = (...args: string[]) => runHubCli(state.dir, args);
@@ -32,10 +33,11 @@ async function serveRuntime(extra: string[]): Promise<Record<string, unknown>> {
   const file = join(state.dir, 'serve.json');
   const child = spawn(process.execPath, [HUB_CLI, '--state', state.dir, 'serve', '--listen', '127.0.0.1', '--ws-port', '0', '--ssh-port', '0',
     '--datapath', 'none', '--no-admin', '--log-level', 'warn', ...extra], { stdio: ['ignore', 'ignore', 'pipe'] });
+  let stderr = '';
+  child.stderr.setEncoding('utf8').on('data', (chunk: string) => (stderr += chunk));
   const exited = new Promise<number | null>((resolve) => child.on('exit', (code) => resolve(code)));
   try {
-    const deadline = Date.now() + 20_000;
-    while (!existsSync(file) && Date.now() < deadline) await new Promise((resolve) => setTimeout(resolve, 50));
+    await waitUntil(() => existsSync(file), 20_000, () => `serve to write serve.json (stderr: ${stderr.trim()})`);
     return JSON.parse(readFileSync(file, 'utf8')) as Record<string, unknown>;
   } finally {
     child.kill('SIGTERM');

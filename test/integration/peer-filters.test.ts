@@ -9,7 +9,8 @@ import type { HubStatus } from '../../server/hub/hub-status.js';
 import type { PeerListEntry } from '../../server/hub/peer-list-report.js';
 import { readStatusSocket, statusSocketPath } from '../../server/hub/status-socket.js';
 import { HUB_CLI, registrySnapshot, runHubCli } from '../helpers/hub-cli.js';
-import { MemoryClientDatapath, waitFor } from '../helpers/memory-client-datapath.js';
+import { MemoryClientDatapath } from '../helpers/memory-client-datapath.js';
+import { waitUntil } from '../helpers/wait-until.js';
 import { testLogger, withHub, type TestHub } from '../helpers/with-hub.js';
 
 /** One raw exchange with the status socket: what the client writes (nothing: null), and the hub's answer. */
@@ -40,7 +41,7 @@ describe('peer list and status with --state and --filter', () => {
     const stopped = new Promise<void>((resolve) => (stop = resolve));
     member = runMember({ stateDir: memberState, datapath: new MemoryClientDatapath(), log: testLogger, join: { url: hub.wsUrl, token: await hub.invite(), name: 'alice' }, stopped });
     const registry = hub.hub.registry;
-    await waitFor(() => hub.hub.plane.liveState().get('alice')?.connected, 10_000, 'alice\'s session');
+    await waitUntil(() => hub.hub.plane.liveState().get('alice')?.connected, 10_000, 'alice\'s session');
     await registry.peers.add({ name: 'bob' });
     await registry.peers.add({ name: 'carol' });
     await registry.endpoints.record('carol', { address: '192.0.2.77', source: 'observed' });

@@ -1,6 +1,6 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { Registry } from '../../server/registry/registry.js';
-import { waitFor } from '../helpers/memory-client-datapath.js';
+import { waitUntil } from '../helpers/wait-until.js';
 import { postgresUnavailableReason, startPostgres, type PostgresServer } from '../helpers/postgres-server.js';
 import { contractBackends } from '../helpers/registry-backends.js';
 import { expectRefusedUnchanged, type FakeClock, fakeClock } from '../helpers/registry-fixture.js';
@@ -132,17 +132,17 @@ describe.skipIf(pgReason !== null)('shortcuts and the other hubs (PostgreSQL NOT
       await writer.pools.add('10.1.12.0/24');
       await writer.peers.add({ name: 'c1' });
       await writer.peers.add({ name: 'c2' });
-      await new Promise((resolve) => setTimeout(resolve, 600));
+      await new Promise((resolve) => setTimeout(resolve, 600)); // those writes' notices arrive (their number is not the point)
       let before = changes;
       await writer.links.addShortcut('c1', 'c2', 'rate 2 Mbit/s');
-      await waitFor(() => changes > before, 2_000, 'the new shortcut to be announced');
-      await new Promise((resolve) => setTimeout(resolve, 600));
+      await waitUntil(() => changes > before, 2_000, 'the new shortcut to be announced');
+      await new Promise((resolve) => setTimeout(resolve, 600)); // any further notice of that write arrives
       before = changes;
       await writer.links.touchShortcut('c1', 'c2', Date.now() + 60_000);
-      await new Promise((resolve) => setTimeout(resolve, 600));
+      await new Promise((resolve) => setTimeout(resolve, 600)); // time for a notice that must not come
       expect(changes).toBe(before);
       await writer.links.removeShortcut('c1', 'c2', 'idle');
-      await waitFor(() => changes > before, 2_000, 'the removal to be announced');
+      await waitUntil(() => changes > before, 2_000, 'the removal to be announced');
       await writer.close();
     } finally {
       await watch.stop();

@@ -4,6 +4,7 @@ import { applyStatusDelta, type StatusViewDelta } from '../../server/admin/statu
 import { unpackStatusView, type PackedStatusView } from '../../server/admin/status-snapshot.js';
 import { StatusStream } from '../../server/admin/status-stream.js';
 import { compareViewPeers, type StatusView, type StatusViewPeer } from '../../server/admin/status-view.js';
+import { waitUntil } from '../helpers/wait-until.js';
 import { testLogger } from '../helpers/with-hub.js';
 
 interface Frame {
@@ -41,7 +42,7 @@ class Viewer {
 
   /** Waits until `count` frames have come. */
   async next(count = this.frames.length + 1): Promise<Frame[]> {
-    await until(() => this.frames.length >= count, `${count} frames (have ${this.frames.length})`);
+    await waitUntil(() => this.frames.length >= count, 10_000, () => `${count} frames (have ${this.frames.length})`);
     return this.frames;
   }
 
@@ -73,14 +74,6 @@ function replay(frames: Frame[]): StatusView | undefined {
     last = frame.id;
   }
   return view;
-}
-
-async function until(check: () => boolean, what: string, ms = 10_000): Promise<void> {
-  const deadline = Date.now() + ms;
-  while (!check()) {
-    if (Date.now() > deadline) throw new Error(`timed out waiting for ${what}`);
-    await new Promise((resolve) => setTimeout(resolve, 10));
-  }
 }
 
 function peer(name: string, extra: Partial<StatusViewPeer> = {}): StatusViewPeer {
@@ -135,7 +128,7 @@ describe('the status page\'s event stream: a snapshot, then deltas', () => {
 
     peers = [peer('alice', { rxBytes: 5_000, rxPackets: 4 }), peer('bob', { state: 'down' }), peer('carol')];
     stream.nudge();
-    await until(() => first.view()?.peers.length === 3, 'carol in the first viewer\'s view');
+    await waitUntil(() => first.view()?.peers.length === 3, 10_000, 'carol in the first viewer\'s view');
     const delta = first.frames.find((frame) => frame.event === 'delta' && frame.data.includes('carol'));
     expect(JSON.parse(delta?.data ?? '')).toMatchObject({ base: snapshot?.id, added: [peer('carol')], changed: [{ name: 'bob', state: 'down' }], traffic: [['alice', 5_000, 0, 4, 0]] });
     expect(first.view()?.peers).toEqual(current().peers);
@@ -146,7 +139,7 @@ describe('the status page\'s event stream: a snapshot, then deltas', () => {
     expect(second.frames[0]?.event).toBe('snapshot');
     peers = peers.filter((p) => p.name !== 'alice');
     stream.nudge();
-    await until(() => first.view()?.peers.length === 2 && second.view()?.peers.length === 2, 'alice gone in both views');
+    await waitUntil(() => first.view()?.peers.length === 2 && second.view()?.peers.length === 2, 10_000, 'alice gone in both views');
     expect(second.view()?.peers).toEqual(current().peers);
     expect(first.view()?.peers).toEqual(current().peers);
   });
@@ -160,13 +153,13 @@ describe('the status page\'s event stream: a snapshot, then deltas', () => {
     leaving.close();
     peers = [...peers, peer('carol')];
     stream.nudge();
-    await until(() => keeper.view()?.peers.length === 3, 'carol');
+    await waitUntil(() => keeper.view()?.peers.length === 3, 10_000, 'carol');
     peers = [...peers, peer('dave')];
     stream.nudge();
-    await until(() => keeper.view()?.peers.length === 4, 'dave');
+    await waitUntil(() => keeper.view()?.peers.length === 4, 10_000, 'dave');
 
     const back = viewer(lastSeen);
-    await until(() => back.frames.some((frame) => frame.data.includes('dave')), 'the missed deltas');
+    await waitUntil(() => back.frames.some((frame) => frame.data.includes('dave')), 10_000, 'the missed deltas');
     expect(back.frames.every((frame) => frame.event === 'delta')).toBe(true);
     expect(back.frames[0] && JSON.parse(back.frames[0].data).base).toBe(lastSeen);
     // Applied to what the viewer had before it left, the missed deltas give the current view.
@@ -194,15 +187,15 @@ describe('the status page\'s event stream: a snapshot, then deltas', () => {
       const reason = `${round}`.padEnd(1_000, 'x');
       peers = peers.map((p) => ({ ...p, encapReason: reason }));
       stream.nudge();
-      await until(() => reader.view()?.peers[0]?.encapReason === reason, `round ${round} at the reader`);
+      await waitUntil(() => reader.view()?.peers[0]?.encapReason === reason, 10_000, `round ${round} at the reader`);
     }
     expect(responses[0]?.destroyed).toBe(false);
     expect(reader.view()?.peers).toEqual(current().peers);
 
     reader.close();
-    await until(() => responses[0]?.destroyed === true, 'the reader gone');
+    await waitUntil(() => responses[0]?.destroyed === true, 10_000, 'the reader gone');
     const sampled = samples;
-    await new Promise((resolve) => setTimeout(resolve, 1_500));
+    await new Promise((resolve) => setTimeout(resolve, 1_500)); // time for a sample that must not come
     expect(samples).toBe(sampled);
   });
 });

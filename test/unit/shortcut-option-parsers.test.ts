@@ -3,17 +3,8 @@ import { describe, expect, it } from 'vitest';
 import { parseShortcutMode, parseShortcutThreshold } from '../../server/commands/cli-option-parsers.js';
 import { formatAge } from '../../server/commands/link-list-view.js';
 import { formatBitRate, parseBitRate } from '../../server/shortcuts/bit-rate.js';
-import { isTunnelError } from '../../shared/errors.js';
-
-const refusal = (fn: () => unknown): string => {
-  try {
-    fn();
-  } catch (err) {
-    expect(isTunnelError(err, 'ERR_INVALID_ARGUMENT')).toBe(true);
-    return (err as Error).message;
-  }
-  throw new Error('expected a refusal');
-};
+import { TunnelError } from '../../shared/errors.js';
+import { refusalOf } from '../helpers/error-code.js';
 
 describe('bit rates', () => {
   it('reads rates as tc writes them, decimal, with or without /s, any case, or as bps', () => {
@@ -42,18 +33,18 @@ describe('serve\'s shortcut options', () => {
     expect(parseShortcutThreshold('1Mbit/s')).toEqual({ bitsPerSecond: 1_000_000, sustainMs: 2_000 });
     expect(parseShortcutThreshold('2Mbit/s:3s')).toEqual({ bitsPerSecond: 2_000_000, sustainMs: 3_000 });
     expect(parseShortcutThreshold('500kbit:1m')).toEqual({ bitsPerSecond: 500_000, sustainMs: 60_000 });
-    expect(refusal(() => parseShortcutThreshold('fast'))).toMatch(/^--shortcut-threshold "fast" must be a rate/);
-    expect(refusal(() => parseShortcutThreshold('999bit'))).toMatch(/from 1kbit\/s to 100Gbit\/s/);
-    expect(refusal(() => parseShortcutThreshold('101Gbit'))).toMatch(/from 1kbit\/s to 100Gbit\/s/);
-    expect(refusal(() => parseShortcutThreshold('1Mbit:0s'))).toMatch(/duration "0s" is not a duration/);
-    expect(refusal(() => parseShortcutThreshold('1Mbit:61m'))).toMatch(/at most 1h/);
-    expect(refusal(() => parseShortcutThreshold('1Mbit:2s:3s'))).toMatch(/must be a rate/);
+    expect(refusalOf(() => parseShortcutThreshold('fast'), TunnelError)).toMatchObject({ code: 'ERR_INVALID_ARGUMENT', message: expect.stringMatching(/^--shortcut-threshold "fast" must be a rate/) });
+    expect(refusalOf(() => parseShortcutThreshold('999bit'), TunnelError)).toMatchObject({ code: 'ERR_INVALID_ARGUMENT', message: expect.stringMatching(/from 1kbit\/s to 100Gbit\/s/) });
+    expect(refusalOf(() => parseShortcutThreshold('101Gbit'), TunnelError)).toMatchObject({ code: 'ERR_INVALID_ARGUMENT', message: expect.stringMatching(/from 1kbit\/s to 100Gbit\/s/) });
+    expect(refusalOf(() => parseShortcutThreshold('1Mbit:0s'), TunnelError)).toMatchObject({ code: 'ERR_INVALID_ARGUMENT', message: expect.stringMatching(/duration "0s" is not a duration/) });
+    expect(refusalOf(() => parseShortcutThreshold('1Mbit:61m'), TunnelError)).toMatchObject({ code: 'ERR_INVALID_ARGUMENT', message: expect.stringMatching(/at most 1h/) });
+    expect(refusalOf(() => parseShortcutThreshold('1Mbit:2s:3s'), TunnelError)).toMatchObject({ code: 'ERR_INVALID_ARGUMENT', message: expect.stringMatching(/must be a rate/) });
   });
 
   it('--shortcuts: auto or off', () => {
     expect(parseShortcutMode('auto')).toBe('auto');
     expect(parseShortcutMode('off')).toBe('off');
-    expect(refusal(() => parseShortcutMode('on'))).toBe('--shortcuts "on" must be auto or off');
+    expect(refusalOf(() => parseShortcutMode('on'), TunnelError)).toMatchObject({ code: 'ERR_INVALID_ARGUMENT', message: '--shortcuts "on" must be auto or off' });
   });
 });
 
