@@ -5,9 +5,11 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { writeEspFile, type EspLink } from '../helpers/esp-file.js';
-import { createPairTopology, distUrl, execInAsync, runNodeIn, type PairTopology } from '../helpers/netns.js';
+import { createPairTopology, execInAsync, runNodeIn, type PairTopology } from '../helpers/netns.js';
 import { netnsUnavailableReason } from '../helpers/root.js';
-import { startUp, statusIn, waitFor, type RunningUp } from '../helpers/tunnel-client-process.js';
+import { testScript } from '../helpers/test-scripts.js';
+import { startUp, statusIn, type RunningUp } from '../helpers/tunnel-client-process.js';
+import { waitUntil } from '../helpers/wait-until.js';
 
 const reason = netnsUnavailableReason();
 if (reason) console.warn(`skipping client-up-esp: ${reason}`);
@@ -24,36 +26,19 @@ const B_INNER = '10.64.0.2';
 /** A ping payload pattern that would stand out in a capture if anything crossed in the clear. */
 const PATTERN = 'c0ffee5eedc0ffee5eedc0ffee5eed42';
 
-/**
- * Sends three ESP packets from B to A that A must refuse: a replay (B's SA sealed afresh from
- * sequence 1, long since taken), a tampered one (a fresh sequence number, one ciphertext bit
- * flipped) and one under an SPI A does not have. Prints { sent }.
- */
-const INJECT_SCRIPT = `
-const [nativeUrl, from, to, spi, key, aead] = process.argv.slice(1);
-const native = await import(nativeUrl);
-const socket = native.openRawSocket(50, from);
-const batch = native.createPacketBatch(1, 2048);
-const results = native.createEspSlotResults(1);
-const gre = Buffer.from('000008004500001c00004000400100000a4000020a40000108004d5a00010001', 'hex');
-const toNumber = (ip) => ip.split('.').reduce((a, o) => a * 256 + Number(o), 0);
-function send(sa, flip) {
-  gre.copy(batch.data, 64);
-  batch.offsets[0] = 64;
-  batch.lengths[0] = gre.length;
-  results.nextHeaders[0] = 47;
-  if (sa.seal(batch, 1, results) !== 1) throw new Error('seal refused');
-  if (flip) batch.data[batch.offsets[0] + 20] ^= 1;
-  batch.addrs[0] = toNumber(to);
-  if (socket.writeBatch(batch, 1) !== 1) throw new Error('send refused');
+/** When (ms since the epoch) the last whole packet in a pcap file was captured; 0 while it holds none. */
+function lastCaptureMs(file: string): number {
+  const pcap = readFileSync(file);
+  let last = 0;
+  // A 24-byte file header, then per packet 16 bytes (seconds, microseconds, captured length, length) and the bytes.
+  for (let at = 24; at + 16 <= pcap.length;) {
+    const end = at + 16 + pcap.readUInt32LE(at + 8);
+    if (end > pcap.length) break;
+    last = pcap.readUInt32LE(at) * 1000 + pcap.readUInt32LE(at + 4) / 1000;
+    at = end;
+  }
+  return last;
 }
-const keyBytes = Buffer.from(key, 'hex');
-send(native.createEspSa({ spi: Number(spi), aead, key: keyBytes }), false);
-send(native.createEspSa({ spi: Number(spi), aead, key: keyBytes, firstSequence: 0x70000000 }), true);
-send(native.createEspSa({ spi: 0x0bad0bad, aead, key: keyBytes }), false);
-socket.close();
-console.log(JSON.stringify({ sent: 3 }));
-`;
 
 // Two `tunnel-client up --esp` ends on a veth, fast path on: only ESP crosses the wire (tcpdump
 // sees no GRE and no inner byte in the clear), Wireshark decrypts it with the SAs, and packets
@@ -93,9 +78,12 @@ describe.skipIf(reason)('tunnel-client up --esp between two namespaces', () => {
     const capture = join(state, 'wire.pcap');
     const dump = spawn('ip', ['netns', 'exec', topo.a, 'tcpdump', '-i', topo.aInterface, '-U', '-s', '0', '-w', capture, 'ip'], { stdio: 'ignore' });
     // tcpdump writes the file's header once it captures; a keepalive a second then shows it sees the wire.
-    await waitFor(() => existsSync(capture) && statSync(capture).size > 24, 15_000, 'tcpdump to capture');
+    await waitUntil(() => existsSync(capture) && statSync(capture).size > 24, 15_000, 'tcpdump to capture');
     const ping = await execInAsync(topo.a, 'ping', ['-c', '5', '-i', '0.2', '-W', '3', '-p', PATTERN, B_INNER]);
-    await new Promise((resolve) => setTimeout(resolve, 500));
+    // tcpdump writes packets in order: once one captured after the last echo is in the file (the
+    // next keepalive at the latest), so are the echoes.
+    const pinged = Date.now();
+    await waitUntil(() => lastCaptureMs(capture) > pinged, 5_000, 'tcpdump to write a packet captured after the pings');
     dump.kill('SIGINT');
     await new Promise((resolve) => dump.once('exit', resolve));
     expect(ping.stdout).toMatch(/5 received/);
@@ -122,10 +110,10 @@ describe.skipIf(reason)('tunnel-client up --esp between two namespaces', () => {
 
   it('drops and counts a replayed, a tampered and an unknown-SPI packet injected on the wire, and genuine traffic goes on', async () => {
     const before = statusIn(topo.a, join(state, 'sa')).tunnels[0]!;
-    await runNodeIn(topo.b, INJECT_SCRIPT, [distUrl('native/index.js'), topo.bAddress, topo.aAddress, String(link.in.spi), link.in.key, link.aead]);
+    await runNodeIn(topo.b, testScript('esp-inject'), [topo.bAddress, topo.aAddress, String(link.in.spi), link.in.key, link.aead]);
     const grew = (reasonName: string): number => (statusIn(topo.a, join(state, 'sa')).tunnels[0]!.dropsByReason[reasonName] ?? 0)
       - (before.dropsByReason[reasonName] ?? 0);
-    await waitFor(() => grew('rx:replay') === 1 && grew('rx:auth') === 1 && grew('rx:no-sa') === 1, 5_000, 'the three refusals counted');
+    await waitUntil(() => grew('rx:replay') === 1 && grew('rx:auth') === 1 && grew('rx:no-sa') === 1, 5_000, 'the three refusals counted');
     const ping = await execInAsync(topo.a, 'ping', ['-c', '3', '-i', '0.2', '-W', '3', B_INNER]);
     expect(ping.stdout).toMatch(/3 received/);
     const after = statusIn(topo.a, join(state, 'sa')).tunnels[0]!;

@@ -6,9 +6,11 @@ import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { writeEspFile, xfrmLinesFor, type EspLink } from '../helpers/esp-file.js';
 import { kernelPeerUnavailableReason, startKernelPeer, type KernelPeer } from '../helpers/kernel-peer.js';
-import { createNamespaces, deleteNamespaces, distUrl, execInAsync, runNodeIn, uniquePrefix } from '../helpers/netns.js';
+import { createNamespaces, deleteNamespaces, execInAsync, runNodeIn, uniquePrefix } from '../helpers/netns.js';
 import { netnsUnavailableReason } from '../helpers/root.js';
-import { startUp, statusIn, waitFor, type RunningUp } from '../helpers/tunnel-client-process.js';
+import { testScript } from '../helpers/test-scripts.js';
+import { startUp, statusIn, type RunningUp } from '../helpers/tunnel-client-process.js';
+import { waitUntil } from '../helpers/wait-until.js';
 
 const reason = netnsUnavailableReason() ?? kernelPeerUnavailableReason();
 if (reason) console.warn(`skipping kernel-esp-up: ${reason}`);
@@ -31,31 +33,6 @@ const CASES: Case[] = [
   { label: 'GRE in ESP in UDP 4500, AES-GCM-256', aead: 'aes-gcm', xfrmName: 'rfc4106(gcm(aes))', keyBytes: 36, udpPort: 4500, net: 3 },
   { label: 'GRE in ESP in UDP 4500, ChaCha20-Poly1305', aead: 'chacha20-poly1305', xfrmName: 'rfc7539esp(chacha20,poly1305)', keyBytes: 36, udpPort: 4500, net: 4 },
 ];
-
-/**
- * Sends the guest's ESP-in-UDP port what our hellos and acks look like (RFC 3948's non-ESP
- * marker, then a fou-framed hello with its HMAC) and a NAT keepalive (0xFF), from another port
- * of ours (`up` holds 4500). Prints { sent }.
- */
-const NON_ESP_SCRIPT = `
-const [wireUrl, espUrl, from, to, port] = process.argv.slice(1);
-const { sealUdpHelloFrame } = await import(wireUrl);
-const { writeNonEspMarker } = await import(espUrl);
-const { createSocket } = await import('node:dgram');
-const socket = createSocket('udp4');
-await new Promise((resolve) => socket.bind(0, from, resolve));
-const hello = Buffer.alloc(64);
-const marker = writeNonEspMarker(hello, 0);
-const length = marker + sealUdpHelloFrame(hello, marker, { encap: 'fou', greKey: null },
-  { kind: 'hello', bindingId: 7, counter: 1n, view: null }, Buffer.alloc(32, 7));
-const send = (bytes) => new Promise((resolve, reject) => socket.send(bytes, Number(port), to, (err) => (err ? reject(err) : resolve())));
-for (let i = 0; i < 3; i++) {
-  await send(hello.subarray(0, length));
-  await send(Buffer.from([0xff]));
-}
-socket.close();
-console.log(JSON.stringify({ sent: 6 }));
-`;
 
 /** The guest's xfrm input errors: no state for an SPI, an ICV or protocol failure, cleartext where a policy wants ESP. */
 async function xfrmInputErrors(guest: KernelPeer): Promise<Record<string, number>> {
@@ -147,7 +124,7 @@ describe.skipIf(reason)('tunnel-client up --esp against Linux xfrm (Debian kerne
       const expected = (await guest!.run('sha256sum /srv/1m.bin')).split(/\s+/)[0];
       const fetched = await execInAsync(ns, 'sh', ['-c', `curl -sS --max-time 90 http://${theirs}/1m.bin | sha256sum`], 120_000);
       expect(fetched.stdout.split(/\s+/)[0]).toBe(expected);
-      await waitFor(() => (statusIn(ns, state).tunnels.find((tunnel) => tunnel.name === name)?.rx.packets ?? 0) > 500, 5_000, 'the transfer counted');
+      await waitUntil(() => (statusIn(ns, state).tunnels.find((tunnel) => tunnel.name === name)?.rx.packets ?? 0) > 500, 5_000, 'the transfer counted');
       const [status] = statusIn(ns, state).tunnels.filter((tunnel) => tunnel.name === name);
       expect(status!.fastPath.rxPackets).toBeGreaterThan(500);
       expect(status!.dropsByReason['rx:auth'] ?? 0).toBe(0);
@@ -155,7 +132,8 @@ describe.skipIf(reason)('tunnel-client up --esp against Linux xfrm (Debian kerne
 
     // Only ESP in UDP shares its port with anything else.
     if (c.udpPort !== null) it('the guest\'s espinudp port ignores our hellos behind the non-ESP marker and NAT keepalives, and ESP goes on', async () => {
-      await runNodeIn(ns, NON_ESP_SCRIPT, [distUrl('shared/wire/udp-hello.js'), distUrl('shared/wire/esp.js'), HOST, GUEST, String(c.udpPort)]);
+      // From another port of ours (`up` holds 4500).
+      await runNodeIn(ns, testScript('non-esp-sender'), [HOST, GUEST, String(c.udpPort)]);
       expect(await xfrmInputErrors(guest!)).toEqual(statBefore);
       expect((await execInAsync(ns, 'ping', ['-c', '2', '-i', '0.3', '-W', '3', theirs])).stdout).toMatch(/2 received/);
     });
