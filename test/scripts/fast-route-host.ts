@@ -60,7 +60,7 @@ raw.onReadable(() => {
 console.log('ready');
 
 /** The code configure throws with `changed`, or null when it accepts it. */
-function refusalOf(changed: FastRouteConfig): string | null {
+function configureRefusal(changed: FastRouteConfig): string | null {
   try {
     route.configure(changed);
     return null;
@@ -71,9 +71,9 @@ function refusalOf(changed: FastRouteConfig): string | null {
 
 setTimeout(() => {
   const counters = route.counters();
-  const badHeader = refusalOf({ ...config, header4: new Uint8Array(33) });
+  const badHeader = configureRefusal({ ...config, header4: new Uint8Array(33) });
   tun.close();
-  const closedTun = refusalOf(config);
+  const closedTun = configureRefusal(config);
   route.close();
   const dropped = raw.dropCounters();
   raw.close();
