@@ -5,7 +5,7 @@
  * Prints `ready`, runs MS milliseconds (the test's traffic happens meanwhile), then reports the
  * route's counters, what JS saw, and how a bad header and a closed TUN are refused.
  */
-import { createFastRoute, createPacketBatch, openRawSocket, openTun, type FastRouteConfig, type FastRouteCounters } from '../../native/index.js';
+import { createFastRoute, createPacketBatch, isNativeError, openRawSocket, openTun, type FastRouteConfig, type FastRouteCounters } from '../../native/index.js';
 import { applyKernelChange } from '../../shared/system/apply-kernel-change.js';
 import { isTunnelError } from '../../shared/errors.js';
 import { ipv4ToNumber } from '../../shared/wire/ipv4-address.js';
@@ -59,13 +59,13 @@ raw.onReadable(() => {
 });
 console.log('ready');
 
-/** The code configure throws with `changed`, or null when it accepts it. */
+/** The code configure throws with `changed` (native/ throws NativeErrors), or null when it accepts it. */
 function configureRefusal(changed: FastRouteConfig): string | null {
   try {
     route.configure(changed);
     return null;
   } catch (err) {
-    return isTunnelError(err) ? err.code : String(err);
+    return isTunnelError(err) || isNativeError(err) ? err.code : String(err);
   }
 }
 
