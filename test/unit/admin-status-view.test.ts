@@ -10,7 +10,8 @@ function peer(name: string, connected: boolean, extra: Partial<PeerStatus> = {})
     prefix: '10.1.12.0/30', inner: '10.1.12.2', tunnel: `tnl-${name}`, specVersion: null,
     lastSeen: '2026-01-01T00:00:00.000Z', lastError: null,
     counters: { rx: { packets: 3, bytes: 300, errors: 0, dropped: 1 }, tx: { packets: 4, bytes: 400, errors: 0, dropped: 2 } },
-    binding: null, routes: [], spoofed: 0, software: connected ? 'tunnel-client/1.2.3' : null, ...extra,
+    binding: null, routes: [], spoofed: 0, software: connected ? 'tunnel-client/1.2.3' : null,
+    encrypted: false, esp: null, aead: null, spiIn: [], spiOut: null, saAgeSeconds: null, rekey: null, dropsByReason: null, ...extra,
   };
 }
 

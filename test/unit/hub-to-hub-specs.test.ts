@@ -10,8 +10,8 @@ const facts = (owners: Record<string, string>): HubToHubFacts => ({
   self: { name: 'hub', endpoint: '198.51.100.1' },
   others: [{ name: 'hub3', endpoint: '198.51.100.3' }, { name: 'hub2', endpoint: '198.51.100.2' }],
   links: [
-    { hubs: ['hub', 'hub2'], prefix: '10.1.12.0/30', inner: ['10.1.12.1', '10.1.12.2'], greKey: 7, ...GRE },
-    { hubs: ['hub2', 'hub3'], prefix: '10.1.12.4/30', inner: ['10.1.12.5', '10.1.12.6'], greKey: 8, ...GRE },
+    { id: 1, hubs: ['hub', 'hub2'], prefix: '10.1.12.0/30', inner: ['10.1.12.1', '10.1.12.2'], greKey: 7, ...GRE },
+    { id: 2, hubs: ['hub2', 'hub3'], prefix: '10.1.12.4/30', inner: ['10.1.12.5', '10.1.12.6'], greKey: 8, ...GRE },
   ],
   owners: new Map(Object.entries(owners)),
   memberPrefixes: new Map([
