@@ -5,7 +5,8 @@ import { join } from 'node:path';
 import { afterEach, beforeEach, describe, expect, it, vi } from 'vitest';
 import { runMember } from '../../client/session/run-member.js';
 import { generateEd25519KeyPair } from '../../shared/ssh/generate-ed25519-key-pair.js';
-import { MemoryClientDatapath, waitFor } from '../helpers/memory-client-datapath.js';
+import { MemoryClientDatapath } from '../helpers/memory-client-datapath.js';
+import { waitUntil } from '../helpers/wait-until.js';
 import { testLogger, withHub, type TestHub } from '../helpers/with-hub.js';
 
 const hubCli = join(process.cwd(), 'dist/server/cli.js');
@@ -45,10 +46,10 @@ describe('a member\'s engine says an SA is due: the session asks the hub to reke
       join: { url: `ssh://frank@127.0.0.1:${hub.hub.sshPort}`, keyFile }, stopped: new Promise<void>((resolve) => (stop = resolve)),
     });
     try {
-      await waitFor(() => datapath.tunnels.has('tnl-hub') && hub.hub.plane.liveState().get('frank')?.connected, 10_000, 'frank joined');
+      await waitUntil(() => datapath.tunnels.has('tnl-hub') && hub.hub.plane.liveState().get('frank')?.connected, 10_000, 'frank joined');
       expect(datapath.due).toBeDefined();
       datapath.due!('tnl-hub');
-      await waitFor(() => asked.mock.calls.length > 0, 5_000, 'the rekey request at the hub');
+      await waitUntil(() => asked.mock.calls.length > 0, 5_000, 'the rekey request at the hub');
       expect(asked.mock.calls[0]![1]).toBe('tnl-hub');
       expect(asked.mock.calls[0]![0].peer).toBe('frank');
     } finally {
@@ -57,7 +58,7 @@ describe('a member\'s engine says an SA is due: the session asks the hub to reke
     }
     const calls = asked.mock.calls.length;
     datapath.due!('tnl-hub');
-    await new Promise((resolve) => setTimeout(resolve, 200));
+    await new Promise((resolve) => setTimeout(resolve, 200)); // time for a request that must not come
     expect(asked.mock.calls.length).toBe(calls);
   });
 });

@@ -5,7 +5,8 @@ import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { deriveLinkSaPair, LINK_AEAD } from '../../server/control/link-sa-keys.js';
 import { generateEd25519KeyPair } from '../../shared/ssh/generate-ed25519-key-pair.js';
-import { runCliIn, startCli, startServe, until, type CliProcess } from '../helpers/control-processes.js';
+import { runCliIn, startCli, startServe, type CliProcess } from '../helpers/control-processes.js';
+import { waitUntil } from '../helpers/wait-until.js';
 import { createNatTopology, execIn, execInAsync, type NatTopology } from '../helpers/netns.js';
 import { netnsUnavailableReason } from '../helpers/root.js';
 
@@ -38,7 +39,7 @@ async function capture(namespace: string, iface: string, file: string): Promise<
   const exited = new Promise<void>((resolve) => child.on('exit', () => resolve()));
   let said = '';
   child.stderr!.setEncoding('utf8').on('data', (chunk: string) => (said += chunk));
-  await until(() => /listening on/.test(said), 10_000, `tcpdump listening: ${said}`);
+  await waitUntil(() => /listening on/.test(said), 10_000, () => `tcpdump listening: ${said}`);
   return {
     stop: async () => {
       child.kill('SIGINT');
@@ -80,7 +81,7 @@ describe.skipIf(reason !== null)('encrypted links end to end: the hub, c1 (publi
     await hubCli(['peer', 'add', name, '--ssh-key', pair.public]);
     const member = startCli(namespace, 'client', ['join', `ssh://${name}@${HUB}:2222`, '--key', keyFile, '--state', join(dir, name)]);
     members.push(member);
-    await until(() => /tnl-hub up/.test(member.output()), 20_000, `${name} join: ${member.output()}`);
+    await waitUntil(() => /tnl-hub up/.test(member.output()), 20_000, () => `${name} join: ${member.output()}`);
     return member;
   }
 
@@ -101,9 +102,9 @@ describe.skipIf(reason !== null)('encrypted links end to end: the hub, c1 (publi
 
   it('c1 (public) joins over SSH and pings the hub through GRE in raw ESP', async () => {
     await joinOverSsh('c1', topo.c1);
-    await until(() => pingOk(topo.c1, INNER.hubForC1), 15_000, 'c1 -> hub through ESP');
+    await waitUntil(() => pingOk(topo.c1, INNER.hubForC1), 15_000, 'c1 -> hub through ESP');
     expect(await pingOk(topo.hub, INNER.c1OnHubLink)).toBe(true);
-    const c1 = await until(async () => ((await peer('c1'))?.spiOut ? peer('c1') : undefined), 10_000, 'c1 status with SAs');
+    const c1 = await waitUntil(async () => ((await peer('c1'))?.spiOut ? peer('c1') : undefined), 10_000, 'c1 status with SAs');
     expect(c1).toMatchObject({ encap: 'gre', encrypted: true, esp: 'raw', aead: 'aes-gcm' });
     expect(c1.spiIn.length).toBeGreaterThanOrEqual(1);
     expect(c1.dropsByReason).toMatchObject({ 'rx:auth': 0, 'rx:replay': 0 });
@@ -111,15 +112,15 @@ describe.skipIf(reason !== null)('encrypted links end to end: the hub, c1 (publi
 
   it('c2 (behind the NAT) joins over SSH and pings the hub through ESP in UDP', async () => {
     await joinOverSsh('c2', topo.c2);
-    await until(() => pingOk(topo.c2, INNER.hubForC2), 20_000, `c2 -> hub through ESP in UDP: ${members[1]?.output() ?? ''}`);
-    const c2 = await until(async () => ((await peer('c2'))?.spiOut ? peer('c2') : undefined), 10_000, 'c2 status with SAs');
+    await waitUntil(() => pingOk(topo.c2, INNER.hubForC2), 20_000, () => `c2 -> hub through ESP in UDP: ${members[1]?.output() ?? ''}`);
+    const c2 = await waitUntil(async () => ((await peer('c2'))?.spiOut ? peer('c2') : undefined), 10_000, 'c2 status with SAs');
     expect(c2).toMatchObject({ encrypted: true, esp: 'udp', aead: 'aes-gcm' });
   });
 
   it('c1 and c2 ping each other over their own encrypted link', async () => {
     await hubCli(['link', 'add', 'c1', 'c2']);
-    await until(() => pingOk(topo.c2, INNER.c1OnLink), 25_000, 'c2 -> c1 over the link');
-    await until(() => pingOk(topo.c1, INNER.c2OnLink), 10_000, 'c1 -> c2 over the link');
+    await waitUntil(() => pingOk(topo.c2, INNER.c1OnLink), 25_000, 'c2 -> c1 over the link');
+    await waitUntil(() => pingOk(topo.c1, INNER.c2OnLink), 10_000, 'c1 -> c2 over the link');
     // Both ends run the link's one epoch: each opens what the other seals.
     const end = (ns: string, name: string, tunnel: string): { spiIn: number[]; spiOut: number | null; encrypted: boolean } =>
       (JSON.parse(execIn(ns, process.execPath, [join(process.cwd(), 'dist/client/cli.js'), 'status', '--json', '--state', join(dir, name)])) as
@@ -184,7 +185,7 @@ describe.skipIf(reason !== null)('encrypted links end to end: the hub, c1 (publi
     const ping = execInAsync(topo.c1, 'ping', ['-c', '800', '-i', '0.01', '-W', '1', '-p', PATTERN, INNER.hubForC1], 30_000);
     await new Promise((resolve) => setTimeout(resolve, 1_000));
     await hubCli(['peer', 'rekey', 'c1']);
-    const after = await until(async () => {
+    const after = await waitUntil(async () => {
       const status = await peer('c1');
       return status?.spiOut !== before?.spiOut && status?.rekey?.phase === 'steady' ? status : undefined;
     }, 25_000, 'c1 rekeyed and steady');
@@ -233,7 +234,7 @@ describe.skipIf(reason !== null)('encrypted links end to end: the hub, c1 (publi
     await members[0]!.stop();
     const again = startCli(topo.c1, 'client', ['run', '--state', join(dir, 'c1')]);
     members.push(again);
-    const afterMember = await until(async () => {
+    const afterMember = await waitUntil(async () => {
       const status = await peer('c1');
       return status?.connected && status.rekey && status.rekey.epoch > before.rekey!.epoch && (await pingOk(topo.c1, INNER.hubForC1)) ? status : undefined;
     }, 30_000, `c1 back encrypted: ${again.output()}`);
@@ -242,12 +243,12 @@ describe.skipIf(reason !== null)('encrypted links end to end: the hub, c1 (publi
 
     await hub!.stop();
     hub = await startServe(topo.hub, hubState, ['--listen', HUB, '--encrypt', 'on', '--keepalive', '0.5', '--liveness-timeout', '3', '--path-keepalive', '1']);
-    const afterHub = await until(async () => {
+    const afterHub = await waitUntil(async () => {
       const status = await peer('c1');
       return status?.connected && status.rekey && status.rekey.epoch > afterMember.rekey!.epoch && (await pingOk(topo.c1, INNER.hubForC1)) ? status : undefined;
     }, 40_000, 'c1 back encrypted after the hub restarted');
     expect(afterHub).toMatchObject({ encrypted: true, esp: 'raw' });
-    await until(() => pingOk(topo.c2, INNER.hubForC2), 20_000, 'c2 back through ESP in UDP after the hub restarted');
+    await waitUntil(() => pingOk(topo.c2, INNER.hubForC2), 20_000, 'c2 back through ESP in UDP after the hub restarted');
     console.log(`restarts: c1 epoch ${String(before.rekey?.epoch)} -> ${String(afterMember.rekey?.epoch)} (member) -> ${String(afterHub.rekey?.epoch)} (hub)`);
   });
 });

@@ -3,7 +3,8 @@ import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { runCliIn, startServe, until, type CliProcess } from '../helpers/control-processes.js';
+import { runCliIn, startServe, type CliProcess } from '../helpers/control-processes.js';
+import { waitUntil } from '../helpers/wait-until.js';
 import { kernelPeerUnavailableReason, startKernelPeer, type KernelPeer } from '../helpers/kernel-peer.js';
 import { createNamespaces, deleteNamespaces, execInAsync, uniquePrefix } from '../helpers/netns.js';
 import { netnsUnavailableReason } from '../helpers/root.js';
@@ -83,8 +84,8 @@ describe.skipIf(reason)('an encrypted kernel router: config linux with ip xfrm, 
     tcpdump.stderr.setEncoding('utf8').on('data', (chunk: string) => (said += chunk));
     const stopped = new Promise<void>((resolve) => tcpdump.on('exit', () => resolve()));
     try {
-      await until(() => /listening on/.test(said), 10_000, `tcpdump: ${said}`);
-      await until(async () => (await execInAsync(hubNs, 'ping', ['-c', '1', '-W', '1', guestInner], 5_000)).code === 0, 15_000, 'hub -> guest through ESP');
+      await waitUntil(() => /listening on/.test(said), 10_000, () => `tcpdump: ${said}`);
+      await waitUntil(async () => (await execInAsync(hubNs, 'ping', ['-c', '1', '-W', '1', guestInner], 5_000)).code === 0, 15_000, 'hub -> guest through ESP');
       expect(await guest!.run(`ping -c 3 -W 2 ${hubInner} | grep -c 'bytes from'`)).toBe('3');
       const expected = (await guest!.run('sha256sum /srv/1m.bin')).split(/\s+/)[0];
       const fetched = await execInAsync(hubNs, 'sh', ['-c', `curl -sS --max-time 90 http://${guestInner}/1m.bin | sha256sum`], 120_000);
