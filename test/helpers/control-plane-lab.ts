@@ -7,7 +7,8 @@ import type { RoutingMode } from '../../server/routing/member-route-specs.js';
 import { ShortcutKeeper } from '../../server/shortcuts/shortcut-keeper.js';
 import type { ShortcutOptions } from '../../server/shortcuts/shortcut-options.js';
 import type { ShortcutLinkReport } from '../../server/control/shortcut-links.js';
-import { FakeSessionTransport, type SentMessage } from './fake-session-transport.js';
+import type { MessageOf } from '../../shared/protocol/index.js';
+import { FakeSessionTransport } from './fake-session-transport.js';
 import { MemoryControlRegistry } from './memory-control-registry.js';
 import { RecordingHubDatapath } from './recording-hub-datapath.js';
 
@@ -23,9 +24,17 @@ export interface LabMember {
   /** Reports its shortcut tunnels (`link-report`). */
   linkReport(links: ShortcutLinkReport[]): void;
   /** The configs the hub pushed to this connection, in order. */
-  configs(): SentMessage[];
+  configs(): ConfigMessage[];
   /** The last config pushed, or a failed expectation's undefined. */
-  lastConfig(): SentMessage | undefined;
+  lastConfig(): ConfigMessage | undefined;
+}
+
+/** A config as the hub sent it (encodeMessage output, decoded). */
+type ConfigMessage = MessageOf<'config'>;
+
+/** The configs a transport carried: the hub encoded them from the protocol's own type. */
+function configsOf(transport: FakeSessionTransport): ConfigMessage[] {
+  return transport.messages('config') as unknown as ConfigMessage[];
 }
 
 /** A ControlPlane on an in-memory registry and a recording datapath. */
@@ -93,8 +102,8 @@ export function controlPlaneLab(options: {
       report: (address) => feed({ type: 'report', endpoint: { address } }),
       ack: (version) => feed({ type: 'ack', version }),
       linkReport: (links) => feed({ type: 'link-report', links }),
-      configs: () => transport.messages('config'),
-      lastConfig: () => transport.messages('config').at(-1),
+      configs: () => configsOf(transport),
+      lastConfig: () => configsOf(transport).at(-1),
     };
   };
   return {

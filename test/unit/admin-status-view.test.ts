@@ -19,7 +19,7 @@ const hub: HubStatus['hub'] = { running: true, endpoint: '198.51.100.1', pid: 1,
 
 describe('the live page\'s view of the hub status', () => {
   it('lists up peers first, then by name, with what each card shows', () => {
-    const view = buildStatusView({ version: '1.2.4', hub, peers: [peer('carol', false), peer('bob', true), peer('alice', false), peer('dave', true, { counters: null })], links: [], hubLinks: [] }, 42);
+    const view = buildStatusView({ version: '1.2.4', hub, peers: [peer('carol', false), peer('bob', true), peer('alice', false), peer('dave', true, { counters: null })], links: [], hubLinks: [], shortcuts: null }, 42);
     expect(view.at).toBe(42);
     expect(view.hub).toEqual({ endpoint: '198.51.100.1', hubId: 'SHA256:x', wsPort: 8443, sshPort: 2222, version: '1.2.4' });
     expect(view.peers.map((p) => [p.name, p.state])).toEqual([['bob', 'up'], ['dave', 'up'], ['alice', 'down'], ['carol', 'down']]);
@@ -35,19 +35,19 @@ describe('the live page\'s view of the hub status', () => {
 
   it('says how a peer\'s link is encrypted, never with an SPI or key', () => {
     const esp = { encrypted: true, aead: 'aes-gcm' as const, spiIn: [0x1234abcd], spiOut: 0x1234abce, saAgeSeconds: 12 };
-    const view = buildStatusView({ version: '1.2.4', hub, peers: [peer('bob', true, { ...esp, esp: 'udp' }), peer('carol', true, { ...esp, esp: 'raw' }), peer('dave', true)], links: [], hubLinks: [] }, 42);
+    const view = buildStatusView({ version: '1.2.4', hub, peers: [peer('bob', true, { ...esp, esp: 'udp' }), peer('carol', true, { ...esp, esp: 'raw' }), peer('dave', true)], links: [], hubLinks: [], shortcuts: null }, 42);
     expect(view.peers.map((p) => [p.name, p.encryption])).toEqual([['bob', 'ESP aes-gcm in UDP'], ['carol', 'ESP aes-gcm'], ['dave', null]]);
     expect(JSON.stringify(view)).not.toMatch(/1234abc|305441741/);
   });
 
   it('dates each state: an up member from its session start, a down one from when it was last seen', () => {
     const live = new Map([['bob', { connectedAt: Date.parse('2026-02-03T04:05:06.000Z') }]]);
-    const view = buildStatusView({ version: '1.2.4', hub, peers: [peer('bob', true), peer('carol', false)], links: [], hubLinks: [] }, 0, { live });
+    const view = buildStatusView({ version: '1.2.4', hub, peers: [peer('bob', true), peer('carol', false)], links: [], hubLinks: [], shortcuts: null }, 0, { live });
     expect(view.peers.map((p) => [p.name, p.since])).toEqual([['bob', '2026-02-03T04:05:06.000Z'], ['carol', '2026-01-01T00:00:00.000Z']]);
   });
 
   it('names the hub of a cluster serving each member, null for one no hub served', () => {
-    const view = buildStatusView({ version: '1.2.4', hub, peers: [peer('bob', true), peer('carol', false)], links: [], hubLinks: [] }, 0,
+    const view = buildStatusView({ version: '1.2.4', hub, peers: [peer('bob', true), peer('carol', false)], links: [], hubLinks: [], shortcuts: null }, 0,
       { servingHubs: new Map([['bob', 'hub-b']]) });
     expect(view.peers.map((p) => [p.name, p.hub])).toEqual([['bob', 'hub-b'], ['carol', null]]);
   });
@@ -61,7 +61,7 @@ describe('the live page\'s view of the hub status', () => {
       ['tnl-r-untracked', { state: 'up' as const, tracked: false, lastHeardAt: null }],
     ]);
     const live = new Map([['r-up', { connectedAt: Date.parse('2026-03-01T00:00:00.000Z') }]]);
-    const status: HubStatus = { version: '1.2.4', hub, peers: [router('r-up'), router('r-down'), router('r-untracked'), router('r-gone'), peer('left', false, { transport: 'ws', software: 'tunnel-client/1.2.3' })], links: [], hubLinks: [] };
+    const status: HubStatus = { version: '1.2.4', hub, peers: [router('r-up'), router('r-down'), router('r-untracked'), router('r-gone'), peer('left', false, { transport: 'ws', software: 'tunnel-client/1.2.3' })], links: [], hubLinks: [], shortcuts: null };
     const view = buildStatusView(status, 0, { live, liveness: (tunnel) => liveness.get(tunnel) });
     expect(view.peers.map((p) => [p.name, p.state, p.router, p.transport, p.since])).toEqual([
       ['r-untracked', 'up', true, null, '2026-01-01T00:00:00.000Z'],
@@ -77,6 +77,6 @@ describe('the live page\'s view of the hub status', () => {
 
   it('carries the routes of a peer\'s tunnel', () => {
     const routed = peer('erin', true, { routes: ['10.7.0.0/24', '10.1.12.0/24'] });
-    expect(buildStatusView({ version: '1.2.4', hub, peers: [routed], links: [], hubLinks: [] }, 0).peers[0]?.routes).toEqual(['10.7.0.0/24', '10.1.12.0/24']);
+    expect(buildStatusView({ version: '1.2.4', hub, peers: [routed], links: [], hubLinks: [], shortcuts: null }, 0).peers[0]?.routes).toEqual(['10.7.0.0/24', '10.1.12.0/24']);
   });
 });

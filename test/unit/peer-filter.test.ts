@@ -14,8 +14,9 @@ function status(peers: PeerFilterFacts[], links: [string, string][]): HubStatus 
     version: '1.2.3',
     hub: { running: true, endpoint: '198.51.100.1', pid: 1, wsPort: 8443, sshPort: 2222, hubId: null },
     peers: peers.map((peer) => ({ name: peer.name, connected: peer.connected, inner: peer.inner, endpoint: { seen: peer.endpoints[0] ?? null, reported: peer.endpoints[1] ?? null } }) as PeerStatus),
-    links: links.map((ends) => ({ ends, prefix: '10.1.12.8/30', encap: 'gre', reason: 'public', reachable: true, public: [null, null] })),
+    links: links.map((ends) => ({ ends, prefix: '10.1.12.8/30', encap: 'gre', reason: 'public', reachable: true, public: [null, null], kind: 'operator', why: null, shortcut: null })),
     hubLinks: [],
+    shortcuts: null,
   };
 }
 
