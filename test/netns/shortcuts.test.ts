@@ -2,7 +2,8 @@ import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, beforeAll, beforeEach, describe, expect, it } from 'vitest';
-import { runCliIn, startCli, startServe, until, type CliProcess } from '../helpers/control-processes.js';
+import { runCliIn, startCli, startServe, type CliProcess } from '../helpers/control-processes.js';
+import { waitUntil } from '../helpers/wait-until.js';
 import { addVethLink, createNamespaces, createNatTopology, deleteNamespaces, execIn, execInAsync, type NatTopology } from '../helpers/netns.js';
 import { netnsUnavailableReason } from '../helpers/root.js';
 import { statusIn } from '../helpers/tunnel-client-process.js';
@@ -67,9 +68,9 @@ describe.skipIf(reason !== null)('automatic shortcuts: hub 198.51.100.1, c1 publ
       const invite = (await hubCli(['invite', 'create'])).trim();
       const member = startCli(ns, 'client', ['join', `ws://${HUB}:8443`, '--token', invite, '--name', name, '--state', join(dir, name)]);
       members.push(member);
-      await until(() => /tnl-hub up/.test(member.output()), 20_000, `${name} join: ${member.output()}`);
+      await waitUntil(() => /tnl-hub up/.test(member.output()), 20_000, () => `${name} join: ${member.output()}`);
     }
-    await until(async () => (await execInAsync(topo.c1, 'ping', ['-c', '1', '-W', '1', INNER.c2], 5_000)).code === 0, 20_000, 'c1 -> c2 through the hub');
+    await waitUntil(async () => (await execInAsync(topo.c1, 'ping', ['-c', '1', '-W', '1', INNER.c2], 5_000)).code === 0, 20_000, 'c1 -> c2 through the hub');
   });
 
   beforeEach((context) => {
@@ -96,10 +97,10 @@ describe.skipIf(reason !== null)('automatic shortcuts: hub 198.51.100.1, c1 publ
     let table = '';
     let c1Tunnel: Record<string, unknown> | undefined;
     const summary = await busyPing(30, async () => {
-      const up = await until(async () => (await shortcutLinks()).find((l) => l.shortcut?.state === 'up'), 20_000, 'a shortcut verified up');
+      const up = await waitUntil(async () => (await shortcutLinks()).find((l) => l.shortcut?.state === 'up'), 20_000, 'a shortcut verified up');
       expect(up.ends).toEqual(['c1', 'c2']);
       expect(up.why).toMatch(/^rate \d+(\.\d+)? [kMG]?bit\/s$/);
-      await until(() => /dev tnl-c2/.test(routeTo(topo.c1, INNER.c2)) && /dev tnl-c1/.test(routeTo(topo.c2, INNER.c1)), 5_000, 'both ends route over the shortcut');
+      await waitUntil(() => /dev tnl-c2/.test(routeTo(topo.c1, INNER.c2)) && /dev tnl-c1/.test(routeTo(topo.c2, INNER.c1)), 5_000, 'both ends route over the shortcut');
       // The hub's tunnels from c1 and c2 no longer carry the 100 pings a second.
       const before = (await hubRx('c1')) + (await hubRx('c2'));
       const start = performance.now();
@@ -107,7 +108,7 @@ describe.skipIf(reason !== null)('automatic shortcuts: hub 198.51.100.1, c1 publ
       const after = (await hubRx('c1')) + (await hubRx('c2'));
       during = { hubRx: after - before, sentInWindow: Math.round((performance.now() - start) / 10) };
       // While the pings cross it: link list with the live rate, and the member's status.
-      links = await until(async () => {
+      links = await waitUntil(async () => {
         const list = JSON.parse(await hubCli(['link', 'list', '--json'])) as LinkLine[];
         return list.some((l) => (l.rate ?? 0) > 100_000) ? list : undefined;
       }, 10_000, 'a live rate in link list');
@@ -126,14 +127,14 @@ describe.skipIf(reason !== null)('automatic shortcuts: hub 198.51.100.1, c1 publ
   });
 
   it('idle past --shortcut-idle, the shortcut is removed and traffic goes through the hub again without loss', async () => {
-    await until(async () => (await shortcutLinks()).length === 0, 30_000, 'the idle shortcut removed');
+    await waitUntil(async () => (await shortcutLinks()).length === 0, 30_000, 'the idle shortcut removed');
     const status = await hubStatus();
     expect(status.shortcuts?.counts.removed).toEqual({ idle: 1 });
     expect(JSON.parse(await hubCli(['link', 'list', '--json']))).toEqual([]);
     const metrics = execIn(topo.hub, 'curl', ['-sf', 'http://127.0.0.1:9470/metrics']);
     expect(metrics).toMatch(/^tunnel_shortcuts_made_total 1$/m);
     expect(metrics).toMatch(/^tunnel_shortcuts_removed_total\{reason="idle"\} 1$/m);
-    await until(() => /dev tnl-hub/.test(routeTo(topo.c1, INNER.c2)), 5_000, 'c1 routing c2 through the hub');
+    await waitUntil(() => /dev tnl-hub/.test(routeTo(topo.c1, INNER.c2)), 5_000, 'c1 routing c2 through the hub');
     const before = await hubRx('c1');
     const ping = await execInAsync(topo.c1, 'ping', ['-q', '-c', '50', '-i', '0.02', INNER.c2], 20_000);
     expect(pingSummary(ping.stdout)).toEqual({ sent: 50, received: 50 });
@@ -154,16 +155,16 @@ describe.skipIf(reason !== null)('automatic shortcuts: hub 198.51.100.1, c1 publ
     let summary: { sent: number; received: number };
     try {
       summary = await busyPing(25, async () => {
-        await until(async () => (await shortcutLinks()).some((l) => l.shortcut?.state === 'up'), 20_000, 'a shortcut up again');
-        await until(() => /dev tnl-c2/.test(routeTo(topo.c1, INNER.c2)), 5_000, 'c1 routing over the shortcut');
+        await waitUntil(async () => (await shortcutLinks()).some((l) => l.shortcut?.state === 'up'), 20_000, 'a shortcut up again');
+        await waitUntil(() => /dev tnl-c2/.test(routeTo(topo.c1, INNER.c2)), 5_000, 'c1 routing over the shortcut');
         // c2's side of the shortcut arrives from its NAT's address; the hub links stay untouched.
         execIn(topo.c1, 'nft', ['-f', '-'], `table inet cut {
   chain in { type filter hook input priority -10; ip saddr 192.0.2.20 drop; }
   chain out { type filter hook output priority -10; ip daddr 192.0.2.20 drop; }
 }
 `);
-        await until(async () => (await shortcutLinks()).length === 0, 15_000, 'the broken shortcut removed');
-        await until(() => /dev tnl-hub/.test(routeTo(topo.c1, INNER.c2)), 5_000, 'c1 routing c2 through the hub again');
+        await waitUntil(async () => (await shortcutLinks()).length === 0, 15_000, 'the broken shortcut removed');
+        await waitUntil(() => /dev tnl-hub/.test(routeTo(topo.c1, INNER.c2)), 5_000, 'c1 routing c2 through the hub again');
       });
     } finally {
       execIn(topo.c1, 'nft', ['delete', 'table', 'inet', 'cut']);
@@ -184,7 +185,7 @@ describe.skipIf(reason !== null)('automatic shortcuts: hub 198.51.100.1, c1 publ
   it('serve --shortcuts off: busy traffic makes none', async () => {
     await hub!.stop();
     await startHub(['--shortcuts', 'off']);
-    await until(async () => (await execInAsync(topo.c1, 'ping', ['-c', '1', '-W', '1', INNER.c2], 5_000)).code === 0, 30_000, 'c1 -> c2 through the restarted hub');
+    await waitUntil(async () => (await execInAsync(topo.c1, 'ping', ['-c', '1', '-W', '1', INNER.c2], 5_000)).code === 0, 30_000, 'c1 -> c2 through the restarted hub');
     const summary = await busyPing(5, async () => {});
     expect(summary.received).toBeGreaterThan(summary.sent * 0.9);
     expect(await shortcutLinks()).toEqual([]);
@@ -195,15 +196,15 @@ describe.skipIf(reason !== null)('automatic shortcuts: hub 198.51.100.1, c1 publ
   it('a revoke removes the member\'s shortcut at both ends', async () => {
     await hub!.stop();
     await startHub(['--shortcuts', 'auto', '--shortcut-idle', '1m']);
-    await until(async () => (await execInAsync(topo.c1, 'ping', ['-c', '1', '-W', '1', INNER.c2], 5_000)).code === 0, 30_000, 'c1 -> c2 through the restarted hub');
+    await waitUntil(async () => (await execInAsync(topo.c1, 'ping', ['-c', '1', '-W', '1', INNER.c2], 5_000)).code === 0, 30_000, 'c1 -> c2 through the restarted hub');
     await busyPing(25, async () => {
-      await until(async () => (await shortcutLinks()).some((l) => l.shortcut?.state === 'up'), 20_000, 'a shortcut up');
+      await waitUntil(async () => (await shortcutLinks()).some((l) => l.shortcut?.state === 'up'), 20_000, 'a shortcut up');
       expect(statusIn(topo.c1, join(dir, 'c1')).tunnels.map((t) => t.name)).toContain('tnl-c2');
     });
     await hubCli(['peer', 'revoke', 'c2']);
-    await until(async () => (await shortcutLinks()).length === 0, 10_000, 'the revoked member\'s shortcut removed');
+    await waitUntil(async () => (await shortcutLinks()).length === 0, 10_000, 'the revoked member\'s shortcut removed');
     expect((await hubStatus()).shortcuts?.counts.removed).toEqual({ 'member-revoked': 1 });
-    await until(() => !statusIn(topo.c1, join(dir, 'c1')).tunnels.some((t) => t.name === 'tnl-c2'), 5_000, 'c1 without its shortcut tunnel');
+    await waitUntil(() => !statusIn(topo.c1, join(dir, 'c1')).tunnels.some((t) => t.name === 'tnl-c2'), 5_000, 'c1 without its shortcut tunnel');
     expect(JSON.parse(await hubCli(['link', 'list', '--json']))).toEqual([]);
   });
 });
@@ -267,9 +268,9 @@ for (const symmetric of [false, true]) {
         const invite = (await hubCli(['invite', 'create'])).trim();
         const member = startCli(ns, 'client', ['join', `ws://${HUB}:8443`, '--token', invite, '--name', name, '--state', join(dir, name)]);
         members.push(member);
-        await until(() => /tnl-hub up/.test(member.output()), 20_000, `${name} join: ${member.output()}`);
+        await waitUntil(() => /tnl-hub up/.test(member.output()), 20_000, () => `${name} join: ${member.output()}`);
       }
-      await until(async () => (await execInAsync(topo.c2, 'ping', ['-c', '1', '-W', '1', C3], 5_000)).code === 0, 20_000, 'c2 -> c3 through the hub');
+      await waitUntil(async () => (await execInAsync(topo.c2, 'ping', ['-c', '1', '-W', '1', C3], 5_000)).code === 0, 20_000, 'c2 -> c3 through the hub');
     });
 
     beforeEach((context) => {
@@ -287,9 +288,9 @@ for (const symmetric of [false, true]) {
     if (!symmetric) {
       it('busy pings c2 -> c3 make a hole-punched FOU shortcut both route over once verified, losing at most one', async () => {
         const ping = execInAsync(topo.c2, 'ping', ['-q', ...BUSY_PING, '-w', '25', C3], 45_000);
-        const up = await until(async () => (await hubStatus()).links.find((l) => l.kind === 'shortcut' && l.shortcut?.state === 'up'), 20_000, 'a shortcut up');
+        const up = await waitUntil(async () => (await hubStatus()).links.find((l) => l.kind === 'shortcut' && l.shortcut?.state === 'up'), 20_000, 'a shortcut up');
         expect(up.ends).toEqual(['c2', 'c3']);
-        await until(() => /dev tnl-c3/.test(execIn(topo.c2, 'ip', ['route', 'get', C3])), 5_000, 'c2 routing c3 over the shortcut');
+        await waitUntil(() => /dev tnl-c3/.test(execIn(topo.c2, 'ip', ['route', 'get', C3])), 5_000, 'c2 routing c3 over the shortcut');
         const tunnel = statusIn(topo.c2, join(dir, 'c2')).tunnels.find((t) => t.name === 'tnl-c3');
         expect(tunnel).toMatchObject({ kind: 'shortcut', encap: 'fou', remote: '203.0.113.130' });
         const summary = pingSummary((await ping).stdout);
@@ -299,9 +300,9 @@ for (const symmetric of [false, true]) {
     } else {
       it('busy pings c2 -> c3 stay on the hub: the shortcut fails as symmetric-nat, is removed, and no ping is lost', async () => {
         const ping = execInAsync(topo.c2, 'ping', ['-q', ...BUSY_PING, '-w', '20', C3], 40_000);
-        const failure = await until(async () => (await hubStatus()).shortcuts?.failures.find((f) => f.ends.join() === 'c2,c3'), 25_000, 'the shortcut failed');
+        const failure = await waitUntil(async () => (await hubStatus()).shortcuts?.failures.find((f) => f.ends.join() === 'c2,c3'), 25_000, 'the shortcut failed');
         expect(failure.reason).toBe('symmetric-nat');
-        await until(async () => !(await hubStatus()).links.some((l) => l.kind === 'shortcut'), 10_000, 'the failed shortcut removed');
+        await waitUntil(async () => !(await hubStatus()).links.some((l) => l.kind === 'shortcut'), 10_000, 'the failed shortcut removed');
         expect(execIn(topo.c2, 'ip', ['route', 'get', C3])).toMatch(/dev tnl-hub/);
         const summary = pingSummary((await ping).stdout);
         console.log(`symmetric NAT: pings ${summary.received}/${summary.sent}`);

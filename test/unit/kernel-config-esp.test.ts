@@ -1,12 +1,13 @@
 import { readFileSync } from 'node:fs';
 import { describe, expect, it } from 'vitest';
-import { isTunnelError } from '../../shared/errors.js';
+import { TunnelError } from '../../shared/errors.js';
 import type { LinkEspKeys } from '../../shared/kernel-config/link-esp-keys.js';
 import type { LinkTable } from '../../shared/kernel-config/link-table.js';
 import { KERNEL_CONFIG_TARGETS, renderPeerConfig } from '../../shared/kernel-config/render-peer-config.js';
 import { renderOpenwrtEsp } from '../../shared/kernel-config/render-openwrt-esp.js';
 import { renderSetkey } from '../../shared/kernel-config/render-setkey.js';
 import { renderXfrm } from '../../shared/kernel-config/render-xfrm.js';
+import { refusalOf } from '../helpers/error-code.js';
 
 /** A fixture without its `# source:` line (the manual section it follows). */
 const sourced = (name: string): string[] => {
@@ -22,14 +23,10 @@ const table: LinkTable = {
 const hex = (seed: number): string => Array.from({ length: 36 }, (_, i) => ((seed + i * 7) & 0xff).toString(16).padStart(2, '0')).join('');
 const esp: LinkEspKeys = { aead: 'aes-gcm', outbound: { spi: 0x1019, keyHex: hex(0x40) }, inbound: { spi: 0x1018, keyHex: hex(0x10) }, path: 'raw' };
 
+/** The TunnelError `fn` throws as one line, `CODE: message`. */
 const refusal = (fn: () => unknown): string => {
-  try {
-    fn();
-  } catch (err) {
-    if (isTunnelError(err)) return `${err.code}: ${err.message}`;
-    throw err;
-  }
-  throw new Error('expected a refusal');
+  const err = refusalOf(fn, TunnelError);
+  return `${err.code}: ${err.message}`;
 };
 
 describe('ESP for kernel routers', () => {
