@@ -1,8 +1,10 @@
 import { execFileSync } from 'node:child_process';
+import { join } from 'node:path';
+import { pathToFileURL } from 'node:url';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { HubProcess } from '../../bench/hub-process.js';
 import type { MemberSwarm, SwarmMembers, SwarmReflector } from '../../bench/member-swarm.js';
-import { distUrl, repoRoot } from '../helpers/netns.js';
+import { repoRoot } from '../helpers/netns.js';
 import { netnsUnavailableReason } from '../helpers/root.js';
 
 const skipReason = netnsUnavailableReason();
@@ -10,6 +12,7 @@ if (skipReason) console.warn(`SKIPPED member swarm tests: ${skipReason}`);
 
 const MEMBERS = 20;
 // The harness starts its roles from dist/, so the test drives the built one (npm run build first).
+const distUrl = (path: string): string => pathToFileURL(join(repoRoot(), 'dist', path)).href;
 const { createMemberSwarm } = await import(distUrl('bench/member-swarm.js')) as typeof import('../../bench/member-swarm.js');
 const { swarmMemberAddress } = await import(distUrl('bench/swarm-addresses.js')) as typeof import('../../bench/swarm-addresses.js');
 
