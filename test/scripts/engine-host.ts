@@ -15,14 +15,14 @@ export type EngineHostSpec = Omit<TunnelSpecInput, 'auth'> & { auth: Omit<Tunnel
 const given = JSON.parse(scriptArgs('spec').spec) as EngineHostSpec;
 const spec: TunnelSpecInput = { ...given, auth: { ...given.auth, key: Buffer.from(given.auth.key, 'hex') } };
 const engine = new DatapathEngine(nativeDatapathIo, { onBinding: (event) => console.log(`event ${JSON.stringify(event)}`) });
-engine.addTunnel(spec);
+await engine.addTunnel(spec);
 console.log('ready');
 for await (const line of createInterface({ input: process.stdin })) {
   const [id, op, arg] = line.split(' ');
   if (op === 'status') console.log(`${id} ${JSON.stringify(engine.tunnelStatus(spec.name))}`);
   else if (op === 'probe') console.log(`${id} ${JSON.stringify(await engine.probe(spec.name, { timeoutMs: Number(arg) }))}`);
   else if (op === 'quit') {
-    engine.close();
+    await engine.close();
     console.log(`${id} true`);
     process.exit(0);
   }

@@ -26,19 +26,19 @@ const forwarders = (): string[] => tasks().map((task) => {
 // A short pause after each add or remove, as between a hub's reconfigurations.
 const settle = (): Promise<void> => sleep(20);
 // The first tunnel starts the forwarding threads (kept for the process's life) and loads the addon.
-engine.addTunnel(spec);
+await engine.addTunnel(spec);
 await settle();
 const queues = engine.tunnelStatus('tnl-mq').queues;
 const running = forwarders();
-engine.removeTunnel('tnl-mq');
+await engine.removeTunnel('tnl-mq');
 await settle();
 const before = { fds: fds(), tasks: tasks().length };
 let openFds = 0;
 for (let i = 0; i < Number(cycles); i++) {
-  engine.addTunnel(spec);
+  await engine.addTunnel(spec);
   if (i === 0) openFds = fds();
   await settle();
-  engine.removeTunnel('tnl-mq');
+  await engine.removeTunnel('tnl-mq');
 }
 await settle();
 const after = { fds: fds(), tasks: tasks().length };

@@ -44,18 +44,18 @@ const c = JSON.parse(scriptArgs('config').config) as EspRekeyEndConfig;
 const sa = (s: HexSa): { spi: number; key: Buffer } => ({ spi: s.spi, key: Buffer.from(s.key, 'hex') });
 const esp = (outbound: HexSa, inbound: HexSa[]): TunnelEspInput => ({ aead: 'aes-gcm', outbound: sa(outbound), inbound: inbound.map(sa) });
 const engine = new DatapathEngine(nativeDatapathIo);
-engine.addTunnel({ name: 'trk0', encap: 'gre', local: c.local, remote: c.remote, address: c.address, peerAddress: c.peer,
+await engine.addTunnel({ name: 'trk0', encap: 'gre', local: c.local, remote: c.remote, address: c.address, peerAddress: c.peer,
   keepaliveInterval: 1, esp: esp(c.out[0], [c.in[0]]) });
-const at = (time: number, step: () => void): void => {
-  setTimeout(step, Math.max(0, time - Date.now()));
+const at = (time: number, step: () => Promise<unknown>): void => {
+  setTimeout(() => void step(), Math.max(0, time - Date.now()));
 };
 const steps: EspRekeyEndResult['steps'] = [];
-at(c.steps[0], () => steps.push(engine.update('trk0', { esp: esp(c.out[0], [c.in[0], c.in[1]]) }).spiIn));
-at(c.steps[1], () => steps.push(engine.update('trk0', { esp: esp(c.out[1], [c.in[0], c.in[1]]) }).spiOut));
-at(c.steps[2], () => steps.push(engine.update('trk0', { esp: esp(c.out[1], [c.in[1]]) }).spiIn));
-at(c.endAt, () => {
+at(c.steps[0], async () => steps.push((await engine.update('trk0', { esp: esp(c.out[0], [c.in[0], c.in[1]]) })).spiIn));
+at(c.steps[1], async () => steps.push((await engine.update('trk0', { esp: esp(c.out[1], [c.in[0], c.in[1]]) })).spiOut));
+at(c.steps[2], async () => steps.push((await engine.update('trk0', { esp: esp(c.out[1], [c.in[1]]) })).spiIn));
+at(c.endAt, async () => {
   const s = engine.tunnelStatus('trk0');
-  engine.close();
+  await engine.close();
   const result: EspRekeyEndResult = { steps, spiIn: s.spiIn, spiOut: s.spiOut, drops: s.dropsByReason, fastPath: s.fastPath, rx: s.rx, tx: s.tx };
   console.log(JSON.stringify(result));
 });
