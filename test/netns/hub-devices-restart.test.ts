@@ -1,5 +1,5 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { createNamespaces, deleteNamespaces, distUrl, execIn, execInAsync, runNodeIn, uniquePrefix } from '../helpers/netns.js';
+import { createNamespaces, deleteNamespaces, distUrl, execIn, execInAsync, runNodeScriptIn, uniquePrefix } from '../helpers/netns.js';
 import { netnsUnavailableReason } from '../helpers/root.js';
 
 const skipReason = netnsUnavailableReason();
@@ -78,7 +78,7 @@ describe.skipIf(skipReason)('hub device ownership across a kill -9 (netns)', () 
     execIn(namespace, 'ip', ['tuntap', 'add', 'mode', 'tun', 'name', 'tnl-other']);
     execIn(namespace, 'ip', ['link', 'set', 'tnl-other', 'group', '7', 'alias', 'tunnel-hub:SHA256:another-hub']);
 
-    const result = (await runNodeIn(namespace, restartedRun, [], 120_000)) as Record<string, unknown>;
+    const result = (await runNodeScriptIn(namespace, restartedRun, [], 120_000)) as Record<string, unknown>;
     expect(result.stale).toContain('tnl-stale1');
     expect((result.stale as string[]).every((name) => name === 'tnl-stale1' || /^tnl-m\d+$/.test(name))).toBe(true);
     expect(result.ok).toBe(MEMBERS);

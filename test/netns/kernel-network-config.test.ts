@@ -1,5 +1,5 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { createNamespaces, deleteNamespaces, distUrl, execInAsync, runNodeIn, uniquePrefix } from '../helpers/netns.js';
+import { createNamespaces, deleteNamespaces, distUrl, execInAsync, runNodeScriptIn, uniquePrefix } from '../helpers/netns.js';
 import { netnsUnavailableReason } from '../helpers/root.js';
 
 const skipReason = netnsUnavailableReason();
@@ -106,7 +106,7 @@ describe.skipIf(skipReason)('the kernel network configuration seam (netns): one 
   afterAll(() => deleteNamespaces([namespace]));
 
   it.each(IMPLEMENTATIONS)('$name makes every change, reads back the same, and refuses alike', async ({ name, n }) => {
-    const result = (await runNodeIn(namespace, contractScript, [name, String(n)])) as Record<string, unknown>;
+    const result = (await runNodeScriptIn(namespace, contractScript, [name, String(n)])) as Record<string, unknown>;
     const dev = `k${n}a`;
     expect(result.made).toEqual(['ok', 'ok', 'ok', 'ok', 'ok', 'ok', { ipv6Forwarding: 'interface' }, 'ok', 'ok', 'ok']);
     expect(result.state).toEqual({

@@ -1,5 +1,5 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { createNamespaces, deleteNamespaces, distUrl, execIn, execInAsync, runNodeIn, uniquePrefix } from '../helpers/netns.js';
+import { createNamespaces, deleteNamespaces, distUrl, execIn, execInAsync, runNodeScriptIn, uniquePrefix } from '../helpers/netns.js';
 import { netnsUnavailableReason } from '../helpers/root.js';
 
 const skipReason = netnsUnavailableReason();
@@ -130,7 +130,7 @@ describe.skipIf(skipReason)('rtnetlink batches against the kernel (netns)', () =
   afterAll(() => deleteNamespaces([namespace]));
 
   it('makes every kind of change, one outcome per request, in order, with the kernel\'s errno and reason', async () => {
-    const result = (await runNodeIn(namespace, privilegedScript)) as Record<string, unknown>;
+    const result = (await runNodeScriptIn(namespace, privilegedScript)) as Record<string, unknown>;
     // The /proc/sys write runs in its place: before the deletion it works, after it the switch is gone.
     expect(result.applied).toEqual([...Array(14).fill('ok'), {
       code: 'ERR_DEVICE_NOT_FOUND', errno: 2, interfaceName: 'gone0', message: 'turning IPv6 forwarding on for gone0: No such file or directory',

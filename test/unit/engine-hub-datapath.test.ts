@@ -50,7 +50,7 @@ describe('the hub datapath\'s ESP readings', () => {
   it('reports an encrypted tunnel\'s AEAD, SPIs, SA age and ESP drops (never a key), nothing for a cleartext one, and passes rekey dues on', async () => {
     const io = new FakeDatapathIo();
     const engine = new DatapathEngine(io);
-    const routes = new KernelRoutes({ applySync: (changes) => changes.map(() => ({ ok: true })) });
+    const routes = new KernelRoutes({ apply: async (changes) => changes.map(() => ({ ok: true }) as const) });
     const datapath = new EngineHubDatapath(engine, { forward: false, routes, log: pino({ level: 'silent' }) });
     const key = Buffer.alloc(20, 7).toString('base64url');
     const spec = { name: 'tnl-e', encap: 'gre' as const, local: '192.0.2.1', remote: '198.51.100.9', address: '10.9.0.1/30', peerAddress: '10.9.0.2', keepaliveInterval: 0 };
