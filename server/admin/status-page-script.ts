@@ -74,7 +74,7 @@ export const STATUS_PAGE_SCRIPT = `
   let detailName = null;
 
   // Cards: one per peer, kept by name and updated in place.
-  const FIELDS = [['endpoint', 'Endpoint'], ['encap', 'Encapsulation'], ['subnet', '/30'], ['routes', 'Routes'], ['seen', 'Last seen'], ['traffic', 'Traffic'], ['totals', 'Totals'], ['software', 'Software'], ['hub', 'Hub']];
+  const FIELDS = [['endpoint', 'Endpoint'], ['encap', 'Encapsulation'], ['subnet', '/30'], ['routes', 'Routes'], ['seen', 'Last seen'], ['traffic', 'Traffic'], ['totals', 'Totals'], ['software', 'Software'], ['hub', 'Hub'], ['direct', 'Direct']];
   const cards = new Map();
   const makeCard = (name) => {
     const article = document.createElement('article');
@@ -117,6 +117,9 @@ export const STATUS_PAGE_SCRIPT = `
     setText(v.software, peer.software || '—');
     setText(v.hub, peer.hub || '—');
     card.terms.hub.hidden = v.hub.hidden = peer.hub === null;
+    // A pair whose traffic crosses a verified shortcut, not the hub.
+    setText(v.direct, peer.direct.length ? peer.direct.join(', ') + ' (shortcut)' : '—');
+    card.terms.direct.hidden = v.direct.hidden = peer.direct.length === 0;
   };
   const renderCards = () => {
     const present = new Set();

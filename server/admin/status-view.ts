@@ -37,6 +37,8 @@ export interface StatusViewPeer {
   software: string | null;
   /** The hub link's encryption, e.g. `ESP aes-gcm` or `ESP aes-gcm in UDP`; null in the clear. Never an SPI or key. */
   encryption: string | null;
+  /** The members it reaches directly over a shortcut both ends verified, by name; their traffic skips the hub. */
+  direct: string[];
 }
 
 /** What one live update of the status page carries. */
@@ -82,12 +84,25 @@ function encryptionText(peer: PeerStatus): string | null {
   return `ESP${peer.aead ? ` ${peer.aead}` : ''}${peer.esp === 'udp' ? ' in UDP' : ''}`;
 }
 
+/** Each member's partners over shortcuts that are up (verified by both ends), sorted by name. */
+function directPartners(links: HubStatus['links']): Map<string, string[]> {
+  const partners = new Map<string, string[]>();
+  for (const link of links) {
+    if (link.kind !== 'shortcut' || link.shortcut?.state !== 'up') continue;
+    const [a, b] = link.ends;
+    partners.set(a, [...(partners.get(a) ?? []), b].sort());
+    partners.set(b, [...(partners.get(b) ?? []), a].sort());
+  }
+  return partners;
+}
+
 /**
  * Reduces the hub's status to what the page shows: up peers first, then by name. A router is told
  * apart from a member by having live state without a session's `hello` (no software): its state
  * comes from its tunnel's liveness, since it never holds a session that would say up.
  */
 export function buildStatusView(status: HubStatus, at: number, facts: StatusViewFacts = {}): StatusView {
+  const direct = directPartners(status.links);
   const peers = status.peers.map((peer): StatusViewPeer => {
     const router = !peer.connected && peer.transport !== null && peer.software === null;
     const { state, since } = router
@@ -118,6 +133,7 @@ export function buildStatusView(status: HubStatus, at: number, facts: StatusView
       dropped: peer.counters ? peer.counters.rx.dropped + peer.counters.tx.dropped : null,
       software: peer.software,
       encryption: encryptionText(peer),
+      direct: direct.get(peer.name) ?? [],
     };
   });
   peers.sort(compareViewPeers);

@@ -66,6 +66,8 @@ export class SimulatedHub {
         hub: options.hubs && options.hubs.length > 0 ? options.hubs[i % options.hubs.length] ?? null : null,
         rxBytes, txBytes, rxPackets: Math.floor(rxBytes / 900), txPackets: Math.floor(txBytes / 900), dropped: 0,
         software: `tunnel-client/${PACKAGE_VERSION}`, encryption: i % 4 === 0 ? 'ESP aes-gcm' : null,
+        // member-1 and member-2 talk over a verified shortcut.
+        direct: i === 0 ? ['member-2'] : i === 1 ? ['member-1'] : [],
       };
       this.peers.set(name, peer);
       if (i % busyEvery === 0) {

@@ -80,7 +80,7 @@ function peer(name: string, extra: Partial<StatusViewPeer> = {}): StatusViewPeer
   return {
     name, state: 'up', transport: 'ws', router: false, seen: '203.0.113.10', reported: '203.0.113.10', nat: false, encap: 'gre',
     encapReason: 'public', prefix: '10.1.12.0/30', inner: '10.1.12.2', routes: [], lastSeen: null, since: null, hub: null,
-    rxBytes: 0, txBytes: 0, rxPackets: 0, txPackets: 0, dropped: 0, software: 'tunnel-client/1.2.3', encryption: null, ...extra,
+    rxBytes: 0, txBytes: 0, rxPackets: 0, txPackets: 0, dropped: 0, software: 'tunnel-client/1.2.3', encryption: null, direct: [], ...extra,
   };
 }
 

@@ -172,4 +172,18 @@ describe.skipIf(reason !== null)('the status page\'s table of 5,000 members in h
     // Self-contained: the page and its stream, nothing else.
     expect(browser.requests.every((url) => url.startsWith(`${server.url}/`))).toBe(true);
   });
+
+  it('marks a pair that is direct on the member\'s card, and says nothing of it for the others', async () => {
+    await search('member-1');
+    await page.click('#rows .row .open:text-is("member-1")');
+    await page.waitForSelector('#detail article[data-peer="member-1"]');
+    expect(await page.textContent('#detail [data-field="direct"]')).toBe('member-2 (shortcut)');
+    await page.click('#detail-close');
+    await search('member-3');
+    await page.click('#rows .row .open:text-is("member-3")');
+    await page.waitForSelector('#detail article[data-peer="member-3"]');
+    expect(await page.isVisible('#detail [data-field="direct"]')).toBe(false);
+    await page.click('#detail-close');
+    await search('');
+  });
 });

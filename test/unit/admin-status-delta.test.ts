@@ -10,7 +10,7 @@ function peer(name: string, extra: Partial<StatusViewPeer> = {}): StatusViewPeer
   return {
     name, state: 'up', transport: 'ws', router: false, seen: '203.0.113.10', reported: '192.168.1.2', nat: true, encap: 'fou',
     encapReason: 'nat-detected', prefix: '10.1.12.0/30', inner: '10.1.12.2', routes: [], lastSeen: null, since: '2026-01-01T00:00:00.000Z',
-    hub: null, rxBytes: 1_000, txBytes: 2_000, rxPackets: 10, txPackets: 20, dropped: 0, software: 'tunnel-client/1.2.3', encryption: null, ...extra,
+    hub: null, rxBytes: 1_000, txBytes: 2_000, rxPackets: 10, txPackets: 20, dropped: 0, software: 'tunnel-client/1.2.3', encryption: null, direct: [], ...extra,
   };
 }
 

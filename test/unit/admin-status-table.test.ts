@@ -9,7 +9,7 @@ function row(name: string, extra: Partial<StatusViewPeer> = {}, rx: number | nul
     peer: {
       name, state: 'up', transport: 'ws', router: false, seen: '203.0.113.10', reported: '192.168.1.2', nat: true, encap: 'fou',
       encapReason: 'nat-detected', prefix: '10.1.12.0/30', inner: '10.1.12.2', routes: [], lastSeen: null, since: null, hub: null,
-      rxBytes: 0, txBytes: 0, rxPackets: 0, txPackets: 0, dropped: 0, software: null, encryption: null, ...extra,
+      rxBytes: 0, txBytes: 0, rxPackets: 0, txPackets: 0, dropped: 0, software: null, encryption: null, direct: [], ...extra,
     },
     rx, tx,
   };

@@ -1,6 +1,6 @@
 import { describe, expect, it } from 'vitest';
 import { buildStatusView } from '../../server/admin/status-view.js';
-import type { HubStatus, PeerStatus } from '../../server/hub/hub-status.js';
+import type { HubStatus, PeerLinkStatus, PeerStatus } from '../../server/hub/hub-status.js';
 
 function peer(name: string, connected: boolean, extra: Partial<PeerStatus> = {}): PeerStatus {
   return {
@@ -27,7 +27,7 @@ describe('the live page\'s view of the hub status', () => {
       name: 'bob', state: 'up', transport: 'ws', router: false, seen: '203.0.113.10', reported: '192.168.1.2', nat: true,
       encap: 'fou', encapReason: 'nat-detected', prefix: '10.1.12.0/30', inner: '10.1.12.2', routes: [],
       lastSeen: '2026-01-01T00:00:00.000Z', since: null, hub: null, rxBytes: 300, txBytes: 400, rxPackets: 3, txPackets: 4, dropped: 3, software: 'tunnel-client/1.2.3',
-      encryption: null,
+      encryption: null, direct: [],
     });
     expect(view.peers[2]).toMatchObject({ name: 'alice', software: null });
     expect(view.peers[1]).toMatchObject({ rxBytes: null, txBytes: null, dropped: null });
@@ -78,5 +78,16 @@ describe('the live page\'s view of the hub status', () => {
   it('carries the routes of a peer\'s tunnel', () => {
     const routed = peer('erin', true, { routes: ['10.7.0.0/24', '10.1.12.0/24'] });
     expect(buildStatusView({ version: '1.2.4', hub, peers: [routed], links: [], hubLinks: [], shortcuts: null }, 0).peers[0]?.routes).toEqual(['10.7.0.0/24', '10.1.12.0/24']);
+  });
+
+  it('marks the pairs that are direct: a shortcut both ends verified, not one still verifying nor an operator\'s link', () => {
+    const link = (ends: [string, string], kind: PeerLinkStatus['kind'], state: 'verifying' | 'up' | null): PeerLinkStatus => ({
+      ends, prefix: '10.1.13.0/30', encap: 'gre', reason: 'public', reachable: true, public: ['203.0.113.10', '192.0.2.20'], kind,
+      why: kind === 'shortcut' ? 'rate 3.2 Mbit/s' : null,
+      shortcut: state === null ? null : { state, rate: 3_200_000, lastActiveAt: '2026-01-01T00:00:00.000Z', verifiedAt: null, failed: null },
+    });
+    const links = [link(['bob', 'dave'], 'shortcut', 'up'), link(['bob', 'carol'], 'shortcut', 'up'), link(['carol', 'dave'], 'shortcut', 'verifying'), link(['dave', 'erin'], 'operator', null)];
+    const view = buildStatusView({ version: '1.2.4', hub, peers: ['bob', 'carol', 'dave', 'erin'].map((name) => peer(name, true)), links, hubLinks: [], shortcuts: null }, 0);
+    expect(Object.fromEntries(view.peers.map((p) => [p.name, p.direct]))).toEqual({ bob: ['carol', 'dave'], carol: ['bob'], dave: ['bob'], erin: [] });
   });
 });
