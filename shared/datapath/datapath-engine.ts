@@ -1,47 +1,35 @@
 import { randomInt } from 'node:crypto';
 import { TunnelError } from '../errors.js';
-import type { KernelChange } from '../system/kernel-change.js';
 import type { DatapathIo, TunEndpoint } from './datapath-io.js';
 import { DestinationTally, type DestinationCount } from './destination-tally.js';
 import type { DeviceOwner } from './device-owner.js';
-import { DEFAULT_PATH_MTU, planEncapsulation, type EncapsulationPlan, type OuterTransport } from './encapsulation-plan.js';
+import { DEFAULT_PATH_MTU, planEncapsulation } from './encapsulation-plan.js';
+import { EspWatch } from './esp-watch.js';
 import { FastRouteAbsorber, FastRouteSync } from './fast-route-sync.js';
 import { receiveFromOuter } from './outer-receive.js';
-import { OuterSocket } from './outer-socket.js';
+import { BATCH_CAPACITY, OuterSocketPool, SLOT_SIZE } from './outer-socket-pool.js';
 import { PathMtuWatch, type PathMtuEvent } from './path-mtu-watch.js';
 import { TunnelCounters } from './tunnel-counters.js';
 import { followKeepaliveSpec, Keepalives, sendKeepalive } from './tunnel-keepalive.js';
 import { TunnelLiveness, type LivenessEvent } from './tunnel-liveness.js';
-import { claimProblem, tunnelPath } from './tunnel-path.js';
+import { tunnelPath } from './tunnel-path.js';
 import { TunnelProbes } from './tunnel-probe.js';
-import { TunnelSecurityAssociations, type EspFactory, type PreparedSas, type RekeyDueEvent } from './tunnel-security-associations.js';
+import { TunnelSecurityAssociations, type EspFactory, type RekeyDueEvent } from './tunnel-security-associations.js';
+import { TunnelDevices } from './tunnel-devices.js';
 import { applyTunnelUpdate, sameAuth, validateTunnelSpec, type TunnelSpec, type TunnelSpecInput, type TunnelUpdate } from './tunnel-spec.js';
-import { socketStatusOf, tunnelStatusOf, type OuterSocketStatus, type TunnelStatus } from './tunnel-status.js';
+import { tunnelStatusOf, type OuterSocketStatus, type TunnelStatus } from './tunnel-status.js';
 import { transmitFromTun } from './tunnel-transmit.js';
-import { Tunnel, type TunnelBatches, type TunnelParts, type TunnelPath, type TunnelSocket } from './tunnel.js';
+import { Tunnel, type TunnelBatches, type TunnelParts, type TunnelPath } from './tunnel.js';
 import type { BindingEvent } from './udp-binding-event.js';
 import { followMemberAuth } from './udp-binding-member.js';
 
 export type { BindingStatus } from './binding-status.js';
 export type { OuterSocketStatus, TunnelStatus } from './tunnel-status.js';
 export type { RekeyDueEvent } from './tunnel-security-associations.js';
-
-/** Packets per batch: one JS↔native crossing moves up to this many. */
-export const BATCH_CAPACITY = 64;
-
-/** Bytes per batch slot: an Ethernet-sized packet plus headroom, with room to spare. */
-export const SLOT_SIZE = 2048;
+export { ESP_WATCH_INTERVAL_MS } from './esp-watch.js';
+export { BATCH_CAPACITY, SLOT_SIZE } from './outer-socket-pool.js';
 
 const REPLY_CAPACITY = 8;
-const CONTROL_CAPACITY = 1;
-/** Keepalives are short (at most a few dozen bytes): a tick's worth of them fits small slots. */
-const KEEPALIVE_SLOT_SIZE = 256;
-
-/** The IP protocol of each raw outer transport. */
-const RAW_PROTOCOL = { gre: 47, ipip: 4, ipv6: 41, esp: 50 } as const;
-
-/** How often the engine adds what ESP SAs counted to their tunnels and checks for a due rekey. */
-export const ESP_WATCH_INTERVAL_MS = 1000;
 
 /** Options of the engine. */
 export interface DatapathEngineOptions {
@@ -94,7 +82,6 @@ export const DEFAULT_PROBE_TIMEOUT_MS = 1000;
  */
 export class DatapathEngine {
   private readonly tunnels = new Map<string, Tunnel>();
-  private readonly sockets = new Map<string, OuterSocket>();
   private readonly pathMtu: number;
   private readonly pathMtus: PathMtuWatch;
   // Scratch space of the receive path, shared by every socket (callbacks never nest).
@@ -105,12 +92,12 @@ export class DatapathEngine {
   readonly #batches: TunnelBatches;
   readonly #absorber: FastRouteAbsorber;
   readonly #keepalives: Keepalives;
+  readonly #sockets: OuterSocketPool;
+  readonly #devices: TunnelDevices;
+  readonly #espWatch = new EspWatch(this.tunnels);
   /** Per tunnel name, the end of the work asked for it so far. */
   readonly #work = new Map<string, Promise<void>>();
-  /** Names an exclusive open found held by another owner's device (looked up once, not on every retry). */
-  readonly #foreign = new Set<string>();
   #closing = false;
-  #espWatch: NodeJS.Timeout | null = null;
 
   constructor(private readonly io: DatapathIo, private readonly options: DatapathEngineOptions = {}) {
     this.pathMtu = options.pathMtu ?? DEFAULT_PATH_MTU;
@@ -123,6 +110,11 @@ export class DatapathEngine {
     };
     this.#absorber = new FastRouteAbsorber(io.readFastRouteCounters?.bind(io));
     this.#keepalives = new Keepalives((tunnels) => this.#absorber.absorb(tunnels));
+    this.#sockets = new OuterSocketPool(io, (socket) => {
+      this.pathMtus.applyReports(socket);
+      receiveFromOuter(socket, this.targets, this.touched);
+    });
+    this.#devices = new TunnelDevices(io, options.owner, options.fastPath);
   }
 
   /** Creates a tunnel: its TUN (MTU, address, up), its place in a shared outer socket, its keepalive. */
@@ -157,9 +149,9 @@ export class DatapathEngine {
       const { path, moved } = await this.prepareMove(tunnel, update);
       const left = [tunnel.socket, tunnel.socket6, tunnel.trap];
       tunnel.retarget(path);
-      this.#unreserve(path);
-      this.releaseUnused(left);
-      this.#watchEsp();
+      this.#sockets.unreserve(path);
+      this.#sockets.release(left);
+      this.#espWatch.follow();
       followKeepaliveSpec(tunnel, before, moved);
       followMemberAuth(tunnel, moved || !sameAuth(before.auth, path.spec.auth) || before.helloInterval !== path.spec.helloInterval);
       if (moved) this.pathMtus.refresh(tunnel);
@@ -200,9 +192,9 @@ export class DatapathEngine {
       const tunnel = this.require(name);
       this.tunnels.delete(name);
       tunnel.close();
-      this.releaseUnused([tunnel.socket, tunnel.socket6, tunnel.trap]);
+      this.#sockets.release([tunnel.socket, tunnel.socket6, tunnel.trap]);
       this.pathMtus.watch();
-      this.#watchEsp();
+      this.#espWatch.follow();
       await this.io.closeTuns([tunnel.tun]);
     });
   }
@@ -240,7 +232,7 @@ export class DatapathEngine {
 
   /** Counters of packets that reached a shared socket but no tunnel. */
   socketStatus(): OuterSocketStatus[] {
-    return [...this.sockets.values()].map(socketStatusOf);
+    return this.#sockets.status();
   }
 
   /**
@@ -255,10 +247,10 @@ export class DatapathEngine {
     const tunnels = [...this.tunnels.values()];
     this.tunnels.clear();
     for (const tunnel of tunnels) tunnel.close();
-    this.releaseUnused([...this.sockets.values()]);
+    this.#sockets.releaseAll();
     this.pathMtus.watch();
-    this.#watchEsp();
-    if (tunnels.length > 0 && this.options.owner !== undefined) await this.#deleteOwnGroup(this.options.owner);
+    this.#espWatch.follow();
+    if (tunnels.length > 0) await this.#devices.deleteOwnGroup();
     await this.io.closeTuns(tunnels.map((tunnel) => tunnel.tun));
   }
 
@@ -274,9 +266,9 @@ export class DatapathEngine {
       tunnel.close();
       tunnel.tun.close();
     }
-    this.releaseUnused([...this.sockets.values()]);
+    this.#sockets.releaseAll();
     this.pathMtus.watch();
-    this.#watchEsp();
+    this.#espWatch.follow();
   }
 
   /**
@@ -285,15 +277,8 @@ export class DatapathEngine {
    * left alone. Resolves with their names. Without an owner, nothing is anyone's: resolves with none.
    */
   async removeStaleDevices(): Promise<string[]> {
-    const owner = this.options.owner;
-    if (owner === undefined) return [];
-    const stale = (await this.io.listLinks(''))
-      .filter((link) => link.alias === owner.alias && !this.tunnels.has(link.name) && !this.#work.has(link.name))
-      .map((link) => link.name);
-    if (stale.length === 0) return [];
-    if (this.tunnels.size === 0 && this.#work.size === 0 && await this.#deleteOwnGroup(owner)) return stale;
-    const outcomes = await this.io.configure(stale.map((link): KernelChange => ({ kind: 'delete-link', link })));
-    return stale.filter((_, i) => outcomes[i]?.ok === true || outcomes[i]?.error.code === 'ERR_DEVICE_NOT_FOUND');
+    return this.#devices.removeStale((name) => this.tunnels.has(name) || this.#work.has(name),
+      () => this.tunnels.size === 0 && this.#work.size === 0);
   }
 
   /** Runs `work` after the work asked for `name` before it (whatever became of that). */
@@ -316,27 +301,27 @@ export class DatapathEngine {
     const plan = planEncapsulation(spec, this.pathMtu);
     const sas = this.securityAssociationsOf(spec.name);
     const prepared = sas.prepare(spec.esp);
-    const { socket, socket6, trap } = this.acquireSocketsOrDiscard(spec, plan, sas, prepared);
+    const { socket, socket6, trap } = this.#sockets.acquireOrDiscard(spec, plan, sas, prepared);
     const path = { socket, socket6, trap };
-    this.#reserve(path);
+    this.#sockets.reserve(path);
     let tun: TunEndpoint | undefined;
     try {
-      this.#claim(socket, socket6, trap, spec);
-      tun = await this.openDevice(spec, plan);
+      this.#sockets.claim(path, spec);
+      tun = await this.#devices.open(spec, plan);
       // The device took a while: the engine may be closing, or another tunnel may hold the place now.
       if (this.#closing) throw new TunnelError('ERR_CLOSED', 'the datapath is shutting down');
-      this.#claim(socket, socket6, trap, spec);
+      this.#sockets.claim(path, spec);
     } catch (err) {
       sas.discard(prepared);
-      this.#unreserve(path);
-      this.releaseUnused([socket, socket6, trap]);
+      this.#sockets.unreserve(path);
+      this.#sockets.release([socket, socket6, trap]);
       if (tun !== undefined) await this.io.closeTuns([tun]);
       throw err;
     }
     const opened = tun;
     const tunnel = new Tunnel(this.partsOf(spec, opened, sas), tunnelPath(spec, plan, null, socket, socket6, trap, prepared, this.emitBinding));
     tunnel.open();
-    this.#unreserve(path);
+    this.#sockets.unreserve(path);
     this.tunnels.set(spec.name, tunnel);
     opened.onReadable(() => {
       try {
@@ -350,7 +335,7 @@ export class DatapathEngine {
     await this.attachFastRoute(tunnel);
     this.pathMtus.refresh(tunnel);
     this.pathMtus.watch();
-    this.#watchEsp();
+    this.#espWatch.follow();
     return tunnelStatusOf(tunnel);
   }
 
@@ -363,121 +348,26 @@ export class DatapathEngine {
     const learnedPathMtu = moved ? null : tunnel.learnedPathMtu;
     const plan = planEncapsulation(spec, this.pathMtu, learnedPathMtu);
     const prepared = tunnel.sas.prepare(spec.esp);
-    const { socket, socket6, trap } = this.acquireSocketsOrDiscard(spec, plan, tunnel.sas, prepared);
+    const { socket, socket6, trap } = this.#sockets.acquireOrDiscard(spec, plan, tunnel.sas, prepared);
     const path = { socket, socket6, trap };
-    this.#reserve(path);
+    this.#sockets.reserve(path);
     let mtuSet = false;
     try {
-      this.#claim(socket, socket6, trap, spec, tunnel);
+      this.#sockets.claim(path, spec, tunnel);
       if (plan.mtu !== tunnel.plan.mtu) {
-        await this.#configureLink(spec.name, [{ kind: 'set-mtu', link: spec.name, mtu: plan.mtu }]);
+        await this.#devices.setMtu(spec.name, plan.mtu);
         mtuSet = true;
-        this.#claim(socket, socket6, trap, spec, tunnel);
+        this.#sockets.claim(path, spec, tunnel);
       }
     } catch (err) {
       // Sockets the tunnel already uses have users, so only the ones opened here close.
       tunnel.sas.discard(prepared);
-      this.#unreserve(path);
-      this.releaseUnused([socket, socket6, trap]);
-      if (mtuSet) void this.io.configure([{ kind: 'set-mtu', link: spec.name, mtu: tunnel.plan.mtu }]).catch(() => undefined);
+      this.#sockets.unreserve(path);
+      this.#sockets.release([socket, socket6, trap]);
+      if (mtuSet) this.#devices.restoreMtu(spec.name, tunnel.plan.mtu);
       throw err;
     }
     return { path: tunnelPath(spec, plan, learnedPathMtu, socket, socket6, trap, prepared, this.emitBinding), moved };
-  }
-
-  /** Throws ERR_TUNNEL_EXISTS when another tunnel than `except` holds the place `spec` takes. */
-  #claim(socket: OuterSocket, socket6: OuterSocket, trap: OuterSocket | null, spec: TunnelSpec, except?: Tunnel): void {
-    const claimed = claimProblem(socket, socket6, trap, spec, except);
-    if (claimed !== null) throw new TunnelError('ERR_TUNNEL_EXISTS', claimed);
-  }
-
-  /** Holds a path's sockets open while its tunnel is being set up (each distinct socket once). */
-  #reserve(path: { socket: TunnelSocket; socket6: TunnelSocket; trap: TunnelSocket | null }): void {
-    for (const socket of new Set([path.socket, path.socket6, path.trap])) (socket as OuterSocket | null)?.reserve();
-  }
-
-  #unreserve(path: { socket: TunnelSocket; socket6: TunnelSocket; trap: TunnelSocket | null }): void {
-    for (const socket of new Set([path.socket, path.socket6, path.trap])) (socket as OuterSocket | null)?.unreserve();
-  }
-
-  /**
-   * Opens the tunnel's TUN (a TAP for gretap) and configures it: the owner's mark, MAC, MTU,
-   * address, up, in one batch with the other tunnels' changes of this turn. On failure the device
-   * is closed again and the coded refusal thrown.
-   */
-  private async openDevice(spec: TunnelSpec, plan: EncapsulationPlan): Promise<TunEndpoint> {
-    const tun = await this.#openTun(spec);
-    const link = spec.name;
-    const changes: KernelChange[] = [];
-    const owner = this.options.owner;
-    if (owner !== undefined) changes.push({ kind: 'mark-link', link, group: owner.group, alias: owner.alias });
-    if (spec.mac !== null) changes.push({ kind: 'set-mac', link, mac: spec.mac });
-    changes.push({ kind: 'set-mtu', link, mtu: plan.mtu });
-    // A TAP is a broadcast link: its /30 needs no peer (ARP finds the other end). A gretap
-    // without addresses is an L2 port for a bridge and gets none.
-    if (spec.address !== null) {
-      const cidr = `${spec.address}/${spec.prefixLength}`;
-      changes.push(spec.mac !== null || spec.peerAddress === null ? { kind: 'add-address', link, cidr } : { kind: 'add-address', link, cidr, peer: spec.peerAddress });
-    }
-    changes.push({ kind: 'set-up', link, up: true });
-    try {
-      await this.#configureLink(link, changes);
-    } catch (err) {
-      await this.io.closeTuns([tun]);
-      throw err;
-    }
-    return tun;
-  }
-
-  /**
-   * Opens the device; with an owner, exclusively: a device of that name this owner left behind
-   * (a killed process) is deleted and the open tried again, one anyone else holds is refused with
-   * ERR_ALREADY_EXISTS and left alone.
-   */
-  async #openTun(spec: TunnelSpec): Promise<TunEndpoint> {
-    const owner = this.options.owner;
-    const options = { tap: spec.mac !== null, forwarded: this.options.fastPath !== false && this.io.createFastRoute !== undefined, exclusive: owner !== undefined };
-    try {
-      const tun = await this.io.openTun(spec.name, options);
-      this.#foreign.delete(spec.name);
-      return tun;
-    } catch (err) {
-      if (owner === undefined || !(err instanceof TunnelError) || err.code !== 'ERR_ALREADY_EXISTS') throw err;
-      const foreign = (): TunnelError => new TunnelError('ERR_ALREADY_EXISTS',
-        `an interface named ${spec.name} exists and is not this process's: it is left alone (remove or rename it to let this tunnel up)`, { cause: err });
-      if (this.#foreign.has(spec.name)) throw foreign();
-      const holder = (await this.io.listLinks(spec.name)).find((link) => link.name === spec.name);
-      if (holder !== undefined && holder.alias !== owner.alias) {
-        this.#foreign.add(spec.name);
-        throw foreign();
-      }
-      if (holder !== undefined) await this.io.configure([{ kind: 'delete-link', link: spec.name }]);
-      return this.io.openTun(spec.name, options);
-    }
-  }
-
-  /** Makes `changes` to one link; throws the first refusal. */
-  async #configureLink(link: string, changes: KernelChange[]): Promise<void> {
-    const outcomes = await this.io.configure(changes);
-    const refused = outcomes.find((outcome) => !outcome.ok);
-    if (refused !== undefined && !refused.ok) throw refused.error;
-    if (outcomes.length !== changes.length) throw new TunnelError('ERR_INTERNAL', `configuring ${link}: the kernel configuration gave ${outcomes.length} outcomes for ${changes.length} changes`);
-  }
-
-  /**
-   * Deletes the owner's link group in one request, after checking that every device in it is the
-   * owner's (another process may have picked the same group number); false when it did not.
-   */
-  async #deleteOwnGroup(owner: DeviceOwner): Promise<boolean> {
-    try {
-      const links = await this.io.listLinks('');
-      if (links.some((link) => link.group === owner.group && link.alias !== owner.alias)) return false;
-      if (!links.some((link) => link.group === owner.group)) return true;
-      const [outcome] = await this.io.configure([{ kind: 'delete-link-group', group: owner.group }]);
-      return outcome?.ok === true || outcome?.error.code === 'ERR_DEVICE_NOT_FOUND';
-    } catch {
-      return false;
-    }
   }
 
   /** A tunnel's SA owner, over the I/O's ESP when it has one. */
@@ -510,8 +400,8 @@ export class DatapathEngine {
     } catch (err) {
       this.tunnels.delete(tunnel.spec.name);
       tunnel.close();
-      this.releaseUnused([tunnel.socket, tunnel.socket6, tunnel.trap]);
-      this.#watchEsp();
+      this.#sockets.release([tunnel.socket, tunnel.socket6, tunnel.trap]);
+      this.#espWatch.follow();
       await this.io.closeTuns([tunnel.tun]);
       throw err;
     }
@@ -526,89 +416,5 @@ export class DatapathEngine {
     const tunnel = this.tunnels.get(name);
     if (tunnel === undefined) throw new TunnelError('ERR_TUNNEL_NOT_FOUND', `no tunnel named ${JSON.stringify(name)} runs here`);
     return tunnel;
-  }
-
-  /** acquireSockets, letting go of the prepared SAs when it fails. */
-  private acquireSocketsOrDiscard(
-    spec: TunnelSpec, plan: EncapsulationPlan, sas: TunnelSecurityAssociations, prepared: PreparedSas,
-  ): { socket: OuterSocket; socket6: OuterSocket; trap: OuterSocket | null } {
-    try {
-      return this.acquireSockets(spec, plan);
-    } catch (err) {
-      sas.discard(prepared);
-      throw err;
-    }
-  }
-
-  /**
-   * The sockets a plan sends through: one, or two for ipip over IPv6 (protocols 4 and 41); and for
-   * raw ESP the raw socket of the protocol it protects, where cleartext for it would arrive.
-   */
-  private acquireSockets(spec: TunnelSpec, plan: EncapsulationPlan): { socket: OuterSocket; socket6: OuterSocket; trap: OuterSocket | null } {
-    const socket = this.acquireSocket(spec, plan.transport);
-    const opened: OuterSocket[] = [socket];
-    try {
-      const socket6 = plan.transport6 === plan.transport ? socket : this.acquireSocket(spec, plan.transport6);
-      opened.push(socket6);
-      const cleartext = plan.esp?.cleartext ?? null;
-      const trap = cleartext === null ? null : this.acquireSocket(spec, cleartext);
-      return { socket, socket6, trap };
-    } catch (err) {
-      this.releaseUnused(opened);
-      throw err;
-    }
-  }
-
-  /** Runs the ESP watch while some tunnel is encrypted: counters absorbed, rekeys reported. */
-  #watchEsp(): void {
-    let any = false;
-    for (const tunnel of this.tunnels.values()) {
-      if (tunnel.sas.encrypted) {
-        any = true;
-        break;
-      }
-    }
-    if (any && this.#espWatch === null) {
-      this.#espWatch = setInterval(() => {
-        for (const tunnel of this.tunnels.values()) if (tunnel.sas.encrypted) tunnel.sas.absorb();
-      }, ESP_WATCH_INTERVAL_MS);
-      this.#espWatch.unref();
-    } else if (!any && this.#espWatch !== null) {
-      clearInterval(this.#espWatch);
-      this.#espWatch = null;
-    }
-  }
-
-  private acquireSocket(spec: TunnelSpec, transport: OuterTransport): OuterSocket {
-    const local = spec.outerFamily === 6 ? `[${spec.local}]` : spec.local;
-    const id = transport === 'udp' ? `udp ${local}:${spec.localPort}` : `${transport} ${spec.local}`;
-    const existing = this.sockets.get(id);
-    if (existing !== undefined) {
-      if (existing.ttl !== spec.ttl) {
-        throw new TunnelError('ERR_INVALID_CONFIG', `tunnels sharing ${id} must share one outer ttl (${existing.ttl}, not ${spec.ttl})`);
-      }
-      return existing;
-    }
-    const endpoint = transport === 'udp'
-      ? this.io.openUdpSocket(spec.local, spec.localPort, { ttl: spec.ttl })
-      : this.io.openRawSocket(RAW_PROTOCOL[transport], spec.local, { ttl: spec.ttl });
-    const socket = new OuterSocket(id, transport, spec.outerFamily, spec.local, spec.localPort, spec.ttl, endpoint,
-      this.io.createPacketBatch(BATCH_CAPACITY, SLOT_SIZE), this.io.createPacketBatch(CONTROL_CAPACITY, SLOT_SIZE),
-      this.io.createPacketBatch(BATCH_CAPACITY, KEEPALIVE_SLOT_SIZE));
-    endpoint.onReadable(() => {
-      this.pathMtus.applyReports(socket);
-      receiveFromOuter(socket, this.targets, this.touched);
-    });
-    this.sockets.set(id, socket);
-    return socket;
-  }
-
-  /** Closes each of these sockets no tunnel uses any more. */
-  private releaseUnused(sockets: readonly (TunnelSocket | null)[]): void {
-    for (const socket of new Set(sockets)) {
-      if (socket === null || socket.users > 0 || this.sockets.get(socket.id) !== socket) continue;
-      this.sockets.delete(socket.id);
-      socket.endpoint.close();
-    }
   }
 }
