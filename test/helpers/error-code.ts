@@ -38,12 +38,14 @@ export function refusalOf(fn: () => unknown, type?: CodedErrorClass<CodedError>)
   throw new Error(`expected ${type === undefined ? 'a coded error' : `a ${type.name}`}, but it returned`);
 }
 
-/** The coded error `promise` rejects with; throws when it resolves or rejects with anything else. */
-export async function rejectionOf(promise: Promise<unknown>): Promise<CodedError> {
+/** The coded error (of `type`, when given) `promise` rejects with; throws when it resolves or rejects with anything else. */
+export async function rejectionOf(promise: Promise<unknown>): Promise<CodedError>;
+export async function rejectionOf<E extends CodedError>(promise: Promise<unknown>, type: CodedErrorClass<E>): Promise<E>;
+export async function rejectionOf(promise: Promise<unknown>, type?: CodedErrorClass<CodedError>): Promise<CodedError> {
   try {
     await promise;
   } catch (err) {
-    return codedOrRethrow(err);
+    return codedOrRethrow(err, type);
   }
-  throw new Error('expected a coded error, but it resolved');
+  throw new Error(`expected ${type === undefined ? 'a coded error' : `a ${type.name}`}, but it resolved`);
 }

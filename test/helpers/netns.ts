@@ -7,7 +7,7 @@ import { execFile, execFileSync, spawn, type ChildProcess } from 'node:child_pro
 import { randomBytes } from 'node:crypto';
 import { existsSync } from 'node:fs';
 import { dirname, join } from 'node:path';
-import { fileURLToPath, pathToFileURL } from 'node:url';
+import { fileURLToPath } from 'node:url';
 
 const live = new Set<string>();
 let exitHookInstalled = false;
@@ -97,24 +97,6 @@ export function spawnIn(namespace: string, command: string, args: string[]): Chi
  */
 export async function runNodeIn(namespace: string, file: string, args: string[] = [], timeoutMs = 60_000): Promise<unknown> {
   const result = await execInAsync(namespace, process.execPath, [file, ...args], timeoutMs);
-  if (result.code !== 0) {
-    throw new Error(`node in ${namespace} exited with ${String(result.code)}: ${result.stderr.trim()}`);
-  }
-  const lines = result.stdout.trim().split('\n');
-  return JSON.parse(lines[lines.length - 1] ?? 'null') as unknown;
-}
-
-/** The file URL of a built module under dist/, for the scripts still written inline (runNodeScriptIn). */
-export function distUrl(path: string): string {
-  return pathToFileURL(join(repoRoot(), 'dist', path)).href;
-}
-
-/**
- * Runs an ES module given as text inside `namespace` (as runNodeIn, last line as JSON). Only for
- * the tests whose scripts are not yet files in test/scripts/.
- */
-export async function runNodeScriptIn(namespace: string, script: string, args: string[] = [], timeoutMs = 60_000): Promise<unknown> {
-  const result = await execInAsync(namespace, process.execPath, ['--input-type=module', '-e', script, '--', ...args], timeoutMs);
   if (result.code !== 0) {
     throw new Error(`node in ${namespace} exited with ${String(result.code)}: ${result.stderr.trim()}`);
   }

@@ -6,6 +6,7 @@ import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { writeEspFile, type EspLink } from '../helpers/esp-file.js';
 import { createPairTopology, execInAsync, runNodeIn, type PairTopology } from '../helpers/netns.js';
+import { lastCaptureMs } from '../helpers/pcap-file.js';
 import { netnsUnavailableReason } from '../helpers/root.js';
 import { testScript } from '../helpers/test-scripts.js';
 import { startUp, statusIn, type RunningUp } from '../helpers/tunnel-client-process.js';
@@ -25,20 +26,6 @@ const A_INNER = '10.64.0.1';
 const B_INNER = '10.64.0.2';
 /** A ping payload pattern that would stand out in a capture if anything crossed in the clear. */
 const PATTERN = 'c0ffee5eedc0ffee5eedc0ffee5eed42';
-
-/** When (ms since the epoch) the last whole packet in a pcap file was captured; 0 while it holds none. */
-function lastCaptureMs(file: string): number {
-  const pcap = readFileSync(file);
-  let last = 0;
-  // A 24-byte file header, then per packet 16 bytes (seconds, microseconds, captured length, length) and the bytes.
-  for (let at = 24; at + 16 <= pcap.length;) {
-    const end = at + 16 + pcap.readUInt32LE(at + 8);
-    if (end > pcap.length) break;
-    last = pcap.readUInt32LE(at) * 1000 + pcap.readUInt32LE(at + 4) / 1000;
-    at = end;
-  }
-  return last;
-}
 
 // Two `tunnel-client up --esp` ends on a veth, fast path on: only ESP crosses the wire (tcpdump
 // sees no GRE and no inner byte in the clear), Wireshark decrypts it with the SAs, and packets

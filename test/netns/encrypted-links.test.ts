@@ -8,6 +8,7 @@ import { generateEd25519KeyPair } from '../../shared/ssh/generate-ed25519-key-pa
 import { runCliIn, startCli, startServe, type CliProcess } from '../helpers/control-processes.js';
 import { waitUntil } from '../helpers/wait-until.js';
 import { createNatTopology, execIn, execInAsync, type NatTopology } from '../helpers/netns.js';
+import { lastCaptureMs } from '../helpers/pcap-file.js';
 import { netnsUnavailableReason } from '../helpers/root.js';
 
 const reason = netnsUnavailableReason();
@@ -144,12 +145,16 @@ describe.skipIf(reason !== null)('encrypted links end to end: the hub, c1 (publi
       execInAsync(topo.c1, 'ping', ['-c', '20', '-i', '0.05', '-W', '1', '-p', PATTERN, INNER.c2OnLink], 10_000),
       execInAsync(topo.c2, 'ping', ['-c', '20', '-i', '0.05', '-W', '1', '-p', PATTERN, INNER.c1OnLink], 10_000),
     ]);
-    await new Promise((resolve) => setTimeout(resolve, 300));
+    // tcpdump writes packets in order: once one captured after the pings is in the WAN file (a
+    // keepalive within half a second), so is every ping; the tunnel's file is awaited until the
+    // pattern is in it.
+    const pinged = Date.now();
+    const pattern = Buffer.from(PATTERN, 'hex');
+    await waitUntil(() => lastCaptureMs(wire) > pinged, 5_000, 'tcpdump to write a WAN packet captured after the pings');
+    await waitUntil(() => readFileSync(inner).includes(pattern), 5_000, 'the ping pattern in the tunnel capture');
     await wan.stop();
     await tun.stop();
     for (const ping of pings) expect(pingCounts(ping.stdout).received).toBeGreaterThanOrEqual(19);
-    const pattern = Buffer.from(PATTERN, 'hex');
-    expect(readFileSync(inner).includes(pattern)).toBe(true);
     expect(readFileSync(wire).includes(pattern)).toBe(false);
     const esp = countMatching(wire, 'ip proto 50');
     const espInUdp = countMatching(wire, 'udp port 4500');

@@ -1,6 +1,8 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { createNamespaces, deleteNamespaces, distUrl, execIn, execInAsync, runNodeScriptIn, uniquePrefix } from '../helpers/netns.js';
+import { createNamespaces, deleteNamespaces, execIn, execInAsync, runNodeIn, uniquePrefix } from '../helpers/netns.js';
 import { netnsUnavailableReason } from '../helpers/root.js';
+import { testScript } from '../helpers/test-scripts.js';
+import type { HubRestartedRun } from '../scripts/hub-devices-run.js';
 
 const skipReason = netnsUnavailableReason();
 if (skipReason) console.warn(`SKIPPED hub device ownership tests: ${skipReason}`);
@@ -10,44 +12,6 @@ if (skipReason) console.warn(`SKIPPED hub device ownership tests: ${skipReason}`
 // makes every tunnel anew, removing what it left behind and nothing of anyone else's.
 const MEMBERS = 50;
 const ALIAS = 'tunnel-hub:SHA256:netns-test';
-
-const prelude = `
-import { DatapathEngine } from '${distUrl('shared/datapath/datapath-engine.js')}';
-import { deviceOwner } from '${distUrl('shared/datapath/device-owner.js')}';
-import { nativeDatapathIo } from '${distUrl('shared/datapath/native-datapath-io.js')}';
-const owner = deviceOwner(${JSON.stringify(ALIAS)});
-const engine = new DatapathEngine(nativeDatapathIo, { owner });
-const spec = (i) => ({
-  name: 'tnl-m' + i, encap: 'gre', local: '192.0.2.1', remote: '198.51.100.1', key: i + 1,
-  address: '10.9.' + i + '.1/30', peerAddress: '10.9.' + i + '.2', keepaliveInterval: 0,
-});
-const outcome = (p) => p.then(() => 'ok', (err) => err.code + ': ' + err.message);
-`;
-
-/** Makes the tunnels, says so, and dies by SIGKILL: nothing of the engine's shutdown runs. */
-const killedRun = `${prelude}
-const outcomes = await Promise.all(Array.from({ length: ${MEMBERS} }, (_, i) => outcome(engine.addTunnel(spec(i)))));
-console.log(JSON.stringify({ ok: outcomes.filter((o) => o === 'ok').length, group: owner.group }));
-process.kill(process.pid, 'SIGKILL');
-`;
-
-/** Starts again: removes its stale devices, makes every tunnel (one more than before), then stops cleanly. */
-const restartedRun = `${prelude}
-import { execFileSync } from 'node:child_process';
-const links = () => JSON.parse(execFileSync('ip', ['-j', '-d', 'link', 'show'], { encoding: 'utf8' }))
-  .filter((l) => l.ifname.startsWith('tnl-')).map((l) => ({ name: l.ifname, group: l.group, alias: l.ifalias ?? null }));
-const result = {};
-result.stale = (await engine.removeStaleDevices()).sort();
-const outcomes = await Promise.all(Array.from({ length: ${MEMBERS + 1} }, (_, i) => outcome(engine.addTunnel(spec(i)))));
-result.ok = outcomes.filter((o) => o === 'ok').length;
-result.refused = outcomes.map((o, i) => [i, o]).filter(([, o]) => o !== 'ok');
-result.running = engine.status().length;
-result.ownMarked = links().filter((l) => l.alias === owner.alias && l.group === String(owner.group)).length;
-result.othersWhileRunning = links().filter((l) => l.alias !== owner.alias).map((l) => l.name).sort();
-await engine.close();
-result.leftAfterClose = links().map((l) => l.name).sort();
-console.log(JSON.stringify(result));
-`;
 
 describe.skipIf(skipReason)('hub device ownership across a kill -9 (netns)', () => {
   const namespace = `${uniquePrefix()}own`;
@@ -63,7 +27,7 @@ describe.skipIf(skipReason)('hub device ownership across a kill -9 (netns)', () 
   afterAll(() => deleteNamespaces([namespace]));
 
   it('a killed run is restarted: everything is made anew, its leftovers removed, other devices left alone and their names refused to that tunnel only', async () => {
-    const killed = await execInAsync(namespace, process.execPath, ['--input-type=module', '-e', killedRun]);
+    const killed = await execInAsync(namespace, process.execPath, [testScript('hub-devices-run'), 'killed', ALIAS, String(MEMBERS)]);
     // Killed, not exited: null (by a signal) or 137 (a shell's report of SIGKILL).
     expect([null, 137]).toContain(killed.code);
     const first = JSON.parse(killed.stdout.trim().split('\n').at(-1)!) as { ok: number; group: number };
@@ -78,9 +42,9 @@ describe.skipIf(skipReason)('hub device ownership across a kill -9 (netns)', () 
     execIn(namespace, 'ip', ['tuntap', 'add', 'mode', 'tun', 'name', 'tnl-other']);
     execIn(namespace, 'ip', ['link', 'set', 'tnl-other', 'group', '7', 'alias', 'tunnel-hub:SHA256:another-hub']);
 
-    const result = (await runNodeScriptIn(namespace, restartedRun, [], 120_000)) as Record<string, unknown>;
+    const result = (await runNodeIn(namespace, testScript('hub-devices-run'), ['restarted', ALIAS, String(MEMBERS)], 120_000)) as HubRestartedRun;
     expect(result.stale).toContain('tnl-stale1');
-    expect((result.stale as string[]).every((name) => name === 'tnl-stale1' || /^tnl-m\d+$/.test(name))).toBe(true);
+    expect(result.stale.every((name) => name === 'tnl-stale1' || /^tnl-m\d+$/.test(name))).toBe(true);
     expect(result.ok).toBe(MEMBERS);
     expect(result.refused).toEqual([[MEMBERS, expect.stringMatching(new RegExp(`^ERR_ALREADY_EXISTS: an interface named tnl-m${MEMBERS} exists and is not this process's`))]]);
     expect(result.running).toBe(MEMBERS);

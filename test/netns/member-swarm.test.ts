@@ -6,6 +6,7 @@ import type { HubProcess } from '../../bench/hub-process.js';
 import type { MemberSwarm, SwarmMembers, SwarmReflector } from '../../bench/member-swarm.js';
 import { repoRoot } from '../helpers/netns.js';
 import { netnsUnavailableReason } from '../helpers/root.js';
+import { waitUntil } from '../helpers/wait-until.js';
 
 const skipReason = netnsUnavailableReason();
 if (skipReason) console.warn(`SKIPPED member swarm tests: ${skipReason}`);
@@ -60,8 +61,7 @@ describe.skipIf(skipReason !== null)('member swarm: simulated members from addre
   });
 
   it('the reflector answers every member\'s keepalives and the hub sees every tunnel go up', async () => {
-    const deadline = Date.now() + 60_000;
-    while (hub.tunnelsUp() < MEMBERS && Date.now() < deadline) await new Promise((resolve) => setTimeout(resolve, 200));
+    await waitUntil(() => hub.tunnelsUp() >= MEMBERS, 60_000, () => `every tunnel up at the hub (${hub.tunnelsUp()} of ${MEMBERS})`);
     expect(hub.tunnelsUp()).toBe(MEMBERS);
     const stats = await reflector.stats();
     expect(stats.addresses).toBe(MEMBERS);

@@ -1,9 +1,10 @@
 import { describe, expect, it } from 'vitest';
-import { isTunnelError } from '../../shared/errors.js';
+import { TunnelError } from '../../shared/errors.js';
 import { createIpKernelNetworkConfig } from '../../shared/system/ip-kernel-network-config.js';
 import type { KernelChange } from '../../shared/system/kernel-change.js';
 import type { KernelNetworkConfig } from '../../shared/system/kernel-network-config.js';
 import { createRtnetlinkKernelNetworkConfig } from '../../shared/system/rtnetlink-kernel-network-config.js';
+import { rejectionOf } from '../helpers/error-code.js';
 
 // Malformed changes are refused alike by every implementation, before anything runs: no `ip` is
 // spawned, no netlink message sent, no sysctl written (test/integration/tunnel-forwarding.test.ts
@@ -14,8 +15,8 @@ const IMPLEMENTATIONS: [string, KernelNetworkConfig][] = [
 ];
 
 describe.each(IMPLEMENTATIONS)('kernel changes refused before they are made (%s)', (_name, kernel) => {
-  const codeOf = async (...changes: KernelChange[]): Promise<string | undefined> =>
-    kernel.apply(changes).then(() => undefined, (err: unknown) => (isTunnelError(err) ? err.code : 'not a TunnelError'));
+  /** The code of the TunnelError apply rejects `changes` with (it fails the test when apply resolves). */
+  const codeOf = async (...changes: KernelChange[]): Promise<string> => (await rejectionOf(kernel.apply(changes), TunnelError)).code;
 
   it.each(['', 'a'.repeat(16), 'tun 0', 'tun/0', 'tun0;rm', '..', '.', 'tün0', 'tun%d'])('refuses the interface name %j', async (link) => {
     expect(await codeOf({ kind: 'set-up', link, up: true })).toBe('ERR_INVALID_ARGUMENT');
@@ -50,21 +51,13 @@ describe.each(IMPLEMENTATIONS)('kernel changes refused before they are made (%s)
   it('refuses an unknown change, a switch state that is not a boolean, and a batch that is not an array', async () => {
     expect(await codeOf({ kind: 'rename-link', link: 'x' } as unknown as KernelChange)).toBe('ERR_INVALID_ARGUMENT');
     expect(await codeOf({ kind: 'set-up', link: 'tnl-hub', up: 'yes' } as unknown as KernelChange)).toBe('ERR_INVALID_ARGUMENT');
-    expect(await kernel.apply('set-up' as unknown as KernelChange[]).then(() => undefined, (err: unknown) => (isTunnelError(err) ? err.code : 'not a TunnelError'))).toBe('ERR_INVALID_ARGUMENT');
+    expect((await rejectionOf(kernel.apply('set-up' as unknown as KernelChange[]), TunnelError)).code).toBe('ERR_INVALID_ARGUMENT');
   });
 
   it('rejects the same batches from apply, with the same codes', async () => {
-    const refusalOf = async (changes: KernelChange[]): Promise<string> => {
-      try {
-        await kernel.apply(changes);
-      } catch (err) {
-        return isTunnelError(err) ? err.code : 'not a TunnelError';
-      }
-      return 'made';
-    };
-    expect(await refusalOf([{ kind: 'set-up', link: 'tnl-hub', up: true }, { kind: 'set-mtu', link: 'tnl-hub', mtu: 1 }])).toBe('ERR_INVALID_ARGUMENT');
-    expect(await refusalOf([{ kind: 'add-address', link: 'tnl-hub', cidr: '10.0.0/24' }])).toBe('ERR_INVALID_CIDR');
-    expect(await refusalOf([{ kind: 'add-address', link: 'tnl-hub', cidr: '10.0.0.1/24', peer: 'x' }])).toBe('ERR_INVALID_ADDRESS');
+    expect(await codeOf({ kind: 'set-up', link: 'tnl-hub', up: true }, { kind: 'set-mtu', link: 'tnl-hub', mtu: 1 })).toBe('ERR_INVALID_ARGUMENT');
+    expect(await codeOf({ kind: 'add-address', link: 'tnl-hub', cidr: '10.0.0/24' })).toBe('ERR_INVALID_CIDR');
+    expect(await codeOf({ kind: 'add-address', link: 'tnl-hub', cidr: '10.0.0.1/24', peer: 'x' })).toBe('ERR_INVALID_ADDRESS');
   });
 
   it.each(['a'.repeat(16), 'tnl hub', 'x;y', 42])('refuses the link name prefix %j', async (prefix) => {

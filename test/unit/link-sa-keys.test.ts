@@ -2,7 +2,7 @@ import { hkdfSync } from 'node:crypto';
 import fc from 'fast-check';
 import { describe, expect, it } from 'vitest';
 import { deriveLinkSaPair, LINK_SPI_BASE, linkSpi } from '../../server/control/link-sa-keys.js';
-import { errorCodeOf } from '../helpers/error-code.js';
+import { errorCodeOf, refusalOf } from '../helpers/error-code.js';
 
 const MASTER = Buffer.from('000102030405060708090a0b0c0d0e0f101112131415161718191a1b1c1d1e1f', 'hex');
 
@@ -41,13 +41,8 @@ describe('link SA keys', () => {
 
   it('refuses a short master key and epochs outside the SPI space, naming no key byte', () => {
     const short = Buffer.from('aabbccdd', 'hex');
-    let message = '';
-    try {
-      deriveLinkSaPair(short, { kind: 'member', linkId: 1 }, 1, 'aes-gcm');
-    } catch (err) {
-      message = (err as Error).message;
-      expect((err as { code: string }).code).toBe('ERR_INVALID_KEY');
-    }
+    const { code, message } = refusalOf(() => deriveLinkSaPair(short, { kind: 'member', linkId: 1 }, 1, 'aes-gcm'));
+    expect(code).toBe('ERR_INVALID_KEY');
     expect(message).toMatch(/32 bytes/);
     expect(message).not.toContain('aabbccdd');
     expect(errorCodeOf(() => linkSpi(0, 'first-to-second'))).toBe('ERR_INVALID_ARGUMENT');

@@ -2,7 +2,7 @@ import { availableParallelism } from 'node:os';
 import { describe, expect, it } from 'vitest';
 import { openTun } from '../../native/index.js';
 import { tunQueues } from '../../shared/datapath/native-datapath-io.js';
-import { errorCodeOf } from '../helpers/error-code.js';
+import { errorCodeOf, refusalOf } from '../helpers/error-code.js';
 
 describe('TUN queues (TUNNEL_QUEUES)', () => {
   it('defaults to one queue per core beyond the first, at most four (one on two cores)', () => {
@@ -20,12 +20,7 @@ describe('TUN queues (TUNNEL_QUEUES)', () => {
   });
 
   it('names the bad value in one short line', () => {
-    let message = '';
-    try {
-      tunQueues({ TUNNEL_QUEUES: `9${'y'.repeat(200)}` });
-    } catch (err) {
-      message = (err as Error).message;
-    }
+    const { message } = refusalOf(() => tunQueues({ TUNNEL_QUEUES: `9${'y'.repeat(200)}` }));
     expect(message).toMatch(/^TUNNEL_QUEUES "9y+" must be a number of TUN queues from 1 to 8$/);
     expect(message.length).toBeLessThan(100);
   });
