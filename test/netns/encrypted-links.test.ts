@@ -188,6 +188,7 @@ describe.skipIf(reason !== null)('encrypted links end to end: the hub, c1 (publi
   it('`peer rekey c1` under pings every 10 ms: new SAs on both ends, nothing lost beyond 2 packets', async () => {
     const before = await peer('c1');
     const ping = execInAsync(topo.c1, 'ping', ['-c', '800', '-i', '0.01', '-W', '1', '-p', PATTERN, INNER.hubForC1], 30_000);
+    // Pings in flight before the rekey, so it lands mid-stream.
     await new Promise((resolve) => setTimeout(resolve, 1_000));
     await hubCli(['peer', 'rekey', 'c1']);
     const after = await waitUntil(async () => {
