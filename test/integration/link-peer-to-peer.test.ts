@@ -57,7 +57,7 @@ describe('peer<->peer links and NAT fallback through the control plane', () => {
     expect(a.tunnel(atA, 'tnl-bob')?.key).toBe(b.tunnel(atB, 'tnl-ann')?.key);
     expect(atB.links[1]).toEqual(link);
     expect(atA.paths[1]).toEqual({ tunnel: 'tnl-bob', encap: 'gre', reason: 'public', reachable: true });
-    expect((await hub.hub.status()).links).toEqual([{ ends: ['ann', 'bob'], prefix: link.prefix, encap: 'gre', reason: 'public', reachable: true, public: ['127.0.0.1', '127.0.0.1'] }]);
+    expect((await hub.hub.status()).links).toEqual([{ ends: ['ann', 'bob'], prefix: link.prefix, encap: 'gre', reason: 'public', reachable: true, public: ['127.0.0.1', '127.0.0.1'], kind: 'operator', why: null, shortcut: null }]);
   });
 
   it("an endpoint change of one end is pushed to the other: bob behind NAT -> FOU, bob says hello, ann binds", async () => {

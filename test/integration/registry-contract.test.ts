@@ -268,6 +268,7 @@ describe.each(contractBackends())('registry contract on $name', (backend) => {
           inner: link.inner[1],
           encap: (await registry.links.table(link.id)).encap,
           pathReason: (await registry.paths.find(link.id))?.reason ?? null,
+          pathEsp: (await registry.paths.find(link.id))?.esp ?? null,
           endpoint: latest && { address: latest.address, seenAt: latest.seenAt },
           versions: (await registry.specs.versions(peer.name, link.id)) ?? null,
         });
