@@ -77,6 +77,8 @@ export class ProcessSampler {
     } catch {
       return undefined;
     }
+    // An exiting process keeps /proc/PID/status without its memory lines: no figure, not NaN.
+    if (Number.isNaN(sample.rssKiB) || Number.isNaN(sample.peakRssKiB)) return undefined;
     const peaks = this.peaks;
     peaks.rssKiB = Math.max(peaks.rssKiB, sample.rssKiB);
     peaks.peakRssKiB = Math.max(peaks.peakRssKiB, sample.peakRssKiB);
