@@ -32,7 +32,8 @@ export const DEFAULT_SOURCE_LIMITS: SourceLimitSettings = {
   connectBurst: 100,
   maxPerSource: 256,
   maxPendingPerSource: 32,
-  maxConnections: 8192,
+  // Room for 10,000 members and their reconnects; the systemd unit's LimitNOFILE (65536) covers their descriptors.
+  maxConnections: 32_768,
   maxPending: 512,
   freeFailures: 5,
   backoffBaseMs: 1000,
