@@ -42,16 +42,12 @@ export interface HubProcess {
   errors(): string;
 }
 
-/** Open descriptors the hub may hold, as tunnel-hub.service's LimitNOFILE. */
-const HUB_DESCRIPTOR_LIMIT = 65_536;
-
 /** Starts `tunnel-hub --state DIR serve --listen ADDR --datapath D …` in a namespace and waits until it listens. */
 export async function startHubIn(options: HubProcessOptions): Promise<HubProcess> {
   const log = openSync(options.logFile, 'a');
   let child: ChildProcess;
   try {
-    // The descriptor limit of the hub's systemd unit (LimitNOFILE): a shell's default is too low for 10,000 members.
-    child = spawn('prlimit', [`--nofile=${HUB_DESCRIPTOR_LIMIT}:${HUB_DESCRIPTOR_LIMIT}`, 'ip', 'netns', 'exec', options.namespace, process.execPath, HUB_CLI, '--state', options.stateDir, 'serve',
+    child = spawn('ip', ['netns', 'exec', options.namespace, process.execPath, HUB_CLI, '--state', options.stateDir, 'serve',
       '--listen', options.listen, '--datapath', options.datapath, ...(options.args ?? [])], { stdio: ['ignore', 'ignore', log] });
   } finally {
     closeSync(log);
