@@ -33,6 +33,8 @@ export class EngineHubDatapath implements HubDatapath {
   private rekeyDue?: (tunnel: string) => void;
   /** Causes of refused devices logged already. */
   private readonly loggedCauses = new Set<DeviceErrorCause>();
+  /** Error codes of forwarding refusals already logged. */
+  private readonly forwardingFailures = new Set<string>();
   /** One status per tunnel per turn: the hub's status asks for several readings of each. */
   private readonly statuses = new Map<string, TunnelStatus | undefined>();
 
@@ -83,8 +85,12 @@ export class EngineHubDatapath implements HubDatapath {
         this.routing.log.warn({ tunnel: name }, 'this kernel has no per-interface IPv6 forwarding (force_forwarding, Linux 6.17): turned net.ipv6.conf.all.forwarding on');
       }
     } catch (err) {
-      this.routing.log.warn({ tunnel: name, code: isTunnelError(err) ? err.code : undefined, err: (err as Error).message },
-        'could not turn forwarding on for a member tunnel; members will not reach each other through it');
+      // Once per code: a descriptor or kernel limit would otherwise log a line for every member.
+      const code = isTunnelError(err) ? err.code : 'unknown';
+      if (this.forwardingFailures.has(code)) return;
+      this.forwardingFailures.add(code);
+      this.routing.log.warn({ tunnel: name, code, err: (err as Error).message },
+        'could not turn forwarding on for a member tunnel; members will not reach each other through it (further failures with this code are not logged)');
     }
   }
 
