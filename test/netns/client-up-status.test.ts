@@ -54,9 +54,9 @@ describe.skipIf(reason)('tunnel-client status across several running processes o
     }
     expect(existsSync(stale)).toBe(false);
     const table = execIn(pair.a, process.execPath, [tunnelClientCli(), 'status', '--state', state]);
-    expect(table.split('\n')[0]).toMatch(/^NAME\s+STATE\s+ENCAP\s+LOCAL\s+REMOTE\s+INNER\s+PEER\s+MTU/);
-    expect(table).toMatch(/st-gre\s+\w+\s+gre\s+192\.0\.2\.1\s+192\.0\.2\.2\s+10\.79\.1\.1\/30\s+10\.79\.1\.2\s+1472/);
-    expect(table).toMatch(/st-fou\s+\w+\s+fou\s+192\.0\.2\.1\s+192\.0\.2\.2\s+10\.79\.2\.1\/30\s+10\.79\.2\.2\s+1468/);
+    expect(table.split('\n')[0]).toMatch(/^NAME\s+STATE\s+ENCAP\s+ESP\s+LOCAL\s+REMOTE\s+INNER\s+PEER\s+MTU/);
+    expect(table).toMatch(/st-gre\s+\w+\s+gre\s+-\s+192\.0\.2\.1\s+192\.0\.2\.2\s+10\.79\.1\.1\/30\s+10\.79\.1\.2\s+1472/);
+    expect(table).toMatch(/st-fou\s+\w+\s+fou\s+-\s+192\.0\.2\.1\s+192\.0\.2\.2\s+10\.79\.2\.1\/30\s+10\.79\.2\.2\s+1468/);
 
     // A second tunnel on the same interface name is refused with one coded line; the first keeps running.
     const dup = await execInAsync(pair.a, process.execPath, [tunnelClientCli(), 'up', '--local', pair.aAddress, '--remote', '192.0.2.7', '--encap', 'gre', '--address', '10.79.3.1/30', '--peer-address', '10.79.3.2', '--name', 'st-gre', '--state', state]);

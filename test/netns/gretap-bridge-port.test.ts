@@ -57,7 +57,7 @@ describe.skipIf(reason)('gretap without inner addresses: an L2 port bridging two
     expect(tunnel).toMatchObject({ name: 'gport0', encap: 'gretap', inner: null, peerInner: null, mtu: 1462 });
     // The table prints '-' where there is no address.
     const table = execIn(pair.a, process.execPath, [tunnelClientCli(), 'status', '--state', states[0]!]);
-    expect(table.split('\n')[1]).toMatch(/^gport0\s+\S+\s+gretap\s+\S+\s+\S+\s+-\s+-\s+1462\s/);
+    expect(table.split('\n')[1]).toMatch(/^gport0\s+\S+\s+gretap\s+-\s+\S+\s+\S+\s+-\s+-\s+1462\s/);
   });
 
   it('bridges the two LAN hosts: ARP crosses and they ping on the one subnet', async () => {
