@@ -34,7 +34,7 @@ describe.skipIf(skipReason)('native error paths (netns)', () => {
     const outcomes = (await runNodeIn(namespace, testScript('native-refusals'))) as Record<string, unknown>;
     const failed = (code: string, text?: string): unknown => ({ code, message: text ? expect.stringContaining(text) : expect.any(String) });
     expect(outcomes).toEqual({
-      busyTun: failed('ERR_SYSTEM', 'Device or resource busy'),
+      busyTun: failed('ERR_ALREADY_EXISTS', 'an interface named tnt0 exists already'),
       firstTunStillReads: 'ok',
       bindForeign: failed('ERR_SYSTEM', 'Cannot assign requested address'),
       rawBindForeign: failed('ERR_SYSTEM', 'Cannot assign requested address'),

@@ -26,8 +26,8 @@ const key = Number(args.key);
 const sources = JSON.parse(args.sources) as { v4: number[]; v6: string } | null;
 const gre = (type: number): Uint8Array => Uint8Array.from([0x20, 0, type >> 8, type & 255, 0, 0, 0, key]);
 const tun = openTun('fr0');
-applyKernelChange({ kind: 'add-address', link: 'fr0', cidr: '10.82.0.1/30', peer: '10.82.0.2' });
-applyKernelChange({ kind: 'set-up', link: 'fr0', up: true });
+await applyKernelChange({ kind: 'add-address', link: 'fr0', cidr: '10.82.0.1/30', peer: '10.82.0.2' });
+await applyKernelChange({ kind: 'set-up', link: 'fr0', up: true });
 const raw = openRawSocket(47, '192.0.2.1');
 const route = createFastRoute();
 const config: FastRouteConfig = {

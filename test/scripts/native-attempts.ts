@@ -2,10 +2,10 @@
 export class NativeAttempts {
   readonly outcomes: Record<string, { code: unknown; message: string } | 'ok' | boolean> = {};
 
-  /** Runs `action` and records its outcome under `label`. */
-  attempt(label: string, action: () => unknown): void {
+  /** Runs `action` (awaiting it when it returns a promise) and records its outcome under `label`. */
+  async attempt(label: string, action: () => unknown): Promise<void> {
     try {
-      action();
+      await action();
       this.outcomes[label] = 'ok';
     } catch (err) {
       const { code, message } = err as { code?: unknown; message?: unknown };

@@ -18,29 +18,29 @@ const endpoints: Record<string, NativePacketEndpoint> = {
 const tun = endpoints['tun']!;
 const udp = endpoints['udp']!;
 // A second non-multi-queue open of a busy name fails and leaves the first device working.
-attempt('busyTun', () => openTun('tnt0'));
-attempt('firstTunStillReads', () => {
+await attempt('busyTun', () => openTun('tnt0'));
+await attempt('firstTunStillReads', () => {
   if (tun.readBatch(batch) !== 0) throw new Error('unexpected packet');
 });
-attempt('bindForeign', () => openUdpSocket('198.51.100.77', 0));
-attempt('rawBindForeign', () => openRawSocket(47, '198.51.100.77'));
-attempt('missingDevice', () => applyKernelChange({ kind: 'set-mtu', link: 'nosuchdev0', mtu: 1400 }));
-attempt('badHeadroom', () => udp.readBatch(batch, 2048));
-attempt('badCount', () => udp.writeBatch(batch, 5));
-attempt('foreignBatch', () => udp.readBatch({ ...batch, data: Buffer.alloc(10) }));
+await attempt('bindForeign', () => openUdpSocket('198.51.100.77', 0));
+await attempt('rawBindForeign', () => openRawSocket(47, '198.51.100.77'));
+await attempt('missingDevice', () => applyKernelChange({ kind: 'set-mtu', link: 'nosuchdev0', mtu: 1400 }));
+await attempt('badHeadroom', () => udp.readBatch(batch, 2048));
+await attempt('badCount', () => udp.writeBatch(batch, 5));
+await attempt('foreignBatch', () => udp.readBatch({ ...batch, data: Buffer.alloc(10) }));
 batch.offsets[0] = 2000;
 batch.lengths[0] = 100;
 batch.addrs[0] = 0x7f000001;
 batch.ports[0] = 9;
-attempt('slotOverrun', () => udp.writeBatch(batch, 1));
+await attempt('slotOverrun', () => udp.writeBatch(batch, 1));
 for (const [kind, endpoint] of Object.entries(endpoints)) {
   endpoint.onReadable(() => undefined);
   endpoint.close();
-  attempt(`${kind}CloseTwice`, () => endpoint.close());
-  attempt(`${kind}Read`, () => endpoint.readBatch(batch));
-  attempt(`${kind}Write`, () => endpoint.writeBatch(batch, 0));
-  attempt(`${kind}Watch`, () => endpoint.onReadable(() => undefined));
-  attempt(`${kind}Counters`, () => endpoint.dropCounters());
+  await attempt(`${kind}CloseTwice`, () => endpoint.close());
+  await attempt(`${kind}Read`, () => endpoint.readBatch(batch));
+  await attempt(`${kind}Write`, () => endpoint.writeBatch(batch, 0));
+  await attempt(`${kind}Watch`, () => endpoint.onReadable(() => undefined));
+  await attempt(`${kind}Counters`, () => endpoint.dropCounters());
   attempts.outcomes[`${kind}Closed`] = endpoint.closed;
 }
 console.log(JSON.stringify(attempts.outcomes));

@@ -19,8 +19,8 @@ const ringDescriptors = (): number => readdirSync('/proc/self/fd').filter((fd) =
 }).length;
 
 const tun = openTun('tbw0');
-applyKernelChange({ kind: 'add-address', link: 'tbw0', cidr: '10.201.0.1/24' });
-applyKernelChange({ kind: 'set-up', link: 'tbw0', up: true });
+await applyKernelChange({ kind: 'add-address', link: 'tbw0', cidr: '10.201.0.1/24' });
+await applyKernelChange({ kind: 'set-up', link: 'tbw0', up: true });
 const socket = openUdpSocket('10.201.0.1', 7000);
 const ringsBefore = ringDescriptors();
 

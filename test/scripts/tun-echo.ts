@@ -24,9 +24,9 @@ export interface TunEchoReply {
 
 const name = 'tnt0';
 const tun = openTun(name);
-applyKernelChange({ kind: 'set-mtu', link: name, mtu: 1400 });
-applyKernelChange({ kind: 'add-address', link: name, cidr: '10.200.0.1/24' });
-applyKernelChange({ kind: 'set-up', link: name, up: true });
+await applyKernelChange({ kind: 'set-mtu', link: name, mtu: 1400 });
+await applyKernelChange({ kind: 'add-address', link: name, cidr: '10.200.0.1/24' });
+await applyKernelChange({ kind: 'set-up', link: name, up: true });
 
 const tx = createPacketBatch(2, 2048);
 tx.data.fill(0, 0, 40); // slot 0: 40 zero bytes, not IPv4 or IPv6

@@ -12,20 +12,20 @@ interface AddressInfo {
 
 const name = 'tnt1';
 const tun = openTun(name);
-applyKernelChange({ kind: 'add-address', link: name, cidr: '10.201.0.1/30', peer: '10.201.0.2' });
-applyKernelChange({ kind: 'add-address', link: name, cidr: '10.201.0.1/30', peer: '10.201.0.2' }); // already present: not an error
-applyKernelChange({ kind: 'add-address', link: name, cidr: '2001:db8:1::1/64' });
-applyKernelChange({ kind: 'set-up', link: name, up: true });
-applyKernelChange({ kind: 'replace-route', route: { prefix: '10.202.0.0/24', link: name, metric: 0 } });
-applyKernelChange({ kind: 'replace-route', route: { prefix: '2001:db8:2::/48', link: name, metric: 0 } });
+await applyKernelChange({ kind: 'add-address', link: name, cidr: '10.201.0.1/30', peer: '10.201.0.2' });
+await applyKernelChange({ kind: 'add-address', link: name, cidr: '10.201.0.1/30', peer: '10.201.0.2' }); // already present: not an error
+await applyKernelChange({ kind: 'add-address', link: name, cidr: '2001:db8:1::1/64' });
+await applyKernelChange({ kind: 'set-up', link: name, up: true });
+await applyKernelChange({ kind: 'replace-route', route: { prefix: '10.202.0.0/24', link: name, metric: 0 } });
+await applyKernelChange({ kind: 'replace-route', route: { prefix: '2001:db8:2::/48', link: name, metric: 0 } });
 const show = <T>(args: string[]): T => JSON.parse(execFileSync('ip', ['-j', ...args], { encoding: 'utf8' })) as T;
 const addrs = show<{ addr_info: AddressInfo[] }[]>(['addr', 'show', 'dev', name])[0]!.addr_info
   .map((a) => ({ local: a.local, peer: a.address ?? null, prefixlen: a.prefixlen }));
 const routes4 = show<{ dst: string }[]>(['-4', 'route', 'show', 'dev', name]).map((r) => r.dst);
 const routes6 = show<{ dst: string }[]>(['-6', 'route', 'show', 'dev', name]).map((r) => r.dst);
-applyKernelChange({ kind: 'set-up', link: name, up: false });
+await applyKernelChange({ kind: 'set-up', link: name, up: false });
 const upAfterDown = show<{ flags: string[] }[]>(['link', 'show', 'dev', name])[0]!.flags.includes('UP');
-applyKernelChange({ kind: 'delete-link', link: name });
+await applyKernelChange({ kind: 'delete-link', link: name });
 const existsAfterDelete = existsSync(`/sys/class/net/${name}`);
 tun.close();
 console.log(JSON.stringify({ addrs, routes4, routes6, upAfterDown, existsAfterDelete }));

@@ -9,7 +9,7 @@ import { fillSlot } from './batch-slots.js';
 import { restArgs } from './script-args.js';
 
 const tun = openTun('spf0');
-applyKernelChange({ kind: 'set-up', link: 'spf0', up: true });
+await applyKernelChange({ kind: 'set-up', link: 'spf0', up: true });
 const packets = restArgs(0).map((hex) => Buffer.from(hex, 'hex'));
 const batch = createPacketBatch(64, 2048);
 // The kernel gets a moment with the new link before packets arrive on it, and after, to forward

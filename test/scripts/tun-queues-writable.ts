@@ -8,7 +8,7 @@ import { applyKernelChange } from '../../shared/system/apply-kernel-change.js';
 
 const first = openTun('tntq', { multiQueue: true });
 const second = openTun('tntq', { multiQueue: true });
-applyKernelChange({ kind: 'set-up', link: 'tntq', up: true }); // the kernel reports a TUN writable only while it is up
+await applyKernelChange({ kind: 'set-up', link: 'tntq', up: true }); // the kernel reports a TUN writable only while it is up
 let writable = 0;
 first.onWritable(() => {
   writable++;
