@@ -16,7 +16,7 @@ const WARMUP_MS = 500;
 // Batches moved per readiness callback before yielding, so timers still fire under full load.
 const ROUNDS_PER_CALLBACK = 64;
 
-function main(): void {
+async function main(): Promise<void> {
   const [mode, batchText, secondsText] = process.argv.slice(2);
   const batchSize = Number(batchText);
   const windowMs = Number(secondsText) * 1000;
@@ -24,8 +24,8 @@ function main(): void {
     throw new Error('usage: native-forwarder tun-to-raw|udp-to-tun|udp-gro-to-tun BATCH SECONDS');
   }
   const tun = openTun(BENCH_TUN);
-  applyKernelChange({ kind: 'add-address', link: BENCH_TUN, cidr: BENCH_TUN_CIDR });
-  applyKernelChange({ kind: 'set-up', link: BENCH_TUN, up: true });
+  await applyKernelChange({ kind: 'add-address', link: BENCH_TUN, cidr: BENCH_TUN_CIDR });
+  await applyKernelChange({ kind: 'set-up', link: BENCH_TUN, up: true });
   const toRaw = mode === 'tun-to-raw';
   const input: NativePacketEndpoint = toRaw ? tun : openUdpSocket(HOST_A, FORWARDER_UDP_PORT, { receiveOffload: mode === 'udp-gro-to-tun' });
   const output: NativePacketEndpoint = toRaw ? openRawSocket(47, HOST_A) : tun;
@@ -83,4 +83,4 @@ function main(): void {
   console.log('ready');
 }
 
-main();
+await main();

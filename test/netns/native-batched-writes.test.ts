@@ -21,7 +21,7 @@ describe.skipIf(skipReason)('native batched writes: TUN writes through io_uring,
     if (tunNamespace) deleteNamespaces([tunNamespace]);
   });
 
-  it('150 packets in one TUN writeBatch arrive in order and intact; a malformed one is dropped and counted; the process's one ring stays for the next device', async () => {
+  it('150 packets in one TUN writeBatch arrive in order and intact; a malformed one is dropped and counted; the process\'s one ring stays for the next device', async () => {
     const got = (await runNodeIn(tunNamespace, testScript('tun-batched-write'))) as Record<string, unknown>;
     expect(got).toEqual({
       accepted: 150,
