@@ -8,9 +8,6 @@ import type { LinkSaPair } from '../control/link-sa-keys.js';
  */
 export const HUB_LINK_SWITCH_DELAY_MS = 5_000;
 
-/** How long after the switch the old epoch is still opened: packets sealed just before, and clocks a few seconds apart. */
-export const HUB_LINK_GRACE_MS = 10_000;
-
 /** The reason of the epoch a hub writes when it starts: nothing sealed under an older one can come from it again. */
 export const HUB_START_REASON = 'hub-start';
 
@@ -25,16 +22,17 @@ export interface HubLinkEspPlan {
  * The ESP of this hub's end of a hub<->hub link (pure). The two hubs cannot acknowledge each
  * other, so the make-before-break runs on the epochs' timestamps instead, which both read from the
  * registry: a new epoch is opened by both at once, sealed with from `HUB_LINK_SWITCH_DELAY_MS`
- * after it was written, and the older one is still opened for `HUB_LINK_GRACE_MS` after that. An
+ * after it was written, and the older one is still opened for `graceMs` (`serve --rekey-grace`) after
+ * that: packets sealed just before, and clocks a few seconds apart. An
  * epoch a hub wrote when it started is sealed with at once: that hub holds no older SAs.
  * `epochs` are newest first (at least one); `pairs` has each one's SAs; `first` says which end
  * this hub is (the lower name).
  */
-export function hubLinkEsp(epochs: readonly SaEpochRecord[], pairs: ReadonlyMap<number, LinkSaPair>, first: boolean, path: EspPath, now: number): HubLinkEspPlan {
+export function hubLinkEsp(epochs: readonly SaEpochRecord[], pairs: ReadonlyMap<number, LinkSaPair>, first: boolean, path: EspPath, now: number, graceMs: number): HubLinkEspPlan {
   const [newest, previous] = epochs;
   if (!newest) throw new Error('a hub link needs an epoch');
   const switchAt = newest.reason === HUB_START_REASON ? newest.createdAt : newest.createdAt + HUB_LINK_SWITCH_DELAY_MS;
-  const graceEnd = switchAt + HUB_LINK_GRACE_MS;
+  const graceEnd = switchAt + graceMs;
   const older = previous && pairs.has(previous.epoch) && now < graceEnd ? previous : undefined;
   const sealing = now < switchAt && older ? older : newest;
   const pairOf = (epoch: SaEpochRecord): LinkSaPair => pairs.get(epoch.epoch) as LinkSaPair;

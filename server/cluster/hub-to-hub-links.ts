@@ -3,7 +3,7 @@ import { DEFAULT_KEEPALIVE_RETRIES } from '../../shared/datapath/tunnel-spec.js'
 import { isTunnelError } from '../../shared/errors.js';
 import { HUB_LINK_PREFIX, tunnelInterfaceName } from '../../shared/net/tunnel-interface-name.js';
 import type { HubDatapath } from '../control/hub-datapath.js';
-import { DEFAULT_REKEY_INTERVAL_MS, generateEspMasterKey } from '../control/link-sa-keeper.js';
+import { DEFAULT_REKEY_GRACE_MS, DEFAULT_REKEY_INTERVAL_MS, generateEspMasterKey } from '../control/link-sa-keeper.js';
 import { deriveLinkSaPair, LINK_AEAD, type LinkSaPair } from '../control/link-sa-keys.js';
 import type { WireTunnelEsp } from '../../shared/protocol/index.js';
 import { HUB_FRESH_MS } from '../hub/cluster-membership.js';
@@ -41,6 +41,8 @@ export interface HubLinkEncryption {
   encrypt: boolean;
   /** Default DEFAULT_REKEY_INTERVAL_MS. */
   rekeyIntervalMs?: number;
+  /** How long the older epoch is still opened after the switch (`serve --rekey-grace`); default DEFAULT_REKEY_GRACE_MS. */
+  graceMs?: number;
 }
 
 /** An encrypted hub<->hub link's keys as this hub last read them. */
@@ -206,7 +208,7 @@ export class HubToHubLinks {
       }
       for (const epoch of [...keys.pairs.keys()]) if (!current.some((kept) => kept.epoch === epoch)) keys.pairs.delete(epoch);
       keys.newestAt = current[0]?.createdAt ?? keys.newestAt;
-      const plan = hubLinkEsp(current, keys.pairs, first, link.encap === 'fou' ? 'udp' : 'raw', now);
+      const plan = hubLinkEsp(current, keys.pairs, first, link.encap === 'fou' ? 'udp' : 'raw', now, this.encryption.graceMs ?? DEFAULT_REKEY_GRACE_MS);
       esp.set(other.name, plan.esp);
       if (plan.nextChangeAt !== null) nextChange = Math.min(nextChange ?? plan.nextChangeAt, plan.nextChangeAt);
     }

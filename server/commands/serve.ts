@@ -36,6 +36,7 @@ interface ServeFlags {
   shortcutsMax: string;
   encrypt?: string;
   rekeyInterval: string;
+  rekeyGrace: string;
 }
 
 /** `tunnel-hub serve`: the daemon, with the embedded defaults when given no flags. */
@@ -67,6 +68,7 @@ export function registerServeCommand(program: Command): void {
     .option('--shortcuts-max <n>', 'shortcuts one member may have at once (1-1000); beyond it the least active is removed first', '32')
     .option('--encrypt <on|off>', 'encrypt the links of members running tunnel-client (ESP, keys handed over wss:// or SSH only; `peer set NAME --encrypt` overrides per peer; routers only when set on); default: on with --tls-cert, off without it')
     .option('--rekey-interval <duration>', 'how often every encrypted link gets new SAs, make-before-break (e.g. 30m, 1h; 10s to 7d)', '1h')
+    .option('--rekey-grace <duration>', 'how long an old inbound SA is still opened after a rekey switched the senders (at least 1s, less than --rekey-interval)', '10s')
     .action(async (flags: ServeFlags, command: Command) => {
       if ((flags.tlsCert === undefined) !== (flags.tlsKey === undefined)) {
         throw new TunnelError('ERR_INVALID_ARGUMENT', '--tls-cert and --tls-key go together');
@@ -80,6 +82,7 @@ export function registerServeCommand(program: Command): void {
       if (rekeyIntervalMs < 10_000 || rekeyIntervalMs > 7 * 86_400_000) {
         throw new TunnelError('ERR_INVALID_ARGUMENT', `--rekey-interval "${flags.rekeyInterval}" must be from 10s to 7d`);
       }
+      const graceMs = parseRekeyGrace(flags.rekeyGrace, rekeyIntervalMs, flags.rekeyInterval);
       const hook = flags.hook === undefined ? undefined : checkHookFile(flags.hook);
       const shortcuts: ShortcutOptions = {
         mode: parseShortcutMode(flags.shortcuts),
@@ -115,7 +118,7 @@ export function registerServeCommand(program: Command): void {
         paths: { keepaliveInterval: parsePositiveInteger(flags.pathKeepalive, '--path-keepalive', 25) },
         routing,
         shortcuts,
-        encryption: { ...(encrypt !== undefined ? { byDefault: encrypt } : {}), rekeyIntervalMs },
+        encryption: { ...(encrypt !== undefined ? { byDefault: encrypt } : {}), rekeyIntervalMs, graceMs },
         ...(hook !== undefined ? { hook } : {}),
         ...(admin ? { admin: { ...admin, metricsPerPeer } } : {}),
         doors: { ws: perSource, ssh: perSource },
@@ -141,6 +144,15 @@ function seconds(text: string, option: string): number {
   const value = /^[0-9]{1,5}(\.[0-9]{1,3})?$/.test(text) ? Number(text) * 1000 : NaN;
   if (!(value >= 50 && value <= 600_000)) throw new TunnelError('ERR_INVALID_ARGUMENT', `${option} "${text}" must be a number of seconds from 0.05 to 600`);
   return Math.round(value);
+}
+
+/** `--rekey-grace`: at least a second, and shorter than the rekey interval (a link drains before its next rekey starts). */
+function parseRekeyGrace(text: string, intervalMs: number, intervalText: string): number {
+  const ms = parseDuration(text, '--rekey-grace');
+  if (ms < 1_000 || ms >= intervalMs) {
+    throw new TunnelError('ERR_INVALID_ARGUMENT', `--rekey-grace "${text}" must be at least 1s and less than --rekey-interval (${intervalText})`);
+  }
+  return ms;
 }
 
 function shortcutIdle(text: string): number {

@@ -5,7 +5,7 @@ import { authenticateBearer } from '../control/authenticate-bearer.js';
 import { countHttpLogins } from '../control/count-http-logins.js';
 import { DYNDNS2_PATH, createDyndns2Handler, type Dyndns2Limits } from '../control/dyndns2-update.js';
 import { ControlPlane, DEFAULT_PATH_OPTIONS, type PathOptions } from '../control/control-plane.js';
-import { DEFAULT_REKEY_INTERVAL_MS } from '../control/link-sa-keeper.js';
+import { DEFAULT_REKEY_GRACE_MS, DEFAULT_REKEY_INTERVAL_MS } from '../control/link-sa-keeper.js';
 import type { SessionTiming } from '../control/control-session.js';
 import type { HubDatapath } from '../control/hub-datapath.js';
 import type { RoutingMode } from '../routing/member-route-specs.js';
@@ -151,7 +151,8 @@ export async function startHub(options: StartHubOptions): Promise<RunningHub> {
     const encryption = { ...options.encryption, byDefault: options.encryption?.byDefault ?? tls !== undefined };
     const hubLinks = state.cluster && new HubToHubLinks(state.registry, state.cluster.hubName, datapath, options.routing ?? 'static',
       (options.paths ?? DEFAULT_PATH_OPTIONS).keepaliveInterval, log, undefined,
-      { encrypt: encryption.byDefault, ...(encryption.rekeyIntervalMs !== undefined ? { rekeyIntervalMs: encryption.rekeyIntervalMs } : {}) });
+      { encrypt: encryption.byDefault, ...(encryption.rekeyIntervalMs !== undefined ? { rekeyIntervalMs: encryption.rekeyIntervalMs } : {}),
+        ...(encryption.graceMs !== undefined ? { graceMs: encryption.graceMs } : {}) });
     if (hubLinks) cleanups.push(() => hubLinks.close());
     // Claims come by the thousand when this hub takes over the members of one that died: the
     // hub<->hub routes follow them once per short burst (each layout reads every member), not per claim.
@@ -286,6 +287,7 @@ export async function startHub(options: StartHubOptions): Promise<RunningHub> {
       listen, wsPort: ws.port, sshPort: ssh.port, tls: ws.tls, hubId, endpoint: (await state.registry.settings.require()).endpoint, endpoint6,
       admin: admin && options.admin ? `${options.admin.host}:${admin.port}` : null,
       encrypt: encryption.byDefault ? 'on' : 'off', rekeyInterval: `${Math.round((encryption.rekeyIntervalMs ?? DEFAULT_REKEY_INTERVAL_MS) / 1000)}s`,
+      rekeyGrace: `${Math.round((encryption.graceMs ?? DEFAULT_REKEY_GRACE_MS) / 1000)}s`,
     }, 'hub listening');
     if (encryption.byDefault && !ws.tls) {
       log.warn('--encrypt on over plain ws://: members whose links are encrypted are refused over ws:// (ERR_INSECURE_CHANNEL) and must connect over ssh://');
