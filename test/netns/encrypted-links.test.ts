@@ -1,4 +1,4 @@
-import { execFileSync, spawn, type ChildProcess } from 'node:child_process';
+import { execFileSync } from 'node:child_process';
 import { existsSync, mkdtempSync, readdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -8,7 +8,7 @@ import { generateEd25519KeyPair } from '../../shared/ssh/generate-ed25519-key-pa
 import { runCliIn, startCli, startServe, type CliProcess } from '../helpers/control-processes.js';
 import { waitUntil } from '../helpers/wait-until.js';
 import { createNatTopology, execIn, execInAsync, type NatTopology } from '../helpers/netns.js';
-import { lastCaptureMs } from '../helpers/pcap-file.js';
+import { capture, countMatching, lastCaptureMs } from '../helpers/pcap-file.js';
 import { netnsUnavailableReason } from '../helpers/root.js';
 
 const reason = netnsUnavailableReason();
@@ -32,27 +32,6 @@ interface PeerStatus {
   saAgeSeconds: number | null;
   rekey: { epoch: number; phase: string } | null;
   dropsByReason: Record<string, number> | null;
-}
-
-/** tcpdump writing every packet on `iface` of a namespace to a file until stopped; resolves once it listens. */
-async function capture(namespace: string, iface: string, file: string): Promise<{ stop(): Promise<void> }> {
-  const child: ChildProcess = spawn('ip', ['netns', 'exec', namespace, 'tcpdump', '-Z', 'root', '-i', iface, '-U', '-n', '-s', '0', '-w', file], { stdio: ['ignore', 'ignore', 'pipe'] });
-  const exited = new Promise<void>((resolve) => child.on('exit', () => resolve()));
-  let said = '';
-  child.stderr!.setEncoding('utf8').on('data', (chunk: string) => (said += chunk));
-  await waitUntil(() => /listening on/.test(said), 10_000, () => `tcpdump listening: ${said}`);
-  return {
-    stop: async () => {
-      child.kill('SIGINT');
-      await exited;
-    },
-  };
-}
-
-/** How many packets of a capture match a tcpdump filter. */
-function countMatching(file: string, filter: string): number {
-  const out = execFileSync('tcpdump', ['-r', file, '-n', filter], { encoding: 'utf8', stdio: ['ignore', 'pipe', 'ignore'] });
-  return out.split('\n').filter((line) => line.trim() !== '').length;
 }
 
 /** ping's "N packets transmitted, M received". */
