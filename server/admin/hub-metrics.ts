@@ -7,6 +7,7 @@ import { DEVICE_ERROR_CAUSES, hubDeviceErrorChannel, type DeviceErrorCause } fro
 import { REFUSAL_REASONS } from '../control/source-limits.js';
 import type { HubStatus } from '../hub/hub-status.js';
 import { registerHubEspMetrics } from './hub-esp-metrics.js';
+import { formatPeerEsp } from './hub-peer-esp-metrics.js';
 import { HubTrafficTotals, registerHubTrafficTotals } from './hub-traffic-totals.js';
 
 /** A pool's size and use, as `tunnel-hub pool list` shows them. */
@@ -46,6 +47,8 @@ export class HubMetrics {
   private readonly pendingAcks = new Map<string, number>();
   /** Every member tunnel's counters of this scrape, observed into the totals once. */
   private readonly traffic: () => Promise<TunnelTrafficSample[]>;
+  /** The scrape's status snapshot, shared by every series. */
+  private readonly status: () => Promise<HubStatus>;
   private readonly perPeer: boolean;
   private readonly onReconfigured: (message: unknown) => void;
   private readonly onAcked: (message: unknown) => void;
@@ -55,6 +58,7 @@ export class HubMetrics {
     const register = this.register;
     registerProcessMetrics(register);
     const status = oncePerScrape(() => sources.status());
+    this.status = status;
 
     new Gauge({
       name: 'tunnel_peers',
@@ -168,11 +172,11 @@ export class HubMetrics {
     });
   }
 
-  /** The Prometheus text exposition: prom-client's registry, then the per-peer families when they are on. */
+  /** The Prometheus text exposition: prom-client's registry, then the per-peer families (traffic, encryption) when they are on. */
   async metrics(): Promise<string> {
-    // Started together, so both read the same status snapshot.
-    const [text, traffic] = await Promise.all([this.register.metrics(), this.perPeer ? this.traffic() : undefined]);
-    return traffic === undefined ? text : text + formatTunnelTraffic(traffic);
+    // Started together, so all read the same status snapshot.
+    const [text, traffic, status] = await Promise.all([this.register.metrics(), this.perPeer ? this.traffic() : undefined, this.perPeer ? this.status() : undefined]);
+    return traffic === undefined || status === undefined ? text : text + formatTunnelTraffic(traffic) + formatPeerEsp(status.peers);
   }
 
   /** The content type of {@link metrics}. */

@@ -56,7 +56,7 @@ export function registerServeCommand(program: Command): void {
     .option('--path-keepalive <seconds>', 'seconds between keepalives on every tunnel the hub hands out, 1-25 (they also keep NAT mappings open)', '10')
     .option('--admin-listen <addr:port>', 'where /metrics (Prometheus) and the live status page listen; off loopback they ask for the admin token (tunnel-hub admin-token)', '127.0.0.1:9470')
     .option('--no-admin', 'no admin listener: no /metrics, no status page')
-    .option('--metrics-per-peer <on|off>', 'per-peer traffic series on /metrics (9 per member tunnel); off: hub-wide totals by encapsulation only, for hubs of thousands of members or a Prometheus short of storage', 'on')
+    .option('--metrics-per-peer <on|off>', 'per-peer series on /metrics (traffic and encryption: 10 per member tunnel, 16 when it is encrypted); off: hub-wide totals by encapsulation only, for hubs of thousands of members or a Prometheus short of storage', 'on')
     .option('--per-source-rate <n>', 'new connections per second one address may open on the WebSocket and SSH ports (bursts of 5 times as many)', String(DEFAULT_SOURCE_LIMITS.connectRate))
     .option('--per-source-max <n>', 'connections one address may hold open on the WebSocket and SSH ports (members behind one NAT share an address)', String(DEFAULT_SOURCE_LIMITS.maxPerSource))
     .option('--log-level <level>', LOG_LEVEL_HELP)

@@ -59,7 +59,7 @@ export function formatTunnelTraffic(samples: readonly TunnelTrafficSample[]): st
 }
 
 /** A label value as the text format writes it: backslash, double quote and line feed escaped. */
-function labelValue(text: string): string {
+export function labelValue(text: string): string {
   return text.replace(/[\\"\n]/g, (c) => (c === '\n' ? '\\n' : `\\${c}`));
 }
 

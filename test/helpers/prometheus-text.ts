@@ -57,7 +57,7 @@ export const TUNNEL_TRAFFIC_FAMILIES: Readonly<Record<string, 'counter'>> = Obje
  * What is wrong with an exposition, one line each (none: []): a family of `expected` (name ->
  * type) missing or of another type, a name outside `tunnel_`/`process_`/`nodejs_`, a counter not
  * ending in `_total` or another type that does, and a per-peer (`tunnel_peer_*`) sample labelled
- * other than `peer` and `encap`.
+ * other than `peer` and `encap` (and `reason` for `tunnel_peer_esp_drops_total`).
  */
 export function metricProblems(text: string, expected: Readonly<Record<string, string>>): string[] {
   const families = metricFamilies(text);
@@ -69,8 +69,10 @@ export function metricProblems(text: string, expected: Readonly<Record<string, s
     if (!/^(tunnel|process|nodejs)_[a-z0-9_]+$/.test(name)) problems.push(`${name}: not a tunnel_, process_ or nodejs_ name`);
     if ((family.type === 'counter') !== name.endsWith('_total')) problems.push(`${name}: a ${family.type} ${family.type === 'counter' ? 'must' : 'must not'} end in _total`);
     if (!name.startsWith('tunnel_peer_')) continue;
+    // ESP's drops per peer are by reason as well.
+    const wanted = name === 'tunnel_peer_esp_drops_total' ? 'encap,peer,reason' : 'encap,peer';
     for (const labels of family.labelSets) {
-      if (labels.join(',') !== 'encap,peer') problems.push(`${name}: labelled ${labels.join(',') || 'nothing'}, not peer and encap`);
+      if (labels.join(',') !== wanted) problems.push(`${name}: labelled ${labels.join(',') || 'nothing'}, not ${wanted.replace(/,/g, ', ')}`);
     }
   }
   return problems;

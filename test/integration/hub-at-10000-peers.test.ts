@@ -88,11 +88,15 @@ describe('a hub of 10,000 peers', () => {
       expect(promtoolCheck(text)).toEqual({ status: 0, output: '' });
       const families = metricFamilies(text);
       const perPeer = [...families].filter(([name]) => name.startsWith('tunnel_peer_'));
-      expect(perPeer).toHaveLength(9);
+      // The 9 traffic series and whether the link is encrypted, for every tunnel; no link is
+      // encrypted here, so the SA age and ESP drops families are empty.
+      expect(perPeer).toHaveLength(12);
       for (const [name, family] of perPeer) {
-        expect({ name, series: family.labelSets.length }).toEqual({ name, series: PEERS });
+        const series = name === 'tunnel_peer_esp_sa_age_seconds' || name === 'tunnel_peer_esp_drops_total' ? 0 : PEERS;
+        expect({ name, series: family.labelSets.length }).toEqual({ name, series });
         expect(family.labelSets.every((labels) => labels.join(',') === 'encap,peer')).toBe(true);
       }
+      expect(metricValue(text, 'tunnel_peer_encrypted{peer="m9999",encap="gre"}')).toBe(0);
       expect(metricValue(text, 'tunnel_peer_receive_bytes_total{peer="m9999",encap="gre"}')).toBe(0);
       expect(families.get('tunnel_receive_bytes_total')).toEqual({ type: 'counter', labelSets: [['encap']] });
       expect(metricValue(text, 'tunnel_peers{state="down"}')).toBe(PEERS);
