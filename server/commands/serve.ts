@@ -7,6 +7,7 @@ import { parseListenAddress } from '../../shared/cli/parse-listen-address.js';
 import { canonicalOuterAddress } from '../../shared/datapath/outer-address.js';
 import { isGlobalIpv6 } from '../../shared/net/global-ipv6.js';
 import { LOG_LEVEL_HELP } from '../../shared/log-levels.js';
+import { DEFAULT_REKEY_GRACE_MS } from '../control/link-sa-keeper.js';
 import { DEFAULT_SOURCE_LIMITS } from '../control/source-limits.js';
 import type { ShortcutOptions } from '../shortcuts/shortcut-options.js';
 import { hubStateDir } from './hub-state-dir.js';
@@ -36,7 +37,7 @@ interface ServeFlags {
   shortcutsMax: string;
   encrypt?: string;
   rekeyInterval: string;
-  rekeyGrace: string;
+  rekeyGrace?: string;
 }
 
 /** `tunnel-hub serve`: the daemon, with the embedded defaults when given no flags. */
@@ -68,7 +69,7 @@ export function registerServeCommand(program: Command): void {
     .option('--shortcuts-max <n>', 'shortcuts one member may have at once (1-1000); beyond it the least active is removed first', '32')
     .option('--encrypt <on|off>', 'encrypt the links of members running tunnel-client (ESP, keys handed over wss:// or SSH only; `peer set NAME --encrypt` overrides per peer; routers only when set on); default: on with --tls-cert, off without it')
     .option('--rekey-interval <duration>', 'how often every encrypted link gets new SAs, make-before-break (e.g. 30m, 1h; 10s to 7d)', '1h')
-    .option('--rekey-grace <duration>', 'how long an old inbound SA is still opened after a rekey switched the senders (at least 1s, less than --rekey-interval)', '10s')
+    .option('--rekey-grace <duration>', 'how long an old inbound SA is still opened after a rekey switched the senders (at least 1s, less than --rekey-interval; default 10s, half the interval below 20s)')
     .action(async (flags: ServeFlags, command: Command) => {
       if ((flags.tlsCert === undefined) !== (flags.tlsKey === undefined)) {
         throw new TunnelError('ERR_INVALID_ARGUMENT', '--tls-cert and --tls-key go together');
@@ -82,7 +83,7 @@ export function registerServeCommand(program: Command): void {
       if (rekeyIntervalMs < 10_000 || rekeyIntervalMs > 7 * 86_400_000) {
         throw new TunnelError('ERR_INVALID_ARGUMENT', `--rekey-interval "${flags.rekeyInterval}" must be from 10s to 7d`);
       }
-      const graceMs = parseRekeyGrace(flags.rekeyGrace, rekeyIntervalMs, flags.rekeyInterval);
+      const graceMs = flags.rekeyGrace === undefined ? Math.min(DEFAULT_REKEY_GRACE_MS, rekeyIntervalMs / 2) : parseRekeyGrace(flags.rekeyGrace, rekeyIntervalMs, flags.rekeyInterval);
       const hook = flags.hook === undefined ? undefined : checkHookFile(flags.hook);
       const shortcuts: ShortcutOptions = {
         mode: parseShortcutMode(flags.shortcuts),

@@ -175,6 +175,34 @@ describe.skipIf(reason !== null)('an encrypted hub<->hub link: two hubs on wss:/
     }
   });
 
+  it('the hub link pinned to FOU runs ESP in UDP 4500 between the hubs: pings answered, no GRE, FOU or other UDP, no payload byte', async () => {
+    await cluster.hubCli('hub', ['hubs', 'link', 'hub', 'hub2', '--encap', 'fou']);
+    const [hub, hub2] = await waitUntil(async () => {
+      const both = await Promise.all([statusOf('hub'), statusOf('hub2')]);
+      return both.every((s) => s.link?.encap === 'fou' && s.link.encryption?.spiOut) ? both : undefined;
+    }, 15_000, 'both hub link ends on fou with SAs');
+    expect(hub.link?.encryption).toMatchObject({ encrypted: true, aead: 'aes-gcm' });
+    expect(hub2.link!.encryption!.spiIn).toContain(hub.link!.encryption!.spiOut);
+    await waitUntil(() => pingOk('c1', cluster.innerOf('c2')), 15_000, 'c1 -> c2 across the hub link on fou');
+    const wire = join(cluster.state('hub'), '..', 'hub-wan-fou.pcap');
+    const wan = await capture(topo.hub, `${topo.prefix}hub0`, wire);
+    const pings = await Promise.all([
+      execInAsync(topo.c1, 'ping', ['-c', '30', '-i', '0.05', '-W', '1', '-p', PATTERN, cluster.innerOf('c2')], 10_000),
+      execInAsync(topo.c2, 'ping', ['-c', '30', '-i', '0.05', '-W', '1', '-p', PATTERN, cluster.innerOf('c1')], 10_000),
+    ]);
+    const pinged = Date.now();
+    await waitUntil(() => lastCaptureMs(wire) > pinged, 5_000, 'tcpdump to write a packet captured after the pings');
+    await wan.stop();
+    for (const ping of pings) expect(pingCounts(ping.stdout).received).toBeGreaterThanOrEqual(29);
+    const between = `host ${cluster.address('hub')} and host ${cluster.address('hub2')}`;
+    const espInUdp = countMatching(wire, `${between} and udp port 4500`);
+    const cleartext = countMatching(wire, `${between} and (ip proto 47 or ip proto 4 or ip proto 41 or ip proto 50 or (udp and not port 4500))`);
+    console.log(`hub link on fou, on hub's WAN during 60 member<->member pings: hub<->hub2 ${espInUdp} ESP in UDP 4500, ${cleartext} other`);
+    expect(espInUdp).toBeGreaterThanOrEqual(110);
+    expect(cleartext).toBe(0);
+    expect(readFileSync(wire).includes(Buffer.from(PATTERN, 'hex'))).toBe(false);
+  });
+
   it('no key of the hub link\'s epochs is in either hub\'s log or status --json', async () => {
     const registry = await Registry.open(lab!.pg.url('cluster'), { readonly: true });
     let keys: Buffer[];
