@@ -23,6 +23,12 @@ export interface ServeHubOptions extends Omit<StartHubOptions, 'datapath'> {
  */
 export async function serveHub(options: ServeHubOptions): Promise<void> {
   const { log } = options;
+  // Listened for before the start: a signal while the hub starts (serve.json may already be
+  // written) waits for the start to end and then shuts down as cleanly as any other.
+  const stopSignal = new Promise<NodeJS.Signals>((resolve) => {
+    process.once('SIGINT', resolve);
+    process.once('SIGTERM', resolve);
+  });
   if (options.datapath === 'engine') tunQueues();
   const hub = await startHub({
     ...options,
@@ -33,10 +39,7 @@ export async function serveHub(options: ServeHubOptions): Promise<void> {
       return datapath;
     },
   });
-  const signal = await new Promise<NodeJS.Signals>((resolve) => {
-    process.once('SIGINT', resolve);
-    process.once('SIGTERM', resolve);
-  });
+  const signal = await stopSignal;
   log.info({ signal }, 'shutting down');
   await hub.close();
   log.info('hub stopped');
