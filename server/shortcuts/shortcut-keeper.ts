@@ -113,6 +113,8 @@ export class ShortcutKeeper implements ShortcutLinks {
   private readonly verifyMs: number;
   private readonly clock: () => number;
   private view: Promise<{ view: ShortcutRegistryView; owners: DestinationOwners }> | undefined;
+  /** When the tallies were last drained: a new pair's first bytes were counted since then. */
+  private drainedAt: number | undefined;
   private timer: NodeJS.Timeout | undefined;
   private running: Promise<void> | undefined;
   private again = false;
@@ -280,8 +282,11 @@ export class ShortcutKeeper implements ShortcutLinks {
       }
     }
     const threshold = this.options.options.threshold.bitsPerSecond;
+    // A round between ticks (a report woke it) drained less than a tick's worth: rates divide by the real interval.
+    const since = this.drainedAt ?? now - this.tickMs;
+    this.drainedAt = now;
     for (const [key, { ends, bytes }] of moved) {
-      if (!this.pairs.has(key)) this.pairs.set(key, { ends: [...ends].sort() as [string, string], bytes: 0, rate: observePairTraffic(undefined, { at: now - this.tickMs, bytes: 0 }, threshold), lastBytesAt: now });
+      if (!this.pairs.has(key)) this.pairs.set(key, { ends: [...ends].sort() as [string, string], bytes: 0, rate: observePairTraffic(undefined, { at: since, bytes: 0 }, threshold), lastBytesAt: now });
       const pair = this.pairs.get(key)!;
       pair.bytes += bytes;
       pair.lastBytesAt = now;

@@ -100,6 +100,22 @@ describe('ShortcutKeeper on the in-memory registry and a real ControlPlane', () 
     await lab.plane.close();
   });
 
+  it('divides a new pair\'s first bytes by the time since the tallies were last drained, not by a whole tick', async () => {
+    const { lab, keeper } = await mesh();
+    await second(lab, 0);
+    // A round half a second later (a report woke it): 100,000 bytes in 0.5 s are 1.6 Mbit/s, busy.
+    lab.datapath.destinations.set('tnl-c1', [{ address: '10.50.2.10', bytes: 100_000 }]);
+    vi.advanceTimersByTime(500);
+    await keeper.wake();
+    lab.datapath.destinations.set('tnl-c1', [{ address: '10.50.2.10', bytes: 125_000 }]);
+    vi.advanceTimersByTime(500);
+    await keeper.wake();
+    await second(lab, 250_000);
+    // Read as 0.8 Mbit/s over a whole second, the stretch would start half a second later and be 1.5 s long.
+    expect(lab.registry.shortcutBetween('c1', 'c2')).toMatchObject({ why: 'rate 1.9 Mbit/s' });
+    await lab.plane.close();
+  });
+
   it('fails a shortcut not up within 5 s: removed, the pair kept on the hub with the reason and a backoff', async () => {
     const { lab, c1, keeper } = await mesh();
     await busy(lab);
