@@ -109,7 +109,7 @@ export class SessionRunner {
     this.shortcuts = new ShortcutReporter((tunnel) => {
       const state = datapath.linkState?.(tunnel);
       return state && { tunnel, ...state };
-    }, (links) => this.session?.linkReport(links));
+    }, (links) => this.session?.linkReport(links), datapath.probe?.bind(datapath));
     datapath.onLivenessChange?.((name) => this.shortcuts.changed(name));
     this.watcher = new EndpointWatcher(options.hub.host, options.hub.port, (address, previous) => this.endpointChanged(address, previous),
       options.probeIntervalMs, options.probe);
