@@ -6,6 +6,7 @@ import { runCliIn, startCli, startServe, type CliProcess } from '../helpers/cont
 import { waitUntil } from '../helpers/wait-until.js';
 import { createNatTopology, execIn, execInAsync, type NatTopology } from '../helpers/netns.js';
 import { netnsUnavailableReason } from '../helpers/root.js';
+import { pingSummary } from '../helpers/ping-summary.js';
 import { statusIn } from '../helpers/tunnel-client-process.js';
 
 const reason = netnsUnavailableReason();
@@ -20,13 +21,6 @@ interface HubStatusJson {
   peers: { name: string; endpoint: { seen: string | null } | null }[];
   links: StatusLink[];
   shortcuts: { counts: { made: number; failed: Record<string, number>; removed: Record<string, number> } } | null;
-}
-
-/** The transmitted and received counts of a finished `ping -q`. */
-function pingSummary(stdout: string): { sent: number; received: number } {
-  const match = /(\d+) packets transmitted, (\d+) received/.exec(stdout);
-  if (!match) throw new Error(`no ping summary in: ${stdout}`);
-  return { sent: Number(match[1]), received: Number(match[2]) };
 }
 
 /**

@@ -6,6 +6,7 @@ import { runCliIn, startCli, startServe, type CliProcess } from '../helpers/cont
 import { waitUntil } from '../helpers/wait-until.js';
 import { addVethLink, createNamespaces, createNatTopology, deleteNamespaces, execIn, execInAsync, type NatTopology } from '../helpers/netns.js';
 import { netnsUnavailableReason } from '../helpers/root.js';
+import { pingSummary } from '../helpers/ping-summary.js';
 import { statusIn } from '../helpers/tunnel-client-process.js';
 
 const reason = netnsUnavailableReason();
@@ -26,13 +27,6 @@ interface HubStatusJson {
     failures: { ends: [string, string]; reason: string }[];
     counts: { made: number; failed: Record<string, number>; removed: Record<string, number> };
   } | null;
-}
-
-/** The transmitted and received counts of a finished `ping -q`. */
-function pingSummary(stdout: string): { sent: number; received: number } {
-  const match = /(\d+) packets transmitted, (\d+) received/.exec(stdout);
-  if (!match) throw new Error(`no ping summary in: ${stdout}`);
-  return { sent: Number(match[1]), received: Number(match[2]) };
 }
 
 describe.skipIf(reason !== null)('automatic shortcuts: hub 198.51.100.1, c1 public (GRE), c2 behind a NAT that drops GRE (FOU)', () => {
