@@ -31,6 +31,8 @@ export class LiveShortcut {
   lastActiveAt: number;
   /** When `lastActiveAt` was last written to the registry. */
   touchedAt: number;
+  /** When the hub last aimed it at an end's new endpoint, or null. */
+  movedAt: number | null = null;
   private readonly reports: [EndReport | null, EndReport | null] = [null, null];
 
   constructor(
@@ -73,6 +75,19 @@ export class LiveShortcut {
       return 'verified';
     }
     return null;
+  }
+
+  /**
+   * An end moved and a tunnel went down on the way: not routed again until both ends report it up
+   * anew (their next reports), by `deadline`, or it fails.
+   */
+  verifyAgain(deadline: number): void {
+    this.routed = false;
+    this.verifiedAt = null;
+    this.failed = null;
+    this.deadline = deadline;
+    this.reports[0] = this.reports[0] && { ...this.reports[0], state: 'down' };
+    this.reports[1] = this.reports[1] && { ...this.reports[1], state: 'down' };
   }
 
   /** Its traffic now (bits/s): the busier end's last rate, 0 once no end reported for a while. */

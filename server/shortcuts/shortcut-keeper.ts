@@ -178,12 +178,31 @@ export class ShortcutKeeper implements ShortcutLinks {
       if (outcome === 'verified') {
         this.options.log.info({ ends: shortcut.ends, ms: now - shortcut.createdAt }, 'shortcut verified both ways: its routes go in');
         void this.refresh(shortcut.ends);
+      } else if (outcome === 'lost' && this.justMoved(shortcut, now)) {
+        // Re-aiming a tunnel at a moved end takes it down a moment (a FOU end waits for a new hello).
+        shortcut.verifyAgain(now + this.verifyMs);
+        shortcut.movedAt = now;
+        this.options.log.info({ ends: shortcut.ends, peer, endpoints: shortcut.endpoints }, 'shortcut end moved: routes out until both ends report it up again');
+        void this.refresh(shortcut.ends);
       } else if (outcome === 'lost') {
         this.options.log.warn({ ends: shortcut.ends, peer }, 'shortcut reported down: removing it, traffic goes back through the hub');
         this.recordFailure(shortcut.ends, 'unanswered', shortcut.endpoints, now);
         void this.wake();
       }
     }
+  }
+
+  /**
+   * True when an end of the shortcut moved within the verify window: the hub sees it elsewhere
+   * than the shortcut was punched for (the registry's reconfiguration re-aimed both ends before
+   * the keeper's round), or the keeper punched it again lately. Its endpoints follow the move.
+   */
+  private justMoved(shortcut: LiveShortcut, now: number): boolean {
+    const live = this.options.plane.liveState();
+    const endpoints: PairEndpoints = [this.endpointOf(shortcut.ends[0], live.get(shortcut.ends[0])), this.endpointOf(shortcut.ends[1], live.get(shortcut.ends[1]))];
+    const moved = endpoints.some((endpoint, i) => endpoint !== null && endpoint !== shortcut.endpoints[i]);
+    if (moved) shortcut.endpoints = endpoints;
+    return moved || (shortcut.movedAt !== null && now - shortcut.movedAt <= this.verifyMs);
   }
 
   /** What the keeper counted since the hub started. */
@@ -460,6 +479,7 @@ export class ShortcutKeeper implements ShortcutLinks {
     const shortcut = this.shortcuts.get(link.linkId);
     if (!shortcut) return;
     shortcut.endpoints = this.endpointsOf(link.ends, members);
+    shortcut.movedAt = this.clock();
     this.options.log.info({ ends: link.ends, endpoints: shortcut.endpoints }, 'shortcut end moved: punching it again');
     await this.refresh(link.ends);
   }

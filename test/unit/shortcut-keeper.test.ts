@@ -194,6 +194,37 @@ describe('ShortcutKeeper on the in-memory registry and a real ControlPlane', () 
     await lab.plane.close();
   });
 
+  it('an end that moved and reports its tunnel down a moment keeps the shortcut: routes out, verified again at the new address, no failure', async () => {
+    const { lab, c1, c2, keeper } = await mesh();
+    await busy(lab);
+    c1.linkReport(up('tnl-c2'));
+    c2.linkReport(up('tnl-c1'));
+    await settle();
+    const linkId = lab.registry.shortcutBetween('c1', 'c2')!.linkId;
+    expect(tunnel(c2, 'tnl-c1')!.routes).toBeDefined();
+    // c1 comes back from another address; its re-aimed tunnel is down until c2's hello reaches it.
+    const moved = await lab.join('c1', '203.0.113.11');
+    alive.splice(0, alive.length, moved, c2);
+    expect(tunnel(c2, 'tnl-c1')).toMatchObject({ remote: '203.0.113.11' });
+    moved.linkReport([{ tunnel: 'tnl-c2', state: 'down', rxBytes: 0, txBytes: 0 }]);
+    await settle();
+    await keeper.wake();
+    await settle();
+    expect(lab.registry.shortcutBetween('c1', 'c2')?.linkId).toBe(linkId);
+    expect(keeper.statusOf(linkId)).toMatchObject({ state: 'verifying', failed: null });
+    expect(tunnel(c2, 'tnl-c1')!.routes).toBeUndefined();
+    expect(tunnel(moved, 'tnl-c2')!.routes).toBeUndefined();
+    // Both ends report it up anew: routed again; nothing failed or was removed.
+    moved.linkReport(up('tnl-c2'));
+    c2.linkReport(up('tnl-c1'));
+    await settle();
+    expect(tunnel(c2, 'tnl-c1')).toMatchObject({ remote: '203.0.113.11', routeMetric: 100 });
+    expect(tunnel(c2, 'tnl-c1')!.routes).toBeDefined();
+    expect(keeper.statusOf(linkId)).toMatchObject({ state: 'up' });
+    expect(keeper.counters()).toEqual({ made: 1, failed: {}, removed: {} });
+    await lab.plane.close();
+  });
+
   it('makes none with --shortcuts off, or for a member set off, whose existing shortcut goes', async () => {
     const off = await mesh({ ...OPTIONS, mode: 'off' });
     await busy(off.lab);
