@@ -113,8 +113,9 @@ describe.skipIf(reason !== null)('automatic shortcuts: a move re-punches, and --
     expect(routeTo(topo.c1, INNER.c2)).toMatch(/dev tnl-hub/);
     const [c2Pings, c3Pings] = [await toC2, await toC3];
     console.log(`shortcut cap: c1 -> c2 pings ${c2Pings.received}/${c2Pings.sent} across the eviction, c1 -> c3 ${c3Pings.received}/${c3Pings.sent}`);
-    // An evicted shortcut's routes go before its link: c2's pings move back to the hub (and, once
-    // c3's pings end, over a shortcut again), losing at most one at each switch.
-    expect(c2Pings.sent - c2Pings.received).toBeLessThanOrEqual(2);
+    // An evicted shortcut's routes go before its link. c2's pings switch up to three times: onto
+    // the first shortcut, back to the hub at the eviction, and, once c3's pings end and c2 is the
+    // busier pair, onto a shortcut again; at most one is lost at each switch.
+    expect(c2Pings.sent - c2Pings.received).toBeLessThanOrEqual(3);
   });
 });
