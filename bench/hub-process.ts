@@ -21,6 +21,8 @@ export interface HubProcessOptions {
   listen: string;
   /** More `serve` flags. */
   args?: readonly string[];
+  /** Flags for node itself, before the CLI (e.g. `--cpu-prof`). */
+  nodeArgs?: readonly string[];
   /** Where its log goes (appended). */
   logFile: string;
   /** How long it may take to write serve.json. */
@@ -47,7 +49,7 @@ export async function startHubIn(options: HubProcessOptions): Promise<HubProcess
   const log = openSync(options.logFile, 'a');
   let child: ChildProcess;
   try {
-    child = spawn('ip', ['netns', 'exec', options.namespace, process.execPath, HUB_CLI, '--state', options.stateDir, 'serve',
+    child = spawn('ip', ['netns', 'exec', options.namespace, process.execPath, ...(options.nodeArgs ?? []), HUB_CLI, '--state', options.stateDir, 'serve',
       '--listen', options.listen, '--datapath', options.datapath, ...(options.args ?? [])], { stdio: ['ignore', 'ignore', log] });
   } finally {
     closeSync(log);

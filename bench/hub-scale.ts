@@ -4,14 +4,18 @@
  * so it gets a GRE tunnel on the hub, every tunnel's keepalives answered; beside it, in the same
  * run, the same state folder under `serve --datapath none`. Two real tunnel-client members on
  * hosts of their own measure forwarding through the hub (iperf3) with 2 tunnels and with N + 2.
- *   npm run bench:hub-scale -- --members N [--json] [--idle-seconds S] [--iperf-seconds S] [--concurrency C] [--phase-timeout S]
+ *   npm run bench:hub-scale -- --members N [--json] [--idle-seconds S] [--iperf-seconds S] [--concurrency C] [--phase-timeout S] [--profile DIR]
  * Timed phases (each until the registry has recorded every member's ack, not only the members'
  * view): join, move (every member reconnects from a new address at once, at most C connecting at
  * a time), restart (SIGTERM, until every tunnel is back and every config acked), teardown (SIGTERM
  * until the hub exited and none of its devices is left). Probes from outside: RSS, descriptors,
- * threads, CPU (/proc), TUN devices, the admin listener's answer time.
+ * threads, CPU (/proc), TUN devices, the admin listener's answer time. `--profile DIR` runs every
+ * hub under `node --cpu-prof` into DIR and writes each timed phase's window there (phases.json), for
+ * bench/swarm-cpu-profile.ts to summarise.
  */
 import { Command } from 'commander';
+import { mkdirSync, writeFileSync } from 'node:fs';
+import { resolve } from 'node:path';
 import { cpus, loadavg, release } from 'node:os';
 import { awaitReachable, iperfThroughHub, startClientIn, type ClientProcess } from './client-process.js';
 import type { HubProcess } from './hub-process.js';
@@ -19,6 +23,7 @@ import type { AnswerTimes } from './admin-listener-probe.js';
 import { createMemberSwarm, type MemberSwarm, type SwarmMembers } from './member-swarm.js';
 import { namespacesUnavailableReason } from './bench-namespaces.js';
 import { cpuPercent, ProcessSampler, sampleProcess } from './process-probes.js';
+import { monotonicMicros, type ProfiledPhase } from './swarm-cpu-profile.js';
 
 interface Settings {
   members: number;
@@ -28,6 +33,8 @@ interface Settings {
   concurrency: number;
   /** Seconds each phase may take before the run stops and says where. */
   phaseTimeout: number;
+  /** Where the hubs' CPU profiles and phases.json go; unset: no profile. */
+  profile?: string;
 }
 
 /** The JSON object of `--json` (the contract's fields first; null where a phase did not run). */
@@ -74,6 +81,7 @@ function parseSettings(argv: string[]): Settings {
     .option('--iperf-seconds <s>', 'seconds per iperf3 run', positive('--iperf-seconds', 600), 5)
     .option('--concurrency <n>', 'members connecting at once', positive('--concurrency', 500), 100)
     .option('--phase-timeout <s>', 'seconds each phase may take', positive('--phase-timeout', 86_400), 600)
+    .option('--profile <dir>', 'run the hubs under node --cpu-prof into DIR, with each phase\'s window in DIR/phases.json')
     .parse(argv, { from: 'user' })
     .opts<Settings>();
   return options;
@@ -87,6 +95,11 @@ async function main(): Promise<void> {
     return;
   }
   const settings = parseSettings(process.argv.slice(2));
+  if (settings.profile !== undefined) {
+    settings.profile = resolve(settings.profile);
+    mkdirSync(settings.profile, { recursive: true });
+  }
+  const nodeArgs = settings.profile === undefined ? [] : ['--cpu-prof', '--cpu-prof-dir', settings.profile];
   const n = settings.members;
   const t = settings.phaseTimeout * 1000;
   const result: HubScaleResult = {
@@ -108,11 +121,11 @@ async function main(): Promise<void> {
     const reflector = await swarm.startReflector();
 
     phase = 'none: join';
-    await noneRow(swarm, result, t, (name) => (phase = `none: ${name}`));
+    await noneRow(swarm, result, t, nodeArgs, (name) => (phase = `none: ${name}`));
 
     phase = 'engine: start';
     const engineState = swarm.copyState('engine');
-    let hub = await swarm.startHub({ datapath: 'engine', stateDir: engineState });
+    let hub = await swarm.startHub({ datapath: 'engine', stateDir: engineState, nodeArgs });
     sampler = new ProcessSampler(hub.pid);
     await sleep(SETTLE_MS);
     result.emptyRssKiB = sampleProcess(hub.pid).rssKiB;
@@ -129,7 +142,7 @@ async function main(): Promise<void> {
     phase = 'engine: join';
     await probe.take();
     const members = await swarm.startMembers(hub);
-    result.joinMs = await timed(async () => {
+    result.joinMs = await timed(hub, 'engine: join', async () => {
       await members.join(t);
       await swarm.awaitRegistryAcks(hub, 0, t);
     });
@@ -160,7 +173,7 @@ async function main(): Promise<void> {
     result.forwardRatio = Number((result.forwardGbpsN / result.forwardGbps2).toFixed(2));
 
     phase = 'engine: move';
-    result.moveAckMs = await timed(async () => {
+    result.moveAckMs = await timed(hub, 'engine: move', async () => {
       await members.move(t);
       await swarm.awaitRegistryAcks(hub, members.generation, t);
     });
@@ -174,7 +187,7 @@ async function main(): Promise<void> {
     const stopMs = await hub.stop(t);
     const goneMs = await swarm.awaitNoDevices(0, t);
     const startStarted = performance.now();
-    hub = await swarm.startHub({ datapath: 'engine', stateDir: engineState });
+    hub = await swarm.startHub({ datapath: 'engine', stateDir: engineState, nodeArgs });
     sampler.follow(hub.pid);
     const listeningMs = performance.now() - startStarted;
     await members.awaitBack(restartStarted, t);
@@ -215,22 +228,26 @@ async function main(): Promise<void> {
     await swarm.destroy();
   }
   printTable(result, settings);
+  if (settings.profile !== undefined) {
+    writeFileSync(`${settings.profile}/phases.json`, `${JSON.stringify(profiledPhases)}\n`);
+    console.log(`  CPU profiles and phases.json in ${settings.profile}: node dist/bench/swarm-cpu-profile.js ${settings.profile}`);
+  }
   if (settings.json) console.log(JSON.stringify(result));
 }
 
 /** The `--datapath none` row on a copy of the same state: join and move, then the hub stops. */
-async function noneRow(swarm: MemberSwarm, result: HubScaleResult, t: number, at: (phase: string) => void): Promise<void> {
-  const hub = await swarm.startHub({ datapath: 'none', stateDir: swarm.copyState('none') });
+async function noneRow(swarm: MemberSwarm, result: HubScaleResult, t: number, nodeArgs: readonly string[], at: (phase: string) => void): Promise<void> {
+  const hub = await swarm.startHub({ datapath: 'none', stateDir: swarm.copyState('none'), nodeArgs });
   let members: SwarmMembers | undefined;
   try {
     members = await swarm.startMembers(hub);
     const joined = members;
-    result.joinMsNone = await timed(async () => {
+    result.joinMsNone = await timed(hub, 'none: join', async () => {
       await joined.join(t);
       await swarm.awaitRegistryAcks(hub, 0, t);
     });
     at('move');
-    result.moveAckMsNone = await timed(async () => {
+    result.moveAckMsNone = await timed(hub, 'none: move', async () => {
       await joined.move(t);
       await swarm.awaitRegistryAcks(hub, joined.generation, t);
     });
@@ -291,9 +308,14 @@ function printTable(result: HubScaleResult, settings: Settings): void {
   for (const [name, engine, none] of rows) console.log(`  ${name.padEnd(46)}${engine.padEnd(34)}${none}`);
 }
 
-async function timed(work: () => Promise<void>): Promise<number> {
+/** The timed phases' windows, for the CPU profiles (`--profile`). */
+const profiledPhases: ProfiledPhase[] = [];
+
+async function timed(hub: HubProcess, name: string, work: () => Promise<void>): Promise<number> {
   const started = performance.now();
+  const startUs = monotonicMicros();
   await work();
+  profiledPhases.push({ name, pid: hub.pid, startUs, endUs: monotonicMicros() });
   return Math.round(performance.now() - started);
 }
 

@@ -112,7 +112,7 @@ export interface MemberSwarm {
   /** A copy of the prepared state, so runs of one benchmark start from the same registry. */
   copyState(label: string): string;
   /** Starts `tunnel-hub serve` in hub namespace `hub` (default 0) on the prepared state or `stateDir`. */
-  startHub(options: { datapath: BenchDatapath; stateDir?: string; hub?: number; args?: readonly string[] }): Promise<HubProcess>;
+  startHub(options: { datapath: BenchDatapath; stateDir?: string; hub?: number; args?: readonly string[]; nodeArgs?: readonly string[] }): Promise<HubProcess>;
   /**
    * Starts the members' process aimed at `hub` (its WebSocket port on the address of hub namespace
    * `hubIndex`, default 0); `cluster`: members follow their config's hub list when it is unreachable;
@@ -177,10 +177,10 @@ export async function createMemberSwarm(options: MemberSwarmOptions): Promise<Me
         cpSync(prepared.dir, copy, { recursive: true });
         return copy;
       },
-      startHub: async ({ datapath, stateDir, hub = 0, args = [] }) => {
+      startHub: async ({ datapath, stateDir, hub = 0, args = [], nodeArgs = [] }) => {
         const dir = stateDir ?? prepared.dir;
         const started = await startHubIn({
-          namespace: hubAt(hub), stateDir: dir, datapath, listen: topology.hubs[hub]!.address, args, logFile: join(workDir, `hub-${++logs}-${datapath}.log`),
+          namespace: hubAt(hub), stateDir: dir, datapath, listen: topology.hubs[hub]!.address, args, nodeArgs, logFile: join(workDir, `hub-${++logs}-${datapath}.log`),
         });
         hubStates.set(started, dir);
         stops.push(async () => void (await started.stop()));
