@@ -24,6 +24,8 @@ export type AbsorbFastRoutes = (tunnels: readonly Tunnel[]) => void;
  */
 export class Keepalives implements KeepaliveSchedule {
   readonly #wheel: KeepaliveWheel<Tunnel>;
+  /** Tunnels that moved this turn: their probes leave together at its end, one batch per socket (a storm of moves is a few calls, not thousands). */
+  readonly #probes = new Set<Tunnel>();
 
   constructor(private readonly absorb: AbsorbFastRoutes, tickMs?: number) {
     this.#wheel = new KeepaliveWheel((due) => this.#send(due), tickMs);
@@ -41,8 +43,14 @@ export class Keepalives implements KeepaliveSchedule {
     if (probeNow) sendKeepalive(tunnel);
   }
 
+  probeThisTurn(tunnel: Tunnel): void {
+    if (this.#probes.size === 0) setImmediate(() => this.#sendProbes());
+    this.#probes.add(tunnel);
+  }
+
   stop(tunnel: Tunnel): void {
     this.#wheel.cancel(tunnel);
+    this.#probes.delete(tunnel);
   }
 
   running(tunnel: Tunnel): boolean {
@@ -57,26 +65,39 @@ export class Keepalives implements KeepaliveSchedule {
   #send(due: Tunnel[]): void {
     const live = due.filter((tunnel) => !tunnel.closed);
     this.absorb(live);
-    const bySocket = new Map<TunnelSocket, Tunnel[]>();
     for (const tunnel of live) {
       tunnel.liveness.tick();
       this.#wheel.schedule(tunnel, tunnel.spec.keepaliveInterval * 1000);
-      if (!tunnel.sending) continue;
-      // An encrypted tunnel's keepalive is sealed in its SA's own sequence: sent on its own.
-      if (tunnel.sas.encrypted) {
-        sendKeepalive(tunnel);
-        continue;
-      }
-      const queued = bySocket.get(tunnel.socket);
-      if (queued === undefined) bySocket.set(tunnel.socket, [tunnel]);
-      else queued.push(tunnel);
     }
-    for (const [socket, tunnels] of bySocket) sendKeepalives(socket, tunnels);
+    sendKeepalivesBatched(live);
     for (const tunnel of live) {
       const member = tunnel.member;
       if (member !== null && tunnel.liveness.missed > 0 && !member.waiting) member.sayHello();
     }
   }
+
+  #sendProbes(): void {
+    const moved = [...this.#probes].filter((tunnel) => !tunnel.closed);
+    this.#probes.clear();
+    sendKeepalivesBatched(moved);
+  }
+}
+
+/** Sends a keepalive on each of `tunnels` that sends: one batch per socket, an encrypted tunnel's on its own. */
+function sendKeepalivesBatched(tunnels: readonly Tunnel[]): void {
+  const bySocket = new Map<TunnelSocket, Tunnel[]>();
+  for (const tunnel of tunnels) {
+    if (!tunnel.sending || tunnel.spec.encap === 'ipip') continue;
+    // An encrypted tunnel's keepalive is sealed in its SA's own sequence: sent on its own.
+    if (tunnel.sas.encrypted) {
+      sendKeepalive(tunnel);
+      continue;
+    }
+    const queued = bySocket.get(tunnel.socket);
+    if (queued === undefined) bySocket.set(tunnel.socket, [tunnel]);
+    else queued.push(tunnel);
+  }
+  for (const [socket, batch] of bySocket) sendKeepalives(socket, batch);
 }
 
 /** Sends the keepalives of `tunnels` (all of `socket`, all sending) through its keepalive batch, as few calls as fit. */
@@ -109,11 +130,13 @@ function sendKeepalives(socket: TunnelSocket, tunnels: readonly Tunnel[]): void 
 
 /**
  * After a live update: a new retry count applies at once; the keepalives restart on a new
- * interval, or on a new path (`moved`), where one is also sent at once.
+ * interval, or on a new path (`moved`), where one is also sent at the end of this turn.
  */
 export function followKeepaliveSpec(tunnel: Tunnel, before: TunnelSpec, moved: boolean): void {
   tunnel.liveness.retries = tunnel.spec.keepaliveRetries;
-  if (moved || before.keepaliveInterval !== tunnel.spec.keepaliveInterval) tunnel.keepalives.restart(tunnel, moved);
+  if (!moved && before.keepaliveInterval === tunnel.spec.keepaliveInterval) return;
+  tunnel.keepalives.restart(tunnel, false);
+  if (moved && tunnel.keepalives.running(tunnel)) tunnel.keepalives.probeThisTurn(tunnel);
 }
 
 /**

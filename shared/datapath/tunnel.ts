@@ -140,6 +140,8 @@ export interface TunnelPath {
 export interface KeepaliveSchedule {
   /** (Re)starts the tunnel's keepalives from its spec; `probeNow` sends one at once. */
   restart(tunnel: Tunnel, probeNow: boolean): void;
+  /** Sends one keepalive at the end of this turn, in one batch per socket with every other sent so. */
+  probeThisTurn(tunnel: Tunnel): void;
   /** Stops them. */
   stop(tunnel: Tunnel): void;
   /** True while the tunnel sends keepalives (and tracks liveness). */
