@@ -86,6 +86,12 @@ const SELECT_LINKS = `
   LEFT JOIN link_paths lp ON lp.link_id = l.id
   LEFT JOIN link_shortcuts ls ON ls.link_id = l.id`;
 
+/**
+ * Links with the peer named by both parameters at either end. By id, so each side uses its index
+ * (links_end_a, links_end_b); by the joined names it was a scan of every link per call.
+ */
+const ENDS_OF_PEER = 'l.end_a = (SELECT id FROM peers WHERE name = ?) OR l.end_b = (SELECT id FROM peers WHERE name = ?)';
+
 /** Links between the hub and peers and between peers, each with its /30 and GRE key. */
 export class LinkStore {
   constructor(
@@ -113,7 +119,7 @@ export class LinkStore {
   /** The links `peer` is an end of: its hub link first, then its peer links by creation. */
   async listForPeer(peer: string): Promise<LinkRecord[]> {
     // By name in one read (a hub asks on every session start); no row at all is looked at again to say why.
-    const rows = await this.rows(`${SELECT_LINKS} WHERE pa.name = ? OR pb.name = ? ORDER BY l.end_a IS NOT NULL, l.id`, peer, peer);
+    const rows = await this.rows(`${SELECT_LINKS} WHERE ${ENDS_OF_PEER} ORDER BY l.end_a IS NOT NULL, l.id`, peer, peer);
     if (rows.length === 0) await requirePeerId(this.ctx, peer);
     return rows.map(toRecord);
   }
@@ -185,7 +191,7 @@ export class LinkStore {
 
   /** The shortcuts `peer` is an end of, oldest first. */
   async shortcutsOf(peer: string): Promise<LinkRecord[]> {
-    const rows = await this.rows(`${SELECT_LINKS} WHERE ls.link_id IS NOT NULL AND (pa.name = ? OR pb.name = ?) ORDER BY l.id`, peer, peer);
+    const rows = await this.rows(`${SELECT_LINKS} WHERE ls.link_id IS NOT NULL AND (${ENDS_OF_PEER}) ORDER BY l.id`, peer, peer);
     if (rows.length === 0) await requirePeerId(this.ctx, peer);
     return rows.map(toRecord);
   }
