@@ -545,9 +545,9 @@ export class ControlPlane implements SessionEvents {
     live.encap = plan.choice.encap;
     live.encapReason = plan.choice.reason;
     live.esp = plan.choice.esp ?? null;
-    if (work.cascade) await this.registry.recordEndpoint(peer.name, peer.seen);
     for (const path of plan.peerLinkPaths) await this.recordPeerLinkPath(path);
-    const issued = await this.registry.issueSpecs(peer.name, plan.hubLinkId, plan.stored.hubEnd, plan.stored.config, peer.reported);
+    // When the peer acted, its seen address goes into its history in the same transaction (one commit, not two).
+    const issued = await this.registry.issueSpecs(peer.name, plan.hubLinkId, plan.stored.hubEnd, plan.stored.config, peer.reported, work.cascade ? peer.seen : null);
     const hubApplied = issued.hubChanged || !entry.hubEndRunning;
     if (hubApplied) {
       await this.datapath.upsert(plan.hubEnd, peer.name);

@@ -75,13 +75,13 @@ export interface PeerLinkFacts extends LinkKeying {
 export interface ControlRegistry {
   /** The hub's public address, the `local` of every hub end. */
   hubEndpoint(): Promise<string>;
-  /** Records the address the peer's authenticated connection comes from (verified) in its history. */
-  recordEndpoint(peer: string, seen: string): Promise<void>;
   /**
    * Stores new specs for both ends in one transaction, bumping each version only if it changed,
-   * and keeps the address the peer reported (a claim, never a tunnel target) beside them.
+   * and keeps the address the peer reported (a claim, never a tunnel target) beside them. `seen`
+   * (when the peer acted): the address its authenticated connection comes from (verified), recorded
+   * in its endpoint history in the same transaction.
    */
-  issueSpecs(peer: string, hubLinkId: number, hubEnd: WireTunnelSpec, peerConfig: PeerConfigBody, reported: string | null): Promise<IssuedVersions>;
+  issueSpecs(peer: string, hubLinkId: number, hubEnd: WireTunnelSpec, peerConfig: PeerConfigBody, reported: string | null, seen: string | null): Promise<IssuedVersions>;
   /** The hub's datapath now runs this version of its end of hub link `hubLinkId`. */
   recordHubApplied(hubLinkId: number, version: number): Promise<void>;
   /** The peer acknowledged this version of its config. */

@@ -17,10 +17,8 @@ export function controlRegistryOver(registry: Registry, hubName?: string, claime
   return {
     // A hub of a cluster is reached at its own endpoint; a hub alone at the registry's.
     hubEndpoint: async () => (hubName === undefined ? (await registry.settings.require()).endpoint : (await registry.hubs.require(hubName, HUB_FRESH_MS)).endpoint),
-    recordEndpoint: async (peer, seen) => {
-      await registry.endpoints.record(peer, { address: seen, source: OBSERVED_SOURCE });
-    },
-    issueSpecs: async (peer, linkId, hubEnd, peerConfig, reported) => registry.specs.issue(peer, linkId, hubEnd, peerConfig, reported),
+    issueSpecs: async (peer, linkId, hubEnd, peerConfig, reported, seen) =>
+      registry.specs.issue(peer, linkId, hubEnd, peerConfig, reported, seen === null ? undefined : { address: seen, source: OBSERVED_SOURCE }),
     pinnedEncap: async (peer) => (await registry.peers.find(peer))?.pinnedEncap ?? null,
     peerStanding: async (peer) => {
       const record = await registry.peers.find(peer);

@@ -1,4 +1,5 @@
 import { TunnelError } from '../../shared/errors.js';
+import type { EndpointObservation } from './endpoint-store.js';
 import { requirePeerId } from './peer-id.js';
 import type { RegistryContext } from './registry-context.js';
 
@@ -28,10 +29,14 @@ export class SpecVersionStore {
   /**
    * Stores the specs issued for `peer`'s hub link `linkId` in one transaction. A spec
    * identical to the last issued keeps its version (a reconnect from the same address changes
-   * nothing); a different one gets the next version.
+   * nothing); a different one gets the next version. `seen`: an endpoint recorded in the same
+   * transaction (EndpointStore.record), so a session start commits once.
    */
-  issue(peer: string, linkId: number, hubSpec: unknown, peerConfig: unknown, reported: string | null): Promise<IssuedSpecVersions> {
-    return this.ctx.transaction((tx) => tx.specs.store(peer, linkId, JSON.stringify(hubSpec), JSON.stringify(peerConfig), reported), { peer });
+  issue(peer: string, linkId: number, hubSpec: unknown, peerConfig: unknown, reported: string | null, seen?: EndpointObservation): Promise<IssuedSpecVersions> {
+    return this.ctx.transaction(async (tx) => {
+      if (seen !== undefined) await tx.endpoints.record(peer, seen);
+      return tx.specs.store(peer, linkId, JSON.stringify(hubSpec), JSON.stringify(peerConfig), reported);
+    }, { peer });
   }
 
   /** Records that the hub's datapath runs `version` of its end of link `linkId`. */

@@ -240,14 +240,9 @@ export class MemoryControlRegistry implements ControlRegistry, ShortcutRegistry 
     return this.answer('hubEndpoint', undefined, this.options.endpoint ?? '198.51.100.1');
   }
 
-  async recordEndpoint(peer: string, seen: string): Promise<void> {
+  async issueSpecs(peer: string, hubLinkId: number, hubEnd: WireTunnelSpec, peerConfig: PeerConfigBody, reported: string | null, seen: string | null): Promise<IssuedVersions> {
     const record = this.requirePeer(peer);
-    if (record.endpoints.at(-1) !== seen) record.endpoints.push(seen);
-    return this.answer('recordEndpoint', peer, undefined);
-  }
-
-  async issueSpecs(peer: string, hubLinkId: number, hubEnd: WireTunnelSpec, peerConfig: PeerConfigBody, reported: string | null): Promise<IssuedVersions> {
-    const record = this.requirePeer(peer);
+    if (seen !== null && record.endpoints.at(-1) !== seen) record.endpoints.push(seen);
     const hubText = JSON.stringify(hubEnd);
     const peerText = JSON.stringify(peerConfig);
     const hub = this.hubEnds.get(hubLinkId);
