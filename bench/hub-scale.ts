@@ -4,7 +4,7 @@
  * so it gets a GRE tunnel on the hub, every tunnel's keepalives answered; beside it, in the same
  * run, the same state folder under `serve --datapath none`. Two real tunnel-client members on
  * hosts of their own measure forwarding through the hub (iperf3) with 2 tunnels and with N + 2.
- *   npm run bench:hub-scale -- --members N [--json] [--idle-seconds S] [--iperf-seconds S] [--concurrency C] [--phase-timeout S] [--profile DIR]
+ *   npm run bench:hub-scale -- --members N [--json] [--idle-seconds S] [--iperf-seconds S] [--concurrency C] [--phase-timeout S] [--profile DIR] [--no-restart]
  * Timed phases (each until the registry has recorded every member's ack, not only the members'
  * view): join, move (every member reconnects from a new address at once, at most C connecting at
  * a time), restart (SIGTERM, until every tunnel is back and every config acked), teardown (SIGTERM
@@ -35,6 +35,8 @@ interface Settings {
   phaseTimeout: number;
   /** Where the hubs' CPU profiles and phases.json go; unset: no profile. */
   profile?: string;
+  /** False: the run ends after the move (no restart, no teardown timed). */
+  restart: boolean;
 }
 
 /** The JSON object of `--json` (the contract's fields first; null where a phase did not run). */
@@ -81,6 +83,7 @@ function parseSettings(argv: string[]): Settings {
     .option('--iperf-seconds <s>', 'seconds per iperf3 run', positive('--iperf-seconds', 600), 5)
     .option('--concurrency <n>', 'members connecting at once', positive('--concurrency', 500), 100)
     .option('--phase-timeout <s>', 'seconds each phase may take', positive('--phase-timeout', 86_400), 600)
+    .option('--no-restart', 'end after the move: no restart and no teardown phase')
     .option('--profile <dir>', 'run the hubs under node --cpu-prof into DIR, with each phase\'s window in DIR/phases.json')
     .parse(argv, { from: 'user' })
     .opts<Settings>();
@@ -180,33 +183,34 @@ async function main(): Promise<void> {
     result.answerMs.move = await probe.take();
     console.log(`  engine: ${n} moved (every ack recorded) in ${result.moveAckMs} ms`);
     await probe.stop();
+    if (settings.restart) {
+      phase = 'engine: restart';
+      await members.reconnect(true);
+      const restartStarted = Date.now();
+      const stopMs = await hub.stop(t);
+      const goneMs = await swarm.awaitNoDevices(0, t);
+      const startStarted = performance.now();
+      hub = await swarm.startHub({ datapath: 'engine', stateDir: engineState, nodeArgs });
+      sampler.follow(hub.pid);
+      const listeningMs = performance.now() - startStarted;
+      await members.awaitBack(restartStarted, t);
+      await swarm.awaitRegistryAcks(hub, members.generation, t);
+      await awaitDevices(swarm, n + clients.length, t);
+      result.restartMs = Date.now() - restartStarted;
+      result.phasesMs.restartStop = Math.round(stopMs);
+      result.phasesMs.restartDevicesGone = goneMs;
+      result.phasesMs.restartListening = Math.round(listeningMs);
+      console.log(`  engine restart: ${result.restartMs} ms until every tunnel was back and every config acked ` +
+        `(SIGTERM to exit ${Math.round(stopMs)} ms, devices gone ${goneMs} ms later, new hub listening ${Math.round(listeningMs)} ms after its start)`);
 
-    phase = 'engine: restart';
-    await members.reconnect(true);
-    const restartStarted = Date.now();
-    const stopMs = await hub.stop(t);
-    const goneMs = await swarm.awaitNoDevices(0, t);
-    const startStarted = performance.now();
-    hub = await swarm.startHub({ datapath: 'engine', stateDir: engineState, nodeArgs });
-    sampler.follow(hub.pid);
-    const listeningMs = performance.now() - startStarted;
-    await members.awaitBack(restartStarted, t);
-    await swarm.awaitRegistryAcks(hub, members.generation, t);
-    await awaitDevices(swarm, n + clients.length, t);
-    result.restartMs = Date.now() - restartStarted;
-    result.phasesMs.restartStop = Math.round(stopMs);
-    result.phasesMs.restartDevicesGone = goneMs;
-    result.phasesMs.restartListening = Math.round(listeningMs);
-    console.log(`  engine restart: ${result.restartMs} ms until every tunnel was back and every config acked ` +
-      `(SIGTERM to exit ${Math.round(stopMs)} ms, devices gone ${goneMs} ms later, new hub listening ${Math.round(listeningMs)} ms after its start)`);
-
-    phase = 'engine: teardown';
-    await members.reconnect(false);
-    const teardownStarted = performance.now();
-    const exitMs = await hub.stop(t);
-    await swarm.awaitNoDevices(0, t);
-    result.teardownMs = Math.round(performance.now() - teardownStarted);
-    result.phasesMs.teardownExit = Math.round(exitMs);
+      phase = 'engine: teardown';
+      await members.reconnect(false);
+      const teardownStarted = performance.now();
+      const exitMs = await hub.stop(t);
+      await swarm.awaitNoDevices(0, t);
+      result.teardownMs = Math.round(performance.now() - teardownStarted);
+      result.phasesMs.teardownExit = Math.round(exitMs);
+    }
     const peaks = sampler.stop();
     sampler = undefined;
     result.peakRssKiB = peaks.peakRssKiB;
