@@ -56,8 +56,8 @@ export interface MemberSwarmOptions {
 export interface SwarmMembers {
   /** Every member not connected connects from its address; resolves once each has its config for it. */
   join(timeoutMs?: number): Promise<SwarmPhase>;
-  /** Every member drops its session and connects from its next address, all at once. */
-  move(timeoutMs?: number): Promise<SwarmPhase>;
+  /** Every member (or m0…m{count-1}) drops its session and connects from its next address, all at once; the others stay. */
+  move(timeoutMs?: number, count?: number): Promise<SwarmPhase>;
   /** Reconnect after a session the hub closed (a restart, its liveness timeout), or not; on at first, as tunnel-client. */
   reconnect(on: boolean): Promise<void>;
   /** Resolves once every member has a config that arrived after `since` (Date.now()). */
@@ -75,8 +75,10 @@ export interface SwarmMembers {
   stopChurn(): Promise<SwarmChurn>;
   stats(): Promise<SwarmStats>;
   closeAll(): Promise<number>;
-  /** The address generation the members are at (0 until the first move). */
+  /** The address generation m0 is at (0 until the first move): every member's while each move moved all. */
   readonly generation: number;
+  /** The address generation member `index` is at. */
+  generationOf(index: number): number;
   stop(): Promise<void>;
 }
 
@@ -131,9 +133,10 @@ export interface MemberSwarm {
   awaitNoDevices(hub?: number, timeoutMs?: number): Promise<number>;
   /**
    * Polls the registry of `hub` until every member's last config is acknowledged and records the
-   * address of `generation` as the one the member reported; resolves with how many it checked.
+   * address of `generation` (one for all, or per member index) as the one the member reported;
+   * resolves with how many it checked.
    */
-  awaitRegistryAcks(hub: HubProcess, generation: number, timeoutMs?: number): Promise<number>;
+  awaitRegistryAcks(hub: HubProcess, generation: number | ((index: number) => number), timeoutMs?: number): Promise<number>;
   /** Stops every process the swarm started and removes its namespaces and files. */
   destroy(): Promise<void>;
 }
@@ -191,7 +194,7 @@ export async function createMemberSwarm(options: MemberSwarmOptions): Promise<Me
         const role = await startRoleIn(topology.members, BUILT('./swarm-worker.js'));
         stops.push(() => role.stop());
         await role.request('configure', { url: `ws://${topology.hubs[hubIndex]!.address}:${hub.runtime.wsPort}`, names, tokens, concurrency, cluster });
-        return swarmMembers(role, 120_000 + 1000 * names.length);
+        return swarmMembers(role, names.length, 120_000 + 1000 * names.length);
       },
       startReflector: async () => {
         const role = await startRoleIn(topology.members, BUILT('./keepalive-reflector.js'), [topology.reflectorTun]);
@@ -227,7 +230,8 @@ export async function createMemberSwarm(options: MemberSwarmOptions): Promise<Me
       awaitRegistryAcks: async (hub, generation, timeoutMs = 600_000) => {
         const dir = hubStates.get(hub);
         if (dir === undefined) throw new Error('not a hub of this swarm');
-        const expected = new Map(names.map((name, i) => [name, swarmMemberAddress(i, generation)]));
+        const generationOf = typeof generation === 'number' ? () => generation : generation;
+        const expected = new Map(names.map((name, i) => [name, swarmMemberAddress(i, generationOf(i))]));
         const registry = await Registry.open(hubStatePaths(dir).database, { readonly: true });
         try {
           let missing = '';
@@ -262,13 +266,13 @@ async function unacknowledged(registry: Registry, expected: ReadonlyMap<string, 
   return [...expected.keys()].filter((name) => !done.has(name));
 }
 
-function swarmMembers(role: RoleProcess, phaseTimeoutMs: number): SwarmMembers {
-  let generation = 0;
+function swarmMembers(role: RoleProcess, size: number, phaseTimeoutMs: number): SwarmMembers {
+  const generations = new Array<number>(size).fill(0);
   return {
     join: (timeoutMs = phaseTimeoutMs) => role.request<SwarmPhase>('join', { timeoutMs }),
-    move: async (timeoutMs = phaseTimeoutMs) => {
-      generation++;
-      return role.request<SwarmPhase>('move', { timeoutMs });
+    move: async (timeoutMs = phaseTimeoutMs, count = size) => {
+      for (let i = 0; i < count; i++) generations[i]!++;
+      return role.request<SwarmPhase>('move', { timeoutMs, count });
     },
     reconnect: async (on) => void (await role.request('reconnect', { on })),
     awaitBack: (since, timeoutMs = phaseTimeoutMs) => role.request<SwarmPhase>('awaitBack', { since, timeoutMs }),
@@ -281,8 +285,9 @@ function swarmMembers(role: RoleProcess, phaseTimeoutMs: number): SwarmMembers {
     stats: () => role.request<SwarmStats>('stats'),
     closeAll: () => role.request<number>('closeAll'),
     get generation() {
-      return generation;
+      return generations[0] ?? 0;
     },
+    generationOf: (index) => generations[index] ?? 0,
     stop: () => role.stop(),
   };
 }

@@ -136,11 +136,11 @@ async function join(args: PhaseArgs): Promise<SwarmPhase> {
   return phase(started, before);
 }
 
-/** Every member leaves its session and connects from its next address, all at once. */
-async function move(args: PhaseArgs): Promise<SwarmPhase> {
+/** Every member (or the first `count`) leaves its session and connects from its next address, all at once. */
+async function move(args: PhaseArgs & { count?: number }): Promise<SwarmPhase> {
   const started = Date.now();
   const before = retries;
-  for (const member of members) moveMember(member);
+  for (const member of members.slice(0, args.count ?? members.length)) moveMember(member);
   await allSettled(0, args.timeoutMs, 'move');
   return phase(started, before);
 }
