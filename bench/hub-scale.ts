@@ -63,6 +63,8 @@ interface HubScaleResult {
   forwardRatio: number | null;
   answerMs: Record<string, AnswerTimes>;
   phasesMs: Record<string, number>;
+  /** The hub's CPU time (user + system) over each timed phase: steadier than wall time on a busy machine. */
+  hubCpuMs: Record<string, number>;
   failed: string | null;
   conditions: { date: string; loadAverage: number[]; cpus: string; kernel: string; node: string };
 }
@@ -109,7 +111,7 @@ async function main(): Promise<void> {
     members: n, tunnels: null, joinMs: null, joinMsNone: null, moveAckMs: null, moveAckMsNone: null, restartMs: null,
     peakRssKiB: null, perMemberKiB: null, fds: null, threads: null, idleCpuPercent: null, teardownMs: null,
     tunnelsUp: null, emptyRssKiB: null, idleRssKiB: null, noneRssKiB: null, forwardGbps2: null, forwardGbpsN: null, forwardRatio: null,
-    answerMs: {}, phasesMs: {}, failed: null,
+    answerMs: {}, phasesMs: {}, hubCpuMs, failed: null,
     conditions: { date: new Date().toISOString(), loadAverage: loadavg().map((l) => Number(l.toFixed(1))), cpus: `${cpus().length} x ${cpus()[0]?.model ?? '?'}`, kernel: release(), node: process.version },
   };
   console.log(`hub-scale: ${n} members, ${result.conditions.cpus}, Linux ${release()}, Node ${process.version}, load average ${result.conditions.loadAverage.join(' ')}, ${result.conditions.date}`);
@@ -304,6 +306,8 @@ function printTable(result: HubScaleResult, settings: Settings): void {
     [`idle CPU over ${settings.idleSeconds} s`, result.idleCpuPercent === null ? '-' : `${result.idleCpuPercent} % of one core`, ''],
     ['forwarding c1 -> c2: 2 tunnels / N+2 / ratio', result.forwardRatio === null ? '-' : `${result.forwardGbps2} / ${result.forwardGbpsN} Gbit/s / ${result.forwardRatio}`, ''],
   ];
+  const cpu = (phase: string): string => (result.hubCpuMs[phase] === undefined ? '-' : `${result.hubCpuMs[phase]} ms`);
+  rows.push(['hub CPU time: join / move', `${cpu('engine: join')} / ${cpu('engine: move')}`, `${cpu('none: join')} / ${cpu('none: move')}`]);
   for (const [name, times] of Object.entries(result.answerMs)) {
     rows.push([`admin answer during ${name} (p50/p99/max)`, `${times.p50} / ${times.p99} / ${times.max} ms`, '']);
   }
@@ -314,11 +318,15 @@ function printTable(result: HubScaleResult, settings: Settings): void {
 
 /** The timed phases' windows, for the CPU profiles (`--profile`). */
 const profiledPhases: ProfiledPhase[] = [];
+/** The hub's CPU time per timed phase. */
+const hubCpuMs: Record<string, number> = {};
 
 async function timed(hub: HubProcess, name: string, work: () => Promise<void>): Promise<number> {
   const started = performance.now();
   const startUs = monotonicMicros();
+  const cpuFrom = sampleProcess(hub.pid).cpuMs;
   await work();
+  hubCpuMs[name] = Math.round(sampleProcess(hub.pid).cpuMs - cpuFrom);
   profiledPhases.push({ name, pid: hub.pid, startUs, endUs: monotonicMicros() });
   return Math.round(performance.now() - started);
 }
