@@ -17,6 +17,14 @@ export interface HubLinkSpecVersions {
   peer: { issued: number; acked: number; ackedAt: number | null; reported: string | null };
 }
 
+/** A peer's config as issued and as acknowledged (SpecVersionStore.configAcks). */
+export interface PeerConfigAck {
+  peer: string;
+  version: number;
+  acked: number;
+  reported: string | null;
+}
+
 interface HubEndRow { version: number; spec: string }
 
 /**
@@ -59,6 +67,12 @@ export class SpecVersionStore {
     if (!row || version > row.version) {
       throw new TunnelError('ERR_PROTOCOL', `peer "${peer}" acknowledged config version ${version}, which was never issued`);
     }
+  }
+
+  /** Every peer's last issued config version, the version it acknowledged and the address it reported, in one read. */
+  async configAcks(): Promise<PeerConfigAck[]> {
+    return this.ctx.sql.all<PeerConfigAck>(`SELECT p.name AS peer, c.version, c.acked_version AS acked, c.reported
+      FROM peer_configs c JOIN peers p ON p.id = c.peer_id`);
   }
 
   /** Both ends' versions for `peer`'s hub link `linkId`, or undefined before anything was issued. */

@@ -278,6 +278,14 @@ describe.each(contractBackends())('registry contract on $name', (backend) => {
         versions: { hub: { issued: 1, applied: 1 }, peer: { issued: 1, acked: 1, reported: '192.168.1.20' } },
       });
       expect(overview.find((peer) => peer.name === 'bob')).toMatchObject({ encap: 'gue', endpoint: null, versions: { peer: { issued: 1, acked: 0 } } });
+      // A session start issues and records the seen address in one transaction.
+      await registry.specs.issue('dave', (await registry.links.hubLinkOf('dave')).id, { spec: 1 }, { config: 1 }, null, { address: '198.51.100.44', source: 'observed' });
+      expect((await registry.endpoints.latest('dave'))?.address).toBe('198.51.100.44');
+      expect((await registry.specs.configAcks()).sort((x, y) => x.peer.localeCompare(y.peer))).toEqual([
+        { peer: 'alice', version: 1, acked: 1, reported: '192.168.1.20' },
+        { peer: 'bob', version: 1, acked: 0, reported: null },
+        { peer: 'dave', version: 1, acked: 0, reported: null },
+      ]);
 
       const peerLinks = await registry.links.listWithTables({ peerLinksOnly: true });
       expect(peerLinks.map(({ link }) => link)).toEqual(await registry.links.list({ peerLinksOnly: true }));
