@@ -151,7 +151,7 @@ export class DatapathEngine {
       tunnel.retarget(path);
       this.#sockets.unreserve(path);
       this.#sockets.release(left);
-      this.#espWatch.follow();
+      this.#espWatch.follow(tunnel);
       followKeepaliveSpec(tunnel, before, moved);
       followMemberAuth(tunnel, moved || !sameAuth(before.auth, path.spec.auth) || before.helloInterval !== path.spec.helloInterval);
       if (moved) this.pathMtus.refresh(tunnel);
@@ -335,7 +335,7 @@ export class DatapathEngine {
     await this.attachFastRoute(tunnel);
     this.pathMtus.refresh(tunnel);
     this.pathMtus.watch();
-    this.#espWatch.follow();
+    this.#espWatch.follow(tunnel);
     return tunnelStatusOf(tunnel);
   }
 

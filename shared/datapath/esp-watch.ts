@@ -12,8 +12,13 @@ export class EspWatch {
 
   constructor(private readonly tunnels: ReadonlyMap<string, Tunnel>) {}
 
-  /** Starts or stops the timer as the running tunnels need it; called after each change of them. */
-  follow(): void {
+  /**
+   * Starts or stops the timer as the running tunnels need it; called after each change of them,
+   * with the tunnel added or updated. Without a timer only that tunnel can have become encrypted:
+   * no look at every tunnel on each change (a storm of moves at 10,000 members made that quadratic).
+   */
+  follow(changed?: Tunnel): void {
+    if (this.#timer === null && changed?.sas.encrypted !== true) return;
     let any = false;
     for (const tunnel of this.tunnels.values()) {
       if (tunnel.sas.encrypted) {
