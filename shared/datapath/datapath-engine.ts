@@ -224,6 +224,23 @@ export class DatapathEngine {
     return [...bytes].map(([address, total]) => ({ address, bytes: total }));
   }
 
+  /**
+   * drainDestinations() of every tunnel that received anything since its last drain, by name: the
+   * fast routes' counters are read in one call and only the tallies that can hold something are
+   * drained, so a hub whose members are quiet pays one native call, not one per tunnel.
+   */
+  drainBusyDestinations(): Map<string, DestinationCount[]> {
+    const tallied = [...this.tunnels.values()].filter((tunnel) => tunnel.destinations !== null);
+    this.#absorber.absorb(tallied);
+    const busy = new Map<string, DestinationCount[]>();
+    for (const tunnel of tallied) {
+      if (!tunnel.destinations!.counted && tunnel.fastRoute?.receivedSinceDrain !== true) continue;
+      const counts = this.drainDestinations(tunnel.spec.name);
+      if (counts.length > 0) busy.set(tunnel.spec.name, counts);
+    }
+    return busy;
+  }
+
   /** Status of every tunnel, in creation order (their fast routes' counters read in one call). */
   status(): TunnelStatus[] {
     this.#absorber.absorb(this.tunnels.values());

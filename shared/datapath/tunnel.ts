@@ -110,6 +110,8 @@ export interface TunnelMirror {
   readonly moved: { readonly rxPackets: number; readonly txPackets: number };
   /** The inner destinations the route counted since the last call (a tunnel with a tally). */
   drainDestinations(): DestinationCount[];
+  /** True when the route received packets (as last absorbed) since its last drainDestinations(): only then may its tally hold any. */
+  readonly receivedSinceDrain: boolean;
   close(): void;
 }
 
