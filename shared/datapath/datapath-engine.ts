@@ -94,7 +94,7 @@ export class DatapathEngine {
   readonly #keepalives: Keepalives;
   readonly #sockets: OuterSocketPool;
   readonly #devices: TunnelDevices;
-  readonly #espWatch = new EspWatch(this.tunnels);
+  readonly #espWatch = new EspWatch();
   /** Per tunnel name, the end of the work asked for it so far. */
   readonly #work = new Map<string, Promise<void>>();
   #closing = false;
@@ -151,7 +151,7 @@ export class DatapathEngine {
       tunnel.retarget(path);
       this.#sockets.unreserve(path);
       this.#sockets.release(left);
-      this.#espWatch.follow();
+      this.#espWatch.follow(tunnel);
       followKeepaliveSpec(tunnel, before, moved);
       followMemberAuth(tunnel, moved || !sameAuth(before.auth, path.spec.auth) || before.helloInterval !== path.spec.helloInterval);
       if (moved) this.pathMtus.refresh(tunnel);
@@ -194,7 +194,7 @@ export class DatapathEngine {
       tunnel.close();
       this.#sockets.release([tunnel.socket, tunnel.socket6, tunnel.trap]);
       this.pathMtus.watch();
-      this.#espWatch.follow();
+      this.#espWatch.follow(tunnel);
       await this.io.closeTuns([tunnel.tun]);
     });
   }
@@ -266,7 +266,7 @@ export class DatapathEngine {
     for (const tunnel of tunnels) tunnel.close();
     this.#sockets.releaseAll();
     this.pathMtus.watch();
-    this.#espWatch.follow();
+    this.#espWatch.stop();
     if (tunnels.length > 0) await this.#devices.deleteOwnGroup();
     await this.io.closeTuns(tunnels.map((tunnel) => tunnel.tun));
   }
@@ -285,7 +285,7 @@ export class DatapathEngine {
     }
     this.#sockets.releaseAll();
     this.pathMtus.watch();
-    this.#espWatch.follow();
+    this.#espWatch.stop();
   }
 
   /**
@@ -352,7 +352,7 @@ export class DatapathEngine {
     await this.attachFastRoute(tunnel);
     this.pathMtus.refresh(tunnel);
     this.pathMtus.watch();
-    this.#espWatch.follow();
+    this.#espWatch.follow(tunnel);
     return tunnelStatusOf(tunnel);
   }
 
@@ -418,7 +418,7 @@ export class DatapathEngine {
       this.tunnels.delete(tunnel.spec.name);
       tunnel.close();
       this.#sockets.release([tunnel.socket, tunnel.socket6, tunnel.trap]);
-      this.#espWatch.follow();
+      this.#espWatch.follow(tunnel);
       await this.io.closeTuns([tunnel.tun]);
       throw err;
     }
