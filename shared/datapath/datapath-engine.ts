@@ -98,6 +98,8 @@ export class DatapathEngine {
   /** Per tunnel name, the end of the work asked for it so far. */
   readonly #work = new Map<string, Promise<void>>();
   #closing = false;
+  /** The fast routes' tally count at the last drainBusyDestinations(). */
+  #tallyCount: number | undefined;
 
   constructor(private readonly io: DatapathIo, private readonly options: DatapathEngineOptions = {}) {
     this.pathMtu = options.pathMtu ?? DEFAULT_PATH_MTU;
@@ -225,16 +227,21 @@ export class DatapathEngine {
   }
 
   /**
-   * drainDestinations() of every tunnel that received anything since its last drain, by name: the
-   * fast routes' counters are read in one call and only the tallies that can hold something are
-   * drained, so a hub whose members are quiet pays one native call, not one per tunnel.
+   * drainDestinations() of every tunnel that received anything since its last drain, by name. The
+   * fast routes' shared tally count is read first: while it stands still no route is read at all,
+   * else their counters are read in one call and only routes that received are drained. So a hub
+   * whose members are quiet pays one native call here, not one per tunnel.
    */
   drainBusyDestinations(): Map<string, DestinationCount[]> {
+    // Read before the counters: a packet tallied after this read shows in the next one.
+    const tallyCount = this.io.destinationTallyCount?.();
+    const routesTallied = tallyCount === undefined || tallyCount !== this.#tallyCount;
+    this.#tallyCount = tallyCount;
     const tallied = [...this.tunnels.values()].filter((tunnel) => tunnel.destinations !== null);
-    this.#absorber.absorb(tallied);
+    if (routesTallied) this.#absorber.absorb(tallied);
     const busy = new Map<string, DestinationCount[]>();
     for (const tunnel of tallied) {
-      if (!tunnel.destinations!.counted && tunnel.fastRoute?.receivedSinceDrain !== true) continue;
+      if (!tunnel.destinations!.counted && !(routesTallied && tunnel.fastRoute?.receivedSinceDrain === true)) continue;
       const counts = this.drainDestinations(tunnel.spec.name);
       if (counts.length > 0) busy.set(tunnel.spec.name, counts);
     }

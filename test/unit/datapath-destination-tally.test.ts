@@ -92,10 +92,12 @@ class TallyRoute implements FastRoute {
   rxPackets = 0;
   tally: DestinationBytes[] = [];
   drains = 0;
+  reads = 0;
 
   configure(): void {}
 
   counters(): FastRouteCounters {
+    this.reads += 1;
     return { rxPackets: this.rxPackets, rxBytes: 0, txPackets: 0, txBytes: 0, rxQueueFull: 0, txQueueFull: 0, rxErrors: 0, txErrors: 0, msSinceReceive: null };
   }
 
@@ -145,6 +147,41 @@ describe('DatapathEngine.drainBusyDestinations', () => {
     // Nothing more received: nothing drained again, and the quiet route never was.
     expect(engine.drainBusyDestinations()).toEqual(new Map());
     expect([...io.routes.values()].map((route) => route.drains)).toEqual([1, 0, 1]);
+    await engine.close();
+  });
+});
+
+/** The same I/O, with the addon's shared count of tallied packets, which the test moves. */
+class CountingTallyRouteIo extends TallyRouteIo {
+  tallied = 0;
+
+  destinationTallyCount(): number {
+    return this.tallied;
+  }
+}
+
+describe('DatapathEngine.drainBusyDestinations with the routes\' shared tally count', () => {
+  it('reads no route while the count stands still, and drains the busy ones once it moves', async () => {
+    const io = new CountingTallyRouteIo();
+    const engine = new DatapathEngine(io, { tallyDestinations: true });
+    for (let i = 0; i < 3; i++) {
+      await engine.addTunnel({ name: `tnl-${i}`, encap: 'gre', local: A, remote: `192.0.2.${10 + i}`, address: `10.9.${i}.1/30`, peerAddress: `10.9.${i}.2`, keepaliveInterval: 0 });
+    }
+    const routes = [...io.routes.values()];
+    engine.drainBusyDestinations();
+    const readsAfterFirst = routes.map((route) => route.reads);
+    expect(engine.drainBusyDestinations()).toEqual(new Map());
+    expect(engine.drainBusyDestinations()).toEqual(new Map());
+    expect(routes.map((route) => route.reads)).toEqual(readsAfterFirst);
+    expect(routes.map((route) => route.drains)).toEqual([0, 0, 0]);
+
+    const busy = io.routes.get('tnl-1')!;
+    busy.rxPackets = 4;
+    busy.tally = [{ address: '10.9.0.2', bytes: 6000 }];
+    io.tallied = 4;
+    expect(engine.drainBusyDestinations()).toEqual(new Map([['tnl-1', [{ address: '10.9.0.2', bytes: 6000 }]]]));
+    expect(routes.map((route) => route.drains)).toEqual([0, 1, 0]);
+    expect(engine.drainBusyDestinations()).toEqual(new Map());
     await engine.close();
   });
 });
