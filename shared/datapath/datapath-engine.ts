@@ -5,6 +5,7 @@ import { DestinationTally, type DestinationCount } from './destination-tally.js'
 import type { DeviceOwner } from './device-owner.js';
 import { DEFAULT_PATH_MTU, planEncapsulation } from './encapsulation-plan.js';
 import { EspWatch } from './esp-watch.js';
+import { TurnBudget } from './turn-budget.js';
 import { FastRouteAbsorber, FastRouteSync } from './fast-route-sync.js';
 import { receiveFromOuter } from './outer-receive.js';
 import { BATCH_CAPACITY, OuterSocketPool, SLOT_SIZE } from './outer-socket-pool.js';
@@ -98,6 +99,7 @@ export class DatapathEngine {
   /** Per tunnel name, the end of the work asked for it so far. */
   readonly #work = new Map<string, Promise<void>>();
   #closing = false;
+  readonly #turns = new TurnBudget();
   /** The fast routes' tally count at the last drainBusyDestinations(). */
   #tallyCount: number | undefined;
 
@@ -332,6 +334,9 @@ export class DatapathEngine {
     try {
       this.#sockets.claim(path, spec);
       tun = await this.#devices.open(spec, plan);
+      // Devices opened together resume together: each tunnel's setup below takes its turn.
+      const pause = this.#turns.pause();
+      if (pause !== undefined) await pause;
       // The device took a while: the engine may be closing, or another tunnel may hold the place now.
       if (this.#closing) throw new TunnelError('ERR_CLOSED', 'the datapath is shutting down');
       this.#sockets.claim(path, spec);
