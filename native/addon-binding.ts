@@ -134,6 +134,8 @@ export interface NativeAddon {
   closeEndpoints(endpoints: NativeEndpointHandle[]): Promise<void>;
   /** Route i's counters() values into out[9i, 9i + 9), all under one lock. */
   fastRouteCounters(routes: NativeFastRouteHandle[], out: Float64Array): void;
+  /** Packets every route's destination tally counted so far. */
+  destinationTallyCount(): number;
   /** The kernel's path MTU from a local to a remote address (of one family). */
   pathMtu(localAddress: NativeAddress, remoteAddress: NativeAddress): number;
   openRawSocket(protocol: number, localAddress: NativeAddress, ttl: number, bufferBytes: number): NativeEndpointHandle;

@@ -197,6 +197,14 @@ export function readFastRouteCounters(routes: readonly NativeFastRoute[], out: F
   loadAddon().addon.fastRouteCounters(handles, out);
 }
 
+/**
+ * Packets every fast route's destination tally counted so far, in this process: a number that
+ * only grows, so while it equals the last read no route has anything to drain.
+ */
+export function destinationTallyCount(): number {
+  return loadAddon().addon.destinationTallyCount();
+}
+
 function tunRequest(name: string, options: TunOptions): NativeTunRequest {
   assertInterfaceName(name);
   const queues = options.queues ?? 1;

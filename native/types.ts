@@ -31,8 +31,8 @@ export interface PacketEndpoint {
   readBatch(batch: PacketBatchMemory, headroom?: number): number;
   /** Writes slots [0, count). Returns how many were accepted (fewer when the kernel is full). */
   writeBatch(batch: PacketBatchMemory, count: number): number;
-  /** Calls `onReadable` whenever the descriptor becomes readable (uv_poll). Replaces any earlier callback. */
-  onReadable(onReadable: () => void): void;
+  /** Calls `onReadable` whenever the descriptor becomes readable (uv_poll). Replaces any earlier callback; `null` stops them. */
+  onReadable(onReadable: (() => void) | null): void;
   /** Stops readiness callbacks and closes the descriptor. Idempotent; later I/O throws ERR_CLOSED. */
   close(): void;
   readonly closed: boolean;

@@ -48,7 +48,7 @@ export class BoundaryEndpoint implements PacketEndpoint {
     }
   }
 
-  onReadable(onReadable: () => void): void {
+  onReadable(onReadable: (() => void) | null): void {
     fromNative(() => this.inner.onReadable(onReadable));
   }
 

@@ -52,6 +52,7 @@ Napi::Object Init(Napi::Env env, Napi::Object exports) {
   exports.Set("openTuns", Napi::Function::New<OpenTuns>(env, "openTuns"));
   exports.Set("closeEndpoints", Napi::Function::New<CloseEndpoints>(env, "closeEndpoints"));
   exports.Set("fastRouteCounters", Napi::Function::New<FastRouteCounters>(env, "fastRouteCounters"));
+  exports.Set("destinationTallyCount", Napi::Function::New<DestinationTallyCount>(env, "destinationTallyCount"));
   exports.Set("openRawSocket", Napi::Function::New<OpenRawSocket>(env, "openRawSocket"));
   exports.Set("createFastRoute", Napi::Function::New<CreateFastRoute>(env, "createFastRoute"));
   exports.Set("openUdpSocket", Napi::Function::New<OpenUdpSocket>(env, "openUdpSocket"));

@@ -13,7 +13,13 @@
 #include <stdint.h>
 #include <string.h>
 
+#include <atomic>
+
 namespace tunnel_native {
+
+// Packets every route of the process has tallied, ever: while it stands still no table holds
+// anything, and a hub skips draining its thousands of routes (destinationTallyCount()).
+inline std::atomic<uint64_t> tallied_packets{0};
 
 class DestinationTally {
  public:

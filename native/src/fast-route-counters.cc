@@ -38,4 +38,8 @@ Napi::Value FastRouteCounters(const Napi::CallbackInfo& info) {
   return env.Undefined();
 }
 
+Napi::Value DestinationTallyCount(const Napi::CallbackInfo& info) {
+  return Napi::Number::New(info.Env(), static_cast<double>(tallied_packets.load(std::memory_order_acquire)));
+}
+
 }  // namespace tunnel_native

@@ -13,4 +13,8 @@ constexpr uint32_t kFastRouteCounterValues = 9;
 // out[9 * i, 9 * i + 9); a closed route reads all zeros and -1 for the time since it received.
 Napi::Value FastRouteCounters(const Napi::CallbackInfo& info);
 
+// destinationTallyCount() -> packets every route's destination tally counted so far (a number
+// that only grows): equal to the last read, no route has anything to drain.
+Napi::Value DestinationTallyCount(const Napi::CallbackInfo& info);
+
 }  // namespace tunnel_native

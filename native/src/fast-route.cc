@@ -505,11 +505,14 @@ void FastRoute::DeliverRun(ForwardingScratch& scratch, const PacketSlots& run, u
     rx_errors_ += count;
     return;
   }
-  if (tally_destinations_ && !header_ethernet_.present) {
+  bool tally = tally_destinations_ && !header_ethernet_.present;
+  if (tally) {
     for (uint32_t i = 0; i < count; i++) destinations_.Count(run.Packet(i), run.lengths[i]);
   }
   tun_->WriteInner(scratch.writer, scratch.ring, run, count, scratch.results);
   for (uint32_t i = 0; i < count; i++) CountDelivery(scratch.results[i], run.lengths[i]);
+  // After the packets are counted received: a reader that sees this total sees them in the counters.
+  if (tally) tallied_packets.fetch_add(count, std::memory_order_release);
 }
 
 void FastRoute::CountDelivery(int64_t result, uint32_t length) {

@@ -73,11 +73,11 @@ export interface HubDatapath {
   /** The prefixes the hub routes through a tunnel (none when it does not run). */
   routes?(name: string): string[];
   /**
-   * The bytes a member's tunnel received toward each inner destination since the last call (a few
-   * busiest at most): how the hub finds member pairs worth a shortcut. Empty for a tunnel that
-   * does not run.
+   * The bytes each tunnel received toward each inner destination since the last call (a few
+   * busiest at most per tunnel), by tunnel name, for the tunnels that received any: how the hub
+   * finds member pairs worth a shortcut. Quiet tunnels cost nothing here.
    */
-  drainDestinations?(name: string): { address: string; bytes: number }[];
+  drainBusyDestinations?(): ReadonlyMap<string, { address: string; bytes: number }[]>;
   /** Inner packets dropped on a tunnel for a source outside its member's (BCP 38), or undefined. */
   spoofed?(name: string): number | undefined;
   /** ESP on a running tunnel (SPIs, AEAD, SA age, drops), or undefined when it does not run. */

@@ -137,13 +137,8 @@ export class EngineHubDatapath implements HubDatapath {
     return status && { state: status.state, tracked: status.liveness.tracked, lastHeardAt: heard ? Date.parse(heard) : null };
   }
 
-  drainDestinations(name: string): { address: string; bytes: number }[] {
-    try {
-      return this.engine.drainDestinations(name);
-    } catch (err) {
-      if (isTunnelError(err, 'ERR_TUNNEL_NOT_FOUND')) return [];
-      throw err;
-    }
+  drainBusyDestinations(): ReadonlyMap<string, { address: string; bytes: number }[]> {
+    return this.engine.drainBusyDestinations();
   }
 
   spoofed(name: string): number | undefined {

@@ -283,21 +283,17 @@ export class ShortcutKeeper implements ShortcutLinks {
     return this.view;
   }
 
-  /** Drains every connected member's destination tally into the pairs' byte counts and rates. */
+  /** Drains the destination tallies of connected members that received anything into the pairs' byte counts and rates. */
   private observeTraffic(live: ReadonlyMap<string, PeerLiveState>, owners: DestinationOwners, now: number): void {
-    const drain = this.options.datapath.drainDestinations?.bind(this.options.datapath);
     const moved = new Map<string, { ends: readonly [string, string]; bytes: number }>();
-    if (drain) {
-      for (const [member, state] of live) {
-        if (!state.connected) continue;
-        for (const { address, bytes } of drain(tunnelInterfaceName(member))) {
-          const owner = owners.ownerOf(address);
-          if (owner === null || owner === member) continue;
-          const key = pairKey([member, owner]);
-          const entry = moved.get(key) ?? { ends: [member, owner] as const, bytes: 0 };
-          entry.bytes += bytes;
-          moved.set(key, entry);
-        }
+    for (const [member, counts] of this.drainTallies(live)) {
+      for (const { address, bytes } of counts) {
+        const owner = owners.ownerOf(address);
+        if (owner === null || owner === member) continue;
+        const key = pairKey([member, owner]);
+        const entry = moved.get(key) ?? { ends: [member, owner] as const, bytes: 0 };
+        entry.bytes += bytes;
+        moved.set(key, entry);
       }
     }
     const threshold = this.options.options.threshold.bitsPerSecond;
@@ -317,6 +313,22 @@ export class ShortcutKeeper implements ShortcutLinks {
       }
       pair.rate = observePairTraffic(pair.rate, { at: now, bytes: pair.bytes }, threshold);
     }
+  }
+
+  /**
+   * The destinations each connected member's tunnel received toward since the last round: only
+   * tunnels that received anything are drained, so a quiet hub costs one read a round, not one
+   * per member, and the members are walked only when some tunnel was busy.
+   */
+  private drainTallies(live: ReadonlyMap<string, PeerLiveState>): [string, { address: string; bytes: number }[]][] {
+    const busy = this.options.datapath.drainBusyDestinations?.();
+    const drained: [string, { address: string; bytes: number }[]][] = [];
+    if (busy === undefined || busy.size === 0) return drained;
+    for (const [member, state] of live) {
+      const counts = state.connected ? busy.get(tunnelInterfaceName(member)) : undefined;
+      if (counts !== undefined) drained.push([member, counts]);
+    }
+    return drained;
   }
 
   /** The members the round looks at (ends of busy pairs and of links), as the decisions see them. */

@@ -5,6 +5,7 @@ import { DestinationTally, type DestinationCount } from './destination-tally.js'
 import type { DeviceOwner } from './device-owner.js';
 import { DEFAULT_PATH_MTU, planEncapsulation } from './encapsulation-plan.js';
 import { EspWatch } from './esp-watch.js';
+import { TurnBudget } from './turn-budget.js';
 import { FastRouteAbsorber, FastRouteSync } from './fast-route-sync.js';
 import { receiveFromOuter } from './outer-receive.js';
 import { BATCH_CAPACITY, OuterSocketPool, SLOT_SIZE } from './outer-socket-pool.js';
@@ -94,10 +95,13 @@ export class DatapathEngine {
   readonly #keepalives: Keepalives;
   readonly #sockets: OuterSocketPool;
   readonly #devices: TunnelDevices;
-  readonly #espWatch = new EspWatch(this.tunnels);
+  readonly #espWatch = new EspWatch();
   /** Per tunnel name, the end of the work asked for it so far. */
   readonly #work = new Map<string, Promise<void>>();
   #closing = false;
+  readonly #turns = new TurnBudget();
+  /** The fast routes' tally count at the last drainBusyDestinations(). */
+  #tallyCount: number | undefined;
 
   constructor(private readonly io: DatapathIo, private readonly options: DatapathEngineOptions = {}) {
     this.pathMtu = options.pathMtu ?? DEFAULT_PATH_MTU;
@@ -194,7 +198,7 @@ export class DatapathEngine {
       tunnel.close();
       this.#sockets.release([tunnel.socket, tunnel.socket6, tunnel.trap]);
       this.pathMtus.watch();
-      this.#espWatch.follow();
+      this.#espWatch.follow(tunnel);
       await this.io.closeTuns([tunnel.tun]);
     });
   }
@@ -224,6 +228,28 @@ export class DatapathEngine {
     return [...bytes].map(([address, total]) => ({ address, bytes: total }));
   }
 
+  /**
+   * drainDestinations() of every tunnel that received anything since its last drain, by name. The
+   * fast routes' shared tally count is read first: while it stands still no route is read at all,
+   * else their counters are read in one call and only routes that received are drained. So a hub
+   * whose members are quiet pays one native call here, not one per tunnel.
+   */
+  drainBusyDestinations(): Map<string, DestinationCount[]> {
+    // Read before the counters: a packet tallied after this read shows in the next one.
+    const tallyCount = this.io.destinationTallyCount?.();
+    const routesTallied = tallyCount === undefined || tallyCount !== this.#tallyCount;
+    this.#tallyCount = tallyCount;
+    const tallied = [...this.tunnels.values()].filter((tunnel) => tunnel.destinations !== null);
+    if (routesTallied) this.#absorber.absorb(tallied);
+    const busy = new Map<string, DestinationCount[]>();
+    for (const tunnel of tallied) {
+      if (!tunnel.destinations!.counted && !(routesTallied && tunnel.fastRoute?.receivedSinceDrain === true)) continue;
+      const counts = this.drainDestinations(tunnel.spec.name);
+      if (counts.length > 0) busy.set(tunnel.spec.name, counts);
+    }
+    return busy;
+  }
+
   /** Status of every tunnel, in creation order (their fast routes' counters read in one call). */
   status(): TunnelStatus[] {
     this.#absorber.absorb(this.tunnels.values());
@@ -249,7 +275,7 @@ export class DatapathEngine {
     for (const tunnel of tunnels) tunnel.close();
     this.#sockets.releaseAll();
     this.pathMtus.watch();
-    this.#espWatch.follow();
+    this.#espWatch.stop();
     if (tunnels.length > 0) await this.#devices.deleteOwnGroup();
     await this.io.closeTuns(tunnels.map((tunnel) => tunnel.tun));
   }
@@ -268,7 +294,7 @@ export class DatapathEngine {
     }
     this.#sockets.releaseAll();
     this.pathMtus.watch();
-    this.#espWatch.follow();
+    this.#espWatch.stop();
   }
 
   /**
@@ -308,6 +334,9 @@ export class DatapathEngine {
     try {
       this.#sockets.claim(path, spec);
       tun = await this.#devices.open(spec, plan);
+      // Devices opened together resume together: each tunnel's setup below takes its turn.
+      const pause = this.#turns.pause();
+      if (pause !== undefined) await pause;
       // The device took a while: the engine may be closing, or another tunnel may hold the place now.
       if (this.#closing) throw new TunnelError('ERR_CLOSED', 'the datapath is shutting down');
       this.#sockets.claim(path, spec);
@@ -401,7 +430,7 @@ export class DatapathEngine {
       this.tunnels.delete(tunnel.spec.name);
       tunnel.close();
       this.#sockets.release([tunnel.socket, tunnel.socket6, tunnel.trap]);
-      this.#espWatch.follow();
+      this.#espWatch.follow(tunnel);
       await this.io.closeTuns([tunnel.tun]);
       throw err;
     }

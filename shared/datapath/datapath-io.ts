@@ -72,4 +72,9 @@ export interface DatapathIo {
   createEspInbound?(): EspInbound;
   /** Route i's counters into out[9i, 9i + 9) in FastRouteCounters order, in one call for all (-1 for never received). */
   readFastRouteCounters?(routes: readonly FastRoute[], out: Float64Array): void;
+  /**
+   * Packets every fast route's destination tally counted so far (only grows); absent where routes
+   * have no shared count, and then every route that received anything is drained.
+   */
+  destinationTallyCount?(): number;
 }

@@ -22,11 +22,18 @@ export class DestinationTally {
   readonly #versions = new Uint8Array(ENTRIES);
   readonly #addresses = new Uint8Array(ENTRIES * 16);
   readonly #bytes = new Float64Array(ENTRIES);
+  #counted = false;
+
+  /** True when some packet was counted since the last drain (a tally to drain at all). */
+  get counted(): boolean {
+    return this.#counted;
+  }
 
   /** Counts the inner IPv4 or IPv6 packet of `length` bytes at `offset` (its header already checked). */
   count(data: Uint8Array, offset: number, version: 4 | 6, length: number): void {
     const start = offset + (version === 4 ? 16 : 24);
     const size = version === 4 ? 4 : 16;
+    this.#counted = true;
     let hash = 2166136261;
     for (let i = 0; i < size; i++) hash = Math.imul(hash ^ data[start + i]!, 16777619) >>> 0;
     const first = (hash % SETS) * WAYS;
@@ -59,6 +66,7 @@ export class DestinationTally {
   /** The destinations counted since the last drain; the table starts empty again. */
   drain(): DestinationCount[] {
     const counted: DestinationCount[] = [];
+    this.#counted = false;
     for (let entry = 0; entry < ENTRIES; entry++) {
       const bytes = this.#bytes[entry]!;
       if (bytes === 0) continue;

@@ -51,6 +51,8 @@ export class FastRouteAbsorber {
 export class FastRouteSync implements TunnelMirror {
   /** The route's counter values as last added to the tunnel's (FAST_ROUTE_COUNTER_VALUES of them). */
   readonly #seen = new Float64Array(FAST_ROUTE_COUNTER_VALUES);
+  /** Packets the route had received (as absorbed) at its last drainDestinations(). */
+  #receivedAtDrain = 0;
 
   constructor(readonly route: FastRoute, private readonly tunnel: Tunnel) {}
 
@@ -138,7 +140,19 @@ export class FastRouteSync implements TunnelMirror {
   }
 
   drainDestinations(): DestinationCount[] {
+    this.#receivedAtDrain = this.#received();
     return this.route.drainDestinations?.() ?? [];
+  }
+
+  // The route tallies a packet before counting it received, so one counted after the last absorb
+  // shows as received at the next, and is drained then.
+  get receivedSinceDrain(): boolean {
+    return this.#received() !== this.#receivedAtDrain;
+  }
+
+  /** Packets the route took in as last absorbed, delivered or not (a refused write was tallied too). */
+  #received(): number {
+    return this.#seen[RX_PACKETS]! + this.#seen[RX_QUEUE_FULL]! + this.#seen[RX_ERRORS]!;
   }
 
   close(): void {

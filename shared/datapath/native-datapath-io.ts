@@ -1,5 +1,5 @@
 import {
-  closeEndpoints, createEspInbound, createEspSa, createFastRoute, createPacketBatch, NativeFastRoute, openRawSocket, openTuns, openUdpSocket, pathMtu,
+  closeEndpoints, createEspInbound, createEspSa, createFastRoute, createPacketBatch, destinationTallyCount, NativeFastRoute, openRawSocket, openTuns, openUdpSocket, pathMtu,
   readFastRouteCounters, type NativePacketEndpoint, type TunDevice, type TunOptions,
 } from '../../native/index.js';
 import { isNativeError } from '../../native/native-error.js';
@@ -58,6 +58,7 @@ export const nativeDatapathIo: DatapathIo = {
   createEspInbound: () => fromNative(createEspInbound),
   ...(process.env['TUNNEL_FAST_PATH'] === 'off' ? {} : {
     createFastRoute: () => new BoundaryFastRoute(fromNative(createFastRoute)),
+    destinationTallyCount: () => fromNative(destinationTallyCount),
     readFastRouteCounters: (routes, out) => fromNative(() => readFastRouteCounters(routes.map((route) => {
       const inner = route instanceof BoundaryFastRoute ? route.inner : route;
       if (!(inner instanceof NativeFastRoute)) throw new TunnelError('ERR_INVALID_ARGUMENT', 'readFastRouteCounters: a route not made by this I/O');

@@ -110,6 +110,8 @@ export interface TunnelMirror {
   readonly moved: { readonly rxPackets: number; readonly txPackets: number };
   /** The inner destinations the route counted since the last call (a tunnel with a tally). */
   drainDestinations(): DestinationCount[];
+  /** True when the route received packets (as last absorbed) since its last drainDestinations(): only then may its tally hold any. */
+  readonly receivedSinceDrain: boolean;
   close(): void;
 }
 
@@ -370,6 +372,9 @@ export class Tunnel {
    */
   close(): void {
     this.#closed = true;
+    // Before the route lets go of the TUN, which would hand its reading back to JS: a device
+    // deleted next (the engine's close) would then wake JS once per tunnel for nothing.
+    this.tun.onReadable(null);
     this.#mirror?.close();
     this.keepalives.stop(this);
     this.#placement.leave(false);

@@ -76,7 +76,7 @@ export class FakeEndpoint implements PacketEndpoint {
     return accepted;
   }
 
-  onReadable(callback: () => void): void {
+  onReadable(callback: (() => void) | null): void {
     this.readable = callback;
   }
 

@@ -17,9 +17,9 @@ export class RecordingHubDatapath implements HubDatapath {
   /** The binding each hub end holds (its member's NAT mapping); tests set it. */
   readonly bindings = new Map<string, HubBindingStatus>();
 
-  drainDestinations(name: string): { address: string; bytes: number }[] {
-    const drained = this.destinations.get(name) ?? [];
-    this.destinations.delete(name);
+  drainBusyDestinations(): ReadonlyMap<string, { address: string; bytes: number }[]> {
+    const drained = new Map([...this.destinations].filter(([, counts]) => counts.length > 0));
+    this.destinations.clear();
     return drained;
   }
 

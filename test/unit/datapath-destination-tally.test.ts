@@ -1,6 +1,7 @@
 import fc from 'fast-check';
 import { describe, expect, it } from 'vitest';
 import { DatapathEngine } from '../../shared/datapath/datapath-engine.js';
+import type { DestinationBytes, FastRoute, FastRouteCounters } from '../../native/types.js';
 import { DestinationTally } from '../../shared/datapath/destination-tally.js';
 import { ipv4ToNumber } from '../../shared/wire/ipv4-address.js';
 import { FakeDatapathIo } from '../helpers/fake-datapath-io.js';
@@ -83,5 +84,104 @@ describe('DatapathEngine.drainDestinations', () => {
   it('refuses an unknown tunnel with ERR_TUNNEL_NOT_FOUND', () => {
     const engine = new DatapathEngine(new FakeDatapathIo(), { tallyDestinations: true });
     expect(() => engine.drainDestinations('tnl-x')).toThrow(expect.objectContaining({ code: 'ERR_TUNNEL_NOT_FOUND' }));
+  });
+});
+
+/** A fast route whose counters and tally the test sets; counts how often it was drained. */
+class TallyRoute implements FastRoute {
+  rxPackets = 0;
+  tally: DestinationBytes[] = [];
+  drains = 0;
+  reads = 0;
+
+  configure(): void {}
+
+  counters(): FastRouteCounters {
+    this.reads += 1;
+    return { rxPackets: this.rxPackets, rxBytes: 0, txPackets: 0, txBytes: 0, rxQueueFull: 0, txQueueFull: 0, rxErrors: 0, txErrors: 0, msSinceReceive: null };
+  }
+
+  drainDestinations(): DestinationBytes[] {
+    this.drains += 1;
+    const drained = this.tally;
+    this.tally = [];
+    return drained;
+  }
+
+  close(): void {}
+}
+
+class TallyRouteIo extends FakeDatapathIo {
+  readonly routes = new Map<string, TallyRoute>();
+  #next = 0;
+
+  createFastRoute(): FastRoute {
+    const route = new TallyRoute();
+    this.routes.set(`tnl-${this.#next++}`, route);
+    return route;
+  }
+}
+
+describe('DatapathEngine.drainBusyDestinations', () => {
+  it('drains only the tunnels that received something since their last drain, on either path', async () => {
+    const io = new TallyRouteIo();
+    const engine = new DatapathEngine(io, { tallyDestinations: true });
+    for (let i = 0; i < 3; i++) {
+      await engine.addTunnel({ name: `tnl-${i}`, encap: 'gre', local: A, remote: `192.0.2.${10 + i}`, address: `10.9.${i}.1/30`, peerAddress: `10.9.${i}.2`, keepaliveInterval: 0 });
+    }
+    expect(engine.drainBusyDestinations()).toEqual(new Map());
+    expect([...io.routes.values()].map((route) => route.drains)).toEqual([0, 0, 0]);
+
+    // tnl-0: its fast route received and tallied; tnl-2: the JS path received; tnl-1 stays quiet.
+    const fast = io.routes.get('tnl-0')!;
+    fast.rxPackets = 2;
+    fast.tally = [{ address: '10.9.2.2', bytes: 3000 }];
+    const toC0 = ipv4Packet({ src: '10.9.2.2', dst: '10.9.0.2', length: 500 });
+    io.socket(`raw 47 ${A}`).deliver({ bytes: outerPacket('192.0.2.12', A, 47, greFrame(toC0)), addr: ipv4ToNumber('192.0.2.12'), port: 0 });
+    expect(engine.drainBusyDestinations()).toEqual(new Map([
+      ['tnl-0', [{ address: '10.9.2.2', bytes: 3000 }]],
+      ['tnl-2', [{ address: '10.9.0.2', bytes: 500 }]],
+    ]));
+    expect(io.routes.get('tnl-1')!.drains).toBe(0);
+
+    // Nothing more received: nothing drained again, and the quiet route never was.
+    expect(engine.drainBusyDestinations()).toEqual(new Map());
+    expect([...io.routes.values()].map((route) => route.drains)).toEqual([1, 0, 1]);
+    await engine.close();
+  });
+});
+
+/** The same I/O, with the addon's shared count of tallied packets, which the test moves. */
+class CountingTallyRouteIo extends TallyRouteIo {
+  tallied = 0;
+
+  destinationTallyCount(): number {
+    return this.tallied;
+  }
+}
+
+describe('DatapathEngine.drainBusyDestinations with the routes\' shared tally count', () => {
+  it('reads no route while the count stands still, and drains the busy ones once it moves', async () => {
+    const io = new CountingTallyRouteIo();
+    const engine = new DatapathEngine(io, { tallyDestinations: true });
+    for (let i = 0; i < 3; i++) {
+      await engine.addTunnel({ name: `tnl-${i}`, encap: 'gre', local: A, remote: `192.0.2.${10 + i}`, address: `10.9.${i}.1/30`, peerAddress: `10.9.${i}.2`, keepaliveInterval: 0 });
+    }
+    const routes = [...io.routes.values()];
+    engine.drainBusyDestinations();
+    const readsAfterFirst = routes.map((route) => route.reads);
+    expect(engine.drainBusyDestinations()).toEqual(new Map());
+    expect(engine.drainBusyDestinations()).toEqual(new Map());
+    expect(routes.map((route) => route.reads)).toEqual(readsAfterFirst);
+    expect(routes.map((route) => route.drains)).toEqual([0, 0, 0]);
+
+    const busy = io.routes.get('tnl-1')!;
+    busy.rxPackets = 4;
+    busy.tally = [{ address: '10.9.0.2', bytes: 6000 }];
+    io.tallied = 4;
+    expect(engine.drainBusyDestinations()).toEqual(new Map([['tnl-1', [{ address: '10.9.0.2', bytes: 6000 }]]]));
+    expect(routes.map((route) => route.drains)).toEqual([0, 1, 0]);
+    expect(engine.drainBusyDestinations()).toEqual(new Map());
+    await engine.close();
   });
 });

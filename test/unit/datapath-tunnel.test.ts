@@ -30,6 +30,8 @@ class CountingMirror implements TunnelMirror {
 
   absorb(): void {}
 
+  readonly receivedSinceDrain = false;
+
   drainDestinations(): [] {
     return [];
   }

@@ -39,6 +39,8 @@ class RecordingMirror implements TunnelMirror {
 
   absorb(): void {}
 
+  readonly receivedSinceDrain = false;
+
   drainDestinations(): [] {
     return [];
   }
