@@ -20,6 +20,7 @@
         "src/rtnetlink-batch.cc",
         "src/rtnetlink-binding.cc",
         "src/rtnetlink-request.cc",
+        "src/shared-device-routes.cc",
         "src/system-error.cc",
         "src/tun-offload-reader.cc",
         "src/tun-open-batch.cc",

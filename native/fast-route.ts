@@ -31,7 +31,11 @@ export class NativeFastRoute implements FastRoute {
     checkUnsigned(config.remotePort, 0xffff, 'remotePort');
     checkUnsigned(config.mtu, 0xffff, 'mtu');
     checkUnsigned(config.quietLimitMs, 0x7fff_ffff, 'quietLimitMs');
-    checkSources(config.sources);
+    checkSources(config.sources, 'sources');
+    if (config.shared === true) {
+      if (config.destinations === undefined || config.destinations === null) throw new NativeError('ERR_INVALID_ARGUMENT', 'fast route: a shared route needs destinations');
+      checkSources(config.destinations, 'destinations');
+    }
     const esp = config.esp ?? null;
     if (esp !== null && (!(esp.in instanceof EspInbound) || (esp.out !== null && !(esp.out instanceof EspSecurityAssociation)))) {
       throw new NativeError('ERR_INVALID_ARGUMENT', 'fast route: esp needs an EspInbound as in and an ESP SA or null as out');
@@ -99,10 +103,10 @@ function checkUnsigned(value: number, max: number, name: string): void {
   }
 }
 
-function checkSources(sources: FastRouteConfig['sources']): void {
+function checkSources(sources: FastRouteConfig['sources'], name: string): void {
   if (sources === null) return;
   if (typeof sources !== 'object' || !(sources.v4 instanceof Uint32Array) || sources.v4.length % 2 !== 0
     || !(sources.v6 instanceof Uint8Array) || sources.v6.length % SOURCE6_ENTRY_BYTES !== 0) {
-    throw new NativeError('ERR_INVALID_ARGUMENT', `fast route: sources must be null or { v4: Uint32Array of (network, mask) pairs, v6: Uint8Array of ${SOURCE6_ENTRY_BYTES}-byte entries }`);
+    throw new NativeError('ERR_INVALID_ARGUMENT', `fast route: ${name} must be null or { v4: Uint32Array of (network, mask) pairs, v6: Uint8Array of ${SOURCE6_ENTRY_BYTES}-byte entries }`);
   }
 }

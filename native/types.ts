@@ -80,6 +80,14 @@ export interface FastRouteConfig {
    */
   sources: { v4: Uint32Array; v6: Uint8Array } | null;
   /**
+   * The TUN is shared with other routes (a hub's members without a device of their own): this
+   * route sends only the TUN's packets whose inner destination falls in `destinations` (same
+   * shape as `sources`), the longest prefix of every shared route on the TUN deciding; the rest
+   * go to JS.
+   */
+  shared?: boolean;
+  destinations?: { v4: Uint32Array; v6: Uint8Array } | null;
+  /**
    * An encrypted tunnel (null: cleartext): every packet sent is sealed with `out` (null: none is
    * sent natively; JS drops them), and only ESP from the remote that opens with `in` and carries
    * one of the templates is taken (next header `nextHeader4` / `nextHeader6` for what it carries).

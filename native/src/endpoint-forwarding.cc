@@ -23,7 +23,9 @@ int EndpointForwarding::PumpOnce(PacketEndpoint& endpoint, unsigned queue, Forwa
   uint32_t count = static_cast<uint32_t>(n);
   if (tun) {
     if (transmit_route_ != nullptr) {
-      transmit_route_->Transmit(scratch, count, queue);
+      transmit_route_->Transmit(scratch, nullptr, count, queue);
+    } else if (!shared_routes_.Empty()) {
+      TransmitShared(count, queue, scratch);
     } else {
       for (uint32_t i = 0; i < count; i++) scratch.slow[i] = true;
     }
@@ -105,6 +107,24 @@ void EndpointForwarding::Receive(uint32_t count, bool raw, bool ipv6, Forwarding
   if (run_count > 0) run_route->DeliverRun(scratch, run, run_count);
 }
 
+void EndpointForwarding::TransmitShared(uint32_t count, unsigned queue, ForwardingScratch& scratch) {
+  const PacketSlots& slots = scratch.read.slots();
+  FastRoute* run_route = nullptr;
+  uint32_t run_count = 0;
+  for (uint32_t i = 0; i < count; i++) {
+    FastRoute* route = shared_routes_.Lookup(slots.Packet(i), slots.lengths[i]);
+    scratch.slow[i] = true;
+    if (route == nullptr) continue;
+    if (route != run_route && run_count > 0) {
+      run_route->Transmit(scratch, scratch.shared_run, run_count, queue);
+      run_count = 0;
+    }
+    run_route = route;
+    scratch.shared_run[run_count++] = i;
+  }
+  if (run_count > 0) run_route->Transmit(scratch, scratch.shared_run, run_count, queue);
+}
+
 size_t EndpointForwarding::Stashed() const {
   std::lock_guard<std::mutex> guard(stash_mutex_);
   return stash_.size();
@@ -168,9 +188,11 @@ void EndpointForwarding::ForgetAll(const PacketEndpoint* endpoint) {
   // Copy first: ForgetEndpoint detaches the route from these very tables.
   std::vector<FastRoute*> routes;
   if (transmit_route_ != nullptr) routes.push_back(transmit_route_);
+  for (FastRoute* route : shared_routes_.Routes()) routes.push_back(route);
   for (const auto& entry : receive_routes_) routes.insert(routes.end(), entry.second.begin(), entry.second.end());
   for (FastRoute* route : routes) route->ForgetEndpoint(endpoint);
   transmit_route_ = nullptr;
+  for (FastRoute* route : shared_routes_.Routes()) shared_routes_.Remove(route);
   receive_routes_.clear();
 }
 

@@ -16,6 +16,7 @@
 #include <vector>
 
 #include "packet-slots.h"
+#include "shared-device-routes.h"
 #include "tun-packet-writer.h"
 #include "tun-write-ring.h"
 
@@ -76,7 +77,7 @@ class EndpointForwarding {
   // Packets kept for JS at most; past that (JS not reading) they are dropped and counted.
   static constexpr size_t kStashLimit = 256;
 
-  bool Active() const { return transmit_route_ != nullptr || !receive_routes_.empty(); }
+  bool Active() const { return transmit_route_ != nullptr || !shared_routes_.Empty() || !receive_routes_.empty(); }
   // Reads one batch of `endpoint`'s queue `queue` into the scratch slots, forwards what routes
   // take, stashes the rest. Returns the packets read, or a negative errno.
   int PumpOnce(PacketEndpoint& endpoint, unsigned queue, ForwardingScratch& scratch);
@@ -87,6 +88,8 @@ class EndpointForwarding {
 
   void SetTransmitRoute(FastRoute* route) { transmit_route_ = route; }
   FastRoute* transmit_route() const { return transmit_route_; }
+  // A TUN several tunnels share: each packet goes to the route its destination picks.
+  SharedDeviceRoutes& shared_routes() { return shared_routes_; }
   void AttachReceive(const RouteKey& key, FastRoute* route);
   void DetachReceive(const RouteKey& key, FastRoute* route);
   // The endpoint is closing: every route forgets it.
@@ -104,12 +107,16 @@ class EndpointForwarding {
   // `raw`: a raw socket (an IPv4 one reads the outer IPv4 header too); `ipv6`: the socket's
   // sources are IPv6 addresses.
   void Receive(uint32_t count, bool raw, bool ipv6, ForwardingScratch& scratch);
+  // A shared TUN's batch: runs of consecutive packets for one route are sent together; a packet
+  // no prefix holds is left to JS.
+  void TransmitShared(uint32_t count, unsigned queue, ForwardingScratch& scratch);
 
   // Slow packets are rare (keepalives, hellos, ICMP cases), so each gets its own small allocation.
   mutable std::mutex stash_mutex_;
   std::deque<StashedPacket> stash_;
   double unread_drops_ = 0;
   FastRoute* transmit_route_ = nullptr;
+  SharedDeviceRoutes shared_routes_;
   // RouteKey -> routes; the header template decides between them (e.g. GRE keys).
   std::unordered_map<RouteKey, std::vector<FastRoute*>, RouteKeyHash> receive_routes_;
 };
@@ -126,6 +133,8 @@ struct ForwardingScratch {
   OwnedSlots opened;
   // The read slot of each fast packet of a transmit.
   uint32_t fast_slots[EndpointForwarding::kCapacity] = {};
+  // A shared TUN's run of packets for one route: their read slots.
+  uint32_t shared_run[EndpointForwarding::kCapacity] = {};
   // The ring and writer received packets go to their TUN through, and each packet's outcome.
   TunWriteRing ring;
   TunPacketWriter writer;

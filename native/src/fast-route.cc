@@ -124,7 +124,7 @@ FastRoute::FastRoute(const Napi::CallbackInfo& info) : Napi::ObjectWrap<FastRout
 
 FastRoute::~FastRoute() { DetachAndRefresh(); }
 
-// configure({tun, outer, transmit, receive, remoteAddress, remotePort, header4, header6, headerEthernet, mtu,
+// configure({tun, outer, transmit, receive, shared, destinations, remoteAddress, remotePort, header4, header6, headerEthernet, mtu,
 //            clampMss, quietLimitMs, sources, tallyDestinations}): replaces the whole route at once.
 Napi::Value FastRoute::Configure(const Napi::CallbackInfo& info) {
   Napi::Env env = info.Env();
@@ -159,6 +159,13 @@ Napi::Value FastRoute::Configure(const Napi::CallbackInfo& info) {
     ThrowArgumentError(env, "sources must be null or {v4: Uint32Array of pairs, v6: Uint8Array of 32-byte entries}");
     return env.Undefined();
   }
+  // A shared TUN: the inner destinations this route sends, as prefixes in the sources' shape.
+  bool shared = options.Get("shared").ToBoolean().Value();
+  SourcePrefixes destinations;
+  if (shared && (!ParseSources(options.Get("destinations"), destinations) || !destinations.check)) {
+    ThrowArgumentError(env, "a shared route needs destinations: {v4: Uint32Array of pairs, v6: Uint8Array of 32-byte entries}");
+    return env.Undefined();
+  }
   // ESP: the SAs are JS objects of this addon (EspSa, EspInbound); the route shares them.
   bool encrypted = options.Get("encrypted").ToBoolean().Value();
   Napi::Value esp_out_value = options.Get("espOut");
@@ -178,6 +185,8 @@ Napi::Value FastRoute::Configure(const Napi::CallbackInfo& info) {
   {
     ForwardingLock lock;
     Apply(tun, tun_value, outer, outer_value, options, header4, header6, header_ethernet, sources);
+    if (shared) tun_->forwarding().shared_routes().Set(this, destinations);
+    shared_ = shared;
     encrypted_ = encrypted;
     // The SAs the route let go of may be freed here, under the lock: no thread still uses them.
     esp_out_.swap(esp_out);
@@ -195,12 +204,12 @@ void FastRoute::Apply(PacketEndpoint* tun, const Napi::Value& tun_value, PacketE
                       const Napi::Value& outer_value, const Napi::Object& options, const HeaderTemplate& header4,
                       const HeaderTemplate& header6, const HeaderTemplate& header_ethernet, SourcePrefixes& sources) {
   DetachReceive();
+  if (tun_ != tun || shared_ != options.Get("shared").ToBoolean().Value()) LeaveTun();
   if (tun_ != tun) {
-    if (tun_ != nullptr && tun_->forwarding().transmit_route() == this) tun_->forwarding().SetTransmitRoute(nullptr);
     tun_ = tun;
     tun_ref_ = Napi::Persistent(tun_value.As<Napi::Object>());
   }
-  tun_->forwarding().SetTransmitRoute(this);
+  if (!options.Get("shared").ToBoolean().Value()) tun_->forwarding().SetTransmitRoute(this);
   if (outer_ != outer) {
     outer_ = outer;
     if (outer == nullptr) {
@@ -266,9 +275,16 @@ void FastRoute::DetachAndRefresh() {
   outer_ref_.Reset();
 }
 
+void FastRoute::LeaveTun() {
+  if (tun_ == nullptr) return;
+  if (tun_->forwarding().transmit_route() == this) tun_->forwarding().SetTransmitRoute(nullptr);
+  if (shared_) tun_->forwarding().shared_routes().Remove(this);
+}
+
 void FastRoute::Detach() {
   DetachReceive();
-  if (tun_ != nullptr && tun_->forwarding().transmit_route() == this) tun_->forwarding().SetTransmitRoute(nullptr);
+  LeaveTun();
+  shared_ = false;
   tun_ = nullptr;
   outer_ = nullptr;
   transmit_ = receive_ = false;
@@ -286,6 +302,7 @@ void FastRoute::ForgetEndpoint(const PacketEndpoint* endpoint) {
   }
   if (endpoint == tun_) {
     DetachReceive();
+    shared_ = false;
     tun_ = nullptr;
     tun_ref_.Reset();
   }
@@ -315,14 +332,15 @@ const HeaderTemplate* FastRoute::TransmitHeaderFor(const uint8_t* packet, uint32
   return nullptr;
 }
 
-void FastRoute::Transmit(ForwardingScratch& scratch, uint32_t count, unsigned queue) {
+void FastRoute::Transmit(ForwardingScratch& scratch, const uint32_t* indices, uint32_t count, unsigned queue) {
   const PacketSlots& slots = scratch.read.slots();
   bool* slow = scratch.slow;
   // An encrypted route without an outbound SA sends nothing itself: JS drops and counts (tx:no-sa).
   bool usable = transmit_ && outer_ != nullptr && outer_->fd() >= 0 && (!encrypted_ || esp_out_ != nullptr);
   if (usable && quiet_limit_ms_ > 0 && (!heard_ || NowMs() - last_rx_ms_ > quiet_limit_ms_)) usable = false;
   uint32_t fast = 0;
-  for (uint32_t i = 0; i < count; i++) {
+  for (uint32_t k = 0; k < count; k++) {
+    uint32_t i = indices != nullptr ? indices[k] : k;
     slow[i] = true;
     if (!usable) continue;
     uint8_t* packet = slots.Packet(i);

@@ -59,8 +59,9 @@ class FastRoute : public Napi::ObjectWrap<FastRoute> {
 
   // TUN side: sends every packet of the scratch slots [0, count) read from TUN queue `queue` it
   // may (each has headroom for the header) and sets scratch.slow[i] for the others, which go to
-  // JS. The threads of several queues may transmit at once.
-  void Transmit(ForwardingScratch& scratch, uint32_t count, unsigned queue);
+  // JS; with `indices`, the slots indices[0, count) instead (a shared TUN's run for this route).
+  // The threads of several queues may transmit at once.
+  void Transmit(ForwardingScratch& scratch, const uint32_t* indices, uint32_t count, unsigned queue);
   // Outer side: `payload` follows the outer header of a packet from this route's remote. True
   // when the route takes it; `header_length` is then where the inner packet starts.
   bool Accept(const uint8_t* payload, uint32_t length, uint32_t* header_length) const;
@@ -93,6 +94,8 @@ class FastRoute : public Napi::ObjectWrap<FastRoute> {
              const HeaderTemplate& header_ethernet, SourcePrefixes& sources);
   // With the mutex held: stops forwarding and forgets both endpoints (not their references).
   void Detach();
+  // With the mutex held: stops being the TUN's transmit route, or leaves its shared table.
+  void LeaveTun();
   // Detach, then lets both endpoints re-decide their watch and drops the references.
   void DetachAndRefresh();
   void AttachReceive();
@@ -109,6 +112,8 @@ class FastRoute : public Napi::ObjectWrap<FastRoute> {
   Napi::ObjectReference outer_ref_;
 
   bool transmit_ = false;
+  // The TUN is shared with other routes: this one sends what its destinations hold.
+  bool shared_ = false;
   bool receive_ = false;
   bool receive_attached_ = false;
   uint32_t remote_address_ = 0;  // IPv4, host byte order

@@ -8,6 +8,7 @@ import { EspWatch } from './esp-watch.js';
 import { TurnBudget } from './turn-budget.js';
 import { FastRouteAbsorber, FastRouteSync } from './fast-route-sync.js';
 import { receiveFromOuter } from './outer-receive.js';
+import { SharedMemberDevice, type SharedDeviceOption } from './shared-member-device.js';
 import { BATCH_CAPACITY, OuterSocketPool, SLOT_SIZE } from './outer-socket-pool.js';
 import { PathMtuWatch, type PathMtuEvent } from './path-mtu-watch.js';
 import { TunnelCounters } from './tunnel-counters.js';
@@ -17,6 +18,7 @@ import { tunnelPath } from './tunnel-path.js';
 import { TunnelProbes } from './tunnel-probe.js';
 import { TunnelSecurityAssociations, type EspFactory, type RekeyDueEvent } from './tunnel-security-associations.js';
 import { TunnelDevices } from './tunnel-devices.js';
+import type { SourceFilter } from './source-filter.js';
 import { applyTunnelUpdate, sameAuth, validateTunnelSpec, type TunnelSpec, type TunnelSpecInput, type TunnelUpdate } from './tunnel-spec.js';
 import { tunnelStatusOf, type OuterSocketStatus, type TunnelStatus } from './tunnel-status.js';
 import { transmitFromTun } from './tunnel-transmit.js';
@@ -29,6 +31,7 @@ export type { OuterSocketStatus, TunnelStatus } from './tunnel-status.js';
 export type { RekeyDueEvent } from './tunnel-security-associations.js';
 export { ESP_WATCH_INTERVAL_MS } from './esp-watch.js';
 export { BATCH_CAPACITY, SLOT_SIZE } from './outer-socket-pool.js';
+export type { SharedDeviceOption } from './shared-member-device.js';
 
 const REPLY_CAPACITY = 8;
 
@@ -64,6 +67,13 @@ export interface DatapathEngineOptions {
    * engine's devices in one request. Without one (a member), devices are plain.
    */
   owner?: DeviceOwner;
+  /**
+   * One TUN shared by the tunnels whose specs `takes` accepts (shared-member-device.ts): each
+   * puts its inner address there, and packets read from it go to the tunnel whose destinations
+   * (its peer, and the prefixes setSharedRoutes gives) hold their destination. The rest get a
+   * device of their own.
+   */
+  sharedDevice?: SharedDeviceOption;
 }
 
 /** Default time a probe waits for its answer. */
@@ -95,6 +105,7 @@ export class DatapathEngine {
   readonly #keepalives: Keepalives;
   readonly #sockets: OuterSocketPool;
   readonly #devices: TunnelDevices;
+  readonly #shared: SharedMemberDevice | null;
   readonly #espWatch = new EspWatch();
   /** Per tunnel name, the end of the work asked for it so far. */
   readonly #work = new Map<string, Promise<void>>();
@@ -119,6 +130,7 @@ export class DatapathEngine {
       receiveFromOuter(socket, this.targets, this.touched);
     });
     this.#devices = new TunnelDevices(io, options.owner, options.fastPath);
+    this.#shared = options.sharedDevice === undefined ? null : new SharedMemberDevice(io, options.owner, options.sharedDevice, BATCH_CAPACITY, SLOT_SIZE);
   }
 
   /** Creates a tunnel: its TUN (MTU, address, up), its place in a shared outer socket, its keepalive. */
@@ -199,8 +211,32 @@ export class DatapathEngine {
       this.#sockets.release([tunnel.socket, tunnel.socket6, tunnel.trap]);
       this.pathMtus.watch();
       this.#espWatch.follow(tunnel);
-      await this.io.closeTuns([tunnel.tun]);
+      if (tunnel.sharedDestinations !== null) this.#shared!.unseat(tunnel);
+      else await this.io.closeTuns([tunnel.tun]);
     });
+  }
+
+  /**
+   * Routes `prefixes` (CIDRs) to a tunnel on the shared device besides its peer's address (a hub:
+   * the member's prefixes). ERR_INVALID_CIDR leaves them as they were; a tunnel with a device of
+   * its own is ERR_INVALID_ARGUMENT (the kernel routes to its interface).
+   */
+  setSharedRoutes(name: string, prefixes: readonly string[]): void {
+    const tunnel = this.require(name);
+    const shared = this.#shared;
+    if (tunnel.sharedDestinations === null || shared === null) throw new TunnelError('ERR_INVALID_ARGUMENT', `tunnel ${name} has a device of its own, not the shared one`);
+    tunnel.setSharedDestinations(shared.destinationsOf(tunnel.spec, prefixes));
+    shared.seat(tunnel);
+  }
+
+  /** The interface a running tunnel's packets use: its own, or the shared device's name. */
+  deviceOf(name: string): string {
+    return this.require(name).tun.name;
+  }
+
+  /** Packets read from the shared device that no tunnel's destinations held (dropped); 0 without one. */
+  sharedUnrouted(): number {
+    return this.#shared?.unrouted ?? 0;
   }
 
   /** True when a tunnel of that name runs (not while it is still being made). */
@@ -276,8 +312,9 @@ export class DatapathEngine {
     this.#sockets.releaseAll();
     this.pathMtus.watch();
     this.#espWatch.stop();
-    if (tunnels.length > 0) await this.#devices.deleteOwnGroup();
-    await this.io.closeTuns(tunnels.map((tunnel) => tunnel.tun));
+    if (tunnels.length > 0 || this.#shared?.opened === true) await this.#devices.deleteOwnGroup();
+    await this.io.closeTuns(tunnels.filter((tunnel) => tunnel.sharedDestinations === null).map((tunnel) => tunnel.tun));
+    await this.#shared?.close();
   }
 
   /**
@@ -292,6 +329,7 @@ export class DatapathEngine {
       tunnel.close();
       tunnel.tun.close();
     }
+    this.#shared?.closeNow();
     this.#sockets.releaseAll();
     this.pathMtus.watch();
     this.#espWatch.stop();
@@ -303,8 +341,9 @@ export class DatapathEngine {
    * left alone. Resolves with their names. Without an owner, nothing is anyone's: resolves with none.
    */
   async removeStaleDevices(): Promise<string[]> {
-    return this.#devices.removeStale((name) => this.tunnels.has(name) || this.#work.has(name),
-      () => this.tunnels.size === 0 && this.#work.size === 0);
+    const shared = this.#shared;
+    return this.#devices.removeStale((name) => this.tunnels.has(name) || this.#work.has(name) || (shared?.opened === true && name === shared.name),
+      () => this.tunnels.size === 0 && this.#work.size === 0 && shared?.opened !== true);
   }
 
   /** Runs `work` after the work asked for `name` before it (whatever became of that). */
@@ -330,10 +369,11 @@ export class DatapathEngine {
     const { socket, socket6, trap } = this.#sockets.acquireOrDiscard(spec, plan, sas, prepared);
     const path = { socket, socket6, trap };
     this.#sockets.reserve(path);
+    const shared = this.#shared !== null && this.#shared.option.takes(spec) ? this.#shared : null;
     let tun: TunEndpoint | undefined;
     try {
       this.#sockets.claim(path, spec);
-      tun = await this.#devices.open(spec, plan);
+      tun = shared !== null ? await shared.attach(spec, plan) : await this.#devices.open(spec, plan);
       // Devices opened together resume together: each tunnel's setup below takes its turn.
       const pause = this.#turns.pause();
       if (pause !== undefined) await pause;
@@ -344,21 +384,25 @@ export class DatapathEngine {
       sas.discard(prepared);
       this.#sockets.unreserve(path);
       this.#sockets.release([socket, socket6, trap]);
-      if (tun !== undefined) await this.io.closeTuns([tun]);
+      if (tun !== undefined && shared === null) await this.io.closeTuns([tun]);
       throw err;
     }
     const opened = tun;
-    const tunnel = new Tunnel(this.partsOf(spec, opened, sas), tunnelPath(spec, plan, null, socket, socket6, trap, prepared, this.emitBinding));
+    const tunnel = new Tunnel(this.partsOf(spec, opened, sas, shared?.destinationsOf(spec, []) ?? null), tunnelPath(spec, plan, null, socket, socket6, trap, prepared, this.emitBinding));
     tunnel.open();
     this.#sockets.unreserve(path);
     this.tunnels.set(spec.name, tunnel);
-    opened.onReadable(() => {
-      try {
-        transmitFromTun(tunnel);
-      } catch {
-        tunnel.counters.txDrop('internal');
-      }
-    });
+    // A shared device reads for all its tunnels (shared-member-device.ts).
+    if (shared !== null) shared.seat(tunnel);
+    else {
+      opened.onReadable(() => {
+        try {
+          transmitFromTun(tunnel);
+        } catch {
+          tunnel.counters.txDrop('internal');
+        }
+      });
+    }
     this.#keepalives.restart(tunnel, true);
     followMemberAuth(tunnel, true);
     await this.attachFastRoute(tunnel);
@@ -383,7 +427,9 @@ export class DatapathEngine {
     let mtuSet = false;
     try {
       this.#sockets.claim(path, spec, tunnel);
-      if (plan.mtu !== tunnel.plan.mtu) {
+      if (plan.mtu !== tunnel.plan.mtu && tunnel.sharedDestinations !== null) {
+        await this.#shared!.fitMtu(plan.mtu);
+      } else if (plan.mtu !== tunnel.plan.mtu) {
         await this.#devices.setMtu(spec.name, plan.mtu);
         mtuSet = true;
         this.#sockets.claim(path, spec, tunnel);
@@ -407,7 +453,7 @@ export class DatapathEngine {
     return new TunnelSecurityAssociations(factory, name, new TunnelCounters(), (event) => this.options.onRekeyDue?.(event));
   }
 
-  private partsOf(spec: TunnelSpec, tun: TunEndpoint, sas: TunnelSecurityAssociations): TunnelParts {
+  private partsOf(spec: TunnelSpec, tun: TunEndpoint, sas: TunnelSecurityAssociations, sharedDestinations: SourceFilter | null): TunnelParts {
     return {
       tun,
       batches: this.#batches,
@@ -418,6 +464,7 @@ export class DatapathEngine {
       probes: new TunnelProbes(),
       nonce: randomInt(0, 0x1_0000_0000),
       destinations: this.options.tallyDestinations === true ? new DestinationTally() : null,
+      sharedDestinations,
     };
   }
 
@@ -431,7 +478,8 @@ export class DatapathEngine {
       tunnel.close();
       this.#sockets.release([tunnel.socket, tunnel.socket6, tunnel.trap]);
       this.#espWatch.follow(tunnel);
-      await this.io.closeTuns([tunnel.tun]);
+      if (tunnel.sharedDestinations !== null) this.#shared!.unseat(tunnel);
+      else await this.io.closeTuns([tunnel.tun]);
       throw err;
     }
   }

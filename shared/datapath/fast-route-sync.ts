@@ -95,6 +95,9 @@ export class FastRouteSync implements TunnelMirror {
       esp: plan.esp === null || tunnel.sas.inbound === null ? null
         : { out: tunnel.sas.outbound, in: tunnel.sas.inbound, nextHeader4: plan.esp.nextHeader4, nextHeader6: plan.esp.nextHeader6 },
       tallyDestinations: tunnel.destinations !== null,
+      // On a shared TUN the route sends the packets its destinations hold.
+      shared: tunnel.sharedDestinations !== null,
+      destinations: tunnel.sharedDestinations?.tables ?? null,
     });
   }
 

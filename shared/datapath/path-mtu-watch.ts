@@ -123,7 +123,8 @@ export class PathMtuWatch {
       if (tunnel.closed || tunnel.remoteAddress !== remote || learned === tunnel.learnedPathMtu) return;
       const plan = planEncapsulation(tunnel.spec, this.pathMtu, learned);
       if (plan.mtu < MIN_TUNNEL_MTU) return;
-      if (plan.mtu !== tunnel.plan.mtu) {
+      // A tunnel on a shared device keeps the device's MTU: its own is enforced per packet.
+      if (plan.mtu !== tunnel.plan.mtu && tunnel.sharedDestinations === null) {
         const [outcome] = await this.io.configure([{ kind: 'set-mtu', link: tunnel.spec.name, mtu: plan.mtu }]).catch(() => [undefined]);
         if (outcome?.ok !== true || tunnel.closed) return;
       }

@@ -8,6 +8,8 @@ import type { Tunnel } from './tunnel.js';
 /** What `status` reports per tunnel: the fields of docs/cli.md plus key, ports, drops and liveness. */
 export interface TunnelStatus {
   name: string;
+  /** The interface its packets use: its own (named like the tunnel), or the device it shares with others. */
+  device: string;
   state: LivenessState;
   encap: TunnelSpec['encap'];
   local: string;
@@ -89,6 +91,7 @@ export function tunnelStatusOf(tunnel: Tunnel, absorbed = false): TunnelStatus {
   const bound = binding?.role === 'hub' && binding.address !== null && binding.port !== null ? { address: binding.address, port: binding.port } : null;
   return {
     name: spec.name,
+    device: tunnel.tun.name,
     // A hub-role tunnel without a verified address:port is down whatever its keepalive says.
     state: tunnel.sending ? liveness.state : 'down',
     encap: spec.encap,

@@ -36,113 +36,121 @@ const innerLengths = new Uint32Array(64);
  */
 export function transmitFromTun(tunnel: Tunnel): void {
   const batch = tunnel.batches.fromTun;
-  const { data, offsets, lengths, addrs, ports, slotSize } = batch;
-  const counters = tunnel.counters;
   for (let round = 0; round < ROUNDS_PER_WAKEUP && !tunnel.closed; round++) {
     let count: number;
     try {
       count = tunnel.tun.readBatch(batch, TUN_HEADROOM);
     } catch {
-      counters.txDrop('io-error');
+      tunnel.counters.txDrop('io-error');
       return;
     }
     if (count === 0) return;
-    if (!tunnel.sending) {
-      // A hub-role tunnel without a verified address:port sends nowhere (never to a stale mapping).
-      counters.txDrop('unbound', count);
-      if (count < batch.capacity) return;
-      continue;
-    }
-    // Read once per batch: a live update lands between batches, never inside one.
-    const plan = tunnel.plan;
-    const frame = plan.frame;
-    const header4 = plan.header4;
-    const header6 = plan.header6;
-    const mtu = plan.mtu;
-    const remote = tunnel.remoteAddress;
-    const remote6 = tunnel.remoteAddress6;
-    const remotePort = tunnel.remotePort;
-    const clampMss = tunnel.spec.mssClamp;
-    // ipip over IPv6 sends inner IPv6 through its other socket (protocol 41), one at a time.
-    const apart6 = tunnel.socket6 !== tunnel.socket;
-    let out = 0;
-    let bytes = 0;
-    let replies = 0;
-    for (let i = 0; i < count; i++) {
-      const slot = i * slotSize;
-      const start = slot + offsets[i]!;
-      const length = lengths[i]!;
-      const version = length > 0 ? data[start]! >>> 4 : 0;
-      let header: Uint8Array;
-      if (frame !== null) {
-        // gretap: Ethernet frames from a TAP, whatever they carry. A frame beyond the TAP's MTU
-        // (set larger by hand) has no ICMP to answer it at this layer: it is dropped and counted.
-        if (length < ETHERNET_HEADER_LENGTH) {
-          counters.txDrop('bad-inner');
-          continue;
-        }
-        if (length > mtu + ETHERNET_HEADER_LENGTH) {
-          counters.txDrop('too-big');
-          continue;
-        }
-        header = frame;
-      } else if (version === 4 && length >= 20) {
-        if (length > mtu && (data[start + IPV4_FLAGS]! & DF_BIT) !== 0) {
-          replies += answerTooBig(tunnel, replies, start, length, 4);
-          continue;
-        }
-        if (clampMss && data[start + IPV4_PROTOCOL] === IPPROTO_TCP) clampTcpMss(data, start, length, mtu - TCP_IP_OVERHEAD);
-        header = header4;
-      } else if (version === 6 && length >= 40) {
-        if (header6 === null) {
-          counters.txDrop('unsupported-inner');
-          continue;
-        }
-        if (length > mtu) {
-          replies += answerTooBig(tunnel, replies, start, length, 6);
-          continue;
-        }
-        if (clampMss && data[start + 6] === IPPROTO_TCP) clampTcpMss(data, start, length, mtu - TCP_IP_OVERHEAD - 20);
-        if (apart6) {
-          sendApart(tunnel, data, start, length);
-          continue;
-        }
-        header = header6;
-      } else {
+    transmitBatch(tunnel, count);
+    if (count < batch.capacity) return;
+  }
+}
+
+/**
+ * Sends the packets in slots [0, count) of the tunnel's `fromTun` batch (read with TUN_HEADROOM):
+ * one read of its own TUN, or a shared device's packets for this tunnel (shared-member-device.ts).
+ */
+export function transmitBatch(tunnel: Tunnel, count: number): void {
+  const batch = tunnel.batches.fromTun;
+  const { data, offsets, lengths, addrs, ports, slotSize } = batch;
+  const counters = tunnel.counters;
+  if (!tunnel.sending) {
+    // A hub-role tunnel without a verified address:port sends nowhere (never to a stale mapping).
+    counters.txDrop('unbound', count);
+    return;
+  }
+  // Read once per batch: a live update lands between batches, never inside one.
+  const plan = tunnel.plan;
+  const frame = plan.frame;
+  const header4 = plan.header4;
+  const header6 = plan.header6;
+  const mtu = plan.mtu;
+  const remote = tunnel.remoteAddress;
+  const remote6 = tunnel.remoteAddress6;
+  const remotePort = tunnel.remotePort;
+  const clampMss = tunnel.spec.mssClamp;
+  // ipip over IPv6 sends inner IPv6 through its other socket (protocol 41), one at a time.
+  const apart6 = tunnel.socket6 !== tunnel.socket;
+  let out = 0;
+  let bytes = 0;
+  let replies = 0;
+  for (let i = 0; i < count; i++) {
+    const slot = i * slotSize;
+    const start = slot + offsets[i]!;
+    const length = lengths[i]!;
+    const version = length > 0 ? data[start]! >>> 4 : 0;
+    let header: Uint8Array;
+    if (frame !== null) {
+      // gretap: Ethernet frames from a TAP, whatever they carry. A frame beyond the TAP's MTU
+      // (set larger by hand) has no ICMP to answer it at this layer: it is dropped and counted.
+      if (length < ETHERNET_HEADER_LENGTH) {
         counters.txDrop('bad-inner');
         continue;
       }
-      const headerLength = header.length;
-      let packetStart = start - headerLength;
-      for (let k = 0; k < headerLength; k++) data[packetStart + k] = header[k]!;
-      const outLength = length + headerLength;
-      if (out !== i) {
-        // An earlier slot was dropped: slide this packet down so slots [0, out) stay contiguous.
-        const target = out * slotSize + (packetStart - slot);
-        data.copy(data, target, packetStart, packetStart + outLength);
-        packetStart = target;
+      if (length > mtu + ETHERNET_HEADER_LENGTH) {
+        counters.txDrop('too-big');
+        continue;
       }
-      offsets[out] = packetStart - out * slotSize;
-      lengths[out] = outLength;
-      if (remote6 === null) addrs[out] = remote;
-      else batch.addrs6.set(remote6, out * 16);
-      ports[out] = remotePort;
-      bytes += length;
-      out++;
+      header = frame;
+    } else if (version === 4 && length >= 20) {
+      if (length > mtu && (data[start + IPV4_FLAGS]! & DF_BIT) !== 0) {
+        replies += answerTooBig(tunnel, replies, start, length, 4);
+        continue;
+      }
+      if (clampMss && data[start + IPV4_PROTOCOL] === IPPROTO_TCP) clampTcpMss(data, start, length, mtu - TCP_IP_OVERHEAD);
+      header = header4;
+    } else if (version === 6 && length >= 40) {
+      if (header6 === null) {
+        counters.txDrop('unsupported-inner');
+        continue;
+      }
+      if (length > mtu) {
+        replies += answerTooBig(tunnel, replies, start, length, 6);
+        continue;
+      }
+      if (clampMss && data[start + 6] === IPPROTO_TCP) clampTcpMss(data, start, length, mtu - TCP_IP_OVERHEAD - 20);
+      if (apart6) {
+        sendApart(tunnel, data, start, length);
+        continue;
+      }
+      header = header6;
+    } else {
+      counters.txDrop('bad-inner');
+      continue;
     }
-    if (out > 0 && tunnel.sas.encrypted) {
-      const sealed = sealBatch(tunnel, out);
-      if (sealed.sealed > 0) sendEncapsulated(tunnel, sealed.sealed, sealed.bytes, innerLengths);
-    } else if (out > 0) {
-      sendEncapsulated(tunnel, out, bytes, null);
+    const headerLength = header.length;
+    let packetStart = start - headerLength;
+    for (let k = 0; k < headerLength; k++) data[packetStart + k] = header[k]!;
+    const outLength = length + headerLength;
+    if (out !== i) {
+      // An earlier slot was dropped: slide this packet down so slots [0, out) stay contiguous.
+      const target = out * slotSize + (packetStart - slot);
+      data.copy(data, target, packetStart, packetStart + outLength);
+      packetStart = target;
     }
-    if (replies > 0) writeReplies(tunnel, replies);
-    const member = tunnel.member;
-    if (member !== null) {
-      tunnel.absorbFastRoute();
-      member.noteTransmit();
-    }
-    if (count < batch.capacity) return;
+    offsets[out] = packetStart - out * slotSize;
+    lengths[out] = outLength;
+    if (remote6 === null) addrs[out] = remote;
+    else batch.addrs6.set(remote6, out * 16);
+    ports[out] = remotePort;
+    bytes += length;
+    out++;
+  }
+  if (out > 0 && tunnel.sas.encrypted) {
+    const sealed = sealBatch(tunnel, out);
+    if (sealed.sealed > 0) sendEncapsulated(tunnel, sealed.sealed, sealed.bytes, innerLengths);
+  } else if (out > 0) {
+    sendEncapsulated(tunnel, out, bytes, null);
+  }
+  if (replies > 0) writeReplies(tunnel, replies);
+  const member = tunnel.member;
+  if (member !== null) {
+    tunnel.absorbFastRoute();
+    member.noteTransmit();
   }
 }
 

@@ -7,6 +7,7 @@ import type { OuterKey } from './outer-address.js';
 import type { TunnelCounters } from './tunnel-counters.js';
 import type { TunnelLiveness } from './tunnel-liveness.js';
 import type { TunnelProbes } from './tunnel-probe.js';
+import type { SourceFilter } from './source-filter.js';
 import type { PreparedSas, TunnelSecurityAssociations } from './tunnel-security-associations.js';
 import type { TunnelAuth, TunnelSpec } from './tunnel-spec.js';
 
@@ -162,6 +163,8 @@ export interface TunnelParts {
   readonly sas: TunnelSecurityAssociations;
   /** Received bytes per inner destination (a hub's member tunnels), or null: not counted. */
   readonly destinations: DestinationTally | null;
+  /** On a TUN several tunnels share: the inner destinations it carries (its peer and routed prefixes); null on a device of its own. */
+  readonly sharedDestinations?: SourceFilter | null;
 }
 
 /**
@@ -195,6 +198,7 @@ export class Tunnel {
   #placement: TunnelPlacement;
   #member: MemberEnd | null = null;
   #mirror: TunnelMirror | null = null;
+  #sharedDestinations: SourceFilter | null;
   #closed = false;
 
   constructor(parts: TunnelParts, path: TunnelPath) {
@@ -206,6 +210,7 @@ export class Tunnel {
     this.sas = parts.sas;
     this.destinations = parts.destinations;
     this.keepalives = parts.keepalives;
+    this.#sharedDestinations = parts.sharedDestinations ?? null;
     this.keepalive = { sequence: 0, nonce: parts.nonce, lastProbeAt: 0, rttMs: null };
     this.#spec = path.spec;
     this.#plan = path.plan;
@@ -286,6 +291,18 @@ export class Tunnel {
   /** Moves the common packets without JS when the I/O offers it, else null. */
   get fastRoute(): TunnelMirror | null {
     return this.#mirror;
+  }
+
+  /** On a shared TUN, the inner destinations this tunnel carries; null when the TUN is its own. */
+  get sharedDestinations(): SourceFilter | null {
+    return this.#sharedDestinations;
+  }
+
+  /** New destinations on the shared TUN (only there): the fast route follows. */
+  setSharedDestinations(destinations: SourceFilter): void {
+    if (this.#sharedDestinations === null) return;
+    this.#sharedDestinations = destinations;
+    this.#sync();
   }
 
   get closed(): boolean {

@@ -1,0 +1,185 @@
+import { TunnelError } from '../errors.js';
+import type { KernelChange } from '../system/kernel-change.js';
+import type { PacketBatchMemory } from '../../native/types.js';
+import type { DatapathIo, TunEndpoint } from './datapath-io.js';
+import { DestinationLookup } from './destination-lookup.js';
+import type { DeviceOwner } from './device-owner.js';
+import type { EncapsulationPlan } from './encapsulation-plan.js';
+import { SourceFilter } from './source-filter.js';
+import { ROUNDS_PER_WAKEUP, TUN_HEADROOM, transmitBatch } from './tunnel-transmit.js';
+import type { TunnelSpec } from './tunnel-spec.js';
+import type { Tunnel } from './tunnel.js';
+
+/** The engine option that puts tunnels on one shared TUN: its name, and which specs go there. */
+export interface SharedDeviceOption {
+  /** The shared device's interface name. */
+  readonly name: string;
+  /** True for a spec whose tunnel needs no interface of its own (decided by the caller, e.g. a hub's routing mode). */
+  readonly takes: (spec: TunnelSpec) => boolean;
+}
+
+/**
+ * `SharedMemberDevice`: one TUN for every tunnel that needs no interface of its own (the way
+ * sixxsd served thousands of tunnels: one device, not thousands). It owns that device, opened on
+ * first use and marked like the engine's others; each tunnel's inner address (with its peer) goes
+ * on it. Packets read from it go to the tunnel whose destinations hold their inner destination:
+ * natively through the fast routes' shared table, and here, in JS, for what that table leaves
+ * (no route, a packet too big, a TCP SYN to clamp, a tunnel without a fast path).
+ */
+export class SharedMemberDevice {
+  readonly #lookup = new DestinationLookup<Tunnel>();
+  #tun: Promise<TunEndpoint> | null = null;
+  #mtu = 0;
+  /** Packets read whose destination no tunnel here holds (dropped). */
+  #unrouted = 0;
+  readonly #batch: PacketBatchMemory;
+
+  constructor(private readonly io: DatapathIo, private readonly owner: DeviceOwner | undefined, readonly option: SharedDeviceOption,
+    capacity: number, slotSize: number) {
+    this.#batch = io.createPacketBatch(capacity, slotSize);
+  }
+
+  get name(): string {
+    return this.option.name;
+  }
+
+  /** Packets read from the device that no tunnel's destinations held, dropped since start. */
+  get unrouted(): number {
+    return this.#unrouted;
+  }
+
+  /** True once the device was opened (and until it closes). */
+  get opened(): boolean {
+    return this.#tun !== null;
+  }
+
+  /**
+   * The device for a new tunnel: opened on first use, its MTU raised to the tunnel's when larger
+   * (each tunnel's own MTU is enforced per packet), the tunnel's inner address added with its peer.
+   */
+  async attach(spec: TunnelSpec, plan: EncapsulationPlan): Promise<TunEndpoint> {
+    const tun = await this.#open();
+    const link = this.name;
+    const changes: KernelChange[] = [];
+    if (plan.mtu > this.#mtu) {
+      this.#mtu = plan.mtu;
+      changes.push({ kind: 'set-mtu', link, mtu: plan.mtu });
+    }
+    if (spec.address !== null) {
+      const cidr = `${spec.address}/${spec.prefixLength}`;
+      changes.push(spec.peerAddress === null ? { kind: 'add-address', link, cidr } : { kind: 'add-address', link, cidr, peer: spec.peerAddress });
+    }
+    await this.#configure(changes);
+    return tun;
+  }
+
+  /** A larger MTU for one of its tunnels raises the device's; a smaller one leaves it. */
+  async fitMtu(mtu: number): Promise<void> {
+    if (mtu <= this.#mtu) return;
+    this.#mtu = mtu;
+    await this.#configure([{ kind: 'set-mtu', link: this.name, mtu }]);
+  }
+
+  /** The tunnel's destinations on the device: its peer's address and `routed` (canonical CIDRs); ERR_INVALID_CIDR leaves them as they were. */
+  destinationsOf(spec: TunnelSpec, routed: readonly string[]): SourceFilter {
+    const peer = spec.peerAddress === null ? [] : [`${spec.peerAddress}/${spec.peerAddress.includes(':') ? 128 : 32}`];
+    return new SourceFilter([...new Set([...peer, ...routed])]);
+  }
+
+  /** The tunnel now runs on the device: JS finds it by its destinations too. */
+  seat(tunnel: Tunnel): void {
+    const destinations = tunnel.sharedDestinations;
+    if (destinations !== null) this.#lookup.set(tunnel, destinations.prefixes);
+  }
+
+  /** The tunnel is stopping: nothing is routed to it in JS any more (its fast route leaves the native table as it closes). */
+  unseat(tunnel: Tunnel): void {
+    this.#lookup.remove(tunnel);
+  }
+
+  /** JS's share of the device's packets: each to the tunnel its destination picks, one at a time (the fast routes take the bulk). */
+  transmit(): void {
+    const tun = this.#tun === null ? null : this.#opened;
+    if (tun === null) return;
+    const batch = this.#batch;
+    for (let round = 0; round < ROUNDS_PER_WAKEUP; round++) {
+      let count: number;
+      try {
+        count = tun.readBatch(batch, TUN_HEADROOM);
+      } catch {
+        return;
+      }
+      for (let i = 0; i < count; i++) {
+        const start = i * batch.slotSize + batch.offsets[i]!;
+        const length = batch.lengths[i]!;
+        const tunnel = this.#lookup.lookup(batch.data, start, length);
+        if (tunnel === null || tunnel.closed) {
+          this.#unrouted++;
+          continue;
+        }
+        const into = tunnel.batches.fromTun;
+        if (length + TUN_HEADROOM > into.slotSize) {
+          tunnel.counters.txDrop('too-big');
+          continue;
+        }
+        into.data.set(batch.data.subarray(start, start + length), TUN_HEADROOM);
+        into.offsets[0] = TUN_HEADROOM;
+        into.lengths[0] = length;
+        transmitBatch(tunnel, 1);
+      }
+      if (count < batch.capacity) return;
+    }
+  }
+
+  /** Closes the device (it disappears with its addresses and routes). */
+  async close(): Promise<void> {
+    const opening = this.#tun;
+    this.#tun = null;
+    this.#opened = null;
+    if (opening === null) return;
+    const tun = await opening.catch(() => null);
+    if (tun !== null) await this.io.closeTuns([tun]);
+  }
+
+  /** Closes the device at once (the last-ditch cleanup). */
+  closeNow(): void {
+    this.#opened?.close();
+    this.#opened = null;
+    this.#tun = null;
+  }
+
+  #opened: TunEndpoint | null = null;
+
+  #open(): Promise<TunEndpoint> {
+    this.#tun ??= this.#make().catch((err: unknown) => {
+      this.#tun = null;
+      throw err;
+    });
+    return this.#tun;
+  }
+
+  async #make(): Promise<TunEndpoint> {
+    const link = this.name;
+    const tun = await this.io.openTun(link, { forwarded: this.io.createFastRoute !== undefined, exclusive: this.owner !== undefined });
+    const changes: KernelChange[] = [];
+    if (this.owner !== undefined) changes.push({ kind: 'mark-link', link, group: this.owner.group, alias: this.owner.alias });
+    changes.push({ kind: 'set-up', link, up: true });
+    try {
+      await this.#configure(changes);
+    } catch (err) {
+      await this.io.closeTuns([tun]);
+      throw err;
+    }
+    this.#opened = tun;
+    tun.onReadable(() => this.transmit());
+    return tun;
+  }
+
+  async #configure(changes: KernelChange[]): Promise<void> {
+    if (changes.length === 0) return;
+    const outcomes = await this.io.configure(changes);
+    const refused = outcomes.find((outcome) => !outcome.ok);
+    if (refused !== undefined && !refused.ok) throw refused.error;
+    if (outcomes.length !== changes.length) throw new TunnelError('ERR_INTERNAL', `configuring ${this.name}: ${outcomes.length} outcomes for ${changes.length} changes`);
+  }
+}
