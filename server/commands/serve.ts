@@ -24,6 +24,7 @@ interface ServeFlags {
   livenessTimeout: string;
   pathKeepalive: string;
   routing: string;
+  memberDevices: string;
   hook?: string;
   logLevel?: string;
   adminListen: string;
@@ -62,6 +63,7 @@ export function registerServeCommand(program: Command): void {
     .option('--per-source-max <n>', 'connections one address may hold open on the WebSocket and SSH ports (members behind one NAT share an address)', String(DEFAULT_SOURCE_LIMITS.maxPerSource))
     .option('--log-level <level>', LOG_LEVEL_HELP)
     .option('--routing <mode>', 'static: the hub forwards between members and pushes their routes; none: no routes at all (a routing daemon such as ospfd owns them)', 'static')
+    .option('--member-devices <mode>', 'own: a TUN device per member tunnel; shared: one device (tc-members) for every member tunnel that needs no interface of its own (routing static, not gretap), which a hub of many thousands of members needs (a device costs a descriptor)', 'own')
     .option('--hook <file>', 'program run with the TUNNEL_* environment when a member tunnel goes up, goes down or changes (killed after 10 s)')
     .option('--shortcuts <mode>', 'auto: the hub builds a direct link (a shortcut, kind shortcut in `link list`) for two members whose traffic through it stays above --shortcut-threshold, and removes it when idle; off: none', 'auto')
     .option('--shortcut-threshold <rate>', 'RATE[:DURATION]: traffic between two members, both ways, that makes a shortcut once it lasts DURATION (default 2s), e.g. 500kbit, 2Mbit/s:3s', '1Mbit/s:2s')
@@ -78,6 +80,9 @@ export function registerServeCommand(program: Command): void {
         throw new TunnelError('ERR_INVALID_ARGUMENT', `--datapath "${flags.datapath}" must be engine or none`);
       }
       const routing = parseRoutingMode(flags.routing);
+      if (flags.memberDevices !== 'own' && flags.memberDevices !== 'shared') {
+        throw new TunnelError('ERR_INVALID_ARGUMENT', `--member-devices "${flags.memberDevices}" must be own or shared`);
+      }
       const encrypt = flags.encrypt === undefined ? undefined : parseOnOff(flags.encrypt, '--encrypt');
       const rekeyIntervalMs = parseDuration(flags.rekeyInterval, '--rekey-interval');
       if (rekeyIntervalMs < 10_000 || rekeyIntervalMs > 7 * 86_400_000) {
@@ -118,6 +123,7 @@ export function registerServeCommand(program: Command): void {
         timing: { keepaliveMs, livenessMs },
         paths: { keepaliveInterval: parsePositiveInteger(flags.pathKeepalive, '--path-keepalive', 25) },
         routing,
+        memberDevices: flags.memberDevices,
         shortcuts,
         encryption: { ...(encrypt !== undefined ? { byDefault: encrypt } : {}), rekeyIntervalMs, graceMs },
         ...(hook !== undefined ? { hook } : {}),

@@ -6,6 +6,8 @@ export interface TunnelTraffic {
   tx: { packets: number; bytes: number; errors: number; dropped: number };
   /** Of those, the packets the native fast path moved without JS (absent when it is off). */
   fastPath?: { rxPackets: number; txPackets: number };
+  /** The hub's interface the tunnel's packets use when it is not the tunnel's own: the shared member device (serve --member-devices shared). */
+  device?: string;
 }
 
 /** A hub end's binding as status shows it: bound to a verified address:port, or unbound (expired or never). */

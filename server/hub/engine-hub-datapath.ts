@@ -33,6 +33,8 @@ export class EngineHubDatapath implements HubDatapath {
   private rekeyDue?: (tunnel: string) => void;
   /** Causes of refused devices logged already. */
   private readonly loggedCauses = new Set<DeviceErrorCause>();
+  /** Shared devices forwarding was turned on for (serve --member-devices shared). */
+  private readonly forwardingShared = new Set<string>();
   /** Error codes of forwarding refusals already logged. */
   private readonly forwardingFailures = new Set<string>();
   /** One status per tunnel per turn: the hub's status asks for several readings of each. */
@@ -57,11 +59,35 @@ export class EngineHubDatapath implements HubDatapath {
     } catch (err) {
       throw this.refused(err, spec.name, peer);
     }
+    const device = this.engine.deviceOf(spec.name);
+    if (device !== spec.name) {
+      await this.upsertShared(spec, device);
+      this.stateChanged(spec.name);
+      return;
+    }
     // A new inner address re-creates the interface: it lost its routes and its forwarding switch.
     const fresh = !running || running.inner !== spec.address || running.peerInner !== spec.peerAddress;
     if (fresh && this.routing.forward) await this.forward(spec.name);
     await installTunnelRoutes(this.routing.routes, spec, fresh, this.routing.log);
     this.stateChanged(spec.name);
+  }
+
+  /**
+   * A tunnel on the shared member device: forwarding once for the device, the member's prefixes
+   * routed to the device in the kernel (kept per tunnel: the device outlives each) and to the
+   * tunnel in the device's table.
+   */
+  private async upsertShared(spec: WireTunnelSpec, device: string): Promise<void> {
+    if (this.routing.forward && !this.forwardingShared.has(device)) {
+      this.forwardingShared.add(device);
+      await this.forward(device);
+    }
+    try {
+      this.engine.setSharedRoutes(spec.name, spec.routes ?? []);
+    } catch (err) {
+      this.routing.log.warn({ tunnel: spec.name, code: isTunnelError(err) ? err.code : undefined, err: (err as Error).message }, 'the member\'s prefixes could not be routed on the shared device');
+    }
+    await installTunnelRoutes(this.routing.routes, spec, false, this.routing.log, device);
   }
 
   /** A refusal of the member's device as a HubDeviceError, counted every time and logged once per cause; anything else as it is. */
@@ -95,8 +121,11 @@ export class EngineHubDatapath implements HubDatapath {
   }
 
   async remove(name: string): Promise<void> {
+    const device = this.engine.has(name) ? this.engine.deviceOf(name) : name;
     if (this.engine.has(name)) await this.engine.removeTunnel(name);
     this.statuses.delete(name);
+    // A shared device outlives the tunnel: its routes to the member go one by one.
+    if (device !== name) await this.routing.routes.setDevice(name, [], 0, false, device).catch(() => undefined);
     this.routing.routes.forgetDevice(name);
     this.peers.delete(name);
     this.hooks?.removed(name);
@@ -128,7 +157,9 @@ export class EngineHubDatapath implements HubDatapath {
 
   traffic(name: string): TunnelTraffic | undefined {
     const status = this.statusOf(name);
-    return status && { rx: status.rx, tx: status.tx, ...(status.fastPath ? { fastPath: status.fastPath } : {}) };
+    return status && {
+      rx: status.rx, tx: status.tx, ...(status.fastPath ? { fastPath: status.fastPath } : {}), ...(status.device !== status.name ? { device: status.device } : {}),
+    };
   }
 
   liveness(name: string): TunnelLivenessStatus | undefined {

@@ -3,6 +3,8 @@ import { DatapathEngine } from '../../shared/datapath/datapath-engine.js';
 import { deviceOwner } from '../../shared/datapath/device-owner.js';
 import { nativeDatapathIo, tunQueues } from '../../shared/datapath/native-datapath-io.js';
 import { LinkHooks } from '../../shared/hooks/link-hooks.js';
+import type { TunnelSpec } from '../../shared/datapath/tunnel-spec.js';
+import { HUB_LINK_PREFIX } from '../../shared/net/tunnel-interface-name.js';
 import { KernelRoutes } from '../../shared/routing/kernel-routes.js';
 import { systemKernelNetworkConfig } from '../../shared/system/system-kernel-network-config.js';
 import type { HubDatapath } from '../control/hub-datapath.js';
@@ -15,7 +17,21 @@ export interface ServeHubOptions extends Omit<StartHubOptions, 'datapath'> {
   datapath: 'engine' | 'none';
   /** A program run with the TUNNEL_* environment when a member's tunnel goes up, down or changes. */
   hook?: string;
+  /**
+   * own (default): a TUN device per member; shared: one device (SHARED_MEMBER_DEVICE) for every
+   * member tunnel that needs no interface of its own (with routing static, all but gretap links).
+   */
+  memberDevices?: MemberDevices;
 }
+
+/** `serve --member-devices`. */
+export type MemberDevices = 'own' | 'shared';
+
+/** The modes `serve --member-devices` takes. */
+export const MEMBER_DEVICE_MODES: readonly MemberDevices[] = ['own', 'shared'];
+
+/** The interface name of the hub's shared member device. */
+export const SHARED_MEMBER_DEVICE = 'tc-members';
 
 /**
  * Runs the hub in the foreground until SIGINT or SIGTERM, then shuts down cleanly: sessions
@@ -67,7 +83,9 @@ function engineDatapath(options: ServeHubOptions, log: Logger, hubId: string): E
     onRekeyDue: (event) => changes.rekeyDue?.(event.name),
     // Member pairs worth a shortcut show in what each member's tunnel receives.
     tallyDestinations: options.shortcuts?.mode !== 'off',
+    ...(sharedDevices(options) ? { sharedDevice: { name: SHARED_MEMBER_DEVICE, takes: isMemberTunnelWithoutInterface } } : {}),
   });
+  if (sharedDevices(options)) log.info({ device: SHARED_MEMBER_DEVICE }, 'member devices shared: member tunnels other than gretap share one TUN device');
   const forward = (options.routing ?? 'static') === 'static';
   if (forward) log.info('routing static: forwarding IPv4 and IPv6 between member tunnels (turned on per tunnel interface)');
   else log.info('routing none: no routes installed or pushed, forwarding left as the system has it (a routing daemon owns routing)');
@@ -76,4 +94,17 @@ function engineDatapath(options: ServeHubOptions, log: Logger, hubId: string): E
   changes.of = (name) => datapath.stateChanged(name);
   changes.rekeyDue = (name) => datapath.rekeyIsDue(name);
   return datapath;
+}
+
+/**
+ * With --member-devices shared and routing static, the hub's end of a member link shares the
+ * device; a gretap link (Ethernet, a bridge port) and a link to another hub keep their own. With
+ * routing none a routing daemon speaks on each member's interface: every tunnel keeps its own.
+ */
+function sharedDevices(options: ServeHubOptions): boolean {
+  return options.memberDevices === 'shared' && (options.routing ?? 'static') === 'static';
+}
+
+function isMemberTunnelWithoutInterface(spec: TunnelSpec): boolean {
+  return spec.encap !== 'gretap' && !spec.name.startsWith(HUB_LINK_PREFIX);
 }

@@ -4,13 +4,13 @@ import type { WireTunnelSpec } from '../protocol/index.js';
 import type { KernelRoutes } from './kernel-routes.js';
 
 /**
- * Puts a spec's `routes` on its interface. A route the kernel refuses (IPv6 turned off, a route
+ * Puts a spec's `routes` on its interface (`link`, when the tunnel shares another's). A route the kernel refuses (IPv6 turned off, a route
  * someone else holds) is logged, never fatal: the tunnel itself runs, status lists the routes
  * that are in, and the next config retries the rest.
  */
-export async function installTunnelRoutes(routes: KernelRoutes, spec: WireTunnelSpec, fresh: boolean, log: Logger): Promise<void> {
+export async function installTunnelRoutes(routes: KernelRoutes, spec: WireTunnelSpec, fresh: boolean, log: Logger, link = spec.name): Promise<void> {
   try {
-    await routes.setDevice(spec.name, spec.routes ?? [], spec.routeMetric ?? 0, fresh);
+    await routes.setDevice(spec.name, spec.routes ?? [], spec.routeMetric ?? 0, fresh, link);
   } catch (err) {
     log.warn({ tunnel: spec.name, code: isTunnelError(err) ? err.code : undefined, err: (err as Error).message, installed: routes.routesOf(spec.name).length,
       wanted: spec.routes?.length ?? 0 }, 'not every route could be installed on the tunnel');

@@ -31,12 +31,13 @@ export class KernelRoutes {
   /**
    * Makes `device` carry exactly `prefixes` (canonical CIDRs) at `metric`. `fresh`: the interface
    * was just created, so it carries nothing yet. On a failure (rejected after trying the rest), what
-   * is known to be installed stays recorded and the rest is tried again on the next call.
+   * is known to be installed stays recorded and the rest is tried again on the next call. `link`:
+   * the interface the routes go through when it is not `device` itself (a device shared by tunnels).
    */
-  setDevice(device: string, prefixes: readonly string[], metric: number, fresh: boolean): Promise<void> {
+  setDevice(device: string, prefixes: readonly string[], metric: number, fresh: boolean, link = device): Promise<void> {
     return this.queued(device, () => {
       const before = fresh ? undefined : this.devices.get(device);
-      return this.reconcile(before, new Set(prefixes), metric, device, (installed) => {
+      return this.reconcile(before, new Set(prefixes), metric, link, (installed) => {
         if (installed.prefixes.size === 0) this.devices.delete(device);
         else this.devices.set(device, installed);
       });

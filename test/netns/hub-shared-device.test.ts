@@ -1,0 +1,125 @@
+import { mkdtempSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { runCliIn, startCli, startServe, type CliProcess } from '../helpers/control-processes.js';
+import { createMeshTopology, type MeshTopology } from '../helpers/mesh-topology.js';
+import { execIn, execInAsync, startNodeIn } from '../helpers/netns.js';
+import { netnsUnavailableReason } from '../helpers/root.js';
+import { ipv4Packet } from '../helpers/test-packets.js';
+import { testScript } from '../helpers/test-scripts.js';
+import { waitUntil } from '../helpers/wait-until.js';
+
+const reason = netnsUnavailableReason();
+if (reason) console.warn(`SKIPPED shared member device netns tests: ${reason}`);
+
+const HUB = '198.51.100.1';
+const SHARED = 'tc-members';
+/** Pool 10.1.14.0/24: c1's hub link .0/30 (hub .1, c1 .2), c2's .4/30 (hub .5, c2 .6). */
+const INNER = { hubC1: '10.1.14.1', c1: '10.1.14.2', hubC2: '10.1.14.5', c2: '10.1.14.6' };
+const LAN2 = '10.50.2.10';
+const FORGED = ['10.1.14.6', '10.50.2.99', '10.99.99.99'];
+
+interface PeerLine {
+  name: string;
+  tunnel: string;
+  spoofed: number | null;
+  routes: string[];
+  counters: { device?: string; fastPath?: { rxPackets: number; txPackets: number } } | null;
+}
+
+describe.skipIf(reason !== null)('a hub with --member-devices shared (netns)', () => {
+  let topo: MeshTopology;
+  let dir: string;
+  let hubState: string;
+  let hub: CliProcess | undefined;
+  const members: CliProcess[] = [];
+
+  const hubCli = (args: string[]): Promise<string> => runCliIn(topo.hub, 'server', ['--state', hubState, ...args]);
+  const peer = async (name: string): Promise<PeerLine | undefined> =>
+    (JSON.parse(await hubCli(['status', '--json'])) as { peers: PeerLine[] }).peers.find((p) => p.name === name);
+  const pingOk = async (ns: string, target: string): Promise<boolean> => (await execInAsync(ns, 'ping', ['-c', '1', '-W', '1', target], 5_000)).code === 0;
+  const hubLinks = (): string[] => (JSON.parse(execIn(topo.hub, 'ip', ['-j', 'link', 'show'])) as { ifname: string }[]).map((link) => link.ifname);
+  const forgedSeen = (ns: string): number =>
+    [...execIn(ns, 'nft', ['list', 'table', 'inet', 'forged']).matchAll(/counter packets (\d+)/g)].reduce((sum, m) => sum + Number(m[1]), 0);
+
+  beforeAll(async () => {
+    topo = createMeshTopology();
+    dir = mkdtempSync(join(tmpdir(), 'tunnel-shared-'));
+    hubState = join(dir, 'hub');
+    await hubCli(['init', '--endpoint', HUB, '--pool', '10.1.14.0/24']);
+    hub = await startServe(topo.hub, hubState, ['--listen', HUB, '--keepalive', '0.5', '--liveness-timeout', '3', '--path-keepalive', '1', '--member-devices', 'shared']);
+    for (const ns of [topo.hub, topo.c2, topo.lan2]) {
+      execIn(ns, 'nft', ['-f', '-'], `table inet forged {
+  chain pre { type filter hook prerouting priority -300; ip saddr { ${FORGED.join(', ')} } counter; }
+}
+`);
+    }
+  });
+
+  afterAll(async () => {
+    for (const member of members) await member.stop('SIGKILL');
+    await hub?.stop();
+    topo?.destroy();
+    if (dir) rmSync(dir, { recursive: true, force: true });
+  });
+
+  it('two members on the shared device reach each other and the hub; their links have no device of their own', async () => {
+    const c1 = startCli(topo.c1, 'client', ['join', `ws://${HUB}:8443`, '--token', (await hubCli(['invite', 'create'])).trim(), '--name', 'c1', '--state', join(dir, 'c1')]);
+    members.push(c1);
+    await waitUntil(() => /tnl-hub up/.test(c1.output()), 20_000, () => `c1 join: ${c1.output()}`);
+    const c2 = startCli(topo.c2, 'client', ['join', `ws://${HUB}:8443`, '--token', (await hubCli(['invite', 'create'])).trim(), '--name', 'c2', '--state', join(dir, 'c2'),
+      '--advertise', '10.50.2.0/24']);
+    members.push(c2);
+    await waitUntil(() => /tnl-hub up/.test(c2.output()), 20_000, () => `c2 join: ${c2.output()}`);
+    await waitUntil(() => pingOk(topo.c1, INNER.c2), 20_000, 'c1 -> c2 through the hub');
+    expect(await pingOk(topo.c2, INNER.c1)).toBe(true);
+    expect(await pingOk(topo.c1, INNER.hubC1)).toBe(true);
+    expect(await pingOk(topo.c2, INNER.hubC2)).toBe(true);
+
+    const links = hubLinks();
+    expect(links).toContain(SHARED);
+    expect(links.filter((name) => name.startsWith('tnl-'))).toEqual([]);
+    const shared = JSON.parse(execIn(topo.hub, 'ip', ['-j', '-d', '-4', 'addr', 'show', 'dev', SHARED])) as { ifalias?: string; addr_info: { local: string; address?: string }[] }[];
+    expect(shared[0]?.ifalias).toMatch(/^tunnel-hub:/);
+    expect(shared[0]?.addr_info.map((a) => `${a.local} peer ${a.address ?? ''}`).sort()).toEqual([`${INNER.hubC1} peer ${INNER.c1}`, `${INNER.hubC2} peer ${INNER.c2}`]);
+    for (const name of ['c1', 'c2']) {
+      const line = await peer(name);
+      expect(line?.counters?.device).toBe(SHARED);
+      expect(line?.tunnel).toBe(`tnl-${name}`);
+    }
+    // The forwarding thread sent packets read from the shared device: the native table picked the tunnel.
+    await waitUntil(async () => ((await peer('c1'))?.counters?.fastPath?.txPackets ?? 0) > 0, 5_000, 'c1\'s fast path to send');
+  });
+
+  it('an approved prefix is routed to the shared device and through it to its member', async () => {
+    await hubCli(['peer', 'route', 'approve', 'c2', '10.50.2.0/24']);
+    await waitUntil(() => /dev tc-members/.test(execIn(topo.hub, 'ip', ['route', 'show', '10.50.2.0/24'])), 5_000, 'the hub\'s route to c2\'s LAN');
+    await waitUntil(() => pingOk(topo.c1, LAN2), 10_000, 'c1 -> lan2');
+    expect(await pingOk(topo.lan2, INNER.c1)).toBe(true);
+    expect((await peer('c2'))?.routes).toEqual(['10.50.2.0/24']);
+  });
+
+  it('forged inner sources from c1 are dropped and counted, reaching no one; genuine traffic goes on', async () => {
+    execIn(topo.c1, 'sysctl', ['-qw', 'net.ipv4.ip_forward=1', 'net.ipv4.conf.all.rp_filter=0', 'net.ipv4.conf.default.rp_filter=0']);
+    const before = (await peer('c1'))?.spoofed ?? 0;
+    const seenBefore = [topo.hub, topo.c2, topo.lan2].map(forgedSeen);
+    const packets = FORGED.flatMap((source) => Array.from({ length: 4 }, () => ipv4Packet({ src: source, dst: source === '10.50.2.99' ? INNER.c2 : LAN2, length: 60 })));
+    // The spoofer's TUN, spf0, routes into c1's tunnel to the hub.
+    const spoofer = startNodeIn(topo.c1, testScript('tun-packet-spoofer'), packets.map((p) => p.toString('hex')));
+    expect(await spoofer.result).toEqual({ written: packets.length });
+    await waitUntil(async () => ((await peer('c1'))?.spoofed ?? 0) >= before + packets.length, 5_000, 'the hub to count the forged packets');
+    expect((await peer('c1'))?.spoofed).toBe(before + packets.length);
+    expect([topo.hub, topo.c2, topo.lan2].map(forgedSeen)).toEqual(seenBefore);
+    expect(await pingOk(topo.c1, LAN2)).toBe(true);
+  });
+
+  it('SIGTERM leaves no device of the hub behind', async () => {
+    const code = await hub!.stop('SIGTERM');
+    hub = undefined;
+    expect(code).toBe(0);
+    const left = hubLinks();
+    expect(left).not.toContain(SHARED);
+    expect(left.filter((name) => name.startsWith('tnl-'))).toEqual([]);
+  });
+});
