@@ -5,6 +5,9 @@
  * run, the same state folder under `serve --datapath none`. Two real tunnel-client members on
  * hosts of their own measure forwarding through the hub (iperf3) with 2 tunnels and with N + 2.
  *   npm run bench:hub-scale -- --members N [--json] [--idle-seconds S] [--iperf-seconds S] [--concurrency C] [--phase-timeout S] [--profile DIR] [--no-restart]
+ *     [--member-devices own|shared]
+ * With `--member-devices shared` the real hub runs `serve --member-devices shared`: its member
+ * tunnels share one device, and a tunnel counts as back once its inner address is on that device.
  * Timed phases (each until the registry has recorded every member's ack, not only the members'
  * view): join, move (every member reconnects from a new address at once, at most C connecting at
  * a time), restart (SIGTERM, until every tunnel is back and every config acked), teardown (SIGTERM
@@ -13,14 +16,15 @@
  * hub under `node --cpu-prof` into DIR and writes each timed phase's window there (phases.json), for
  * bench/swarm-cpu-profile.ts to summarise.
  */
-import { Command } from 'commander';
+import { Command, Option } from 'commander';
+import { execFileSync } from 'node:child_process';
 import { mkdirSync, writeFileSync } from 'node:fs';
 import { resolve } from 'node:path';
 import { cpus, loadavg, release } from 'node:os';
 import { awaitReachable, iperfThroughHub, startClientIn, type ClientProcess } from './client-process.js';
 import type { HubProcess } from './hub-process.js';
 import type { AnswerTimes } from './admin-listener-probe.js';
-import { createMemberSwarm, type MemberSwarm, type SwarmMembers } from './member-swarm.js';
+import { createMemberSwarm, HUB_SHARED_DEVICE, type MemberSwarm, type SwarmMembers } from './member-swarm.js';
 import { namespacesUnavailableReason } from './bench-namespaces.js';
 import { cpuPercent, ProcessSampler, sampleProcess } from './process-probes.js';
 import { monotonicMicros, type ProfiledPhase } from './swarm-cpu-profile.js';
@@ -37,11 +41,15 @@ interface Settings {
   profile?: string;
   /** False: the run ends after the move (no restart, no teardown timed). */
   restart: boolean;
+  /** The real hub's `serve --member-devices`. */
+  memberDevices: 'own' | 'shared';
 }
 
 /** The JSON object of `--json` (the contract's fields first; null where a phase did not run). */
 interface HubScaleResult {
   members: number;
+  /** The real hub's `serve --member-devices`. */
+  memberDevices: 'own' | 'shared';
   tunnels: number | null;
   joinMs: number | null;
   joinMsNone: number | null;
@@ -87,6 +95,7 @@ function parseSettings(argv: string[]): Settings {
     .option('--phase-timeout <s>', 'seconds each phase may take', positive('--phase-timeout', 86_400), 600)
     .option('--no-restart', 'end after the move: no restart and no teardown phase')
     .option('--profile <dir>', 'run the hubs under node --cpu-prof into DIR, with each phase\'s window in DIR/phases.json')
+    .addOption(new Option('--member-devices <mode>', 'the real hub\'s serve --member-devices').choices(['own', 'shared']).default('own'))
     .parse(argv, { from: 'user' })
     .opts<Settings>();
   return options;
@@ -108,13 +117,13 @@ async function main(): Promise<void> {
   const n = settings.members;
   const t = settings.phaseTimeout * 1000;
   const result: HubScaleResult = {
-    members: n, tunnels: null, joinMs: null, joinMsNone: null, moveAckMs: null, moveAckMsNone: null, restartMs: null,
+    members: n, memberDevices: settings.memberDevices, tunnels: null, joinMs: null, joinMsNone: null, moveAckMs: null, moveAckMsNone: null, restartMs: null,
     peakRssKiB: null, perMemberKiB: null, fds: null, threads: null, idleCpuPercent: null, teardownMs: null,
     tunnelsUp: null, emptyRssKiB: null, idleRssKiB: null, noneRssKiB: null, forwardGbps2: null, forwardGbpsN: null, forwardRatio: null,
     answerMs: {}, phasesMs: {}, hubCpuMs, failed: null,
     conditions: { date: new Date().toISOString(), loadAverage: loadavg().map((l) => Number(l.toFixed(1))), cpus: `${cpus().length} x ${cpus()[0]?.model ?? '?'}`, kernel: release(), node: process.version },
   };
-  console.log(`hub-scale: ${n} members, ${result.conditions.cpus}, Linux ${release()}, Node ${process.version}, load average ${result.conditions.loadAverage.join(' ')}, ${result.conditions.date}`);
+  console.log(`hub-scale: ${n} members (member devices ${settings.memberDevices}), ${result.conditions.cpus}, Linux ${release()}, Node ${process.version}, load average ${result.conditions.loadAverage.join(' ')}, ${result.conditions.date}`);
   let phase = 'setup';
   const swarm = await createMemberSwarm({ members: n, clients: 2, concurrency: settings.concurrency });
   const clients: ClientProcess[] = [];
@@ -130,7 +139,8 @@ async function main(): Promise<void> {
 
     phase = 'engine: start';
     const engineState = swarm.copyState('engine');
-    let hub = await swarm.startHub({ datapath: 'engine', stateDir: engineState, nodeArgs });
+    const engineArgs = ['--member-devices', settings.memberDevices];
+    let hub = await swarm.startHub({ datapath: 'engine', stateDir: engineState, nodeArgs, args: engineArgs });
     sampler = new ProcessSampler(hub.pid);
     await sleep(SETTLE_MS);
     result.emptyRssKiB = sampleProcess(hub.pid).rssKiB;
@@ -154,7 +164,7 @@ async function main(): Promise<void> {
     result.answerMs.join = await probe.take();
     const afterJoin = swarm.devices();
     result.tunnels = afterJoin.tun;
-    console.log(`  engine: ${n} joined (every ack recorded) in ${result.joinMs} ms; TUN devices on the hub: ${afterJoin.tun} (${afterJoin.owned} tnl-*)`);
+    console.log(`  engine: ${n} joined (every ack recorded) in ${result.joinMs} ms; TUN devices on the hub: ${afterJoin.tun} (${afterJoin.owned} of its own)`);
 
     phase = 'engine: tunnels up';
     result.tunnelsUp = await awaitTunnelsUp(hub, n + 2, t);
@@ -192,12 +202,13 @@ async function main(): Promise<void> {
       const stopMs = await hub.stop(t);
       const goneMs = await swarm.awaitNoDevices(0, t);
       const startStarted = performance.now();
-      hub = await swarm.startHub({ datapath: 'engine', stateDir: engineState, nodeArgs });
+      hub = await swarm.startHub({ datapath: 'engine', stateDir: engineState, nodeArgs, args: engineArgs });
       sampler.follow(hub.pid);
       const listeningMs = performance.now() - startStarted;
       await members.awaitBack(restartStarted, t);
       await swarm.awaitRegistryAcks(hub, members.generation, t);
-      await awaitDevices(swarm, n + clients.length, t);
+      if (settings.memberDevices === 'own') await awaitDevices(swarm, n + clients.length, t);
+      else await awaitSharedAddresses(swarm, n + clients.length, t);
       result.restartMs = Date.now() - restartStarted;
       result.phasesMs.restartStop = Math.round(stopMs);
       result.phasesMs.restartDevicesGone = goneMs;
@@ -292,6 +303,23 @@ async function awaitDevices(swarm: MemberSwarm, count: number, timeoutMs: number
   }
 }
 
+/** Waits until `count` member links have their inner address on the shared device (each tunnel's, as it is made). */
+async function awaitSharedAddresses(swarm: MemberSwarm, count: number, timeoutMs: number): Promise<void> {
+  const deadline = Date.now() + timeoutMs;
+  const namespace = swarm.topology.hubs[0]!.namespace;
+  for (;;) {
+    let addresses = 0;
+    try {
+      addresses = execFileSync('ip', ['-n', namespace, '-4', '-o', 'addr', 'show', 'dev', HUB_SHARED_DEVICE], { encoding: 'utf8' }).split('\n').filter((line) => line.length > 0).length;
+    } catch {
+      addresses = 0; // not made yet
+    }
+    if (addresses >= count) return;
+    if (Date.now() > deadline) throw new Error(`${addresses} of ${count} tunnels back on ${HUB_SHARED_DEVICE} after ${timeoutMs} ms`);
+    await sleep(500);
+  }
+}
+
 function printTable(result: HubScaleResult, settings: Settings): void {
   const ms = (value: number | null): string => (value === null ? '-' : `${value} ms`);
   const rows: [string, string, string][] = [
@@ -311,7 +339,7 @@ function printTable(result: HubScaleResult, settings: Settings): void {
   for (const [name, times] of Object.entries(result.answerMs)) {
     rows.push([`admin answer during ${name} (p50/p99/max)`, `${times.p50} / ${times.p99} / ${times.max} ms`, '']);
   }
-  console.log(`hub-scale: ${result.members} members${result.failed ? ` (FAILED at ${result.failed})` : ''}`);
+  console.log(`hub-scale: ${result.members} members, member devices ${result.memberDevices}${result.failed ? ` (FAILED at ${result.failed})` : ''}`);
   console.log(`  ${''.padEnd(46)}${'engine'.padEnd(34)}none`);
   for (const [name, engine, none] of rows) console.log(`  ${name.padEnd(46)}${engine.padEnd(34)}${none}`);
 }

@@ -143,6 +143,8 @@ export interface MemberSwarm {
 
 /** Names the hub's own devices carry. */
 export const HUB_DEVICE_PREFIX = 'tnl-';
+/** The device the hub's members share with `serve --member-devices shared` (server/hub/serve-hub.ts). */
+export const HUB_SHARED_DEVICE = 'tc-members';
 
 const BUILT = (file: string): URL => new URL(file, import.meta.url);
 
@@ -221,10 +223,10 @@ export async function createMemberSwarm(options: MemberSwarmOptions): Promise<Me
           await state.close();
         }
       },
-      devices: (hub = 0) => countTunDevices(hubAt(hub), HUB_DEVICE_PREFIX),
+      devices: (hub = 0) => hubDevices(hubAt(hub)),
       awaitNoDevices: async (hub = 0, timeoutMs = 300_000) => {
         const started = performance.now();
-        await waitUntil(() => (countTunDevices(hubAt(hub), HUB_DEVICE_PREFIX).owned === 0 ? true : undefined), timeoutMs, 'the hub\'s devices to go');
+        await waitUntil(() => (hubDevices(hubAt(hub)).owned === 0 ? true : undefined), timeoutMs, 'the hub\'s devices to go');
         return Math.round(performance.now() - started);
       },
       awaitRegistryAcks: async (hub, generation, timeoutMs = 600_000) => {
@@ -291,4 +293,10 @@ function swarmMembers(role: RoleProcess, size: number, phaseTimeoutMs: number): 
     generationOf: (index) => generations[index] ?? 0,
     stop: () => role.stop(),
   };
+}
+
+/** The TUN devices in a hub's namespace, the hub's own being its tnl-* devices and the shared one. */
+function hubDevices(namespace: string): DeviceCount {
+  const own = countTunDevices(namespace, HUB_DEVICE_PREFIX);
+  return { tun: own.tun, owned: own.owned + countTunDevices(namespace, HUB_SHARED_DEVICE).owned };
 }
