@@ -72,7 +72,7 @@ export interface NativeEspReplayWindowHandle {
 
 /** One request of an rtnetlink batch as the addon reads it (native/src/rtnetlink-binding.h). */
 export interface NativeRtnetlinkRequest {
-  op: 'set-mtu' | 'set-mac' | 'set-up' | 'add-address' | 'replace-route' | 'delete-route' | 'delete-link' | 'set-ipv4-forwarding' | 'set-ipv6-forwarding'
+  op: 'set-mtu' | 'set-mac' | 'set-up' | 'add-address' | 'delete-address' | 'replace-route' | 'delete-route' | 'delete-link' | 'set-ipv4-forwarding' | 'set-ipv6-forwarding'
     | 'mark-link' | 'delete-link-group';
   /** Empty only for an unreachable route and a group deletion. */
   link: string;

@@ -35,6 +35,8 @@ export type RtnetlinkRequest =
     readonly op: 'add-address'; readonly link: string; readonly address: string; readonly prefixLength: number;
     readonly peer?: string; readonly nodad?: boolean; readonly exclusive?: boolean;
   }
+  /** Removes an address added as above (same address, prefix length and peer). */
+  | { readonly op: 'delete-address'; readonly link: string; readonly address: string; readonly prefixLength: number; readonly peer?: string }
   /** Installs a route in the main table (replacing one of the same prefix and metric unless `exclusive`). */
   | ({ readonly op: 'replace-route'; readonly exclusive?: boolean } & RouteTarget)
   | ({ readonly op: 'delete-route' } & RouteTarget)
@@ -113,6 +115,10 @@ function describeRtnetlinkRequest(request: RtnetlinkRequest): string {
       return request.peer === undefined
         ? `adding address ${request.address}/${request.prefixLength} to ${request.link}`
         : `adding address ${request.address} peer ${request.peer}/${request.prefixLength} to ${request.link}`;
+    case 'delete-address':
+      return request.peer === undefined
+        ? `removing address ${request.address}/${request.prefixLength} from ${request.link}`
+        : `removing address ${request.address} peer ${request.peer}/${request.prefixLength} from ${request.link}`;
     case 'replace-route':
     case 'delete-route': {
       const verb = request.op === 'replace-route' ? 'adding' : 'deleting';
@@ -184,16 +190,18 @@ function toNative(request: RtnetlinkRequest): NativeRtnetlinkRequest {
       return { op: request.op, link: request.link, value: linkGroup(request.group), alias: request.alias };
     case 'delete-link-group':
       return { op: request.op, link: '', value: linkGroup(request.group) };
-    case 'add-address': {
+    case 'add-address':
+    case 'delete-address': {
       assertInterfaceName(request.link);
       const { family, bytes } = addressBytes(request.address);
       const peer = request.peer === undefined ? undefined : addressBytes(request.peer);
       if (peer !== undefined && (family !== 4 || peer.family !== 4)) {
         throw new NativeError('ERR_INVALID_ARGUMENT', `a peer address is only supported with IPv4 (${request.address} peer ${request.peer})`);
       }
+      const adding = request.op === 'add-address' ? { nodad: request.nodad === true, exclusive: request.exclusive === true } : {};
       return {
         op: request.op, link: request.link, family, address: bytes, prefixLength: prefixLength(request.prefixLength, family),
-        ...(peer === undefined ? {} : { peer: peer.bytes }), nodad: request.nodad === true, exclusive: request.exclusive === true,
+        ...(peer === undefined ? {} : { peer: peer.bytes }), ...adding,
       };
     }
     case 'replace-route':

@@ -18,6 +18,7 @@ bool ParseOp(const std::string& name, RtnetlinkOp* op) {
   static const std::pair<const char*, RtnetlinkOp> kOps[] = {
       {"set-mtu", RtnetlinkOp::kSetMtu},           {"set-mac", RtnetlinkOp::kSetMac},
       {"set-up", RtnetlinkOp::kSetUp},             {"add-address", RtnetlinkOp::kAddAddress},
+      {"delete-address", RtnetlinkOp::kDeleteAddress},
       {"replace-route", RtnetlinkOp::kReplaceRoute}, {"delete-route", RtnetlinkOp::kDeleteRoute},
       {"delete-link", RtnetlinkOp::kDeleteLink},   {"set-ipv4-forwarding", RtnetlinkOp::kSetIpv4Forwarding},
       {"set-ipv6-forwarding", RtnetlinkOp::kSetIpv6Forwarding}, {"mark-link", RtnetlinkOp::kMarkLink},
@@ -101,7 +102,7 @@ bool ParseRequests(const Napi::CallbackInfo& info, std::vector<RtnetlinkRequest>
       ThrowArgumentError(env, "rtnetlink: set-mac needs a 6-byte address");
       return false;
     }
-    if (request.op == RtnetlinkOp::kAddAddress || routed) {
+    if (request.op == RtnetlinkOp::kAddAddress || request.op == RtnetlinkOp::kDeleteAddress || routed) {
       Napi::Value family = object.Get("family");
       request.family = family.IsNumber() && family.As<Napi::Number>().Int32Value() == 6 ? AF_INET6 : AF_INET;
       size_t bytes = request.family == AF_INET6 ? 16 : 4;

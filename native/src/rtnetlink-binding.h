@@ -1,6 +1,6 @@
 // The N-API surface of the rtnetlink batches (native/rtnetlink.ts wraps it). Requests are plain
 // objects: { op, link, value, family, prefixLength, address, peer, unreachable, exclusive, nodad,
-// alias }, op one of "set-mtu", "set-mac", "set-up", "add-address", "replace-route", "delete-route",
+// alias }, op one of "set-mtu", "set-mac", "set-up", "add-address", "delete-address", "replace-route", "delete-route",
 // "delete-link", "set-ipv4-forwarding", "set-ipv6-forwarding", "mark-link" (value: the group),
 // "delete-link-group" (value: the group, no link); addresses as 4- or 16-byte Uint8Arrays, a MAC
 // as 6 bytes.

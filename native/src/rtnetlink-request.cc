@@ -110,8 +110,9 @@ void EncodeRoute(const RtnetlinkRequest& request, int ifindex, uint32_t seq, std
 }
 
 void EncodeAddress(const RtnetlinkRequest& request, int ifindex, uint32_t seq, std::vector<uint8_t>* out) {
-  uint16_t flags = kAck | NLM_F_CREATE | (request.exclusive ? NLM_F_EXCL : NLM_F_REPLACE);
-  MessageWriter message(out, RTM_NEWADDR, flags, seq);
+  bool add = request.op == RtnetlinkOp::kAddAddress;
+  uint16_t flags = add ? kAck | NLM_F_CREATE | (request.exclusive ? NLM_F_EXCL : NLM_F_REPLACE) : kAck;
+  MessageWriter message(out, add ? RTM_NEWADDR : RTM_DELADDR, flags, seq);
   ifaddrmsg address = {};
   address.ifa_family = static_cast<unsigned char>(request.family);
   address.ifa_prefixlen = request.prefix_length;
@@ -143,6 +144,7 @@ void EncodeRtnetlinkRequest(const RtnetlinkRequest& request, int ifindex, uint32
       EncodeRoute(request, ifindex, seq, out);
       return;
     case RtnetlinkOp::kAddAddress:
+    case RtnetlinkOp::kDeleteAddress:
       EncodeAddress(request, ifindex, seq, out);
       return;
     case RtnetlinkOp::kDeleteLink: {

@@ -14,6 +14,7 @@ enum class RtnetlinkOp {
   kSetMac,            // RTM_SETLINK, IFLA_ADDRESS
   kSetUp,             // RTM_SETLINK, IFF_UP in ifi_flags/ifi_change
   kAddAddress,        // RTM_NEWADDR, create or replace (or exclusive)
+  kDeleteAddress,     // RTM_DELADDR
   kReplaceRoute,      // RTM_NEWROUTE, create or replace (or exclusive), table main
   kDeleteRoute,       // RTM_DELROUTE
   kDeleteLink,        // RTM_DELLINK

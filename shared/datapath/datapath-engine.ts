@@ -211,7 +211,7 @@ export class DatapathEngine {
       this.#sockets.release([tunnel.socket, tunnel.socket6, tunnel.trap]);
       this.pathMtus.watch();
       this.#espWatch.follow(tunnel);
-      if (tunnel.sharedDestinations !== null) this.#shared!.unseat(tunnel);
+      if (tunnel.sharedDestinations !== null) await this.#shared!.detach(tunnel);
       else await this.io.closeTuns([tunnel.tun]);
     });
   }

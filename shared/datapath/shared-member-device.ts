@@ -97,6 +97,19 @@ export class SharedMemberDevice {
     this.#lookup.remove(tunnel);
   }
 
+  /**
+   * The tunnel stopped: unseated, and its inner address taken off the device (which stays for the
+   * others). A refusal (the address gone already) leaves nothing to undo: the tunnel is gone either way.
+   */
+  async detach(tunnel: Tunnel): Promise<void> {
+    this.unseat(tunnel);
+    const spec = tunnel.spec;
+    if (spec.address === null || this.#opened === null) return;
+    const link = this.name;
+    const cidr = `${spec.address}/${spec.prefixLength}`;
+    await this.io.configure([spec.peerAddress === null ? { kind: 'delete-address', link, cidr } : { kind: 'delete-address', link, cidr, peer: spec.peerAddress }]);
+  }
+
   /** JS's share of the device's packets: each to the tunnel its destination picks, one at a time (the fast routes take the bulk). */
   transmit(): void {
     const tun = this.#tun === null ? null : this.#opened;

@@ -50,6 +50,7 @@ function checkKernelChange(change: KernelChange): void {
       if (typeof change.up !== 'boolean') throw new TunnelError('ERR_INVALID_ARGUMENT', `link state of ${change.link} must be up (true) or down (false)`);
       return;
     case 'add-address':
+    case 'delete-address':
       checkLink(change.link);
       checkAddress(change.cidr, change.peer);
       return;

@@ -120,6 +120,11 @@ function ipArguments(change: Exclude<KernelChange, { kind: 'enable-forwarding' |
       if (change.peer === undefined) return ['-4', 'addr', 'replace', `${address}/${prefix}`, 'dev', change.link];
       return ['-4', 'addr', 'replace', address, 'peer', `${change.peer}/${prefix}`, 'dev', change.link];
     }
+    case 'delete-address': {
+      const { address, prefix, family } = parseKernelCidr(change.cidr);
+      if (family === 4 && change.peer !== undefined) return ['-4', 'addr', 'del', address, 'peer', `${change.peer}/${prefix}`, 'dev', change.link];
+      return [`-${family}`, 'addr', 'del', `${address}/${prefix}`, 'dev', change.link];
+    }
   }
 }
 

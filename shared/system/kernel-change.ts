@@ -23,6 +23,8 @@ export type KernelChange =
    * usable at once on a tunnel that has no neighbours to collide with.
    */
   | { readonly kind: 'add-address'; readonly link: string; readonly cidr: string; readonly peer?: string }
+  /** Removes an address added as above (same `cidr` and `peer`), leaving the interface's others. */
+  | { readonly kind: 'delete-address'; readonly link: string; readonly cidr: string; readonly peer?: string }
   /** Installs the route, replacing one for the same prefix and metric. */
   | { readonly kind: 'replace-route'; readonly route: KernelRoute }
   | { readonly kind: 'delete-route'; readonly route: KernelRoute }

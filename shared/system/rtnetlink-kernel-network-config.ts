@@ -119,6 +119,10 @@ function toRequest(change: KernelChange): RtnetlinkRequest {
       const { address, prefix, family } = parseKernelCidr(change.cidr);
       return { op: 'add-address', link: change.link, address, prefixLength: prefix, nodad: family === 6, ...(change.peer === undefined ? {} : { peer: change.peer }) };
     }
+    case 'delete-address': {
+      const { address, prefix } = parseKernelCidr(change.cidr);
+      return { op: 'delete-address', link: change.link, address, prefixLength: prefix, ...(change.peer === undefined ? {} : { peer: change.peer }) };
+    }
     case 'replace-route':
       return { op: 'replace-route', ...routeTarget(change.route) };
     case 'delete-route':

@@ -237,6 +237,8 @@ function callOf(change: KernelChange): string {
       return `up ${change.link} ${change.up}`;
     case 'add-address':
       return `addr ${change.link} ${change.cidr} peer ${change.peer}`;
+    case 'delete-address':
+      return `del-addr ${change.link} ${change.cidr} peer ${change.peer}`;
     case 'mark-link':
       return `mark ${change.link} ${change.group} ${change.alias}`;
     case 'delete-link':

@@ -114,6 +114,15 @@ describe.skipIf(reason !== null)('a hub with --member-devices shared (netns)', (
     expect(await pingOk(topo.c1, LAN2)).toBe(true);
   });
 
+  it('a removed member\'s address and routes leave the shared device; the other member stays', async () => {
+    await hubCli(['peer', 'remove', 'c2']);
+    const addresses = (): string[] => (JSON.parse(execIn(topo.hub, 'ip', ['-j', '-4', 'addr', 'show', 'dev', SHARED])) as { addr_info: { local: string }[] }[])[0]?.addr_info.map((a) => a.local) ?? [];
+    await waitUntil(() => (addresses().length === 1 ? true : undefined), 10_000, () => `c2's address to go: ${addresses().join(', ')}`);
+    expect(addresses()).toEqual([INNER.hubC1]);
+    expect(execIn(topo.hub, 'ip', ['route', 'show', '10.50.2.0/24'])).toBe('');
+    expect(await pingOk(topo.c1, INNER.hubC1)).toBe(true);
+  });
+
   it('SIGTERM leaves no device of the hub behind', async () => {
     const code = await hub!.stop('SIGTERM');
     hub = undefined;

@@ -131,6 +131,8 @@ describe('an engine with a shared device', () => {
     await engine.addTunnel(member(1));
     await engine.removeTunnel('tnl-m0');
     expect(io.calls).not.toContain(`close ${SHARED}`);
+    expect(io.calls).toContain(`del-addr ${SHARED} 10.9.0.1/30 peer 10.9.0.2`);
+    expect(io.calls).not.toContain(`del-addr ${SHARED} 10.9.1.1/30 peer 10.9.1.2`);
     io.tun(SHARED).deliver({ bytes: ipv4Packet({ src: '10.9.1.1', dst: '10.9.0.2', length: 60 }), addr: 0, port: 0 });
     expect(io.socket(`raw 47 ${HUB}`).take()).toHaveLength(0);
     expect(engine.sharedUnrouted()).toBe(1);
