@@ -3,7 +3,7 @@ import { DatapathEngine } from '../../shared/datapath/datapath-engine.js';
 import { deviceOwner } from '../../shared/datapath/device-owner.js';
 import { nativeDatapathIo, tunQueues } from '../../shared/datapath/native-datapath-io.js';
 import { LinkHooks } from '../../shared/hooks/link-hooks.js';
-import type { TunnelSpec } from '../../shared/datapath/tunnel-spec.js';
+import type { SharedDeviceOption } from '../../shared/datapath/datapath-engine.js';
 import { HUB_LINK_PREFIX } from '../../shared/net/tunnel-interface-name.js';
 import { KernelRoutes } from '../../shared/routing/kernel-routes.js';
 import { systemKernelNetworkConfig } from '../../shared/system/system-kernel-network-config.js';
@@ -69,6 +69,7 @@ export function hubDeviceAlias(hubId: string): string {
 function engineDatapath(options: ServeHubOptions, log: Logger, hubId: string): EngineHubDatapath {
   // The engine reports liveness, bindings and due rekeys before the datapath wrapping it exists.
   const changes: { of?: (name: string) => void; rekeyDue?: (name: string) => void } = {};
+  const shared = sharedMemberDevice(options);
   const engine = new DatapathEngine(nativeDatapathIo, {
     owner: deviceOwner(hubDeviceAlias(hubId)),
     onLiveness: (event) => {
@@ -83,9 +84,9 @@ function engineDatapath(options: ServeHubOptions, log: Logger, hubId: string): E
     onRekeyDue: (event) => changes.rekeyDue?.(event.name),
     // Member pairs worth a shortcut show in what each member's tunnel receives.
     tallyDestinations: options.shortcuts?.mode !== 'off',
-    ...(sharedDevices(options) ? { sharedDevice: { name: SHARED_MEMBER_DEVICE, takes: isMemberTunnelWithoutInterface } } : {}),
+    ...(shared !== undefined ? { sharedDevice: shared } : {}),
   });
-  if (sharedDevices(options)) log.info({ device: SHARED_MEMBER_DEVICE }, 'member devices shared: member tunnels other than gretap share one TUN device');
+  if (shared !== undefined) log.info({ device: SHARED_MEMBER_DEVICE }, 'member devices shared: member tunnels other than gretap share one TUN device');
   const forward = (options.routing ?? 'static') === 'static';
   if (forward) log.info('routing static: forwarding IPv4 and IPv6 between member tunnels (turned on per tunnel interface)');
   else log.info('routing none: no routes installed or pushed, forwarding left as the system has it (a routing daemon owns routing)');
@@ -97,14 +98,12 @@ function engineDatapath(options: ServeHubOptions, log: Logger, hubId: string): E
 }
 
 /**
- * With --member-devices shared and routing static, the hub's end of a member link shares the
- * device; a gretap link (Ethernet, a bridge port) and a link to another hub keep their own. With
- * routing none a routing daemon speaks on each member's interface: every tunnel keeps its own.
+ * The engine's shared device for `serve --member-devices`, or undefined: with `shared` and
+ * routing static, the hub's end of a member link shares the device; a gretap link (Ethernet, a
+ * bridge port) and a link to another hub keep their own. With routing none a routing daemon
+ * speaks on each member's interface: every tunnel keeps its own.
  */
-function sharedDevices(options: ServeHubOptions): boolean {
-  return options.memberDevices === 'shared' && (options.routing ?? 'static') === 'static';
-}
-
-function isMemberTunnelWithoutInterface(spec: TunnelSpec): boolean {
-  return spec.encap !== 'gretap' && !spec.name.startsWith(HUB_LINK_PREFIX);
+export function sharedMemberDevice(options: Pick<ServeHubOptions, 'memberDevices' | 'routing'>): SharedDeviceOption | undefined {
+  if (options.memberDevices !== 'shared' || (options.routing ?? 'static') !== 'static') return undefined;
+  return { name: SHARED_MEMBER_DEVICE, takes: (spec) => spec.encap !== 'gretap' && !spec.name.startsWith(HUB_LINK_PREFIX) };
 }
