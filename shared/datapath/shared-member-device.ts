@@ -28,7 +28,9 @@ export interface SharedDeviceOption {
  */
 export class SharedMemberDevice {
   readonly #lookup = new DestinationLookup<Tunnel>();
+  /** The device being opened or open (null: not yet, or closed), and the device once open. */
   #tun: Promise<TunEndpoint> | null = null;
+  #opened: TunEndpoint | null = null;
   #mtu = 0;
   /** Packets read whose destination no tunnel here holds (dropped). */
   #unrouted = 0;
@@ -112,7 +114,7 @@ export class SharedMemberDevice {
 
   /** JS's share of the device's packets: each to the tunnel its destination picks, one at a time (the fast routes take the bulk). */
   transmit(): void {
-    const tun = this.#tun === null ? null : this.#opened;
+    const tun = this.#opened;
     if (tun === null) return;
     const batch = this.#batch;
     for (let round = 0; round < ROUNDS_PER_WAKEUP; round++) {
@@ -160,8 +162,6 @@ export class SharedMemberDevice {
     this.#opened = null;
     this.#tun = null;
   }
-
-  #opened: TunEndpoint | null = null;
 
   #open(): Promise<TunEndpoint> {
     this.#tun ??= this.#make().catch((err: unknown) => {
