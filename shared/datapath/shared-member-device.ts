@@ -149,6 +149,7 @@ export class SharedMemberDevice {
   /** Closes the device (it disappears with its addresses and routes). */
   async close(): Promise<void> {
     const opening = this.#tun;
+    this.#opened?.onReadable(null);
     this.#tun = null;
     this.#opened = null;
     if (opening === null) return;

@@ -390,8 +390,9 @@ export class Tunnel {
   close(): void {
     this.#closed = true;
     // Before the route lets go of the TUN, which would hand its reading back to JS: a device
-    // deleted next (the engine's close) would then wake JS once per tunnel for nothing.
-    this.tun.onReadable(null);
+    // deleted next (the engine's close) would then wake JS once per tunnel for nothing. A shared
+    // TUN goes on reading for the other tunnels (shared-member-device.ts stops it).
+    if (this.#sharedDestinations === null) this.tun.onReadable(null);
     this.#mirror?.close();
     this.keepalives.stop(this);
     this.#placement.leave(false);
