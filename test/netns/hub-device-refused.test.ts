@@ -1,8 +1,5 @@
-import { mkdtempSync, rmSync } from 'node:fs';
-import { tmpdir } from 'node:os';
-import { join } from 'node:path';
 import { afterAll, beforeAll, beforeEach, describe, expect, it } from 'vitest';
-import { runCliIn, startCli, startServe, type CliProcess } from '../helpers/control-processes.js';
+import { createNetnsHub, type NetnsHub } from '../helpers/netns-hub.js';
 import { createNatTopology, execIn, execInAsync, type NatTopology } from '../helpers/netns.js';
 import { netnsUnavailableReason } from '../helpers/root.js';
 import { testScript } from '../helpers/test-scripts.js';
@@ -23,53 +20,38 @@ interface PeerRow { name: string; connected: boolean; prefix: string }
 // keeps serving the other member, and the member comes up by itself once the name is free.
 describe.skipIf(reason !== null)('a member whose hub device the kernel refuses (netns)', () => {
   let topo: NatTopology;
-  let dir: string;
-  let hubState: string;
-  let hub: CliProcess | undefined;
-  const members: CliProcess[] = [];
+  let hub: NetnsHub | undefined;
 
-  const hubCli = (args: string[]): Promise<string> => runCliIn(topo.hub, 'server', ['--state', hubState, ...args]);
-  const peers = async (): Promise<PeerRow[]> => (JSON.parse(await hubCli(['status', '--json'])) as { peers: PeerRow[] }).peers;
+  const peers = async (): Promise<PeerRow[]> => (JSON.parse(await hub!.cli(['status', '--json'])) as { peers: PeerRow[] }).peers;
   const scrape = async (): Promise<string> => (await execInAsync(topo.hub, process.execPath, [testScript('http-get'), 'http://127.0.0.1:9470/metrics'])).stdout;
   const refusals = (metrics: string): number => Number(/^tunnel_hub_device_errors_total\{cause="name-clash"\} (\d+)/m.exec(metrics)?.[1] ?? NaN);
   const pingOk = async (ns: string, target: string): Promise<boolean> => (await execInAsync(ns, 'ping', ['-c', '1', '-W', '1', target], 5_000)).code === 0;
-  const join_ = async (name: string, ns: string): Promise<CliProcess> => {
-    const invite = (await hubCli(['invite', 'create'])).trim();
-    const member = startCli(ns, 'client', ['join', `ws://${HUB}:8443`, '--token', invite, '--name', name, '--state', join(dir, name)]);
-    members.push(member);
-    return member;
-  };
 
   beforeAll(async () => {
     topo = createNatTopology();
-    dir = mkdtempSync(join(tmpdir(), 'tunnel-device-refused-'));
-    hubState = join(dir, 'hub');
-    await hubCli(['init', '--endpoint', HUB, '--pool', '10.1.14.0/24']);
+    hub = await createNetnsHub(topo.hub, { endpoint: HUB, pool: '10.1.14.0/24', tmpPrefix: 'tunnel-device-refused-' });
     // Another program's device holds the name the hub gives c1's tunnel.
     execIn(topo.hub, 'ip', ['tuntap', 'add', 'mode', 'tun', 'name', 'tnl-c1']);
-    hub = await startServe(topo.hub, hubState, ['--listen', HUB, '--keepalive', '0.5', '--liveness-timeout', '3', '--path-keepalive', '1']);
+    await hub.serve(['--keepalive', '0.5', '--liveness-timeout', '3', '--path-keepalive', '1']);
   });
 
   beforeEach((context) => {
-    context.onTestFailed(() => console.log(`hub output (tail):\n${hub?.output().slice(-4000) ?? ''}\nmembers:\n${members.map((m) => m.output().slice(-2000)).join('\n---\n')}`));
+    context.onTestFailed(() => console.log(`hub output (tail):\n${hub?.output().slice(-4000) ?? ''}\nmembers:\n${hub?.members.map((m) => m.output().slice(-2000)).join('\n---\n')}`));
   });
 
   afterAll(async () => {
-    for (const member of members) await member.stop('SIGKILL');
-    await hub?.stop();
+    await hub?.close();
     topo?.destroy();
-    if (dir) rmSync(dir, { recursive: true, force: true });
   });
 
   it('the member is told the coded error naming the interface; the hub logs the cause once, counts each refusal, and serves the other member', async () => {
-    const c1 = await join_('c1', topo.c1);
+    const c1 = await hub!.join(topo.c1, 'c1', { waitUp: false });
     await waitUntil(() => /ERR_ALREADY_EXISTS/.test(c1.output()), 20_000, () => `c1 told of the refusal: ${c1.output()}`);
     expect(c1.output()).toMatch(/ERR_ALREADY_EXISTS[^\n]*tnl-c1/);
     // The member retries on its own: a second refusal, still one log line for the cause.
     await waitUntil(async () => refusals(await scrape()) >= 2, 30_000, 'a second refusal after the member retried');
 
-    const c2 = await join_('c2', topo.c2);
-    await waitUntil(() => /tnl-hub up/.test(c2.output()), 20_000, () => `c2 join: ${c2.output()}`);
+    await hub!.join(topo.c2, 'c2');
     await waitUntil(() => pingOk(topo.hub, INNER.c2), 10_000, 'hub -> c2 over its tunnel');
 
     const logged = hub!.output().split('\n').filter((line) => line.includes('tnl-c1') && /name-clash|ERR_ALREADY_EXISTS/.test(line));
@@ -85,7 +67,7 @@ describe.skipIf(reason !== null)('a member whose hub device the kernel refuses (
 
   it('once the name is free the member comes up by itself on its retry', async () => {
     execIn(topo.hub, 'ip', ['link', 'del', 'tnl-c1']);
-    const c1 = members[0]!;
+    const c1 = hub!.members[0]!;
     await waitUntil(() => /tnl-hub up/.test(c1.output()), 60_000, () => `c1 up after the name was freed: ${c1.output()}`);
     await waitUntil(() => pingOk(topo.c1, INNER.c2), 20_000, 'c1 -> c2 through the hub');
     const alias = JSON.parse(execIn(topo.hub, 'ip', ['-j', '-d', 'link', 'show', 'dev', 'tnl-c1'])) as { ifalias?: string }[];

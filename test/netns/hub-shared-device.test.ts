@@ -1,10 +1,7 @@
-import { mkdtempSync, rmSync } from 'node:fs';
-import { tmpdir } from 'node:os';
-import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { runCliIn, startCli, startServe, type CliProcess } from '../helpers/control-processes.js';
 import { createMeshTopology, type MeshTopology } from '../helpers/mesh-topology.js';
 import { execIn, execInAsync, startNodeIn } from '../helpers/netns.js';
+import { createNetnsHub, type NetnsHub } from '../helpers/netns-hub.js';
 import { netnsUnavailableReason } from '../helpers/root.js';
 import { ipv4Packet } from '../helpers/test-packets.js';
 import { testScript } from '../helpers/test-scripts.js';
@@ -30,12 +27,9 @@ interface PeerLine {
 
 describe.skipIf(reason !== null)('a hub with --member-devices shared (netns)', () => {
   let topo: MeshTopology;
-  let dir: string;
-  let hubState: string;
-  let hub: CliProcess | undefined;
-  const members: CliProcess[] = [];
+  let hub: NetnsHub | undefined;
 
-  const hubCli = (args: string[]): Promise<string> => runCliIn(topo.hub, 'server', ['--state', hubState, ...args]);
+  const hubCli = (args: string[]): Promise<string> => hub!.cli(args);
   const peer = async (name: string): Promise<PeerLine | undefined> =>
     (JSON.parse(await hubCli(['status', '--json'])) as { peers: PeerLine[] }).peers.find((p) => p.name === name);
   const pingOk = async (ns: string, target: string): Promise<boolean> => (await execInAsync(ns, 'ping', ['-c', '1', '-W', '1', target], 5_000)).code === 0;
@@ -45,10 +39,8 @@ describe.skipIf(reason !== null)('a hub with --member-devices shared (netns)', (
 
   beforeAll(async () => {
     topo = createMeshTopology();
-    dir = mkdtempSync(join(tmpdir(), 'tunnel-shared-'));
-    hubState = join(dir, 'hub');
-    await hubCli(['init', '--endpoint', HUB, '--pool', '10.1.14.0/24']);
-    hub = await startServe(topo.hub, hubState, ['--listen', HUB, '--keepalive', '0.5', '--liveness-timeout', '3', '--path-keepalive', '1', '--member-devices', 'shared']);
+    hub = await createNetnsHub(topo.hub, { endpoint: HUB, pool: '10.1.14.0/24', tmpPrefix: 'tunnel-shared-' });
+    await hub.serve(['--keepalive', '0.5', '--liveness-timeout', '3', '--path-keepalive', '1', '--member-devices', 'shared']);
     for (const ns of [topo.hub, topo.c2, topo.lan2]) {
       execIn(ns, 'nft', ['-f', '-'], `table inet forged {
   chain pre { type filter hook prerouting priority -300; ip saddr { ${FORGED.join(', ')} } counter; }
@@ -58,20 +50,13 @@ describe.skipIf(reason !== null)('a hub with --member-devices shared (netns)', (
   });
 
   afterAll(async () => {
-    for (const member of members) await member.stop('SIGKILL');
-    await hub?.stop();
+    await hub?.close();
     topo?.destroy();
-    if (dir) rmSync(dir, { recursive: true, force: true });
   });
 
   it('two members on the shared device reach each other and the hub; their links have no device of their own', async () => {
-    const c1 = startCli(topo.c1, 'client', ['join', `ws://${HUB}:8443`, '--token', (await hubCli(['invite', 'create'])).trim(), '--name', 'c1', '--state', join(dir, 'c1')]);
-    members.push(c1);
-    await waitUntil(() => /tnl-hub up/.test(c1.output()), 20_000, () => `c1 join: ${c1.output()}`);
-    const c2 = startCli(topo.c2, 'client', ['join', `ws://${HUB}:8443`, '--token', (await hubCli(['invite', 'create'])).trim(), '--name', 'c2', '--state', join(dir, 'c2'),
-      '--advertise', '10.50.2.0/24']);
-    members.push(c2);
-    await waitUntil(() => /tnl-hub up/.test(c2.output()), 20_000, () => `c2 join: ${c2.output()}`);
+    await hub!.join(topo.c1, 'c1');
+    await hub!.join(topo.c2, 'c2', { extra: ['--advertise', '10.50.2.0/24'] });
     await waitUntil(() => pingOk(topo.c1, INNER.c2), 20_000, 'c1 -> c2 through the hub');
     expect(await pingOk(topo.c2, INNER.c1)).toBe(true);
     expect(await pingOk(topo.c1, INNER.hubC1)).toBe(true);
@@ -124,8 +109,7 @@ describe.skipIf(reason !== null)('a hub with --member-devices shared (netns)', (
   });
 
   it('SIGTERM leaves no device of the hub behind', async () => {
-    const code = await hub!.stop('SIGTERM');
-    hub = undefined;
+    const code = await hub!.stop();
     expect(code).toBe(0);
     const left = hubLinks();
     expect(left).not.toContain(SHARED);

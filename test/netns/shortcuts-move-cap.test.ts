@@ -1,9 +1,7 @@
-import { mkdtempSync, rmSync } from 'node:fs';
-import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, beforeAll, beforeEach, describe, expect, it } from 'vitest';
-import { runCliIn, startCli, startServe, type CliProcess } from '../helpers/control-processes.js';
 import { waitUntil } from '../helpers/wait-until.js';
+import { createNetnsHub, type NetnsHub } from '../helpers/netns-hub.js';
 import { createNatTopology, execIn, execInAsync, type NatTopology } from '../helpers/netns.js';
 import { netnsUnavailableReason } from '../helpers/root.js';
 import { pingSummary } from '../helpers/ping-summary.js';
@@ -29,12 +27,9 @@ interface HubStatusJson {
  */
 describe.skipIf(reason !== null)('automatic shortcuts: a move re-punches, and --shortcuts-max 1 keeps the busier', () => {
   let topo: NatTopology;
-  let dir: string;
-  let hubState: string;
-  let hub: CliProcess | undefined;
-  const members: CliProcess[] = [];
+  let hub: NetnsHub | undefined;
 
-  const hubCli = (args: string[]): Promise<string> => runCliIn(topo.hub, 'server', ['--state', hubState, ...args]);
+  const hubCli = (args: string[]): Promise<string> => hub!.cli(args);
   const hubStatus = async (): Promise<HubStatusJson> => JSON.parse(await hubCli(['status', '--json'])) as HubStatusJson;
   const shortcutsUp = async (): Promise<StatusLink[]> => (await hubStatus()).links.filter((l) => l.kind === 'shortcut' && l.shortcut?.state === 'up');
   const routeTo = (ns: string, address: string): string => execIn(ns, 'ip', ['route', 'get', address]);
@@ -45,17 +40,10 @@ describe.skipIf(reason !== null)('automatic shortcuts: a move re-punches, and --
 
   beforeAll(async () => {
     topo = createNatTopology();
-    dir = mkdtempSync(join(tmpdir(), 'tunnel-shortcuts-move-'));
-    hubState = join(dir, 'hub');
-    await hubCli(['init', '--endpoint', HUB, '--pool', '10.1.15.0/24']);
-    hub = await startServe(topo.hub, hubState, ['--listen', HUB, '--keepalive', '0.5', '--liveness-timeout', '3', '--path-keepalive', '1',
+    hub = await createNetnsHub(topo.hub, { endpoint: HUB, pool: '10.1.15.0/24', tmpPrefix: 'tunnel-shortcuts-move-' });
+    await hub.serve(['--keepalive', '0.5', '--liveness-timeout', '3', '--path-keepalive', '1',
       '--shortcut-threshold', '200kbit:1s', '--shortcut-idle', '1m', '--shortcuts-max', '1']);
-    for (const [name, ns] of [['c1', topo.c1], ['c2', topo.c2], ['c3', topo.nat]] as const) {
-      const invite = (await hubCli(['invite', 'create'])).trim();
-      const member = startCli(ns, 'client', ['join', `ws://${HUB}:8443`, '--token', invite, '--name', name, '--state', join(dir, name)]);
-      members.push(member);
-      await waitUntil(() => /tnl-hub up/.test(member.output()), 20_000, () => `${name} join: ${member.output()}`);
-    }
+    for (const [name, ns] of [['c1', topo.c1], ['c2', topo.c2], ['c3', topo.nat]] as const) await hub.join(ns, name);
     for (const target of [INNER.c2, INNER.c3]) {
       await waitUntil(async () => (await execInAsync(topo.c1, 'ping', ['-c', '1', '-W', '1', target], 5_000)).code === 0, 20_000, `c1 -> ${target} through the hub`);
     }
@@ -66,10 +54,8 @@ describe.skipIf(reason !== null)('automatic shortcuts: a move re-punches, and --
   });
 
   afterAll(async () => {
-    for (const member of members) await member.stop('SIGKILL');
-    await hub?.stop();
+    await hub?.close();
     topo?.destroy();
-    if (dir) rmSync(dir, { recursive: true, force: true });
   });
 
   it('c1 moves from 203.0.113.10 to .11 under a live shortcut to c2: the pings go on through the hub, then over a shortcut punched toward the new address', async () => {
@@ -84,7 +70,7 @@ describe.skipIf(reason !== null)('automatic shortcuts: a move re-punches, and --
     const moved = Date.now();
     await waitUntil(async () => (await hubStatus()).peers.find((p) => p.name === 'c1')?.endpoint?.seen === '203.0.113.11', 15_000, 'the hub seeing c1 at .11');
     // c2's end of the shortcut aims at c1's new address, and both route over it again once it is verified.
-    await waitUntil(() => statusIn(topo.c2, join(dir, 'c2')).tunnels.find((t) => t.name === 'tnl-c1' && t.remote === '203.0.113.11' && t.state === 'up'), 15_000, 'c2\'s shortcut end aimed at .11 and up');
+    await waitUntil(() => statusIn(topo.c2, join(hub!.dir, 'c2')).tunnels.find((t) => t.name === 'tnl-c1' && t.remote === '203.0.113.11' && t.state === 'up'), 15_000, 'c2\'s shortcut end aimed at .11 and up');
     await waitUntil(async () => (await shortcutsUp()).some((l) => l.ends.join() === 'c1,c2'), 15_000, 'a c1-c2 shortcut up after the move');
     await waitUntil(() => /dev tnl-c2/.test(routeTo(topo.c1, INNER.c2)) && /dev tnl-c1/.test(routeTo(topo.c2, INNER.c1)), 10_000, 'both ends routing over the shortcut again');
     const backMs = Date.now() - moved;

@@ -1,8 +1,6 @@
-import { mkdtempSync, rmSync } from 'node:fs';
-import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, beforeAll, beforeEach, describe, expect, it } from 'vitest';
-import { runCliIn, startCli, startServe, type CliProcess } from '../helpers/control-processes.js';
+import { createNetnsHub, type NetnsHub } from '../helpers/netns-hub.js';
 import { waitUntil } from '../helpers/wait-until.js';
 import { addVethLink, createNamespaces, createNatTopology, deleteNamespaces, execIn, execInAsync, type NatTopology } from '../helpers/netns.js';
 import { netnsUnavailableReason } from '../helpers/root.js';
@@ -31,18 +29,15 @@ interface HubStatusJson {
 
 describe.skipIf(reason !== null)('automatic shortcuts: hub 198.51.100.1, c1 public (GRE), c2 behind a NAT that drops GRE (FOU)', () => {
   let topo: NatTopology;
-  let dir: string;
-  let hubState: string;
-  let hub: CliProcess | undefined;
-  const members: CliProcess[] = [];
+  let hub: NetnsHub | undefined;
 
-  const hubCli = (args: string[]): Promise<string> => runCliIn(topo.hub, 'server', ['--state', hubState, ...args]);
+  const hubCli = (args: string[]): Promise<string> => hub!.cli(args);
   const hubStatus = async (): Promise<HubStatusJson> => JSON.parse(await hubCli(['status', '--json'])) as HubStatusJson;
   const shortcutLinks = async (): Promise<StatusLink[]> => (await hubStatus()).links.filter((l) => l.kind === 'shortcut');
   const hubRx = async (peer: string): Promise<number> => (await hubStatus()).peers.find((p) => p.name === peer)?.counters?.rx.packets ?? 0;
   const routeTo = (ns: string, address: string): string => execIn(ns, 'ip', ['route', 'get', address]);
   const startHub = async (extra: string[]): Promise<void> => {
-    hub = await startServe(topo.hub, hubState, ['--listen', HUB, '--keepalive', '0.5', '--liveness-timeout', '3', '--path-keepalive', '1',
+    await hub!.serve(['--keepalive', '0.5', '--liveness-timeout', '3', '--path-keepalive', '1',
       '--shortcut-threshold', '200kbit:1s', ...extra]);
   };
   /** Pings c2 from c1 for `seconds` at 100 a second, running `during` meanwhile. */
@@ -54,16 +49,9 @@ describe.skipIf(reason !== null)('automatic shortcuts: hub 198.51.100.1, c1 publ
 
   beforeAll(async () => {
     topo = createNatTopology();
-    dir = mkdtempSync(join(tmpdir(), 'tunnel-shortcuts-'));
-    hubState = join(dir, 'hub');
-    await hubCli(['init', '--endpoint', HUB, '--pool', '10.1.13.0/24']);
+    hub = await createNetnsHub(topo.hub, { endpoint: HUB, pool: '10.1.13.0/24', tmpPrefix: 'tunnel-shortcuts-' });
     await startHub(['--shortcuts', 'auto', '--shortcut-idle', '8s']);
-    for (const [name, ns] of [['c1', topo.c1], ['c2', topo.c2]] as const) {
-      const invite = (await hubCli(['invite', 'create'])).trim();
-      const member = startCli(ns, 'client', ['join', `ws://${HUB}:8443`, '--token', invite, '--name', name, '--state', join(dir, name)]);
-      members.push(member);
-      await waitUntil(() => /tnl-hub up/.test(member.output()), 20_000, () => `${name} join: ${member.output()}`);
-    }
+    for (const [name, ns] of [['c1', topo.c1], ['c2', topo.c2]] as const) await hub.join(ns, name);
     await waitUntil(async () => (await execInAsync(topo.c1, 'ping', ['-c', '1', '-W', '1', INNER.c2], 5_000)).code === 0, 20_000, 'c1 -> c2 through the hub');
   });
 
@@ -72,10 +60,8 @@ describe.skipIf(reason !== null)('automatic shortcuts: hub 198.51.100.1, c1 publ
   });
 
   afterAll(async () => {
-    for (const member of members) await member.stop('SIGKILL');
-    await hub?.stop();
+    await hub?.close();
     topo?.destroy();
-    if (dir) rmSync(dir, { recursive: true, force: true });
   });
 
   it('slow traffic makes no shortcut', async () => {
@@ -111,7 +97,7 @@ describe.skipIf(reason !== null)('automatic shortcuts: hub 198.51.100.1, c1 publ
         return list.some((l) => (l.rate ?? 0) > 100_000) ? list : undefined;
       }, 10_000, 'a live rate in link list');
       table = await hubCli(['link', 'list']);
-      c1Tunnel = statusIn(topo.c1, join(dir, 'c1')).tunnels.find((t) => t.name === 'tnl-c2');
+      c1Tunnel = statusIn(topo.c1, join(hub!.dir, 'c1')).tunnels.find((t) => t.name === 'tnl-c2');
     });
     console.log(`shortcut: ${switched}`);
     console.log(`shortcut: pings ${summary.received}/${summary.sent}; hub rx from c1+c2 while ${during!.sentInWindow} pings were sent on the shortcut: ${during!.hubRx} packets; link list rate ${links[0]?.rate ?? '-'} bit/s`);
@@ -198,12 +184,12 @@ describe.skipIf(reason !== null)('automatic shortcuts: hub 198.51.100.1, c1 publ
     await waitUntil(async () => (await execInAsync(topo.c1, 'ping', ['-c', '1', '-W', '1', INNER.c2], 5_000)).code === 0, 30_000, 'c1 -> c2 through the restarted hub');
     await busyPing(25, async () => {
       await waitUntil(async () => (await shortcutLinks()).some((l) => l.shortcut?.state === 'up'), 20_000, 'a shortcut up');
-      expect(statusIn(topo.c1, join(dir, 'c1')).tunnels.map((t) => t.name)).toContain('tnl-c2');
+      expect(statusIn(topo.c1, join(hub!.dir, 'c1')).tunnels.map((t) => t.name)).toContain('tnl-c2');
     });
     await hubCli(['peer', 'revoke', 'c2']);
     await waitUntil(async () => (await shortcutLinks()).length === 0, 10_000, 'the revoked member\'s shortcut removed');
     expect((await hubStatus()).shortcuts?.counts.removed).toEqual({ 'member-revoked': 1 });
-    await waitUntil(() => !statusIn(topo.c1, join(dir, 'c1')).tunnels.some((t) => t.name === 'tnl-c2'), 5_000, 'c1 without its shortcut tunnel');
+    await waitUntil(() => !statusIn(topo.c1, join(hub!.dir, 'c1')).tunnels.some((t) => t.name === 'tnl-c2'), 5_000, 'c1 without its shortcut tunnel');
     expect(JSON.parse(await hubCli(['link', 'list', '--json']))).toEqual([]);
   });
 });
@@ -248,27 +234,15 @@ for (const symmetric of [false, true]) {
     const C3 = '10.1.14.6';
     let topo: NatTopology;
     let second: { nat2: string; c3: string; destroy(): void } | undefined;
-    let dir: string;
-    let hubState: string;
-    let hub: CliProcess | undefined;
-    const members: CliProcess[] = [];
-    const hubCli = (args: string[]): Promise<string> => runCliIn(topo.hub, 'server', ['--state', hubState, ...args]);
-    const hubStatus = async (): Promise<HubStatusJson> => JSON.parse(await hubCli(['status', '--json'])) as HubStatusJson;
+    let hub: NetnsHub | undefined;
+    const hubStatus = async (): Promise<HubStatusJson> => JSON.parse(await hub!.cli(['status', '--json'])) as HubStatusJson;
 
     beforeAll(async () => {
       topo = createNatTopology();
       second = addSecondNat(topo, symmetric);
-      dir = mkdtempSync(join(tmpdir(), 'tunnel-shortcuts-nat-'));
-      hubState = join(dir, 'hub');
-      await hubCli(['init', '--endpoint', HUB, '--pool', '10.1.14.0/24']);
-      hub = await startServe(topo.hub, hubState, ['--listen', HUB, '--keepalive', '0.5', '--liveness-timeout', '3', '--path-keepalive', '1',
-        '--shortcut-threshold', '200kbit:1s']);
-      for (const [name, ns] of [['c2', topo.c2], ['c3', second.c3]] as const) {
-        const invite = (await hubCli(['invite', 'create'])).trim();
-        const member = startCli(ns, 'client', ['join', `ws://${HUB}:8443`, '--token', invite, '--name', name, '--state', join(dir, name)]);
-        members.push(member);
-        await waitUntil(() => /tnl-hub up/.test(member.output()), 20_000, () => `${name} join: ${member.output()}`);
-      }
+      hub = await createNetnsHub(topo.hub, { endpoint: HUB, pool: '10.1.14.0/24', tmpPrefix: 'tunnel-shortcuts-nat-' });
+      await hub.serve(['--keepalive', '0.5', '--liveness-timeout', '3', '--path-keepalive', '1', '--shortcut-threshold', '200kbit:1s']);
+      for (const [name, ns] of [['c2', topo.c2], ['c3', second.c3]] as const) await hub.join(ns, name);
       await waitUntil(async () => (await execInAsync(topo.c2, 'ping', ['-c', '1', '-W', '1', C3], 5_000)).code === 0, 20_000, 'c2 -> c3 through the hub');
     });
 
@@ -277,11 +251,9 @@ for (const symmetric of [false, true]) {
     });
 
     afterAll(async () => {
-      for (const member of members) await member.stop('SIGKILL');
-      await hub?.stop();
+      await hub?.close();
       second?.destroy();
       topo?.destroy();
-      if (dir) rmSync(dir, { recursive: true, force: true });
     });
 
     if (!symmetric) {
@@ -290,7 +262,7 @@ for (const symmetric of [false, true]) {
         const up = await waitUntil(async () => (await hubStatus()).links.find((l) => l.kind === 'shortcut' && l.shortcut?.state === 'up'), 20_000, 'a shortcut up');
         expect(up.ends).toEqual(['c2', 'c3']);
         await waitUntil(() => /dev tnl-c3/.test(execIn(topo.c2, 'ip', ['route', 'get', C3])), 5_000, 'c2 routing c3 over the shortcut');
-        const tunnel = statusIn(topo.c2, join(dir, 'c2')).tunnels.find((t) => t.name === 'tnl-c3');
+        const tunnel = statusIn(topo.c2, join(hub!.dir, 'c2')).tunnels.find((t) => t.name === 'tnl-c3');
         expect(tunnel).toMatchObject({ kind: 'shortcut', encap: 'fou', remote: '203.0.113.130' });
         const summary = pingSummary((await ping).stdout);
         console.log(`shortcut through two NATs: pings ${summary.received}/${summary.sent}`);
