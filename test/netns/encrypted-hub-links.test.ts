@@ -66,6 +66,24 @@ describe.skipIf(reason !== null)('an encrypted hub<->hub link: two hubs on wss:/
     const text = await cluster.hubCli(hub, ['status', '--json']);
     return { text, link: (JSON.parse(text) as { hubLinks: HubLinkLine[] }).hubLinks[0] };
   };
+  /**
+   * The hub's WAN captured into FILE (beside the hub's state) while c1 and c2 ping each other 30
+   * times each with PATTERN; checks the pings were answered and returns the capture's path.
+   */
+  const captureMemberPings = async (file: string): Promise<string> => {
+    const wire = join(cluster.state('hub'), '..', file);
+    const wan = await capture(topo.hub, `${topo.prefix}hub0`, wire);
+    const pings = await Promise.all([
+      execInAsync(topo.c1, 'ping', ['-c', '30', '-i', '0.05', '-W', '1', '-p', PATTERN, cluster.innerOf('c2')], 10_000),
+      execInAsync(topo.c2, 'ping', ['-c', '30', '-i', '0.05', '-W', '1', '-p', PATTERN, cluster.innerOf('c1')], 10_000),
+    ]);
+    // A packet captured after the pings (a keepalive within a second) means every ping is in the file.
+    const pinged = Date.now();
+    await waitUntil(() => lastCaptureMs(wire) > pinged, 5_000, 'tcpdump to write a packet captured after the pings');
+    await wan.stop();
+    for (const ping of pings) expect(pingCounts(ping.stdout).received).toBeGreaterThanOrEqual(29);
+    return wire;
+  };
   const pingOk = async (from: ClusterMemberName, target: string): Promise<boolean> =>
     (await execInAsync(cluster.namespace(from), 'ping', ['-c', '1', '-W', '1', '-p', PATTERN, target], 5_000)).code === 0;
 
@@ -117,17 +135,7 @@ describe.skipIf(reason !== null)('an encrypted hub<->hub link: two hubs on wss:/
   });
 
   it('between the hubs the WAN carries only ESP: no GRE, IPIP, FOU or GUE, and no byte of the pings', async () => {
-    const wire = join(cluster.state('hub'), '..', 'hub-wan.pcap');
-    const wan = await capture(topo.hub, `${topo.prefix}hub0`, wire);
-    const pings = await Promise.all([
-      execInAsync(topo.c1, 'ping', ['-c', '30', '-i', '0.05', '-W', '1', '-p', PATTERN, cluster.innerOf('c2')], 10_000),
-      execInAsync(topo.c2, 'ping', ['-c', '30', '-i', '0.05', '-W', '1', '-p', PATTERN, cluster.innerOf('c1')], 10_000),
-    ]);
-    // A packet captured after the pings (a keepalive within a second) means every ping is in the file.
-    const pinged = Date.now();
-    await waitUntil(() => lastCaptureMs(wire) > pinged, 5_000, 'tcpdump to write a packet captured after the pings');
-    await wan.stop();
-    for (const ping of pings) expect(pingCounts(ping.stdout).received).toBeGreaterThanOrEqual(29);
+    const wire = await captureMemberPings('hub-wan.pcap');
     const between = `host ${cluster.address('hub')} and host ${cluster.address('hub2')}`;
     const esp = countMatching(wire, `${between} and ip proto 50`);
     const cleartext = countMatching(wire, `${between} and (ip proto 47 or ip proto 4 or ip proto 41 or udp)`);
@@ -184,16 +192,7 @@ describe.skipIf(reason !== null)('an encrypted hub<->hub link: two hubs on wss:/
     expect(hub.link?.encryption).toMatchObject({ encrypted: true, aead: 'aes-gcm' });
     expect(hub2.link!.encryption!.spiIn).toContain(hub.link!.encryption!.spiOut);
     await waitUntil(() => pingOk('c1', cluster.innerOf('c2')), 15_000, 'c1 -> c2 across the hub link on fou');
-    const wire = join(cluster.state('hub'), '..', 'hub-wan-fou.pcap');
-    const wan = await capture(topo.hub, `${topo.prefix}hub0`, wire);
-    const pings = await Promise.all([
-      execInAsync(topo.c1, 'ping', ['-c', '30', '-i', '0.05', '-W', '1', '-p', PATTERN, cluster.innerOf('c2')], 10_000),
-      execInAsync(topo.c2, 'ping', ['-c', '30', '-i', '0.05', '-W', '1', '-p', PATTERN, cluster.innerOf('c1')], 10_000),
-    ]);
-    const pinged = Date.now();
-    await waitUntil(() => lastCaptureMs(wire) > pinged, 5_000, 'tcpdump to write a packet captured after the pings');
-    await wan.stop();
-    for (const ping of pings) expect(pingCounts(ping.stdout).received).toBeGreaterThanOrEqual(29);
+    const wire = await captureMemberPings('hub-wan-fou.pcap');
     const between = `host ${cluster.address('hub')} and host ${cluster.address('hub2')}`;
     const espInUdp = countMatching(wire, `${between} and udp port 4500`);
     const cleartext = countMatching(wire, `${between} and (ip proto 47 or ip proto 4 or ip proto 41 or ip proto 50 or (udp and not port 4500))`);
