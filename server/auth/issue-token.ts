@@ -16,7 +16,8 @@ export interface IssuedInvite {
 export async function issueInviteToken(key: KeyObject, options: { now: number; ttlMs: number; pool?: string }): Promise<IssuedInvite> {
   const jti = randomUUID();
   const iat = Math.floor(options.now / 1000);
-  const exp = Math.floor((options.now + options.ttlMs) / 1000);
+  // Rounded up: an invite lives at least its ttl (a short one, rounded down, could be over before it is recorded).
+  const exp = Math.ceil((options.now + options.ttlMs) / 1000);
   const claims: Record<string, unknown> = { typ: 'invite' };
   if (options.pool !== undefined) claims.pool = options.pool;
   const { SignJWT } = await loadJose();
@@ -46,7 +47,11 @@ export async function issuePeerToken(key: KeyObject, options: { name: string; ve
     .sign(key);
 }
 
-/** jose, loaded when a token is signed: admin commands that sign nothing skip its load time. */
-function loadJose(): Promise<typeof import('jose')> {
+/**
+ * jose, loaded when a token is signed: admin commands that sign nothing skip its load time. A
+ * caller that reads the clock for a short-lived token loads it first, so the load is not counted
+ * against the token's life.
+ */
+export function loadJose(): Promise<typeof import('jose')> {
   return import('jose');
 }

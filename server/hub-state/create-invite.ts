@@ -1,5 +1,5 @@
 import { TunnelError } from '../../shared/errors.js';
-import { issueInviteToken } from '../auth/issue-token.js';
+import { issueInviteToken, loadJose } from '../auth/issue-token.js';
 import type { InviteRecord } from '../registry/invite-store.js';
 import type { HubState } from './hub-state.js';
 
@@ -10,6 +10,8 @@ import type { HubState } from './hub-state.js';
 export async function createInvite(state: HubState, options: { ttlMs: number; uses: number; pool?: string }): Promise<{ token: string; invite: InviteRecord }> {
   if (!(options.ttlMs >= 1000)) throw new TunnelError('ERR_INVALID_ARGUMENT', 'an invite must be valid for at least one second');
   const pool = options.pool === undefined ? undefined : (await state.registry.pools.require(options.pool)).cidr;
+  // The signer's first load can outlast a one-second invite on a loaded machine: the clock is read after it.
+  await loadJose();
   const issued = await issueInviteToken(state.signingKey.privateKey, {
     now: state.clock(),
     ttlMs: options.ttlMs,
