@@ -25,6 +25,13 @@ describe('invite tokens', () => {
     expect((await rejectionOf(verifyInviteToken(invite.token, hub.publicKey, { now: NOW + HOUR }))).code).toBe('ERR_TOKEN_EXPIRED');
   });
 
+  it('live at least their ttl when issued partway through a second (the expiry rounds up)', async () => {
+    const issued = NOW + 999;
+    const invite = await issueInviteToken(hub.privateKey, { now: issued, ttlMs: 1000 });
+    expect(invite.expiresAt).toBeGreaterThanOrEqual(issued + 1000);
+    await expect(verifyInviteToken(invite.token, hub.publicKey, { now: issued + 999 })).resolves.toMatchObject({ jti: invite.jti });
+  });
+
   it('are refused when signed by another key, altered, or not EdDSA', async () => {
     const forged = await issueInviteToken(otherHub.privateKey, { now: NOW, ttlMs: HOUR });
     expect(await rejectionOf(verifyInviteToken(forged.token, hub.publicKey, { now: NOW }))).toMatchObject({ code: 'ERR_TOKEN_INVALID', message: expect.stringMatching(/signature/) });
