@@ -1,4 +1,3 @@
-import { execFileSync } from 'node:child_process';
 import { readdirSync, readFileSync, statSync } from 'node:fs';
 import { join } from 'node:path';
 import { pathToFileURL } from 'node:url';
@@ -8,6 +7,7 @@ import type { AdminProbe, MemberSwarm, SwarmMembers } from '../../bench/member-s
 import { tunnelInterfaceName } from '../../shared/net/tunnel-interface-name.js';
 import { repoRoot } from '../helpers/netns.js';
 import { netnsUnavailableReason } from '../helpers/root.js';
+import { swarmPeers } from '../helpers/swarm-peers.js';
 import { waitUntil } from '../helpers/wait-until.js';
 
 const skipReason = netnsUnavailableReason();
@@ -27,12 +27,6 @@ interface PeerLine {
   name: string;
   connected: boolean;
   endpoint: { seen: string | null };
-}
-
-/** `tunnel-hub status --json` of the running hub, its swarm members only, by member index. */
-function swarmPeers(stateDir: string): PeerLine[] {
-  const out = execFileSync(process.execPath, [`${repoRoot()}/dist/server/cli.js`, '--state', stateDir, 'status', '--json'], { encoding: 'utf8' });
-  return (JSON.parse(out) as { peers: PeerLine[] }).peers.filter((peer) => /^m\d+$/.test(peer.name)).sort((a, b) => Number(a.name.slice(1)) - Number(b.name.slice(1)));
 }
 
 /** The hub's JSON log lines from byte `from` on. */
@@ -82,7 +76,7 @@ describe.skipIf(skipReason !== null)('a storm of 1,000 changes against a hub wit
     expect(members.generationOf(0)).toBe(ROUNDS);
     expect(members.generationOf(MOVERS)).toBe(0);
     expect(after.configs - before.configs).toBeGreaterThanOrEqual(MOVERS * ROUNDS);
-    const peers = swarmPeers(stateDir);
+    const peers = swarmPeers<PeerLine>(stateDir);
     expect(peers.map((peer) => [peer.name, peer.connected, peer.endpoint.seen]))
       .toEqual(Array.from({ length: MEMBERS }, (_, i) => [`m${i}`, true, swarmMemberAddress(i, i < MOVERS ? ROUNDS : 0)]));
     expect(swarm.devices().owned).toBe(MEMBERS);

@@ -6,6 +6,7 @@ import type { HubProcess } from '../../bench/hub-process.js';
 import type { MemberSwarm, SwarmMembers, SwarmReflector } from '../../bench/member-swarm.js';
 import { repoRoot } from '../helpers/netns.js';
 import { netnsUnavailableReason } from '../helpers/root.js';
+import { swarmPeers } from '../helpers/swarm-peers.js';
 import { waitUntil } from '../helpers/wait-until.js';
 
 const skipReason = netnsUnavailableReason();
@@ -24,12 +25,6 @@ interface PeerLine {
   endpoint: { seen: string | null; reported: string | null };
   encap: string;
   encapReason: string | null;
-}
-
-/** `tunnel-hub status --json` of the running hub, its swarm members only. */
-function swarmPeers(stateDir: string): PeerLine[] {
-  const out = execFileSync(process.execPath, [`${repoRoot()}/dist/server/cli.js`, '--state', stateDir, 'status', '--json'], { encoding: 'utf8' });
-  return (JSON.parse(out) as { peers: PeerLine[] }).peers.filter((peer) => /^m\d+$/.test(peer.name)).sort((a, b) => Number(a.name.slice(1)) - Number(b.name.slice(1)));
 }
 
 describe.skipIf(skipReason !== null)('member swarm: simulated members from addresses of their own against a hub with its real datapath', () => {
@@ -55,7 +50,7 @@ describe.skipIf(skipReason !== null)('member swarm: simulated members from addre
   it('every member joins from its own address and gets a GRE tunnel of its own on the hub', async () => {
     await members.join();
     expect(await swarm.awaitRegistryAcks(hub, 0, 60_000)).toBe(MEMBERS);
-    const peers = swarmPeers(stateDir);
+    const peers = swarmPeers<PeerLine>(stateDir);
     expect(peers.map((peer) => [peer.name, peer.connected, peer.endpoint.seen, peer.endpoint.reported, peer.encap, peer.encapReason]))
       .toEqual(Array.from({ length: MEMBERS }, (_, i) => [`m${i}`, true, swarmMemberAddress(i, 0), swarmMemberAddress(i, 0), 'gre', 'public']));
     expect(swarm.devices()).toEqual({ tun: MEMBERS, owned: MEMBERS });
@@ -72,7 +67,7 @@ describe.skipIf(skipReason !== null)('member swarm: simulated members from addre
   it('a move storm: every member reconnects from a new address at once, and every new config is acked', async () => {
     await members.move();
     expect(await swarm.awaitRegistryAcks(hub, 1, 60_000)).toBe(MEMBERS);
-    expect(swarmPeers(stateDir).map((peer) => peer.endpoint.seen)).toEqual(Array.from({ length: MEMBERS }, (_, i) => swarmMemberAddress(i, 1)));
+    expect(swarmPeers<PeerLine>(stateDir).map((peer) => peer.endpoint.seen)).toEqual(Array.from({ length: MEMBERS }, (_, i) => swarmMemberAddress(i, 1)));
     expect(swarm.devices().owned).toBe(MEMBERS);
   });
 
