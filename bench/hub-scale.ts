@@ -26,7 +26,7 @@ import type { HubProcess } from './hub-process.js';
 import type { AnswerTimes } from './admin-listener-probe.js';
 import { createMemberSwarm, HUB_SHARED_DEVICE, type MemberSwarm, type SwarmMembers } from './member-swarm.js';
 import { namespacesUnavailableReason } from './bench-namespaces.js';
-import { cpuPercent, ProcessSampler, sampleProcess } from './process-probes.js';
+import { cpuPercent, ProcessSampler, sampleProcess, threadCpuMs, threadCpuPercent } from './process-probes.js';
 import { monotonicMicros, type ProfiledPhase } from './swarm-cpu-profile.js';
 
 interface Settings {
@@ -61,6 +61,8 @@ interface HubScaleResult {
   fds: number | null;
   threads: number | null;
   idleCpuPercent: number | null;
+  /** The idle CPU by thread name (percent of one core), busiest first. */
+  idleCpuByThread: Record<string, number> | null;
   teardownMs: number | null;
   tunnelsUp: number | null;
   emptyRssKiB: number | null;
@@ -118,7 +120,7 @@ async function main(): Promise<void> {
   const t = settings.phaseTimeout * 1000;
   const result: HubScaleResult = {
     members: n, memberDevices: settings.memberDevices, tunnels: null, joinMs: null, joinMsNone: null, moveAckMs: null, moveAckMsNone: null, restartMs: null,
-    peakRssKiB: null, perMemberKiB: null, fds: null, threads: null, idleCpuPercent: null, teardownMs: null,
+    peakRssKiB: null, perMemberKiB: null, fds: null, threads: null, idleCpuPercent: null, idleCpuByThread: null, teardownMs: null,
     tunnelsUp: null, emptyRssKiB: null, idleRssKiB: null, noneRssKiB: null, forwardGbps2: null, forwardGbpsN: null, forwardRatio: null,
     answerMs: {}, phasesMs: {}, hubCpuMs, failed: null,
     conditions: { date: new Date().toISOString(), loadAverage: loadavg().map((l) => Number(l.toFixed(1))), cpus: `${cpus().length} x ${cpus()[0]?.model ?? '?'}`, kernel: release(), node: process.version },
@@ -173,15 +175,17 @@ async function main(): Promise<void> {
     phase = 'engine: idle';
     await probe.take();
     const idleFrom = sampleProcess(hub.pid);
-    await sleep(settings.idleSeconds * 1000);
+    const threadsFrom = threadCpuMs(hub.pid);
+    await timed(hub, 'engine: idle', () => sleep(settings.idleSeconds * 1000));
     const idleTo = sampleProcess(hub.pid);
     result.idleCpuPercent = round1(cpuPercent(idleFrom, idleTo));
+    result.idleCpuByThread = Object.fromEntries(threadCpuPercent(threadsFrom, threadCpuMs(hub.pid), idleTo.at - idleFrom.at));
     result.idleRssKiB = idleTo.rssKiB;
     result.perMemberKiB = round1((idleTo.rssKiB - result.emptyRssKiB) / n);
     result.answerMs.idle = await probe.take();
     const echoes = await reflector.stats();
     console.log(`  engine idle ${settings.idleSeconds} s: hub CPU ${result.idleCpuPercent} % of one core; RSS ${mib(idleTo.rssKiB)} (empty hub ${mib(result.emptyRssKiB)}); ` +
-      `${idleTo.fds} descriptors, ${idleTo.threads} threads; keepalives answered for ${echoes.addresses} member addresses in the last ${echoes.windowMs / 1000} s`);
+      `${idleTo.fds} descriptors, ${idleTo.threads} threads (${Object.entries(result.idleCpuByThread).map(([name, share]) => `${name} ${share} %`).join(', ')}); keepalives answered for ${echoes.addresses} member addresses in the last ${echoes.windowMs / 1000} s`);
 
     phase = `engine: forwarding with ${n + 2} tunnels`;
     result.forwardGbpsN = await forwarding(c1, c2, settings.iperfSeconds);

@@ -40,6 +40,34 @@ export function sampleProcess(pid: number): ProcessSample {
   };
 }
 
+/** User and system CPU time so far of each thread of a process, in ms, summed by thread name (comm). */
+export function threadCpuMs(pid: number): Map<string, number> {
+  const byName = new Map<string, number>();
+  for (const tid of readdirSync(`/proc/${pid}/task`)) {
+    let stat: string;
+    try {
+      stat = readFileSync(`/proc/${pid}/task/${tid}/stat`, 'utf8');
+    } catch {
+      continue; // the thread ended
+    }
+    const name = stat.slice(stat.indexOf('(') + 1, stat.lastIndexOf(')'));
+    const fields = stat.slice(stat.lastIndexOf(')') + 2).split(' ');
+    const ms = ((Number(fields[11]) + Number(fields[12])) * 1000) / USER_HZ;
+    byName.set(name, (byName.get(name) ?? 0) + ms);
+  }
+  return byName;
+}
+
+/** Each thread name's share of one core between two `threadCpuMs` readings `elapsedMs` apart, busiest first. */
+export function threadCpuPercent(from: Map<string, number>, to: Map<string, number>, elapsedMs: number): Array<[string, number]> {
+  const shares: Array<[string, number]> = [];
+  for (const [name, ms] of to) {
+    const share = (100 * (ms - (from.get(name) ?? 0))) / elapsedMs;
+    if (share > 0) shares.push([name, Number(share.toFixed(1))]);
+  }
+  return shares.sort((a, b) => b[1] - a[1]);
+}
+
 /** CPU used between two samples of one process, as a percentage of one core. */
 export function cpuPercent(from: ProcessSample, to: ProcessSample): number {
   return to.at === from.at ? 0 : (100 * (to.cpuMs - from.cpuMs)) / (to.at - from.at);
