@@ -12,7 +12,8 @@ import { hubUnreachableRoutes, type RoutingFacts } from '../routing/member-route
 import type { AuthenticatedPeer } from './authenticated-peer.js';
 import type { ProbeResults } from './choose-encapsulation.js';
 import type { ControlRegistry, PeerLinkFacts } from './control-registry.js';
-import { ControlSession, type SessionEvents, type SessionTiming } from './control-session.js';
+import { ControlSession, type SessionEvents } from './control-session.js';
+import { SessionKeepalives, type SessionTiming } from './session-keepalives.js';
 import { sessionAcked, sessionClosed, sessionEstablished, sessionReconfigured } from './diagnostics.js';
 import type { HubDatapath } from './hub-datapath.js';
 import type { LinkSaKeying } from './link-end-esp.js';
@@ -129,7 +130,8 @@ export class ControlPlane implements SessionEvents {
   private readonly slots = new WorkSlots(CONCURRENT_RECONFIGURATIONS);
   private readonly registry: ControlRegistry;
   private readonly datapath: HubDatapath;
-  private readonly timing: SessionTiming;
+  /** Every session's keepalives and liveness deadline, on one timer. */
+  private readonly keepalives: SessionKeepalives;
   private readonly log: Logger;
   private readonly routing: RoutingMode;
   private readonly identity: HubIdentity;
@@ -145,7 +147,7 @@ export class ControlPlane implements SessionEvents {
   constructor(options: ControlPlaneOptions) {
     this.registry = options.registry;
     this.datapath = options.datapath;
-    this.timing = options.timing;
+    this.keepalives = new SessionKeepalives(options.timing);
     this.log = options.log;
     this.routing = options.routing ?? 'static';
     this.identity = options.identity ?? { hubId: '', endpoint6: null };
@@ -162,7 +164,7 @@ export class ControlPlane implements SessionEvents {
 
   /** Creates the session for a freshly authenticated connection; a peer's older session is closed. */
   attach(peer: AuthenticatedPeer, transport: SessionTransport): ControlSession {
-    const session = new ControlSession(peer.name, transport, this.timing, this, this.identity.endpoint6);
+    const session = new ControlSession(peer.name, transport, this.keepalives, this, this.identity.endpoint6);
     if (this.closing) {
       session.close(new TunnelError('ERR_CLOSED', 'the hub is shutting down'));
       return session;

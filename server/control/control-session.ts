@@ -4,15 +4,11 @@ import {
   CLIENT_MESSAGE_TYPES, decodeMessage, encodeMessage,
   type MessageOf, type OutgoingMessage,
 } from '../../shared/protocol/index.js';
+import type { KeepaliveTurn, SessionKeepalives } from './session-keepalives.js';
 import type { SessionTransport } from './session-transport.js';
 
-/** Timing of one session; tests shorten both. */
-export interface SessionTiming {
-  /** How often each side sends a keepalive. */
-  keepaliveMs: number;
-  /** Silence after which the session is declared dead (a few keepalive intervals). */
-  livenessMs: number;
-}
+/** The keepalive every session sends, encoded once. */
+const KEEPALIVE = encodeMessage({ type: 'keepalive' });
 
 /** What a session tells the control plane; the plane owns the registry and the datapath. */
 export interface SessionEvents {
@@ -35,7 +31,7 @@ type SessionState = 'awaiting-hello' | 'established' | 'closed';
  * message order (hello first, acks only of versions sent), the client-only message types and the
  * liveness timeout. Any violation closes this session alone with a coded error.
  */
-export class ControlSession {
+export class ControlSession implements KeepaliveTurn {
   /** Random id, shown in status and sent in `welcome`. */
   readonly id = randomUUID();
   /** 32 random bytes for the peer's UDP hellos; never logged. */
@@ -46,18 +42,19 @@ export class ControlSession {
   private highestAcked = 0;
   private readonly ackWaiters = new Set<{ version: number; settle: (acked: boolean) => void }>();
   private lastHeard = Date.now();
-  private keepaliveTimer: NodeJS.Timeout | undefined;
-  private livenessTimer: NodeJS.Timeout | undefined;
+  /** When the next keepalive is due (ms since epoch); none before the hello. */
+  private nextKeepalive = Infinity;
 
   constructor(
     readonly peer: string,
     readonly transport: SessionTransport,
-    private readonly timing: SessionTiming,
+    /** The hub's clock for every session's keepalives and liveness deadline. */
+    private readonly keepalives: SessionKeepalives,
     private readonly events: SessionEvents,
     /** The hub's global IPv6 address, told in `welcome` so the member can connect there. */
     private readonly ipv6Endpoint: string | null = null,
   ) {
-    this.armLiveness();
+    keepalives.schedule(this, keepalives.timing.livenessMs);
   }
 
   /** True after close, for whatever reason. */
@@ -74,7 +71,6 @@ export class ControlSession {
   receive(raw: string | Buffer): void {
     if (this.state === 'closed') return;
     this.lastHeard = Date.now();
-    this.armLiveness();
     try {
       this.dispatch(raw);
     } catch (err) {
@@ -105,8 +101,7 @@ export class ControlSession {
   close(error?: TunnelError): void {
     if (this.state === 'closed') return;
     this.state = 'closed';
-    clearInterval(this.keepaliveTimer);
-    clearTimeout(this.livenessTimer);
+    this.keepalives.cancel(this);
     if (error) this.send({ type: 'error', code: error.code, message: error.message.slice(0, 512) }, true);
     this.transport.close(error);
     for (const waiter of this.ackWaiters) waiter.settle(false);
@@ -128,11 +123,11 @@ export class ControlSession {
         this.state = 'established';
         this.send({
           type: 'welcome', peer: this.peer, session: this.id, sessionKey: this.sessionKey.toString('base64url'),
-          keepaliveMs: this.timing.keepaliveMs, seen: this.transport.remoteAddress,
+          keepaliveMs: this.keepalives.timing.keepaliveMs, seen: this.transport.remoteAddress,
           ...(this.ipv6Endpoint !== null ? { ipv6Endpoint: this.ipv6Endpoint } : {}),
         });
-        this.keepaliveTimer = setInterval(() => this.send({ type: 'keepalive' }), this.timing.keepaliveMs);
-        this.keepaliveTimer.unref();
+        this.nextKeepalive = Date.now() + this.keepalives.timing.keepaliveMs;
+        this.keepalives.schedule(this, this.keepalives.timing.keepaliveMs);
         this.events.established(this, message);
         return;
       case 'report':
@@ -172,11 +167,23 @@ export class ControlSession {
     this.transport.send(encodeMessage(message));
   }
 
-  private armLiveness(): void {
-    clearTimeout(this.livenessTimer);
-    this.livenessTimer = setTimeout(() => {
-      this.close(new TunnelError('ERR_TIMEOUT', `no message for ${this.timing.livenessMs} ms`));
-    }, this.timing.livenessMs);
-    this.livenessTimer.unref();
+  /**
+   * The clock's turn: a session silent for the liveness timeout closes; otherwise a keepalive goes
+   * out when one is due. A message received only moved `lastHeard`, so the deadline is read here.
+   */
+  keepaliveTurn(now: number): number | null {
+    if (this.state === 'closed') return null;
+    const { keepaliveMs, livenessMs } = this.keepalives.timing;
+    if (now - this.lastHeard >= livenessMs) {
+      this.close(new TunnelError('ERR_TIMEOUT', `no message for ${livenessMs} ms`));
+      return null;
+    }
+    if (now >= this.nextKeepalive) {
+      this.transport.send(KEEPALIVE);
+      // Keep the interval's phase (a turn comes up to a tick late), unless the process stalled past it.
+      this.nextKeepalive += keepaliveMs;
+      if (this.nextKeepalive <= now) this.nextKeepalive = now + keepaliveMs;
+    }
+    return Math.min(this.lastHeard + livenessMs, this.nextKeepalive) - now;
   }
 }

@@ -6,7 +6,7 @@ import { countHttpLogins } from '../control/count-http-logins.js';
 import { DYNDNS2_PATH, createDyndns2Handler, type Dyndns2Limits } from '../control/dyndns2-update.js';
 import { ControlPlane, DEFAULT_PATH_OPTIONS, type PathOptions } from '../control/control-plane.js';
 import { DEFAULT_REKEY_GRACE_MS, DEFAULT_REKEY_INTERVAL_MS } from '../control/link-sa-keeper.js';
-import type { SessionTiming } from '../control/control-session.js';
+import type { SessionTiming } from '../control/session-keepalives.js';
 import type { HubDatapath } from '../control/hub-datapath.js';
 import type { RoutingMode } from '../routing/member-route-specs.js';
 import { peerRevocationError } from '../control/peer-revocation-error.js';

@@ -4,7 +4,7 @@ import { join } from 'node:path';
 import { joinCluster } from '../../server/hub-state/join-cluster.js';
 import { MemoryDatapath } from '../../server/hub/memory-datapath.js';
 import { startHub, type RunningHub } from '../../server/hub/start-hub.js';
-import type { SessionTiming } from '../../server/control/control-session.js';
+import type { SessionTiming } from '../../server/control/session-keepalives.js';
 import type { PathOptions } from '../../server/control/control-plane.js';
 import { testLogger } from './with-hub.js';
 

@@ -1,7 +1,8 @@
 import pino from 'pino';
 import { vi } from 'vitest';
 import { ControlPlane, type EncryptionOptions, type HubIdentity, type PathOptions } from '../../server/control/control-plane.js';
-import type { ControlSession, SessionTiming } from '../../server/control/control-session.js';
+import type { ControlSession } from '../../server/control/control-session.js';
+import type { SessionTiming } from '../../server/control/session-keepalives.js';
 import type { AuthMethod } from '../../server/control/authenticated-peer.js';
 import type { RoutingMode } from '../../server/routing/member-route-specs.js';
 import { ShortcutKeeper } from '../../server/shortcuts/shortcut-keeper.js';

@@ -6,7 +6,7 @@ import { initHubState } from '../../server/hub-state/init-hub-state.js';
 import { openHubState } from '../../server/hub-state/hub-state.js';
 import { createInvite } from '../../server/hub-state/create-invite.js';
 import { issuePeerCredential } from '../../server/hub-state/issue-peer-credential.js';
-import type { SessionTiming } from '../../server/control/control-session.js';
+import type { SessionTiming } from '../../server/control/session-keepalives.js';
 import type { Dyndns2Limits } from '../../server/control/dyndns2-update.js';
 import { MemoryDatapath } from '../../server/hub/memory-datapath.js';
 import { startHub, type RunningHub, type StartHubOptions } from '../../server/hub/start-hub.js';

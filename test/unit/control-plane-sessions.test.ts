@@ -1,5 +1,6 @@
 import { afterEach, beforeEach, describe, expect, it, vi } from 'vitest';
 import type { WireTunnelSpec } from '../../shared/protocol/index.js';
+import { tickMsFor } from '../../server/control/session-keepalives.js';
 import { LAB_TIMING, controlPlaneLab, fakeSessionClock, settle, type LabMember } from '../helpers/control-plane-lab.js';
 
 const HUB = '198.51.100.1';
@@ -203,12 +204,16 @@ describe('ControlPlane on an in-memory registry: sessions and reconfiguration', 
     lab.registry.addPeer('alice');
     const alice = await lab.join('alice', ALICE);
     const started = Date.now();
+    // The hub's session clock turns once a tick: keepalives and timeouts come at most a tick late.
+    const tick = tickMsFor(LAB_TIMING.keepaliveMs);
 
-    vi.advanceTimersByTime(LAB_TIMING.keepaliveMs * 2);
+    vi.advanceTimersByTime(LAB_TIMING.keepaliveMs * 2 + tick);
     expect(alice.transport.messages('keepalive')).toHaveLength(2);
     expect(alice.transport.closedWith).toBeUndefined();
 
-    vi.advanceTimersByTime(LAB_TIMING.livenessMs - LAB_TIMING.keepaliveMs * 2);
+    vi.advanceTimersByTime(LAB_TIMING.livenessMs - LAB_TIMING.keepaliveMs * 2 - 2 * tick);
+    expect(alice.transport.closedWith).toBeUndefined();
+    vi.advanceTimersByTime(2 * tick);
     expect(alice.transport.closedWith).toMatchObject({ code: 'ERR_TIMEOUT' });
     expect(lab.plane.liveState().get('alice')).toMatchObject({ connected: false, lastSeen: started, lastError: expect.stringMatching(/^ERR_TIMEOUT/) });
     expect(lab.datapath.tunnels.has('tnl-alice')).toBe(true);
@@ -218,5 +223,27 @@ describe('ControlPlane on an in-memory registry: sessions and reconfiguration', 
     expect(configOf(again).version).toBe(1);
     expect(lab.datapath.changes).toHaveLength(1);
     await lab.plane.close();
+  });
+
+  it('session timing: any message from a member keeps it alive, and the keepalives of every session share one timer', async () => {
+    const lab = controlPlaneLab();
+    const names = ['alice', 'bob', 'carol'];
+    for (const name of names) lab.registry.addPeer(name);
+    const timersBefore = vi.getTimerCount();
+    const members = await Promise.all(names.map((name, index) => lab.join(name, `203.0.113.${10 + index}`)));
+    expect(vi.getTimerCount()).toBe(timersBefore + 1);
+
+    // alice speaks every half liveness timeout; the silent ones are closed, she is not.
+    const tick = tickMsFor(LAB_TIMING.keepaliveMs);
+    for (let elapsed = 0; elapsed < LAB_TIMING.livenessMs * 3; elapsed += LAB_TIMING.livenessMs / 2) {
+      vi.advanceTimersByTime(LAB_TIMING.livenessMs / 2);
+      members[0]!.report(ALICE);
+    }
+    vi.advanceTimersByTime(tick);
+    expect(members[0]!.transport.closedWith).toBeUndefined();
+    expect(members[0]!.transport.messages('keepalive').length).toBeGreaterThanOrEqual(8);
+    for (const silent of members.slice(1)) expect(silent.transport.closedWith).toMatchObject({ code: 'ERR_TIMEOUT' });
+    await lab.plane.close();
+    expect(vi.getTimerCount()).toBe(timersBefore);
   });
 });
