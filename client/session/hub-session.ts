@@ -25,13 +25,14 @@ export interface HubSessionHandlers {
 
 /**
  * The client's half of one connection: sends hello, expects welcome, applies configs in version
- * order (a stale one is ignored, the current one re-acknowledged), acknowledges, keeps alive and
- * gives up after the hub is silent for a few keepalive intervals.
+ * order (a stale one is ignored, the current one re-acknowledged), acknowledges, answers each of
+ * the hub's keepalives with one of its own and gives up after the hub is silent for a few keepalive
+ * intervals. Answering instead of keeping a timer of its own lines the members' keepalives up with
+ * the hub's, which sends them in batches, so a hub of thousands wakes for them in batches too.
  */
 export class HubSession {
   private welcome: MessageOf<'welcome'> | undefined;
   private done = false;
-  private keepaliveTimer: NodeJS.Timeout | undefined;
   private livenessTimer: NodeJS.Timeout | undefined;
   private applying: Promise<void> = Promise.resolve();
 
@@ -77,8 +78,6 @@ export class HubSession {
         case 'welcome':
           if (this.welcome) throw new TunnelError('ERR_PROTOCOL', 'welcome sent twice');
           this.welcome = message;
-          this.keepaliveTimer = setInterval(() => this.send({ type: 'keepalive' }), message.keepaliveMs);
-          this.keepaliveTimer.unref();
           this.armLiveness(message.keepaliveMs * LIVENESS_INTERVALS);
           this.handlers.welcomed(message);
           return;
@@ -89,6 +88,7 @@ export class HubSession {
           this.end(new TunnelError(message.code as TunnelError['code'], message.message));
           return;
         case 'keepalive':
+          this.send({ type: 'keepalive' });
           return;
       }
     } catch (err) {
@@ -102,7 +102,6 @@ export class HubSession {
   end(error?: TunnelError): void {
     if (this.done) return;
     this.done = true;
-    clearInterval(this.keepaliveTimer);
     clearTimeout(this.livenessTimer);
     this.channel.close();
     this.handlers.ended(error);

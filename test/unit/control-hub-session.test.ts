@@ -1,4 +1,4 @@
-import { describe, expect, it } from 'vitest';
+import { describe, expect, it, vi } from 'vitest';
 import { HubSession } from '../../client/session/hub-session.js';
 import { backoffDelay } from '../../client/session/backoff.js';
 import type { TunnelError } from '../../shared/errors.js';
@@ -77,6 +77,28 @@ describe('HubSession (client side)', () => {
     h.session.start('test', null);
     h.feed({ v: 1, type: 'error', code: 'ERR_TOKEN_REVOKED', message: 'revoked' });
     expect(h.ended()).toMatchObject({ code: 'ERR_TOKEN_REVOKED' });
+  });
+
+  it('answers each keepalive of the hub with one, and sends none of its own in between', () => {
+    vi.useFakeTimers({ toFake: ['setTimeout', 'clearTimeout', 'setInterval', 'clearInterval', 'Date'] });
+    try {
+      const h = harness();
+      h.session.start('test', '203.0.113.10');
+      h.feed(welcome);
+      const keepalives = () => h.sent.filter((m) => m.type === 'keepalive').length;
+      vi.advanceTimersByTime(welcome.keepaliveMs * 2);
+      expect(keepalives()).toBe(0);
+      h.feed({ v: 1, type: 'keepalive' });
+      expect(keepalives()).toBe(1);
+      h.feed({ v: 1, type: 'keepalive' });
+      expect(keepalives()).toBe(2);
+      expect(h.ended()).toBe('open');
+      // Silence from the hub for its liveness window still ends the session.
+      vi.advanceTimersByTime(welcome.keepaliveMs * 3);
+      expect(h.ended()).toMatchObject({ code: 'ERR_TIMEOUT' });
+    } finally {
+      vi.useRealTimers();
+    }
   });
 });
 
