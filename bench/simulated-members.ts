@@ -19,6 +19,8 @@ import { readServeRuntime } from '../server/hub/serve-runtime-file.js';
 /** The built `tunnel-hub`. */
 export const HUB_CLI = new URL('../server/cli.js', import.meta.url).pathname;
 
+const KEEPALIVE = JSON.stringify({ v: 1, type: 'keepalive' });
+
 /** A config as a simulated member reads it. */
 export interface SimulatedConfig {
   version: number;
@@ -33,8 +35,6 @@ export interface SimulatedMember {
   ws: WebSocket;
   /** The address it connects from and reports as its endpoint; null: the kernel picks, 127.0.0.1 is reported. */
   address: string | null;
-  /** How often the hub wants a keepalive (its welcome's `keepaliveMs`), once welcomed. */
-  keepaliveMs: number | null;
   configs: SimulatedConfig[];
   /** When each config arrived (performance.now()), in the order of `configs`. */
   arrivals: number[];
@@ -47,6 +47,8 @@ export interface SimulatedMemberOptions {
   localAddress?: string;
   /** Called with every config as it arrives (after its ack went out). */
   onConfig?: (config: SimulatedConfig) => void;
+  /** Called for every keepalive the member answers. */
+  onKeepalive?: () => void;
 }
 
 /** A hub serving simulated members. */
@@ -117,18 +119,22 @@ export async function connectMembers(url: string, tokens: readonly string[], con
 }
 
 /**
- * One member over WebSocket with a peer token: hello, then an ack for every config. Resolves once
+ * One member over WebSocket with a peer token: hello, then an ack for every config and, as
+ * tunnel-client does, a keepalive for every keepalive of the hub. Resolves once
  * the connection is open; rejects when it fails before that (refused at the hub's door).
  */
 export function connectMember(url: string, name: string, token: string, options: SimulatedMemberOptions = {}): Promise<SimulatedMember> {
   return new Promise((resolve, reject) => {
     const address = options.localAddress ?? null;
     const ws = new WebSocket(url, { headers: { authorization: `Bearer ${token}` }, ...(address === null ? {} : { localAddress: address }) });
-    const member: SimulatedMember = { name, ws, address, keepaliveMs: null, configs: [], arrivals: [], waiters: [] };
+    const member: SimulatedMember = { name, ws, address, configs: [], arrivals: [], waiters: [] };
     ws.on('error', reject);
     ws.on('message', (data: Buffer) => {
-      const message = JSON.parse(data.toString()) as SimulatedConfig & { type: string; keepaliveMs?: number };
-      if (message.type === 'welcome') member.keepaliveMs = message.keepaliveMs ?? null;
+      const message = JSON.parse(data.toString()) as SimulatedConfig & { type: string };
+      if (message.type === 'keepalive') {
+        ws.send(KEEPALIVE);
+        options.onKeepalive?.();
+      }
       if (message.type !== 'config') return;
       member.arrivals.push(performance.now());
       member.configs.push(message);

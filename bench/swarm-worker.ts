@@ -1,7 +1,7 @@
 /**
  * The member swarm's members, a role process in the members' namespace: thousands of simulated
  * members (bench/simulated-members.ts), each connecting from an address of its own and reporting
- * it, acknowledging every config and sending the keepalives the hub's welcome asks for. At most
+ * it, acknowledging every config and answering each of the hub's keepalives, as tunnel-client does. At most
  * `concurrency` connection attempts run at once; a refused or failed attempt is tried again after
  * tunnel-client's own backoff (client/session/backoff.ts), and with `reconnect` on, so is a
  * session the hub closed (a restart). In a cluster (`cluster: true`) a member that cannot reach
@@ -90,12 +90,10 @@ interface Member {
   wanted: boolean;
   /** Failed attempts since the last success (the backoff's attempt number). */
   failures: number;
-  lastKeepalive: number;
   /** Per URL, when it was first connected to after the last `awaitHub` mark. */
   openedAt: Map<string, number>;
 }
 
-const KEEPALIVE_TICK_MS = 1000;
 const CHURN_TICK_MS = 100;
 
 let setup: Required<SwarmWorkerSetup> | undefined;
@@ -117,7 +115,7 @@ function configure(args: SwarmWorkerSetup): number {
   setup = { attemptTimeoutMs: 300_000, cluster: false, ...args };
   members = args.names.map((name, index) => ({
     index, name, token: args.tokens[index]!, generation: 0, url: args.url, hubs: [], hubName: undefined, unreachable: 0,
-    session: undefined, settledAt: undefined, wanted: false, failures: 0, lastKeepalive: 0, openedAt: new Map(),
+    session: undefined, settledAt: undefined, wanted: false, failures: 0, openedAt: new Map(),
   }));
   return members.length;
 }
@@ -340,7 +338,9 @@ async function attempt(member: Member): Promise<void> {
   let session: SimulatedMember | undefined;
   try {
     try {
-      session = await connectMember(url, member.name, member.token, { localAddress: address, onConfig: (config) => configured(member, config) });
+      session = await connectMember(url, member.name, member.token, {
+        localAddress: address, onConfig: (config) => configured(member, config), onKeepalive: () => keepalivesSent++,
+      });
     } catch (err) {
       member.unreachable++;
       throw err;
@@ -358,7 +358,6 @@ async function attempt(member: Member): Promise<void> {
     member.settledAt = Date.now();
     member.wanted = false;
     member.failures = 0;
-    member.lastKeepalive = Date.now();
     settledChanged();
   } catch (err) {
     lastFailure = (err as Error).message;
@@ -412,18 +411,6 @@ function withTimeout<T>(promise: Promise<T>, ms: number, what: string, progress:
     timer = setTimeout(() => reject(new Error(`timed out after ${ms} ms waiting for ${what}${progress() ? `: ${progress()}` : ''}`)), ms);
   })]).finally(() => clearTimeout(timer));
 }
-
-/** The keepalives the hub's welcome asks for, so its liveness timeout never ends an idle member. */
-setInterval(() => {
-  const now = Date.now();
-  for (const member of members) {
-    const session = member.session;
-    if (session?.keepaliveMs == null || session.ws.readyState !== 1 || now - member.lastKeepalive < session.keepaliveMs) continue;
-    member.lastKeepalive = now;
-    session.ws.send('{"v":1,"type":"keepalive"}');
-    keepalivesSent++;
-  }
-}, KEEPALIVE_TICK_MS);
 
 serveRole({
   configure, join, move, reconnect: setReconnect, awaitBack, watchRoute, awaitRoute, markHub, awaitHub, churn, stopChurn, stats, closeAll,
