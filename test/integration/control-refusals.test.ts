@@ -184,6 +184,9 @@ describe('refusals change nothing and close only the offending session', () => {
     healthy.send(JSON.stringify({ v: 1, type: 'hello', software: 'test', endpoint: '127.0.0.1' }));
     const config = await healthy.next('config');
     healthy.send(JSON.stringify({ v: 1, type: 'ack', version: config.version }));
+    // A live member speaks at least once a keepalive interval (tunnel-client answers each of the
+    // hub's), so a slow attack on a loaded machine cannot outlast its liveness timeout.
+    const beat = setInterval(() => healthy.send(JSON.stringify({ v: 1, type: 'keepalive' })), 200);
 
     // 200 attacking sessions (20 peers in parallel, 10 each in turn), each killed by its first
     // garbage message, with more junk sent after it.
@@ -199,6 +202,7 @@ describe('refusals change nothing and close only the offending session', () => {
       }
       return results;
     }));
+    clearInterval(beat);
     expect(attackers.flat().every((code) => code === 4400)).toBe(true);
 
     // The healthy session saw keepalives throughout and can still report and get a new config.
