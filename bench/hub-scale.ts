@@ -5,7 +5,7 @@
  * run, the same state folder under `serve --datapath none`. Two real tunnel-client members on
  * hosts of their own measure forwarding through the hub (iperf3) with 2 tunnels and with N + 2.
  *   npm run bench:hub-scale -- --members N [--json] [--idle-seconds S] [--iperf-seconds S] [--concurrency C] [--phase-timeout S] [--profile DIR] [--no-restart]
- *     [--member-devices own|shared]
+ *     [--member-devices own|shared] [--serve-flags "FLAGS"]
  * With `--member-devices shared` the real hub runs `serve --member-devices shared`: its member
  * tunnels share one device, and a tunnel counts as back once its inner address is on that device.
  * Timed phases (each until the registry has recorded every member's ack, not only the members'
@@ -43,6 +43,8 @@ interface Settings {
   restart: boolean;
   /** The real hub's `serve --member-devices`. */
   memberDevices: 'own' | 'shared';
+  /** More flags for the real hub's `serve`, space-separated. */
+  serveFlags: string;
 }
 
 /** The JSON object of `--json` (the contract's fields first; null where a phase did not run). */
@@ -98,6 +100,7 @@ function parseSettings(argv: string[]): Settings {
     .option('--no-restart', 'end after the move: no restart and no teardown phase')
     .option('--profile <dir>', 'run the hubs under node --cpu-prof into DIR, with each phase\'s window in DIR/phases.json')
     .addOption(new Option('--member-devices <mode>', 'the real hub\'s serve --member-devices').choices(['own', 'shared']).default('own'))
+    .option('--serve-flags <flags>', 'more flags for the real hub\'s serve, space-separated (e.g. "--keepalive 30 --liveness-timeout 90")', '')
     .parse(argv, { from: 'user' })
     .opts<Settings>();
   return options;
@@ -141,7 +144,7 @@ async function main(): Promise<void> {
 
     phase = 'engine: start';
     const engineState = swarm.copyState('engine');
-    const engineArgs = ['--member-devices', settings.memberDevices];
+    const engineArgs = ['--member-devices', settings.memberDevices, ...settings.serveFlags.split(' ').filter((flag) => flag.length > 0)];
     let hub = await swarm.startHub({ datapath: 'engine', stateDir: engineState, nodeArgs, args: engineArgs });
     sampler = new ProcessSampler(hub.pid);
     await sleep(SETTLE_MS);
