@@ -20,6 +20,9 @@ import type { ShortcutOptions } from './shortcut-options.js';
 import type { ShortcutRegistry, ShortcutRegistryView } from './shortcut-registry.js';
 import type { ExistingLink, ShortcutRemoval, ShortcutRemovalReason } from './shortcut-teardown.js';
 
+/** What the datapath's tallies say each busy member tunnel received toward, by interface name. */
+type BusyDestinations = ReadonlyMap<string, { address: string; bytes: number }[]>;
+
 /** How often the keeper reads the hub's tallies and decides. */
 export const SHORTCUT_TICK_MS = 1_000;
 /** How long a new shortcut has to be reported up by both ends before it counts as failed. */
@@ -240,16 +243,21 @@ export class ShortcutKeeper implements ShortcutLinks {
 
   /** One round: read, observe, decide, carry out. */
   private async round(): Promise<void> {
-    const live = this.options.plane.liveState();
+    const mode = this.options.options.mode;
+    const busy = mode === 'auto' ? this.options.datapath.drainBusyDestinations?.() : undefined;
     let { view, owners } = await this.readView();
+    if (this.quiet(busy, view)) {
+      this.drainedAt = this.clock();
+      return;
+    }
+    const live = this.options.plane.liveState();
     // A member that joined through this hub is written by this process, which the change watcher does not report.
     if ([...live].some(([name, state]) => state.connected && !view.peers.has(name))) {
       this.view = undefined;
       ({ view, owners } = await this.readView());
     }
     const now = this.clock();
-    const mode = this.options.options.mode;
-    if (mode === 'auto') this.observeTraffic(live, owners, now);
+    if (mode === 'auto') this.observeTraffic(live, owners, now, busy);
     const involved = new Set([...this.pairs.values(), ...view.links].flatMap((entry) => entry.ends));
     const members = this.members(view, live, involved);
     const links = this.existingLinks(view, members, live, now);
@@ -271,6 +279,16 @@ export class ShortcutKeeper implements ShortcutLinks {
     await this.touch(now);
   }
 
+  /**
+   * Nothing to decide: no member's tunnel carried traffic toward another member since the last
+   * round, no pair is being watched and there is no shortcut. The round then skips walking every
+   * member, which on an idle hub of thousands is most of what it would cost.
+   */
+  private quiet(busy: BusyDestinations | undefined, view: ShortcutRegistryView): boolean {
+    return (busy === undefined || busy.size === 0) && this.pairs.size === 0 && this.shortcuts.size === 0 &&
+      !view.links.some((link) => link.kind === 'shortcut');
+  }
+
   /** The registry's view and the destination owners it gives, read once per change. */
   private readView(): Promise<{ view: ShortcutRegistryView; owners: DestinationOwners }> {
     if (!this.view) {
@@ -284,9 +302,9 @@ export class ShortcutKeeper implements ShortcutLinks {
   }
 
   /** Drains the destination tallies of connected members that received anything into the pairs' byte counts and rates. */
-  private observeTraffic(live: ReadonlyMap<string, PeerLiveState>, owners: DestinationOwners, now: number): void {
+  private observeTraffic(live: ReadonlyMap<string, PeerLiveState>, owners: DestinationOwners, now: number, busy: BusyDestinations | undefined): void {
     const moved = new Map<string, { ends: readonly [string, string]; bytes: number }>();
-    for (const [member, counts] of this.drainTallies(live)) {
+    for (const [member, counts] of this.drainTallies(live, busy)) {
       for (const { address, bytes } of counts) {
         const owner = owners.ownerOf(address);
         if (owner === null || owner === member) continue;
@@ -320,8 +338,7 @@ export class ShortcutKeeper implements ShortcutLinks {
    * tunnels that received anything are drained, so a quiet hub costs one read a round, not one
    * per member, and the members are walked only when some tunnel was busy.
    */
-  private drainTallies(live: ReadonlyMap<string, PeerLiveState>): [string, { address: string; bytes: number }[]][] {
-    const busy = this.options.datapath.drainBusyDestinations?.();
+  private drainTallies(live: ReadonlyMap<string, PeerLiveState>, busy: BusyDestinations | undefined): [string, { address: string; bytes: number }[]][] {
     const drained: [string, { address: string; bytes: number }[]][] = [];
     if (busy === undefined || busy.size === 0) return drained;
     for (const [member, state] of live) {

@@ -70,6 +70,19 @@ describe('ShortcutKeeper on the in-memory registry and a real ControlPlane', () 
     expect(lab.registry.shortcutBetween('c1', 'c2')).toMatchObject({ why: 'rate 2 Mbit/s' });
   });
 
+  it('an idle round (no traffic between members, no pair watched, no shortcut) does not walk the members', async () => {
+    const { lab } = await mesh();
+    const walks = vi.spyOn(lab.plane, 'liveState');
+    for (let round = 0; round < 3; round++) await second(lab, 0);
+    expect(walks).not.toHaveBeenCalled();
+    // Traffic between two members wakes the full round at once.
+    await second(lab, 250_000);
+    expect(walks).toHaveBeenCalled();
+    expect(lab.registry.shortcutBetween('c1', 'c2')).toBeUndefined();
+    await second(lab, 250_000);
+    expect(lab.registry.shortcutBetween('c1', 'c2')).toMatchObject({ why: 'rate 2 Mbit/s' });
+  });
+
   it('makes a shortcut for a busy pair, pushes it without routes, and routes it only once both ends report it up', async () => {
     const { lab, c1, c2, keeper } = await mesh();
     await second(lab, 250_000);
