@@ -136,8 +136,8 @@ export interface NativeAddon {
   fastRouteCounters(routes: NativeFastRouteHandle[], out: Float64Array): void;
   /** Packets every route's destination tally counted so far. */
   destinationTallyCount(): number;
-  /** The kernel's path MTU from a local to a remote address (of one family). */
-  pathMtu(localAddress: NativeAddress, remoteAddress: NativeAddress): number;
+  /** The kernel's path MTU from a local address toward each remote (of its family) through one socket; -errno where the kernel refused one. */
+  pathMtus(localAddress: NativeAddress, remoteAddresses: NativeAddress[]): Int32Array;
   openRawSocket(protocol: number, localAddress: NativeAddress, ttl: number, bufferBytes: number): NativeEndpointHandle;
   openUdpSocket(
     localAddress: NativeAddress,

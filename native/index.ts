@@ -294,21 +294,21 @@ function familyOf(address: number | Uint8Array): 4 | 6 {
 }
 
 /**
- * The kernel's path MTU from `localAddress` toward `remoteAddress` (one family): its route's MTU,
- * or less when ICMP (Packet Too Big, fragmentation needed) taught it so, as any socket there would
- * send with. Sends nothing.
+ * The kernel's path MTU from `localAddress` toward each of `remoteAddresses`: its route's MTU, or
+ * less when ICMP (Packet Too Big, fragmentation needed) taught it so, as any socket there would
+ * send with; null where the kernel refused one (no route, another family). One socket for the
+ * whole batch, which sends nothing.
  */
-export function pathMtu(localAddress: string, remoteAddress: string): number {
+export function pathMtus(localAddress: string, remoteAddresses: readonly string[]): (number | null)[] {
   const local = toNativeAddress(localAddress);
-  const remote = toNativeAddress(remoteAddress);
-  if (typeof local !== typeof remote) {
-    throw new NativeError('ERR_INVALID_ADDRESS', `path MTU: ${localAddress} and ${remoteAddress} are of different families`);
-  }
+  const remotes = remoteAddresses.map((remote) => toNativeAddress(remote));
+  let mtus: Int32Array;
   try {
-    return loadAddon().addon.pathMtu(local, remote);
+    mtus = loadAddon().addon.pathMtus(local, remotes);
   } catch (err) {
-    throw toNativeError(err, `reading the path MTU from ${localAddress} to ${remoteAddress}`);
+    throw toNativeError(err, `reading path MTUs from ${localAddress}`);
   }
+  return Array.from(mtus, (mtu) => (mtu > 0 ? mtu : null));
 }
 
 /**

@@ -56,7 +56,7 @@ Napi::Object Init(Napi::Env env, Napi::Object exports) {
   exports.Set("openRawSocket", Napi::Function::New<OpenRawSocket>(env, "openRawSocket"));
   exports.Set("createFastRoute", Napi::Function::New<CreateFastRoute>(env, "createFastRoute"));
   exports.Set("openUdpSocket", Napi::Function::New<OpenUdpSocket>(env, "openUdpSocket"));
-  exports.Set("pathMtu", Napi::Function::New<PathMtu>(env, "pathMtu"));
+  exports.Set("pathMtus", Napi::Function::New<PathMtus>(env, "pathMtus"));
   RegisterEsp(env, exports);
   exports.Set("rtnetlinkBatch", Napi::Function::New<RtnetlinkBatch>(env, "rtnetlinkBatch"));
   exports.Set("rtnetlinkListLinks", Napi::Function::New<RtnetlinkListLinks>(env, "rtnetlinkListLinks"));

@@ -174,31 +174,45 @@ Napi::Value OpenUdpSocket(const Napi::CallbackInfo& info) {
   return PacketEndpoint::Wrap(env, fd, EndpointKind::kUdp, receive_offload, false, family);
 }
 
-Napi::Value PathMtu(const Napi::CallbackInfo& info) {
+// One socket bound to `local`, connected to each remote in turn: a UDP connect only looks the
+// route up (the discard port is never sent to), and connecting again looks the new one up, so a
+// round over thousands of tunnels costs two system calls each. EAFNOSUPPORT for another family.
+Napi::Value PathMtus(const Napi::CallbackInfo& info) {
   Napi::Env env = info.Env();
   uint32_t local = 0;
-  uint32_t remote = 0;
   uint8_t local6[16] = {};
-  uint8_t remote6[16] = {};
-  int family = info.Length() >= 2 ? ParseLocalAddress(info[0], &local, local6) : 0;
-  if (family == 0 || ParseLocalAddress(info[1], &remote, remote6) != family) {
-    ThrowArgumentError(env, "pathMtu: expected two addresses of one family");
+  int family = info.Length() >= 2 && info[1].IsArray() ? ParseLocalAddress(info[0], &local, local6) : 0;
+  if (family == 0) {
+    ThrowArgumentError(env, "pathMtus: expected an address and an array of addresses");
     return env.Undefined();
   }
+  Napi::Array remotes = info[1].As<Napi::Array>();
+  uint32_t count = remotes.Length();
+  Napi::Int32Array results = Napi::Int32Array::New(env, count);
   int fd = socket(family, SOCK_DGRAM | SOCK_CLOEXEC, 0);
   if (fd < 0) return FailAndClose(env, -1, "socket", errno);
   SocketAddress name;
   socklen_t length = MakeSocketAddress(&name, family, local, local6, 0);
   if (bind(fd, &name.any, length) != 0) return FailAndClose(env, fd, "bind", errno);
-  // Connecting a UDP socket only looks the route up; the discard port is never sent to.
-  length = MakeSocketAddress(&name, family, remote, remote6, 9);
-  if (connect(fd, &name.any, length) != 0) return FailAndClose(env, fd, "connect", errno);
-  int mtu = 0;
-  socklen_t size = sizeof(mtu);
-  int rc = family == AF_INET6 ? getsockopt(fd, IPPROTO_IPV6, IPV6_MTU, &mtu, &size) : getsockopt(fd, IPPROTO_IP, IP_MTU, &mtu, &size);
-  if (rc != 0) return FailAndClose(env, fd, "getsockopt", errno);
+  for (uint32_t i = 0; i < count; i++) {
+    uint32_t remote = 0;
+    uint8_t remote6[16] = {};
+    if (ParseLocalAddress(remotes.Get(i), &remote, remote6) != family) {
+      results[i] = -EAFNOSUPPORT;
+      continue;
+    }
+    length = MakeSocketAddress(&name, family, remote, remote6, 9);
+    if (connect(fd, &name.any, length) != 0) {
+      results[i] = -errno;
+      continue;
+    }
+    int mtu = 0;
+    socklen_t size = sizeof(mtu);
+    int rc = family == AF_INET6 ? getsockopt(fd, IPPROTO_IPV6, IPV6_MTU, &mtu, &size) : getsockopt(fd, IPPROTO_IP, IP_MTU, &mtu, &size);
+    results[i] = rc == 0 ? mtu : -errno;
+  }
   close(fd);
-  return Napi::Number::New(env, mtu);
+  return results;
 }
 
 }  // namespace tunnel_native

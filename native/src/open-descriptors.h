@@ -19,8 +19,9 @@ Napi::Value OpenRawSocket(const Napi::CallbackInfo& info);
 //               segmentBytes: number, receiveOffload: boolean) -> endpoint
 Napi::Value OpenUdpSocket(const Napi::CallbackInfo& info);
 
-// pathMtu(localAddress, remoteAddress) -> the kernel's current path MTU toward remoteAddress (its
-// route's MTU, or what ICMP taught it since), read through a connected UDP socket that sends nothing.
-Napi::Value PathMtu(const Napi::CallbackInfo& info);
+// pathMtus(localAddress, [remoteAddress, ...]) -> Int32Array: the kernel's current path MTU toward
+// each remote (its route's MTU, or what ICMP taught it since), read through one UDP socket
+// connected to each in turn that sends nothing; -errno where the kernel refused one.
+Napi::Value PathMtus(const Napi::CallbackInfo& info);
 
 }  // namespace tunnel_native

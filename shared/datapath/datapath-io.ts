@@ -60,8 +60,8 @@ export interface DatapathIo {
   closeTuns(tuns: readonly TunEndpoint[]): Promise<void>;
   /** The interfaces whose names start with `prefix`, with their link group and alias. */
   listLinks(prefix: string): Promise<KernelLink[]>;
-  /** The kernel's path MTU between two outer addresses; absent on the fakes. */
-  pathMtu?(localAddress: string, remoteAddress: string): number;
+  /** The kernel's path MTU from an outer address toward each of `remoteAddresses` (null where it has none), in one call. */
+  pathMtus?(localAddress: string, remoteAddresses: readonly string[]): (number | null)[];
   /** A fast route for the endpoints this I/O opened; absent when it has none (the fakes). */
   createFastRoute?(): FastRoute;
   /**

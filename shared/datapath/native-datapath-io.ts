@@ -1,5 +1,5 @@
 import {
-  closeEndpoints, createEspInbound, createEspSa, createFastRoute, createPacketBatch, destinationTallyCount, NativeFastRoute, openRawSocket, openTuns, openUdpSocket, pathMtu,
+  closeEndpoints, createEspInbound, createEspSa, createFastRoute, createPacketBatch, destinationTallyCount, NativeFastRoute, openRawSocket, openTuns, openUdpSocket, pathMtus,
   readFastRouteCounters, type NativePacketEndpoint, type TunDevice, type TunOptions,
 } from '../../native/index.js';
 import { isNativeError } from '../../native/native-error.js';
@@ -52,7 +52,7 @@ export const nativeDatapathIo: DatapathIo = {
     }
   },
   listLinks: (prefix) => systemKernelNetworkConfig.listLinks(prefix),
-  pathMtu: (localAddress, remoteAddress) => fromNative(() => pathMtu(localAddress, remoteAddress)),
+  pathMtus: (localAddress, remoteAddresses) => fromNative(() => pathMtus(localAddress, remoteAddresses)),
   // The SAs themselves are the addon's (the fast routes take them as they are); making one refuses as a TunnelError.
   createEspSa: (config) => fromNative(() => createEspSa(config)),
   createEspInbound: () => fromNative(createEspInbound),

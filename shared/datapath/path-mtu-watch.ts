@@ -11,8 +11,8 @@ const PATH_MTU_CHECK_MS = 10_000;
 const PATH_MTU_SLICE_MS = 1_000;
 
 /**
- * Most comparisons per second. Each opens, connects and closes a UDP socket (a few system calls),
- * so a hub with thousands of tunnels takes longer than PATH_MTU_CHECK_MS for a round rather than
+ * Most comparisons per second. A slice's comparisons share one socket (two system calls each), but
+ * a hub with thousands of tunnels still takes longer than PATH_MTU_CHECK_MS for a round rather than
  * spend its idle time here; ICMP reports still lower a tunnel's MTU at once.
  */
 const PATH_MTU_CHECKS_PER_SECOND = 200;
@@ -77,20 +77,12 @@ export class PathMtuWatch {
    * that expired and grew back, sets its MTU too. Sends nothing.
    */
   refresh(tunnel: Tunnel): void {
-    if (this.io.pathMtu === undefined || !tunnel.sending || tunnel.closed) return;
-    let kernel: number;
-    try {
-      kernel = this.io.pathMtu(formatOuterKey(tunnel.localAddress), formatOuterKey(tunnel.remoteAddress));
-    } catch {
-      return;
-    }
-    const learned = kernel < this.pathMtu ? Math.max(kernel, minimumPathMtu(tunnel)) : null;
-    if (learned !== tunnel.learnedPathMtu) this.#learn(tunnel, learned);
+    this.#compare([tunnel]);
   }
 
   /** Compares every tunnel, a slice each second, while any runs; call after adding or removing one. */
   watch(): void {
-    if (this.io.pathMtu === undefined) return;
+    if (this.io.pathMtus === undefined) return;
     if (this.tunnels.size === 0) {
       if (this.#timer !== null) clearInterval(this.#timer);
       this.#timer = null;
@@ -106,7 +98,35 @@ export class PathMtuWatch {
     if (this.#round.length === 0) this.#round = [...this.tunnels.values()];
     const slices = PATH_MTU_CHECK_MS / PATH_MTU_SLICE_MS;
     const count = Math.min(this.#round.length, Math.max(Math.ceil(this.tunnels.size / slices), 1), PATH_MTU_CHECKS_PER_SECOND);
-    for (const tunnel of this.#round.splice(this.#round.length - count, count)) this.refresh(tunnel);
+    this.#compare(this.#round.splice(this.#round.length - count, count));
+  }
+
+  /** Reads the kernel's path MTU for `tunnels` that send, one call per local address, and follows each. */
+  #compare(tunnels: readonly Tunnel[]): void {
+    const pathMtus = this.io.pathMtus;
+    if (pathMtus === undefined) return;
+    const byLocal = new Map<string, Tunnel[]>();
+    for (const tunnel of tunnels) {
+      if (!tunnel.sending || tunnel.closed) continue;
+      const local = formatOuterKey(tunnel.localAddress);
+      const group = byLocal.get(local);
+      if (group === undefined) byLocal.set(local, [tunnel]);
+      else group.push(tunnel);
+    }
+    for (const [local, group] of byLocal) {
+      let kernel: (number | null)[];
+      try {
+        kernel = pathMtus.call(this.io, local, group.map((tunnel) => formatOuterKey(tunnel.remoteAddress)));
+      } catch {
+        continue;
+      }
+      group.forEach((tunnel, i) => {
+        const mtu = kernel[i];
+        if (mtu === null || mtu === undefined) return;
+        const learned = mtu < this.pathMtu ? Math.max(mtu, minimumPathMtu(tunnel)) : null;
+        if (learned !== tunnel.learnedPathMtu) this.#learn(tunnel, learned);
+      });
+    }
   }
 
   #lower(tunnel: Tunnel, reported: number): void {

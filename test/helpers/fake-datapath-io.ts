@@ -122,7 +122,7 @@ export class FakeDatapathIo implements DatapathIo {
   readonly failTun = new Set<string>();
   /** Kernel changes refused, by their call text (e.g. `mtu tnl0 1400`), with this error. */
   readonly refuse = new Map<string, TunnelError>();
-  /** The kernel's path MTU per `local remote` (default 1500), for pathMtu(). */
+  /** The kernel's path MTU per `local remote` (default 1500), for pathMtus(). */
   readonly kernelPathMtu = new Map<string, number>();
   /** Interfaces the kernel has that the engine did not open (a stale device, someone else's), by name. */
   readonly otherLinks = new Map<string, { group: number; alias: string | null }>();
@@ -200,8 +200,13 @@ export class FakeDatapathIo implements DatapathIo {
     return links.filter((link) => link.name.startsWith(prefix));
   }
 
-  pathMtu(localAddress: string, remoteAddress: string): number {
-    return this.kernelPathMtu.get(`${localAddress} ${remoteAddress}`) ?? 1500;
+  /** How many pathMtus calls were made, and how many remotes they asked for. */
+  readonly pathMtuCalls = { calls: 0, remotes: 0 };
+
+  pathMtus(localAddress: string, remoteAddresses: readonly string[]): (number | null)[] {
+    this.pathMtuCalls.calls++;
+    this.pathMtuCalls.remotes += remoteAddresses.length;
+    return remoteAddresses.map((remote) => this.kernelPathMtu.get(`${localAddress} ${remote}`) ?? 1500);
   }
 
   /** The fake TUN of a tunnel; throws if there is none. */

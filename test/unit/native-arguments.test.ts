@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest';
-import { createPacketBatch, openRawSocket, openTun, openUdpSocket } from '../../native/index.js';
+import { createPacketBatch, openRawSocket, openTun, openUdpSocket, pathMtus } from '../../native/index.js';
 import { isNativeError } from '../../native/native-error.js';
 import { toNativeError } from '../../native/system-error.js';
 import { errorCodeOf } from '../helpers/error-code.js';
@@ -63,6 +63,13 @@ describe('socket arguments', () => {
     expect(errorCodeOf(() => openUdpSocket('192.0.2.1', -1))).toBe('ERR_INVALID_ARGUMENT');
     expect(errorCodeOf(() => openRawSocket(47, '192.0.2.1', { ttl: 0 }))).toBe('ERR_INVALID_ARGUMENT');
     expect(errorCodeOf(() => openRawSocket(47, '192.0.2.1', { ttl: 256 }))).toBe('ERR_INVALID_ARGUMENT');
+  });
+
+  it('reads path MTUs in one batch: null for a remote of the other family, a coded error for a bad address', () => {
+    expect(pathMtus('127.0.0.1', ['127.0.0.1', '127.0.0.2', '::1'])).toEqual([65536 - 1, 65536 - 1, null]);
+    expect(pathMtus('127.0.0.1', [])).toEqual([]);
+    expect(errorCodeOf(() => pathMtus('127.0.0', ['127.0.0.1']))).toBe('ERR_INVALID_ADDRESS');
+    expect(errorCodeOf(() => pathMtus('127.0.0.1', ['127.0.0.1', 'example.org']))).toBe('ERR_INVALID_ADDRESS');
   });
 
   it('refuses UDP segment sizes that are negative, fractional or beyond a UDP payload', () => {
