@@ -236,12 +236,15 @@ export async function createMemberSwarm(options: MemberSwarmOptions): Promise<Me
         const expected = new Map(names.map((name, i) => [name, swarmMemberAddress(i, generationOf(i))]));
         const registry = await Registry.open(hubStatePaths(dir).database, { readonly: true });
         try {
-          let missing = '';
-          await waitUntil(async () => {
-            const short = await unacknowledged(registry, expected);
-            missing = short.slice(0, 5).join(', ');
-            return short.length === 0 ? true : undefined;
-          }, timeoutMs, `every ack recorded in the registry (still missing: ${missing})`);
+          let short: string[] = [];
+          try {
+            await waitUntil(async () => {
+              short = await unacknowledged(registry, expected);
+              return short.length === 0 ? true : undefined;
+            }, timeoutMs, 'every ack recorded in the registry');
+          } catch (err) {
+            throw new Error(`${(err as Error).message}: ${short.length} of ${expected.size} short, such as ${short.slice(0, 5).join('; ')}`);
+          }
         } finally {
           await registry.close();
         }
@@ -258,15 +261,21 @@ export async function createMemberSwarm(options: MemberSwarmOptions): Promise<Me
 
 /**
  * Members of `expected` whose last config is not acknowledged, or was issued for another reported
- * address. One read of the configs' versions: the watch polls every 20 ms beside the hub it times,
- * so it must cost the machine little (a dump of every table took about a core at 1,000 members).
+ * address, each with why (`m7: version 3, acked 2, reported …, expected …`). One read of the
+ * configs' versions: the watch polls every 20 ms beside the hub it times, so it must cost the
+ * machine little (a dump of every table took about a core at 1,000 members).
  */
 async function unacknowledged(registry: Registry, expected: ReadonlyMap<string, string>): Promise<string[]> {
-  const done = new Set<string>();
-  for (const row of await registry.specs.configAcks()) {
-    if (row.acked === row.version && row.reported === expected.get(row.peer)) done.add(row.peer);
+  const rows = new Map((await registry.specs.configAcks()).map((row) => [row.peer, row]));
+  const short: string[] = [];
+  for (const [name, address] of expected) {
+    const row = rows.get(name);
+    if (row === undefined) short.push(`${name}: no config issued`);
+    else if (row.acked !== row.version || row.reported !== address) {
+      short.push(`${name}: version ${row.version}, acked ${row.acked}, reported ${row.reported ?? 'none'}, expected ${address}`);
+    }
   }
-  return [...expected.keys()].filter((name) => !done.has(name));
+  return short;
 }
 
 function swarmMembers(role: RoleProcess, size: number, phaseTimeoutMs: number): SwarmMembers {
