@@ -206,27 +206,42 @@ async function main(): Promise<void> {
       phase = 'engine: restart';
       await members.reconnect(true);
       const restartStarted = Date.now();
+      const stopWindow = window(hub.pid, 'engine: restart, SIGTERM to exit');
       const stopMs = await hub.stop(t);
+      stopWindow.end();
       const goneMs = await swarm.awaitNoDevices(0, t);
       const startStarted = performance.now();
+      const startUs = monotonicMicros();
       hub = await swarm.startHub({ datapath: 'engine', stateDir: engineState, nodeArgs, args: engineArgs });
+      profiledPhases.push({ name: 'engine: restart, start to listening', pid: hub.pid, startUs, endUs: monotonicMicros() });
       sampler.follow(hub.pid);
       const listeningMs = performance.now() - startStarted;
+      const backWindow = window(hub.pid, 'engine: restart, members back');
       await members.awaitBack(restartStarted, t);
+      backWindow.end();
+      const backMs = Date.now() - restartStarted;
+      const acksWindow = window(hub.pid, 'engine: restart, acks recorded');
       await swarm.awaitRegistryAcks(hub, members.generation, t);
+      acksWindow.end();
+      const acksMs = Date.now() - restartStarted;
       if (settings.memberDevices === 'own') await awaitDevices(swarm, n + clients.length, t);
       else await awaitSharedAddresses(swarm, n + clients.length, t);
       result.restartMs = Date.now() - restartStarted;
+      result.phasesMs.restartBack = backMs;
+      result.phasesMs.restartAcks = acksMs;
       result.phasesMs.restartStop = Math.round(stopMs);
       result.phasesMs.restartDevicesGone = goneMs;
       result.phasesMs.restartListening = Math.round(listeningMs);
       console.log(`  engine restart: ${result.restartMs} ms until every tunnel was back and every config acked ` +
-        `(SIGTERM to exit ${Math.round(stopMs)} ms, devices gone ${goneMs} ms later, new hub listening ${Math.round(listeningMs)} ms after its start)`);
+        `(SIGTERM to exit ${Math.round(stopMs)} ms, devices gone ${goneMs} ms later, new hub listening ${Math.round(listeningMs)} ms after its start; ` +
+        `every member had its config ${backMs} ms and every ack was recorded ${acksMs} ms after the SIGTERM)`);
 
       phase = 'engine: teardown';
       await members.reconnect(false);
       const teardownStarted = performance.now();
+      const teardownWindow = window(hub.pid, 'engine: teardown, SIGTERM to exit');
       const exitMs = await hub.stop(t);
+      teardownWindow.end();
       await swarm.awaitNoDevices(0, t);
       result.teardownMs = Math.round(performance.now() - teardownStarted);
       result.phasesMs.teardownExit = Math.round(exitMs);
@@ -364,6 +379,12 @@ async function timed(hub: HubProcess, name: string, work: () => Promise<void>): 
   hubCpuMs[name] = Math.round(sampleProcess(hub.pid).cpuMs - cpuFrom);
   profiledPhases.push({ name, pid: hub.pid, startUs, endUs: monotonicMicros() });
   return Math.round(performance.now() - started);
+}
+
+/** A profiled window of `pid` (no CPU time: the hub may exit inside it) opened now; `end` closes it. */
+function window(pid: number, name: string): { end: () => void } {
+  const startUs = monotonicMicros();
+  return { end: () => void profiledPhases.push({ name, pid, startUs, endUs: monotonicMicros() }) };
 }
 
 function sleep(ms: number): Promise<void> {
