@@ -17,7 +17,6 @@
  * bench/swarm-cpu-profile.ts to summarise.
  */
 import { Command, Option } from 'commander';
-import { execFileSync } from 'node:child_process';
 import { mkdirSync, writeFileSync } from 'node:fs';
 import { resolve } from 'node:path';
 import { cpus, loadavg, release } from 'node:os';
@@ -25,7 +24,7 @@ import { awaitReachable, iperfThroughHub, startClientIn, type ClientProcess } fr
 import type { HubProcess } from './hub-process.js';
 import type { AnswerTimes } from './admin-listener-probe.js';
 import { createMemberSwarm, HUB_SHARED_DEVICE, type MemberSwarm, type SwarmMembers } from './member-swarm.js';
-import { namespacesUnavailableReason } from './bench-namespaces.js';
+import { ipIn, namespacesUnavailableReason } from './bench-namespaces.js';
 import { cpuPercent, ProcessSampler, sampleProcess, threadCpuMs, threadCpuPercent } from './process-probes.js';
 import { monotonicMicros, type ProfiledPhase } from './swarm-cpu-profile.js';
 
@@ -325,16 +324,20 @@ async function awaitDevices(swarm: MemberSwarm, count: number, timeoutMs: number
   }
 }
 
-/** Waits until `count` member links have their inner address on the shared device (each tunnel's, as it is made). */
+/**
+ * Waits until `count` member links have their inner address on the shared device (each tunnel's,
+ * as it is made). ipIn's output buffer holds the listing of every address (about 127 bytes each:
+ * 10,000 take 1.2 MiB, past execFileSync's default 1 MiB); only a device not made yet counts as none.
+ */
 async function awaitSharedAddresses(swarm: MemberSwarm, count: number, timeoutMs: number): Promise<void> {
   const deadline = Date.now() + timeoutMs;
   const namespace = swarm.topology.hubs[0]!.namespace;
   for (;;) {
     let addresses = 0;
     try {
-      addresses = execFileSync('ip', ['-n', namespace, '-4', '-o', 'addr', 'show', 'dev', HUB_SHARED_DEVICE], { encoding: 'utf8' }).split('\n').filter((line) => line.length > 0).length;
-    } catch {
-      addresses = 0; // not made yet
+      addresses = ipIn(namespace, ['-4', '-o', 'addr', 'show', 'dev', HUB_SHARED_DEVICE]).split('\n').filter((line) => line.length > 0).length;
+    } catch (err) {
+      if (!/does not exist/.test(String((err as { stderr?: unknown }).stderr))) throw err;
     }
     if (addresses >= count) return;
     if (Date.now() > deadline) throw new Error(`${addresses} of ${count} tunnels back on ${HUB_SHARED_DEVICE} after ${timeoutMs} ms`);
