@@ -131,29 +131,36 @@ export async function startHub(options: StartHubOptions): Promise<RunningHub> {
   const log = options.log;
   const shortcuts = options.shortcuts ?? DEFAULT_SHORTCUT_OPTIONS;
   const state = await openOrInit(options.stateDir, listen, log, options.clock);
-  const cleanups: (() => Promise<void> | void)[] = [() => state.close()];
+  // Shutdown steps, run last first; each is timed (--log-level debug), so a slow stop says where its time went.
+  const cleanups: { name: string; run: () => Promise<void> | void }[] = [];
+  const onClose = (name: string, run: () => Promise<void> | void): void => void cleanups.push({ name, run });
+  onClose('registry', () => state.close());
   const cleanup = async (): Promise<void> => {
+    const tookMs: Record<string, number> = {};
     for (const step of cleanups.splice(0).reverse()) {
+      const started = performance.now();
       try {
-        await step();
+        await step.run();
       } catch (err) {
-        log.warn({ err: (err as Error).message }, 'shutdown step failed');
+        log.warn({ step: step.name, err: (err as Error).message }, 'shutdown step failed');
       }
+      tookMs[step.name] = Math.round(performance.now() - started);
     }
+    log.debug({ tookMs }, 'shutdown steps');
   };
   try {
     const tls = options.tls && readTls(options.tls);
     const hostKey = loadOrCreateSshHostKey(options.stateDir);
     const hubId = sshHostKeyFingerprint(hostKey);
     const datapath = await options.datapath({ hubId });
-    cleanups.push(() => datapath.close());
+    onClose('datapath', () => datapath.close());
     // A hub of a cluster keeps a tunnel to every other hub, routing what their members own.
     const encryption = { ...options.encryption, byDefault: options.encryption?.byDefault ?? tls !== undefined };
     const hubLinks = state.cluster && new HubToHubLinks(state.registry, state.cluster.hubName, datapath, options.routing ?? 'static',
       (options.paths ?? DEFAULT_PATH_OPTIONS).keepaliveInterval, log, undefined,
       { encrypt: encryption.byDefault, ...(encryption.rekeyIntervalMs !== undefined ? { rekeyIntervalMs: encryption.rekeyIntervalMs } : {}),
         ...(encryption.graceMs !== undefined ? { graceMs: encryption.graceMs } : {}) });
-    if (hubLinks) cleanups.push(() => hubLinks.close());
+    if (hubLinks) onClose('hub links', () => hubLinks.close());
     // Claims come by the thousand when this hub takes over the members of one that died: the
     // hub<->hub routes follow them once per short burst (each layout reads every member), not per claim.
     let claimSync: NodeJS.Timeout | undefined;
@@ -163,7 +170,7 @@ export async function startHub(options: StartHubOptions): Promise<RunningHub> {
         void hubLinks?.sync();
       }, CLAIM_SYNC_DELAY_MS);
     };
-    cleanups.push(() => clearTimeout(claimSync));
+    onClose('claim sync', () => clearTimeout(claimSync));
     const endpoint6 = options.endpoint6 !== undefined ? options.endpoint6 : detectIpv6Endpoint(listen);
     // The keeper and the plane ask each other: the plane whether a shortcut's routes go in, the
     // keeper for members' sessions and their reconfiguration.
@@ -177,8 +184,8 @@ export async function startHub(options: StartHubOptions): Promise<RunningHub> {
       paths: options.paths ?? DEFAULT_PATH_OPTIONS, routing: options.routing ?? 'static', identity: { hubId, endpoint6 }, encryption, shortcuts: shortcutKeeper,
     });
     datapath.onRekeyDue?.((tunnel) => plane.hubEndRekeyDue(tunnel));
-    cleanups.push(() => plane.close());
-    cleanups.push(() => shortcutKeeper.stop());
+    onClose('control plane', () => plane.close());
+    onClose('shortcut keeper', () => shortcutKeeper.stop());
     // Loads the routing facts once, which installs the hub's unreachable fallback routes.
     await plane.reconcile();
     await hubLinks?.sync();
@@ -187,11 +194,11 @@ export async function startHub(options: StartHubOptions): Promise<RunningHub> {
       await plane.reconcile();
       await hubLinks?.sync();
     }, log);
-    cleanups.push(() => watcher.stop());
+    onClose('registry watcher', () => watcher.stop());
     const replay = new TokenReplayCache();
     const timing = options.timing ?? DEFAULT_TIMING;
     const gates = createFrontDoorGates(timing.livenessMs, options.doors ?? {}, log);
-    cleanups.push(() => Promise.all(Object.values(gates).map((gate) => gate.close())).then(() => undefined));
+    onClose('front-door gates', () => Promise.all(Object.values(gates).map((gate) => gate.close())).then(() => undefined));
     const registry = state.registry;
     const dyndns2 = createDyndns2Handler({
       peerState: async (peer) => {
@@ -221,7 +228,7 @@ export async function startHub(options: StartHubOptions): Promise<RunningHub> {
       gate: gates.ws,
       log,
     });
-    cleanups.push(() => ws.close());
+    onClose('ws front door', () => ws.close());
     const dyndnsUrl = `${ws.tls ? 'https' : 'http'}://${(await registry.settings.require()).endpoint}:${ws.port}${DYNDNS2_PATH}`;
     const ssh: SshFrontDoor = await openSshFrontDoor({
       host: doorHost,
@@ -246,13 +253,13 @@ export async function startHub(options: StartHubOptions): Promise<RunningHub> {
       gate: gates.ssh,
       log,
     });
-    cleanups.push(() => ssh.close());
+    onClose('ssh front door', () => ssh.close());
     await restoreRouterEnds(registry, plane, log, state.cluster?.hubName);
     if (state.cluster) {
       const own = await registry.hubs.require(state.cluster.hubName, HUB_FRESH_MS);
       const membership = await startClusterMembership(registry, state.cluster.hubName,
         { wsUrl: `${ws.tls ? 'wss' : 'ws'}://${own.endpoint}:${ws.port}`, sshPort: ssh.port, encrypt: encryption.byDefault }, log);
-      cleanups.push(() => membership.stop());
+      onClose('cluster membership', () => membership.stop());
       // This hub's own front door is in the cluster view from now on; its own writes are not announced back to it.
       await plane.reconcile();
     }
@@ -266,19 +273,19 @@ export async function startHub(options: StartHubOptions): Promise<RunningHub> {
       ? { sessions: [...plane.liveState()].flatMap(([peer, live]) => (live.connected ? [peer] : [])) }
       : request.view === 'shortcuts' ? { shortcuts: shortcutKeeper.rates() }
         : filterHubStatus(await status(), request.filter)));
-    cleanups.push(() => statusSocket.close());
+    onClose('status socket', () => statusSocket.close());
     const admin = options.admin && await startAdminListener({
       host: options.admin.host, port: options.admin.port, metricsPerPeer: options.admin.metricsPerPeer ?? true,
       stateDir: options.stateDir, ...(tls ? { tls } : {}), gates, status, pools: () => state.registry.pools.list(), log,
       facts: async () => ({ live: plane.liveState(), liveness: (tunnel: string) => datapath.liveness?.(tunnel), ...(state.cluster ? { servingHubs: await registry.sessions.owners() } : {}) }),
     });
-    if (admin) cleanups.push(() => admin.close());
+    if (admin) onClose('admin listener', () => admin.close());
     writeServeRuntime(options.stateDir, {
       pid: process.pid, listen, wsPort: ws.port, sshPort: ssh.port, tls: ws.tls, hubId, statusSocket: socketPath,
       admin: admin && options.admin ? { listen: options.admin.host, port: admin.port, tls: admin.tls, tokenRequired: admin.tokenRequired } : null,
       shortcuts, startedAt: new Date().toISOString(),
     });
-    cleanups.push(() => removeServeRuntime(options.stateDir));
+    onClose('serve.json', () => removeServeRuntime(options.stateDir));
     shortcutKeeper.start();
     if (!ws.tls && !isLoopbackAddress(listen)) {
       log.warn({ listen, wsPort: ws.port }, 'plain ws:// on a non-loopback address: tokens cross the network unencrypted; pass --tls-cert/--tls-key');
