@@ -2,6 +2,7 @@ import type { KeyObject } from 'node:crypto';
 import { errors, jwtVerify, type JWTPayload } from 'jose';
 import { TunnelError } from '../../shared/errors.js';
 import { TOKEN_ALGORITHM, TOKEN_AUDIENCE, TOKEN_ISSUER, type InviteClaims, type PeerTokenClaims } from './token-claims.js';
+import type { VerifiedTokenCache } from './verified-token-cache.js';
 
 /** Options shared by the verifiers; `now` (ms) is injectable so tests control expiry. */
 export interface VerifyOptions {
@@ -23,20 +24,30 @@ export async function verifyInviteToken(token: string, publicKey: KeyObject, opt
 /**
  * Checks a peer token like {@link verifyInviteToken}, then revocation: `currentVersion(name)`
  * must return the peer's token version (undefined for an unknown peer) and it must equal the
- * token's `ver` → else ERR_TOKEN_REVOKED.
+ * token's `ver` → else ERR_TOKEN_REVOKED. With `verified`, a token whose signature was checked
+ * before (and has not expired) skips that check; the version is asked on every call.
  */
 export async function verifyPeerToken(
   token: string,
   publicKey: KeyObject,
-  options: VerifyOptions & { currentVersion: (name: string) => Promise<number | undefined> | number | undefined },
+  options: VerifyOptions & {
+    currentVersion: (name: string) => Promise<number | undefined> | number | undefined;
+    verified?: VerifiedTokenCache<PeerTokenClaims>;
+  },
 ): Promise<PeerTokenClaims> {
-  const payload = await verifySigned(token, publicKey, 'peer', options);
-  if (typeof payload.sub !== 'string' || payload.sub === '') throw invalid('the token names no peer');
-  if (typeof payload.ver !== 'number' || !Number.isInteger(payload.ver)) throw invalid('the token has no version');
-  const current = await options.currentVersion(payload.sub);
-  if (current === undefined) throw new TunnelError('ERR_TOKEN_REVOKED', `peer "${payload.sub}" no longer exists`);
-  if (current !== payload.ver) throw new TunnelError('ERR_TOKEN_REVOKED', `the token of peer "${payload.sub}" has been revoked`);
-  return { name: payload.sub, version: payload.ver, expiresAt: (payload.exp as number) * 1000 };
+  const now = options.now ?? Date.now();
+  let claims = options.verified?.get(token, now);
+  if (claims === undefined) {
+    const payload = await verifySigned(token, publicKey, 'peer', { now });
+    if (typeof payload.sub !== 'string' || payload.sub === '') throw invalid('the token names no peer');
+    if (typeof payload.ver !== 'number' || !Number.isInteger(payload.ver)) throw invalid('the token has no version');
+    claims = { name: payload.sub, version: payload.ver, expiresAt: (payload.exp as number) * 1000 };
+    options.verified?.set(token, claims, claims.expiresAt);
+  }
+  const current = await options.currentVersion(claims.name);
+  if (current === undefined) throw new TunnelError('ERR_TOKEN_REVOKED', `peer "${claims.name}" no longer exists`);
+  if (current !== claims.version) throw new TunnelError('ERR_TOKEN_REVOKED', `the token of peer "${claims.name}" has been revoked`);
+  return claims;
 }
 
 async function verifySigned(token: string, publicKey: KeyObject, typ: 'invite' | 'peer', options: VerifyOptions): Promise<JWTPayload> {

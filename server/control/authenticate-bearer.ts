@@ -4,6 +4,8 @@ import { decodeJwt, decodeProtectedHeader } from 'jose';
 import { TunnelError } from '../../shared/errors.js';
 import { CLIENT_TOKEN_TYPE, JOIN_HEADERS } from '../../shared/protocol/index.js';
 import { parseSshPublicKey, type SshPublicKey } from '../auth/ssh-public-key.js';
+import type { PeerTokenClaims } from '../auth/token-claims.js';
+import type { VerifiedTokenCache } from '../auth/verified-token-cache.js';
 import { verifyInviteToken, verifyPeerToken } from '../auth/verify-token.js';
 import { validatePeerName } from '../registry/peer-name.js';
 import type { PeerRecord } from '../registry/peer-store.js';
@@ -25,6 +27,8 @@ export interface BearerAuthOptions {
   hubId: string;
   clock: () => number;
   replay: TokenReplayCache;
+  /** Peer tokens whose signature was checked already (a reconnect skips that check, not the revocation check). */
+  verifiedPeerTokens: VerifiedTokenCache<PeerTokenClaims>;
 }
 
 /**
@@ -68,6 +72,7 @@ export async function authenticateBearer(request: IncomingMessage, options: Bear
     const claims = await verifyPeerToken(token, options.signingKey, {
       now,
       currentVersion: async (name) => (record = await options.registry.peers.find(name))?.tokenVersion,
+      verified: options.verifiedPeerTokens,
     });
     const revoked = peerRevocationError(record?.name === claims.name ? record : await options.registry.peers.require(claims.name));
     if (revoked) throw revoked;

@@ -13,6 +13,8 @@ import { peerRevocationError } from '../control/peer-revocation-error.js';
 import { runShellCommand } from '../control/shell-commands.js';
 import { openSshFrontDoor, type SshFrontDoor } from '../control/ssh-front-door.js';
 import { TokenReplayCache } from '../control/token-replay-cache.js';
+import type { PeerTokenClaims } from '../auth/token-claims.js';
+import { VerifiedTokenCache } from '../auth/verified-token-cache.js';
 import { openWsFrontDoor, type WsFrontDoor } from '../control/ws-front-door.js';
 import type { DoorName } from '../control/connection-gate.js';
 import { createFrontDoorGates, type DoorSettings, type FrontDoorGates } from '../control/front-door-gates.js';
@@ -196,6 +198,7 @@ export async function startHub(options: StartHubOptions): Promise<RunningHub> {
     }, log);
     onClose('registry watcher', () => watcher.stop());
     const replay = new TokenReplayCache();
+    const verifiedPeerTokens = new VerifiedTokenCache<PeerTokenClaims>();
     const timing = options.timing ?? DEFAULT_TIMING;
     const gates = createFrontDoorGates(timing.livenessMs, options.doors ?? {}, log);
     onClose('front-door gates', () => Promise.all(Object.values(gates).map((gate) => gate.close())).then(() => undefined));
@@ -221,7 +224,7 @@ export async function startHub(options: StartHubOptions): Promise<RunningHub> {
       ...(tls ? { tls } : {}),
       hubId,
       authenticate: (request) => authenticateBearer(request, {
-        registry: state.registry, signingKey: state.signingKey.publicKey, hubId, clock: state.clock, replay,
+        registry: state.registry, signingKey: state.signingKey.publicKey, hubId, clock: state.clock, replay, verifiedPeerTokens,
       }),
       attach: (peer, transport) => plane.attach(peer, transport),
       routes: new Map([[DYNDNS2_PATH, countHttpLogins(gates.ws, dyndns2)]]),

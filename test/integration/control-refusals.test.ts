@@ -116,6 +116,21 @@ describe('refusals change nothing and close only the offending session', () => {
     await refusedUnchanged('ERR_TOKEN_REVOKED', () => upgrade({ authorization: `Bearer ${fresh}` }));
   });
 
+  it('refuses a peer token it accepted before, once the peer is revoked or removed', async () => {
+    await hub.hub.registry.peers.add({ name: 'hana' });
+    const token = await hub.peerToken('hana');
+    // Accepted twice: the second connect is the reconnect whose signature check the hub remembers.
+    expect(await upgrade({ authorization: `Bearer ${token}` })).toBe('accepted');
+    expect(await upgrade({ authorization: `Bearer ${token}` })).toBe('accepted');
+    await hub.hub.registry.peers.revoke('hana');
+    await refusedUnchanged('ERR_TOKEN_REVOKED', () => upgrade({ authorization: `Bearer ${token}` }));
+    await hub.hub.registry.peers.restore('hana');
+    const fresh = await hub.peerToken('hana');
+    expect(await upgrade({ authorization: `Bearer ${fresh}` })).toBe('accepted');
+    await hub.hub.registry.peers.remove('hana');
+    await refusedUnchanged('ERR_TOKEN_REVOKED', () => upgrade({ authorization: `Bearer ${fresh}` }));
+  });
+
   it('refuses client tokens: unknown key, wrong audience, too long a life, replayed', async () => {
     const stranger = loadOrCreateIdentity(mkdtempSync(join(tmpdir(), 'tunnel-key-')));
     await refusedUnchanged('ERR_SSH_KEY_UNKNOWN', async () => upgrade({ authorization: `Bearer ${await signClientToken(stranger, 'carol', hub.hub.hubId)}` }));

@@ -2,6 +2,8 @@ import { generateKeyPairSync } from 'node:crypto';
 import { describe, expect, it } from 'vitest';
 import { SignJWT, UnsecuredJWT } from 'jose';
 import { issueInviteToken, issuePeerToken } from '../../server/auth/issue-token.js';
+import type { PeerTokenClaims } from '../../server/auth/token-claims.js';
+import { VerifiedTokenCache } from '../../server/auth/verified-token-cache.js';
 import { verifyInviteToken, verifyPeerToken } from '../../server/auth/verify-token.js';
 import { rejectionOf } from '../helpers/error-code.js';
 import { expectRefusedUnchanged, fakeClock, memoryRegistry } from '../helpers/registry-fixture.js';
@@ -99,5 +101,44 @@ describe('peer tokens', () => {
     expect((await rejectionOf(verifyPeerToken(invite.token, hub.publicKey, { now: NOW, currentVersion }))).code).toBe('ERR_TOKEN_INVALID');
     const forged = await issuePeerToken(otherHub.privateKey, { name: 'alice', version: 3, now: NOW, ttlMs: HOUR });
     expect((await rejectionOf(verifyPeerToken(forged, hub.publicKey, { now: NOW, currentVersion }))).code).toBe('ERR_TOKEN_INVALID');
+  });
+
+  it('with a cache, skip the signature check of a token seen before, but never the version check', async () => {
+    const clock = fakeClock(NOW);
+    const registry = await memoryRegistry({ pools: ['10.1.12.0/24'], clock });
+    const { peer } = await registry.peers.add({ name: 'alice' });
+    const token = await issuePeerToken(hub.privateKey, { name: 'alice', version: peer.tokenVersion, now: clock(), ttlMs: HOUR });
+    let asked = 0;
+    const currentVersion = async (name: string) => {
+      asked += 1;
+      return (await registry.peers.find(name))?.tokenVersion;
+    };
+    const verified = new VerifiedTokenCache<PeerTokenClaims>();
+    const first = await verifyPeerToken(token, hub.publicKey, { now: clock(), currentVersion, verified });
+    // Checked against another hub's key, the signature would fail: only the cache can accept it.
+    expect(await verifyPeerToken(token, otherHub.publicKey, { now: clock(), currentVersion, verified })).toEqual(first);
+    expect(asked).toBe(2);
+    // Another token, even a forged one for the same peer, is checked in full.
+    const forged = await issuePeerToken(otherHub.privateKey, { name: 'alice', version: peer.tokenVersion, now: clock(), ttlMs: HOUR });
+    expect((await rejectionOf(verifyPeerToken(forged, hub.publicKey, { now: clock(), currentVersion, verified }))).code).toBe('ERR_TOKEN_INVALID');
+    // Revocation and removal refuse the remembered token at once.
+    await registry.peers.revoke('alice');
+    expect((await rejectionOf(verifyPeerToken(token, hub.publicKey, { now: clock(), currentVersion, verified }))).code).toBe('ERR_TOKEN_REVOKED');
+    await registry.peers.restore('alice');
+    const fresh = await issuePeerToken(hub.privateKey, { name: 'alice', version: (await registry.peers.require('alice')).tokenVersion, now: clock(), ttlMs: HOUR });
+    await expect(verifyPeerToken(fresh, hub.publicKey, { now: clock(), currentVersion, verified })).resolves.toMatchObject({ name: 'alice' });
+    await registry.peers.remove('alice');
+    expect(await rejectionOf(verifyPeerToken(fresh, hub.publicKey, { now: clock(), currentVersion, verified }))).toMatchObject({
+      code: 'ERR_TOKEN_REVOKED', message: expect.stringMatching(/no longer exists/),
+    });
+  });
+
+  it('with a cache, still expire at their expiry', async () => {
+    const token = await issuePeerToken(hub.privateKey, { name: 'alice', version: 3, now: NOW, ttlMs: HOUR });
+    const verified = new VerifiedTokenCache<PeerTokenClaims>();
+    await expect(verifyPeerToken(token, hub.publicKey, { now: NOW, currentVersion: () => 3, verified })).resolves.toMatchObject({ name: 'alice' });
+    await expect(verifyPeerToken(token, hub.publicKey, { now: NOW + HOUR - 1, currentVersion: () => 3, verified })).resolves.toMatchObject({ name: 'alice' });
+    expect((await rejectionOf(verifyPeerToken(token, hub.publicKey, { now: NOW + HOUR, currentVersion: () => 3, verified }))).code).toBe('ERR_TOKEN_EXPIRED');
+    expect(verified.size).toBe(0);
   });
 });
