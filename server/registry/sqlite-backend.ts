@@ -38,17 +38,34 @@ abstract class SqliteStatements implements SqlExecutor {
   protected abstract execute<T>(op: () => T): Promise<T>;
 }
 
+/** A write waiting to run in the turn's transaction. */
+interface QueuedWrite {
+  readonly sql: string;
+  readonly params: unknown[];
+  resolve(result: { changes: number }): void;
+  reject(err: Error): void;
+}
+
 /**
  * The embedded registry: one better-sqlite3 connection with the registry's pragmas, migrations
  * and a statement cache. better-sqlite3 is synchronous; its answers are wrapped in Promises to
- * meet the shared contract. A transaction holds an in-process lock from BEGIN IMMEDIATE to
- * COMMIT, and statements from other callers wait for it, so nothing interleaves on the connection.
+ * meet the shared contract. A transaction holds an in-process lock while its function runs, and
+ * statements from other callers wait for it, so nothing interleaves on the connection.
+ *
+ * Writes outside a transaction (`run`) share a commit: they queue, and run in one transaction
+ * at the end of the event-loop turn (setImmediate), or earlier, first thing, when a read, a
+ * transaction (the queued writes go into its BEGIN, before its own work) or close comes next, so
+ * every statement still runs in the order called. A write resolves only once committed, so it is
+ * as durable as before; a failed statement refuses its caller alone. No transaction is held
+ * across a turn (another connection in this process would wait on it synchronously). A storm of
+ * a thousand acks costs one commit instead of a thousand.
  */
 export class SqliteBackend extends SqliteStatements implements RegistryBackend {
   private readonly statements = new Map<string, Database.Statement>();
   private readonly lock = new AsyncMutex();
+  private queued: QueuedWrite[] = [];
 
-  private constructor(private readonly db: Database.Database, readonly location: string) {
+  private constructor(private readonly db: Database.Database, readonly location: string, private readonly readonly: boolean) {
     super();
   }
 
@@ -79,7 +96,7 @@ export class SqliteBackend extends SqliteStatements implements RegistryBackend {
       // its hot indexes in memory and large admin transactions do not spill mid-way.
       db.pragma('cache_size = -32768');
     }
-    const backend = new SqliteBackend(db, `sqlite:${path}`);
+    const backend = new SqliteBackend(db, `sqlite:${path}`, options.readonly ?? false);
     try {
       if (!options.readonly) migrateSqlite(db, SCHEMA_STEPS);
       else backend.checkSchemaVersion();
@@ -93,19 +110,43 @@ export class SqliteBackend extends SqliteStatements implements RegistryBackend {
   transaction<T>(fn: (tx: SqlExecutor) => Promise<T>): Promise<T> {
     return this.lock.run(async () => {
       this.db.exec('BEGIN IMMEDIATE');
+      const settleQueued = this.runQueued();
       const tx = new SqliteTransaction(this.db, (sql) => this.statement(sql));
+      let result: T;
       try {
-        const result = await fn(tx);
-        this.db.exec('COMMIT');
-        return result;
+        this.db.exec('SAVEPOINT work');
+        result = await fn(tx);
+        this.db.exec('RELEASE work');
       } catch (err) {
-        // SQLite may already have rolled back by itself (e.g. on a full disk).
-        if (this.db.inTransaction) this.db.exec('ROLLBACK');
+        // Only the transaction's own work is undone; the writes queued before it still commit.
+        // SQLite may already have rolled everything back by itself (e.g. on a full disk).
+        if (this.db.inTransaction) {
+          this.db.exec('ROLLBACK TO work; RELEASE work');
+          settleQueued(this.commit());
+        } else {
+          settleQueued(err instanceof Error ? err : new Error(String(err)));
+        }
         throw err;
       } finally {
         tx.end();
       }
+      const failure = this.commit();
+      settleQueued(failure);
+      if (failure) throw failure;
+      return result;
     });
+  }
+
+  override run(sql: string, ...params: unknown[]): Promise<{ changes: number }> {
+    if (this.readonly) return super.run(sql, ...params);
+    const enqueue = (): Promise<{ changes: number }> => new Promise((resolve, reject) => {
+      if (this.queued.length === 0) setImmediate(() => this.flushSoon());
+      this.queued.push({ sql, params, resolve, reject });
+    });
+    // Behind a transaction that runs or waits, as every statement is (the queue's promise is not
+    // awaited under the lock: its flush may need the lock).
+    if (this.lock.busy) return this.lock.run(async () => ({ queued: enqueue() })).then(({ queued }) => queued);
+    return enqueue();
   }
 
   /**
@@ -136,6 +177,7 @@ export class SqliteBackend extends SqliteStatements implements RegistryBackend {
 
   async exportTables(): Promise<RegistrySnapshot> {
     return this.lock.run(async () => {
+      this.flushWrites();
       const names = this.db.prepare("SELECT name FROM sqlite_master WHERE type = 'table' ORDER BY name").all() as { name: string }[];
       const tables: Record<string, unknown[]> = {};
       for (const { name } of names) {
@@ -155,6 +197,7 @@ export class SqliteBackend extends SqliteStatements implements RegistryBackend {
     const temporary = `${file}.${process.pid}.tmp`;
     try {
       closeSync(openSync(temporary, 'w', 0o600));
+      await this.lock.run(async () => this.flushWrites());
       await this.db.backup(temporary);
       chmodSync(temporary, 0o600);
       renameSync(temporary, file);
@@ -166,6 +209,7 @@ export class SqliteBackend extends SqliteStatements implements RegistryBackend {
 
   async close(): Promise<void> {
     await this.lock.run(async () => {
+      this.flushWrites();
       this.statements.clear();
       if (this.db.open) this.db.close();
     });
@@ -181,11 +225,74 @@ export class SqliteBackend extends SqliteStatements implements RegistryBackend {
     return statement;
   }
 
+  /** At the end of the turn the first queued write came in: runs the queue, after a transaction running now. */
+  private flushSoon(): void {
+    if (this.queued.length === 0) return;
+    if (this.lock.busy) void this.lock.run(async () => this.flushWrites());
+    else this.flushWrites();
+  }
+
+  /** Runs the queued writes in one transaction now and settles their callers. */
+  private flushWrites(): void {
+    if (this.queued.length === 0) return;
+    try {
+      this.db.exec('BEGIN IMMEDIATE');
+    } catch (err) {
+      const writes = this.queued;
+      this.queued = [];
+      for (const write of writes) write.reject(err as Error);
+      return;
+    }
+    this.runQueued()(this.commit());
+  }
+
+  /**
+   * Runs the queued writes inside the open transaction, each on its own (a failed statement undoes
+   * itself only); returns how to settle their callers once the transaction ended, with its failure.
+   */
+  private runQueued(): (failure: Error | undefined) => void {
+    const writes = this.queued;
+    this.queued = [];
+    const outcomes: ({ changes: number } | Error)[] = [];
+    for (const write of writes) {
+      try {
+        outcomes.push({ changes: this.statement(write.sql).run(...write.params).changes });
+      } catch (err) {
+        outcomes.push(err as Error);
+      }
+    }
+    return (failure) => {
+      writes.forEach((write, i) => {
+        const outcome = outcomes[i]!;
+        if (outcome instanceof Error) write.reject(outcome);
+        else if (failure) write.reject(failure);
+        else write.resolve(outcome);
+      });
+    };
+  }
+
+  /** COMMIT; the error when the transaction is gone (SQLite rolled it back) or the commit failed. */
+  private commit(): Error | undefined {
+    if (!this.db.inTransaction) return new TunnelError('ERR_SYSTEM', 'the registry rolled the transaction back');
+    try {
+      this.db.exec('COMMIT');
+      return undefined;
+    } catch (err) {
+      if (this.db.inTransaction) this.db.exec('ROLLBACK');
+      return new TunnelError('ERR_SYSTEM', `the registry could not commit: ${(err as Error).message}`, { cause: err });
+    }
+  }
+
   /** Runs `op` now when no transaction holds the connection, else after it (in turn). */
   protected execute<T>(op: () => T): Promise<T> {
-    if (this.lock.busy) return this.lock.run(async () => op());
+    // Writes queued before this statement run first: order is the order of the calls.
+    const ordered = (): T => {
+      this.flushWrites();
+      return op();
+    };
+    if (this.lock.busy) return this.lock.run(async () => ordered());
     try {
-      return Promise.resolve(op());
+      return Promise.resolve(ordered());
     } catch (err) {
       return Promise.reject(err as Error);
     }
