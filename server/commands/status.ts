@@ -2,8 +2,8 @@ import type { Command } from 'commander';
 import type { PeerStatus } from '../hub/hub-status.js';
 import { hubStatusReport } from '../hub/hub-status-report.js';
 import { PEER_FILTER_HELP, PEER_STATE_HELP, isPeerFilterSet, parsePeerFilterOptions } from './cli-option-parsers.js';
+import { describeHubLinkEncap } from './describe-hub-link-encap.js';
 import { formatColumns } from './format-columns.js';
-import { describeHubLinkEncap } from './hub-link-command.js';
 import { hubStateDir } from './hub-state-dir.js';
 import { printJson, printText } from './write-output.js';
 

@@ -2,7 +2,7 @@ import { chmodSync, rmSync } from 'node:fs';
 import { connect, createServer, type Server, type Socket } from 'node:net';
 import { HUB_STATE_FOLDER, hubStateFile } from '../../shared/cli/state-folder-layout.js';
 import { TunnelError, isTunnelError, type TunnelErrorCode } from '../../shared/errors.js';
-import { WHOLE_STATUS, decodeStatusRequest, encodeStatusRequest, type StatusRequest } from './status-request.js';
+import { WHOLE_STATUS, encodeStatusRequest, type StatusRequest } from './status-request.js';
 
 /** The status socket path of a state folder. */
 export function statusSocketPath(stateDir: string): string {
@@ -25,10 +25,12 @@ const REQUEST_WAIT_MS = 2_000;
  * The request is bounded and validated; a refused one gets `{"error":{"code","message"}}`.
  */
 export async function openStatusSocket(path: string, answer: (request: StatusRequest) => Promise<unknown>): Promise<StatusSocket> {
+  // Imported here, by the hub: the decoder's zod is not what a CLI reading the socket should load.
+  const { decodeStatusRequest } = await import('./decode-status-request.js');
   rmSync(path, { force: true });
   const server: Server = createServer({ allowHalfOpen: true }, (socket) => {
     socket.on('error', () => socket.destroy());
-    readRequest(socket).then(answer)
+    readRequest(socket, decodeStatusRequest).then(answer)
       .then((value) => JSON.stringify(value), (err: unknown) => JSON.stringify({ error: isTunnelError(err) ? { code: err.code, message: err.message } : { code: 'ERR_SYSTEM', message: (err as Error).message } }))
       .then((text) => socket.end(`${text}\n`), () => socket.destroy());
   });
@@ -46,7 +48,7 @@ export async function openStatusSocket(path: string, answer: (request: StatusReq
 }
 
 /** The client's request: its first line, or all it sent before half-closing. */
-function readRequest(socket: Socket): Promise<StatusRequest> {
+function readRequest(socket: Socket, decodeStatusRequest: (line: string) => StatusRequest): Promise<StatusRequest> {
   return new Promise((resolve, reject) => {
     let text = '';
     const done = (result: () => StatusRequest): void => {
