@@ -9,13 +9,18 @@ type Register = (program: Command) => void;
 
 /**
  * Each top-level command, in the order `--help` lists them, and how to load the module that adds
- * it: a run imports the one it needs, as most of the start is spent loading modules (the
- * registry, zod, the control plane), and `status` at thousands of peers has none of that to spare.
+ * it (given the word after the command): a run imports the one it needs, as most of the start is
+ * spent loading modules (the registry, zod, the control plane), and `status` and `peer list` at
+ * thousands of peers have none of that to spare.
  */
-const COMMANDS: Record<string, () => Promise<Register>> = {
+const COMMANDS: Record<string, (sub?: string) => Promise<Register>> = {
   init: async () => (await import('./commands/init-command.js')).registerInitCommand,
   pool: async () => (await import('./commands/pool-commands.js')).registerPoolCommands,
-  peer: async () => (await import('./commands/peer-commands.js')).registerPeerCommands,
+  peer: async (sub) => {
+    if (sub !== 'list') return (await import('./commands/peer-commands.js')).registerPeerCommands;
+    const [{ addPeerGroup }, { registerPeerListCommand }] = await Promise.all([import('./commands/peer-group.js'), import('./commands/peer-list-command.js')]);
+    return (program) => registerPeerListCommand(addPeerGroup(program));
+  },
   invite: async () => (await import('./commands/invite-commands.js')).registerInviteCommands,
   link: async () => (await import('./commands/link-commands.js')).registerLinkCommands,
   serve: async () => (await import('./commands/serve.js')).registerServeCommand,
@@ -34,9 +39,9 @@ const program = new Command('tunnel-hub')
   // Set before the commands are added: subcommands copy this, so their usage errors reach runCli too.
   .exitOverride();
 
-const wanted = requestedCommand(process.argv.slice(2), Object.keys(COMMANDS));
-const loaders = wanted === undefined ? Object.values(COMMANDS) : [COMMANDS[wanted] as () => Promise<Register>];
-for (const register of await Promise.all(loaders.map((load) => load()))) register(program);
+const [wanted, sub] = requestedCommand(process.argv.slice(2), Object.keys(COMMANDS)) ?? [];
+const loaders = wanted === undefined ? Object.values(COMMANDS) : [COMMANDS[wanted] as (sub?: string) => Promise<Register>];
+for (const register of await Promise.all(loaders.map((load) => load(sub)))) register(program);
 acceptStateFolderAfterCommands(program);
 
 await runCli(program);

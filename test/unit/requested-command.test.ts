@@ -5,11 +5,11 @@ const KNOWN = ['init', 'peer', 'status', 'serve'];
 
 describe('requestedCommand: the one command module the hub CLI loads', () => {
   it('finds the command after the program options it knows', () => {
-    expect(requestedCommand(['status', '--json'], KNOWN)).toBe('status');
-    expect(requestedCommand(['--state', '/tmp/x', 'peer', 'list', '--state', 'up'], KNOWN)).toBe('peer');
-    expect(requestedCommand(['--state=/tmp/x', 'serve'], KNOWN)).toBe('serve');
+    expect(requestedCommand(['status', '--json'], KNOWN)).toEqual(['status', '--json']);
+    expect(requestedCommand(['--state', '/tmp/x', 'peer', 'list', '--state', 'up'], KNOWN)).toEqual(['peer', 'list', '--state', 'up']);
+    expect(requestedCommand(['--state=/tmp/x', 'serve'], KNOWN)).toEqual(['serve']);
     // A folder named like a command is the folder, not the command.
-    expect(requestedCommand(['--state', 'status', 'init'], KNOWN)).toBe('init');
+    expect(requestedCommand(['--state', 'status', 'init'], KNOWN)).toEqual(['init']);
   });
 
   it('names none where every command must be loaded: help, the version, an unknown word, nothing', () => {
