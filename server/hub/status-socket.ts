@@ -73,7 +73,16 @@ function readRequest(socket: Socket, decodeStatusRequest: (line: string) => Stat
 }
 
 /** Asks the running hub on `path`; undefined when no hub listens there. A hub's refusal is its TunnelError. */
-export function readStatusSocket(path: string, request: StatusRequest = WHOLE_STATUS, timeoutMs = 5_000): Promise<unknown> {
+export async function readStatusSocket(path: string, request: StatusRequest = WHOLE_STATUS, timeoutMs = 5_000): Promise<unknown> {
+  const text = await readStatusSocketText(path, request, timeoutMs);
+  return text === undefined ? undefined : parseStatusAnswer(path, text);
+}
+
+/**
+ * The running hub's answer on `path` as it wrote it, one JSON line ending with a newline (a line
+ * cut short lacks it); undefined when no hub listens there. {@link parseStatusAnswer} reads it.
+ */
+export function readStatusSocketText(path: string, request: StatusRequest = WHOLE_STATUS, timeoutMs = 5_000): Promise<string | undefined> {
   return new Promise((resolve, reject) => {
     const socket = connect(path);
     const chunks: Buffer[] = [];
@@ -87,17 +96,19 @@ export function readStatusSocket(path: string, request: StatusRequest = WHOLE_ST
       if (err.code === 'ENOENT' || err.code === 'ECONNREFUSED') resolve(undefined);
       else reject(new TunnelError('ERR_STATE', `cannot read ${path}: ${err.message}`));
     });
-    socket.on('end', () => {
-      let answer: unknown;
-      try {
-        answer = JSON.parse(Buffer.concat(chunks).toString('utf8'));
-      } catch {
-        reject(new TunnelError('ERR_PROTOCOL', `the hub's status on ${path} is not JSON`));
-        return;
-      }
-      const refusal = (answer as { error?: { code?: unknown; message?: unknown } } | null)?.error;
-      if (refusal && typeof refusal.code === 'string' && typeof refusal.message === 'string') reject(new TunnelError(refusal.code as TunnelErrorCode, refusal.message));
-      else resolve(answer);
-    });
+    socket.on('end', () => resolve(Buffer.concat(chunks).toString('utf8')));
   });
+}
+
+/** The value of a hub's answer read from `path`; its refusal is its TunnelError, anything but JSON ERR_PROTOCOL. */
+export function parseStatusAnswer(path: string, text: string): unknown {
+  let answer: unknown;
+  try {
+    answer = JSON.parse(text);
+  } catch {
+    throw new TunnelError('ERR_PROTOCOL', `the hub's status on ${path} is not JSON`);
+  }
+  const refusal = (answer as { error?: { code?: unknown; message?: unknown } } | null)?.error;
+  if (refusal && typeof refusal.code === 'string' && typeof refusal.message === 'string') throw new TunnelError(refusal.code as TunnelErrorCode, refusal.message);
+  return answer;
 }
