@@ -34,9 +34,10 @@ for (const members of sizes) {
   console.log(line('/metrics, per-peer on', figures.scrapePerPeer, 'series'));
   console.log(line('/metrics, per-peer off', figures.scrapeTotalsOnly, 'series'));
   for (const [query, answer] of Object.entries(figures.cli)) {
-    console.log(line(`tunnel-hub ${query}`, answer, query === '--help' ? '(the start alone)' : 'peers'));
+    const unit = query === '--help' ? '(every command loaded)' : query === 'status --help' ? '(the start of status)' : 'peers';
+    console.log(line(`tunnel-hub ${query}`, answer, unit));
     const compared = figures.cliCompared?.[query];
-    if (compared) console.log(line('  the compared build', compared, query === '--help' ? '' : 'peers'));
+    if (compared) console.log(line('  the compared build', compared, unit));
   }
   console.log(`  load average ${figures.loadAverage.toFixed(1)} at the end of this size`);
 }

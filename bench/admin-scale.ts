@@ -78,10 +78,13 @@ export interface AdminScaleFigures {
   loadAverage: number;
 }
 
-/** The CLI queries measured, without `--state DIR`; `--help` first, the start every command pays whatever the hub's size. */
+/**
+ * The CLI queries measured, without `--state DIR`; first `--help`, the start with every command
+ * loaded, and `status --help`, the start of `status` alone (a run loads its own command only).
+ */
 export function adminQueries(filterText: string): string[][] {
   return [
-    ['--help'], ['peer', 'list'], ['peer', 'list', '--state', 'up'], ['peer', 'list', '--filter', filterText], ['peer', 'list', '--json'],
+    ['--help'], ['status', '--help'], ['peer', 'list'], ['peer', 'list', '--state', 'up'], ['peer', 'list', '--filter', filterText], ['peer', 'list', '--json'],
     ['status'], ['status', '--state', 'up'], ['status', '--filter', filterText], ['status', '--json'],
   ];
 }
@@ -243,7 +246,7 @@ function runCli(cli: string, target: AdminQueryTarget, args: string[]): Promise<
 
 /** Peers in a query's output: JSON entries, or table rows below the header. */
 function countPeers(args: string[], text: string): number {
-  if (args[0] === '--help') return 0;
+  if (args.includes('--help')) return 0;
   if (args.includes('--json')) {
     const value = JSON.parse(text) as unknown[] | { peers: unknown[] };
     return Array.isArray(value) ? value.length : value.peers.length;
