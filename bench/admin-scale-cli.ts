@@ -1,15 +1,17 @@
 /**
- * `npm run bench:admin-scale -- [--members 1000,10000] [--runs 3] [--json]`: a hub of that many
- * peers (half of them connected), `serve --datapath none`; prints the `/metrics` scrape with
- * per-peer series on and off, and `peer list` / `status` with and without filters. With --json,
- * one JSON object on the last line. The functions are in admin-scale.ts.
+ * `npm run bench:admin-scale -- [--members 1000,10000] [--runs 3] [--compare-cli PATH] [--json]`:
+ * a hub of that many peers (half of them connected), `serve --datapath none`; prints the
+ * `/metrics` scrape with per-peer series on and off, and `peer list` / `status` with and without
+ * filters; with --compare-cli (another build's dist/server/cli.js, such as one from before a
+ * change), each command with that build too, right after, against the same hub. With --json, one
+ * JSON object on the last line. The functions are in admin-scale.ts.
  */
 import { cpus, loadavg } from 'node:os';
 import { parseArgs } from 'node:util';
 import { runAdminScale, type AdminScaleFigures, type TimedAnswer } from './admin-scale.js';
 
 const { values } = parseArgs({
-  options: { members: { type: 'string', default: '1000,10000' }, runs: { type: 'string', default: '3' }, json: { type: 'boolean', default: false } },
+  options: { members: { type: 'string', default: '1000,10000' }, runs: { type: 'string', default: '3' }, 'compare-cli': { type: 'string' }, json: { type: 'boolean', default: false } },
 });
 const sizes = (values.members ?? '').split(',').map(Number);
 const runs = Number(values.runs);
@@ -26,11 +28,17 @@ const results: AdminScaleFigures[] = [];
 console.log(`bench:admin-scale on ${cpus().length} cores, load average ${loadavg().map((n) => n.toFixed(1)).join(' ')} at the start; medians of ${runs} runs (scrapes: ${runs + 2})`);
 for (const members of sizes) {
   console.log(`${members} peers, ${Math.floor(members / 2)} of them connected over WebSocket, hub with --datapath none:`);
-  const figures = await runAdminScale(members, { runs, log: (text) => console.log(text) });
+  const compareCli = values['compare-cli'];
+  const figures = await runAdminScale(members, { runs, ...(compareCli ? { compareCli } : {}), log: (text) => console.log(text) });
   results.push(figures);
   console.log(line('/metrics, per-peer on', figures.scrapePerPeer, 'series'));
   console.log(line('/metrics, per-peer off', figures.scrapeTotalsOnly, 'series'));
-  for (const [query, answer] of Object.entries(figures.cli)) console.log(line(`tunnel-hub ${query}`, answer, query === '--help' ? '(the start alone)' : 'peers'));
+  for (const [query, answer] of Object.entries(figures.cli)) {
+    const unit = query === '--help' ? '(every command loaded)' : query === 'status --help' ? '(the start of status)' : 'peers';
+    console.log(line(`tunnel-hub ${query}`, answer, unit));
+    const compared = figures.cliCompared?.[query];
+    if (compared) console.log(line('  the compared build', compared, unit));
+  }
   console.log(`  load average ${figures.loadAverage.toFixed(1)} at the end of this size`);
 }
 if (values.json) console.log(JSON.stringify({ cores: cpus().length, runs, sizes: results }));

@@ -32,11 +32,17 @@ export interface TimedAnswer {
   count: number;
 }
 
-/** What {@link measureAdminQueries} found. */
-export interface AdminQueryFigures {
-  scrape: TimedAnswer;
+/** What {@link measureCliQueries} found. */
+export interface CliQueryFigures {
   /** Per command line (`peer list --state up`, …). */
   cli: Record<string, TimedAnswer>;
+  /** The same with {@link AdminQueryTarget.compareCli}; null without one. */
+  compared: Record<string, TimedAnswer> | null;
+}
+
+/** What {@link measureAdminQueries} found. */
+export interface AdminQueryFigures extends CliQueryFigures {
+  scrape: TimedAnswer;
 }
 
 /** A running hub to measure. */
@@ -48,6 +54,8 @@ export interface AdminQueryTarget {
   filterText: string;
   /** Runs of each query (the median is kept); default 3. */
   runs?: number;
+  /** Another build's `server/cli.js` (the one before a change): each query is timed with it too, right after. */
+  compareCli?: string;
 }
 
 /** Keepalives of the simulated members: well inside the hub's --liveness-timeout of 120 s. */
@@ -64,14 +72,19 @@ export interface AdminScaleFigures {
   scrapePerPeer: TimedAnswer;
   scrapeTotalsOnly: TimedAnswer;
   cli: Record<string, TimedAnswer>;
+  /** Each CLI query with the build given as `compareCli`, against the same hub; null without one. */
+  cliCompared: Record<string, TimedAnswer> | null;
   /** The 1-minute load average when the size was done: the machine is shared. */
   loadAverage: number;
 }
 
-/** The CLI queries measured, without `--state DIR`; `--help` first, the start every command pays whatever the hub's size. */
+/**
+ * The CLI queries measured, without `--state DIR`; first `--help`, the start with every command
+ * loaded, and `status --help`, the start of `status` alone (a run loads its own command only).
+ */
 export function adminQueries(filterText: string): string[][] {
   return [
-    ['--help'], ['peer', 'list'], ['peer', 'list', '--state', 'up'], ['peer', 'list', '--filter', filterText], ['peer', 'list', '--json'],
+    ['--help'], ['status', '--help'], ['peer', 'list'], ['peer', 'list', '--state', 'up'], ['peer', 'list', '--filter', filterText], ['peer', 'list', '--json'],
     ['status'], ['status', '--state', 'up'], ['status', '--filter', filterText], ['status', '--json'],
   ];
 }
@@ -87,16 +100,23 @@ export function measureScrape(target: AdminQueryTarget): Promise<TimedAnswer> {
   });
 }
 
-/** Times every CLI query of {@link adminQueries} (median of `runs`) against a running hub. */
-export async function measureCliQueries(target: AdminQueryTarget): Promise<Record<string, TimedAnswer>> {
+/**
+ * Times every CLI query of {@link adminQueries} (median of `runs`) against a running hub; with
+ * `compareCli`, each query with that build too, right after, so both builds meet the same load.
+ */
+export async function measureCliQueries(target: AdminQueryTarget): Promise<CliQueryFigures> {
   const cli: Record<string, TimedAnswer> = {};
-  for (const args of adminQueries(target.filterText)) cli[args.join(' ')] = await median(target.runs ?? 3, () => runCli(target, args));
-  return cli;
+  const compared: Record<string, TimedAnswer> | null = target.compareCli === undefined ? null : {};
+  for (const args of adminQueries(target.filterText)) {
+    cli[args.join(' ')] = await median(target.runs ?? 3, () => runCli(HUB_CLI, target, args));
+    if (compared && target.compareCli) compared[args.join(' ')] = await median(target.runs ?? 3, () => runCli(target.compareCli as string, target, args));
+  }
+  return { cli, compared };
 }
 
 /** Times one scrape of `/metrics` and every CLI query against a running hub. */
 export async function measureAdminQueries(target: AdminQueryTarget): Promise<AdminQueryFigures> {
-  return { scrape: await measureScrape(target), cli: await measureCliQueries(target) };
+  return { scrape: await measureScrape(target), ...await measureCliQueries(target) };
 }
 
 /**
@@ -104,7 +124,7 @@ export async function measureAdminQueries(target: AdminQueryTarget): Promise<Adm
  * with per-peer metrics on, connects half of them, measures every query, then does the same
  * with `--metrics-per-peer off` for the scrape.
  */
-export async function runAdminScale(members: number, options: { runs?: number; log?: (line: string) => void } = {}): Promise<AdminScaleFigures> {
+export async function runAdminScale(members: number, options: { runs?: number; compareCli?: string; log?: (line: string) => void } = {}): Promise<AdminScaleFigures> {
   const log = options.log ?? (() => undefined);
   const connected = Math.floor(members / 2);
   const dir = mkdtempSync(join(tmpdir(), 'bench-admin-scale-'));
@@ -124,8 +144,9 @@ export async function runAdminScale(members: number, options: { runs?: number; l
         const joinMs = performance.now() - joinStart;
         const open = ((await readStatusSocket(statusSocketPath(dir), { view: 'sessions' })) as { sessions: string[] }).sessions.length;
         log(`  per-peer ${perPeer ? 'on' : 'off'}: ${sessions.length} members joined in ${Math.round(joinMs)} ms; ${open} sessions open as measuring starts`);
-        const target = { stateDir: dir, adminPort: hub.adminPort, hubPid: hub.process.pid ?? 0, filterText: 'm12', ...(options.runs ? { runs: options.runs } : {}) };
-        const figures = perPeer ? await measureAdminQueries(target) : { scrape: await measureScrape(target), cli: {} };
+        const target = { stateDir: dir, adminPort: hub.adminPort, hubPid: hub.process.pid ?? 0, filterText: 'm12',
+          ...(options.runs ? { runs: options.runs } : {}), ...(options.compareCli ? { compareCli: options.compareCli } : {}) };
+        const figures = perPeer ? await measureAdminQueries(target) : { scrape: await measureScrape(target), cli: {}, compared: null };
         return { joinMs, open, figures };
       } finally {
         clearInterval(keepalive);
@@ -136,7 +157,7 @@ export async function runAdminScale(members: number, options: { runs?: number; l
     const on = await run(true);
     const off = await run(false);
     return {
-      members, connected, openSessions: on.open, joinMs: on.joinMs, scrapePerPeer: on.figures.scrape, scrapeTotalsOnly: off.figures.scrape, cli: on.figures.cli,
+      members, connected, openSessions: on.open, joinMs: on.joinMs, scrapePerPeer: on.figures.scrape, scrapeTotalsOnly: off.figures.scrape, cli: on.figures.cli, cliCompared: on.figures.compared,
       loadAverage: loadavg()[0] ?? 0,
     };
   } finally {
@@ -191,12 +212,12 @@ async function startHub(dir: string, perPeer: boolean): Promise<BenchHub> {
   }
 }
 
-/** Runs one `tunnel-hub` query under /usr/bin/time (for its CPU), and what the hub spent meanwhile. */
-function runCli(target: AdminQueryTarget, args: string[]): Promise<TimedAnswer> {
+/** Runs one `tunnel-hub` query of the build `cli` under /usr/bin/time (for its CPU), and what the hub spent meanwhile. */
+function runCli(cli: string, target: AdminQueryTarget, args: string[]): Promise<TimedAnswer> {
   const timeFile = join(tmpdir(), `bench-admin-scale-time-${process.pid}`);
   const timed = hasTime();
   const command = timed ? '/usr/bin/time' : process.execPath;
-  const commandArgs = [...(timed ? ['-f', '%U %S', '-o', timeFile, process.execPath] : []), HUB_CLI, '--state', target.stateDir, ...args];
+  const commandArgs = [...(timed ? ['-f', '%U %S', '-o', timeFile, process.execPath] : []), cli, '--state', target.stateDir, ...args];
   return new Promise((resolve, reject) => {
     const hubBefore = cpuMsOf(target.hubPid);
     const start = performance.now();
@@ -225,7 +246,7 @@ function runCli(target: AdminQueryTarget, args: string[]): Promise<TimedAnswer> 
 
 /** Peers in a query's output: JSON entries, or table rows below the header. */
 function countPeers(args: string[], text: string): number {
-  if (args[0] === '--help') return 0;
+  if (args.includes('--help')) return 0;
   if (args.includes('--json')) {
     const value = JSON.parse(text) as unknown[] | { peers: unknown[] };
     return Array.isArray(value) ? value.length : value.peers.length;

@@ -1,7 +1,8 @@
 import type { Command } from 'commander';
 import { TunnelError } from '../../shared/errors.js';
 import { withHubState } from '../hub-state/hub-state.js';
-import { HUB_LINK_ENCAPS, type HubLinkEncap, type HubLinkRecord } from '../registry/hub-link-store.js';
+import { HUB_LINK_ENCAPS, type HubLinkEncap } from '../registry/hub-link-store.js';
+import { describeHubLinkEncap } from './describe-hub-link-encap.js';
 import { hubStateDir } from './hub-state-dir.js';
 import { printJson, printText } from './write-output.js';
 
@@ -10,11 +11,6 @@ export function parseHubLinkEncap(text: string): HubLinkEncap | null {
   if (text === 'auto') return null;
   if ((HUB_LINK_ENCAPS as readonly string[]).includes(text)) return text as HubLinkEncap;
   throw new TunnelError('ERR_INVALID_ARGUMENT', `--encap takes ${HUB_LINK_ENCAPS.join(', ')} or auto, not "${text}"`);
-}
-
-/** One line about a hub link's encapsulation: `gre`, `fou (gre-unanswered)`, `gre (pinned)`. */
-export function describeHubLinkEncap(link: Pick<HubLinkRecord, 'encap' | 'encapReason' | 'pinned'>): string {
-  return link.encapReason === 'default' ? link.encap : `${link.encap} (${link.encapReason})`;
 }
 
 /** `tunnel-hub hubs link A B --encap gre|fou|auto`: pins or frees the encapsulation of a pair's link, from any hub of the cluster. */

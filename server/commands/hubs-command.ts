@@ -1,8 +1,9 @@
 import type { Command } from 'commander';
 import { withHubState } from '../hub-state/hub-state.js';
 import { HUB_FRESH_MS } from '../hub/cluster-membership.js';
+import { describeHubLinkEncap } from './describe-hub-link-encap.js';
 import { formatColumns } from './format-columns.js';
-import { describeHubLinkEncap, registerHubLinkCommand } from './hub-link-command.js';
+import { registerHubLinkCommand } from './hub-link-command.js';
 import { hubStateDir } from './hub-state-dir.js';
 import { printJson, printText } from './write-output.js';
 

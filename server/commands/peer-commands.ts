@@ -2,11 +2,11 @@ import type { Command } from 'commander';
 import { formatLinkTable } from '../hub-state/format-link-table.js';
 import { withHubState } from '../hub-state/hub-state.js';
 import { issuePeerCredential } from '../hub-state/issue-peer-credential.js';
-import { peerListReport } from '../hub/peer-list-report.js';
 import { HUB_END_NAME } from '../registry/peer-name.js';
-import { PEER_FILTER_HELP, PEER_STATE_HELP, isPeerFilterSet, parseDuration, parsePeerFilterOptions, parsePinnedEncap } from './cli-option-parsers.js';
-import { formatColumns } from './format-columns.js';
+import { parseDuration, parsePinnedEncap } from './cli-option-parsers.js';
 import { hubStateDir } from './hub-state-dir.js';
+import { addPeerGroup } from './peer-group.js';
+import { registerPeerListCommand } from './peer-list-command.js';
 import { sshKeyFromOptions } from './ssh-key-options.js';
 import { registerPeerRouteCommands } from './peer-route-commands.js';
 import { registerPeerRekeyCommand } from './peer-rekey-command.js';
@@ -25,7 +25,7 @@ interface PeerAddOptions {
 
 /** `tunnel-hub peer add|list|show|remove|revoke|restore|pin|table|set|update-key|config|rekey`. */
 export function registerPeerCommands(program: Command): void {
-  const peer = program.command('peer').description('peers: members that keep a tunnel to the hub');
+  const peer = addPeerGroup(program);
 
   peer
     .command('add <name>')
@@ -51,22 +51,7 @@ export function registerPeerCommands(program: Command): void {
         printText(token);
       }));
 
-  peer
-    .command('list')
-    .description('list peers with their state, hub link address and last known public address')
-    .option('--state <state>', PEER_STATE_HELP)
-    .option('--filter <text>', PEER_FILTER_HELP)
-    .option('--json', 'print JSON only')
-    .action(async (options: { state?: string; filter?: string; json?: boolean }, command: Command) => {
-      const filter = parsePeerFilterOptions(options);
-      const peers = await peerListReport(hubStateDir(command), filter);
-      if (options.json) return printJson(peers);
-      printText(formatColumns(
-        ['NAME', 'STATE', 'HUB LINK', 'ADDRESS', 'PUBLIC', 'SSH KEYS', 'LINKS'],
-        peers.map((p) => [p.name, p.state, p.prefix, p.inner, p.public ?? '-', String(p.sshKeys), String(p.links)]),
-        isPeerFilterSet(filter) ? 'no peer matches --state/--filter' : 'no peers; add one with `tunnel-hub peer add NAME`',
-      ));
-    });
+  registerPeerListCommand(peer);
 
   peer
     .command('show <name>')

@@ -1,11 +1,11 @@
 import type { Command } from 'commander';
 import type { PeerStatus } from '../hub/hub-status.js';
-import { hubStatusReport } from '../hub/hub-status-report.js';
+import { hubStatusDocument } from '../hub/hub-status-report.js';
 import { PEER_FILTER_HELP, PEER_STATE_HELP, isPeerFilterSet, parsePeerFilterOptions } from './cli-option-parsers.js';
+import { describeHubLinkEncap } from './describe-hub-link-encap.js';
 import { formatColumns } from './format-columns.js';
-import { describeHubLinkEncap } from './hub-link-command.js';
 import { hubStateDir } from './hub-state-dir.js';
-import { printJson, printText } from './write-output.js';
+import { INDENTED_JSON_MAX_CHARS, printJson, printText } from './write-output.js';
 
 /** The ESP column: how the hub link is carried, its SPIs and SA age, and ESP's drops; `-` in the clear. Never a key. */
 function describeEsp(peer: PeerStatus): string {
@@ -30,7 +30,10 @@ export function registerStatusCommand(program: Command): void {
     .option('--json', 'print JSON only')
     .action(async (options: { state?: string; filter?: string; json?: boolean }, command: Command) => {
       const filter = parsePeerFilterOptions(options);
-      const status = await hubStatusReport(hubStateDir(command), filter);
+      // A status larger than printJson indents is printed as the hub wrote it: the same line, sooner.
+      const answer = await hubStatusDocument(hubStateDir(command), filter, options.json ? INDENTED_JSON_MAX_CHARS : Infinity);
+      if ('text' in answer) return printText(answer.text);
+      const { status } = answer;
       if (options.json) return printJson(status);
       const hub = status.hub.running
         ? `hub ${status.hub.endpoint}: running (pid ${status.hub.pid ?? '?'}, ws ${status.hub.wsPort ?? '?'}, ssh ${status.hub.sshPort ?? '?'})`

@@ -1,5 +1,4 @@
 import { chmodSync, readFileSync, writeFileSync } from 'node:fs';
-import { z } from 'zod';
 import { HUB_STATE_FOLDER } from '../../shared/cli/state-folder-layout.js';
 import { TunnelError } from '../../shared/errors.js';
 
@@ -10,10 +9,11 @@ export interface ClusterConfig {
   readonly hubName: string;
 }
 
-const CLUSTER_CONFIG = z.object({ registry: z.string().min(1), hubName: z.string().min(1) }).strict();
-
-/** The cluster config at `path`, or undefined for a hub that runs alone. */
-export function readClusterConfig(path: string): ClusterConfig | undefined {
+/**
+ * The cluster config at `path`, or undefined for a hub that runs alone. zod is imported only when
+ * the file exists: a hub alone (and every CLI run on one) has no other use for it.
+ */
+export async function readClusterConfig(path: string): Promise<ClusterConfig | undefined> {
   let text: string;
   try {
     text = readFileSync(path, 'utf8');
@@ -21,8 +21,9 @@ export function readClusterConfig(path: string): ClusterConfig | undefined {
     if ((err as NodeJS.ErrnoException).code === 'ENOENT') return undefined;
     throw new TunnelError('ERR_STATE', `cannot read ${path}: ${(err as Error).message}`, { cause: err });
   }
+  const { z } = await import('zod');
   try {
-    return CLUSTER_CONFIG.parse(JSON.parse(text));
+    return z.object({ registry: z.string().min(1), hubName: z.string().min(1) }).strict().parse(JSON.parse(text));
   } catch {
     throw new TunnelError('ERR_STATE', `${path} is not a cluster config ({ "registry": URL, "hubName": NAME }); run \`tunnel-hub init --registry … --hub-name …\` again`);
   }

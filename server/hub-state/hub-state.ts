@@ -26,7 +26,7 @@ export interface HubState {
 export async function openHubState(dir: string, options: { clock?: Clock } = {}): Promise<HubState> {
   const paths = hubStatePaths(dir);
   const clock = options.clock ?? Date.now;
-  const cluster = readClusterConfig(paths.cluster);
+  const cluster = await readClusterConfig(paths.cluster);
   if (!cluster && (!existsSync(paths.database) || !existsSync(paths.signingKey))) {
     throw new TunnelError('ERR_NOT_INITIALIZED', `no hub state in ${dir}; run \`tunnel-hub init --endpoint ADDR\` first (or pass --state DIR)`);
   }

@@ -28,7 +28,7 @@ export async function initHubState(dir: string, options: { endpoint: string; poo
   }
   const pool = options.pool === undefined ? undefined : formatIpv4Prefix(parseIpv4Prefix(options.pool));
   const paths = hubStatePaths(dir);
-  const cluster = readClusterConfig(paths.cluster);
+  const cluster = await readClusterConfig(paths.cluster);
   if (cluster) {
     throw new TunnelError('ERR_STATE', `${dir} is hub "${cluster.hubName}" of a cluster; run init with --registry and --hub-name, or use another state folder`);
   }

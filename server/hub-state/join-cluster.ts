@@ -54,7 +54,7 @@ export async function joinCluster(dir: string, options: JoinOptions): Promise<Jo
   if (existsSync(paths.database)) {
     throw new TunnelError('ERR_STATE', `${dir} holds the registry of a hub that runs alone (${paths.database}); a hub of a cluster needs a state folder of its own`);
   }
-  const previous = readClusterConfig(paths.cluster);
+  const previous = await readClusterConfig(paths.cluster);
   if (previous && (previous.registry !== options.registry || previous.hubName !== options.hubName)) {
     throw new TunnelError('ERR_STATE', `${dir} already belongs to hub "${previous.hubName}" of another cluster or name; use a new state folder`);
   }

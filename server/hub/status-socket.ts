@@ -2,7 +2,7 @@ import { chmodSync, rmSync } from 'node:fs';
 import { connect, createServer, type Server, type Socket } from 'node:net';
 import { HUB_STATE_FOLDER, hubStateFile } from '../../shared/cli/state-folder-layout.js';
 import { TunnelError, isTunnelError, type TunnelErrorCode } from '../../shared/errors.js';
-import { WHOLE_STATUS, decodeStatusRequest, encodeStatusRequest, type StatusRequest } from './status-request.js';
+import { WHOLE_STATUS, encodeStatusRequest, type StatusRequest } from './status-request.js';
 
 /** The status socket path of a state folder. */
 export function statusSocketPath(stateDir: string): string {
@@ -25,10 +25,12 @@ const REQUEST_WAIT_MS = 2_000;
  * The request is bounded and validated; a refused one gets `{"error":{"code","message"}}`.
  */
 export async function openStatusSocket(path: string, answer: (request: StatusRequest) => Promise<unknown>): Promise<StatusSocket> {
+  // Imported here, by the hub: the decoder's zod is not what a CLI reading the socket should load.
+  const { decodeStatusRequest } = await import('./decode-status-request.js');
   rmSync(path, { force: true });
   const server: Server = createServer({ allowHalfOpen: true }, (socket) => {
     socket.on('error', () => socket.destroy());
-    readRequest(socket).then(answer)
+    readRequest(socket, decodeStatusRequest).then(answer)
       .then((value) => JSON.stringify(value), (err: unknown) => JSON.stringify({ error: isTunnelError(err) ? { code: err.code, message: err.message } : { code: 'ERR_SYSTEM', message: (err as Error).message } }))
       .then((text) => socket.end(`${text}\n`), () => socket.destroy());
   });
@@ -46,7 +48,7 @@ export async function openStatusSocket(path: string, answer: (request: StatusReq
 }
 
 /** The client's request: its first line, or all it sent before half-closing. */
-function readRequest(socket: Socket): Promise<StatusRequest> {
+function readRequest(socket: Socket, decodeStatusRequest: (line: string) => StatusRequest): Promise<StatusRequest> {
   return new Promise((resolve, reject) => {
     let text = '';
     const done = (result: () => StatusRequest): void => {
@@ -71,7 +73,16 @@ function readRequest(socket: Socket): Promise<StatusRequest> {
 }
 
 /** Asks the running hub on `path`; undefined when no hub listens there. A hub's refusal is its TunnelError. */
-export function readStatusSocket(path: string, request: StatusRequest = WHOLE_STATUS, timeoutMs = 5_000): Promise<unknown> {
+export async function readStatusSocket(path: string, request: StatusRequest = WHOLE_STATUS, timeoutMs = 5_000): Promise<unknown> {
+  const text = await readStatusSocketText(path, request, timeoutMs);
+  return text === undefined ? undefined : parseStatusAnswer(path, text);
+}
+
+/**
+ * The running hub's answer on `path` as it wrote it, one JSON line ending with a newline (a line
+ * cut short lacks it); undefined when no hub listens there. {@link parseStatusAnswer} reads it.
+ */
+export function readStatusSocketText(path: string, request: StatusRequest = WHOLE_STATUS, timeoutMs = 5_000): Promise<string | undefined> {
   return new Promise((resolve, reject) => {
     const socket = connect(path);
     const chunks: Buffer[] = [];
@@ -85,17 +96,19 @@ export function readStatusSocket(path: string, request: StatusRequest = WHOLE_ST
       if (err.code === 'ENOENT' || err.code === 'ECONNREFUSED') resolve(undefined);
       else reject(new TunnelError('ERR_STATE', `cannot read ${path}: ${err.message}`));
     });
-    socket.on('end', () => {
-      let answer: unknown;
-      try {
-        answer = JSON.parse(Buffer.concat(chunks).toString('utf8'));
-      } catch {
-        reject(new TunnelError('ERR_PROTOCOL', `the hub's status on ${path} is not JSON`));
-        return;
-      }
-      const refusal = (answer as { error?: { code?: unknown; message?: unknown } } | null)?.error;
-      if (refusal && typeof refusal.code === 'string' && typeof refusal.message === 'string') reject(new TunnelError(refusal.code as TunnelErrorCode, refusal.message));
-      else resolve(answer);
-    });
+    socket.on('end', () => resolve(Buffer.concat(chunks).toString('utf8')));
   });
+}
+
+/** The value of a hub's answer read from `path`; its refusal is its TunnelError, anything but JSON ERR_PROTOCOL. */
+export function parseStatusAnswer(path: string, text: string): unknown {
+  let answer: unknown;
+  try {
+    answer = JSON.parse(text);
+  } catch {
+    throw new TunnelError('ERR_PROTOCOL', `the hub's status on ${path} is not JSON`);
+  }
+  const refusal = (answer as { error?: { code?: unknown; message?: unknown } } | null)?.error;
+  if (refusal && typeof refusal.code === 'string' && typeof refusal.message === 'string') throw new TunnelError(refusal.code as TunnelErrorCode, refusal.message);
+  return answer;
 }

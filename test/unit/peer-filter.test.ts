@@ -2,7 +2,8 @@ import fc from 'fast-check';
 import { describe, expect, it } from 'vitest';
 import type { HubStatus, PeerStatus } from '../../server/hub/hub-status.js';
 import { filterHubStatus, parseFilterText, parsePeerState, peerMatches, type PeerFilterFacts } from '../../server/hub/peer-filter.js';
-import { decodeStatusRequest, encodeStatusRequest, type StatusRequest } from '../../server/hub/status-request.js';
+import { decodeStatusRequest } from '../../server/hub/decode-status-request.js';
+import { encodeStatusRequest, type StatusRequest } from '../../server/hub/status-request.js';
 import { errorCodeOf } from '../helpers/error-code.js';
 
 const alice: PeerFilterFacts = { name: 'alice', connected: true, inner: '10.1.12.2', endpoints: ['203.0.113.10', '192.168.1.20'] };
