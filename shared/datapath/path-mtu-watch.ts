@@ -40,6 +40,8 @@ export class PathMtuWatch {
   #timer: NodeJS.Timeout | null = null;
   /** The tunnels still to compare in this round. */
   #round: Tunnel[] = [];
+  /** Tunnels to compare at the end of this turn (added or moved). */
+  readonly #soon = new Set<Tunnel>();
 
   constructor(
     private readonly io: DatapathIo,
@@ -74,10 +76,20 @@ export class PathMtuWatch {
   /**
    * Follows the kernel's own path MTU toward the tunnel's remote (what ICMP taught it, also from
    * other sockets, or a route's MTU), so a path learned before this tunnel sent anything, or one
-   * that expired and grew back, sets its MTU too. Sends nothing.
+   * that expired and grew back, sets its MTU too: at the end of this turn, together with the other
+   * tunnels added or moved in it. Sends nothing.
    */
   refresh(tunnel: Tunnel): void {
-    this.#compare([tunnel]);
+    if (this.io.pathMtus === undefined) return;
+    // The tunnels added or moved in one turn (a join or a move storm) are read together at its end.
+    if (this.#soon.size === 0) setImmediate(() => this.#compare(this.#takeSoon()));
+    this.#soon.add(tunnel);
+  }
+
+  #takeSoon(): Tunnel[] {
+    const soon = [...this.#soon];
+    this.#soon.clear();
+    return soon;
   }
 
   /** Compares every tunnel, a slice each second, while any runs; call after adding or removing one. */

@@ -29,6 +29,8 @@ async function setup(overrides: Partial<TunnelSpecInput> = {}) {
   const pathMtus: { name: string; pathMtu: number; mtu: number }[] = [];
   const engine = new DatapathEngine(io, { onPathMtu: (event) => pathMtus.push(event) });
   await engine.addTunnel(spec(overrides));
+  // The kernel's path MTU toward a new tunnel's remote is read at the end of the turn it was added in.
+  await new Promise((resolve) => setImmediate(resolve));
   return { io, engine, pathMtus };
 }
 

@@ -9,13 +9,16 @@ describe('PathMtuWatch: the kernel\'s path MTU for every tunnel, a slice each se
   beforeEach(() => vi.useFakeTimers({ toFake: ['setInterval', 'clearInterval', 'Date'] }));
   afterEach(() => vi.useRealTimers());
 
-  it('reads a slice in one call per local address and follows what the kernel learned', async () => {
+  it('reads the tunnels added in a turn, then each slice, in one call per local address, and follows what the kernel learned', async () => {
     const io = new FakeDatapathIo();
     const learned: { name: string; pathMtu: number }[] = [];
     const engine = new DatapathEngine(io, { onPathMtu: ({ name, pathMtu }) => learned.push({ name, pathMtu }) });
-    for (let i = 0; i < 40; i++) {
-      await engine.addTunnel({ name: `tnl-m${i}`, encap: 'gre', local: LOCAL, remote: remoteOf(i), address: `10.9.${i}.1/30`, peerAddress: `10.9.${i}.2`, keepaliveInterval: 0 });
-    }
+    await Promise.all(Array.from({ length: 40 }, (_, i) => engine.addTunnel({
+      name: `tnl-m${i}`, encap: 'gre', local: LOCAL, remote: remoteOf(i), address: `10.9.${i}.1/30`, peerAddress: `10.9.${i}.2`, keepaliveInterval: 0,
+    })));
+    // Added together: their paths are read at the end of the turn, in one call, not one each.
+    await new Promise((resolve) => setImmediate(resolve));
+    expect(io.pathMtuCalls).toEqual({ calls: 1, remotes: 40 });
     const added = { ...io.pathMtuCalls };
     // ICMP taught the kernel a smaller path toward one member since its tunnel was added.
     io.kernelPathMtu.set(`${LOCAL} ${remoteOf(7)}`, 1400);
