@@ -37,11 +37,6 @@ export class SessionKeepalives {
     this.#wheel.cancel(item);
   }
 
-  /** How many sessions wait for a turn. */
-  get size(): number {
-    return this.#wheel.size;
-  }
-
   #turn(due: KeepaliveTurn[]): void {
     const now = Date.now();
     for (const item of due) {
