@@ -122,6 +122,8 @@ interface Reconfiguration {
 export class ControlPlane implements SessionEvents {
   /** Everything held per peer: session, live state, work queue, hub end, refused prefixes. */
   private readonly entries = new Map<string, PeerEntry>();
+  /** The peers whose entry has live state, kept in step with it (setLive): read by status and the shortcut keeper every round. */
+  private readonly live = new Map<string, PeerLiveState>();
   /** Per peer<->peer link id. */
   private readonly peerLinks = new Map<number, PeerLinkState>();
   /** Hub-wide reads every member's specs share, cleared by reconcile. */
@@ -177,11 +179,9 @@ export class ControlPlane implements SessionEvents {
     return session;
   }
 
-  /** Live state of every peer that connected (or reported over a shell) since the hub started. */
+  /** Live state of every peer that connected (or reported over a shell) since the hub started: the plane's own map, not a copy, so it follows later changes. */
   liveState(): ReadonlyMap<string, PeerLiveState> {
-    const live = new Map<string, PeerLiveState>();
-    for (const [peer, entry] of this.entries) if (entry.live) live.set(peer, entry.live);
-    return live;
+    return this.live;
   }
 
   /** The path keepalive interval the hub issues (seconds). */
@@ -239,11 +239,11 @@ export class ControlPlane implements SessionEvents {
       state.outerFamily = familyOf(seen);
       state.lastSeen = now;
     } else {
-      entry.live = {
+      this.setLive(peer, entry, {
         connected: false, transport: 'ssh', auth: 'ssh-key', session: SHELL_SESSION, seen, reported: seen,
         connectedAt: now, lastSeen: now, lastError: null, probes: state?.seen === seen ? state.probes : {},
         encap: state?.encap ?? null, encapReason: state?.encapReason ?? null, esp: state?.esp ?? null, outerFamily: familyOf(seen), software: null,
-      };
+      });
     }
     const error = await this.enqueue(peer, async () => {
       await this.registry.claimSession(peer);
@@ -277,14 +277,14 @@ export class ControlPlane implements SessionEvents {
     const seen = session.transport.remoteAddress;
     const entry = this.entry(session.peer);
     const previous = entry.live;
-    entry.live = {
+    this.setLive(session.peer, entry, {
       connected: true, transport: session.transport.kind, auth: (entry.session === session ? entry.sessionAuth : undefined) ?? 'ssh-key',
       session: session.id, seen, reported: hello.endpoint, connectedAt: session.startedAt, lastSeen: Date.now(), lastError: null,
       // A member that reconnects from the same address keeps what its probes found.
       probes: previous?.seen === seen && previous.reported === hello.endpoint ? previous.probes : {},
       encap: previous?.encap ?? null, encapReason: previous?.encapReason ?? null, esp: previous?.esp ?? null, outerFamily: familyOf(seen),
       software: hello.software,
-    };
+    });
     sessionEstablished.publish({ peer: session.peer, session: session.id, transport: session.transport.kind, seen, reported: hello.endpoint });
     this.log.info({ peer: session.peer, session: session.id, transport: session.transport.kind, seen, reported: hello.endpoint, software: hello.software }, 'session established');
     this.enqueueFor(session, async () => {
@@ -357,6 +357,13 @@ export class ControlPlane implements SessionEvents {
       this.entries.set(peer, entry);
     }
     return entry;
+  }
+
+  /** Sets (or clears) the peer's live state in its entry and in the map liveState() gives. */
+  private setLive(peer: string, entry: PeerEntry, state: PeerLiveState | undefined): void {
+    entry.live = state;
+    if (state === undefined) this.live.delete(peer);
+    else this.live.set(peer, state);
   }
 
   /** Forgets a peer the hub holds nothing for any more. */
@@ -588,7 +595,7 @@ export class ControlPlane implements SessionEvents {
   /** Carries out a retirement: the session is closed with why, and the hub's end comes down. */
   private async retire(plan: PeerRetirement, work: Reconfiguration): Promise<void> {
     const peer = work.snapshot.name;
-    if (plan.forget) work.entry.live = undefined;
+    if (plan.forget) this.setLive(peer, work.entry, undefined);
     this.keeper.forgetPeer(peer);
     this.tunnelLinks.delete(peer);
     work.session?.close(plan.error);

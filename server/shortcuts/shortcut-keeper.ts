@@ -252,7 +252,7 @@ export class ShortcutKeeper implements ShortcutLinks {
     }
     const live = this.options.plane.liveState();
     // A member that joined through this hub is written by this process, which the change watcher does not report.
-    if ([...live].some(([name, state]) => state.connected && !view.peers.has(name))) {
+    if (connectedBeyond(live, view)) {
       this.view = undefined;
       ({ view, owners } = await this.readView());
     }
@@ -529,4 +529,10 @@ export class ShortcutKeeper implements ShortcutLinks {
   private async refresh(ends: readonly [string, string]): Promise<void> {
     await this.options.plane.refresh(ends);
   }
+}
+
+/** True when a connected member is missing from the registry view (it joined through this hub since the view was read). */
+function connectedBeyond(live: ReadonlyMap<string, PeerLiveState>, view: ShortcutRegistryView): boolean {
+  for (const [name, state] of live) if (state.connected && !view.peers.has(name)) return true;
+  return false;
 }

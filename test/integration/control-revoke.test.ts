@@ -135,6 +135,9 @@ describe('peer revoke and peer remove reach a running hub', () => {
     if (isRefusal(frankWs)) throw new Error(`frank refused: ${frankWs.code}`);
     const frank = await established(frankWs);
     await waitUntil(() => hub.datapath.tunnels.has('tnl-frank'), 10_000, 'hub end up');
+    // The live state is the plane's own map (status and the shortcut keeper read it every second, no copy): it follows the removal.
+    const live = hub.hub.plane.liveState();
+    expect(live.get('frank')?.connected).toBe(true);
     await asOperator(async (registry) => {
       await registry.peers.remove('frank');
     });
@@ -142,6 +145,8 @@ describe('peer revoke and peer remove reach a running hub', () => {
     expect(frank.received).toContainEqual(expect.objectContaining({ type: 'error', code: 'ERR_PEER_NOT_FOUND' }));
     await waitUntil(() => !hub.datapath.tunnels.has('tnl-frank'), 5_000, 'hub end removed');
     expect(hub.hub.plane.liveState().has('frank')).toBe(false);
+    expect(live.has('frank')).toBe(false);
+    expect(hub.hub.plane.liveState()).toBe(live);
   });
 
   it('a revoked peer\'s open SSH connection runs no further command and is closed', async () => {
