@@ -59,6 +59,11 @@ export interface HubDatapath {
   /** The counters of a running tunnel, or undefined when it does not exist. */
   traffic(name: string): TunnelTraffic | undefined;
   /**
+   * Reads every running tunnel's status at once (their fast routes' counters in one native call)
+   * for the lookups of this turn of the event loop: a report over every peer calls it first.
+   */
+  readAllStatuses?(): void;
+  /**
    * The authenticated UDP binding of a hub end (the member's NAT mapping it sends to), or
    * undefined for a tunnel without one.
    */

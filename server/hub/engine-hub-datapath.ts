@@ -204,10 +204,20 @@ export class EngineHubDatapath implements HubDatapath {
    */
   private statusOf(name: string): TunnelStatus | undefined {
     if (this.statuses.has(name)) return this.statuses.get(name);
-    if (this.statuses.size === 0) setImmediate(() => this.statuses.clear());
+    this.forgetStatusesAfterTurn();
     const status = runningStatus(this.engine, name);
     this.statuses.set(name, status);
     return status;
+  }
+
+  readAllStatuses(): void {
+    this.forgetStatusesAfterTurn();
+    for (const status of this.engine.status()) this.statuses.set(status.name, status);
+  }
+
+  /** The statuses looked up in this turn are forgotten when it ends (the first one of a turn arranges it). */
+  private forgetStatusesAfterTurn(): void {
+    if (this.statuses.size === 0) setImmediate(() => this.statuses.clear());
   }
 
   async close(): Promise<void> {

@@ -128,7 +128,9 @@ export interface LiveHubView {
  */
 export async function buildHubStatus(registry: Registry, live?: LiveHubView, hubName?: string): Promise<HubStatus> {
   // One read for every peer and one for every peer link: a hub of 10,000 members answers in one pass.
-  const peers = (await registry.overview.list()).map((peer): PeerStatus => {
+  const overview = await registry.overview.list();
+  live?.datapath.readAllStatuses?.();
+  const peers = overview.map((peer): PeerStatus => {
     const state = live?.live.get(peer.name);
     const { versions } = peer;
     const reported = state ? state.reported : versions?.peer.reported ?? null;

@@ -35,6 +35,27 @@ describe('the hub datapath\'s per-tunnel readings', () => {
     expect(datapath.spoofed('tnl-m7')).toBe(0);
   });
 
+  it('reads every tunnel at once for a report over every peer: one engine status, no tunnel read on its own', async () => {
+    io.tun('tnl-m9').deliver({ bytes: ipv4Packet({ src: '10.9.0.37', dst: '10.9.0.38', length: 200 }), addr: 0, port: 0 });
+    await new Promise((resolve) => setImmediate(resolve));
+    const everyTunnel = vi.spyOn(engine, 'status');
+    const oneTunnel = vi.spyOn(engine, 'tunnelStatus');
+    datapath.readAllStatuses();
+    for (let i = 0; i < MEMBERS; i++) {
+      datapath.traffic(`tnl-m${i}`);
+      datapath.spoofed(`tnl-m${i}`);
+      datapath.binding(`tnl-m${i}`);
+    }
+    expect(everyTunnel).toHaveBeenCalledTimes(1);
+    expect(oneTunnel).not.toHaveBeenCalled();
+    expect(datapath.traffic('tnl-m9')?.tx).toMatchObject({ packets: 1, bytes: 200 });
+    // The readings last one turn: the next turn reads afresh.
+    await new Promise((resolve) => setImmediate(resolve));
+    io.tun('tnl-m9').deliver({ bytes: ipv4Packet({ src: '10.9.0.37', dst: '10.9.0.38', length: 200 }), addr: 0, port: 0 });
+    expect(datapath.traffic('tnl-m9')?.tx).toMatchObject({ packets: 2, bytes: 400 });
+    expect(oneTunnel).toHaveBeenCalledTimes(1);
+  });
+
   it('reads nothing for a tunnel that does not run, and removing one is harmless', async () => {
     expect(datapath.traffic('tnl-nobody')).toBeUndefined();
     expect(datapath.spoofed('tnl-nobody')).toBeUndefined();
