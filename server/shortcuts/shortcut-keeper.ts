@@ -4,6 +4,7 @@ import { isTunnelError } from '../../shared/errors.js';
 import { tunnelInterfaceName } from '../../shared/net/tunnel-interface-name.js';
 import { DEFAULT_UDP_PORT } from '../../shared/datapath/tunnel-spec.js';
 import type { HubDatapath } from '../control/hub-datapath.js';
+import { sessionEstablished } from '../control/diagnostics.js';
 import type { PeerLiveState } from '../control/peer-entry.js';
 import { choosePeerLinkPath } from '../control/peer-link-specs.js';
 import type { ShortcutLinkReport, ShortcutLinks } from '../control/shortcut-links.js';
@@ -122,11 +123,17 @@ export class ShortcutKeeper implements ShortcutLinks {
   private running: Promise<void> | undefined;
   private again = false;
   private stopped = false;
+  /** Members whose session started since the registry view was read: one may be new to the registry (it joined through this hub). */
+  private readonly connectedSinceView = new Set<string>();
+  private readonly noteConnected = (message: unknown): void => {
+    this.connectedSinceView.add((message as { peer: string }).peer);
+  };
 
   constructor(private readonly options: ShortcutKeeperOptions) {
     this.tickMs = options.tickMs ?? SHORTCUT_TICK_MS;
     this.verifyMs = options.verifyMs ?? SHORTCUT_VERIFY_MS;
     this.clock = options.clock ?? Date.now;
+    sessionEstablished.subscribe(this.noteConnected);
   }
 
   /** Starts deciding once every tick. */
@@ -139,6 +146,7 @@ export class ShortcutKeeper implements ShortcutLinks {
   async stop(): Promise<void> {
     this.stopped = true;
     clearInterval(this.timer);
+    sessionEstablished.unsubscribe(this.noteConnected);
     await this.running;
   }
 
@@ -252,7 +260,7 @@ export class ShortcutKeeper implements ShortcutLinks {
     }
     const live = this.options.plane.liveState();
     // A member that joined through this hub is written by this process, which the change watcher does not report.
-    if (connectedBeyond(live, view)) {
+    if (this.joinedSinceView(view)) {
       this.view = undefined;
       ({ view, owners } = await this.readView());
     }
@@ -289,9 +297,22 @@ export class ShortcutKeeper implements ShortcutLinks {
       !view.links.some((link) => link.kind === 'shortcut');
   }
 
+  /**
+   * True when a member that connected since the view was read is missing from it (it joined
+   * through this hub, a write the change watcher does not report); else forgets them, as the view
+   * holds them all. Only members that connected are looked at, not every live one.
+   */
+  private joinedSinceView(view: ShortcutRegistryView): boolean {
+    for (const peer of this.connectedSinceView) if (!view.peers.has(peer)) return true;
+    this.connectedSinceView.clear();
+    return false;
+  }
+
   /** The registry's view and the destination owners it gives, read once per change. */
   private readView(): Promise<{ view: ShortcutRegistryView; owners: DestinationOwners }> {
     if (!this.view) {
+      // Whoever connected before this read is in what it reads (a peer's row is written before its session starts).
+      this.connectedSinceView.clear();
       const reading = this.options.registry.view().then((view) => ({ view, owners: new DestinationOwners(view) }));
       reading.catch(() => {
         if (this.view === reading) this.view = undefined;
@@ -531,8 +552,3 @@ export class ShortcutKeeper implements ShortcutLinks {
   }
 }
 
-/** True when a connected member is missing from the registry view (it joined through this hub since the view was read). */
-function connectedBeyond(live: ReadonlyMap<string, PeerLiveState>, view: ShortcutRegistryView): boolean {
-  for (const [name, state] of live) if (state.connected && !view.peers.has(name)) return true;
-  return false;
-}
