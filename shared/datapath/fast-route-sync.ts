@@ -20,27 +20,44 @@ const RX_ERRORS = 6;
 const TX_ERRORS = 7;
 const SINCE_RECEIVE = 8;
 
+/** What one route moved since its last absorb (absorbFrom's scratch; JS runs one at a time). */
+const moved = new Float64Array(FAST_ROUTE_COUNTER_VALUES);
+
 /**
  * Adds what the fast routes of many tunnels moved to their counters: with `read`, every route's
  * counters in one native call (one lock for all, not one per route), else one call per route.
  */
 export class FastRouteAbsorber {
   #values = new Float64Array(0);
+  /** The mirrors and routes of one call, kept between calls (the keepalive wheel calls this ten times a second). */
+  readonly #mirrors: TunnelMirror[] = [];
+  readonly #routes: FastRoute[] = [];
 
   constructor(private readonly read?: ReadFastRouteCounters) {}
 
   absorb(tunnels: Iterable<Tunnel>): void {
-    const mirrors: TunnelMirror[] = [];
-    for (const tunnel of tunnels) if (tunnel.fastRoute !== null && !tunnel.closed) mirrors.push(tunnel.fastRoute);
+    const mirrors = this.#mirrors;
+    const routes = this.#routes;
+    mirrors.length = 0;
+    routes.length = 0;
+    for (const tunnel of tunnels) {
+      const mirror = tunnel.fastRoute;
+      if (mirror === null || tunnel.closed) continue;
+      mirrors.push(mirror);
+      routes.push(mirror.route);
+    }
     if (mirrors.length === 0) return;
     if (this.read === undefined) {
       for (const mirror of mirrors) mirror.absorb();
-      return;
+    } else {
+      const needed = mirrors.length * FAST_ROUTE_COUNTER_VALUES;
+      if (this.#values.length < needed) this.#values = new Float64Array(needed);
+      this.read(routes, this.#values);
+      for (let i = 0; i < mirrors.length; i++) mirrors[i]!.absorbFrom(this.#values, i * FAST_ROUTE_COUNTER_VALUES);
     }
-    const needed = mirrors.length * FAST_ROUTE_COUNTER_VALUES;
-    if (this.#values.length < needed) this.#values = new Float64Array(needed);
-    this.read(mirrors.map((mirror) => mirror.route), this.#values);
-    mirrors.forEach((mirror, i) => mirror.absorbFrom(this.#values, i * FAST_ROUTE_COUNTER_VALUES));
+    // Nothing held between calls: a closed tunnel's route is not kept alive here.
+    mirrors.length = 0;
+    routes.length = 0;
   }
 }
 
@@ -123,22 +140,24 @@ export class FastRouteSync implements TunnelMirror {
   /** absorb() from counter values read already (values[offset, offset + 9), as readFastRouteCounters gives them). */
   absorbFrom(values: Float64Array, offset: number): void {
     const seen = this.#seen;
+    for (let i = 0; i < FAST_ROUTE_COUNTER_VALUES; i++) {
+      const value = values[offset + i]!;
+      moved[i] = value - seen[i]!;
+      seen[i] = value;
+    }
     const counters = this.tunnel.counters;
-    const delta = (i: number): number => values[offset + i]! - seen[i]!;
-    counters.rxPackets += delta(RX_PACKETS);
-    counters.rxBytes += delta(RX_BYTES);
-    counters.txPackets += delta(TX_PACKETS);
-    counters.txBytes += delta(TX_BYTES);
-    if (delta(RX_QUEUE_FULL) > 0) counters.rxDrop('queue-full', delta(RX_QUEUE_FULL));
-    if (delta(TX_QUEUE_FULL) > 0) counters.txDrop('queue-full', delta(TX_QUEUE_FULL));
-    if (delta(RX_ERRORS) > 0) counters.rxDrop('io-error', delta(RX_ERRORS));
-    if (delta(TX_ERRORS) > 0) counters.txDrop('io-error', delta(TX_ERRORS));
-    const heard = delta(RX_PACKETS) + delta(RX_QUEUE_FULL) + delta(RX_ERRORS) > 0;
-    const since = values[offset + SINCE_RECEIVE]!;
-    seen.set(values.subarray(offset, offset + FAST_ROUTE_COUNTER_VALUES));
-    if (!heard) return;
+    counters.rxPackets += moved[RX_PACKETS]!;
+    counters.rxBytes += moved[RX_BYTES]!;
+    counters.txPackets += moved[TX_PACKETS]!;
+    counters.txBytes += moved[TX_BYTES]!;
+    if (moved[RX_QUEUE_FULL]! > 0) counters.rxDrop('queue-full', moved[RX_QUEUE_FULL]!);
+    if (moved[TX_QUEUE_FULL]! > 0) counters.txDrop('queue-full', moved[TX_QUEUE_FULL]!);
+    if (moved[RX_ERRORS]! > 0) counters.rxDrop('io-error', moved[RX_ERRORS]!);
+    if (moved[TX_ERRORS]! > 0) counters.txDrop('io-error', moved[TX_ERRORS]!);
+    if (moved[RX_PACKETS]! + moved[RX_QUEUE_FULL]! + moved[RX_ERRORS]! <= 0) return;
     this.tunnel.liveness.markHeard();
     const member = this.tunnel.member;
+    const since = seen[SINCE_RECEIVE]!;
     if (member !== null && since >= 0) member.heardAgo(since);
   }
 
