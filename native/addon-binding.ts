@@ -86,6 +86,10 @@ export interface NativeRtnetlinkRequest {
   address?: Uint8Array;
   peer?: Uint8Array;
   unreachable?: boolean;
+  /** A route of type local in table local. */
+  local?: boolean;
+  /** A route's preferred source (RTA_PREFSRC), 4 or 16 bytes as the destination. */
+  source?: Uint8Array;
   exclusive?: boolean;
   nodad?: boolean;
 }

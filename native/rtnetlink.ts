@@ -13,12 +13,20 @@ import { assertInterfaceName } from './interface-name.js';
 import { NativeError } from './native-error.js';
 import { codeOfErrno, rtnetlinkError } from './rtnetlink-error.js';
 
-/** A route's destination: `link` null makes it an `unreachable` route (the kernel answers ICMP unreachable). */
+/**
+ * A route's destination: `link` null makes it an `unreachable` route (the kernel answers ICMP
+ * unreachable). `local`: a route of type local in table local, so the host takes the prefix's
+ * packets as its own (what an address adds, without the address). `source`: the source address
+ * of packets the host sends by the route (RTA_PREFSRC; for IPv4 one the host holds, by an address
+ * or a local route; for IPv6 an address on an interface). Neither on an unreachable route.
+ */
 interface RouteTarget {
   readonly destination: string;
   readonly prefixLength: number;
   readonly link: string | null;
   readonly metric: number;
+  readonly local?: boolean;
+  readonly source?: string;
 }
 
 /** One request of a batch. Addresses are IPv4 dotted quads or IPv6 addresses. */
@@ -37,7 +45,7 @@ export type RtnetlinkRequest =
   }
   /** Removes an address added as above (same address, prefix length and peer). */
   | { readonly op: 'delete-address'; readonly link: string; readonly address: string; readonly prefixLength: number; readonly peer?: string }
-  /** Installs a route in the main table (replacing one of the same prefix and metric unless `exclusive`). */
+  /** Installs a route in the main table, or a local one in table local (replacing one of the same prefix and metric unless `exclusive`). */
   | ({ readonly op: 'replace-route'; readonly exclusive?: boolean } & RouteTarget)
   | ({ readonly op: 'delete-route' } & RouteTarget)
   | { readonly op: 'delete-link'; readonly link: string }
@@ -123,7 +131,9 @@ function describeRtnetlinkRequest(request: RtnetlinkRequest): string {
     case 'delete-route': {
       const verb = request.op === 'replace-route' ? 'adding' : 'deleting';
       const route = `${request.destination}/${request.prefixLength} metric ${request.metric}`;
-      return request.link === null ? `${verb} unreachable route ${route}` : `${verb} route ${route} via ${request.link}`;
+      if (request.link === null) return `${verb} unreachable route ${route}`;
+      const source = request.source === undefined ? '' : ` src ${request.source}`;
+      return `${verb} ${request.local === true ? 'local ' : ''}route ${route} via ${request.link}${source}`;
     }
     case 'delete-link':
       return `deleting interface ${request.link}`;
@@ -208,10 +218,19 @@ function toNative(request: RtnetlinkRequest): NativeRtnetlinkRequest {
     case 'delete-route': {
       if (request.link !== null) assertInterfaceName(request.link);
       const { family, bytes } = addressBytes(request.destination);
+      const local = request.local === undefined ? false : flag(request.local, 'local') === 1;
+      const source = request.source === undefined ? undefined : addressBytes(request.source);
+      if (request.link === null && (local || source !== undefined)) {
+        throw new NativeError('ERR_INVALID_ARGUMENT', `an unreachable route (${request.destination}/${request.prefixLength}) has no source and is not local`);
+      }
+      if (source !== undefined && source.family !== family) {
+        throw new NativeError('ERR_INVALID_ADDRESS', `route source ${request.source} is not of the family of ${request.destination}`);
+      }
       return {
         op: request.op, link: request.link ?? '', family, address: bytes, prefixLength: prefixLength(request.prefixLength, family),
         value: unsigned(request.metric, 'route metric'), unreachable: request.link === null,
         exclusive: request.op === 'replace-route' && request.exclusive === true,
+        ...(local ? { local } : {}), ...(source === undefined ? {} : { source: source.bytes }),
       };
     }
     default:

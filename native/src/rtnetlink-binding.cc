@@ -116,6 +116,14 @@ bool ParseRequests(const Napi::CallbackInfo& info, std::vector<RtnetlinkRequest>
       request.exclusive = Flag(object, "exclusive");
       request.nodad = Flag(object, "nodad");
       request.has_peer = request.family == AF_INET && CopyBytes(object, "peer", 4, request.peer);
+      request.local = routed && !request.unreachable && Flag(object, "local");
+      if (!object.Get("source").IsUndefined()) {
+        request.has_source = routed && !request.unreachable && CopyBytes(object, "source", bytes, request.source);
+        if (!request.has_source) {
+          ThrowArgumentError(env, "rtnetlink: a route's source is an address of its family, and an unreachable route has none");
+          return false;
+        }
+      }
     }
   }
   return true;

@@ -91,19 +91,21 @@ void EncodeRoute(const RtnetlinkRequest& request, int ifindex, uint32_t seq, std
   rtmsg route = {};
   route.rtm_family = static_cast<unsigned char>(request.family);
   route.rtm_dst_len = request.prefix_length;
-  route.rtm_table = RT_TABLE_MAIN;
-  // As `ip route replace|del` sends them: a device route of link scope from "boot"; an
-  // unreachable one of global scope; a deletion matching any protocol and scope.
+  route.rtm_table = request.local ? RT_TABLE_LOCAL : RT_TABLE_MAIN;
+  // As `ip route replace|del` sends them: a device route of link scope from "boot"; a local
+  // one of host scope; an unreachable one of global scope; a deletion matching any protocol and scope.
   if (add) {
     route.rtm_protocol = RTPROT_BOOT;
-    route.rtm_scope = request.unreachable ? RT_SCOPE_UNIVERSE : RT_SCOPE_LINK;
-    route.rtm_type = request.unreachable ? RTN_UNREACHABLE : RTN_UNICAST;
+    route.rtm_scope = request.unreachable ? RT_SCOPE_UNIVERSE : request.local ? RT_SCOPE_HOST : RT_SCOPE_LINK;
+    route.rtm_type = request.unreachable ? RTN_UNREACHABLE : request.local ? RTN_LOCAL : RTN_UNICAST;
   } else {
     route.rtm_scope = RT_SCOPE_NOWHERE;
-    route.rtm_type = request.unreachable ? RTN_UNREACHABLE : RTN_UNSPEC;
+    route.rtm_type = request.unreachable ? RTN_UNREACHABLE : request.local ? RTN_LOCAL : RTN_UNSPEC;
   }
   message.Body(route);
-  message.Attribute(RTA_DST, request.address, AddressBytes(request.family));
+  size_t bytes = AddressBytes(request.family);
+  message.Attribute(RTA_DST, request.address, bytes);
+  if (request.has_source) message.Attribute(RTA_PREFSRC, request.source, bytes);
   if (ifindex > 0) message.U32(RTA_OIF, static_cast<uint32_t>(ifindex));
   message.U32(RTA_PRIORITY, request.value);
   message.Finish();

@@ -15,7 +15,7 @@ enum class RtnetlinkOp {
   kSetUp,             // RTM_SETLINK, IFF_UP in ifi_flags/ifi_change
   kAddAddress,        // RTM_NEWADDR, create or replace (or exclusive)
   kDeleteAddress,     // RTM_DELADDR
-  kReplaceRoute,      // RTM_NEWROUTE, create or replace (or exclusive), table main
+  kReplaceRoute,      // RTM_NEWROUTE, create or replace (or exclusive), table main (or local)
   kDeleteRoute,       // RTM_DELROUTE
   kDeleteLink,        // RTM_DELLINK
   kSetIpv4Forwarding, // RTM_SETLINK, IFLA_AF_SPEC/AF_INET/IFLA_INET_CONF/IPV4_DEVCONF_FORWARDING
@@ -43,6 +43,11 @@ struct RtnetlinkRequest {
   bool has_peer = false;
   uint8_t peer[4] = {};
   bool unreachable = false;
+  // A route of type local in table local: the host takes the prefix's packets as its own.
+  bool local = false;
+  // RTA_PREFSRC: the source of packets the host sends by the route (family's bytes used).
+  bool has_source = false;
+  uint8_t source[16] = {};
   // NLM_F_EXCL instead of NLM_F_REPLACE: fail with EEXIST when the address or route is there.
   bool exclusive = false;
   // IFA_F_NODAD: an IPv6 address usable at once.

@@ -117,8 +117,15 @@ function checkAddress(cidr: string, peer: string | undefined): void {
 
 function checkRoute(route: KernelRoute): void {
   if (typeof route !== 'object' || route === null) throw new TunnelError('ERR_INVALID_ARGUMENT', 'a route change needs a route');
-  parseKernelCidr(route.prefix);
+  const { family } = parseKernelCidr(route.prefix);
   if (route.link !== null) checkLink(route.link);
+  if (route.local !== undefined && typeof route.local !== 'boolean') throw new TunnelError('ERR_INVALID_ARGUMENT', `route ${route.prefix}: local must be true or false`);
+  if (route.source !== undefined && (typeof route.source !== 'string' || (family === 4 ? !isIPv4(route.source) : !isIPv6(route.source) || route.source.includes('%')))) {
+    throw new TunnelError('ERR_INVALID_ADDRESS', `route ${route.prefix}: source ${JSON.stringify(route.source)} is not an IPv${family} address`);
+  }
+  if (route.link === null && (route.local === true || route.source !== undefined)) {
+    throw new TunnelError('ERR_INVALID_ARGUMENT', `unreachable route ${route.prefix}: has no source and is not local`);
+  }
   if (!Number.isInteger(route.metric) || route.metric < 0 || route.metric > MAX_METRIC) {
     throw new TunnelError('ERR_INVALID_ARGUMENT', `route metric must be an integer from 0 to ${MAX_METRIC}, got ${String(route.metric)}`);
   }

@@ -136,9 +136,9 @@ function isRouteChange(change: KernelChange): change is Extract<KernelChange, { 
 function routeLine(change: KernelChange): string {
   const { route } = change as { route: KernelRoute };
   const verb = change.kind === 'delete-route' ? 'del' : 'replace';
-  return route.link === null
-    ? `route ${verb} unreachable ${route.prefix} metric ${route.metric}`
-    : `route ${verb} ${route.prefix} dev ${route.link} metric ${route.metric}`;
+  if (route.link === null) return `route ${verb} unreachable ${route.prefix} metric ${route.metric}`;
+  const line = `route ${verb} ${route.local === true ? 'local ' : ''}${route.prefix} dev ${route.link} metric ${route.metric}`;
+  return `${line}${route.local === true ? ' table local' : ''}${route.source === undefined ? '' : ` src ${route.source}`}`;
 }
 
 /**

@@ -3,11 +3,17 @@ import type { TunnelError } from '../errors.js';
 /**
  * A route the process installs: `prefix` (a canonical IPv4 or IPv6 CIDR) through interface `link`
  * at `metric`, or, with `link` null, an `unreachable` route (the kernel answers ICMP unreachable).
+ * With `local`, a route of type local in table local (`ip route add local PREFIX dev LINK table
+ * local`): the host takes the prefix's packets as its own, as for an address of its, without the
+ * address. `source`: the source of packets the host sends by the route (`src`; for IPv4 an
+ * address the host holds, by an address or a local route; for IPv6 an address on an interface).
  */
 export interface KernelRoute {
   readonly prefix: string;
   readonly link: string | null;
   readonly metric: number;
+  readonly local?: boolean;
+  readonly source?: string;
 }
 
 /** One change to the kernel's network configuration, naming interfaces by name. */

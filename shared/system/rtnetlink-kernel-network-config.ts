@@ -130,7 +130,10 @@ function toRequest(change: KernelChange): RtnetlinkRequest {
   }
 }
 
-function routeTarget(route: KernelRoute): { destination: string; prefixLength: number; link: string | null; metric: number } {
+function routeTarget(route: KernelRoute): { destination: string; prefixLength: number; link: string | null; metric: number; local?: boolean; source?: string } {
   const { address, prefix } = parseKernelCidr(route.prefix);
-  return { destination: address, prefixLength: prefix, link: route.link, metric: route.metric };
+  return {
+    destination: address, prefixLength: prefix, link: route.link, metric: route.metric,
+    ...(route.local === true ? { local: true } : {}), ...(route.source === undefined ? {} : { source: route.source }),
+  };
 }

@@ -35,6 +35,16 @@ describe.each(IMPLEMENTATIONS)('kernel changes refused before they are made (%s)
     expect(await codeOf({ kind: 'delete-route', route: { prefix: cidr, link: null, metric: 0 } })).toBe('ERR_INVALID_CIDR');
   });
 
+  it('refuses a route source not of the prefix\'s family, and a source or local on an unreachable route', async () => {
+    const route = { prefix: '10.9.0.0/30', link: 'tnl-hub', metric: 0 };
+    expect(await codeOf({ kind: 'replace-route', route: { ...route, source: '2001:db8::1' } })).toBe('ERR_INVALID_ADDRESS');
+    expect(await codeOf({ kind: 'replace-route', route: { ...route, source: '10.9.0' } })).toBe('ERR_INVALID_ADDRESS');
+    expect(await codeOf({ kind: 'delete-route', route: { prefix: '2001:db8::/64', link: 'tnl-hub', metric: 0, source: '10.9.0.1' } })).toBe('ERR_INVALID_ADDRESS');
+    expect(await codeOf({ kind: 'replace-route', route: { prefix: '10.9.0.0/30', link: null, metric: 0, source: '10.9.0.1' } })).toBe('ERR_INVALID_ARGUMENT');
+    expect(await codeOf({ kind: 'replace-route', route: { prefix: '10.9.0.1/32', link: null, metric: 0, local: true } })).toBe('ERR_INVALID_ARGUMENT');
+    expect(await codeOf({ kind: 'replace-route', route: { ...route, local: 'yes' as unknown as boolean } })).toBe('ERR_INVALID_ARGUMENT');
+  });
+
   it('refuses a bad peer and a peer with IPv6', async () => {
     expect(await codeOf({ kind: 'add-address', link: 'tnl-hub', cidr: '10.1.12.38/30', peer: '10.1.12' })).toBe('ERR_INVALID_ADDRESS');
     expect(await codeOf({ kind: 'add-address', link: 'tnl-hub', cidr: '2001:db8::1/64', peer: '2001:db8::2' })).toBe('ERR_INVALID_ARGUMENT');
