@@ -1,4 +1,5 @@
 import { TunnelError } from '../errors.js';
+import { formatIpPrefix, parseIpAddress, prefixMask } from '../net/ip-prefix.js';
 import type { KernelChange } from '../system/kernel-change.js';
 import type { PacketBatchMemory } from '../../native/types.js';
 import type { DatapathIo, TunEndpoint } from './datapath-io.js';
@@ -19,10 +20,31 @@ export interface SharedDeviceOption {
 }
 
 /**
+ * What puts a tunnel's inner addresses (IPv4, as specs have them) on the shared device (`add`) or
+ * takes them off (`delete`): not an address but two routes, since every address added to a device
+ * walks all its routes (10,000 /30s as addresses took 4.8 s in bench:kernel-config
+ * --shared-device, as routes 0.4 s). A local route for this end in table local (the host answers
+ * on it) and a route to the prefix, as the address would have made it, with this end as its
+ * source (what the host sends the peer comes from it). Both go with the device when it closes.
+ */
+export function sharedInnerChanges(link: string, spec: TunnelSpec, kind: 'add' | 'delete'): KernelChange[] {
+  if (spec.address === null || spec.prefixLength === null) return [];
+  const routeKind = kind === 'add' ? 'replace-route' : 'delete-route';
+  const local: KernelChange = { kind: routeKind, route: { prefix: `${spec.address}/32`, link, metric: 0, local: true } };
+  // The prefix belongs to the peer when there is one (`addr add LOCAL peer PEER/LEN`), else to the address.
+  const { value } = parseIpAddress(spec.peerAddress ?? spec.address);
+  const prefix = formatIpPrefix({ family: 4, network: value & prefixMask(4, spec.prefixLength), length: spec.prefixLength });
+  if (spec.peerAddress === null && spec.prefixLength === 32) return [local];
+  const towards: KernelChange = { kind: routeKind, route: { prefix, link, metric: 0, source: spec.address } };
+  // The local route first on the way in (the kernel takes a source only when the host holds it), last on the way out.
+  return kind === 'add' ? [local, towards] : [towards, local];
+}
+
+/**
  * `SharedMemberDevice`: one TUN for every tunnel that needs no interface of its own (the way
  * sixxsd served thousands of tunnels: one device, not thousands). It owns that device, opened on
- * first use and marked like the engine's others; each tunnel's inner address (with its peer) goes
- * on it. Packets read from it go to the tunnel whose destinations hold their inner destination:
+ * first use and marked like the engine's others; each tunnel's inner address goes on it as routes
+ * (sharedInnerChanges). Packets read from it go to the tunnel whose destinations hold their inner destination:
  * natively through the fast routes' shared table, and here, in JS, for what that table leaves
  * (no route, a packet too big, a TCP SYN to clamp, a tunnel without a fast path).
  */
@@ -57,7 +79,7 @@ export class SharedMemberDevice {
 
   /**
    * The device for a new tunnel: opened on first use, its MTU raised to the tunnel's when larger
-   * (each tunnel's own MTU is enforced per packet), the tunnel's inner address added with its peer.
+   * (each tunnel's own MTU is enforced per packet), the tunnel's inner addresses put on it (sharedInnerChanges).
    */
   async attach(spec: TunnelSpec, plan: EncapsulationPlan): Promise<TunEndpoint> {
     const tun = await this.#open();
@@ -67,10 +89,7 @@ export class SharedMemberDevice {
       this.#mtu = plan.mtu;
       changes.push({ kind: 'set-mtu', link, mtu: plan.mtu });
     }
-    if (spec.address !== null) {
-      const cidr = `${spec.address}/${spec.prefixLength}`;
-      changes.push(spec.peerAddress === null ? { kind: 'add-address', link, cidr } : { kind: 'add-address', link, cidr, peer: spec.peerAddress });
-    }
+    changes.push(...sharedInnerChanges(link, spec, 'add'));
     await this.#configure(changes);
     return tun;
   }
@@ -100,16 +119,15 @@ export class SharedMemberDevice {
   }
 
   /**
-   * The tunnel stopped: unseated, and its inner address taken off the device (which stays for the
-   * others). A refusal (the address gone already) leaves nothing to undo: the tunnel is gone either way.
+   * The tunnel stopped: unseated, and its inner addresses taken off the device (which stays for
+   * the others), the other tunnels' left as they are. A refusal (a route gone already) leaves
+   * nothing to undo: the tunnel is gone either way.
    */
   async detach(tunnel: Tunnel): Promise<void> {
     this.unseat(tunnel);
-    const spec = tunnel.spec;
-    if (spec.address === null || this.#opened === null) return;
-    const link = this.name;
-    const cidr = `${spec.address}/${spec.prefixLength}`;
-    await this.io.configure([spec.peerAddress === null ? { kind: 'delete-address', link, cidr } : { kind: 'delete-address', link, cidr, peer: spec.peerAddress }]);
+    if (this.#opened === null) return;
+    const changes = sharedInnerChanges(this.name, tunnel.spec, 'delete');
+    if (changes.length > 0) await this.io.configure(changes);
   }
 
   /** JS's share of the device's packets: each to the tunnel its destination picks, one at a time (the fast routes take the bulk). */
@@ -146,7 +164,7 @@ export class SharedMemberDevice {
     }
   }
 
-  /** Closes the device (it disappears with its addresses and routes). */
+  /** Closes the device (it disappears with its addresses and routes, local ones too). */
   async close(): Promise<void> {
     const opening = this.#tun;
     this.#opened?.onReadable(null);

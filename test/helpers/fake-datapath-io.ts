@@ -254,6 +254,6 @@ function callOf(change: KernelChange): string {
       return `forward ${change.link}`;
     case 'replace-route':
     case 'delete-route':
-      return `${change.kind} ${change.route.prefix} ${change.route.link} ${change.route.metric}`;
+      return `${change.kind} ${change.route.local === true ? 'local ' : ''}${change.route.prefix} ${change.route.link} ${change.route.metric}${change.route.source === undefined ? '' : ` src ${change.route.source}`}`;
   }
 }

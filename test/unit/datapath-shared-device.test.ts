@@ -2,6 +2,8 @@ import { describe, expect, it } from 'vitest';
 import { DatapathEngine } from '../../shared/datapath/datapath-engine.js';
 import { DestinationLookup } from '../../shared/datapath/destination-lookup.js';
 import { deviceOwner } from '../../shared/datapath/device-owner.js';
+import { sharedInnerChanges } from '../../shared/datapath/shared-member-device.js';
+import { validateTunnelSpec } from '../../shared/datapath/tunnel-spec.js';
 import type { TunnelSpecInput } from '../../shared/datapath/tunnel-spec.js';
 import { ipv4ToNumber } from '../../shared/wire/ipv4-address.js';
 import { FakeDatapathIo } from '../helpers/fake-datapath-io.js';
@@ -66,6 +68,24 @@ describe('DestinationLookup (the JS side of the shared device table)', () => {
   });
 });
 
+describe('sharedInnerChanges (a tunnel\'s inner addresses on the shared device, as routes)', () => {
+  it('adds the hub\'s end as a local route before the peer\'s prefix with it as source, and deletes them the other way round', () => {
+    const spec = validateTunnelSpec(member(3, { address: '10.9.3.6/30', peerAddress: '10.9.3.5' }));
+    const local = { prefix: '10.9.3.6/32', link: SHARED, metric: 0, local: true };
+    const towards = { prefix: '10.9.3.4/30', link: SHARED, metric: 0, source: '10.9.3.6' };
+    expect(sharedInnerChanges(SHARED, spec, 'add')).toEqual([{ kind: 'replace-route', route: local }, { kind: 'replace-route', route: towards }]);
+    expect(sharedInnerChanges(SHARED, spec, 'delete')).toEqual([{ kind: 'delete-route', route: towards }, { kind: 'delete-route', route: local }]);
+  });
+
+  it('takes the prefix from the peer, as `addr add LOCAL peer PEER/LEN` does, and has nothing for a tunnel without addresses', () => {
+    const spec = validateTunnelSpec(member(4, { address: '10.9.4.1/32', peerAddress: '10.77.0.9' }));
+    expect(sharedInnerChanges(SHARED, spec, 'add').map((change) => change.kind === 'replace-route' ? change.route.prefix : change.kind))
+      .toEqual(['10.9.4.1/32', '10.77.0.9/32']);
+    const bare = validateTunnelSpec({ name: 'tnl-l2', encap: 'gretap', local: HUB, remote: '198.51.100.9', mac: '02:00:00:00:00:09' });
+    expect(sharedInnerChanges(SHARED, bare, 'add')).toEqual([]);
+  });
+});
+
 describe('an engine with a shared device', () => {
   it('puts the tunnels it takes on one marked device with their inner addresses, and the others on their own', async () => {
     const { io, engine } = setup();
@@ -74,8 +94,11 @@ describe('an engine with a shared device', () => {
     await engine.addTunnel(member(2, { encap: 'gretap', mac: '02:00:00:00:00:02' }));
     expect(io.calls.filter((call) => call.startsWith('openTun') || call.startsWith('openTap'))).toEqual([`openTun ${SHARED} exclusive`, 'openTap tnl-m2 exclusive']);
     expect(io.marks.get(SHARED)).toEqual({ group: OWNER.group, alias: OWNER.alias });
-    expect(io.calls).toContain(`addr ${SHARED} 10.9.0.1/30 peer 10.9.0.2`);
-    expect(io.calls).toContain(`addr ${SHARED} 10.9.1.1/30 peer 10.9.1.2`);
+    // Routes, not addresses: the hub's end local, the /30 towards the member with the hub's end as source.
+    expect(io.calls).toContain(`replace-route local 10.9.0.1/32 ${SHARED} 0`);
+    expect(io.calls).toContain(`replace-route 10.9.0.0/30 ${SHARED} 0 src 10.9.0.1`);
+    expect(io.calls.indexOf(`replace-route local 10.9.1.1/32 ${SHARED} 0`)).toBeLessThan(io.calls.indexOf(`replace-route 10.9.1.0/30 ${SHARED} 0 src 10.9.1.1`));
+    expect(io.calls.filter((call) => call.startsWith(`addr ${SHARED}`))).toEqual([]);
     expect(engine.status().map((s) => [s.name, s.device])).toEqual([['tnl-m0', SHARED], ['tnl-m1', SHARED], ['tnl-m2', 'tnl-m2']]);
     expect(engine.deviceOf('tnl-m1')).toBe(SHARED);
   });
@@ -131,8 +154,9 @@ describe('an engine with a shared device', () => {
     await engine.addTunnel(member(1));
     await engine.removeTunnel('tnl-m0');
     expect(io.calls).not.toContain(`close ${SHARED}`);
-    expect(io.calls).toContain(`del-addr ${SHARED} 10.9.0.1/30 peer 10.9.0.2`);
-    expect(io.calls).not.toContain(`del-addr ${SHARED} 10.9.1.1/30 peer 10.9.1.2`);
+    expect(io.calls.filter((call) => call.startsWith('delete-route'))).toEqual([
+      `delete-route 10.9.0.0/30 ${SHARED} 0 src 10.9.0.1`, `delete-route local 10.9.0.1/32 ${SHARED} 0`,
+    ]);
     io.tun(SHARED).deliver({ bytes: ipv4Packet({ src: '10.9.1.1', dst: '10.9.0.2', length: 60 }), addr: 0, port: 0 });
     expect(io.socket(`raw 47 ${HUB}`).take()).toHaveLength(0);
     expect(engine.sharedUnrouted()).toBe(1);
