@@ -326,8 +326,9 @@ async function awaitDevices(swarm: MemberSwarm, count: number, timeoutMs: number
 
 /**
  * Waits until `count` member links have their inner address on the shared device (each tunnel's,
- * as it is made). ipIn's output buffer holds the listing of every address (about 127 bytes each:
- * 10,000 take 1.2 MiB, past execFileSync's default 1 MiB); only a device not made yet counts as none.
+ * as it is made): the hub's end's local route in table local, which the shared device adds for
+ * each member. ipIn's output buffer holds the listing of every route (10,000 pass execFileSync's
+ * default 1 MiB); only a device not made yet counts as none.
  */
 async function awaitSharedAddresses(swarm: MemberSwarm, count: number, timeoutMs: number): Promise<void> {
   const deadline = Date.now() + timeoutMs;
@@ -335,9 +336,9 @@ async function awaitSharedAddresses(swarm: MemberSwarm, count: number, timeoutMs
   for (;;) {
     let addresses = 0;
     try {
-      addresses = ipIn(namespace, ['-4', '-o', 'addr', 'show', 'dev', HUB_SHARED_DEVICE]).split('\n').filter((line) => line.length > 0).length;
+      addresses = ipIn(namespace, ['-4', '-o', 'route', 'show', 'table', 'local', 'type', 'local', 'dev', HUB_SHARED_DEVICE]).split('\n').filter((line) => line.length > 0).length;
     } catch (err) {
-      if (!/does not exist/.test(String((err as { stderr?: unknown }).stderr))) throw err;
+      if (!/does not exist|Cannot find device/.test(String((err as { stderr?: unknown }).stderr))) throw err;
     }
     if (addresses >= count) return;
     if (Date.now() > deadline) throw new Error(`${addresses} of ${count} tunnels back on ${HUB_SHARED_DEVICE} after ${timeoutMs} ms`);
