@@ -6,6 +6,8 @@ export type RouteChanges = Pick<KernelNetworkConfig, 'apply'>;
 
 interface InstalledSet {
   metric: number;
+  /** The IPv4 routes' source (undefined: the kernel picks one). */
+  source?: string | undefined;
   prefixes: Set<string>;
 }
 
@@ -33,14 +35,16 @@ export class KernelRoutes {
    * was just created, so it carries nothing yet. On a failure (rejected after trying the rest), what
    * is known to be installed stays recorded and the rest is tried again on the next call. `link`:
    * the interface the routes go through when it is not `device` itself (a device shared by tunnels).
+   * `source`: the IPv4 routes' source address (`src`), for a device shared by tunnels, where the
+   * kernel would otherwise pick one of another interface.
    */
-  setDevice(device: string, prefixes: readonly string[], metric: number, fresh: boolean, link = device): Promise<void> {
+  setDevice(device: string, prefixes: readonly string[], metric: number, fresh: boolean, link = device, source?: string): Promise<void> {
     return this.queued(device, () => {
       const before = fresh ? undefined : this.devices.get(device);
       return this.reconcile(before, new Set(prefixes), metric, link, (installed) => {
         if (installed.prefixes.size === 0) this.devices.delete(device);
         else this.devices.set(device, installed);
-      });
+      }, source);
     });
   }
 
@@ -79,19 +83,20 @@ export class KernelRoutes {
     return run;
   }
 
-  /** Routes through `link` (null: unreachable routes) from `before` to `wanted` at `metric`. */
+  /** Routes through `link` (null: unreachable routes) from `before` to `wanted` at `metric`, IPv4 ones from `source` when given. */
   private async reconcile(before: InstalledSet | undefined, wanted: Set<string>, metric: number,
-    link: string | null, record: (installed: InstalledSet) => void): Promise<void> {
+    link: string | null, record: (installed: InstalledSet) => void, source?: string): Promise<void> {
     const kept = new Set<string>();
     const removals: KernelChange[] = [];
     for (const prefix of before?.prefixes ?? []) {
-      if (wanted.has(prefix) && before!.metric === metric) kept.add(prefix);
+      const sameSource = prefix.includes(':') || before!.source === source;
+      if (wanted.has(prefix) && before!.metric === metric && sameSource) kept.add(prefix);
       else removals.push({ kind: 'delete-route', route: { prefix, link, metric: before!.metric } });
     }
     // Until the additions succeed only what stayed is known to be installed: a failure is retried
     // next time.
     const installed = new Set(kept);
-    record({ metric, prefixes: installed });
+    record({ metric, source, prefixes: installed });
     // A refused removal is fine: a deleted interface took its routes along.
     if (removals.length > 0) await this.kernel.apply(removals);
     // IPv4 and IPv6 go separately, so a host without IPv6 still gets its IPv4 routes.
@@ -100,7 +105,8 @@ export class KernelRoutes {
       const added = family.filter((prefix) => !kept.has(prefix));
       if (added.length === 0) continue;
       try {
-        const outcomes = await this.kernel.apply(added.map((prefix) => ({ kind: 'replace-route', route: { prefix, link, metric } })));
+        const from = source !== undefined && !added[0]!.includes(':') ? { source } : {};
+        const outcomes = await this.kernel.apply(added.map((prefix) => ({ kind: 'replace-route', route: { prefix, link, metric, ...from } })));
         outcomes.forEach((outcome, i) => {
           if (outcome.ok) installed.add(added[i]!);
           else failure ??= outcome.error;
@@ -109,7 +115,7 @@ export class KernelRoutes {
         failure ??= err;
       }
     }
-    record({ metric, prefixes: installed });
+    record({ metric, source, prefixes: installed });
     if (failure !== undefined) throw failure;
   }
 }

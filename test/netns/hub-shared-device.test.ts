@@ -117,6 +117,10 @@ describe.skipIf(reason !== null)('a hub with --member-devices shared (netns)', (
     await waitUntil(() => /dev tc-members/.test(execIn(topo.hub, 'ip', ['route', 'show', '10.50.2.0/24'])), 5_000, 'the hub\'s route to c2\'s LAN');
     await waitUntil(() => pingOk(topo.c1, LAN2), 10_000, 'c1 -> lan2');
     expect(await pingOk(topo.lan2, INNER.c1)).toBe(true);
+    // What the hub itself sends there comes from its end of c2's link, as on a device of c2's own.
+    expect((JSON.parse(execIn(topo.hub, 'ip', ['-j', 'route', 'get', LAN2])) as { dev: string; prefsrc: string }[])[0])
+      .toMatchObject({ dev: SHARED, prefsrc: INNER.hubC2 });
+    expect(await pingOk(topo.hub, LAN2)).toBe(true);
     expect((await peer('c2'))?.routes).toEqual(['10.50.2.0/24']);
   });
 

@@ -6,9 +6,10 @@ import type { KernelChange, KernelOutcome } from '../../shared/system/kernel-cha
 /** A route change as the line `ip -batch` would run for it. */
 function lineOf(change: KernelChange): string {
   if (change.kind !== 'replace-route' && change.kind !== 'delete-route') throw new Error(`not a route change: ${change.kind}`);
-  const { prefix, link, metric } = change.route;
+  const { prefix, link, metric, source } = change.route;
   const verb = change.kind === 'delete-route' ? 'del' : 'replace';
-  return link === null ? `route ${verb} unreachable ${prefix} metric ${metric}` : `route ${verb} ${prefix} dev ${link} metric ${metric}`;
+  const src = source === undefined ? '' : ` src ${source}`;
+  return link === null ? `route ${verb} unreachable ${prefix} metric ${metric}` : `route ${verb} ${prefix} dev ${link} metric ${metric}${src}`;
 }
 
 class RecordingCommands implements RouteChanges {
@@ -45,6 +46,19 @@ describe('KernelRoutes: the routes a process installed, changed by differences',
     expect(routes.routesOf('tnl-hub')).toEqual(['10.1.12.0/24', '2001:db8:52::/64']);
     await routes.setDevice('tnl-hub', ['10.1.12.0/24', '2001:db8:52::/64'], 1000, false);
     expect(commands.applied).toHaveLength(2);
+  });
+
+  it('gives the IPv4 routes through a shared interface the tunnel\'s source, and moves them when it changes', async () => {
+    const commands = new RecordingCommands();
+    const routes = new KernelRoutes(commands);
+    await routes.setDevice('tnl-c2', ['10.50.2.0/24', '2001:db8:52::/64'], 0, false, 'tc-members', '10.1.14.5');
+    expect(commands.applied).toEqual([['route replace 10.50.2.0/24 dev tc-members metric 0 src 10.1.14.5'], ['route replace 2001:db8:52::/64 dev tc-members metric 0']]);
+    await routes.setDevice('tnl-c2', ['10.50.2.0/24', '2001:db8:52::/64'], 0, false, 'tc-members', '10.1.14.5');
+    expect(commands.applied).toHaveLength(2);
+    await routes.setDevice('tnl-c2', ['10.50.2.0/24', '2001:db8:52::/64'], 0, false, 'tc-members', '10.1.14.9');
+    expect(commands.tolerated).toEqual([['route del 10.50.2.0/24 dev tc-members metric 0']]);
+    expect(commands.applied[2]).toEqual(['route replace 10.50.2.0/24 dev tc-members metric 0 src 10.1.14.9']);
+    expect(routes.routesOf('tnl-c2')).toEqual(['10.50.2.0/24', '2001:db8:52::/64']);
   });
 
   it('moves every route when the metric changes, and starts over on a re-created interface', async () => {
