@@ -56,6 +56,9 @@ describe.skipIf(skipReason)('the kernel network configuration seam (netns): one 
     expect(result.groupDeleted).toEqual(['ok']);
     expect(result.afterGroupDelete).toEqual([dev, `k${n}b`]);
     expect(result.markMissing).toEqual([refused('ERR_DEVICE_NOT_FOUND', `k${n}nosuch`)]);
+    expect(result.sourced).toEqual({
+      made: ['ok', 'ok', 'ok'], local: [`local 10.2.${n}.1`], towards: [`10.2.${n}.0/30 src 10.2.${n}.1`], deleted: ['ok', 'ok'], left: 0,
+    });
   });
 
   it('refuses every change without CAP_NET_ADMIN with ERR_PERMISSION, whatever the implementation', async () => {

@@ -42,6 +42,8 @@ export interface KernelConfigContract {
   groupDeleted: BriefOutcome[];
   afterGroupDelete: string[];
   markMissing: BriefOutcome[];
+  /** A local route in table local and a route with that address as source, then both deleted. */
+  sourced: { made: BriefOutcome[]; local: string[]; towards: string[]; deleted: BriefOutcome[]; left: number };
 }
 
 const args = scriptArgs('name', 'n');
@@ -115,8 +117,18 @@ const markedLinks = (await config.listLinks(`k${n}own`)).sort((x, y) => x.name.l
 const groupDeleted = await applyBrief(config, [{ kind: 'delete-link-group', group }]);
 const afterGroupDelete = ipJson<IpLink>('link', 'show').filter((l) => l.ifname.startsWith(`k${n}`)).map((l) => l.ifname).sort();
 const markMissing = await applyBrief(config, [{ kind: 'mark-link', link: `k${n}nosuch`, group, alias: 'x' }]);
+// The shared member device's way of holding an inner /30: routes, no address (the link is up again first).
+const hubEnd = { prefix: `10.2.${n}.1/32`, link: dev, metric: 0, local: true };
+const towards = { prefix: `10.2.${n}.0/30`, link: dev, metric: 0, source: `10.2.${n}.1` };
+const sourcedMade = await applyBrief(config, [{ kind: 'set-up', link: dev, up: true }, { kind: 'replace-route', route: hubEnd }, { kind: 'replace-route', route: towards }]);
+const ownRoutes = (table: string): (IpRoute & { prefsrc?: string })[] =>
+  ipJson<IpRoute & { prefsrc?: string }>('-4', 'route', 'show', 'table', table, 'dev', dev).filter((r) => r.dst.startsWith(`10.2.${n}.`));
+const sourcedLocal = ownRoutes('local').map((r) => `${r.type ?? 'unicast'} ${r.dst}`);
+const sourcedTowards = ownRoutes('main').map((r) => `${r.dst} src ${r.prefsrc ?? '-'}`);
+const sourcedDeleted = await applyBrief(config, [{ kind: 'delete-route', route: towards }, { kind: 'delete-route', route: hubEnd }]);
+const sourced = { made: sourcedMade, local: sourcedLocal, towards: sourcedTowards, deleted: sourcedDeleted, left: ownRoutes('all').length };
 const result: KernelConfigContract = {
   made, state: madeState, many: manyMade, manyInstalled, manyDeleted, changed, afterChange, goneAfterDelete, malformed,
-  mtuAfterMalformed, links, marked, markedLinks, groupDeleted, afterGroupDelete, markMissing,
+  mtuAfterMalformed, links, marked, markedLinks, groupDeleted, afterGroupDelete, markMissing, sourced,
 };
 console.log(JSON.stringify(result));
