@@ -1,7 +1,7 @@
 import { randomBytes, randomUUID } from 'node:crypto';
 import { TunnelError, isTunnelError } from '../../shared/errors.js';
 import {
-  CLIENT_MESSAGE_TYPES, decodeMessage, encodeMessage,
+  CLIENT_MESSAGE_TYPES, decodeMessage, encodeMessage, isEncodedKeepalive,
   type MessageOf, type OutgoingMessage,
 } from '../../shared/protocol/index.js';
 import type { KeepaliveTurn, SessionKeepalives } from './session-keepalives.js';
@@ -71,6 +71,8 @@ export class ControlSession implements KeepaliveTurn {
   receive(raw: string | Buffer): void {
     if (this.state === 'closed') return;
     this.lastHeard = Date.now();
+    // A member's answer to each keepalive: heard, nothing else to do (before hello it is refused below).
+    if (this.state === 'established' && isEncodedKeepalive(raw)) return;
     try {
       this.dispatch(raw);
     } catch (err) {

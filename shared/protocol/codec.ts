@@ -31,6 +31,19 @@ export function decodeMessage(raw: string | Buffer): ControlMessage {
   return parsed.data;
 }
 
+/** A keepalive as encodeMessage writes it: the one message a session gets every interval. */
+const KEEPALIVE_TEXT = JSON.stringify({ v: PROTOCOL_VERSION, type: 'keepalive' });
+const KEEPALIVE_BYTES = Buffer.from(KEEPALIVE_TEXT);
+
+/**
+ * True when `raw` is a keepalive byte for byte as encodeMessage writes it, which decodeMessage
+ * would read as `{ type: 'keepalive' }`: the receiver skips parsing and validating the message
+ * it gets most often. Anything else, a keepalive spelt another way too, goes through decodeMessage.
+ */
+export function isEncodedKeepalive(raw: string | Buffer): boolean {
+  return typeof raw === 'string' ? raw === KEEPALIVE_TEXT : raw.length === KEEPALIVE_BYTES.length && raw.equals(KEEPALIVE_BYTES);
+}
+
 /** Serializes a message, stamping the protocol version; refuses one that would exceed the size limit. */
 export function encodeMessage(message: OutgoingMessage): string {
   const text = JSON.stringify({ v: PROTOCOL_VERSION, ...message });

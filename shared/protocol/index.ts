@@ -1,6 +1,6 @@
 /** The control protocol: one schema, validated at the edge, shared by hub and client. */
 export { PROTOCOL_VERSION, MAX_MESSAGE_BYTES } from './version.js';
-export { decodeMessage, encodeMessage } from './codec.js';
+export { decodeMessage, encodeMessage, isEncodedKeepalive } from './codec.js';
 export {
   controlMessageSchema, configSchema, CLIENT_MESSAGE_TYPES, HUB_MESSAGE_TYPES,
   type ControlMessage, type MessageOf, type OutgoingMessage,

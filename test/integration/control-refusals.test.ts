@@ -167,6 +167,8 @@ describe('refusals change nothing and close only the offending session', () => {
       ['malformed JSON', '{"v":1,"type":', 'ERR_PROTOCOL', 4400],
       ['wrong protocol version', JSON.stringify({ v: 2, type: 'hello', software: 'x', endpoint: null }), 'ERR_UNSUPPORTED_VERSION', 4400],
       ['report before hello', JSON.stringify({ v: 1, type: 'report', endpoint: { address: '192.0.2.7' } }), 'ERR_PROTOCOL', 4400],
+      // Byte for byte the keepalive the hub skips parsing once a session is established: not before.
+      ['keepalive before hello', JSON.stringify({ v: 1, type: 'keepalive' }), 'ERR_PROTOCOL', 4400],
       ['a hub-only message', JSON.stringify({ v: 1, type: 'config', version: 1, tunnels: [], links: [] }), 'ERR_PROTOCOL', 4400],
       ['oversized message', Buffer.alloc(MAX_MESSAGE_BYTES + 1, 0x20), 'ERR_MESSAGE_TOO_LARGE', 1009],
     ];

@@ -1,6 +1,6 @@
 import { describe, expect, it } from 'vitest';
 import fc from 'fast-check';
-import { decodeMessage, encodeMessage, LineFramer, MAX_MESSAGE_BYTES, type OutgoingMessage } from '../../shared/protocol/index.js';
+import { decodeMessage, encodeMessage, isEncodedKeepalive, LineFramer, MAX_MESSAGE_BYTES, type OutgoingMessage } from '../../shared/protocol/index.js';
 import { isTunnelError } from '../../shared/errors.js';
 import { errorCodeOf } from '../helpers/error-code.js';
 
@@ -64,6 +64,20 @@ describe('control message codec', () => {
         expect(isTunnelError(err)).toBe(true);
       }
     }), { numRuns: 500 });
+  });
+});
+
+describe('isEncodedKeepalive', () => {
+  it('is true only for a keepalive exactly as encodeMessage writes it, which decodes as a keepalive', () => {
+    const encoded = encodeMessage({ type: 'keepalive' });
+    expect(isEncodedKeepalive(encoded)).toBe(true);
+    expect(isEncodedKeepalive(Buffer.from(encoded))).toBe(true);
+    expect(decodeMessage(encoded)).toEqual({ v: 1, type: 'keepalive' });
+    // Spelt another way, or another message of the same length: parsed as usual.
+    for (const other of [' {"v":1,"type":"keepalive"}', '{"type":"keepalive","v":1}', '{"v":2,"type":"keepalive"}', '{"v":1,"type":"keepaliv"}', '']) {
+      expect(isEncodedKeepalive(other)).toBe(false);
+      expect(isEncodedKeepalive(Buffer.from(other))).toBe(false);
+    }
   });
 });
 
