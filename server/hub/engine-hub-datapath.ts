@@ -53,7 +53,7 @@ export class EngineHubDatapath implements HubDatapath {
 
   async upsert(spec: WireTunnelSpec, peer: string): Promise<void> {
     this.peers.set(spec.name, peer);
-    const running = runningStatus(this.engine, spec.name);
+    const running = this.engine.tunnelShape(spec.name);
     try {
       await applyWireSpec(this.engine, spec);
     } catch (err) {

@@ -20,14 +20,14 @@ import { TunnelSecurityAssociations, type EspFactory, type RekeyDueEvent } from 
 import { TunnelDevices } from './tunnel-devices.js';
 import type { SourceFilter } from './source-filter.js';
 import { applyTunnelUpdate, sameAuth, validateTunnelSpec, type TunnelSpec, type TunnelSpecInput, type TunnelUpdate } from './tunnel-spec.js';
-import { tunnelStatusOf, type OuterSocketStatus, type TunnelStatus } from './tunnel-status.js';
+import { tunnelShapeOf, tunnelStatusOf, type OuterSocketStatus, type TunnelShape, type TunnelStatus } from './tunnel-status.js';
 import { transmitFromTun } from './tunnel-transmit.js';
 import { Tunnel, type TunnelBatches, type TunnelParts, type TunnelPath } from './tunnel.js';
 import type { BindingEvent } from './udp-binding-event.js';
 import { followMemberAuth } from './udp-binding-member.js';
 
 export type { BindingStatus } from './binding-status.js';
-export type { OuterSocketStatus, TunnelStatus } from './tunnel-status.js';
+export type { OuterSocketStatus, TunnelShape, TunnelStatus } from './tunnel-status.js';
 export type { RekeyDueEvent } from './tunnel-security-associations.js';
 export { ESP_WATCH_INTERVAL_MS } from './esp-watch.js';
 export { BATCH_CAPACITY, SLOT_SIZE } from './outer-socket-pool.js';
@@ -247,6 +247,12 @@ export class DatapathEngine {
   /** Status of one tunnel; ERR_TUNNEL_NOT_FOUND if none has that name. */
   tunnelStatus(name: string): TunnelStatus {
     return tunnelStatusOf(this.require(name));
+  }
+
+  /** The device, kind and inner addresses of the tunnel named `name`, or undefined when none runs (cheap: no counters read). */
+  tunnelShape(name: string): TunnelShape | undefined {
+    const tunnel = this.tunnels.get(name);
+    return tunnel === undefined ? undefined : tunnelShapeOf(tunnel);
   }
 
   /**

@@ -129,6 +129,24 @@ export function tunnelStatusOf(tunnel: Tunnel, absorbed = false): TunnelStatus {
   };
 }
 
+/** What decides whether a spec can change a running tunnel in place: its device, kind and inner addresses. */
+export type TunnelShape = Pick<TunnelStatus, 'device' | 'encap' | 'mac' | 'inner' | 'peerInner'>;
+
+/**
+ * A tunnel's shape alone: no counters, liveness or SAs read, so an upsert can compare its device
+ * without building the whole status (a move storm asked for that several times per tunnel).
+ */
+export function tunnelShapeOf(tunnel: Tunnel): TunnelShape {
+  const { spec } = tunnel;
+  return {
+    device: tunnel.tun.name,
+    encap: spec.encap,
+    mac: spec.mac,
+    inner: spec.address === null ? null : `${spec.address}/${spec.prefixLength}`,
+    peerInner: spec.peerAddress,
+  };
+}
+
 /** A shared socket's own counters: packets that reached it but no tunnel. */
 export function socketStatusOf(socket: OuterSocket): OuterSocketStatus {
   const snapshot = socket.unmatched.snapshot();

@@ -1,4 +1,4 @@
-import type { DatapathEngine, TunnelStatus } from './datapath-engine.js';
+import type { DatapathEngine, TunnelShape, TunnelStatus } from './datapath-engine.js';
 import type { TunnelSpecInput } from './tunnel-spec.js';
 
 /**
@@ -9,7 +9,7 @@ import type { TunnelSpecInput } from './tunnel-spec.js';
  * upsert of a name at a time (the engine serialises the changes, not this decision).
  */
 export async function upsertTunnel(engine: DatapathEngine, spec: TunnelSpecInput): Promise<TunnelStatus> {
-  const running = runningStatus(engine, spec.name);
+  const running = engine.tunnelShape(spec.name);
   if (!running) return engine.addTunnel(spec);
   if (needsNewDevice(running, spec)) {
     await engine.removeTunnel(spec.name);
@@ -44,7 +44,7 @@ export function runningStatus(engine: DatapathEngine, name: string): TunnelStatu
  * True when `spec` cannot be applied to the running tunnel in place: another inner address, or
  * another kind of device (gretap's TAP or a TUN) or MAC address.
  */
-export function needsNewDevice(running: TunnelStatus, spec: TunnelSpecInput): boolean {
+export function needsNewDevice(running: TunnelShape, spec: TunnelSpecInput): boolean {
   return running.inner !== (spec.address ?? null) || running.peerInner !== (spec.peerAddress ?? null)
     || (running.encap === 'gretap') !== (spec.encap === 'gretap')
     || (spec.mac !== undefined && running.mac !== spec.mac);

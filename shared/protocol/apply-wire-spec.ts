@@ -1,6 +1,6 @@
 import type { DatapathEngine, TunnelStatus } from '../datapath/datapath-engine.js';
 import type { TunnelUpdate } from '../datapath/tunnel-spec.js';
-import { needsNewDevice, runningStatus, upsertTunnel } from '../datapath/upsert-tunnel.js';
+import { needsNewDevice, upsertTunnel } from '../datapath/upsert-tunnel.js';
 import type { WireTunnelSpec } from './tunnel-spec-schema.js';
 import { wireSpecToEngine } from './wire-spec-to-engine.js';
 
@@ -14,7 +14,7 @@ import { wireSpecToEngine } from './wire-spec-to-engine.js';
  */
 export async function applyWireSpec(engine: DatapathEngine, wire: WireTunnelSpec): Promise<TunnelStatus> {
   const spec = wireSpecToEngine(wire);
-  const running = runningStatus(engine, spec.name);
+  const running = engine.tunnelShape(spec.name);
   if (!running || needsNewDevice(running, spec)) return upsertTunnel(engine, spec);
   // The MAC is the device's, the same as running here (else it would have been re-created).
   const { name, address: _address, peerAddress: _peerAddress, mac: _mac, ...outer } = spec;
