@@ -550,6 +550,7 @@ export class ControlPlane implements SessionEvents {
    */
   private async apply(plan: PeerConfiguration, work: Reconfiguration): Promise<void> {
     const { entry, live, session, snapshot: peer } = work;
+    const encapChanged = live.encap !== plan.choice.encap || live.encapReason !== plan.choice.reason;
     if (plan.hubLinkPath) await this.registry.recordLinkPath(plan.hubLinkPath.linkId, plan.hubLinkPath.encap, plan.hubLinkPath.reason, plan.hubLinkPath.esp);
     live.encap = plan.choice.encap;
     live.encapReason = plan.choice.reason;
@@ -566,7 +567,10 @@ export class ControlPlane implements SessionEvents {
     if (issued.hubChanged || issued.peerChanged) {
       const change = { peer: peer.name, hubVersion: issued.hubVersion, peerVersion: issued.peerVersion, remote: peer.seen, reported: peer.reported, encap: plan.choice.encap, encapReason: plan.choice.reason };
       sessionReconfigured.publish({ ...change, hubApplied });
-      this.log.info(change, 'link reconfigured');
+      // A session's first config on the same encapsulation (a reconnect, a move) says nothing its
+      // "session established" line did not: one info line per session start, not two.
+      if (encapChanged || session === undefined || session.sentVersion > 0) this.log.info(change, 'link reconfigured');
+      else this.log.debug(change, 'link reconfigured');
     }
     session?.pushConfig({ version: issued.peerVersion, ...plan.config });
     if (!work.cascade) return;

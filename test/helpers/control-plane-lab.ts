@@ -76,10 +76,12 @@ export function controlPlaneLab(options: {
   encryption?: EncryptionOptions;
   /** Runs a shortcut keeper with these options beside the plane. */
   shortcuts?: ShortcutOptions;
+  /** Where the plane logs (default: silent, or TUNNEL_TEST_LOG's level). */
+  log?: pino.Logger;
 } = {}): ControlPlaneLab {
   const registry = new MemoryControlRegistry(options.registry);
   const datapath = new RecordingHubDatapath();
-  const log = pino({ level: process.env.TUNNEL_TEST_LOG ?? 'silent' });
+  const log = options.log ?? pino({ level: process.env.TUNNEL_TEST_LOG ?? 'silent' });
   let plane!: ControlPlane;
   const keeper = options.shortcuts && new ShortcutKeeper({
     options: options.shortcuts, routing: options.routing ?? 'static', registry, datapath, log, alone: true,

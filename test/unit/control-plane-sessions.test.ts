@@ -1,3 +1,4 @@
+import pino from 'pino';
 import { afterEach, beforeEach, describe, expect, it, vi } from 'vitest';
 import type { WireTunnelSpec } from '../../shared/protocol/index.js';
 import { tickMsFor } from '../../server/control/session-keepalives.js';
@@ -52,6 +53,34 @@ describe('ControlPlane on an in-memory registry: sessions and reconfiguration', 
     const stored = JSON.stringify([lab.registry.storedConfig('alice'), lab.registry.storedHubEnd('alice')]);
     expect(stored).toContain('"role":"member"');
     expect(stored).not.toContain(key);
+    await lab.plane.close();
+  });
+
+  it('logs one info line per session start: a move on the same encapsulation gives "link reconfigured" at debug only', async () => {
+    const lines: { level: number; msg: string; peer?: string; remote?: string }[] = [];
+    const log = pino({ level: 'debug' }, { write: (line: string) => lines.push(JSON.parse(line)) });
+    const info = (): string[] => lines.filter((line) => line.level === pino.levels.values.info).map((line) => line.msg);
+    const debugReconfigured = () => lines.filter((line) => line.level === pino.levels.values.debug && line.msg === 'link reconfigured');
+    const lab = controlPlaneLab({ log });
+    lab.registry.addPeer('alice');
+    await lab.join('alice', ALICE);
+    // The first config chose the encapsulation: said at info.
+    expect(info()).toEqual(['session established', 'link reconfigured']);
+
+    lines.length = 0;
+    const moved = lab.connect('alice', '203.0.113.99');
+    moved.hello('203.0.113.99');
+    await settle();
+    expect(configOf(moved).version).toBe(2);
+    expect(info()).toEqual(['session established']);
+    expect(debugReconfigured()).toMatchObject([{ peer: 'alice', remote: '203.0.113.99' }]);
+
+    // A change on a session that has its config already is said at info, as before.
+    lines.length = 0;
+    moved.report('192.0.2.77');
+    await settle();
+    expect(configOf(moved).version).toBe(3);
+    expect(info()).toEqual(['link reconfigured']);
     await lab.plane.close();
   });
 
