@@ -69,21 +69,23 @@ export class EndpointStore {
 
   private async write(peer: string, address: string, port: number | null, source: string): Promise<{ endpoint: EndpointRecord; changed: boolean }> {
     const now = this.ctx.clock();
-    // By name: a peer seen again at its address (most session starts) costs this read and one update.
-    const latest = await this.ctx.sql.get<EndpointRow>(`SELECT e.id, e.address, e.port, e.source, e.first_seen_at AS "firstSeenAt", e.seen_at AS "seenAt"
-      FROM endpoints e JOIN peers p ON p.id = e.peer_id WHERE p.name = ? ORDER BY e.id DESC LIMIT 1`, peer);
-    const same = latest && latest.address === address && latest.port === port && latest.source === source;
-    if (same) {
-      // A reconnect from the same address (most session starts): the row as it now stands, without reading it again.
-      await this.ctx.sql.run('UPDATE endpoints SET seen_at = ? WHERE id = ?', now, latest.id);
-      return { endpoint: strip({ ...latest, seenAt: now }), changed: false };
+    // By name, with the peer's id: a peer seen again at its address (most session starts) costs
+    // this read and one update, a new address (a move) this read, the insert and the prune.
+    const latest = await this.ctx.sql.get<{ peerId: number } & Partial<EndpointRow>>(`SELECT p.id AS "peerId", e.id, e.address, e.port, e.source,
+      e.first_seen_at AS "firstSeenAt", e.seen_at AS "seenAt" FROM peers p LEFT JOIN endpoints e ON e.peer_id = p.id WHERE p.name = ? ORDER BY e.id DESC LIMIT 1`, peer);
+    if (latest === undefined) await requirePeerId(this.ctx, peer);
+    const { peerId, ...row } = latest!;
+    if (row.id != null && row.address === address && row.port === port && row.source === source) {
+      // The row as it now stands, without reading it again.
+      await this.ctx.sql.run('UPDATE endpoints SET seen_at = ? WHERE id = ?', now, row.id);
+      return { endpoint: strip({ ...(row as EndpointRow), seenAt: now }), changed: false };
     }
-    const peerId = await requirePeerId(this.ctx, peer);
     await this.ctx.sql.run('INSERT INTO endpoints (peer_id, address, port, source, first_seen_at, seen_at) VALUES (?, ?, ?, ?, ?, ?)',
       peerId, address, port, source, now, now);
     await this.ctx.sql.run('DELETE FROM endpoints WHERE peer_id = ? AND id <= (SELECT id FROM endpoints WHERE peer_id = ? ORDER BY id DESC LIMIT 1 OFFSET ?)',
       peerId, peerId, HISTORY_PER_PEER);
-    return { endpoint: strip(await this.latestRow(peerId) as EndpointRow), changed: true };
+    // The new latest row is the one just written.
+    return { endpoint: { address, port, source, firstSeenAt: now, seenAt: now }, changed: true };
   }
 
   private latestRow(peerId: number): Promise<EndpointRow | undefined> {

@@ -346,7 +346,11 @@ describe.each(contractBackends())('registry contract on $name', (backend) => {
       clock.advance(1000);
       const again = await registry.endpoints.record('alice', { address: '203.0.113.10', source: 'observed' });
       expect(again).toMatchObject({ changed: false, endpoint: { seenAt: clock(), firstSeenAt: clock() - 1000 } });
-      await registry.endpoints.record('alice', { address: '203.0.113.11', port: 4754, source: 'observed' });
+      clock.advance(1000);
+      const moved = await registry.endpoints.record('alice', { address: '203.0.113.11', port: 4754, source: 'observed' });
+      // What a new address returns is the row as stored, not read again.
+      expect(moved).toEqual({ changed: true, endpoint: await registry.endpoints.latest('alice') });
+      expect(moved.endpoint).toEqual({ address: '203.0.113.11', port: 4754, source: 'observed', firstSeenAt: clock(), seenAt: clock() });
       expect((await registry.endpoints.history('alice')).map((e) => [e.address, e.port])).toEqual([['203.0.113.11', 4754], ['203.0.113.10', null]]);
     });
 
