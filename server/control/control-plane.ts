@@ -430,11 +430,11 @@ export class ControlPlane implements SessionEvents {
     const standing = await this.registry.peerStanding(peer.name);
     const servedElsewhere = standing && !standing.revocation && !claimedNow ? await this.registry.servedElsewhere(peer.name) : null;
     if (!standing || retirementOf(peer.name, { standing, servedElsewhere })) return { standing, servedElsewhere, links: undefined };
-    const hubLink = await this.registry.hubLink(peer.name);
+    const { hubLink, peerLinks: peerLinkFacts } = await this.registry.linksOf(peer.name);
     // The link runs over the family the member reached the hub with.
     const hubLocal = isIPv6(peer.seen) ? this.identity.endpoint6 : await this.reads.get('hubEndpoint', () => this.registry.hubEndpoint());
     const peerLinks: GatheredPeerLink[] = [];
-    for (const link of await this.registry.peerLinks(peer.name)) peerLinks.push(await this.gatherPeerLink(peer, standing.pinnedEncap, link));
+    for (const link of peerLinkFacts) peerLinks.push(await this.gatherPeerLink(peer, standing.pinnedEncap, link));
     const { hubLinkEncrypted, hubLinkKeying } = await this.gatherKeys(peer, standing.encrypt, hubLink.id, peerLinks);
     const memberRouting = await this.registry.memberRouting(peer.name);
     const routingFacts = await this.routingFacts();

@@ -90,10 +90,8 @@ export interface ControlRegistry {
   pinnedEncap(peer: string): Promise<Encapsulation | null>;
   /** The peer's own row as a reconfiguration needs it (one read), or undefined when it was removed. */
   peerStanding(peer: string): Promise<PeerStanding | undefined>;
-  /** The peer's hub<->peer link, from one read. */
-  hubLink(peer: string): Promise<HubLinkFacts>;
-  /** The peer's peer<->peer links. */
-  peerLinks(peer: string): Promise<PeerLinkFacts[]>;
+  /** The peer's hub<->peer link and its peer<->peer links, with their tables from one read. */
+  linksOf(peer: string): Promise<{ hubLink: HubLinkFacts; peerLinks: PeerLinkFacts[] }>;
   /**
    * Records the hub's automatic choice for a link, hub link or peer<->peer link (beneath any pin),
    * with how it carries ESP when encrypted; true when it changed.

@@ -24,24 +24,26 @@ export function controlRegistryOver(registry: Registry, hubName?: string, claime
       const record = await registry.peers.find(peer);
       return record && { revocation: peerRevocationError(record), pinnedEncap: record.pinnedEncap, encrypt: record.encrypt };
     },
-    hubLink: async (peer) => {
-      const { link, table } = await registry.links.hubLinkWithTable(peer);
-      return { id: link.id, table, greKey: link.greKey, keyless: link.keyless };
-    },
-    peerLinks: async (peer) => Promise.all((await registry.links.listForPeer(peer)).filter((link) => !link.hubLink).map(async (link) => {
-      const other = link.ends[0] === peer ? link.ends[1] : link.ends[0];
+    linksOf: async (peer) => {
+      const { hubLink, peerLinks } = await registry.links.linksWithTablesOf(peer);
       return {
-        linkId: link.id,
-        other,
-        otherEncrypt: await registry.encryption.of(other),
-        table: await registry.links.table(link.id),
-        greKey: link.greKey,
-        keyless: link.keyless,
-        ...(link.kind === 'shortcut'
-          ? { kind: 'shortcut' as const, why: link.why ?? 'shortcut', otherHubAddress: (await registry.links.hubLinkOf(other)).inner[1] }
-          : {}),
+        hubLink: { id: hubLink.link.id, table: hubLink.table, greKey: hubLink.link.greKey, keyless: hubLink.link.keyless },
+        peerLinks: await Promise.all(peerLinks.map(async ({ link, table }) => {
+          const other = link.ends[0] === peer ? link.ends[1] : link.ends[0];
+          return {
+            linkId: link.id,
+            other,
+            otherEncrypt: await registry.encryption.of(other),
+            table,
+            greKey: link.greKey,
+            keyless: link.keyless,
+            ...(link.kind === 'shortcut'
+              ? { kind: 'shortcut' as const, why: link.why ?? 'shortcut', otherHubAddress: (await registry.links.hubLinkOf(other)).inner[1] }
+              : {}),
+          };
+        })),
       };
-    })),
+    },
     recordLinkPath: async (linkId, encap, reason, esp) => registry.paths.record(linkId, encap, reason, esp ?? null),
     latestEndpoint: async (peer) => (await registry.endpoints.latest(peer))?.address ?? null,
     recordHubApplied: async (linkId, version) => registry.specs.recordHubApplied(linkId, version),

@@ -129,10 +129,19 @@ export class LinkStore {
     return toRecord(await this.hubLinkRow(peer));
   }
 
-  /** The hub<->peer link of `peer` and its table, from one read (a hub wants both on every session start). */
-  async hubLinkWithTable(peer: string): Promise<{ link: LinkRecord; table: LinkTable }> {
-    const row = await this.hubLinkRow(peer);
-    return { link: toRecord(row), table: tableOf(row) };
+  /**
+   * The hub link of `peer` and its peer links, each with its table, from one read (a hub wants
+   * them all on every session start); ERR_PEER_NOT_FOUND, or ERR_LINK_NOT_FOUND without a hub link.
+   */
+  async linksWithTablesOf(peer: string): Promise<{ hubLink: { link: LinkRecord; table: LinkTable }; peerLinks: { link: LinkRecord; table: LinkTable }[] }> {
+    const rows = await this.rows(`${SELECT_LINKS} WHERE ${ENDS_OF_PEER} ORDER BY l.end_a IS NOT NULL, l.id`, peer, peer);
+    const [first] = rows;
+    if (first === undefined || first.hubLink !== 1) {
+      await requirePeerId(this.ctx, peer);
+      throw new TunnelError('ERR_LINK_NOT_FOUND', `peer "${peer}" has no hub link`);
+    }
+    const withTable = (row: LinkRow): { link: LinkRecord; table: LinkTable } => ({ link: toRecord(row), table: tableOf(row) });
+    return { hubLink: withTable(first), peerLinks: rows.slice(1).map(withTable) };
   }
 
   /** The /30 table of one link, with each end's latest known public address. */

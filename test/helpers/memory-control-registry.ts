@@ -61,7 +61,7 @@ export interface RegistryCall {
 
 /** Methods that only read. */
 const READS = new Set<keyof ControlRegistry>([
-  'hubEndpoint', 'pinnedEncap', 'peerStanding', 'hubLink', 'peerLinks', 'latestEndpoint', 'routingFacts', 'memberRouting', 'servedElsewhere', 'clusterView',
+  'hubEndpoint', 'pinnedEncap', 'peerStanding', 'linksOf', 'latestEndpoint', 'routingFacts', 'memberRouting', 'servedElsewhere', 'clusterView',
   'espMasterKey', 'latestSaEpochs',
 ]);
 
@@ -281,21 +281,20 @@ export class MemoryControlRegistry implements ControlRegistry, ShortcutRegistry 
     });
   }
 
-  async hubLink(peer: string): Promise<HubLinkFacts> {
-    const link = this.hubLinkOf(peer);
-    return this.answer('hubLink', peer, { id: link.id, table: this.tableOf(link), greKey: link.greKey, keyless: link.keyless });
-  }
-
-  async peerLinks(peer: string): Promise<PeerLinkFacts[]> {
+  async linksOf(peer: string): Promise<{ hubLink: HubLinkFacts; peerLinks: PeerLinkFacts[] }> {
     this.requirePeer(peer);
+    const hubLink = this.hubLinkOf(peer);
     const links = [...this.links.values()].filter((link) => link.a !== null && (link.a === peer || link.b === peer));
-    return this.answer('peerLinks', peer, links.map((link) => {
-      const other = link.a === peer ? link.b : link.a!;
-      return {
-        linkId: link.id, other, otherEncrypt: this.peers.get(other)?.encrypt ?? null, table: this.tableOf(link), greKey: link.greKey, keyless: link.keyless,
-        ...(link.shortcut ? { kind: 'shortcut' as const, why: link.shortcut.why, otherHubAddress: describeLinkSubnet(this.hubLinkOf(other).network).secondEnd } : {}),
-      };
-    }));
+    return this.answer('linksOf', peer, {
+      hubLink: { id: hubLink.id, table: this.tableOf(hubLink), greKey: hubLink.greKey, keyless: hubLink.keyless },
+      peerLinks: links.map((link) => {
+        const other = link.a === peer ? link.b : link.a!;
+        return {
+          linkId: link.id, other, otherEncrypt: this.peers.get(other)?.encrypt ?? null, table: this.tableOf(link), greKey: link.greKey, keyless: link.keyless,
+          ...(link.shortcut ? { kind: 'shortcut' as const, why: link.shortcut.why, otherHubAddress: describeLinkSubnet(this.hubLinkOf(other).network).secondEnd } : {}),
+        };
+      }),
+    });
   }
 
   async recordLinkPath(linkId: number, encap: Encapsulation, reason: string, esp?: EspPath): Promise<boolean> {

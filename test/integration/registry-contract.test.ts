@@ -174,6 +174,19 @@ describe.each(contractBackends())('registry contract on $name', (backend) => {
       expect(new Set((await registry.links.list()).map((l) => l.greKey)).size).toBe(3);
     });
 
+    it('gives a peer\'s hub link and peer links with their tables in one read, as each is read alone', async () => {
+      const registry = await backend.initialised({ pools: ['10.1.12.0/24'] });
+      await registry.peers.add({ name: 'alice' });
+      await registry.peers.add({ name: 'bob' });
+      const link = await registry.links.addPeerLink('bob', 'alice');
+      await registry.endpoints.record('bob', { address: '203.0.113.20', source: 'observed' });
+      const { hubLink, peerLinks } = await registry.links.linksWithTablesOf('alice');
+      expect(hubLink).toEqual({ link: await registry.links.hubLinkOf('alice'), table: (await registry.links.tablesForPeer('alice'))[0] });
+      expect(peerLinks).toEqual([{ link, table: await registry.links.table(link.id) }]);
+      expect((await registry.links.linksWithTablesOf('bob')).peerLinks.map((l) => l.link.ends)).toEqual([['bob', 'alice']]);
+      await expectRefusedUnchanged(registry, 'ERR_PEER_NOT_FOUND', () => registry.links.linksWithTablesOf('carol'));
+    });
+
     it('refuses duplicate (either way round), self, hub and unknown ends, changing nothing', async () => {
       const registry = await backend.initialised({ pools: ['10.1.12.0/24'] });
       await registry.peers.add({ name: 'alice' });

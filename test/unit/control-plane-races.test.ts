@@ -97,7 +97,7 @@ describe('ControlPlane on an in-memory registry: work that overlaps', () => {
     lab.registry.addPeer('alice');
     const first = await lab.join('alice', ALICE);
 
-    const held = lab.registry.hold('hubLink', 'alice');
+    const held = lab.registry.hold('linksOf', 'alice');
     first.report('192.168.1.5');
     await held.reached;
     const second = lab.connect('alice', '203.0.113.12');

@@ -223,8 +223,9 @@ describe('ControlPlane on an in-memory registry: sessions and reconfiguration', 
     const count = (method: string) => lab.registry.calls.filter((call) => call.method === method).length;
     expect(count('peerStanding')).toBe(5);
     expect([count('hubEndpoint'), count('routingFacts'), count('clusterView')]).toEqual([1, 1, 1]);
-    // Per member: its row, whether another hub serves it (not asked right after its own claim), hub link, peer links, routing record.
-    expect(lab.registry.readCount()).toBe(5 * 4 + 3);
+    // Per member: its row, whether another hub serves it (not asked right after its own claim), its links (hub link and peer links in one read), routing record.
+    expect(count('linksOf')).toBe(5);
+    expect(lab.registry.readCount()).toBe(5 * 3 + 3);
     await lab.plane.close();
   });
 
