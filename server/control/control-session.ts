@@ -10,6 +10,14 @@ import type { SessionTransport } from './session-transport.js';
 /** The keepalive every session sends, encoded once. */
 const KEEPALIVE = encodeMessage({ type: 'keepalive' });
 
+/**
+ * Longest the welcome waits for the session's first config to leave with it (half the keepalive
+ * interval, at most 5 s): well inside the 10 s tunnel-client gives a hub to welcome it.
+ */
+export function welcomeHoldMs(keepaliveMs: number): number {
+  return Math.min(keepaliveMs / 2, 5_000);
+}
+
 /** What a session tells the control plane; the plane owns the registry and the datapath. */
 export interface SessionEvents {
   established(session: ControlSession, hello: MessageOf<'hello'>): void;
@@ -44,6 +52,8 @@ export class ControlSession implements KeepaliveTurn {
   private lastHeard = Date.now();
   /** When the next keepalive is due (ms since epoch); none before the hello. */
   private nextKeepalive = Infinity;
+  /** The encoded welcome until the first message after it takes it along (one write for both). */
+  private heldWelcome: string | undefined;
 
   constructor(
     readonly peer: string,
@@ -123,13 +133,14 @@ export class ControlSession implements KeepaliveTurn {
       case 'hello':
         if (this.state !== 'awaiting-hello') throw new TunnelError('ERR_PROTOCOL', 'hello sent twice');
         this.state = 'established';
-        this.send({
+        // Held for the first config (a write each cost the hub a syscall and the member a wakeup), or the clock's turn.
+        this.heldWelcome = encodeMessage({
           type: 'welcome', peer: this.peer, session: this.id, sessionKey: this.sessionKey.toString('base64url'),
           keepaliveMs: this.keepalives.timing.keepaliveMs, seen: this.transport.remoteAddress,
           ...(this.ipv6Endpoint !== null ? { ipv6Endpoint: this.ipv6Endpoint } : {}),
         });
         this.nextKeepalive = Date.now() + this.keepalives.timing.keepaliveMs;
-        this.keepalives.schedule(this, this.keepalives.timing.keepaliveMs);
+        this.keepalives.schedule(this, welcomeHoldMs(this.keepalives.timing.keepaliveMs));
         this.events.established(this, message);
         return;
       case 'report':
@@ -166,7 +177,26 @@ export class ControlSession implements KeepaliveTurn {
 
   private send(message: OutgoingMessage, evenIfClosed = false): void {
     if (this.state === 'closed' && !evenIfClosed) return;
-    this.transport.send(encodeMessage(message));
+    this.write(encodeMessage(message));
+  }
+
+  /** Sends an encoded message, after the held welcome in the same write. */
+  private write(text: string): void {
+    const welcome = this.heldWelcome;
+    if (welcome === undefined) {
+      this.transport.send(text);
+      return;
+    }
+    this.heldWelcome = undefined;
+    this.transport.sendTogether([welcome, text]);
+  }
+
+  /** Sends the held welcome on its own. */
+  private releaseWelcome(): void {
+    const welcome = this.heldWelcome;
+    if (welcome === undefined) return;
+    this.heldWelcome = undefined;
+    this.transport.send(welcome);
   }
 
   /**
@@ -180,6 +210,7 @@ export class ControlSession implements KeepaliveTurn {
       this.close(new TunnelError('ERR_TIMEOUT', `no message for ${livenessMs} ms`));
       return null;
     }
+    this.releaseWelcome();
     if (now >= this.nextKeepalive) {
       this.transport.send(KEEPALIVE);
       // Keep the interval's phase (a turn comes up to a tick late), unless the process stalled past it.

@@ -14,6 +14,8 @@ export interface SessionTransport {
   readonly remoteAddress: string;
   /** Sends one encoded message; silently dropped once the transport is closed. */
   send(text: string): void;
+  /** Sends encoded messages in order in one write (one syscall, one TCP segment where they fit); dropped once closed. */
+  sendTogether(texts: readonly string[]): void;
   /** Ends the connection; with an error, the peer learns its code (close code / exit status). */
   close(error?: TunnelError): void;
 }

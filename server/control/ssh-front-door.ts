@@ -162,6 +162,9 @@ export async function openSshFrontDoor(options: SshFrontDoorOptions): Promise<Ss
       send: (text) => {
         if (!ended) channel.write(`${text}\n`);
       },
+      sendTogether: (texts) => {
+        if (!ended) channel.write(texts.map((text) => `${text}\n`).join(''));
+      },
       close: (error) => {
         if (ended) return;
         ended = true;

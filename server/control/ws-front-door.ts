@@ -89,17 +89,27 @@ export async function openWsFrontDoor(options: WsFrontDoorOptions): Promise<WsFr
     wss.handleUpgrade(request, socket, head, (ws) => {
       // Only now: taking the socket over, ws turns its timeout off, which would end the idle deadline.
       options.gate.established(request.socket.remoteAddress, request.socket.remotePort);
-      bind(ws, peer, remoteAddress);
+      bind(ws, socket, peer, remoteAddress);
     });
   }
 
-  function bind(ws: WebSocket, peer: AuthenticatedPeer, remoteAddress: string): void {
+  function bind(ws: WebSocket, socket: Duplex, peer: AuthenticatedPeer, remoteAddress: string): void {
     const transport: SessionTransport = {
       kind: 'ws',
       encrypted: options.tls !== undefined,
       remoteAddress,
       send: (text) => {
         if (ws.readyState === ws.OPEN) ws.send(text);
+      },
+      sendTogether: (texts) => {
+        if (ws.readyState !== ws.OPEN) return;
+        // ws writes each frame at once; with the socket corked around them they leave in one writev.
+        socket.cork();
+        try {
+          for (const text of texts) ws.send(text);
+        } finally {
+          socket.uncork();
+        }
       },
       close: (error) => {
         if (ws.readyState === ws.OPEN || ws.readyState === ws.CONNECTING) {

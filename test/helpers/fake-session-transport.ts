@@ -14,8 +14,16 @@ export class FakeSessionTransport implements SessionTransport {
   /** `encrypted`: the connection is wss:// or SSH (false: plain ws://). */
   constructor(readonly remoteAddress: string, readonly kind: 'ws' | 'ssh' = 'ws', readonly encrypted = true) {}
 
+  /** How many messages left in each write, in order. */
+  readonly writes: number[] = [];
+
   send(text: string): void {
-    this.sent.push(JSON.parse(text) as SentMessage);
+    this.sendTogether([text]);
+  }
+
+  sendTogether(texts: readonly string[]): void {
+    for (const text of texts) this.sent.push(JSON.parse(text) as SentMessage);
+    this.writes.push(texts.length);
   }
 
   close(error?: TunnelError): void {

@@ -1,6 +1,7 @@
 import pino from 'pino';
 import { afterEach, beforeEach, describe, expect, it, vi } from 'vitest';
 import type { WireTunnelSpec } from '../../shared/protocol/index.js';
+import { welcomeHoldMs } from '../../server/control/control-session.js';
 import { tickMsFor } from '../../server/control/session-keepalives.js';
 import { LAB_TIMING, controlPlaneLab, fakeSessionClock, settle, type LabMember } from '../helpers/control-plane-lab.js';
 
@@ -38,6 +39,32 @@ describe('ControlPlane on an in-memory registry: sessions and reconfiguration', 
     alice.ack(1);
     await settle();
     expect(lab.registry.storedConfig('alice')).toMatchObject({ version: 1, acked: 1 });
+    await lab.plane.close();
+  });
+
+  it('the welcome leaves with the first config in one write, or alone once the hold is over when the config is late', async () => {
+    const lab = controlPlaneLab();
+    lab.registry.addPeer('alice');
+    lab.registry.addPeer('bob');
+    const alice = await lab.join('alice', ALICE);
+    expect(alice.transport.sent.map((message) => message.type)).toEqual(['welcome', 'config']);
+    expect(alice.transport.writes).toEqual([2]);
+
+    const held = lab.registry.hold('linksOf', 'bob');
+    const bob = lab.connect('bob', BOB);
+    bob.hello(BOB);
+    await held.reached;
+    expect(bob.transport.sent).toEqual([]);
+    // At most a tick after the hold: alone, and the session runs on as before.
+    vi.advanceTimersByTime(welcomeHoldMs(LAB_TIMING.keepaliveMs) + tickMsFor(LAB_TIMING.keepaliveMs));
+    expect(bob.transport.sent.map((message) => message.type)).toEqual(['welcome']);
+    held.release();
+    await settle();
+    expect(bob.transport.sent.map((message) => message.type)).toEqual(['welcome', 'config']);
+    expect(bob.transport.writes).toEqual([1, 1]);
+    bob.ack(1);
+    await settle();
+    expect(lab.registry.storedConfig('bob')).toMatchObject({ version: 1, acked: 1 });
     await lab.plane.close();
   });
 
