@@ -8,7 +8,7 @@ import { execFileSync } from 'node:child_process';
 import { readFileSync } from 'node:fs';
 import { listRtnetlinkLinks, runRtnetlinkBatch, type RtnetlinkLink, type RtnetlinkRequest } from '../../native/index.js';
 import { ipJson, type IpAddresses, type IpLink, type IpRoute } from './ip-json.js';
-import { batch, briefRefusal, type BriefRtnetlinkOutcome, type RtnetlinkRefusal } from './rtnetlink-outcomes.js';
+import { batch, briefRefusal, refusedOrOk, type BriefRtnetlinkOutcome, type RtnetlinkRefusal } from './rtnetlink-outcomes.js';
 
 /** What the run saw. */
 export interface RtnetlinkContract {
@@ -93,15 +93,6 @@ const manyDeleted = (await batch(many.map((r) => ({ ...r, op: 'delete-route' }) 
 const links = (await listRtnetlinkLinks('v')).map((l) => l.name).sort();
 const noLinks = await listRtnetlinkLinks('zz');
 
-/** 'ok', or the refusal `run` throws or rejects with. */
-async function refusedOrOk(run: () => unknown): Promise<'ok' | RtnetlinkRefusal> {
-  try {
-    await run();
-    return 'ok';
-  } catch (err) {
-    return briefRefusal(err);
-  }
-}
 // A malformed request refuses the whole batch before anything is sent: a bad name at the call
 // itself (it throws, no promise), a bad address in the promise.
 let malformed: 'ok' | RtnetlinkRefusal;

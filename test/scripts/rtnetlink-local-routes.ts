@@ -6,7 +6,7 @@
 import { execFileSync } from 'node:child_process';
 import { runRtnetlinkBatch } from '../../native/index.js';
 import { ipJson } from './ip-json.js';
-import { batch, briefRefusal, type BriefRtnetlinkOutcome, type RtnetlinkRefusal } from './rtnetlink-outcomes.js';
+import { batch, refusedOrOk, type BriefRtnetlinkOutcome, type RtnetlinkRefusal } from './rtnetlink-outcomes.js';
 
 /** What the run saw. */
 export interface RtnetlinkLocalRoutes {
@@ -54,14 +54,6 @@ const left4 = ipJson('-4', 'route', 'show', 'table', 'all', 'dev', 'v0').filter(
 const left6 = ipJson('-6', 'route', 'show', 'table', 'all', 'dev', 'v0').filter((r) => String((r as { dst: string }).dst).startsWith('2001:db8:9')).length;
 const deletedAgain = await batch([{ ...local, op: 'delete-route' }]);
 
-async function refusedOrOk(run: () => unknown): Promise<'ok' | RtnetlinkRefusal> {
-  try {
-    await run();
-    return 'ok';
-  } catch (err) {
-    return briefRefusal(err);
-  }
-}
 const otherFamily = await refusedOrOk(() => runRtnetlinkBatch([{ ...towards, source: '2001:db8:9::1' }]));
 const unreachableWithSource = await refusedOrOk(() => runRtnetlinkBatch([{ ...towards, link: null }]));
 

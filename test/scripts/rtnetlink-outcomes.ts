@@ -27,3 +27,13 @@ export function briefRefusal(err: unknown): RtnetlinkRefusal {
   const { code, message, errno } = err as { code: string; message: string; errno?: number };
   return { code, message, errno: errno ?? null };
 }
+
+/** 'ok', or the refusal `run` throws or rejects with. */
+export async function refusedOrOk(run: () => unknown): Promise<'ok' | RtnetlinkRefusal> {
+  try {
+    await run();
+    return 'ok';
+  } catch (err) {
+    return briefRefusal(err);
+  }
+}
