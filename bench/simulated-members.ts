@@ -15,6 +15,7 @@ import { openHubState } from '../server/hub-state/hub-state.js';
 import { initHubState } from '../server/hub-state/init-hub-state.js';
 import { issuePeerCredential } from '../server/hub-state/issue-peer-credential.js';
 import { readServeRuntime } from '../server/hub/serve-runtime-file.js';
+import { PATH_LIVENESS } from '../shared/protocol/index.js';
 
 /** The built `tunnel-hub`. */
 export const HUB_CLI = new URL('../server/cli.js', import.meta.url).pathname;
@@ -49,6 +50,12 @@ export interface SimulatedMemberOptions {
   onConfig?: (config: SimulatedConfig) => void;
   /** Called for every keepalive the member answers. */
   onKeepalive?: () => void;
+  /**
+   * Offer path-proven liveness, as tunnel-client does on WebSocket: a hub with a datapath then
+   * keeps the session on the hub tunnel's keepalives and sends few control keepalives. The
+   * simulated member never ends a session for silence, so it holds up its side either way.
+   */
+  pathLiveness?: boolean;
 }
 
 /** A hub serving simulated members. */
@@ -126,7 +133,9 @@ export async function connectMembers(url: string, tokens: readonly string[], con
 export function connectMember(url: string, name: string, token: string, options: SimulatedMemberOptions = {}): Promise<SimulatedMember> {
   return new Promise((resolve, reject) => {
     const address = options.localAddress ?? null;
-    const ws = new WebSocket(url, { headers: { authorization: `Bearer ${token}` }, ...(address === null ? {} : { localAddress: address }) });
+    const headers: Record<string, string> = { authorization: `Bearer ${token}` };
+    if (options.pathLiveness === true) headers[PATH_LIVENESS.header] = PATH_LIVENESS.value;
+    const ws = new WebSocket(url, { headers, ...(address === null ? {} : { localAddress: address }) });
     const member: SimulatedMember = { name, ws, address, configs: [], arrivals: [], waiters: [] };
     ws.on('error', reject);
     ws.on('message', (data: Buffer) => {

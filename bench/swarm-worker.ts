@@ -339,7 +339,7 @@ async function attempt(member: Member): Promise<void> {
   try {
     try {
       session = await connectMember(url, member.name, member.token, {
-        localAddress: address, onConfig: (config) => configured(member, config), onKeepalive: () => keepalivesSent++,
+        localAddress: address, onConfig: (config) => configured(member, config), onKeepalive: () => keepalivesSent++, pathLiveness: true,
       });
     } catch (err) {
       member.unreachable++;

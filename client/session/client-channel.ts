@@ -6,6 +6,8 @@ export interface ClientChannel {
   readonly localAddress: string | null;
   /** The hub's id (its SSH host key fingerprint), as the hub announced it on this connection. */
   readonly hubId: string | null;
+  /** The hub accepted path-proven liveness on this connection (shared/protocol/path-liveness.ts); absent: no. */
+  readonly pathLiveness?: boolean;
   /** Sends one encoded message. */
   send(text: string): void;
   /** Ends the connection. */

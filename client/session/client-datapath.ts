@@ -17,6 +17,8 @@ export interface ClientDatapath {
   onRekeyDue?(due: (name: string) => void): void;
   /** A running tunnel's liveness and inner byte counters (what `link-report` says of a shortcut), or undefined. */
   linkState?(name: string): { state: 'up' | 'down'; rxBytes: number; txBytes: number } | undefined;
+  /** When a running tunnel last heard its remote, while its keepalives still prove it alive (none missed since); null otherwise. */
+  pathHeardAt?(name: string): number | null;
   /** Calls `listener` with a tunnel's name whenever its liveness changes. */
   onLivenessChange?(listener: (name: string) => void): void;
   /** Removes every tunnel this datapath created. */

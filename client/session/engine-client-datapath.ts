@@ -81,6 +81,10 @@ export class EngineClientDatapath implements ClientDatapath {
     return { state: status.state, rxBytes: status.rx.bytes, txBytes: status.tx.bytes };
   }
 
+  pathHeardAt(name: string): number | null {
+    return this.managed.has(name) ? this.engine.pathHeardAt(name) : null;
+  }
+
   probe(name: string, timeoutMs: number): Promise<boolean> {
     return this.engine.probe(name, { timeoutMs });
   }

@@ -1,5 +1,5 @@
 import { TunnelError } from '../../shared/errors.js';
-import { JOIN_HEADERS } from '../../shared/protocol/index.js';
+import { JOIN_HEADERS, PATH_LIVENESS } from '../../shared/protocol/index.js';
 import type { ClientIdentity } from '../identity.js';
 import { signClientToken } from '../identity-token.js';
 import type { ClientChannel, ClientChannelEvents } from './client-channel.js';
@@ -25,6 +25,8 @@ export interface DialerOptions {
   join?: JoinCredential;
   /** Extra CA certificate for wss://. */
   ca?: Buffer;
+  /** Offer path-proven liveness on WebSocket connections (the member's datapath can tell its hub tunnel's liveness). */
+  offerPathLiveness?: boolean;
   /** Called after each connection is up, with the hub id it announced (to pin it). */
   connected(channel: ClientChannel): void;
 }
@@ -55,7 +57,10 @@ export function createHubDialer(options: DialerOptions): (events: ClientChannelE
       const href = address === undefined ? url.href : `${url.scheme}://${hostPart(address)}:${url.port}${new URL(url.href).pathname.replace(/^\/$/, '')}`;
       channel = await openWsChannel({
         url: href, ...(options.ca ? { ca: options.ca } : {}), ...(address !== undefined ? { servername: url.host } : {}),
-      }, await wsHeaders(join, options), events);
+      }, {
+        ...await wsHeaders(join, options),
+        ...(options.offerPathLiveness === true ? { [PATH_LIVENESS.header]: PATH_LIVENESS.value } : {}),
+      }, events);
     }
     join = undefined;
     options.connected(channel);

@@ -1,6 +1,6 @@
 import { TunnelError, isTunnelError } from '../../shared/errors.js';
 import {
-  HUB_MESSAGE_TYPES, decodeMessage, encodeMessage,
+  CONTROL_SILENCE_INTERVALS, HUB_MESSAGE_TYPES, decodeMessage, encodeMessage,
   type MessageOf, type OutgoingMessage,
 } from '../../shared/protocol/index.js';
 import type { ClientChannel } from './client-channel.js';
@@ -21,6 +21,8 @@ export interface HubSessionHandlers {
   acknowledged(config: MessageOf<'config'>): void;
   /** The session is over; `error` says why when there was a reason. */
   ended(error: TunnelError | undefined): void;
+  /** When the hub tunnel last heard the hub while its keepalives still prove it alive, else null: proof of life on a path-proven session. */
+  hubPathHeardAt?(): number | null;
 }
 
 /**
@@ -28,12 +30,19 @@ export interface HubSessionHandlers {
  * order (a stale one is ignored, the current one re-acknowledged), acknowledges, answers each of
  * the hub's keepalives with one of its own and gives up after the hub is silent for a few keepalive
  * intervals. Answering instead of keeping a timer of its own lines the members' keepalives up with
- * the hub's, which sends them in batches, so a hub of thousands wakes for them in batches too.
+ * the hub's, which sends them in batches, so a hub of thousands wakes for them in batches too. On
+ * a path-proven session (the hub accepted it at connect) the hub tunnel hearing the hub counts as a
+ * message from it, which then sends a keepalive only every few intervals; control silence of
+ * CONTROL_SILENCE_INTERVALS intervals ends the session however the path fares.
  */
 export class HubSession {
   private welcome: MessageOf<'welcome'> | undefined;
   private done = false;
   private livenessTimer: NodeJS.Timeout | undefined;
+  /** When the hub's last message arrived (ms since epoch). */
+  private lastHeard = 0;
+  /** When the hub tunnel last proved the hub alive (path-proven sessions only). */
+  private pathProvenAt = 0;
   private applying: Promise<void> = Promise.resolve();
 
   constructor(private readonly channel: ClientChannel, private readonly handlers: HubSessionHandlers) {}
@@ -73,12 +82,14 @@ export class HubSession {
       if (!this.welcome && message.type !== 'welcome' && message.type !== 'error') {
         throw new TunnelError('ERR_PROTOCOL', `${message.type} before welcome`);
       }
-      if (this.welcome) this.armLiveness(this.welcome.keepaliveMs * LIVENESS_INTERVALS);
+      this.lastHeard = Date.now();
+      if (this.welcome && !this.pathProven()) this.armLiveness(this.welcome.keepaliveMs * LIVENESS_INTERVALS);
       switch (message.type) {
         case 'welcome':
           if (this.welcome) throw new TunnelError('ERR_PROTOCOL', 'welcome sent twice');
           this.welcome = message;
-          this.armLiveness(message.keepaliveMs * LIVENESS_INTERVALS);
+          if (this.pathProven()) this.checkLiveness(message.keepaliveMs);
+          else this.armLiveness(message.keepaliveMs * LIVENESS_INTERVALS);
           this.handlers.welcomed(message);
           return;
         case 'config':
@@ -126,6 +137,27 @@ export class HubSession {
 
   private send(message: OutgoingMessage): void {
     if (!this.done) this.channel.send(encodeMessage(message));
+  }
+
+  private pathProven(): boolean {
+    return this.channel.pathLiveness === true && this.handlers.hubPathHeardAt !== undefined;
+  }
+
+  /** A path-proven session's check, once per keepalive interval: the hub tunnel hearing the hub stands for a message. */
+  private checkLiveness(keepaliveMs: number): void {
+    const now = Date.now();
+    this.pathProvenAt = Math.max(this.pathProvenAt, this.handlers.hubPathHeardAt!() ?? 0);
+    const controlSilenceMs = keepaliveMs * CONTROL_SILENCE_INTERVALS;
+    const livenessMs = keepaliveMs * LIVENESS_INTERVALS;
+    if (now - this.lastHeard >= controlSilenceMs) {
+      this.end(new TunnelError('ERR_TIMEOUT', `the hub sent no control message for ${controlSilenceMs} ms`));
+    } else if (now - Math.max(this.lastHeard, this.pathProvenAt) >= livenessMs) {
+      this.end(new TunnelError('ERR_TIMEOUT', `the hub was silent for ${livenessMs} ms`));
+    } else {
+      clearTimeout(this.livenessTimer);
+      this.livenessTimer = setTimeout(() => this.checkLiveness(keepaliveMs), keepaliveMs);
+      this.livenessTimer.unref();
+    }
   }
 
   private armLiveness(ms: number): void {

@@ -95,6 +95,7 @@ export async function runMember(options: MemberOptions): Promise<void> {
     hubId: () => state?.hub.hubId,
     ...(plan.credential ? { join: plan.credential } : {}),
     ...(plan.ca ? { ca: readCa(plan.ca) } : {}),
+    offerPathLiveness: options.datapath.pathHeardAt !== undefined,
     connected: (channel) => {
       const base: ClientState = state ?? { v: 1, peer: plan.peer, hub: { url: target.href, ...(plan.ca ? { ca: plan.ca } : {}) } };
       if (channel.hubId !== null && base.hub.hubId !== undefined && base.hub.hubId !== channel.hubId) {

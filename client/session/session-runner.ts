@@ -244,6 +244,7 @@ export class SessionRunner {
         this.shortcuts.follow((config.paths ?? []).filter((path) => path.kind === 'shortcut' && path.reachable).map((path) => path.tunnel));
       },
       ended: resolveEnded,
+      ...(this.options.datapath.pathHeardAt ? { hubPathHeardAt: () => this.options.datapath.pathHeardAt!(HUB_TUNNEL) } : {}),
     });
     this.session = session;
     this.channel = channel;

@@ -1,7 +1,7 @@
 import type { IncomingMessage } from 'node:http';
 import { WebSocket } from 'ws';
 import { TunnelError, type TunnelErrorCode } from '../../shared/errors.js';
-import { ERROR_HEADER, JOIN_HEADERS, MAX_MESSAGE_BYTES, WS_CLOSE } from '../../shared/protocol/index.js';
+import { ERROR_HEADER, JOIN_HEADERS, MAX_MESSAGE_BYTES, PATH_LIVENESS, WS_CLOSE, offersPathLiveness } from '../../shared/protocol/index.js';
 import type { ClientChannel, ClientChannelEvents } from './client-channel.js';
 
 /** How to reach the hub over WebSocket. */
@@ -31,6 +31,7 @@ export function openWsChannel(target: WsTarget, headers: Record<string, string>,
     });
     let localAddress: string | null = null;
     let hubId: string | null = null;
+    let pathLiveness = false;
     let opened = false;
     let lastError: TunnelError | undefined;
 
@@ -38,6 +39,7 @@ export function openWsChannel(target: WsTarget, headers: Record<string, string>,
       localAddress = stripMapped(response.socket.localAddress);
       const announced = response.headers[JOIN_HEADERS.hubId];
       hubId = typeof announced === 'string' ? announced : null;
+      pathLiveness = offersPathLiveness(response.headers[PATH_LIVENESS.header]);
     });
     ws.on('unexpected-response', (_request, response: IncomingMessage) => {
       const chunks: Buffer[] = [];
@@ -55,6 +57,7 @@ export function openWsChannel(target: WsTarget, headers: Record<string, string>,
       resolve({
         localAddress,
         hubId,
+        pathLiveness,
         send: (text) => {
           if (ws.readyState === WebSocket.OPEN) ws.send(text);
         },

@@ -166,7 +166,8 @@ export class ControlPlane implements SessionEvents {
 
   /** Creates the session for a freshly authenticated connection; a peer's older session is closed. */
   attach(peer: AuthenticatedPeer, transport: SessionTransport): ControlSession {
-    const session = new ControlSession(peer.name, transport, this.keepalives, this, this.identity.endpoint6);
+    const pathHeardAt = transport.pathLiveness === true ? this.hubTunnelHeardAt(peer.name) : null;
+    const session = new ControlSession(peer.name, transport, this.keepalives, this, this.identity.endpoint6, pathHeardAt);
     if (this.closing) {
       session.close(new TunnelError('ERR_CLOSED', 'the hub is shutting down'));
       return session;
@@ -177,6 +178,14 @@ export class ControlPlane implements SessionEvents {
     entry.sessionAuth = peer.method;
     previous?.close(new TunnelError('ERR_CLOSED', 'replaced by a newer session of the same peer'));
     return session;
+  }
+
+  /** When `peer`'s hub tunnel last proved it alive, for its path-proven session; null when the datapath cannot tell. */
+  private hubTunnelHeardAt(peer: string): (() => number | null) | null {
+    const datapath = this.datapath;
+    if (datapath.pathHeardAt === undefined) return null;
+    const tunnel = tunnelInterfaceName(peer);
+    return () => datapath.pathHeardAt!(tunnel);
   }
 
   /** Live state of every peer that connected (or reported over a shell) since the hub started: the plane's own map, not a copy, so it follows later changes. */

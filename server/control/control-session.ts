@@ -1,7 +1,7 @@
 import { randomBytes, randomUUID } from 'node:crypto';
 import { TunnelError, isTunnelError } from '../../shared/errors.js';
 import {
-  CLIENT_MESSAGE_TYPES, decodeMessage, encodeMessage, isEncodedKeepalive,
+  CLIENT_MESSAGE_TYPES, CONTROL_SILENCE_INTERVALS, PATH_PROVEN_INTERVALS, decodeMessage, encodeMessage, isEncodedKeepalive,
   type MessageOf, type OutgoingMessage,
 } from '../../shared/protocol/index.js';
 import type { KeepaliveTurn, SessionKeepalives } from './session-keepalives.js';
@@ -54,6 +54,10 @@ export class ControlSession implements KeepaliveTurn {
   private nextKeepalive = Infinity;
   /** The encoded welcome until the first message after it takes it along (one write for both). */
   private heldWelcome: string | undefined;
+  /** When a keepalive last went out (ms since epoch). */
+  private lastKeepaliveSent = 0;
+  /** When the member's hub tunnel last proved the member alive (path-proven sessions only). */
+  private pathProvenAt = 0;
 
   constructor(
     readonly peer: string,
@@ -63,6 +67,12 @@ export class ControlSession implements KeepaliveTurn {
     private readonly events: SessionEvents,
     /** The hub's global IPv6 address, told in `welcome` so the member can connect there. */
     private readonly ipv6Endpoint: string | null = null,
+    /**
+     * On a path-proven session (shared/protocol/path-liveness.ts): when the member's hub tunnel last
+     * heard the member, while its keepalives still prove it alive (else null). Null itself: the
+     * member did not offer it, or the hub's datapath cannot tell.
+     */
+    private readonly pathHeardAt: (() => number | null) | null = null,
   ) {
     keepalives.schedule(this, keepalives.timing.livenessMs);
   }
@@ -140,6 +150,8 @@ export class ControlSession implements KeepaliveTurn {
           ...(this.ipv6Endpoint !== null ? { ipv6Endpoint: this.ipv6Endpoint } : {}),
         });
         this.nextKeepalive = Date.now() + this.keepalives.timing.keepaliveMs;
+        // The welcome is the first sign of life the member gets: a path-proven session's slow keepalives count from it.
+        this.lastKeepaliveSent = Date.now();
         this.keepalives.schedule(this, welcomeHoldMs(this.keepalives.timing.keepaliveMs));
         this.events.established(this, message);
         return;
@@ -202,21 +214,36 @@ export class ControlSession implements KeepaliveTurn {
   /**
    * The clock's turn: a session silent for the liveness timeout closes; otherwise a keepalive goes
    * out when one is due. A message received only moved `lastHeard`, so the deadline is read here.
+   * On a path-proven session the hub tunnel hearing the member counts as a message from it, and
+   * keepalives slow to one every PATH_PROVEN_INTERVALS intervals while its path proves the member
+   * alive; control silence of CONTROL_SILENCE_INTERVALS intervals still closes it.
    */
   keepaliveTurn(now: number): number | null {
     if (this.state === 'closed') return null;
     const { keepaliveMs, livenessMs } = this.keepalives.timing;
-    if (now - this.lastHeard >= livenessMs) {
+    const pathHeard = this.pathHeardAt !== null && this.state === 'established' ? this.pathHeardAt() : null;
+    if (pathHeard !== null) this.pathProvenAt = Math.max(this.pathProvenAt, pathHeard);
+    const heard = Math.max(this.lastHeard, this.pathProvenAt);
+    if (now - heard >= livenessMs) {
       this.close(new TunnelError('ERR_TIMEOUT', `no message for ${livenessMs} ms`));
+      return null;
+    }
+    const controlSilenceMs = keepaliveMs * CONTROL_SILENCE_INTERVALS;
+    if (this.pathHeardAt !== null && now - this.lastHeard >= controlSilenceMs) {
+      this.close(new TunnelError('ERR_TIMEOUT', `no control message for ${controlSilenceMs} ms`));
       return null;
     }
     this.releaseWelcome();
     if (now >= this.nextKeepalive) {
-      this.transport.send(KEEPALIVE);
+      if (pathHeard === null || now - this.lastKeepaliveSent >= keepaliveMs * PATH_PROVEN_INTERVALS) {
+        this.transport.send(KEEPALIVE);
+        this.lastKeepaliveSent = now;
+      }
       // Keep the interval's phase (a turn comes up to a tick late), unless the process stalled past it.
       this.nextKeepalive += keepaliveMs;
       if (this.nextKeepalive <= now) this.nextKeepalive = now + keepaliveMs;
     }
-    return Math.min(this.lastHeard + livenessMs, this.nextKeepalive) - now;
+    const controlDeadline = this.pathHeardAt === null ? Infinity : this.lastHeard + controlSilenceMs;
+    return Math.min(heard + livenessMs, controlDeadline, this.nextKeepalive) - now;
   }
 }

@@ -70,6 +70,11 @@ export interface HubDatapath {
   binding?(name: string): HubBindingStatus | undefined;
   /** A running tunnel's liveness, or undefined when it does not exist. */
   liveness?(name: string): TunnelLivenessStatus | undefined;
+  /**
+   * When a running tunnel last heard its remote, while its keepalives still prove it alive (none
+   * missed since); null otherwise. A cheap read, for every path-proven session's turn.
+   */
+  pathHeardAt?(name: string): number | null;
   /** Removes one tunnel (its peer was removed or revoked); a tunnel that does not run is fine. */
   remove(name: string): Promise<void>;
   /**

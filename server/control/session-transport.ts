@@ -12,6 +12,8 @@ export interface SessionTransport {
   readonly encrypted: boolean;
   /** The IPv4 or IPv6 address the connection comes from: the only address the hub treats as verified. */
   readonly remoteAddress: string;
+  /** The member offered path-proven liveness and the front door accepted it (shared/protocol/path-liveness.ts). */
+  readonly pathLiveness?: boolean;
   /** Sends one encoded message; silently dropped once the transport is closed. */
   send(text: string): void;
   /** Sends encoded messages in order in one write (one syscall, one TCP segment where they fit); dropped once closed. */

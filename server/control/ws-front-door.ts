@@ -5,7 +5,9 @@ import type { Duplex } from 'node:stream';
 import { WebSocketServer, type WebSocket } from 'ws';
 import type { Logger } from 'pino';
 import { TunnelError, isTunnelError } from '../../shared/errors.js';
-import { ERROR_HEADER, JOIN_HEADERS, MAX_MESSAGE_BYTES, WS_CLOSE, httpStatusFor, isAuthRefusal, wsCloseCodeFor } from '../../shared/protocol/index.js';
+import {
+  ERROR_HEADER, JOIN_HEADERS, MAX_MESSAGE_BYTES, PATH_LIVENESS, WS_CLOSE, httpStatusFor, isAuthRefusal, offersPathLiveness, wsCloseCodeFor,
+} from '../../shared/protocol/index.js';
 import type { AuthenticatedPeer } from './authenticated-peer.js';
 import type { ControlSession } from './control-session.js';
 import { sessionRefused } from './diagnostics.js';
@@ -24,6 +26,8 @@ export interface WsFrontDoorOptions {
   authenticate(request: IncomingMessage, remoteAddress: string): Promise<AuthenticatedPeer>;
   /** Creates the session for an authenticated connection. */
   attach(peer: AuthenticatedPeer, transport: SessionTransport): ControlSession;
+  /** Accept a member's offer of path-proven liveness (the hub's datapath can tell its tunnels' liveness). */
+  acceptPathLiveness?: boolean;
   /** Plain HTTP requests served on the same listener, by exact path (the dyndns2 update). */
   routes?: ReadonlyMap<string, RequestListener>;
   /** The listener with the door's limits (rate, caps, deadlines, failed-login waits). */
@@ -48,7 +52,12 @@ export async function openWsFrontDoor(options: WsFrontDoorOptions): Promise<WsFr
     ? createHttpsServer({ cert: options.tls.cert, key: options.tls.key })
     : createHttpServer();
   const wss = new WebSocketServer({ noServer: true, maxPayload: MAX_MESSAGE_BYTES });
-  wss.on('headers', (headers: string[]) => headers.push(`${JOIN_HEADERS.hubId}: ${options.hubId}`));
+  const pathLivenessOf = (request: IncomingMessage): boolean =>
+    options.acceptPathLiveness === true && offersPathLiveness(request.headers[PATH_LIVENESS.header]);
+  wss.on('headers', (headers: string[], request: IncomingMessage) => {
+    headers.push(`${JOIN_HEADERS.hubId}: ${options.hubId}`);
+    if (pathLivenessOf(request)) headers.push(`${PATH_LIVENESS.header}: ${PATH_LIVENESS.value}`);
+  });
   const sockets = new Set<Socket>();
 
   server.on('connection', (socket: Socket) => {
@@ -89,15 +98,16 @@ export async function openWsFrontDoor(options: WsFrontDoorOptions): Promise<WsFr
     wss.handleUpgrade(request, socket, head, (ws) => {
       // Only now: taking the socket over, ws turns its timeout off, which would end the idle deadline.
       options.gate.established(request.socket.remoteAddress, request.socket.remotePort);
-      bind(ws, socket, peer, remoteAddress);
+      bind(ws, socket, peer, remoteAddress, pathLivenessOf(request));
     });
   }
 
-  function bind(ws: WebSocket, socket: Duplex, peer: AuthenticatedPeer, remoteAddress: string): void {
+  function bind(ws: WebSocket, socket: Duplex, peer: AuthenticatedPeer, remoteAddress: string, pathLiveness: boolean): void {
     const transport: SessionTransport = {
       kind: 'ws',
       encrypted: options.tls !== undefined,
       remoteAddress,
+      pathLiveness,
       send: (text) => {
         if (ws.readyState === ws.OPEN) ws.send(text);
       },

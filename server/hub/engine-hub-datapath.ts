@@ -168,6 +168,10 @@ export class EngineHubDatapath implements HubDatapath {
     return status && { state: status.state, tracked: status.liveness.tracked, lastHeardAt: heard ? Date.parse(heard) : null };
   }
 
+  pathHeardAt(name: string): number | null {
+    return this.engine.pathHeardAt(name);
+  }
+
   drainBusyDestinations(): ReadonlyMap<string, { address: string; bytes: number }[]> {
     return this.engine.drainBusyDestinations();
   }

@@ -20,6 +20,7 @@ import type { DoorName } from '../control/connection-gate.js';
 import { createFrontDoorGates, type DoorSettings, type FrontDoorGates } from '../control/front-door-gates.js';
 import { startAdminListener } from '../admin/start-admin-listener.js';
 import { isLoopbackAddress } from '../../shared/net/is-loopback.js';
+import { pathLivenessFits } from '../../shared/protocol/index.js';
 import { openHubState, type HubState } from '../hub-state/hub-state.js';
 import { hubStatePaths } from '../hub-state/hub-state-paths.js';
 import { initHubState } from '../hub-state/init-hub-state.js';
@@ -200,7 +201,7 @@ export async function startHub(options: StartHubOptions): Promise<RunningHub> {
     const replay = new TokenReplayCache();
     const verifiedPeerTokens = new VerifiedTokenCache<PeerTokenClaims>();
     const timing = options.timing ?? DEFAULT_TIMING;
-    const gates = createFrontDoorGates(timing.livenessMs, options.doors ?? {}, log);
+    const gates = createFrontDoorGates(timing, options.doors ?? {}, log);
     onClose('front-door gates', () => Promise.all(Object.values(gates).map((gate) => gate.close())).then(() => undefined));
     const registry = state.registry;
     const dyndns2 = createDyndns2Handler({
@@ -227,6 +228,8 @@ export async function startHub(options: StartHubOptions): Promise<RunningHub> {
         registry: state.registry, signingKey: state.signingKey.publicKey, hubId, clock: state.clock, replay, verifiedPeerTokens,
       }),
       attach: (peer, transport) => plane.attach(peer, transport),
+      // Only a datapath that hears its tunnels, with path keepalives often enough to stand for messages.
+      acceptPathLiveness: datapath.pathHeardAt !== undefined && pathLivenessFits((options.paths ?? DEFAULT_PATH_OPTIONS).keepaliveInterval * 1000, timing),
       routes: new Map([[DYNDNS2_PATH, countHttpLogins(gates.ws, dyndns2)]]),
       gate: gates.ws,
       log,

@@ -256,6 +256,18 @@ export class DatapathEngine {
   }
 
   /**
+   * When the tunnel named `name` last heard its remote (at a keepalive interval's end), while its
+   * path still proves the remote alive: keepalives running, up, no interval missed since. Null
+   * otherwise. Cheap: no status built.
+   */
+  pathHeardAt(name: string): number | null {
+    const tunnel = this.tunnels.get(name);
+    if (tunnel === undefined || !this.#keepalives.running(tunnel)) return null;
+    const { state, missed, lastHeardAt } = tunnel.liveness;
+    return state === 'up' && missed === 0 ? lastHeardAt : null;
+  }
+
+  /**
    * The bytes a tunnel received toward each inner destination since the last call, the fast
    * route's and the JS path's together (engine option tallyDestinations; empty without it). A few
    * entries at most, whatever the number of tunnels; ERR_TUNNEL_NOT_FOUND if none has that name.

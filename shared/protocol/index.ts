@@ -13,3 +13,4 @@ export { ipv4AddressSchema, ipv4CidrSchema } from './ipv4-address-schema.js';
 export { WS_CLOSE, ERROR_HEADER, wsCloseCodeFor, httpStatusFor, isAuthRefusal } from './close-codes.js';
 export { LineFramer } from './line-framer.js';
 export { CLIENT_TOKEN_TYPE, CLIENT_TOKEN_MAX_AGE_S, JOIN_HEADERS } from './client-token.js';
+export { PATH_LIVENESS, PATH_PROVEN_INTERVALS, CONTROL_SILENCE_INTERVALS, offersPathLiveness, pathLivenessFits } from './path-liveness.js';

@@ -120,7 +120,7 @@ export class SimulatedHub {
  */
 export async function startStatusPageServer(view: () => StatusView): Promise<AdminServer & { url: string }> {
   const log = pino({ level: 'silent' });
-  const gates = createFrontDoorGates(30_000, {}, log);
+  const gates = createFrontDoorGates({ keepaliveMs: 10_000, livenessMs: 30_000 }, {}, log);
   const server = await openAdminServer({
     host: '127.0.0.1', port: 0, gate: gates.admin, log,
     metrics: { metrics: async () => '', contentType: 'text/plain; version=0.0.4' },

@@ -39,12 +39,15 @@ export const testLogger = pino({ level: process.env.TUNNEL_TEST_LOG ?? 'silent' 
  */
 export async function withHub(options: {
   timing?: SessionTiming; stateDir?: string; routing?: RoutingMode; dyndnsLimits?: Dyndns2Limits; tls?: { certFile: string; keyFile: string };
-} & Pick<StartHubOptions, 'admin' | 'doors' | 'clock'> = {}): Promise<TestHub> {
+  /** Makes the hub's datapath at each start (default: a plain MemoryDatapath). */
+  datapath?: () => MemoryDatapath;
+} & Pick<StartHubOptions, 'admin' | 'doors' | 'clock' | 'paths'> = {}): Promise<TestHub> {
   const stateDir = options.stateDir ?? mkdtempSync(join(tmpdir(), 'tunnel-hub-test-'));
   await initHubState(stateDir, { endpoint: TEST_HUB_ENDPOINT, pool: '10.1.12.0/24' });
-  let datapath = new MemoryDatapath();
+  const makeDatapath = options.datapath ?? (() => new MemoryDatapath());
+  let datapath = makeDatapath();
   const start = (ports: { wsPort: number; sshPort: number }): Promise<RunningHub> => {
-    datapath = new MemoryDatapath();
+    datapath = makeDatapath();
     return startHub({
       stateDir, listen: '127.0.0.1', ...ports, datapath: () => datapath, log: testLogger,
       ...(options.timing ? { timing: options.timing } : {}),
@@ -54,6 +57,7 @@ export async function withHub(options: {
       ...(options.dyndnsLimits ? { dyndnsLimits: options.dyndnsLimits } : {}),
       ...(options.tls ? { tls: options.tls } : {}),
       ...(options.clock ? { clock: options.clock } : {}),
+      ...(options.paths ? { paths: options.paths } : {}),
     });
   };
   const test: TestHub = {

@@ -269,6 +269,26 @@ describe('keepalives and liveness', () => {
     expect(raw.take().length).toBe(4);
   });
 
+  it('pathHeardAt: when the remote was last heard while no interval since went unanswered, else null', async () => {
+    vi.useFakeTimers({ now: WHEEL_ALIGNED });
+    const { io, engine } = await setup({ keepaliveInterval: 2, keepaliveRetries: 3 });
+    const raw = io.socket(`raw 47 ${A}`);
+    const answer = () => raw.deliver({ bytes: outerPacket(B, A, 47, Buffer.from('00000000', 'hex')), addr: b, port: 0 });
+    expect(engine.pathHeardAt('tnl0')).toBeNull();
+    answer();
+    expect(engine.pathHeardAt('tnl0')).toBe(WHEEL_ALIGNED);
+    vi.advanceTimersByTime(2000);
+    answer();
+    vi.advanceTimersByTime(2000);
+    // The interval's end found it heard.
+    expect(engine.pathHeardAt('tnl0')).toBe(WHEEL_ALIGNED + 4000);
+    // One interval unanswered: still up, but no longer proof.
+    vi.advanceTimersByTime(2000);
+    expect(engine.tunnelStatus('tnl0').state).toBe('up');
+    expect(engine.pathHeardAt('tnl0')).toBeNull();
+    expect(engine.pathHeardAt('tnl-none')).toBeNull();
+  });
+
   it('publishes liveness changes on the tunnel:datapath:liveness diagnostics channel', async () => {
     const seen: unknown[] = [];
     const listener = (message: unknown) => seen.push(message);
