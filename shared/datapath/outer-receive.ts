@@ -11,7 +11,7 @@ import { decodeUdpHelloFrame, GUE_HELLO_CTYPE, isUdpHelloBody } from '../wire/ud
 import { GUE_KEEPALIVE_CTYPE } from '../wire/udp-keepalive.js';
 import { internIpv6Key, UNKNOWN_OUTER_KEY } from './outer-address.js';
 import { NO_GRE_KEY, type OuterSocket } from './outer-socket.js';
-import { answerUdpKeepalive, reflectGreKeepalive } from './tunnel-keepalive.js';
+import { answerUdpKeepalive, flushReflections, reflectGreKeepalive } from './tunnel-keepalive.js';
 import { ROUNDS_PER_WAKEUP } from './tunnel-transmit.js';
 import type { Tunnel } from './tunnel.js';
 import { receiveHubHello } from './udp-binding-hub.js';
@@ -58,6 +58,8 @@ export function receiveFromOuter(socket: OuterSocket, targets: (Tunnel | null)[]
       for (const tunnel of touched) tunnel.toTunCount = 0;
       touched.length = 0;
     }
+    // Peers' keepalives reflected in this batch leave together.
+    flushReflections();
     if (count < batch.capacity) return;
   }
 }

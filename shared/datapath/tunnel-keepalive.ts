@@ -197,17 +197,60 @@ function reflectGreKeepalive6(tunnel: Tunnel, data: Uint8Array, offset: number, 
   return reflectIfOurs(tunnel, ours, data, keepalive);
 }
 
-/** Sends a peer's keepalive's inner GRE back when it names our two addresses, else counts it; always true (handled). */
+/**
+ * Sends a peer's keepalive's inner GRE back when it names our two addresses, else counts it; always
+ * true (handled). In the clear it is queued: the reflections of one received batch leave together
+ * (flushReflections), so a hub of thousands of members that each send keepalives does not make a
+ * call per packet. An encrypted tunnel's is sealed and sent on its own.
+ */
 function reflectIfOurs(tunnel: Tunnel, ours: boolean, data: Uint8Array, keepalive: { greOffset: number; greLength: number }): boolean {
   if (!ours) {
     tunnel.counters.rxDrop('not-keepalive');
     return true;
   }
+  const inner = data.subarray(keepalive.greOffset, keepalive.greOffset + keepalive.greLength);
+  if (!tunnel.sas.encrypted && tunnel.sending) {
+    queueReflection(tunnel, inner);
+    return true;
+  }
   const batch = tunnel.socket.controlBatch;
   if (keepalive.greLength > batch.slotSize) return true;
-  batch.data.set(data.subarray(keepalive.greOffset, keepalive.greOffset + keepalive.greLength), 0);
+  batch.data.set(inner, 0);
   sendControl(tunnel, keepalive.greLength);
   return true;
+}
+
+/** Reflections queued while one received batch is dispatched (callbacks never nest: one socket at a time). */
+const queuedReflections: Tunnel[] = [];
+
+function queueReflection(tunnel: Tunnel, inner: Uint8Array): void {
+  const socket = tunnel.socket;
+  const batch = socket.keepaliveBatch;
+  if (inner.length > batch.slotSize) return;
+  if (queuedReflections.length > 0 && (queuedReflections[0]!.socket !== socket || queuedReflections.length === batch.capacity)) flushReflections();
+  const slot = queuedReflections.length;
+  batch.data.set(inner, slot * batch.slotSize);
+  batch.offsets[slot] = 0;
+  batch.lengths[slot] = inner.length;
+  setDestination(socket, batch, slot, tunnel.remoteAddress, tunnel.remotePort);
+  queuedReflections.push(tunnel);
+}
+
+/** Sends the reflections queued since the last call, in one call; the receive path calls it after each batch. */
+export function flushReflections(): void {
+  const count = queuedReflections.length;
+  if (count === 0) return;
+  const socket = queuedReflections[0]!.socket;
+  let accepted = 0;
+  try {
+    accepted = socket.endpoint.writeBatch(socket.keepaliveBatch, count);
+  } catch {
+    for (const tunnel of queuedReflections) tunnel.counters.txDrop('io-error');
+    queuedReflections.length = 0;
+    return;
+  }
+  for (let i = accepted; i < count; i++) queuedReflections[i]!.counters.txDrop('queue-full');
+  queuedReflections.length = 0;
 }
 
 function sameBytes(data: Uint8Array, offset: number, expected: Uint8Array): boolean {

@@ -302,6 +302,25 @@ describe('keepalives and liveness', () => {
     }
   });
 
+  it('reflects the keepalives of one received batch in one call, each to its own remote', async () => {
+    const { io } = await setup({ key: 5 }, { name: 'tnl1', remote: C, key: 6, address: '10.9.1.1/30', peerAddress: '10.9.1.2' });
+    const raw = io.socket(`raw 47 ${A}`);
+    const keepaliveFrom = (remote: number, key: number) => {
+      const frame = Buffer.alloc(40);
+      return frame.subarray(0, buildGreKeepalive(frame, 0, { local: remote, remote: a, key }));
+    };
+    const writes = vi.spyOn(raw, 'writeBatch');
+    raw.deliver(
+      { bytes: outerPacket(B, A, 47, keepaliveFrom(b, 5)), addr: b, port: 0 },
+      { bytes: outerPacket(C, A, 47, keepaliveFrom(c, 6)), addr: c, port: 0 },
+    );
+    expect(writes.mock.calls.map(([, count]) => count)).toEqual([2]);
+    expect(raw.take().map((packet) => [packet.addr, packet.bytes.toString('hex')])).toEqual([
+      [b, '2000000000000005'],
+      [c, '2000000000000006'],
+    ]);
+  });
+
   it("reflects a peer's Cisco keepalive to the tunnel's remote only", async () => {
     const { io } = await setup({ key: 5 });
     const raw = io.socket(`raw 47 ${A}`);
