@@ -5,9 +5,11 @@
  * run, the same state folder under `serve --datapath none`. Two real tunnel-client members on
  * hosts of their own measure forwarding through the hub (iperf3) with 2 tunnels and with N + 2.
  *   npm run bench:hub-scale -- --members N [--json] [--idle-seconds S] [--iperf-seconds S] [--concurrency C] [--phase-timeout S] [--profile DIR] [--no-restart]
- *     [--member-devices own|shared] [--serve-flags "FLAGS"]
+ *     [--member-devices own|shared] [--serve-flags "FLAGS"] [--member-keepalives]
  * With `--member-devices shared` the real hub runs `serve --member-devices shared`: its member
  * tunnels share one device, and a tunnel counts as back once its inner address is on that device.
+ * The members answer the hub's keepalives as a kernel GRE peer does; with `--member-keepalives`
+ * they also send their own every 10 s, as tunnel-client does, which the hub answers.
  * Timed phases (each until the registry has recorded every member's ack, not only the members'
  * view): join, move (every member reconnects from a new address at once, at most C connecting at
  * a time), restart (SIGTERM, until every tunnel is back and every config acked), teardown (SIGTERM
@@ -44,6 +46,8 @@ interface Settings {
   memberDevices: 'own' | 'shared';
   /** More flags for the real hub's `serve`, space-separated. */
   serveFlags: string;
+  /** The members also send path keepalives of their own every 10 s, as tunnel-client does (the hub answers each). */
+  memberKeepalives: boolean;
 }
 
 /** The JSON object of `--json` (the contract's fields first; null where a phase did not run). */
@@ -64,6 +68,8 @@ interface HubScaleResult {
   idleCpuPercent: number | null;
   /** The idle CPU by thread name (percent of one core), busiest first. */
   idleCpuByThread: Record<string, number> | null;
+  /** With `--member-keepalives`: the members' own keepalives sent over the whole run, and the hub's answers. */
+  memberKeepalives: { originated: number; answered: number } | null;
   teardownMs: number | null;
   tunnelsUp: number | null;
   emptyRssKiB: number | null;
@@ -81,6 +87,8 @@ interface HubScaleResult {
 }
 
 const SETTLE_MS = 5_000;
+/** tunnel-client's path keepalive interval on its hub tunnel (the hub's default `--path-keepalive`). */
+const MEMBER_KEEPALIVE_SECONDS = 10;
 const IPERF_ROUNDS = 2;
 
 function parseSettings(argv: string[]): Settings {
@@ -99,6 +107,7 @@ function parseSettings(argv: string[]): Settings {
     .option('--no-restart', 'end after the move: no restart and no teardown phase')
     .option('--profile <dir>', 'run the hubs under node --cpu-prof into DIR, with each phase\'s window in DIR/phases.json')
     .addOption(new Option('--member-devices <mode>', 'the real hub\'s serve --member-devices').choices(['own', 'shared']).default('own'))
+    .option('--member-keepalives', 'members also send path keepalives of their own every 10 s, as tunnel-client does', false)
     .option('--serve-flags <flags>', 'more flags for the real hub\'s serve, space-separated (e.g. "--keepalive 30 --liveness-timeout 90")', '')
     .parse(argv, { from: 'user' })
     .opts<Settings>();
@@ -122,7 +131,7 @@ async function main(): Promise<void> {
   const t = settings.phaseTimeout * 1000;
   const result: HubScaleResult = {
     members: n, memberDevices: settings.memberDevices, tunnels: null, joinMs: null, joinMsNone: null, moveAckMs: null, moveAckMsNone: null, restartMs: null,
-    peakRssKiB: null, perMemberKiB: null, fds: null, threads: null, idleCpuPercent: null, idleCpuByThread: null, teardownMs: null,
+    peakRssKiB: null, perMemberKiB: null, fds: null, threads: null, idleCpuPercent: null, idleCpuByThread: null, memberKeepalives: null, teardownMs: null,
     tunnelsUp: null, emptyRssKiB: null, idleRssKiB: null, noneRssKiB: null, forwardGbps2: null, forwardGbpsN: null, forwardRatio: null,
     answerMs: {}, phasesMs: {}, hubCpuMs, failed: null,
     conditions: { date: new Date().toISOString(), loadAverage: loadavg().map((l) => Number(l.toFixed(1))), cpus: `${cpus().length} x ${cpus()[0]?.model ?? '?'}`, kernel: release(), node: process.version },
@@ -136,7 +145,7 @@ async function main(): Promise<void> {
     result.phasesMs.topology = swarm.topology.setupMs;
     result.phasesMs.prepare = swarm.prepareMs;
     console.log(`  setup: namespaces ${swarm.topology.setupMs} ms, ${n} peers with tokens ${swarm.prepareMs} ms`);
-    const reflector = await swarm.startReflector();
+    const reflector = await swarm.startReflector({ originateSeconds: settings.memberKeepalives ? MEMBER_KEEPALIVE_SECONDS : 0 });
 
     phase = 'none: join';
     await noneRow(swarm, result, t, nodeArgs, (name) => (phase = `none: ${name}`));
@@ -186,8 +195,10 @@ async function main(): Promise<void> {
     result.perMemberKiB = round1((idleTo.rssKiB - result.emptyRssKiB) / n);
     result.answerMs.idle = await probe.take();
     const echoes = await reflector.stats();
+    if (settings.memberKeepalives) result.memberKeepalives = { originated: echoes.originated, answered: echoes.answered };
     console.log(`  engine idle ${settings.idleSeconds} s: hub CPU ${result.idleCpuPercent} % of one core; RSS ${mib(idleTo.rssKiB)} (empty hub ${mib(result.emptyRssKiB)}); ` +
-      `${idleTo.fds} descriptors, ${idleTo.threads} threads (${Object.entries(result.idleCpuByThread).map(([name, share]) => `${name} ${share} %`).join(', ')}); keepalives answered for ${echoes.addresses} member addresses in the last ${echoes.windowMs / 1000} s`);
+      `${idleTo.fds} descriptors, ${idleTo.threads} threads (${Object.entries(result.idleCpuByThread).map(([name, share]) => `${name} ${share} %`).join(', ')}); keepalives answered for ${echoes.addresses} member addresses in the last ${echoes.windowMs / 1000} s` +
+      (settings.memberKeepalives ? `; the members' own keepalives: ${echoes.originated} sent, ${echoes.answered} answered` : ''));
 
     phase = `engine: forwarding with ${n + 2} tunnels`;
     result.forwardGbpsN = await forwarding(c1, c2, settings.iperfSeconds);

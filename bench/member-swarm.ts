@@ -121,8 +121,8 @@ export interface MemberSwarm {
    * `tokens`: m0…m{N-1}'s peer tokens of another state than the prepared one (a cluster's registry).
    */
   startMembers(hub: HubProcess, options?: { hubIndex?: number; cluster?: boolean; tokens?: readonly string[] }): Promise<SwarmMembers>;
-  /** Starts the keepalive reflector in the members' namespace. */
-  startReflector(): Promise<SwarmReflector>;
+  /** Starts the keepalive reflector in the members' namespace; `originateSeconds`: members also send keepalives of their own that often. */
+  startReflector(options?: { originateSeconds?: number }): Promise<SwarmReflector>;
   /** Starts the probe of `hub`'s admin listener, inside hub namespace `hubIndex` (default 0). */
   startAdminProbe(hub: HubProcess, hubIndex?: number): Promise<AdminProbe>;
   /** A single-use invite for a real member, in the state folder `stateDir`. */
@@ -198,8 +198,9 @@ export async function createMemberSwarm(options: MemberSwarmOptions): Promise<Me
         await role.request('configure', { url: `ws://${topology.hubs[hubIndex]!.address}:${hub.runtime.wsPort}`, names, tokens, concurrency, cluster });
         return swarmMembers(role, names.length, 120_000 + 1000 * names.length);
       },
-      startReflector: async () => {
-        const role = await startRoleIn(topology.members, BUILT('./keepalive-reflector.js'), [topology.reflectorTun]);
+      startReflector: async ({ originateSeconds = 0 } = {}) => {
+        const args = [topology.reflectorTun, ...(originateSeconds > 0 ? ['--originate', String(originateSeconds)] : [])];
+        const role = await startRoleIn(topology.members, BUILT('./keepalive-reflector.js'), args);
         stops.push(() => role.stop());
         return { stats: () => role.request<ReflectorStats>('stats'), stop: () => role.stop() };
       },
