@@ -82,9 +82,9 @@ export class ControlSession implements KeepaliveTurn {
     return this.state === 'closed';
   }
 
-  /** When the last message from the client arrived (ms since epoch). */
+  /** When the member last gave a sign of life (ms since epoch): a message, or on a path-proven session its hub tunnel hearing it. */
   get lastSeen(): number {
-    return this.lastHeard;
+    return Math.max(this.lastHeard, this.pathProvenAt);
   }
 
   /** Feeds one raw message from the transport. */

@@ -51,6 +51,8 @@ describe('path-proven liveness, the hub side', () => {
     // The member never answered: its tunnel alone kept it alive past the liveness timeout.
     expect(hub.transport.closedWith).toBeUndefined();
     expect(hub.keepalives()).toBe(2);
+    // Its last sign of life is the tunnel's, not the hello.
+    expect(hub.session.lastSeen).toBeGreaterThan(Date.now() - 2 * TIMING.keepaliveMs);
   });
 
   it('sends every interval again once the tunnel stops hearing the member, and closes when that stays silent', () => {
