@@ -157,8 +157,11 @@ export class DatapathEngine {
    * 4. Keepalive and member hellos restart on the new path, since they send through it.
    * 5. A moved tunnel compares its new remote with the kernel's path MTU: it needs the new remote
    *    and spec of step 2, and may re-plan the tunnel, so it comes last.
+   *
+   * Resolves with nothing: a hub moves thousands of tunnels at once and reads none of their
+   * statuses then; tunnelStatus() gives one when it is wanted.
    */
-  async update(name: string, update: TunnelUpdate): Promise<TunnelStatus> {
+  async update(name: string, update: TunnelUpdate): Promise<void> {
     return this.#serial(name, async () => {
       const tunnel = this.require(name);
       const before = tunnel.spec;
@@ -171,7 +174,6 @@ export class DatapathEngine {
       followKeepaliveSpec(tunnel, before, moved);
       followMemberAuth(tunnel, moved || !sameAuth(before.auth, path.spec.auth) || before.helloInterval !== path.spec.helloInterval);
       if (moved) this.pathMtus.refresh(tunnel);
-      return tunnelStatusOf(tunnel);
     });
   }
 

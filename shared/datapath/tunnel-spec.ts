@@ -165,8 +165,20 @@ export function unknownRemoteOf(family: 4 | 6): string {
   return family === 6 ? UNKNOWN_REMOTE6 : UNKNOWN_REMOTE;
 }
 
+/** A validated spec's inner addresses (all null on a gretap port without any). */
+type InnerAddresses = Pick<TunnelSpec, 'address' | 'prefixLength' | 'peerAddress'>;
+
 /** Checks every field of `input` and fills in defaults; throws a coded TunnelError on the first bad one. */
 export function validateTunnelSpec(input: TunnelSpecInput): TunnelSpec {
+  return checkTunnelSpec(input, null, null);
+}
+
+/**
+ * validateTunnelSpec, given what a running tunnel validated already: its inner addresses (a live
+ * update cannot change them) and its source filter when the input's sources are the same prefixes,
+ * so a move (only the remote differs) neither parses the addresses again nor rebuilds the filter.
+ */
+function checkTunnelSpec(input: TunnelSpecInput, knownInner: InnerAddresses | null, knownSources: SourceFilter | null): TunnelSpec {
   const name = input.name;
   if (typeof name !== 'string' || !IFNAME.test(name) || name === '.' || name === '..') {
     throw new TunnelError('ERR_INVALID_ARGUMENT', `interface name ${JSON.stringify(name)} must be 1-15 letters, digits, '_', '.' or '-'`);
@@ -210,7 +222,7 @@ export function validateTunnelSpec(input: TunnelSpecInput): TunnelSpec {
   // ESP in UDP runs on its own ports (esp.udp), which the UDP socket and its demux use.
   const localPort = udp ? checkPort('local port', input.localPort ?? basePort) : esp?.udp?.localPort ?? 0;
   const remotePort = udp ? checkPort('remote port', input.remotePort ?? basePort) : esp?.udp?.remotePort ?? 0;
-  const { address, prefixLength, peerAddress } = validateInnerAddresses(input.address, input.peerAddress, encap);
+  const { address, prefixLength, peerAddress } = knownInner ?? validateInnerAddresses(input.address, input.peerAddress, encap);
   const mtu = input.mtu ?? null;
   if (mtu !== null && (!Number.isInteger(mtu) || mtu < MIN_TUNNEL_MTU || mtu > MAX_TUNNEL_MTU)) {
     throw new TunnelError('ERR_INVALID_ARGUMENT', `mtu ${String(mtu)} is out of range ${MIN_TUNNEL_MTU}..${MAX_TUNNEL_MTU}`);
@@ -235,7 +247,7 @@ export function validateTunnelSpec(input: TunnelSpecInput): TunnelSpec {
   if (!Number.isFinite(bindingTimeout) || bindingTimeout <= helloInterval || bindingTimeout > 86_400) {
     throw new TunnelError('ERR_INVALID_ARGUMENT', `binding timeout ${String(bindingTimeout)} s must exceed the hello interval (${helloInterval} s) and be at most 86400`);
   }
-  const sources = input.sources === undefined || input.sources === null ? null : new SourceFilter(input.sources);
+  const sources = input.sources === undefined || input.sources === null ? null : knownSources ?? new SourceFilter(input.sources);
   return {
     name, encap, local, remote, outerFamily, key, localPort, remotePort, address, prefixLength,
     peerAddress, mtu, ttl, mssClamp: input.mssClamp === true, keepaliveInterval, keepaliveRetries,
@@ -299,8 +311,6 @@ export function applyTunnelUpdate(spec: TunnelSpec, update: TunnelUpdate): Tunne
       localPort: update.localPort ?? (update.port === undefined && keepPorts ? spec.localPort : undefined),
       remotePort: update.remotePort ?? (update.port === undefined && keepPorts ? spec.remotePort : undefined),
     } : {}),
-    ...(spec.address !== null && spec.peerAddress !== null
-      ? { address: `${spec.address}/${spec.prefixLength}`, peerAddress: spec.peerAddress } : {}),
     ...(update.mtu !== undefined ? { mtu: update.mtu } : spec.mtu !== null ? { mtu: spec.mtu } : {}),
     ttl: update.ttl ?? spec.ttl,
     mssClamp: update.mssClamp ?? spec.mssClamp,
@@ -319,7 +329,15 @@ export function applyTunnelUpdate(spec: TunnelSpec, update: TunnelUpdate): Tunne
       if (update[f] !== undefined) throw new TunnelError('ERR_INVALID_ARGUMENT', `a UDP port only applies to fou and gue, not ${encap}`);
     }
   }
-  return validateTunnelSpec(input);
+  const sameSources = update.sources === undefined || (spec.sources !== null && samePrefixes(spec.sources.prefixes, update.sources));
+  return checkTunnelSpec(input, { address: spec.address, prefixLength: spec.prefixLength, peerAddress: spec.peerAddress }, sameSources ? spec.sources : null);
+}
+
+/** True when `given` are exactly the canonical `prefixes`, in order (a filter made from them would be the same). */
+function samePrefixes(prefixes: readonly string[], given: readonly string[] | null): boolean {
+  if (!Array.isArray(given) || given.length !== prefixes.length) return false;
+  for (let i = 0; i < prefixes.length; i++) if (given[i] !== prefixes[i]) return false;
+  return true;
 }
 
 /**

@@ -8,14 +8,18 @@ import type { TunnelSpecInput } from './tunnel-spec.js';
  * the engine cannot change live, so only then is the tunnel re-created. The caller makes one
  * upsert of a name at a time (the engine serialises the changes, not this decision).
  */
-export async function upsertTunnel(engine: DatapathEngine, spec: TunnelSpecInput): Promise<TunnelStatus> {
+export async function upsertTunnel(engine: DatapathEngine, spec: TunnelSpecInput): Promise<void> {
   const running = engine.tunnelShape(spec.name);
-  if (!running) return engine.addTunnel(spec);
+  if (!running) {
+    await engine.addTunnel(spec);
+    return;
+  }
   if (needsNewDevice(running, spec)) {
     await engine.removeTunnel(spec.name);
-    return engine.addTunnel(spec);
+    await engine.addTunnel(spec);
+    return;
   }
-  return engine.update(spec.name, {
+  await engine.update(spec.name, {
     encap: spec.encap,
     local: spec.local,
     remote: spec.remote,

@@ -1,4 +1,4 @@
-import type { DatapathEngine, TunnelStatus } from '../datapath/datapath-engine.js';
+import type { DatapathEngine } from '../datapath/datapath-engine.js';
 import type { TunnelUpdate } from '../datapath/tunnel-spec.js';
 import { needsNewDevice, upsertTunnel } from '../datapath/upsert-tunnel.js';
 import type { WireTunnelSpec } from './tunnel-spec-schema.js';
@@ -12,7 +12,7 @@ import { wireSpecToEngine } from './wire-spec-to-engine.js';
  * `tunnel-client set`, not here). Added, or re-created for a new inner address or another kind of
  * device (gretap), as usual.
  */
-export async function applyWireSpec(engine: DatapathEngine, wire: WireTunnelSpec): Promise<TunnelStatus> {
+export async function applyWireSpec(engine: DatapathEngine, wire: WireTunnelSpec): Promise<void> {
   const spec = wireSpecToEngine(wire);
   const running = engine.tunnelShape(spec.name);
   if (!running || needsNewDevice(running, spec)) return upsertTunnel(engine, spec);

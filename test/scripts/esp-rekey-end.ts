@@ -50,9 +50,14 @@ const at = (time: number, step: () => Promise<unknown>): void => {
   setTimeout(() => void step(), Math.max(0, time - Date.now()));
 };
 const steps: EspRekeyEndResult['steps'] = [];
-at(c.steps[0], async () => steps.push((await engine.update('trk0', { esp: esp(c.out[0], [c.in[0], c.in[1]]) })).spiIn));
-at(c.steps[1], async () => steps.push((await engine.update('trk0', { esp: esp(c.out[1], [c.in[0], c.in[1]]) })).spiOut));
-at(c.steps[2], async () => steps.push((await engine.update('trk0', { esp: esp(c.out[1], [c.in[1]]) })).spiIn));
+/** Applies an update, then reads the tunnel's status (update resolves with nothing). */
+const updated = async (update: Parameters<DatapathEngine['update']>[1]) => {
+  await engine.update('trk0', update);
+  return engine.tunnelStatus('trk0');
+};
+at(c.steps[0], async () => steps.push((await updated({ esp: esp(c.out[0], [c.in[0], c.in[1]]) })).spiIn));
+at(c.steps[1], async () => steps.push((await updated({ esp: esp(c.out[1], [c.in[0], c.in[1]]) })).spiOut));
+at(c.steps[2], async () => steps.push((await updated({ esp: esp(c.out[1], [c.in[1]]) })).spiIn));
 at(c.endAt, async () => {
   const s = engine.tunnelStatus('trk0');
   await engine.close();

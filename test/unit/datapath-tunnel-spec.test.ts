@@ -93,6 +93,20 @@ describe('applyTunnelUpdate', () => {
     expect(applyTunnelUpdate(gre, { key: null }).key).toBeNull();
   });
 
+  it('a move keeps the running source filter and inner addresses; other sources get a new filter, bad ones a coded error', () => {
+    const spec = validateTunnelSpec({ ...base, sources: ['10.1.12.37/32', '2001:db8:5::/48'] });
+    const moved = applyTunnelUpdate(spec, { remote: '198.51.100.9' });
+    expect(moved.sources).toBe(spec.sources);
+    expect(moved).toMatchObject({ remote: '198.51.100.9', address: '10.1.12.38', prefixLength: 30, peerAddress: '10.1.12.37' });
+    // The hub's specs carry the sources again on every move: the same prefixes keep the same filter.
+    expect(applyTunnelUpdate(spec, { remote: '198.51.100.9', sources: ['10.1.12.37/32', '2001:db8:5::/48'] }).sources).toBe(spec.sources);
+    const other = applyTunnelUpdate(spec, { sources: ['10.1.12.37/32'] });
+    expect(other.sources).not.toBe(spec.sources);
+    expect(other.sources?.prefixes).toEqual(['10.1.12.37/32']);
+    expect(applyTunnelUpdate(spec, { sources: null }).sources).toBeNull();
+    expect(() => applyTunnelUpdate(spec, { sources: ['10.1.12.37/33'] })).toThrow(expect.objectContaining({ code: 'ERR_INVALID_CIDR' }));
+  });
+
   it('refuses fields that need a new interface', () => {
     const spec = validateTunnelSpec(base);
     expect(() => applyTunnelUpdate(spec, { address: '10.0.0.1/30' } as never)).toThrow(/cannot be changed/);
