@@ -40,11 +40,19 @@ export class NativeFastRoute implements FastRoute {
     if (esp !== null && (!(esp.in instanceof EspInbound) || (esp.out !== null && !(esp.out instanceof EspSecurityAssociation)))) {
       throw new NativeError('ERR_INVALID_ARGUMENT', 'fast route: esp needs an EspInbound as in and an ESP SA or null as out');
     }
-    const espFields = esp === null ? { encrypted: false, espOut: null, espIn: null, espNextHeader4: 0, espNextHeader6: 0 } : {
-      encrypted: true, espOut: esp.out?.nativeHandle() ?? null, espIn: esp.in.nativeHandle(), espNextHeader4: esp.nextHeader4, espNextHeader6: esp.nextHeader6,
+    // One literal with every field the addon reads: spreading the caller's object and then the ESP
+    // fields into it made V8 build a new hidden class on every call (about 20 µs, most of a move's
+    // reconfiguration of its route).
+    const options = {
+      tun, outer, transmit: config.transmit, receive: config.receive, remoteAddress: config.remoteAddress, remoteAddress6: config.remoteAddress6,
+      remotePort: config.remotePort, header4: config.header4, header6: config.header6, headerEthernet: config.headerEthernet, mtu: config.mtu,
+      clampMss: config.clampMss, quietLimitMs: config.quietLimitMs, sources: config.sources, shared: config.shared, destinations: config.destinations,
+      tallyDestinations: config.tallyDestinations,
+      encrypted: esp !== null, espOut: esp?.out?.nativeHandle() ?? null, espIn: esp?.in.nativeHandle() ?? null,
+      espNextHeader4: esp?.nextHeader4 ?? 0, espNextHeader6: esp?.nextHeader6 ?? 0,
     };
     try {
-      handle.configure({ ...config, tun, outer, ...espFields });
+      handle.configure(options);
     } catch (err) {
       throw toNativeError(err, 'configuring a fast route');
     }
