@@ -48,6 +48,8 @@ interface MemberPath {
 }
 
 const BATCH = 64;
+/** How often the members' own keepalives leave (each tick a share of the members). */
+const ORIGINATE_TICK_MS = 50;
 const WINDOW_MS = 30_000;
 
 /** Reflects GRE keepalives arriving on `socket` through `tun`, counting per member address. */
@@ -59,6 +61,7 @@ class KeepaliveReflector {
   private readonly lastByAddress = new Map<number, number>();
   /** Member addresses the hub probed, in the order first seen: the members' own keepalives go round them. */
   private readonly paths = new Map<number, MemberPath>();
+  private readonly pathOrder: MemberPath[] = [];
   private originateCursor = 0;
   private readonly originateTimer: NodeJS.Timeout | undefined;
   private readonly input: PacketBatchMemory = createPacketBatch(BATCH);
@@ -67,7 +70,7 @@ class KeepaliveReflector {
   /** `originateSeconds`: each member's own keepalive interval, 0 for none. */
   constructor(private readonly socket: RawSocket, private readonly tun: TunDevice, private readonly originateSeconds: number) {
     socket.onReadable(() => this.drain());
-    if (originateSeconds > 0) this.originateTimer = setInterval(() => this.originate(), 1000);
+    if (originateSeconds > 0) this.originateTimer = setInterval(() => this.originate(), ORIGINATE_TICK_MS);
   }
 
   stats(): ReflectorStats {
@@ -83,11 +86,15 @@ class KeepaliveReflector {
     this.tun.close();
   }
 
-  /** Once a second: the next 1/S of the members send their own keepalive, so each sends one every S seconds. */
+  /**
+   * Every tick the next members in turn send their own keepalive, so each sends one every S seconds,
+   * spread over the interval as members on timers of their own would be (a burst of thousands at
+   * once would overflow the hub socket's receive buffer, which real members never do).
+   */
   private originate(): void {
-    const all = [...this.paths.values()];
+    const all = this.pathOrder;
     if (all.length === 0) return;
-    const due = Math.ceil(all.length / this.originateSeconds);
+    const due = Math.ceil(all.length / (this.originateSeconds * (1000 / ORIGINATE_TICK_MS)));
     for (let sent = 0; sent < due;) {
       let count = 0;
       for (; count < BATCH && sent < due; count++, sent++) {
@@ -138,7 +145,11 @@ class KeepaliveReflector {
     const keepalive = decodeGreKeepalive(data, gre.payloadOffset, gre.payloadLength);
     // A kernel peer would forward any inner packet; only keepalives from this address back to its sender are expected here.
     if (!keepalive.ok || keepalive.src !== outer.dst || keepalive.dst !== outer.src) return 0;
-    if (this.originateSeconds > 0 && !this.paths.has(outer.dst)) this.paths.set(outer.dst, { member: outer.dst, hub: outer.src, key: gre.key });
+    if (this.originateSeconds > 0 && !this.paths.has(outer.dst)) {
+      const path = { member: outer.dst, hub: outer.src, key: gre.key };
+      this.paths.set(outer.dst, path);
+      this.pathOrder.push(path);
+    }
     data.copy(this.output.data, slot * this.output.slotSize, keepalive.packetOffset, keepalive.packetOffset + keepalive.packetLength);
     return keepalive.packetLength;
   }
