@@ -132,7 +132,7 @@ describe('refusals change nothing and close only the offending session', () => {
   });
 
   it('refuses client tokens: unknown key, wrong audience, too long a life, replayed', async () => {
-    const stranger = loadOrCreateIdentity(mkdtempSync(join(tmpdir(), 'tunnel-key-')));
+    const stranger = loadOrCreateIdentity(mkdtempSync(join(keyDir, 'stranger-')));
     await refusedUnchanged('ERR_SSH_KEY_UNKNOWN', async () => upgrade({ authorization: `Bearer ${await signClientToken(stranger, 'carol', hub.hub.hubId)}` }));
     await refusedUnchanged('ERR_TOKEN_INVALID', async () => upgrade({ authorization: `Bearer ${await signClientToken(memberKey(), 'carol', 'SHA256:another-hub')}` }));
     await refusedUnchanged('ERR_TOKEN_INVALID', async () => upgrade({ authorization: `Bearer ${await signClientToken(memberKey(), 'mallory', hub.hub.hubId)}` }));
