@@ -129,8 +129,8 @@ export function tunnelStatusOf(tunnel: Tunnel, absorbed = false): TunnelStatus {
   };
 }
 
-/** What decides whether a spec can change a running tunnel in place: its device, kind and inner addresses. */
-export type TunnelShape = Pick<TunnelStatus, 'device' | 'encap' | 'mac' | 'inner' | 'peerInner'>;
+/** What decides whether a spec can change a running tunnel in place: its device, kind, inner addresses and outer family. */
+export type TunnelShape = Pick<TunnelStatus, 'device' | 'encap' | 'mac' | 'inner' | 'peerInner'> & { outerFamily: 4 | 6 };
 
 /**
  * A tunnel's shape alone: no counters, liveness or SAs read, so an upsert can compare its device
@@ -144,6 +144,7 @@ export function tunnelShapeOf(tunnel: Tunnel): TunnelShape {
     mac: spec.mac,
     inner: spec.address === null ? null : `${spec.address}/${spec.prefixLength}`,
     peerInner: spec.peerAddress,
+    outerFamily: spec.outerFamily,
   };
 }
 

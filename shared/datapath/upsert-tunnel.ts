@@ -1,5 +1,6 @@
 import type { DatapathEngine, TunnelShape, TunnelStatus } from './datapath-engine.js';
 import type { TunnelSpecInput } from './tunnel-spec.js';
+import { outerFamilyOf } from './outer-address.js';
 
 /**
  * Makes the engine run `spec`: adds the tunnel, or changes the running one in place (same TUN,
@@ -51,5 +52,8 @@ export function runningStatus(engine: DatapathEngine, name: string): TunnelStatu
 export function needsNewDevice(running: TunnelShape, spec: TunnelSpecInput): boolean {
   return running.inner !== (spec.address ?? null) || running.peerInner !== (spec.peerAddress ?? null)
     || (running.encap === 'gretap') !== (spec.encap === 'gretap')
-    || (spec.mac !== undefined && running.mac !== spec.mac);
+    || (spec.mac !== undefined && running.mac !== spec.mac)
+    // A TAP that moved between outer families in place stopped carrying (netns gretap-hub-link);
+    // made anew, it keeps its MAC.
+    || (spec.encap === 'gretap' && running.outerFamily !== outerFamilyOf(spec.local));
 }

@@ -474,13 +474,13 @@ describe('adding and removing tunnels', () => {
 });
 
 describe('tunnelShape: what an upsert compares, without building the status', () => {
-  it('is the status\'s device, kind, MAC and inner addresses, and undefined for a name that does not run', async () => {
+  it('is the status\'s device, kind, MAC, inner addresses and outer family, and undefined for a name that does not run', async () => {
     const { engine } = await setup({}, { name: 'tap0', encap: 'gretap', remote: C, address: '10.9.1.1/30', peerAddress: '10.9.1.2', mac: '02:00:00:00:00:07' });
     for (const name of ['tnl0', 'tap0']) {
-      const { device, encap, mac, inner, peerInner } = engine.tunnelStatus(name);
-      expect(engine.tunnelShape(name)).toEqual({ device, encap, mac, inner, peerInner });
+      const { device, encap, mac, inner, peerInner, outerFamily } = engine.tunnelStatus(name);
+      expect(engine.tunnelShape(name)).toEqual({ device, encap, mac, inner, peerInner, outerFamily: outerFamily === 'ipv6' ? 6 : 4 });
     }
-    expect(engine.tunnelShape('tnl0')).toEqual({ device: 'tnl0', encap: 'gre', mac: null, inner: '10.9.0.1/30', peerInner: '10.9.0.2' });
+    expect(engine.tunnelShape('tnl0')).toEqual({ device: 'tnl0', encap: 'gre', mac: null, inner: '10.9.0.1/30', peerInner: '10.9.0.2', outerFamily: 4 });
     expect(engine.tunnelShape('tnl9')).toBeUndefined();
     await engine.close();
   });
