@@ -92,9 +92,8 @@ describe.skipIf(reason !== null)('gretap hub and peer links, pinned by the opera
   it('keeps every TAP\'s MAC across a restart of the member and of the hub', async () => {
     const before = { member: macOf(topo.c1, 'tnl-hub'), hub: macOf(topo.hub, 'tnl-c1'), link: macOf(topo.c1, 'tnl-c2') };
     expect(new Set(Object.values(before)).size).toBe(3);
-    // Both down, then the hub up before the member: a member started while the hub stops may have
-    // its IPv6 connection refused and the IPv4 one right after accepted by the new hub, and then
-    // keeps to IPv4 for ten minutes (client/session/ipv6-preference.ts), which this test is not about.
+    // Both down, then the hub up before the member, so the member's first session is with the new
+    // hub: it connects over IPv4, then moves its hub link (a TAP at both ends) to IPv6 once welcomed.
     await members.get('c1')!.stop();
     await hub!.stop();
     await startHub();
