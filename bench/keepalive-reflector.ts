@@ -59,8 +59,8 @@ class KeepaliveReflector {
   private originated = 0;
   private answered = 0;
   private readonly lastByAddress = new Map<number, number>();
-  /** Member addresses the hub probed, in the order first seen: the members' own keepalives go round them. */
-  private readonly paths = new Map<number, MemberPath>();
+  /** Member addresses the hub probed (`--originate`), and their paths in the order first seen: the members' own keepalives go round them. */
+  private readonly probedMembers = new Set<number>();
   private readonly pathOrder: MemberPath[] = [];
   private originateCursor = 0;
   private readonly originateTimer: NodeJS.Timeout | undefined;
@@ -140,15 +140,14 @@ class KeepaliveReflector {
     const outer = decodeIpv4(data, i * this.input.slotSize + this.input.offsets[i]!, this.input.lengths[i]!);
     if (!outer.ok) return 0;
     const gre = decodeGre(data, outer.payloadOffset, outer.payloadLength);
-    if (gre.ok && gre.protocolType === GRE_PROTO_KEEPALIVE && gre.payloadLength === 0 && this.paths.has(outer.dst)) return -1;
+    if (gre.ok && gre.protocolType === GRE_PROTO_KEEPALIVE && gre.payloadLength === 0 && this.probedMembers.has(outer.dst)) return -1;
     if (!gre.ok || gre.protocolType !== GRE_PROTO_IPV4) return 0;
     const keepalive = decodeGreKeepalive(data, gre.payloadOffset, gre.payloadLength);
     // A kernel peer would forward any inner packet; only keepalives from this address back to its sender are expected here.
     if (!keepalive.ok || keepalive.src !== outer.dst || keepalive.dst !== outer.src) return 0;
-    if (this.originateSeconds > 0 && !this.paths.has(outer.dst)) {
-      const path = { member: outer.dst, hub: outer.src, key: gre.key };
-      this.paths.set(outer.dst, path);
-      this.pathOrder.push(path);
+    if (this.originateSeconds > 0 && !this.probedMembers.has(outer.dst)) {
+      this.probedMembers.add(outer.dst);
+      this.pathOrder.push({ member: outer.dst, hub: outer.src, key: gre.key });
     }
     data.copy(this.output.data, slot * this.output.slotSize, keepalive.packetOffset, keepalive.packetOffset + keepalive.packetLength);
     return keepalive.packetLength;
