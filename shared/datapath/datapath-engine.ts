@@ -113,6 +113,8 @@ export class DatapathEngine {
   readonly #turns = new TurnBudget();
   /** The fast routes' tally count at the last drainBusyDestinations(). */
   #tallyCount: number | undefined;
+  /** Tunnels whose JS-path tally counted a packet since drainBusyDestinations() last looked. */
+  readonly #jsTallied = new Set<string>();
 
   constructor(private readonly io: DatapathIo, private readonly options: DatapathEngineOptions = {}) {
     this.pathMtu = options.pathMtu ?? DEFAULT_PATH_MTU;
@@ -295,7 +297,10 @@ export class DatapathEngine {
     const tallyCount = this.io.destinationTallyCount?.();
     const routesTallied = tallyCount === undefined || tallyCount !== this.#tallyCount;
     this.#tallyCount = tallyCount;
-    const tallied = [...this.tunnels.values()].filter((tunnel) => tunnel.destinations !== null);
+    // Without a fast route's tally since the last call, only the tunnels whose JS path counted can have any: an idle hub of thousands looks at none.
+    const tallied = routesTallied ? [...this.tunnels.values()].filter((tunnel) => tunnel.destinations !== null)
+      : [...this.#jsTallied].map((name) => this.tunnels.get(name)).filter((tunnel): tunnel is Tunnel => tunnel?.destinations != null);
+    this.#jsTallied.clear();
     if (routesTallied) this.#absorber.absorb(tallied);
     const busy = new Map<string, DestinationCount[]>();
     for (const tunnel of tallied) {
@@ -483,7 +488,7 @@ export class DatapathEngine {
       liveness: new TunnelLiveness(spec.name, spec.keepaliveRetries, (event) => this.livenessChanged(event)),
       probes: new TunnelProbes(),
       nonce: randomInt(0, 0x1_0000_0000),
-      destinations: this.options.tallyDestinations === true ? new DestinationTally() : null,
+      destinations: this.options.tallyDestinations === true ? new DestinationTally(() => this.#jsTallied.add(spec.name)) : null,
       sharedDestinations,
     };
   }

@@ -24,6 +24,9 @@ export class DestinationTally {
   readonly #bytes = new Float64Array(ENTRIES);
   #counted = false;
 
+  /** `onFirstCount` runs when a packet is counted first after a drain: an owner of thousands learns which to drain. */
+  constructor(private readonly onFirstCount?: () => void) {}
+
   /** True when some packet was counted since the last drain (a tally to drain at all). */
   get counted(): boolean {
     return this.#counted;
@@ -33,7 +36,10 @@ export class DestinationTally {
   count(data: Uint8Array, offset: number, version: 4 | 6, length: number): void {
     const start = offset + (version === 4 ? 16 : 24);
     const size = version === 4 ? 4 : 16;
-    this.#counted = true;
+    if (!this.#counted) {
+      this.#counted = true;
+      this.onFirstCount?.();
+    }
     let hash = 2166136261;
     for (let i = 0; i < size; i++) hash = Math.imul(hash ^ data[start + i]!, 16777619) >>> 0;
     const first = (hash % SETS) * WAYS;

@@ -184,4 +184,22 @@ describe('DatapathEngine.drainBusyDestinations with the routes\' shared tally co
     expect(engine.drainBusyDestinations()).toEqual(new Map());
     await engine.close();
   });
+
+  it('drains what the JS path counted while the routes\' count stands still, once', async () => {
+    const io = new CountingTallyRouteIo();
+    const engine = new DatapathEngine(io, { tallyDestinations: true });
+    for (let i = 0; i < 3; i++) {
+      await engine.addTunnel({ name: `tnl-${i}`, encap: 'gre', local: A, remote: `192.0.2.${10 + i}`, address: `10.9.${i}.1/30`, peerAddress: `10.9.${i}.2`, keepaliveInterval: 0 });
+    }
+    engine.drainBusyDestinations();
+    const toC0 = ipv4Packet({ src: '10.9.2.2', dst: '10.9.0.2', length: 500 });
+    io.socket(`raw 47 ${A}`).deliver({ bytes: outerPacket('192.0.2.12', A, 47, greFrame(toC0)), addr: ipv4ToNumber('192.0.2.12'), port: 0 });
+    expect(engine.drainBusyDestinations()).toEqual(new Map([['tnl-2', [{ address: '10.9.0.2', bytes: 500 }]]]));
+    expect(engine.drainBusyDestinations()).toEqual(new Map());
+    // A tunnel removed after its JS path counted is skipped, not an error.
+    io.socket(`raw 47 ${A}`).deliver({ bytes: outerPacket('192.0.2.12', A, 47, greFrame(toC0)), addr: ipv4ToNumber('192.0.2.12'), port: 0 });
+    await engine.removeTunnel('tnl-2');
+    expect(engine.drainBusyDestinations()).toEqual(new Map());
+    await engine.close();
+  });
 });
