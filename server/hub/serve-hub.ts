@@ -84,6 +84,8 @@ function engineDatapath(options: ServeHubOptions, log: Logger, hubId: string): E
     onRekeyDue: (event) => changes.rekeyDue?.(event.name),
     // Member pairs worth a shortcut show in what each member's tunnel receives.
     tallyDestinations: options.shortcuts?.mode !== 'off',
+    // tunnel-client members probe their hub tunnels on their own: the hub's probes would be a second, redundant round trip.
+    passiveKeepalives: true,
     ...(shared !== undefined ? { sharedDevice: shared } : {}),
   });
   if (shared !== undefined) log.info({ device: SHARED_MEMBER_DEVICE }, 'member devices shared: member tunnels other than gretap share one TUN device');

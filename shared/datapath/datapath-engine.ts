@@ -74,6 +74,12 @@ export interface DatapathEngineOptions {
    * device of their own.
    */
   sharedDevice?: SharedDeviceOption;
+  /**
+   * Skip a tunnel's keepalive in an interval after one in which its remote spoke unasked (its own
+   * keepalive, or data): for a hub, whose members probe on their own. Silence after a skipped
+   * interval is probed before a miss counts. Default false: every interval is probed.
+   */
+  passiveKeepalives?: boolean;
 }
 
 /** Default time a probe waits for its answer. */
@@ -126,7 +132,7 @@ export class DatapathEngine {
       replies: io.createPacketBatch(REPLY_CAPACITY, SLOT_SIZE),
     };
     this.#absorber = new FastRouteAbsorber(io.readFastRouteCounters?.bind(io));
-    this.#keepalives = new Keepalives((tunnels) => this.#absorber.absorb(tunnels));
+    this.#keepalives = new Keepalives((tunnels) => this.#absorber.absorb(tunnels), options.passiveKeepalives);
     this.#sockets = new OuterSocketPool(io, (socket) => {
       this.pathMtus.applyReports(socket);
       receiveFromOuter(socket, this.targets, this.touched);

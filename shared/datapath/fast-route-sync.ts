@@ -155,7 +155,7 @@ export class FastRouteSync implements TunnelMirror {
     if (moved[RX_ERRORS]! > 0) counters.rxDrop('io-error', moved[RX_ERRORS]!);
     if (moved[TX_ERRORS]! > 0) counters.txDrop('io-error', moved[TX_ERRORS]!);
     if (moved[RX_PACKETS]! + moved[RX_QUEUE_FULL]! + moved[RX_ERRORS]! <= 0) return;
-    this.tunnel.liveness.markHeard();
+    this.tunnel.liveness.markHeardUnasked();
     const member = this.tunnel.member;
     const since = seen[SINCE_RECEIVE]!;
     if (member !== null && since >= 0) member.heardAgo(since);

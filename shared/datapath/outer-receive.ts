@@ -366,7 +366,7 @@ function acceptGrePayload(
     // A peer's Cisco keepalive has the outer path's IP version (IPv6 keepalives on ip6gre).
     const family = protocolType === GRE_PROTO_IPV4 ? 4 : 6;
     if (family === socket.family && reflectGreKeepalive(tunnel, batch.data, offset, length)) {
-      tunnel.liveness.markHeard();
+      tunnel.liveness.markHeardUnasked();
       return null;
     }
     if (tunnel.plan.frame !== null) {
@@ -450,7 +450,7 @@ function acceptFrame(tunnel: Tunnel, batch: PacketBatchMemory, i: number, offset
     tunnel.counters.rxDrop('bad-inner');
     return null;
   }
-  tunnel.liveness.markHeard();
+  tunnel.liveness.markHeardUnasked();
   batch.offsets[i] = offset - i * batch.slotSize;
   batch.lengths[i] = length;
   return tunnel;
@@ -466,7 +466,7 @@ function acceptInner(tunnel: Tunnel, batch: PacketBatchMemory, i: number, versio
     tunnel.counters.rxDrop('bad-inner');
     return null;
   }
-  tunnel.liveness.markHeard();
+  tunnel.liveness.markHeardUnasked();
   const sources = tunnel.spec.sources;
   if (sources !== null && !sources.allows(data, offset, version)) {
     tunnel.counters.rxDrop('spoofed');

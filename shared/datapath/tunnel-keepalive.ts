@@ -27,7 +27,11 @@ export class Keepalives implements KeepaliveSchedule {
   /** Tunnels that moved this turn: their probes leave together at its end, one batch per socket (a storm of moves is a few calls, not thousands). */
   readonly #probes = new Set<Tunnel>();
 
-  constructor(private readonly absorb: AbsorbFastRoutes, tickMs?: number) {
+  /**
+   * `passive`: skip a tunnel's keepalive after an interval in which its remote spoke unasked
+   * (TunnelLiveness.tick), as a hub does for members that send their own.
+   */
+  constructor(private readonly absorb: AbsorbFastRoutes, private readonly passive = false, tickMs?: number) {
     this.#wheel = new KeepaliveWheel((due) => this.#send(due), tickMs);
   }
 
@@ -65,11 +69,12 @@ export class Keepalives implements KeepaliveSchedule {
   #send(due: Tunnel[]): void {
     const live = due.filter((tunnel) => !tunnel.closed);
     this.absorb(live);
+    const probing: Tunnel[] = [];
     for (const tunnel of live) {
-      tunnel.liveness.tick();
+      if (tunnel.liveness.tick(this.passive)) probing.push(tunnel);
       this.#wheel.schedule(tunnel, tunnel.spec.keepaliveInterval * 1000);
     }
-    sendKeepalivesBatched(live);
+    sendKeepalivesBatched(probing);
     for (const tunnel of live) {
       const member = tunnel.member;
       if (member !== null && tunnel.liveness.missed > 0 && !member.waiting) member.sayHello();
@@ -260,12 +265,14 @@ function sameBytes(data: Uint8Array, offset: number, expected: Uint8Array): bool
 
 /**
  * A UDP keepalive body received on a fou (GRE type 0) or gue (control) path: answers a probe with
- * an echo and times an echo of our own probe. Returns false when the body is not a keepalive.
+ * an echo (the remote spoke unasked) and times an echo of our own probe. Returns false when the
+ * body is not a keepalive.
  */
 export function answerUdpKeepalive(tunnel: Tunnel, data: Uint8Array, offset: number, length: number): boolean {
   const body = decodeUdpKeepalive(data, offset, length);
   if (!body.ok) return false;
   if (body.kind === 'probe') {
+    tunnel.liveness.markHeardUnasked();
     const batch = tunnel.socket.controlBatch;
     sendControl(tunnel, writeUdpKeepalive(tunnel, batch.data, 0, 'echo', body.sequence, body.nonce));
   } else if (body.nonce === tunnel.keepalive.nonce && body.sequence === tunnel.keepalive.sequence) {

@@ -18,12 +18,21 @@ export const livenessChannel = channel('tunnel:datapath:liveness');
  * Liveness of one tunnel: down until anything valid arrives from the remote, up from then on,
  * down again after `retries` keepalive intervals in a row with nothing heard. Time enters only
  * through tick(), once per keepalive interval, so the packet path just sets a flag.
+ *
+ * tick() also says whether to send this interval's keepalive. A passive end skips it when the
+ * remote spoke unasked in the interval just ended (its own keepalive, or data): a hub need not
+ * probe members that probe it. An interval left unprobed that heard nothing is probed before any
+ * miss counts, so passivity costs at most one interval's delay in finding a dead path.
  */
 export class TunnelLiveness {
   state: LivenessState = 'down';
   missed = 0;
   /** Set by the receive path whenever a valid packet from the remote arrives. */
   heard = false;
+  /** Set with `heard` when the packet was not the answer to a keepalive of ours (markHeardUnasked). */
+  heardUnasked = false;
+  /** Whether the interval running now began with a keepalive of ours. */
+  #probed = true;
   /** Wall-clock time (ms) of the last tick that found the tunnel heard, or null if never. */
   lastHeardAt: number | null = null;
 
@@ -43,9 +52,16 @@ export class TunnelLiveness {
     }
   }
 
+  /** Called by the receive path for what the remote sent on its own: its keepalive, data. */
+  markHeardUnasked(): void {
+    this.heardUnasked = true;
+    this.markHeard();
+  }
+
   /** The path is known to be gone (a hub's binding expired): down now, not after more misses. */
   markLost(): void {
     this.heard = false;
+    this.heardUnasked = false;
     if (this.state === 'up') this.change('down');
   }
 
@@ -55,16 +71,24 @@ export class TunnelLiveness {
     this.missed = 0;
   }
 
-  /** Called once per keepalive interval. */
-  tick(): void {
+  /** Called once per keepalive interval; true when a keepalive should go now (always, unless `passive`). */
+  tick(passive = false): boolean {
+    const unasked = this.heardUnasked;
+    this.heardUnasked = false;
     if (this.heard) {
       this.heard = false;
       this.missed = 0;
       this.lastHeardAt = Date.now();
-      return;
+      this.#probed = !(passive && unasked);
+      return this.#probed;
     }
+    const probed = this.#probed;
+    this.#probed = true;
+    // Silence after an interval we did not probe is no miss yet: probe first.
+    if (!probed) return true;
     this.missed++;
     if (this.state === 'up' && this.missed >= this.retries) this.change('down');
+    return true;
   }
 
   private change(state: LivenessState): void {

@@ -27,9 +27,13 @@ function spec(overrides: Partial<TunnelSpecInput> = {}): TunnelSpecInput {
 }
 
 async function setup(...specs: Partial<TunnelSpecInput>[]) {
+  return setupWith({}, ...specs);
+}
+
+async function setupWith(options: { passiveKeepalives?: boolean }, ...specs: Partial<TunnelSpecInput>[]) {
   const io = new FakeDatapathIo();
   const events: LivenessEvent[] = [];
-  const engine = new DatapathEngine(io, { onLiveness: (e) => events.push(e) });
+  const engine = new DatapathEngine(io, { ...options, onLiveness: (e) => events.push(e) });
   for (const s of specs) await engine.addTunnel(spec(s));
   return { io, engine, events };
 }
@@ -287,6 +291,83 @@ describe('keepalives and liveness', () => {
     expect(engine.tunnelStatus('tnl0').state).toBe('up');
     expect(engine.pathHeardAt('tnl0')).toBeNull();
     expect(engine.pathHeardAt('tnl-none')).toBeNull();
+  });
+
+  describe('passive keepalives (a hub whose members probe on their own)', () => {
+    const keepaliveFromB = () => {
+      const frame = Buffer.alloc(40);
+      return outerPacket(B, A, 47, frame.subarray(0, buildGreKeepalive(frame, 0, { local: b, remote: a })));
+    };
+    const isOwnProbe = (bytes: Buffer) => {
+      const gre = decodeGre(bytes);
+      return gre.ok && gre.protocolType === 0x0800;
+    };
+
+    it("sends no probe of its own while the remote's keepalives arrive, and stays up", async () => {
+      vi.useFakeTimers({ now: WHEEL_ALIGNED });
+      const { io, engine, events } = await setupWith({ passiveKeepalives: true }, { keepaliveInterval: 2, keepaliveRetries: 3 });
+      const raw = io.socket(`raw 47 ${A}`);
+      expect(raw.take().filter((p) => isOwnProbe(p.bytes))).toHaveLength(1);
+      for (let interval = 0; interval < 5; interval++) {
+        vi.advanceTimersByTime(1000);
+        raw.deliver({ bytes: keepaliveFromB(), addr: b, port: 0 });
+        vi.advanceTimersByTime(1000);
+      }
+      const sent = raw.take();
+      // Every keepalive of the remote is reflected; none of ours goes out.
+      expect(sent.filter((p) => isOwnProbe(p.bytes))).toHaveLength(0);
+      expect(sent).toHaveLength(5);
+      expect(engine.tunnelStatus('tnl0').state).toBe('up');
+      expect(engine.pathHeardAt('tnl0')).toBe(WHEEL_ALIGNED + 10_000);
+      expect(events.map((e) => e.state)).toEqual(['up']);
+    });
+
+    it('probes as soon as the remote falls silent, counts misses only after that probe, and goes down', async () => {
+      vi.useFakeTimers({ now: WHEEL_ALIGNED });
+      const { io, engine, events } = await setupWith({ passiveKeepalives: true }, { keepaliveInterval: 2, keepaliveRetries: 3 });
+      const raw = io.socket(`raw 47 ${A}`);
+      vi.advanceTimersByTime(1000);
+      raw.deliver({ bytes: keepaliveFromB(), addr: b, port: 0 });
+      vi.advanceTimersByTime(1000);
+      // The first probe, then the reflection: the interval after the remote's keepalive goes unprobed.
+      expect(raw.take().map((p) => isOwnProbe(p.bytes))).toEqual([true, false]);
+      // The silence that follows is probed, and is not yet a miss.
+      vi.advanceTimersByTime(2000);
+      expect(raw.take().filter((p) => isOwnProbe(p.bytes))).toHaveLength(1);
+      expect(engine.tunnelStatus('tnl0')).toMatchObject({ state: 'up', liveness: { missed: 0 } });
+      // Three unanswered probes: down, one interval later than an active end would be.
+      vi.advanceTimersByTime(2000 * 3);
+      expect(raw.take().filter((p) => isOwnProbe(p.bytes))).toHaveLength(3);
+      expect(engine.tunnelStatus('tnl0').state).toBe('down');
+      expect(events.map((e) => e.state)).toEqual(['up', 'down']);
+    });
+
+    it('keeps probing every interval when only the answers to its own probes arrive', async () => {
+      vi.useFakeTimers({ now: WHEEL_ALIGNED });
+      const { io, engine } = await setupWith({ passiveKeepalives: true }, { keepaliveInterval: 2, keepaliveRetries: 3 });
+      const raw = io.socket(`raw 47 ${A}`);
+      let probes = 0;
+      for (let interval = 0; interval < 5; interval++) {
+        probes += raw.take().filter((p) => isOwnProbe(p.bytes)).length;
+        raw.deliver({ bytes: outerPacket(B, A, 47, Buffer.from('00000000', 'hex')), addr: b, port: 0 });
+        vi.advanceTimersByTime(2000);
+      }
+      expect(probes).toBe(5);
+      expect(engine.tunnelStatus('tnl0').state).toBe('up');
+    });
+
+    it('an engine that is not passive probes every interval whatever the remote sends', async () => {
+      vi.useFakeTimers({ now: WHEEL_ALIGNED });
+      const { io } = await setup({ keepaliveInterval: 2, keepaliveRetries: 3 });
+      const raw = io.socket(`raw 47 ${A}`);
+      raw.take();
+      for (let interval = 0; interval < 5; interval++) {
+        vi.advanceTimersByTime(1000);
+        raw.deliver({ bytes: keepaliveFromB(), addr: b, port: 0 });
+        vi.advanceTimersByTime(1000);
+      }
+      expect(raw.take().filter((p) => isOwnProbe(p.bytes))).toHaveLength(5);
+    });
   });
 
   it('publishes liveness changes on the tunnel:datapath:liveness diagnostics channel', async () => {
