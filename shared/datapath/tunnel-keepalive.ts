@@ -171,12 +171,28 @@ function buildKeepalive(tunnel: Tunnel, target: Buffer, offset: number): number 
   // encrypted gre tunnel sends it inside ESP, where a Linux peer's policy for protocol 47 seals
   // the inner packet on its way back.
   const gre = tunnel.socket.transport === 'gre' || tunnel.sas.encrypted;
-  if (gre && tunnel.spec.outerFamily === 6) {
-    return buildGreKeepalive6(target, offset, keyed(tunnel, { local: ipv6KeyBytes(tunnel.localAddress), remote: ipv6KeyBytes(tunnel.remoteAddress) }));
-  }
-  if (gre) return buildGreKeepalive(target, offset, keyed(tunnel, { local: tunnel.localAddress, remote: tunnel.remoteAddress }));
-  return writeUdpKeepalive(tunnel, target, offset, 'probe', state.sequence, state.nonce);
+  if (!gre) return writeUdpKeepalive(tunnel, target, offset, 'probe', state.sequence, state.nonce);
+  const probe = greProbeOf(tunnel);
+  target.set(probe, offset);
+  return probe.length;
 }
+
+/** The tunnel's Cisco keepalive: the same bytes every interval on one path, so built once per path (a hub sends a thousand a second). */
+function greProbeOf(tunnel: Tunnel): Uint8Array {
+  const cached = tunnel.keepalive.greProbe;
+  const { localAddress: local, remoteAddress: remote } = tunnel;
+  const key = tunnel.spec.key;
+  if (cached !== null && cached.local === local && cached.remote === remote && cached.key === key) return cached.bytes;
+  const bytes = Buffer.alloc(GRE_PROBE_ROOM);
+  const length = tunnel.spec.outerFamily === 6
+    ? buildGreKeepalive6(bytes, 0, keyed(tunnel, { local: ipv6KeyBytes(local), remote: ipv6KeyBytes(remote) }))
+    : buildGreKeepalive(bytes, 0, keyed(tunnel, { local, remote }));
+  tunnel.keepalive.greProbe = { local, remote, key, bytes: bytes.subarray(0, length) };
+  return tunnel.keepalive.greProbe.bytes;
+}
+
+/** Room for the longest Cisco keepalive: keyed GRE, an IPv6 header, keyed GRE. */
+const GRE_PROBE_ROOM = 8 + 40 + 8;
 
 /**
  * A GRE payload of protocol type 0x0800 (0x86DD on an IPv6 path) that may be a peer's Cisco

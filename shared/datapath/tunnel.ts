@@ -31,6 +31,16 @@ export interface KeepaliveState {
   readonly nonce: number;
   lastProbeAt: number;
   rttMs: number | null;
+  /** The tunnel's last Cisco keepalive as built, reused while its path and key stay the same. */
+  greProbe: GreProbe | null;
+}
+
+/** A Cisco keepalive's bytes and what they were built from. */
+export interface GreProbe {
+  readonly local: OuterKey;
+  readonly remote: OuterKey;
+  readonly key: number | null;
+  readonly bytes: Uint8Array;
 }
 
 /**
@@ -211,7 +221,7 @@ export class Tunnel {
     this.destinations = parts.destinations;
     this.keepalives = parts.keepalives;
     this.#sharedDestinations = parts.sharedDestinations ?? null;
-    this.keepalive = { sequence: 0, nonce: parts.nonce, lastProbeAt: 0, rttMs: null };
+    this.keepalive = { sequence: 0, nonce: parts.nonce, lastProbeAt: 0, rttMs: null, greProbe: null };
     this.#spec = path.spec;
     this.#plan = path.plan;
     this.#learnedPathMtu = path.learnedPathMtu;

@@ -4,7 +4,7 @@ import { DatapathEngine } from '../../shared/datapath/datapath-engine.js';
 import type { TunnelSpecInput } from '../../shared/datapath/tunnel-spec.js';
 import type { LivenessEvent } from '../../shared/datapath/tunnel-liveness.js';
 import { isTunnelError } from '../../shared/errors.js';
-import { buildGreKeepalive } from '../../shared/wire/gre-keepalive.js';
+import { buildGreKeepalive, decodeGreKeepalive } from '../../shared/wire/gre-keepalive.js';
 import { decodeGre } from '../../shared/wire/gre.js';
 import { ipv4ToNumber } from '../../shared/wire/ipv4-address.js';
 import { decodeIpv4 } from '../../shared/wire/ipv4.js';
@@ -457,6 +457,28 @@ describe('keepalives and liveness', () => {
 });
 
 describe('live update', () => {
+  it('builds the Cisco keepalive anew when the remote or the key changes', async () => {
+    vi.useFakeTimers({ now: WHEEL_ALIGNED });
+    const { io, engine } = await setup({ keepaliveInterval: 2, key: 5 });
+    const raw = io.socket(`raw 47 ${A}`);
+    const probeOf = (packet: { bytes: Buffer }) => {
+      const gre = decodeGre(packet.bytes);
+      if (!gre.ok) throw new Error('not GRE');
+      const inner = decodeGreKeepalive(packet.bytes, gre.payloadOffset, gre.payloadLength);
+      if (!inner.ok) throw new Error('not a keepalive');
+      return { key: gre.key, src: inner.src, dst: inner.dst, innerKey: inner.key };
+    };
+    expect(probeOf(raw.take()[0]!)).toEqual({ key: 5, src: b, dst: a, innerKey: 5 });
+    vi.advanceTimersByTime(2000);
+    expect(probeOf(raw.take()[0]!)).toEqual({ key: 5, src: b, dst: a, innerKey: 5 });
+    await engine.update('tnl0', { remote: C, key: 6 });
+    vi.advanceTimersByTime(2000);
+    const sent = raw.take();
+    expect(sent.every((packet) => packet.addr === c)).toBe(true);
+    expect(sent.map(probeOf)).toContainEqual({ key: 6, src: c, dst: a, innerKey: 6 });
+    expect(sent.map(probeOf).filter((probe) => probe.src !== c || probe.key !== 6)).toEqual([]);
+  });
+
   it('moves a tunnel to a new remote without touching its TUN; the old remote no longer matches', async () => {
     const { io, engine } = await setup({});
     const tun = io.tun('tnl0');
