@@ -267,14 +267,14 @@ export class DatapathEngine {
 
   /**
    * When the tunnel named `name` last heard its remote (at a keepalive interval's end), while its
-   * path still proves the remote alive: keepalives running, up, no interval missed since. Null
-   * otherwise. Cheap: no status built.
+   * path still proves the remote alive: keepalives running, up, and the last interval heard it
+   * (even one a passive end left unprobed). Null otherwise. Cheap: no status built.
    */
   pathHeardAt(name: string): number | null {
     const tunnel = this.tunnels.get(name);
     if (tunnel === undefined || !this.#keepalives.running(tunnel)) return null;
-    const { state, missed, lastHeardAt } = tunnel.liveness;
-    return state === 'up' && missed === 0 ? lastHeardAt : null;
+    const { state, quiet, lastHeardAt } = tunnel.liveness;
+    return state === 'up' && !quiet ? lastHeardAt : null;
   }
 
   /**

@@ -22,7 +22,8 @@ export const livenessChannel = channel('tunnel:datapath:liveness');
  * tick() also says whether to send this interval's keepalive. A passive end skips it when the
  * remote spoke unasked in the interval just ended (its own keepalive, or data): a hub need not
  * probe members that probe it. An interval left unprobed that heard nothing is probed before any
- * miss counts, so passivity costs at most one interval's delay in finding a dead path.
+ * miss counts, so passivity costs at most one interval's delay in declaring a dead path down; it
+ * reads as `quiet` at once.
  */
 export class TunnelLiveness {
   state: LivenessState = 'down';
@@ -33,6 +34,8 @@ export class TunnelLiveness {
   heardUnasked = false;
   /** Whether the interval running now began with a keepalive of ours. */
   #probed = true;
+  /** True when the last tick found nothing heard, whether or not it counted a miss. */
+  quiet = false;
   /** Wall-clock time (ms) of the last tick that found the tunnel heard, or null if never. */
   lastHeardAt: number | null = null;
 
@@ -77,6 +80,7 @@ export class TunnelLiveness {
     this.heardUnasked = false;
     if (this.heard) {
       this.heard = false;
+      this.quiet = false;
       this.missed = 0;
       this.lastHeardAt = Date.now();
       this.#probed = !(passive && unasked);
@@ -84,6 +88,7 @@ export class TunnelLiveness {
     }
     const probed = this.#probed;
     this.#probed = true;
+    this.quiet = true;
     // Silence after an interval we did not probe is no miss yet: probe first.
     if (!probed) return true;
     this.missed++;

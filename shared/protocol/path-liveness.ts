@@ -20,12 +20,11 @@ export const CONTROL_SILENCE_INTERVALS = 3 * PATH_PROVEN_INTERVALS;
 
 /**
  * Whether path keepalives every `pathIntervalMs` come often enough to stand for control messages
- * under these timeouts: a proof is up to two intervals old when read (a hub's passive keepalives
- * may leave an interval unprobed before it probes), so three intervals must fit in the hub's
- * liveness timeout and in the member's (three control keepalive intervals).
+ * under these timeouts: a proof is up to an interval old when read, so two intervals must fit in
+ * the hub's liveness timeout and in the member's (three control keepalive intervals).
  */
 export function pathLivenessFits(pathIntervalMs: number, timing: { keepaliveMs: number; livenessMs: number }): boolean {
-  return pathIntervalMs > 0 && 3 * pathIntervalMs <= Math.min(timing.livenessMs, 3 * timing.keepaliveMs);
+  return pathIntervalMs > 0 && 2 * pathIntervalMs <= Math.min(timing.livenessMs, 3 * timing.keepaliveMs);
 }
 
 /** True when a header value (as Node gives it) offers or accepts path-proven liveness. */

@@ -331,10 +331,12 @@ describe('keepalives and liveness', () => {
       vi.advanceTimersByTime(1000);
       // The first probe, then the reflection: the interval after the remote's keepalive goes unprobed.
       expect(raw.take().map((p) => isOwnProbe(p.bytes))).toEqual([true, false]);
-      // The silence that follows is probed, and is not yet a miss.
+      expect(engine.pathHeardAt('tnl0')).toBe(WHEEL_ALIGNED + 2000);
+      // The silence that follows is probed, and is not yet a miss; but it proves nothing.
       vi.advanceTimersByTime(2000);
       expect(raw.take().filter((p) => isOwnProbe(p.bytes))).toHaveLength(1);
       expect(engine.tunnelStatus('tnl0')).toMatchObject({ state: 'up', liveness: { missed: 0 } });
+      expect(engine.pathHeardAt('tnl0')).toBeNull();
       // Three unanswered probes: down, one interval later than an active end would be.
       vi.advanceTimersByTime(2000 * 3);
       expect(raw.take().filter((p) => isOwnProbe(p.bytes))).toHaveLength(3);
