@@ -47,10 +47,14 @@ describe('path-proven liveness, the hub side', () => {
   it('slows keepalives to one every few intervals while the hub tunnel hears the member, and keeps a silent member', () => {
     const hub = hubSession(true);
     hub.pathHeard(true);
-    elapse(TIMING.keepaliveMs * PATH_PROVEN_INTERVALS * 2 + TICK, hub, true);
+    elapse(TIMING.keepaliveMs * PATH_PROVEN_INTERVALS - TICK, hub, true);
+    expect(hub.keepalives()).toBe(0);
+    elapse(2 * TICK, hub, true);
+    expect(hub.keepalives()).toBe(1);
+    elapse(TIMING.keepaliveMs * (CONTROL_SILENCE_INTERVALS - PATH_PROVEN_INTERVALS - 1), hub, true);
     // The member never answered: its tunnel alone kept it alive past the liveness timeout.
     expect(hub.transport.closedWith).toBeUndefined();
-    expect(hub.keepalives()).toBe(2);
+    expect(hub.keepalives()).toBe(1);
     // Its last sign of life is the tunnel's, not the hello.
     expect(hub.session.lastSeen).toBeGreaterThan(Date.now() - 2 * TIMING.keepaliveMs);
   });
