@@ -180,6 +180,11 @@ export class ControlPlane implements SessionEvents {
     return session;
   }
 
+  /** `peer`'s hub tunnel stopped hearing it: its path-proven session takes a turn now (ControlSession.pathQuiet). */
+  hubTunnelQuiet(peer: string, lastHeardAt: number | null): void {
+    this.entries.get(peer)?.session?.pathQuiet(lastHeardAt);
+  }
+
   /** When `peer`'s hub tunnel last proved it alive, for its path-proven session; null when the datapath cannot tell. */
   private hubTunnelHeardAt(peer: string): (() => number | null) | null {
     const datapath = this.datapath;

@@ -84,7 +84,19 @@ export class ControlSession implements KeepaliveTurn {
 
   /** When the member last gave a sign of life (ms since epoch): a message, or on a path-proven session its hub tunnel hearing it. */
   get lastSeen(): number {
-    return Math.max(this.lastHeard, this.pathProvenAt);
+    const pathHeard = this.pathHeardAt !== null && this.state === 'established' ? this.pathHeardAt() : null;
+    return Math.max(this.lastHeard, this.pathProvenAt, pathHeard ?? 0);
+  }
+
+  /**
+   * The hub tunnel stopped hearing the member (the datapath's word, with when it last did): a
+   * path-proven session, which takes turns only for its slow keepalives while the path proves
+   * the member alive, takes one at the next tick and keeps the usual keepalives from then on.
+   */
+  pathQuiet(lastHeardAt: number | null): void {
+    if (this.state !== 'established' || this.pathHeardAt === null) return;
+    if (lastHeardAt !== null) this.pathProvenAt = Math.max(this.pathProvenAt, lastHeardAt);
+    this.keepalives.schedule(this, 0);
   }
 
   /** Feeds one raw message from the transport. */
@@ -216,7 +228,9 @@ export class ControlSession implements KeepaliveTurn {
    * out when one is due. A message received only moved `lastHeard`, so the deadline is read here.
    * On a path-proven session the hub tunnel hearing the member counts as a message from it, and
    * keepalives slow to one every PATH_PROVEN_INTERVALS intervals while its path proves the member
-   * alive; control silence of CONTROL_SILENCE_INTERVALS intervals still closes it.
+   * alive; control silence of CONTROL_SILENCE_INTERVALS intervals still closes it. While the path
+   * proves it, the next turn is the next slow keepalive's: pathQuiet() brings it forward when the
+   * path falls silent, so a hub of thousands does not turn every session every interval.
    */
   keepaliveTurn(now: number): number | null {
     if (this.state === 'closed') return null;
@@ -244,6 +258,9 @@ export class ControlSession implements KeepaliveTurn {
       if (this.nextKeepalive <= now) this.nextKeepalive = now + keepaliveMs;
     }
     const controlDeadline = this.pathHeardAt === null ? Infinity : this.lastHeard + controlSilenceMs;
+    if (pathHeard !== null && this.heldWelcome === undefined) {
+      return Math.min(controlDeadline, this.lastKeepaliveSent + keepaliveMs * PATH_PROVEN_INTERVALS) - now;
+    }
     return Math.min(heard + livenessMs, controlDeadline, this.nextKeepalive) - now;
   }
 }

@@ -75,6 +75,11 @@ export interface HubDatapath {
    * missed since); null otherwise. A cheap read, for every path-proven session's turn.
    */
   pathHeardAt?(name: string): number | null;
+  /**
+   * Calls `quiet` with a member's name when its running tunnel stops hearing it (pathHeardAt turns
+   * null), with when it last did: a path-proven session reads pathHeardAt only at its slow turns.
+   */
+  onPathQuiet?(quiet: (peer: string, lastHeardAt: number | null) => void): void;
   /** Removes one tunnel (its peer was removed or revoked); a tunnel that does not run is fine. */
   remove(name: string): Promise<void>;
   /**

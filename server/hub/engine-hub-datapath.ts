@@ -31,6 +31,7 @@ export class EngineHubDatapath implements HubDatapath {
   /** The member behind each interface. */
   private readonly peers = new Map<string, string>();
   private rekeyDue?: (tunnel: string) => void;
+  private pathQuietListener?: (peer: string, lastHeardAt: number | null) => void;
   /** Causes of refused devices logged already. */
   private readonly loggedCauses = new Set<DeviceErrorCause>();
   /** Shared devices forwarding was turned on for (serve --member-devices shared). */
@@ -138,6 +139,16 @@ export class EngineHubDatapath implements HubDatapath {
   /** The engine says a tunnel's outbound SA passed its rekey sequence (wired by whoever made the engine). */
   rekeyIsDue(name: string): void {
     this.rekeyDue?.(name);
+  }
+
+  onPathQuiet(quiet: (peer: string, lastHeardAt: number | null) => void): void {
+    this.pathQuietListener = quiet;
+  }
+
+  /** The engine says a tunnel stopped hearing its remote (wired by whoever made the engine): its member's session hears of it. */
+  pathQuiet(name: string, lastHeardAt: number | null): void {
+    const peer = this.peers.get(name);
+    if (peer !== undefined) this.pathQuietListener?.(peer, lastHeardAt);
   }
 
   /** A tunnel's liveness or binding changed: the hook hears of it. */

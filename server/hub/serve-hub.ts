@@ -3,7 +3,7 @@ import { DatapathEngine } from '../../shared/datapath/datapath-engine.js';
 import { deviceOwner } from '../../shared/datapath/device-owner.js';
 import { nativeDatapathIo, tunQueues } from '../../shared/datapath/native-datapath-io.js';
 import { LinkHooks } from '../../shared/hooks/link-hooks.js';
-import type { SharedDeviceOption } from '../../shared/datapath/datapath-engine.js';
+import type { PathQuietEvent, SharedDeviceOption } from '../../shared/datapath/datapath-engine.js';
 import { HUB_LINK_PREFIX } from '../../shared/net/tunnel-interface-name.js';
 import { KernelRoutes } from '../../shared/routing/kernel-routes.js';
 import { systemKernelNetworkConfig } from '../../shared/system/system-kernel-network-config.js';
@@ -68,7 +68,7 @@ export function hubDeviceAlias(hubId: string): string {
 
 function engineDatapath(options: ServeHubOptions, log: Logger, hubId: string): EngineHubDatapath {
   // The engine reports liveness, bindings and due rekeys before the datapath wrapping it exists.
-  const changes: { of?: (name: string) => void; rekeyDue?: (name: string) => void } = {};
+  const changes: { of?: (name: string) => void; rekeyDue?: (name: string) => void; pathQuiet?: (event: PathQuietEvent) => void } = {};
   const shared = sharedMemberDevice(options);
   const engine = new DatapathEngine(nativeDatapathIo, {
     owner: deviceOwner(hubDeviceAlias(hubId)),
@@ -82,6 +82,7 @@ function engineDatapath(options: ServeHubOptions, log: Logger, hubId: string): E
       changes.of?.(event.name);
     },
     onRekeyDue: (event) => changes.rekeyDue?.(event.name),
+    onPathQuiet: (event) => changes.pathQuiet?.(event),
     // Member pairs worth a shortcut show in what each member's tunnel receives.
     tallyDestinations: options.shortcuts?.mode !== 'off',
     // tunnel-client members probe their hub tunnels on their own: the hub's probes would be a second, redundant round trip.
@@ -96,6 +97,7 @@ function engineDatapath(options: ServeHubOptions, log: Logger, hubId: string): E
   const datapath = new EngineHubDatapath(engine, { forward, routes: new KernelRoutes(systemKernelNetworkConfig), log }, hooks);
   changes.of = (name) => datapath.stateChanged(name);
   changes.rekeyDue = (name) => datapath.rekeyIsDue(name);
+  changes.pathQuiet = (event) => datapath.pathQuiet(event.name, event.lastHeardAt);
   return datapath;
 }
 

@@ -187,6 +187,7 @@ export async function startHub(options: StartHubOptions): Promise<RunningHub> {
       paths: options.paths ?? DEFAULT_PATH_OPTIONS, routing: options.routing ?? 'static', identity: { hubId, endpoint6 }, encryption, shortcuts: shortcutKeeper,
     });
     datapath.onRekeyDue?.((tunnel) => plane.hubEndRekeyDue(tunnel));
+    datapath.onPathQuiet?.((peer, lastHeardAt) => plane.hubTunnelQuiet(peer, lastHeardAt));
     onClose('control plane', () => plane.close());
     onClose('shortcut keeper', () => shortcutKeeper.stop());
     // Loads the routing facts once, which installs the hub's unreachable fallback routes.

@@ -80,6 +80,19 @@ export interface DatapathEngineOptions {
    * interval is probed before a miss counts. Default false: every interval is probed.
    */
   passiveKeepalives?: boolean;
+  /**
+   * Called when a tunnel's keepalive interval ends with nothing heard after one that heard its
+   * remote, and when it goes down: from then on pathHeardAt() gives null until it is heard again.
+   * With the time it was last heard, so a reader that reads pathHeardAt() seldom loses no proof.
+   */
+  onPathQuiet?: (event: PathQuietEvent) => void;
+}
+
+/** A tunnel's path fell quiet (DatapathEngineOptions.onPathQuiet). */
+export interface PathQuietEvent {
+  name: string;
+  /** When the remote was last heard (ms since epoch), or null if never. */
+  lastHeardAt: number | null;
 }
 
 /** Default time a probe waits for its answer. */
@@ -132,7 +145,11 @@ export class DatapathEngine {
       replies: io.createPacketBatch(REPLY_CAPACITY, SLOT_SIZE),
     };
     this.#absorber = new FastRouteAbsorber(io.readFastRouteCounters?.bind(io));
-    this.#keepalives = new Keepalives((tunnels) => this.#absorber.absorb(tunnels), options.passiveKeepalives);
+    const onPathQuiet = options.onPathQuiet;
+    this.#keepalives = new Keepalives((tunnels) => this.#absorber.absorb(tunnels), {
+      passive: options.passiveKeepalives,
+      onQuiet: onPathQuiet && ((tunnel) => onPathQuiet({ name: tunnel.spec.name, lastHeardAt: tunnel.liveness.lastHeardAt })),
+    });
     this.#sockets = new OuterSocketPool(io, (socket) => {
       this.pathMtus.applyReports(socket);
       receiveFromOuter(socket, this.targets, this.touched);
@@ -516,8 +533,11 @@ export class DatapathEngine {
   }
 
   private livenessChanged(event: LivenessEvent): void {
-    this.tunnels.get(event.name)?.livenessChanged();
+    const tunnel = this.tunnels.get(event.name);
+    tunnel?.livenessChanged();
     this.options.onLiveness?.(event);
+    // Down without a quiet interval first (a hub's binding expired) ends the proof all the same.
+    if (event.state === 'down') this.options.onPathQuiet?.({ name: event.name, lastHeardAt: tunnel?.liveness.lastHeardAt ?? null });
   }
 
   private require(name: string): Tunnel {

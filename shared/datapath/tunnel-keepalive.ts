@@ -15,6 +15,19 @@ import type { KeepaliveSchedule, Tunnel, TunnelSocket } from './tunnel.js';
 /** Adds what many tunnels' fast routes moved to their counters, in one call (fast-route-sync.ts's FastRouteAbsorber). */
 export type AbsorbFastRoutes = (tunnels: readonly Tunnel[]) => void;
 
+/** How an engine's keepalives run. */
+export interface KeepalivesOptions {
+  /**
+   * Skip a tunnel's keepalive after an interval in which its remote spoke unasked
+   * (TunnelLiveness.tick), as a hub does for members that send their own.
+   */
+  passive?: boolean;
+  /** Called when an interval ends with nothing heard from a tunnel's remote after one that heard it. */
+  onQuiet?: (tunnel: Tunnel) => void;
+  /** The wheel's tick (tests). */
+  tickMs?: number;
+}
+
 /**
  * The keepalives of every tunnel of an engine, on one timer wheel (keepalive-wheel.ts). Each tick
  * takes the tunnels due: adds what their fast routes moved (one native call for all), advances
@@ -27,12 +40,13 @@ export class Keepalives implements KeepaliveSchedule {
   /** Tunnels that moved this turn: their probes leave together at its end, one batch per socket (a storm of moves is a few calls, not thousands). */
   readonly #probes = new Set<Tunnel>();
 
-  /**
-   * `passive`: skip a tunnel's keepalive after an interval in which its remote spoke unasked
-   * (TunnelLiveness.tick), as a hub does for members that send their own.
-   */
-  constructor(private readonly absorb: AbsorbFastRoutes, private readonly passive = false, tickMs?: number) {
-    this.#wheel = new KeepaliveWheel((due) => this.#send(due), tickMs);
+  readonly #passive: boolean;
+  readonly #onQuiet: ((tunnel: Tunnel) => void) | undefined;
+
+  constructor(private readonly absorb: AbsorbFastRoutes, options: KeepalivesOptions = {}) {
+    this.#passive = options.passive ?? false;
+    this.#onQuiet = options.onQuiet;
+    this.#wheel = new KeepaliveWheel((due) => this.#send(due), options.tickMs);
   }
 
   restart(tunnel: Tunnel, probeNow: boolean): void {
@@ -70,8 +84,11 @@ export class Keepalives implements KeepaliveSchedule {
     const live = due.filter((tunnel) => !tunnel.closed);
     this.absorb(live);
     const probing: Tunnel[] = [];
+    const quieted: Tunnel[] = [];
     for (const tunnel of live) {
-      if (tunnel.liveness.tick(this.passive)) probing.push(tunnel);
+      const wasQuiet = tunnel.liveness.quiet;
+      if (tunnel.liveness.tick(this.#passive)) probing.push(tunnel);
+      if (tunnel.liveness.quiet && !wasQuiet) quieted.push(tunnel);
       this.#wheel.schedule(tunnel, tunnel.spec.keepaliveInterval * 1000);
     }
     sendKeepalivesBatched(probing);
@@ -79,6 +96,7 @@ export class Keepalives implements KeepaliveSchedule {
       const member = tunnel.member;
       if (member !== null && tunnel.liveness.missed > 0 && !member.waiting) member.sayHello();
     }
+    if (this.#onQuiet !== undefined) for (const tunnel of quieted) this.#onQuiet(tunnel);
   }
 
   #sendProbes(): void {

@@ -6,6 +6,7 @@ import { WebSocket } from 'ws';
 import { runMember } from '../../client/session/run-member.js';
 import { MemoryDatapath } from '../../server/hub/memory-datapath.js';
 import { PATH_LIVENESS } from '../../shared/protocol/index.js';
+import { tunnelInterfaceName } from '../../shared/net/tunnel-interface-name.js';
 import { MemoryClientDatapath } from '../helpers/memory-client-datapath.js';
 import { waitUntil } from '../helpers/wait-until.js';
 import { testLogger, withHub, type TestHub } from '../helpers/with-hub.js';
@@ -14,10 +15,23 @@ import { testLogger, withHub, type TestHub } from '../helpers/with-hub.js';
 const TIMING = { keepaliveMs: 1_000, livenessMs: 3_000 };
 const PATHS = { keepaliveInterval: 1 };
 
-/** A hub datapath whose every tunnel hears its member (its keepalives always answered). */
+/** A hub datapath whose every tunnel hears its member (its keepalives always answered) until the test quiets one. */
 class HeardHubDatapath extends MemoryDatapath {
+  private readonly quietTunnels = new Set<string>();
+  private quietListener?: (peer: string, lastHeardAt: number | null) => void;
+
   pathHeardAt(name: string): number | null {
-    return this.tunnels.has(name) ? Date.now() : null;
+    return this.tunnels.has(name) && !this.quietTunnels.has(name) ? Date.now() : null;
+  }
+
+  onPathQuiet(quiet: (peer: string, lastHeardAt: number | null) => void): void {
+    this.quietListener = quiet;
+  }
+
+  /** `peer`'s tunnel stops hearing it, and says so as the engine's datapath does. */
+  quiet(peer: string): void {
+    this.quietTunnels.add(tunnelInterfaceName(peer));
+    this.quietListener?.(peer, Date.now());
   }
 }
 
@@ -87,6 +101,23 @@ describe('path-proven liveness over WebSocket', () => {
     expect(hub.hub.plane.liveState().get('alice')?.connected).toBe(true);
     alice.ws.close();
     bob.ws.close();
+  });
+
+  it("a hub whose member's tunnel falls quiet sends that member a keepalive at once, and every interval after", async () => {
+    const datapath = new HeardHubDatapath();
+    hub = await withHub({ timing: TIMING, paths: PATHS, datapath: () => datapath });
+    await hub.hub.registry.peers.add({ name: 'alice' });
+    const alice = await rawMember(hub, await hub.peerToken('alice'), true);
+    await waitUntil(() => hub?.hub.plane.liveState().get('alice')?.connected, 10_000, 'alice connected');
+    await wait(TIMING.keepaliveMs * 2);
+    expect(alice.keepalives).toBe(0);
+    datapath.quiet('alice');
+    await waitUntil(() => alice.keepalives >= 1, TIMING.keepaliveMs, 'a keepalive after the quiet');
+    await wait(TIMING.keepaliveMs * 2 + 500);
+    // She answers each, so she stays though her tunnel proves nothing any more.
+    expect(alice.keepalives).toBeGreaterThanOrEqual(3);
+    expect(alice.closed).toBe(false);
+    alice.ws.close();
   });
 
   it('a hub whose datapath cannot tell (none) declines, and so does one whose path keepalives are too sparse for its timeouts', async () => {

@@ -20,15 +20,24 @@ const events: SessionEvents = {
 function hubSession(pathProven: boolean) {
   const transport = new FakeSessionTransport('203.0.113.10');
   let heard: number | null = null;
-  const session = new ControlSession('alice', transport, new SessionKeepalives(TIMING), events, null, pathProven ? () => heard : null);
+  let reads = 0;
+  const pathHeardAt = () => {
+    reads++;
+    return heard;
+  };
+  const session = new ControlSession('alice', transport, new SessionKeepalives(TIMING), events, null, pathProven ? pathHeardAt : null);
   session.receive(HELLO);
   return {
     transport, session,
-    /** The tunnel hears the member from now on (at each keepalive interval), or stops. */
+    /** The tunnel hears the member from now on (at each keepalive interval), or stops: then the datapath says so, as the hub's does. */
     pathHeard: (on: boolean) => {
+      const last = heard;
       heard = on ? Date.now() : null;
+      if (!on && last !== null) session.pathQuiet(last);
     },
     keepalives: () => transport.messages('keepalive').length,
+    /** How often the session read its tunnel's proof. */
+    reads: () => reads,
   };
 }
 
@@ -57,6 +66,23 @@ describe('path-proven liveness, the hub side', () => {
     expect(hub.keepalives()).toBe(1);
     // Its last sign of life is the tunnel's, not the hello.
     expect(hub.session.lastSeen).toBeGreaterThan(Date.now() - 2 * TIMING.keepaliveMs);
+  });
+
+  it('takes no turn between its slow keepalives while the path proves the member, and one at once when the path falls quiet', () => {
+    const hub = hubSession(true);
+    hub.pathHeard(true);
+    elapse(TIMING.keepaliveMs * 2, hub, true);
+    const reads = hub.reads();
+    elapse(TIMING.keepaliveMs * (PATH_PROVEN_INTERVALS - 3), hub, true);
+    expect(hub.reads()).toBe(reads);
+    expect(hub.keepalives()).toBe(0);
+    // Quiet: a turn within a tick sends a keepalive, and the proof up to then still counts.
+    hub.pathHeard(false);
+    vi.advanceTimersByTime(2 * TICK);
+    expect(hub.reads()).toBe(reads + 1);
+    expect(hub.keepalives()).toBe(1);
+    expect(hub.transport.closedWith).toBeUndefined();
+    expect(hub.session.lastSeen).toBeGreaterThan(Date.now() - TIMING.keepaliveMs - 2 * TICK);
   });
 
   it('sends every interval again once the tunnel stops hearing the member, and closes when that stays silent', () => {

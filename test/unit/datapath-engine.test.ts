@@ -1,6 +1,6 @@
 import { subscribe, unsubscribe } from 'node:diagnostics_channel';
 import { afterEach, describe, expect, it, vi } from 'vitest';
-import { DatapathEngine } from '../../shared/datapath/datapath-engine.js';
+import { DatapathEngine, type DatapathEngineOptions, type PathQuietEvent } from '../../shared/datapath/datapath-engine.js';
 import type { TunnelSpecInput } from '../../shared/datapath/tunnel-spec.js';
 import type { LivenessEvent } from '../../shared/datapath/tunnel-liveness.js';
 import { isTunnelError } from '../../shared/errors.js';
@@ -30,7 +30,7 @@ async function setup(...specs: Partial<TunnelSpecInput>[]) {
   return setupWith({}, ...specs);
 }
 
-async function setupWith(options: { passiveKeepalives?: boolean }, ...specs: Partial<TunnelSpecInput>[]) {
+async function setupWith(options: Pick<DatapathEngineOptions, 'passiveKeepalives' | 'onPathQuiet'>, ...specs: Partial<TunnelSpecInput>[]) {
   const io = new FakeDatapathIo();
   const events: LivenessEvent[] = [];
   const engine = new DatapathEngine(io, { ...options, onLiveness: (e) => events.push(e) });
@@ -370,6 +370,29 @@ describe('keepalives and liveness', () => {
       }
       expect(raw.take().filter((p) => isOwnProbe(p.bytes))).toHaveLength(5);
     });
+  });
+
+  it('onPathQuiet: once when an interval ends with nothing heard after one that heard, and when the tunnel goes down', async () => {
+    vi.useFakeTimers({ now: WHEEL_ALIGNED });
+    const quiet: PathQuietEvent[] = [];
+    const { io, engine } = await setupWith({ onPathQuiet: (event) => quiet.push(event) }, { keepaliveInterval: 2, keepaliveRetries: 3 });
+    const raw = io.socket(`raw 47 ${A}`);
+    const answer = () => raw.deliver({ bytes: outerPacket(B, A, 47, Buffer.from('00000000', 'hex')), addr: b, port: 0 });
+    answer();
+    vi.advanceTimersByTime(2000);
+    expect(engine.pathHeardAt('tnl0')).toBe(WHEEL_ALIGNED + 2000);
+    expect(quiet).toEqual([]);
+    // Silent intervals: one event at the first, one more when three misses take it down.
+    vi.advanceTimersByTime(2000);
+    expect(quiet).toEqual([{ name: 'tnl0', lastHeardAt: WHEEL_ALIGNED + 2000 }]);
+    vi.advanceTimersByTime(2000 * 3);
+    expect(engine.tunnelStatus('tnl0').state).toBe('down');
+    expect(quiet).toEqual([{ name: 'tnl0', lastHeardAt: WHEEL_ALIGNED + 2000 }, { name: 'tnl0', lastHeardAt: WHEEL_ALIGNED + 2000 }]);
+    // Heard again, then silent again: one more.
+    answer();
+    vi.advanceTimersByTime(2000);
+    vi.advanceTimersByTime(2000);
+    expect(quiet).toHaveLength(3);
   });
 
   it('publishes liveness changes on the tunnel:datapath:liveness diagnostics channel', async () => {
