@@ -3,6 +3,7 @@ import { availableParallelism, loadavg } from 'node:os';
 import { diffStatusViews } from '../server/admin/status-delta.js';
 import { chromiumUnavailableReason, launchChromium } from '../test/helpers/headless-chromium.js';
 import { SimulatedHub, startStatusPageServer } from '../test/helpers/status-page-fixture.js';
+import { median } from './median.js';
 
 // The status page with thousands of members, in headless Chromium: first paint (navigation start
 // to the first table rows painted, by the Element Timing API), how fast a search or filter answers
@@ -20,10 +21,6 @@ const STREAM_SECONDS = Number(process.env.STREAM_SECONDS ?? 10);
 /** The same first paint with this many members, in the same run: what the machine costs any page. */
 const BASELINE_MEMBERS = Number(process.env.BASELINE_MEMBERS ?? 100);
 
-const median = (values: number[]): number => {
-  const sorted = [...values].sort((a, b) => a - b);
-  return sorted[Math.floor(sorted.length / 2)] ?? NaN;
-};
 const ms = (value: number): string => `${Math.round(value)} ms`;
 const kib = (bytes: number): string => `${(bytes / 1024).toFixed(1)} KiB`;
 
