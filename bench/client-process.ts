@@ -92,8 +92,10 @@ export async function iperfThroughHub(from: ClientProcess, to: ClientProcess, se
         throw err;
       }
     }, 10_000, 'the iperf3 server');
-    const parsed = JSON.parse(report) as { end?: { sum_received?: { bits_per_second: number } } };
-    return (parsed.end?.sum_received?.bits_per_second ?? NaN) / 1e9;
+    const parsed = JSON.parse(report) as { end?: { sum_received?: { bits_per_second: number } }; error?: string };
+    const bitsPerSecond = parsed.end?.sum_received?.bits_per_second;
+    if (bitsPerSecond === undefined) throw new Error(`iperf3 reported no transfer: ${parsed.error ?? 'no error given'}`);
+    return bitsPerSecond / 1e9;
   } finally {
     server.kill('SIGKILL');
   }

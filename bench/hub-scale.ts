@@ -83,7 +83,7 @@ interface HubScaleResult {
   forwardGbps2: number | null;
   forwardGbpsN: number | null;
   forwardRatio: number | null;
-  /** Every round's Gbit/s (null: iperf3 reported no transfer), in the order run. */
+  /** Every round's Gbit/s (null: the run failed; the output says why), in the order run. */
   forwardRuns2: (number | null)[] | null;
   forwardRunsN: (number | null)[] | null;
   answerMs: Record<string, AnswerTimes>;
@@ -319,14 +319,18 @@ async function noneRow(swarm: MemberSwarm, result: HubScaleResult, t: number, no
 }
 
 /**
- * Gbit/s of `iperfRounds` iperf3 runs from c1 to c2 through the hub (null: iperf3 reported no
- * transfer). The figure is their median: on a shared 2-core machine one run in a few is far off.
+ * Gbit/s of `iperfRounds` iperf3 runs from c1 to c2 through the hub (null: the run failed, and why
+ * is printed). The figure is their median: on a shared 2-core machine one run in a few is far off.
  */
 async function forwarding(c1: ClientProcess, c2: ClientProcess, settings: Settings): Promise<(number | null)[]> {
   const runs: (number | null)[] = [];
   for (let i = 0; i < settings.iperfRounds; i++) {
-    const gbps = await iperfThroughHub(c1, c2, settings.iperfSeconds);
-    runs.push(Number.isFinite(gbps) ? Number(gbps.toFixed(3)) : null);
+    try {
+      runs.push(Number((await iperfThroughHub(c1, c2, settings.iperfSeconds)).toFixed(3)));
+    } catch (err) {
+      console.log(`  forwarding run ${i + 1} failed: ${(err as Error).message}`);
+      runs.push(null);
+    }
   }
   console.log(`  forwarding c1 -> c2 through the hub: ${runs.map((r) => (r === null ? 'failed' : r.toFixed(2))).join(' / ')} Gbit/s (median ${medianOfRuns(runs) ?? '-'})`);
   return runs;
