@@ -21,11 +21,11 @@ export interface ClientProcess {
   stop(): Promise<void>;
 }
 
-/** Runs `command args…` in `namespace` to its end; rejects on a non-zero exit. */
+/** Runs `command args…` in `namespace` to its end; rejects on a non-zero exit (with stderr, else the end of stdout, where iperf3 -J puts its error). */
 export function runIn(namespace: string, command: string, args: readonly string[], timeoutMs = 60_000): Promise<string> {
   return new Promise((resolve, reject) => {
     execFile('ip', ['netns', 'exec', namespace, command, ...args], { encoding: 'utf8', timeout: timeoutMs, maxBuffer: 64 << 20 }, (err, stdout, stderr) => {
-      if (err) reject(new Error(`${command} ${args.join(' ')} in ${namespace}: ${stderr.trim() || stdout.trim().slice(0, 500) || err.message}`));
+      if (err) reject(new Error(`${command} ${args.join(' ')} in ${namespace}: ${stderr.trim() || stdout.trim().slice(-500) || err.message}`));
       else resolve(stdout);
     });
   });
@@ -82,17 +82,17 @@ export async function iperfThroughHub(from: ClientProcess, to: ClientProcess, se
   const server = spawn('ip', ['netns', 'exec', to.host.namespace, 'iperf3', '-s', '-1', '-B', to.inner], { stdio: 'ignore' });
   try {
     // The server is listening once a client can connect; iperf3 -c retries are not built in.
-    let report = '';
+    let parsed: { end?: { sum_received?: { bits_per_second: number } }; error?: string } = {};
     await waitUntil(async () => {
       try {
-        report = await runIn(from.host.namespace, 'iperf3', ['-c', to.inner, '-t', String(seconds), '-J'], (seconds + 30) * 1000);
-        return true;
+        parsed = JSON.parse(await runIn(from.host.namespace, 'iperf3', ['-c', to.inner, '-t', String(seconds), '-J'], (seconds + 30) * 1000)) as typeof parsed;
       } catch (err) {
         if (/Connection refused/.test((err as Error).message)) return undefined;
         throw err;
       }
+      // With -J, iperf3 may report the refusal in its JSON instead.
+      return /Connection refused/.test(parsed.error ?? '') ? undefined : true;
     }, 10_000, 'the iperf3 server');
-    const parsed = JSON.parse(report) as { end?: { sum_received?: { bits_per_second: number } }; error?: string };
     const bitsPerSecond = parsed.end?.sum_received?.bits_per_second;
     if (bitsPerSecond === undefined) throw new Error(`iperf3 reported no transfer: ${parsed.error ?? 'no error given'}`);
     return bitsPerSecond / 1e9;
