@@ -13,7 +13,7 @@
  * they also send their own every 10 s, as tunnel-client does, which the hub answers.
  * Timed phases (each until the registry has recorded every member's ack, not only the members'
  * view): join, move (every member reconnects from a new address at once, at most C connecting at
- * a time), restart (SIGTERM, until every tunnel is back and every config acked), teardown (SIGTERM
+ * a time; then once more on the same hub), restart (SIGTERM, until every tunnel is back and every config acked), teardown (SIGTERM
  * until the hub exited and none of its devices is left). Probes from outside: RSS, descriptors,
  * threads, CPU (/proc), TUN devices, the admin listener's answer time. `--profile DIR` runs every
  * hub under `node --cpu-prof` into DIR and writes each timed phase's window there (phases.json), for
@@ -64,6 +64,9 @@ interface HubScaleResult {
   joinMsNone: number | null;
   moveAckMs: number | null;
   moveAckMsNone: number | null;
+  /** A second storm on the same hub, MOVE_AGAIN_AFTER_MS after the first: the first also pays for V8 compiling the move's code. */
+  moveAgainAckMs: number | null;
+  moveAgainAckMsNone: number | null;
   restartMs: number | null;
   peakRssKiB: number | null;
   perMemberKiB: number | null;
@@ -95,6 +98,8 @@ interface HubScaleResult {
 }
 
 const SETTLE_MS = 5_000;
+/** How long after the first storm the second starts. */
+const MOVE_AGAIN_AFTER_MS = 3_000;
 /** tunnel-client's path keepalive interval on its hub tunnel (the hub's default `--path-keepalive`). */
 const MEMBER_KEEPALIVE_SECONDS = 10;
 
@@ -138,7 +143,7 @@ async function main(): Promise<void> {
   const n = settings.members;
   const t = settings.phaseTimeout * 1000;
   const result: HubScaleResult = {
-    members: n, memberDevices: settings.memberDevices, tunnels: null, joinMs: null, joinMsNone: null, moveAckMs: null, moveAckMsNone: null, restartMs: null,
+    members: n, memberDevices: settings.memberDevices, tunnels: null, joinMs: null, joinMsNone: null, moveAckMs: null, moveAckMsNone: null, moveAgainAckMs: null, moveAgainAckMsNone: null, restartMs: null,
     peakRssKiB: null, perMemberKiB: null, fds: null, threads: null, idleCpuPercent: null, idleCpuByThread: null, memberKeepalives: null, teardownMs: null,
     tunnelsUp: null, emptyRssKiB: null, idleRssKiB: null, noneRssKiB: null, forwardGbps2: null, forwardGbpsN: null, forwardRatio: null, forwardRuns2: null, forwardRunsN: null,
     answerMs: {}, phasesMs: {}, hubCpuMs, failed: null,
@@ -220,7 +225,13 @@ async function main(): Promise<void> {
       await swarm.awaitRegistryAcks(hub, members.generation, t);
     });
     result.answerMs.move = await probe.take();
-    console.log(`  engine: ${n} moved (every ack recorded) in ${result.moveAckMs} ms`);
+    await sleep(MOVE_AGAIN_AFTER_MS);
+    phase = 'engine: move again';
+    result.moveAgainAckMs = await timed(hub, 'engine: move again', async () => {
+      await members.move(t);
+      await swarm.awaitRegistryAcks(hub, members.generation, t);
+    });
+    console.log(`  engine: ${n} moved (every ack recorded) in ${result.moveAckMs} ms, and again ${MOVE_AGAIN_AFTER_MS / 1000} s later in ${result.moveAgainAckMs} ms`);
     await probe.stop();
     if (settings.restart) {
       phase = 'engine: restart';
@@ -311,7 +322,13 @@ async function noneRow(swarm: MemberSwarm, result: HubScaleResult, t: number, no
       await swarm.awaitRegistryAcks(hub, joined.generation, t);
     });
     result.noneRssKiB = sampleProcess(hub.pid).rssKiB;
-    console.log(`  none: ${result.members} joined in ${result.joinMsNone} ms, moved in ${result.moveAckMsNone} ms; hub RSS ${mib(result.noneRssKiB)}`);
+    await sleep(MOVE_AGAIN_AFTER_MS);
+    at('move again');
+    result.moveAgainAckMsNone = await timed(hub, 'none: move again', async () => {
+      await joined.move(t);
+      await swarm.awaitRegistryAcks(hub, joined.generation, t);
+    });
+    console.log(`  none: ${result.members} joined in ${result.joinMsNone} ms, moved in ${result.moveAckMsNone} ms and again in ${result.moveAgainAckMsNone} ms; hub RSS ${mib(result.noneRssKiB)}`);
   } finally {
     await members?.stop();
     await hub.stop();
@@ -386,6 +403,7 @@ function printTable(result: HubScaleResult, settings: Settings): void {
   const rows: [string, string, string][] = [
     ['all joined, every ack recorded', ms(result.joinMs), ms(result.joinMsNone)],
     ['all moved at once, every ack recorded', ms(result.moveAckMs), ms(result.moveAckMsNone)],
+    ['  and again on the same hub', ms(result.moveAgainAckMs), ms(result.moveAgainAckMsNone)],
     ['restart until every tunnel back and acked', ms(result.restartMs), ''],
     ['teardown (SIGTERM until no device left)', ms(result.teardownMs), ''],
     ['TUN devices on the hub / tunnels up', `${result.tunnels ?? '-'} / ${result.tunnelsUp ?? '-'}`, ''],
@@ -396,7 +414,7 @@ function printTable(result: HubScaleResult, settings: Settings): void {
     ['forwarding c1 -> c2: 2 tunnels / N+2 / ratio', result.forwardRatio === null ? '-' : `${result.forwardGbps2} / ${result.forwardGbpsN} Gbit/s / ${result.forwardRatio}`, ''],
   ];
   const cpu = (phase: string): string => (result.hubCpuMs[phase] === undefined ? '-' : `${result.hubCpuMs[phase]} ms`);
-  rows.push(['hub CPU time: join / move', `${cpu('engine: join')} / ${cpu('engine: move')}`, `${cpu('none: join')} / ${cpu('none: move')}`]);
+  rows.push(['hub CPU time: join / move / again', `${cpu('engine: join')} / ${cpu('engine: move')} / ${cpu('engine: move again')}`, `${cpu('none: join')} / ${cpu('none: move')} / ${cpu('none: move again')}`]);
   for (const [name, times] of Object.entries(result.answerMs)) {
     rows.push([`admin answer during ${name} (p50/p99/max)`, `${times.p50} / ${times.p99} / ${times.max} ms`, '']);
   }
