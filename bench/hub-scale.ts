@@ -13,8 +13,8 @@
  * they also send their own every 10 s, as tunnel-client does, which the hub answers.
  * Timed phases (each until the registry has recorded every member's ack, not only the members'
  * view): join, move (every member reconnects from a new address at once, at most C connecting at
- * a time; then once more on the same hub), restart (SIGTERM, until every tunnel is back and every config acked), teardown (SIGTERM
- * until the hub exited and none of its devices is left). Probes from outside: RSS, descriptors,
+ * a time; then once more on the same hub), restart (SIGTERM, until every tunnel is back and every
+ * config acked), teardown (SIGTERM until the hub exited and none of its devices is left). Probes from outside: RSS, descriptors,
  * threads, CPU (/proc), TUN devices, the admin listener's answer time. `--profile DIR` runs every
  * hub under `node --cpu-prof` into DIR and writes each timed phase's window there (phases.json), for
  * bench/swarm-cpu-profile.ts to summarise.
