@@ -4,7 +4,8 @@
  * so it gets a GRE tunnel on the hub, every tunnel's keepalives answered; beside it, in the same
  * run, the same state folder under `serve --datapath none`. Two real tunnel-client members on
  * hosts of their own measure forwarding through the hub (iperf3) with 2 tunnels and with N + 2:
- * R runs each, and the median of each is its figure.
+ * R runs each, and the median of each is its figure. Their shortcuts are off (else the hub would
+ * soon make one and their traffic would go past it), and a series with a shortcut fails.
  *   npm run bench:hub-scale -- --members N [--json] [--idle-seconds S] [--iperf-seconds S] [--iperf-rounds R] [--concurrency C] [--phase-timeout S] [--profile DIR] [--no-restart]
  *     [--member-devices own|shared] [--serve-flags "FLAGS"] [--member-keepalives]
  * With `--member-devices shared` the real hub runs `serve --member-devices shared`: its member
@@ -176,9 +177,12 @@ async function main(): Promise<void> {
     const url = `ws://${swarm.topology.hubs[0]!.address}:${hub.runtime.wsPort}`;
     for (const host of swarm.topology.clients) clients.push(await startClientIn(host, url, await swarm.invite(engineState), swarm.workDir));
     const [c1, c2] = clients as [ClientProcess, ClientProcess];
+    // Forwarding is measured through the hub: a shortcut would carry c1's traffic to c2 past it.
+    await swarm.shortcutsOff(engineState, [c1.host.name, c2.host.name]);
+    const throughHub = (): Promise<void> => assertNoShortcut(swarm, engineState, c1);
     await awaitReachable(c1, c2);
     phase = 'engine: forwarding with 2 tunnels';
-    result.forwardRuns2 = await forwarding(c1, c2, settings);
+    result.forwardRuns2 = await forwarding(c1, c2, settings, throughHub);
     result.forwardGbps2 = medianOfRuns(result.forwardRuns2);
 
     phase = 'engine: join';
@@ -215,7 +219,7 @@ async function main(): Promise<void> {
       (settings.memberKeepalives ? `; the members' own keepalives: ${echoes.originated} sent, ${echoes.answered} answered` : ''));
 
     phase = `engine: forwarding with ${n + 2} tunnels`;
-    result.forwardRunsN = await forwarding(c1, c2, settings);
+    result.forwardRunsN = await forwarding(c1, c2, settings, throughHub);
     result.forwardGbpsN = medianOfRuns(result.forwardRunsN);
     if (result.forwardGbps2 !== null && result.forwardGbpsN !== null) result.forwardRatio = Number((result.forwardGbpsN / result.forwardGbps2).toFixed(2));
 
@@ -339,7 +343,7 @@ async function noneRow(swarm: MemberSwarm, result: HubScaleResult, t: number, no
  * Gbit/s of `iperfRounds` iperf3 runs from c1 to c2 through the hub (null: the run failed, and why
  * is printed). The figure is their median: on a shared 2-core machine one run in a few is far off.
  */
-async function forwarding(c1: ClientProcess, c2: ClientProcess, settings: Settings): Promise<(number | null)[]> {
+async function forwarding(c1: ClientProcess, c2: ClientProcess, settings: Settings, throughHub: () => Promise<void>): Promise<(number | null)[]> {
   const runs: (number | null)[] = [];
   for (let i = 0; i < settings.iperfRounds; i++) {
     try {
@@ -349,8 +353,15 @@ async function forwarding(c1: ClientProcess, c2: ClientProcess, settings: Settin
       runs.push(null);
     }
   }
+  await throughHub();
   console.log(`  forwarding c1 -> c2 through the hub: ${runs.map((r) => (r === null ? 'failed' : r.toFixed(2))).join(' / ')} Gbit/s (median ${medianOfRuns(runs) ?? '-'})`);
   return runs;
+}
+
+/** Throws when `client` has a shortcut: its traffic would not have crossed the hub. */
+async function assertNoShortcut(swarm: MemberSwarm, stateDir: string, client: ClientProcess): Promise<void> {
+  const shortcuts = await swarm.shortcutCount(stateDir, client.host.name);
+  if (shortcuts > 0) throw new Error(`${client.host.name} has ${shortcuts} shortcut(s): the forwarding runs did not all cross the hub`);
 }
 
 /** The median of the runs that reported a transfer; null when none did. */

@@ -22,7 +22,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { createInvite } from '../server/hub-state/create-invite.js';
 import { hubStatePaths } from '../server/hub-state/hub-state-paths.js';
-import { openHubState } from '../server/hub-state/hub-state.js';
+import { openHubState, type HubState } from '../server/hub-state/hub-state.js';
 import { Registry } from '../server/registry/registry.js';
 import type { AnswerTimes, MetricValues } from './admin-listener-probe.js';
 import { startHubIn, type BenchDatapath, type HubProcess } from './hub-process.js';
@@ -127,6 +127,10 @@ export interface MemberSwarm {
   startAdminProbe(hub: HubProcess, hubIndex?: number): Promise<AdminProbe>;
   /** A single-use invite for a real member, in the state folder `stateDir`. */
   invite(stateDir: string): Promise<string>;
+  /** Turns shortcuts off for `peers` in the state folder `stateDir`, so their traffic to each other stays on the hub (`peer set NAME --shortcuts off`). */
+  shortcutsOff(stateDir: string, peers: readonly string[]): Promise<void>;
+  /** How many shortcuts `peer` has in the state folder `stateDir`. */
+  shortcutCount(stateDir: string, peer: string): Promise<number>;
   /** TUN/TAP devices in hub namespace `hub`: all of them, and the hub's own (`tnl-`). */
   devices(hub?: number): DeviceCount;
   /** Polls until hub namespace `hub` holds none of the hub's own devices; resolves with the ms it took. */
@@ -216,14 +220,11 @@ export async function createMemberSwarm(options: MemberSwarmOptions): Promise<Me
           stop: () => role.stop(),
         };
       },
-      invite: async (stateDir) => {
-        const state = await openHubState(stateDir);
-        try {
-          return (await createInvite(state, { ttlMs: 86_400_000, uses: 1 })).token;
-        } finally {
-          await state.close();
-        }
-      },
+      invite: (stateDir) => withHubState(stateDir, async (state) => (await createInvite(state, { ttlMs: 86_400_000, uses: 1 })).token),
+      shortcutsOff: (stateDir, peers) => withHubState(stateDir, async (state) => {
+        for (const peer of peers) await state.registry.peers.setShortcuts(peer, false);
+      }),
+      shortcutCount: (stateDir, peer) => withHubState(stateDir, async (state) => (await state.registry.links.shortcutsOf(peer)).length),
       devices: (hub = 0) => hubDevices(hubAt(hub)),
       awaitNoDevices: async (hub = 0, timeoutMs = 300_000) => {
         const started = performance.now();
@@ -309,4 +310,14 @@ function swarmMembers(role: RoleProcess, size: number, phaseTimeoutMs: number): 
 function hubDevices(namespace: string): DeviceCount {
   const own = countTunDevices(namespace, HUB_DEVICE_PREFIX);
   return { tun: own.tun, owned: own.owned + countTunDevices(namespace, HUB_SHARED_DEVICE).owned };
+}
+
+/** Runs `work` on the hub state in `stateDir`, closed afterwards. */
+async function withHubState<T>(stateDir: string, work: (state: HubState) => Promise<T>): Promise<T> {
+  const state = await openHubState(stateDir);
+  try {
+    return await work(state);
+  } finally {
+    await state.close();
+  }
 }
