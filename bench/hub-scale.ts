@@ -224,17 +224,11 @@ async function main(): Promise<void> {
     if (result.forwardGbps2 !== null && result.forwardGbpsN !== null) result.forwardRatio = Number((result.forwardGbpsN / result.forwardGbps2).toFixed(2));
 
     phase = 'engine: move';
-    result.moveAckMs = await timed(hub, 'engine: move', async () => {
-      await members.move(t);
-      await swarm.awaitRegistryAcks(hub, members.generation, t);
-    });
+    result.moveAckMs = await timedMove(swarm, hub, members, 'engine: move', t);
     result.answerMs.move = await probe.take();
     await sleep(MOVE_AGAIN_AFTER_MS);
     phase = 'engine: move again';
-    result.moveAgainAckMs = await timed(hub, 'engine: move again', async () => {
-      await members.move(t);
-      await swarm.awaitRegistryAcks(hub, members.generation, t);
-    });
+    result.moveAgainAckMs = await timedMove(swarm, hub, members, 'engine: move again', t);
     console.log(`  engine: ${n} moved (every ack recorded) in ${result.moveAckMs} ms, and again ${MOVE_AGAIN_AFTER_MS / 1000} s later in ${result.moveAgainAckMs} ms`);
     await probe.stop();
     if (settings.restart) {
@@ -321,17 +315,11 @@ async function noneRow(swarm: MemberSwarm, result: HubScaleResult, t: number, no
       await swarm.awaitRegistryAcks(hub, 0, t);
     });
     at('move');
-    result.moveAckMsNone = await timed(hub, 'none: move', async () => {
-      await joined.move(t);
-      await swarm.awaitRegistryAcks(hub, joined.generation, t);
-    });
+    result.moveAckMsNone = await timedMove(swarm, hub, joined, 'none: move', t);
     result.noneRssKiB = sampleProcess(hub.pid).rssKiB;
     await sleep(MOVE_AGAIN_AFTER_MS);
     at('move again');
-    result.moveAgainAckMsNone = await timed(hub, 'none: move again', async () => {
-      await joined.move(t);
-      await swarm.awaitRegistryAcks(hub, joined.generation, t);
-    });
+    result.moveAgainAckMsNone = await timedMove(swarm, hub, joined, 'none: move again', t);
     console.log(`  none: ${result.members} joined in ${result.joinMsNone} ms, moved in ${result.moveAckMsNone} ms and again in ${result.moveAgainAckMsNone} ms; hub RSS ${mib(result.noneRssKiB)}`);
   } finally {
     await members?.stop();
@@ -447,6 +435,14 @@ async function timed(hub: HubProcess, name: string, work: () => Promise<void>): 
   hubCpuMs[name] = Math.round(sampleProcess(hub.pid).cpuMs - cpuFrom);
   profiledPhases.push({ name, pid: hub.pid, startUs, endUs: monotonicMicros() });
   return Math.round(performance.now() - started);
+}
+
+/** Times one storm: every member reconnects from a new address, until the registry has every ack. */
+function timedMove(swarm: MemberSwarm, hub: HubProcess, members: SwarmMembers, name: string, timeoutMs: number): Promise<number> {
+  return timed(hub, name, async () => {
+    await members.move(timeoutMs);
+    await swarm.awaitRegistryAcks(hub, members.generation, timeoutMs);
+  });
 }
 
 /** A profiled window of `pid` (no CPU time: the hub may exit inside it) opened now; `end` closes it. */
