@@ -30,7 +30,7 @@ import type { AnswerTimes } from './admin-listener-probe.js';
 import { createMemberSwarm, HUB_SHARED_DEVICE, type MemberSwarm, type SwarmMembers } from './member-swarm.js';
 import { ipIn, namespacesUnavailableReason } from './bench-namespaces.js';
 import { median } from './median.js';
-import { cpuPercent, ProcessSampler, sampleProcess, threadCpuMs, threadCpuPercent } from './process-probes.js';
+import { cpuPercent, ProcessSampler, sampleProcess, taskCpuMs, threadCpuMs, threadCpuPercent } from './process-probes.js';
 import { monotonicMicros, type ProfiledPhase } from './swarm-cpu-profile.js';
 
 interface Settings {
@@ -94,6 +94,8 @@ interface HubScaleResult {
   phasesMs: Record<string, number>;
   /** The hub's CPU time (user + system) over each timed phase: steadier than wall time on a busy machine. */
   hubCpuMs: Record<string, number>;
+  /** The same for the hub's main thread alone (its event loop, where a storm queues): V8's compiler and GC threads left out. */
+  hubMainThreadCpuMs: Record<string, number>;
   failed: string | null;
   conditions: { date: string; loadAverage: number[]; cpus: string; kernel: string; node: string };
 }
@@ -147,7 +149,7 @@ async function main(): Promise<void> {
     members: n, memberDevices: settings.memberDevices, tunnels: null, joinMs: null, joinMsNone: null, moveAckMs: null, moveAckMsNone: null, moveAgainAckMs: null, moveAgainAckMsNone: null, restartMs: null,
     peakRssKiB: null, perMemberKiB: null, fds: null, threads: null, idleCpuPercent: null, idleCpuByThread: null, memberKeepalives: null, teardownMs: null,
     tunnelsUp: null, emptyRssKiB: null, idleRssKiB: null, noneRssKiB: null, forwardGbps2: null, forwardGbpsN: null, forwardRatio: null, forwardRuns2: null, forwardRunsN: null,
-    answerMs: {}, phasesMs: {}, hubCpuMs, failed: null,
+    answerMs: {}, phasesMs: {}, hubCpuMs, hubMainThreadCpuMs, failed: null,
     conditions: { date: new Date().toISOString(), loadAverage: loadavg().map((l) => Number(l.toFixed(1))), cpus: `${cpus().length} x ${cpus()[0]?.model ?? '?'}`, kernel: release(), node: process.version },
   };
   console.log(`hub-scale: ${n} members (member devices ${settings.memberDevices}), ${result.conditions.cpus}, Linux ${release()}, Node ${process.version}, load average ${result.conditions.loadAverage.join(' ')}, ${result.conditions.date}`);
@@ -414,6 +416,8 @@ function printTable(result: HubScaleResult, settings: Settings): void {
   ];
   const cpu = (phase: string): string => (result.hubCpuMs[phase] === undefined ? '-' : `${result.hubCpuMs[phase]} ms`);
   rows.push(['hub CPU time: join / move / again', `${cpu('engine: join')} / ${cpu('engine: move')} / ${cpu('engine: move again')}`, `${cpu('none: join')} / ${cpu('none: move')} / ${cpu('none: move again')}`]);
+  const main = (phase: string): string => (result.hubMainThreadCpuMs[phase] === undefined ? '-' : `${result.hubMainThreadCpuMs[phase]} ms`);
+  rows.push(['  of it the main thread', `${main('engine: join')} / ${main('engine: move')} / ${main('engine: move again')}`, `${main('none: join')} / ${main('none: move')} / ${main('none: move again')}`]);
   for (const [name, times] of Object.entries(result.answerMs)) {
     rows.push([`admin answer during ${name} (p50/p99/max)`, `${times.p50} / ${times.p99} / ${times.max} ms`, '']);
   }
@@ -426,13 +430,16 @@ function printTable(result: HubScaleResult, settings: Settings): void {
 const profiledPhases: ProfiledPhase[] = [];
 /** The hub's CPU time per timed phase. */
 const hubCpuMs: Record<string, number> = {};
+const hubMainThreadCpuMs: Record<string, number> = {};
 
 async function timed(hub: HubProcess, name: string, work: () => Promise<void>): Promise<number> {
   const started = performance.now();
   const startUs = monotonicMicros();
   const cpuFrom = sampleProcess(hub.pid).cpuMs;
+  const mainFrom = taskCpuMs(hub.pid, hub.pid);
   await work();
   hubCpuMs[name] = Math.round(sampleProcess(hub.pid).cpuMs - cpuFrom);
+  hubMainThreadCpuMs[name] = Math.round(taskCpuMs(hub.pid, hub.pid) - mainFrom);
   profiledPhases.push({ name, pid: hub.pid, startUs, endUs: monotonicMicros() });
   return Math.round(performance.now() - started);
 }

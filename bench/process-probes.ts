@@ -40,6 +40,13 @@ export function sampleProcess(pid: number): ProcessSample {
   };
 }
 
+/** User and system CPU time so far of one thread (`tid`; the process's own id is its main thread), in ms. */
+export function taskCpuMs(pid: number, tid: number): number {
+  const stat = readFileSync(`/proc/${pid}/task/${tid}/stat`, 'utf8');
+  const fields = stat.slice(stat.lastIndexOf(')') + 2).split(' ');
+  return ((Number(fields[11]) + Number(fields[12])) * 1000) / USER_HZ;
+}
+
 /** User and system CPU time so far of each thread of a process, in ms, summed by thread name (comm). */
 export function threadCpuMs(pid: number): Map<string, number> {
   const byName = new Map<string, number>();
