@@ -1,14 +1,8 @@
-import { pino, destination, type Logger } from 'pino';
+import { pino, destination, type DestinationStream, type Logger } from 'pino';
 import pretty from 'pino-pretty';
 import { TunnelError } from './errors.js';
 import { LOG_LEVELS, type LogLevel } from './log-levels.js';
-
-/** Field paths that may hold secrets; pino replaces their values before anything is written. */
-const SECRET_PATHS = [
-  'token', '*.token', 'key', '*.key', 'privateKey', '*.privateKey', 'secret', '*.secret',
-  'sessionKey', '*.sessionKey', 'authorization', '*.authorization', 'password', '*.password',
-];
-
+import { redactSecrets } from './redact-secrets.js';
 
 /** How log lines are written: JSON (one object per line) or human-readable. */
 export type LogFormat = 'json' | 'pretty';
@@ -19,6 +13,8 @@ export interface LoggerOptions {
   level?: string;
   /** Default: pretty when stderr (where logs go) is a terminal, JSON otherwise (journald, files, pipes). */
   format?: LogFormat;
+  /** Where JSON lines go instead of stderr (tests read them). */
+  destination?: DestinationStream;
 }
 
 /** Checks a `--log-level` value; ERR_INVALID_ARGUMENT names the levels there are. */
@@ -38,8 +34,8 @@ export function createLogger(name: string, options: LoggerOptions = {}): Logger 
   const level = parseLogLevel(options.level ?? process.env.TUNNEL_LOG_LEVEL ?? 'info',
     options.level === undefined && process.env.TUNNEL_LOG_LEVEL !== undefined ? '$TUNNEL_LOG_LEVEL' : '--log-level');
   const format = options.format ?? (process.stderr.isTTY ? 'pretty' : 'json');
-  const settings = { name, level, redact: { paths: SECRET_PATHS, censor: '[redacted]' } };
-  if (format === 'json') return pino(settings, destination(2));
+  const settings = { name, level, formatters: { log: redactSecrets } };
+  if (format === 'json') return pino(settings, options.destination ?? destination(2));
   // In-process and synchronous: no worker thread, and nothing is lost when the process exits.
   return pino(settings, pretty({
     destination: 2, sync: true, colorize: process.stderr.isTTY === true, translateTime: 'SYS:HH:MM:ss.l', ignore: 'pid,hostname',
