@@ -26,23 +26,24 @@ const USER_HZ = 100;
 export function sampleProcess(pid: number): ProcessSample {
   const status = readFileSync(`/proc/${pid}/status`, 'utf8');
   const kib = (field: string): number => Number(new RegExp(`^${field}:\\s+(\\d+)`, 'm').exec(status)?.[1] ?? NaN);
-  // Fields 14 and 15 (utime, stime) come after the command name, which may hold spaces: count from its closing parenthesis.
-  const stat = readFileSync(`/proc/${pid}/stat`, 'utf8');
-  const fields = stat.slice(stat.lastIndexOf(')') + 2).split(' ');
-  const ticks = Number(fields[11]) + Number(fields[12]);
   return {
     at: Date.now(),
     rssKiB: kib('VmRSS'),
     peakRssKiB: kib('VmHWM'),
     fds: readdirSync(`/proc/${pid}/fd`).length,
     threads: readdirSync(`/proc/${pid}/task`).length,
-    cpuMs: (ticks * 1000) / USER_HZ,
+    cpuMs: cpuMsOfStat(readFileSync(`/proc/${pid}/stat`, 'utf8')),
   };
 }
 
 /** User and system CPU time so far of one thread (`tid`; the process's own id is its main thread), in ms. */
 export function taskCpuMs(pid: number, tid: number): number {
-  const stat = readFileSync(`/proc/${pid}/task/${tid}/stat`, 'utf8');
+  return cpuMsOfStat(readFileSync(`/proc/${pid}/task/${tid}/stat`, 'utf8'));
+}
+
+/** User plus system CPU time (ms) of a /proc stat line. */
+function cpuMsOfStat(stat: string): number {
+  // Fields 14 and 15 (utime, stime) come after the command name, which may hold spaces: count from its closing parenthesis.
   const fields = stat.slice(stat.lastIndexOf(')') + 2).split(' ');
   return ((Number(fields[11]) + Number(fields[12])) * 1000) / USER_HZ;
 }
@@ -58,9 +59,7 @@ export function threadCpuMs(pid: number): Map<string, number> {
       continue; // the thread ended
     }
     const name = stat.slice(stat.indexOf('(') + 1, stat.lastIndexOf(')'));
-    const fields = stat.slice(stat.lastIndexOf(')') + 2).split(' ');
-    const ms = ((Number(fields[11]) + Number(fields[12])) * 1000) / USER_HZ;
-    byName.set(name, (byName.get(name) ?? 0) + ms);
+    byName.set(name, (byName.get(name) ?? 0) + cpuMsOfStat(stat));
   }
   return byName;
 }
